@@ -1,0 +1,309 @@
+/*
+ * lengine.c: the fsec.Engine userdata: password and token methods.
+ * Argument checking and rc mapping only; behaviour is documented in the
+ * core headers.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "lfsec.h"
+
+typedef struct lfsec_engine {
+  fsec_engine *e; /* NULL once closed */
+} lfsec_engine;
+
+static fsec_engine *check_engine(lua_State *L) {
+  lfsec_engine *u = luaL_checkudata(L, 1, LFSEC_ENGINE_MT);
+  if (!u->e) luaL_error(L, "attempt to use a closed fsec.Engine");
+  return u->e;
+}
+
+/* ------------------------------------------------------------------ */
+/* Construction: core.new(cfg)                                         */
+/* ------------------------------------------------------------------ */
+
+static int field_type(lua_State *L, int t, const char *k, int want) {
+  int ty;
+  lua_getfield(L, t, k);
+  ty = lua_type(L, -1);
+  if (ty != LUA_TNIL && ty != want)
+    luaL_error(L, "bad config field '%s' (%s expected, got %s)", k,
+               lua_typename(L, want), luaL_typename(L, -1));
+  return ty != LUA_TNIL;
+}
+
+/* Read an optional non-negative integer field into *out. */
+static void opt_uint(lua_State *L, int t, const char *k, uint64_t max,
+                     uint64_t *out) {
+  if (field_type(L, t, k, LUA_TNUMBER)) {
+    lua_Number n = lua_tonumber(L, -1);
+    if (n < 0 || n > (lua_Number)max || n != (lua_Number)(uint64_t)n)
+      luaL_error(L, "bad config field '%s' (integer 0..%f expected)", k,
+                 (double)max);
+    *out = (uint64_t)n;
+  }
+  lua_pop(L, 1);
+}
+
+#define OPT_U32(L, t, k, dst)                                                \
+  do {                                                                       \
+    uint64_t v_ = (dst);                                                     \
+    opt_uint((L), (t), (k), UINT32_MAX, &v_);                                \
+    (dst) = (uint32_t)v_;                                                    \
+  } while (0)
+
+/* Index of the string on top of the stack in names; raises naming k. */
+static int check_name(lua_State *L, const char *k, const char *const *names) {
+  const char *v = lua_tostring(L, -1);
+  int i;
+  for (i = 0; names[i]; i++)
+    if (strcmp(names[i], v) == 0) return i;
+  return luaL_error(L, "bad config field '%s' (unknown value '%s')", k, v);
+}
+
+static fsec_norm_form parse_norm(lua_State *L, int t) {
+  static const char *const names[] = {"none", "NFC", "NFD", "NFKC", "NFKD",
+                                      NULL};
+  fsec_norm_form f = FSEC_NORM_NFKD;
+  if (field_type(L, t, "normalize", LUA_TSTRING))
+    f = (fsec_norm_form)check_name(L, "normalize", names);
+  lua_pop(L, 1);
+  return f;
+}
+
+static unsigned parse_schemes(lua_State *L, int t) {
+  static const char *const names[] = {
+      "argon2", "bcrypt", "sha512_crypt", "sha256_crypt", "pbkdf2_sha512",
+      "pbkdf2_sha256", "plaintext", NULL};
+  unsigned mask = FSEC_SCHEMES_DEFAULT;
+  size_t i, n;
+  if (field_type(L, t, "schemes", LUA_TTABLE)) {
+    mask = 0;
+    n = lfsec_rawlen(L, -1);
+    for (i = 1; i <= n; i++) {
+      lua_rawgeti(L, -1, (int)i);
+      if (lua_type(L, -1) != LUA_TSTRING)
+        luaL_error(L, "bad config field 'schemes' (strings expected)");
+      mask |= 1u << check_name(L, "schemes", names);
+      lua_pop(L, 1);
+    }
+  }
+  lua_pop(L, 1);
+  return mask;
+}
+
+static void parse_caps(lua_State *L, int t, fsec_hash_caps *c) {
+  if (field_type(L, t, "caps", LUA_TTABLE)) {
+    int ct = lua_gettop(L);
+    OPT_U32(L, ct, "argon2_memory_kib", c->argon2_memory_kib);
+    OPT_U32(L, ct, "argon2_time", c->argon2_time);
+    OPT_U32(L, ct, "argon2_lanes", c->argon2_lanes);
+    OPT_U32(L, ct, "bcrypt_cost", c->bcrypt_cost);
+    OPT_U32(L, ct, "crypt_rounds", c->crypt_rounds);
+    OPT_U32(L, ct, "pbkdf2_rounds", c->pbkdf2_rounds);
+  }
+  lua_pop(L, 1);
+}
+
+/* Collect secret_keys into keys/lens (pointers into Lua strings that stay
+ * referenced by the config table until fsec_engine_open has copied them). */
+static size_t parse_keys(lua_State *L, int t, const unsigned char **keys,
+                         size_t *lens) {
+  size_t i, n = 0;
+  if (field_type(L, t, "secret_keys", LUA_TTABLE)) {
+    n = lfsec_rawlen(L, -1);
+    if (n > 8) luaL_error(L, "bad config field 'secret_keys' (at most 8)");
+    for (i = 0; i < n; i++) {
+      lua_rawgeti(L, -1, (int)i + 1);
+      if (lua_type(L, -1) != LUA_TSTRING)
+        luaL_error(L, "bad config field 'secret_keys' (strings expected)");
+      keys[i] = (const unsigned char *)lua_tolstring(L, -1, &lens[i]);
+      lua_pop(L, 1); /* still referenced by the table */
+    }
+  }
+  lua_pop(L, 1);
+  return n;
+}
+
+int lfsec_engine_new(lua_State *L) {
+  const unsigned char *keys[8];
+  size_t lens[8], saltlen = 0;
+  uint64_t v;
+  fsec_config cfg;
+  lfsec_engine *u;
+  char err[256];
+  int rc;
+
+  luaL_checktype(L, 1, LUA_TTABLE);
+  fsec_config_init(&cfg);
+  cfg.n_secret_keys = parse_keys(L, 1, keys, lens);
+  cfg.secret_keys = keys;
+  cfg.secret_key_lens = lens;
+  if (field_type(L, 1, "password_salt", LUA_TSTRING)) {
+    cfg.password_salt = (const unsigned char *)lua_tolstring(L, -1, &saltlen);
+    cfg.password_salt_len = saltlen;
+  }
+  lua_pop(L, 1);
+  cfg.normalize = parse_norm(L, 1);
+  v = cfg.password_max_bytes;
+  opt_uint(L, 1, "password_max_bytes", 1u << 20, &v);
+  cfg.password_max_bytes = (size_t)v;
+  OPT_U32(L, 1, "argon2_time", cfg.argon2_time);
+  OPT_U32(L, 1, "argon2_memory_kib", cfg.argon2_memory_kib);
+  cfg.schemes = parse_schemes(L, 1);
+  parse_caps(L, 1, &cfg.caps);
+  v = (uint64_t)cfg.token_skew;
+  opt_uint(L, 1, "token_skew", 1u << 30, &v);
+  cfg.token_skew = (int64_t)v;
+  v = cfg.token_max_chars;
+  opt_uint(L, 1, "token_max_length", 1u << 20, &v);
+  cfg.token_max_chars = (size_t)v;
+
+  u = lua_newuserdata(L, sizeof *u);
+  u->e = NULL;
+  luaL_getmetatable(L, LFSEC_ENGINE_MT);
+  lua_setmetatable(L, -2);
+  rc = fsec_engine_open(&u->e, &cfg, err, sizeof err);
+  if (rc != FSEC_OK) return lfsec_pushfail(L, rc, err);
+  return 1;
+}
+
+/* ------------------------------------------------------------------ */
+/* Methods                                                             */
+/* ------------------------------------------------------------------ */
+
+/* e:hash_password(pw) -> hash | nil, msg, code */
+static int lfsec_engine_hash_password(lua_State *L) {
+  fsec_engine *e = check_engine(L);
+  size_t len;
+  const char *pw = lfsec_checkstring(L, 2, &len);
+  char out[FSEC_PASSWORD_HASH_BYTES];
+  int rc = fsec_password_hash(e, pw, len, out, sizeof out);
+  if (rc != FSEC_OK) return lfsec_pushfail(L, rc, fsec_errmsg(e));
+  lua_pushstring(L, out);
+  return 1;
+}
+
+/* e:verify_password(pw, hash) -> true | false [, msg, code] */
+static int lfsec_engine_verify_password(lua_State *L) {
+  fsec_engine *e = check_engine(L);
+  size_t pwlen, hlen;
+  const char *pw = lfsec_checkstring(L, 2, &pwlen);
+  const char *h = lfsec_checkstring(L, 3, &hlen);
+  int match = 0;
+  int rc = fsec_password_verify(e, pw, pwlen, h, hlen, &match);
+  lua_pushboolean(L, rc == FSEC_OK && match);
+  if (rc == FSEC_OK) return 1;
+  lua_pushfstring(L, "%s: %s", fsec_errname(rc), fsec_errmsg(e));
+  lua_pushstring(L, fsec_errname(rc));
+  return 3;
+}
+
+/* e:needs_update(hash) -> bool | nil, msg, code */
+static int lfsec_engine_needs_update(lua_State *L) {
+  fsec_engine *e = check_engine(L);
+  size_t hlen;
+  const char *h = lfsec_checkstring(L, 2, &hlen);
+  int needs = 1;
+  int rc = fsec_password_needs_update(e, h, hlen, &needs);
+  if (rc != FSEC_OK) return lfsec_pushfail(L, rc, fsec_errmsg(e));
+  lua_pushboolean(L, needs);
+  return 1;
+}
+
+/* e:issue_token(purpose, payload [, now]) -> token | nil, msg, code */
+static int lfsec_engine_issue_token(lua_State *L) {
+  fsec_engine *e = check_engine(L);
+  size_t plen, len, need;
+  const char *purpose = lfsec_checkstring(L, 2, &plen);
+  const char *payload = lfsec_checkstring(L, 3, &len);
+  int64_t now = lfsec_optint(L, 4, -1);
+  char stackbuf[4200], *out = stackbuf;
+  int rc;
+  need = fsec_token_encoded_len(len) + 1;
+  if (need > sizeof stackbuf && !(out = malloc(need)))
+    return luaL_error(L, "out of memory");
+  rc = fsec_token_issue(e, purpose, plen, (const unsigned char *)payload, len,
+                        now, out, need, &len);
+  if (rc == FSEC_OK) lua_pushlstring(L, out, len);
+  if (out != stackbuf) free(out);
+  if (rc != FSEC_OK) return lfsec_pushfail(L, rc, fsec_errmsg(e));
+  return 1;
+}
+
+/* e:verify_token(purpose, token [, max_age [, now]])
+ *   -> status, payload (or the reason when invalid), issued_at */
+static int lfsec_engine_verify_token(lua_State *L) {
+  fsec_engine *e = check_engine(L);
+  size_t plen, tlen, outlen = 0;
+  const char *purpose = lfsec_checkstring(L, 2, &plen);
+  const char *tok = lfsec_checkstring(L, 3, &tlen);
+  int64_t max_age = lfsec_optint(L, 4, -1), now = lfsec_optint(L, 5, -1), iat;
+  unsigned char stackbuf[3072], *buf = stackbuf;
+  size_t cap = fsec_token_payload_max(tlen);
+  int status, rc;
+  if (cap > sizeof stackbuf && !(buf = malloc(cap)))
+    return luaL_error(L, "out of memory");
+  rc = fsec_token_verify(e, purpose, plen, tok, tlen, max_age, now, &status,
+                         buf, cap, &outlen, &iat);
+  if (rc != FSEC_OK) {
+    if (buf != stackbuf) free(buf);
+    return luaL_error(L, "%s", fsec_errmsg(e)); /* only misuse gets here */
+  }
+  lua_pushinteger(L, status);
+  if (status == FSEC_TOKEN_INVALID) {
+    lua_pushstring(L, fsec_errmsg(e));
+    lua_pushnil(L);
+  } else {
+    lua_pushlstring(L, (const char *)buf, outlen);
+    lua_pushnumber(L, (lua_Number)iat);
+  }
+  if (buf != stackbuf) free(buf);
+  return 3;
+}
+
+/* e:hash_count() -> number of expensive hash runs so far */
+static int lfsec_engine_hash_count(lua_State *L) {
+  lua_pushnumber(L, (lua_Number)fsec_engine_hash_count(check_engine(L)));
+  return 1;
+}
+
+/* __gc, __close and close(): wipe and free; idempotent. */
+static int lfsec_engine_gc(lua_State *L) {
+  lfsec_engine *u = luaL_checkudata(L, 1, LFSEC_ENGINE_MT);
+  fsec_engine_close(u->e);
+  u->e = NULL;
+  return 0;
+}
+
+static int lfsec_engine_tostring(lua_State *L) {
+  lfsec_engine *u = luaL_checkudata(L, 1, LFSEC_ENGINE_MT);
+  lua_pushfstring(L, "fsec.Engine (%s)", u->e ? "open" : "closed");
+  return 1;
+}
+
+static const luaL_Reg lfsec_engine_methods[] = {
+    {"hash_password", lfsec_engine_hash_password},
+    {"verify_password", lfsec_engine_verify_password},
+    {"needs_update", lfsec_engine_needs_update},
+    {"issue_token", lfsec_engine_issue_token},
+    {"verify_token", lfsec_engine_verify_token},
+    {"hash_count", lfsec_engine_hash_count},
+    {"close", lfsec_engine_gc},
+    {NULL, NULL}};
+
+void lfsec_engine_register(lua_State *L) {
+  luaL_newmetatable(L, LFSEC_ENGINE_MT);
+  lua_newtable(L);
+  luaL_setfuncs(L, lfsec_engine_methods, 0);
+  lua_setfield(L, -2, "__index");
+  lua_pushcfunction(L, lfsec_engine_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_pushcfunction(L, lfsec_engine_gc);
+  lua_setfield(L, -2, "__close");
+  lua_pushcfunction(L, lfsec_engine_tostring);
+  lua_setfield(L, -2, "__tostring");
+  lua_pushliteral(L, "fsec.Engine");
+  lua_setfield(L, -2, "__metatable"); /* getmetatable() can't reach methods */
+  lua_pop(L, 1);
+}

@@ -1,0 +1,80 @@
+/*
+ * lfsec.c: luaopen_fsec_core, the module table, and shared helpers.
+ */
+#include <math.h>
+
+#include "lfsec.h"
+
+int lfsec_pushfail(lua_State *L, int rc, const char *msg) {
+  lua_pushnil(L);
+  lua_pushfstring(L, "%s: %s", fsec_errname(rc), msg ? msg : fsec_strerror(rc));
+  lua_pushstring(L, fsec_errname(rc));
+  return 3;
+}
+
+const char *lfsec_checkstring(lua_State *L, int i, size_t *len) {
+  if (lua_type(L, i) != LUA_TSTRING) {
+    const char *msg = lua_pushfstring(L, "string expected, got %s",
+                                      luaL_typename(L, i));
+    luaL_argerror(L, i, msg);
+  }
+  return lua_tolstring(L, i, len);
+}
+
+int64_t lfsec_optint(lua_State *L, int i, int64_t def) {
+  lua_Number n;
+  if (lua_isnoneornil(L, i)) return def;
+  if (lua_type(L, i) != LUA_TNUMBER) {
+    const char *msg = lua_pushfstring(L, "integer expected, got %s",
+                                      luaL_typename(L, i));
+    luaL_argerror(L, i, msg);
+  }
+  n = lua_tonumber(L, i);
+  if (n != floor(n) || n < -9.2e18 || n > 9.2e18)
+    luaL_argerror(L, i, "integer expected, got a fractional or huge number");
+  return (int64_t)n;
+}
+
+/* core.random_id([nbytes=16]) -> base64url string of nbytes random bytes */
+static int lfsec_random_id(lua_State *L) {
+  char buf[FSEC_RANDOM_ID_MAX_BYTES * 2];
+  int64_t n = lfsec_optint(L, 1, FSEC_RANDOM_ID_MIN_BYTES);
+  if (n < FSEC_RANDOM_ID_MIN_BYTES || n > FSEC_RANDOM_ID_MAX_BYTES)
+    return luaL_argerror(L, 1, "random_id needs 16..64 bytes");
+  if (fsec_random_id(buf, sizeof buf, (size_t)n) != FSEC_OK)
+    return luaL_error(L, "random_id failed");
+  lua_pushstring(L, buf);
+  return 1;
+}
+
+/* core.errname(rc) -> "EINVAL" */
+static int lfsec_errname(lua_State *L) {
+  lua_pushstring(L, fsec_errname((int)luaL_checkinteger(L, 1)));
+  return 1;
+}
+
+static const luaL_Reg lfsec_funcs[] = {
+    {"new", lfsec_engine_new},
+    {"random_id", lfsec_random_id},
+    {"errname", lfsec_errname},
+    {NULL, NULL}};
+
+#if defined(__GNUC__)
+__attribute__((visibility("default")))
+#endif
+int luaopen_fsec_core(lua_State *L);
+
+int luaopen_fsec_core(lua_State *L) {
+  lfsec_engine_register(L);
+  lua_newtable(L);
+  luaL_setfuncs(L, lfsec_funcs, 0);
+  lua_pushstring(L, fsec_version());
+  lua_setfield(L, -2, "version");
+  lua_pushinteger(L, FSEC_TOKEN_VALID);
+  lua_setfield(L, -2, "TOKEN_VALID");
+  lua_pushinteger(L, FSEC_TOKEN_EXPIRED);
+  lua_setfield(L, -2, "TOKEN_EXPIRED");
+  lua_pushinteger(L, FSEC_TOKEN_INVALID);
+  lua_setfield(L, -2, "TOKEN_INVALID");
+  return 1;
+}

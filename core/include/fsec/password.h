@@ -1,0 +1,62 @@
+/*
+ * fsec/password.h: password hashing (argon2id), verification of every
+ * format a Flask-Security database can hold, and the upgrade check.
+ *
+ * Every function first checks the password: at most cfg.password_max_bytes
+ * bytes (FSEC_ETOOLONG), no NUL byte (FSEC_ENUL: NUL would truncate in the
+ * crypt family, so it is refused everywhere), valid UTF-8 (FSEC_EUTF8).
+ * Then it normalizes it (cfg.normalize) and, when a password salt is set,
+ * pre-hashes it as Flask-Security does: Base64(HMAC-SHA512(salt, pw)).
+ * Password copies are wiped before return.
+ */
+#ifndef FSEC_PASSWORD_H
+#define FSEC_PASSWORD_H
+
+#include "fsec/common.h"
+#include "fsec/engine.h"
+
+/* Capacity that always suffices for a hash made by fsec_password_hash,
+ * NUL included. */
+#define FSEC_PASSWORD_HASH_BYTES 128
+FSEC_API size_t fsec_password_hash_bytes(void);
+
+/* Longest stored hash string fsec will look at; longer is malformed. */
+#define FSEC_PASSWORD_STORED_MAX 512
+
+/* Hash pw with argon2id at the configured t and m (p = 1) into out, a
+ * NUL-terminated PHC string ("$argon2id$v=19$m=65536,t=2,p=1$salt$tag").
+ * Returns FSEC_OK, a password error (see above), FSEC_EINVAL when outlen is
+ * below FSEC_PASSWORD_HASH_BYTES, or FSEC_ENOMEM/FSEC_ECRYPTO when argon2
+ * could not get its memory. On error out is an empty string. */
+FSEC_API FSEC_NODISCARD int fsec_password_hash(fsec_engine *e, const char *pw,
+                                               size_t pwlen, char *out,
+                                               size_t outlen)
+    FSEC_NONNULL(1, 2, 4);
+
+/* Verify pw against a stored hash. Returns FSEC_OK and sets *match to 1 or
+ * 0 when the hash was checked. Returns a password error, or FSEC_EHASHFMT
+ * (malformed, truncated, unknown format), FSEC_EHASHCAP (parameters above
+ * the caps) or FSEC_ESCHEME (format not enabled), with *match = 0 and
+ * without running any expensive function. Comparisons are constant-time. */
+FSEC_API FSEC_NODISCARD int fsec_password_verify(fsec_engine *e,
+                                                 const char *pw, size_t pwlen,
+                                                 const char *hash,
+                                                 size_t hashlen, int *match)
+    FSEC_NONNULL(1, 2, 4, 6);
+
+/* Set *needs to 1 when hash is not argon2id with exactly the configured
+ * parameters (t, m, p = 1, v = 19), else 0. Returns FSEC_OK, or
+ * FSEC_EHASHFMT for a string that is not a hash fsec recognises. */
+FSEC_API FSEC_NODISCARD int fsec_password_needs_update(fsec_engine *e,
+                                                       const char *hash,
+                                                       size_t hashlen,
+                                                       int *needs)
+    FSEC_NONNULL(1, 2, 4);
+
+/* The FSEC_SCHEME_* of a stored hash string, or FSEC_EHASHFMT. A string
+ * that starts with no known prefix is FSEC_SCHEME_PLAINTEXT only when the
+ * engine enables plaintext. */
+FSEC_API int fsec_password_identify(const fsec_engine *e, const char *hash,
+                                    size_t hashlen) FSEC_NONNULL(1, 2);
+
+#endif /* FSEC_PASSWORD_H */

@@ -1,0 +1,150 @@
+/*
+ * engine.c: engine life cycle, configuration checks, error message buffer.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "internal.h"
+
+void fsec_config_init(fsec_config *cfg) {
+  memset(cfg, 0, sizeof *cfg);
+  cfg->normalize = FSEC_NORM_NFKD;
+  cfg->password_max_bytes = FSEC_DEFAULT_PASSWORD_MAX_BYTES;
+  cfg->argon2_time = FSEC_DEFAULT_ARGON2_TIME;
+  cfg->argon2_memory_kib = FSEC_DEFAULT_ARGON2_MEMORY_KIB;
+  cfg->schemes = FSEC_SCHEMES_DEFAULT;
+  cfg->caps.argon2_memory_kib = 262144; /* 256 MiB: Flask-Security's 100 MiB fits */
+  cfg->caps.argon2_time = 16;
+  cfg->caps.argon2_lanes = 16;
+  cfg->caps.bcrypt_cost = 16;
+  cfg->caps.crypt_rounds = 2000000;
+  cfg->caps.pbkdf2_rounds = 2000000;
+  cfg->token_skew = FSEC_DEFAULT_TOKEN_SKEW;
+  cfg->token_max_chars = FSEC_DEFAULT_TOKEN_MAX_CHARS;
+}
+
+int fsec__err(fsec_engine *e, int rc, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(e->errmsg, sizeof e->errmsg, fmt, ap);
+  va_end(ap);
+  return rc;
+}
+
+void fsec__count_hash(fsec_engine *e) {
+  __atomic_fetch_add(&e->hash_count, 1, __ATOMIC_RELAXED);
+}
+
+uint64_t fsec_engine_hash_count(const fsec_engine *e) {
+  return __atomic_load_n(&e->hash_count, __ATOMIC_RELAXED);
+}
+
+int64_t fsec__now(int64_t now) {
+  return now >= 0 ? now : (int64_t)time(NULL);
+}
+
+const char *fsec_errmsg(const fsec_engine *e) { return e->errmsg; }
+
+const char *fsec_version(void) { return FSEC_VERSION_STRING; }
+
+/* Write a message to the caller's buffer, if any, and return rc. */
+static int open_fail(char *errbuf, size_t errlen, int rc, const char *msg) {
+  if (errbuf && errlen) snprintf(errbuf, errlen, "%s", msg);
+  return rc;
+}
+
+/* Range checks that do not depend on allocation; NULL when all is well. */
+static const char *config_problem(const fsec_config *cfg, int *rc) {
+  size_t i;
+  *rc = FSEC_EKEY;
+  if (cfg->n_secret_keys == 0 || !cfg->secret_keys || !cfg->secret_key_lens)
+    return "secret_key is missing";
+  if (cfg->n_secret_keys > FSEC__MAX_KEYS)
+    return "too many secret keys (at most 8)";
+  for (i = 0; i < cfg->n_secret_keys; i++) {
+    if (!cfg->secret_keys[i] || cfg->secret_key_lens[i] < FSEC_SECRET_KEY_MIN)
+      return "secret_key must be at least 32 bytes";
+  }
+  *rc = FSEC_EINVAL;
+  if (cfg->password_salt && cfg->password_salt_len == 0)
+    return "password_salt must not be empty";
+  if (cfg->normalize > FSEC_NORM_NFKD) return "unknown normalization form";
+  if (cfg->password_max_bytes == 0 || cfg->password_max_bytes > 65536)
+    return "password_max_bytes must be 1..65536";
+  /* libsodium's own floors for argon2id: t >= 1, m >= 8 KiB. */
+  if (cfg->argon2_time < 1) return "argon2 time_cost must be >= 1";
+  if (cfg->argon2_memory_kib < 8) return "argon2 memory_cost must be >= 8 KiB";
+  if ((uint64_t)cfg->argon2_memory_kib * 1024 > crypto_pwhash_MEMLIMIT_MAX)
+    return "argon2 memory_cost is too large";
+  if (cfg->schemes == 0 || (cfg->schemes & ~0x7fu))
+    return "schemes must name at least one known scheme";
+  if (cfg->token_skew < 0 || cfg->token_skew > 86400)
+    return "token_clock_skew must be 0..86400 seconds";
+  if (cfg->token_max_chars < 64 || cfg->token_max_chars > 65536)
+    return "token_max_length must be 64..65536";
+  *rc = FSEC_OK;
+  return NULL;
+}
+
+/* Copy the keys and salt into guarded memory. */
+static int copy_secrets(fsec_engine *e, const fsec_config *cfg) {
+  size_t i, total = 0, off = 0;
+  for (i = 0; i < cfg->n_secret_keys; i++) total += cfg->secret_key_lens[i];
+  e->keys = sodium_malloc(total);
+  if (!e->keys) return FSEC_ENOMEM;
+  for (i = 0; i < cfg->n_secret_keys; i++) {
+    memcpy(e->keys + off, cfg->secret_keys[i], cfg->secret_key_lens[i]);
+    e->key_lens[i] = cfg->secret_key_lens[i];
+    off += cfg->secret_key_lens[i];
+  }
+  e->n_keys = cfg->n_secret_keys;
+  sodium_mprotect_readonly(e->keys);
+  if (cfg->password_salt) {
+    e->salt = sodium_malloc(cfg->password_salt_len);
+    if (!e->salt) return FSEC_ENOMEM;
+    memcpy(e->salt, cfg->password_salt, cfg->password_salt_len);
+    e->salt_len = cfg->password_salt_len;
+    sodium_mprotect_readonly(e->salt);
+  }
+  e->states = sodium_allocarray(FSEC__PURPOSE_CACHE * e->n_keys,
+                                sizeof(crypto_auth_hmacsha256_state));
+  return e->states ? FSEC_OK : FSEC_ENOMEM;
+}
+
+int fsec_engine_open(fsec_engine **out, const fsec_config *cfg, char *errbuf,
+                     size_t errlen) {
+  fsec_engine *e;
+  const char *problem;
+  int rc;
+
+  *out = NULL;
+  if (sodium_init() < 0)
+    return open_fail(errbuf, errlen, FSEC_ECRYPTO, "libsodium failed to start");
+  problem = config_problem(cfg, &rc);
+  if (problem) return open_fail(errbuf, errlen, rc, problem);
+
+  e = calloc(1, sizeof *e);
+  if (!e) return open_fail(errbuf, errlen, FSEC_ENOMEM, "out of memory");
+  e->cfg = *cfg;
+  e->cfg.secret_keys = NULL; /* the caller's pointers are not kept */
+  e->cfg.secret_key_lens = NULL;
+  e->cfg.password_salt = NULL;
+  rc = copy_secrets(e, cfg);
+  if (rc != FSEC_OK) {
+    fsec_engine_close(e);
+    return open_fail(errbuf, errlen, rc, "out of guarded memory");
+  }
+  *out = e;
+  return FSEC_OK;
+}
+
+void fsec_engine_close(fsec_engine *e) {
+  if (!e) return;
+  sodium_free(e->keys); /* sodium_free wipes before unmapping; NULL is ok */
+  sodium_free(e->salt);
+  sodium_free(e->states);
+  sodium_memzero(e, sizeof *e);
+  free(e);
+}

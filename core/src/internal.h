@@ -1,0 +1,75 @@
+/*
+ * internal.h: the engine's private layout and fsec__ helpers. Not API.
+ */
+#ifndef FSEC_INTERNAL_H
+#define FSEC_INTERNAL_H
+
+#include <stdlib.h>
+
+#include <sodium.h>
+
+#include "fsec.h"
+
+/* Purposes whose pre-keyed HMAC states are cached; others are derived per
+ * call (still correct, about 1 µs slower). */
+#define FSEC__PURPOSE_CACHE 16
+#define FSEC__MAX_KEYS 8
+
+typedef struct fsec__purpose {
+  char name[FSEC_TOKEN_PURPOSE_MAX];
+  size_t len;
+} fsec__purpose;
+
+struct fsec_engine {
+  fsec_config cfg;            /* scalars only: key/salt pointers cleared */
+  unsigned char *keys;        /* sodium_malloc: keys back to back */
+  size_t key_lens[FSEC__MAX_KEYS];
+  size_t n_keys;
+  unsigned char *salt;        /* sodium_malloc, NULL for single hashing */
+  size_t salt_len;
+  /* states[i * n_keys + k]: HMAC-SHA256 keyed with purpose i's subkey
+   * under key k, in sodium_malloc memory. */
+  crypto_auth_hmacsha256_state *states;
+  fsec__purpose purposes[FSEC__PURPOSE_CACHE];
+  size_t n_purposes;
+  uint64_t hash_count;        /* updated with __atomic builtins */
+  char errmsg[256];
+};
+
+/* Set e->errmsg (printf-style) and return rc. */
+int fsec__err(fsec_engine *e, int rc, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+/* Count one expensive password-function run. */
+void fsec__count_hash(fsec_engine *e);
+
+/* Current time in seconds when now < 0, else now. */
+int64_t fsec__now(int64_t now);
+
+/* Check (length, NUL, UTF-8) and normalize a password. On FSEC_OK *out is
+ * a malloc'd buffer of *outlen bytes plus a NUL, to be released with
+ * fsec__pw_free(), which wipes it. */
+int fsec__pw_normalize(fsec_engine *e, const char *pw, size_t pwlen,
+                       char **out, size_t *outlen);
+void fsec__pw_free(char *p, size_t len);
+
+/* Verify the legacy formats (crypt family, pbkdf2, plaintext). hash is
+ * NUL-terminated. Returns FSEC_OK with *match, or FSEC_EHASH* codes. */
+int fsec__verify_crypt(fsec_engine *e, const char *in, size_t inlen,
+                       const char *hash, size_t hashlen, int scheme,
+                       int *match);
+int fsec__verify_pbkdf2(fsec_engine *e, const char *in, size_t inlen,
+                        const char *hash, size_t hashlen, int scheme,
+                        int *match);
+int fsec__verify_plaintext(const char *in, size_t inlen, const char *hash,
+                           size_t hashlen, int *match);
+
+/* Parse an unsigned decimal of 1..10 digits without a leading zero (so
+ * every value has one spelling) from s[*i..len); stop at the first
+ * non-digit. Returns 0 on success. */
+int fsec__parse_u32(const char *s, size_t len, size_t *i, uint32_t *out);
+
+#endif /* FSEC_INTERNAL_H */
