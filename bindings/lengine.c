@@ -256,7 +256,7 @@ static int lfsec_engine_verify_token(lua_State *L) {
     lua_pushnil(L);
   } else {
     lua_pushlstring(L, (const char *)buf, outlen);
-    lua_pushnumber(L, (lua_Number)iat);
+    lua_pushinteger(L, (lua_Integer)iat);
   }
   if (buf != stackbuf) free(buf);
   return 3;

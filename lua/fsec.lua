@@ -1,0 +1,201 @@
+--- fsec: Flask-Security for Lua. `require "fsec"` gives this module.
+-- This file is the façade over the C engine (`fsec.core`): configuration,
+-- password hashing and verification, signed tokens, random identifiers.
+-- @module fsec
+
+local core = require "fsec.core"
+local config = require "fsec.config"
+local cjson = require "cjson.safe"
+
+local type = type
+local error = error
+local floor = math.floor
+local setmetatable = setmetatable
+local pairs = pairs
+local tointeger = math.tointeger -- nil on LuaJIT: no integer subtype there
+
+
+local TOKEN_VALID = core.TOKEN_VALID
+local TOKEN_EXPIRED = core.TOKEN_EXPIRED
+
+-- A private cjson instance, so fsec's settings never change the
+-- application's (and theirs never change ours).
+local json = cjson.new()
+json.encode_sparse_array(false)
+json.encode_invalid_numbers(false)
+json.decode_max_depth(32)
+
+
+local _M = { _VERSION = "0.1.0", core_version = core.version }
+
+local Security = {}
+Security.__index = Security
+
+
+local function argerror(n, fname, want, v)
+  error(("bad argument #%d to '%s' (%s expected, got %s)")
+    :format(n, fname, want, type(v)), 4) -- level 4: the caller of the method
+end
+
+
+local function check_string(v, n, fname)
+  if type(v) ~= "string" then argerror(n, fname, "string", v) end
+end
+
+
+-- cjson decodes every number as a float; under Lua 5.4 turn integral
+-- values back into integers so that data round-trips as it was given.
+local fix_integers
+if tointeger then
+  fix_integers = function(v)
+    if type(v) == "table" then
+      for k, x in pairs(v) do v[k] = fix_integers(x) end
+      return v
+    end
+    if type(v) == "number" then return tointeger(v) or v end
+    return v
+  end
+else
+  fix_integers = function(v) return v end
+end
+
+
+-- Map the validated configuration to the engine's fields.
+local function engine_config(c)
+  local keys = type(c.secret_key) == "table" and c.secret_key or { c.secret_key }
+  local argon2 = c.password_hash_options.argon2 or {}
+  return {
+    secret_keys = keys,
+    password_salt = c.password_salt,
+    normalize = c.password_normalize_form or "none",
+    password_max_bytes = c.password_max_bytes,
+    argon2_time = argon2.time_cost or 2,
+    argon2_memory_kib = argon2.memory_cost or 65536,
+    schemes = c.password_schemes,
+    caps = c.password_hash_caps,
+    token_skew = c.token_clock_skew,
+    token_max_length = c.token_max_length,
+  }
+end
+
+
+--- Create a Security instance.
+-- @tparam table cfg configuration (see `fsec.config.schema`)
+-- @treturn Security
+-- @raise when the configuration is invalid; the message names the key
+function _M.new(cfg)
+  local c, err = config.validate(cfg)
+  if not c then error("fsec.new: " .. err, 2) end
+  local engine, msg = core.new(engine_config(c))
+  if not engine then error("fsec.new: " .. msg, 2) end
+  -- Secrets stay in the engine's guarded memory only: the readable
+  -- configuration keeps no copy of them.
+  c.secret_key = nil
+  c.password_salt = nil
+  local self = setmetatable({
+    config = config.freeze(c),
+    _engine = engine,
+    _clock = c.clock,
+  }, Security)
+  return self
+end
+
+
+--- Current time for tokens: the configured clock, or nil (the C clock).
+local function now(self)
+  local clock = self._clock
+  if clock then return floor(clock()) end
+  return nil
+end
+
+
+--- Hash a password with argon2id (after normalization and, with a
+-- password salt, Flask-Security's HMAC pre-hash).
+-- @treturn string|nil PHC string
+-- @treturn string|nil error ("ETOOLONG: ...", "ENUL: ...", "EUTF8: ...")
+-- @treturn string|nil error code
+function Security:hash_password(password)
+  check_string(password, 1, "hash_password")
+  return self._engine:hash_password(password)
+end
+
+
+--- Verify a password against a stored hash of any supported format.
+-- @treturn boolean
+-- @treturn string|nil why it could not be checked (malformed hash, ...)
+function Security:verify_password(password, hash)
+  check_string(password, 1, "verify_password")
+  check_string(hash, 2, "verify_password")
+  return self._engine:verify_password(password, hash)
+end
+
+
+--- True when a stored hash is not argon2id with the configured parameters.
+function Security:needs_update(hash)
+  check_string(hash, 1, "needs_update")
+  return self._engine:needs_update(hash)
+end
+
+
+--- Mint a signed token carrying `data` (any JSON-encodable value).
+-- @tparam string purpose e.g. "confirm", "reset", "login", "auth"
+-- @treturn string|nil token
+-- @treturn string|nil error
+function Security:generate_token(purpose, data)
+  check_string(purpose, 1, "generate_token")
+  local payload, err = json.encode(data == nil and json.null or data)
+  if not payload then
+    return nil, "EINVAL: token data is not JSON-encodable: " .. err, "EINVAL"
+  end
+  return self._engine:issue_token(purpose, payload, now(self))
+end
+
+
+--- Check a token, as Flask-Security's get_token_status does.
+-- @tparam string token (anything else is simply invalid)
+-- @tparam string purpose
+-- @tparam[opt] number max_age seconds; nil means no limit
+-- @treturn boolean expired: the signature is valid but the token is too old
+-- @treturn boolean invalid: malformed, forged, other purpose or from the future
+-- @treturn any data, when the signature is valid (also when expired)
+-- @treturn number|nil issued-at time, when the signature is valid
+function Security:get_token_status(token, purpose, max_age)
+  check_string(purpose, 2, "get_token_status")
+  if max_age ~= nil and (type(max_age) ~= "number" or max_age ~= floor(max_age)) then
+    argerror(3, "get_token_status", "integer or nil", max_age)
+  end
+  if type(token) ~= "string" then return false, true, nil end
+  local status, payload, iat =
+    self._engine:verify_token(purpose, token, max_age, now(self))
+  if status ~= TOKEN_VALID and status ~= TOKEN_EXPIRED then
+    return false, true, nil
+  end
+  local data = json.decode(payload)
+  if data == nil then return false, true, nil end -- cannot happen unforged
+  if data == json.null then data = nil end
+  return status == TOKEN_EXPIRED, false, fix_integers(data), iat
+end
+
+
+--- How many expensive hash functions this instance has run (for tests).
+function Security:hash_count()
+  return self._engine:hash_count()
+end
+
+
+--- Random identifier: base64url of `nbytes` (16..64, default 16) bytes.
+function Security.random_id(_, nbytes)
+  return core.random_id(nbytes)
+end
+
+
+--- Wipe the keys and release the engine; the instance is unusable after.
+function Security:close()
+  self._engine:close()
+end
+
+
+_M.random_id = core.random_id
+_M.Security = Security
+
+return _M

@@ -1,0 +1,282 @@
+--- Configuration: defaults, a declarative schema, validation, read-only result.
+-- Keys are Flask-Security's settings in lower case without the `SECURITY_`
+-- prefix; fsec-only keys are marked so in their description.
+-- @module fsec.config
+
+local type = type
+local pairs = pairs
+local ipairs = ipairs
+local tostring = tostring
+local setmetatable = setmetatable
+local floor = math.floor
+local concat = table.concat
+local sort = table.sort
+
+
+local OWASP_ARGON2_MIN_MEMORY_KIB = 19456 -- 19 MiB
+local OWASP_ARGON2_MIN_TIME = 2
+local SECRET_KEY_MIN = 32
+
+local KNOWN_SCHEMES = {
+  argon2 = true, bcrypt = true, sha512_crypt = true, sha256_crypt = true,
+  pbkdf2_sha512 = true, pbkdf2_sha256 = true, plaintext = true,
+}
+local NORMALIZE_FORMS = { NFC = true, NFD = true, NFKC = true, NFKD = true }
+
+
+local _M = { _VERSION = "0.1.0" }
+
+
+local function is_integer(v)
+  return type(v) == "number" and v == floor(v) and v > -2^53 and v < 2^53
+end
+
+
+local function int_range(lo, hi)
+  return function(v)
+    if not is_integer(v) or v < lo or v > hi then
+      return nil, "an integer from " .. lo .. " to " .. hi .. " expected"
+    end
+    return true
+  end
+end
+
+
+local function string_list(allowed)
+  return function(v)
+    if #v == 0 then return nil, "a non-empty list expected" end
+    for i, s in ipairs(v) do
+      if type(s) ~= "string" then
+        return nil, "item " .. i .. " is not a string"
+      end
+      if allowed and not allowed[s] then
+        return nil, "unknown value '" .. s .. "'"
+      end
+    end
+    return true
+  end
+end
+
+
+local function check_secret_key(v)
+  local keys = type(v) == "table" and v or { v }
+  if #keys == 0 then return nil, "at least one key expected" end
+  if #keys > 8 then return nil, "at most 8 keys" end
+  for i, k in ipairs(keys) do
+    if type(k) ~= "string" then
+      return nil, "key " .. i .. " is not a string"
+    end
+    if #k < SECRET_KEY_MIN then
+      return nil, "must be at least " .. SECRET_KEY_MIN .. " bytes"
+        .. (#keys > 1 and " (key " .. i .. ")" or "")
+    end
+  end
+  return true
+end
+
+
+local function check_argon2_options(v)
+  for k, x in pairs(v) do
+    if k ~= "argon2" then
+      return nil, "only argon2 options are supported, got '" .. tostring(k) .. "'"
+    end
+    if type(x) ~= "table" then return nil, "argon2 must be a table" end
+    for opt, val in pairs(x) do
+      if opt == "time_cost" then
+        if not is_integer(val) or val < 1 or val > 64 then
+          return nil, "argon2.time_cost must be an integer 1..64"
+        end
+      elseif opt == "memory_cost" then
+        if not is_integer(val) or val < 8 or val > 4194304 then
+          return nil, "argon2.memory_cost must be KiB 8..4194304"
+        end
+      elseif opt == "parallelism" then
+        if val ~= 1 then
+          return nil, "argon2.parallelism must be 1 (libsodium hashes with one lane)"
+        end
+      else
+        return nil, "unknown argon2 option '" .. tostring(opt) .. "'"
+      end
+    end
+  end
+  return true
+end
+
+
+local CAP_KEYS = {
+  argon2_memory_kib = true, argon2_time = true, argon2_lanes = true,
+  bcrypt_cost = true, crypt_rounds = true, pbkdf2_rounds = true,
+}
+
+local function check_caps(v)
+  for k, x in pairs(v) do
+    if not CAP_KEYS[k] then return nil, "unknown cap '" .. tostring(k) .. "'" end
+    if not is_integer(x) or x < 1 or x > 4294967295 then
+      return nil, k .. " must be a positive integer"
+    end
+  end
+  return true
+end
+
+
+--- The schema: one entry per accepted key.
+-- `type` is the Lua type (or a list of types), `default` the value when the
+-- key is absent, `check` an extra validator returning `true` or `nil, msg`.
+_M.schema = {
+  secret_key = { type = { "string", "table" }, required = true,
+    check = check_secret_key,
+    description = "Token signing key (>= 32 bytes), or a list: the first signs, all verify" },
+  password_salt = { type = "string", check = function(v)
+      if #v == 0 then return nil, "must not be empty" end
+      return true
+    end,
+    description = "HMAC key of Flask-Security's double hash" },
+  password_single_hash = { type = "boolean", default = false,
+    description = "Hash the bare password (no HMAC pre-hash, no salt needed)" },
+  password_hash = { type = "string", default = "argon2",
+    check = function(v)
+      if v ~= "argon2" then
+        return nil, "only 'argon2' is supported for new hashes (others verify)"
+      end
+      return true
+    end },
+  password_hash_options = { type = "table", default = {},
+    check = check_argon2_options,
+    description = "{ argon2 = { time_cost = 2, memory_cost = 65536 (KiB), parallelism = 1 } }" },
+  password_schemes = { type = "table",
+    default = { "argon2", "bcrypt", "pbkdf2_sha256", "pbkdf2_sha512",
+                "sha256_crypt", "sha512_crypt" },
+    check = string_list(KNOWN_SCHEMES),
+    description = "Stored formats that verify; add 'plaintext' explicitly to allow it" },
+  password_normalize_form = { type = { "string", "boolean" }, default = "NFKD",
+    check = function(v)
+      if v == false or NORMALIZE_FORMS[v] then return true end
+      return nil, "NFC, NFD, NFKC, NFKD or false expected"
+    end },
+  password_max_bytes = { type = "number", default = 1024,
+    check = int_range(1, 65536),
+    description = "fsec: passwords longer than this are refused before hashing" },
+  password_hash_caps = { type = "table", default = {}, check = check_caps,
+    description = "fsec: most a stored hash may ask for (argon2_memory_kib, argon2_time, argon2_lanes, bcrypt_cost, crypt_rounds, pbkdf2_rounds)" },
+  allow_weak_password_hash = { type = "boolean", default = false,
+    description = "fsec: allow argon2 parameters below OWASP's minimum (tests only)" },
+  token_max_length = { type = "number", default = 4096,
+    check = int_range(64, 65536),
+    description = "fsec: longer tokens are invalid without being decoded" },
+  token_clock_skew = { type = "number", default = 60,
+    check = int_range(0, 86400),
+    description = "fsec: seconds a token's issue time may lie in the future" },
+  clock = { type = "function",
+    description = "fsec: function returning the time in seconds (tests)" },
+}
+
+
+local function type_ok(spec, v)
+  local t = type(v)
+  if type(spec.type) == "table" then
+    for _, want in ipairs(spec.type) do
+      if t == want then return true end
+    end
+    return false
+  end
+  return t == spec.type
+end
+
+
+local function type_name(spec)
+  return type(spec.type) == "table" and concat(spec.type, " or ") or spec.type
+end
+
+
+local function copy(v)
+  if type(v) ~= "table" then return v end
+  local t = {}
+  for k, x in pairs(v) do t[k] = copy(x) end
+  return t
+end
+
+
+-- Checks that involve several keys.
+local function entity_checks(c)
+  local salt, single = c.password_salt, c.password_single_hash
+  if single and salt then
+    return nil, "password_salt is set but password_single_hash is true: "
+      .. "the salt would be ignored"
+  end
+  if not single and not salt then
+    return nil, "password_salt is required (or set password_single_hash = true)"
+  end
+  local a = c.password_hash_options.argon2 or {}
+  if not c.allow_weak_password_hash and
+     ((a.memory_cost and a.memory_cost < OWASP_ARGON2_MIN_MEMORY_KIB) or
+      (a.time_cost and a.time_cost < OWASP_ARGON2_MIN_TIME)) then
+    return nil, "password_hash_options.argon2 is below OWASP's minimum "
+      .. "(memory_cost >= 19456 KiB, time_cost >= 2); "
+      .. "set allow_weak_password_hash = true for tests"
+  end
+  return true
+end
+
+
+--- Make a table read-only (and its sub-tables), refusing new or changed keys.
+local function freeze(t)
+  local store = {}
+  for k, v in pairs(t) do
+    store[k] = type(v) == "table" and freeze(v) or v
+  end
+  return setmetatable({}, {
+    __index = store,
+    __newindex = function(_, k)
+      error("configuration is read-only (key '" .. tostring(k) .. "')", 2)
+    end,
+    __pairs = function() return next, store, nil end,
+    __len = function() return #store end,
+    __metatable = false,
+  })
+end
+_M.freeze = freeze
+
+
+--- Validate a user configuration.
+-- @tparam table user the table given to `fsec.new`
+-- @treturn table|nil the validated configuration (a plain, mutable copy)
+-- @treturn string|nil message naming the offending key
+function _M.validate(user)
+  if type(user) ~= "table" then
+    return nil, "configuration must be a table, got " .. type(user)
+  end
+  local unknown = {}
+  for k in pairs(user) do
+    if type(k) ~= "string" or not _M.schema[k] then
+      unknown[#unknown + 1] = tostring(k)
+    end
+  end
+  if #unknown > 0 then
+    sort(unknown)
+    return nil, "unknown configuration key(s): " .. concat(unknown, ", ")
+  end
+  local c = {}
+  for k, spec in pairs(_M.schema) do
+    local v = user[k]
+    if v == nil then
+      if spec.required then return nil, k .. " is required" end
+      v = copy(spec.default)
+    else
+      if not type_ok(spec, v) then
+        return nil, k .. ": " .. type_name(spec) .. " expected, got " .. type(v)
+      end
+      if spec.check then
+        local ok, msg = spec.check(v)
+        if not ok then return nil, k .. ": " .. msg end
+      end
+      v = copy(v)
+    end
+    c[k] = v
+  end
+  local ok, msg = entity_checks(c)
+  if not ok then return nil, msg end
+  return c
+end
+
+
+return _M

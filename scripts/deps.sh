@@ -1,0 +1,45 @@
+#!/bin/sh
+# Install the Debian 12 packages fsec needs, if any are missing.
+# Usage: scripts/deps.sh build|test|bench ...   (groups add up)
+# Runs apt-get as root (directly, or through sudo when available).
+set -eu
+
+BUILD="cmake gcc make pkg-config libsodium-dev libutf8proc-dev libcrypt-dev
+  libssl-dev lua5.4 liblua5.4-dev luajit2 libluajit2-5.1-dev lua-cjson"
+# The peer (real Flask-Security) for the compatibility specs.
+TEST="lua-busted python3-flask-security python3-flask-sqlalchemy
+  python3-sqlalchemy python3-passlib python3-argon2 python3-bcrypt"
+BENCH=""
+
+want=""
+for group in "$@"; do
+  case $group in
+    build) want="$want $BUILD" ;;
+    test) want="$want $BUILD $TEST" ;;
+    bench) want="$want $BUILD $BENCH" ;;
+    *) echo "deps.sh: unknown group '$group'" >&2; exit 2 ;;
+  esac
+done
+
+missing=""
+for p in $want; do
+  case " $missing " in *" $p "*) continue ;; esac
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then
+    missing="$missing $p"
+  fi
+done
+[ -z "$missing" ] && exit 0
+
+echo "fsec: installing missing Debian packages:$missing"
+if [ "$(id -u)" -eq 0 ]; then
+  SUDO=""
+elif command -v sudo >/dev/null 2>&1; then
+  SUDO="sudo"
+else
+  echo "fsec: run as root, or install them yourself: apt-get install$missing" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null

@@ -1,0 +1,21 @@
+#!/bin/sh
+# Run every test: builds fsec, runs the C tests, the busted specs under
+# Lua 5.4 and LuaJIT, and the install check through ctest; then the same
+# again with AddressSanitizer + UBSan. Installs missing Debian packages.
+set -eu
+cd "$(dirname "$0")/.."
+scripts/deps.sh test
+jobs=$(nproc 2>/dev/null || echo 2)
+# In CI a missing Flask-Security peer is a failure, not a skipped spec.
+export FSEC_REQUIRE_PEER=1
+
+echo "== build (warnings are errors)"
+cmake -S . -B build -DFSEC_WERROR=ON >/dev/null
+cmake --build build -j "$jobs" >/dev/null
+echo "== tests"
+(cd build && ctest --output-on-failure)
+
+echo "== tests under AddressSanitizer + UBSan"
+cmake -S . -B build-asan -DFSEC_SANITIZE=ON -DFSEC_WERROR=ON >/dev/null
+cmake --build build-asan -j "$jobs" >/dev/null
+(cd build-asan && ctest --output-on-failure)

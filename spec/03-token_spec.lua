@@ -1,0 +1,126 @@
+local fsec = require "fsec"
+local helpers = require "spec.helpers"
+
+describe("signed tokens", function()
+  local clock, sec
+  before_each(function()
+    clock = helpers.clock()
+    sec = helpers.new{ clock = clock.fn }
+  end)
+
+  it("round-trips data and binds the purpose (issue example)", function()
+    local tok = assert(sec:generate_token("confirm", { uid = "abc", n = 1 }))
+    local expired, invalid, data = sec:get_token_status(tok, "confirm", 3600)
+    assert.is_false(expired)
+    assert.is_false(invalid)
+    assert.same({ uid = "abc", n = 1 }, data)
+    expired, invalid, data = sec:get_token_status(tok, "reset", 3600)
+    assert.is_false(expired); assert.is_true(invalid); assert.is_nil(data)
+  end)
+
+  it("keeps JSON types", function()
+    local v = { list = { 1, 2, 3 }, s = "\u{e9}t\u{e9} \"q\"", t = true,
+                f = false, nested = { deep = { x = 2.5 } } }
+    local _, invalid, data = sec:get_token_status(sec:generate_token("x", v), "x")
+    assert.is_false(invalid)
+    assert.same(v, data)
+    if math.type then assert.equals("integer", math.type(data.list[1])) end
+    _, invalid, data = sec:get_token_status(sec:generate_token("x", "str"), "x")
+    assert.equals("str", data)
+    _, invalid, data = sec:get_token_status(sec:generate_token("x"), "x")
+    assert.is_false(invalid); assert.is_nil(data)
+  end)
+
+  it("expires only tokens whose signature is valid", function()
+    local tok = sec:generate_token("reset", { uid = "u" })
+    clock.now = clock.now + 3601
+    local expired, invalid, data, iat = sec:get_token_status(tok, "reset", 3600)
+    assert.is_true(expired); assert.is_false(invalid)
+    assert.same({ uid = "u" }, data)
+    assert.equals(clock.now - 3601, iat)
+    local forged = tok:sub(1, 20) .. (tok:sub(21, 21) == "A" and "B" or "A") .. tok:sub(22)
+    expired, invalid, data = sec:get_token_status(forged, "reset", 3600)
+    assert.is_false(expired); assert.is_true(invalid); assert.is_nil(data)
+  end)
+
+  it("rejects tokens issued in the future beyond the skew", function()
+    clock.now = clock.now + 61
+    local tok = sec:generate_token("login", {})
+    clock.now = clock.now - 61
+    local _, invalid = sec:get_token_status(tok, "login", 3600)
+    assert.is_true(invalid)
+    clock.now = clock.now + 1
+    _, invalid = sec:get_token_status(tok, "login", 3600)
+    assert.is_false(invalid)
+  end)
+
+  it("signs with the first key and verifies with any listed key", function()
+    local old = helpers.new{ secret_key = helpers.KEY, clock = clock.fn }
+    local rotated = helpers.new{ secret_key = { helpers.KEY2, helpers.KEY }, clock = clock.fn }
+    local fresh = helpers.new{ secret_key = helpers.KEY2, clock = clock.fn }
+    local t_old = old:generate_token("auth", { u = 1 })
+    local t_new = rotated:generate_token("auth", { u = 1 })
+    assert.is_false(select(2, rotated:get_token_status(t_old, "auth")))
+    assert.is_false(select(2, fresh:get_token_status(t_new, "auth")))
+    assert.is_true(select(2, old:get_token_status(t_new, "auth")))
+  end)
+
+  it("rejects every single-character change", function()
+    local tok = sec:generate_token("auth", { uid = "abc" })
+    local alphabet = "AQgw_-9z"
+    for i = 1, #tok do
+      for j = 1, #alphabet do
+        local c = alphabet:sub(j, j)
+        if c ~= tok:sub(i, i) then
+          local bad = tok:sub(1, i - 1) .. c .. tok:sub(i + 1)
+          local _, invalid, data = sec:get_token_status(bad, "auth")
+          assert.is_true(invalid, bad)
+          assert.is_nil(data)
+        end
+      end
+    end
+  end)
+
+  it("treats bad input as invalid, not as an error", function()
+    local tok = sec:generate_token("auth", {})
+    for _, bad in ipairs{ "", "AQ", tok .. "=", tok .. ".", " " .. tok,
+                          tok:sub(1, 10) .. "\0" .. tok:sub(12),
+                          string.rep("A", 5000), "\255\254" } do
+      local expired, invalid, data = sec:get_token_status(bad, "auth")
+      assert.is_false(expired); assert.is_true(invalid); assert.is_nil(data)
+    end
+    for _, bad in ipairs{ {}, 42, true } do
+      assert.is_true(select(2, sec:get_token_status(bad, "auth")))
+    end
+    assert.is_true(select(2, sec:get_token_status(nil, "auth")))
+  end)
+
+  it("raises on programmer errors", function()
+    assert.has_error(function() sec:generate_token(nil, {}) end,
+      "bad argument #1 to 'generate_token' (string expected, got nil)")
+    assert.has_error(function() sec:get_token_status("x", "auth", "10") end,
+      "bad argument #3 to 'get_token_status' (integer or nil expected, got string)")
+  end)
+
+  it("refuses data that is not JSON or too large", function()
+    local tok, err, code = sec:generate_token("x", { f = function() end })
+    assert.is_nil(tok); assert.equals("EINVAL", code); assert.matches("JSON", err)
+    tok, err, code = sec:generate_token("x", { s = string.rep("x", 5000) })
+    assert.is_nil(tok); assert.equals("ETOOLONG", code)
+    local big = helpers.new{ token_max_length = 16384 }
+    assert.truthy(big:generate_token("x", { s = string.rep("x", 5000) }))
+  end)
+
+  it("gives 128-bit or longer random identifiers", function()
+    local seen = {}
+    for _ = 1, 200 do
+      local id = fsec.random_id()
+      assert.equals(22, #id)
+      assert.matches("^[%w_-]+$", id)
+      assert.is_nil(seen[id])
+      seen[id] = true
+    end
+    assert.equals(43, #sec:random_id(32))
+    assert.has_error(function() fsec.random_id(8) end)
+  end)
+end)
