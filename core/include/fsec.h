@@ -21,6 +21,7 @@ extern "C" {
 #include "fsec/password.h"
 #include "fsec/token.h"
 #include "fsec/random.h"
+#include "fsec/store.h"
 
 #ifdef __cplusplus
 }

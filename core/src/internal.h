@@ -72,4 +72,12 @@ int fsec__verify_plaintext(const char *in, size_t inlen, const char *hash,
  * non-digit. Returns 0 on success. */
 int fsec__parse_u32(const char *s, size_t len, size_t *i, uint32_t *out);
 
+/* identity.c: FSEC_OK for valid UTF-8 without NUL, else FSEC_ENUL or
+ * FSEC_EUTF8. */
+int fsec__check_utf8(const char *s, size_t len);
+
+/* schema.c: migration N's SQL (1-based), NULL past the last. */
+int fsec__migration_count(void);
+const char *fsec__migration_sql(int version);
+
 #endif /* FSEC_INTERNAL_H */

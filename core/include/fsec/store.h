@@ -1,0 +1,271 @@
+/*
+ * fsec/store.h: the user and role store over SQLite.
+ *
+ * One fsec_store is one SQLite connection, for one thread at a time (like
+ * an sqlite3 handle). Several processes may open the same file at once
+ * (WAL); every write transaction starts with BEGIN IMMEDIATE so writers
+ * queue on busy_timeout instead of deadlocking. A store opened before
+ * fork() refuses every call in the child with FSEC_EFORK: open one per
+ * process (per nginx worker).
+ *
+ * Strings returned in fsec_user / fsec_role point into SQLite's memory:
+ * owned by the store, valid until the next call on it. Copy what you keep.
+ *
+ * Only prepared statements with bound parameters are used; no SQL is ever
+ * built from caller data. Column names in statements come from constant
+ * tables in store.c.
+ */
+#ifndef FSEC_STORE_H
+#define FSEC_STORE_H
+
+#include "fsec/common.h"
+
+typedef struct fsec_store fsec_store;
+
+#define FSEC_SCHEMA_VERSION 2
+
+/* Limits on stored values (bytes). Longer input: FSEC_ETOOLONG. */
+#define FSEC_EMAIL_MAX 254
+#define FSEC_USERNAME_MAX 64
+#define FSEC_HASH_MAX 512
+#define FSEC_IP_MAX 64
+#define FSEC_UNIQUIFIER_MAX 64
+#define FSEC_ROLE_NAME_MAX 80
+#define FSEC_DESCRIPTION_MAX 255
+#define FSEC_PERMISSIONS_MAX 4096 /* comma-separated list */
+#define FSEC_TEXT_MAX 4096        /* other text columns */
+#define FSEC_ROLES_PER_USER_MAX 64
+
+typedef enum fsec_sync { FSEC_SYNC_FULL = 0, FSEC_SYNC_NORMAL = 1 } fsec_sync;
+
+typedef struct fsec_store_config {
+  const char *path;        /* file path (its folder must exist) or ":memory:" */
+  int busy_timeout_ms;     /* default 5000 */
+  fsec_sync synchronous;   /* default FULL */
+  int64_t cache_kib;       /* page cache, default 8192 KiB */
+  int64_t mmap_bytes;      /* default 0 (off) */
+  int64_t max_pages;       /* 0: no cap; else PRAGMA max_page_count */
+} fsec_store_config;
+
+/* Defaults for everything but path. This function can't fail. */
+FSEC_API void fsec_store_config_init(fsec_store_config *cfg) FSEC_NONNULL(1);
+
+/* Open (creating if missing) and migrate a store. Older schema versions
+ * are upgraded in place, in one transaction; a newer one is refused.
+ * Returns FSEC_OK, or FSEC_EDB / FSEC_EREADONLY / FSEC_EBUSY / FSEC_EINVAL
+ * with a message in errbuf; *out is NULL on error. */
+FSEC_API FSEC_NODISCARD int fsec_store_open(fsec_store **out,
+                                            const fsec_store_config *cfg,
+                                            char *errbuf, size_t errlen)
+    FSEC_NONNULL(1, 2);
+
+/* Close the store. NULL is a no-op. In a child after fork() the SQLite
+ * handle is abandoned, not closed (closing it there corrupts locks). */
+FSEC_API void fsec_store_close(fsec_store *s);
+
+/* Message of the last failed call. Owned by the store. Never NULL. */
+FSEC_API const char *fsec_store_errmsg(const fsec_store *s) FSEC_NONNULL(1);
+
+/* The user_version of the open database. */
+FSEC_API int fsec_store_schema_version(fsec_store *s) FSEC_NONNULL(1);
+
+/* ---- transactions ------------------------------------------------------ */
+
+/* Group several calls in one write transaction (BEGIN IMMEDIATE). Calls
+ * made meanwhile do not commit on their own. Nesting is refused
+ * (FSEC_EMISUSE). */
+FSEC_API FSEC_NODISCARD int fsec_store_begin(fsec_store *s) FSEC_NONNULL(1);
+FSEC_API FSEC_NODISCARD int fsec_store_commit(fsec_store *s) FSEC_NONNULL(1);
+/* Roll back; a no-op outside a transaction. Returns FSEC_OK or FSEC_EDB. */
+FSEC_API int fsec_store_rollback(fsec_store *s) FSEC_NONNULL(1);
+
+/* ---- users ------------------------------------------------------------- */
+
+/* A user row, with its roles. Text fields are NULL when the column is
+ * NULL; integer fields are -1 when NULL (confirmed_at, *_login_at). */
+typedef struct fsec_user {
+  int64_t id;
+  const char *email;
+  const char *username;
+  const char *password;
+  int active;
+  int64_t confirmed_at;
+  const char *fs_uniquifier;
+  const char *fs_token_uniquifier;
+  int64_t last_login_at, current_login_at;
+  const char *last_login_ip, *current_login_ip;
+  int64_t login_count;
+  int64_t create_datetime, update_datetime;
+  /* Roles as "name\x1fperm,perm\x1ename\x1f..." (unit separator between a
+   * role's name and its permissions, record separator between roles);
+   * "" when the user has none. */
+  const char *roles;
+} fsec_user;
+
+/* Everything needed to create a user. */
+typedef struct fsec_user_new {
+  const char *email;      /* required; checked: syntax, length, UTF-8 */
+  const char *username;   /* optional */
+  const char *password;   /* an already hashed password, or NULL */
+  int active;             /* 1 or 0 */
+  int64_t confirmed_at;   /* -1 for NULL */
+  const char *fs_uniquifier;       /* NULL: a new random id */
+  const char *fs_token_uniquifier; /* NULL: a new random id */
+  const char *const *roles;        /* role names; each must exist */
+  size_t n_roles;
+  int64_t now;            /* create/update time (seconds) */
+} fsec_user_new;
+
+/* Ways to find a user. EMAIL and USERNAME are case-insensitive (matched on
+ * a case-folded NFKC form kept in a unique index). */
+typedef enum fsec_user_key {
+  FSEC_USER_BY_ID = 0,
+  FSEC_USER_BY_EMAIL,
+  FSEC_USER_BY_USERNAME,
+  FSEC_USER_BY_UNIQUIFIER,
+  FSEC_USER_BY_TOKEN_UNIQUIFIER
+} fsec_user_key;
+
+/* Create a user and its role links in one transaction. Returns FSEC_OK and
+ * the new id, or: FSEC_EIDENTITY (email/username malformed), FSEC_ETOOLONG,
+ * FSEC_EUTF8, FSEC_ENUL, FSEC_EEXIST (email, username or uniquifier taken;
+ * the message names which), FSEC_ENOTFOUND (a role does not exist),
+ * FSEC_EBUSY, FSEC_EFULL, FSEC_EDB. On error nothing is written. */
+FSEC_API FSEC_NODISCARD int fsec_store_user_create(fsec_store *s,
+                                                   const fsec_user_new *in,
+                                                   int64_t *id)
+    FSEC_NONNULL(1, 2);
+
+/* Find one user (with roles) in a single statement. FSEC_ENOTFOUND when
+ * there is none; for BY_ID the value is the decimal id. */
+FSEC_API FSEC_NODISCARD int fsec_store_user_find(fsec_store *s,
+                                                 fsec_user_key key,
+                                                 const char *value,
+                                                 size_t len, fsec_user *out)
+    FSEC_NONNULL(1, 3, 5);
+
+/* Columns that can be set one at a time. */
+typedef enum fsec_user_col {
+  FSEC_COL_EMAIL = 0, /* text: checked, and its folded form updated */
+  FSEC_COL_USERNAME,  /* text: checked, and its folded form updated */
+  FSEC_COL_PASSWORD,
+  FSEC_COL_FS_UNIQUIFIER,
+  FSEC_COL_FS_TOKEN_UNIQUIFIER,
+  FSEC_COL_TF_PRIMARY_METHOD,
+  FSEC_COL_TF_TOTP_SECRET,
+  FSEC_COL_TF_PHONE_NUMBER,
+  FSEC_COL_US_TOTP_SECRETS,
+  FSEC_COL_US_PHONE_NUMBER,
+  FSEC_COL_MF_RECOVERY_CODES,
+  FSEC_COL_ACTIVE,        /* integer from here on */
+  FSEC_COL_CONFIRMED_AT,
+  FSEC_COL__COUNT
+} fsec_user_col;
+
+/* Set one text column (value NULL: SQL NULL) of user id. *changed (may be
+ * NULL) gets 1 when the stored value changed, 0 when it already had it or
+ * the user does not exist. Errors as for create. */
+FSEC_API FSEC_NODISCARD int fsec_store_user_set_text(fsec_store *s, int64_t id,
+                                                     fsec_user_col col,
+                                                     const char *value,
+                                                     size_t len, int64_t now,
+                                                     int *changed)
+    FSEC_NONNULL(1);
+
+/* Set one integer column; is_null sets SQL NULL. */
+FSEC_API FSEC_NODISCARD int fsec_store_user_set_int(fsec_store *s, int64_t id,
+                                                    fsec_user_col col,
+                                                    int64_t value, int is_null,
+                                                    int64_t now, int *changed)
+    FSEC_NONNULL(1);
+
+/* Record a successful login in one atomic UPDATE: the previous current_*
+ * become last_* (or the new values, on a first login, as Flask-Security
+ * does), current_* = (now, ip), login_count + 1. ip may be NULL. */
+FSEC_API FSEC_NODISCARD int fsec_store_user_track_login(fsec_store *s,
+                                                        int64_t id,
+                                                        const char *ip,
+                                                        size_t iplen,
+                                                        int64_t now)
+    FSEC_NONNULL(1);
+
+/* Delete a user (its role links go with it). *deleted: 1 or 0. */
+FSEC_API FSEC_NODISCARD int fsec_store_user_delete(fsec_store *s, int64_t id,
+                                                   int *deleted)
+    FSEC_NONNULL(1);
+
+/* Link or unlink a role by name. *changed: 1 when added/removed, 0 when it
+ * was already so. FSEC_ENOTFOUND for an unknown role. */
+FSEC_API FSEC_NODISCARD int fsec_store_user_add_role(fsec_store *s, int64_t id,
+                                                     const char *role,
+                                                     size_t len, int *changed)
+    FSEC_NONNULL(1, 3);
+FSEC_API FSEC_NODISCARD int fsec_store_user_remove_role(fsec_store *s,
+                                                        int64_t id,
+                                                        const char *role,
+                                                        size_t len,
+                                                        int *changed)
+    FSEC_NONNULL(1, 3);
+
+/* ---- roles ------------------------------------------------------------- */
+
+typedef struct fsec_role {
+  int64_t id;
+  const char *name;
+  const char *description; /* may be NULL */
+  const char *permissions; /* comma-separated, "" when none */
+  int64_t update_datetime;
+} fsec_role;
+
+/* Create a role. permissions is a comma-separated list (may be NULL).
+ * Names: 1..80 bytes of UTF-8 without control characters or commas.
+ * FSEC_EEXIST when the name is taken. */
+FSEC_API FSEC_NODISCARD int fsec_store_role_create(
+    fsec_store *s, const char *name, size_t namelen, const char *description,
+    size_t desclen, const char *permissions, size_t permlen, int64_t now,
+    int64_t *id) FSEC_NONNULL(1, 2);
+
+FSEC_API FSEC_NODISCARD int fsec_store_role_find(fsec_store *s,
+                                                 const char *name, size_t len,
+                                                 fsec_role *out)
+    FSEC_NONNULL(1, 2, 4);
+
+/* Replace a role's permissions (comma-separated, NULL for none).
+ * *changed: 1 or 0; FSEC_ENOTFOUND for an unknown role. */
+FSEC_API FSEC_NODISCARD int fsec_store_role_set_permissions(
+    fsec_store *s, const char *name, size_t len, const char *permissions,
+    size_t permlen, int64_t now, int *changed) FSEC_NONNULL(1, 2);
+
+/* Delete a role (links go with it). *deleted: 1 or 0. */
+FSEC_API FSEC_NODISCARD int fsec_store_role_delete(fsec_store *s,
+                                                   const char *name,
+                                                   size_t len, int *deleted)
+    FSEC_NONNULL(1, 2);
+
+/* Row counts, for checks and the command line. */
+FSEC_API FSEC_NODISCARD int fsec_store_counts(fsec_store *s, int64_t *users,
+                                              int64_t *roles)
+    FSEC_NONNULL(1, 2, 3);
+
+/* PRAGMA integrity_check: *ok = 1 when SQLite says "ok". */
+FSEC_API FSEC_NODISCARD int fsec_store_integrity_check(fsec_store *s, int *ok)
+    FSEC_NONNULL(1, 2);
+
+/* ---- identities -------------------------------------------------------- */
+
+/* Check an email (syntax, length, UTF-8, no control characters) and write
+ * its case-folded NFKC form to out (capacity outlen, NUL-terminated).
+ * Returns FSEC_OK, FSEC_EIDENTITY, FSEC_ETOOLONG, FSEC_EUTF8 or FSEC_ENUL.
+ * This function needs no store and is thread-safe. */
+FSEC_API FSEC_NODISCARD int fsec_identity_email(const char *email, size_t len,
+                                                char *out, size_t outlen)
+    FSEC_NONNULL(1, 3);
+
+/* The same for a username: 1..FSEC_USERNAME_MAX bytes, no control
+ * characters, no '@' (so it can never be confused with an email). */
+FSEC_API FSEC_NODISCARD int fsec_identity_username(const char *name,
+                                                   size_t len, char *out,
+                                                   size_t outlen)
+    FSEC_NONNULL(1, 3);
+
+#endif /* FSEC_STORE_H */

@@ -1,0 +1,60 @@
+/*
+ * schema.c: the store's schema as numbered migrations. Migration N takes a
+ * database from user_version N-1 to N; they run in order, in one
+ * transaction, when a store is opened. Never edit a released migration:
+ * add a new one.
+ */
+#include "internal.h"
+
+static const char *const MIGRATIONS[] = {
+    /* 1: users, roles and their link (Flask-Security's fsqla_v3 fields). */
+    "CREATE TABLE users ("
+    "  id INTEGER PRIMARY KEY,"
+    "  email TEXT NOT NULL,"
+    "  email_norm TEXT NOT NULL UNIQUE," /* case-folded: the lookup key */
+    "  username TEXT,"
+    "  username_norm TEXT UNIQUE,"
+    "  password TEXT,"
+    "  active INTEGER NOT NULL DEFAULT 1,"
+    "  confirmed_at INTEGER,"
+    "  fs_uniquifier TEXT NOT NULL UNIQUE,"
+    "  fs_token_uniquifier TEXT UNIQUE,"
+    "  last_login_at INTEGER,"
+    "  current_login_at INTEGER,"
+    "  last_login_ip TEXT,"
+    "  current_login_ip TEXT,"
+    "  login_count INTEGER NOT NULL DEFAULT 0,"
+    "  tf_primary_method TEXT,"
+    "  tf_totp_secret TEXT,"
+    "  tf_phone_number TEXT,"
+    "  us_totp_secrets TEXT,"
+    "  us_phone_number TEXT UNIQUE,"
+    "  fs_webauthn_user_handle TEXT UNIQUE,"
+    "  mf_recovery_codes TEXT,"
+    "  create_datetime INTEGER NOT NULL,"
+    "  update_datetime INTEGER NOT NULL);"
+    "CREATE TABLE roles ("
+    "  id INTEGER PRIMARY KEY,"
+    "  name TEXT NOT NULL UNIQUE,"
+    "  description TEXT,"
+    "  permissions TEXT NOT NULL DEFAULT '',"
+    "  update_datetime INTEGER NOT NULL);"
+    "CREATE TABLE roles_users ("
+    "  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    "  role_id INTEGER NOT NULL REFERENCES roles(id) ON DELETE CASCADE,"
+    "  PRIMARY KEY (user_id, role_id)) WITHOUT ROWID;"
+    "CREATE INDEX roles_users_role ON roles_users(role_id);",
+
+    /* 2: failed-login counting for lockout. */
+    "ALTER TABLE users ADD COLUMN failed_login_count INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE users ADD COLUMN failed_login_window INTEGER;",
+};
+
+int fsec__migration_count(void) {
+  return (int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]);
+}
+
+const char *fsec__migration_sql(int version) {
+  if (version < 1 || version > fsec__migration_count()) return NULL;
+  return MIGRATIONS[version - 1];
+}

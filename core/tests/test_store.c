@@ -1,0 +1,441 @@
+/* test_store.c: the SQLite store on real files: migrations, users, roles,
+ * tracking, transactions, bad input, busy, full, fork. */
+#include <signal.h>
+#include <sqlite3.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "test.h"
+
+#define NOW 1800000000
+
+static char DIR_[256];
+
+static const char *path(const char *name) {
+  static char p[512];
+  snprintf(p, sizeof p, "%s/%s", DIR_, name);
+  return p;
+}
+
+static fsec_store *open_at(const char *p) {
+  fsec_store_config cfg;
+  fsec_store *s = NULL;
+  char err[256] = "";
+  fsec_store_config_init(&cfg);
+  cfg.path = p;
+  if (fsec_store_open(&s, &cfg, err, sizeof err) != FSEC_OK)
+    FAIL_AT("open %s: %s", p, err);
+  return s;
+}
+
+static int64_t create(fsec_store *s, const char *email, const char *const *roles,
+                      size_t n) {
+  fsec_user_new in;
+  int64_t id = -1;
+  memset(&in, 0, sizeof in);
+  in.email = email;
+  in.password = "$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA";
+  in.active = 1;
+  in.confirmed_at = -1;
+  in.roles = roles;
+  in.n_roles = n;
+  in.now = NOW;
+  if (fsec_store_user_create(s, &in, &id) != FSEC_OK) return -1;
+  return id;
+}
+
+static int64_t users(fsec_store *s) {
+  int64_t u = -1, r = -1;
+  ASSERT_OK(fsec_store_counts(s, &u, &r));
+  return u;
+}
+
+static void fresh_file_gets_the_schema(void) {
+  fsec_store *s = open_at(path("fresh.db"));
+  ASSERT_EQ(fsec_store_schema_version(s), FSEC_SCHEMA_VERSION);
+  ASSERT_EQ(users(s), 0);
+  fsec_store_close(s);
+}
+
+/* A database left at version 1 is upgraded in place: rows survive. */
+static void old_schema_is_migrated_in_place(void) {
+  const char *p = path("v1.db");
+  sqlite3 *db;
+  fsec_store *s;
+  fsec_user u;
+  ASSERT_OK(sqlite3_open(p, &db));
+  ASSERT_OK(sqlite3_exec(db, fsec__migration_sql(1), NULL, NULL, NULL));
+  ASSERT_OK(sqlite3_exec(db,
+      "INSERT INTO users (email, email_norm, fs_uniquifier, create_datetime,"
+      " update_datetime) VALUES ('Old@X.org', 'old@x.org', 'uq-old', 1, 1);"
+      "PRAGMA user_version = 1;", NULL, NULL, NULL));
+  sqlite3_close(db);
+  s = open_at(p);
+  ASSERT_EQ(fsec_store_schema_version(s), 2);
+  ASSERT_OK(fsec_store_user_find(s, FSEC_USER_BY_EMAIL, "old@X.ORG", 9, &u));
+  ASSERT_STREQ(u.email, "Old@X.org");
+  fsec_store_close(s);
+  ASSERT_OK(sqlite3_open(p, &db)); /* the v2 column exists */
+  ASSERT_OK(sqlite3_exec(db, "SELECT failed_login_count FROM users", NULL,
+                         NULL, NULL));
+  sqlite3_close(db);
+}
+
+static void newer_schema_is_refused(void) {
+  const char *p = path("v99.db");
+  sqlite3 *db;
+  fsec_store_config cfg;
+  fsec_store *s = NULL;
+  char err[256];
+  ASSERT_OK(sqlite3_open(p, &db));
+  ASSERT_OK(sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL));
+  sqlite3_close(db);
+  fsec_store_config_init(&cfg);
+  cfg.path = p;
+  ASSERT_EQ(fsec_store_open(&s, &cfg, err, sizeof err), FSEC_EDB);
+  ASSERT(strstr(err, "newer than this fsec") != NULL);
+  ASSERT_NULL(s);
+}
+
+static void missing_or_unwritable_folder_fails_loudly(void) {
+  fsec_store_config cfg;
+  fsec_store *s = NULL;
+  char err[256];
+  fsec_store_config_init(&cfg);
+  cfg.path = "/nonexistent-fsec-dir/auth.db";
+  ASSERT(fsec_store_open(&s, &cfg, err, sizeof err) < 0);
+  ASSERT(strstr(err, "cannot open database") != NULL);
+  ASSERT_NULL(s);
+  cfg.path = "/proc/fsec-test.db"; /* a folder nobody can create files in */
+  ASSERT(fsec_store_open(&s, &cfg, err, sizeof err) < 0);
+  ASSERT_NULL(s);
+}
+
+static void create_and_find_by_every_key(void) {
+  fsec_store *s = open_at(path("users.db"));
+  fsec_user u;
+  fsec_user_new in;
+  int64_t id;
+  char idstr[32];
+  memset(&in, 0, sizeof in);
+  in.email = "Matt@Example.com";
+  in.username = "Matt";
+  in.active = 1;
+  in.confirmed_at = NOW;
+  in.fs_uniquifier = "uq-1";
+  in.fs_token_uniquifier = "tuq-1";
+  in.now = NOW;
+  ASSERT_OK(fsec_store_user_create(s, &in, &id));
+  snprintf(idstr, sizeof idstr, "%lld", (long long)id);
+  ASSERT_OK(fsec_store_user_find(s, FSEC_USER_BY_ID, idstr, strlen(idstr), &u));
+  ASSERT_STREQ(u.email, "Matt@Example.com");
+  ASSERT_OK(fsec_store_user_find(s, FSEC_USER_BY_EMAIL, "matt@example.COM", 16, &u));
+  ASSERT_EQ(u.id, id);
+  ASSERT_OK(fsec_store_user_find(s, FSEC_USER_BY_USERNAME, "MATT", 4, &u));
+  ASSERT_OK(fsec_store_user_find(s, FSEC_USER_BY_UNIQUIFIER, "uq-1", 4, &u));
+  ASSERT_OK(fsec_store_user_find(s, FSEC_USER_BY_TOKEN_UNIQUIFIER, "tuq-1", 5, &u));
+  ASSERT_EQ(u.confirmed_at, NOW);
+  ASSERT_EQ(u.last_login_at, -1);
+  ASSERT_EQ(u.login_count, 0);
+  ASSERT_STREQ(u.roles, "");
+  ASSERT_NULL(u.password);
+  ASSERT_EQ(fsec_store_user_find(s, FSEC_USER_BY_UNIQUIFIER, "uq-2", 4, &u),
+            FSEC_ENOTFOUND);
+  ASSERT_EQ(fsec_store_user_find(s, FSEC_USER_BY_ID, "01", 2, &u), FSEC_EINVAL);
+  /* case-insensitive uniqueness, and a generated uniquifier */
+  ASSERT_EQ(create(s, "MATT@example.com", NULL, 0), -1);
+  ASSERT(strstr(fsec_store_errmsg(s), "email already exists") != NULL);
+  id = create(s, "other@example.com", NULL, 0);
+  ASSERT(id > 0);
+  ASSERT_OK(fsec_store_user_find(s, FSEC_USER_BY_EMAIL, "other@example.com", 17, &u));
+  ASSERT(u.fs_uniquifier && strlen(u.fs_uniquifier) == 22);
+  ASSERT(u.fs_token_uniquifier && strcmp(u.fs_uniquifier, u.fs_token_uniquifier));
+  ASSERT_EQ(users(s), 2);
+  fsec_store_close(s);
+}
+
+/* Unicode case folding: the same address in another case and form. */
+static void unicode_emails_fold(void) {
+  fsec_store *s = open_at(path("uni.db"));
+  fsec_user u;
+  const char *lower = "j\xc3\xb6rg@example.de", *upper = "J\xc3\x96RG@EXAMPLE.DE";
+  ASSERT(create(s, lower, NULL, 0) > 0);
+  ASSERT_OK(fsec_store_user_find(s, FSEC_USER_BY_EMAIL, upper, strlen(upper), &u));
+  ASSERT_STREQ(u.email, lower);
+  ASSERT_EQ(create(s, upper, NULL, 0), -1);
+  fsec_store_close(s);
+}
+
+static void bad_identities_write_nothing(void) {
+  static const struct { const char *email; size_t len; int rc; } bad[] = {
+      {"", 0, FSEC_EIDENTITY},
+      {"no-at-sign", 10, FSEC_EIDENTITY},
+      {"two@@x.com", 10, FSEC_EIDENTITY},
+      {"a@b@x.com", 9, FSEC_EIDENTITY},
+      {"space @x.com", 12, FSEC_EIDENTITY},
+      {"' OR '1'='1", 11, FSEC_EIDENTITY},
+      {"a@nodot", 7, FSEC_EIDENTITY},
+      {".a@x.com", 8, FSEC_EIDENTITY},
+      {"a..b@x.com", 10, FSEC_EIDENTITY},
+      {"a@-x.com", 8, FSEC_EIDENTITY},
+      {"a@x.com\n", 8, FSEC_EIDENTITY},
+      {"a\0b@x.com", 9, FSEC_ENUL},
+      {"\xff@x.com", 7, FSEC_EUTF8},
+  };
+  fsec_store *s = open_at(path("bad.db"));
+  char longmail[300], norm[1024];
+  size_t i;
+  fsec_user u;
+  for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    int rc = fsec_identity_email(bad[i].email, bad[i].len, norm, sizeof norm);
+    if (rc != bad[i].rc) FAIL_AT("email #%zu: rc %d want %d", i, rc, bad[i].rc);
+    ASSERT_EQ(fsec_store_user_find(s, FSEC_USER_BY_EMAIL, bad[i].email,
+                                   bad[i].len, &u), bad[i].rc);
+  }
+  memset(longmail, 'a', sizeof longmail);
+  memcpy(longmail + 250, "@x.com", 7);
+  ASSERT_EQ(fsec_identity_email(longmail, strlen(longmail), norm, sizeof norm),
+            FSEC_ETOOLONG);
+  ASSERT_EQ(create(s, "not an email", NULL, 0), -1);
+  ASSERT_EQ(create(s, longmail, NULL, 0), -1);
+  /* SQL-injection text that is a valid address is stored literally */
+  ASSERT(create(s, "a'--@x.com", NULL, 0) > 0);
+  ASSERT(create(s, "x%27=''/*@x.com", NULL, 0) > 0);
+  ASSERT_OK(fsec_store_user_find(s, FSEC_USER_BY_EMAIL, "A'--@X.COM", 10, &u));
+  ASSERT_STREQ(u.email, "a'--@x.com");
+  ASSERT_EQ(users(s), 2);
+  fsec_store_close(s);
+}
+
+static void roles_and_permissions(void) {
+  fsec_store *s = open_at(path("roles.db"));
+  const char *admin[] = {"admin"}, *ghost[] = {"admin", "ghost"};
+  fsec_user u;
+  fsec_role r;
+  int64_t rid, id;
+  int changed = -1;
+  ASSERT_OK(fsec_store_role_create(s, "admin", 5, "Administrators", 14,
+                                   "user-read,user-write", 20, NOW, &rid));
+  ASSERT_EQ(fsec_store_role_create(s, "admin", 5, NULL, 0, NULL, 0, NOW, &rid),
+            FSEC_EEXIST);
+  ASSERT_EQ(fsec_store_role_create(s, "a,b", 3, NULL, 0, NULL, 0, NOW, &rid),
+            FSEC_EINVAL);
+  ASSERT_EQ(fsec_store_role_create(s, "x", 1, NULL, 0, "a,,b", 4, NOW, &rid),
+            FSEC_EINVAL);
+  ASSERT_OK(fsec_store_role_create(s, "editor", 6, NULL, 0, NULL, 0, NOW, &rid));
+  ASSERT_OK(fsec_store_role_find(s, "admin", 5, &r));
+  ASSERT_STREQ(r.description, "Administrators");
+  ASSERT_STREQ(r.permissions, "user-read,user-write");
+  /* unknown role: nothing created */
+  ASSERT_EQ(create(s, "m@x.com", ghost, 2), -1);
+  ASSERT(strstr(fsec_store_errmsg(s), "role 'ghost' does not exist") != NULL);
+  ASSERT_EQ(users(s), 0);
+  id = create(s, "m@x.com", admin, 1);
+  ASSERT(id > 0);
+  ASSERT_OK(fsec_store_user_find(s, FSEC_USER_BY_EMAIL, "m@x.com", 7, &u));
+  ASSERT_STREQ(u.roles, "admin\x1fuser-read,user-write");
+  ASSERT_OK(fsec_store_user_add_role(s, id, "editor", 6, &changed));
+  ASSERT_EQ(changed, 1);
+  ASSERT_OK(fsec_store_user_add_role(s, id, "editor", 6, &changed));
+  ASSERT_EQ(changed, 0);
+  ASSERT_EQ(fsec_store_user_add_role(s, id, "ghost", 5, &changed), FSEC_ENOTFOUND);
+  ASSERT_OK(fsec_store_user_remove_role(s, id, "admin", 5, &changed));
+  ASSERT_EQ(changed, 1);
+  ASSERT_OK(fsec_store_user_find(s, FSEC_USER_BY_EMAIL, "m@x.com", 7, &u));
+  ASSERT_STREQ(u.roles, "editor\x1f");
+  ASSERT_OK(fsec_store_role_set_permissions(s, "editor", 6, "post-write", 10,
+                                            NOW, &changed));
+  ASSERT_EQ(changed, 1);
+  ASSERT_OK(fsec_store_user_find(s, FSEC_USER_BY_EMAIL, "m@x.com", 7, &u));
+  ASSERT_STREQ(u.roles, "editor\x1fpost-write");
+  ASSERT_OK(fsec_store_role_delete(s, "editor", 6, &changed)); /* cascades */
+  ASSERT_EQ(changed, 1);
+  ASSERT_OK(fsec_store_user_find(s, FSEC_USER_BY_EMAIL, "m@x.com", 7, &u));
+  ASSERT_STREQ(u.roles, "");
+  fsec_store_close(s);
+}
+
+static void set_columns_report_changes(void) {
+  fsec_store *s = open_at(path("set.db"));
+  int64_t id = create(s, "a@x.com", NULL, 0);
+  fsec_user u;
+  int changed = -1;
+  ASSERT_OK(fsec_store_user_set_int(s, id, FSEC_COL_ACTIVE, 0, 0, NOW + 1, &changed));
+  ASSERT_EQ(changed, 1);
+  ASSERT_OK(fsec_store_user_set_int(s, id, FSEC_COL_ACTIVE, 0, 0, NOW + 2, &changed));
+  ASSERT_EQ(changed, 0); /* deactivate twice: nothing changed */
+  ASSERT_EQ(fsec_store_user_set_int(s, id, FSEC_COL_ACTIVE, 2, 0, NOW, &changed),
+            FSEC_EINVAL);
+  ASSERT_OK(fsec_store_user_set_text(s, id, FSEC_COL_FS_UNIQUIFIER, "new-uq", 6,
+                                     NOW + 3, &changed));
+  ASSERT_OK(fsec_store_user_set_text(s, id, FSEC_COL_EMAIL, "B@x.com", 7, NOW + 4,
+                                     &changed));
+  ASSERT_OK(fsec_store_user_find(s, FSEC_USER_BY_EMAIL, "b@X.com", 7, &u));
+  ASSERT_EQ(u.active, 0);
+  ASSERT_STREQ(u.fs_uniquifier, "new-uq");
+  ASSERT_EQ(u.update_datetime, NOW + 4);
+  ASSERT_EQ(fsec_store_user_set_text(s, id, FSEC_COL_EMAIL, "bad", 3, NOW, &changed),
+            FSEC_EIDENTITY);
+  ASSERT_EQ(fsec_store_user_set_text(s, id, FSEC_COL_FS_UNIQUIFIER, NULL, 0, NOW,
+                                     &changed), FSEC_EINVAL);
+  ASSERT_OK(fsec_store_user_set_text(s, 999, FSEC_COL_PASSWORD, "x", 1, NOW, &changed));
+  ASSERT_EQ(changed, 0); /* no such user */
+  fsec_store_close(s);
+}
+
+static void tracking_follows_flask_security(void) {
+  fsec_store *s = open_at(path("track.db"));
+  int64_t id = create(s, "t@x.com", NULL, 0);
+  fsec_user u;
+  ASSERT_OK(fsec_store_user_track_login(s, id, "10.0.0.1", 8, NOW));
+  ASSERT_OK(fsec_store_user_find(s, FSEC_USER_BY_EMAIL, "t@x.com", 7, &u));
+  ASSERT_EQ(u.login_count, 1);
+  ASSERT_EQ(u.last_login_at, NOW); /* first login: last = current */
+  ASSERT_STREQ(u.last_login_ip, "10.0.0.1");
+  ASSERT_OK(fsec_store_user_track_login(s, id, "10.0.0.2", 8, NOW + 60));
+  ASSERT_OK(fsec_store_user_find(s, FSEC_USER_BY_EMAIL, "t@x.com", 7, &u));
+  ASSERT_EQ(u.login_count, 2);
+  ASSERT_EQ(u.last_login_at, NOW);
+  ASSERT_STREQ(u.last_login_ip, "10.0.0.1");
+  ASSERT_EQ(u.current_login_at, NOW + 60);
+  ASSERT_STREQ(u.current_login_ip, "10.0.0.2");
+  ASSERT_EQ(fsec_store_user_track_login(s, 4242, NULL, 0, NOW), FSEC_ENOTFOUND);
+  fsec_store_close(s);
+}
+
+static void delete_cascades(void) {
+  fsec_store *s = open_at(path("del.db"));
+  const char *admin[] = {"admin"};
+  int64_t id;
+  int deleted = -1;
+  sqlite3 *db;
+  sqlite3_stmt *st;
+  ASSERT_OK(fsec_store_role_create(s, "admin", 5, NULL, 0, NULL, 0, NOW, NULL));
+  id = create(s, "d@x.com", admin, 1);
+  ASSERT_OK(fsec_store_user_delete(s, id, &deleted));
+  ASSERT_EQ(deleted, 1);
+  ASSERT_OK(fsec_store_user_delete(s, id, &deleted));
+  ASSERT_EQ(deleted, 0);
+  fsec_store_close(s);
+  ASSERT_OK(sqlite3_open(path("del.db"), &db)); /* the link went too */
+  ASSERT_OK(sqlite3_prepare_v2(db, "SELECT count(*) FROM roles_users", -1, &st,
+                               NULL));
+  ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+  ASSERT_EQ(sqlite3_column_int(st, 0), 0);
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+}
+
+static void transactions_group_and_undo(void) {
+  fsec_store *s = open_at(path("txn.db"));
+  const char *ghost[] = {"ghost"};
+  ASSERT_OK(fsec_store_begin(s));
+  ASSERT_EQ(fsec_store_begin(s), FSEC_EMISUSE);
+  ASSERT(create(s, "t1@x.com", NULL, 0) > 0);
+  ASSERT(create(s, "t2@x.com", NULL, 0) > 0);
+  ASSERT_OK(fsec_store_rollback(s));
+  ASSERT_EQ(users(s), 0);
+  ASSERT_OK(fsec_store_begin(s));
+  ASSERT(create(s, "t1@x.com", NULL, 0) > 0);
+  ASSERT_EQ(create(s, "t3@x.com", ghost, 1), -1); /* undone alone */
+  ASSERT_OK(fsec_store_commit(s));
+  ASSERT_EQ(users(s), 1);
+  ASSERT_EQ(fsec_store_commit(s), FSEC_EMISUSE);
+  fsec_store_close(s);
+}
+
+/* A writer holding the lock past busy_timeout: a clear EBUSY, no write. */
+static void busy_store_is_reported(void) {
+  const char *p = path("busy.db");
+  fsec_store *a = open_at(p), *b;
+  fsec_store_config cfg;
+  char err[256];
+  fsec_store_config_init(&cfg);
+  cfg.path = p;
+  cfg.busy_timeout_ms = 100;
+  ASSERT_OK(fsec_store_open(&b, &cfg, err, sizeof err));
+  ASSERT_OK(fsec_store_begin(a));
+  ASSERT(create(a, "a@x.com", NULL, 0) > 0);
+  ASSERT_EQ(create(b, "b@x.com", NULL, 0), -1);
+  ASSERT(strstr(fsec_store_errmsg(b), "store busy") != NULL);
+  ASSERT_OK(fsec_store_commit(a));
+  ASSERT(create(b, "b@x.com", NULL, 0) > 0);
+  ASSERT_EQ(users(b), 2);
+  fsec_store_close(a);
+  fsec_store_close(b);
+}
+
+/* The database capped at a few pages fills up: clean EFULL, data intact. */
+static void full_database_is_clean(void) {
+  const char *p = path("full.db");
+  fsec_store_config cfg;
+  fsec_store *s;
+  fsec_user_new in;
+  char email[64], err[256];
+  int i, ok = 0, rc = FSEC_OK, good = 0;
+  fsec_store_config_init(&cfg);
+  cfg.path = p;
+  cfg.max_pages = 16;
+  ASSERT_OK(fsec_store_open(&s, &cfg, err, sizeof err));
+  memset(&in, 0, sizeof in);
+  in.active = 1;
+  in.confirmed_at = -1;
+  in.now = NOW;
+  for (i = 0; i < 100000 && rc == FSEC_OK; i++) {
+    snprintf(email, sizeof email, "user%06d@example.com", i);
+    in.email = email;
+    rc = fsec_store_user_create(s, &in, NULL);
+    if (rc == FSEC_OK) good++;
+  }
+  ASSERT_EQ(rc, FSEC_EFULL);
+  ASSERT(good > 10);
+  ASSERT_EQ(users(s), good);
+  ASSERT_OK(fsec_store_integrity_check(s, &ok));
+  ASSERT_EQ(ok, 1);
+  fsec_store_close(s);
+}
+
+static void child_after_fork_is_refused(void) {
+  fsec_store *s = open_at(path("fork.db"));
+  fsec_user u;
+  pid_t pid;
+  int status;
+  ASSERT(create(s, "f@x.com", NULL, 0) > 0);
+  pid = fork();
+  if (pid == 0) {
+    int rc = fsec_store_user_find(s, FSEC_USER_BY_EMAIL, "f@x.com", 7, &u);
+    fsec_store_close(s); /* must not close the parent's SQLite handle */
+    _exit(rc == FSEC_EFORK ? 0 : 1);
+  }
+  ASSERT(waitpid(pid, &status, 0) == pid);
+  ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  ASSERT_OK(fsec_store_user_find(s, FSEC_USER_BY_EMAIL, "f@x.com", 7, &u));
+  fsec_store_close(s);
+}
+
+int main(void) {
+  const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+  snprintf(DIR_, sizeof DIR_, "%s/fsec-test-store-XXXXXX", tmp);
+  if (!mkdtemp(DIR_)) FAIL_AT("mkdtemp");
+  RUN(fresh_file_gets_the_schema);
+  RUN(old_schema_is_migrated_in_place);
+  RUN(newer_schema_is_refused);
+  RUN(missing_or_unwritable_folder_fails_loudly);
+  RUN(create_and_find_by_every_key);
+  RUN(unicode_emails_fold);
+  RUN(bad_identities_write_nothing);
+  RUN(roles_and_permissions);
+  RUN(set_columns_report_changes);
+  RUN(tracking_follows_flask_security);
+  RUN(delete_cascades);
+  RUN(transactions_group_and_undo);
+  RUN(busy_store_is_reported);
+  RUN(full_database_is_clean);
+  RUN(child_after_fork_is_refused);
+  {
+    char cmd[320];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", DIR_);
+    return system(cmd) == 0 ? 0 : 1;
+  }
+}
