@@ -47,6 +47,33 @@ static int lfsec_random_id(lua_State *L) {
   return 1;
 }
 
+/* core.fold_email(s) / core.fold_username(s) -> folded | nil, msg, code:
+ * the checked, case-folded NFKC form the store uses as a unique key. */
+static int fold(lua_State *L, int email) {
+  char out[1024];
+  size_t len;
+  const char *v = lfsec_checkstring(L, 1, &len);
+  int rc = email ? fsec_identity_email(v, len, out, sizeof out)
+                 : fsec_identity_username(v, len, out, sizeof out);
+  if (rc != FSEC_OK)
+    return lfsec_pushfail(L, rc, email ? "email is not valid" : "username is not valid");
+  lua_pushstring(L, out);
+  return 1;
+}
+static int lfsec_fold_email(lua_State *L) { return fold(L, 1); }
+static int lfsec_fold_username(lua_State *L) { return fold(L, 0); }
+
+/* core.check_text(s, max) -> true | nil, msg, code */
+static int lfsec_check_text(lua_State *L) {
+  size_t len;
+  const char *v = lfsec_checkstring(L, 1, &len);
+  int64_t max = lfsec_optint(L, 2, FSEC_TEXT_MAX);
+  int rc = fsec_text_check(v, len, (size_t)max);
+  if (rc != FSEC_OK) return lfsec_pushfail(L, rc, NULL);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
 /* core.errname(rc) -> "EINVAL" */
 static int lfsec_errname(lua_State *L) {
   lua_pushstring(L, fsec_errname((int)luaL_checkinteger(L, 1)));
@@ -55,8 +82,12 @@ static int lfsec_errname(lua_State *L) {
 
 static const luaL_Reg lfsec_funcs[] = {
     {"new", lfsec_engine_new},
+    {"open_store", lfsec_store_open},
     {"random_id", lfsec_random_id},
     {"errname", lfsec_errname},
+    {"fold_email", lfsec_fold_email},
+    {"check_text", lfsec_check_text},
+    {"fold_username", lfsec_fold_username},
     {NULL, NULL}};
 
 #if defined(__GNUC__)
@@ -66,6 +97,7 @@ int luaopen_fsec_core(lua_State *L);
 
 int luaopen_fsec_core(lua_State *L) {
   lfsec_engine_register(L);
+  lfsec_store_register(L);
   lua_newtable(L);
   luaL_setfuncs(L, lfsec_funcs, 0);
   lua_pushstring(L, fsec_version());
@@ -76,5 +108,7 @@ int luaopen_fsec_core(lua_State *L) {
   lua_setfield(L, -2, "TOKEN_EXPIRED");
   lua_pushinteger(L, FSEC_TOKEN_INVALID);
   lua_setfield(L, -2, "TOKEN_INVALID");
+  lua_pushinteger(L, FSEC_SCHEMA_VERSION);
+  lua_setfield(L, -2, "SCHEMA_VERSION");
   return 1;
 }

@@ -11,6 +11,7 @@
 #include "fsec.h"
 
 #define LFSEC_ENGINE_MT "fsec.Engine"
+#define LFSEC_STORE_MT "fsec.Store"
 
 /* Push nil, "ENAME: msg", "ENAME"; returns 3. */
 int lfsec_pushfail(lua_State *L, int rc, const char *msg);
@@ -25,5 +26,9 @@ int64_t lfsec_optint(lua_State *L, int i, int64_t def);
 /* Register the fsec.Engine metatable and push the constructor. */
 void lfsec_engine_register(lua_State *L);
 int lfsec_engine_new(lua_State *L);
+
+/* Register the fsec.Store metatable; core.open_store. */
+void lfsec_store_register(lua_State *L);
+int lfsec_store_open(lua_State *L);
 
 #endif /* LFSEC_H */

@@ -6,6 +6,7 @@
 local core = require "fsec.core"
 local config = require "fsec.config"
 local cjson = require "cjson.safe"
+local datastore = require "fsec.datastore"
 
 local type = type
 local error = error
@@ -88,12 +89,35 @@ function _M.new(cfg)
   if not c then error("fsec.new: " .. err, 2) end
   local engine, msg = core.new(engine_config(c))
   if not engine then error("fsec.new: " .. msg, 2) end
+  local ds = c.datastore
+  if c.database then
+    -- Fail loudly (never fall back to memory) when the file can't be used.
+    ds, msg = require("fsec.datastore.sqlite").new{
+      path = c.database, busy_timeout = c.database_busy_timeout,
+      synchronous = c.database_synchronous, cache_kib = c.database_cache_kib,
+      mmap_bytes = c.database_mmap_bytes, max_pages = c.database_max_pages,
+      clock = c.clock,
+    }
+    if not ds then
+      engine:close()
+      error("fsec.new: database: " .. msg, 2)
+    end
+  elseif ds then
+    local ok
+    ok, msg = datastore.check(ds)
+    if not ok then
+      engine:close()
+      error("fsec.new: datastore: " .. msg, 2)
+    end
+  end
+  c.datastore = nil -- the object is sec.datastore, not configuration
   -- Secrets stay in the engine's guarded memory only: the readable
   -- configuration keeps no copy of them.
   c.secret_key = nil
   c.password_salt = nil
   local self = setmetatable({
     config = config.freeze(c),
+    datastore = ds,
     _engine = engine,
     _clock = c.clock,
   }, Security)
@@ -177,6 +201,32 @@ function Security:get_token_status(token, purpose, max_age)
 end
 
 
+--- Verify a user's password and, when it verifies and the stored hash is
+-- of another scheme or weaker parameters, rewrite it with the current
+-- default (Flask-Security's verify_and_update_password).
+-- @tparam string password
+-- @tparam User user
+-- @treturn boolean
+-- @treturn string|nil why it could not be checked or updated
+function Security:verify_and_update_password(password, user)
+  check_string(password, 1, "verify_and_update_password")
+  if type(user) ~= "table" then argerror(2, "verify_and_update_password", "User", user) end
+  local stored = user.password
+  if type(stored) ~= "string" then return false end
+  local ok, err, code = self._engine:verify_password(password, stored)
+  if not ok then return false, err, code end
+  if self._engine:needs_update(stored) then
+    local h
+    h, err, code = self._engine:hash_password(password)
+    if h and self.datastore then
+      ok, err, code = self.datastore:set_password(user, h)
+      if ok == nil then return true, err, code end -- verified; upgrade failed
+    end
+  end
+  return true
+end
+
+
 --- How many expensive hash functions this instance has run (for tests).
 function Security:hash_count()
   return self._engine:hash_count()
@@ -189,9 +239,11 @@ function Security.random_id(_, nbytes)
 end
 
 
---- Wipe the keys and release the engine; the instance is unusable after.
+--- Wipe the keys, release the engine and close the datastore; the
+-- instance is unusable after.
 function Security:close()
   self._engine:close()
+  if self.datastore then self.datastore:close() end
 end
 
 

@@ -38,4 +38,30 @@ function helpers.clock(start)
   return t
 end
 
+--- A fresh path in a per-run temporary folder (removed at exit by the OS
+-- tmp cleaner; each call gives a new file).
+local tmpdir
+local counter = 0
+function helpers.tmpfile(name)
+  if not tmpdir then
+    local p = io.popen("mktemp -d /tmp/fsec-spec-XXXXXX")
+    tmpdir = p:read("*l")
+    p:close()
+  end
+  counter = counter + 1
+  return ("%s/%d-%s"):format(tmpdir, counter, name)
+end
+
+function helpers.tmpdir()
+  helpers.tmpfile("x")
+  return tmpdir
+end
+
+--- Run a shell command; true when it exits 0 (both Lua 5.1 and 5.4 forms).
+function helpers.sh(cmd)
+  local a, _, c = os.execute(cmd)
+  if type(a) == "number" then return a == 0 end
+  return a == true and c == 0
+end
+
 return helpers

@@ -116,3 +116,8 @@ int fsec__check_utf8(const char *s, size_t len) {
   }
   return FSEC_OK;
 }
+
+int fsec_text_check(const char *s, size_t len, size_t max) {
+  if (len > max) return FSEC_ETOOLONG;
+  return fsec__check_utf8(s, len);
+}

@@ -168,6 +168,30 @@ _M.schema = {
     description = "fsec: seconds a token's issue time may lie in the future" },
   clock = { type = "function",
     description = "fsec: function returning the time in seconds (tests)" },
+  database = { type = "string", check = function(v)
+      if v == "" then return nil, "must not be empty" end
+      return true
+    end,
+    description = "fsec: SQLite file of the embedded store (its folder must exist), or ':memory:'" },
+  datastore = { type = "table", by_reference = true,
+    description = "fsec: an object implementing fsec.datastore's interface, instead of database" },
+  database_busy_timeout = { type = "number", default = 5000,
+    check = int_range(0, 600000),
+    description = "fsec: ms a write waits for another writer before 'store busy'" },
+  database_synchronous = { type = "string", default = "FULL",
+    check = function(v)
+      if v == "FULL" or v == "NORMAL" then return true end
+      return nil, "FULL or NORMAL expected"
+    end,
+    description = "fsec: SQLite synchronous (NORMAL may lose the last commits on power loss)" },
+  database_cache_kib = { type = "number", default = 8192,
+    check = int_range(0, 16777216), description = "fsec: SQLite page cache" },
+  database_mmap_bytes = { type = "number", default = 0,
+    check = int_range(0, 2^40), description = "fsec: SQLite mmap_size" },
+  database_max_pages = { type = "number", check = int_range(1, 2^31),
+    description = "fsec: cap on the database size in pages (max_page_count)" },
+  trackable = { type = "boolean", default = false,
+    description = "Record login times, addresses and counts" },
 }
 
 
@@ -198,6 +222,9 @@ end
 
 -- Checks that involve several keys.
 local function entity_checks(c)
+  if c.database and c.datastore then
+    return nil, "database and datastore are exclusive: give one"
+  end
   local salt, single = c.password_salt, c.password_single_hash
   if single and salt then
     return nil, "password_salt is set but password_single_hash is true: "
@@ -269,7 +296,7 @@ function _M.validate(user)
         local ok, msg = spec.check(v)
         if not ok then return nil, k .. ": " .. msg end
       end
-      v = copy(v)
+      if not spec.by_reference then v = copy(v) end
     end
     c[k] = v
   end

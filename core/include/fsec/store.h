@@ -268,4 +268,10 @@ FSEC_API FSEC_NODISCARD int fsec_identity_username(const char *name,
                                                    size_t outlen)
     FSEC_NONNULL(1, 3);
 
+/* Check a stored text value: at most max bytes (FSEC_ETOOLONG), no NUL
+ * (FSEC_ENUL), valid UTF-8 (FSEC_EUTF8). Thread-safe; can't fail
+ * otherwise. */
+FSEC_API FSEC_NODISCARD int fsec_text_check(const char *s, size_t len,
+                                            size_t max) FSEC_NONNULL(1);
+
 #endif /* FSEC_STORE_H */

@@ -1,0 +1,454 @@
+/*
+ * lstore.c: the fsec.Store userdata: the SQLite user/role store.
+ * Argument checking and rc mapping; behaviour is in fsec/store.h.
+ */
+#include <string.h>
+
+#include "lfsec.h"
+
+typedef struct lfsec_store {
+  fsec_store *s; /* NULL once closed */
+} lfsec_store;
+
+static fsec_store *check_store(lua_State *L) {
+  lfsec_store *u = luaL_checkudata(L, 1, LFSEC_STORE_MT);
+  if (!u->s) luaL_error(L, "attempt to use a closed fsec.Store");
+  return u->s;
+}
+
+static int fail(lua_State *L, fsec_store *s, int rc) {
+  return lfsec_pushfail(L, rc, fsec_store_errmsg(s));
+}
+
+/* Optional string argument or field on the stack top: NULL when nil. */
+static const char *opt_string(lua_State *L, int i, size_t *len) {
+  if (lua_isnoneornil(L, i)) {
+    *len = 0;
+    return NULL;
+  }
+  return lfsec_checkstring(L, i, len);
+}
+
+static int64_t check_id(lua_State *L, int i) {
+  int64_t id = lfsec_optint(L, i, -1);
+  if (id < 0) luaL_argerror(L, i, "user id expected");
+  return id;
+}
+
+/* ---- core.open_store(cfg) -------------------------------------------- */
+
+int lfsec_store_open(lua_State *L) {
+  fsec_store_config cfg;
+  lfsec_store *u;
+  char err[256];
+  int rc;
+  luaL_checktype(L, 1, LUA_TTABLE);
+  fsec_store_config_init(&cfg);
+  lua_getfield(L, 1, "path");
+  if (lua_type(L, -1) != LUA_TSTRING)
+    return luaL_error(L, "bad store field 'path' (string expected)");
+  cfg.path = lua_tostring(L, -1); /* kept alive on the stack */
+  lua_getfield(L, 1, "busy_timeout");
+  cfg.busy_timeout_ms = (int)lfsec_optint(L, -1, cfg.busy_timeout_ms);
+  lua_getfield(L, 1, "synchronous");
+  if (lua_type(L, -1) == LUA_TSTRING)
+    cfg.synchronous = strcmp(lua_tostring(L, -1), "NORMAL") == 0
+                          ? FSEC_SYNC_NORMAL : FSEC_SYNC_FULL;
+  lua_getfield(L, 1, "cache_kib");
+  cfg.cache_kib = lfsec_optint(L, -1, cfg.cache_kib);
+  lua_getfield(L, 1, "mmap_bytes");
+  cfg.mmap_bytes = lfsec_optint(L, -1, cfg.mmap_bytes);
+  lua_getfield(L, 1, "max_pages");
+  cfg.max_pages = lfsec_optint(L, -1, cfg.max_pages);
+
+  u = lua_newuserdata(L, sizeof *u);
+  u->s = NULL;
+  luaL_getmetatable(L, LFSEC_STORE_MT);
+  lua_setmetatable(L, -2);
+  rc = fsec_store_open(&u->s, &cfg, err, sizeof err);
+  if (rc != FSEC_OK) return lfsec_pushfail(L, rc, err);
+  return 1;
+}
+
+/* ---- rows to tables --------------------------------------------------- */
+
+static void set_str(lua_State *L, const char *k, const char *v) {
+  if (!v) return;
+  lua_pushstring(L, v);
+  lua_setfield(L, -2, k);
+}
+
+static void set_int(lua_State *L, const char *k, int64_t v) {
+  if (v < 0) return; /* NULL */
+  lua_pushinteger(L, (lua_Integer)v);
+  lua_setfield(L, -2, k);
+}
+
+/* roles = { "admin", ... }, permissions = { ["user-read"] = true, ... }
+ * from "name\x1fp1,p2\x1ename2\x1f..." */
+static void push_roles(lua_State *L, const char *r) {
+  int n = 0;
+  lua_newtable(L); /* roles */
+  lua_newtable(L); /* permissions */
+  while (r && *r) {
+    const char *us = strchr(r, '\x1f'), *rs = strchr(r, '\x1e');
+    const char *end = rs ? rs : r + strlen(r), *p;
+    if (!us || us > end) us = end;
+    lua_pushlstring(L, r, (size_t)(us - r));
+    lua_rawseti(L, -3, ++n);
+    for (p = us < end ? us + 1 : end; p < end;) {
+      const char *c = memchr(p, ',', (size_t)(end - p));
+      const char *e = c ? c : end;
+      if (e > p) {
+        lua_pushlstring(L, p, (size_t)(e - p));
+        lua_pushboolean(L, 1);
+        lua_rawset(L, -3);
+      }
+      p = e + 1;
+    }
+    r = rs ? rs + 1 : end;
+  }
+  lua_setfield(L, -3, "permissions");
+  lua_setfield(L, -2, "roles");
+}
+
+static void push_user(lua_State *L, const fsec_user *u) {
+  lua_createtable(L, 0, 18);
+  set_int(L, "id", u->id);
+  set_str(L, "email", u->email);
+  set_str(L, "username", u->username);
+  set_str(L, "password", u->password);
+  lua_pushboolean(L, u->active);
+  lua_setfield(L, -2, "active");
+  set_int(L, "confirmed_at", u->confirmed_at);
+  set_str(L, "fs_uniquifier", u->fs_uniquifier);
+  set_str(L, "fs_token_uniquifier", u->fs_token_uniquifier);
+  set_int(L, "last_login_at", u->last_login_at);
+  set_int(L, "current_login_at", u->current_login_at);
+  set_str(L, "last_login_ip", u->last_login_ip);
+  set_str(L, "current_login_ip", u->current_login_ip);
+  set_int(L, "login_count", u->login_count);
+  set_int(L, "create_datetime", u->create_datetime);
+  set_int(L, "update_datetime", u->update_datetime);
+  push_roles(L, u->roles);
+}
+
+/* ---- users ------------------------------------------------------------ */
+
+static const char *const KEYS[] = {"id", "email", "username", "fs_uniquifier",
+                                   "fs_token_uniquifier", NULL};
+
+/* store:find_user(key, value) -> row | nil, msg, code */
+static int lfsec_store_find_user(lua_State *L) {
+  fsec_store *s = check_store(L);
+  int key = luaL_checkoption(L, 2, NULL, KEYS);
+  size_t len;
+  const char *v;
+  fsec_user u;
+  int rc;
+  if (key == FSEC_USER_BY_ID && lua_type(L, 3) == LUA_TNUMBER)
+    lua_tostring(L, 3); /* numeric ids become their decimal string */
+  v = lfsec_checkstring(L, 3, &len);
+  rc = fsec_store_user_find(s, (fsec_user_key)key, v, len, &u);
+  if (rc != FSEC_OK) return fail(L, s, rc);
+  push_user(L, &u);
+  return 1;
+}
+
+/* Read role names from field "roles" of table t into names (max 64). */
+static size_t collect_roles(lua_State *L, int t, const char **names) {
+  size_t i, n;
+  lua_getfield(L, t, "roles");
+  if (lua_isnil(L, -1)) return 0;
+  luaL_argcheck(L, lua_istable(L, -1), 2, "roles must be a list of names");
+  n = lfsec_rawlen(L, -1);
+  luaL_argcheck(L, n <= FSEC_ROLES_PER_USER_MAX, 2, "too many roles");
+  for (i = 0; i < n; i++) {
+    lua_rawgeti(L, -1, (int)i + 1);
+    luaL_argcheck(L, lua_type(L, -1) == LUA_TSTRING, 2, "role names must be strings");
+    names[i] = lua_tostring(L, -1); /* stays referenced by the list */
+    lua_pop(L, 1);
+  }
+  return n;
+}
+
+/* A string field that must not contain NUL (C strings from here on). */
+static const char *field_cstring(lua_State *L, int t, const char *k) {
+  size_t len;
+  const char *v;
+  lua_getfield(L, t, k);
+  if (lua_isnil(L, -1)) return NULL;
+  if (lua_type(L, -1) != LUA_TSTRING)
+    luaL_error(L, "bad user field '%s' (string expected, got %s)", k,
+               luaL_typename(L, -1));
+  v = lua_tolstring(L, -1, &len);
+  if (strlen(v) != len) luaL_error(L, "bad user field '%s' (NUL byte)", k);
+  return v;
+}
+
+/* store:create_user{ email=, username=, password=, active=, confirmed_at=,
+ *   fs_uniquifier=, fs_token_uniquifier=, roles={...}, now= } -> id */
+static int lfsec_store_create_user(lua_State *L) {
+  fsec_store *s = check_store(L);
+  const char *names[FSEC_ROLES_PER_USER_MAX];
+  fsec_user_new in;
+  int64_t id = 0;
+  int rc;
+  luaL_checktype(L, 2, LUA_TTABLE);
+  memset(&in, 0, sizeof in);
+  in.email = field_cstring(L, 2, "email");
+  in.username = field_cstring(L, 2, "username");
+  in.password = field_cstring(L, 2, "password");
+  in.fs_uniquifier = field_cstring(L, 2, "fs_uniquifier");
+  in.fs_token_uniquifier = field_cstring(L, 2, "fs_token_uniquifier");
+  lua_getfield(L, 2, "active");
+  in.active = lua_isnil(L, -1) || lua_toboolean(L, -1);
+  lua_getfield(L, 2, "confirmed_at");
+  in.confirmed_at = lfsec_optint(L, -1, -1);
+  lua_getfield(L, 2, "now");
+  in.now = lfsec_optint(L, -1, 0);
+  in.roles = names;
+  in.n_roles = collect_roles(L, 2, names);
+  rc = fsec_store_user_create(s, &in, &id);
+  if (rc != FSEC_OK) return fail(L, s, rc);
+  lua_pushinteger(L, (lua_Integer)id);
+  return 1;
+}
+
+static const char *const COLS[] = {
+    "email", "username", "password", "fs_uniquifier", "fs_token_uniquifier",
+    "tf_primary_method", "tf_totp_secret", "tf_phone_number",
+    "us_totp_secrets", "us_phone_number", "mf_recovery_codes", "active",
+    "confirmed_at", NULL};
+
+/* store:set(id, column, value|nil, now) -> changed | nil, msg, code */
+static int lfsec_store_set(lua_State *L) {
+  fsec_store *s = check_store(L);
+  int64_t id = check_id(L, 2);
+  int col = luaL_checkoption(L, 3, NULL, COLS);
+  int64_t now = lfsec_optint(L, 5, 0);
+  int changed = 0, rc;
+  if (col < FSEC_COL_ACTIVE) {
+    size_t len;
+    const char *v = opt_string(L, 4, &len);
+    rc = fsec_store_user_set_text(s, id, (fsec_user_col)col, v, len, now,
+                                  &changed);
+  } else if (col == FSEC_COL_ACTIVE) {
+    luaL_checktype(L, 4, LUA_TBOOLEAN);
+    rc = fsec_store_user_set_int(s, id, FSEC_COL_ACTIVE, lua_toboolean(L, 4), 0,
+                                 now, &changed);
+  } else {
+    int is_null = lua_isnoneornil(L, 4);
+    rc = fsec_store_user_set_int(s, id, (fsec_user_col)col,
+                                 is_null ? 0 : lfsec_optint(L, 4, 0), is_null,
+                                 now, &changed);
+  }
+  if (rc != FSEC_OK) return fail(L, s, rc);
+  lua_pushboolean(L, changed);
+  return 1;
+}
+
+/* store:track_login(id, ip|nil, now) -> true | nil, msg, code */
+static int lfsec_store_track_login(lua_State *L) {
+  fsec_store *s = check_store(L);
+  int64_t id = check_id(L, 2);
+  size_t len;
+  const char *ip = opt_string(L, 3, &len);
+  int rc = fsec_store_user_track_login(s, id, ip, len, lfsec_optint(L, 4, 0));
+  if (rc != FSEC_OK) return fail(L, s, rc);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* store:delete_user(id) -> deleted */
+static int lfsec_store_delete_user(lua_State *L) {
+  fsec_store *s = check_store(L);
+  int deleted = 0, rc = fsec_store_user_delete(s, check_id(L, 2), &deleted);
+  if (rc != FSEC_OK) return fail(L, s, rc);
+  lua_pushboolean(L, deleted);
+  return 1;
+}
+
+static int user_role(lua_State *L, int add) {
+  fsec_store *s = check_store(L);
+  int64_t id = check_id(L, 2);
+  size_t len;
+  const char *role = lfsec_checkstring(L, 3, &len);
+  int changed = 0;
+  int rc = add ? fsec_store_user_add_role(s, id, role, len, &changed)
+               : fsec_store_user_remove_role(s, id, role, len, &changed);
+  if (rc != FSEC_OK) return fail(L, s, rc);
+  lua_pushboolean(L, changed);
+  return 1;
+}
+
+static int lfsec_store_add_role(lua_State *L) { return user_role(L, 1); }
+static int lfsec_store_remove_role(lua_State *L) { return user_role(L, 0); }
+
+/* ---- roles ------------------------------------------------------------ */
+
+/* store:create_role(name, description|nil, permissions_csv|nil, now) -> id */
+static int lfsec_store_create_role(lua_State *L) {
+  fsec_store *s = check_store(L);
+  size_t nlen, dlen, plen;
+  const char *name = lfsec_checkstring(L, 2, &nlen);
+  const char *desc = opt_string(L, 3, &dlen);
+  const char *perms = opt_string(L, 4, &plen);
+  int64_t id = 0;
+  int rc = fsec_store_role_create(s, name, nlen, desc, dlen, perms, plen,
+                                  lfsec_optint(L, 5, 0), &id);
+  if (rc != FSEC_OK) return fail(L, s, rc);
+  lua_pushinteger(L, (lua_Integer)id);
+  return 1;
+}
+
+/* store:find_role(name) -> { id, name, description, permissions = {...} } */
+static int lfsec_store_find_role(lua_State *L) {
+  fsec_store *s = check_store(L);
+  size_t len;
+  const char *name = lfsec_checkstring(L, 2, &len);
+  fsec_role r;
+  const char *p, *c;
+  int n = 0, rc = fsec_store_role_find(s, name, len, &r);
+  if (rc != FSEC_OK) return fail(L, s, rc);
+  lua_createtable(L, 0, 5);
+  set_int(L, "id", r.id);
+  set_str(L, "name", r.name);
+  set_str(L, "description", r.description);
+  set_int(L, "update_datetime", r.update_datetime);
+  lua_newtable(L);
+  for (p = r.permissions; p && *p; p = c ? c + 1 : p + strlen(p)) {
+    c = strchr(p, ',');
+    lua_pushlstring(L, p, c ? (size_t)(c - p) : strlen(p));
+    lua_rawseti(L, -2, ++n);
+  }
+  lua_setfield(L, -2, "permissions");
+  return 1;
+}
+
+/* store:set_permissions(name, csv|nil, now) -> changed */
+static int lfsec_store_set_permissions(lua_State *L) {
+  fsec_store *s = check_store(L);
+  size_t nlen, plen;
+  const char *name = lfsec_checkstring(L, 2, &nlen);
+  const char *perms = opt_string(L, 3, &plen);
+  int changed = 0;
+  int rc = fsec_store_role_set_permissions(s, name, nlen, perms, plen,
+                                           lfsec_optint(L, 4, 0), &changed);
+  if (rc != FSEC_OK) return fail(L, s, rc);
+  lua_pushboolean(L, changed);
+  return 1;
+}
+
+/* store:delete_role(name) -> deleted */
+static int lfsec_store_delete_role(lua_State *L) {
+  fsec_store *s = check_store(L);
+  size_t len;
+  const char *name = lfsec_checkstring(L, 2, &len);
+  int deleted = 0, rc = fsec_store_role_delete(s, name, len, &deleted);
+  if (rc != FSEC_OK) return fail(L, s, rc);
+  lua_pushboolean(L, deleted);
+  return 1;
+}
+
+/* ---- transactions and checks ------------------------------------------ */
+
+static int lfsec_store_begin(lua_State *L) {
+  fsec_store *s = check_store(L);
+  int rc = fsec_store_begin(s);
+  if (rc != FSEC_OK) return fail(L, s, rc);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+static int lfsec_store_commit(lua_State *L) {
+  fsec_store *s = check_store(L);
+  int rc = fsec_store_commit(s);
+  if (rc != FSEC_OK) return fail(L, s, rc);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+static int lfsec_store_rollback(lua_State *L) {
+  fsec_store *s = check_store(L);
+  int rc = fsec_store_rollback(s);
+  if (rc != FSEC_OK) return fail(L, s, rc);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* store:counts() -> users, roles */
+static int lfsec_store_counts(lua_State *L) {
+  fsec_store *s = check_store(L);
+  int64_t u = 0, r = 0;
+  int rc = fsec_store_counts(s, &u, &r);
+  if (rc != FSEC_OK) return fail(L, s, rc);
+  lua_pushinteger(L, (lua_Integer)u);
+  lua_pushinteger(L, (lua_Integer)r);
+  return 2;
+}
+
+/* store:integrity_check() -> ok, message */
+static int lfsec_store_integrity_check(lua_State *L) {
+  fsec_store *s = check_store(L);
+  int ok = 0, rc = fsec_store_integrity_check(s, &ok);
+  if (rc != FSEC_OK) return fail(L, s, rc);
+  lua_pushboolean(L, ok);
+  lua_pushstring(L, ok ? "ok" : fsec_store_errmsg(s));
+  return 2;
+}
+
+static int lfsec_store_schema_version(lua_State *L) {
+  lua_pushinteger(L, fsec_store_schema_version(check_store(L)));
+  return 1;
+}
+
+static int lfsec_store_gc(lua_State *L) {
+  lfsec_store *u = luaL_checkudata(L, 1, LFSEC_STORE_MT);
+  fsec_store_close(u->s);
+  u->s = NULL;
+  return 0;
+}
+
+static int lfsec_store_tostring(lua_State *L) {
+  lfsec_store *u = luaL_checkudata(L, 1, LFSEC_STORE_MT);
+  lua_pushfstring(L, "fsec.Store (%s)", u->s ? "open" : "closed");
+  return 1;
+}
+
+static const luaL_Reg lfsec_store_methods[] = {
+    {"find_user", lfsec_store_find_user},
+    {"create_user", lfsec_store_create_user},
+    {"set", lfsec_store_set},
+    {"track_login", lfsec_store_track_login},
+    {"delete_user", lfsec_store_delete_user},
+    {"add_role", lfsec_store_add_role},
+    {"remove_role", lfsec_store_remove_role},
+    {"create_role", lfsec_store_create_role},
+    {"find_role", lfsec_store_find_role},
+    {"set_permissions", lfsec_store_set_permissions},
+    {"delete_role", lfsec_store_delete_role},
+    {"begin", lfsec_store_begin},
+    {"commit", lfsec_store_commit},
+    {"rollback", lfsec_store_rollback},
+    {"counts", lfsec_store_counts},
+    {"integrity_check", lfsec_store_integrity_check},
+    {"schema_version", lfsec_store_schema_version},
+    {"close", lfsec_store_gc},
+    {NULL, NULL}};
+
+void lfsec_store_register(lua_State *L) {
+  luaL_newmetatable(L, LFSEC_STORE_MT);
+  lua_newtable(L);
+  luaL_setfuncs(L, lfsec_store_methods, 0);
+  lua_setfield(L, -2, "__index");
+  lua_pushcfunction(L, lfsec_store_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_pushcfunction(L, lfsec_store_gc);
+  lua_setfield(L, -2, "__close");
+  lua_pushcfunction(L, lfsec_store_tostring);
+  lua_setfield(L, -2, "__tostring");
+  lua_pushliteral(L, "fsec.Store");
+  lua_setfield(L, -2, "__metatable");
+  lua_pop(L, 1);
+}

@@ -1,0 +1,263 @@
+--- The datastore interface, and helpers its implementations share.
+--
+-- fsec talks to users and roles only through these methods, so an
+-- application can plug in its own store (PostgreSQL through OpenResty's
+-- cosocket drivers, say) by passing `datastore = my_store` to `fsec.new`.
+-- `spec/10-datastore_conformance_spec.lua` is the executable contract: it
+-- runs against the SQLite implementation (`fsec.datastore.sqlite`) and a
+-- pure-Lua one (`fsec.datastore.memory`).
+--
+-- Conventions: users are `fsec.user` User objects (snapshots with methods);
+-- roles may be given as names or Role objects; "not found" is `nil`;
+-- failures are `nil, "ECODE: message", "ECODE"`; wrong argument types
+-- raise. Every call commits on its own unless inside `ds:transaction(fn)`.
+--
+--   find_user{ <key> = value }    exactly one of id, email, username,
+--                                 fs_uniquifier, fs_token_uniquifier;
+--                                 email and username case-insensitive
+--   create_user{ email=, password=<already hashed>, username=, active=,
+--                confirmed_at=, roles={...}, fs_uniquifier=,
+--                fs_token_uniquifier= }              -> User
+--   delete_user(user)                                -> deleted
+--   activate_user(user) / deactivate_user(user)      -> changed
+--   toggle_active(user)                              -> true
+--   set_password(user, hash) / set_email(user, e) / set_username(user, u)
+--   set_confirmed_at(user, t|nil)                    -> changed
+--   set_field(user, name, value)                     -> changed
+--       (tf_primary_method, tf_totp_secret, tf_phone_number,
+--        us_totp_secrets, us_phone_number, mf_recovery_codes)
+--   set_uniquifier(user[, u]) / set_token_uniquifier(user[, u]) -> true
+--   reset_user_access(user)                          -> true
+--   track_login(user, ip|nil)                        -> true
+--   create_role{ name=, description=, permissions= } -> Role
+--   find_role(name)                                  -> Role | nil
+--   find_or_create_role(name[, { description=, permissions= }]) -> Role
+--   delete_role(role)                                -> deleted
+--   add_role_to_user(user, role) / remove_role_from_user(user, role) -> changed
+--   add_permissions_to_role(role, perms) / remove_permissions_from_role(role, perms)
+--                                                    -> true | false (no such role)
+--   transaction(fn, ...)  run fn in one write transaction; an error in fn
+--                         rolls everything back and is raised again
+--   counts()                                         -> users, roles
+--   close()
+--
+-- @module fsec.datastore
+
+local core = require "fsec.core"
+
+local type = type
+local error = error
+local pairs = pairs
+local ipairs = ipairs
+local tostring = tostring
+local concat = table.concat
+local select = select
+
+
+local _M = { _VERSION = "0.1.0" }
+
+_M.METHODS = {
+  "find_user", "create_user", "delete_user", "activate_user",
+  "deactivate_user", "toggle_active", "set_password", "set_email",
+  "set_username", "set_confirmed_at", "set_field", "set_uniquifier",
+  "set_token_uniquifier", "reset_user_access", "track_login", "create_role",
+  "find_role", "find_or_create_role", "delete_role", "add_role_to_user",
+  "remove_role_from_user", "add_permissions_to_role",
+  "remove_permissions_from_role", "transaction", "counts", "close",
+}
+
+_M.FIND_KEYS = { id = true, email = true, username = true,
+                 fs_uniquifier = true, fs_token_uniquifier = true }
+
+_M.CREATE_FIELDS = { email = "string", password = "string", username = "string",
+                     active = "boolean", confirmed_at = "number",
+                     roles = "table", fs_uniquifier = "string",
+                     fs_token_uniquifier = "string" }
+
+_M.TEXT_FIELDS = { tf_primary_method = true, tf_totp_secret = true,
+                   tf_phone_number = true, us_totp_secrets = true,
+                   us_phone_number = true, mf_recovery_codes = true }
+
+
+--- Raise a type error at the datastore method's caller.
+function _M.argerror(fname, what, want, got)
+  error(("bad %s to '%s' (%s expected, got %s)")
+    :format(what, fname, want, type(got)), 4)
+end
+
+
+--- Check that `ds` has every interface method; raise naming the first missing.
+function _M.check(ds)
+  if type(ds) ~= "table" and type(ds) ~= "userdata" then
+    return nil, "datastore must be a table, got " .. type(ds)
+  end
+  for _, m in ipairs(_M.METHODS) do
+    if type(ds[m]) ~= "function" then
+      return nil, "datastore lacks method '" .. m .. "'"
+    end
+  end
+  return true
+end
+
+
+--- The single key and value of a find_user query.
+function _M.one_key(query, fname)
+  if type(query) ~= "table" then _M.argerror(fname, "argument #1", "table", query) end
+  local key, value, n = nil, nil, 0
+  for k, v in pairs(query) do
+    n = n + 1
+    key, value = k, v
+  end
+  if n ~= 1 or not _M.FIND_KEYS[key] then
+    error("bad argument #1 to '" .. fname .. "' (exactly one of id, email, "
+      .. "username, fs_uniquifier, fs_token_uniquifier expected)", 3)
+  end
+  local t = type(value)
+  if key == "id" then
+    if t ~= "number" and t ~= "string" then
+      _M.argerror(fname, "field 'id'", "number", value)
+    end
+  elseif t ~= "string" then
+    _M.argerror(fname, "field '" .. key .. "'", "string", value)
+  end
+  return key, value
+end
+
+
+--- Check create_user's fields: known names, right types.
+function _M.check_create(fields, fname)
+  if type(fields) ~= "table" then _M.argerror(fname, "argument #1", "table", fields) end
+  for k, v in pairs(fields) do
+    local want = _M.CREATE_FIELDS[k]
+    if not want then
+      error("bad field '" .. tostring(k) .. "' to '" .. fname .. "' (unknown field)", 3)
+    end
+    if type(v) ~= want then _M.argerror(fname, "field '" .. k .. "'", want, v) end
+  end
+  if fields.email == nil then _M.argerror(fname, "field 'email'", "string", nil) end
+end
+
+
+--- Role names from a list of names or Role objects.
+function _M.role_names(roles, fname)
+  local names = {}
+  for i, r in ipairs(roles or {}) do
+    local name = type(r) == "table" and r.name or r
+    if type(name) ~= "string" then _M.argerror(fname, "role #" .. i, "string", name) end
+    names[i] = name
+  end
+  return names
+end
+
+
+--- A role name from a name or a Role.
+function _M.role_name(role, fname)
+  local name = type(role) == "table" and role.name or role
+  if type(name) ~= "string" then _M.argerror(fname, "role", "string or Role", role) end
+  return name
+end
+
+
+--- Permissions as a list: from a list, a set, or a comma-separated string
+-- (Flask-Security accepts all three).
+function _M.permission_list(perms, fname)
+  local list = {}
+  if perms == nil then return list end
+  if type(perms) == "string" then
+    for p in perms:gmatch("[^,]+") do
+      p = p:match("^%s*(.-)%s*$")
+      if p ~= "" then list[#list + 1] = p end
+    end
+    return list
+  end
+  if type(perms) ~= "table" then _M.argerror(fname, "permissions", "list or string", perms) end
+  if #perms > 0 then
+    for i, p in ipairs(perms) do
+      if type(p) ~= "string" then _M.argerror(fname, "permission #" .. i, "string", p) end
+      list[#list + 1] = p
+    end
+  else
+    for p, on in pairs(perms) do
+      if type(p) ~= "string" then _M.argerror(fname, "permission", "string", p) end
+      if on then list[#list + 1] = p end
+    end
+    table.sort(list)
+  end
+  for _, p in ipairs(list) do
+    if p == "" or p:find(",", 1, true) then
+      error("bad permission '" .. p .. "' to '" .. fname .. "' (empty or has a comma)", 3)
+    end
+  end
+  return list
+end
+
+
+--- Union (add = true) or difference of two permission lists, order kept.
+function _M.merge_permissions(current, change, add)
+  local out, seen, drop = {}, {}, {}
+  if not add then
+    for _, p in ipairs(change) do drop[p] = true end
+  end
+  for _, p in ipairs(current) do
+    if not drop[p] and not seen[p] then
+      out[#out + 1] = p
+      seen[p] = true
+    end
+  end
+  if add then
+    for _, p in ipairs(change) do
+      if not seen[p] then
+        out[#out + 1] = p
+        seen[p] = true
+      end
+    end
+  end
+  return out
+end
+
+
+function _M.csv(list) return concat(list, ",") end
+
+
+--- pcall that keeps every result: ok, n, results (table).
+function _M.pack_pcall(fn, ...)
+  local function pack(ok, ...)
+    return ok, select("#", ...), { ... }
+  end
+  return pack(pcall(fn, ...))
+end
+
+
+--- Raise the error of a failed call (nil, msg), pass anything else.
+function _M.must(ok, err)
+  if ok == nil then error(err, 0) end
+  return ok
+end
+
+
+--- nil, "ENUL: <field> contains a NUL byte", "ENUL" for the first string
+-- field holding a NUL byte (the C store takes C strings).
+function _M.nul_field(fields)
+  for k, v in pairs(fields) do
+    if type(v) == "string" and v:find("\0", 1, true) then
+      return nil, "ENUL: " .. k .. " contains a NUL byte", "ENUL"
+    end
+  end
+  return true
+end
+
+
+--- Run fn inside ds:transaction; an error becomes nil, message, code
+-- (the code is the ECODE prefix of the message, when there is one).
+function _M.all_or_nothing(ds, fn)
+  local ok, res = pcall(ds.transaction, ds, fn)
+  if ok then return res end
+  local msg = tostring(res)
+  return nil, msg, msg:match("(E%u+):") or "EDB"
+end
+
+
+_M.random_id = core.random_id
+
+
+return _M

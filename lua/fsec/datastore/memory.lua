@@ -1,0 +1,416 @@
+--- An in-memory datastore in plain Lua: the second implementation of the
+-- `fsec.datastore` interface (proving it is real), and a quick store for
+-- tests and scripts. Same checks as the SQLite store: identities are
+-- validated and case-folded by the engine, values length-capped.
+-- Not shared between processes; nothing survives the process.
+-- @module fsec.datastore.memory
+
+local core = require "fsec.core"
+local base = require "fsec.datastore"
+local userlib = require "fsec.user"
+
+local type = type
+local error = error
+local pairs = pairs
+local ipairs = ipairs
+local tostring = tostring
+local setmetatable = setmetatable
+local os_time = os.time
+local unpack = table.unpack or unpack
+
+
+local LIMITS = { password = 512, fs_uniquifier = 64, fs_token_uniquifier = 64,
+                 ip = 64, role = 80, description = 255, permissions = 4096,
+                 text = 4096 }
+
+local _M = { _VERSION = "0.1.0" }
+
+local Memory = {}
+Memory.__index = Memory
+
+
+local function copy(v)
+  if type(v) ~= "table" then return v end
+  local t = {}
+  for k, x in pairs(v) do t[k] = copy(x) end
+  return t
+end
+
+
+function _M.new(opts)
+  opts = opts or {}
+  return setmetatable({
+    _clock = opts.clock or os_time,
+    _next_id = 1,
+    _users = {},      -- id -> row (with role_names set)
+    _roles = {},      -- name -> row
+    _role_ids = 0,
+  }, Memory)
+end
+
+
+local function now(self) return math.floor(self._clock()) end
+
+local function fail(code, msg) return nil, code .. ": " .. msg, code end
+
+local function check_text(v, max, what)
+  if v == nil then return true end
+  local ok, _, code = core.check_text(v, max)
+  if not ok then
+    if code == "ETOOLONG" then return fail(code, what .. " is longer than " .. max .. " bytes") end
+    if code == "ENUL" then return fail(code, what .. " contains a NUL byte") end
+    return fail(code, what .. " is not valid UTF-8")
+  end
+  return true
+end
+
+local function fold(kind, v)
+  local f, _, code = (kind == "email" and core.fold_email or core.fold_username)(v)
+  if f then return f end
+  if code == "ETOOLONG" then return fail(code, kind .. " is too long") end
+  if code == "ENUL" then return fail(code, kind .. " contains a NUL byte") end
+  if code == "EUTF8" then return fail(code, kind .. " is not valid UTF-8") end
+  return fail("EIDENTITY", kind .. " is not valid")
+end
+
+
+-- The row as the store would return it: a copy, roles and permissions set.
+local function snapshot(self, row)
+  local u = copy(row)
+  u.email_norm, u.username_norm, u.role_names = nil, nil, nil
+  u.roles, u.permissions = {}, {}
+  for name in pairs(row.role_names) do
+    local r = self._roles[name]
+    if r then
+      u.roles[#u.roles + 1] = name
+      for _, p in ipairs(r.permissions) do u.permissions[p] = true end
+    end
+  end
+  table.sort(u.roles)
+  return userlib.user(u)
+end
+
+local function lookup(self, key, value)
+  if key == "id" then
+    return self._users[tonumber(value)]
+  end
+  local want = value
+  if key == "email" or key == "username" then
+    local f, err, code = fold(key, value)
+    if not f then return nil, err, code end
+    want = f
+    key = key .. "_norm"
+  end
+  for _, row in pairs(self._users) do
+    if row[key] == want then return row end
+  end
+  return nil
+end
+
+local function taken(self, field, value, except)
+  if value == nil then return false end
+  for id, row in pairs(self._users) do
+    if id ~= except and row[field] == value then return true end
+  end
+  return false
+end
+
+
+function Memory:find_user(query)
+  local key, value = base.one_key(query, "find_user")
+  local row, err, code = lookup(self, key, value)
+  if row then return snapshot(self, row) end
+  return nil, err, code
+end
+
+
+function Memory:create_user(fields)
+  base.check_create(fields, "create_user")
+  local names = base.role_names(fields.roles, "create_user")
+  local enorm, err, code = fold("email", fields.email)
+  if not enorm then return nil, err, code end
+  local unorm
+  if fields.username then
+    unorm, err, code = fold("username", fields.username)
+    if not unorm then return nil, err, code end
+  end
+  for _, k in ipairs{ "password", "fs_uniquifier", "fs_token_uniquifier" } do
+    local ok
+    ok, err, code = check_text(fields[k], LIMITS[k], k)
+    if not ok then return nil, err, code end
+  end
+  local uq = fields.fs_uniquifier or base.random_id()
+  local tuq = fields.fs_token_uniquifier or base.random_id()
+  if taken(self, "email_norm", enorm) then return fail("EEXIST", "email already exists") end
+  if taken(self, "username_norm", unorm) then return fail("EEXIST", "username already exists") end
+  if taken(self, "fs_uniquifier", uq) or taken(self, "fs_token_uniquifier", tuq) then
+    return fail("EEXIST", "uniquifier already exists")
+  end
+  local role_names = {}
+  for _, name in ipairs(names) do
+    if not self._roles[name] then return fail("ENOTFOUND", "role '" .. name .. "' does not exist") end
+    role_names[name] = true
+  end
+  local id = self._next_id
+  self._next_id = id + 1
+  local t = now(self)
+  self._users[id] = {
+    id = id, email = fields.email, email_norm = enorm,
+    username = fields.username, username_norm = unorm,
+    password = fields.password, active = fields.active ~= false,
+    confirmed_at = fields.confirmed_at and math.floor(fields.confirmed_at),
+    fs_uniquifier = uq, fs_token_uniquifier = tuq, login_count = 0,
+    create_datetime = t, update_datetime = t, role_names = role_names,
+  }
+  return snapshot(self, self._users[id])
+end
+
+
+local function check_user(u, fname)
+  if not userlib.is_user(u) then base.argerror(fname, "argument #1", "User", u) end
+end
+
+
+function Memory:delete_user(u)
+  check_user(u, "delete_user")
+  if not self._users[u.id] then return false end
+  self._users[u.id] = nil
+  return true
+end
+
+
+-- Set one column on the stored row and on the caller's object.
+local function set(self, u, column, value, fname)
+  check_user(u, fname)
+  local row = self._users[u.id]
+  if column == "email" or column == "username" then
+    local norm, err, code
+    if value ~= nil then
+      norm, err, code = fold(column, value)
+      if not norm then return nil, err, code end
+      if row and taken(self, column .. "_norm", norm, row.id) then
+        return fail("EEXIST", column .. " already exists")
+      end
+    end
+    if row then row[column .. "_norm"] = norm end
+  elseif type(value) == "string" then
+    local ok, err, code = check_text(value, LIMITS[column] or LIMITS.text, "value")
+    if not ok then return nil, err, code end
+    if (column == "fs_uniquifier" or column == "fs_token_uniquifier" or
+        column == "us_phone_number") and row and taken(self, column, value, row.id) then
+      return fail("EEXIST", "uniquifier already exists")
+    end
+  end
+  if not row then return false end
+  local changed = row[column] ~= value
+  if changed then
+    row[column] = value
+    row.update_datetime = now(self)
+  end
+  u[column] = value
+  return changed
+end
+
+function Memory:activate_user(u) return set(self, u, "active", true, "activate_user") end
+function Memory:deactivate_user(u) return set(self, u, "active", false, "deactivate_user") end
+
+function Memory:toggle_active(u)
+  check_user(u, "toggle_active")
+  set(self, u, "active", not u.active, "toggle_active")
+  return true
+end
+
+local function check_string(v, fname, what, nilable)
+  if type(v) ~= "string" and not (nilable and v == nil) then
+    base.argerror(fname, what, "string", v)
+  end
+end
+
+function Memory:set_password(u, hash)
+  check_string(hash, "set_password", "argument #2", true)
+  return set(self, u, "password", hash, "set_password")
+end
+
+function Memory:set_email(u, email)
+  check_string(email, "set_email", "argument #2")
+  return set(self, u, "email", email, "set_email")
+end
+
+function Memory:set_username(u, name)
+  check_string(name, "set_username", "argument #2", true)
+  return set(self, u, "username", name, "set_username")
+end
+
+function Memory:set_confirmed_at(u, t)
+  if t ~= nil and type(t) ~= "number" then base.argerror("set_confirmed_at", "argument #2", "number", t) end
+  return set(self, u, "confirmed_at", t and math.floor(t), "set_confirmed_at")
+end
+
+function Memory:set_field(u, name, value)
+  if not base.TEXT_FIELDS[name] then
+    error("bad argument #2 to 'set_field' (unknown field '" .. tostring(name) .. "')", 2)
+  end
+  check_string(value, "set_field", "argument #3", true)
+  return set(self, u, name, value, "set_field")
+end
+
+function Memory:set_uniquifier(u, uq)
+  check_string(uq, "set_uniquifier", "argument #2", true)
+  local ok, err, code = set(self, u, "fs_uniquifier", uq or base.random_id(), "set_uniquifier")
+  if ok == nil then return nil, err, code end
+  return true
+end
+
+function Memory:set_token_uniquifier(u, uq)
+  check_string(uq, "set_token_uniquifier", "argument #2", true)
+  local ok, err, code = set(self, u, "fs_token_uniquifier", uq or base.random_id(),
+                            "set_token_uniquifier")
+  if ok == nil then return nil, err, code end
+  return true
+end
+
+function Memory:reset_user_access(u)
+  check_user(u, "reset_user_access")
+  return base.all_or_nothing(self, function()
+    base.must(self:set_uniquifier(u))
+    base.must(self:set_token_uniquifier(u))
+    for name in pairs(base.TEXT_FIELDS) do base.must(self:set_field(u, name, nil)) end
+    return true
+  end)
+end
+
+function Memory:track_login(u, ip)
+  check_user(u, "track_login")
+  check_string(ip, "track_login", "argument #2", true)
+  local ok, err, code = check_text(ip, LIMITS.ip, "ip")
+  if not ok then return nil, err, code end
+  local row = self._users[u.id]
+  if not row then return fail("ENOTFOUND", "no such user") end
+  local t = now(self)
+  row.last_login_at = row.current_login_at or t
+  row.last_login_ip = row.current_login_at and row.current_login_ip or ip
+  row.current_login_at, row.current_login_ip = t, ip
+  row.login_count = row.login_count + 1
+  for _, k in ipairs{ "last_login_at", "last_login_ip", "current_login_at",
+                      "current_login_ip", "login_count" } do
+    u[k] = row[k]
+  end
+  return true
+end
+
+
+local function role_snapshot(row) return userlib.role(copy(row)) end
+
+function Memory:create_role(fields)
+  if type(fields) ~= "table" then base.argerror("create_role", "argument #1", "table", fields) end
+  check_string(fields.name, "create_role", "field 'name'")
+  check_string(fields.description, "create_role", "field 'description'", true)
+  local name = fields.name
+  local ok, err, code = check_text(name, LIMITS.role, "role name")
+  if not ok then return nil, err, code end
+  if name == "" or name:find("[%z\1-\31,\127]") then
+    return fail("EINVAL", "role name is empty or has a control character or comma")
+  end
+  ok, err, code = check_text(fields.description, LIMITS.description, "description")
+  if not ok then return nil, err, code end
+  local perms = base.permission_list(fields.permissions, "create_role")
+  if #base.csv(perms) > LIMITS.permissions then return fail("ETOOLONG", "permissions too long") end
+  if self._roles[name] then return fail("EEXIST", "role already exists") end
+  self._role_ids = self._role_ids + 1
+  self._roles[name] = { id = self._role_ids, name = name,
+                        description = fields.description, permissions = perms,
+                        update_datetime = now(self) }
+  return role_snapshot(self._roles[name])
+end
+
+function Memory:find_role(name)
+  check_string(name, "find_role", "argument #1")
+  local r = self._roles[name]
+  return r and role_snapshot(r) or nil
+end
+
+function Memory:find_or_create_role(name, fields)
+  local role = self:find_role(name)
+  if role then return role end
+  fields = fields or {}
+  return self:create_role{ name = name, description = fields.description,
+                           permissions = fields.permissions }
+end
+
+function Memory:delete_role(role)
+  local name = base.role_name(role, "delete_role")
+  if not self._roles[name] then return false end
+  self._roles[name] = nil
+  for _, row in pairs(self._users) do row.role_names[name] = nil end
+  return true
+end
+
+local function user_role(self, u, role, add, fname)
+  check_user(u, fname)
+  local name = base.role_name(role, fname)
+  if not self._roles[name] then return fail("ENOTFOUND", "role '" .. name .. "' does not exist") end
+  local row = self._users[u.id]
+  if not row then
+    if add then return fail("ENOTFOUND", "user " .. tostring(u.id) .. " does not exist") end
+    return false
+  end
+  local has = row.role_names[name] == true
+  if has == add then return false end
+  row.role_names[name] = add or nil
+  local fresh = snapshot(self, row)
+  u.roles, u.permissions = fresh.roles, fresh.permissions
+  return true
+end
+
+function Memory:add_role_to_user(u, role) return user_role(self, u, role, true, "add_role_to_user") end
+function Memory:remove_role_from_user(u, role) return user_role(self, u, role, false, "remove_role_from_user") end
+
+local function change_permissions(self, role, perms, add, fname)
+  local name = base.role_name(role, fname)
+  local change = base.permission_list(perms, fname)
+  local r = self._roles[name]
+  if not r then return false end
+  local merged = base.merge_permissions(r.permissions, change, add)
+  if #base.csv(merged) > LIMITS.permissions then return fail("ETOOLONG", "permissions too long") end
+  r.permissions = merged
+  r.update_datetime = now(self)
+  if type(role) == "table" then role.permissions = copy(merged) end
+  return true
+end
+
+function Memory:add_permissions_to_role(role, perms)
+  return change_permissions(self, role, perms, true, "add_permissions_to_role")
+end
+
+function Memory:remove_permissions_from_role(role, perms)
+  return change_permissions(self, role, perms, false, "remove_permissions_from_role")
+end
+
+
+--- Snapshot the whole state; restore it if fn raises.
+function Memory:transaction(fn, ...)
+  if type(fn) ~= "function" then base.argerror("transaction", "argument #1", "function", fn) end
+  if self._in_txn then return fn(...) end
+  local saved = { copy(self._users), copy(self._roles), self._next_id, self._role_ids }
+  self._in_txn = true
+  local ok, n, res = base.pack_pcall(fn, ...)
+  self._in_txn = false
+  if not ok then
+    self._users, self._roles, self._next_id, self._role_ids = saved[1], saved[2], saved[3], saved[4]
+    error(res[1], 0)
+  end
+  return unpack(res, 1, n)
+end
+
+
+function Memory:counts()
+  local u, r = 0, 0
+  for _ in pairs(self._users) do u = u + 1 end
+  for _ in pairs(self._roles) do r = r + 1 end
+  return u, r
+end
+
+function Memory:close() end
+
+
+return _M

@@ -1,0 +1,276 @@
+--- The embedded SQLite datastore (fsec's default), over the C store.
+-- See `fsec.datastore` for the interface every datastore implements.
+-- @module fsec.datastore.sqlite
+
+local core = require "fsec.core"
+local base = require "fsec.datastore"
+local userlib = require "fsec.user"
+
+local type = type
+local error = error
+local setmetatable = setmetatable
+local os_time = os.time
+local unpack = table.unpack or unpack
+
+
+local _M = { _VERSION = "0.1.0" }
+
+local SQLite = {}
+SQLite.__index = SQLite
+
+
+--- Open (create, migrate) a database file.
+-- @tparam table opts `path` (required), `busy_timeout` (ms), `synchronous`
+--   ("FULL" or "NORMAL"), `cache_kib`, `mmap_bytes`, `max_pages`, `clock`
+-- @return datastore, or nil, message, code
+function _M.new(opts)
+  local store, err, code = core.open_store{
+    path = opts.path, busy_timeout = opts.busy_timeout,
+    synchronous = opts.synchronous, cache_kib = opts.cache_kib,
+    mmap_bytes = opts.mmap_bytes, max_pages = opts.max_pages,
+  }
+  if not store then return nil, err, code end
+  return setmetatable({ _store = store, _clock = opts.clock or os_time }, SQLite)
+end
+
+
+local function now(self) return math.floor(self._clock()) end
+
+
+-- Re-read a user into the object the caller holds (roles may have moved).
+local function refresh(self, u)
+  local row, err, code = self._store:find_user("id", u.id)
+  if not row then return nil, err, code end
+  for k in pairs(u) do u[k] = nil end
+  for k, v in pairs(row) do u[k] = v end
+  return true
+end
+
+
+local function check_user(u, fname)
+  if not userlib.is_user(u) then base.argerror(fname, "argument #1", "User", u) end
+end
+
+
+function SQLite:find_user(query)
+  local key, value = base.one_key(query, "find_user")
+  local row, err, code = self._store:find_user(key, value)
+  if row then return userlib.user(row) end
+  if code == "ENOTFOUND" then return nil end
+  return nil, err, code
+end
+
+
+function SQLite:create_user(fields)
+  base.check_create(fields, "create_user")
+  local ok, err, code = base.nul_field(fields)
+  if not ok then return nil, err, code end
+  local id
+  id, err, code = self._store:create_user{
+    email = fields.email, username = fields.username,
+    password = fields.password, active = fields.active ~= false,
+    confirmed_at = fields.confirmed_at,
+    fs_uniquifier = fields.fs_uniquifier,
+    fs_token_uniquifier = fields.fs_token_uniquifier,
+    roles = base.role_names(fields.roles, "create_user"), now = now(self),
+  }
+  if not id then return nil, err, code end
+  return self:find_user{ id = id }
+end
+
+
+function SQLite:delete_user(u)
+  check_user(u, "delete_user")
+  return self._store:delete_user(u.id)
+end
+
+
+local function set(self, u, column, value, fname)
+  check_user(u, fname)
+  local changed, err, code = self._store:set(u.id, column, value, now(self))
+  if changed == nil then return nil, err, code end
+  u[column] = value
+  return changed
+end
+
+function SQLite:activate_user(u) return set(self, u, "active", true, "activate_user") end
+function SQLite:deactivate_user(u) return set(self, u, "active", false, "deactivate_user") end
+
+function SQLite:toggle_active(u)
+  check_user(u, "toggle_active")
+  local ok, err, code = set(self, u, "active", not u.active, "toggle_active")
+  if ok == nil then return nil, err, code end
+  return true
+end
+
+local function check_string(v, fname, what, nilable)
+  if type(v) ~= "string" and not (nilable and v == nil) then
+    base.argerror(fname, what, "string", v)
+  end
+end
+
+function SQLite:set_password(u, hash)
+  check_string(hash, "set_password", "argument #2", true)
+  return set(self, u, "password", hash, "set_password")
+end
+
+function SQLite:set_email(u, email)
+  check_string(email, "set_email", "argument #2")
+  return set(self, u, "email", email, "set_email")
+end
+
+function SQLite:set_username(u, name)
+  check_string(name, "set_username", "argument #2", true)
+  return set(self, u, "username", name, "set_username")
+end
+
+function SQLite:set_confirmed_at(u, t)
+  if t ~= nil and type(t) ~= "number" then base.argerror("set_confirmed_at", "argument #2", "number", t) end
+  return set(self, u, "confirmed_at", t and math.floor(t), "set_confirmed_at")
+end
+
+function SQLite:set_field(u, name, value)
+  if not base.TEXT_FIELDS[name] then
+    error("bad argument #2 to 'set_field' (unknown field '" .. tostring(name) .. "')", 2)
+  end
+  check_string(value, "set_field", "argument #3", true)
+  return set(self, u, name, value, "set_field")
+end
+
+function SQLite:set_uniquifier(u, uq)
+  check_string(uq, "set_uniquifier", "argument #2", true)
+  local ok, err, code = set(self, u, "fs_uniquifier", uq or base.random_id(), "set_uniquifier")
+  if ok == nil then return nil, err, code end
+  return true
+end
+
+function SQLite:set_token_uniquifier(u, uq)
+  check_string(uq, "set_token_uniquifier", "argument #2", true)
+  local ok, err, code = set(self, u, "fs_token_uniquifier", uq or base.random_id(),
+                            "set_token_uniquifier")
+  if ok == nil then return nil, err, code end
+  return true
+end
+
+--- New uniquifiers (ending every session and token) and cleared
+-- two-factor, unified sign-in and recovery data; the password stays.
+function SQLite:reset_user_access(u)
+  check_user(u, "reset_user_access")
+  return base.all_or_nothing(self, function()
+    base.must(self:set_uniquifier(u))
+    base.must(self:set_token_uniquifier(u))
+    for name in pairs(base.TEXT_FIELDS) do base.must(self:set_field(u, name, nil)) end
+    return true
+  end)
+end
+
+function SQLite:track_login(u, ip)
+  check_user(u, "track_login")
+  check_string(ip, "track_login", "argument #2", true)
+  local ok, err, code = self._store:track_login(u.id, ip, now(self))
+  if not ok then return nil, err, code end
+  return refresh(self, u)
+end
+
+
+function SQLite:create_role(fields)
+  if type(fields) ~= "table" then base.argerror("create_role", "argument #1", "table", fields) end
+  check_string(fields.name, "create_role", "field 'name'")
+  check_string(fields.description, "create_role", "field 'description'", true)
+  local perms = base.permission_list(fields.permissions, "create_role")
+  local id, err, code = self._store:create_role(fields.name, fields.description,
+                                                base.csv(perms), now(self))
+  if not id then return nil, err, code end
+  return self:find_role(fields.name)
+end
+
+function SQLite:find_role(name)
+  check_string(name, "find_role", "argument #1")
+  local row, err, code = self._store:find_role(name)
+  if row then return userlib.role(row) end
+  if code == "ENOTFOUND" then return nil end
+  return nil, err, code
+end
+
+function SQLite:find_or_create_role(name, fields)
+  local role, err, code = self:find_role(name)
+  if role or err then return role, err, code end
+  fields = fields or {}
+  return self:create_role{ name = name, description = fields.description,
+                           permissions = fields.permissions }
+end
+
+function SQLite:delete_role(role)
+  return self._store:delete_role(base.role_name(role, "delete_role"))
+end
+
+local function user_role(self, u, role, add, fname)
+  check_user(u, fname)
+  local name = base.role_name(role, fname)
+  local changed, err, code
+  if add then
+    changed, err, code = self._store:add_role(u.id, name)
+  else
+    changed, err, code = self._store:remove_role(u.id, name)
+  end
+  if changed == nil then return nil, err, code end
+  if changed then refresh(self, u) end
+  return changed
+end
+
+function SQLite:add_role_to_user(u, role) return user_role(self, u, role, true, "add_role_to_user") end
+function SQLite:remove_role_from_user(u, role) return user_role(self, u, role, false, "remove_role_from_user") end
+
+local function change_permissions(self, role, perms, add, fname)
+  local name = base.role_name(role, fname)
+  local change = base.permission_list(perms, fname)
+  local current, err, code = self:find_role(name)
+  if not current then
+    if err then return nil, err, code end
+    return false
+  end
+  local merged = base.merge_permissions(current.permissions, change, add)
+  local ok
+  ok, err, code = self._store:set_permissions(name, base.csv(merged), now(self))
+  if ok == nil then return nil, err, code end
+  if type(role) == "table" then role.permissions = merged end
+  return true
+end
+
+function SQLite:add_permissions_to_role(role, perms)
+  return change_permissions(self, role, perms, true, "add_permissions_to_role")
+end
+
+function SQLite:remove_permissions_from_role(role, perms)
+  return change_permissions(self, role, perms, false, "remove_permissions_from_role")
+end
+
+
+--- Run fn(...) in one write transaction; on error roll back and re-raise.
+-- Nested calls join the outer transaction.
+function SQLite:transaction(fn, ...)
+  if type(fn) ~= "function" then base.argerror("transaction", "argument #1", "function", fn) end
+  if self._in_txn then return fn(...) end
+  local ok, err = self._store:begin()
+  if not ok then error(err, 2) end
+  self._in_txn = true
+  local n, res
+  ok, n, res = base.pack_pcall(fn, ...)
+  self._in_txn = false
+  if not ok then
+    self._store:rollback()
+    error(res[1], 0)
+  end
+  ok, err = self._store:commit()
+  if not ok then error(err, 2) end
+  return unpack(res, 1, n)
+end
+
+
+function SQLite:counts() return self._store:counts() end
+function SQLite:integrity_check() return self._store:integrity_check() end
+function SQLite:schema_version() return self._store:schema_version() end
+function SQLite:close() self._store:close() end
+
+
+return _M

@@ -1,0 +1,241 @@
+-- The datastore contract: the same behaviour from the SQLite store and
+-- the pure-Lua one. A third-party datastore can run this file too.
+local helpers = require "spec.helpers"
+
+local IMPLEMENTATIONS = {
+  sqlite = function(clock)
+    return assert(require("fsec.datastore.sqlite").new{
+      path = helpers.tmpfile("conformance.db"), clock = clock })
+  end,
+  memory = function(clock)
+    return require("fsec.datastore.memory").new{ clock = clock }
+  end,
+}
+
+for name, make in pairs(IMPLEMENTATIONS) do
+  describe("datastore conformance (" .. name .. ")", function()
+    local ds, clock
+    before_each(function()
+      clock = helpers.clock()
+      ds = make(clock.fn)
+    end)
+    after_each(function() ds:close() end)
+
+    it("passes the issue's example", function()
+      local admin = assert(ds:find_or_create_role("admin", {
+        description = "Administrators", permissions = { "user-read", "user-write" } }))
+      assert.equals("admin", admin.name)
+      assert.same({ "user-read", "user-write" }, admin.permissions)
+      local u = assert(ds:create_user{ email = "Matt@Example.com", password = "$hash$", roles = { "admin" } })
+      local found = ds:find_user{ email = "matt@example.com" }
+      assert.equals(u.id, found.id)
+      assert.equals("Matt@Example.com", found.email)
+      assert.is_true(u:has_role("admin"))
+      assert.is_true(u:has_role(admin))
+      assert.is_true(u:has_permission("user-write"))
+      assert.is_false(u:has_permission("user-delete"))
+      assert.is_true(u:is_active())
+      assert.is_true(ds:deactivate_user(u))
+      assert.is_false(ds:deactivate_user(u))
+      assert.is_false(u:is_active())
+      assert.is_false(ds:find_user{ id = u.id }:is_active())
+      assert.truthy(ds:create_role{ name = "editor" })
+      assert.is_true(ds:add_role_to_user(u, "editor"))
+      assert.is_true(ds:remove_role_from_user(u, "admin"))
+      assert.same({ "editor" }, u.roles)
+      assert.is_false(u:has_permission("user-read"))
+      local old = u.fs_uniquifier
+      assert.is_true(ds:reset_user_access(u))
+      assert.not_equals(old, u.fs_uniquifier)
+      assert.is_nil(ds:find_user{ fs_uniquifier = old })
+      assert.equals(u.id, ds:find_user{ fs_uniquifier = u.fs_uniquifier }.id)
+    end)
+
+    it("finds by every key, and nothing for an unknown one", function()
+      local u = assert(ds:create_user{ email = "a@x.org", username = "Alice",
+        password = "h", fs_uniquifier = "uq-a", fs_token_uniquifier = "tuq-a" })
+      for _, q in ipairs{ { id = u.id }, { email = "A@X.ORG" }, { username = "alice" },
+                          { fs_uniquifier = "uq-a" }, { fs_token_uniquifier = "tuq-a" } } do
+        local f = ds:find_user(q)
+        assert.equals(u.id, f and f.id)
+      end
+      assert.is_nil(ds:find_user{ email = "b@x.org" })
+      assert.is_nil(ds:find_user{ id = 999 })
+      assert.is_nil(ds:find_user{ fs_uniquifier = "nope" })
+    end)
+
+    it("sets defaults like Flask-Security", function()
+      local u = assert(ds:create_user{ email = "d@x.org" })
+      assert.is_true(u.active)
+      assert.is_nil(u.password)
+      assert.is_nil(u.confirmed_at)
+      assert.equals(0, u.login_count)
+      assert.matches("^[%w_-]+$", u.fs_uniquifier)
+      assert.is_true(#u.fs_uniquifier >= 22)
+      assert.not_equals(u.fs_uniquifier, u.fs_token_uniquifier)
+      assert.same({}, u.roles)
+      local v = assert(ds:create_user{ email = "e@x.org", active = false, confirmed_at = 123 })
+      assert.is_false(v.active)
+      assert.equals(123, v.confirmed_at)
+    end)
+
+    it("keeps emails unique case-insensitively", function()
+      assert(ds:create_user{ email = "Same@X.org" })
+      local u, err, code = ds:create_user{ email = "same@x.ORG" }
+      assert.is_nil(u); assert.equals("EEXIST", code); assert.matches("email already exists", err)
+      assert.equals(1, (ds:counts()))
+    end)
+
+    it("refuses bad identities with a clear error, writing nothing", function()
+      for _, bad in ipairs{ { "not an email", "EIDENTITY" }, { "a\0b@x.org", "ENUL" },
+                            { "\255@x.org", "EUTF8" }, { string.rep("a", 300) .. "@x.org", "ETOOLONG" },
+                            { "' OR '1'='1", "EIDENTITY" } } do
+        local u, err, code = ds:create_user{ email = bad[1] }
+        assert.is_nil(u); assert.equals(bad[2], code, bad[1]); assert.is_string(err)
+      end
+      local u, _, code = ds:create_user{ email = "ok@x.org", username = "has space" }
+      assert.is_nil(u); assert.equals("EIDENTITY", code)
+      u, _, code = ds:create_user{ email = "ok@x.org", password = "a\0b" }
+      assert.is_nil(u); assert.equals("ENUL", code)
+      u, _, code = ds:create_user{ email = "ok@x.org", password = string.rep("x", 600) }
+      assert.is_nil(u); assert.equals("ETOOLONG", code)
+      assert.equals(0, (ds:counts()))
+    end)
+
+    it("raises on wrong Lua types, naming the field", function()
+      assert.has_error(function() ds:create_user{ email = { "x" } } end,
+        "bad field 'email' to 'create_user' (string expected, got table)")
+      assert.has_error(function() ds:create_user{ email = "a@x.org", active = "yes" } end,
+        "bad field 'active' to 'create_user' (boolean expected, got string)")
+      assert.has_error(function() ds:create_user{ email = "a@x.org", colour = 1 } end,
+        "bad field 'colour' to 'create_user' (unknown field)")
+      assert.has_error(function() ds:find_user{ email = 42 } end,
+        "bad field 'email' to 'find_user' (string expected, got number)")
+      assert.has_error(function() ds:find_user{ email = "a@x.org", id = 1 } end)
+      assert.has_error(function() ds:deactivate_user({ id = 1 }) end)
+      assert.equals(0, (ds:counts()))
+    end)
+
+    it("stores SQL-injection text literally", function()
+      local evil = "a'--@x.org"
+      assert(ds:create_user{ email = evil, username = "x'OR'1'='1" })
+      assert(ds:create_user{ email = "b@x.org" })
+      assert.equals(evil, ds:find_user{ email = evil }.email)
+      assert.is_nil(ds:find_user{ username = "x'or'1'='2" })
+      assert.equals(2, (ds:counts()))
+    end)
+
+    it("refuses unknown roles without writing", function()
+      local u, err, code = ds:create_user{ email = "r@x.org", roles = { "ghost" } }
+      assert.is_nil(u); assert.equals("ENOTFOUND", code); assert.matches("ghost", err)
+      assert.equals(0, (ds:counts()))
+      u = assert(ds:create_user{ email = "r@x.org" })
+      local ok
+      ok, err, code = ds:add_role_to_user(u, "ghost")
+      assert.is_nil(ok); assert.equals("ENOTFOUND", code)
+    end)
+
+    it("reports whether role links changed", function()
+      assert(ds:create_role{ name = "admin" })
+      local u = assert(ds:create_user{ email = "l@x.org" })
+      assert.is_true(ds:add_role_to_user(u, "admin"))
+      assert.is_false(ds:add_role_to_user(u, "admin"))
+      assert.is_true(ds:remove_role_from_user(u, "admin"))
+      assert.is_false(ds:remove_role_from_user(u, "admin"))
+    end)
+
+    it("manages role permissions as sets", function()
+      local r = assert(ds:create_role{ name = "ed", permissions = "post-read, post-write" })
+      assert.same({ "post-read", "post-write" }, r.permissions)
+      local u = assert(ds:create_user{ email = "p@x.org", roles = { r } })
+      assert.is_true(ds:add_permissions_to_role(r, { "post-delete", "post-read" }))
+      assert.same({ "post-read", "post-write", "post-delete" }, ds:find_role("ed").permissions)
+      assert.is_true(ds:remove_permissions_from_role("ed", "post-write"))
+      assert.same({ "post-read", "post-delete" }, ds:find_role("ed").permissions)
+      assert.is_false(ds:add_permissions_to_role("ghost", { "x" }))
+      assert.is_true(ds:find_user{ id = u.id }:has_permission("post-delete"))
+      assert.is_false(ds:find_user{ id = u.id }:has_permission("post-write"))
+      local _, _, code = ds:create_role{ name = "ed" }
+      assert.equals("EEXIST", code)
+    end)
+
+    it("deletes roles and users with their links", function()
+      assert(ds:create_role{ name = "gone" })
+      local u = assert(ds:create_user{ email = "g@x.org", roles = { "gone" } })
+      assert.is_true(ds:delete_role("gone"))
+      assert.is_false(ds:delete_role("gone"))
+      assert.same({}, ds:find_user{ id = u.id }.roles)
+      assert.is_true(ds:delete_user(u))
+      assert.is_false(ds:delete_user(u))
+      assert.is_nil(ds:find_user{ email = "g@x.org" })
+    end)
+
+    it("toggles, sets fields and uniquifiers", function()
+      local u = assert(ds:create_user{ email = "t@x.org" })
+      assert.is_true(ds:toggle_active(u)); assert.is_false(u.active)
+      assert.is_true(ds:toggle_active(u)); assert.is_true(u.active)
+      assert.is_true(ds:set_password(u, "$new$"))
+      assert.is_false(ds:set_password(u, "$new$"))
+      assert.is_true(ds:set_confirmed_at(u, 1700000000))
+      assert.is_true(ds:set_field(u, "tf_primary_method", "authenticator"))
+      assert.is_true(ds:set_uniquifier(u, "fixed-uq"))
+      assert.is_true(ds:set_email(u, "T2@x.org"))
+      local f = ds:find_user{ email = "t2@X.org" }
+      assert.equals("$new$", f.password)
+      assert.equals(1700000000, f.confirmed_at)
+      assert.equals("fixed-uq", f.fs_uniquifier)
+      assert.is_true(ds:reset_user_access(u))
+      assert.is_nil(ds:find_user{ id = u.id }.tf_primary_method)
+      assert.equals("$new$", ds:find_user{ id = u.id }.password)
+      local v = assert(ds:create_user{ email = "v@x.org" })
+      local ok, _, code = ds:set_email(v, "t2@x.org")
+      assert.is_nil(ok); assert.equals("EEXIST", code)
+      ok, _, code = ds:set_email(v, "bad")
+      assert.is_nil(ok); assert.equals("EIDENTITY", code)
+      assert.equals("v@x.org", ds:find_user{ id = v.id }.email)
+    end)
+
+    it("tracks logins as Flask-Security does", function()
+      local u = assert(ds:create_user{ email = "k@x.org" })
+      assert.is_true(ds:track_login(u, "192.0.2.1"))
+      assert.equals(1, u.login_count)
+      assert.equals(clock.now, u.last_login_at)
+      assert.equals("192.0.2.1", u.last_login_ip)
+      clock.now = clock.now + 100
+      assert.is_true(ds:track_login(u, "192.0.2.2"))
+      local f = ds:find_user{ id = u.id }
+      assert.equals(2, f.login_count)
+      assert.equals(clock.now - 100, f.last_login_at)
+      assert.equals("192.0.2.1", f.last_login_ip)
+      assert.equals(clock.now, f.current_login_at)
+      assert.equals("192.0.2.2", f.current_login_ip)
+      local ok, _, code = ds:track_login(u, string.rep("9", 65))
+      assert.is_nil(ok); assert.equals("ETOOLONG", code)
+    end)
+
+    it("groups changes in a transaction, all or nothing", function()
+      local a, b = ds:transaction(function()
+        local x = assert(ds:create_user{ email = "x1@x.org" })
+        local y = assert(ds:create_user{ email = "x2@x.org" })
+        return x.id, y.id
+      end)
+      assert.truthy(a and b)
+      assert.has_error(function()
+        ds:transaction(function()
+          assert(ds:create_user{ email = "x3@x.org" })
+          error("boom")
+        end)
+      end, "boom")
+      assert.is_nil(ds:find_user{ email = "x3@x.org" })
+      assert.equals(2, (ds:counts()))
+      -- nested transactions join the outer one
+      assert.has_error(function()
+        ds:transaction(function()
+          ds:transaction(function() assert(ds:create_user{ email = "x4@x.org" }) end)
+          error("outer")
+        end)
+      end)
+      assert.is_nil(ds:find_user{ email = "x4@x.org" })
+    end)
+  end)
+end

@@ -1,0 +1,154 @@
+-- The embedded SQLite store through fsec.new: persistence, password
+-- upgrade, and the faults of issue 3 (missing or read-only folder, busy,
+-- full, SIGKILL during concurrent registrations).
+local fsec = require "fsec"
+local helpers = require "spec.helpers"
+
+local LUA = jit and "luajit" or "lua5.4"
+
+local function new(db, extra)
+  local c = helpers.config{ database = db }
+  for k, v in pairs(extra or {}) do c[k] = v end
+  return fsec.new(c)
+end
+
+describe("fsec.new with a database", function()
+  it("creates the file and keeps users across reopening", function()
+    local db = helpers.tmpfile("auth.db")
+    local sec = new(db)
+    local u = assert(sec.datastore:create_user{ email = "Matt@Example.com",
+      password = sec:hash_password("s3cret-pass") })
+    sec:close()
+    local again = new(db)
+    local f = again.datastore:find_user{ email = "matt@example.com" }
+    assert.equals(u.id, f.id)
+    assert.is_true(again:verify_password("s3cret-pass", f.password))
+    assert.equals(require("fsec.core").SCHEMA_VERSION, again.datastore:schema_version())
+    again:close()
+  end)
+
+  it("fails loudly for a missing folder, never falling back to memory", function()
+    assert.has_error(function() new("/nonexistent-fsec/auth.db") end,
+      "fsec.new: database: EDB: cannot open database '/nonexistent-fsec/auth.db': unable to open database file")
+  end)
+
+  it("fails loudly for a read-only folder", function()
+    local dir = helpers.tmpdir() .. "/ro"
+    assert.is_true(helpers.sh("mkdir -p " .. dir .. " && chmod 755 " .. dir))
+    -- root ignores permissions: run the open as 'nobody' when we are root
+    local script = ("package.path=%q; package.cpath=%q; local ok, err = pcall(require('fsec').new, "
+      .. "{ secret_key = string.rep('k', 32), password_salt = 's', database = %q }); "
+      .. "io.write(ok and 'opened' or err)"):format(package.path, package.cpath, dir .. "/auth.db")
+    local prefix = helpers.sh("[ $(id -u) -eq 0 ]") and "setpriv --reuid=nobody --regid=nogroup --clear-groups " or ""
+    local p = io.popen(prefix .. LUA .. " -e " .. ("%q"):format(script) .. " 2>&1")
+    local out = p:read("*a")
+    p:close()
+    assert.matches("fsec.new: database: E%u+: cannot open database", out)
+  end)
+
+  it("refuses database and datastore together", function()
+    assert.has_error(function()
+      new(":memory:", { datastore = require("fsec.datastore.memory").new() })
+    end, "fsec.new: database and datastore are exclusive: give one")
+  end)
+
+  it("accepts a custom datastore and checks its interface", function()
+    local ds = require("fsec.datastore.memory").new()
+    local sec = fsec.new(helpers.config{ datastore = ds })
+    assert.equals(ds, sec.datastore)
+    assert.has_error(function() fsec.new(helpers.config{ datastore = { find_user = print } }) end,
+      "fsec.new: datastore: datastore lacks method 'create_user'")
+  end)
+end)
+
+describe("verify_and_update_password", function()
+  -- A bcrypt hash made by passlib, double-hashed with helpers.SALT.
+  local LEGACY_PW = "correct horse battery staple"
+  local LEGACY = "$2b$05$Jj6yD2x/1.couOZYgNnlRu6NM4YMbW90tutbRlUhozjn21RWOC9Ki"
+
+  for _, kind in ipairs{ "sqlite", "memory" } do
+    it("upgrades a legacy hash to argon2id on success (" .. kind .. ")", function()
+      local sec = kind == "sqlite" and new(helpers.tmpfile("upg.db"))
+        or fsec.new(helpers.config{ datastore = require("fsec.datastore.memory").new() })
+      local ds = sec.datastore
+      local u = assert(ds:create_user{ email = "old@x.org", password = LEGACY })
+      assert.is_false(sec:verify_and_update_password("wrong", u))
+      assert.equals(LEGACY, ds:find_user{ id = u.id }.password)
+      assert.is_true(sec:verify_and_update_password(LEGACY_PW, u))
+      local stored = ds:find_user{ id = u.id }.password
+      assert.matches("^%$argon2id%$v=19%$m=1024,t=1,p=1%$", stored)
+      assert.equals(stored, u.password)
+      local before = sec:hash_count()
+      assert.is_true(sec:verify_and_update_password(LEGACY_PW, u))
+      assert.equals(before + 1, sec:hash_count()) -- verified, not rehashed
+      assert.equals(stored, ds:find_user{ id = u.id }.password)
+      assert.is_false(sec:verify_and_update_password(LEGACY_PW, { password = nil }))
+    end)
+  end
+end)
+
+describe("store faults", function()
+  it("answers 'store busy' when another writer holds the lock", function()
+    local db = helpers.tmpfile("busy.db")
+    local a = new(db)
+    local b = new(db, { database_busy_timeout = 100 })
+    local u, err, code
+    a.datastore:transaction(function()
+      assert(a.datastore:create_user{ email = "a@x.org" })
+      u, err, code = b.datastore:create_user{ email = "b@x.org" }
+    end)
+    assert.is_nil(u)
+    assert.equals("EBUSY", code)
+    assert.matches("store busy", err)
+    assert.truthy(b.datastore:find_user{ email = "a@x.org" })
+    assert.is_nil(b.datastore:find_user{ email = "b@x.org" })
+  end)
+
+  it("reports a full database cleanly and keeps it intact", function()
+    local sec = new(helpers.tmpfile("full.db"), { database_max_pages = 20 })
+    local ds, n, code = sec.datastore, 0, nil
+    for i = 1, 100000 do
+      local u, _, c = ds:create_user{ email = ("user%06d@example.org"):format(i) }
+      if not u then code = c; break end
+      n = n + 1
+    end
+    assert.equals("EFULL", code)
+    assert.is_true(n > 10)
+    assert.equals(n, (ds:counts()))
+    assert.is_true((ds:integrity_check()))
+  end)
+
+  it("loses no acknowledged user when writers are killed (SIGKILL)", function()
+    local rounds = tonumber(os.getenv("FSEC_CRASH_ROUNDS") or "3")
+    for round = 1, rounds do
+      local dir = helpers.tmpdir()
+      local db = ("%s/crash-%d.db"):format(dir, round)
+      local env = ("LUA_PATH=%q LUA_CPATH=%q "):format(package.path, package.cpath)
+      local pids = {}
+      for w = 1, 4 do
+        local ack = ("%s/ack-%d-%d"):format(dir, round, w)
+        local p = io.popen(env .. LUA .. " spec/tools/register.lua " .. db .. " " .. ack
+          .. " w" .. w .. " >/dev/null 2>&1 & echo $!")
+        pids[#pids + 1] = p:read("*l")
+        p:close()
+      end
+      helpers.sh(("sleep %.1f"):format(1 + math.random() * 1.5))
+      helpers.sh("kill -9 " .. table.concat(pids, " ") .. " 2>/dev/null")
+      helpers.sh("sleep 0.2")
+      local sec = new(db)
+      local acked = 0
+      for w = 1, 4 do
+        local f = io.open(("%s/ack-%d-%d"):format(dir, round, w))
+        for email in f:lines() do
+          acked = acked + 1
+          assert.truthy(sec.datastore:find_user{ email = email }, email .. " lost")
+        end
+        f:close()
+      end
+      assert.is_true(acked > 0, "no writer got anything done")
+      assert.is_true((sec.datastore:counts()) >= acked)
+      assert.is_true((sec.datastore:integrity_check()))
+      sec:close()
+    end
+  end)
+end)

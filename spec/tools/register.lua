@@ -1,0 +1,21 @@
+-- Crash-test writer: registers users in a loop on a shared database and
+-- appends each email to an acknowledgement log only after create_user has
+-- returned (i.e. after COMMIT). Killed with SIGKILL by the spec.
+-- Usage: register.lua DB ACKLOG TAG
+local fsec = require "fsec"
+local db, acklog, tag = arg[1], arg[2], arg[3]
+local sec = fsec.new{
+  secret_key = string.rep("k", 32), password_salt = "s",
+  database = db, database_busy_timeout = 10000,
+  password_hash_options = { argon2 = { time_cost = 1, memory_cost = 8 } },
+  allow_weak_password_hash = true,
+}
+local log = assert(io.open(acklog, "a"))
+log:setvbuf("no")
+local hash = sec:hash_password("password-1")
+for i = 1, 1000000 do
+  local email = ("%s-%d@example.org"):format(tag, i)
+  local u, err = sec.datastore:create_user{ email = email, password = hash }
+  if not u then io.stderr:write(err, "\n"); os.exit(1) end
+  log:write(email, "\n")
+end
