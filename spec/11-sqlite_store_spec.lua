@@ -138,12 +138,15 @@ describe("store faults", function()
       local sec = new(db)
       local acked = 0
       for w = 1, 4 do
+        -- a writer killed before it opened its log has none
         local f = io.open(("%s/ack-%d-%d"):format(dir, round, w))
-        for email in f:lines() do
-          acked = acked + 1
-          assert.truthy(sec.datastore:find_user{ email = email }, email .. " lost")
+        if f then
+          for email in f:lines() do
+            acked = acked + 1
+            assert.truthy(sec.datastore:find_user{ email = email }, email .. " lost")
+          end
+          f:close()
         end
-        f:close()
       end
       assert.is_true(acked > 0, "no writer got anything done")
       assert.is_true((sec.datastore:counts()) >= acked)

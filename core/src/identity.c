@@ -21,6 +21,9 @@ static int check_text(const char *s, size_t len, size_t max, int no_space) {
   if (len == 0) return FSEC_EIDENTITY;
   if (len > max) return FSEC_ETOOLONG;
   if (memchr(s, '\0', len)) return FSEC_ENUL;
+  for (; (size_t)i < len && (unsigned char)s[i] < 0x80; i++) /* ASCII run */
+    if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f || (no_space && s[i] == ' '))
+      return FSEC_EIDENTITY;
   while ((size_t)i < len) {
     n = utf8proc_iterate((const utf8proc_uint8_t *)s + i,
                          (utf8proc_ssize_t)len - i, &cp);
@@ -33,10 +36,21 @@ static int check_text(const char *s, size_t len, size_t max, int no_space) {
   return FSEC_OK;
 }
 
-/* NFKC + case folding into out. */
+/* NFKC + case folding into out. ASCII (nearly every address) takes a
+ * fast path: NFKC leaves it as is and case folding is tolower. */
 static int fold(const char *s, size_t len, char *out, size_t outlen) {
   utf8proc_uint8_t *f = NULL;
-  utf8proc_ssize_t n = utf8proc_map(
+  utf8proc_ssize_t n;
+  size_t i;
+  for (i = 0; i < len && (unsigned char)s[i] < 0x80; i++) {}
+  if (i == len) {
+    if (len >= outlen) return FSEC_ETOOLONG;
+    for (i = 0; i < len; i++)
+      out[i] = (s[i] >= 'A' && s[i] <= 'Z') ? (char)(s[i] + 32) : s[i];
+    out[len] = '\0';
+    return FSEC_OK;
+  }
+  n = utf8proc_map(
       (const utf8proc_uint8_t *)s, (utf8proc_ssize_t)len, &f,
       UTF8PROC_STABLE | UTF8PROC_COMPOSE | UTF8PROC_COMPAT | UTF8PROC_CASEFOLD);
   if (n < 0) return n == UTF8PROC_ERROR_NOMEM ? FSEC_ENOMEM : FSEC_EUTF8;

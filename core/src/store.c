@@ -121,6 +121,7 @@ struct fsec_store {
   sqlite3 *db;
   sqlite3_stmt *st[ST__COUNT];
   int in_txn;              /* inside fsec_store_begin .. commit/rollback */
+  int savepoint;           /* the current call opened a savepoint */
   unsigned long fork_gen;  /* fork_gen when opened */
   char *row;               /* text of the last row returned (see col_text) */
   size_t rowcap, rowused;
@@ -208,15 +209,27 @@ static int guard(fsec_store *s) {
   return FSEC_OK;
 }
 
-/* Start a write: a transaction of its own, or a savepoint inside the
- * caller's transaction, so a failed call never leaves half its writes. */
-static int wbegin(fsec_store *s) {
+/* Start a write: a transaction of its own or, inside the caller's
+ * transaction, a savepoint when the call writes more than one statement
+ * (one statement is atomic by itself), so a failed call never leaves half
+ * its writes. */
+static int wbegin_n(fsec_store *s, int multi) {
   int rc = guard(s);
   if (rc != FSEC_OK) return rc;
+  if (s->in_txn && sqlite3_get_autocommit(s->db))
+    /* SQLite rolled the transaction back itself (after SQLITE_FULL, say):
+     * writing on would autocommit outside the caller's transaction. */
+    return serr(s, FSEC_EDB, "the transaction was rolled back after an "
+                             "error; roll back and start again");
+  s->savepoint = s->in_txn && multi;
+  if (s->in_txn && !multi) return FSEC_OK;
   return exec_st(s, s->in_txn ? ST_SAVEPOINT : ST_BEGIN, "begin");
 }
 
+static int wbegin(fsec_store *s) { return wbegin_n(s, 0); }
+
 static int wend(fsec_store *s, int rc) {
+  if (s->in_txn && !s->savepoint) return rc;
   if (rc == FSEC_OK) {
     int c = exec_st(s, s->in_txn ? ST_RELEASE : ST_COMMIT, "commit");
     if (c == FSEC_OK) return FSEC_OK;
@@ -564,7 +577,7 @@ int fsec_store_user_create(fsec_store *s, const fsec_user_new *in,
     if (fsec_random_id(tuq, sizeof tuq, 16) != FSEC_OK) return FSEC_ECRYPTO;
     u2 = tuq;
   }
-  rc = wbegin(s);
+  rc = wbegin_n(s, in->n_roles > 0);
   if (rc != FSEC_OK) return rc;
   st = stmt(s, ST_USER_INSERT, &rc);
   if (st) {
