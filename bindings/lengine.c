@@ -262,6 +262,17 @@ static int lfsec_engine_verify_token(lua_State *L) {
   return 3;
 }
 
+/* e:dummy_hash() -> an argon2id string at the current parameters that
+ * never verifies (see fsec_password_dummy) */
+static int lfsec_engine_dummy_hash(lua_State *L) {
+  fsec_engine *e = check_engine(L);
+  char out[FSEC_PASSWORD_HASH_BYTES];
+  if (fsec_password_dummy(e, out, sizeof out) != FSEC_OK)
+    return lfsec_pushfail(L, FSEC_EINVAL, fsec_errmsg(e));
+  lua_pushstring(L, out);
+  return 1;
+}
+
 /* e:hash_count() -> number of expensive hash runs so far */
 static int lfsec_engine_hash_count(lua_State *L) {
   lua_pushnumber(L, (lua_Number)fsec_engine_hash_count(check_engine(L)));
@@ -289,6 +300,7 @@ static const luaL_Reg lfsec_engine_methods[] = {
     {"issue_token", lfsec_engine_issue_token},
     {"verify_token", lfsec_engine_verify_token},
     {"hash_count", lfsec_engine_hash_count},
+    {"dummy_hash", lfsec_engine_dummy_hash},
     {"close", lfsec_engine_gc},
     {NULL, NULL}};
 

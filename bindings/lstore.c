@@ -285,6 +285,57 @@ static int user_role(lua_State *L, int add) {
 static int lfsec_store_add_role(lua_State *L) { return user_role(L, 1); }
 static int lfsec_store_remove_role(lua_State *L) { return user_role(L, 0); }
 
+/* ---- sessions --------------------------------------------------------- */
+
+/* store:create_session(sid, user_id, now, expires_at) -> true */
+static int lfsec_store_create_session(lua_State *L) {
+  fsec_store *s = check_store(L);
+  size_t len;
+  const char *sid = lfsec_checkstring(L, 2, &len);
+  int rc = fsec_store_session_create(s, sid, len, check_id(L, 3),
+                                     lfsec_optint(L, 4, 0), lfsec_optint(L, 5, 0));
+  if (rc != FSEC_OK) return fail(L, s, rc);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* store:delete_session(sid) -> deleted */
+static int lfsec_store_delete_session(lua_State *L) {
+  fsec_store *s = check_store(L);
+  size_t len;
+  const char *sid = lfsec_checkstring(L, 2, &len);
+  int deleted = 0, rc = fsec_store_session_delete(s, sid, len, &deleted);
+  if (rc != FSEC_OK) return fail(L, s, rc);
+  lua_pushboolean(L, deleted);
+  return 1;
+}
+
+/* store:delete_user_sessions(user_id [, keep_sid]) -> count */
+static int lfsec_store_delete_user_sessions(lua_State *L) {
+  fsec_store *s = check_store(L);
+  int64_t id = check_id(L, 2), n = 0;
+  size_t len;
+  const char *keep = opt_string(L, 3, &len);
+  int rc = fsec_store_session_delete_user(s, id, keep, len, &n);
+  if (rc != FSEC_OK) return fail(L, s, rc);
+  lua_pushinteger(L, (lua_Integer)n);
+  return 1;
+}
+
+/* store:find_user_by_session(sid, uq, now) -> row | nil, msg, code */
+static int lfsec_store_find_user_by_session(lua_State *L) {
+  fsec_store *s = check_store(L);
+  size_t slen, ulen;
+  const char *sid = lfsec_checkstring(L, 2, &slen);
+  const char *uq = lfsec_checkstring(L, 3, &ulen);
+  fsec_user u;
+  int rc = fsec_store_user_find_session(s, sid, slen, uq, ulen,
+                                        lfsec_optint(L, 4, 0), &u);
+  if (rc != FSEC_OK) return fail(L, s, rc);
+  push_user(L, &u);
+  return 1;
+}
+
 /* ---- roles ------------------------------------------------------------ */
 
 /* store:create_role(name, description|nil, permissions_csv|nil, now) -> id */
@@ -428,6 +479,10 @@ static const luaL_Reg lfsec_store_methods[] = {
     {"find_role", lfsec_store_find_role},
     {"set_permissions", lfsec_store_set_permissions},
     {"delete_role", lfsec_store_delete_role},
+    {"create_session", lfsec_store_create_session},
+    {"delete_session", lfsec_store_delete_session},
+    {"delete_user_sessions", lfsec_store_delete_user_sessions},
+    {"find_user_by_session", lfsec_store_find_user_by_session},
     {"begin", lfsec_store_begin},
     {"commit", lfsec_store_commit},
     {"rollback", lfsec_store_rollback},

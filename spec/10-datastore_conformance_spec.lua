@@ -213,6 +213,33 @@ for name, make in pairs(IMPLEMENTATIONS) do
       assert.is_nil(ok); assert.equals("ETOOLONG", code)
     end)
 
+    it("keeps sessions alive until expiry, logout or a new uniquifier", function()
+      local u = assert(ds:create_user{ email = "s@x.org" })
+      assert.is_true(ds:create_session(u, "sid-1", clock.now + 100))
+      assert.is_true(ds:create_session(u, "sid-2", clock.now + 100))
+      local _, _, code = ds:create_session(u, "sid-1", clock.now + 100)
+      assert.equals("EEXIST", code)
+      assert.equals(u.id, ds:find_user_by_session("sid-1", u.fs_uniquifier).id)
+      assert.is_nil(ds:find_user_by_session("sid-1", "another-uniquifier"))
+      assert.is_nil(ds:find_user_by_session("nope", u.fs_uniquifier))
+      clock.now = clock.now + 100
+      assert.is_nil(ds:find_user_by_session("sid-1", u.fs_uniquifier))
+      clock.now = clock.now - 100
+      assert.is_true(ds:delete_session("sid-1"))
+      assert.is_false(ds:delete_session("sid-1"))
+      assert.is_true(ds:create_session(u, "sid-3", clock.now + 100))
+      assert.equals(1, ds:delete_user_sessions(u, "sid-3"))
+      assert.is_nil(ds:find_user_by_session("sid-2", u.fs_uniquifier))
+      assert.truthy(ds:find_user_by_session("sid-3", u.fs_uniquifier))
+      local uq = u.fs_uniquifier
+      ds:set_uniquifier(u)
+      assert.is_nil(ds:find_user_by_session("sid-3", uq))
+      -- the row stays: a cookie carrying the new uniquifier still finds it
+      assert.truthy(ds:find_user_by_session("sid-3", u.fs_uniquifier))
+      ds:delete_user(u)
+      assert.is_nil(ds:find_user_by_session("sid-3", u.fs_uniquifier))
+    end)
+
     it("groups changes in a transaction, all or nothing", function()
       local a, b = ds:transaction(function()
         local x = assert(ds:create_user{ email = "x1@x.org" })

@@ -3,6 +3,7 @@
  * pre-hash, argon2id hashing, scheme identification and verification
  * dispatch. Legacy formats live in legacy_hash.c.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include <utf8proc.h>
@@ -314,5 +315,21 @@ int fsec_password_needs_update(fsec_engine *e, const char *hash,
     return fsec__err(e, FSEC_EHASHFMT, "stored argon2 hash is malformed");
   *needs = !(ap.is_id && ap.p == 1 && ap.t == e->cfg.argon2_time &&
              ap.m == e->cfg.argon2_memory_kib);
+  return FSEC_OK;
+}
+
+int fsec_password_dummy(fsec_engine *e, char *out, size_t outlen) {
+  unsigned char salt[16], tag[32];
+  char bs[32], bt[48];
+  if (outlen < FSEC_PASSWORD_HASH_BYTES)
+    return fsec__err(e, FSEC_EINVAL, "hash buffer too small");
+  randombytes_buf(salt, sizeof salt);
+  randombytes_buf(tag, sizeof tag);
+  sodium_bin2base64(bs, sizeof bs, salt, sizeof salt,
+                    sodium_base64_VARIANT_ORIGINAL_NO_PADDING);
+  sodium_bin2base64(bt, sizeof bt, tag, sizeof tag,
+                    sodium_base64_VARIANT_ORIGINAL_NO_PADDING);
+  snprintf(out, outlen, "$argon2id$v=19$m=%u,t=%u,p=1$%s$%s",
+           e->cfg.argon2_memory_kib, e->cfg.argon2_time, bs, bt);
   return FSEC_OK;
 }

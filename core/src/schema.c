@@ -48,6 +48,15 @@ static const char *const MIGRATIONS[] = {
     /* 2: failed-login counting for lockout. */
     "ALTER TABLE users ADD COLUMN failed_login_count INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE users ADD COLUMN failed_login_window INTEGER;",
+
+    /* 3: server-side session records, so logout and revocation are real
+     * (a signed cookie alone cannot be taken back). */
+    "CREATE TABLE sessions ("
+    "  id TEXT PRIMARY KEY,"
+    "  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    "  created_at INTEGER NOT NULL,"
+    "  expires_at INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE INDEX sessions_user ON sessions(user_id);",
 };
 
 int fsec__migration_count(void) {

@@ -51,6 +51,8 @@ enum {
   ST_USER_INSERT, ST_ROLE_ID, ST_LINK_ADD, ST_LINK_DEL, ST_USER_DELETE,
   ST_TRACK, ST_ROLE_INSERT, ST_ROLE_FIND, ST_ROLE_PERMS, ST_ROLE_DELETE,
   ST_COUNT_USERS, ST_COUNT_ROLES, ST_USER_VERSION,
+  ST_SESSION_INSERT, ST_SESSION_PURGE, ST_SESSION_DELETE,
+  ST_SESSION_DELETE_USER, ST_FIND_SESSION,
   ST_SET_FIRST /* followed by one statement per fsec_user_col */
 };
 #define ST__COUNT (ST_SET_FIRST + FSEC_COL__COUNT)
@@ -96,6 +98,18 @@ static const char *const SQL[ST__COUNT] = {
     [ST_COUNT_USERS] = "SELECT count(*) FROM users",
     [ST_COUNT_ROLES] = "SELECT count(*) FROM roles",
     [ST_USER_VERSION] = "PRAGMA user_version",
+    [ST_SESSION_INSERT] =
+        "INSERT INTO sessions (id, user_id, created_at, expires_at)"
+        " VALUES (?1, ?2, ?3, ?4)",
+    [ST_SESSION_PURGE] =
+        "DELETE FROM sessions WHERE user_id = ?1 AND expires_at <= ?2",
+    [ST_SESSION_DELETE] = "DELETE FROM sessions WHERE id = ?1",
+    [ST_SESSION_DELETE_USER] =
+        "DELETE FROM sessions WHERE user_id = ?1 AND id IS NOT ?2",
+    [ST_FIND_SESSION] =
+        "SELECT " USER_COLS " FROM sessions se JOIN users u"
+        " ON u.id = se.user_id WHERE se.id = ?1 AND u.fs_uniquifier = ?2"
+        " AND se.expires_at > ?3",
     [ST_SET_FIRST + FSEC_COL_EMAIL] = SET_NORM("email"),
     [ST_SET_FIRST + FSEC_COL_USERNAME] = SET_NORM("username"),
     [ST_SET_FIRST + FSEC_COL_PASSWORD] = SET("password"),
@@ -837,6 +851,98 @@ int fsec_store_user_add_role(fsec_store *s, int64_t id, const char *role,
 int fsec_store_user_remove_role(fsec_store *s, int64_t id, const char *role,
                                 size_t len, int *changed) {
   return user_role(s, ST_LINK_DEL, id, role, len, changed);
+}
+
+/* ------------------------------------------------------------------ */
+/* Sessions                                                            */
+/* ------------------------------------------------------------------ */
+
+int fsec_store_session_create(fsec_store *s, const char *sid, size_t len,
+                              int64_t user_id, int64_t now,
+                              int64_t expires_at) {
+  sqlite3_stmt *st;
+  int rc = guard(s), r;
+  if (rc == FSEC_OK) rc = check_value(s, sid, len, FSEC_UNIQUIFIER_MAX, "session id");
+  if (rc == FSEC_OK && len == 0) rc = serr(s, FSEC_EINVAL, "session id is empty");
+  if (rc == FSEC_OK) rc = wbegin_n(s, 1);
+  if (rc != FSEC_OK) return rc;
+  st = stmt(s, ST_SESSION_PURGE, &rc);
+  if (st) {
+    sqlite3_bind_int64(st, 1, user_id);
+    sqlite3_bind_int64(st, 2, now);
+    r = sqlite3_step(st);
+    done(st);
+    rc = r == SQLITE_DONE ? FSEC_OK : map_rc(s, r, "purge sessions");
+  }
+  if (rc == FSEC_OK && (st = stmt(s, ST_SESSION_INSERT, &rc)) != NULL) {
+    bind_text(st, 1, sid, len);
+    sqlite3_bind_int64(st, 2, user_id);
+    sqlite3_bind_int64(st, 3, now);
+    sqlite3_bind_int64(st, 4, expires_at);
+    r = sqlite3_step(st);
+    done(st);
+    if (r == SQLITE_CONSTRAINT_FOREIGNKEY)
+      rc = serr(s, FSEC_ENOTFOUND, "user %lld does not exist", (long long)user_id);
+    else if (r == SQLITE_CONSTRAINT_PRIMARYKEY)
+      rc = serr(s, FSEC_EEXIST, "session id already exists");
+    else
+      rc = r == SQLITE_DONE ? FSEC_OK : map_rc(s, r, "create session");
+  }
+  return wend(s, rc);
+}
+
+int fsec_store_session_delete(fsec_store *s, const char *sid, size_t len,
+                              int *deleted) {
+  sqlite3_stmt *st;
+  int rc = guard(s);
+  if (deleted) *deleted = 0;
+  if (rc == FSEC_OK) rc = check_value(s, sid, len, FSEC_UNIQUIFIER_MAX, "session id");
+  if (rc != FSEC_OK) return rc;
+  st = stmt(s, ST_SESSION_DELETE, &rc);
+  if (!st) return rc;
+  bind_text(st, 1, sid, len);
+  return write_one(s, st, "delete session", deleted);
+}
+
+int fsec_store_session_delete_user(fsec_store *s, int64_t user_id,
+                                   const char *keep, size_t keeplen,
+                                   int64_t *count) {
+  sqlite3_stmt *st;
+  int changed = 0, rc = guard(s);
+  if (count) *count = 0;
+  if (rc == FSEC_OK) rc = check_value(s, keep, keeplen, FSEC_UNIQUIFIER_MAX, "session id");
+  if (rc != FSEC_OK) return rc;
+  st = stmt(s, ST_SESSION_DELETE_USER, &rc);
+  if (!st) return rc;
+  sqlite3_bind_int64(st, 1, user_id);
+  bind_text(st, 2, keep, keeplen);
+  rc = write_one(s, st, "delete sessions", &changed);
+  if (rc == FSEC_OK && count) *count = sqlite3_changes(s->db);
+  return rc;
+}
+
+int fsec_store_user_find_session(fsec_store *s, const char *sid, size_t sidlen,
+                                 const char *uq, size_t uqlen, int64_t now,
+                                 fsec_user *out) {
+  sqlite3_stmt *st;
+  int rc = guard(s), r;
+  if (rc == FSEC_OK) rc = check_value(s, sid, sidlen, FSEC_UNIQUIFIER_MAX, "session id");
+  if (rc == FSEC_OK) rc = check_value(s, uq, uqlen, FSEC_UNIQUIFIER_MAX, "uniquifier");
+  if (rc != FSEC_OK) return rc;
+  st = stmt(s, ST_FIND_SESSION, &rc);
+  if (!st) return rc;
+  bind_text(st, 1, sid, sidlen);
+  bind_text(st, 2, uq, uqlen);
+  sqlite3_bind_int64(st, 3, now);
+  r = sqlite3_step(st);
+  if (r == SQLITE_ROW)
+    rc = fill_user(s, st, out);
+  else if (r == SQLITE_DONE)
+    rc = serr(s, FSEC_ENOTFOUND, "no such session");
+  else
+    rc = map_rc(s, r, "find session");
+  done(st);
+  return rc;
 }
 
 /* ------------------------------------------------------------------ */

@@ -250,6 +250,26 @@ static void config_is_checked_at_open(void) {
   fsec_engine_close(NULL); /* a no-op */
 }
 
+/* The dummy hash: current parameters, one argon2 run, never a match. */
+static void dummy_hash_costs_one_run_and_never_matches(void) {
+  fsec_engine *e = open_engine(SALT);
+  char d[FSEC_PASSWORD_HASH_BYTES], d2[FSEC_PASSWORD_HASH_BYTES];
+  int match = -1, needs = -1;
+  uint64_t before;
+  ASSERT_OK(fsec_password_dummy(e, d, sizeof d));
+  ASSERT_OK(fsec_password_dummy(e, d2, sizeof d2));
+  ASSERT(strcmp(d, d2) != 0);
+  ASSERT(strncmp(d, "$argon2id$v=19$m=1024,t=1,p=1$", 30) == 0);
+  ASSERT_OK(fsec_password_needs_update(e, d, strlen(d), &needs));
+  ASSERT_EQ(needs, 0); /* same parameters as real hashes */
+  before = fsec_engine_hash_count(e);
+  ASSERT_OK(fsec_password_verify(e, PW, strlen(PW), d, strlen(d), &match));
+  ASSERT_EQ(match, 0);
+  ASSERT_EQ(fsec_engine_hash_count(e), before + 1);
+  ASSERT_EQ(fsec_password_dummy(e, d, 10), FSEC_EINVAL);
+  fsec_engine_close(e);
+}
+
 int main(void) {
   RUN(hash_is_argon2id_phc_with_configured_params);
   RUN(defaults_meet_owasp_minimum);
@@ -261,5 +281,6 @@ int main(void) {
   RUN(needs_update_tracks_scheme_and_params);
   RUN(hash_count_counts_each_expensive_run);
   RUN(config_is_checked_at_open);
+  RUN(dummy_hash_costs_one_run_and_never_matches);
   return 0;
 }

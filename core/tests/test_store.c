@@ -72,7 +72,7 @@ static void old_schema_is_migrated_in_place(void) {
       "PRAGMA user_version = 1;", NULL, NULL, NULL));
   sqlite3_close(db);
   s = open_at(p);
-  ASSERT_EQ(fsec_store_schema_version(s), 2);
+  ASSERT_EQ(fsec_store_schema_version(s), FSEC_SCHEMA_VERSION);
   ASSERT_OK(fsec_store_user_find(s, FSEC_USER_BY_EMAIL, "old@X.ORG", 9, &u));
   ASSERT_STREQ(u.email, "Old@X.org");
   fsec_store_close(s);
@@ -414,6 +414,45 @@ static void child_after_fork_is_refused(void) {
   fsec_store_close(s);
 }
 
+/* Sessions: found only while alive and while the uniquifier matches. */
+static void sessions_live_and_die(void) {
+  fsec_store *s = open_at(path("sess.db"));
+  int64_t id = create(s, "s@x.com", NULL, 0), n = -1;
+  fsec_user u;
+  int deleted = -1;
+  ASSERT_OK(fsec_store_user_find(s, FSEC_USER_BY_ID, "1", 1, &u));
+  {
+    char uq[64];
+    snprintf(uq, sizeof uq, "%s", u.fs_uniquifier);
+    ASSERT_OK(fsec_store_session_create(s, "sid-1", 5, id, NOW, NOW + 100));
+    ASSERT_OK(fsec_store_session_create(s, "sid-2", 5, id, NOW, NOW + 100));
+    ASSERT_EQ(fsec_store_session_create(s, "sid-1", 5, id, NOW, NOW + 100), FSEC_EEXIST);
+    ASSERT_EQ(fsec_store_session_create(s, "sid-x", 5, 999, NOW, NOW + 100), FSEC_ENOTFOUND);
+    ASSERT_OK(fsec_store_user_find_session(s, "sid-1", 5, uq, strlen(uq), NOW + 99, &u));
+    ASSERT_EQ(u.id, id);
+    ASSERT_EQ(fsec_store_user_find_session(s, "sid-1", 5, uq, strlen(uq), NOW + 100, &u),
+              FSEC_ENOTFOUND); /* expired */
+    ASSERT_EQ(fsec_store_user_find_session(s, "sid-1", 5, "other-uq", 8, NOW, &u),
+              FSEC_ENOTFOUND); /* uniquifier rotated */
+    ASSERT_OK(fsec_store_session_delete(s, "sid-1", 5, &deleted));
+    ASSERT_EQ(deleted, 1);
+    ASSERT_EQ(fsec_store_user_find_session(s, "sid-1", 5, uq, strlen(uq), NOW, &u),
+              FSEC_ENOTFOUND);
+    ASSERT_OK(fsec_store_session_create(s, "sid-3", 5, id, NOW, NOW + 100));
+    ASSERT_OK(fsec_store_session_delete_user(s, id, "sid-3", 5, &n));
+    ASSERT_EQ(n, 1); /* sid-2 gone, sid-3 kept */
+    ASSERT_OK(fsec_store_user_find_session(s, "sid-3", 5, uq, strlen(uq), NOW, &u));
+    /* an expired session of the user is purged by the next login */
+    ASSERT_OK(fsec_store_session_create(s, "sid-4", 5, id, NOW + 200, NOW + 300));
+    ASSERT_OK(fsec_store_session_delete(s, "sid-3", 5, &deleted));
+    ASSERT_EQ(deleted, 0);
+    ASSERT_OK(fsec_store_user_delete(s, id, &deleted)); /* cascades */
+    ASSERT_EQ(fsec_store_user_find_session(s, "sid-4", 5, uq, strlen(uq), NOW + 201, &u),
+              FSEC_ENOTFOUND);
+  }
+  fsec_store_close(s);
+}
+
 int main(void) {
   const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
   snprintf(DIR_, sizeof DIR_, "%s/fsec-test-store-XXXXXX", tmp);
@@ -433,6 +472,7 @@ int main(void) {
   RUN(busy_store_is_reported);
   RUN(full_database_is_clean);
   RUN(child_after_fork_is_refused);
+  RUN(sessions_live_and_die);
   {
     char cmd[320];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", DIR_);

@@ -36,6 +36,12 @@
 --   add_role_to_user(user, role) / remove_role_from_user(user, role) -> changed
 --   add_permissions_to_role(role, perms) / remove_permissions_from_role(role, perms)
 --                                                    -> true | false (no such role)
+--   create_session(user, sid, expires_at)           -> true
+--   find_user_by_session(sid, fs_uniquifier)         -> User | nil (the
+--       session must exist, be unexpired and belong to the user whose
+--       uniquifier matches: rotating it ends every session)
+--   delete_session(sid)                              -> deleted
+--   delete_user_sessions(user[, keep_sid])           -> count removed
 --   transaction(fn, ...)  run fn in one write transaction; an error in fn
 --                         rolls everything back and is raised again
 --   counts()                                         -> users, roles
@@ -63,7 +69,8 @@ _M.METHODS = {
   "set_token_uniquifier", "reset_user_access", "track_login", "create_role",
   "find_role", "find_or_create_role", "delete_role", "add_role_to_user",
   "remove_role_from_user", "add_permissions_to_role",
-  "remove_permissions_from_role", "transaction", "counts", "close",
+  "remove_permissions_from_role", "create_session", "find_user_by_session",
+  "delete_session", "delete_user_sessions", "transaction", "counts", "close",
 }
 
 _M.FIND_KEYS = { id = true, email = true, username = true,

@@ -53,6 +53,16 @@ FSEC_API FSEC_NODISCARD int fsec_password_needs_update(fsec_engine *e,
                                                        int *needs)
     FSEC_NONNULL(1, 2, 4);
 
+/* Write a well-formed argon2id string with the configured parameters and a
+ * random salt and tag, without hashing anything. Verifying any password
+ * against it costs exactly one argon2id run at the current parameters and
+ * never matches: what a login for an unknown user or a user without a
+ * password verifies against, so every failure costs the same.
+ * Returns FSEC_OK or FSEC_EINVAL (outlen below FSEC_PASSWORD_HASH_BYTES). */
+FSEC_API FSEC_NODISCARD int fsec_password_dummy(fsec_engine *e, char *out,
+                                                size_t outlen)
+    FSEC_NONNULL(1, 2);
+
 /* The FSEC_SCHEME_* of a stored hash string, or FSEC_EHASHFMT. A string
  * that starts with no known prefix is FSEC_SCHEME_PLAINTEXT only when the
  * engine enables plaintext. */

@@ -22,7 +22,7 @@
 
 typedef struct fsec_store fsec_store;
 
-#define FSEC_SCHEMA_VERSION 2
+#define FSEC_SCHEMA_VERSION 3
 
 /* Limits on stored values (bytes). Longer input: FSEC_ETOOLONG. */
 #define FSEC_EMAIL_MAX 254
@@ -206,6 +206,39 @@ FSEC_API FSEC_NODISCARD int fsec_store_user_remove_role(fsec_store *s,
                                                         size_t len,
                                                         int *changed)
     FSEC_NONNULL(1, 3);
+
+/* ---- sessions ---------------------------------------------------------- */
+
+/* Record a session (sid: 1..64 bytes, random) of a user until expires_at.
+ * The user's expired sessions are removed in the same transaction.
+ * FSEC_EEXIST when the sid is taken; FSEC_ENOTFOUND for an unknown user. */
+FSEC_API FSEC_NODISCARD int fsec_store_session_create(fsec_store *s,
+                                                      const char *sid,
+                                                      size_t len,
+                                                      int64_t user_id,
+                                                      int64_t now,
+                                                      int64_t expires_at)
+    FSEC_NONNULL(1, 2);
+
+/* Remove one session. *deleted (may be NULL): 1 or 0. */
+FSEC_API FSEC_NODISCARD int fsec_store_session_delete(fsec_store *s,
+                                                      const char *sid,
+                                                      size_t len, int *deleted)
+    FSEC_NONNULL(1, 2);
+
+/* Remove every session of a user but `keep` (NULL: all). *count gets the
+ * number removed. */
+FSEC_API FSEC_NODISCARD int fsec_store_session_delete_user(
+    fsec_store *s, int64_t user_id, const char *keep, size_t keeplen,
+    int64_t *count) FSEC_NONNULL(1);
+
+/* The user of a live session, in one statement: the session exists, has
+ * not expired at now, and belongs to the user whose fs_uniquifier is uq
+ * (so rotating the uniquifier ends every session). FSEC_ENOTFOUND
+ * otherwise. */
+FSEC_API FSEC_NODISCARD int fsec_store_user_find_session(
+    fsec_store *s, const char *sid, size_t sidlen, const char *uq,
+    size_t uqlen, int64_t now, fsec_user *out) FSEC_NONNULL(1, 2, 4, 7);
 
 /* ---- roles ------------------------------------------------------------- */
 

@@ -45,6 +45,7 @@ function _M.new(opts)
     _users = {},      -- id -> row (with role_names set)
     _roles = {},      -- name -> row
     _role_ids = 0,
+    _sessions = {},   -- sid -> { user_id, expires_at }
   }, Memory)
 end
 
@@ -175,6 +176,9 @@ function Memory:delete_user(u)
   check_user(u, "delete_user")
   if not self._users[u.id] then return false end
   self._users[u.id] = nil
+  for sid, sess in pairs(self._sessions) do
+    if sess.user_id == u.id then self._sessions[sid] = nil end
+  end
   return true
 end
 
@@ -387,16 +391,65 @@ function Memory:remove_permissions_from_role(role, perms)
 end
 
 
+function Memory:create_session(u, sid, expires_at)
+  check_user(u, "create_session")
+  check_string(sid, "create_session", "argument #2")
+  if type(expires_at) ~= "number" then base.argerror("create_session", "argument #3", "number", expires_at) end
+  local ok, err, code = check_text(sid, 64, "session id")
+  if not ok then return nil, err, code end
+  if not self._users[u.id] then return fail("ENOTFOUND", "user " .. tostring(u.id) .. " does not exist") end
+  if self._sessions[sid] then return fail("EEXIST", "session id already exists") end
+  local t = now(self)
+  for id, sess in pairs(self._sessions) do -- purge the user's expired ones
+    if sess.user_id == u.id and sess.expires_at <= t then self._sessions[id] = nil end
+  end
+  self._sessions[sid] = { user_id = u.id, expires_at = math.floor(expires_at) }
+  return true
+end
+
+function Memory:find_user_by_session(sid, uq)
+  check_string(sid, "find_user_by_session", "argument #1")
+  check_string(uq, "find_user_by_session", "argument #2")
+  local sess = self._sessions[sid]
+  if not sess or sess.expires_at <= now(self) then return nil end
+  local row = self._users[sess.user_id]
+  if not row or row.fs_uniquifier ~= uq then return nil end
+  return snapshot(self, row)
+end
+
+function Memory:delete_session(sid)
+  check_string(sid, "delete_session", "argument #1")
+  local had = self._sessions[sid] ~= nil
+  self._sessions[sid] = nil
+  return had
+end
+
+function Memory:delete_user_sessions(u, keep)
+  check_user(u, "delete_user_sessions")
+  check_string(keep, "delete_user_sessions", "argument #2", true)
+  local n = 0
+  for sid, sess in pairs(self._sessions) do
+    if sess.user_id == u.id and sid ~= keep then
+      self._sessions[sid] = nil
+      n = n + 1
+    end
+  end
+  return n
+end
+
+
 --- Snapshot the whole state; restore it if fn raises.
 function Memory:transaction(fn, ...)
   if type(fn) ~= "function" then base.argerror("transaction", "argument #1", "function", fn) end
   if self._in_txn then return fn(...) end
-  local saved = { copy(self._users), copy(self._roles), self._next_id, self._role_ids }
+  local saved = { copy(self._users), copy(self._roles), self._next_id, self._role_ids,
+                  copy(self._sessions) }
   self._in_txn = true
   local ok, n, res = base.pack_pcall(fn, ...)
   self._in_txn = false
   if not ok then
     self._users, self._roles, self._next_id, self._role_ids = saved[1], saved[2], saved[3], saved[4]
+    self._sessions = saved[5]
     error(res[1], 0)
   end
   return unpack(res, 1, n)

@@ -246,6 +246,34 @@ function SQLite:remove_permissions_from_role(role, perms)
 end
 
 
+function SQLite:create_session(u, sid, expires_at)
+  check_user(u, "create_session")
+  check_string(sid, "create_session", "argument #2")
+  if type(expires_at) ~= "number" then base.argerror("create_session", "argument #3", "number", expires_at) end
+  return self._store:create_session(sid, u.id, now(self), math.floor(expires_at))
+end
+
+function SQLite:find_user_by_session(sid, uq)
+  check_string(sid, "find_user_by_session", "argument #1")
+  check_string(uq, "find_user_by_session", "argument #2")
+  local row, err, code = self._store:find_user_by_session(sid, uq, now(self))
+  if row then return userlib.user(row) end
+  if code == "ENOTFOUND" then return nil end
+  return nil, err, code
+end
+
+function SQLite:delete_session(sid)
+  check_string(sid, "delete_session", "argument #1")
+  return self._store:delete_session(sid)
+end
+
+function SQLite:delete_user_sessions(u, keep)
+  check_user(u, "delete_user_sessions")
+  check_string(keep, "delete_user_sessions", "argument #2", true)
+  return self._store:delete_user_sessions(u.id, keep)
+end
+
+
 --- Run fn(...) in one write transaction; on error roll back and re-raise.
 -- Nested calls join the outer transaction.
 function SQLite:transaction(fn, ...)
