@@ -3,6 +3,8 @@
  */
 #include <math.h>
 
+#include <sodium.h>
+
 #include "lfsec.h"
 
 int lfsec_pushfail(lua_State *L, int rc, const char *msg) {
@@ -74,6 +76,38 @@ static int lfsec_check_text(lua_State *L) {
   return 1;
 }
 
+/* core.base64_decode(s) -> bytes | nil: strict standard Base64 with
+ * padding (as HTTP Basic credentials use), at most 8 KiB of input. */
+static int lfsec_base64_decode(lua_State *L) {
+  size_t len, outlen = 0;
+  const char *s = lfsec_checkstring(L, 1, &len), *end = NULL;
+  unsigned char buf[6144];
+  if (len > 8192 ||
+      sodium_base642bin(buf, sizeof buf, s, len, NULL, &outlen, &end,
+                        sodium_base64_VARIANT_ORIGINAL) != 0 ||
+      end != s + len) {
+    lua_pushnil(L);
+    return 1;
+  }
+  lua_pushlstring(L, (const char *)buf, outlen);
+  return 1;
+}
+
+/* core.base64_encode(s) -> standard Base64 with padding (for tests and
+ * clients building Basic credentials). */
+static int lfsec_base64_encode(lua_State *L) {
+  size_t len;
+  const char *s = lfsec_checkstring(L, 1, &len);
+  size_t n = sodium_base64_ENCODED_LEN(len, sodium_base64_VARIANT_ORIGINAL);
+  char *out;
+  if (len > 65536) return luaL_argerror(L, 1, "too long");
+  out = lua_newuserdata(L, n);
+  sodium_bin2base64(out, n, (const unsigned char *)s, len,
+                    sodium_base64_VARIANT_ORIGINAL);
+  lua_pushstring(L, out);
+  return 1;
+}
+
 /* core.errname(rc) -> "EINVAL" */
 static int lfsec_errname(lua_State *L) {
   lua_pushstring(L, fsec_errname((int)luaL_checkinteger(L, 1)));
@@ -87,6 +121,8 @@ static const luaL_Reg lfsec_funcs[] = {
     {"errname", lfsec_errname},
     {"fold_email", lfsec_fold_email},
     {"check_text", lfsec_check_text},
+    {"base64_decode", lfsec_base64_decode},
+    {"base64_encode", lfsec_base64_encode},
     {"fold_username", lfsec_fold_username},
     {NULL, NULL}};
 

@@ -7,6 +7,12 @@ local core = require "fsec.core"
 local config = require "fsec.config"
 local cjson = require "cjson.safe"
 local datastore = require "fsec.datastore"
+local http = require "fsec.http"
+local messages = require "fsec.messages"
+local signals = require "fsec.signals"
+local policy = require "fsec.policy"
+local auth = require "fsec.auth"
+local authz = require "fsec.authz"
 
 local type = type
 local error = error
@@ -80,6 +86,15 @@ local function engine_config(c)
 end
 
 
+local function default_log(level, msg)
+  if ngx and ngx.log then
+    ngx.log(level == "error" and ngx.ERR or ngx.WARN, msg)
+  else
+    io.stderr:write(msg, "\n")
+  end
+end
+
+
 --- Create a Security instance.
 -- @tparam table cfg configuration (see `fsec.config.schema`)
 -- @treturn Security
@@ -115,11 +130,20 @@ function _M.new(cfg)
   -- configuration keeps no copy of them.
   c.secret_key = nil
   c.password_salt = nil
+  local log = c.log or default_log
+  c.log = nil
   local self = setmetatable({
     config = config.freeze(c),
     datastore = ds,
+    signals = signals.new(log),
+    msg = messages.catalogue(c.messages),
     _engine = engine,
     _clock = c.clock,
+    _log = log,
+    _policy = policy.new(log),
+    -- verified against when there is no real hash: one argon2 run at the
+    -- current parameters, never a match
+    _dummy = engine:dummy_hash(),
   }, Security)
   return self
 end
@@ -247,7 +271,55 @@ function Security:close()
 end
 
 
+--- Connect a receiver to a Flask-Security signal (see fsec.signals).
+function Security:connect(name, fn)
+  return self.signals:connect(name, fn)
+end
+
+
+--- Register a policy hook (see fsec.policy): point is "login",
+-- "authenticate" or "access"; fn returns true to allow.
+function Security:policy(point, fn)
+  return self._policy:add(point, fn)
+end
+
+
+--- A new response object to collect status, headers and cookies.
+function Security.new_response() return http.new_response() end
+
+
+local ENDPOINT_URLS = {
+  login = "login_url", logout = "logout_url", register = "register_url",
+  reset_password = "reset_url", forgot_password = "reset_url",
+  change_password = "change_url", confirm_email = "confirm_url",
+  send_confirmation = "confirm_url", verify = "verify_url",
+}
+
+--- URL of a security endpoint, with query parameters
+-- (Flask-Security's url_for_security).
+function Security:url_for_security(endpoint, params)
+  local key = ENDPOINT_URLS[endpoint]
+  if not key then error("unknown security endpoint '" .. tostring(endpoint) .. "'", 2) end
+  local u = self.config.url_prefix .. self.config[key]
+  local q = params and http.encode_query(params) or ""
+  return q ~= "" and (u .. "?" .. q) or u
+end
+
+
+--- The identity attributes logins are looked up by.
+function Security:get_identity_attributes()
+  local out = {}
+  for i, a in ipairs(self.config.identity_attributes) do out[i] = a end
+  return out
+end
+
+
+for k, fn in pairs(auth.methods) do Security[k] = fn end
+for k, fn in pairs(authz.methods) do Security[k] = fn end
+
+
 _M.random_id = core.random_id
 _M.Security = Security
+_M.anonymous = require("fsec.user").anonymous
 
 return _M

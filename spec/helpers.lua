@@ -64,4 +64,42 @@ function helpers.sh(cmd)
   return a == true and c == 0
 end
 
+--- A request table as adapters build it.
+function helpers.request(t)
+  t = t or {}
+  return { method = t.method or "GET", path = t.path or "/", query = t.query or {},
+           headers = t.headers or {}, cookies = t.cookies or {}, body = t.body,
+           remote_addr = t.remote_addr or "192.0.2.10", scheme = t.scheme or "http",
+           host = "localhost", uri = t.uri }
+end
+
+--- A browser-like client: keeps the cookies responses set.
+function helpers.client(scheme)
+  local c = { jar = {}, scheme = scheme or "http" }
+  function c:req(t)
+    t = t or {}
+    local r = helpers.request(t)
+    r.scheme = t.scheme or self.scheme
+    for k, v in pairs(self.jar) do
+      if r.cookies[k] == nil then r.cookies[k] = v end
+    end
+    return r
+  end
+  function c:take(res)
+    for _, sc in ipairs(res.cookies) do
+      local name, value = sc:match("^([^=]+)=([^;]*)")
+      if sc:find("Max-Age=0", 1, true) then self.jar[name] = nil else self.jar[name] = value end
+    end
+    return res
+  end
+  return c
+end
+
+--- The Set-Cookie line for a cookie name in a response, or nil.
+function helpers.set_cookie(res, name)
+  for _, sc in ipairs(res.cookies) do
+    if sc:sub(1, #name + 1) == name .. "=" then return sc end
+  end
+end
+
 return helpers

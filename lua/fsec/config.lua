@@ -58,6 +58,25 @@ local function string_list(allowed)
 end
 
 
+local function path(v)
+  if v:sub(1, 1) ~= "/" or v:find("[%s%c]") then return nil, "a path starting with / expected" end
+  return true
+end
+
+
+local function path_or_empty(v)
+  if v == "" then return true end
+  if v:sub(-1) == "/" then return nil, "must not end with /" end
+  return path(v)
+end
+
+
+local function cookie_name(v)
+  if not v:find("^[%w!#$&'*+.^_`|~-]+$") then return nil, "not a valid cookie name" end
+  return true
+end
+
+
 local function check_secret_key(v)
   local keys = type(v) == "table" and v or { v }
   if #keys == 0 then return nil, "at least one key expected" end
@@ -192,6 +211,74 @@ _M.schema = {
     description = "fsec: cap on the database size in pages (max_page_count)" },
   trackable = { type = "boolean", default = false,
     description = "Record login times, addresses and counts" },
+
+  -- URLs and views (relative to url_prefix where they are endpoints)
+  url_prefix = { type = "string", default = "", check = path_or_empty },
+  login_url = { type = "string", default = "/login", check = path },
+  logout_url = { type = "string", default = "/logout", check = path },
+  register_url = { type = "string", default = "/register", check = path },
+  reset_url = { type = "string", default = "/reset", check = path },
+  change_url = { type = "string", default = "/change", check = path },
+  confirm_url = { type = "string", default = "/confirm", check = path },
+  verify_url = { type = "string", default = "/verify", check = path },
+  post_login_view = { type = "string", default = "/", check = path },
+  post_logout_view = { type = "string", default = "/", check = path },
+  unauthorized_view = { type = "string", check = path,
+    description = "Where browsers are sent when forbidden; nil answers 403" },
+
+  -- tokens and mechanisms
+  token_max_age = { type = "number", check = int_range(1, 2^31),
+    description = "Seconds an auth token is valid (nil: until revoked)" },
+  token_authentication_header = { type = "string", default = "Authentication-Token" },
+  token_authentication_key = { type = "string", default = "auth_token" },
+  auth_mechanisms = { type = "table", default = { "session", "token" },
+    check = string_list({ session = true, token = true, basic = true }),
+    description = "fsec: how current_user recognises a user, in order" },
+  identity_attributes = { type = "table", default = { "email" },
+    check = string_list({ email = true, username = true }),
+    description = "Attributes a login identity is looked up by, in order" },
+  default_remember_me = { type = "boolean", default = false },
+  default_http_auth_realm = { type = "string", default = "Login Required" },
+  freshness = { type = "number", default = 86400, check = int_range(-1, 2^31),
+    description = "Seconds a primary authentication counts as fresh (-1: always)" },
+  freshness_grace_period = { type = "number", default = 3600, check = int_range(0, 2^31) },
+
+  -- cookies and sessions
+  session_cookie_name = { type = "string", default = "session", check = cookie_name },
+  remember_cookie_name = { type = "string", default = "remember_token", check = cookie_name },
+  session_cookie_secure = { type = { "boolean", "string" }, default = "auto",
+    check = function(v)
+      if v == true or v == false or v == "auto" then return true end
+      return nil, "true, false or 'auto' expected"
+    end,
+    description = "fsec: Secure (and __Host-) cookies; 'auto' follows the request scheme" },
+  session_cookie_samesite = { type = "string", default = "Lax",
+    check = function(v)
+      if v == "Lax" or v == "Strict" or v == "None" then return true end
+      return nil, "Lax, Strict or None expected"
+    end },
+  session_cookie_httponly = { type = "boolean", default = true },
+  session_cookie_domain = { type = "string" },
+  session_idle_timeout = { type = "number", default = 1800, check = int_range(60, 2^31),
+    description = "fsec: seconds of inactivity that end a session" },
+  session_lifetime = { type = "number", default = 43200, check = int_range(60, 2^31),
+    description = "fsec: absolute seconds a session lasts" },
+  remember_cookie_duration = { type = "number", default = 2592000, check = int_range(60, 2^31),
+    description = "fsec: seconds a remember cookie lasts (30 days)" },
+  max_body_bytes = { type = "number", default = 65536, check = int_range(256, 2^30),
+    description = "fsec: request bodies above this are refused" },
+
+  -- messages and logging
+  messages = { type = "table", default = {}, check = function(v)
+      local m = require("fsec.messages").DEFAULT
+      for k, text in pairs(v) do
+        if not m[k] then return nil, "unknown message key '" .. tostring(k) .. "'" end
+        if type(text) ~= "string" then return nil, k .. " must be a string" end
+      end
+      return true
+    end, description = "Overrides of Flask-Security's message texts, by key" },
+  log = { type = "function",
+    description = "fsec: function(level, message); default ngx.log or stderr" },
 }
 
 
@@ -232,6 +319,9 @@ local function entity_checks(c)
   end
   if not single and not salt then
     return nil, "password_salt is required (or set password_single_hash = true)"
+  end
+  if c.session_cookie_samesite == "None" and c.session_cookie_secure == false then
+    return nil, "session_cookie_samesite 'None' requires secure cookies"
   end
   local a = c.password_hash_options.argon2 or {}
   if not c.allow_weak_password_hash and

@@ -1,0 +1,358 @@
+--- Authentication: session and remember cookies, auth tokens, HTTP Basic;
+-- login_user, logout_user, current_user, freshness. Mixed into Security.
+--
+-- Session cookie: a "session" token carrying { s = session id,
+-- u = fs_uniquifier, a = time of the last primary authentication,
+-- g = grace expiry }, re-signed as the user stays active (idle timeout =
+-- its maximum age). The session id names a server-side record (the
+-- datastore's sessions), so logout, password change, deactivation and
+-- deletion end it for real; its expiry is the absolute lifetime.
+-- Remember cookie: a "remember" token { s, u } for the same record.
+-- Auth token: an "auth" token { u = fs_token_uniquifier, a, e = expiry }.
+-- @module fsec.auth
+
+local core = require "fsec.core"
+local http = require "fsec.http"
+local userlib = require "fsec.user"
+
+local type = type
+local pairs = pairs
+local ipairs = ipairs
+local floor = math.floor
+
+
+local COOKIE_MAX = 4096
+local REFRESH_AFTER = 60 -- re-sign a session cookie at most once a minute
+
+
+local _M = { _VERSION = "0.1.0" }
+
+
+local function now(sec)
+  local c = sec._clock
+  return floor(c and c() or os.time())
+end
+
+
+local function secure(sec, req)
+  local s = sec.config.session_cookie_secure
+  if s == "auto" then return req.scheme == "https" end
+  return s
+end
+
+
+-- __Host- prefix when the cookie is Secure, host-only and Path=/.
+local function cookie_name(sec, req, base)
+  if secure(sec, req) and not sec.config.session_cookie_domain then
+    return "__Host-" .. base
+  end
+  return base
+end
+
+
+local function cookie_opts(sec, req, max_age)
+  local c = sec.config
+  return { path = "/", domain = c.session_cookie_domain, secure = secure(sec, req),
+           http_only = c.session_cookie_httponly, same_site = c.session_cookie_samesite,
+           max_age = max_age }
+end
+
+
+--- A copy of a user for signals and logs: no password hash.
+function _M.public_user(user)
+  if not userlib.is_user(user) then return user end
+  local t = {}
+  for k, v in pairs(user) do
+    if k ~= "password" then t[k] = v end
+  end
+  return userlib.user(t)
+end
+
+
+local function read_token_cookie(sec, req, base, purpose, max_age)
+  local v = http.single(req.cookies, cookie_name(sec, req, base), COOKIE_MAX)
+  if not v then return nil end
+  local expired, invalid, data, iat = sec:get_token_status(v, purpose, max_age)
+  if expired or invalid or type(data) ~= "table" or type(data.s) ~= "string"
+     or type(data.u) ~= "string" then
+    return nil
+  end
+  return data, iat
+end
+
+
+local function read_session(sec, req)
+  return read_token_cookie(sec, req, sec.config.session_cookie_name, "session",
+                           sec.config.session_idle_timeout)
+end
+
+
+local function read_remember(sec, req)
+  return read_token_cookie(sec, req, sec.config.remember_cookie_name, "remember",
+                           sec.config.remember_cookie_duration)
+end
+
+
+local function set_session_cookie(sec, req, res, data)
+  local tok = assert(sec:generate_token("session", data))
+  res:set_cookie(cookie_name(sec, req, sec.config.session_cookie_name), tok,
+                 cookie_opts(sec, req))
+end
+
+
+local function authenticate_session(sec, req, res)
+  local data, iat = read_session(sec, req)
+  local via, t = "session", now(sec)
+  local refresh = false
+  if not data then
+    local r = read_remember(sec, req)
+    if not r then return nil end
+    -- A remembered login is not a fresh one: a = 0.
+    data, via, refresh = { s = r.s, u = r.u, a = 0 }, "remember", true
+  elseif t - iat >= REFRESH_AFTER then
+    refresh = true
+  end
+  local ds = sec.datastore
+  if not ds then return nil end
+  local user = ds:find_user_by_session(data.s, data.u)
+  if not user or not user.active then return nil end
+  if refresh and res then set_session_cookie(sec, req, res, data) end
+  return user, via, data
+end
+
+
+local function request_token(sec, req)
+  local key = sec.config.token_authentication_key
+  local body = http.json_body(req, sec.config.max_body_bytes)
+  local tok = body and body[key]
+  if tok == nil then tok = http.single(req.query, key, 8192) end
+  if tok == nil then tok = http.header(req, sec.config.token_authentication_header:lower()) end
+  return type(tok) == "string" and tok or nil
+end
+
+
+local function authenticate_token(sec, req)
+  local tok = request_token(sec, req)
+  if not tok or not sec.datastore then return nil end
+  local expired, invalid, data = sec:get_token_status(tok, "auth", sec.config.token_max_age)
+  if expired or invalid or type(data) ~= "table" or type(data.u) ~= "string" then return nil end
+  local e = data.e
+  if type(e) ~= "number" or (e > 0 and e < now(sec)) then return nil end
+  local user = sec.datastore:find_user{ fs_token_uniquifier = data.u }
+  if not user or not user.active then return nil end
+  return user, "token", data
+end
+
+
+--- The user an identity names, trying each identity attribute in order.
+function _M.lookup_identity(sec, identity)
+  if type(identity) ~= "string" or not sec.datastore then return nil end
+  for _, attr in ipairs(sec.config.identity_attributes) do
+    local u = sec.datastore:find_user{ [attr] = identity }
+    if u then return u end
+  end
+  return nil
+end
+
+
+--- Check a password for an identity at the cost of exactly one hash,
+-- whether or not the user exists or has a password.
+-- @return user when the password verifies, else nil, user (or nil)
+function _M.check_password(sec, identity, password)
+  local user = _M.lookup_identity(sec, identity)
+  if not user or type(user.password) ~= "string" then
+    sec._engine:verify_password(password, sec._dummy) -- same work, no match
+    return nil, user
+  end
+  if not sec:verify_and_update_password(password, user) then
+    sec.signals:send("user_failed_authn", { user = _M.public_user(user),
+                                            auth_type = "password", tfa = false })
+    return nil, user
+  end
+  return user
+end
+
+
+local function authenticate_basic(sec, req)
+  local h = http.header(req, "authorization")
+  local b64 = h and h:match("^%s*[Bb][Aa][Ss][Ii][Cc]%s+(%S+)%s*$")
+  local creds = b64 and core.base64_decode(b64)
+  local identity, password = nil, nil
+  if creds then identity, password = creds:match("^([^:]*):(.*)$") end
+  if not identity then return nil end
+  local user = _M.check_password(sec, identity, password)
+  if not user or not user.active then return nil end
+  return user, "basic", nil
+end
+
+
+local AUTHENTICATORS = {
+  session = authenticate_session,
+  token = authenticate_token,
+  basic = authenticate_basic,
+}
+_M.MECHANISMS = { session = true, token = true, basic = true }
+
+
+--- The user the request authenticates as through the given mechanisms
+-- (in order), or nil. Results are cached on the request.
+-- @return user, via ("session", "remember", "token", "basic"), data
+function _M.authenticate(sec, req, mechanisms, res)
+  local cache = req._fsec
+  if not cache then
+    cache = {}
+    req._fsec = cache
+  end
+  for _, mech in ipairs(mechanisms) do
+    local hit = cache[mech]
+    if hit == nil then
+      local user, via, data = AUTHENTICATORS[mech](sec, req, res)
+      if user then
+        local ok = sec._policy:run("authenticate", user, req, via)
+        if not ok then user = nil end
+      end
+      hit = user and { user, via, data } or false
+      cache[mech] = hit
+    end
+    if hit then return hit[1], hit[2], hit[3] end
+  end
+  return nil
+end
+
+
+------------------------------------------------------------------------
+-- Methods mixed into Security
+------------------------------------------------------------------------
+
+local Security = {}
+_M.methods = Security
+
+
+--- The signed-in user, or the anonymous user (never nil).
+-- @tparam table req the request
+-- @tparam[opt] Response res to refresh the session cookie on
+function Security:current_user(req, res)
+  local user = _M.authenticate(self, req, self.config.auth_mechanisms, res)
+  return user or userlib.anonymous
+end
+
+
+--- How the current user was authenticated ("session", "remember", "token",
+-- "basic"), or nil.
+function Security:authn_via(req)
+  local _, via = _M.authenticate(self, req, self.config.auth_mechanisms)
+  return via
+end
+
+
+--- Sign a user in: a new server-side session, a new session cookie (and
+-- a remember cookie), login tracking, the user_authenticated signal.
+-- @tparam table opts remember (default: default_remember_me), authn_via (list)
+-- @return true, or nil and the reason (inactive, denied by policy, store error)
+function Security:login_user(req, res, user, opts)
+  opts = opts or {}
+  if not userlib.is_user(user) then error("bad argument #3 to 'login_user' (User expected)", 2) end
+  if not user.active then return nil, "EINACTIVE: account is disabled", "EINACTIVE" end
+  local ok, reason = self._policy:run("login", user, req)
+  if not ok then return nil, "EPOLICY: " .. tostring(reason), "EPOLICY" end
+  local ds, t = self.datastore, now(self)
+  -- A new session id on every login: end the one the request came with
+  -- (session fixation), whoever it belonged to.
+  local old = read_session(self, req) or read_remember(self, req)
+  if old then ds:delete_session(old.s) end
+  local remember = opts.remember
+  if remember == nil then remember = self.config.default_remember_me end
+  local sid = core.random_id(16)
+  local lifetime = remember and self.config.remember_cookie_duration or self.config.session_lifetime
+  local err, code
+  ok, err, code = ds:create_session(user, sid, t + lifetime)
+  if not ok then return nil, err, code end
+  local data = { s = sid, u = user.fs_uniquifier, a = t }
+  set_session_cookie(self, req, res, data)
+  local rname = cookie_name(self, req, self.config.remember_cookie_name)
+  if remember then
+    res:set_cookie(rname, assert(self:generate_token("remember", { s = sid, u = user.fs_uniquifier })),
+                   cookie_opts(self, req, self.config.remember_cookie_duration))
+  elseif http.single(req.cookies, rname) then
+    res:delete_cookie(rname, cookie_opts(self, req))
+  end
+  if self.config.trackable then
+    ok, err, code = ds:track_login(user, http.single(req, "remote_addr", 64))
+    if not ok then self._log("error", "fsec: login tracking failed: " .. tostring(err)) end
+  end
+  req._fsec = { session = { user, "session", data } }
+  self.signals:send("user_authenticated", { user = _M.public_user(user),
+                                            authn_via = opts.authn_via or { "password" } })
+  return true
+end
+
+
+--- Sign out: the server-side session ends (so replayed cookies fail) and
+-- both cookies are expired.
+function Security:logout_user(req, res)
+  local data = read_session(self, req) or read_remember(self, req)
+  if data and self.datastore then self.datastore:delete_session(data.s) end
+  res:delete_cookie(cookie_name(self, req, self.config.session_cookie_name), cookie_opts(self, req))
+  res:delete_cookie(cookie_name(self, req, self.config.remember_cookie_name), cookie_opts(self, req))
+  req._fsec = {}
+  return true
+end
+
+
+--- End every other session of a user (after a password change), keeping
+-- the one of this request; with rotate, also give the user new
+-- uniquifiers (ending tokens and remember cookies) and re-sign this
+-- request's session cookie with the new one.
+function Security:end_other_sessions(req, res, user, rotate)
+  local data = read_session(self, req)
+  local keep = data and data.s
+  local ds = self.datastore
+  if rotate then
+    local ok, err, code = ds:set_uniquifier(user)
+    if not ok then return nil, err, code end
+    ok, err, code = ds:set_token_uniquifier(user)
+    if not ok then return nil, err, code end
+  end
+  local n, err, code = ds:delete_user_sessions(user, keep)
+  if n == nil then return nil, err, code end
+  if data and res then
+    data.u = user.fs_uniquifier
+    set_session_cookie(self, req, res, data)
+    req._fsec = { session = { user, "session", data } }
+  end
+  return true
+end
+
+
+--- An auth token for a user (Flask-Security's user.get_auth_token()).
+-- @tparam[opt] table opts expires_in (seconds; default: no expiry)
+function Security:get_auth_token(user, opts)
+  if type(user) ~= "table" or type(user.fs_uniquifier) ~= "string" then
+    error("bad argument #1 to 'get_auth_token' (User expected)", 2)
+  end
+  local t = now(self)
+  local e = opts and opts.expires_in and (t + floor(opts.expires_in)) or 0
+  return self:generate_token("auth", { u = user.fs_token_uniquifier or user.fs_uniquifier,
+                                       a = t, e = e })
+end
+
+
+--- Is the request's authentication fresh enough (Flask-Security-Too's
+-- within/grace)? Extends the grace period on res when it is.
+function _M.is_fresh(sec, req, res, via, data, within, grace)
+  if within == nil or within < 0 or via == "basic" then return true end
+  if via ~= "session" or type(data) ~= "table" then return false end
+  local t = now(sec)
+  local fresh = (t - (tonumber(data.a) or 0) < within) or (type(data.g) == "number" and t < data.g)
+  if fresh then
+    grace = grace or sec.config.freshness_grace_period
+    if grace > 0 and res then
+      data.g = t + grace
+      set_session_cookie(sec, req, res, data)
+    end
+  end
+  return fresh
+end
+
+
+return _M

@@ -1,0 +1,257 @@
+--- Authorization: check() and Flask-Security's decorators as wrappers.
+--
+-- A spec is a table: `auth` (mechanisms that must authenticate the
+-- request: "session", "token", "basic"), `within`/`grace` (freshness,
+-- seconds), `realm` (Basic), `roles_required`, `roles_accepted`,
+-- `permissions_required`, `permissions_accepted` (lists), `anonymous`
+-- (anonymous_user_required). Denials answer as Flask-Security-Too does:
+-- JSON clients get 401/403/400 with its envelope and messages; browsers a
+-- redirect to the login page with `next` (or a 403).
+-- @module fsec.authz
+
+local http = require "fsec.http"
+local auth = require "fsec.auth"
+local userlib = require "fsec.user"
+
+local type = type
+local ipairs = ipairs
+local error = error
+local setmetatable = setmetatable
+
+
+local _M = { _VERSION = "0.1.0" }
+
+local SPEC_KEYS = { auth = true, within = true, grace = true, realm = true,
+                    roles_required = true, roles_accepted = true,
+                    permissions_required = true, permissions_accepted = true,
+                    anonymous = true }
+
+
+local function has(list, v)
+  for _, x in ipairs(list or {}) do
+    if x == v then return true end
+  end
+  return false
+end
+
+
+local function check_spec(spec)
+  if type(spec) ~= "table" then error("bad argument #2 to 'check' (table expected)", 3) end
+  for k in pairs(spec) do
+    if not SPEC_KEYS[k] then error("bad argument #2 to 'check' (unknown key '" .. tostring(k) .. "')", 3) end
+  end
+  for _, m in ipairs(spec.auth or {}) do
+    if not auth.MECHANISMS[m] then error("unknown authentication mechanism '" .. tostring(m) .. "'", 3) end
+  end
+end
+
+
+local function url(sec, key)
+  return sec.config.url_prefix .. sec.config[key]
+end
+
+
+local function deny_unauthn(sec, req, res, spec)
+  sec.signals:send("user_unauthenticated", {})
+  local msg = sec.msg("UNAUTHENTICATED")
+  local basic = has(spec.auth, "basic")
+  if basic then
+    res:set_header("WWW-Authenticate",
+                   'Basic realm="' .. (spec.realm or sec.config.default_http_auth_realm) .. '"')
+  end
+  if http.wants_json(req) then
+    res:json(401, { errors = { msg } })
+  elseif basic then
+    res:text(401, msg)
+  else
+    res:redirect(url(sec, "login_url") .. "?next=" .. http.quote(http.full_path(req)))
+  end
+  return res
+end
+
+
+local function deny_unauthz(sec, req, res)
+  local msg = sec.msg("UNAUTHORIZED")
+  if http.wants_json(req) then
+    res:json(403, { errors = { msg } })
+  elseif sec.config.unauthorized_view then
+    res:redirect(sec.config.unauthorized_view)
+  else
+    res:text(403, msg)
+  end
+  return res
+end
+
+
+local function deny_anonymous_required(sec, req, res)
+  if http.wants_json(req) then
+    res:json(400, { errors = { sec.msg("ANONYMOUS_USER_REQUIRED") } })
+  else
+    res:redirect(sec.config.post_login_view)
+  end
+  return res
+end
+
+
+local function deny_reauth(sec, req, res)
+  if http.wants_json(req) then
+    res:json(401, { errors = { sec.msg("REAUTHENTICATION_REQUIRED") }, reauth_required = true })
+  else
+    res:redirect(url(sec, "verify_url") .. "?next=" .. http.quote(http.full_path(req)))
+  end
+  return res
+end
+
+
+local function roles_ok(user, spec)
+  for _, r in ipairs(spec.roles_required or {}) do
+    if not user:has_role(r) then return false end
+  end
+  if spec.roles_accepted and #spec.roles_accepted > 0 then
+    local any = false
+    for _, r in ipairs(spec.roles_accepted) do
+      if user:has_role(r) then any = true; break end
+    end
+    if not any then return false end
+  end
+  for _, p in ipairs(spec.permissions_required or {}) do
+    if not user:has_permission(p) then return false end
+  end
+  if spec.permissions_accepted and #spec.permissions_accepted > 0 then
+    for _, p in ipairs(spec.permissions_accepted) do
+      if user:has_permission(p) then return true end
+    end
+    return false
+  end
+  return true
+end
+
+
+------------------------------------------------------------------------
+-- Methods mixed into Security
+------------------------------------------------------------------------
+
+local Security = {}
+_M.methods = Security
+
+
+--- Decide a request against a spec.
+-- @return true, user, via — or false, status, body, res (the denial)
+function Security:check(req, spec, res)
+  check_spec(spec)
+  res = res or http.new_response()
+  local user, via, data
+  if spec.anonymous then
+    user = self:current_user(req, res)
+    if user.is_authenticated then
+      deny_anonymous_required(self, req, res)
+      return false, res.status, res.body, res
+    end
+    return true, user, nil
+  end
+  if spec.auth then
+    user, via, data = auth.authenticate(self, req, spec.auth, res)
+    if not user then
+      deny_unauthn(self, req, res, spec)
+      return false, res.status, res.body, res
+    end
+    if not auth.is_fresh(self, req, res, via, data, spec.within, spec.grace) then
+      deny_reauth(self, req, res)
+      return false, res.status, res.body, res
+    end
+  else
+    -- Role and permission checks alone do not authenticate: an anonymous
+    -- caller is refused (403), as in Flask-Security.
+    user, via = auth.authenticate(self, req, self.config.auth_mechanisms, res)
+    user = user or userlib.anonymous
+  end
+  if not roles_ok(user, spec) then
+    deny_unauthz(self, req, res)
+    return false, res.status, res.body, res
+  end
+  local ok = self._policy:run("access", user, req, spec)
+  if not ok then
+    deny_unauthz(self, req, res)
+    return false, res.status, res.body, res
+  end
+  return true, user, via
+end
+
+
+-- Guards: callables that wrap a handler; wrapping an already guarded
+-- handler merges the specs (decorators stack as in Flask-Security).
+local guarded = setmetatable({}, { __mode = "k" })
+
+local function merge(a, b)
+  local out = {}
+  for k, v in pairs(a) do out[k] = v end
+  for k, v in pairs(b) do
+    if type(v) == "table" and type(out[k]) == "table" then
+      local list = {}
+      for _, x in ipairs(out[k]) do list[#list + 1] = x end
+      for _, x in ipairs(v) do list[#list + 1] = x end
+      out[k] = list
+    else
+      out[k] = v
+    end
+  end
+  return out
+end
+
+
+local function guard(sec, spec)
+  check_spec(spec)
+  local g = { spec = spec }
+  function g.check(req, res) return sec:check(req, spec, res) end
+  return setmetatable(g, { __call = function(_, handler)
+    if type(handler) ~= "function" then error("a guard wraps a function", 2) end
+    local inner = guarded[handler]
+    local full, fn = spec, handler
+    if inner then full, fn = merge(inner.spec, spec), inner.handler end
+    local wrapped = function(req, res, ...)
+      local ok, a, b, c = sec:check(req, full, res)
+      if not ok then return a, b, c end
+      return fn(req, a, res, ...)
+    end
+    guarded[wrapped] = { spec = full, handler = fn }
+    return wrapped
+  end })
+end
+_M.guard = guard
+
+
+local function list(...)
+  local t = {}
+  for i = 1, select("#", ...) do t[i] = select(i, ...) end
+  return t
+end
+
+
+--- auth_required("token", "session", { within = s, grace = s })
+function Security:auth_required(...)
+  local args, spec = list(...), {}
+  local mechs = {}
+  for _, a in ipairs(args) do
+    if type(a) == "table" then
+      spec.within, spec.grace = a.within, a.grace
+    else
+      mechs[#mechs + 1] = a
+    end
+  end
+  spec.auth = #mechs > 0 and mechs or self.config.auth_mechanisms
+  return guard(self, spec)
+end
+
+function Security:login_required() return guard(self, { auth = self.config.auth_mechanisms }) end
+function Security:auth_token_required() return guard(self, { auth = { "token" } }) end
+function Security:http_auth_required(realm)
+  return guard(self, { auth = { "basic" }, realm = realm })
+end
+function Security:roles_required(...) return guard(self, { roles_required = list(...) }) end
+function Security:roles_accepted(...) return guard(self, { roles_accepted = list(...) }) end
+function Security:permissions_required(...) return guard(self, { permissions_required = list(...) }) end
+function Security:permissions_accepted(...) return guard(self, { permissions_accepted = list(...) }) end
+function Security:anonymous_user_required() return guard(self, { anonymous = true }) end
+
+
+return _M

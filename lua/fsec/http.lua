@@ -1,0 +1,205 @@
+--- Web-server-independent request and response helpers.
+--
+-- A request is a plain table: `method`, `path`, `query` (table; a repeated
+-- parameter may be a list), `headers` (lower-case names; a repeated header
+-- may be a list), `cookies` (table; a repeated cookie may be a list),
+-- `body` (string), `json` (decoded body, optional), `remote_addr`,
+-- `scheme`, `host`, and optionally `uri` (raw path and query).
+-- Anything repeated or malformed counts as absent.
+--
+-- A response (`new_response`) collects `status`, `headers`, `cookies`
+-- (Set-Cookie values) and `body`; adapters apply it.
+-- @module fsec.http
+
+local cjson = require "cjson.safe"
+
+local type = type
+local pairs = pairs
+local tostring = tostring
+local concat = table.concat
+local sort = table.sort
+local setmetatable = setmetatable
+local format = string.format
+local byte = string.byte
+
+
+local json = cjson.new()
+json.encode_sparse_array(false)
+json.decode_max_depth(32)
+
+local _M = { _VERSION = "0.1.0", json = json }
+
+
+--- A single string value from a table of request values, or nil when it
+-- is missing, not a string, repeated, or longer than max.
+function _M.single(t, k, max)
+  local v = type(t) == "table" and t[k] or nil
+  if type(v) ~= "string" then return nil end
+  if max and #v > max then return nil end
+  return v
+end
+
+
+function _M.header(req, name, max)
+  return _M.single(req.headers, name, max or 8192)
+end
+
+
+--- Parse a Cookie header; a name seen twice maps to a list of values
+-- (and so reads as absent through `single`).
+function _M.parse_cookies(header)
+  local out = {}
+  if type(header) ~= "string" then return out end
+  for pair in header:gmatch("[^;]+") do
+    local k, v = pair:match("^%s*([^=%s]+)%s*=%s*(.-)%s*$")
+    if k then
+      local prev = out[k]
+      if prev == nil then
+        out[k] = v
+      elseif type(prev) == "table" then
+        prev[#prev + 1] = v
+      else
+        out[k] = { prev, v }
+      end
+    end
+  end
+  return out
+end
+
+
+--- Does the client want JSON? A JSON body, or JSON as the best match of
+-- Accept (Flask-Security-Too's _want_json).
+function _M.wants_json(req)
+  local ct = _M.header(req, "content-type") or ""
+  if ct:lower():find("^%s*application/json") then return true end
+  local accept = _M.header(req, "accept")
+  if not accept then return false end
+  local best, best_q = nil, -1
+  for item in accept:gmatch("[^,]+") do
+    local mime = item:match("^%s*([^;%s]+)"):lower()
+    local q = tonumber(item:match(";%s*q=([%d.]+)") or "1") or 0
+    if q > best_q or (q == best_q and mime == "application/json") then
+      best, best_q = mime, q
+    end
+  end
+  return best == "application/json"
+end
+
+
+--- The request's JSON body as a table (cached), or nil.
+function _M.json_body(req, max)
+  if req.json ~= nil then return type(req.json) == "table" and req.json or nil end
+  local ct = _M.header(req, "content-type") or ""
+  if not ct:lower():find("^%s*application/json") then return nil end
+  local body = req.body
+  if type(body) ~= "string" or #body > (max or 65536) then return nil end
+  local t = json.decode(body)
+  req.json = type(t) == "table" and t or false
+  return req.json or nil
+end
+
+
+local function quote_char(c)
+  return format("%%%02X", byte(c))
+end
+
+--- Percent-encode everything but unreserved characters and "/".
+function _M.quote(s)
+  return (tostring(s):gsub("[^%w%-%._~/]", quote_char))
+end
+
+--- Percent-encode for a query value (also "/" and "?").
+function _M.quote_value(s)
+  return (tostring(s):gsub("[^%w%-%._~]", quote_char))
+end
+
+--- Encode a table as a query string, keys sorted (stable URLs).
+function _M.encode_query(params)
+  local keys, parts = {}, {}
+  for k in pairs(params or {}) do keys[#keys + 1] = k end
+  sort(keys)
+  for _, k in ipairs(keys) do
+    parts[#parts + 1] = _M.quote_value(k) .. "=" .. _M.quote_value(params[k])
+  end
+  return concat(parts, "&")
+end
+
+--- The request's path with its query, as `next` should carry it.
+function _M.full_path(req)
+  if type(req.uri) == "string" then return req.uri end
+  local q = type(req.query) == "table" and _M.encode_query(req.query) or ""
+  return (req.path or "/") .. (q ~= "" and "?" .. q or "")
+end
+
+
+------------------------------------------------------------------------
+-- Responses
+------------------------------------------------------------------------
+
+local Response = {}
+Response.__index = Response
+
+function _M.new_response()
+  return setmetatable({ status = 200, headers = {}, cookies = {}, body = nil }, Response)
+end
+
+function Response:set_header(name, value)
+  self.headers[name] = value
+  return self
+end
+
+--- Add a Set-Cookie. opts: max_age, path, domain, secure, http_only, same_site.
+function Response:set_cookie(name, value, opts)
+  opts = opts or {}
+  local parts = { name .. "=" .. value, "Path=" .. (opts.path or "/") }
+  if opts.domain then parts[#parts + 1] = "Domain=" .. opts.domain end
+  if opts.max_age then
+    parts[#parts + 1] = "Max-Age=" .. opts.max_age
+    if opts.max_age <= 0 then
+      parts[#parts + 1] = "Expires=Thu, 01 Jan 1970 00:00:00 GMT"
+    end
+  end
+  if opts.secure then parts[#parts + 1] = "Secure" end
+  if opts.http_only ~= false then parts[#parts + 1] = "HttpOnly" end
+  if opts.same_site then parts[#parts + 1] = "SameSite=" .. opts.same_site end
+  -- one cookie per name: a later set replaces an earlier one
+  for i = #self.cookies, 1, -1 do
+    if self.cookies[i]:sub(1, #name + 1) == name .. "=" then table.remove(self.cookies, i) end
+  end
+  self.cookies[#self.cookies + 1] = concat(parts, "; ")
+  return self
+end
+
+function Response:delete_cookie(name, opts)
+  local o = {}
+  for k, v in pairs(opts or {}) do o[k] = v end
+  o.max_age = 0
+  return self:set_cookie(name, "", o)
+end
+
+--- Flask-Security's JSON envelope: {"meta":{"code":N},"response":{...}}.
+function Response:json(status, payload)
+  self.status = status
+  self.headers["Content-Type"] = "application/json"
+  self.body = json.encode({ meta = { code = status }, response = payload or json.empty_object or {} })
+  return self
+end
+
+function Response:redirect(location, status)
+  self.status = status or 302
+  self.headers["Location"] = location
+  self.body = ""
+  return self
+end
+
+function Response:text(status, text)
+  self.status = status
+  self.headers["Content-Type"] = "text/plain; charset=utf-8"
+  self.body = text
+  return self
+end
+
+_M.Response = Response
+
+
+return _M

@@ -1,0 +1,90 @@
+--- Flask-Security-Too's message catalogue (SECURITY_MSG_*): the texts its
+-- JSON API and pages show, by key, with `%(name)s` placeholders. Override
+-- any of them with `messages = { KEY = "text" }` in `fsec.new`.
+-- @module fsec.messages
+
+local type = type
+local tostring = tostring
+
+
+local _M = { _VERSION = "0.1.0" }
+
+_M.DEFAULT = {
+  API_ERROR = "Input not appropriate for requested API",
+  GENERIC_AUTHN_FAILED = "Authentication failed - identity or password/passcode invalid",
+  GENERIC_RECOVERY = "If that email address is in our system, you will receive an email describing how to reset your password.",
+  UNAUTHORIZED = "You do not have permission to view this resource.",
+  UNAUTHENTICATED = "You must sign in to view this resource.",
+  REAUTHENTICATION_REQUIRED = "You must reauthenticate to access this endpoint",
+  CONFIRM_REGISTRATION = "Thank you. To confirm your email address %(email)s, please click on the link in the email we have just sent to you.",
+  EMAIL_CONFIRMED = "Thank you. Your email has been confirmed.",
+  ALREADY_CONFIRMED = "Your email has already been confirmed.",
+  INVALID_CONFIRMATION_TOKEN = "Invalid confirmation token.",
+  EMAIL_ALREADY_ASSOCIATED = "%(email)s is already associated with an account.",
+  IDENTITY_ALREADY_ASSOCIATED = "Identity attribute '%(attr)s' with value '%(value)s' is already associated with an account.",
+  IDENTITY_NOT_REGISTERED = "Identity %(id)s not registered",
+  PASSWORD_MISMATCH = "Password does not match",
+  RETYPE_PASSWORD_MISMATCH = "Passwords do not match",
+  INVALID_REDIRECT = "Redirections outside the domain are forbidden",
+  PASSWORD_RESET_REQUEST = "Instructions to reset your password have been sent to %(email)s.",
+  PASSWORD_RESET_EXPIRED = "You did not reset your password within %(within)s. ",
+  INVALID_RESET_PASSWORD_TOKEN = "Invalid reset password token.",
+  CONFIRMATION_REQUIRED = "Email requires confirmation.",
+  CONFIRMATION_REQUEST = "Confirmation instructions have been sent to %(email)s.",
+  CONFIRMATION_EXPIRED = "You did not confirm your email within %(within)s. ",
+  LOGIN_EXPIRED = "You did not login within %(within)s. New instructions to login have been sent to %(email)s.",
+  LOGIN_EMAIL_SENT = "Instructions to login have been sent to %(email)s.",
+  INVALID_LOGIN_TOKEN = "Invalid login token.",
+  DISABLED_ACCOUNT = "Account is disabled.",
+  EMAIL_NOT_PROVIDED = "Email not provided",
+  INVALID_EMAIL_ADDRESS = "Invalid email address",
+  INVALID_CODE = "Invalid code",
+  PASSWORD_NOT_PROVIDED = "Password not provided",
+  PASSWORD_INVALID_LENGTH = "Password must be at least %(length)s characters",
+  PASSWORD_TOO_SIMPLE = "Password not complex enough",
+  PASSWORD_BREACHED = "Password on breached list",
+  USER_DOES_NOT_EXIST = "Specified user does not exist",
+  INVALID_PASSWORD = "Invalid password",
+  INVALID_PASSWORD_CODE = "Password or code submitted is not valid",
+  PASSWORDLESS_LOGIN_SUCCESSFUL = "You have successfully logged in.",
+  FORGOT_PASSWORD = "Forgot password?",
+  PASSWORD_RESET = "You successfully reset your password and you have been logged in automatically.",
+  PASSWORD_RESET_NO_LOGIN = "You successfully reset your password. Please authenticate using your new password.",
+  PASSWORD_IS_THE_SAME = "Your new password must be different than your previous password.",
+  PASSWORD_CHANGE = "You successfully changed your password.",
+  LOGIN = "Please log in to access this page.",
+  REFRESH = "Please reauthenticate to access this page.",
+  REAUTHENTICATION_SUCCESSFUL = "Reauthentication successful",
+  ANONYMOUS_USER_REQUIRED = "You can only access this endpoint when not logged in.",
+  USERNAME_INVALID_LENGTH = "Username must be at least %(min)d characters and less than %(max)d characters",
+  USERNAME_ILLEGAL_CHARACTERS = "Username contains illegal characters",
+  USERNAME_DISALLOWED_CHARACTERS = "Username can contain only letters and numbers",
+  USERNAME_NOT_PROVIDED = "Username not provided",
+  USERNAME_ALREADY_ASSOCIATED = "%(username)s is already associated with an account.",
+  CSRF_MISSING = "The CSRF token is missing.",
+  CSRF_INVALID = "The CSRF token is invalid.",
+}
+
+
+--- Fill `%(name)s` / `%(name)d` placeholders from vars.
+function _M.format(text, vars)
+  if not vars then return text end
+  return (text:gsub("%%%((%w+)%)[sd]", function(k)
+    local v = vars[k]
+    if v == nil then return "%(" .. k .. ")s" end
+    return tostring(v)
+  end))
+end
+
+
+--- A lookup function over the defaults and the overrides.
+function _M.catalogue(overrides)
+  return function(key, vars)
+    local text = overrides and overrides[key] or _M.DEFAULT[key]
+    if type(text) ~= "string" then error("unknown message key '" .. tostring(key) .. "'", 2) end
+    return _M.format(text, vars)
+  end
+end
+
+
+return _M

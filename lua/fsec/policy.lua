@@ -1,0 +1,60 @@
+--- Policy hooks: Lua functions that decide. Several per point, run in
+-- registration order under pcall; the first that does not return `true`
+-- denies. A hook that raises, returns nothing, or returns anything but
+-- `true` denies (fail closed); its second return value is the reason.
+--
+-- Points:
+--   login(user, req)             before a login is completed (login_user)
+--   authenticate(user, req, via) on every request a user is recognised in
+--   access(user, req, spec)      after the built-in checks of check()
+-- @module fsec.policy
+
+local pcall = pcall
+local type = type
+local error = error
+local tostring = tostring
+local setmetatable = setmetatable
+
+
+local _M = { _VERSION = "0.1.0" }
+
+_M.POINTS = { login = true, authenticate = true, access = true }
+
+local Policy = {}
+Policy.__index = Policy
+
+
+function _M.new(log)
+  return setmetatable({ _hooks = {}, _log = log }, Policy)
+end
+
+
+function Policy:add(point, fn)
+  if not _M.POINTS[point] then error("unknown policy point '" .. tostring(point) .. "'", 2) end
+  if type(fn) ~= "function" then error("bad argument #2 to 'policy' (function expected)", 2) end
+  local list = self._hooks[point] or {}
+  list[#list + 1] = fn
+  self._hooks[point] = list
+  return fn
+end
+
+
+--- Run the hooks of a point: true, or false and a reason.
+function Policy:run(point, ...)
+  local list = self._hooks[point]
+  if not list then return true end
+  for i = 1, #list do
+    local ok, allow, reason = pcall(list[i], ...)
+    if not ok then
+      self._log("error", "fsec: " .. point .. " policy raised (denied): " .. tostring(allow))
+      return false, "policy error"
+    end
+    if allow ~= true then
+      return false, reason ~= nil and tostring(reason) or "denied by policy"
+    end
+  end
+  return true
+end
+
+
+return _M
