@@ -134,6 +134,7 @@ function _M.new(cfg)
   c.log = nil
   local self = setmetatable({
     config = config.freeze(c),
+    _cfg = c, -- the same values, plain, for fsec's own hot paths
     datastore = ds,
     signals = signals.new(log),
     msg = messages.catalogue(c.messages),
@@ -300,7 +301,7 @@ local ENDPOINT_URLS = {
 function Security:url_for_security(endpoint, params)
   local key = ENDPOINT_URLS[endpoint]
   if not key then error("unknown security endpoint '" .. tostring(endpoint) .. "'", 2) end
-  local u = self.config.url_prefix .. self.config[key]
+  local u = self._cfg.url_prefix .. self._cfg[key]
   local q = params and http.encode_query(params) or ""
   return q ~= "" and (u .. "?" .. q) or u
 end
@@ -309,7 +310,7 @@ end
 --- The identity attributes logins are looked up by.
 function Security:get_identity_attributes()
   local out = {}
-  for i, a in ipairs(self.config.identity_attributes) do out[i] = a end
+  for i, a in ipairs(self._cfg.identity_attributes) do out[i] = a end
   return out
 end
 

@@ -78,8 +78,13 @@ describe("fsec.new configuration", function()
     local sec = helpers.new()
     assert.has_error(function() sec.config.token_max_length = 1 end,
       "configuration is read-only (key 'token_max_length')")
-    assert.has_error(function() sec.config.password_hash_options.argon2.time_cost = 9 end)
+    -- nested tables read as copies: changing one changes nothing
+    sec.config.password_hash_options.argon2.time_cost = 9
     assert.equals(1, sec.config.password_hash_options.argon2.time_cost)
+    local list = sec.config.password_schemes
+    assert.equals(6, #list) -- # and ipairs work on LuaJIT too
+    list[1] = "plaintext"
+    assert.equals("argon2", sec.config.password_schemes[1])
   end)
 
   it("does not keep the secrets where Lua can read them", function()

@@ -35,7 +35,7 @@ end
 
 
 local function secure(sec, req)
-  local s = sec.config.session_cookie_secure
+  local s = sec._cfg.session_cookie_secure
   if s == "auto" then return req.scheme == "https" end
   return s
 end
@@ -43,7 +43,7 @@ end
 
 -- __Host- prefix when the cookie is Secure, host-only and Path=/.
 local function cookie_name(sec, req, base)
-  if secure(sec, req) and not sec.config.session_cookie_domain then
+  if secure(sec, req) and not sec._cfg.session_cookie_domain then
     return "__Host-" .. base
   end
   return base
@@ -82,20 +82,20 @@ end
 
 
 local function read_session(sec, req)
-  return read_token_cookie(sec, req, sec.config.session_cookie_name, "session",
-                           sec.config.session_idle_timeout)
+  return read_token_cookie(sec, req, sec._cfg.session_cookie_name, "session",
+                           sec._cfg.session_idle_timeout)
 end
 
 
 local function read_remember(sec, req)
-  return read_token_cookie(sec, req, sec.config.remember_cookie_name, "remember",
-                           sec.config.remember_cookie_duration)
+  return read_token_cookie(sec, req, sec._cfg.remember_cookie_name, "remember",
+                           sec._cfg.remember_cookie_duration)
 end
 
 
 local function set_session_cookie(sec, req, res, data)
   local tok = assert(sec:generate_token("session", data))
-  res:set_cookie(cookie_name(sec, req, sec.config.session_cookie_name), tok,
+  res:set_cookie(cookie_name(sec, req, sec._cfg.session_cookie_name), tok,
                  cookie_opts(sec, req))
 end
 
@@ -122,11 +122,11 @@ end
 
 
 local function request_token(sec, req)
-  local key = sec.config.token_authentication_key
-  local body = http.json_body(req, sec.config.max_body_bytes)
+  local key = sec._cfg.token_authentication_key
+  local body = http.json_body(req, sec._cfg.max_body_bytes)
   local tok = body and body[key]
   if tok == nil then tok = http.single(req.query, key, 8192) end
-  if tok == nil then tok = http.header(req, sec.config.token_authentication_header:lower()) end
+  if tok == nil then tok = http.header(req, sec._cfg.token_authentication_header:lower()) end
   return type(tok) == "string" and tok or nil
 end
 
@@ -134,7 +134,7 @@ end
 local function authenticate_token(sec, req)
   local tok = request_token(sec, req)
   if not tok or not sec.datastore then return nil end
-  local expired, invalid, data = sec:get_token_status(tok, "auth", sec.config.token_max_age)
+  local expired, invalid, data = sec:get_token_status(tok, "auth", sec._cfg.token_max_age)
   if expired or invalid or type(data) ~= "table" or type(data.u) ~= "string" then return nil end
   local e = data.e
   if type(e) ~= "number" or (e > 0 and e < now(sec)) then return nil end
@@ -147,7 +147,7 @@ end
 --- The user an identity names, trying each identity attribute in order.
 function _M.lookup_identity(sec, identity)
   if type(identity) ~= "string" or not sec.datastore then return nil end
-  for _, attr in ipairs(sec.config.identity_attributes) do
+  for _, attr in ipairs(sec._cfg.identity_attributes) do
     local u = sec.datastore:find_user{ [attr] = identity }
     if u then return u end
   end
@@ -232,7 +232,7 @@ _M.methods = Security
 -- @tparam table req the request
 -- @tparam[opt] Response res to refresh the session cookie on
 function Security:current_user(req, res)
-  local user = _M.authenticate(self, req, self.config.auth_mechanisms, res)
+  local user = _M.authenticate(self, req, self._cfg.auth_mechanisms, res)
   return user or userlib.anonymous
 end
 
@@ -240,7 +240,7 @@ end
 --- How the current user was authenticated ("session", "remember", "token",
 -- "basic"), or nil.
 function Security:authn_via(req)
-  local _, via = _M.authenticate(self, req, self.config.auth_mechanisms)
+  local _, via = _M.authenticate(self, req, self._cfg.auth_mechanisms)
   return via
 end
 
@@ -261,22 +261,22 @@ function Security:login_user(req, res, user, opts)
   local old = read_session(self, req) or read_remember(self, req)
   if old then ds:delete_session(old.s) end
   local remember = opts.remember
-  if remember == nil then remember = self.config.default_remember_me end
+  if remember == nil then remember = self._cfg.default_remember_me end
   local sid = core.random_id(16)
-  local lifetime = remember and self.config.remember_cookie_duration or self.config.session_lifetime
+  local lifetime = remember and self._cfg.remember_cookie_duration or self._cfg.session_lifetime
   local err, code
   ok, err, code = ds:create_session(user, sid, t + lifetime)
   if not ok then return nil, err, code end
   local data = { s = sid, u = user.fs_uniquifier, a = t }
   set_session_cookie(self, req, res, data)
-  local rname = cookie_name(self, req, self.config.remember_cookie_name)
+  local rname = cookie_name(self, req, self._cfg.remember_cookie_name)
   if remember then
     res:set_cookie(rname, assert(self:generate_token("remember", { s = sid, u = user.fs_uniquifier })),
-                   cookie_opts(self, req, self.config.remember_cookie_duration))
+                   cookie_opts(self, req, self._cfg.remember_cookie_duration))
   elseif http.single(req.cookies, rname) then
     res:delete_cookie(rname, cookie_opts(self, req))
   end
-  if self.config.trackable then
+  if self._cfg.trackable then
     ok, err, code = ds:track_login(user, http.single(req, "remote_addr", 64))
     if not ok then self._log("error", "fsec: login tracking failed: " .. tostring(err)) end
   end
@@ -292,8 +292,8 @@ end
 function Security:logout_user(req, res)
   local data = read_session(self, req) or read_remember(self, req)
   if data and self.datastore then self.datastore:delete_session(data.s) end
-  res:delete_cookie(cookie_name(self, req, self.config.session_cookie_name), cookie_opts(self, req))
-  res:delete_cookie(cookie_name(self, req, self.config.remember_cookie_name), cookie_opts(self, req))
+  res:delete_cookie(cookie_name(self, req, self._cfg.session_cookie_name), cookie_opts(self, req))
+  res:delete_cookie(cookie_name(self, req, self._cfg.remember_cookie_name), cookie_opts(self, req))
   req._fsec = {}
   return true
 end
@@ -345,7 +345,7 @@ function _M.is_fresh(sec, req, res, via, data, within, grace)
   local t = now(sec)
   local fresh = (t - (tonumber(data.a) or 0) < within) or (type(data.g) == "number" and t < data.g)
   if fresh then
-    grace = grace or sec.config.freshness_grace_period
+    grace = grace or sec._cfg.freshness_grace_period
     if grace > 0 and res then
       data.g = t + grace
       set_session_cookie(sec, req, res, data)

@@ -47,7 +47,7 @@ end
 
 
 local function url(sec, key)
-  return sec.config.url_prefix .. sec.config[key]
+  return sec._cfg.url_prefix .. sec._cfg[key]
 end
 
 
@@ -57,7 +57,7 @@ local function deny_unauthn(sec, req, res, spec)
   local basic = has(spec.auth, "basic")
   if basic then
     res:set_header("WWW-Authenticate",
-                   'Basic realm="' .. (spec.realm or sec.config.default_http_auth_realm) .. '"')
+                   'Basic realm="' .. (spec.realm or sec._cfg.default_http_auth_realm) .. '"')
   end
   if http.wants_json(req) then
     res:json(401, { errors = { msg } })
@@ -74,8 +74,8 @@ local function deny_unauthz(sec, req, res)
   local msg = sec.msg("UNAUTHORIZED")
   if http.wants_json(req) then
     res:json(403, { errors = { msg } })
-  elseif sec.config.unauthorized_view then
-    res:redirect(sec.config.unauthorized_view)
+  elseif sec._cfg.unauthorized_view then
+    res:redirect(sec._cfg.unauthorized_view)
   else
     res:text(403, msg)
   end
@@ -87,7 +87,7 @@ local function deny_anonymous_required(sec, req, res)
   if http.wants_json(req) then
     res:json(400, { errors = { sec.msg("ANONYMOUS_USER_REQUIRED") } })
   else
-    res:redirect(sec.config.post_login_view)
+    res:redirect(sec._cfg.post_login_view)
   end
   return res
 end
@@ -162,7 +162,7 @@ function Security:check(req, spec, res)
   else
     -- Role and permission checks alone do not authenticate: an anonymous
     -- caller is refused (403), as in Flask-Security.
-    user, via = auth.authenticate(self, req, self.config.auth_mechanisms, res)
+    user, via = auth.authenticate(self, req, self._cfg.auth_mechanisms, res)
     user = user or userlib.anonymous
   end
   if not roles_ok(user, spec) then
@@ -238,11 +238,11 @@ function Security:auth_required(...)
       mechs[#mechs + 1] = a
     end
   end
-  spec.auth = #mechs > 0 and mechs or self.config.auth_mechanisms
+  spec.auth = #mechs > 0 and mechs or self._cfg.auth_mechanisms
   return guard(self, spec)
 end
 
-function Security:login_required() return guard(self, { auth = self.config.auth_mechanisms }) end
+function Security:login_required() return guard(self, { auth = self._cfg.auth_mechanisms }) end
 function Security:auth_token_required() return guard(self, { auth = { "token" } }) end
 function Security:http_auth_required(realm)
   return guard(self, { auth = { "basic" }, realm = realm })

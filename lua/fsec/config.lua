@@ -335,19 +335,21 @@ local function entity_checks(c)
 end
 
 
---- Make a table read-only (and its sub-tables), refusing new or changed keys.
+--- A read-only view of a table: reads work (a nested table reads as a
+-- fresh copy, so ipairs and # work on LuaJIT too and changing it changes
+-- nothing), writes raise.
 local function freeze(t)
-  local store = {}
-  for k, v in pairs(t) do
-    store[k] = type(v) == "table" and freeze(v) or v
-  end
+  local store = copy(t)
   return setmetatable({}, {
-    __index = store,
+    __index = function(_, k)
+      local v = store[k]
+      if type(v) == "table" then return copy(v) end
+      return v
+    end,
     __newindex = function(_, k)
       error("configuration is read-only (key '" .. tostring(k) .. "')", 2)
     end,
-    __pairs = function() return next, store, nil end,
-    __len = function() return #store end,
+    __pairs = function() return next, copy(store), nil end,
     __metatable = false,
   })
 end
