@@ -273,6 +273,20 @@ static int lfsec_engine_dummy_hash(lua_State *L) {
   return 1;
 }
 
+/* e:normalize_password(pw) -> the normalized password | nil, msg, code
+ * (what is hashed, before the pre-hash: for counting its length) */
+static int lfsec_engine_normalize_password(lua_State *L) {
+  fsec_engine *e = check_engine(L);
+  size_t len, outlen;
+  const char *pw = lfsec_checkstring(L, 2, &len);
+  char *out;
+  int rc = fsec_password_normalize(e, pw, len, &out, &outlen);
+  if (rc != FSEC_OK) return lfsec_pushfail(L, rc, fsec_errmsg(e));
+  lua_pushlstring(L, out, outlen);
+  fsec_password_free(out, outlen);
+  return 1;
+}
+
 /* e:hash_count() -> number of expensive hash runs so far */
 static int lfsec_engine_hash_count(lua_State *L) {
   lua_pushnumber(L, (lua_Number)fsec_engine_hash_count(check_engine(L)));
@@ -301,6 +315,7 @@ static const luaL_Reg lfsec_engine_methods[] = {
     {"verify_token", lfsec_engine_verify_token},
     {"hash_count", lfsec_engine_hash_count},
     {"dummy_hash", lfsec_engine_dummy_hash},
+    {"normalize_password", lfsec_engine_normalize_password},
     {"close", lfsec_engine_gc},
     {NULL, NULL}};
 

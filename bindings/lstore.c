@@ -130,6 +130,8 @@ static void push_user(lua_State *L, const fsec_user *u) {
   set_int(L, "login_count", u->login_count);
   set_int(L, "create_datetime", u->create_datetime);
   set_int(L, "update_datetime", u->update_datetime);
+  set_int(L, "failed_login_count", u->failed_login_count);
+  set_int(L, "failed_login_window", u->failed_login_window);
   push_roles(L, u->roles);
 }
 
@@ -255,6 +257,26 @@ static int lfsec_store_track_login(lua_State *L) {
   size_t len;
   const char *ip = opt_string(L, 3, &len);
   int rc = fsec_store_user_track_login(s, id, ip, len, lfsec_optint(L, 4, 0));
+  if (rc != FSEC_OK) return fail(L, s, rc);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* store:failed_login(id, now, window) -> count in the window */
+static int lfsec_store_failed_login(lua_State *L) {
+  fsec_store *s = check_store(L);
+  int64_t n = 0;
+  int rc = fsec_store_user_failed_login(s, check_id(L, 2), lfsec_optint(L, 3, 0),
+                                        lfsec_optint(L, 4, 0), &n);
+  if (rc != FSEC_OK) return fail(L, s, rc);
+  lua_pushinteger(L, (lua_Integer)n);
+  return 1;
+}
+
+/* store:reset_failed_logins(id) -> true */
+static int lfsec_store_reset_failed_logins(lua_State *L) {
+  fsec_store *s = check_store(L);
+  int rc = fsec_store_user_reset_failed_logins(s, check_id(L, 2));
   if (rc != FSEC_OK) return fail(L, s, rc);
   lua_pushboolean(L, 1);
   return 1;
@@ -473,6 +495,8 @@ static const luaL_Reg lfsec_store_methods[] = {
     {"set", lfsec_store_set},
     {"track_login", lfsec_store_track_login},
     {"delete_user", lfsec_store_delete_user},
+    {"failed_login", lfsec_store_failed_login},
+    {"reset_failed_logins", lfsec_store_reset_failed_logins},
     {"add_role", lfsec_store_add_role},
     {"remove_role", lfsec_store_remove_role},
     {"create_role", lfsec_store_create_role},

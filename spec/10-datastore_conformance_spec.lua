@@ -240,6 +240,18 @@ for name, make in pairs(IMPLEMENTATIONS) do
       assert.is_nil(ds:find_user_by_session("sid-3", u.fs_uniquifier))
     end)
 
+    it("counts failed logins in a window and resets them", function()
+      local u = assert(ds:create_user{ email = "f@x.org" })
+      assert.equals(0, u.failed_login_count)
+      for i = 1, 3 do assert.equals(i, ds:record_failed_login(u, 600)) end
+      assert.equals(3, ds:find_user{ id = u.id }.failed_login_count)
+      clock.now = clock.now + 600
+      assert.equals(1, ds:record_failed_login(u, 600))
+      assert.is_true(ds:reset_failed_logins(u))
+      assert.equals(0, ds:find_user{ id = u.id }.failed_login_count)
+      assert.is_nil(ds:find_user{ id = u.id }.failed_login_window)
+    end)
+
     it("groups changes in a transaction, all or nothing", function()
       local a, b = ds:transaction(function()
         local x = assert(ds:create_user{ email = "x1@x.org" })

@@ -333,3 +333,10 @@ int fsec_password_dummy(fsec_engine *e, char *out, size_t outlen) {
            e->cfg.argon2_memory_kib, e->cfg.argon2_time, bs, bt);
   return FSEC_OK;
 }
+
+int fsec_password_normalize(fsec_engine *e, const char *pw, size_t pwlen,
+                            char **out, size_t *outlen) {
+  return fsec__pw_normalize(e, pw, pwlen, out, outlen);
+}
+
+void fsec_password_free(char *p, size_t len) { fsec__pw_free(p, len); }

@@ -33,7 +33,8 @@ static void install_fork_hook(void) {
   "u.id, u.email, u.username, u.password, u.active, u.confirmed_at,"         \
   " u.fs_uniquifier, u.fs_token_uniquifier, u.last_login_at,"                \
   " u.current_login_at, u.last_login_ip, u.current_login_ip, u.login_count," \
-  " u.create_datetime, u.update_datetime,"                                   \
+  " u.create_datetime, u.update_datetime, u.failed_login_count,"            \
+  " u.failed_login_window,"                                                  \
   " COALESCE((SELECT group_concat(r.name || char(31) || r.permissions,"      \
   " char(30)) FROM roles_users ru JOIN roles r ON r.id = ru.role_id"         \
   " WHERE ru.user_id = u.id), '')"
@@ -52,7 +53,7 @@ enum {
   ST_TRACK, ST_ROLE_INSERT, ST_ROLE_FIND, ST_ROLE_PERMS, ST_ROLE_DELETE,
   ST_COUNT_USERS, ST_COUNT_ROLES, ST_USER_VERSION,
   ST_SESSION_INSERT, ST_SESSION_PURGE, ST_SESSION_DELETE,
-  ST_SESSION_DELETE_USER, ST_FIND_SESSION,
+  ST_SESSION_DELETE_USER, ST_FIND_SESSION, ST_FAILED_LOGIN, ST_RESET_FAILED,
   ST_SET_FIRST /* followed by one statement per fsec_user_col */
 };
 #define ST__COUNT (ST_SET_FIRST + FSEC_COL__COUNT)
@@ -98,6 +99,18 @@ static const char *const SQL[ST__COUNT] = {
     [ST_COUNT_USERS] = "SELECT count(*) FROM users",
     [ST_COUNT_ROLES] = "SELECT count(*) FROM roles",
     [ST_USER_VERSION] = "PRAGMA user_version",
+    [ST_FAILED_LOGIN] =
+        "UPDATE users SET"
+        " failed_login_count = CASE WHEN failed_login_window IS NULL"
+        "   OR failed_login_window <= ?2 - ?3 THEN 1"
+        "   ELSE failed_login_count + 1 END,"
+        " failed_login_window = CASE WHEN failed_login_window IS NULL"
+        "   OR failed_login_window <= ?2 - ?3 THEN ?2"
+        "   ELSE failed_login_window END"
+        " WHERE id = ?1 RETURNING failed_login_count",
+    [ST_RESET_FAILED] =
+        "UPDATE users SET failed_login_count = 0, failed_login_window = NULL"
+        " WHERE id = ?1 AND failed_login_count <> 0",
     [ST_SESSION_INSERT] =
         "INSERT INTO sessions (id, user_id, created_at, expires_at)"
         " VALUES (?1, ?2, ?3, ?4)",
@@ -656,7 +669,7 @@ static int64_t col_time(sqlite3_stmt *st, int i) {
 }
 
 static int fill_user(fsec_store *s, sqlite3_stmt *st, fsec_user *u) {
-  int rc = reserve_row(s, st, 16);
+  int rc = reserve_row(s, st, 18);
   if (rc != FSEC_OK) return rc;
   u->id = sqlite3_column_int64(st, 0);
   u->email = col_text(s, st, 1);
@@ -673,7 +686,9 @@ static int fill_user(fsec_store *s, sqlite3_stmt *st, fsec_user *u) {
   u->login_count = sqlite3_column_int64(st, 12);
   u->create_datetime = sqlite3_column_int64(st, 13);
   u->update_datetime = sqlite3_column_int64(st, 14);
-  u->roles = col_text(s, st, 15);
+  u->failed_login_count = sqlite3_column_int64(st, 15);
+  u->failed_login_window = col_time(st, 16);
+  u->roles = col_text(s, st, 17);
   return FSEC_OK;
 }
 
@@ -820,6 +835,45 @@ int fsec_store_user_track_login(fsec_store *s, int64_t id, const char *ip,
   if (rc == FSEC_OK && !changed)
     return serr(s, FSEC_ENOTFOUND, "no such user");
   return rc;
+}
+
+int fsec_store_user_failed_login(fsec_store *s, int64_t id, int64_t now,
+                                 int64_t window, int64_t *count) {
+  sqlite3_stmt *st;
+  int rc = guard(s), r;
+  *count = 0;
+  if (rc == FSEC_OK && window < 1) rc = serr(s, FSEC_EINVAL, "window must be >= 1");
+  if (rc == FSEC_OK) rc = wbegin(s);
+  if (rc != FSEC_OK) return rc;
+  st = stmt(s, ST_FAILED_LOGIN, &rc);
+  if (st) {
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_int64(st, 2, now);
+    sqlite3_bind_int64(st, 3, window);
+    r = sqlite3_step(st);
+    if (r == SQLITE_ROW) {
+      *count = sqlite3_column_int64(st, 0);
+      r = sqlite3_step(st);
+    } else if (r == SQLITE_DONE) {
+      r = SQLITE_NOTFOUND; /* marker: no row updated */
+    }
+    done(st);
+    if (r == SQLITE_NOTFOUND)
+      rc = serr(s, FSEC_ENOTFOUND, "no such user");
+    else
+      rc = r == SQLITE_DONE ? FSEC_OK : map_rc(s, r, "count failed login");
+  }
+  return wend(s, rc);
+}
+
+int fsec_store_user_reset_failed_logins(fsec_store *s, int64_t id) {
+  sqlite3_stmt *st;
+  int rc = guard(s);
+  if (rc != FSEC_OK) return rc;
+  st = stmt(s, ST_RESET_FAILED, &rc);
+  if (!st) return rc;
+  sqlite3_bind_int64(st, 1, id);
+  return write_one(s, st, "reset failed logins", NULL);
 }
 
 int fsec_store_user_delete(fsec_store *s, int64_t id, int *deleted) {

@@ -453,6 +453,28 @@ static void sessions_live_and_die(void) {
   fsec_store_close(s);
 }
 
+static void failed_logins_count_in_a_window(void) {
+  fsec_store *s = open_at(path("lock.db"));
+  int64_t id = create(s, "l@x.com", NULL, 0), n = -1;
+  fsec_user u;
+  int i;
+  for (i = 1; i <= 5; i++) {
+    ASSERT_OK(fsec_store_user_failed_login(s, id, NOW + i, 600, &n));
+    ASSERT_EQ(n, i);
+  }
+  ASSERT_OK(fsec_store_user_find(s, FSEC_USER_BY_EMAIL, "l@x.com", 7, &u));
+  ASSERT_EQ(u.failed_login_count, 5);
+  ASSERT_EQ(u.failed_login_window, NOW + 1);
+  ASSERT_OK(fsec_store_user_failed_login(s, id, NOW + 601, 600, &n));
+  ASSERT_EQ(n, 1); /* the window passed: a new one */
+  ASSERT_OK(fsec_store_user_reset_failed_logins(s, id));
+  ASSERT_OK(fsec_store_user_find(s, FSEC_USER_BY_EMAIL, "l@x.com", 7, &u));
+  ASSERT_EQ(u.failed_login_count, 0);
+  ASSERT_EQ(u.failed_login_window, -1);
+  ASSERT_EQ(fsec_store_user_failed_login(s, 999, NOW, 600, &n), FSEC_ENOTFOUND);
+  fsec_store_close(s);
+}
+
 int main(void) {
   const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
   snprintf(DIR_, sizeof DIR_, "%s/fsec-test-store-XXXXXX", tmp);
@@ -473,6 +495,7 @@ int main(void) {
   RUN(full_database_is_clean);
   RUN(child_after_fork_is_refused);
   RUN(sessions_live_and_die);
+  RUN(failed_logins_count_in_a_window);
   {
     char cmd[320];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", DIR_);

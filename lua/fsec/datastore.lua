@@ -36,6 +36,10 @@
 --   add_role_to_user(user, role) / remove_role_from_user(user, role) -> changed
 --   add_permissions_to_role(role, perms) / remove_permissions_from_role(role, perms)
 --                                                    -> true | false (no such role)
+--   record_failed_login(user, window)                -> failures in the
+--       current window (atomic: parallel failures all count); a window
+--       older than `window` seconds starts again at 1
+--   reset_failed_logins(user)                        -> true
 --   create_session(user, sid, expires_at)           -> true
 --   find_user_by_session(sid, fs_uniquifier)         -> User | nil (the
 --       session must exist, be unexpired and belong to the user whose
@@ -69,7 +73,8 @@ _M.METHODS = {
   "set_token_uniquifier", "reset_user_access", "track_login", "create_role",
   "find_role", "find_or_create_role", "delete_role", "add_role_to_user",
   "remove_role_from_user", "add_permissions_to_role",
-  "remove_permissions_from_role", "create_session", "find_user_by_session",
+  "remove_permissions_from_role", "record_failed_login",
+  "reset_failed_logins", "create_session", "find_user_by_session",
   "delete_session", "delete_user_sessions", "transaction", "counts", "close",
 }
 

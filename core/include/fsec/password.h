@@ -53,6 +53,17 @@ FSEC_API FSEC_NODISCARD int fsec_password_needs_update(fsec_engine *e,
                                                        int *needs)
     FSEC_NONNULL(1, 2, 4);
 
+/* The checked, normalized form of a password (what forms count code points
+ * of). On FSEC_OK *out is allocated by fsec (free it with
+ * fsec_password_free, which wipes it) and holds *outlen bytes plus a NUL.
+ * Errors: FSEC_ETOOLONG, FSEC_ENUL, FSEC_EUTF8, FSEC_ENOMEM. */
+FSEC_API FSEC_NODISCARD int fsec_password_normalize(fsec_engine *e,
+                                                    const char *pw,
+                                                    size_t pwlen, char **out,
+                                                    size_t *outlen)
+    FSEC_NONNULL(1, 2, 4, 5);
+FSEC_API void fsec_password_free(char *p, size_t len);
+
 /* Write a well-formed argon2id string with the configured parameters and a
  * random salt and tag, without hashing anything. Verifying any password
  * against it costs exactly one argon2id run at the current parameters and

@@ -96,6 +96,8 @@ typedef struct fsec_user {
   const char *last_login_ip, *current_login_ip;
   int64_t login_count;
   int64_t create_datetime, update_datetime;
+  int64_t failed_login_count;  /* failures in the current window */
+  int64_t failed_login_window; /* start of that window, -1 when none */
   /* Roles as "name\x1fperm,perm\x1ename\x1f..." (unit separator between a
    * role's name and its permissions, record separator between roles);
    * "" when the user has none. */
@@ -187,6 +189,22 @@ FSEC_API FSEC_NODISCARD int fsec_store_user_track_login(fsec_store *s,
                                                         const char *ip,
                                                         size_t iplen,
                                                         int64_t now)
+    FSEC_NONNULL(1);
+
+/* Count a failed login, atomically (one UPDATE ... RETURNING, so parallel
+ * failures all count): a window older than `window` seconds starts anew
+ * at 1. *count gets the failures in the current window.
+ * FSEC_ENOTFOUND for an unknown user. */
+FSEC_API FSEC_NODISCARD int fsec_store_user_failed_login(fsec_store *s,
+                                                         int64_t id,
+                                                         int64_t now,
+                                                         int64_t window,
+                                                         int64_t *count)
+    FSEC_NONNULL(1, 5);
+
+/* Forget a user's failed logins (after a success). */
+FSEC_API FSEC_NODISCARD int fsec_store_user_reset_failed_logins(fsec_store *s,
+                                                                int64_t id)
     FSEC_NONNULL(1);
 
 /* Delete a user (its role links go with it). *deleted: 1 or 0. */

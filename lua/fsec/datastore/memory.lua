@@ -161,6 +161,7 @@ function Memory:create_user(fields)
     password = fields.password, active = fields.active ~= false,
     confirmed_at = fields.confirmed_at and math.floor(fields.confirmed_at),
     fs_uniquifier = uq, fs_token_uniquifier = tuq, login_count = 0,
+    failed_login_count = 0,
     create_datetime = t, update_datetime = t, role_names = role_names,
   }
   return snapshot(self, self._users[id])
@@ -390,6 +391,29 @@ function Memory:remove_permissions_from_role(role, perms)
   return change_permissions(self, role, perms, false, "remove_permissions_from_role")
 end
 
+
+function Memory:record_failed_login(u, window)
+  check_user(u, "record_failed_login")
+  if type(window) ~= "number" then base.argerror("record_failed_login", "argument #2", "number", window) end
+  local row = self._users[u.id]
+  if not row then return fail("ENOTFOUND", "no such user") end
+  local t = now(self)
+  if not row.failed_login_window or row.failed_login_window <= t - window then
+    row.failed_login_count, row.failed_login_window = 1, t
+  else
+    row.failed_login_count = row.failed_login_count + 1
+  end
+  u.failed_login_count, u.failed_login_window = row.failed_login_count, row.failed_login_window
+  return row.failed_login_count
+end
+
+function Memory:reset_failed_logins(u)
+  check_user(u, "reset_failed_logins")
+  local row = self._users[u.id]
+  if row then row.failed_login_count, row.failed_login_window = 0, nil end
+  u.failed_login_count, u.failed_login_window = 0, nil
+  return true
+end
 
 function Memory:create_session(u, sid, expires_at)
   check_user(u, "create_session")

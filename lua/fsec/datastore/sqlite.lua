@@ -246,6 +246,23 @@ function SQLite:remove_permissions_from_role(role, perms)
 end
 
 
+function SQLite:record_failed_login(u, window)
+  check_user(u, "record_failed_login")
+  if type(window) ~= "number" then base.argerror("record_failed_login", "argument #2", "number", window) end
+  local n, err, code = self._store:failed_login(u.id, now(self), math.floor(window))
+  if not n then return nil, err, code end
+  u.failed_login_count = n
+  return n
+end
+
+function SQLite:reset_failed_logins(u)
+  check_user(u, "reset_failed_logins")
+  local ok, err, code = self._store:reset_failed_logins(u.id)
+  if not ok then return nil, err, code end
+  u.failed_login_count, u.failed_login_window = 0, nil
+  return true
+end
+
 function SQLite:create_session(u, sid, expires_at)
   check_user(u, "create_session")
   check_string(sid, "create_session", "argument #2")
