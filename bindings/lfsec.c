@@ -3,6 +3,9 @@
  */
 #include <math.h>
 
+#include <stdio.h>
+
+#include <openssl/sha.h>
 #include <sodium.h>
 
 #include "lfsec.h"
@@ -108,6 +111,32 @@ static int lfsec_base64_encode(lua_State *L) {
   return 1;
 }
 
+/* core.digest(s) -> 32 hex chars of BLAKE2b-128(s): binds tokens to a
+ * value (an email, a password hash) without carrying it. */
+static int lfsec_digest(lua_State *L) {
+  size_t len, i;
+  const char *s = lfsec_checkstring(L, 1, &len);
+  unsigned char h[16];
+  char hex[33];
+  crypto_generichash(h, sizeof h, (const unsigned char *)s, len, NULL, 0);
+  for (i = 0; i < sizeof h; i++) snprintf(hex + 2 * i, 3, "%02x", h[i]);
+  lua_pushlstring(L, hex, 32);
+  return 1;
+}
+
+/* core.sha1_hex(s) -> 40 upper-case hex chars of SHA-1(s): only to look a
+ * password up in a breached-password list (Have I Been Pwned format). */
+static int lfsec_sha1_hex(lua_State *L) {
+  size_t len, i;
+  const char *s = lfsec_checkstring(L, 1, &len);
+  unsigned char h[20];
+  char hex[41];
+  SHA1((const unsigned char *)s, len, h);
+  for (i = 0; i < sizeof h; i++) snprintf(hex + 2 * i, 3, "%02X", h[i]);
+  lua_pushlstring(L, hex, 40);
+  return 1;
+}
+
 /* core.errname(rc) -> "EINVAL" */
 static int lfsec_errname(lua_State *L) {
   lua_pushstring(L, fsec_errname((int)luaL_checkinteger(L, 1)));
@@ -123,6 +152,8 @@ static const luaL_Reg lfsec_funcs[] = {
     {"check_text", lfsec_check_text},
     {"base64_decode", lfsec_base64_decode},
     {"base64_encode", lfsec_base64_encode},
+    {"digest", lfsec_digest},
+    {"sha1_hex", lfsec_sha1_hex},
     {"fold_username", lfsec_fold_username},
     {NULL, NULL}};
 

@@ -13,6 +13,7 @@ local signals = require "fsec.signals"
 local policy = require "fsec.policy"
 local auth = require "fsec.auth"
 local authz = require "fsec.authz"
+local views = require "fsec.views"
 
 local type = type
 local error = error
@@ -317,6 +318,7 @@ end
 
 for k, fn in pairs(auth.methods) do Security[k] = fn end
 for k, fn in pairs(authz.methods) do Security[k] = fn end
+for k, fn in pairs(views.methods) do Security[k] = fn end
 
 
 _M.random_id = core.random_id

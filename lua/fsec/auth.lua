@@ -324,6 +324,18 @@ function Security:end_other_sessions(req, res, user, rotate)
 end
 
 
+--- Mark the request's session as freshly authenticated (after /verify).
+function Security:mark_fresh(req, res)
+  local data = read_session(self, req)
+  if not data then return false end
+  data.a, data.g = now(self), nil
+  set_session_cookie(self, req, res, data)
+  local cache = req._fsec and req._fsec.session
+  if cache then cache[3] = data end
+  return true
+end
+
+
 --- An auth token for a user (Flask-Security's user.get_auth_token()).
 -- @tparam[opt] table opts expires_in (seconds; default: no expiry)
 function Security:get_auth_token(user, opts)

@@ -7,6 +7,9 @@
 --   login(user, req)             before a login is completed (login_user)
 --   authenticate(user, req, via) on every request a user is recognised in
 --   access(user, req, spec)      after the built-in checks of check()
+--   throttle(req, endpoint)      before a credential is checked at an
+--                                endpoint (a per-IP throttle): a denial
+--                                answers 429
 -- @module fsec.policy
 
 local pcall = pcall
@@ -18,7 +21,7 @@ local setmetatable = setmetatable
 
 local _M = { _VERSION = "0.1.0" }
 
-_M.POINTS = { login = true, authenticate = true, access = true }
+_M.POINTS = { login = true, authenticate = true, access = true, throttle = true }
 
 local Policy = {}
 Policy.__index = Policy

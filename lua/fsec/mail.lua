@@ -1,0 +1,90 @@
+--- Mail: the messages Flask-Security sends, and a development mailer.
+-- A message is { to, from, subject, text, html, kind, link }. The
+-- application sends it with `send_mail` (a function); without one, each
+-- message is written to `mail_dir` as a .eml file (a person trying the
+-- demo, and the tests, read them there).
+-- @module fsec.mail
+
+local http = require "fsec.http"
+
+local format = string.format
+
+
+local _M = { _VERSION = "0.1.0" }
+
+local TEMPLATES = {
+  welcome = "Welcome %s!\n\nYou can sign in at:\n%s\n",
+  welcome_confirm = "Welcome %s!\n\nPlease confirm your email through the link below:\n%s\n",
+  confirm = "Please confirm your email through the link below:\n%s\n",
+  reset = "Click the link below to reset your password:\n%s\n",
+  reset_notice = "Your password has been reset.\n",
+  change_notice = "Your password has been changed.\n\nIf you did not change your password, reset it at:\n%s\n",
+  login = "You can sign in through the link below:\n%s\n",
+}
+
+local SUBJECTS = {
+  welcome = "email_subject_register", welcome_confirm = "email_subject_register",
+  confirm = "email_subject_confirm", reset = "email_subject_password_reset",
+  reset_notice = "email_subject_password_notice",
+  change_notice = "email_subject_password_change_notice",
+  login = "email_subject_passwordless",
+}
+
+
+--- scheme://host of links in mail.
+function _M.base_url(sec, req)
+  if sec._cfg.external_url then return sec._cfg.external_url end
+  return (req.scheme == "https" and "https" or "http") .. "://" .. (req.host or "localhost")
+end
+
+
+local function html_escape(s)
+  return (s:gsub("[&<>\"']", { ["&"] = "&amp;", ["<"] = "&lt;", [">"] = "&gt;",
+                              ['"'] = "&quot;", ["'"] = "&#39;" }))
+end
+
+
+local counter = 0
+
+local function write_file(sec, msg)
+  local dir = sec._cfg.mail_dir
+  os.execute("mkdir -p '" .. dir:gsub("'", "'\\''") .. "'")
+  counter = counter + 1
+  local name = format("%s/%d-%05d-%s.eml", dir, os.time(), counter, msg.kind)
+  local f, err = io.open(name, "w")
+  if not f then return nil, err end
+  f:write("From: ", msg.from, "\nTo: ", msg.to, "\nSubject: ", msg.subject,
+          "\nX-Fsec-Kind: ", msg.kind, "\n")
+  if msg.link then f:write("X-Fsec-Link: ", msg.link, "\n") end
+  f:write("Content-Type: text/plain; charset=utf-8\n\n", msg.text)
+  f:close()
+  return name
+end
+
+
+--- Send one of fsec's messages to a user. A failure of the mailer is
+-- logged, never shown to the client (catalogue E-05).
+function _M.send(sec, kind, user, link)
+  local text = format(TEMPLATES[kind], kind:find("^welcome") and user.email or link or "", link or "")
+  local msg = {
+    to = user.email, from = sec._cfg.email_sender,
+    subject = sec._cfg[SUBJECTS[kind]], kind = kind, link = link, text = text,
+    html = "<p>" .. html_escape(text):gsub("\n", "<br>\n")
+      .. (link and ('<p><a href="' .. html_escape(link) .. '">' .. html_escape(link) .. "</a></p>") or "") .. "</p>",
+  }
+  local send = sec._cfg.send_mail
+  local ok, err
+  if send then
+    ok, err = pcall(send, msg)
+  else
+    ok, err = write_file(sec, msg)
+  end
+  if not ok then sec._log("error", "fsec: sending " .. kind .. " mail failed: " .. tostring(err)) end
+  return ok and true or false
+end
+
+
+_M.html_escape = html_escape
+_M.quote = http.quote_value
+
+return _M

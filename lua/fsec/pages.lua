@@ -1,0 +1,136 @@
+--- The built-in HTML pages: plain, accessible, no external assets.
+-- An application overrides any of them with `render = function(page, ctx)`
+-- returning HTML (or nil to keep the built-in one). ctx carries `title`,
+-- `action`, `csrf_token`, `fields` (submitted values, never passwords),
+-- `field_errors`, `errors`, `flashes` ({ category, message } list) and
+-- page-specific values.
+-- @module fsec.pages
+
+local escape = require("fsec.mail").html_escape
+
+local concat = table.concat
+local ipairs = ipairs
+
+
+local _M = { _VERSION = "0.1.0" }
+
+local STYLE = [[
+body{font-family:system-ui,sans-serif;max-width:28rem;margin:3rem auto;padding:0 1rem;line-height:1.5}
+label{display:block;margin-top:1rem;font-weight:600}
+input[type=email],input[type=password],input[type=text]{width:100%;padding:.5rem;box-sizing:border-box;font-size:1rem}
+button{margin-top:1.5rem;padding:.5rem 1.5rem;font-size:1rem}
+.error{color:#a00}.flash{padding:.5rem;border:1px solid #888;margin:.5rem 0}
+.flash.error{border-color:#a00}.flash.success{border-color:#070}
+nav a{margin-right:1rem}
+]]
+
+
+function _M.layout(title, body, flashes)
+  local f = {}
+  for _, fl in ipairs(flashes or {}) do
+    f[#f + 1] = ('<p class="flash %s" role="status">%s</p>'):format(escape(fl[1]), escape(fl[2]))
+  end
+  return concat{
+    '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">',
+    '<meta name="viewport" content="width=device-width, initial-scale=1">',
+    "<title>", escape(title), "</title><style>", STYLE, "</style></head><body>",
+    "<main><h1>", escape(title), "</h1>", concat(f), body, "</main></body></html>\n",
+  }
+end
+
+
+local function field(ctx, name, label, kind, autocomplete)
+  local errs = ctx.field_errors and ctx.field_errors[name] or {}
+  local value = ""
+  if kind ~= "password" and ctx.fields and type(ctx.fields[name]) == "string" then
+    value = ' value="' .. escape(ctx.fields[name]) .. '"'
+  end
+  local out = { ('<label for="%s">%s</label>'):format(name, escape(label)),
+                ('<input id="%s" name="%s" type="%s"%s autocomplete="%s"%s>'):format(
+                  name, name, kind, value, autocomplete or "off",
+                  #errs > 0 and (' aria-describedby="%s-error" aria-invalid="true"'):format(name) or "") }
+  for _, e in ipairs(errs) do
+    out[#out + 1] = ('<p class="error" id="%s-error" role="alert">%s</p>'):format(name, escape(e))
+  end
+  return concat(out)
+end
+
+
+local function form(ctx, inner, button)
+  local errs = {}
+  for _, e in ipairs(ctx.field_errors and ctx.field_errors[""] or {}) do
+    errs[#errs + 1] = '<p class="error" role="alert">' .. escape(e) .. "</p>"
+  end
+  return concat{
+    concat(errs),
+    '<form method="post" action="', escape(ctx.action), '">',
+    '<input type="hidden" name="csrf_token" value="', escape(ctx.csrf_token or ""), '">',
+    ctx.next and ('<input type="hidden" name="next" value="' .. escape(ctx.next) .. '">') or "",
+    inner, '<button type="submit">', escape(button), "</button></form>",
+  }
+end
+
+
+local function links(ctx)
+  local out = {}
+  for _, l in ipairs(ctx.links or {}) do
+    out[#out + 1] = ('<a href="%s">%s</a>'):format(escape(l[1]), escape(l[2]))
+  end
+  return #out > 0 and ("<nav>" .. concat(out) .. "</nav>") or ""
+end
+
+
+_M.PAGES = {
+  login = function(ctx)
+    local inner = field(ctx, "email", "Email address", "email", "username")
+    if not ctx.passwordless then
+      inner = inner .. field(ctx, "password", "Password", "password", "current-password")
+        .. '<label><input type="checkbox" name="remember" value="y"> Remember me</label>'
+    end
+    return "Sign in", form(ctx, inner, ctx.passwordless and "Send me a link" or "Sign in") .. links(ctx)
+  end,
+  register = function(ctx)
+    local inner = field(ctx, "email", "Email address", "email", "email")
+    if ctx.username then inner = inner .. field(ctx, "username", "Username", "text", "username") end
+    inner = inner .. field(ctx, "password", "Password", "password", "new-password")
+    if ctx.confirm then inner = inner .. field(ctx, "password_confirm", "Retype password", "password", "new-password") end
+    return "Register", form(ctx, inner, "Register") .. links(ctx)
+  end,
+  forgot = function(ctx)
+    return "Send password reset instructions",
+      form(ctx, field(ctx, "email", "Email address", "email", "email"), "Send") .. links(ctx)
+  end,
+  reset = function(ctx)
+    return "Reset password", form(ctx, field(ctx, "password", "New password", "password", "new-password")
+      .. field(ctx, "password_confirm", "Retype password", "password", "new-password"), "Reset password")
+  end,
+  change = function(ctx)
+    return "Change password", form(ctx, field(ctx, "password", "Current password", "password", "current-password")
+      .. field(ctx, "new_password", "New password", "password", "new-password")
+      .. field(ctx, "new_password_confirm", "Retype new password", "password", "new-password"), "Change password")
+  end,
+  confirm = function(ctx)
+    return "Resend confirmation instructions",
+      form(ctx, field(ctx, "email", "Email address", "email", "email"), "Resend") .. links(ctx)
+  end,
+  verify = function(ctx)
+    return "Please reauthenticate",
+      form(ctx, field(ctx, "password", "Password", "password", "current-password"), "Continue")
+  end,
+}
+
+
+--- Render a page: the application's renderer first, then the built-in.
+function _M.render(sec, page, ctx)
+  local custom = sec._cfg.render
+  if custom then
+    local ok, html = pcall(custom, page, ctx)
+    if ok and type(html) == "string" then return html end
+    if not ok then sec._log("error", "fsec: render hook failed for " .. page .. ": " .. tostring(html)) end
+  end
+  local title, body = _M.PAGES[page](ctx)
+  return _M.layout(title, body, ctx.flashes)
+end
+
+
+return _M

@@ -1,0 +1,738 @@
+--- The endpoints: Flask-Security-Too's JSON API and HTML forms.
+-- `sec:handle(req)` answers a request under `url_prefix` with a response,
+-- or returns nil when the path is not one of fsec's endpoints.
+-- @module fsec.views
+
+local core = require "fsec.core"
+local http = require "fsec.http"
+local auth = require "fsec.auth"
+local csrf = require "fsec.csrf"
+local forms = require "fsec.forms"
+local mail = require "fsec.mail"
+local pages = require "fsec.pages"
+local redirect = require "fsec.redirect"
+local userlib = require "fsec.user"
+
+local type = type
+local pairs = pairs
+local ipairs = ipairs
+local floor = math.floor
+
+
+local _M = { _VERSION = "0.1.0" }
+
+local PASSWORD_FIELDS = { password = true, password_confirm = true, new_password = true,
+                          new_password_confirm = true, csrf_token = true }
+
+
+local function now(sec) return floor(sec._clock and sec._clock() or os.time()) end
+
+
+--- "5 days", "1 hours", as Flask-Security shows its *_WITHIN settings.
+local function within_text(seconds)
+  for _, u in ipairs{ { 86400, "days" }, { 3600, "hours" }, { 60, "minutes" } } do
+    if seconds % u[1] == 0 then return ("%d %s"):format(seconds / u[1], u[2]) end
+  end
+  return ("%d seconds"):format(seconds)
+end
+_M.within_text = within_text
+
+
+------------------------------------------------------------------------
+-- Flash messages (HTML): a signed cookie read once
+------------------------------------------------------------------------
+
+local FLASH = "fsec_flash"
+
+local function flash(sec, req, res, category, key, vars)
+  local list = req._fsec_flash_out or {}
+  list[#list + 1] = { category, sec.msg(key, vars) }
+  req._fsec_flash_out = list
+  res:set_cookie(FLASH, assert(sec:generate_token("flash", list)),
+                 { path = "/", http_only = true, same_site = "Lax", secure = req.scheme == "https" })
+end
+
+local function take_flashes(sec, req, res)
+  local v = http.single(req.cookies, FLASH, 4096)
+  if not v then return {} end
+  res:delete_cookie(FLASH, { path = "/", same_site = "Lax" })
+  local expired, invalid, list = sec:get_token_status(v, "flash", 3600)
+  if expired or invalid or type(list) ~= "table" then return {} end
+  local out = {}
+  for _, f in ipairs(list) do
+    if type(f) == "table" and type(f[1]) == "string" and type(f[2]) == "string" then out[#out + 1] = f end
+  end
+  return out
+end
+
+
+------------------------------------------------------------------------
+-- Answers
+------------------------------------------------------------------------
+
+local function payload(sec, user, req, include_token)
+  local t = {}
+  local hook = sec._cfg.security_payload
+  if hook then
+    local ok, p = pcall(hook, auth.public_user(user))
+    if ok and type(p) == "table" then t = p end
+  end
+  if include_token then t.authentication_token = sec:get_auth_token(user) end
+  return t
+end
+
+local function wants_token(req)
+  return req.method == "POST" and type(req.query) == "table" and req.query.include_auth_token ~= nil
+end
+
+local function json_error(res, form, status)
+  local fe = {}
+  for k, v in pairs(form.field_errors) do fe[k] = v end
+  return res:json(status or 400, { errors = form.errors, field_errors = fe })
+end
+
+local function json_ok(sec, req, res, extra)
+  local t = extra or {}
+  t.csrf_token = csrf.token(sec, req, res)
+  return res:json(200, t)
+end
+
+local function page(sec, req, res, name, form, extra)
+  local ctx = {
+    action = http.full_path(req), csrf_token = csrf.token(sec, req, res),
+    fields = {}, field_errors = form and form.field_errors or {},
+    errors = form and form.errors or {}, flashes = take_flashes(sec, req, res),
+  }
+  for k, v in pairs(form and form.data or {}) do
+    if not PASSWORD_FIELDS[k] and type(v) == "string" then ctx.fields[k] = v end
+  end
+  for k, v in pairs(extra or {}) do ctx[k] = v end
+  res.status = (form and not form:ok()) and 400 or 200
+  -- Flask-Security re-renders a failed form with 200; browsers do not care,
+  -- tools do: a failed submission answers 400 here.
+  res.headers["Content-Type"] = "text/html; charset=utf-8"
+  res.body = pages.render(sec, name, ctx)
+  return res
+end
+
+local function url(sec, key, tail)
+  return sec._cfg.url_prefix .. sec._cfg[key] .. (tail or "")
+end
+
+local function home_links(sec)
+  local l = {}
+  if sec._cfg.registerable then l[#l + 1] = { url(sec, "register_url"), "Register" } end
+  if sec._cfg.recoverable then l[#l + 1] = { url(sec, "reset_url"), "Forgot password?" } end
+  if sec._cfg.confirmable then l[#l + 1] = { url(sec, "confirm_url"), "Confirm account" } end
+  l[#l + 1] = { url(sec, "login_url"), "Sign in" }
+  return l
+end
+
+-- The validated next (form field, then query), false when one was given
+-- but is unsafe, nil when none.
+local function next_of(req, form)
+  local v = form and form.data.next
+  if type(v) ~= "string" or v == "" then v = http.single(req.query, "next", 2048) end
+  if not v or v == "" then return nil end
+  return redirect.safe(req, v) or false
+end
+
+local function generic(form)
+  -- Generic responses: identity and password errors become one message.
+  local fe, errors = {}, {}
+  for k, v in pairs(form.field_errors) do
+    if k ~= "email" and k ~= "password" and k ~= "username" then
+      fe[k] = v
+      for _, m in ipairs(v) do errors[#errors + 1] = m end
+    end
+  end
+  form.field_errors, form.errors = fe, errors
+  form:error("", "GENERIC_AUTHN_FAILED")
+end
+
+
+------------------------------------------------------------------------
+-- Tokens bound to the user's current state
+------------------------------------------------------------------------
+
+local function email_digest(user)
+  return core.digest(core.fold_email(user.email) or user.email)
+end
+
+local function make_token(sec, purpose, user)
+  local data = { u = user.fs_uniquifier }
+  if purpose == "confirm" then data.e = email_digest(user) end
+  if purpose == "reset" then data.p = core.digest(user.password or "") end
+  return assert(sec:generate_token(purpose, data))
+end
+
+-- The user a token names, and "expired"/"invalid"/nil.
+local function user_from_token(sec, purpose, token, within)
+  local expired, invalid, data = sec:get_token_status(token, purpose, within)
+  if invalid or type(data) ~= "table" or type(data.u) ~= "string" then return nil, "invalid" end
+  local user = sec.datastore:find_user{ fs_uniquifier = data.u }
+  if not user then return nil, "invalid" end
+  if purpose == "confirm" and data.e ~= email_digest(user) then return nil, "invalid" end
+  if purpose == "reset" and data.p ~= core.digest(user.password or "") then return nil, "invalid" end
+  if expired then return user, "expired" end
+  return user
+end
+
+local function link(sec, req, key, token)
+  return mail.base_url(sec, req) .. url(sec, key, "/" .. token)
+end
+
+
+------------------------------------------------------------------------
+-- Endpoints
+------------------------------------------------------------------------
+
+local V = {}
+
+local function signed_in(sec, req, res)
+  local user = sec:current_user(req, res)
+  return user.is_authenticated and user or nil
+end
+
+local function anonymous_required(sec, req, res, json)
+  if json then return res:json(400, { errors = { sec.msg("ANONYMOUS_USER_REQUIRED") } }) end
+  return res:redirect(sec._cfg.post_login_view)
+end
+
+local function lockout_active(sec, user)
+  local n = sec._cfg.login_lockout_threshold
+  if n <= 0 or not user then return false end
+  local w = user.failed_login_window
+  return (user.failed_login_count or 0) >= n and w ~= nil and w > now(sec) - sec._cfg.login_lockout_window
+end
+
+--- Check identity and password, always at the cost of one hash.
+local function check_credentials(sec, form, email, password)
+  local user = email and auth.lookup_identity(sec, email)
+  local locked = lockout_active(sec, user)
+  if not user or type(user.password) ~= "string" or locked then
+    sec._engine:verify_password(password or "", sec._dummy)
+    if not user then
+      form:error("email", "USER_DOES_NOT_EXIST")
+    else
+      if locked then sec.datastore:record_failed_login(user, sec._cfg.login_lockout_window) end
+      form:error("password", "INVALID_PASSWORD")
+    end
+    return nil
+  end
+  if not sec:verify_and_update_password(password, user) then
+    sec.signals:send("user_failed_authn", { user = auth.public_user(user), auth_type = "password", tfa = false })
+    if sec._cfg.login_lockout_threshold > 0 then
+      sec.datastore:record_failed_login(user, sec._cfg.login_lockout_window)
+    end
+    form:error("password", "INVALID_PASSWORD")
+    return nil
+  end
+  return user
+end
+
+function V.login(sec, req, res, fields, json)
+  if sec._cfg.passwordless then return V.passwordless(sec, req, res, fields, json) end
+  local current = signed_in(sec, req, res)
+  if req.method == "GET" then
+    if json then
+      local t = { identity_attributes = sec:get_identity_attributes() }
+      if current then t.user = payload(sec, current, req, false) end
+      return json_ok(sec, req, res, t)
+    end
+    if current then return res:redirect(sec._cfg.post_login_view) end
+    return page(sec, req, res, "login", nil, { links = home_links(sec), next = http.single(req.query, "next", 2048) })
+  end
+  if current then return anonymous_required(sec, req, res, json) end
+  local form = forms.new(sec, fields)
+  local email = form:email()
+  local password = form:password("password")
+  local nxt = next_of(req, form)
+  if nxt == false then form:error("next", "INVALID_REDIRECT") end
+  local user
+  if form:ok() then
+    user = check_credentials(sec, form, email, password)
+    if user and not user.active then
+      form:error("email", "DISABLED_ACCOUNT")
+    elseif user and sec._cfg.confirmable and not user.confirmed_at
+       and not sec._cfg.login_without_confirmation then
+      form:error("email", "CONFIRMATION_REQUIRED")
+    end
+  end
+  if form:ok() then
+    if (user.failed_login_count or 0) > 0 then sec.datastore:reset_failed_logins(user) end
+    local remember = fields.remember ~= nil and form:bool("remember") or nil
+    local ok = sec:login_user(req, res, user, { remember = remember, authn_via = { "password" } })
+    if not ok then form:error("", "GENERIC_AUTHN_FAILED") end
+  end
+  if not form:ok() then
+    if sec._cfg.return_generic_responses then generic(form) end
+    if json then return json_error(res, form) end
+    return page(sec, req, res, "login", form, { links = home_links(sec), next = nxt or nil })
+  end
+  if json then
+    return json_ok(sec, req, res, { tf_required = false, user = payload(sec, user, req, wants_token(req)) })
+  end
+  return res:redirect(nxt or sec._cfg.post_login_view)
+end
+
+function V.passwordless(sec, req, res, fields, json)
+  if req.method == "GET" then
+    if json then return json_ok(sec, req, res, { identity_attributes = sec:get_identity_attributes() }) end
+    return page(sec, req, res, "login", nil, { passwordless = true, links = home_links(sec) })
+  end
+  if signed_in(sec, req, res) then return anonymous_required(sec, req, res, json) end
+  local form = forms.new(sec, fields)
+  local email = form:email()
+  local user = email and auth.lookup_identity(sec, email)
+  if form:ok() and not user then form:error("email", "USER_DOES_NOT_EXIST")
+  elseif user and not user.active then form:error("email", "DISABLED_ACCOUNT") end
+  if form:ok() then
+    mail.send(sec, "login", user, link(sec, req, "login_url", make_token(sec, "login", user)))
+    sec.signals:send("login_instructions_sent", { user = auth.public_user(user) })
+  elseif sec._cfg.return_generic_responses and form.field_errors.email then
+    form = forms.new(sec, fields) -- do not reveal whether the account exists
+  end
+  if not form:ok() then
+    if json then return json_error(res, form) end
+    return page(sec, req, res, "login", form, { passwordless = true, links = home_links(sec) })
+  end
+  if json then return json_ok(sec, req, res) end
+  flash(sec, req, res, "success", "LOGIN_EMAIL_SENT", { email = email })
+  return res:redirect(url(sec, "login_url"))
+end
+
+function V.login_token(sec, req, res, _, json, token)
+  local user, state = user_from_token(sec, "login", token, sec._cfg.login_within)
+  local key
+  if not user or state == "invalid" or not user.active then
+    key = "INVALID_LOGIN_TOKEN"
+  elseif state == "expired" then
+    key = "LOGIN_EXPIRED"
+    mail.send(sec, "login", user, link(sec, req, "login_url", make_token(sec, "login", user)))
+    sec.signals:send("login_instructions_sent", { user = auth.public_user(user) })
+  end
+  local vars = { within = within_text(sec._cfg.login_within), email = user and user.email }
+  if not key then
+    local ok = sec:login_user(req, res, user, { authn_via = { "email" } })
+    if not ok then key = "INVALID_LOGIN_TOKEN" end
+  end
+  if json then
+    if key then return res:json(400, { errors = { sec.msg(key, vars) } }) end
+    return json_ok(sec, req, res, { user = payload(sec, user, req, false) })
+  end
+  if key then
+    flash(sec, req, res, "error", key, vars)
+    return res:redirect(url(sec, "login_url"))
+  end
+  flash(sec, req, res, "success", "PASSWORDLESS_LOGIN_SUCCESSFUL")
+  return res:redirect(sec._cfg.post_login_view)
+end
+
+function V.logout(sec, req, res, _, json)
+  sec:logout_user(req, res)
+  if json then return res:json(200, {}) end
+  local nxt = next_of(req, nil)
+  return res:redirect(nxt or sec._cfg.post_logout_view)
+end
+
+function V.register(sec, req, res, fields, json)
+  if signed_in(sec, req, res) then return anonymous_required(sec, req, res, json) end
+  local extra = { links = home_links(sec), confirm = sec._cfg.password_confirm_required,
+                  username = sec._cfg.username_enable }
+  if req.method == "GET" then
+    if json then return json_ok(sec, req, res) end
+    return page(sec, req, res, "register", nil, extra)
+  end
+  local cfg, ds = sec._cfg, sec.datastore
+  local form = forms.new(sec, fields)
+  local email = form:email()
+  local username
+  if cfg.username_enable then
+    local bad
+    username, bad = form:string("username", 64)
+    if not username and not bad and cfg.username_required then form:error("username", "USERNAME_NOT_PROVIDED")
+    elseif username and not core.fold_username(username) then form:error("username", "USERNAME_ILLEGAL_CHARACTERS") end
+  end
+  local existing = email and ds:find_user{ email = email }
+  if existing and not cfg.return_generic_responses then
+    form:error("email", "EMAIL_ALREADY_ASSOCIATED", { email = email })
+  end
+  if username and ds:find_user{ username = username } then
+    form:error("username", "USERNAME_ALREADY_ASSOCIATED", { username = username })
+  end
+  local password = form:password("password")
+  if password then form:new_password("password", password, { email = email, username = username }) end
+  if cfg.password_confirm_required then
+    local confirm = form:string("password_confirm")
+    if not confirm then form:error("password_confirm", "PASSWORD_NOT_PROVIDED")
+    elseif password and confirm ~= password then form:error("password_confirm", "RETYPE_PASSWORD_MISMATCH") end
+  end
+  local nxt = next_of(req, form)
+  if nxt == false then form:error("next", "INVALID_REDIRECT") end
+  if not form:ok() then
+    if json then return json_error(res, form) end
+    return page(sec, req, res, "register", form, extra)
+  end
+  if existing then
+    -- generic responses: answer as for a new account, create nothing
+    sec._engine:hash_password(password) -- the same work as a registration
+    sec.signals:send("user_not_registered", { user = auth.public_user(existing),
+      existing_email = true, existing_username = false, form_data = { email = email, username = username } })
+    if json then return json_ok(sec, req, res, { user = {} }) end
+    flash(sec, req, res, "info", "CONFIRM_REGISTRATION", { email = email })
+    return res:redirect(nxt or cfg.post_register_view or cfg.post_login_view)
+  end
+  local hash = assert(sec:hash_password(password))
+  local user, err, code = ds:create_user{ email = email, username = username, password = hash }
+  if not user then
+    if code == "EEXIST" then form:error("email", "EMAIL_ALREADY_ASSOCIATED", { email = email })
+    else form:error("", "API_ERROR") end
+    if json then return json_error(res, form) end
+    return page(sec, req, res, "register", form, extra)
+  end
+  sec.signals:send("user_registered", { user = auth.public_user(user),
+                                        form_data = { email = email, username = username } })
+  local logged_in = false
+  if cfg.confirmable then
+    mail.send(sec, "welcome_confirm", user, link(sec, req, "confirm_url", make_token(sec, "confirm", user)))
+  else
+    mail.send(sec, "welcome", user, mail.base_url(sec, req) .. url(sec, "login_url"))
+  end
+  if not cfg.confirmable or cfg.login_without_confirmation then
+    logged_in = sec:login_user(req, res, user, { authn_via = { "register" } }) == true
+  end
+  if json then
+    local t = { user = payload(sec, user, req, logged_in and wants_token(req)) }
+    if logged_in then t.tf_required = false end
+    return json_ok(sec, req, res, t)
+  end
+  if cfg.confirmable then flash(sec, req, res, "success", "CONFIRM_REGISTRATION", { email = email }) end
+  return res:redirect(nxt or cfg.post_register_view or cfg.post_login_view)
+end
+
+function V.confirm(sec, req, res, fields, json)
+  local extra = { links = home_links(sec) }
+  if req.method == "GET" then
+    if json then return json_ok(sec, req, res) end
+    return page(sec, req, res, "confirm", nil, extra)
+  end
+  local form = forms.new(sec, fields)
+  local email = form:email()
+  local user = email and auth.lookup_identity(sec, email)
+  if form:ok() then
+    if not user then form:error("email", "USER_DOES_NOT_EXIST")
+    elseif user.confirmed_at then form:error("email", "ALREADY_CONFIRMED") end
+  end
+  if form:ok() then
+    mail.send(sec, "confirm", user, link(sec, req, "confirm_url", make_token(sec, "confirm", user)))
+    sec.signals:send("confirm_instructions_sent", { user = auth.public_user(user) })
+  elseif sec._cfg.return_generic_responses and form.field_errors.email and email then
+    form = forms.new(sec, fields)
+  end
+  if not form:ok() then
+    if json then return json_error(res, form) end
+    return page(sec, req, res, "confirm", form, extra)
+  end
+  if json then return json_ok(sec, req, res) end
+  flash(sec, req, res, "info", "CONFIRMATION_REQUEST", { email = email })
+  return res:redirect(url(sec, "confirm_url"))
+end
+
+function V.confirm_token(sec, req, res, _, json, token)
+  local cfg = sec._cfg
+  local user, state = user_from_token(sec, "confirm", token, cfg.confirm_email_within)
+  local key
+  if not user or state == "invalid" then key = "INVALID_CONFIRMATION_TOKEN"
+  elseif state == "expired" then key = "CONFIRMATION_EXPIRED"
+  elseif user.confirmed_at then key = "ALREADY_CONFIRMED" end
+  local vars = { within = within_text(cfg.confirm_email_within), email = user and user.email }
+  if not key then
+    sec.datastore:set_confirmed_at(user, now(sec))
+    sec.signals:send("user_confirmed", { user = auth.public_user(user) })
+    if cfg.auto_login_after_confirm then sec:login_user(req, res, user, { authn_via = { "confirm" } }) end
+  end
+  if json then
+    if key then return res:json(400, { errors = { sec.msg(key, vars) } }) end
+    return json_ok(sec, req, res)
+  end
+  if key then
+    flash(sec, req, res, key == "ALREADY_CONFIRMED" and "info" or "error", key, vars)
+    return res:redirect(url(sec, "confirm_url"))
+  end
+  flash(sec, req, res, "success", "EMAIL_CONFIRMED")
+  return res:redirect(cfg.post_confirm_view or (cfg.auto_login_after_confirm and cfg.post_login_view)
+                      or url(sec, "login_url"))
+end
+
+function V.forgot(sec, req, res, fields, json)
+  local extra = { links = home_links(sec) }
+  if req.method == "GET" then
+    if json then return json_ok(sec, req, res) end
+    return page(sec, req, res, "forgot", nil, extra)
+  end
+  local form = forms.new(sec, fields)
+  local email = form:email()
+  local user = email and auth.lookup_identity(sec, email)
+  if form:ok() then
+    if not user then form:error("email", "USER_DOES_NOT_EXIST")
+    elseif not user.active then form:error("email", "DISABLED_ACCOUNT") end
+  end
+  if form:ok() then
+    mail.send(sec, "reset", user, link(sec, req, "reset_url", make_token(sec, "reset", user)))
+    sec.signals:send("reset_password_instructions_sent", { user = auth.public_user(user) })
+  elseif sec._cfg.return_generic_responses and form.field_errors.email and email then
+    form = forms.new(sec, fields) -- the same answer whether or not the account exists
+  end
+  if not form:ok() then
+    if json then return json_error(res, form) end
+    return page(sec, req, res, "forgot", form, extra)
+  end
+  if json then return json_ok(sec, req, res) end
+  flash(sec, req, res, "info", sec._cfg.return_generic_responses and "GENERIC_RECOVERY" or "PASSWORD_RESET_REQUEST",
+        { email = email })
+  return res:redirect(url(sec, "reset_url"))
+end
+
+function V.reset_token(sec, req, res, fields, json, token)
+  local cfg, ds = sec._cfg, sec.datastore
+  local user, state = user_from_token(sec, "reset", token, cfg.reset_password_within)
+  local vars = { within = within_text(cfg.reset_password_within), email = user and user.email }
+  local bad = (not user or state == "invalid") and "INVALID_RESET_PASSWORD_TOKEN"
+    or (state == "expired" and "PASSWORD_RESET_EXPIRED") or nil
+  if req.method == "GET" then
+    if bad then
+      if json then return res:json(400, { errors = { sec.msg(bad, vars) } }) end
+      flash(sec, req, res, "error", bad, vars)
+      return res:redirect(url(sec, "reset_url"))
+    end
+    if json then return json_ok(sec, req, res) end
+    return page(sec, req, res, "reset", nil)
+  end
+  local form = forms.new(sec, fields)
+  if bad then form:error("", bad, vars) end
+  local password = form:password("password")
+  if password then form:new_password("password", password, { email = user and user.email }) end
+  local confirm = form:string("password_confirm")
+  if not confirm then form:error("password_confirm", "PASSWORD_NOT_PROVIDED")
+  elseif password and confirm ~= password then form:error("password_confirm", "RETYPE_PASSWORD_MISMATCH") end
+  if not form:ok() then
+    if json then return json_error(res, form) end
+    return page(sec, req, res, "reset", form)
+  end
+  local hash = assert(sec:hash_password(password))
+  local ok = pcall(ds.transaction, ds, function()
+    assert(ds:set_password(user, hash) ~= nil)
+    assert(ds:set_uniquifier(user))          -- ends every session, remember cookie,
+    assert(ds:set_token_uniquifier(user))    -- token and outstanding reset link
+    assert(ds:delete_user_sessions(user))
+    assert(ds:reset_failed_logins(user))     -- a reset unlocks (catalogue L-04)
+  end)
+  if not ok then
+    form:error("", "API_ERROR")
+    if json then return json_error(res, form, 500) end
+    return page(sec, req, res, "reset", form)
+  end
+  sec.signals:send("password_reset", { user = auth.public_user(user) })
+  mail.send(sec, "reset_notice", user, nil)
+  local logged_in = cfg.auto_login_after_reset and
+    sec:login_user(req, res, user, { authn_via = { "reset" } }) == true
+  if json then
+    if logged_in then
+      return json_ok(sec, req, res, { tf_required = false, user = payload(sec, user, req, wants_token(req)) })
+    end
+    return res:json(200, {})
+  end
+  flash(sec, req, res, "success", logged_in and "PASSWORD_RESET" or "PASSWORD_RESET_NO_LOGIN")
+  return res:redirect(cfg.post_reset_view or (logged_in and cfg.post_login_view) or url(sec, "login_url"))
+end
+
+local function require_user(sec, req, res)
+  local ok, user = sec:check(req, { auth = sec._cfg.auth_mechanisms }, res)
+  if not ok then return nil end
+  return user
+end
+
+function V.change(sec, req, res, fields, json)
+  local user = require_user(sec, req, res)
+  if not user then return res end
+  if req.method == "GET" then
+    if json then
+      return json_ok(sec, req, res, { user = payload(sec, user, req, false), active_password = user.password ~= nil })
+    end
+    return page(sec, req, res, "change", nil)
+  end
+  local form = forms.new(sec, fields)
+  local current = form:password("password")
+  local new = form:password("new_password")
+  local confirm = form:string("new_password_confirm")
+  if new then
+    if current and new == current then form:error("new_password", "PASSWORD_IS_THE_SAME")
+    else form:new_password("new_password", new, { email = user.email }) end
+  end
+  if not confirm then form:error("new_password_confirm", "PASSWORD_NOT_PROVIDED")
+  elseif new and confirm ~= new then form:error("new_password_confirm", "RETYPE_PASSWORD_MISMATCH") end
+  if current and form:ok() then
+    local stored = user.password or sec._dummy
+    if not sec:verify_password(current, stored) or not user.password then
+      form:error("password", "INVALID_PASSWORD")
+    end
+  end
+  if not form:ok() then
+    if json then return json_error(res, form) end
+    return page(sec, req, res, "change", form)
+  end
+  local ok, err = sec.datastore:set_password(user, assert(sec:hash_password(new)))
+  if ok ~= nil then ok, err = sec:end_other_sessions(req, res, user, true) end
+  if not ok then
+    sec._log("error", "fsec: password change failed: " .. tostring(err))
+    form:error("", "API_ERROR")
+    if json then return json_error(res, form, 500) end
+    return page(sec, req, res, "change", form)
+  end
+  sec.signals:send("password_changed", { user = auth.public_user(user) })
+  mail.send(sec, "change_notice", user,
+            mail.base_url(sec, req) .. url(sec, sec._cfg.recoverable and "reset_url" or "login_url"))
+  if json then return json_ok(sec, req, res, { user = payload(sec, user, req, wants_token(req)) }) end
+  flash(sec, req, res, "success", "PASSWORD_CHANGE")
+  return res:redirect(sec._cfg.post_change_view or sec._cfg.post_login_view)
+end
+
+function V.verify(sec, req, res, fields, json)
+  local user = require_user(sec, req, res)
+  if not user then return res end
+  if req.method == "GET" then
+    if json then return json_ok(sec, req, res, { user = payload(sec, user, req, false) }) end
+    return page(sec, req, res, "verify", nil, { next = http.single(req.query, "next", 2048) })
+  end
+  local form = forms.new(sec, fields)
+  local password = form:password("password")
+  local nxt = next_of(req, form)
+  if nxt == false then form:error("next", "INVALID_REDIRECT") end
+  if form:ok() then
+    local ok = sec:verify_and_update_password(password, user)
+    if not ok then
+      sec.signals:send("user_failed_authn", { user = auth.public_user(user), auth_type = "password", tfa = false })
+      form:error("password", "INVALID_PASSWORD")
+    end
+  end
+  if not form:ok() then
+    if json then return json_error(res, form) end
+    return page(sec, req, res, "verify", form, { next = nxt or nil })
+  end
+  sec:mark_fresh(req, res)
+  if json then return json_ok(sec, req, res, { user = payload(sec, user, req, wants_token(req)) }) end
+  flash(sec, req, res, "info", "REAUTHENTICATION_SUCCESSFUL")
+  return res:redirect(nxt or sec._cfg.post_login_view)
+end
+
+
+------------------------------------------------------------------------
+-- Routing
+------------------------------------------------------------------------
+
+-- Endpoints that take a credential: the throttle policy runs for them.
+local CREDENTIAL = { login = true, verify = true, change = true, register = true,
+                     forgot = true, passwordless = true, reset_token = true }
+
+local function route(sec, path)
+  local c = sec._cfg
+  local function tail(base)
+    if path:sub(1, #base + 1) == base .. "/" then
+      local t = path:sub(#base + 2)
+      if t ~= "" and not t:find("/", 1, true) then return t end
+    end
+  end
+  if path == c.login_url then return "login" end
+  if path == c.logout_url then return "logout" end
+  if path == c.verify_url then return "verify" end
+  if c.passwordless and tail(c.login_url) then return "login_token", tail(c.login_url) end
+  if c.registerable and path == c.register_url then return "register" end
+  if c.recoverable and path == c.reset_url then return "forgot" end
+  if c.recoverable and tail(c.reset_url) then return "reset_token", tail(c.reset_url) end
+  if c.changeable and path == c.change_url then return "change" end
+  if c.confirmable and path == c.confirm_url then return "confirm" end
+  if c.confirmable and tail(c.confirm_url) then return "confirm_token", tail(c.confirm_url) end
+end
+
+
+local Security = {}
+_M.methods = Security
+
+
+--- Answer a request if it is for one of fsec's endpoints.
+-- @return a response (status, headers, cookies, body), or nil
+function Security:handle(req)
+  local cfg = self._cfg
+  local path = type(req.path) == "string" and req.path or ""
+  local prefix = cfg.url_prefix
+  if prefix ~= "" then
+    if path:sub(1, #prefix) ~= prefix or (#path > #prefix and path:sub(#prefix + 1, #prefix + 1) ~= "/") then
+      return nil
+    end
+    path = path:sub(#prefix + 1)
+  end
+  local name, token = route(self, path)
+  if not name then return nil end
+  local res = http.new_response()
+  local json = http.wants_json(req)
+  local method = req.method
+  local allowed = (name == "logout") and cfg.logout_methods or
+                  ((name == "login_token" or name == "confirm_token") and { "GET" } or { "GET", "POST" })
+  local ok_method = false
+  for _, m in ipairs(allowed) do if m == method then ok_method = true end end
+  if not ok_method then
+    res:set_header("Allow", table.concat(allowed, ", "))
+    if json then return res:json(405, { errors = { "Method not allowed" } }) end
+    return res:text(405, "Method not allowed")
+  end
+  if type(req.body) == "string" and #req.body > cfg.max_body_bytes then
+    if json then return res:json(413, { errors = { "Request body too large" } }) end
+    return res:text(413, "Request body too large")
+  end
+  local fields, why = forms.input(req, cfg.max_body_bytes)
+  if not fields then
+    return res:json(400, { errors = { self.msg("API_ERROR") }, field_errors = { [""] = { self.msg("API_ERROR") } } })
+  end
+  if method == "POST" and csrf.required(self, req) then
+    local ok, key = csrf.check(self, req, fields)
+    if not ok then
+      local msg = self.msg(key)
+      if json then return res:json(400, { errors = { msg }, field_errors = { csrf_token = { msg } } }) end
+      return res:text(400, msg)
+    end
+  end
+  if method == "POST" and CREDENTIAL[name] then
+    local ok = self._policy:run("throttle", req, name)
+    if not ok then
+      res:set_header("Retry-After", "60")
+      if json then return res:json(429, { errors = { "Too many requests" } }) end
+      return res:text(429, "Too many requests")
+    end
+  end
+  if not self.datastore then error("fsec: endpoints need a datastore (database or datastore)", 2) end
+  return V[name](self, req, res, fields, json, token) or res
+end
+
+
+--- Check a request's CSRF token for the application's own endpoints.
+-- @return true, or false, status, body, res (a 400 to send)
+function Security:csrf_protect(req, res)
+  res = res or http.new_response()
+  if not csrf.required(self, req) then return true end
+  local fields = forms.input(req, self._cfg.max_body_bytes) or {}
+  local ok, key = csrf.check(self, req, fields)
+  if ok then return true end
+  local msg = self.msg(key)
+  if http.wants_json(req) then res:json(400, { errors = { msg } }) else res:text(400, msg) end
+  return false, res.status, res.body, res
+end
+
+
+--- A CSRF token for pages the application renders itself.
+function Security:csrf_token(req, res)
+  return csrf.token(self, req, res)
+end
+
+
+return _M

@@ -1,0 +1,505 @@
+-- The endpoints' JSON API, as Flask-Security-Too answers it (acceptance
+-- rows A1-A10, B1-B5, F1-F9, G1-G7, H1-H2, I1 of the reference §7.2),
+-- with CSRF, lockout, mail and bad input.
+local helpers = require "spec.helpers"
+local cjson = require "cjson"
+
+local PW = "password-1"
+
+local function setup(extra)
+  local clock = helpers.clock()
+  local maildir = helpers.tmpdir() .. "/mail-" .. tostring(math.random(1e9))
+  local cfg = { database = helpers.tmpfile("ep.db"), clock = clock.fn, mail_dir = maildir,
+                registerable = true, recoverable = true, changeable = true, log = function() end }
+  for k, v in pairs(extra or {}) do cfg[k] = v end
+  local sec = helpers.new(cfg)
+  local u = assert(sec.datastore:create_user{ email = "matt@example.com", password = sec:hash_password(PW),
+                                              confirmed_at = clock.now })
+  return sec, u, clock, maildir
+end
+
+-- A JSON client with a cookie jar that picks up csrf tokens.
+local function api(sec)
+  local c = helpers.client()
+  function c:call(method, path, body, query, headers)
+    local h = { accept = "application/json" }
+    if body then h["content-type"] = "application/json" end
+    if self.csrf then h["x-csrf-token"] = self.csrf end
+    for k, v in pairs(headers or {}) do h[k] = v end
+    local res = sec:handle(self:req{ method = method, path = path, query = query or {}, headers = h,
+                                     body = body and cjson.encode(body) })
+    assert(res, "no answer for " .. path)
+    self:take(res)
+    local j = res.body and res.body ~= "" and cjson.decode(res.body) or {}
+    if type(j) == "table" and j.response and j.response.csrf_token then self.csrf = j.response.csrf_token end
+    return res, j.response or {}, j
+  end
+  c:call("GET", "/login")
+  return c
+end
+
+local function mails(dir)
+  local p = io.popen("ls " .. dir .. " 2>/dev/null")
+  local out = {}
+  for name in p:lines() do
+    local f = io.open(dir .. "/" .. name)
+    local text = f:read("*a")
+    f:close()
+    out[#out + 1] = { name = name, text = text, link = text:match("X%-Fsec%-Link: (%S+)"),
+                      subject = text:match("Subject: ([^\n]+)"), to = text:match("To: ([^\n]+)") }
+  end
+  p:close()
+  return out
+end
+
+local function path_of(link) return link:match("^https?://[^/]+(/.*)$") end
+
+describe("POST /login", function()
+  it("rejects a bad password (A1) and counts the failure", function()
+    local sec = setup()
+    local failed
+    sec:connect("user_failed_authn", function(ev) failed = ev end)
+    local c = api(sec)
+    local res, r = c:call("POST", "/login", { email = "matt@example.com", password = "bogus" })
+    assert.equals(400, res.status)
+    assert.same({ "Invalid password" }, r.errors)
+    assert.same({ "Invalid password" }, r.field_errors.password)
+    assert.equals("password", failed.auth_type); assert.is_false(failed.tfa)
+    assert.equals(1, sec.datastore:find_user{ email = "matt@example.com" }.failed_login_count)
+  end)
+
+  it("reports each error as Flask-Security does (A2-A5)", function()
+    local sec = setup()
+    local inactive = assert(sec.datastore:create_user{ email = "off@example.com",
+      password = sec:hash_password(PW), active = false })
+    local c = api(sec)
+    local cases = {
+      { { email = "nobody@example.com", password = PW }, "email", "Specified user does not exist" },
+      { { email = "matt@example.com", password = "" }, "password", "Password not provided" },
+      { { email = "", password = PW }, "email", "Email not provided" },
+      { { email = "not-an-email", password = PW }, "email", "Invalid email address" },
+      { { email = inactive.email, password = PW }, "email", "Account is disabled." },
+    }
+    for _, case in ipairs(cases) do
+      local res, r = c:call("POST", "/login", case[1])
+      assert.equals(400, res.status)
+      assert.same({ case[3] }, r.field_errors[case[2]], case[3])
+    end
+    assert.is_false(sec:current_user(c:req()).is_authenticated)
+  end)
+
+  it("signs in case-insensitively, with a token only when asked (A6, A7)", function()
+    local sec, u = setup()
+    local c = api(sec)
+    local res, r = c:call("POST", "/login", { email = "MATT@example.com", password = PW })
+    assert.equals(200, res.status)
+    assert.is_false(r.tf_required)
+    assert.is_string(r.csrf_token)
+    assert.is_nil(r.user.authentication_token)
+    assert.equals(u.id, sec:current_user(c:req()).id)
+    local c2 = api(sec)
+    res, r = c2:call("POST", "/login", { email = "matt@example.com", password = PW }, { include_auth_token = "" })
+    local tok = r.user.authentication_token
+    assert.is_string(tok)
+    assert.equals(u.id, sec:current_user(helpers.request{ headers = { ["authentication-token"] = tok } }).id)
+  end)
+
+  it("answers GET with identity attributes and the user (A8), refuses a second login (A9)", function()
+    local sec = setup{ security_payload = function(user) return { email = user.email } end }
+    local c = api(sec)
+    local _, r = c:call("GET", "/login")
+    assert.same({ "email" }, r.identity_attributes); assert.is_nil(r.user)
+    c:call("POST", "/login", { email = "matt@example.com", password = PW })
+    _, r = c:call("GET", "/login")
+    assert.equals("matt@example.com", r.user.email)
+    assert.is_nil(r.user.authentication_token) -- never on GET (CVE-2021-21241)
+    local res
+    res, r = c:call("POST", "/login", { email = "matt@example.com", password = PW })
+    assert.equals(400, res.status)
+    assert.same({ "You can only access this endpoint when not logged in." }, r.errors)
+  end)
+
+  it("gives one generic answer in generic mode (A10, E-01, E-02)", function()
+    local sec = setup{ return_generic_responses = true, confirmable = true }
+    sec.datastore:create_user{ email = "off@example.com", password = sec:hash_password(PW), active = false }
+    sec.datastore:create_user{ email = "new@example.com", password = sec:hash_password(PW) }
+    local c = api(sec)
+    local bodies = {}
+    for _, case in ipairs{ { "nobody@example.com", PW }, { "matt@example.com", "wrong" },
+                           { "off@example.com", PW }, { "new@example.com", PW } } do
+      local before = sec:hash_count()
+      local res, r = c:call("POST", "/login", { email = case[1], password = case[2] })
+      assert.equals(400, res.status)
+      assert.same({ "Authentication failed - identity or password/passcode invalid" }, r.errors)
+      assert.is_nil(r.field_errors.email); assert.is_nil(r.field_errors.password)
+      assert.equals(before + 1, sec:hash_count(), case[1])
+      bodies[#bodies + 1] = cjson.encode(r.field_errors)
+    end
+    assert.equals(bodies[1], bodies[2]); assert.equals(bodies[1], bodies[3]); assert.equals(bodies[1], bodies[4])
+  end)
+
+  it("refuses an unsafe next and does not sign in (B1, B2)", function()
+    local sec = setup()
+    for _, nxt in ipairs{ "http://google.com", "http:///google.com", "//github.com", " //github.com",
+                          "\\\\\\github.com", "/\\github.com", "javascript:alert(1)", "https://localhost@evil.com" } do
+      local c = api(sec)
+      local res, r = c:call("POST", "/login", { email = "matt@example.com", password = PW, next = nxt })
+      assert.equals(400, res.status, nxt)
+      assert.same({ "Redirections outside the domain are forbidden" }, r.errors)
+      assert.is_false(sec:current_user(c:req()).is_authenticated)
+    end
+  end)
+
+  it("locks an account after repeated failures, with the same answer (L-01, L-06)", function()
+    local sec, _, clock = setup{ login_lockout_threshold = 3, login_lockout_window = 600 }
+    local c = api(sec)
+    local res, r = c:call("POST", "/login", { email = "matt@example.com", password = "bad" })
+    local wrong = cjson.encode(r)
+    -- a success after fewer failures resets the counter
+    c:call("POST", "/login", { email = "matt@example.com", password = "bad" })
+    res = c:call("POST", "/login", { email = "matt@example.com", password = PW })
+    assert.equals(200, res.status)
+    assert.equals(0, sec.datastore:find_user{ email = "matt@example.com" }.failed_login_count)
+    local c2 = api(sec)
+    for _ = 1, 3 do c2:call("POST", "/login", { email = "matt@example.com", password = "bad" }) end
+    local before = sec:hash_count()
+    res, r = c2:call("POST", "/login", { email = "matt@example.com", password = PW })
+    assert.equals(400, res.status)
+    assert.equals(wrong:gsub('"csrf_token":"[^"]*",?', ""), cjson.encode(r):gsub('"csrf_token":"[^"]*",?', ""))
+    assert.equals(before + 1, sec:hash_count())
+    clock.now = clock.now + 601
+    res = c2:call("POST", "/login", { email = "matt@example.com", password = PW })
+    assert.equals(200, res.status)
+  end)
+end)
+
+describe("CSRF", function()
+  it("requires a token bound to this client on state-changing requests", function()
+    local sec = setup()
+    local c = api(sec)
+    local token = c.csrf
+    c.csrf = nil
+    local res, r = c:call("POST", "/login", { email = "matt@example.com", password = PW })
+    assert.equals(400, res.status)
+    assert.same({ "The CSRF token is missing." }, r.errors)
+    assert.same({ "The CSRF token is missing." }, r.field_errors.csrf_token)
+    local other = api(sec) -- another client's token
+    c.csrf = other.csrf
+    res, r = c:call("POST", "/login", { email = "matt@example.com", password = PW })
+    assert.same({ "The CSRF token is invalid." }, r.errors)
+    c.csrf = token
+    res = c:call("POST", "/login", { email = "matt@example.com", password = PW })
+    assert.equals(200, res.status)
+    -- the pre-login token no longer works once the session changed
+    c.csrf = token
+    res, r = c:call("POST", "/logout")
+    assert.equals(400, res.status)
+  end)
+
+  it("exempts token-authenticated requests and can ignore anonymous ones", function()
+    local sec, u = setup()
+    local tok = sec:get_auth_token(u)
+    local res = sec:handle(helpers.request{ method = "POST", path = "/change",
+      headers = { accept = "application/json", ["content-type"] = "application/json", ["authentication-token"] = tok },
+      body = cjson.encode{ password = PW, new_password = "a-new-password", new_password_confirm = "a-new-password" } })
+    assert.equals(200, res.status)
+    local sec2 = setup{ csrf_ignore_unauth_endpoints = true }
+    res = sec2:handle(helpers.request{ method = "POST", path = "/login",
+      headers = { accept = "application/json", ["content-type"] = "application/json" },
+      body = cjson.encode{ email = "matt@example.com", password = PW } })
+    assert.equals(200, res.status)
+  end)
+end)
+
+describe("/logout", function()
+  it("answers JSON POST with 200 {} (I1) and keeps next on our site (B5)", function()
+    local sec = setup{ logout_methods = { "GET", "POST" } }
+    local c = api(sec)
+    c:call("POST", "/login", { email = "matt@example.com", password = PW })
+    local res, _, j = c:call("POST", "/logout")
+    assert.equals(200, res.status)
+    assert.same({ meta = { code = 200 }, response = {} }, cjson.decode(res.body))
+    assert.is_false(sec:current_user(c:req()).is_authenticated)
+    res = sec:handle(helpers.request{ path = "/logout", query = { next = "http://google.com" } })
+    assert.equals(302, res.status); assert.is_nil(res.headers.Location:find("google", 1, true))
+    res = sec:handle(helpers.request{ path = "/logout", query = { next = "/page1" } })
+    assert.equals("/page1", res.headers.Location)
+    local strict = setup()
+    res = strict:handle(helpers.request{ path = "/logout", headers = { accept = "application/json" } })
+    assert.equals(405, res.status) -- GET logout is off by default
+  end)
+end)
+
+describe("/register", function()
+  it("creates, signs in and welcomes the user (F1)", function()
+    local sec, _, _, maildir = setup()
+    local got
+    sec:connect("user_registered", function(ev) got = ev end)
+    local c = api(sec)
+    local res, r = c:call("POST", "/register", { email = "dude@lp.com", password = "battery staple",
+                                                 password_confirm = "battery staple" })
+    assert.equals(200, res.status)
+    local keys = {}
+    for k in pairs(r) do keys[#keys + 1] = k end
+    table.sort(keys)
+    assert.same({ "csrf_token", "tf_required", "user" }, keys)
+    assert.equals("dude@lp.com", sec:current_user(c:req()).email)
+    assert.equals("dude@lp.com", got.user.email); assert.is_nil(got.form_data.password)
+    local m = mails(maildir)
+    assert.equals(1, #m); assert.equals("Welcome", m[1].subject); assert.equals("dude@lp.com", m[1].to)
+  end)
+
+  it("refuses a taken email in any case (F2), a bogus one (F3)", function()
+    local sec = setup()
+    local c = api(sec)
+    local res, r = c:call("POST", "/register", { email = "MATT@example.com", password = "battery staple",
+                                                 password_confirm = "battery staple" })
+    assert.equals(400, res.status)
+    assert.same({ "MATT@example.com is already associated with an account." }, r.field_errors.email)
+    res, r = c:call("POST", "/register", { email = "bogus", password = "battery staple", password_confirm = "battery staple" })
+    assert.same({ "Invalid email address" }, r.field_errors.email)
+    assert.equals(1, (sec.datastore:counts()))
+  end)
+
+  it("counts password length in code points after NFKD (F4)", function()
+    local sec = setup()
+    local c = api(sec)
+    for _, case in ipairs{ { "1234567", false }, { "\u{1F600}\u{1F600}\u{1F600}\u{1F600}", false },
+                           { string.rep("\u{1F600}", 9), true }, { "\u{FB01}\u{FB01}\u{FB01}\u{FB01}", true } } do
+      local email = "len" .. math.random(1e9) .. "@example.com"
+      local res, r = c:call("POST", "/register", { email = email, password = case[1], password_confirm = case[1] })
+      if case[2] then
+        assert.equals(200, res.status, case[1])
+        local res2 = sec:new_response()
+        sec:logout_user(c:req(), res2); c:take(res2); c:call("GET", "/login")
+      else
+        assert.same({ "Password must be at least 8 characters" }, r.field_errors.password)
+      end
+    end
+  end)
+
+  it("checks password_confirm (F5), complexity and breached lists", function()
+    local list = helpers.tmpfile("breached.txt")
+    local f = io.open(list, "w")
+    f:write(require("fsec.core").sha1_hex("password123"), ":42\n")
+    f:close()
+    local sec = setup{ password_breached_file = list,
+                       password_complexity_checker = function(pw) if pw:find("^%d+$") then return { "digits only" } end end }
+    local c = api(sec)
+    local _, r = c:call("POST", "/register", { email = "a@b.org", password = "battery staple", password_confirm = "battery staplx" })
+    assert.same({ "Passwords do not match" }, r.field_errors.password_confirm)
+    _, r = c:call("POST", "/register", { email = "a@b.org", password = "battery staple" })
+    assert.same({ "Password not provided" }, r.field_errors.password_confirm)
+    _, r = c:call("POST", "/register", { email = "a@b.org", password = "password123", password_confirm = "password123" })
+    assert.same({ "Password on breached list" }, r.field_errors.password)
+    _, r = c:call("POST", "/register", { email = "a@b.org", password = "1234567890", password_confirm = "1234567890" })
+    assert.same({ "Password not complex enough" }, r.field_errors.password)
+    assert.equals(1, (sec.datastore:counts()))
+  end)
+
+  it("with confirmation: no login, no token; login waits; the link confirms (F6, F7)", function()
+    local sec, _, _, maildir = setup{ confirmable = true }
+    local c = api(sec)
+    local res, r = c:call("POST", "/register", { email = "new@lp.com", password = "battery staple",
+      password_confirm = "battery staple" }, { include_auth_token = "" })
+    assert.equals(200, res.status)
+    assert.is_nil(r.user.authentication_token); assert.is_nil(r.tf_required)
+    assert.is_false(sec:current_user(c:req()).is_authenticated)
+    res, r = c:call("POST", "/login", { email = "new@lp.com", password = "battery staple" })
+    assert.same({ "Email requires confirmation." }, r.field_errors.email)
+    local link = mails(maildir)[1].link
+    assert.matches("^http://localhost/confirm/", link)
+    res = sec:handle(helpers.request{ path = path_of(link) })
+    assert.equals(302, res.status); assert.equals("/login", res.headers.Location)
+    assert.truthy(sec.datastore:find_user{ email = "new@lp.com" }.confirmed_at)
+    res = c:call("POST", "/login", { email = "new@lp.com", password = "battery staple" })
+    assert.equals(200, res.status)
+  end)
+
+  it("refuses confirm tokens after an email change (F8) or too old (F9)", function()
+    local sec, _, clock, maildir = setup{ confirmable = true }
+    local c = api(sec)
+    c:call("POST", "/register", { email = "x@lp.com", password = "battery staple", password_confirm = "battery staple" })
+    local link = path_of(mails(maildir)[1].link)
+    local u = sec.datastore:find_user{ email = "x@lp.com" }
+    sec.datastore:set_email(u, "y@lp.com")
+    local res = sec:handle(helpers.request{ path = link, headers = { accept = "application/json" } })
+    assert.equals(400, res.status)
+    assert.same({ "Invalid confirmation token." }, cjson.decode(res.body).response.errors)
+    sec.datastore:set_email(u, "x@lp.com")
+    clock.now = clock.now + 5 * 86400 + 1
+    res = sec:handle(helpers.request{ path = link, headers = { accept = "application/json" } })
+    assert.same({ "You did not confirm your email within 5 days. " }, cjson.decode(res.body).response.errors)
+  end)
+end)
+
+describe("/reset", function()
+  it("sends instructions for known users only (G1), generically in generic mode (G6)", function()
+    local sec, _, _, maildir = setup()
+    sec.datastore:create_user{ email = "off@example.com", password = "x", active = false }
+    local sent
+    sec:connect("reset_password_instructions_sent", function(ev) sent = ev end)
+    local c = api(sec)
+    local res, r = c:call("POST", "/reset", { email = "matt@example.com" })
+    assert.equals(200, res.status); assert.is_string(r.csrf_token)
+    assert.equals(1, #mails(maildir)); assert.equals("matt@example.com", sent.user.email)
+    res, r = c:call("POST", "/reset", { email = "nobody@example.com" })
+    assert.same({ "Specified user does not exist" }, r.field_errors.email)
+    res, r = c:call("POST", "/reset", { email = "off@example.com" })
+    assert.same({ "Account is disabled." }, r.field_errors.email)
+    local g = setup{ return_generic_responses = true }
+    local gc = api(g)
+    local res1, r1 = gc:call("POST", "/reset", { email = "nobody@example.com" })
+    local res2, r2 = gc:call("POST", "/reset", { email = "matt@example.com" })
+    assert.equals(200, res1.status); assert.equals(200, res2.status)
+    assert.is_nil(r1.errors)
+  end)
+
+  it("resets once, ends every session, and normalizes (G2, G3, G4, G7)", function()
+    local sec, u, _, maildir = setup()
+    local other = api(sec)
+    other:call("POST", "/login", { email = "matt@example.com", password = PW })
+    local old_token = sec:get_auth_token(u)
+    local c = api(sec)
+    c:call("POST", "/reset", { email = "matt@example.com" })
+    local link = path_of(mails(maildir)[1].link)
+    local reset_seen = 0
+    sec:connect("password_reset", function() reset_seen = reset_seen + 1 end)
+    local res, r = c:call("POST", link, { password = "H\u{F6}heH\u{F6}he" })
+    assert.same({ "Password not provided" }, r.field_errors.password_confirm)
+    res, r = c:call("POST", link, { password = "short", password_confirm = "short" })
+    assert.same({ "Password must be at least 8 characters" }, r.field_errors.password)
+    res = c:call("POST", link, { password = "H\u{F6}heH\u{F6}he", password_confirm = "H\u{F6}heH\u{F6}he" })
+    assert.equals(200, res.status)
+    assert.same({ meta = { code = 200 }, response = {} }, cjson.decode(res.body))
+    assert.equals(1, reset_seen)
+    res, r = c:call("POST", link, { password = "H\u{F6}heH\u{F6}he", password_confirm = "H\u{F6}heH\u{F6}he" })
+    assert.equals(400, res.status)
+    assert.same({ "Invalid reset password token." }, r.field_errors[""])
+    assert.is_false(sec:current_user(other:req()).is_authenticated)
+    assert.is_false(sec:current_user(helpers.request{ headers = { ["authentication-token"] = old_token } }).is_authenticated)
+    local fresh = api(sec)
+    res = fresh:call("POST", "/login", { email = "matt@example.com", password = "Ho\u{308}heHo\u{308}he" })
+    assert.equals(200, res.status)
+    local notice = mails(maildir)[2]
+    assert.equals("Your password has been reset", notice.subject)
+  end)
+
+  it("refuses bogus and expired tokens (G5)", function()
+    local sec, _, clock, maildir = setup()
+    local c = api(sec)
+    local _, r = c:call("POST", "/reset/bogus", { password = "battery staple", password_confirm = "battery staple" })
+    assert.same({ "Invalid reset password token." }, r.field_errors[""])
+    c:call("POST", "/reset", { email = "matt@example.com" })
+    clock.now = clock.now + 86401
+    c:call("GET", "/login") -- a fresh CSRF token (they last an hour)
+    _, r = c:call("POST", path_of(mails(maildir)[1].link), { password = "battery staple", password_confirm = "battery staple" })
+    assert.same({ "You did not reset your password within 1 days. " }, r.field_errors[""])
+  end)
+end)
+
+describe("/change", function()
+  it("reports each error (H1) and keeps spaces", function()
+    local sec = setup()
+    local c = api(sec)
+    c:call("POST", "/login", { email = "matt@example.com", password = PW })
+    local cases = {
+      { { password = "wrong-one", new_password = "new-password", new_password_confirm = "new-password" }, "password", "Invalid password" },
+      { { password = PW, new_password = "new-password", new_password_confirm = "other-password" }, "new_password_confirm", "Passwords do not match" },
+      { { password = PW, new_password = PW, new_password_confirm = PW }, "new_password", "Your new password must be different than your previous password." },
+      { { password = PW, new_password = "short", new_password_confirm = "short" }, "new_password", "Password must be at least 8 characters" },
+      { { password = PW, new_password_confirm = "x" }, "new_password", "Password not provided" },
+    }
+    for _, case in ipairs(cases) do
+      local res, r = c:call("POST", "/change", case[1])
+      assert.equals(400, res.status)
+      assert.same({ case[3] }, r.field_errors[case[2]], case[3])
+    end
+    local res = c:call("POST", "/change", { password = PW, new_password = " spaced pass ", new_password_confirm = " spaced pass " })
+    assert.equals(200, res.status)
+    assert.is_true(sec:verify_password(" spaced pass ", sec.datastore:find_user{ email = "matt@example.com" }.password))
+    assert.is_false(sec:verify_password("spaced pass", sec.datastore:find_user{ email = "matt@example.com" }.password))
+  end)
+
+  it("ends other sessions and keeps this one (H2); answers 401 when anonymous", function()
+    local sec = setup()
+    local a, b = api(sec), api(sec)
+    a:call("POST", "/login", { email = "matt@example.com", password = PW })
+    b:call("POST", "/login", { email = "matt@example.com", password = PW })
+    local res = a:call("POST", "/change", { password = PW, new_password = "another-pass", new_password_confirm = "another-pass" })
+    assert.equals(200, res.status)
+    assert.is_true(sec:current_user(a:req()).is_authenticated)
+    assert.is_false(sec:current_user(b:req()).is_authenticated)
+    res = api(sec):call("POST", "/change", { password = "x" })
+    assert.equals(401, res.status)
+  end)
+end)
+
+describe("bad input", function()
+  it("answers wrong JSON types, NUL bytes and invalid UTF-8 with a field error, storing nothing", function()
+    local sec = setup()
+    local c = api(sec)
+    for _, email in ipairs{ { "a@b.org" }, 42, true, "a\0b@x.org", "\255@x.org" } do
+      local res, r = c:call("POST", "/register", { email = email, password = "battery staple", password_confirm = "battery staple" })
+      assert.equals(400, res.status)
+      assert.is_table(r.field_errors.email)
+    end
+    local res, r = c:call("POST", "/register", { email = cjson.null, password = "battery staple", password_confirm = "battery staple" })
+    assert.same({ "Email not provided" }, r.field_errors.email)
+    res = c:call("POST", "/login", { email = "matt@example.com", password = "pw\0x" })
+    assert.equals(400, res.status)
+    assert.equals(1, (sec.datastore:counts()))
+  end)
+
+  it("refuses bodies over the limit with 413 and broken JSON with 400", function()
+    local sec = setup{ max_body_bytes = 1024 }
+    local res = sec:handle(helpers.request{ method = "POST", path = "/login", body = string.rep("x", 2000),
+      headers = { ["content-type"] = "application/json", accept = "application/json" } })
+    assert.equals(413, res.status)
+    res = sec:handle(helpers.request{ method = "POST", path = "/login", body = "{not json",
+      headers = { ["content-type"] = "application/json", accept = "application/json" } })
+    assert.equals(400, res.status)
+  end)
+
+  it("leaves other paths to the application and answers 405 for other methods", function()
+    local sec = setup{ url_prefix = "/auth" }
+    assert.is_nil(sec:handle(helpers.request{ path = "/login" }))
+    assert.is_nil(sec:handle(helpers.request{ path = "/authlogin" }))
+    assert.is_nil(sec:handle(helpers.request{ path = "/auth/profile" }))
+    assert.equals(405, sec:handle(helpers.request{ method = "PUT", path = "/auth/login" }).status)
+  end)
+end)
+
+describe("passwordless", function()
+  it("sends a link that signs in", function()
+    local sec, u, _, maildir = setup{ passwordless = true }
+    local c = api(sec)
+    local res = c:call("POST", "/login", { email = "matt@example.com" })
+    assert.equals(200, res.status)
+    local m = mails(maildir)[1]
+    assert.equals("Login instructions", m.subject)
+    res = sec:handle(c:req{ path = path_of(m.link) })
+    c:take(res)
+    assert.equals(302, res.status)
+    assert.equals(u.id, sec:current_user(c:req()).id)
+    res = sec:handle(helpers.request{ path = "/login/bogus" })
+    assert.equals("/login", res.headers.Location)
+  end)
+end)
+
+describe("throttle hook", function()
+  it("answers 429 when the hook denies", function()
+    local sec = setup{ csrf_enabled = false }
+    sec:policy("throttle", function(req) return req.remote_addr ~= "198.51.100.9" end)
+    local function post(addr)
+      return sec:handle(helpers.request{ method = "POST", path = "/login", remote_addr = addr,
+        headers = { accept = "application/json", ["content-type"] = "application/json" },
+        body = cjson.encode{ email = "matt@example.com", password = PW } })
+    end
+    assert.equals(200, post("192.0.2.1").status)
+    local before = sec:hash_count()
+    local res = post("198.51.100.9")
+    assert.equals(429, res.status)
+    assert.equals(before, sec:hash_count()) -- refused before any hashing
+  end)
+end)
