@@ -729,6 +729,13 @@ function Security:csrf_protect(req, res)
 end
 
 
+--- The flash messages waiting for this client ({ category, message }
+-- pairs), cleared on res: for the application's own pages.
+function Security:take_flashes(req, res)
+  return take_flashes(self, req, res)
+end
+
+
 --- A CSRF token for pages the application renders itself.
 function Security:csrf_token(req, res)
   return csrf.token(self, req, res)
