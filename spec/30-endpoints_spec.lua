@@ -406,7 +406,7 @@ describe("/change", function()
     local cases = {
       { { password = "wrong-one", new_password = "new-password", new_password_confirm = "new-password" }, "password", "Invalid password" },
       { { password = PW, new_password = "new-password", new_password_confirm = "other-password" }, "new_password_confirm", "Passwords do not match" },
-      { { password = PW, new_password = PW, new_password_confirm = PW }, "new_password", "Your new password must be different than your previous password." },
+      { { password = PW, new_password = PW, new_password_confirm = PW }, "password", "Your new password must be different than your previous password." },
       { { password = PW, new_password = "short", new_password_confirm = "short" }, "new_password", "Password must be at least 8 characters" },
       { { password = PW, new_password_confirm = "x" }, "new_password", "Password not provided" },
     }

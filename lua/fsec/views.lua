@@ -567,7 +567,7 @@ function V.change(sec, req, res, fields, json)
   local new = form:password("new_password")
   local confirm = form:string("new_password_confirm")
   if new then
-    if current and new == current then form:error("new_password", "PASSWORD_IS_THE_SAME")
+    if current and new == current then form:error("password", "PASSWORD_IS_THE_SAME")
     else form:new_password("new_password", new, { email = user.email }) end
   end
   if not confirm then form:error("new_password_confirm", "PASSWORD_NOT_PROVIDED")
