@@ -166,6 +166,8 @@ end
 -- @treturn string|nil error code
 function Security:hash_password(password)
   check_string(password, 1, "hash_password")
+  local h = self._hasher
+  if h then return h.hash(password) end
   return self._engine:hash_password(password)
 end
 
@@ -176,7 +178,18 @@ end
 function Security:verify_password(password, hash)
   check_string(password, 1, "verify_password")
   check_string(hash, 2, "verify_password")
+  local h = self._hasher
+  if h then return h.verify(password, hash) end
   return self._engine:verify_password(password, hash)
+end
+
+
+--- Where the expensive work runs: by default inline, in this Lua state;
+-- an adapter can move it off the event loop (fsec.openresty uses nginx's
+-- thread pool). hasher = { hash = fn(pw), verify = fn(pw, hash) } with
+-- the return conventions of hash_password / verify_password; nil resets.
+function Security:set_hasher(hasher)
+  self._hasher = hasher
 end
 
 
@@ -239,11 +252,11 @@ function Security:verify_and_update_password(password, user)
   if type(user) ~= "table" then argerror(2, "verify_and_update_password", "User", user) end
   local stored = user.password
   if type(stored) ~= "string" then return false end
-  local ok, err, code = self._engine:verify_password(password, stored)
+  local ok, err, code = self:verify_password(password, stored)
   if not ok then return false, err, code end
   if self._engine:needs_update(stored) then
     local h
-    h, err, code = self._engine:hash_password(password)
+    h, err, code = self:hash_password(password)
     if h and self.datastore then
       ok, err, code = self.datastore:set_password(user, h)
       if ok == nil then return true, err, code end -- verified; upgrade failed
@@ -320,6 +333,10 @@ for k, fn in pairs(auth.methods) do Security[k] = fn end
 for k, fn in pairs(authz.methods) do Security[k] = fn end
 for k, fn in pairs(views.methods) do Security[k] = fn end
 
+
+--- The engine settings of a validated configuration (for adapters that
+-- hash in worker threads: fsec.thread).
+_M.engine_config = engine_config
 
 _M.random_id = core.random_id
 _M.Security = Security

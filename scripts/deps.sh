@@ -9,13 +9,17 @@ BUILD="cmake gcc make pkg-config libsodium-dev libutf8proc-dev libcrypt-dev
 # The peer (real Flask-Security) for the compatibility specs.
 TEST="lua-busted python3-flask-security python3-flask-sqlalchemy
   python3-sqlalchemy python3-passlib python3-argon2 python3-bcrypt"
+# OpenResty stack (Debian's nginx with the Lua module) for the example app
+# and its end-to-end tests.
+OPENRESTY="nginx libnginx-mod-http-lua lua-resty-core curl"
 BENCH=""
 
 want=""
 for group in "$@"; do
   case $group in
     build) want="$want $BUILD" ;;
-    test) want="$want $BUILD $TEST" ;;
+    test) want="$want $BUILD $TEST $OPENRESTY" ;;
+    openresty) want="$want $BUILD $OPENRESTY" ;;
     bench) want="$want $BUILD $BENCH" ;;
     *) echo "deps.sh: unknown group '$group'" >&2; exit 2 ;;
   esac

@@ -1,17 +1,13 @@
 #!/bin/sh
-# The main job: build fsec and run the example. Installs missing Debian
-# packages. Until the OpenResty example app exists this runs the plain
-# Lua examples (examples/basic.lua, examples/auth_flow.lua) under Lua 5.4
-# and LuaJIT.
+# The main job: the example app (OpenResty: nginx + fsec) on the embedded
+# SQLite store, in the foreground on 127.0.0.1:${PORT:-8080}; Ctrl-C stops
+# it. Installs missing Debian packages, builds fsec, creates the database
+# and an admin user on first start and prints how to sign in.
+#   PORT=9000 WORKERS=1 sh scripts/run.sh
+# Data (database, mail, logs) lives in var/example.
 set -eu
 cd "$(dirname "$0")/.."
-scripts/deps.sh build
+scripts/deps.sh openresty
 cmake -S . -B build >/dev/null
 cmake --build build -j "$(nproc 2>/dev/null || echo 2)" >/dev/null
-for lua in lua5.4 luajit; do
-  sub=lua54; [ "$lua" = luajit ] && sub=luajit
-  for ex in basic auth_flow; do
-    echo "== examples/$ex.lua under $lua"
-    LUA_PATH="lua/?.lua;;" LUA_CPATH="build/$sub/?.so;;" "$lua" "examples/$ex.lua"
-  done
-done
+exec sh scripts/serve-example.sh "$(pwd)/var/example" "${PORT:-8080}" "${WORKERS:-2}"

@@ -161,7 +161,7 @@ end
 function _M.check_password(sec, identity, password)
   local user = _M.lookup_identity(sec, identity)
   if not user or type(user.password) ~= "string" then
-    sec._engine:verify_password(password, sec._dummy) -- same work, no match
+    sec:verify_password(password, sec._dummy) -- same work, no match
     return nil, user
   end
   if not sec:verify_and_update_password(password, user) then

@@ -211,7 +211,7 @@ local function check_credentials(sec, form, email, password)
   local user = email and auth.lookup_identity(sec, email)
   local locked = lockout_active(sec, user)
   if not user or type(user.password) ~= "string" or locked then
-    sec._engine:verify_password(password or "", sec._dummy)
+    sec:verify_password(password or "", sec._dummy)
     if not user then
       form:error("email", "USER_DOES_NOT_EXIST")
     else
@@ -376,7 +376,7 @@ function V.register(sec, req, res, fields, json)
   end
   if existing then
     -- generic responses: answer as for a new account, create nothing
-    sec._engine:hash_password(password) -- the same work as a registration
+    sec:hash_password(password) -- the same work as a registration
     sec.signals:send("user_not_registered", { user = auth.public_user(existing),
       existing_email = true, existing_username = false, form_data = { email = email, username = username } })
     if json then return json_ok(sec, req, res, { user = {} }) end

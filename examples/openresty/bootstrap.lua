@@ -1,0 +1,32 @@
+-- First start of the example app: secrets, database, the admin user.
+-- Usage: bootstrap.lua PREFIX   (run with the same fsec build nginx uses)
+local prefix = arg[1]
+local fsec = require "fsec"
+
+local function ensure_secret(name)
+  local path = prefix .. "/var/" .. name
+  local f = io.open(path)
+  if f then f:close(); return end
+  f = assert(io.open(path, "w"))
+  f:write(fsec.random_id(32), "\n")
+  f:close()
+end
+ensure_secret("secret_key")
+ensure_secret("password_salt")
+
+local cfg = require("fsec_example").config(prefix)
+local sec = fsec.new(cfg)
+local ds = sec.datastore
+ds:find_or_create_role("admin", { description = "Administrators", permissions = { "user-read", "user-write" } })
+local email = os.getenv("FSEC_ADMIN_EMAIL") or "admin@example.org"
+if not ds:find_user{ email = email } then
+  local password = os.getenv("FSEC_ADMIN_PASSWORD") or fsec.random_id(16)
+  assert(ds:create_user{ email = email, password = assert(sec:hash_password(password)),
+                         roles = { "admin" }, confirmed_at = os.time() })
+  local f = assert(io.open(prefix .. "/var/admin-password.txt", "w"))
+  f:write(email, " ", password, "\n")
+  f:close()
+  print(("created the admin user %s with password %s (also in %s/var/admin-password.txt)")
+    :format(email, password, prefix))
+end
+sec:close()

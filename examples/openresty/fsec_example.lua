@@ -1,0 +1,139 @@
+--- The fsec example app for OpenResty: pages around fsec's endpoints, a
+-- custom auth flow written as hooks (a login deny list, an audit log),
+-- and a development mailbox at /mail.
+local fsec_or = require "fsec.openresty"
+local escape = require("fsec.mail").html_escape
+local pages = require "fsec.pages"
+local cjson = require "cjson.safe"
+
+local _M = {}
+local PREFIX
+
+
+--- fsec's configuration for this app. Secrets come from the environment
+-- when set (FSEC_SECRET_KEY, FSEC_PASSWORD_SALT), else from files made
+-- on first start under var/.
+function _M.config(prefix)
+  PREFIX = prefix
+  local function secret(name, env)
+    local v = os.getenv(env)
+    if v and #v >= 32 then return v end
+    local f = assert(io.open(prefix .. "/var/" .. name))
+    v = f:read("*l")
+    f:close()
+    return v
+  end
+  return {
+    secret_key = secret("secret_key", "FSEC_SECRET_KEY"),
+    password_salt = secret("password_salt", "FSEC_PASSWORD_SALT"),
+    database = prefix .. "/var/auth.db",
+    mail_dir = prefix .. "/var/mail",
+    registerable = true, confirmable = true, recoverable = true, changeable = true,
+    trackable = true, logout_methods = { "GET", "POST" },
+    security_payload = function(user) return { email = user.email } end,
+  }
+end
+
+
+local DENY_FILE = "/var/deny.txt" -- one address a line
+
+--- Hooks: the custom flow. Runs in every worker.
+function _M.setup(sec)
+  sec:policy("login", function(user, req)
+    local f = io.open(PREFIX .. DENY_FILE)
+    if not f then return true end
+    for line in f:lines() do
+      if line == req.remote_addr then f:close(); return false, "address on the deny list" end
+    end
+    f:close()
+    return true
+  end)
+  sec:connect("user_authenticated", function(ev)
+    local f = io.open(PREFIX .. "/var/audit.log", "a")
+    if f then
+      f:write(os.date("!%Y-%m-%dT%H:%M:%SZ"), " login ", ev.user.email, " via ",
+              table.concat(ev.authn_via, ","), "\n")
+      f:close()
+    end
+  end)
+end
+
+
+local function html(title, body)
+  local sec = fsec_or.security()
+  local req = fsec_or.request()
+  local res = sec:new_response()
+  local flashes = req and sec:take_flashes(req, res) or {}
+  if #res.cookies > 0 then ngx.header["Set-Cookie"] = res.cookies end
+  ngx.header["Content-Type"] = "text/html; charset=utf-8"
+  ngx.print(pages.layout(title, body, flashes))
+end
+
+
+function _M.home()
+  local user = fsec_or.current_user()
+  local body
+  if user.is_authenticated then
+    body = ("<p>Signed in as <strong>%s</strong>.</p><nav><a href=\"/profile\">Profile</a>"
+      .. "<a href=\"/admin\">Admin</a><a href=\"/change\">Change password</a>"
+      .. "<a href=\"/logout\">Sign out</a></nav>"):format(escape(user.email))
+  else
+    body = '<p>Welcome to the fsec example.</p><nav><a href="/login">Sign in</a>'
+      .. '<a href="/register">Register</a><a href="/reset">Forgot password?</a>'
+      .. '<a href="/mail">Mailbox</a></nav>'
+  end
+  html("fsec example", body)
+end
+
+
+local function when(t) return t and os.date("!%Y-%m-%d %H:%M:%S UTC", t) or "never" end
+
+function _M.profile()
+  local u = ngx.ctx.fsec_user
+  html("Profile", ("<dl><dt>Email</dt><dd id=\"email\">%s</dd><dt>Roles</dt><dd>%s</dd>"
+    .. "<dt>Logins</dt><dd id=\"login-count\">%d</dd><dt>Current login</dt><dd>%s from %s</dd>"
+    .. "<dt>Previous login</dt><dd>%s from %s</dd></dl><nav><a href=\"/\">Home</a>"
+    .. "<a href=\"/logout\">Sign out</a></nav>"):format(
+    escape(u.email), escape(table.concat(u.roles, ", ")), u.login_count or 0,
+    when(u.current_login_at), escape(u.current_login_ip or "-"),
+    when(u.last_login_at), escape(u.last_login_ip or "-")))
+end
+
+
+function _M.admin()
+  html("Admin", "<p>Only administrators see this page.</p>")
+end
+
+
+function _M.api()
+  local u = ngx.ctx.fsec_user
+  ngx.header["Content-Type"] = "application/json"
+  ngx.say(cjson.encode{ id = u.id, email = u.email, roles = u.roles, via = ngx.ctx.fsec_via,
+                        upstream_user_header = ngx.req.get_headers()["x-user-id"] })
+end
+
+
+--- The development mailbox: the messages fsec's dev mailer wrote.
+function _M.mailbox()
+  local dir = PREFIX .. "/var/mail"
+  local name = ngx.var.uri:match("^/mail/([%w._-]+%.eml)$")
+  if name then
+    local f = io.open(dir .. "/" .. name)
+    if not f then return ngx.exit(404) end
+    local text = f:read("*a")
+    f:close()
+    local link = text:match("X%-Fsec%-Link: (%S+)")
+    return html("Message", "<pre>" .. escape(text) .. "</pre>"
+      .. (link and ('<p><a id="mail-link" href="' .. escape(link) .. '">Open the link</a></p>') or ""))
+  end
+  local items = {}
+  local p = io.popen("ls -1t " .. dir .. " 2>/dev/null")
+  for n in p:lines() do
+    items[#items + 1] = ('<li><a href="/mail/%s">%s</a></li>'):format(escape(n), escape(n))
+  end
+  p:close()
+  html("Mailbox", #items > 0 and ("<ul>" .. table.concat(items) .. "</ul>") or "<p>No messages yet.</p>")
+end
+
+
+return _M

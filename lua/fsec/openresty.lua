@@ -1,0 +1,188 @@
+--- The OpenResty adapter: fsec inside nginx with lua-nginx-module.
+--
+--   init_by_lua_block        { require("fsec.openresty").init(config, opts) }
+--   init_worker_by_lua_block { require("fsec.openresty").init_worker() }
+--   location ~ ^/(login|logout|register|reset|change|confirm|verify)(/|$) {
+--     content_by_lua_block { require("fsec.openresty").serve() } }
+--   location /admin { access_by_lua_block {
+--     require("fsec.openresty").protect{ auth = { "session" }, roles_required = { "admin" } } } }
+--
+-- Configuration and secrets are fixed in init_by_lua (before the fork, so
+-- every worker signs with the same key); each worker opens its own store
+-- in init_worker_by_lua; the master opens nothing. Password hashing runs
+-- in nginx's thread pool (`thread_pool fsec threads=N;` in the main
+-- context) so a login does not stall the worker's other requests; without
+-- that pool, hashing runs inline and a warning is logged once.
+-- @module fsec.openresty
+
+local fsec = require "fsec"
+local config = require "fsec.config"
+local http = require "fsec.http"
+
+local ngx = ngx
+local type = type
+local pairs = pairs
+
+
+local _M = { _VERSION = "0.1.0" }
+
+local saved_config, saved_opts, engine_cfg, sec
+
+
+--- Validate and keep the configuration (init_by_lua). Raises on a bad one.
+-- opts: thread_pool (name, default "fsec"; false: hash inline),
+-- setup (function(sec) run in every worker: connect signals, add policies),
+-- user_header (name of a request header that carries the user id to
+-- upstreams, e.g. "X-User-Id"; always cleared from the client's request).
+function _M.init(cfg, opts)
+  local c, err = config.validate(cfg)
+  if not c then error("fsec.openresty.init: " .. err, 2) end
+  saved_config, saved_opts = cfg, opts or {}
+  engine_cfg = fsec.engine_config(c)
+  engine_cfg.secret_keys = nil -- worker threads hash; they never sign
+end
+
+
+local function thread_hasher(pool)
+  local warned = false
+  local inline
+  local function run(fn, ...)
+    local ok, a, b, c = ngx.run_worker_thread(pool, "fsec.thread", fn, engine_cfg, ...)
+    if ok then return a, b, c end
+    if not warned then
+      warned = true
+      ngx.log(ngx.WARN, "fsec: hashing inline, no thread pool '", pool, "' (", a, ")")
+    end
+    inline = true
+    return nil
+  end
+  return {
+    hash = function(pw)
+      if not inline then
+        local h, err, code = run("hash", pw)
+        if not inline then return h, err, code end
+      end
+      return sec._engine:hash_password(pw)
+    end,
+    verify = function(pw, hash)
+      if not inline then
+        local ok, err, code = run("verify", pw, hash)
+        if not inline then return ok, err, code end
+      end
+      return sec._engine:verify_password(pw, hash)
+    end,
+  }
+end
+
+
+--- Open this worker's store and engine (init_worker_by_lua).
+function _M.init_worker()
+  if not saved_config then error("fsec.openresty: init() was not called in init_by_lua", 2) end
+  sec = fsec.new(saved_config)
+  local pool = saved_opts.thread_pool
+  if pool == nil then pool = "fsec" end
+  if pool and ngx.run_worker_thread then
+    sec:set_hasher(thread_hasher(pool))
+  else
+    ngx.log(ngx.WARN, "fsec: password hashing runs inline in the event loop")
+  end
+  if saved_opts.setup then saved_opts.setup(sec) end
+  return sec
+end
+
+
+--- This worker's Security object.
+function _M.security()
+  if not sec then error("fsec.openresty: init_worker() has not run", 2) end
+  return sec
+end
+
+
+--- fsec's request table for the current nginx request, or nil and 413
+-- when the body is over the limit.
+function _M.request()
+  local ctx = ngx.ctx
+  if ctx.fsec_req then return ctx.fsec_req end
+  local headers = {}
+  for k, v in pairs(ngx.req.get_headers(100)) do headers[k:lower()] = v end
+  local cookie = headers.cookie
+  if type(cookie) == "table" then cookie = table.concat(cookie, "; ") end
+  local req = {
+    method = ngx.req.get_method(),
+    path = ngx.var.uri,          -- normalized by nginx (decoded, dots resolved)
+    uri = ngx.var.request_uri,
+    query = ngx.req.get_uri_args(100),
+    headers = headers,
+    cookies = http.parse_cookies(cookie),
+    remote_addr = ngx.var.remote_addr,
+    scheme = ngx.var.scheme,
+    host = ngx.var.http_host or ngx.var.host,
+  }
+  if req.method ~= "GET" and req.method ~= "HEAD" then
+    local max = sec._cfg.max_body_bytes
+    local len = tonumber(ngx.var.content_length)
+    if len and len > max then return nil, 413 end
+    ngx.req.read_body()
+    local body = ngx.req.get_body_data()
+    if not body and ngx.req.get_body_file() then return nil, 413 end -- over the buffer
+    if body and #body > max then return nil, 413 end
+    req.body = body
+  end
+  ctx.fsec_req = req
+  return req
+end
+
+
+--- Send an fsec response: status, headers, Set-Cookie, body.
+function _M.send(res)
+  ngx.status = res.status
+  for k, v in pairs(res.headers) do ngx.header[k] = v end
+  if #res.cookies > 0 then ngx.header["Set-Cookie"] = res.cookies end
+  if res.body and res.body ~= "" then ngx.print(res.body) end
+  return ngx.exit(res.status)
+end
+
+
+local function too_large()
+  local res = http.new_response()
+  return _M.send(res:text(413, "Request body too large"))
+end
+
+
+--- content_by_lua: answer fsec's endpoints (404 for anything else).
+function _M.serve()
+  local req, status = _M.request()
+  if not req then return too_large() end
+  local res = sec:handle(req)
+  if not res then return ngx.exit(404) end
+  return _M.send(res)
+end
+
+
+--- access_by_lua: check the request against a spec (see fsec.authz); on
+-- success the user is in ngx.ctx.fsec_user (and the user header).
+function _M.protect(spec)
+  local name = saved_opts.user_header
+  if name then ngx.req.clear_header(name) end -- never trust the client's
+  local req = _M.request()
+  if not req then return too_large() end
+  local res = http.new_response()
+  local ok, user, via = sec:check(req, spec, res)
+  if not ok then return _M.send(res) end
+  ngx.ctx.fsec_user, ngx.ctx.fsec_via = user, via
+  if name and user.id then ngx.req.set_header(name, tostring(user.id)) end
+  if #res.cookies > 0 then ngx.header["Set-Cookie"] = res.cookies end -- refreshed session
+  return user
+end
+
+
+--- The current user (anonymous when nobody), for content handlers.
+function _M.current_user()
+  if ngx.ctx.fsec_user then return ngx.ctx.fsec_user end
+  local req = _M.request()
+  if not req then return fsec.anonymous end
+  return sec:current_user(req)
+end
+
+
+return _M

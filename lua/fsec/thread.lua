@@ -1,0 +1,57 @@
+--- Password work inside nginx's worker threads (ngx.run_worker_thread).
+-- Each thread has its own Lua state: it keeps one engine per password
+-- configuration, made on first use. Tokens are never signed here, so
+-- these engines hold a throwaway key, never the application's.
+-- @module fsec.thread
+
+local core = require "fsec.core"
+
+local concat = table.concat
+local tostring = tostring
+
+
+local _M = { _VERSION = "0.1.0" }
+
+local engines = {}
+local THROWAWAY_KEY = core.random_id(32) -- >= 32 bytes; signs nothing
+
+
+local function fingerprint(c)
+  local caps = {}
+  for _, k in ipairs{ "argon2_memory_kib", "argon2_time", "argon2_lanes",
+                      "bcrypt_cost", "crypt_rounds", "pbkdf2_rounds" } do
+    caps[#caps + 1] = tostring(c.caps and c.caps[k])
+  end
+  return concat({ c.password_salt or "", c.normalize, c.password_max_bytes,
+                  c.argon2_time, c.argon2_memory_kib, concat(c.schemes, ","),
+                  concat(caps, ",") }, "\0")
+end
+
+
+local function engine(c)
+  local fp = fingerprint(c)
+  local e = engines[fp]
+  if not e then
+    e = assert(core.new{
+      secret_keys = { THROWAWAY_KEY }, password_salt = c.password_salt,
+      normalize = c.normalize, password_max_bytes = c.password_max_bytes,
+      argon2_time = c.argon2_time, argon2_memory_kib = c.argon2_memory_kib,
+      schemes = c.schemes, caps = c.caps,
+    })
+    engines[fp] = e
+  end
+  return e
+end
+
+
+function _M.hash(c, password)
+  return engine(c):hash_password(password)
+end
+
+
+function _M.verify(c, password, hash)
+  return engine(c):verify_password(password, hash)
+end
+
+
+return _M
