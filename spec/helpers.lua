@@ -44,7 +44,8 @@ local tmpdir
 local counter = 0
 function helpers.tmpfile(name)
   if not tmpdir then
-    local p = io.popen("mktemp -d /tmp/fsec-spec-XXXXXX")
+    -- world-traversable: nginx workers (user nobody) read the example app here
+    local p = io.popen("d=$(mktemp -d /tmp/fsec-spec-XXXXXX) && chmod 755 $d && echo $d")
     tmpdir = p:read("*l")
     p:close()
   end

@@ -1,0 +1,166 @@
+-- End to end in the real nginx (Debian's nginx + lua-nginx-module): the
+-- example app driven over HTTP with curl, with 1 and 2 workers.
+-- Runs in the LuaJIT pass only (nginx's Lua is LuaJIT), not under ASan.
+local helpers = require "spec.helpers"
+local cjson = require "cjson"
+
+local build = os.getenv("FSEC_BUILD_DIR") or "build"
+local enabled = jit and not build:find("asan", 1, true)
+  and helpers.sh("command -v nginx >/dev/null && test -f /usr/lib/nginx/modules/ngx_http_lua_module.so")
+
+local function read(path)
+  local f = io.open(path)
+  if not f then return nil end
+  local s = f:read("*a")
+  f:close()
+  return s
+end
+
+-- Start the example app; returns a handle with :url(), :stop(), .dir, .pid
+local function start(workers)
+  local dir = helpers.tmpdir() .. "/app-" .. math.random(1e9)
+  local port = 20000 + math.random(0, 9999)
+  local p = io.popen(("sh scripts/serve-example.sh %s %d %d > %s.out 2>&1 & echo $!"):format(dir, port, workers, dir))
+  local pid = p:read("*l")
+  p:close()
+  local app = { dir = dir, port = port, pid = pid, base = "http://127.0.0.1:" .. port }
+  for _ = 1, 100 do
+    if helpers.sh(("curl -sf %s/hello >/dev/null 2>&1"):format(app.base)) then return app end
+    helpers.sh("sleep 0.1")
+  end
+  error("nginx did not start: " .. tostring(read(dir .. ".out")) .. tostring(read(dir .. "/logs/error.log")))
+end
+
+local function stop(app)
+  helpers.sh("kill -QUIT " .. app.pid .. " 2>/dev/null; sleep 0.3")
+end
+
+-- One HTTP request with curl: status, headers (lower-case), body.
+local function http(app, jar, method, path, opts)
+  opts = opts or {}
+  local out = app.dir .. ".body"
+  local hdr = app.dir .. ".hdr"
+  local args = { "curl -s -X " .. method, "-o " .. out, "-D " .. hdr, "-w '%{http_code}'" }
+  if jar then args[#args + 1] = ("-b %s -c %s"):format(jar, jar) end
+  for k, v in pairs(opts.headers or {}) do args[#args + 1] = ("-H '%s: %s'"):format(k, v) end
+  if opts.json then
+    local f = io.open(app.dir .. ".req", "w")
+    f:write(cjson.encode(opts.json))
+    f:close()
+    args[#args + 1] = "-H 'Content-Type: application/json' --data-binary @" .. app.dir .. ".req"
+  elseif opts.data_file then
+    args[#args + 1] = "-H 'Content-Type: application/json' --data-binary @" .. opts.data_file
+  end
+  args[#args + 1] = "'" .. app.base .. path .. "'"
+  local p = io.popen(table.concat(args, " "))
+  local status = tonumber(p:read("*a"))
+  p:close()
+  local headers = {}
+  for line in (read(hdr) or ""):gmatch("[^\r\n]+") do
+    local k, v = line:match("^([^:]+):%s*(.*)$")
+    if k then headers[k:lower()] = v end
+  end
+  local body = read(out) or ""
+  local j = headers["content-type"] and headers["content-type"]:find("json") and cjson.decode(body)
+  return status, headers, body, j
+end
+
+local function api(app, jar)
+  local c = { jar = jar }
+  local _, _, _, j = http(app, jar, "GET", "/login", { headers = { Accept = "application/json" } })
+  c.csrf = j.response.csrf_token
+  function c.call(method, path, body, extra)
+    local h = { Accept = "application/json", ["X-CSRF-Token"] = c.csrf }
+    for k, v in pairs(extra or {}) do h[k] = v end
+    local s, hd, b, jj = http(app, jar, method, path, { headers = h, json = body })
+    if jj and jj.response and jj.response.csrf_token then c.csrf = jj.response.csrf_token end
+    return s, jj and jj.response, hd, b
+  end
+  return c
+end
+
+local function admin_password(app)
+  return read(app.dir .. "/var/admin-password.txt"):match("^%S+ (%S+)")
+end
+
+local function latest_mail_link(app)
+  local p = io.popen("ls -1t " .. app.dir .. "/var/mail")
+  local name = p:read("*l")
+  p:close()
+  return read(app.dir .. "/var/mail/" .. name):match("X%-Fsec%-Link: https?://[^/]+(%S+)")
+end
+
+local describe_or_pending = enabled and describe or function(name) pending(name .. " (LuaJIT pass with nginx only)") end
+
+describe_or_pending("the example app in nginx", function()
+  for _, workers in ipairs{ 1, 2 } do
+    it("runs register -> confirm -> login -> token -> API -> denied -> logout with " .. workers .. " worker(s)", function()
+      local app = start(workers)
+      local ok, err = pcall(function()
+        local jar = app.dir .. ".jar"
+        local c = api(app, jar)
+        local s, r = c.call("POST", "/register", { email = "new@example.org", password = "battery staple",
+                                                   password_confirm = "battery staple" })
+        assert.equals(200, s)
+        local link = latest_mail_link(app)
+        assert.matches("^/confirm/", link)
+        s = http(app, jar, "GET", link)
+        assert.equals(302, s)
+        s, r = c.call("POST", "/login?include_auth_token", { email = "new@example.org", password = "battery staple" })
+        assert.equals(200, s)
+        local token = r.user.authentication_token
+        local _, _, _, j = http(app, nil, "GET", "/api/me", { headers = { ["Authentication-Token"] = token } })
+        assert.equals("new@example.org", j.email)
+        assert.equals("token", j.via)
+        assert.equals(tostring(j.id), j.upstream_user_header)
+        -- a client cannot spoof the upstream user header
+        _, _, _, j = http(app, nil, "GET", "/api/me", { headers = { ["Authentication-Token"] = token, ["X-User-Id"] = "1" } })
+        assert.equals(tostring(j.id), j.upstream_user_header)
+        assert.equals(403, (http(app, jar, "GET", "/admin")))
+        for _ = 1, 6 do -- spread over the workers: every one accepts the session
+          assert.equals(200, (http(app, jar, "GET", "/profile")))
+        end
+        local ajar = app.dir .. ".admin.jar"
+        local a = api(app, ajar)
+        assert.equals(200, (a.call("POST", "/login", { email = "admin@example.org", password = admin_password(app) })))
+        assert.equals(200, (http(app, ajar, "GET", "/admin")))
+        if workers == 2 then -- sessions survive a reload (new workers)
+          helpers.sh("kill -HUP " .. app.pid .. "; sleep 1")
+          assert.equals(200, (http(app, ajar, "GET", "/admin")))
+        end
+        s = c.call("POST", "/logout")
+        assert.equals(200, s)
+        local st, hd = http(app, jar, "GET", "/profile")
+        assert.equals(302, st)
+        assert.equals("/login?next=/profile", hd.location)
+        -- a body over the limit: 413
+        local big = app.dir .. ".big"
+        local f = io.open(big, "w"); f:write(string.rep("x", 100000)); f:close()
+        assert.equals(413, (http(app, nil, "POST", "/login", { data_file = big })))
+        -- the audit hook wrote both logins
+        local audit = read(app.dir .. "/var/audit.log")
+        assert.matches("login new@example.org via password", audit, 1, true)
+        assert.matches("login admin@example.org via password", audit, 1, true)
+      end)
+      stop(app)
+      if not ok then
+        error(tostring(err) .. "\n-- error.log:\n" .. tostring(read(app.dir .. "/logs/error.log")), 0)
+      end
+    end)
+  end
+
+  it("refuses logins from the deny list (a policy hook) and hashes off the event loop", function()
+    local app = start(1)
+    local ok, err = pcall(function()
+      local f = io.open(app.dir .. "/var/deny.txt", "w"); f:write("127.0.0.1\n"); f:close()
+      local c = api(app, app.dir .. ".jar")
+      local s, r = c.call("POST", "/login", { email = "admin@example.org", password = admin_password(app) })
+      assert.equals(400, s)
+      assert.same({ "Authentication failed - identity or password/passcode invalid" }, r.errors)
+      local log = read(app.dir .. "/logs/error.log") or ""
+      assert.is_nil(log:find("hashing inline", 1, true))
+    end)
+    stop(app)
+    if not ok then error(err, 0) end
+  end)
+end)
