@@ -12,13 +12,15 @@ TEST="lua-busted python3-flask-security python3-flask-sqlalchemy
 # OpenResty stack (Debian's nginx with the Lua module) for the example app
 # and its end-to-end tests.
 OPENRESTY="nginx libnginx-mod-http-lua lua-resty-core curl"
+# A real browser for the end-to-end test of the HTML pages.
+BROWSER="chromium"
 BENCH=""
 
 want=""
 for group in "$@"; do
   case $group in
     build) want="$want $BUILD" ;;
-    test) want="$want $BUILD $TEST $OPENRESTY" ;;
+    test) want="$want $BUILD $TEST $OPENRESTY $BROWSER" ;;
     openresty) want="$want $BUILD $OPENRESTY" ;;
     bench) want="$want $BUILD $BENCH" ;;
     *) echo "deps.sh: unknown group '$group'" >&2; exit 2 ;;
@@ -32,6 +34,11 @@ for p in $want; do
     missing="$missing $p"
   fi
 done
+# Node.js drives the browser (playwright-core from npm); the machine may
+# already have one, else Debian's.
+case " $* " in *" test "*)
+  command -v node >/dev/null 2>&1 || missing="$missing nodejs npm" ;;
+esac
 [ -z "$missing" ] && exit 0
 
 echo "fsec: installing missing Debian packages:$missing"

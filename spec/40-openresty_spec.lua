@@ -149,6 +149,23 @@ describe_or_pending("the example app in nginx", function()
     end)
   end
 
+  it("takes a real browser through the HTML flow (headless Chromium)", function()
+    local have = helpers.sh("command -v node >/dev/null && test -x /usr/bin/chromium && test -d spec/browser/node_modules/playwright-core")
+    if not have then
+      if os.getenv("FSEC_REQUIRE_BROWSER") == "1" then error("chromium, node or playwright-core missing") end
+      return pending("chromium, node or playwright-core missing")
+    end
+    local app = start(1)
+    local artifacts = (os.getenv("FSEC_ARTIFACTS") or (build .. "/artifacts")) .. "/browser"
+    local p = io.popen(("node spec/browser/flow.mjs %s %s 2>&1; echo rc=$?"):format(app.base, artifacts))
+    local out = p:read("*a")
+    p:close()
+    stop(app)
+    assert.matches("browser flow ok", out, 1, true)
+    assert.matches("rc=0", out, 1, true)
+    assert.is_true(helpers.sh("test -s " .. artifacts .. "/07-profile.png"))
+  end)
+
   it("refuses logins from the deny list (a policy hook) and hashes off the event loop", function()
     local app = start(1)
     local ok, err = pcall(function()

@@ -94,7 +94,7 @@ function _M.profile()
     .. "<dt>Logins</dt><dd id=\"login-count\">%d</dd><dt>Current login</dt><dd>%s from %s</dd>"
     .. "<dt>Previous login</dt><dd>%s from %s</dd></dl><nav><a href=\"/\">Home</a>"
     .. "<a href=\"/logout\">Sign out</a></nav>"):format(
-    escape(u.email), escape(table.concat(u.roles, ", ")), u.login_count or 0,
+    escape(u.email), escape(#u.roles > 0 and table.concat(u.roles, ", ") or "none"), u.login_count or 0,
     when(u.current_login_at), escape(u.current_login_ip or "-"),
     when(u.last_login_at), escape(u.last_login_ip or "-")))
 end

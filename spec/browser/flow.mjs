@@ -1,0 +1,75 @@
+// A real browser (Debian's Chromium, headless) through the example app's
+// HTML flow: register, follow the emailed link, sign in, see the profile,
+// sign out. Screenshots go to the artifacts folder.
+// Usage: node flow.mjs BASE_URL ARTIFACTS_DIR
+import { chromium } from "playwright-core";
+import { mkdirSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+const [base, artifacts] = process.argv.slice(2);
+mkdirSync(artifacts, { recursive: true });
+const profile = mkdtempSync(join(tmpdir(), "fsec-chromium-"));
+
+const context = await chromium.launchPersistentContext(profile, {
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  headless: true,
+  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+});
+const page = context.pages()[0] || await context.newPage();
+page.setDefaultTimeout(15000);
+let step = 0;
+const shot = async (name) => page.screenshot({ path: join(artifacts, `${String(++step).padStart(2, "0")}-${name}.png`), fullPage: true });
+const expect = (cond, what) => { if (!cond) throw new Error("expected: " + what); };
+const email = `browser-${Date.now()}@example.org`;
+const password = "correct horse battery";
+
+try {
+  await page.goto(base + "/");
+  await shot("home");
+  await page.click("text=Register");
+  await page.fill("#email", email);
+  await page.fill("#password", password);
+  await page.fill("#password_confirm", password);
+  await shot("register-form");
+  await page.click("button[type=submit]");
+  await page.waitForLoadState();
+  // The development mailbox: the newest message carries the link.
+  await page.goto(base + "/mail");
+  await shot("mailbox");
+  await page.click("li:first-child a");
+  await shot("confirmation-mail");
+  await page.click("#mail-link");
+  await page.waitForLoadState();
+  expect(page.url().endsWith("/login"), "the confirmation link leads to the login page, got " + page.url());
+  expect((await page.content()).includes("Your email has been confirmed"), "a confirmation flash");
+  await shot("confirmed");
+  // A wrong password first: the form says so and keeps the email.
+  await page.fill("#email", email);
+  await page.fill("#password", "not the password");
+  await page.click("button[type=submit]");
+  await page.waitForLoadState();
+  expect((await page.textContent("#password-error")).includes("Invalid password"), "an invalid password message");
+  expect(await page.inputValue("#email") === email, "the email kept");
+  await shot("login-error");
+  await page.fill("#password", password);
+  await page.click("button[type=submit]");
+  await page.waitForLoadState();
+  await page.goto(base + "/profile");
+  expect((await page.textContent("#email")) === email, "the profile shows the email");
+  expect((await page.textContent("#login-count")) === "1", "one login tracked");
+  await shot("profile");
+  await page.goto(base + "/logout");
+  await page.waitForLoadState();
+  await page.goto(base + "/profile");
+  expect(page.url().includes("/login?next=/profile"), "signed out: the profile sends to login, got " + page.url());
+  await shot("signed-out");
+  console.log("browser flow ok:", email);
+} catch (e) {
+  await shot("failure").catch(() => {});
+  console.error("browser flow failed:", e.message, "at", page.url());
+  process.exitCode = 1;
+} finally {
+  await context.close();
+}
