@@ -503,3 +503,35 @@ describe("throttle hook", function()
     assert.equals(before, sec:hash_count()) -- refused before any hashing
   end)
 end)
+
+describe("a store that cannot answer", function()
+  it("gives 503, never a wrong answer, while another process holds the lock", function()
+    local db = helpers.tmpfile("locked.db")
+    local holder = helpers.new{ database = db }
+    local sec = helpers.new{ database = db, database_busy_timeout = 100, csrf_enabled = false,
+                             registerable = true, log = function() end }
+    assert(holder.datastore:create_user{ email = "matt@example.com", password = sec:hash_password(PW) })
+    local statuses, bodies = {}, {}
+    holder.datastore:transaction(function()
+      assert(holder.datastore:create_user{ email = "busy@example.com" }) -- holds the write lock
+      for _, t in ipairs{
+        { path = "/login", body = { email = "matt@example.com", password = PW } },
+        { path = "/register", body = { email = "n@example.com", password = "battery staple", password_confirm = "battery staple" } },
+      } do
+        local res = sec:handle(helpers.request{ method = "POST", path = t.path, body = cjson.encode(t.body),
+          headers = { accept = "application/json", ["content-type"] = "application/json" } })
+        statuses[#statuses + 1] = res.status
+        bodies[#bodies + 1] = res
+      end
+    end)
+    assert.same({ 503, 503 }, statuses)
+    assert.same({ "Service temporarily unavailable" }, cjson.decode(bodies[1].body).response.errors)
+    assert.same({}, bodies[1].cookies) -- no half-made session
+    assert.is_nil(sec.datastore:find_user{ email = "n@example.com" })
+    -- and once the lock is gone, the same login works
+    local res = sec:handle(helpers.request{ method = "POST", path = "/login",
+      body = cjson.encode{ email = "matt@example.com", password = PW },
+      headers = { accept = "application/json", ["content-type"] = "application/json" } })
+    assert.equals(200, res.status)
+  end)
+end)

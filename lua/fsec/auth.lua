@@ -22,6 +22,24 @@ local floor = math.floor
 
 
 local COOKIE_MAX = 4096
+
+
+-- A store that cannot answer (busy past its timeout, I/O error) must not
+-- turn into "no such user": the request fails as unavailable (503).
+local Unavailable = {}
+Unavailable.__index = Unavailable
+Unavailable.__tostring = function(e) return "fsec: store unavailable: " .. tostring(e.message) end
+
+local NOT_A_FAULT = { ENOTFOUND = true, EIDENTITY = true, ETOOLONG = true, ENUL = true, EEXIST = true,
+                      EUTF8 = true, EINVAL = true }
+
+--- Raise Unavailable for a store failure (a code that is not about the input).
+local function check_store(v, err, code)
+  if v == nil and code and not NOT_A_FAULT[code] then
+    error(setmetatable({ code = code, message = err }, Unavailable), 0)
+  end
+  return v, err, code
+end
 local REFRESH_AFTER = 60 -- re-sign a session cookie at most once a minute
 
 
@@ -114,7 +132,7 @@ local function authenticate_session(sec, req, res)
   end
   local ds = sec.datastore
   if not ds then return nil end
-  local user = ds:find_user_by_session(data.s, data.u)
+  local user = check_store(ds:find_user_by_session(data.s, data.u))
   if not user or not user.active then return nil end
   if refresh and res then set_session_cookie(sec, req, res, data) end
   return user, via, data
@@ -138,7 +156,7 @@ local function authenticate_token(sec, req)
   if expired or invalid or type(data) ~= "table" or type(data.u) ~= "string" then return nil end
   local e = data.e
   if type(e) ~= "number" or (e > 0 and e < now(sec)) then return nil end
-  local user = sec.datastore:find_user{ fs_token_uniquifier = data.u }
+  local user = check_store(sec.datastore:find_user{ fs_token_uniquifier = data.u })
   if not user or not user.active then return nil end
   return user, "token", data
 end
@@ -148,7 +166,7 @@ end
 function _M.lookup_identity(sec, identity)
   if type(identity) ~= "string" or not sec.datastore then return nil end
   for _, attr in ipairs(sec._cfg.identity_attributes) do
-    local u = sec.datastore:find_user{ [attr] = identity }
+    local u = check_store(sec.datastore:find_user{ [attr] = identity })
     if u then return u end
   end
   return nil
@@ -265,7 +283,7 @@ function Security:login_user(req, res, user, opts)
   local sid = core.random_id(16)
   local lifetime = remember and self._cfg.remember_cookie_duration or self._cfg.session_lifetime
   local err, code
-  ok, err, code = ds:create_session(user, sid, t + lifetime)
+  ok, err, code = check_store(ds:create_session(user, sid, t + lifetime))
   if not ok then return nil, err, code end
   local data = { s = sid, u = user.fs_uniquifier, a = t }
   set_session_cookie(self, req, res, data)
@@ -366,5 +384,13 @@ function _M.is_fresh(sec, req, res, via, data, within, grace)
   return fresh
 end
 
+
+_M.Unavailable = Unavailable
+_M.check_store = check_store
+
+--- Is an error raised by fsec an unavailable store?
+function _M.is_unavailable(e)
+  return getmetatable(e) == Unavailable
+end
 
 return _M

@@ -137,9 +137,35 @@ _M.methods = Security
 
 --- Decide a request against a spec.
 -- @return true, user, via — or false, status, body, res (the denial)
+local function unavailable(sec, req, res, e)
+  sec._log("error", tostring(e))
+  res:set_header("Retry-After", "1")
+  if http.wants_json(req) then
+    res:json(503, { errors = { "Service temporarily unavailable" } })
+  else
+    res:text(503, "Service temporarily unavailable")
+  end
+  return false, res.status, res.body, res
+end
+_M.unavailable = unavailable
+
+
+local check_inner
+
+--- Decide a request against a spec.
+-- @return true, user, via — or false, status, body, res (the denial; 503
+-- when the store cannot answer)
 function Security:check(req, spec, res)
   check_spec(spec)
   res = res or http.new_response()
+  local ok, a, b, c, d = pcall(check_inner, self, req, spec, res)
+  if ok then return a, b, c, d end
+  if auth.is_unavailable(a) then return unavailable(self, req, res, a) end
+  error(a, 0)
+end
+
+
+check_inner = function(self, req, spec, res)
   local user, via, data
   if spec.anonymous then
     user = self:current_user(req, res)

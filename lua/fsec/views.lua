@@ -354,7 +354,7 @@ function V.register(sec, req, res, fields, json)
     if not username and not bad and cfg.username_required then form:error("username", "USERNAME_NOT_PROVIDED")
     elseif username and not core.fold_username(username) then form:error("username", "USERNAME_ILLEGAL_CHARACTERS") end
   end
-  local existing = email and ds:find_user{ email = email }
+  local existing = email and auth.check_store(ds:find_user{ email = email })
   if existing and not cfg.return_generic_responses then
     form:error("email", "EMAIL_ALREADY_ASSOCIATED", { email = email })
   end
@@ -384,7 +384,7 @@ function V.register(sec, req, res, fields, json)
     return res:redirect(nxt or cfg.post_register_view or cfg.post_login_view)
   end
   local hash = assert(sec:hash_password(password))
-  local user, err, code = ds:create_user{ email = email, username = username, password = hash }
+  local user, err, code = auth.check_store(ds:create_user{ email = email, username = username, password = hash })
   if not user then
     if code == "EEXIST" then form:error("email", "EMAIL_ALREADY_ASSOCIATED", { email = email })
     else form:error("", "API_ERROR") end
@@ -711,7 +711,14 @@ function Security:handle(req)
     end
   end
   if not self.datastore then error("fsec: endpoints need a datastore (database or datastore)", 2) end
-  return V[name](self, req, res, fields, json, token) or res
+  local ok, out = pcall(V[name], self, req, res, fields, json, token)
+  if ok then return out or res end
+  if auth.is_unavailable(out) then
+    local fresh = http.new_response() -- drop half-made cookies
+    require("fsec.authz").unavailable(self, req, fresh, out)
+    return fresh
+  end
+  error(out, 0)
 end
 
 
