@@ -87,10 +87,55 @@ function _M.public_user(user)
 end
 
 
+-- get_token_status, remembered per exact token string when a cache is
+-- installed (the answer depends only on the bytes and the time, so it is
+-- kept until the token would expire).
+local function token_status(sec, tok, purpose, max_age)
+  local cache = sec._cache
+  if not cache then return sec:get_token_status(tok, purpose, max_age) end
+  local key = purpose .. "\0" .. tok
+  local hit = cache:get(key)
+  local t = now(sec)
+  if hit and t < hit[3] and t >= hit[4] then
+    local copy = {} -- callers may change the data (freshness); keep ours
+    for k, v in pairs(hit[1]) do copy[k] = v end
+    return false, false, copy, hit[2]
+  end
+  local expired, invalid, data, iat = sec:get_token_status(tok, purpose, max_age)
+  if not expired and not invalid and iat then
+    local until_ = max_age and (iat + max_age + 1) or (t + 3600)
+    if type(data) == "table" and type(data.e) == "number" and data.e > 0 then
+      until_ = math.min(until_, data.e)
+    end
+    if type(data) == "table" then
+      local copy = {}
+      for k, v in pairs(data) do copy[k] = v end
+      cache:set(key, { copy, iat, until_, iat - sec._cfg.token_clock_skew }, until_ - t)
+    end
+  end
+  return expired, invalid, data, iat
+end
+
+
+-- A user looked up for authentication, remembered while no write went
+-- through fsec (the adapter's generation counter) and for at most
+-- cache_ttl seconds (writes by other programs).
+local function cached_user(sec, key, lookup)
+  local cache = sec._cache
+  if not cache then return check_store(lookup()) end
+  local gen = sec._generation()
+  local hit = cache:get(key)
+  if hit and hit[2] == gen then return hit[1] end
+  local user = check_store(lookup())
+  cache:set(key, { user or false, gen }, sec._cache_ttl)
+  return user
+end
+
+
 local function read_token_cookie(sec, req, base, purpose, max_age)
   local v = http.single(req.cookies, cookie_name(sec, req, base), COOKIE_MAX)
   if not v then return nil end
-  local expired, invalid, data, iat = sec:get_token_status(v, purpose, max_age)
+  local expired, invalid, data, iat = token_status(sec, v, purpose, max_age)
   if expired or invalid or type(data) ~= "table" or type(data.s) ~= "string"
      or type(data.u) ~= "string" then
     return nil
@@ -132,7 +177,9 @@ local function authenticate_session(sec, req, res)
   end
   local ds = sec.datastore
   if not ds then return nil end
-  local user = check_store(ds:find_user_by_session(data.s, data.u))
+  local user = cached_user(sec, "S\0" .. data.s .. "\0" .. data.u, function()
+    return ds:find_user_by_session(data.s, data.u)
+  end)
   if not user or not user.active then return nil end
   if refresh and res then set_session_cookie(sec, req, res, data) end
   return user, via, data
@@ -152,11 +199,13 @@ end
 local function authenticate_token(sec, req)
   local tok = request_token(sec, req)
   if not tok or not sec.datastore then return nil end
-  local expired, invalid, data = sec:get_token_status(tok, "auth", sec._cfg.token_max_age)
+  local expired, invalid, data = token_status(sec, tok, "auth", sec._cfg.token_max_age)
   if expired or invalid or type(data) ~= "table" or type(data.u) ~= "string" then return nil end
   local e = data.e
   if type(e) ~= "number" or (e > 0 and e < now(sec)) then return nil end
-  local user = check_store(sec.datastore:find_user{ fs_token_uniquifier = data.u })
+  local user = cached_user(sec, "T\0" .. data.u, function()
+    return sec.datastore:find_user{ fs_token_uniquifier = data.u }
+  end)
   if not user or not user.active then return nil end
   return user, "token", data
 end

@@ -31,6 +31,8 @@ local saved_config, saved_opts, engine_cfg, sec
 
 --- Validate and keep the configuration (init_by_lua). Raises on a bad one.
 -- opts: thread_pool (name, default "fsec"; false: hash inline),
+-- shared_dict (lua_shared_dict for the cache generation, default "fsec";
+-- false: no cache), cache_size (10000), cache_ttl (seconds, 2),
 -- setup (function(sec) run in every worker: connect signals, add policies),
 -- user_header (name of a request header that carries the user id to
 -- upstreams, e.g. "X-User-Id"; always cleared from the client's request).
@@ -75,6 +77,46 @@ local function thread_hasher(pool)
 end
 
 
+-- Datastore calls after which cached users may be stale: they bump the
+-- shared generation, so every worker drops what it cached.
+local WRITES = {
+  "create_user", "delete_user", "activate_user", "deactivate_user", "toggle_active",
+  "set_password", "set_email", "set_username", "set_confirmed_at", "set_field",
+  "set_uniquifier", "set_token_uniquifier", "reset_user_access", "track_login",
+  "delete_role", "add_role_to_user", "remove_role_from_user",
+  "add_permissions_to_role", "remove_permissions_from_role", "delete_session",
+  "delete_user_sessions",
+}
+
+-- A per-worker cache of authentication lookups (resty.lrucache),
+-- revoked through a counter in a shared dict (opts.shared_dict, default
+-- "fsec"): a logout, password change or deactivation in any worker takes
+-- effect in all of them at once. Changes made outside nginx (the command
+-- line) are seen within opts.cache_ttl seconds (default 2).
+local function install_cache(dict_name)
+  local dict = ngx.shared[dict_name]
+  local ok, lrucache = pcall(require, "resty.lrucache")
+  if not dict or not ok then
+    ngx.log(ngx.WARN, "fsec: no lua_shared_dict '", dict_name, "': authentication is not cached")
+    return
+  end
+  dict:add("gen", 0)
+  local cache = assert(lrucache.new(saved_opts.cache_size or 10000))
+  sec._cache = cache
+  sec._cache_ttl = saved_opts.cache_ttl or 2
+  sec._generation = function() return dict:get("gen") end
+  local ds = sec.datastore
+  for _, name in ipairs(WRITES) do
+    local orig = ds[name]
+    ds[name] = function(self, ...)
+      local a, b, c = orig(self, ...)
+      dict:incr("gen", 1, 0)
+      return a, b, c
+    end
+  end
+end
+
+
 --- Open this worker's store and engine (init_worker_by_lua).
 function _M.init_worker()
   if not saved_config then error("fsec.openresty: init() was not called in init_by_lua", 2) end
@@ -85,6 +127,9 @@ function _M.init_worker()
     sec:set_hasher(thread_hasher(pool))
   else
     ngx.log(ngx.WARN, "fsec: password hashing runs inline in the event loop")
+  end
+  if saved_opts.shared_dict ~= false and sec.datastore then
+    install_cache(saved_opts.shared_dict or "fsec")
   end
   if saved_opts.setup then saved_opts.setup(sec) end
   return sec
@@ -103,16 +148,17 @@ end
 function _M.request()
   local ctx = ngx.ctx
   if ctx.fsec_req then return ctx.fsec_req end
-  local headers = {}
-  for k, v in pairs(ngx.req.get_headers(100)) do headers[k:lower()] = v end
+  -- ngx.req.get_headers gives lower-case names (and a list for a
+  -- repeated header, which fsec reads as absent)
+  local headers = ngx.req.get_headers(100)
   local cookie = headers.cookie
   if type(cookie) == "table" then cookie = table.concat(cookie, "; ") end
   local req = {
     method = ngx.req.get_method(),
     path = ngx.var.uri,          -- normalized by nginx (decoded, dots resolved)
     uri = ngx.var.request_uri,
-    query = ngx.req.get_uri_args(100),
     headers = headers,
+    query = ngx.req.get_uri_args(100),
     cookies = http.parse_cookies(cookie),
     remote_addr = ngx.var.remote_addr,
     scheme = ngx.var.scheme,
