@@ -220,8 +220,9 @@ static int lfsec_store_create_user(lua_State *L) {
 static const char *const COLS[] = {
     "email", "username", "password", "fs_uniquifier", "fs_token_uniquifier",
     "tf_primary_method", "tf_totp_secret", "tf_phone_number",
-    "us_totp_secrets", "us_phone_number", "mf_recovery_codes", "active",
-    "confirmed_at", NULL};
+    "us_totp_secrets", "us_phone_number", "mf_recovery_codes", "last_login_ip",
+    "current_login_ip", "active", "confirmed_at", "last_login_at",
+    "current_login_at", "login_count", NULL};
 
 /* store:set(id, column, value|nil, now) -> changed | nil, msg, code */
 static int lfsec_store_set(lua_State *L) {
@@ -247,6 +248,23 @@ static int lfsec_store_set(lua_State *L) {
   }
   if (rc != FSEC_OK) return fail(L, s, rc);
   lua_pushboolean(L, changed);
+  return 1;
+}
+
+/* store:next_user(after_id [, role]) -> row | nil (after the last) */
+static int lfsec_store_next_user(lua_State *L) {
+  fsec_store *s = check_store(L);
+  int64_t after = lfsec_optint(L, 2, 0);
+  size_t len = 0;
+  const char *role = opt_string(L, 3, &len);
+  fsec_user u;
+  int rc = fsec_store_user_next(s, after, role, len, &u);
+  if (rc == FSEC_ENOTFOUND) {
+    lua_pushnil(L);
+    return 1;
+  }
+  if (rc != FSEC_OK) return fail(L, s, rc);
+  push_user(L, &u);
   return 1;
 }
 
@@ -494,6 +512,7 @@ static const luaL_Reg lfsec_store_methods[] = {
     {"create_user", lfsec_store_create_user},
     {"set", lfsec_store_set},
     {"track_login", lfsec_store_track_login},
+    {"next_user", lfsec_store_next_user},
     {"delete_user", lfsec_store_delete_user},
     {"failed_login", lfsec_store_failed_login},
     {"reset_failed_logins", lfsec_store_reset_failed_logins},

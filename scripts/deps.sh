@@ -5,7 +5,8 @@
 set -eu
 
 BUILD="cmake gcc make pkg-config libsodium-dev libutf8proc-dev libcrypt-dev
-  libssl-dev libsqlite3-dev lua5.4 liblua5.4-dev luajit2 libluajit2-5.1-dev lua-cjson"
+  libssl-dev libsqlite3-dev lua5.4 liblua5.4-dev luajit2 libluajit2-5.1-dev lua-cjson
+  lua-argparse lua-sql-sqlite3"
 # The peer (real Flask-Security) for the compatibility specs.
 TEST="lua-busted python3-flask-security python3-flask-sqlalchemy
   python3-sqlalchemy python3-passlib python3-argon2 python3-bcrypt"

@@ -54,6 +54,7 @@ enum {
   ST_COUNT_USERS, ST_COUNT_ROLES, ST_USER_VERSION,
   ST_SESSION_INSERT, ST_SESSION_PURGE, ST_SESSION_DELETE,
   ST_SESSION_DELETE_USER, ST_FIND_SESSION, ST_FAILED_LOGIN, ST_RESET_FAILED,
+  ST_USER_NEXT, ST_USER_NEXT_ROLE,
   ST_SET_FIRST /* followed by one statement per fsec_user_col */
 };
 #define ST__COUNT (ST_SET_FIRST + FSEC_COL__COUNT)
@@ -134,15 +135,26 @@ static const char *const SQL[ST__COUNT] = {
     [ST_SET_FIRST + FSEC_COL_US_TOTP_SECRETS] = SET("us_totp_secrets"),
     [ST_SET_FIRST + FSEC_COL_US_PHONE_NUMBER] = SET("us_phone_number"),
     [ST_SET_FIRST + FSEC_COL_MF_RECOVERY_CODES] = SET("mf_recovery_codes"),
+    [ST_SET_FIRST + FSEC_COL_LAST_LOGIN_IP] = SET("last_login_ip"),
+    [ST_SET_FIRST + FSEC_COL_CURRENT_LOGIN_IP] = SET("current_login_ip"),
     [ST_SET_FIRST + FSEC_COL_ACTIVE] = SET("active"),
     [ST_SET_FIRST + FSEC_COL_CONFIRMED_AT] = SET("confirmed_at"),
+    [ST_SET_FIRST + FSEC_COL_LAST_LOGIN_AT] = SET("last_login_at"),
+    [ST_SET_FIRST + FSEC_COL_CURRENT_LOGIN_AT] = SET("current_login_at"),
+    [ST_SET_FIRST + FSEC_COL_LOGIN_COUNT] = SET("login_count"),
+    [ST_USER_NEXT] = "SELECT " USER_COLS " FROM users u WHERE u.id > ?1"
+                     " ORDER BY u.id LIMIT 1",
+    [ST_USER_NEXT_ROLE] =
+        "SELECT " USER_COLS " FROM users u WHERE u.id > ?1 AND u.id IN"
+        " (SELECT ru.user_id FROM roles_users ru JOIN roles r ON r.id = ru.role_id"
+        " WHERE r.name = ?2) ORDER BY u.id LIMIT 1",
 };
 
 /* Byte limits of the settable text columns. */
 static const size_t TEXT_MAX[FSEC_COL_ACTIVE] = {
     FSEC_EMAIL_MAX, FSEC_USERNAME_MAX, FSEC_HASH_MAX, FSEC_UNIQUIFIER_MAX,
     FSEC_UNIQUIFIER_MAX, FSEC_TEXT_MAX, FSEC_TEXT_MAX, FSEC_TEXT_MAX,
-    FSEC_TEXT_MAX, FSEC_TEXT_MAX, FSEC_TEXT_MAX};
+    FSEC_TEXT_MAX, FSEC_TEXT_MAX, FSEC_TEXT_MAX, FSEC_IP_MAX, FSEC_IP_MAX};
 
 struct fsec_store {
   sqlite3 *db;
@@ -763,6 +775,27 @@ static int write_one(fsec_store *s, sqlite3_stmt *st, const char *what,
   return wend(s, rc);
 }
 
+int fsec_store_user_next(fsec_store *s, int64_t after_id, const char *role,
+                         size_t rolelen, fsec_user *out) {
+  sqlite3_stmt *st;
+  int rc = guard(s), r;
+  if (rc == FSEC_OK && role) rc = check_value(s, role, rolelen, FSEC_ROLE_NAME_MAX, "role");
+  if (rc != FSEC_OK) return rc;
+  st = stmt(s, role ? ST_USER_NEXT_ROLE : ST_USER_NEXT, &rc);
+  if (!st) return rc;
+  sqlite3_bind_int64(st, 1, after_id);
+  if (role) bind_text(st, 2, role, rolelen);
+  r = sqlite3_step(st);
+  if (r == SQLITE_ROW)
+    rc = fill_user(s, st, out);
+  else if (r == SQLITE_DONE)
+    rc = serr(s, FSEC_ENOTFOUND, "no more users");
+  else
+    rc = map_rc(s, r, "list users");
+  done(st);
+  return rc;
+}
+
 int fsec_store_user_set_text(fsec_store *s, int64_t id, fsec_user_col col,
                              const char *value, size_t len, int64_t now,
                              int *changed) {
@@ -809,6 +842,8 @@ int fsec_store_user_set_int(fsec_store *s, int64_t id, fsec_user_col col,
     return serr(s, FSEC_EINVAL, "not an integer column");
   if (col == FSEC_COL_ACTIVE && (is_null || (value != 0 && value != 1)))
     return serr(s, FSEC_EINVAL, "active must be 0 or 1");
+  if (col == FSEC_COL_LOGIN_COUNT && (is_null || value < 0))
+    return serr(s, FSEC_EINVAL, "login_count must be >= 0");
   st = stmt(s, ST_SET_FIRST + col, &rc);
   if (!st) return rc;
   sqlite3_bind_int64(st, 1, id);

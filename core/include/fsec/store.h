@@ -146,6 +146,16 @@ FSEC_API FSEC_NODISCARD int fsec_store_user_find(fsec_store *s,
                                                  size_t len, fsec_user *out)
     FSEC_NONNULL(1, 3, 5);
 
+/* The next user with an id above after_id (0: the first), in id order,
+ * having the role `role` when it is not NULL. FSEC_ENOTFOUND after the
+ * last. For listing: one statement per user, no cursor held open. */
+FSEC_API FSEC_NODISCARD int fsec_store_user_next(fsec_store *s,
+                                                 int64_t after_id,
+                                                 const char *role,
+                                                 size_t rolelen,
+                                                 fsec_user *out)
+    FSEC_NONNULL(1, 5);
+
 /* Columns that can be set one at a time. */
 typedef enum fsec_user_col {
   FSEC_COL_EMAIL = 0, /* text: checked, and its folded form updated */
@@ -159,8 +169,13 @@ typedef enum fsec_user_col {
   FSEC_COL_US_TOTP_SECRETS,
   FSEC_COL_US_PHONE_NUMBER,
   FSEC_COL_MF_RECOVERY_CODES,
+  FSEC_COL_LAST_LOGIN_IP,
+  FSEC_COL_CURRENT_LOGIN_IP,
   FSEC_COL_ACTIVE,        /* integer from here on */
   FSEC_COL_CONFIRMED_AT,
+  FSEC_COL_LAST_LOGIN_AT,
+  FSEC_COL_CURRENT_LOGIN_AT,
+  FSEC_COL_LOGIN_COUNT,
   FSEC_COL__COUNT
 } fsec_user_col;
 

@@ -263,6 +263,36 @@ function SQLite:reset_failed_logins(u)
   return true
 end
 
+--- Iterate over users in id order, optionally only those with a role.
+function SQLite:each_user(role)
+  check_string(role, "each_user", "argument #1", true)
+  local after = 0
+  return function()
+    local row, err = self._store:next_user(after, role)
+    if row == nil and err then error(err, 2) end
+    if not row then return nil end
+    after = row.id
+    return userlib.user(row)
+  end
+end
+
+local TRACKING = { last_login_at = "number", current_login_at = "number", login_count = "number",
+                   last_login_ip = "string", current_login_ip = "string" }
+
+--- Set login-tracking fields (imports): { last_login_at, current_login_at,
+-- last_login_ip, current_login_ip, login_count }.
+function SQLite:set_tracking(u, fields)
+  check_user(u, "set_tracking")
+  for k, v in pairs(fields) do
+    if not TRACKING[k] or type(v) ~= TRACKING[k] then
+      error("bad field '" .. tostring(k) .. "' to 'set_tracking'", 2)
+    end
+    local ok, err, code = set(self, u, k, TRACKING[k] == "number" and math.floor(v) or v, "set_tracking")
+    if ok == nil then return nil, err, code end
+  end
+  return true
+end
+
 function SQLite:create_session(u, sid, expires_at)
   check_user(u, "create_session")
   check_string(sid, "create_session", "argument #2")

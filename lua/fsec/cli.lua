@@ -1,0 +1,290 @@
+--- The `fsec` command: users, roles and the database from the shell, and
+-- import from a Flask-Security database. Lua 5.4, argparse (Debian's
+-- lua-argparse), LuaSQL's sqlite3 driver for reading Flask-Security files.
+-- @module fsec.cli
+
+local argparse = require "argparse"
+local cjson = require "cjson"
+
+local _M = { _VERSION = "0.1.0" }
+
+
+local function die(msg)
+  io.stderr:write("fsec: ", tostring(msg):gsub("^E%u+: ", ""), "\n")
+  os.exit(1)
+end
+
+local function must(v, err)
+  if v == nil or v == false then die(err or "failed") end
+  return v
+end
+
+
+-- The store alone (no secrets needed), or the whole Security object when
+-- passwords are hashed: its salt and parameters must be the application's
+-- (--config FILE returning fsec's configuration, or FSEC_SECRET_KEY and
+-- FSEC_PASSWORD_SALT in the environment).
+local function open_store(args)
+  return must(require("fsec.datastore.sqlite").new{ path = args.database })
+end
+
+local function open_security(args)
+  local cfg
+  if args.config then
+    local chunk = must(loadfile(args.config))
+    cfg = chunk()
+  else
+    local key, salt = os.getenv("FSEC_SECRET_KEY"), os.getenv("FSEC_PASSWORD_SALT")
+    cfg = { secret_key = key, password_salt = salt ~= "" and salt or nil }
+    if not key or key == "" then die("hashing a password needs --config FILE or FSEC_SECRET_KEY and FSEC_PASSWORD_SALT") end
+  end
+  cfg.database = args.database
+  cfg.datastore = nil
+  local ok, sec = pcall(require("fsec").new, cfg)
+  if not ok then die(sec) end
+  return sec
+end
+
+
+local function read_password(args)
+  local pw
+  if args.password_stdin then
+    pw = io.read("*l")
+  else
+    io.stderr:write("Password: ")
+    os.execute("stty -echo 2>/dev/null")
+    pw = io.read("*l")
+    os.execute("stty echo 2>/dev/null")
+    io.stderr:write("\n")
+  end
+  if not pw or pw == "" then die("no password given") end
+  return pw
+end
+
+
+-- The same rules as registration: length in code points after
+-- normalization, complexity hook and breached list from the configuration.
+local function check_new_password(sec, pw, email)
+  local form = require("fsec.forms").new(sec, {})
+  form:new_password("password", pw, { email = email })
+  if not form:ok() then die(form.errors[1]) end
+end
+
+
+local function find(ds, email)
+  local u, err = ds:find_user{ email = email }
+  if not u then die(err or ("no user " .. email)) end
+  return u
+end
+
+
+local function user_json(u)
+  return { id = u.id, email = u.email, username = u.username, active = u.active,
+           confirmed_at = u.confirmed_at, roles = u.roles, login_count = u.login_count,
+           last_login_at = u.last_login_at, current_login_at = u.current_login_at }
+end
+
+
+------------------------------------------------------------------------
+-- Commands
+------------------------------------------------------------------------
+
+local C = {}
+
+function C.users_create(args)
+  local sec = open_security(args)
+  local pw = read_password(args)
+  check_new_password(sec, pw, args.email)
+  local u, err = sec.datastore:create_user{
+    email = args.email, username = args.username,
+    password = must(sec:hash_password(pw)), roles = args.role,
+    active = not args.inactive, confirmed_at = args.confirmed and os.time() or nil,
+  }
+  must(u, err)
+  print(("created user %s (id %d)"):format(u.email, u.id))
+end
+
+function C.users_list(args)
+  local ds = open_store(args)
+  local out = {}
+  for u in ds:each_user(args.role) do
+    if args.json then
+      out[#out + 1] = user_json(u)
+    else
+      print(("%d\t%s\t%s\t%s"):format(u.id, u.email, u.active and "active" or "inactive",
+                                     table.concat(u.roles, ",")))
+    end
+  end
+  if args.json then print(cjson.encode(#out > 0 and out or cjson.empty_array or {})) end
+end
+
+local function user_action(verb)
+  return function(args)
+    local ds = open_store(args)
+    local u = find(ds, args.email)
+    local ok, err
+    if verb == "activate" then ok, err = ds:activate_user(u)
+    elseif verb == "deactivate" then ok, err = ds:deactivate_user(u)
+    elseif verb == "delete" then ok, err = ds:delete_user(u)
+    else ok, err = ds:reset_user_access(u) end
+    if ok == nil then die(err) end
+    print(("%s: %s%s"):format(verb, u.email, ok and "" or " (no change)"))
+  end
+end
+C.users_activate = user_action("activate")
+C.users_deactivate = user_action("deactivate")
+C.users_delete = user_action("delete")
+C.users_reset_access = user_action("reset-access")
+
+function C.users_change_password(args)
+  local sec = open_security(args)
+  local ds = sec.datastore
+  local u = find(ds, args.email)
+  local pw = read_password(args)
+  check_new_password(sec, pw, u.email)
+  local ok = pcall(ds.transaction, ds, function()
+    assert(ds:set_password(u, must(sec:hash_password(pw))) ~= nil)
+    assert(ds:set_uniquifier(u)) -- every session and token of the user ends
+    assert(ds:set_token_uniquifier(u))
+    assert(ds:delete_user_sessions(u))
+  end)
+  if not ok then die("could not change the password") end
+  sec.signals:send("password_changed", { user = require("fsec.auth").public_user(u) })
+  print("password changed: " .. u.email)
+end
+
+function C.roles_create(args)
+  local ds = open_store(args)
+  local r, err = ds:create_role{ name = args.name, description = args.description,
+                                 permissions = args.permissions }
+  must(r, err)
+  print("created role " .. r.name)
+end
+
+local function role_link(add)
+  return function(args)
+    local ds = open_store(args)
+    local u = find(ds, args.email)
+    local ok, err
+    if add then ok, err = ds:add_role_to_user(u, args.role) else ok, err = ds:remove_role_from_user(u, args.role) end
+    if ok == nil then die(err) end
+    print(("%s %s %s %s%s"):format(add and "added" or "removed", args.role, add and "to" or "from",
+                                  u.email, ok and "" or " (no change)"))
+  end
+end
+C.roles_add = role_link(true)
+C.roles_remove = role_link(false)
+
+local function role_perms(add)
+  return function(args)
+    local ds = open_store(args)
+    local ok, err
+    if add then ok, err = ds:add_permissions_to_role(args.role, args.permissions)
+    else ok, err = ds:remove_permissions_from_role(args.role, args.permissions) end
+    if ok == nil then die(err) end
+    if ok == false then die("no role " .. args.role) end
+    print(("%s: %s"):format(args.role, table.concat(ds:find_role(args.role).permissions, ",")))
+  end
+end
+C.roles_add_permissions = role_perms(true)
+C.roles_remove_permissions = role_perms(false)
+
+function C.db_check(args)
+  local ds = open_store(args)
+  local ok, msg = ds:integrity_check()
+  local users, roles = ds:counts()
+  local report = { schema_version = ds:schema_version(), integrity = ok and "ok" or msg,
+                   users = users, roles = roles }
+  if args.json then print(cjson.encode(report))
+  else
+    print(("schema version %d\nintegrity_check %s\nusers %d\nroles %d"):format(
+      report.schema_version, report.integrity, users, roles))
+  end
+  if not ok then os.exit(1) end
+end
+
+function C.import(args)
+  require("fsec.import").flask_security(open_store(args), args.source, { progress = not args.quiet })
+end
+
+
+------------------------------------------------------------------------
+-- Parser
+------------------------------------------------------------------------
+
+local function parser()
+  local p = argparse("fsec", "Users, roles and the database of an fsec application.")
+  p:option("--db", "SQLite database file of the application."):args(1):count(1):target("database")
+  p:option("--config", "Lua file returning fsec's configuration (for hashing passwords).")
+  p:command_target("command")
+
+  local users = p:command("users", "Manage users.")
+  users:command_target("users_command")
+  local create = users:command("create", "Create a user.")
+  create:argument("email")
+  create:option("--username")
+  create:option("--role", "A role to give (repeatable)."):count("*")
+  create:flag("--password-prompt", "Ask for the password (default).")
+  create:flag("--password-stdin", "Read the password from standard input.")
+  create:flag("--inactive", "Create the user inactive.")
+  create:flag("--confirmed", "Mark the email as confirmed.")
+  local list = users:command("list", "List users.")
+  list:option("--role", "Only users with this role.")
+  list:flag("--json", "JSON output.")
+  for _, verb in ipairs{ "activate", "deactivate", "delete", "reset-access" } do
+    users:command(verb, ({ activate = "Activate a user.", deactivate = "Deactivate a user.",
+      delete = "Delete a user.", ["reset-access"] = "End every session and token of a user." })[verb])
+      :argument("email")
+  end
+  local cp = users:command("change-password", "Set a user's password (ends their sessions).")
+  cp:argument("email")
+  cp:flag("--password-prompt", "Ask for the password (default).")
+  cp:flag("--password-stdin", "Read the password from standard input.")
+
+  local roles = p:command("roles", "Manage roles.")
+  roles:command_target("roles_command")
+  local rc = roles:command("create", "Create a role.")
+  rc:argument("name")
+  rc:option("--description")
+  rc:option("--permissions", "Comma-separated permissions.")
+  for _, verb in ipairs{ "add", "remove" } do
+    local c = roles:command(verb, verb == "add" and "Give a user a role." or "Take a role from a user.")
+    c:argument("email")
+    c:argument("role")
+  end
+  for _, verb in ipairs{ "add-permissions", "remove-permissions" } do
+    local c = roles:command(verb, verb == "add-permissions" and "Add permissions to a role." or "Remove permissions from a role.")
+    c:argument("role")
+    c:argument("permissions", "Comma-separated permissions.")
+  end
+
+  local db = p:command("db", "The database.")
+  db:command_target("db_command")
+  local check = db:command("check", "Schema version, integrity_check, counts.")
+  check:flag("--json", "JSON output.")
+
+  local imp = p:command("import", "Import from another system.")
+  imp:command_target("import_command")
+  local fs = imp:command("flask-security", "Users, roles, links, hashes and tracking of a Flask-Security SQLite database.")
+  fs:argument("source", "The Flask-Security database file.")
+  fs:flag("--quiet", "No progress bar.")
+  return p
+end
+
+
+function _M.main(argv)
+  local ok, args = parser():pparse(argv)
+  if not ok then
+    io.stderr:write("fsec: ", args, "\n(fsec --help for usage)\n")
+    os.exit(2)
+  end
+  local name = args.command
+  local sub = args[name .. "_command"]
+  if name == "import" then name, sub = "import", nil end
+  local fn = C[(name .. (sub and ("_" .. sub) or "")):gsub("-", "_")]
+  local ok2, err = pcall(fn, args)
+  if not ok2 then die(err) end
+end
+
+
+return _M

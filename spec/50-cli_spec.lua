@@ -1,0 +1,168 @@
+-- The `fsec` command, run for real (Lua 5.4) against real database files,
+-- including Flask-Security databases made by python3-flask-security.
+local helpers = require "spec.helpers"
+local cjson = require "cjson"
+
+local enabled = not jit -- bin/fsec is a Lua 5.4 program
+local KEY = string.rep("k", 32)
+
+local function fsec_cmd(db, args, stdin, env)
+  local cmd = ("LUA_PATH=%q LUA_CPATH=%q FSEC_SECRET_KEY=%s FSEC_PASSWORD_SALT=salty %s lua5.4 bin/fsec --db %s %s 2>&1")
+    :format(package.path, package.cpath, KEY, env or "", db, args)
+  if stdin then cmd = ("printf '%%s\\n' %q | "):format(stdin) .. cmd end
+  local p = io.popen(cmd .. "; echo \"rc=$?\"")
+  local out = p:read("*a")
+  p:close()
+  local rc = tonumber(out:match("rc=(%d+)%s*$"))
+  return rc, out:gsub("rc=%d+%s*$", "")
+end
+
+local function make_fs_db(v3)
+  local path = helpers.tmpfile(v3 and "fs3.db" or "fs.db")
+  assert(helpers.sh(("env -u LD_PRELOAD /usr/bin/python3 spec/peer/fs_make_db.py %s salty %s 2>/dev/null")
+    :format(path, v3 and "--v3" or "")), "python3-flask-security could not make a database")
+  return path
+end
+
+local d = enabled and describe or function(name) pending(name .. " (Lua 5.4 pass)") end
+
+d("the fsec command", function()
+  it("creates users with the registration rules, never a password argument", function()
+    local db = helpers.tmpfile("cli.db")
+    local rc, out = fsec_cmd(db, "users create Matt@Example.com --password-stdin --confirmed", "s3cret-pass")
+    assert.equals(0, rc, out)
+    assert.matches("created user Matt@Example.com", out, 1, true)
+    rc, out = fsec_cmd(db, "users create short@example.com --password-stdin", "short")
+    assert.equals(1, rc)
+    assert.equals("fsec: Password must be at least 8 characters\n", out)
+    rc, out = fsec_cmd(db, "users create matt@example.com --password-stdin", "another-pass")
+    assert.equals(1, rc); assert.matches("email already exists", out)
+    rc = fsec_cmd(db, "users create x@example.com --password hunter22")
+    assert.equals(2, rc)
+    rc, out = fsec_cmd(db, "users create y@example.com --password-stdin", "s3cret-pass", "FSEC_SECRET_KEY=")
+    assert.equals(1, rc); assert.matches("needs --config FILE or FSEC_SECRET_KEY", out, 1, true)
+    local sec = helpers.new{ database = db, password_salt = "salty" }
+    local u = sec.datastore:find_user{ email = "matt@example.com" }
+    assert.is_true(sec:verify_password("s3cret-pass", u.password))
+    assert.truthy(u.confirmed_at)
+  end)
+
+  it("lists, filters and prints JSON", function()
+    local db = helpers.tmpfile("list.db")
+    fsec_cmd(db, "roles create admin --permissions user-read")
+    fsec_cmd(db, "users create a@example.com --password-stdin --role admin", "password-1")
+    fsec_cmd(db, "users create b@example.com --password-stdin", "password-2")
+    local rc, out = fsec_cmd(db, "users list")
+    assert.equals(0, rc)
+    assert.matches("1\ta@example.com\tactive\tadmin\n2\tb@example.com\tactive\t\n", out, 1, true)
+    rc, out = fsec_cmd(db, "users list --role admin --json")
+    local list = cjson.decode(out)
+    assert.equals(1, #list); assert.equals("a@example.com", list[1].email)
+  end)
+
+  it("activates, deactivates, resets access and deletes", function()
+    local db = helpers.tmpfile("acts.db")
+    fsec_cmd(db, "users create a@example.com --password-stdin", "password-1")
+    local sec = helpers.new{ database = db }
+    local uq = sec.datastore:find_user{ email = "a@example.com" }.fs_uniquifier
+    assert.equals(0, (fsec_cmd(db, "users deactivate a@example.com")))
+    assert.is_false(sec.datastore:find_user{ email = "a@example.com" }.active)
+    local rc, out = fsec_cmd(db, "users deactivate a@example.com")
+    assert.equals(0, rc); assert.matches("(no change)", out, 1, true)
+    assert.equals(0, (fsec_cmd(db, "users activate a@example.com")))
+    assert.is_true(sec.datastore:find_user{ email = "a@example.com" }.active)
+    assert.equals(0, (fsec_cmd(db, "users reset-access a@example.com")))
+    assert.not_equals(uq, sec.datastore:find_user{ email = "a@example.com" }.fs_uniquifier)
+    assert.equals(0, (fsec_cmd(db, "users delete a@example.com")))
+    assert.is_nil(sec.datastore:find_user{ email = "a@example.com" })
+    rc, out = fsec_cmd(db, "users delete a@example.com")
+    assert.equals(1, rc); assert.equals("fsec: no user a@example.com\n", out)
+  end)
+
+  it("changes a password and ends the user's sessions", function()
+    local db = helpers.tmpfile("cp.db")
+    fsec_cmd(db, "users create a@example.com --password-stdin", "password-1")
+    local sec = helpers.new{ database = db, password_salt = "salty" }
+    local u = sec.datastore:find_user{ email = "a@example.com" }
+    local c = helpers.client()
+    local res = sec:new_response()
+    assert(sec:login_user(c:req(), res, u)); c:take(res)
+    assert.is_true(sec:current_user(c:req()).is_authenticated)
+    assert.equals(0, (fsec_cmd(db, "users change-password a@example.com --password-stdin", "password-new")))
+    assert.is_false(sec:current_user(c:req()).is_authenticated)
+    assert.is_true(sec:verify_password("password-new", sec.datastore:find_user{ email = "a@example.com" }.password))
+  end)
+
+  it("manages roles and their permissions", function()
+    local db = helpers.tmpfile("roles.db")
+    fsec_cmd(db, "users create a@example.com --password-stdin", "password-1")
+    assert.equals(0, (fsec_cmd(db, 'roles create editor --description Editors --permissions "post-read,post-write"')))
+    assert.equals(0, (fsec_cmd(db, "roles add a@example.com editor")))
+    local rc, out = fsec_cmd(db, "roles add-permissions editor post-delete")
+    assert.equals(0, rc); assert.equals("editor: post-read,post-write,post-delete\n", out)
+    rc, out = fsec_cmd(db, "roles remove-permissions editor post-read")
+    assert.equals("editor: post-write,post-delete\n", out)
+    local sec = helpers.new{ database = db }
+    assert.is_true(sec.datastore:find_user{ email = "a@example.com" }:has_permission("post-delete"))
+    assert.equals(0, (fsec_cmd(db, "roles remove a@example.com editor")))
+    assert.same({}, sec.datastore:find_user{ email = "a@example.com" }.roles)
+    rc, out = fsec_cmd(db, "roles add a@example.com ghost")
+    assert.equals(1, rc); assert.matches("role 'ghost' does not exist", out, 1, true)
+  end)
+
+  it("checks the database", function()
+    local db = helpers.tmpfile("check.db")
+    fsec_cmd(db, "users create a@example.com --password-stdin", "password-1")
+    local rc, out = fsec_cmd(db, "db check --json")
+    assert.equals(0, rc)
+    assert.same({ schema_version = require("fsec.core").SCHEMA_VERSION, integrity = "ok", users = 1, roles = 0 },
+                cjson.decode(out))
+  end)
+
+  it("has --help on every subcommand", function()
+    for _, sub in ipairs{ "", "users", "users create", "users list", "users activate", "users deactivate",
+                          "users delete", "users reset-access", "users change-password", "roles",
+                          "roles create", "roles add", "roles remove", "roles add-permissions",
+                          "roles remove-permissions", "db", "db check", "import", "import flask-security" } do
+      local rc, out = fsec_cmd("x.db", sub .. " --help")
+      assert.equals(0, rc, sub)
+      assert.matches("Usage:", out, 1, true)
+    end
+  end)
+
+  for _, v3 in ipairs{ false, true } do
+    it("imports a Flask-Security " .. (v3 and "3.0-layout" or "Too") .. " database; logins keep working", function()
+      local src = make_fs_db(v3)
+      local db = helpers.tmpfile("imported.db")
+      local rc, out = fsec_cmd(db, "import flask-security " .. src)
+      assert.equals(0, rc, out)
+      assert.matches("imported 3 users (0 already present) and 2 roles", out, 1, true)
+      rc, out = fsec_cmd(db, "import flask-security " .. src .. " --quiet")
+      assert.matches("imported 0 users (3 already present) and 0 roles", out, 1, true)
+      local sec = helpers.new{ database = db, password_salt = "salty" }
+      local ds = sec.datastore
+      assert.equals(3, (ds:counts()))
+      local alice = ds:find_user{ email = "alice@example.com" }
+      assert.is_true(alice:has_role("admin")); assert.is_true(alice:has_permission("user-write"))
+      assert.equals(7, alice.login_count)
+      assert.equals(1706704496, alice.confirmed_at) -- 2024-01-31 12:34:56 UTC
+      assert.equals("192.0.2.2", alice.current_login_ip)
+      assert.is_false(ds:find_user{ email = "bob@example.com" }.active)
+      for _, who in ipairs{ "alice", "carol" } do
+        local u = ds:find_user{ email = who .. "@example.com" }
+        assert.is_true(sec:verify_and_update_password(who .. "-password", u), who)
+        assert.matches("^%$argon2id%$", ds:find_user{ id = u.id }.password) -- upgraded at login
+      end
+    end)
+  end
+
+  it("imports all or nothing", function()
+    local src = make_fs_db(false)
+    assert.is_true(helpers.sh(("sqlite3 %s \"UPDATE user SET email = 'not an email' WHERE email = 'carol@example.com'\" 2>/dev/null || env -u LD_PRELOAD /usr/bin/python3 -c \"import sqlite3; c = sqlite3.connect('%s'); c.execute('UPDATE user SET email = ? WHERE email = ?', ('not an email', 'carol@example.com')); c.commit()\""):format(src, src)))
+    local db = helpers.tmpfile("partial.db")
+    local rc, out = fsec_cmd(db, "import flask-security " .. src .. " --quiet")
+    assert.equals(1, rc)
+    assert.matches("not an email", out, 1, true)
+    assert.equals(0, (helpers.new{ database = db }.datastore:counts()))
+  end)
+end)

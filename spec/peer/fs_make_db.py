@@ -1,0 +1,65 @@
+#!/usr/bin/python3
+"""Make a Flask-Security SQLite database with the real library (Debian's
+python3-flask-security 5.1.2): users with hashes of several schemes,
+roles with permissions, links and tracking fields.
+
+Usage: fs_make_db.py OUT.db SALT [--v3]
+  --v3  drop fs_uniquifier afterwards (the Flask-Security 3.0 layout)
+"""
+import datetime
+import sqlite3
+import sys
+
+from flask import Flask
+from flask_security import Security, SQLAlchemyUserDatastore, hash_password
+from flask_security.models import fsqla_v3 as fsqla
+from flask_sqlalchemy import SQLAlchemy
+
+out, salt = sys.argv[1], sys.argv[2]
+app = Flask(__name__)
+app.config.update(
+    SECRET_KEY="x" * 32, SECURITY_PASSWORD_SALT=salt,
+    SQLALCHEMY_DATABASE_URI="sqlite:///" + out, SQLALCHEMY_TRACK_MODIFICATIONS=False,
+    SECURITY_PASSWORD_HASH="bcrypt",
+    SECURITY_PASSWORD_HASH_PASSLIB_OPTIONS={"bcrypt__rounds": 4, "argon2__rounds": 1,
+                                            "argon2__memory_cost": 1024, "argon2__parallelism": 1},
+)
+db = SQLAlchemy(app)
+fsqla.FsModels.set_db_info(db)
+
+
+class Role(db.Model, fsqla.FsRoleMixin):
+    pass
+
+
+class User(db.Model, fsqla.FsUserMixin):
+    pass
+
+
+ds = SQLAlchemyUserDatastore(db, User, Role)
+Security(app, ds)
+with app.app_context():
+    db.create_all()
+    admin = ds.create_role(name="admin", description="Administrators", permissions="user-read,user-write")
+    ds.create_role(name="editor", permissions="post-write")
+    u = ds.create_user(email="alice@example.com", password=hash_password("alice-password"), roles=[admin])
+    u.confirmed_at = datetime.datetime(2024, 1, 31, 12, 34, 56)
+    u.last_login_at = datetime.datetime(2024, 2, 1, 8, 0, 0)
+    u.current_login_at = datetime.datetime(2024, 2, 2, 9, 30, 0)
+    u.last_login_ip, u.current_login_ip, u.login_count = "192.0.2.1", "192.0.2.2", 7
+    ds.create_user(email="bob@example.com", password=hash_password("bob-password"), roles=["editor"], active=False)
+    # another scheme, the way Flask-Security writes it (pre-hash, then passlib)
+    from flask_security.utils import get_hmac
+    from passlib.hash import pbkdf2_sha512
+    ds.create_user(email="carol@example.com",
+                   password=pbkdf2_sha512.using(rounds=1000).hash(get_hmac("carol-password")))
+    db.session.commit()
+
+if "--v3" in sys.argv:
+    con = sqlite3.connect(out)
+    con.executescript(
+        "CREATE TABLE user3 AS SELECT id, email, username, password, active, confirmed_at,"
+        " last_login_at, current_login_at, last_login_ip, current_login_ip, login_count FROM user;"
+        "DROP TABLE user; ALTER TABLE user3 RENAME TO user;")
+    con.commit()
+    con.close()
