@@ -92,8 +92,7 @@ static int dot_atoms_ok(const char *s, size_t n, int domain) {
   return label > 0 && !(domain && s[n - 1] == '-');
 }
 
-int fsec_identity_email(const char *email, size_t len, char *out,
-                        size_t outlen) {
+static int email_ok(const char *email, size_t len) {
   const char *at;
   size_t local;
   int rc = check_text(email, len, FSEC_EMAIL_MAX, 1);
@@ -107,15 +106,37 @@ int fsec_identity_email(const char *email, size_t len, char *out,
       !dot_atoms_ok(at + 1, len - local - 1, 1) ||
       !memchr(at + 1, '.', len - local - 1)) /* a dotted domain, as FS wants */
     return FSEC_EIDENTITY;
-  return fold(email, len, out, outlen);
+  return FSEC_OK;
+}
+
+static int username_ok(const char *name, size_t len) {
+  int rc = check_text(name, len, FSEC_USERNAME_MAX, 1);
+  if (rc != FSEC_OK) return rc;
+  return memchr(name, '@', len) ? FSEC_EIDENTITY : FSEC_OK;
+}
+
+/* Check, fold, and check the folded form as well: NFKC can turn a valid
+ * character into something that is not (U+02DB becomes a space and a
+ * combining mark), and the folded form is the key that must stay valid
+ * (found by fuzz/fuzz_identity.c). */
+static int identity(int (*ok)(const char *, size_t), size_t max,
+                    const char *s, size_t len, char *out, size_t outlen) {
+  int rc = ok(s, len);
+  if (rc == FSEC_OK) rc = fold(s, len, out, outlen);
+  if (rc == FSEC_OK && strlen(out) > max) rc = FSEC_ETOOLONG;
+  if (rc == FSEC_OK && ok(out, strlen(out)) != FSEC_OK) rc = FSEC_EIDENTITY;
+  if (rc != FSEC_OK && outlen) out[0] = '\0';
+  return rc;
+}
+
+int fsec_identity_email(const char *email, size_t len, char *out,
+                        size_t outlen) {
+  return identity(email_ok, FSEC_EMAIL_MAX, email, len, out, outlen);
 }
 
 int fsec_identity_username(const char *name, size_t len, char *out,
                            size_t outlen) {
-  int rc = check_text(name, len, FSEC_USERNAME_MAX, 1);
-  if (rc != FSEC_OK) return rc;
-  if (memchr(name, '@', len)) return FSEC_EIDENTITY;
-  return fold(name, len, out, outlen);
+  return identity(username_ok, FSEC_USERNAME_MAX, name, len, out, outlen);
 }
 
 int fsec__check_utf8(const char *s, size_t len) {
