@@ -14,6 +14,9 @@ for t in token hash identity; do
   mkdir -p "build-fuzz/corpus-$t"
   cp fuzz/corpus/$t/* "build-fuzz/corpus-$t/"
   echo "== fuzz_$t for ${secs}s"
+  # a crash, leak or failed oracle stops the run with a non-zero status
   ./build-fuzz/fuzz/fuzz_$t -max_total_time="$secs" -max_len=8192 -print_final_stats=1 \
-    "build-fuzz/corpus-$t" 2>&1 | grep -E "^stat::number_of_executed_units|^stat::peak_rss|ERROR|Done" || true
+    -artifact_prefix=build-fuzz/ "build-fuzz/corpus-$t" > "build-fuzz/$t.log" 2>&1 \
+    || { tail -30 "build-fuzz/$t.log"; echo "fuzz_$t failed; the input is in build-fuzz/"; exit 1; }
+  grep -E "^Done|^stat::number_of_executed_units" "build-fuzz/$t.log"
 done
