@@ -54,6 +54,7 @@
 -- @module fsec.datastore
 
 local core = require "fsec.core"
+local userlib = require "fsec.user"
 
 local type = type
 local error = error
@@ -237,6 +238,89 @@ function _M.pack_pcall(fn, ...)
     return ok, select("#", ...), { ... }
   end
   return pack(pcall(fn, ...))
+end
+
+
+function _M.check_user(u, fname)
+  if not userlib.is_user(u) then _M.argerror(fname, "argument #1", "User", u) end
+end
+
+
+function _M.check_string(v, fname, what, nilable)
+  if type(v) ~= "string" and not (nilable and v == nil) then
+    _M.argerror(fname, what, "string", v)
+  end
+end
+
+
+--- The user-field methods every datastore shares, written over one
+-- primitive of the implementation:
+-- set(self, user, column, value, fname) -> changed | nil, err, code
+-- (which also updates the caller's user object).
+function _M.field_methods(Class, set)
+  local check_string = _M.check_string
+
+  function Class:activate_user(u) return set(self, u, "active", true, "activate_user") end
+  function Class:deactivate_user(u) return set(self, u, "active", false, "deactivate_user") end
+
+  function Class:toggle_active(u)
+    _M.check_user(u, "toggle_active")
+    local ok, err, code = set(self, u, "active", not u.active, "toggle_active")
+    if ok == nil then return nil, err, code end
+    return true
+  end
+
+  function Class:set_password(u, hash)
+    check_string(hash, "set_password", "argument #2", true)
+    return set(self, u, "password", hash, "set_password")
+  end
+
+  function Class:set_email(u, email)
+    check_string(email, "set_email", "argument #2")
+    return set(self, u, "email", email, "set_email")
+  end
+
+  function Class:set_username(u, name)
+    check_string(name, "set_username", "argument #2", true)
+    return set(self, u, "username", name, "set_username")
+  end
+
+  function Class:set_confirmed_at(u, t)
+    if t ~= nil and type(t) ~= "number" then _M.argerror("set_confirmed_at", "argument #2", "number", t) end
+    return set(self, u, "confirmed_at", t and math.floor(t), "set_confirmed_at")
+  end
+
+  function Class:set_field(u, name, value)
+    if not _M.TEXT_FIELDS[name] then
+      error("bad argument #2 to 'set_field' (unknown field '" .. tostring(name) .. "')", 2)
+    end
+    check_string(value, "set_field", "argument #3", true)
+    return set(self, u, name, value, "set_field")
+  end
+
+  local function set_id(self, u, column, uq, fname)
+    check_string(uq, fname, "argument #2", true)
+    local ok, err, code = set(self, u, column, uq or _M.random_id(), fname)
+    if ok == nil then return nil, err, code end
+    return true
+  end
+
+  function Class:set_uniquifier(u, uq) return set_id(self, u, "fs_uniquifier", uq, "set_uniquifier") end
+  function Class:set_token_uniquifier(u, uq)
+    return set_id(self, u, "fs_token_uniquifier", uq, "set_token_uniquifier")
+  end
+
+  --- New uniquifiers (ending every session and token) and cleared
+  -- two-factor, unified sign-in and recovery data; the password stays.
+  function Class:reset_user_access(u)
+    _M.check_user(u, "reset_user_access")
+    return _M.all_or_nothing(self, function()
+      _M.must(self:set_uniquifier(u))
+      _M.must(self:set_token_uniquifier(u))
+      for name in pairs(_M.TEXT_FIELDS) do _M.must(self:set_field(u, name, nil)) end
+      return true
+    end)
+  end
 end
 
 

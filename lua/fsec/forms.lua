@@ -29,15 +29,7 @@ function _M.parse_urlencoded(body)
   local out = {}
   for pair in body:gmatch("[^&]+") do
     local k, v = pair:match("^([^=]*)=?(.*)$")
-    k, v = unescape(k), unescape(v)
-    local prev = out[k]
-    if prev == nil then
-      out[k] = v
-    elseif type(prev) == "table" then
-      prev[#prev + 1] = v
-    else
-      out[k] = { prev, v }
-    end
+    http.add_value(out, unescape(k), unescape(v))
   end
   return out
 end

@@ -45,23 +45,27 @@ function _M.header(req, name, max)
 end
 
 
---- Parse a Cookie header; a name seen twice maps to a list of values
+--- Add a value under a key; a key seen twice maps to a list of values
 -- (and so reads as absent through `single`).
+function _M.add_value(out, k, v)
+  local prev = out[k]
+  if prev == nil then
+    out[k] = v
+  elseif type(prev) == "table" then
+    prev[#prev + 1] = v
+  else
+    out[k] = { prev, v }
+  end
+end
+
+
+--- Parse a Cookie header (repeated names read as absent).
 function _M.parse_cookies(header)
   local out = {}
   if type(header) ~= "string" then return out end
   for pair in header:gmatch("[^;]+") do
     local k, v = pair:match("^%s*([^=%s]+)%s*=%s*(.-)%s*$")
-    if k then
-      local prev = out[k]
-      if prev == nil then
-        out[k] = v
-      elseif type(prev) == "table" then
-        prev[#prev + 1] = v
-      else
-        out[k] = { prev, v }
-      end
-    end
+    if k then _M.add_value(out, k, v) end
   end
   return out
 end

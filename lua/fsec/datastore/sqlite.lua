@@ -47,9 +47,7 @@ local function refresh(self, u)
 end
 
 
-local function check_user(u, fname)
-  if not userlib.is_user(u) then base.argerror(fname, "argument #1", "User", u) end
-end
+local check_user = base.check_user
 
 
 function SQLite:find_user(query)
@@ -93,76 +91,10 @@ local function set(self, u, column, value, fname)
   return changed
 end
 
-function SQLite:activate_user(u) return set(self, u, "active", true, "activate_user") end
-function SQLite:deactivate_user(u) return set(self, u, "active", false, "deactivate_user") end
+base.field_methods(SQLite, set)
 
-function SQLite:toggle_active(u)
-  check_user(u, "toggle_active")
-  local ok, err, code = set(self, u, "active", not u.active, "toggle_active")
-  if ok == nil then return nil, err, code end
-  return true
-end
+local check_string = base.check_string
 
-local function check_string(v, fname, what, nilable)
-  if type(v) ~= "string" and not (nilable and v == nil) then
-    base.argerror(fname, what, "string", v)
-  end
-end
-
-function SQLite:set_password(u, hash)
-  check_string(hash, "set_password", "argument #2", true)
-  return set(self, u, "password", hash, "set_password")
-end
-
-function SQLite:set_email(u, email)
-  check_string(email, "set_email", "argument #2")
-  return set(self, u, "email", email, "set_email")
-end
-
-function SQLite:set_username(u, name)
-  check_string(name, "set_username", "argument #2", true)
-  return set(self, u, "username", name, "set_username")
-end
-
-function SQLite:set_confirmed_at(u, t)
-  if t ~= nil and type(t) ~= "number" then base.argerror("set_confirmed_at", "argument #2", "number", t) end
-  return set(self, u, "confirmed_at", t and math.floor(t), "set_confirmed_at")
-end
-
-function SQLite:set_field(u, name, value)
-  if not base.TEXT_FIELDS[name] then
-    error("bad argument #2 to 'set_field' (unknown field '" .. tostring(name) .. "')", 2)
-  end
-  check_string(value, "set_field", "argument #3", true)
-  return set(self, u, name, value, "set_field")
-end
-
-function SQLite:set_uniquifier(u, uq)
-  check_string(uq, "set_uniquifier", "argument #2", true)
-  local ok, err, code = set(self, u, "fs_uniquifier", uq or base.random_id(), "set_uniquifier")
-  if ok == nil then return nil, err, code end
-  return true
-end
-
-function SQLite:set_token_uniquifier(u, uq)
-  check_string(uq, "set_token_uniquifier", "argument #2", true)
-  local ok, err, code = set(self, u, "fs_token_uniquifier", uq or base.random_id(),
-                            "set_token_uniquifier")
-  if ok == nil then return nil, err, code end
-  return true
-end
-
---- New uniquifiers (ending every session and token) and cleared
--- two-factor, unified sign-in and recovery data; the password stays.
-function SQLite:reset_user_access(u)
-  check_user(u, "reset_user_access")
-  return base.all_or_nothing(self, function()
-    base.must(self:set_uniquifier(u))
-    base.must(self:set_token_uniquifier(u))
-    for name in pairs(base.TEXT_FIELDS) do base.must(self:set_field(u, name, nil)) end
-    return true
-  end)
-end
 
 function SQLite:track_login(u, ip)
   check_user(u, "track_login")
