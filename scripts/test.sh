@@ -19,10 +19,10 @@ cmake --build build -j "$jobs" >/dev/null
 echo "== tests"
 (cd build && ctest --output-on-failure)
 
+echo "== fuzzing: every target for ${FSEC_FUZZ_SECONDS:-30}s (libFuzzer, ASan+UBSan)"
+sh scripts/fuzz.sh "${FSEC_FUZZ_SECONDS:-30}"
+
 echo "== tests under AddressSanitizer + UBSan"
 cmake -S . -B build-asan -DFSEC_SANITIZE=ON -DFSEC_WERROR=ON >/dev/null
 cmake --build build-asan -j "$jobs" >/dev/null
 (cd build-asan && ctest --output-on-failure)
-
-echo "== fuzzing: every target for ${FSEC_FUZZ_SECONDS:-30}s (libFuzzer, ASan+UBSan)"
-sh scripts/fuzz.sh "${FSEC_FUZZ_SECONDS:-30}"
