@@ -146,6 +146,7 @@ function _M.new(cfg)
     -- verified against when there is no real hash: one argon2 run at the
     -- current parameters, never a match
     _dummy = engine:dummy_hash(),
+    _token_header = c.token_authentication_header:lower(),
   }, Security)
   return self
 end

@@ -93,25 +93,26 @@ end
 local function token_status(sec, tok, purpose, max_age)
   local cache = sec._cache
   if not cache then return sec:get_token_status(tok, purpose, max_age) end
-  local key = purpose .. "\0" .. tok
-  local hit = cache:get(key)
+  -- keyed by the token alone (no concatenation on the hot path); the
+  -- entry names its purpose
+  local hit = cache:get(tok)
   local t = now(sec)
-  if hit and t < hit[3] and t >= hit[4] then
-    local copy = {} -- callers may change the data (freshness); keep ours
-    for k, v in pairs(hit[1]) do copy[k] = v end
-    return false, false, copy, hit[2]
-  end
-  local expired, invalid, data, iat = sec:get_token_status(tok, purpose, max_age)
-  if not expired and not invalid and iat then
-    local until_ = max_age and (iat + max_age + 1) or (t + 3600)
-    if type(data) == "table" and type(data.e) == "number" and data.e > 0 then
-      until_ = math.min(until_, data.e)
-    end
-    if type(data) == "table" then
+  if hit and hit[5] == purpose and t < hit[3] and t >= hit[4] then
+    local data = hit[1]
+    if purpose == "session" then -- freshness changes session data: a copy
       local copy = {}
       for k, v in pairs(data) do copy[k] = v end
-      cache:set(key, { copy, iat, until_, iat - sec._cfg.token_clock_skew }, until_ - t)
+      data = copy
     end
+    return false, false, data, hit[2]
+  end
+  local expired, invalid, data, iat = sec:get_token_status(tok, purpose, max_age)
+  if not expired and not invalid and iat and type(data) == "table" then
+    local until_ = max_age and (iat + max_age + 1) or (t + 3600)
+    if type(data.e) == "number" and data.e > 0 then until_ = math.min(until_, data.e) end
+    local copy = {}
+    for k, v in pairs(data) do copy[k] = v end
+    cache:set(tok, { copy, iat, until_, iat - sec._cfg.token_clock_skew, purpose }, until_ - t)
   end
   return expired, invalid, data, iat
 end
@@ -119,15 +120,17 @@ end
 
 -- A user looked up for authentication, remembered while no write went
 -- through fsec (the adapter's generation counter) and for at most
--- cache_ttl seconds (writes by other programs).
-local function cached_user(sec, key, lookup)
-  local cache = sec._cache
+-- cache_ttl seconds (writes by other programs). key is a random id (a
+-- session id, a token uniquifier); check, when given, must equal what
+-- was stored with it (the session's uniquifier).
+local function cached_user(sec, key, check, lookup)
+  local cache = sec._users
   if not cache then return check_store(lookup()) end
   local gen = sec._generation()
   local hit = cache:get(key)
-  if hit and hit[2] == gen then return hit[1] end
+  if hit and hit[2] == gen and hit[3] == check then return hit[1] end
   local user = check_store(lookup())
-  cache:set(key, { user or false, gen }, sec._cache_ttl)
+  cache:set(key, { user or false, gen, check }, sec._cache_ttl)
   return user
 end
 
@@ -177,7 +180,7 @@ local function authenticate_session(sec, req, res)
   end
   local ds = sec.datastore
   if not ds then return nil end
-  local user = cached_user(sec, "S\0" .. data.s .. "\0" .. data.u, function()
+  local user = cached_user(sec, data.s, data.u, function()
     return ds:find_user_by_session(data.s, data.u)
   end)
   if not user or not user.active then return nil end
@@ -191,7 +194,7 @@ local function request_token(sec, req)
   local body = http.json_body(req, sec._cfg.max_body_bytes)
   local tok = body and body[key]
   if tok == nil then tok = http.single(req.query, key, 8192) end
-  if tok == nil then tok = http.header(req, sec._cfg.token_authentication_header:lower()) end
+  if tok == nil then tok = http.header(req, sec._token_header) end
   return type(tok) == "string" and tok or nil
 end
 
@@ -203,7 +206,7 @@ local function authenticate_token(sec, req)
   if expired or invalid or type(data) ~= "table" or type(data.u) ~= "string" then return nil end
   local e = data.e
   if type(e) ~= "number" or (e > 0 and e < now(sec)) then return nil end
-  local user = cached_user(sec, "T\0" .. data.u, function()
+  local user = cached_user(sec, data.u, false, function()
     return sec.datastore:find_user{ fs_token_uniquifier = data.u }
   end)
   if not user or not user.active then return nil end

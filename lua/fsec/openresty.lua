@@ -101,8 +101,8 @@ local function install_cache(dict_name)
     return
   end
   dict:add("gen", 0)
-  local cache = assert(lrucache.new(saved_opts.cache_size or 10000))
-  sec._cache = cache
+  sec._cache = assert(lrucache.new(saved_opts.cache_size or 10000))  -- token checks
+  sec._users = assert(lrucache.new(saved_opts.cache_size or 10000))  -- user lookups
   sec._cache_ttl = saved_opts.cache_ttl or 2
   sec._generation = function() return dict:get("gen") end
   local ds = sec.datastore
