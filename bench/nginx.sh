@@ -68,3 +68,24 @@ echo "| with 4 logins hashing (thread pool: $(grep -o 'threads=[0-9]*' "$dir/con
 rss=$(ps -o rss= --ppid "$pid" | awk '{ s += $1; n++ } END { printf "%.1f", s / n / 1024 }')
 echo
 echo "Resident memory per worker after the run: $rss MiB (argon2id t=2 m=64 MiB hashes run in the thread pool)"
+
+# 50 simultaneous logins: the thread pool bounds the argon2 memory held at
+# once (threads x 64 MiB); the excess waits in its queue. Peak worker RSS.
+login_once() {
+  j=$dir.m$1; t=$(curl -s -c "$j" -b "$j" -H 'Accept: application/json' "$B/login" | sed 's/.*"csrf_token":"\([^"]*\)".*/\1/')
+  curl -s -o /dev/null -w '%{http_code}\n' -b "$j" -c "$j" -H 'Content-Type: application/json' -H "X-CSRF-Token: $t" \
+    -d '{"email":"admin@example.org","password":"wrong-password"}' "$B/login" >> "$dir.codes"
+}
+: > "$dir.codes"
+mpids=""
+for i in $(seq 1 50); do login_once "$i" & mpids="$mpids $!"; done
+peak=0
+while :; do
+  cur=$(ps -o rss= --ppid "$pid" | sort -n | tail -1)
+  [ "${cur:-0}" -gt "$peak" ] && peak=$cur
+  alive=0; for p in $mpids; do kill -0 "$p" 2>/dev/null && alive=1; done
+  [ $alive -eq 0 ] && break
+  sleep 0.05
+done
+echo "50 simultaneous logins: peak worker RSS $(awk -v k="$peak" 'BEGIN { printf "%.1f", k / 1024 }') MiB," \
+     "answers: $(sort "$dir.codes" | uniq -c | awk '{ printf "%s x %s ", $1, $2 }')"

@@ -17,10 +17,10 @@ local function read(path)
 end
 
 -- Start the example app; returns a handle with :url(), :stop(), .dir, .pid
-local function start(workers)
+local function start(workers, env)
   local dir = helpers.tmpdir() .. "/app-" .. math.random(1e9)
   local port = 20000 + math.random(0, 9999)
-  local p = io.popen(("sh scripts/serve-example.sh %s %d %d > %s.out 2>&1 & echo $!"):format(dir, port, workers, dir))
+  local p = io.popen(("%s sh scripts/serve-example.sh %s %d %d > %s.out 2>&1 & echo $!"):format(env or "", dir, port, workers, dir))
   local pid = p:read("*l")
   p:close()
   local app = { dir = dir, port = port, pid = pid, base = "http://127.0.0.1:" .. port }
@@ -164,6 +164,28 @@ describe_or_pending("the example app in nginx", function()
     assert.matches("browser flow ok", out, 1, true)
     assert.matches("rc=0", out, 1, true)
     assert.is_true(helpers.sh("test -s " .. artifacts .. "/07-profile.png"))
+  end)
+
+  it("answers 503 while another process holds the database lock", function()
+    local app = start(1, "FSEC_DB_BUSY_TIMEOUT=200")
+    local ok, err = pcall(function()
+      local c = api(app, app.dir .. ".jar")
+      local ready = app.dir .. ".locked"
+      helpers.sh(("LUA_PATH=%q LUA_CPATH=%q lua5.4 spec/tools/hold_lock.lua %s/var/auth.db 3 %s &")
+        :format(package.path, package.cpath:gsub("luajit", "lua54"), app.dir, ready))
+      for _ = 1, 50 do
+        if read(ready) then break end
+        helpers.sh("sleep 0.1")
+      end
+      local s, r = c.call("POST", "/login", { email = "admin@example.org", password = admin_password(app) })
+      assert.equals(503, s)
+      assert.same({ "Service temporarily unavailable" }, r.errors)
+      helpers.sh("sleep 3.2")
+      s = c.call("POST", "/login", { email = "admin@example.org", password = admin_password(app) })
+      assert.equals(200, s)
+    end)
+    stop(app)
+    if not ok then error(tostring(err) .. "\n" .. tostring(read(app.dir .. "/logs/error.log")), 0) end
   end)
 
   it("refuses logins from the deny list (a policy hook) and hashes off the event loop", function()

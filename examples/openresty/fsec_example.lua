@@ -27,6 +27,7 @@ function _M.config(prefix)
     secret_key = secret("secret_key", "FSEC_SECRET_KEY"),
     password_salt = secret("password_salt", "FSEC_PASSWORD_SALT"),
     database = prefix .. "/var/auth.db",
+    database_busy_timeout = tonumber(os.getenv("FSEC_DB_BUSY_TIMEOUT") or "5000"),
     mail_dir = prefix .. "/var/mail",
     registerable = true, confirmable = true, recoverable = true, changeable = true,
     trackable = true, logout_methods = { "GET", "POST" },
