@@ -10,7 +10,7 @@ BUILD="cmake gcc make pkg-config libsodium-dev libutf8proc-dev libcrypt-dev
 # The peer (real Flask-Security) for the compatibility specs.
 TEST="lua-busted python3-flask-security python3-flask-sqlalchemy
   python3-sqlalchemy python3-passlib python3-argon2 python3-bcrypt sqlite3
-  clang libclang-rt-14-dev"
+  clang libclang-rt-14-dev valgrind"
 # OpenResty stack (Debian's nginx with the Lua module) for the example app
 # and its end-to-end tests.
 OPENRESTY="nginx libnginx-mod-http-lua lua-resty-core curl"

@@ -600,7 +600,7 @@ static int check_new_user(fsec_store *s, const fsec_user_new *in, char *enorm,
 
 int fsec_store_user_create(fsec_store *s, const fsec_user_new *in,
                            int64_t *id) {
-  char enorm[NORM_MAX], unorm[NORM_MAX], uq[32], tuq[32];
+  char enorm[NORM_MAX] = "", unorm[NORM_MAX] = "", uq[32], tuq[32];
   const char *u1 = in->fs_uniquifier, *u2 = in->fs_token_uniquifier;
   sqlite3_stmt *st;
   size_t i;
@@ -623,7 +623,7 @@ int fsec_store_user_create(fsec_store *s, const fsec_user_new *in,
     bind_text(st, 1, in->email, strlen(in->email));
     bind_text(st, 2, enorm, strlen(enorm));
     bind_text(st, 3, in->username, in->username ? strlen(in->username) : 0);
-    bind_text(st, 4, in->username ? unorm : NULL, strlen(unorm));
+    bind_text(st, 4, in->username ? unorm : NULL, in->username ? strlen(unorm) : 0);
     bind_text(st, 5, in->password, in->password ? strlen(in->password) : 0);
     sqlite3_bind_int(st, 6, in->active);
     bind_time(st, 7, in->confirmed_at);
