@@ -98,13 +98,8 @@ local function token_status(sec, tok, purpose, max_age)
   local hit = cache:get(tok)
   local t = now(sec)
   if hit and hit[5] == purpose and t < hit[3] and t >= hit[4] then
-    local data = hit[1]
-    if purpose == "session" then -- freshness changes session data: a copy
-      local copy = {}
-      for k, v in pairs(data) do copy[k] = v end
-      data = copy
-    end
-    return false, false, data, hit[2]
+    -- shared: callers that change token data copy it first (copy_data)
+    return false, false, hit[1], hit[2]
   end
   local expired, invalid, data, iat = sec:get_token_status(tok, purpose, max_age)
   if not expired and not invalid and iat and type(data) == "table" then
@@ -123,15 +118,27 @@ end
 -- cache_ttl seconds (writes by other programs). key is a random id (a
 -- session id, a token uniquifier); check, when given, must equal what
 -- was stored with it (the session's uniquifier).
-local function cached_user(sec, key, check, lookup)
+local function cached_user(sec, key, check, lookup, a, b)
   local cache = sec._users
-  if not cache then return check_store(lookup()) end
+  if not cache then return check_store(lookup(a, b)) end
   local gen = sec._generation()
   local hit = cache:get(key)
   if hit and hit[2] == gen and hit[3] == check then return hit[1] end
-  local user = check_store(lookup())
+  local user = check_store(lookup(a, b))
   cache:set(key, { user or false, gen, check }, sec._cache_ttl)
   return user
+end
+
+
+local function by_session(ds, data) return ds:find_user_by_session(data.s, data.u) end
+local function by_token_uniquifier(ds, uq) return ds:find_user{ fs_token_uniquifier = uq } end
+
+
+-- Token data may be shared with the cache: change a copy.
+local function copy_data(data)
+  local t = {}
+  for k, v in pairs(data) do t[k] = v end
+  return t
 end
 
 
@@ -180,9 +187,7 @@ local function authenticate_session(sec, req, res)
   end
   local ds = sec.datastore
   if not ds then return nil end
-  local user = cached_user(sec, data.s, data.u, function()
-    return ds:find_user_by_session(data.s, data.u)
-  end)
+  local user = cached_user(sec, data.s, data.u, by_session, ds, data)
   if not user or not user.active then return nil end
   if refresh and res then set_session_cookie(sec, req, res, data) end
   return user, via, data
@@ -206,9 +211,7 @@ local function authenticate_token(sec, req)
   if expired or invalid or type(data) ~= "table" or type(data.u) ~= "string" then return nil end
   local e = data.e
   if type(e) ~= "number" or (e > 0 and e < now(sec)) then return nil end
-  local user = cached_user(sec, data.u, false, function()
-    return sec.datastore:find_user{ fs_token_uniquifier = data.u }
-  end)
+  local user = cached_user(sec, data.u, false, by_token_uniquifier, sec.datastore, data.u)
   if not user or not user.active then return nil end
   return user, "token", data
 end
@@ -386,6 +389,7 @@ function Security:end_other_sessions(req, res, user, rotate)
   local n, err, code = ds:delete_user_sessions(user, keep)
   if n == nil then return nil, err, code end
   if data and res then
+    data = copy_data(data)
     data.u = user.fs_uniquifier
     set_session_cookie(self, req, res, data)
     req._fsec = { session = { user, "session", data } }
@@ -398,6 +402,7 @@ end
 function Security:mark_fresh(req, res)
   local data = read_session(self, req)
   if not data then return false end
+  data = copy_data(data)
   data.a, data.g = now(self), nil
   set_session_cookie(self, req, res, data)
   local cache = req._fsec and req._fsec.session
@@ -429,6 +434,7 @@ function _M.is_fresh(sec, req, res, via, data, within, grace)
   if fresh then
     grace = grace or sec._cfg.freshness_grace_period
     if grace > 0 and res then
+      data = copy_data(data)
       data.g = t + grace
       set_session_cookie(sec, req, res, data)
     end
