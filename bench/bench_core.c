@@ -17,6 +17,7 @@
 #include <sodium.h>
 
 #include "fsec.h"
+#include "bench_util.h"
 
 #define KEY "bench-key-bench-key-bench-key-bench-key"
 #define PAYLOAD "{\"uid\":\"Zx0nZ2fXq3m3b7Y1QmVh9A\",\"n\":1}"
@@ -24,21 +25,6 @@
 #define TIME_COST 2
 #define MEM_KIB 65536
 
-static double now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1e9 + ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
-static double median(double *v, int n) {
-  qsort(v, (size_t)n, sizeof *v, cmp_double);
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 /* ---- token verify vs raw HMAC ---------------------------------------- */
 

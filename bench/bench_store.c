@@ -20,25 +20,11 @@
 #include <sqlite3.h>
 
 #include "fsec.h"
+#include "bench_util.h"
 
 #define NOW 1800000000
 #define KEYS 4096
 
-static double now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1e9 + ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
-static double median(double *v, int n) {
-  qsort(v, (size_t)n, sizeof *v, cmp_double);
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 static void die(const char *what, const char *msg) {
   fprintf(stderr, "bench_store: %s: %s\n", what, msg);
