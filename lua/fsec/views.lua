@@ -276,32 +276,51 @@ function V.login(sec, req, res, fields, json)
   return res:redirect(nxt or sec._cfg.post_login_view)
 end
 
-function V.passwordless(sec, req, res, fields, json)
+-- The "send me instructions" endpoints (confirm, forgot, passwordless):
+-- an email field, a check of the account, a mail and a signal. In generic
+-- mode the answer does not depend on whether the account exists.
+-- o: page, extra (page context), get_json (GET answer), refuse(user) ->
+-- message key or nil, send(user), flash { category, key },
+-- redirect, generic_any (generic mode hides malformed emails too).
+local function instructions(sec, req, res, fields, json, o)
   if req.method == "GET" then
-    if json then return json_ok(sec, req, res, { identity_attributes = sec:get_identity_attributes() }) end
-    return page(sec, req, res, "login", nil, { passwordless = true, links = home_links(sec) })
+    if json then return json_ok(sec, req, res, o.get_json) end
+    return page(sec, req, res, o.page, nil, o.extra)
   end
-  if signed_in(sec, req, res) then return anonymous_required(sec, req, res, json) end
   local form = forms.new(sec, fields)
   local email = form:email()
   local user = email and auth.lookup_identity(sec, email)
-  if form:ok() and not user then form:error("email", "USER_DOES_NOT_EXIST")
-  elseif user and not user.active then form:error("email", "DISABLED_ACCOUNT") end
   if form:ok() then
-    mail.send(sec, "login", user, link(sec, req, "login_url", make_token(sec, "login", user)))
-    sec.signals:send("login_instructions_sent", { user = auth.public_user(user) })
-  elseif sec._cfg.return_generic_responses and form.field_errors.email then
-    form = forms.new(sec, fields) -- do not reveal whether the account exists
+    local key = not user and "USER_DOES_NOT_EXIST" or o.refuse(user)
+    if key then form:error("email", key) end
+  end
+  if form:ok() then
+    o.send(user)
+  elseif sec._cfg.return_generic_responses and form.field_errors.email and (email or o.generic_any) then
+    form = forms.new(sec, fields) -- the same answer whether or not the account exists
   end
   if not form:ok() then
     if json then return json_error(res, form) end
-    return page(sec, req, res, "login", form, { passwordless = true, links = home_links(sec) })
+    return page(sec, req, res, o.page, form, o.extra)
   end
   if json then return json_ok(sec, req, res) end
-  flash(sec, req, res, "success", "LOGIN_EMAIL_SENT", { email = email })
-  return res:redirect(url(sec, "login_url"))
+  flash(sec, req, res, o.flash[1], o.flash[2], { email = email })
+  return res:redirect(o.redirect)
 end
 
+function V.passwordless(sec, req, res, fields, json)
+  if req.method == "POST" and signed_in(sec, req, res) then return anonymous_required(sec, req, res, json) end
+  return instructions(sec, req, res, fields, json, {
+    page = "login", extra = { passwordless = true, links = home_links(sec) },
+    get_json = { identity_attributes = sec:get_identity_attributes() },
+    refuse = function(user) return not user.active and "DISABLED_ACCOUNT" or nil end,
+    send = function(user)
+      mail.send(sec, "login", user, link(sec, req, "login_url", make_token(sec, "login", user)))
+      sec.signals:send("login_instructions_sent", { user = auth.public_user(user) })
+    end,
+    flash = { "success", "LOGIN_EMAIL_SENT" }, redirect = url(sec, "login_url"), generic_any = true,
+  })
+end
 function V.login_token(sec, req, res, _, json, token)
   local user, state = user_from_token(sec, "login", token, sec._cfg.login_within)
   local key
@@ -412,33 +431,16 @@ function V.register(sec, req, res, fields, json)
 end
 
 function V.confirm(sec, req, res, fields, json)
-  local extra = { links = home_links(sec) }
-  if req.method == "GET" then
-    if json then return json_ok(sec, req, res) end
-    return page(sec, req, res, "confirm", nil, extra)
-  end
-  local form = forms.new(sec, fields)
-  local email = form:email()
-  local user = email and auth.lookup_identity(sec, email)
-  if form:ok() then
-    if not user then form:error("email", "USER_DOES_NOT_EXIST")
-    elseif user.confirmed_at then form:error("email", "ALREADY_CONFIRMED") end
-  end
-  if form:ok() then
-    mail.send(sec, "confirm", user, link(sec, req, "confirm_url", make_token(sec, "confirm", user)))
-    sec.signals:send("confirm_instructions_sent", { user = auth.public_user(user) })
-  elseif sec._cfg.return_generic_responses and form.field_errors.email and email then
-    form = forms.new(sec, fields)
-  end
-  if not form:ok() then
-    if json then return json_error(res, form) end
-    return page(sec, req, res, "confirm", form, extra)
-  end
-  if json then return json_ok(sec, req, res) end
-  flash(sec, req, res, "info", "CONFIRMATION_REQUEST", { email = email })
-  return res:redirect(url(sec, "confirm_url"))
+  return instructions(sec, req, res, fields, json, {
+    page = "confirm", extra = { links = home_links(sec) },
+    refuse = function(user) return user.confirmed_at and "ALREADY_CONFIRMED" or nil end,
+    send = function(user)
+      mail.send(sec, "confirm", user, link(sec, req, "confirm_url", make_token(sec, "confirm", user)))
+      sec.signals:send("confirm_instructions_sent", { user = auth.public_user(user) })
+    end,
+    flash = { "info", "CONFIRMATION_REQUEST" }, redirect = url(sec, "confirm_url"),
+  })
 end
-
 function V.confirm_token(sec, req, res, _, json, token)
   local cfg = sec._cfg
   local user, state = user_from_token(sec, "confirm", token, cfg.confirm_email_within)
@@ -466,34 +468,17 @@ function V.confirm_token(sec, req, res, _, json, token)
 end
 
 function V.forgot(sec, req, res, fields, json)
-  local extra = { links = home_links(sec) }
-  if req.method == "GET" then
-    if json then return json_ok(sec, req, res) end
-    return page(sec, req, res, "forgot", nil, extra)
-  end
-  local form = forms.new(sec, fields)
-  local email = form:email()
-  local user = email and auth.lookup_identity(sec, email)
-  if form:ok() then
-    if not user then form:error("email", "USER_DOES_NOT_EXIST")
-    elseif not user.active then form:error("email", "DISABLED_ACCOUNT") end
-  end
-  if form:ok() then
-    mail.send(sec, "reset", user, link(sec, req, "reset_url", make_token(sec, "reset", user)))
-    sec.signals:send("reset_password_instructions_sent", { user = auth.public_user(user) })
-  elseif sec._cfg.return_generic_responses and form.field_errors.email and email then
-    form = forms.new(sec, fields) -- the same answer whether or not the account exists
-  end
-  if not form:ok() then
-    if json then return json_error(res, form) end
-    return page(sec, req, res, "forgot", form, extra)
-  end
-  if json then return json_ok(sec, req, res) end
-  flash(sec, req, res, "info", sec._cfg.return_generic_responses and "GENERIC_RECOVERY" or "PASSWORD_RESET_REQUEST",
-        { email = email })
-  return res:redirect(url(sec, "reset_url"))
+  return instructions(sec, req, res, fields, json, {
+    page = "forgot", extra = { links = home_links(sec) },
+    refuse = function(user) return not user.active and "DISABLED_ACCOUNT" or nil end,
+    send = function(user)
+      mail.send(sec, "reset", user, link(sec, req, "reset_url", make_token(sec, "reset", user)))
+      sec.signals:send("reset_password_instructions_sent", { user = auth.public_user(user) })
+    end,
+    flash = { "info", sec._cfg.return_generic_responses and "GENERIC_RECOVERY" or "PASSWORD_RESET_REQUEST" },
+    redirect = url(sec, "reset_url"),
+  })
 end
-
 function V.reset_token(sec, req, res, fields, json, token)
   local cfg, ds = sec._cfg, sec.datastore
   local user, state = user_from_token(sec, "reset", token, cfg.reset_password_within)
