@@ -35,10 +35,16 @@ describe("fsec.new with a database", function()
   it("fails loudly for a read-only folder", function()
     local dir = helpers.tmpdir() .. "/ro"
     assert.is_true(helpers.sh("mkdir -p " .. dir .. " && chmod 755 " .. dir))
-    -- root ignores permissions: run the open as 'nobody' when we are root
+    -- root ignores permissions: run the open as 'nobody' when we are root;
+    -- nobody may not reach the checkout, so it gets a readable copy of fsec
+    local lib = helpers.tmpdir() .. "/lib-ro"
+    local so = package.searchpath("fsec.core", package.cpath)
+    assert.is_true(helpers.sh(("mkdir -p %s/fsec && cp -r lua/. %s/ && cp %s %s/fsec/core.so && chmod -R a+rX %s")
+      :format(lib, lib, so, lib, lib)))
     local script = ("package.path=%q; package.cpath=%q; local ok, err = pcall(require('fsec').new, "
       .. "{ secret_key = string.rep('k', 32), password_salt = 's', database = %q }); "
-      .. "io.write(ok and 'opened' or err)"):format(package.path, package.cpath, dir .. "/auth.db")
+      .. "io.write(ok and 'opened' or err)"):format(lib .. "/?.lua;" .. package.path, lib .. "/?.so;" .. package.cpath,
+                                                   dir .. "/auth.db")
     local prefix = helpers.sh("[ $(id -u) -eq 0 ]") and "setpriv --reuid=nobody --regid=nogroup --clear-groups " or ""
     local p = io.popen(prefix .. LUA .. " -e " .. ("%q"):format(script) .. " 2>&1")
     local out = p:read("*a")
