@@ -22,12 +22,18 @@ cp "$root"/build/luajit/fsec/core.so "$dir/lib/fsec/core.so"
 cp "$root"/examples/openresty/fsec_example.lua "$dir/lib/"
 user_line=""
 if [ "$(id -u)" -eq 0 ]; then
-  user_line="user nobody nogroup;"
+  if setpriv --reuid=nobody --regid=nogroup --clear-groups test -r "$dir/lib/fsec.lua" 2>/dev/null; then
+    user_line="user nobody nogroup;"
+  else
+    # the folder sits where nobody cannot reach it (e.g. under /root)
+    echo "fsec example: $dir is not readable by user nobody; nginx workers run as root" >&2
+    user_line="user root root;"
+  fi
 fi
 sed -e "s|@PREFIX@|$dir|g" -e "s|@PORT@|$port|g" -e "s|@WORKERS@|$workers|g" \
     -e "s|@USER@|$user_line|" "$root/examples/openresty/nginx.conf.in" > "$dir/conf/nginx.conf"
 LUA_PATH="$dir/lib/?.lua;;" LUA_CPATH="$dir/lib/?.so;;" luajit "$root/examples/openresty/bootstrap.lua" "$dir"
-if [ "$(id -u)" -eq 0 ]; then
+if [ "$user_line" = "user nobody nogroup;" ]; then
   chown -R nobody:nogroup "$dir/var" "$dir/tmp" "$dir/logs"
 fi
 echo "fsec example: http://127.0.0.1:$port/   (mailbox: http://127.0.0.1:$port/mail, files in $dir/var/mail)"
