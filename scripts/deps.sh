@@ -16,7 +16,11 @@ TEST="lua-busted python3-flask-security python3-flask-sqlalchemy
 OPENRESTY="nginx libnginx-mod-http-lua lua-resty-core curl"
 # A real browser for the end-to-end test of the HTML pages.
 BROWSER="chromium"
-BENCH=""
+# Benchmarks: the example app under wrk, and the peer (Flask-Security on
+# gunicorn) for the side-by-side HTTP comparison; gnuplot draws the plot.
+BENCH="$OPENRESTY wrk gunicorn gnuplot-nox python3-flask-security
+  python3-flask-sqlalchemy python3-sqlalchemy python3-passlib python3-argon2
+  python3-email-validator sqlite3"
 
 want=""
 for group in "$@"; do
