@@ -24,6 +24,9 @@ local _M = { _VERSION = "0.1.0" }
 local PASSWORD_FIELDS = { password = true, password_confirm = true, new_password = true,
                           new_password_confirm = true, csrf_token = true }
 
+-- verify_password codes that come from the stored hash, not the password
+local STORED_HASH_UNUSABLE = { EHASHFMT = true, EHASHCAP = true, ESCHEME = true }
+
 
 local function now(sec) return floor(sec._clock and sec._clock() or os.time()) end
 
@@ -220,7 +223,12 @@ local function check_credentials(sec, form, email, password)
     end
     return nil
   end
-  if not sec:verify_and_update_password(password, user) then
+  local ok, _, code = sec:verify_and_update_password(password, user)
+  if not ok then
+    -- A stored hash that cannot run (unusable "!", malformed, over the
+    -- caps, scheme not enabled) costs the same one hash as a real one
+    -- (catalogue E-03): the answer time must not tell such accounts apart.
+    if STORED_HASH_UNUSABLE[code] then sec:verify_password(password, sec._dummy) end
     sec.signals:send("user_failed_authn", { user = auth.public_user(user), auth_type = "password", tfa = false })
     if sec._cfg.login_lockout_threshold > 0 then
       sec.datastore:record_failed_login(user, sec._cfg.login_lockout_window)
