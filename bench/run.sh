@@ -1,0 +1,216 @@
+#!/bin/sh
+# Every benchmark of fsec, in one session on one machine, side by side:
+#   scripts/bench.sh         the engine and the store against the raw primitives
+#   bench/nginx.sh           through nginx, against a bare content_by_lua hello
+#   bench/compare_flask.sh   over HTTP, against Flask-Security 5.1.2 on gunicorn
+# and writes docs/benchmarks.md (every table, the machine, the date, the
+# command) and docs/benchmarks.png (the ratios). Installs what is missing
+# (scripts/deps.sh bench) and builds what it needs.
+#   sh bench/run.sh                      everything (about 10 minutes; the
+#                                        1M-user database takes a minute to build once)
+# Shorter runs:
+#   FSEC_BENCH_USERS="10000"             store sizes (default "10000 100000 1000000")
+#   FSEC_BENCH_SECONDS=2                 seconds per wrk run (5)
+#   FSEC_BENCH_ROUNDS=1                  alternating rounds of the HTTP runs (3)
+#   FSEC_BENCH_WORKERS=1                 nginx workers = gunicorn workers (2)
+#   FSEC_BENCH_HTTP_USERS=5              users signed in on each side (20)
+#   FSEC_BENCH_OUT=DIR                   where to write benchmarks.md/.png (docs)
+#   FSEC_BENCH_SKIP_BUILD=1              use build/ as it is (scripts/bench.sh still
+#                                        builds build-bench)
+set -eu
+cd "$(dirname "$0")/.."
+sizes=${FSEC_BENCH_USERS:-"10000 100000 1000000"}
+secs=${FSEC_BENCH_SECONDS:-5}
+rounds=${FSEC_BENCH_ROUNDS:-3}
+workers=${FSEC_BENCH_WORKERS:-2}
+husers=${FSEC_BENCH_HTTP_USERS:-20}
+out=${FSEC_BENCH_OUT:-docs}
+
+# The command as run, with the settings that were given.
+cmd=""
+for v in FSEC_BENCH_USERS FSEC_BENCH_SECONDS FSEC_BENCH_ROUNDS FSEC_BENCH_WORKERS \
+         FSEC_BENCH_HTTP_USERS FSEC_BENCH_SKIP_BUILD; do
+  eval "val=\${$v:-}"
+  # shellcheck disable=SC2154
+  [ -n "$val" ] && cmd="$cmd$v=\"$val\" "
+done
+cmd="${cmd}sh bench/run.sh"
+
+sh scripts/deps.sh bench
+if [ "${FSEC_BENCH_SKIP_BUILD:-0}" != 1 ]; then
+  # The example app serves fsec from build/ (scripts/serve-example.sh).
+  cmake -S . -B build >/dev/null
+  cmake --build build -j "$(nproc 2>/dev/null || echo 2)" >/dev/null
+fi
+
+tmp=$(mktemp -d /tmp/fsec-run-XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+started=$(date -u '+%Y-%m-%d %H:%M UTC')
+load0=$(cut -d' ' -f1-3 /proc/loadavg)
+status=0
+
+# step NAME COMMAND...: runs it, its output on the terminal and in $tmp/NAME.md
+step() {
+  name=$1; shift
+  echo "== $*" >&2
+  { r=0; "$@" || r=$?; echo "$r" > "$tmp/$name.rc"; } | tee "$tmp/$name.md"
+  rc=$(cat "$tmp/$name.rc")
+  [ "$rc" -eq 0 ] || { echo "bench/run.sh: '$*' failed ($rc)" >&2; status=1; }
+}
+step engine env FSEC_BENCH_USERS="$sizes" sh scripts/bench.sh
+[ "$status" -eq 0 ] || exit 1
+step nginx sh bench/nginx.sh "$workers" "$secs" "$rounds"
+[ "$status" -eq 0 ] || exit 1
+# A failed check there (an answer not 200, a user count that does not
+# match) still writes the docs, with the warning, and fails at the end.
+step flask env FSEC_BENCH_DATA="$tmp/flask.dat" sh bench/compare_flask.sh "$workers" "$secs" "$rounds" "$husers"
+[ -s "$tmp/flask.dat" ] || { echo "bench/compare_flask.sh gave no results" >&2; exit 1; }
+load1=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# Plot data. Against the floor, as a cost ratio (fsec's time ÷ the
+# floor's; 1 = the floor): the ratio column of scripts/bench.sh's tables,
+# and through nginx hello's req/s ÷ fsec's.
+awk -F'|' 'NF >= 6 && $5 ~ /^ *[0-9.]+x *$/ && $2 !~ /for reference/ {
+  l = $2; gsub(/^ +| +$/, "", l); gsub(/ +/, " ", l); r = $5; gsub(/[ x]/, "", r)
+  printf "\"%s\" %s\n", l, r }' "$tmp/engine.md" > "$tmp/floor.dat"
+awk -F'|' '$2 ~ /-authenticated hello/ && $4 + 0 > 0 {
+  l = $2; gsub(/^ +| +$/, "", l); sub(/-authenticated hello/, " request via nginx", l)
+  printf "\"%s (%s w)\" %.3f\n", l, w, 1 / $4 }' w="$workers" "$tmp/nginx.md" >> "$tmp/floor.dat"
+
+mkdir -p "$out"
+cat > "$tmp/plot.gp" <<EOF
+set terminal pngcairo size 1500,720 font "DejaVu Sans,10" noenhanced
+set output "$out/benchmarks.png"
+set multiplot layout 1,2 title "fsec benchmarks, $started, $(nproc) cores: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+set style data histogram
+set style histogram clustered gap 1
+set style fill solid 0.8 border -1
+set boxwidth 0.9
+set grid ytics
+set xtics rotate by -40 scale 0 font ",9"
+set key top left
+set bmargin 14
+set title "fsec against the physical floor (raw primitive, bare nginx)\ncost ratio: fsec ÷ floor, 1 = the floor, lower is better"
+set yrange [0:*]
+set arrow 1 from graph 0, first 1 to graph 1, first 1 nohead dt 2 lc rgb "black" front
+plot "$tmp/floor.dat" using 2:xtic(1) notitle lc rgb "#4477aa", \
+     '' using 0:2:(sprintf("%.2f", \$2)) with labels offset 0,0.7 font ",8" notitle
+unset arrow 1
+set title "fsec against Flask-Security 5.1.2 (gunicorn, $workers sync workers) over HTTP\nhow many times better fsec is, log scale, higher is better"
+set logscale y
+set yrange [0.5:*]
+plot "$tmp/flask.dat" using 2:xtic(1) title "req/s: fsec ÷ Flask-Security" lc rgb "#228833", \
+     '' using 3 title "server CPU per request: Flask-Security ÷ fsec" lc rgb "#ccbb44", \
+     '' using (\$0 - 0.15):2:(sprintf("%.1f×", \$2)) with labels offset 0,0.7 font ",8" notitle, \
+     '' using (\$0 + 0.15):3:(sprintf("%.1f×", \$3)) with labels offset 0,0.7 font ",8" notitle
+unset multiplot
+EOF
+gnuplot "$tmp/plot.gp"
+
+# The machine.
+cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')
+flags=$(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -xE 'avx2|avx512f|sha_ni|aes' | tr '\n' ' ')
+mem=$(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
+os=$(. /etc/os-release && echo "$PRETTY_NAME")
+ver() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null || echo "?"; }
+demote() { sed -e 's/^## /### /' -e 's/^# \(.*\)/*\1*/'; }
+
+{
+  cat <<EOF
+# fsec benchmarks
+
+Written by \`$cmd\` on $started, every benchmark in one session on one
+machine. Each comparison runs both sides in the same run, alternating;
+read the ratios, not the absolute figures: the machine is shared and its
+absolute speed moves between minutes.
+
+![fsec against the floor and against Flask-Security](benchmarks.png)
+
+## Machine
+
+- CPU: $cpu, $(nproc) cores online (\`nproc\`), $(grep -c '^processor' /proc/cpuinfo) in /proc/cpuinfo; flags: $flags
+- Memory: $mem; $os, Linux $(uname -r)
+- Load average (1, 5, 15 min): $load0 at the start, $load1 at the end
+- Software: nginx $(ver nginx), lua-nginx-module $(ver libnginx-mod-http-lua), LuaJIT $(ver libluajit2-5.1-2), Lua $(ver lua5.4), libsodium $(ver libsodium23), SQLite $(ver libsqlite3-0), wrk $(ver wrk); peer: python3-flask-security $(ver python3-flask-security), Flask $(ver python3-flask), Flask-SQLAlchemy $(ver python3-flask-sqlalchemy), SQLAlchemy $(ver python3-sqlalchemy), passlib $(ver python3-passlib), argon2-cffi $(ver python3-argon2), gunicorn $(ver gunicorn), $(/usr/bin/python3 --version)
+
+## 1. Engine and store against the raw primitives (\`scripts/bench.sh\`)
+
+Each fsec operation beside the primitive it is built on, measured in the
+same process: token verify against one HMAC-SHA256 of the same bytes,
+argon2id through fsec against libsodium's \`crypto_pwhash\` at the same
+parameters, \`find_user\` and the login/registration writes against raw
+prepared SQLite statements at $(echo "$sizes" | sed 's/ /, /g') users.
+
+EOF
+  demote < "$tmp/engine.md"
+  cat <<EOF
+
+## 2. Through nginx, against a bare \`content_by_lua\` hello (\`bench/nginx.sh $workers $secs $rounds\`)
+
+The example app (examples/openresty/) with its access phase: a token- or
+session-authenticated hello against the same nginx answering hello
+without fsec, alternating wrk runs; then the p99 of token requests while
+logins hash, and memory.
+
+EOF
+  demote < "$tmp/nginx.md"
+  cat <<EOF
+
+## 3. Against Flask-Security, the system fsec replaces (\`bench/compare_flask.sh $workers $secs $rounds $husers\`)
+
+EOF
+  demote < "$tmp/flask.md"
+  cat <<EOF
+
+How the two sides are set up so that they do the same work:
+
+- **fsec**: the example app (\`scripts/serve-example.sh\`: nginx with
+  $workers worker processes, LuaJIT, fsec's SQLite store in WAL mode with
+  synchronous=FULL, the argon2id hashes in nginx's thread pool).
+- **Flask-Security**: \`bench/flask/app.py\`, a minimal Flask-Security-Too
+  app (Debian's packages, \`/usr/bin/python3\`) on a SQLite file with the
+  fsqla_v3 models, served by gunicorn with $workers **sync** workers (one
+  request at a time per process, the same number of processes as nginx
+  workers). gunicorn's sync worker has no keep-alive: it closes every
+  connection, which is why the table also has token requests with
+  \`Connection: close\` on both sides.
+- Same password hashing: argon2id t=2, m=65536 KiB, p=1, 16-byte salt and
+  32-byte digest, over Flask-Security's HMAC pre-hash of the password
+  (\`SECURITY_PASSWORD_SINGLE_HASH=False\`, a password salt;
+  \`SECURITY_PASSWORD_HASH_PASSLIB_OPTIONS\` sets passlib's argon2 options
+  in 5.1.2). Both store \`\$argon2id\$v=19\$m=65536,t=2,p=1\$...\`. The
+  peer hashes with argon2-cffi over Debian's libargon2, fsec with
+  libsodium; that difference is part of what is measured.
+- Same features on: registerable, confirmable (a confirmation message is
+  rendered and written to a file on both sides), trackable logins, an
+  audit line per login (the example app's \`user_authenticated\` hook, a
+  signal handler in the Flask app), CSRF protection. Both sides need a
+  CSRF token for a JSON POST, so every login and every registration is
+  two requests on both sides: \`GET /login\` (or \`/register\`) as JSON
+  for \`csrf_token\` and its cookie, then the JSON \`POST\` with
+  \`X-CSRF-Token\` (Flask-WTF's CSRFProtect on the Flask side). Only the
+  POSTs answered 200 are counted. Email addresses are checked for syntax
+  only on both sides (\`SECURITY_EMAIL_VALIDATOR_ARGS\` turns off the
+  peer's DNS lookups).
+- Both databases start with the same users (user00001..N with role
+  member, and an admin); the GETs rotate over all of their tokens or
+  session cookies (\`bench/flask/wrk_get.lua\`); logins pick users in
+  turn, registrations make a new address per request
+  (\`bench/flask/wrk_form.lua\`), and afterwards the number of users in
+  each database is checked against the 200 answers.
+- The peer is given a fair SQLite: WAL with synchronous=FULL like fsec,
+  and a pooled connection (QueuePool), where SQLAlchemy 1.4's default for
+  a SQLite file opens a new connection per request. With its defaults it
+  would be slower still.
+- Registration on the peer costs about three times a hash: besides the
+  argon2 hash, Flask-Security's confirmation token carries
+  \`hash_data(email)\`, a sha256_crypt of 535,000 rounds (about 0.2 s).
+- CPU per request is utime+stime of the server's worker processes (nginx
+  workers with their hashing threads; gunicorn workers) from /proc over
+  each run, divided by the answers counted. wrk runs on the same cores,
+  so req/s also measures the client; CPU per request is the sturdier
+  comparison of the servers.
+EOF
+} > "$out/benchmarks.md"
+echo "wrote $out/benchmarks.md and $out/benchmarks.png" >&2
+exit $status
