@@ -18,6 +18,8 @@ cmake -S . -B build -DFSEC_WERROR=ON >/dev/null
 cmake --build build -j "$jobs" >/dev/null
 echo "== tests"
 (cd build && ctest --output-on-failure)
+echo "== load test: logins, token requests and registrations together for 60 s"
+sh bench/load.sh 60
 
 # The Lua 5.4 specs under valgrind (memcheck): any report fails the run.
 # (LuaJIT is not run under valgrind: its allocator needs a special build.)
