@@ -479,7 +479,7 @@ end)
 ------------------------------------------------------------------------
 
 describe("catalogue 7.3 tokens", function()
-  it("T-01: reset, confirm and passwordless tokens name the user's uniquifier and their issue time", function()
+  it("T-01: a mailed reset token names the user's uniquifier and its issue time, and round-trips", function()
     local sec, u, clock, maildir = setup{ confirmable = true, passwordless = false }
     api(sec):call("POST", "/reset", { email = "matt@example.com" })
     local tok = token_of(mails(maildir)[1].link)
@@ -737,7 +737,7 @@ end)
 ------------------------------------------------------------------------
 
 describe("catalogue 7.5 identity input", function()
-  it("I-01: SQL-looking emails are refused or stored literally; the schema and counts do not move", function()
+  it("I-01: SQL-looking emails are refused or stored literally; counts move only by what was created, the file stays intact", function()
     local sec = setup()
     local users0 = sec.datastore:counts()
     local created = 0
