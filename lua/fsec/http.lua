@@ -21,6 +21,8 @@ local sort = table.sort
 local setmetatable = setmetatable
 local format = string.format
 local byte = string.byte
+local find = string.find
+local sub = string.sub
 
 
 local json = cjson.new()
@@ -59,13 +61,31 @@ function _M.add_value(out, k, v)
 end
 
 
---- Parse a Cookie header (repeated names read as absent).
+-- Is byte b whitespace (%s: space, \t \n \v \f \r)?
+local function blank(b) return b == 32 or (b >= 9 and b <= 13) end
+
+--- Parse a Cookie header (repeated names read as absent): pairs split on
+-- ";", a name is a non-empty run without "=" or blanks, a value is the
+-- rest of the pair with blanks trimmed. A scan with plain finds (no
+-- backtracking patterns): this runs on every authenticated request.
 function _M.parse_cookies(header)
   local out = {}
   if type(header) ~= "string" then return out end
-  for pair in header:gmatch("[^;]+") do
-    local k, v = pair:match("^%s*([^=%s]+)%s*=%s*(.-)%s*$")
-    if k then _M.add_value(out, k, v) end
+  local pos, n = 1, #header
+  while pos <= n do
+    local stop = find(header, ";", pos, true) or (n + 1)
+    local eq = find(header, "=", pos, true)
+    if eq and eq < stop then
+      local ks, ke = pos, eq - 1
+      while ks <= ke and blank(byte(header, ks)) do ks = ks + 1 end
+      while ke >= ks and blank(byte(header, ke)) do ke = ke - 1 end
+      local vs, ve = eq + 1, stop - 1
+      while vs <= ve and blank(byte(header, vs)) do vs = vs + 1 end
+      while ve >= vs and blank(byte(header, ve)) do ve = ve - 1 end
+      local k = sub(header, ks, ke)
+      if ks <= ke and not find(k, "[%s=]") then _M.add_value(out, k, sub(header, vs, ve)) end
+    end
+    pos = stop + 1
   end
   return out
 end
@@ -93,10 +113,11 @@ end
 --- The request's JSON body as a table (cached), or nil.
 function _M.json_body(req, max)
   if req.json ~= nil then return type(req.json) == "table" and req.json or nil end
-  local ct = _M.header(req, "content-type") or ""
-  if not ct:lower():find("^%s*application/json") then return nil end
+  -- no body (every GET): answered without reading a header
   local body = req.body
   if type(body) ~= "string" or #body > (max or 65536) then return nil end
+  local ct = _M.header(req, "content-type") or ""
+  if not ct:lower():find("^%s*application/json") then return nil end
   local t = json.decode(body)
   req.json = type(t) == "table" and t or false
   return req.json or nil
