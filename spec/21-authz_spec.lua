@@ -309,3 +309,31 @@ describe("utilities", function()
     assert.has_error(function() sec:url_for_security("nope") end)
   end)
 end)
+
+
+describe("prepared specs", function()
+  local authz = require "fsec.authz"
+
+  it("are checked once, when prepared: a bad one raises there", function()
+    assert.has_error(function() authz.prepare{ auth = { "nope" } } end,
+      "unknown authentication mechanism 'nope'")
+    assert.has_error(function() authz.prepare{ role_required = { "a" } } end)
+    assert.has_error(function() authz.prepare("token") end)
+  end)
+
+  it("decide like the same spec unprepared", function()
+    local sec = setup()
+    local u = assert(sec.datastore:create_user{ email = "p@x.org", password = sec:hash_password("password") })
+    local tok = sec:get_auth_token(u)
+    local spec = authz.prepare{ auth = { "token" } }
+    local req = { method = "GET", path = "/", headers = { ["authentication-token"] = tok }, query = {}, cookies = {} }
+    local ok, user = sec:check(req, spec)
+    assert.is_true(ok)
+    assert.equals(u.id, user.id)
+    local anon = { method = "GET", path = "/", headers = { accept = "application/json" }, query = {}, cookies = {} }
+    local denied, status = sec:check(anon, spec)
+    assert.is_false(denied)
+    assert.equals(401, status)
+  end)
+end)
+

@@ -36,6 +36,14 @@ function _M.config(prefix)
 end
 
 
+--- Named guards for protect("name"), checked once at start.
+_M.guards = {
+  api = { auth = { "token", "session" } },
+  token = { auth = { "token" } },
+  session = { auth = { "session" } },
+}
+
+
 local DENY_FILE = "/var/deny.txt" -- one address a line
 
 --- Hooks: the custom flow. Runs in every worker.

@@ -267,6 +267,23 @@ local AUTHENTICATORS = {
 _M.MECHANISMS = { session = true, token = true, basic = true }
 
 
+-- One mechanism, its result cached on the request.
+local function try_mechanism(sec, req, mech, res, cache)
+  local hit = cache[mech]
+  if hit == nil then
+    local user, via, data = AUTHENTICATORS[mech](sec, req, res)
+    if user then
+      local ok = sec._policy:run("authenticate", user, req, via)
+      if not ok then user = nil end
+    end
+    hit = user and { user, via, data } or false
+    cache[mech] = hit
+  end
+  if hit then return hit[1], hit[2], hit[3] end
+  return nil
+end
+
+
 --- The user the request authenticates as through the given mechanisms
 -- (in order), or nil. Results are cached on the request.
 -- @return user, via ("session", "remember", "token", "basic"), data
@@ -276,18 +293,20 @@ function _M.authenticate(sec, req, mechanisms, res)
     cache = {}
     req._fsec = cache
   end
-  for _, mech in ipairs(mechanisms) do
-    local hit = cache[mech]
-    if hit == nil then
-      local user, via, data = AUTHENTICATORS[mech](sec, req, res)
-      if user then
-        local ok = sec._policy:run("authenticate", user, req, via)
-        if not ok then user = nil end
-      end
-      hit = user and { user, via, data } or false
-      cache[mech] = hit
-    end
-    if hit then return hit[1], hit[2], hit[3] end
+  -- Unrolled for the usual one or two mechanisms: a loop here would stop
+  -- LuaJIT from compiling the request path that calls it (a root trace
+  -- cannot hold an inner loop), and that path runs on every request.
+  local m = mechanisms[1]
+  if not m then return nil end
+  local user, via, data = try_mechanism(sec, req, m, res, cache)
+  if user then return user, via, data end
+  m = mechanisms[2]
+  if not m then return nil end
+  user, via, data = try_mechanism(sec, req, m, res, cache)
+  if user then return user, via, data end
+  for i = 3, #mechanisms do
+    user, via, data = try_mechanism(sec, req, mechanisms[i], res, cache)
+    if user then return user, via, data end
   end
   return nil
 end

@@ -35,14 +35,29 @@ local function has(list, v)
 end
 
 
-local function check_spec(spec)
-  if type(spec) ~= "table" then error("bad argument #2 to 'check' (table expected)", 3) end
+local function check_spec(spec, level)
+  level = level or 3
+  if type(spec) ~= "table" then error("bad argument #2 to 'check' (table expected)", level) end
   for k in pairs(spec) do
-    if not SPEC_KEYS[k] then error("bad argument #2 to 'check' (unknown key '" .. tostring(k) .. "')", 3) end
+    if not SPEC_KEYS[k] then error("bad argument #2 to 'check' (unknown key '" .. tostring(k) .. "')", level) end
   end
   for _, m in ipairs(spec.auth or {}) do
-    if not auth.MECHANISMS[m] then error("unknown authentication mechanism '" .. tostring(m) .. "'", 3) end
+    if not auth.MECHANISMS[m] then error("unknown authentication mechanism '" .. tostring(m) .. "'", level) end
   end
+end
+
+
+-- Specs already checked (by prepare or a guard): check() skips them. A
+-- spec must not change once prepared.
+local prepared = setmetatable({}, { __mode = "k" })
+
+--- Check a spec once, so that check() does not on every request (a
+-- loop over the spec on the hot path also keeps LuaJIT from compiling
+-- it). Raises on a bad spec.
+function _M.prepare(spec)
+  check_spec(spec, 3)
+  prepared[spec] = true
+  return spec
 end
 
 
@@ -103,22 +118,32 @@ local function deny_reauth(sec, req, res)
 end
 
 
+-- Loops only when the spec has lists (the common specs have none: no
+-- loop on the hot path, see prepare).
 local function roles_ok(user, spec)
-  for _, r in ipairs(spec.roles_required or {}) do
-    if not user:has_role(r) then return false end
+  local list = spec.roles_required
+  if list then
+    for _, r in ipairs(list) do
+      if not user:has_role(r) then return false end
+    end
   end
-  if spec.roles_accepted and #spec.roles_accepted > 0 then
+  list = spec.roles_accepted
+  if list and #list > 0 then
     local any = false
-    for _, r in ipairs(spec.roles_accepted) do
+    for _, r in ipairs(list) do
       if user:has_role(r) then any = true; break end
     end
     if not any then return false end
   end
-  for _, p in ipairs(spec.permissions_required or {}) do
-    if not user:has_permission(p) then return false end
+  list = spec.permissions_required
+  if list then
+    for _, p in ipairs(list) do
+      if not user:has_permission(p) then return false end
+    end
   end
-  if spec.permissions_accepted and #spec.permissions_accepted > 0 then
-    for _, p in ipairs(spec.permissions_accepted) do
+  list = spec.permissions_accepted
+  if list and #list > 0 then
+    for _, p in ipairs(list) do
       if user:has_permission(p) then return true end
     end
     return false
@@ -156,7 +181,7 @@ local check_inner
 -- @return true, user, via — or false, status, body, res (the denial; 503
 -- when the store cannot answer)
 function Security:check(req, spec, res)
-  check_spec(spec)
+  if not prepared[spec] then check_spec(spec) end
   res = res or http.new_response()
   local ok, a, b, c, d = pcall(check_inner, self, req, spec, res)
   if ok then return a, b, c, d end
@@ -226,14 +251,17 @@ end
 
 
 local function guard(sec, spec)
-  check_spec(spec)
+  _M.prepare(spec)
   local g = { spec = spec }
   function g.check(req, res) return sec:check(req, spec, res) end
   return setmetatable(g, { __call = function(_, handler)
     if type(handler) ~= "function" then error("a guard wraps a function", 2) end
     local inner = guarded[handler]
     local full, fn = spec, handler
-    if inner then full, fn = merge(inner.spec, spec), inner.handler end
+    if inner then
+      full, fn = merge(inner.spec, spec), inner.handler
+      prepared[full] = true -- both halves were checked
+    end
     local wrapped = function(req, res, ...)
       local ok, a, b, c = sec:check(req, full, res)
       if not ok then return a, b, c end

@@ -18,15 +18,22 @@
 local fsec = require "fsec"
 local config = require "fsec.config"
 local http = require "fsec.http"
+local authz = require "fsec.authz"
 
 local ngx = ngx
 local type = type
 local pairs = pairs
+local setmetatable = setmetatable
+local rawset = rawset
+local tonumber = tonumber
+local tostring = tostring
 
 
 local _M = { _VERSION = "0.1.0" }
 
 local saved_config, saved_opts, engine_cfg, sec
+local guards = {}
+local user_var -- $http_<user_header>
 
 
 --- Validate and keep the configuration (init_by_lua). Raises on a bad one.
@@ -34,14 +41,31 @@ local saved_config, saved_opts, engine_cfg, sec
 -- shared_dict (lua_shared_dict for the cache generation, default "fsec";
 -- false: no cache), cache_size (10000), cache_ttl (seconds, 2),
 -- setup (function(sec) run in every worker: connect signals, add policies),
+-- thread_nice (nice value of the hashing threads, 0..19, default 10;
+-- false: leave them at the worker's),
 -- user_header (name of a request header that carries the user id to
--- upstreams, e.g. "X-User-Id"; always cleared from the client's request).
+-- upstreams, e.g. "X-User-Id"; always cleared from the client's request),
+-- guards (name -> spec, checked here once: `protect("name")` is then the
+-- fastest form of protect).
 function _M.init(cfg, opts)
   local c, err = config.validate(cfg)
   if not c then error("fsec.openresty.init: " .. err, 2) end
   saved_config, saved_opts = cfg, opts or {}
+  user_var = saved_opts.user_header and ("http_" .. saved_opts.user_header:lower():gsub("-", "_"))
+  guards = {}
+  for name, spec in pairs(saved_opts.guards or {}) do
+    local ok, e = pcall(authz.prepare, spec)
+    if not ok then error("fsec.openresty.init: guard '" .. tostring(name) .. "': " .. tostring(e), 2) end
+    guards[name] = spec
+  end
   engine_cfg = fsec.engine_config(c)
   engine_cfg.secret_keys = nil -- worker threads hash; they never sign
+  -- Hashing threads run at a lower priority (nice, default 10): on a
+  -- busy machine a burst of logins then queues behind the requests the
+  -- event loop serves instead of stretching their latency.
+  local nice = saved_opts.thread_nice
+  if nice == nil then nice = 10 end
+  engine_cfg.thread_nice = nice or nil
 end
 
 
@@ -121,6 +145,9 @@ end
 function _M.init_worker()
   if not saved_config then error("fsec.openresty: init() was not called in init_by_lua", 2) end
   sec = fsec.new(saved_config)
+  -- nginx's cached time: no system call, and compiled by LuaJIT (os.time
+  -- is not, and it sits on every token check)
+  if not sec._clock then sec._clock = ngx.time end
   local pool = saved_opts.thread_pool
   if pool == nil then pool = "fsec" end
   if pool and ngx.run_worker_thread then
@@ -143,28 +170,65 @@ function _M.security()
 end
 
 
+-- Request headers by name, each read from nginx's $http_<name> variable
+-- when first asked for: fsec reads two or three headers of a request,
+-- and ngx.req.get_headers() copies them all (its loop and garbage were
+-- the largest cost of a token check). For a header sent twice nginx
+-- gives the first value (Cookie: all of them, joined with "; ").
+local VAR_NAME = setmetatable({}, { __index = function(t, name)
+  local v = "http_" .. name:lower():gsub("-", "_")
+  t[name] = v
+  return v
+end })
+
+local Headers = {
+  __index = function(h, name)
+    if type(name) ~= "string" then return nil end
+    local v = ngx.var[VAR_NAME[name]]
+    if v ~= nil then rawset(h, name, v) end
+    return v
+  end,
+}
+
+-- Request fields read from nginx only when fsec asks for them: a token
+-- check needs one header, a session check one cookie, and building every
+-- field up front (all headers, the query, every cookie) cost more than
+-- the check itself.
+local LAZY = {
+  -- lower-case names, as fsec asks for them
+  headers = function() return setmetatable({}, Headers) end,
+  -- no query string (most requests): no parsing
+  query = function() return ngx.var.args and ngx.req.get_uri_args(100) or {} end,
+  -- nginx joins repeated Cookie headers with "; "
+  cookies = function() return http.parse_cookies(ngx.var.http_cookie) end,
+  path = function() return ngx.var.uri end, -- normalized by nginx (decoded, dots resolved)
+  uri = function() return ngx.var.request_uri end,
+  remote_addr = function() return ngx.var.remote_addr end,
+  scheme = function() return ngx.var.scheme end,
+  host = function() return ngx.var.http_host or ngx.var.host end,
+}
+
+local Request = {
+  __index = function(req, k)
+    local load = LAZY[k]
+    if not load then return nil end
+    local v = load()
+    rawset(req, k, v)
+    return v
+  end,
+}
+
+
 --- fsec's request table for the current nginx request, or nil and 413
--- when the body is over the limit.
-function _M.request()
-  local ctx = ngx.ctx
-  if ctx.fsec_req then return ctx.fsec_req end
-  -- ngx.req.get_headers gives lower-case names (and a list for a
-  -- repeated header, which fsec reads as absent)
-  local headers = ngx.req.get_headers(100)
-  local cookie = headers.cookie
-  if type(cookie) == "table" then cookie = table.concat(cookie, "; ") end
-  local req = {
-    method = ngx.req.get_method(),
-    path = ngx.var.uri,          -- normalized by nginx (decoded, dots resolved)
-    uri = ngx.var.request_uri,
-    headers = headers,
-    query = ngx.req.get_uri_args(100),
-    cookies = http.parse_cookies(cookie),
-    remote_addr = ngx.var.remote_addr,
-    scheme = ngx.var.scheme,
-    host = ngx.var.http_host or ngx.var.host,
-  }
-  if req.method ~= "GET" and req.method ~= "HEAD" then
+-- when the body is over the limit. Fields other than method, path and
+-- body are read from nginx on first use.
+function _M.request(ctx)
+  ctx = ctx or ngx.ctx
+  local req = ctx.fsec_req
+  if req then return req end
+  local method = ngx.req.get_method()
+  req = setmetatable({ method = method }, Request)
+  if method ~= "GET" and method ~= "HEAD" then
     local max = sec._cfg.max_body_bytes
     local len = tonumber(ngx.var.content_length)
     if len and len > max then return nil, 413 end
@@ -205,17 +269,26 @@ function _M.serve()
 end
 
 
---- access_by_lua: check the request against a spec (see fsec.authz); on
--- success the user is in ngx.ctx.fsec_user (and the user header).
+--- access_by_lua: check the request against a spec (see fsec.authz), or
+-- the name of a guard given to init; on success the user is in
+-- ngx.ctx.fsec_user (and the user header).
 function _M.protect(spec)
+  if type(spec) == "string" then
+    local g = guards[spec]
+    if not g then error("fsec.openresty.protect: no guard named '" .. spec .. "'", 2) end
+    spec = g
+  end
   local name = saved_opts.user_header
-  if name then ngx.req.clear_header(name) end -- never trust the client's
-  local req = _M.request()
+  -- never trust the client's (reading it first is cheaper than a clear
+  -- that finds nothing)
+  if name and ngx.var[user_var] then ngx.req.clear_header(name) end
+  local ctx = ngx.ctx
+  local req = _M.request(ctx)
   if not req then return too_large() end
   local res = http.new_response()
   local ok, user, via = sec:check(req, spec, res)
   if not ok then return _M.send(res) end
-  ngx.ctx.fsec_user, ngx.ctx.fsec_via = user, via
+  ctx.fsec_user, ctx.fsec_via = user, via
   if name and user.id then ngx.req.set_header(name, tostring(user.id)) end
   if #res.cookies > 0 then ngx.header["Set-Cookie"] = res.cookies end -- refreshed session
   return user
