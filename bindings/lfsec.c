@@ -1,9 +1,16 @@
 /*
  * lfsec.c: luaopen_fsec_core, the module table, and shared helpers.
  */
+#include <errno.h>
 #include <math.h>
+#include <string.h>
 
 #include <stdio.h>
+#ifdef __linux__
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 
 #include <openssl/sha.h>
 #include <sodium.h>
@@ -50,6 +57,28 @@ static int lfsec_random_id(lua_State *L) {
     return luaL_error(L, "random_id failed");
   lua_pushstring(L, buf);
   return 1;
+}
+
+/* core.thread_nice(n) -> true | nil, msg: give the calling thread (not
+ * the whole process) nice value n, 0..19. fsec.thread calls it in
+ * nginx's hashing threads, so that a burst of logins leaves the event
+ * loop on the CPU when both want it (Linux: nice is per thread). */
+static int lfsec_thread_nice(lua_State *L) {
+  int64_t n = lfsec_optint(L, 1, 10);
+  if (n < 0 || n > 19) return luaL_argerror(L, 1, "nice must be 0..19");
+#ifdef __linux__
+  if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), (int)n) != 0) {
+    lua_pushnil(L);
+    lua_pushfstring(L, "setpriority: %s", strerror(errno));
+    return 2;
+  }
+  lua_pushboolean(L, 1);
+  return 1;
+#else
+  lua_pushnil(L);
+  lua_pushliteral(L, "thread_nice: not supported on this system");
+  return 2;
+#endif
 }
 
 /* core.fold_email(s) / core.fold_username(s) -> folded | nil, msg, code:
@@ -147,6 +176,7 @@ static const luaL_Reg lfsec_funcs[] = {
     {"new", lfsec_engine_new},
     {"open_store", lfsec_store_open},
     {"random_id", lfsec_random_id},
+    {"thread_nice", lfsec_thread_nice},
     {"errname", lfsec_errname},
     {"fold_email", lfsec_fold_email},
     {"check_text", lfsec_check_text},

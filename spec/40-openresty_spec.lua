@@ -198,6 +198,16 @@ describe_or_pending("the example app in nginx", function()
       assert.same({ "Authentication failed - identity or password/passcode invalid" }, r.errors)
       local log = read(app.dir .. "/logs/error.log") or ""
       assert.is_nil(log:find("hashing inline", 1, true))
+      -- the hash ran in a pool thread at nice 10 (thread_nice), while the
+      -- worker's event loop thread kept nice 0
+      local nices = {}
+      local p = io.popen("for m in $(cat " .. app.dir .. "/logs/nginx.pid); do for w in $(pgrep -P $m); do "
+        .. "for t in /proc/$w/task/*; do awk '{ print $19 }' $t/stat; done; done; done")
+      for line in p:lines() do nices[#nices + 1] = tonumber(line) end
+      p:close()
+      table.sort(nices)
+      assert.equals(0, nices[1])
+      assert.equals(10, nices[#nices])
     end)
     stop(app)
     if not ok then error(err, 0) end

@@ -13,6 +13,7 @@ local tostring = tostring
 local _M = { _VERSION = "0.1.0" }
 
 local engines = {}
+local niced = false
 local THROWAWAY_KEY = core.random_id(32) -- >= 32 bytes; signs nothing
 
 
@@ -29,6 +30,11 @@ end
 
 
 local function engine(c)
+  if not niced and c.thread_nice then
+    -- once per thread: hashing yields the CPU to the event loop
+    niced = true
+    core.thread_nice(c.thread_nice)
+  end
   local fp = fingerprint(c)
   local e = engines[fp]
   if not e then
