@@ -1,0 +1,139 @@
+/* fuzz_cookie.c: any bytes as a Cookie header, through fsec.http's
+ * parse_cookies (Lua, from the source tree).
+ *
+ * Oracles: it never raises; the result holds only string names mapping to
+ * a string or to a list (2 or more) of strings; a name is never empty and
+ * never holds whitespace, ';' or '='; and the result is exactly what the
+ * documented rules give, computed here independently of the Lua code:
+ *   pairs are separated by ';'; in a pair the name is before the first
+ *   '=' and the value after it, both with whitespace (space, \t \n \v \f
+ *   \r: Lua's %s) trimmed; a pair without '=', with an empty name or with
+ *   whitespace inside the name is skipped; a name seen again turns its
+ *   value into the list of its values, in order. */
+#include "fuzz_lua.h"
+
+#define MAX_HEADER 8192
+
+typedef struct span {
+  size_t at, len;
+} span;
+
+typedef struct pair {
+  span k, v;
+} pair;
+
+static int blank(unsigned char c) { return c == ' ' || (c >= 9 && c <= 13); }
+
+static span trim(const uint8_t *s, size_t at, size_t end) {
+  span r;
+  while (at < end && blank(s[at])) at++;
+  while (end > at && blank(s[end - 1])) end--;
+  r.at = at;
+  r.len = end - at;
+  return r;
+}
+
+/* The documented parse, into pairs (in header order). Returns the count. */
+static size_t reference(const uint8_t *s, size_t n, pair *out) {
+  size_t pos = 0, count = 0, stop, eq, i;
+  int ok;
+  while (pos < n) {
+    for (stop = pos; stop < n && s[stop] != ';'; stop++) {}
+    for (eq = pos; eq < stop && s[eq] != '='; eq++) {}
+    if (eq < stop) {
+      pair p;
+      p.k = trim(s, pos, eq);
+      p.v = trim(s, eq + 1, stop);
+      ok = p.k.len > 0;
+      for (i = 0; ok && i < p.k.len; i++) ok = !blank(s[p.k.at + i]);
+      if (ok) out[count++] = p;
+    }
+    pos = stop + 1;
+  }
+  return count;
+}
+
+static int span_is(const uint8_t *s, span sp, const char *str, size_t len) {
+  return sp.len == len && memcmp(s + sp.at, str, len) == 0;
+}
+
+/* Shape of the table at the top of the stack: names and values as the
+ * module promises. Returns the number of names. */
+static size_t check_shape(lua_State *L) {
+  size_t names = 0, len, i, n;
+  const char *k;
+  LORACLE(lua_type(L, -1) == LUA_TTABLE);
+  lua_pushnil(L);
+  while (lua_next(L, -2)) {
+    LORACLE(lua_type(L, -2) == LUA_TSTRING);
+    k = lua_tolstring(L, -2, &len);
+    LORACLE(len > 0);
+    for (i = 0; i < len; i++)
+      LORACLE(!blank((unsigned char)k[i]) && k[i] != ';' && k[i] != '=');
+    if (lua_type(L, -1) == LUA_TTABLE) {
+      n = (size_t)lua_rawlen(L, -1);
+      LORACLE(n >= 2);
+      for (i = 1; i <= n; i++) {
+        LORACLE(lua_rawgeti(L, -1, (lua_Integer)i) == LUA_TSTRING);
+        lua_pop(L, 1);
+      }
+      /* a list and nothing else: the count of keys is n */
+      lua_pushnil(L);
+      for (i = 0; lua_next(L, -2); i++) lua_pop(L, 1);
+      LORACLE(i == n);
+    } else {
+      LORACLE(lua_type(L, -1) == LUA_TSTRING);
+    }
+    names++;
+    lua_pop(L, 1);
+  }
+  return names;
+}
+
+/* Every name of the reference maps to its values, in order. */
+static size_t check_values(lua_State *L, const uint8_t *s, const pair *p,
+                           size_t np) {
+  size_t i, j, seen, distinct = 0, len;
+  const char *v;
+  for (i = 0; i < np; i++) {
+    size_t count = 0;
+    for (j = 0; j < i && !span_is(s, p[j].k, (const char *)s + p[i].k.at, p[i].k.len); j++) {}
+    if (j < i) continue; /* checked with its first occurrence */
+    distinct++;
+    for (j = i; j < np; j++)
+      count += span_is(s, p[j].k, (const char *)s + p[i].k.at, p[i].k.len);
+    lua_pushlstring(L, (const char *)s + p[i].k.at, p[i].k.len);
+    lua_rawget(L, -2);
+    if (count == 1) {
+      LORACLE(lua_type(L, -1) == LUA_TSTRING);
+      v = lua_tolstring(L, -1, &len);
+      LORACLE(span_is(s, p[i].v, v, len));
+    } else {
+      LORACLE(lua_type(L, -1) == LUA_TTABLE && lua_rawlen(L, -1) == count);
+      for (j = i, seen = 0; j < np; j++) {
+        if (!span_is(s, p[j].k, (const char *)s + p[i].k.at, p[i].k.len)) continue;
+        lua_rawgeti(L, -1, (lua_Integer)++seen);
+        v = lua_tolstring(L, -1, &len);
+        LORACLE(v && span_is(s, p[j].v, v, len));
+        lua_pop(L, 1);
+      }
+    }
+    lua_pop(L, 1);
+  }
+  return distinct;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  static pair pairs[MAX_HEADER / 2 + 1];
+  lua_State *L = fuzz_lua("fsec.http");
+  size_t np, names;
+  if (size > MAX_HEADER) return 0;
+  fuzz_lua_fn(L, "parse_cookies");
+  lua_pushlstring(L, (const char *)data, size);
+  fuzz_lua_call(L, 1);
+  names = check_shape(L);
+  np = reference(data, size, pairs);
+  LORACLE(check_values(L, data, pairs, np) == names);
+  lua_pop(L, 1);
+  return 0;
+}
