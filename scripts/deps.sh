@@ -1,6 +1,6 @@
 #!/bin/sh
 # Install the Debian 12 packages fsec needs, if any are missing.
-# Usage: scripts/deps.sh build|test|bench ...   (groups add up)
+# Usage: scripts/deps.sh build|test|fuzz|bench ...   (groups add up)
 # Runs apt-get as root (directly, or through sudo when available).
 set -eu
 
@@ -11,6 +11,9 @@ BUILD="cmake gcc make pkg-config libsodium-dev libutf8proc-dev libcrypt-dev
 TEST="lua-busted python3-flask-security python3-flask-sqlalchemy
   python3-sqlalchemy python3-passlib python3-argon2 python3-bcrypt sqlite3
   clang libclang-rt-14-dev valgrind"
+# Fuzzing: libFuzzer (clang) and AFL++, for scripts/fuzz.sh and
+# scripts/fuzz-afl.sh.
+FUZZ="clang libclang-rt-14-dev afl++"
 # OpenResty stack (Debian's nginx with the Lua module) for the example app
 # and its end-to-end tests.
 OPENRESTY="nginx libnginx-mod-http-lua lua-resty-core curl"
@@ -28,6 +31,7 @@ for group in "$@"; do
     build) want="$want $BUILD" ;;
     test) want="$want $BUILD $TEST $OPENRESTY $BROWSER" ;;
     openresty) want="$want $BUILD $OPENRESTY" ;;
+    fuzz) want="$want $BUILD $FUZZ" ;;
     bench) want="$want $BUILD $BENCH" ;;
     *) echo "deps.sh: unknown group '$group'" >&2; exit 2 ;;
   esac

@@ -29,8 +29,8 @@ FSEC_BUILD_DIR=build valgrind -q --error-exitcode=99 --leak-check=no lua5.4 /usr
   spec/10-datastore_conformance_spec.lua spec/11-sqlite_store_spec.lua spec/20-session_spec.lua \
   spec/21-authz_spec.lua spec/30-endpoints_spec.lua spec/31-redirect_spec.lua spec/32-pages_spec.lua
 
-echo "== fuzzing: every target for ${FSEC_FUZZ_SECONDS:-30}s (libFuzzer, ASan+UBSan)"
-sh scripts/fuzz.sh "${FSEC_FUZZ_SECONDS:-30}"
+echo "== fuzzing: every target for ${FSEC_FUZZ_SECONDS:-60}s (libFuzzer, ASan+UBSan)"
+sh scripts/fuzz.sh "${FSEC_FUZZ_SECONDS:-60}"
 
 echo "== tests under AddressSanitizer + UBSan"
 cmake -S . -B build-asan -DFSEC_SANITIZE=ON -DFSEC_WERROR=ON >/dev/null
