@@ -228,19 +228,58 @@ function _M.lookup_identity(sec, identity)
 end
 
 
+-- Stored hashes that cannot run (unusable "!", malformed, over the caps,
+-- scheme not enabled).
+local STORED_HASH_UNUSABLE = { EHASHFMT = true, EHASHCAP = true, ESCHEME = true }
+
+--- Is the account locked out (login_lockout_threshold failures within
+-- login_lockout_window)?
+function _M.lockout_active(sec, user)
+  local n = sec._cfg.login_lockout_threshold
+  if n <= 0 or not user then return false end
+  local w = user.failed_login_window
+  return (user.failed_login_count or 0) >= n and w ~= nil and w > now(sec) - sec._cfg.login_lockout_window
+end
+
+
 --- Check a password for an identity at the cost of exactly one hash,
--- whether or not the user exists or has a password.
--- @return user when the password verifies, else nil, user (or nil)
+-- whether or not the user exists, has a usable password or is locked out
+-- (catalogue E-02, E-03). A locked account is refused even with the right
+-- password; failures are counted for the lockout (L-01..L-05). Every
+-- password path (the login form, HTTP Basic) goes through here.
+-- @return user when the password verifies, else nil, why ("unknown",
+-- "locked", "password"), user (or nil)
 function _M.check_password(sec, identity, password)
   local user = _M.lookup_identity(sec, identity)
-  if not user or type(user.password) ~= "string" then
-    sec:verify_password(password, sec._dummy) -- same work, no match
-    return nil, user
+  if not user then
+    sec:verify_password(password or "", sec._dummy) -- same work, no match
+    return nil, "unknown", nil
   end
-  if not sec:verify_and_update_password(password, user) then
+  return _M.check_user_password(sec, user, password)
+end
+
+
+--- The same for a known user (re-authentication at /verify).
+-- @return user, or nil, why ("locked", "password"), user
+function _M.check_user_password(sec, user, password)
+  if type(user.password) ~= "string" or _M.lockout_active(sec, user) then
+    sec:verify_password(password or "", sec._dummy) -- same work, no match
+    if type(user.password) == "string" then
+      check_store(sec.datastore:record_failed_login(user, sec._cfg.login_lockout_window))
+      return nil, "locked", user
+    end
+    return nil, "password", user
+  end
+  local ok, _, code = sec:verify_and_update_password(password, user)
+  if not ok then
+    -- an unusable stored hash ran nothing: run the one hash it would have
+    if STORED_HASH_UNUSABLE[code] then sec:verify_password(password, sec._dummy) end
     sec.signals:send("user_failed_authn", { user = _M.public_user(user),
                                             auth_type = "password", tfa = false })
-    return nil, user
+    if sec._cfg.login_lockout_threshold > 0 then
+      check_store(sec.datastore:record_failed_login(user, sec._cfg.login_lockout_window))
+    end
+    return nil, "password", user
   end
   return user
 end
@@ -255,6 +294,9 @@ local function authenticate_basic(sec, req)
   if not identity then return nil end
   local user = _M.check_password(sec, identity, password)
   if not user or not user.active then return nil end
+  if (user.failed_login_count or 0) > 0 then
+    check_store(sec.datastore:reset_failed_logins(user))
+  end
   return user, "basic", nil
 end
 
@@ -418,14 +460,30 @@ end
 
 
 --- Mark the request's session as freshly authenticated (after /verify).
+-- Re-authentication starts a new server-side session (catalogue S-02): the
+-- session cookie from before it, and a remember cookie naming the old
+-- session, stop working; this response carries their replacements.
+-- @return true, or false (no session), or nil, err, code (store)
 function Security:mark_fresh(req, res)
   local data = read_session(self, req)
   if not data then return false end
-  data = copy_data(data)
-  data.a, data.g = now(self), nil
+  local user = _M.authenticate(self, req, { "session" }, res)
+  if not user then return false end
+  local ds, t = self.datastore, now(self)
+  local rname = cookie_name(self, req, self._cfg.remember_cookie_name)
+  local remembered = http.single(req.cookies, rname) ~= nil
+  local lifetime = remembered and self._cfg.remember_cookie_duration or self._cfg.session_lifetime
+  local sid = core.random_id(16)
+  local ok, err, code = check_store(ds:create_session(user, sid, t + lifetime))
+  if not ok then return nil, err, code end
+  check_store(ds:delete_session(data.s))
+  data = { s = sid, u = data.u, a = t }
   set_session_cookie(self, req, res, data)
-  local cache = req._fsec and req._fsec.session
-  if cache then cache[3] = data end
+  if remembered then
+    res:set_cookie(rname, assert(self:generate_token("remember", { s = sid, u = data.u })),
+                   cookie_opts(self, req, self._cfg.remember_cookie_duration))
+  end
+  req._fsec = { session = { user, "session", data } }
   return true
 end
 

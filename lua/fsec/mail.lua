@@ -15,6 +15,11 @@ local _M = { _VERSION = "0.1.0" }
 local TEMPLATES = {
   welcome = "Welcome %s!\n\nYou can sign in at:\n%s\n",
   welcome_confirm = "Welcome %s!\n\nPlease confirm your email through the link below:\n%s\n",
+  -- to the owner of an address someone tried to register again (generic
+  -- responses: the page said nothing, the owner is told here)
+  welcome_existing = "Hello %s,\n\nSomeone (you, we hope) tried to register an account with this"
+    .. " email address, which already has one. If that was you and you forgot your password,"
+    .. " you can sign in or reset it from:\n%s\n\nIf it was not you, you can ignore this message.\n",
   confirm = "Please confirm your email through the link below:\n%s\n",
   reset = "Click the link below to reset your password:\n%s\n",
   reset_notice = "Your password has been reset.\n",
@@ -24,6 +29,7 @@ local TEMPLATES = {
 
 local SUBJECTS = {
   welcome = "email_subject_register", welcome_confirm = "email_subject_register",
+  welcome_existing = "email_subject_register",
   confirm = "email_subject_confirm", reset = "email_subject_password_reset",
   reset_notice = "email_subject_password_notice",
   change_notice = "email_subject_password_change_notice",

@@ -25,7 +25,6 @@ local PASSWORD_FIELDS = { password = true, password_confirm = true, new_password
                           new_password_confirm = true, csrf_token = true }
 
 -- verify_password codes that come from the stored hash, not the password
-local STORED_HASH_UNUSABLE = { EHASHFMT = true, EHASHCAP = true, ESCHEME = true }
 
 
 local function now(sec) return floor(sec._clock and sec._clock() or os.time()) end
@@ -202,41 +201,22 @@ local function anonymous_required(sec, req, res, json)
   return res:redirect(sec._cfg.post_login_view)
 end
 
-local function lockout_active(sec, user)
-  local n = sec._cfg.login_lockout_threshold
-  if n <= 0 or not user then return false end
-  local w = user.failed_login_window
-  return (user.failed_login_count or 0) >= n and w ~= nil and w > now(sec) - sec._cfg.login_lockout_window
-end
-
---- Check identity and password, always at the cost of one hash.
+--- Check identity and password, always at the cost of one hash (lockout,
+-- failure counting: auth.check_password).
 local function check_credentials(sec, form, email, password)
-  local user = email and auth.lookup_identity(sec, email)
-  local locked = lockout_active(sec, user)
-  if not user or type(user.password) ~= "string" or locked then
+  if not email then
     sec:verify_password(password or "", sec._dummy)
-    if not user then
-      form:error("email", "USER_DOES_NOT_EXIST")
-    else
-      if locked then sec.datastore:record_failed_login(user, sec._cfg.login_lockout_window) end
-      form:error("password", "INVALID_PASSWORD")
-    end
+    form:error("email", "USER_DOES_NOT_EXIST")
     return nil
   end
-  local ok, _, code = sec:verify_and_update_password(password, user)
-  if not ok then
-    -- A stored hash that cannot run (unusable "!", malformed, over the
-    -- caps, scheme not enabled) costs the same one hash as a real one
-    -- (catalogue E-03): the answer time must not tell such accounts apart.
-    if STORED_HASH_UNUSABLE[code] then sec:verify_password(password, sec._dummy) end
-    sec.signals:send("user_failed_authn", { user = auth.public_user(user), auth_type = "password", tfa = false })
-    if sec._cfg.login_lockout_threshold > 0 then
-      sec.datastore:record_failed_login(user, sec._cfg.login_lockout_window)
-    end
+  local user, why = auth.check_password(sec, email, password or "")
+  if user then return user end
+  if why == "unknown" then
+    form:error("email", "USER_DOES_NOT_EXIST")
+  else
     form:error("password", "INVALID_PASSWORD")
-    return nil
   end
-  return user
+  return nil
 end
 
 function V.login(sec, req, res, fields, json)
@@ -406,6 +386,9 @@ function V.register(sec, req, res, fields, json)
     sec:hash_password(password) -- the same work as a registration
     sec.signals:send("user_not_registered", { user = auth.public_user(existing),
       existing_email = true, existing_username = false, form_data = { email = email, username = username } })
+    -- the owner hears of it (Flask-Security-Too's welcome_existing; E-06)
+    mail.send(sec, "welcome_existing", existing, mail.base_url(sec, req)
+      .. url(sec, cfg.recoverable and "reset_url" or "login_url"))
     if json then return json_ok(sec, req, res, { user = {} }) end
     flash(sec, req, res, "info", "CONFIRM_REGISTRATION", { email = email })
     return res:redirect(nxt or cfg.post_register_view or cfg.post_login_view)
@@ -602,12 +585,8 @@ function V.verify(sec, req, res, fields, json)
   local password = form:password("password")
   local nxt = next_of(req, form)
   if nxt == false then form:error("next", "INVALID_REDIRECT") end
-  if form:ok() then
-    local ok = sec:verify_and_update_password(password, user)
-    if not ok then
-      sec.signals:send("user_failed_authn", { user = auth.public_user(user), auth_type = "password", tfa = false })
-      form:error("password", "INVALID_PASSWORD")
-    end
+  if form:ok() and not auth.check_user_password(sec, user, password) then
+    form:error("password", "INVALID_PASSWORD")
   end
   if not form:ok() then
     if json then return json_error(res, form) end
