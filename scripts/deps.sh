@@ -29,7 +29,7 @@ want=""
 for group in "$@"; do
   case $group in
     build) want="$want $BUILD" ;;
-    test) want="$want $BUILD $TEST $OPENRESTY $BROWSER" ;;
+    test) want="$want $BUILD $TEST $OPENRESTY $BROWSER wrk" ;;  # wrk: bench/load.sh in CI
     openresty) want="$want $BUILD $OPENRESTY" ;;
     fuzz) want="$want $BUILD $FUZZ" ;;
     bench) want="$want $BUILD $BENCH" ;;
