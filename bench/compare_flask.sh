@@ -89,21 +89,22 @@ run() {
   base=$F; pid=$npid; [ "$1" = flask ] && { base=$G; pid=$gpid; }
   c0=$(ticks "$pid")
   case $2 in
-    token) wrk -t1 -c"$conns" -d"${secs}s" -s bench/flask/wrk_get.lua "$base/bench/token" \
+    token) wrk -t1 -c"$conns" -d"${secs}s" --timeout 10s -s bench/flask/wrk_get.lua "$base/bench/token" \
              -- Authentication-Token "$dir/$1.tokens" ;;
-    session) wrk -t1 -c"$conns" -d"${secs}s" -s bench/flask/wrk_get.lua "$base/bench/session" \
+    session) wrk -t1 -c"$conns" -d"${secs}s" --timeout 10s -s bench/flask/wrk_get.lua "$base/bench/session" \
              -- Cookie "$dir/$1.cookies" ;;
-    close) wrk -t1 -c"$conns" -d"${secs}s" -H 'Connection: close' -s bench/flask/wrk_get.lua \
+    close) wrk -t1 -c"$conns" -d"${secs}s" --timeout 10s -H 'Connection: close' -s bench/flask/wrk_get.lua \
              "$base/bench/token" -- Authentication-Token "$dir/$1.tokens" ;;
-    login) wrk -t"$fconns" -c"$fconns" -d"${secs}s" -s bench/flask/wrk_form.lua "$base" \
+    login) wrk -t"$fconns" -c"$fconns" -d"${secs}s" --timeout 30s -s bench/flask/wrk_form.lua "$base" \
              -- login "$PW" "$users" ;;
-    register) wrk -t"$fconns" -c"$fconns" -d"${secs}s" -s bench/flask/wrk_form.lua "$base" \
+    register) wrk -t"$fconns" -c"$fconns" -d"${secs}s" --timeout 30s -s bench/flask/wrk_form.lua "$base" \
              -- register "bench-password-2" "$3" ;;
   esac > "$dir/wrk.out" 2>&1
   c1=$(ticks "$pid")
-  set -- "$@" $(awk '/^RESULT/ { print $2, $3, $4 }' "$dir/wrk.out")
-  [ $# -eq 6 ] || { cat "$dir/wrk.out" >&2; echo "wrk failed ($1 $2)" >&2; exit 1; }
+  set -- "$@" $(awk '/^RESULT/ { print $2, $3, $4, $5 }' "$dir/wrk.out")
+  [ $# -ge 6 ] || { cat "$dir/wrk.out" >&2; echo "wrk failed ($1 $2)" >&2; exit 1; }
   echo "$5" >> "$dir/bad.$2.$1"
+  [ $# -ge 7 ] && echo "round $3: $7" | tr _ ' ' >> "$dir/why.$2.$1"
   [ "$2" = register ] && echo "$4" >> "$dir/ok.register.$1"
   awk -v n="$4" -v s="$6" 'BEGIN { printf "%.2f\n", n / s }' >> "$dir/rps.$2.$1"
   awk -v n="$4" -v c=$((c1 - c0)) -v hz="$hz" 'BEGIN { printf "%.1f\n", n ? c / hz * 1e6 / n : 0 }' >> "$dir/cpu.$2.$1"
@@ -156,7 +157,8 @@ echo
 fail=0
 for t in $tests; do for side in fsec flask; do
   b=$(awk '{ s += $1 } END { print s + 0 }' "$dir/bad.$t.$side")
-  [ "$b" -eq 0 ] || { echo "WARNING: $side, $(label $t): $b answers were not 200 or failed"; fail=1; }
+  [ "$b" -eq 0 ] || { echo "WARNING: $side, $(label $t): $b answers were not 200 or failed" \
+                           "($(paste -sd';' "$dir/why.$t.$side" | sed 's/;/; /g'))"; fail=1; }
 done; done
 # ... and each registration answered 200 made exactly one user. wrk stops
 # with up to one request per client in flight, which the server may still

@@ -34,7 +34,7 @@ from flask_security import (Security, SQLAlchemyUserDatastore, MailUtil,
                             hash_password, user_authenticated)
 from flask_security.models import fsqla_v3 as fsqla
 
-DIR = os.environ.get("BENCH_DIR", os.path.join(os.path.dirname(os.path.abspath(__file__)), "var"))
+DIR = os.environ.get("BENCH_DIR", "/tmp/fsec-flask-bench")  # database, mail, audit log
 os.makedirs(os.path.join(DIR, "mail"), exist_ok=True)
 
 app = Flask(__name__)

@@ -7,7 +7,7 @@
 --        wrk -t4 -c4 ... -s wrk_form.lua URL -- register PASSWORD TAG
 -- Login users are user00001@example.org .. userUSERS@example.org;
 -- registration makes a new address per request (TAG keeps runs apart).
--- Prints "RESULT <POSTs answered 200> <other POST answers> <seconds>".
+-- Prints "RESULT <POSTs answered 200> <failures> <seconds> [what failed]".
 local threads = {}
 local counter = 0
 
@@ -20,6 +20,8 @@ end
 local mode, password, arg3
 local phase, csrf, cookie, seq = "get", nil, nil, 0
 ok, bad = 0, 0
+codes = {} -- what the failures were: "GET 503", "POST 400", ...
+local function failed(what) bad = bad + 1; codes[what] = (codes[what] or 0) + 1 end
 
 function init(args)
   mode, password, arg3 = args[1], args[2], args[3]
@@ -55,17 +57,26 @@ function response(status, headers, body)
     for k, v in pairs(headers) do
       if k:lower() == "set-cookie" then cookie = v:match("^([^;]+)") end
     end
-    if status == 200 and csrf and cookie then phase = "post" else bad = bad + 1 end
+    if status == 200 and csrf and cookie then phase = "post" else failed("GET " .. status) end
   else
-    if status == 200 then ok = ok + 1 else bad = bad + 1 end
+    if status == 200 then ok = ok + 1 else failed("POST " .. status) end
     phase = "get"
   end
 end
 
 function done(summary)
-  local o, b = 0, 0
-  for _, t in ipairs(threads) do o = o + t:get("ok"); b = b + t:get("bad") end
+  local o, b, all = 0, 0, {}
+  for _, t in ipairs(threads) do
+    o = o + t:get("ok"); b = b + t:get("bad")
+    for k, v in pairs(t:get("codes")) do all[k] = (all[k] or 0) + v end
+  end
   local e = summary.errors
-  b = b + e.connect + e.read + e.write + e.timeout
-  io.write(string.format("RESULT %d %d %.3f\n", o, b, summary.duration / 1e6))
+  for _, k in ipairs{ "connect", "read", "write", "timeout" } do
+    if e[k] > 0 then b = b + e[k]; all[k] = e[k] end
+  end
+  local detail = {}
+  for k, v in pairs(all) do detail[#detail + 1] = v .. " x " .. k end
+  table.sort(detail)
+  io.write(string.format("RESULT %d %d %.3f %s\n", o, b, summary.duration / 1e6,
+                         (table.concat(detail, ", "):gsub(" ", "_"))))
 end

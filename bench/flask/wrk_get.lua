@@ -2,7 +2,7 @@
 -- the lines of a file as the value of one header (tokens or cookies of
 -- several users), the same script for fsec and for Flask-Security.
 -- Usage: wrk ... -s wrk_get.lua URL -- HEADER FILE
--- Prints "RESULT <2xx answers> <other answers or errors> <seconds>".
+-- Prints "RESULT <2xx answers> <other answers or errors> <seconds> [what failed]".
 local threads = {}
 local counter = 0
 
@@ -36,5 +36,10 @@ end
 function done(summary)
   local e = summary.errors
   local bad = e.status + e.connect + e.read + e.write + e.timeout
-  io.write(string.format("RESULT %d %d %.3f\n", summary.requests - e.status, bad, summary.duration / 1e6))
+  local detail = {}
+  for _, k in ipairs{ "status", "connect", "read", "write", "timeout" } do
+    if e[k] > 0 then detail[#detail + 1] = e[k] .. "_x_" .. (k == "status" and "not_2xx" or k) end
+  end
+  io.write(string.format("RESULT %d %d %.3f %s\n", summary.requests - e.status, bad, summary.duration / 1e6,
+                         table.concat(detail, ",_")))
 end
