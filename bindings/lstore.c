@@ -489,6 +489,22 @@ static int lfsec_store_integrity_check(lua_State *L) {
   return 2;
 }
 
+/* store:memory() -> { cache_bytes, statement_bytes, sqlite_heap_bytes } */
+static int lfsec_store_memory(lua_State *L) {
+  fsec_store *s = check_store(L);
+  fsec_store_memory_info m;
+  int rc = fsec_store_memory(s, &m);
+  if (rc != FSEC_OK) return fail(L, s, rc);
+  lua_createtable(L, 0, 3);
+  lua_pushinteger(L, (lua_Integer)m.cache_bytes);
+  lua_setfield(L, -2, "cache_bytes");
+  lua_pushinteger(L, (lua_Integer)m.statement_bytes);
+  lua_setfield(L, -2, "statement_bytes");
+  lua_pushinteger(L, (lua_Integer)m.sqlite_heap_bytes);
+  lua_setfield(L, -2, "sqlite_heap_bytes");
+  return 1;
+}
+
 static int lfsec_store_schema_version(lua_State *L) {
   lua_pushinteger(L, fsec_store_schema_version(check_store(L)));
   return 1;
@@ -531,6 +547,7 @@ static const luaL_Reg lfsec_store_methods[] = {
     {"rollback", lfsec_store_rollback},
     {"counts", lfsec_store_counts},
     {"integrity_check", lfsec_store_integrity_check},
+    {"memory", lfsec_store_memory},
     {"schema_version", lfsec_store_schema_version},
     {"close", lfsec_store_gc},
     {NULL, NULL}};

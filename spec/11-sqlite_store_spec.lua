@@ -27,6 +27,17 @@ describe("fsec.new with a database", function()
     again:close()
   end)
 
+  it("reports SQLite's memory: page cache, statements, heap", function()
+    local sec = new(helpers.tmpfile("mem.db"))
+    assert(sec.datastore:create_user{ email = "m@example.com" })
+    assert(sec.datastore:find_user{ email = "m@example.com" })
+    local m = sec.datastore:memory()
+    assert.is_true(m.cache_bytes > 0)
+    assert.is_true(m.statement_bytes > 0)
+    assert.is_true(m.sqlite_heap_bytes >= m.cache_bytes + m.statement_bytes)
+    sec:close()
+  end)
+
   it("fails loudly for a missing folder, never falling back to memory", function()
     assert.has_error(function() new("/nonexistent-fsec/auth.db") end,
       "fsec.new: database: EDB: cannot open database '/nonexistent-fsec/auth.db': unable to open database file")

@@ -137,6 +137,12 @@ describe_or_pending("the example app in nginx", function()
         local big = app.dir .. ".big"
         local f = io.open(big, "w"); f:write(string.rep("x", 100000)); f:close()
         assert.equals(413, (http(app, nil, "POST", "/login", { data_file = big })))
+        -- memory accounting (bench/nginx.sh): the cache holds users, SQLite pages
+        local _, _, _, m = http(app, nil, "GET", "/bench/memory?gc=1")
+        assert.is_true(m.lua_heap_bytes > 0)
+        assert.is_true(m.user_cache_entries >= 1)
+        assert.is_true(m.sqlite.cache_bytes > 0)
+        assert.is_true(m.sqlite.sqlite_heap_bytes >= m.sqlite.cache_bytes)
         -- the audit hook wrote both logins
         local audit = read(app.dir .. "/var/audit.log")
         assert.matches("login new@example.org via password", audit, 1, true)

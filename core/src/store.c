@@ -1147,6 +1147,18 @@ int fsec_store_counts(fsec_store *s, int64_t *users, int64_t *roles) {
   return rc;
 }
 
+int fsec_store_memory(fsec_store *s, fsec_store_memory_info *out) {
+  int cur = 0, hi = 0, rc = guard(s);
+  memset(out, 0, sizeof *out);
+  if (rc != FSEC_OK) return rc;
+  if (sqlite3_db_status(s->db, SQLITE_DBSTATUS_CACHE_USED, &cur, &hi, 0) == SQLITE_OK)
+    out->cache_bytes = cur;
+  if (sqlite3_db_status(s->db, SQLITE_DBSTATUS_STMT_USED, &cur, &hi, 0) == SQLITE_OK)
+    out->statement_bytes = cur;
+  out->sqlite_heap_bytes = (int64_t)sqlite3_memory_used();
+  return FSEC_OK;
+}
+
 int fsec_store_integrity_check(fsec_store *s, int *ok) {
   sqlite3_stmt *st = NULL;
   const unsigned char *t;

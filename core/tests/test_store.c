@@ -415,6 +415,19 @@ static void child_after_fork_is_refused(void) {
 }
 
 /* Sessions: found only while alive and while the uniquifier matches. */
+static void memory_is_reported(void) {
+  fsec_store *s = open_at(path("mem.db"));
+  fsec_store_memory_info m;
+  fsec_user u;
+  (void)create(s, "m@x.com", NULL, 0);
+  ASSERT_OK(fsec_store_user_find(s, FSEC_USER_BY_ID, "1", 1, &u));
+  ASSERT_OK(fsec_store_memory(s, &m));
+  ASSERT(m.cache_bytes > 0);      /* pages were read into the cache */
+  ASSERT(m.statement_bytes > 0);  /* cached prepared statements */
+  ASSERT(m.sqlite_heap_bytes >= m.cache_bytes + m.statement_bytes);
+  fsec_store_close(s);
+}
+
 static void sessions_live_and_die(void) {
   fsec_store *s = open_at(path("sess.db"));
   int64_t id = create(s, "s@x.com", NULL, 0), n = -1;
@@ -495,6 +508,7 @@ int main(void) {
   RUN(full_database_is_clean);
   RUN(child_after_fork_is_refused);
   RUN(sessions_live_and_die);
+  RUN(memory_is_reported);
   RUN(failed_logins_count_in_a_window);
   {
     char cmd[320];

@@ -163,6 +163,22 @@ function _M.init_worker()
 end
 
 
+--- What this worker holds in memory, for accounting: the Lua heap (fsec,
+-- its caches and whatever else the worker's Lua keeps), the entries of
+-- fsec's two caches, and SQLite's page cache, statements and heap;
+-- full_gc: collect garbage first, so that the Lua heap is live data.
+function _M.memory(full_gc)
+  if full_gc then collectgarbage("collect") end -- live data only
+  local ds = sec and sec.datastore
+  return {
+    lua_heap_bytes = math.floor(collectgarbage("count") * 1024),
+    token_cache_entries = sec and sec._cache and sec._cache:count() or 0,
+    user_cache_entries = sec and sec._users and sec._users:count() or 0,
+    sqlite = ds and ds.memory and ds:memory() or nil,
+  }
+end
+
+
 --- This worker's Security object.
 function _M.security()
   if not sec then error("fsec.openresty: init_worker() has not run", 2) end

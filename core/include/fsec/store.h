@@ -317,6 +317,19 @@ FSEC_API FSEC_NODISCARD int fsec_store_counts(fsec_store *s, int64_t *users,
 FSEC_API FSEC_NODISCARD int fsec_store_integrity_check(fsec_store *s, int *ok)
     FSEC_NONNULL(1, 2);
 
+/* Memory SQLite holds: this store's page cache and prepared statements,
+ * and SQLite's whole heap in this process (all connections), in bytes.
+ * For memory accounting (bench/nginx.sh); never fails on an open store. */
+typedef struct fsec_store_memory_info {
+  int64_t cache_bytes;
+  int64_t statement_bytes;
+  int64_t sqlite_heap_bytes;
+} fsec_store_memory_info;
+
+FSEC_API FSEC_NODISCARD int fsec_store_memory(fsec_store *s,
+                                              fsec_store_memory_info *out)
+    FSEC_NONNULL(1, 2);
+
 /* ---- identities -------------------------------------------------------- */
 
 /* Check an email (syntax, length, UTF-8, no control characters) and write

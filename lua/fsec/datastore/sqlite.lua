@@ -277,6 +277,8 @@ end
 function SQLite:counts() return self._store:counts() end
 function SQLite:integrity_check() return self._store:integrity_check() end
 function SQLite:schema_version() return self._store:schema_version() end
+--- SQLite's memory: { cache_bytes, statement_bytes, sqlite_heap_bytes }.
+function SQLite:memory() return self._store:memory() end
 function SQLite:close() self._store:close() end
 
 
