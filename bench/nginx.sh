@@ -116,7 +116,7 @@ echo
 echo "| token requests | p99 |"
 echo "|---|---|"
 echo "| idle | $idle |"
-echo "| with 4 logins in flight ($(awk '/requests in/ { print $1 }' "$dir.logins") logins answered; thread pool: $(grep -o 'threads=[0-9]*' "$dir/conf/nginx.conf"), nice 10) | $busy |"
+echo "| with 4 logins in flight ($(awk '/requests in/ { print $1 }' "$dir.logins") logins answered; thread pool: $(grep -o 'threads=[0-9]*' "$dir/conf/nginx.conf"), nice 19) | $busy |"
 
 # Memory: resident memory per worker, fsec against the same nginx
 # without it, on the USERS database, after token requests of $ntok

@@ -33,7 +33,6 @@ local _M = { _VERSION = "0.1.0" }
 
 local saved_config, saved_opts, engine_cfg, sec
 local guards = {}
-local user_var -- $http_<user_header>
 
 
 --- Validate and keep the configuration (init_by_lua). Raises on a bad one.
@@ -41,7 +40,7 @@ local user_var -- $http_<user_header>
 -- shared_dict (lua_shared_dict for the cache generation, default "fsec";
 -- false: no cache), cache_size (10000), cache_ttl (seconds, 2),
 -- setup (function(sec) run in every worker: connect signals, add policies),
--- thread_nice (nice value of the hashing threads, 0..19, default 10;
+-- thread_nice (nice value of the hashing threads, 0..19, default 19;
 -- false: leave them at the worker's),
 -- user_header (name of a request header that carries the user id to
 -- upstreams, e.g. "X-User-Id"; always cleared from the client's request),
@@ -51,7 +50,6 @@ function _M.init(cfg, opts)
   local c, err = config.validate(cfg)
   if not c then error("fsec.openresty.init: " .. err, 2) end
   saved_config, saved_opts = cfg, opts or {}
-  user_var = saved_opts.user_header and ("http_" .. saved_opts.user_header:lower():gsub("-", "_"))
   guards = {}
   for name, spec in pairs(saved_opts.guards or {}) do
     local ok, e = pcall(authz.prepare, spec)
@@ -60,11 +58,11 @@ function _M.init(cfg, opts)
   end
   engine_cfg = fsec.engine_config(c)
   engine_cfg.secret_keys = nil -- worker threads hash; they never sign
-  -- Hashing threads run at a lower priority (nice, default 10): on a
+  -- Hashing threads run at the lowest priority (nice 19 by default): on a
   -- busy machine a burst of logins then queues behind the requests the
   -- event loop serves instead of stretching their latency.
   local nice = saved_opts.thread_nice
-  if nice == nil then nice = 10 end
+  if nice == nil then nice = 19 end
   engine_cfg.thread_nice = nice or nil
 end
 
@@ -287,17 +285,18 @@ end
 
 --- access_by_lua: check the request against a spec (see fsec.authz), or
 -- the name of a guard given to init; on success the user is in
--- ngx.ctx.fsec_user (and the user header).
-function _M.protect(spec)
+-- ngx.ctx.fsec_user. user_header (default: init's opts.user_header)
+-- names a request header that carries the user id to an upstream; the
+-- client's own is always removed first.
+function _M.protect(spec, user_header)
   if type(spec) == "string" then
     local g = guards[spec]
     if not g then error("fsec.openresty.protect: no guard named '" .. spec .. "'", 2) end
     spec = g
   end
-  local name = saved_opts.user_header
-  -- never trust the client's (reading it first is cheaper than a clear
-  -- that finds nothing)
-  if name and ngx.var[user_var] then ngx.req.clear_header(name) end
+  local name = user_header or saved_opts.user_header
+  -- reading the header first is cheaper than a clear that finds nothing
+  if name and ngx.var[VAR_NAME[name]] then ngx.req.clear_header(name) end
   local ctx = ngx.ctx
   local req = _M.request(ctx)
   if not req then return too_large() end
