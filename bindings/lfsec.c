@@ -113,8 +113,12 @@ static int lfsec_check_text(lua_State *L) {
 static int lfsec_base64_decode(lua_State *L) {
   size_t len, outlen = 0;
   const char *s = lfsec_checkstring(L, 1, &len), *end = NULL;
-  unsigned char buf[6144];
-  if (len > 8192 ||
+  unsigned char buf[6144], high = 0;
+  size_t i;
+  /* libsodium 1.0.18 reads a byte >= 0x80 as '/': refuse it, so that
+   * credentials have one spelling */
+  for (i = 0; i < len && i <= 8192; i++) high |= (unsigned char)s[i];
+  if (len > 8192 || (high & 0x80) ||
       sodium_base642bin(buf, sizeof buf, s, len, NULL, &outlen, &end,
                         sodium_base64_VARIANT_ORIGINAL) != 0 ||
       end != s + len) {

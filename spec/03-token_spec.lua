@@ -124,3 +124,17 @@ describe("signed tokens", function()
     assert.has_error(function() fsec.random_id(8) end)
   end)
 end)
+
+describe("core.base64_decode (HTTP Basic credentials)", function()
+  local core = require "fsec.core"
+
+  it("decodes strict padded Base64 and refuses every other spelling", function()
+    assert.equals("abc", core.base64_decode("YWJj"))
+    assert.equals("ab", core.base64_decode("YWI="))
+    assert.is_nil(core.base64_decode("YWI"))        -- padding missing
+    assert.is_nil(core.base64_decode("YW J j"))     -- blanks
+    -- a byte >= 0x80: libsodium 1.0.18 alone would read it as '/'
+    assert.is_nil(core.base64_decode("\128\128\128\128"))
+    assert.is_nil(core.base64_decode("YW\255j"))
+  end)
+end)

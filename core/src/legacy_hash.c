@@ -109,7 +109,7 @@ static int ab64_decode(const char *s, size_t n, unsigned char *out,
   char tmp[128];
   const char *end;
   size_t i;
-  if (n == 0 || n >= sizeof tmp) return -1;
+  if (n == 0 || n >= sizeof tmp || !fsec__ascii(s, n)) return -1;
   for (i = 0; i < n; i++) {
     if (s[i] == '+' || s[i] == '=') return -1;
     tmp[i] = s[i] == '.' ? '+' : s[i];

@@ -140,7 +140,7 @@ static size_t b64_field(const char *s, size_t len, size_t i, size_t minlen,
   const char *end = NULL;
   const char *d = memchr(s + i, '$', len - i);
   size_t n = d ? (size_t)(d - (s + i)) : len - i;
-  if (n == 0 ||
+  if (n == 0 || !fsec__ascii(s + i, n) ||
       sodium_base642bin(buf, sizeof buf, s + i, n, NULL, bytes, &end,
                         sodium_base64_VARIANT_ORIGINAL_NO_PADDING) != 0 ||
       end != s + i + n || *bytes < minlen || *bytes > maxlen)

@@ -137,12 +137,8 @@ int fsec_token_issue(fsec_engine *e, const char *purpose, size_t purpose_len,
 static int decode(const char *tok, size_t len, unsigned char *bin, size_t cap,
                   size_t *binlen) {
   const char *end = NULL;
-  unsigned char high = 0;
-  size_t i;
-  /* libsodium 1.0.18 reads any byte >= 0x80 as '_' (its table compares
-   * signed chars): without this, one token would have many spellings. */
-  for (i = 0; i < len; i++) high |= (unsigned char)tok[i];
-  if (high & 0x80) return -1;
+  /* without this, one token would have many spellings (see fsec__ascii) */
+  if (!fsec__ascii(tok, len)) return -1;
   if (sodium_base642bin(bin, cap, tok, len, NULL, binlen, &end,
                         sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0)
     return -1;

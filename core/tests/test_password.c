@@ -150,6 +150,9 @@ static void bad_stored_hashes_fail_fast(void) {
       {"$pbkdf2-sha512$25000$c2FsdA", FSEC_EHASHFMT},
       {"$pbkdf2-sha512$25000$c2F+dA$aGFzaA", FSEC_EHASHFMT},
       {"plaintext-password", FSEC_EHASHFMT}, /* plaintext not enabled */
+      /* a byte >= 0x80 in a Base64 field (libsodium would read it as '/') */
+      {"$argon2id$v=19$m=65536,t=2,p=1$c2FsdHNhbHRz\x80Wx0c2FsdA$aGFzaGhhc2hoYXNoaGFzaA", FSEC_EHASHFMT},
+      {"$pbkdf2-sha512$25000$c2F\x80" "dA$aGFzaA", FSEC_EHASHFMT},
   };
   ASSERT_OK(fsec_password_hash(e, PW, strlen(PW), h, sizeof h));
   before = fsec_engine_hash_count(e);
