@@ -73,9 +73,10 @@ load1=$(cut -d' ' -f1-3 /proc/loadavg)
 awk -F'|' 'NF >= 6 && $5 ~ /^ *[0-9.]+x *$/ && $2 !~ /for reference/ {
   l = $2; gsub(/^ +| +$/, "", l); gsub(/ +/, " ", l); r = $5; gsub(/[ x]/, "", r)
   printf "\"%s\" %s\n", l, r }' "$tmp/engine.md" > "$tmp/floor.dat"
-awk -F'|' '$2 ~ /-authenticated hello/ && $4 + 0 > 0 {
+awk -F'|' '/^\| *path *\|/ { c = 0; for (i = 1; i <= NF; i++) if ($i ~ /ratio to hello/) c = i }
+  c && $2 ~ /-authenticated hello/ && $c + 0 > 0 {
   l = $2; gsub(/^ +| +$/, "", l); sub(/-authenticated hello/, " request via nginx", l)
-  printf "\"%s (%s w)\" %.3f\n", l, w, 1 / $4 }' w="$workers" "$tmp/nginx.md" >> "$tmp/floor.dat"
+  printf "\"%s (%s w)\" %.3f\n", l, w, 1 / $c }' w="$workers" "$tmp/nginx.md" >> "$tmp/floor.dat"
 
 mkdir -p "$out"
 cat > "$tmp/plot.gp" <<EOF
