@@ -70,8 +70,11 @@ load1=$(cut -d' ' -f1-3 /proc/loadavg)
 # Plot data. Against the floor, as a cost ratio (fsec's time ÷ the
 # floor's; 1 = the floor): the ratio column of scripts/bench.sh's tables,
 # and through nginx hello's req/s ÷ fsec's.
-awk -F'|' 'NF >= 6 && $5 ~ /^ *[0-9.]+x *$/ && $2 !~ /for reference/ {
+awk -F'|' '/^## Store/ { store = 1 }
+  NF >= 6 && $5 ~ /^ *[0-9.]+x *$/ && $2 !~ /for reference/ {
   l = $2; gsub(/^ +| +$/, "", l); gsub(/ +/, " ", l); r = $5; gsub(/[ x]/, "", r)
+  if (match(l, /[0-9]+ users/)) n = substr(l, RSTART, RLENGTH)
+  else if (store && n != "") l = l ", " n        # the store rows of one database size
   printf "\"%s\" %s\n", l, r }' "$tmp/engine.md" > "$tmp/floor.dat"
 awk -F'|' '/^\| *path *\|/ { c = 0; for (i = 1; i <= NF; i++) if ($i ~ /ratio to hello/) c = i }
   c && $2 ~ /-authenticated hello/ && $c + 0 > 0 {
@@ -80,7 +83,7 @@ awk -F'|' '/^\| *path *\|/ { c = 0; for (i = 1; i <= NF; i++) if ($i ~ /ratio to
 
 mkdir -p "$out"
 cat > "$tmp/plot.gp" <<EOF
-set terminal pngcairo size 1500,720 font "DejaVu Sans,10" noenhanced
+set terminal pngcairo size 1500,760 font "DejaVu Sans,10" noenhanced
 set output "$out/benchmarks.png"
 set multiplot layout 1,2 title "fsec benchmarks, $started, $(nproc) cores: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 set style data histogram
@@ -90,7 +93,7 @@ set boxwidth 0.9
 set grid ytics
 set xtics rotate by -40 scale 0 font ",9"
 set key top left
-set bmargin 14
+set bmargin 16
 set title "fsec against the physical floor (raw primitive, bare nginx)\ncost ratio: fsec ÷ floor, 1 = the floor, lower is better"
 set yrange [0:*]
 set arrow 1 from graph 0, first 1 to graph 1, first 1 nohead dt 2 lc rgb "black" front
@@ -99,7 +102,9 @@ plot "$tmp/floor.dat" using 2:xtic(1) notitle lc rgb "#4477aa", \
 unset arrow 1
 set title "fsec against Flask-Security 5.1.2 (gunicorn, $workers sync workers) over HTTP\nhow many times better fsec is, log scale, higher is better"
 set logscale y
-set yrange [0.5:*]
+stats "$tmp/flask.dat" using 2 name "A" nooutput
+stats "$tmp/flask.dat" using 3 name "B" nooutput
+set yrange [0.5:(A_max > B_max ? A_max : B_max) * 8]
 plot "$tmp/flask.dat" using 2:xtic(1) title "req/s: fsec ÷ Flask-Security" lc rgb "#228833", \
      '' using 3 title "server CPU per request: Flask-Security ÷ fsec" lc rgb "#ccbb44", \
      '' using (\$0 - 0.15):2:(sprintf("%.1f×", \$2)) with labels offset 0,0.7 font ",8" notitle, \
