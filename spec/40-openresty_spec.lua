@@ -8,13 +8,7 @@ local build = os.getenv("FSEC_BUILD_DIR") or "build"
 local enabled = jit and not build:find("asan", 1, true)
   and helpers.sh("command -v nginx >/dev/null && test -f /usr/lib/nginx/modules/ngx_http_lua_module.so")
 
-local function read(path)
-  local f = io.open(path)
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
+local read = helpers.read
 
 -- Start the example app; returns a handle with :url(), :stop(), .dir, .pid
 local function start(workers, env)

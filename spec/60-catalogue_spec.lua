@@ -95,13 +95,7 @@ local function json_req(t)
   return helpers.request(t)
 end
 
-local function read(path)
-  local f = io.open(path)
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
+local read = helpers.read
 
 
 ------------------------------------------------------------------------

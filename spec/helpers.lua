@@ -53,6 +53,15 @@ function helpers.tmpfile(name)
   return ("%s/%d-%s"):format(tmpdir, counter, name)
 end
 
+--- A file's contents, or nil when it cannot be read.
+function helpers.read(path)
+  local f = io.open(path)
+  if not f then return nil end
+  local s = f:read("*a")
+  f:close()
+  return s
+end
+
 function helpers.tmpdir()
   helpers.tmpfile("x")
   return tmpdir
