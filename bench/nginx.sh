@@ -166,4 +166,4 @@ while :; do
 done
 echo
 echo "50 simultaneous logins: peak worker RSS $(awk -v k="$peak" 'BEGIN { printf "%.1f", k / 1024 }') MiB," \
-     "answers: $(sort "$dir.codes" | uniq -c | awk '{ printf "%s x %s ", $1, $2 }')"
+     "answers (a wrong password, on purpose): $(sort "$dir.codes" | uniq -c | awk '{ printf "%s x %s ", $1, $2 }')"

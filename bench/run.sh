@@ -12,7 +12,9 @@
 #   FSEC_BENCH_USERS="10000"             store sizes (default "10000 100000 1000000")
 #   FSEC_BENCH_SECONDS=2                 seconds per wrk run (5)
 #   FSEC_BENCH_ROUNDS=1                  alternating rounds of the HTTP runs (3)
-#   FSEC_BENCH_WORKERS=1                 nginx workers = gunicorn workers (2)
+#   FSEC_BENCH_WORKERS=1                 nginx workers = gunicorn workers (2) for
+#                                        the Flask-Security comparison
+#   FSEC_BENCH_NGINX_WORKERS=2           workers for bench/nginx.sh (1)
 #   FSEC_BENCH_HTTP_USERS=5              users signed in on each side (20)
 #   FSEC_BENCH_OUT=DIR                   where to write benchmarks.md/.png (docs)
 #   FSEC_BENCH_SKIP_BUILD=1              use build/ as it is (scripts/bench.sh still
@@ -28,7 +30,7 @@ out=${FSEC_BENCH_OUT:-docs}
 
 # The command as run, with the settings that were given.
 cmd=""
-for v in FSEC_BENCH_USERS FSEC_BENCH_SECONDS FSEC_BENCH_ROUNDS FSEC_BENCH_WORKERS \
+for v in FSEC_BENCH_USERS FSEC_BENCH_SECONDS FSEC_BENCH_ROUNDS FSEC_BENCH_WORKERS FSEC_BENCH_NGINX_WORKERS \
          FSEC_BENCH_HTTP_USERS FSEC_BENCH_SKIP_BUILD; do
   eval "val=\${$v:-}"
   # shellcheck disable=SC2154
@@ -59,7 +61,9 @@ step() {
 }
 step engine env FSEC_BENCH_USERS="$sizes" sh scripts/bench.sh
 [ "$status" -eq 0 ] || exit 1
-step nginx sh bench/nginx.sh "$workers" "$secs" "$rounds"
+# One worker: the head-of-line and memory figures are per worker.
+nworkers=${FSEC_BENCH_NGINX_WORKERS:-1}
+step nginx sh bench/nginx.sh "$nworkers" "$secs" "$rounds"
 [ "$status" -eq 0 ] || exit 1
 # A failed check there (an answer not 200, a user count that does not
 # match) still writes the docs, with the warning, and fails at the end.
@@ -79,7 +83,7 @@ awk -F'|' '/^## Store/ { store = 1 }
 awk -F'|' '/^\| *path *\|/ { c = 0; for (i = 1; i <= NF; i++) if ($i ~ /ratio to hello/) c = i }
   c && $2 ~ /-authenticated hello/ && $c + 0 > 0 {
   l = $2; gsub(/^ +| +$/, "", l); sub(/-authenticated hello/, " request via nginx", l)
-  printf "\"%s (%s w)\" %.3f\n", l, w, 1 / $c }' w="$workers" "$tmp/nginx.md" >> "$tmp/floor.dat"
+  printf "\"%s (%s w)\" %.3f\n", l, w, 1 / $c }' w="$nworkers" "$tmp/nginx.md" >> "$tmp/floor.dat"
 
 mkdir -p "$out"
 cat > "$tmp/plot.gp" <<EOF
