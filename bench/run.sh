@@ -155,7 +155,7 @@ EOF
   demote < "$tmp/engine.md"
   cat <<EOF
 
-## 2. Through nginx, against a bare \`content_by_lua\` hello (\`bench/nginx.sh $workers $secs $rounds\`)
+## 2. Through nginx, against a bare \`content_by_lua\` hello (\`bench/nginx.sh $nworkers $secs $rounds\`)
 
 The example app (examples/openresty/) with its access phase: a token- or
 session-authenticated hello against the same nginx answering hello
