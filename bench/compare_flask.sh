@@ -24,7 +24,10 @@ $PY -c 'import flask_security, flask_sqlalchemy, gunicorn, argon2' 2>/dev/null \
 [ -f build/luajit/fsec/core.so ] || { echo "compare_flask.sh needs a build (build/luajit/fsec/core.so)" >&2; exit 1; }
 
 dir=$(mktemp -d /tmp/fsec-cmp-XXXXXX); chmod 755 "$dir"
-port=$((36000 + ($$ % 450) * 2)); fport=$((port + 1))
+port=$((36000 + ($$ % 450) * 2))
+# skip ports something (a run that did not stop) still listens on
+while ss -ltn | grep -qE "127\.0\.0\.1:($port|$((port + 1))) "; do port=$((port + 2)); done
+fport=$((port + 1))
 npid=""; gpid=""
 cleanup() {
   [ -n "$npid" ] && kill -QUIT "$npid" 2>/dev/null

@@ -16,7 +16,9 @@ command -v wrk >/dev/null || { echo "bench/nginx.sh needs wrk (apt-get install w
 [ -x build/bench/bench_store ] && [ -f build/luajit/fsec/core.so ] || {
   cmake -S . -B build >/dev/null && cmake --build build -j "$(nproc)" >/dev/null; }
 dir=$(mktemp -d /tmp/fsec-bench-XXXXXX); chmod 755 "$dir"
-port=$((30000 + $$ % 5000))
+port=$((30000 + ($$ % 2500) * 2))
+# skip ports something (a run that did not stop) still listens on
+while ss -ltn | grep -qE "127\.0\.0\.1:($port|$((port + 1))) "; do port=$((port + 2)); done
 plain_port=$((port + 1))
 
 # The database: USERS users made with fsec's store (kept between runs).
