@@ -18,41 +18,7 @@ local function setup(extra)
   return sec, u, clock, maildir
 end
 
--- A JSON client with a cookie jar that picks up csrf tokens.
-local function api(sec)
-  local c = helpers.client()
-  function c:call(method, path, body, query, headers)
-    local h = { accept = "application/json" }
-    if body then h["content-type"] = "application/json" end
-    if self.csrf then h["x-csrf-token"] = self.csrf end
-    for k, v in pairs(headers or {}) do h[k] = v end
-    local res = sec:handle(self:req{ method = method, path = path, query = query or {}, headers = h,
-                                     body = body and cjson.encode(body) })
-    assert(res, "no answer for " .. path)
-    self:take(res)
-    local j = res.body and res.body ~= "" and cjson.decode(res.body) or {}
-    if type(j) == "table" and j.response and j.response.csrf_token then self.csrf = j.response.csrf_token end
-    return res, j.response or {}, j
-  end
-  c:call("GET", "/login")
-  return c
-end
-
-local function mails(dir)
-  local p = io.popen("ls " .. dir .. " 2>/dev/null")
-  local out = {}
-  for name in p:lines() do
-    local f = io.open(dir .. "/" .. name)
-    local text = f:read("*a")
-    f:close()
-    out[#out + 1] = { name = name, text = text, link = text:match("X%-Fsec%-Link: (%S+)"),
-                      subject = text:match("Subject: ([^\n]+)"), to = text:match("To: ([^\n]+)") }
-  end
-  p:close()
-  return out
-end
-
-local function path_of(link) return link:match("^https?://[^/]+(/.*)$") end
+local api, mails, path_of = helpers.api, helpers.mails, helpers.path_of
 
 describe("POST /login", function()
   it("rejects a bad password (A1) and counts the failure", function()

@@ -29,26 +29,7 @@ local function setup(extra)
   return sec, u, clock, maildir, logs
 end
 
--- A JSON client with a cookie jar that follows the CSRF token.
-local function api(sec, scheme)
-  local c = helpers.client(scheme)
-  function c:call(method, path, body, query, headers)
-    local h = { accept = "application/json" }
-    if body then h["content-type"] = "application/json" end
-    if self.csrf then h["x-csrf-token"] = self.csrf end
-    for k, v in pairs(headers or {}) do h[k] = v end
-    local res = sec:handle(self:req{ method = method, path = path, query = query or {}, headers = h,
-                                     body = type(body) == "string" and body or (body and cjson.encode(body)) })
-    assert(res, "no answer for " .. path)
-    self:take(res)
-    local ok, j = pcall(cjson.decode, res.body or "")
-    if not ok or type(j) ~= "table" then j = {} end
-    if type(j.response) == "table" and j.response.csrf_token then self.csrf = j.response.csrf_token end
-    return res, j.response or {}, j
-  end
-  c:call("GET", "/login")
-  return c
-end
+local api, mails, path_of = helpers.api, helpers.mails, helpers.path_of
 
 local function signed_in(sec, email, password, scheme)
   local c = api(sec, scheme)
@@ -57,22 +38,6 @@ local function signed_in(sec, email, password, scheme)
   return c
 end
 
-local function mails(dir)
-  local p = io.popen("ls " .. dir .. " 2>/dev/null")
-  local out = {}
-  for name in p:lines() do
-    local f = io.open(dir .. "/" .. name)
-    local text = f:read("*a")
-    f:close()
-    out[#out + 1] = { name = name, text = text, link = text:match("X%-Fsec%-Link: (%S+)"),
-                      subject = text:match("Subject: ([^\n]+)"), to = text:match("To: ([^\n]+)"),
-                      kind = text:match("X%-Fsec%-Kind: ([^\n]+)") }
-  end
-  p:close()
-  return out
-end
-
-local function path_of(link) return link:match("^https?://[^/]+(/.*)$") end
 local function token_of(link) return link:match("/([^/]+)$") end
 
 -- What a response shows a client, the CSRF token aside.

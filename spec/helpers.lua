@@ -112,4 +112,44 @@ function helpers.set_cookie(res, name)
   end
 end
 
+--- A JSON client of sec:handle with a cookie jar that follows the CSRF
+-- token: c:call(method, path, body, query, headers) -> res, response, json.
+function helpers.api(sec, scheme)
+  local cjson = require "cjson"
+  local c = helpers.client(scheme)
+  function c:call(method, path, body, query, headers)
+    local h = { accept = "application/json" }
+    if body then h["content-type"] = "application/json" end
+    if self.csrf then h["x-csrf-token"] = self.csrf end
+    for k, v in pairs(headers or {}) do h[k] = v end
+    local res = sec:handle(self:req{ method = method, path = path, query = query or {}, headers = h,
+                                     body = type(body) == "string" and body or (body and cjson.encode(body)) })
+    assert(res, "no answer for " .. path)
+    self:take(res)
+    local ok, j = pcall(cjson.decode, res.body or "")
+    if not ok or type(j) ~= "table" then j = {} end
+    if type(j.response) == "table" and j.response.csrf_token then self.csrf = j.response.csrf_token end
+    return res, j.response or {}, j
+  end
+  c:call("GET", "/login")
+  return c
+end
+
+--- The messages the development mailer wrote to dir.
+function helpers.mails(dir)
+  local p = io.popen("ls " .. dir .. " 2>/dev/null")
+  local out = {}
+  for name in p:lines() do
+    local text = helpers.read(dir .. "/" .. name)
+    out[#out + 1] = { name = name, text = text, link = text:match("X%-Fsec%-Link: (%S+)"),
+                      subject = text:match("Subject: ([^\n]+)"), to = text:match("To: ([^\n]+)"),
+                      kind = text:match("X%-Fsec%-Kind: ([^\n]+)") }
+  end
+  p:close()
+  return out
+end
+
+--- The path (and query) of an absolute link.
+function helpers.path_of(link) return link:match("^https?://[^/]+(/.*)$") end
+
 return helpers
