@@ -39,4 +39,21 @@ static fsec_engine *open_engine(const char *salt) {
   return open_engine_cfg(&cfg);
 }
 
+/* An engine signing with k1 and also accepting k2 (may be NULL). Inline:
+ * not every test file uses it. */
+static inline fsec_engine *open_keys(const char *k1, const char *k2) {
+  static const unsigned char *keys[2];
+  static size_t lens[2];
+  fsec_config cfg;
+  test_config(&cfg, NULL);
+  keys[0] = (const unsigned char *)k1;
+  lens[0] = strlen(k1);
+  keys[1] = (const unsigned char *)k2;
+  lens[1] = k2 ? strlen(k2) : 0;
+  cfg.secret_keys = keys;
+  cfg.secret_key_lens = lens;
+  cfg.n_secret_keys = k2 ? 2 : 1;
+  return open_engine_cfg(&cfg);
+}
+
 #endif
