@@ -234,8 +234,9 @@ local Request = {
 
 
 --- fsec's request table for the current nginx request, or nil and 413
--- when the body is over the limit. Fields other than method, path and
--- body are read from nginx on first use.
+-- when the body is over the limit. Fields other than method and body are
+-- read from nginx on first use; `headers` answers by name only (it
+-- cannot be listed: use ngx.req.get_headers() for that).
 function _M.request(ctx)
   ctx = ctx or ngx.ctx
   local req = ctx.fsec_req
