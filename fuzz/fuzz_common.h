@@ -3,6 +3,8 @@
 #ifndef FSEC_FUZZ_COMMON_H
 #define FSEC_FUZZ_COMMON_H
 
+#include "fuzz_oracle.h"
+
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,14 +48,5 @@ static fsec_engine *fuzz_engine(void) {
   return e;
 }
 
-#define ORACLE(c)                                                            \
-  do {                                                                       \
-    if (!(c)) {                                                              \
-      fprintf(stderr, "oracle failed: %s (%s:%d)\n", #c, __FILE__, __LINE__); \
-      abort();                                                               \
-    }                                                                        \
-  } while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #endif

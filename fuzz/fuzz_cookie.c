@@ -62,27 +62,27 @@ static int span_is(const uint8_t *s, span sp, const char *str, size_t len) {
 static size_t check_shape(lua_State *L) {
   size_t names = 0, len, i, n;
   const char *k;
-  LORACLE(lua_type(L, -1) == LUA_TTABLE);
+  ORACLE(lua_type(L, -1) == LUA_TTABLE);
   lua_pushnil(L);
   while (lua_next(L, -2)) {
-    LORACLE(lua_type(L, -2) == LUA_TSTRING);
+    ORACLE(lua_type(L, -2) == LUA_TSTRING);
     k = lua_tolstring(L, -2, &len);
-    LORACLE(len > 0);
+    ORACLE(len > 0);
     for (i = 0; i < len; i++)
-      LORACLE(!blank((unsigned char)k[i]) && k[i] != ';' && k[i] != '=');
+      ORACLE(!blank((unsigned char)k[i]) && k[i] != ';' && k[i] != '=');
     if (lua_type(L, -1) == LUA_TTABLE) {
       n = (size_t)lua_rawlen(L, -1);
-      LORACLE(n >= 2);
+      ORACLE(n >= 2);
       for (i = 1; i <= n; i++) {
-        LORACLE(lua_rawgeti(L, -1, (lua_Integer)i) == LUA_TSTRING);
+        ORACLE(lua_rawgeti(L, -1, (lua_Integer)i) == LUA_TSTRING);
         lua_pop(L, 1);
       }
       /* a list and nothing else: the count of keys is n */
       lua_pushnil(L);
       for (i = 0; lua_next(L, -2); i++) lua_pop(L, 1);
-      LORACLE(i == n);
+      ORACLE(i == n);
     } else {
-      LORACLE(lua_type(L, -1) == LUA_TSTRING);
+      ORACLE(lua_type(L, -1) == LUA_TSTRING);
     }
     names++;
     lua_pop(L, 1);
@@ -105,16 +105,16 @@ static size_t check_values(lua_State *L, const uint8_t *s, const pair *p,
     lua_pushlstring(L, (const char *)s + p[i].k.at, p[i].k.len);
     lua_rawget(L, -2);
     if (count == 1) {
-      LORACLE(lua_type(L, -1) == LUA_TSTRING);
+      ORACLE(lua_type(L, -1) == LUA_TSTRING);
       v = lua_tolstring(L, -1, &len);
-      LORACLE(span_is(s, p[i].v, v, len));
+      ORACLE(span_is(s, p[i].v, v, len));
     } else {
-      LORACLE(lua_type(L, -1) == LUA_TTABLE && lua_rawlen(L, -1) == count);
+      ORACLE(lua_type(L, -1) == LUA_TTABLE && lua_rawlen(L, -1) == count);
       for (j = i, seen = 0; j < np; j++) {
         if (!span_is(s, p[j].k, (const char *)s + p[i].k.at, p[i].k.len)) continue;
         lua_rawgeti(L, -1, (lua_Integer)++seen);
         v = lua_tolstring(L, -1, &len);
-        LORACLE(v && span_is(s, p[j].v, v, len));
+        ORACLE(v && span_is(s, p[j].v, v, len));
         lua_pop(L, 1);
       }
     }
@@ -133,7 +133,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   fuzz_lua_call(L, 1);
   names = check_shape(L);
   np = reference(data, size, pairs);
-  LORACLE(check_values(L, data, pairs, np) == names);
+  ORACLE(check_values(L, data, pairs, np) == names);
   lua_pop(L, 1);
   return 0;
 }

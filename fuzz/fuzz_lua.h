@@ -5,6 +5,8 @@
 #ifndef FSEC_FUZZ_LUA_H
 #define FSEC_FUZZ_LUA_H
 
+#include "fuzz_oracle.h"
+
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,15 +20,6 @@
 #error "FSEC_LUA_DIR must name the lua/ folder of the source tree"
 #endif
 
-#define LORACLE(c)                                                           \
-  do {                                                                       \
-    if (!(c)) {                                                              \
-      fprintf(stderr, "oracle failed: %s (%s:%d)\n", #c, __FILE__, __LINE__); \
-      abort();                                                               \
-    }                                                                        \
-  } while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* The state, with require(module) stored in the global "M". Created on the
  * first call; a module that does not load aborts (nothing to fuzz). */
@@ -64,7 +57,7 @@ static void fuzz_lua_fn(lua_State *L, const char *fn) {
   lua_getglobal(L, "M");
   lua_getfield(L, -1, fn);
   lua_remove(L, -2);
-  LORACLE(lua_type(L, -1) == LUA_TFUNCTION);
+  ORACLE(lua_type(L, -1) == LUA_TFUNCTION);
 }
 
 /* Call with nargs arguments and one result, left on the stack. Oracle:

@@ -90,14 +90,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     lua_pushlstring(L, (const char *)data, size);
     fuzz_lua_call(L, 2);
     if (lua_type(L, -1) != LUA_TNIL) {
-      LORACLE(lua_type(L, -1) == LUA_TSTRING);
+      ORACLE(lua_type(L, -1) == LUA_TSTRING);
       got = lua_tolstring(L, -1, &len);
-      LORACLE(len == size && memcmp(got, data, size) == 0);
-      LORACLE(size <= 2048);
+      ORACLE(len == size && memcmp(got, data, size) == 0);
+      ORACLE(size <= 2048);
       if (!stays_home(got, len, HOSTS[h][1])) {
         fprintf(stderr, "accepted with host %s: %.*s\n",
                 HOSTS[h][0] ? HOSTS[h][0] : "(none)", (int)len, got);
-        LORACLE(!"accepted a redirect that leaves the site");
+        ORACLE(!"accepted a redirect that leaves the site");
       }
     }
     lua_pop(L, 1);
