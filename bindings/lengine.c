@@ -3,6 +3,9 @@
  * Argument checking and rc mapping only; behaviour is documented in the
  * core headers.
  */
+#define _GNU_SOURCE /* dladdr */
+#include <dlfcn.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,6 +33,60 @@ static int field_type(lua_State *L, int t, const char *k, int want) {
     luaL_error(L, "bad config field '%s' (%s expected, got %s)", k,
                lua_typename(L, want), luaL_typename(L, -1));
   return ty != LUA_TNIL;
+}
+
+/* The default argon2 helper: fsec-argon2 beside this module's file, found
+ * through the module's own address (the build and the install both put it
+ * there). Absolute, so a later chdir does not lose it. */
+static int default_helper(char *buf, size_t len) {
+  Dl_info info;
+  char real[PATH_MAX];
+  char *slash;
+  if (!dladdr((void *)lfsec_engine_new, &info) || !info.dli_fname ||
+      !realpath(info.dli_fname, real))
+    return 0;
+  slash = strrchr(real, '/');
+  if (!slash) return 0;
+  *slash = '\0';
+  return snprintf(buf, len, "%s/fsec-argon2", real) < (int)len;
+}
+
+/* cfg.argon2_helper: nil or false (argon2 in the calling thread), true
+ * (the default helper) or a path. */
+static const char *parse_helper(lua_State *L, int t, char *buf, size_t len) {
+  const char *path = NULL;
+  lua_getfield(L, t, "argon2_helper");
+  if (lua_type(L, -1) == LUA_TSTRING) {
+    path = lua_tostring(L, -1); /* stays on the stack until core.new returns */
+    return path;
+  }
+  if (lua_isboolean(L, -1) && lua_toboolean(L, -1)) {
+    if (!default_helper(buf, len))
+      luaL_error(L, "argon2_helper: cannot find fsec-argon2 beside fsec.core");
+    path = buf;
+  } else if (!lua_isnil(L, -1) && !lua_isboolean(L, -1)) {
+    luaL_error(L, "bad config field 'argon2_helper' (path or boolean expected, got %s)",
+               luaL_typename(L, -1));
+  }
+  lua_pop(L, 1);
+  return path;
+}
+
+/* core.argon2_helper_pid() -> the calling thread's helper process id, or
+ * nil when it has none. */
+int lfsec_argon2_helper_pid(lua_State *L) {
+  int pid = fsec_argon2_helper_pid();
+  if (pid > 0) lua_pushinteger(L, pid);
+  else lua_pushnil(L);
+  return 1;
+}
+
+/* core.argon2_helper_path() -> the default helper's path, or nil. */
+int lfsec_argon2_helper_path(lua_State *L) {
+  char buf[PATH_MAX + 16];
+  if (default_helper(buf, sizeof buf)) lua_pushstring(L, buf);
+  else lua_pushnil(L);
+  return 1;
 }
 
 /* Read an optional non-negative integer field into *out. */
@@ -127,6 +184,7 @@ static size_t parse_keys(lua_State *L, int t, const unsigned char **keys,
 
 int lfsec_engine_new(lua_State *L) {
   const unsigned char *keys[8];
+  char helper[PATH_MAX + 16];
   size_t lens[8], saltlen = 0;
   uint64_t v;
   fsec_config cfg;
@@ -158,6 +216,7 @@ int lfsec_engine_new(lua_State *L) {
   v = cfg.token_max_chars;
   opt_uint(L, 1, "token_max_length", 1u << 20, &v);
   cfg.token_max_chars = (size_t)v;
+  cfg.argon2_helper = parse_helper(L, 1, helper, sizeof helper);
 
   u = lua_newuserdata(L, sizeof *u);
   u->e = NULL;

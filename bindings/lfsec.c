@@ -178,6 +178,8 @@ static int lfsec_errname(lua_State *L) {
 
 static const luaL_Reg lfsec_funcs[] = {
     {"new", lfsec_engine_new},
+    {"argon2_helper_pid", lfsec_argon2_helper_pid},
+    {"argon2_helper_path", lfsec_argon2_helper_path},
     {"open_store", lfsec_store_open},
     {"random_id", lfsec_random_id},
     {"thread_nice", lfsec_thread_nice},

@@ -26,6 +26,8 @@ int64_t lfsec_optint(lua_State *L, int i, int64_t def);
 /* Register the fsec.Engine metatable and push the constructor. */
 void lfsec_engine_register(lua_State *L);
 int lfsec_engine_new(lua_State *L);
+int lfsec_argon2_helper_pid(lua_State *L);
+int lfsec_argon2_helper_path(lua_State *L);
 
 /* Register the fsec.Store metatable; core.open_store. */
 void lfsec_store_register(lua_State *L);

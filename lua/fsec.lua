@@ -83,6 +83,7 @@ local function engine_config(c)
     caps = c.password_hash_caps,
     token_skew = c.token_clock_skew,
     token_max_length = c.token_max_length,
+    argon2_helper = c.argon2_helper or nil,
   }
 end
 

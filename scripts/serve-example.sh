@@ -18,7 +18,7 @@ cp "$root"/lua/fsec.lua "$dir/lib/"
 cp "$root"/lua/fsec/*.lua "$dir/lib/fsec/"
 mkdir -p "$dir/lib/fsec/datastore"
 cp "$root"/lua/fsec/datastore/*.lua "$dir/lib/fsec/datastore/"
-cp "$root"/build/luajit/fsec/core.so "$dir/lib/fsec/core.so"
+cp "$root"/build/luajit/fsec/core.so "$root"/build/luajit/fsec/fsec-argon2 "$dir/lib/fsec/"
 cp "$root"/examples/openresty/fsec_example.lua "$dir/lib/"
 user_line=""
 if [ "$(id -u)" -eq 0 ]; then

@@ -208,6 +208,17 @@ describe_or_pending("the example app in nginx", function()
       table.sort(nices)
       assert.equals(0, nices[1])
       assert.equals(19, nices[#nices])
+      -- argon2 itself ran in the pool thread's helper process, a child of
+      -- the worker at nice 19: the worker never mapped argon2's 64 MiB, so
+      -- its peak resident set stays below it
+      p = io.popen("for m in $(cat " .. app.dir .. "/logs/nginx.pid); do for w in $(pgrep -P $m); do "
+        .. "awk '/^VmHWM/ { print $2 }' /proc/$w/status; for h in $(pgrep -P $w); do "
+        .. "echo helper $(cat /proc/$h/comm) $(awk '{ print $19 }' /proc/$h/stat); done; done; done")
+      local out = p:read("*a")
+      p:close()
+      assert.matches("helper fsec%-argon2 19", out)
+      local hwm = tonumber(out:match("^(%d+)"))
+      assert.is_true(hwm < 60 * 1024, "worker peak RSS " .. tostring(hwm) .. " KiB")
     end)
     stop(app)
     if not ok then error(err, 0) end

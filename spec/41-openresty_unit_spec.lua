@@ -40,3 +40,86 @@ describe("core.thread_nice", function()
     assert.equals("7", out)
   end)
 end)
+
+describe("core.new{ argon2_helper }", function()
+  local core = require "fsec.core"
+  local KEY = { helpers.KEY }
+
+  it("finds fsec-argon2 beside fsec.core and hashes there, as in-process", function()
+    local path = core.argon2_helper_path()
+    local so = package.searchpath("fsec.core", package.cpath)
+    local beside = so:gsub("core%.so$", "fsec-argon2")
+    assert.equals("/", path:sub(1, 1)) -- absolute: a later chdir keeps it
+    assert.equals(beside, path:sub(-#beside))
+    local h = assert(core.new{ secret_keys = KEY, argon2_helper = true, argon2_memory_kib = 1024, argon2_time = 1 })
+    local l = assert(core.new{ secret_keys = KEY, argon2_memory_kib = 1024, argon2_time = 1 })
+    local hash = assert(h:hash_password("pässword"))
+    assert.is_true(l:verify_password("pässword", hash))
+    assert.is_true(h:verify_password("pässword", assert(l:hash_password("pässword"))))
+    assert.is_false(h:verify_password("password", hash))
+    local pid = core.argon2_helper_pid()
+    assert.is_number(pid)
+    local stat = assert(io.open("/proc/" .. pid .. "/stat")):read("*a")
+    assert.matches("^%d+ %(fsec%-argon2%)", stat)
+  end)
+
+  it("refuses a path that is not a program, and a value of another type", function()
+    local e, err, code = core.new{ secret_keys = KEY, argon2_helper = "/nonexistent/fsec-argon2" }
+    assert.is_nil(e)
+    assert.equals("EINVAL", code)
+    assert.matches("argon2_helper", err, 1, true)
+    assert.has_error(function() core.new{ secret_keys = KEY, argon2_helper = 1 } end,
+      "bad config field 'argon2_helper' (path or boolean expected, got number)")
+  end)
+
+  it("reports a helper that does not speak its protocol, never a match", function()
+    local l = assert(core.new{ secret_keys = KEY, argon2_memory_kib = 1024, argon2_time = 1 })
+    local hash = assert(l:hash_password("pw"))
+    local e = assert(core.new{ secret_keys = KEY, argon2_helper = "/bin/cat" })
+    local ok, err, code = e:verify_password("pw", hash)
+    assert.is_false(ok)
+    assert.equals("EHELPER", code)
+    assert.matches("argon2 helper /bin/cat", err, 1, true)
+  end)
+end)
+
+describe("fsec.openresty.init argon2_process", function()
+  local fo = require "fsec.openresty"
+  local cfg = helpers.config{ database = helpers.tmpfile("or2.db") }
+
+  it("checks the helper at start", function()
+    fo.init(cfg, {}) -- the default: the helper beside fsec.core
+    local ok, err = pcall(fo.init, cfg, { argon2_process = "/nonexistent/fsec-argon2" })
+    assert.is_false(ok)
+    assert.matches("argon2_process: .*argon2_helper is not an executable file", err)
+    ok, err = pcall(fo.init, cfg, { argon2_process = 5 })
+    assert.is_false(ok)
+    assert.matches("argon2_process must be a boolean or a path", err, 1, true)
+    fo.init(cfg, { argon2_process = false })
+  end)
+end)
+
+describe("a hashing fault", function()
+  it("answers 503 at /login and counts no failed login (the argon2 helper fails)", function()
+    local db = helpers.tmpfile("fault-helper.db")
+    local good = helpers.new{ database = db, login_lockout_threshold = 3 }
+    good.datastore:create_user{ email = "h@example.org", password = good:hash_password("a long password") }
+    good:close()
+    -- /bin/false starts and exits at once: every hash fails with EHELPER
+    local sec = helpers.new{ database = db, login_lockout_threshold = 3, argon2_helper = "/bin/false", registerable = true }
+    for _, email in ipairs{ "h@example.org", "nobody@example.org" } do
+      local c = helpers.api(sec)
+      local res = c:call("POST", "/login", { email = email, password = "a long password" })
+      assert.equals(503, res.status)
+    end
+    local u = sec.datastore:find_user{ email = "h@example.org" }
+    assert.equals(0, u.failed_login_count or 0)
+    -- a registration cannot store a hash it could not make
+    local c = helpers.api(sec)
+    local res = c:call("POST", "/register", { email = "new@example.org", password = "another long one",
+                                              password_confirm = "another long one" })
+    assert.equals(503, res.status)
+    assert.is_nil(sec.datastore:find_user{ email = "new@example.org" })
+    sec:close()
+  end)
+end)

@@ -10,6 +10,7 @@ trap 'rm -rf "$prefix"' EXIT
 cmake --install "$build" --prefix "$prefix" >/dev/null
 for f in share/lua/5.4/fsec.lua share/lua/5.4/fsec/config.lua lib/lua/5.4/fsec/core.so \
          share/lua/5.1/fsec.lua share/lua/5.1/fsec/config.lua lib/lua/5.1/fsec/core.so \
+         lib/lua/5.4/fsec/fsec-argon2 lib/lua/5.1/fsec/fsec-argon2 \
          include/fsec.h include/fsec/token.h lib/pkgconfig/fsec.pc; do
   find "$prefix" -path "$prefix/$f" | grep -q . || { echo "missing $f"; exit 1; }
 done
@@ -19,6 +20,11 @@ assert(package.searchpath("fsec.core", package.cpath):find(os.getenv("P"), 1, tr
 local tok = sec:generate_token("confirm", { uid = "abc" })
 local e, i, d = sec:get_token_status(tok, "confirm", 60)
 assert(not e and not i and d.uid == "abc")
+-- the argon2 helper is found beside the installed module
+local core = require "fsec.core"
+local h = assert(core.new{ secret_keys = { string.rep("k", 32) }, argon2_helper = true, argon2_memory_kib = 1024 })
+assert(h:verify_password("pw", assert(h:hash_password("pw"))))
+assert(core.argon2_helper_path():find(os.getenv("P"), 1, true))
 print("ok " .. _VERSION)'
 cd "$prefix"
 P=$prefix LUA_PATH="$prefix/share/lua/5.4/?.lua;;" LUA_CPATH="$prefix/lib/lua/5.4/?.so;;" \

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -84,6 +85,12 @@ static const char *config_problem(const fsec_config *cfg, int *rc) {
     return "token_clock_skew must be 0..86400 seconds";
   if (cfg->token_max_chars < 64 || cfg->token_max_chars > 65536)
     return "token_max_length must be 64..65536";
+  /* the helper is checked now, so a wrong path fails at start and not at
+   * the first login */
+  if (cfg->argon2_helper &&
+      (cfg->argon2_helper[0] == '\0' || strlen(cfg->argon2_helper) > 4096 ||
+       access(cfg->argon2_helper, X_OK) != 0))
+    return "argon2_helper is not an executable file";
   *rc = FSEC_OK;
   return NULL;
 }
@@ -131,7 +138,11 @@ int fsec_engine_open(fsec_engine **out, const fsec_config *cfg, char *errbuf,
   e->cfg.secret_keys = NULL; /* the caller's pointers are not kept */
   e->cfg.secret_key_lens = NULL;
   e->cfg.password_salt = NULL;
+  e->cfg.argon2_helper = NULL;
   rc = copy_secrets(e, cfg);
+  if (rc == FSEC_OK && cfg->argon2_helper &&
+      !(e->helper = strdup(cfg->argon2_helper)))
+    rc = FSEC_ENOMEM;
   if (rc != FSEC_OK) {
     fsec_engine_close(e);
     return open_fail(errbuf, errlen, rc, "out of guarded memory");
@@ -145,6 +156,7 @@ void fsec_engine_close(fsec_engine *e) {
   sodium_free(e->keys); /* sodium_free wipes before unmapping; NULL is ok */
   sodium_free(e->salt);
   sodium_free(e->states);
+  free(e->helper);
   sodium_memzero(e, sizeof *e);
   free(e);
 }

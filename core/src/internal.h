@@ -33,6 +33,7 @@ struct fsec_engine {
   fsec__purpose purposes[FSEC__PURPOSE_CACHE];
   size_t n_purposes;
   uint64_t hash_count;        /* updated with __atomic builtins */
+  char *helper;               /* argon2 helper's path, or NULL (argon2.c) */
   char errmsg[256];
 };
 
@@ -43,6 +44,13 @@ int fsec__err(fsec_engine *e, int rc, const char *fmt, ...)
 #endif
     ;
 
+/* Run argon2id (new hash, t and m from the config) or verify an argon2
+ * PHC string (NUL-terminated, caps already checked): in this thread, or
+ * in this thread's helper process when e->helper is set (argon2.c). */
+int fsec__argon2_hash(fsec_engine *e, const char *in, size_t inlen,
+                      char out[FSEC_PASSWORD_HASH_BYTES]);
+int fsec__argon2_verify(fsec_engine *e, const char *in, size_t inlen,
+                        const char *stored, int *match);
 /* Count one expensive password-function run. */
 void fsec__count_hash(fsec_engine *e);
 

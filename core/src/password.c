@@ -219,16 +219,10 @@ int fsec_password_hash(fsec_engine *e, const char *pw, size_t pwlen, char *out,
   if (rc == FSEC_OK) rc = maybe_prehash(e, 1, &in, &inlen);
   if (rc != FSEC_OK) return rc;
   fsec__count_hash(e);
-  rc = crypto_pwhash_str_alg(out, in, inlen, e->cfg.argon2_time,
-                             (size_t)e->cfg.argon2_memory_kib * 1024,
-                             crypto_pwhash_ALG_ARGON2ID13);
+  rc = fsec__argon2_hash(e, in, inlen, out);
   fsec__pw_free(in, inlen);
-  if (rc != 0) {
-    out[0] = '\0';
-    return fsec__err(e, FSEC_ENOMEM, "argon2id could not allocate %u KiB",
-                     e->cfg.argon2_memory_kib);
-  }
-  return FSEC_OK;
+  if (rc != FSEC_OK) out[0] = '\0';
+  return rc;
 }
 
 /* Check format and caps of a stored hash; FSEC_OK when it may be run. */
@@ -253,14 +247,8 @@ static int check_stored(fsec_engine *e, const char *h, size_t len,
 
 static int verify_argon2(fsec_engine *e, const char *in, size_t inlen,
                          const char *h, int *match) {
-  int r;
   fsec__count_hash(e);
-  if (h[7] == 'i' && h[8] == 'd') /* "$argon2id$" */
-    r = crypto_pwhash_argon2id_str_verify(h, in, inlen);
-  else
-    r = crypto_pwhash_argon2i_str_verify(h, in, inlen);
-  *match = (r == 0);
-  return FSEC_OK;
+  return fsec__argon2_verify(e, in, inlen, h, match);
 }
 
 int fsec_password_verify(fsec_engine *e, const char *pw, size_t pwlen,

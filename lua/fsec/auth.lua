@@ -28,7 +28,7 @@ local COOKIE_MAX = 4096
 -- turn into "no such user": the request fails as unavailable (503).
 local Unavailable = {}
 Unavailable.__index = Unavailable
-Unavailable.__tostring = function(e) return "fsec: store unavailable: " .. tostring(e.message) end
+Unavailable.__tostring = function(e) return "fsec: unavailable: " .. tostring(e.message) end
 
 local NOT_A_FAULT = { ENOTFOUND = true, EIDENTITY = true, ETOOLONG = true, ENUL = true, EEXIST = true,
                       EUTF8 = true, EINVAL = true }
@@ -231,6 +231,24 @@ end
 -- Stored hashes that cannot run (unusable "!", malformed, over the caps,
 -- scheme not enabled).
 local STORED_HASH_UNUSABLE = { EHASHFMT = true, EHASHCAP = true, ESCHEME = true }
+-- Hashing that could not run at all (the argon2 helper failed, no memory):
+-- neither a match nor a wrong password. The request fails as unavailable
+-- (503) and no failure is counted against the account.
+local HASH_FAULT = { EHELPER = true, ENOMEM = true, ECRYPTO = true }
+
+local function check_hash(ok, err, code)
+  if not ok and HASH_FAULT[code] then
+    error(setmetatable({ code = code, message = err }, Unavailable), 0)
+  end
+  return ok, err, code
+end
+
+--- A new hash of password; a hashing fault raises Unavailable (503),
+-- anything else (a password the engine refuses) a plain error.
+function _M.new_hash(sec, password)
+  return assert(check_hash(sec:hash_password(password)))
+end
+
 
 --- Is the account locked out (login_lockout_threshold failures within
 -- login_lockout_window)?
@@ -252,7 +270,7 @@ end
 function _M.check_password(sec, identity, password)
   local user = _M.lookup_identity(sec, identity)
   if not user then
-    sec:verify_password(password or "", sec._dummy) -- same work, no match
+    check_hash(sec:verify_password(password or "", sec._dummy)) -- same work, no match
     return nil, "unknown", nil
   end
   return _M.check_user_password(sec, user, password)
@@ -263,17 +281,17 @@ end
 -- @return user, or nil, why ("locked", "password"), user
 function _M.check_user_password(sec, user, password)
   if type(user.password) ~= "string" or _M.lockout_active(sec, user) then
-    sec:verify_password(password or "", sec._dummy) -- same work, no match
+    check_hash(sec:verify_password(password or "", sec._dummy)) -- same work, no match
     if type(user.password) == "string" then
       check_store(sec.datastore:record_failed_login(user, sec._cfg.login_lockout_window))
       return nil, "locked", user
     end
     return nil, "password", user
   end
-  local ok, _, code = sec:verify_and_update_password(password, user)
+  local ok, _, code = check_hash(sec:verify_and_update_password(password, user))
   if not ok then
     -- an unusable stored hash ran nothing: run the one hash it would have
-    if STORED_HASH_UNUSABLE[code] then sec:verify_password(password, sec._dummy) end
+    if STORED_HASH_UNUSABLE[code] then check_hash(sec:verify_password(password, sec._dummy)) end
     sec.signals:send("user_failed_authn", { user = _M.public_user(user),
                                             auth_type = "password", tfa = false })
     if sec._cfg.login_lockout_threshold > 0 then

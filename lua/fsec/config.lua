@@ -177,6 +177,9 @@ _M.schema = {
     description = "fsec: passwords longer than this are refused before hashing" },
   password_hash_caps = { type = "table", default = {}, check = check_caps,
     description = "fsec: most a stored hash may ask for (argon2_memory_kib, argon2_time, argon2_lanes, bcrypt_cost, crypt_rounds, pbkdf2_rounds)" },
+  argon2_helper = { type = { "boolean", "string" }, default = false,
+    description = "fsec: run argon2 in a helper process (true: fsec-argon2 beside fsec.core; or its path), "
+      .. "so that its 64 MiB map and unmap never stall this process's other threads" },
   allow_weak_password_hash = { type = "boolean", default = false,
     description = "fsec: allow argon2 parameters below OWASP's minimum (tests only)" },
   token_max_length = { type = "number", default = 4096,

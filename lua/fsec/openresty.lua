@@ -16,6 +16,7 @@
 -- @module fsec.openresty
 
 local fsec = require "fsec"
+local core = require "fsec.core"
 local config = require "fsec.config"
 local http = require "fsec.http"
 local authz = require "fsec.authz"
@@ -42,6 +43,10 @@ local guards = {}
 -- setup (function(sec) run in every worker: connect signals, add policies),
 -- thread_nice (nice value of the hashing threads, 0..19, default 19;
 -- false: leave them at the worker's),
+-- argon2_process (default true: each hashing thread runs argon2 in a
+-- helper process, fsec-argon2, so that libsodium's mapping and unmapping
+-- of 64 MiB per hash never stalls the worker's event loop on the memory-map
+-- lock; false: argon2 in the thread itself; or the helper's path),
 -- user_header (name of a request header that carries the user id to
 -- upstreams, e.g. "X-User-Id"; always cleared from the client's request),
 -- guards (name -> spec, checked here once: `protect("name")` is then the
@@ -64,6 +69,18 @@ function _M.init(cfg, opts)
   local nice = saved_opts.thread_nice
   if nice == nil then nice = 19 end
   engine_cfg.thread_nice = nice or nil
+  local helper = saved_opts.argon2_process
+  if helper == nil then helper = true end
+  if helper ~= true and helper ~= false and type(helper) ~= "string" then
+    error("fsec.openresty.init: argon2_process must be a boolean or a path", 2)
+  end
+  if helper then
+    -- fail at start, not at the first login: the helper must exist
+    local probe = { secret_keys = { string.rep("x", 32) }, argon2_helper = helper }
+    local ok, e, msg = pcall(core.new, probe)
+    if not ok or not e then error("fsec.openresty.init: argon2_process: " .. tostring(msg or e), 2) end
+  end
+  engine_cfg.argon2_helper = helper or nil
 end
 
 

@@ -1,6 +1,8 @@
 --- Password work inside nginx's worker threads (ngx.run_worker_thread).
 -- Each thread has its own Lua state: it keeps one engine per password
--- configuration, made on first use. Tokens are never signed here, so
+-- configuration, made on first use. With argon2_helper (the default under
+-- fsec.openresty) argon2 itself runs in a helper process of the thread
+-- (core/src/argon2.c says why: the worker's memory map stays still). Tokens are never signed here, so
 -- these engines hold a throwaway key, never the application's.
 -- @module fsec.thread
 
@@ -23,7 +25,7 @@ local function fingerprint(c)
                       "bcrypt_cost", "crypt_rounds", "pbkdf2_rounds" } do
     caps[#caps + 1] = tostring(c.caps and c.caps[k])
   end
-  return concat({ c.password_salt or "", c.normalize, c.password_max_bytes,
+  return concat({ tostring(c.argon2_helper), c.password_salt or "", c.normalize, c.password_max_bytes,
                   c.argon2_time, c.argon2_memory_kib, concat(c.schemes, ","),
                   concat(caps, ",") }, "\0")
 end
@@ -42,7 +44,7 @@ local function engine(c)
       secret_keys = { THROWAWAY_KEY }, password_salt = c.password_salt,
       normalize = c.normalize, password_max_bytes = c.password_max_bytes,
       argon2_time = c.argon2_time, argon2_memory_kib = c.argon2_memory_kib,
-      schemes = c.schemes, caps = c.caps,
+      schemes = c.schemes, caps = c.caps, argon2_helper = c.argon2_helper,
     })
     engines[fp] = e
   end

@@ -383,7 +383,7 @@ function V.register(sec, req, res, fields, json)
   end
   if existing then
     -- generic responses: answer as for a new account, create nothing
-    sec:hash_password(password) -- the same work as a registration
+    auth.new_hash(sec, password) -- the same work as a registration (and faults)
     sec.signals:send("user_not_registered", { user = auth.public_user(existing),
       existing_email = true, existing_username = false, form_data = { email = email, username = username } })
     -- the owner hears of it (Flask-Security-Too's welcome_existing; E-06)
@@ -393,7 +393,7 @@ function V.register(sec, req, res, fields, json)
     flash(sec, req, res, "info", "CONFIRM_REGISTRATION", { email = email })
     return res:redirect(nxt or cfg.post_register_view or cfg.post_login_view)
   end
-  local hash = assert(sec:hash_password(password))
+  local hash = auth.new_hash(sec, password)
   local user, err, code = auth.check_store(ds:create_user{ email = email, username = username, password = hash })
   if not user then
     if code == "EEXIST" then form:error("email", "EMAIL_ALREADY_ASSOCIATED", { email = email })
@@ -496,7 +496,7 @@ function V.reset_token(sec, req, res, fields, json, token)
     if json then return json_error(res, form) end
     return page(sec, req, res, "reset", form)
   end
-  local hash = assert(sec:hash_password(password))
+  local hash = auth.new_hash(sec, password)
   local ok = pcall(ds.transaction, ds, function()
     assert(ds:set_password(user, hash) ~= nil)
     assert(ds:set_uniquifier(user))          -- ends every session, remember cookie,
@@ -558,7 +558,7 @@ function V.change(sec, req, res, fields, json)
     if json then return json_error(res, form) end
     return page(sec, req, res, "change", form)
   end
-  local ok, err = sec.datastore:set_password(user, assert(sec:hash_password(new)))
+  local ok, err = sec.datastore:set_password(user, auth.new_hash(sec, new))
   if ok ~= nil then ok, err = sec:end_other_sessions(req, res, user, true) end
   if not ok then
     sec._log("error", "fsec: password change failed: " .. tostring(err))

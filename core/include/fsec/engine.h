@@ -65,6 +65,12 @@ typedef struct fsec_config {
   uint32_t argon2_memory_kib; /* new hashes: argon2id m in KiB (>= 8) */
   unsigned schemes;           /* FSEC_SCHEME_* accepted when verifying */
   fsec_hash_caps caps;
+  /* Path of the fsec-argon2 program (built beside fsec.core). NULL: argon2
+   * runs in the calling thread. Set: it runs in a helper process owned by
+   * the calling thread, so that libsodium's map and unmap of the argon2
+   * memory never hold this process's memory-map lock (other threads, such
+   * as nginx's event loop, would wait for it). Copied by the engine. */
+  const char *argon2_helper;
   int64_t token_skew;       /* seconds a token's issued-at may be ahead */
   size_t token_max_chars;   /* longer token strings are invalid unread */
 } fsec_config;

@@ -30,14 +30,15 @@
   XX(EFORK,      -17, "handle used across fork()")                         \
   XX(EFULL,      -18, "database or disk is full")                            \
   XX(EREADONLY,  -19, "database is read-only")                               \
-  XX(EIDENTITY,  -20, "invalid identity")
+  XX(EIDENTITY,  -20, "invalid identity")                                   \
+  XX(EHELPER,    -21, "argon2 helper process failed")
 
 typedef enum fsec_errno {
   FSEC_OK = 0,
 #define FSEC__ERR_ENUM(name, val, msg) FSEC_##name = (val),
   FSEC_ERRNO_MAP(FSEC__ERR_ENUM)
 #undef FSEC__ERR_ENUM
-  FSEC__ERR_LAST = -21
+  FSEC__ERR_LAST = -22
 } fsec_errno;
 
 /* Symbolic name of a code ("EINVAL"); "OK" for 0, "EUNKNOWN" otherwise.

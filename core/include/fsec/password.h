@@ -80,4 +80,9 @@ FSEC_API FSEC_NODISCARD int fsec_password_dummy(fsec_engine *e, char *out,
 FSEC_API int fsec_password_identify(const fsec_engine *e, const char *hash,
                                     size_t hashlen) FSEC_NONNULL(1, 2);
 
+/* Process id of the calling thread's argon2 helper (fsec_config's
+ * argon2_helper), 0 when this thread has none running. This function
+ * can't fail. */
+FSEC_API int fsec_argon2_helper_pid(void);
+
 #endif /* FSEC_PASSWORD_H */
