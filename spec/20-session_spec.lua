@@ -3,6 +3,7 @@
 local fsec = require "fsec"
 local helpers = require "spec.helpers"
 local cjson = require "cjson"
+local unpack = table.unpack or unpack
 
 local function setup_sec(extra)
   local clock = helpers.clock()
@@ -188,6 +189,30 @@ describe("session cookie", function()
     local f = sec.datastore:find_user{ id = u.id }
     assert.equals(2, f.login_count)
     assert.equals("192.0.2.10", f.current_login_ip)
+  end)
+
+  it("writes a login (old session out, new one in, tracking) in one transaction: one commit", function()
+    local sec, u = setup_sec{ trackable = true }
+    local c = helpers.client()
+    login(sec, c, u) -- c now holds a session the next login replaces
+    local ds, depth, log = sec.datastore, 0, {}
+    local txn = ds.transaction
+    ds.transaction = function(self, fn, ...)
+      depth = depth + 1
+      log[#log + 1] = "begin"
+      local r = { txn(self, fn, ...) }
+      depth = depth - 1
+      log[#log + 1] = "commit"
+      return unpack(r)
+    end
+    for _, m in ipairs{ "delete_session", "create_session", "track_login" } do
+      local orig = ds[m]
+      ds[m] = function(...) log[#log + 1] = m .. (depth > 0 and "" or " (outside)"); return orig(...) end
+    end
+    login(sec, c, u)
+    assert.same({ "begin", "delete_session", "create_session", "track_login", "commit" }, log)
+    local f = ds:find_user{ id = u.id }
+    assert.equals(2, f.login_count)
   end)
 
   it("refuses to log in an inactive user", function()

@@ -428,6 +428,28 @@ static void memory_is_reported(void) {
   fsec_store_close(s);
 }
 
+/* The purge of a user's expired sessions at login (store.c's
+ * ST_SESSION_PURGE) seeks to the expired ones through the (user_id,
+ * expires_at) index instead of reading every session of the user. */
+static void session_purge_reads_only_expired_rows(void) {
+  const char *p = path("purge.db");
+  sqlite3 *db;
+  sqlite3_stmt *st;
+  char plan[512] = "";
+  fsec_store_close(open_at(p)); /* migrate */
+  ASSERT_OK(sqlite3_open(p, &db));
+  ASSERT_OK(sqlite3_prepare_v2(db,
+      "EXPLAIN QUERY PLAN DELETE FROM sessions WHERE user_id = ?1 AND "
+      "expires_at <= ?2", -1, &st, NULL));
+  while (sqlite3_step(st) == SQLITE_ROW)
+    snprintf(plan + strlen(plan), sizeof plan - strlen(plan), "%s;",
+             (const char *)sqlite3_column_text(st, 3));
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  if (!strstr(plan, "sessions_user_expiry (user_id=? AND expires_at<?)"))
+    FAIL_AT("plan: %s", plan);
+}
+
 static void sessions_live_and_die(void) {
   fsec_store *s = open_at(path("sess.db"));
   int64_t id = create(s, "s@x.com", NULL, 0), n = -1;
@@ -508,6 +530,7 @@ int main(void) {
   RUN(full_database_is_clean);
   RUN(child_after_fork_is_refused);
   RUN(sessions_live_and_die);
+  RUN(session_purge_reads_only_expired_rows);
   RUN(memory_is_reported);
   RUN(failed_logins_count_in_a_window);
   {

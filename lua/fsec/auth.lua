@@ -40,6 +40,21 @@ local function check_store(v, err, code)
   end
   return v, err, code
 end
+-- Run fn in one write transaction of ds: a login's writes (the old
+-- session out, the new one in, tracking) then cost one commit, so one
+-- fsync under synchronous=FULL on the worker's event loop, not three.
+-- A transaction that cannot start (store busy) is Unavailable like any
+-- other store fault.
+local function in_transaction(ds, fn)
+  local ok, a, b, c = pcall(ds.transaction, ds, fn)
+  if ok then return a, b, c end
+  if type(a) == "string" then
+    local code = a:match("^(E%u+):")
+    if code then check_store(nil, a, code) end
+  end
+  error(a, 0)
+end
+
 local REFRESH_AFTER = 60 -- re-sign a session cookie at most once a minute
 
 
@@ -411,13 +426,21 @@ function Security:login_user(req, res, user, opts)
   -- A new session id on every login: end the one the request came with
   -- (session fixation), whoever it belonged to.
   local old = read_session(self, req) or read_remember(self, req)
-  if old then ds:delete_session(old.s) end
   local remember = opts.remember
   if remember == nil then remember = self._cfg.default_remember_me end
   local sid = core.random_id(16)
   local lifetime = remember and self._cfg.remember_cookie_duration or self._cfg.session_lifetime
   local err, code
-  ok, err, code = check_store(ds:create_session(user, sid, t + lifetime))
+  local tracked, terr
+  ok, err, code = in_transaction(ds, function()
+    if old then ds:delete_session(old.s) end
+    local made, e, c = check_store(ds:create_session(user, sid, t + lifetime))
+    if not made then return nil, e, c end
+    if self._cfg.trackable then
+      tracked, terr = ds:track_login(user, http.single(req, "remote_addr", 64))
+    end
+    return true
+  end)
   if not ok then return nil, err, code end
   local data = { s = sid, u = user.fs_uniquifier, a = t }
   set_session_cookie(self, req, res, data)
@@ -428,9 +451,8 @@ function Security:login_user(req, res, user, opts)
   elseif http.single(req.cookies, rname) then
     res:delete_cookie(rname, cookie_opts(self, req))
   end
-  if self._cfg.trackable then
-    ok, err, code = ds:track_login(user, http.single(req, "remote_addr", 64))
-    if not ok then self._log("error", "fsec: login tracking failed: " .. tostring(err)) end
+  if self._cfg.trackable and not tracked then
+    self._log("error", "fsec: login tracking failed: " .. tostring(terr))
   end
   req._fsec = { session = { user, "session", data } }
   self.signals:send("user_authenticated", { user = _M.public_user(user),
