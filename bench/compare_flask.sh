@@ -82,9 +82,12 @@ ufsec0=$(sqlite3 "$dir/fsec/var/auth.db" 'select count(*) from users')
 uflask0=$(sqlite3 "$dir/flask/auth.db" 'select count(*) from user')
 
 hz=$(getconf CLK_TCK)
-ticks() {  # utime + stime of the server's worker processes (children of PID)
+ticks() {  # utime + stime of the server's worker processes (children of
+           # PID) and of their children (fsec's argon2 helpers)
   for p in $(ps -o pid= --ppid "$1"); do
-    sed 's/.*) //' "/proc/$p/stat" 2>/dev/null | awk '{ print $12 + $13 }'
+    for q in $p $(ps -o pid= --ppid "$p"); do
+      sed 's/.*) //' "/proc/$q/stat" 2>/dev/null | awk '{ print $12 + $13 }'
+    done
   done | awk '{ s += $1 } END { print s + 0 }'
 }
 # run SIDE TEST ROUND: one wrk run; appends req/s and CPU us per answer.

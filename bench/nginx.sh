@@ -72,6 +72,19 @@ login
 [ "$(curl -s -H "Cookie: $COOKIE" "$B/bench/session")" = hello ] || { echo "session check failed"; exit 1; }
 
 workers_of() { pgrep -P "$(cat "$1/logs/nginx.pid")" | tr '\n' ' '; }
+# smaps FIELD ROOT: a field of /proc/PID/smaps_rollup (Rss, Pss,
+# Private_Dirty), mean over ROOT's workers, in MiB. Private_Dirty is what
+# each worker holds alone (its heap, copied pages); Rss also counts the
+# library pages every process on the machine shares, Pss a share of them.
+smaps() { for p in $(workers_of "$2"); do awk -v f="$1:" '$1 == f { print $2 }' "/proc/$p/smaps_rollup"; done \
+          | awk '{ s += $1; n++ } END { printf "%.1f", s / n / 1024 }'; }
+snap() { echo "$(smaps Rss "$1") $(smaps Pss "$1") $(smaps Private_Dirty "$1")"; }
+# Memory at start: one login and two checks served (above), one hello
+# served by the plain nginx.
+curl -s "http://127.0.0.1:$plain_port/hello" > /dev/null
+set -- $(snap "$dir"); rss_s=$1; pss_s=$2; pd_s=$3
+set -- $(snap "$dir/plain"); rssp_s=$1; pssp_s=$2; pdp_s=$3
+mem_s=$(curl -s "$B/bench/memory")
 cpu_ticks() { t=0; for p in $(workers_of "$dir"); do v=$(awk '{ print $14 + $15 }' "/proc/$p/stat"); t=$((t + v)); done; echo $t; }
 # wrk run: prints "req/s worker-CPU-us-per-request"
 run() {
@@ -170,13 +183,6 @@ echo "Logins answered per run: $(tr '\n' ' ' < "$dir.nlogins")"
 # without it, on the USERS database, after token requests of $ntok
 # different users (fsec's user cache full, SQLite's page cache warm).
 wrk -t1 -c8 -d2s "http://127.0.0.1:$plain_port/hello" > /dev/null
-# smaps FIELD ROOT: a field of /proc/PID/smaps_rollup (Rss, Pss,
-# Private_Dirty), mean over ROOT's workers, in MiB. Private_Dirty is what
-# each worker holds alone (its heap, copied pages); Rss also counts the
-# library pages every process on the machine shares, Pss a share of them.
-smaps() { for p in $(workers_of "$2"); do awk -v f="$1:" '$1 == f { print $2 }' "/proc/$p/smaps_rollup"; done \
-          | awk '{ s += $1; n++ } END { printf "%.1f", s / n / 1024 }'; }
-snap() { echo "$(smaps Rss "$1") $(smaps Pss "$1") $(smaps Private_Dirty "$1")"; }
 mem0=$(curl -s "$B/bench/memory?gc=1"); set -- $(snap "$dir"); rss0=$1; pss0=$2; pd0=$3
 wrk -t1 -c8 -d3s -s bench/flask/wrk_get.lua "$B/bench/token" -- Authentication-Token "$dir.tokens" > "$dir.warm"
 mem=$(curl -s "$B/bench/memory?gc=1")
@@ -193,7 +199,10 @@ helper=$(for p in $(workers_of "$dir"); do for h in $(pgrep -P "$p"); do awk '/^
 echo
 echo "| memory per worker ($users users), MiB | Rss | Pss | Private_Dirty |"
 echo "|---|---|---|---|"
-echo "| nginx + Lua module, no fsec | $rssp | $pssp | $pdp |"
+echo "| at start: nginx + Lua module, no fsec | $rssp_s | $pssp_s | $pdp_s |"
+echo "| at start: nginx + fsec (a login and two checks served) | $rss_s | $pss_s | $pd_s |"
+echo "| at start: added by fsec | $(sub "$rss_s" "$rssp_s") | $(sub "$pss_s" "$pssp_s") | $(sub "$pd_s" "$pdp_s") ($(mib "$(field lua_heap_bytes "$mem_s")") MiB live Lua heap, with 0.6 MiB of slots the two 10000-entry caches preallocate; $(mib "$(field cache_bytes "$mem_s")") MiB SQLite page cache) |"
+echo "| nginx + Lua module, no fsec, after the runs above | $rssp | $pssp | $pdp |"
 echo "| nginx + fsec, after the runs above ($n0 users cached) | $rss0 | $pss0 | $pd0 |"
 echo "| added by fsec | $(sub "$rss0" "$rssp") | $(sub "$pss0" "$pssp") | $(sub "$pd0" "$pdp") |"
 echo "| of which SQLite's page cache (bound: database_cache_kib, 8 MiB by default) | | | $(mib "$cache0") |"

@@ -107,6 +107,16 @@ describe_or_pending("the example app in nginx", function()
         assert.equals("new@example.org", j.email)
         assert.equals("token", j.via)
         assert.equals(tostring(j.id), j.upstream_user_header)
+        -- protect() inside content_by_lua: the user, or the denial answered
+        for _, path in ipairs{ "/bench/token", "/bench/token-inline" } do
+          local st, _, body = http(app, nil, "GET", path, { headers = { ["Authentication-Token"] = token } })
+          assert.equals(200, st); assert.equals("hello\n", body)
+          st, _, body = http(app, nil, "GET", path, { headers = { ["Authentication-Token"] = token .. "x",
+                                                                 Accept = "application/json" } })
+          assert.equals(401, st); assert.is_nil(body:find("hello", 1, true))
+          local st2, hd2, body2 = http(app, nil, "GET", path) -- a browser: to the login page
+          assert.equals(302, st2); assert.matches("^/login", hd2.location); assert.is_nil(body2:find("hello", 1, true))
+        end
         -- a client cannot spoof the upstream user header
         _, _, _, j = http(app, nil, "GET", "/api/me", { headers = { ["Authentication-Token"] = token, ["X-User-Id"] = "1" } })
         assert.equals(tostring(j.id), j.upstream_user_header)

@@ -330,7 +330,9 @@ end
 -- the name of a guard given to init; on success the user is in
 -- ngx.ctx.fsec_user. user_header (default: init's opts.user_header)
 -- names a request header that carries the user id to an upstream; the
--- client's own is always removed first.
+-- client's own is always removed first. Also usable at the top of a
+-- content_by_lua handler: it returns the user, or has answered the
+-- denial (ngx.exit) and does not return.
 function _M.protect(spec, user_header)
   if type(spec) == "string" then
     local g = guards[spec]
