@@ -123,3 +123,17 @@ describe("a hashing fault", function()
     sec:close()
   end)
 end)
+
+describe("fsec.openresty.init gc_pause", function()
+  local fo = require "fsec.openresty"
+  local cfg = helpers.config{ database = helpers.tmpfile("or3.db") }
+
+  it("takes 100..1000 and refuses anything else at start", function()
+    fo.init(cfg, { gc_pause = 110 })
+    for _, bad in ipairs{ 99, 1001, "110", true } do
+      local ok, err = pcall(fo.init, cfg, { gc_pause = bad })
+      assert.is_false(ok)
+      assert.matches("gc_pause must be a number 100..1000", err, 1, true)
+    end
+  end)
+end)
