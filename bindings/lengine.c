@@ -57,7 +57,10 @@ static const char *parse_helper(lua_State *L, int t, char *buf, size_t len) {
   const char *path = NULL;
   lua_getfield(L, t, "argon2_helper");
   if (lua_type(L, -1) == LUA_TSTRING) {
-    path = lua_tostring(L, -1); /* stays on the stack until core.new returns */
+    size_t plen;
+    path = lua_tolstring(L, -1, &plen); /* stays on the stack until core.new returns */
+    if (strlen(path) != plen)
+      luaL_error(L, "bad config field 'argon2_helper' (NUL byte in path)");
     return path;
   }
   if (lua_isboolean(L, -1) && lua_toboolean(L, -1)) {

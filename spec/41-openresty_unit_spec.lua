@@ -70,6 +70,8 @@ describe("core.new{ argon2_helper }", function()
     assert.matches("argon2_helper", err, 1, true)
     assert.has_error(function() core.new{ secret_keys = KEY, argon2_helper = 1 } end,
       "bad config field 'argon2_helper' (path or boolean expected, got number)")
+    assert.has_error(function() core.new{ secret_keys = KEY, argon2_helper = "/bin/true\0/x" } end,
+      "bad config field 'argon2_helper' (NUL byte in path)")
   end)
 
   it("reports a helper that does not speak its protocol, never a match", function()
@@ -83,7 +85,7 @@ describe("core.new{ argon2_helper }", function()
   end)
 end)
 
-describe("fsec.openresty.init argon2_process", function()
+describe("fsec.openresty.init options", function()
   local fo = require "fsec.openresty"
   local cfg = helpers.config{ database = helpers.tmpfile("or2.db") }
 
@@ -97,7 +99,17 @@ describe("fsec.openresty.init argon2_process", function()
     assert.matches("argon2_process must be a boolean or a path", err, 1, true)
     fo.init(cfg, { argon2_process = false })
   end)
+
+  it("gc_pause takes 100..1000 and refuses anything else at start", function()
+    fo.init(cfg, { gc_pause = 110 })
+    for _, bad in ipairs{ 99, 1001, "110", true } do
+      local ok, err = pcall(fo.init, cfg, { gc_pause = bad })
+      assert.is_false(ok)
+      assert.matches("gc_pause must be a number 100..1000", err, 1, true)
+    end
+  end)
 end)
+
 
 describe("a hashing fault", function()
   it("answers 503 at /login and counts no failed login (the argon2 helper fails)", function()
@@ -121,19 +133,5 @@ describe("a hashing fault", function()
     assert.equals(503, res.status)
     assert.is_nil(sec.datastore:find_user{ email = "new@example.org" })
     sec:close()
-  end)
-end)
-
-describe("fsec.openresty.init gc_pause", function()
-  local fo = require "fsec.openresty"
-  local cfg = helpers.config{ database = helpers.tmpfile("or3.db") }
-
-  it("takes 100..1000 and refuses anything else at start", function()
-    fo.init(cfg, { gc_pause = 110 })
-    for _, bad in ipairs{ 99, 1001, "110", true } do
-      local ok, err = pcall(fo.init, cfg, { gc_pause = bad })
-      assert.is_false(ok)
-      assert.matches("gc_pause must be a number 100..1000", err, 1, true)
-    end
   end)
 end)
