@@ -1,5 +1,6 @@
 /* fuzz_cookie.c: any bytes as a Cookie header, through fsec.http's
- * parse_cookies (Lua, from the source tree).
+ * parse_cookies (Lua, from the source tree), and its one-name reader
+ * http.cookie.
  *
  * Oracles: it never raises; the result holds only string names mapping to
  * a string or to a list (2 or more) of strings; a name is never empty and
@@ -90,6 +91,33 @@ static size_t check_shape(lua_State *L) {
   return names;
 }
 
+/* http.cookie(header, name) for one name: the value when the reference
+ * has the name once, false when more, nil when never. */
+static void check_one(lua_State *L, const uint8_t *s, size_t n, const pair *p,
+                      size_t np, const char *name, size_t nlen) {
+  size_t j, count = 0, len, at = 0;
+  const char *v;
+  for (j = 0; j < np; j++)
+    if (span_is(s, p[j].k, name, nlen)) {
+      if (!count) at = j;
+      count++;
+    }
+  fuzz_lua_fn(L, "cookie");
+  lua_pushlstring(L, (const char *)s, n);
+  lua_pushlstring(L, name, nlen);
+  fuzz_lua_call(L, 2);
+  if (count == 0) {
+    ORACLE(lua_isnil(L, -1));
+  } else if (count > 1) {
+    ORACLE(lua_type(L, -1) == LUA_TBOOLEAN && !lua_toboolean(L, -1));
+  } else {
+    ORACLE(lua_type(L, -1) == LUA_TSTRING);
+    v = lua_tolstring(L, -1, &len);
+    ORACLE(span_is(s, p[at].v, v, len));
+  }
+  lua_pop(L, 1);
+}
+
 /* Every name of the reference maps to its values, in order. */
 static size_t check_values(lua_State *L, const uint8_t *s, const pair *p,
                            size_t np) {
@@ -135,5 +163,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   np = reference(data, size, pairs);
   ORACLE(check_values(L, data, pairs, np) == names);
   lua_pop(L, 1);
+  /* the one-name reader (OpenResty's path): every name, and names that
+   * may or may not be there */
+  {
+    static const char *probe[] = {"session", "remember_token", "a", "__Host-session"};
+    size_t i, k;
+    for (i = 0; i < np; i++)
+      check_one(L, data, size, pairs, np, (const char *)data + pairs[i].k.at,
+                pairs[i].k.len);
+    for (k = 0; k < sizeof probe / sizeof *probe; k++)
+      check_one(L, data, size, pairs, np, probe[k], strlen(probe[k]));
+  }
   return 0;
 }

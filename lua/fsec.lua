@@ -141,7 +141,8 @@ function _M.new(cfg)
     signals = signals.new(log),
     msg = messages.catalogue(c.messages),
     _engine = engine,
-    _clock = c.clock,
+    -- whole seconds, so that the request path needs no floor (auth.lua)
+    _clock = c.clock and function() return floor(c.clock()) end,
     _log = log,
     _policy = policy.new(log),
     -- verified against when there is no real hash: one argon2 run at the

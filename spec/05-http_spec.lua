@@ -70,3 +70,31 @@ describe("http.parse_cookies", function()
     assert.equal("x" .. string.rep(" ", 65536) .. "y", http.parse_cookies(h).a)
   end)
 end)
+
+describe("http.cookie", function()
+  local http = require "fsec.http"
+
+  it("reads one name as parse_cookies does, on 5000 random headers", function()
+    local pieces = { "session", "a", "__Host-session", "x.y", "s-1", "=", ";", " ", "\t", "v", "a b", "==", "%" }
+    math.randomseed(42)
+    for _ = 1, 5000 do
+      local t = {}
+      for i = 1, math.random(0, 12) do t[i] = pieces[math.random(#pieces)] end
+      local h = table.concat(t)
+      local all = http.parse_cookies(h)
+      for _, name in ipairs{ "session", "a", "__Host-session", "x.y", "s-1", "v" } do
+        local want = all[name]
+        if type(want) == "table" then want = false end
+        assert.equals(want, http.cookie(h, name), ("header %q, name %q"):format(h, name))
+      end
+    end
+  end)
+
+  it("answers nil for names parse_cookies never yields, and for no header", function()
+    assert.is_nil(http.cookie("a b=1", "a b"))
+    assert.is_nil(http.cookie("=1", ""))
+    assert.is_nil(http.cookie(nil, "session"))
+    assert.equals(false, http.cookie("session=a; session=b", "session"))
+    assert.equals("a b", http.cookie(" session =  a b  ; x=1", "session"))
+  end)
+end)

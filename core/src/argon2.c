@@ -19,6 +19,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <string.h>
@@ -41,6 +42,18 @@ typedef struct helper {
 } helper;
 
 static __thread helper current = {0, 0, -1, NULL};
+
+/* A thread that ends takes its helper with it: a key whose destructor
+ * runs at thread exit (set once the thread has a helper). */
+static pthread_key_t exit_key;
+static pthread_once_t exit_once = PTHREAD_ONCE_INIT;
+
+static void helper_drop(void);
+static void at_thread_exit(void *unused) {
+  (void)unused;
+  helper_drop();
+}
+static void make_exit_key(void) { (void)pthread_key_create(&exit_key, at_thread_exit); }
 
 /* Forget the helper; stop it if this process started it. */
 static void helper_drop(void) {
@@ -103,6 +116,8 @@ static int helper_spawn(fsec_engine *e) {
   current.pid = pid;
   current.owner = getpid();
   current.fd = sv[0];
+  if (pthread_once(&exit_once, make_exit_key) == 0)
+    (void)pthread_setspecific(exit_key, &current); /* any non-NULL value */
   return FSEC_OK;
 }
 

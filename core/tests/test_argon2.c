@@ -3,6 +3,7 @@
  * Usage: test_argon2 PATH-OF-fsec-argon2 (ctest passes it).
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -179,6 +180,9 @@ static void each_thread_has_its_own_helper(void) {
   ASSERT_OK(pthread_join(t2, &r2));
   ASSERT(r1 && r2);
   ASSERT(*(int *)r1 > 0 && *(int *)r2 > 0 && *(int *)r1 != *(int *)r2);
+  /* a thread that ended took its helper with it (stopped and reaped) */
+  ASSERT(kill(*(int *)r1, 0) != 0 && errno == ESRCH);
+  ASSERT(kill(*(int *)r2, 0) != 0 && errno == ESRCH);
   fsec_engine_close(h);
 }
 

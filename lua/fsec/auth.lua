@@ -61,9 +61,12 @@ local REFRESH_AFTER = 60 -- re-sign a session cookie at most once a minute
 local _M = { _VERSION = "0.1.0" }
 
 
+-- The clock gives whole seconds (fsec.new wraps a configured clock in
+-- floor; nginx's ngx.time is whole already): no floor on the request path.
 local function now(sec)
   local c = sec._clock
-  return floor(c and c() or os.time())
+  if c then return c() end
+  return os.time()
 end
 
 

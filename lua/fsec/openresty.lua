@@ -235,6 +235,14 @@ local Headers = {
   end,
 }
 
+local Cookies = {
+  __index = function(c, name)
+    local v = http.cookie(ngx.var.http_cookie, name)
+    if v ~= nil then rawset(c, name, v) end -- false (repeated) stays absent
+    return v
+  end,
+}
+
 -- Request fields read from nginx only when fsec asks for them: a token
 -- check needs one header, a session check one cookie, and building every
 -- field up front (all headers, the query, every cookie) cost more than
@@ -244,8 +252,9 @@ local LAZY = {
   headers = function() return setmetatable({}, Headers) end,
   -- no query string (most requests): no parsing
   query = function() return ngx.var.args and ngx.req.get_uri_args(100) or {} end,
-  -- nginx joins repeated Cookie headers with "; "
-  cookies = function() return http.parse_cookies(ngx.var.http_cookie) end,
+  -- nginx joins repeated Cookie headers with "; "; each name is read
+  -- when asked for (a repeated name reads as absent, as in parse_cookies)
+  cookies = function() return setmetatable({}, Cookies) end,
   path = function() return ngx.var.uri end, -- normalized by nginx (decoded, dots resolved)
   uri = function() return ngx.var.request_uri end,
   remote_addr = function() return ngx.var.remote_addr end,
