@@ -157,7 +157,7 @@ end
 --- Current time for tokens: the configured clock, or nil (the C clock).
 local function now(self)
   local clock = self._clock
-  if clock then return floor(clock()) end
+  if clock then return clock() end -- whole seconds already (new)
   return nil
 end
 
