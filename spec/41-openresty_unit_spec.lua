@@ -112,13 +112,14 @@ end)
 
 
 describe("a hashing fault", function()
-  it("answers 503 at /login and counts no failed login (the argon2 helper fails)", function()
+  it("answers 503 at /login, /register and /change and counts no failed login (the argon2 helper fails)", function()
     local db = helpers.tmpfile("fault-helper.db")
     local good = helpers.new{ database = db, login_lockout_threshold = 3 }
     good.datastore:create_user{ email = "h@example.org", password = good:hash_password("a long password") }
     good:close()
     -- /bin/false starts and exits at once: every hash fails with EHELPER
-    local sec = helpers.new{ database = db, login_lockout_threshold = 3, argon2_helper = "/bin/false", registerable = true }
+    local sec = helpers.new{ database = db, login_lockout_threshold = 3, argon2_helper = "/bin/false", registerable = true,
+                             changeable = true }
     for _, email in ipairs{ "h@example.org", "nobody@example.org" } do
       local c = helpers.api(sec)
       local res = c:call("POST", "/login", { email = email, password = "a long password" })
@@ -132,6 +133,18 @@ describe("a hashing fault", function()
                                               password_confirm = "another long one" })
     assert.equals(503, res.status)
     assert.is_nil(sec.datastore:find_user{ email = "new@example.org" })
+    -- /change cannot check the current password: 503, the hash unchanged
+    local u2 = sec.datastore:find_user{ email = "h@example.org" }
+    local before = u2.password
+    c = helpers.api(sec)
+    local lres = sec:new_response()
+    assert(sec:login_user(c:req(), lres, u2))
+    c:take(lres)
+    c:call("GET", "/change")
+    res = c:call("POST", "/change", { password = "a long password", new_password = "a new long one",
+                                      new_password_confirm = "a new long one" })
+    assert.equals(503, res.status)
+    assert.equals(before, sec.datastore:find_user{ email = "h@example.org" }.password)
     sec:close()
   end)
 end)

@@ -261,6 +261,11 @@ local function check_hash(ok, err, code)
   return ok, err, code
 end
 
+--- The results of a password check, passed through; a hashing fault
+-- raises Unavailable (503) instead of reading as a wrong password.
+_M.check_hash = check_hash
+
+
 --- A new hash of password; a hashing fault raises Unavailable (503),
 -- anything else (a password the engine refuses) a plain error.
 function _M.new_hash(sec, password)

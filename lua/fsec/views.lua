@@ -550,7 +550,7 @@ function V.change(sec, req, res, fields, json)
   elseif new and confirm ~= new then form:error("new_password_confirm", "RETYPE_PASSWORD_MISMATCH") end
   if current and form:ok() then
     local stored = user.password or sec._dummy
-    if not sec:verify_password(current, stored) or not user.password then
+    if not auth.check_hash(sec:verify_password(current, stored)) or not user.password then
       form:error("password", "INVALID_PASSWORD")
     end
   end
