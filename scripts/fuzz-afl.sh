@@ -11,7 +11,8 @@ set -eu
 cd "$(dirname "$0")/.."
 secs=${1:-60}
 [ $# -gt 0 ] && shift
-targets=${*:-token hash identity base64 cookie redirect}
+# every target fuzz/CMakeLists.txt builds, unless some are named
+targets=${*:-$(sed -n 's/^set(FSEC_FUZZ_[A-Z]*_TARGETS \(.*\))$/\1/p' fuzz/CMakeLists.txt | tr '\n' ' ')}
 scripts/deps.sh build fuzz
 command -v afl-clang-fast >/dev/null || { echo "fuzz-afl.sh needs AFL++ (afl++)"; exit 1; }
 

@@ -9,7 +9,8 @@ set -eu
 cd "$(dirname "$0")/.."
 secs=${1:-60}
 [ $# -gt 0 ] && shift
-targets=${*:-token hash identity base64 cookie redirect}
+# every target fuzz/CMakeLists.txt builds, unless some are named
+targets=${*:-$(sed -n 's/^set(FSEC_FUZZ_[A-Z]*_TARGETS \(.*\))$/\1/p' fuzz/CMakeLists.txt | tr '\n' ' ')}
 scripts/deps.sh build fuzz
 command -v clang >/dev/null || { echo "fuzz.sh needs clang"; exit 1; }
 # The whole library is compiled with coverage (fuzzer-no-link) and the

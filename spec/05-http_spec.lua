@@ -75,14 +75,14 @@ describe("http.cookie", function()
   local http = require "fsec.http"
 
   it("reads one name as parse_cookies does, on 5000 random headers", function()
-    local pieces = { "session", "a", "__Host-session", "x.y", "s-1", "=", ";", " ", "\t", "v", "a b", "==", "%" }
+    local pieces = { "session", "a", "__Host-session", "x.y", "s-1", "=", ";", " ", "\t", "v", "a b", "==", "%", "\0" }
     math.randomseed(42)
     for _ = 1, 5000 do
       local t = {}
       for i = 1, math.random(0, 12) do t[i] = pieces[math.random(#pieces)] end
       local h = table.concat(t)
       local all = http.parse_cookies(h)
-      for _, name in ipairs{ "session", "a", "__Host-session", "x.y", "s-1", "v" } do
+      for _, name in ipairs{ "session", "a", "__Host-session", "x.y", "s-1", "v", "a\0", "\0v" } do
         local want = all[name]
         if type(want) == "table" then want = false end
         assert.equals(want, http.cookie(h, name), ("header %q, name %q"):format(h, name))
@@ -94,6 +94,9 @@ describe("http.cookie", function()
     assert.is_nil(http.cookie("a b=1", "a b"))
     assert.is_nil(http.cookie("=1", ""))
     assert.is_nil(http.cookie(nil, "session"))
+    assert.is_nil(http.cookie("a=1", "a\0b")) -- a NUL in the name is part of it, not its end
+    assert.equals("1", http.cookie("a\0b=1", "a\0b"))
+    for i = 1, 100 do assert.is_nil(http.cookie("x=1", "name" .. i)) end -- any names: no growth past 64
     assert.equals(false, http.cookie("session=a; session=b", "session"))
     assert.equals("a b", http.cookie(" session =  a b  ; x=1", "session"))
   end)

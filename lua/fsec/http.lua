@@ -93,13 +93,23 @@ end
 
 
 -- Patterns that find one cookie name's pairs: at the start of the header,
--- and after a ";". Made once per name (fsec reads a handful of names).
-local COOKIE_PATTERNS = setmetatable({}, { __index = function(t, name)
-  local lit = name:gsub("[%^%$%(%)%%%.%[%]%*%+%-%?]", "%%%0")
-  local p = { "^%s*" .. lit .. "%s*=%s*()[^;]*()", ";%s*" .. lit .. "%s*=%s*()[^;]*()" }
-  t[name] = p
+-- and after a ";". Kept for the first 64 names asked for (fsec reads a
+-- handful; an application asking for arbitrary names does not grow it).
+local COOKIE_PATTERNS, n_patterns = {}, 0
+-- A NUL ends a pattern under LuaJIT (Lua 5.1 patterns), which spell it %z;
+-- Lua 5.4 takes it as is.
+local NUL_AS = { ["\0"] = jit and "%z" or "\0" }
+
+local function cookie_patterns(name)
+  local p = COOKIE_PATTERNS[name]
+  if p then return p end
+  local lit = name:gsub("[%^%$%(%)%%%.%[%]%*%+%-%?]", "%%%0"):gsub("%c", NUL_AS)
+  p = { "^%s*" .. lit .. "%s*=%s*()[^;]*()", ";%s*" .. lit .. "%s*=%s*()[^;]*()" }
+  if n_patterns < 64 then
+    COOKIE_PATTERNS[name], n_patterns = p, n_patterns + 1
+  end
   return p
-end })
+end
 
 --- The value of one cookie, read as parse_cookies would (blanks around the
 -- name and value trimmed): nil when absent, false when the name is
@@ -110,7 +120,7 @@ function _M.cookie(header, name)
   if type(header) ~= "string" or type(name) ~= "string" or name == "" or find(name, "[%s=;]") then
     return nil
   end
-  local p = COOKIE_PATTERNS[name]
+  local p = cookie_patterns(name)
   local vs, ve = match(header, p[1])
   if not vs then
     local _
