@@ -75,7 +75,8 @@ describe("http.cookie", function()
   local http = require "fsec.http"
 
   it("reads one name as parse_cookies does, on 5000 random headers", function()
-    local pieces = { "session", "a", "__Host-session", "x.y", "s-1", "=", ";", " ", "\t", "v", "a b", "==", "%", "\0" }
+    local pieces = { "session", "a", "__Host-session", "x.y", "s-1", "=", ";", " ", "\t", "v", "a b", "==", "%", "\0",
+                     "; ", "session=", "; session=", "a=" }
     math.randomseed(42)
     for _ = 1, 5000 do
       local t = {}

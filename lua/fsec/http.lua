@@ -92,46 +92,79 @@ function _M.parse_cookies(header)
 end
 
 
--- Patterns that find one cookie name's pairs: at the start of the header,
--- and after a ";". Kept for the first 64 names asked for (fsec reads a
--- handful; an application asking for arbitrary names does not grow it).
-local COOKIE_PATTERNS, n_patterns = {}, 0
--- A NUL ends a pattern under LuaJIT (Lua 5.1 patterns), which spell it %z;
--- Lua 5.4 takes it as is.
-local NUL_AS = { ["\0"] = jit and "%z" or "\0" }
+-- Cookie names already checked (fsec reads a handful; kept for the first
+-- 64, so that an application asking for arbitrary names does not grow it).
+local VALID_NAME, n_valid = {}, 0
 
-local function cookie_patterns(name)
-  local p = COOKIE_PATTERNS[name]
-  if p then return p end
-  local lit = name:gsub("[%^%$%(%)%%%.%[%]%*%+%-%?]", "%%%0"):gsub("%c", NUL_AS)
-  p = { "^%s*" .. lit .. "%s*=%s*()[^;]*()", ";%s*" .. lit .. "%s*=%s*()[^;]*()" }
-  if n_patterns < 64 then
-    COOKIE_PATTERNS[name], n_patterns = p, n_patterns + 1
-  end
-  return p
+local function valid_cookie_name(name)
+  local v = VALID_NAME[name]
+  if v ~= nil then return v end
+  v = name ~= "" and not find(name, "[%s=;]")
+  if n_valid < 64 then VALID_NAME[name], n_valid = v, n_valid + 1 end
+  return v
 end
+
+
+-- The pair whose name is the occurrence of `name` at s, or the first
+-- pair of a later occurrence (parse_cookies' rules: a pair starts at the
+-- header's start or after ";", blanks around name and value are
+-- trimmed): value start, value end, and where the pair ends (its ";",
+-- or #header + 1); nil when there is none.
+local function pair_from(header, name, s)
+  local n, len = #name, #header
+  while s do
+    local b = s - 1
+    while b >= 1 and blank(byte(header, b)) do b = b - 1 end
+    if b == 0 or byte(header, b) == 59 then        -- ";"
+      local e = s + n
+      while e <= len and blank(byte(header, e)) do e = e + 1 end
+      if byte(header, e) == 61 then                 -- "="
+        local stop = find(header, ";", e + 1, true) or (len + 1)
+        local vs, ve = e + 1, stop - 1
+        while vs <= ve and blank(byte(header, vs)) do vs = vs + 1 end
+        while ve >= vs and blank(byte(header, ve)) do ve = ve - 1 end
+        return vs, ve, stop
+      end
+    end
+    s = find(header, name, s + 1, true)
+  end
+  return nil
+end
+
+
+-- The same for the pair a browser writes ("; name=value", or the name at
+-- the start; no blanks but the one after ";"), with no loop, so that
+-- LuaJIT compiles the request path around it (a loop entered inside a
+-- root trace stops the trace). nil: not that form, ask pair_from.
+local function plain_pair(header, name, s)
+  if s > 1 and not (byte(header, s - 1) == 32 and byte(header, s - 2) == 59) then return nil end
+  local e = s + #name
+  if byte(header, e) ~= 61 then return nil end
+  local stop = find(header, ";", e + 1, true) or (#header + 1)
+  local vs, ve = e + 1, stop - 1
+  if vs <= ve and (blank(byte(header, vs)) or blank(byte(header, ve))) then return nil end
+  return vs, ve, stop
+end
+
 
 --- The value of one cookie, read as parse_cookies would (blanks around the
 -- name and value trimmed): nil when absent, false when the name is
--- repeated. A few pattern finds and no loop of its own, so that LuaJIT
--- compiles the request path around it (a loop inside a root trace stops
--- the trace: the session check ran interpreted with parse_cookies).
+-- repeated. Plain finds, no pattern: the session check reads its cookie
+-- on every request, and pattern matching over the header was most of it.
 function _M.cookie(header, name)
-  if type(header) ~= "string" or type(name) ~= "string" or name == "" or find(name, "[%s=;]") then
+  if type(header) ~= "string" or type(name) ~= "string" or not valid_cookie_name(name) then
     return nil
   end
-  local p = cookie_patterns(name)
-  local vs, ve = match(header, p[1])
+  local s = find(header, name, 1, true)
+  if not s then return nil end
+  local vs, ve, stop = plain_pair(header, name, s)
   if not vs then
-    local _
-    _, _, vs, ve = find(header, p[2])
+    vs, ve, stop = pair_from(header, name, s)
     if not vs then return nil end
   end
-  if find(header, p[2], ve) then return false end -- repeated: absent
-  if ve > vs and blank(byte(header, ve - 1)) then
-    repeat ve = ve - 1 until ve == vs or not blank(byte(header, ve - 1))
-  end
-  return sub(header, vs, ve - 1)
+  local again = find(header, name, stop, true)
+  if again and pair_from(header, name, again) then return false end -- repeated: absent
+  return sub(header, vs, ve)
 end
 
 
