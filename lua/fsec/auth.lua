@@ -17,6 +17,7 @@ local userlib = require "fsec.user"
 
 local type = type
 local pairs = pairs
+local rawget = rawget
 local ipairs = ipairs
 local floor = math.floor
 
@@ -350,19 +351,43 @@ local AUTHENTICATORS = {
 _M.MECHANISMS = { session = true, token = true, basic = true }
 
 
--- One mechanism, its result cached on the request.
-local function try_mechanism(sec, req, mech, res, cache)
-  local hit = cache[mech]
+-- Each mechanism's result is kept on the request itself, in three fields
+-- (user or false, via, data): no table per request, since the check runs
+-- on every request and its garbage was a large part of its cost in nginx.
+-- An absent field means "not tried yet".
+local RESULT_KEYS = {
+  session = { "_fsec_session", "_fsec_session_via", "_fsec_session_data" },
+  token = { "_fsec_token", "_fsec_token_via", "_fsec_token_data" },
+  basic = { "_fsec_basic", "_fsec_basic_via", "_fsec_basic_data" },
+}
+
+local function keep_result(req, mech, user, via, data)
+  local k = RESULT_KEYS[mech]
+  req[k[1]] = user or false
+  req[k[2]] = user and via or nil
+  req[k[3]] = user and data or nil
+end
+
+-- Forget every mechanism's result (after a login, logout or re-sign).
+local function forget_results(req)
+  for _, k in pairs(RESULT_KEYS) do
+    req[k[1]], req[k[2]], req[k[3]] = nil, nil, nil
+  end
+end
+
+
+-- One mechanism, its result kept on the request.
+local function try_mechanism(sec, req, mech, res)
+  local k = RESULT_KEYS[mech]
+  local hit = rawget(req, k[1])
   if hit == nil then
     local user, via, data = AUTHENTICATORS[mech](sec, req, res)
-    if user then
-      local ok = sec._policy:run("authenticate", user, req, via)
-      if not ok then user = nil end
-    end
-    hit = user and { user, via, data } or false
-    cache[mech] = hit
+    if user and not sec._policy:run("authenticate", user, req, via) then user = nil end
+    keep_result(req, mech, user, via, data)
+    if user then return user, via, data end
+    return nil
   end
-  if hit then return hit[1], hit[2], hit[3] end
+  if hit then return hit, rawget(req, k[2]), rawget(req, k[3]) end
   return nil
 end
 
@@ -371,24 +396,19 @@ end
 -- (in order), or nil. Results are cached on the request.
 -- @return user, via ("session", "remember", "token", "basic"), data
 function _M.authenticate(sec, req, mechanisms, res)
-  local cache = req._fsec
-  if not cache then
-    cache = {}
-    req._fsec = cache
-  end
   -- Unrolled for the usual one or two mechanisms: a loop here would stop
   -- LuaJIT from compiling the request path that calls it (a root trace
   -- cannot hold an inner loop), and that path runs on every request.
   local m = mechanisms[1]
   if not m then return nil end
-  local user, via, data = try_mechanism(sec, req, m, res, cache)
+  local user, via, data = try_mechanism(sec, req, m, res)
   if user then return user, via, data end
   m = mechanisms[2]
   if not m then return nil end
-  user, via, data = try_mechanism(sec, req, m, res, cache)
+  user, via, data = try_mechanism(sec, req, m, res)
   if user then return user, via, data end
   for i = 3, #mechanisms do
-    user, via, data = try_mechanism(sec, req, mechanisms[i], res, cache)
+    user, via, data = try_mechanism(sec, req, mechanisms[i], res)
     if user then return user, via, data end
   end
   return nil
@@ -462,7 +482,8 @@ function Security:login_user(req, res, user, opts)
   if self._cfg.trackable and not tracked then
     self._log("error", "fsec: login tracking failed: " .. tostring(terr))
   end
-  req._fsec = { session = { user, "session", data } }
+  forget_results(req)
+  keep_result(req, "session", user, "session", data)
   self.signals:send("user_authenticated", { user = _M.public_user(user),
                                             authn_via = opts.authn_via or { "password" } })
   return true
@@ -476,7 +497,7 @@ function Security:logout_user(req, res)
   if data and self.datastore then self.datastore:delete_session(data.s) end
   res:delete_cookie(cookie_name(self, req, self._cfg.session_cookie_name), cookie_opts(self, req))
   res:delete_cookie(cookie_name(self, req, self._cfg.remember_cookie_name), cookie_opts(self, req))
-  req._fsec = {}
+  forget_results(req)
   return true
 end
 
@@ -501,7 +522,8 @@ function Security:end_other_sessions(req, res, user, rotate)
     data = copy_data(data)
     data.u = user.fs_uniquifier
     set_session_cookie(self, req, res, data)
-    req._fsec = { session = { user, "session", data } }
+    forget_results(req)
+    keep_result(req, "session", user, "session", data)
   end
   return true
 end
@@ -531,7 +553,8 @@ function Security:mark_fresh(req, res)
     res:set_cookie(rname, assert(self:generate_token("remember", { s = sid, u = data.u })),
                    cookie_opts(self, req, self._cfg.remember_cookie_duration))
   end
-  req._fsec = { session = { user, "session", data } }
+  forget_results(req)
+  keep_result(req, "session", user, "session", data)
   return true
 end
 
