@@ -18,6 +18,58 @@ describe("fsec.openresty.init guards", function()
   end)
 end)
 
+describe("fsec.openresty.init jit_opt", function()
+  local fo = require "fsec.openresty"
+  local cfg = helpers.config{ database = helpers.tmpfile("or-jit.db") }
+
+  it("refuses what jit.opt.start would not take, naming it", function()
+    local ok, err = pcall(fo.init, cfg, { jit_opt = { "maxrecord=16000", "maxrecord" } })
+    assert.is_false(ok)
+    assert.matches("jit_opt: 'maxrecord' is not name=number", err, 1, true)
+    ok, err = pcall(fo.init, cfg, { jit_opt = "maxrecord=1" })
+    assert.is_false(ok)
+    assert.matches("jit_opt must be a list or false", err, 1, true)
+    if jit then
+      ok, err = pcall(fo.init, cfg, { jit_opt = { "maxfoo=3" } })
+      assert.is_false(ok)
+      assert.matches("maxfoo=3", err, 1, true)
+    end
+    assert.has_no_error(function() fo.init(cfg, { jit_opt = false }) end)
+  end)
+
+  it("raises LuaJIT's trace limits by default, so that a check compiles as one trace", function()
+    if not jit then return end -- Lua 5.4 has no JIT to tune
+    -- A loop whose trace needs more than LuaJIT's default 4000 IR
+    -- instructions: with the defaults it aborts ("trace too long") and
+    -- never compiles; after init's jit_opt it does.
+    local function compiled_after(opts)
+      jit.flush()
+      jit.opt.start("maxrecord=4000", "maxirconst=500", "maxsnap=500")
+      if opts then fo.init(cfg, opts) end
+      local src = { "local t = ... local function f(t) local x = 0" }
+      for i = 1, 200 do src[#src + 1] = ("x = x + t[%d] * %d"):format(i % 7 + 1, i) end
+      src[#src + 1] = "return x end local y = 0 for _ = 1, 2000 do y = y + f(t) end return y"
+      local run = assert((loadstring or load)(table.concat(src, "\n")))
+      local traces = 0 -- traces that start in run and were compiled
+      local recording
+      local function on_trace(what, tr, func)
+        if what == "start" then recording = (func == run) and tr or nil
+        elseif what == "stop" and tr == recording then traces = traces + 1 end
+      end
+      jit.attach(on_trace, "trace")
+      run({ 1, 2, 3, 4, 5, 6, 7 })
+      jit.attach(on_trace)
+      return traces
+    end
+    local without = compiled_after(nil)
+    local with = compiled_after({})
+    jit.opt.start("maxrecord=4000", "maxirconst=500", "maxsnap=500")
+    assert.equals(0, without)
+    assert.is_true(with > 0)
+  end)
+end)
+
+
 describe("core.thread_nice", function()
   local core = require "fsec.core"
 

@@ -30,11 +30,40 @@ local rawset = rawset
 local tonumber = tonumber
 local tostring = tostring
 
+-- Tables with room for the fields a request fills in (LuaJIT's
+-- table.new): growing an empty table rehashes it at each power of two,
+-- and those rehashes were a measurable part of a check.
+local ok_new, new_tab = pcall(require, "table.new")
+if not ok_new then new_tab = function() return {} end end
+
 
 local _M = { _VERSION = "0.1.0" }
 
 local saved_config, saved_opts, engine_cfg, sec
 local guards = {}
+
+
+-- LuaJIT's default limits (4000 IR instructions and 500 constants per
+-- trace) are too small for a check compiled as one trace: it aborts
+-- ("trace too long"), is blacklisted after a few tries and then runs in
+-- the interpreter, on every request. Set in init_by_lua, before the fork:
+-- every worker inherits them. They apply to the whole Lua VM (longer
+-- traces for the application too), hence the jit_opt option.
+local JIT_OPT = { "maxrecord=16000", "maxirconst=2000", "maxsnap=1000" }
+
+local function set_jit_opt(list)
+  if list == nil then list = JIT_OPT end
+  if list == false then return end
+  if type(list) ~= "table" then error("fsec.openresty.init: jit_opt must be a list or false", 3) end
+  for i = 1, #list do
+    if type(list[i]) ~= "string" or not list[i]:match("^%l+=%d+$") then
+      error("fsec.openresty.init: jit_opt: '" .. tostring(list[i]) .. "' is not name=number", 3)
+    end
+  end
+  if not jit then return end -- plain Lua (tests): nothing to tune
+  local ok, err = pcall(jit.opt.start, (table.unpack or unpack)(list))
+  if not ok then error("fsec.openresty.init: jit_opt: " .. tostring(err), 3) end
+end
 
 
 --- Validate and keep the configuration (init_by_lua). Raises on a bad one.
@@ -53,7 +82,9 @@ local guards = {}
 -- guards (name -> spec, checked here once: `protect("name")` is then the
 -- fastest form of protect),
 -- gc_pause (the worker's LuaJIT GC pause, 100..1000; default: leave it
--- at 200. 110 keeps a worker's heap near what it holds live).
+-- at 200. 110 keeps a worker's heap near what it holds live),
+-- jit_opt (LuaJIT parameters for jit.opt.start, a list such as
+-- { "maxrecord=16000" }; default: JIT_OPT below; false: leave LuaJIT's).
 function _M.init(cfg, opts)
   local c, err = config.validate(cfg)
   if not c then error("fsec.openresty.init: " .. err, 2) end
@@ -68,6 +99,7 @@ function _M.init(cfg, opts)
   if gp ~= nil and (type(gp) ~= "number" or gp < 100 or gp > 1000) then
     error("fsec.openresty.init: gc_pause must be a number 100..1000", 2)
   end
+  set_jit_opt(saved_opts.jit_opt)
   engine_cfg = fsec.engine_config(c)
   engine_cfg.secret_keys = nil -- worker threads hash; they never sign
   -- Hashing threads run at the lowest priority (nice 19 by default): on a
@@ -247,14 +279,19 @@ local Cookies = {
 -- check needs one header, a session check one cookie, and building every
 -- field up front (all headers, the query, every cookie) cost more than
 -- the check itself.
+-- The query of every request that has none: shared, so read-only.
+local NO_ARGS = setmetatable({}, {
+  __newindex = function() error("fsec.openresty: a request's query table is read-only", 2) end,
+})
+
 local LAZY = {
   -- lower-case names, as fsec asks for them
-  headers = function() return setmetatable({}, Headers) end,
-  -- no query string (most requests): no parsing
-  query = function() return ngx.var.args and ngx.req.get_uri_args(100) or {} end,
+  headers = function() return setmetatable(new_tab(0, 2), Headers) end,
+  -- no query string (most requests): no parsing, and no new table
+  query = function() return ngx.var.args and ngx.req.get_uri_args(100) or NO_ARGS end,
   -- nginx joins repeated Cookie headers with "; "; each name is read
   -- when asked for (a repeated name reads as absent, as in parse_cookies)
-  cookies = function() return setmetatable({}, Cookies) end,
+  cookies = function() return setmetatable(new_tab(0, 2), Cookies) end,
   path = function() return ngx.var.uri end, -- normalized by nginx (decoded, dots resolved)
   uri = function() return ngx.var.request_uri end,
   remote_addr = function() return ngx.var.remote_addr end,
@@ -282,7 +319,10 @@ function _M.request(ctx)
   local req = ctx.fsec_req
   if req then return req end
   local method = ngx.req.get_method()
-  req = setmetatable({ method = method }, Request)
+  -- method, the fields read from nginx, auth.lua's results: 8 slots (a token or session check fills 5 to 7)
+  req = new_tab(0, 8)
+  req.method = method
+  setmetatable(req, Request)
   if method ~= "GET" and method ~= "HEAD" then
     local max = sec._cfg.max_body_bytes
     local len = tonumber(ngx.var.content_length)
