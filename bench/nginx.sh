@@ -52,6 +52,8 @@ EOF
 nginx -p "$dir/plain" -c conf/nginx.conf -e logs/error.log &
 plain=$!
 trap 'kill -QUIT $pid $plain 2>/dev/null; sleep 0.5; rm -rf "$dir" "$dir".*' EXIT
+# a run stopped by a signal (Ctrl-C, a closed pipe) stops its nginx too
+trap 'exit 2' INT TERM HUP PIPE
 B=http://127.0.0.1:$port
 for _ in $(seq 1 300); do curl -sf "$B/hello" >/dev/null 2>&1 && break; sleep 0.1; done
 
@@ -103,12 +105,12 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f\n", a / b }'; }
 # with that.
 for f in h hT hC t s ti si rt rs rti rsi ct cs cti csi ch chT chC rct rcs rcti rcsi qt qs qti qsi; do : > "$dir.$f"; done
 for r in $(seq 1 "$rounds"); do
-  set -- $(run "$B/hello"); echo "$1" >> "$dir.h"; echo "$2" >> "$dir.ch"
-  set -- $(run -H "Authentication-Token: $TOKEN" "$B/hello"); echo "$1" >> "$dir.hT"; echo "$2" >> "$dir.chT"
+  set -- $(run "$B/bench/hello"); echo "$1" >> "$dir.h"; echo "$2" >> "$dir.ch"
+  set -- $(run -H "Authentication-Token: $TOKEN" "$B/bench/hello"); echo "$1" >> "$dir.hT"; echo "$2" >> "$dir.chT"
   set -- $(run -H "Authentication-Token: $TOKEN" "$B/bench/token"); echo "$1" >> "$dir.t"; echo "$2" >> "$dir.ct"
   set -- $(run -H "Authentication-Token: $TOKEN" "$B/bench/token-inline"); echo "$1" >> "$dir.ti"; echo "$2" >> "$dir.cti"
   login
-  set -- $(run -H "Cookie: $COOKIE" "$B/hello"); echo "$1" >> "$dir.hC"; echo "$2" >> "$dir.chC"
+  set -- $(run -H "Cookie: $COOKIE" "$B/bench/hello"); echo "$1" >> "$dir.hC"; echo "$2" >> "$dir.chC"
   set -- $(run -H "Cookie: $COOKIE" "$B/bench/session"); echo "$1" >> "$dir.s"; echo "$2" >> "$dir.cs"
   set -- $(run -H "Cookie: $COOKIE" "$B/bench/session-inline"); echo "$1" >> "$dir.si"; echo "$2" >> "$dir.csi"
   h=$(tail -1 "$dir.h"); ch=$(tail -1 "$dir.ch")
@@ -123,7 +125,7 @@ echo "# nginx + fsec, $workers worker(s), $users users, wrk -t1 -c32 -d${secs}s,
 echo
 echo "| path | req/s (median) | ratio to hello (median of rounds) | worker CPU per request | CPU ratio (hello / path) | target | ratio to hello sent the same header |"
 echo "|---|---|---|---|---|---|---|"
-echo "| content_by_lua hello | $(median < "$dir.h") | 1.00 | $(median < "$dir.ch") us | 1.00 | | |"
+echo "| content_by_lua hello at /bench/hello (the length of the checked paths) | $(median < "$dir.h") | 1.00 | $(median < "$dir.ch") us | 1.00 | | |"
 echo "| for reference: the same hello sent the token header | $(median < "$dir.hT") | | $(median < "$dir.chT") us | | | |"
 echo "| for reference: the same hello sent the session cookie | $(median < "$dir.hC") | | $(median < "$dir.chC") us | | | |"
 line() { echo "| $1 | $(median < "$dir.$2") | $(median < "$dir.r$2") | $(median < "$dir.c$2") us | $(median < "$dir.rc$2") | >= 0.85 | $(median < "$dir.q$2") |"; }
