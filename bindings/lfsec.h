@@ -32,5 +32,6 @@ int lfsec_argon2_helper_path(lua_State *L);
 /* Register the fsec.Store metatable; core.open_store. */
 void lfsec_store_register(lua_State *L);
 int lfsec_store_open(lua_State *L);
+int lfsec_sync_wal(lua_State *L);
 
 #endif /* LFSEC_H */

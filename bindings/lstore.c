@@ -452,6 +452,36 @@ static int lfsec_store_begin(lua_State *L) {
   return 1;
 }
 
+/* store:begin_deferred() -> true, deferred: a transaction whose commit
+ * does not wait for the disk (see fsec_store_begin_deferred) */
+static int lfsec_store_begin_deferred(lua_State *L) {
+  fsec_store *s = check_store(L);
+  int deferred;
+  int rc = fsec_store_begin_deferred(s, &deferred);
+  if (rc != FSEC_OK) return fail(L, s, rc);
+  lua_pushboolean(L, 1);
+  lua_pushboolean(L, deferred);
+  return 2;
+}
+
+/* store:wal_path() -> path of the WAL file, or nil (no deferring) */
+static int lfsec_store_wal_path(lua_State *L) {
+  const char *p = fsec_store_wal_path(check_store(L));
+  if (p) lua_pushstring(L, p);
+  else lua_pushnil(L);
+  return 1;
+}
+
+/* core.sync_wal(wal_path) -> true, or nil, message, code */
+int lfsec_sync_wal(lua_State *L) {
+  char err[512];
+  const char *path = luaL_checkstring(L, 1);
+  int rc = fsec_store_sync_wal(path, err, sizeof err);
+  if (rc != FSEC_OK) return lfsec_pushfail(L, rc, err);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
 static int lfsec_store_commit(lua_State *L) {
   fsec_store *s = check_store(L);
   int rc = fsec_store_commit(s);
@@ -543,6 +573,8 @@ static const luaL_Reg lfsec_store_methods[] = {
     {"delete_user_sessions", lfsec_store_delete_user_sessions},
     {"find_user_by_session", lfsec_store_find_user_by_session},
     {"begin", lfsec_store_begin},
+    {"begin_deferred", lfsec_store_begin_deferred},
+    {"wal_path", lfsec_store_wal_path},
     {"commit", lfsec_store_commit},
     {"rollback", lfsec_store_rollback},
     {"counts", lfsec_store_counts},

@@ -29,7 +29,7 @@ want=""
 for group in "$@"; do
   case $group in
     build) want="$want $BUILD" ;;
-    test) want="$want $BUILD $TEST $OPENRESTY $BROWSER wrk" ;;  # wrk: bench/load.sh in CI
+    test) want="$want $BUILD $TEST $OPENRESTY $BROWSER wrk strace" ;;  # wrk: bench/load.sh; strace: where nginx fsyncs
     openresty) want="$want $BUILD $OPENRESTY" ;;
     fuzz) want="$want $BUILD $FUZZ" ;;
     bench) want="$want $BUILD $BENCH" ;;

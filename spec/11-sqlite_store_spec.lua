@@ -172,3 +172,44 @@ describe("store faults", function()
     end
   end)
 end)
+
+describe("transaction_deferred", function()
+  local sqlite = require "fsec.datastore.sqlite"
+  local core = require "fsec.core"
+
+  it("syncs once after a commit, never after a rollback; plain transaction without a syncer", function()
+    local ds = assert(sqlite.new{ path = helpers.tmpfile("deferred.db") })
+    assert.same({ 1, 2 }, { ds:transaction_deferred(function(a, b) return a, b end, 1, 2) })
+    local syncs = 0
+    assert.is_true(ds:set_wal_syncer(function(wal) syncs = syncs + 1; return core.sync_wal(wal) end))
+    assert.equals("x", ds:transaction_deferred(function()
+      assert(ds:create_user{ email = "d1@x.org" })
+      return "x"
+    end))
+    assert.equals(1, syncs)
+    local ok, err = pcall(ds.transaction_deferred, ds, function()
+      assert(ds:create_user{ email = "d2@x.org" })
+      error("EINVAL: no", 0)
+    end)
+    assert.is_false(ok)
+    assert.equals("EINVAL: no", err)
+    assert.equals(1, syncs)
+    assert.is_nil(ds:find_user{ email = "d2@x.org" })
+    -- nested in a transaction: joins it, the outer commit fsyncs itself
+    ds:transaction(function() ds:transaction_deferred(function() end) end)
+    assert.equals(1, syncs)
+    -- a syncer that raises: EDB, with its message
+    ds:set_wal_syncer(function() error("disk gone") end)
+    ok, err = pcall(ds.transaction_deferred, ds, function() end)
+    assert.is_false(ok)
+    assert.matches("^EDB: .*disk gone", err)
+    assert.has_error(function() ds:set_wal_syncer("no") end)
+    ds:close()
+  end)
+
+  it("cannot defer without a WAL file", function()
+    local ds = assert(sqlite.new{ path = ":memory:" })
+    assert.is_false(ds:set_wal_syncer(function() return true end))
+    ds:close()
+  end)
+end)

@@ -1,6 +1,7 @@
 -- Sessions, remember-me, logout and revocation (catalogue S-01..S-06,
 -- acceptance D3-D5, H2).
 local fsec = require "fsec"
+local core = require "fsec.core"
 local helpers = require "spec.helpers"
 local cjson = require "cjson"
 local unpack = table.unpack or unpack
@@ -213,6 +214,35 @@ describe("session cookie", function()
     assert.same({ "begin", "delete_session", "create_session", "track_login", "commit" }, log)
     local f = ds:find_user{ id = u.id }
     assert.equals(2, f.login_count)
+  end)
+
+  it("leaves the fsync of a login's commit to the datastore's syncer, after the commit", function()
+    local sec, u = setup_sec{ trackable = true }
+    local c = helpers.client()
+    local ds, seen = sec.datastore, {}
+    local other = require("fsec.datastore.sqlite").new{ path = sec._cfg.database }
+    assert.is_true(ds:set_wal_syncer(function(wal)
+      -- called once the commit is in: another connection sees the login
+      seen[#seen + 1] = wal
+      local me = other:find_user{ id = u.id }
+      seen.count_then = me.login_count
+      return core.sync_wal(wal)
+    end))
+    login(sec, c, u)
+    assert.equals(1, #seen)
+    assert.equals(sec._cfg.database .. "-wal", seen[1]:sub(-#sec._cfg.database - 4))
+    assert.equals(1, seen.count_then)
+    -- a syncer that fails: the store is unavailable (503), not "logged in"
+    ds:set_wal_syncer(function() return nil, "EDB: fsync: input/output error" end)
+    local ok, e = pcall(sec.login_user, sec, c:req(), sec:new_response(), u)
+    assert.is_false(ok)
+    assert.is_true(require("fsec.auth").is_unavailable(e))
+    assert.matches("input/output error", tostring(e), 1, true)
+    -- without a syncer the commit fsyncs itself
+    ds:set_wal_syncer(nil)
+    login(sec, c, u)
+    assert.equals(1, #seen)
+    other:close()
   end)
 
   it("refuses to log in an inactive user", function()

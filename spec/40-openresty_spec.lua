@@ -233,4 +233,41 @@ describe_or_pending("the example app in nginx", function()
     stop(app)
     if not ok then error(err, 0) end
   end)
+
+  it("makes a login's commit durable in a pool thread, not in the event loop", function()
+    if not helpers.sh("command -v strace >/dev/null") then
+      if os.getenv("FSEC_REQUIRE_BROWSER") then error("strace is missing (scripts/deps.sh test installs it)") end
+      return pending("strace is not installed")
+    end
+    local app = start(1)
+    local ok, err = pcall(function()
+      local c = api(app, app.dir .. ".jar1")
+      local p = io.popen("pgrep -P $(cat " .. app.dir .. "/logs/nginx.pid)")
+      local worker = p:read("*a"):match("%d+")
+      p:close()
+      local trace = app.dir .. ".strace"
+      -- a first login before tracing: the first write of the worker's
+      -- connection creates the WAL file, and SQLite fsyncs its header and
+      -- folder in the event loop once (again after each checkpoint)
+      local s0 = c.call("POST", "/login", { email = "admin@example.org", password = admin_password(app) })
+      assert.equals(200, s0)
+      helpers.sh(("strace -f -qq -e trace=fsync,fdatasync -o %s -p %s & echo $! > %s.pid; sleep 1")
+        :format(trace, worker, trace))
+      for i = 1, 2 do -- two more browsers, traced
+        c = api(app, app.dir .. ".jar" .. (i + 1))
+        local s, r = c.call("POST", "/login", { email = "admin@example.org", password = admin_password(app) })
+        assert.equals(200, s, require("cjson").encode(r))
+      end
+      helpers.sh("sleep 0.3; kill $(cat " .. trace .. ".pid); sleep 0.3")
+      local main, others = 0, 0
+      for line in io.lines(trace) do
+        local tid = line:match("^(%d+)%s+f%a*sync%(")
+        if tid == worker then main = main + 1 elseif tid then others = others + 1 end
+      end
+      assert.equals(0, main, "fsync in the worker's event loop thread (" .. worker .. "): " .. tostring(read(trace)))
+      assert.is_true(others >= 2, "no fsync in a pool thread: " .. tostring(read(trace)))
+    end)
+    stop(app)
+    if not ok then error(err, 0) end
+  end)
 end)

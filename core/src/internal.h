@@ -98,4 +98,8 @@ int fsec__check_utf8(const char *s, size_t len);
 int fsec__migration_count(void);
 const char *fsec__migration_sql(int version);
 
+/* store.c: the connection's PRAGMA synchronous (0 OFF, 1 NORMAL, 2 FULL),
+ * -1 on error. For tests of fsec_store_begin_deferred. */
+int fsec__store_synchronous(fsec_store *s);
+
 #endif /* FSEC_INTERNAL_H */

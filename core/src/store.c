@@ -2,10 +2,13 @@
  * store.c: every sqlite3 call of fsec: open and migrate, cached prepared
  * statements, write transactions, rc mapping, the fork guard.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -160,6 +163,8 @@ struct fsec_store {
   sqlite3 *db;
   sqlite3_stmt *st[ST__COUNT];
   int in_txn;              /* inside fsec_store_begin .. commit/rollback */
+  int can_defer;           /* WAL journal and synchronous FULL */
+  int deferred;            /* this transaction commits at synchronous NORMAL */
   int savepoint;           /* the current call opened a savepoint */
   unsigned long fork_gen;  /* fork_gen when opened */
   char *row;               /* text of the last row returned (see col_text) */
@@ -337,6 +342,20 @@ static int migrate(fsec_store *s) {
   return wend(s, rc);
 }
 
+/* Is the journal a WAL file? (":memory:" databases keep "memory".) */
+static int in_wal_mode(fsec_store *s) {
+  sqlite3_stmt *st;
+  int wal = 0;
+  if (sqlite3_prepare_v2(s->db, "PRAGMA journal_mode", -1, &st, NULL) != SQLITE_OK)
+    return 0;
+  if (sqlite3_step(st) == SQLITE_ROW) {
+    const unsigned char *m = sqlite3_column_text(st, 0);
+    wal = m && strcmp((const char *)m, "wal") == 0;
+  }
+  sqlite3_finalize(st);
+  return wal;
+}
+
 static int configure(fsec_store *s, const fsec_store_config *cfg) {
   char sql[128];
   int rc;
@@ -346,6 +365,8 @@ static int configure(fsec_store *s, const fsec_store_config *cfg) {
     rc = exec_sql(s, cfg->synchronous == FSEC_SYNC_NORMAL
                          ? "PRAGMA synchronous = NORMAL"
                          : "PRAGMA synchronous = FULL", "set synchronous");
+  if (rc == FSEC_OK)
+    s->can_defer = cfg->synchronous == FSEC_SYNC_FULL && in_wal_mode(s);
   if (rc == FSEC_OK) rc = exec_sql(s, "PRAGMA foreign_keys = ON", "foreign keys");
   if (rc == FSEC_OK) {
     snprintf(sql, sizeof sql, "PRAGMA cache_size = -%lld",
@@ -433,6 +454,40 @@ int fsec_store_begin(fsec_store *s) {
   return rc;
 }
 
+/* Back to synchronous FULL after a deferred transaction. The pragma does
+ * no I/O and fails only when SQLite is out of memory; the connection then
+ * stays at NORMAL, and the store stops offering to defer (a caller's
+ * syncer would no longer be asked for). */
+static void end_deferral(fsec_store *s) {
+  if (!s->deferred) return;
+  s->deferred = 0;
+  if (exec_sql(s, "PRAGMA synchronous = FULL", "restore synchronous") != FSEC_OK)
+    s->can_defer = 0;
+}
+
+int fsec_store_begin_deferred(fsec_store *s, int *deferred) {
+  int rc = guard(s);
+  *deferred = 0;
+  if (rc != FSEC_OK) return rc;
+  if (s->in_txn) return serr(s, FSEC_EMISUSE, "transaction already open");
+  if (s->can_defer) {
+    /* NORMAL in WAL mode: the commit appends to the WAL without fsync;
+     * the database stays consistent, and the next fsync of the WAL
+     * (fsec_store_sync_wal, a checkpoint, a FULL commit) makes it durable. */
+    rc = exec_sql(s, "PRAGMA synchronous = NORMAL", "defer sync");
+    if (rc != FSEC_OK) return rc;
+    s->deferred = 1;
+  }
+  rc = exec_st(s, ST_BEGIN, "begin");
+  if (rc != FSEC_OK) {
+    end_deferral(s);
+    return rc;
+  }
+  s->in_txn = 1;
+  *deferred = s->deferred;
+  return FSEC_OK;
+}
+
 int fsec_store_commit(fsec_store *s) {
   int rc = guard(s);
   if (rc != FSEC_OK) return rc;
@@ -441,6 +496,7 @@ int fsec_store_commit(fsec_store *s) {
   if (rc != FSEC_OK && !sqlite3_get_autocommit(s->db))
     (void)exec_st(s, ST_ROLLBACK, "rollback");
   s->in_txn = 0;
+  end_deferral(s);
   return rc;
 }
 
@@ -449,8 +505,44 @@ int fsec_store_rollback(fsec_store *s) {
   if (rc != FSEC_OK) return rc;
   if (!s->in_txn) return FSEC_OK;
   s->in_txn = 0;
-  if (sqlite3_get_autocommit(s->db)) return FSEC_OK; /* SQLite rolled back */
-  return exec_st(s, ST_ROLLBACK, "rollback");
+  if (!sqlite3_get_autocommit(s->db)) rc = exec_st(s, ST_ROLLBACK, "rollback");
+  /* else SQLite rolled back already */
+  end_deferral(s);
+  return rc;
+}
+
+int fsec__store_synchronous(fsec_store *s) {
+  sqlite3_stmt *st;
+  int v = -1;
+  if (sqlite3_prepare_v2(s->db, "PRAGMA synchronous", -1, &st, NULL) != SQLITE_OK) return -1;
+  if (sqlite3_step(st) == SQLITE_ROW) v = sqlite3_column_int(st, 0);
+  sqlite3_finalize(st);
+  return v;
+}
+
+const char *fsec_store_wal_path(fsec_store *s) {
+  sqlite3_filename f;
+  if (!s->can_defer) return NULL;
+  f = sqlite3_db_filename(s->db, "main");
+  return f && *f ? sqlite3_filename_wal(f) : NULL;
+}
+
+int fsec_store_sync_wal(const char *wal, char *errbuf, size_t errlen) {
+  int fd = open(wal, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    /* No WAL: the last connection checkpointed it (fsync included) and
+     * removed it, so there is nothing left to make durable. */
+    if (errno == ENOENT) return FSEC_OK;
+    if (errbuf && errlen) snprintf(errbuf, errlen, "cannot open %s: %s", wal, strerror(errno));
+    return FSEC_EDB;
+  }
+  if (fsync(fd) != 0) {
+    if (errbuf && errlen) snprintf(errbuf, errlen, "fsync %s: %s", wal, strerror(errno));
+    close(fd);
+    return FSEC_EDB;
+  }
+  close(fd);
+  return FSEC_OK;
 }
 
 /* ------------------------------------------------------------------ */

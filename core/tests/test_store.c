@@ -345,6 +345,60 @@ static void transactions_group_and_undo(void) {
   fsec_store_close(s);
 }
 
+/* A deferred transaction commits at synchronous NORMAL, and only that one;
+ * the WAL it leaves is made durable by fsec_store_sync_wal. */
+static void deferred_commit_then_sync(void) {
+  fsec_store *s = open_at(path("defer.db")), *m;
+  fsec_store_config cfg;
+  char err[256];
+  const char *wal;
+  int deferred = -1;
+  ASSERT_EQ(fsec__store_synchronous(s), 2);
+  wal = fsec_store_wal_path(s);
+  ASSERT(wal != NULL);
+  ASSERT(strstr(wal, "defer.db-wal") != NULL);
+  ASSERT_OK(fsec_store_begin_deferred(s, &deferred));
+  ASSERT_EQ(deferred, 1);
+  ASSERT_EQ(fsec__store_synchronous(s), 1);
+  ASSERT_EQ(fsec_store_begin_deferred(s, &deferred), FSEC_EMISUSE);
+  ASSERT(create(s, "d1@x.com", NULL, 0) > 0);
+  ASSERT_OK(fsec_store_commit(s));
+  ASSERT_EQ(fsec__store_synchronous(s), 2); /* the next commit fsyncs again */
+  ASSERT_EQ(users(s), 1);
+  ASSERT_OK(fsec_store_sync_wal(wal, err, sizeof err));
+  /* a rolled back one restores FULL too */
+  ASSERT_OK(fsec_store_begin_deferred(s, &deferred));
+  ASSERT(create(s, "d2@x.com", NULL, 0) > 0);
+  ASSERT_OK(fsec_store_rollback(s));
+  ASSERT_EQ(fsec__store_synchronous(s), 2);
+  ASSERT_EQ(users(s), 1);
+  /* no WAL file (checkpointed and removed): nothing to sync */
+  ASSERT_OK(fsec_store_sync_wal(path("none.db-wal"), err, sizeof err));
+  /* a WAL that cannot be opened is an error, with its path */
+  ASSERT_EQ(fsec_store_sync_wal("/dev/null/x.db-wal", err, sizeof err), FSEC_EDB);
+  ASSERT(strstr(err, "/dev/null/x.db-wal") != NULL);
+  fsec_store_close(s);
+  /* nothing to defer: no WAL file (":memory:"), or NORMAL already */
+  fsec_store_config_init(&cfg);
+  cfg.path = ":memory:";
+  ASSERT_OK(fsec_store_open(&m, &cfg, err, sizeof err));
+  ASSERT(fsec_store_wal_path(m) == NULL);
+  ASSERT_OK(fsec_store_begin_deferred(m, &deferred));
+  ASSERT_EQ(deferred, 0);
+  ASSERT_OK(fsec_store_commit(m));
+  fsec_store_close(m);
+  cfg.path = path("normal.db");
+  cfg.synchronous = FSEC_SYNC_NORMAL;
+  ASSERT_OK(fsec_store_open(&m, &cfg, err, sizeof err));
+  ASSERT(fsec_store_wal_path(m) == NULL);
+  ASSERT_OK(fsec_store_begin_deferred(m, &deferred));
+  ASSERT_EQ(deferred, 0);
+  ASSERT_EQ(fsec__store_synchronous(m), 1);
+  ASSERT_OK(fsec_store_commit(m));
+  ASSERT_EQ(fsec__store_synchronous(m), 1); /* left as configured */
+  fsec_store_close(m);
+}
+
 /* A writer holding the lock past busy_timeout: a clear EBUSY, no write. */
 static void busy_store_is_reported(void) {
   const char *p = path("busy.db");
@@ -526,6 +580,7 @@ int main(void) {
   RUN(tracking_follows_flask_security);
   RUN(delete_cascades);
   RUN(transactions_group_and_undo);
+  RUN(deferred_commit_then_sync);
   RUN(busy_store_is_reported);
   RUN(full_database_is_clean);
   RUN(child_after_fork_is_refused);

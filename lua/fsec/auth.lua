@@ -46,8 +46,11 @@ end
 -- fsync under synchronous=FULL on the worker's event loop, not three.
 -- A transaction that cannot start (store busy) is Unavailable like any
 -- other store fault.
-local function in_transaction(ds, fn)
-  local ok, a, b, c = pcall(ds.transaction, ds, fn)
+-- deferred: use the datastore's transaction_deferred when it has one
+-- (the commit's fsync made off this thread, see fsec.datastore.sqlite).
+local function in_transaction(ds, fn, deferred)
+  local run = deferred and ds.transaction_deferred or ds.transaction
+  local ok, a, b, c = pcall(run, ds, fn)
   if ok then return a, b, c end
   if type(a) == "string" then
     local code = a:match("^(E%u+):")
@@ -460,6 +463,7 @@ function Security:login_user(req, res, user, opts)
   local lifetime = remember and self._cfg.remember_cookie_duration or self._cfg.session_lifetime
   local err, code
   local tracked, terr
+  -- deferred: under nginx the commit's fsync runs in the thread pool
   ok, err, code = in_transaction(ds, function()
     if old then ds:delete_session(old.s) end
     local made, e, c = check_store(ds:create_session(user, sid, t + lifetime))
@@ -468,7 +472,7 @@ function Security:login_user(req, res, user, opts)
       tracked, terr = ds:track_login(user, http.single(req, "remote_addr", 64))
     end
     return true
-  end)
+  end, true)
   if not ok then return nil, err, code end
   local data = { s = sid, u = user.fs_uniquifier, a = t }
   set_session_cookie(self, req, res, data)

@@ -48,6 +48,9 @@
 --   delete_user_sessions(user[, keep_sid])           -> count removed
 --   transaction(fn, ...)  run fn in one write transaction; an error in fn
 --                         rolls everything back and is raised again
+--   transaction_deferred(fn, ...)  optional: the same, with the commit's
+--                         fsync left to a syncer (see fsec.datastore.sqlite;
+--                         a login's writes use it when it is there)
 --   counts()                                         -> users, roles
 --   close()
 --

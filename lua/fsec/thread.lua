@@ -1,4 +1,4 @@
---- Password work inside nginx's worker threads (ngx.run_worker_thread).
+--- Password work and fsyncs inside nginx's worker threads (ngx.run_worker_thread).
 -- Each thread has its own Lua state: it keeps one engine per password
 -- configuration, made on first use. With argon2_helper (the default under
 -- fsec.openresty) argon2 itself runs in a helper process of the thread
@@ -59,6 +59,12 @@ end
 
 function _M.verify(c, password, hash)
   return engine(c):verify_password(password, hash)
+end
+
+
+--- fsync a database's WAL file (a deferred commit made durable).
+function _M.sync_wal(_, wal_path)
+  return core.sync_wal(wal_path)
 end
 
 

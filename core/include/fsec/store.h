@@ -79,6 +79,28 @@ FSEC_API FSEC_NODISCARD int fsec_store_commit(fsec_store *s) FSEC_NONNULL(1);
 /* Roll back; a no-op outside a transaction. Returns FSEC_OK or FSEC_EDB. */
 FSEC_API int fsec_store_rollback(fsec_store *s) FSEC_NONNULL(1);
 
+/* A write transaction whose COMMIT does not wait for the disk: the commit
+ * is written to the WAL at synchronous NORMAL (consistent, not yet
+ * durable), and *deferred is set to 1; the caller then makes it durable
+ * with fsec_store_sync_wal, from any thread, before it acknowledges the
+ * commit. A server can so keep the fsync off its event loop. Only for a
+ * WAL database opened with synchronous FULL; otherwise *deferred is 0 and
+ * this is fsec_store_begin. Later transactions are FULL again. */
+FSEC_API FSEC_NODISCARD int fsec_store_begin_deferred(fsec_store *s, int *deferred)
+    FSEC_NONNULL(1, 2);
+
+/* The absolute path of the store's WAL file, when its transactions can be
+ * deferred (see above); else NULL. Owned by the store. */
+FSEC_API const char *fsec_store_wal_path(fsec_store *s) FSEC_NONNULL(1);
+
+/* Make every commit so far durable: fsync the WAL file at wal_path (from
+ * fsec_store_wal_path). No such file: nothing to do (the last connection
+ * checkpointed it into the database, with an fsync, and removed it).
+ * Uses no store handle: any thread may call it. FSEC_OK, or FSEC_EDB
+ * (open or fsync failed) with a message in errbuf. */
+FSEC_API FSEC_NODISCARD int fsec_store_sync_wal(const char *wal_path, char *errbuf,
+                                                size_t errlen) FSEC_NONNULL(1);
+
 /* ---- users ------------------------------------------------------------- */
 
 /* A user row, with its roles. Text fields are NULL when the column is

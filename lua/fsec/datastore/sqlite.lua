@@ -11,6 +11,7 @@ local error = error
 local setmetatable = setmetatable
 local os_time = os.time
 local unpack = table.unpack or unpack
+local tostring = tostring
 
 
 local _M = { _VERSION = "0.1.0" }
@@ -253,6 +254,23 @@ function SQLite:delete_user_sessions(u, keep)
 end
 
 
+-- fn(...) inside the transaction begin opened; commit, or roll back and
+-- re-raise. Returns true (committed) and fn's results as n, res.
+local function run_transaction(self, fn, ...)
+  self._in_txn = true
+  local ok, n, res = base.pack_pcall(fn, ...)
+  self._in_txn = false
+  if not ok then
+    self._store:rollback()
+    error(res[1], 0)
+  end
+  local err
+  ok, err = self._store:commit()
+  if not ok then error(err, 3) end
+  return n, res
+end
+
+
 --- Run fn(...) in one write transaction; on error roll back and re-raise.
 -- Nested calls join the outer transaction.
 function SQLite:transaction(fn, ...)
@@ -260,17 +278,48 @@ function SQLite:transaction(fn, ...)
   if self._in_txn then return fn(...) end
   local ok, err = self._store:begin()
   if not ok then error(err, 2) end
-  self._in_txn = true
-  local n, res
-  ok, n, res = base.pack_pcall(fn, ...)
-  self._in_txn = false
-  if not ok then
-    self._store:rollback()
-    error(res[1], 0)
-  end
-  ok, err = self._store:commit()
-  if not ok then error(err, 2) end
+  local n, res = run_transaction(self, fn, ...)
   return unpack(res, 1, n)
+end
+
+
+--- The same, with the fsync of the commit made by the syncer given to
+-- set_wal_syncer instead of by this thread: the commit is written at
+-- synchronous NORMAL, then the syncer makes the WAL durable, and only
+-- then are fn's results returned (a syncer that fails raises, EDB). The
+-- OpenResty adapter's syncer runs in nginx's thread pool, so a login's
+-- commit does not hold the worker's event loop for an fsync. Without a
+-- syncer, or inside another transaction, this is transaction().
+function SQLite:transaction_deferred(fn, ...)
+  local sync = self._wal_syncer
+  if not sync or self._in_txn then return self:transaction(fn, ...) end
+  if type(fn) ~= "function" then base.argerror("transaction_deferred", "argument #1", "function", fn) end
+  local ok, deferred = self._store:begin_deferred() -- nil, message on failure
+  if not ok then error(deferred, 2) end
+  local n, res = run_transaction(self, fn, ...)
+  if deferred then
+    local pok, synced, err = pcall(sync, self._wal_path)
+    if not (pok and synced) then
+      err = tostring(pok and err or synced)
+      error(err:match("^E%u+:") and err or ("EDB: " .. err), 2)
+    end
+  end
+  return unpack(res, 1, n)
+end
+
+
+--- Give the function that makes commits durable for transaction_deferred:
+-- syncer(wal_path) -> true, or nil and a message (core.sync_wal does it
+-- on the calling thread). false when this database cannot defer (not a
+-- file in WAL mode at synchronous FULL); nil removes the syncer.
+function SQLite:set_wal_syncer(syncer)
+  if syncer ~= nil and type(syncer) ~= "function" then
+    base.argerror("set_wal_syncer", "argument #1", "function", syncer)
+  end
+  local path = self._store:wal_path()
+  if syncer and not path then return false end
+  self._wal_syncer, self._wal_path = syncer, path
+  return true
 end
 
 
