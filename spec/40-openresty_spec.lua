@@ -259,13 +259,16 @@ describe_or_pending("the example app in nginx", function()
         assert.equals(200, s, require("cjson").encode(r))
       end
       helpers.sh("sleep 0.3; kill $(cat " .. trace .. ".pid); sleep 0.3")
-      local main, others = 0, 0
+      local main, others, syncer = 0, 0, nil
       for line in io.lines(trace) do
         local tid = line:match("^(%d+)%s+f%a*sync%(")
-        if tid == worker then main = main + 1 elseif tid then others = others + 1 end
+        if tid == worker then main = main + 1 elseif tid then others, syncer = others + 1, tid end
       end
       assert.equals(0, main, "fsync in the worker's event loop thread (" .. worker .. "): " .. tostring(read(trace)))
       assert.is_true(others >= 2, "no fsync in a pool thread: " .. tostring(read(trace)))
+      -- that thread runs at nice 19, as the hashing one does
+      local stat = read("/proc/" .. worker .. "/task/" .. syncer .. "/stat")
+      assert.equals("19", stat:match("^%d+ %b() (.*)$"):match("^%S+" .. string.rep(" %S+", 15) .. " (%S+)"))
     end)
     stop(app)
     if not ok then error(err, 0) end

@@ -164,10 +164,10 @@ end
 -- the login's response still waits for the disk, the worker's other
 -- requests do not (an fsync took 2 to 20 ms on the event loop here). The
 -- first pool that exists serves; with none, the fsync runs here.
-local function wal_syncer(pools)
+local function wal_syncer(pools, nice)
   local chosen -- the pool that ran the first fsync; false: none exists
   local function in_pool(name, path)
-    return ngx.run_worker_thread(name, "fsec.thread", "sync_wal", 0, path)
+    return ngx.run_worker_thread(name, "fsec.thread", "sync_wal", nice or false, path)
   end
   return function(path)
     if chosen then
@@ -253,7 +253,7 @@ function _M.init_worker()
   if sync_pool == nil then sync_pool = "fsec_sync" end
   local ds = sec.datastore
   if sync_pool and ngx.run_worker_thread and ds and ds.set_wal_syncer then
-    ds:set_wal_syncer(wal_syncer({ sync_pool, pool or nil }))
+    ds:set_wal_syncer(wal_syncer({ sync_pool, pool or nil }, engine_cfg.thread_nice))
   end
   if saved_opts.shared_dict ~= false and sec.datastore then
     install_cache(saved_opts.shared_dict or "fsec")

@@ -10,12 +10,12 @@ local core = require "fsec.core"
 
 local concat = table.concat
 local tostring = tostring
+local type = type
 
 
 local _M = { _VERSION = "0.1.0" }
 
 local engines = {}
-local niced = false
 local THROWAWAY_KEY = core.random_id(32) -- >= 32 bytes; signs nothing
 
 
@@ -31,12 +31,17 @@ local function fingerprint(c)
 end
 
 
+-- Every job sets its thread's nice value (one setpriority call): nginx
+-- hands its Lua states to whichever pool thread runs the job, so a flag
+-- kept in this module would be per state, not per thread, and with two
+-- pools (hashing, fsync) a thread could keep nice 0.
+local function nice(n)
+  if type(n) == "number" then core.thread_nice(n) end
+end
+
+
 local function engine(c)
-  if not niced and c.thread_nice then
-    -- once per thread: hashing yields the CPU to the event loop
-    niced = true
-    core.thread_nice(c.thread_nice)
-  end
+  nice(c.thread_nice) -- hashing yields the CPU to the event loop
   local fp = fingerprint(c)
   local e = engines[fp]
   if not e then
@@ -62,8 +67,11 @@ function _M.verify(c, password, hash)
 end
 
 
---- fsync a database's WAL file (a deferred commit made durable).
-function _M.sync_wal(_, wal_path)
+--- fsync a database's WAL file (a deferred commit made durable), in a
+-- thread at `nice` (the hashing threads' value): the fsync's own CPU work
+-- (the journal commit it waits for aside) yields to the event loop too.
+function _M.sync_wal(n, wal_path)
+  nice(n)
   return core.sync_wal(wal_path)
 end
 
