@@ -472,12 +472,37 @@ static int lfsec_store_wal_path(lua_State *L) {
   return 1;
 }
 
-/* core.sync_wal(wal_path) -> true, or nil, message, code */
+/* core.sync_wal(wal_path) -> true, size in bytes; or nil, message, code */
 int lfsec_sync_wal(lua_State *L) {
   char err[512];
+  int64_t size;
   const char *path = luaL_checkstring(L, 1);
-  int rc = fsec_store_sync_wal(path, err, sizeof err);
+  int rc = fsec_store_sync_wal(path, &size, err, sizeof err);
   if (rc != FSEC_OK) return lfsec_pushfail(L, rc, err);
+  lua_pushboolean(L, 1);
+  lua_pushinteger(L, (lua_Integer)size);
+  return 2;
+}
+
+/* store:checkpoint() -> wal_pages, copied */
+static int lfsec_store_checkpoint(lua_State *L) {
+  fsec_store *s = check_store(L);
+  int pages, copied;
+  int rc = fsec_store_checkpoint(s, &pages, &copied);
+  if (rc != FSEC_OK) return fail(L, s, rc);
+  lua_pushinteger(L, pages);
+  lua_pushinteger(L, copied);
+  return 2;
+}
+
+/* store:set_autocheckpoint(pages) -> true */
+static int lfsec_store_set_autocheckpoint(lua_State *L) {
+  fsec_store *s = check_store(L);
+  int64_t pages = lfsec_optint(L, 2, 1000);
+  int rc;
+  if (pages < 0 || pages > INT32_MAX) return luaL_argerror(L, 2, "pages must be 0..2^31-1");
+  rc = fsec_store_set_autocheckpoint(s, (int)pages);
+  if (rc != FSEC_OK) return fail(L, s, rc);
   lua_pushboolean(L, 1);
   return 1;
 }
@@ -575,6 +600,8 @@ static const luaL_Reg lfsec_store_methods[] = {
     {"begin", lfsec_store_begin},
     {"begin_deferred", lfsec_store_begin_deferred},
     {"wal_path", lfsec_store_wal_path},
+    {"checkpoint", lfsec_store_checkpoint},
+    {"set_autocheckpoint", lfsec_store_set_autocheckpoint},
     {"commit", lfsec_store_commit},
     {"rollback", lfsec_store_rollback},
     {"counts", lfsec_store_counts},

@@ -213,3 +213,38 @@ describe("transaction_deferred", function()
     ds:close()
   end)
 end)
+
+describe("fsec.thread.sync_wal", function()
+  local sqlite = require "fsec.datastore.sqlite"
+  local thread = require "fsec.thread"
+
+  local function size(path)
+    local f = assert(io.open(path, "rb"))
+    local n = f:seek("end")
+    f:close()
+    return n
+  end
+
+  it("fsyncs the WAL, and past CHECKPOINT_BYTES copies it into the database", function()
+    local db = helpers.tmpfile("ckpt.db")
+    local ds = assert(sqlite.new{ path = db })
+    assert.is_true(ds:set_wal_syncer(function() return true end)) -- the connection's checkpoint moves to 4000 pages
+    ds:transaction(function()
+      for i = 1, 300 do assert(ds:create_user{ email = ("c%d@x.org"):format(i) }) end
+    end)
+    local wal, before = db .. "-wal", size(db)
+    assert.is_true(size(wal) > 0)
+    local limit = thread.CHECKPOINT_BYTES
+    thread.CHECKPOINT_BYTES = size(wal) -- not past it: fsync only
+    assert.is_true(thread.sync_wal(false, wal))
+    assert.equals(before, size(db))
+    thread.CHECKPOINT_BYTES = 0
+    assert.is_true(thread.sync_wal(false, wal))
+    thread.CHECKPOINT_BYTES = limit
+    assert.is_true(size(db) > before) -- the users are in the database file now
+    local nope, err = thread.sync_wal(false, "/dev/null/x.db-wal")
+    assert.is_nil(nope)
+    assert.matches("^EDB: cannot open /dev/null/x.db%-wal", err)
+    ds:close()
+  end)
+end)

@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -527,8 +528,10 @@ const char *fsec_store_wal_path(fsec_store *s) {
   return f && *f ? sqlite3_filename_wal(f) : NULL;
 }
 
-int fsec_store_sync_wal(const char *wal, char *errbuf, size_t errlen) {
+int fsec_store_sync_wal(const char *wal, int64_t *size, char *errbuf, size_t errlen) {
+  struct stat st;
   int fd = open(wal, O_RDONLY | O_CLOEXEC);
+  if (size) *size = 0;
   if (fd < 0) {
     /* No WAL: the last connection checkpointed it (fsync included) and
      * removed it, so there is nothing left to make durable. */
@@ -541,8 +544,27 @@ int fsec_store_sync_wal(const char *wal, char *errbuf, size_t errlen) {
     close(fd);
     return FSEC_EDB;
   }
+  if (size && fstat(fd, &st) == 0) *size = (int64_t)st.st_size;
   close(fd);
   return FSEC_OK;
+}
+
+int fsec_store_checkpoint(fsec_store *s, int *wal_pages, int *copied) {
+  int r, rc = guard(s);
+  *wal_pages = *copied = 0;
+  if (rc != FSEC_OK) return rc;
+  if (s->in_txn) return serr(s, FSEC_EMISUSE, "checkpoint inside a transaction");
+  r = sqlite3_wal_checkpoint_v2(s->db, "main", SQLITE_CHECKPOINT_PASSIVE, wal_pages, copied);
+  return r == SQLITE_OK ? FSEC_OK : map_rc(s, r, "checkpoint");
+}
+
+int fsec_store_set_autocheckpoint(fsec_store *s, int pages) {
+  char sql[64];
+  int rc = guard(s);
+  if (rc != FSEC_OK) return rc;
+  if (pages < 0) return serr(s, FSEC_EINVAL, "autocheckpoint pages must be >= 0");
+  snprintf(sql, sizeof sql, "PRAGMA wal_autocheckpoint = %d", pages);
+  return exec_sql(s, sql, "set autocheckpoint");
 }
 
 /* ------------------------------------------------------------------ */

@@ -352,7 +352,8 @@ static void deferred_commit_then_sync(void) {
   fsec_store_config cfg;
   char err[256];
   const char *wal;
-  int deferred = -1;
+  int64_t size = -1;
+  int deferred = -1, pages, copied;
   ASSERT_EQ(fsec__store_synchronous(s), 2);
   wal = fsec_store_wal_path(s);
   ASSERT(wal != NULL);
@@ -365,17 +366,32 @@ static void deferred_commit_then_sync(void) {
   ASSERT_OK(fsec_store_commit(s));
   ASSERT_EQ(fsec__store_synchronous(s), 2); /* the next commit fsyncs again */
   ASSERT_EQ(users(s), 1);
-  ASSERT_OK(fsec_store_sync_wal(wal, err, sizeof err));
+  ASSERT_OK(fsec_store_sync_wal(wal, &size, err, sizeof err));
+  ASSERT(size > 0);
   /* a rolled back one restores FULL too */
   ASSERT_OK(fsec_store_begin_deferred(s, &deferred));
   ASSERT(create(s, "d2@x.com", NULL, 0) > 0);
   ASSERT_OK(fsec_store_rollback(s));
   ASSERT_EQ(fsec__store_synchronous(s), 2);
   ASSERT_EQ(users(s), 1);
+  /* a checkpoint on another connection copies the WAL into the database */
+  {
+    fsec_store *c = open_at(path("defer.db"));
+    ASSERT_OK(fsec_store_set_autocheckpoint(s, 0));
+    ASSERT_EQ(fsec_store_set_autocheckpoint(s, -1), FSEC_EINVAL);
+    ASSERT_OK(fsec_store_checkpoint(c, &pages, &copied));
+    ASSERT(pages > 0);
+    ASSERT_EQ(copied, pages);
+    ASSERT_OK(fsec_store_begin(c));
+    ASSERT_EQ(fsec_store_checkpoint(c, &pages, &copied), FSEC_EMISUSE);
+    ASSERT_OK(fsec_store_rollback(c));
+    fsec_store_close(c);
+  }
   /* no WAL file (checkpointed and removed): nothing to sync */
-  ASSERT_OK(fsec_store_sync_wal(path("none.db-wal"), err, sizeof err));
+  ASSERT_OK(fsec_store_sync_wal(path("none.db-wal"), &size, err, sizeof err));
+  ASSERT_EQ(size, 0);
   /* a WAL that cannot be opened is an error, with its path */
-  ASSERT_EQ(fsec_store_sync_wal("/dev/null/x.db-wal", err, sizeof err), FSEC_EDB);
+  ASSERT_EQ(fsec_store_sync_wal("/dev/null/x.db-wal", NULL, err, sizeof err), FSEC_EDB);
   ASSERT(strstr(err, "/dev/null/x.db-wal") != NULL);
   fsec_store_close(s);
   /* nothing to defer: no WAL file (":memory:"), or NORMAL already */

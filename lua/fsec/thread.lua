@@ -67,12 +67,37 @@ function _M.verify(c, password, hash)
 end
 
 
+-- The WAL size past which the fsync job also checkpoints (SQLite's own
+-- threshold: 1000 pages of 4 KiB). The workers' connections leave theirs
+-- at four times that (fsec.datastore.sqlite's set_wal_syncer), so the
+-- copy into the database and its fsyncs happen here, not in an event loop.
+_M.CHECKPOINT_BYTES = 4 * 1024 * 1024
+
+local stores = {} -- database path -> a connection of this Lua state's own
+
+-- A PASSIVE checkpoint (it never waits; a busy one is left for the next
+-- time). A failure is not the login's to report: the next fsync tries
+-- again, and the workers' own autocheckpoint is the backstop.
+local function checkpoint(db_path)
+  local st = stores[db_path]
+  if not st then
+    st = core.open_store{ path = db_path, cache_kib = 64 }
+    if not st then return end
+    stores[db_path] = st
+  end
+  st:checkpoint()
+end
+
+
 --- fsync a database's WAL file (a deferred commit made durable), in a
 -- thread at `nice` (the hashing threads' value): the fsync's own CPU work
 -- (the journal commit it waits for aside) yields to the event loop too.
 function _M.sync_wal(n, wal_path)
   nice(n)
-  return core.sync_wal(wal_path)
+  local ok, size, code = core.sync_wal(wal_path)
+  if not ok then return nil, size, code end
+  if size > _M.CHECKPOINT_BYTES then checkpoint(wal_path:sub(1, -5)) end
+  return true
 end
 
 

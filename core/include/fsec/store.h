@@ -94,12 +94,28 @@ FSEC_API FSEC_NODISCARD int fsec_store_begin_deferred(fsec_store *s, int *deferr
 FSEC_API const char *fsec_store_wal_path(fsec_store *s) FSEC_NONNULL(1);
 
 /* Make every commit so far durable: fsync the WAL file at wal_path (from
- * fsec_store_wal_path). No such file: nothing to do (the last connection
- * checkpointed it into the database, with an fsync, and removed it).
- * Uses no store handle: any thread may call it. FSEC_OK, or FSEC_EDB
- * (open or fsync failed) with a message in errbuf. */
-FSEC_API FSEC_NODISCARD int fsec_store_sync_wal(const char *wal_path, char *errbuf,
-                                                size_t errlen) FSEC_NONNULL(1);
+ * fsec_store_wal_path), and give its size in *size (may be NULL). No such
+ * file: nothing to do, size 0 (the last connection checkpointed it into
+ * the database, with an fsync, and removed it). Uses no store handle: any
+ * thread may call it. FSEC_OK, or FSEC_EDB (open or fsync failed) with a
+ * message in errbuf. */
+FSEC_API FSEC_NODISCARD int fsec_store_sync_wal(const char *wal_path, int64_t *size,
+                                                char *errbuf, size_t errlen)
+    FSEC_NONNULL(1);
+
+/* Copy the WAL into the database as far as no reader needs it (SQLite's
+ * PASSIVE checkpoint: it never waits, and fsyncs what it wrote). A server
+ * runs it on a connection of its own, off its event loop. *wal_pages and
+ * *copied: frames in the WAL, and those now in the database. FSEC_OK,
+ * FSEC_EBUSY (another checkpoint runs), FSEC_EMISUSE (in a transaction),
+ * FSEC_EDB. */
+FSEC_API FSEC_NODISCARD int fsec_store_checkpoint(fsec_store *s, int *wal_pages, int *copied)
+    FSEC_NONNULL(1, 2, 3);
+
+/* SQLite's wal_autocheckpoint: the WAL size, in pages, past which a commit
+ * of this connection checkpoints (1000 by default; 0: never). */
+FSEC_API FSEC_NODISCARD int fsec_store_set_autocheckpoint(fsec_store *s, int pages)
+    FSEC_NONNULL(1);
 
 /* ---- users ------------------------------------------------------------- */
 

@@ -312,12 +312,17 @@ end
 -- syncer(wal_path) -> true, or nil and a message (core.sync_wal does it
 -- on the calling thread). false when this database cannot defer (not a
 -- file in WAL mode at synchronous FULL); nil removes the syncer.
+-- With a syncer this connection checkpoints only past 4000 WAL pages, a
+-- backstop: the syncer is expected to checkpoint first, off the thread
+-- that commits (fsec.thread does at 1000, SQLite's default).
 function SQLite:set_wal_syncer(syncer)
   if syncer ~= nil and type(syncer) ~= "function" then
     base.argerror("set_wal_syncer", "argument #1", "function", syncer)
   end
   local path = self._store:wal_path()
   if syncer and not path then return false end
+  local ok, err = self._store:set_autocheckpoint(syncer and 4000 or 1000)
+  if not ok then error(err, 2) end
   self._wal_syncer, self._wal_path = syncer, path
   return true
 end
