@@ -476,8 +476,13 @@ static int lfsec_store_wal_path(lua_State *L) {
 int lfsec_sync_wal(lua_State *L) {
   char err[512];
   int64_t size;
-  const char *path = luaL_checkstring(L, 1);
-  int rc = fsec_store_sync_wal(path, &size, err, sizeof err);
+  size_t len;
+  const char *path = lfsec_checkstring(L, 1, &len);
+  int rc;
+  /* a NUL would name another file; an empty path names none */
+  if (len == 0 || strlen(path) != len)
+    return lfsec_pushfail(L, FSEC_EINVAL, "WAL path is empty or contains a NUL byte");
+  rc = fsec_store_sync_wal(path, &size, err, sizeof err);
   if (rc != FSEC_OK) return lfsec_pushfail(L, rc, err);
   lua_pushboolean(L, 1);
   lua_pushinteger(L, (lua_Integer)size);

@@ -245,6 +245,13 @@ describe("fsec.thread.sync_wal", function()
     local nope, err = thread.sync_wal(false, "/dev/null/x.db-wal")
     assert.is_nil(nope)
     assert.matches("^EDB: cannot open /dev/null/x.db%-wal", err)
+    local code
+    nope, err, code = require("fsec.core").sync_wal(wal .. "\0.txt") -- would fsync the WAL
+    assert.is_nil(nope)
+    assert.equals("EINVAL", code)
+    assert.matches("NUL", err, 1, true)
+    assert.equals("EINVAL", select(3, require("fsec.core").sync_wal("")))
+    assert.has_error(function() require("fsec.core").sync_wal(nil) end)
     ds:close()
   end)
 end)
