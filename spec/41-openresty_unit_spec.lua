@@ -37,6 +37,14 @@ describe("fsec.openresty.init jit_opt", function()
     assert.has_no_error(function() fo.init(cfg, { jit_opt = false }) end)
   end)
 
+  it("refuses a sync_thread_pool that is not a name or false", function()
+    local ok, err = pcall(fo.init, cfg, { sync_thread_pool = 3 })
+    assert.is_false(ok)
+    assert.matches("sync_thread_pool must be a thread pool's name or false", err, 1, true)
+    assert.has_no_error(function() fo.init(cfg, { sync_thread_pool = false }) end)
+    assert.has_no_error(function() fo.init(cfg, { sync_thread_pool = "io" }) end)
+  end)
+
   it("raises LuaJIT's trace limits by default, so that a check compiles as one trace", function()
     if not jit then return end -- Lua 5.4 has no JIT to tune
     -- A loop whose trace needs more than LuaJIT's default 4000 IR
