@@ -446,15 +446,6 @@ int fsec_store_schema_version(fsec_store *s) {
 /* Transactions                                                        */
 /* ------------------------------------------------------------------ */
 
-int fsec_store_begin(fsec_store *s) {
-  int rc = guard(s);
-  if (rc != FSEC_OK) return rc;
-  if (s->in_txn) return serr(s, FSEC_EMISUSE, "transaction already open");
-  rc = exec_st(s, ST_BEGIN, "begin");
-  if (rc == FSEC_OK) s->in_txn = 1;
-  return rc;
-}
-
 /* Back to synchronous FULL after a deferred transaction. The pragma does
  * no I/O and fails only when SQLite is out of memory; the connection then
  * stays at NORMAL, and the store stops offering to defer (a caller's
@@ -466,12 +457,14 @@ static void end_deferral(fsec_store *s) {
     s->can_defer = 0;
 }
 
-int fsec_store_begin_deferred(fsec_store *s, int *deferred) {
+/* BEGIN IMMEDIATE; with defer (and a store that can), at synchronous
+ * NORMAL until the commit. *deferred says which. */
+static int begin(fsec_store *s, int defer, int *deferred) {
   int rc = guard(s);
   *deferred = 0;
   if (rc != FSEC_OK) return rc;
   if (s->in_txn) return serr(s, FSEC_EMISUSE, "transaction already open");
-  if (s->can_defer) {
+  if (defer && s->can_defer) {
     /* NORMAL in WAL mode: the commit appends to the WAL without fsync;
      * the database stays consistent, and the next fsync of the WAL
      * (fsec_store_sync_wal, a checkpoint, a FULL commit) makes it durable. */
@@ -487,6 +480,15 @@ int fsec_store_begin_deferred(fsec_store *s, int *deferred) {
   s->in_txn = 1;
   *deferred = s->deferred;
   return FSEC_OK;
+}
+
+int fsec_store_begin(fsec_store *s) {
+  int deferred;
+  return begin(s, 0, &deferred);
+}
+
+int fsec_store_begin_deferred(fsec_store *s, int *deferred) {
+  return begin(s, 1, deferred);
 }
 
 int fsec_store_commit(fsec_store *s) {

@@ -255,7 +255,7 @@ end
 
 
 -- fn(...) inside the transaction begin opened; commit, or roll back and
--- re-raise. Returns true (committed) and fn's results as n, res.
+-- re-raise. Returns fn's results packed: their count n and the table res.
 local function run_transaction(self, fn, ...)
   self._in_txn = true
   local ok, n, res = base.pack_pcall(fn, ...)
