@@ -199,6 +199,24 @@ __attribute__((visibility("default")))
 #endif
 int luaopen_fsec_core(lua_State *L);
 
+/* The addresses of fsec_header_find and fsec_cookie_find, for LuaJIT's
+ * FFI (the OpenResty adapter calls them on every checked request: an FFI
+ * call compiles into the request's trace, a Lua C function would not).
+ * Copied through memcpy: C has no cast from a function pointer to void *. */
+typedef char fn_pointer_fits_void_pointer[sizeof(void *) == sizeof(int (*)(void)) ? 1 : -1];
+
+static void push_ffi_functions(lua_State *L) {
+  int (*header)(const fsec_header *, int, const char *, size_t) = fsec_header_find;
+  int (*cookie)(const char *, size_t, const char *, size_t, size_t *, size_t *) = fsec_cookie_find;
+  void *p;
+  memcpy(&p, &header, sizeof p);
+  lua_pushlightuserdata(L, p);
+  lua_setfield(L, -2, "header_find_ptr");
+  memcpy(&p, &cookie, sizeof p);
+  lua_pushlightuserdata(L, p);
+  lua_setfield(L, -2, "cookie_find_ptr");
+}
+
 int luaopen_fsec_core(lua_State *L) {
   lfsec_engine_register(L);
   lfsec_store_register(L);
@@ -214,5 +232,6 @@ int luaopen_fsec_core(lua_State *L) {
   lua_setfield(L, -2, "TOKEN_INVALID");
   lua_pushinteger(L, FSEC_SCHEMA_VERSION);
   lua_setfield(L, -2, "SCHEMA_VERSION");
+  push_ffi_functions(L);
   return 1;
 }

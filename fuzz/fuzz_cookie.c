@@ -1,6 +1,7 @@
 /* fuzz_cookie.c: any bytes as a Cookie header, through fsec.http's
- * parse_cookies (Lua, from the source tree), and its one-name reader
- * http.cookie.
+ * parse_cookies (Lua, from the source tree), its one-name reader
+ * http.cookie, and the C one the OpenResty adapter calls through FFI
+ * (fsec_cookie_find).
  *
  * Oracles: it never raises; the result holds only string names mapping to
  * a string or to a list (2 or more) of strings; a name is never empty and
@@ -12,6 +13,7 @@
  *   whitespace inside the name is skipped; a name seen again turns its
  *   value into the list of its values, in order. */
 #include "fuzz_lua.h"
+#include "fsec.h"
 
 #define MAX_HEADER 8192
 
@@ -92,7 +94,8 @@ static size_t check_shape(lua_State *L) {
 }
 
 /* http.cookie(header, name) for one name: the value when the reference
- * has the name once, false when more, nil when never. */
+ * has the name once, false when more, nil when never; fsec_cookie_find
+ * the same. */
 static void check_one(lua_State *L, const uint8_t *s, size_t n, const pair *p,
                       size_t np, const char *name, size_t nlen) {
   size_t j, count = 0, len, at = 0;
@@ -116,6 +119,13 @@ static void check_one(lua_State *L, const uint8_t *s, size_t n, const pair *p,
     ORACLE(span_is(s, p[at].v, v, len));
   }
   lua_pop(L, 1);
+  {
+    size_t off = 0, vlen = 0;
+    int rc = fsec_cookie_find((const char *)s, n, name, nlen, &off, &vlen);
+    ORACLE(rc == (count == 0 ? FSEC_COOKIE_ABSENT
+                  : count > 1 ? FSEC_COOKIE_REPEATED : FSEC_COOKIE_FOUND));
+    if (rc == FSEC_COOKIE_FOUND) ORACLE(off == p[at].v.at && vlen == p[at].v.len);
+  }
 }
 
 /* Every name of the reference maps to its values, in order. */

@@ -102,3 +102,43 @@ describe("http.cookie", function()
     assert.equals("a b", http.cookie(" session =  a b  ; x=1", "session"))
   end)
 end)
+
+describe("http.header and http.request_cookie", function()
+  it("read a plain request's tables (repeated or over max: absent)", function()
+    local req = { headers = { ["x-a"] = "1", ["x-b"] = { "1", "2" } },
+                  cookies = { session = "s", twice = { "a", "b" } } }
+    assert.equals("1", http.header(req, "x-a"))
+    assert.is_nil(http.header(req, "x-b"))
+    assert.is_nil(http.header(req, "x-a", 0))
+    assert.equals("s", http.request_cookie(req, "session"))
+    assert.is_nil(http.request_cookie(req, "twice"))
+    assert.is_nil(http.request_cookie(req, "session", 0))
+    assert.is_nil(http.header({}, "x-a"))
+    assert.is_nil(http.request_cookie({}, "session"))
+  end)
+
+  it("ask the adapter's readers until the tables exist, then read the tables", function()
+    local asked = {}
+    local req = {
+      read_header = function(name) asked[#asked + 1] = "h:" .. name; return name == "x-a" and "from reader" or nil end,
+      read_cookie = function(name)
+        asked[#asked + 1] = "c:" .. name
+        if name == "twice" then return false end -- nginx's reader: a repeated name
+        return "v-" .. name
+      end,
+    }
+    assert.equals("from reader", http.header(req, "x-a"))
+    assert.is_nil(http.header(req, "x-none"))
+    assert.is_nil(http.header(req, "x-a", 3))                 -- over max
+    assert.equals("v-session", http.request_cookie(req, "session"))
+    assert.is_nil(http.request_cookie(req, "twice"))          -- repeated: absent
+    assert.is_nil(http.request_cookie(req, "session", 2))
+    assert.same({ "h:x-a", "h:x-none", "h:x-a", "c:session", "c:twice", "c:session" }, asked)
+    -- a hook that builds (or replaces) the tables is what fsec reads from then on
+    req.headers = { ["x-a"] = "set by a hook" }
+    req.cookies = { session = "hook" }
+    assert.equals("set by a hook", http.header(req, "x-a"))
+    assert.equals("hook", http.request_cookie(req, "session"))
+    assert.equals(6, #asked)
+  end)
+end)

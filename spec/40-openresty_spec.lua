@@ -159,6 +159,90 @@ describe_or_pending("the example app in nginx", function()
     end)
   end
 
+  it("reads a request header as nginx's $http_ variable does, through its header list", function()
+    local app = start(1)
+    local ok, err = pcall(function()
+      local c = api(app, app.dir .. ".jar")
+      local s, r = c.call("POST", "/login?include_auth_token", { email = "admin@example.org", password = admin_password(app) })
+      assert.equals(200, s)
+      local token = r.user.authentication_token
+      -- status of GET /bench/token-inline with these header lines (and a file of more)
+      local function status(lines, file, query)
+        local args = { "curl -s -o /dev/null -w '%{http_code}' -H 'Accept: application/json'" }
+        for _, l in ipairs(lines) do args[#args + 1] = "-H '" .. l .. "'" end
+        if file then args[#args + 1] = "-H @" .. file end
+        args[#args + 1] = "'" .. app.base .. "/bench/token-inline" .. (query or "") .. "'"
+        local p = io.popen(table.concat(args, " "))
+        local code = tonumber(p:read("*a"))
+        p:close()
+        return code
+      end
+      assert.equals(200, status{ "Authentication-Token: " .. token })
+      assert.equals(200, status{ "AUTHENTICATION-TOKEN: " .. token })            -- any case
+      assert.equals(200, status{ "Authentication-Token: " .. token, "Authentication-Token: junk" }) -- the first
+      assert.equals(401, status{ "Authentication-Token: junk", "Authentication-Token: " .. token })
+      assert.equals(401, status{ "Authentication-Tokens: " .. token })           -- another name
+      assert.equals(401, status{ "Authentication-Toke: " .. token })
+      assert.equals(401, status{ "Authentication_Token: " .. token })            -- nginx drops "_" names
+      assert.equals(401, status{ "Authentication-Token: " .. token .. "x" })
+      -- the query's token comes before the header's (Flask-Security's order)
+      assert.equals(200, status({}, nil, "?auth_token=" .. token))
+      assert.equals(200, status({ "Authentication-Token: junk" }, nil, "?x=1&auth_token=" .. token))
+      assert.equals(401, status({ "Authentication-Token: " .. token }, nil, "?auth_token=junk"))
+      assert.equals(200, status({ "Authentication-Token: " .. token }, nil, "?"))
+      assert.equals(200, status({ "Authentication-Token: " .. token }, nil, "?other=1"))
+      -- more headers than the first buffer holds (64), and than fsec reads
+      -- through the list at all (256: nginx's variable then)
+      for _, n in ipairs{ 100, 400 } do
+        local file = app.dir .. ".headers" .. n
+        local f = io.open(file, "w")
+        for i = 1, n do f:write("X-Filler-", i, ": ", i, "\n") end
+        f:close()
+        assert.equals(200, status({ "Authentication-Token: " .. token }, file))
+        assert.equals(401, status({ "Authentication-Token: junk", "Authentication-Token: " .. token }, file))
+        assert.equals(401, status({}, file))
+      end
+      -- the session cookie, read from the Cookie header as parse_cookies
+      -- reads it (nginx joins Cookie headers sent twice with "; ")
+      local sjar = app.dir .. ".session.jar"
+      local sc = api(app, sjar)
+      assert.equals(200, (sc.call("POST", "/login", { email = "admin@example.org", password = admin_password(app) })))
+      local session = read(sjar):match("\tsession\t(%S+)")
+      assert.truthy(session)
+      local function session_status(lines)
+        local args = { "curl -s -o /dev/null -w '%{http_code}' -H 'Accept: application/json'" }
+        for _, l in ipairs(lines) do args[#args + 1] = "-H '" .. l .. "'" end
+        args[#args + 1] = app.base .. "/bench/session-inline"
+        local p = io.popen(table.concat(args, " "))
+        local code = tonumber(p:read("*a"))
+        p:close()
+        return code
+      end
+      assert.equals(200, session_status{ "Cookie: session=" .. session })
+      assert.equals(200, session_status{ "Cookie: a=1;  session =  " .. session .. "  ; b=2" })
+      assert.equals(200, session_status{ "Cookie: a=1", "Cookie: session=" .. session })
+      assert.equals(401, session_status{ "Cookie: session=" .. session .. "; session=" .. session })
+      assert.equals(401, session_status{ "Cookie: session=" .. session, "Cookie: session=" .. session })
+      assert.equals(401, session_status{ "Cookie: xsession=" .. session })
+      assert.equals(401, session_status{ "Cookie: session" })
+      assert.equals(401, session_status{})
+      -- and through the FFI path, not nginx's variables
+      assert.is_nil(read(app.dir .. "/logs/error.log"):find("no FFI access", 1, true))
+      -- a client's own X-User-Id never reaches the upstream, however written
+      for _, name in ipairs{ "X-User-Id", "x-user-id", "X-USER-ID" } do
+        local p = io.popen(("curl -s -H 'Authentication-Token: %s' -H '%s: 1' -H 'X-User-Id: 2' %s/api/me")
+                           :format(token, name, app.base))
+        local j = cjson.decode(p:read("*a"))
+        p:close()
+        assert.equals(tostring(j.id), j.upstream_user_header)
+      end
+    end)
+    stop(app)
+    if not ok then
+      error(tostring(err) .. "\n-- error.log:\n" .. tostring(read(app.dir .. "/logs/error.log")), 0)
+    end
+  end)
+
   it("takes a real browser through the HTML flow (headless Chromium)", function()
     local have = helpers.sh("command -v node >/dev/null && test -x /usr/bin/chromium && test -d spec/browser/node_modules/playwright-core")
     if not have then

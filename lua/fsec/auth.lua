@@ -165,7 +165,7 @@ end
 
 
 local function read_token_cookie(sec, req, base, purpose, max_age)
-  local v = http.single(req.cookies, cookie_name(sec, req, base), COOKIE_MAX)
+  local v = http.request_cookie(req, cookie_name(sec, req, base), COOKIE_MAX)
   if not v then return nil end
   local expired, invalid, data, iat = token_status(sec, v, purpose, max_age)
   if expired or invalid or type(data) ~= "table" or type(data.s) ~= "string"
@@ -480,7 +480,7 @@ function Security:login_user(req, res, user, opts)
   if remember then
     res:set_cookie(rname, assert(self:generate_token("remember", { s = sid, u = user.fs_uniquifier })),
                    cookie_opts(self, req, self._cfg.remember_cookie_duration))
-  elseif http.single(req.cookies, rname) then
+  elseif http.request_cookie(req, rname) then
     res:delete_cookie(rname, cookie_opts(self, req))
   end
   if self._cfg.trackable and not tracked then
@@ -545,7 +545,7 @@ function Security:mark_fresh(req, res)
   if not user then return false end
   local ds, t = self.datastore, now(self)
   local rname = cookie_name(self, req, self._cfg.remember_cookie_name)
-  local remembered = http.single(req.cookies, rname) ~= nil
+  local remembered = http.request_cookie(req, rname) ~= nil
   local lifetime = remembered and self._cfg.remember_cookie_duration or self._cfg.session_lifetime
   local sid = core.random_id(16)
   local ok, err, code = check_store(ds:create_session(user, sid, t + lifetime))

@@ -23,7 +23,7 @@ local function binding(sec, req, res, create)
   local _, via, data = auth.authenticate(sec, req, { "session" })
   if via and type(data) == "table" then return "s:" .. data.s end
   local name = sec._cfg.csrf_cookie_name
-  local v = req._fsec_csrf or http.single(req.cookies, name, 64)
+  local v = req._fsec_csrf or http.request_cookie(req, name, 64)
   if v and #v >= 22 and v:find("^[%w_-]+$") then return "a:" .. v end
   if not create then return nil end
   v = core.random_id(16)

@@ -5,7 +5,11 @@
 -- may be a list), `cookies` (table; a repeated cookie may be a list),
 -- `body` (string), `json` (decoded body, optional), `remote_addr`,
 -- `scheme`, `host`, and optionally `uri` (raw path and query).
--- Anything repeated or malformed counts as absent.
+-- Anything repeated or malformed counts as absent. An adapter may also
+-- give `read_header` (a function of a lower-case name) and `read_cookie`
+-- (of a cookie's name): fsec then reads through them until something
+-- builds `headers` or `cookies` (nginx's request builds those tables only
+-- when asked for them, see fsec.openresty).
 --
 -- A response (`new_response`) collects `status`, `headers`, `cookies`
 -- (Set-Cookie values) and `body`; adapters apply it.
@@ -15,6 +19,7 @@ local cjson = require "cjson.safe"
 
 local type = type
 local pairs = pairs
+local rawget = rawget
 local tostring = tostring
 local concat = table.concat
 local sort = table.sort
@@ -44,7 +49,29 @@ end
 
 
 function _M.header(req, name, max)
+  -- no headers table yet: ask the adapter for the one header (a table
+  -- per request for one or two headers was a measurable part of a check)
+  local read = rawget(req, "headers") == nil and req.read_header
+  if read then
+    local v = read(name)
+    if type(v) ~= "string" or #v > (max or 8192) then return nil end
+    return v
+  end
   return _M.single(req.headers, name, max or 8192)
+end
+
+
+--- One cookie of a request (nil when absent, repeated or over max bytes),
+-- through the adapter's `read_cookie` while no `cookies` table was built
+-- (as header does with read_header).
+function _M.request_cookie(req, name, max)
+  local read = rawget(req, "cookies") == nil and req.read_cookie
+  if read then
+    local v = read(name)
+    if type(v) ~= "string" or (max and #v > max) then return nil end
+    return v
+  end
+  return _M.single(req.cookies, name, max)
 end
 
 

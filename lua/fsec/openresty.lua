@@ -269,6 +269,9 @@ function _M.init_worker()
     -- reached: a lower pause trades a little CPU for a smaller worker
     collectgarbage("setpause", saved_opts.gc_pause)
   end
+  if not _M._ffi_headers then
+    ngx.log(ngx.WARN, "fsec: no FFI access to the request's headers; reading them through nginx variables (slower)")
+  end
   collectgarbage() -- what loading and setup left behind
   return sec
 end
@@ -297,33 +300,147 @@ function _M.security()
 end
 
 
--- Request headers by name, each read from nginx's $http_<name> variable
--- when first asked for: fsec reads two or three headers of a request,
--- and ngx.req.get_headers() copies them all (its loop and garbage were
--- the largest cost of a token check). For a header sent twice nginx
--- gives the first value (Cookie: all of them, joined with "; ").
+-- Request headers by name, each read when first asked for: fsec reads
+-- one to three headers of a request, and ngx.req.get_headers() copies
+-- them all (its loop and garbage were the largest cost of a token check).
+-- For a header sent twice the first value counts, as in nginx's
+-- $http_<name> (Cookie: all of them, joined with "; ").
 local VAR_NAME = setmetatable({}, { __index = function(t, name)
   local v = "http_" .. name:lower():gsub("-", "_")
   t[name] = v
   return v
 end })
 
+-- The key nginx keeps for a header name (lower case; "_" reads as "-", as
+-- nginx's variables do: nginx drops headers with "_" by default).
+local HEADER_KEY = setmetatable({}, { __index = function(t, name)
+  local v = name:lower():gsub("_", "-")
+  t[name] = v
+  return v
+end })
+
+-- Headers and cookies found in nginx's own header list, through
+-- lua-nginx-module's FFI (the calls ngx.req.get_headers makes) and fsec's
+-- fsec_header_find and fsec_cookie_find: no copy of the list, and no Lua
+-- string but the value. $http_<name> cost about 1,400 instructions a
+-- request here (the variable name hashed and matched against every prefix
+-- variable, then every header compared), and a session check interned the
+-- whole Cookie header to read one cookie. ffi_header and ffi_cookie answer
+-- value, true; or nil, false when nginx's variables must answer instead
+-- (no FFI: plain Lua; more than BUF_MAX headers; Cookie sent twice, which
+-- nginx's $http_cookie joins).
+local ffi_header, ffi_cookie
+do
+  local ok_ffi, ffi = pcall(require, "ffi")
+  local ok_base, base = pcall(require, "resty.core.base")
+  if ok_ffi and ok_base and pcall(require, "resty.core.request") and core.header_find_ptr
+     and pcall(ffi.typeof, "ngx_http_lua_ffi_table_elt_t") then
+    local C, get_request, ffi_str = ffi.C, base.get_request, ffi.string
+    local find = ffi.cast("int (*)(const ngx_http_lua_ffi_table_elt_t *, int, const char *, size_t)",
+                          core.header_find_ptr)
+    local cookie_find = ffi.cast("int (*)(const unsigned char *, size_t, const char *, size_t, size_t *, size_t *)",
+                                 core.cookie_find_ptr)
+    local BUF_MAX = 256 -- more headers (rare): nginx's variable answers
+    local cap = 64
+    local buf = ffi.new("ngx_http_lua_ffi_table_elt_t[?]", cap)
+    local truncated = ffi.new("int[1]")
+    local voff, vlen = ffi.new("size_t[1]"), ffi.new("size_t[1]")
+
+    -- The index in buf of the header whose key is key (-1: none), or nil
+    -- (ask nginx's variable). single: nil when the key is there twice.
+    local function locate(key, single)
+      local r = get_request()
+      if not r then return nil end
+      local n = C.ngx_http_lua_ffi_req_get_headers_count(r, 0, truncated)
+      if n == 0 then return -1 end
+      if n < 0 or n > BUF_MAX then return nil end
+      if n > cap then
+        cap = n
+        buf = ffi.new("ngx_http_lua_ffi_table_elt_t[?]", cap)
+      end
+      if C.ngx_http_lua_ffi_req_get_headers(r, buf, n, 0) ~= 0 then return nil end
+      local i = find(buf, n, key, #key)
+      if single and i >= 0 and find(buf + (i + 1), n - i - 1, key, #key) >= 0 then return nil end
+      return i
+    end
+
+    ffi_header = function(name)
+      local i = locate(HEADER_KEY[name])
+      if not i then return nil, false end
+      if i < 0 then return nil, true end
+      local v = buf[i].value
+      return ffi_str(v.data, v.len), true
+    end
+
+    -- nil when absent, false when the name is repeated (http.cookie's answers)
+    ffi_cookie = function(name)
+      local i = locate("cookie", true)
+      if not i then return nil, false end
+      if i < 0 then return nil, true end
+      local v = buf[i].value
+      local rc = cookie_find(v.data, v.len, name, #name, voff, vlen)
+      if rc == 1 then return ffi_str(v.data + voff[0], vlen[0]), true end
+      if rc == 2 then return false, true end
+      return nil, true
+    end
+  end
+end
+
+-- For init_worker's warning: the fast path is there.
+_M._ffi_headers = ffi_header ~= nil
+
+-- One header of the current request (fsec.http's read_header): what
+-- fsec itself reads, without a headers table per request.
+local function read_header(name)
+  if type(name) ~= "string" then return nil end
+  if ffi_header then
+    local v, answered = ffi_header(name)
+    if answered then return v end
+  end
+  return ngx.var[VAR_NAME[name]]
+end
+
 local Headers = {
   __index = function(h, name)
-    if type(name) ~= "string" then return nil end
-    local v = ngx.var[VAR_NAME[name]]
+    local v = read_header(name)
     if v ~= nil then rawset(h, name, v) end
     return v
   end,
 }
 
+-- One cookie of the current request (fsec.http's read_cookie); false
+-- when the name is repeated.
+local function read_cookie(name)
+  if type(name) ~= "string" then return nil end
+  if ffi_cookie then
+    local v, answered = ffi_cookie(name)
+    if answered then return v end
+  end
+  return http.cookie(ngx.var.http_cookie, name)
+end
+
 local Cookies = {
   __index = function(c, name)
-    local v = http.cookie(ngx.var.http_cookie, name)
+    local v = read_cookie(name)
     if v ~= nil then rawset(c, name, v) end -- false (repeated) stays absent
     return v
   end,
 }
+
+-- Is there a query string? The length from lua-nginx-module's own FFI
+-- call (resty.core declares it): ngx.var.args would hash and look up a
+-- variable name on every request.
+local query_len
+do
+  local ok_base, base = pcall(require, "resty.core.base")
+  local ok_ffi, ffi = pcall(require, "ffi")
+  if ok_base and ok_ffi and pcall(function() return ffi.C.ngx_http_lua_ffi_req_get_querystring_len end) then
+    local C, get_request = ffi.C, base.get_request
+    query_len = function() return tonumber(C.ngx_http_lua_ffi_req_get_querystring_len(get_request())) end
+  else
+    query_len = function() local a = ngx.var.args; return a and #a or 0 end
+  end
+end
 
 -- The query of every request that has none: shared, so read-only.
 local NO_ARGS = setmetatable({}, {
@@ -338,7 +455,7 @@ local LAZY = {
   -- lower-case names, as fsec asks for them
   headers = function() return setmetatable(new_tab(0, 2), Headers) end,
   -- no query string (most requests): no parsing, and no new table
-  query = function() return ngx.var.args and ngx.req.get_uri_args(100) or NO_ARGS end,
+  query = function() return query_len() > 0 and ngx.req.get_uri_args(100) or NO_ARGS end,
   -- nginx joins repeated Cookie headers with "; "; each name is read
   -- when asked for (a repeated name reads as absent, as in parse_cookies)
   cookies = function() return setmetatable(new_tab(0, 2), Cookies) end,
@@ -349,8 +466,14 @@ local LAZY = {
   host = function() return ngx.var.http_host or ngx.var.host end,
 }
 
+-- fsec.http's readers: the same for every request, found through the
+-- metatable (no slot in each request).
+local READERS = { read_header = read_header, read_cookie = read_cookie }
+
 local Request = {
   __index = function(req, k)
+    local reader = READERS[k]
+    if reader then return reader end
     local load = LAZY[k]
     if not load then return nil end
     local v = load()
@@ -369,7 +492,8 @@ function _M.request(ctx)
   local req = ctx.fsec_req
   if req then return req end
   local method = ngx.req.get_method()
-  -- method, the fields read from nginx, auth.lua's results: 8 slots (a token or session check fills 5 to 7)
+  -- method, the fields read from nginx, auth.lua's results: 8 slots (a
+  -- token or session check fills 5 to 7)
   req = new_tab(0, 8)
   req.method = method
   setmetatable(req, Request)
@@ -453,7 +577,7 @@ function _M.protect(spec, user_header)
   end
   local name = user_header or saved_opts.user_header
   -- reading the header first is cheaper than a clear that finds nothing
-  if name and ngx.var[VAR_NAME[name]] then ngx.req.clear_header(name) end
+  if name and read_header(name) then ngx.req.clear_header(name) end
   local ctx = ngx.ctx
   local req = _M.request(ctx)
   if not req then return too_large() end

@@ -55,7 +55,7 @@ local function flash(sec, req, res, category, key, vars)
 end
 
 local function take_flashes(sec, req, res)
-  local v = http.single(req.cookies, FLASH, 4096)
+  local v = http.request_cookie(req, FLASH, 4096)
   if not v then return {} end
   res:delete_cookie(FLASH, { path = "/", same_site = "Lax" })
   local expired, invalid, list = sec:get_token_status(v, "flash", 3600)
