@@ -176,6 +176,17 @@ static int lfsec_errname(lua_State *L) {
   return 1;
 }
 
+/* How many Lua states of this process have opened fsec.core (each of
+ * nginx's worker-thread Lua states opens it once, and nginx never closes
+ * them: the OpenResty adapter reports the count as memory accounting).
+ * Counted atomically: pool threads open the module concurrently. */
+static int open_count;
+
+static int lfsec_open_count(lua_State *L) {
+  lua_pushinteger(L, __atomic_load_n(&open_count, __ATOMIC_RELAXED));
+  return 1;
+}
+
 static const luaL_Reg lfsec_funcs[] = {
     {"new", lfsec_engine_new},
     {"argon2_helper_pid", lfsec_argon2_helper_pid},
@@ -192,6 +203,7 @@ static const luaL_Reg lfsec_funcs[] = {
     {"digest", lfsec_digest},
     {"sha1_hex", lfsec_sha1_hex},
     {"fold_username", lfsec_fold_username},
+    {"open_count", lfsec_open_count},
     {NULL, NULL}};
 
 #if defined(__GNUC__)
@@ -218,6 +230,7 @@ static void push_ffi_functions(lua_State *L) {
 }
 
 int luaopen_fsec_core(lua_State *L) {
+  __atomic_add_fetch(&open_count, 1, __ATOMIC_RELAXED);
   lfsec_engine_register(L);
   lfsec_store_register(L);
   lua_newtable(L);

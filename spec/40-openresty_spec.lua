@@ -243,6 +243,59 @@ describe_or_pending("the example app in nginx", function()
     end
   end)
 
+  it("posts at most thread_jobs jobs at once: a burst of logins waits, and leaves no Lua states behind", function()
+    -- logins with a wrong password, all at once: one argon2 each in the pool
+    local function burst(app, n)
+      local cmd = {}
+      for i = 1, n do
+        local jar = ("%s.burst%d.jar"):format(app.dir, i)
+        cmd[#cmd + 1] = ("( T=$(curl -s -c %s -b %s -H 'Accept: application/json' %s/login | sed 's/.*\"csrf_token\":\"\\([^\"]*\\)\".*/\\1/');"
+          .. " curl -s -o /dev/null -w '%%{http_code}\\n' -c %s -b %s -H 'Content-Type: application/json' -H \"X-CSRF-Token: $T\""
+          .. " -d '{\"email\":\"admin@example.org\",\"password\":\"wrong password\"}' %s/login ) &")
+          :format(jar, jar, app.base, jar, jar, app.base)
+      end
+      local p = io.popen(table.concat(cmd, " ") .. " wait")
+      local codes = {}
+      for line in p:lines() do codes[#codes + 1] = tonumber(line) end
+      p:close()
+      return codes
+    end
+    local function states(app)
+      local _, _, _, m = http(app, nil, "GET", "/bench/memory")
+      return m.lua_states
+    end
+    -- the default (2 jobs a pool): every login answered, and the worker
+    -- holds its own Lua state and at most 2 of nginx's thread states
+    local app = start(1)
+    local ok, err = pcall(function()
+      local codes = burst(app, 12)
+      assert.equals(12, #codes)
+      for _, c in ipairs(codes) do assert.equals(400, c) end
+      local n = states(app)
+      assert.is_true(n >= 2 and n <= 3, "Lua states: " .. tostring(n))
+    end)
+    stop(app)
+    if not ok then error(tostring(err) .. "\n-- error.log:\n" .. tostring(read(app.dir .. "/logs/error.log")), 0) end
+    -- one job at a time, and a wait too short for the queue: the excess
+    -- fails as unavailable (503, Retry-After), never hashed in the event loop
+    app = start(1, "FSEC_THREAD_JOBS=1 FSEC_THREAD_WAIT=0.02")
+    ok, err = pcall(function()
+      local codes = burst(app, 8)
+      assert.equals(8, #codes)
+      local seen = {}
+      for _, c in ipairs(codes) do seen[c] = (seen[c] or 0) + 1 end
+      assert.is_true((seen[400] or 0) >= 1, "some logins hashed: " .. table.concat(codes, " "))
+      assert.is_true((seen[503] or 0) >= 1, "some logins waited too long: " .. table.concat(codes, " "))
+      assert.equals(8, (seen[400] or 0) + (seen[503] or 0))
+      assert.equals(2, states(app))
+      local log = read(app.dir .. "/logs/error.log")
+      assert.is_nil(log:find("hashing inline", 1, true))
+      assert.matches("thread pool 'fsec' busy", log, 1, true)
+    end)
+    stop(app)
+    if not ok then error(tostring(err) .. "\n-- error.log:\n" .. tostring(read(app.dir .. "/logs/error.log")), 0) end
+  end)
+
   it("takes a real browser through the HTML flow (headless Chromium)", function()
     local have = helpers.sh("command -v node >/dev/null && test -x /usr/bin/chromium && test -d spec/browser/node_modules/playwright-core")
     if not have then

@@ -166,6 +166,21 @@ describe("fsec.openresty.init options", function()
     fo.init(cfg, { argon2_process = false })
   end)
 
+  it("thread_jobs and thread_wait take sane numbers and refuse anything else at start", function()
+    assert.has_no_error(function() fo.init(cfg, { thread_jobs = 1, thread_wait = 0.01 }) end)
+    assert.has_no_error(function() fo.init(cfg, { thread_jobs = 64, thread_wait = 3600 }) end)
+    for _, bad in ipairs{ 0, 1.5, -1, 1025, "2", true } do
+      local ok, err = pcall(fo.init, cfg, { thread_jobs = bad })
+      assert.is_false(ok)
+      assert.matches("thread_jobs must be a whole number 1..1024", err, 1, true)
+    end
+    for _, bad in ipairs{ 0, -1, 3601, "30", 0 / 0 } do
+      local ok, err = pcall(fo.init, cfg, { thread_wait = bad })
+      assert.is_false(ok)
+      assert.matches("thread_wait must be a number of seconds", err, 1, true)
+    end
+  end)
+
   it("gc_pause takes 100..1000 and refuses anything else at start", function()
     fo.init(cfg, { gc_pause = 110 })
     for _, bad in ipairs{ 99, 1001, "110", true } do

@@ -44,6 +44,19 @@ _M.guards = {
 }
 
 
+--- fsec.openresty's options for this app: the hooks and guards below,
+-- a smaller worker heap (gc_pause), and the thread pools' job limits from
+-- the environment when set (FSEC_THREAD_JOBS, FSEC_THREAD_WAIT).
+function _M.options()
+  return {
+    setup = _M.setup, guards = _M.guards,
+    gc_pause = 110, -- 110: a smaller worker heap (README: the trade-off)
+    thread_jobs = tonumber(os.getenv("FSEC_THREAD_JOBS") or ""),
+    thread_wait = tonumber(os.getenv("FSEC_THREAD_WAIT") or ""),
+  }
+end
+
+
 local DENY_FILE = "/var/deny.txt" -- one address a line
 
 --- Hooks: the custom flow. Runs in every worker.

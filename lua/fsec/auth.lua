@@ -256,7 +256,8 @@ local STORED_HASH_UNUSABLE = { EHASHFMT = true, EHASHCAP = true, ESCHEME = true 
 -- Hashing that could not run at all (the argon2 helper failed, no memory):
 -- neither a match nor a wrong password. The request fails as unavailable
 -- (503) and no failure is counted against the account.
-local HASH_FAULT = { EHELPER = true, ENOMEM = true, ECRYPTO = true }
+-- EBUSY: the thread pool's queue was full for too long (fsec.openresty).
+local HASH_FAULT = { EHELPER = true, ENOMEM = true, ECRYPTO = true, EBUSY = true }
 
 local function check_hash(ok, err, code)
   if not ok and HASH_FAULT[code] then

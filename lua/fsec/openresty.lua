@@ -33,6 +33,7 @@ local tostring = tostring
 -- Tables with room for the fields a request fills in (LuaJIT's
 -- table.new): growing an empty table rehashes it at each power of two,
 -- and those rehashes were a measurable part of a check.
+local unpack_ = table.unpack or unpack
 local ok_new, new_tab = pcall(require, "table.new")
 if not ok_new then new_tab = function() return {} end end
 
@@ -88,7 +89,13 @@ end
 -- sync_thread_pool (where a login's commit is made durable: the fsync of
 -- the SQLite WAL runs in this thread pool, default "fsec_sync", or in the
 -- hashing pool when there is no such pool; false: the commit fsyncs in
--- the event loop, as outside nginx).
+-- the event loop, as outside nginx),
+-- thread_jobs (at most this many jobs fsec posts at once to each thread
+-- pool, per worker; default 2. nginx keeps a Lua state, about 250 KiB,
+-- for every job posted at once and never frees it, so a burst of 1000
+-- logins would leave 1000 states in the worker; the rest wait here, up to
+-- thread_wait seconds (default 30), then fail as unavailable (503). Set it
+-- to the pool's threads= when that is larger).
 function _M.init(cfg, opts)
   local c, err = config.validate(cfg)
   if not c then error("fsec.openresty.init: " .. err, 2) end
@@ -106,6 +113,14 @@ function _M.init(cfg, opts)
   local sp = saved_opts.sync_thread_pool
   if sp ~= nil and sp ~= false and type(sp) ~= "string" then
     error("fsec.openresty.init: sync_thread_pool must be a thread pool's name or false", 2)
+  end
+  local tj = saved_opts.thread_jobs
+  if tj ~= nil and (type(tj) ~= "number" or tj < 1 or tj > 1024 or tj ~= math.floor(tj)) then
+    error("fsec.openresty.init: thread_jobs must be a whole number 1..1024", 2)
+  end
+  local tw = saved_opts.thread_wait
+  if tw ~= nil and (type(tw) ~= "number" or not (tw > 0 and tw <= 3600)) then
+    error("fsec.openresty.init: thread_wait must be a number of seconds, over 0 and at most 3600", 2)
   end
   set_jit_opt(saved_opts.jit_opt)
   engine_cfg = fsec.engine_config(c)
@@ -131,12 +146,44 @@ function _M.init(cfg, opts)
 end
 
 
+-- One semaphore per thread pool and worker: at most thread_jobs jobs
+-- posted at once (nginx's Lua states for worker threads are as many as
+-- the jobs ever posted at once, and they stay).
+local gates = {}
+
+local function gate(pool)
+  local g = gates[pool]
+  if not g then
+    local semaphore = require "ngx.semaphore"
+    g = assert(semaphore.new(saved_opts.thread_jobs or 2))
+    gates[pool] = g
+  end
+  return g
+end
+
+--- ngx.run_worker_thread through the pool's gate: its results, or false
+-- and a message; busy: true when the gate's wait timed out (the pool was
+-- not tried).
+local function run_job(pool, ...)
+  local g = gate(pool)
+  local ok, err = g:wait(saved_opts.thread_wait or 30)
+  if not ok then return false, "thread pool '" .. pool .. "' busy: " .. tostring(err), true end
+  local r = { pcall(ngx.run_worker_thread, pool, ...) }
+  g:post(1)
+  if not r[1] then return false, tostring(r[2]) end
+  return unpack_(r, 2, 5)
+end
+_M._run_job = run_job -- for the specs
+
 local function thread_hasher(pool)
   local warned = false
   local inline
   local function run(fn, ...)
-    local ok, a, b, c = ngx.run_worker_thread(pool, "fsec.thread", fn, engine_cfg, ...)
+    local ok, a, b, c = run_job(pool, "fsec.thread", fn, engine_cfg, ...)
     if ok then return a, b, c end
+    if b == true then -- the pool's gate timed out: not a reason to hash here
+      return nil, "EBUSY: " .. a, "EBUSY"
+    end
     if not warned then
       warned = true
       ngx.log(ngx.WARN, "fsec: hashing inline, no thread pool '", pool, "' (", a, ")")
@@ -171,7 +218,7 @@ end
 local function wal_syncer(pools, nice)
   local chosen -- the pool that ran the first fsync; false: none exists
   local function in_pool(name, path)
-    return ngx.run_worker_thread(name, "fsec.thread", "sync_wal", nice or false, path)
+    return run_job(name, "fsec.thread", "sync_wal", nice or false, path)
   end
   return function(path)
     if chosen then
@@ -289,6 +336,9 @@ function _M.memory(full_gc)
     token_cache_entries = sec and sec._cache and sec._cache:count() or 0,
     user_cache_entries = sec and sec._users and sec._users:count() or 0,
     sqlite = ds and ds.memory and ds:memory() or nil,
+    -- Lua states of this worker that loaded fsec: its own, and nginx's
+    -- worker-thread states (one per job ever posted at once; thread_jobs)
+    lua_states = core.open_count(),
   }
 end
 
