@@ -187,6 +187,33 @@ static int lfsec_open_count(lua_State *L) {
   return 1;
 }
 
+/* core.shared_counter() -> a counter shared with the processes forked
+ * after this call (fsec/shared.h), as a light userdata; or nil, message.
+ * Made in nginx's init_by_lua, before the workers are forked. */
+static int lfsec_shared_counter(lua_State *L) {
+  uint32_t *c = fsec_shared_counter_new();
+  if (c == NULL) return lfsec_pushfail(L, FSEC_ENOMEM, strerror(errno));
+  lua_pushlightuserdata(L, c);
+  return 1;
+}
+
+static uint32_t *check_counter(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TLIGHTUSERDATA);
+  return lua_touserdata(L, 1);
+}
+
+/* core.shared_counter_get(c) and core.shared_counter_bump(c): its value,
+ * and the value after adding 1. (The adapter reads it through FFI.) */
+static int lfsec_shared_counter_get(lua_State *L) {
+  lua_pushinteger(L, (lua_Integer)fsec_shared_counter_get(check_counter(L)));
+  return 1;
+}
+
+static int lfsec_shared_counter_bump(lua_State *L) {
+  lua_pushinteger(L, (lua_Integer)fsec_shared_counter_bump(check_counter(L)));
+  return 1;
+}
+
 static const luaL_Reg lfsec_funcs[] = {
     {"new", lfsec_engine_new},
     {"argon2_helper_pid", lfsec_argon2_helper_pid},
@@ -204,6 +231,9 @@ static const luaL_Reg lfsec_funcs[] = {
     {"sha1_hex", lfsec_sha1_hex},
     {"fold_username", lfsec_fold_username},
     {"open_count", lfsec_open_count},
+    {"shared_counter", lfsec_shared_counter},
+    {"shared_counter_get", lfsec_shared_counter_get},
+    {"shared_counter_bump", lfsec_shared_counter_bump},
     {NULL, NULL}};
 
 #if defined(__GNUC__)
@@ -211,8 +241,9 @@ __attribute__((visibility("default")))
 #endif
 int luaopen_fsec_core(lua_State *L);
 
-/* The addresses of fsec_header_find and fsec_cookie_find, for LuaJIT's
- * FFI (the OpenResty adapter calls them on every checked request: an FFI
+/* The addresses of fsec_header_find, fsec_cookie_find and
+ * fsec_shared_counter_get, for LuaJIT's FFI (the OpenResty adapter calls
+ * them on every checked request: an FFI
  * call compiles into the request's trace, a Lua C function would not).
  * Copied through memcpy: C has no cast from a function pointer to void *. */
 typedef char fn_pointer_fits_void_pointer[sizeof(void *) == sizeof(int (*)(void)) ? 1 : -1];
@@ -227,6 +258,10 @@ static void push_ffi_functions(lua_State *L) {
   memcpy(&p, &cookie, sizeof p);
   lua_pushlightuserdata(L, p);
   lua_setfield(L, -2, "cookie_find_ptr");
+  uint32_t (*get)(const uint32_t *) = fsec_shared_counter_get;
+  memcpy(&p, &get, sizeof p);
+  lua_pushlightuserdata(L, p);
+  lua_setfield(L, -2, "shared_counter_get_ptr");
 }
 
 int luaopen_fsec_core(lua_State *L) {

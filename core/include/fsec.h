@@ -23,6 +23,7 @@ extern "C" {
 #include "fsec/random.h"
 #include "fsec/store.h"
 #include "fsec/header.h"
+#include "fsec/shared.h"
 
 #ifdef __cplusplus
 }

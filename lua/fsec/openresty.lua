@@ -41,6 +41,7 @@ if not ok_new then new_tab = function() return {} end end
 local _M = { _VERSION = "0.1.0" }
 
 local saved_config, saved_opts, engine_cfg, sec
+local generation -- the cache generation shared by the workers (init maps it)
 local guards = {}
 
 
@@ -69,8 +70,10 @@ end
 
 --- Validate and keep the configuration (init_by_lua). Raises on a bad one.
 -- opts: thread_pool (name, default "fsec"; false: hash inline),
--- shared_dict (lua_shared_dict for the cache generation, default "fsec";
--- false: no cache), cache_size (10000), cache_ttl (seconds, 2),
+-- shared_dict (false: no cache of authentication lookups; any other value
+-- is ignored: the cache generation the workers share lives in memory
+-- mapped here, before the fork, not in a lua_shared_dict any more),
+-- cache_size (10000), cache_ttl (seconds, 2),
 -- setup (function(sec) run in every worker: connect signals, add policies),
 -- thread_nice (nice value of the hashing threads, 0..19, default 19;
 -- false: leave them at the worker's),
@@ -123,6 +126,12 @@ function _M.init(cfg, opts)
     error("fsec.openresty.init: thread_wait must be a number of seconds, over 0 and at most 3600", 2)
   end
   set_jit_opt(saved_opts.jit_opt)
+  generation = nil
+  if saved_opts.shared_dict ~= false then
+    local counter, cerr = core.shared_counter() -- here: before nginx forks the workers
+    if not counter then error("fsec.openresty.init: " .. tostring(cerr), 2) end
+    generation = counter
+  end
   engine_cfg = fsec.engine_config(c)
   engine_cfg.secret_keys = nil -- worker threads hash; they never sign
   -- Hashing threads run at the lowest priority (nice 19 by default): on a
@@ -257,29 +266,46 @@ local WRITES = {
   "delete_user_sessions",
 }
 
--- A per-worker cache of authentication lookups (resty.lrucache),
--- revoked through a counter in a shared dict (opts.shared_dict, default
--- "fsec"): a logout, password change or deactivation in any worker takes
--- effect in all of them at once. Changes made outside nginx (the command
--- line) are seen within opts.cache_ttl seconds (default 2).
-local function install_cache(dict_name)
-  local dict = ngx.shared[dict_name]
+-- A function that reads the shared generation: through FFI where there
+-- is one (one atomic load, compiled into the check's trace), else
+-- through the binding.
+local function generation_reader(counter)
+  local ok_ffi, ffi = pcall(require, "ffi")
+  if ok_ffi and core.shared_counter_get_ptr then
+    local get = ffi.cast("uint32_t (*)(const uint32_t *)", core.shared_counter_get_ptr)
+    local p = ffi.cast("const uint32_t *", counter)
+    return function() return get(p) end
+  end
+  local get = core.shared_counter_get
+  return function() return get(counter) end
+end
+
+-- A per-worker cache of authentication lookups (resty.lrucache), revoked
+-- through a generation counter that every worker shares (memory mapped in
+-- init, before the fork): a logout, password change or deactivation in
+-- any worker takes effect in all of them at once. Reading it costs one
+-- atomic load; a lua_shared_dict did the same with a lock shared by all
+-- workers, on every request. Changes made outside nginx (the command
+-- line) are seen within opts.cache_ttl seconds (default 2). After a
+-- reload the new workers share a new counter (and start with empty
+-- caches); workers of the old configuration only finish their requests.
+local function install_cache(counter)
   local ok, lrucache = pcall(require, "resty.lrucache")
-  if not dict or not ok then
-    ngx.log(ngx.WARN, "fsec: no lua_shared_dict '", dict_name, "': authentication is not cached")
+  if not ok then
+    ngx.log(ngx.WARN, "fsec: no resty.lrucache: authentication is not cached")
     return
   end
-  dict:add("gen", 0)
   sec._cache = assert(lrucache.new(saved_opts.cache_size or 10000))  -- token checks
   sec._users = assert(lrucache.new(saved_opts.cache_size or 10000))  -- user lookups
   sec._cache_ttl = saved_opts.cache_ttl or 2
-  sec._generation = function() return dict:get("gen") end
+  sec._generation = generation_reader(counter)
+  local bump = core.shared_counter_bump
   local ds = sec.datastore
   for _, name in ipairs(WRITES) do
     local orig = ds[name]
     ds[name] = function(self, ...)
       local a, b, c = orig(self, ...)
-      dict:incr("gen", 1, 0)
+      bump(counter)
       return a, b, c
     end
   end
@@ -306,9 +332,7 @@ function _M.init_worker()
   if sync_pool and ngx.run_worker_thread and ds and ds.set_wal_syncer then
     ds:set_wal_syncer(wal_syncer({ sync_pool, pool or nil }, engine_cfg.thread_nice))
   end
-  if saved_opts.shared_dict ~= false and sec.datastore then
-    install_cache(saved_opts.shared_dict or "fsec")
-  end
+  if generation and sec.datastore then install_cache(generation) end
   if saved_opts.setup then saved_opts.setup(sec) end
   if saved_opts.gc_pause then
     -- LuaJIT starts a collection when the heap has grown to pause% of
