@@ -294,6 +294,8 @@ describe_or_pending("the example app in nginx", function()
       assert.is_true((seen[503] or 0) >= 1, "some logins waited too long: " .. table.concat(codes, " "))
       assert.equals(8, (seen[400] or 0) + (seen[503] or 0))
       assert.equals(2, states(app))
+      -- every slot came back: one login on the idle pool hashes at once
+      for _ = 1, 3 do assert.same({ 400 }, burst(app, 1)) end
       local log = read(app.dir .. "/logs/error.log")
       assert.is_nil(log:find("hashing inline", 1, true))
       assert.matches("thread pool 'fsec' busy", log, 1, true)

@@ -33,7 +33,6 @@ local tostring = tostring
 -- Tables with room for the fields a request fills in (LuaJIT's
 -- table.new): growing an empty table rehashes it at each power of two,
 -- and those rehashes were a measurable part of a check.
-local unpack_ = table.unpack or unpack
 local ok_new, new_tab = pcall(require, "table.new")
 if not ok_new then new_tab = function() return {} end end
 
@@ -96,9 +95,9 @@ end
 -- thread_jobs (at most this many jobs fsec posts at once to each thread
 -- pool, per worker; default 2. nginx keeps a Lua state, about 250 KiB,
 -- for every job posted at once and never frees it, so a burst of 1000
--- logins would leave 1000 states in the worker; the rest wait here, up to
--- thread_wait seconds (default 30), then fail as unavailable (503). Set it
--- to the pool's threads= when that is larger).
+-- logins would leave 1000 states in the worker; the rest wait here, in
+-- order, up to thread_wait seconds (default 30), then fail as unavailable
+-- (503). Set it to the pool's threads= when that is larger).
 function _M.init(cfg, opts)
   local c, err = config.validate(cfg)
   if not c then error("fsec.openresty.init: " .. err, 2) end
@@ -155,32 +154,49 @@ function _M.init(cfg, opts)
 end
 
 
--- One semaphore per thread pool and worker: at most thread_jobs jobs
--- posted at once (nginx's Lua states for worker threads are as many as
--- the jobs ever posted at once, and they stay).
-local gates = {}
+-- At most thread_jobs jobs posted at once to each pool, per worker
+-- (nginx's Lua states for worker threads are as many as the jobs ever
+-- posted at once, and they stay). posted counts the jobs holding a slot;
+-- a request that finds none free waits on the pool's semaphore, and a
+-- job that ends hands its slot straight to the first waiter (FIFO). The
+-- semaphore is made at the first wait: lua-nginx-module allocates
+-- semaphores in blocks of about 0.5 MiB, which a worker that never queues
+-- a job should not carry.
+local posted, gates = {}, {}
 
-local function gate(pool)
+local function acquire(pool)
+  local n = posted[pool] or 0
+  if n < (saved_opts.thread_jobs or 2) then
+    posted[pool] = n + 1
+    return true
+  end
   local g = gates[pool]
   if not g then
-    local semaphore = require "ngx.semaphore"
-    g = assert(semaphore.new(saved_opts.thread_jobs or 2))
+    g = assert(require("ngx.semaphore").new(0))
     gates[pool] = g
   end
-  return g
+  return g:wait(saved_opts.thread_wait or 30) -- true: a job's slot, handed over
 end
 
---- ngx.run_worker_thread through the pool's gate: its results, or false
--- and a message; busy: true when the gate's wait timed out (the pool was
--- not tried).
+local function release(pool)
+  local g = gates[pool]
+  if g and g:count() < 0 then
+    g:post(1) -- the slot goes to the first waiter; posted stays
+  else
+    posted[pool] = posted[pool] - 1
+  end
+end
+
+--- ngx.run_worker_thread within the pool's slots: its results, or false
+-- and a message; busy: true when no slot came within thread_wait (the
+-- pool was not tried).
 local function run_job(pool, ...)
-  local g = gate(pool)
-  local ok, err = g:wait(saved_opts.thread_wait or 30)
+  local ok, err = acquire(pool)
   if not ok then return false, "thread pool '" .. pool .. "' busy: " .. tostring(err), true end
-  local r = { pcall(ngx.run_worker_thread, pool, ...) }
-  g:post(1)
-  if not r[1] then return false, tostring(r[2]) end
-  return unpack_(r, 2, 5)
+  local a, b, c, d, e = pcall(ngx.run_worker_thread, pool, ...)
+  release(pool)
+  if not a then return false, tostring(b) end
+  return b, c, d, e
 end
 _M._run_job = run_job -- for the specs
 
