@@ -304,6 +304,52 @@ describe_or_pending("the example app in nginx", function()
     if not ok then error(tostring(err) .. "\n-- error.log:\n" .. tostring(read(app.dir .. "/logs/error.log")), 0) end
   end)
 
+  it("names the session cookie by the connection's scheme (__Host- and Secure over TLS)", function()
+    local app = start(1)
+    local ok, err = pcall(function()
+      -- a TLS listener beside the plain one, in the same server block
+      local tls_port = app.port + 10000
+      assert.is_true(helpers.sh(("openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=localhost -days 1"
+        .. " -keyout %s/tls.key -out %s/tls.crt >/dev/null 2>&1"):format(app.dir, app.dir)))
+      local conf = read(app.dir .. "/conf/nginx.conf")
+      local plain = "listen 127.0.0.1:" .. app.port .. ";"
+      conf = conf:gsub(plain:gsub("%p", "%%%0"), (plain .. " listen 127.0.0.1:%d ssl; ssl_certificate %s/tls.crt;"
+        .. " ssl_certificate_key %s/tls.key;"):format(tls_port, app.dir, app.dir), 1)
+      local f = io.open(app.dir .. "/conf/nginx.conf", "w"); f:write(conf); f:close()
+      helpers.sh("kill -HUP " .. app.pid)
+      local tls = "https://127.0.0.1:" .. tls_port
+      for _ = 1, 50 do
+        if helpers.sh("curl -skf " .. tls .. "/hello >/dev/null 2>&1") then break end
+        helpers.sh("sleep 0.1")
+      end
+      local jar = app.dir .. ".tls.jar"
+      local function curl(args)
+        local p = io.popen("curl -sk -c " .. jar .. " -b " .. jar .. " " .. args)
+        local out = p:read("*a")
+        p:close()
+        return out
+      end
+      local csrf = curl("-H 'Accept: application/json' " .. tls .. "/login"):match('"csrf_token":"([^"]+)"')
+      assert.truthy(csrf)
+      local headers = curl(("-D - -o /dev/null -H 'Content-Type: application/json' -H 'X-CSRF-Token: %s'"
+        .. " -d '{\"email\":\"admin@example.org\",\"password\":\"%s\"}' %s/login"):format(csrf, admin_password(app), tls))
+      local value = headers:match("[Ss]et%-[Cc]ookie: __Host%-session=([^;]+);[^\r\n]*Secure")
+      assert.truthy(value, headers)
+      local function code(base, cookie)
+        local p = io.popen(("curl -sk -o /dev/null -w '%%{http_code}' -H 'Accept: application/json' -H 'Cookie: %s' %s/bench/session-inline")
+                           :format(cookie, base))
+        local c = tonumber(p:read("*a"))
+        p:close()
+        return c
+      end
+      assert.equals(200, code(tls, "__Host-session=" .. value))
+      assert.equals(401, code(tls, "session=" .. value))           -- over TLS the name is __Host-session
+      assert.equals(401, code(app.base, "__Host-session=" .. value)) -- and over plain HTTP it is session
+    end)
+    stop(app)
+    if not ok then error(tostring(err) .. "\n-- error.log:\n" .. tostring(read(app.dir .. "/logs/error.log")), 0) end
+  end)
+
   it("takes a real browser through the HTML flow (headless Chromium)", function()
     local have = helpers.sh("command -v node >/dev/null && test -x /usr/bin/chromium && test -d spec/browser/node_modules/playwright-core")
     if not have then

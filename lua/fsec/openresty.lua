@@ -532,6 +532,36 @@ do
   end
 end
 
+-- "https" when the request came over TLS, else "http" (nginx's $scheme
+-- says the same: it asks whether the connection has TLS). Through
+-- lua-nginx-module's FFI (ngx.ssl's get_tls1_version fails exactly when
+-- there is no TLS): ngx.var.scheme hashed and looked up a variable name,
+-- and a session check asks for the scheme (the cookie's name depends on
+-- it when session_cookie_secure is "auto").
+local scheme_of
+do
+  local ok_ffi, ffi = pcall(require, "ffi")
+  local ok_base, base = pcall(require, "resty.core.base")
+  if ok_ffi and ok_base then
+    pcall(ffi.cdef, "int ngx_http_lua_ffi_ssl_get_tls1_version(ngx_http_request_t *r, char **err);")
+    pcall(ffi.cdef, "int strcmp(const char *a, const char *b);")
+    local C = ffi.C
+    if pcall(function() return C.ngx_http_lua_ffi_ssl_get_tls1_version, C.strcmp end) then
+      local get_request = base.get_request
+      local err = ffi.new("char *[1]")
+      scheme_of = function()
+        local r = get_request()
+        if r then
+          if C.ngx_http_lua_ffi_ssl_get_tls1_version(r, err) >= 0 then return "https" end
+          if C.strcmp(err[0], "bad request") == 0 then return "http" end -- no TLS
+        end
+        return ngx.var.scheme -- TLS without its SSL object yet: nginx decides
+      end
+    end
+  end
+  scheme_of = scheme_of or function() return ngx.var.scheme end
+end
+
 -- The query of every request that has none: shared, so read-only.
 local NO_ARGS = setmetatable({}, {
   __newindex = function() error("fsec.openresty: a request's query table is read-only", 2) end,
@@ -552,7 +582,7 @@ local LAZY = {
   path = function() return ngx.var.uri end, -- normalized by nginx (decoded, dots resolved)
   uri = function() return ngx.var.request_uri end,
   remote_addr = function() return ngx.var.remote_addr end,
-  scheme = function() return ngx.var.scheme end,
+  scheme = scheme_of,
   host = function() return ngx.var.http_host or ngx.var.host end,
 }
 
