@@ -198,7 +198,6 @@ local function run_job(pool, ...)
   if not a then return false, tostring(b) end
   return b, c, d, e
 end
-_M._run_job = run_job -- for the specs
 
 local function thread_hasher(pool)
   local warned = false
