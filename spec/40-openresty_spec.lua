@@ -29,6 +29,30 @@ local function stop(app)
   helpers.sh("kill -QUIT " .. app.pid .. " 2>/dev/null; sleep 0.3")
 end
 
+-- The status of a JSON client's GET of path with these header lines
+-- (each sent as written, repeats included) and a file of more.
+local function status_of(app, path, lines, file)
+  local args = { "curl -s -o /dev/null -w '%{http_code}' -H 'Accept: application/json'" }
+  for _, l in ipairs(lines) do args[#args + 1] = "-H '" .. l .. "'" end
+  if file then args[#args + 1] = "-H @" .. file end
+  args[#args + 1] = "'" .. app.base .. path .. "'"
+  local p = io.popen(table.concat(args, " "))
+  local code = tonumber(p:read("*a"))
+  p:close()
+  return code
+end
+
+-- Run fn(app) on a started app and stop it; a failure comes with the
+-- app's error.log.
+local function with_app(workers, env, fn)
+  local app = start(workers, env)
+  local ok, err = pcall(fn, app)
+  stop(app)
+  if not ok then
+    error(tostring(err) .. "\n-- error.log:\n" .. tostring(read(app.dir .. "/logs/error.log")), 0)
+  end
+end
+
 -- One HTTP request with curl: status, headers (lower-case), body.
 local function http(app, jar, method, path, opts)
   opts = opts or {}
@@ -166,22 +190,13 @@ describe_or_pending("the example app in nginx", function()
   end
 
   it("reads a request header as nginx's $http_ variable does, through its header list", function()
-    local app = start(1)
-    local ok, err = pcall(function()
+    with_app(1, nil, function(app)
       local c = api(app, app.dir .. ".jar")
       local s, r = c.call("POST", "/login?include_auth_token", { email = "admin@example.org", password = admin_password(app) })
       assert.equals(200, s)
       local token = r.user.authentication_token
-      -- status of GET /bench/token-inline with these header lines (and a file of more)
       local function status(lines, file, query)
-        local args = { "curl -s -o /dev/null -w '%{http_code}' -H 'Accept: application/json'" }
-        for _, l in ipairs(lines) do args[#args + 1] = "-H '" .. l .. "'" end
-        if file then args[#args + 1] = "-H @" .. file end
-        args[#args + 1] = "'" .. app.base .. "/bench/token-inline" .. (query or "") .. "'"
-        local p = io.popen(table.concat(args, " "))
-        local code = tonumber(p:read("*a"))
-        p:close()
-        return code
+        return status_of(app, "/bench/token-inline" .. (query or ""), lines, file)
       end
       assert.equals(200, status{ "Authentication-Token: " .. token })
       assert.equals(200, status{ "AUTHENTICATION-TOKEN: " .. token })            -- any case
@@ -215,15 +230,7 @@ describe_or_pending("the example app in nginx", function()
       assert.equals(200, (sc.call("POST", "/login", { email = "admin@example.org", password = admin_password(app) })))
       local session = read(sjar):match("\tsession\t(%S+)")
       assert.truthy(session)
-      local function session_status(lines)
-        local args = { "curl -s -o /dev/null -w '%{http_code}' -H 'Accept: application/json'" }
-        for _, l in ipairs(lines) do args[#args + 1] = "-H '" .. l .. "'" end
-        args[#args + 1] = app.base .. "/bench/session-inline"
-        local p = io.popen(table.concat(args, " "))
-        local code = tonumber(p:read("*a"))
-        p:close()
-        return code
-      end
+      local function session_status(lines) return status_of(app, "/bench/session-inline", lines) end
       assert.equals(200, session_status{ "Cookie: session=" .. session })
       assert.equals(200, session_status{ "Cookie: a=1;  session =  " .. session .. "  ; b=2" })
       assert.equals(200, session_status{ "Cookie: a=1", "Cookie: session=" .. session })
@@ -243,10 +250,6 @@ describe_or_pending("the example app in nginx", function()
         assert.equals(tostring(j.id), j.upstream_user_header)
       end
     end)
-    stop(app)
-    if not ok then
-      error(tostring(err) .. "\n-- error.log:\n" .. tostring(read(app.dir .. "/logs/error.log")), 0)
-    end
   end)
 
   it("posts at most thread_jobs jobs at once: a burst of logins waits, and leaves no Lua states behind", function()
@@ -272,20 +275,16 @@ describe_or_pending("the example app in nginx", function()
     end
     -- the default (2 jobs a pool): every login answered, and the worker
     -- holds its own Lua state and at most 2 of nginx's thread states
-    local app = start(1)
-    local ok, err = pcall(function()
+    with_app(1, nil, function(app)
       local codes = burst(app, 12)
       assert.equals(12, #codes)
       for _, c in ipairs(codes) do assert.equals(400, c) end
       local n = states(app)
       assert.is_true(n >= 2 and n <= 3, "Lua states: " .. tostring(n))
     end)
-    stop(app)
-    if not ok then error(tostring(err) .. "\n-- error.log:\n" .. tostring(read(app.dir .. "/logs/error.log")), 0) end
     -- one job at a time, and a wait too short for the queue: the excess
     -- fails as unavailable (503, Retry-After), never hashed in the event loop
-    app = start(1, "FSEC_THREAD_JOBS=1 FSEC_THREAD_WAIT=0.02")
-    ok, err = pcall(function()
+    with_app(1, "FSEC_THREAD_JOBS=1 FSEC_THREAD_WAIT=0.02", function(app)
       local codes = burst(app, 8)
       assert.equals(8, #codes)
       local seen = {}
@@ -300,13 +299,10 @@ describe_or_pending("the example app in nginx", function()
       assert.is_nil(log:find("hashing inline", 1, true))
       assert.matches("thread pool 'fsec' busy", log, 1, true)
     end)
-    stop(app)
-    if not ok then error(tostring(err) .. "\n-- error.log:\n" .. tostring(read(app.dir .. "/logs/error.log")), 0) end
   end)
 
   it("names the session cookie by the connection's scheme (__Host- and Secure over TLS)", function()
-    local app = start(1)
-    local ok, err = pcall(function()
+    with_app(1, nil, function(app)
       -- a TLS listener beside the plain one, in the same server block
       local tls_port = app.port + 10000
       assert.is_true(helpers.sh(("openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=localhost -days 1"
@@ -346,8 +342,6 @@ describe_or_pending("the example app in nginx", function()
       assert.equals(401, code(tls, "session=" .. value))           -- over TLS the name is __Host-session
       assert.equals(401, code(app.base, "__Host-session=" .. value)) -- and over plain HTTP it is session
     end)
-    stop(app)
-    if not ok then error(tostring(err) .. "\n-- error.log:\n" .. tostring(read(app.dir .. "/logs/error.log")), 0) end
   end)
 
   it("takes a real browser through the HTML flow (headless Chromium)", function()
@@ -368,8 +362,7 @@ describe_or_pending("the example app in nginx", function()
   end)
 
   it("answers 503 while another process holds the database lock", function()
-    local app = start(1, "FSEC_DB_BUSY_TIMEOUT=200")
-    local ok, err = pcall(function()
+    with_app(1, "FSEC_DB_BUSY_TIMEOUT=200", function(app)
       local c = api(app, app.dir .. ".jar")
       local ready = app.dir .. ".locked"
       helpers.sh(("LUA_PATH=%q LUA_CPATH=%q lua5.4 spec/tools/hold_lock.lua %s/var/auth.db 3 %s &")
@@ -385,13 +378,10 @@ describe_or_pending("the example app in nginx", function()
       s = c.call("POST", "/login", { email = "admin@example.org", password = admin_password(app) })
       assert.equals(200, s)
     end)
-    stop(app)
-    if not ok then error(tostring(err) .. "\n" .. tostring(read(app.dir .. "/logs/error.log")), 0) end
   end)
 
   it("refuses logins from the deny list (a policy hook) and hashes off the event loop", function()
-    local app = start(1)
-    local ok, err = pcall(function()
+    with_app(1, nil, function(app)
       local f = io.open(app.dir .. "/var/deny.txt", "w"); f:write("127.0.0.1\n"); f:close()
       local c = api(app, app.dir .. ".jar")
       local s, r = c.call("POST", "/login", { email = "admin@example.org", password = admin_password(app) })
@@ -421,8 +411,6 @@ describe_or_pending("the example app in nginx", function()
       local hwm = tonumber(out:match("^(%d+)"))
       assert.is_true(hwm < 60 * 1024, "worker peak RSS " .. tostring(hwm) .. " KiB")
     end)
-    stop(app)
-    if not ok then error(err, 0) end
   end)
 
   it("makes a login's commit durable in a pool thread, not in the event loop", function()
@@ -430,8 +418,7 @@ describe_or_pending("the example app in nginx", function()
       if os.getenv("FSEC_REQUIRE_BROWSER") then error("strace is missing (scripts/deps.sh test installs it)") end
       return pending("strace is not installed")
     end
-    local app = start(1)
-    local ok, err = pcall(function()
+    with_app(1, nil, function(app)
       local c = api(app, app.dir .. ".jar1")
       local p = io.popen("pgrep -P $(cat " .. app.dir .. "/logs/nginx.pid)")
       local worker = p:read("*a"):match("%d+")
@@ -461,7 +448,5 @@ describe_or_pending("the example app in nginx", function()
       local stat = read("/proc/" .. worker .. "/task/" .. syncer .. "/stat")
       assert.equals("19", stat:match("^%d+ %b() (.*)$"):match("^%S+" .. string.rep(" %S+", 15) .. " (%S+)"))
     end)
-    stop(app)
-    if not ok then error(err, 0) end
   end)
 end)

@@ -478,16 +478,22 @@ end
 -- For init_worker's warning: the fast path is there.
 _M._ffi_headers = ffi_header ~= nil
 
+-- A reader of one header or cookie by name: fast(name) answers value,
+-- true, or nil, false to leave the answer to slow(name); fast may be nil.
+local function reader(fast, slow)
+  return function(name)
+    if type(name) ~= "string" then return nil end
+    if fast then
+      local v, answered = fast(name)
+      if answered then return v end
+    end
+    return slow(name)
+  end
+end
+
 -- One header of the current request (fsec.http's read_header): what
 -- fsec itself reads, without a headers table per request.
-local function read_header(name)
-  if type(name) ~= "string" then return nil end
-  if ffi_header then
-    local v, answered = ffi_header(name)
-    if answered then return v end
-  end
-  return ngx.var[VAR_NAME[name]]
-end
+local read_header = reader(ffi_header, function(name) return ngx.var[VAR_NAME[name]] end)
 
 local Headers = {
   __index = function(h, name)
@@ -499,14 +505,7 @@ local Headers = {
 
 -- One cookie of the current request (fsec.http's read_cookie); false
 -- when the name is repeated.
-local function read_cookie(name)
-  if type(name) ~= "string" then return nil end
-  if ffi_cookie then
-    local v, answered = ffi_cookie(name)
-    if answered then return v end
-  end
-  return http.cookie(ngx.var.http_cookie, name)
-end
+local read_cookie = reader(ffi_cookie, function(name) return http.cookie(ngx.var.http_cookie, name) end)
 
 local Cookies = {
   __index = function(c, name)
