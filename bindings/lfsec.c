@@ -188,18 +188,25 @@ static int lfsec_open_count(lua_State *L) {
 }
 
 /* core.shared_counter() -> a counter shared with the processes forked
- * after this call (fsec/shared.h), as a light userdata; or nil, message.
- * Made in nginx's init_by_lua, before the workers are forked. */
+ * after this call (fsec/shared.h); or nil, message. Made in nginx's
+ * init_by_lua, before the workers are forked. A userdata whose payload is
+ * the counter's address (so that FFI can read it) and whose metatable
+ * lets get and bump refuse anything else: a bare pointer from Lua could
+ * name any memory. No __gc: the mapping lives as long as the process. */
+#define LFSEC_COUNTER_MT "fsec.SharedCounter"
+
 static int lfsec_shared_counter(lua_State *L) {
   uint32_t *c = fsec_shared_counter_new();
   if (c == NULL) return lfsec_pushfail(L, FSEC_ENOMEM, strerror(errno));
-  lua_pushlightuserdata(L, c);
+  uint32_t **u = lua_newuserdata(L, sizeof *u);
+  *u = c;
+  luaL_getmetatable(L, LFSEC_COUNTER_MT);
+  lua_setmetatable(L, -2);
   return 1;
 }
 
 static uint32_t *check_counter(lua_State *L) {
-  luaL_checktype(L, 1, LUA_TLIGHTUSERDATA);
-  return lua_touserdata(L, 1);
+  return *(uint32_t **)luaL_checkudata(L, 1, LFSEC_COUNTER_MT);
 }
 
 /* core.shared_counter_get(c) and core.shared_counter_bump(c): its value,
@@ -268,6 +275,8 @@ int luaopen_fsec_core(lua_State *L) {
   __atomic_add_fetch(&open_count, 1, __ATOMIC_RELAXED);
   lfsec_engine_register(L);
   lfsec_store_register(L);
+  luaL_newmetatable(L, LFSEC_COUNTER_MT);
+  lua_pop(L, 1);
   lua_newtable(L);
   luaL_setfuncs(L, lfsec_funcs, 0);
   lua_pushstring(L, fsec_version());

@@ -229,3 +229,28 @@ describe("a hashing fault", function()
     sec:close()
   end)
 end)
+
+describe("core.shared_counter (the cache generation the workers share)", function()
+  local core = require "fsec.core"
+
+  it("counts, and get and bump refuse anything that is not a counter", function()
+    local c = assert(core.shared_counter())
+    assert.equals(0, core.shared_counter_get(c))
+    assert.equals(1, core.shared_counter_bump(c))
+    assert.equals(1, core.shared_counter_get(c))
+    -- a pointer from elsewhere (here: a C function's address) must not be
+    -- written through
+    for _, bad in ipairs{ core.header_find_ptr, {}, "x", 1, io.stdout } do
+      local ok, err = pcall(core.shared_counter_bump, bad)
+      assert.is_false(ok)
+      assert.matches("fsec.SharedCounter expected", err, 1, true)
+      assert.is_false((pcall(core.shared_counter_get, bad)))
+    end
+    if jit then -- the FFI read the OpenResty adapter compiles in
+      local ffi = require "ffi"
+      local p = ffi.cast("uint32_t * const *", c)[0]
+      core.shared_counter_bump(c)
+      assert.equals(2, tonumber(p[0]))
+    end
+  end)
+end)

@@ -48,16 +48,24 @@ function _M.single(t, k, max)
 end
 
 
+-- One value of a request's `tbl` table ("headers", "cookies"), through
+-- the adapter's reader while no such table was built: nil when absent,
+-- repeated or over max bytes.
+local function request_value(req, tbl, reader, name, max)
+  local read = rawget(req, tbl) == nil and req[reader]
+  if read then
+    local v = read(name)
+    if type(v) ~= "string" or (max and #v > max) then return nil end
+    return v
+  end
+  return _M.single(req[tbl], name, max)
+end
+
+
 function _M.header(req, name, max)
   -- no headers table yet: ask the adapter for the one header (a table
   -- per request for one or two headers was a measurable part of a check)
-  local read = rawget(req, "headers") == nil and req.read_header
-  if read then
-    local v = read(name)
-    if type(v) ~= "string" or #v > (max or 8192) then return nil end
-    return v
-  end
-  return _M.single(req.headers, name, max or 8192)
+  return request_value(req, "headers", "read_header", name, max or 8192)
 end
 
 
@@ -65,13 +73,7 @@ end
 -- through the adapter's `read_cookie` while no `cookies` table was built
 -- (as header does with read_header).
 function _M.request_cookie(req, name, max)
-  local read = rawget(req, "cookies") == nil and req.read_cookie
-  if read then
-    local v = read(name)
-    if type(v) ~= "string" or (max and #v > max) then return nil end
-    return v
-  end
-  return _M.single(req.cookies, name, max)
+  return request_value(req, "cookies", "read_cookie", name, max)
 end
 
 

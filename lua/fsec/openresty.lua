@@ -288,7 +288,7 @@ local function generation_reader(counter)
   local ok_ffi, ffi = pcall(require, "ffi")
   if ok_ffi and core.shared_counter_get_ptr then
     local get = ffi.cast("uint32_t (*)(const uint32_t *)", core.shared_counter_get_ptr)
-    local p = ffi.cast("const uint32_t *", counter)
+    local p = ffi.cast("uint32_t * const *", counter)[0] -- the userdata holds the address
     return function() return get(p) end
   end
   local get = core.shared_counter_get
