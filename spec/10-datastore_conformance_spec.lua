@@ -7,6 +7,14 @@ local IMPLEMENTATIONS = {
     return assert(require("fsec.datastore.sqlite").new{
       path = helpers.tmpfile("conformance.db"), clock = clock })
   end,
+  -- the same store with its commits made durable by a WAL syncer, as
+  -- under nginx: every write outside a transaction is its own deferred one
+  ["sqlite, synced by a WAL syncer"] = function(clock)
+    local ds = assert(require("fsec.datastore.sqlite").new{
+      path = helpers.tmpfile("conformance-synced.db"), clock = clock })
+    assert.is_true(ds:set_wal_syncer(require("fsec.core").sync_wal))
+    return ds
+  end,
   memory = function(clock)
     return require("fsec.datastore.memory").new{ clock = clock }
   end,

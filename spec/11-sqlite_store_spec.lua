@@ -207,6 +207,52 @@ describe("transaction_deferred", function()
     ds:close()
   end)
 
+  it("makes each write outside a transaction its own deferred one: synced once, all or nothing", function()
+    local ds = assert(sqlite.new{ path = helpers.tmpfile("deferred-writes.db") })
+    local syncs, fail = 0, nil
+    assert.is_true(ds:set_wal_syncer(function(wal)
+      syncs = syncs + 1
+      if fail then return nil, fail end
+      return core.sync_wal(wal)
+    end))
+    local u = assert(ds:create_user{ email = "w1@x.org" })
+    assert.equals(1, syncs)
+    -- a method of several statements that fails writes nothing (the
+    -- user is not left without the role asked for)
+    local none, e, c = ds:create_user{ email = "w0@x.org", roles = { "no-such-role" } }
+    assert.is_nil(none); assert.equals("ENOTFOUND", c); assert.matches("no%-such%-role", e)
+    assert.is_nil(ds:find_user{ email = "w0@x.org" })
+    assert.equals(1, syncs)
+    assert.is_true(ds:set_password(u, "$h$"))
+    assert.equals(1, (ds:record_failed_login(u, 60)))
+    assert.equals(3, syncs)
+    -- a write that fails rolls back and is not synced
+    local dup, err, code = ds:create_user{ email = "W1@x.org" }
+    assert.is_nil(dup); assert.equals("EEXIST", code); assert.matches("email already exists", err)
+    assert.equals(3, syncs)
+    -- reads do not sync; writes inside a transaction sync with it
+    assert.equals("$h$", ds:find_user{ id = u.id }.password)
+    ds:transaction_deferred(function()
+      assert(ds:create_session(u, "sid-1", 2 ^ 31))
+      assert(ds:track_login(u, "127.0.0.1"))
+    end)
+    assert.equals(4, syncs)
+    -- a syncer that fails is the write's failure (EDB); the caller answers 503
+    fail = "EDB: fsync: input/output error"
+    local ok
+    ok, err, code = ds:delete_session("sid-1")
+    assert.is_nil(ok); assert.equals("EDB", code); assert.matches("input/output error", err, 1, true)
+    -- argument errors still raise, before any transaction
+    assert.has_error(function() ds:set_password("not a user", "x") end)
+    assert.equals(5, syncs)
+    fail = nil
+    ds:set_wal_syncer(nil)
+    assert.is_true(ds:set_email(u, "w2@x.org"))
+    assert.equals(5, syncs)
+    assert.equals(1, (ds:counts()))
+    ds:close()
+  end)
+
   it("cannot defer without a WAL file", function()
     local ds = assert(sqlite.new{ path = ":memory:" })
     assert.is_false(ds:set_wal_syncer(function() return true end))

@@ -88,12 +88,12 @@ end
 -- at 200. 110 keeps a worker's heap near what it holds live),
 -- jit_opt (LuaJIT parameters for jit.opt.start, a list such as
 -- { "maxrecord=16000" }; default: JIT_OPT below; false: leave LuaJIT's),
--- sync_thread_pool (where a login's commit is made durable: the fsync of
+-- sync_thread_pool (where commits are made durable: the fsync of
 -- the SQLite WAL runs in this thread pool, default "fsec_sync", or in the
 -- hashing pool when there is no such pool; false: the commit fsyncs in
 -- the event loop, as outside nginx),
--- thread_jobs (at most this many jobs fsec posts at once to each thread
--- pool, per worker; default 2. nginx keeps a Lua state, about 250 KiB,
+-- thread_jobs (at most this many hashing jobs fsec posts at once to its
+-- pool, per worker; default 2; fsyncs go one at a time, grouped. nginx keeps a Lua state, about 250 KiB,
 -- for every job posted at once and never frees it, so a burst of 1000
 -- logins would leave 1000 states in the worker; the rest wait here, in
 -- order, up to thread_wait seconds (default 30), then fail as unavailable
@@ -164,9 +164,9 @@ end
 -- a job should not carry.
 local posted, gates = {}, {}
 
-local function acquire(pool)
+local function acquire(pool, limit)
   local n = posted[pool] or 0
-  if n < (saved_opts.thread_jobs or 2) then
+  if n < limit then
     posted[pool] = n + 1
     return true
   end
@@ -187,12 +187,18 @@ local function release(pool)
   end
 end
 
---- ngx.run_worker_thread within the pool's slots: its results, or false
--- and a message; busy: true when no slot came within thread_wait (the
--- pool was not tried).
-local function run_job(pool, ...)
-  local ok, err = acquire(pool)
+--- ngx.run_worker_thread within the pool's slots (at most limit jobs
+-- posted at once): its results, or false and a message; busy: true when
+-- no slot came within thread_wait (the pool was not tried). covered
+-- (optional): called once the slot is held; true skips the job, whose
+-- results are then true, true.
+local function run_job(pool, limit, covered, ...)
+  local ok, err = acquire(pool, limit)
   if not ok then return false, "thread pool '" .. pool .. "' busy: " .. tostring(err), true end
+  if covered and covered() then
+    release(pool)
+    return true, true
+  end
   local a, b, c, d, e = pcall(ngx.run_worker_thread, pool, ...)
   release(pool)
   if not a then return false, tostring(b) end
@@ -203,7 +209,7 @@ local function thread_hasher(pool)
   local warned = false
   local inline
   local function run(fn, ...)
-    local ok, a, b, c = run_job(pool, "fsec.thread", fn, engine_cfg, ...)
+    local ok, a, b, c = run_job(pool, saved_opts.thread_jobs or 2, nil, "fsec.thread", fn, engine_cfg, ...)
     if ok then return a, b, c end
     if b == true then -- the pool's gate timed out: not a reason to hash here
       return nil, "EBUSY: " .. a, "EBUSY"
@@ -234,17 +240,35 @@ local function thread_hasher(pool)
 end
 
 
--- A login's commit is written without fsync (synchronous NORMAL in WAL
--- mode) and then made durable by an fsync of the WAL in a worker thread:
--- the login's response still waits for the disk, the worker's other
--- requests do not (an fsync took 0.3 to 9 ms here, under strace). The
--- first pool that exists serves; with none, the fsync runs here.
+-- Phases whose requests may wait for a worker thread (the others cannot
+-- yield: a write there, say from a log_by_lua hook, fsyncs in place).
+local YIELDABLE = { rewrite = true, access = true, content = true, timer = true }
+
+-- A commit (a login's, a registration's, any datastore write's) is
+-- written without fsync (synchronous NORMAL in WAL mode) and then made
+-- durable by an fsync of the WAL in a worker thread: the request's
+-- response still waits for the disk, the worker's other requests do not
+-- (an fsync took 0.3 to 9 ms here, under strace). The first pool that
+-- exists serves; with none, the fsync runs here.
+-- One fsync at a time per worker, and commits share them (group commit):
+-- an fsync covers every commit made before it starts, so a commit that
+-- waited for the slot while a later-starting fsync ran needs none of its
+-- own. One job also means one Lua state of nginx's, not two.
 local function wal_syncer(pools, nice)
   local chosen -- the pool that ran the first fsync; false: none exists
+  local commits, durable = 0, 0 -- commits handed over; how many an fsync covered
   local function in_pool(name, path)
-    return run_job(name, "fsec.thread", "sync_wal", nice or false, path)
+    local mine, upto = commits, nil
+    local ok, done, err = run_job(name, 1, function()
+      if durable >= mine then return true end
+      upto = commits -- all in the WAL already: this fsync covers them
+    end, "fsec.thread", "sync_wal", nice or false, path)
+    if ok and done and upto and upto > durable then durable = upto end
+    return ok, done, err
   end
   return function(path)
+    if not YIELDABLE[ngx.get_phase()] then return core.sync_wal(path) end
+    commits = commits + 1
     if chosen then
       local ok, done, err = in_pool(chosen, path)
       if ok then return done, err end
@@ -263,7 +287,7 @@ local function wal_syncer(pools, nice)
         end
       end
       chosen = false
-      ngx.log(ngx.WARN, "fsec: no thread pool for fsync; a login's commit waits for the disk in the event loop")
+      ngx.log(ngx.WARN, "fsec: no thread pool for fsync; commits wait for the disk in the event loop")
     end
     return core.sync_wal(path)
   end

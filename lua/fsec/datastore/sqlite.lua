@@ -308,7 +308,8 @@ function SQLite:transaction_deferred(fn, ...)
 end
 
 
---- Give the function that makes commits durable for transaction_deferred:
+--- Give the function that makes commits durable for transaction_deferred
+-- and for every write method called outside a transaction (see below):
 -- syncer(wal_path) -> true, or nil and a message (core.sync_wal does it
 -- on the calling thread). false when this database cannot defer (not a
 -- file in WAL mode at synchronous FULL); nil removes the syncer.
@@ -325,6 +326,48 @@ function SQLite:set_wal_syncer(syncer)
   if not ok then error(err, 2) end
   self._wal_syncer, self._wal_path = syncer, path
   return true
+end
+
+
+-- With a syncer, a write made outside a transaction is its own deferred
+-- transaction: under nginx a registration, a wrong password's count or a
+-- logout no longer holds the worker's event loop for an fsync, as a
+-- login's writes do not. The method's failure (nil, message, code) rolls
+-- its writes back, so a method of several statements writes all or
+-- nothing, and a syncer that fails is the method's failure (EDB); an
+-- argument error still raises.
+local Failed = {} -- metatable of the error that rolls a failure back
+
+local function pack(...) return select("#", ...), { ... } end
+
+local function deferred_write(write)
+  local function run(self, ...)
+    local n, res = pack(write(self, ...))
+    if res[1] == nil and res[2] ~= nil then error(setmetatable(res, Failed), 0) end
+    return unpack(res, 1, n)
+  end
+  return function(self, ...)
+    if not self._wal_syncer or self._in_txn then return write(self, ...) end
+    local ok, n, res = base.pack_pcall(self.transaction_deferred, self, run, self, ...)
+    if ok then return unpack(res, 1, n) end
+    local e = res[1]
+    if getmetatable(e) == Failed then return nil, e[2], e[3] end
+    local code = type(e) == "string" and e:match("^(E%u+):")
+    if code then return nil, e, code end
+    error(e, 0)
+  end
+end
+
+for _, name in ipairs{
+  "create_user", "delete_user", "activate_user", "deactivate_user", "toggle_active",
+  "set_password", "set_email", "set_username", "set_confirmed_at", "set_field",
+  "set_uniquifier", "set_token_uniquifier", "track_login", "create_role", "delete_role",
+  "add_role_to_user", "remove_role_from_user", "add_permissions_to_role",
+  "remove_permissions_from_role", "record_failed_login", "reset_failed_logins",
+  "set_tracking", "create_session", "delete_session", "delete_user_sessions",
+  "reset_user_access",
+} do
+  SQLite[name] = deferred_write(assert(SQLite[name], name))
 end
 
 
