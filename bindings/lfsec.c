@@ -289,6 +289,8 @@ int luaopen_fsec_core(lua_State *L) {
   lua_setfield(L, -2, "TOKEN_INVALID");
   lua_pushinteger(L, FSEC_SCHEMA_VERSION);
   lua_setfield(L, -2, "SCHEMA_VERSION");
+  lua_pushinteger(L, FSEC_STORE_WAL_LIMIT);
+  lua_setfield(L, -2, "WAL_LIMIT");
   push_ffi_functions(L);
   return 1;
 }

@@ -300,4 +300,30 @@ describe("fsec.thread.sync_wal", function()
     assert.has_error(function() require("fsec.core").sync_wal(nil) end)
     ds:close()
   end)
+
+  it("checkpoints once per CHECKPOINT_BYTES of commits, not after every commit once the WAL grew", function()
+    -- SQLite reuses a WAL file from its start after a checkpoint; the store
+    -- cuts it back to core.WAL_LIMIT then, so its size still tells how
+    -- much the WAL holds
+    assert.equals(4 * 1024 * 1024, thread.CHECKPOINT_BYTES)
+    local db = helpers.tmpfile("ckpt-grown.db")
+    local ds = assert(sqlite.new{ path = db })
+    local wal = db .. "-wal"
+    assert.is_true(ds:set_wal_syncer(function() return true end)) -- as under nginx: checkpoints are the syncer's
+    local n = 0
+    repeat -- commits of a few pages each, until the WAL is past the limit
+      n = n + 1
+      assert(ds:create_user{ email = ("g%d@x.org"):format(n), username = ("g%d"):format(n) })
+    until size(wal) > thread.CHECKPOINT_BYTES
+    local before = size(db)
+    assert.is_true(thread.sync_wal(false, wal)) -- checkpoints
+    local after = size(db)
+    assert.is_true(after > before)
+    assert(ds:create_user{ email = "restart@x.org" }) -- starts the WAL over
+    assert.is_true(size(wal) <= thread.CHECKPOINT_BYTES, "WAL file " .. size(wal))
+    assert.is_true(thread.sync_wal(false, wal)) -- fsync only: nothing to copy yet
+    assert.equals(after, size(db))
+    assert.equals(n + 1, (ds:counts()))
+    ds:close()
+  end)
 end)

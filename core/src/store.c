@@ -369,6 +369,17 @@ static int configure(fsec_store *s, const fsec_store_config *cfg) {
   if (rc == FSEC_OK)
     s->can_defer = cfg->synchronous == FSEC_SYNC_FULL && in_wal_mode(s);
   if (rc == FSEC_OK) rc = exec_sql(s, "PRAGMA foreign_keys = ON", "foreign keys");
+  /* SQLite reuses a WAL file from its start after a checkpoint and never
+   * shrinks it: once it had grown past SQLite's checkpoint size (1000
+   * pages), its size said "checkpoint" forever, and fsec.thread, which
+   * reads it, checkpointed after every commit; each next commit then
+   * restarted the WAL with an fsync of its header in nginx's event loop.
+   * With this limit the commit that restarts the WAL truncates it to 4 MiB,
+   * so past that size it holds that many bytes of frames again. */
+  if (rc == FSEC_OK && in_wal_mode(s)) {
+    snprintf(sql, sizeof sql, "PRAGMA journal_size_limit = %d", FSEC_STORE_WAL_LIMIT);
+    rc = exec_sql(s, sql, "limit WAL size");
+  }
   if (rc == FSEC_OK) {
     snprintf(sql, sizeof sql, "PRAGMA cache_size = -%lld",
              (long long)cfg->cache_kib);

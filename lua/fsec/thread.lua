@@ -71,7 +71,9 @@ end
 -- threshold: 1000 pages of 4 KiB). The workers' connections leave theirs
 -- at four times that (fsec.datastore.sqlite's set_wal_syncer), so the
 -- copy into the database and its fsyncs happen here, not in an event loop.
-_M.CHECKPOINT_BYTES = 4 * 1024 * 1024
+-- The store cuts a WAL back to core.WAL_LIMIT when a commit starts it
+-- over, so a larger file holds that many bytes of frames since then.
+_M.CHECKPOINT_BYTES = core.WAL_LIMIT
 
 local stores = {} -- database path -> a connection of this Lua state's own
 

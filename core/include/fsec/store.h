@@ -35,6 +35,10 @@ typedef struct fsec_store fsec_store;
 #define FSEC_PERMISSIONS_MAX 4096 /* comma-separated list */
 #define FSEC_TEXT_MAX 4096        /* other text columns */
 #define FSEC_ROLES_PER_USER_MAX 64
+/* The size in bytes a WAL file is cut back to when a commit starts it
+ * over (PRAGMA journal_size_limit): SQLite's checkpoint size, 1000 pages
+ * of 4 KiB. A WAL file larger than this holds more frames than that. */
+#define FSEC_STORE_WAL_LIMIT (4 * 1024 * 1024)
 
 typedef enum fsec_sync { FSEC_SYNC_FULL = 0, FSEC_SYNC_NORMAL = 1 } fsec_sync;
 
