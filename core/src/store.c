@@ -457,6 +457,10 @@ int fsec_store_schema_version(fsec_store *s) {
 /* Transactions                                                        */
 /* ------------------------------------------------------------------ */
 
+/* The two synchronous pragmas go through exec_sql, not cached statements:
+ * PRAGMA synchronous = X acts when it is prepared (the program it compiles
+ * to is empty), so stepping a cached one again would change nothing. */
+
 /* Back to synchronous FULL after a deferred transaction. The pragma does
  * no I/O and fails only when SQLite is out of memory; the connection then
  * stays at NORMAL, and the store stops offering to defer (a caller's
