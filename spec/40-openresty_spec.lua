@@ -273,15 +273,15 @@ describe_or_pending("the example app in nginx", function()
       local _, _, _, m = http(app, nil, "GET", "/bench/memory")
       return m.lua_states
     end
-    -- the default (2 hashing jobs, 1 fsync of a wrong password's count):
-    -- every login answered, and the worker holds its own Lua state and at
-    -- most 3 of nginx's thread states
+    -- the example's limits (1 hashing job for its 1 thread, 1 fsync of a
+    -- wrong password's count): every login answered, and the worker holds
+    -- its own Lua state and at most 2 of nginx's thread states
     with_app(1, nil, function(app)
       local codes = burst(app, 12)
       assert.equals(12, #codes)
       for _, c in ipairs(codes) do assert.equals(400, c) end
       local n = states(app)
-      assert.is_true(n >= 2 and n <= 4, "Lua states: " .. tostring(n))
+      assert.is_true(n >= 2 and n <= 3, "Lua states: " .. tostring(n))
     end)
     -- one job at a time, and a wait too short for the queue: the excess
     -- fails as unavailable (503, Retry-After), never hashed in the event loop

@@ -45,13 +45,15 @@ _M.guards = {
 
 
 --- fsec.openresty's options for this app: the hooks and guards below,
--- a smaller worker heap (gc_pause), and the thread pools' job limits from
--- the environment when set (FSEC_THREAD_JOBS, FSEC_THREAD_WAIT).
+-- a smaller worker heap (gc_pause), and the thread pools' job limits
+-- (FSEC_THREAD_JOBS, FSEC_THREAD_WAIT in the environment override them).
 function _M.options()
   return {
     setup = _M.setup, guards = _M.guards,
     gc_pause = 150, -- a smaller worker heap than at 200 (README: the trade-off)
-    thread_jobs = tonumber(os.getenv("FSEC_THREAD_JOBS") or ""),
+    -- nginx.conf gives the hashing pool one thread: a second job posted
+    -- would only wait in nginx's queue, holding a Lua state (~400 KiB)
+    thread_jobs = tonumber(os.getenv("FSEC_THREAD_JOBS") or "") or 1,
     thread_wait = tonumber(os.getenv("FSEC_THREAD_WAIT") or ""),
   }
 end

@@ -93,11 +93,13 @@ end
 -- hashing pool when there is no such pool; false: the commit fsyncs in
 -- the event loop, as outside nginx),
 -- thread_jobs (at most this many hashing jobs fsec posts at once to its
--- pool, per worker; default 2; fsyncs go one at a time, grouped. nginx keeps a Lua state, about 250 KiB,
--- for every job posted at once and never frees it, so a burst of 1000
+-- pool, per worker; default 2; fsyncs go one at a time, grouped. nginx
+-- keeps a Lua state, about 400 KiB, for every job posted at once and
+-- never frees it, so a burst of 1000
 -- logins would leave 1000 states in the worker; the rest wait here, in
 -- order, up to thread_wait seconds (default 30), then fail as unavailable
--- (503). Set it to the pool's threads= when that is larger).
+-- (503). Set it to the pool's threads=: a job beyond them only waits in
+-- nginx's queue, holding a state).
 function _M.init(cfg, opts)
   local c, err = config.validate(cfg)
   if not c then error("fsec.openresty.init: " .. err, 2) end
