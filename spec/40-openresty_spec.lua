@@ -282,6 +282,11 @@ describe_or_pending("the example app in nginx", function()
       for _, c in ipairs(codes) do assert.equals(400, c) end
       local n = states(app)
       assert.is_true(n >= 2 and n <= 3, "Lua states: " .. tostring(n))
+      -- memory() also reports what the two caches allocated at start
+      -- (resty.lrucache's slots, about 30 bytes an entry each)
+      local _, _, _, m = http(app, nil, "GET", "/bench/memory")
+      assert.is_true(m.cache_slot_bytes > 2 * 10000 * 16 and m.cache_slot_bytes < 2 * 10000 * 64,
+                     "cache slots: " .. tostring(m.cache_slot_bytes))
     end)
     -- one job at a time, and a wait too short for the queue: the excess
     -- fails as unavailable (503, Retry-After), never hashed in the event loop

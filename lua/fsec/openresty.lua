@@ -41,6 +41,7 @@ local _M = { _VERSION = "0.1.0" }
 
 local saved_config, saved_opts, engine_cfg, sec
 local generation -- the cache generation shared by the workers (init maps it)
+local cache_slot_bytes = 0 -- what the caches allocated at start (memory())
 local guards = {}
 
 
@@ -336,8 +337,11 @@ local function install_cache(counter)
     ngx.log(ngx.WARN, "fsec: no resty.lrucache: authentication is not cached")
     return
   end
+  local before = collectgarbage("count")
   sec._cache = assert(lrucache.new(saved_opts.cache_size or 10000))  -- token checks
   sec._users = assert(lrucache.new(saved_opts.cache_size or 10000))  -- user lookups
+  -- lrucache allocates its slots up front: part of the bounded user cache
+  cache_slot_bytes = math.floor((collectgarbage("count") - before) * 1024)
   sec._cache_ttl = saved_opts.cache_ttl or 2
   sec._generation = generation_reader(counter)
   local bump = core.shared_counter_bump
@@ -400,6 +404,7 @@ function _M.memory(full_gc)
     lua_heap_bytes = math.floor(collectgarbage("count") * 1024),
     token_cache_entries = sec and sec._cache and sec._cache:count() or 0,
     user_cache_entries = sec and sec._users and sec._users:count() or 0,
+    cache_slot_bytes = cache_slot_bytes, -- the two caches' slots, made at start
     sqlite = ds and ds.memory and ds:memory() or nil,
     -- Lua states of this worker that loaded fsec: its own, and nginx's
     -- worker-thread states (one per job ever posted at once; thread_jobs)
