@@ -420,50 +420,95 @@ describe_or_pending("the example app in nginx", function()
     end)
   end)
 
-  it("makes commits durable in a pool thread, not in the event loop: login, registration, wrong password, logout", function()
+  -- fn() run with the worker's fsync calls traced: the count in its event
+  -- loop thread, the count in other threads, one of those threads' id,
+  -- and the trace (nil when strace is missing)
+  local function traced_fsyncs(app, fn)
     if not helpers.sh("command -v strace >/dev/null") then
       if os.getenv("FSEC_REQUIRE_BROWSER") then error("strace is missing (scripts/deps.sh test installs it)") end
-      return pending("strace is not installed")
+      return nil
     end
+    local p = io.popen("pgrep -P $(cat " .. app.dir .. "/logs/nginx.pid)")
+    local worker = p:read("*a"):match("%d+")
+    p:close()
+    local trace = app.dir .. ".strace"
+    helpers.sh(("strace -f -qq -e trace=fsync,fdatasync -o %s -p %s & echo $! > %s.pid; sleep 1")
+      :format(trace, worker, trace))
+    local ok, err = pcall(fn)
+    helpers.sh("sleep 0.3; kill $(cat " .. trace .. ".pid); sleep 0.3")
+    if not ok then error(err, 0) end
+    local main, others, syncer = 0, 0, nil
+    for line in io.lines(trace) do
+      local tid = line:match("^(%d+)%s+f%a*sync%(")
+      if tid == worker then main = main + 1 elseif tid then others, syncer = others + 1, tid end
+    end
+    return main, others, syncer, read(trace), worker
+  end
+
+  it("makes commits durable in a pool thread, not in the event loop: login, registration, wrong password, logout", function()
     with_app(1, nil, function(app)
       local c = api(app, app.dir .. ".jar1")
-      local p = io.popen("pgrep -P $(cat " .. app.dir .. "/logs/nginx.pid)")
-      local worker = p:read("*a"):match("%d+")
-      p:close()
-      local trace = app.dir .. ".strace"
       -- a first login before tracing: the first write of the worker's
       -- connection creates the WAL file, and SQLite fsyncs its header and
       -- folder in the event loop once (again after each checkpoint)
       local s0 = c.call("POST", "/login", { email = "admin@example.org", password = admin_password(app) })
       assert.equals(200, s0)
-      helpers.sh(("strace -f -qq -e trace=fsync,fdatasync -o %s -p %s & echo $! > %s.pid; sleep 1")
-        :format(trace, worker, trace))
-      for i = 1, 2 do -- two more browsers, traced
-        c = api(app, app.dir .. ".jar" .. (i + 1))
-        local s, r = c.call("POST", "/login", { email = "admin@example.org", password = admin_password(app) })
+      local main, others, syncer, trace, worker = traced_fsyncs(app, function()
+        for i = 1, 2 do -- two more browsers, traced
+          c = api(app, app.dir .. ".jar" .. (i + 1))
+          local s, r = c.call("POST", "/login", { email = "admin@example.org", password = admin_password(app) })
+          assert.equals(200, s, require("cjson").encode(r))
+        end
+        -- every other write too, one commit each, one after the other
+        local s, r = c.call("POST", "/logout")
         assert.equals(200, s, require("cjson").encode(r))
-      end
-      -- every other write too, one commit each, one after the other
-      local s, r = c.call("POST", "/logout")
-      assert.equals(200, s, require("cjson").encode(r))
-      s, r = api(app, app.dir .. ".jar5").call("POST", "/login",
-        { email = "admin@example.org", password = "wrong password" })
-      assert.equals(400, s, require("cjson").encode(r))
-      assert.same({ "Invalid password" }, r.field_errors.password)
-      s, r = api(app, app.dir .. ".jar4").call("POST", "/register",
-        { email = "synced@example.org", password = "battery staple", password_confirm = "battery staple" })
-      assert.equals(200, s, require("cjson").encode(r))
-      helpers.sh("sleep 0.3; kill $(cat " .. trace .. ".pid); sleep 0.3")
-      local main, others, syncer = 0, 0, nil
-      for line in io.lines(trace) do
-        local tid = line:match("^(%d+)%s+f%a*sync%(")
-        if tid == worker then main = main + 1 elseif tid then others, syncer = others + 1, tid end
-      end
-      assert.equals(0, main, "fsync in the worker's event loop thread (" .. worker .. "): " .. tostring(read(trace)))
-      assert.is_true(others >= 5, "fewer fsyncs in a pool thread than commits: " .. tostring(read(trace)))
+        s, r = api(app, app.dir .. ".jar5").call("POST", "/login",
+          { email = "admin@example.org", password = "wrong password" })
+        assert.equals(400, s, require("cjson").encode(r))
+        assert.same({ "Invalid password" }, r.field_errors.password)
+        s, r = api(app, app.dir .. ".jar4").call("POST", "/register",
+          { email = "synced@example.org", password = "battery staple", password_confirm = "battery staple" })
+        assert.equals(200, s, require("cjson").encode(r))
+      end)
+      if not main then return pending("strace is not installed") end
+      assert.equals(0, main, "fsync in the worker's event loop thread (" .. worker .. "): " .. tostring(trace))
+      assert.is_true(others >= 5, "fewer fsyncs in a pool thread than commits: " .. tostring(trace))
       -- that thread runs at nice 19, as the hashing one does
       local stat = read("/proc/" .. worker .. "/task/" .. syncer .. "/stat")
       assert.equals("19", stat:match("^%d+ %b() (.*)$"):match("^%S+" .. string.rep(" %S+", 15) .. " (%S+)"))
+    end)
+  end)
+
+  it("lets commits made at once share an fsync (group commit): 8 logouts together", function()
+    with_app(1, nil, function(app)
+      local clients = {}
+      for i = 1, 8 do
+        local c = api(app, ("%s.g%d.jar"):format(app.dir, i))
+        assert.equals(200, (c.call("POST", "/login", { email = "admin@example.org", password = admin_password(app) })))
+        clients[i] = c
+      end
+      local codes = {}
+      local main, others, _, trace = traced_fsyncs(app, function()
+        local cmd = {}
+        for _, c in ipairs(clients) do
+          cmd[#cmd + 1] = ("curl -s -o /dev/null -w '%%{http_code}\\n' -X POST -b %s -c %s -H 'Accept: application/json'"
+            .. " -H 'Content-Type: application/json' -H 'X-CSRF-Token: %s' --data-binary '{}' %s/logout &")
+            :format(c.jar, c.jar, c.csrf, app.base)
+        end
+        local p = io.popen(table.concat(cmd, " ") .. " wait")
+        for line in p:lines() do codes[#codes + 1] = tonumber(line) end
+        p:close()
+      end)
+      if not main then return pending("strace is not installed") end
+      assert.same({ 200, 200, 200, 200, 200, 200, 200, 200 }, codes)
+      assert.equals(0, main, tostring(trace))
+      -- each logout's commit was durable before its answer, and together
+      -- they took fewer fsyncs than commits
+      assert.is_true(others >= 1 and others < 8, "fsyncs for 8 commits: " .. tostring(trace))
+      -- every session is gone
+      for _, c in ipairs(clients) do
+        assert.equals(401, (http(app, c.jar, "GET", "/api/me", { headers = { Accept = "application/json" } })))
+      end
     end)
   end)
 end)
