@@ -169,7 +169,7 @@ done
 idle=$(median < "$dir.pi")
 vs_idle() { awk -v a="$1" -v b="$idle" 'BEGIN { printf "%.1fx", a / b }'; }
 row() { m=$(median < "$dir.$2"); echo "| $1 | $m us | $(vs_idle "$m") | $(sort -n "$dir.$2" | tr '\n' ' ')|"; }
-pool="thread pool: $(grep -o 'threads=[0-9]*' "$dir/conf/nginx.conf"), argon2 in the pool thread's helper process at nice 19"
+pool="thread pools: $(grep -o 'thread_pool [a-z_]* threads=[0-9]*' "$dir/conf/nginx.conf" | sed 's/thread_pool //' | paste -sd, - | sed 's/,/, /g'), argon2 in the hashing thread's helper process at nice 19"
 echo
 echo "| token requests ($rounds rounds; $pool) | p99, median | against idle | each round (us) |"
 echo "|---|---|---|---|"
