@@ -49,8 +49,9 @@
 --   transaction(fn, ...)  run fn in one write transaction; an error in fn
 --                         rolls everything back and is raised again
 --   transaction_deferred(fn, ...)  optional: the same, with the commit's
---                         fsync left to a syncer (see fsec.datastore.sqlite;
---                         a login's writes use it when it is there)
+--                         fsync left to a syncer (see fsec.datastore.sqlite,
+--                         whose write methods outside a transaction use it
+--                         too; a login's writes use it when it is there)
 --   counts()                                         -> users, roles
 --   close()
 --
