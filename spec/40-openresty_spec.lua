@@ -479,6 +479,40 @@ describe_or_pending("the example app in nginx", function()
     end)
   end)
 
+  it("lets a write from a phase that cannot wait for a thread (log_by_lua) fsync in place", function()
+    with_app(1, nil, function(app)
+      local conf = read(app.dir .. "/conf/nginx.conf")
+      local hello = 'location = /hello { content_by_lua_block { ngx.say("hello") } }'
+      local n
+      conf, n = conf:gsub(hello:gsub("%p", "%%%0"), hello .. [[
+    location = /t/log-write { content_by_lua_block { ngx.say("ok") } log_by_lua_block {
+      local ds = require("fsec.openresty").security().datastore
+      local u = ds:find_user{ email = "admin@example.org" }
+      local count, err = ds:record_failed_login(u, 60)
+      ngx.log(ngx.WARN, "log-write: ", tostring(count), " ", tostring(err))
+    } }]], 1)
+      assert.equals(1, n)
+      local f = io.open(app.dir .. "/conf/nginx.conf", "w"); f:write(conf); f:close()
+      helpers.sh("kill -HUP " .. app.pid)
+      local status
+      for _ = 1, 50 do
+        status = http(app, nil, "GET", "/t/log-write")
+        if status == 200 then break end
+        helpers.sh("sleep 0.1")
+      end
+      assert.equals(200, status)
+      local log
+      for _ = 1, 20 do
+        log = read(app.dir .. "/logs/error.log") or ""
+        if log:find("log-write: ", 1, true) then break end
+        helpers.sh("sleep 0.1")
+      end
+      -- the count went up and the write answered, not EDB: there is no
+      -- thread to wait for in this phase, so the WAL was fsynced here
+      assert.matches("log%-write: 1 nil", log)
+    end)
+  end)
+
   it("lets commits made at once share an fsync (group commit): 8 logouts together", function()
     with_app(1, nil, function(app)
       local clients = {}
