@@ -189,6 +189,15 @@ describe("fsec.openresty.init options", function()
       assert.matches("gc_pause must be a number 100..1000", err, 1, true)
     end
   end)
+
+  it("gc_stepmul takes 100..10000 and refuses anything else at start", function()
+    fo.init(cfg, { gc_stepmul = 400 })
+    for _, bad in ipairs{ 99, 10001, "400", false } do
+      local ok, err = pcall(fo.init, cfg, { gc_stepmul = bad })
+      assert.is_false(ok)
+      assert.matches("gc_stepmul must be a number 100..10000", err, 1, true)
+    end
+  end)
 end)
 
 

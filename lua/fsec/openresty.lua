@@ -87,6 +87,9 @@ end
 -- fastest form of protect),
 -- gc_pause (the worker's LuaJIT GC pause, 100..1000; default: leave it
 -- at 200. 110 keeps a worker's heap near what it holds live),
+-- gc_stepmul (the worker's LuaJIT GC step multiplier, 100..10000;
+-- default: leave it at 200. Higher ends each collection after less new
+-- allocation, so the heap's peak, which LuaJIT keeps, is lower),
 -- jit_opt (LuaJIT parameters for jit.opt.start, a list such as
 -- { "maxrecord=16000" }; default: JIT_OPT below; false: leave LuaJIT's),
 -- sync_thread_pool (where commits are made durable: the fsync of
@@ -114,6 +117,10 @@ function _M.init(cfg, opts)
   local gp = saved_opts.gc_pause
   if gp ~= nil and (type(gp) ~= "number" or gp < 100 or gp > 1000) then
     error("fsec.openresty.init: gc_pause must be a number 100..1000", 2)
+  end
+  local gs = saved_opts.gc_stepmul
+  if gs ~= nil and (type(gs) ~= "number" or gs < 100 or gs > 10000) then
+    error("fsec.openresty.init: gc_stepmul must be a number 100..10000", 2)
   end
   local sp = saved_opts.sync_thread_pool
   if sp ~= nil and sp ~= false and type(sp) ~= "string" then
@@ -384,6 +391,11 @@ function _M.init_worker()
     -- what the last one left (200 by default), and keeps the memory it
     -- reached: a lower pause trades a little CPU for a smaller worker
     collectgarbage("setpause", saved_opts.gc_pause)
+  end
+  if saved_opts.gc_stepmul then
+    -- an incremental collection runs while the request code allocates:
+    -- the sooner it ends, the less the heap overshoots its pause
+    collectgarbage("setstepmul", saved_opts.gc_stepmul)
   end
   if not _M._ffi_headers then
     ngx.log(ngx.WARN, "fsec: no FFI access to the request's headers; reading them through nginx variables (slower)")
