@@ -20,6 +20,16 @@ local IMPLEMENTATIONS = {
   end,
 }
 
+describe("datastore interface lists", function()
+  it("names only interface methods as writes", function()
+    local base = require "fsec.datastore"
+    local known = {}
+    for _, m in ipairs(base.METHODS) do known[m] = true end
+    for _, w in ipairs(base.WRITES) do assert.is_true(known[w], w) end
+    assert.is_nil(known.set_tracking) -- SQLite's own (imports); it defers too
+  end)
+end)
+
 for name, make in pairs(IMPLEMENTATIONS) do
   describe("datastore conformance (" .. name .. ")", function()
     local ds, clock

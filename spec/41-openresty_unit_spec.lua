@@ -181,21 +181,16 @@ describe("fsec.openresty.init options", function()
     end
   end)
 
-  it("gc_pause takes 100..1000 and refuses anything else at start", function()
-    fo.init(cfg, { gc_pause = 110 })
-    for _, bad in ipairs{ 99, 1001, "110", true } do
-      local ok, err = pcall(fo.init, cfg, { gc_pause = bad })
-      assert.is_false(ok)
-      assert.matches("gc_pause must be a number 100..1000", err, 1, true)
-    end
-  end)
-
-  it("gc_stepmul takes 100..10000 and refuses anything else at start", function()
-    fo.init(cfg, { gc_stepmul = 400 })
-    for _, bad in ipairs{ 99, 10001, "400", false } do
-      local ok, err = pcall(fo.init, cfg, { gc_stepmul = bad })
-      assert.is_false(ok)
-      assert.matches("gc_stepmul must be a number 100..10000", err, 1, true)
+  it("gc_pause takes 100..1000, gc_stepmul 100..10000, and both refuse anything else at start", function()
+    for _, o in ipairs{ { "gc_pause", 110, { 99, 1001, "110", true }, "gc_pause must be a number 100..1000" },
+                        { "gc_stepmul", 400, { 99, 10001, "400", false }, "gc_stepmul must be a number 100..10000" } } do
+      local name, good, bads, message = o[1], o[2], o[3], o[4]
+      fo.init(cfg, { [name] = good })
+      for _, bad in ipairs(bads) do
+        local ok, err = pcall(fo.init, cfg, { [name] = bad })
+        assert.is_false(ok, name .. " = " .. tostring(bad))
+        assert.matches(message, err, 1, true)
+      end
     end
   end)
 end)

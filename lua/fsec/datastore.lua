@@ -83,6 +83,20 @@ _M.METHODS = {
   "delete_session", "delete_user_sessions", "transaction", "counts", "close",
 }
 
+-- The methods above that write: outside a transaction each one commits
+-- on its own (fsec.datastore.sqlite defers those commits' fsyncs to its
+-- syncer; fsec.openresty drops cached users after most of them).
+_M.WRITES = {
+  "create_user", "delete_user", "activate_user", "deactivate_user",
+  "toggle_active", "set_password", "set_email", "set_username",
+  "set_confirmed_at", "set_field", "set_uniquifier", "set_token_uniquifier",
+  "reset_user_access", "track_login", "create_role", "delete_role",
+  "add_role_to_user", "remove_role_from_user", "add_permissions_to_role",
+  "remove_permissions_from_role", "record_failed_login",
+  "reset_failed_logins", "create_session", "delete_session",
+  "delete_user_sessions",
+}
+
 _M.FIND_KEYS = { id = true, email = true, username = true,
                  fs_uniquifier = true, fs_token_uniquifier = true }
 

@@ -305,15 +305,15 @@ end
 
 
 -- Datastore calls after which cached users may be stale: they bump the
--- shared generation, so every worker drops what it cached.
-local WRITES = {
-  "create_user", "delete_user", "activate_user", "deactivate_user", "toggle_active",
-  "set_password", "set_email", "set_username", "set_confirmed_at", "set_field",
-  "set_uniquifier", "set_token_uniquifier", "reset_user_access", "track_login",
-  "delete_role", "add_role_to_user", "remove_role_from_user",
-  "add_permissions_to_role", "remove_permissions_from_role", "delete_session",
-  "delete_user_sessions",
-}
+-- shared generation, so every worker drops what it cached. Every write of
+-- the interface but these four (a new role, a session's creation, the
+-- failed-login count), so that a write added later drops the caches too.
+local KEEPS_CACHE = { create_role = true, create_session = true,
+                      record_failed_login = true, reset_failed_logins = true }
+local WRITES = {}
+for _, name in ipairs(require("fsec.datastore").WRITES) do
+  if not KEEPS_CACHE[name] then WRITES[#WRITES + 1] = name end
+end
 
 -- A function that reads the shared generation: through FFI where there
 -- is one (one atomic load, compiled into the check's trace), else

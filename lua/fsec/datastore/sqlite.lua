@@ -358,17 +358,10 @@ local function deferred_write(write)
   end
 end
 
-for _, name in ipairs{
-  "create_user", "delete_user", "activate_user", "deactivate_user", "toggle_active",
-  "set_password", "set_email", "set_username", "set_confirmed_at", "set_field",
-  "set_uniquifier", "set_token_uniquifier", "track_login", "create_role", "delete_role",
-  "add_role_to_user", "remove_role_from_user", "add_permissions_to_role",
-  "remove_permissions_from_role", "record_failed_login", "reset_failed_logins",
-  "set_tracking", "create_session", "delete_session", "delete_user_sessions",
-  "reset_user_access",
-} do
+for _, name in ipairs(base.WRITES) do
   SQLite[name] = deferred_write(assert(SQLite[name], name))
 end
+SQLite.set_tracking = deferred_write(SQLite.set_tracking) -- imports: not in the interface
 
 
 function SQLite:counts() return self._store:counts() end
