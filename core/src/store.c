@@ -359,15 +359,17 @@ static int in_wal_mode(fsec_store *s) {
 
 static int configure(fsec_store *s, const fsec_store_config *cfg) {
   char sql[128];
-  int rc;
+  int rc, wal = 0;
   sqlite3_busy_timeout(s->db, cfg->busy_timeout_ms);
   rc = exec_sql(s, "PRAGMA journal_mode = WAL", "enable WAL");
   if (rc == FSEC_OK)
     rc = exec_sql(s, cfg->synchronous == FSEC_SYNC_NORMAL
                          ? "PRAGMA synchronous = NORMAL"
                          : "PRAGMA synchronous = FULL", "set synchronous");
-  if (rc == FSEC_OK)
-    s->can_defer = cfg->synchronous == FSEC_SYNC_FULL && in_wal_mode(s);
+  if (rc == FSEC_OK) {
+    wal = in_wal_mode(s); /* not for :memory: databases */
+    s->can_defer = cfg->synchronous == FSEC_SYNC_FULL && wal;
+  }
   if (rc == FSEC_OK) rc = exec_sql(s, "PRAGMA foreign_keys = ON", "foreign keys");
   /* SQLite reuses a WAL file from its start after a checkpoint and never
    * shrinks it: once it had grown past SQLite's checkpoint size (1000
@@ -376,7 +378,7 @@ static int configure(fsec_store *s, const fsec_store_config *cfg) {
    * restarted the WAL with an fsync of its header in nginx's event loop.
    * With this limit the commit that restarts the WAL truncates it to 4 MiB,
    * so past that size it holds that many bytes of frames again. */
-  if (rc == FSEC_OK && in_wal_mode(s)) {
+  if (rc == FSEC_OK && wal) {
     snprintf(sql, sizeof sql, "PRAGMA journal_size_limit = %d", FSEC_STORE_WAL_LIMIT);
     rc = exec_sql(s, sql, "limit WAL size");
   }
