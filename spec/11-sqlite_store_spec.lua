@@ -242,8 +242,11 @@ describe("transaction_deferred", function()
     local ok
     ok, err, code = ds:delete_session("sid-1")
     assert.is_nil(ok); assert.equals("EDB", code); assert.matches("input/output error", err, 1, true)
-    -- argument errors still raise, before any transaction
-    assert.has_error(function() ds:set_password("not a user", "x") end)
+    -- argument errors still raise, naming the caller's line as without a syncer
+    local raised
+    ok, raised = pcall(function() ds:set_password("not a user", "x") end)
+    assert.is_false(ok)
+    assert.matches("11%-sqlite_store_spec%.lua:%d+: bad argument #1 to 'set_password' %(User expected, got string%)", raised)
     assert.equals(5, syncs)
     fail = nil
     ds:set_wal_syncer(nil)

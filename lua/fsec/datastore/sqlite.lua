@@ -352,8 +352,14 @@ local function deferred_write(write)
     if ok then return unpack(res, 1, n) end
     local e = res[1]
     if getmetatable(e) == Failed then return nil, e[2], e[3] end
-    local code = type(e) == "string" and e:match("^(E%u+):")
-    if code then return nil, e, code end
+    if type(e) == "string" then
+      local code = e:match("^(E%u+):")
+      if code then return nil, e, code end
+      -- an argument error names the line that called the method, which
+      -- is run() above: name the caller's again, as without a syncer
+      local msg = e:match("^[^\n]-datastore/sqlite%.lua:%d+: (bad argument .*)$")
+      if msg then error(msg, 2) end
+    end
     error(e, 0)
   end
 end
