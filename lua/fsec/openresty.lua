@@ -99,11 +99,22 @@ end
 -- thread_jobs (at most this many hashing jobs fsec posts at once to its
 -- pool, per worker; default 2; fsyncs go one at a time, grouped. nginx
 -- keeps a Lua state, about 400 KiB, for every job posted at once and
--- never frees it, so a burst of 1000
--- logins would leave 1000 states in the worker; the rest wait here, in
--- order, up to thread_wait seconds (default 30), then fail as unavailable
--- (503). Set it to the pool's threads=: a job beyond them only waits in
--- nginx's queue, holding a state).
+-- never frees it, so a burst of 1000 logins would leave 1000 states in
+-- the worker; the rest wait here, in order, up to thread_wait seconds
+-- (default 30), then fail as unavailable (503). Set it to the pool's
+-- threads=: a job beyond them only waits in nginx's queue, holding a
+-- state).
+-- The worker's LuaJIT GC settings init takes (100..max each). LuaJIT
+-- starts a collection when the heap has grown to pause% of what the last
+-- one left (200 by default), and keeps the memory it reached: a lower
+-- pause trades a little CPU for a smaller worker. An incremental
+-- collection runs while the request code allocates: with a higher step
+-- multiplier it ends sooner, and the heap overshoots its pause less.
+local GC_OPTS = {
+  gc_pause = { set = "setpause", max = 1000 },
+  gc_stepmul = { set = "setstepmul", max = 10000 },
+}
+
 function _M.init(cfg, opts)
   local c, err = config.validate(cfg)
   if not c then error("fsec.openresty.init: " .. err, 2) end
@@ -114,13 +125,11 @@ function _M.init(cfg, opts)
     if not ok then error("fsec.openresty.init: guard '" .. tostring(name) .. "': " .. tostring(e), 2) end
     guards[name] = spec
   end
-  local gp = saved_opts.gc_pause
-  if gp ~= nil and (type(gp) ~= "number" or gp < 100 or gp > 1000) then
-    error("fsec.openresty.init: gc_pause must be a number 100..1000", 2)
-  end
-  local gs = saved_opts.gc_stepmul
-  if gs ~= nil and (type(gs) ~= "number" or gs < 100 or gs > 10000) then
-    error("fsec.openresty.init: gc_stepmul must be a number 100..10000", 2)
+  for name, o in pairs(GC_OPTS) do
+    local v = saved_opts[name]
+    if v ~= nil and (type(v) ~= "number" or v < 100 or v > o.max) then
+      error(("fsec.openresty.init: %s must be a number 100..%d"):format(name, o.max), 2)
+    end
   end
   local sp = saved_opts.sync_thread_pool
   if sp ~= nil and sp ~= false and type(sp) ~= "string" then
@@ -386,16 +395,8 @@ function _M.init_worker()
   end
   if generation and sec.datastore then install_cache(generation) end
   if saved_opts.setup then saved_opts.setup(sec) end
-  if saved_opts.gc_pause then
-    -- LuaJIT starts a collection when the heap has grown to pause% of
-    -- what the last one left (200 by default), and keeps the memory it
-    -- reached: a lower pause trades a little CPU for a smaller worker
-    collectgarbage("setpause", saved_opts.gc_pause)
-  end
-  if saved_opts.gc_stepmul then
-    -- an incremental collection runs while the request code allocates:
-    -- the sooner it ends, the less the heap overshoots its pause
-    collectgarbage("setstepmul", saved_opts.gc_stepmul)
+  for name, o in pairs(GC_OPTS) do
+    if saved_opts[name] then collectgarbage(o.set, saved_opts[name]) end
   end
   if not _M._ffi_headers then
     ngx.log(ngx.WARN, "fsec: no FFI access to the request's headers; reading them through nginx variables (slower)")

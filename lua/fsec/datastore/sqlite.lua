@@ -337,6 +337,7 @@ end
 -- nothing, and a syncer that fails is the method's failure (EDB); an
 -- argument error still raises.
 local Failed = {} -- metatable of the error that rolls a failure back
+local HERE = debug.getinfo(1, "S").short_src -- this file, as error positions name it
 
 local function pack(...) return select("#", ...), { ... } end
 
@@ -356,8 +357,9 @@ local function deferred_write(write)
       local code = e:match("^(E%u+):")
       if code then return nil, e, code end
       -- an argument error names the line that called the method, which
-      -- is run() above: name the caller's again, as without a syncer
-      local msg = e:match("^[^\n]-datastore/sqlite%.lua:%d+: (bad argument .*)$")
+      -- is run() above, in this file: name the caller's again, as
+      -- without a syncer
+      local msg = e:sub(1, #HERE) == HERE and e:match("^:%d+: (bad argument .*)$", #HERE + 1)
       if msg then error(msg, 2) end
     end
     error(e, 0)
