@@ -80,7 +80,8 @@ describe("password hashing", function()
       { "$argon2id$v=19$m=65536,t=2,p=1$", "EHASHFMT" },
       { "$argon2id$v=19$m=4194304,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$aGFzaGhhc2hoYXNoaGFzaA", "EHASHCAP" },
       { "$2b$31$abcdefghijklmnopqrstuuabcdefghijklmnopqrstuvwxyz01234", "EHASHCAP" },
-      { "$pbkdf2-sha512$2500000$c2FsdA$aGFzaA", "EHASHCAP" },
+      { "$pbkdf2-sha512$2500000$c2FsdA$" .. ("A"):rep(86), "EHASHCAP" },
+      { "$pbkdf2-sha512$25000$c2FsdA$aGFzaA", "EHASHFMT" }, -- a 4-byte checksum: truncated
     }
     for _, c in ipairs(cases) do
       local ok, err, code = sec:verify_password(PW, c[1])

@@ -142,9 +142,13 @@ int fsec__verify_pbkdf2(fsec_engine *e, const char *in, size_t inlen,
   dollar = (size_t)(p - hash);
   if (ab64_decode(hash + i, dollar - i, salt, sizeof salt, &saltlen) ||
       ab64_decode(hash + dollar + 1, hashlen - dollar - 1, want, mdlen,
-                  &wantlen) ||
-      wantlen == 0)
+                  &wantlen))
     return fsec__err(e, FSEC_EHASHFMT, "stored pbkdf2 hash is malformed");
+  /* passlib always stores the whole digest: a shorter checksum is a
+   * truncated hash, and comparing on its length would let 1 password in
+   * 2^(8 x length) match. */
+  if (wantlen != mdlen)
+    return fsec__err(e, FSEC_EHASHFMT, "stored pbkdf2 checksum is truncated");
   if (rounds > e->cfg.caps.pbkdf2_rounds)
     return fsec__err(e, FSEC_EHASHCAP, "stored pbkdf2 rounds %u above cap",
                      rounds);

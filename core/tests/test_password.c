@@ -146,7 +146,8 @@ static void bad_stored_hashes_fail_fast(void) {
       {"$2b$03$abcdefghijklmnopqrstuuabcdefghijklmnopqrstuvwxyz01234", FSEC_EHASHFMT},
       {"$6$rounds=999999999$salt$hash", FSEC_EHASHFMT},
       {"$1$md5$nope", FSEC_EHASHFMT},
-      {"$pbkdf2-sha512$99999999$c2FsdA$aGFzaA", FSEC_EHASHCAP},
+      {"$pbkdf2-sha512$99999999$c2FsdA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", FSEC_EHASHCAP},
+      {"$pbkdf2-sha512$25000$c2FsdA$aGFzaA", FSEC_EHASHFMT}, /* truncated */
       {"$pbkdf2-sha512$25000$c2FsdA", FSEC_EHASHFMT},
       {"$pbkdf2-sha512$25000$c2F+dA$aGFzaA", FSEC_EHASHFMT},
       {"plaintext-password", FSEC_EHASHFMT}, /* plaintext not enabled */
