@@ -159,7 +159,7 @@ static int lfsec_store_find_user(lua_State *L) {
 
 /* Read role names from field "roles" of table t into names (max 64). */
 static size_t collect_roles(lua_State *L, int t, const char **names) {
-  size_t i, n;
+  size_t i, n, len;
   lua_getfield(L, t, "roles");
   if (lua_isnil(L, -1)) return 0;
   luaL_argcheck(L, lua_istable(L, -1), 2, "roles must be a list of names");
@@ -168,7 +168,9 @@ static size_t collect_roles(lua_State *L, int t, const char **names) {
   for (i = 0; i < n; i++) {
     lua_rawgeti(L, -1, (int)i + 1);
     luaL_argcheck(L, lua_type(L, -1) == LUA_TSTRING, 2, "role names must be strings");
-    names[i] = lua_tostring(L, -1); /* stays referenced by the list */
+    names[i] = lua_tolstring(L, -1, &len); /* stays referenced by the list */
+    /* the store takes C strings: "admin\0x" would link role "admin" */
+    luaL_argcheck(L, strlen(names[i]) == len, 2, "a role name contains a NUL byte");
     lua_pop(L, 1);
   }
   return n;

@@ -153,6 +153,19 @@ for name, make in pairs(IMPLEMENTATIONS) do
       assert.is_nil(ok); assert.equals("ENOTFOUND", code)
     end)
 
+    it("refuses a role name holding a NUL byte, granting no role (not the name before it)", function()
+      assert(ds:create_role{ name = "admin" }); assert(ds:create_role{ name = "member" })
+      for _, bad in ipairs{ "admin\0member", "admin\0" } do
+        local u, err, code = ds:create_user{ email = "n@x.org", roles = { "member", bad } }
+        assert.is_nil(u); assert.equals("ENUL", code); assert.equals("ENUL: role contains a NUL byte", err)
+        assert.is_nil(ds:find_user{ email = "n@x.org" })
+      end
+      local u = assert(ds:create_user{ email = "n@x.org" })
+      local ok, err, code = ds:add_role_to_user(u, "admin\0member")
+      assert.is_nil(ok); assert.equals("ENUL", code); assert.matches("NUL", err, 1, true)
+      assert.same({}, ds:find_user{ email = "n@x.org" }.roles)
+    end)
+
     it("reports whether role links changed", function()
       assert(ds:create_role{ name = "admin" })
       local u = assert(ds:create_user{ email = "l@x.org" })

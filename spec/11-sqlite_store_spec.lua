@@ -105,6 +105,13 @@ describe("verify_and_update_password", function()
 end)
 
 describe("store faults", function()
+  it("the store binding raises for a role name holding a NUL byte (the C store reads C strings)", function()
+    local st = assert(require("fsec.core").open_store{ path = ":memory:" })
+    local ok, err = pcall(st.create_user, st, { email = "a@x.org", roles = { "admin\0x" } })
+    assert.is_false(ok)
+    assert.matches("a role name contains a NUL byte", err, 1, true)
+  end)
+
   it("answers 'store busy' when another writer holds the lock", function()
     local db = helpers.tmpfile("busy.db")
     local a = new(db)

@@ -350,11 +350,18 @@ end
 
 
 --- nil, "ENUL: <field> contains a NUL byte", "ENUL" for the first string
--- field holding a NUL byte (the C store takes C strings).
+-- field, or role name in fields.roles, holding a NUL byte (the C store
+-- takes C strings: "admin\0x" would be read as "admin").
 function _M.nul_field(fields)
   for k, v in pairs(fields) do
     if type(v) == "string" and v:find("\0", 1, true) then
       return nil, "ENUL: " .. k .. " contains a NUL byte", "ENUL"
+    end
+  end
+  for _, r in ipairs(type(fields.roles) == "table" and fields.roles or {}) do
+    local name = type(r) == "table" and r.name or r
+    if type(name) == "string" and name:find("\0", 1, true) then
+      return nil, "ENUL: role contains a NUL byte", "ENUL"
     end
   end
   return true

@@ -128,6 +128,8 @@ end
 function Memory:create_user(fields)
   base.check_create(fields, "create_user")
   local names = base.role_names(fields.roles, "create_user")
+  local nul_ok, nul_err, nul_code = base.nul_field(fields) -- as the SQLite store answers
+  if not nul_ok then return nil, nul_err, nul_code end
   local enorm, err, code = fold("email", fields.email)
   if not enorm then return nil, err, code end
   local unorm
@@ -288,6 +290,7 @@ end
 local function user_role(self, u, role, add, fname)
   check_user(u, fname)
   local name = base.role_name(role, fname)
+  if name:find("\0", 1, true) then return fail("ENUL", "role contains a NUL byte") end
   if not self._roles[name] then return fail("ENOTFOUND", "role '" .. name .. "' does not exist") end
   local row = self._users[u.id]
   if not row then
