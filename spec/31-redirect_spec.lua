@@ -17,7 +17,7 @@ local function effective_host(loc)
     return HOST -- a path on our site
   end
   local authority = rest:sub(3):match("^([^/?#]*)")
-  return authority:gsub("^.*@", ""):gsub(":%d*$", ""):lower()
+  return (authority:gsub("^.*@", ""):gsub(":$", ""):lower()) -- the port is part of it
 end
 
 local PAYLOADS = {
@@ -29,6 +29,8 @@ local PAYLOADS = {
   "javascript:alert(1)", "data:text/html,x", "/\t/evil.com", "/\r\nLocation: //evil.com",
   "https://evil.com\\." .. HOST, "https://evil.com%5C." .. HOST, "https://u:p@evil.com\\." .. HOST,
   "https://evil-" .. HOST, "https://" .. HOST .. ".evil.com", "", string.rep("/a", 2000),
+  -- another service on our host name
+  "https://" .. HOST .. ":8443/x", "http://" .. HOST .. ":22/", "https://" .. HOST .. ":/x",
 }
 
 describe("safe next", function()
@@ -45,7 +47,12 @@ describe("safe next", function()
   it("keeps relative paths and our own URLs (R-03)", function()
     assert.equals("/profile?x=1#a", redirect.safe(req, "/profile?x=1#a"))
     assert.equals("https://ourhost.example/x", redirect.safe(req, "https://ourhost.example/x"))
-    assert.equals("https://OURHOST.example:8443/x", redirect.safe(req, "https://OURHOST.example:8443/x"))
+    assert.equals("https://OURHOST.example/x", redirect.safe(req, "https://OURHOST.example/x"))
+    -- a port only when the request's Host names the same one
+    local ported = { host = HOST .. ":8443", scheme = "https" }
+    assert.equals("https://ourhost.example:8443/x", redirect.safe(ported, "https://ourhost.example:8443/x"))
+    assert.is_nil(redirect.safe(ported, "https://ourhost.example:9000/x"))
+    assert.is_nil(redirect.safe(ported, "https://ourhost.example/x"))
     assert.equals("/%5Cpath", redirect.safe(req, "/%5Cpath")) -- a literal path segment
   end)
 end)

@@ -1,5 +1,7 @@
 --- Safe redirects: a `next` is used only when it is a path on this site
--- ("/x", not "//x") or an http(s) URL of this very host, with no control
+-- ("/x", not "//x") or an http(s) URL of this very host and port (the
+-- request's Host, as Flask-Security compares netlocs: another port on the
+-- same name is another service), with no control
 -- characters, spaces, backslashes, non-ASCII bytes or user information
 -- anywhere. Anything else is refused (catalogue §7.6, R-01..R-03).
 -- @module fsec.redirect
@@ -23,9 +25,7 @@ function _M.safe(req, next)
   local scheme, authority = next:match("^(https?)://([^/?#]*)")
   if not scheme then return nil end -- javascript:, data:, "https:host", ...
   if authority:find("@", 1, true) then return nil end
-  local host = authority:lower():gsub(":%d+$", "")
-  local ours = type(req.host) == "string" and req.host:lower():gsub(":%d+$", "") or nil
-  if not ours or host ~= ours then return nil end
+  if type(req.host) ~= "string" or authority:lower() ~= req.host:lower() then return nil end
   return next
 end
 
