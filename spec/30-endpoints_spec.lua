@@ -321,6 +321,36 @@ describe("/reset", function()
     assert.is_nil(r1.errors)
   end)
 
+  it("is for signed-out users with a confirmed address: no mail otherwise (as Flask-Security)", function()
+    local sec, u, _, maildir = setup{ confirmable = true }
+    sec.datastore:create_user{ email = "new@example.com", password = "x" } -- not confirmed
+    local c = api(sec)
+    local res, r = c:call("POST", "/reset", { email = "new@example.com" })
+    assert.equals(400, res.status)
+    assert.same({ "Email requires confirmation." }, r.field_errors.email)
+    assert.equals(0, #mails(maildir))
+    -- with login_without_confirmation the address need not be confirmed
+    local lax, _, _, laxdir = setup{ confirmable = true, login_without_confirmation = true }
+    lax.datastore:create_user{ email = "new@example.com", password = "x" }
+    assert.equals(200, (api(lax):call("POST", "/reset", { email = "new@example.com" })).status)
+    assert.equals(1, #mails(laxdir))
+    -- signed in (session): every method of /reset and /reset/<token> refuses
+    assert.equals(200, (c:call("POST", "/reset", { email = "matt@example.com" })).status)
+    local link = path_of(mails(maildir)[1].link)
+    c:call("POST", "/login", { email = "matt@example.com", password = PW })
+    for _, call in ipairs{ { "GET", "/reset" }, { "POST", "/reset", { email = "matt@example.com" } },
+                           { "GET", link }, { "POST", link, { password = "battery staple", password_confirm = "battery staple" } } } do
+      res, r = c:call(call[1], call[2], call[3])
+      assert.equals(400, res.status, call[1] .. " " .. call[2])
+      assert.same({ "You can only access this endpoint when not logged in." }, r.errors)
+    end
+    assert.equals(1, #mails(maildir))
+    assert.is_true(sec:verify_password(PW, sec.datastore:find_user{ id = u.id }.password))
+    -- a browser is sent on to the post-login view
+    res = c:call("GET", "/reset", nil, nil, { accept = "text/html" })
+    assert.equals(302, res.status); assert.equals("/", res.headers["Location"])
+  end)
+
   it("resets once, ends every session, and normalizes (G2, G3, G4, G7)", function()
     local sec, u, _, maildir = setup()
     local other = api(sec)

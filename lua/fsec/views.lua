@@ -201,6 +201,12 @@ local function anonymous_required(sec, req, res, json)
   return res:redirect(sec._cfg.post_login_view)
 end
 
+-- Whether this user must confirm the address before signing in (and so
+-- before resetting: the reset mail would prove the address by itself).
+local function requires_confirmation(sec, user)
+  return sec._cfg.confirmable and not user.confirmed_at and not sec._cfg.login_without_confirmation
+end
+
 --- Check identity and password, always at the cost of one hash (lockout,
 -- failure counting: auth.check_password).
 local function check_credentials(sec, form, email, password)
@@ -242,8 +248,7 @@ function V.login(sec, req, res, fields, json)
     user = check_credentials(sec, form, email, password)
     if user and not user.active then
       form:error("email", "DISABLED_ACCOUNT")
-    elseif user and sec._cfg.confirmable and not user.confirmed_at
-       and not sec._cfg.login_without_confirmation then
+    elseif user and requires_confirmation(sec, user) then
       form:error("email", "CONFIRMATION_REQUIRED")
     end
   end
@@ -458,10 +463,16 @@ function V.confirm_token(sec, req, res, _, json, token)
                       or url(sec, "login_url"))
 end
 
+-- /reset and /reset/<token> are for signed-out users, as in
+-- Flask-Security (its anonymous_user_required, GET included).
 function V.forgot(sec, req, res, fields, json)
+  if signed_in(sec, req, res) then return anonymous_required(sec, req, res, json) end
   return instructions(sec, req, res, fields, json, {
     page = "forgot", extra = { links = home_links(sec) },
-    refuse = function(user) return not user.active and "DISABLED_ACCOUNT" or nil end,
+    refuse = function(user)
+      if not user.active then return "DISABLED_ACCOUNT" end
+      if requires_confirmation(sec, user) then return "CONFIRMATION_REQUIRED" end
+    end,
     send = function(user)
       mail.send(sec, "reset", user, link(sec, req, "reset_url", make_token(sec, "reset", user)))
       sec.signals:send("reset_password_instructions_sent", { user = auth.public_user(user) })
@@ -471,6 +482,7 @@ function V.forgot(sec, req, res, fields, json)
   })
 end
 function V.reset_token(sec, req, res, fields, json, token)
+  if signed_in(sec, req, res) then return anonymous_required(sec, req, res, json) end
   local cfg, ds = sec._cfg, sec.datastore
   local user, state = user_from_token(sec, "reset", token, cfg.reset_password_within)
   local vars = { within = within_text(cfg.reset_password_within), email = user and user.email }
