@@ -372,6 +372,8 @@ describe("/reset", function()
     res, r = c:call("POST", link, { password = "H\u{F6}heH\u{F6}he", password_confirm = "H\u{F6}heH\u{F6}he" })
     assert.equals(400, res.status)
     assert.same({ "Invalid reset password token." }, r.field_errors[""])
+    res, r = c:call("POST", link, {}) -- the token's error alone, no field read
+    assert.same({ "Invalid reset password token." }, r.errors)
     assert.is_false(sec:current_user(other:req()).is_authenticated)
     assert.is_false(sec:current_user(helpers.request{ headers = { ["authentication-token"] = old_token } }).is_authenticated)
     local fresh = api(sec)
@@ -417,6 +419,32 @@ describe("/change", function()
     assert.is_false(sec:verify_password("spaced pass", sec.datastore:find_user{ email = "matt@example.com" }.password))
   end)
 
+  it("checks in Flask-Security's order: the new fields, the current password, then the rules", function()
+    local sec = setup()
+    local c = api(sec)
+    c:call("POST", "/login", { email = "matt@example.com", password = PW })
+    local before = sec:hash_count()
+    -- the new password's fields alone, nothing hashed
+    local res, r = c:call("POST", "/change", {})
+    assert.same({ "Password not provided", "Password not provided" }, r.errors)
+    assert.same({ "Password not provided" }, r.field_errors.new_password_confirm)
+    res, r = c:call("POST", "/change", { password = "wrong-one", new_password = "battery", new_password_confirm = 12345678 })
+    assert.same({ "Input not appropriate for requested API" }, r.errors) -- one error, not two
+    assert.equals(before, sec:hash_count())
+    -- a wrong current password before the new one's rules or sameness
+    for _, new in ipairs{ "short", "wrong-one" } do
+      res, r = c:call("POST", "/change", { password = "wrong-one", new_password = new, new_password_confirm = new })
+      assert.equals(400, res.status); assert.same({ "Invalid password" }, r.errors)
+    end
+    res, r = c:call("POST", "/change", { password = "   ", new_password = "new-password", new_password_confirm = "new-password" })
+    assert.same({ "Password not provided" }, r.field_errors.password)
+    -- spaces only are no new password
+    res, r = c:call("POST", "/change", { password = PW, new_password = "        ", new_password_confirm = "        " })
+    assert.equals(400, res.status)
+    assert.same({ "Password not provided" }, r.field_errors.new_password)
+    assert.is_true(sec:verify_password(PW, sec.datastore:find_user{ email = "matt@example.com" }.password))
+  end)
+
   it("ends other sessions and keeps this one (H2); answers 401 when anonymous", function()
     local sec = setup()
     local a, b = api(sec), api(sec)
@@ -445,6 +473,34 @@ describe("bad input", function()
     res = c:call("POST", "/login", { email = "matt@example.com", password = "pw\0x" })
     assert.equals(400, res.status)
     assert.equals(1, (sec.datastore:counts()))
+  end)
+
+  it("takes a password of spaces only as not provided (Flask-Security's DataRequired), hashing nothing", function()
+    local sec = setup()
+    local c = api(sec)
+    local before = sec:hash_count()
+    local res, r = c:call("POST", "/register", { email = "sp@example.com", password = "        ", password_confirm = "        " })
+    assert.equals(400, res.status)
+    assert.same({ "Password not provided" }, r.field_errors.password)
+    assert.same({ "Password not provided" }, r.field_errors.password_confirm)
+    res, r = c:call("POST", "/login", { email = "matt@example.com", password = " \t " })
+    assert.equals(400, res.status); assert.same({ "Password not provided" }, r.errors)
+    assert.equals(before, sec:hash_count())
+    assert.equals(1, (sec.datastore:counts()))
+    -- a wrong type in the retyped password: its own error, once
+    res, r = c:call("POST", "/register", { email = "sp@example.com", password = "battery staple", password_confirm = 12345678 })
+    assert.same({ "Input not appropriate for requested API" }, r.field_errors.password_confirm)
+  end)
+
+  it("reads remember as Flask-Security's BooleanField: false only when absent, false, \"false\" or empty", function()
+    local sec = setup()
+    for _, case in ipairs{ { 1, true }, { "yes", true }, { "True", true }, { "0", true }, { true, true },
+                           { false, false }, { "false", false }, { "", false } } do
+      local c = api(sec)
+      local res = c:call("POST", "/login", { email = "matt@example.com", password = PW, remember = case[1] })
+      assert.equals(200, res.status)
+      assert.equals(case[2], helpers.set_cookie(res, "remember_token") ~= nil, tostring(case[1]))
+    end
   end)
 
   it("refuses bodies over the limit with 413 and broken JSON with 400", function()

@@ -85,10 +85,12 @@ function Form:string(name, max)
   return v
 end
 
+--- A checkbox, read as Flask-Security's (WTForms') BooleanField reads
+-- it: false when absent, false, "false" or ""; anything else is true
+-- (1, "on", "yes", "True"...).
 function Form:bool(name)
   local v = self.data[name]
-  if v == true or v == "true" or v == "on" or v == "y" or v == "1" then return true end
-  return false
+  return not (v == nil or v == false or v == "false" or v == "" or v == http.json.null)
 end
 
 --- The email field: required and well-formed (stripped of surrounding
@@ -103,12 +105,25 @@ function Form:email(name)
   return v
 end
 
---- A password field, kept exactly (spaces included); required.
+--- A password field, kept exactly (spaces included); required: only
+-- spaces count as not provided (Flask-Security's DataRequired).
 function Form:password(name)
   local v, bad = self:string(name, 4096)
   if bad then return nil end
-  if not v then return self:error(name, "PASSWORD_NOT_PROVIDED") and nil end
+  if not v or not v:find("%S") then return self:error(name, "PASSWORD_NOT_PROVIDED") and nil end
   return v
+end
+
+--- The retyped password: required, and equal to password (when that
+-- was given). A wrong type has its own error and no second one.
+function Form:confirm(name, password)
+  local v, bad = self:string(name, 4096)
+  if bad then return end
+  if not v or not v:find("%S") then
+    self:error(name, "PASSWORD_NOT_PROVIDED")
+  elseif password and v ~= password then
+    self:error(name, "RETYPE_PASSWORD_MISMATCH")
+  end
 end
 
 

@@ -375,11 +375,7 @@ function V.register(sec, req, res, fields, json)
   end
   local password = form:password("password")
   if password then form:new_password("password", password, { email = email, username = username }) end
-  if cfg.password_confirm_required then
-    local confirm = form:string("password_confirm")
-    if not confirm then form:error("password_confirm", "PASSWORD_NOT_PROVIDED")
-    elseif password and confirm ~= password then form:error("password_confirm", "RETYPE_PASSWORD_MISMATCH") end
-  end
+  if cfg.password_confirm_required then form:confirm("password_confirm", password) end
   local nxt = next_of(req, form)
   if nxt == false then form:error("next", "INVALID_REDIRECT") end
   if not form:ok() then
@@ -498,12 +494,16 @@ function V.reset_token(sec, req, res, fields, json, token)
     return page(sec, req, res, "reset", nil)
   end
   local form = forms.new(sec, fields)
-  if bad then form:error("", bad, vars) end
+  if bad then -- the token's error alone (Flask-Security reads no field)
+    form:error("", bad, vars)
+    if json then return json_error(res, form) end
+    flash(sec, req, res, "error", bad, vars)
+    return res:redirect(url(sec, "reset_url"))
+  end
+  -- the fields first, then the new password's rules (Flask-Security's order)
   local password = form:password("password")
-  if password then form:new_password("password", password, { email = user and user.email }) end
-  local confirm = form:string("password_confirm")
-  if not confirm then form:error("password_confirm", "PASSWORD_NOT_PROVIDED")
-  elseif password and confirm ~= password then form:error("password_confirm", "RETYPE_PASSWORD_MISMATCH") end
+  form:confirm("password_confirm", password)
+  if form:ok() then form:new_password("password", password, { email = user.email }) end
   if not form:ok() then
     if json then return json_error(res, form) end
     return page(sec, req, res, "reset", form)
@@ -550,22 +550,22 @@ function V.change(sec, req, res, fields, json)
     end
     return page(sec, req, res, "change", nil)
   end
+  -- Flask-Security's order: the new password's fields; then the current
+  -- password (one hash), the same-password check, and the new password's
+  -- rules, each only when what came before passed.
   local form = forms.new(sec, fields)
-  local current = form:password("password")
   local new = form:password("new_password")
-  local confirm = form:string("new_password_confirm")
-  if new then
-    if current and new == current then form:error("password", "PASSWORD_IS_THE_SAME")
-    else form:new_password("new_password", new, { email = user.email }) end
-  end
-  if not confirm then form:error("new_password_confirm", "PASSWORD_NOT_PROVIDED")
-  elseif new and confirm ~= new then form:error("new_password_confirm", "RETYPE_PASSWORD_MISMATCH") end
-  if current and form:ok() then
+  form:confirm("new_password_confirm", new)
+  local current = form:ok() and form:password("password")
+  if current then
     local stored = user.password or sec._dummy
     if not auth.check_hash(sec:verify_password(current, stored)) or not user.password then
       form:error("password", "INVALID_PASSWORD")
+    elseif new == current then
+      form:error("password", "PASSWORD_IS_THE_SAME")
     end
   end
+  if form:ok() then form:new_password("new_password", new, { email = user.email }) end
   if not form:ok() then
     if json then return json_error(res, form) end
     return page(sec, req, res, "change", form)
