@@ -522,6 +522,32 @@ describe("bad input", function()
   end)
 end)
 
+describe("Cache-Control", function()
+  it("marks every answer private, no-store (Flask-Security-Too 5.8), or as configured", function()
+    local sec = setup{ max_body_bytes = 1024 }
+    local c = api(sec)
+    local answers = {
+      c:call("GET", "/login"),
+      (c:call("POST", "/login", { email = "matt@example.com", password = "wrong-password" })), -- 400
+      (c:call("POST", "/login", { email = "matt@example.com", password = PW })),
+      (c:call("PUT", "/login")), -- 405
+      (c:call("POST", "/logout", nil, nil, { accept = "text/html" })), -- a redirect
+      sec:handle(helpers.request{ method = "POST", path = "/login", body = string.rep("x", 2000),
+        headers = { ["content-type"] = "application/json" } }), -- 413
+    }
+    assert.equals(6, #answers)
+    for i, res in ipairs(answers) do
+      assert.equals("private, no-store", res.headers["Cache-Control"], i .. ": " .. res.status)
+    end
+    assert.equals("no-cache", setup{ cache_control = "no-cache" }:handle(helpers.request{ path = "/login" })
+      .headers["Cache-Control"])
+    assert.is_nil(setup{ cache_control = false }:handle(helpers.request{ path = "/login" }).headers["Cache-Control"])
+    for _, bad in ipairs{ "a\r\nSet-Cookie: x=1", "", true, 5 } do
+      assert.has_error(function() setup{ cache_control = bad } end)
+    end
+  end)
+end)
+
 describe("passwordless", function()
   it("sends a link that signs in", function()
     local sec, u, _, maildir = setup{ passwordless = true }

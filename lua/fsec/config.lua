@@ -301,6 +301,15 @@ _M.schema = {
   auto_login_after_confirm = { type = "boolean", default = false },
   auto_login_after_reset = { type = "boolean", default = false },
   return_generic_responses = { type = "boolean", default = false },
+  cache_control = { type = { "string", "boolean" }, default = "private, no-store",
+    check = function(v)
+      if v == false then return true end
+      if v == true or v == "" or v:find("[%c\128-\255]") or #v > 256 then
+        return nil, "a Cache-Control value (printable ASCII) or false expected"
+      end
+      return true
+    end,
+    description = "Cache-Control of every answer of fsec's endpoints (Flask-Security-Too 5.8's CACHE_CONTROL); false: none" },
   post_register_view = { type = "string", check = path },
   post_confirm_view = { type = "string", check = path },
   post_reset_view = { type = "string", check = path },

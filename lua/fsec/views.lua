@@ -644,9 +644,20 @@ local Security = {}
 _M.methods = Security
 
 
+local answer
+
 --- Answer a request if it is for one of fsec's endpoints.
 -- @return a response (status, headers, cookies, body), or nil
 function Security:handle(req)
+  local res = answer(self, req)
+  -- every answer carries the user's data, a CSRF token or a credential:
+  -- no shared cache may keep it, and no browser replay it from its cache
+  local cc = self._cfg.cache_control
+  if res and cc then res:set_header("Cache-Control", cc) end
+  return res
+end
+
+answer = function(self, req)
   local cfg = self._cfg
   local path = type(req.path) == "string" and req.path or ""
   local prefix = cfg.url_prefix
@@ -694,7 +705,7 @@ function Security:handle(req)
       return res:text(429, "Too many requests")
     end
   end
-  if not self.datastore then error("fsec: endpoints need a datastore (database or datastore)", 2) end
+  if not self.datastore then error("fsec: endpoints need a datastore (database or datastore)", 3) end
   local ok, out = pcall(V[name], self, req, res, fields, json, token)
   if ok then return out or res end
   if auth.is_unavailable(out) then
