@@ -142,3 +142,28 @@ describe("http.header and http.request_cookie", function()
     assert.equals(6, #asked)
   end)
 end)
+
+describe("http.wants_json", function()
+  local function wants(accept, ct)
+    return http.wants_json{ headers = { accept = accept, ["content-type"] = ct } }
+  end
+
+  it("follows the best match of Accept, or a JSON body", function()
+    assert.is_true(wants("application/json"))
+    assert.is_true(wants("text/html;q=0.5, application/json"))
+    assert.is_false(wants("text/html, application/json;q=0.9"))
+    assert.is_true(wants("text/html, APPLICATION/JSON")) -- a tie goes to JSON
+    assert.is_false(wants(nil))
+    assert.is_true(wants(nil, "application/json; charset=utf-8"))
+  end)
+
+  it("skips empty or broken media ranges instead of failing (any client can send them)", function()
+    for _, accept in ipairs{ ";", " ", ",", ", ,", "text/html, ;q=0.5", ";q=1, application/json", "\t;\t",
+                             string.rep(";,", 1000) } do
+      local ok, res = pcall(wants, accept)
+      assert.is_true(ok, ("%q: %s"):format(accept, tostring(res)))
+    end
+    assert.is_true(wants(";q=1, application/json"))
+    assert.is_false(wants("text/html, ;q=0.5"))
+  end)
+end)

@@ -206,10 +206,13 @@ function _M.wants_json(req)
   if not accept then return false end
   local best, best_q = nil, -1
   for item in accept:gmatch("[^,]+") do
-    local mime = item:match("^%s*([^;%s]+)"):lower()
-    local q = tonumber(item:match(";%s*q=([%d.]+)") or "1") or 0
-    if q > best_q or (q == best_q and mime == "application/json") then
-      best, best_q = mime, q
+    local mime = item:match("^%s*([^;%s]+)") -- nil for an empty range (";", " "): skipped
+    if mime then
+      mime = mime:lower()
+      local q = tonumber(item:match(";%s*q=([%d.]+)") or "1") or 0
+      if q > best_q or (q == best_q and mime == "application/json") then
+        best, best_q = mime, q
+      end
     end
   end
   return best == "application/json"
