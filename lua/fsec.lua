@@ -134,6 +134,11 @@ function _M.new(cfg)
   c.password_salt = nil
   local log = c.log or default_log
   c.log = nil
+  if (c.recoverable or c.confirmable or c.passwordless) and not c.external_url then
+    -- a client chooses its Host: a reset link could name another site
+    log("warn", "fsec: external_url is not set: links in mail are built from the request's Host header" ..
+                " (any client's choice); set it to this site's scheme://host[:port]")
+  end
   local self = setmetatable({
     config = config.freeze(c),
     _cfg = c, -- the same values, plain, for fsec's own hot paths

@@ -39,4 +39,7 @@ fi
 echo "fsec example: http://127.0.0.1:$port/   (mailbox: http://127.0.0.1:$port/mail, files in $dir/var/mail)"
 [ -f "$dir/var/admin-password.txt" ] && echo "admin sign-in: $(cat "$dir/var/admin-password.txt")"
 echo "logs: $dir/logs/error.log   stop: Ctrl-C"
+# links in mail: this site, not the Host header a client sends
+FSEC_EXTERNAL_URL=${FSEC_EXTERNAL_URL:-http://127.0.0.1:$port}
+export FSEC_EXTERNAL_URL
 exec nginx -p "$dir" -c conf/nginx.conf -e logs/error.log

@@ -351,6 +351,22 @@ describe("/reset", function()
     assert.equals(302, res.status); assert.equals("/", res.headers["Location"])
   end)
 
+  it("builds links in mail from external_url, not the request's Host; warns when it is unset", function()
+    local logged = {}
+    local log = function(level, msg) logged[#logged + 1] = level .. " " .. msg end
+    local sec, _, _, maildir = setup{ external_url = "https://auth.example:8443", log = log }
+    assert.same({}, logged)
+    api(sec):call("POST", "/reset", { email = "matt@example.com" }) -- the request's host is "localhost"
+    assert.matches("^https://auth%.example:8443/reset/", mails(maildir)[1].link)
+    setup{ log = log }
+    assert.equals(1, #logged)
+    assert.matches("^warn fsec: external_url is not set", logged[1])
+    for _, bad in ipairs{ "auth.example", "https://auth.example/x", "javascript:alert(1)//", "https://a b",
+                          "ftp://auth.example", "https://auth.example\r\nX: y" } do
+      assert.has_error(function() setup{ external_url = bad } end, nil, bad)
+    end
+  end)
+
   it("resets once, ends every session, and normalizes (G2, G3, G4, G7)", function()
     local sec, u, _, maildir = setup()
     local other = api(sec)

@@ -101,11 +101,15 @@ local function admin_password(app)
   return read(app.dir .. "/var/admin-password.txt"):match("^%S+ (%S+)")
 end
 
-local function latest_mail_link(app)
+local function latest_mail(app)
   local p = io.popen("ls -1t " .. app.dir .. "/var/mail")
   local name = p:read("*l")
   p:close()
-  return read(app.dir .. "/var/mail/" .. name):match("X%-Fsec%-Link: https?://[^/]+(%S+)")
+  return read(app.dir .. "/var/mail/" .. name)
+end
+
+local function latest_mail_link(app)
+  return latest_mail(app):match("X%-Fsec%-Link: https?://[^/]+(%S+)")
 end
 
 local describe_or_pending = enabled and describe or function(name) pending(name .. " (LuaJIT pass with nginx only)") end
@@ -167,6 +171,17 @@ describe_or_pending("the example app in nginx", function()
         for _ = 1, 6 do
           assert.equals(302, (http(app, jar .. ".old", "GET", "/profile")))
         end
+        -- a reset link names this site, whatever Host the client sent
+        local hjar, evil = app.dir .. ".host.jar", { Accept = "application/json", Host = "evil.example" }
+        local _, _, _, hj = http(app, hjar, "GET", "/reset", { headers = evil })
+        evil["X-CSRF-Token"] = hj.response.csrf_token
+        assert.equals(200, (http(app, hjar, "POST", "/reset", { headers = evil, json = { email = "new@example.org" } })))
+        assert.matches("X-Fsec-Link: " .. app.base .. "/reset/", latest_mail(app), 1, true)
+        -- answers are kept by no cache; a broken Accept header is no error
+        local _, lh = http(app, nil, "GET", "/login", { headers = { Accept = "application/json" } })
+        assert.equals("private, no-store", lh["cache-control"])
+        assert.equals(200, (http(app, nil, "GET", "/login", { headers = { Accept = ";" } })))
+        assert.equals(302, (http(app, nil, "GET", "/profile", { headers = { Accept = "text/html, ;q=0.5" } })))
         -- a body over the limit: 413
         local big = app.dir .. ".big"
         local f = io.open(big, "w"); f:write(string.rep("x", 100000)); f:close()

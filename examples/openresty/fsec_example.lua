@@ -29,6 +29,9 @@ function _M.config(prefix)
     database = prefix .. "/var/auth.db",
     database_busy_timeout = tonumber(os.getenv("FSEC_DB_BUSY_TIMEOUT") or "5000"),
     mail_dir = prefix .. "/var/mail",
+    -- links in mail name this site, never the Host a client sent
+    -- (scripts/serve-example.sh sets it from the port)
+    external_url = os.getenv("FSEC_EXTERNAL_URL"),
     registerable = true, confirmable = true, recoverable = true, changeable = true,
     trackable = true, logout_methods = { "GET", "POST" },
     security_payload = function(user) return { email = user.email } end,

@@ -354,7 +354,11 @@ _M.schema = {
   email_subject_password_change_notice = { type = "string", default = "Your password has been changed" },
   email_subject_passwordless = { type = "string", default = "Login instructions" },
   external_url = { type = "string",
-    description = "fsec: scheme://host[:port] for links in mail (default: the request's)" },
+    check = function(v)
+      if v:match("^https?://[%w.-]+:?%d*$") or v:match("^https?://%[[%x:.]+%]:?%d*$") then return true end
+      return nil, "scheme://host[:port] expected (http or https, no path)"
+    end,
+    description = "fsec: scheme://host[:port] for links in mail; set it whenever mail is sent (unset: the request's Host, which any client chooses; fsec.new warns)" },
   render = { type = "function",
     description = "fsec: function(page, context) -> html or nil (nil: the built-in page)" },
 }
