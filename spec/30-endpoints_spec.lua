@@ -461,6 +461,34 @@ describe("/change", function()
     assert.is_true(sec:verify_password(PW, sec.datastore:find_user{ email = "matt@example.com" }.password))
   end)
 
+  it("changes the password and ends the other sessions in one transaction: a failure half-way leaves both", function()
+    local sec, u = setup{ log = function() end }
+    local db = sec.config.database
+    local function sql(stmt)
+      assert.is_true(helpers.sh(("sqlite3 %s %q 2>/dev/null || env -u LD_PRELOAD python3 -c %q"):format(db, stmt,
+        ("import sqlite3; c = sqlite3.connect('%s'); c.execute(%q); c.commit()"):format(db, stmt))))
+    end
+    local a, b = api(sec), api(sec)
+    a:call("POST", "/login", { email = "matt@example.com", password = PW })
+    b:call("POST", "/login", { email = "matt@example.com", password = PW })
+    local token = sec:get_auth_token(u)
+    -- a real SQLite failure after the password is written, at the token's rotation
+    sql("CREATE TRIGGER no_rotate BEFORE UPDATE OF fs_token_uniquifier ON users BEGIN SELECT RAISE(ABORT, 'injected'); END")
+    local res = a:call("POST", "/change", { password = PW, new_password = "another-pass", new_password_confirm = "another-pass" })
+    assert.is_true(res.status == 500 or res.status == 503, tostring(res.status))
+    assert.same({}, res.cookies) -- no cookie of the rolled-back session
+    local stored = sec.datastore:find_user{ email = "matt@example.com" }
+    assert.is_true(sec:verify_password(PW, stored.password))
+    assert.equals(u.fs_uniquifier, stored.fs_uniquifier)
+    assert.is_true(sec:current_user(a:req()).is_authenticated)
+    assert.is_true(sec:current_user(b:req()).is_authenticated)
+    assert.is_true(sec:current_user(helpers.request{ headers = { ["authentication-token"] = token } }).is_authenticated)
+    sql("DROP TRIGGER no_rotate")
+    res = a:call("POST", "/change", { password = PW, new_password = "another-pass", new_password_confirm = "another-pass" })
+    assert.equals(200, res.status)
+    assert.is_false(sec:current_user(b:req()).is_authenticated)
+  end)
+
   it("ends other sessions and keeps this one (H2); answers 401 when anonymous", function()
     local sec = setup()
     local a, b = api(sec), api(sec)

@@ -598,6 +598,7 @@ end
 
 _M.Unavailable = Unavailable
 _M.check_store = check_store
+_M.in_transaction = in_transaction
 
 --- Is an error raised by fsec an unavailable store?
 function _M.is_unavailable(e)

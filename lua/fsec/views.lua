@@ -12,6 +12,7 @@ local mail = require "fsec.mail"
 local pages = require "fsec.pages"
 local redirect = require "fsec.redirect"
 local userlib = require "fsec.user"
+local must = require("fsec.datastore").must
 
 local type = type
 local pairs = pairs
@@ -203,6 +204,18 @@ end
 
 -- Whether this user must confirm the address before signing in (and so
 -- before resetting: the reset mail would prove the address by itself).
+--- Run fn's writes as one transaction (its commit made durable off the
+-- event loop under nginx): true, or nil and the error of a write that
+-- failed (fn raises it: `must`). A store that cannot answer raises
+-- Unavailable: the endpoint answers 503, with none of this response's
+-- cookies.
+local function write_all(sec, fn)
+  local ok, err = pcall(auth.in_transaction, sec.datastore, fn, true)
+  if ok then return true end
+  if auth.is_unavailable(err) then error(err, 0) end
+  return nil, err
+end
+
 local function requires_confirmation(sec, user)
   return sec._cfg.confirmable and not user.confirmed_at and not sec._cfg.login_without_confirmation
 end
@@ -509,14 +522,15 @@ function V.reset_token(sec, req, res, fields, json, token)
     return page(sec, req, res, "reset", form)
   end
   local hash = auth.new_hash(sec, password)
-  local ok = pcall(ds.transaction, ds, function()
-    assert(ds:set_password(user, hash) ~= nil)
-    assert(ds:set_uniquifier(user))          -- ends every session, remember cookie,
-    assert(ds:set_token_uniquifier(user))    -- token and outstanding reset link
-    assert(ds:delete_user_sessions(user))
-    assert(ds:reset_failed_logins(user))     -- a reset unlocks (catalogue L-04)
+  local ok, err = write_all(sec, function()
+    must(ds:set_password(user, hash))
+    must(ds:set_uniquifier(user))          -- ends every session, remember cookie,
+    must(ds:set_token_uniquifier(user))    -- token and outstanding reset link
+    must(ds:delete_user_sessions(user))
+    must(ds:reset_failed_logins(user))     -- a reset unlocks (catalogue L-04)
   end)
   if not ok then
+    sec._log("error", "fsec: password reset failed: " .. tostring(err))
     form:error("", "API_ERROR")
     if json then return json_error(res, form, 500) end
     return page(sec, req, res, "reset", form)
@@ -570,10 +584,16 @@ function V.change(sec, req, res, fields, json)
     if json then return json_error(res, form) end
     return page(sec, req, res, "change", form)
   end
-  local ok, err = sec.datastore:set_password(user, auth.new_hash(sec, new))
-  if ok ~= nil then ok, err = sec:end_other_sessions(req, res, user, true) end
+  -- one transaction: the new password never stands beside the sessions
+  -- and tokens it ends (a failure leaves the old password and all of them)
+  local hash = auth.new_hash(sec, new)
+  local ok, err = write_all(sec, function()
+    must(sec.datastore:set_password(user, hash))
+    must(sec:end_other_sessions(req, res, user, true))
+  end)
   if not ok then
     sec._log("error", "fsec: password change failed: " .. tostring(err))
+    res = http.new_response() -- not the session cookie of what was rolled back
     form:error("", "API_ERROR")
     if json then return json_error(res, form, 500) end
     return page(sec, req, res, "change", form)
