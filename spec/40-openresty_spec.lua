@@ -494,6 +494,29 @@ describe_or_pending("the example app in nginx", function()
     end)
   end)
 
+  it("keeps a session restored in the access phase or by current_user() beside the page's own cookies", function()
+    with_app(1, nil, function(app)
+      local jar = app.dir .. ".rjar"
+      local c = api(app, jar)
+      assert.equals(200, (c.call("POST", "/login", { email = "admin@example.org", password = admin_password(app), remember = true })))
+      local remember = read(jar):match("remember_token%s+(%S+)")
+      assert.is_string(remember)
+      local function set_cookies(path, cookie)
+        local st = http(app, nil, "GET", path, { headers = { Cookie = cookie } })
+        local names = {}
+        for name in (read(app.dir .. ".hdr") or ""):gmatch("\n[Ss]et%-[Cc]ookie: ([^=]+)=") do names[#names + 1] = name end
+        table.sort(names)
+        return st, table.concat(names, " ")
+      end
+      -- current_user() on the home page: the remember cookie makes a new session
+      local st, names = set_cookies("/", "remember_token=" .. remember)
+      assert.equals(200, st); assert.equals("session", names)
+      -- protect() in access_by_lua made one, and the page cleared a flash cookie
+      st, names = set_cookies("/profile", "remember_token=" .. remember .. "; fsec_flash=x")
+      assert.equals(200, st); assert.equals("fsec_flash session", names)
+    end)
+  end)
+
   it("lets a write from a phase that cannot wait for a thread (log_by_lua) fsync in place", function()
     with_app(1, nil, function(app)
       local conf = read(app.dir .. "/conf/nginx.conf")

@@ -92,7 +92,7 @@ local function html(title, body)
   local req = fsec_or.request()
   local res = sec:new_response()
   local flashes = req and sec:take_flashes(req, res) or {}
-  if #res.cookies > 0 then ngx.header["Set-Cookie"] = res.cookies end
+  fsec_or.add_cookies(res.cookies) -- beside a session protect() re-signed
   ngx.header["Content-Type"] = "text/html; charset=utf-8"
   ngx.print(pages.layout(title, body, flashes))
 end

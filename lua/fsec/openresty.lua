@@ -674,11 +674,27 @@ function _M.request(ctx)
 end
 
 
+--- Add Set-Cookie lines to the response's own: those an earlier phase
+-- set (protect() in access_by_lua re-signing the session) or the
+-- application did are kept.
+function _M.add_cookies(list)
+  if not list or list[1] == nil then return end
+  local have = ngx.header["Set-Cookie"]
+  if have == nil then
+    ngx.header["Set-Cookie"] = list
+    return
+  end
+  local all = type(have) == "table" and have or { have }
+  for i = 1, #list do all[#all + 1] = list[i] end
+  ngx.header["Set-Cookie"] = all
+end
+
+
 --- Send an fsec response: status, headers, Set-Cookie, body.
 function _M.send(res)
   ngx.status = res.status
   for k, v in pairs(res.headers) do ngx.header[k] = v end
-  if #res.cookies > 0 then ngx.header["Set-Cookie"] = res.cookies end
+  _M.add_cookies(res.cookies)
   if res.body and res.body ~= "" then ngx.print(res.body) end
   return ngx.exit(res.status)
 end
@@ -749,7 +765,7 @@ function _M.protect(spec, user_header)
   ctx.fsec_user, ctx.fsec_via = user, via
   if name and user.id then ngx.req.set_header(name, tostring(user.id)) end
   if res.cookies[1] ~= nil then
-    ngx.header["Set-Cookie"] = res.cookies -- a refreshed session
+    _M.add_cookies(res.cookies) -- a refreshed session
   else
     take_back(res)
   end
@@ -757,12 +773,18 @@ function _M.protect(spec, user_header)
 end
 
 
---- The current user (anonymous when nobody), for content handlers.
+--- The current user (anonymous when nobody), for content handlers; a
+-- session re-signed on the way (or restored from a remember cookie) is
+-- added to the response's cookies, so browsing keeps it alive.
 function _M.current_user()
-  if ngx.ctx.fsec_user then return ngx.ctx.fsec_user end
-  local req = _M.request()
+  local ctx = ngx.ctx
+  if ctx.fsec_user then return ctx.fsec_user end
+  local req = _M.request(ctx)
   if not req then return fsec.anonymous end
-  return sec:current_user(req)
+  local res = http.new_response()
+  local user = sec:current_user(req, res)
+  if not ngx.headers_sent then _M.add_cookies(res.cookies) end
+  return user
 end
 
 
