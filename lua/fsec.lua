@@ -32,6 +32,7 @@ local json = cjson.new()
 json.encode_sparse_array(false)
 json.encode_invalid_numbers(false)
 json.decode_max_depth(32)
+json.encode_max_depth(32) -- no token that could never be read back
 
 
 local _M = { _VERSION = "0.1.0", core_version = core.version }
@@ -208,7 +209,21 @@ function Security:needs_update(hash)
 end
 
 
---- Mint a signed token carrying `data` (any JSON-encodable value).
+-- cjson writes numbers with 14 significant digits: is every number in v
+-- (depth already bounded by the encoder) written exactly? A token must
+-- never carry another id than it was given.
+local function exact_numbers(v)
+  local t = type(v)
+  if t == "number" then return tonumber(("%.14g"):format(v)) == v end
+  if t ~= "table" then return true end
+  for k, x in pairs(v) do
+    if not exact_numbers(k) or not exact_numbers(x) then return false end
+  end
+  return true
+end
+
+--- Mint a signed token carrying `data` (any JSON-encodable value whose
+-- numbers have at most 14 significant digits: ids beyond go as strings).
 -- @tparam string purpose e.g. "confirm", "reset", "login", "auth"
 -- @treturn string|nil token
 -- @treturn string|nil error
@@ -217,6 +232,9 @@ function Security:generate_token(purpose, data)
   local payload, err = json.encode(data == nil and json.null or data)
   if not payload then
     return nil, "EINVAL: token data is not JSON-encodable: " .. err, "EINVAL"
+  end
+  if not exact_numbers(data) then
+    return nil, "EINVAL: token data has a number of more than 14 significant digits (send it as a string)", "EINVAL"
   end
   return self._engine:issue_token(purpose, payload, now(self))
 end
@@ -232,8 +250,9 @@ end
 -- @treturn number|nil issued-at time, when the signature is valid
 function Security:get_token_status(token, purpose, max_age)
   check_string(purpose, 2, "get_token_status")
-  if max_age ~= nil and (type(max_age) ~= "number" or max_age ~= floor(max_age)) then
-    argerror(3, "get_token_status", "integer or nil", max_age)
+  -- a negative max_age would read as "no limit" in C: refused, never open
+  if max_age ~= nil and (type(max_age) ~= "number" or max_age ~= floor(max_age) or max_age < 0) then
+    argerror(3, "get_token_status", "non-negative integer or nil", max_age)
   end
   if type(token) ~= "string" then return false, true, nil end
   local status, payload, iat =

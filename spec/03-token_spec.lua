@@ -99,7 +99,32 @@ describe("signed tokens", function()
     assert.has_error(function() sec:generate_token(nil, {}) end,
       "bad argument #1 to 'generate_token' (string expected, got nil)")
     assert.has_error(function() sec:get_token_status("x", "auth", "10") end,
-      "bad argument #3 to 'get_token_status' (integer or nil expected, got string)")
+      "bad argument #3 to 'get_token_status' (non-negative integer or nil expected, got string)")
+    -- a negative max_age would have meant "no limit"
+    local tok = sec:generate_token("reset", { u = "abc" })
+    for _, bad in ipairs{ -1, -3600, -math.huge, 0 / 0 } do
+      assert.has_error(function() sec:get_token_status(tok, "reset", bad) end,
+        "bad argument #3 to 'get_token_status' (non-negative integer or nil expected, got number)")
+    end
+    assert.is_false((sec:get_token_status(tok, "reset", 0))) -- issued this second: not older than 0
+  end)
+
+  it("refuses numbers it cannot carry exactly and nesting it could not read back", function()
+    for _, n in ipairs{ 123456789012345, 2 ^ 53, 0.1 + 0.2, -98765432109876543 } do
+      local tok, err, code = sec:generate_token("x", { user_id = n })
+      assert.is_nil(tok, tostring(n)); assert.equals("EINVAL", code); assert.matches("14 significant digits", err)
+    end
+    assert.equals("EINVAL", select(3, sec:generate_token("x", { [123456789012345] = true })))
+    for _, n in ipairs{ 12345678901234, -2 ^ 40, 0.5, 1800000000 } do
+      local tok = assert(sec:generate_token("x", { n = n, list = { n } }))
+      local _, invalid, data = sec:get_token_status(tok, "x")
+      assert.is_false(invalid); assert.equals(n, data.n); assert.equals(n, data.list[1])
+    end
+    local deep = {}
+    local c = deep
+    for _ = 1, 40 do c[1] = {}; c = c[1] end
+    local tok, err, code = sec:generate_token("x", deep)
+    assert.is_nil(tok); assert.equals("EINVAL", code); assert.matches("nesting", err)
   end)
 
   it("refuses data that is not JSON or too large", function()
