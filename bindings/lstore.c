@@ -2,6 +2,9 @@
  * lstore.c: the fsec.Store userdata: the SQLite user/role store.
  * Argument checking and rc mapping; behaviour is in fsec/store.h.
  */
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "lfsec.h"
@@ -41,15 +44,22 @@ int lfsec_store_open(lua_State *L) {
   fsec_store_config cfg;
   lfsec_store *u;
   char err[256];
+  size_t len;
+  int64_t timeout;
   int rc;
   luaL_checktype(L, 1, LUA_TTABLE);
   fsec_store_config_init(&cfg);
   lua_getfield(L, 1, "path");
   if (lua_type(L, -1) != LUA_TSTRING)
     return luaL_error(L, "bad store field 'path' (string expected)");
-  cfg.path = lua_tostring(L, -1); /* kept alive on the stack */
+  cfg.path = lua_tolstring(L, -1, &len); /* kept alive on the stack */
+  if (strlen(cfg.path) != len) /* SQLite would open the part before it */
+    return luaL_error(L, "bad store field 'path' (NUL byte)");
   lua_getfield(L, 1, "busy_timeout");
-  cfg.busy_timeout_ms = (int)lfsec_optint(L, -1, cfg.busy_timeout_ms);
+  timeout = lfsec_optint(L, -1, cfg.busy_timeout_ms);
+  if (timeout < 0 || timeout > INT_MAX)
+    return luaL_error(L, "bad store field 'busy_timeout' (0..%d ms expected)", INT_MAX);
+  cfg.busy_timeout_ms = (int)timeout;
   lua_getfield(L, 1, "synchronous");
   if (lua_type(L, -1) == LUA_TSTRING)
     cfg.synchronous = strcmp(lua_tostring(L, -1), "NORMAL") == 0
@@ -148,8 +158,19 @@ static int lfsec_store_find_user(lua_State *L) {
   const char *v;
   fsec_user u;
   int rc;
-  if (key == FSEC_USER_BY_ID && lua_type(L, 3) == LUA_TNUMBER)
-    lua_tostring(L, 3); /* numeric ids become their decimal string */
+  if (key == FSEC_USER_BY_ID && lua_type(L, 3) == LUA_TNUMBER) {
+    /* numeric ids become their decimal string: 1.0 too (Lua 5.4 would
+     * write "1.0"), on both runtimes; a fraction stays and is refused */
+    lua_Number n = lua_tonumber(L, 3);
+    if (n == floor(n) && n > -9.2e18 && n < 9.2e18) {
+      char buf[32];
+      snprintf(buf, sizeof buf, "%lld", (long long)n);
+      lua_pushstring(L, buf);
+      lua_replace(L, 3);
+    } else {
+      lua_tostring(L, 3);
+    }
+  }
   v = lfsec_checkstring(L, 3, &len);
   rc = fsec_store_user_find(s, (fsec_user_key)key, v, len, &u);
   if (rc != FSEC_OK) return fail(L, s, rc);

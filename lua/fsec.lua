@@ -254,7 +254,8 @@ function Security:get_token_status(token, purpose, max_age)
   if max_age ~= nil and (type(max_age) ~= "number" or max_age ~= floor(max_age) or max_age < 0) then
     argerror(3, "get_token_status", "non-negative integer or nil", max_age)
   end
-  if type(token) ~= "string" then return false, true, nil end
+  -- over the limit: invalid before C sizes a payload buffer for it
+  if type(token) ~= "string" or #token > self._cfg.token_max_length then return false, true, nil end
   local status, payload, iat =
     self._engine:verify_token(purpose, token, max_age, now(self))
   if status ~= TOKEN_VALID and status ~= TOKEN_EXPIRED then

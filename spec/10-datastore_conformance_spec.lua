@@ -143,6 +143,12 @@ for name, make in pairs(IMPLEMENTATIONS) do
       assert.equals(2, (ds:counts()))
     end)
 
+    it("finds a user by an integral float id (1.0) on both runtimes, and by no fraction", function()
+      local u = assert(ds:create_user{ email = "f@x.org" })
+      assert.equals(u.id, ds:find_user{ id = u.id + 0.0 }.id)
+      assert.is_nil(ds:find_user{ id = u.id + 0.5 })
+    end)
+
     it("refuses unknown roles without writing", function()
       local u, err, code = ds:create_user{ email = "r@x.org", roles = { "ghost" } }
       assert.is_nil(u); assert.equals("ENOTFOUND", code); assert.matches("ghost", err)

@@ -112,6 +112,19 @@ describe("store faults", function()
     assert.matches("a role name contains a NUL byte", err, 1, true)
   end)
 
+  it("the store binding refuses a path with a NUL byte and a busy_timeout beyond an int (no truncation)", function()
+    local core = require "fsec.core"
+    local dir = helpers.tmpdir()
+    local ok, err = pcall(core.open_store, { path = dir .. "/nul.db\0evil" })
+    assert.is_false(ok); assert.matches("NUL byte", err, 1, true)
+    assert.is_nil(io.open(dir .. "/nul.db")) -- nothing created under the shorter name
+    ok, err = pcall(core.open_store, { path = ":memory:", busy_timeout = 2 ^ 32 + 5 })
+    assert.is_false(ok); assert.matches("busy_timeout", err, 1, true)
+    assert.is_false((pcall(core.open_store, { path = ":memory:", busy_timeout = -1 })))
+    assert.has_error(function() helpers.new{ database = dir .. "/nul.db\0evil" } end,
+      "fsec.new: database: must not contain a NUL byte")
+  end)
+
   it("answers 'store busy' when another writer holds the lock", function()
     local db = helpers.tmpfile("busy.db")
     local a = new(db)

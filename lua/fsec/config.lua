@@ -192,6 +192,7 @@ _M.schema = {
     description = "fsec: function returning the time in seconds (tests)" },
   database = { type = "string", check = function(v)
       if v == "" then return nil, "must not be empty" end
+      if v:find("\0", 1, true) then return nil, "must not contain a NUL byte" end
       return true
     end,
     description = "fsec: SQLite file of the embedded store (its folder must exist), or ':memory:'" },
