@@ -122,10 +122,12 @@ static int lfsec_base64_decode(lua_State *L) {
       sodium_base642bin(buf, sizeof buf, s, len, NULL, &outlen, &end,
                         sodium_base64_VARIANT_ORIGINAL) != 0 ||
       end != s + len) {
+    sodium_memzero(buf, sizeof buf);
     lua_pushnil(L);
     return 1;
   }
   lua_pushlstring(L, (const char *)buf, outlen);
+  sodium_memzero(buf, sizeof buf); /* Basic credentials: a password */
   return 1;
 }
 

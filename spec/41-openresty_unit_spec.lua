@@ -130,10 +130,15 @@ describe("core.new{ argon2_helper }", function()
   end)
 
   it("refuses a path that is not a program, and a value of another type", function()
-    local e, err, code = core.new{ secret_keys = KEY, argon2_helper = "/nonexistent/fsec-argon2" }
-    assert.is_nil(e)
-    assert.equals("EINVAL", code)
-    assert.matches("argon2_helper", err, 1, true)
+    local plain = helpers.tmpfile("not-a-program")
+    assert(io.open(plain, "w")):close()
+    assert.is_true(helpers.sh("chmod 644 " .. plain))
+    for _, path in ipairs{ "/nonexistent/fsec-argon2", helpers.tmpdir(), plain } do -- a folder passes access(X_OK)
+      local e, err, code = core.new{ secret_keys = KEY, argon2_helper = path }
+      assert.is_nil(e, path)
+      assert.equals("EINVAL", code)
+      assert.matches("argon2_helper is not an executable file", err, 1, true)
+    end
     assert.has_error(function() core.new{ secret_keys = KEY, argon2_helper = 1 } end,
       "bad config field 'argon2_helper' (path or boolean expected, got number)")
     assert.has_error(function() core.new{ secret_keys = KEY, argon2_helper = "/bin/true\0/x" } end,

@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -57,6 +58,13 @@ static int open_fail(char *errbuf, size_t errlen, int rc, const char *msg) {
 }
 
 /* Range checks that do not depend on allocation; NULL when all is well. */
+/* A regular file this process may execute (access(X_OK) alone is true
+ * for a directory too, which would fail only at the first hash). */
+static int executable_file(const char *path) {
+  struct stat st;
+  return stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0;
+}
+
 static const char *config_problem(const fsec_config *cfg, int *rc) {
   size_t i;
   *rc = FSEC_EKEY;
@@ -89,7 +97,7 @@ static const char *config_problem(const fsec_config *cfg, int *rc) {
    * the first login */
   if (cfg->argon2_helper &&
       (cfg->argon2_helper[0] == '\0' || strlen(cfg->argon2_helper) > 4096 ||
-       access(cfg->argon2_helper, X_OK) != 0))
+       !executable_file(cfg->argon2_helper)))
     return "argon2_helper is not an executable file";
   *rc = FSEC_OK;
   return NULL;

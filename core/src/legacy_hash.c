@@ -170,5 +170,7 @@ int fsec__verify_plaintext(const char *in, size_t inlen, const char *hash,
   crypto_generichash(b, sizeof b, (const unsigned char *)hash, hashlen, NULL,
                      0);
   *match = sodium_memcmp(a, b, sizeof a) == 0;
+  sodium_memzero(a, sizeof a); /* a digest of the password */
+  sodium_memzero(b, sizeof b);
   return FSEC_OK;
 }
