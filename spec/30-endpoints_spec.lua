@@ -566,6 +566,18 @@ describe("bad input", function()
   end)
 end)
 
+describe("/verify", function()
+  it("GET answers the user and has_webauthn_verify_credential = false, as Flask-Security-Too's clients expect", function()
+    local sec = setup()
+    local c = api(sec)
+    c:call("POST", "/login", { email = "matt@example.com", password = PW })
+    local res, r = c:call("GET", "/verify")
+    assert.equals(200, res.status)
+    assert.is_false(r.has_webauthn_verify_credential)
+    assert.is_table(r.user); assert.is_string(r.csrf_token)
+  end)
+end)
+
 describe("Cache-Control", function()
   it("marks every answer private, no-store (Flask-Security-Too 5.8), or as configured", function()
     local sec = setup{ max_body_bytes = 1024 }

@@ -610,7 +610,10 @@ function V.verify(sec, req, res, fields, json)
   local user = require_user(sec, req, res)
   if not user then return res end
   if req.method == "GET" then
-    if json then return json_ok(sec, req, res, { user = payload(sec, user, req, false) }) end
+    if json then
+      -- fsec has no WebAuthn: the key Flask-Security's clients read is false
+      return json_ok(sec, req, res, { user = payload(sec, user, req, false), has_webauthn_verify_credential = false })
+    end
     return page(sec, req, res, "verify", nil, { next = http.single(req.query, "next", 2048) })
   end
   local form = forms.new(sec, fields)
