@@ -160,6 +160,9 @@ describe_or_pending("the example app in nginx", function()
           helpers.sh("kill -HUP " .. app.pid .. "; sleep 1")
           assert.equals(200, (http(app, ajar, "GET", "/admin")))
         end
+        -- a GET (a forged <img src=/logout>) signs nobody out: POST with CSRF only
+        assert.equals(405, (http(app, jar, "GET", "/logout")))
+        assert.equals(200, (http(app, jar, "GET", "/profile")))
         helpers.sh(("cp %s %s.old"):format(jar, jar))
         s = c.call("POST", "/logout")
         assert.equals(200, s)

@@ -33,7 +33,7 @@ function _M.config(prefix)
     -- (scripts/serve-example.sh sets it from the port)
     external_url = os.getenv("FSEC_EXTERNAL_URL"),
     registerable = true, confirmable = true, recoverable = true, changeable = true,
-    trackable = true, logout_methods = { "GET", "POST" },
+    trackable = true, -- logout: POST with a CSRF token only (fsec's default; a GET could be forged)
     security_payload = function(user) return { email = user.email } end,
   }
 end
@@ -87,11 +87,19 @@ function _M.setup(sec)
 end
 
 
+-- The sign-out button: a form posting the CSRF token (logout is POST only).
+local SIGN_OUT = '<form id="sign-out" method="post" action="/logout">'
+  .. '<input type="hidden" name="csrf_token" value="%s"><button type="submit">Sign out</button></form>'
+
 local function html(title, body)
   local sec = fsec_or.security()
   local req = fsec_or.request()
   local res = sec:new_response()
   local flashes = req and sec:take_flashes(req, res) or {}
+  if req and body:find("{{sign-out}}", 1, true) then
+    local form = SIGN_OUT:format(escape(sec:csrf_token(req, res)))
+    body = body:gsub("{{sign%-out}}", function() return form end)
+  end
   fsec_or.add_cookies(res.cookies) -- beside a session protect() re-signed
   ngx.header["Content-Type"] = "text/html; charset=utf-8"
   ngx.print(pages.layout(title, body, flashes))
@@ -104,7 +112,7 @@ function _M.home()
   if user.is_authenticated then
     body = ("<p>Signed in as <strong>%s</strong>.</p><nav><a href=\"/profile\">Profile</a>"
       .. "<a href=\"/admin\">Admin</a><a href=\"/change\">Change password</a>"
-      .. "<a href=\"/logout\">Sign out</a></nav>"):format(escape(user.email))
+      .. "</nav>{{sign-out}}"):format(escape(user.email))
   else
     body = '<p>Welcome to the fsec example.</p><nav><a href="/login">Sign in</a>'
       .. '<a href="/register">Register</a><a href="/reset">Forgot password?</a>'
@@ -121,7 +129,7 @@ function _M.profile()
   html("Profile", ("<dl><dt>Email</dt><dd id=\"email\">%s</dd><dt>Roles</dt><dd>%s</dd>"
     .. "<dt>Logins</dt><dd id=\"login-count\">%d</dd><dt>Current login</dt><dd>%s from %s</dd>"
     .. "<dt>Previous login</dt><dd>%s from %s</dd></dl><nav><a href=\"/\">Home</a>"
-    .. "<a href=\"/logout\">Sign out</a></nav>"):format(
+    .. "</nav>{{sign-out}}"):format(
     escape(u.email), escape(#u.roles > 0 and table.concat(u.roles, ", ") or "none"), u.login_count or 0,
     when(u.current_login_at), escape(u.current_login_ip or "-"),
     when(u.last_login_at), escape(u.last_login_ip or "-")))

@@ -60,8 +60,9 @@ try {
   expect((await page.textContent("#email")) === email, "the profile shows the email");
   expect((await page.textContent("#login-count")) === "1", "one login tracked");
   await shot("profile");
-  await page.goto(base + "/logout");
+  await page.click("#sign-out button"); // a POST with the CSRF token
   await page.waitForLoadState();
+  expect(new URL(page.url()).pathname === "/", "signed out: back home, got " + page.url());
   await page.goto(base + "/profile");
   expect(page.url().includes("/login?next=/profile"), "signed out: the profile sends to login, got " + page.url());
   await shot("signed-out");
