@@ -299,6 +299,22 @@ describe("/register", function()
   end)
 end)
 
+describe("emails", function()
+  it("are stored, answered and mailed with the domain in lower case, the local part as typed (Flask-Security)", function()
+    local sec, _, _, maildir = setup{ confirmable = true }
+    local c = api(sec)
+    local res, r = c:call("POST", "/register", { email = "  MixedCase@Example.ORG ", password = "battery staple",
+                                                 password_confirm = "battery staple" })
+    assert.equals(200, res.status)
+    assert.equals("MixedCase@example.org", sec.datastore:find_user{ email = "mixedcase@example.org" }.email)
+    assert.equals("MixedCase@example.org", mails(maildir)[1].to)
+    res, r = c:call("POST", "/register", { email = "MIXEDCASE@EXAMPLE.ORG", password = "battery staple",
+                                           password_confirm = "battery staple" })
+    assert.equals(400, res.status)
+    assert.same({ "MIXEDCASE@example.org is already associated with an account." }, r.field_errors.email)
+  end)
+end)
+
 describe("/reset", function()
   it("sends instructions for known users only (G1), generically in generic mode (G6)", function()
     local sec, _, _, maildir = setup()

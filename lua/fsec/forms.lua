@@ -94,7 +94,9 @@ function Form:bool(name)
 end
 
 --- The email field: required and well-formed (stripped of surrounding
--- spaces, as Flask-Security's email field is).
+-- spaces, as Flask-Security's email field is), its domain in lower case
+-- as Flask-Security (email_validator) stores it: "Ann@Example.ORG" is
+-- kept, mailed and shown as "Ann@example.org". The local part is kept.
 function Form:email(name)
   name = name or "email"
   local v, bad = self:string(name, 320)
@@ -102,7 +104,8 @@ function Form:email(name)
   if v then v = v:match("^%s*(.-)%s*$") end
   if not v or v == "" then return self:error(name, "EMAIL_NOT_PROVIDED") and nil end
   if not core.fold_email(v) then return self:error(name, "INVALID_EMAIL_ADDRESS") and nil end
-  return v
+  local at = v:match("^.*()@") -- the last @: a quoted local part may hold one
+  return v:sub(1, at) .. v:sub(at + 1):lower()
 end
 
 --- A password field, kept exactly (spaces included); required: only
