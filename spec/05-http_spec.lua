@@ -167,3 +167,29 @@ describe("http.wants_json", function()
     assert.is_false(wants("text/html, ;q=0.5"))
   end)
 end)
+
+describe("http.full_path", function()
+  -- where a browser sends a form whose action is this (R-01's model:
+  -- "//host" and "/\host" leave the site; tabs and newlines are dropped)
+  local function leaves_site(p)
+    p = p:gsub("[\t\r\n]", ""):gsub("\\", "/")
+    return p:sub(1, 1) ~= "/" or p:sub(1, 2) == "//"
+  end
+
+  it("keeps a plain raw URI, query included", function()
+    assert.equals("/login?next=%2Fprofile", http.full_path{ uri = "/login?next=%2Fprofile", path = "/login" })
+    assert.equals("/", http.full_path{ uri = "/", path = "/" })
+    assert.equals("/login?next=%2Fx", http.full_path{ path = "/login", query = { next = "/x" } })
+  end)
+
+  it("never gives a path that leaves the site, whatever the raw URI or path", function()
+    for _, uri in ipairs{ "//evil.example/..%2flogin", "/\\evil.example/..%2flogin", "///evil", "/\t/evil",
+                          "\\\\evil", "evil", "/a b", "" } do
+      for _, path in ipairs{ "/login", "//evil.example/login", "/\\evil", "\t//evil", "", "login" } do
+        local out = http.full_path{ uri = uri, path = path, query = {} }
+        assert.is_false(leaves_site(out), ("%q %q -> %q"):format(uri, path, out))
+      end
+    end
+    assert.equals("/login", http.full_path{ uri = "//evil.example/..%2flogin", path = "/login", query = {} })
+  end)
+end)

@@ -180,6 +180,11 @@ describe_or_pending("the example app in nginx", function()
         evil["X-CSRF-Token"] = hj.response.csrf_token
         assert.equals(200, (http(app, hjar, "POST", "/reset", { headers = evil, json = { email = "new@example.org" } })))
         assert.matches("X-Fsec-Link: " .. app.base .. "/reset/", latest_mail(app), 1, true)
+        -- a raw URI that nginx routes to /login but that, as a form's
+        -- action, would post to another host: the form posts to /login
+        local p = io.popen("curl -s --path-as-is '" .. app.base .. "//evil.example/..%2flogin'")
+        local page = p:read("*a"); p:close()
+        assert.matches('<form method="post" action="/login"', page, 1, true)
         -- answers are kept by no cache; a broken Accept header is no error
         local _, lh = http(app, nil, "GET", "/login", { headers = { Accept = "application/json" } })
         assert.equals("private, no-store", lh["cache-control"])

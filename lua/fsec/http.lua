@@ -258,11 +258,21 @@ function _M.encode_query(params)
   return concat(parts, "&")
 end
 
---- The request's path with its query, as `next` should carry it.
+--- The request's path with its query, as `next` and a form's action
+-- carry it: always a path a browser resolves on this site. The raw URI
+-- is used only when it starts with one "/" and holds no "\\", space or
+-- control character: "//evil.example/..%2flogin" reaches /login in nginx
+-- but, written into <form action>, posts to evil.example.
 function _M.full_path(req)
-  if type(req.uri) == "string" then return req.uri end
+  local uri = req.uri
+  if type(uri) == "string" and (uri == "/" or uri:find("^/[^/\\]")) and not uri:find("[%c \\]") then
+    return uri
+  end
   local q = type(req.query) == "table" and _M.encode_query(req.query) or ""
-  return (req.path or "/") .. (q ~= "" and "?" .. q or "")
+  local path = type(req.path) == "string" and req.path or "/"
+  path = path:gsub("^[/\\%c ]+", "/") -- one leading "/", whatever the path held
+  if path:sub(1, 1) ~= "/" then path = "/" .. path end
+  return path .. (q ~= "" and "?" .. q or "")
 end
 
 
