@@ -253,6 +253,43 @@ describe("session cookie", function()
   end)
 end)
 
+describe("ending sessions from cookies past their idle time", function()
+  it("logout ends the session a stale cookie names, and a copy refreshed elsewhere with it (S-03)", function()
+    local sec, u, clock = setup_sec{ session_idle_timeout = 600 }
+    local victim = helpers.client()
+    login(sec, victim, u)
+    local thief = helpers.client()
+    thief.jar.session = victim.jar.session -- a stolen copy, kept alive
+    for _ = 1, 3 do
+      clock.now = clock.now + 300
+      local res = sec:new_response()
+      assert.is_true(sec:current_user(thief:req(), res).is_authenticated)
+      thief:take(res)
+    end
+    -- the victim's own cookie is 900 s old: it no longer signs in...
+    assert.is_false(sec:current_user(victim:req()).is_authenticated)
+    -- ...but its logout still ends the server-side session
+    local res = sec:new_response()
+    sec:logout_user(victim:req(), res)
+    assert.is_false(sec:current_user(thief:req()).is_authenticated)
+  end)
+
+  it("a new login ends the session of a stale cookie too (S-01)", function()
+    local sec, u, clock = setup_sec{ session_idle_timeout = 600 }
+    local c = helpers.client()
+    login(sec, c, u)
+    local copy = helpers.client()
+    copy.jar.session = c.jar.session
+    clock.now = clock.now + 400
+    local res = sec:new_response()
+    assert.is_true(sec:current_user(copy:req(), res).is_authenticated)
+    copy:take(res)
+    clock.now = clock.now + 400 -- c's cookie: 800 s, past the idle time
+    login(sec, c, u)
+    assert.is_false(sec:current_user(copy:req()).is_authenticated)
+  end)
+end)
+
 describe("auth tokens", function()
   it("are read from the header, the query and the JSON body (D1)", function()
     local sec, u = setup_sec()

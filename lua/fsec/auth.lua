@@ -188,6 +188,19 @@ local function read_remember(sec, req)
 end
 
 
+-- The server-side session ids the request's signed cookies name, at any
+-- age: to end them. A cookie past its idle time no longer signs in, but
+-- its session may live on in a copy refreshed elsewhere (a stolen
+-- cookie): logout and login must still end it.
+local function cookie_sessions(sec, req)
+  local a = read_token_cookie(sec, req, sec._cfg.session_cookie_name, "session", nil)
+  local b = read_token_cookie(sec, req, sec._cfg.remember_cookie_name, "remember", nil)
+  a, b = a and a.s, b and b.s
+  if a == b then b = nil end
+  return a, b
+end
+
+
 local function set_session_cookie(sec, req, res, data)
   local tok = assert(sec:generate_token("session", data))
   res:set_cookie(cookie_name(sec, req, sec._cfg.session_cookie_name), tok,
@@ -457,7 +470,7 @@ function Security:login_user(req, res, user, opts)
   local ds, t = self.datastore, now(self)
   -- A new session id on every login: end the one the request came with
   -- (session fixation), whoever it belonged to.
-  local old = read_session(self, req) or read_remember(self, req)
+  local old1, old2 = cookie_sessions(self, req)
   local remember = opts.remember
   if remember == nil then remember = self._cfg.default_remember_me end
   local sid = core.random_id(16)
@@ -466,7 +479,8 @@ function Security:login_user(req, res, user, opts)
   local tracked, terr
   -- deferred: under nginx the commit's fsync runs in the thread pool
   ok, err, code = in_transaction(ds, function()
-    if old then ds:delete_session(old.s) end
+    if old1 then ds:delete_session(old1) end
+    if old2 then ds:delete_session(old2) end
     local made, e, c = check_store(ds:create_session(user, sid, t + lifetime))
     if not made then return nil, e, c end
     if self._cfg.trackable then
@@ -498,8 +512,10 @@ end
 --- Sign out: the server-side session ends (so replayed cookies fail) and
 -- both cookies are expired.
 function Security:logout_user(req, res)
-  local data = read_session(self, req) or read_remember(self, req)
-  if data and self.datastore then self.datastore:delete_session(data.s) end
+  local ds = self.datastore
+  local s1, s2 = cookie_sessions(self, req)
+  if ds and s1 then ds:delete_session(s1) end
+  if ds and s2 then ds:delete_session(s2) end
   res:delete_cookie(cookie_name(self, req, self._cfg.session_cookie_name), cookie_opts(self, req))
   res:delete_cookie(cookie_name(self, req, self._cfg.remember_cookie_name), cookie_opts(self, req))
   forget_results(req)
