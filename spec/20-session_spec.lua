@@ -290,6 +290,39 @@ describe("ending sessions from cookies past their idle time", function()
   end)
 end)
 
+describe("re-authentication (mark_fresh)", function()
+  it("keeps a plain session's absolute lifetime whatever cookie is named remember_token (S-04)", function()
+    local sec, u, clock = setup_sec{ session_idle_timeout = 600, session_lifetime = 3600 }
+    local c = helpers.client()
+    login(sec, c, u)
+    c.jar.remember_token = "x" -- not a remember cookie of ours
+    local res = sec:new_response()
+    assert.is_true(sec:mark_fresh(c:req(), res))
+    assert.is_nil(helpers.set_cookie(res, "remember_token"))
+    c:take(res)
+    for _ = 1, 8 do -- active every 500 s: past the 3600 s lifetime it ends
+      clock.now = clock.now + 500
+      res = sec:new_response()
+      sec:current_user(c:req(), res)
+      c:take(res)
+    end
+    assert.is_false(sec:current_user(c:req()).is_authenticated)
+  end)
+
+  it("re-authenticates a remembered user without a session cookie, keeping the remember cookie", function()
+    local sec, u = setup_sec()
+    local c = helpers.client()
+    login(sec, c, u, { remember = true })
+    c.jar.session = nil
+    local res = sec:new_response()
+    assert.is_true(sec:mark_fresh(c:req(), res))
+    assert.is_string(helpers.set_cookie(res, "session"))
+    assert.is_string(helpers.set_cookie(res, "remember_token"))
+    c:take(res)
+    assert.equals("session", sec:authn_via(c:req()))
+  end)
+end)
+
 describe("auth tokens", function()
   it("are read from the header, the query and the JSON body (D1)", function()
     local sec, u = setup_sec()

@@ -556,18 +556,27 @@ end
 -- session, stop working; this response carries their replacements.
 -- @return true, or false (no session), or nil, err, code (store)
 function Security:mark_fresh(req, res)
-  local data = read_session(self, req)
+  -- the session of the session cookie, or of a remember cookie alone
+  local data, r = read_session(self, req), read_remember(self, req)
+  if not data and r then data = { s = r.s, u = r.u } end
   if not data then return false end
   local user = _M.authenticate(self, req, { "session" }, res)
   if not user then return false end
   local ds, t = self.datastore, now(self)
   local rname = cookie_name(self, req, self._cfg.remember_cookie_name)
-  local remembered = http.request_cookie(req, rname) ~= nil
+  -- only a valid remember cookie of this very session keeps the long
+  -- lifetime: any cookie of that name would turn a plain session into a
+  -- 30-day one (catalogue S-04)
+  local remembered = r ~= nil and r.s == data.s
   local lifetime = remembered and self._cfg.remember_cookie_duration or self._cfg.session_lifetime
   local sid = core.random_id(16)
-  local ok, err, code = check_store(ds:create_session(user, sid, t + lifetime))
+  local ok, err, code = in_transaction(ds, function()
+    local made, e, c = check_store(ds:create_session(user, sid, t + lifetime))
+    if not made then return nil, e, c end
+    check_store(ds:delete_session(data.s))
+    return true
+  end, true)
   if not ok then return nil, err, code end
-  check_store(ds:delete_session(data.s))
   data = { s = sid, u = data.u, a = t }
   set_session_cookie(self, req, res, data)
   if remembered then

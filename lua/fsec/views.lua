@@ -627,7 +627,11 @@ function V.verify(sec, req, res, fields, json)
     if json then return json_error(res, form) end
     return page(sec, req, res, "verify", form, { next = nxt or nil })
   end
-  sec:mark_fresh(req, res)
+  if sec:mark_fresh(req, res) ~= true then -- no session to mark (a token): nothing was done
+    form:error("", "API_ERROR")
+    if json then return json_error(res, form) end
+    return page(sec, req, res, "verify", form, { next = nxt or nil })
+  end
   if json then return json_ok(sec, req, res, { user = payload(sec, user, req, wants_token(req)) }) end
   flash(sec, req, res, "info", "REAUTHENTICATION_SUCCESSFUL")
   return res:redirect(nxt or sec._cfg.post_login_view)
