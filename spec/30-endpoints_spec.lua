@@ -561,6 +561,21 @@ describe("bad input", function()
       assert.equals(200, res.status)
       assert.equals(case[2], helpers.set_cookie(res, "remember_token") ~= nil, tostring(case[1]))
     end
+    -- default_remember_me pre-checks the page's box; the posted form decides:
+    -- an explicit no, or an unchecked box (nothing sent), remembers nothing
+    local dflt = setup{ default_remember_me = true }
+    local page = dflt:handle(helpers.request{ path = "/login", headers = { accept = "text/html" } })
+    assert.matches('name="remember" value="y" checked>', page.body, 1, true)
+    for _, v in ipairs{ false, "false", "" } do
+      local res = api(dflt):call("POST", "/login", { email = "matt@example.com", password = PW, remember = v })
+      assert.equals(200, res.status); assert.is_nil(helpers.set_cookie(res, "remember_token"), tostring(v))
+    end
+    local res = api(dflt):call("POST", "/login", { email = "matt@example.com", password = PW })
+    assert.is_nil(helpers.set_cookie(res, "remember_token"))
+    res = api(dflt):call("POST", "/login", { email = "matt@example.com", password = PW, remember = true })
+    assert.is_string(helpers.set_cookie(res, "remember_token"))
+    assert.is_nil(setup():handle(helpers.request{ path = "/login", headers = { accept = "text/html" } })
+      .body:find('value="y" checked', 1, true))
   end)
 
   it("refuses bodies over the limit with 413 and broken JSON with 400", function()

@@ -85,7 +85,8 @@ _M.PAGES = {
     local inner = field(ctx, "email", "Email address", "email", "username")
     if not ctx.passwordless then
       inner = inner .. field(ctx, "password", "Password", "password", "current-password")
-        .. '<label><input type="checkbox" name="remember" value="y"> Remember me</label>'
+        .. '<label><input type="checkbox" name="remember" value="y"' .. (ctx.remember and " checked" or "")
+        .. '> Remember me</label>'
     end
     return "Sign in", form(ctx, inner, ctx.passwordless and "Send me a link" or "Sign in") .. links(ctx)
   end,

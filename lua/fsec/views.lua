@@ -248,7 +248,8 @@ function V.login(sec, req, res, fields, json)
       return json_ok(sec, req, res, t)
     end
     if current then return res:redirect(sec._cfg.post_login_view) end
-    return page(sec, req, res, "login", nil, { links = home_links(sec), next = http.single(req.query, "next", 2048) })
+    return page(sec, req, res, "login", nil, { links = home_links(sec), next = http.single(req.query, "next", 2048),
+                                               remember = sec._cfg.default_remember_me })
   end
   if current then return anonymous_required(sec, req, res, json) end
   local form = forms.new(sec, fields)
@@ -267,14 +268,16 @@ function V.login(sec, req, res, fields, json)
   end
   if form:ok() then
     if (user.failed_login_count or 0) > 0 then sec.datastore:reset_failed_logins(user) end
-    local remember = fields.remember ~= nil and form:bool("remember") or nil
-    local ok = sec:login_user(req, res, user, { remember = remember, authn_via = { "password" } })
+    -- as Flask-Security: what the form says, false when absent (an
+    -- unchecked box sends nothing); default_remember_me pre-checks the box
+    local ok = sec:login_user(req, res, user, { remember = form:bool("remember"), authn_via = { "password" } })
     if not ok then form:error("", "GENERIC_AUTHN_FAILED") end
   end
   if not form:ok() then
     if sec._cfg.return_generic_responses then generic(form) end
     if json then return json_error(res, form) end
-    return page(sec, req, res, "login", form, { links = home_links(sec), next = nxt or nil })
+    return page(sec, req, res, "login", form, { links = home_links(sec), next = nxt or nil,
+                                                remember = form:bool("remember") })
   end
   if json then
     return json_ok(sec, req, res, { tf_required = false, user = payload(sec, user, req, wants_token(req)) })
