@@ -609,6 +609,21 @@ describe("/verify", function()
   end)
 end)
 
+describe("page security headers", function()
+  it("keep every HTML page out of other sites' frames, unless turned off", function()
+    local sec = setup()
+    for _, path in ipairs{ "/login", "/register", "/reset" } do
+      local res = sec:handle(helpers.request{ path = path, headers = { accept = "text/html" } })
+      assert.equals(200, res.status)
+      assert.equals("DENY", res.headers["X-Frame-Options"], path)
+      assert.equals("frame-ancestors 'none'", res.headers["Content-Security-Policy"], path)
+      assert.equals("nosniff", res.headers["X-Content-Type-Options"], path)
+    end
+    local off = setup{ page_security_headers = false }:handle(helpers.request{ path = "/login", headers = { accept = "text/html" } })
+    assert.is_nil(off.headers["X-Frame-Options"])
+  end)
+end)
+
 describe("Cache-Control", function()
   it("marks every answer private, no-store (Flask-Security-Too 5.8), or as configured", function()
     local sec = setup{ max_body_bytes = 1024 }

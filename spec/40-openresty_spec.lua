@@ -184,6 +184,9 @@ describe_or_pending("the example app in nginx", function()
         -- action, would post to another host: the form posts to /login
         local p = io.popen("curl -s --path-as-is '" .. app.base .. "//evil.example/..%2flogin'")
         local page = p:read("*a"); p:close()
+        -- the example's own pages are framed by no other site either
+        local _, ph = http(app, jar, "GET", "/")
+        assert.equals("DENY", ph["x-frame-options"]); assert.equals("private, no-store", ph["cache-control"])
         assert.matches('<form method="post" action="/login"', page, 1, true)
         -- answers are kept by no cache; a broken Accept header is no error
         local _, lh = http(app, nil, "GET", "/login", { headers = { Accept = "application/json" } })

@@ -102,6 +102,10 @@ local function html(title, body)
   end
   fsec_or.add_cookies(res.cookies) -- beside a session protect() re-signed
   ngx.header["Content-Type"] = "text/html; charset=utf-8"
+  ngx.header["X-Frame-Options"] = "DENY" -- as fsec's own pages: never framed
+  ngx.header["Content-Security-Policy"] = "frame-ancestors 'none'"
+  ngx.header["X-Content-Type-Options"] = "nosniff"
+  ngx.header["Cache-Control"] = "private, no-store" -- pages of a signed-in user
   ngx.print(pages.layout(title, body, flashes))
 end
 

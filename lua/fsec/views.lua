@@ -114,6 +114,12 @@ local function page(sec, req, res, name, form, extra)
   -- Flask-Security re-renders a failed form with 200; browsers do not care,
   -- tools do: a failed submission answers 400 here.
   res.headers["Content-Type"] = "text/html; charset=utf-8"
+  if sec._cfg.page_security_headers then
+    -- no other site may frame a page that takes a password (clickjacking)
+    res.headers["X-Frame-Options"] = "DENY"
+    res.headers["Content-Security-Policy"] = "frame-ancestors 'none'"
+    res.headers["X-Content-Type-Options"] = "nosniff"
+  end
   res.body = pages.render(sec, name, ctx)
   return res
 end
