@@ -4,8 +4,8 @@
 -- hashes (fsec verifies every Flask-Security format and upgrades them at
 -- the next login, given the same password_salt), roles and permissions
 -- carry over, and the tracking fields too. All in one transaction: on any
--- error nothing is imported. Users already present (by email) are
--- skipped, so running it twice does not duplicate anyone.
+-- error nothing is imported. Users already present (by fs_uniquifier or
+-- email) are skipped, so running it twice does not duplicate anyone.
 -- @module fsec.import
 
 local _M = { _VERSION = "0.1.0" }
@@ -32,9 +32,18 @@ end
 _M.epoch = epoch
 
 
-local function columns(con, tbl)
+-- A query of the source ({ con =, name = }), or an error naming it (not
+-- a database, locked...).
+local function query(src, sql)
+  local cur, err = src.con:execute(sql)
+  if not cur then error(("%s: %s"):format(src.name, (tostring(err):gsub("^LuaSQL: ", ""))), 0) end
+  return cur
+end
+
+
+local function columns(src, tbl)
   local cols = {}
-  local cur = assert(con:execute("PRAGMA table_info(\"" .. tbl .. "\")"))
+  local cur = query(src, "PRAGMA table_info(\"" .. tbl .. "\")")
   local row = cur:fetch({}, "a")
   while row do
     cols[row.name] = true
@@ -45,9 +54,9 @@ local function columns(con, tbl)
 end
 
 
-local function rows(con, sql)
+local function rows(src, sql)
   local out = {}
-  local cur = assert(con:execute(sql))
+  local cur = query(src, sql)
   local row = cur:fetch({}, "a")
   while row do
     out[#out + 1] = row
@@ -67,21 +76,62 @@ local function progress(on, done, total)
 end
 
 
---- Import `source` into the datastore `ds`.
+-- Flask-Security's columns for sign-in factors fsec does not have: a
+-- user with any of them set signs in with the password alone here.
+-- (fs_webauthn_user_handle is set for every user; keys are rows of the
+-- webauthn table.)
+local FACTOR_COLUMNS = { "tf_primary_method", "tf_totp_secret", "tf_phone_number", "us_totp_secrets",
+                         "us_phone_number", "mf_recovery_codes" }
+
+local function had_other_factors(u, keys)
+  if keys[u.id] then return true end
+  for _, c in ipairs(FACTOR_COLUMNS) do
+    if u[c] ~= nil and u[c] ~= "" then return true end
+  end
+  return false
+end
+
+-- Flask-Security's is_active: NULL (the 3.0 layout allows it) and 0 are
+-- a disabled account, as they are there.
+local function is_active(v)
+  if type(v) == "string" then return v ~= "0" and v ~= "" and v:lower() ~= "false" end
+  if type(v) == "number" then return v ~= 0 end
+  return v == true
+end
+
+local function warn(opts, msg)
+  if opts.warn ~= false then io.stderr:write("fsec import: ", msg, "\n") end
+end
+
+
+--- Import `source` into the datastore `ds`. Returns a summary: roles,
+-- users (imported), skipped (already present: same fs_uniquifier or
+-- email), conflicts (an email another user of the source took first:
+-- fsec's emails are unique without regard to case), no_email, and
+-- other_factors (users who had two-factor or unified sign-in set).
 function _M.flask_security(ds, source, opts)
   opts = opts or {}
   local f = io.open(source)
   if not f then error("cannot read " .. source, 0) end
   f:close()
   local driver = require("luasql.sqlite3").sqlite3()
-  local con = assert(driver:connect(source))
-  local ucols = columns(con, "user")
+  local con, cerr = driver:connect(source)
+  if not con then error(("%s: %s"):format(source, (tostring(cerr):gsub("^LuaSQL: ", ""))), 0) end
+  local src = { con = con, name = source }
+  -- a Flask app writing meanwhile: wait for it, as fsec's own store does
+  local cur = query(src, "PRAGMA busy_timeout = 5000")
+  if type(cur) == "userdata" then cur:close() end -- it answers a row
+  local ucols = columns(src, "user")
   if not ucols.email then con:close(); error(source .. " has no Flask-Security user table", 0) end
   local has_uq = ucols.fs_uniquifier
-  local roles = rows(con, "SELECT id, name, description" ..
-    (columns(con, "role").permissions and ", permissions" or "") .. " FROM role ORDER BY id")
-  local users = rows(con, "SELECT * FROM user ORDER BY id")
-  local links = rows(con, "SELECT user_id, role_id FROM roles_users")
+  local roles = rows(src, "SELECT id, name, description" ..
+    (columns(src, "role").permissions and ", permissions" or "") .. " FROM role ORDER BY id")
+  local users = rows(src, "SELECT * FROM user ORDER BY id")
+  local links = rows(src, "SELECT user_id, role_id FROM roles_users")
+  local keys = {} -- users with WebAuthn keys
+  if columns(src, "webauthn").user_id then
+    for _, k in ipairs(rows(src, "SELECT DISTINCT user_id FROM webauthn")) do keys[k.user_id] = true end
+  end
   con:close()
   driver:close()
 
@@ -94,41 +144,53 @@ function _M.flask_security(ds, source, opts)
     user_roles[l.user_id] = list
   end
 
-  local summary = { roles = 0, users = 0, skipped = 0 }
+  local summary = { roles = 0, users = 0, skipped = 0, conflicts = 0, no_email = 0, other_factors = 0 }
+  local mine = {} -- users made by this run, by id: a clash with one is a conflict in the source
   ds:transaction(function()
     for _, r in ipairs(roles) do
       local existing = ds:find_role(r.name)
+      local ok, err = true, nil
       if existing then
-        if r.permissions and r.permissions ~= "" then
-          assert(ds:add_permissions_to_role(existing, r.permissions))
-        end
+        if r.permissions and r.permissions ~= "" then ok, err = ds:add_permissions_to_role(existing, r.permissions) end
       else
-        assert(ds:create_role{ name = r.name, description = r.description ~= "" and r.description or nil,
-                               permissions = r.permissions })
+        ok, err = ds:create_role{ name = r.name, description = r.description ~= "" and r.description or nil,
+                                  permissions = r.permissions }
         summary.roles = summary.roles + 1
       end
+      if not ok then error(("role '%s': %s"):format(tostring(r.name), tostring(err)), 0) end
     end
     for i, u in ipairs(users) do
-      if ds:find_user{ email = u.email } then
-        summary.skipped = summary.skipped + 1
+      local uq = has_uq and u.fs_uniquifier ~= "" and u.fs_uniquifier or nil
+      local by_email = type(u.email) == "string" and u.email ~= "" and ds:find_user{ email = u.email } or nil
+      if type(u.email) ~= "string" or u.email == "" then
+        summary.no_email = summary.no_email + 1
+        warn(opts, ("user id %s has no email: not imported"):format(tostring(u.id)))
+      elseif (uq and ds:find_user{ fs_uniquifier = uq } and not mine[uq]) or (by_email and not mine[by_email.id]) then
+        summary.skipped = summary.skipped + 1 -- imported before (its email may have changed since)
+      elseif by_email or (uq and mine[uq]) then
+        summary.conflicts = summary.conflicts + 1
+        warn(opts, ("user id %s (%s): the email or fs_uniquifier of user %s, imported just before: not imported"
+          .. " (fsec's emails are unique without regard to case)"):format(tostring(u.id), u.email,
+          by_email and by_email.email or uq))
       else
-        local active = u.active
-        if type(active) == "string" then active = active ~= "0" and active ~= "" end
-        if type(active) == "number" then active = active ~= 0 end
         local new, err = ds:create_user{
           email = u.email, username = (u.username ~= "" and u.username) or nil,
-          password = (u.password ~= "" and u.password) or nil, active = active ~= false,
+          password = (u.password ~= "" and u.password) or nil, active = is_active(u.active),
           confirmed_at = epoch(u.confirmed_at),
-          fs_uniquifier = has_uq and u.fs_uniquifier or nil,
+          fs_uniquifier = uq,
+          fs_token_uniquifier = ucols.fs_token_uniquifier and u.fs_token_uniquifier ~= "" and u.fs_token_uniquifier or nil,
           roles = user_roles[u.id],
         }
         if not new then error("user " .. tostring(u.email) .. ": " .. tostring(err), 0) end
+        mine[new.id], mine[new.fs_uniquifier] = true, true
         local t = {}
         t.last_login_at, t.current_login_at = epoch(u.last_login_at), epoch(u.current_login_at)
         t.last_login_ip = u.last_login_ip ~= "" and u.last_login_ip or nil
         t.current_login_ip = u.current_login_ip ~= "" and u.current_login_ip or nil
         t.login_count = tonumber(u.login_count)
-        assert(ds:set_tracking(new, t))
+        local ok, terr = ds:set_tracking(new, t)
+        if not ok then error("user " .. tostring(u.email) .. ": " .. tostring(terr), 0) end
+        if had_other_factors(u, keys) then summary.other_factors = summary.other_factors + 1 end
         summary.users = summary.users + 1
       end
       if i % 100 == 0 or i == #users then progress(opts.progress, i, #users) end
@@ -136,6 +198,14 @@ function _M.flask_security(ds, source, opts)
   end)
   print(("imported %d users (%d already present) and %d roles from %s"):format(
     summary.users, summary.skipped, summary.roles, source))
+  if summary.conflicts + summary.no_email > 0 then
+    print(("not imported: %d users whose email another user took, %d without an email (see above)"):format(
+      summary.conflicts, summary.no_email))
+  end
+  if summary.other_factors > 0 then
+    print(("%d imported users had two-factor or unified sign-in set up: fsec has neither, they sign in"
+      .. " with their password alone"):format(summary.other_factors))
+  end
   return summary
 end
 
