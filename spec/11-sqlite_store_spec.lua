@@ -125,6 +125,18 @@ describe("store faults", function()
       "fsec.new: database: must not contain a NUL byte")
   end)
 
+  it("refuses a database it did not make (a Flask-Security file), leaving it byte for byte as it was", function()
+    local db = helpers.tmpfile("foreign.db")
+    local stmt = "CREATE TABLE user (id INTEGER PRIMARY KEY, email TEXT); INSERT INTO user VALUES (1, 'a@x.org')"
+    assert.is_true(helpers.sh(("sqlite3 %s %q 2>/dev/null || env -u LD_PRELOAD python3 -c %q"):format(db, stmt,
+      ("import sqlite3; c = sqlite3.connect('%s'); c.executescript(%q); c.commit()"):format(db, stmt))))
+    local before = helpers.read(db)
+    assert.has_error(function() helpers.new{ database = db } end,
+      "fsec.new: database: EDB: '" .. db .. "' is not an fsec database (it holds tables of its own); left unchanged")
+    assert.equals(before, helpers.read(db)) -- not switched to WAL, nothing migrated
+    assert.is_nil(io.open(db .. "-wal"))
+  end)
+
   it("answers 'store busy' when another writer holds the lock", function()
     local db = helpers.tmpfile("busy.db")
     local a = new(db)

@@ -343,6 +343,25 @@ static int migrate(fsec_store *s) {
   return wend(s, rc);
 }
 
+/* A database fsec did not make: schema version 0 (fsec's first migration
+ * sets 1) with tables in it, e.g. a Flask-Security file given by mistake.
+ * Checked before anything is written, so such a file is left as it was
+ * (not switched to WAL, not half migrated). */
+static int foreign(fsec_store *s, const char *path) {
+  sqlite3_stmt *st;
+  int v, rc = user_version(s, &v), tables = 0;
+  if (rc != FSEC_OK || v != 0) return rc;
+  if (sqlite3_prepare_v2(s->db, "SELECT count(*) FROM sqlite_master", -1, &st, NULL) != SQLITE_OK)
+    return map_rc(s, sqlite3_errcode(s->db), "read the schema");
+  if (sqlite3_step(st) == SQLITE_ROW) tables = sqlite3_column_int(st, 0);
+  rc = sqlite3_finalize(st);
+  if (rc != SQLITE_OK) return map_rc(s, rc, "read the schema");
+  if (tables > 0)
+    return serr(s, FSEC_EDB,
+                "'%s' is not an fsec database (it holds tables of its own); left unchanged", path);
+  return FSEC_OK;
+}
+
 /* Is the journal a WAL file? (":memory:" databases keep "memory".) */
 static int in_wal_mode(fsec_store *s) {
   sqlite3_stmt *st;
@@ -424,7 +443,9 @@ int fsec_store_open(fsec_store **out, const fsec_store_config *cfg,
               "cannot open database '%s': %s", cfg->path,
               s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(r));
   } else {
-    rc = configure(s, cfg);
+    sqlite3_busy_timeout(s->db, cfg->busy_timeout_ms);
+    rc = foreign(s, cfg->path);
+    if (rc == FSEC_OK) rc = configure(s, cfg);
     if (rc == FSEC_OK) rc = migrate(s);
   }
   if (rc != FSEC_OK) {
