@@ -58,6 +58,27 @@ d("the fsec command", function()
     rc, out = fsec_cmd(db, "users list --role admin --json")
     local list = cjson.decode(out)
     assert.equals(1, #list); assert.equals("a@example.com", list[1].email)
+    assert.same({ "admin" }, list[1].roles)
+    -- lists stay lists when empty: [] not {}
+    rc, out = fsec_cmd(db, "users list --json")
+    assert.matches('"roles":[]}]', out, 1, true) -- b has no role
+    rc, out = fsec_cmd(db, "users list --role nobody --json")
+    assert.equals("[]\n", out)
+    -- output that cannot be written is a failure
+    rc = fsec_cmd(db, "users list > /dev/full")
+    assert.equals(1, rc)
+  end)
+
+  it("makes a database only for the commands that create things; read-only ones refuse a missing file", function()
+    local missing = helpers.tmpfile("typo.db")
+    for _, cmd in ipairs{ "db check", "users list", "users delete x@example.com", "roles add x@example.com admin" } do
+      local rc, out = fsec_cmd(missing, cmd)
+      assert.equals(1, rc, cmd)
+      assert.matches("no database at " .. missing, out, 1, true)
+      assert.is_nil(io.open(missing), cmd)
+    end
+    assert.equals(0, (fsec_cmd(missing, "roles create admin")))
+    assert.equals(0, (fsec_cmd(missing, "db check")))
   end)
 
   it("activates, deactivates, resets access and deletes", function()

@@ -9,8 +9,15 @@ local cjson = require "cjson"
 local _M = { _VERSION = "0.1.0" }
 
 
+-- A line on standard output through io.stdout (print's own write error
+-- is lost; this one is seen by the final flush, and the command fails).
+local function say(line)
+  io.stdout:write(line, "\n")
+end
+
+
 local function die(msg)
-  io.stderr:write("fsec: ", tostring(msg):gsub("^E%u+: ", ""), "\n")
+  io.stderr:write("fsec: ", (tostring(msg):gsub("^E%u[%u%d]*: ", "")), "\n")
   os.exit(1)
 end
 
@@ -24,11 +31,23 @@ end
 -- passwords are hashed: its salt and parameters must be the application's
 -- (--config FILE returning fsec's configuration, or FSEC_SECRET_KEY and
 -- FSEC_PASSWORD_SALT in the environment).
-local function open_store(args)
+-- Only the commands that make things (users create, roles create,
+-- import: create = true) make a new database file; the others refuse a
+-- path with no file rather than answer from an empty new one (a typo).
+local function need_file(path, create)
+  if create or path == ":memory:" then return end
+  local f = io.open(path)
+  if not f then die("no database at " .. path .. " (users create, roles create and import make one)") end
+  f:close()
+end
+
+local function open_store(args, create)
+  need_file(args.database, create)
   return must(require("fsec.datastore.sqlite").new{ path = args.database })
 end
 
-local function open_security(args)
+local function open_security(args, create)
+  need_file(args.database, create)
   local cfg
   if args.config then
     local chunk = must(loadfile(args.config))
@@ -53,9 +72,11 @@ local function read_password(args)
   else
     io.stderr:write("Password: ")
     os.execute("stty -echo 2>/dev/null")
-    pw = io.read("*l")
-    os.execute("stty echo 2>/dev/null")
+    local ok, line = pcall(io.read, "*l") -- Ctrl-C raises "interrupted!"
+    os.execute("stty echo 2>/dev/null") -- whatever happened: the terminal echoes again
     io.stderr:write("\n")
+    if not ok then die("interrupted") end
+    pw = line
   end
   if not pw or pw == "" then die("no password given") end
   return pw
@@ -78,10 +99,20 @@ local function find(ds, email)
 end
 
 
+-- JSON of a list: "[]" when empty (Debian's cjson 2.1.0 writes an empty
+-- table as {} and has no empty_array).
+-- encoded: the items are JSON texts already.
+local function json_list(items, encoded)
+  local parts = {}
+  for i, v in ipairs(items) do parts[i] = encoded and v or cjson.encode(v) end
+  return "[" .. table.concat(parts, ",") .. "]"
+end
+
 local function user_json(u)
-  return { id = u.id, email = u.email, username = u.username, active = u.active,
-           confirmed_at = u.confirmed_at, roles = u.roles, login_count = u.login_count,
-           last_login_at = u.last_login_at, current_login_at = u.current_login_at }
+  local obj = cjson.encode{ id = u.id, email = u.email, username = u.username, active = u.active,
+                            confirmed_at = u.confirmed_at, login_count = u.login_count,
+                            last_login_at = u.last_login_at, current_login_at = u.current_login_at }
+  return obj:sub(1, -2) .. ',"roles":' .. json_list(u.roles) .. "}"
 end
 
 
@@ -92,7 +123,7 @@ end
 local C = {}
 
 function C.users_create(args)
-  local sec = open_security(args)
+  local sec = open_security(args, true)
   local pw = read_password(args)
   check_new_password(sec, pw, args.email)
   local u, err = sec.datastore:create_user{
@@ -101,7 +132,7 @@ function C.users_create(args)
     active = not args.inactive, confirmed_at = args.confirmed and os.time() or nil,
   }
   must(u, err)
-  print(("created user %s (id %d)"):format(u.email, u.id))
+  say(("created user %s (id %d)"):format(u.email, u.id))
 end
 
 function C.users_list(args)
@@ -111,11 +142,11 @@ function C.users_list(args)
     if args.json then
       out[#out + 1] = user_json(u)
     else
-      print(("%d\t%s\t%s\t%s"):format(u.id, u.email, u.active and "active" or "inactive",
+      say(("%d\t%s\t%s\t%s"):format(u.id, u.email, u.active and "active" or "inactive",
                                      table.concat(u.roles, ",")))
     end
   end
-  if args.json then print(cjson.encode(#out > 0 and out or cjson.empty_array or {})) end
+  if args.json then say(json_list(out, true)) end
 end
 
 local function user_action(verb)
@@ -128,7 +159,7 @@ local function user_action(verb)
     elseif verb == "delete" then ok, err = ds:delete_user(u)
     else ok, err = ds:reset_user_access(u) end
     if ok == nil then die(err) end
-    print(("%s: %s%s"):format(verb, u.email, ok and "" or " (no change)"))
+    say(("%s: %s%s"):format(verb, u.email, ok and "" or " (no change)"))
   end
 end
 C.users_activate = user_action("activate")
@@ -150,15 +181,15 @@ function C.users_change_password(args)
   end)
   if not ok then die("could not change the password") end
   sec.signals:send("password_changed", { user = require("fsec.auth").public_user(u) })
-  print("password changed: " .. u.email)
+  say("password changed: " .. u.email)
 end
 
 function C.roles_create(args)
-  local ds = open_store(args)
+  local ds = open_store(args, true)
   local r, err = ds:create_role{ name = args.name, description = args.description,
                                  permissions = args.permissions }
   must(r, err)
-  print("created role " .. r.name)
+  say("created role " .. r.name)
 end
 
 local function role_link(add)
@@ -168,7 +199,7 @@ local function role_link(add)
     local ok, err
     if add then ok, err = ds:add_role_to_user(u, args.role) else ok, err = ds:remove_role_from_user(u, args.role) end
     if ok == nil then die(err) end
-    print(("%s %s %s %s%s"):format(add and "added" or "removed", args.role, add and "to" or "from",
+    say(("%s %s %s %s%s"):format(add and "added" or "removed", args.role, add and "to" or "from",
                                   u.email, ok and "" or " (no change)"))
   end
 end
@@ -183,7 +214,7 @@ local function role_perms(add)
     else ok, err = ds:remove_permissions_from_role(args.role, args.permissions) end
     if ok == nil then die(err) end
     if ok == false then die("no role " .. args.role) end
-    print(("%s: %s"):format(args.role, table.concat(ds:find_role(args.role).permissions, ",")))
+    say(("%s: %s"):format(args.role, table.concat(ds:find_role(args.role).permissions, ",")))
   end
 end
 C.roles_add_permissions = role_perms(true)
@@ -195,16 +226,16 @@ function C.db_check(args)
   local users, roles = ds:counts()
   local report = { schema_version = ds:schema_version(), integrity = ok and "ok" or msg,
                    users = users, roles = roles }
-  if args.json then print(cjson.encode(report))
+  if args.json then say(cjson.encode(report))
   else
-    print(("schema version %d\nintegrity_check %s\nusers %d\nroles %d"):format(
+    say(("schema version %d\nintegrity_check %s\nusers %d\nroles %d"):format(
       report.schema_version, report.integrity, users, roles))
   end
   if not ok then os.exit(1) end
 end
 
 function C.import(args)
-  require("fsec.import").flask_security(open_store(args), args.source, { progress = not args.quiet })
+  require("fsec.import").flask_security(open_store(args, true), args.source, { progress = not args.quiet })
 end
 
 
@@ -284,6 +315,9 @@ function _M.main(argv)
   local fn = C[(name .. (sub and ("_" .. sub) or "")):gsub("-", "_")]
   local ok2, err = pcall(fn, args)
   if not ok2 then die(err) end
+  -- output that could not be written (a full disk, a closed pipe) is a failure
+  local flushed, werr = io.stdout:flush()
+  if not flushed then die("writing the output: " .. tostring(werr)) end
 end
 
 

@@ -11,6 +11,13 @@
 local _M = { _VERSION = "0.1.0" }
 
 
+-- A line on standard output through io.stdout (print's own write error
+-- is lost; this one is seen by the final flush, and the command fails).
+local function say(line)
+  io.stdout:write(line, "\n")
+end
+
+
 -- "2024-01-31 12:34:56.789" (SQLAlchemy's DateTime in SQLite) -> epoch
 -- seconds, read as UTC (Flask-Security stores naive UTC datetimes).
 local function epoch(v)
@@ -196,14 +203,14 @@ function _M.flask_security(ds, source, opts)
       if i % 100 == 0 or i == #users then progress(opts.progress, i, #users) end
     end
   end)
-  print(("imported %d users (%d already present) and %d roles from %s"):format(
+  say(("imported %d users (%d already present) and %d roles from %s"):format(
     summary.users, summary.skipped, summary.roles, source))
   if summary.conflicts + summary.no_email > 0 then
-    print(("not imported: %d users whose email another user took, %d without an email (see above)"):format(
+    say(("not imported: %d users whose email another user took, %d without an email (see above)"):format(
       summary.conflicts, summary.no_email))
   end
   if summary.other_factors > 0 then
-    print(("%d imported users had two-factor or unified sign-in set up: fsec has neither, they sign in"
+    say(("%d imported users had two-factor or unified sign-in set up: fsec has neither, they sign in"
       .. " with their password alone"):format(summary.other_factors))
   end
   return summary
