@@ -173,13 +173,15 @@ function C.users_change_password(args)
   local u = find(ds, args.email)
   local pw = read_password(args)
   check_new_password(sec, pw, u.email)
-  local ok = pcall(ds.transaction, ds, function()
-    assert(ds:set_password(u, must(sec:hash_password(pw))) ~= nil)
-    assert(ds:set_uniquifier(u)) -- every session and token of the user ends
-    assert(ds:set_token_uniquifier(u))
-    assert(ds:delete_user_sessions(u))
+  local hash = must(sec:hash_password(pw))
+  local raise = require("fsec.datastore").must -- a failed write: its message
+  local ok, err = pcall(ds.transaction, ds, function()
+    raise(ds:set_password(u, hash))
+    raise(ds:set_uniquifier(u)) -- every session and token of the user ends
+    raise(ds:set_token_uniquifier(u))
+    raise(ds:delete_user_sessions(u))
   end)
-  if not ok then die("could not change the password") end
+  if not ok then die("could not change the password: " .. tostring(err)) end
   sec.signals:send("password_changed", { user = require("fsec.auth").public_user(u) })
   say("password changed: " .. u.email)
 end
