@@ -200,7 +200,8 @@ describe_or_pending("the example app in nginx", function()
         -- memory accounting (bench/nginx.sh): the cache holds users, SQLite pages
         local _, _, _, m = http(app, nil, "GET", "/bench/memory?gc=1")
         assert.is_true(m.lua_heap_bytes > 0)
-        assert.is_true(m.user_cache_entries >= 1)
+        -- (with 2 workers this request may reach the one that cached nobody)
+        if workers == 1 then assert.is_true(m.user_cache_entries >= 1) else assert.is_number(m.user_cache_entries) end
         assert.is_true(m.sqlite.cache_bytes > 0)
         assert.is_true(m.sqlite.sqlite_heap_bytes >= m.sqlite.cache_bytes)
         -- the audit hook wrote both logins
