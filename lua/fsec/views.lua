@@ -208,8 +208,6 @@ local function anonymous_required(sec, req, res, json)
   return res:redirect(sec._cfg.post_login_view)
 end
 
--- Whether this user must confirm the address before signing in (and so
--- before resetting: the reset mail would prove the address by itself).
 --- Run fn's writes as one transaction (its commit made durable off the
 -- event loop under nginx): true, or nil and the error of a write that
 -- failed (fn raises it: `must`). A store that cannot answer raises
@@ -222,6 +220,8 @@ local function write_all(sec, fn)
   return nil, err
 end
 
+-- Whether this user must confirm the address before signing in (and so
+-- before resetting: the reset mail would prove the address by itself).
 local function requires_confirmation(sec, user)
   return sec._cfg.confirmable and not user.confirmed_at and not sec._cfg.login_without_confirmation
 end
