@@ -170,6 +170,66 @@ describe("roles and permissions", function()
   end)
 end)
 
+describe("stacked guards and spec shapes", function()
+  local function token_req(sec, user, headers)
+    local h = { ["authentication-token"] = sec:get_auth_token(user) }
+    for k, v in pairs(headers or {}) do h[k] = v end
+    return helpers.request{ headers = h }
+  end
+  local ok_handler = function() return 200, "OK" end
+
+  it("each stacked guard must pass on its own, as Flask-Security's decorators (not either one)", function()
+    local sec, admin, editor, clock = setup()
+    local both = sec:roles_accepted("admin")(sec:roles_accepted("editor")(ok_handler))
+    assert.equals(403, (both(session_for(sec, editor, "/x", JSON))))
+    assert.equals(403, (both(session_for(sec, admin, "/x", JSON))))
+    local perms = sec:permissions_accepted("user-write")(sec:permissions_accepted("post-write")(ok_handler))
+    assert.equals(403, (perms(session_for(sec, editor, "/x", JSON))))
+    -- a session and a token, not either
+    local st = sec:auth_required("session")(sec:auth_required("token")(ok_handler))
+    assert.equals(401, (st(session_for(sec, admin, "/x", JSON))))
+    assert.equals(401, (st(token_req(sec, admin, JSON))))
+    assert.equals(401, (sec:login_required()(sec:auth_required("session")(ok_handler))(token_req(sec, admin, JSON))))
+    -- the strictest freshness holds
+    local c = helpers.client()
+    local res = sec:new_response()
+    sec:login_user(c:req(), res, admin)
+    c:take(res)
+    local fresh = sec:auth_required("session", { within = 3600, grace = 0 })(
+      sec:auth_required("session", { within = 60, grace = 0 })(ok_handler))
+    assert.equals(200, (fresh(c:req{ headers = JSON })))
+    clock.now = clock.now + 600
+    assert.equals(401, (fresh(c:req{ headers = JSON })))
+  end)
+
+  it("refuses specs whose shape would read as no constraint (a string, a set, a nil name), at preparation", function()
+    local sec = setup()
+    local anon = helpers.request{ headers = JSON }
+    for _, spec in ipairs{ { roles_required = "admin" }, { permissions_required = "user-write" },
+                           { roles_accepted = { admin = true } }, { permissions_required = { ["user-write"] = true } },
+                           { roles_required = { "admin", 5 } }, { roles_required = { "" } }, { auth = "session" },
+                           { auth = {} }, { auth = { "session" }, within = "300" }, { auth = { "basic" }, realm = 1 } } do
+      assert.has_error(function() sec:check(anon, spec) end)
+      assert.has_error(function() require("fsec.authz").prepare(spec) end)
+    end
+    assert.has_error(function() sec:roles_required(nil) end,
+      "bad argument #1 to 'roles_required' (string expected, got nil)")
+    assert.has_error(function() sec:permissions_accepted("a", nil) end,
+      "bad argument #2 to 'permissions_accepted' (string expected, got nil)")
+    -- an empty list is no constraint, as an empty roles_required() in Flask-Security
+    assert.is_true((sec:check(anon, { roles_required = {} })))
+  end)
+
+  it("auth_required refuses a misspelt option and takes mechanisms as a list", function()
+    local sec, admin = setup()
+    assert.has_error(function() sec:auth_required("session", { whitin = 60 }) end,
+      "bad argument #2 to 'auth_required' (unknown option 'whitin')")
+    local tok_only = sec:auth_required({ "token" })(ok_handler)
+    assert.equals(401, (tok_only(session_for(sec, admin, "/x", JSON))))
+    assert.equals(200, (tok_only(token_req(sec, admin))))
+  end)
+end)
+
 describe("anonymous_user_required", function()
   it("refuses signed-in users (C5)", function()
     local sec, admin = setup()

@@ -35,14 +35,47 @@ local function has(list, v)
 end
 
 
+-- A list of names: a sequence of non-empty strings and nothing else. A
+-- string or a set ({ admin = true }) would read as "no constraint" to the
+-- ipairs loops below, allowing everyone: refused. (An empty list is no
+-- constraint, as an empty roles_required() is in Flask-Security.)
+local function check_names(spec, k, level)
+  local v = spec[k]
+  if v == nil then return end
+  local bad = type(v) ~= "table" or (k == "auth" and #v == 0)
+  if not bad then
+    for key, x in pairs(v) do
+      if type(key) ~= "number" or key < 1 or key > #v or key % 1 ~= 0 or type(x) ~= "string" or x == "" then
+        bad = true
+        break
+      end
+    end
+  end
+  if bad then
+    error(("bad argument #2 to 'check' (%s must be a list of names, got %s)"):format(k,
+      type(v) == "table" and "a table of another shape" or type(v)), level + 1)
+  end
+end
+
+local NAME_LISTS = { "auth", "roles_required", "roles_accepted", "permissions_required", "permissions_accepted" }
+
 local function check_spec(spec, level)
   level = level or 3
   if type(spec) ~= "table" then error("bad argument #2 to 'check' (table expected)", level) end
   for k in pairs(spec) do
     if not SPEC_KEYS[k] then error("bad argument #2 to 'check' (unknown key '" .. tostring(k) .. "')", level) end
   end
+  for _, k in ipairs(NAME_LISTS) do check_names(spec, k, level) end
   for _, m in ipairs(spec.auth or {}) do
     if not auth.MECHANISMS[m] then error("unknown authentication mechanism '" .. tostring(m) .. "'", level) end
+  end
+  for _, k in ipairs{ "within", "grace" } do
+    if spec[k] ~= nil and type(spec[k]) ~= "number" then
+      error(("bad argument #2 to 'check' (%s must be a number of seconds, got %s)"):format(k, type(spec[k])), level)
+    end
+  end
+  if spec.realm ~= nil and type(spec.realm) ~= "string" then
+    error("bad argument #2 to 'check' (realm must be a string)", level)
   end
 end
 
@@ -229,26 +262,11 @@ check_inner = function(self, req, spec, res)
 end
 
 
--- Guards: callables that wrap a handler; wrapping an already guarded
--- handler merges the specs (decorators stack as in Flask-Security).
+-- Guards: callables that wrap a handler. Wrapping an already guarded
+-- handler stacks as Flask-Security's decorators do: every spec must pass
+-- on its own (outer first), so roles_accepted("admin") over
+-- roles_accepted("editor") needs both, and freshness the strictest.
 local guarded = setmetatable({}, { __mode = "k" })
-
-local function merge(a, b)
-  local out = {}
-  for k, v in pairs(a) do out[k] = v end
-  for k, v in pairs(b) do
-    if type(v) == "table" and type(out[k]) == "table" then
-      local list = {}
-      for _, x in ipairs(out[k]) do list[#list + 1] = x end
-      for _, x in ipairs(v) do list[#list + 1] = x end
-      out[k] = list
-    else
-      out[k] = v
-    end
-  end
-  return out
-end
-
 
 local function guard(sec, spec)
   _M.prepare(spec)
@@ -257,17 +275,21 @@ local function guard(sec, spec)
   return setmetatable(g, { __call = function(_, handler)
     if type(handler) ~= "function" then error("a guard wraps a function", 2) end
     local inner = guarded[handler]
-    local full, fn = spec, handler
+    local specs, fn = { spec }, handler
     if inner then
-      full, fn = merge(inner.spec, spec), inner.handler
-      prepared[full] = true -- both halves were checked
+      for _, s in ipairs(inner.specs) do specs[#specs + 1] = s end
+      fn = inner.handler
     end
+    local n = #specs
     local wrapped = function(req, res, ...)
-      local ok, a, b, c = sec:check(req, full, res)
-      if not ok then return a, b, c end
+      local ok, a, b, c
+      for i = 1, n do
+        ok, a, b, c = sec:check(req, specs[i], res)
+        if not ok then return a, b, c end
+      end
       return fn(req, a, res, ...)
     end
-    guarded[wrapped] = { spec = full, handler = fn }
+    guarded[wrapped] = { specs = specs, handler = fn }
     return wrapped
   end })
 end
@@ -280,13 +302,34 @@ local function list(...)
   return t
 end
 
+-- The names given to roles_required(...) and the like: strings only (a
+-- nil, from a misspelt constant, would leave the list empty: no check).
+local function names(fname, ...)
+  local t = list(...)
+  for i = 1, select("#", ...) do
+    if type(t[i]) ~= "string" then
+      error(("bad argument #%d to '%s' (string expected, got %s)"):format(i, fname, type(t[i])), 3)
+    end
+  end
+  return t
+end
 
---- auth_required("token", "session", { within = s, grace = s })
+
+--- auth_required("token", "session", { within = s, grace = s }); the
+-- mechanisms may also come as one list: auth_required({ "token" }).
 function Security:auth_required(...)
   local args, spec = list(...), {}
   local mechs = {}
-  for _, a in ipairs(args) do
-    if type(a) == "table" then
+  for i = 1, select("#", ...) do
+    local a = args[i]
+    if type(a) == "table" and a[1] ~= nil then -- a list of mechanisms
+      for _, m in ipairs(a) do mechs[#mechs + 1] = m end
+    elseif type(a) == "table" then -- the options: a typo must not drop a check
+      for k in pairs(a) do
+        if k ~= "within" and k ~= "grace" then
+          error("bad argument #" .. i .. " to 'auth_required' (unknown option '" .. tostring(k) .. "')", 2)
+        end
+      end
       spec.within, spec.grace = a.within, a.grace
     else
       mechs[#mechs + 1] = a
@@ -301,10 +344,14 @@ function Security:auth_token_required() return guard(self, { auth = { "token" } 
 function Security:http_auth_required(realm)
   return guard(self, { auth = { "basic" }, realm = realm })
 end
-function Security:roles_required(...) return guard(self, { roles_required = list(...) }) end
-function Security:roles_accepted(...) return guard(self, { roles_accepted = list(...) }) end
-function Security:permissions_required(...) return guard(self, { permissions_required = list(...) }) end
-function Security:permissions_accepted(...) return guard(self, { permissions_accepted = list(...) }) end
+function Security:roles_required(...) return guard(self, { roles_required = names("roles_required", ...) }) end
+function Security:roles_accepted(...) return guard(self, { roles_accepted = names("roles_accepted", ...) }) end
+function Security:permissions_required(...)
+  return guard(self, { permissions_required = names("permissions_required", ...) })
+end
+function Security:permissions_accepted(...)
+  return guard(self, { permissions_accepted = names("permissions_accepted", ...) })
+end
 function Security:anonymous_user_required() return guard(self, { anonymous = true }) end
 
 
