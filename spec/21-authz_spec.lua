@@ -95,6 +95,25 @@ describe("HTTP Basic", function()
     assert.is_true(ok); assert.equals(admin.id, user.id); assert.equals("basic", via)
   end)
 
+  it("runs the throttle hook before the hash and the login hook after it; refuses an unconfirmed account", function()
+    local sec, admin = setup{ auth_mechanisms = { "session", "token", "basic" } }
+    local seen
+    sec:policy("throttle", function(req, endpoint) seen = endpoint; return req.remote_addr ~= "203.0.113.9" end)
+    local req = basic("admin@x.org", "password")
+    req.remote_addr = "203.0.113.9"
+    local before = sec:hash_count()
+    assert.is_false((sec:check(req, { auth = { "basic" } })))
+    assert.equals("basic", seen); assert.equals(before, sec:hash_count()) -- refused before any hash
+    sec:policy("login", function(_, r) return r.remote_addr ~= "203.0.113.66", "blocked" end)
+    req = basic("admin@x.org", "password")
+    req.remote_addr = "203.0.113.66"
+    assert.is_false((sec:check(req, { auth = { "basic" } })))
+    assert.is_true((sec:check(basic("admin@x.org", "password"), { auth = { "basic" } })))
+    local conf = setup{ confirmable = true }
+    assert.is_nil(admin.confirmed_at)
+    assert.is_false((conf:check(basic("admin@x.org", "password"), { auth = { "basic" } })))
+  end)
+
   it("costs exactly one hash on every failure path (E-02)", function()
     local sec, _, editor = setup()
     sec.datastore:create_user{ email = "nopw@x.org" }

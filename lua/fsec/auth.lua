@@ -344,6 +344,15 @@ function _M.check_user_password(sec, user, password)
 end
 
 
+--- Whether this user must confirm the address before signing in.
+function _M.requires_confirmation(sec, user)
+  return sec._cfg.confirmable and not user.confirmed_at and not sec._cfg.login_without_confirmation
+end
+
+
+-- HTTP Basic is a password login on every request: the throttle hook runs
+-- before the hash and the login hook after it, and an unconfirmed
+-- account is refused, as at /login (Flask-Security lets it in here).
 local function authenticate_basic(sec, req)
   local h = http.header(req, "authorization")
   local b64 = h and h:match("^%s*[Bb][Aa][Ss][Ii][Cc]%s+(%S+)%s*$")
@@ -351,8 +360,10 @@ local function authenticate_basic(sec, req)
   local identity, password = nil, nil
   if creds then identity, password = creds:match("^([^:]*):(.*)$") end
   if not identity then return nil end
+  if not sec._policy:run("throttle", req, "basic") then return nil end
   local user = _M.check_password(sec, identity, password)
-  if not user or not user.active then return nil end
+  if not user or not user.active or _M.requires_confirmation(sec, user) then return nil end
+  if not sec._policy:run("login", user, req) then return nil end
   if (user.failed_login_count or 0) > 0 then
     check_store(sec.datastore:reset_failed_logins(user))
   end

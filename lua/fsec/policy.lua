@@ -4,12 +4,15 @@
 -- `true` denies (fail closed); its second return value is the reason.
 --
 -- Points:
---   login(user, req)             before a login is completed (login_user)
+--   login(user, req)             before a login is completed (login_user),
+--                                and after each HTTP Basic password check
 --   authenticate(user, req, via) on every request a user is recognised in
 --   access(user, req, spec)      after the built-in checks of check()
 --   throttle(req, endpoint)      before a credential is checked at an
 --                                endpoint (a per-IP throttle): a denial
---                                answers 429
+--                                answers 429; also before each HTTP
+--                                Basic check (endpoint "basic"), where a
+--                                denial leaves the request unauthenticated
 -- @module fsec.policy
 
 local pcall = pcall

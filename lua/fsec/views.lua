@@ -222,9 +222,7 @@ end
 
 -- Whether this user must confirm the address before signing in (and so
 -- before resetting: the reset mail would prove the address by itself).
-local function requires_confirmation(sec, user)
-  return sec._cfg.confirmable and not user.confirmed_at and not sec._cfg.login_without_confirmation
-end
+local requires_confirmation = auth.requires_confirmation
 
 --- Check identity and password, always at the cost of one hash (lockout,
 -- failure counting: auth.check_password).
