@@ -665,6 +665,44 @@ describe("passwordless", function()
     res = sec:handle(helpers.request{ path = "/login/bogus" })
     assert.equals("/login", res.headers.Location)
   end)
+
+  it("links work once (with trackable), die with an email change, refuse a locked account and a signed-in user", function()
+    local sec, u, _, maildir = setup{ passwordless = true, trackable = true, login_lockout_threshold = 3 }
+    local function link()
+      local c = api(sec)
+      assert.equals(200, (c:call("POST", "/login", { email = u.email })).status)
+      local all = mails(maildir)
+      table.sort(all, function(a, b) return a.name < b.name end)
+      return path_of(all[#all].link)
+    end
+    local function follow(path, client)
+      local res = sec:handle((client or helpers.client()):req{ path = path, headers = { accept = "application/json" } })
+      return res.status, res
+    end
+    local l = link()
+    assert.equals(200, (follow(l)))
+    assert.equals(400, (follow(l))) -- used: the login count moved on
+    -- mailed to the old address: dead once the email changes
+    l = link()
+    assert(sec.datastore:set_email(sec.datastore:find_user{ id = u.id }, "matt.new@example.com"))
+    assert.equals(400, (follow(l)))
+    u = sec.datastore:find_user{ id = u.id }
+    -- a locked account
+    l = link()
+    for _ = 1, 3 do sec.datastore:record_failed_login(u, 900) end
+    assert.equals(400, (follow(l)))
+    sec.datastore:reset_failed_logins(u)
+    -- someone signed in who follows another user's link stays who they were
+    local someone = assert(sec.datastore:create_user{ email = "other@example.com", password = sec:hash_password(PW) })
+    local other = helpers.client()
+    local r0 = sec:new_response()
+    assert(sec:login_user(other:req(), r0, someone))
+    other:take(r0)
+    local status, res = follow(link(), other)
+    assert.equals(400, status)
+    assert.same({ "You can only access this endpoint when not logged in." }, cjson.decode(res.body).response.errors)
+    assert.equals("other@example.com", sec:current_user(other:req()).email)
+  end)
 end)
 
 describe("throttle hook", function()

@@ -168,9 +168,14 @@ local function email_digest(user)
   return core.digest(core.fold_email(user.email) or user.email)
 end
 
+-- What a link is bound to besides the user: a confirm or sign-in link
+-- dies when the email changes (it went to the old address), a reset link
+-- when the password does, a sign-in link also at the next sign-in when
+-- logins are counted (trackable): it works once.
 local function make_token(sec, purpose, user)
   local data = { u = user.fs_uniquifier }
-  if purpose == "confirm" then data.e = email_digest(user) end
+  if purpose == "confirm" or purpose == "login" then data.e = email_digest(user) end
+  if purpose == "login" then data.n = user.login_count or 0 end
   if purpose == "reset" then data.p = core.digest(user.password or "") end
   return assert(sec:generate_token(purpose, data))
 end
@@ -181,7 +186,8 @@ local function user_from_token(sec, purpose, token, within)
   if invalid or type(data) ~= "table" or type(data.u) ~= "string" then return nil, "invalid" end
   local user = sec.datastore:find_user{ fs_uniquifier = data.u }
   if not user then return nil, "invalid" end
-  if purpose == "confirm" and data.e ~= email_digest(user) then return nil, "invalid" end
+  if (purpose == "confirm" or purpose == "login") and data.e ~= email_digest(user) then return nil, "invalid" end
+  if purpose == "login" and data.n ~= (user.login_count or 0) then return nil, "invalid" end
   if purpose == "reset" and data.p ~= core.digest(user.password or "") then return nil, "invalid" end
   if expired then return user, "expired" end
   return user
@@ -335,9 +341,12 @@ function V.passwordless(sec, req, res, fields, json)
   })
 end
 function V.login_token(sec, req, res, _, json, token)
+  -- signed in already: following someone else's link must not switch the
+  -- account (login CSRF); Flask-Security's token_login is anonymous-only
+  if signed_in(sec, req, res) then return anonymous_required(sec, req, res, json) end
   local user, state = user_from_token(sec, "login", token, sec._cfg.login_within)
   local key
-  if not user or state == "invalid" or not user.active then
+  if not user or state == "invalid" or not user.active or auth.lockout_active(sec, user) then
     key = "INVALID_LOGIN_TOKEN"
   elseif state == "expired" then
     key = "LOGIN_EXPIRED"
