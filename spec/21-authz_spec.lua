@@ -297,6 +297,25 @@ describe("freshness", function()
   end)
 end)
 
+describe("freshness within = 0", function()
+  it("asks for reauthentication every time, except within grace of one (Flask-Security)", function()
+    local sec, admin, _, clock = setup()
+    local c = helpers.client()
+    local res = sec:new_response()
+    sec:login_user(c:req(), res, admin)
+    c:take(res)
+    clock.now = clock.now + 1000
+    local spec = { auth = { "session" }, within = 0, grace = 300 }
+    assert.is_false((sec:check(c:req{ headers = JSON }, spec)))
+    res = sec:new_response()
+    assert.is_true(sec:mark_fresh(c:req(), res))
+    c:take(res)
+    assert.is_true((sec:check(c:req{ headers = JSON }, spec)))
+    clock.now = clock.now + 301
+    assert.is_false((sec:check(c:req{ headers = JSON }, spec)))
+  end)
+end)
+
 describe("policy hooks", function()
   it("deny a login when a hook says no, errors, or returns nothing", function()
     for _, hook in ipairs{

@@ -619,9 +619,18 @@ function _M.is_fresh(sec, req, res, via, data, within, grace)
   if within == nil or within < 0 or via == "basic" then return true end
   if via ~= "session" or type(data) ~= "table" then return false end
   local t = now(sec)
-  local fresh = (t - (tonumber(data.a) or 0) < within) or (type(data.g) == "number" and t < data.g)
-  if fresh then
-    grace = grace or sec._cfg.freshness_grace_period
+  grace = grace or sec._cfg.freshness_grace_period
+  local age = t - (tonumber(data.a) or 0)
+  local fresh
+  if within == 0 then
+    -- "reauthenticate every time" (Flask-Security's within 0): only the
+    -- grace period after a reauthentication lets through, so /verify is
+    -- not asked for again at once
+    fresh = age < grace
+  else
+    fresh = age < within or (type(data.g) == "number" and t < data.g)
+  end
+  if fresh and within ~= 0 then
     if grace > 0 and res then
       data = copy_data(data)
       data.g = t + grace
