@@ -1,12 +1,15 @@
 /*
  * lfsec.c: luaopen_fsec_core, the module table, and shared helpers.
  */
+#define _GNU_SOURCE /* dladdr, RTLD_NODELETE */
 #include <errno.h>
 #include <math.h>
 #include <string.h>
 
 #include <stdio.h>
+#include <pthread.h>
 #ifdef __linux__
+#include <dlfcn.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -273,7 +276,22 @@ static void push_ffi_functions(lua_State *L) {
   lua_setfield(L, -2, "shared_counter_get_ptr");
 }
 
+/* Keep this library loaded for the life of the process. lua_close
+ * unloads a C module (dlclose), but code of it can still run after: the
+ * thread-exit destructor that ends a thread's argon2 helper, when nginx's
+ * pool threads exit after the worker's Lua state closed (a reload or a
+ * shutdown crashed the old worker with SIGSEGV). */
+static void pin_library(void) {
+#ifdef __linux__
+  Dl_info info;
+  if (dladdr((void *)&open_count, &info) && info.dli_fname)
+    (void)dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
+#endif
+}
+
 int luaopen_fsec_core(lua_State *L) {
+  static pthread_once_t pinned = PTHREAD_ONCE_INIT;
+  (void)pthread_once(&pinned, pin_library);
   __atomic_add_fetch(&open_count, 1, __ATOMIC_RELAXED);
   lfsec_engine_register(L);
   lfsec_store_register(L);

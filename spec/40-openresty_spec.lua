@@ -529,6 +529,27 @@ describe_or_pending("the example app in nginx", function()
     end)
   end)
 
+  it("reloads and stops after logins with no crashed worker and no killed helper (no 'exited on signal')", function()
+    local app = start(2)
+    local ok, err = pcall(function()
+      for r = 1, 6 do
+        for i = 1, 2 do
+          local c = api(app, ("%s.rl%d-%d.jar"):format(app.dir, r, i))
+          assert.equals(200, (c.call("POST", "/login", { email = "admin@example.org", password = admin_password(app) })))
+        end
+        helpers.sh("kill -HUP " .. app.pid .. "; sleep 1.2")
+      end
+    end)
+    stop(app)
+    helpers.sh("sleep 1")
+    local log = read(app.dir .. "/logs/error.log") or ""
+    if not ok then error(tostring(err) .. "\n-- error.log:\n" .. log, 0) end
+    -- before: the old workers' pool threads ran fsec.core's thread-exit
+    -- destructor after lua_close had unloaded it (signal 11), and every
+    -- argon2 helper was SIGKILLed (signal 9)
+    assert.is_nil(log:find("exited on signal", 1, true), log)
+  end)
+
   it("lets a write from a phase that cannot wait for a thread (log_by_lua) fsync in place", function()
     with_app(1, nil, function(app)
       local conf = read(app.dir .. "/conf/nginx.conf")

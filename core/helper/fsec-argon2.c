@@ -18,6 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 
 #include <sodium.h>
 
@@ -86,6 +89,12 @@ int main(void) {
   fsec__a2_resp resp;
 
   signal(SIGPIPE, SIG_IGN); /* a gone owner is a write error, then exit */
+#ifdef __linux__
+  /* the thread that started us ends (or its process is killed): so do we,
+   * even in the middle of a hash */
+  (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid() == 1) return 0; /* it was gone before the line above */
+#endif
   if (sodium_init() < 0) return 1;
   while (read_all(0, &q, sizeof q) == 0) {
     resp.magic = FSEC__A2_RESP_MAGIC;

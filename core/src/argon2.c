@@ -55,13 +55,24 @@ static void at_thread_exit(void *unused) {
 }
 static void make_exit_key(void) { (void)pthread_key_create(&exit_key, at_thread_exit); }
 
-/* Forget the helper; stop it if this process started it. */
+/* Forget the helper; stop it if this process started it. Closing its
+ * socket ends it (it exits 0 at end of input); only one still busy after
+ * 200 ms is killed. A killed child is an "[alert] ... exited on signal 9"
+ * in nginx's log at every reload. */
 static void helper_drop(void) {
   if (current.fd >= 0) close(current.fd);
   if (current.pid > 0 && current.owner == getpid()) {
-    kill(current.pid, SIGKILL);
-    /* nginx's SIGCHLD handler may have reaped it first: ECHILD is fine */
-    while (waitpid(current.pid, NULL, 0) < 0 && errno == EINTR) {
+    int i;
+    pid_t r = 0;
+    for (i = 0; i < 40; i++) {
+      r = waitpid(current.pid, NULL, WNOHANG);
+      if (r != 0) break; /* gone (or reaped by nginx's SIGCHLD handler: ECHILD) */
+      usleep(5000);
+    }
+    if (r == 0) {
+      kill(current.pid, SIGKILL);
+      while (waitpid(current.pid, NULL, 0) < 0 && errno == EINTR) {
+      }
     }
   }
   current.pid = 0;
