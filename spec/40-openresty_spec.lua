@@ -529,6 +529,34 @@ describe_or_pending("the example app in nginx", function()
     end)
   end)
 
+  it("gives a job's slot back when the client leaves mid-login under lua_check_client_abort on", function()
+    with_app(1, nil, function(app)
+      local conf = read(app.dir .. "/conf/nginx.conf")
+      local n
+      conf, n = conf:gsub("http {", "http {\n  lua_check_client_abort on;", 1)
+      assert.equals(1, n)
+      local f = io.open(app.dir .. "/conf/nginx.conf", "w"); f:write(conf); f:close()
+      helpers.sh("kill -HUP " .. app.pid .. "; sleep 1.5")
+      local body = app.dir .. ".abort.json"
+      f = io.open(body, "w")
+      f:write(cjson.encode{ email = "admin@example.org", password = admin_password(app) })
+      f:close()
+      -- CSRF off for JSON-less clients is not the point: take a token first
+      local jar = app.dir .. ".abort.jar"
+      local _, _, _, j = http(app, jar, "GET", "/login", { headers = { Accept = "application/json" } })
+      local csrf = j.response.csrf_token
+      local login = ("curl -s -o /dev/null -w '%%{http_code}' -b %s -H 'Content-Type: application/json'"
+        .. " -H 'Accept: application/json' -H 'X-CSRF-Token: %s' --data-binary @%s"):format(jar, csrf, body)
+      for _ = 1, 4 do -- gone 20 ms in, while the argon2 job runs (thread_jobs = 1)
+        helpers.sh(login .. " -m 0.02 " .. app.base .. "/login >/dev/null 2>&1")
+      end
+      helpers.sh("sleep 0.5")
+      local p = io.popen(login .. " -m 10 " .. app.base .. "/login")
+      local code = p:read("*a"); p:close()
+      assert.equals("200", code) -- not a 30 s wait for a slot that never comes back, then 503
+    end)
+  end)
+
   it("reloads and stops after logins with no crashed worker and no killed helper (no 'exited on signal')", function()
     local app = start(2)
     local ok, err = pcall(function()

@@ -181,23 +181,58 @@ end
 -- semaphore is made at the first wait: lua-nginx-module allocates
 -- semaphores in blocks of about 0.5 MiB, which a worker that never queues
 -- a job should not carry.
-local posted, gates = {}, {}
+local posted, gates, held = {}, {}, {}
+
+-- A slot whose request nginx ended while its job ran (an abort the
+-- on_abort handler below could not catch: the application's own handler,
+-- ngx.exit from another light thread) is never released. Held this long
+-- (no job takes it: the argon2 helper gives up after 60 s), it is taken
+-- back by the next request that finds the pool full.
+local STALE_SECONDS = 90
+
+local function take(pool)
+  local tok = {}
+  held[pool] = held[pool] or {}
+  held[pool][tok] = ngx.now()
+  return tok
+end
+
+local function reclaim_stale(pool)
+  local now, mine = ngx.now(), held[pool] or {}
+  for tok, since in pairs(mine) do
+    if now - since > STALE_SECONDS then
+      mine[tok] = nil
+      posted[pool] = posted[pool] - 1
+      ngx.log(ngx.ERR, "fsec: a job slot of thread pool '", pool, "' was held ", math.floor(now - since),
+              " s by an ended request: taken back")
+    end
+  end
+end
 
 local function acquire(pool, limit)
   local n = posted[pool] or 0
+  if n >= limit then
+    reclaim_stale(pool)
+    n = posted[pool]
+  end
   if n < limit then
     posted[pool] = n + 1
-    return true
+    return take(pool)
   end
   local g = gates[pool]
   if not g then
     g = assert(require("ngx.semaphore").new(0))
     gates[pool] = g
   end
-  return g:wait(saved_opts.thread_wait or 30) -- true: a job's slot, handed over
+  local ok, err = g:wait(saved_opts.thread_wait or 30) -- true: a job's slot, handed over
+  if not ok then return nil, err end
+  return take(pool)
 end
 
-local function release(pool)
+local function release(pool, tok)
+  local mine = held[pool]
+  if not (mine and mine[tok]) then return end -- taken back as stale already
+  mine[tok] = nil
   local g = gates[pool]
   if g and g:count() < 0 then
     g:post(1) -- the slot goes to the first waiter; posted stays
@@ -206,20 +241,33 @@ local function release(pool)
   end
 end
 
+-- With lua_check_client_abort on, a client that disconnects while its
+-- job runs has nginx end the request where it waits, unless a handler
+-- is registered: the job's slot would never come back, and a write that
+-- committed would be answered as failed. With one, the request runs to
+-- its end. (It fails harmlessly when the check is off, or when the
+-- application registered its own handler: then STALE_SECONDS applies.)
+local function noop() end
+local function finish_even_if_aborted()
+  local phase = ngx.get_phase()
+  if phase == "access" or phase == "content" or phase == "rewrite" then pcall(ngx.on_abort, noop) end
+end
+
 --- ngx.run_worker_thread within the pool's slots (at most limit jobs
 -- posted at once): its results, or false and a message; busy: true when
 -- no slot came within thread_wait (the pool was not tried). covered
 -- (optional): called once the slot is held; true skips the job, whose
 -- results are then true, true.
 local function run_job(pool, limit, covered, ...)
-  local ok, err = acquire(pool, limit)
-  if not ok then return false, "thread pool '" .. pool .. "' busy: " .. tostring(err), true end
+  local tok, err = acquire(pool, limit)
+  if not tok then return false, "thread pool '" .. pool .. "' busy: " .. tostring(err), true end
   if covered and covered() then
-    release(pool)
+    release(pool, tok)
     return true, true
   end
+  finish_even_if_aborted()
   local a, b, c, d, e = pcall(ngx.run_worker_thread, pool, ...)
-  release(pool)
+  release(pool, tok)
   if not a then return false, tostring(b) end
   return b, c, d, e
 end
@@ -232,6 +280,13 @@ local function thread_hasher(pool)
     if ok then return a, b, c end
     if b == true then -- the pool's gate timed out: not a reason to hash here
       return nil, "EBUSY: " .. a, "EBUSY"
+    end
+    if not tostring(a):find("not found", 1, true) then
+      -- the pool exists and this job failed (an error in it, a full
+      -- queue): this hash fails (503), the next ones use the pool again;
+      -- argon2 in the event loop for good would stall every request
+      ngx.log(ngx.ERR, "fsec: hashing job in thread pool '", pool, "' failed: ", a)
+      return nil, "EHELPER: " .. tostring(a), "EHELPER"
     end
     if not warned then
       warned = true
@@ -291,6 +346,13 @@ local function wal_syncer(pools, nice)
     if chosen then
       local ok, done, err = in_pool(chosen, path)
       if ok then return done, err end
+      if err == true then
+        -- no slot within thread_wait: the commit is made and visible, so
+        -- failing now would answer a change that took effect as failed;
+        -- it waits for the disk here instead, once
+        ngx.log(ngx.WARN, "fsec: ", done, "; this commit fsyncs in the event loop")
+        return core.sync_wal(path)
+      end
       return nil, done
     end
     if chosen == nil then
@@ -364,7 +426,12 @@ local function install_cache(counter)
   local ds = sec.datastore
   for _, name in ipairs(WRITES) do
     local orig = ds[name]
+    -- bumped before too: a write's commit is durable only after its fsync
+    -- in the pool (milliseconds, up to thread_wait when the pool is busy),
+    -- and meanwhile the other workers must not keep serving the old user;
+    -- after, for what they cached between the first bump and the commit
     ds[name] = function(self, ...)
+      bump(counter)
       local a, b, c = orig(self, ...)
       bump(counter)
       return a, b, c
