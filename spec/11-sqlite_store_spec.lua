@@ -288,6 +288,23 @@ describe("transaction_deferred", function()
     ds:close()
   end)
 
+  it("a write after the database file was deleted under it fails (EDB), not silently lost", function()
+    local core = require "fsec.core"
+    local db = helpers.tmpfile("deleted.db")
+    local ds = assert(sqlite.new{ path = db })
+    assert.is_true(ds:set_wal_syncer(function(p) return core.sync_wal(p) end))
+    assert(ds:create_user{ email = "before@x.org" })
+    for _, suffix in ipairs{ "", "-wal", "-shm" } do os.remove(db .. suffix) end
+    local u, err, code = ds:create_user{ email = "after@x.org" }
+    assert.is_nil(u); assert.equals("EDB", code)
+    assert.matches("is gone", err, 1, true)
+    -- a missing WAL beside a database that is there: checkpointed, nothing to do
+    local other = helpers.tmpfile("present.db")
+    assert(io.open(other, "w")):close()
+    assert.is_true(core.sync_wal(other .. "-wal"))
+    ds:close()
+  end)
+
   it("cannot defer without a WAL file", function()
     local ds = assert(sqlite.new{ path = ":memory:" })
     assert.is_false(ds:set_wal_syncer(function() return true end))

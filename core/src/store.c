@@ -574,8 +574,23 @@ int fsec_store_sync_wal(const char *wal, int64_t *size, char *errbuf, size_t err
   if (size) *size = 0;
   if (fd < 0) {
     /* No WAL: the last connection checkpointed it (fsync included) and
-     * removed it, so there is nothing left to make durable. */
-    if (errno == ENOENT) return FSEC_OK;
+     * removed it, so there is nothing left to make durable; unless the
+     * database itself is gone (deleted under a running server): commits
+     * then go to unlinked files and are lost at the next start. */
+    if (errno == ENOENT) {
+      size_t n = strlen(wal);
+      char db[4096];
+      if (n > 4 && n - 4 < sizeof db && strcmp(wal + n - 4, "-wal") == 0) {
+        memcpy(db, wal, n - 4);
+        db[n - 4] = '\0';
+        if (stat(db, &st) != 0 && errno == ENOENT) {
+          if (errbuf && errlen)
+            snprintf(errbuf, errlen, "the database file %s is gone (deleted while in use): commits would be lost", db);
+          return FSEC_EDB;
+        }
+      }
+      return FSEC_OK;
+    }
     if (errbuf && errlen) snprintf(errbuf, errlen, "cannot open %s: %s", wal, strerror(errno));
     return FSEC_EDB;
   }

@@ -388,8 +388,16 @@ static void deferred_commit_then_sync(void) {
     fsec_store_close(c);
   }
   /* no WAL file (checkpointed and removed): nothing to sync */
+  {
+    FILE *f = fopen(path("none.db"), "w");
+    ASSERT(f != NULL);
+    fclose(f);
+  }
   ASSERT_OK(fsec_store_sync_wal(path("none.db-wal"), &size, err, sizeof err));
   ASSERT_EQ(size, 0);
+  /* no WAL and no database either: deleted under a running server */
+  ASSERT_EQ(fsec_store_sync_wal(path("gone.db-wal"), &size, err, sizeof err), FSEC_EDB);
+  ASSERT(strstr(err, "is gone") != NULL);
   /* a WAL that cannot be opened is an error, with its path */
   ASSERT_EQ(fsec_store_sync_wal("/dev/null/x.db-wal", NULL, err, sizeof err), FSEC_EDB);
   ASSERT(strstr(err, "/dev/null/x.db-wal") != NULL);
