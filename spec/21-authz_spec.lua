@@ -29,6 +29,15 @@ end
 
 local function body(res) return cjson.decode(res.body) end
 
+-- A browser-like client signed in as user (its cookies in c.jar).
+local function signed_in_client(sec, user)
+  local c = helpers.client()
+  local res = sec:new_response()
+  assert(sec:login_user(c:req(), res, user))
+  c:take(res)
+  return c
+end
+
 describe("unauthenticated requests", function()
   it("redirect browsers to the login page with next (C1)", function()
     local sec = setup()
@@ -210,10 +219,7 @@ describe("stacked guards and spec shapes", function()
     assert.equals(401, (st(token_req(sec, admin, JSON))))
     assert.equals(401, (sec:login_required()(sec:auth_required("session")(ok_handler))(token_req(sec, admin, JSON))))
     -- the strictest freshness holds
-    local c = helpers.client()
-    local res = sec:new_response()
-    sec:login_user(c:req(), res, admin)
-    c:take(res)
+    local c = signed_in_client(sec, admin)
     local fresh = sec:auth_required("session", { within = 3600, grace = 0 })(
       sec:auth_required("session", { within = 60, grace = 0 })(ok_handler))
     assert.equals(200, (fresh(c:req{ headers = JSON })))
@@ -265,10 +271,7 @@ end)
 describe("freshness", function()
   it("asks for reauthentication after `within` (J1), honouring grace", function()
     local sec, admin, _, clock = setup()
-    local c = helpers.client()
-    local res = sec:new_response()
-    sec:login_user(c:req(), res, admin)
-    c:take(res)
+    local c = signed_in_client(sec, admin)
     local spec = { auth = { "session" }, within = 60, grace = 0 }
     assert.is_true((sec:check(c:req(), spec)))
     clock.now = clock.now + 61
@@ -281,11 +284,8 @@ describe("freshness", function()
     _, _, _, r = sec:check(c:req{ path = "/myspecialview" }, spec)
     assert.equals("/verify?next=/myspecialview", r.headers.Location)
     -- a grace period granted while fresh keeps it fresh past `within`
-    local c2 = helpers.client()
-    res = sec:new_response()
-    sec:login_user(c2:req(), res, admin)
-    c2:take(res)
-    res = sec:new_response()
+    local c2 = signed_in_client(sec, admin)
+    local res = sec:new_response()
     assert.is_true((sec:check(c2:req(), { auth = { "session" }, within = 60, grace = 300 }, res)))
     c2:take(res)
     clock.now = clock.now + 200
@@ -300,14 +300,11 @@ end)
 describe("freshness within = 0", function()
   it("asks for reauthentication every time, except within grace of one (Flask-Security)", function()
     local sec, admin, _, clock = setup()
-    local c = helpers.client()
-    local res = sec:new_response()
-    sec:login_user(c:req(), res, admin)
-    c:take(res)
+    local c = signed_in_client(sec, admin)
     clock.now = clock.now + 1000
     local spec = { auth = { "session" }, within = 0, grace = 300 }
     assert.is_false((sec:check(c:req{ headers = JSON }, spec)))
-    res = sec:new_response()
+    local res = sec:new_response()
     assert.is_true(sec:mark_fresh(c:req(), res))
     c:take(res)
     assert.is_true((sec:check(c:req{ headers = JSON }, spec)))
