@@ -624,6 +624,31 @@ describe("page security headers", function()
   end)
 end)
 
+describe("cookies over TLS", function()
+  it("the anonymous CSRF cookie and the flash cookie carry the __Host- prefix; a planted plain one is not read", function()
+    local sec = setup()
+    local res = sec:handle(helpers.request{ path = "/login", scheme = "https", headers = { accept = "application/json" } })
+    local sc = helpers.set_cookie(res, "__Host-fsec_csrf")
+    assert.is_string(sc); assert.matches("; Secure", sc, 1, true); assert.is_nil(sc:find("Domain=", 1, true))
+    assert.is_nil(helpers.set_cookie(res, "fsec_csrf"))
+    -- a sibling subdomain's fsec_csrf (cookie tossing) does not choose the binding
+    local c = api(sec, "https")
+    c.jar.fsec_csrf = "attacker-chosen-value-1234567890"
+    local token = select(2, c:call("GET", "/login")).csrf_token
+    c.jar["__Host-fsec_csrf"] = nil
+    res = c:call("POST", "/login", { email = "matt@example.com", password = PW }, nil, { ["x-csrf-token"] = token })
+    assert.equals(400, res.status) -- the token was bound to the __Host- cookie, not the planted one
+    -- a flash over TLS (a browser's forgot-password form)
+    local plain = setup{ csrf_enabled = false }
+    res = plain:handle(helpers.request{ method = "POST", path = "/reset", scheme = "https", body = "email=matt%40example.com",
+      headers = { accept = "text/html", ["content-type"] = "application/x-www-form-urlencoded" } })
+    assert.equals(302, res.status)
+    sc = helpers.set_cookie(res, "__Host-fsec_flash")
+    assert.is_string(sc); assert.matches("; Secure", sc, 1, true)
+    assert.is_nil(helpers.set_cookie(res, "fsec_flash"))
+  end)
+end)
+
 describe("Cache-Control", function()
   it("marks every answer private, no-store (Flask-Security-Too 5.8), or as configured", function()
     local sec = setup{ max_body_bytes = 1024 }

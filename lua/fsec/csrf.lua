@@ -22,7 +22,10 @@ local HEADERS = { "x-csrf-token", "x-csrftoken" }
 local function binding(sec, req, res, create)
   local _, via, data = auth.authenticate(sec, req, { "session" })
   if via and type(data) == "table" then return "s:" .. data.s end
+  -- over TLS the __Host- prefix: a sibling subdomain cannot plant its own
+  -- value (cookie tossing) and so choose the binding of a login form
   local name = sec._cfg.csrf_cookie_name
+  if req.scheme == "https" then name = "__Host-" .. name end
   local v = req._fsec_csrf or http.request_cookie(req, name, 64)
   if v and #v >= 22 and v:find("^[%w_-]+$") then return "a:" .. v end
   if not create then return nil end

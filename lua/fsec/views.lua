@@ -45,20 +45,24 @@ _M.within_text = within_text
 -- Flash messages (HTML): a signed cookie read once
 ------------------------------------------------------------------------
 
-local FLASH = "fsec_flash"
+-- over TLS with the __Host- prefix, as the session cookie
+local function flash_cookie(req)
+  return req.scheme == "https" and "__Host-fsec_flash" or "fsec_flash"
+end
 
 local function flash(sec, req, res, category, key, vars)
   local list = req._fsec_flash_out or {}
   list[#list + 1] = { category, sec.msg(key, vars) }
   req._fsec_flash_out = list
-  res:set_cookie(FLASH, assert(sec:generate_token("flash", list)),
+  res:set_cookie(flash_cookie(req), assert(sec:generate_token("flash", list)),
                  { path = "/", http_only = true, same_site = "Lax", secure = req.scheme == "https" })
 end
 
 local function take_flashes(sec, req, res)
-  local v = http.request_cookie(req, FLASH, 4096)
+  local name = flash_cookie(req)
+  local v = http.request_cookie(req, name, 4096)
   if not v then return {} end
-  res:delete_cookie(FLASH, { path = "/", same_site = "Lax" })
+  res:delete_cookie(name, { path = "/", same_site = "Lax", secure = req.scheme == "https" })
   local expired, invalid, list = sec:get_token_status(v, "flash", 3600)
   if expired or invalid or type(list) ~= "table" then return {} end
   local out = {}
