@@ -200,8 +200,17 @@ describe_or_pending("the example app in nginx", function()
         -- memory accounting (bench/nginx.sh): the cache holds users, SQLite pages
         local _, _, _, m = http(app, nil, "GET", "/bench/memory?gc=1")
         assert.is_true(m.lua_heap_bytes > 0)
-        -- (with 2 workers this request may reach the one that cached nobody)
-        if workers == 1 then assert.is_true(m.user_cache_entries >= 1) else assert.is_number(m.user_cache_entries) end
+        -- the logout dropped every cache: a token request fills the one of
+        -- the worker it reaches; with 2 workers the memory request may
+        -- reach the other, so some answer among a few must hold a user
+        local most = m.user_cache_entries
+        for _ = 1, 10 do
+          if most >= 1 then break end
+          http(app, nil, "GET", "/api/me", { headers = { ["Authentication-Token"] = token } })
+          local _, _, _, m2 = http(app, nil, "GET", "/bench/memory")
+          most = math.max(most, m2.user_cache_entries)
+        end
+        assert.is_true(most >= 1)
         assert.is_true(m.sqlite.cache_bytes > 0)
         assert.is_true(m.sqlite.sqlite_heap_bytes >= m.sqlite.cache_bytes)
         -- the audit hook wrote both logins

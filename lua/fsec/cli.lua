@@ -237,7 +237,7 @@ function C.db_check(args)
 end
 
 function C.import(args)
-  require("fsec.import").flask_security(open_store(args, true), args.source, { progress = not args.quiet })
+  require("fsec.import").flask_security(open_store(args, true), args.source, { progress = not args.quiet, say = say })
 end
 
 

@@ -359,10 +359,17 @@ function _M.nul_field(fields)
     end
   end
   for _, r in ipairs(type(fields.roles) == "table" and fields.roles or {}) do
-    local name = type(r) == "table" and r.name or r
-    if type(name) == "string" and name:find("\0", 1, true) then
-      return nil, "ENUL: role contains a NUL byte", "ENUL"
-    end
+    local ok, err, code = _M.nul_role(type(r) == "table" and r.name or r)
+    if not ok then return nil, err, code end
+  end
+  return true
+end
+
+
+--- nil, "ENUL: role contains a NUL byte", "ENUL" for such a role name.
+function _M.nul_role(name)
+  if type(name) == "string" and name:find("\0", 1, true) then
+    return nil, "ENUL: role contains a NUL byte", "ENUL"
   end
   return true
 end

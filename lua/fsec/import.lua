@@ -11,13 +11,6 @@
 local _M = { _VERSION = "0.1.0" }
 
 
--- A line on standard output through io.stdout (print's own write error
--- is lost; this one is seen by the final flush, and the command fails).
-local function say(line)
-  io.stdout:write(line, "\n")
-end
-
-
 -- "2024-01-31 12:34:56.789" (SQLAlchemy's DateTime in SQLite) -> epoch
 -- seconds, read as UTC (Flask-Security stores naive UTC datetimes).
 local function epoch(v)
@@ -116,8 +109,11 @@ end
 -- email), conflicts (an email another user of the source took first:
 -- fsec's emails are unique without regard to case), no_email, and
 -- other_factors (users who had two-factor or unified sign-in set).
+-- opts: progress (a bar on stderr), warn (false: no lines on stderr),
+-- say (function(line) for the summary; default print).
 function _M.flask_security(ds, source, opts)
   opts = opts or {}
+  local say = opts.say or print -- the fsec command passes its own
   local f = io.open(source)
   if not f then error("cannot read " .. source, 0) end
   f:close()

@@ -290,7 +290,8 @@ end
 local function user_role(self, u, role, add, fname)
   check_user(u, fname)
   local name = base.role_name(role, fname)
-  if name:find("\0", 1, true) then return fail("ENUL", "role contains a NUL byte") end
+  local clean, nerr, ncode = base.nul_role(name)
+  if not clean then return nil, nerr, ncode end
   if not self._roles[name] then return fail("ENOTFOUND", "role '" .. name .. "' does not exist") end
   local row = self._users[u.id]
   if not row then
