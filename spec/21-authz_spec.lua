@@ -165,6 +165,22 @@ describe("roles and permissions", function()
     assert.equals(302, res.status); assert.equals("/nope", res.headers.Location)
   end)
 
+  it("flash UNAUTHORIZED on the page unauthorized_view leads to, as Flask-Security", function()
+    local sec = setup{ unauthorized_view = "/nope" }
+    local c = helpers.client()
+    local _, status, _, res = sec:check(c:req{ path = "/admin" }, { roles_required = { "admin" } })
+    assert.equals(302, status)
+    c:take(res)
+    local shown = sec:take_flashes(c:req{ path = "/nope" }, sec:new_response())
+    assert.same({ { "error", "You do not have permission to view this resource." } }, shown)
+    -- without unauthorized_view the 403 itself says it: nothing is flashed
+    local sec2 = setup()
+    c = helpers.client()
+    _, status, _, res = sec2:check(c:req{ path = "/admin" }, { roles_required = { "admin" } })
+    assert.equals(403, status)
+    assert.equals(0, #res.cookies)
+  end)
+
   it("require all or accept any (C4)", function()
     local sec, admin, editor = setup()
     sec.datastore:create_role{ name = "both" }

@@ -295,7 +295,60 @@ describe("/register", function()
     sec.datastore:set_email(u, "x@lp.com")
     clock.now = clock.now + 5 * 86400 + 1
     res = sec:handle(helpers.request{ path = link, headers = { accept = "application/json" } })
-    assert.same({ "You did not confirm your email within 5 days. " }, cjson.decode(res.body).response.errors)
+    assert.same({ "You did not confirm your email within 5 days. New instructions to confirm your email have been sent to x@lp.com." },
+                cjson.decode(res.body).response.errors)
+  end)
+
+  it("mails a new link for an expired one (Flask-Security); an address confirmed already is told so", function()
+    local sec, _, clock, maildir = setup{ confirmable = true }
+    local sent = 0
+    sec:connect("confirm_instructions_sent", function() sent = sent + 1 end)
+    local c = api(sec)
+    c:call("POST", "/register", { email = "x@lp.com", password = "battery staple", password_confirm = "battery staple" })
+    local old = path_of(mails(maildir)[1].link)
+    clock.now = clock.now + 5 * 86400 + 1
+    local res = sec:handle(helpers.request{ path = old })
+    assert.equals(302, res.status); assert.equals("/confirm", res.headers.Location)
+    assert.equals(2, #mails(maildir)); assert.equals(1, sent)
+    assert.is_nil(sec.datastore:find_user{ email = "x@lp.com" }.confirmed_at)
+    local new
+    for _, m in ipairs(mails(maildir)) do if path_of(m.link) ~= old then new = path_of(m.link) end end
+    res = sec:handle(helpers.request{ path = new })
+    assert.truthy(sec.datastore:find_user{ email = "x@lp.com" }.confirmed_at)
+    -- confirmed: the old expired link says so and mails nothing
+    res = sec:handle(helpers.request{ path = old, headers = { accept = "application/json" } })
+    assert.same({ "Your email has already been confirmed." }, cjson.decode(res.body).response.errors)
+    assert.equals(2, #mails(maildir)); assert.equals(1, sent)
+  end)
+
+  it("signs out another account signed in in the browser that follows a link; keeps the same account signed in", function()
+    local sec, matt, _, maildir = setup{ confirmable = true, login_without_confirmation = true }
+    local function register(email)
+      local c = api(sec)
+      c:call("GET", "/register")
+      c:call("POST", "/register", { email = email, password = "battery staple", password_confirm = "battery staple" })
+      for _, m in ipairs(mails(maildir)) do -- the welcome mail carries the link
+        if m.to:find(email, 1, true) and m.link then return c, path_of(m.link) end
+      end
+    end
+    local _, xlink = register("x@lp.com")
+    local m = api(sec) -- a browser where matt is signed in follows x's link
+    m:call("GET", "/login")
+    m:call("POST", "/login", { email = "matt@example.com", password = PW })
+    assert.equals(matt.id, sec:current_user(m:req()).id)
+    local res = sec:handle(m:req{ path = xlink })
+    m:take(res)
+    assert.equals(302, res.status)
+    assert.truthy(sec.datastore:find_user{ email = "x@lp.com" }.confirmed_at)
+    assert.is_false(sec:current_user(m:req()).is_authenticated)
+    -- y, signed in (login_without_confirmation), follows its own link
+    local y, ylink = register("y@lp.com")
+    local yid = sec.datastore:find_user{ email = "y@lp.com" }.id
+    assert.equals(yid, sec:current_user(y:req()).id)
+    res = sec:handle(y:req{ path = ylink })
+    y:take(res)
+    assert.truthy(sec.datastore:find_user{ email = "y@lp.com" }.confirmed_at)
+    assert.equals(yid, sec:current_user(y:req()).id)
   end)
 end)
 
@@ -423,8 +476,34 @@ describe("/reset", function()
     c:call("POST", "/reset", { email = "matt@example.com" })
     clock.now = clock.now + 86401
     c:call("GET", "/login") -- a fresh CSRF token (they last an hour)
-    _, r = c:call("POST", path_of(mails(maildir)[1].link), { password = "battery staple", password_confirm = "battery staple" })
-    assert.same({ "You did not reset your password within 1 days. " }, r.field_errors[""])
+    local sent = 0
+    sec:connect("reset_password_instructions_sent", function() sent = sent + 1 end)
+    local old = path_of(mails(maildir)[1].link)
+    _, r = c:call("POST", old, { password = "battery staple", password_confirm = "battery staple" })
+    assert.same({ "You did not reset your password within 1 days. New instructions have been sent to matt@example.com." },
+                r.field_errors[""])
+    -- as Flask-Security: an expired link mails a new one (POST and GET)
+    assert.equals(2, #mails(maildir)); assert.equals(1, sent)
+    local res = sec:handle(helpers.request{ path = old })
+    assert.equals(302, res.status); assert.equals("/reset", res.headers.Location)
+    assert.equals(3, #mails(maildir)); assert.equals(2, sent)
+    local new = path_of(mails(maildir)[3].link)
+    for _, m in ipairs(mails(maildir)) do if path_of(m.link) ~= old then new = path_of(m.link) end end
+    res = c:call("POST", new, { password = "battery staple", password_confirm = "battery staple" })
+    assert.equals(200, res.status)
+    assert.is_true(sec:verify_password("battery staple", sec.datastore:find_user{ email = "matt@example.com" }.password))
+  end)
+
+  it("mails no new link for an expired one of a disabled account: the link is invalid", function()
+    local sec, u, clock, maildir = setup()
+    local c = api(sec)
+    c:call("POST", "/reset", { email = "matt@example.com" })
+    sec.datastore:deactivate_user(u)
+    clock.now = clock.now + 86401
+    local res = sec:handle(helpers.request{ path = path_of(mails(maildir)[1].link), headers = { accept = "application/json" } })
+    assert.equals(400, res.status)
+    assert.same({ "Invalid reset password token." }, cjson.decode(res.body).response.errors)
+    assert.equals(1, #mails(maildir))
   end)
 end)
 
@@ -593,7 +672,57 @@ describe("bad input", function()
     assert.is_nil(sec:handle(helpers.request{ path = "/login" }))
     assert.is_nil(sec:handle(helpers.request{ path = "/authlogin" }))
     assert.is_nil(sec:handle(helpers.request{ path = "/auth/profile" }))
-    assert.equals(405, sec:handle(helpers.request{ method = "PUT", path = "/auth/login" }).status)
+    local res = sec:handle(helpers.request{ method = "PUT", path = "/auth/login" })
+    assert.equals(405, res.status)
+    assert.equals("GET, POST, HEAD, OPTIONS", res.headers.Allow)
+  end)
+
+  it("answers OPTIONS with Allow and HEAD as GET without a body, as Flask does", function()
+    local sec = setup{ passwordless = false, confirmable = true }
+    local res = sec:handle(helpers.request{ method = "OPTIONS", path = "/login" })
+    assert.equals(200, res.status); assert.equals("", res.body)
+    assert.equals("GET, POST, HEAD, OPTIONS", res.headers.Allow)
+    local get = sec:handle(helpers.request{ path = "/login" })
+    local head = sec:handle(helpers.request{ method = "HEAD", path = "/login" })
+    assert.equals(200, head.status); assert.equals("", head.body)
+    assert.equals(get.headers["Content-Type"], head.headers["Content-Type"])
+    assert.equals(get.headers["Cache-Control"], head.headers["Cache-Control"])
+    assert.truthy(#get.body > 0)
+  end)
+
+  it("does nothing on HEAD where a GET acts: mailed links and GET /logout (link scanners probe with HEAD)", function()
+    local sec, u, clock, maildir = setup{ confirmable = true, passwordless = true, logout_methods = { "GET", "POST" } }
+    local c = api(sec)
+    c:call("POST", "/register", { email = "x@lp.com", password = "battery staple", password_confirm = "battery staple" })
+    c:call("POST", "/reset", { email = "matt@example.com" })
+    c:call("POST", "/login", { email = "matt@example.com" })
+    local links = {}
+    for _, m in ipairs(mails(maildir)) do
+      local kind = m.link and m.link:match("^https?://[^/]+/(%a+)/")
+      if kind then links[kind] = path_of(m.link) end
+    end
+    assert.truthy(links.confirm and links.reset and links.login)
+    for _, kind in ipairs{ "confirm", "login" } do
+      local res = sec:handle(c:req{ method = "HEAD", path = links[kind] })
+      assert.equals(200, res.status); assert.equals("", res.body)
+      assert.equals(0, #res.cookies, kind)
+    end
+    assert.is_nil(sec.datastore:find_user{ email = "x@lp.com" }.confirmed_at)
+    -- an expired reset link probed by HEAD mails nothing
+    clock.now = clock.now + 86401
+    local n = #mails(maildir)
+    assert.equals(200, sec:handle(helpers.request{ method = "HEAD", path = links.reset }).status)
+    assert.equals(n, #mails(maildir))
+    -- HEAD /logout keeps the session; GET /logout (allowed here) ends it
+    local m = helpers.client() -- (passwordless here: signed in directly)
+    local r = sec:new_response()
+    assert(sec:login_user(m:req(), r, u))
+    m:take(r)
+    assert.equals(u.id, sec:current_user(m:req()).id)
+    m:take(sec:handle(m:req{ method = "HEAD", path = "/logout" }))
+    assert.equals(u.id, sec:current_user(m:req()).id)
+    m:take(sec:handle(m:req{ path = "/logout" }))
+    assert.is_false(sec:current_user(m:req()).is_authenticated)
   end)
 end)
 

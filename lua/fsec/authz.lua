@@ -123,6 +123,8 @@ local function deny_unauthz(sec, req, res)
   if http.wants_json(req) then
     res:json(403, { errors = { msg } })
   elseif sec._cfg.unauthorized_view then
+    -- as Flask-Security's unauthz_handler: the page it lands on says why
+    require("fsec.flash").add(sec, req, res, "error", "UNAUTHORIZED")
     res:redirect(sec._cfg.unauthorized_view)
   else
     res:text(403, msg)

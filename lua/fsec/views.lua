@@ -7,6 +7,7 @@ local core = require "fsec.core"
 local http = require "fsec.http"
 local auth = require "fsec.auth"
 local csrf = require "fsec.csrf"
+local flashes = require "fsec.flash"
 local forms = require "fsec.forms"
 local mail = require "fsec.mail"
 local pages = require "fsec.pages"
@@ -41,36 +42,7 @@ end
 _M.within_text = within_text
 
 
-------------------------------------------------------------------------
--- Flash messages (HTML): a signed cookie read once
-------------------------------------------------------------------------
-
--- over TLS with the __Host- prefix, as the session cookie
-local function flash_cookie(req)
-  return req.scheme == "https" and "__Host-fsec_flash" or "fsec_flash"
-end
-
-local function flash(sec, req, res, category, key, vars)
-  local list = req._fsec_flash_out or {}
-  list[#list + 1] = { category, sec.msg(key, vars) }
-  req._fsec_flash_out = list
-  res:set_cookie(flash_cookie(req), assert(sec:generate_token("flash", list)),
-                 { path = "/", http_only = true, same_site = "Lax", secure = req.scheme == "https" })
-end
-
-local function take_flashes(sec, req, res)
-  local name = flash_cookie(req)
-  local v = http.request_cookie(req, name, 4096)
-  if not v then return {} end
-  res:delete_cookie(name, { path = "/", same_site = "Lax", secure = req.scheme == "https" })
-  local expired, invalid, list = sec:get_token_status(v, "flash", 3600)
-  if expired or invalid or type(list) ~= "table" then return {} end
-  local out = {}
-  for _, f in ipairs(list) do
-    if type(f) == "table" and type(f[1]) == "string" and type(f[2]) == "string" then out[#out + 1] = f end
-  end
-  return out
-end
+local flash, take_flashes = flashes.add, flashes.take
 
 
 ------------------------------------------------------------------------
@@ -299,6 +271,19 @@ function V.login(sec, req, res, fields, json)
   return res:redirect(nxt or sec._cfg.post_login_view)
 end
 
+-- Mail a new link of one kind (the instructions endpoints, and an expired
+-- link followed, as Flask-Security re-sends it) and send its signal.
+local SEND = {
+  login = { url = "login_url", signal = "login_instructions_sent" },
+  confirm = { url = "confirm_url", signal = "confirm_instructions_sent" },
+  reset = { url = "reset_url", signal = "reset_password_instructions_sent" },
+}
+local function send_link(sec, req, kind, user)
+  local k = SEND[kind]
+  mail.send(sec, kind, user, link(sec, req, k.url, make_token(sec, kind, user)))
+  sec.signals:send(k.signal, { user = auth.public_user(user) })
+end
+
 -- The "send me instructions" endpoints (confirm, forgot, passwordless):
 -- an email field, a check of the account, a mail and a signal. In generic
 -- mode the answer does not depend on whether the account exists.
@@ -337,10 +322,7 @@ function V.passwordless(sec, req, res, fields, json)
     page = "login", extra = { passwordless = true, links = home_links(sec) },
     get_json = { identity_attributes = sec:get_identity_attributes() },
     refuse = function(user) return not user.active and "DISABLED_ACCOUNT" or nil end,
-    send = function(user)
-      mail.send(sec, "login", user, link(sec, req, "login_url", make_token(sec, "login", user)))
-      sec.signals:send("login_instructions_sent", { user = auth.public_user(user) })
-    end,
+    send = function(user) send_link(sec, req, "login", user) end,
     flash = { "success", "LOGIN_EMAIL_SENT" }, redirect = url(sec, "login_url"), generic_any = true,
   })
 end
@@ -354,8 +336,7 @@ function V.login_token(sec, req, res, _, json, token)
     key = "INVALID_LOGIN_TOKEN"
   elseif state == "expired" then
     key = "LOGIN_EXPIRED"
-    mail.send(sec, "login", user, link(sec, req, "login_url", make_token(sec, "login", user)))
-    sec.signals:send("login_instructions_sent", { user = auth.public_user(user) })
+    send_link(sec, req, "login", user)
   end
   local vars = { within = within_text(sec._cfg.login_within), email = user and user.email }
   if not key then
@@ -459,10 +440,7 @@ function V.confirm(sec, req, res, fields, json)
   return instructions(sec, req, res, fields, json, {
     page = "confirm", extra = { links = home_links(sec) },
     refuse = function(user) return user.confirmed_at and "ALREADY_CONFIRMED" or nil end,
-    send = function(user)
-      mail.send(sec, "confirm", user, link(sec, req, "confirm_url", make_token(sec, "confirm", user)))
-      sec.signals:send("confirm_instructions_sent", { user = auth.public_user(user) })
-    end,
+    send = function(user) send_link(sec, req, "confirm", user) end,
     flash = { "info", "CONFIRMATION_REQUEST" }, redirect = url(sec, "confirm_url"),
   })
 end
@@ -471,13 +449,24 @@ function V.confirm_token(sec, req, res, _, json, token)
   local user, state = user_from_token(sec, "confirm", token, cfg.confirm_email_within)
   local key
   if not user or state == "invalid" then key = "INVALID_CONFIRMATION_TOKEN"
-  elseif state == "expired" then key = "CONFIRMATION_EXPIRED"
-  elseif user.confirmed_at then key = "ALREADY_CONFIRMED" end
+  elseif user.confirmed_at then key = "ALREADY_CONFIRMED"
+  elseif state == "expired" then
+    key = "CONFIRMATION_EXPIRED" -- with a new link, as Flask-Security
+    send_link(sec, req, "confirm", user)
+  end
   local vars = { within = within_text(cfg.confirm_email_within), email = user and user.email }
   if not key then
+    local current = signed_in(sec, req, res)
     sec.datastore:set_confirmed_at(user, now(sec))
     sec.signals:send("user_confirmed", { user = auth.public_user(user) })
-    if cfg.auto_login_after_confirm then sec:login_user(req, res, user, { authn_via = { "confirm" } }) end
+    if cfg.auto_login_after_confirm then
+      sec:login_user(req, res, user, { authn_via = { "confirm" } })
+    elseif current and current.id ~= user.id then
+      -- Flask-Security's confirm_email: whoever was signed in here is not
+      -- the account just confirmed, so the browser is signed out rather
+      -- than left in one account after confirming another
+      sec:logout_user(req, res)
+    end
   end
   if json then
     if key then return res:json(400, { errors = { sec.msg(key, vars) } }) end
@@ -502,10 +491,7 @@ function V.forgot(sec, req, res, fields, json)
       if not user.active then return "DISABLED_ACCOUNT" end
       if requires_confirmation(sec, user) then return "CONFIRMATION_REQUIRED" end
     end,
-    send = function(user)
-      mail.send(sec, "reset", user, link(sec, req, "reset_url", make_token(sec, "reset", user)))
-      sec.signals:send("reset_password_instructions_sent", { user = auth.public_user(user) })
-    end,
+    send = function(user) send_link(sec, req, "reset", user) end,
     flash = { "info", sec._cfg.return_generic_responses and "GENERIC_RECOVERY" or "PASSWORD_RESET_REQUEST" },
     redirect = url(sec, "reset_url"),
   })
@@ -517,6 +503,16 @@ function V.reset_token(sec, req, res, fields, json, token)
   local vars = { within = within_text(cfg.reset_password_within), email = user and user.email }
   local bad = (not user or state == "invalid") and "INVALID_RESET_PASSWORD_TOKEN"
     or (state == "expired" and "PASSWORD_RESET_EXPIRED") or nil
+  -- an expired link brings a new one, as in Flask-Security (GET and POST),
+  -- if /reset would send one: not to a disabled or unconfirmed account,
+  -- whose expired link is then just invalid
+  if bad == "PASSWORD_RESET_EXPIRED" then
+    if user.active and not requires_confirmation(sec, user) then
+      send_link(sec, req, "reset", user)
+    else
+      bad = "INVALID_RESET_PASSWORD_TOKEN"
+    end
+  end
   if req.method == "GET" then
     if bad then
       if json then return res:json(400, { errors = { sec.msg(bad, vars) } }) end
@@ -693,6 +689,38 @@ _M.methods = Security
 
 local answer
 
+-- The Allow header: the endpoint's methods, with HEAD beside GET and
+-- OPTIONS, as Werkzeug lists them for a Flask view.
+local function allow_list(allowed, has_get)
+  local list = {}
+  for _, m in ipairs(allowed) do list[#list + 1] = m end
+  if has_get then list[#list + 1] = "HEAD" end
+  list[#list + 1] = "OPTIONS"
+  return table.concat(list, ", ")
+end
+
+-- Where a GET acts: it signs out, or uses a mailed link (a new one is
+-- even mailed when it has expired). A HEAD there must do none of that:
+-- mail scanners and link previews probe links with HEAD before a person
+-- follows them.
+local ACTS = { logout = true, login_token = true, confirm_token = true, reset_token = true }
+
+-- OPTIONS: the Allow header and no body (as Werkzeug answers it). HEAD: what
+-- GET would answer, headers only; where GET acts, 200 and nothing done.
+local function head_or_options(sec, req, res, name, method, allowed, has_get)
+  if method == "OPTIONS" or ACTS[name] then
+    res:set_header("Allow", allow_list(allowed, has_get))
+    res.status, res.body = 200, ""
+    return res
+  end
+  req.method = "GET"
+  local ok, out = pcall(answer, sec, req)
+  req.method = method
+  if not ok then error(out, 0) end
+  out.body = ""
+  return out
+end
+
 --- Answer a request if it is for one of fsec's endpoints.
 -- @return a response (status, headers, cookies, body), or nil
 function Security:handle(req)
@@ -721,10 +749,16 @@ answer = function(self, req)
   local method = req.method
   local allowed = (name == "logout") and cfg.logout_methods or
                   ((name == "login_token" or name == "confirm_token") and { "GET" } or { "GET", "POST" })
-  local ok_method = false
-  for _, m in ipairs(allowed) do if m == method then ok_method = true end end
+  local ok_method, has_get = false, false
+  for _, m in ipairs(allowed) do
+    if m == method then ok_method = true end
+    if m == "GET" then has_get = true end
+  end
+  if method == "OPTIONS" or (method == "HEAD" and has_get) then
+    return head_or_options(self, req, res, name, method, allowed, has_get)
+  end
   if not ok_method then
-    res:set_header("Allow", table.concat(allowed, ", "))
+    res:set_header("Allow", allow_list(allowed, has_get))
     if json then return res:json(405, { errors = { "Method not allowed" } }) end
     return res:text(405, "Method not allowed")
   end
