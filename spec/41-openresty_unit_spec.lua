@@ -263,3 +263,36 @@ describe("core.shared_counter (the cache generation the workers share)", functio
     end
   end)
 end)
+
+describe("fsec.openresty's cache generation and transactions", function()
+  local core = require "fsec.core"
+  local fo = require "fsec.openresty"
+  local get = core.shared_counter_get
+
+  it("bumps once more after a transaction's COMMIT when a write inside it bumped, not after a rollback", function()
+    local sec = helpers.new{ database = helpers.tmpfile("gen.db") }
+    local ds = sec.datastore
+    local u = assert(ds:create_user{ email = "a@x.org", password = sec:hash_password("password") })
+    local c = assert(core.shared_counter())
+    fo._bump_on_writes(ds, c)
+    for _, name in ipairs{ "transaction", "transaction_deferred" } do
+      -- the write's own bumps come before the COMMIT, which runs after fn:
+      -- a worker reading between them would cache the old row
+      local inside
+      ds[name](ds, function()
+        ds:set_confirmed_at(u, 1000)
+        inside = get(c)
+      end)
+      assert.is_true(get(c) > inside, name)
+      -- writes that keep the caches (a new session): no bump at all
+      local g = get(c)
+      ds[name](ds, function() ds:create_session(u, "sid-" .. name, 2e9) end)
+      assert.equals(g, get(c), name)
+      -- rolled back: the write's own two bumps, nothing after
+      g = get(c)
+      assert.is_false((pcall(ds[name], ds, function() ds:set_confirmed_at(u, 2000); error("boom") end)))
+      assert.equals(g + 2, get(c), name)
+      assert.equals(1000, ds:find_user{ id = u.id }.confirmed_at)
+    end
+  end)
+end)

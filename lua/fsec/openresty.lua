@@ -422,8 +422,13 @@ local function install_cache(counter)
   cache_slot_bytes = math.floor((collectgarbage("count") - before) * 1024)
   sec._cache_ttl = saved_opts.cache_ttl or 2
   sec._generation = generation_reader(counter)
-  local bump = core.shared_counter_bump
-  local ds = sec.datastore
+  _M._bump_on_writes(sec.datastore, counter)
+end
+
+--- Make ds's writes bump the shared generation (every worker then drops
+-- what it cached). Exported for the tests.
+function _M._bump_on_writes(ds, counter)
+  local bump, get = core.shared_counter_bump, core.shared_counter_get
   for _, name in ipairs(WRITES) do
     local orig = ds[name]
     -- bumped before too: a write's commit is durable only after its fsync
@@ -435,6 +440,21 @@ local function install_cache(counter)
       local a, b, c = orig(self, ...)
       bump(counter)
       return a, b, c
+    end
+  end
+  -- Inside a transaction a write's "after" comes before the COMMIT: a
+  -- worker that read the row between that bump and the COMMIT would keep
+  -- the old user under the new generation. So a transaction during which
+  -- the generation moved bumps it once more, after its COMMIT (and its
+  -- fsync); one that rolled back has nothing new to drop.
+  local function after(g, ...)
+    if get(counter) ~= g then bump(counter) end
+    return ...
+  end
+  for _, name in ipairs{ "transaction", "transaction_deferred" } do
+    local orig = ds[name]
+    if orig then
+      ds[name] = function(self, ...) return after(get(counter), orig(self, ...)) end
     end
   end
 end
