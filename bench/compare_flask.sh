@@ -39,6 +39,8 @@ trap 'exit 1' INT TERM
 
 # The same users on both sides: user00001..N (role member) and the admin.
 mkdir -p "$dir/fsec/var/mail" "$dir/flask"
+# links in mail name this site (the example warns without it)
+FSEC_EXTERNAL_URL=http://127.0.0.1:$port; export FSEC_EXTERNAL_URL
 LUA_PATH="lua/?.lua;examples/openresty/?.lua;;" LUA_CPATH="build/luajit/?.so;;" \
   luajit bench/flask/fsec_users.lua "$dir/fsec" "$users" "$PW"
 FSEC_ADMIN_PASSWORD=$PW sh scripts/serve-example.sh "$dir/fsec" "$port" "$workers" > "$dir/fsec.out" 2>&1 &
