@@ -313,5 +313,51 @@ for name, make in pairs(IMPLEMENTATIONS) do
       end)
       assert.is_nil(ds:find_user{ email = "x4@x.org" })
     end)
+
+    it("ends every session and token on deactivation, so enabling the account again revives none", function()
+      local u = assert(ds:create_user{ email = "d@x.org", password = "$hash$" })
+      local uq, tq = u.fs_uniquifier, u.fs_token_uniquifier
+      assert.truthy(ds:create_session(u, "sid-a", clock.now + 3600))
+      assert.truthy(ds:create_session(u, "sid-b", clock.now + 3600))
+      assert.is_true(ds:deactivate_user(u))
+      assert.is_true(ds:activate_user(u))
+      assert.is_nil(ds:find_user_by_session("sid-a", uq)); assert.is_nil(ds:find_user_by_session("sid-b", uq))
+      local again = ds:find_user{ id = u.id }
+      assert.not_equals(uq, again.fs_uniquifier)
+      assert.not_equals(tq or uq, again.fs_token_uniquifier or again.fs_uniquifier)
+      -- toggle_active to inactive does the same
+      assert.truthy(ds:create_session(again, "sid-c", clock.now + 3600))
+      assert.is_true(ds:toggle_active(again))
+      assert.is_false(again.active)
+      assert.is_true(ds:toggle_active(again))
+      assert.is_nil(ds:find_user_by_session("sid-c", again.fs_uniquifier))
+    end)
+
+    it("rotates a uniquifier given as \"\" (Flask-Security takes any false value so)", function()
+      local u = assert(ds:create_user{ email = "q@x.org" })
+      local before = u.fs_uniquifier
+      assert.is_true(ds:set_uniquifier(u, ""))
+      assert.is_string(u.fs_uniquifier); assert.truthy(#u.fs_uniquifier > 10)
+      assert.not_equals(before, u.fs_uniquifier)
+      assert.is_true(ds:set_token_uniquifier(u, ""))
+      assert.truthy(#u.fs_token_uniquifier > 10)
+    end)
+
+    it("takes times with a fraction as whole seconds and refuses NaN and infinities", function()
+      local u = assert(ds:create_user{ email = "t@x.org", confirmed_at = 1000.9 })
+      assert.equals(1000, ds:find_user{ id = u.id }.confirmed_at)
+      assert.truthy(ds:create_session(u, "sid-f", clock.now + 60.5))
+      for _, bad in ipairs{ 0 / 0, math.huge, -math.huge } do
+        assert.has_error(function() ds:set_confirmed_at(u, bad) end)
+        assert.has_error(function() ds:create_user{ email = "t2@x.org", confirmed_at = bad } end)
+        assert.has_error(function() ds:create_session(u, "sid-g", bad) end)
+        assert.has_error(function() ds:record_failed_login(u, bad) end)
+      end
+      assert.is_nil(ds:find_user{ email = "t2@x.org" })
+      local ok, _, code = ds:create_session(u, "", clock.now + 60)
+      assert.is_nil(ok); assert.equals("EINVAL", code)
+      ok, _, code = ds:record_failed_login(u, -5)
+      assert.is_nil(ok); assert.equals("EINVAL", code)
+    end)
   end)
 end

@@ -129,7 +129,16 @@ describe("session cookie", function()
     sec.datastore:deactivate_user(u)
     assert.is_false(sec:current_user(c:req()).is_authenticated)
     assert.is_false(sec:current_user(tok_req()).is_authenticated)
+    -- enabled again: what was signed in before stays ended (the account
+    -- may have been disabled because someone else had it)
     sec.datastore:activate_user(u)
+    assert.is_false(sec:current_user(c:req()).is_authenticated)
+    c.jar.session = nil
+    assert.is_false(sec:current_user(c:req()).is_authenticated) -- remember too
+    assert.is_false(sec:current_user(tok_req()).is_authenticated)
+    c = helpers.client()
+    login(sec, c, u, { remember = true })
+    token = assert(sec:get_auth_token(u))
     assert.is_true(sec:current_user(c:req()).is_authenticated)
     assert.is_true(sec.datastore:reset_user_access(u))
     assert.is_false(sec:current_user(c:req()).is_authenticated)

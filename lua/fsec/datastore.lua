@@ -164,6 +164,7 @@ function _M.check_create(fields, fname)
       error("bad field '" .. tostring(k) .. "' to '" .. fname .. "' (unknown field)", 3)
     end
     if type(v) ~= want then _M.argerror(fname, "field '" .. k .. "'", want, v) end
+    if want == "number" then _M.whole(v, fname, "field '" .. k .. "'") end
   end
   if fields.email == nil then _M.argerror(fname, "field 'email'", "string", nil) end
 end
@@ -264,6 +265,20 @@ function _M.check_user(u, fname)
 end
 
 
+--- A time or a count given as a number (a timestamp may come from
+-- ngx.now(), with a fraction): whole seconds. Raises on anything that is
+-- not a finite number within what both stores keep (SQLite's integers
+-- as Lua numbers hold them exactly: 2^53).
+function _M.whole(v, fname, what, nilable)
+  if v == nil and nilable then return nil end
+  if type(v) ~= "number" then _M.argerror(fname, what, "number", v) end
+  if v ~= v or v >= 2^53 or v <= -2^53 then
+    error(("bad %s to '%s' (finite number expected, got %s)"):format(what, fname, tostring(v)), 3)
+  end
+  return math.floor(v)
+end
+
+
 function _M.check_string(v, fname, what, nilable)
   if type(v) ~= "string" and not (nilable and v == nil) then
     _M.argerror(fname, what, "string", v)
@@ -278,12 +293,35 @@ end
 function _M.field_methods(Class, set)
   local check_string = _M.check_string
 
+  -- Deactivation also ends every session, remember cookie and token of
+  -- the account (new uniquifiers, its sessions deleted), in one
+  -- transaction: an account disabled because it was taken over must not
+  -- come back with the intruder's sessions when it is enabled again.
+  local function deactivate(self, u, fname)
+    return _M.all_or_nothing(self, function()
+      local changed = _M.must(set(self, u, "active", false, fname))
+      _M.must(self:set_uniquifier(u))
+      _M.must(self:set_token_uniquifier(u))
+      _M.must(self:delete_user_sessions(u))
+      return changed
+    end)
+  end
+
   function Class:activate_user(u) return set(self, u, "active", true, "activate_user") end
-  function Class:deactivate_user(u) return set(self, u, "active", false, "deactivate_user") end
+  function Class:deactivate_user(u)
+    _M.check_user(u, "deactivate_user")
+    if not u.active then return set(self, u, "active", false, "deactivate_user") end -- unchanged: false
+    return deactivate(self, u, "deactivate_user")
+  end
 
   function Class:toggle_active(u)
     _M.check_user(u, "toggle_active")
-    local ok, err, code = set(self, u, "active", not u.active, "toggle_active")
+    local ok, err, code
+    if u.active then
+      ok, err, code = deactivate(self, u, "toggle_active")
+    else
+      ok, err, code = set(self, u, "active", true, "toggle_active")
+    end
     if ok == nil then return nil, err, code end
     return true
   end
@@ -304,8 +342,7 @@ function _M.field_methods(Class, set)
   end
 
   function Class:set_confirmed_at(u, t)
-    if t ~= nil and type(t) ~= "number" then _M.argerror("set_confirmed_at", "argument #2", "number", t) end
-    return set(self, u, "confirmed_at", t and math.floor(t), "set_confirmed_at")
+    return set(self, u, "confirmed_at", _M.whole(t, "set_confirmed_at", "argument #2", true), "set_confirmed_at")
   end
 
   function Class:set_field(u, name, value)
@@ -318,6 +355,9 @@ function _M.field_methods(Class, set)
 
   local function set_id(self, u, column, uq, fname)
     check_string(uq, fname, "argument #2", true)
+    -- none given, or an empty one: a new one (Flask-Security takes any
+    -- false value so); storing "" would end nothing and look rotated
+    if uq == "" then uq = nil end
     local ok, err, code = set(self, u, column, uq or _M.random_id(), fname)
     if ok == nil then return nil, err, code end
     return true

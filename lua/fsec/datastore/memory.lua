@@ -333,7 +333,8 @@ end
 
 function Memory:record_failed_login(u, window)
   check_user(u, "record_failed_login")
-  if type(window) ~= "number" then base.argerror("record_failed_login", "argument #2", "number", window) end
+  window = base.whole(window, "record_failed_login", "argument #2")
+  if window <= 0 then return fail("EINVAL", "window must be positive") end -- as the SQLite store
   local row = self._users[u.id]
   if not row then return fail("ENOTFOUND", "no such user") end
   local t = now(self)
@@ -357,7 +358,8 @@ end
 function Memory:create_session(u, sid, expires_at)
   check_user(u, "create_session")
   check_string(sid, "create_session", "argument #2")
-  if type(expires_at) ~= "number" then base.argerror("create_session", "argument #3", "number", expires_at) end
+  expires_at = base.whole(expires_at, "create_session", "argument #3")
+  if sid == "" then return fail("EINVAL", "session id is empty") end -- as the SQLite store
   local ok, err, code = check_text(sid, 64, "session id")
   if not ok then return nil, err, code end
   if not self._users[u.id] then return fail("ENOTFOUND", "user " .. tostring(u.id) .. " does not exist") end

@@ -68,7 +68,7 @@ function SQLite:create_user(fields)
   id, err, code = self._store:create_user{
     email = fields.email, username = fields.username,
     password = fields.password, active = fields.active ~= false,
-    confirmed_at = fields.confirmed_at,
+    confirmed_at = base.whole(fields.confirmed_at, "create_user", "field 'confirmed_at'", true),
     fs_uniquifier = fields.fs_uniquifier,
     fs_token_uniquifier = fields.fs_token_uniquifier,
     roles = base.role_names(fields.roles, "create_user"), now = now(self),
@@ -181,8 +181,8 @@ end
 
 function SQLite:record_failed_login(u, window)
   check_user(u, "record_failed_login")
-  if type(window) ~= "number" then base.argerror("record_failed_login", "argument #2", "number", window) end
-  local n, err, code = self._store:failed_login(u.id, now(self), math.floor(window))
+  window = base.whole(window, "record_failed_login", "argument #2")
+  local n, err, code = self._store:failed_login(u.id, now(self), window)
   if not n then return nil, err, code end
   u.failed_login_count = n
   return n
@@ -229,8 +229,8 @@ end
 function SQLite:create_session(u, sid, expires_at)
   check_user(u, "create_session")
   check_string(sid, "create_session", "argument #2")
-  if type(expires_at) ~= "number" then base.argerror("create_session", "argument #3", "number", expires_at) end
-  return self._store:create_session(sid, u.id, now(self), math.floor(expires_at))
+  expires_at = base.whole(expires_at, "create_session", "argument #3")
+  return self._store:create_session(sid, u.id, now(self), expires_at)
 end
 
 function SQLite:find_user_by_session(sid, uq)
