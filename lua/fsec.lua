@@ -222,6 +222,20 @@ local function exact_numbers(v)
   return true
 end
 
+-- Does JSON give back b for a: the same keys (a number key stays a
+-- number), the same values? cjson writes a sparse array with nulls and a
+-- mixed table's number keys as strings: such data comes back changed.
+local function same(a, b)
+  if type(a) ~= "table" or type(b) ~= "table" then return a == b end
+  for k, x in pairs(a) do
+    if not same(x, b[k]) then return false end
+  end
+  for k in pairs(b) do
+    if a[k] == nil then return false end
+  end
+  return true
+end
+
 --- Mint a signed token carrying `data` (any JSON-encodable value whose
 -- numbers have at most 14 significant digits: ids beyond go as strings).
 -- @tparam string purpose e.g. "confirm", "reset", "login", "auth"
@@ -235,6 +249,10 @@ function Security:generate_token(purpose, data)
   end
   if not exact_numbers(data) then
     return nil, "EINVAL: token data has a number of more than 14 significant digits (send it as a string)", "EINVAL"
+  end
+  if type(data) == "table" and not same(data, json.decode(payload)) then
+    return nil, "EINVAL: token data would not come back as given (a list with holes, or number and"
+      .. " string keys in one table)", "EINVAL"
   end
   return self._engine:issue_token(purpose, payload, now(self))
 end

@@ -115,6 +115,16 @@ describe("signed tokens", function()
       assert.is_nil(tok, tostring(n)); assert.equals("EINVAL", code); assert.matches("14 significant digits", err)
     end
     assert.equals("EINVAL", select(3, sec:generate_token("x", { [123456789012345] = true })))
+    -- lists with holes and mixed tables would come back changed (nulls,
+    -- string keys): refused too; what round-trips is kept
+    for _, bad in ipairs{ { [1] = 1, [3] = 3 }, { [2] = "b" }, { 1, a = 2 }, { t = { [1] = 1, [3] = 3 } } } do
+      local tok, err, code = sec:generate_token("x", bad)
+      assert.is_nil(tok); assert.equals("EINVAL", code); assert.matches("would not come back as given", err)
+    end
+    for _, good in ipairs{ {}, { 1, 2, 3 }, { a = { "x", "y" }, b = false }, { s = "", n = 0 } } do
+      local _, invalid, data = sec:get_token_status(assert(sec:generate_token("x", good)), "x")
+      assert.is_false(invalid); assert.same(good, data)
+    end
     for _, n in ipairs{ 12345678901234, -2 ^ 40, 0.5, 1800000000 } do
       local tok = assert(sec:generate_token("x", { n = n, list = { n } }))
       local _, invalid, data = sec:get_token_status(tok, "x")
