@@ -296,6 +296,8 @@ describe("freshness", function()
     local j = cjson.decode(b).response
     assert.same({ "You must reauthenticate to access this endpoint" }, j.errors)
     assert.is_true(j.reauth_required)
+    -- the keys Flask-Security-Too's clients read beside it
+    assert.is_false(j.unified_signin_enabled); assert.is_false(j.has_webauthn_verify_credential)
     local r
     _, _, _, r = sec:check(c:req{ path = "/myspecialview" }, spec)
     assert.equals("/verify?next=/myspecialview", r.headers.Location)

@@ -907,3 +907,100 @@ describe("a store that cannot answer", function()
     assert.equals(200, res.status)
   end)
 end)
+
+describe("as Flask-Security", function()
+  local function signals_of(sec)
+    local got = {}
+    for _, name in ipairs{ "user_authenticated", "password_changed", "user_not_registered" } do
+      sec:connect(name, function(ev) got[#got + 1] = { name, ev } end)
+    end
+    return got
+  end
+
+  it("a change signs in again (user_authenticated, authn_via change) before password_changed", function()
+    local sec = setup()
+    local c = api(sec)
+    c:call("GET", "/login")
+    c:call("POST", "/login", { email = "matt@example.com", password = PW })
+    local got = signals_of(sec)
+    local res = c:call("POST", "/change", { password = PW, new_password = "battery staple", new_password_confirm = "battery staple" })
+    assert.equals(200, res.status)
+    assert.equals(2, #got)
+    assert.equals("user_authenticated", got[1][1]); assert.same({ "change" }, got[1][2].authn_via)
+    assert.equals("password_changed", got[2][1])
+  end)
+
+  it("a passwordless link signs in with authn_via token", function()
+    local sec, _, _, maildir = setup{ passwordless = true }
+    local c = api(sec)
+    c:call("POST", "/login", { email = "matt@example.com" })
+    local got = signals_of(sec)
+    c:take(sec:handle(c:req{ path = path_of(mails(maildir)[1].link) }))
+    assert.equals(1, #got); assert.same({ "token" }, got[1][2].authn_via)
+  end)
+
+  it("a confirm link of the account signed in does not sign it in again, even with auto_login_after_confirm", function()
+    local sec, _, _, maildir = setup{ confirmable = true, login_without_confirmation = true, auto_login_after_confirm = true,
+                                      trackable = true }
+    local c = api(sec)
+    c:call("GET", "/register")
+    c:call("POST", "/register", { email = "x@lp.com", password = "battery staple", password_confirm = "battery staple" })
+    local x = sec.datastore:find_user{ email = "x@lp.com" }
+    assert.equals(x.id, sec:current_user(c:req()).id)
+    local got = signals_of(sec)
+    c:take(sec:handle(c:req{ path = path_of(mails(maildir)[1].link) }))
+    assert.truthy(sec.datastore:find_user{ email = "x@lp.com" }.confirmed_at)
+    assert.equals(0, #got)
+    assert.equals(1, sec.datastore:find_user{ email = "x@lp.com" }.login_count) -- the registration's only
+    assert.equals(x.id, sec:current_user(c:req()).id)
+  end)
+
+  it("generic mode: a taken email or username gets the answer of a new account, a signal and a mail", function()
+    local sec, _, _, maildir = setup{ return_generic_responses = true, confirmable = true, username_enable = true }
+    assert(sec.datastore:create_user{ email = "alice@example.com", username = "alice", password = sec:hash_password(PW) })
+    local got = signals_of(sec)
+    local function register(email, username)
+      local c = helpers.client()
+      local page = sec:handle(c:req{ path = "/register" })
+      c:take(page)
+      local body = ("email=%s&username=%s&password=battery+staple&password_confirm=battery+staple&csrf_token=%s")
+        :format(email, username, page.body:match('name="csrf_token" value="([^"]+)"'))
+      local res = sec:handle(c:req{ method = "POST", path = "/register", body = body,
+                                    headers = { ["content-type"] = "application/x-www-form-urlencoded" } })
+      c:take(res)
+      return res, sec:take_flashes(c:req(), sec:new_response())
+    end
+    local new_res, new_flash = register("fresh%40example.com", "fresh")
+    local cases = { { "alice%40example.com", "someone", true, false }, -- taken email
+                    { "b%40example.com", "alice", false, true } }     -- taken username
+    for i, case in ipairs(cases) do
+      local res, flashes = register(case[1], case[2])
+      assert.equals(new_res.status, res.status); assert.equals(new_res.headers.Location, res.headers.Location)
+      -- the same flash, category included (it names the address given)
+      assert.same(new_flash[1][1], flashes[1][1])
+      assert.equals(new_flash[1][2]:gsub("fresh@example%.com", (case[1]:gsub("%%40", "@"))), flashes[1][2])
+      local ev = got[#got]
+      assert.equals("user_not_registered", ev[1])
+      assert.equals(case[3], ev[2].existing_email, i); assert.equals(case[4], ev[2].existing_username, i)
+    end
+    assert.is_nil(sec.datastore:find_user{ email = "b@example.com" })
+    local to_b
+    for _, m in ipairs(mails(maildir)) do if m.to == "b@example.com" then to_b = m end end
+    assert.truthy(to_b); assert.equals("welcome_existing_username", to_b.kind)
+  end)
+
+  it("/change wants a sign-in within freshness, except by token (FRESHNESS_ALLOW_AUTH_TOKEN)", function()
+    local sec, _, clock = setup{ freshness = 600, freshness_grace_period = 0 }
+    local c = api(sec)
+    c:call("GET", "/login")
+    local _, r = c:call("POST", "/login", { email = "matt@example.com", password = PW }, { include_auth_token = "" })
+    local token = r.user.authentication_token
+    clock.now = clock.now + 601
+    local res, j = c:call("POST", "/change", { password = PW, new_password = "battery staple", new_password_confirm = "battery staple" })
+    assert.equals(401, res.status); assert.is_true(j.reauth_required)
+    local t = api(sec)
+    res = t:call("POST", "/change", { password = PW, new_password = "battery staple", new_password_confirm = "battery staple" },
+                 nil, { ["authentication-token"] = token })
+    assert.equals(200, res.status)
+  end)
+end)

@@ -113,3 +113,54 @@ describe("lockout counter", function()
     assert.equals(50, sec.datastore:find_user{ id = victim.id }.failed_login_count)
   end)
 end)
+
+describe("HTML forms as Flask-Security answers them", function()
+  local function post(sec, c, path, fields, query)
+    local page = sec:handle(c:req{ path = path, query = query })
+    c:take(page)
+    fields.csrf_token = csrf_of(page.body)
+    local res = sec:handle(c:req{ method = "POST", path = path, query = query or {},
+      headers = { ["content-type"] = "application/x-www-form-urlencoded" }, body = form_body(fields) })
+    c:take(res)
+    return res
+  end
+
+  it("take the query's next before the form's (get_post_action_redirect)", function()
+    local sec = setup()
+    local res = post(sec, helpers.client(), "/login",
+                     { email = "matt@example.com", password = "password-1", next = "/f" }, { next = "/q" })
+    assert.equals(302, res.status); assert.equals("/q", res.headers.Location)
+  end)
+
+  it("show a refused next on the page (no field shows it), and /verify ignores one", function()
+    local sec = setup()
+    local res = post(sec, helpers.client(), "/login",
+                     { email = "matt@example.com", password = "password-1", next = "http://evil.example/" })
+    assert.equals(400, res.status)
+    assert.matches('role="alert">Redirections outside the domain are forbidden</p>', res.body, 1, true)
+    local c = helpers.client()
+    post(sec, c, "/login", { email = "matt@example.com", password = "password-1" })
+    res = post(sec, c, "/verify", { password = "password-1" }, { next = "http://evil.example/" })
+    assert.equals(302, res.status); assert.equals("/", res.headers.Location)
+  end)
+
+  it("flash 'Please log in' on the way to the login page and 're-authenticate' on the way to /verify", function()
+    local sec = setup()
+    local c = helpers.client()
+    local res = sec:handle(c:req{ path = "/change" })
+    c:take(res)
+    assert.equals(302, res.status); assert.equals("/login?next=/change", res.headers.Location)
+    assert.same({ { "info", "Please log in to access this page." } }, sec:take_flashes(c:req(), sec:new_response()))
+    -- a stale session: /verify with the message
+    local clock = helpers.clock()
+    sec = setup{ clock = clock.fn, freshness = 60 }
+    c = helpers.client()
+    post(sec, c, "/login", { email = "matt@example.com", password = "password-1" })
+    clock.now = clock.now + 120
+    res = sec:handle(c:req{ path = "/change" })
+    c:take(res)
+    assert.equals(302, res.status); assert.equals("/verify?next=/change", res.headers.Location)
+    assert.same({ { "error", "You must reauthenticate to access this endpoint" } },
+                sec:take_flashes(c:req(), sec:new_response()))
+  end)
+end)

@@ -112,6 +112,8 @@ local function deny_unauthn(sec, req, res, spec)
   elseif basic then
     res:text(401, msg)
   else
+    -- Flask-Login's unauthorized() as Flask-Security configures it
+    require("fsec.flash").add(sec, req, res, "info", "LOGIN")
     res:redirect(url(sec, "login_url") .. "?next=" .. http.quote(http.full_path(req)))
   end
   return res
@@ -145,8 +147,12 @@ end
 
 local function deny_reauth(sec, req, res)
   if http.wants_json(req) then
-    res:json(401, { errors = { sec.msg("REAUTHENTICATION_REQUIRED") }, reauth_required = true })
+    -- the keys Flask-Security-Too's clients read (no unified sign-in or
+    -- WebAuthn here)
+    res:json(401, { errors = { sec.msg("REAUTHENTICATION_REQUIRED") }, reauth_required = true,
+                    unified_signin_enabled = false, has_webauthn_verify_credential = false })
   else
+    require("fsec.flash").add(sec, req, res, "error", "REAUTHENTICATION_REQUIRED")
     res:redirect(url(sec, "verify_url") .. "?next=" .. http.quote(http.full_path(req)))
   end
   return res

@@ -6,6 +6,7 @@
 -- @module fsec.mail
 
 local http = require "fsec.http"
+local core = require "fsec.core"
 
 local format = string.format
 
@@ -20,6 +21,10 @@ local TEMPLATES = {
   welcome_existing = "Hello %s,\n\nSomeone (you, we hope) tried to register an account with this"
     .. " email address, which already has one. If that was you and you forgot your password,"
     .. " you can sign in or reset it from:\n%s\n\nIf it was not you, you can ignore this message.\n",
+  -- a new address with a username another account has (generic
+  -- responses: the page said nothing about the username)
+  welcome_existing_username = "Hello %s,\n\nYou tried to register with a username that another"
+    .. " account already has. Please register again with a different username:\n%s\n",
   confirm = "Please confirm your email through the link below:\n%s\n",
   reset = "Click the link below to reset your password:\n%s\n",
   reset_notice = "Your password has been reset.\n",
@@ -29,7 +34,7 @@ local TEMPLATES = {
 
 local SUBJECTS = {
   welcome = "email_subject_register", welcome_confirm = "email_subject_register",
-  welcome_existing = "email_subject_register",
+  welcome_existing = "email_subject_register", welcome_existing_username = "email_subject_register",
   confirm = "email_subject_confirm", reset = "email_subject_password_reset",
   reset_notice = "email_subject_password_notice",
   change_notice = "email_subject_password_change_notice",
@@ -50,14 +55,37 @@ local function html_escape(s)
 end
 
 
+-- The development mailer's file names: the time first (they sort by
+-- time), this process's count, then a random id, so that processes
+-- writing at the same second (nginx workers, which all start from the
+-- same count) never pick the same name.
 local counter = 0
+local made = {} -- mail folders this process has made: mkdir at most once each
+
+local function shell_quote(s)
+  return "'" .. s:gsub("'", "'\\''") .. "'"
+end
 
 local function write_file(sec, msg)
   local dir = sec._cfg.mail_dir
-  os.execute("mkdir -p '" .. dir:gsub("'", "'\\''") .. "'")
+  if type(dir) ~= "string" or dir == "" or dir:find("\0", 1, true) then
+    return nil, "mail_dir must name a folder (not empty, no NUL byte)"
+  end
   counter = counter + 1
-  local name = format("%s/%d-%05d-%s.eml", dir, os.time(), counter, msg.kind)
+  local name
+  for _ = 1, 8 do -- a name taken already (a copied folder, say) is never written over
+    local try = format("%s/%d-%05d-%s-%s.eml", dir, os.time(), counter, core.random_id(16):sub(1, 12), msg.kind)
+    local old = io.open(try, "r")
+    if not old then name = try; break end
+    old:close()
+  end
+  if not name then return nil, "no free file name in " .. dir end
   local f, err = io.open(name, "w")
+  if not f and not made[dir] then
+    made[dir] = true
+    os.execute("mkdir -p -- " .. shell_quote(dir))
+    f, err = io.open(name, "w")
+  end
   if not f then return nil, err end
   f:write("From: ", msg.from, "\nTo: ", msg.to, "\nSubject: ", msg.subject,
           "\nX-Fsec-Kind: ", msg.kind, "\n")

@@ -58,8 +58,11 @@ end
 
 local function form(ctx, inner, button)
   local errs = {}
-  for _, e in ipairs(ctx.field_errors and ctx.field_errors[""] or {}) do
-    errs[#errs + 1] = '<p class="error" role="alert">' .. escape(e) .. "</p>"
+  -- the form's own errors, and next's: no field of the page shows it
+  for _, key in ipairs{ "", "next" } do
+    for _, e in ipairs(ctx.field_errors and ctx.field_errors[key] or {}) do
+      errs[#errs + 1] = '<p class="error" role="alert">' .. escape(e) .. "</p>"
+    end
   end
   return concat{
     concat(errs),

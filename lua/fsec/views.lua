@@ -115,9 +115,12 @@ end
 
 -- The validated next (form field, then query), false when one was given
 -- but is unsafe, nil when none.
+-- The query's next first, then the form's, as Flask-Security's
+-- get_post_action_redirect reads them.
 local function next_of(req, form)
-  local v = form and form.data.next
-  if type(v) ~= "string" or v == "" then v = http.single(req.query, "next", 2048) end
+  local v = http.single(req.query, "next", 2048)
+  if (not v or v == "") and form then v = form.data.next end
+  if type(v) ~= "string" then v = nil end
   if not v or v == "" then return nil end
   return redirect.safe(req, v) or false
 end
@@ -340,7 +343,7 @@ function V.login_token(sec, req, res, _, json, token)
   end
   local vars = { within = within_text(sec._cfg.login_within), email = user and user.email }
   if not key then
-    local ok = sec:login_user(req, res, user, { authn_via = { "email" } })
+    local ok = sec:login_user(req, res, user, { authn_via = { "token" } }) -- Flask-Security's name
     if not ok then key = "INVALID_LOGIN_TOKEN" end
   end
   if json then
@@ -384,7 +387,9 @@ function V.register(sec, req, res, fields, json)
   if existing and not cfg.return_generic_responses then
     form:error("email", "EMAIL_ALREADY_ASSOCIATED", { email = email })
   end
-  if username and ds:find_user{ username = username } then
+  -- generic responses hide a taken username as they hide a taken email
+  local taken = username and auth.check_store(ds:find_user{ username = username })
+  if taken and not cfg.return_generic_responses then
     form:error("username", "USERNAME_ALREADY_ASSOCIATED", { username = username })
   end
   local password = form:password("password")
@@ -396,16 +401,26 @@ function V.register(sec, req, res, fields, json)
     if json then return json_error(res, form) end
     return page(sec, req, res, "register", form, extra)
   end
-  if existing then
+  if existing or taken then
     -- generic responses: answer as for a new account, create nothing
+    -- (Flask-Security's register_existing)
     auth.new_hash(sec, password) -- the same work as a registration (and faults)
-    sec.signals:send("user_not_registered", { user = auth.public_user(existing),
-      existing_email = true, existing_username = false, form_data = { email = email, username = username } })
-    -- the owner hears of it (Flask-Security-Too's welcome_existing; E-06)
-    mail.send(sec, "welcome_existing", existing, mail.base_url(sec, req)
-      .. url(sec, cfg.recoverable and "reset_url" or "login_url"))
+    sec.signals:send("user_not_registered", { user = existing and auth.public_user(existing) or nil,
+      existing_email = existing and true or false, existing_username = taken and true or false,
+      form_data = { email = email, username = username } })
+    if existing then
+      -- the owner hears of it (Flask-Security-Too's welcome_existing; E-06)
+      mail.send(sec, "welcome_existing", existing, mail.base_url(sec, req)
+        .. url(sec, cfg.recoverable and "reset_url" or "login_url"))
+    else
+      -- a new address with a taken username: its owner is told to pick
+      -- another (welcome_existing_username)
+      mail.send(sec, "welcome_existing_username", { email = email }, mail.base_url(sec, req)
+        .. url(sec, "register_url"))
+    end
     if json then return json_ok(sec, req, res, { user = {} }) end
-    flash(sec, req, res, "info", "CONFIRM_REGISTRATION", { email = email })
+    -- the very answer a new account gets
+    if cfg.confirmable then flash(sec, req, res, "success", "CONFIRM_REGISTRATION", { email = email }) end
     return res:redirect(nxt or cfg.post_register_view or cfg.post_login_view)
   end
   local hash = auth.new_hash(sec, password)
@@ -459,13 +474,17 @@ function V.confirm_token(sec, req, res, _, json, token)
     local current = signed_in(sec, req, res)
     sec.datastore:set_confirmed_at(user, now(sec))
     sec.signals:send("user_confirmed", { user = auth.public_user(user) })
-    if cfg.auto_login_after_confirm then
-      sec:login_user(req, res, user, { authn_via = { "confirm" } })
-    elseif current and current.id ~= user.id then
-      -- Flask-Security's confirm_email: whoever was signed in here is not
-      -- the account just confirmed, so the browser is signed out rather
-      -- than left in one account after confirming another
-      sec:logout_user(req, res)
+    -- Flask-Security's confirm_email: whoever was signed in here is not
+    -- the account just confirmed, so the browser is signed out rather than
+    -- left in one account after confirming another (then signed in to the
+    -- confirmed one with auto_login_after_confirm, whose new session ends
+    -- the request's); the same account stays as it is
+    if not (current and current.id == user.id) then
+      if cfg.auto_login_after_confirm then
+        sec:login_user(req, res, user, { authn_via = { "confirm" } })
+      elseif current then
+        sec:logout_user(req, res)
+      end
     end
   end
   if json then
@@ -574,6 +593,16 @@ end
 function V.change(sec, req, res, fields, json)
   local user = require_user(sec, req, res)
   if not user then return res end
+  -- Flask-Security's change_password wants a sign-in within `freshness`
+  -- (else /verify first); a token passes, as FRESHNESS_ALLOW_AUTH_TOKEN
+  -- lets it there, and Basic always is fresh
+  local via = sec:authn_via(req)
+  if via == "session" or via == "remember" then
+    local cfg = sec._cfg
+    if not sec:check(req, { auth = { "session" }, within = cfg.freshness, grace = cfg.freshness_grace_period }, res) then
+      return res
+    end
+  end
   if req.method == "GET" then
     if json then
       return json_ok(sec, req, res, { user = payload(sec, user, req, false), active_password = user.password ~= nil })
@@ -614,6 +643,9 @@ function V.change(sec, req, res, fields, json)
     if json then return json_error(res, form, 500) end
     return page(sec, req, res, "change", form)
   end
+  -- Flask-Security signs the user in again after a change (its
+  -- user_authenticated, authn_via "change"), then says password_changed
+  sec.signals:send("user_authenticated", { user = auth.public_user(user), authn_via = { "change" } })
   sec.signals:send("password_changed", { user = auth.public_user(user) })
   mail.send(sec, "change_notice", user,
             mail.base_url(sec, req) .. url(sec, sec._cfg.recoverable and "reset_url" or "login_url"))
@@ -634,8 +666,8 @@ function V.verify(sec, req, res, fields, json)
   end
   local form = forms.new(sec, fields)
   local password = form:password("password")
-  local nxt = next_of(req, form)
-  if nxt == false then form:error("next", "INVALID_REDIRECT") end
+  -- a bad next is ignored here, as Flask-Security's verify does
+  local nxt = next_of(req, form) or nil
   if form:ok() and not auth.check_user_password(sec, user, password) then
     form:error("password", "INVALID_PASSWORD")
   end
