@@ -12,14 +12,39 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 dir=${1:-$root/var/example}
 port=${2:-8080}
 workers=${3:-2}
-mkdir -p "$dir/conf" "$dir/logs" "$dir/tmp" "$dir/var/mail" "$dir/lib/fsec"
+# One nginx per DIR: a second start would replace the files the running
+# one has mapped (core.so, fsec-argon2) and share its database and logs.
+# Checked before anything is touched.
+if [ -d "$dir" ]; then dir=$(cd "$dir" && pwd); fi
+if [ -f "$dir/logs/nginx.pid" ]; then
+  pid=$(cat "$dir/logs/nginx.pid" 2>/dev/null || true)
+  case $pid in
+    ''|*[!0-9]*) ;;
+    *)
+      if [ "$(ps -o comm= -p "$pid" 2>/dev/null)" = nginx ]; then
+        echo "fsec example: already running from $dir (nginx pid $pid); stop it first (Ctrl-C there, or kill -QUIT $pid)" >&2
+        exit 1
+      fi ;;
+  esac
+fi
+mkdir -p "$dir/conf" "$dir/logs" "$dir/tmp" "$dir/var/mail" "$dir/lib/fsec/datastore"
 dir=$(cd "$dir" && pwd)
-cp "$root"/lua/fsec.lua "$dir/lib/"
-cp "$root"/lua/fsec/*.lua "$dir/lib/fsec/"
-mkdir -p "$dir/lib/fsec/datastore"
-cp "$root"/lua/fsec/datastore/*.lua "$dir/lib/fsec/datastore/"
-cp "$root"/build/luajit/fsec/core.so "$root"/build/luajit/fsec/fsec-argon2 "$dir/lib/fsec/"
-cp "$root"/examples/openresty/fsec_example.lua "$dir/lib/"
+# Copy each file to a temporary name in its folder, then rename it over
+# the old one: a process that has the old file mapped keeps its inode
+# (cp over it would rewrite a loaded core.so in place, and fails on a
+# running fsec-argon2 with "Text file busy").
+install_files() { # SOURCE... FOLDER
+  for dest; do :; done
+  while [ $# -gt 1 ]; do
+    tmp="$dest/.$(basename "$1").tmp.$$"
+    cp "$1" "$tmp"
+    mv -f "$tmp" "$dest/$(basename "$1")"
+    shift
+  done
+}
+install_files "$root"/lua/fsec.lua "$root"/examples/openresty/fsec_example.lua "$dir/lib"
+install_files "$root"/lua/fsec/*.lua "$root"/build/luajit/fsec/core.so "$root"/build/luajit/fsec/fsec-argon2 "$dir/lib/fsec"
+install_files "$root"/lua/fsec/datastore/*.lua "$dir/lib/fsec/datastore"
 user_line=""
 if [ "$(id -u)" -eq 0 ]; then
   if setpriv --reuid=nobody --regid=nogroup --clear-groups test -r "$dir/lib/fsec.lua" 2>/dev/null; then
@@ -32,14 +57,17 @@ if [ "$(id -u)" -eq 0 ]; then
 fi
 sed -e "s|@PREFIX@|$dir|g" -e "s|@PORT@|$port|g" -e "s|@WORKERS@|$workers|g" \
     -e "s|@USER@|$user_line|" "$root/examples/openresty/nginx.conf.in" > "$dir/conf/nginx.conf"
+# links in mail: this site, not the Host header a client sends (set
+# before bootstrap.lua too: its fsec.new would warn without it)
+FSEC_EXTERNAL_URL=${FSEC_EXTERNAL_URL:-http://127.0.0.1:$port}
+export FSEC_EXTERNAL_URL
 LUA_PATH="$dir/lib/?.lua;;" LUA_CPATH="$dir/lib/?.so;;" luajit "$root/examples/openresty/bootstrap.lua" "$dir"
 if [ "$user_line" = "user nobody nogroup;" ]; then
   chown -R nobody:nogroup "$dir/var" "$dir/tmp" "$dir/logs"
 fi
 echo "fsec example: http://127.0.0.1:$port/   (mailbox: http://127.0.0.1:$port/mail, files in $dir/var/mail)"
-[ -f "$dir/var/admin-password.txt" ] && echo "admin sign-in: $(cat "$dir/var/admin-password.txt")"
+if [ -f "$dir/var/admin-password.txt" ]; then
+  echo "admin sign-in (as first set): $(cat "$dir/var/admin-password.txt")"
+fi
 echo "logs: $dir/logs/error.log   stop: Ctrl-C"
-# links in mail: this site, not the Host header a client sends
-FSEC_EXTERNAL_URL=${FSEC_EXTERNAL_URL:-http://127.0.0.1:$port}
-export FSEC_EXTERNAL_URL
 exec nginx -p "$dir" -c conf/nginx.conf -e logs/error.log

@@ -11,10 +11,13 @@ local enabled = jit and not build:find("asan", 1, true)
 local read = helpers.read
 
 -- Start the example app; returns a handle with :url(), :stop(), .dir, .pid
-local function start(workers, env)
+-- own_group: in a session and process group of its own (nginx's pid is
+-- the group's id), as a terminal's foreground job is
+local function start(workers, env, own_group)
   local dir = helpers.tmpdir() .. "/app-" .. math.random(1e9)
   local port = 20000 + math.random(0, 9999)
-  local p = io.popen(("%s sh scripts/serve-example.sh %s %d %d > %s.out 2>&1 & echo $!"):format(env or "", dir, port, workers, dir))
+  local p = io.popen(("%s %s sh scripts/serve-example.sh %s %d %d > %s.out 2>&1 & echo $!")
+    :format(env or "", own_group and "setsid" or "", dir, port, workers, dir))
   local pid = p:read("*l")
   p:close()
   local app = { dir = dir, port = port, pid = pid, base = "http://127.0.0.1:" .. port }
@@ -595,6 +598,107 @@ describe_or_pending("the example app in nginx", function()
     assert.is_nil(log:find("exited on signal", 1, true), log)
   end)
 
+  -- ps's lines as { pid, ppid, pgid, comm }
+  local function processes()
+    local out = {}
+    local p = io.popen("ps -eo pid=,ppid=,pgid=,comm=")
+    for line in p:lines() do
+      local pid, ppid, pgid, comm = line:match("^%s*(%d+)%s+(%d+)%s+(%d+)%s+(%S+)")
+      if pid then out[#out + 1] = { pid = pid, ppid = ppid, pgid = pgid, comm = comm } end
+    end
+    p:close()
+    return out
+  end
+
+  -- the pids of the fsec-argon2 helpers whose parent is a worker of app
+  local function helper_pids(app)
+    local procs, workers, out = processes(), {}, {}
+    for _, q in ipairs(procs) do if q.ppid == app.pid then workers[q.pid] = true end end
+    for _, q in ipairs(procs) do
+      if workers[q.ppid] and q.comm == "fsec-argon2" then out[#out + 1] = q.pid end
+    end
+    return out
+  end
+
+  it("starts without the external_url warning, and refuses a second start from the same folder while the first runs", function()
+    with_app(2, nil, function(app)
+      local out = read(app.dir .. ".out") or ""
+      assert.is_nil(out:find("external_url is not set", 1, true), out)
+      assert.matches("admin sign-in (as first set): admin@example.org ", out, 1, true)
+      -- a login in each worker: argon2 helpers running from lib/fsec/fsec-argon2
+      for i = 1, 4 do
+        local c = api(app, ("%s.twice%d.jar"):format(app.dir, i))
+        assert.equals(200, (c.call("POST", "/login", { email = "admin@example.org", password = admin_password(app) })))
+      end
+      assert.is_true(#helper_pids(app) >= 1)
+      local function inodes()
+        local p = io.popen(("stat -c '%%i %%Y' %s/lib/fsec/core.so %s/lib/fsec/fsec-argon2 %s/conf/nginx.conf")
+          :format(app.dir, app.dir, app.dir))
+        local s = p:read("*a"); p:close()
+        return s
+      end
+      local before = inodes()
+      -- the second start: same folder, another port (timeout: before the
+      -- fix it served in the foreground)
+      local p = io.popen(("timeout 15 sh scripts/serve-example.sh %s %d 1 2>&1; echo rc=$?")
+        :format(app.dir, app.port + 1))
+      local out2 = p:read("*a"); p:close()
+      assert.matches("rc=1\n$", out2)
+      assert.matches("^fsec example: already running from " .. app.dir:gsub("%p", "%%%0")
+        .. " %(nginx pid " .. app.pid .. "%)", out2)
+      assert.equals(1, select(2, out2:gsub("\n", "")) - 1, out2) -- one line, then rc=
+      -- nothing was touched, and the first still serves logins
+      assert.equals(before, inodes())
+      for i = 1, 4 do
+        local c = api(app, ("%s.after%d.jar"):format(app.dir, i))
+        assert.equals(200, (c.call("POST", "/login", { email = "admin@example.org", password = admin_password(app) })))
+      end
+      local log = read(app.dir .. "/logs/error.log") or ""
+      assert.is_nil(log:find("exited on signal", 1, true), log)
+    end)
+  end)
+
+  it("stops on a terminal's Ctrl-C (SIGINT to its process group) with no helper killed by it", function()
+    local app = start(2, nil, true)
+    local helpers_before
+    local ok, err = pcall(function()
+      for _, q in ipairs(processes()) do
+        if q.pid == app.pid then assert.equals(app.pid, q.pgid, "nginx leads its process group") end
+      end
+      for i = 1, 4 do
+        local c = api(app, ("%s.int%d.jar"):format(app.dir, i))
+        assert.equals(200, (c.call("POST", "/login", { email = "admin@example.org", password = admin_password(app) })))
+      end
+      helpers_before = helper_pids(app)
+      assert.is_true(#helpers_before >= 1, "no argon2 helper running")
+      for _, q in ipairs(processes()) do
+        if q.comm == "fsec-argon2" then
+          for _, h in ipairs(helpers_before) do
+            if h == q.pid then assert.equals(app.pid, q.pgid, "the helper is in nginx's process group") end
+          end
+        end
+      end
+    end)
+    helpers.sh("kill -INT -" .. app.pid)
+    for _ = 1, 100 do
+      if not helpers.sh("kill -0 " .. app.pid .. " 2>/dev/null") then break end
+      helpers.sh("sleep 0.1")
+    end
+    helpers.sh("sleep 0.5")
+    local running = helpers.sh("kill -0 " .. app.pid .. " 2>/dev/null")
+    if running then stop(app) end
+    local log = read(app.dir .. "/logs/error.log") or ""
+    if not ok then error(tostring(err) .. "\n-- error.log:\n" .. log, 0) end
+    assert.is_false(running, "nginx still runs after SIGINT")
+    -- before: "[alert] ... unknown process N exited on signal 2" per helper
+    assert.is_nil(log:find("exited on signal", 1, true), log)
+    local alive = {}
+    for _, q in ipairs(processes()) do
+      for _, h in ipairs(helpers_before) do if q.pid == h then alive[#alive + 1] = h .. " " .. q.comm end end
+    end
+    assert.same({}, alive)
+  end)
+
   it("lets a write from a phase that cannot wait for a thread (log_by_lua) fsync in place", function()
     with_app(1, nil, function(app)
       local conf = read(app.dir .. "/conf/nginx.conf")
@@ -626,6 +730,48 @@ describe_or_pending("the example app in nginx", function()
       -- the count went up and the write answered, not EDB: there is no
       -- thread to wait for in this phase, so the WAL was fsynced here
       assert.matches("log%-write: 1 nil", log)
+    end)
+  end)
+
+  it("serves no fsec request from a worker whose init_worker failed (setup raised): a login fails, never passes", function()
+    with_app(1, nil, function(app)
+      -- before the reload: a token, a session and a CSRF token (the
+      -- secrets stay the same across it)
+      local jar = app.dir .. ".jar"
+      local c = api(app, jar)
+      local s, r = c.call("POST", "/login?include_auth_token", { email = "admin@example.org", password = admin_password(app) })
+      assert.equals(200, s)
+      local token = r.user.authentication_token
+      local c2 = api(app, app.dir .. ".jar2")
+      -- a setup that raises before it installs its login policy (one that
+      -- denies every login): the worker must not serve with it missing
+      local conf = read(app.dir .. "/conf/nginx.conf")
+      local n
+      conf, n = conf:gsub("app%.options%(%)", [[(function() local o = app.options()
+        o.setup = function(sec)
+          assert(io.open("/nonexistent/fsec-deny-list"))
+          sec:policy("login", function() return false, "nobody logs in" end)
+        end
+        return o end)()]], 1)
+      assert.equals(1, n)
+      local f = io.open(app.dir .. "/conf/nginx.conf", "w"); f:write(conf); f:close()
+      helpers.sh("kill -HUP " .. app.pid)
+      local log
+      for _ = 1, 50 do
+        log = read(app.dir .. "/logs/error.log") or ""
+        if log:find("fsec-deny-list", 1, true) then break end
+        helpers.sh("sleep 0.1")
+      end
+      assert.matches("init_worker_by_lua[^\n]*fsec%-deny%-list", log)
+      helpers.sh("sleep 1") -- the old worker finishes and leaves
+      s = c2.call("POST", "/login", { email = "admin@example.org", password = admin_password(app) })
+      assert.equals(500, s)
+      assert.equals(500, (http(app, nil, "GET", "/login", { headers = { Accept = "application/json" } })))
+      assert.equals(500, (http(app, nil, "GET", "/api/me", { headers = { ["Authentication-Token"] = token } })))
+      assert.equals(500, (http(app, jar, "GET", "/profile")))
+      assert.equals(500, (http(app, jar, "GET", "/")))
+      log = read(app.dir .. "/logs/error.log") or ""
+      assert.matches("init_worker() failed: ", log, 1, true)
     end)
   end)
 

@@ -295,4 +295,159 @@ describe("fsec.openresty's cache generation and transactions", function()
       assert.equals(1000, ds:find_user{ id = u.id }.confirmed_at)
     end
   end)
+
+  it("lets a store fault through as it was raised (\"EBUSY: ...\", no position), so it still answers 503", function()
+    local path = helpers.tmpfile("gen-busy.db")
+    local sec = helpers.new{ database = path, database_busy_timeout = 50 }
+    local ds = sec.datastore
+    fo._bump_on_writes(ds, assert(core.shared_counter()))
+    local holder = assert(core.open_store{ path = path })
+    assert(holder:begin())
+    assert(holder:create_role("lock-holder", nil, nil, os.time()))
+    for _, name in ipairs{ "transaction", "transaction_deferred" } do
+      local ok, err = pcall(ds[name], ds, function() return true end)
+      assert.is_false(ok)
+      assert.matches("^EBUSY: ", tostring(err), nil, false, name)
+    end
+    holder:rollback()
+  end)
+end)
+
+describe("fsec.openresty.init refuses what it does not know", function()
+  local fo = require "fsec.openresty"
+  local cfg = helpers.config{ database = helpers.tmpfile("or-opts.db") }
+  local NAN = 0 / 0
+
+  local function refused(opts, message)
+    local ok, err = pcall(fo.init, cfg, opts)
+    assert.is_false(ok, "accepted: " .. tostring(message))
+    assert.matches("fsec.openresty.init: " .. message, err, 1, true)
+  end
+
+  it("refuses options that are not a table, and unknown option names", function()
+    for _, bad in ipairs{ "thread_pool=fsec", 5, true } do refused(bad, "opts must be a table") end
+    refused({ thread_job = 2 }, "unknown option 'thread_job' (thread_jobs?)")
+    refused({ cache_sise = 10 }, "unknown option 'cache_sise' (cache_size?)")
+    refused({ setup = function() end, colour = "blue" }, "unknown option 'colour'")
+    refused({ [1] = "x" }, "unknown option '1'")
+    assert.has_no_error(function() fo.init(cfg, nil) end)
+    assert.has_no_error(function() fo.init(cfg, {}) end)
+  end)
+
+  it("refuses every wrong type or range, naming the option", function()
+    local cases = {
+      thread_pool = { { 5, true, "" }, "thread_pool must be a thread pool's name or false", { "fesc", false } },
+      sync_thread_pool = { { 3, true, "" }, "sync_thread_pool must be a thread pool's name or false", { "io", false } },
+      cache_size = { { 0, -1, "x", 1.5, NAN, math.huge, 1e8 + 1, true }, "cache_size must be a whole number 1..100000000",
+                     { 1, 10000, 1e8 } },
+      cache_ttl = { { "x", -1, 0, NAN, math.huge, -math.huge, false }, "cache_ttl must be a number of seconds over 0",
+                    { 0.5, 2, 86400 } },
+      thread_nice = { { 99, "x", 1.5, -1, 20, true, NAN }, "thread_nice must be a whole number 0..19 or false",
+                      { 0, 19, false } },
+      setup = { { "x", 5, {}, true }, "setup must be a function",
+                { function() end, setmetatable({}, { __call = function() end }) } },
+      user_header = { { "X\r\nY", "X-User-Id\n", "", "X User", "X:Y", 5, false }, "user_header must be an HTTP header name",
+                      { "X-User-Id", "x_user" } },
+      gc_pause = { { NAN, math.huge }, "gc_pause must be a number 100..1000", { 100, 1000 } },
+      gc_stepmul = { { NAN }, "gc_stepmul must be a number 100..10000", { 100 } },
+      shared_dict = { { "x", "fsec", 1 }, "shared_dict must be true or false", { true, false } },
+      guards = { { "api", 5, true }, "guards must be a table of name -> spec", {} },
+    }
+    for name, c in pairs(cases) do
+      for _, bad in ipairs(c[1]) do refused({ [name] = bad }, c[2]) end
+      for _, good in ipairs(c[3]) do
+        local ok, err = pcall(fo.init, cfg, { [name] = good })
+        assert.is_true(ok, name .. " = " .. tostring(good) .. ": " .. tostring(err))
+      end
+    end
+    refused({ guards = { { auth = { "token" } } } }, "guards must be a table of name -> spec")
+  end)
+
+  it("keeps the configuration it had when it refuses a new one", function()
+    fo.init(cfg, { user_header = "X-Kept" })
+    refused({ user_header = "X-New", cache_size = 0 }, "cache_size must be")
+    -- the options in force are still the accepted ones: a later change to
+    -- the caller's table does not reach them either
+    local opts = { user_header = "X-Copied" }
+    fo.init(cfg, opts)
+    opts.cache_size = 0
+    opts.user_header = "X\r\nY"
+    assert.same({ user_header = "X-Copied" }, fo._options())
+  end)
+
+  it("takes the example app's own options", function()
+    local saved = package.path
+    package.path = "examples/openresty/?.lua;" .. package.path
+    local ok, app = pcall(require, "fsec_example")
+    package.path = saved
+    assert(ok, app)
+    assert.has_no_error(function() fo.init(cfg, app.options()) end)
+  end)
+end)
+
+
+describe("fsec.openresty.init_worker that fails", function()
+  -- A fresh copy of the module, loaded with a stand-in for nginx's ngx
+  -- (the module keeps the ngx it finds when loaded); no nginx runs.
+  local function load_with_ngx()
+    local saved_mod, saved_ngx = package.loaded["fsec.openresty"], rawget(_G, "ngx")
+    local logs = {}
+    local function log(_, ...)
+      local parts = {}
+      for i = 1, select("#", ...) do parts[i] = tostring((select(i, ...))) end
+      logs[#logs + 1] = table.concat(parts)
+    end
+    local ctx = {}
+    rawset(_G, "ngx", {
+      time = os.time, now = os.time, log = log, WARN = 5, ERR = 4, CRIT = 3,
+      ctx = ctx, get_phase = function() return "access" end,
+      var = { uri = "/login", request_uri = "/login", remote_addr = "127.0.0.1", scheme = "http", host = "x" },
+      req = { get_method = function() return "GET" end, get_uri_args = function() return {} end,
+              clear_header = function() end, set_header = function() end },
+      header = {}, exit = function(s) error("ngx.exit " .. tostring(s), 0) end, print = function() end,
+    })
+    package.loaded["fsec.openresty"] = nil
+    local ok, fo = pcall(require, "fsec.openresty")
+    package.loaded["fsec.openresty"] = saved_mod
+    rawset(_G, "ngx", saved_ngx)
+    assert(ok, fo)
+    return fo, logs
+  end
+
+  it("leaves every entry point raising (a 500 in nginx) when setup raises", function()
+    local fo = load_with_ngx()
+    local cfg = helpers.config{ database = helpers.tmpfile("or-worker-fail.db") }
+    -- a worker that came up once, then one whose setup fails (in nginx,
+    -- another worker or a reload)
+    fo.init(cfg, { shared_dict = false })
+    assert.is_table(fo.init_worker())
+    assert.is_table(fo.security())
+    local given
+    fo.init(cfg, { shared_dict = false, setup = function(sec)
+      given = sec
+      assert.equals(sec, fo.security()) -- setup may ask for it while it runs
+      error("setup failed on purpose")
+      -- never reached: the policy that would deny every login
+      -- sec:policy("login", function() return false end)
+    end })
+    local ok, err = pcall(fo.init_worker)
+    assert.is_false(ok)
+    assert.matches("setup failed on purpose", err, 1, true)
+    assert.is_table(given)
+    local calls = {
+      security = function() return fo.security() end,
+      serve = function() return fo.serve() end,
+      protect = function() return fo.protect{ auth = { "session" } } end,
+      current_user = function() return fo.current_user() end,
+      request = function() return fo.request() end,
+    }
+    for name, call in pairs(calls) do
+      local ok2, e2 = pcall(call)
+      assert.is_false(ok2, name .. " answered")
+      assert.matches("init_worker() failed: ", e2, 1, true)
+      assert.matches("setup failed on purpose", e2, 1, true)
+    end
+    -- the half-made Security was closed: its store answers no more
+    assert.is_false((pcall(given.datastore.find_user, given.datastore, { email = "a@x.org" })))
+  end)
 end)

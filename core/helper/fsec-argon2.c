@@ -11,7 +11,8 @@
  * The engine starts one helper per thread that hashes (core/src/argon2.c)
  * with the socket on fd 0 and 1, and frames as in argon2_wire.h. The
  * helper exits on end of file (its owner closed the socket, or died) and
- * on any frame out of range. It never logs: its input is a password.
+ * on any frame out of range; it ignores INT, QUIT and HUP (main says
+ * why). It never logs: its input is a password.
  */
 #include <errno.h>
 #include <signal.h>
@@ -89,6 +90,15 @@ int main(void) {
   fsec__a2_resp resp;
 
   signal(SIGPIPE, SIG_IGN); /* a gone owner is a write error, then exit */
+  /* Signals a terminal sends to its whole foreground process group, which
+   * nginx's is: Ctrl-C (INT), Ctrl-\ (QUIT), hang-up (HUP). nginx stops
+   * (or reloads) on them and closes our socket as its workers end; we end
+   * then, by our own exit. Killed here instead, each helper was an
+   * "[alert] ... unknown process N exited on signal 2" in nginx's log.
+   * TERM still ends us at once. */
+  signal(SIGINT, SIG_IGN);
+  signal(SIGQUIT, SIG_IGN);
+  signal(SIGHUP, SIG_IGN);
 #ifdef __linux__
   /* the thread that started us ends (or its process is killed): so do we,
    * even in the middle of a hash */

@@ -39,7 +39,14 @@ if not ok_new then new_tab = function() return {} end end
 
 local _M = { _VERSION = "0.1.0" }
 
-local saved_config, saved_opts, engine_cfg, sec
+local saved_config, saved_opts, engine_cfg
+-- This worker's Security object: set only once init_worker has completed
+-- (setup included). Until then every entry point raises (nginx answers
+-- 500), so that a worker whose init_worker failed denies, never serves
+-- with half its setup (a policy missing). building: the one init_worker
+-- is making (setup may ask security() for it); worker_error: why the
+-- last init_worker failed.
+local sec, building, worker_error
 local generation -- the cache generation shared by the workers (init maps it)
 local cache_slot_bytes = 0 -- what the caches allocated at start (memory())
 local guards = {}
@@ -53,28 +60,38 @@ local guards = {}
 -- traces for the application too), hence the jit_opt option.
 local JIT_OPT = { "maxrecord=16000", "maxirconst=2000", "maxsnap=1000" }
 
+local function check_jit_opt(list)
+  if list == nil or list == false then return nil end
+  if type(list) ~= "table" then return "jit_opt must be a list or false" end
+  for i = 1, #list do
+    if type(list[i]) ~= "string" or not list[i]:match("^%l+=%d+$") then
+      return "jit_opt: '" .. tostring(list[i]) .. "' is not name=number"
+    end
+  end
+end
+
 local function set_jit_opt(list)
   if list == nil then list = JIT_OPT end
   if list == false then return end
-  if type(list) ~= "table" then error("fsec.openresty.init: jit_opt must be a list or false", 3) end
-  for i = 1, #list do
-    if type(list[i]) ~= "string" or not list[i]:match("^%l+=%d+$") then
-      error("fsec.openresty.init: jit_opt: '" .. tostring(list[i]) .. "' is not name=number", 3)
-    end
-  end
   if not jit then return end -- plain Lua (tests): nothing to tune
   local ok, err = pcall(jit.opt.start, (table.unpack or unpack)(list))
   if not ok then error("fsec.openresty.init: jit_opt: " .. tostring(err), 3) end
 end
 
 
---- Validate and keep the configuration (init_by_lua). Raises on a bad one.
--- opts: thread_pool (name, default "fsec"; false: hash inline),
--- shared_dict (false: no cache of authentication lookups; any other value
--- is ignored: the cache generation the workers share lives in memory
--- mapped here, before the fork, not in a lua_shared_dict any more),
--- cache_size (10000), cache_ttl (seconds, 2),
--- setup (function(sec) run in every worker: connect signals, add policies),
+--- Validate and keep the configuration (init_by_lua). Raises on a bad
+-- one: an unknown option name, or a value of the wrong type or range (the
+-- error names the option); the configuration in force then stays.
+-- opts (a table, or nil): thread_pool (name, default "fsec"; false: hash
+-- inline; a pool nginx does not have is known only at the first hash,
+-- which warns and hashes inline), shared_dict (false: no cache of
+-- authentication lookups; true, the default: the cache; the generation
+-- the workers share lives in memory mapped here, before the fork, not in
+-- a lua_shared_dict any more, so a dict's name is refused),
+-- cache_size (a whole number 1..100000000, default 10000),
+-- cache_ttl (seconds, over 0, default 2),
+-- setup (function(sec) run in every worker: connect signals, add
+-- policies; if it raises, the worker serves no fsec request),
 -- thread_nice (nice value of the hashing threads, 0..19, default 19;
 -- false: leave them at the worker's),
 -- argon2_process (default true: each hashing thread runs argon2 in a
@@ -82,9 +99,10 @@ end
 -- of 64 MiB per hash never stalls the worker's event loop on the memory-map
 -- lock; false: argon2 in the thread itself; or the helper's path),
 -- user_header (name of a request header that carries the user id to
--- upstreams, e.g. "X-User-Id"; always cleared from the client's request),
--- guards (name -> spec, checked here once: `protect("name")` is then the
--- fastest form of protect),
+-- upstreams, e.g. "X-User-Id", an HTTP token; always cleared from the
+-- client's request),
+-- guards (a table of name -> spec, checked here once: `protect("name")`
+-- is then the fastest form of protect),
 -- gc_pause (the worker's LuaJIT GC pause, 100..1000; default: leave it
 -- at 200. 110 keeps a worker's heap near what it holds live),
 -- gc_stepmul (the worker's LuaJIT GC step multiplier, 100..10000;
@@ -115,61 +133,128 @@ local GC_OPTS = {
   gc_stepmul = { set = "setstepmul", max = 10000 },
 }
 
+-- The options' checks: each answers whether a value (never nil: an
+-- option left out takes its default) is one the option takes, and what
+-- it must be otherwise. A number is never NaN (v ~= v) nor infinite.
+local function number(v) return type(v) == "number" and v == v and v > -math.huge and v < math.huge end
+local function whole(v, lo, hi) return number(v) and v >= lo and v <= hi and v == math.floor(v) end
+local function pool_name(v) return v == false or (type(v) == "string" and v ~= "") end
+local function callable(v)
+  if type(v) == "function" then return true end
+  local mt = (type(v) == "table" or type(v) == "userdata") and getmetatable(v)
+  return type(mt) == "table" and mt.__call ~= nil
+end
+-- a header name is a token (RFC 9110 5.1, 5.6.2): no space, colon, CR or LF
+local function header_name(v) return type(v) == "string" and v:find("^[%w!#$%%&'*+%-.^_`|~]+$") ~= nil end
+
+local OPTIONS = {
+  { "thread_pool", pool_name, "a thread pool's name or false" },
+  { "sync_thread_pool", pool_name, "a thread pool's name or false" },
+  { "shared_dict", function(v) return type(v) == "boolean" end,
+    "true or false (false: no cache; the generation lives in no lua_shared_dict now)" },
+  -- resty.lrucache refuses 0, and allocates its slots at once (above
+  -- about 2^25 its FFI array fails): in the worker, too late to refuse
+  { "cache_size", function(v) return whole(v, 1, 1e8) end, "a whole number 1..100000000" },
+  { "cache_ttl", function(v) return number(v) and v > 0 end, "a number of seconds over 0" },
+  { "setup", callable, "a function" },
+  { "thread_nice", function(v) return v == false or whole(v, 0, 19) end, "a whole number 0..19 or false" },
+  { "argon2_process", function(v) return type(v) == "boolean" or type(v) == "string" end, "a boolean or a path" },
+  { "user_header", header_name, "an HTTP header name (a token: letters, digits, -_.!#$%&'*+^`|~)" },
+  { "guards", function(v) return type(v) == "table" end, "a table of name -> spec" },
+  { "gc_pause", function(v) return number(v) and v >= 100 and v <= GC_OPTS.gc_pause.max end, "a number 100..1000" },
+  { "gc_stepmul", function(v) return number(v) and v >= 100 and v <= GC_OPTS.gc_stepmul.max end, "a number 100..10000" },
+  { "jit_opt", function() return true end }, -- check_jit_opt
+  { "thread_jobs", function(v) return whole(v, 1, 1024) end, "a whole number 1..1024" },
+  { "thread_wait", function(v) return number(v) and v > 0 and v <= 3600 end,
+    "a number of seconds, over 0 and at most 3600" },
+}
+local KNOWN = {}
+for _, o in ipairs(OPTIONS) do KNOWN[o[1]] = true end
+
+-- The known option a misspelt name most likely meant (one letter added,
+-- dropped, changed or two swapped), for the error's hint.
+local function near(name)
+  if type(name) ~= "string" then return nil end
+  local function close(a, b)
+    if math.abs(#a - #b) > 1 then return false end
+    local i = 1
+    while i <= #a and a:sub(i, i) == b:sub(i, i) do i = i + 1 end
+    local ra, rb = a:sub(i), b:sub(i)
+    return ra:sub(2) == rb:sub(2) or ra:sub(2) == rb or ra == rb:sub(2)
+      or (ra:sub(1, 2) == rb:sub(2, 2) .. rb:sub(1, 1) and ra:sub(3) == rb:sub(3))
+  end
+  for _, o in ipairs(OPTIONS) do
+    if close(name, o[1]) then return o[1] end
+  end
+end
+
+-- nil, or what is wrong with opts (the first problem found)
+local function check_opts(opts)
+  if type(opts) ~= "table" then return "opts must be a table" end
+  for name in pairs(opts) do
+    if not KNOWN[name] then
+      local hint = near(name)
+      return "unknown option '" .. tostring(name) .. "'" .. (hint and " (" .. hint .. "?)" or "")
+    end
+  end
+  for _, o in ipairs(OPTIONS) do
+    local v = opts[o[1]]
+    if v ~= nil and not o[2](v) then return o[1] .. " must be " .. o[3] end
+  end
+  local e = check_jit_opt(opts.jit_opt)
+  if e then return e end
+  for name, spec in pairs(opts.guards or {}) do
+    if type(name) ~= "string" then return "guards must be a table of name -> spec" end
+    local ok, err = pcall(authz.prepare, spec)
+    if not ok then return "guard '" .. name .. "': " .. tostring(err) end
+  end
+end
+
 function _M.init(cfg, opts)
   local c, err = config.validate(cfg)
   if not c then error("fsec.openresty.init: " .. err, 2) end
-  saved_config, saved_opts = cfg, opts or {}
-  guards = {}
-  for name, spec in pairs(saved_opts.guards or {}) do
-    local ok, e = pcall(authz.prepare, spec)
-    if not ok then error("fsec.openresty.init: guard '" .. tostring(name) .. "': " .. tostring(e), 2) end
-    guards[name] = spec
-  end
-  for name, o in pairs(GC_OPTS) do
-    local v = saved_opts[name]
-    if v ~= nil and (type(v) ~= "number" or v < 100 or v > o.max) then
-      error(("fsec.openresty.init: %s must be a number 100..%d"):format(name, o.max), 2)
-    end
-  end
-  local sp = saved_opts.sync_thread_pool
-  if sp ~= nil and sp ~= false and type(sp) ~= "string" then
-    error("fsec.openresty.init: sync_thread_pool must be a thread pool's name or false", 2)
-  end
-  local tj = saved_opts.thread_jobs
-  if tj ~= nil and (type(tj) ~= "number" or tj < 1 or tj > 1024 or tj ~= math.floor(tj)) then
-    error("fsec.openresty.init: thread_jobs must be a whole number 1..1024", 2)
-  end
-  local tw = saved_opts.thread_wait
-  if tw ~= nil and (type(tw) ~= "number" or not (tw > 0 and tw <= 3600)) then
-    error("fsec.openresty.init: thread_wait must be a number of seconds, over 0 and at most 3600", 2)
-  end
-  set_jit_opt(saved_opts.jit_opt)
-  generation = nil
-  if saved_opts.shared_dict ~= false then
-    local counter, cerr = core.shared_counter() -- here: before nginx forks the workers
-    if not counter then error("fsec.openresty.init: " .. tostring(cerr), 2) end
-    generation = counter
-  end
-  engine_cfg = fsec.engine_config(c)
-  engine_cfg.secret_keys = nil -- worker threads hash; they never sign
-  -- Hashing threads run at the lowest priority (nice 19 by default): on a
-  -- busy machine a burst of logins then queues behind the requests the
-  -- event loop serves instead of stretching their latency.
-  local nice = saved_opts.thread_nice
-  if nice == nil then nice = 19 end
-  engine_cfg.thread_nice = nice or nil
-  local helper = saved_opts.argon2_process
+  if opts == nil then opts = {} end
+  err = check_opts(opts)
+  if err then error("fsec.openresty.init: " .. err, 2) end
+  -- a copy (read as the checks read it: through an __index too): the
+  -- caller's table may change after init, the checks stay true
+  local o = {}
+  for _, known in ipairs(OPTIONS) do o[known[1]] = opts[known[1]] end
+  local g = {}
+  for name, spec in pairs(o.guards or {}) do g[name] = spec end
+  set_jit_opt(o.jit_opt)
+  local helper = o.argon2_process
   if helper == nil then helper = true end
-  if helper ~= true and helper ~= false and type(helper) ~= "string" then
-    error("fsec.openresty.init: argon2_process must be a boolean or a path", 2)
-  end
   if helper then
     -- fail at start, not at the first login: the helper must exist
     local probe = { secret_keys = { string.rep("x", 32) }, argon2_helper = helper }
     local ok, e, msg = pcall(core.new, probe)
     if not ok or not e then error("fsec.openresty.init: argon2_process: " .. tostring(msg or e), 2) end
   end
+  local counter
+  if o.shared_dict ~= false then
+    local cerr
+    counter, cerr = core.shared_counter() -- here: before nginx forks the workers
+    if not counter then error("fsec.openresty.init: " .. tostring(cerr), 2) end
+  end
+  -- all checked: the new configuration replaces the old one
+  saved_config, saved_opts, guards, generation = cfg, o, g, counter
+  engine_cfg = fsec.engine_config(c)
+  engine_cfg.secret_keys = nil -- worker threads hash; they never sign
+  -- Hashing threads run at the lowest priority (nice 19 by default): on a
+  -- busy machine a burst of logins then queues behind the requests the
+  -- event loop serves instead of stretching their latency.
+  local nice = o.thread_nice
+  if nice == nil then nice = 19 end
+  engine_cfg.thread_nice = nice or nil
   engine_cfg.argon2_helper = helper or nil
+end
+
+--- The options init keeps (a copy), for the tests.
+function _M._options()
+  local o = {}
+  for k, v in pairs(saved_opts or {}) do o[k] = v end
+  return o
 end
 
 
@@ -272,7 +357,7 @@ local function run_job(pool, limit, covered, ...)
   return b, c, d, e
 end
 
-local function thread_hasher(pool)
+local function thread_hasher(pool, s)
   local warned = false
   local inline
   local function run(fn, ...)
@@ -301,14 +386,14 @@ local function thread_hasher(pool)
         local h, err, code = run("hash", pw)
         if not inline then return h, err, code end
       end
-      return sec._engine:hash_password(pw)
+      return s._engine:hash_password(pw)
     end,
     verify = function(pw, hash)
       if not inline then
         local ok, err, code = run("verify", pw, hash)
         if not inline then return ok, err, code end
       end
-      return sec._engine:verify_password(pw, hash)
+      return s._engine:verify_password(pw, hash)
     end,
   }
 end
@@ -409,20 +494,20 @@ end
 -- line) are seen within opts.cache_ttl seconds (default 2). After a
 -- reload the new workers share a new counter (and start with empty
 -- caches); workers of the old configuration only finish their requests.
-local function install_cache(counter)
+local function install_cache(s, counter)
   local ok, lrucache = pcall(require, "resty.lrucache")
   if not ok then
     ngx.log(ngx.WARN, "fsec: no resty.lrucache: authentication is not cached")
     return
   end
   local before = collectgarbage("count")
-  sec._cache = assert(lrucache.new(saved_opts.cache_size or 10000))  -- token checks
-  sec._users = assert(lrucache.new(saved_opts.cache_size or 10000))  -- user lookups
+  s._cache = assert(lrucache.new(saved_opts.cache_size or 10000))  -- token checks
+  s._users = assert(lrucache.new(saved_opts.cache_size or 10000))  -- user lookups
   -- lrucache allocates its slots up front: part of the bounded user cache
   cache_slot_bytes = math.floor((collectgarbage("count") - before) * 1024)
-  sec._cache_ttl = saved_opts.cache_ttl or 2
-  sec._generation = generation_reader(counter)
-  _M._bump_on_writes(sec.datastore, counter)
+  s._cache_ttl = saved_opts.cache_ttl or 2
+  s._generation = generation_reader(counter)
+  _M._bump_on_writes(s.datastore, counter)
 end
 
 --- Make ds's writes bump the shared generation (every worker then drops
@@ -447,49 +532,82 @@ function _M._bump_on_writes(ds, counter)
   -- the old user under the new generation. So a transaction during which
   -- the generation moved bumps it once more, after its COMMIT (and its
   -- fsync); one that rolled back has nothing new to drop.
-  local function after(g, ...)
+  -- (orig runs under pcall: it raises store faults at level 2, which must
+  -- name no Lua frame, so that "EBUSY: ..." reaches the caller as it was)
+  local function after(g, ok, ...)
+    if not ok then error((...), 0) end
     if get(counter) ~= g then bump(counter) end
     return ...
   end
   for _, name in ipairs{ "transaction", "transaction_deferred" } do
     local orig = ds[name]
     if orig then
-      ds[name] = function(self, ...) return after(get(counter), orig(self, ...)) end
+      ds[name] = function(self, ...) return after(get(counter), pcall(orig, self, ...)) end
     end
   end
 end
 
 
---- Open this worker's store and engine (init_worker_by_lua).
-function _M.init_worker()
-  if not saved_config then error("fsec.openresty: init() was not called in init_by_lua", 2) end
-  sec = fsec.new(saved_config)
+-- What init_worker does, on s, a new Security object.
+local function build_worker(s)
   -- nginx's cached time: no system call, and compiled by LuaJIT (os.time
   -- is not, and it sits on every token check)
-  if not sec._clock then sec._clock = ngx.time end
+  if not s._clock then s._clock = ngx.time end
   local pool = saved_opts.thread_pool
   if pool == nil then pool = "fsec" end
   if pool and ngx.run_worker_thread then
-    sec:set_hasher(thread_hasher(pool))
+    s:set_hasher(thread_hasher(pool, s))
   else
     ngx.log(ngx.WARN, "fsec: password hashing runs inline in the event loop")
   end
   local sync_pool = saved_opts.sync_thread_pool
   if sync_pool == nil then sync_pool = "fsec_sync" end
-  local ds = sec.datastore
+  local ds = s.datastore
   if sync_pool and ngx.run_worker_thread and ds and ds.set_wal_syncer then
     ds:set_wal_syncer(wal_syncer({ sync_pool, pool or nil }, engine_cfg.thread_nice))
   end
-  if generation and sec.datastore then install_cache(generation) end
-  if saved_opts.setup then saved_opts.setup(sec) end
+  if generation and ds then install_cache(s, generation) end
+  if saved_opts.setup then saved_opts.setup(s) end
   for name, o in pairs(GC_OPTS) do
     if saved_opts[name] then collectgarbage(o.set, saved_opts[name]) end
   end
+end
+
+--- Open this worker's store and engine (init_worker_by_lua). Raises on
+-- a failure (setup's included): the worker then serves no fsec request,
+-- every entry point raises (500) and logs why.
+function _M.init_worker()
+  if not saved_config then error("fsec.openresty: init() was not called in init_by_lua", 2) end
+  sec, worker_error = nil, nil
+  local ok, err = pcall(function()
+    building = fsec.new(saved_config)
+    build_worker(building)
+  end)
+  local s = building
+  building = nil
+  if not ok then
+    worker_error = tostring(err)
+    -- what was made is not used: its store closes (and whatever setup
+    -- left behind, a timer say, finds it closed)
+    if s then pcall(s.close, s) end
+    error(err, 0)
+  end
+  sec = s
   if not _M._ffi_headers then
     ngx.log(ngx.WARN, "fsec: no FFI access to the request's headers; reading them through nginx variables (slower)")
   end
   collectgarbage() -- what loading and setup left behind
   return sec
+end
+
+
+-- Raised by every entry point of a worker with no Security object: its
+-- init_worker has not run, or failed (nginx answers 500: denied).
+local function not_ready()
+  if worker_error then
+    error("fsec.openresty: this worker serves no fsec request: init_worker() failed: " .. worker_error, 3)
+  end
+  error("fsec.openresty: init_worker() has not run", 3)
 end
 
 
@@ -515,8 +633,9 @@ end
 
 --- This worker's Security object.
 function _M.security()
-  if not sec then error("fsec.openresty: init_worker() has not run", 2) end
-  return sec
+  local s = sec or building -- building: setup asking while init_worker runs
+  if not s then not_ready() end
+  return s
 end
 
 
@@ -737,6 +856,7 @@ local Request = {
 -- read from nginx on first use; `headers` answers by name only (it
 -- cannot be listed: use ngx.req.get_headers() for that).
 function _M.request(ctx)
+  if not sec then not_ready() end
   ctx = ctx or ngx.ctx
   local req = ctx.fsec_req
   if req then return req end
@@ -795,6 +915,7 @@ end
 
 --- content_by_lua: answer fsec's endpoints (404 for anything else).
 function _M.serve()
+  if not sec then not_ready() end
   local req, status = _M.request()
   if not req then return too_large() end
   local res = sec:handle(req)
@@ -835,6 +956,7 @@ end
 -- content_by_lua handler: it returns the user, or has answered the
 -- denial (ngx.exit) and does not return.
 function _M.protect(spec, user_header)
+  if not sec then not_ready() end
   if type(spec) == "string" then
     local g = guards[spec]
     if not g then error("fsec.openresty.protect: no guard named '" .. spec .. "'", 2) end
@@ -864,6 +986,7 @@ end
 -- session re-signed on the way (or restored from a remember cookie) is
 -- added to the response's cookies, so browsing keeps it alive.
 function _M.current_user()
+  if not sec then not_ready() end
   local ctx = ngx.ctx
   if ctx.fsec_user then return ctx.fsec_user end
   local req = _M.request(ctx)
