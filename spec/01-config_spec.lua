@@ -103,3 +103,168 @@ describe("fsec.new configuration", function()
     assert.equals(helpers.KEY, cfg.secret_key)
   end)
 end)
+
+describe("fsec.new refuses configuration that would misbehave at run time", function()
+  local function refused(pattern, extra)
+    assert.matches(pattern, new_error(helpers.config(extra)), 1, true)
+  end
+
+  it("refuses header injection through the realm, cookie domain, mail headers and token header", function()
+    refused("default_http_auth_realm: must not contain control characters",
+      { default_http_auth_realm = 'x"\r\nSet-Cookie: evil=1' })
+    for _, bad in ipairs{ 'a"b', "a\\b", "a\0b", "a\tb" } do
+      refused("default_http_auth_realm: must not contain", { default_http_auth_realm = bad })
+    end
+    assert.truthy(helpers.new{ default_http_auth_realm = "My Realm (été)" })
+
+    for _, bad in ipairs{ "example.com; Secure", "example.com\r\nSet-Cookie: evil=1", "a.example,b.example",
+                          "a example", "", "a\0b" } do
+      refused("session_cookie_domain: a plain domain name expected", { session_cookie_domain = bad })
+    end
+    assert.equals(".app.example", helpers.new{ session_cookie_domain = ".app.example" }.config.session_cookie_domain)
+
+    refused("email_sender: must not contain control characters",
+      { email_sender = "no-reply@site.example\r\nBcc: all@victim.example" })
+    for _, k in ipairs{ "email_subject_register", "email_subject_confirm", "email_subject_password_reset",
+                        "email_subject_password_notice", "email_subject_password_change_notice",
+                        "email_subject_passwordless" } do
+      refused(k .. ": must not contain control characters", { [k] = "Hello\nBcc: all@victim.example" })
+      refused(k .. ": must not contain control characters", { [k] = "Hello\0" })
+    end
+    assert.truthy(helpers.new{ email_sender = "Site <no-reply@site.example>", email_subject_register = "Bienvenue à bord" })
+
+    for _, bad in ipairs{ "", "X-Token\0", "X Token", "X-Token\r\nEvil: 1", "X-Token:", "Tök" } do
+      refused("token_authentication_header: not a valid header name", { token_authentication_header = bad })
+    end
+    assert.truthy(helpers.new{ token_authentication_header = "X-Auth-Token" })
+  end)
+
+  it("refuses redirect views that leave the site unless they are http(s) URLs", function()
+    local views = { "post_login_view", "post_logout_view", "unauthorized_view", "post_register_view",
+                    "post_confirm_view", "post_reset_view", "post_change_view" }
+    for _, k in ipairs(views) do
+      for _, bad in ipairs{ "//evil.example/", "/\\evil.example", "\\\\evil.example", "\\/evil.example",
+                            "/\t/evil.example", "/ok\r\nSet-Cookie: a=b", "javascript:alert(1)",
+                            "evil.example", "https:evil.example", "ftp://files.example/", "" } do
+        refused(k .. ": a path on this site ('/...', not '//...') or an http(s) URL expected", { [k] = bad })
+      end
+      refused(k .. ": the URL's host must be a host[:port]", { [k] = "https://app.example@evil.example/" })
+      refused(k .. ": the URL's host must be a host[:port]", { [k] = "https:///evil.example" })
+      for _, good in ipairs{ "/", "/dashboard?tab=1#top", "https://app.example/after",
+                             "http://[::1]:8080/x", "HTTPS://App.Example:8443" } do
+        assert.equals(good, helpers.new{ [k] = good }.config[k])
+      end
+    end
+  end)
+
+  it("refuses endpoint URLs that leave the site or carry a query or fragment", function()
+    local keys = { "login_url", "logout_url", "register_url", "reset_url", "change_url", "confirm_url", "verify_url" }
+    for _, k in ipairs(keys) do
+      for _, bad in ipairs{ "//evil.example", "/\\evil.example", "/x?y=1", "/x#y", "x" } do
+        refused(k .. ": a path starting with exactly one / expected", { [k] = bad })
+      end
+    end
+    for _, bad in ipairs{ "//evil.example", "/a?b", "/a#b", "/a\\b" } do
+      refused("url_prefix: a path starting with exactly one / expected", { url_prefix = bad })
+    end
+  end)
+
+  it("refuses two endpoints at one URL, or one where token links go", function()
+    refused("confirm_url and reset_url are both '/reset': each endpoint needs its own URL",
+      { confirm_url = "/reset" })
+    refused("logout_url and login_url are both '/login'", { logout_url = "/login" })
+    refused("verify_url and change_url are both '/account'", { change_url = "/account", verify_url = "/account" })
+    refused("change_url '/reset/change' is where reset_url's token links go (reset_url/<token>, recoverable)",
+      { recoverable = true, change_url = "/reset/change" })
+    refused("register_url '/login/new' is where login_url's token links go (login_url/<token>, passwordless)",
+      { passwordless = true, register_url = "/login/new" })
+    refused("reset_url '/confirm/reset' is where confirm_url's token links go",
+      { confirmable = true, reset_url = "/confirm/reset" })
+    -- without the feature there are no such links; deeper paths are never tokens
+    assert.truthy(helpers.new{ change_url = "/reset/change" })
+    assert.truthy(helpers.new{ recoverable = true, change_url = "/reset/a/change", log = function() end })
+  end)
+
+  it("refuses two cookies of one name", function()
+    refused("remember_cookie_name 'session' names the same cookie as session_cookie_name ('session')",
+      { remember_cookie_name = "session" })
+    refused("csrf_cookie_name 'sid' names the same cookie as session_cookie_name ('sid')",
+      { session_cookie_name = "sid", csrf_cookie_name = "sid" })
+    refused("csrf_cookie_name 'remember_token' names the same cookie as remember_cookie_name",
+      { csrf_cookie_name = "remember_token" })
+    -- fsec adds the __Host- prefix itself: "__Host-x" and "x" can be one cookie
+    refused("remember_cookie_name 'session' names the same cookie as session_cookie_name ('__Host-session')",
+      { session_cookie_name = "__Host-session", remember_cookie_name = "session" })
+    for _, k in ipairs{ "session_cookie_name", "remember_cookie_name", "csrf_cookie_name" } do
+      refused(k .. " 'fsec_flash' names the same cookie as the flash cookie (fsec_flash)", { [k] = "fsec_flash" })
+    end
+    refused("csrf_cookie_name '__Host-fsec_flash' names the same cookie as the flash cookie",
+      { csrf_cookie_name = "__Host-fsec_flash" })
+    assert.truthy(helpers.new{ session_cookie_name = "sid", remember_cookie_name = "rid", csrf_cookie_name = "cid" })
+  end)
+
+  it("refuses hash settings whose new hashes would never verify", function()
+    refused("password_hash_options.argon2.memory_cost (300000) is above password_hash_caps.argon2_memory_kib "
+      .. "(262144, the default): new hashes would never verify",
+      { password_hash_options = { argon2 = { memory_cost = 300000 } } })
+    refused("password_hash_options.argon2.time_cost (20) is above password_hash_caps.argon2_time (16, the default)",
+      { password_hash_options = { argon2 = { time_cost = 20, memory_cost = 1024 } } })
+    -- caps below the parameters, given or default
+    refused("password_hash_options.argon2.time_cost (2) is above password_hash_caps.argon2_time (1)",
+      { password_hash_options = { argon2 = { time_cost = 2, memory_cost = 1024 } },
+        password_hash_caps = { argon2_time = 1 } })
+    refused("password_hash_options.argon2.memory_cost (65536, the default) is above "
+      .. "password_hash_caps.argon2_memory_kib (32768)",
+      { password_hash_options = "nil", allow_weak_password_hash = "nil",
+        password_hash_caps = { argon2_memory_kib = 32768 } })
+    refused("password_hash 'argon2' is not in password_schemes: new hashes would never verify",
+      { password_schemes = { "bcrypt" } })
+    -- at the caps, and with raised caps, they are accepted
+    assert.truthy(helpers.new{ password_hash_caps = { argon2_time = 1, argon2_memory_kib = 1024 } })
+    assert.truthy(helpers.new{ password_hash_options = { argon2 = { time_cost = 1, memory_cost = 300000 } },
+                               password_hash_caps = { argon2_memory_kib = 300000 } })
+    assert.truthy(helpers.new{ password_schemes = { "bcrypt", "argon2" } })
+  end)
+
+  it("refuses a password_breached_file it cannot read, and min > max lengths", function()
+    local missing = helpers.tmpfile("no-such-breached.txt")
+    refused("password_breached_file: cannot be opened for reading", { password_breached_file = missing })
+    refused("password_breached_file: cannot be read", { password_breached_file = helpers.tmpdir() })
+    refused("password_breached_file: must name a file", { password_breached_file = "" })
+    local list = helpers.tmpfile("breached.txt")
+    local f = assert(io.open(list, "w"))
+    f:write("5BAA61E4C9B93F3F0682250B6CF8331B7EE68FD8:3\n")
+    f:close()
+    assert.equals(list, helpers.new{ password_breached_file = list }.config.password_breached_file)
+
+    refused("password_length_min (20) is above password_length_max (10): no password could be set",
+      { password_length_min = 20, password_length_max = 10 })
+    assert.truthy(helpers.new{ password_length_min = 12, password_length_max = 12 })
+  end)
+
+  it("refuses an empty mail_dir (mail would go to the root) and one with a NUL byte", function()
+    refused("mail_dir: must not be empty", { mail_dir = "" })
+    refused("mail_dir: must not contain a NUL byte", { mail_dir = "var/mail\0x" })
+  end)
+
+  it("refuses lists with holes or other keys, naming the key", function()
+    refused("secret_key: a list of keys expected (at 1..n, no holes, no other keys)",
+      { secret_key = { helpers.KEY, nil, helpers.KEY2 } })
+    refused("secret_key: a list of keys expected", { secret_key = { nil, helpers.KEY } })
+    refused("secret_key: a list of keys expected", { secret_key = { [2] = helpers.KEY } })
+    refused("secret_key: a list of keys expected", { secret_key = { helpers.KEY, old = helpers.KEY2 } })
+    refused("secret_key: at least one key expected", { secret_key = {} })
+    for k, list in pairs{ password_schemes = { "argon2", nil, "bcrypt" }, auth_mechanisms = { "session", nil, "basic" },
+                          identity_attributes = { nil, "email" }, logout_methods = { "POST", GET = true } } do
+      refused(k .. ": a list expected (items at 1..n, no holes, no other keys)", { [k] = list })
+    end
+    assert.truthy(helpers.new{ secret_key = { helpers.KEY, helpers.KEY2 } })
+  end)
+
+  it("accepts the combinations Flask-Security accepts, though they do nothing", function()
+    -- Flask-Security's init_app raises for none of these: they are no-ops there too
+    assert.truthy(helpers.new{ login_without_confirmation = true })
+    assert.truthy(helpers.new{ auto_login_after_confirm = true })
+    assert.truthy(helpers.new{ username_required = true })
+  end)
+end)

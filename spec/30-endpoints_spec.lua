@@ -261,6 +261,13 @@ describe("/register", function()
     _, r = c:call("POST", "/register", { email = "a@b.org", password = "1234567890", password_confirm = "1234567890" })
     assert.same({ "Password not complex enough" }, r.field_errors.password)
     assert.equals(1, (sec.datastore:counts()))
+    -- the list gone after start: no password passes a check that cannot
+    -- run (503, nothing stored), where it used to let every one through
+    local sec2 = setup{ password_breached_file = list }
+    os.remove(list)
+    local res = api(sec2):call("POST", "/register", { email = "a@b.org", password = "battery staple", password_confirm = "battery staple" })
+    assert.equals(503, res.status)
+    assert.is_nil(sec2.datastore:find_user{ email = "a@b.org" })
   end)
 
   it("with confirmation: no login, no token; login waits; the link confirms (F6, F7)", function()

@@ -16,6 +16,15 @@ local sort = table.sort
 local OWASP_ARGON2_MIN_MEMORY_KIB = 19456 -- 19 MiB
 local OWASP_ARGON2_MIN_TIME = 2
 local SECRET_KEY_MIN = 32
+-- the parameters of new hashes when password_hash_options does not set
+-- them (fsec.engine_config's, and the C engine's own defaults)
+local DEFAULT_ARGON2_TIME = 2
+local DEFAULT_ARGON2_MEMORY_KIB = 65536
+-- the C engine's caps when password_hash_caps does not set them
+-- (core/src/engine.c, fsec_config_init)
+local DEFAULT_CAPS = { argon2_memory_kib = 262144, argon2_time = 16, argon2_lanes = 16 }
+-- C0 controls and DEL: never in a header (CR LF would start another one)
+local CONTROL = "[%z\1-\31\127]"
 
 local KNOWN_SCHEMES = {
   argon2 = true, bcrypt = true, sha512_crypt = true, sha256_crypt = true,
@@ -42,9 +51,28 @@ local function int_range(lo, hi)
 end
 
 
+-- The number of items of a list whose keys are exactly 1..n, or nil: a
+-- hole ({ a, nil, c }) or another key would make # and ipairs drop or
+-- miscount items (differently on LuaJIT and Lua 5.4), so it is refused.
+local function list_length(v)
+  local n, max = 0, 0
+  for k in pairs(v) do
+    if not is_integer(k) or k < 1 then return nil end
+    n = n + 1
+    if k > max then max = k end
+  end
+  if n ~= max then return nil end
+  return n
+end
+
+local NOT_A_LIST = "a list expected (items at 1..n, no holes, no other keys)"
+
+
 local function string_list(allowed)
   return function(v)
-    if #v == 0 then return nil, "a non-empty list expected" end
+    local n = list_length(v)
+    if not n then return nil, NOT_A_LIST end
+    if n == 0 then return nil, "a non-empty list expected" end
     for i, s in ipairs(v) do
       if type(s) ~= "string" then
         return nil, "item " .. i .. " is not a string"
@@ -58,8 +86,14 @@ local function string_list(allowed)
 end
 
 
+-- An endpoint URL: a path of this site. "//host" and "/\host" would make
+-- the Location of the redirects to it name another site; '?' and '#'
+-- would never match a request's path.
 local function path(v)
-  if v:sub(1, 1) ~= "/" or v:find("[%s%c]") then return nil, "a path starting with / expected" end
+  if v:sub(1, 1) ~= "/" or v:sub(2, 2) == "/" or v:find("[%s%c\\?#]") then
+    return nil, "a path starting with exactly one / expected "
+      .. "(no '?', '#', backslash, space or control character)"
+  end
   return true
 end
 
@@ -71,6 +105,83 @@ local function path_or_empty(v)
 end
 
 
+-- A redirect target (post_login_view, ...): a path on this site ("/x",
+-- query allowed; never "//host", which browsers read as another site) or
+-- an absolute http(s) URL, chosen on purpose. Backslashes, spaces and
+-- control characters are refused anywhere: browsers turn "/\host" and
+-- "/<TAB>/host" into "//host".
+local function view(v)
+  local bad = "a path on this site ('/...', not '//...') or an http(s) URL expected "
+    .. "(no backslash, space or control character)"
+  if v:find("[%s%c\\]") then return nil, bad end
+  if v:sub(1, 1) == "/" then
+    if v:sub(2, 2) == "/" then return nil, bad end
+    return true
+  end
+  local authority = v:match("^[hH][tT][tT][pP][sS]?://([^/?#]*)")
+  if not authority then return nil, bad end
+  if not (authority:match("^[%w.-]+:?%d*$") or authority:match("^%[[%x:.]+%]:?%d*$")) then
+    return nil, "the URL's host must be a host[:port] (no user information)"
+  end
+  return true
+end
+
+
+-- Text that goes into a header (a realm, a mail subject or sender).
+local function header_text(v)
+  if v:find(CONTROL) then return nil, "must not contain control characters (CR, LF, NUL, ...)" end
+  return true
+end
+
+
+local function realm(v)
+  if v:find(CONTROL) or v:find('["\\]') then
+    return nil, "must not contain control characters, '\"' or '\\' (it is quoted in WWW-Authenticate)"
+  end
+  return true
+end
+
+
+-- A header name: an HTTP token (RFC 9110).
+local function header_name(v)
+  if not v:find("^[%w!#$%%&'*+.^_`|~-]+$") then
+    return nil, "not a valid header name (letters, digits and !#$%&'*+.^_`|~- only)"
+  end
+  return true
+end
+
+
+-- The Domain attribute of the cookies: a plain host name, nothing that
+-- would end the attribute or the header (';', ',', spaces, controls).
+local function cookie_domain(v)
+  if not v:find("^[%w._-]+$") then
+    return nil, "a plain domain name expected (letters, digits, '.', '-', '_'; "
+      .. "no ';', ',', space or control character)"
+  end
+  return true
+end
+
+
+-- A file or folder name: "" would be the root or nothing, and a NUL byte
+-- would cut the name C and the shell see.
+local function non_empty_path(v)
+  if v == "" then return nil, "must not be empty" end
+  if v:find("\0", 1, true) then return nil, "must not contain a NUL byte" end
+  return true
+end
+
+
+local function readable_file(v)
+  if v == "" or v:find("\0", 1, true) then return nil, "must name a file (not empty, no NUL byte)" end
+  local f, err = io.open(v, "rb")
+  if not f then return nil, "cannot be opened for reading: " .. tostring(err) end
+  local ok, rerr = f:read(1)
+  f:close()
+  if ok == nil and rerr then return nil, "cannot be read: " .. tostring(rerr) end
+  return true
+end
+
+
 local function cookie_name(v)
   if not v:find("^[%w!#$&'*+.^_`|~-]+$") then return nil, "not a valid cookie name" end
   return true
@@ -79,8 +190,13 @@ end
 
 local function check_secret_key(v)
   local keys = type(v) == "table" and v or { v }
-  if #keys == 0 then return nil, "at least one key expected" end
-  if #keys > 8 then return nil, "at most 8 keys" end
+  local n = list_length(keys)
+  if not n then
+    return nil, "a list of keys expected (at 1..n, no holes, no other keys): "
+      .. "a hole would drop the keys after it"
+  end
+  if n == 0 then return nil, "at least one key expected" end
+  if n > 8 then return nil, "at most 8 keys" end
   for i, k in ipairs(keys) do
     if type(k) ~= "string" then
       return nil, "key " .. i .. " is not a string"
@@ -190,11 +306,7 @@ _M.schema = {
     description = "fsec: seconds a token's issue time may lie in the future" },
   clock = { type = "function",
     description = "fsec: function returning the time in seconds (tests)" },
-  database = { type = "string", check = function(v)
-      if v == "" then return nil, "must not be empty" end
-      if v:find("\0", 1, true) then return nil, "must not contain a NUL byte" end
-      return true
-    end,
+  database = { type = "string", check = non_empty_path,
     description = "fsec: SQLite file of the embedded store (its folder must exist), or ':memory:'" },
   datastore = { type = "table", by_reference = true,
     description = "fsec: an object implementing fsec.datastore's interface, instead of database" },
@@ -225,15 +337,15 @@ _M.schema = {
   change_url = { type = "string", default = "/change", check = path },
   confirm_url = { type = "string", default = "/confirm", check = path },
   verify_url = { type = "string", default = "/verify", check = path },
-  post_login_view = { type = "string", default = "/", check = path },
-  post_logout_view = { type = "string", default = "/", check = path },
-  unauthorized_view = { type = "string", check = path,
+  post_login_view = { type = "string", default = "/", check = view },
+  post_logout_view = { type = "string", default = "/", check = view },
+  unauthorized_view = { type = "string", check = view,
     description = "Where browsers are sent when forbidden; nil answers 403" },
 
   -- tokens and mechanisms
   token_max_age = { type = "number", check = int_range(1, 2^31),
     description = "Seconds an auth token is valid (nil: until revoked)" },
-  token_authentication_header = { type = "string", default = "Authentication-Token" },
+  token_authentication_header = { type = "string", default = "Authentication-Token", check = header_name },
   token_authentication_key = { type = "string", default = "auth_token" },
   auth_mechanisms = { type = "table", default = { "session", "token" },
     check = string_list({ session = true, token = true, basic = true }),
@@ -242,7 +354,7 @@ _M.schema = {
     check = string_list({ email = true, username = true }),
     description = "Attributes a login identity is looked up by, in order" },
   default_remember_me = { type = "boolean", default = false },
-  default_http_auth_realm = { type = "string", default = "Login Required" },
+  default_http_auth_realm = { type = "string", default = "Login Required", check = realm },
   freshness = { type = "number", default = 86400, check = int_range(-1, 2^31),
     description = "Seconds a primary authentication counts as fresh (-1: always)" },
   freshness_grace_period = { type = "number", default = 3600, check = int_range(0, 2^31) },
@@ -262,7 +374,7 @@ _M.schema = {
       return nil, "Lax, Strict or None expected"
     end },
   session_cookie_httponly = { type = "boolean", default = true },
-  session_cookie_domain = { type = "string" },
+  session_cookie_domain = { type = "string", check = cookie_domain },
   session_idle_timeout = { type = "number", default = 1800, check = int_range(60, 2^31),
     description = "fsec: seconds of inactivity that end a session" },
   session_lifetime = { type = "number", default = 43200, check = int_range(60, 2^31),
@@ -313,10 +425,10 @@ _M.schema = {
       return true
     end,
     description = "Cache-Control of every answer of fsec's endpoints (Flask-Security-Too 5.8's CACHE_CONTROL); false: none" },
-  post_register_view = { type = "string", check = path },
-  post_confirm_view = { type = "string", check = path },
-  post_reset_view = { type = "string", check = path },
-  post_change_view = { type = "string", check = path },
+  post_register_view = { type = "string", check = view },
+  post_confirm_view = { type = "string", check = view },
+  post_reset_view = { type = "string", check = view },
+  post_change_view = { type = "string", check = view },
   logout_methods = { type = "table", default = { "POST" },
     check = string_list({ GET = true, POST = true }),
     description = "GET is Flask-Security 5.8's default too; POST alone (5.9) resists logout CSRF" },
@@ -330,7 +442,7 @@ _M.schema = {
   password_confirm_required = { type = "boolean", default = true },
   password_complexity_checker = { type = "function",
     description = "function(password, user_fields) -> nil | list of messages" },
-  password_breached_file = { type = "string",
+  password_breached_file = { type = "string", check = readable_file,
     description = "fsec: file of SHA-1 hashes (hex, optionally HASH:count) of breached passwords" },
 
   -- protection
@@ -347,15 +459,18 @@ _M.schema = {
   -- mail
   send_mail = { type = "function",
     description = "function(message): message = { to, subject, text, html, kind, link }" },
-  mail_dir = { type = "string", default = "var/mail",
+  mail_dir = { type = "string", default = "var/mail", check = non_empty_path,
     description = "fsec: where the development mailer writes messages when send_mail is not set" },
-  email_sender = { type = "string", default = "no-reply@localhost" },
-  email_subject_register = { type = "string", default = "Welcome" },
-  email_subject_confirm = { type = "string", default = "Please confirm your email" },
-  email_subject_password_reset = { type = "string", default = "Password reset instructions" },
-  email_subject_password_notice = { type = "string", default = "Your password has been reset" },
-  email_subject_password_change_notice = { type = "string", default = "Your password has been changed" },
-  email_subject_passwordless = { type = "string", default = "Login instructions" },
+  email_sender = { type = "string", default = "no-reply@localhost", check = header_text },
+  email_subject_register = { type = "string", default = "Welcome", check = header_text },
+  email_subject_confirm = { type = "string", default = "Please confirm your email", check = header_text },
+  email_subject_password_reset = { type = "string", default = "Password reset instructions",
+    check = header_text },
+  email_subject_password_notice = { type = "string", default = "Your password has been reset",
+    check = header_text },
+  email_subject_password_change_notice = { type = "string", default = "Your password has been changed",
+    check = header_text },
+  email_subject_passwordless = { type = "string", default = "Login instructions", check = header_text },
   external_url = { type = "string",
     check = function(v)
       if v:match("^https?://[%w.-]+:?%d*$") or v:match("^https?://%[[%x:.]+%]:?%d*$") then return true end
@@ -392,6 +507,102 @@ local function copy(v)
 end
 
 
+-- New hashes must verify: password_hash is one of password_schemes (as
+-- Flask-Security's init_app requires) and the argon2 parameters are within
+-- the caps a stored hash is checked against (core/src/password.c,
+-- check_stored: a hash above them verifies as false without running).
+local function hash_checks(c, a)
+  local listed = false
+  for _, s in ipairs(c.password_schemes) do
+    if s == c.password_hash then listed = true end
+  end
+  if not listed then
+    return nil, "password_hash '" .. c.password_hash .. "' is not in password_schemes: "
+      .. "new hashes would never verify"
+  end
+  local caps = c.password_hash_caps
+  local params = {
+    { "time_cost", a.time_cost or DEFAULT_ARGON2_TIME, "argon2_time" },
+    { "memory_cost", a.memory_cost or DEFAULT_ARGON2_MEMORY_KIB, "argon2_memory_kib" },
+    { "parallelism", a.parallelism or 1, "argon2_lanes" },
+  }
+  for _, p in ipairs(params) do
+    local opt, value, cap_key = p[1], p[2], p[3]
+    local cap = caps[cap_key] or DEFAULT_CAPS[cap_key]
+    if value > cap then
+      return nil, "password_hash_options.argon2." .. opt .. " (" .. value .. (a[opt] and "" or ", the default")
+        .. ") is above password_hash_caps." .. cap_key .. " (" .. cap .. (caps[cap_key] and "" or ", the default")
+        .. "): new hashes would never verify"
+    end
+  end
+  return true
+end
+
+
+-- Endpoint URLs, in the order of their keys in messages.
+local ENDPOINT_KEYS = { "login_url", "logout_url", "register_url", "reset_url",
+                        "change_url", "confirm_url", "verify_url" }
+-- Endpoints whose mailed links are URL/<token>, and the feature that routes them.
+local TOKEN_ENDPOINTS = { { "login_url", "passwordless" }, { "reset_url", "recoverable" },
+                          { "confirm_url", "confirmable" } }
+
+-- Each endpoint has its own URL: two equal ones would route one flow to
+-- the other (confirm links read as reset tokens), and none may lie where
+-- an enabled feature's token links are (URL/<token>).
+local function url_checks(c)
+  local seen = {}
+  for _, k in ipairs(ENDPOINT_KEYS) do
+    local u = c[k]
+    if seen[u] then
+      return nil, k .. " and " .. seen[u] .. " are both '" .. u .. "': each endpoint needs its own URL"
+    end
+    seen[u] = k
+  end
+  for _, t in ipairs(TOKEN_ENDPOINTS) do
+    local base, feature = t[1], t[2]
+    if c[feature] then
+      local prefix = c[base] .. "/"
+      for _, k in ipairs(ENDPOINT_KEYS) do
+        local u = c[k]
+        if u:sub(1, #prefix) == prefix and not u:find("/", #prefix + 1, true) then
+          return nil, k .. " '" .. u .. "' is where " .. base .. "'s token links go (" .. base
+            .. "/<token>, " .. feature .. "): each endpoint needs its own URL"
+        end
+      end
+    end
+  end
+  return true
+end
+
+
+-- Cookie name options, and the names fsec sets of its own.
+local COOKIE_KEYS = { "session_cookie_name", "remember_cookie_name", "csrf_cookie_name" }
+local FIXED_COOKIES = { fsec_flash = "the flash cookie (fsec_flash)" }
+
+-- fsec adds the __Host- prefix itself (over TLS): "__Host-x" and "x" can
+-- be the same cookie, so names compare without it.
+local function cookie_base(name)
+  while name:sub(1, 7):lower() == "__host-" do name = name:sub(8) end
+  return name
+end
+
+-- Every cookie fsec sets has its own name: a remember cookie named as the
+-- session cookie would overwrite it.
+local function cookie_checks(c)
+  local seen = {}
+  for base, what in pairs(FIXED_COOKIES) do seen[base] = what end
+  for _, k in ipairs(COOKIE_KEYS) do
+    local base = cookie_base(c[k])
+    if seen[base] then
+      return nil, k .. " '" .. c[k] .. "' names the same cookie as " .. seen[base]
+        .. ": every cookie fsec sets needs its own name"
+    end
+    seen[base] = k .. " ('" .. c[k] .. "')"
+  end
+  return true
+end
+
+
 -- Checks that involve several keys.
 local function entity_checks(c)
   if c.database and c.datastore then
@@ -415,6 +626,16 @@ local function entity_checks(c)
     return nil, "password_hash_options.argon2 is below OWASP's minimum "
       .. "(memory_cost >= 19456 KiB, time_cost >= 2); "
       .. "set allow_weak_password_hash = true for tests"
+  end
+  local ok, msg = hash_checks(c, a)
+  if not ok then return nil, msg end
+  ok, msg = url_checks(c)
+  if not ok then return nil, msg end
+  ok, msg = cookie_checks(c)
+  if not ok then return nil, msg end
+  if c.password_length_min > c.password_length_max then
+    return nil, "password_length_min (" .. c.password_length_min .. ") is above password_length_max ("
+      .. c.password_length_max .. "): no password could be set"
   end
   return true
 end

@@ -171,10 +171,12 @@ function _M.breached(sec, password)
   local set = sec._breached
   if not set then
     set = {}
-    local f = io.open(path)
+    local f, err = io.open(path)
     if not f then
+      -- fail closed: the check cannot run, so no password passes it (503;
+      -- fsec.new made sure the file was there at start)
       sec._log("error", "fsec: cannot read password_breached_file " .. path)
-      return false
+      require("fsec.auth").check_store(nil, "EIO: cannot read password_breached_file: " .. tostring(err), "EIO")
     end
     for line in f:lines() do
       local h = line:match("^%s*(%x+)")
