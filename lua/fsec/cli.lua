@@ -308,7 +308,7 @@ end
 function _M.main(argv)
   local ok, args = parser():pparse(argv)
   if not ok then
-    io.stderr:write("fsec: ", args, "\n(fsec --help for usage)\n")
+    io.stderr:write("fsec: ", args, " (fsec --help for usage)\n") -- one line, as every error
     os.exit(2)
   end
   local name = args.command
