@@ -12,20 +12,25 @@ local PREFIX
 
 --- fsec's configuration for this app. Secrets come from the environment
 -- when set (FSEC_SECRET_KEY, FSEC_PASSWORD_SALT), else from files made
--- on first start under var/.
+-- on first start under var/. A salt may be short (a Flask-Security
+-- deployment's, whose users' hashes depend on it); a secret key shorter
+-- than 32 bytes is an error, never silently replaced by the file's.
 function _M.config(prefix)
   PREFIX = prefix
-  local function secret(name, env)
+  local function secret(name, env, min)
     local v = os.getenv(env)
-    if v and #v >= 32 then return v end
+    if v and v ~= "" then
+      if #v < min then error(("fsec example: %s is shorter than %d bytes"):format(env, min), 0) end
+      return v
+    end
     local f = assert(io.open(prefix .. "/var/" .. name))
     v = f:read("*l")
     f:close()
     return v
   end
   return {
-    secret_key = secret("secret_key", "FSEC_SECRET_KEY"),
-    password_salt = secret("password_salt", "FSEC_PASSWORD_SALT"),
+    secret_key = secret("secret_key", "FSEC_SECRET_KEY", 32),
+    password_salt = secret("password_salt", "FSEC_PASSWORD_SALT", 1),
     database = prefix .. "/var/auth.db",
     database_busy_timeout = tonumber(os.getenv("FSEC_DB_BUSY_TIMEOUT") or "5000"),
     mail_dir = prefix .. "/var/mail",
