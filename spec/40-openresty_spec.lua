@@ -10,12 +10,36 @@ local enabled = jit and not build:find("asan", 1, true)
 
 local read = helpers.read
 
+-- The app's error log once it holds text (plain), or as it is after
+-- tries x 0.1 s.
+local function wait_log(app, text, tries)
+  local log
+  for _ = 1, tries or 20 do
+    log = read(app.dir .. "/logs/error.log") or ""
+    if log:find(text, 1, true) then break end
+    helpers.sh("sleep 0.1")
+  end
+  return log
+end
+
 -- Start the example app; returns a handle with :url(), :stop(), .dir, .pid
 -- own_group: in a session and process group of its own (nginx's pid is
 -- the group's id), as a terminal's foreground job is
+math.randomseed(os.time()) -- two runs at once (a developer's and CI's) pick other ports
+
+-- A loopback port nothing listens on: the app's /hello must be its own,
+-- not another run's.
+local function free_port()
+  for _ = 1, 50 do
+    local port = 20000 + math.random(0, 9999)
+    if not helpers.sh(("ss -ltn | grep -q '127.0.0.1:%d '"):format(port)) then return port end
+  end
+  error("no free port")
+end
+
 local function start(workers, env, own_group)
   local dir = helpers.tmpdir() .. "/app-" .. math.random(1e9)
-  local port = 20000 + math.random(0, 9999)
+  local port = free_port()
   local p = io.popen(("%s %s sh scripts/serve-example.sh %s %d %d > %s.out 2>&1 & echo $!")
     :format(env or "", own_group and "setsid" or "", dir, port, workers, dir))
   local pid = p:read("*l")
@@ -721,12 +745,7 @@ describe_or_pending("the example app in nginx", function()
         helpers.sh("sleep 0.1")
       end
       assert.equals(200, status)
-      local log
-      for _ = 1, 20 do
-        log = read(app.dir .. "/logs/error.log") or ""
-        if log:find("log-write: ", 1, true) then break end
-        helpers.sh("sleep 0.1")
-      end
+      local log = wait_log(app, "log-write: ")
       -- the count went up and the write answered, not EDB: there is no
       -- thread to wait for in this phase, so the WAL was fsynced here
       assert.matches("log%-write: 1 nil", log)
@@ -756,12 +775,7 @@ describe_or_pending("the example app in nginx", function()
       assert.equals(1, n)
       local f = io.open(app.dir .. "/conf/nginx.conf", "w"); f:write(conf); f:close()
       helpers.sh("kill -HUP " .. app.pid)
-      local log
-      for _ = 1, 50 do
-        log = read(app.dir .. "/logs/error.log") or ""
-        if log:find("fsec-deny-list", 1, true) then break end
-        helpers.sh("sleep 0.1")
-      end
+      local log = wait_log(app, "fsec-deny-list", 50)
       assert.matches("init_worker_by_lua[^\n]*fsec%-deny%-list", log)
       helpers.sh("sleep 1") -- the old worker finishes and leaves
       s = c2.call("POST", "/login", { email = "admin@example.org", password = admin_password(app) })
