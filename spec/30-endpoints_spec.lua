@@ -1011,3 +1011,41 @@ describe("as Flask-Security", function()
     assert.equals(200, res.status)
   end)
 end)
+
+describe("sign-in by username", function()
+  it("takes the username field when no email is given and username is an identity attribute (Flask-Security's LoginForm)", function()
+    local sec = setup{ username_enable = true, identity_attributes = { "email", "username" } }
+    assert(sec.datastore:create_user{ email = "alice@example.com", username = "alice", password = sec:hash_password(PW),
+                                      confirmed_at = 1 })
+    local c = api(sec)
+    c:call("GET", "/login")
+    local res, r = c:call("POST", "/login", { username = "alice", password = PW })
+    assert.equals(200, res.status)
+    assert.equals("alice@example.com", sec:current_user(c:req()).email)
+    -- wrong password and unknown name: the errors name the username field
+    c = api(sec)
+    c:call("GET", "/login")
+    res, r = c:call("POST", "/login", { username = "alice", password = "wrong-one" })
+    assert.equals(400, res.status); assert.same({ "Invalid password" }, r.field_errors.password)
+    res, r = c:call("POST", "/login", { username = "nobody", password = PW })
+    assert.same({ "Specified user does not exist" }, r.field_errors.username)
+    -- neither field: the email's error, as before
+    res, r = c:call("POST", "/login", { password = PW })
+    assert.same({ "Email not provided" }, r.field_errors.email)
+    -- the page shows the username field
+    assert.matches('name="username"', sec:handle(helpers.request{ path = "/login" }).body, 1, true)
+  end)
+
+  it("does not look a username up when username is not an identity attribute, and hashes all the same", function()
+    local sec = setup{ username_enable = true }
+    assert(sec.datastore:create_user{ email = "bob@example.com", username = "bob", password = sec:hash_password(PW) })
+    local c = api(sec)
+    c:call("GET", "/login")
+    local before = sec:hash_count()
+    local res, r = c:call("POST", "/login", { username = "bob", password = PW })
+    assert.equals(400, res.status)
+    assert.same({ "Specified user does not exist" }, r.field_errors.username)
+    assert.equals(before + 1, sec:hash_count())
+    assert.is_nil(sec:handle(helpers.request{ path = "/login" }).body:find('name="username"', 1, true))
+  end)
+end)

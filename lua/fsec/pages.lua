@@ -86,6 +86,8 @@ end
 _M.PAGES = {
   login = function(ctx)
     local inner = field(ctx, "email", "Email address", "email", "username")
+    -- username_enable with "username" an identity attribute: either field
+    if ctx.username then inner = inner .. field(ctx, "username", "or username", "text", "username") end
     if not ctx.passwordless then
       inner = inner .. field(ctx, "password", "Password", "password", "current-password")
         .. '<label><input type="checkbox" name="remember" value="y"' .. (ctx.remember and " checked" or "")

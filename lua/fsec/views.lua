@@ -211,20 +211,46 @@ local requires_confirmation = auth.requires_confirmation
 
 --- Check identity and password, always at the cost of one hash (lockout,
 -- failure counting: auth.check_password).
-local function check_credentials(sec, form, email, password)
+local function check_credentials(sec, form, email, password, field)
+  field = field or "email"
   if not email then
     sec:verify_password(password or "", sec._dummy)
-    form:error("email", "USER_DOES_NOT_EXIST")
+    form:error(field, "USER_DOES_NOT_EXIST")
     return nil
   end
   local user, why = auth.check_password(sec, email, password or "")
   if user then return user end
   if why == "unknown" then
-    form:error("email", "USER_DOES_NOT_EXIST")
+    form:error(field, "USER_DOES_NOT_EXIST")
   else
     form:error("password", "INVALID_PASSWORD")
   end
   return nil
+end
+
+-- Which field names the account at /login, and its value, as
+-- Flask-Security's LoginForm reads them: the email when one is given;
+-- else, with username_enable, the username (when "username" is an
+-- identity attribute); else the email's own error.
+local function login_by_username(sec)
+  if not sec._cfg.username_enable then return false end
+  for _, a in ipairs(sec._cfg.identity_attributes) do
+    if a == "username" then return true end
+  end
+  return false
+end
+
+local function login_identity(sec, form)
+  local e = form.data.email
+  if sec._cfg.username_enable and (e == nil or e == http.json.null or (type(e) == "string" and not e:find("%S"))) then
+    local name, bad = form:string("username", 64)
+    if bad then return "username", nil end
+    if name then
+      -- not an identity attribute here: "does not exist", after one hash
+      return "username", login_by_username(sec) and name or nil
+    end
+  end
+  return "email", form:email()
 end
 
 function V.login(sec, req, res, fields, json)
@@ -238,21 +264,21 @@ function V.login(sec, req, res, fields, json)
     end
     if current then return res:redirect(sec._cfg.post_login_view) end
     return page(sec, req, res, "login", nil, { links = home_links(sec), next = http.single(req.query, "next", 2048),
-                                               remember = sec._cfg.default_remember_me })
+                                               remember = sec._cfg.default_remember_me, username = login_by_username(sec) })
   end
   if current then return anonymous_required(sec, req, res, json) end
   local form = forms.new(sec, fields)
-  local email = form:email()
+  local field, identity = login_identity(sec, form)
   local password = form:password("password")
   local nxt = next_of(req, form)
   if nxt == false then form:error("next", "INVALID_REDIRECT") end
   local user
   if form:ok() then
-    user = check_credentials(sec, form, email, password)
+    user = check_credentials(sec, form, identity, password, field)
     if user and not user.active then
-      form:error("email", "DISABLED_ACCOUNT")
+      form:error(field, "DISABLED_ACCOUNT")
     elseif user and requires_confirmation(sec, user) then
-      form:error("email", "CONFIRMATION_REQUIRED")
+      form:error(field, "CONFIRMATION_REQUIRED")
     end
   end
   if form:ok() then
@@ -266,7 +292,7 @@ function V.login(sec, req, res, fields, json)
     if sec._cfg.return_generic_responses then generic(form) end
     if json then return json_error(res, form) end
     return page(sec, req, res, "login", form, { links = home_links(sec), next = nxt or nil,
-                                                remember = form:bool("remember") })
+                                                remember = form:bool("remember"), username = login_by_username(sec) })
   end
   if json then
     return json_ok(sec, req, res, { tf_required = false, user = payload(sec, user, req, wants_token(req)) })
