@@ -10,6 +10,7 @@
 -- @module fsec.authz
 
 local http = require "fsec.http"
+local flash = require "fsec.flash"
 local auth = require "fsec.auth"
 local userlib = require "fsec.user"
 
@@ -113,7 +114,7 @@ local function deny_unauthn(sec, req, res, spec)
     res:text(401, msg)
   else
     -- Flask-Login's unauthorized() as Flask-Security configures it
-    require("fsec.flash").add(sec, req, res, "info", "LOGIN")
+    flash.add(sec, req, res, "info", "LOGIN")
     res:redirect(url(sec, "login_url") .. "?next=" .. http.quote(http.full_path(req)))
   end
   return res
@@ -126,7 +127,7 @@ local function deny_unauthz(sec, req, res)
     res:json(403, { errors = { msg } })
   elseif sec._cfg.unauthorized_view then
     -- as Flask-Security's unauthz_handler: the page it lands on says why
-    require("fsec.flash").add(sec, req, res, "error", "UNAUTHORIZED")
+    flash.add(sec, req, res, "error", "UNAUTHORIZED")
     res:redirect(sec._cfg.unauthorized_view)
   else
     res:text(403, msg)
@@ -152,7 +153,7 @@ local function deny_reauth(sec, req, res)
     res:json(401, { errors = { sec.msg("REAUTHENTICATION_REQUIRED") }, reauth_required = true,
                     unified_signin_enabled = false, has_webauthn_verify_credential = false })
   else
-    require("fsec.flash").add(sec, req, res, "error", "REAUTHENTICATION_REQUIRED")
+    flash.add(sec, req, res, "error", "REAUTHENTICATION_REQUIRED")
     res:redirect(url(sec, "verify_url") .. "?next=" .. http.quote(http.full_path(req)))
   end
   return res
