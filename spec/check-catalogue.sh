@@ -18,7 +18,7 @@ F-01 F-02 F-03 F-04 F-05 F-06 F-07 F-08 F-09 K-01 K-03 G-01"
 bad=0
 rows=$(mktemp); cites=$(mktemp)
 trap 'rm -f "$rows" "$cites"' EXIT
-grep -E '^\| [A-Z]-[0-9][0-9] \|' "$doc" > "$rows" || true
+grep -E '^\| ([A-Z]|W19)-[0-9][0-9] \|' "$doc" > "$rows" || true
 n=0
 for id in $IDS; do
   n=$((n + 1))
@@ -27,6 +27,7 @@ for id in $IDS; do
 done
 [ "$n" -eq 77 ] || { echo "check-catalogue: the id list has $n rows, not 77"; bad=1; }
 extra=$(awk -F'|' '{ gsub(/ /, "", $2); print $2 }' "$rows" | while read -r id; do
+  case $id in W19-*) continue ;; esac
   case " $(echo $IDS) " in *" $id "*) ;; *) echo "$id" ;; esac; done)
 [ -z "$extra" ] || { echo "check-catalogue: rows not in the catalogue: $extra"; bad=1; }
 # columns: | row | what | tests | status | notes |
