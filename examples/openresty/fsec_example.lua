@@ -49,6 +49,10 @@ _M.guards = {
   api = { auth = { "token", "session" } },
   token = { auth = { "token" } },
   session = { auth = { "session" } },
+  -- scripts may also sign in with HTTP Basic here; a browser resends
+  -- cached Basic credentials to any site's form, so a POST signed in by
+  -- Basic (or a session) needs a CSRF token (csrf_protect_mechanisms)
+  api_basic = { auth = { "token", "session", "basic" }, realm = "fsec example" },
 }
 
 
@@ -150,10 +154,22 @@ function _M.admin()
 end
 
 
+--- The API: who is signed in, and how. A request that changes state
+-- (any method but GET and HEAD) is recorded in var/audit.log, as an
+-- application would act on it.
 function _M.api()
   local u = ngx.ctx.fsec_user
+  local method = ngx.req.get_method()
+  if method ~= "GET" and method ~= "HEAD" then
+    local f = io.open(PREFIX .. "/var/audit.log", "a")
+    if f then
+      f:write(os.date("!%Y-%m-%dT%H:%M:%SZ"), " api ", method, " ", ngx.var.uri, " by ", u.email,
+              " via ", tostring(ngx.ctx.fsec_via), "\n")
+      f:close()
+    end
+  end
   ngx.header["Content-Type"] = "application/json"
-  ngx.say(cjson.encode{ id = u.id, email = u.email, roles = u.roles, via = ngx.ctx.fsec_via,
+  ngx.say(cjson.encode{ id = u.id, email = u.email, roles = u.roles, via = ngx.ctx.fsec_via, method = method,
                         upstream_user_header = ngx.req.get_headers()["x-user-id"] })
 end
 

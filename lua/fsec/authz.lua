@@ -12,6 +12,8 @@
 local http = require "fsec.http"
 local flash = require "fsec.flash"
 local auth = require "fsec.auth"
+local csrf = require "fsec.csrf"
+local forms = require "fsec.forms"
 local userlib = require "fsec.user"
 
 local type = type
@@ -257,6 +259,17 @@ check_inner = function(self, req, spec, res)
     -- caller is refused (403), as in Flask-Security.
     user, via = auth.authenticate(self, req, self._cfg.auth_mechanisms, res)
     user = user or userlib.anonymous
+  end
+  -- As Flask-Security's decorators (handle_csrf): a state-changing
+  -- request signed in by a mechanism a browser sends by itself (a
+  -- session cookie, cached Basic credentials) must carry a CSRF token,
+  -- or another site's form could act with them.
+  if via and csrf.needed(self, req, via) then
+    local ok, key = csrf.check(self, req, forms.input(req, self._cfg.max_body_bytes) or {})
+    if not ok then
+      csrf.deny(self, req, res, key)
+      return false, res.status, res.body, res
+    end
   end
   if not roles_ok(user, spec) then
     deny_unauthz(self, req, res)

@@ -448,6 +448,9 @@ _M.schema = {
   -- protection
   csrf_enabled = { type = "boolean", default = true },
   csrf_ignore_unauth_endpoints = { type = "boolean", default = false },
+  csrf_protect_mechanisms = { type = "table", default = { "session", "basic" },
+    check = string_list({ session = true, token = true, basic = true }),
+    description = "Mechanisms whose state-changing requests need a CSRF token (fsec leaves out token: no ambient credential)" },
   csrf_time_limit = { type = "number", default = 3600, check = int_range(60, 2^31) },
   csrf_cookie_name = { type = "string", default = "fsec_csrf", check = cookie_name,
     description = "fsec: binds CSRF tokens of anonymous clients" },

@@ -2,7 +2,9 @@
 -- client: to the session id when the client is signed in with a session,
 -- else to a random value in an HttpOnly cookie (set on first use). A
 -- token from another session, a stale one, or none: refused.
--- Token-authenticated requests need none (no ambient credential).
+-- Which authenticated requests need one is csrf_protect_mechanisms
+-- (default session and Basic: what a browser resends by itself; a token
+-- in a header is no ambient credential).
 -- @module fsec.csrf
 
 local core = require "fsec.core"
@@ -10,6 +12,7 @@ local http = require "fsec.http"
 local auth = require "fsec.auth"
 
 local type = type
+local ipairs = ipairs
 
 
 local _M = { _VERSION = "0.1.0" }
@@ -45,21 +48,40 @@ function _M.token(sec, req, res)
 end
 
 
---- Does this request need a CSRF token? (POST, enabled, not token- or
--- Basic-authenticated, and not anonymous when unauthenticated endpoints
--- are ignored.)
-function _M.required(sec, req)
-  if not sec._cfg.csrf_enabled or req.method ~= "POST" then return false end
-  local user, via = auth.authenticate(sec, req, sec._cfg.auth_mechanisms)
-  if via == "token" or via == "basic" then return false end
-  if not user and sec._cfg.csrf_ignore_unauth_endpoints then return false end
-  return true
+-- Flask-WTF's WTF_CSRF_METHODS: what a form or fetch can forge to change state.
+local STATE_CHANGING = { POST = true, PUT = true, PATCH = true, DELETE = true }
+
+
+--- Does a request authenticated by `via` (nil: anonymous) need a CSRF
+-- token? As Flask-Security's handle_csrf: a state-changing method, CSRF
+-- on, and the mechanism in csrf_protect_mechanisms; an anonymous one
+-- unless csrf_ignore_unauth_endpoints.
+function _M.needed(sec, req, via)
+  local cfg = sec._cfg
+  if not cfg.csrf_enabled or not STATE_CHANGING[req.method] then return false end
+  if not via then return not cfg.csrf_ignore_unauth_endpoints end
+  for _, m in ipairs(cfg.csrf_protect_mechanisms) do
+    if m == via then return true end
+  end
+  return false
 end
 
 
---- Check the request's CSRF token (header or `csrf_token` field).
+--- Does this request need a CSRF token? (It authenticates the request
+-- with auth_mechanisms to learn how it is signed in: see needed.)
+function _M.required(sec, req)
+  if not sec._cfg.csrf_enabled or not STATE_CHANGING[req.method] then return false end
+  local user, via = auth.authenticate(sec, req, sec._cfg.auth_mechanisms)
+  return _M.needed(sec, req, user and via or nil)
+end
+
+
+--- Check the request's CSRF token (header or `csrf_token` field). A
+-- token found valid is not checked again for the same request (an
+-- endpoint that also runs an access check).
 -- @return true, or nil and the message key (CSRF_MISSING / CSRF_INVALID)
 function _M.check(sec, req, fields)
+  if req._fsec_csrf_ok then return true end
   local tok
   for _, h in ipairs(HEADERS) do
     tok = tok or http.header(req, h, 8192)
@@ -74,7 +96,21 @@ function _M.check(sec, req, fields)
   if expired or invalid or type(data) ~= "table" or data.b ~= b then
     return nil, "CSRF_INVALID"
   end
+  req._fsec_csrf_ok = true
   return true
+end
+
+
+--- Answer a refused CSRF check on res: 400 with Flask-Security's message
+-- (JSON: in errors, and under csrf_token in field_errors when asked).
+function _M.deny(sec, req, res, key, field_errors)
+  local msg = sec.msg(key)
+  if http.wants_json(req) then
+    res:json(400, { errors = { msg }, field_errors = field_errors and { csrf_token = { msg } } or nil })
+  else
+    res:text(400, msg)
+  end
+  return res
 end
 
 

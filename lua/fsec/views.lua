@@ -830,11 +830,7 @@ answer = function(self, req)
   end
   if method == "POST" and csrf.required(self, req) then
     local ok, key = csrf.check(self, req, fields)
-    if not ok then
-      local msg = self.msg(key)
-      if json then return res:json(400, { errors = { msg }, field_errors = { csrf_token = { msg } } }) end
-      return res:text(400, msg)
-    end
+    if not ok then return csrf.deny(self, req, res, key, true) end
   end
   if method == "POST" and CREDENTIAL[name] then
     local ok = self._policy:run("throttle", req, name)
@@ -864,8 +860,7 @@ function Security:csrf_protect(req, res)
   local fields = forms.input(req, self._cfg.max_body_bytes) or {}
   local ok, key = csrf.check(self, req, fields)
   if ok then return true end
-  local msg = self.msg(key)
-  if http.wants_json(req) then res:json(400, { errors = { msg } }) else res:text(400, msg) end
+  csrf.deny(self, req, res, key)
   return false, res.status, res.body, res
 end
 

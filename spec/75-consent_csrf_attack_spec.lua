@@ -1,0 +1,122 @@
+-- Issue 19, items 9 and 12, attacked from outside through the real nginx
+-- example app (curl, many requests at once):
+--  9. a browser resends cached HTTP Basic credentials to any site's form:
+--     a state-changing request signed in by Basic needs a CSRF token;
+-- 12. a mailed link that signs a browser in (passwordless) or out (the
+--     confirmation of another account) asks before it acts: its GET shows
+--     a page, only a POST with the CSRF token acts.
+local helpers = require "spec.helpers"
+local nginx = require "spec.tools.nginx_app"
+
+local describe_or_pending = nginx.enabled and describe
+  or function(name) pending(name .. " (LuaJIT pass with nginx only)") end
+
+local read = helpers.read
+local unpack = table.unpack or unpack
+local EVIL = "http://evil.example"
+
+-- The audit log lines of the API's state-changing requests.
+local function api_writes(app)
+  local n, lines = 0, {}
+  for line in (read(app.dir .. "/var/audit.log") or ""):gmatch("[^\n]+") do
+    if line:find(" api ", 1, true) then n = n + 1; lines[#lines + 1] = line end
+  end
+  return n, lines
+end
+
+-- Does a response set the session cookie (a sign-in)?
+local function sets_session(r)
+  for _, sc in ipairs(r.set_cookie) do
+    if sc:match("^session=[^;]") or sc:match("^__Host%-session=[^;]") then return true end
+  end
+  return false
+end
+
+local function jar_has_session(jar)
+  local text = read(jar) or ""
+  return text:find("\tsession\t", 1, true) ~= nil
+end
+
+-- A signed-in JSON client's jar and its CSRF token.
+local function sign_in(app, jar, email, password)
+  local tok = nginx.csrf(app, jar)
+  local r = nginx.request(app, { method = "POST", path = "/login", jar = jar, json = { email = email, password = password },
+                                 headers = { Accept = "application/json", ["X-CSRF-Token"] = tok } })
+  assert.equals(200, r.status)
+  return r.json.response.csrf_token
+end
+
+
+describe_or_pending("W19-09 HTTP Basic is CSRF-protected, through nginx", function()
+  it("refuses a cross-site form POST (and PUT, PATCH, DELETE) carrying only cached Basic credentials; the CSRF token lets it through", function()
+    nginx.with_app(2, "FSEC_ADMIN_PASSWORD=basic-admin-pw", function(app)
+      local basic = "admin@example.org:basic-admin-pw"
+      -- another site's auto-submitting forms, many at once: the browser
+      -- adds the Basic credentials it cached, and no token
+      local forged = {}
+      for i = 1, 12 do
+        forged[i] = { method = "POST", path = "/api/basic", user = basic, form = "note=pwned" .. i,
+                      headers = { Origin = EVIL, Referer = EVIL .. "/x.html" } }
+      end
+      for _, m in ipairs{ "PUT", "PATCH", "DELETE" } do
+        forged[#forged + 1] = { method = m, path = "/api/basic", user = basic, headers = { Origin = EVIL } }
+      end
+      for i, r in ipairs(nginx.parallel(app, forged)) do
+        assert.equals(400, r.status, forged[i].method)
+        assert.equals("The CSRF token is missing.", r.body, forged[i].method)
+      end
+      assert.equals(0, (api_writes(app)))
+      -- a token the attacker fetched for its own cookie is no use in the
+      -- victim's browser (bound to another client)
+      local evil_tok = nginx.csrf(app, app.dir .. ".evil.jar")
+      local victim = app.dir .. ".victim.jar"
+      nginx.csrf(app, victim) -- the victim's browser has its own binding cookie
+      local r = nginx.request(app, { method = "POST", path = "/api/basic", user = basic, jar = victim,
+                                     form = "csrf_token=" .. evil_tok, headers = { Origin = EVIL } })
+      assert.equals(400, r.status); assert.equals("The CSRF token is invalid.", r.body)
+      assert.equals(0, (api_writes(app)))
+      -- the site's own page posts its token: in the header or the form
+      local tok = nginx.csrf(app, victim)
+      r = nginx.request(app, { method = "POST", path = "/api/basic", user = basic, jar = victim,
+                               headers = { ["X-CSRF-Token"] = tok } })
+      assert.equals(200, r.status); assert.equals("basic", r.json.via); assert.equals("POST", r.json.method)
+      r = nginx.request(app, { method = "DELETE", path = "/api/basic", user = basic, jar = victim,
+                               headers = { ["X-CSRF-Token"] = tok } })
+      assert.equals(200, r.status); assert.equals("DELETE", r.json.method)
+      r = nginx.request(app, { method = "POST", path = "/api/basic", user = basic, jar = victim,
+                               form = "csrf_token=" .. tok })
+      assert.equals(200, r.status); assert.equals("basic", r.json.via)
+      local n, lines = api_writes(app)
+      assert.equals(3, n)
+      assert.matches("api POST /api/basic by admin@example.org via basic", lines[1], 1, true)
+    end)
+  end)
+
+  it("leaves GET with Basic and a POST with a token header alone; a session's POST needs the token too", function()
+    nginx.with_app(1, "FSEC_ADMIN_PASSWORD=basic-admin-pw", function(app)
+      local r = nginx.request(app, { path = "/api/basic", user = "admin@example.org:basic-admin-pw",
+                                     headers = { Origin = EVIL } })
+      assert.equals(200, r.status); assert.equals("basic", r.json.via)
+      -- an auth token in a header is no ambient credential: no CSRF token
+      local jar = app.dir .. ".jar"
+      local tok = nginx.csrf(app, jar)
+      r = nginx.request(app, { method = "POST", path = "/login?include_auth_token", jar = jar,
+                               json = { email = "admin@example.org", password = "basic-admin-pw" },
+                               headers = { Accept = "application/json", ["X-CSRF-Token"] = tok } })
+      local auth_token = r.json.response.user.authentication_token
+      r = nginx.request(app, { method = "POST", path = "/api/basic", headers = { ["Authentication-Token"] = auth_token } })
+      assert.equals(200, r.status); assert.equals("token", r.json.via)
+      -- the session cookie is ambient: a forged POST is refused, the page's
+      -- own (with the token) passes
+      local sjar = app.dir .. ".session.jar"
+      local stok = sign_in(app, sjar, "admin@example.org", "basic-admin-pw")
+      r = nginx.request(app, { method = "POST", path = "/api/me", jar = sjar, form = "x=1", headers = { Origin = EVIL } })
+      assert.equals(400, r.status); assert.equals("The CSRF token is missing.", r.body)
+      r = nginx.request(app, { method = "POST", path = "/api/me", jar = sjar, headers = { ["X-CSRF-Token"] = stok } })
+      assert.equals(200, r.status); assert.equals("session", r.json.via)
+      local n, lines = api_writes(app)
+      assert.equals(2, n)
+      assert.matches("via token", lines[1], 1, true); assert.matches("via session", lines[2], 1, true)
+    end)
+  end)
+end)
