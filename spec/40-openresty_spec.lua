@@ -154,13 +154,17 @@ describe_or_pending("the example app in nginx", function()
         local link = latest_mail_link(app)
         assert.matches("^/confirm/", link)
         -- a mail scanner's HEAD answers through nginx, headers only, and
-        -- confirms nothing: the GET after it is the one that confirms
+        -- confirms nothing; nor does the GET: it asks (a page with a
+        -- button), and the button's POST confirms
         local p = io.popen("curl -s -I -o /dev/null -w '%{http_code}' '" .. app.base .. link .. "'")
         assert.equals("200", p:read("*a")); p:close()
         local st0, hd0 = http(app, nil, "OPTIONS", "/login")
         assert.equals(200, st0); assert.equals("GET, POST, HEAD, OPTIONS", hd0.allow)
-        local hd
-        s, hd = http(app, jar, "GET", link)
+        local hd, consent
+        s, hd, consent = http(app, jar, "GET", link)
+        assert.equals(200, s)
+        local page_csrf = consent:match('name="csrf_token" value="([^"]+)"')
+        s, hd = http(app, jar, "POST", link, { headers = { ["X-CSRF-Token"] = page_csrf } })
         assert.equals(302, s)
         assert.equals("/login", hd.location) -- not /confirm: "already confirmed"
         s, r = c.call("POST", "/login?include_auth_token", { email = "new@example.org", password = "battery staple" })

@@ -1162,7 +1162,7 @@ describe("catalogue 7.10 signals", function()
     assert.equals(1, count("user_registered"))
     local link
     for _, m in ipairs(mails(maildir)) do if m.to == "g01@example.com" then link = path_of(m.link) end end
-    sec:handle(helpers.request{ path = link })
+    helpers.follow(sec, link)
     assert.equals(1, count("user_confirmed"))
     r:call("POST", "/reset", { email = "g01@example.com" })
     assert.equals(1, count("reset_password_instructions_sent"))

@@ -120,3 +120,115 @@ describe_or_pending("W19-09 HTTP Basic is CSRF-protected, through nginx", functi
     end)
   end)
 end)
+
+
+describe_or_pending("W19-12 links that sign a browser in or out ask first, through nginx", function()
+  it("a passwordless link's GET shows a form and signs nobody in; only its POST with the CSRF token does", function()
+    nginx.with_app(2, "FSEC_PASSWORDLESS=1", function(app)
+      -- the attacker asks a sign-in link for its own account
+      local ajar = app.dir .. ".attacker.jar"
+      local tok = nginx.csrf(app, ajar)
+      local r = nginx.request(app, { method = "POST", path = "/login", jar = ajar, json = { email = "admin@example.org" },
+                                     headers = { Accept = "application/json", ["X-CSRF-Token"] = tok } })
+      assert.equals(200, r.status)
+      local link = assert(nginx.link_to(app, "admin@example.org"))
+      assert.matches("^/login/", link)
+      -- victims' browsers sent to it (and mail scanners), all at once
+      local gets = {}
+      for i = 1, 10 do gets[i] = { path = link, jar = app.dir .. ".victim" .. i .. ".jar", headers = { Referer = EVIL } } end
+      gets[#gets + 1] = { path = link, headers = { Accept = "application/json" } }
+      local answers = nginx.parallel(app, gets)
+      for i = 1, 10 do
+        local g = answers[i]
+        assert.equals(200, g.status)
+        assert.is_false(sets_session(g))
+        assert.matches("Sign in as <strong>admin@example.org</strong>", g.body, 1, true)
+        assert.matches('<form method="post" action="' .. link .. '">', g.body, 1, true)
+        assert.equals("DENY", g.headers["x-frame-options"]) -- no site frames the button
+        assert.is_false(jar_has_session(gets[i].jar))
+      end
+      local j = answers[#answers]
+      assert.equals(200, j.status); assert.is_true(j.json.response.consent_required)
+      assert.is_false(sets_session(j))
+      assert.equals(302, nginx.request(app, { path = "/profile", jar = gets[1].jar }).status)
+      -- another site's form posting the link: refused, nobody signed in
+      local victim = gets[2].jar
+      r = nginx.request(app, { method = "POST", path = link, jar = victim, form = "", headers = { Origin = EVIL } })
+      assert.equals(400, r.status); assert.equals("The CSRF token is missing.", r.body)
+      r = nginx.request(app, { method = "POST", path = link, jar = victim, form = "csrf_token=" .. tok,
+                               headers = { Origin = EVIL } }) -- the attacker's own token
+      assert.equals(400, r.status); assert.equals("The CSRF token is invalid.", r.body)
+      assert.is_false(sets_session(r))
+      assert.equals(302, nginx.request(app, { path = "/profile", jar = victim }).status)
+      -- the user presses the page's button: signed in, and (trackable) the
+      -- link is used up
+      local page_tok = answers[3].body:match('name="csrf_token" value="([^"]+)"')
+      r = nginx.request(app, { method = "POST", path = link, jar = gets[3].jar, form = "csrf_token=" .. page_tok })
+      assert.equals(302, r.status); assert.equals("/", r.headers.location)
+      assert.is_true(sets_session(r))
+      r = nginx.request(app, { path = "/profile", jar = gets[3].jar })
+      assert.equals(200, r.status); assert.matches("admin@example.org", r.body, 1, true)
+      local again = nginx.request(app, { path = link, jar = gets[4].jar })
+      assert.equals(302, again.status); assert.is_false(sets_session(again))
+    end)
+  end)
+
+  it("a confirmation link of account B followed where A is signed in leaves A signed in until A agrees", function()
+    nginx.with_app(1, "FSEC_ADMIN_PASSWORD=confirm-admin-pw", function(app)
+      local ajar = app.dir .. ".a.jar"
+      sign_in(app, ajar, "admin@example.org", "confirm-admin-pw")
+      local bjar = app.dir .. ".b.jar"
+      local btok = nginx.csrf(app, bjar)
+      local r = nginx.request(app, { method = "POST", path = "/register", jar = bjar,
+        json = { email = "bob@example.org", password = "bob's long password", password_confirm = "bob's long password" },
+        headers = { Accept = "application/json", ["X-CSRF-Token"] = btok } })
+      assert.equals(200, r.status)
+      local link = assert(nginx.link_to(app, "bob@example.org"))
+      assert.matches("^/confirm/", link)
+      local function b_can_sign_in()
+        local jar = app.dir .. ".b" .. math.random(1e9) .. ".jar"
+        local t = nginx.csrf(app, jar)
+        return nginx.request(app, { method = "POST", path = "/login", jar = jar,
+          json = { email = "bob@example.org", password = "bob's long password" },
+          headers = { Accept = "application/json", ["X-CSRF-Token"] = t } }).status == 200
+      end
+      -- A's browser is sent to B's link (a page, a JSON fetch): A stays
+      -- signed in, B stays unconfirmed
+      local page, j = unpack(nginx.parallel(app, {
+        { path = link, jar = ajar, jar_read_only = true, headers = { Referer = EVIL } },
+        { path = link, jar = ajar, jar_read_only = true, headers = { Accept = "application/json" } } }))
+      assert.equals(200, page.status)
+      assert.matches("Confirm the address <strong>bob@example.org</strong>", page.body, 1, true)
+      assert.matches("You are signed in as <strong>admin@example.org</strong>", page.body, 1, true)
+      assert.equals(200, j.status); assert.is_true(j.json.response.consent_required)
+      assert.equals(200, nginx.request(app, { path = "/profile", jar = ajar }).status)
+      assert.is_false(b_can_sign_in())
+      -- another site's form: refused; A still signed in, B unconfirmed
+      r = nginx.request(app, { method = "POST", path = link, jar = ajar, form = "", headers = { Origin = EVIL } })
+      assert.equals(400, r.status)
+      assert.equals(200, nginx.request(app, { path = "/profile", jar = ajar }).status)
+      assert.is_false(b_can_sign_in())
+      -- A presses the button: B confirmed, A signed out (as Flask-Security)
+      local tok = page.body:match('name="csrf_token" value="([^"]+)"')
+      r = nginx.request(app, { method = "POST", path = link, jar = ajar, form = "csrf_token=" .. tok })
+      assert.equals(302, r.status)
+      assert.is_true(b_can_sign_in())
+      assert.equals(302, nginx.request(app, { path = "/profile", jar = ajar }).status)
+    end)
+  end)
+
+  it("one_click_links restores Flask-Security's link that acts on GET", function()
+    nginx.with_app(1, "FSEC_PASSWORDLESS=1 FSEC_ONE_CLICK_LINKS=1", function(app)
+      local jar = app.dir .. ".jar"
+      local tok = nginx.csrf(app, jar)
+      assert.equals(200, nginx.request(app, { method = "POST", path = "/login", jar = jar, json = { email = "admin@example.org" },
+                                              headers = { Accept = "application/json", ["X-CSRF-Token"] = tok } }).status)
+      local link = assert(nginx.link_to(app, "admin@example.org"))
+      local vjar = app.dir .. ".v.jar"
+      local r = nginx.request(app, { path = link, jar = vjar })
+      assert.equals(302, r.status); assert.is_true(sets_session(r))
+      assert.equals(200, nginx.request(app, { path = "/profile", jar = vjar }).status)
+      assert.equals(405, nginx.request(app, { method = "POST", path = link, jar = vjar, form = "" }).status)
+    end)
+  end)
+end)

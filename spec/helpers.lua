@@ -135,6 +135,28 @@ function helpers.api(sec, scheme)
   return c
 end
 
+--- Follow a mailed link as its user does: GET it, and where a page (or a
+-- JSON answer) asks for consent, POST it back with the CSRF token given.
+-- client keeps the cookies (a new one when nil); headers go with both.
+-- @return the last response, and the GET's when a POST followed it
+function helpers.follow(sec, path, client, headers)
+  local cjson = require "cjson"
+  local c = client or helpers.client()
+  local res = c:take(sec:handle(c:req{ path = path, headers = headers }))
+  local json = headers and headers.accept == "application/json"
+  local tok
+  if json then
+    local ok, j = pcall(cjson.decode, res.body or "")
+    tok = ok and type(j) == "table" and j.response and j.response.consent_required and j.response.csrf_token
+  elseif res.status == 200 then
+    tok = (res.body or ""):match('name="csrf_token" value="([^"]+)"')
+  end
+  if not tok then return res end
+  local h = { ["x-csrf-token"] = tok }
+  for k, v in pairs(headers or {}) do h[k] = v end
+  return c:take(sec:handle(c:req{ method = "POST", path = path, headers = h })), res
+end
+
 --- The messages the development mailer wrote to dir.
 function helpers.mails(dir)
   local p = io.popen("ls " .. dir .. " 2>/dev/null")

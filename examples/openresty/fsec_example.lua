@@ -39,6 +39,11 @@ function _M.config(prefix)
     external_url = os.getenv("FSEC_EXTERNAL_URL"),
     registerable = true, confirmable = true, recoverable = true, changeable = true,
     trackable = true, -- logout: POST with a CSRF token only (fsec's default; a GET could be forged)
+    -- FSEC_PASSWORDLESS=1: sign in by a mailed link instead of a password
+    passwordless = os.getenv("FSEC_PASSWORDLESS") == "1",
+    -- mailed sign-in and confirmation links ask before they act (a page
+    -- with a button); FSEC_ONE_CLICK_LINKS=1: Flask-Security's GET that acts
+    one_click_links = os.getenv("FSEC_ONE_CLICK_LINKS") == "1" or nil,
     security_payload = function(user) return { email = user.email } end,
   }
 end

@@ -412,6 +412,8 @@ _M.schema = {
     description = "seconds a passwordless link is valid (1 day)" },
   login_without_confirmation = { type = "boolean", default = false },
   auto_login_after_confirm = { type = "boolean", default = false },
+  one_click_links = { type = "boolean", default = false,
+    description = "fsec: passwordless and confirmation links act on GET (Flask-Security); false: a page asks first" },
   auto_login_after_reset = { type = "boolean", default = false },
   return_generic_responses = { type = "boolean", default = false },
   page_security_headers = { type = "boolean", default = true,

@@ -55,11 +55,11 @@ local STATE_CHANGING = { POST = true, PUT = true, PATCH = true, DELETE = true }
 --- Does a request authenticated by `via` (nil: anonymous) need a CSRF
 -- token? As Flask-Security's handle_csrf: a state-changing method, CSRF
 -- on, and the mechanism in csrf_protect_mechanisms; an anonymous one
--- unless csrf_ignore_unauth_endpoints.
-function _M.needed(sec, req, via)
+-- unless csrf_ignore_unauth_endpoints (and not `strict`).
+function _M.needed(sec, req, via, strict)
   local cfg = sec._cfg
   if not cfg.csrf_enabled or not STATE_CHANGING[req.method] then return false end
-  if not via then return not cfg.csrf_ignore_unauth_endpoints end
+  if not via then return strict or not cfg.csrf_ignore_unauth_endpoints end
   for _, m in ipairs(cfg.csrf_protect_mechanisms) do
     if m == via then return true end
   end
@@ -69,10 +69,11 @@ end
 
 --- Does this request need a CSRF token? (It authenticates the request
 -- with auth_mechanisms to learn how it is signed in: see needed.)
-function _M.required(sec, req)
+-- strict: an anonymous one too, whatever csrf_ignore_unauth_endpoints.
+function _M.required(sec, req, strict)
   if not sec._cfg.csrf_enabled or not STATE_CHANGING[req.method] then return false end
   local user, via = auth.authenticate(sec, req, sec._cfg.auth_mechanisms)
-  return _M.needed(sec, req, user and via or nil)
+  return _M.needed(sec, req, user and via or nil, strict)
 end
 
 

@@ -119,6 +119,18 @@ _M.PAGES = {
     return "Resend confirmation instructions",
       form(ctx, field(ctx, "email", "Email address", "email", "email"), "Resend") .. links(ctx)
   end,
+  -- a mailed link's consent (views.lua ask_consent): whose account, and a
+  -- button that posts; ctx.kind "login" or "confirm", ctx.email, and
+  -- ctx.current: another account signed in here, which confirming ends
+  link_consent = function(ctx)
+    local who = "<strong>" .. escape(ctx.email or "") .. "</strong>"
+    if ctx.kind == "login" then
+      return "Sign in", "<p>Sign in as " .. who .. "?</p>" .. form(ctx, "", "Sign in")
+    end
+    local note = ctx.current and ("<p>You are signed in as <strong>" .. escape(ctx.current)
+      .. "</strong>: confirming this address signs you out.</p>") or ""
+    return "Confirm your email", "<p>Confirm the address " .. who .. "?</p>" .. note .. form(ctx, "", "Confirm")
+  end,
   verify = function(ctx)
     return "Please reauthenticate",
       form(ctx, field(ctx, "password", "Password", "password", "current-password"), "Continue")

@@ -355,6 +355,27 @@ function V.passwordless(sec, req, res, fields, json)
     flash = { "success", "LOGIN_EMAIL_SENT" }, redirect = url(sec, "login_url"), generic_any = true,
   })
 end
+-- A mailed link that signs a browser in (passwordless) or may sign it out
+-- (confirmation of another account) acts on a POST from its own page, not
+-- on the GET: another site can send a victim's browser to a link (its
+-- own passwordless link signs the victim in to the attacker's account:
+-- login CSRF; a confirm link signs the victim out), and mail scanners
+-- follow links. The GET shows whose account, and a button that posts the
+-- CSRF token; JSON clients get { consent_required, email, csrf_token }
+-- and POST. one_click_links: Flask-Security's GET that acts.
+local function ask_consent(sec, req, res, json, kind, user, current)
+  if json then
+    return json_ok(sec, req, res, { consent_required = true, email = user.email })
+  end
+  return page(sec, req, res, "link_consent", nil, {
+    kind = kind, email = user.email,
+    current = current and current.id ~= user.id and current.email or nil })
+end
+
+local function consent_first(sec, req)
+  return req.method == "GET" and not sec._cfg.one_click_links
+end
+
 function V.login_token(sec, req, res, _, json, token)
   -- signed in already: following someone else's link must not switch the
   -- account (login CSRF); Flask-Security's token_login is anonymous-only
@@ -368,6 +389,7 @@ function V.login_token(sec, req, res, _, json, token)
     send_link(sec, req, "login", user)
   end
   local vars = { within = within_text(sec._cfg.login_within), email = user and user.email }
+  if not key and consent_first(sec, req) then return ask_consent(sec, req, res, json, "login", user) end
   if not key then
     local ok = sec:login_user(req, res, user, { authn_via = { "token" } }) -- Flask-Security's name
     if not ok then key = "INVALID_LOGIN_TOKEN" end
@@ -496,6 +518,9 @@ function V.confirm_token(sec, req, res, _, json, token)
     send_link(sec, req, "confirm", user)
   end
   local vars = { within = within_text(cfg.confirm_email_within), email = user and user.email }
+  if not key and consent_first(sec, req) then
+    return ask_consent(sec, req, res, json, "confirm", user, signed_in(sec, req, res))
+  end
   if not key then
     local current = signed_in(sec, req, res)
     sec.datastore:set_confirmed_at(user, now(sec))
@@ -720,6 +745,11 @@ end
 local CREDENTIAL = { login = true, verify = true, change = true, register = true,
                      forgot = true, passwordless = true, reset_token = true }
 
+-- The mailed links that sign a browser in or out: GET shows the consent
+-- page, POST acts (GET alone with one_click_links).
+local LINKS = { login_token = true, confirm_token = true }
+local GET_ONLY, GET_POST = { "GET" }, { "GET", "POST" }
+
 local function route(sec, path)
   local c = sec._cfg
   local function tail(base)
@@ -806,7 +836,7 @@ answer = function(self, req)
   local json = http.wants_json(req)
   local method = req.method
   local allowed = (name == "logout") and cfg.logout_methods or
-                  ((name == "login_token" or name == "confirm_token") and { "GET" } or { "GET", "POST" })
+                  ((LINKS[name] and cfg.one_click_links) and GET_ONLY or GET_POST)
   local ok_method, has_get = false, false
   for _, m in ipairs(allowed) do
     if m == method then ok_method = true end
@@ -828,7 +858,9 @@ answer = function(self, req)
   if not fields then
     return res:json(400, { errors = { self.msg("API_ERROR") }, field_errors = { [""] = { self.msg("API_ERROR") } } })
   end
-  if method == "POST" and csrf.required(self, req) then
+  -- a link's POST is the user's consent: another site's form must not
+  -- give it, even where unauthenticated endpoints skip CSRF
+  if method == "POST" and csrf.required(self, req, LINKS[name]) then
     local ok, key = csrf.check(self, req, fields)
     if not ok then return csrf.deny(self, req, res, key, true) end
   end

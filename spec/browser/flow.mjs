@@ -1,6 +1,6 @@
 // A real browser (Debian's Chromium, headless) through the example app's
-// HTML flow: register, follow the emailed link, sign in, see the profile,
-// sign out. Screenshots go to the artifacts folder.
+// HTML flow: register, follow the emailed link and confirm on its page,
+// sign in, see the profile, sign out. Screenshots go to the artifacts folder.
 // Usage: node flow.mjs BASE_URL ARTIFACTS_DIR
 import { chromium } from "playwright-core";
 import { mkdirSync, mkdtempSync } from "node:fs";
@@ -40,9 +40,27 @@ try {
   await shot("mailbox");
   await page.click("li:first-child a");
   await shot("confirmation-mail");
+  const link = await page.getAttribute("#mail-link", "href");
+  // Another site's page that posts the link itself (a forged consent,
+  // with a made-up token): refused, and nothing confirmed.
+  const evil = `<form method="post" action="${link}"><input type="hidden" name="csrf_token" value="forged"></form>`
+    + "<script>document.forms[0].submit()</script>";
+  await page.goto("data:text/html," + encodeURIComponent(evil));
+  await page.waitForURL(link);
+  expect((await page.content()).includes("The CSRF token is"), "the forged post refused, got " + (await page.content()));
+  await shot("forged-consent-refused");
+  await page.goto(base + "/mail");
+  await page.click("li:first-child a");
   await page.click("#mail-link");
   await page.waitForLoadState();
-  expect(page.url().endsWith("/login"), "the confirmation link leads to the login page, got " + page.url());
+  // The link asks first (its GET acts on nothing; the forged post did
+  // not confirm): the address, and a button that posts the CSRF token.
+  expect((await page.textContent("main")).includes("Confirm the address " + email),
+         "a page asking to confirm the address, got " + page.url());
+  await shot("confirm-consent");
+  await page.click("button[type=submit]");
+  await page.waitForLoadState();
+  expect(page.url().endsWith("/login"), "the confirmation leads to the login page, got " + page.url());
   expect((await page.content()).includes("Your email has been confirmed"), "a confirmation flash");
   await shot("confirmed");
   // A wrong password first: the form says so and keeps the email.
