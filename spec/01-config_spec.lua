@@ -55,6 +55,14 @@ describe("fsec.new configuration", function()
       new_error(helpers.config{ password_hash = "bcrypt" }))
   end)
 
+  it("refuses CSRF mechanisms it does not know, and an empty list (csrf_enabled turns CSRF off)", function()
+    assert.matches("csrf_protect_mechanisms: unknown value 'cookie'",
+      new_error(helpers.config{ csrf_protect_mechanisms = { "session", "cookie" } }))
+    assert.matches("csrf_protect_mechanisms: a non%-empty list expected",
+      new_error(helpers.config{ csrf_protect_mechanisms = {} }))
+    assert.truthy(helpers.new{ csrf_protect_mechanisms = { "session", "basic", "token" } })
+  end)
+
   it("follows Flask-Security on salt and single hashing", function()
     assert.matches("password_salt is required",
       new_error{ secret_key = helpers.KEY })
