@@ -6,7 +6,12 @@
 -- carry over, and the tracking fields too. All in one transaction: on any
 -- error nothing is imported. Users already present (by fs_uniquifier or
 -- email) are skipped, so running it twice does not duplicate anyone.
+--
+-- The source file may be hostile: its text is escaped wherever it is
+-- printed.
 -- @module fsec.import
+
+local tty = require "fsec.tty"
 
 local _M = { _VERSION = "0.1.0" }
 
@@ -100,20 +105,36 @@ local function is_active(v)
 end
 
 local function warn(opts, msg)
-  if opts.warn ~= false then io.stderr:write("fsec import: ", msg, "\n") end
+  if opts.warn ~= false then io.stderr:write("fsec import: ", tty.text(msg), "\n") end
+end
+
+
+local function report(say, summary, source)
+  say(("imported %d users (%d already present) and %d roles from %s"):format(
+    summary.users, summary.skipped, summary.roles, source))
+  if summary.conflicts + summary.no_email > 0 then
+    say(("not imported: %d users whose email another user took, %d without an email (see above)"):format(
+      summary.conflicts, summary.no_email))
+  end
+  if summary.other_factors > 0 then
+    say(("%d imported users had two-factor or unified sign-in set up: fsec has neither, they sign in"
+      .. " with their password alone"):format(summary.other_factors))
+  end
 end
 
 
 --- Import `source` into the datastore `ds`. Returns a summary: roles,
 -- users (imported), skipped (already present: same fs_uniquifier or
 -- email), conflicts (an email another user of the source took first:
--- fsec's emails are unique without regard to case), no_email, and
--- other_factors (users who had two-factor or unified sign-in set).
+-- fsec's emails are unique without regard to case), no_email,
+-- and other_factors (users who had two-factor or unified sign-in set).
 -- opts: progress (a bar on stderr), warn (false: no lines on stderr),
--- say (function(line) for the summary; default print).
+-- say (function(line) for the summary; default print; its lines are
+-- escaped for a terminal).
 function _M.flask_security(ds, source, opts)
   opts = opts or {}
-  local say = opts.say or print -- the fsec command passes its own
+  local print_line = opts.say or print -- the fsec command passes its own
+  local function say(line) print_line(tty.text(line)) end
   local f = io.open(source)
   if not f then error("cannot read " .. source, 0) end
   f:close()
@@ -199,16 +220,7 @@ function _M.flask_security(ds, source, opts)
       if i % 100 == 0 or i == #users then progress(opts.progress, i, #users) end
     end
   end)
-  say(("imported %d users (%d already present) and %d roles from %s"):format(
-    summary.users, summary.skipped, summary.roles, source))
-  if summary.conflicts + summary.no_email > 0 then
-    say(("not imported: %d users whose email another user took, %d without an email (see above)"):format(
-      summary.conflicts, summary.no_email))
-  end
-  if summary.other_factors > 0 then
-    say(("%d imported users had two-factor or unified sign-in set up: fsec has neither, they sign in"
-      .. " with their password alone"):format(summary.other_factors))
-  end
+  report(say, summary, source)
   return summary
 end
 
