@@ -155,4 +155,31 @@ cli("issue 19 item 10: the fsec command on hostile input", function()
     assert.equals("EINVAL", code, err)
   end)
 
+  it("reads real tables only: a looping view, a virtual table, a generated column end in seconds with a clear error", function()
+    local looping = [[
+CREATE VIEW user AS WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n)
+  SELECT i AS id, 'u' || i || '@example.com' AS email, NULL AS username, NULL AS password, 1 AS active,
+         'uq' || i AS fs_uniquifier FROM n WHERE i < 0;
+]]
+    local cases = {
+      { "view.db", FS_SCHEMA:gsub("CREATE TABLE user %b()", "") .. looping, "user is a view, not a table" },
+      { "vtab.db", FS_SCHEMA:gsub("CREATE TABLE role %b()", "CREATE VIRTUAL TABLE role USING fts5(name, description,"
+        .. " permissions)"), "role is a virtual table, not a table" },
+      { "gen.db", FS_SCHEMA:gsub("login_count INTEGER%)", "login_count INTEGER, burn AS (length(hex(zeroblob(50000000)))))")
+        .. "INSERT INTO user (id, email, active, fs_uniquifier) VALUES (1, 'a@example.com', 1, 'uq1');",
+        "column burn of user is generated" },
+    }
+    for _, c in ipairs(cases) do
+      local path = helpers.tmpfile(c[1])
+      sql(path, c[2])
+      local db = helpers.tmpfile("into.db")
+      local rc, out, secs = fsec(db, "import flask-security --quiet " .. q(path), { limit = 30 })
+      assert.equals(1, rc, c[1] .. ": " .. out)
+      assert.matches(c[3], out, 1, true)
+      assert.is_true(secs < 10, c[1] .. " took " .. secs .. " s")
+      local _, check = fsec(db, "db check --json")
+      assert.equals(0, cjson.decode(check).users)
+    end
+  end)
+
 end)

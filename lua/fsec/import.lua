@@ -7,8 +7,10 @@
 -- error nothing is imported. Users already present (by fs_uniquifier or
 -- email) are skipped, so running it twice does not duplicate anyone.
 --
--- The source file may be hostile: its text is escaped wherever it is
--- printed.
+-- The source file may be hostile (anyone's "legacy database"): it is
+-- opened read-only, only its real tables are read (a view or a generated
+-- column could run any query, a recursive one forever), its text is
+-- escaped wherever it is printed.
 -- @module fsec.import
 
 local tty = require "fsec.tty"
@@ -46,11 +48,18 @@ local function query(src, sql)
 end
 
 
+-- The columns of a table. A generated column is computed by any
+-- expression as it is read (per row, unbounded): refused.
 local function columns(src, tbl)
   local cols = {}
-  local cur = query(src, "PRAGMA table_info(\"" .. tbl .. "\")")
+  local cur = query(src, "PRAGMA table_xinfo(\"" .. tbl .. "\")")
   local row = cur:fetch({}, "a")
   while row do
+    if tonumber(row.hidden) ~= 0 then
+      cur:close()
+      error(("%s: column %s of %s is generated (computed as it is read): the import reads stored values only")
+        :format(src.name, tostring(row.name), tbl), 0)
+    end
     cols[row.name] = true
     row = cur:fetch({}, "a")
   end
@@ -69,6 +78,74 @@ local function rows(src, sql)
   end
   cur:close()
   return out
+end
+
+
+-- The tables the import reads.
+local TABLES = { user = true, role = true, roles_users = true, webauthn = true }
+
+-- A view (or a virtual table, whose module runs code) named like one of
+-- them would be run by the SELECT: refused, naming it.
+local function check_real_tables(src)
+  local cur = query(src, "SELECT name, type, sql FROM sqlite_master WHERE type IN ('table', 'view')")
+  local row = cur:fetch({}, "a")
+  while row do
+    local name = type(row.name) == "string" and row.name:lower()
+    local virtual = type(row.sql) == "string" and row.sql:upper():match("^%s*CREATE%s+VIRTUAL%s")
+    if TABLES[name] and (row.type ~= "table" or virtual) then
+      cur:close()
+      error(("%s: %s is a %s, not a table: the import reads real tables only"):format(
+        src.name, row.name, virtual and "virtual table" or row.type), 0)
+    end
+    row = cur:fetch({}, "a")
+  end
+  cur:close()
+end
+
+
+-- The SQLite URI of a path, opened read-only: the source is never written
+-- (not even a hot journal rolled back into it).
+local function readonly_uri(path)
+  return "file:" .. path:gsub("[^%w/._~-]", function(c) return ("%%%02X"):format(c:byte()) end)
+    .. "?mode=ro"
+end
+
+
+local function open_source(source)
+  local f = io.open(source)
+  if not f then error("cannot read " .. source, 0) end
+  f:close()
+  local driver = require("luasql.sqlite3").sqlite3()
+  local con, cerr = driver:connect(readonly_uri(source))
+  if not con then error(("%s: %s"):format(source, (tostring(cerr):gsub("^LuaSQL: ", ""))), 0) end
+  local src = { con = con, name = source, driver = driver }
+  -- a Flask app writing meanwhile: wait for it, as fsec's own store does;
+  -- and no function of the file's schema runs with this connection's rights
+  for _, pragma in ipairs{ "busy_timeout = 5000", "trusted_schema = OFF", "query_only = ON",
+                           "cell_size_check = ON" } do
+    local cur = query(src, "PRAGMA " .. pragma)
+    if type(cur) == "userdata" then cur:close() end -- some answer a row
+  end
+  check_real_tables(src)
+  return src
+end
+
+
+-- Everything the import takes from the source, read before anything is
+-- written: user columns, roles, users, links, users with WebAuthn keys.
+local function read_source(src)
+  local ucols = columns(src, "user")
+  if not ucols.email then error(src.name .. " has no Flask-Security user table", 0) end
+  local roles = rows(src, "SELECT id, name, description" ..
+    (columns(src, "role").permissions and ", permissions" or "") .. " FROM role ORDER BY id")
+  local users = rows(src, "SELECT * FROM user ORDER BY id")
+  columns(src, "roles_users")
+  local links = rows(src, "SELECT user_id, role_id FROM roles_users")
+  local keys = {}
+  if columns(src, "webauthn").user_id then
+    for _, k in ipairs(rows(src, "SELECT DISTINCT user_id FROM webauthn")) do keys[k.user_id] = true end
+  end
+  return ucols, roles, users, links, keys
 end
 
 
@@ -135,29 +212,12 @@ function _M.flask_security(ds, source, opts)
   opts = opts or {}
   local print_line = opts.say or print -- the fsec command passes its own
   local function say(line) print_line(tty.text(line)) end
-  local f = io.open(source)
-  if not f then error("cannot read " .. source, 0) end
-  f:close()
-  local driver = require("luasql.sqlite3").sqlite3()
-  local con, cerr = driver:connect(source)
-  if not con then error(("%s: %s"):format(source, (tostring(cerr):gsub("^LuaSQL: ", ""))), 0) end
-  local src = { con = con, name = source }
-  -- a Flask app writing meanwhile: wait for it, as fsec's own store does
-  local cur = query(src, "PRAGMA busy_timeout = 5000")
-  if type(cur) == "userdata" then cur:close() end -- it answers a row
-  local ucols = columns(src, "user")
-  if not ucols.email then con:close(); error(source .. " has no Flask-Security user table", 0) end
+  local src = open_source(source)
+  local ok, ucols, roles, users, links, keys = pcall(read_source, src)
+  src.con:close()
+  src.driver:close()
+  if not ok then error(ucols, 0) end
   local has_uq = ucols.fs_uniquifier
-  local roles = rows(src, "SELECT id, name, description" ..
-    (columns(src, "role").permissions and ", permissions" or "") .. " FROM role ORDER BY id")
-  local users = rows(src, "SELECT * FROM user ORDER BY id")
-  local links = rows(src, "SELECT user_id, role_id FROM roles_users")
-  local keys = {} -- users with WebAuthn keys
-  if columns(src, "webauthn").user_id then
-    for _, k in ipairs(rows(src, "SELECT DISTINCT user_id FROM webauthn")) do keys[k.user_id] = true end
-  end
-  con:close()
-  driver:close()
 
   local role_name = {}
   for _, r in ipairs(roles) do role_name[r.id] = r.name end
