@@ -155,6 +155,41 @@ cli("issue 19 item 10: the fsec command on hostile input", function()
     assert.equals("EINVAL", code, err)
   end)
 
+  it("refuses an import that would add permissions to an existing role unless --merge-roles, naming them", function()
+    local db = helpers.tmpfile("merge.db")
+    assert.equals(0, (fsec(db, "roles create admin --permissions user-read")))
+    assert.equals(0, (fsec(db, "roles create editor --permissions post-write")))
+    local src = source("merge-src.db", [[
+INSERT INTO role (id, name, permissions) VALUES (1, 'admin', 'user-read, user-write,user-delete'),
+  (2, 'editor', 'post-write'), (3, 'viewer', 'post-read');
+INSERT INTO user (id, email, active, fs_uniquifier) VALUES (1, 'mallory@example.com', 1, 'uq1');
+INSERT INTO roles_users VALUES (1, 3);
+]])
+    local rc, out = fsec(db, "import flask-security --quiet " .. q(src))
+    assert.equals(1, rc, out)
+    assert.equals("fsec: the import would add permissions to existing roles: admin (user-write,user-delete);"
+      .. " nothing imported (check them, then run again with --merge-roles)\n", out)
+    local function perms(name)
+      local sec = helpers.new{ database = db }
+      local r = sec.datastore:find_role(name)
+      sec:close()
+      return r and table.concat(r.permissions, ",")
+    end
+    local _, check = fsec(db, "db check --json")
+    assert.same({ 0, 2 }, { cjson.decode(check).users, cjson.decode(check).roles }) -- nothing written
+    assert.equals("user-read", perms("admin"))
+
+    rc, out = fsec(db, "import flask-security --quiet --merge-roles " .. q(src))
+    assert.equals(0, rc, out)
+    assert.matches("added permissions to the existing role admin (user-write,user-delete)", out, 1, true)
+    assert.equals("user-read,user-write,user-delete", perms("admin"))
+    assert.equals("post-read", perms("viewer"))
+    -- a second run adds nothing: no flag needed
+    rc, out = fsec(db, "import flask-security --quiet " .. q(src))
+    assert.equals(0, rc, out)
+    assert.matches("imported 0 users (1 already present) and 0 roles", out, 1, true)
+  end)
+
   it("reads real tables only: a looping view, a virtual table, a generated column end in seconds with a clear error", function()
     local looping = [[
 CREATE VIEW user AS WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n)

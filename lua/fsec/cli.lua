@@ -245,7 +245,8 @@ function C.db_check(args)
 end
 
 function C.import(args)
-  require("fsec.import").flask_security(open_store(args, true), args.source, { progress = not args.quiet, say = say })
+  require("fsec.import").flask_security(open_store(args, true), args.source,
+    { progress = not args.quiet, say = say, merge_roles = args.merge_roles })
 end
 
 
@@ -309,6 +310,7 @@ local function parser()
   local fs = imp:command("flask-security", "Users, roles, links, hashes and tracking of a Flask-Security SQLite database.")
   fs:argument("source", "The Flask-Security database file.")
   fs:flag("--quiet", "No progress bar.")
+  fs:flag("--merge-roles", "Let roles that exist here gain the source's permissions (else such an import is refused).")
   return p
 end
 

@@ -10,9 +10,11 @@
 -- The source file may be hostile (anyone's "legacy database"): it is
 -- opened read-only, only its real tables are read (a view or a generated
 -- column could run any query, a recursive one forever), its text is
--- escaped wherever it is printed.
+-- escaped wherever it is printed, an existing role gains permissions only
+-- when the caller says so (merge_roles).
 -- @module fsec.import
 
+local datastore = require "fsec.datastore"
 local tty = require "fsec.tty"
 
 local _M = { _VERSION = "0.1.0" }
@@ -186,9 +188,39 @@ local function warn(opts, msg)
 end
 
 
+-- The permissions of a source role that the role of the same name here
+-- lacks (the import would grant them to everyone who has it).
+local function added_permissions(existing, perms)
+  local have, new = {}, {}
+  for _, p in ipairs(existing.permissions or {}) do have[p] = true end
+  for _, p in ipairs(datastore.permission_list(perms, "import")) do
+    if not have[p] then new[#new + 1] = p; have[p] = true end
+  end
+  return new
+end
+
+-- Refuse, before anything is written, an import that would add
+-- permissions to existing roles unless merge_roles: one error naming
+-- every such role and what it would gain.
+local function check_role_merges(ds, roles, merge)
+  local found = {}
+  for _, r in ipairs(roles) do
+    local existing = type(r.name) == "string" and ds:find_role(r.name)
+    local new = existing and added_permissions(existing, r.permissions) or {}
+    if #new > 0 then found[#found + 1] = ("%s (%s)"):format(r.name, table.concat(new, ",")) end
+  end
+  if #found > 0 and not merge then
+    error("the import would add permissions to existing roles: " .. table.concat(found, "; ")
+      .. "; nothing imported (check them, then run again with --merge-roles)", 0)
+  end
+  return found
+end
+
+
 local function report(say, summary, source)
   say(("imported %d users (%d already present) and %d roles from %s"):format(
     summary.users, summary.skipped, summary.roles, source))
+  for _, m in ipairs(summary.merged) do say("added permissions to the existing role " .. m) end
   if summary.conflicts + summary.no_email > 0 then
     say(("not imported: %d users whose email another user took, %d without an email (see above)"):format(
       summary.conflicts, summary.no_email))
@@ -204,10 +236,13 @@ end
 -- users (imported), skipped (already present: same fs_uniquifier or
 -- email), conflicts (an email another user of the source took first:
 -- fsec's emails are unique without regard to case), no_email,
--- and other_factors (users who had two-factor or unified sign-in set).
+-- other_factors (users who had two-factor or unified sign-in set),
+-- merged (existing roles that gained permissions).
 -- opts: progress (a bar on stderr), warn (false: no lines on stderr),
 -- say (function(line) for the summary; default print; its lines are
--- escaped for a terminal).
+-- escaped for a terminal), merge_roles (let existing roles gain the
+-- source's permissions; without it such an import fails, writing
+-- nothing).
 function _M.flask_security(ds, source, opts)
   opts = opts or {}
   local print_line = opts.say or print -- the fsec command passes its own
@@ -228,9 +263,11 @@ function _M.flask_security(ds, source, opts)
     user_roles[l.user_id] = list
   end
 
-  local summary = { roles = 0, users = 0, skipped = 0, conflicts = 0, no_email = 0, other_factors = 0 }
+  local summary = { roles = 0, users = 0, skipped = 0, conflicts = 0, no_email = 0, other_factors = 0,
+                    merged = {} }
   local mine = {} -- users made by this run, by id: a clash with one is a conflict in the source
   ds:transaction(function()
+    summary.merged = check_role_merges(ds, roles, opts.merge_roles)
     for _, r in ipairs(roles) do
       local existing = ds:find_role(r.name)
       local ok, err = true, nil
