@@ -4,6 +4,7 @@
 -- through the real nginx example (LuaJIT pass).
 local helpers = require "spec.helpers"
 local cjson = require "cjson"
+local example = require "spec.tools.example_app"
 
 local BUILD = os.getenv("FSEC_BUILD_DIR") or "build"
 local KEY = string.rep("k", 32)
@@ -217,4 +218,128 @@ CREATE VIEW user AS WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM
     end
   end)
 
+  it("imports users whose stored hash costs more than the verify budget without a password, naming them", function()
+    local FS_ARGON2 = "$argon2id$v=19$m=102400,t=10,p=8$c2FsdHNhbHRzYWx0c2FsdA$c2FsdHNhbHRzYWx0c2FsdA"
+    local BCRYPT17 = "$2b$17$" .. CRYPT53 -- over the bcrypt cap as well
+    local src = source("costly.db", ([[
+INSERT INTO user (id, email, password, active, fs_uniquifier) VALUES
+  (1, 'slow-bcrypt@example.com', '%s', 1, 'uq1'), (2, 'slow-pbkdf2@example.com', '%s', 1, 'uq2'),
+  (3, 'over-cap@example.com', '%s', 1, 'uq3'), (4, 'flask-argon2@example.com', '%s', 1, 'uq4'),
+  (5, 'cheap@example.com', '$2b$05$Jj6yD2x/1.couOZYgNnlRu6NM4YMbW90tutbRlUhozjn21RWOC9Ki', 1, 'uq5');
+]]):format(BCRYPT16, PBKDF2_2M, BCRYPT17, FS_ARGON2))
+    local function stored(db, email)
+      local sec = helpers.new{ database = db }
+      local u = sec.datastore:find_user{ email = email }
+      sec:close()
+      return u.password
+    end
+    local db = helpers.tmpfile("costly-into.db")
+    local rc, out = fsec(db, "import flask-security --quiet " .. q(src))
+    assert.equals(0, rc, out)
+    assert.matches("3 imported users had stored hashes that cost too much to verify: imported without a password", out, 1, true)
+    assert.matches("slow-bcrypt@example.com: stored bcrypt hash would cost 20.0 times a new hash, above the verify budget of 5",
+                   out, 1, true)
+    assert.matches("slow-pbkdf2@example.com: stored pbkdf2-sha512 hash would cost 5.5 times", out, 1, true)
+    assert.matches("over-cap@example.com: stored bcrypt cost 17 is above cap", out, 1, true)
+    for _, who in ipairs{ "slow-bcrypt", "slow-pbkdf2", "over-cap" } do
+      assert.is_nil(stored(db, who .. "@example.com"), who)
+    end
+    assert.equals(FS_ARGON2, stored(db, "flask-argon2@example.com")) -- Flask-Security's default: 4.06
+    assert.matches("^%$2b%$05%$", stored(db, "cheap@example.com"))
+
+    -- --keep-costly-hashes keeps them, and says they cannot sign in yet
+    db = helpers.tmpfile("costly-kept.db")
+    rc, out = fsec(db, "import flask-security --quiet --keep-costly-hashes " .. q(src))
+    assert.equals(0, rc, out)
+    assert.matches("3 imported users keep stored hashes that cost too much to verify", out, 1, true)
+    assert.equals(BCRYPT16, stored(db, "slow-bcrypt@example.com"))
+
+    -- the application's own budget (--config) is the one applied
+    local conf = helpers.tmpfile("app.lua")
+    local f = assert(io.open(conf, "w"))
+    f:write(("return { secret_key = %q, password_salt = 'salty', password_verify_budget = 25 }"):format(KEY))
+    f:close()
+    db = helpers.tmpfile("costly-budget.db")
+    rc, out = fsec(db, "--config " .. q(conf) .. " import flask-security --quiet " .. q(src))
+    assert.equals(0, rc, out)
+    assert.matches("1 imported users had stored hashes that cost too much", out, 1, true) -- the cap alone
+    assert.equals(BCRYPT16, stored(db, "slow-bcrypt@example.com"))
+  end)
+
+  it("password_verify_budget is checked: a number of new hashes, at least 1, or false", function()
+    for _, v in ipairs{ 0.5, 0, -1, true, "5" } do
+      local ok, err = pcall(helpers.new, { password_verify_budget = v })
+      assert.is_false(ok, tostring(v))
+      assert.matches("password_verify_budget", tostring(err), 1, true)
+    end
+    for _, v in ipairs{ 1, 2.5, false } do
+      assert.truthy(helpers.new{ password_verify_budget = v }, tostring(v))
+    end
+  end)
+
+  -- An attacker picks the scheme whose cost the model underestimates most:
+  -- it must track real verify times (CPU time, best of 3, so that load
+  -- from other processes does not count) within a factor of 3.
+  it("estimates every scheme's verify cost within a factor of 3 of its measured time", function()
+    local core = require "fsec.core"
+    local e = assert(core.new{ secret_keys = { KEY }, caps = { verify_budget = 0 } })
+    local function cpu(hash)
+      local best = math.huge
+      for _ = 1, 3 do
+        local t0 = os.clock()
+        local ok, err = e:verify_password("pw", hash)
+        assert(ok == false and err == nil, hash .. ": " .. tostring(err))
+        best = math.min(best, os.clock() - t0)
+      end
+      return best
+    end
+    local unit = cpu(e:dummy_hash()) -- one new hash
+    for _, h in ipairs{
+      "$2b$11$" .. CRYPT53,
+      "$pbkdf2-sha256$300000$c2FsdA$" .. ("A"):rep(43),
+      "$pbkdf2-sha512$150000$c2FsdA$" .. ("A"):rep(86),
+      "$5$rounds=300000$saltsalt$" .. ("A"):rep(43),
+      "$6$rounds=300000$saltsalt$" .. ("A"):rep(86),
+      "$argon2id$v=19$m=32768,t=6,p=4$c2FsdHNhbHRzYWx0c2FsdA$c2FsdHNhbHRzYWx0c2FsdA",
+    } do
+      local model = assert(e:hash_cost(h))
+      local measured = cpu(h) / unit
+      assert.is_true(measured / model < 3 and model / measured < 3,
+        ("%s: model %.2f, measured %.2f new hashes"):format(h:sub(1, 24), model, measured))
+    end
+  end)
+end)
+
+
+local nginx = example.available() and describe or function(name) pending(name .. " (LuaJIT pass with nginx)") end
+
+nginx("issue 19 item 10: a login never spends more than the verify budget", function()
+  it("logins for users with bcrypt-16 and pbkdf2 2,000,000-round hashes answer as fast as for unknown users", function()
+    -- rows with costly hashes, however they got there (an import with
+    -- --keep-costly-hashes, another tool, an older fsec), in the
+    -- database the app then starts on
+    example.with(1, { prepare = function(dir)
+      local ds = assert(require("fsec.datastore.sqlite").new{ path = dir .. "/var/auth.db" })
+      for i = 1, 5 do
+        assert(ds:create_user{ email = ("slow%d@example.com"):format(i), password = i % 2 == 1 and BCRYPT16 or PBKDF2_2M,
+                               confirmed_at = os.time() })
+      end
+      ds:close()
+    end }, function(app)
+      local c = example.client(app)
+      local slow, unknown = {}, {}
+      for i = 1, 5 do -- interleaved; one attempt per account (no lockout in play)
+        local status, _, secs = c.call("POST", "/login", { email = ("slow%d@example.com"):format(i), password = "guess-" .. i })
+        assert.equals(400, status)
+        slow[i] = secs
+        status, _, secs = c.call("POST", "/login", { email = ("nobody%d@example.com"):format(i), password = "guess-" .. i })
+        assert.equals(400, status)
+        unknown[i] = secs
+      end
+      table.sort(slow); table.sort(unknown)
+      -- before the budget: 3.5 s (bcrypt 16) and 1 s (pbkdf2) against 0.2 s
+      assert.is_true(slow[3] < 2 * unknown[3],
+        ("median login %.3f s for a costly hash, %.3f s for an unknown user"):format(slow[3], unknown[3]))
+    end)
+  end)
 end)

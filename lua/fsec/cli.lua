@@ -244,9 +244,19 @@ function C.db_check(args)
   if not ok then os.exit(1) end
 end
 
+-- The import judges stored hashes by the application's caps and verify
+-- budget (--config), else by fsec's defaults: no secret is needed.
 function C.import(args)
-  require("fsec.import").flask_security(open_store(args, true), args.source,
-    { progress = not args.quiet, say = say, merge_roles = args.merge_roles })
+  local ds, engine
+  if args.config then
+    local sec = open_security(args, true)
+    ds, engine = sec.datastore, sec._engine
+  else
+    ds = open_store(args, true)
+  end
+  require("fsec.import").flask_security(ds, args.source, {
+    progress = not args.quiet, say = say, engine = engine,
+    merge_roles = args.merge_roles, keep_costly_hashes = args.keep_costly_hashes })
 end
 
 
@@ -311,6 +321,7 @@ local function parser()
   fs:argument("source", "The Flask-Security database file.")
   fs:flag("--quiet", "No progress bar.")
   fs:flag("--merge-roles", "Let roles that exist here gain the source's permissions (else such an import is refused).")
+  fs:flag("--keep-costly-hashes", "Keep stored hashes over the verify budget (else those users get no password).")
   return p
 end
 

@@ -11,9 +11,11 @@
 -- opened read-only, only its real tables are read (a view or a generated
 -- column could run any query, a recursive one forever), its text is
 -- escaped wherever it is printed, an existing role gains permissions only
--- when the caller says so (merge_roles).
+-- when the caller says so (merge_roles), and a stored hash costlier to
+-- verify than the budget is not kept (each login would pay for it).
 -- @module fsec.import
 
+local core = require "fsec.core"
 local datastore = require "fsec.datastore"
 local tty = require "fsec.tty"
 
@@ -217,6 +219,22 @@ local function check_role_merges(ds, roles, merge)
 end
 
 
+-- A stored hash this engine would refuse unrun as too costly (over the
+-- caps or the verify budget): the reason, else nil.
+local function costly(engine, hash)
+  if type(hash) ~= "string" or hash == "" then return nil end
+  local ok, err, code = engine:check_stored_hash(hash)
+  if ok or code ~= "EHASHCAP" then return nil end
+  return (tostring(err):gsub("^EHASHCAP: ", ""))
+end
+
+-- The engine that judges hashes when the caller gives none: the defaults
+-- (argon2id 64 MiB t=2, budget 5). Its key signs nothing.
+local function default_engine()
+  return assert(core.new{ secret_keys = { core.random_id(32) } })
+end
+
+
 local function report(say, summary, source)
   say(("imported %d users (%d already present) and %d roles from %s"):format(
     summary.users, summary.skipped, summary.roles, source))
@@ -229,6 +247,16 @@ local function report(say, summary, source)
     say(("%d imported users had two-factor or unified sign-in set up: fsec has neither, they sign in"
       .. " with their password alone"):format(summary.other_factors))
   end
+  local n = #summary.costly
+  if n > 0 then
+    say(summary.kept_costly
+      and ("%d imported users keep stored hashes that cost too much to verify: they cannot sign in"
+        .. " until password_verify_budget (or password_hash_caps) allows them:"):format(n)
+      or ("%d imported users had stored hashes that cost too much to verify: imported without a password,"
+        .. " they sign in after a password reset (/reset, or fsec users change-password;"
+        .. " --keep-costly-hashes keeps the hashes):"):format(n))
+    for _, c in ipairs(summary.costly) do say(("  %s: %s"):format(c.email, c.why)) end
+  end
 end
 
 
@@ -237,16 +265,20 @@ end
 -- email), conflicts (an email another user of the source took first:
 -- fsec's emails are unique without regard to case), no_email,
 -- other_factors (users who had two-factor or unified sign-in set),
--- merged (existing roles that gained permissions).
+-- merged (existing roles that gained permissions), costly (users whose
+-- stored hash costs too much to verify: { email =, why = }).
 -- opts: progress (a bar on stderr), warn (false: no lines on stderr),
 -- say (function(line) for the summary; default print; its lines are
 -- escaped for a terminal), merge_roles (let existing roles gain the
 -- source's permissions; without it such an import fails, writing
--- nothing).
+-- nothing), engine (an fsec.core engine whose caps and verify budget
+-- judge the stored hashes; default: fsec's defaults), keep_costly_hashes
+-- (import such hashes anyway; otherwise those users get no password).
 function _M.flask_security(ds, source, opts)
   opts = opts or {}
   local print_line = opts.say or print -- the fsec command passes its own
   local function say(line) print_line(tty.text(line)) end
+  local engine = opts.engine or default_engine()
   local src = open_source(source)
   local ok, ucols, roles, users, links, keys = pcall(read_source, src)
   src.con:close()
@@ -264,7 +296,7 @@ function _M.flask_security(ds, source, opts)
   end
 
   local summary = { roles = 0, users = 0, skipped = 0, conflicts = 0, no_email = 0, other_factors = 0,
-                    merged = {} }
+                    merged = {}, costly = {}, kept_costly = opts.keep_costly_hashes and true or false }
   local mine = {} -- users made by this run, by id: a clash with one is a conflict in the source
   ds:transaction(function()
     summary.merged = check_role_merges(ds, roles, opts.merge_roles)
@@ -294,9 +326,15 @@ function _M.flask_security(ds, source, opts)
           .. " (fsec's emails are unique without regard to case)"):format(tostring(u.id), u.email,
           by_email and by_email.email or uq))
       else
+        local password = (u.password ~= "" and u.password) or nil
+        local why = costly(engine, password)
+        if why then
+          summary.costly[#summary.costly + 1] = { email = u.email, why = why }
+          if not opts.keep_costly_hashes then password = nil end
+        end
         local new, err = ds:create_user{
           email = u.email, username = (u.username ~= "" and u.username) or nil,
-          password = (u.password ~= "" and u.password) or nil, active = is_active(u.active),
+          password = password, active = is_active(u.active),
           confirmed_at = epoch(u.confirmed_at),
           fs_uniquifier = uq,
           fs_token_uniquifier = ucols.fs_token_uniquifier and u.fs_token_uniquifier ~= "" and u.fs_token_uniquifier or nil,
