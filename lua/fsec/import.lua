@@ -86,24 +86,40 @@ end
 
 
 -- The tables the import reads.
-local TABLES = { user = true, role = true, roles_users = true, webauthn = true }
+local TABLES = { "user", "role", "roles_users", "webauthn" }
+
+-- SQLite's own answer, from the schema it parsed (sqlite_master's text
+-- can lie: a row typed "table" whose SQL makes a view), is asked, not
+-- that table: PRAGMA table_list, SQLite 3.37 and later (an older one
+-- ignores the pragma, which would let everything through: refused).
+local function sqlite_has_table_list(src)
+  local cur = query(src, "SELECT sqlite_version() AS v")
+  local v = cur:fetch({}, "a").v
+  cur:close()
+  local major, minor = tostring(v):match("^(%d+)%.(%d+)")
+  major, minor = tonumber(major) or 0, tonumber(minor) or 0
+  return major > 3 or (major == 3 and minor >= 37)
+end
 
 -- A view (or a virtual table, whose module runs code) named like one of
--- them would be run by the SELECT: refused, naming it.
+-- those tables would be run by the SELECT: refused, naming it.
 local function check_real_tables(src)
-  local cur = query(src, "SELECT name, type, sql FROM sqlite_master WHERE type IN ('table', 'view')")
-  local row = cur:fetch({}, "a")
-  while row do
-    local name = type(row.name) == "string" and row.name:lower()
-    local virtual = type(row.sql) == "string" and row.sql:upper():match("^%s*CREATE%s+VIRTUAL%s")
-    if TABLES[name] and (row.type ~= "table" or virtual) then
-      cur:close()
-      error(("%s: %s is a %s, not a table: the import reads real tables only"):format(
-        src.name, row.name, virtual and "virtual table" or row.type), 0)
-    end
-    row = cur:fetch({}, "a")
+  if not sqlite_has_table_list(src) then
+    error(src.name .. ": reading a foreign file safely needs SQLite 3.37 or later", 0)
   end
-  cur:close()
+  for _, name in ipairs(TABLES) do
+    local cur = query(src, ("PRAGMA table_list(\"%s\")"):format(name))
+    local row = cur:fetch({}, "a")
+    while row do
+      if row.type ~= "table" then
+        cur:close()
+        error(("%s: %s is a %s, not a table: the import reads real tables only"):format(
+          src.name, name, row.type == "virtual" and "virtual table" or tostring(row.type)), 0)
+      end
+      row = cur:fetch({}, "a")
+    end
+    cur:close()
+  end
 end
 
 
