@@ -161,6 +161,10 @@ static void parse_caps(lua_State *L, int t, fsec_hash_caps *c) {
     OPT_U32(L, ct, "bcrypt_cost", c->bcrypt_cost);
     OPT_U32(L, ct, "crypt_rounds", c->crypt_rounds);
     OPT_U32(L, ct, "pbkdf2_rounds", c->pbkdf2_rounds);
+    /* a number (fractions allowed); fsec_engine_open checks its range */
+    if (field_type(L, ct, "verify_budget", LUA_TNUMBER))
+      c->verify_budget = (double)lua_tonumber(L, -1);
+    lua_pop(L, 1);
   }
   lua_pop(L, 1);
 }
@@ -273,6 +277,32 @@ static int lfsec_engine_needs_update(lua_State *L) {
   return 1;
 }
 
+/* e:hash_cost(hash) -> cost | nil, msg, code (fsec_password_cost) */
+static int lfsec_engine_hash_cost(lua_State *L) {
+  fsec_engine *e = check_engine(L);
+  size_t hlen;
+  const char *h = lfsec_checkstring(L, 2, &hlen);
+  double cost = 0;
+  int rc = fsec_password_cost(e, h, hlen, &cost);
+  if (rc != FSEC_OK) return lfsec_pushfail(L, rc, fsec_errmsg(e));
+  lua_pushnumber(L, (lua_Number)cost);
+  return 1;
+}
+
+/* e:check_stored_hash(hash) -> true | false, msg, code: would verify run
+ * it (fsec_password_check_stored)? */
+static int lfsec_engine_check_stored_hash(lua_State *L) {
+  fsec_engine *e = check_engine(L);
+  size_t hlen;
+  const char *h = lfsec_checkstring(L, 2, &hlen);
+  int rc = fsec_password_check_stored(e, h, hlen);
+  lua_pushboolean(L, rc == FSEC_OK);
+  if (rc == FSEC_OK) return 1;
+  lua_pushfstring(L, "%s: %s", fsec_errname(rc), fsec_errmsg(e));
+  lua_pushstring(L, fsec_errname(rc));
+  return 3;
+}
+
 /* e:issue_token(purpose, payload [, now]) -> token | nil, msg, code */
 static int lfsec_engine_issue_token(lua_State *L) {
   fsec_engine *e = check_engine(L);
@@ -373,6 +403,8 @@ static const luaL_Reg lfsec_engine_methods[] = {
     {"hash_password", lfsec_engine_hash_password},
     {"verify_password", lfsec_engine_verify_password},
     {"needs_update", lfsec_engine_needs_update},
+    {"hash_cost", lfsec_engine_hash_cost},
+    {"check_stored_hash", lfsec_engine_check_stored_hash},
     {"issue_token", lfsec_engine_issue_token},
     {"verify_token", lfsec_engine_verify_token},
     {"hash_count", lfsec_engine_hash_count},

@@ -73,6 +73,9 @@ end
 local function engine_config(c)
   local keys = type(c.secret_key) == "table" and c.secret_key or { c.secret_key }
   local argon2 = c.password_hash_options.argon2 or {}
+  local caps = {} -- the engine's caps: password_hash_caps and the verify budget
+  for k, v in pairs(c.password_hash_caps) do caps[k] = v end
+  caps.verify_budget = c.password_verify_budget or 0
   return {
     secret_keys = keys,
     password_salt = c.password_salt,
@@ -81,7 +84,7 @@ local function engine_config(c)
     argon2_time = argon2.time_cost or 2,
     argon2_memory_kib = argon2.memory_cost or 65536,
     schemes = c.password_schemes,
-    caps = c.password_hash_caps,
+    caps = caps,
     token_skew = c.token_clock_skew,
     token_max_length = c.token_max_length,
     argon2_helper = c.argon2_helper or nil,

@@ -22,39 +22,17 @@ local function wait_log(app, text, tries)
   return log
 end
 
--- Start the example app; returns a handle with :url(), :stop(), .dir, .pid
--- own_group: in a session and process group of its own (nginx's pid is
--- the group's id), as a terminal's foreground job is
-math.randomseed(os.time()) -- two runs at once (a developer's and CI's) pick other ports
-
--- A loopback port nothing listens on: the app's /hello must be its own,
--- not another run's.
-local function free_port()
-  for _ = 1, 50 do
-    local port = 20000 + math.random(0, 9999)
-    if not helpers.sh(("ss -ltn | grep -q '127.0.0.1:%d '"):format(port)) then return port end
-  end
-  error("no free port")
-end
+-- Start the example app (spec/tools/example_app.lua); returns a handle
+-- with .dir, .pid, .port, .base. own_group: in a session and process
+-- group of its own (nginx's pid is the group's id), as a terminal's
+-- foreground job is
+local example = require "spec.tools.example_app"
 
 local function start(workers, env, own_group)
-  local dir = helpers.tmpdir() .. "/app-" .. math.random(1e9)
-  local port = free_port()
-  local p = io.popen(("%s %s sh scripts/serve-example.sh %s %d %d > %s.out 2>&1 & echo $!")
-    :format(env or "", own_group and "setsid" or "", dir, port, workers, dir))
-  local pid = p:read("*l")
-  p:close()
-  local app = { dir = dir, port = port, pid = pid, base = "http://127.0.0.1:" .. port }
-  for _ = 1, 100 do
-    if helpers.sh(("curl -sf %s/hello >/dev/null 2>&1"):format(app.base)) then return app end
-    helpers.sh("sleep 0.1")
-  end
-  error("nginx did not start: " .. tostring(read(dir .. ".out")) .. tostring(read(dir .. "/logs/error.log")))
+  return example.start(workers, { env = env, own_group = own_group })
 end
 
-local function stop(app)
-  helpers.sh("kill -QUIT " .. app.pid .. " 2>/dev/null; sleep 0.3")
-end
+local stop = example.stop
 
 -- The status of a JSON client's GET of path with these header lines
 -- (each sent as written, repeats included) and a file of more.

@@ -23,6 +23,7 @@ void fsec_config_init(fsec_config *cfg) {
   cfg->caps.bcrypt_cost = 16;
   cfg->caps.crypt_rounds = 2000000;
   cfg->caps.pbkdf2_rounds = 2000000;
+  cfg->caps.verify_budget = FSEC_DEFAULT_VERIFY_BUDGET;
   cfg->token_skew = FSEC_DEFAULT_TOKEN_SKEW;
   cfg->token_max_chars = FSEC_DEFAULT_TOKEN_MAX_CHARS;
 }
@@ -87,6 +88,10 @@ static const char *config_problem(const fsec_config *cfg, int *rc) {
   if (cfg->argon2_memory_kib < 8) return "argon2 memory_cost must be >= 8 KiB";
   if ((uint64_t)cfg->argon2_memory_kib * 1024 > crypto_pwhash_MEMLIMIT_MAX)
     return "argon2 memory_cost is too large";
+  /* below 1 the engine's own new hashes would not verify; NaN fails too */
+  if (!(cfg->caps.verify_budget == 0 ||
+        (cfg->caps.verify_budget >= 1 && cfg->caps.verify_budget <= 1e6)))
+    return "verify_budget must be 0 (none) or 1..1000000";
   if (cfg->schemes == 0 || (cfg->schemes & ~0x7fu))
     return "schemes must name at least one known scheme";
   if (cfg->token_skew < 0 || cfg->token_skew > 86400)

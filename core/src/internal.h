@@ -84,6 +84,12 @@ int fsec__verify_pbkdf2(fsec_engine *e, const char *in, size_t inlen,
                         int *match);
 int fsec__verify_plaintext(const char *in, size_t inlen, const char *hash,
                            size_t hashlen, int *match);
+/* Check a legacy stored hash's format and caps without running it, and
+ * set *param to what its cost grows with: the bcrypt cost, the crypt or
+ * pbkdf2 rounds (0 for plaintext). FSEC_OK, FSEC_EHASHFMT or
+ * FSEC_EHASHCAP. */
+int fsec__legacy_param(fsec_engine *e, const char *hash, size_t hashlen,
+                       int scheme, uint32_t *param);
 
 /* Parse an unsigned decimal of 1..10 digits without a leading zero (so
  * every value has one spelling) from s[*i..len); stop at the first

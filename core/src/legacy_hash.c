@@ -31,8 +31,9 @@ static int all_crypt64(const char *s, size_t n) {
   return 1;
 }
 
-/* $2b$NN$ + 22 salt + 31 hash characters. */
-static int check_bcrypt(fsec_engine *e, const char *h, size_t len) {
+/* $2b$NN$ + 22 salt + 31 hash characters; *cost is NN. */
+static int check_bcrypt(fsec_engine *e, const char *h, size_t len,
+                        uint32_t *cost_out) {
   uint32_t cost;
   if (len != BCRYPT_LEN || h[6] != '$' || h[4] < '0' || h[4] > '3' ||
       h[5] < '0' || h[5] > '9' || !all_crypt64(h + 7, len - 7))
@@ -43,12 +44,14 @@ static int check_bcrypt(fsec_engine *e, const char *h, size_t len) {
   if (cost > e->cfg.caps.bcrypt_cost)
     return fsec__err(e, FSEC_EHASHCAP, "stored bcrypt cost %u is above cap",
                      cost);
+  *cost_out = cost;
   return FSEC_OK;
 }
 
-/* $6$[rounds=N$]salt$hash (sha512: 86 chars; sha256: 43 chars). */
+/* $6$[rounds=N$]salt$hash (sha512: 86 chars; sha256: 43 chars); *out is
+ * N (5000 when absent). */
 static int check_shacrypt(fsec_engine *e, const char *h, size_t len,
-                          size_t hashchars) {
+                          size_t hashchars, uint32_t *out) {
   size_t i = 3, s;
   uint32_t rounds = CRYPT_DEFAULT_ROUNDS;
   if (len - i >= 7 && memcmp(h + i, "rounds=", 7) == 0) {
@@ -66,7 +69,15 @@ static int check_shacrypt(fsec_engine *e, const char *h, size_t len,
   if (rounds > e->cfg.caps.crypt_rounds)
     return fsec__err(e, FSEC_EHASHCAP, "stored crypt rounds %u above cap",
                      rounds);
+  *out = rounds;
   return FSEC_OK;
+}
+
+static int check_crypt(fsec_engine *e, const char *h, size_t len, int scheme,
+                       uint32_t *param) {
+  if (scheme == FSEC_SCHEME_BCRYPT) return check_bcrypt(e, h, len, param);
+  return check_shacrypt(e, h, len, scheme == FSEC_SCHEME_SHA512_CRYPT ? 86 : 43,
+                        param);
 }
 
 int fsec__verify_crypt(fsec_engine *e, const char *in, size_t inlen,
@@ -75,14 +86,11 @@ int fsec__verify_crypt(fsec_engine *e, const char *in, size_t inlen,
   char key[BCRYPT_MAX_KEY + 1];
   const char *k = in, *res;
   struct crypt_data *cd;
+  uint32_t param;
   int rc;
 
   *match = 0;
-  if (scheme == FSEC_SCHEME_BCRYPT)
-    rc = check_bcrypt(e, hash, hashlen);
-  else
-    rc = check_shacrypt(e, hash, hashlen,
-                        scheme == FSEC_SCHEME_SHA512_CRYPT ? 86 : 43);
+  rc = check_crypt(e, hash, hashlen, scheme, &param);
   if (rc != FSEC_OK) return rc;
   if (scheme == FSEC_SCHEME_BCRYPT && inlen > BCRYPT_MAX_KEY) {
     /* The 72-byte rule, made explicit instead of left to the library. */
@@ -121,44 +129,77 @@ static int ab64_decode(const char *s, size_t n, unsigned char *out,
   return 0;
 }
 
-int fsec__verify_pbkdf2(fsec_engine *e, const char *in, size_t inlen,
-                        const char *hash, size_t hashlen, int scheme,
-                        int *match) {
-  unsigned char salt[PBKDF2_SALT_MAX], want[64], got[64];
-  size_t i = strlen("$pbkdf2-sha512$"), saltlen, wantlen, dollar;
-  size_t mdlen = scheme == FSEC_SCHEME_PBKDF2_SHA512 ? 64 : 32;
-  const EVP_MD *md =
-      scheme == FSEC_SCHEME_PBKDF2_SHA512 ? EVP_sha512() : EVP_sha256();
+typedef struct pbkdf2_parts {
   uint32_t rounds;
+  unsigned char salt[PBKDF2_SALT_MAX], want[64];
+  size_t saltlen, wantlen;
+} pbkdf2_parts;
+
+/* $pbkdf2-sha512$ROUNDS$salt$checksum (passlib), format and cap. */
+static int parse_pbkdf2(fsec_engine *e, const char *hash, size_t hashlen,
+                        int scheme, pbkdf2_parts *pp) {
+  size_t i = strlen("$pbkdf2-sha512$"), dollar;
+  size_t mdlen = scheme == FSEC_SCHEME_PBKDF2_SHA512 ? 64 : 32;
   const char *p;
 
-  *match = 0;
-  if (fsec__parse_u32(hash, hashlen, &i, &rounds) || rounds == 0 ||
+  if (fsec__parse_u32(hash, hashlen, &i, &pp->rounds) || pp->rounds == 0 ||
       i >= hashlen || hash[i] != '$')
     return fsec__err(e, FSEC_EHASHFMT, "stored pbkdf2 rounds are malformed");
   i++;
   p = memchr(hash + i, '$', hashlen - i);
   if (!p) return fsec__err(e, FSEC_EHASHFMT, "stored pbkdf2 hash is malformed");
   dollar = (size_t)(p - hash);
-  if (ab64_decode(hash + i, dollar - i, salt, sizeof salt, &saltlen) ||
-      ab64_decode(hash + dollar + 1, hashlen - dollar - 1, want, mdlen,
-                  &wantlen))
+  if (ab64_decode(hash + i, dollar - i, pp->salt, sizeof pp->salt,
+                  &pp->saltlen) ||
+      ab64_decode(hash + dollar + 1, hashlen - dollar - 1, pp->want, mdlen,
+                  &pp->wantlen))
     return fsec__err(e, FSEC_EHASHFMT, "stored pbkdf2 hash is malformed");
   /* passlib always stores the whole digest: a shorter checksum is a
    * truncated hash, and comparing on its length would let 1 password in
    * 2^(8 x length) match. */
-  if (wantlen != mdlen)
+  if (pp->wantlen != mdlen)
     return fsec__err(e, FSEC_EHASHFMT, "stored pbkdf2 checksum is truncated");
-  if (rounds > e->cfg.caps.pbkdf2_rounds)
+  if (pp->rounds > e->cfg.caps.pbkdf2_rounds)
     return fsec__err(e, FSEC_EHASHCAP, "stored pbkdf2 rounds %u above cap",
-                     rounds);
+                     pp->rounds);
+  return FSEC_OK;
+}
+
+int fsec__verify_pbkdf2(fsec_engine *e, const char *in, size_t inlen,
+                        const char *hash, size_t hashlen, int scheme,
+                        int *match) {
+  pbkdf2_parts pp;
+  unsigned char got[64];
+  const EVP_MD *md =
+      scheme == FSEC_SCHEME_PBKDF2_SHA512 ? EVP_sha512() : EVP_sha256();
+  int rc;
+
+  *match = 0;
+  rc = parse_pbkdf2(e, hash, hashlen, scheme, &pp);
+  if (rc != FSEC_OK) return rc;
   fsec__count_hash(e);
-  if (PKCS5_PBKDF2_HMAC(in, (int)inlen, salt, (int)saltlen, (int)rounds, md,
-                        (int)wantlen, got) != 1)
+  if (PKCS5_PBKDF2_HMAC(in, (int)inlen, pp.salt, (int)pp.saltlen,
+                        (int)pp.rounds, md, (int)pp.wantlen, got) != 1)
     return fsec__err(e, FSEC_ECRYPTO, "PBKDF2 failed");
-  *match = sodium_memcmp(got, want, wantlen) == 0;
+  *match = sodium_memcmp(got, pp.want, pp.wantlen) == 0;
   sodium_memzero(got, sizeof got);
   return FSEC_OK;
+}
+
+int fsec__legacy_param(fsec_engine *e, const char *hash, size_t hashlen,
+                       int scheme, uint32_t *param) {
+  pbkdf2_parts pp;
+  int rc;
+  *param = 0;
+  switch (scheme) {
+  case FSEC_SCHEME_PLAINTEXT: return FSEC_OK;
+  case FSEC_SCHEME_PBKDF2_SHA512:
+  case FSEC_SCHEME_PBKDF2_SHA256:
+    rc = parse_pbkdf2(e, hash, hashlen, scheme, &pp);
+    if (rc == FSEC_OK) *param = pp.rounds;
+    return rc;
+  default: return check_crypt(e, hash, hashlen, scheme, param);
+  }
 }
 
 int fsec__verify_plaintext(const char *in, size_t inlen, const char *hash,

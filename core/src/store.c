@@ -651,14 +651,18 @@ static int check_identity(fsec_store *s, int rc, const char *what) {
   }
 }
 
-/* Role names: 1..80 bytes, no control characters, no comma. */
+/* Role names: 1..80 bytes, no control characters (C0, DEL, and C1:
+ * U+0080..U+009F, which a terminal may obey as CSI and the like), no
+ * comma. The value is valid UTF-8 here, so C1 is always 0xC2 0x80..0x9F. */
 static int check_role_name(fsec_store *s, const char *n, size_t len) {
   size_t i;
   int rc = check_value(s, n, len, FSEC_ROLE_NAME_MAX, "role name");
   if (rc != FSEC_OK) return rc;
   if (len == 0) return serr(s, FSEC_EINVAL, "role name is empty");
   for (i = 0; i < len; i++)
-    if ((unsigned char)n[i] < 0x20 || n[i] == ',' || n[i] == 0x7f)
+    if ((unsigned char)n[i] < 0x20 || n[i] == ',' || n[i] == 0x7f ||
+        ((unsigned char)n[i] == 0xc2 && i + 1 < len &&
+         (unsigned char)n[i + 1] <= 0x9f))
       return serr(s, FSEC_EINVAL, "role name has a control character or comma");
   return FSEC_OK;
 }

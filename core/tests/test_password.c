@@ -1,5 +1,6 @@
 /* test_password.c: argon2id hashing, the HMAC pre-hash, normalization,
  * input checks, caps and needs_update. */
+#include <math.h>
 #include <stdio.h>
 
 #include <sodium.h>
@@ -254,6 +255,100 @@ static void config_is_checked_at_open(void) {
   fsec_engine_close(NULL); /* a no-op */
 }
 
+/* ------------------------------------------------------------------ */
+/* The verify budget                                                   */
+/* ------------------------------------------------------------------ */
+
+/* Well-formed hashes (they never match anything): what a hostile import or
+ * a tampered row would hold. */
+#define CRYPT53 "abcdefghijklmnopqrstuuabcdefghijklmnopqrstuvwxyz01234"
+#define BCRYPT(c) "$2b$" c "$" CRYPT53
+#define B64_16 "c2FsdHNhbHRzYWx0c2FsdA" /* 16 bytes */
+#define AB64_64 "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+#define PBKDF2_512(r) "$pbkdf2-sha512$" r "$c2FsdA$" AB64_64
+#define FS_ARGON2 "$argon2id$v=19$m=102400,t=10,p=8$" B64_16 "$" B64_16
+
+/* An engine at fsec's default argon2 parameters (64 MiB, t = 2: nothing
+ * is hashed here) with the given budget. */
+static fsec_engine *budget_engine(double budget, uint32_t m, uint32_t t) {
+  fsec_config cfg;
+  test_config(&cfg, NULL);
+  cfg.argon2_memory_kib = m;
+  cfg.argon2_time = t;
+  cfg.caps.verify_budget = budget;
+  return open_engine_cfg(&cfg);
+}
+
+static double cost_of(fsec_engine *e, const char *h) {
+  double c = -1;
+  ASSERT_OK(fsec_password_cost(e, h, strlen(h), &c));
+  return c;
+}
+
+/* Costs in units of one new hash, from the hashes' own parameters. */
+static void cost_is_estimated_from_the_parameters(void) {
+  fsec_engine *e = budget_engine(5, 65536, 2), *toy = budget_engine(5, 1024, 1);
+  double c = -1;
+  ASSERT(cost_of(e, BCRYPT("12")) == 1.25);
+  ASSERT(cost_of(e, BCRYPT("16")) == 20);
+  ASSERT(cost_of(e, FS_ARGON2) == 4.0625); /* Flask-Security's argon2 */
+  ASSERT(cost_of(e, "$argon2id$v=19$m=65536,t=2,p=1$" B64_16 "$" B64_16) == 1);
+  ASSERT(fabs(cost_of(e, PBKDF2_512("2000000")) - 5.49) < 0.01);
+  /* toy parameters: the unit never drops below OWASP's minimum */
+  ASSERT(fabs(cost_of(toy, BCRYPT("12")) - 409600.0 / 97280) < 1e-9);
+  /* a hash over a cap has no cost: it never runs */
+  ASSERT_EQ(fsec_password_cost(e, BCRYPT("17"), 60, &c), FSEC_EHASHCAP);
+  ASSERT_EQ(fsec_password_cost(e, "junk", 4, &c), FSEC_EHASHFMT);
+  fsec_engine_close(e);
+  fsec_engine_close(toy);
+}
+
+/* Over the budget: refused unrun, exactly like a hash over a cap. */
+static void hashes_over_the_budget_are_refused_unrun(void) {
+  fsec_engine *e = budget_engine(5, 65536, 2), *none = budget_engine(0, 65536, 2);
+  static const char *const over[] = {BCRYPT("15"), BCRYPT("16"),
+                                     PBKDF2_512("2000000")};
+  static const char *const within[] = {BCRYPT("14"), FS_ARGON2,
+                                       PBKDF2_512("25000")};
+  uint64_t before = fsec_engine_hash_count(e);
+  int match = -1;
+  size_t i;
+  for (i = 0; i < sizeof over / sizeof *over; i++) {
+    ASSERT_EQ(fsec_password_check_stored(e, over[i], strlen(over[i])),
+              FSEC_EHASHCAP);
+    ASSERT_EQ(fsec_password_verify(e, PW, strlen(PW), over[i], strlen(over[i]),
+                                   &match),
+              FSEC_EHASHCAP);
+    ASSERT_EQ(match, 0);
+    ASSERT(strstr(fsec_errmsg(e), "verify budget") != NULL);
+    ASSERT_OK(fsec_password_check_stored(none, over[i], strlen(over[i])));
+  }
+  ASSERT_EQ(fsec_engine_hash_count(e), before); /* nothing ran */
+  for (i = 0; i < sizeof within / sizeof *within; i++)
+    ASSERT_OK(fsec_password_check_stored(e, within[i], strlen(within[i])));
+  /* without a budget the caps still hold */
+  ASSERT_EQ(fsec_password_check_stored(none, BCRYPT("17"), 60), FSEC_EHASHCAP);
+  fsec_engine_close(e);
+  fsec_engine_close(none);
+}
+
+static void budget_is_checked_at_open(void) {
+  static const double bad[] = {0.5, -1, 2e6};
+  fsec_config cfg;
+  fsec_engine *e = NULL;
+  char err[256];
+  size_t i;
+  for (i = 0; i < sizeof bad / sizeof *bad; i++) {
+    test_config(&cfg, NULL);
+    cfg.caps.verify_budget = bad[i];
+    ASSERT_EQ(fsec_engine_open(&e, &cfg, err, sizeof err), FSEC_EINVAL);
+    ASSERT(strstr(err, "verify_budget") != NULL);
+  }
+  cfg.caps.verify_budget = NAN;
+  ASSERT_EQ(fsec_engine_open(&e, &cfg, err, sizeof err), FSEC_EINVAL);
+  ASSERT_NULL(e);
+}
+
 /* The dummy hash: current parameters, one argon2 run, never a match. */
 static void dummy_hash_costs_one_run_and_never_matches(void) {
   fsec_engine *e = open_engine(SALT);
@@ -286,5 +381,8 @@ int main(void) {
   RUN(hash_count_counts_each_expensive_run);
   RUN(config_is_checked_at_open);
   RUN(dummy_hash_costs_one_run_and_never_matches);
+  RUN(cost_is_estimated_from_the_parameters);
+  RUN(hashes_over_the_budget_are_refused_unrun);
+  RUN(budget_is_checked_at_open);
   return 0;
 }

@@ -5,6 +5,12 @@
 
 local argparse = require "argparse"
 local cjson = require "cjson"
+local tty = require "fsec.tty"
+
+-- Every value printed that fsec did not write itself (an email, a role
+-- name, a file name, a source database's text, an error echoing one)
+-- goes through show: its control characters are escaped (fsec.tty).
+local show = tty.text
 
 local _M = { _VERSION = "0.1.0" }
 
@@ -17,7 +23,7 @@ end
 
 
 local function die(msg)
-  io.stderr:write("fsec: ", (tostring(msg):gsub("^E%u[%u%d]*: ", "")), "\n")
+  io.stderr:write("fsec: ", show((tostring(msg):gsub("^E%u[%u%d]*: ", ""))), "\n")
   os.exit(1)
 end
 
@@ -59,6 +65,8 @@ local function open_security(args, create)
   end
   cfg.database = args.database
   cfg.datastore = nil
+  -- the library's warnings reach this terminal escaped, as everything else
+  cfg.log = function(_, m) io.stderr:write("fsec: ", show(m), "\n") end
   local ok, sec = pcall(require("fsec").new, cfg)
   if not ok then die(sec) end
   return sec
@@ -132,7 +140,7 @@ function C.users_create(args)
     active = not args.inactive, confirmed_at = args.confirmed and os.time() or nil,
   }
   must(u, err)
-  say(("created user %s (id %d)"):format(u.email, u.id))
+  say(("created user %s (id %d)"):format(show(u.email), u.id))
 end
 
 function C.users_list(args)
@@ -142,11 +150,11 @@ function C.users_list(args)
     if args.json then
       out[#out + 1] = user_json(u)
     else
-      say(("%d\t%s\t%s\t%s"):format(u.id, u.email, u.active and "active" or "inactive",
-                                     table.concat(u.roles, ",")))
+      say(("%d\t%s\t%s\t%s"):format(u.id, show(u.email), u.active and "active" or "inactive",
+                                     show(table.concat(u.roles, ","))))
     end
   end
-  if args.json then say(json_list(out, true)) end
+  if args.json then say(tty.json(json_list(out, true))) end
 end
 
 local function user_action(verb)
@@ -159,7 +167,7 @@ local function user_action(verb)
     elseif verb == "delete" then ok, err = ds:delete_user(u)
     else ok, err = ds:reset_user_access(u) end
     if ok == nil then die(err) end
-    say(("%s: %s%s"):format(verb, u.email, ok and "" or " (no change)"))
+    say(("%s: %s%s"):format(verb, show(u.email), ok and "" or " (no change)"))
   end
 end
 C.users_activate = user_action("activate")
@@ -183,7 +191,7 @@ function C.users_change_password(args)
   end)
   if not ok then die("could not change the password: " .. tostring(err)) end
   sec.signals:send("password_changed", { user = require("fsec.auth").public_user(u) })
-  say("password changed: " .. u.email)
+  say("password changed: " .. show(u.email))
 end
 
 function C.roles_create(args)
@@ -191,7 +199,7 @@ function C.roles_create(args)
   local r, err = ds:create_role{ name = args.name, description = args.description,
                                  permissions = args.permissions }
   must(r, err)
-  say("created role " .. r.name)
+  say("created role " .. show(r.name))
 end
 
 local function role_link(add)
@@ -201,8 +209,8 @@ local function role_link(add)
     local ok, err
     if add then ok, err = ds:add_role_to_user(u, args.role) else ok, err = ds:remove_role_from_user(u, args.role) end
     if ok == nil then die(err) end
-    say(("%s %s %s %s%s"):format(add and "added" or "removed", args.role, add and "to" or "from",
-                                  u.email, ok and "" or " (no change)"))
+    say(("%s %s %s %s%s"):format(add and "added" or "removed", show(args.role), add and "to" or "from",
+                                  show(u.email), ok and "" or " (no change)"))
   end
 end
 C.roles_add = role_link(true)
@@ -216,7 +224,7 @@ local function role_perms(add)
     else ok, err = ds:remove_permissions_from_role(args.role, args.permissions) end
     if ok == nil then die(err) end
     if ok == false then die("no role " .. args.role) end
-    say(("%s: %s"):format(args.role, table.concat(ds:find_role(args.role).permissions, ",")))
+    say(("%s: %s"):format(show(args.role), show(table.concat(ds:find_role(args.role).permissions, ","))))
   end
 end
 C.roles_add_permissions = role_perms(true)
@@ -228,16 +236,27 @@ function C.db_check(args)
   local users, roles = ds:counts()
   local report = { schema_version = ds:schema_version(), integrity = ok and "ok" or msg,
                    users = users, roles = roles }
-  if args.json then say(cjson.encode(report))
+  if args.json then say(tty.json(cjson.encode(report)))
   else
     say(("schema version %d\nintegrity_check %s\nusers %d\nroles %d"):format(
-      report.schema_version, report.integrity, users, roles))
+      report.schema_version, show(report.integrity), users, roles))
   end
   if not ok then os.exit(1) end
 end
 
+-- The import judges stored hashes by the application's caps and verify
+-- budget (--config), else by fsec's defaults: no secret is needed.
 function C.import(args)
-  require("fsec.import").flask_security(open_store(args, true), args.source, { progress = not args.quiet, say = say })
+  local ds, engine
+  if args.config then
+    local sec = open_security(args, true)
+    ds, engine = sec.datastore, sec._engine
+  else
+    ds = open_store(args, true)
+  end
+  require("fsec.import").flask_security(ds, args.source, {
+    progress = not args.quiet, say = say, engine = engine,
+    merge_roles = args.merge_roles, keep_costly_hashes = args.keep_costly_hashes })
 end
 
 
@@ -301,6 +320,8 @@ local function parser()
   local fs = imp:command("flask-security", "Users, roles, links, hashes and tracking of a Flask-Security SQLite database.")
   fs:argument("source", "The Flask-Security database file.")
   fs:flag("--quiet", "No progress bar.")
+  fs:flag("--merge-roles", "Let roles that exist here gain the source's permissions (else such an import is refused).")
+  fs:flag("--keep-costly-hashes", "Keep stored hashes over the verify budget (else those users get no password).")
   return p
 end
 
@@ -308,7 +329,7 @@ end
 function _M.main(argv)
   local ok, args = parser():pparse(argv)
   if not ok then
-    io.stderr:write("fsec: ", args, " (fsec --help for usage)\n") -- one line, as every error
+    io.stderr:write("fsec: ", show(args), " (fsec --help for usage)\n") -- one line, as every error
     os.exit(2)
   end
   local name = args.command

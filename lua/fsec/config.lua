@@ -293,6 +293,14 @@ _M.schema = {
     description = "fsec: passwords longer than this are refused before hashing" },
   password_hash_caps = { type = "table", default = {}, check = check_caps,
     description = "fsec: most a stored hash may ask for (argon2_memory_kib, argon2_time, argon2_lanes, bcrypt_cost, crypt_rounds, pbkdf2_rounds)" },
+  password_verify_budget = { type = { "number", "boolean" }, default = 5,
+    check = function(v)
+      -- below 1 fsec's own new hashes would be over it
+      if v == false or (type(v) == "number" and v >= 1 and v <= 1000000) then return true end
+      return nil, "a number 1..1000000 (times the cost of a new hash) or false expected"
+    end,
+    description = "fsec: a stored hash whose verify would cost more than this many new hashes "
+      .. "(estimated from its own parameters) is refused unrun, as a wrong password; false: none" },
   argon2_helper = { type = { "boolean", "string" }, default = false,
     description = "fsec: run argon2 in a helper process (true: fsec-argon2 beside fsec.core; or its path), "
       .. "so that its 64 MiB map and unmap never stall this process's other threads" },

@@ -6,7 +6,18 @@
 -- carry over, and the tracking fields too. All in one transaction: on any
 -- error nothing is imported. Users already present (by fs_uniquifier or
 -- email) are skipped, so running it twice does not duplicate anyone.
+--
+-- The source file may be hostile (anyone's "legacy database"): it is
+-- opened read-only, only its real tables are read (a view or a generated
+-- column could run any query, a recursive one forever), its text is
+-- escaped wherever it is printed, an existing role gains permissions only
+-- when the caller says so (merge_roles), and a stored hash costlier to
+-- verify than the budget is not kept (each login would pay for it).
 -- @module fsec.import
+
+local core = require "fsec.core"
+local datastore = require "fsec.datastore"
+local tty = require "fsec.tty"
 
 local _M = { _VERSION = "0.1.0" }
 
@@ -41,11 +52,18 @@ local function query(src, sql)
 end
 
 
+-- The columns of a table. A generated column is computed by any
+-- expression as it is read (per row, unbounded): refused.
 local function columns(src, tbl)
   local cols = {}
-  local cur = query(src, "PRAGMA table_info(\"" .. tbl .. "\")")
+  local cur = query(src, "PRAGMA table_xinfo(\"" .. tbl .. "\")")
   local row = cur:fetch({}, "a")
   while row do
+    if tonumber(row.hidden) ~= 0 then
+      cur:close()
+      error(("%s: column %s of %s is generated (computed as it is read): the import reads stored values only")
+        :format(src.name, tostring(row.name), tbl), 0)
+    end
     cols[row.name] = true
     row = cur:fetch({}, "a")
   end
@@ -64,6 +82,90 @@ local function rows(src, sql)
   end
   cur:close()
   return out
+end
+
+
+-- The tables the import reads.
+local TABLES = { "user", "role", "roles_users", "webauthn" }
+
+-- SQLite's own answer, from the schema it parsed (sqlite_master's text
+-- can lie: a row typed "table" whose SQL makes a view), is asked, not
+-- that table: PRAGMA table_list, SQLite 3.37 and later (an older one
+-- ignores the pragma, which would let everything through: refused).
+local function sqlite_has_table_list(src)
+  local cur = query(src, "SELECT sqlite_version() AS v")
+  local v = cur:fetch({}, "a").v
+  cur:close()
+  local major, minor = tostring(v):match("^(%d+)%.(%d+)")
+  major, minor = tonumber(major) or 0, tonumber(minor) or 0
+  return major > 3 or (major == 3 and minor >= 37)
+end
+
+-- A view (or a virtual table, whose module runs code) named like one of
+-- those tables would be run by the SELECT: refused, naming it.
+local function check_real_tables(src)
+  if not sqlite_has_table_list(src) then
+    error(src.name .. ": reading a foreign file safely needs SQLite 3.37 or later", 0)
+  end
+  for _, name in ipairs(TABLES) do
+    local cur = query(src, ("PRAGMA table_list(\"%s\")"):format(name))
+    local row = cur:fetch({}, "a")
+    while row do
+      if row.type ~= "table" then
+        cur:close()
+        error(("%s: %s is a %s, not a table: the import reads real tables only"):format(
+          src.name, name, row.type == "virtual" and "virtual table" or tostring(row.type)), 0)
+      end
+      row = cur:fetch({}, "a")
+    end
+    cur:close()
+  end
+end
+
+
+-- The SQLite URI of a path, opened read-only: the source is never written
+-- (not even a hot journal rolled back into it).
+local function readonly_uri(path)
+  return "file:" .. path:gsub("[^%w/._~-]", function(c) return ("%%%02X"):format(c:byte()) end)
+    .. "?mode=ro"
+end
+
+
+local function open_source(source)
+  local f = io.open(source)
+  if not f then error("cannot read " .. source, 0) end
+  f:close()
+  local driver = require("luasql.sqlite3").sqlite3()
+  local con, cerr = driver:connect(readonly_uri(source))
+  if not con then error(("%s: %s"):format(source, (tostring(cerr):gsub("^LuaSQL: ", ""))), 0) end
+  local src = { con = con, name = source, driver = driver }
+  -- a Flask app writing meanwhile: wait for it, as fsec's own store does;
+  -- and no function of the file's schema runs with this connection's rights
+  for _, pragma in ipairs{ "busy_timeout = 5000", "trusted_schema = OFF", "query_only = ON",
+                           "cell_size_check = ON" } do
+    local cur = query(src, "PRAGMA " .. pragma)
+    if type(cur) == "userdata" then cur:close() end -- some answer a row
+  end
+  check_real_tables(src)
+  return src
+end
+
+
+-- Everything the import takes from the source, read before anything is
+-- written: user columns, roles, users, links, users with WebAuthn keys.
+local function read_source(src)
+  local ucols = columns(src, "user")
+  if not ucols.email then error(src.name .. " has no Flask-Security user table", 0) end
+  local roles = rows(src, "SELECT id, name, description" ..
+    (columns(src, "role").permissions and ", permissions" or "") .. " FROM role ORDER BY id")
+  local users = rows(src, "SELECT * FROM user ORDER BY id")
+  columns(src, "roles_users")
+  local links = rows(src, "SELECT user_id, role_id FROM roles_users")
+  local keys = {}
+  if columns(src, "webauthn").user_id then
+    for _, k in ipairs(rows(src, "SELECT DISTINCT user_id FROM webauthn")) do keys[k.user_id] = true end
+  end
+  return ucols, roles, users, links, keys
 end
 
 
@@ -100,43 +202,105 @@ local function is_active(v)
 end
 
 local function warn(opts, msg)
-  if opts.warn ~= false then io.stderr:write("fsec import: ", msg, "\n") end
+  if opts.warn ~= false then io.stderr:write("fsec import: ", tty.text(msg), "\n") end
+end
+
+
+-- The permissions of a source role that the role of the same name here
+-- lacks (the import would grant them to everyone who has it).
+local function added_permissions(existing, perms)
+  local have, new = {}, {}
+  for _, p in ipairs(existing.permissions or {}) do have[p] = true end
+  for _, p in ipairs(datastore.permission_list(perms, "import")) do
+    if not have[p] then new[#new + 1] = p; have[p] = true end
+  end
+  return new
+end
+
+-- Refuse, before anything is written, an import that would add
+-- permissions to existing roles unless merge_roles: one error naming
+-- every such role and what it would gain.
+local function check_role_merges(ds, roles, merge)
+  local found = {}
+  for _, r in ipairs(roles) do
+    local existing = type(r.name) == "string" and ds:find_role(r.name)
+    local new = existing and added_permissions(existing, r.permissions) or {}
+    if #new > 0 then found[#found + 1] = ("%s (%s)"):format(r.name, table.concat(new, ",")) end
+  end
+  if #found > 0 and not merge then
+    error("the import would add permissions to existing roles: " .. table.concat(found, "; ")
+      .. "; nothing imported (check them, then run again with --merge-roles)", 0)
+  end
+  return found
+end
+
+
+-- A stored hash this engine would refuse unrun as too costly (over the
+-- caps or the verify budget): the reason, else nil.
+local function costly(engine, hash)
+  if type(hash) ~= "string" or hash == "" then return nil end
+  local ok, err, code = engine:check_stored_hash(hash)
+  if ok or code ~= "EHASHCAP" then return nil end
+  return (tostring(err):gsub("^EHASHCAP: ", ""))
+end
+
+-- The engine that judges hashes when the caller gives none: the defaults
+-- (argon2id 64 MiB t=2, budget 5). Its key signs nothing.
+local function default_engine()
+  return assert(core.new{ secret_keys = { core.random_id(32) } })
+end
+
+
+local function report(say, summary, source)
+  say(("imported %d users (%d already present) and %d roles from %s"):format(
+    summary.users, summary.skipped, summary.roles, source))
+  for _, m in ipairs(summary.merged) do say("added permissions to the existing role " .. m) end
+  if summary.conflicts + summary.no_email > 0 then
+    say(("not imported: %d users whose email another user took, %d without an email (see above)"):format(
+      summary.conflicts, summary.no_email))
+  end
+  if summary.other_factors > 0 then
+    say(("%d imported users had two-factor or unified sign-in set up: fsec has neither, they sign in"
+      .. " with their password alone"):format(summary.other_factors))
+  end
+  local n = #summary.costly
+  if n > 0 then
+    say(summary.kept_costly
+      and ("%d imported users keep stored hashes that cost too much to verify: they cannot sign in"
+        .. " until password_verify_budget (or password_hash_caps) allows them:"):format(n)
+      or ("%d imported users had stored hashes that cost too much to verify: imported without a password,"
+        .. " they sign in after a password reset (/reset, or fsec users change-password;"
+        .. " --keep-costly-hashes keeps the hashes):"):format(n))
+    for _, c in ipairs(summary.costly) do say(("  %s: %s"):format(c.email, c.why)) end
+  end
 end
 
 
 --- Import `source` into the datastore `ds`. Returns a summary: roles,
 -- users (imported), skipped (already present: same fs_uniquifier or
 -- email), conflicts (an email another user of the source took first:
--- fsec's emails are unique without regard to case), no_email, and
--- other_factors (users who had two-factor or unified sign-in set).
+-- fsec's emails are unique without regard to case), no_email,
+-- other_factors (users who had two-factor or unified sign-in set),
+-- merged (existing roles that gained permissions), costly (users whose
+-- stored hash costs too much to verify: { email =, why = }).
 -- opts: progress (a bar on stderr), warn (false: no lines on stderr),
--- say (function(line) for the summary; default print).
+-- say (function(line) for the summary; default print; its lines are
+-- escaped for a terminal), merge_roles (let existing roles gain the
+-- source's permissions; without it such an import fails, writing
+-- nothing), engine (an fsec.core engine whose caps and verify budget
+-- judge the stored hashes; default: fsec's defaults), keep_costly_hashes
+-- (import such hashes anyway; otherwise those users get no password).
 function _M.flask_security(ds, source, opts)
   opts = opts or {}
-  local say = opts.say or print -- the fsec command passes its own
-  local f = io.open(source)
-  if not f then error("cannot read " .. source, 0) end
-  f:close()
-  local driver = require("luasql.sqlite3").sqlite3()
-  local con, cerr = driver:connect(source)
-  if not con then error(("%s: %s"):format(source, (tostring(cerr):gsub("^LuaSQL: ", ""))), 0) end
-  local src = { con = con, name = source }
-  -- a Flask app writing meanwhile: wait for it, as fsec's own store does
-  local cur = query(src, "PRAGMA busy_timeout = 5000")
-  if type(cur) == "userdata" then cur:close() end -- it answers a row
-  local ucols = columns(src, "user")
-  if not ucols.email then con:close(); error(source .. " has no Flask-Security user table", 0) end
+  local print_line = opts.say or print -- the fsec command passes its own
+  local function say(line) print_line(tty.text(line)) end
+  local engine = opts.engine or default_engine()
+  local src = open_source(source)
+  local ok, ucols, roles, users, links, keys = pcall(read_source, src)
+  src.con:close()
+  src.driver:close()
+  if not ok then error(ucols, 0) end
   local has_uq = ucols.fs_uniquifier
-  local roles = rows(src, "SELECT id, name, description" ..
-    (columns(src, "role").permissions and ", permissions" or "") .. " FROM role ORDER BY id")
-  local users = rows(src, "SELECT * FROM user ORDER BY id")
-  local links = rows(src, "SELECT user_id, role_id FROM roles_users")
-  local keys = {} -- users with WebAuthn keys
-  if columns(src, "webauthn").user_id then
-    for _, k in ipairs(rows(src, "SELECT DISTINCT user_id FROM webauthn")) do keys[k.user_id] = true end
-  end
-  con:close()
-  driver:close()
 
   local role_name = {}
   for _, r in ipairs(roles) do role_name[r.id] = r.name end
@@ -147,9 +311,11 @@ function _M.flask_security(ds, source, opts)
     user_roles[l.user_id] = list
   end
 
-  local summary = { roles = 0, users = 0, skipped = 0, conflicts = 0, no_email = 0, other_factors = 0 }
+  local summary = { roles = 0, users = 0, skipped = 0, conflicts = 0, no_email = 0, other_factors = 0,
+                    merged = {}, costly = {}, kept_costly = opts.keep_costly_hashes and true or false }
   local mine = {} -- users made by this run, by id: a clash with one is a conflict in the source
   ds:transaction(function()
+    summary.merged = check_role_merges(ds, roles, opts.merge_roles)
     for _, r in ipairs(roles) do
       local existing = ds:find_role(r.name)
       local ok, err = true, nil
@@ -176,9 +342,15 @@ function _M.flask_security(ds, source, opts)
           .. " (fsec's emails are unique without regard to case)"):format(tostring(u.id), u.email,
           by_email and by_email.email or uq))
       else
+        local password = (u.password ~= "" and u.password) or nil
+        local why = costly(engine, password)
+        if why then
+          summary.costly[#summary.costly + 1] = { email = u.email, why = why }
+          if not opts.keep_costly_hashes then password = nil end
+        end
         local new, err = ds:create_user{
           email = u.email, username = (u.username ~= "" and u.username) or nil,
-          password = (u.password ~= "" and u.password) or nil, active = is_active(u.active),
+          password = password, active = is_active(u.active),
           confirmed_at = epoch(u.confirmed_at),
           fs_uniquifier = uq,
           fs_token_uniquifier = ucols.fs_token_uniquifier and u.fs_token_uniquifier ~= "" and u.fs_token_uniquifier or nil,
@@ -199,16 +371,7 @@ function _M.flask_security(ds, source, opts)
       if i % 100 == 0 or i == #users then progress(opts.progress, i, #users) end
     end
   end)
-  say(("imported %d users (%d already present) and %d roles from %s"):format(
-    summary.users, summary.skipped, summary.roles, source))
-  if summary.conflicts + summary.no_email > 0 then
-    say(("not imported: %d users whose email another user took, %d without an email (see above)"):format(
-      summary.conflicts, summary.no_email))
-  end
-  if summary.other_factors > 0 then
-    say(("%d imported users had two-factor or unified sign-in set up: fsec has neither, they sign in"
-      .. " with their password alone"):format(summary.other_factors))
-  end
+  report(say, summary, source)
   return summary
 end
 

@@ -22,7 +22,7 @@ local THROWAWAY_KEY = core.random_id(32) -- >= 32 bytes; signs nothing
 local function fingerprint(c)
   local caps = {}
   for _, k in ipairs{ "argon2_memory_kib", "argon2_time", "argon2_lanes",
-                      "bcrypt_cost", "crypt_rounds", "pbkdf2_rounds" } do
+                      "bcrypt_cost", "crypt_rounds", "pbkdf2_rounds", "verify_budget" } do
     caps[#caps + 1] = tostring(c.caps and c.caps[k])
   end
   return concat({ tostring(c.argon2_helper), c.password_salt or "", c.normalize, c.password_max_bytes,

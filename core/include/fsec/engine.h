@@ -36,7 +36,11 @@ enum {
 
 /* Upper bounds on the parameters a *stored* hash may ask for. A hash above
  * any cap verifies as false without running the expensive function, so a
- * tampered row cannot make a login burn seconds or gigabytes. */
+ * tampered row cannot make a login burn seconds or gigabytes.
+ * verify_budget bounds the cost of one verify whatever the scheme: a
+ * stored hash estimated to cost more than verify_budget new hashes (see
+ * fsec_password_cost) is refused the same way. 0: no budget; else >= 1,
+ * so that the engine's own hashes always verify. */
 typedef struct fsec_hash_caps {
   uint32_t argon2_memory_kib;
   uint32_t argon2_time;
@@ -44,6 +48,7 @@ typedef struct fsec_hash_caps {
   uint32_t bcrypt_cost;
   uint32_t crypt_rounds;
   uint32_t pbkdf2_rounds;
+  double verify_budget;
 } fsec_hash_caps;
 
 /* Engine configuration. fsec_config_init() fills in the defaults; the
@@ -81,10 +86,14 @@ typedef struct fsec_config {
 #define FSEC_DEFAULT_PASSWORD_MAX_BYTES 1024
 #define FSEC_DEFAULT_TOKEN_MAX_CHARS 4096
 #define FSEC_DEFAULT_TOKEN_SKEW 60
+/* Flask-Security's own default hashes cost at most about 4 (its argon2:
+ * m = 100 MiB, t = 10), bcrypt 14 is 5, bcrypt 16 20. */
+#define FSEC_DEFAULT_VERIFY_BUDGET 5.0
 
 /* Fill cfg with the defaults (no keys, no salt, NFKD, argon2id t=2 m=64 MiB,
  * every scheme but plaintext, caps: argon2 m <= 256 MiB, t <= 16, p <= 16,
- * bcrypt cost <= 16, crypt rounds <= 2,000,000, pbkdf2 <= 2,000,000).
+ * bcrypt cost <= 16, crypt rounds <= 2,000,000, pbkdf2 <= 2,000,000,
+ * verify budget 5).
  * This function can't fail. */
 FSEC_API void fsec_config_init(fsec_config *cfg) FSEC_NONNULL(1);
 

@@ -36,13 +36,33 @@ FSEC_API FSEC_NODISCARD int fsec_password_hash(fsec_engine *e, const char *pw,
 /* Verify pw against a stored hash. Returns FSEC_OK and sets *match to 1 or
  * 0 when the hash was checked. Returns a password error, or FSEC_EHASHFMT
  * (malformed, truncated, unknown format), FSEC_EHASHCAP (parameters above
- * the caps) or FSEC_ESCHEME (format not enabled), with *match = 0 and
- * without running any expensive function. Comparisons are constant-time. */
+ * the caps, or a cost above caps.verify_budget: see fsec_password_cost) or
+ * FSEC_ESCHEME (format not enabled), with *match = 0 and without running
+ * any expensive function. Comparisons are constant-time. */
 FSEC_API FSEC_NODISCARD int fsec_password_verify(fsec_engine *e,
                                                  const char *pw, size_t pwlen,
                                                  const char *hash,
                                                  size_t hashlen, int *match)
     FSEC_NONNULL(1, 2, 4, 6);
+
+/* What verifying against a stored hash would cost, estimated from its own
+ * parameters (bcrypt cost, rounds, argon2 m and t), in units of one new
+ * hash at the engine's argon2id parameters (never less than OWASP's
+ * minimum, 19 MiB and t = 2): the unit of caps.verify_budget. Runs
+ * nothing. Returns FSEC_OK, or FSEC_EHASHFMT, FSEC_ESCHEME or FSEC_EHASHCAP
+ * (above a cap) with *cost = 0. */
+FSEC_API FSEC_NODISCARD int fsec_password_cost(fsec_engine *e,
+                                               const char *hash,
+                                               size_t hashlen, double *cost)
+    FSEC_NONNULL(1, 2, 4);
+
+/* The checks fsec_password_verify makes of a stored hash before running
+ * it (format, scheme, caps, verify budget), alone: FSEC_OK when verify
+ * would run it, else the code verify would return unrun. */
+FSEC_API FSEC_NODISCARD int fsec_password_check_stored(fsec_engine *e,
+                                                       const char *hash,
+                                                       size_t hashlen)
+    FSEC_NONNULL(1, 2);
 
 /* Set *needs to 1 when hash is not argon2id with exactly the configured
  * parameters (t, m, p = 1, v = 19), else 0. Returns FSEC_OK, or

@@ -250,7 +250,8 @@ function Memory:create_role(fields)
   local name = fields.name
   local ok, err, code = check_text(name, LIMITS.role, "role name")
   if not ok then return nil, err, code end
-  if name == "" or name:find("[%z\1-\31,\127]") then
+  -- C0, DEL, C1 (U+0080..U+009F: valid UTF-8 here) and the comma
+  if name == "" or name:find("[%z\1-\31,\127]") or name:find("\194[\128-\159]") then
     return fail("EINVAL", "role name is empty or has a control character or comma")
   end
   ok, err, code = check_text(fields.description, LIMITS.description, "description")
