@@ -80,34 +80,13 @@ local function with_app(workers, env, fn)
   end
 end
 
--- One HTTP request with curl: status, headers (lower-case), body.
+-- One HTTP request with curl: status, headers (lower-case), body, JSON
+-- (spec/tools/example_app.lua's, with the cookie jar first).
 local function http(app, jar, method, path, opts)
-  opts = opts or {}
-  local out = app.dir .. ".body"
-  local hdr = app.dir .. ".hdr"
-  local args = { "curl -s -X " .. method, "-o " .. out, "-D " .. hdr, "-w '%{http_code}'" }
-  if jar then args[#args + 1] = ("-b %s -c %s"):format(jar, jar) end
-  for k, v in pairs(opts.headers or {}) do args[#args + 1] = ("-H '%s: %s'"):format(k, v) end
-  if opts.json then
-    local f = io.open(app.dir .. ".req", "w")
-    f:write(cjson.encode(opts.json))
-    f:close()
-    args[#args + 1] = "-H 'Content-Type: application/json' --data-binary @" .. app.dir .. ".req"
-  elseif opts.data_file then
-    args[#args + 1] = "-H 'Content-Type: application/json' --data-binary @" .. opts.data_file
-  end
-  args[#args + 1] = "'" .. app.base .. path .. "'"
-  local p = io.popen(table.concat(args, " "))
-  local status = tonumber(p:read("*a"))
-  p:close()
-  local headers = {}
-  for line in (read(hdr) or ""):gmatch("[^\r\n]+") do
-    local k, v = line:match("^([^:]+):%s*(.*)$")
-    if k then headers[k:lower()] = v end
-  end
-  local body = read(out) or ""
-  local j = headers["content-type"] and headers["content-type"]:find("json") and cjson.decode(body)
-  return status, headers, body, j
+  local o = {}
+  for k, v in pairs(opts or {}) do o[k] = v end
+  o.jar = jar
+  return require("spec.tools.example_app").http(app, method, path, o)
 end
 
 local function api(app, jar)

@@ -18,8 +18,6 @@ local nginx_ok = jit and not build:find("asan", 1, true)
 local describe_nginx = nginx_ok and describe
   or function(name) pending(name .. " (LuaJIT pass with nginx only)") end
 
-local ON = "FSEC_DEV_MAILBOX=1"
-
 -- Shell output of cmd.
 local function run(cmd)
   local p = io.popen(cmd)
@@ -64,5 +62,61 @@ describe("files fsec itself creates (W19-07), under a shell's umask 022", functi
       :format(package.path, package.cpath, db))
     assert.matches("rc=0", out, 1, true)
     assert.equals("600", run("stat -c %a " .. db):match("%d+"))
+  end)
+end)
+
+
+describe_nginx("the example's files on disk (W19-07)", function()
+  local app_mod = require "spec.tools.example_app"
+
+  it("started from a shell with umask 022, leaves nothing another local user can read after sign-up, reset and login", function()
+    app_mod.with_app({ workers = 2 }, function(app)
+      -- every kind of file: mail (register, reset), WAL and SHM (writes),
+      -- logs (requests), nginx's temporary files (a body above its buffer)
+      local c = app_mod.api(app, app.dir .. ".jar")
+      assert.equals(200, (c.call("POST", "/register", { email = "perm@example.org", password = "battery staple",
+                                                        password_confirm = "battery staple" })))
+      assert.equals(200, (c.call("POST", "/reset", { email = "admin@example.org" })))
+      assert.equals(200, (c.call("POST", "/login", { email = "admin@example.org", password = app_mod.admin_password(app) })))
+      local big = app.dir .. ".big"
+      local f = assert(io.open(big, "w")); f:write(string.rep("x", 40000)); f:close()
+      run(("curl -s -o /dev/null --data-binary @%s %s/login"):format(big, app.base))
+      for _, path in ipairs{ "/var/secret_key", "/var/password_salt", "/var/admin-password.txt", "/var/auth.db",
+                             "/var/auth.db-wal", "/var/auth.db-shm", "/logs/error.log", "/logs/access.log" } do
+        assert.is_true(helpers.sh("test -e " .. app.dir .. path), path .. " missing")
+      end
+      assert.is_truthy(run("ls " .. app.dir .. "/var/mail"):find("%.eml"))
+      -- data: no group or other bit at all, files and folders
+      local open = run(("find %s/var %s/logs %s/tmp %s/conf -perm /077 -printf '%%m %%u:%%g %%p\\n'")
+        :format(app.dir, app.dir, app.dir, app.dir))
+      assert.equals("", open)
+      -- the app's folder and its code (a copy of the checkout): nothing
+      -- for other users; nginx's workers (user nobody) read through group
+      -- nogroup, never write
+      open = run(("find %s -perm /007 -printf '%%m %%u:%%g %%p\\n'"):format(app.dir))
+      assert.equals("", open)
+      open = run(("find %s -perm /020 -printf '%%m %%u:%%g %%p\\n'"):format(app.dir))
+      assert.equals("", open)
+    end)
+  end)
+
+  it("closes what an earlier start left readable (0644 secrets in 0755 folders)", function()
+    local app = app_mod.start{}
+    app_mod.stop(app)
+    assert.is_true(helpers.sh(("chmod -R go+rX %s && chmod 644 %s/var/secret_key %s/var/auth.db")
+      :format(app.dir, app.dir, app.dir)))
+    -- the same folder started again (as after an upgrade)
+    local port = app.port
+    local p = io.popen(("umask 022; sh scripts/serve-example.sh %s %d 1 > %s.out2 2>&1 & echo $!"):format(app.dir, port, app.dir))
+    app.pid = p:read("*l"); p:close()
+    local ok, err = pcall(function()
+      assert.is_truthy(app_mod.poll(10, function()
+        return helpers.sh(("curl -sf %s/hello >/dev/null 2>&1"):format(app.base))
+      end), read(app.dir .. ".out2"))
+      assert.equals("", run(("find %s -perm /007 -printf '%%m %%p\\n'"):format(app.dir)))
+      assert.equals("", run(("find %s/var %s/logs -perm /077 -printf '%%m %%p\\n'"):format(app.dir, app.dir)))
+    end)
+    app_mod.stop(app)
+    if not ok then error(err, 0) end
   end)
 end)
