@@ -7,6 +7,10 @@
 # Needs a build (build/luajit/fsec/core.so). The app's Lua files and the
 # module are copied into DIR/lib so that workers (user nobody when root)
 # can read them wherever the checkout is.
+# FSEC_DEV_MAILBOX=1 turns on the development mailbox at /mail (every
+# reset link readable there: loopback and this site's Host only; see
+# examples/openresty/dev_mailbox.lua). Off by default; scripts/run.sh,
+# the demo, turns it on.
 set -eu
 # Secrets, database, mail and logs are the owner's alone: files 0600,
 # folders 0700 (a shell's usual umask 022 left the secret key readable
@@ -47,7 +51,8 @@ install_files() { # SOURCE... FOLDER
     shift
   done
 }
-install_files "$root"/lua/fsec.lua "$root"/examples/openresty/fsec_example.lua "$dir/lib"
+install_files "$root"/lua/fsec.lua "$root"/examples/openresty/fsec_example.lua \
+  "$root"/examples/openresty/dev_mailbox.lua "$dir/lib"
 install_files "$root"/lua/fsec/*.lua "$root"/build/luajit/fsec/core.so "$root"/build/luajit/fsec/fsec-argon2 "$dir/lib/fsec"
 install_files "$root"/lua/fsec/datastore/*.lua "$dir/lib/fsec/datastore"
 # What an earlier start (or an older version) left readable is closed;
@@ -81,7 +86,18 @@ LUA_PATH="$dir/lib/?.lua;;" LUA_CPATH="$dir/lib/?.so;;" luajit "$root/examples/o
 if [ "$user_line" = "user nobody nogroup;" ]; then
   chown -R nobody:nogroup "$dir/var" "$dir/tmp" "$dir/logs"
 fi
-echo "fsec example: http://127.0.0.1:$port/   (mailbox: http://127.0.0.1:$port/mail, files in $dir/var/mail)"
+echo "fsec example: http://127.0.0.1:$port/"
+if [ "${FSEC_DEV_MAILBOX:-}" = 1 ]; then
+  # loud: whoever reads the mailbox can reset any password (dev_mailbox.lua
+  # refused to start unless FSEC_EXTERNAL_URL is a loopback address)
+  echo "************************************************************************"
+  echo "* DEVELOPMENT MAILBOX ON: $FSEC_EXTERNAL_URL/mail shows every reset and"
+  echo "* sign-in link (files in $dir/var/mail). Loopback clients and Host"
+  echo "* $FSEC_EXTERNAL_URL only. Never in production: unset FSEC_DEV_MAILBOX."
+  echo "************************************************************************"
+else
+  echo "mail: files in $dir/var/mail (FSEC_DEV_MAILBOX=1 shows them at /mail)"
+fi
 if [ -f "$dir/var/admin-password.txt" ]; then
   echo "admin sign-in (as first set): $(cat "$dir/var/admin-password.txt")"
 fi

@@ -407,7 +407,7 @@ describe_or_pending("the example app in nginx", function()
       if os.getenv("FSEC_REQUIRE_BROWSER") == "1" then error("chromium, node or playwright-core missing") end
       return pending("chromium, node or playwright-core missing")
     end
-    local app = start(1)
+    local app = start(1, "FSEC_DEV_MAILBOX=1") -- the flow reads its link at /mail
     local artifacts = (os.getenv("FSEC_ARTIFACTS") or (build .. "/artifacts")) .. "/browser"
     local p = io.popen(("node spec/browser/flow.mjs %s %s 2>&1; echo rc=$?"):format(app.base, artifacts))
     local out = p:read("*a")
