@@ -84,6 +84,36 @@ static int lfsec_thread_nice(lua_State *L) {
 #endif
 }
 
+/* core.create_private_file(path, data) -> true | nil, msg, code: a new
+ * file of mode 0600 (never an existing one, never through a link) and
+ * core.make_private_dir(path) -> true | nil, msg, code: mkdir -p, 0700.
+ * The development mailer's files hold reset links (fsec/file.h). */
+static int file_result(lua_State *L, int rc, const char *path) {
+  if (rc == FSEC_OK) {
+    lua_pushboolean(L, 1);
+    return 1;
+  }
+  lua_pushnil(L);
+  lua_pushfstring(L, "%s: %s", path, rc == FSEC_EEXIST ? "already exists" : strerror(errno));
+  lua_pushstring(L, fsec_errname(rc));
+  return 3;
+}
+
+static int lfsec_create_private_file(lua_State *L) {
+  size_t plen, dlen;
+  const char *path = lfsec_checkstring(L, 1, &plen);
+  const char *data = lfsec_checkstring(L, 2, &dlen);
+  if (plen == 0 || memchr(path, '\0', plen)) return luaL_argerror(L, 1, "a path without NUL bytes");
+  return file_result(L, fsec_file_create_private(path, data, dlen), path);
+}
+
+static int lfsec_make_private_dir(lua_State *L) {
+  size_t plen;
+  const char *path = lfsec_checkstring(L, 1, &plen);
+  if (plen == 0 || memchr(path, '\0', plen)) return luaL_argerror(L, 1, "a path without NUL bytes");
+  return file_result(L, fsec_dir_create_private(path), path);
+}
+
 /* core.fold_email(s) / core.fold_username(s) -> folded | nil, msg, code:
  * the checked, case-folded NFKC form the store uses as a unique key. */
 static int fold(lua_State *L, int email) {
@@ -234,6 +264,8 @@ static const luaL_Reg lfsec_funcs[] = {
     {"sync_wal", lfsec_sync_wal},
     {"random_id", lfsec_random_id},
     {"thread_nice", lfsec_thread_nice},
+    {"create_private_file", lfsec_create_private_file},
+    {"make_private_dir", lfsec_make_private_dir},
     {"errname", lfsec_errname},
     {"fold_email", lfsec_fold_email},
     {"check_text", lfsec_check_text},

@@ -16,7 +16,8 @@ TEST="lua-busted python3-flask-security python3-flask-sqlalchemy
 FUZZ="clang libclang-rt-14-dev afl++"
 # OpenResty stack (Debian's nginx with the Lua module) for the example app
 # and its end-to-end tests.
-OPENRESTY="nginx libnginx-mod-http-lua lua-resty-core curl"
+# lua-filesystem: the development mailbox page reads its folder (no shell).
+OPENRESTY="nginx libnginx-mod-http-lua lua-resty-core lua-filesystem curl"
 # A real browser for the end-to-end test of the HTML pages.
 BROWSER="chromium"
 # Benchmarks: the example app under wrk, and the peer (Flask-Security on

@@ -7,7 +7,16 @@
 # Needs a build (build/luajit/fsec/core.so). The app's Lua files and the
 # module are copied into DIR/lib so that workers (user nobody when root)
 # can read them wherever the checkout is.
+# FSEC_DEV_MAILBOX=1 turns on the development mailbox at /mail (every
+# reset link readable there: loopback and this site's Host only; see
+# examples/openresty/dev_mailbox.lua). Off by default; scripts/run.sh,
+# the demo, turns it on.
 set -eu
+# Secrets, database, mail and logs are the owner's alone: files 0600,
+# folders 0700 (a shell's usual umask 022 left the secret key readable
+# by every local user, who could then forge an admin's token). nginx and
+# bootstrap.lua inherit this umask.
+umask 077
 root=$(cd "$(dirname "$0")/.." && pwd)
 dir=${1:-$root/var/example}
 port=${2:-8080}
@@ -42,17 +51,29 @@ install_files() { # SOURCE... FOLDER
     shift
   done
 }
-install_files "$root"/lua/fsec.lua "$root"/examples/openresty/fsec_example.lua "$dir/lib"
+install_files "$root"/lua/fsec.lua "$root"/examples/openresty/fsec_example.lua \
+  "$root"/examples/openresty/dev_mailbox.lua "$dir/lib"
 install_files "$root"/lua/fsec/*.lua "$root"/build/luajit/fsec/core.so "$root"/build/luajit/fsec/fsec-argon2 "$dir/lib/fsec"
 install_files "$root"/lua/fsec/datastore/*.lua "$dir/lib/fsec/datastore"
+# What an earlier start (or an older version) left readable is closed;
+# data folders hold secrets whoever owns them.
+chmod 700 "$dir" "$dir/conf" "$dir/logs" "$dir/tmp" "$dir/var" "$dir/var/mail"
+chmod -R go-rwx "$dir/var" "$dir/logs" "$dir/tmp" "$dir/conf"
 user_line=""
 if [ "$(id -u)" -eq 0 ]; then
+  # Workers run as nobody: through group nogroup they reach their data
+  # via DIR (searchable, not listable: 0710) and read the code in lib (a
+  # copy of the checkout; root-owned, so a worker cannot change what the
+  # master loads on a reload). Other users get nothing.
+  chgrp nogroup "$dir" && chmod 710 "$dir"
+  chgrp -R nogroup "$dir/lib" && chmod -R u=rwX,g=rX,o= "$dir/lib"
   if setpriv --reuid=nobody --regid=nogroup --clear-groups test -r "$dir/lib/fsec.lua" 2>/dev/null; then
     user_line="user nobody nogroup;"
   else
     # the folder sits where nobody cannot reach it (e.g. under /root)
     echo "fsec example: $dir is not readable by user nobody; nginx workers run as root" >&2
     user_line="user root root;"
+    chmod 700 "$dir"
   fi
 fi
 sed -e "s|@PREFIX@|$dir|g" -e "s|@PORT@|$port|g" -e "s|@WORKERS@|$workers|g" \
@@ -65,7 +86,18 @@ LUA_PATH="$dir/lib/?.lua;;" LUA_CPATH="$dir/lib/?.so;;" luajit "$root/examples/o
 if [ "$user_line" = "user nobody nogroup;" ]; then
   chown -R nobody:nogroup "$dir/var" "$dir/tmp" "$dir/logs"
 fi
-echo "fsec example: http://127.0.0.1:$port/   (mailbox: http://127.0.0.1:$port/mail, files in $dir/var/mail)"
+echo "fsec example: http://127.0.0.1:$port/"
+if [ "${FSEC_DEV_MAILBOX:-}" = 1 ]; then
+  # loud: whoever reads the mailbox can reset any password (dev_mailbox.lua
+  # refused to start unless FSEC_EXTERNAL_URL is a loopback address)
+  echo "************************************************************************"
+  echo "* DEVELOPMENT MAILBOX ON: $FSEC_EXTERNAL_URL/mail shows every reset and"
+  echo "* sign-in link (files in $dir/var/mail). Loopback clients and Host"
+  echo "* $FSEC_EXTERNAL_URL only. Never in production: unset FSEC_DEV_MAILBOX."
+  echo "************************************************************************"
+else
+  echo "mail: files in $dir/var/mail (FSEC_DEV_MAILBOX=1 shows them at /mail)"
+fi
 if [ -f "$dir/var/admin-password.txt" ]; then
   echo "admin sign-in (as first set): $(cat "$dir/var/admin-password.txt")"
 fi

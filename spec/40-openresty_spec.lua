@@ -29,7 +29,7 @@ end
 local example = require "spec.tools.example_app"
 
 local function start(workers, env, own_group)
-  return example.start(workers, { env = env, own_group = own_group })
+  return example.start{ workers = workers, env = env, own_group = own_group }
 end
 
 local stop = example.stop
@@ -58,34 +58,13 @@ local function with_app(workers, env, fn)
   end
 end
 
--- One HTTP request with curl: status, headers (lower-case), body.
+-- One HTTP request with curl: status, headers (lower-case), body, JSON
+-- (spec/tools/example_app.lua's, with the cookie jar first).
 local function http(app, jar, method, path, opts)
-  opts = opts or {}
-  local out = app.dir .. ".body"
-  local hdr = app.dir .. ".hdr"
-  local args = { "curl -s -X " .. method, "-o " .. out, "-D " .. hdr, "-w '%{http_code}'" }
-  if jar then args[#args + 1] = ("-b %s -c %s"):format(jar, jar) end
-  for k, v in pairs(opts.headers or {}) do args[#args + 1] = ("-H '%s: %s'"):format(k, v) end
-  if opts.json then
-    local f = io.open(app.dir .. ".req", "w")
-    f:write(cjson.encode(opts.json))
-    f:close()
-    args[#args + 1] = "-H 'Content-Type: application/json' --data-binary @" .. app.dir .. ".req"
-  elseif opts.data_file then
-    args[#args + 1] = "-H 'Content-Type: application/json' --data-binary @" .. opts.data_file
-  end
-  args[#args + 1] = "'" .. app.base .. path .. "'"
-  local p = io.popen(table.concat(args, " "))
-  local status = tonumber(p:read("*a"))
-  p:close()
-  local headers = {}
-  for line in (read(hdr) or ""):gmatch("[^\r\n]+") do
-    local k, v = line:match("^([^:]+):%s*(.*)$")
-    if k then headers[k:lower()] = v end
-  end
-  local body = read(out) or ""
-  local j = headers["content-type"] and headers["content-type"]:find("json") and cjson.decode(body)
-  return status, headers, body, j
+  local o = {}
+  for k, v in pairs(opts or {}) do o[k] = v end
+  o.jar = jar
+  return require("spec.tools.example_app").http(app, method, path, o)
 end
 
 local function api(app, jar)
@@ -410,7 +389,7 @@ describe_or_pending("the example app in nginx", function()
       if os.getenv("FSEC_REQUIRE_BROWSER") == "1" then error("chromium, node or playwright-core missing") end
       return pending("chromium, node or playwright-core missing")
     end
-    local app = start(1)
+    local app = start(1, "FSEC_DEV_MAILBOX=1") -- the flow reads its link at /mail
     local artifacts = (os.getenv("FSEC_ARTIFACTS") or (build .. "/artifacts")) .. "/browser"
     local p = io.popen(("node spec/browser/flow.mjs %s %s 2>&1; echo rc=$?"):format(app.base, artifacts))
     local out = p:read("*a")

@@ -319,7 +319,7 @@ nginx("issue 19 item 10: a login never spends more than the verify budget", func
     -- rows with costly hashes, however they got there (an import with
     -- --keep-costly-hashes, another tool, an older fsec), in the
     -- database the app then starts on
-    example.with(1, { prepare = function(dir)
+    example.with_app({ prepare = function(dir)
       local ds = assert(require("fsec.datastore.sqlite").new{ path = dir .. "/var/auth.db" })
       for i = 1, 5 do
         assert(ds:create_user{ email = ("slow%d@example.com"):format(i), password = i % 2 == 1 and BCRYPT16 or PBKDF2_2M,

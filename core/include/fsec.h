@@ -24,6 +24,7 @@ extern "C" {
 #include "fsec/store.h"
 #include "fsec/header.h"
 #include "fsec/shared.h"
+#include "fsec/file.h"
 
 #ifdef __cplusplus
 }

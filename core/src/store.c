@@ -434,6 +434,15 @@ int fsec_store_open(fsec_store **out, const fsec_store_config *cfg,
   s = calloc(1, sizeof *s);
   if (!s) return FSEC_ENOMEM;
   s->fork_gen = fork_gen;
+  /* A new database is made 0600 here, before SQLite, which would make it
+   * 0644 & ~umask and then give its -wal, -shm and -journal files that
+   * same mode: a password hash or session row readable by any local
+   * user. An existing file keeps its mode. A failure here is left to
+   * sqlite3_open_v2 to report (a missing folder, say), in its words. */
+  if (strcmp(cfg->path, ":memory:") != 0 && strncmp(cfg->path, "file:", 5) != 0 &&
+      fsec_file_touch_private(cfg->path) != FSEC_OK) {
+    /* sqlite3_open_v2 below fails with its own message */
+  }
   r = sqlite3_open_v2(cfg->path, &s->db,
                       SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
                           SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE,

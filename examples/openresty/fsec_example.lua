@@ -1,7 +1,9 @@
 --- The fsec example app for OpenResty: pages around fsec's endpoints, a
 -- custom auth flow written as hooks (a login deny list, an audit log),
--- and a development mailbox at /mail.
+-- and a development mailbox at /mail (off unless FSEC_DEV_MAILBOX=1:
+-- dev_mailbox.lua says why and how it is fenced).
 local fsec_or = require "fsec.openresty"
+local mailbox = require "dev_mailbox"
 local escape = require("fsec.mail").html_escape
 local pages = require "fsec.pages"
 local cjson = require "cjson.safe"
@@ -28,6 +30,12 @@ function _M.config(prefix)
     f:close()
     return v
   end
+  local external_url = os.getenv("FSEC_EXTERNAL_URL")
+  if mailbox.configure(os.getenv("FSEC_DEV_MAILBOX"), external_url).enabled and ngx then
+    ngx.log(ngx.WARN, "fsec example: DEVELOPMENT MAILBOX ON at ", external_url, "/mail:"
+      .. " every reset and sign-in link is readable there (loopback clients, Host ", external_url:match("//([^/]+)"),
+      " only); never in production: unset FSEC_DEV_MAILBOX")
+  end
   return {
     secret_key = secret("secret_key", "FSEC_SECRET_KEY", 32),
     password_salt = secret("password_salt", "FSEC_PASSWORD_SALT", 1),
@@ -36,7 +44,7 @@ function _M.config(prefix)
     mail_dir = prefix .. "/var/mail",
     -- links in mail name this site, never the Host a client sent
     -- (scripts/serve-example.sh sets it from the port)
-    external_url = os.getenv("FSEC_EXTERNAL_URL"),
+    external_url = external_url,
     registerable = true, confirmable = true, recoverable = true, changeable = true,
     trackable = true, -- logout: POST with a CSRF token only (fsec's default; a GET could be forged)
     -- FSEC_PASSWORDLESS=1: sign in by a mailed link instead of a password
@@ -134,7 +142,7 @@ function _M.home()
   else
     body = '<p>Welcome to the fsec example.</p><nav><a href="/login">Sign in</a>'
       .. '<a href="/register">Register</a><a href="/reset">Forgot password?</a>'
-      .. '<a href="/mail">Mailbox</a></nav>'
+      .. (mailbox.enabled() and '<a href="/mail">Mailbox</a>' or "") .. '</nav>'
   end
   html("fsec example", body)
 end
@@ -179,26 +187,51 @@ function _M.api()
 end
 
 
---- The development mailbox: the messages fsec's dev mailer wrote.
-function _M.mailbox()
-  local dir = PREFIX .. "/var/mail"
-  local name = ngx.var.uri:match("^/mail/([%w._-]+%.eml)$")
-  if name then
-    local f = io.open(dir .. "/" .. name)
-    if not f then return ngx.exit(404) end
-    local text = f:read("*a")
-    f:close()
-    local link = text:match("X%-Fsec%-Link: (%S+)")
-    return html("Message", "<pre>" .. escape(text) .. "</pre>"
-      .. (link and ('<p><a id="mail-link" href="' .. escape(link) .. '">Open the link</a></p>') or ""))
-  end
+--- The development mailbox: the messages fsec's dev mailer wrote, 50 a
+-- page (?page=N), newest first; off, or refused, as dev_mailbox.lua says.
+local function refuse(status, reason)
+  ngx.status = status
+  ngx.header["Content-Type"] = "text/plain; charset=utf-8"
+  ngx.say(reason)
+  return ngx.exit(status)
+end
+
+local function message_page(dir, name)
+  local f = io.open(dir .. "/" .. name)
+  if not f then return ngx.exit(404) end
+  local text = f:read("*a")
+  f:close()
+  local link = text:match("X%-Fsec%-Link: (%S+)")
+  return html("Message", "<pre>" .. escape(text) .. "</pre>"
+    .. (link and ('<p><a id="mail-link" href="' .. escape(link) .. '">Open the link</a></p>') or ""))
+end
+
+local function list_page(dir)
+  local n = mailbox.page_number(ngx.var.arg_page)
+  if not n then return refuse(400, "page must be a whole number from 1") end
+  local names = mailbox.list(dir)
+  local shown, pages = mailbox.page(names, n)
+  if n > pages then return refuse(404, "no such page: there are " .. pages) end
   local items = {}
-  local p = io.popen("ls -1t " .. dir .. " 2>/dev/null")
-  for n in p:lines() do
-    items[#items + 1] = ('<li><a href="/mail/%s">%s</a></li>'):format(escape(n), escape(n))
+  for i, name in ipairs(shown) do
+    items[i] = ('<li><a href="/mail/%s">%s</a></li>'):format(escape(name), escape(name))
   end
-  p:close()
-  html("Mailbox", #items > 0 and ("<ul>" .. table.concat(items) .. "</ul>") or "<p>No messages yet.</p>")
+  local nav = {}
+  if n > 1 then nav[#nav + 1] = ('<a id="newer" href="/mail?page=%d">Newer</a>'):format(n - 1) end
+  if n < pages then nav[#nav + 1] = ('<a id="older" href="/mail?page=%d">Older</a>'):format(n + 1) end
+  html("Mailbox", #items == 0 and "<p>No messages yet.</p>"
+    or ('<p id="mail-count">Page %d of %d (%d messages)</p><ul>%s</ul><nav>%s</nav>')
+      :format(n, pages, #names, table.concat(items), table.concat(nav)))
+end
+
+function _M.mailbox()
+  local status, reason = mailbox.refusal(ngx.var)
+  if status then return refuse(status, reason) end
+  local dir = PREFIX .. "/var/mail"
+  local name = ngx.var.uri:match("^/mail/([%w_-][%w._-]*%.eml)$")
+  if name then return message_page(dir, name) end
+  if ngx.var.uri ~= "/mail" and ngx.var.uri ~= "/mail/" then return ngx.exit(404) end
+  return list_page(dir)
 end
 
 

@@ -59,11 +59,16 @@ end
 -- time), this process's count, then a random id, so that processes
 -- writing at the same second (nginx workers, which all start from the
 -- same count) never pick the same name.
+-- Messages hold reset and sign-in links: each file is created 0600 and
+-- the folder 0700 whatever the umask (core.create_private_file, which
+-- also never writes over a name that exists or through a planted link).
 local counter = 0
-local made = {} -- mail folders this process has made: mkdir at most once each
 
-local function shell_quote(s)
-  return "'" .. s:gsub("'", "'\\''") .. "'"
+local function message_text(msg)
+  return table.concat{ "From: ", msg.from, "\nTo: ", msg.to, "\nSubject: ", msg.subject,
+                       "\nX-Fsec-Kind: ", msg.kind, "\n",
+                       msg.link and ("X-Fsec-Link: " .. msg.link .. "\n") or "",
+                       "Content-Type: text/plain; charset=utf-8\n\n", msg.text }
 end
 
 local function write_file(sec, msg)
@@ -71,28 +76,19 @@ local function write_file(sec, msg)
   if type(dir) ~= "string" or dir == "" or dir:find("\0", 1, true) then
     return nil, "mail_dir must name a folder (not empty, no NUL byte)"
   end
+  -- every time (one mkdir call): a folder removed while running comes back
+  local made, err, code = core.make_private_dir(dir)
+  if not made then return nil, err end
+  local text = message_text(msg)
   counter = counter + 1
-  local name
   for _ = 1, 8 do -- a name taken already (a copied folder, say) is never written over
-    local try = format("%s/%d-%05d-%s-%s.eml", dir, os.time(), counter, core.random_id(16):sub(1, 12), msg.kind)
-    local old = io.open(try, "r")
-    if not old then name = try; break end
-    old:close()
+    local name = format("%s/%d-%05d-%s-%s.eml", dir, os.time(), counter, core.random_id(16):sub(1, 12), msg.kind)
+    local ok
+    ok, err, code = core.create_private_file(name, text)
+    if ok then return name end
+    if code ~= "EEXIST" then return nil, err end
   end
-  if not name then return nil, "no free file name in " .. dir end
-  local f, err = io.open(name, "w")
-  if not f and not made[dir] then
-    made[dir] = true
-    os.execute("mkdir -p -- " .. shell_quote(dir))
-    f, err = io.open(name, "w")
-  end
-  if not f then return nil, err end
-  f:write("From: ", msg.from, "\nTo: ", msg.to, "\nSubject: ", msg.subject,
-          "\nX-Fsec-Kind: ", msg.kind, "\n")
-  if msg.link then f:write("X-Fsec-Link: ", msg.link, "\n") end
-  f:write("Content-Type: text/plain; charset=utf-8\n\n", msg.text)
-  f:close()
-  return name
+  return nil, "no free file name in " .. dir
 end
 
 

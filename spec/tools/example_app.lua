@@ -1,6 +1,7 @@
--- The example app in the real nginx, for the specs that drive it from
--- outside: start it on a free loopback port (optionally after preparing
--- its folder), talk JSON to it with curl, stop it.
+-- The example app started for real (scripts/serve-example.sh: nginx and
+-- fsec as a user runs them) and driven with curl from outside, for the
+-- specs that attack it: one module other spec files require instead of
+-- copying the start-up.
 local helpers = require "spec.helpers"
 local cjson = require "cjson"
 
@@ -16,7 +17,8 @@ function _M.available()
     and helpers.sh("command -v nginx >/dev/null && test -f /usr/lib/nginx/modules/ngx_http_lua_module.so")
 end
 
-math.randomseed(os.time()) -- two runs at once (a developer's and CI's) pick other ports
+-- Two runs at once (a developer's and CI's) pick other ports.
+math.randomseed(os.time() + tonumber(tostring({}):match("0x(%x+)") or "0", 16) % 1000)
 
 -- A loopback port nothing listens on: the app's /hello must be its own,
 -- not another run's.
@@ -28,13 +30,26 @@ local function free_port()
   error("no free port")
 end
 
---- Start the app with `workers` nginx workers (1 by default). opts:
--- prepare(dir) runs first, with dir/var there to be filled (the app keeps
--- what it finds, a database made with the fsec command say); env, shell
--- assignments for the app (FSEC_THREAD_JOBS=2 ...); own_group, a session
--- and process group of its own (nginx's pid is the group's id), as a
--- terminal's foreground job is. Returns { dir, port, pid, base }.
-function _M.start(workers, opts)
+--- Poll fn() every 0.1 s until it returns a true value or seconds pass;
+-- its last value.
+function _M.poll(seconds, fn)
+  local v
+  for _ = 1, math.ceil(seconds * 10) do
+    v = fn()
+    if v then return v end
+    helpers.sh("sleep 0.1")
+  end
+  return v
+end
+
+--- Start the app. opts: workers (1); env, shell assignments for the app
+-- ("FSEC_THREAD_JOBS=2 ..."); umask, the shell's umask the script starts
+-- with ("022"); prepare(dir), run first with dir/var there to be filled
+-- (the app keeps what it finds, a database made with the fsec command
+-- say); own_group, a session and process group of its own (nginx's pid is
+-- the group's id), as a terminal's foreground job is.
+-- Returns { dir, port, pid, base, out } once /hello answers.
+function _M.start(opts)
   opts = opts or {}
   local dir = helpers.tmpdir() .. "/app-" .. math.random(1e9)
   if opts.prepare then
@@ -42,26 +57,31 @@ function _M.start(workers, opts)
     opts.prepare(dir)
   end
   local port = free_port()
-  local p = io.popen(("%s %s sh scripts/serve-example.sh %s %d %d > %s.out 2>&1 & echo $!")
-    :format(opts.env or "", opts.own_group and "setsid" or "", dir, port, workers or 1, dir))
+  local p = io.popen(("umask %s; %s %s sh scripts/serve-example.sh %s %d %d > %s.out 2>&1 & echo $!")
+    :format(opts.umask or "022", opts.env or "", opts.own_group and "setsid" or "", dir, port,
+            opts.workers or 1, dir))
   local pid = p:read("*l")
   p:close()
-  local app = { dir = dir, port = port, pid = pid, base = "http://127.0.0.1:" .. port }
-  for _ = 1, 100 do
-    if helpers.sh(("curl -sf %s/hello >/dev/null 2>&1"):format(app.base)) then return app end
-    helpers.sh("sleep 0.1")
+  local app = { dir = dir, port = port, pid = pid, base = "http://127.0.0.1:" .. port, out = dir .. ".out" }
+  local up = _M.poll(10, function()
+    return helpers.sh(("curl -sf %s/hello >/dev/null 2>&1"):format(app.base))
+  end)
+  if not up then
+    error("nginx did not start: " .. tostring(read(app.out)) .. tostring(read(dir .. "/logs/error.log")))
   end
-  error("nginx did not start: " .. tostring(read(dir .. ".out")) .. tostring(read(dir .. "/logs/error.log")))
+  return app
 end
 
+--- Stop it (nginx's graceful QUIT) and wait until its master has gone.
 function _M.stop(app)
-  helpers.sh("kill -QUIT " .. app.pid .. " 2>/dev/null; sleep 0.3")
+  helpers.sh("kill -QUIT " .. app.pid .. " 2>/dev/null")
+  _M.poll(5, function() return not helpers.sh("kill -0 " .. app.pid .. " 2>/dev/null") end)
 end
 
---- Run fn(app) on a started app (start's workers and opts), then stop
--- it; a failure carries the app's error.log.
-function _M.with(workers, opts, fn)
-  local app = _M.start(workers, opts)
+--- fn(app) on an app started with opts, stopped after; a failure comes
+-- with the app's error.log.
+function _M.with_app(opts, fn)
+  local app = _M.start(opts)
   local ok, err = pcall(fn, app)
   _M.stop(app)
   if not ok then
@@ -104,6 +124,66 @@ function _M.client(app)
     return status, jj and jj.response, secs
   end
   return c
+end
+
+--- One request with curl: status, headers (lower-case names), body, JSON.
+-- opts.headers, opts.json (a body) or opts.data_file (a JSON body's
+-- file), opts.jar (a cookie file), opts.url
+-- (in place of app.base .. path), opts.curl (more curl arguments).
+function _M.http(app, method, path, opts)
+  opts = opts or {}
+  local out, hdr = app.dir .. ".body", app.dir .. ".hdr"
+  local args = { "curl -s -X " .. method, "-o " .. out, "-D " .. hdr, "-w '%{http_code}'", opts.curl or "" }
+  if opts.jar then args[#args + 1] = ("-b %s -c %s"):format(opts.jar, opts.jar) end
+  for k, v in pairs(opts.headers or {}) do args[#args + 1] = ("-H '%s: %s'"):format(k, v) end
+  if opts.json then
+    local f = assert(io.open(app.dir .. ".req", "w"))
+    f:write(cjson.encode(opts.json))
+    f:close()
+    args[#args + 1] = "-H 'Content-Type: application/json' --data-binary @" .. app.dir .. ".req"
+  elseif opts.data_file then
+    args[#args + 1] = "-H 'Content-Type: application/json' --data-binary @" .. opts.data_file
+  end
+  args[#args + 1] = "'" .. (opts.url or (app.base .. path)) .. "'"
+  local p = io.popen(table.concat(args, " "))
+  local status = tonumber(p:read("*a"))
+  p:close()
+  local headers = {}
+  for line in (read(hdr) or ""):gmatch("[^\r\n]+") do
+    local k, v = line:match("^([^:]+):%s*(.*)$")
+    if k then headers[k:lower()] = v end
+  end
+  local body = read(out) or ""
+  local ok, j = false, nil
+  if (headers["content-type"] or ""):find("json", 1, true) then ok, j = pcall(cjson.decode, body) end
+  return status, headers, body, ok and j or nil
+end
+
+--- A JSON client with a cookie jar that follows the CSRF token:
+-- c.call(method, path, body) -> status, response.
+function _M.api(app, jar)
+  local c = {}
+  local _, _, _, j = _M.http(app, "GET", "/login", { jar = jar, headers = { Accept = "application/json" } })
+  c.csrf = j.response.csrf_token
+  function c.call(method, path, body)
+    local s, _, _, jj = _M.http(app, method, path, { jar = jar, json = body,
+      headers = { Accept = "application/json", ["X-CSRF-Token"] = c.csrf } })
+    if jj and jj.response and jj.response.csrf_token then c.csrf = jj.response.csrf_token end
+    return s, jj and jj.response
+  end
+  return c
+end
+
+function _M.admin_password(app)
+  return read(app.dir .. "/var/admin-password.txt"):match("^%S+ (%S+)")
+end
+
+--- The nginx worker's pid (with one worker).
+function _M.worker_pid(app)
+  local p = io.popen("pgrep -P $(cat " .. app.dir .. "/logs/nginx.pid)")
+  local pid = p:read("*a"):match("%d+")
+  p:close()
+  return pid
 end
 
 return _M
