@@ -85,15 +85,18 @@ static int lfsec_thread_nice(lua_State *L) {
 }
 
 /* core.fold_email(s) / core.fold_username(s) -> folded | nil, msg, code:
- * the checked, case-folded NFKC form the store uses as a unique key. */
+ * the checked, folded form the store uses as a unique key (emails: IDNA
+ * domain, NFC lowercase local part; usernames: NFKC case-folded). */
 static int fold(lua_State *L, int email) {
-  char out[1024];
+  char out[1024], msg[160];
+  const char *why = NULL;
   size_t len;
   const char *v = lfsec_checkstring(L, 1, &len);
-  int rc = email ? fsec_identity_email(v, len, out, sizeof out)
+  int rc = email ? fsec_identity_email_why(v, len, out, sizeof out, &why)
                  : fsec_identity_username(v, len, out, sizeof out);
-  if (rc != FSEC_OK)
-    return lfsec_pushfail(L, rc, email ? "email is not valid" : "username is not valid");
+  snprintf(msg, sizeof msg, "%s is not valid%s%s", email ? "email" : "username",
+           why ? ": " : "", why ? why : "");
+  if (rc != FSEC_OK) return lfsec_pushfail(L, rc, msg);
   lua_pushstring(L, out);
   return 1;
 }
