@@ -73,6 +73,9 @@ static const struct { const char *in, *key; int rc; } TABLE[] = {
     {"a@\xd9\xa1\xd9\xa2.com", NULL, FSEC_EIDENTITY},
     {"a@\xef\xb7\x90.com", NULL, FSEC_EIDENTITY},
     {"a@a_b.com", NULL, FSEC_EIDENTITY},
+    /* ... and mapped to ASCII that is not LDH: fullwidth @ and low line */
+    {"a@x\xef\xbc\xa0y.org", NULL, FSEC_EIDENTITY},
+    {"a@x\xef\xbc\xbfy.org", NULL, FSEC_EIDENTITY},
     {"a@-a.com", NULL, FSEC_EIDENTITY},
     {"a@a-.com", NULL, FSEC_EIDENTITY},
     {"a@example", NULL, FSEC_EIDENTITY},
