@@ -101,6 +101,18 @@ static int fold(lua_State *L, int email) {
   return 1;
 }
 static int lfsec_fold_email(lua_State *L) { return fold(L, 1); }
+
+/* core.email_display(s) -> the form to store and mail to (local part NFC,
+ * domain IDNA-mapped U-labels) | nil, msg, code. */
+static int lfsec_email_display(lua_State *L) {
+  char out[1024];
+  size_t len;
+  const char *v = lfsec_checkstring(L, 1, &len);
+  int rc = fsec_identity_email_display(v, len, out, sizeof out);
+  if (rc != FSEC_OK) return lfsec_pushfail(L, rc, "email is not valid");
+  lua_pushstring(L, out);
+  return 1;
+}
 static int lfsec_fold_username(lua_State *L) { return fold(L, 0); }
 
 /* core.check_text(s, max) -> true | nil, msg, code */
@@ -239,6 +251,7 @@ static const luaL_Reg lfsec_funcs[] = {
     {"thread_nice", lfsec_thread_nice},
     {"errname", lfsec_errname},
     {"fold_email", lfsec_fold_email},
+    {"email_display", lfsec_email_display},
     {"check_text", lfsec_check_text},
     {"base64_decode", lfsec_base64_decode},
     {"base64_encode", lfsec_base64_encode},

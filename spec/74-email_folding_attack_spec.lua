@@ -144,6 +144,17 @@ describe_or_pending("W19-11 email identity folding, attacked through nginx", fun
       for _, m in ipairs(example.mails(app)) do keys[#keys + 1] = assert(core.fold_email(m.to)) end
       table.sort(keys)
       assert.same({ "bob@strasse.de", "bob@xn--strae-oqa.de", "strasse@example.org", "stra" .. SS .. "e@example.org" }, keys)
+      -- whatever spelling won, the address stored and mailed to is the
+      -- normalized one (no odd dots, no root dot, the domain's U-labels)
+      for _, m in ipairs(example.mails(app)) do
+        local domain = m.to:match("@(.*)$")
+        assert.is_true(domain == "stra" .. SS .. "e.de" or domain == "strasse.de" or domain == "example.org", m.to)
+      end
+      local r = example.answered(app, { register("Carol@Example" .. FULL .. "COM" .. IDEO, PW) })[1]
+      assert.equals(200, r.status)
+      local to = {}
+      for _, m in ipairs(example.mails(app)) do to[m.to] = true end
+      assert.is_true(to["Carol@example.com"])
     end)
   end)
 

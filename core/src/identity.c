@@ -15,6 +15,7 @@
  *   "straße@" and "strasse@" one mailbox that the mail system keeps apart.
  * Usernames keep NFKC + full case folding (they are not mailboxes).
  */
+#include <stdio.h>
 #include <string.h>
 
 #include <idn2.h>
@@ -266,6 +267,43 @@ int fsec_identity_email_why(const char *email, size_t len, char *out,
 int fsec_identity_email(const char *email, size_t len, char *out,
                         size_t outlen) {
   return fsec_identity_email_why(email, len, out, outlen, NULL);
+}
+
+/* The folded domain (A-labels) as U-labels, into out; the A-label form
+ * itself when the U-labels would not fit or libidn2 cannot say. */
+static void domain_unicode(const char *alabels, char *out, size_t outlen) {
+  char *u = NULL;
+  if (idn2_to_unicode_8z8z(alabels, &u, 0) == IDN2_OK && strlen(u) < outlen)
+    memcpy(out, u, strlen(u) + 1);
+  else
+    snprintf(out, outlen, "%s", alabels);
+  idn2_free(u);
+}
+
+int fsec_identity_email_display(const char *email, size_t len, char *out,
+                                size_t outlen) {
+  char key[FSEC_EMAIL_MAX + 1], dom[FSEC_EMAIL_MAX + 1];
+  utf8proc_uint8_t *nfc = NULL;
+  utf8proc_ssize_t n = 0;
+  size_t local;
+  int rc = fsec_identity_email(email, len, key, sizeof key);
+  if (rc == FSEC_OK) {
+    local = (size_t)((const char *)memchr(email, '@', len) - email);
+    n = utf8proc_map((const utf8proc_uint8_t *)email, (utf8proc_ssize_t)local,
+                     &nfc, UTF8PROC_STABLE | UTF8PROC_COMPOSE);
+    if (n < 0) rc = map_error(n);
+  }
+  if (rc == FSEC_OK) {
+    const char *alabels = strchr(key, '@') + 1;
+    domain_unicode(alabels, dom, sizeof dom);
+    if ((size_t)n + 1 + strlen(dom) > FSEC_EMAIL_MAX)
+      snprintf(dom, sizeof dom, "%s", alabels);
+    if ((size_t)n + 1 + strlen(dom) >= outlen) rc = FSEC_ETOOLONG;
+    else snprintf(out, outlen, "%s@%s", (const char *)nfc, dom);
+  }
+  free(nfc);
+  if (rc != FSEC_OK && outlen) out[0] = '\0';
+  return rc;
 }
 
 static int username_ok(const char *name, size_t len) {

@@ -112,10 +112,33 @@ static void bad_domains_say_why(void) {
   ASSERT_NULL(why);
 }
 
+/* The form stored and mailed to: email_validator's normalization. */
+static void display_form_is_email_validators(void) {
+  static const struct { const char *in, *shown; } T[] = {
+      {"Ann@Example.ORG", "Ann@example.org"},
+      {"Bob@STRA\xc3\x9f" "E.DE", "Bob@stra\xc3\x9f" "e.de"},
+      {"Bob@XN--STRAE-OQA.DE", "Bob@stra\xc3\x9f" "e.de"},
+      {"admin@example.org\xe3\x80\x82", "admin@example.org"},
+      {"admin@Example\xef\xbd\xa1org.", "admin@example.org"},
+      {"Jo\xcc\x88rg@example.de", "J\xc3\xb6rg@example.de"},
+      {"a@r3--sn.example.com", "a@r3--sn.example.com"},
+  };
+  char out[1024];
+  size_t i;
+  for (i = 0; i < sizeof T / sizeof T[0]; i++) {
+    if (fsec_identity_email_display(T[i].in, strlen(T[i].in), out, sizeof out) != FSEC_OK ||
+        strcmp(out, T[i].shown) != 0)
+      FAIL_AT("#%zu %s: \"%s\" want \"%s\"", i, T[i].in, out, T[i].shown);
+  }
+  ASSERT_EQ(fsec_identity_email_display("a@xn--zz.de", 11, out, sizeof out), FSEC_EIDENTITY);
+  ASSERT_STREQ(out, "");
+}
+
 /* Every code point as a local part and as a domain label: a key folds
- * to itself (one key per identity) and is accepted again. */
+ * to itself (one key per identity) and is accepted again; the display
+ * form folds to the same key. */
 static void every_code_point_folds_stably(void) {
-  char in[64], out[1024], again[1024];
+  char in[64], out[1024], again[1024], shown[1024];
   long cp;
   for (cp = 0xa0; cp <= 0x10ffff; cp++) {
     utf8proc_uint8_t u[4];
@@ -129,6 +152,9 @@ static void every_code_point_folds_stably(void) {
       if (fold(in, out) != FSEC_OK) continue;
       if (fold(out, again) != FSEC_OK || strcmp(out, again) != 0)
         FAIL_AT("U+%04lX: %s -> %s -> %s", cp, in, out, again);
+      if (fsec_identity_email_display(in, strlen(in), shown, sizeof shown) != FSEC_OK ||
+          fold(shown, again) != FSEC_OK || strcmp(out, again) != 0)
+        FAIL_AT("U+%04lX: %s shown %s folds to %s, not %s", cp, in, shown, again, out);
     }
   }
 }
@@ -251,6 +277,7 @@ int main(void) {
   if (!mkdtemp(DIR_)) FAIL_AT("mkdtemp");
   RUN(folding_table);
   RUN(bad_domains_say_why);
+  RUN(display_form_is_email_validators);
   RUN(every_code_point_folds_stably);
   RUN(migration_refolds_old_keys);
   RUN(migration_refuses_collisions);

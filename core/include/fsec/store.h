@@ -394,6 +394,18 @@ FSEC_API FSEC_NODISCARD int fsec_identity_email_why(const char *email,
                                                     const char **why)
     FSEC_NONNULL(1, 3);
 
+/* The form of a valid email to store, show and mail to, as
+ * Flask-Security's email_validator normalizes it: the local part NFC (its
+ * case kept), the domain as the U-labels of its folded form (mapped, lower
+ * case, no root dot: "Ann@Example｡ORG." -> "Ann@example.org",
+ * "a@XN--STRAE-OQA.DE" -> "a@straße.de"); the A-labels when the U-labels
+ * would be longer than FSEC_EMAIL_MAX bytes. It folds to the same key as
+ * the email given. Returns what fsec_identity_email returns. */
+FSEC_API FSEC_NODISCARD int fsec_identity_email_display(const char *email,
+                                                        size_t len, char *out,
+                                                        size_t outlen)
+    FSEC_NONNULL(1, 3);
+
 /* The same for a username: 1..FSEC_USERNAME_MAX bytes, no control
  * characters, no '@' (so it can never be confused with an email). */
 FSEC_API FSEC_NODISCARD int fsec_identity_username(const char *name,
