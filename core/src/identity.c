@@ -127,6 +127,23 @@ static int has_alabel(const char *d) {
   }
 }
 
+/* An A-label must stand for a U-label that maps to itself: libidn2
+ * (without STD3 rules, which we cannot use: they delete '_') accepts
+ * e.g. "xn--8xg", whose U-label U+207D maps to '(' (found by
+ * fuzz/fuzz_identity.c). Decode and map again: the same A-labels. */
+static int alabels_stable(const char *a, const char **why) {
+  char *u = NULL;
+  uint8_t *b = NULL;
+  int ok = idn2_to_unicode_8z8z(a, &u, 0) == IDN2_OK &&
+           idn2_lookup_u8((const uint8_t *)u, &b,
+                          IDN2_NFC_INPUT | IDN2_NONTRANSITIONAL) == IDN2_OK &&
+           strcmp(a, (const char *)b) == 0;
+  idn2_free(u);
+  idn2_free(b);
+  if (!ok && why) *why = "an A-label (xn--) that is not a valid label's";
+  return ok ? FSEC_OK : FSEC_EIDENTITY;
+}
+
 /* The domain's lookup form: UTS-46 nontransitional mapping, IDNA2008
  * checks, A-labels. A plain ASCII domain without A-labels maps to its
  * lower case under UTS-46; it skips libidn2, whose hyphen rule would
@@ -148,7 +165,8 @@ static int fold_domain(const char *s, size_t len, char *out, size_t outlen,
     return r == IDN2_MALLOC ? FSEC_ENOMEM : FSEC_EIDENTITY;
   }
   n = strlen((const char *)a);
-  rc = n < outlen ? FSEC_OK : FSEC_ETOOLONG;
+  rc = has_alabel((const char *)a) ? alabels_stable((const char *)a, why) : FSEC_OK;
+  if (rc == FSEC_OK && n >= outlen) rc = FSEC_ETOOLONG;
   if (rc == FSEC_OK) memcpy(out, a, n + 1);
   idn2_free(a);
   return rc;
@@ -282,7 +300,7 @@ static void domain_unicode(const char *alabels, char *out, size_t outlen) {
 
 int fsec_identity_email_display(const char *email, size_t len, char *out,
                                 size_t outlen) {
-  char key[FSEC_EMAIL_MAX + 1], dom[FSEC_EMAIL_MAX + 1];
+  char key[1024], dom[FSEC_EMAIL_MAX + 1]; /* key: room for a root dot */
   utf8proc_uint8_t *nfc = NULL;
   utf8proc_ssize_t n = 0;
   size_t local;

@@ -69,6 +69,8 @@ static const struct { const char *in, *key; int rc; } TABLE[] = {
     {"a@xn--ls8h.la", NULL, FSEC_EIDENTITY},
     {"a@xn--zz.de", NULL, FSEC_EIDENTITY},
     {"a@xn--a.de", NULL, FSEC_EIDENTITY},
+    /* an A-label whose U-label (U+207D) maps to '(': not a label */
+    {"x@xn--8xg.example", NULL, FSEC_EIDENTITY},
     {"a@a\xe2\x80\x8d" "b.com", NULL, FSEC_EIDENTITY},
     {"a@\xd9\xa1\xd9\xa2.com", NULL, FSEC_EIDENTITY},
     {"a@\xef\xb7\x90.com", NULL, FSEC_EIDENTITY},
