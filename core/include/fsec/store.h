@@ -161,7 +161,8 @@ typedef struct fsec_user_new {
 } fsec_user_new;
 
 /* Ways to find a user. EMAIL and USERNAME are case-insensitive (matched on
- * a case-folded NFKC form kept in a unique index). */
+ * a folded form kept in a unique index: fsec_identity_email's for emails,
+ * NFKC case-folded for usernames). */
 typedef enum fsec_user_key {
   FSEC_USER_BY_ID = 0,
   FSEC_USER_BY_EMAIL,
