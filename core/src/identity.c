@@ -140,7 +140,7 @@ static int alabels_stable(const char *a, const char **why) {
            strcmp(a, (const char *)b) == 0;
   idn2_free(u);
   idn2_free(b);
-  if (!ok && why) *why = "an A-label (xn--) that is not a valid label's";
+  if (!ok && why) *why = "an A-label (xn--) that does not decode to a valid label";
   return ok ? FSEC_OK : FSEC_EIDENTITY;
 }
 
