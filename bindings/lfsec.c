@@ -115,19 +115,34 @@ static int lfsec_make_private_dir(lua_State *L) {
 }
 
 /* core.fold_email(s) / core.fold_username(s) -> folded | nil, msg, code:
- * the checked, case-folded NFKC form the store uses as a unique key. */
+ * the checked, folded form the store uses as a unique key (emails: IDNA
+ * domain, NFC lowercase local part; usernames: NFKC case-folded). */
 static int fold(lua_State *L, int email) {
-  char out[1024];
+  char out[1024], msg[160];
+  const char *why = NULL;
   size_t len;
   const char *v = lfsec_checkstring(L, 1, &len);
-  int rc = email ? fsec_identity_email(v, len, out, sizeof out)
+  int rc = email ? fsec_identity_email_why(v, len, out, sizeof out, &why)
                  : fsec_identity_username(v, len, out, sizeof out);
-  if (rc != FSEC_OK)
-    return lfsec_pushfail(L, rc, email ? "email is not valid" : "username is not valid");
+  snprintf(msg, sizeof msg, "%s is not valid%s%s", email ? "email" : "username",
+           why ? ": " : "", why ? why : "");
+  if (rc != FSEC_OK) return lfsec_pushfail(L, rc, msg);
   lua_pushstring(L, out);
   return 1;
 }
 static int lfsec_fold_email(lua_State *L) { return fold(L, 1); }
+
+/* core.email_display(s) -> the form to store and mail to (local part NFC,
+ * domain IDNA-mapped U-labels) | nil, msg, code. */
+static int lfsec_email_display(lua_State *L) {
+  char out[1024];
+  size_t len;
+  const char *v = lfsec_checkstring(L, 1, &len);
+  int rc = fsec_identity_email_display(v, len, out, sizeof out);
+  if (rc != FSEC_OK) return lfsec_pushfail(L, rc, "email is not valid");
+  lua_pushstring(L, out);
+  return 1;
+}
 static int lfsec_fold_username(lua_State *L) { return fold(L, 0); }
 
 /* core.check_text(s, max) -> true | nil, msg, code */
@@ -268,6 +283,7 @@ static const luaL_Reg lfsec_funcs[] = {
     {"make_private_dir", lfsec_make_private_dir},
     {"errname", lfsec_errname},
     {"fold_email", lfsec_fold_email},
+    {"email_display", lfsec_email_display},
     {"check_text", lfsec_check_text},
     {"base64_decode", lfsec_base64_decode},
     {"base64_encode", lfsec_base64_encode},

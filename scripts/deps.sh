@@ -4,7 +4,7 @@
 # Runs apt-get as root (directly, or through sudo when available).
 set -eu
 
-BUILD="cmake gcc make pkg-config libsodium-dev libutf8proc-dev libcrypt-dev
+BUILD="cmake gcc make pkg-config libsodium-dev libutf8proc-dev libidn2-dev libcrypt-dev
   libssl-dev libsqlite3-dev lua5.4 liblua5.4-dev luajit2 libluajit2-5.1-dev lua-cjson
   lua-argparse lua-sql-sqlite3"
 # The peer (real Flask-Security) for the compatibility specs.

@@ -103,6 +103,7 @@ int fsec__check_utf8(const char *s, size_t len);
 /* schema.c: migration N's SQL (1-based), NULL past the last. */
 int fsec__migration_count(void);
 const char *fsec__migration_sql(int version);
+int fsec__migration_refolds_emails(int version);
 
 /* store.c: the connection's PRAGMA synchronous (0 OFF, 1 NORMAL, 2 FULL),
  * -1 on error. For tests of fsec_store_begin_deferred. */

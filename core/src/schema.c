@@ -63,11 +63,21 @@ static const char *const MIGRATIONS[] = {
      * user (a login cost grew with the sessions the user had open). */
     "CREATE INDEX sessions_user_expiry ON sessions(user_id, expires_at);"
     "DROP INDEX sessions_user;",
+
+    /* 5: emails folded as mail systems do (identity.c: IDNA domains, NFC
+     * local parts) instead of NFKC + full case folding. No schema change:
+     * store.c recomputes every email_norm after this step (see
+     * fsec__migration_refolds_emails). */
+    "",
 };
 
 int fsec__migration_count(void) {
   return (int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]);
 }
+
+/* Migrations after which every stored email_norm is recomputed with
+ * today's fsec_identity_email: the fold changed, SQL cannot redo it. */
+int fsec__migration_refolds_emails(int version) { return version == 5; }
 
 const char *fsec__migration_sql(int version) {
   if (version < 1 || version > fsec__migration_count()) return NULL;

@@ -298,6 +298,8 @@ static int wend(fsec_store *s, int rc) {
 /* Open, migrate, close                                                */
 /* ------------------------------------------------------------------ */
 
+#define NORM_MAX 1024 /* folded identities may grow; the index stores these */
+
 void fsec_store_config_init(fsec_store_config *cfg) {
   memset(cfg, 0, sizeof *cfg);
   cfg->busy_timeout_ms = 5000;
@@ -320,6 +322,87 @@ static int user_version(fsec_store *s, int *v) {
   return r == SQLITE_ROW ? FSEC_OK : map_rc(s, r, "read schema version");
 }
 
+/* One row after id in users (id and email), or SQLITE_DONE. */
+static int next_email(sqlite3_stmt *st, sqlite3_int64 after) {
+  sqlite3_reset(st);
+  sqlite3_bind_int64(st, 1, after);
+  return sqlite3_step(st);
+}
+
+/* The user other than id whose email_norm is norm (for the message). */
+static void holder(fsec_store *s, const char *norm, sqlite3_int64 id,
+                   sqlite3_int64 *other, char *email, size_t len) {
+  sqlite3_stmt *st;
+  *other = 0;
+  snprintf(email, len, "?");
+  if (sqlite3_prepare_v2(s->db, "SELECT id, email FROM users WHERE"
+                         " email_norm = ?1 AND id <> ?2", -1, &st, NULL) != SQLITE_OK)
+    return;
+  sqlite3_bind_text(st, 1, norm, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 2, id);
+  if (sqlite3_step(st) == SQLITE_ROW) {
+    *other = sqlite3_column_int64(st, 0);
+    snprintf(email, len, "%s", (const char *)sqlite3_column_text(st, 1));
+  }
+  sqlite3_finalize(st);
+}
+
+/* Store one row's new key; two rows that now fold alike are both kept and
+ * the migration refused, naming them: which one is the person's real
+ * account is the operator's call, not ours. */
+static int set_norm(fsec_store *s, sqlite3_stmt *up, sqlite3_int64 id,
+                    const char *email, const char *norm) {
+  char other_email[64];
+  sqlite3_int64 other;
+  int r;
+  sqlite3_reset(up);
+  sqlite3_bind_int64(up, 1, id);
+  sqlite3_bind_text(up, 2, norm, -1, SQLITE_TRANSIENT);
+  r = sqlite3_step(up);
+  if (r == SQLITE_DONE) return FSEC_OK;
+  if ((r & 0xff) != SQLITE_CONSTRAINT) return map_rc(s, r, "re-fold emails");
+  holder(s, norm, id, &other, other_email, sizeof other_email);
+  return serr(s, FSEC_EEXIST,
+              "cannot migrate: users %lld <%.50s> and %lld <%.50s> are one "
+              "email under IDNA folding; change or delete one, then open "
+              "again (README: email identity)",
+              (long long)other, other_email, (long long)id, email);
+}
+
+/* Recompute every email_norm with today's fold, in the migration's
+ * transaction. Keys first get placeholders no email can fold to (a
+ * control character), so that rows trading keys do not collide midway. */
+static int refold_emails(fsec_store *s) {
+  sqlite3_stmt *next = NULL, *up = NULL;
+  sqlite3_int64 id = 0;
+  char norm[NORM_MAX];
+  const char *why;
+  int r = SQLITE_DONE, rc = exec_sql(s, "UPDATE users SET email_norm = char(1) || id",
+                       "re-fold emails");
+  if (rc == FSEC_OK &&
+      (sqlite3_prepare_v2(s->db, "SELECT id, email FROM users WHERE id > ?1"
+                          " ORDER BY id LIMIT 1", -1, &next, NULL) != SQLITE_OK ||
+       sqlite3_prepare_v2(s->db, "UPDATE users SET email_norm = ?2 WHERE id = ?1",
+                          -1, &up, NULL) != SQLITE_OK))
+    rc = map_rc(s, sqlite3_errcode(s->db), "re-fold emails");
+  while (rc == FSEC_OK && (r = next_email(next, id)) == SQLITE_ROW) {
+    const char *email = (const char *)sqlite3_column_text(next, 1);
+    id = sqlite3_column_int64(next, 0);
+    why = NULL;
+    if (fsec_identity_email_why(email, strlen(email), norm, sizeof norm, &why) != FSEC_OK)
+      rc = serr(s, FSEC_EIDENTITY,
+                "cannot migrate: user %lld's email <%.60s> is not valid any "
+                "more (%s); change it, then open again", (long long)id, email,
+                why ? why : "see README: email identity");
+    else
+      rc = set_norm(s, up, id, email, norm);
+  }
+  if (rc == FSEC_OK && r != SQLITE_DONE) rc = map_rc(s, r, "re-fold emails");
+  sqlite3_finalize(next);
+  sqlite3_finalize(up);
+  return rc;
+}
+
 /* Bring the schema to FSEC_SCHEMA_VERSION. The version is read again under
  * the write lock, so two processes opening a new file do not both migrate. */
 static int migrate(fsec_store *s) {
@@ -335,6 +418,7 @@ static int migrate(fsec_store *s) {
   if (rc == FSEC_OK) rc = user_version(s, &v);
   for (v = v + 1; rc == FSEC_OK && v <= FSEC_SCHEMA_VERSION; v++) {
     rc = exec_sql(s, fsec__migration_sql(v), "migration");
+    if (rc == FSEC_OK && fsec__migration_refolds_emails(v)) rc = refold_emails(s);
     if (rc == FSEC_OK) {
       snprintf(sql, sizeof sql, "PRAGMA user_version = %d", v);
       rc = exec_sql(s, sql, "set schema version");
@@ -660,6 +744,16 @@ static int check_identity(fsec_store *s, int rc, const char *what) {
   }
 }
 
+/* An email checked and folded into norm (NORM_MAX bytes); the error
+ * message says why when the domain is the reason (libidn2's text). */
+static int check_email(fsec_store *s, const char *v, size_t len, char *norm) {
+  const char *why = NULL;
+  int rc = fsec_identity_email_why(v, len, norm, NORM_MAX, &why);
+  if (rc == FSEC_EIDENTITY && why)
+    return serr(s, rc, "email is not valid: %s", why);
+  return check_identity(s, rc, "email");
+}
+
 /* Role names: 1..80 bytes, no control characters (C0, DEL, and C1:
  * U+0080..U+009F, which a terminal may obey as CSI and the like), no
  * comma. The value is valid UTF-8 here, so C1 is always 0xC2 0x80..0x9F. */
@@ -710,7 +804,6 @@ static void bind_time(sqlite3_stmt *st, int i, int64_t t) {
 /* Users                                                               */
 /* ------------------------------------------------------------------ */
 
-#define NORM_MAX 1024 /* folded identities may grow; the index stores these */
 
 static int role_id(fsec_store *s, const char *name, size_t len, int64_t *id) {
   int rc, r;
@@ -751,11 +844,8 @@ static int link_role(fsec_store *s, int op, int64_t user, const char *name,
 /* Check everything create needs before any write. */
 static int check_new_user(fsec_store *s, const fsec_user_new *in, char *enorm,
                           char *unorm) {
-  int rc = check_identity(
-      s, in->email ? fsec_identity_email(in->email, strlen(in->email), enorm,
-                                         NORM_MAX)
-                   : FSEC_EIDENTITY,
-      "email");
+  int rc = in->email ? check_email(s, in->email, strlen(in->email), enorm)
+                     : check_identity(s, FSEC_EIDENTITY, "email");
   if (rc == FSEC_OK && in->username)
     rc = check_identity(s, fsec_identity_username(in->username,
                                                   strlen(in->username), unorm,
@@ -914,8 +1004,7 @@ int fsec_store_user_find(fsec_store *s, fsec_user_key key, const char *value,
   if (key == FSEC_USER_BY_ID && parse_id(value, len, &id) != 0)
     return serr(s, FSEC_EINVAL, "id must be a decimal integer");
   if (key == FSEC_USER_BY_EMAIL)
-    rc = check_identity(s, fsec_identity_email(value, len, norm, sizeof norm),
-                        "email");
+    rc = check_email(s, value, len, norm);
   else if (key == FSEC_USER_BY_USERNAME)
     rc = check_identity(s, fsec_identity_username(value, len, norm, sizeof norm),
                         "username");
@@ -991,8 +1080,7 @@ int fsec_store_user_set_text(fsec_store *s, int64_t id, fsec_user_col col,
     return serr(s, FSEC_EINVAL, "not a text column");
   if (col == FSEC_COL_EMAIL) {
     if (!value) return serr(s, FSEC_EINVAL, "email cannot be removed");
-    rc = check_identity(s, fsec_identity_email(value, len, norm, sizeof norm),
-                        "email");
+    rc = check_email(s, value, len, norm);
   } else if (col == FSEC_COL_USERNAME && value) {
     rc = check_identity(s, fsec_identity_username(value, len, norm, sizeof norm),
                         "username");

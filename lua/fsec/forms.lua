@@ -94,18 +94,19 @@ function Form:bool(name)
 end
 
 --- The email field: required and well-formed (stripped of surrounding
--- spaces, as Flask-Security's email field is), its domain in lower case
--- as Flask-Security (email_validator) stores it: "Ann@Example.ORG" is
--- kept, mailed and shown as "Ann@example.org". The local part is kept.
+-- spaces, as Flask-Security's email field is), normalized as
+-- Flask-Security (email_validator) stores it: the domain IDNA-mapped in
+-- lower case, without a root dot, the local part NFC with its case kept:
+-- "Ann@Example｡ORG." is kept, mailed and shown as "Ann@example.org".
 function Form:email(name)
   name = name or "email"
   local v, bad = self:string(name, 320)
   if bad then return nil end
   if v then v = v:match("^%s*(.-)%s*$") end
   if not v or v == "" then return self:error(name, "EMAIL_NOT_PROVIDED") and nil end
-  if not core.fold_email(v) then return self:error(name, "INVALID_EMAIL_ADDRESS") and nil end
-  local at = v:match("^.*()@") -- the last @: a quoted local part may hold one
-  return v:sub(1, at) .. v:sub(at + 1):lower()
+  local shown = core.email_display(v)
+  if not shown then return self:error(name, "INVALID_EMAIL_ADDRESS") and nil end
+  return shown
 end
 
 --- A password field, kept exactly (spaces included); required: only

@@ -17,6 +17,8 @@ function _M.available()
     and helpers.sh("command -v nginx >/dev/null && test -f /usr/lib/nginx/modules/ngx_http_lua_module.so")
 end
 
+_M.enabled = _M.available()
+
 -- Two runs at once (a developer's and CI's) pick other ports.
 math.randomseed(os.time() + tonumber(tostring({}):match("0x(%x+)") or "0", 16) % 1000)
 
@@ -42,7 +44,15 @@ function _M.poll(seconds, fn)
   return v
 end
 
---- Start the app. opts: workers (1); env, shell assignments for the app
+--- A fresh folder for an app, with var/ in it (to put files in before
+-- start; pass it as opts.dir).
+function _M.dir()
+  local dir = helpers.tmpdir() .. "/app-" .. math.random(1e9)
+  assert(helpers.sh("mkdir -p " .. dir .. "/var"))
+  return dir
+end
+
+--- Start the app. opts: dir (a folder from _M.dir(); a new one if not); workers (1); env, shell assignments for the app
 -- ("FSEC_THREAD_JOBS=2 ..."); umask, the shell's umask the script starts
 -- with ("022"); prepare(dir), run first with dir/var there to be filled
 -- (the app keeps what it finds, a database made with the fsec command
@@ -51,7 +61,7 @@ end
 -- Returns { dir, port, pid, base, out } once /hello answers.
 function _M.start(opts)
   opts = opts or {}
-  local dir = helpers.tmpdir() .. "/app-" .. math.random(1e9)
+  local dir = opts.dir or (helpers.tmpdir() .. "/app-" .. math.random(1e9))
   if opts.prepare then
     assert(helpers.sh(("mkdir -p %s/var"):format(dir)))
     opts.prepare(dir)
@@ -89,42 +99,98 @@ function _M.with_app(opts, fn)
   end
 end
 
---- One JSON request with curl and a cookie jar: status, decoded body (or
--- nil), seconds the whole exchange took (curl's time_total).
-function _M.json(app, jar, method, path, body, headers)
-  local req = app.dir .. ".req." .. math.random(1e9)
-  local out = req .. ".out"
-  local args = { "curl -s -X " .. method, "-o " .. out, "-w '%{http_code} %{time_total}'",
-                 ("-b %s -c %s"):format(jar, jar), "-H 'Accept: application/json'" }
-  for k, v in pairs(headers or {}) do args[#args + 1] = ("-H '%s: %s'"):format(k, v) end
-  if body then
-    local f = assert(io.open(req, "w"))
-    f:write(cjson.encode(body))
-    f:close()
-    args[#args + 1] = "-H 'Content-Type: application/json' --data-binary @" .. req
-  end
-  args[#args + 1] = "'" .. app.base .. path .. "'"
-  local p = io.popen(table.concat(args, " "))
-  local status, secs = p:read("*a"):match("^(%d+) ([%d.]+)")
-  p:close()
-  local text = read(out) or ""
-  os.remove(req); os.remove(out)
-  local ok, j = pcall(cjson.decode, text)
-  return tonumber(status), ok and j or nil, tonumber(secs)
+local seq = 0
+-- The files of one client: cookie jar, response body, request body, status.
+local function files(app)
+  seq = seq + 1
+  local f = ("%s.c%d.%d"):format(app.dir, seq, math.random(1e9))
+  return { jar = f .. ".jar", body = f .. ".body", req = f .. ".req", code = f .. ".code" }
 end
 
---- A JSON client with its own cookie jar and CSRF token:
--- c.call(method, path, body) -> status, response, seconds.
-function _M.client(app)
-  local c = { jar = app.dir .. ".jar." .. math.random(1e9) }
-  local _, j = _M.json(app, c.jar, "GET", "/login")
-  c.csrf = j and j.response and j.response.csrf_token
-  function c.call(method, path, body)
-    local status, jj, secs = _M.json(app, c.jar, method, path, body, { ["X-CSRF-Token"] = c.csrf })
-    return status, jj and jj.response, secs
+-- The curl command line of one JSON request (its body written to a file);
+-- it prints the status and the seconds the exchange took.
+local function curl(app, f, method, path, body, csrf)
+  local args = { "curl -s -X " .. method, "-o " .. f.body, "-w '%{http_code} %{time_total}'",
+                 ("-b %s -c %s"):format(f.jar, f.jar), "-H 'Accept: application/json'" }
+  if csrf then args[#args + 1] = "-H 'X-CSRF-Token: " .. csrf .. "'" end
+  if body then
+    local h = assert(io.open(f.req, "w"))
+    h:write(cjson.encode(body))
+    h:close()
+    args[#args + 1] = "-H 'Content-Type: application/json' --data-binary @" .. f.req
   end
+  args[#args + 1] = "'" .. app.base .. path .. "'"
+  return table.concat(args, " ")
+end
+
+local function decoded(f)
+  local ok, j = pcall(cjson.decode, read(f.body) or "")
+  return ok and type(j) == "table" and j.response or nil
+end
+
+--- A JSON client of its own (cookie jar, CSRF token from GET /login,
+-- kept up to date): c.call(method, path, json) -> status, the JSON
+-- response, seconds the whole exchange took (curl's time_total).
+function _M.client(app)
+  local f = files(app)
+  local c = { files = f, jar = f.jar }
+  function c.call(method, path, body)
+    local p = io.popen(curl(app, f, method, path, body, c.csrf))
+    local status, secs = p:read("*a"):match("^(%d+) ([%d.]+)")
+    p:close()
+    local r = decoded(f)
+    if r and r.csrf_token then c.csrf = r.csrf_token end
+    return tonumber(status), r, tonumber(secs)
+  end
+  c.call("GET", "/login")
   return c
 end
+
+--- Send every request {method, path, json} at the same time, each from
+-- its own client (own process, cookie jar and CSRF token). Returns a list
+-- of {status, response} in the order given.
+function _M.at_once(app, requests)
+  local cmds, outs = {}, {}
+  for i, r in ipairs(requests) do
+    local c = _M.client(app)
+    outs[i] = c.files
+    cmds[i] = ("(%s > %s) &"):format(curl(app, c.files, r[1], r[2], r[3], c.csrf), c.files.code)
+  end
+  assert(helpers.sh(table.concat(cmds, "\n") .. "\nwait"))
+  local res = {}
+  for i, f in ipairs(outs) do
+    res[i] = { status = tonumber((read(f.code) or ""):match("^%d+")), response = decoded(f) }
+  end
+  return res
+end
+
+--- at_once, and again for the requests the app could not take then (503
+-- from a full hashing queue, 429 from throttling: neither says anything
+-- about the request itself) until each has a real answer, for up to
+-- `seconds` (60). Raises when some never got one.
+function _M.answered(app, requests, seconds)
+  local res, todo = {}, {}
+  for i = 1, #requests do todo[i] = i end
+  local deadline = os.time() + (seconds or 60)
+  while #todo > 0 do
+    local batch = {}
+    for k, i in ipairs(todo) do batch[k] = requests[i] end
+    local again = {}
+    for k, r in ipairs(_M.at_once(app, batch)) do
+      res[todo[k]] = r
+      if r.status == 503 or r.status == 429 or not r.status or r.status == 0 then again[#again + 1] = todo[k] end
+    end
+    todo = again
+    if #todo > 0 then
+      assert(os.time() < deadline, #todo .. " requests never answered but with 503/429")
+      helpers.sh("sleep 1")
+    end
+  end
+  return res
+end
+
+--- The mails the app wrote (spec.helpers.mails of its folder).
+function _M.mails(app) return helpers.mails(app.dir .. "/var/mail") end
 
 --- One request with curl: status, headers (lower-case names), body, JSON.
 -- opts.headers, opts.json (a body) or opts.data_file (a JSON body's

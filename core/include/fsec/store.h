@@ -22,7 +22,7 @@
 
 typedef struct fsec_store fsec_store;
 
-#define FSEC_SCHEMA_VERSION 4
+#define FSEC_SCHEMA_VERSION 5
 
 /* Limits on stored values (bytes). Longer input: FSEC_ETOOLONG. */
 #define FSEC_EMAIL_MAX 254
@@ -161,7 +161,8 @@ typedef struct fsec_user_new {
 } fsec_user_new;
 
 /* Ways to find a user. EMAIL and USERNAME are case-insensitive (matched on
- * a case-folded NFKC form kept in a unique index). */
+ * a folded form kept in a unique index: fsec_identity_email's for emails,
+ * NFKC case-folded for usernames). */
 typedef enum fsec_user_key {
   FSEC_USER_BY_ID = 0,
   FSEC_USER_BY_EMAIL,
@@ -375,11 +376,35 @@ FSEC_API FSEC_NODISCARD int fsec_store_memory(fsec_store *s,
 /* ---- identities -------------------------------------------------------- */
 
 /* Check an email (syntax, length, UTF-8, no control characters) and write
- * its case-folded NFKC form to out (capacity outlen, NUL-terminated).
- * Returns FSEC_OK, FSEC_EIDENTITY, FSEC_ETOOLONG, FSEC_EUTF8 or FSEC_ENUL.
- * This function needs no store and is thread-safe. */
+ * its folded form to out (capacity outlen, NUL-terminated): the local part
+ * NFC and simply lowercased, the domain mapped as IDNA2008/UTS-46 lookup
+ * does (nontransitional: ß stays ß) in its A-label form, one trailing
+ * root dot dropped. E.g. "Bob@Straße.DE" -> "bob@xn--strae-oqa.de".
+ * Returns FSEC_OK, FSEC_EIDENTITY, FSEC_ETOOLONG, FSEC_EUTF8, FSEC_ENUL or
+ * FSEC_ENOMEM. This function needs no store and is thread-safe. */
 FSEC_API FSEC_NODISCARD int fsec_identity_email(const char *email, size_t len,
                                                 char *out, size_t outlen)
+    FSEC_NONNULL(1, 3);
+
+/* The same, and when it fails on the domain, *why (if why is not NULL)
+ * points to a static text saying why (libidn2's reason, e.g. a disallowed
+ * code point), else NULL. */
+FSEC_API FSEC_NODISCARD int fsec_identity_email_why(const char *email,
+                                                    size_t len, char *out,
+                                                    size_t outlen,
+                                                    const char **why)
+    FSEC_NONNULL(1, 3);
+
+/* The form of a valid email to store, show and mail to, as
+ * Flask-Security's email_validator normalizes it: the local part NFC (its
+ * case kept), the domain as the U-labels of its folded form (mapped, lower
+ * case, no root dot: "Ann@Example｡ORG." -> "Ann@example.org",
+ * "a@XN--STRAE-OQA.DE" -> "a@straße.de"); the A-labels when the U-labels
+ * would be longer than FSEC_EMAIL_MAX bytes. It folds to the same key as
+ * the email given. Returns what fsec_identity_email returns. */
+FSEC_API FSEC_NODISCARD int fsec_identity_email_display(const char *email,
+                                                        size_t len, char *out,
+                                                        size_t outlen)
     FSEC_NONNULL(1, 3);
 
 /* The same for a username: 1..FSEC_USERNAME_MAX bytes, no control

@@ -1,7 +1,8 @@
 --- An in-memory datastore in plain Lua: the second implementation of the
 -- `fsec.datastore` interface (proving it is real), and a quick store for
 -- tests and scripts. Same checks as the SQLite store: identities are
--- validated and case-folded by the engine, values length-capped.
+-- validated and folded by the engine (core.fold_email: IDNA domains, NFC
+-- lowercase local parts), values length-capped.
 -- Not shared between processes; nothing survives the process.
 -- @module fsec.datastore.memory
 
