@@ -63,6 +63,17 @@ static const char *const MIGRATIONS[] = {
      * user (a login cost grew with the sessions the user had open). */
     "CREATE INDEX sessions_user_expiry ON sessions(user_id, expires_at);"
     "DROP INDEX sessions_user;",
+
+    /* 5: password checks reserved for identities that name no account,
+     * keyed by a keyed hash of the identity (no address is stored): a
+     * failed login for an unknown identity writes as one for a known
+     * account does (no timing oracle), and guessing there is metered too.
+     * Rows whose window has passed are pruned as new ones come. */
+    "CREATE TABLE login_attempts ("
+    "  key TEXT PRIMARY KEY,"
+    "  n INTEGER NOT NULL,"
+    "  started INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE INDEX login_attempts_started ON login_attempts(started);",
 };
 
 int fsec__migration_count(void) {
