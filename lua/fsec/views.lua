@@ -282,7 +282,6 @@ function V.login(sec, req, res, fields, json)
     end
   end
   if form:ok() then
-    if (user.failed_login_count or 0) > 0 then sec.datastore:reset_failed_logins(user) end
     -- as Flask-Security: what the form says, false when absent (an
     -- unchecked box sends nothing); default_remember_me pre-checks the box
     local ok = sec:login_user(req, res, user, { remember = form:bool("remember"), authn_via = { "password" } })
