@@ -220,6 +220,35 @@ describe_or_pending("issue 19 attacks on the lockout (example app, 2 workers)", 
     end)
   end)
 
+  it("W19-02: each endpoint that takes the current password, and HTTP Basic, refuse a locked account's right password and verify nothing", function()
+    with_app(2, env{ auth_mechanisms = { "session", "token", "basic" } }, function(app)
+      local right = app_tools.admin_password(app)
+      local me = api(app, jar(app, "me"))
+      assert.equals(200, (me.call("POST", "/login", { email = ADMIN, password = right })))
+      local attacker = api(app, jar(app, "attacker"))
+      for i = 1, THRESHOLD do
+        assert.equals(400, (attacker.call("POST", "/login", { email = ADMIN, password = "wrong-" .. i })))
+      end
+      local before = verifications(app)
+      local found = password_forms(app, { me, attacker })
+      local seen = {}
+      for _, f in ipairs(found) do seen[#seen + 1] = f.path end
+      -- the sign-in form at least: an enumeration that finds nothing proves nothing
+      assert.is_true(#found >= 1 and table.concat(seen, " "):find("/login", 1, true) ~= nil, table.concat(seen, " "))
+      for _, f in ipairs(found) do
+        local status, r = f.client.call("POST", f.form.action, fill(f.form, ADMIN, right))
+        assert.is_true(status == 400 or status == 401, f.path .. " answered " .. tostring(status) .. " "
+                       .. cjson.encode(r or {}))
+        assert.equals(before, verifications(app), f.path .. " verified a locked account's password")
+      end
+      assert.equals(401, (http(app, nil, "GET", "/change", { headers = {
+        Accept = "application/json", Authorization = basic(ADMIN, right) } })), "HTTP Basic")
+      assert.equals(before, verifications(app), "HTTP Basic verified a locked account's password")
+      -- the change did not happen: a reset's new password would be needed otherwise
+      assert.equals(before, verifications(app))
+    end)
+  end)
+
   it("W19-08: with generic responses a failed login for an existing account and an unknown one take the same time (medians of 200, interleaved)", function()
     -- a threshold no run reaches: every attempt does its write
     with_app(2, env{ return_generic_responses = true, login_lockout_threshold = 10000 }, function(app)
@@ -262,3 +291,41 @@ describe_or_pending("issue 19 attacks on the lockout (example app, 2 workers)", 
   end)
 end)
 
+
+-- The calls that check a password against a stored hash, and where each
+-- may stand: the metered check and its no-match hash (fsec.auth), and
+-- verify_and_update_password's own call (fsec). The engine's verify (the
+-- hasher, fsec.openresty and fsec.thread) is below them.
+local ALLOWED = {
+  ["lua/fsec/auth.lua"] = { check_user_password = true, spend = true },
+  ["lua/fsec.lua"] = { verify_and_update_password = true },
+}
+
+describe("issue 19: one metered password check", function()
+  it("W19-02: no code outside the metered check verifies a password against a stored hash", function()
+    local p = io.popen("find lua -name '*.lua' | sort")
+    local files = {}
+    for f in p:lines() do files[#files + 1] = f end
+    p:close()
+    assert.is_true(#files > 10, "no sources found")
+    local bypass, calls = {}, 0
+    for _, file in ipairs(files) do
+      local fn, n = "(top)", 0
+      for line in io.lines(file) do
+        n = n + 1
+        local code = line:gsub("%-%-.*$", "")
+        fn = code:match("^local function ([%w_]+)") or code:match("^function [%w_%.:]-([%w_]+)%s*%(") or fn
+        for recv, name in code:gmatch("([%w_]+):(verify_[%w_]*password)%(") do
+          if recv ~= "_engine" and not code:match("^%s*function") then
+            calls = calls + 1
+            if not (ALLOWED[file] or {})[fn] then
+              bypass[#bypass + 1] = ("%s:%d in %s: %s"):format(file, n, fn, name)
+            end
+          end
+        end
+      end
+    end
+    assert.is_true(calls >= 3, "the scan found no calls: it proves nothing")
+    assert.same({}, bypass)
+  end)
+end)

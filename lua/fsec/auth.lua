@@ -359,7 +359,8 @@ end
 
 
 --- THE check of a known user's password: every path that takes one (the
--- login form, HTTP Basic, /verify, and any later one) goes through here. It costs one hash at most, counts the failure, honours
+-- login form, HTTP Basic, /verify, /change, and any later one) goes
+-- through here. It costs one hash at most, counts the failure, honours
 -- the lockout and is metered (catalogue W19-01, W19-02): the attempt is
 -- reserved in the store before the hash and given back (the count reset)
 -- when the password verifies. A locked account is refused even with the
