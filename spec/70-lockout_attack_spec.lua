@@ -249,6 +249,26 @@ describe_or_pending("issue 19 attacks on the lockout (example app, 2 workers)", 
     end)
   end)
 
+  it("W19-03: attempts that cannot be right (over-long, NUL, bad UTF-8) run no hash and lock no one", function()
+    with_app(2, env{ auth_mechanisms = { "session", "token", "basic" } }, function(app)
+      local right = app_tools.admin_password(app)
+      local c = api(app, jar(app, "attacker"))
+      local long = ("x"):rep(2000) -- over password_max_bytes (1024), under the form's limit
+      for i = 1, THRESHOLD * 2 do
+        assert.equals(400, (c.call("POST", "/login", { email = ADMIN, password = long .. i })))
+      end
+      for _, pw in ipairs{ long, "nul\0byte", "bad\255\254utf8" } do
+        for i = 1, THRESHOLD do
+          assert.equals(401, (http(app, nil, "GET", "/change", { headers = {
+            Accept = "application/json", Authorization = basic(ADMIN, pw .. i) } })))
+        end
+      end
+      assert.equals(0, verifications(app), "an attempt that cannot be right reached the stored hash")
+      assert.equals(200, (c.call("POST", "/login", { email = ADMIN, password = right })),
+                    "the account was locked by attempts that cost nothing")
+    end)
+  end)
+
   it("W19-08: with generic responses a failed login for an existing account and an unknown one take the same time (medians of 200, interleaved)", function()
     -- a threshold no run reaches: every attempt does its write
     with_app(2, env{ return_generic_responses = true, login_lockout_threshold = 10000 }, function(app)

@@ -302,6 +302,19 @@ function _M.lockout_active(sec, user)
 end
 
 
+-- Refusals the hashing makes before it hashes: the password cannot be
+-- right (too long for password_max_bytes, a NUL byte, not UTF-8).
+local HOPELESS = { ETOOLONG = true, ENUL = true, EUTF8 = true, EINVAL = true }
+
+-- An attempt that cannot be right and costs nothing to refuse: it runs no
+-- hash and counts against no one (catalogue W19-03). Counting it let
+-- anyone lock any account for nothing: ten over-long passwords, 17 ms.
+local function hopeless(sec, password)
+  if type(password) ~= "string" then return true end
+  local ok, _, code = sec._engine:normalize_password(password)
+  return not ok and HOPELESS[code] == true
+end
+
 -- One hash that matches nothing: the cost of a check where there is no
 -- real hash to check (no such user, no usable password, locked).
 local function spend(sec, password)
@@ -348,6 +361,7 @@ end
 function _M.check_password(sec, identity, password)
   local user = _M.lookup_identity(sec, identity)
   if user then return _M.check_user_password(sec, user, password) end
+  if hopeless(sec, password) then return nil, "unknown", nil end
   local cfg = sec._cfg
   if cfg.login_lockout_threshold > 0 then
     check_store(sec.datastore:reserve_attempt(attempt_key(sec, identity), cfg.login_lockout_threshold,
@@ -364,9 +378,11 @@ end
 -- the lockout and is metered (catalogue W19-01, W19-02): the attempt is
 -- reserved in the store before the hash and given back (the count reset)
 -- when the password verifies. A locked account is refused even with the
--- right password, after a hash that matches nothing.
+-- right password, after a hash that matches nothing. An attempt that
+-- cannot be right (hopeless) runs no hash and counts for nothing.
 -- @return user, or nil, why ("locked", "password"), user
 function _M.check_user_password(sec, user, password)
+  if hopeless(sec, password) then return nil, "password", user end
   if not reserve(sec, user) then
     spend(sec, password)
     return nil, "locked", user
