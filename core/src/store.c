@@ -1135,14 +1135,19 @@ int fsec_store_user_reserve_login(fsec_store *s, int64_t id, int64_t now,
   return wend(s, rc);
 }
 
-int fsec_store_user_release_login(fsec_store *s, int64_t id) {
+/* One write statement whose only parameter is a user id. */
+static int write_by_id(fsec_store *s, int id_st, int64_t id, const char *what) {
   sqlite3_stmt *st;
   int rc = guard(s);
   if (rc != FSEC_OK) return rc;
-  st = stmt(s, ST_RELEASE_LOGIN, &rc);
+  st = stmt(s, id_st, &rc);
   if (!st) return rc;
   sqlite3_bind_int64(st, 1, id);
-  return write_one(s, st, "release login", NULL);
+  return write_one(s, st, what, NULL);
+}
+
+int fsec_store_user_release_login(fsec_store *s, int64_t id) {
+  return write_by_id(s, ST_RELEASE_LOGIN, id, "release login");
 }
 
 int fsec_store_attempt_reserve(fsec_store *s, const char *key, size_t keylen,
@@ -1175,13 +1180,7 @@ int fsec_store_attempt_reserve(fsec_store *s, const char *key, size_t keylen,
 }
 
 int fsec_store_user_reset_failed_logins(fsec_store *s, int64_t id) {
-  sqlite3_stmt *st;
-  int rc = guard(s);
-  if (rc != FSEC_OK) return rc;
-  st = stmt(s, ST_RESET_FAILED, &rc);
-  if (!st) return rc;
-  sqlite3_bind_int64(st, 1, id);
-  return write_one(s, st, "reset failed logins", NULL);
+  return write_by_id(s, ST_RESET_FAILED, id, "reset failed logins");
 }
 
 int fsec_store_user_delete(fsec_store *s, int64_t id, int *deleted) {
