@@ -194,14 +194,20 @@ static int lfsec_base64_encode(lua_State *L) {
   return 1;
 }
 
-/* core.digest(s) -> 32 hex chars of BLAKE2b-128(s): binds tokens to a
- * value (an email, a password hash) without carrying it. */
+/* core.digest(s[, key]) -> 32 hex chars of BLAKE2b-128(s): binds tokens
+ * to a value (an email, a password hash) without carrying it. With a key
+ * (16..64 bytes) it is a MAC: a name no one without the key can compute
+ * (the login-attempt keys of unknown identities). */
 static int lfsec_digest(lua_State *L) {
-  size_t len, i;
+  size_t len, klen = 0, i;
   const char *s = lfsec_checkstring(L, 1, &len);
+  const char *key = lua_isnoneornil(L, 2) ? NULL : lfsec_checkstring(L, 2, &klen);
   unsigned char h[16];
   char hex[33];
-  crypto_generichash(h, sizeof h, (const unsigned char *)s, len, NULL, 0);
+  if (key && (klen < crypto_generichash_KEYBYTES_MIN || klen > crypto_generichash_KEYBYTES_MAX))
+    return luaL_argerror(L, 2, "key must be 16..64 bytes");
+  crypto_generichash(h, sizeof h, (const unsigned char *)s, len,
+                     (const unsigned char *)key, klen);
   for (i = 0; i < sizeof h; i++) snprintf(hex + 2 * i, 3, "%02x", h[i]);
   lua_pushlstring(L, hex, 32);
   return 1;

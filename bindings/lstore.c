@@ -314,6 +314,43 @@ static int lfsec_store_failed_login(lua_State *L) {
   return 1;
 }
 
+/* Push a reservation's result: the count, or false when refused. */
+static int push_reserved(lua_State *L, fsec_store *s, int rc, int64_t n) {
+  if (rc != FSEC_OK) return fail(L, s, rc);
+  if (n > 0) lua_pushinteger(L, (lua_Integer)n);
+  else lua_pushboolean(L, 0);
+  return 1;
+}
+
+/* store:reserve_login(id, now, window, threshold) -> count | false */
+static int lfsec_store_reserve_login(lua_State *L) {
+  fsec_store *s = check_store(L);
+  int64_t n = 0;
+  int rc = fsec_store_user_reserve_login(s, check_id(L, 2), lfsec_optint(L, 3, 0),
+                                         lfsec_optint(L, 4, 0), lfsec_optint(L, 5, 0), &n);
+  return push_reserved(L, s, rc, n);
+}
+
+/* store:release_login(id) -> true */
+static int lfsec_store_release_login(lua_State *L) {
+  fsec_store *s = check_store(L);
+  int rc = fsec_store_user_release_login(s, check_id(L, 2));
+  if (rc != FSEC_OK) return fail(L, s, rc);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* store:reserve_attempt(key, now, window, threshold) -> count | false */
+static int lfsec_store_reserve_attempt(lua_State *L) {
+  fsec_store *s = check_store(L);
+  size_t len;
+  const char *key = lfsec_checkstring(L, 2, &len);
+  int64_t n = 0;
+  int rc = fsec_store_attempt_reserve(s, key, len, lfsec_optint(L, 3, 0), lfsec_optint(L, 4, 0),
+                                      lfsec_optint(L, 5, 0), &n);
+  return push_reserved(L, s, rc, n);
+}
+
 /* store:reset_failed_logins(id) -> true */
 static int lfsec_store_reset_failed_logins(lua_State *L) {
   fsec_store *s = check_store(L);
@@ -615,6 +652,9 @@ static const luaL_Reg lfsec_store_methods[] = {
     {"delete_user", lfsec_store_delete_user},
     {"failed_login", lfsec_store_failed_login},
     {"reset_failed_logins", lfsec_store_reset_failed_logins},
+    {"reserve_login", lfsec_store_reserve_login},
+    {"reserve_attempt", lfsec_store_reserve_attempt},
+    {"release_login", lfsec_store_release_login},
     {"add_role", lfsec_store_add_role},
     {"remove_role", lfsec_store_remove_role},
     {"create_role", lfsec_store_create_role},

@@ -289,6 +289,36 @@ for name, make in pairs(IMPLEMENTATIONS) do
       assert.is_nil(ds:find_user{ id = u.id }.failed_login_window)
     end)
 
+    it("reserves password checks up to a threshold per window, gives one back, and refuses past it", function()
+      local u = assert(ds:create_user{ email = "r@x.org" })
+      for i = 1, 3 do assert.equals(i, ds:reserve_login(u, 3, 600)) end
+      assert.is_false(ds:reserve_login(u, 3, 600)) -- locked: nothing written
+      assert.equals(3, ds:find_user{ id = u.id }.failed_login_count)
+      assert.is_true(ds:release_login(u)) -- a check that never ran
+      assert.equals(3, ds:reserve_login(u, 3, 600))
+      assert.is_false(ds:reserve_login(u, 3, 600))
+      clock.now = clock.now + 600 -- a new window
+      assert.equals(1, ds:reserve_login(u, 3, 600))
+      assert.is_true(ds:reset_failed_logins(u))
+      assert.is_true(ds:release_login(u)) -- never below 0
+      assert.equals(0, ds:find_user{ id = u.id }.failed_login_count)
+      assert.equals(1, ds:reserve_login(u, 3, 600))
+      local ok, _, code = ds:reserve_login(u, 0, 600)
+      assert.is_nil(ok); assert.equals("EINVAL", code)
+      assert.has_error(function() ds:reserve_login(u, 3, 0 / 0) end)
+    end)
+
+    it("reserves checks for identities without an account by key, and prunes past windows", function()
+      for i = 1, 2 do assert.equals(i, ds:reserve_attempt("key-a", 2, 600)) end
+      assert.is_false(ds:reserve_attempt("key-a", 2, 600))
+      assert.equals(1, ds:reserve_attempt("key-b", 2, 600)) -- each key on its own
+      clock.now = clock.now + 600
+      assert.equals(1, ds:reserve_attempt("key-a", 2, 600))
+      local ok, _, code = ds:reserve_attempt("key-c", 2, -1)
+      assert.is_nil(ok); assert.equals("EINVAL", code)
+      assert.has_error(function() ds:reserve_attempt(nil, 2, 600) end)
+    end)
+
     it("groups changes in a transaction, all or nothing", function()
       local a, b = ds:transaction(function()
         local x = assert(ds:create_user{ email = "x1@x.org" })

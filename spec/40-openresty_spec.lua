@@ -22,68 +22,10 @@ local function wait_log(app, text, tries)
   return log
 end
 
--- Start the example app (spec/tools/example_app.lua); returns a handle
--- with .dir, .pid, .port, .base. own_group: in a session and process
--- group of its own (nginx's pid is the group's id), as a terminal's
--- foreground job is
-local example = require "spec.tools.example_app"
-
-local function start(workers, env, own_group)
-  return example.start{ workers = workers, env = env, own_group = own_group }
-end
-
-local stop = example.stop
-
--- The status of a JSON client's GET of path with these header lines
--- (each sent as written, repeats included) and a file of more.
-local function status_of(app, path, lines, file)
-  local args = { "curl -s -o /dev/null -w '%{http_code}' -H 'Accept: application/json'" }
-  for _, l in ipairs(lines) do args[#args + 1] = "-H '" .. l .. "'" end
-  if file then args[#args + 1] = "-H @" .. file end
-  args[#args + 1] = "'" .. app.base .. path .. "'"
-  local p = io.popen(table.concat(args, " "))
-  local code = tonumber(p:read("*a"))
-  p:close()
-  return code
-end
-
--- Run fn(app) on a started app and stop it; a failure comes with the
--- app's error.log.
-local function with_app(workers, env, fn)
-  local app = start(workers, env)
-  local ok, err = pcall(fn, app)
-  stop(app)
-  if not ok then
-    error(tostring(err) .. "\n-- error.log:\n" .. tostring(read(app.dir .. "/logs/error.log")), 0)
-  end
-end
-
--- One HTTP request with curl: status, headers (lower-case), body, JSON
--- (spec/tools/example_app.lua's, with the cookie jar first).
-local function http(app, jar, method, path, opts)
-  local o = {}
-  for k, v in pairs(opts or {}) do o[k] = v end
-  o.jar = jar
-  return require("spec.tools.example_app").http(app, method, path, o)
-end
-
-local function api(app, jar)
-  local c = { jar = jar }
-  local _, _, _, j = http(app, jar, "GET", "/login", { headers = { Accept = "application/json" } })
-  c.csrf = j.response.csrf_token
-  function c.call(method, path, body, extra)
-    local h = { Accept = "application/json", ["X-CSRF-Token"] = c.csrf }
-    for k, v in pairs(extra or {}) do h[k] = v end
-    local s, hd, b, jj = http(app, jar, method, path, { headers = h, json = body })
-    if jj and jj.response and jj.response.csrf_token then c.csrf = jj.response.csrf_token end
-    return s, jj and jj.response, hd, b
-  end
-  return c
-end
-
-local function admin_password(app)
-  return read(app.dir .. "/var/admin-password.txt"):match("^%S+ (%S+)")
-end
+local app_tools = require "spec.tools.app"
+local start, stop, status_of = app_tools.start, app_tools.stop, app_tools.status_of
+local with_app, http, api = app_tools.with_app, app_tools.http, app_tools.api
+local admin_password = app_tools.admin_password
 
 local function latest_mail(app)
   local p = io.popen("ls -1t " .. app.dir .. "/var/mail")

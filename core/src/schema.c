@@ -69,6 +69,16 @@ static const char *const MIGRATIONS[] = {
      * store.c recomputes every email_norm after this step (see
      * fsec__migration_refolds_emails). */
     "",
+    /* 6: password checks reserved for identities that name no account,
+     * keyed by a keyed hash of the identity (no address is stored): a
+     * failed login for an unknown identity writes as one for a known
+     * account does (no timing oracle), and guessing there is metered too.
+     * Rows whose window has passed are pruned as new ones come. */
+    "CREATE TABLE login_attempts ("
+    "  key TEXT PRIMARY KEY,"
+    "  n INTEGER NOT NULL,"
+    "  started INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE INDEX login_attempts_started ON login_attempts(started);",
 };
 
 int fsec__migration_count(void) {

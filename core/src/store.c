@@ -58,6 +58,7 @@ enum {
   ST_COUNT_USERS, ST_COUNT_ROLES, ST_USER_VERSION,
   ST_SESSION_INSERT, ST_SESSION_PURGE, ST_SESSION_DELETE,
   ST_SESSION_DELETE_USER, ST_FIND_SESSION, ST_FAILED_LOGIN, ST_RESET_FAILED,
+  ST_RESERVE_LOGIN, ST_RELEASE_LOGIN, ST_ATTEMPT_RESERVE, ST_ATTEMPT_PRUNE,
   ST_USER_NEXT, ST_USER_NEXT_ROLE,
   ST_SET_FIRST /* followed by one statement per fsec_user_col */
 };
@@ -113,6 +114,32 @@ static const char *const SQL[ST__COUNT] = {
         "   OR failed_login_window <= ?2 - ?3 THEN ?2"
         "   ELSE failed_login_window END"
         " WHERE id = ?1 RETURNING failed_login_count",
+    /* as ST_FAILED_LOGIN, but only while fewer than ?4 failures stand in
+     * the window: the check and the count are one atomic statement */
+    [ST_RESERVE_LOGIN] =
+        "UPDATE users SET"
+        " failed_login_count = CASE WHEN failed_login_window IS NULL"
+        "   OR failed_login_window <= ?2 - ?3 THEN 1"
+        "   ELSE failed_login_count + 1 END,"
+        " failed_login_window = CASE WHEN failed_login_window IS NULL"
+        "   OR failed_login_window <= ?2 - ?3 THEN ?2"
+        "   ELSE failed_login_window END"
+        " WHERE id = ?1 AND (failed_login_window IS NULL"
+        "   OR failed_login_window <= ?2 - ?3 OR failed_login_count < ?4)"
+        " RETURNING failed_login_count",
+    [ST_RELEASE_LOGIN] =
+        "UPDATE users SET failed_login_count = failed_login_count - 1"
+        " WHERE id = ?1 AND failed_login_count > 0",
+    [ST_ATTEMPT_RESERVE] =
+        "INSERT INTO login_attempts (key, n, started) VALUES (?1, 1, ?2)"
+        " ON CONFLICT (key) DO UPDATE SET"
+        " n = CASE WHEN started <= ?2 - ?3 THEN 1 ELSE n + 1 END,"
+        " started = CASE WHEN started <= ?2 - ?3 THEN ?2 ELSE started END"
+        " WHERE started <= ?2 - ?3 OR n < ?4"
+        " RETURNING n",
+    [ST_ATTEMPT_PRUNE] =
+        "DELETE FROM login_attempts WHERE key IN (SELECT key FROM"
+        " login_attempts WHERE started <= ?1 - ?2 LIMIT 4)",
     [ST_RESET_FAILED] =
         "UPDATE users SET failed_login_count = 0, failed_login_window = NULL"
         " WHERE id = ?1 AND failed_login_count <> 0",
@@ -1171,14 +1198,90 @@ int fsec_store_user_failed_login(fsec_store *s, int64_t id, int64_t now,
   return wend(s, rc);
 }
 
-int fsec_store_user_reset_failed_logins(fsec_store *s, int64_t id) {
+/* Step a statement that RETURNs one count (or no row: 0). */
+static int step_count(fsec_store *s, sqlite3_stmt *st, const char *what,
+                      int64_t *count) {
+  int r = sqlite3_step(st);
+  if (r == SQLITE_ROW) {
+    *count = sqlite3_column_int64(st, 0);
+    r = sqlite3_step(st);
+  }
+  done(st);
+  return r == SQLITE_DONE ? FSEC_OK : map_rc(s, r, what);
+}
+
+static int check_meter(fsec_store *s, int64_t window, int64_t threshold) {
+  if (window < 1) return serr(s, FSEC_EINVAL, "window must be >= 1");
+  if (threshold < 1) return serr(s, FSEC_EINVAL, "threshold must be >= 1");
+  return FSEC_OK;
+}
+
+int fsec_store_user_reserve_login(fsec_store *s, int64_t id, int64_t now,
+                                  int64_t window, int64_t threshold,
+                                  int64_t *count) {
+  sqlite3_stmt *st;
+  int rc = guard(s);
+  *count = 0;
+  if (rc == FSEC_OK) rc = check_meter(s, window, threshold);
+  if (rc == FSEC_OK) rc = wbegin(s);
+  if (rc != FSEC_OK) return rc;
+  st = stmt(s, ST_RESERVE_LOGIN, &rc);
+  if (st) {
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_int64(st, 2, now);
+    sqlite3_bind_int64(st, 3, window);
+    sqlite3_bind_int64(st, 4, threshold);
+    rc = step_count(s, st, "reserve login", count);
+  }
+  return wend(s, rc);
+}
+
+/* One write statement whose only parameter is a user id. */
+static int write_by_id(fsec_store *s, int id_st, int64_t id, const char *what) {
   sqlite3_stmt *st;
   int rc = guard(s);
   if (rc != FSEC_OK) return rc;
-  st = stmt(s, ST_RESET_FAILED, &rc);
+  st = stmt(s, id_st, &rc);
   if (!st) return rc;
   sqlite3_bind_int64(st, 1, id);
-  return write_one(s, st, "reset failed logins", NULL);
+  return write_one(s, st, what, NULL);
+}
+
+int fsec_store_user_release_login(fsec_store *s, int64_t id) {
+  return write_by_id(s, ST_RELEASE_LOGIN, id, "release login");
+}
+
+int fsec_store_attempt_reserve(fsec_store *s, const char *key, size_t keylen,
+                               int64_t now, int64_t window, int64_t threshold,
+                               int64_t *count) {
+  sqlite3_stmt *st;
+  int rc = guard(s);
+  *count = 0;
+  if (rc == FSEC_OK) rc = check_meter(s, window, threshold);
+  if (rc == FSEC_OK) rc = check_value(s, key, keylen, FSEC_ATTEMPT_KEY_MAX, "key");
+  if (rc == FSEC_OK) rc = wbegin_n(s, 1);
+  if (rc != FSEC_OK) return rc;
+  st = stmt(s, ST_ATTEMPT_PRUNE, &rc);
+  if (st) {
+    sqlite3_bind_int64(st, 1, now);
+    sqlite3_bind_int64(st, 2, window);
+    rc = sqlite3_step(st);
+    done(st);
+    rc = rc == SQLITE_DONE ? FSEC_OK : map_rc(s, rc, "prune attempts");
+  }
+  if (rc == FSEC_OK) st = stmt(s, ST_ATTEMPT_RESERVE, &rc);
+  if (rc == FSEC_OK) {
+    bind_text(st, 1, key, keylen);
+    sqlite3_bind_int64(st, 2, now);
+    sqlite3_bind_int64(st, 3, window);
+    sqlite3_bind_int64(st, 4, threshold);
+    rc = step_count(s, st, "reserve attempt", count);
+  }
+  return wend(s, rc);
+}
+
+int fsec_store_user_reset_failed_logins(fsec_store *s, int64_t id) {
+  return write_by_id(s, ST_RESET_FAILED, id, "reset failed logins");
 }
 
 int fsec_store_user_delete(fsec_store *s, int64_t id, int *deleted) {

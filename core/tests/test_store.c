@@ -588,6 +588,48 @@ static void failed_logins_count_in_a_window(void) {
   fsec_store_close(s);
 }
 
+/* The reservation is one statement: at the threshold it writes nothing
+ * and grants nothing, until the window passes; a release gives one back. */
+static void reservations_stop_at_the_threshold(void) {
+  fsec_store *s = open_at(path("reserve.db"));
+  int64_t id = create(s, "r@x.com", NULL, 0), n = -1;
+  int i;
+  for (i = 1; i <= 3; i++) {
+    ASSERT_OK(fsec_store_user_reserve_login(s, id, NOW, 600, 3, &n));
+    ASSERT_EQ(n, i);
+  }
+  ASSERT_OK(fsec_store_user_reserve_login(s, id, NOW + 599, 600, 3, &n));
+  ASSERT_EQ(n, 0); /* locked */
+  ASSERT_OK(fsec_store_user_release_login(s, id));
+  ASSERT_OK(fsec_store_user_reserve_login(s, id, NOW + 1, 600, 3, &n));
+  ASSERT_EQ(n, 3);
+  ASSERT_OK(fsec_store_user_reserve_login(s, id, NOW + 600, 600, 3, &n));
+  ASSERT_EQ(n, 1); /* a new window */
+  ASSERT_OK(fsec_store_user_reserve_login(s, 999, NOW, 600, 3, &n));
+  ASSERT_EQ(n, 0); /* no such user: nothing granted */
+  ASSERT_EQ(fsec_store_user_reserve_login(s, id, NOW, 600, 0, &n), FSEC_EINVAL);
+  for (i = 1; i <= 2; i++) {
+    ASSERT_OK(fsec_store_attempt_reserve(s, "k1", 2, NOW, 600, 2, &n));
+    ASSERT_EQ(n, i);
+  }
+  ASSERT_OK(fsec_store_attempt_reserve(s, "k1", 2, NOW, 600, 2, &n));
+  ASSERT_EQ(n, 0);
+  ASSERT_OK(fsec_store_attempt_reserve(s, "k2", 2, NOW + 600, 600, 2, &n));
+  ASSERT_EQ(n, 1); /* and k1, past its window, was pruned */
+  {
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    ASSERT_OK(sqlite3_open(path("reserve.db"), &db));
+    ASSERT_OK(sqlite3_prepare_v2(db, "SELECT count(*) FROM login_attempts", -1, &st, NULL));
+    ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+    ASSERT_EQ(sqlite3_column_int(st, 0), 1);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+  }
+  ASSERT_EQ(fsec_store_attempt_reserve(s, "k\0", 2, NOW, 600, 2, &n), FSEC_ENUL);
+  fsec_store_close(s);
+}
+
 int main(void) {
   const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
   snprintf(DIR_, sizeof DIR_, "%s/fsec-test-store-XXXXXX", tmp);
@@ -612,6 +654,7 @@ int main(void) {
   RUN(session_purge_reads_only_expired_rows);
   RUN(memory_is_reported);
   RUN(failed_logins_count_in_a_window);
+  RUN(reservations_stop_at_the_threshold);
   {
     char cmd[320];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", DIR_);

@@ -10,6 +10,7 @@ local cjson = require "cjson.safe"
 
 local _M = {}
 local PREFIX
+local VERIFY_LOG
 
 
 --- fsec's configuration for this app. Secrets come from the environment
@@ -36,7 +37,7 @@ function _M.config(prefix)
       .. " every reset and sign-in link is readable there (loopback clients, Host ", external_url:match("//([^/]+)"),
       " only); never in production: unset FSEC_DEV_MAILBOX")
   end
-  return {
+  local c = {
     secret_key = secret("secret_key", "FSEC_SECRET_KEY", 32),
     password_salt = secret("password_salt", "FSEC_PASSWORD_SALT", 1),
     database = prefix .. "/var/auth.db",
@@ -54,6 +55,18 @@ function _M.config(prefix)
     one_click_links = os.getenv("FSEC_ONE_CLICK_LINKS") == "1" or nil,
     security_payload = function(user) return { email = user.email } end,
   }
+  -- Tests and benchmarks run this very app with other settings: a JSON
+  -- object of fsec settings in FSEC_EXAMPLE_CONFIG is merged over these
+  -- (an unreadable one stops the start: no silent defaults).
+  local extra = os.getenv("FSEC_EXAMPLE_CONFIG")
+  if extra and extra ~= "" then
+    local t = cjson.decode(extra)
+    if type(t) ~= "table" then error("fsec example: FSEC_EXAMPLE_CONFIG is not a JSON object", 0) end
+    for k, v in pairs(t) do c[k] = v end
+  end
+  -- read here, in nginx's master: workers see no environment
+  VERIFY_LOG = os.getenv("FSEC_EXAMPLE_VERIFY_LOG") == "1" and prefix .. "/var/verify.log" or nil
+  return c
 end
 
 
@@ -87,8 +100,25 @@ end
 
 local DENY_FILE = "/var/deny.txt" -- one address a line
 
+-- For tests only (FSEC_EXAMPLE_VERIFY_LOG=1): one line in var/verify.log
+-- per password checked against a real stored hash (not fsec's dummy), by
+-- whatever path: what an attacker's guesses really cost, seen from
+-- outside the process. Nothing of the password or hash is written.
+local function log_verifications(sec)
+  local verify = sec.verify_password
+  sec.verify_password = function(self, password, hash)
+    if hash ~= self._dummy then
+      local f = io.open(VERIFY_LOG, "a")
+      if f then f:write("verify\n"); f:close() end
+    end
+    return verify(self, password, hash)
+  end
+end
+
+
 --- Hooks: the custom flow. Runs in every worker.
 function _M.setup(sec)
+  if VERIFY_LOG then log_verifications(sec) end
   sec:policy("login", function(user, req)
     local f = io.open(PREFIX .. DENY_FILE)
     if not f then return true end

@@ -292,7 +292,8 @@ end
 
 
 --- Is the account locked out (login_lockout_threshold failures within
--- login_lockout_window)?
+-- login_lockout_window)? As the user was read: the decision that counts
+-- is the store's reservation (check_user_password).
 function _M.lockout_active(sec, user)
   local n = sec._cfg.login_lockout_threshold
   if n <= 0 or not user then return false end
@@ -301,44 +302,110 @@ function _M.lockout_active(sec, user)
 end
 
 
+-- Refusals the hashing makes before it hashes: the password cannot be
+-- right (too long for password_max_bytes, a NUL byte, not UTF-8).
+local HOPELESS = { ETOOLONG = true, ENUL = true, EUTF8 = true, EINVAL = true }
+
+-- An attempt that cannot be right and costs nothing to refuse: it runs no
+-- hash and counts against no one (catalogue W19-03). Counting it let
+-- anyone lock any account for nothing: ten over-long passwords, 17 ms.
+local function hopeless(sec, password)
+  if type(password) ~= "string" then return true end
+  local ok, _, code = sec._engine:normalize_password(password)
+  return not ok and HOPELESS[code] == true
+end
+
+-- One hash that matches nothing: the cost of a check where there is no
+-- real hash to check (no such user, no usable password, locked).
+local function spend(sec, password)
+  check_hash(sec:verify_password(password, sec._dummy))
+end
+_M.spend = spend
+
+-- The key an identity that names no account is metered under: a keyed
+-- hash of its folded form (the store never holds the address itself).
+local function attempt_key(sec, identity)
+  local key = sec._attempt_key
+  if not key then
+    local secret = sec._cfg.secret_key
+    if type(secret) == "table" then secret = secret[1] end
+    key = core.digest(tostring(secret) .. "\0fsec login attempts")
+    sec._attempt_key = key
+  end
+  identity = tostring(identity)
+  local folded = core.fold_email(identity) or core.fold_username(identity) or identity
+  return core.digest(folded, key)
+end
+
+-- Reserve one password check before its hash: the store's one atomic
+-- statement counts it as a failure unless the account is locked, so
+-- however many guesses arrive at once, on however many workers, at most
+-- login_lockout_threshold hashes run per window (catalogue W19-01).
+-- true when the check may run (lockout off: always).
+local function reserve(sec, user)
+  local cfg = sec._cfg
+  if cfg.login_lockout_threshold <= 0 then return true end
+  local n = check_store(sec.datastore:reserve_login(user, cfg.login_lockout_threshold,
+                                                    cfg.login_lockout_window))
+  return n ~= false and n ~= nil
+end
+
+
 --- Check a password for an identity at the cost of exactly one hash,
 -- whether or not the user exists, has a usable password or is locked out
--- (catalogue E-02, E-03). A locked account is refused even with the right
--- password; failures are counted for the lockout (L-01..L-05). Every
--- password path (the login form, HTTP Basic) goes through here.
+-- (catalogue E-02, E-03), and with the same write: an unknown identity's
+-- attempt is reserved under its keyed hash as a known one's is on its
+-- account (W19-08: no timing oracle where generic responses are on).
 -- @return user when the password verifies, else nil, why ("unknown",
 -- "locked", "password"), user (or nil)
 function _M.check_password(sec, identity, password)
   local user = _M.lookup_identity(sec, identity)
-  if not user then
-    check_hash(sec:verify_password(password or "", sec._dummy)) -- same work, no match
-    return nil, "unknown", nil
+  if user then return _M.check_user_password(sec, user, password) end
+  if hopeless(sec, password) then return nil, "unknown", nil end
+  local cfg = sec._cfg
+  if cfg.login_lockout_threshold > 0 then
+    check_store(sec.datastore:reserve_attempt(attempt_key(sec, identity), cfg.login_lockout_threshold,
+                                              cfg.login_lockout_window))
   end
-  return _M.check_user_password(sec, user, password)
+  spend(sec, password) -- same work, no match
+  return nil, "unknown", nil
 end
 
 
---- The same for a known user (re-authentication at /verify).
+--- THE check of a known user's password: every path that takes one (the
+-- login form, HTTP Basic, /verify, /change, and any later one) goes
+-- through here. It costs one hash at most, counts the failure, honours
+-- the lockout and is metered (catalogue W19-01, W19-02): the attempt is
+-- reserved in the store before the hash and given back (the count reset)
+-- when the password verifies. A locked account is refused even with the
+-- right password, after a hash that matches nothing. An attempt that
+-- cannot be right (hopeless) runs no hash and counts for nothing.
 -- @return user, or nil, why ("locked", "password"), user
 function _M.check_user_password(sec, user, password)
-  if type(user.password) ~= "string" or _M.lockout_active(sec, user) then
-    check_hash(sec:verify_password(password or "", sec._dummy)) -- same work, no match
-    if type(user.password) == "string" then
-      check_store(sec.datastore:record_failed_login(user, sec._cfg.login_lockout_window))
-      return nil, "locked", user
-    end
+  if hopeless(sec, password) then return nil, "password", user end
+  if not reserve(sec, user) then
+    spend(sec, password)
+    return nil, "locked", user
+  end
+  if type(user.password) ~= "string" then
+    spend(sec, password) -- no usable password: same work, no match
     return nil, "password", user
   end
-  local ok, _, code = check_hash(sec:verify_and_update_password(password, user))
+  local ok, err, code = sec:verify_and_update_password(password, user)
+  if not ok and HASH_FAULT[code] then
+    -- the check never ran (503): it counts against no one
+    if sec._cfg.login_lockout_threshold > 0 then check_store(sec.datastore:release_login(user)) end
+    check_hash(ok, err, code)
+  end
   if not ok then
     -- an unusable stored hash ran nothing: run the one hash it would have
-    if STORED_HASH_UNUSABLE[code] then check_hash(sec:verify_password(password, sec._dummy)) end
+    if STORED_HASH_UNUSABLE[code] then spend(sec, password) end
     sec.signals:send("user_failed_authn", { user = _M.public_user(user),
                                             auth_type = "password", tfa = false })
-    if sec._cfg.login_lockout_threshold > 0 then
-      check_store(sec.datastore:record_failed_login(user, sec._cfg.login_lockout_window))
-    end
     return nil, "password", user
+  end
+  if (user.failed_login_count or 0) > 0 then -- give the reservation back
+    check_store(sec.datastore:reset_failed_logins(user))
   end
   return user
 end
@@ -364,9 +431,6 @@ local function authenticate_basic(sec, req)
   local user = _M.check_password(sec, identity, password)
   if not user or not user.active or _M.requires_confirmation(sec, user) then return nil end
   if not sec._policy:run("login", user, req) then return nil end
-  if (user.failed_login_count or 0) > 0 then
-    check_store(sec.datastore:reset_failed_logins(user))
-  end
   return user, "basic", nil
 end
 

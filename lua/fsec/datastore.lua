@@ -40,6 +40,19 @@
 --       current window (atomic: parallel failures all count); a window
 --       older than `window` seconds starts again at 1
 --   reset_failed_logins(user)                        -> true
+--   reserve_login(user, threshold, window)           -> failures now
+--       counted, or false: one password check reserved before its hash
+--       runs, counted as a failure at once (a success gives it back with
+--       reset_failed_logins), refused while `threshold` failures stand in
+--       the window. Atomic across connections and processes: however
+--       many checks race, at most `threshold` are granted per window
+--       (false too when the user no longer exists)
+--   release_login(user)                              -> true: give back a
+--       reservation whose check never ran (the hashing failed): one
+--       failure fewer, never below 0
+--   reserve_attempt(key, threshold, window)          -> the same for an
+--       identity that names no account, by key (a keyed hash of it, at
+--       most 128 bytes); rows past their window are pruned
 --   create_session(user, sid, expires_at)           -> true
 --   find_user_by_session(sid, fs_uniquifier)         -> User | nil (the
 --       session must exist, be unexpired and belong to the user whose
@@ -79,7 +92,7 @@ _M.METHODS = {
   "find_role", "find_or_create_role", "delete_role", "add_role_to_user",
   "remove_role_from_user", "add_permissions_to_role",
   "remove_permissions_from_role", "record_failed_login",
-  "reset_failed_logins", "create_session", "find_user_by_session",
+  "reset_failed_logins", "reserve_login", "release_login", "reserve_attempt", "create_session", "find_user_by_session",
   "delete_session", "delete_user_sessions", "transaction", "counts", "close",
 }
 
@@ -93,7 +106,7 @@ _M.WRITES = {
   "reset_user_access", "track_login", "create_role", "delete_role",
   "add_role_to_user", "remove_role_from_user", "add_permissions_to_role",
   "remove_permissions_from_role", "record_failed_login",
-  "reset_failed_logins", "create_session", "delete_session",
+  "reset_failed_logins", "reserve_login", "release_login", "reserve_attempt", "create_session", "delete_session",
   "delete_user_sessions",
 }
 

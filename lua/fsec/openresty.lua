@@ -462,10 +462,13 @@ end
 
 -- Datastore calls after which cached users may be stale: they bump the
 -- shared generation, so every worker drops what it cached. Every write of
--- the interface but these four (a new role, a session's creation, the
--- failed-login count), so that a write added later drops the caches too.
+-- the interface but these (a new role, a session's creation, the
+-- failed-login count and its reservations: the lockout is read from the
+-- store, never from a cached user), so that a write added later drops the
+-- caches too.
 local KEEPS_CACHE = { create_role = true, create_session = true,
-                      record_failed_login = true, reset_failed_logins = true }
+                      record_failed_login = true, reset_failed_logins = true,
+                      reserve_login = true, release_login = true, reserve_attempt = true }
 local WRITES = {}
 for _, name in ipairs(require("fsec.datastore").WRITES) do
   if not KEEPS_CACHE[name] then WRITES[#WRITES + 1] = name end

@@ -214,7 +214,7 @@ local requires_confirmation = auth.requires_confirmation
 local function check_credentials(sec, form, email, password, field)
   field = field or "email"
   if not email then
-    sec:verify_password(password or "", sec._dummy)
+    auth.spend(sec, password or "")
     form:error(field, "USER_DOES_NOT_EXIST")
     return nil
   end
@@ -282,7 +282,6 @@ function V.login(sec, req, res, fields, json)
     end
   end
   if form:ok() then
-    if (user.failed_login_count or 0) > 0 then sec.datastore:reset_failed_logins(user) end
     -- as Flask-Security: what the form says, false when absent (an
     -- unchecked box sends nothing); default_remember_me pre-checks the box
     local ok = sec:login_user(req, res, user, { remember = form:bool("remember"), authn_via = { "password" } })
@@ -668,8 +667,8 @@ function V.change(sec, req, res, fields, json)
   form:confirm("new_password_confirm", new)
   local current = form:ok() and form:password("password")
   if current then
-    local stored = user.password or sec._dummy
-    if not auth.check_hash(sec:verify_password(current, stored)) or not user.password then
+    -- the metered check: counted, locked out, one hash (W19-02)
+    if not auth.check_user_password(sec, user, current) then
       form:error("password", "INVALID_PASSWORD")
     elseif new == current then
       form:error("password", "PASSWORD_IS_THE_SAME")

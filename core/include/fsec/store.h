@@ -260,6 +260,39 @@ FSEC_API FSEC_NODISCARD int fsec_store_user_failed_login(fsec_store *s,
                                                          int64_t *count)
     FSEC_NONNULL(1, 5);
 
+/* Reserve one password check for a user before its hash runs: counted as
+ * a failure at once (given back by a reset on success), unless `threshold`
+ * failures stand within `window` seconds. One statement: however many
+ * checks race, on however many connections, at most `threshold` are
+ * granted per window. *count: the failures now counted, or 0 when refused
+ * (locked, or no such user). */
+FSEC_API FSEC_NODISCARD int fsec_store_user_reserve_login(fsec_store *s,
+                                                          int64_t id,
+                                                          int64_t now,
+                                                          int64_t window,
+                                                          int64_t threshold,
+                                                          int64_t *count)
+    FSEC_NONNULL(1, 6);
+
+/* Give back one reservation whose check never ran (the hashing failed):
+ * one failure fewer, never below 0. */
+FSEC_API FSEC_NODISCARD int fsec_store_user_release_login(fsec_store *s,
+                                                          int64_t id)
+    FSEC_NONNULL(1);
+
+/* The same for an identity that names no account, by key (a keyed hash
+ * of the identity, at most FSEC_ATTEMPT_KEY_MAX bytes); a few rows whose
+ * window has passed are deleted in the same write. */
+#define FSEC_ATTEMPT_KEY_MAX 128
+FSEC_API FSEC_NODISCARD int fsec_store_attempt_reserve(fsec_store *s,
+                                                       const char *key,
+                                                       size_t keylen,
+                                                       int64_t now,
+                                                       int64_t window,
+                                                       int64_t threshold,
+                                                       int64_t *count)
+    FSEC_NONNULL(1, 2, 7);
+
 /* Forget a user's failed logins (after a success). */
 FSEC_API FSEC_NODISCARD int fsec_store_user_reset_failed_logins(fsec_store *s,
                                                                 int64_t id)

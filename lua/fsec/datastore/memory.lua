@@ -47,6 +47,7 @@ function _M.new(opts)
     _roles = {},      -- name -> row
     _role_ids = 0,
     _sessions = {},   -- sid -> { user_id, expires_at }
+    _attempts = {},   -- key -> { n, started } (reserve_attempt)
   }, Memory)
 end
 
@@ -349,6 +350,58 @@ function Memory:record_failed_login(u, window)
   return row.failed_login_count
 end
 
+-- The window of a { count, started } pair at time t, as the SQLite
+-- store's statements count it: a new window, or one more in this one, or
+-- nil when threshold failures stand in it.
+local function reserve(count, started, t, window, threshold)
+  if not started or started <= t - window then return 1, t end
+  if count >= threshold then return nil end
+  return count + 1, started
+end
+
+local function check_meter(fname, window, threshold)
+  window = base.whole(window, fname, "argument #2")
+  threshold = base.whole(threshold, fname, "argument #3")
+  if window <= 0 or threshold <= 0 then return nil end
+  return window, threshold
+end
+
+function Memory:reserve_login(u, threshold, window)
+  check_user(u, "reserve_login")
+  window, threshold = check_meter("reserve_login", window, threshold)
+  if not window then return fail("EINVAL", "window and threshold must be positive") end
+  local row = self._users[u.id]
+  if not row then return false end
+  local n, started = reserve(row.failed_login_count, row.failed_login_window, now(self), window, threshold)
+  if not n then return false end
+  row.failed_login_count, row.failed_login_window = n, started
+  u.failed_login_count, u.failed_login_window = n, started
+  return n
+end
+
+function Memory:release_login(u)
+  check_user(u, "release_login")
+  local row = self._users[u.id]
+  if row and row.failed_login_count > 0 then row.failed_login_count = row.failed_login_count - 1 end
+  if (u.failed_login_count or 0) > 0 then u.failed_login_count = u.failed_login_count - 1 end
+  return true
+end
+
+function Memory:reserve_attempt(key, threshold, window)
+  check_string(key, "reserve_attempt", "argument #1")
+  window, threshold = check_meter("reserve_attempt", window, threshold)
+  if not window then return fail("EINVAL", "window and threshold must be positive") end
+  local t, a = now(self), self._attempts
+  for k, v in pairs(a) do -- prune: this store is for tests and small sites
+    if v[2] <= t - window then a[k] = nil end
+  end
+  local row = a[key] or {}
+  local n, started = reserve(row[1], row[2], t, window, threshold)
+  if not n then return false end
+  a[key] = { n, started }
+  return n
+end
+
 function Memory:reset_failed_logins(u)
   check_user(u, "reset_failed_logins")
   local row = self._users[u.id]
@@ -410,13 +463,13 @@ function Memory:transaction(fn, ...)
   if type(fn) ~= "function" then base.argerror("transaction", "argument #1", "function", fn) end
   if self._in_txn then return fn(...) end
   local saved = { copy(self._users), copy(self._roles), self._next_id, self._role_ids,
-                  copy(self._sessions) }
+                  copy(self._sessions), copy(self._attempts) }
   self._in_txn = true
   local ok, n, res = base.pack_pcall(fn, ...)
   self._in_txn = false
   if not ok then
     self._users, self._roles, self._next_id, self._role_ids = saved[1], saved[2], saved[3], saved[4]
-    self._sessions = saved[5]
+    self._sessions, self._attempts = saved[5], saved[6]
     error(res[1], 0)
   end
   return unpack(res, 1, n)

@@ -188,6 +188,33 @@ function SQLite:record_failed_login(u, window)
   return n
 end
 
+function SQLite:reserve_login(u, threshold, window)
+  check_user(u, "reserve_login")
+  window = base.whole(window, "reserve_login", "argument #3")
+  threshold = base.whole(threshold, "reserve_login", "argument #2")
+  local n, err, code = self._store:reserve_login(u.id, now(self), window, threshold)
+  if n == nil then return nil, err, code end
+  if n then u.failed_login_count = n end
+  return n
+end
+
+function SQLite:release_login(u)
+  check_user(u, "release_login")
+  local ok, err, code = self._store:release_login(u.id)
+  if not ok then return nil, err, code end
+  if (u.failed_login_count or 0) > 0 then u.failed_login_count = u.failed_login_count - 1 end
+  return true
+end
+
+function SQLite:reserve_attempt(key, threshold, window)
+  base.check_string(key, "reserve_attempt", "argument #1")
+  window = base.whole(window, "reserve_attempt", "argument #3")
+  threshold = base.whole(threshold, "reserve_attempt", "argument #2")
+  local n, err, code = self._store:reserve_attempt(key, now(self), window, threshold)
+  if n == nil then return nil, err, code end
+  return n
+end
+
 function SQLite:reset_failed_logins(u)
   check_user(u, "reset_failed_logins")
   local ok, err, code = self._store:reset_failed_logins(u.id)
