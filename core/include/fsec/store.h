@@ -22,7 +22,7 @@
 
 typedef struct fsec_store fsec_store;
 
-#define FSEC_SCHEMA_VERSION 5
+#define FSEC_SCHEMA_VERSION 6
 
 /* Limits on stored values (bytes). Longer input: FSEC_ETOOLONG. */
 #define FSEC_EMAIL_MAX 254
