@@ -14,6 +14,7 @@ local policy = require "fsec.policy"
 local auth = require "fsec.auth"
 local authz = require "fsec.authz"
 local views = require "fsec.views"
+local ratelimit = require "fsec.ratelimit"
 
 local type = type
 local error = error
@@ -156,7 +157,21 @@ function _M.new(cfg)
     _dummy = engine:dummy_hash(),
     _token_header = c.token_authentication_header:lower(),
   }, Security)
+  -- throttling's counters (fsec.throttle): this process's memory until an
+  -- adapter gives a shared backend (fsec.openresty: an ngx.shared dict)
+  local clock = self._clock or os.time
+  self._limiter = ratelimit.new(ratelimit.memory(clock), clock)
   return self
+end
+
+
+--- Where the throttling counters live: a backend of fsec.ratelimit
+-- ({ incr, get }), shared by every process that serves the site, and the
+-- clock it counts with (seconds; default: the configured clock or
+-- os.time).
+function Security:set_limit_backend(backend, clock)
+  clock = clock or self._clock or os.time
+  self._limiter = ratelimit.new(backend, clock)
 end
 
 

@@ -22,39 +22,10 @@ local function wait_log(app, text, tries)
   return log
 end
 
--- Start the example app; returns a handle with :url(), :stop(), .dir, .pid
--- own_group: in a session and process group of its own (nginx's pid is
--- the group's id), as a terminal's foreground job is
-math.randomseed(os.time()) -- two runs at once (a developer's and CI's) pick other ports
-
--- A loopback port nothing listens on: the app's /hello must be its own,
--- not another run's.
-local function free_port()
-  for _ = 1, 50 do
-    local port = 20000 + math.random(0, 9999)
-    if not helpers.sh(("ss -ltn | grep -q '127.0.0.1:%d '"):format(port)) then return port end
-  end
-  error("no free port")
-end
-
-local function start(workers, env, own_group)
-  local dir = helpers.tmpdir() .. "/app-" .. math.random(1e9)
-  local port = free_port()
-  local p = io.popen(("%s %s sh scripts/serve-example.sh %s %d %d > %s.out 2>&1 & echo $!")
-    :format(env or "", own_group and "setsid" or "", dir, port, workers, dir))
-  local pid = p:read("*l")
-  p:close()
-  local app = { dir = dir, port = port, pid = pid, base = "http://127.0.0.1:" .. port }
-  for _ = 1, 100 do
-    if helpers.sh(("curl -sf %s/hello >/dev/null 2>&1"):format(app.base)) then return app end
-    helpers.sh("sleep 0.1")
-  end
-  error("nginx did not start: " .. tostring(read(dir .. ".out")) .. tostring(read(dir .. "/logs/error.log")))
-end
-
-local function stop(app)
-  helpers.sh("kill -QUIT " .. app.pid .. " 2>/dev/null; sleep 0.3")
-end
+-- Starting and stopping the example app, and curl requests: shared with
+-- the other specs that attack it (spec/example_app.lua).
+local app_lib = require "spec.example_app"
+local start, stop, with_app, http = app_lib.start, app_lib.stop, app_lib.with_app, app_lib.http
 
 -- The status of a JSON client's GET of path with these header lines
 -- (each sent as written, repeats included) and a file of more.
@@ -67,47 +38,6 @@ local function status_of(app, path, lines, file)
   local code = tonumber(p:read("*a"))
   p:close()
   return code
-end
-
--- Run fn(app) on a started app and stop it; a failure comes with the
--- app's error.log.
-local function with_app(workers, env, fn)
-  local app = start(workers, env)
-  local ok, err = pcall(fn, app)
-  stop(app)
-  if not ok then
-    error(tostring(err) .. "\n-- error.log:\n" .. tostring(read(app.dir .. "/logs/error.log")), 0)
-  end
-end
-
--- One HTTP request with curl: status, headers (lower-case), body.
-local function http(app, jar, method, path, opts)
-  opts = opts or {}
-  local out = app.dir .. ".body"
-  local hdr = app.dir .. ".hdr"
-  local args = { "curl -s -X " .. method, "-o " .. out, "-D " .. hdr, "-w '%{http_code}'" }
-  if jar then args[#args + 1] = ("-b %s -c %s"):format(jar, jar) end
-  for k, v in pairs(opts.headers or {}) do args[#args + 1] = ("-H '%s: %s'"):format(k, v) end
-  if opts.json then
-    local f = io.open(app.dir .. ".req", "w")
-    f:write(cjson.encode(opts.json))
-    f:close()
-    args[#args + 1] = "-H 'Content-Type: application/json' --data-binary @" .. app.dir .. ".req"
-  elseif opts.data_file then
-    args[#args + 1] = "-H 'Content-Type: application/json' --data-binary @" .. opts.data_file
-  end
-  args[#args + 1] = "'" .. app.base .. path .. "'"
-  local p = io.popen(table.concat(args, " "))
-  local status = tonumber(p:read("*a"))
-  p:close()
-  local headers = {}
-  for line in (read(hdr) or ""):gmatch("[^\r\n]+") do
-    local k, v = line:match("^([^:]+):%s*(.*)$")
-    if k then headers[k:lower()] = v end
-  end
-  local body = read(out) or ""
-  local j = headers["content-type"] and headers["content-type"]:find("json") and cjson.decode(body)
-  return status, headers, body, j
 end
 
 local function api(app, jar)
@@ -329,10 +259,13 @@ describe_or_pending("the example app in nginx", function()
       local cmd = {}
       for i = 1, n do
         local jar = ("%s.burst%d.jar"):format(app.dir, i)
-        cmd[#cmd + 1] = ("( T=$(curl -s -c %s -b %s -H 'Accept: application/json' %s/login | sed 's/.*\"csrf_token\":\"\\([^\"]*\\)\".*/\\1/');"
-          .. " curl -s -o /dev/null -w '%%{http_code}\\n' -c %s -b %s -H 'Content-Type: application/json' -H \"X-CSRF-Token: $T\""
+        -- each from its own address: the example lets one address post
+        -- one credential at a time (limit_conn), and this is n clients
+        local from = "--interface 127.0.10." .. i
+        cmd[#cmd + 1] = ("( T=$(curl -s %s -c %s -b %s -H 'Accept: application/json' %s/login | sed 's/.*\"csrf_token\":\"\\([^\"]*\\)\".*/\\1/');"
+          .. " curl -s %s -o /dev/null -w '%%{http_code}\\n' -c %s -b %s -H 'Content-Type: application/json' -H \"X-CSRF-Token: $T\""
           .. " -d '{\"email\":\"admin@example.org\",\"password\":\"wrong password\"}' %s/login ) &")
-          :format(jar, jar, app.base, jar, jar, app.base)
+          :format(from, jar, jar, app.base, from, jar, jar, app.base)
       end
       local p = io.popen(table.concat(cmd, " ") .. " wait")
       local codes = {}
@@ -346,8 +279,10 @@ describe_or_pending("the example app in nginx", function()
     end
     -- the example's limits (1 hashing job for its 1 thread, 1 fsync of a
     -- wrong password's count): every login answered, and the worker holds
-    -- its own Lua state and at most 2 of nginx's thread states
-    with_app(1, nil, function(app)
+    -- its own Lua state and at most 2 of nginx's thread states (a queue
+    -- of 16 and a wait of 30 s: the example's 8 and 5 s would refuse some
+    -- of the 12, 503, on a loaded machine)
+    with_app(1, "FSEC_THREAD_QUEUE=16 FSEC_THREAD_WAIT=30", function(app)
       local codes = burst(app, 12)
       assert.equals(12, #codes)
       for _, c in ipairs(codes) do assert.equals(400, c) end
@@ -591,11 +526,13 @@ describe_or_pending("the example app in nginx", function()
       local csrf = j.response.csrf_token
       local login = ("curl -s -o /dev/null -w '%%{http_code}' -b %s -H 'Content-Type: application/json'"
         .. " -H 'Accept: application/json' -H 'X-CSRF-Token: %s' --data-binary @%s"):format(jar, csrf, body)
-      for _ = 1, 4 do -- gone 20 ms in, while the argon2 job runs (thread_jobs = 1)
-        helpers.sh(login .. " -m 0.02 " .. app.base .. "/login >/dev/null 2>&1")
+      -- each from its own address (the example lets an address post one
+      -- credential at a time, and a request whose client left runs on)
+      for i = 1, 4 do -- gone 20 ms in, while the argon2 job runs (thread_jobs = 1)
+        helpers.sh(login .. " --interface 127.0.11." .. i .. " -m 0.02 " .. app.base .. "/login >/dev/null 2>&1")
       end
       helpers.sh("sleep 0.5")
-      local p = io.popen(login .. " -m 10 " .. app.base .. "/login")
+      local p = io.popen(login .. " --interface 127.0.11.9 -m 10 " .. app.base .. "/login")
       local code = p:read("*a"); p:close()
       assert.equals("200", code) -- not a 30 s wait for a slot that never comes back, then 503
     end)

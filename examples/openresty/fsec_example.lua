@@ -63,7 +63,10 @@ function _M.options()
     -- nginx.conf gives the hashing pool one thread: a second job posted
     -- would only wait in nginx's queue, holding a Lua state (~400 KiB)
     thread_jobs = tonumber(os.getenv("FSEC_THREAD_JOBS") or "") or 1,
-    thread_wait = tonumber(os.getenv("FSEC_THREAD_WAIT") or ""),
+    thread_wait = tonumber(os.getenv("FSEC_THREAD_WAIT") or "") or 5, -- then 503: no long queue
+    -- past 8 logins waiting per worker (under a second of argon2 at one
+    -- thread), 503 with Retry-After at once instead of a longer queue
+    thread_queue = tonumber(os.getenv("FSEC_THREAD_QUEUE") or "") or 8,
   }
 end
 

@@ -12,6 +12,7 @@ local forms = require "fsec.forms"
 local mail = require "fsec.mail"
 local pages = require "fsec.pages"
 local redirect = require "fsec.redirect"
+local throttle = require "fsec.throttle"
 local userlib = require "fsec.user"
 local must = require("fsec.datastore").must
 
@@ -716,9 +717,21 @@ end
 -- Routing
 ------------------------------------------------------------------------
 
--- Endpoints that take a credential: the throttle policy runs for them.
+-- Endpoints that take a credential or send mail: the throttle policy
+-- and the per-client limit (fsec.throttle) run for their POSTs, before
+-- any hashing or mail; at /login also the per-account limit.
 local CREDENTIAL = { login = true, verify = true, change = true, register = true,
-                     forgot = true, passwordless = true, reset_token = true }
+                     forgot = true, passwordless = true, reset_token = true, confirm = true }
+
+-- The identity a password login names (email, or username), if any.
+local function posted_identity(sec, name, fields)
+  if name ~= "login" or sec._cfg.passwordless then return nil end
+  local e = fields.email
+  if type(e) == "string" and e:find("%S") then return e end
+  local u = fields.username
+  if type(u) == "string" then return u end
+  return nil
+end
 
 local function route(sec, path)
   local c = sec._cfg
@@ -837,12 +850,9 @@ answer = function(self, req)
     end
   end
   if method == "POST" and CREDENTIAL[name] then
-    local ok = self._policy:run("throttle", req, name)
-    if not ok then
-      res:set_header("Retry-After", "60")
-      if json then return res:json(429, { errors = { "Too many requests" } }) end
-      return res:text(429, "Too many requests")
-    end
+    local ok, wait = self._policy:run("throttle", req, name), 60
+    if ok then ok, wait = throttle.credential(self, req, posted_identity(self, name, fields)) end
+    if not ok then return throttle.refuse(res, json, wait) end
   end
   if not self.datastore then error("fsec: endpoints need a datastore (database or datastore)", 3) end
   local ok, out = pcall(V[name], self, req, res, fields, json, token)

@@ -1,0 +1,264 @@
+-- Issue 19's throttling, mail and access-log items: attacks through the
+-- real nginx example, from other loopback addresses as other clients
+-- (127.0.0.2 floods; 127.0.8.x, 127.0.9.x are legitimate users), plus the
+-- library's limiter on both runtimes.
+local helpers = require "spec.helpers"
+local app_lib = require "spec.example_app"
+local cjson = require "cjson"
+
+local read, median = helpers.read, app_lib.median
+local with_app, http, api = app_lib.with_app, app_lib.http, app_lib.api
+
+local nginx_it = app_lib.enabled and it or function(name) pending(name .. " (LuaJIT pass with nginx only)") end
+
+-- Start spec/tools/flood.sh in the background: its answers go to
+-- out, and it stops when stop exists (or after its count or seconds).
+local function flood(app, o)
+  local out, stop = app.dir .. ".flood." .. math.random(1e9), app.dir .. ".stop." .. math.random(1e9)
+  os.remove(stop)
+  helpers.sh(("(sh spec/tools/flood.sh %s %s '%s' %s %d %d %d %d %s > %s 2>&1; touch %s.done) &")
+    :format(app.base, o.path, o.body, o.from, o.parallel, o.rate, o.max, o.seconds, stop, out, out))
+  local f = { out = out, stop = stop }
+  function f.answers()
+    local list = {}
+    for line in (read(out) or ""):gmatch("[^\n]+") do
+      local code, took, retry = line:match("^(%d+) ([%d.]+) ?(%S*)")
+      if code then list[#list + 1] = { code = tonumber(code), time = tonumber(took), retry = retry } end
+    end
+    return list
+  end
+  -- wait until it hits the server (deadline: seconds): its first batch
+  -- is out, and answers come or (a server that queues them) 10 of its
+  -- connections are open
+  function f.wait_hitting(seconds)
+    local deadline = os.time() + seconds
+    repeat
+      if read(stop .. ".started") and (#f.answers() >= 1 or
+         tonumber(app_lib.run("ss -tnH state established src " .. o.from .. " | wc -l")) >= 10) then
+        return true
+      end
+      helpers.sh("sleep 0.05")
+    until os.time() > deadline
+    return false
+  end
+  function f.running() return read(out .. ".done") == nil end
+  -- pause it: no new batch, and every request it sent answered
+  function f.pause(seconds)
+    helpers.sh("touch " .. stop .. ".pause")
+    local deadline = os.time() + seconds
+    repeat
+      if read(stop .. ".paused") and tonumber(read(stop .. ".sent") or "") == #f.answers() then return true end
+      helpers.sh("sleep 0.05")
+    until os.time() > deadline
+    return false
+  end
+  -- resume it, and wait until it hits the server again
+  function f.resume(seconds)
+    local before = #f.answers()
+    os.remove(stop .. ".pause")
+    local deadline = os.time() + seconds
+    repeat
+      if not read(stop .. ".paused") and (#f.answers() > before or
+         tonumber(app_lib.run("ss -tnH state established src " .. o.from .. " | wc -l")) >= 10) then
+        return true
+      end
+      helpers.sh("sleep 0.05")
+    until os.time() > deadline
+    return false
+  end
+  function f.finish()
+    helpers.sh("touch " .. stop)
+    local deadline = os.time() + 90
+    while not read(out .. ".done") and os.time() <= deadline do helpers.sh("sleep 0.1") end
+    return f.answers()
+  end
+  return f
+end
+
+local function count(list, pred)
+  local n = 0
+  for _, a in ipairs(list) do if pred(a) then n = n + 1 end end
+  return n
+end
+
+-- A signed-out client's JSON login from an address: status, seconds.
+local function login_time(app, from, email, password)
+  local c = api(app, from)
+  local s, _, _, _, took = c.call("POST", "/login", { email = email, password = password })
+  return s, took
+end
+
+-- A Security on a fresh database with one confirmed user, and a JSON POST
+-- to it from a client address (the library tests, both runtimes).
+local PW = "password-1"
+local function setup(extra)
+  local cfg = { database = helpers.tmpfile("thr.db"), recoverable = true, confirmable = true,
+                mail_dir = helpers.tmpdir() .. "/mail-" .. math.random(1e9), external_url = "http://localhost" }
+  for k, v in pairs(extra or {}) do cfg[k] = v end
+  local sec = helpers.new(cfg)
+  assert(sec.datastore:create_user{ email = "matt@example.com", password = sec:hash_password(PW), confirmed_at = os.time() })
+  return sec, cfg.mail_dir
+end
+local function post(sec, path, body, addr)
+  return sec:handle(helpers.request{ method = "POST", path = path, remote_addr = addr or "192.0.2.7",
+    headers = { accept = "application/json", ["content-type"] = "application/json" }, body = cjson.encode(body) })
+end
+
+
+describe("issue 19 item 4: one client cannot starve the others", function()
+  nginx_it("W19-04: a flood of bogus logins from one address leaves another address's login within 2x its idle time", function()
+    with_app(2, nil, function(app)
+      local email, password = app_lib.admin(app)
+      -- each login from its own address (127.0.8.x idle, 127.0.9.x under the
+      -- flood): a person signs in once, within nginx's per-address rate.
+      -- Idle and flooded logins alternate (the flood paused, then resumed):
+      -- the machine's other load drifts, and both sides see the same.
+      -- 1 + 8 + 8 logins: within the account's 20 a minute.
+      login_time(app, "127.0.8.100", email, password) -- warm: the helper processes, the caches
+      local f = flood(app, { path = "/login", body = '{"email":"bogus%d@example.org","password":"wrong password"}',
+                             from = "127.0.0.2", parallel = 20, rate = 100, max = 100000, seconds = 200 })
+      assert.is_true(f.wait_hitting(30), "the flood did not start in 30 s")
+      local idle, busy, codes = {}, {}, {}
+      for i = 1, 8 do
+        assert.is_true(f.pause(60), "the flood's requests were not all answered within 60 s")
+        local s, t = login_time(app, "127.0.8." .. i, email, password)
+        assert.equals(200, s)
+        idle[i] = t
+        assert.is_true(f.resume(30), "the flood did not resume")
+        s, t = login_time(app, "127.0.9." .. i, email, password)
+        codes[i], busy[i] = s, t
+      end
+      local during, running = #f.answers(), f.running()
+      local answers = f.finish()
+      local m_idle, m_busy = median(idle), median(busy)
+      io.stderr:write(("\n[W19-04] legitimate login: idle median %.3f s, under flood median %.3f s (%.2fx);"
+        .. " flood: %d answers (%d during the measurement), %d x 429, %d x 503, %d x 400\n")
+        :format(m_idle, m_busy, m_busy / m_idle, #answers, during, count(answers, function(a) return a.code == 429 end),
+                count(answers, function(a) return a.code == 503 end), count(answers, function(a) return a.code == 400 end)))
+      for i = 1, #codes do assert.equals(200, codes[i], "legitimate login " .. i .. " under the flood") end
+      assert.is_true(running and during >= 40, "the flood ran all along: " .. during .. " answers")
+      assert.is_true(m_busy <= 2 * m_idle, ("under the flood %.3f s against %.3f s idle"):format(m_busy, m_idle))
+      -- the flood was told to back off, with a time to wait, not served
+      local throttled = count(answers, function(a) return a.code == 429 end)
+      assert.is_true(throttled > #answers / 2, throttled .. " of " .. #answers .. " throttled")
+      assert.equals(throttled, count(answers, function(a) return a.code == 429 and tonumber(a.retry) and tonumber(a.retry) >= 1 end))
+    end)
+  end)
+end)
+
+describe("issue 19 item 4: the hashing queue is bounded", function()
+  nginx_it("W19-04: logins from 150 addresses at once: the excess gets 503 with Retry-After at once, not a long queue", function()
+    with_app(2, nil, function(app)
+      local f = flood(app, { path = "/login", body = '{"email":"nobody%d@example.org","password":"wrong password"}',
+                             from = "127.0.1.%d", parallel = 150, rate = 1000, max = 150, seconds = 90 })
+      local answers
+      local deadline = os.time() + 120
+      repeat
+        helpers.sh("sleep 0.2")
+        answers = f.answers()
+      until read(f.out .. ".done") or os.time() > deadline
+      local refused, slowest = {}, 0
+      for _, a in ipairs(answers) do
+        if a.code == 503 then refused[#refused + 1] = a.time end
+        if a.time > slowest then slowest = a.time end
+      end
+      io.stderr:write(("\n[W19-04 queue] 150 logins from 150 addresses: %d x 400, %d x 503 (median %.3f s),"
+        .. " slowest answer %.2f s\n"):format(count(answers, function(a) return a.code == 400 end), #refused,
+        #refused > 0 and median(refused) or -1, slowest))
+      assert.equals(150, #answers)
+      assert.equals(150, count(answers, function(a) return a.code == 400 or a.code == 503 end))
+      assert.is_true(#refused >= 1, "no login was refused: the queue is unbounded")
+      -- at once: in the time a few requests take on this loaded machine,
+      -- not after a wait for the queue (thread_wait)
+      assert.is_true(median(refused) < 2, "503s came after " .. median(refused) .. " s")
+      assert.is_true(slowest < 10, "an answer waited " .. slowest .. " s")
+      assert.equals(#refused, count(answers, function(a) return a.code == 503 and tonumber(a.retry) end))
+    end)
+  end)
+
+  nginx_it("W19-04: guesses at one account from 60 addresses: past its limit 429 with Retry-After, no hash", function()
+    with_app(2, nil, function(app)
+      local email = app_lib.admin(app)
+      local f = flood(app, { path = "/login", body = '{"email":"' .. email .. '","password":"guess %d"}',
+                             from = "127.0.2.%d", parallel = 4, rate = 60, max = 60, seconds = 90 })
+      local deadline = os.time() + 120
+      while not read(f.out .. ".done") and os.time() <= deadline do helpers.sh("sleep 0.2") end
+      local answers = f.answers()
+      local checked = count(answers, function(a) return a.code == 400 end)
+      local throttled = count(answers, function(a) return a.code == 429 and tonumber(a.retry) end)
+      -- a full hashing queue may refuse some too (503, Retry-After)
+      local busy = count(answers, function(a) return a.code == 503 and tonumber(a.retry) end)
+      io.stderr:write(("\n[W19-04 account] 60 guesses from 60 addresses: %d checked (400), %d x 429, %d x 503\n")
+        :format(checked, throttled, busy))
+      local codes = {}
+      for _, a in ipairs(answers) do codes[#codes + 1] = a.code .. "/" .. a.retry end
+      assert.equals(60, #answers)
+      assert.equals(60, checked + throttled + busy, table.concat(codes, " "))
+      assert.is_true(throttled >= 30, table.concat(codes, " "))
+      assert.is_true(checked <= 20, checked .. " password checks for one account in a minute")
+    end)
+  end)
+end)
+
+
+-- The library itself (both runtimes): the limiter, and the limits at
+-- sec:handle and HTTP Basic.
+describe("issue 19: fsec.ratelimit and fsec.throttle", function()
+  local ratelimit = require "fsec.ratelimit"
+
+  it("the limiter counts a sliding window per key, gives refused hits back and says how long to wait", function()
+    local t = { now = 1000 }
+    local clock = function() return t.now end
+    local l = ratelimit.new(ratelimit.memory(clock), clock)
+    for _ = 1, 3 do assert.is_true((l:hit("k", 3, 10))) end
+    local ok, wait = l:hit("k", 3, 10)
+    assert.is_false(ok)
+    assert.is_true(wait >= 1 and wait <= 20, tostring(wait))
+    assert.is_true((l:hit("other", 3, 10))) -- keys are apart
+    for _ = 1, 50 do assert.is_false((l:hit("k", 3, 10))) end -- refused: not counted
+    t.now = 1010 -- next window: the 3 still weigh fully at its start
+    assert.is_false((l:hit("k", 3, 10)))
+    t.now = 1015 -- half of them slid out: 1.5 + 1 <= 3
+    assert.is_true((l:hit("k", 3, 10)))
+    t.now = 1040
+    for _ = 1, 3 do assert.is_true((l:hit("k", 3, 10))) end
+    -- all or nothing: a hit refused by one limit counts against none
+    assert.is_true((l:hit_all{ { "a", 1, 10 } }))
+    assert.is_false((l:hit_all{ { "b", 5, 10 }, { "a", 1, 10 } }))
+    for _ = 1, 5 do assert.is_true((l:hit("b", 5, 10))) end
+    -- the memory backend stays bounded by its key count
+    local m = ratelimit.memory(clock, 100)
+    local small = ratelimit.new(m, clock)
+    for i = 1, 1000 do small:hit("client" .. i, 1, 10) end
+    assert.is_true(m.count() <= 100, tostring(m.count()))
+  end)
+
+  it("a client over throttle_client_limit and an account over throttle_identity_limit get 429 and Retry-After before any hash", function()
+    local sec = setup{ csrf_enabled = false, throttle_client_limit = 5, throttle_identity_limit = 8 }
+    for i = 1, 5 do assert.equals(400, post(sec, "/login", { email = "x" .. i .. "@example.com", password = "wrong pw" }).status) end
+    local before = sec:hash_count()
+    local res = post(sec, "/login", { email = "y@example.com", password = "wrong pw" })
+    assert.equals(429, res.status)
+    assert.is_true(tonumber(res.headers["Retry-After"]) >= 1)
+    assert.equals(before, sec:hash_count())
+    -- one account from many addresses: its own limit (email folded)
+    for i = 1, 8 do
+      assert.equals(400, post(sec, "/login", { email = i % 2 == 0 and "MATT@example.com" or "matt@example.com",
+                                               password = "wrong pw" }, "198.51.100." .. i).status)
+    end
+    before = sec:hash_count()
+    res = post(sec, "/login", { email = "matt@example.com", password = PW }, "198.51.100.99")
+    assert.equals(429, res.status)
+    assert.equals(before, sec:hash_count())
+    -- HTTP Basic: the same limits, answered 429 by check()
+    local basic = setup{ throttle_client_limit = 2, auth_mechanisms = { "basic" } }
+    local function try()
+      local req = helpers.request{ headers = { authorization = "Basic " .. require("fsec.core").base64_encode("nobody@example.com:x"),
+                                               accept = "application/json" } }
+      return select(2, basic:check(req, { auth = { "basic" } }))
+    end
+    assert.equals(401, try()); assert.equals(401, try())
+    assert.equals(429, try())
+    assert.has_error(function() helpers.new{ throttle_window = 0 } end) -- a bad window is refused
+  end)
+end)
