@@ -262,3 +262,87 @@ describe("issue 19: fsec.ratelimit and fsec.throttle", function()
     assert.has_error(function() helpers.new{ throttle_window = 0 } end) -- a bad window is refused
   end)
 end)
+
+
+describe("issue 19 item 5: instruction mail is rate-limited", function()
+  -- n POSTs of path for email, each from its own address (from: a %d pattern)
+  local function requests(app, path, email, from, n)
+    local codes, retry = {}, {}
+    for i = 1, n do
+      local c = api(app, from:format(i))
+      local s, _, hd = c.call("POST", path, { email = email })
+      codes[i], retry[i] = s, hd["retry-after"]
+    end
+    return codes, retry
+  end
+  local function mails_to(app, email)
+    return count(app_lib.mails(app), function(m) return m.to == email end)
+  end
+
+  nginx_it("W19-05: 30 POST /reset for one address from 30 addresses send at most 5 mails; the rest answer 429", function()
+    with_app(1, nil, function(app)
+      local email = app_lib.admin(app)
+      local codes, retry = requests(app, "/reset", email, "127.0.3.%d", 30)
+      helpers.sh("sleep 0.5") -- mail leaves after the response
+      local sent = mails_to(app, email)
+      io.stderr:write(("\n[W19-05] 30 resets of one address from 30 addresses: %d mails, %d x 200, %d x 429\n")
+        :format(sent, count(codes, function(c) return c == 200 end), count(codes, function(c) return c == 429 end)))
+      assert.is_true(sent >= 1 and sent <= 5, sent .. " mails")
+      for i, c in ipairs(codes) do
+        assert.is_true(c == 200 or (c == 429 and tonumber(retry[i]) ~= nil), "answer " .. i .. ": " .. c)
+      end
+      assert.equals(sent, count(codes, function(c) return c == 200 end))
+      -- and one client for many addresses: its own limit
+      local a = api(app, "127.0.3.200")
+      local client_codes = {}
+      for i = 1, 25 do client_codes[i] = a.call("POST", "/confirm", { email = ("c%d@example.org"):format(i) }) end
+      assert.is_true(count(client_codes, function(c) return c == 429 end) >= 1, table.concat(client_codes, " "))
+    end)
+  end)
+
+  nginx_it("W19-05: with generic responses, over the limit the answer is the same and no mail goes", function()
+    with_app(1, "FSEC_GENERIC_RESPONSES=1", function(app)
+      local email = app_lib.admin(app)
+      local function shape(path, address, from)
+        local c = api(app, from)
+        local s, r = c.call("POST", path, { email = address })
+        r = r or {}
+        r.csrf_token = nil
+        return s .. " " .. cjson.encode(r)
+      end
+      for _, path in ipairs{ "/reset", "/confirm" } do
+        local unknown = shape(path, "nobody@example.org", "127.0.4.250")
+        for i = 1, 12 do
+          assert.equals(unknown, shape(path, email, ("127.0.4.%d"):format(i)), path .. " #" .. i)
+        end
+      end
+      helpers.sh("sleep 0.5")
+      local sent = mails_to(app, email)
+      io.stderr:write(("\n[W19-05 generic] 24 requests for one address: %d mails\n"):format(sent))
+      assert.is_true(sent <= 5, sent .. " mails")
+    end)
+  end)
+
+  it("mail past mail_address_limit: 429 without generic responses; with them the same answer and no mail", function()
+    local sec, dir = setup{ csrf_enabled = false, mail_address_limit = 2 }
+    assert.equals(200, post(sec, "/reset", { email = "matt@example.com" }, "192.0.2.1").status)
+    assert.equals(200, post(sec, "/reset", { email = "Matt@example.com" }, "192.0.2.2").status)
+    local res = post(sec, "/reset", { email = "matt@example.com" }, "192.0.2.3")
+    assert.equals(429, res.status)
+    assert.is_true(tonumber(res.headers["Retry-After"]) >= 1)
+    assert.equals(2, #helpers.mails(dir))
+    local g, gdir = setup{ csrf_enabled = false, mail_address_limit = 2, mail_client_limit = 3, return_generic_responses = true }
+    local answers = {}
+    local function shape(res) -- the status and the answer, its fresh CSRF token aside
+      local j = cjson.decode(res.body)
+      j.response.csrf_token = nil
+      return res.status .. " " .. cjson.encode(j)
+    end
+    for i = 1, 4 do answers[i] = shape(post(g, "/reset", { email = "matt@example.com" }, "192.0.2." .. i)) end
+    for i = 1, 4 do answers[#answers + 1] = shape(post(g, "/reset", { email = "nobody" .. i .. "@example.com" }, "192.0.2.50")) end
+    for i = 2, #answers do assert.equals(answers[1], answers[i]) end
+    assert.equals(2, #helpers.mails(gdir))
+    -- a bad limit is refused
+    assert.has_error(function() helpers.new{ mail_address_limit = -1 } end)
+  end)
+end)

@@ -38,6 +38,9 @@ function _M.config(prefix)
     -- (scripts/serve-example.sh sets it from the port)
     external_url = os.getenv("FSEC_EXTERNAL_URL"),
     registerable = true, confirmable = true, recoverable = true, changeable = true,
+    -- FSEC_GENERIC_RESPONSES=1: Flask-Security's generic responses (no
+    -- answer tells whether an account exists)
+    return_generic_responses = os.getenv("FSEC_GENERIC_RESPONSES") == "1",
     trackable = true, -- logout: POST with a CSRF token only (fsec's default; a GET could be forged)
     security_payload = function(user) return { email = user.email } end,
   }

@@ -461,6 +461,12 @@ _M.schema = {
     description = "fsec: password checks one account (identity) may get per throttle_window, from all clients together (0: off)" },
   throttle_window = { type = "number", default = 60, check = int_range(1, 86400),
     description = "fsec: seconds" },
+  mail_address_limit = { type = "number", default = 5, check = int_range(0, 1000000),
+    description = "fsec: instruction mails (reset, confirm, passwordless, registration of a taken address) one address may be sent per mail_limit_window (0: off)" },
+  mail_client_limit = { type = "number", default = 20, check = int_range(0, 1000000),
+    description = "fsec: instruction mails one client address may cause per mail_limit_window (0: off)" },
+  mail_limit_window = { type = "number", default = 3600, check = int_range(1, 2^31),
+    description = "fsec: seconds" },
 
   -- mail
   send_mail = { type = "function",

@@ -51,6 +51,16 @@ function _M.credential(sec, req, identity)
 end
 
 
+--- May mail go to this address for this client now? Counts it (every
+-- request for instructions to the address counts, whether or not the
+-- account exists: the count is no oracle either).
+-- @return true; or false and the seconds to wait
+function _M.mail(sec, req, email)
+  local c = sec._cfg
+  return hit(sec, req, "m", c.mail_client_limit, email, c.mail_address_limit, c.mail_limit_window)
+end
+
+
 --- Answer 429 with Retry-After.
 function _M.refuse(res, json, wait)
   res:set_header("Retry-After", tostring(wait or 60))

@@ -314,6 +314,13 @@ local function send_link(sec, req, kind, user)
   sec.signals:send(k.signal, { user = auth.public_user(user) })
 end
 
+-- An expired link followed brings a new one, within the address's and
+-- the client's mail limits (fsec.throttle.mail); over them, silently
+-- none: the answer ("expired, a new link was sent") stays the same.
+local function resend_link(sec, req, kind, user)
+  if throttle.mail(sec, req, user.email) then send_link(sec, req, kind, user) end
+end
+
 -- The "send me instructions" endpoints (confirm, forgot, passwordless):
 -- an email field, a check of the account, a mail and a signal. In generic
 -- mode the answer does not depend on whether the account exists.
@@ -327,13 +334,19 @@ local function instructions(sec, req, res, fields, json, o)
   end
   local form = forms.new(sec, fields)
   local email = form:email()
+  -- the mail limits, counted for every well-formed address (known or
+  -- not: the same work, no oracle): with generic responses, over them the
+  -- answer is the usual one and no mail goes; without, 429
+  local allowed, wait = true, nil
+  if email then allowed, wait = throttle.mail(sec, req, email) end
+  if not allowed and not sec._cfg.return_generic_responses then return throttle.refuse(res, json, wait) end
   local user = email and auth.lookup_identity(sec, email)
   if form:ok() then
     local key = not user and "USER_DOES_NOT_EXIST" or o.refuse(user)
     if key then form:error("email", key) end
   end
   if form:ok() then
-    o.send(user)
+    if allowed then o.send(user) end
   elseif sec._cfg.return_generic_responses and form.field_errors.email and (email or o.generic_any) then
     form = forms.new(sec, fields) -- the same answer whether or not the account exists
   end
@@ -366,7 +379,7 @@ function V.login_token(sec, req, res, _, json, token)
     key = "INVALID_LOGIN_TOKEN"
   elseif state == "expired" then
     key = "LOGIN_EXPIRED"
-    send_link(sec, req, "login", user)
+    resend_link(sec, req, "login", user)
   end
   local vars = { within = within_text(sec._cfg.login_within), email = user and user.email }
   if not key then
@@ -432,10 +445,15 @@ function V.register(sec, req, res, fields, json)
     -- generic responses: answer as for a new account, create nothing
     -- (Flask-Security's register_existing)
     auth.new_hash(sec, password) -- the same work as a registration (and faults)
+    -- past the mail limits the taken address's owner is not mailed,
+    -- silently (the answer stays a new account's)
+    local mail_ok = throttle.mail(sec, req, email)
     sec.signals:send("user_not_registered", { user = existing and auth.public_user(existing) or nil,
       existing_email = existing and true or false, existing_username = taken and true or false,
       form_data = { email = email, username = username } })
-    if existing then
+    if not mail_ok then -- over the mail limits: no mail, the same answer
+      sec._log("warn", "fsec: registration of a taken address: mail limit reached, not mailed")
+    elseif existing then
       -- the owner hears of it (Flask-Security-Too's welcome_existing; E-06)
       mail.send(sec, "welcome_existing", existing, mail.base_url(sec, req)
         .. url(sec, cfg.recoverable and "reset_url" or "login_url"))
@@ -494,7 +512,7 @@ function V.confirm_token(sec, req, res, _, json, token)
   elseif user.confirmed_at then key = "ALREADY_CONFIRMED"
   elseif state == "expired" then
     key = "CONFIRMATION_EXPIRED" -- with a new link, as Flask-Security
-    send_link(sec, req, "confirm", user)
+    resend_link(sec, req, "confirm", user)
   end
   local vars = { within = within_text(cfg.confirm_email_within), email = user and user.email }
   if not key then
@@ -554,7 +572,7 @@ function V.reset_token(sec, req, res, fields, json, token)
   -- whose expired link is then just invalid
   if bad == "PASSWORD_RESET_EXPIRED" then
     if user.active and not requires_confirmation(sec, user) then
-      send_link(sec, req, "reset", user)
+      resend_link(sec, req, "reset", user)
     else
       bad = "INVALID_RESET_PASSWORD_TOKEN"
     end
