@@ -165,6 +165,14 @@ function _M.new(cfg)
 end
 
 
+--- How mail leaves: fn(job) runs job() later, after the response (an
+-- adapter's timer: fsec.openresty uses ngx.timer.at), so that sending
+-- is off the response path; nil (the default) sends in the request.
+function Security:set_deferrer(fn)
+  self._defer = fn
+end
+
+
 --- Where the throttling counters live: a backend of fsec.ratelimit
 -- ({ incr, get }), shared by every process that serves the site, and the
 -- clock it counts with (seconds; default: the configured clock or

@@ -58,11 +58,21 @@ local function admin_password(app)
   return read(app.dir .. "/var/admin-password.txt"):match("^%S+ (%S+)")
 end
 
+-- The newest mail, once there is one more than this app's last read:
+-- mail leaves after the response (a timer), so it may come just after.
 local function latest_mail(app)
-  local p = io.popen("ls -1t " .. app.dir .. "/var/mail")
-  local name = p:read("*l")
-  p:close()
-  return read(app.dir .. "/var/mail/" .. name)
+  local seen = app.mails_read or 0
+  local names
+  for _ = 1, 50 do
+    local p = io.popen("ls -1t " .. app.dir .. "/var/mail")
+    names = {}
+    for n in p:lines() do names[#names + 1] = n end
+    p:close()
+    if #names > seen then break end
+    helpers.sh("sleep 0.05")
+  end
+  app.mails_read = #names
+  return read(app.dir .. "/var/mail/" .. names[1])
 end
 
 local function latest_mail_link(app)

@@ -346,3 +346,49 @@ describe("issue 19 item 5: instruction mail is rate-limited", function()
     assert.has_error(function() helpers.new{ mail_address_limit = -1 } end)
   end)
 end)
+
+
+describe("issue 19 item 8 (mail): known and unknown addresses take the same time", function()
+  nginx_it("W19-08: with generic responses, POST /reset medians of 200 known and 200 unknown addresses differ by < 10 %", function()
+    with_app(1, "FSEC_GENERIC_RESPONSES=1", function(app)
+      -- 200 confirmed accounts, one hash for all (the app's own store)
+      local sec = app_lib.security(app)
+      local hash = assert(sec:hash_password("password-123"))
+      for i = 1, 200 do
+        assert(sec.datastore:create_user{ email = ("known%d@example.org"):format(i), password = hash, confirmed_at = os.time() })
+      end
+      sec:close()
+      -- one curl, requests one after another, known and unknown
+      -- interleaved, each from its own address (no limit in the way)
+      local jar = app.dir .. ".timing.jar"
+      local _, _, _, j = http(app, jar, "GET", "/login", { headers = { Accept = "application/json" } })
+      local token = j.response.csrf_token
+      local cfg = {}
+      for i = 1, 200 do
+        for _, kind in ipairs{ "known", "unknown" } do
+          cfg[#cfg + 1] = ('url = "%s/reset"\ndata = "{\\"email\\":\\"%s%d@example.org\\"}"\ninterface = "127.0.%d.%d"\n'
+            .. 'cookie = "%s"\nheader = "Accept: application/json"\nheader = "Content-Type: application/json"\n'
+            .. 'header = "X-CSRF-Token: %s"\noutput = "/dev/null"\nwrite-out = "%s %%{http_code} %%{time_total}\\n"\n')
+            :format(app.base, kind, i, kind == "known" and 5 or 6, i, jar, token, kind)
+        end
+      end
+      local f = io.open(app.dir .. ".timing.cfg", "w")
+      f:write(table.concat(cfg, "next\n"))
+      f:close()
+      local times = { known = {}, unknown = {} }
+      for line in app_lib.run("curl -s -K " .. app.dir .. ".timing.cfg"):gmatch("[^\n]+") do
+        local kind, code, took = line:match("^(%a+) (%d+) ([%d.]+)")
+        assert.equals("200", code, line)
+        table.insert(times[kind], tonumber(took))
+      end
+      assert.equals(200, #times.known); assert.equals(200, #times.unknown)
+      local k, u = median(times.known), median(times.unknown)
+      local diff = math.abs(k - u) / math.min(k, u)
+      io.stderr:write(("\n[W19-08] POST /reset medians: known %.3f ms, unknown %.3f ms (%.1f %%)\n")
+        :format(k * 1000, u * 1000, diff * 100))
+      helpers.sh("sleep 0.5")
+      assert.equals(200, count(app_lib.mails(app), function(m) return m.to and m.to:find("^known") end))
+      assert.is_true(diff < 0.10, ("known %.3f ms, unknown %.3f ms"):format(k * 1000, u * 1000))
+    end)
+  end)
+end)

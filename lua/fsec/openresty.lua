@@ -583,6 +583,21 @@ local function install_limits(s)
   s:set_limit_backend(ratelimit.memory(ngx.now), ngx.now)
 end
 
+-- Run job after the response, from a timer (a mail: fsec.mail). The
+-- delay is not 0: nginx runs expired timers before the events posted in
+-- the same cycle, where the end of this very response may be, and the
+-- job would then come before the answer. A timer that cannot be made
+-- (lua_max_pending_timers reached) runs it here: a mail is never dropped.
+local DEFER_DELAY = 0.002
+local function defer(job)
+  local ok, err = ngx.timer.at(DEFER_DELAY, function() job() end)
+  if not ok then
+    ngx.log(ngx.WARN, "fsec: no timer for a mail (", err, "): sent in the request")
+    job()
+  end
+end
+
+
 -- What init_worker does, on s, a new Security object.
 local function build_worker(s)
   -- nginx's cached time: no system call, and compiled by LuaJIT (os.time
@@ -603,6 +618,8 @@ local function build_worker(s)
   end
   if generation and ds then install_cache(s, generation) end
   install_limits(s)
+  -- mail leaves after the response, from a timer (fsec.mail)
+  s:set_deferrer(defer)
   if saved_opts.setup then saved_opts.setup(s) end
   for name, o in pairs(GC_OPTS) do
     if saved_opts[name] then collectgarbage(o.set, saved_opts[name]) end

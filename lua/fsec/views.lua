@@ -173,8 +173,20 @@ local function user_from_token(sec, purpose, token, within)
   return user
 end
 
-local function link(sec, req, key, token)
-  return mail.base_url(sec, req) .. url(sec, key, "/" .. token)
+-- base: mail.base_url's answer, taken from the request before any
+-- deferred work (a timer has no request)
+local function link(sec, base, key, token)
+  return base .. url(sec, key, "/" .. token)
+end
+
+-- Run job after the response where the adapter can (sec:set_deferrer:
+-- a timer in OpenResty), else now. The "send me instructions" endpoints
+-- put all of a mail's work there (token, message, mailer, signal); with
+-- generic responses, the account's lookup too.
+local function later(sec, job)
+  local defer = sec._defer
+  if defer then return defer(job) end
+  return job()
 end
 
 
@@ -308,17 +320,19 @@ local SEND = {
   confirm = { url = "confirm_url", signal = "confirm_instructions_sent" },
   reset = { url = "reset_url", signal = "reset_password_instructions_sent" },
 }
-local function send_link(sec, req, kind, user)
+local function send_link(sec, base, kind, user)
   local k = SEND[kind]
-  mail.send(sec, kind, user, link(sec, req, k.url, make_token(sec, kind, user)))
-  sec.signals:send(k.signal, { user = auth.public_user(user) })
+  later(sec, function()
+    mail.deliver_now(sec, kind, user, link(sec, base, k.url, make_token(sec, kind, user)))
+    sec.signals:send(k.signal, { user = auth.public_user(user) })
+  end)
 end
 
 -- An expired link followed brings a new one, within the address's and
 -- the client's mail limits (fsec.throttle.mail); over them, silently
 -- none: the answer ("expired, a new link was sent") stays the same.
 local function resend_link(sec, req, kind, user)
-  if throttle.mail(sec, req, user.email) then send_link(sec, req, kind, user) end
+  if throttle.mail(sec, req, user.email) then send_link(sec, mail.base_url(sec, req), kind, user) end
 end
 
 -- The "send me instructions" endpoints (confirm, forgot, passwordless):
@@ -339,16 +353,29 @@ local function instructions(sec, req, res, fields, json, o)
   -- answer is the usual one and no mail goes; without, 429
   local allowed, wait = true, nil
   if email then allowed, wait = throttle.mail(sec, req, email) end
-  if not allowed and not sec._cfg.return_generic_responses then return throttle.refuse(res, json, wait) end
-  local user = email and auth.lookup_identity(sec, email)
-  if form:ok() then
-    local key = not user and "USER_DOES_NOT_EXIST" or o.refuse(user)
-    if key then form:error("email", key) end
-  end
-  if form:ok() then
-    if allowed then o.send(user) end
-  elseif sec._cfg.return_generic_responses and form.field_errors.email and (email or o.generic_any) then
-    form = forms.new(sec, fields) -- the same answer whether or not the account exists
+  local generic = sec._cfg.return_generic_responses
+  if not allowed and not generic then return throttle.refuse(res, json, wait) end
+  local base = mail.base_url(sec, req)
+  if generic and email and form:ok() then
+    -- the answer cannot depend on the account: finding it and mailing it
+    -- come after the answer (later), so a known address and an unknown
+    -- one cost the request the same work, and the same time
+    later(sec, function()
+      local ok, user = pcall(auth.lookup_identity, sec, email)
+      if not ok then return sec._log("error", "fsec: instructions not sent: " .. tostring(user)) end
+      if user and allowed and not o.refuse(user) then o.send(user, base) end
+    end)
+  else
+    local user = email and auth.lookup_identity(sec, email)
+    if form:ok() then
+      local key = not user and "USER_DOES_NOT_EXIST" or o.refuse(user)
+      if key then form:error("email", key) end
+    end
+    if form:ok() then
+      o.send(user, base)
+    elseif generic and form.field_errors.email and (email or o.generic_any) then
+      form = forms.new(sec, fields) -- the same answer whether or not the account exists
+    end
   end
   if not form:ok() then
     if json then return json_error(res, form) end
@@ -365,7 +392,7 @@ function V.passwordless(sec, req, res, fields, json)
     page = "login", extra = { passwordless = true, links = home_links(sec) },
     get_json = { identity_attributes = sec:get_identity_attributes() },
     refuse = function(user) return not user.active and "DISABLED_ACCOUNT" or nil end,
-    send = function(user) send_link(sec, req, "login", user) end,
+    send = function(user, base) send_link(sec, base, "login", user) end,
     flash = { "success", "LOGIN_EMAIL_SENT" }, redirect = url(sec, "login_url"), generic_any = true,
   })
 end
@@ -480,7 +507,7 @@ function V.register(sec, req, res, fields, json)
                                         form_data = { email = email, username = username } })
   local logged_in = false
   if cfg.confirmable then
-    mail.send(sec, "welcome_confirm", user, link(sec, req, "confirm_url", make_token(sec, "confirm", user)))
+    mail.send(sec, "welcome_confirm", user, link(sec, mail.base_url(sec, req), "confirm_url", make_token(sec, "confirm", user)))
   else
     mail.send(sec, "welcome", user, mail.base_url(sec, req) .. url(sec, "login_url"))
   end
@@ -500,7 +527,7 @@ function V.confirm(sec, req, res, fields, json)
   return instructions(sec, req, res, fields, json, {
     page = "confirm", extra = { links = home_links(sec) },
     refuse = function(user) return user.confirmed_at and "ALREADY_CONFIRMED" or nil end,
-    send = function(user) send_link(sec, req, "confirm", user) end,
+    send = function(user, base) send_link(sec, base, "confirm", user) end,
     flash = { "info", "CONFIRMATION_REQUEST" }, redirect = url(sec, "confirm_url"),
   })
 end
@@ -555,7 +582,7 @@ function V.forgot(sec, req, res, fields, json)
       if not user.active then return "DISABLED_ACCOUNT" end
       if requires_confirmation(sec, user) then return "CONFIRMATION_REQUIRED" end
     end,
-    send = function(user) send_link(sec, req, "reset", user) end,
+    send = function(user, base) send_link(sec, base, "reset", user) end,
     flash = { "info", sec._cfg.return_generic_responses and "GENERIC_RECOVERY" or "PASSWORD_RESET_REQUEST" },
     redirect = url(sec, "reset_url"),
   })
