@@ -392,3 +392,26 @@ describe("issue 19 item 8 (mail): known and unknown addresses take the same time
     end)
   end)
 end)
+
+
+describe("issue 19: tokens stay out of the access log", function()
+  nginx_it("W19-13: ?auth_token= and mailed links' tokens are not written to the access log", function()
+    with_app(1, nil, function(app)
+      local secret = "SECRET" .. math.random(1e9)
+      local paths = { "/api/me?auth_token=" .. secret, "/login?auth_token=" .. secret,
+                      "/reset/" .. secret, "/confirm/" .. secret .. "?auth_token=" .. secret }
+      for _, p in ipairs(paths) do http(app, nil, "GET", p, { headers = { Accept = "application/json" } }) end
+      local log
+      local deadline = os.time() + 10
+      local lines
+      repeat
+        log = read(app.dir .. "/logs/access.log") or ""
+        lines = select(2, log:gsub("\n", ""))
+        if lines < 5 then helpers.sh("sleep 0.1") end
+      until lines >= 5 or os.time() > deadline -- the start's /hello and these 4
+      assert.matches("GET /api/me ", log, 1, true)
+      assert.matches("GET /reset/<token> ", log, 1, true)
+      assert.is_nil(log:find(secret, 1, true), log)
+    end)
+  end)
+end)
