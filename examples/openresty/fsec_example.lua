@@ -41,6 +41,10 @@ function _M.config(prefix)
     -- FSEC_GENERIC_RESPONSES=1: Flask-Security's generic responses (no
     -- answer tells whether an account exists)
     return_generic_responses = os.getenv("FSEC_GENERIC_RESPONSES") == "1",
+    -- FSEC_THROTTLE=off: no per-client or per-account limit (the
+    -- benchmarks measure capacity from one client; never in production)
+    throttle_client_limit = os.getenv("FSEC_THROTTLE") == "off" and 0 or nil,
+    throttle_identity_limit = os.getenv("FSEC_THROTTLE") == "off" and 0 or nil,
     trackable = true, -- logout: POST with a CSRF token only (fsec's default; a GET could be forged)
     security_payload = function(user) return { email = user.email } end,
   }
