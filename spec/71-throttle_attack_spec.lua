@@ -27,44 +27,38 @@ local function flood(app, o)
     end
     return list
   end
-  -- wait until it hits the server (deadline: seconds): its first batch
-  -- is out, and answers come or (a server that queues them) 10 of its
-  -- connections are open
-  function f.wait_hitting(seconds)
+  -- true once ready() holds, polled until the deadline (seconds)
+  local function poll(seconds, ready)
     local deadline = os.time() + seconds
     repeat
-      if read(stop .. ".started") and (#f.answers() >= 1 or
-         tonumber(app_lib.run("ss -tnH state established src " .. o.from .. " | wc -l")) >= 10) then
-        return true
-      end
+      if ready() then return true end
       helpers.sh("sleep 0.05")
     until os.time() > deadline
     return false
+  end
+  -- it hits the server: more than `before` answers came, or (a server
+  -- that queues them) 10 of its connections are open
+  local function hitting(before)
+    return #f.answers() > before
+      or tonumber(app_lib.run("ss -tnH state established src " .. o.from .. " | wc -l")) >= 10
+  end
+  -- wait until its first batch is out and hits the server
+  function f.wait_hitting(seconds)
+    return poll(seconds, function() return read(stop .. ".started") and hitting(0) end)
   end
   function f.running() return read(out .. ".done") == nil end
   -- pause it: no new batch, and every request it sent answered
   function f.pause(seconds)
     helpers.sh("touch " .. stop .. ".pause")
-    local deadline = os.time() + seconds
-    repeat
-      if read(stop .. ".paused") and tonumber(read(stop .. ".sent") or "") == #f.answers() then return true end
-      helpers.sh("sleep 0.05")
-    until os.time() > deadline
-    return false
+    return poll(seconds, function()
+      return read(stop .. ".paused") and tonumber(read(stop .. ".sent") or "") == #f.answers()
+    end)
   end
   -- resume it, and wait until it hits the server again
   function f.resume(seconds)
     local before = #f.answers()
     os.remove(stop .. ".pause")
-    local deadline = os.time() + seconds
-    repeat
-      if not read(stop .. ".paused") and (#f.answers() > before or
-         tonumber(app_lib.run("ss -tnH state established src " .. o.from .. " | wc -l")) >= 10) then
-        return true
-      end
-      helpers.sh("sleep 0.05")
-    until os.time() > deadline
-    return false
+    return poll(seconds, function() return not read(stop .. ".paused") and hitting(before) end)
   end
   function f.finish()
     helpers.sh("touch " .. stop)
