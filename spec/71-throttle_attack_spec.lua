@@ -27,15 +27,7 @@ local function flood(app, o)
     end
     return list
   end
-  -- true once ready() holds, polled until the deadline (seconds)
-  local function poll(seconds, ready)
-    local deadline = os.time() + seconds
-    repeat
-      if ready() then return true end
-      helpers.sh("sleep 0.05")
-    until os.time() > deadline
-    return false
-  end
+  local poll = app_lib.poll
   -- it hits the server: more than `before` answers came, or (a server
   -- that queues them) 10 of its connections are open
   local function hitting(before)
@@ -190,6 +182,55 @@ describe("issue 19 item 4: the hashing queue is bounded", function()
       assert.equals(60, checked + throttled + busy, table.concat(codes, " "))
       assert.is_true(throttled >= 30, table.concat(codes, " "))
       assert.is_true(checked <= 20, checked .. " password checks for one account in a minute")
+    end)
+  end)
+end)
+
+
+describe("issue 19 item 4: the bounded queue holds under clients that leave", function()
+  nginx_it("W19-04: clients that leave while waiting for a hashing slot do not keep their places in the queue", function()
+    with_app(1, "FSEC_THREAD_QUEUE=2 FSEC_THREAD_WAIT=30", function(app)
+      -- as in spec/40: nginx ends a request whose client left, unless a
+      -- handler says otherwise
+      local conf = read(app.dir .. "/conf/nginx.conf")
+      conf = conf:gsub("http {", "http {\n  lua_check_client_abort on;", 1)
+      local fh = io.open(app.dir .. "/conf/nginx.conf", "w"); fh:write(conf); fh:close()
+      local function workers()
+        return app_lib.run("ps -o pid=,args= --ppid " .. app.pid .. " | grep 'nginx: worker' | grep -v 'shutting down'")
+      end
+      local old = workers()
+      helpers.sh("kill -HUP " .. app.pid)
+      assert.is_true(app_lib.poll(30, function()
+        local now = workers()
+        return now:find("worker", 1, true) and now ~= old
+      end), "nginx did not reload")
+      assert.is_true(app_lib.poll(30, function()
+        return helpers.sh(("curl -sf %s/hello >/dev/null"):format(app.base))
+      end))
+      -- 6 clients log in at once and leave after 100 ms: one hashes, two
+      -- wait in the queue (2), three are refused
+      local c = api(app, "127.0.12.1")
+      local cmd = {}
+      for i = 1, 6 do
+        cmd[i] = ("curl -s -o /dev/null -m 0.1 --interface 127.0.12.%d -b %s -H 'Content-Type: application/json'"
+          .. " -H 'Accept: application/json' -H 'X-CSRF-Token: %s' -d '{\"email\":\"gone%d@example.org\","
+          .. "\"password\":\"wrong password\"}' %s/login &"):format(i, c.jar, c.csrf, i, app.base)
+      end
+      helpers.sh(table.concat(cmd, " ") .. " wait")
+      -- the pool free again: a login hashes at once
+      local n = 0
+      assert.is_true(app_lib.poll(30, function()
+        n = n + 1
+        return (login_time(app, "127.0.13." .. n, "nobody@example.org", "wrong password")) == 400
+      end), "the pool never freed")
+      -- two at once: one hashes, one waits in the queue (not refused: the
+      -- places of the clients that left were given back)
+      local g = flood(app, { path = "/login", body = '{"email":"again%d@example.org","password":"wrong password"}',
+                             from = "127.0.14.%d", parallel = 2, rate = 2, max = 2, seconds = 60 })
+      assert.is_true(app_lib.poll(60, function() return #g.answers() == 2 end))
+      local codes = {}
+      for i, a in ipairs(g.answers()) do codes[i] = a.code end
+      assert.same({ 400, 400 }, codes)
     end)
   end)
 end)

@@ -131,6 +131,16 @@ function _M.security(app, extra)
   return require("fsec").new(cfg)
 end
 
+--- true once ready() holds, polled every 0.05 s until seconds pass.
+function _M.poll(seconds, ready)
+  local deadline = os.time() + seconds
+  repeat
+    if ready() then return true end
+    helpers.sh("sleep 0.05")
+  until os.time() > deadline
+  return false
+end
+
 --- The median of a list of numbers.
 function _M.median(list)
   local t = {}

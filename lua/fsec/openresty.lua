@@ -361,13 +361,15 @@ end
 -- (optional): called once the slot is held; true skips the job, whose
 -- results are then true, true.
 local function run_job(pool, limit, covered, ...)
+  -- before the wait too: a request that nginx ended while it waited
+  -- would leave its place in the bounded queue taken for good
+  finish_even_if_aborted()
   local tok, err = acquire(pool, limit)
   if not tok then return false, "thread pool '" .. pool .. "' busy: " .. tostring(err), true end
   if covered and covered() then
     release(pool, tok)
     return true, true
   end
-  finish_even_if_aborted()
   local a, b, c, d, e = pcall(ngx.run_worker_thread, pool, ...)
   release(pool, tok)
   if not a then return false, tostring(b) end
