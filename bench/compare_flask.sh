@@ -43,7 +43,7 @@ mkdir -p "$dir/fsec/var/mail" "$dir/flask"
 FSEC_EXTERNAL_URL=http://127.0.0.1:$port; export FSEC_EXTERNAL_URL
 LUA_PATH="lua/?.lua;examples/openresty/?.lua;;" LUA_CPATH="build/luajit/?.so;;" \
   luajit bench/flask/fsec_users.lua "$dir/fsec" "$users" "$PW"
-FSEC_ADMIN_PASSWORD=$PW sh scripts/serve-example.sh "$dir/fsec" "$port" "$workers" > "$dir/fsec.out" 2>&1 &
+FSEC_ADMIN_PASSWORD=$PW FSEC_THROTTLE=off sh scripts/serve-example.sh "$dir/fsec" "$port" "$workers" > "$dir/fsec.out" 2>&1 &
 npid=$!
 BENCH_DIR=$dir/flask $PY bench/flask/app.py init "$users" "$PW"
 BENCH_DIR=$dir/flask $PY -m gunicorn -w "$workers" -k sync -b "127.0.0.1:$fport" \

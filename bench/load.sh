@@ -32,7 +32,7 @@ up=0
 for try in 1 2 3 4 5; do
   port=$((37000 + ($$ + try * 211) % 1000))
   ss -ltn 2>/dev/null | grep -q "127.0.0.1:$port " && continue
-  FSEC_ADMIN_PASSWORD=$admin_pw sh scripts/serve-example.sh "$dir/app" "$port" "$workers" > "$dir/serve.out" 2>&1 &
+  FSEC_ADMIN_PASSWORD=$admin_pw FSEC_THROTTLE=off sh scripts/serve-example.sh "$dir/app" "$port" "$workers" > "$dir/serve.out" 2>&1 &
   pid=$!
   B=http://127.0.0.1:$port
   for _ in $(seq 1 200); do

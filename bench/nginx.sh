@@ -37,7 +37,7 @@ export FSEC_SECRET_KEY FSEC_PASSWORD_SALT FSEC_EXTERNAL_URL
 ntok=$((users < 10000 ? users : 10000))
 luajit bench/make_tokens.lua "$dir" "$ntok" "$dir.tokens"
 
-FSEC_ADMIN_PASSWORD=bench-password-1 sh scripts/serve-example.sh "$dir" "$port" "$workers" > "$dir.out" 2>&1 &
+FSEC_ADMIN_PASSWORD=bench-password-1 FSEC_THROTTLE=off sh scripts/serve-example.sh "$dir" "$port" "$workers" > "$dir.out" 2>&1 &
 pid=$!
 # The same nginx without fsec: the Lua module and a hello, nothing else.
 mkdir -p "$dir/plain/conf" "$dir/plain/logs"

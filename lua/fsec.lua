@@ -14,6 +14,7 @@ local policy = require "fsec.policy"
 local auth = require "fsec.auth"
 local authz = require "fsec.authz"
 local views = require "fsec.views"
+local ratelimit = require "fsec.ratelimit"
 
 local type = type
 local error = error
@@ -159,7 +160,29 @@ function _M.new(cfg)
     _dummy = engine:dummy_hash(),
     _token_header = c.token_authentication_header:lower(),
   }, Security)
+  -- throttling's counters (fsec.throttle): this process's memory until an
+  -- adapter gives a shared backend (fsec.openresty: an ngx.shared dict)
+  local clock = self._clock or os.time
+  self._limiter = ratelimit.new(ratelimit.memory(clock), clock)
   return self
+end
+
+
+--- How mail leaves: fn(job) runs job() later, after the response (an
+-- adapter's timer: fsec.openresty uses ngx.timer.at), so that sending
+-- is off the response path; nil (the default) sends in the request.
+function Security:set_deferrer(fn)
+  self._defer = fn
+end
+
+
+--- Where the throttling counters live: a backend of fsec.ratelimit
+-- ({ incr, get }), shared by every process that serves the site, and the
+-- clock it counts with (seconds; default: the configured clock or
+-- os.time).
+function Security:set_limit_backend(backend, clock)
+  clock = clock or self._clock or os.time
+  self._limiter = ratelimit.new(backend, clock)
 end
 
 

@@ -78,6 +78,11 @@ if [ "$(id -u)" -eq 0 ]; then
 fi
 sed -e "s|@PREFIX@|$dir|g" -e "s|@PORT@|$port|g" -e "s|@WORKERS@|$workers|g" \
     -e "s|@USER@|$user_line|" "$root/examples/openresty/nginx.conf.in" > "$dir/conf/nginx.conf"
+# FSEC_THROTTLE=off: without nginx's per-address limits (and fsec's, in
+# fsec_example.lua), for the benchmarks, which load it from one client
+if [ "${FSEC_THROTTLE:-}" = off ]; then
+  sed -i -e '/limit_conn fsec_credential_conn/d' -e '/limit_req zone=fsec_credential_rate/d' "$dir/conf/nginx.conf"
+fi
 # links in mail: this site, not the Host header a client sends (set
 # before bootstrap.lua too: its fsec.new would warn without it)
 FSEC_EXTERNAL_URL=${FSEC_EXTERNAL_URL:-http://127.0.0.1:$port}

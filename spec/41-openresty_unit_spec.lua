@@ -186,6 +186,22 @@ describe("fsec.openresty.init options", function()
     end
   end)
 
+  it("thread_queue takes a whole number 0..100000 and limit_dict a dict's name or false", function()
+    assert.has_no_error(function() fo.init(cfg, { thread_queue = 0, limit_dict = false }) end)
+    assert.has_no_error(function() fo.init(cfg, { thread_queue = 100000, limit_dict = "fsec_limits" }) end)
+    for _, bad in ipairs{ -1, 1.5, 100001, "8", true } do
+      local ok, err = pcall(fo.init, cfg, { thread_queue = bad })
+      assert.is_false(ok)
+      assert.matches("thread_queue must be a whole number 0..100000", err, 1, true)
+    end
+    for _, bad in ipairs{ "", 5, true } do
+      local ok, err = pcall(fo.init, cfg, { limit_dict = bad })
+      assert.is_false(ok)
+      assert.matches("limit_dict must be a lua_shared_dict's name or false", err, 1, true)
+    end
+    fo.init(cfg, {})
+  end)
+
   it("gc_pause takes 100..1000, gc_stepmul 100..10000, and both refuse anything else at start", function()
     for _, o in ipairs{ { "gc_pause", 110, { 99, 1001, "110", true }, "gc_pause must be a number 100..1000" },
                         { "gc_stepmul", 400, { 99, 10001, "400", false }, "gc_stepmul must be a number 100..10000" } } do

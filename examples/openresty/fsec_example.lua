@@ -47,6 +47,13 @@ function _M.config(prefix)
     -- (scripts/serve-example.sh sets it from the port)
     external_url = external_url,
     registerable = true, confirmable = true, recoverable = true, changeable = true,
+    -- FSEC_GENERIC_RESPONSES=1: Flask-Security's generic responses (no
+    -- answer tells whether an account exists)
+    return_generic_responses = os.getenv("FSEC_GENERIC_RESPONSES") == "1",
+    -- FSEC_THROTTLE=off: no per-client or per-account limit (the
+    -- benchmarks measure capacity from one client; never in production)
+    throttle_client_limit = os.getenv("FSEC_THROTTLE") == "off" and 0 or nil,
+    throttle_identity_limit = os.getenv("FSEC_THROTTLE") == "off" and 0 or nil,
     trackable = true, -- logout: POST with a CSRF token only (fsec's default; a GET could be forged)
     -- FSEC_PASSWORDLESS=1: sign in by a mailed link instead of a password
     passwordless = os.getenv("FSEC_PASSWORDLESS") == "1",
@@ -93,7 +100,10 @@ function _M.options()
     -- nginx.conf gives the hashing pool one thread: a second job posted
     -- would only wait in nginx's queue, holding a Lua state (~400 KiB)
     thread_jobs = tonumber(os.getenv("FSEC_THREAD_JOBS") or "") or 1,
-    thread_wait = tonumber(os.getenv("FSEC_THREAD_WAIT") or ""),
+    thread_wait = tonumber(os.getenv("FSEC_THREAD_WAIT") or "") or 5, -- then 503: no long queue
+    -- past 8 logins waiting per worker (under a second of argon2 at one
+    -- thread), 503 with Retry-After at once instead of a longer queue
+    thread_queue = tonumber(os.getenv("FSEC_THREAD_QUEUE") or "") or 8,
   }
 end
 

@@ -14,6 +14,7 @@
 local core = require "fsec.core"
 local http = require "fsec.http"
 local userlib = require "fsec.user"
+local throttle = require "fsec.throttle"
 
 local type = type
 local pairs = pairs
@@ -428,6 +429,13 @@ local function authenticate_basic(sec, req)
   if creds then identity, password = creds:match("^([^:]*):(.*)$") end
   if not identity then return nil end
   if not sec._policy:run("throttle", req, "basic") then return nil end
+  -- the client's and the account's limits, before the hash: over them the
+  -- request stays unauthenticated and is answered 429 (fsec.authz)
+  local allowed, wait = throttle.credential(sec, req, identity)
+  if not allowed then
+    req._fsec_throttled = wait
+    return nil
+  end
   local user = _M.check_password(sec, identity, password)
   if not user or not user.active or _M.requires_confirmation(sec, user) then return nil end
   if not sec._policy:run("login", user, req) then return nil end

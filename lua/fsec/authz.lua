@@ -103,6 +103,8 @@ end
 
 
 local function deny_unauthn(sec, req, res, spec)
+  local wait = req._fsec_throttled -- HTTP Basic over its limits (fsec.throttle)
+  if wait then return require("fsec.throttle").refuse(res, http.wants_json(req), wait) end
   sec.signals:send("user_unauthenticated", {})
   local msg = sec.msg("UNAUTHENTICATED")
   local basic = has(spec.auth, "basic")

@@ -468,6 +468,18 @@ _M.schema = {
     description = "fsec: failed logins within the window that lock an account (0: off)" },
   login_lockout_window = { type = "number", default = 900, check = int_range(1, 2^31),
     description = "fsec: seconds" },
+  throttle_client_limit = { type = "number", default = 30, check = int_range(0, 1000000),
+    description = "fsec: credential and instruction POSTs (and HTTP Basic checks) a client address may make per throttle_window; more answer 429 with Retry-After, before any hashing (0: off)" },
+  throttle_identity_limit = { type = "number", default = 20, check = int_range(0, 1000000),
+    description = "fsec: password checks one account (identity) may get per throttle_window, from all clients together (0: off)" },
+  throttle_window = { type = "number", default = 60, check = int_range(1, 86400),
+    description = "fsec: seconds" },
+  mail_address_limit = { type = "number", default = 5, check = int_range(0, 1000000),
+    description = "fsec: instruction mails (reset, confirm, passwordless, registration of a taken address) one address may be sent per mail_limit_window (0: off)" },
+  mail_client_limit = { type = "number", default = 20, check = int_range(0, 1000000),
+    description = "fsec: instruction mails one client address may cause per mail_limit_window (0: off)" },
+  mail_limit_window = { type = "number", default = 3600, check = int_range(1, 2^31),
+    description = "fsec: seconds" },
 
   -- mail
   send_mail = { type = "function",

@@ -92,16 +92,9 @@ local function write_file(sec, msg)
 end
 
 
---- Send one of fsec's messages to a user. A failure of the mailer is
--- logged, never shown to the client (catalogue E-05).
-function _M.send(sec, kind, user, link)
-  local text = format(TEMPLATES[kind], kind:find("^welcome") and user.email or link or "", link or "")
-  local msg = {
-    to = user.email, from = sec._cfg.email_sender,
-    subject = sec._cfg[SUBJECTS[kind]], kind = kind, link = link, text = text,
-    html = "<p>" .. html_escape(text):gsub("\n", "<br>\n")
-      .. (link and ('<p><a href="' .. html_escape(link) .. '">' .. html_escape(link) .. "</a></p>") or "") .. "</p>",
-  }
+-- Hand a message to the application's send_mail or the development
+-- mailer; a failure is logged.
+local function deliver(sec, msg)
   local send = sec._cfg.send_mail
   local ok, err
   if send then
@@ -109,8 +102,42 @@ function _M.send(sec, kind, user, link)
   else
     ok, err = write_file(sec, msg)
   end
-  if not ok then sec._log("error", "fsec: sending " .. kind .. " mail failed: " .. tostring(err)) end
+  if not ok then sec._log("error", "fsec: sending " .. msg.kind .. " mail failed: " .. tostring(err)) end
   return ok and true or false
+end
+
+
+-- The message of a kind for a user.
+local function message(sec, kind, user, link)
+  local text = format(TEMPLATES[kind], kind:find("^welcome") and user.email or link or "", link or "")
+  local msg = {
+    to = user.email, from = sec._cfg.email_sender,
+    subject = sec._cfg[SUBJECTS[kind]], kind = kind, link = link, text = text,
+    html = "<p>" .. html_escape(text):gsub("\n", "<br>\n")
+      .. (link and ('<p><a href="' .. html_escape(link) .. '">' .. html_escape(link) .. "</a></p>") or "") .. "</p>",
+  }
+  return msg
+end
+
+
+--- Send one of fsec's messages to a user. A failure of the mailer is
+-- logged, never shown to the client (catalogue E-05). Where the adapter
+-- defers work (sec:set_deferrer; fsec.openresty: a timer), the mailer
+-- runs after the response: it never holds up an answer.
+function _M.send(sec, kind, user, link)
+  local msg = message(sec, kind, user, link)
+  local defer = sec._defer
+  if defer then
+    defer(function() return deliver(sec, msg) end)
+    return true
+  end
+  return deliver(sec, msg)
+end
+
+
+--- The same, now (for work that is already deferred).
+function _M.deliver_now(sec, kind, user, link)
+  return deliver(sec, message(sec, kind, user, link))
 end
 
 

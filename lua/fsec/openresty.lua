@@ -20,6 +20,7 @@ local core = require "fsec.core"
 local config = require "fsec.config"
 local http = require "fsec.http"
 local authz = require "fsec.authz"
+local ratelimit = require "fsec.ratelimit"
 
 local ngx = ngx
 local type = type
@@ -119,9 +120,17 @@ end
 -- keeps a Lua state, about 400 KiB, for every job posted at once and
 -- never frees it, so a burst of 1000 logins would leave 1000 states in
 -- the worker; the rest wait here, in order, up to thread_wait seconds
--- (default 30), then fail as unavailable (503). Set it to the pool's
+-- (default 10), then fail as unavailable (503). Set it to the pool's
 -- threads=: a job beyond them only waits in nginx's queue, holding a
--- state).
+-- state),
+-- thread_queue (at most this many requests wait for a hashing slot per
+-- worker, default 32; one more is answered 503 with Retry-After at once:
+-- a flood is refused in microseconds instead of queueing everyone's
+-- logins behind it for tens of seconds),
+-- limit_dict (the lua_shared_dict that holds the throttling counters of
+-- fsec.throttle, shared by the workers; default "fsec_limits" when
+-- nginx.conf declares it; false, or no such dict: each worker counts
+-- alone, with a warning).
 -- The worker's LuaJIT GC settings init takes (100..max each). LuaJIT
 -- starts a collection when the heap has grown to pause% of what the last
 -- one left (200 by default), and keeps the memory it reached: a lower
@@ -167,6 +176,8 @@ local OPTIONS = {
   { "thread_jobs", function(v) return whole(v, 1, 1024) end, "a whole number 1..1024" },
   { "thread_wait", function(v) return number(v) and v > 0 and v <= 3600 end,
     "a number of seconds, over 0 and at most 3600" },
+  { "thread_queue", function(v) return whole(v, 0, 100000) end, "a whole number 0..100000" },
+  { "limit_dict", pool_name, "a lua_shared_dict's name or false" },
 }
 local KNOWN = {}
 for _, o in ipairs(OPTIONS) do KNOWN[o[1]] = true end
@@ -266,7 +277,8 @@ end
 -- semaphore is made at the first wait: lua-nginx-module allocates
 -- semaphores in blocks of about 0.5 MiB, which a worker that never queues
 -- a job should not carry.
-local posted, gates, held = {}, {}, {}
+local posted, gates, held, waiting = {}, {}, {}, {}
+local THREAD_WAIT, THREAD_QUEUE = 10, 32
 
 -- A slot whose request nginx ended while its job ran (an abort the
 -- on_abort handler below could not catch: the application's own handler,
@@ -304,12 +316,17 @@ local function acquire(pool, limit)
     posted[pool] = n + 1
     return take(pool)
   end
+  -- a bounded queue: past it, refused at once (503 with Retry-After)
+  local w = waiting[pool] or 0
+  if w >= (saved_opts.thread_queue or THREAD_QUEUE) then return nil, "queue full (" .. w .. " waiting)" end
   local g = gates[pool]
   if not g then
     g = assert(require("ngx.semaphore").new(0))
     gates[pool] = g
   end
-  local ok, err = g:wait(saved_opts.thread_wait or 30) -- true: a job's slot, handed over
+  waiting[pool] = w + 1
+  local ok, err = g:wait(saved_opts.thread_wait or THREAD_WAIT) -- true: a job's slot, handed over
+  waiting[pool] = waiting[pool] - 1
   if not ok then return nil, err end
   return take(pool)
 end
@@ -344,13 +361,15 @@ end
 -- (optional): called once the slot is held; true skips the job, whose
 -- results are then true, true.
 local function run_job(pool, limit, covered, ...)
+  -- before the wait too: a request that nginx ended while it waited
+  -- would leave its place in the bounded queue taken for good
+  finish_even_if_aborted()
   local tok, err = acquire(pool, limit)
   if not tok then return false, "thread pool '" .. pool .. "' busy: " .. tostring(err), true end
   if covered and covered() then
     release(pool, tok)
     return true, true
   end
-  finish_even_if_aborted()
   local a, b, c, d, e = pcall(ngx.run_worker_thread, pool, ...)
   release(pool, tok)
   if not a then return false, tostring(b) end
@@ -551,6 +570,39 @@ function _M._bump_on_writes(ds, counter)
 end
 
 
+-- The throttling counters (fsec.throttle) in the lua_shared_dict every
+-- worker shares: a client's limit holds however its requests are spread
+-- over the workers. Without the dict each worker counts alone (a client
+-- gets the limit once per worker), said once in the log.
+local function install_limits(s)
+  local name = saved_opts.limit_dict
+  if name == nil then name = "fsec_limits" end
+  local dict = name and ngx.shared and ngx.shared[name]
+  if dict then
+    s:set_limit_backend(ratelimit.shared(dict), ngx.now)
+    return
+  end
+  if name then
+    ngx.log(ngx.WARN, "fsec: no lua_shared_dict '", name, "': each worker keeps its own throttling counts")
+  end
+  s:set_limit_backend(ratelimit.memory(ngx.now), ngx.now)
+end
+
+-- Run job after the response, from a timer (a mail: fsec.mail). The
+-- delay is not 0: nginx runs expired timers before the events posted in
+-- the same cycle, where the end of this very response may be, and the
+-- job would then come before the answer. A timer that cannot be made
+-- (lua_max_pending_timers reached) runs it here: a mail is never dropped.
+local DEFER_DELAY = 0.002
+local function defer(job)
+  local ok, err = ngx.timer.at(DEFER_DELAY, function() job() end)
+  if not ok then
+    ngx.log(ngx.WARN, "fsec: no timer for a mail (", err, "): sent in the request")
+    job()
+  end
+end
+
+
 -- What init_worker does, on s, a new Security object.
 local function build_worker(s)
   -- nginx's cached time: no system call, and compiled by LuaJIT (os.time
@@ -570,6 +622,9 @@ local function build_worker(s)
     ds:set_wal_syncer(wal_syncer({ sync_pool, pool or nil }, engine_cfg.thread_nice))
   end
   if generation and ds then install_cache(s, generation) end
+  install_limits(s)
+  -- mail leaves after the response, from a timer (fsec.mail)
+  s:set_deferrer(defer)
   if saved_opts.setup then saved_opts.setup(s) end
   for name, o in pairs(GC_OPTS) do
     if saved_opts[name] then collectgarbage(o.set, saved_opts[name]) end

@@ -12,6 +12,7 @@ local forms = require "fsec.forms"
 local mail = require "fsec.mail"
 local pages = require "fsec.pages"
 local redirect = require "fsec.redirect"
+local throttle = require "fsec.throttle"
 local userlib = require "fsec.user"
 local must = require("fsec.datastore").must
 
@@ -172,8 +173,20 @@ local function user_from_token(sec, purpose, token, within)
   return user
 end
 
-local function link(sec, req, key, token)
-  return mail.base_url(sec, req) .. url(sec, key, "/" .. token)
+-- base: mail.base_url's answer, taken from the request before any
+-- deferred work (a timer has no request)
+local function link(sec, base, key, token)
+  return base .. url(sec, key, "/" .. token)
+end
+
+-- Run job after the response where the adapter can (sec:set_deferrer:
+-- a timer in OpenResty), else now. The "send me instructions" endpoints
+-- put all of a mail's work there (token, message, mailer, signal); with
+-- generic responses, the account's lookup too.
+local function later(sec, job)
+  local defer = sec._defer
+  if defer then return defer(job) end
+  return job()
 end
 
 
@@ -306,10 +319,19 @@ local SEND = {
   confirm = { url = "confirm_url", signal = "confirm_instructions_sent" },
   reset = { url = "reset_url", signal = "reset_password_instructions_sent" },
 }
-local function send_link(sec, req, kind, user)
+local function send_link(sec, base, kind, user)
   local k = SEND[kind]
-  mail.send(sec, kind, user, link(sec, req, k.url, make_token(sec, kind, user)))
-  sec.signals:send(k.signal, { user = auth.public_user(user) })
+  later(sec, function()
+    mail.deliver_now(sec, kind, user, link(sec, base, k.url, make_token(sec, kind, user)))
+    sec.signals:send(k.signal, { user = auth.public_user(user) })
+  end)
+end
+
+-- An expired link followed brings a new one, within the address's and
+-- the client's mail limits (fsec.throttle.mail); over them, silently
+-- none: the answer ("expired, a new link was sent") stays the same.
+local function resend_link(sec, req, kind, user)
+  if throttle.mail(sec, req, user.email) then send_link(sec, mail.base_url(sec, req), kind, user) end
 end
 
 -- The "send me instructions" endpoints (confirm, forgot, passwordless):
@@ -325,15 +347,34 @@ local function instructions(sec, req, res, fields, json, o)
   end
   local form = forms.new(sec, fields)
   local email = form:email()
-  local user = email and auth.lookup_identity(sec, email)
-  if form:ok() then
-    local key = not user and "USER_DOES_NOT_EXIST" or o.refuse(user)
-    if key then form:error("email", key) end
-  end
-  if form:ok() then
-    o.send(user)
-  elseif sec._cfg.return_generic_responses and form.field_errors.email and (email or o.generic_any) then
-    form = forms.new(sec, fields) -- the same answer whether or not the account exists
+  -- the mail limits, counted for every well-formed address (known or
+  -- not: the same work, no oracle): with generic responses, over them the
+  -- answer is the usual one and no mail goes; without, 429
+  local allowed, wait = true, nil
+  if email then allowed, wait = throttle.mail(sec, req, email) end
+  local generic = sec._cfg.return_generic_responses
+  if not allowed and not generic then return throttle.refuse(res, json, wait) end
+  local base = mail.base_url(sec, req)
+  if generic and email and form:ok() then
+    -- the answer cannot depend on the account: finding it and mailing it
+    -- come after the answer (later), so a known address and an unknown
+    -- one cost the request the same work, and the same time
+    later(sec, function()
+      local ok, user = pcall(auth.lookup_identity, sec, email)
+      if not ok then return sec._log("error", "fsec: instructions not sent: " .. tostring(user)) end
+      if user and allowed and not o.refuse(user) then o.send(user, base) end
+    end)
+  else
+    local user = email and auth.lookup_identity(sec, email)
+    if form:ok() then
+      local key = not user and "USER_DOES_NOT_EXIST" or o.refuse(user)
+      if key then form:error("email", key) end
+    end
+    if form:ok() then
+      o.send(user, base)
+    elseif generic and form.field_errors.email and (email or o.generic_any) then
+      form = forms.new(sec, fields) -- the same answer whether or not the account exists
+    end
   end
   if not form:ok() then
     if json then return json_error(res, form) end
@@ -350,7 +391,7 @@ function V.passwordless(sec, req, res, fields, json)
     page = "login", extra = { passwordless = true, links = home_links(sec) },
     get_json = { identity_attributes = sec:get_identity_attributes() },
     refuse = function(user) return not user.active and "DISABLED_ACCOUNT" or nil end,
-    send = function(user) send_link(sec, req, "login", user) end,
+    send = function(user, base) send_link(sec, base, "login", user) end,
     flash = { "success", "LOGIN_EMAIL_SENT" }, redirect = url(sec, "login_url"), generic_any = true,
   })
 end
@@ -385,7 +426,7 @@ function V.login_token(sec, req, res, _, json, token)
     key = "INVALID_LOGIN_TOKEN"
   elseif state == "expired" then
     key = "LOGIN_EXPIRED"
-    send_link(sec, req, "login", user)
+    resend_link(sec, req, "login", user)
   end
   local vars = { within = within_text(sec._cfg.login_within), email = user and user.email }
   if not key and consent_first(sec, req) then return ask_consent(sec, req, res, json, "login", user) end
@@ -452,10 +493,15 @@ function V.register(sec, req, res, fields, json)
     -- generic responses: answer as for a new account, create nothing
     -- (Flask-Security's register_existing)
     auth.new_hash(sec, password) -- the same work as a registration (and faults)
+    -- past the mail limits the taken address's owner is not mailed,
+    -- silently (the answer stays a new account's)
+    local mail_ok = throttle.mail(sec, req, email)
     sec.signals:send("user_not_registered", { user = existing and auth.public_user(existing) or nil,
       existing_email = existing and true or false, existing_username = taken and true or false,
       form_data = { email = email, username = username } })
-    if existing then
+    if not mail_ok then -- over the mail limits: no mail, the same answer
+      sec._log("warn", "fsec: registration of a taken address: mail limit reached, not mailed")
+    elseif existing then
       -- the owner hears of it (Flask-Security-Too's welcome_existing; E-06)
       mail.send(sec, "welcome_existing", existing, mail.base_url(sec, req)
         .. url(sec, cfg.recoverable and "reset_url" or "login_url"))
@@ -482,7 +528,7 @@ function V.register(sec, req, res, fields, json)
                                         form_data = { email = email, username = username } })
   local logged_in = false
   if cfg.confirmable then
-    mail.send(sec, "welcome_confirm", user, link(sec, req, "confirm_url", make_token(sec, "confirm", user)))
+    mail.send(sec, "welcome_confirm", user, link(sec, mail.base_url(sec, req), "confirm_url", make_token(sec, "confirm", user)))
   else
     mail.send(sec, "welcome", user, mail.base_url(sec, req) .. url(sec, "login_url"))
   end
@@ -502,7 +548,7 @@ function V.confirm(sec, req, res, fields, json)
   return instructions(sec, req, res, fields, json, {
     page = "confirm", extra = { links = home_links(sec) },
     refuse = function(user) return user.confirmed_at and "ALREADY_CONFIRMED" or nil end,
-    send = function(user) send_link(sec, req, "confirm", user) end,
+    send = function(user, base) send_link(sec, base, "confirm", user) end,
     flash = { "info", "CONFIRMATION_REQUEST" }, redirect = url(sec, "confirm_url"),
   })
 end
@@ -514,7 +560,7 @@ function V.confirm_token(sec, req, res, _, json, token)
   elseif user.confirmed_at then key = "ALREADY_CONFIRMED"
   elseif state == "expired" then
     key = "CONFIRMATION_EXPIRED" -- with a new link, as Flask-Security
-    send_link(sec, req, "confirm", user)
+    resend_link(sec, req, "confirm", user)
   end
   local vars = { within = within_text(cfg.confirm_email_within), email = user and user.email }
   if not key and consent_first(sec, req) then
@@ -560,7 +606,7 @@ function V.forgot(sec, req, res, fields, json)
       if not user.active then return "DISABLED_ACCOUNT" end
       if requires_confirmation(sec, user) then return "CONFIRMATION_REQUIRED" end
     end,
-    send = function(user) send_link(sec, req, "reset", user) end,
+    send = function(user, base) send_link(sec, base, "reset", user) end,
     flash = { "info", sec._cfg.return_generic_responses and "GENERIC_RECOVERY" or "PASSWORD_RESET_REQUEST" },
     redirect = url(sec, "reset_url"),
   })
@@ -577,7 +623,7 @@ function V.reset_token(sec, req, res, fields, json, token)
   -- whose expired link is then just invalid
   if bad == "PASSWORD_RESET_EXPIRED" then
     if user.active and not requires_confirmation(sec, user) then
-      send_link(sec, req, "reset", user)
+      resend_link(sec, req, "reset", user)
     else
       bad = "INVALID_RESET_PASSWORD_TOKEN"
     end
@@ -740,9 +786,21 @@ end
 -- Routing
 ------------------------------------------------------------------------
 
--- Endpoints that take a credential: the throttle policy runs for them.
+-- Endpoints that take a credential or send mail: the throttle policy
+-- and the per-client limit (fsec.throttle) run for their POSTs, before
+-- any hashing or mail; at /login also the per-account limit.
 local CREDENTIAL = { login = true, verify = true, change = true, register = true,
-                     forgot = true, passwordless = true, reset_token = true }
+                     forgot = true, passwordless = true, reset_token = true, confirm = true }
+
+-- The identity a password login names (email, or username), if any.
+local function posted_identity(sec, name, fields)
+  if name ~= "login" or sec._cfg.passwordless then return nil end
+  local e = fields.email
+  if type(e) == "string" and e:find("%S") then return e end
+  local u = fields.username
+  if type(u) == "string" then return u end
+  return nil
+end
 
 -- The mailed links that sign a browser in or out: GET shows the consent
 -- page, POST acts (GET alone with one_click_links).
@@ -864,12 +922,9 @@ answer = function(self, req)
     if not ok then return csrf.deny(self, req, res, key, true) end
   end
   if method == "POST" and CREDENTIAL[name] then
-    local ok = self._policy:run("throttle", req, name)
-    if not ok then
-      res:set_header("Retry-After", "60")
-      if json then return res:json(429, { errors = { "Too many requests" } }) end
-      return res:text(429, "Too many requests")
-    end
+    local ok, wait = self._policy:run("throttle", req, name), 60
+    if ok then ok, wait = throttle.credential(self, req, posted_identity(self, name, fields)) end
+    if not ok then return throttle.refuse(res, json, wait) end
   end
   if not self.datastore then error("fsec: endpoints need a datastore (database or datastore)", 3) end
   local ok, out = pcall(V[name], self, req, res, fields, json, token)
