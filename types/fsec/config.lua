@@ -1,0 +1,143 @@
+---@meta fsec.config
+-- LuaLS type stubs for fsec.config (not loaded at run time): the
+-- configuration `fsec.new` takes. Every key of lua/fsec/config.lua's
+-- schema, typed; spec/80-types_spec.lua checks both lists stay equal.
+
+---A message fsec sends (what `send_mail` receives).
+---@class fsec.MailMessage
+---@field to string recipient address
+---@field subject string
+---@field text string plain-text body
+---@field html string? HTML body
+---@field kind string which mail: "register", "confirm", "reset", "reset_notice", "change_notice", "login", ...
+---@field link string? the link the mail carries, when it carries one
+
+---The configuration of `fsec.new{...}`: Flask-Security's setting names in
+---lower case without `SECURITY_`; "fsec:" marks fsec's own keys. Unknown
+---keys and wrong types make `fsec.new` raise, naming the key.
+---@class fsec.Config
+---@field allow_weak_password_hash? boolean fsec: allow argon2 parameters below OWASP's minimum (tests only) (default false)
+---@field argon2_helper? boolean|string fsec: run argon2 in a helper process (true: fsec-argon2 beside fsec.core; or its path), so that its 64 MiB map and unmap never stall this process's other threads (default false)
+---@field auth_mechanisms? ("session"|"token"|"basic")[] fsec: how current_user recognises a user, in order (default {"session", "token"})
+---@field auto_login_after_confirm? boolean sign the user in when a confirmation link is used (default false)
+---@field auto_login_after_reset? boolean sign the user in after a password reset (default false)
+---@field cache_control? string|false Cache-Control of every answer of fsec's endpoints (Flask-Security-Too 5.8's CACHE_CONTROL); false: none (default "private, no-store")
+---@field change_url? string endpoint: change password (default "/change")
+---@field changeable? boolean enable the change-password endpoint (default false)
+---@field clock? fun(): number fsec: function returning the time in seconds (tests)
+---@field confirm_email_within? integer seconds (5 days) (default 432000)
+---@field confirm_url? string endpoint: email confirmation (default "/confirm")
+---@field confirmable? boolean require and enable email confirmation (default false)
+---@field csrf_cookie_name? string fsec: binds CSRF tokens of anonymous clients (default "fsec_csrf")
+---@field csrf_enabled? boolean CSRF protection on state-changing requests (default true)
+---@field csrf_ignore_unauth_endpoints? boolean no CSRF check on endpoints of signed-out users (mailed links' POSTs excepted) (default false)
+---@field csrf_protect_mechanisms? ("session"|"token"|"basic")[] Mechanisms whose state-changing requests need a CSRF token (fsec leaves out token: no ambient credential) (default {"session", "basic"})
+---@field csrf_time_limit? integer seconds a CSRF token is valid (default 3600)
+---@field database? string fsec: SQLite file of the embedded store (its folder must exist), or ':memory:'
+---@field database_busy_timeout? integer fsec: ms a write waits for another writer before 'store busy' (default 5000)
+---@field database_cache_kib? integer fsec: SQLite page cache (default 8192)
+---@field database_max_pages? integer fsec: cap on the database size in pages (max_page_count)
+---@field database_mmap_bytes? integer fsec: SQLite mmap_size (default 0)
+---@field database_synchronous? "FULL"|"NORMAL" fsec: SQLite synchronous (NORMAL may lose the last commits on power loss) (default "FULL")
+---@field datastore? fsec.Datastore fsec: an object implementing fsec.datastore's interface, instead of database
+---@field default_http_auth_realm? string realm of WWW-Authenticate for HTTP Basic (default "Login Required")
+---@field default_remember_me? boolean remember-me when the login form does not say (default false)
+---@field email_sender? string From of sent mail (default "no-reply@localhost")
+---@field email_subject_confirm? string subject of the confirmation mail (default "Please confirm your email")
+---@field email_subject_password_change_notice? string subject of the password-changed notice (default "Your password has been changed")
+---@field email_subject_password_notice? string subject of the password-reset notice (default "Your password has been reset")
+---@field email_subject_password_reset? string subject of the reset instructions (default "Password reset instructions")
+---@field email_subject_passwordless? string subject of the passwordless login link (default "Login instructions")
+---@field email_subject_register? string subject of the welcome mail (default "Welcome")
+---@field external_url? string fsec: scheme://host[:port] for links in mail; set it whenever mail is sent (unset: the request's Host, which any client chooses; fsec.new warns)
+---@field freshness? integer Seconds a primary authentication counts as fresh (-1: always) (default 86400)
+---@field freshness_grace_period? integer seconds after a reauthentication when freshness is not asked again (default 3600)
+---@field identity_attributes? ("email"|"username")[] Attributes a login identity is looked up by, in order (default {"email"})
+---@field log? fun(level: string, message: string) fsec: function(level, message); default ngx.log or stderr
+---@field login_lockout_threshold? integer fsec: failed logins within the window that lock an account (0: off) (default 10)
+---@field login_lockout_window? integer fsec: seconds (default 900)
+---@field login_url? string endpoint: login (and passwordless links under it) (default "/login")
+---@field login_within? integer seconds a passwordless link is valid (1 day) (default 86400)
+---@field login_without_confirmation? boolean allow sign-in before the email is confirmed (default false)
+---@field logout_methods? ("GET"|"POST")[] GET is Flask-Security 5.8's default too; POST alone (5.9) resists logout CSRF (default {"POST"})
+---@field logout_url? string endpoint: logout (default "/logout")
+---@field mail_address_limit? integer fsec: instruction mails (reset, confirm, passwordless, registration of a taken address) one address may be sent per mail_limit_window (0: off) (default 5)
+---@field mail_client_limit? integer fsec: instruction mails one client address may cause per mail_limit_window (0: off) (default 20)
+---@field mail_dir? string fsec: where the development mailer writes messages when send_mail is not set (default "var/mail")
+---@field mail_limit_window? integer fsec: seconds (default 3600)
+---@field max_body_bytes? integer fsec: request bodies above this are refused (default 65536)
+---@field messages? table<string, string> Overrides of Flask-Security's message texts, by key (default {})
+---@field one_click_links? boolean fsec: passwordless and confirmation links act on GET (Flask-Security); false: a page asks first (default false)
+---@field page_security_headers? boolean fsec: X-Frame-Options DENY, CSP frame-ancestors 'none' and nosniff on the HTML pages; false: none (a page framed on purpose) (default true)
+---@field password_breached_file? string fsec: file of SHA-1 hashes (hex, optionally HASH:count) of breached passwords
+---@field password_complexity_checker? fun(password: string, user_fields: table): string[]? returns nil when the password is acceptable, else a list of messages
+---@field password_confirm_required? boolean forms need password_confirm (default true)
+---@field password_hash? "argon2" scheme of new hashes (argon2id only) (default "argon2")
+---@field password_hash_caps? {argon2_memory_kib?: integer, argon2_time?: integer, argon2_lanes?: integer, bcrypt_cost?: integer, crypt_rounds?: integer, pbkdf2_rounds?: integer} fsec: most a stored hash may ask for (argon2_memory_kib, argon2_time, argon2_lanes, bcrypt_cost, crypt_rounds, pbkdf2_rounds) (default {})
+---@field password_hash_options? {argon2?: {time_cost?: integer, memory_cost?: integer, parallelism?: 1}} argon2id time cost, memory in KiB, parallelism (default time 2, 64 MiB, 1)
+---@field password_length_max? integer fsec: code points, after normalization (default 128)
+---@field password_length_min? integer minimum password length, code points (default 8)
+---@field password_max_bytes? integer fsec: passwords longer than this are refused before hashing (default 1024)
+---@field password_normalize_form? "NFC"|"NFD"|"NFKC"|"NFKD"|false Unicode normalization of passwords before hashing (default "NFKD")
+---@field password_salt? string HMAC key of Flask-Security's double hash
+---@field password_schemes? string[] Stored formats that verify; add 'plaintext' explicitly to allow it (default {"argon2", "bcrypt", "pbkdf2_sha256", "pbkdf2_sha512", "sha256_crypt", "sha512_crypt"})
+---@field password_single_hash? boolean Hash the bare password (no HMAC pre-hash, no salt needed) (default false)
+---@field password_verify_budget? number|false fsec: a stored hash whose verify would cost more than this many new hashes (estimated from its own parameters) is refused unrun, as a wrong password; false: none (default 5)
+---@field passwordless? boolean enable mailed login links (default false)
+---@field post_change_view? string redirect after a password change
+---@field post_confirm_view? string redirect after confirmation
+---@field post_login_view? string redirect after login (default "/")
+---@field post_logout_view? string redirect after logout (default "/")
+---@field post_register_view? string redirect after registration
+---@field post_reset_view? string redirect after a password reset
+---@field recoverable? boolean enable password reset by mail (default false)
+---@field register_url? string endpoint: registration (default "/register")
+---@field registerable? boolean enable registration (default false)
+---@field remember_cookie_duration? integer fsec: seconds a remember cookie lasts (30 days) (default 2592000)
+---@field remember_cookie_name? string name of the remember-me cookie (default "remember_token")
+---@field render? fun(page: string, context: table): string? fsec: function(page, context) -> html or nil (nil: the built-in page)
+---@field reset_password_within? integer seconds (1 day) (default 86400)
+---@field reset_url? string endpoint: password reset (default "/reset")
+---@field return_generic_responses? boolean one answer for unknown user, wrong password, disabled, unconfirmed (default false)
+---@field secret_key string|string[] required. Token signing key (>= 32 bytes), or a list of at most 8: the first signs, all verify
+---@field security_payload? fun(user: fsec.User): table function(user) -> table: the `user` object of JSON answers (default {})
+---@field send_mail? fun(message: fsec.MailMessage) function(message): message = { to, subject, text, html, kind, link }
+---@field session_cookie_domain? string Domain of the cookies (a plain host name)
+---@field session_cookie_httponly? boolean HttpOnly cookies (default true)
+---@field session_cookie_name? string name of the session cookie (default "session")
+---@field session_cookie_samesite? "Lax"|"Strict"|"None" SameSite of the cookies (None needs secure cookies) (default "Lax")
+---@field session_cookie_secure? boolean|"auto" fsec: Secure (and __Host-) cookies; 'auto' follows the request scheme (default "auto")
+---@field session_idle_timeout? integer fsec: seconds of inactivity that end a session (default 1800)
+---@field session_lifetime? integer fsec: absolute seconds a session lasts (default 43200)
+---@field throttle_client_limit? integer fsec: credential and instruction POSTs (and HTTP Basic checks) a client address may make per throttle_window; more answer 429 with Retry-After, before any hashing (0: off) (default 30)
+---@field throttle_identity_limit? integer fsec: password checks one account (identity) may get per throttle_window, from all clients together (0: off) (default 20)
+---@field throttle_window? integer fsec: seconds (default 60)
+---@field token_authentication_header? string HTTP header carrying an auth token (default "Authentication-Token")
+---@field token_authentication_key? string query or JSON key carrying an auth token (default "auth_token")
+---@field token_clock_skew? integer fsec: seconds a token's issue time may lie in the future (default 60)
+---@field token_max_age? integer Seconds an auth token is valid (nil: until revoked)
+---@field token_max_length? integer fsec: longer tokens are invalid without being decoded (default 4096)
+---@field trackable? boolean Record login times, addresses and counts (default false)
+---@field unauthorized_view? string Where browsers are sent when forbidden; nil answers 403
+---@field url_prefix? string prefix of every endpoint URL (default "")
+---@field username_enable? boolean users may have a username (default false)
+---@field username_required? boolean registration needs a username (default false)
+---@field verify_url? string endpoint: reauthentication (default "/verify")
+
+---The configuration module.
+---@class fsec.config
+---@field schema table<string, {type: string|string[], default: any, required: boolean?, check: function?, description: string?}> one entry per accepted key
+local config = {}
+
+---Validate a configuration and fill in the defaults.
+---@param user fsec.Config
+---@return table? config the validated copy, or nil
+---@return string? err what is wrong, naming the key
+function config.validate(user) end
+
+---A read-only view of a validated configuration (what `sec.config` is).
+---@param c table
+---@return table
+function config.freeze(c) end
+
+return config

@@ -1,0 +1,396 @@
+---@meta fsec.core
+-- LuaLS type stubs for `require "fsec.core"`, the C binding
+-- (bindings/*.c, its luaL_Reg tables). Applications use `fsec`; this
+-- layer is for adapters and tools. Failures: `nil, "ECODE: message", "ECODE"`.
+
+---The C module.
+---@class fsec.core
+---@field version string the C engine's version
+---@field TOKEN_VALID integer status of `Engine:verify_token`
+---@field TOKEN_EXPIRED integer
+---@field TOKEN_INVALID integer
+---@field SCHEMA_VERSION integer the store's schema version
+---@field WAL_LIMIT integer WAL size (bytes) above which the syncer checkpoints
+---@field header_find_ptr lightuserdata for LuaJIT's FFI (fsec.openresty)
+---@field cookie_find_ptr lightuserdata for LuaJIT's FFI
+---@field shared_counter_get_ptr lightuserdata for LuaJIT's FFI
+local core = {}
+
+---A new engine (keys in guarded memory) from `fsec.engine_config`'s table.
+---@param cfg table
+---@return fsec.Engine? engine
+---@return string? err
+---@return string? code
+function core.new(cfg) end
+
+---The calling thread's argon2 helper process id, or nil.
+---@return integer?
+function core.argon2_helper_pid() end
+
+---The default argon2 helper's path (beside fsec.core), or nil.
+---@return string?
+function core.argon2_helper_path() end
+
+---Open (create, migrate) an SQLite store.
+---@param cfg {path: string, busy_timeout?: integer, synchronous?: "FULL"|"NORMAL", cache_kib?: integer, mmap_bytes?: integer, max_pages?: integer}
+---@return fsec.Store? store
+---@return string? err
+---@return string? code
+function core.open_store(cfg) end
+
+---fsync a WAL file (run in a thread pool by fsec.openresty).
+---@param wal_path string
+---@return true? ok
+---@return integer|string size_or_err
+---@return string? code
+function core.sync_wal(wal_path) end
+
+---base64url of `nbytes` random bytes.
+---@param nbytes? integer 16..64 (default 16)
+---@return string
+function core.random_id(nbytes) end
+
+---Give the calling thread a nice value (Linux: per thread).
+---@param n? integer 0..19 (default 10)
+---@return true? ok
+---@return string? err
+function core.thread_nice(n) end
+
+---Create a new file of mode 0600 (never an existing one, never through a link).
+---@param path string
+---@param data string
+---@return true? ok
+---@return string? err
+---@return string? code
+function core.create_private_file(path, data) end
+
+---mkdir -p with mode 0700.
+---@param path string
+---@return true? ok
+---@return string? err
+---@return string? code
+function core.make_private_dir(path) end
+
+---The name of a C error code ("EINVAL").
+---@param rc integer
+---@return string
+function core.errname(rc) end
+
+---The checked, folded form of an email the store uses as its key.
+---@param email string
+---@return string? folded
+---@return string? err
+---@return string? code
+function core.fold_email(email) end
+
+---The form of an email to store and mail to (NFC local part, U-label domain).
+---@param email string
+---@return string? display
+---@return string? err
+---@return string? code
+function core.email_display(email) end
+
+---The checked, folded form of a username (NFKC case-folded).
+---@param username string
+---@return string? folded
+---@return string? err
+---@return string? code
+function core.fold_username(username) end
+
+---Check a text field: valid UTF-8, no NUL, at most `max` bytes.
+---@param s string
+---@param max? integer
+---@return true? ok
+---@return string? err
+---@return string? code
+function core.check_text(s, max) end
+
+---Strict standard Base64 (with padding) decoding; nil when malformed.
+---@param s string
+---@return string?
+function core.base64_decode(s) end
+
+---Standard Base64 with padding.
+---@param s string
+---@return string
+function core.base64_encode(s) end
+
+---32 hex characters of BLAKE2b-128(s); keyed (16..64 bytes) it is a MAC.
+---@param s string
+---@param key? string
+---@return string
+function core.digest(s, key) end
+
+---40 upper-case hex characters of SHA-1(s) (breached-password lookups only).
+---@param s string
+---@return string
+function core.sha1_hex(s) end
+
+---How many Lua states have loaded this module.
+---@return integer
+function core.open_count() end
+
+---A counter shared with the processes forked after it was made.
+---@return userdata counter
+function core.shared_counter() end
+
+---A shared counter's value.
+---@param counter userdata
+---@return integer
+function core.shared_counter_get(counter) end
+
+---Increment a shared counter.
+---@param counter userdata
+---@return integer value the new value
+function core.shared_counter_bump(counter) end
+
+---The C engine: hashing and tokens, keys in guarded memory.
+---@class fsec.Engine
+local Engine = {}
+
+---@param password string
+---@return string? hash
+---@return string? err
+---@return string? code
+function Engine:hash_password(password) end
+
+---@param password string
+---@param hash string
+---@return boolean ok
+---@return string? err
+---@return string? code
+function Engine:verify_password(password, hash) end
+
+---@param hash string
+---@return boolean
+function Engine:needs_update(hash) end
+
+---What verifying a stored hash costs, in new hashes.
+---@param hash string
+---@return number? cost
+---@return string? err
+---@return string? code
+function Engine:hash_cost(hash) end
+
+---Would a verify run this stored hash (format, caps, budget)?
+---@param hash string
+---@return boolean ok
+---@return string? err
+---@return string? code
+function Engine:check_stored_hash(hash) end
+
+---@param purpose string
+---@param payload string JSON
+---@param now? integer seconds (default: the C clock)
+---@return string? token
+---@return string? err
+---@return string? code
+function Engine:issue_token(purpose, payload, now) end
+
+---@param purpose string
+---@param token string
+---@param max_age? integer
+---@param now? integer
+---@return integer status core.TOKEN_VALID, TOKEN_EXPIRED or TOKEN_INVALID
+---@return string? payload the payload, or the reason when invalid
+---@return integer? issued_at
+function Engine:verify_token(purpose, token, max_age, now) end
+
+---@return number
+function Engine:hash_count() end
+
+---An argon2id hash at the current parameters that never verifies.
+---@return string
+function Engine:dummy_hash() end
+
+---The normalized password (what is hashed before the pre-hash).
+---@param password string
+---@return string? normalized
+---@return string? err
+---@return string? code
+function Engine:normalize_password(password) end
+
+---Wipe the keys and free the engine (idempotent).
+---@return nil
+function Engine:close() end
+
+---The C SQLite store (used by fsec.datastore.sqlite; users by id).
+---@class fsec.Store
+local Store = {}
+
+---@param key "id"|"email"|"username"|"fs_uniquifier"|"fs_token_uniquifier"
+---@param value string|integer
+---@return table? row
+---@return string? err
+---@return string? code
+function Store:find_user(key, value) end
+
+---@param fields table email, username, password, active, confirmed_at, fs_uniquifier, fs_token_uniquifier, roles, now
+---@return integer? id
+---@return string? err
+---@return string? code
+function Store:create_user(fields) end
+
+---@param id integer
+---@param column string
+---@param value any
+---@param now integer
+---@return boolean? changed
+---@return string? err
+---@return string? code
+function Store:set(id, column, value, now) end
+
+---@param id integer
+---@param ip? string
+---@param now integer
+---@return true? ok
+---@return string? err
+---@return string? code
+function Store:track_login(id, ip, now) end
+
+---The next user after an id (optionally with a role), or nil after the last.
+---@param after integer
+---@param role? string
+---@return table? row
+function Store:next_user(after, role) end
+
+---@param id integer
+---@return boolean deleted
+function Store:delete_user(id) end
+
+---@param id integer
+---@param now integer
+---@param window integer
+---@return integer count failures in the window
+function Store:failed_login(id, now, window) end
+
+---@param id integer
+---@return true
+function Store:reset_failed_logins(id) end
+
+---@param id integer
+---@param now integer
+---@param window integer
+---@param threshold integer
+---@return integer|false count
+function Store:reserve_login(id, now, window, threshold) end
+
+---@param key string
+---@param now integer
+---@param window integer
+---@param threshold integer
+---@return integer|false count
+function Store:reserve_attempt(key, now, window, threshold) end
+
+---@param id integer
+---@return true
+function Store:release_login(id) end
+
+---@param id integer
+---@param role string
+---@return boolean? changed
+---@return string? err
+---@return string? code
+function Store:add_role(id, role) end
+
+---@param id integer
+---@param role string
+---@return boolean? changed
+---@return string? err
+---@return string? code
+function Store:remove_role(id, role) end
+
+---@param name string
+---@param description? string
+---@param permissions_csv? string
+---@param now integer
+---@return integer? id
+---@return string? err
+---@return string? code
+function Store:create_role(name, description, permissions_csv, now) end
+
+---@param name string
+---@return table? role { id, name, description, permissions }
+function Store:find_role(name) end
+
+---@param name string
+---@param csv? string
+---@param now integer
+---@return boolean changed
+function Store:set_permissions(name, csv, now) end
+
+---@param name string
+---@return boolean deleted
+function Store:delete_role(name) end
+
+---@param sid string
+---@param user_id integer
+---@param now integer
+---@param expires_at integer
+---@return true? ok
+---@return string? err
+---@return string? code
+function Store:create_session(sid, user_id, now, expires_at) end
+
+---@param sid string
+---@return boolean deleted
+function Store:delete_session(sid) end
+
+---@param user_id integer
+---@param keep_sid? string
+---@return integer count
+function Store:delete_user_sessions(user_id, keep_sid) end
+
+---@param sid string
+---@param uq string the user's fs_uniquifier
+---@param now integer
+---@return table? row
+---@return string? err
+---@return string? code
+function Store:find_user_by_session(sid, uq, now) end
+
+---@return true
+function Store:begin() end
+
+---A transaction whose commit's fsync may be left to a syncer.
+---@return true
+---@return boolean deferred
+function Store:begin_deferred() end
+
+---The WAL file's path, or nil (no deferring).
+---@return string?
+function Store:wal_path() end
+
+---@return integer wal_pages
+---@return integer copied
+function Store:checkpoint() end
+
+---@param pages integer
+---@return true
+function Store:set_autocheckpoint(pages) end
+
+---@return true
+function Store:commit() end
+
+---@return true
+function Store:rollback() end
+
+---@return integer users
+---@return integer roles
+function Store:counts() end
+
+---@return boolean ok
+---@return string message "ok" or what is wrong
+function Store:integrity_check() end
+
+---@return {cache_bytes: integer, statement_bytes: integer, sqlite_heap_bytes: integer}
+function Store:memory() end
+
+---@return integer
+function Store:schema_version() end
+
+---Close the database (idempotent).
+---@return nil
+function Store:close() end
+
+return core

@@ -1,0 +1,96 @@
+---@meta fsec.openresty
+-- LuaLS type stubs for `require "fsec.openresty"`, the adapter for nginx
+-- with lua-nginx-module (lua/fsec/openresty.lua):
+--
+--   init_by_lua_block        { require("fsec.openresty").init(config, opts) }
+--   init_worker_by_lua_block { require("fsec.openresty").init_worker() }
+--   content_by_lua_block     { require("fsec.openresty").serve() }
+--   access_by_lua_block      { require("fsec.openresty").protect{ auth = { "session" } } }
+
+---The options of `init` (every one optional). An unknown name or a value
+---of the wrong type or range makes `init` raise, naming it.
+---@class fsec.openresty.Options
+---@field thread_pool? string|false nginx thread pool that hashes (default "fsec"; false: inline)
+---@field sync_thread_pool? string|false thread pool for the WAL fsync (default "fsec_sync"; false: in the event loop)
+---@field shared_dict? boolean cache authentication lookups (default true)
+---@field cache_size? integer entries of the lookup caches, 1..100000000 (default 10000)
+---@field cache_ttl? number seconds a cached lookup lives, over 0 (default 2)
+---@field setup? fun(sec: fsec.Security) run in every worker (signals, policies); if it raises, the worker serves no fsec request
+---@field thread_nice? integer|false nice value of the hashing threads, 0..19 (default 19)
+---@field argon2_process? boolean|string run argon2 in a helper process (default true; or its path)
+---@field user_header? string request header that carries the user id to upstreams (the client's own is always removed)
+---@field guards? table<string, fsec.AccessSpec> named specs, checked once: `protect("name")`
+---@field gc_pause? number the worker's LuaJIT GC pause, 100..1000
+---@field gc_stepmul? number the worker's LuaJIT GC step multiplier, 100..10000
+---@field jit_opt? string[]|false parameters for jit.opt.start (default: longer traces; false: LuaJIT's)
+---@field thread_jobs? integer hashing jobs posted at once per worker, 1..1024 (default 2)
+---@field thread_wait? number seconds a request waits for a hashing slot before 503 (default 10)
+---@field thread_queue? integer requests that may wait for a slot per worker, 0..100000 (default 32)
+---@field limit_dict? string|false lua_shared_dict of the throttling counters (default "fsec_limits")
+
+---What a worker holds in memory (`memory()`).
+---@class fsec.openresty.Memory
+---@field lua_heap_bytes integer
+---@field token_cache_entries integer
+---@field user_cache_entries integer
+---@field cache_slot_bytes integer
+---@field sqlite? {cache_bytes: integer, statement_bytes: integer, sqlite_heap_bytes: integer}
+---@field lua_states integer
+
+---The module.
+---@class fsec.openresty
+---@field _VERSION string
+local openresty = {}
+
+---init_by_lua: validate and keep the configuration and options (raises on
+---a bad one, naming it; the configuration in force then stays).
+---@param cfg fsec.Config
+---@param opts? fsec.openresty.Options
+function openresty.init(cfg, opts) end
+
+---init_worker_by_lua: open this worker's store and engine. Raises on a
+---failure; the worker then answers 500 to every fsec request.
+---@return fsec.Security
+function openresty.init_worker() end
+
+---This worker's Security object (raises before init_worker completed).
+---@return fsec.Security
+function openresty.security() end
+
+---What this worker holds in memory.
+---@param full_gc? boolean collect garbage first
+---@return fsec.openresty.Memory
+function openresty.memory(full_gc) end
+
+---fsec's request table for the current nginx request.
+---@param ctx? table default ngx.ctx
+---@return fsec.Request? req nil when the body is over max_body_bytes
+---@return integer? status 413
+function openresty.request(ctx) end
+
+---Add Set-Cookie lines to the response's own.
+---@param list? string[]
+function openresty.add_cookies(list) end
+
+---Send an fsec response: status, headers, Set-Cookie, body (ngx.exit).
+---@param res fsec.Response
+function openresty.send(res) end
+
+---content_by_lua: answer fsec's endpoints (404 for anything else); ends
+---the request (ngx.exit).
+---@return nil
+function openresty.serve() end
+
+---access_by_lua: check the request against a spec, or a guard's name
+---given to init. Returns the user (also in ngx.ctx.fsec_user), or sends
+---the denial and does not return.
+---@param spec fsec.AccessSpec|string
+---@param user_header? string default: init's opts.user_header
+---@return fsec.User
+function openresty.protect(spec, user_header) end
+
+---The current user (anonymous when nobody), for content handlers.
+---@return fsec.User|fsec.AnonymousUser
+function openresty.current_user() end
+
+return openresty

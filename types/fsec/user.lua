@@ -1,0 +1,113 @@
+---@meta fsec.user
+-- LuaLS type stubs for `require "fsec.user"`: User and Role objects and
+-- the anonymous user (lua/fsec/user.lua).
+
+---A snapshot of a stored user row, with methods. Datastore calls that
+---change a user update the object they were given.
+---@class fsec.User
+---@field id integer
+---@field email string
+---@field username? string
+---@field password? string the stored hash
+---@field active boolean
+---@field confirmed_at? integer seconds
+---@field fs_uniquifier string
+---@field fs_token_uniquifier? string
+---@field last_login_at? integer
+---@field current_login_at? integer
+---@field last_login_ip? string
+---@field current_login_ip? string
+---@field login_count? integer
+---@field create_datetime? integer
+---@field update_datetime? integer
+---@field roles string[] role names
+---@field permissions table<string, true> set of permission names
+---@field is_authenticated true
+---@field is_anonymous false
+local User = {}
+
+---True when the user has the role.
+---@param role string|fsec.Role a name or a Role
+---@return boolean
+function User:has_role(role) end
+
+---True when one of the user's roles grants the permission.
+---@param permission string
+---@return boolean
+function User:has_permission(permission) end
+
+---True when the account is active.
+---@return boolean
+function User:is_active() end
+
+---@return string
+function User:__tostring() end
+
+---A role.
+---@class fsec.Role
+---@field id integer
+---@field name string
+---@field description? string
+---@field permissions string[]
+local Role = {}
+
+---The role's permissions as a list.
+---@return string[]
+function Role:get_permissions() end
+
+---@return string
+function Role:__tostring() end
+
+---What `current_user` is when nobody is signed in: no roles, no
+---permissions, read-only.
+---@class fsec.AnonymousUser
+---@field is_authenticated false
+---@field is_anonymous true
+---@field active false
+---@field roles string[] empty
+---@field permissions table<string, true> empty
+local AnonymousUser = {}
+
+---Always false.
+---@param role string|fsec.Role
+---@return false
+function AnonymousUser.has_role(role) end
+
+---Always false.
+---@param permission string
+---@return false
+function AnonymousUser.has_permission(permission) end
+
+---Always false.
+---@return false
+function AnonymousUser.is_active() end
+
+---@return string
+function AnonymousUser.__tostring() end
+
+---The module.
+---@class fsec.user
+---@field anonymous fsec.AnonymousUser
+local user = {}
+
+---Wrap a row (as the store returns it) into a User; the row is reused.
+---@param row table
+---@return fsec.User
+function user.user(row) end
+
+---Is v a User (not the anonymous user, not a plain table)?
+---@param v any
+---@return boolean
+function user.is_user(v) end
+
+---Wrap a row into a Role.
+---@param row table
+---@return fsec.Role
+function user.role(row) end
+
+---A role's name, from a name or a Role.
+---@param role string|fsec.Role
+---@return string
+function user.role_name(role) end
+
+return user
