@@ -265,6 +265,7 @@ end
 --- Mint a signed token carrying `data` (any JSON-encodable value whose
 -- numbers have at most 14 significant digits: ids beyond go as strings).
 -- @tparam string purpose e.g. "confirm", "reset", "login", "auth"
+-- @param data the token's payload
 -- @treturn string|nil token
 -- @treturn string|nil error
 function Security:generate_token(purpose, data)

@@ -542,7 +542,10 @@ end
 
 --- Sign a user in: a new server-side session, a new session cookie (and
 -- a remember cookie), login tracking, the user_authenticated signal.
--- @tparam table opts remember (default: default_remember_me), authn_via (list)
+-- @tparam table req the request
+-- @tparam Response res gets the cookies
+-- @tparam User user
+-- @tparam[opt] table opts remember (default: default_remember_me), authn_via (list)
 -- @return true, or nil and the reason (inactive, denied by policy, store error)
 function Security:login_user(req, res, user, opts)
   opts = opts or {}
@@ -673,6 +676,7 @@ end
 
 
 --- An auth token for a user (Flask-Security's user.get_auth_token()).
+-- @tparam User user
 -- @tparam[opt] table opts expires_in (seconds; default: no expiry)
 function Security:get_auth_token(user, opts)
   if type(user) ~= "table" or type(user.fs_uniquifier) ~= "string" then

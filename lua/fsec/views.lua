@@ -782,9 +782,9 @@ function V.verify(sec, req, res, fields, json)
 end
 
 
-------------------------------------------------------------------------
+-- ---------------------------------------------------------------------
 -- Routing
-------------------------------------------------------------------------
+-- ---------------------------------------------------------------------
 
 -- Endpoints that take a credential or send mail: the throttle policy
 -- and the per-client limit (fsec.throttle) run for their POSTs, before
