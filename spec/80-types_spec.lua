@@ -228,6 +228,23 @@ describe("types/ (LuaLS stubs)", function()
     end
   end)
 
+  it("are what .luarc.json gives LuaLS, and README's local links lead somewhere", function()
+    local cjson = require "cjson.safe"
+    local rc = assert(cjson.decode((assert(helpers.read(".luarc.json")))), ".luarc.json is not JSON")
+    local lib = rc["workspace.library"] or (rc.workspace and rc.workspace.library)
+    assert.are.same({ TYPES }, lib)
+    local readme = assert(helpers.read("README.md"))
+    assert.truthy(readme:find("](types/)", 1, true), "README does not point at types/")
+    for link in readme:gmatch("%]%(([^)]+)%)") do
+      local target = link:gsub("#.*", "")
+      if not link:find("^%a+:") and target ~= "" then -- a URL is not checked here
+        local f = io.open(target) -- a folder opens too (Linux)
+        assert(f, "README links to a missing " .. target)
+        f:close()
+      end
+    end
+  end)
+
   it("name every option of fsec.openresty.init, and only those", function()
     -- the option list, as lua/fsec/openresty.lua declares it
     local src = assert(helpers.read("lua/fsec/openresty.lua"))
