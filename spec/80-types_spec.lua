@@ -118,6 +118,11 @@ describe("types/ (LuaLS stubs)", function()
       local first = f:read("*l")
       f:close()
       assert.truthy(first and first:find("^%-%-%-@meta"), path .. " does not start with ---@meta")
+      -- LuaLS finds a stub by require's path: the name ---@meta gives it
+      -- is the module at that path, and that module exists
+      local name = path:sub(#TYPES + 2, -5):gsub("/", ".")
+      assert.are.equal("---@meta " .. name, first)
+      assert.is_true(pcall(require, name), name .. " is not a module")
       local chunk, err = loadfile(path)
       assert(chunk, err)
       -- running one only builds tables of empty functions

@@ -156,6 +156,12 @@ function Signals:disconnect(name, fn) end
 ---@param payload? table
 function Signals:send(name, payload) end
 
+---Where hashing runs (`Security:set_hasher`): the return conventions of
+---`hash_password` and `verify_password`.
+---@class fsec.Hasher
+---@field hash fun(password: string): string?, string?, string?
+---@field verify fun(password: string, hash: string): boolean, string?, string?
+
 ---A Security instance: `fsec.new{...}`.
 ---@class fsec.Security
 ---@field config table the validated configuration, read-only, without secrets
@@ -256,7 +262,7 @@ function Security:set_limit_backend(backend, clock) end
 
 ---Where the expensive hashing runs (fsec.openresty: nginx's thread pool);
 ---nil: inline again.
----@param hasher? {hash: fun(password: string): string?, string?, string?, verify: fun(password: string, hash: string): boolean, string?, string?}
+---@param hasher? fsec.Hasher
 function Security:set_hasher(hasher) end
 
 ---URL of a security endpoint with query parameters (url_for_security).
@@ -400,7 +406,7 @@ function Security:csrf_token(req, res) end
 ---The flash messages waiting for this client, cleared on res.
 ---@param req fsec.Request
 ---@param res fsec.Response
----@return {[1]: string, [2]: string}[] pairs of category, message
+---@return string[][] pairs: { category, message }
 function Security:take_flashes(req, res) end
 
 return fsec
