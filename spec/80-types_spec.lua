@@ -250,6 +250,26 @@ describe("types/ (LuaLS stubs)", function()
     end
   end)
 
+  it("describe the message send_mail receives, field by field", function()
+    local sent = {}
+    local s = helpers.new{ database = ":memory:", registerable = true, confirmable = true,
+                           external_url = "http://localhost",
+                           send_mail = function(m) sent[#sent + 1] = m end }
+    local res = helpers.api(s):call("POST", "/register",
+      { email = "mail-types@example.org", password = "a long pass phrase", password_confirm = "a long pass phrase" })
+    assert.are.equal(200, res.status)
+    assert.is_true(#sent >= 1)
+    local fields = classes["fsec.MailMessage"].fields
+    for _, m in ipairs(sent) do
+      for k, v in pairs(m) do
+        assert.truthy(fields[k], "send_mail's message has '" .. k .. "', fsec.MailMessage does not")
+        assert.truthy(fields[k]:find(type(v), 1, true), "fsec.MailMessage." .. k .. " is not a " .. type(v))
+      end
+      assert.truthy(fields.kind:find('"' .. m.kind .. '"', 1, true), "kind " .. m.kind .. " is not listed")
+    end
+    s:close()
+  end)
+
   it("name every option of fsec.openresty.init, and only those", function()
     -- the option list, as lua/fsec/openresty.lua declares it
     local src = assert(helpers.read("lua/fsec/openresty.lua"))

@@ -6,10 +6,11 @@
 ---A message fsec sends (what `send_mail` receives).
 ---@class fsec.MailMessage
 ---@field to string recipient address
+---@field from string the configured email_sender
 ---@field subject string
 ---@field text string plain-text body
 ---@field html string? HTML body
----@field kind string which mail: "register", "confirm", "reset", "reset_notice", "change_notice", "login", ...
+---@field kind string which mail: "welcome", "welcome_confirm", "welcome_existing", "welcome_existing_username", "confirm", "reset", "reset_notice", "change_notice" or "login"
 ---@field link string? the link the mail carries, when it carries one
 
 ---The configuration of `fsec.new{...}`: Flask-Security's setting names in
