@@ -8,10 +8,11 @@ BUILD="cmake gcc make pkg-config libsodium-dev libutf8proc-dev libidn2-dev libcr
   libssl-dev libsqlite3-dev lua5.4 liblua5.4-dev luajit2 libluajit2-5.1-dev lua-cjson
   lua-argparse lua-sql-sqlite3"
 # The peer (real Flask-Security) for the compatibility specs; LDoc and
-# its Markdown formatter for the API reference (spec/check-ldoc.sh).
+# its Markdown formatter for the API reference (spec/check-ldoc.sh);
+# luarocks for spec/check-rock.sh (the rockspec, built for real).
 TEST="lua-busted python3-flask-security python3-flask-sqlalchemy
   python3-sqlalchemy python3-passlib python3-argon2 python3-bcrypt sqlite3
-  clang libclang-rt-14-dev valgrind lua-ldoc lua-markdown"
+  clang libclang-rt-14-dev valgrind lua-ldoc lua-markdown luarocks"
 # Fuzzing: libFuzzer (clang) and AFL++, for scripts/fuzz.sh and
 # scripts/fuzz-afl.sh.
 FUZZ="clang libclang-rt-14-dev afl++"
