@@ -1,0 +1,76 @@
+-- What a new user meets first, through the real example (nginx started by
+-- scripts/serve-example.sh, driven with curl): the start-up banner, the
+-- sign-out page a browser's GET /logout gets, the Admin link and 403 page,
+-- 404 pages, and the Home link and wrapping every page has.
+local helpers = require "spec.helpers"
+local example = require "spec.tools.example_app"
+
+local read, sh = helpers.read, helpers.sh
+local BROWSER = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+local JSON = "application/json"
+
+local function get(app, path, accept, jar)
+  return example.http(app, "GET", path, { jar = jar, headers = { Accept = accept } })
+end
+
+-- The page's Home link and the style that wraps long links.
+local function assert_page_style(body)
+  assert.matches('<a id="home" href="/">Home</a>', body, 1, true)
+  assert.matches("overflow-wrap:anywhere", body, 1, true)
+end
+
+describe("a new user's first steps", function()
+  if not example.enabled then
+    it("needs nginx with the Lua module (LuaJIT pass)", function() pending("no nginx/Lua module here") end)
+    return
+  end
+
+  describe("scripts/serve-example.sh", function()
+    it("a busy port gives one clear line and status 1, before anything is made", function()
+      example.with_app({}, function(app)
+        local dir = example.dir() .. "-second"
+        local p = io.popen(("sh scripts/serve-example.sh %s %d 1 2>&1; echo rc=$?"):format(dir, app.port))
+        local out = p:read("*a")
+        p:close()
+        local lines = {}
+        for l in out:gmatch("[^\n]+") do lines[#lines + 1] = l end
+        assert.same({ ("fsec example: port %d is in use (another program listens there); stop it or give "
+          .. "another port (PORT=9000 sh scripts/run.sh)"):format(app.port), "rc=1" }, lines)
+        assert.falsy(sh("test -e " .. dir)) -- no secrets, database or admin made for a start that cannot be
+        -- the running app is untouched
+        assert.equals(200, (get(app, "/hello", "*/*")))
+      end)
+    end)
+
+    it("prints its banner only once nginx has bound the port", function()
+      -- a slow start: argon2 at 256 MiB in nginx's init (fsec.new's dummy
+      -- hash), between bootstrap.lua and the bind
+      local dir, port
+      for _ = 1, 50 do
+        port = 20000 + math.random(0, 9999)
+        if not sh(("ss -ltn | grep -q '127.0.0.1:%d '"):format(port)) then break end
+      end
+      dir = example.dir()
+      local env = [[FSEC_EXAMPLE_CONFIG='{"password_hash_options":{"argon2":{"time_cost":4,"memory_cost":262144}}}']]
+      local p = io.popen(("%s sh scripts/serve-example.sh %s %d 1 > %s.out 2>&1 & echo $!"):format(env, dir, port, dir))
+      local app = { pid = p:read("*l"), dir = dir, port = port, base = "http://127.0.0.1:" .. port }
+      p:close()
+      local ok, err = pcall(function()
+        local banner = example.poll(120, function()
+          return (read(dir .. ".out") or ""):find("fsec example: http://127.0.0.1:" .. port .. "/", 1, true)
+        end)
+        assert.truthy(banner, read(dir .. ".out"))
+        -- at once, no retry: the port answers when the banner says so
+        local pid = read(dir .. "/logs/nginx.pid")
+        assert.equals(app.pid, pid and pid:match("%d+"))
+        assert.equals(200, (example.http(app, "GET", "/hello", { curl = "-m 60" })))
+        -- and the rest of the banner follows
+        assert.truthy(example.poll(10, function() return (read(dir .. ".out") or ""):find("stop: Ctrl-C", 1, true) end))
+        assert.matches("admin sign-in (as first set): admin@example.org ", read(dir .. ".out"), 1, true)
+      end)
+      example.stop(app)
+      assert(ok, tostring(err) .. "\n" .. tostring(read(dir .. ".out")))
+    end)
+  end)
+
+end)
