@@ -73,4 +73,33 @@ describe("a new user's first steps", function()
     end)
   end)
 
+  describe("the example's pages", function()
+    local app, user_jar, admin_jar
+    setup(function()
+      -- registration signs in at once (no confirmation mail to follow)
+      app = example.start{ env = [[FSEC_EXAMPLE_CONFIG='{"confirmable":false}']] }
+      user_jar, admin_jar = app.dir .. ".user.jar", app.dir .. ".admin.jar"
+      local s = example.api(app, user_jar).call("POST", "/register",
+        { email = "new@example.org", password = "battery staple horse",
+          password_confirm = "battery staple horse" })
+      assert.equals(200, s)
+      s = example.api(app, admin_jar).call("POST", "/login",
+        { email = "admin@example.org", password = example.admin_password(app) })
+      assert.equals(200, s)
+    end)
+    teardown(function() if app then example.stop(app) end end)
+
+    it("fsec's pages and the example's have the Home link and wrap long links", function()
+      for _, path in ipairs{ "/login", "/register", "/reset" } do
+        local s, _, body = get(app, path, BROWSER)
+        assert.equals(200, s, path)
+        assert_page_style(body)
+      end
+      local s, _, body = get(app, "/profile", BROWSER, user_jar)
+      assert.equals(200, s)
+      assert_page_style(body)
+      local _, _, home = get(app, "/", BROWSER)
+      assert_page_style(home)
+    end)
+  end)
 end)

@@ -194,8 +194,7 @@ function _M.profile()
   local u = ngx.ctx.fsec_user
   html("Profile", ("<dl><dt>Email</dt><dd id=\"email\">%s</dd><dt>Roles</dt><dd>%s</dd>"
     .. "<dt>Logins</dt><dd id=\"login-count\">%d</dd><dt>Current login</dt><dd>%s from %s</dd>"
-    .. "<dt>Previous login</dt><dd>%s from %s</dd></dl><nav><a href=\"/\">Home</a>"
-    .. "</nav>{{sign-out}}"):format(
+    .. "<dt>Previous login</dt><dd>%s from %s</dd></dl>{{sign-out}}"):format(
     escape(u.email), escape(#u.roles > 0 and table.concat(u.roles, ", ") or "none"), u.login_count or 0,
     when(u.current_login_at), escape(u.current_login_ip or "-"),
     when(u.last_login_at), escape(u.last_login_ip or "-")))

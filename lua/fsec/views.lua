@@ -87,18 +87,9 @@ local function page(sec, req, res, name, form, extra)
     if not PASSWORD_FIELDS[k] and type(v) == "string" then ctx.fields[k] = v end
   end
   for k, v in pairs(extra or {}) do ctx[k] = v end
-  res.status = (form and not form:ok()) and 400 or 200
   -- Flask-Security re-renders a failed form with 200; browsers do not care,
   -- tools do: a failed submission answers 400 here.
-  res.headers["Content-Type"] = "text/html; charset=utf-8"
-  if sec._cfg.page_security_headers then
-    -- no other site may frame a page that takes a password (clickjacking)
-    res.headers["X-Frame-Options"] = "DENY"
-    res.headers["Content-Security-Policy"] = "frame-ancestors 'none'"
-    res.headers["X-Content-Type-Options"] = "nosniff"
-  end
-  res.body = pages.render(sec, name, ctx)
-  return res
+  return pages.respond(sec, res, (form and not form:ok()) and 400 or 200, name, ctx)
 end
 
 local function url(sec, key, tail)
