@@ -89,6 +89,49 @@ describe("a new user's first steps", function()
     end)
     teardown(function() if app then example.stop(app) end end)
 
+    it("a browser's GET /logout gets a sign-out page that signs nobody out; its form posts with CSRF", function()
+      local jar = app.dir .. ".logout.jar"
+      assert.equals(200, (example.api(app, jar).call("POST", "/login",
+        { email = "admin@example.org", password = example.admin_password(app) })))
+      local s, h, body = get(app, "/logout", BROWSER, jar)
+      assert.equals(405, s) -- GET is still not allowed (logout_methods: POST)
+      assert.matches("POST", h.allow, 1, true)
+      assert.matches("^text/html", h["content-type"])
+      assert_page_style(body)
+      assert.matches("Signed in as <strong>admin@example.org</strong>", body, 1, true)
+      assert.matches('<form method="post" action="/logout">', body, 1, true)
+      local token = body:match('name="csrf_token" value="([^"]+)"')
+      assert.truthy(token and #token > 20)
+      assert.equals(200, (get(app, "/profile", BROWSER, jar))) -- the GET signed nobody out
+      -- the form without its token (as another site's would be): refused, still signed in
+      local form = "-H 'Content-Type: application/x-www-form-urlencoded' --data-binary '%s'"
+      s = example.http(app, "POST", "/logout", { jar = jar, headers = { Accept = BROWSER },
+                                                 curl = form:format("x=1") })
+      assert.equals(400, s)
+      assert.equals(200, (get(app, "/profile", BROWSER, jar)))
+      -- the button: a POST with the page's token signs out
+      s, h = example.http(app, "POST", "/logout", { jar = jar, headers = { Accept = BROWSER },
+                                                    curl = form:format("csrf_token=" .. token) })
+      assert.equals(302, s)
+      assert.equals("/", h.location)
+      s, h = get(app, "/profile", BROWSER, jar)
+      assert.equals(302, s)
+      assert.equals("/login?next=/profile", h.location)
+      -- signed out, the page says so and offers no button
+      s, _, body = get(app, "/logout", BROWSER, jar)
+      assert.equals(405, s)
+      assert.matches("You are not signed in.", body, 1, true)
+      assert.is_nil(body:find("<form", 1, true))
+    end)
+
+    it("JSON clients keep the bare 405 at GET /logout", function()
+      local s, h, _, j = get(app, "/logout", JSON, user_jar)
+      assert.equals(405, s)
+      assert.matches("^application/json", h["content-type"])
+      assert.same({ meta = { code = 405 }, response = { errors = { "Method not allowed" } } }, j)
+      assert.equals(200, (get(app, "/profile", BROWSER, user_jar)))
+    end)
+
     it("fsec's pages and the example's have the Home link and wrap long links", function()
       for _, path in ipairs{ "/login", "/register", "/reset" } do
         local s, _, body = get(app, path, BROWSER)

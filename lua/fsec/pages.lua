@@ -137,6 +137,13 @@ _M.PAGES = {
       .. "</strong>: confirming this address signs you out.</p>") or ""
     return "Confirm your email", "<p>Confirm the address " .. who .. "?</p>" .. note .. form(ctx, "", "Confirm")
   end,
+  -- a browser's GET of a POST-only logout (views.lua): the sign-out
+  -- button, a form posting the CSRF token; ctx.email, who is signed in
+  logout = function(ctx)
+    if not ctx.email then return "Sign out", "<p>You are not signed in.</p>" end
+    return "Sign out", "<p>Signed in as <strong>" .. escape(ctx.email) .. "</strong>.</p>"
+      .. form(ctx, "", "Sign out")
+  end,
   verify = function(ctx)
     return "Please reauthenticate",
       form(ctx, field(ctx, "password", "Password", "password", "current-password"), "Continue")

@@ -444,6 +444,18 @@ function V.logout(sec, req, res, _, json)
   return res:redirect(nxt or sec._cfg.post_logout_view)
 end
 
+-- A browser's GET of a POST-only logout (a bookmarked or typed
+-- /logout): still 405 (GET is not allowed, as tools must see), but with
+-- a page holding the sign-out button (a form posting the CSRF token)
+-- rather than a bare "Method not allowed". The GET itself signs nobody
+-- out: another site can make a browser send one.
+function V.logout_page(sec, req, res)
+  local user = signed_in(sec, req, res)
+  page(sec, req, res, "logout", nil, { email = user and user.email })
+  res.status = 405
+  return res
+end
+
 function V.register(sec, req, res, fields, json)
   if signed_in(sec, req, res) then return anonymous_required(sec, req, res, json) end
   local extra = { links = home_links(sec), confirm = sec._cfg.password_confirm_required,
@@ -895,6 +907,7 @@ answer = function(self, req)
   end
   if not ok_method then
     res:set_header("Allow", allow_list(allowed, has_get))
+    if name == "logout" and method == "GET" and not json then return V.logout_page(self, req, res) end
     if json then return res:json(405, { errors = { "Method not allowed" } }) end
     return res:text(405, "Method not allowed")
   end
