@@ -176,9 +176,10 @@ function _M.home()
   local user = fsec_or.current_user()
   local body
   if user.is_authenticated then
+    -- the Admin link for admins only: others would get a 403
     body = ("<p>Signed in as <strong>%s</strong>.</p><nav><a href=\"/profile\">Profile</a>"
-      .. "<a href=\"/admin\">Admin</a><a href=\"/change\">Change password</a>"
-      .. "</nav>{{sign-out}}"):format(escape(user.email))
+      .. "%s<a href=\"/change\">Change password</a></nav>{{sign-out}}"):format(escape(user.email),
+      user:has_role("admin") and '<a href="/admin">Admin</a>' or "")
   else
     body = '<p>Welcome to the fsec example.</p><nav><a href="/login">Sign in</a>'
       .. '<a href="/register">Register</a><a href="/reset">Forgot password?</a>'

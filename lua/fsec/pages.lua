@@ -144,6 +144,10 @@ _M.PAGES = {
     return "Sign out", "<p>Signed in as <strong>" .. escape(ctx.email) .. "</strong>.</p>"
       .. form(ctx, "", "Sign out")
   end,
+  -- a short answer as a page (a browser's 403): ctx.title, ctx.message
+  message = function(ctx)
+    return ctx.title, "<p>" .. escape(ctx.message) .. "</p>"
+  end,
   verify = function(ctx)
     return "Please reauthenticate",
       form(ctx, field(ctx, "password", "Password", "password", "current-password"), "Continue")
