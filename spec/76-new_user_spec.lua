@@ -160,6 +160,25 @@ describe("a new user's first steps", function()
       assert.equals(200, (get(app, "/admin", BROWSER, admin_jar)))
     end)
 
+    it("unknown paths answer 404 as a page for browsers, JSON or text for the rest", function()
+      for _, path in ipairs{ "/no/such/page", "/favicon.ico", "/login/extra/part" } do
+        local s, h, body = get(app, path, BROWSER)
+        assert.equals(404, s, path)
+        assert.matches("^text/html", h["content-type"])
+        assert_page_style(body)
+        assert.matches("<title>Not found</title>", body, 1, true)
+        local _, _, _, j = get(app, path, JSON)
+        assert.same({ meta = { code = 404 }, response = { errors = { "Not found" } } }, j)
+        s, h, body = get(app, path, "*/*")
+        assert.equals(404, s)
+        assert.matches("^text/plain", h["content-type"])
+        assert.equals("Not found\n", body)
+      end
+      -- the path is shown escaped, never as markup
+      local _, _, body = get(app, "/%3Cb%3Ex%3C/b%3E", BROWSER)
+      assert.matches("<code>/&lt;b&gt;x&lt;/b&gt;</code>", body, 1, true)
+    end)
+
     it("fsec's pages and the example's have the Home link and wrap long links", function()
       for _, path in ipairs{ "/login", "/register", "/reset" } do
         local s, _, body = get(app, path, BROWSER)
