@@ -179,6 +179,26 @@ describe("a new user's first steps", function()
       assert.matches("<code>/&lt;b&gt;x&lt;/b&gt;</code>", body, 1, true)
     end)
 
+    it("a phone-sized Chromium: the sign-out page, a long mailed link, a 404 and its Home link", function()
+      local have = sh("command -v node >/dev/null && test -x /usr/bin/chromium && test -d spec/browser/node_modules/playwright-core")
+      if not have then
+        if os.getenv("FSEC_REQUIRE_BROWSER") == "1" then error("chromium, node or playwright-core missing") end
+        return pending("chromium, node or playwright-core missing")
+      end
+      local build = os.getenv("FSEC_BUILD_DIR") or "build"
+      local artifacts = (os.getenv("FSEC_ARTIFACTS") or (build .. "/artifacts")) .. "/new-user"
+      sh("rm -rf " .. artifacts) -- an earlier run's screenshots prove nothing
+      example.with_app({ env = "FSEC_DEV_MAILBOX=1" }, function(mail_app) -- the reset link is read at /mail
+        local p = io.popen(("node spec/browser/new_user.mjs %s %s admin@example.org '%s' 2>&1; echo rc=$?")
+          :format(mail_app.base, artifacts, example.admin_password(mail_app)))
+        local out = p:read("*a")
+        p:close()
+        assert.matches("new user browser ok", out, 1, true)
+        assert.matches("rc=0", out, 1, true)
+        assert.is_true(sh("test -s " .. artifacts .. "/03-long-link.png"))
+      end)
+    end)
+
     it("fsec's pages and the example's have the Home link and wrap long links", function()
       for _, path in ipairs{ "/login", "/register", "/reset" } do
         local s, _, body = get(app, path, BROWSER)
