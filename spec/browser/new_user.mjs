@@ -3,27 +3,11 @@
 // a typed /logout's sign-out page, a mailed long link that must wrap,
 // an unknown path's page and its Home link. Screenshots go to ARTIFACTS_DIR.
 // Usage: node new_user.mjs BASE_URL ARTIFACTS_DIR ADMIN_EMAIL ADMIN_PASSWORD
-import { chromium } from "playwright-core";
-import { mkdirSync, mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { open } from "./chromium.mjs";
 
 const [base, artifacts, email, password] = process.argv.slice(2);
-mkdirSync(artifacts, { recursive: true });
-const profile = mkdtempSync(join(tmpdir(), "fsec-chromium-"));
-
-const context = await chromium.launchPersistentContext(profile, {
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  headless: true,
-  viewport: { width: 360, height: 740 }, // a phone: long links must wrap here
-  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
-const page = context.pages()[0] || await context.newPage();
-page.setDefaultTimeout(15000);
-let step = 0;
-const shot = async (name) => page.screenshot({ path: join(artifacts, `${String(++step).padStart(2, "0")}-${name}.png`), fullPage: true });
-const expect = (cond, what) => { if (!cond) throw new Error("expected: " + what); };
+// a phone: long links must wrap here
+const { context, page, shot, expect } = await open(artifacts, { viewport: { width: 360, height: 740 } });
 // Nothing wider than the screen: no sideways scrolling.
 const fits = async (what) => {
   const [scroll, width] = await page.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth]);
