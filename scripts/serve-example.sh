@@ -36,6 +36,13 @@ if [ -f "$dir/logs/nginx.pid" ]; then
       fi ;;
   esac
 fi
+# A port another program listens on: one clear line, not nginx's bind()
+# errors after a banner that said all was well (ss: iproute2, on every
+# Debian; without it nginx's own error stands).
+if command -v ss >/dev/null 2>&1 && [ -n "$(ss -Hltn "sport = :$port" 2>/dev/null)" ]; then
+  echo "fsec example: port $port is in use (another program listens there); stop it or give another port (PORT=9000 sh scripts/run.sh)" >&2
+  exit 1
+fi
 mkdir -p "$dir/conf" "$dir/logs" "$dir/tmp" "$dir/var/mail" "$dir/lib/fsec/datastore"
 dir=$(cd "$dir" && pwd)
 # Copy each file to a temporary name in its folder, then rename it over
@@ -91,20 +98,36 @@ LUA_PATH="$dir/lib/?.lua;;" LUA_CPATH="$dir/lib/?.so;;" luajit "$root/examples/o
 if [ "$user_line" = "user nobody nogroup;" ]; then
   chown -R nobody:nogroup "$dir/var" "$dir/tmp" "$dir/logs"
 fi
-echo "fsec example: http://127.0.0.1:$port/"
-if [ "${FSEC_DEV_MAILBOX:-}" = 1 ]; then
-  # loud: whoever reads the mailbox can reset any password (dev_mailbox.lua
-  # refused to start unless FSEC_EXTERNAL_URL is a loopback address)
-  echo "************************************************************************"
-  echo "* DEVELOPMENT MAILBOX ON: $FSEC_EXTERNAL_URL/mail shows every reset and"
-  echo "* sign-in link (files in $dir/var/mail). Loopback clients and Host"
-  echo "* $FSEC_EXTERNAL_URL only. Never in production: unset FSEC_DEV_MAILBOX."
-  echo "************************************************************************"
-else
-  echo "mail: files in $dir/var/mail (FSEC_DEV_MAILBOX=1 shows them at /mail)"
-fi
-if [ -f "$dir/var/admin-password.txt" ]; then
-  echo "admin sign-in (as first set): $(cat "$dir/var/admin-password.txt")"
-fi
-echo "logs: $dir/logs/error.log   stop: Ctrl-C"
+# How to use it, printed once nginx has bound the port: a banner before
+# that would send the reader to a URL that refuses connections, or sit
+# above nginx's error when it cannot start at all.
+banner() {
+  echo "fsec example: http://127.0.0.1:$port/"
+  if [ "${FSEC_DEV_MAILBOX:-}" = 1 ]; then
+    # loud: whoever reads the mailbox can reset any password (dev_mailbox.lua
+    # refused to start unless FSEC_EXTERNAL_URL is a loopback address)
+    echo "************************************************************************"
+    echo "* DEVELOPMENT MAILBOX ON: $FSEC_EXTERNAL_URL/mail shows every reset and"
+    echo "* sign-in link (files in $dir/var/mail). Loopback clients and Host"
+    echo "* $FSEC_EXTERNAL_URL only. Never in production: unset FSEC_DEV_MAILBOX."
+    echo "************************************************************************"
+  else
+    echo "mail: files in $dir/var/mail (FSEC_DEV_MAILBOX=1 shows them at /mail)"
+  fi
+  if [ -f "$dir/var/admin-password.txt" ]; then
+    echo "admin sign-in (as first set): $(cat "$dir/var/admin-password.txt")"
+  fi
+  echo "logs: $dir/logs/error.log   stop: Ctrl-C"
+}
+# nginx writes its pid file after it has opened its listening sockets
+# (and run init_by_lua): the pid file naming this process (nginx after
+# the exec below) means the port answers. A stale one is gone first (the
+# check at the top found no nginx behind it). The watcher ends with nginx.
+rm -f "$dir/logs/nginx.pid"
+(
+  while kill -0 $$ 2>/dev/null; do
+    if [ "$(cat "$dir/logs/nginx.pid" 2>/dev/null)" = "$$" ]; then banner; exit 0; fi
+    sleep 0.1
+  done
+) &
 exec nginx -p "$dir" -c conf/nginx.conf -e logs/error.log

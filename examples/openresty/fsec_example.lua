@@ -6,6 +6,7 @@ local fsec_or = require "fsec.openresty"
 local mailbox = require "dev_mailbox"
 local escape = require("fsec.mail").html_escape
 local pages = require "fsec.pages"
+local http = require "fsec.http"
 local cjson = require "cjson.safe"
 
 local _M = {}
@@ -153,6 +154,14 @@ end
 local SIGN_OUT = '<form id="sign-out" method="post" action="/logout">'
   .. '<input type="hidden" name="csrf_token" value="%s"><button type="submit">Sign out</button></form>'
 
+local function page_headers()
+  ngx.header["Content-Type"] = "text/html; charset=utf-8"
+  ngx.header["X-Frame-Options"] = "DENY" -- as fsec's own pages: never framed
+  ngx.header["Content-Security-Policy"] = "frame-ancestors 'none'"
+  ngx.header["X-Content-Type-Options"] = "nosniff"
+  ngx.header["Cache-Control"] = "private, no-store" -- pages of a signed-in user
+end
+
 local function html(title, body)
   local sec = fsec_or.security()
   local req = fsec_or.request()
@@ -163,11 +172,7 @@ local function html(title, body)
     body = body:gsub("{{sign%-out}}", function() return form end)
   end
   fsec_or.add_cookies(res.cookies) -- beside a session protect() re-signed
-  ngx.header["Content-Type"] = "text/html; charset=utf-8"
-  ngx.header["X-Frame-Options"] = "DENY" -- as fsec's own pages: never framed
-  ngx.header["Content-Security-Policy"] = "frame-ancestors 'none'"
-  ngx.header["X-Content-Type-Options"] = "nosniff"
-  ngx.header["Cache-Control"] = "private, no-store" -- pages of a signed-in user
+  page_headers()
   ngx.print(pages.layout(title, body, flashes))
 end
 
@@ -176,9 +181,10 @@ function _M.home()
   local user = fsec_or.current_user()
   local body
   if user.is_authenticated then
+    -- the Admin link for admins only: others would get a 403
     body = ("<p>Signed in as <strong>%s</strong>.</p><nav><a href=\"/profile\">Profile</a>"
-      .. "<a href=\"/admin\">Admin</a><a href=\"/change\">Change password</a>"
-      .. "</nav>{{sign-out}}"):format(escape(user.email))
+      .. "%s<a href=\"/change\">Change password</a></nav>{{sign-out}}"):format(escape(user.email),
+      user:has_role("admin") and '<a href="/admin">Admin</a>' or "")
   else
     body = '<p>Welcome to the fsec example.</p><nav><a href="/login">Sign in</a>'
       .. '<a href="/register">Register</a><a href="/reset">Forgot password?</a>'
@@ -194,8 +200,7 @@ function _M.profile()
   local u = ngx.ctx.fsec_user
   html("Profile", ("<dl><dt>Email</dt><dd id=\"email\">%s</dd><dt>Roles</dt><dd>%s</dd>"
     .. "<dt>Logins</dt><dd id=\"login-count\">%d</dd><dt>Current login</dt><dd>%s from %s</dd>"
-    .. "<dt>Previous login</dt><dd>%s from %s</dd></dl><nav><a href=\"/\">Home</a>"
-    .. "</nav>{{sign-out}}"):format(
+    .. "<dt>Previous login</dt><dd>%s from %s</dd></dl>{{sign-out}}"):format(
     escape(u.email), escape(#u.roles > 0 and table.concat(u.roles, ", ") or "none"), u.login_count or 0,
     when(u.current_login_at), escape(u.current_login_ip or "-"),
     when(u.last_login_at), escape(u.last_login_ip or "-")))
@@ -204,6 +209,28 @@ end
 
 function _M.admin()
   html("Admin", "<p>Only administrators see this page.</p>")
+end
+
+
+--- Any other path (nginx's error_page sends its 404s here too): a page
+-- in fsec's style for browsers, fsec's JSON envelope for JSON clients,
+-- plain text for the rest (curl, scripts).
+function _M.not_found()
+  -- the two headers only: a POST's body is never read here
+  local req = { headers = { accept = ngx.var.http_accept, ["content-type"] = ngx.var.content_type } }
+  ngx.status = 404
+  if http.wants_json(req) then
+    ngx.header["Content-Type"] = "application/json"
+    return ngx.print(cjson.encode{ meta = { code = 404 }, response = { errors = { "Not found" } } })
+  end
+  if http.wants_html(req) then
+    -- no session, flashes or CSRF token: nothing here acts
+    page_headers()
+    return ngx.print(pages.layout("Not found", "<p>There is no page at <code>" .. escape(ngx.var.uri)
+      .. "</code>.</p>"))
+  end
+  ngx.header["Content-Type"] = "text/plain; charset=utf-8"
+  ngx.say("Not found")
 end
 
 

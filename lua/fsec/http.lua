@@ -197,13 +197,11 @@ function _M.cookie(header, name)
 end
 
 
---- Does the client want JSON? A JSON body, or JSON as the best match of
--- Accept (Flask-Security-Too's _want_json).
-function _M.wants_json(req)
-  local ct = _M.header(req, "content-type") or ""
-  if ct:lower():find("^%s*application/json") then return true end
+-- The best match of Accept (lower case; application/json wins a tie, as in
+-- Flask-Security-Too), or nil without one.
+local function best_accepted(req)
   local accept = _M.header(req, "accept")
-  if not accept then return false end
+  if not accept then return nil end
   local best, best_q = nil, -1
   for item in accept:gmatch("[^,]+") do
     local mime = item:match("^%s*([^;%s]+)") -- nil for an empty range (";", " "): skipped
@@ -215,7 +213,21 @@ function _M.wants_json(req)
       end
     end
   end
-  return best == "application/json"
+  return best
+end
+
+--- Does the client want JSON? A JSON body, or JSON as the best match of
+-- Accept (Flask-Security-Too's _want_json).
+function _M.wants_json(req)
+  local ct = _M.header(req, "content-type") or ""
+  if ct:lower():find("^%s*application/json") then return true end
+  return best_accepted(req) == "application/json"
+end
+
+--- Does the client want a page (a browser: text/html as the best match of
+-- Accept, no JSON body)? Other clients (curl's */*, scripts) get text.
+function _M.wants_html(req)
+  return not _M.wants_json(req) and best_accepted(req) == "text/html"
 end
 
 

@@ -22,10 +22,15 @@ button{margin-top:1.5rem;padding:.5rem 1.5rem;font-size:1rem}
 .error{color:#a00}.flash{padding:.5rem;border:1px solid #888;margin:.5rem 0}
 .flash.error{border-color:#a00}.flash.success{border-color:#070}
 nav a{margin-right:1rem}
+header{margin-bottom:1rem}
+main,p,dd,li,pre{overflow-wrap:anywhere}pre{white-space:pre-wrap}
 ]]
 
 
-function _M.layout(title, body, flashes)
+--- A whole page: title, body (HTML), flashes, and a Home link to `home`
+-- ("/" if not given; fsec's own pages pass post_logout_view) on every
+-- page, so that no page is a dead end.
+function _M.layout(title, body, flashes, home)
   local f = {}
   for _, fl in ipairs(flashes or {}) do
     f[#f + 1] = ('<p class="flash %s" role="status">%s</p>'):format(escape(fl[1]), escape(fl[2]))
@@ -34,6 +39,7 @@ function _M.layout(title, body, flashes)
     '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">',
     '<meta name="viewport" content="width=device-width, initial-scale=1">',
     "<title>", escape(title), "</title><style>", STYLE, "</style></head><body>",
+    '<header><nav><a id="home" href="', escape(home or "/"), '">Home</a></nav></header>',
     "<main><h1>", escape(title), "</h1>", concat(f), body, "</main></body></html>\n",
   }
 end
@@ -131,6 +137,17 @@ _M.PAGES = {
       .. "</strong>: confirming this address signs you out.</p>") or ""
     return "Confirm your email", "<p>Confirm the address " .. who .. "?</p>" .. note .. form(ctx, "", "Confirm")
   end,
+  -- a browser's GET of a POST-only logout (views.lua): the sign-out
+  -- button, a form posting the CSRF token; ctx.email, who is signed in
+  logout = function(ctx)
+    if not ctx.email then return "Sign out", "<p>You are not signed in.</p>" end
+    return "Sign out", "<p>Signed in as <strong>" .. escape(ctx.email) .. "</strong>.</p>"
+      .. form(ctx, "", "Sign out")
+  end,
+  -- a short answer as a page (a browser's 403): ctx.title, ctx.message
+  message = function(ctx)
+    return ctx.title, "<p>" .. escape(ctx.message) .. "</p>"
+  end,
   verify = function(ctx)
     return "Please reauthenticate",
       form(ctx, field(ctx, "password", "Password", "password", "current-password"), "Continue")
@@ -147,7 +164,22 @@ function _M.render(sec, page, ctx)
     if not ok then sec._log("error", "fsec: render hook failed for " .. page .. ": " .. tostring(html)) end
   end
   local title, body = _M.PAGES[page](ctx)
-  return _M.layout(title, body, ctx.flashes)
+  return _M.layout(title, body, ctx.flashes, sec._cfg.post_logout_view)
+end
+
+
+--- Answer res with a page: status, the page's headers (no framing of a
+-- page that takes a password: clickjacking) and the rendered body.
+function _M.respond(sec, res, status, page, ctx)
+  res.status = status
+  res.headers["Content-Type"] = "text/html; charset=utf-8"
+  if sec._cfg.page_security_headers then
+    res.headers["X-Frame-Options"] = "DENY"
+    res.headers["Content-Security-Policy"] = "frame-ancestors 'none'"
+    res.headers["X-Content-Type-Options"] = "nosniff"
+  end
+  res.body = _M.render(sec, page, ctx)
+  return res
 end
 
 

@@ -87,18 +87,9 @@ local function page(sec, req, res, name, form, extra)
     if not PASSWORD_FIELDS[k] and type(v) == "string" then ctx.fields[k] = v end
   end
   for k, v in pairs(extra or {}) do ctx[k] = v end
-  res.status = (form and not form:ok()) and 400 or 200
   -- Flask-Security re-renders a failed form with 200; browsers do not care,
   -- tools do: a failed submission answers 400 here.
-  res.headers["Content-Type"] = "text/html; charset=utf-8"
-  if sec._cfg.page_security_headers then
-    -- no other site may frame a page that takes a password (clickjacking)
-    res.headers["X-Frame-Options"] = "DENY"
-    res.headers["Content-Security-Policy"] = "frame-ancestors 'none'"
-    res.headers["X-Content-Type-Options"] = "nosniff"
-  end
-  res.body = pages.render(sec, name, ctx)
-  return res
+  return pages.respond(sec, res, (form and not form:ok()) and 400 or 200, name, ctx)
 end
 
 local function url(sec, key, tail)
@@ -451,6 +442,18 @@ function V.logout(sec, req, res, _, json)
   if json then return res:json(200, {}) end
   local nxt = next_of(req, nil)
   return res:redirect(nxt or sec._cfg.post_logout_view)
+end
+
+-- A browser's GET of a POST-only logout (a bookmarked or typed
+-- /logout): still 405 (GET is not allowed, as tools must see), but with
+-- a page holding the sign-out button (a form posting the CSRF token)
+-- rather than a bare "Method not allowed". The GET itself signs nobody
+-- out: another site can make a browser send one.
+function V.logout_page(sec, req, res)
+  local user = signed_in(sec, req, res)
+  page(sec, req, res, "logout", nil, { email = user and user.email })
+  res.status = 405
+  return res
 end
 
 function V.register(sec, req, res, fields, json)
@@ -904,6 +907,7 @@ answer = function(self, req)
   end
   if not ok_method then
     res:set_header("Allow", allow_list(allowed, has_get))
+    if name == "logout" and method == "GET" and not json then return V.logout_page(self, req, res) end
     if json then return res:json(405, { errors = { "Method not allowed" } }) end
     return res:text(405, "Method not allowed")
   end

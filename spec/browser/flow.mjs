@@ -2,26 +2,10 @@
 // HTML flow: register, follow the emailed link and confirm on its page,
 // sign in, see the profile, sign out. Screenshots go to the artifacts folder.
 // Usage: node flow.mjs BASE_URL ARTIFACTS_DIR
-import { chromium } from "playwright-core";
-import { mkdirSync, mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { open } from "./chromium.mjs";
 
 const [base, artifacts] = process.argv.slice(2);
-mkdirSync(artifacts, { recursive: true });
-const profile = mkdtempSync(join(tmpdir(), "fsec-chromium-"));
-
-const context = await chromium.launchPersistentContext(profile, {
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  headless: true,
-  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
-const page = context.pages()[0] || await context.newPage();
-page.setDefaultTimeout(15000);
-let step = 0;
-const shot = async (name) => page.screenshot({ path: join(artifacts, `${String(++step).padStart(2, "0")}-${name}.png`), fullPage: true });
-const expect = (cond, what) => { if (!cond) throw new Error("expected: " + what); };
+const { context, page, shot, expect } = await open(artifacts);
 const email = `browser-${Date.now()}@example.org`;
 const password = "correct horse battery";
 
