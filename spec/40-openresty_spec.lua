@@ -5,8 +5,6 @@ local helpers = require "spec.helpers"
 local cjson = require "cjson"
 
 local build = os.getenv("FSEC_BUILD_DIR") or "build"
-local enabled = jit and not build:find("asan", 1, true)
-  and helpers.sh("command -v nginx >/dev/null && test -f /usr/lib/nginx/modules/ngx_http_lua_module.so")
 
 local read = helpers.read
 
@@ -23,39 +21,16 @@ local function wait_log(app, text, tries)
 end
 
 -- Starting and stopping the example app, and curl requests: shared with
--- the other specs that attack it (spec/example_app.lua).
-local app_lib = require "spec.example_app"
-local start, stop, with_app, http = app_lib.start, app_lib.stop, app_lib.with_app, app_lib.http
+-- the other specs that attack it (spec/tools/example_app.lua).
+local example = require "spec.tools.example_app"
+local start, stop, with_app, http = example.start, example.stop, example.with_app, example.http
+local admin_password, enabled = example.admin_password, example.enabled
 
 -- The status of a JSON client's GET of path with these header lines
 -- (each sent as written, repeats included) and a file of more.
 local function status_of(app, path, lines, file)
-  local args = { "curl -s -o /dev/null -w '%{http_code}' -H 'Accept: application/json'" }
-  for _, l in ipairs(lines) do args[#args + 1] = "-H '" .. l .. "'" end
-  if file then args[#args + 1] = "-H @" .. file end
-  args[#args + 1] = "'" .. app.base .. path .. "'"
-  local p = io.popen(table.concat(args, " "))
-  local code = tonumber(p:read("*a"))
-  p:close()
-  return code
-end
-
-local function api(app, jar)
-  local c = { jar = jar }
-  local _, _, _, j = http(app, jar, "GET", "/login", { headers = { Accept = "application/json" } })
-  c.csrf = j.response.csrf_token
-  function c.call(method, path, body, extra)
-    local h = { Accept = "application/json", ["X-CSRF-Token"] = c.csrf }
-    for k, v in pairs(extra or {}) do h[k] = v end
-    local s, hd, b, jj = http(app, jar, method, path, { headers = h, json = body })
-    if jj and jj.response and jj.response.csrf_token then c.csrf = jj.response.csrf_token end
-    return s, jj and jj.response, hd, b
-  end
-  return c
-end
-
-local function admin_password(app)
-  return read(app.dir .. "/var/admin-password.txt"):match("^%S+ (%S+)")
+  return example.request(app, { path = path, headers = { Accept = "application/json" }, lines = lines,
+                                header_file = file }).status
 end
 
 -- The newest mail, once there is one more than this app's last read:
@@ -84,10 +59,9 @@ local describe_or_pending = enabled and describe or function(name) pending(name 
 describe_or_pending("the example app in nginx", function()
   for _, workers in ipairs{ 1, 2 } do
     it("runs register -> confirm -> login -> token -> API -> denied -> logout with " .. workers .. " worker(s)", function()
-      local app = start(workers)
-      local ok, err = pcall(function()
+      with_app({ workers = workers }, function(app)
         local jar = app.dir .. ".jar"
-        local c = api(app, jar)
+        local c = example.api(app, { jar = jar })
         local s, r = c.call("POST", "/register", { email = "new@example.org", password = "battery staple",
                                                    password_confirm = "battery staple" })
         assert.equals(200, s)
@@ -98,86 +72,86 @@ describe_or_pending("the example app in nginx", function()
         -- button), and the button's POST confirms
         local p = io.popen("curl -s -I -o /dev/null -w '%{http_code}' '" .. app.base .. link .. "'")
         assert.equals("200", p:read("*a")); p:close()
-        local st0, hd0 = http(app, nil, "OPTIONS", "/login")
+        local st0, hd0 = http(app, "OPTIONS", "/login")
         assert.equals(200, st0); assert.equals("GET, POST, HEAD, OPTIONS", hd0.allow)
         local hd, consent
-        s, hd, consent = http(app, jar, "GET", link)
+        s, hd, consent = http(app, "GET", link, { jar = jar })
         assert.equals(200, s)
         local page_csrf = consent:match('name="csrf_token" value="([^"]+)"')
-        s, hd = http(app, jar, "POST", link, { headers = { ["X-CSRF-Token"] = page_csrf } })
+        s, hd = http(app, "POST", link, { jar = jar, headers = { ["X-CSRF-Token"] = page_csrf } })
         assert.equals(302, s)
         assert.equals("/login", hd.location) -- not /confirm: "already confirmed"
         s, r = c.call("POST", "/login?include_auth_token", { email = "new@example.org", password = "battery staple" })
         assert.equals(200, s)
         local token = r.user.authentication_token
-        local _, _, _, j = http(app, nil, "GET", "/api/me", { headers = { ["Authentication-Token"] = token } })
+        local _, _, _, j = http(app, "GET", "/api/me", { headers = { ["Authentication-Token"] = token } })
         assert.equals("new@example.org", j.email)
         assert.equals("token", j.via)
         assert.equals(tostring(j.id), j.upstream_user_header)
         -- protect() inside content_by_lua: the user, or the denial answered
         for _, path in ipairs{ "/bench/token", "/bench/token-inline" } do
-          local st, _, body = http(app, nil, "GET", path, { headers = { ["Authentication-Token"] = token } })
+          local st, _, body = http(app, "GET", path, { headers = { ["Authentication-Token"] = token } })
           assert.equals(200, st); assert.equals("hello\n", body)
-          st, _, body = http(app, nil, "GET", path, { headers = { ["Authentication-Token"] = token .. "x",
+          st, _, body = http(app, "GET", path, { headers = { ["Authentication-Token"] = token .. "x",
                                                                  Accept = "application/json" } })
           assert.equals(401, st); assert.is_nil(body:find("hello", 1, true))
-          local st2, hd2, body2 = http(app, nil, "GET", path) -- a browser: to the login page
+          local st2, hd2, body2 = http(app, "GET", path) -- a browser: to the login page
           assert.equals(302, st2); assert.matches("^/login", hd2.location); assert.is_nil(body2:find("hello", 1, true))
         end
         -- a client cannot spoof the upstream user header
-        _, _, _, j = http(app, nil, "GET", "/api/me", { headers = { ["Authentication-Token"] = token, ["X-User-Id"] = "1" } })
+        _, _, _, j = http(app, "GET", "/api/me", { headers = { ["Authentication-Token"] = token, ["X-User-Id"] = "1" } })
         assert.equals(tostring(j.id), j.upstream_user_header)
-        assert.equals(403, (http(app, jar, "GET", "/admin")))
+        assert.equals(403, (http(app, "GET", "/admin", { jar = jar })))
         for _ = 1, 6 do -- spread over the workers: every one accepts the session
-          assert.equals(200, (http(app, jar, "GET", "/profile")))
+          assert.equals(200, (http(app, "GET", "/profile", { jar = jar })))
         end
         local ajar = app.dir .. ".admin.jar"
-        local a = api(app, ajar)
+        local a = example.api(app, { jar = ajar })
         assert.equals(200, (a.call("POST", "/login", { email = "admin@example.org", password = admin_password(app) })))
-        assert.equals(200, (http(app, ajar, "GET", "/admin")))
+        assert.equals(200, (http(app, "GET", "/admin", { jar = ajar })))
         if workers == 2 then -- sessions survive a reload (new workers)
           helpers.sh("kill -HUP " .. app.pid .. "; sleep 1")
-          assert.equals(200, (http(app, ajar, "GET", "/admin")))
+          assert.equals(200, (http(app, "GET", "/admin", { jar = ajar })))
         end
         -- a GET (a forged <img src=/logout>) signs nobody out: POST with CSRF only
-        assert.equals(405, (http(app, jar, "GET", "/logout")))
-        assert.equals(200, (http(app, jar, "GET", "/profile")))
+        assert.equals(405, (http(app, "GET", "/logout", { jar = jar })))
+        assert.equals(200, (http(app, "GET", "/profile", { jar = jar })))
         helpers.sh(("cp %s %s.old"):format(jar, jar))
         s = c.call("POST", "/logout")
         assert.equals(200, s)
-        local st, hd = http(app, jar, "GET", "/profile")
+        local st, hd = http(app, "GET", "/profile", { jar = jar })
         assert.equals(302, st)
         assert.equals("/login?next=/profile", hd.location)
         -- the cookie from before the logout, in every worker at once (each
         -- cached the session above: the shared generation drops it)
         for _ = 1, 6 do
-          assert.equals(302, (http(app, jar .. ".old", "GET", "/profile")))
+          assert.equals(302, (http(app, "GET", "/profile", { jar = jar .. ".old" })))
         end
         -- a reset link names this site, whatever Host the client sent
         local hjar, evil = app.dir .. ".host.jar", { Accept = "application/json", Host = "evil.example" }
-        local _, _, _, hj = http(app, hjar, "GET", "/reset", { headers = evil })
+        local _, _, _, hj = http(app, "GET", "/reset", { jar = hjar, headers = evil })
         evil["X-CSRF-Token"] = hj.response.csrf_token
-        assert.equals(200, (http(app, hjar, "POST", "/reset", { headers = evil, json = { email = "new@example.org" } })))
+        assert.equals(200, (http(app, "POST", "/reset", { jar = hjar, headers = evil, json = { email = "new@example.org" } })))
         assert.matches("X-Fsec-Link: " .. app.base .. "/reset/", latest_mail(app), 1, true)
         -- a raw URI that nginx routes to /login but that, as a form's
         -- action, would post to another host: the form posts to /login
         local p = io.popen("curl -s --path-as-is '" .. app.base .. "//evil.example/..%2flogin'")
         local page = p:read("*a"); p:close()
         -- the example's own pages are framed by no other site either
-        local _, ph = http(app, jar, "GET", "/")
+        local _, ph = http(app, "GET", "/", { jar = jar })
         assert.equals("DENY", ph["x-frame-options"]); assert.equals("private, no-store", ph["cache-control"])
         assert.matches('<form method="post" action="/login"', page, 1, true)
         -- answers are kept by no cache; a broken Accept header is no error
-        local _, lh = http(app, nil, "GET", "/login", { headers = { Accept = "application/json" } })
+        local _, lh = http(app, "GET", "/login", { headers = { Accept = "application/json" } })
         assert.equals("private, no-store", lh["cache-control"])
-        assert.equals(200, (http(app, nil, "GET", "/login", { headers = { Accept = ";" } })))
-        assert.equals(302, (http(app, nil, "GET", "/profile", { headers = { Accept = "text/html, ;q=0.5" } })))
+        assert.equals(200, (http(app, "GET", "/login", { headers = { Accept = ";" } })))
+        assert.equals(302, (http(app, "GET", "/profile", { headers = { Accept = "text/html, ;q=0.5" } })))
         -- a body over the limit: 413
         local big = app.dir .. ".big"
         local f = io.open(big, "w"); f:write(string.rep("x", 100000)); f:close()
-        assert.equals(413, (http(app, nil, "POST", "/login", { data_file = big })))
+        assert.equals(413, (http(app, "POST", "/login", { data_file = big })))
         -- memory accounting (bench/nginx.sh): the cache holds users, SQLite pages
-        local _, _, _, m = http(app, nil, "GET", "/bench/memory?gc=1")
+        local _, _, _, m = http(app, "GET", "/bench/memory?gc=1")
         assert.is_true(m.lua_heap_bytes > 0)
         -- the logout dropped every cache: a token request fills the one of
         -- the worker it reaches; with 2 workers the memory request may
@@ -185,8 +159,8 @@ describe_or_pending("the example app in nginx", function()
         local most = m.user_cache_entries
         for _ = 1, 10 do
           if most >= 1 then break end
-          http(app, nil, "GET", "/api/me", { headers = { ["Authentication-Token"] = token } })
-          local _, _, _, m2 = http(app, nil, "GET", "/bench/memory")
+          http(app, "GET", "/api/me", { headers = { ["Authentication-Token"] = token } })
+          local _, _, _, m2 = http(app, "GET", "/bench/memory")
           most = math.max(most, m2.user_cache_entries)
         end
         assert.is_true(most >= 1)
@@ -197,16 +171,12 @@ describe_or_pending("the example app in nginx", function()
         assert.matches("login new@example.org via password", audit, 1, true)
         assert.matches("login admin@example.org via password", audit, 1, true)
       end)
-      stop(app)
-      if not ok then
-        error(tostring(err) .. "\n-- error.log:\n" .. tostring(read(app.dir .. "/logs/error.log")), 0)
-      end
     end)
   end
 
   it("reads a request header as nginx's $http_ variable does, through its header list", function()
-    with_app(1, nil, function(app)
-      local c = api(app, app.dir .. ".jar")
+    with_app({}, function(app)
+      local c = example.api(app, { jar = app.dir .. ".jar" })
       local s, r = c.call("POST", "/login?include_auth_token", { email = "admin@example.org", password = admin_password(app) })
       assert.equals(200, s)
       local token = r.user.authentication_token
@@ -241,7 +211,7 @@ describe_or_pending("the example app in nginx", function()
       -- the session cookie, read from the Cookie header as parse_cookies
       -- reads it (nginx joins Cookie headers sent twice with "; ")
       local sjar = app.dir .. ".session.jar"
-      local sc = api(app, sjar)
+      local sc = example.api(app, { jar = sjar })
       assert.equals(200, (sc.call("POST", "/login", { email = "admin@example.org", password = admin_password(app) })))
       local session = read(sjar):match("\tsession\t(%S+)")
       assert.truthy(session)
@@ -288,7 +258,7 @@ describe_or_pending("the example app in nginx", function()
       return codes
     end
     local function states(app)
-      local _, _, _, m = http(app, nil, "GET", "/bench/memory")
+      local _, _, _, m = http(app, "GET", "/bench/memory")
       return m.lua_states
     end
     -- the example's limits (1 hashing job for its 1 thread, 1 fsync of a
@@ -296,7 +266,7 @@ describe_or_pending("the example app in nginx", function()
     -- its own Lua state and at most 2 of nginx's thread states (a queue
     -- of 16 and a wait of 30 s: the example's 8 and 5 s would refuse some
     -- of the 12, 503, on a loaded machine)
-    with_app(1, "FSEC_THREAD_QUEUE=16 FSEC_THREAD_WAIT=30", function(app)
+    with_app({ env = "FSEC_THREAD_QUEUE=16 FSEC_THREAD_WAIT=30" }, function(app)
       local codes = burst(app, 12)
       assert.equals(12, #codes)
       for _, c in ipairs(codes) do assert.equals(400, c) end
@@ -304,13 +274,13 @@ describe_or_pending("the example app in nginx", function()
       assert.is_true(n >= 2 and n <= 3, "Lua states: " .. tostring(n))
       -- memory() also reports what the two caches allocated at start
       -- (resty.lrucache's slots, about 30 bytes an entry each)
-      local _, _, _, m = http(app, nil, "GET", "/bench/memory")
+      local _, _, _, m = http(app, "GET", "/bench/memory")
       assert.is_true(m.cache_slot_bytes > 2 * 10000 * 16 and m.cache_slot_bytes < 2 * 10000 * 64,
                      "cache slots: " .. tostring(m.cache_slot_bytes))
     end)
     -- one job at a time, and a wait too short for the queue: the excess
     -- fails as unavailable (503, Retry-After), never hashed in the event loop
-    with_app(1, "FSEC_THREAD_JOBS=1 FSEC_THREAD_WAIT=0.02", function(app)
+    with_app({ env = "FSEC_THREAD_JOBS=1 FSEC_THREAD_WAIT=0.02" }, function(app)
       local codes = burst(app, 8)
       assert.equals(8, #codes)
       local seen = {}
@@ -329,7 +299,7 @@ describe_or_pending("the example app in nginx", function()
   end)
 
   it("names the session cookie by the connection's scheme (__Host- and Secure over TLS)", function()
-    with_app(1, nil, function(app)
+    with_app({}, function(app)
       -- a TLS listener beside the plain one, in the same server block
       local tls_port = app.port + 10000
       assert.is_true(helpers.sh(("openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=localhost -days 1"
@@ -377,7 +347,7 @@ describe_or_pending("the example app in nginx", function()
       if os.getenv("FSEC_REQUIRE_BROWSER") == "1" then error("chromium, node or playwright-core missing") end
       return pending("chromium, node or playwright-core missing")
     end
-    local app = start(1, "FSEC_DEV_MAILBOX=1") -- the flow reads its link at /mail
+    local app = start({ env = "FSEC_DEV_MAILBOX=1" }) -- the flow reads its link at /mail
     local artifacts = (os.getenv("FSEC_ARTIFACTS") or (build .. "/artifacts")) .. "/browser"
     helpers.sh("rm -rf " .. artifacts) -- an earlier run's screenshots prove nothing
     local p = io.popen(("node spec/browser/flow.mjs %s %s 2>&1; echo rc=$?"):format(app.base, artifacts))
@@ -390,8 +360,8 @@ describe_or_pending("the example app in nginx", function()
   end)
 
   it("answers 503 while another process holds the database lock", function()
-    with_app(1, "FSEC_DB_BUSY_TIMEOUT=200", function(app)
-      local c = api(app, app.dir .. ".jar")
+    with_app({ env = "FSEC_DB_BUSY_TIMEOUT=200" }, function(app)
+      local c = example.api(app, { jar = app.dir .. ".jar" })
       local ready = app.dir .. ".locked"
       helpers.sh(("LUA_PATH=%q LUA_CPATH=%q lua5.4 spec/tools/hold_lock.lua %s/var/auth.db 3 %s &")
         :format(package.path, package.cpath:gsub("luajit", "lua54"), app.dir, ready))
@@ -409,9 +379,9 @@ describe_or_pending("the example app in nginx", function()
   end)
 
   it("refuses logins from the deny list (a policy hook) and hashes off the event loop", function()
-    with_app(1, nil, function(app)
+    with_app({}, function(app)
       local f = io.open(app.dir .. "/var/deny.txt", "w"); f:write("127.0.0.1\n"); f:close()
-      local c = api(app, app.dir .. ".jar")
+      local c = example.api(app, { jar = app.dir .. ".jar" })
       local s, r = c.call("POST", "/login", { email = "admin@example.org", password = admin_password(app) })
       assert.equals(400, s)
       assert.same({ "Authentication failed - identity or password/passcode invalid" }, r.errors)
@@ -449,9 +419,7 @@ describe_or_pending("the example app in nginx", function()
       if os.getenv("FSEC_REQUIRE_BROWSER") then error("strace is missing (scripts/deps.sh test installs it)") end
       return nil
     end
-    local p = io.popen("pgrep -P $(cat " .. app.dir .. "/logs/nginx.pid)")
-    local worker = p:read("*a"):match("%d+")
-    p:close()
+    local worker = example.worker_pid(app)
     local trace = app.dir .. ".strace"
     helpers.sh(("strace -f -qq -e trace=fsync,fdatasync -o %s -p %s & echo $! > %s.pid; sleep 1")
       :format(trace, worker, trace))
@@ -467,8 +435,8 @@ describe_or_pending("the example app in nginx", function()
   end
 
   it("makes commits durable in a pool thread, not in the event loop: login, registration, wrong password, logout", function()
-    with_app(1, nil, function(app)
-      local c = api(app, app.dir .. ".jar1")
+    with_app({}, function(app)
+      local c = example.api(app, { jar = app.dir .. ".jar1" })
       -- a first login before tracing: the first write of the worker's
       -- connection creates the WAL file, and SQLite fsyncs its header and
       -- folder in the event loop once (again after each checkpoint)
@@ -476,18 +444,18 @@ describe_or_pending("the example app in nginx", function()
       assert.equals(200, s0)
       local main, others, syncer, trace, worker = traced_fsyncs(app, function()
         for i = 1, 2 do -- two more browsers, traced
-          c = api(app, app.dir .. ".jar" .. (i + 1))
+          c = example.api(app, { jar = app.dir .. ".jar" .. (i + 1) })
           local s, r = c.call("POST", "/login", { email = "admin@example.org", password = admin_password(app) })
           assert.equals(200, s, require("cjson").encode(r))
         end
         -- every other write too, one commit each, one after the other
         local s, r = c.call("POST", "/logout")
         assert.equals(200, s, require("cjson").encode(r))
-        s, r = api(app, app.dir .. ".jar5").call("POST", "/login",
+        s, r = example.api(app, { jar = app.dir .. ".jar5" }).call("POST", "/login",
           { email = "admin@example.org", password = "wrong password" })
         assert.equals(400, s, require("cjson").encode(r))
         assert.same({ "Invalid password" }, r.field_errors.password)
-        s, r = api(app, app.dir .. ".jar4").call("POST", "/register",
+        s, r = example.api(app, { jar = app.dir .. ".jar4" }).call("POST", "/register",
           { email = "synced@example.org", password = "battery staple", password_confirm = "battery staple" })
         assert.equals(200, s, require("cjson").encode(r))
       end)
@@ -501,18 +469,18 @@ describe_or_pending("the example app in nginx", function()
   end)
 
   it("keeps a session restored in the access phase or by current_user() beside the page's own cookies", function()
-    with_app(1, nil, function(app)
+    with_app({}, function(app)
       local jar = app.dir .. ".rjar"
-      local c = api(app, jar)
+      local c = example.api(app, { jar = jar })
       assert.equals(200, (c.call("POST", "/login", { email = "admin@example.org", password = admin_password(app), remember = true })))
       local remember = read(jar):match("remember_token%s+(%S+)")
       assert.is_string(remember)
       local function set_cookies(path, cookie)
-        local st = http(app, nil, "GET", path, { headers = { Cookie = cookie } })
+        local r = example.request(app, { path = path, headers = { Cookie = cookie } })
         local names = {}
-        for name in (read(app.dir .. ".hdr") or ""):gmatch("\n[Ss]et%-[Cc]ookie: ([^=]+)=") do names[#names + 1] = name end
+        for _, sc in ipairs(r.set_cookie) do names[#names + 1] = sc:match("^([^=]+)=") end
         table.sort(names)
-        return st, table.concat(names, " ")
+        return r.status, table.concat(names, " ")
       end
       -- current_user() on the home page: the remember cookie makes a new session
       local st, names = set_cookies("/", "remember_token=" .. remember)
@@ -524,7 +492,7 @@ describe_or_pending("the example app in nginx", function()
   end)
 
   it("gives a job's slot back when the client leaves mid-login under lua_check_client_abort on", function()
-    with_app(1, nil, function(app)
+    with_app({}, function(app)
       local conf = read(app.dir .. "/conf/nginx.conf")
       local n
       conf, n = conf:gsub("http {", "http {\n  lua_check_client_abort on;", 1)
@@ -537,7 +505,7 @@ describe_or_pending("the example app in nginx", function()
       f:close()
       -- CSRF off for JSON-less clients is not the point: take a token first
       local jar = app.dir .. ".abort.jar"
-      local _, _, _, j = http(app, jar, "GET", "/login", { headers = { Accept = "application/json" } })
+      local _, _, _, j = http(app, "GET", "/login", { jar = jar, headers = { Accept = "application/json" } })
       local csrf = j.response.csrf_token
       local login = ("curl -s -o /dev/null -w '%%{http_code}' -b %s -H 'Content-Type: application/json'"
         .. " -H 'Accept: application/json' -H 'X-CSRF-Token: %s' --data-binary @%s"):format(jar, csrf, body)
@@ -554,11 +522,11 @@ describe_or_pending("the example app in nginx", function()
   end)
 
   it("reloads and stops after logins with no crashed worker and no killed helper (no 'exited on signal')", function()
-    local app = start(2)
+    local app = start({ workers = 2 })
     local ok, err = pcall(function()
       for r = 1, 6 do
         for i = 1, 2 do
-          local c = api(app, ("%s.rl%d-%d.jar"):format(app.dir, r, i))
+          local c = example.api(app, { jar = ("%s.rl%d-%d.jar"):format(app.dir, r, i) })
           assert.equals(200, (c.call("POST", "/login", { email = "admin@example.org", password = admin_password(app) })))
         end
         helpers.sh("kill -HUP " .. app.pid .. "; sleep 1.2")
@@ -597,13 +565,13 @@ describe_or_pending("the example app in nginx", function()
   end
 
   it("starts without the external_url warning, and refuses a second start from the same folder while the first runs", function()
-    with_app(2, nil, function(app)
+    with_app({ workers = 2 }, function(app)
       local out = read(app.dir .. ".out") or ""
       assert.is_nil(out:find("external_url is not set", 1, true), out)
       assert.matches("admin sign-in (as first set): admin@example.org ", out, 1, true)
       -- a login in each worker: argon2 helpers running from lib/fsec/fsec-argon2
       for i = 1, 4 do
-        local c = api(app, ("%s.twice%d.jar"):format(app.dir, i))
+        local c = example.api(app, { jar = ("%s.twice%d.jar"):format(app.dir, i) })
         assert.equals(200, (c.call("POST", "/login", { email = "admin@example.org", password = admin_password(app) })))
       end
       assert.is_true(#helper_pids(app) >= 1)
@@ -626,7 +594,7 @@ describe_or_pending("the example app in nginx", function()
       -- nothing was touched, and the first still serves logins
       assert.equals(before, inodes())
       for i = 1, 4 do
-        local c = api(app, ("%s.after%d.jar"):format(app.dir, i))
+        local c = example.api(app, { jar = ("%s.after%d.jar"):format(app.dir, i) })
         assert.equals(200, (c.call("POST", "/login", { email = "admin@example.org", password = admin_password(app) })))
       end
       local log = read(app.dir .. "/logs/error.log") or ""
@@ -635,14 +603,14 @@ describe_or_pending("the example app in nginx", function()
   end)
 
   it("stops on a terminal's Ctrl-C (SIGINT to its process group) with no helper killed by it", function()
-    local app = start(2, nil, true)
+    local app = start({ workers = 2, own_group = true })
     local helpers_before
     local ok, err = pcall(function()
       for _, q in ipairs(processes()) do
         if q.pid == app.pid then assert.equals(app.pid, q.pgid, "nginx leads its process group") end
       end
       for i = 1, 4 do
-        local c = api(app, ("%s.int%d.jar"):format(app.dir, i))
+        local c = example.api(app, { jar = ("%s.int%d.jar"):format(app.dir, i) })
         assert.equals(200, (c.call("POST", "/login", { email = "admin@example.org", password = admin_password(app) })))
       end
       helpers_before = helper_pids(app)
@@ -676,7 +644,7 @@ describe_or_pending("the example app in nginx", function()
   end)
 
   it("lets a write from a phase that cannot wait for a thread (log_by_lua) fsync in place", function()
-    with_app(1, nil, function(app)
+    with_app({}, function(app)
       local conf = read(app.dir .. "/conf/nginx.conf")
       local hello = 'location = /hello { content_by_lua_block { ngx.say("hello") } }'
       local n
@@ -692,7 +660,7 @@ describe_or_pending("the example app in nginx", function()
       helpers.sh("kill -HUP " .. app.pid)
       local status
       for _ = 1, 50 do
-        status = http(app, nil, "GET", "/t/log-write")
+        status = http(app, "GET", "/t/log-write")
         if status == 200 then break end
         helpers.sh("sleep 0.1")
       end
@@ -705,15 +673,15 @@ describe_or_pending("the example app in nginx", function()
   end)
 
   it("serves no fsec request from a worker whose init_worker failed (setup raised): a login fails, never passes", function()
-    with_app(1, nil, function(app)
+    with_app({}, function(app)
       -- before the reload: a token, a session and a CSRF token (the
       -- secrets stay the same across it)
       local jar = app.dir .. ".jar"
-      local c = api(app, jar)
+      local c = example.api(app, { jar = jar })
       local s, r = c.call("POST", "/login?include_auth_token", { email = "admin@example.org", password = admin_password(app) })
       assert.equals(200, s)
       local token = r.user.authentication_token
-      local c2 = api(app, app.dir .. ".jar2")
+      local c2 = example.api(app, { jar = app.dir .. ".jar2" })
       -- a setup that raises before it installs its login policy (one that
       -- denies every login): the worker must not serve with it missing
       local conf = read(app.dir .. "/conf/nginx.conf")
@@ -732,20 +700,20 @@ describe_or_pending("the example app in nginx", function()
       helpers.sh("sleep 1") -- the old worker finishes and leaves
       s = c2.call("POST", "/login", { email = "admin@example.org", password = admin_password(app) })
       assert.equals(500, s)
-      assert.equals(500, (http(app, nil, "GET", "/login", { headers = { Accept = "application/json" } })))
-      assert.equals(500, (http(app, nil, "GET", "/api/me", { headers = { ["Authentication-Token"] = token } })))
-      assert.equals(500, (http(app, jar, "GET", "/profile")))
-      assert.equals(500, (http(app, jar, "GET", "/")))
+      assert.equals(500, (http(app, "GET", "/login", { headers = { Accept = "application/json" } })))
+      assert.equals(500, (http(app, "GET", "/api/me", { headers = { ["Authentication-Token"] = token } })))
+      assert.equals(500, (http(app, "GET", "/profile", { jar = jar })))
+      assert.equals(500, (http(app, "GET", "/", { jar = jar })))
       log = read(app.dir .. "/logs/error.log") or ""
       assert.matches("init_worker() failed: ", log, 1, true)
     end)
   end)
 
   it("lets commits made at once share an fsync (group commit): 8 logouts together", function()
-    with_app(1, nil, function(app)
+    with_app({}, function(app)
       local clients = {}
       for i = 1, 8 do
-        local c = api(app, ("%s.g%d.jar"):format(app.dir, i))
+        local c = example.api(app, { jar = ("%s.g%d.jar"):format(app.dir, i) })
         assert.equals(200, (c.call("POST", "/login", { email = "admin@example.org", password = admin_password(app) })))
         clients[i] = c
       end
@@ -769,7 +737,7 @@ describe_or_pending("the example app in nginx", function()
       assert.is_true(others >= 1 and others < 8, "fsyncs for 8 commits: " .. tostring(trace))
       -- every session is gone
       for _, c in ipairs(clients) do
-        assert.equals(401, (http(app, c.jar, "GET", "/api/me", { headers = { Accept = "application/json" } })))
+        assert.equals(401, (http(app, "GET", "/api/me", { jar = c.jar, headers = { Accept = "application/json" } })))
       end
     end)
   end)

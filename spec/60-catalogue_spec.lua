@@ -9,7 +9,6 @@ local core = require "fsec.core"
 
 local PW = "password-1"
 local LUA = jit and "luajit" or "lua5.4"
-local build = os.getenv("FSEC_BUILD_DIR") or "build"
 local GENERIC = "Authentication failed - identity or password/passcode invalid"
 
 -- A Security on a fresh database with every endpoint on, one confirmed
@@ -1183,37 +1182,20 @@ end)
 -- A-07: path rules in the real nginx (LuaJIT pass, nginx installed)
 ------------------------------------------------------------------------
 
-local nginx_ok = jit and not build:find("asan", 1, true)
-  and helpers.sh("command -v nginx >/dev/null && test -f /usr/lib/nginx/modules/ngx_http_lua_module.so")
+local example = require "spec.tools.example_app"
 
 describe("catalogue 7.7 path rules in nginx", function()
   it("A-07: every spelling of /admin is protected in the example app", function()
-    if not nginx_ok then pending("A-07 needs nginx and the LuaJIT pass"); return end
-    local dir = helpers.tmpdir() .. "/a07-" .. math.random(1e9)
-    local port = 37000 + math.random(0, 899)
-    local p = io.popen(("sh scripts/serve-example.sh %s %d 1 > %s.out 2>&1 & echo $!"):format(dir, port, dir))
-    local pid = p:read("*l")
-    p:close()
-    local base = "http://127.0.0.1:" .. port
-    local up = false
-    for _ = 1, 100 do
-      if helpers.sh(("curl -sf %s/hello >/dev/null 2>&1"):format(base)) then up = true; break end
-      helpers.sh("sleep 0.1")
-    end
-    local ok, err = pcall(function()
-      assert.is_true(up, "nginx did not start: " .. tostring(read(dir .. ".out")))
+    if not example.enabled then pending("A-07 needs nginx and the LuaJIT pass"); return end
+    example.with_app({}, function(app)
       for _, path in ipairs{ "/admin", "/admin/", "/ADMIN", "//admin", "/x/../admin", "/%61dmin", "/admin%2f",
                              "/admin;x", "/admin?x", "/./admin", "/admin/.", "/%2e/admin", "/adm%69n/" } do
-        local q = io.popen(("curl -s --path-as-is -o %s.body -w '%%{http_code}' '%s%s'"):format(dir, base, path))
-        local status = tonumber(q:read("*a"))
-        q:close()
-        local body = read(dir .. ".body") or ""
+        local r = example.request(app, { path = path, curl = "--path-as-is" })
+        local status, body = r.status, r.body
         assert.is_nil(body:find("Only administrators", 1, true), path)
         assert.is_true(status == 302 or status == 401 or status == 403 or status == 404 or status == 400,
                        path .. " -> " .. tostring(status))
       end
     end)
-    helpers.sh("kill -QUIT " .. pid .. " 2>/dev/null; sleep 0.3")
-    if not ok then error(err, 0) end
   end)
 end)

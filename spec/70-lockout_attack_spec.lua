@@ -7,15 +7,12 @@
 -- Runs in the LuaJIT pass only (nginx's Lua is LuaJIT), not under ASan.
 local helpers = require "spec.helpers"
 local cjson = require "cjson"
-local app_tools = require "spec.tools.app"
+local example = require "spec.tools.example_app"
 
-local build = os.getenv("FSEC_BUILD_DIR") or "build"
-local enabled = jit and not build:find("asan", 1, true)
-  and helpers.sh("command -v nginx >/dev/null && test -f /usr/lib/nginx/modules/ngx_http_lua_module.so")
-local describe_or_pending = enabled and describe
+local describe_or_pending = example.enabled and describe
   or function(name) pending(name .. " (LuaJIT pass with nginx only)") end
 
-local http, api, with_app = app_tools.http, app_tools.api, app_tools.with_app
+local http, api, with_app, median = example.http, example.api, example.with_app, example.median
 local read = helpers.read
 
 local THRESHOLD = 10 -- login_lockout_threshold's default, as the example runs it
@@ -108,7 +105,7 @@ local function jar(app, name) return app.dir .. "." .. name .. ".jar" end
 
 -- The status of a JSON GET of /change with HTTP Basic credentials.
 local function basic_get(app, email, password)
-  return (http(app, nil, "GET", "/change", { headers = { Accept = "application/json",
+  return (http(app, "GET", "/change", { headers = { Accept = "application/json",
     Authorization = "Basic " .. require("fsec.core").base64_encode(email .. ":" .. password) } }))
 end
 
@@ -153,7 +150,7 @@ local function password_forms(app, clients)
   local found = {}
   for _, path in ipairs(endpoint_paths()) do
     for _, c in ipairs(clients) do
-      local status, _, body = http(app, c.jar, "GET", path, { headers = { Accept = "text/html" } })
+      local status, _, body = http(app, "GET", path, { jar = c.jar, headers = { Accept = "text/html" } })
       if status == 200 then
         for _, f in ipairs(forms_of(body)) do
           for _, i in ipairs(f.inputs) do
@@ -183,21 +180,12 @@ local function fill(form, email, password)
   return t
 end
 
-local function median(values)
-  local list = {}
-  for i, v in ipairs(values) do list[i] = v end
-  table.sort(list)
-  local n = #list
-  if n % 2 == 1 then return list[(n + 1) / 2] end
-  return (list[n / 2] + list[n / 2 + 1]) / 2
-end
-
 
 describe_or_pending("issue 19 attacks on the lockout (example app, 2 workers)", function()
   it("W19-01: 200 parallel wrong logins from 4 processes, then the right one: refused, at most threshold hashes", function()
-    with_app(2, env(), function(app)
-      local right = app_tools.admin_password(app)
-      local c = api(app, jar(app, "attacker"))
+    with_app({ workers = 2, env = env() }, function(app)
+      local right = example.admin_password(app)
+      local c = api(app, { jar = jar(app, "attacker") })
       for i = 1, 5 do -- five failures already recorded, as in the report
         assert.equals(400, (c.call("POST", "/login", { email = ADMIN, password = "wrong-" .. i })))
       end
@@ -213,8 +201,8 @@ describe_or_pending("issue 19 attacks on the lockout (example app, 2 workers)", 
   end)
 
   it("W19-01: 200 parallel wrong HTTP Basic guesses, then the right one: refused, at most threshold hashes", function()
-    with_app(2, env{ auth_mechanisms = { "session", "token", "basic" } }, function(app)
-      local right = app_tools.admin_password(app)
+    with_app({ workers = 2, env = env{ auth_mechanisms = { "session", "token", "basic" } } }, function(app)
+      local right = example.admin_password(app)
       assert.equals(200, basic_get(app, ADMIN, right),
         "Basic signs in at first")
       local counts, refused = storm(app, 4, 50, function(i) return basic_lines(app, "/change", ADMIN, "guess-" .. i) end)
@@ -230,11 +218,11 @@ describe_or_pending("issue 19 attacks on the lockout (example app, 2 workers)", 
   end)
 
   it("W19-02: each endpoint that takes the current password, and HTTP Basic, refuse a locked account's right password and verify nothing", function()
-    with_app(2, env{ auth_mechanisms = { "session", "token", "basic" } }, function(app)
-      local right = app_tools.admin_password(app)
-      local me = api(app, jar(app, "me"))
+    with_app({ workers = 2, env = env{ auth_mechanisms = { "session", "token", "basic" } } }, function(app)
+      local right = example.admin_password(app)
+      local me = api(app, { jar = jar(app, "me") })
       assert.equals(200, (me.call("POST", "/login", { email = ADMIN, password = right })))
-      local attacker = api(app, jar(app, "attacker"))
+      local attacker = api(app, { jar = jar(app, "attacker") })
       for i = 1, THRESHOLD do
         assert.equals(400, (attacker.call("POST", "/login", { email = ADMIN, password = "wrong-" .. i })))
       end
@@ -257,9 +245,9 @@ describe_or_pending("issue 19 attacks on the lockout (example app, 2 workers)", 
   end)
 
   it("W19-03: attempts that cannot be right (over-long, NUL, bad UTF-8) run no hash and lock no one", function()
-    with_app(2, env{ auth_mechanisms = { "session", "token", "basic" } }, function(app)
-      local right = app_tools.admin_password(app)
-      local c = api(app, jar(app, "attacker"))
+    with_app({ workers = 2, env = env{ auth_mechanisms = { "session", "token", "basic" } } }, function(app)
+      local right = example.admin_password(app)
+      local c = api(app, { jar = jar(app, "attacker") })
       local long = ("x"):rep(2000) -- over password_max_bytes (1024), under the form's limit
       for i = 1, THRESHOLD * 2 do
         assert.equals(400, (c.call("POST", "/login", { email = ADMIN, password = long .. i })))
@@ -277,8 +265,8 @@ describe_or_pending("issue 19 attacks on the lockout (example app, 2 workers)", 
 
   it("W19-08: with generic responses a failed login for an existing account and an unknown one take the same time (medians of 200, interleaved)", function()
     -- a threshold no run reaches: every attempt does its write
-    with_app(2, env({ return_generic_responses = true, login_lockout_threshold = 10000 }, true), function(app)
-      local c = api(app, jar(app, "prober"))
+    with_app({ workers = 2, env = env({ return_generic_responses = true, login_lockout_threshold = 10000 }, true) }, function(app)
+      local c = api(app, { jar = jar(app, "prober") })
       local s1, r1 = c.call("POST", "/login", { email = ADMIN, password = "wrong-password-1" })
       local s2, r2 = c.call("POST", "/login", { email = "nobody-here@example.org", password = "wrong-password-1" })
       assert.equals(400, s1)

@@ -3,13 +3,13 @@
 -- (127.0.0.2 floods; 127.0.8.x, 127.0.9.x are legitimate users), plus the
 -- library's limiter on both runtimes.
 local helpers = require "spec.helpers"
-local app_lib = require "spec.example_app"
+local example = require "spec.tools.example_app"
 local cjson = require "cjson"
 
-local read, median = helpers.read, app_lib.median
-local with_app, http, api = app_lib.with_app, app_lib.http, app_lib.api
+local read, median = helpers.read, example.median
+local with_app, http, api = example.with_app, example.http, example.api
 
-local nginx_it = app_lib.enabled and it or function(name) pending(name .. " (LuaJIT pass with nginx only)") end
+local nginx_it = example.enabled and it or function(name) pending(name .. " (LuaJIT pass with nginx only)") end
 
 -- Start spec/tools/flood.sh in the background: its answers go to
 -- out, and it stops when stop exists (or after its count or seconds).
@@ -27,12 +27,12 @@ local function flood(app, o)
     end
     return list
   end
-  local poll = app_lib.poll
+  local poll = example.poll
   -- it hits the server: more than `before` answers came, or (a server
   -- that queues them) 10 of its connections are open
   local function hitting(before)
     return #f.answers() > before
-      or tonumber(app_lib.run("ss -tnH state established src " .. o.from .. " | wc -l")) >= 10
+      or tonumber(example.run("ss -tnH state established src " .. o.from .. " | wc -l")) >= 10
   end
   -- wait until its first batch is out and hits the server
   function f.wait_hitting(seconds)
@@ -69,7 +69,7 @@ end
 
 -- A signed-out client's JSON login from an address: status, seconds.
 local function login_time(app, from, email, password)
-  local c = api(app, from)
+  local c = api(app, { from = from })
   local s, _, _, _, took = c.call("POST", "/login", { email = email, password = password })
   return s, took
 end
@@ -93,8 +93,8 @@ end
 
 describe("issue 19 item 4: one client cannot starve the others", function()
   nginx_it("W19-04: a flood of bogus logins from one address leaves another address's login within 2x its idle time", function()
-    with_app(2, nil, function(app)
-      local email, password = app_lib.admin(app)
+    with_app({ workers = 2 }, function(app)
+      local email, password = example.admin(app)
       -- each login from its own address (127.0.8.x idle, 127.0.9.x under the
       -- flood): a person signs in once, within nginx's per-address rate.
       -- Idle and flooded logins alternate (the flood paused, then resumed):
@@ -134,7 +134,7 @@ end)
 
 describe("issue 19 item 4: the hashing queue is bounded", function()
   nginx_it("W19-04: logins from 150 addresses at once: the excess gets 503 with Retry-After at once, not a long queue", function()
-    with_app(2, nil, function(app)
+    with_app({ workers = 2 }, function(app)
       local f = flood(app, { path = "/login", body = '{"email":"nobody%d@example.org","password":"wrong password"}',
                              from = "127.0.1.%d", parallel = 150, rate = 1000, max = 150, seconds = 90 })
       local answers
@@ -163,8 +163,8 @@ describe("issue 19 item 4: the hashing queue is bounded", function()
   end)
 
   nginx_it("W19-04: guesses at one account from 60 addresses: past its limit 429 with Retry-After, no hash", function()
-    with_app(2, nil, function(app)
-      local email = app_lib.admin(app)
+    with_app({ workers = 2 }, function(app)
+      local email = example.admin(app)
       local f = flood(app, { path = "/login", body = '{"email":"' .. email .. '","password":"guess %d"}',
                              from = "127.0.2.%d", parallel = 4, rate = 60, max = 60, seconds = 90 })
       local deadline = os.time() + 120
@@ -189,27 +189,27 @@ end)
 
 describe("issue 19 item 4: the bounded queue holds under clients that leave", function()
   nginx_it("W19-04: clients that leave while waiting for a hashing slot do not keep their places in the queue", function()
-    with_app(1, "FSEC_THREAD_QUEUE=2 FSEC_THREAD_WAIT=30", function(app)
+    with_app({ env = "FSEC_THREAD_QUEUE=2 FSEC_THREAD_WAIT=30" }, function(app)
       -- as in spec/40: nginx ends a request whose client left, unless a
       -- handler says otherwise
       local conf = read(app.dir .. "/conf/nginx.conf")
       conf = conf:gsub("http {", "http {\n  lua_check_client_abort on;", 1)
       local fh = io.open(app.dir .. "/conf/nginx.conf", "w"); fh:write(conf); fh:close()
       local function workers()
-        return app_lib.run("ps -o pid=,args= --ppid " .. app.pid .. " | grep 'nginx: worker' | grep -v 'shutting down'")
+        return example.run("ps -o pid=,args= --ppid " .. app.pid .. " | grep 'nginx: worker' | grep -v 'shutting down'")
       end
       local old = workers()
       helpers.sh("kill -HUP " .. app.pid)
-      assert.is_true(app_lib.poll(30, function()
+      assert.is_true(example.poll(30, function()
         local now = workers()
         return now:find("worker", 1, true) and now ~= old
       end), "nginx did not reload")
-      assert.is_true(app_lib.poll(30, function()
+      assert.is_true(example.poll(30, function()
         return helpers.sh(("curl -sf %s/hello >/dev/null"):format(app.base))
       end))
       -- 6 clients log in at once and leave after 100 ms: one hashes, two
       -- wait in the queue (2), three are refused
-      local c = api(app, "127.0.12.1")
+      local c = api(app, { from = "127.0.12.1" })
       local cmd = {}
       for i = 1, 6 do
         cmd[i] = ("curl -s -o /dev/null -m 0.1 --interface 127.0.12.%d -b %s -H 'Content-Type: application/json'"
@@ -219,7 +219,7 @@ describe("issue 19 item 4: the bounded queue holds under clients that leave", fu
       helpers.sh(table.concat(cmd, " ") .. " wait")
       -- the pool free again: a login hashes at once
       local n = 0
-      assert.is_true(app_lib.poll(30, function()
+      assert.is_true(example.poll(30, function()
         n = n + 1
         return (login_time(app, "127.0.13." .. n, "nobody@example.org", "wrong password")) == 400
       end), "the pool never freed")
@@ -227,7 +227,7 @@ describe("issue 19 item 4: the bounded queue holds under clients that leave", fu
       -- places of the clients that left were given back)
       local g = flood(app, { path = "/login", body = '{"email":"again%d@example.org","password":"wrong password"}',
                              from = "127.0.14.%d", parallel = 2, rate = 2, max = 2, seconds = 60 })
-      assert.is_true(app_lib.poll(60, function() return #g.answers() == 2 end))
+      assert.is_true(example.poll(60, function() return #g.answers() == 2 end))
       local codes = {}
       for i, a in ipairs(g.answers()) do codes[i] = a.code end
       assert.same({ 400, 400 }, codes)
@@ -304,19 +304,19 @@ describe("issue 19 item 5: instruction mail is rate-limited", function()
   local function requests(app, path, email, from, n)
     local codes, retry = {}, {}
     for i = 1, n do
-      local c = api(app, from:format(i))
+      local c = api(app, { from = from:format(i) })
       local s, _, hd = c.call("POST", path, { email = email })
       codes[i], retry[i] = s, hd["retry-after"]
     end
     return codes, retry
   end
   local function mails_to(app, email)
-    return count(app_lib.mails(app), function(m) return m.to == email end)
+    return count(example.mails(app), function(m) return m.to == email end)
   end
 
   nginx_it("W19-05: 30 POST /reset for one address from 30 addresses send at most 5 mails; the rest answer 429", function()
-    with_app(1, nil, function(app)
-      local email = app_lib.admin(app)
+    with_app({}, function(app)
+      local email = example.admin(app)
       local codes, retry = requests(app, "/reset", email, "127.0.3.%d", 30)
       helpers.sh("sleep 0.5") -- mail leaves after the response
       local sent = mails_to(app, email)
@@ -328,7 +328,7 @@ describe("issue 19 item 5: instruction mail is rate-limited", function()
       end
       assert.equals(sent, count(codes, function(c) return c == 200 end))
       -- and one client for many addresses: its own limit
-      local a = api(app, "127.0.3.200")
+      local a = api(app, { from = "127.0.3.200" })
       local client_codes = {}
       for i = 1, 25 do client_codes[i] = a.call("POST", "/confirm", { email = ("c%d@example.org"):format(i) }) end
       assert.is_true(count(client_codes, function(c) return c == 429 end) >= 1, table.concat(client_codes, " "))
@@ -336,10 +336,10 @@ describe("issue 19 item 5: instruction mail is rate-limited", function()
   end)
 
   nginx_it("W19-05: with generic responses, over the limit the answer is the same and no mail goes", function()
-    with_app(1, "FSEC_GENERIC_RESPONSES=1", function(app)
-      local email = app_lib.admin(app)
+    with_app({ env = "FSEC_GENERIC_RESPONSES=1" }, function(app)
+      local email = example.admin(app)
       local function shape(path, address, from)
-        local c = api(app, from)
+        local c = api(app, { from = from })
         local s, r = c.call("POST", path, { email = address })
         r = r or {}
         r.csrf_token = nil
@@ -385,9 +385,9 @@ end)
 
 describe("issue 19 item 8 (mail): known and unknown addresses take the same time", function()
   nginx_it("W19-08: with generic responses, POST /reset medians of 200 known and 200 unknown addresses differ by < 10 %", function()
-    with_app(1, "FSEC_GENERIC_RESPONSES=1", function(app)
+    with_app({ env = "FSEC_GENERIC_RESPONSES=1" }, function(app)
       -- 200 confirmed accounts, one hash for all (the app's own store)
-      local sec = app_lib.security(app)
+      local sec = example.security(app)
       local hash = assert(sec:hash_password("password-123"))
       for i = 1, 200 do
         assert(sec.datastore:create_user{ email = ("known%d@example.org"):format(i), password = hash, confirmed_at = os.time() })
@@ -396,7 +396,7 @@ describe("issue 19 item 8 (mail): known and unknown addresses take the same time
       -- one curl, requests one after another, known and unknown
       -- interleaved, each from its own address (no limit in the way)
       local jar = app.dir .. ".timing.jar"
-      local _, _, _, j = http(app, jar, "GET", "/login", { headers = { Accept = "application/json" } })
+      local _, _, _, j = http(app, "GET", "/login", { jar = jar, headers = { Accept = "application/json" } })
       local token = j.response.csrf_token
       local cfg = {}
       for i = 1, 200 do
@@ -417,7 +417,7 @@ describe("issue 19 item 8 (mail): known and unknown addresses take the same time
       -- within the mail limits): 600 of each, interleaved
       local times = { known = {}, unknown = {} }
       for _ = 1, 3 do
-        for line in app_lib.run("curl -s -K " .. app.dir .. ".timing.cfg"):gmatch("[^\n]+") do
+        for line in example.run("curl -s -K " .. app.dir .. ".timing.cfg"):gmatch("[^\n]+") do
           local kind, code, took = line:match("^(%a+) (%d+) ([%d.]+)")
           assert.equals("200", code, line)
           table.insert(times[kind], tonumber(took))
@@ -432,7 +432,7 @@ describe("issue 19 item 8 (mail): known and unknown addresses take the same time
       local mailed
       local deadline = os.time() + 20
       repeat
-        mailed = count(app_lib.mails(app), function(m) return m.to and m.to:find("^known") end)
+        mailed = count(example.mails(app), function(m) return m.to and m.to:find("^known") end)
         if mailed < 600 then helpers.sh("sleep 0.2") end
       until mailed >= 600 or os.time() > deadline
       assert.equals(600, mailed)
@@ -444,11 +444,11 @@ end)
 
 describe("issue 19: tokens stay out of the access log", function()
   nginx_it("W19-13: ?auth_token= and mailed links' tokens are not written to the access log", function()
-    with_app(1, nil, function(app)
+    with_app({}, function(app)
       local secret = "SECRET" .. math.random(1e9)
       local paths = { "/api/me?auth_token=" .. secret, "/login?auth_token=" .. secret,
                       "/reset/" .. secret, "/confirm/" .. secret .. "?auth_token=" .. secret }
-      for _, p in ipairs(paths) do http(app, nil, "GET", p, { headers = { Accept = "application/json" } }) end
+      for _, p in ipairs(paths) do http(app, "GET", p, { headers = { Accept = "application/json" } }) end
       local log
       local deadline = os.time() + 10
       local lines

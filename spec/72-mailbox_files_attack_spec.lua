@@ -117,7 +117,7 @@ describe_nginx("the development mailbox in the real example (W19-06, W19-05)", f
 
   -- A reset mail for the admin (its link takes the account over).
   local function reset_admin(app)
-    local c = api(app, app.dir .. ".jar")
+    local c = api(app, { jar = app.dir .. ".jar" })
     assert.equals(200, (c.call("POST", "/reset", { email = "admin@example.org" })))
     local name = app_mod.poll(5, function()
       return run("ls " .. app.dir .. "/var/mail"):match("[%w_-]+%-reset%.eml")
@@ -201,7 +201,7 @@ describe_nginx("the development mailbox in the real example (W19-06, W19-05)", f
     app_mod.with_app({ env = ON }, function(app)
       local name = reset_admin(app)
       for _, path in ipairs{ "/mail", "/mail/" .. name } do
-        local s, _, body = http(app, "GET", path, { curl = "--interface " .. public })
+        local s, _, body = http(app, "GET", path, { from = public })
         assert.equals(403, s, path)
         assert.is_nil(body:find(name, 1, true))
       end
@@ -283,7 +283,7 @@ describe_nginx("the example's files on disk (W19-07)", function()
     app_mod.with_app({ env = ON, workers = 2 }, function(app)
       -- every kind of file: mail (register, reset), WAL and SHM (writes),
       -- logs (requests), nginx's temporary files (a body above its buffer)
-      local c = app_mod.api(app, app.dir .. ".jar")
+      local c = app_mod.api(app, { jar = app.dir .. ".jar" })
       assert.equals(200, (c.call("POST", "/register", { email = "perm@example.org", password = "battery staple",
                                                         password_confirm = "battery staple" })))
       assert.equals(200, (c.call("POST", "/reset", { email = "admin@example.org" })))

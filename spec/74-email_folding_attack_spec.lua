@@ -219,7 +219,7 @@ describe_or_pending("W19-11 email identity folding, attacked through nginx", fun
     local db = dir .. "/var/auth.db"
     local before = sql1(db, "SELECT id, email, email_norm FROM users ORDER BY id; PRAGMA user_version;")
     -- bounded: a start that wrongly succeeds runs nginx in the foreground
-    local port = 20000 + math.random(0, 9999)
+    local port = example.free_port()
     local ok = helpers.sh(("timeout -k 5 20 sh scripts/serve-example.sh %s %d 1 > %s.out 2>&1"):format(dir, port, dir))
     local out = helpers.read(dir .. ".out")
     assert.is_false(ok, out)

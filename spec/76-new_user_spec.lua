@@ -45,12 +45,7 @@ describe("a new user's first steps", function()
     it("prints its banner only once nginx has bound the port", function()
       -- a slow start: argon2 at 256 MiB in nginx's init (fsec.new's dummy
       -- hash), between bootstrap.lua and the bind
-      local dir, port
-      for _ = 1, 50 do
-        port = 20000 + math.random(0, 9999)
-        if not sh(("ss -ltn | grep -q '127.0.0.1:%d '"):format(port)) then break end
-      end
-      dir = example.dir()
+      local port, dir = example.free_port(), example.dir()
       local env = [[FSEC_EXAMPLE_CONFIG='{"password_hash_options":{"argon2":{"time_cost":4,"memory_cost":262144}}}']]
       local p = io.popen(("%s sh scripts/serve-example.sh %s %d 1 > %s.out 2>&1 & echo $!"):format(env, dir, port, dir))
       local app = { pid = p:read("*l"), dir = dir, port = port, base = "http://127.0.0.1:" .. port }
@@ -79,11 +74,11 @@ describe("a new user's first steps", function()
       -- registration signs in at once (no confirmation mail to follow)
       app = example.start{ env = [[FSEC_EXAMPLE_CONFIG='{"confirmable":false}']] }
       user_jar, admin_jar = app.dir .. ".user.jar", app.dir .. ".admin.jar"
-      local s = example.api(app, user_jar).call("POST", "/register",
+      local s = example.api(app, { jar = user_jar }).call("POST", "/register",
         { email = "new@example.org", password = "battery staple horse",
           password_confirm = "battery staple horse" })
       assert.equals(200, s)
-      s = example.api(app, admin_jar).call("POST", "/login",
+      s = example.api(app, { jar = admin_jar }).call("POST", "/login",
         { email = "admin@example.org", password = example.admin_password(app) })
       assert.equals(200, s)
     end)
@@ -91,7 +86,7 @@ describe("a new user's first steps", function()
 
     it("a browser's GET /logout gets a sign-out page that signs nobody out; its form posts with CSRF", function()
       local jar = app.dir .. ".logout.jar"
-      assert.equals(200, (example.api(app, jar).call("POST", "/login",
+      assert.equals(200, (example.api(app, { jar = jar }).call("POST", "/login",
         { email = "admin@example.org", password = example.admin_password(app) })))
       local s, h, body = get(app, "/logout", BROWSER, jar)
       assert.equals(405, s) -- GET is still not allowed (logout_methods: POST)
