@@ -124,6 +124,14 @@ function _M.new(cfg)
       engine:close()
       error("fsec.new: database: " .. msg, 2)
     end
+    -- the salt this database's users were hashed with (fsec.saltcheck)
+    local ok
+    ok, msg = require("fsec.saltcheck").check(engine, ds, c.log or default_log)
+    if not ok then
+      ds:close()
+      engine:close()
+      error("fsec.new: " .. msg, 2)
+    end
   elseif ds then
     local ok
     ok, msg = datastore.check(ds)

@@ -228,7 +228,7 @@ INSERT INTO user (id, email, password, active, fs_uniquifier) VALUES
   (5, 'cheap@example.com', '$2b$05$Jj6yD2x/1.couOZYgNnlRu6NM4YMbW90tutbRlUhozjn21RWOC9Ki', 1, 'uq5');
 ]]):format(BCRYPT16, PBKDF2_2M, BCRYPT17, FS_ARGON2))
     local function stored(db, email)
-      local sec = helpers.new{ database = db }
+      local sec = helpers.new{ database = db, password_salt = "salty" } -- the salt of fsec(...)
       local u = sec.datastore:find_user{ email = email }
       sec:close()
       return u.password
