@@ -112,6 +112,8 @@ d("issue 20: the fsec command from any folder", function()
                         { bin = prefix .. "/bin/fsec", stdin = "installed-pass" })
     assert.equals(0, rc, out)
     assert.matches("created user inst@example.com", out, 1, true)
+    -- and its man page is installed beside it
+    assert.truthy(helpers.read(prefix .. "/share/man/man1/fsec.1"))
     local sec, u = user(db, "inst@example.com")
     assert.is_true(sec:verify_password("installed-pass", u.password))
   end)
@@ -307,5 +309,44 @@ d("issue 20: roles list and delete, users confirm and show", function()
     -- JSON stays JSON with the same meaning
     local roles = cjson.decode((select(2, run(db, "roles list --json"))))
     assert.equals(evil, roles[1].name); assert.equals(desc, roles[1].description)
+  end)
+end)
+
+d("issue 20: the man page", function()
+  -- The commands `fsec --help` lists: { "users", "create" }, ...
+  local function commands()
+    local function listed(args)
+      local _, out = run("x.db", args .. " --help")
+      local names, section = {}, out:match("\nCommands:\n(.-)\n\n") or out:match("\nCommands:\n(.*)$")
+      for name in (section or ""):gmatch("\n?%s+(%S+)%s%s+[^\n]*") do names[#names + 1] = name end
+      return names
+    end
+    local all = {}
+    for _, top in ipairs(listed("")) do
+      local subs = listed(top)
+      if #subs == 0 then all[#all + 1] = { top } end
+      for _, sub in ipairs(subs) do all[#all + 1] = { top, sub } end
+    end
+    return all
+  end
+
+  it("describes every subcommand the command has, and renders without a warning", function()
+    local page = assert(helpers.read("docs/fsec.1"))
+    local all = commands()
+    assert.is_true(#all >= 18, "found only " .. #all .. " commands in --help")
+    local seen = {}
+    for _, c in ipairs(all) do
+      seen[table.concat(c, " ")] = true
+      -- a .B/.BI line naming it (dashes as \-, as groff wants them)
+      local name = table.concat(c, " "):gsub("%-", "\\-")
+      assert.truthy(page:find("\n%.BI? \"?" .. name:gsub("%p", "%%%0") .. "[ \"\n]"), table.concat(c, " ") .. " is not in docs/fsec.1")
+    end
+    for _, new in ipairs{ "roles list", "roles delete", "users confirm", "users show" } do
+      assert.is_true(seen[new], new .. " is not a command")
+    end
+    local p = io.popen("LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings -l docs/fsec.1 2>&1 >/dev/null")
+    local warnings = p:read("*a")
+    p:close()
+    assert.equals("", warnings)
   end)
 end)
