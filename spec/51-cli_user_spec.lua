@@ -136,6 +136,12 @@ d("issue 20: a database remembers its password salt", function()
     assert.is_true(sec:verify_password("first-pass", u.password)) -- unchanged
     -- the right salt still works
     assert.equals(0, (run(db, "users create second@example.com --password-stdin", { stdin = "second-pass" })))
+    -- the check costs OWASP's floor, not the application's 64 MiB: every
+    -- process that opens the database (each nginx worker) verifies it
+    local p = io.popen(("sqlite3 %s 'SELECT value FROM meta'"):format(q(db)))
+    local check = p:read("*a")
+    p:close()
+    assert.matches("^%$argon2id%$v=19%$m=19456,t=2,p=1%$", check)
   end)
 
   it("refuses another salt, or none, in fsec.new; the database keeps a check, never the salt", function()

@@ -3,16 +3,23 @@
 -- Users' hashes depend on the salt (Flask-Security's HMAC pre-hash): an
 -- application or a command given another salt would create users who can
 -- never sign in, and nobody signs in who was made with the right one. The
--- database keeps no salt, only a check of it: the engine's own password
--- hash (argon2id at the configured parameters, after the salt's HMAC) of a
--- fixed text. Checking it runs one verify; guessing a salt from it costs
--- one such hash per guess, as guessing a password does.
+-- database keeps no salt, only a check of it: a password hash of a fixed
+-- text, as the application hashes passwords (the salt's HMAC, then
+-- argon2id) but at most at OWASP's floor (19 MiB, t=2): each process that
+-- opens the database verifies it once (every nginx worker at its start,
+-- whose memory would otherwise keep a 64 MiB peak), and guessing a salt
+-- from it still costs a password hash per guess.
 --
 -- A database that has no check yet (made before schema 7, or made by a
 -- command that hashes nothing, such as `fsec roles create`) gets one at
 -- its first open with a salt; when it already holds users, that is logged
 -- (a warning), since from then on another salt is refused.
 -- @module fsec.saltcheck
+
+local core = require "fsec.core"
+local config = require "fsec.config"
+
+local min = math.min
 
 local _M = { _VERSION = "0.1.0" }
 
@@ -60,10 +67,17 @@ local function record(engine, ds, log)
   return true
 end
 
---- true, or nil and a message that names the problem (never the salt).
--- log(level, msg) hears that a check was recorded in a database with
--- users, or could not run.
-function _M.check(engine, ds, log)
+-- An engine of the application's (salt, normalization, argon2 helper)
+-- whose argon2id costs at most OWASP's floor.
+local function check_engine(ecfg)
+  local e = {}
+  for k, v in pairs(ecfg) do e[k] = v end
+  e.argon2_memory_kib = min(e.argon2_memory_kib, config.OWASP_ARGON2_MIN_MEMORY_KIB)
+  e.argon2_time = min(e.argon2_time, config.OWASP_ARGON2_MIN_TIME)
+  return core.new(e)
+end
+
+local function check_with(engine, ds, log)
   local stored, err = ds:get_meta(KEY)
   if err then return store_error(err) end
   if not stored then
@@ -74,6 +88,19 @@ function _M.check(engine, ds, log)
   if ok then return true end
   if why then return unchecked(log, why) end
   return nil, MISMATCH
+end
+
+--- Check the database's salt (record it when it has no check): true, or
+-- nil and a message that names the problem (never the salt). ecfg: the
+-- application's engine configuration (fsec.engine_config). log(level,
+-- msg) hears that a check was recorded in a database with users, or
+-- could not run.
+function _M.check(ecfg, ds, log)
+  local engine, err = check_engine(ecfg)
+  if not engine then return nil, err end
+  local ok, msg = check_with(engine, ds, log)
+  engine:close()
+  return ok, msg
 end
 
 return _M
