@@ -74,7 +74,9 @@ local function on_tty(db, args, steps)
     :format(q(BUILD), KEY, q(SALT), ROOT, q(db), args)
   assert(helpers.sh(("(cd %s && script -qfec %s %s < %s > /dev/null 2>&1; echo $? > %s) &")
     :format(q(helpers.tmpdir()), q(cmd), q(log), q(fifo), q(rcfile))))
-  local keys = assert(io.open(fifo, "w")) -- opens once script reads the fifo
+  -- read-write: the open never blocks (a script that failed to start
+  -- times out in wait_for below, with what the terminal showed)
+  local keys = assert(io.open(fifo, "r+"))
   for _, step in ipairs(steps) do
     wait_for(function() return count(helpers.read(log) or "", step[1]) >= step[2] end,
              ("%q (#%d) on the terminal; it shows: %s"):format(step[1], step[2], helpers.read(log) or ""))
