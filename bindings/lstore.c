@@ -453,27 +453,73 @@ static int lfsec_store_create_role(lua_State *L) {
   return 1;
 }
 
+static void push_role(lua_State *L, const fsec_role *r) {
+  const char *p, *c;
+  int n = 0;
+  lua_createtable(L, 0, 5);
+  set_int(L, "id", r->id);
+  set_str(L, "name", r->name);
+  set_str(L, "description", r->description);
+  set_int(L, "update_datetime", r->update_datetime);
+  lua_newtable(L);
+  for (p = r->permissions; p && *p; p = c ? c + 1 : p + strlen(p)) {
+    c = strchr(p, ',');
+    lua_pushlstring(L, p, c ? (size_t)(c - p) : strlen(p));
+    lua_rawseti(L, -2, ++n);
+  }
+  lua_setfield(L, -2, "permissions");
+}
+
 /* store:find_role(name) -> { id, name, description, permissions = {...} } */
 static int lfsec_store_find_role(lua_State *L) {
   fsec_store *s = check_store(L);
   size_t len;
   const char *name = lfsec_checkstring(L, 2, &len);
   fsec_role r;
-  const char *p, *c;
-  int n = 0, rc = fsec_store_role_find(s, name, len, &r);
+  int rc = fsec_store_role_find(s, name, len, &r);
   if (rc != FSEC_OK) return fail(L, s, rc);
-  lua_createtable(L, 0, 5);
-  set_int(L, "id", r.id);
-  set_str(L, "name", r.name);
-  set_str(L, "description", r.description);
-  set_int(L, "update_datetime", r.update_datetime);
-  lua_newtable(L);
-  for (p = r.permissions; p && *p; p = c ? c + 1 : p + strlen(p)) {
-    c = strchr(p, ',');
-    lua_pushlstring(L, p, c ? (size_t)(c - p) : strlen(p));
-    lua_rawseti(L, -2, ++n);
+  push_role(L, &r);
+  return 1;
+}
+
+/* store:next_role(after_id) -> role | nil (after the last) */
+static int lfsec_store_next_role(lua_State *L) {
+  fsec_store *s = check_store(L);
+  fsec_role r;
+  int rc = fsec_store_role_next(s, lfsec_optint(L, 2, 0), &r);
+  if (rc == FSEC_ENOTFOUND) {
+    lua_pushnil(L);
+    return 1;
   }
-  lua_setfield(L, -2, "permissions");
+  if (rc != FSEC_OK) return fail(L, s, rc);
+  push_role(L, &r);
+  return 1;
+}
+
+/* store:meta_get(key) -> value | nil (nothing recorded) | nil, msg, code */
+static int lfsec_store_meta_get(lua_State *L) {
+  fsec_store *s = check_store(L);
+  size_t len;
+  const char *key = lfsec_checkstring(L, 2, &len), *v = NULL;
+  int rc = fsec_store_meta_get(s, key, len, &v);
+  if (rc == FSEC_ENOTFOUND) {
+    lua_pushnil(L);
+    return 1;
+  }
+  if (rc != FSEC_OK) return fail(L, s, rc);
+  lua_pushstring(L, v);
+  return 1;
+}
+
+/* store:meta_add(key, value) -> added (false: a value was there) */
+static int lfsec_store_meta_add(lua_State *L) {
+  fsec_store *s = check_store(L);
+  size_t klen, vlen;
+  const char *key = lfsec_checkstring(L, 2, &klen);
+  const char *v = lfsec_checkstring(L, 3, &vlen);
+  int added = 0, rc = fsec_store_meta_add(s, key, klen, v, vlen, &added);
+  if (rc != FSEC_OK) return fail(L, s, rc);
+  lua_pushboolean(L, added);
   return 1;
 }
 
@@ -659,6 +705,9 @@ static const luaL_Reg lfsec_store_methods[] = {
     {"remove_role", lfsec_store_remove_role},
     {"create_role", lfsec_store_create_role},
     {"find_role", lfsec_store_find_role},
+    {"next_role", lfsec_store_next_role},
+    {"meta_get", lfsec_store_meta_get},
+    {"meta_add", lfsec_store_meta_add},
     {"set_permissions", lfsec_store_set_permissions},
     {"delete_role", lfsec_store_delete_role},
     {"create_session", lfsec_store_create_session},

@@ -124,6 +124,17 @@ function _M.new(cfg)
       engine:close()
       error("fsec.new: database: " .. msg, 2)
     end
+    -- the salt this database's users were hashed with (fsec.saltcheck;
+    -- one argon2id verify: a new database in memory has nothing to check)
+    local ok = true
+    if c.database ~= ":memory:" then
+      ok, msg = require("fsec.saltcheck").check(engine_config(c), ds, c.log or default_log)
+    end
+    if not ok then
+      ds:close()
+      engine:close()
+      error("fsec.new: " .. msg, 2)
+    end
   elseif ds then
     local ok
     ok, msg = datastore.check(ds)

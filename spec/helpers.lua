@@ -67,6 +67,15 @@ function helpers.tmpdir()
   return tmpdir
 end
 
+--- Output a terminal can show as text: no C0 but newline and tab, no DEL,
+-- no C1 (as UTF-8), every other byte part of well-formed UTF-8 (Lua 5.4:
+-- the `fsec` command's specs).
+function helpers.assert_terminal_safe(out, what)
+  assert(not out:find("[%z\1-\8\11-\31\127]"), what .. ": a raw C0 control or DEL in: " .. out)
+  assert(not out:find("\194[\128-\159]"), what .. ": a raw C1 control in: " .. out)
+  assert(utf8.len(out), what .. ": bytes that are not UTF-8 in: " .. out)
+end
+
 --- Run a shell command; true when it exits 0 (both Lua 5.1 and 5.4 forms).
 function helpers.sh(cmd)
   local a, _, c = os.execute(cmd)

@@ -79,6 +79,13 @@ static const char *const MIGRATIONS[] = {
     "  n INTEGER NOT NULL,"
     "  started INTEGER NOT NULL) WITHOUT ROWID;"
     "CREATE INDEX login_attempts_started ON login_attempts(started);",
+    /* 7: facts about the database itself, one row each: the keyed check of
+     * the password salt it was made with (lua/fsec/saltcheck.lua), so that
+     * an application or the fsec command given another salt is refused
+     * before it writes a user who could never sign in. */
+    "CREATE TABLE meta ("
+    "  key TEXT PRIMARY KEY,"
+    "  value TEXT NOT NULL) WITHOUT ROWID;",
 };
 
 int fsec__migration_count(void) {

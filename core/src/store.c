@@ -59,7 +59,7 @@ enum {
   ST_SESSION_INSERT, ST_SESSION_PURGE, ST_SESSION_DELETE,
   ST_SESSION_DELETE_USER, ST_FIND_SESSION, ST_FAILED_LOGIN, ST_RESET_FAILED,
   ST_RESERVE_LOGIN, ST_RELEASE_LOGIN, ST_ATTEMPT_RESERVE, ST_ATTEMPT_PRUNE,
-  ST_USER_NEXT, ST_USER_NEXT_ROLE,
+  ST_USER_NEXT, ST_USER_NEXT_ROLE, ST_ROLE_NEXT, ST_META_GET, ST_META_ADD,
   ST_SET_FIRST /* followed by one statement per fsec_user_col */
 };
 #define ST__COUNT (ST_SET_FIRST + FSEC_COL__COUNT)
@@ -98,6 +98,11 @@ static const char *const SQL[ST__COUNT] = {
     [ST_ROLE_FIND] =
         "SELECT id, name, description, permissions, update_datetime"
         " FROM roles WHERE name = ?1",
+    [ST_ROLE_NEXT] =
+        "SELECT id, name, description, permissions, update_datetime"
+        " FROM roles WHERE id > ?1 ORDER BY id LIMIT 1",
+    [ST_META_GET] = "SELECT value FROM meta WHERE key = ?1",
+    [ST_META_ADD] = "INSERT OR IGNORE INTO meta (key, value) VALUES (?1, ?2)",
     [ST_ROLE_PERMS] =
         "UPDATE roles SET permissions = ?2, update_datetime = ?3"
         " WHERE name = ?1 AND permissions IS NOT ?2",
@@ -1438,6 +1443,17 @@ int fsec_store_role_create(fsec_store *s, const char *name, size_t namelen,
   return wend(s, rc);
 }
 
+static int fill_role(fsec_store *s, sqlite3_stmt *st, fsec_role *out) {
+  int rc = reserve_row(s, st, 5);
+  if (rc != FSEC_OK) return rc;
+  out->id = sqlite3_column_int64(st, 0);
+  out->name = col_text(s, st, 1);
+  out->description = col_text(s, st, 2);
+  out->permissions = col_text(s, st, 3);
+  out->update_datetime = sqlite3_column_int64(st, 4);
+  return FSEC_OK;
+}
+
 int fsec_store_role_find(fsec_store *s, const char *name, size_t len,
                          fsec_role *out) {
   sqlite3_stmt *st;
@@ -1449,19 +1465,30 @@ int fsec_store_role_find(fsec_store *s, const char *name, size_t len,
   bind_text(st, 1, name, len);
   r = sqlite3_step(st);
   if (r == SQLITE_ROW) {
-    rc = reserve_row(s, st, 5);
-    if (rc == FSEC_OK) {
-      out->id = sqlite3_column_int64(st, 0);
-      out->name = col_text(s, st, 1);
-      out->description = col_text(s, st, 2);
-      out->permissions = col_text(s, st, 3);
-      out->update_datetime = sqlite3_column_int64(st, 4);
-    }
+    rc = fill_role(s, st, out);
   } else if (r == SQLITE_DONE) {
     rc = serr(s, FSEC_ENOTFOUND, "no such role");
   } else {
     rc = map_rc(s, r, "find role");
   }
+  done(st);
+  return rc;
+}
+
+int fsec_store_role_next(fsec_store *s, int64_t after_id, fsec_role *out) {
+  sqlite3_stmt *st;
+  int rc = guard(s), r;
+  if (rc != FSEC_OK) return rc;
+  st = stmt(s, ST_ROLE_NEXT, &rc);
+  if (!st) return rc;
+  sqlite3_bind_int64(st, 1, after_id);
+  r = sqlite3_step(st);
+  if (r == SQLITE_ROW)
+    rc = fill_role(s, st, out);
+  else if (r == SQLITE_DONE)
+    rc = serr(s, FSEC_ENOTFOUND, "no more roles");
+  else
+    rc = map_rc(s, r, "list roles");
   done(st);
   return rc;
 }
@@ -1497,6 +1524,49 @@ int fsec_store_role_delete(fsec_store *s, const char *name, size_t len,
   if (!st) return rc;
   bind_text(st, 1, name, len);
   return write_one(s, st, "delete role", deleted);
+}
+
+/* ------------------------------------------------------------------ */
+/* Facts about the database                                            */
+/* ------------------------------------------------------------------ */
+
+int fsec_store_meta_get(fsec_store *s, const char *key, size_t keylen,
+                        const char **value) {
+  sqlite3_stmt *st;
+  int rc = guard(s), r;
+  *value = NULL;
+  if (rc == FSEC_OK) rc = check_value(s, key, keylen, FSEC_META_MAX, "key");
+  if (rc != FSEC_OK) return rc;
+  st = stmt(s, ST_META_GET, &rc);
+  if (!st) return rc;
+  bind_text(st, 1, key, keylen);
+  r = sqlite3_step(st);
+  if (r == SQLITE_ROW) {
+    rc = reserve_row(s, st, 1);
+    if (rc == FSEC_OK) *value = col_text(s, st, 0);
+  } else if (r == SQLITE_DONE) {
+    rc = serr(s, FSEC_ENOTFOUND, "nothing recorded");
+  } else {
+    rc = map_rc(s, r, "read meta");
+  }
+  done(st);
+  return rc;
+}
+
+int fsec_store_meta_add(fsec_store *s, const char *key, size_t keylen,
+                        const char *value, size_t valuelen, int *added) {
+  sqlite3_stmt *st;
+  int rc = guard(s);
+  if (added) *added = 0;
+  if (rc == FSEC_OK) rc = check_value(s, key, keylen, FSEC_META_MAX, "key");
+  if (rc == FSEC_OK)
+    rc = check_value(s, value, valuelen, FSEC_META_MAX, "value");
+  if (rc != FSEC_OK) return rc;
+  st = stmt(s, ST_META_ADD, &rc);
+  if (!st) return rc;
+  bind_text(st, 1, key, keylen);
+  bind_text(st, 2, value, valuelen);
+  return write_one(s, st, "record meta", added);
 }
 
 /* ------------------------------------------------------------------ */

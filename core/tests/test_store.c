@@ -454,7 +454,7 @@ static void full_database_is_clean(void) {
   int i, ok = 0, rc = FSEC_OK, good = 0;
   fsec_store_config_init(&cfg);
   cfg.path = p;
-  cfg.max_pages = 16;
+  cfg.max_pages = 20; /* the schema's tables and indexes, and room for some users */
   ASSERT_OK(fsec_store_open(&s, &cfg, err, sizeof err));
   memset(&in, 0, sizeof in);
   in.active = 1;
@@ -471,6 +471,34 @@ static void full_database_is_clean(void) {
   ASSERT_EQ(users(s), good);
   ASSERT_OK(fsec_store_integrity_check(s, &ok));
   ASSERT_EQ(ok, 1);
+  fsec_store_close(s);
+}
+
+/* Schema 7: facts about the database, first writer wins; roles listed
+ * in id order. */
+static void meta_and_role_listing(void) {
+  fsec_store *s = open_at(path("meta.db"));
+  const char *v = NULL;
+  fsec_role r;
+  int added = -1;
+  ASSERT_EQ(fsec_store_meta_get(s, "k", 1, &v), FSEC_ENOTFOUND);
+  ASSERT_OK(fsec_store_meta_add(s, "k", 1, "first", 5, &added));
+  ASSERT_EQ(added, 1);
+  ASSERT_OK(fsec_store_meta_add(s, "k", 1, "second", 6, &added));
+  ASSERT_EQ(added, 0);
+  ASSERT_OK(fsec_store_meta_get(s, "k", 1, &v));
+  ASSERT_STREQ(v, "first");
+  ASSERT_EQ(fsec_store_meta_add(s, "k", 1, "a\0b", 3, &added), FSEC_ENUL);
+  ASSERT_EQ(fsec_store_role_next(s, 0, &r), FSEC_ENOTFOUND);
+  ASSERT_OK(fsec_store_role_create(s, "b", 1, NULL, 0, "p,q", 3, NOW, NULL));
+  ASSERT_OK(fsec_store_role_create(s, "a", 1, "A", 1, NULL, 0, NOW, NULL));
+  ASSERT_OK(fsec_store_role_next(s, 0, &r));
+  ASSERT_STREQ(r.name, "b");
+  ASSERT_STREQ(r.permissions, "p,q");
+  ASSERT_OK(fsec_store_role_next(s, r.id, &r));
+  ASSERT_STREQ(r.name, "a");
+  ASSERT_STREQ(r.description, "A");
+  ASSERT_EQ(fsec_store_role_next(s, r.id, &r), FSEC_ENOTFOUND);
   fsec_store_close(s);
 }
 
@@ -649,6 +677,7 @@ int main(void) {
   RUN(deferred_commit_then_sync);
   RUN(busy_store_is_reported);
   RUN(full_database_is_clean);
+  RUN(meta_and_role_listing);
   RUN(child_after_fork_is_refused);
   RUN(sessions_live_and_die);
   RUN(session_purge_reads_only_expired_rows);

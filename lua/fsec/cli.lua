@@ -68,23 +68,46 @@ local function open_security(args, create)
   -- the library's warnings reach this terminal escaped, as everything else
   cfg.log = function(_, m) io.stderr:write("fsec: ", show(m), "\n") end
   local ok, sec = pcall(require("fsec").new, cfg)
-  if not ok then die(sec) end
+  if not ok then die((tostring(sec):gsub("^fsec%.new: ", ""))) end
   return sec
 end
 
 
+-- One line typed at the terminal without echo; nil at end of input.
+local function prompt(label)
+  -- echo off before the prompt shows: what is typed at once is not shown
+  os.execute("stty -echo 2>/dev/null")
+  io.stderr:write(label)
+  local ok, line = pcall(io.read, "*l") -- Ctrl-C raises "interrupted!"
+  os.execute("stty echo 2>/dev/null") -- whatever happened: the terminal echoes again
+  io.stderr:write("\n")
+  if not ok then die("interrupted") end
+  return line
+end
+
+local PROMPT_TRIES = 3
+
+-- A new password: from standard input as given (--password-stdin), or
+-- typed twice at the prompt, which must agree (a typo unseen without
+-- echo would make a password nobody knows). A mismatch says so and asks
+-- again, PROMPT_TRIES times in all, then gives up (exit 1). A prompt
+-- whose input is not a terminal (a pipe, a file) reads one line, as it
+-- always did: nobody types there.
 local function read_password(args)
   local pw
   if args.password_stdin then
     pw = io.read("*l")
+  elseif os.execute("test -t 0") ~= true then
+    pw = prompt("Password: ")
   else
-    io.stderr:write("Password: ")
-    os.execute("stty -echo 2>/dev/null")
-    local ok, line = pcall(io.read, "*l") -- Ctrl-C raises "interrupted!"
-    os.execute("stty echo 2>/dev/null") -- whatever happened: the terminal echoes again
-    io.stderr:write("\n")
-    if not ok then die("interrupted") end
-    pw = line
+    for try = 1, PROMPT_TRIES do
+      pw = prompt("Password: ")
+      if not pw or pw == "" then break end
+      local again = prompt("Repeat the password: ")
+      if again == pw then break end
+      if try == PROMPT_TRIES then die("the two passwords did not match; nothing changed") end
+      io.stderr:write("fsec: the two passwords do not match; try again\n")
+    end
   end
   if not pw or pw == "" then die("no password given") end
   return pw
@@ -116,11 +139,40 @@ local function json_list(items, encoded)
   return "[" .. table.concat(parts, ",") .. "]"
 end
 
-local function user_json(u)
-  local obj = cjson.encode{ id = u.id, email = u.email, username = u.username, active = u.active,
-                            confirmed_at = u.confirmed_at, login_count = u.login_count,
-                            last_login_at = u.last_login_at, current_login_at = u.current_login_at }
-  return obj:sub(1, -2) .. ',"roles":' .. json_list(u.roles) .. "}"
+-- What `users show` and `--json` tell of a user (never the password hash
+-- or a uniquifier: they are credentials' material).
+local SHOWN = { "id", "email", "username", "active", "confirmed_at", "login_count",
+                "last_login_at", "current_login_at", "last_login_ip", "current_login_ip" }
+
+-- The user's permissions (a set) as a sorted list.
+local function permission_list(u)
+  local list = {}
+  for p in pairs(u.permissions) do list[#list + 1] = p end
+  table.sort(list)
+  return list
+end
+
+local function user_json(u, with_permissions)
+  local t = {}
+  for _, k in ipairs(SHOWN) do t[k] = u[k] end
+  t.confirmed = u.confirmed_at ~= nil
+  local obj = cjson.encode(t):sub(1, -2) .. ',"roles":' .. json_list(u.roles)
+  if with_permissions then obj = obj .. ',"permissions":' .. json_list(permission_list(u)) end
+  return obj .. "}"
+end
+
+local function role_json(r)
+  local obj = cjson.encode{ id = r.id, name = r.name, description = r.description }
+  return obj:sub(1, -2) .. ',"permissions":' .. json_list(r.permissions) .. "}"
+end
+
+local function confirmation(u)
+  return u.confirmed_at and "confirmed" or "unconfirmed"
+end
+
+-- A time as UTC text, for people (JSON keeps the number).
+local function when(t)
+  return t and os.date("!%Y-%m-%d %H:%M:%S UTC", t) or "-"
 end
 
 
@@ -150,11 +202,38 @@ function C.users_list(args)
     if args.json then
       out[#out + 1] = user_json(u)
     else
-      say(("%d\t%s\t%s\t%s"):format(u.id, show(u.email), u.active and "active" or "inactive",
-                                     show(table.concat(u.roles, ","))))
+      say(("%d\t%s\t%s\t%s\t%s"):format(u.id, show(u.email), u.active and "active" or "inactive",
+                                         confirmation(u), show(table.concat(u.roles, ","))))
     end
   end
   if args.json then say(tty.json(json_list(out, true))) end
+end
+
+function C.users_show(args)
+  local u = find(open_store(args), args.email)
+  if args.json then return say(tty.json(user_json(u, true))) end
+  local lines = {
+    { "id", u.id }, { "email", show(u.email) }, { "username", u.username and show(u.username) or "-" },
+    { "active", u.active and "yes" or "no" },
+    { "confirmed", u.confirmed_at and ("yes, " .. when(u.confirmed_at)) or "no" },
+    { "roles", show(table.concat(u.roles, ",")) },
+    { "permissions", show(table.concat(permission_list(u), ",")) },
+    { "login_count", u.login_count }, { "last_login_at", when(u.last_login_at) },
+    { "last_login_ip", u.last_login_ip and show(u.last_login_ip) or "-" },
+    { "current_login_at", when(u.current_login_at) },
+    { "current_login_ip", u.current_login_ip and show(u.current_login_ip) or "-" },
+  }
+  for _, l in ipairs(lines) do say(("%-17s %s"):format(l[1] .. ":", tostring(l[2]))) end
+end
+
+-- Marks the email confirmed now, as following the confirmation link does
+-- (an already confirmed user keeps the first date).
+function C.users_confirm(args)
+  local ds = open_store(args)
+  local u = find(ds, args.email)
+  local changed = false
+  if not u.confirmed_at then changed = must(ds:set_confirmed_at(u, os.time())) end
+  say(("confirm: %s%s"):format(show(u.email), changed and "" or " (no change)"))
 end
 
 local function user_action(verb)
@@ -200,6 +279,29 @@ function C.roles_create(args)
                                  permissions = args.permissions }
   must(r, err)
   say("created role " .. show(r.name))
+end
+
+function C.roles_list(args)
+  local ds = open_store(args)
+  local out = {}
+  for r in ds:each_role() do
+    if args.json then
+      out[#out + 1] = role_json(r)
+    else
+      say(("%d\t%s\t%s\t%s"):format(r.id, show(r.name), show(table.concat(r.permissions, ",")),
+                                     show(r.description or "")))
+    end
+  end
+  if args.json then say(tty.json(json_list(out, true))) end
+end
+
+-- Deleting a role takes it from every user who had it.
+function C.roles_delete(args)
+  local ds = open_store(args)
+  local ok, err = ds:delete_role(args.name)
+  if ok == nil then die(err) end
+  if not ok then die("no role " .. args.name) end
+  say("deleted role " .. show(args.name))
 end
 
 local function role_link(add)
@@ -276,13 +378,17 @@ local function parser()
   create:argument("email")
   create:option("--username")
   create:option("--role", "A role to give (repeatable)."):count("*")
-  create:flag("--password-prompt", "Ask for the password (default).")
+  create:flag("--password-prompt", "Ask for the password, twice (default).")
   create:flag("--password-stdin", "Read the password from standard input.")
   create:flag("--inactive", "Create the user inactive.")
   create:flag("--confirmed", "Mark the email as confirmed.")
-  local list = users:command("list", "List users.")
+  local list = users:command("list", "List users: id, email, active, confirmed, roles.")
   list:option("--role", "Only users with this role.")
   list:flag("--json", "JSON output.")
+  local showc = users:command("show", "Show a user: state, roles, permissions, login tracking.")
+  showc:argument("email")
+  showc:flag("--json", "JSON output.")
+  users:command("confirm", "Mark a user's email as confirmed."):argument("email")
   for _, verb in ipairs{ "activate", "deactivate", "delete", "reset-access" } do
     users:command(verb, ({ activate = "Activate a user.", deactivate = "Deactivate a user.",
       delete = "Delete a user.", ["reset-access"] = "End every session and token of a user." })[verb])
@@ -290,7 +396,7 @@ local function parser()
   end
   local cp = users:command("change-password", "Set a user's password (ends their sessions).")
   cp:argument("email")
-  cp:flag("--password-prompt", "Ask for the password (default).")
+  cp:flag("--password-prompt", "Ask for the password, twice (default).")
   cp:flag("--password-stdin", "Read the password from standard input.")
 
   local roles = p:command("roles", "Manage roles.")
@@ -299,6 +405,8 @@ local function parser()
   rc:argument("name")
   rc:option("--description")
   rc:option("--permissions", "Comma-separated permissions.")
+  roles:command("list", "List roles: id, name, permissions, description."):flag("--json", "JSON output.")
+  roles:command("delete", "Delete a role (every user who had it loses it)."):argument("name")
   for _, verb in ipairs{ "add", "remove" } do
     local c = roles:command(verb, verb == "add" and "Give a user a role." or "Take a role from a user.")
     c:argument("email")

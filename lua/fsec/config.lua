@@ -33,7 +33,10 @@ local KNOWN_SCHEMES = {
 local NORMALIZE_FORMS = { NFC = true, NFD = true, NFKC = true, NFKD = true }
 
 
-local _M = { _VERSION = "0.1.0" }
+local _M = { _VERSION = "0.1.0",
+  -- OWASP's argon2id floor, for what must cost at least a password hash
+  -- (fsec.saltcheck)
+  OWASP_ARGON2_MIN_MEMORY_KIB = OWASP_ARGON2_MIN_MEMORY_KIB, OWASP_ARGON2_MIN_TIME = OWASP_ARGON2_MIN_TIME }
 
 
 local function is_integer(v)

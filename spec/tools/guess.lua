@@ -4,7 +4,8 @@
 local fsec = require "fsec"
 local cjson = require "cjson"
 local sec = fsec.new{
-  secret_key = string.rep("k", 32), password_salt = "s", database = arg[1],
+  -- helpers.SALT: the spec made the database with it (fsec.saltcheck)
+  secret_key = string.rep("k", 32), password_salt = "salty-pepper", database = arg[1],
   database_busy_timeout = 20000, csrf_enabled = false, login_lockout_threshold = 1000,
   password_hash_options = { argon2 = { time_cost = 1, memory_cost = 8 } },
   allow_weak_password_hash = true,

@@ -5,7 +5,8 @@
 -- Usage: private_files.lua DIR
 local dir = arg[1]
 local sec = require("fsec").new{
-  secret_key = string.rep("k", 32), password_salt = "s",
+  -- helpers.SALT: the spec opens the same database (fsec.saltcheck)
+  secret_key = string.rep("k", 32), password_salt = "salty-pepper",
   database = dir .. "/auth.db", mail_dir = dir .. "/mail/new",
   password_hash_options = { argon2 = { time_cost = 1, memory_cost = 8 } },
   allow_weak_password_hash = true,

@@ -5,7 +5,8 @@
 local fsec = require "fsec"
 local db, acklog, tag = arg[1], arg[2], arg[3]
 local sec = fsec.new{
-  secret_key = string.rep("k", 32), password_salt = "s",
+  -- helpers.SALT: the spec opens the same database (fsec.saltcheck)
+  secret_key = string.rep("k", 32), password_salt = "salty-pepper",
   database = db, database_busy_timeout = 10000,
   password_hash_options = { argon2 = { time_cost = 1, memory_cost = 8 } },
   allow_weak_password_hash = true,

@@ -22,7 +22,7 @@
 
 typedef struct fsec_store fsec_store;
 
-#define FSEC_SCHEMA_VERSION 6
+#define FSEC_SCHEMA_VERSION 7
 
 /* Limits on stored values (bytes). Longer input: FSEC_ETOOLONG. */
 #define FSEC_EMAIL_MAX 254
@@ -372,6 +372,13 @@ FSEC_API FSEC_NODISCARD int fsec_store_role_find(fsec_store *s,
                                                  fsec_role *out)
     FSEC_NONNULL(1, 2, 4);
 
+/* The next role with an id above after_id (0: the first), in id order.
+ * FSEC_ENOTFOUND after the last. For listing, as fsec_store_user_next. */
+FSEC_API FSEC_NODISCARD int fsec_store_role_next(fsec_store *s,
+                                                 int64_t after_id,
+                                                 fsec_role *out)
+    FSEC_NONNULL(1, 3);
+
 /* Replace a role's permissions (comma-separated, NULL for none).
  * *changed: 1 or 0; FSEC_ENOTFOUND for an unknown role. */
 FSEC_API FSEC_NODISCARD int fsec_store_role_set_permissions(
@@ -383,6 +390,26 @@ FSEC_API FSEC_NODISCARD int fsec_store_role_delete(fsec_store *s,
                                                    const char *name,
                                                    size_t len, int *deleted)
     FSEC_NONNULL(1, 2);
+
+/* ---- facts about the database (the meta table) ------------------------- */
+
+/* The value recorded under key (keys and values: 1..FSEC_META_MAX bytes of
+ * text). *value points into the store's row buffer, valid until the next
+ * call on s. FSEC_ENOTFOUND when nothing is recorded. */
+#define FSEC_META_MAX 1024
+FSEC_API FSEC_NODISCARD int fsec_store_meta_get(fsec_store *s, const char *key,
+                                                size_t keylen,
+                                                const char **value)
+    FSEC_NONNULL(1, 2, 4);
+
+/* Record value under key unless a value is there already (the first
+ * writer wins: two processes opening a new file agree on one value).
+ * *added: 1 when this call recorded it, 0 when one was there. */
+FSEC_API FSEC_NODISCARD int fsec_store_meta_add(fsec_store *s, const char *key,
+                                                size_t keylen,
+                                                const char *value,
+                                                size_t valuelen, int *added)
+    FSEC_NONNULL(1, 2, 4);
 
 /* Row counts, for checks and the command line. */
 FSEC_API FSEC_NODISCARD int fsec_store_counts(fsec_store *s, int64_t *users,

@@ -236,6 +236,32 @@ function SQLite:each_user(role)
   end
 end
 
+--- Iterate over roles in id order (fsec's own store: the command line).
+function SQLite:each_role()
+  local after = 0
+  return function()
+    local row, err = self._store:next_role(after)
+    if row == nil and err then error(err, 2) end
+    if not row then return nil end
+    after = row.id
+    return userlib.role(row)
+  end
+end
+
+--- Facts about the database itself (fsec.saltcheck): the value recorded
+-- under key, or nil; add_meta records one unless one is there (the first
+-- writer wins) -> added.
+function SQLite:get_meta(key)
+  check_string(key, "get_meta", "argument #1")
+  return self._store:meta_get(key)
+end
+
+function SQLite:add_meta(key, value)
+  check_string(key, "add_meta", "argument #1")
+  check_string(value, "add_meta", "argument #2")
+  return self._store:meta_add(key, value)
+end
+
 local TRACKING = { last_login_at = "number", current_login_at = "number", login_count = "number",
                    last_login_ip = "string", current_login_ip = "string" }
 
