@@ -254,6 +254,28 @@ function Store:track_login(id, ip, now) end
 ---@return table? row
 function Store:next_user(after, role) end
 
+---The next role after an id, or nil after the last.
+---@param after integer
+---@return table? row
+function Store:next_role(after) end
+
+---The value recorded about the database under key (schema 7's meta
+---table), or nil when none is.
+---@param key string
+---@return string? value
+---@return string? err
+---@return string? code
+function Store:meta_get(key) end
+
+---Record a value about the database unless one is there (the first
+---writer wins).
+---@param key string
+---@param value string
+---@return boolean? added false when a value was already recorded
+---@return string? err
+---@return string? code
+function Store:meta_add(key, value) end
+
 ---@param id integer
 ---@return boolean deleted
 function Store:delete_user(id) end

@@ -289,6 +289,27 @@ function SQLite:set_wal_syncer(syncer) end
 ---@return fun(): fsec.User?
 function SQLite:each_user(role) end
 
+---Iterate over roles in id order (fsec's own store: the command line).
+---@return fun(): fsec.Role?
+function SQLite:each_role() end
+
+---A fact about the database itself (fsec.saltcheck): the value recorded
+---under key, or nil.
+---@param key string
+---@return string? value
+---@return string? err
+---@return string? code
+function SQLite:get_meta(key) end
+
+---Record a fact about the database unless one is there (the first
+---writer wins).
+---@param key string
+---@param value string
+---@return boolean? added
+---@return string? err
+---@return string? code
+function SQLite:add_meta(key, value) end
+
 ---Set login-tracking fields (imports).
 ---@param user fsec.User
 ---@param fields {last_login_at?: integer, current_login_at?: integer, last_login_ip?: string, current_login_ip?: string, login_count?: integer}
