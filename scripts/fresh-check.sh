@@ -39,6 +39,7 @@ if [ -n "$keep" ]; then
   mkdir -p "$keep"; root=$(cd "$keep" && pwd)
 else
   root=$(mktemp -d /var/tmp/fsec-fresh.XXXXXX)
+  chmod 755 "$root"  # it becomes /: nginx's workers (nobody) must get through
 fi
 server=""
 cleanup() {
