@@ -1,6 +1,6 @@
 #!/bin/sh
 # Install the Debian 12 packages fsec needs, if any are missing.
-# Usage: scripts/deps.sh build|test|fuzz|bench ...   (groups add up)
+# Usage: scripts/deps.sh build|test|fuzz|bench|contrib ...   (groups add up)
 # Runs apt-get as root (directly, or through sudo when available).
 set -eu
 
@@ -29,6 +29,9 @@ BENCH="$OPENRESTY wrk gunicorn gnuplot-nox python3-flask-security
   python3-flask-sqlalchemy python3-sqlalchemy python3-passlib python3-argon2
   python3-email-validator sqlite3"
 
+# Contributors' checks: scripts/fresh-check.sh makes a Debian 12 root.
+CONTRIB="debootstrap git curl"
+
 want=""
 for group in "$@"; do
   case $group in
@@ -37,6 +40,7 @@ for group in "$@"; do
     openresty) want="$want $BUILD $OPENRESTY" ;;
     fuzz) want="$want $BUILD $FUZZ" ;;
     bench) want="$want $BUILD $BENCH" ;;
+    contrib) want="$want $CONTRIB" ;;
     *) echo "deps.sh: unknown group '$group'" >&2; exit 2 ;;
   esac
 done
@@ -48,10 +52,18 @@ for p in $want; do
     missing="$missing $p"
   fi
 done
-# Node.js drives the browser (playwright-core from npm); the machine may
-# already have one, else Debian's.
+# Node.js drives the browser (playwright-core from npm, pinned in
+# spec/browser/package.json to a version whose engines allow Debian 12's
+# Node 18). A node already on the machine is used if it is new enough for
+# that pin; a missing or older one (or a node without npm) gets Debian's
+# nodejs + npm.
 case " $* " in *" test "*)
-  command -v node >/dev/null 2>&1 || missing="$missing nodejs npm" ;;
+  need=$(sed -n 's/.*"node": *">=\([0-9]*\).*/\1/p' "$(dirname "$0")/../spec/browser/package-lock.json" | head -n 1)
+  have=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+  if [ "$have" -lt "${need:-18}" ] || ! command -v npm >/dev/null 2>&1; then
+    [ "$have" -gt 0 ] && echo "fsec: node $have is older than the $need the pinned playwright-core needs"
+    missing="$missing nodejs npm"
+  fi ;;
 esac
 [ -z "$missing" ] && exit 0
 
