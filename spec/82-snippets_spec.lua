@@ -9,6 +9,7 @@
 -- (as in a terminal). fsec stands installed: the spec copies bin/, lua/
 -- and this build's modules into a tree and puts it on PATH, LUA_PATH and
 -- LUA_CPATH (LUA_CPATH_5_4 for Lua 5.4, LUA_CPATH for LuaJIT and nginx).
+-- PATH is an ordinary user's Debian PATH (no sbin: nginx is /usr/sbin/nginx).
 -- Run as root, the session runs as nobody, as a reader's own account
 -- does (nginx then keeps its user; the session's folder is nobody's).
 --
@@ -175,7 +176,7 @@ local function session(docname)
     as_user = "setpriv --reuid=nobody --regid=nogroup --clear-groups "
   end
   local env = {
-    "HOME=" .. s.dir, "PATH=" .. t .. "/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    "HOME=" .. s.dir, "PATH=" .. t .. "/bin:/usr/local/bin:/usr/bin:/bin",
     "FSEC_BUILD_DIR=" .. t .. "/build", "LANG=C.UTF-8",
     "LUA_PATH=" .. t .. "/lua/?.lua;" .. t .. "/lua/?/init.lua;;",
     "LUA_CPATH=" .. t .. "/build/luajit/?.so;;",
