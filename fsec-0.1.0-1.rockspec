@@ -1,5 +1,5 @@
--- fsec as a rock, built from a checkout: `luarocks make` (README.md,
--- "Install with LuaRocks"). The version is CMakeLists.txt's project()
+-- fsec as a rock, built from a checkout: `luarocks make` (docs/install.md,
+-- "LuaRocks"). The version is CMakeLists.txt's project()
 -- version; spec/check-rock.sh fails when the two differ.
 rockspec_format = "3.0"
 package = "fsec"

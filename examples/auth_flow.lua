@@ -2,7 +2,7 @@
 -- embedded SQLite store, a login, session and token authentication,
 -- access checks, a policy hook and signals. Requests are plain tables, as
 -- an adapter (OpenResty, or any Lua HTTP server) would build them. Only
--- the API README.md documents is used; each step prints one line.
+-- the API docs/lua.md and docs/datastore.md document is used; each step prints one line.
 -- Run (after a build):
 --   LUA_PATH="lua/?.lua;;" LUA_CPATH="build/lua54/?.so;;" lua5.4 examples/auth_flow.lua
 local fsec = require "fsec"

@@ -2,7 +2,7 @@
 -- (python3-flask-security 5.1.2, through spec/peer/fs_app.py) and against
 -- fsec: same status codes, same response keys, same messages, same
 -- field_errors keys. The differences fsec keeps on purpose are listed
--- here (and in the README) and nowhere else.
+-- here (and in docs/migration.md) and nowhere else.
 local helpers = require "spec.helpers"
 local cjson = require "cjson"
 

@@ -233,19 +233,45 @@ describe("types/ (LuaLS stubs)", function()
     end
   end)
 
-  it("are what .luarc.json gives LuaLS, and README's local links lead somewhere", function()
+  it("are what .luarc.json gives LuaLS, and the README's and guides' local links lead somewhere", function()
     local cjson = require "cjson.safe"
     local rc = assert(cjson.decode((assert(helpers.read(".luarc.json")))), ".luarc.json is not JSON")
     local lib = rc["workspace.library"] or (rc.workspace and rc.workspace.library)
     assert.are.same({ TYPES }, lib)
     local readme = assert(helpers.read("README.md"))
     assert.truthy(readme:find("](types/)", 1, true), "README does not point at types/")
-    for link in readme:gmatch("%]%(([^)]+)%)") do
-      local target = link:gsub("#.*", "")
-      if not link:find("^%a+:") and target ~= "" then -- a URL is not checked here
-        local f = io.open(target) -- a folder opens too (Linux)
-        assert(f, "README links to a missing " .. target)
-        f:close()
+    -- every local link of README.md and docs/*.md, relative to its page;
+    -- an anchor into a markdown page names one of its headings
+    -- (GitHub's slugs). docs/debian.md is written on another branch of
+    -- issue 20: a link to it passes while it is missing, and is checked
+    -- like any other once it is there.
+    local PENDING = { ["docs/debian.md"] = true }
+    local pages = { "README.md" }
+    local p = assert(io.popen("ls docs/*.md"))
+    for name in p:lines() do pages[#pages + 1] = name end
+    p:close()
+    local function slugs(path)
+      local set = {}
+      for h in ("\n" .. (helpers.read(path) or "")):gsub("\n```.-\n```", ""):gmatch("\n#+ ([^\n]+)") do
+        set[(h:lower():gsub("[^%w%s_-]", ""):gsub("%s", "-"))] = true
+      end
+      return set
+    end
+    for _, page in ipairs(pages) do
+      local base = page:match("^(.*/)") or ""
+      local text = assert(helpers.read(page)):gsub("\n```.-\n```", "")
+      for link in text:gmatch("%]%(([^)%s]+)%)") do
+        if not link:find("^%a[%w+.-]*:") then -- a URL is not checked here
+          local target, anchor = link:match("^([^#]*)#?(.*)$")
+          local path = target == "" and page or (base .. target)
+          path = path:gsub("[^/]+/%.%./", "")
+          local f = io.open(path) -- a folder opens too (Linux)
+          assert(f or PENDING[path], page .. " links to a missing " .. path)
+          if f then f:close() end
+          if f and anchor ~= "" and path:match("%.md$") then
+            assert(slugs(path)[anchor], page .. " links to a missing heading: " .. link)
+          end
+        end
       end
     end
   end)

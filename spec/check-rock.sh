@@ -108,7 +108,7 @@ build 5.4 "$tmp/t54"
 check 5.4 "$(command -v lua5.4)" "$tmp/t54" || fail "the Lua 5.4 rock does not work"
 
 # LuaJIT: luarocks' Lua 5.1 with LuaJIT's interpreter (the wrapper of
-# bin/fsec runs it) and headers, from a config file (README.md).
+# bin/fsec runs it) and headers, from a config file (docs/install.md).
 cat > "$tmp/luajit.lua" <<EOF
 lua_interpreter = "luajit"
 variables = { LUA_BINDIR = "$(dirname "$(command -v luajit)")", LUA_INCDIR = "$(incdir luajit)" }

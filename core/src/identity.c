@@ -2,7 +2,7 @@
  * identity.c: checks and folding of emails and usernames, so that the
  * store keeps one unique key per identity.
  *
- * An email is folded as mail systems treat it (README "Email identity"):
+ * An email is folded as mail systems treat it (docs/datastore.md, "Email identity"):
  * - the domain as IDNA2008 / UTS-46 lookup does (libidn2, nontransitional):
  *   width and case mapped, U+3002/U+FF0E/U+FF61 become '.', and the key
  *   holds its A-label (punycode) form, so "straße.de" and

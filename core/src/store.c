@@ -397,7 +397,7 @@ static int set_norm(fsec_store *s, sqlite3_stmt *up, sqlite3_int64 id,
   return serr(s, FSEC_EEXIST,
               "cannot migrate: users %lld <%.50s> and %lld <%.50s> are one "
               "email under IDNA folding; change or delete one, then open "
-              "again (README: email identity)",
+              "again (docs/datastore.md: email identity)",
               (long long)other, other_email, (long long)id, email);
 }
 
@@ -425,7 +425,7 @@ static int refold_emails(fsec_store *s) {
       rc = serr(s, FSEC_EIDENTITY,
                 "cannot migrate: user %lld's email <%.60s> is not valid any "
                 "more (%s); change it, then open again", (long long)id, email,
-                why ? why : "see README: email identity");
+                why ? why : "see docs/datastore.md: email identity");
     else
       rc = set_norm(s, up, id, email, norm);
   }

@@ -96,8 +96,8 @@ _M.guards = {
 function _M.options()
   return {
     setup = _M.setup, guards = _M.guards,
-    gc_pause = 150, -- a smaller worker heap than at 200 (README: the trade-off)
-    gc_stepmul = 400, -- collections end sooner: a lower heap peak (README)
+    gc_pause = 150, -- a smaller worker heap than at 200 (docs/openresty.md: the trade-off)
+    gc_stepmul = 400, -- collections end sooner: a lower heap peak (docs/openresty.md)
     -- nginx.conf gives the hashing pool one thread: a second job posted
     -- would only wait in nginx's queue, holding a Lua state (~400 KiB)
     thread_jobs = tonumber(os.getenv("FSEC_THREAD_JOBS") or "") or 1,
