@@ -1,6 +1,6 @@
 #!/bin/sh
 # Install the Debian 12 packages fsec needs, if any are missing.
-# Usage: scripts/deps.sh build|test|fuzz|bench|contrib ...   (groups add up)
+# Usage: scripts/deps.sh build|test|deb|fuzz|bench|contrib ...   (groups add up)
 # Runs apt-get as root (directly, or through sudo when available).
 set -eu
 
@@ -14,6 +14,11 @@ TEST="lua-busted python3-flask-security python3-flask-sqlalchemy
   python3-sqlalchemy python3-passlib python3-argon2 python3-bcrypt sqlite3
   clang libclang-rt-14-dev valgrind lua-ldoc lua-markdown luarocks
   man-db"  # man-db: spec/51 renders docs/fsec.1 with man --warnings
+# The Debian packages (debian/, scripts/build-deb.sh); spec/check-deb.sh
+# builds them and installs them in a fresh Debian 12 root (debootstrap;
+# ss of iproute2 finds a free port for the example there).
+DEB="debhelper dpkg-dev fakeroot"
+DEB_CHECK="$DEB debootstrap iproute2"
 # Fuzzing: libFuzzer (clang) and AFL++, for scripts/fuzz.sh and
 # scripts/fuzz-afl.sh.
 FUZZ="clang libclang-rt-14-dev afl++"
@@ -36,7 +41,8 @@ want=""
 for group in "$@"; do
   case $group in
     build) want="$want $BUILD" ;;
-    test) want="$want $BUILD $TEST $OPENRESTY $BROWSER wrk strace" ;;  # wrk: bench/load.sh; strace: where nginx fsyncs
+    test) want="$want $BUILD $TEST $DEB_CHECK $OPENRESTY $BROWSER wrk strace" ;;
+    deb) want="$want $BUILD $DEB" ;;  # wrk: bench/load.sh; strace: where nginx fsyncs
     openresty) want="$want $BUILD $OPENRESTY" ;;
     fuzz) want="$want $BUILD $FUZZ" ;;
     bench) want="$want $BUILD $BENCH" ;;

@@ -18,6 +18,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 src=$(pwd)
+. scripts/debian-root.sh
 quick=0 keep=""
 while [ $# -gt 0 ]; do
   case $1 in
@@ -44,49 +45,25 @@ fi
 server=""
 cleanup() {
   [ -n "$server" ] && kill -TERM "$server" 2>/dev/null || true
-  for m in dev sys proc; do
-    mountpoint -q "$root/$m" 2>/dev/null && umount -R -l "$root/$m"
-  done
+  debian_root_umount "$root"
   if [ -z "$keep" ]; then rm -rf --one-file-system "$root"; fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# The Debian mirror the host uses (first non-security one in its sources).
-mirror=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.sources /etc/apt/sources.list.d/*.list 2>/dev/null |
-  grep -E '^(URIs:|deb )' | grep -o -E 'https?://[^ ]+/debian/?( |$)' | head -n 1 | tr -d ' ') || true
-mirror=${mirror:-http://deb.debian.org/debian}
-
+# minbase: whatever the commands need must come from scripts/deps.sh.
+# ca-certificates: for the npm registry (https).
 if [ ! -x "$root/usr/bin/apt-get" ]; then
-  echo "== debootstrap bookworm into $root ($mirror)"
-  # minbase: the smallest Debian; whatever the commands need must come
-  # from scripts/deps.sh. ca-certificates: for the npm registry (https).
-  debootstrap --variant=minbase --include=ca-certificates bookworm "$root" "$mirror" >"$root.debootstrap.log" 2>&1 \
-    || { tail -n 20 "$root.debootstrap.log" >&2; exit 1; }
-  rm -f "$root.debootstrap.log"
+  debian_root_make "$root" ca-certificates || exit 1
 fi
 
 echo "== the host's apt sources, CA certificates, npm settings, DNS"
-rm -f "$root"/etc/apt/sources.list "$root"/etc/apt/sources.list.d/*
-for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; do
-  [ -f "$f" ] || continue
-  # only Debian's archive: a third-party repository (a newer Node) is what
-  # this check keeps out
-  grep -q -E 'debian\.org|/debian' "$f" && ! grep -q -E 'nodesource|google' "$f" && cp "$f" "$root$f"
-done
-if [ -d /usr/local/share/ca-certificates ]; then
-  mkdir -p "$root/usr/local/share/ca-certificates"
-  cp -r /usr/local/share/ca-certificates/. "$root/usr/local/share/ca-certificates/"
-fi
-cp /etc/ssl/certs/ca-certificates.crt "$root/etc/ssl/certs/ca-certificates.crt"
-cp /etc/resolv.conf "$root/etc/resolv.conf" 2>/dev/null || true
+debian_root_host_settings "$root"
 [ -f "$HOME/.npmrc" ] && cp "$HOME/.npmrc" "$root/root/.npmrc"
 registry=$(npm config get registry 2>/dev/null || true)
 [ -n "$registry" ] && echo "registry=$registry" >>"$root/root/.npmrc"
 
-mount -t proc proc "$root/proc"
-mount --rbind /sys "$root/sys" && mount --make-rslave "$root/sys"
-mount --rbind /dev "$root/dev" && mount --make-rslave "$root/dev"
+debian_root_mount "$root"
 
 echo "== clone HEAD ($(git rev-parse --short HEAD)) into /fsec"
 rm -rf "$root/fsec"

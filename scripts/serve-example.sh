@@ -7,6 +7,10 @@
 # Needs a build (build/luajit/fsec/core.so). The app's Lua files and the
 # module are copied into DIR/lib so that workers (user nobody when root)
 # can read them wherever the checkout is.
+# Installed beside the example (Debian's fsec-example package:
+# /usr/share/fsec/examples/openresty/serve.sh DIR), it serves that copy
+# of the app with the fsec of the system's Lua paths (lua-fsec); DIR is
+# then required.
 # FSEC_DEV_MAILBOX=1 turns on the development mailbox at /mail (every
 # reset link readable there: loopback and this site's Host only; see
 # examples/openresty/dev_mailbox.lua). Off by default; scripts/run.sh,
@@ -17,8 +21,15 @@ set -eu
 # by every local user, who could then forge an admin's token). nginx and
 # bootstrap.lua inherit this umask.
 umask 077
-root=$(cd "$(dirname "$0")/.." && pwd)
-dir=${1:-$root/var/example}
+here=$(cd "$(dirname "$0")" && pwd)
+if [ -f "$here/nginx.conf.in" ]; then # installed beside the example
+  root="" ex=$here
+  [ $# -ge 1 ] || { echo "usage: $0 DIR [PORT [WORKERS]]" >&2; exit 2; }
+  dir=$1
+else # scripts/ of a checkout
+  root=$(cd "$here/.." && pwd) ex=$root/examples/openresty
+  dir=${1:-$root/var/example}
+fi
 port=${2:-8080}
 workers=${3:-2}
 # One nginx per DIR: a second start would replace the files the running
@@ -43,7 +54,7 @@ if command -v ss >/dev/null 2>&1 && [ -n "$(ss -Hltn "sport = :$port" 2>/dev/nul
   echo "fsec example: port $port is in use (another program listens there); stop it or give another port (PORT=9000 sh scripts/run.sh)" >&2
   exit 1
 fi
-mkdir -p "$dir/conf" "$dir/logs" "$dir/tmp" "$dir/var/mail" "$dir/lib/fsec/datastore"
+mkdir -p "$dir/conf" "$dir/logs" "$dir/tmp" "$dir/var/mail" "$dir/lib"
 dir=$(cd "$dir" && pwd)
 # Copy each file to a temporary name in its folder, then rename it over
 # the old one: a process that has the old file mapped keeps its inode
@@ -58,10 +69,16 @@ install_files() { # SOURCE... FOLDER
     shift
   done
 }
-install_files "$root"/lua/fsec.lua "$root"/examples/openresty/fsec_example.lua \
-  "$root"/examples/openresty/dev_mailbox.lua "$dir/lib"
-install_files "$root"/lua/fsec/*.lua "$root"/build/luajit/fsec/core.so "$root"/build/luajit/fsec/fsec-argon2 "$dir/lib/fsec"
-install_files "$root"/lua/fsec/datastore/*.lua "$dir/lib/fsec/datastore"
+install_files "$ex"/fsec_example.lua "$ex"/dev_mailbox.lua "$dir/lib"
+if [ -n "$root" ]; then
+  mkdir -p "$dir/lib/fsec/datastore"
+  install_files "$root"/lua/fsec.lua "$dir/lib"
+  install_files "$root"/lua/fsec/*.lua "$root"/build/luajit/fsec/core.so "$root"/build/luajit/fsec/fsec-argon2 "$dir/lib/fsec"
+  install_files "$root"/lua/fsec/datastore/*.lua "$dir/lib/fsec/datastore"
+else
+  # the system's fsec (lua_package_path's ';;'), not one a checkout left
+  rm -rf "$dir/lib/fsec" "$dir/lib/fsec.lua"
+fi
 # What an earlier start (or an older version) left readable is closed;
 # data folders hold secrets whoever owns them.
 chmod 700 "$dir" "$dir/conf" "$dir/logs" "$dir/tmp" "$dir/var" "$dir/var/mail"
@@ -74,7 +91,7 @@ if [ "$(id -u)" -eq 0 ]; then
   # master loads on a reload). Other users get nothing.
   chgrp nogroup "$dir" && chmod 710 "$dir"
   chgrp -R nogroup "$dir/lib" && chmod -R u=rwX,g=rX,o= "$dir/lib"
-  if setpriv --reuid=nobody --regid=nogroup --clear-groups test -r "$dir/lib/fsec.lua" 2>/dev/null; then
+  if setpriv --reuid=nobody --regid=nogroup --clear-groups test -r "$dir/lib/fsec_example.lua" 2>/dev/null; then
     user_line="user nobody nogroup;"
   else
     # the folder sits where nobody cannot reach it (e.g. under /root)
@@ -84,7 +101,7 @@ if [ "$(id -u)" -eq 0 ]; then
   fi
 fi
 sed -e "s|@PREFIX@|$dir|g" -e "s|@PORT@|$port|g" -e "s|@WORKERS@|$workers|g" \
-    -e "s|@USER@|$user_line|" "$root/examples/openresty/nginx.conf.in" > "$dir/conf/nginx.conf"
+    -e "s|@USER@|$user_line|" "$ex/nginx.conf.in" > "$dir/conf/nginx.conf"
 # FSEC_THROTTLE=off: without nginx's per-address limits (and fsec's, in
 # fsec_example.lua), for the benchmarks, which load it from one client
 if [ "${FSEC_THROTTLE:-}" = off ]; then
@@ -94,7 +111,7 @@ fi
 # before bootstrap.lua too: its fsec.new would warn without it)
 FSEC_EXTERNAL_URL=${FSEC_EXTERNAL_URL:-http://127.0.0.1:$port}
 export FSEC_EXTERNAL_URL
-LUA_PATH="$dir/lib/?.lua;;" LUA_CPATH="$dir/lib/?.so;;" luajit "$root/examples/openresty/bootstrap.lua" "$dir"
+LUA_PATH="$dir/lib/?.lua;;" LUA_CPATH="$dir/lib/?.so;;" luajit "$ex/bootstrap.lua" "$dir"
 if [ "$user_line" = "user nobody nogroup;" ]; then
   chown -R nobody:nogroup "$dir/var" "$dir/tmp" "$dir/logs"
 fi
