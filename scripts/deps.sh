@@ -41,8 +41,8 @@ want=""
 for group in "$@"; do
   case $group in
     build) want="$want $BUILD" ;;
-    test) want="$want $BUILD $TEST $DEB_CHECK $OPENRESTY $BROWSER wrk strace" ;;
-    deb) want="$want $BUILD $DEB" ;;  # wrk: bench/load.sh; strace: where nginx fsyncs
+    test) want="$want $BUILD $TEST $DEB_CHECK $OPENRESTY $BROWSER wrk strace" ;;  # wrk: bench/load.sh; strace: where nginx fsyncs
+    deb) want="$want $BUILD $DEB" ;;
     openresty) want="$want $BUILD $OPENRESTY" ;;
     fuzz) want="$want $BUILD $FUZZ" ;;
     bench) want="$want $BUILD $BENCH" ;;

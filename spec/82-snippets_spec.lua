@@ -108,7 +108,7 @@ local function commands(code)
 end
 
 --- nil, or why the file at path does not hold the first command of code:
--- a line of it (continuation lines joined) names, in order, its program
+-- a line of it (continuation lines joined; settings before it skipped) names, in order, its program
 -- (with the script, for sh and the Lua interpreters) and its words that
 -- are neither options nor paths (subcommands: `luarocks make`, `fsec
 -- import flask-security`). Arguments and options may differ (a test
@@ -117,7 +117,11 @@ local INTERPRETERS = { sh = true, bash = true, ["lua5.4"] = true, luajit = true 
 local function uncovered(path, code)
   local src = helpers.read(path)
   if not src then return "covered by " .. path .. ": no such file" end
-  local first = (commands(code)[1] or ""):gsub("^sudo%s+", ""):match("^[^&|;>]*")
+  local first = ""
+  for _, c in ipairs(commands(code)) do -- settings (export X=..., X=...) are no command
+    if not (c:match("^export%s") or c:match("^[%w_]+=%S*$")) then first = c; break end
+  end
+  first = first:gsub("^sudo%s+", ""):match("^[^&|;>]*")
   local words = {}
   for w in first:gmatch("%S+") do
     if #words == 0 or (#words == 1 and INTERPRETERS[words[1]]) then words[#words + 1] = w
