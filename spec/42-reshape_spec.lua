@@ -76,3 +76,40 @@ describe("doc comments that say what the code does", function()
     assert.matches("datastore lacks method", err, 1, true)
   end)
 end)
+
+
+describe("revoke_all, the one way to end a user's sessions and tokens", function()
+  local datastore = require "fsec.datastore"
+
+  it("revoke_all ends every session, remember cookie and token of a user, on both stores", function()
+    for _, kind in ipairs{ "sqlite", "memory" } do
+      local sec = kind == "sqlite" and helpers.new{ database = ":memory:" }
+        or helpers.new{ datastore = require("fsec.datastore.memory").new() }
+      local ds = sec.datastore
+      local u = assert(ds:create_user{ email = "r@example.org", password = sec:hash_password(PW) })
+      local uq, tuq = u.fs_uniquifier, u.fs_token_uniquifier
+      assert(ds:create_session(u, "keep-me", 2e9))
+      assert(ds:create_session(u, "end-me", 2e9))
+      assert.is_true(datastore.revoke_all(ds, u, "keep-me"))
+      assert.are_not.equal(uq, u.fs_uniquifier, kind)
+      assert.are_not.equal(tuq, u.fs_token_uniquifier, kind)
+      assert.is_nil(ds:find_user_by_session("end-me", u.fs_uniquifier), kind)
+      assert.truthy(ds:find_user_by_session("keep-me", u.fs_uniquifier), kind)
+      -- the stored user has them: every token and cookie made before is dead
+      local stored = ds:find_user{ id = u.id }
+      assert.equals(u.fs_uniquifier, stored.fs_uniquifier, kind)
+      assert.equals(u.fs_token_uniquifier, stored.fs_token_uniquifier, kind)
+    end
+  end)
+
+  it("is written once: no file but datastore.lua rotates both uniquifiers itself", function()
+    local found = {}
+    for _, path in ipairs(lua_files()) do
+      local src = assert(helpers.read(path))
+      if path ~= "lua/fsec/datastore.lua" and src:find(":set_token_uniquifier%(") then
+        found[#found + 1] = path
+      end
+    end
+    assert.are.same({}, found)
+  end)
+end)

@@ -14,6 +14,7 @@
 local core = require "fsec.core"
 local http = require "fsec.http"
 local userlib = require "fsec.user"
+local datastore = require "fsec.datastore"
 local throttle = require "fsec.throttle"
 
 local type = type
@@ -617,14 +618,13 @@ function Security:end_other_sessions(req, res, user, rotate)
   local data = read_session(self, req)
   local keep = data and data.s
   local ds = self.datastore
+  local ok, err, code
   if rotate then
-    local ok, err, code = ds:set_uniquifier(user)
-    if not ok then return nil, err, code end
-    ok, err, code = ds:set_token_uniquifier(user)
-    if not ok then return nil, err, code end
+    ok, err, code = datastore.revoke_all(ds, user, keep)
+  else
+    ok, err, code = ds:delete_user_sessions(user, keep)
   end
-  local n, err, code = ds:delete_user_sessions(user, keep)
-  if n == nil then return nil, err, code end
+  if ok == nil then return nil, err, code end
   if data and res then
     data = copy_data(data)
     data.u = user.fs_uniquifier

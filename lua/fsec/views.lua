@@ -14,7 +14,8 @@ local pages = require "fsec.pages"
 local redirect = require "fsec.redirect"
 local throttle = require "fsec.throttle"
 local userlib = require "fsec.user"
-local must = require("fsec.datastore").must
+local datastore = require "fsec.datastore"
+local must = datastore.must
 
 local type = type
 local pairs = pairs
@@ -658,9 +659,8 @@ function V.reset_token(sec, req, res, fields, json, token)
   local hash = auth.new_hash(sec, password)
   local ok, err = write_all(sec, function()
     must(ds:set_password(user, hash))
-    must(ds:set_uniquifier(user))          -- ends every session, remember cookie,
-    must(ds:set_token_uniquifier(user))    -- token and outstanding reset link
-    must(ds:delete_user_sessions(user))
+    -- ends every session, remember cookie, token and outstanding reset link
+    must(datastore.revoke_all(ds, user))
     must(ds:reset_failed_logins(user))     -- a reset unlocks (catalogue L-04)
   end)
   if not ok then
