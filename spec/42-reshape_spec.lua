@@ -113,3 +113,24 @@ describe("revoke_all, the one way to end a user's sessions and tokens", function
     assert.are.same({}, found)
   end)
 end)
+
+
+describe("the lockout's bookkeeping", function()
+  it("the lockout's bookkeeping is auth's: views reset the count through auth.unlock", function()
+    local src = assert(helpers.read("lua/fsec/views.lua"))
+    for _, call in ipairs{ "reset_failed_logins", "record_failed_login", "reserve_login", "release_login" } do
+      assert.is_nil(src:find(call, 1, true), "views.lua calls " .. call)
+    end
+    -- and unlock really unlocks
+    local sec = helpers.new{ database = ":memory:", login_lockout_threshold = 2 }
+    local u = assert(sec.datastore:create_user{ email = "l@example.org", password = sec:hash_password(PW) })
+    local auth = require "fsec.auth"
+    for _ = 1, 2 do assert.is_nil((auth.check_user_password(sec, u, "wrong password"))) end
+    u = sec.datastore:find_user{ id = u.id }
+    assert.is_true(auth.lockout_active(sec, u))
+    assert.truthy(auth.unlock(sec, u))
+    u = sec.datastore:find_user{ id = u.id }
+    assert.is_false(auth.lockout_active(sec, u))
+    assert.truthy(auth.check_user_password(sec, u, PW))
+  end)
+end)

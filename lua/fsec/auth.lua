@@ -304,6 +304,15 @@ function _M.lockout_active(sec, user)
 end
 
 
+--- Unlock an account: its failed logins (and reservations) cleared. A
+-- password reset unlocks (catalogue L-04); a verified password gives its
+-- reservation back so.
+-- @return true, or nil, "ECODE: message", code (the store's failure)
+function _M.unlock(sec, user)
+  return sec.datastore:reset_failed_logins(user)
+end
+
+
 -- Refusals the hashing makes before it hashes: the password cannot be
 -- right (too long for password_max_bytes, a NUL byte, not UTF-8).
 local HOPELESS = { ETOOLONG = true, ENUL = true, EUTF8 = true, EINVAL = true }
@@ -407,7 +416,7 @@ function _M.check_user_password(sec, user, password)
     return nil, "password", user
   end
   if (user.failed_login_count or 0) > 0 then -- give the reservation back
-    check_store(sec.datastore:reset_failed_logins(user))
+    check_store(_M.unlock(sec, user))
   end
   return user
 end

@@ -661,7 +661,7 @@ function V.reset_token(sec, req, res, fields, json, token)
     must(ds:set_password(user, hash))
     -- ends every session, remember cookie, token and outstanding reset link
     must(datastore.revoke_all(ds, user))
-    must(ds:reset_failed_logins(user))     -- a reset unlocks (catalogue L-04)
+    must(auth.unlock(sec, user))           -- a reset unlocks (catalogue L-04)
   end)
   if not ok then
     sec._log("error", "fsec: password reset failed: " .. tostring(err))
