@@ -134,3 +134,13 @@ describe("the lockout's bookkeeping", function()
     assert.truthy(auth.check_user_password(sec, u, PW))
   end)
 end)
+
+
+describe("html_escape", function()
+  it("html_escape lives in fsec.http; fsec.mail's name still works", function()
+    local http, mail = require "fsec.http", require "fsec.mail"
+    assert.equals("&lt;a href=&quot;x&quot;&gt;&amp;&#39;", http.html_escape([[<a href="x">&']]))
+    assert.equals(http.html_escape, mail.html_escape)
+    assert.is_nil(assert(helpers.read("lua/fsec/mail.lua")):find("gsub(\"[&<>", 1, true))
+  end)
+end)
