@@ -144,3 +144,21 @@ describe("html_escape", function()
     assert.is_nil(assert(helpers.read("lua/fsec/mail.lua")):find("gsub(\"[&<>", 1, true))
   end)
 end)
+
+
+describe("configuration names", function()
+  it("config.lua names each key once: the C engine's token_max_chars is refused, naming the key", function()
+    local fsec = require "fsec"
+    local ok, err = pcall(fsec.new, helpers.config{ token_max_chars = 8192 })
+    assert.is_false(ok)
+    assert.matches("token_max_chars is not a configuration key: its name is token_max_length", err, 1, true)
+    local sec = helpers.new{ token_max_length = 8192 }
+    assert.equals(8192, sec.config.token_max_length)
+    -- the argon2 defaults of new hashes come from config.lua
+    local config = require "fsec.config"
+    local c = assert(config.validate(helpers.config{ password_hash_options = "nil" }))
+    local e = fsec.engine_config(c)
+    assert.equals(config.DEFAULT_ARGON2_TIME, e.argon2_time)
+    assert.equals(config.DEFAULT_ARGON2_MEMORY_KIB, e.argon2_memory_kib)
+  end)
+end)

@@ -36,7 +36,16 @@ local NORMALIZE_FORMS = { NFC = true, NFD = true, NFKC = true, NFKD = true }
 local _M = { _VERSION = "0.1.0",
   -- OWASP's argon2id floor, for what must cost at least a password hash
   -- (fsec.saltcheck)
-  OWASP_ARGON2_MIN_MEMORY_KIB = OWASP_ARGON2_MIN_MEMORY_KIB, OWASP_ARGON2_MIN_TIME = OWASP_ARGON2_MIN_TIME }
+  OWASP_ARGON2_MIN_MEMORY_KIB = OWASP_ARGON2_MIN_MEMORY_KIB, OWASP_ARGON2_MIN_TIME = OWASP_ARGON2_MIN_TIME,
+  -- new hashes' argon2 parameters when password_hash_options sets none
+  -- (fsec.engine_config reads them here: one source on the Lua side)
+  DEFAULT_ARGON2_TIME = DEFAULT_ARGON2_TIME, DEFAULT_ARGON2_MEMORY_KIB = DEFAULT_ARGON2_MEMORY_KIB }
+
+-- Names that are not keys but were taken for one: the key's name. The C
+-- engine calls the token length cap token_max_chars (core/include/fsec/
+-- engine.h); the key is token_max_length. An error, not an alias: one
+-- setting keeps one name.
+_M.RENAMED = { token_max_chars = "token_max_length" }
 
 
 local function is_integer(v)
@@ -700,6 +709,9 @@ function _M.validate(user)
   end
   local unknown = {}
   for k in pairs(user) do
+    if _M.RENAMED[k] then
+      return nil, k .. " is not a configuration key: its name is " .. _M.RENAMED[k]
+    end
     if type(k) ~= "string" or not _M.schema[k] then
       unknown[#unknown + 1] = tostring(k)
     end
