@@ -43,7 +43,8 @@ if command -v ss >/dev/null 2>&1 && [ -n "$(ss -Hltn "sport = :$port" 2>/dev/nul
   echo "fsec example: port $port is in use (another program listens there); stop it or give another port (PORT=9000 sh scripts/run.sh)" >&2
   exit 1
 fi
-mkdir -p "$dir/conf" "$dir/logs" "$dir/tmp" "$dir/var/mail" "$dir/lib/fsec/datastore"
+mkdir -p "$dir/conf" "$dir/logs" "$dir/tmp" "$dir/var/mail" "$dir/lib/fsec/datastore" \
+  "$dir/lib/fsec/openresty"
 dir=$(cd "$dir" && pwd)
 # Copy each file to a temporary name in its folder, then rename it over
 # the old one: a process that has the old file mapped keeps its inode
@@ -62,6 +63,7 @@ install_files "$root"/lua/fsec.lua "$root"/examples/openresty/fsec_example.lua \
   "$root"/examples/openresty/dev_mailbox.lua "$dir/lib"
 install_files "$root"/lua/fsec/*.lua "$root"/build/luajit/fsec/core.so "$root"/build/luajit/fsec/fsec-argon2 "$dir/lib/fsec"
 install_files "$root"/lua/fsec/datastore/*.lua "$dir/lib/fsec/datastore"
+install_files "$root"/lua/fsec/openresty/*.lua "$dir/lib/fsec/openresty"
 # What an earlier start (or an older version) left readable is closed;
 # data folders hold secrets whoever owns them.
 chmod 700 "$dir" "$dir/conf" "$dir/logs" "$dir/tmp" "$dir/var" "$dir/var/mail"

@@ -162,3 +162,174 @@ describe("configuration names", function()
     assert.equals(config.DEFAULT_ARGON2_MEMORY_KIB, e.argon2_memory_kib)
   end)
 end)
+
+
+describe("Security:set_cache, the cache seam", function()
+  it("is used by a real Security object: a session check reads the user once, then from the cache", function()
+    local sec, _, login = app()
+    local c = custom_cache()
+    sec:set_cache(c)
+    local client = login()
+    local sets = c.users.sets
+    assert.is_true(allowed(sec, client))
+    assert.equals(sets + 1, c.users.sets) -- looked up once, kept
+    assert.is_true(c.tokens.sets >= 1)    -- the cookie's token check kept too
+    local gets = c.users.gets
+    for _ = 1, 3 do assert.is_true(allowed(sec, client)) end
+    assert.equals(sets + 1, c.users.sets) -- every later check: a hit
+    assert.equals(gets + 3, c.users.gets)
+  end)
+
+  it("invalidates on a role change: the cached user without the role is not served", function()
+    local sec, user, login = app()
+    local c, state = custom_cache()
+    sec:set_cache(c)
+    local client = login()
+    assert.is_false(allowed(sec, client, ADMIN)) -- cached, without admin
+    local g = state.gen
+    assert(sec.datastore:add_role_to_user(user, "admin"))
+    assert.is_true(state.gen > g, "the write did not invalidate")
+    assert.is_true(allowed(sec, client, ADMIN))
+    assert(sec.datastore:remove_role_from_user(user, "admin"))
+    assert.is_false(allowed(sec, client, ADMIN))
+  end)
+
+  it("invalidates on a password change: the other sessions end at once", function()
+    local sec, _, login = app()
+    local c, state = custom_cache()
+    sec:set_cache(c)
+    local other, mine = login(), login()
+    assert.is_true(allowed(sec, other)) -- cached
+    local g = state.gen
+    local res = mine:call("POST", "/change", { password = PW, new_password = "another long passphrase",
+                                               new_password_confirm = "another long passphrase" })
+    assert.equals(200, res.status)
+    assert.is_true(state.gen > g)
+    assert.is_false(allowed(sec, other))
+    assert.is_true(allowed(sec, mine)) -- re-signed with the new uniquifier
+  end)
+
+  it("invalidates on a logout of every session (revoke_all, deactivation)", function()
+    local sec, user, login = app()
+    local c, state = custom_cache()
+    sec:set_cache(c)
+    local a = login()
+    assert.is_true(allowed(sec, a))
+    local g = state.gen
+    assert(require("fsec.datastore").revoke_all(sec.datastore, user))
+    assert.is_true(state.gen > g)
+    assert.is_false(allowed(sec, a))
+    local b = login()
+    assert.is_true(allowed(sec, b))
+    g = state.gen
+    assert(sec.datastore:deactivate_user(user))
+    assert.is_true(state.gen > g)
+    assert.is_false(allowed(sec, b))
+  end)
+
+  it("invalidates once more after a transaction's COMMIT, and leaves the store object as it was", function()
+    local sec, user = app()
+    local store = sec.datastore
+    -- its methods: the store's own fields and those of its class
+    local function methods()
+      local out = {}
+      for k, v in pairs(store) do if type(v) == "function" then out[k] = v end end
+      for k, v in pairs(getmetatable(store).__index) do if out[k] == nil then out[k] = v end end
+      return out
+    end
+    local before = methods()
+    local mt = getmetatable(store)
+    local c, state = custom_cache()
+    sec:set_cache(c)
+    assert.are_not.equal(store, sec.datastore) -- a view of it
+    local inside
+    sec.datastore:transaction(function()
+      assert(sec.datastore:set_confirmed_at(user, 1000))
+      inside = state.gen
+    end)
+    assert.equals(inside + 1, state.gen)
+    -- writes that keep the caches: a new session, the failed-login count
+    local g = state.gen
+    assert(sec.datastore:create_session(user, "sid-x", 2e9))
+    assert(sec.datastore:record_failed_login(user, 60))
+    assert.equals(g, state.gen)
+    -- nothing was patched on the store: same fields, same metatable
+    local after = methods()
+    assert.is_true(next(after) ~= nil)
+    for k, v in pairs(before) do assert.equals(v, after[k], k) end
+    for k, v in pairs(after) do assert.equals(before[k], v, k) end
+    assert.equals(mt, getmetatable(store))
+    sec:set_cache(nil)
+    assert.equals(store, sec.datastore)
+    assert.is_nil(sec:get_cache())
+  end)
+
+  it("refuses a bad cache, naming the field, and keeps the one in force", function()
+    local sec = app()
+    local c = custom_cache()
+    sec:set_cache(c)
+    local view = sec.datastore
+    local cases = {
+      { "x", "a table expected" },
+      { { colour = 1 }, "unknown field 'colour'" },
+      { { tokens = {} }, "tokens must have get and set methods" },
+      { { users = table_store() }, "users needs generation" },
+      { { users = table_store(), generation = function() end }, "users needs invalidate" },
+      { { invalidate = function() end }, "invalidate needs generation" },
+      { { ttl = 0 }, "ttl must be a number of seconds over 0" },
+      { { ttl = 0 / 0 }, "ttl must be" },
+      { { generation = 5 }, "generation must be a function" },
+    }
+    for _, case in ipairs(cases) do
+      local ok, err = pcall(sec.set_cache, sec, case[1])
+      assert.is_false(ok)
+      assert.matches("set_cache: " .. case[2], err, 1, true)
+    end
+    assert.equals(c, sec:get_cache())
+    assert.equals(view, sec.datastore)
+  end)
+end)
+
+
+describe("Security's cache fields", function()
+  -- Security lives in lua/fsec.lua; lua/fsec/auth.lua holds its methods
+  -- that read the cache (the hot path of every check).
+  local SECURITY = { ["lua/fsec.lua"] = true, ["lua/fsec/auth.lua"] = true }
+
+  it("are touched by no file outside Security, and no file patches a datastore's methods", function()
+    local files = lua_files()
+    assert.is_true(#files > 20)
+    local found = {}
+    for _, path in ipairs(files) do
+      local src = assert(helpers.read(path))
+      if not SECURITY[path] then
+        for _, field in ipairs{ "_cache", "_generation", "_cache_ttl", "_users" } do
+          for owner in src:gmatch("([%w_]+)%." .. field .. "%f[^%w_]") do
+            -- the memory store's own table of users is its own field
+            if not (field == "_users" and owner == "self" and path == "lua/fsec/datastore/memory.lua") then
+              found[#found + 1] = path .. ": " .. owner .. "." .. field
+            end
+          end
+        end
+      end
+      -- ds[name] = function ...: a store's method replaced
+      if src:find("ds%[[%w_]+%]%s*=%s*function") then found[#found + 1] = path .. ": patches ds[...]" end
+    end
+    assert.are.same({}, found)
+  end)
+end)
+
+
+describe("docs/cache.md", function()
+  it("runs every ```lua block as written", function()
+    local doc = assert(helpers.read("docs/cache.md"))
+    local n = 0
+    for code in doc:gmatch("```lua\n(.-)```") do
+      n = n + 1
+      local chunk = assert((loadstring or load)(code, "=docs/cache.md block " .. n))
+      local ok, err = pcall(chunk)
+      assert(ok, "docs/cache.md block " .. n .. ": " .. tostring(err))
+    end
+    assert.is_true(n >= 1)
+  end)
+end)
