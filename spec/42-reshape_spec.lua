@@ -333,3 +333,21 @@ describe("docs/cache.md", function()
     assert.is_true(n >= 1)
   end)
 end)
+
+
+describe("Lua files under lua/", function()
+  it("are at most 600 lines, or say at their top why not", function()
+    local p = assert(io.popen("find lua -name '*.lua' | LC_ALL=C sort"))
+    local bad = {}
+    for path in p:lines() do
+      local src = assert(helpers.read(path))
+      local _, lines = src:gsub("\n", "")
+      local top = src:sub(1, 2000)
+      if lines > 600 and not top:find("Over 600 lines on purpose:", 1, true) then
+        bad[#bad + 1] = path .. " (" .. lines .. " lines)"
+      end
+    end
+    p:close()
+    assert.are.same({}, bad)
+  end)
+end)

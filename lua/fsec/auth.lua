@@ -9,6 +9,13 @@
 -- deletion end it for real; its expiry is the absolute lifetime.
 -- Remember cookie: a "remember" token { s, u } for the same record.
 -- Auth token: an "auth" token { u = fs_token_uniquifier, a, e = expiry }.
+--
+-- Over 600 lines on purpose: one concept, who the request is. The
+-- cookie readers, the cached lookups, the password check with its lockout
+-- (the one home of the lockout's bookkeeping: reserve, unlock, the
+-- checks) and login_user share the session's private helpers and
+-- Security's cache fields, which no file but this and lua/fsec.lua may
+-- touch (spec/42-reshape_spec.lua checks it).
 -- @module fsec.auth
 
 local core = require "fsec.core"

@@ -1,6 +1,13 @@
 --- Configuration: defaults, a declarative schema, validation, read-only result.
 -- Keys are Flask-Security's settings in lower case without the `SECURITY_`
 -- prefix; fsec-only keys are marked so in their description.
+--
+-- Over 600 lines on purpose: the schema is one table, the single source
+-- on the Lua side of every key's name, type, default, range and one-line
+-- description, side by side (README.md and types/fsec/config.lua follow
+-- it; spec/80-types_spec.lua checks the stub against it), and the checks
+-- that span keys follow it. Split, a key's range would sit away from its
+-- default and its description.
 -- @module fsec.config
 
 local type = type

@@ -1,6 +1,13 @@
 --- The endpoints: Flask-Security-Too's JSON API and HTML forms.
 -- `sec:handle(req)` answers a request under `url_prefix` with a response,
 -- or returns nil when the path is not one of fsec's endpoints.
+--
+-- Over 600 lines on purpose: one concept, the endpoints, whose handlers
+-- share some twenty private helpers (the JSON and page answers, tokens in
+-- links, write_all, the routing table). Split by endpoint, those helpers
+-- would become a public module of their own for no caller but these;
+-- each handler here is short and they read in the order a user meets
+-- them (login, links, register, confirm, reset, change, verify).
 -- @module fsec.views
 
 local core = require "fsec.core"
