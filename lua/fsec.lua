@@ -15,6 +15,7 @@ local auth = require "fsec.auth"
 local authz = require "fsec.authz"
 local views = require "fsec.views"
 local ratelimit = require "fsec.ratelimit"
+local cache = require "fsec.cache"
 
 local type = type
 local error = error
@@ -82,8 +83,8 @@ local function engine_config(c)
     password_salt = c.password_salt,
     normalize = c.password_normalize_form or "none",
     password_max_bytes = c.password_max_bytes,
-    argon2_time = argon2.time_cost or 2,
-    argon2_memory_kib = argon2.memory_cost or 65536,
+    argon2_time = argon2.time_cost or config.DEFAULT_ARGON2_TIME,
+    argon2_memory_kib = argon2.memory_cost or config.DEFAULT_ARGON2_MEMORY_KIB,
     schemes = c.password_schemes,
     caps = caps,
     token_skew = c.token_clock_skew,
@@ -236,6 +237,47 @@ end
 -- the return conventions of hash_password / verify_password; nil resets.
 function Security:set_hasher(hasher)
   self._hasher = hasher
+end
+
+
+--- Cache authentication lookups (token checks, the users of sessions
+-- and tokens) through c, or stop caching (nil). fsec.openresty gives
+-- per-worker LRU caches and a generation the workers share; docs/cache.md
+-- says how to write another (a cluster's, driven by PostgreSQL's
+-- LISTEN/NOTIFY). Fields, each optional:
+-- tokens (get(self, key), set(self, key, value, ttl): the answers of
+-- token checks, kept until the token would expire),
+-- users (the same interface: users looked up by session or token, kept
+-- while the generation stays and at most ttl seconds, default 2),
+-- generation (function: a value that moves whenever cached users may be
+-- stale; needed with users),
+-- invalidate (function: called before and after every datastore write
+-- that may make a cached user stale, a role or password change, a logout
+-- of every session, and once more after a transaction's COMMIT when the
+-- generation moved; it must move the generation; needed with users).
+-- With invalidate, sec.datastore becomes a view of the store whose
+-- writes call it (the store object itself is not changed).
+-- Raises on a bad c, naming the field.
+function Security:set_cache(c)
+  if c ~= nil then
+    local err = cache.check(c)
+    if err then error("set_cache: " .. err, 2) end
+  end
+  local store = self._store or self.datastore
+  self._store = store
+  self.datastore = store
+  self._cache, self._users, self._generation, self._cache_ttl = nil, nil, nil, nil
+  self._cache_spec = c
+  if c == nil then return end
+  if c.invalidate and store then self.datastore = cache.observed(store, c.invalidate, c.generation) end
+  self._cache, self._users = c.tokens, c.users
+  self._generation, self._cache_ttl = c.generation, c.ttl or 2
+end
+
+
+--- What set_cache was last given (nil: no cache).
+function Security:get_cache()
+  return self._cache_spec
 end
 
 
@@ -419,7 +461,7 @@ for k, fn in pairs(views.methods) do Security[k] = fn end
 
 
 --- The engine settings of a validated configuration (for adapters that
--- hash in worker threads: fsec.thread).
+-- hash in worker threads: fsec.openresty.thread).
 _M.engine_config = engine_config
 
 _M.random_id = core.random_id

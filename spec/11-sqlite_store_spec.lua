@@ -312,9 +312,9 @@ describe("transaction_deferred", function()
   end)
 end)
 
-describe("fsec.thread.sync_wal", function()
+describe("fsec.openresty.thread.sync_wal", function()
   local sqlite = require "fsec.datastore.sqlite"
-  local thread = require "fsec.thread"
+  local thread = require "fsec.openresty.thread"
 
   local function size(path)
     local f = assert(io.open(path, "rb"))

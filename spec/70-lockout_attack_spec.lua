@@ -321,7 +321,7 @@ end)
 -- The calls that check a password against a stored hash, and where each
 -- may stand: the metered check and its no-match hash (fsec.auth), and
 -- verify_and_update_password's own call (fsec). The engine's verify (the
--- hasher, fsec.openresty and fsec.thread) is below them.
+-- hasher, fsec.openresty and fsec.openresty.thread) is below them.
 local ALLOWED = {
   ["lua/fsec/auth.lua"] = { check_user_password = true, spend = true },
   ["lua/fsec.lua"] = { verify_and_update_password = true },

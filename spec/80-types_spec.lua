@@ -297,8 +297,8 @@ describe("types/ (LuaLS stubs)", function()
   end)
 
   it("name every option of fsec.openresty.init, and only those", function()
-    -- the option list, as lua/fsec/openresty.lua declares it
-    local src = assert(helpers.read("lua/fsec/openresty.lua"))
+    -- the option list, as fsec.openresty's options part declares it
+    local src = assert(helpers.read("lua/fsec/openresty/options.lua"))
     local block = assert(src:match("\nlocal OPTIONS = (%b{})"))
     local known = {}
     for name in block:gmatch('\n%s*{ "([%w_]+)",') do known[name] = true end

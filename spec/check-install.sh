@@ -8,8 +8,12 @@ build=$1
 prefix=$(mktemp -d)
 trap 'rm -rf "$prefix"' EXIT
 cmake --install "$build" --prefix "$prefix" >/dev/null
+# (fsec.openresty's parts, and the seam its cache goes through, included)
 for f in share/lua/5.4/fsec.lua share/lua/5.4/fsec/config.lua lib/lua/5.4/fsec/core.so \
          share/lua/5.1/fsec.lua share/lua/5.1/fsec/config.lua lib/lua/5.1/fsec/core.so \
+         share/lua/5.1/fsec/cache.lua share/lua/5.1/fsec/openresty/request.lua \
+         share/lua/5.1/fsec/openresty/jobs.lua share/lua/5.1/fsec/openresty/thread.lua \
+         share/lua/5.1/fsec/openresty/cache.lua share/lua/5.1/fsec/openresty/options.lua \
          lib/lua/5.4/fsec/fsec-argon2 lib/lua/5.1/fsec/fsec-argon2 \
          include/fsec.h include/fsec/token.h lib/pkgconfig/fsec.pc; do
   find "$prefix" -path "$prefix/$f" | grep -q . || { echo "missing $f"; exit 1; }
@@ -25,6 +29,12 @@ local core = require "fsec.core"
 local h = assert(core.new{ secret_keys = { string.rep("k", 32) }, argon2_helper = true, argon2_memory_kib = 1024 })
 assert(h:verify_password("pw", assert(h:hash_password("pw"))))
 assert(core.argon2_helper_path():find(os.getenv("P"), 1, true))
+-- the OpenResty adapter and its parts load from the prefix (without ngx)
+for _, m in ipairs{ "fsec.openresty", "fsec.openresty.options", "fsec.openresty.request",
+                    "fsec.openresty.jobs", "fsec.openresty.cache", "fsec.openresty.thread", "fsec.cache" } do
+  assert(package.searchpath(m, package.path):find(os.getenv("P"), 1, true), m)
+  require(m)
+end
 print("ok " .. _VERSION)'
 cd "$prefix"
 P=$prefix LUA_PATH="$prefix/share/lua/5.4/?.lua;;" LUA_CPATH="$prefix/lib/lua/5.4/?.so;;" \

@@ -29,7 +29,7 @@ function fsec.new(cfg) end
 function fsec.random_id(nbytes) end
 
 ---The C engine's settings for a validated configuration (for adapters
----that hash in worker threads: fsec.thread).
+---that hash in worker threads: fsec.openresty.thread).
 ---@param c table a configuration as `fsec.config.validate` returns it
 ---@return table
 function fsec.engine_config(c) end
@@ -162,6 +162,21 @@ function Signals:send(name, payload) end
 ---@field hash fun(password: string): string?, string?, string?
 ---@field verify fun(password: string, hash: string): boolean, string?, string?
 
+---A store of cache entries (resty.lrucache has this interface).
+---@class fsec.CacheStore
+---@field get fun(self: fsec.CacheStore, key: string): any
+---@field set fun(self: fsec.CacheStore, key: string, value: any, ttl?: number)
+
+---What `Security:set_cache` takes (docs/cache.md); every field optional,
+---but `users` needs `generation` and `invalidate`, and `invalidate`
+---needs `generation`.
+---@class fsec.Cache
+---@field tokens? fsec.CacheStore token checks, kept until the token would expire
+---@field users? fsec.CacheStore users of sessions and tokens, kept while the generation stays
+---@field ttl? number seconds a cached user is kept at most (default 2)
+---@field generation? fun(): any moves whenever cached users may be stale
+---@field invalidate? fun() called around every datastore write that may make a cached user stale; moves the generation
+
 ---A Security instance: `fsec.new{...}`.
 ---@class fsec.Security
 ---@field config table the validated configuration, read-only, without secrets
@@ -264,6 +279,16 @@ function Security:set_limit_backend(backend, clock) end
 ---nil: inline again.
 ---@param hasher? fsec.Hasher
 function Security:set_hasher(hasher) end
+
+---Cache authentication lookups through `c` (docs/cache.md), or stop
+---caching (nil). With `invalidate`, `sec.datastore` becomes a view of the
+---store whose writes call it. Raises on a bad `c`, naming the field.
+---@param c? fsec.Cache
+function Security:set_cache(c) end
+
+---What `set_cache` was last given (nil: no cache).
+---@return fsec.Cache?
+function Security:get_cache() end
 
 ---URL of a security endpoint with query parameters (url_for_security).
 ---@param endpoint "login"|"logout"|"register"|"reset_password"|"forgot_password"|"change_password"|"confirm_email"|"send_confirmation"|"verify"

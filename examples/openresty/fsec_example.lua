@@ -4,7 +4,7 @@
 -- dev_mailbox.lua says why and how it is fenced).
 local fsec_or = require "fsec.openresty"
 local mailbox = require "dev_mailbox"
-local escape = require("fsec.mail").html_escape
+local escape = require("fsec.http").html_escape
 local pages = require "fsec.pages"
 local http = require "fsec.http"
 local cjson = require "cjson.safe"

@@ -9,11 +9,19 @@
 -- deletion end it for real; its expiry is the absolute lifetime.
 -- Remember cookie: a "remember" token { s, u } for the same record.
 -- Auth token: an "auth" token { u = fs_token_uniquifier, a, e = expiry }.
+--
+-- Over 600 lines on purpose: one concept, who the request is. The
+-- cookie readers, the cached lookups, the password check with its lockout
+-- (the one home of the lockout's bookkeeping: reserve, unlock, the
+-- checks) and login_user share the session's private helpers and
+-- Security's cache fields, which no file but this and lua/fsec.lua may
+-- touch (spec/42-reshape_spec.lua checks it).
 -- @module fsec.auth
 
 local core = require "fsec.core"
 local http = require "fsec.http"
 local userlib = require "fsec.user"
+local datastore = require "fsec.datastore"
 local throttle = require "fsec.throttle"
 
 local type = type
@@ -303,6 +311,15 @@ function _M.lockout_active(sec, user)
 end
 
 
+--- Unlock an account: its failed logins (and reservations) cleared. A
+-- password reset unlocks (catalogue L-04); a verified password gives its
+-- reservation back so.
+-- @return true, or nil, "ECODE: message", code (the store's failure)
+function _M.unlock(sec, user)
+  return sec.datastore:reset_failed_logins(user)
+end
+
+
 -- Refusals the hashing makes before it hashes: the password cannot be
 -- right (too long for password_max_bytes, a NUL byte, not UTF-8).
 local HOPELESS = { ETOOLONG = true, ENUL = true, EUTF8 = true, EINVAL = true }
@@ -406,7 +423,7 @@ function _M.check_user_password(sec, user, password)
     return nil, "password", user
   end
   if (user.failed_login_count or 0) > 0 then -- give the reservation back
-    check_store(sec.datastore:reset_failed_logins(user))
+    check_store(_M.unlock(sec, user))
   end
   return user
 end
@@ -617,14 +634,13 @@ function Security:end_other_sessions(req, res, user, rotate)
   local data = read_session(self, req)
   local keep = data and data.s
   local ds = self.datastore
+  local ok, err, code
   if rotate then
-    local ok, err, code = ds:set_uniquifier(user)
-    if not ok then return nil, err, code end
-    ok, err, code = ds:set_token_uniquifier(user)
-    if not ok then return nil, err, code end
+    ok, err, code = datastore.revoke_all(ds, user, keep)
+  else
+    ok, err, code = ds:delete_user_sessions(user, keep)
   end
-  local n, err, code = ds:delete_user_sessions(user, keep)
-  if n == nil then return nil, err, code end
+  if ok == nil then return nil, err, code end
   if data and res then
     data = copy_data(data)
     data.u = user.fs_uniquifier

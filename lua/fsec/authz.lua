@@ -210,8 +210,9 @@ local Security = {}
 _M.methods = Security
 
 
---- Decide a request against a spec.
--- @return true, user, via — or false, status, body, res (the denial)
+-- The denial when the store cannot answer (a fault, "EBUSY: ..."): 503
+-- with Retry-After, logged; fail closed.
+-- @return false, status, body, res
 local function unavailable(sec, req, res, e)
   sec._log("error", tostring(e))
   res:set_header("Retry-After", "1")

@@ -264,9 +264,7 @@ function C.users_change_password(args)
   local raise = require("fsec.datastore").must -- a failed write: its message
   local ok, err = pcall(ds.transaction, ds, function()
     raise(ds:set_password(u, hash))
-    raise(ds:set_uniquifier(u)) -- every session and token of the user ends
-    raise(ds:set_token_uniquifier(u))
-    raise(ds:delete_user_sessions(u))
+    raise(require("fsec.datastore").revoke_all(ds, u)) -- every session and token of the user ends
   end)
   if not ok then die("could not change the password: " .. tostring(err)) end
   sec.signals:send("password_changed", { user = require("fsec.auth").public_user(u) })

@@ -1,6 +1,13 @@
 --- Configuration: defaults, a declarative schema, validation, read-only result.
 -- Keys are Flask-Security's settings in lower case without the `SECURITY_`
 -- prefix; fsec-only keys are marked so in their description.
+--
+-- Over 600 lines on purpose: the schema is one table, the single source
+-- on the Lua side of every key's name, type, default, range and one-line
+-- description, side by side (README.md and types/fsec/config.lua follow
+-- it; spec/80-types_spec.lua checks the stub against it), and the checks
+-- that span keys follow it. Split, a key's range would sit away from its
+-- default and its description.
 -- @module fsec.config
 
 local type = type
@@ -36,7 +43,16 @@ local NORMALIZE_FORMS = { NFC = true, NFD = true, NFKC = true, NFKD = true }
 local _M = { _VERSION = "0.1.0",
   -- OWASP's argon2id floor, for what must cost at least a password hash
   -- (fsec.saltcheck)
-  OWASP_ARGON2_MIN_MEMORY_KIB = OWASP_ARGON2_MIN_MEMORY_KIB, OWASP_ARGON2_MIN_TIME = OWASP_ARGON2_MIN_TIME }
+  OWASP_ARGON2_MIN_MEMORY_KIB = OWASP_ARGON2_MIN_MEMORY_KIB, OWASP_ARGON2_MIN_TIME = OWASP_ARGON2_MIN_TIME,
+  -- new hashes' argon2 parameters when password_hash_options sets none
+  -- (fsec.engine_config reads them here: one source on the Lua side)
+  DEFAULT_ARGON2_TIME = DEFAULT_ARGON2_TIME, DEFAULT_ARGON2_MEMORY_KIB = DEFAULT_ARGON2_MEMORY_KIB }
+
+-- Names that are not keys but were taken for one: the key's name. The C
+-- engine calls the token length cap token_max_chars (core/include/fsec/
+-- engine.h); the key is token_max_length. An error, not an alias: one
+-- setting keeps one name.
+_M.RENAMED = { token_max_chars = "token_max_length" }
 
 
 local function is_integer(v)
@@ -700,6 +716,9 @@ function _M.validate(user)
   end
   local unknown = {}
   for k in pairs(user) do
+    if _M.RENAMED[k] then
+      return nil, k .. " is not a configuration key: its name is " .. _M.RENAMED[k]
+    end
     if type(k) ~= "string" or not _M.schema[k] then
       unknown[#unknown + 1] = tostring(k)
     end

@@ -130,7 +130,8 @@ function _M.argerror(fname, what, want, got)
 end
 
 
---- Check that `ds` has every interface method; raise naming the first missing.
+--- Check that `ds` has every interface method: true, or nil and a
+-- message naming the first one missing (it does not raise).
 function _M.check(ds)
   if type(ds) ~= "table" and type(ds) ~= "userdata" then
     return nil, "datastore must be a table, got " .. type(ds)
@@ -299,6 +300,26 @@ function _M.check_string(v, fname, what, nilable)
 end
 
 
+--- End every session, remember cookie and token of user u: new
+-- uniquifiers (a session or token names the uniquifier it was made
+-- under, so every one made before no longer signs in) and u's server-side
+-- sessions deleted, but keep (a session id, optional; rotate its cookie,
+-- as Security:end_other_sessions does). Over any datastore of the
+-- interface. Not a transaction of its own: run it inside ds:transaction
+-- with the change it belongs to (every caller in fsec does), so that the
+-- two commit together or not at all.
+-- @return true, or nil, "ECODE: message", code
+function _M.revoke_all(ds, u, keep)
+  local ok, err, code = ds:set_uniquifier(u)
+  if ok == nil then return nil, err, code end
+  ok, err, code = ds:set_token_uniquifier(u)
+  if ok == nil then return nil, err, code end
+  ok, err, code = ds:delete_user_sessions(u, keep)
+  if ok == nil then return nil, err, code end
+  return true
+end
+
+
 --- The user-field methods every datastore shares, written over one
 -- primitive of the implementation:
 -- set(self, user, column, value, fname) -> changed | nil, err, code
@@ -313,9 +334,7 @@ function _M.field_methods(Class, set)
   local function deactivate(self, u, fname)
     return _M.all_or_nothing(self, function()
       local changed = _M.must(set(self, u, "active", false, fname))
-      _M.must(self:set_uniquifier(u))
-      _M.must(self:set_token_uniquifier(u))
-      _M.must(self:delete_user_sessions(u))
+      _M.must(_M.revoke_all(self, u))
       return changed
     end)
   end
@@ -381,13 +400,12 @@ function _M.field_methods(Class, set)
     return set_id(self, u, "fs_token_uniquifier", uq, "set_token_uniquifier")
   end
 
-  --- New uniquifiers (ending every session and token) and cleared
-  -- two-factor, unified sign-in and recovery data; the password stays.
+  --- Every session and token ended (revoke_all) and cleared two-factor,
+  -- unified sign-in and recovery data; the password stays.
   function Class:reset_user_access(u)
     _M.check_user(u, "reset_user_access")
     return _M.all_or_nothing(self, function()
-      _M.must(self:set_uniquifier(u))
-      _M.must(self:set_token_uniquifier(u))
+      _M.must(_M.revoke_all(self, u))
       for name in pairs(_M.TEXT_FIELDS) do _M.must(self:set_field(u, name, nil)) end
       return true
     end)

@@ -254,6 +254,16 @@ function _M.quote(s)
   return (tostring(s):gsub("[^%w%-%._~/]", quote_char))
 end
 
+local HTML_ENTITIES = { ["&"] = "&amp;", ["<"] = "&lt;", [">"] = "&gt;", ['"'] = "&quot;", ["'"] = "&#39;" }
+
+--- Escape text for HTML (an element's text or a quoted attribute's
+-- value): & < > " ' become entities. The pages and the mails' HTML part
+-- use it.
+function _M.html_escape(s)
+  return (s:gsub("[&<>\"']", HTML_ENTITIES))
+end
+
+
 --- Percent-encode for a query value (also "/" and "?").
 function _M.quote_value(s)
   return (tostring(s):gsub("[^%w%-%._~]", quote_char))

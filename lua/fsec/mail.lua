@@ -49,10 +49,7 @@ function _M.base_url(sec, req)
 end
 
 
-local function html_escape(s)
-  return (s:gsub("[&<>\"']", { ["&"] = "&amp;", ["<"] = "&lt;", [">"] = "&gt;",
-                              ['"'] = "&quot;", ["'"] = "&#39;" }))
-end
+local html_escape = http.html_escape
 
 
 -- The development mailer's file names: the time first (they sort by
@@ -141,6 +138,7 @@ function _M.deliver_now(sec, kind, user, link)
 end
 
 
+-- kept for callers of fsec.mail.html_escape: it lives in fsec.http
 _M.html_escape = html_escape
 _M.quote = http.quote_value
 

@@ -6,7 +6,7 @@
 -- page-specific values.
 -- @module fsec.pages
 
-local escape = require("fsec.mail").html_escape
+local escape = require("fsec.http").html_escape
 
 local concat = table.concat
 local ipairs = ipairs

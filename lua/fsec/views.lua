@@ -1,6 +1,13 @@
 --- The endpoints: Flask-Security-Too's JSON API and HTML forms.
 -- `sec:handle(req)` answers a request under `url_prefix` with a response,
 -- or returns nil when the path is not one of fsec's endpoints.
+--
+-- Over 600 lines on purpose: one concept, the endpoints, whose handlers
+-- share some twenty private helpers (the JSON and page answers, tokens in
+-- links, write_all, the routing table). Split by endpoint, those helpers
+-- would become a public module of their own for no caller but these;
+-- each handler here is short and they read in the order a user meets
+-- them (login, links, register, confirm, reset, change, verify).
 -- @module fsec.views
 
 local core = require "fsec.core"
@@ -14,7 +21,8 @@ local pages = require "fsec.pages"
 local redirect = require "fsec.redirect"
 local throttle = require "fsec.throttle"
 local userlib = require "fsec.user"
-local must = require("fsec.datastore").must
+local datastore = require "fsec.datastore"
+local must = datastore.must
 
 local type = type
 local pairs = pairs
@@ -658,10 +666,9 @@ function V.reset_token(sec, req, res, fields, json, token)
   local hash = auth.new_hash(sec, password)
   local ok, err = write_all(sec, function()
     must(ds:set_password(user, hash))
-    must(ds:set_uniquifier(user))          -- ends every session, remember cookie,
-    must(ds:set_token_uniquifier(user))    -- token and outstanding reset link
-    must(ds:delete_user_sessions(user))
-    must(ds:reset_failed_logins(user))     -- a reset unlocks (catalogue L-04)
+    -- ends every session, remember cookie, token and outstanding reset link
+    must(datastore.revoke_all(ds, user))
+    must(auth.unlock(sec, user))           -- a reset unlocks (catalogue L-04)
   end)
   if not ok then
     sec._log("error", "fsec: password reset failed: " .. tostring(err))

@@ -368,7 +368,7 @@ end
 -- file in WAL mode at synchronous FULL); nil removes the syncer.
 -- With a syncer this connection checkpoints only past 4000 WAL pages, a
 -- backstop: the syncer is expected to checkpoint first, off the thread
--- that commits (fsec.thread does at 1000, SQLite's default).
+-- that commits (fsec.openresty.thread does at 1000, SQLite's default).
 function SQLite:set_wal_syncer(syncer)
   if syncer ~= nil and type(syncer) ~= "function" then
     base.argerror("set_wal_syncer", "argument #1", "function", syncer)

@@ -4,7 +4,7 @@
 -- fsec.openresty) argon2 itself runs in a helper process of the thread
 -- (core/src/argon2.c says why: the worker's memory map stays still). Tokens are never signed here, so
 -- these engines hold a throwaway key, never the application's.
--- @module fsec.thread
+-- @module fsec.openresty.thread
 
 local core = require "fsec.core"
 

@@ -1,0 +1,80 @@
+--- fsec.openresty's cache of authentication lookups: per-worker
+-- resty.lrucache caches, revoked through a generation counter that every
+-- worker shares (memory mapped in init, before the fork), given to the
+-- worker's Security object through its seam, Security:set_cache
+-- (fsec.cache; docs/cache.md). A logout, password change or deactivation
+-- in any worker takes effect in all of them at once. Reading the
+-- generation costs one atomic load; a lua_shared_dict did the same with a
+-- lock shared by all workers, on every request. Changes made outside
+-- nginx (the command line) are seen within cache_ttl seconds (default 2).
+-- After a reload the new workers share a new counter (and start with
+-- empty caches); workers of the old configuration only finish their
+-- requests. A part of fsec.openresty.
+-- @module fsec.openresty.cache
+
+local core = require "fsec.core"
+
+local ngx = ngx
+
+
+local _M = { _VERSION = "0.1.0" }
+
+
+-- A function that reads the shared generation: through FFI where there
+-- is one (one atomic load, compiled into the check's trace), else
+-- through the binding.
+local function generation_reader(counter)
+  local ok_ffi, ffi = pcall(require, "ffi")
+  if ok_ffi and core.shared_counter_get_ptr then
+    local get = ffi.cast("uint32_t (*)(const uint32_t *)", core.shared_counter_get_ptr)
+    local p = ffi.cast("uint32_t * const *", counter)[0] -- the userdata holds the address
+    return function() return get(p) end
+  end
+  local get = core.shared_counter_get
+  return function() return get(counter) end
+end
+
+
+--- What Security:set_cache takes for the shared counter, without the
+-- caches themselves: its generation, and an invalidate that bumps it
+-- (every worker then drops the users it cached).
+function _M.seam(counter)
+  local bump = core.shared_counter_bump
+  return {
+    generation = generation_reader(counter),
+    invalidate = function() bump(counter) end,
+  }
+end
+
+
+--- Give s its caches (cache_size entries each, users kept cache_ttl
+-- seconds at most), revoked through counter. Returns the bytes the
+-- caches' slots took at start (lrucache allocates them up front), or nil
+-- when there is no resty.lrucache (then nothing is cached).
+function _M.install(s, counter, opts)
+  local ok, lrucache = pcall(require, "resty.lrucache")
+  if not ok then
+    ngx.log(ngx.WARN, "fsec: no resty.lrucache: authentication is not cached")
+    return nil
+  end
+  local c = _M.seam(counter)
+  local before = collectgarbage("count")
+  c.tokens = assert(lrucache.new(opts.cache_size or 10000)) -- token checks
+  c.users = assert(lrucache.new(opts.cache_size or 10000))  -- user lookups
+  -- lrucache allocates its slots up front: part of the bounded user cache
+  local bytes = math.floor((collectgarbage("count") - before) * 1024)
+  c.ttl = opts.cache_ttl or 2
+  s:set_cache(c)
+  return bytes
+end
+
+
+--- Entries in s's caches: tokens, users (0 without a cache).
+function _M.counts(s)
+  local c = s and s:get_cache()
+  local function n(store) return store and store.count and store:count() or 0 end
+  return n(c and c.tokens), n(c and c.users)
+end
+
+
+return _M
