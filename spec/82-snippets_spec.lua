@@ -374,8 +374,8 @@ describe("documentation snippets", function()
     for _, m in ipairs(require("fsec.datastore").METHODS) do
       assert.truthy(ds:find("`" .. m .. "", 1, true) or ds:find(":" .. m .. "(", 1, true), "datastore method " .. m .. " is not in docs/datastore.md")
     end
-    local src = assert(helpers.read("lua/fsec/openresty.lua"))
-    local block = assert(src:match("\nlocal OPTIONS = (%b{})"))
+    local src = assert(helpers.read("lua/fsec/openresty/options.lua"))
+    local block = assert(src:match("\nlocal OPTIONS = (%b{})"), "no OPTIONS in lua/fsec/openresty/options.lua")
     local ngx_doc = assert(helpers.read("docs/openresty.md"))
     for opt in block:gmatch('\n%s*{ "([%w_]+)",') do
       assert.truthy(ngx_doc:find("`" .. opt .. "`", 1, true), "fsec.openresty.init option " .. opt .. " is not in docs/openresty.md")
