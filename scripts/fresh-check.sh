@@ -45,6 +45,9 @@ fi
 server=""
 cleanup() {
   [ -n "$server" ] && kill -TERM "$server" 2>/dev/null || true
+  # an nginx of the root that outlived its start (a failed check)
+  pidfile=$root/fsec/var/example/logs/nginx.pid
+  [ -f "$pidfile" ] && kill -QUIT "$(cat "$pidfile")" 2>/dev/null || true
   debian_root_umount "$root"
   if [ -z "$keep" ]; then rm -rf --one-file-system "$root"; fi
 }
@@ -73,8 +76,11 @@ chmod 755 "$root/fsec"
 # A login-like environment: nothing of the host's PATH or variables (the
 # specs read FSEC_* settings: none leak in). Run it at the host's nice 0:
 # spec/40 checks that nginx's event loop keeps nice 0 and hashes at 19.
+# With inroot_exec=exec it replaces the calling (sub)shell, so that the
+# pid of a background `( inroot_exec=exec; inroot ... ) &` is the command's.
+inroot_exec=""
 inroot() {
-  chroot "$root" /usr/bin/env -i HOME=/root LANG=C.UTF-8 TERM=dumb \
+  $inroot_exec chroot "$root" /usr/bin/env -i HOME=/root LANG=C.UTF-8 TERM=dumb \
     PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt \
     FSEC_FUZZ_SECONDS="${FSEC_FUZZ_SECONDS:-60}" \
@@ -93,7 +99,10 @@ else
 fi
 
 echo "== sh scripts/run.sh (port $port)"
-inroot "PORT=$port WORKERS=1 exec sh scripts/run.sh" >"$root/run.log" 2>&1 &
+# $server is nginx itself (chroot, env, sh and run.sh all exec), so the
+# SIGINT below is what Ctrl-C sends it; a background subshell would
+# ignore SIGINT and leave nginx running.
+( inroot_exec=exec; inroot "PORT=$port WORKERS=1 exec sh scripts/run.sh" ) >"$root/run.log" 2>&1 &
 server=$!
 deadline=$(( $(date +%s) + 600 ))  # first start: deps, build
 code=""
