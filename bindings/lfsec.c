@@ -15,9 +15,6 @@
 #include <unistd.h>
 #endif
 
-#include <openssl/sha.h>
-#include <sodium.h>
-
 #include "lfsec.h"
 
 int lfsec_pushfail(lua_State *L, int rc, const char *msg) {
@@ -157,25 +154,19 @@ static int lfsec_check_text(lua_State *L) {
 }
 
 /* core.base64_decode(s) -> bytes | nil: strict standard Base64 with
- * padding (as HTTP Basic credentials use), at most 8 KiB of input. */
+ * padding (as HTTP Basic credentials use), at most 8 KiB of input
+ * (fsec/codec.h). */
 static int lfsec_base64_decode(lua_State *L) {
   size_t len, outlen = 0;
-  const char *s = lfsec_checkstring(L, 1, &len), *end = NULL;
-  unsigned char buf[6144], high = 0;
-  size_t i;
-  /* libsodium 1.0.18 reads a byte >= 0x80 as '/': refuse it, so that
-   * credentials have one spelling */
-  for (i = 0; i < len && i <= 8192; i++) high |= (unsigned char)s[i];
-  if (len > 8192 || (high & 0x80) ||
-      sodium_base642bin(buf, sizeof buf, s, len, NULL, &outlen, &end,
-                        sodium_base64_VARIANT_ORIGINAL) != 0 ||
-      end != s + len) {
-    sodium_memzero(buf, sizeof buf);
+  const char *s = lfsec_checkstring(L, 1, &len);
+  unsigned char buf[6144];
+  if (len > 8192 || fsec_base64_decode(FSEC_BASE64_STANDARD, s, len, buf,
+                                       sizeof buf, &outlen) != FSEC_OK) {
     lua_pushnil(L);
     return 1;
   }
   lua_pushlstring(L, (const char *)buf, outlen);
-  sodium_memzero(buf, sizeof buf); /* Basic credentials: a password */
+  fsec_wipe(buf, outlen); /* Basic credentials: a password */
   return 1;
 }
 
@@ -184,12 +175,13 @@ static int lfsec_base64_decode(lua_State *L) {
 static int lfsec_base64_encode(lua_State *L) {
   size_t len;
   const char *s = lfsec_checkstring(L, 1, &len);
-  size_t n = sodium_base64_ENCODED_LEN(len, sodium_base64_VARIANT_ORIGINAL);
+  size_t n;
   char *out;
   if (len > 65536) return luaL_argerror(L, 1, "too long");
+  n = fsec_base64_encoded_len(FSEC_BASE64_STANDARD, len) + 1;
   out = lua_newuserdata(L, n);
-  sodium_bin2base64(out, n, (const unsigned char *)s, len,
-                    sodium_base64_VARIANT_ORIGINAL);
+  if (fsec_base64_encode(FSEC_BASE64_STANDARD, s, len, out, n) != FSEC_OK)
+    return luaL_error(L, "base64_encode failed");
   lua_pushstring(L, out);
   return 1;
 }
@@ -199,30 +191,25 @@ static int lfsec_base64_encode(lua_State *L) {
  * (16..64 bytes) it is a MAC: a name no one without the key can compute
  * (the login-attempt keys of unknown identities). */
 static int lfsec_digest(lua_State *L) {
-  size_t len, klen = 0, i;
+  size_t len, klen = 0;
   const char *s = lfsec_checkstring(L, 1, &len);
   const char *key = lua_isnoneornil(L, 2) ? NULL : lfsec_checkstring(L, 2, &klen);
-  unsigned char h[16];
-  char hex[33];
-  if (key && (klen < crypto_generichash_KEYBYTES_MIN || klen > crypto_generichash_KEYBYTES_MAX))
-    return luaL_argerror(L, 2, "key must be 16..64 bytes");
-  crypto_generichash(h, sizeof h, (const unsigned char *)s, len,
-                     (const unsigned char *)key, klen);
-  for (i = 0; i < sizeof h; i++) snprintf(hex + 2 * i, 3, "%02x", h[i]);
-  lua_pushlstring(L, hex, 32);
+  char hex[FSEC_DIGEST_HEX_BYTES];
+  int rc = fsec_digest_hex(s, len, key, klen, hex);
+  if (rc == FSEC_EINVAL) return luaL_argerror(L, 2, "key must be 16..64 bytes");
+  if (rc != FSEC_OK) return luaL_error(L, "digest: %s", fsec_strerror(rc));
+  lua_pushlstring(L, hex, FSEC_DIGEST_HEX_BYTES - 1);
   return 1;
 }
 
 /* core.sha1_hex(s) -> 40 upper-case hex chars of SHA-1(s): only to look a
  * password up in a breached-password list (Have I Been Pwned format). */
 static int lfsec_sha1_hex(lua_State *L) {
-  size_t len, i;
+  size_t len;
   const char *s = lfsec_checkstring(L, 1, &len);
-  unsigned char h[20];
-  char hex[41];
-  SHA1((const unsigned char *)s, len, h);
-  for (i = 0; i < sizeof h; i++) snprintf(hex + 2 * i, 3, "%02X", h[i]);
-  lua_pushlstring(L, hex, 40);
+  char hex[FSEC_SHA1_HEX_BYTES];
+  if (fsec_sha1_hex(s, len, hex) != FSEC_OK) return luaL_error(L, "sha1_hex failed");
+  lua_pushlstring(L, hex, FSEC_SHA1_HEX_BYTES - 1);
   return 1;
 }
 

@@ -21,6 +21,7 @@ extern "C" {
 #include "fsec/password.h"
 #include "fsec/token.h"
 #include "fsec/random.h"
+#include "fsec/codec.h"
 #include "fsec/store.h"
 #include "fsec/header.h"
 #include "fsec/shared.h"

@@ -57,16 +57,6 @@ void fsec__count_hash(fsec_engine *e);
 /* Current time in seconds when now < 0, else now. */
 int64_t fsec__now(int64_t now);
 
-/* 1 when every byte of s is ASCII. libsodium 1.0.18's Base64 decoder reads
- * a byte >= 0x80 as '_' or '/' (its table compares signed chars): every
- * decoder refuses such input first, so that a value has one spelling. */
-static inline int fsec__ascii(const char *s, size_t n) {
-  unsigned char high = 0;
-  size_t i;
-  for (i = 0; i < n; i++) high |= (unsigned char)s[i];
-  return !(high & 0x80);
-}
-
 /* Check (length, NUL, UTF-8) and normalize a password. On FSEC_OK *out is
  * a malloc'd buffer of *outlen bytes plus a NUL, to be released with
  * fsec__pw_free(), which wipes it. */

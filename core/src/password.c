@@ -137,13 +137,12 @@ static int expect(const char *s, size_t len, size_t *i, const char *lit) {
 static size_t b64_field(const char *s, size_t len, size_t i, size_t minlen,
                         size_t maxlen, size_t *bytes) {
   unsigned char buf[64];
-  const char *end = NULL;
   const char *d = memchr(s + i, '$', len - i);
   size_t n = d ? (size_t)(d - (s + i)) : len - i;
-  if (n == 0 || !fsec__ascii(s + i, n) ||
-      sodium_base642bin(buf, sizeof buf, s + i, n, NULL, bytes, &end,
-                        sodium_base64_VARIANT_ORIGINAL_NO_PADDING) != 0 ||
-      end != s + i + n || *bytes < minlen || *bytes > maxlen)
+  if (n == 0 ||
+      fsec_base64_decode(FSEC_BASE64_STANDARD_NOPAD, s + i, n, buf, sizeof buf,
+                         bytes) != FSEC_OK ||
+      *bytes < minlen || *bytes > maxlen)
     return 0;
   return n;
 }
