@@ -9,7 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lfsec.h"
+#include "lengine.h"
+#include "lhelp.h"
+
+#define LFSEC_ENGINE_MT "fsec.Engine"
 
 typedef struct lfsec_engine {
   fsec_engine *e; /* NULL once closed */

@@ -1,9 +1,9 @@
 /*
- * lfsec.c: luaopen_fsec_core, the module table, and shared helpers.
+ * lfsec.c: luaopen_fsec_core and the module table (the helpers every
+ * binding file shares are in lhelp.c; each userdata type has its file).
  */
 #define _GNU_SOURCE /* dladdr, RTLD_NODELETE */
 #include <errno.h>
-#include <math.h>
 #include <string.h>
 
 #include <stdio.h>
@@ -15,37 +15,10 @@
 #include <unistd.h>
 #endif
 
-#include "lfsec.h"
-
-int lfsec_pushfail(lua_State *L, int rc, const char *msg) {
-  lua_pushnil(L);
-  lua_pushfstring(L, "%s: %s", fsec_errname(rc), msg ? msg : fsec_strerror(rc));
-  lua_pushstring(L, fsec_errname(rc));
-  return 3;
-}
-
-const char *lfsec_checkstring(lua_State *L, int i, size_t *len) {
-  if (lua_type(L, i) != LUA_TSTRING) {
-    const char *msg = lua_pushfstring(L, "string expected, got %s",
-                                      luaL_typename(L, i));
-    luaL_argerror(L, i, msg);
-  }
-  return lua_tolstring(L, i, len);
-}
-
-int64_t lfsec_optint(lua_State *L, int i, int64_t def) {
-  lua_Number n;
-  if (lua_isnoneornil(L, i)) return def;
-  if (lua_type(L, i) != LUA_TNUMBER) {
-    const char *msg = lua_pushfstring(L, "integer expected, got %s",
-                                      luaL_typename(L, i));
-    luaL_argerror(L, i, msg);
-  }
-  n = lua_tonumber(L, i);
-  if (n != floor(n) || n < -9.2e18 || n > 9.2e18)
-    luaL_argerror(L, i, "integer expected, got a fractional or huge number");
-  return (int64_t)n;
-}
+#include "lcounter.h"
+#include "lengine.h"
+#include "lhelp.h"
+#include "lstore.h"
 
 /* core.random_id([nbytes=16]) -> base64url string of nbytes random bytes */
 static int lfsec_random_id(lua_State *L) {
@@ -230,40 +203,6 @@ static int lfsec_open_count(lua_State *L) {
   return 1;
 }
 
-/* core.shared_counter() -> a counter shared with the processes forked
- * after this call (fsec/shared.h); or nil, message. Made in nginx's
- * init_by_lua, before the workers are forked. A userdata whose payload is
- * the counter's address (so that FFI can read it) and whose metatable
- * lets get and bump refuse anything else: a bare pointer from Lua could
- * name any memory. No __gc: the mapping lives as long as the process. */
-#define LFSEC_COUNTER_MT "fsec.SharedCounter"
-
-static int lfsec_shared_counter(lua_State *L) {
-  uint32_t *c = fsec_shared_counter_new();
-  if (c == NULL) return lfsec_pushfail(L, FSEC_ENOMEM, strerror(errno));
-  uint32_t **u = lua_newuserdata(L, sizeof *u);
-  *u = c;
-  luaL_getmetatable(L, LFSEC_COUNTER_MT);
-  lua_setmetatable(L, -2);
-  return 1;
-}
-
-static uint32_t *check_counter(lua_State *L) {
-  return *(uint32_t **)luaL_checkudata(L, 1, LFSEC_COUNTER_MT);
-}
-
-/* core.shared_counter_get(c) and core.shared_counter_bump(c): its value,
- * and the value after adding 1. (The adapter reads it through FFI.) */
-static int lfsec_shared_counter_get(lua_State *L) {
-  lua_pushinteger(L, (lua_Integer)fsec_shared_counter_get(check_counter(L)));
-  return 1;
-}
-
-static int lfsec_shared_counter_bump(lua_State *L) {
-  lua_pushinteger(L, (lua_Integer)fsec_shared_counter_bump(check_counter(L)));
-  return 1;
-}
-
 static const luaL_Reg lfsec_funcs[] = {
     {"new", lfsec_engine_new},
     {"argon2_helper_pid", lfsec_argon2_helper_pid},
@@ -336,8 +275,7 @@ int luaopen_fsec_core(lua_State *L) {
   __atomic_add_fetch(&open_count, 1, __ATOMIC_RELAXED);
   lfsec_engine_register(L);
   lfsec_store_register(L);
-  luaL_newmetatable(L, LFSEC_COUNTER_MT);
-  lua_pop(L, 1);
+  lfsec_counter_register(L);
   lua_newtable(L);
   luaL_setfuncs(L, lfsec_funcs, 0);
   lua_pushstring(L, fsec_version());

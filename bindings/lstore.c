@@ -7,7 +7,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "lfsec.h"
+#include "lstore.h"
+#include "lhelp.h"
+
+#define LFSEC_STORE_MT "fsec.Store"
 
 typedef struct lfsec_store {
   fsec_store *s; /* NULL once closed */

@@ -83,8 +83,23 @@ int fsec__legacy_param(fsec_engine *e, const char *hash, size_t hashlen,
 
 /* Parse an unsigned decimal of 1..10 digits without a leading zero (so
  * every value has one spelling) from s[*i..len); stop at the first
- * non-digit. Returns 0 on success. */
-int fsec__parse_u32(const char *s, size_t len, size_t *i, uint32_t *out);
+ * non-digit. Returns 0 on success. Here, not in password.c, so that the
+ * two hash parsers (password.c, legacy_hash.c) need nothing of each
+ * other's file. */
+static inline int fsec__parse_u32(const char *s, size_t len, size_t *i, uint32_t *out) {
+  uint64_t v = 0;
+  size_t start = *i, j = *i;
+  while (j < len && s[j] >= '0' && s[j] <= '9' && j - start < 10) {
+    v = v * 10 + (uint64_t)(s[j] - '0');
+    j++;
+  }
+  if (j == start || v > UINT32_MAX) return -1;
+  if (s[start] == '0' && j - start > 1) return -1; /* no leading zero */
+  if (j < len && s[j] >= '0' && s[j] <= '9') return -1; /* > 10 digits */
+  *i = j;
+  *out = (uint32_t)v;
+  return 0;
+}
 
 /* identity.c: FSEC_OK for valid UTF-8 without NUL, else FSEC_ENUL or
  * FSEC_EUTF8. */

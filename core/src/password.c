@@ -104,21 +104,6 @@ static int maybe_prehash(fsec_engine *e, int want, char **buf, size_t *len) {
 /* Parsing helpers                                                     */
 /* ------------------------------------------------------------------ */
 
-int fsec__parse_u32(const char *s, size_t len, size_t *i, uint32_t *out) {
-  uint64_t v = 0;
-  size_t start = *i, j = *i;
-  while (j < len && s[j] >= '0' && s[j] <= '9' && j - start < 10) {
-    v = v * 10 + (uint64_t)(s[j] - '0');
-    j++;
-  }
-  if (j == start || v > UINT32_MAX) return -1;
-  if (s[start] == '0' && j - start > 1) return -1; /* no leading zero */
-  if (j < len && s[j] >= '0' && s[j] <= '9') return -1; /* > 10 digits */
-  *i = j;
-  *out = (uint32_t)v;
-  return 0;
-}
-
 static int has_prefix(const char *s, size_t len, const char *p) {
   size_t n = strlen(p);
   return len >= n && memcmp(s, p, n) == 0;
