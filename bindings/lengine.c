@@ -362,8 +362,8 @@ static int lfsec_engine_verify_token(lua_State *L) {
 static int lfsec_engine_dummy_hash(lua_State *L) {
   fsec_engine *e = check_engine(L);
   char out[FSEC_PASSWORD_HASH_BYTES];
-  if (fsec_password_dummy(e, out, sizeof out) != FSEC_OK)
-    return lfsec_pushfail(L, FSEC_EINVAL, fsec_errmsg(e));
+  int rc = fsec_password_dummy(e, out, sizeof out);
+  if (rc != FSEC_OK) return lfsec_pushfail(L, rc, fsec_errmsg(e));
   lua_pushstring(L, out);
   return 1;
 }
