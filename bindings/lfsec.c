@@ -32,26 +32,41 @@ static int lfsec_random_id(lua_State *L) {
   return 1;
 }
 
-/* core.thread_nice(n) -> true | nil, msg: give the calling thread (not
- * the whole process) nice value n, 0..19. fsec.thread calls it in
- * nginx's hashing threads, so that a burst of logins leaves the event
- * loop on the CPU when both want it (Linux: nice is per thread). */
+/* The symbolic name of an errno value setpriority(2) documents. */
+static const char *nice_errname(int err) {
+  switch (err) {
+  case EACCES: return "EACCES"; /* lowering it needs CAP_SYS_NICE */
+  case EPERM: return "EPERM";
+  case ESRCH: return "ESRCH";
+  case EINVAL: return "EINVAL";
+  case ENOSYS: return "ENOSYS"; /* a kernel without it (or a filter) */
+  default: return "EUNKNOWN";
+  }
+}
+
+/* core.thread_nice(n) -> true | nil, "ENAME: msg", "ENAME": give the
+ * calling thread (not the whole process) nice value n, 0..19. fsec.thread
+ * calls it in nginx's hashing threads, so that a burst of logins leaves
+ * the event loop on the CPU when both want it (Linux: nice is per
+ * thread). The code is setpriority's errno name (EACCES: the thread's
+ * value is already higher and may not be lowered), or ENOSYS where a
+ * thread has no nice value of its own. */
 static int lfsec_thread_nice(lua_State *L) {
   int64_t n = lfsec_optint(L, 1, 10);
+  const char *name = "ENOSYS", *why = "not supported on this system";
   if (n < 0 || n > 19) return luaL_argerror(L, 1, "nice must be 0..19");
 #ifdef __linux__
-  if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), (int)n) != 0) {
-    lua_pushnil(L);
-    lua_pushfstring(L, "setpriority: %s", strerror(errno));
-    return 2;
+  if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), (int)n) == 0) {
+    lua_pushboolean(L, 1);
+    return 1;
   }
-  lua_pushboolean(L, 1);
-  return 1;
-#else
-  lua_pushnil(L);
-  lua_pushliteral(L, "thread_nice: not supported on this system");
-  return 2;
+  name = nice_errname(errno);
+  why = strerror(errno);
 #endif
+  lua_pushnil(L);
+  lua_pushfstring(L, "%s: thread_nice: %s", name, why);
+  lua_pushstring(L, name);
+  return 3;
 }
 
 /* core.create_private_file(path, data) -> true | nil, msg, code: a new

@@ -53,7 +53,8 @@ function core.random_id(nbytes) end
 ---Give the calling thread a nice value (Linux: per thread).
 ---@param n? integer 0..19 (default 10)
 ---@return true? ok
----@return string? err
+---@return string? err "ENAME: thread_nice: reason"
+---@return string? code setpriority's errno name (EACCES, EPERM, ESRCH, EINVAL, ENOSYS)
 function core.thread_nice(n) end
 
 ---Create a new file of mode 0600 (never an existing one, never through a link).
