@@ -271,6 +271,37 @@ static void push_ffi_functions(lua_State *L) {
   lua_setfield(L, -2, "shared_counter_get_ptr");
 }
 
+/* core.LIMITS: the store's limits on values (bytes; roles_per_user a
+ * count), from the C headers that enforce them, so that the Lua layers
+ * (the memory store, form checks) never repeat them as literals. Names:
+ * FSEC_<NAME>_MAX lower-cased. */
+static void push_limits(lua_State *L) {
+  static const struct {
+    const char *name;
+    lua_Integer max;
+  } limits[] = {
+      {"email", FSEC_EMAIL_MAX},
+      {"username", FSEC_USERNAME_MAX},
+      {"hash", FSEC_HASH_MAX},
+      {"ip", FSEC_IP_MAX},
+      {"uniquifier", FSEC_UNIQUIFIER_MAX},
+      {"role_name", FSEC_ROLE_NAME_MAX},
+      {"description", FSEC_DESCRIPTION_MAX},
+      {"permissions", FSEC_PERMISSIONS_MAX},
+      {"text", FSEC_TEXT_MAX},
+      {"roles_per_user", FSEC_ROLES_PER_USER_MAX},
+      {"attempt_key", FSEC_ATTEMPT_KEY_MAX},
+      {"meta", FSEC_META_MAX},
+  };
+  size_t i;
+  lua_createtable(L, 0, (int)(sizeof limits / sizeof limits[0]));
+  for (i = 0; i < sizeof limits / sizeof limits[0]; i++) {
+    lua_pushinteger(L, limits[i].max);
+    lua_setfield(L, -2, limits[i].name);
+  }
+  lua_setfield(L, -2, "LIMITS");
+}
+
 /* Keep this library loaded for the life of the process. lua_close
  * unloads a C module (dlclose), but code of it can still run after: the
  * thread-exit destructor that ends a thread's argon2 helper, when nginx's
@@ -305,6 +336,7 @@ int luaopen_fsec_core(lua_State *L) {
   lua_setfield(L, -2, "SCHEMA_VERSION");
   lua_pushinteger(L, FSEC_STORE_WAL_LIMIT);
   lua_setfield(L, -2, "WAL_LIMIT");
+  push_limits(L);
   push_ffi_functions(L);
   return 1;
 }

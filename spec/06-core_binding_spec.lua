@@ -58,3 +58,59 @@ describe("core.thread_nice failures", function()
     assert.equals(3, n, out)
   end)
 end)
+
+
+describe("core.LIMITS", function()
+  local core = require "fsec.core"
+
+  -- the values of fsec/store.h and fsec/identity.h, read from the headers
+  local function header_limits()
+    local out = {}
+    for _, h in ipairs{ "core/include/fsec/store.h", "core/include/fsec/identity.h" } do
+      for line in io.lines(h) do
+        local name, v = line:match("^#define FSEC_([%u_]+)_MAX (%d+)")
+        if name then out[name:lower()] = tonumber(v) end
+      end
+    end
+    return out
+  end
+
+  it("are the C headers' FSEC_*_MAX, every one of them", function()
+    local want = header_limits()
+    assert.is_true(next(want) ~= nil)
+    assert.are.same(want, core.LIMITS)
+  end)
+
+  it("are what the LuaLS stub declares (types/fsec/core.lua)", function()
+    local declared, in_class = {}, false
+    for line in io.lines("types/fsec/core.lua") do
+      if line:find("^%-%-%-@class ") then in_class = line:find("^%-%-%-@class fsec%.core%.Limits") ~= nil end
+      local name = in_class and line:match("^%-%-%-@field ([%w_]+) integer")
+      if name then declared[name] = true end
+    end
+    local exported = {}
+    for k in pairs(core.LIMITS) do exported[k] = true end
+    assert.are.same(exported, declared)
+  end)
+
+  it("bound the memory store as they bound the SQLite store", function()
+    local stores = {
+      memory = require("fsec.datastore.memory").new(),
+      sqlite = require("fsec.datastore.sqlite").new{ path = ":memory:" },
+    }
+    for kind, ds in pairs(stores) do
+      local u = assert(ds:create_user{ email = kind .. "@example.org", password = "x",
+                                       fs_uniquifier = ("u"):rep(core.LIMITS.uniquifier) })
+      local ok, _, code = ds:create_session(u, ("s"):rep(core.LIMITS.uniquifier + 1), os.time() + 60)
+      assert.is_nil(ok, kind)
+      assert.equals("ETOOLONG", code, kind)
+      assert.truthy(ds:create_session(u, ("s"):rep(core.LIMITS.uniquifier), os.time() + 60), kind)
+      ok, _, code = ds:create_role{ name = ("r"):rep(core.LIMITS.role_name + 1) }
+      assert.equals("ETOOLONG", code, kind)
+      assert.truthy(ds:create_role{ name = ("r"):rep(core.LIMITS.role_name) }, kind)
+      ok, _, code = ds:create_user{ email = kind .. "2@example.org", password = "x",
+                                    fs_uniquifier = ("u"):rep(core.LIMITS.uniquifier + 1) }
+      assert.equals("ETOOLONG", code, kind)
+    end
+  end)
+end)
