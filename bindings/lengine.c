@@ -108,11 +108,11 @@ static void opt_uint(lua_State *L, int t, const char *k, uint64_t max,
   lua_pop(L, 1);
 }
 
-#define OPT_U32(L, t, k, dst)                                                \
-  do {                                                                       \
-    uint64_t v_ = (dst);                                                     \
-    opt_uint((L), (t), (k), UINT32_MAX, &v_);                                \
-    (dst) = (uint32_t)v_;                                                    \
+#define OPT_U32(L, t, k, dst)                 \
+  do {                                        \
+    uint64_t v_ = (dst);                      \
+    opt_uint((L), (t), (k), UINT32_MAX, &v_); \
+    (dst) = (uint32_t)v_;                     \
   } while (0)
 
 /* Index of the string on top of the stack in names; raises naming k. */

@@ -9,10 +9,10 @@
 #include <stdio.h>
 #include <pthread.h>
 #ifdef __linux__
-#include <dlfcn.h>
-#include <sys/resource.h>
-#include <sys/syscall.h>
-#include <unistd.h>
+#  include <dlfcn.h>
+#  include <sys/resource.h>
+#  include <sys/syscall.h>
+#  include <unistd.h>
 #endif
 
 #include "lcounter.h"

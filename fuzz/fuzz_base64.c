@@ -197,7 +197,7 @@ static void decode_agrees(const uint8_t *data, size_t size) {
   int canonical = ref_decode((const char *)data, size, bin, &binlen) == 0;
   int status = verify_status((const char *)data, size);
   if (size > FSEC_DEFAULT_TOKEN_MAX_CHARS) return; /* refused unread */
-  ORACLE(status == FSEC_TOKEN_INVALID); /* no key, no valid MAC */
+  ORACLE(status == FSEC_TOKEN_INVALID);            /* no key, no valid MAC */
   ORACLE(canonical == (strcmp(fsec_errmsg(e), NOT_CANONICAL) != 0));
 }
 

@@ -1,5 +1,6 @@
 #!/bin/sh
-# Every C file of the tree is formatted as .clang-format says (issue 21):
+# Every C file of the tree is formatted as .clang-format says (issue 21;
+# ctest source.format):
 # clang-format --dry-run -Werror fails on any line it would change.
 # First a misformatted probe must fail, so a clang-format that checks
 # nothing (a missing .clang-format, an option it ignores) cannot pass.

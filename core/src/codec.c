@@ -8,7 +8,9 @@
 
 typedef char digest_key_range_matches_libsodium
     [FSEC_DIGEST_KEY_MIN == crypto_generichash_KEYBYTES_MIN &&
-     FSEC_DIGEST_KEY_MAX == crypto_generichash_KEYBYTES_MAX ? 1 : -1];
+             FSEC_DIGEST_KEY_MAX == crypto_generichash_KEYBYTES_MAX
+         ? 1
+         : -1];
 
 /* 1 when every byte of s is ASCII: the one ASCII guard of every decoder.
  * libsodium 1.0.18's Base64 decoder reads a byte >= 0x80 as '_' or '/'

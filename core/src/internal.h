@@ -21,19 +21,19 @@ typedef struct fsec__purpose {
 } fsec__purpose;
 
 struct fsec_engine {
-  fsec_config cfg;            /* scalars only: key/salt pointers cleared */
-  unsigned char *keys;        /* sodium_malloc: keys back to back */
+  fsec_config cfg;     /* scalars only: key/salt pointers cleared */
+  unsigned char *keys; /* sodium_malloc: keys back to back */
   size_t key_lens[FSEC__MAX_KEYS];
   size_t n_keys;
-  unsigned char *salt;        /* sodium_malloc, NULL for single hashing */
+  unsigned char *salt; /* sodium_malloc, NULL for single hashing */
   size_t salt_len;
   /* states[i * n_keys + k]: HMAC-SHA256 keyed with purpose i's subkey
    * under key k, in sodium_malloc memory. */
   crypto_auth_hmacsha256_state *states;
   fsec__purpose purposes[FSEC__PURPOSE_CACHE];
   size_t n_purposes;
-  uint64_t hash_count;        /* updated with __atomic builtins */
-  char *helper;               /* argon2 helper's path, or NULL (argon2.c) */
+  uint64_t hash_count; /* updated with __atomic builtins */
+  char *helper;        /* argon2 helper's path, or NULL (argon2.c) */
   char errmsg[256];
 };
 
@@ -94,7 +94,7 @@ static inline int fsec__parse_u32(const char *s, size_t len, size_t *i, uint32_t
     j++;
   }
   if (j == start || v > UINT32_MAX) return -1;
-  if (s[start] == '0' && j - start > 1) return -1; /* no leading zero */
+  if (s[start] == '0' && j - start > 1) return -1;      /* no leading zero */
   if (j < len && s[j] >= '0' && s[j] <= '9') return -1; /* > 10 digits */
   *i = j;
   *out = (uint32_t)v;

@@ -14,7 +14,8 @@ typedef crypto_auth_hmacsha256_state hstate;
 
 size_t fsec_token_encoded_len(size_t payload_len) {
   return sodium_base64_ENCODED_LEN(MIN_BIN + payload_len,
-                                   sodium_base64_VARIANT_URLSAFE_NO_PADDING) - 1;
+                                   sodium_base64_VARIANT_URLSAFE_NO_PADDING) -
+         1;
 }
 
 size_t fsec_token_payload_max(size_t max_chars) {

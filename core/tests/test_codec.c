@@ -56,7 +56,7 @@ static void rfc4648_vectors_in_every_variant(void) {
 static void padding_is_exact(void) {
   REFUSES(STD, "Zg");    /* missing */
   REFUSES(STD, "Zg=");   /* short */
-  REFUSES(STD, "Zg===");  /* extra */
+  REFUSES(STD, "Zg==="); /* extra */
   REFUSES(STD, "Zm9v="); /* where none is due */
   REFUSES(STD, "Z===");
   REFUSES(STD, "=");
@@ -86,7 +86,7 @@ static void each_variant_has_its_alphabet(void) {
  * 0x80 (which libsodium alone would read as '/' or '_'): refused. */
 static void one_spelling(void) {
   decodes(URL, "Zg", "f");
-  REFUSES(URL, "Zh");   /* leftover bits */
+  REFUSES(URL, "Zh"); /* leftover bits */
   REFUSES(STD, "Zh==");
   REFUSES(URL, "Zm9vY"); /* 1 mod 4 */
   REFUSES(URL, "Zm9v\n");

@@ -6,7 +6,7 @@
 #include "test.h"
 
 #ifdef FSEC_STORE_H
-#error "fsec/identity.h pulls in the store's header"
+#  error "fsec/identity.h pulls in the store's header"
 #endif
 
 static void folds_without_the_store(void) {

@@ -40,15 +40,18 @@ typedef struct fsec_store fsec_store;
  * of 4 KiB. A WAL file larger than this holds more frames than that. */
 #define FSEC_STORE_WAL_LIMIT (4 * 1024 * 1024)
 
-typedef enum fsec_sync { FSEC_SYNC_FULL = 0, FSEC_SYNC_NORMAL = 1 } fsec_sync;
+typedef enum fsec_sync {
+  FSEC_SYNC_FULL = 0,
+  FSEC_SYNC_NORMAL = 1
+} fsec_sync;
 
 typedef struct fsec_store_config {
-  const char *path;        /* file path (its folder must exist) or ":memory:" */
-  int busy_timeout_ms;     /* default 5000 */
-  fsec_sync synchronous;   /* default FULL */
-  int64_t cache_kib;       /* page cache, default 8192 KiB */
-  int64_t mmap_bytes;      /* default 0 (off) */
-  int64_t max_pages;       /* 0: no cap; else PRAGMA max_page_count */
+  const char *path;      /* file path (its folder must exist) or ":memory:" */
+  int busy_timeout_ms;   /* default 5000 */
+  fsec_sync synchronous; /* default FULL */
+  int64_t cache_kib;     /* page cache, default 8192 KiB */
+  int64_t mmap_bytes;    /* default 0 (off) */
+  int64_t max_pages;     /* 0: no cap; else PRAGMA max_page_count */
 } fsec_store_config;
 
 /* Defaults for everything but path. This function can't fail. */
@@ -148,16 +151,16 @@ typedef struct fsec_user {
 
 /* Everything needed to create a user. */
 typedef struct fsec_user_new {
-  const char *email;      /* required; checked: syntax, length, UTF-8 */
-  const char *username;   /* optional */
-  const char *password;   /* an already hashed password, or NULL */
-  int active;             /* 1 or 0 */
-  int64_t confirmed_at;   /* -1 for NULL */
+  const char *email;               /* required; checked: syntax, length, UTF-8 */
+  const char *username;            /* optional */
+  const char *password;            /* an already hashed password, or NULL */
+  int active;                      /* 1 or 0 */
+  int64_t confirmed_at;            /* -1 for NULL */
   const char *fs_uniquifier;       /* NULL: a new random id */
   const char *fs_token_uniquifier; /* NULL: a new random id */
   const char *const *roles;        /* role names; each must exist */
   size_t n_roles;
-  int64_t now;            /* create/update time (seconds) */
+  int64_t now; /* create/update time (seconds) */
 } fsec_user_new;
 
 /* Ways to find a user. EMAIL and USERNAME are case-insensitive (matched on
@@ -214,7 +217,7 @@ typedef enum fsec_user_col {
   FSEC_COL_MF_RECOVERY_CODES,
   FSEC_COL_LAST_LOGIN_IP,
   FSEC_COL_CURRENT_LOGIN_IP,
-  FSEC_COL_ACTIVE,        /* integer from here on */
+  FSEC_COL_ACTIVE, /* integer from here on */
   FSEC_COL_CONFIRMED_AT,
   FSEC_COL_LAST_LOGIN_AT,
   FSEC_COL_CURRENT_LOGIN_AT,
