@@ -132,18 +132,18 @@ int main(int argc, char **argv) {
    * statement (what authentication needs). bench_lookup() also runs the
    * bare row SELECT, for reference. */
   raw_find = prep(db,
-      "SELECT id, email, username, password, active, confirmed_at,"
-      " fs_uniquifier, fs_token_uniquifier, last_login_at, current_login_at,"
-      " last_login_ip, current_login_ip, login_count, create_datetime,"
-      " update_datetime, COALESCE((SELECT group_concat(r.name || char(31) ||"
-      " r.permissions, char(30)) FROM roles_users ru JOIN roles r"
-      " ON r.id = ru.role_id WHERE ru.user_id = users.id), '')"
-      " FROM users WHERE email_norm = ?1");
+                  "SELECT id, email, username, password, active, confirmed_at,"
+                  " fs_uniquifier, fs_token_uniquifier, last_login_at, current_login_at,"
+                  " last_login_ip, current_login_ip, login_count, create_datetime,"
+                  " update_datetime, COALESCE((SELECT group_concat(r.name || char(31) ||"
+                  " r.permissions, char(30)) FROM roles_users ru JOIN roles r"
+                  " ON r.id = ru.role_id WHERE ru.user_id = users.id), '')"
+                  " FROM users WHERE email_norm = ?1");
   raw_row = prep(db,
-      "SELECT id, email, username, password, active, confirmed_at,"
-      " fs_uniquifier, fs_token_uniquifier, last_login_at, current_login_at,"
-      " last_login_ip, current_login_ip, login_count, create_datetime,"
-      " update_datetime FROM users WHERE email_norm = ?1");
+                 "SELECT id, email, username, password, active, confirmed_at,"
+                 " fs_uniquifier, fs_token_uniquifier, last_login_at, current_login_at,"
+                 " last_login_ip, current_login_ip, login_count, create_datetime,"
+                 " update_datetime FROM users WHERE email_norm = ?1");
 
   /* find by email, alternating batches */
   for (p = 0; p < pairs; p++) {
@@ -181,10 +181,10 @@ int main(int argc, char **argv) {
 
   /* tracking update, one commit each (WAL + FULL, as configured) */
   raw_track = prep(db,
-      "UPDATE users SET last_login_at = COALESCE(current_login_at, ?2),"
-      " last_login_ip = CASE WHEN current_login_at IS NULL THEN ?3"
-      " ELSE current_login_ip END, current_login_at = ?2,"
-      " current_login_ip = ?3, login_count = login_count + 1 WHERE id = ?1");
+                   "UPDATE users SET last_login_at = COALESCE(current_login_at, ?2),"
+                   " last_login_ip = CASE WHEN current_login_at IS NULL THEN ?3"
+                   " ELSE current_login_ip END, current_login_at = ?2,"
+                   " current_login_ip = ?3, login_count = login_count + 1 WHERE id = ?1");
   for (p = 0; p < pairs; p++) {
     double t0 = now_ns();
     for (k = 0; k < 100; k++)
@@ -207,9 +207,9 @@ int main(int argc, char **argv) {
 
   /* registration insert, one commit each */
   raw_insert = prep(db,
-      "INSERT INTO users (email, email_norm, password, active, fs_uniquifier,"
-      " fs_token_uniquifier, create_datetime, update_datetime)"
-      " VALUES (?1, ?2, 'x', 1, ?3, ?4, 1, 1)");
+                    "INSERT INTO users (email, email_norm, password, active, fs_uniquifier,"
+                    " fs_token_uniquifier, create_datetime, update_datetime)"
+                    " VALUES (?1, ?2, 'x', 1, ?3, ?4, 1, 1)");
   for (p = 0; p < pairs; p++) {
     fsec_user_new in;
     char email[64], norm[64], uq[32], tuq[32];

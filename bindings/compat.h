@@ -1,6 +1,8 @@
 /*
  * compat.h: the few shims the binding needs to build against both Lua 5.4
- * and LuaJIT 2.1 headers. Gated on the feature, not the version number.
+ * and LuaJIT 2.1 headers. Gated on LUA_VERSION_NUM: the missing pieces
+ * are functions, and the preprocessor cannot test for a function (only
+ * for a macro), so the API version is the one thing to test.
  */
 #ifndef LFSEC_COMPAT_H
 #define LFSEC_COMPAT_H

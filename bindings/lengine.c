@@ -9,7 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lfsec.h"
+#include "lengine.h"
+#include "lhelp.h"
+
+#define LFSEC_ENGINE_MT "fsec.Engine"
 
 typedef struct lfsec_engine {
   fsec_engine *e; /* NULL once closed */
@@ -105,11 +108,11 @@ static void opt_uint(lua_State *L, int t, const char *k, uint64_t max,
   lua_pop(L, 1);
 }
 
-#define OPT_U32(L, t, k, dst)                                                \
-  do {                                                                       \
-    uint64_t v_ = (dst);                                                     \
-    opt_uint((L), (t), (k), UINT32_MAX, &v_);                                \
-    (dst) = (uint32_t)v_;                                                    \
+#define OPT_U32(L, t, k, dst)                 \
+  do {                                        \
+    uint64_t v_ = (dst);                      \
+    opt_uint((L), (t), (k), UINT32_MAX, &v_); \
+    (dst) = (uint32_t)v_;                     \
   } while (0)
 
 /* Index of the string on top of the stack in names; raises naming k. */
@@ -359,8 +362,8 @@ static int lfsec_engine_verify_token(lua_State *L) {
 static int lfsec_engine_dummy_hash(lua_State *L) {
   fsec_engine *e = check_engine(L);
   char out[FSEC_PASSWORD_HASH_BYTES];
-  if (fsec_password_dummy(e, out, sizeof out) != FSEC_OK)
-    return lfsec_pushfail(L, FSEC_EINVAL, fsec_errmsg(e));
+  int rc = fsec_password_dummy(e, out, sizeof out);
+  if (rc != FSEC_OK) return lfsec_pushfail(L, rc, fsec_errmsg(e));
   lua_pushstring(L, out);
   return 1;
 }

@@ -1,54 +1,24 @@
 /*
- * lfsec.c: luaopen_fsec_core, the module table, and shared helpers.
+ * lfsec.c: luaopen_fsec_core and the module table (the helpers every
+ * binding file shares are in lhelp.c; each userdata type has its file).
  */
 #define _GNU_SOURCE /* dladdr, RTLD_NODELETE */
 #include <errno.h>
-#include <math.h>
 #include <string.h>
 
 #include <stdio.h>
 #include <pthread.h>
 #ifdef __linux__
-#include <dlfcn.h>
-#include <sys/resource.h>
-#include <sys/syscall.h>
-#include <unistd.h>
+#  include <dlfcn.h>
+#  include <sys/resource.h>
+#  include <sys/syscall.h>
+#  include <unistd.h>
 #endif
 
-#include <openssl/sha.h>
-#include <sodium.h>
-
-#include "lfsec.h"
-
-int lfsec_pushfail(lua_State *L, int rc, const char *msg) {
-  lua_pushnil(L);
-  lua_pushfstring(L, "%s: %s", fsec_errname(rc), msg ? msg : fsec_strerror(rc));
-  lua_pushstring(L, fsec_errname(rc));
-  return 3;
-}
-
-const char *lfsec_checkstring(lua_State *L, int i, size_t *len) {
-  if (lua_type(L, i) != LUA_TSTRING) {
-    const char *msg = lua_pushfstring(L, "string expected, got %s",
-                                      luaL_typename(L, i));
-    luaL_argerror(L, i, msg);
-  }
-  return lua_tolstring(L, i, len);
-}
-
-int64_t lfsec_optint(lua_State *L, int i, int64_t def) {
-  lua_Number n;
-  if (lua_isnoneornil(L, i)) return def;
-  if (lua_type(L, i) != LUA_TNUMBER) {
-    const char *msg = lua_pushfstring(L, "integer expected, got %s",
-                                      luaL_typename(L, i));
-    luaL_argerror(L, i, msg);
-  }
-  n = lua_tonumber(L, i);
-  if (n != floor(n) || n < -9.2e18 || n > 9.2e18)
-    luaL_argerror(L, i, "integer expected, got a fractional or huge number");
-  return (int64_t)n;
-}
+#include "lcounter.h"
+#include "lengine.h"
+#include "lhelp.h"
+#include "lstore.h"
 
 /* core.random_id([nbytes=16]) -> base64url string of nbytes random bytes */
 static int lfsec_random_id(lua_State *L) {
@@ -62,26 +32,41 @@ static int lfsec_random_id(lua_State *L) {
   return 1;
 }
 
-/* core.thread_nice(n) -> true | nil, msg: give the calling thread (not
- * the whole process) nice value n, 0..19. fsec.thread calls it in
- * nginx's hashing threads, so that a burst of logins leaves the event
- * loop on the CPU when both want it (Linux: nice is per thread). */
+/* The symbolic name of an errno value setpriority(2) documents. */
+static const char *nice_errname(int err) {
+  switch (err) {
+  case EACCES: return "EACCES"; /* lowering it needs CAP_SYS_NICE */
+  case EPERM: return "EPERM";
+  case ESRCH: return "ESRCH";
+  case EINVAL: return "EINVAL";
+  case ENOSYS: return "ENOSYS"; /* a kernel without it (or a filter) */
+  default: return "EUNKNOWN";
+  }
+}
+
+/* core.thread_nice(n) -> true | nil, "ENAME: msg", "ENAME": give the
+ * calling thread (not the whole process) nice value n, 0..19. fsec.thread
+ * calls it in nginx's hashing threads, so that a burst of logins leaves
+ * the event loop on the CPU when both want it (Linux: nice is per
+ * thread). The code is setpriority's errno name (EACCES: the thread's
+ * value is already higher and may not be lowered), or ENOSYS where a
+ * thread has no nice value of its own. */
 static int lfsec_thread_nice(lua_State *L) {
   int64_t n = lfsec_optint(L, 1, 10);
+  const char *name = "ENOSYS", *why = "not supported on this system";
   if (n < 0 || n > 19) return luaL_argerror(L, 1, "nice must be 0..19");
 #ifdef __linux__
-  if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), (int)n) != 0) {
-    lua_pushnil(L);
-    lua_pushfstring(L, "setpriority: %s", strerror(errno));
-    return 2;
+  if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), (int)n) == 0) {
+    lua_pushboolean(L, 1);
+    return 1;
   }
-  lua_pushboolean(L, 1);
-  return 1;
-#else
-  lua_pushnil(L);
-  lua_pushliteral(L, "thread_nice: not supported on this system");
-  return 2;
+  name = nice_errname(errno);
+  why = strerror(errno);
 #endif
+  lua_pushnil(L);
+  lua_pushfstring(L, "%s: thread_nice: %s", name, why);
+  lua_pushstring(L, name);
+  return 3;
 }
 
 /* core.create_private_file(path, data) -> true | nil, msg, code: a new
@@ -157,25 +142,19 @@ static int lfsec_check_text(lua_State *L) {
 }
 
 /* core.base64_decode(s) -> bytes | nil: strict standard Base64 with
- * padding (as HTTP Basic credentials use), at most 8 KiB of input. */
+ * padding (as HTTP Basic credentials use), at most 8 KiB of input
+ * (fsec/codec.h). */
 static int lfsec_base64_decode(lua_State *L) {
   size_t len, outlen = 0;
-  const char *s = lfsec_checkstring(L, 1, &len), *end = NULL;
-  unsigned char buf[6144], high = 0;
-  size_t i;
-  /* libsodium 1.0.18 reads a byte >= 0x80 as '/': refuse it, so that
-   * credentials have one spelling */
-  for (i = 0; i < len && i <= 8192; i++) high |= (unsigned char)s[i];
-  if (len > 8192 || (high & 0x80) ||
-      sodium_base642bin(buf, sizeof buf, s, len, NULL, &outlen, &end,
-                        sodium_base64_VARIANT_ORIGINAL) != 0 ||
-      end != s + len) {
-    sodium_memzero(buf, sizeof buf);
+  const char *s = lfsec_checkstring(L, 1, &len);
+  unsigned char buf[6144];
+  if (len > 8192 || fsec_base64_decode(FSEC_BASE64_STANDARD, s, len, buf,
+                                       sizeof buf, &outlen) != FSEC_OK) {
     lua_pushnil(L);
     return 1;
   }
   lua_pushlstring(L, (const char *)buf, outlen);
-  sodium_memzero(buf, sizeof buf); /* Basic credentials: a password */
+  fsec_wipe(buf, outlen); /* Basic credentials: a password */
   return 1;
 }
 
@@ -184,12 +163,13 @@ static int lfsec_base64_decode(lua_State *L) {
 static int lfsec_base64_encode(lua_State *L) {
   size_t len;
   const char *s = lfsec_checkstring(L, 1, &len);
-  size_t n = sodium_base64_ENCODED_LEN(len, sodium_base64_VARIANT_ORIGINAL);
+  size_t n;
   char *out;
   if (len > 65536) return luaL_argerror(L, 1, "too long");
+  n = fsec_base64_encoded_len(FSEC_BASE64_STANDARD, len) + 1;
   out = lua_newuserdata(L, n);
-  sodium_bin2base64(out, n, (const unsigned char *)s, len,
-                    sodium_base64_VARIANT_ORIGINAL);
+  if (fsec_base64_encode(FSEC_BASE64_STANDARD, s, len, out, n) != FSEC_OK)
+    return luaL_error(L, "base64_encode failed");
   lua_pushstring(L, out);
   return 1;
 }
@@ -199,30 +179,25 @@ static int lfsec_base64_encode(lua_State *L) {
  * (16..64 bytes) it is a MAC: a name no one without the key can compute
  * (the login-attempt keys of unknown identities). */
 static int lfsec_digest(lua_State *L) {
-  size_t len, klen = 0, i;
+  size_t len, klen = 0;
   const char *s = lfsec_checkstring(L, 1, &len);
   const char *key = lua_isnoneornil(L, 2) ? NULL : lfsec_checkstring(L, 2, &klen);
-  unsigned char h[16];
-  char hex[33];
-  if (key && (klen < crypto_generichash_KEYBYTES_MIN || klen > crypto_generichash_KEYBYTES_MAX))
-    return luaL_argerror(L, 2, "key must be 16..64 bytes");
-  crypto_generichash(h, sizeof h, (const unsigned char *)s, len,
-                     (const unsigned char *)key, klen);
-  for (i = 0; i < sizeof h; i++) snprintf(hex + 2 * i, 3, "%02x", h[i]);
-  lua_pushlstring(L, hex, 32);
+  char hex[FSEC_DIGEST_HEX_BYTES];
+  int rc = fsec_digest_hex(s, len, key, klen, hex);
+  if (rc == FSEC_EINVAL) return luaL_argerror(L, 2, "key must be 16..64 bytes");
+  if (rc != FSEC_OK) return luaL_error(L, "digest: %s", fsec_strerror(rc));
+  lua_pushlstring(L, hex, FSEC_DIGEST_HEX_BYTES - 1);
   return 1;
 }
 
 /* core.sha1_hex(s) -> 40 upper-case hex chars of SHA-1(s): only to look a
  * password up in a breached-password list (Have I Been Pwned format). */
 static int lfsec_sha1_hex(lua_State *L) {
-  size_t len, i;
+  size_t len;
   const char *s = lfsec_checkstring(L, 1, &len);
-  unsigned char h[20];
-  char hex[41];
-  SHA1((const unsigned char *)s, len, h);
-  for (i = 0; i < sizeof h; i++) snprintf(hex + 2 * i, 3, "%02X", h[i]);
-  lua_pushlstring(L, hex, 40);
+  char hex[FSEC_SHA1_HEX_BYTES];
+  if (fsec_sha1_hex(s, len, hex) != FSEC_OK) return luaL_error(L, "sha1_hex failed");
+  lua_pushlstring(L, hex, FSEC_SHA1_HEX_BYTES - 1);
   return 1;
 }
 
@@ -240,40 +215,6 @@ static int open_count;
 
 static int lfsec_open_count(lua_State *L) {
   lua_pushinteger(L, __atomic_load_n(&open_count, __ATOMIC_RELAXED));
-  return 1;
-}
-
-/* core.shared_counter() -> a counter shared with the processes forked
- * after this call (fsec/shared.h); or nil, message. Made in nginx's
- * init_by_lua, before the workers are forked. A userdata whose payload is
- * the counter's address (so that FFI can read it) and whose metatable
- * lets get and bump refuse anything else: a bare pointer from Lua could
- * name any memory. No __gc: the mapping lives as long as the process. */
-#define LFSEC_COUNTER_MT "fsec.SharedCounter"
-
-static int lfsec_shared_counter(lua_State *L) {
-  uint32_t *c = fsec_shared_counter_new();
-  if (c == NULL) return lfsec_pushfail(L, FSEC_ENOMEM, strerror(errno));
-  uint32_t **u = lua_newuserdata(L, sizeof *u);
-  *u = c;
-  luaL_getmetatable(L, LFSEC_COUNTER_MT);
-  lua_setmetatable(L, -2);
-  return 1;
-}
-
-static uint32_t *check_counter(lua_State *L) {
-  return *(uint32_t **)luaL_checkudata(L, 1, LFSEC_COUNTER_MT);
-}
-
-/* core.shared_counter_get(c) and core.shared_counter_bump(c): its value,
- * and the value after adding 1. (The adapter reads it through FFI.) */
-static int lfsec_shared_counter_get(lua_State *L) {
-  lua_pushinteger(L, (lua_Integer)fsec_shared_counter_get(check_counter(L)));
-  return 1;
-}
-
-static int lfsec_shared_counter_bump(lua_State *L) {
-  lua_pushinteger(L, (lua_Integer)fsec_shared_counter_bump(check_counter(L)));
   return 1;
 }
 
@@ -330,6 +271,37 @@ static void push_ffi_functions(lua_State *L) {
   lua_setfield(L, -2, "shared_counter_get_ptr");
 }
 
+/* core.LIMITS: the store's limits on values (bytes; roles_per_user a
+ * count), from the C headers that enforce them, so that the Lua layers
+ * (the memory store, form checks) never repeat them as literals. Names:
+ * FSEC_<NAME>_MAX lower-cased. */
+static void push_limits(lua_State *L) {
+  static const struct {
+    const char *name;
+    lua_Integer max;
+  } limits[] = {
+      {"email", FSEC_EMAIL_MAX},
+      {"username", FSEC_USERNAME_MAX},
+      {"hash", FSEC_HASH_MAX},
+      {"ip", FSEC_IP_MAX},
+      {"uniquifier", FSEC_UNIQUIFIER_MAX},
+      {"role_name", FSEC_ROLE_NAME_MAX},
+      {"description", FSEC_DESCRIPTION_MAX},
+      {"permissions", FSEC_PERMISSIONS_MAX},
+      {"text", FSEC_TEXT_MAX},
+      {"roles_per_user", FSEC_ROLES_PER_USER_MAX},
+      {"attempt_key", FSEC_ATTEMPT_KEY_MAX},
+      {"meta", FSEC_META_MAX},
+  };
+  size_t i;
+  lua_createtable(L, 0, (int)(sizeof limits / sizeof limits[0]));
+  for (i = 0; i < sizeof limits / sizeof limits[0]; i++) {
+    lua_pushinteger(L, limits[i].max);
+    lua_setfield(L, -2, limits[i].name);
+  }
+  lua_setfield(L, -2, "LIMITS");
+}
+
 /* Keep this library loaded for the life of the process. lua_close
  * unloads a C module (dlclose), but code of it can still run after: the
  * thread-exit destructor that ends a thread's argon2 helper, when nginx's
@@ -349,8 +321,7 @@ int luaopen_fsec_core(lua_State *L) {
   __atomic_add_fetch(&open_count, 1, __ATOMIC_RELAXED);
   lfsec_engine_register(L);
   lfsec_store_register(L);
-  luaL_newmetatable(L, LFSEC_COUNTER_MT);
-  lua_pop(L, 1);
+  lfsec_counter_register(L);
   lua_newtable(L);
   luaL_setfuncs(L, lfsec_funcs, 0);
   lua_pushstring(L, fsec_version());
@@ -365,6 +336,7 @@ int luaopen_fsec_core(lua_State *L) {
   lua_setfield(L, -2, "SCHEMA_VERSION");
   lua_pushinteger(L, FSEC_STORE_WAL_LIMIT);
   lua_setfield(L, -2, "WAL_LIMIT");
+  push_limits(L);
   push_ffi_functions(L);
   return 1;
 }

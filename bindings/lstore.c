@@ -7,7 +7,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "lfsec.h"
+#include "lstore.h"
+#include "lhelp.h"
+
+#define LFSEC_STORE_MT "fsec.Store"
 
 typedef struct lfsec_store {
   fsec_store *s; /* NULL once closed */
@@ -53,7 +56,7 @@ int lfsec_store_open(lua_State *L) {
   if (lua_type(L, -1) != LUA_TSTRING)
     return luaL_error(L, "bad store field 'path' (string expected)");
   cfg.path = lua_tolstring(L, -1, &len); /* kept alive on the stack */
-  if (strlen(cfg.path) != len) /* SQLite would open the part before it */
+  if (strlen(cfg.path) != len)           /* SQLite would open the part before it */
     return luaL_error(L, "bad store field 'path' (NUL byte)");
   lua_getfield(L, 1, "busy_timeout");
   timeout = lfsec_optint(L, -1, cfg.busy_timeout_ms);
@@ -63,7 +66,8 @@ int lfsec_store_open(lua_State *L) {
   lua_getfield(L, 1, "synchronous");
   if (lua_type(L, -1) == LUA_TSTRING)
     cfg.synchronous = strcmp(lua_tostring(L, -1), "NORMAL") == 0
-                          ? FSEC_SYNC_NORMAL : FSEC_SYNC_FULL;
+                          ? FSEC_SYNC_NORMAL
+                          : FSEC_SYNC_FULL;
   lua_getfield(L, 1, "cache_kib");
   cfg.cache_kib = lfsec_optint(L, -1, cfg.cache_kib);
   lua_getfield(L, 1, "mmap_bytes");

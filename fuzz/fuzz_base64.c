@@ -1,7 +1,12 @@
-/* fuzz_base64.c: fsec's base64url (no padding), the encoding of every
- * token, checked against an independent strict codec written here.
+/* fuzz_base64.c: fsec's Base64 codec (fsec/codec.h: tokens, password
+ * hashes, HTTP Basic credentials) and the token encoding over it, checked
+ * against an independent strict codec written here.
  *
  * Oracles:
+ *   - codec: in each variant (standard with padding, standard without,
+ *     url-safe without), fsec_base64_decode accepts the input exactly
+ *     when the reference does, with the same bytes, and encoding the
+ *     input gives the reference's string, which decodes back to it;
  *   - encode: the input as a token payload gives a token of exactly
  *     fsec_token_encoded_len() characters of the base64url alphabet, that
  *     the reference decodes to 0x01 || iat || input || mac and re-encodes
@@ -20,52 +25,87 @@
 
 static const char ALPHA[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+static const char STD_ALPHA[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-/* Value of a base64url character, -1 for any other byte (a table: this
- * runs on every byte of every input). */
-static int val(unsigned char c) {
-  static signed char table[256];
+/* A reference variant: its alphabet, whether it pads, fsec's name. */
+typedef struct ref_variant {
+  const char *alpha;
+  int pad, fsec;
+} ref_variant;
+
+static const ref_variant URLSAFE = {ALPHA, 0, FSEC_BASE64_URLSAFE};
+static const ref_variant VARIANTS[] = {
+    {STD_ALPHA, 1, FSEC_BASE64_STANDARD},
+    {STD_ALPHA, 0, FSEC_BASE64_STANDARD_NOPAD},
+    {ALPHA, 0, FSEC_BASE64_URLSAFE}};
+
+/* Value of a character of the alphabet, -1 for any other byte (a table
+ * per alphabet: this runs on every byte of every input). */
+static int val_in(const char *alpha, unsigned char c) {
+  static signed char table[2][256];
   static int ready;
-  int i;
+  int i, a;
   if (!ready) {
     memset(table, -1, sizeof table);
-    for (i = 0; i < 64; i++) table[(unsigned char)ALPHA[i]] = (signed char)i;
+    for (i = 0; i < 64; i++) {
+      table[0][(unsigned char)ALPHA[i]] = (signed char)i;
+      table[1][(unsigned char)STD_ALPHA[i]] = (signed char)i;
+    }
     ready = 1;
   }
-  return table[c];
+  a = alpha == ALPHA ? 0 : 1;
+  return table[a][c];
 }
 
-/* Reference encoder: base64url, no padding. Returns the length. */
-static size_t ref_encode(const uint8_t *in, size_t n, char *out) {
+static int val(unsigned char c) { return val_in(ALPHA, c); }
+
+/* Reference encoder: the variant's alphabet, '=' padding when it pads.
+ * Returns the length. */
+static size_t ref_encode_v(const ref_variant *rv, const uint8_t *in, size_t n,
+                           char *out) {
+  const char *A = rv->alpha;
   size_t i, o = 0;
   for (i = 0; i + 2 < n; i += 3) {
     uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
-    out[o++] = ALPHA[v >> 18];
-    out[o++] = ALPHA[v >> 12 & 63];
-    out[o++] = ALPHA[v >> 6 & 63];
-    out[o++] = ALPHA[v & 63];
+    out[o++] = A[v >> 18];
+    out[o++] = A[v >> 12 & 63];
+    out[o++] = A[v >> 6 & 63];
+    out[o++] = A[v & 63];
   }
   if (n - i == 1) {
-    out[o++] = ALPHA[in[i] >> 2];
-    out[o++] = ALPHA[(in[i] & 3) << 4];
+    out[o++] = A[in[i] >> 2];
+    out[o++] = A[(in[i] & 3) << 4];
   } else if (n - i == 2) {
     uint32_t v = (uint32_t)in[i] << 8 | in[i + 1];
-    out[o++] = ALPHA[v >> 10];
-    out[o++] = ALPHA[v >> 4 & 63];
-    out[o++] = ALPHA[(v & 15) << 2];
+    out[o++] = A[v >> 10];
+    out[o++] = A[v >> 4 & 63];
+    out[o++] = A[(v & 15) << 2];
   }
+  while (rv->pad && o % 4) out[o++] = '=';
   return o;
 }
 
-/* Reference strict decoder: alphabet only, no padding, a length that is
- * not 1 mod 4, leftover bits zero. Returns 0 and the bytes, or -1. */
-static int ref_decode(const char *s, size_t n, uint8_t *out, size_t *outlen) {
+static size_t ref_encode(const uint8_t *in, size_t n, char *out) {
+  return ref_encode_v(&URLSAFE, in, n, out);
+}
+
+/* Reference strict decoder: alphabet only, a length of characters that is
+ * not 1 mod 4, leftover bits zero; when the variant pads, exactly the '='
+ * that bring the length to a multiple of 4, and nothing after them.
+ * Returns 0 and the bytes, or -1. */
+static int ref_decode_v(const ref_variant *rv, const char *s, size_t n,
+                        uint8_t *out, size_t *outlen) {
   uint32_t acc = 0;
-  size_t i, o = 0;
+  size_t i, o = 0, m = n;
   int bits = 0, v;
-  if (n % 4 == 1) return -1;
-  for (i = 0; i < n; i++) {
-    if ((v = val((unsigned char)s[i])) < 0) return -1;
+  if (rv->pad) {
+    if (n % 4 != 0) return -1;
+    while (m > 0 && n - m < 2 && s[m - 1] == '=') m--;
+  }
+  if (m % 4 == 1) return -1;
+  for (i = 0; i < m; i++) {
+    if ((v = val_in(rv->alpha, (unsigned char)s[i])) < 0) return -1;
     acc = acc << 6 | (uint32_t)v;
     bits += 6;
     if (bits >= 8) {
@@ -77,6 +117,10 @@ static int ref_decode(const char *s, size_t n, uint8_t *out, size_t *outlen) {
   if (acc != 0) return -1; /* leftover bits must be zero */
   *outlen = o;
   return 0;
+}
+
+static int ref_decode(const char *s, size_t n, uint8_t *out, size_t *outlen) {
+  return ref_decode_v(&URLSAFE, s, n, out, outlen);
 }
 
 static int verify_status(const char *t, size_t n) {
@@ -153,12 +197,39 @@ static void decode_agrees(const uint8_t *data, size_t size) {
   int canonical = ref_decode((const char *)data, size, bin, &binlen) == 0;
   int status = verify_status((const char *)data, size);
   if (size > FSEC_DEFAULT_TOKEN_MAX_CHARS) return; /* refused unread */
-  ORACLE(status == FSEC_TOKEN_INVALID); /* no key, no valid MAC */
+  ORACLE(status == FSEC_TOKEN_INVALID);            /* no key, no valid MAC */
   ORACLE(canonical == (strcmp(fsec_errmsg(e), NOT_CANONICAL) != 0));
+}
+
+/* The input through the codec itself, in every variant. */
+static void codec_agrees(const uint8_t *data, size_t size) {
+  static uint8_t want[16384], got[16384];
+  static char enc[21848], ref[21848];
+  size_t i, wlen = 0, glen = 99, elen;
+  for (i = 0; i < sizeof VARIANTS / sizeof VARIANTS[0]; i++) {
+    const ref_variant *rv = &VARIANTS[i];
+    int ok = ref_decode_v(rv, (const char *)data, size, want, &wlen) == 0;
+    int rc = fsec_base64_decode(rv->fsec, (const char *)data, size, got,
+                                sizeof got, &glen);
+    ORACLE(ok ? rc == FSEC_OK : rc == FSEC_EINVAL);
+    ORACLE(ok ? glen == wlen && (wlen == 0 || memcmp(got, want, wlen) == 0)
+              : glen == 0);
+    elen = ref_encode_v(rv, data, size, ref);
+    ORACLE(fsec_base64_encoded_len(rv->fsec, size) == elen);
+    ORACLE(fsec_base64_encode(rv->fsec, data, size, enc, sizeof enc) == FSEC_OK);
+    ORACLE(strlen(enc) == elen && memcmp(enc, ref, elen) == 0);
+    ORACLE(fsec_base64_decode(rv->fsec, enc, elen, got, sizeof got, &glen) == FSEC_OK);
+    ORACLE(glen == size && (size == 0 || memcmp(got, data, size) == 0));
+    /* one byte short of room is refused as too long, never overrun */
+    if (size > 0)
+      ORACLE(fsec_base64_decode(rv->fsec, enc, elen, got, size - 1, &glen) ==
+             FSEC_ETOOLONG);
+  }
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (size > 16384) return 0;
+  codec_agrees(data, size);
   round_trip(data, size);
   decode_agrees(data, size);
   return 0;

@@ -17,7 +17,8 @@
 #if defined(__GNUC__)
 __attribute__((unused))
 #endif
-static fsec_engine *fuzz_engine(void) {
+static fsec_engine *
+    fuzz_engine(void) {
   static fsec_engine *e;
   if (!e) {
     static const unsigned char *keys[1] = {(const unsigned char *)FUZZ_KEY};

@@ -122,8 +122,9 @@ static void check_one(lua_State *L, const uint8_t *s, size_t n, const pair *p,
   {
     size_t off = 0, vlen = 0;
     int rc = fsec_cookie_find((const char *)s, n, name, nlen, &off, &vlen);
-    ORACLE(rc == (count == 0 ? FSEC_COOKIE_ABSENT
-                  : count > 1 ? FSEC_COOKIE_REPEATED : FSEC_COOKIE_FOUND));
+    ORACLE(rc == (count == 0  ? FSEC_COOKIE_ABSENT
+                  : count > 1 ? FSEC_COOKIE_REPEATED
+                              : FSEC_COOKIE_FOUND));
     if (rc == FSEC_COOKIE_FOUND) ORACLE(off == p[at].v.at && vlen == p[at].v.len);
   }
 }

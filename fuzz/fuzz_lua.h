@@ -17,7 +17,7 @@
 #include <lualib.h>
 
 #ifndef FSEC_LUA_DIR
-#error "FSEC_LUA_DIR must name the lua/ folder of the source tree"
+#  error "FSEC_LUA_DIR must name the lua/ folder of the source tree"
 #endif
 
 
@@ -26,7 +26,8 @@
 #if defined(__GNUC__)
 __attribute__((unused))
 #endif
-static lua_State *fuzz_lua(const char *module) {
+static lua_State *
+    fuzz_lua(const char *module) {
   static lua_State *L;
   if (L) return L;
   L = luaL_newstate();
@@ -34,8 +35,7 @@ static lua_State *fuzz_lua(const char *module) {
   luaL_openlibs(L);
   /* Only the tree's lua/ folder for Lua modules; C modules (cjson) from
    * the system's default cpath. */
-  if (luaL_dostring(L, "package.path = '" FSEC_LUA_DIR "/?.lua;"
-                       FSEC_LUA_DIR "/?/init.lua'") != LUA_OK) {
+  if (luaL_dostring(L, "package.path = '" FSEC_LUA_DIR "/?.lua;" FSEC_LUA_DIR "/?/init.lua'") != LUA_OK) {
     fprintf(stderr, "fuzz_lua: %s\n", lua_tostring(L, -1));
     abort();
   }
@@ -53,7 +53,8 @@ static lua_State *fuzz_lua(const char *module) {
 #if defined(__GNUC__)
 __attribute__((unused))
 #endif
-static void fuzz_lua_fn(lua_State *L, const char *fn) {
+static void
+    fuzz_lua_fn(lua_State *L, const char *fn) {
   lua_getglobal(L, "M");
   lua_getfield(L, -1, fn);
   lua_remove(L, -2);
@@ -65,7 +66,8 @@ static void fuzz_lua_fn(lua_State *L, const char *fn) {
 #if defined(__GNUC__)
 __attribute__((unused))
 #endif
-static void fuzz_lua_call(lua_State *L, int nargs) {
+static void
+    fuzz_lua_call(lua_State *L, int nargs) {
   if (lua_pcall(L, nargs, 1, 0) != LUA_OK) {
     fprintf(stderr, "oracle failed: the parser raised: %s\n",
             lua_tostring(L, -1));

@@ -9,12 +9,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#define ORACLE(c)                                                            \
-  do {                                                                       \
-    if (!(c)) {                                                              \
+#define ORACLE(c)                                                             \
+  do {                                                                        \
+    if (!(c)) {                                                               \
       fprintf(stderr, "oracle failed: %s (%s:%d)\n", #c, __FILE__, __LINE__); \
-      abort();                                                               \
-    }                                                                        \
+      abort();                                                                \
+    }                                                                         \
   } while (0)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

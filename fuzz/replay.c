@@ -8,12 +8,18 @@ int main(int argc, char **argv) {
     FILE *f = fopen(argv[i], "rb");
     unsigned char *buf;
     long n;
-    if (!f) { perror(argv[i]); return 1; }
+    if (!f) {
+      perror(argv[i]);
+      return 1;
+    }
     fseek(f, 0, SEEK_END);
     n = ftell(f);
     fseek(f, 0, SEEK_SET);
     buf = malloc(n > 0 ? (size_t)n : 1);
-    if (n > 0 && fread(buf, 1, (size_t)n, f) != (size_t)n) { perror(argv[i]); return 1; }
+    if (n > 0 && fread(buf, 1, (size_t)n, f) != (size_t)n) {
+      perror(argv[i]);
+      return 1;
+    }
     fclose(f);
     LLVMFuzzerTestOneInput(buf, (size_t)n);
     free(buf);

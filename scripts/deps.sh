@@ -9,11 +9,12 @@ BUILD="cmake gcc make pkg-config libsodium-dev libutf8proc-dev libidn2-dev libcr
   lua-argparse lua-sql-sqlite3"
 # The peer (real Flask-Security) for the compatibility specs; LDoc and
 # its Markdown formatter for the API reference (spec/check-ldoc.sh);
-# luarocks for spec/check-rock.sh (the rockspec, built for real).
+# luarocks for spec/check-rock.sh (the rockspec, built for real);
+# clang-format for spec/check-format.sh (every C file as .clang-format says).
 TEST="lua-busted python3-flask-security python3-flask-sqlalchemy
   python3-sqlalchemy python3-passlib python3-argon2 python3-bcrypt sqlite3
   clang libclang-rt-14-dev valgrind lua-ldoc lua-markdown luarocks
-  man-db"  # man-db: spec/51 renders docs/fsec.1 with man --warnings
+  man-db clang-format"  # man-db: spec/51 renders docs/fsec.1 with man --warnings
 # The Debian packages (debian/, scripts/build-deb.sh); spec/check-deb.sh
 # builds them and installs them in a fresh Debian 12 root (debootstrap;
 # ss of iproute2 finds a free port for the example there).

@@ -154,7 +154,8 @@ static void mint_tokens(void) {
   char payload[256], sid[32], uq[32];
   long i;
   mint("auth", "{\"u\":\"tq00000000000000000042\",\"a\":1799999940,"
-               "\"e\":1800086340}", AUTH_TOK, &AUTH_LEN);
+               "\"e\":1800086340}",
+       AUTH_TOK, &AUTH_LEN);
   for (i = 0; i < SESSIONS; i++) {
     sid_of(i, sid, sizeof sid);
     uniquifier_of(i, uq, sizeof uq);

@@ -20,7 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 #ifdef __linux__
-#include <sys/prctl.h>
+#  include <sys/prctl.h>
 #endif
 
 #include <sodium.h>

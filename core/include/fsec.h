@@ -21,6 +21,8 @@ extern "C" {
 #include "fsec/password.h"
 #include "fsec/token.h"
 #include "fsec/random.h"
+#include "fsec/codec.h"
+#include "fsec/identity.h"
 #include "fsec/store.h"
 #include "fsec/header.h"
 #include "fsec/shared.h"

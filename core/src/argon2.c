@@ -92,8 +92,7 @@ static int helper_spawn(fsec_engine *e) {
 
   if (!(current.path = strdup(e->helper)))
     return fsec__err(e, FSEC_ENOMEM, "out of memory");
-  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
-  {
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
     free(current.path);
     current.path = NULL;
     return fsec__err(e, FSEC_EHELPER, "argon2 helper: socketpair: %s",

@@ -29,8 +29,8 @@
 /* Response status: 0 done (hash made, or the password matches). */
 #define FSEC__A2_OK 0
 #define FSEC__A2_MISMATCH 1
-#define FSEC__A2_NOMEM (-1)   /* argon2 could not get its memory */
-#define FSEC__A2_BADREQ (-2)  /* a frame out of range: the helper exits */
+#define FSEC__A2_NOMEM (-1)  /* argon2 could not get its memory */
+#define FSEC__A2_BADREQ (-2) /* a frame out of range: the helper exits */
 
 typedef struct fsec__a2_req {
   uint32_t magic, op, t, m_kib, inlen, storedlen;

@@ -4,8 +4,9 @@
 const char *fsec_errname(int rc) {
   switch (rc) {
   case FSEC_OK: return "OK";
-#define XX(name, val, msg) case val: return #name;
-  FSEC_ERRNO_MAP(XX)
+#define XX(name, val, msg) \
+  case val: return #name;
+    FSEC_ERRNO_MAP(XX)
 #undef XX
   default: return "EUNKNOWN";
   }
@@ -14,8 +15,9 @@ const char *fsec_errname(int rc) {
 const char *fsec_strerror(int rc) {
   switch (rc) {
   case FSEC_OK: return "success";
-#define XX(name, val, msg) case val: return msg;
-  FSEC_ERRNO_MAP(XX)
+#define XX(name, val, msg) \
+  case val: return msg;
+    FSEC_ERRNO_MAP(XX)
 #undef XX
   default: return "unknown error";
   }

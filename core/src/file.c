@@ -10,10 +10,10 @@
 #include "fsec/file.h"
 
 #ifndef O_CLOEXEC
-#define O_CLOEXEC 0
+#  define O_CLOEXEC 0
 #endif
 #ifndef O_NOFOLLOW
-#define O_NOFOLLOW 0
+#  define O_NOFOLLOW 0
 #endif
 
 static int write_all(int fd, const unsigned char *p, size_t len) {

@@ -7,8 +7,7 @@
 
 #include "fsec/header.h"
 
-int fsec_header_find(const fsec_header *h, int n, const char *name, size_t len)
-{
+int fsec_header_find(const fsec_header *h, int n, const char *name, size_t len) {
   if (h == NULL || name == NULL || len > (size_t)INT32_MAX) return -1;
   for (int i = 0; i < n; i++) {
     const fsec_strview *k = &h[i].key;
@@ -30,8 +29,7 @@ static int cookie_name_ok(const char *name, size_t nlen) {
 }
 
 int fsec_cookie_find(const char *h, size_t len, const char *name, size_t nlen,
-                     size_t *voff, size_t *vlen)
-{
+                     size_t *voff, size_t *vlen) {
   int found = FSEC_COOKIE_ABSENT;
   if (h == NULL || name == NULL || voff == NULL || vlen == NULL) return found;
   if (!cookie_name_ok(name, nlen)) return found;

@@ -21,7 +21,7 @@
 #include <idn2.h>
 #include <utf8proc.h>
 
-#include "fsec/store.h"
+#include "fsec/identity.h"
 #include "internal.h"
 
 #define LOCAL_MAX 64

@@ -21,19 +21,19 @@ typedef struct fsec__purpose {
 } fsec__purpose;
 
 struct fsec_engine {
-  fsec_config cfg;            /* scalars only: key/salt pointers cleared */
-  unsigned char *keys;        /* sodium_malloc: keys back to back */
+  fsec_config cfg;     /* scalars only: key/salt pointers cleared */
+  unsigned char *keys; /* sodium_malloc: keys back to back */
   size_t key_lens[FSEC__MAX_KEYS];
   size_t n_keys;
-  unsigned char *salt;        /* sodium_malloc, NULL for single hashing */
+  unsigned char *salt; /* sodium_malloc, NULL for single hashing */
   size_t salt_len;
   /* states[i * n_keys + k]: HMAC-SHA256 keyed with purpose i's subkey
    * under key k, in sodium_malloc memory. */
   crypto_auth_hmacsha256_state *states;
   fsec__purpose purposes[FSEC__PURPOSE_CACHE];
   size_t n_purposes;
-  uint64_t hash_count;        /* updated with __atomic builtins */
-  char *helper;               /* argon2 helper's path, or NULL (argon2.c) */
+  uint64_t hash_count; /* updated with __atomic builtins */
+  char *helper;        /* argon2 helper's path, or NULL (argon2.c) */
   char errmsg[256];
 };
 
@@ -56,16 +56,6 @@ void fsec__count_hash(fsec_engine *e);
 
 /* Current time in seconds when now < 0, else now. */
 int64_t fsec__now(int64_t now);
-
-/* 1 when every byte of s is ASCII. libsodium 1.0.18's Base64 decoder reads
- * a byte >= 0x80 as '_' or '/' (its table compares signed chars): every
- * decoder refuses such input first, so that a value has one spelling. */
-static inline int fsec__ascii(const char *s, size_t n) {
-  unsigned char high = 0;
-  size_t i;
-  for (i = 0; i < n; i++) high |= (unsigned char)s[i];
-  return !(high & 0x80);
-}
 
 /* Check (length, NUL, UTF-8) and normalize a password. On FSEC_OK *out is
  * a malloc'd buffer of *outlen bytes plus a NUL, to be released with
@@ -93,8 +83,23 @@ int fsec__legacy_param(fsec_engine *e, const char *hash, size_t hashlen,
 
 /* Parse an unsigned decimal of 1..10 digits without a leading zero (so
  * every value has one spelling) from s[*i..len); stop at the first
- * non-digit. Returns 0 on success. */
-int fsec__parse_u32(const char *s, size_t len, size_t *i, uint32_t *out);
+ * non-digit. Returns 0 on success. Here, not in password.c, so that the
+ * two hash parsers (password.c, legacy_hash.c) need nothing of each
+ * other's file. */
+static inline int fsec__parse_u32(const char *s, size_t len, size_t *i, uint32_t *out) {
+  uint64_t v = 0;
+  size_t start = *i, j = *i;
+  while (j < len && s[j] >= '0' && s[j] <= '9' && j - start < 10) {
+    v = v * 10 + (uint64_t)(s[j] - '0');
+    j++;
+  }
+  if (j == start || v > UINT32_MAX) return -1;
+  if (s[start] == '0' && j - start > 1) return -1;      /* no leading zero */
+  if (j < len && s[j] >= '0' && s[j] <= '9') return -1; /* > 10 digits */
+  *i = j;
+  *out = (uint32_t)v;
+  return 0;
+}
 
 /* identity.c: FSEC_OK for valid UTF-8 without NUL, else FSEC_ENUL or
  * FSEC_EUTF8. */

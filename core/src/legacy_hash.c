@@ -115,18 +115,16 @@ int fsec__verify_crypt(fsec_engine *e, const char *in, size_t inlen,
 static int ab64_decode(const char *s, size_t n, unsigned char *out,
                        size_t cap, size_t *outlen) {
   char tmp[128];
-  const char *end;
   size_t i;
-  if (n == 0 || n >= sizeof tmp || !fsec__ascii(s, n)) return -1;
+  if (n == 0 || n >= sizeof tmp) return -1;
   for (i = 0; i < n; i++) {
     if (s[i] == '+' || s[i] == '=') return -1;
     tmp[i] = s[i] == '.' ? '+' : s[i];
   }
-  if (sodium_base642bin(out, cap, tmp, n, NULL, outlen, &end,
-                        sodium_base64_VARIANT_ORIGINAL_NO_PADDING) != 0 ||
-      end != tmp + n)
-    return -1;
-  return 0;
+  return fsec_base64_decode(FSEC_BASE64_STANDARD_NOPAD, tmp, n, out, cap,
+                            outlen) == FSEC_OK
+             ? 0
+             : -1;
 }
 
 typedef struct pbkdf2_parts {

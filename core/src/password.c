@@ -104,21 +104,6 @@ static int maybe_prehash(fsec_engine *e, int want, char **buf, size_t *len) {
 /* Parsing helpers                                                     */
 /* ------------------------------------------------------------------ */
 
-int fsec__parse_u32(const char *s, size_t len, size_t *i, uint32_t *out) {
-  uint64_t v = 0;
-  size_t start = *i, j = *i;
-  while (j < len && s[j] >= '0' && s[j] <= '9' && j - start < 10) {
-    v = v * 10 + (uint64_t)(s[j] - '0');
-    j++;
-  }
-  if (j == start || v > UINT32_MAX) return -1;
-  if (s[start] == '0' && j - start > 1) return -1; /* no leading zero */
-  if (j < len && s[j] >= '0' && s[j] <= '9') return -1; /* > 10 digits */
-  *i = j;
-  *out = (uint32_t)v;
-  return 0;
-}
-
 static int has_prefix(const char *s, size_t len, const char *p) {
   size_t n = strlen(p);
   return len >= n && memcmp(s, p, n) == 0;
@@ -137,13 +122,12 @@ static int expect(const char *s, size_t len, size_t *i, const char *lit) {
 static size_t b64_field(const char *s, size_t len, size_t i, size_t minlen,
                         size_t maxlen, size_t *bytes) {
   unsigned char buf[64];
-  const char *end = NULL;
   const char *d = memchr(s + i, '$', len - i);
   size_t n = d ? (size_t)(d - (s + i)) : len - i;
-  if (n == 0 || !fsec__ascii(s + i, n) ||
-      sodium_base642bin(buf, sizeof buf, s + i, n, NULL, bytes, &end,
-                        sodium_base64_VARIANT_ORIGINAL_NO_PADDING) != 0 ||
-      end != s + i + n || *bytes < minlen || *bytes > maxlen)
+  if (n == 0 ||
+      fsec_base64_decode(FSEC_BASE64_STANDARD_NOPAD, s + i, n, buf, sizeof buf,
+                         bytes) != FSEC_OK ||
+      *bytes < minlen || *bytes > maxlen)
     return 0;
   return n;
 }

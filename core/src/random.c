@@ -3,7 +3,8 @@
 
 size_t fsec_random_id_len(size_t nbytes) {
   return sodium_base64_ENCODED_LEN(nbytes,
-                                   sodium_base64_VARIANT_URLSAFE_NO_PADDING) - 1;
+                                   sodium_base64_VARIANT_URLSAFE_NO_PADDING) -
+         1;
 }
 
 int fsec_random_id(char *out, size_t outlen, size_t nbytes) {

@@ -7,19 +7,16 @@
 
 #include "fsec/shared.h"
 
-uint32_t *fsec_shared_counter_new(void)
-{
+uint32_t *fsec_shared_counter_new(void) {
   void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED) return NULL;
   return p; /* zero-filled by the kernel */
 }
 
-uint32_t fsec_shared_counter_get(const uint32_t *c)
-{
+uint32_t fsec_shared_counter_get(const uint32_t *c) {
   return __atomic_load_n(c, __ATOMIC_ACQUIRE);
 }
 
-uint32_t fsec_shared_counter_bump(uint32_t *c)
-{
+uint32_t fsec_shared_counter_bump(uint32_t *c) {
   return __atomic_add_fetch(c, 1, __ATOMIC_RELEASE);
 }

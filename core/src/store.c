@@ -33,33 +33,64 @@ static void install_fork_hook(void) {
 /* Statements                                                          */
 /* ------------------------------------------------------------------ */
 
-#define USER_COLS                                                             \
+#define USER_COLS                                                            \
   "u.id, u.email, u.username, u.password, u.active, u.confirmed_at,"         \
   " u.fs_uniquifier, u.fs_token_uniquifier, u.last_login_at,"                \
   " u.current_login_at, u.last_login_ip, u.current_login_ip, u.login_count," \
-  " u.create_datetime, u.update_datetime, u.failed_login_count,"            \
+  " u.create_datetime, u.update_datetime, u.failed_login_count,"             \
   " u.failed_login_window,"                                                  \
   " COALESCE((SELECT group_concat(r.name || char(31) || r.permissions,"      \
   " char(30)) FROM roles_users ru JOIN roles r ON r.id = ru.role_id"         \
   " WHERE ru.user_id = u.id), '')"
 #define FIND(col) "SELECT " USER_COLS " FROM users u WHERE u." col " = ?1"
-#define SET(col)                                                              \
-  "UPDATE users SET " col " = ?2, update_datetime = ?3"                       \
+#define SET(col)                                        \
+  "UPDATE users SET " col " = ?2, update_datetime = ?3" \
   " WHERE id = ?1 AND " col " IS NOT ?2"
-#define SET_NORM(col)                                                         \
-  "UPDATE users SET " col " = ?2, " col "_norm = ?4, update_datetime = ?3"   \
+#define SET_NORM(col)                                                      \
+  "UPDATE users SET " col " = ?2, " col "_norm = ?4, update_datetime = ?3" \
   " WHERE id = ?1 AND (" col " IS NOT ?2 OR " col "_norm IS NOT ?4)"
 
 enum {
-  ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_SAVEPOINT, ST_RELEASE, ST_ROLLBACK_TO,
-  ST_FIND_ID, ST_FIND_EMAIL, ST_FIND_USERNAME, ST_FIND_UQ, ST_FIND_TUQ,
-  ST_USER_INSERT, ST_ROLE_ID, ST_LINK_ADD, ST_LINK_DEL, ST_USER_DELETE,
-  ST_TRACK, ST_ROLE_INSERT, ST_ROLE_FIND, ST_ROLE_PERMS, ST_ROLE_DELETE,
-  ST_COUNT_USERS, ST_COUNT_ROLES, ST_USER_VERSION,
-  ST_SESSION_INSERT, ST_SESSION_PURGE, ST_SESSION_DELETE,
-  ST_SESSION_DELETE_USER, ST_FIND_SESSION, ST_FAILED_LOGIN, ST_RESET_FAILED,
-  ST_RESERVE_LOGIN, ST_RELEASE_LOGIN, ST_ATTEMPT_RESERVE, ST_ATTEMPT_PRUNE,
-  ST_USER_NEXT, ST_USER_NEXT_ROLE, ST_ROLE_NEXT, ST_META_GET, ST_META_ADD,
+  ST_BEGIN,
+  ST_COMMIT,
+  ST_ROLLBACK,
+  ST_SAVEPOINT,
+  ST_RELEASE,
+  ST_ROLLBACK_TO,
+  ST_FIND_ID,
+  ST_FIND_EMAIL,
+  ST_FIND_USERNAME,
+  ST_FIND_UQ,
+  ST_FIND_TUQ,
+  ST_USER_INSERT,
+  ST_ROLE_ID,
+  ST_LINK_ADD,
+  ST_LINK_DEL,
+  ST_USER_DELETE,
+  ST_TRACK,
+  ST_ROLE_INSERT,
+  ST_ROLE_FIND,
+  ST_ROLE_PERMS,
+  ST_ROLE_DELETE,
+  ST_COUNT_USERS,
+  ST_COUNT_ROLES,
+  ST_USER_VERSION,
+  ST_SESSION_INSERT,
+  ST_SESSION_PURGE,
+  ST_SESSION_DELETE,
+  ST_SESSION_DELETE_USER,
+  ST_FIND_SESSION,
+  ST_FAILED_LOGIN,
+  ST_RESET_FAILED,
+  ST_RESERVE_LOGIN,
+  ST_RELEASE_LOGIN,
+  ST_ATTEMPT_RESERVE,
+  ST_ATTEMPT_PRUNE,
+  ST_USER_NEXT,
+  ST_USER_NEXT_ROLE,
+  ST_ROLE_NEXT,
+  ST_META_GET,
+  ST_META_ADD,
   ST_SET_FIRST /* followed by one statement per fsec_user_col */
 };
 #define ST__COUNT (ST_SET_FIRST + FSEC_COL__COUNT)
@@ -160,24 +191,42 @@ static const char *const SQL[ST__COUNT] = {
         "SELECT " USER_COLS " FROM sessions se JOIN users u"
         " ON u.id = se.user_id WHERE se.id = ?1 AND u.fs_uniquifier = ?2"
         " AND se.expires_at > ?3",
-    [ST_SET_FIRST + FSEC_COL_EMAIL] = SET_NORM("email"),
-    [ST_SET_FIRST + FSEC_COL_USERNAME] = SET_NORM("username"),
-    [ST_SET_FIRST + FSEC_COL_PASSWORD] = SET("password"),
-    [ST_SET_FIRST + FSEC_COL_FS_UNIQUIFIER] = SET("fs_uniquifier"),
-    [ST_SET_FIRST + FSEC_COL_FS_TOKEN_UNIQUIFIER] = SET("fs_token_uniquifier"),
-    [ST_SET_FIRST + FSEC_COL_TF_PRIMARY_METHOD] = SET("tf_primary_method"),
-    [ST_SET_FIRST + FSEC_COL_TF_TOTP_SECRET] = SET("tf_totp_secret"),
-    [ST_SET_FIRST + FSEC_COL_TF_PHONE_NUMBER] = SET("tf_phone_number"),
-    [ST_SET_FIRST + FSEC_COL_US_TOTP_SECRETS] = SET("us_totp_secrets"),
-    [ST_SET_FIRST + FSEC_COL_US_PHONE_NUMBER] = SET("us_phone_number"),
-    [ST_SET_FIRST + FSEC_COL_MF_RECOVERY_CODES] = SET("mf_recovery_codes"),
-    [ST_SET_FIRST + FSEC_COL_LAST_LOGIN_IP] = SET("last_login_ip"),
-    [ST_SET_FIRST + FSEC_COL_CURRENT_LOGIN_IP] = SET("current_login_ip"),
-    [ST_SET_FIRST + FSEC_COL_ACTIVE] = SET("active"),
-    [ST_SET_FIRST + FSEC_COL_CONFIRMED_AT] = SET("confirmed_at"),
-    [ST_SET_FIRST + FSEC_COL_LAST_LOGIN_AT] = SET("last_login_at"),
-    [ST_SET_FIRST + FSEC_COL_CURRENT_LOGIN_AT] = SET("current_login_at"),
-    [ST_SET_FIRST + FSEC_COL_LOGIN_COUNT] = SET("login_count"),
+    [ST_SET_FIRST +
+        FSEC_COL_EMAIL] = SET_NORM("email"),
+    [ST_SET_FIRST +
+        FSEC_COL_USERNAME] = SET_NORM("username"),
+    [ST_SET_FIRST +
+        FSEC_COL_PASSWORD] = SET("password"),
+    [ST_SET_FIRST +
+        FSEC_COL_FS_UNIQUIFIER] = SET("fs_uniquifier"),
+    [ST_SET_FIRST +
+        FSEC_COL_FS_TOKEN_UNIQUIFIER] = SET("fs_token_uniquifier"),
+    [ST_SET_FIRST +
+        FSEC_COL_TF_PRIMARY_METHOD] = SET("tf_primary_method"),
+    [ST_SET_FIRST +
+        FSEC_COL_TF_TOTP_SECRET] = SET("tf_totp_secret"),
+    [ST_SET_FIRST +
+        FSEC_COL_TF_PHONE_NUMBER] = SET("tf_phone_number"),
+    [ST_SET_FIRST +
+        FSEC_COL_US_TOTP_SECRETS] = SET("us_totp_secrets"),
+    [ST_SET_FIRST +
+        FSEC_COL_US_PHONE_NUMBER] = SET("us_phone_number"),
+    [ST_SET_FIRST +
+        FSEC_COL_MF_RECOVERY_CODES] = SET("mf_recovery_codes"),
+    [ST_SET_FIRST +
+        FSEC_COL_LAST_LOGIN_IP] = SET("last_login_ip"),
+    [ST_SET_FIRST +
+        FSEC_COL_CURRENT_LOGIN_IP] = SET("current_login_ip"),
+    [ST_SET_FIRST +
+        FSEC_COL_ACTIVE] = SET("active"),
+    [ST_SET_FIRST +
+        FSEC_COL_CONFIRMED_AT] = SET("confirmed_at"),
+    [ST_SET_FIRST +
+        FSEC_COL_LAST_LOGIN_AT] = SET("last_login_at"),
+    [ST_SET_FIRST +
+        FSEC_COL_CURRENT_LOGIN_AT] = SET("current_login_at"),
+    [ST_SET_FIRST +
+        FSEC_COL_LOGIN_COUNT] = SET("login_count"),
     [ST_USER_NEXT] = "SELECT " USER_COLS " FROM users u WHERE u.id > ?1"
                      " ORDER BY u.id LIMIT 1",
     [ST_USER_NEXT_ROLE] =
@@ -195,12 +244,12 @@ static const size_t TEXT_MAX[FSEC_COL_ACTIVE] = {
 struct fsec_store {
   sqlite3 *db;
   sqlite3_stmt *st[ST__COUNT];
-  int in_txn;              /* inside fsec_store_begin .. commit/rollback */
-  int can_defer;           /* WAL journal and synchronous FULL */
-  int deferred;            /* this transaction commits at synchronous NORMAL */
-  int savepoint;           /* the current call opened a savepoint */
-  unsigned long fork_gen;  /* fork_gen when opened */
-  char *row;               /* text of the last row returned (see col_text) */
+  int in_txn;             /* inside fsec_store_begin .. commit/rollback */
+  int can_defer;          /* WAL journal and synchronous FULL */
+  int deferred;           /* this transaction commits at synchronous NORMAL */
+  int savepoint;          /* the current call opened a savepoint */
+  unsigned long fork_gen; /* fork_gen when opened */
+  char *row;              /* text of the last row returned (see col_text) */
   size_t rowcap, rowused;
   char errmsg[256];
 };
@@ -368,7 +417,8 @@ static void holder(fsec_store *s, const char *norm, sqlite3_int64 id,
   *other = 0;
   snprintf(email, len, "?");
   if (sqlite3_prepare_v2(s->db, "SELECT id, email FROM users WHERE"
-                         " email_norm = ?1 AND id <> ?2", -1, &st, NULL) != SQLITE_OK)
+                                " email_norm = ?1 AND id <> ?2",
+                         -1, &st, NULL) != SQLITE_OK)
     return;
   sqlite3_bind_text(st, 1, norm, -1, SQLITE_STATIC);
   sqlite3_bind_int64(st, 2, id);
@@ -410,10 +460,11 @@ static int refold_emails(fsec_store *s) {
   char norm[NORM_MAX];
   const char *why;
   int r = SQLITE_DONE, rc = exec_sql(s, "UPDATE users SET email_norm = char(1) || id",
-                       "re-fold emails");
+                                     "re-fold emails");
   if (rc == FSEC_OK &&
       (sqlite3_prepare_v2(s->db, "SELECT id, email FROM users WHERE id > ?1"
-                          " ORDER BY id LIMIT 1", -1, &next, NULL) != SQLITE_OK ||
+                                 " ORDER BY id LIMIT 1",
+                          -1, &next, NULL) != SQLITE_OK ||
        sqlite3_prepare_v2(s->db, "UPDATE users SET email_norm = ?2 WHERE id = ?1",
                           -1, &up, NULL) != SQLITE_OK))
     rc = map_rc(s, sqlite3_errcode(s->db), "re-fold emails");
@@ -424,7 +475,8 @@ static int refold_emails(fsec_store *s) {
     if (fsec_identity_email_why(email, strlen(email), norm, sizeof norm, &why) != FSEC_OK)
       rc = serr(s, FSEC_EIDENTITY,
                 "cannot migrate: user %lld's email <%.60s> is not valid any "
-                "more (%s); change it, then open again", (long long)id, email,
+                "more (%s); change it, then open again",
+                (long long)id, email,
                 why ? why : "see docs/datastore.md: email identity");
     else
       rc = set_norm(s, up, id, email, norm);
@@ -498,9 +550,7 @@ static int configure(fsec_store *s, const fsec_store_config *cfg) {
   sqlite3_busy_timeout(s->db, cfg->busy_timeout_ms);
   rc = exec_sql(s, "PRAGMA journal_mode = WAL", "enable WAL");
   if (rc == FSEC_OK)
-    rc = exec_sql(s, cfg->synchronous == FSEC_SYNC_NORMAL
-                         ? "PRAGMA synchronous = NORMAL"
-                         : "PRAGMA synchronous = FULL", "set synchronous");
+    rc = exec_sql(s, cfg->synchronous == FSEC_SYNC_NORMAL ? "PRAGMA synchronous = NORMAL" : "PRAGMA synchronous = FULL", "set synchronous");
   if (rc == FSEC_OK) {
     wal = in_wal_mode(s); /* not for :memory: databases */
     s->can_defer = cfg->synchronous == FSEC_SYNC_FULL && wal;
@@ -879,9 +929,7 @@ static int check_new_user(fsec_store *s, const fsec_user_new *in, char *enorm,
   int rc = in->email ? check_email(s, in->email, strlen(in->email), enorm)
                      : check_identity(s, FSEC_EIDENTITY, "email");
   if (rc == FSEC_OK && in->username)
-    rc = check_identity(s, fsec_identity_username(in->username,
-                                                  strlen(in->username), unorm,
-                                                  NORM_MAX),
+    rc = check_identity(s, fsec_identity_username(in->username, strlen(in->username), unorm, NORM_MAX),
                         "username");
   if (rc == FSEC_OK && in->password)
     rc = check_value(s, in->password, strlen(in->password), FSEC_HASH_MAX,

@@ -14,7 +14,8 @@ typedef crypto_auth_hmacsha256_state hstate;
 
 size_t fsec_token_encoded_len(size_t payload_len) {
   return sodium_base64_ENCODED_LEN(MIN_BIN + payload_len,
-                                   sodium_base64_VARIANT_URLSAFE_NO_PADDING) - 1;
+                                   sodium_base64_VARIANT_URLSAFE_NO_PADDING) -
+         1;
 }
 
 size_t fsec_token_payload_max(size_t max_chars) {
@@ -131,18 +132,15 @@ int fsec_token_issue(fsec_engine *e, const char *purpose, size_t purpose_len,
   return FSEC_OK;
 }
 
-/* Strict decode: canonical base64url, no padding, nothing trailing.
- * libsodium refuses non-zero leftover bits, so each token has exactly
- * one spelling. Returns 0 on success. */
+/* Strict decode: canonical base64url, no padding, nothing trailing
+ * (fsec/codec.h), so each token has exactly one spelling. Returns 0 on
+ * success. */
 static int decode(const char *tok, size_t len, unsigned char *bin, size_t cap,
                   size_t *binlen) {
-  const char *end = NULL;
-  /* without this, one token would have many spellings (see fsec__ascii) */
-  if (!fsec__ascii(tok, len)) return -1;
-  if (sodium_base642bin(bin, cap, tok, len, NULL, binlen, &end,
-                        sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0)
-    return -1;
-  return end == tok + len ? 0 : -1;
+  return fsec_base64_decode(FSEC_BASE64_URLSAFE, tok, len, bin, cap, binlen) ==
+                 FSEC_OK
+             ? 0
+             : -1;
 }
 
 /* Constant-time check against every key; 1 when one matches. */

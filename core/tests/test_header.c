@@ -7,14 +7,15 @@
 #include "fsec.h"
 #include "test.h"
 
-#define SV(s) { (int)(sizeof(s) - 1), (const unsigned char *)(s) }
+#define SV(s) \
+  { (int)(sizeof(s) - 1), (const unsigned char *)(s) }
 
 static const fsec_header H[] = {
-  { SV("host"), SV("example.org") },
-  { SV("authentication-token"), SV("first") },
-  { SV("authentication-tokens"), SV("longer") },
-  { SV("authentication-token"), SV("second") },
-  { SV("accept"), SV("*/*") },
+    {SV("host"), SV("example.org")},
+    {SV("authentication-token"), SV("first")},
+    {SV("authentication-tokens"), SV("longer")},
+    {SV("authentication-token"), SV("second")},
+    {SV("accept"), SV("*/*")},
 };
 
 static void finds_the_first_exact_key(void) {
@@ -36,7 +37,7 @@ static void finds_nothing_else(void) {
 }
 
 static void a_key_without_data_is_skipped(void) {
-  const fsec_header h[] = { { { 4, NULL }, SV("x") }, { SV("host"), SV("y") } };
+  const fsec_header h[] = {{{4, NULL}, SV("x")}, {SV("host"), SV("y")}};
   ASSERT_EQ(fsec_header_find(h, 2, "host", 4), 1);
 }
 
@@ -59,14 +60,14 @@ static const char *cookie(const char *h, const char *name) {
 static void cookies_as_parse_cookies_reads_them(void) {
   ASSERT_COOKIE("session=abc", "session", "abc");
   ASSERT_COOKIE("a=1; session=abc; b=2", "session", "abc");
-  ASSERT_COOKIE("  session \t=  a b  ; x=1", "session", "a b");   /* blanks trimmed */
-  ASSERT_COOKIE("session=a=b==", "session", "a=b==");              /* '=' in a value */
+  ASSERT_COOKIE("  session \t=  a b  ; x=1", "session", "a b"); /* blanks trimmed */
+  ASSERT_COOKIE("session=a=b==", "session", "a=b==");           /* '=' in a value */
   ASSERT_COOKIE("session=", "session", "");
   ASSERT_COOKIE("session=;", "session", "");
   ASSERT_COOKIE("xsession=1; sessionx=2", "session", "<absent>");
-  ASSERT_COOKIE("a=session; b=1", "session", "<absent>");          /* a value, not a name */
-  ASSERT_COOKIE("session; a=1", "session", "<absent>");            /* no '=' in the pair */
-  ASSERT_COOKIE("se ssion=1", "se ssion", "<absent>");             /* no pair has that name */
+  ASSERT_COOKIE("a=session; b=1", "session", "<absent>"); /* a value, not a name */
+  ASSERT_COOKIE("session; a=1", "session", "<absent>");   /* no '=' in the pair */
+  ASSERT_COOKIE("se ssion=1", "se ssion", "<absent>");    /* no pair has that name */
   ASSERT_COOKIE("=1", "", "<absent>");
   ASSERT_COOKIE("a=1;b=2", "a;b", "<absent>");
   ASSERT_COOKIE("", "session", "<absent>");
@@ -80,7 +81,8 @@ static void cookie_bytes_are_bytes(void) {
   const char h[] = "a=1; s\0x=2; s=3";
   size_t off, len;
   ASSERT_EQ(fsec_cookie_find(h, sizeof h - 1, "s\0x", 3, &off, &len), FSEC_COOKIE_FOUND);
-  ASSERT_EQ(off, 9); ASSERT_EQ(len, 1);
+  ASSERT_EQ(off, 9);
+  ASSERT_EQ(len, 1);
   ASSERT_EQ(fsec_cookie_find(h, sizeof h - 1, "s", 1, &off, &len), FSEC_COOKIE_FOUND);
   ASSERT_EQ(off, 14);
   ASSERT_EQ(fsec_cookie_find(h, 3, "a", 1, &off, &len), FSEC_COOKIE_FOUND); /* only len bytes */

@@ -24,15 +24,26 @@ static int fold(const char *email, char *out) {
 }
 
 /* Each row: input, folded key (NULL: refused with rc). */
-static const struct { const char *in, *key; int rc; } TABLE[] = {
+static const struct {
+  const char *in, *key;
+  int rc;
+} TABLE[] = {
     /* ASCII and case */
     {"bob@example.org", "bob@example.org", 0},
     {"Bob.Smith+tag@EXAMPLE.Org", "bob.smith+tag@example.org", 0},
     /* ß: its own letter in IDNA2008 domains and in local parts */
-    {"bob@stra\xc3\x9f" "e.de", "bob@xn--strae-oqa.de", 0},
-    {"BOB@STRA\xc3\x9f" "E.DE", "bob@xn--strae-oqa.de", 0},
+    {"bob@stra\xc3\x9f"
+     "e.de",
+     "bob@xn--strae-oqa.de", 0},
+    {"BOB@STRA\xc3\x9f"
+     "E.DE",
+     "bob@xn--strae-oqa.de", 0},
     {"bob@strasse.de", "bob@strasse.de", 0},
-    {"stra\xc3\x9f" "e@example.org", "stra\xc3\x9f" "e@example.org", 0},
+    {"stra\xc3\x9f"
+     "e@example.org",
+     "stra\xc3\x9f"
+     "e@example.org",
+     0},
     {"STRASSE@example.org", "strasse@example.org", 0},
     /* ẞ (capital sharp s) lowercases to ß, not ss */
     {"\xe1\xba\x9e@example.org", "\xc3\x9f@example.org", 0},
@@ -50,9 +61,14 @@ static const struct { const char *in, *key; int rc; } TABLE[] = {
     {"admin@.", NULL, FSEC_EIDENTITY},
     /* fullwidth letters in the domain map (UTS-46 width mapping) */
     {"a@\xef\xbc\xa5\xef\xbc\xb8\xef\xbc\xa1\xef\xbc\xad\xef\xbc\xb0\xef\xbc\xac"
-     "\xef\xbc\xa5.org", "a@example.org", 0},
+     "\xef\xbc\xa5.org",
+     "a@example.org", 0},
     /* ... but not in the local part: another mailbox for mail systems */
-    {"\xef\xbd\x81" "dmin@example.org", "\xef\xbd\x81" "dmin@example.org", 0},
+    {"\xef\xbd\x81"
+     "dmin@example.org",
+     "\xef\xbd\x81"
+     "dmin@example.org",
+     0},
     /* local parts: NFC (decomposed o + diaeresis composes), lowercase */
     {"Jo\xcc\x88rg@example.de", "j\xc3\xb6rg@example.de", 0},
     {"J\xc3\x96RG@example.de", "j\xc3\xb6rg@example.de", 0},
@@ -71,7 +87,9 @@ static const struct { const char *in, *key; int rc; } TABLE[] = {
     {"a@xn--a.de", NULL, FSEC_EIDENTITY},
     /* an A-label whose U-label (U+207D) maps to '(': not a label */
     {"x@xn--8xg.example", NULL, FSEC_EIDENTITY},
-    {"a@a\xe2\x80\x8d" "b.com", NULL, FSEC_EIDENTITY},
+    {"a@a\xe2\x80\x8d"
+     "b.com",
+     NULL, FSEC_EIDENTITY},
     {"a@\xd9\xa1\xd9\xa2.com", NULL, FSEC_EIDENTITY},
     {"a@\xef\xb7\x90.com", NULL, FSEC_EIDENTITY},
     {"a@a_b.com", NULL, FSEC_EIDENTITY},
@@ -84,7 +102,8 @@ static const struct { const char *in, *key; int rc; } TABLE[] = {
     /* too long: a 64-byte label, as typed and once mapped */
     {"a@aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.com",
      NULL, FSEC_EIDENTITY},
-    {"a@\xc3\xa4" "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.com",
+    {"a@\xc3\xa4"
+     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.com",
      NULL, FSEC_EIDENTITY},
 };
 
@@ -118,8 +137,12 @@ static void bad_domains_say_why(void) {
 static void display_form_is_email_validators(void) {
   static const struct { const char *in, *shown; } T[] = {
       {"Ann@Example.ORG", "Ann@example.org"},
-      {"Bob@STRA\xc3\x9f" "E.DE", "Bob@stra\xc3\x9f" "e.de"},
-      {"Bob@XN--STRAE-OQA.DE", "Bob@stra\xc3\x9f" "e.de"},
+      {"Bob@STRA\xc3\x9f"
+       "E.DE",
+       "Bob@stra\xc3\x9f"
+       "e.de"},
+      {"Bob@XN--STRAE-OQA.DE", "Bob@stra\xc3\x9f"
+                               "e.de"},
       {"admin@example.org\xe3\x80\x82", "admin@example.org"},
       {"admin@Example\xef\xbd\xa1org.", "admin@example.org"},
       {"Jo\xcc\x88rg@example.de", "J\xc3\xb6rg@example.de"},
@@ -175,9 +198,9 @@ static void old_database(const char *p, const char *rows) {
   sqlite3_close(db);
 }
 
-#define ROW(id, email, norm)                                                 \
-  "INSERT INTO users (id, email, email_norm, fs_uniquifier,"                 \
-  " create_datetime, update_datetime) VALUES (" #id ", '" email "', '" norm  \
+#define ROW(id, email, norm)                                                \
+  "INSERT INTO users (id, email, email_norm, fs_uniquifier,"                \
+  " create_datetime, update_datetime) VALUES (" #id ", '" email "', '" norm \
   "', 'uq" #id "', 1, 1);"
 
 static int open_rc(const char *p, fsec_store **s, char *err, size_t len) {
@@ -203,9 +226,13 @@ static void migration_refolds_old_keys(void) {
   fsec_store *s = NULL;
   fsec_user u;
   char err[256] = "";
-  old_database(p, ROW(1, "Bob@Stra\xc3\x9f" "e.de", "bob@strasse.de")
-                  ROW(2, "J\xc3\x96RG@Example.DE", "j\xc3\xb6rg@example.de")
-                  ROW(3, "stra\xc3\x9f" "e@example.org", "strasse@example.org"));
+  old_database(p, ROW(1, "Bob@Stra\xc3\x9f"
+                         "e.de",
+                      "bob@strasse.de")
+                      ROW(2, "J\xc3\x96RG@Example.DE", "j\xc3\xb6rg@example.de")
+                          ROW(3, "stra\xc3\x9f"
+                                 "e@example.org",
+                              "strasse@example.org"));
   if (open_rc(p, &s, err, sizeof err) != FSEC_OK) FAIL_AT("open: %s", err);
   ASSERT_EQ(fsec_store_schema_version(s), FSEC_SCHEMA_VERSION);
   /* the old ß rows are found by their own forms, A-label included */
@@ -218,7 +245,9 @@ static void migration_refolds_old_keys(void) {
             FSEC_ENOTFOUND);
   ASSERT(add(s, "bob@strasse.de") > 3);
   ASSERT(add(s, "strasse@example.org") > 3);
-  ASSERT_EQ(add(s, "BOB@STRA\xc3\x9f" "E.DE"), -1); /* still one key */
+  ASSERT_EQ(add(s, "BOB@STRA\xc3\x9f"
+                   "E.DE"),
+            -1); /* still one key */
   fsec_store_close(s);
 }
 
@@ -231,14 +260,15 @@ static void migration_refuses_collisions(void) {
   sqlite3_stmt *st;
   char err[256] = "";
   old_database(p, ROW(1, "admin@example.org", "admin@example.org")
-                  ROW(2, "Admin@Example.org\xe3\x80\x82", "admin@example.org\xe3\x80\x82"));
+                      ROW(2, "Admin@Example.org\xe3\x80\x82", "admin@example.org\xe3\x80\x82"));
   ASSERT_EQ(open_rc(p, &s, err, sizeof err), FSEC_EEXIST);
   ASSERT_NULL(s);
   if (!strstr(err, "users 1 <admin@example.org> and 2 <Admin@Example.org\xe3\x80\x82>"))
     FAIL_AT("message: %s", err);
   ASSERT_OK(sqlite3_open(p, &db));
   ASSERT_OK(sqlite3_prepare_v2(db, "SELECT group_concat(email_norm, ' ') FROM"
-                               " (SELECT email_norm FROM users ORDER BY id)", -1, &st, NULL));
+                                   " (SELECT email_norm FROM users ORDER BY id)",
+                               -1, &st, NULL));
   ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
   ASSERT_STREQ((const char *)sqlite3_column_text(st, 0),
                "admin@example.org admin@example.org\xe3\x80\x82");
@@ -249,7 +279,8 @@ static void migration_refuses_collisions(void) {
   sqlite3_finalize(st);
   /* the operator changes one email; the next open migrates */
   ASSERT_OK(sqlite3_exec(db, "UPDATE users SET email = 'old-admin@example.org'"
-                         " WHERE id = 2", NULL, NULL, NULL));
+                             " WHERE id = 2",
+                         NULL, NULL, NULL));
   sqlite3_close(db);
   if (open_rc(p, &s, err, sizeof err) != FSEC_OK) FAIL_AT("open: %s", err);
   fsec_store_close(s);
@@ -261,8 +292,10 @@ static void migration_names_twins_and_invalid_rows(void) {
   const char *p = path("twins.db");
   fsec_store *s = NULL;
   char err[256] = "";
-  old_database(p, ROW(5, "bob@stra\xc3\x9f" "e.de", "bob@strasse.de")
-                  ROW(9, "bob@xn--strae-oqa.de", "bob@xn--strae-oqa.de"));
+  old_database(p, ROW(5, "bob@stra\xc3\x9f"
+                         "e.de",
+                      "bob@strasse.de")
+                      ROW(9, "bob@xn--strae-oqa.de", "bob@xn--strae-oqa.de"));
   ASSERT_EQ(open_rc(p, &s, err, sizeof err), FSEC_EEXIST);
   if (!strstr(err, "users 5 <") || !strstr(err, "and 9 <bob@xn--strae-oqa.de>"))
     FAIL_AT("message: %s", err);

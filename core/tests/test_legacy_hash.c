@@ -13,8 +13,7 @@ static void every_passlib_vector_verifies(void) {
     const char *h = VECTORS[i].hash;
     uint64_t before = fsec_engine_hash_count(e);
     match = -1;
-    if (fsec_password_verify(e, VEC_PW, strlen(VEC_PW), h, strlen(h), &match)
-            != FSEC_OK || match != 1)
+    if (fsec_password_verify(e, VEC_PW, strlen(VEC_PW), h, strlen(h), &match) != FSEC_OK || match != 1)
       FAIL_AT("%s does not verify: %s", VECTORS[i].name, fsec_errmsg(e));
     ASSERT_EQ(fsec_engine_hash_count(e), before + 1); /* exactly one run */
     ASSERT_OK(fsec_password_verify(e, "Correct horse battery staple", 28, h,
@@ -91,8 +90,8 @@ static void caps_refuse_costly_vectors_unrun(void) {
   size_t i;
   int match;
   test_config(&cfg, VEC_SALT);
-  cfg.caps.argon2_lanes = 4;   /* the p=8 vectors are above */
-  cfg.caps.bcrypt_cost = 4;    /* cost 5 vectors are above */
+  cfg.caps.argon2_lanes = 4; /* the p=8 vectors are above */
+  cfg.caps.bcrypt_cost = 4;  /* cost 5 vectors are above */
   cfg.caps.crypt_rounds = 4000;
   cfg.caps.pbkdf2_rounds = 999;
   e = open_engine_cfg(&cfg);

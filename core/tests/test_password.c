@@ -61,7 +61,9 @@ static void passwords_are_nfkd_normalized(void) {
   fsec_config cfg;
   fsec_engine *nfkd = open_engine(SALT), *raw;
   char h[FSEC_PASSWORD_HASH_BYTES];
-  const char *lig = "\xef\xac\x81" "refly-secret", *plain = "firefly-secret";
+  const char *lig = "\xef\xac\x81"
+                    "refly-secret",
+             *plain = "firefly-secret";
   int match = -1;
   ASSERT_OK(fsec_password_hash(nfkd, lig, strlen(lig), h, sizeof h));
   ASSERT_OK(fsec_password_verify(nfkd, plain, strlen(plain), h, strlen(h),
@@ -130,7 +132,10 @@ static void bad_stored_hashes_fail_fast(void) {
   char huge[FSEC_PASSWORD_STORED_MAX + 2];
   int match, i;
   uint64_t before;
-  static const struct { const char *h; int rc; } bad[] = {
+  static const struct {
+    const char *h;
+    int rc;
+  } bad[] = {
       {"", FSEC_EHASHFMT},
       {"$argon2id$", FSEC_EHASHFMT},
       {"$argon2id$v=19$m=65536,t=2,p=1$", FSEC_EHASHFMT},
@@ -154,7 +159,9 @@ static void bad_stored_hashes_fail_fast(void) {
       {"plaintext-password", FSEC_EHASHFMT}, /* plaintext not enabled */
       /* a byte >= 0x80 in a Base64 field (libsodium would read it as '/') */
       {"$argon2id$v=19$m=65536,t=2,p=1$c2FsdHNhbHRz\x80Wx0c2FsdA$aGFzaGhhc2hoYXNoaGFzaA", FSEC_EHASHFMT},
-      {"$pbkdf2-sha512$25000$c2F\x80" "dA$aGFzaA", FSEC_EHASHFMT},
+      {"$pbkdf2-sha512$25000$c2F\x80"
+       "dA$aGFzaA",
+       FSEC_EHASHFMT},
   };
   ASSERT_OK(fsec_password_hash(e, PW, strlen(PW), h, sizeof h));
   before = fsec_engine_hash_count(e);
@@ -173,8 +180,7 @@ static void bad_stored_hashes_fail_fast(void) {
     memcpy(trunc, h, (size_t)i);
     trunc[i] = '\0';
     match = -1;
-    ASSERT(fsec_password_verify(e, PW, strlen(PW), trunc, (size_t)i, &match)
-           < 0);
+    ASSERT(fsec_password_verify(e, PW, strlen(PW), trunc, (size_t)i, &match) < 0);
     ASSERT_EQ(match, 0);
   }
   /* a NUL inside, and a string above the stored maximum */

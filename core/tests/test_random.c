@@ -12,7 +12,8 @@ static void ids_are_urlsafe_and_distinct(void) {
   ASSERT(strcmp(a, b) != 0);
   for (i = 0; a[i]; i++)
     ASSERT(strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-                  "0123456789-_", a[i]) != NULL);
+                  "0123456789-_",
+                  a[i]) != NULL);
 }
 
 static void fewer_than_128_bits_is_refused(void) {

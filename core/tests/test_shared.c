@@ -18,7 +18,10 @@ static void counts_and_wraps(void) {
 }
 
 static void children_share_it(void) {
-  enum { CHILDREN = 2, BUMPS = 100000 };
+  enum {
+    CHILDREN = 2,
+    BUMPS = 100000
+  };
   uint32_t *c = fsec_shared_counter_new();
   pid_t pids[CHILDREN];
   ASSERT(c != NULL);

@@ -67,9 +67,10 @@ static void old_schema_is_migrated_in_place(void) {
   ASSERT_OK(sqlite3_open(p, &db));
   ASSERT_OK(sqlite3_exec(db, fsec__migration_sql(1), NULL, NULL, NULL));
   ASSERT_OK(sqlite3_exec(db,
-      "INSERT INTO users (email, email_norm, fs_uniquifier, create_datetime,"
-      " update_datetime) VALUES ('Old@X.org', 'old@x.org', 'uq-old', 1, 1);"
-      "PRAGMA user_version = 1;", NULL, NULL, NULL));
+                         "INSERT INTO users (email, email_norm, fs_uniquifier, create_datetime,"
+                         " update_datetime) VALUES ('Old@X.org', 'old@x.org', 'uq-old', 1, 1);"
+                         "PRAGMA user_version = 1;",
+                         NULL, NULL, NULL));
   sqlite3_close(db);
   s = open_at(p);
   ASSERT_EQ(fsec_store_schema_version(s), FSEC_SCHEMA_VERSION);
@@ -168,7 +169,11 @@ static void unicode_emails_fold(void) {
 }
 
 static void bad_identities_write_nothing(void) {
-  static const struct { const char *email; size_t len; int rc; } bad[] = {
+  static const struct {
+    const char *email;
+    size_t len;
+    int rc;
+  } bad[] = {
       {"", 0, FSEC_EIDENTITY},
       {"no-at-sign", 10, FSEC_EIDENTITY},
       {"two@@x.com", 10, FSEC_EIDENTITY},
@@ -191,7 +196,8 @@ static void bad_identities_write_nothing(void) {
     int rc = fsec_identity_email(bad[i].email, bad[i].len, norm, sizeof norm);
     if (rc != bad[i].rc) FAIL_AT("email #%zu: rc %d want %d", i, rc, bad[i].rc);
     ASSERT_EQ(fsec_store_user_find(s, FSEC_USER_BY_EMAIL, bad[i].email,
-                                   bad[i].len, &u), bad[i].rc);
+                                   bad[i].len, &u),
+              bad[i].rc);
   }
   memset(longmail, 'a', sizeof longmail);
   memcpy(longmail + 250, "@x.com", 7);
@@ -278,7 +284,8 @@ static void set_columns_report_changes(void) {
   ASSERT_EQ(fsec_store_user_set_text(s, id, FSEC_COL_EMAIL, "bad", 3, NOW, &changed),
             FSEC_EIDENTITY);
   ASSERT_EQ(fsec_store_user_set_text(s, id, FSEC_COL_FS_UNIQUIFIER, NULL, 0, NOW,
-                                     &changed), FSEC_EINVAL);
+                                     &changed),
+            FSEC_EINVAL);
   ASSERT_OK(fsec_store_user_set_text(s, 999, FSEC_COL_PASSWORD, "x", 1, NOW, &changed));
   ASSERT_EQ(changed, 0); /* no such user */
   fsec_store_close(s);
@@ -528,8 +535,8 @@ static void memory_is_reported(void) {
   (void)create(s, "m@x.com", NULL, 0);
   ASSERT_OK(fsec_store_user_find(s, FSEC_USER_BY_ID, "1", 1, &u));
   ASSERT_OK(fsec_store_memory(s, &m));
-  ASSERT(m.cache_bytes > 0);      /* pages were read into the cache */
-  ASSERT(m.statement_bytes > 0);  /* cached prepared statements */
+  ASSERT(m.cache_bytes > 0);     /* pages were read into the cache */
+  ASSERT(m.statement_bytes > 0); /* cached prepared statements */
   ASSERT(m.sqlite_heap_bytes >= m.cache_bytes + m.statement_bytes);
   fsec_store_close(s);
 }
@@ -545,8 +552,9 @@ static void session_purge_reads_only_expired_rows(void) {
   fsec_store_close(open_at(p)); /* migrate */
   ASSERT_OK(sqlite3_open(p, &db));
   ASSERT_OK(sqlite3_prepare_v2(db,
-      "EXPLAIN QUERY PLAN DELETE FROM sessions WHERE user_id = ?1 AND "
-      "expires_at <= ?2", -1, &st, NULL));
+                               "EXPLAIN QUERY PLAN DELETE FROM sessions WHERE user_id = ?1 AND "
+                               "expires_at <= ?2",
+                               -1, &st, NULL));
   while (sqlite3_step(st) == SQLITE_ROW)
     snprintf(plan + strlen(plan), sizeof plan - strlen(plan), "%s;",
              (const char *)sqlite3_column_text(st, 3));

@@ -144,7 +144,7 @@ static void strict_parsing(void) {
   result r;
   issue(e, "auth", PAYLOAD_ODD, NOW, tok, sizeof tok);
   n = strlen(tok);
-  ASSERT(n % 4 != 0); /* so that the last char carries spare bits */
+  ASSERT(n % 4 != 0);                    /* so that the last char carries spare bits */
   snprintf(bad, sizeof bad, "%s=", tok); /* padding */
   ASSERT_EQ(verify(e, "auth", bad, 60, NOW, &r), FSEC_TOKEN_INVALID);
   snprintf(bad, sizeof bad, "%s.", tok); /* trailing garbage */
@@ -158,7 +158,8 @@ static void strict_parsing(void) {
   bad[n] = '\0';
   bad[3] = '\0'; /* embedded NUL: length says more */
   ASSERT_EQ(fsec_token_verify(e, "auth", 4, bad, n, 60, NOW, &r.status, NULL, 0,
-                              NULL, NULL), FSEC_OK);
+                              NULL, NULL),
+            FSEC_OK);
   ASSERT_EQ(r.status, FSEC_TOKEN_INVALID);
   ASSERT_EQ(verify(e, "auth", "", 60, NOW, &r), FSEC_TOKEN_INVALID);
   ASSERT_EQ(verify(e, "auth", "AQ", 60, NOW, &r), FSEC_TOKEN_INVALID);
@@ -230,13 +231,17 @@ static void purpose_and_buffer_misuse(void) {
   ASSERT_EQ(fsec_token_issue(e, "", 0, NULL, 0, NOW, tok, sizeof tok, NULL),
             FSEC_EINVAL);
   ASSERT_EQ(fsec_token_issue(e, longp, strlen(longp), NULL, 0, NOW, tok,
-                             sizeof tok, NULL), FSEC_EINVAL);
+                             sizeof tok, NULL),
+            FSEC_EINVAL);
   ASSERT_EQ(fsec_token_issue(e, "a\0b", 3, NULL, 0, NOW, tok, sizeof tok,
-                             NULL), FSEC_EINVAL);
+                             NULL),
+            FSEC_EINVAL);
   ASSERT_EQ(fsec_token_issue(e, "auth", 4, (const unsigned char *)"x", 1, NOW,
-                             tok, 10, NULL), FSEC_EINVAL);
+                             tok, 10, NULL),
+            FSEC_EINVAL);
   ASSERT_EQ(fsec_token_verify(e, "", 0, "x", 1, 60, NOW, &status, NULL, 0,
-                              NULL, NULL), FSEC_EINVAL);
+                              NULL, NULL),
+            FSEC_EINVAL);
   ASSERT_EQ(status, FSEC_TOKEN_INVALID);
   fsec_engine_close(e);
 }

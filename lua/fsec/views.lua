@@ -255,7 +255,7 @@ end
 local function login_identity(sec, form)
   local e = form.data.email
   if sec._cfg.username_enable and (e == nil or e == http.json.null or (type(e) == "string" and not e:find("%S"))) then
-    local name, bad = form:string("username", 64)
+    local name, bad = form:string("username", core.LIMITS.username)
     if bad then return "username", nil end
     if name then
       -- not an identity attribute here: "does not exist", after one hash
@@ -478,7 +478,7 @@ function V.register(sec, req, res, fields, json)
   local username
   if cfg.username_enable then
     local bad
-    username, bad = form:string("username", 64)
+    username, bad = form:string("username", core.LIMITS.username)
     if not username and not bad and cfg.username_required then form:error("username", "USERNAME_NOT_PROVIDED")
     elseif username and not core.fold_username(username) then form:error("username", "USERNAME_ILLEGAL_CHARACTERS") end
   end

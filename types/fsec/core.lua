@@ -11,10 +11,27 @@
 ---@field TOKEN_INVALID integer
 ---@field SCHEMA_VERSION integer the store's schema version
 ---@field WAL_LIMIT integer WAL size (bytes) above which the syncer checkpoints
+---@field LIMITS fsec.core.Limits the store's limits on values, from the C headers
 ---@field header_find_ptr lightuserdata for LuaJIT's FFI (fsec.openresty)
 ---@field cookie_find_ptr lightuserdata for LuaJIT's FFI
 ---@field shared_counter_get_ptr lightuserdata for LuaJIT's FFI
 local core = {}
+
+---The store's limits on values, in bytes (`roles_per_user`: a count): what
+---the C headers enforce (FSEC_<NAME>_MAX), for the Lua layers to reuse.
+---@class fsec.core.Limits
+---@field email integer 254
+---@field username integer 64
+---@field hash integer a stored password hash, 512
+---@field ip integer 64
+---@field uniquifier integer fs_uniquifier, fs_token_uniquifier and session ids, 64
+---@field role_name integer 80
+---@field description integer a role's, 255
+---@field permissions integer a role's comma-separated list, 4096
+---@field text integer other text columns, 4096
+---@field roles_per_user integer 64
+---@field attempt_key integer a login-attempt key, 128
+---@field meta integer a store meta key or value, 1024
 
 ---A new engine (keys in guarded memory) from `fsec.engine_config`'s table.
 ---@param cfg table
@@ -53,7 +70,8 @@ function core.random_id(nbytes) end
 ---Give the calling thread a nice value (Linux: per thread).
 ---@param n? integer 0..19 (default 10)
 ---@return true? ok
----@return string? err
+---@return string? err "ENAME: thread_nice: reason"
+---@return string? code setpriority's errno name (EACCES, EPERM, ESRCH, EINVAL, ENOSYS)
 function core.thread_nice(n) end
 
 ---Create a new file of mode 0600 (never an existing one, never through a link).

@@ -65,7 +65,7 @@ typedef struct fsec_config {
   const unsigned char *password_salt;
   size_t password_salt_len;
   fsec_norm_form normalize;
-  size_t password_max_bytes; /* longer passwords: FSEC_ETOOLONG */
+  size_t password_max_bytes;  /* longer passwords: FSEC_ETOOLONG */
   uint32_t argon2_time;       /* new hashes: argon2id t (>= 1) */
   uint32_t argon2_memory_kib; /* new hashes: argon2id m in KiB (>= 8) */
   unsigned schemes;           /* FSEC_SCHEME_* accepted when verifying */
@@ -76,8 +76,8 @@ typedef struct fsec_config {
    * memory never hold this process's memory-map lock (other threads, such
    * as nginx's event loop, would wait for it). Copied by the engine. */
   const char *argon2_helper;
-  int64_t token_skew;       /* seconds a token's issued-at may be ahead */
-  size_t token_max_chars;   /* longer token strings are invalid unread */
+  int64_t token_skew;     /* seconds a token's issued-at may be ahead */
+  size_t token_max_chars; /* longer token strings are invalid unread */
 } fsec_config;
 
 #define FSEC_SECRET_KEY_MIN 32

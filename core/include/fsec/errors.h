@@ -10,6 +10,8 @@
 
 #include "fsec/common.h"
 
+/* A table aligned by hand: */
+/* clang-format off */
 #define FSEC_ERRNO_MAP(XX)                                                    \
   XX(EINVAL,     -1,  "invalid argument")                                    \
   XX(EMISUSE,    -2,  "library misuse")                                      \
@@ -32,6 +34,7 @@
   XX(EREADONLY,  -19, "database is read-only")                               \
   XX(EIDENTITY,  -20, "invalid identity")                                   \
   XX(EHELPER,    -21, "argon2 helper process failed")
+/* clang-format on */
 
 typedef enum fsec_errno {
   FSEC_OK = 0,

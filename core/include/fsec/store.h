@@ -19,14 +19,14 @@
 #define FSEC_STORE_H
 
 #include "fsec/common.h"
+#include "fsec/identity.h" /* FSEC_EMAIL_MAX, FSEC_USERNAME_MAX */
 
 typedef struct fsec_store fsec_store;
 
 #define FSEC_SCHEMA_VERSION 7
 
-/* Limits on stored values (bytes). Longer input: FSEC_ETOOLONG. */
-#define FSEC_EMAIL_MAX 254
-#define FSEC_USERNAME_MAX 64
+/* Limits on stored values (bytes). Longer input: FSEC_ETOOLONG. The
+ * email and username limits are the identity API's (fsec/identity.h). */
 #define FSEC_HASH_MAX 512
 #define FSEC_IP_MAX 64
 #define FSEC_UNIQUIFIER_MAX 64
@@ -40,15 +40,18 @@ typedef struct fsec_store fsec_store;
  * of 4 KiB. A WAL file larger than this holds more frames than that. */
 #define FSEC_STORE_WAL_LIMIT (4 * 1024 * 1024)
 
-typedef enum fsec_sync { FSEC_SYNC_FULL = 0, FSEC_SYNC_NORMAL = 1 } fsec_sync;
+typedef enum fsec_sync {
+  FSEC_SYNC_FULL = 0,
+  FSEC_SYNC_NORMAL = 1
+} fsec_sync;
 
 typedef struct fsec_store_config {
-  const char *path;        /* file path (its folder must exist) or ":memory:" */
-  int busy_timeout_ms;     /* default 5000 */
-  fsec_sync synchronous;   /* default FULL */
-  int64_t cache_kib;       /* page cache, default 8192 KiB */
-  int64_t mmap_bytes;      /* default 0 (off) */
-  int64_t max_pages;       /* 0: no cap; else PRAGMA max_page_count */
+  const char *path;      /* file path (its folder must exist) or ":memory:" */
+  int busy_timeout_ms;   /* default 5000 */
+  fsec_sync synchronous; /* default FULL */
+  int64_t cache_kib;     /* page cache, default 8192 KiB */
+  int64_t mmap_bytes;    /* default 0 (off) */
+  int64_t max_pages;     /* 0: no cap; else PRAGMA max_page_count */
 } fsec_store_config;
 
 /* Defaults for everything but path. This function can't fail. */
@@ -148,16 +151,16 @@ typedef struct fsec_user {
 
 /* Everything needed to create a user. */
 typedef struct fsec_user_new {
-  const char *email;      /* required; checked: syntax, length, UTF-8 */
-  const char *username;   /* optional */
-  const char *password;   /* an already hashed password, or NULL */
-  int active;             /* 1 or 0 */
-  int64_t confirmed_at;   /* -1 for NULL */
+  const char *email;               /* required; checked: syntax, length, UTF-8 */
+  const char *username;            /* optional */
+  const char *password;            /* an already hashed password, or NULL */
+  int active;                      /* 1 or 0 */
+  int64_t confirmed_at;            /* -1 for NULL */
   const char *fs_uniquifier;       /* NULL: a new random id */
   const char *fs_token_uniquifier; /* NULL: a new random id */
   const char *const *roles;        /* role names; each must exist */
   size_t n_roles;
-  int64_t now;            /* create/update time (seconds) */
+  int64_t now; /* create/update time (seconds) */
 } fsec_user_new;
 
 /* Ways to find a user. EMAIL and USERNAME are case-insensitive (matched on
@@ -214,7 +217,7 @@ typedef enum fsec_user_col {
   FSEC_COL_MF_RECOVERY_CODES,
   FSEC_COL_LAST_LOGIN_IP,
   FSEC_COL_CURRENT_LOGIN_IP,
-  FSEC_COL_ACTIVE,        /* integer from here on */
+  FSEC_COL_ACTIVE, /* integer from here on */
   FSEC_COL_CONFIRMED_AT,
   FSEC_COL_LAST_LOGIN_AT,
   FSEC_COL_CURRENT_LOGIN_AT,
@@ -432,52 +435,5 @@ typedef struct fsec_store_memory_info {
 FSEC_API FSEC_NODISCARD int fsec_store_memory(fsec_store *s,
                                               fsec_store_memory_info *out)
     FSEC_NONNULL(1, 2);
-
-/* ---- identities -------------------------------------------------------- */
-
-/* Check an email (syntax, length, UTF-8, no control characters) and write
- * its folded form to out (capacity outlen, NUL-terminated): the local part
- * NFC and simply lowercased, the domain mapped as IDNA2008/UTS-46 lookup
- * does (nontransitional: ß stays ß) in its A-label form, one trailing
- * root dot dropped. E.g. "Bob@Straße.DE" -> "bob@xn--strae-oqa.de".
- * Returns FSEC_OK, FSEC_EIDENTITY, FSEC_ETOOLONG, FSEC_EUTF8, FSEC_ENUL or
- * FSEC_ENOMEM. This function needs no store and is thread-safe. */
-FSEC_API FSEC_NODISCARD int fsec_identity_email(const char *email, size_t len,
-                                                char *out, size_t outlen)
-    FSEC_NONNULL(1, 3);
-
-/* The same, and when it fails on the domain, *why (if why is not NULL)
- * points to a static text saying why (libidn2's reason, e.g. a disallowed
- * code point), else NULL. */
-FSEC_API FSEC_NODISCARD int fsec_identity_email_why(const char *email,
-                                                    size_t len, char *out,
-                                                    size_t outlen,
-                                                    const char **why)
-    FSEC_NONNULL(1, 3);
-
-/* The form of a valid email to store, show and mail to, as
- * Flask-Security's email_validator normalizes it: the local part NFC (its
- * case kept), the domain as the U-labels of its folded form (mapped, lower
- * case, no root dot: "Ann@Example｡ORG." -> "Ann@example.org",
- * "a@XN--STRAE-OQA.DE" -> "a@straße.de"); the A-labels when the U-labels
- * would be longer than FSEC_EMAIL_MAX bytes. It folds to the same key as
- * the email given. Returns what fsec_identity_email returns. */
-FSEC_API FSEC_NODISCARD int fsec_identity_email_display(const char *email,
-                                                        size_t len, char *out,
-                                                        size_t outlen)
-    FSEC_NONNULL(1, 3);
-
-/* The same for a username: 1..FSEC_USERNAME_MAX bytes, no control
- * characters, no '@' (so it can never be confused with an email). */
-FSEC_API FSEC_NODISCARD int fsec_identity_username(const char *name,
-                                                   size_t len, char *out,
-                                                   size_t outlen)
-    FSEC_NONNULL(1, 3);
-
-/* Check a stored text value: at most max bytes (FSEC_ETOOLONG), no NUL
- * (FSEC_ENUL), valid UTF-8 (FSEC_EUTF8). Thread-safe; can't fail
- * otherwise. */
-FSEC_API FSEC_NODISCARD int fsec_text_check(const char *s, size_t len,
-                                            size_t max) FSEC_NONNULL(1);
 
 #endif /* FSEC_STORE_H */

@@ -20,9 +20,13 @@ local os_time = os.time
 local unpack = table.unpack or unpack
 
 
-local LIMITS = { password = 512, fs_uniquifier = 64, fs_token_uniquifier = 64,
-                 ip = 64, role = 80, description = 255, permissions = 4096,
-                 text = 4096 }
+-- The SQLite store's limits (core.LIMITS, from the C headers), by field.
+local L = core.LIMITS
+local LIMITS = { password = L.hash, fs_uniquifier = L.uniquifier,
+                 fs_token_uniquifier = L.uniquifier, ip = L.ip,
+                 role = L.role_name, description = L.description,
+                 permissions = L.permissions, text = L.text,
+                 session_id = L.uniquifier }
 
 local _M = { _VERSION = "0.1.0" }
 
@@ -415,7 +419,7 @@ function Memory:create_session(u, sid, expires_at)
   check_string(sid, "create_session", "argument #2")
   expires_at = base.whole(expires_at, "create_session", "argument #3")
   if sid == "" then return fail("EINVAL", "session id is empty") end -- as the SQLite store
-  local ok, err, code = check_text(sid, 64, "session id")
+  local ok, err, code = check_text(sid, LIMITS.session_id, "session id")
   if not ok then return nil, err, code end
   if not self._users[u.id] then return fail("ENOTFOUND", "user " .. tostring(u.id) .. " does not exist") end
   if self._sessions[sid] then return fail("EEXIST", "session id already exists") end

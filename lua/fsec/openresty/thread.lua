@@ -35,8 +35,16 @@ end
 -- hands its Lua states to whichever pool thread runs the job, so a flag
 -- kept in this module would be per state, not per thread, and with two
 -- pools (hashing, fsync) a thread could keep nice 0.
+-- A system where threads have no nice value of their own (code ENOSYS)
+-- is asked once per Lua state, not on every job; any other failure
+-- (EACCES: this thread's value is higher and may not be lowered) is
+-- asked again, since the next job may run in another thread.
+local nice_unsupported = false
+
 local function nice(n)
-  if type(n) == "number" then core.thread_nice(n) end
+  if type(n) ~= "number" or nice_unsupported then return end
+  local ok, _, code = core.thread_nice(n)
+  if not ok and code == "ENOSYS" then nice_unsupported = true end
 end
 
 

@@ -1,0 +1,14 @@
+/*
+ * lstore.h: the fsec.Store userdata (lstore.c), for the module table.
+ */
+#ifndef LFSEC_LSTORE_H
+#define LFSEC_LSTORE_H
+
+#include "compat.h"
+
+/* Register the fsec.Store metatable; core.open_store, core.sync_wal. */
+void lfsec_store_register(lua_State *L);
+int lfsec_store_open(lua_State *L);
+int lfsec_sync_wal(lua_State *L);
+
+#endif /* LFSEC_LSTORE_H */
