@@ -38,22 +38,22 @@ describe("core.thread_nice failures", function()
   end)
 
   -- strace makes setpriority fail as a system without it would, and
-  -- counts how often fsec.thread asks.
+  -- counts how often fsec.openresty.thread asks.
   local function setpriority_calls(errname)
     local out = child("strace -f -qq -e trace=setpriority -e inject=setpriority:error=" .. errname, [[
-      local t = require 'fsec.thread'
+      local t = require 'fsec.openresty.thread'
       for _ = 1, 3 do t.sync_wal(10, '/nonexistent/fsec-wal') end]])
     local n = 0
     for _ in out:gmatch("setpriority%(") do n = n + 1 end
     return n, out
   end
 
-  it("fsec.thread asks a system without per-thread nice (ENOSYS) once", function()
+  it("fsec.openresty.thread asks a system without per-thread nice (ENOSYS) once", function()
     local n, out = setpriority_calls("ENOSYS")
     assert.equals(1, n, out)
   end)
 
-  it("fsec.thread asks again after any other failure (the next job's thread may allow it)", function()
+  it("fsec.openresty.thread asks again after any other failure (the next job's thread may allow it)", function()
     local n, out = setpriority_calls("EACCES")
     assert.equals(3, n, out)
   end)
