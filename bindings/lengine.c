@@ -223,9 +223,9 @@ int lfsec_engine_new(lua_State *L) {
   v = (uint64_t)cfg.token_skew;
   opt_uint(L, 1, "token_skew", 1u << 30, &v);
   cfg.token_skew = (int64_t)v;
-  v = cfg.token_max_chars;
+  v = cfg.token_max_length;
   opt_uint(L, 1, "token_max_length", 1u << 20, &v);
-  cfg.token_max_chars = (size_t)v;
+  cfg.token_max_length = (size_t)v;
   cfg.argon2_helper = parse_helper(L, 1, helper, sizeof helper);
 
   u = lua_newuserdata(L, sizeof *u);
@@ -430,4 +430,67 @@ void lfsec_engine_register(lua_State *L) {
   lua_pushliteral(L, "fsec.Engine");
   lua_setfield(L, -2, "__metatable"); /* getmetatable() can't reach methods */
   lua_pop(L, 1);
+}
+
+/* ------------------------------------------------------------------ */
+/* core.CONFIG = { defaults = {...}, ranges = { name = { lo, hi } } }:
+ * what fsec_config_init sets and fsec_config_check accepts, so that
+ * lua/fsec/config.lua checks the same ranges (one source, engine.h). */
+
+static void set_int(lua_State *L, const char *k, lua_Integer v) {
+  lua_pushinteger(L, v);
+  lua_setfield(L, -2, k);
+}
+
+static void set_range(lua_State *L, const char *k, lua_Integer lo,
+                      lua_Integer hi) {
+  lua_createtable(L, 2, 0);
+  lua_pushinteger(L, lo);
+  lua_rawseti(L, -2, 1);
+  lua_pushinteger(L, hi);
+  lua_rawseti(L, -2, 2);
+  lua_setfield(L, -2, k);
+}
+
+static void push_defaults(lua_State *L) {
+  fsec_config c;
+  fsec_config_init(&c);
+  lua_createtable(L, 0, 8);
+  set_int(L, "password_max_bytes", (lua_Integer)c.password_max_bytes);
+  set_int(L, "argon2_time", c.argon2_time);
+  set_int(L, "argon2_memory_kib", c.argon2_memory_kib);
+  set_int(L, "token_skew", (lua_Integer)c.token_skew);
+  set_int(L, "token_max_length", (lua_Integer)c.token_max_length);
+  lua_createtable(L, 0, 7);
+  set_int(L, "argon2_memory_kib", c.caps.argon2_memory_kib);
+  set_int(L, "argon2_time", c.caps.argon2_time);
+  set_int(L, "argon2_lanes", c.caps.argon2_lanes);
+  set_int(L, "bcrypt_cost", c.caps.bcrypt_cost);
+  set_int(L, "crypt_rounds", c.caps.crypt_rounds);
+  set_int(L, "pbkdf2_rounds", c.caps.pbkdf2_rounds);
+  /* a fraction is allowed; a whole number stays an integer in Lua 5.4 */
+  if (c.caps.verify_budget == (double)(lua_Integer)c.caps.verify_budget)
+    lua_pushinteger(L, (lua_Integer)c.caps.verify_budget);
+  else
+    lua_pushnumber(L, c.caps.verify_budget);
+  lua_setfield(L, -2, "verify_budget");
+  lua_setfield(L, -2, "caps");
+  lua_setfield(L, -2, "defaults");
+}
+
+void lfsec_engine_push_config(lua_State *L) {
+  lua_createtable(L, 0, 2);
+  push_defaults(L);
+  lua_createtable(L, 0, 6);
+  set_range(L, "password_max_bytes", FSEC_PASSWORD_MAX_BYTES_MIN,
+            FSEC_PASSWORD_MAX_BYTES_MAX);
+  set_range(L, "argon2_time", FSEC_ARGON2_TIME_MIN, FSEC_ARGON2_TIME_MAX);
+  set_range(L, "argon2_memory_kib", FSEC_ARGON2_MEMORY_KIB_MIN,
+            FSEC_ARGON2_MEMORY_KIB_MAX);
+  set_range(L, "token_skew", 0, FSEC_TOKEN_SKEW_MAX);
+  set_range(L, "token_max_length", FSEC_TOKEN_MAX_LENGTH_MIN,
+            FSEC_TOKEN_MAX_LENGTH_MAX);
+  set_range(L, "verify_budget", 1, FSEC_VERIFY_BUDGET_MAX);
+  lua_setfield(L, -2, "ranges");
+  lua_setfield(L, -2, "CONFIG");
 }

@@ -12,5 +12,8 @@ void lfsec_engine_register(lua_State *L);
 int lfsec_engine_new(lua_State *L);
 int lfsec_argon2_helper_pid(lua_State *L);
 int lfsec_argon2_helper_path(lua_State *L);
+/* Set core.CONFIG on the table at the top: the engine's defaults and
+ * ranges (engine.h), by core.new's field names. */
+void lfsec_engine_push_config(lua_State *L);
 
 #endif /* LFSEC_LENGINE_H */

@@ -337,6 +337,7 @@ int luaopen_fsec_core(lua_State *L) {
   lua_pushinteger(L, FSEC_STORE_WAL_LIMIT);
   lua_setfield(L, -2, "WAL_LIMIT");
   push_limits(L);
+  lfsec_engine_push_config(L);
   push_ffi_functions(L);
   return 1;
 }

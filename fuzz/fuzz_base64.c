@@ -172,7 +172,7 @@ static void round_trip(const uint8_t *data, size_t size) {
   int status;
   fsec_engine *e = fuzz_engine();
   if (fsec_token_issue(e, "b64", 3, data, size, NOW, t, sizeof t, &n) != FSEC_OK)
-    return; /* longer than the engine's token_max_chars allows */
+    return; /* longer than the engine's token_max_length allows */
   ORACLE(n == fsec_token_encoded_len(size) && strlen(t) == n);
   for (i = 0; i < n; i++) ORACLE(val((unsigned char)t[i]) >= 0);
   ORACLE(ref_decode(t, n, bin, &binlen) == 0);
@@ -196,8 +196,8 @@ static void decode_agrees(const uint8_t *data, size_t size) {
   fsec_engine *e = fuzz_engine();
   int canonical = ref_decode((const char *)data, size, bin, &binlen) == 0;
   int status = verify_status((const char *)data, size);
-  if (size > FSEC_DEFAULT_TOKEN_MAX_CHARS) return; /* refused unread */
-  ORACLE(status == FSEC_TOKEN_INVALID);            /* no key, no valid MAC */
+  if (size > FSEC_DEFAULT_TOKEN_MAX_LENGTH) return; /* refused unread */
+  ORACLE(status == FSEC_TOKEN_INVALID);             /* no key, no valid MAC */
   ORACLE(canonical == (strcmp(fsec_errmsg(e), NOT_CANONICAL) != 0));
 }
 

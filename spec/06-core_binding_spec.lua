@@ -114,3 +114,81 @@ describe("core.LIMITS", function()
     end
   end)
 end)
+
+describe("core.CONFIG, the engine's defaults and ranges (one source, engine.h)", function()
+  local core = require "fsec.core"
+  local fsec = require "fsec"
+  local R = core.CONFIG.ranges
+  local validate = require("fsec.config").validate
+  -- the configuration key for each engine field, and how fsec.new gets it
+  local keys = {
+    password_max_bytes = function(v) return { password_max_bytes = v } end,
+    token_max_length = function(v) return { token_max_length = v } end,
+    token_skew = function(v) return { token_clock_skew = v } end,
+    verify_budget = function(v) return { password_verify_budget = v } end,
+    argon2_time = function(v)
+      return { password_hash_options = { argon2 = { time_cost = v } }, password_hash_caps = { argon2_time = 64 } }
+    end,
+    argon2_memory_kib = function(v)
+      return { password_hash_options = { argon2 = { memory_cost = v } }, allow_weak_password_hash = true,
+               password_hash_caps = { argon2_memory_kib = 4194304 } }
+    end,
+  }
+  local function engine_accepts(field, v)
+    local cfg = { secret_keys = { string.rep("k", 32) } }
+    if field == "verify_budget" then cfg.caps = { verify_budget = v } else cfg[field] = v end
+    local e = core.new(cfg)
+    if e then e:close() end
+    return e ~= nil
+  end
+
+  it("hold every range the engine checks, each accepted at its ends and refused past them, by C and by fsec.new", function()
+    local n = 0
+    for field, make in pairs(keys) do
+      local lo, hi = R[field][1], R[field][2]
+      assert.is_true(lo <= hi, field)
+      n = n + 1
+      -- the engine itself (fsec_config_check)
+      assert.is_true(engine_accepts(field, lo), field .. " " .. lo)
+      assert.is_true(engine_accepts(field, hi), field .. " " .. hi)
+      assert.is_false(engine_accepts(field, hi + 1), field .. " " .. hi + 1)
+      -- (a verify budget of 0 is the engine's "none", false in Lua)
+      if lo > 0 and field ~= "verify_budget" then
+        assert.is_false(engine_accepts(field, lo - 1), field .. " " .. lo - 1)
+      end
+      -- the Lua configuration (checked before the engine runs): the very
+      -- same range, neither wider nor narrower
+      for _, v in ipairs({ lo, hi }) do
+        local c, err = validate(helpers.config(make(v)))
+        assert(c, field .. " " .. v .. " refused by fsec.config: " .. tostring(err))
+      end
+      for _, v in ipairs({ hi + 1, lo - 1 }) do
+        local c, err = validate(helpers.config(make(v)))
+        assert.is_nil(c, field .. " " .. v .. " accepted by fsec.config")
+        assert.matches(tostring(hi), err, 1, true)
+      end
+    end
+    assert.equals(6, n)
+    for field in pairs(R) do assert.truthy(keys[field], "core.CONFIG.ranges." .. field .. " is checked by no test") end
+  end)
+
+  it("give fsec.new its defaults: what fsec_config_init sets", function()
+    local D = core.CONFIG.defaults
+    local sec = fsec.new(helpers.config{ password_hash_options = "nil", allow_weak_password_hash = "nil" })
+    local cfg = sec.config
+    assert.equals(D.password_max_bytes, cfg.password_max_bytes)
+    assert.equals(D.token_max_length, cfg.token_max_length)
+    assert.equals(D.token_skew, cfg.token_clock_skew)
+    assert.equals(D.caps.verify_budget, cfg.password_verify_budget)
+    local h = assert(sec:hash_password("correct horse battery staple"))
+    assert.truthy(h:find(("m=%d,t=%d,"):format(D.argon2_memory_kib, D.argon2_time), 1, true), h)
+    sec:close()
+  end)
+
+  it("leave no range literal in core/src/engine.c (engine.h names them)", function()
+    local c = assert(helpers.read("core/src/engine.c"))
+    for _, lit in ipairs({ "65536", "86400", "1e6", "262144", "2000000" }) do
+      assert.is_nil(c:find(lit, 1, true), "core/src/engine.c repeats " .. lit)
+    end
+  end)
+end)

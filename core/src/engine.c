@@ -10,6 +10,11 @@
 
 #include "internal.h"
 
+/* "lo..hi" of engine.h's FSEC_<NAME>_MIN and _MAX, for the messages */
+#define STR_(x) #x
+#define STR(x) STR_(x)
+#define RANGE(name) STR(name##_MIN) ".." STR(name##_MAX)
+
 void fsec_config_init(fsec_config *cfg) {
   memset(cfg, 0, sizeof *cfg);
   cfg->normalize = FSEC_NORM_NFKD;
@@ -17,15 +22,15 @@ void fsec_config_init(fsec_config *cfg) {
   cfg->argon2_time = FSEC_DEFAULT_ARGON2_TIME;
   cfg->argon2_memory_kib = FSEC_DEFAULT_ARGON2_MEMORY_KIB;
   cfg->schemes = FSEC_SCHEMES_DEFAULT;
-  cfg->caps.argon2_memory_kib = 262144; /* 256 MiB: Flask-Security's 100 MiB fits */
-  cfg->caps.argon2_time = 16;
-  cfg->caps.argon2_lanes = 16;
-  cfg->caps.bcrypt_cost = 16;
-  cfg->caps.crypt_rounds = 2000000;
-  cfg->caps.pbkdf2_rounds = 2000000;
+  cfg->caps.argon2_memory_kib = FSEC_DEFAULT_CAP_ARGON2_MEMORY_KIB;
+  cfg->caps.argon2_time = FSEC_DEFAULT_CAP_ARGON2_TIME;
+  cfg->caps.argon2_lanes = FSEC_DEFAULT_CAP_ARGON2_LANES;
+  cfg->caps.bcrypt_cost = FSEC_DEFAULT_CAP_BCRYPT_COST;
+  cfg->caps.crypt_rounds = FSEC_DEFAULT_CAP_CRYPT_ROUNDS;
+  cfg->caps.pbkdf2_rounds = FSEC_DEFAULT_CAP_PBKDF2_ROUNDS;
   cfg->caps.verify_budget = FSEC_DEFAULT_VERIFY_BUDGET;
   cfg->token_skew = FSEC_DEFAULT_TOKEN_SKEW;
-  cfg->token_max_chars = FSEC_DEFAULT_TOKEN_MAX_CHARS;
+  cfg->token_max_length = FSEC_DEFAULT_TOKEN_MAX_LENGTH;
 }
 
 int fsec__err(fsec_engine *e, int rc, const char *fmt, ...) {
@@ -81,23 +86,28 @@ static const char *config_problem(const fsec_config *cfg, int *rc) {
   if (cfg->password_salt && cfg->password_salt_len == 0)
     return "password_salt must not be empty";
   if (cfg->normalize > FSEC_NORM_NFKD) return "unknown normalization form";
-  if (cfg->password_max_bytes == 0 || cfg->password_max_bytes > 65536)
-    return "password_max_bytes must be 1..65536";
-  /* libsodium's own floors for argon2id: t >= 1, m >= 8 KiB. */
-  if (cfg->argon2_time < 1) return "argon2 time_cost must be >= 1";
-  if (cfg->argon2_memory_kib < 8) return "argon2 memory_cost must be >= 8 KiB";
-  if ((uint64_t)cfg->argon2_memory_kib * 1024 > crypto_pwhash_MEMLIMIT_MAX)
-    return "argon2 memory_cost is too large";
+  if (cfg->password_max_bytes < FSEC_PASSWORD_MAX_BYTES_MIN ||
+      cfg->password_max_bytes > FSEC_PASSWORD_MAX_BYTES_MAX)
+    return "password_max_bytes must be " RANGE(FSEC_PASSWORD_MAX_BYTES);
+  if (cfg->argon2_time < FSEC_ARGON2_TIME_MIN ||
+      cfg->argon2_time > FSEC_ARGON2_TIME_MAX)
+    return "argon2 time_cost must be " RANGE(FSEC_ARGON2_TIME);
+  if (cfg->argon2_memory_kib < FSEC_ARGON2_MEMORY_KIB_MIN ||
+      cfg->argon2_memory_kib > FSEC_ARGON2_MEMORY_KIB_MAX ||
+      (uint64_t)cfg->argon2_memory_kib * 1024 > crypto_pwhash_MEMLIMIT_MAX)
+    return "argon2 memory_cost must be KiB " RANGE(FSEC_ARGON2_MEMORY_KIB);
   /* below 1 the engine's own new hashes would not verify; NaN fails too */
   if (!(cfg->caps.verify_budget == 0 ||
-        (cfg->caps.verify_budget >= 1 && cfg->caps.verify_budget <= 1e6)))
-    return "verify_budget must be 0 (none) or 1..1000000";
+        (cfg->caps.verify_budget >= 1 &&
+         cfg->caps.verify_budget <= FSEC_VERIFY_BUDGET_MAX)))
+    return "verify_budget must be 0 (none) or 1.." STR(FSEC_VERIFY_BUDGET_MAX);
   if (cfg->schemes == 0 || (cfg->schemes & ~0x7fu))
     return "schemes must name at least one known scheme";
-  if (cfg->token_skew < 0 || cfg->token_skew > 86400)
-    return "token_clock_skew must be 0..86400 seconds";
-  if (cfg->token_max_chars < 64 || cfg->token_max_chars > 65536)
-    return "token_max_length must be 64..65536";
+  if (cfg->token_skew < 0 || cfg->token_skew > FSEC_TOKEN_SKEW_MAX)
+    return "token_clock_skew must be 0.." STR(FSEC_TOKEN_SKEW_MAX) " seconds";
+  if (cfg->token_max_length < FSEC_TOKEN_MAX_LENGTH_MIN ||
+      cfg->token_max_length > FSEC_TOKEN_MAX_LENGTH_MAX)
+    return "token_max_length must be " RANGE(FSEC_TOKEN_MAX_LENGTH);
   /* the helper is checked now, so a wrong path fails at start and not at
    * the first login */
   if (cfg->argon2_helper &&

@@ -108,10 +108,10 @@ int fsec_token_issue(fsec_engine *e, const char *purpose, size_t purpose_len,
   if (rc != FSEC_OK) return rc;
   if (payload_len && !payload)
     return fsec__err(e, FSEC_EINVAL, "payload is NULL");
-  if (payload_len > fsec_token_payload_max(e->cfg.token_max_chars))
+  if (payload_len > fsec_token_payload_max(e->cfg.token_max_length))
     return fsec__err(e, FSEC_ETOOLONG,
                      "token payload too long (at most %zu bytes)",
-                     fsec_token_payload_max(e->cfg.token_max_chars));
+                     fsec_token_payload_max(e->cfg.token_max_length));
   enclen = fsec_token_encoded_len(payload_len);
   if (outlen <= enclen)
     return fsec__err(e, FSEC_EINVAL, "token buffer too small");
@@ -178,7 +178,7 @@ int fsec_token_verify(fsec_engine *e, const char *purpose, size_t purpose_len,
 
   *status = FSEC_TOKEN_INVALID;
   if (rc != FSEC_OK) return rc;
-  if (token_len > e->cfg.token_max_chars)
+  if (token_len > e->cfg.token_max_length)
     return invalid(e, status, "token too long");
   cap = token_len / 4 * 3 + 3;
   if (cap > sizeof stackbuf && !(bin = malloc(cap)))

@@ -199,21 +199,21 @@ static void wrong_version_is_invalid(void) {
 
 static void length_caps(void) {
   fsec_engine *e = open_engine(NULL);
-  size_t max = fsec_token_payload_max(FSEC_DEFAULT_TOKEN_MAX_CHARS);
+  size_t max = fsec_token_payload_max(FSEC_DEFAULT_TOKEN_MAX_LENGTH);
   unsigned char *p = malloc(max + 1);
-  char *tok = malloc(FSEC_DEFAULT_TOKEN_MAX_CHARS + 16);
-  char *longtok = malloc(FSEC_DEFAULT_TOKEN_MAX_CHARS + 2);
+  char *tok = malloc(FSEC_DEFAULT_TOKEN_MAX_LENGTH + 16);
+  char *longtok = malloc(FSEC_DEFAULT_TOKEN_MAX_LENGTH + 2);
   result r;
   memset(p, 'x', max + 1);
   ASSERT_OK(fsec_token_issue(e, "auth", 4, p, max, NOW, tok,
-                             FSEC_DEFAULT_TOKEN_MAX_CHARS + 16, NULL));
-  ASSERT(strlen(tok) <= FSEC_DEFAULT_TOKEN_MAX_CHARS);
+                             FSEC_DEFAULT_TOKEN_MAX_LENGTH + 16, NULL));
+  ASSERT(strlen(tok) <= FSEC_DEFAULT_TOKEN_MAX_LENGTH);
   ASSERT_EQ(verify(e, "auth", tok, 60, NOW, &r), FSEC_TOKEN_VALID);
   ASSERT_EQ(fsec_token_issue(e, "auth", 4, p, max + 1, NOW, tok,
-                             FSEC_DEFAULT_TOKEN_MAX_CHARS + 16, NULL),
+                             FSEC_DEFAULT_TOKEN_MAX_LENGTH + 16, NULL),
             FSEC_ETOOLONG);
-  memset(longtok, 'A', FSEC_DEFAULT_TOKEN_MAX_CHARS + 1);
-  longtok[FSEC_DEFAULT_TOKEN_MAX_CHARS + 1] = '\0';
+  memset(longtok, 'A', FSEC_DEFAULT_TOKEN_MAX_LENGTH + 1);
+  longtok[FSEC_DEFAULT_TOKEN_MAX_LENGTH + 1] = '\0';
   ASSERT_EQ(verify(e, "auth", longtok, 60, NOW, &r), FSEC_TOKEN_INVALID);
   ASSERT(strstr(fsec_errmsg(e), "too long") != NULL);
   free(p);

@@ -23,13 +23,16 @@ local sort = table.sort
 local OWASP_ARGON2_MIN_MEMORY_KIB = 19456 -- 19 MiB
 local OWASP_ARGON2_MIN_TIME = 2
 local SECRET_KEY_MIN = 32
+-- The C engine's defaults and ranges (core/include/fsec/engine.h, exported
+-- as core.CONFIG): the keys it enforces are checked here against the same
+-- numbers, never against literals of this file.
+local ENGINE = require("fsec.core").CONFIG
 -- the parameters of new hashes when password_hash_options does not set
--- them (fsec.engine_config's, and the C engine's own defaults)
-local DEFAULT_ARGON2_TIME = 2
-local DEFAULT_ARGON2_MEMORY_KIB = 65536
--- the C engine's caps when password_hash_caps does not set them
--- (core/src/engine.c, fsec_config_init)
-local DEFAULT_CAPS = { argon2_memory_kib = 262144, argon2_time = 16, argon2_lanes = 16 }
+-- them (fsec.engine_config's)
+local DEFAULT_ARGON2_TIME = ENGINE.defaults.argon2_time
+local DEFAULT_ARGON2_MEMORY_KIB = ENGINE.defaults.argon2_memory_kib
+-- the caps when password_hash_caps does not set them
+local DEFAULT_CAPS = ENGINE.defaults.caps
 -- C0 controls and DEL: never in a header (CR LF would start another one)
 local CONTROL = "[%z\1-\31\127]"
 
@@ -49,9 +52,9 @@ local _M = { _VERSION = "0.1.0",
   DEFAULT_ARGON2_TIME = DEFAULT_ARGON2_TIME, DEFAULT_ARGON2_MEMORY_KIB = DEFAULT_ARGON2_MEMORY_KIB }
 
 -- Names that are not keys but were taken for one: the key's name. The C
--- engine calls the token length cap token_max_chars (core/include/fsec/
--- engine.h); the key is token_max_length. An error, not an alias: one
--- setting keeps one name.
+-- engine called the token length cap token_max_chars before 0.1.0; the
+-- key is token_max_length, in C too. An error, not an alias: one setting
+-- keeps one name.
 _M.RENAMED = { token_max_chars = "token_max_length" }
 
 
@@ -67,6 +70,12 @@ local function int_range(lo, hi)
     end
     return true
   end
+end
+
+-- The range the C engine enforces for its field name (core.CONFIG).
+local function engine_range(name)
+  local r = assert(ENGINE.ranges[name], name)
+  return int_range(r[1], r[2])
 end
 
 
@@ -229,6 +238,10 @@ local function check_secret_key(v)
 end
 
 
+-- password_hash_options.argon2's numbers: the engine's argon2 fields
+local ARGON2_RANGES = { time_cost = engine_range("argon2_time"),
+                        memory_cost = engine_range("argon2_memory_kib") }
+
 local function check_argon2_options(v)
   for k, x in pairs(v) do
     if k ~= "argon2" then
@@ -236,14 +249,10 @@ local function check_argon2_options(v)
     end
     if type(x) ~= "table" then return nil, "argon2 must be a table" end
     for opt, val in pairs(x) do
-      if opt == "time_cost" then
-        if not is_integer(val) or val < 1 or val > 64 then
-          return nil, "argon2.time_cost must be an integer 1..64"
-        end
-      elseif opt == "memory_cost" then
-        if not is_integer(val) or val < 8 or val > 4194304 then
-          return nil, "argon2.memory_cost must be KiB 8..4194304"
-        end
+      local range = ARGON2_RANGES[opt]
+      if range then
+        local ok, err = range(val)
+        if not ok then return nil, "argon2." .. opt .. ": " .. err end
       elseif opt == "parallelism" then
         if val ~= 1 then
           return nil, "argon2.parallelism must be 1 (libsodium hashes with one lane)"
@@ -307,16 +316,17 @@ _M.schema = {
       if v == false or NORMALIZE_FORMS[v] then return true end
       return nil, "NFC, NFD, NFKC, NFKD or false expected"
     end },
-  password_max_bytes = { type = "number", default = 1024,
-    check = int_range(1, 65536),
+  password_max_bytes = { type = "number", default = ENGINE.defaults.password_max_bytes,
+    check = engine_range("password_max_bytes"),
     description = "fsec: passwords longer than this are refused before hashing" },
   password_hash_caps = { type = "table", default = {}, check = check_caps,
     description = "fsec: most a stored hash may ask for (argon2_memory_kib, argon2_time, argon2_lanes, bcrypt_cost, crypt_rounds, pbkdf2_rounds)" },
-  password_verify_budget = { type = { "number", "boolean" }, default = 5,
+  password_verify_budget = { type = { "number", "boolean" }, default = ENGINE.defaults.caps.verify_budget,
     check = function(v)
-      -- below 1 fsec's own new hashes would be over it
-      if v == false or (type(v) == "number" and v >= 1 and v <= 1000000) then return true end
-      return nil, "a number 1..1000000 (times the cost of a new hash) or false expected"
+      -- below 1 fsec's own new hashes would be over it (the engine's range)
+      local lo, hi = ENGINE.ranges.verify_budget[1], ENGINE.ranges.verify_budget[2]
+      if v == false or (type(v) == "number" and v >= lo and v <= hi) then return true end
+      return nil, ("a number %d..%d (times the cost of a new hash) or false expected"):format(lo, hi)
     end,
     description = "fsec: a stored hash whose verify would cost more than this many new hashes "
       .. "(estimated from its own parameters) is refused unrun, as a wrong password; false: none" },
@@ -325,11 +335,11 @@ _M.schema = {
       .. "so that its 64 MiB map and unmap never stall this process's other threads" },
   allow_weak_password_hash = { type = "boolean", default = false,
     description = "fsec: allow argon2 parameters below OWASP's minimum (tests only)" },
-  token_max_length = { type = "number", default = 4096,
-    check = int_range(64, 65536),
+  token_max_length = { type = "number", default = ENGINE.defaults.token_max_length,
+    check = engine_range("token_max_length"),
     description = "fsec: longer tokens are invalid without being decoded" },
-  token_clock_skew = { type = "number", default = 60,
-    check = int_range(0, 86400),
+  token_clock_skew = { type = "number", default = ENGINE.defaults.token_skew,
+    check = engine_range("token_skew"),
     description = "fsec: seconds a token's issue time may lie in the future" },
   clock = { type = "function",
     description = "fsec: function returning the time in seconds (tests)" },

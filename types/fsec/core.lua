@@ -12,6 +12,7 @@
 ---@field SCHEMA_VERSION integer the store's schema version
 ---@field WAL_LIMIT integer WAL size (bytes) above which the syncer checkpoints
 ---@field LIMITS fsec.core.Limits the store's limits on values, from the C headers
+---@field CONFIG fsec.core.Config the engine's defaults and ranges (engine.h)
 ---@field header_find_ptr lightuserdata for LuaJIT's FFI (fsec.openresty)
 ---@field cookie_find_ptr lightuserdata for LuaJIT's FFI
 ---@field shared_counter_get_ptr lightuserdata for LuaJIT's FFI
@@ -32,6 +33,13 @@ local core = {}
 ---@field roles_per_user integer 64
 ---@field attempt_key integer a login-attempt key, 128
 ---@field meta integer a store meta key or value, 1024
+
+---The engine's defaults (`fsec_config_init`) and the ranges
+---`fsec_config_check` enforces, by `core.new`'s field names, so that
+---`fsec.config` checks the same numbers.
+---@class fsec.core.Config
+---@field defaults { password_max_bytes: integer, argon2_time: integer, argon2_memory_kib: integer, token_skew: integer, token_max_length: integer, caps: table<string, number> }
+---@field ranges table<string, integer[]> `{ lo, hi }` each: password_max_bytes, argon2_time, argon2_memory_kib, token_skew, token_max_length, verify_budget
 
 ---A new engine (keys in guarded memory) from `fsec.engine_config`'s table.
 ---@param cfg table

@@ -66,8 +66,8 @@ typedef struct fsec_config {
   size_t password_salt_len;
   fsec_norm_form normalize;
   size_t password_max_bytes;  /* longer passwords: FSEC_ETOOLONG */
-  uint32_t argon2_time;       /* new hashes: argon2id t (>= 1) */
-  uint32_t argon2_memory_kib; /* new hashes: argon2id m in KiB (>= 8) */
+  uint32_t argon2_time;       /* new hashes: argon2id t (1..64) */
+  uint32_t argon2_memory_kib; /* new hashes: argon2id m in KiB (8..4 GiB) */
   unsigned schemes;           /* FSEC_SCHEME_* accepted when verifying */
   fsec_hash_caps caps;
   /* Path of the fsec-argon2 program (built beside fsec.core). NULL: argon2
@@ -76,19 +76,41 @@ typedef struct fsec_config {
    * memory never hold this process's memory-map lock (other threads, such
    * as nginx's event loop, would wait for it). Copied by the engine. */
   const char *argon2_helper;
-  int64_t token_skew;     /* seconds a token's issued-at may be ahead */
-  size_t token_max_chars; /* longer token strings are invalid unread */
+  int64_t token_skew;      /* seconds a token's issued-at may be ahead */
+  size_t token_max_length; /* longer token strings are invalid unread */
 } fsec_config;
 
 #define FSEC_SECRET_KEY_MIN 32
 #define FSEC_DEFAULT_ARGON2_TIME 2
 #define FSEC_DEFAULT_ARGON2_MEMORY_KIB 65536 /* 64 MiB: libsodium INTERACTIVE */
 #define FSEC_DEFAULT_PASSWORD_MAX_BYTES 1024
-#define FSEC_DEFAULT_TOKEN_MAX_CHARS 4096
+#define FSEC_DEFAULT_TOKEN_MAX_LENGTH 4096
 #define FSEC_DEFAULT_TOKEN_SKEW 60
 /* Flask-Security's own default hashes cost at most about 4 (its argon2:
  * m = 100 MiB, t = 10), bcrypt 14 is 5, bcrypt 16 20. */
 #define FSEC_DEFAULT_VERIFY_BUDGET 5.0
+
+/* The ranges fsec_config_check enforces (inclusive). The binding exports
+ * them, with fsec_config_init's defaults, as core.CONFIG: the Lua
+ * configuration checks its keys against these, never against literals of
+ * its own, so that a setting has one range wherever it is given. */
+#define FSEC_PASSWORD_MAX_BYTES_MIN 1
+#define FSEC_PASSWORD_MAX_BYTES_MAX 65536
+#define FSEC_ARGON2_TIME_MIN 1 /* libsodium's floor */
+#define FSEC_ARGON2_TIME_MAX 64
+#define FSEC_ARGON2_MEMORY_KIB_MIN 8       /* libsodium's floor */
+#define FSEC_ARGON2_MEMORY_KIB_MAX 4194304 /* 4 GiB */
+#define FSEC_TOKEN_MAX_LENGTH_MIN 64
+#define FSEC_TOKEN_MAX_LENGTH_MAX 65536
+#define FSEC_TOKEN_SKEW_MAX 86400      /* seconds; the minimum is 0 */
+#define FSEC_VERIFY_BUDGET_MAX 1000000 /* 0 (none) or 1 .. this */
+/* fsec_config_init's caps on what a stored hash may ask for */
+#define FSEC_DEFAULT_CAP_ARGON2_MEMORY_KIB 262144 /* 256 MiB: Flask-Security's 100 MiB fits */
+#define FSEC_DEFAULT_CAP_ARGON2_TIME 16
+#define FSEC_DEFAULT_CAP_ARGON2_LANES 16
+#define FSEC_DEFAULT_CAP_BCRYPT_COST 16
+#define FSEC_DEFAULT_CAP_CRYPT_ROUNDS 2000000
+#define FSEC_DEFAULT_CAP_PBKDF2_ROUNDS 2000000
 
 /* Fill cfg with the defaults (no keys, no salt, NFKD, argon2id t=2 m=64 MiB,
  * every scheme but plaintext, caps: argon2 m <= 256 MiB, t <= 16, p <= 16,

@@ -39,7 +39,7 @@ FSEC_API size_t fsec_token_payload_max(size_t max_chars);
  * out receives fsec_token_encoded_len(payload_len) characters and a NUL;
  * outlen must be larger than that. *written (if not NULL) gets the length.
  * Returns FSEC_OK, FSEC_EINVAL (bad purpose or buffer), or FSEC_ETOOLONG
- * (the token would exceed cfg.token_max_chars). */
+ * (the token would exceed cfg.token_max_length). */
 FSEC_API FSEC_NODISCARD int fsec_token_issue(fsec_engine *e,
                                              const char *purpose,
                                              size_t purpose_len,
@@ -51,7 +51,7 @@ FSEC_API FSEC_NODISCARD int fsec_token_issue(fsec_engine *e,
 
 /* Check a token. Returns FSEC_OK with *status set, or FSEC_EINVAL for a bad
  * purpose or buffer (programmer errors). The token is read strictly: at
- * most cfg.token_max_chars characters, canonical base64url without padding
+ * most cfg.token_max_length characters, canonical base64url without padding
  * and nothing after it; the MAC is compared in constant time against every
  * key before anything else in the token is looked at. An issued-at more
  * than cfg.token_skew seconds ahead of now is invalid. max_age < 0 means
