@@ -147,7 +147,7 @@ end)
 
 
 describe("configuration names", function()
-  it("config.lua names each key once: the C engine's token_max_chars is refused, naming the key", function()
+  it("config.lua names each key once: the old name token_max_chars is refused, naming the key", function()
     local fsec = require "fsec"
     local ok, err = pcall(fsec.new, helpers.config{ token_max_chars = 8192 })
     assert.is_false(ok)
