@@ -33,7 +33,7 @@ sec:connect("user_authenticated", function(ev)
   print(("   audit: %s signed in via %s"):format(ev.user.email, table.concat(ev.authn_via, ",")))
 end)
 local DENY = { ["203.0.113.7"] = true }
-sec:policy("login", function(user, req)
+sec:policy("login", function(_user, req) -- _user: this rule looks at the address only
   return not DENY[req.remote_addr], "address on the deny list"
 end)
 
@@ -76,10 +76,10 @@ say("alice signs in (the email in any case)", outcome(cookies, names))
 
 -- Protected handlers: (req, user) -> status, body; a denial answers
 -- status, body, response (the headers to send)
-local admin_area = sec:roles_required("admin")(function(req, user)
+local admin_area = sec:roles_required("admin")(function(_req, user)
   return 200, "welcome to the admin area, " .. user.email
 end)
-local api = sec:auth_required("token", "session")(function(req, user)
+local api = sec:auth_required("token", "session")(function(_req, user)
   return 200, '{"user":"' .. user.email .. '"}'
 end)
 

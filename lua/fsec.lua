@@ -383,7 +383,8 @@ function Security:verify_and_update_password(password, user)
   if self._engine:needs_update(stored) then
     local h
     h, err, code = self:hash_password(password)
-    if h and self.datastore then
+    if not h then return true, err, code end -- verified; the new hash failed
+    if self.datastore then
       ok, err, code = self.datastore:set_password(user, h)
       if ok == nil then return true, err, code end -- verified; upgrade failed
     end

@@ -14,7 +14,8 @@ BUILD="cmake gcc make pkg-config libsodium-dev libutf8proc-dev libidn2-dev libcr
 TEST="lua-busted python3-flask-security python3-flask-sqlalchemy
   python3-sqlalchemy python3-passlib python3-argon2 python3-bcrypt sqlite3
   clang libclang-rt-14-dev valgrind lua-ldoc lua-markdown luarocks
-  man-db clang-format"  # man-db: spec/51 renders docs/fsec.1 with man --warnings
+  man-db clang-format lua-check"  # man-db: spec/51 renders docs/fsec.1 with man --warnings;
+                      # lua-check: luacheck for spec/check-luacheck.sh
 # The Debian packages (debian/, scripts/build-deb.sh); spec/check-deb.sh
 # builds them and installs them in a fresh Debian 12 root (debootstrap;
 # ss of iproute2 finds a free port for the example there).

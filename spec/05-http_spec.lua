@@ -72,8 +72,6 @@ describe("http.parse_cookies", function()
 end)
 
 describe("http.cookie", function()
-  local http = require "fsec.http"
-
   it("reads one name as parse_cookies does, on 5000 random headers", function()
     local pieces = { "session", "a", "__Host-session", "x.y", "s-1", "=", ";", " ", "\t", "v", "a b", "==", "%", "\0",
                      "; ", "session=", "; session=", "a=" }

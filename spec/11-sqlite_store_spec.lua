@@ -289,7 +289,6 @@ describe("transaction_deferred", function()
   end)
 
   it("a write after the database file was deleted under it fails (EDB), not silently lost", function()
-    local core = require "fsec.core"
     local db = helpers.tmpfile("deleted.db")
     local ds = assert(sqlite.new{ path = db })
     assert.is_true(ds:set_wal_syncer(function(p) return core.sync_wal(p) end))

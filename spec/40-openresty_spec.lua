@@ -62,8 +62,8 @@ describe_or_pending("the example app in nginx", function()
       with_app({ workers = workers }, function(app)
         local jar = app.dir .. ".jar"
         local c = example.api(app, { jar = jar })
-        local s, r = c.call("POST", "/register", { email = "new@example.org", password = "battery staple",
-                                                   password_confirm = "battery staple" })
+        local s = c.call("POST", "/register", { email = "new@example.org", password = "battery staple",
+                                                 password_confirm = "battery staple" })
         assert.equals(200, s)
         local link = latest_mail_link(app)
         assert.matches("^/confirm/", link)
@@ -74,13 +74,15 @@ describe_or_pending("the example app in nginx", function()
         assert.equals("200", p:read("*a")); p:close()
         local st0, hd0 = http(app, "OPTIONS", "/login")
         assert.equals(200, st0); assert.equals("GET, POST, HEAD, OPTIONS", hd0.allow)
-        local hd, consent
-        s, hd, consent = http(app, "GET", link, { jar = jar })
+        local _, consent
+        s, _, consent = http(app, "GET", link, { jar = jar })
         assert.equals(200, s)
         local page_csrf = consent:match('name="csrf_token" value="([^"]+)"')
+        local hd
         s, hd = http(app, "POST", link, { jar = jar, headers = { ["X-CSRF-Token"] = page_csrf } })
         assert.equals(302, s)
         assert.equals("/login", hd.location) -- not /confirm: "already confirmed"
+        local r
         s, r = c.call("POST", "/login?include_auth_token", { email = "new@example.org", password = "battery staple" })
         assert.equals(200, s)
         local token = r.user.authentication_token
@@ -119,9 +121,9 @@ describe_or_pending("the example app in nginx", function()
         helpers.sh(("cp %s %s.old"):format(jar, jar))
         s = c.call("POST", "/logout")
         assert.equals(200, s)
-        local st, hd = http(app, "GET", "/profile", { jar = jar })
+        local st, out = http(app, "GET", "/profile", { jar = jar })
         assert.equals(302, st)
-        assert.equals("/login?next=/profile", hd.location)
+        assert.equals("/login?next=/profile", out.location)
         -- the cookie from before the logout, in every worker at once (each
         -- cached the session above: the shared generation drops it)
         for _ = 1, 6 do
@@ -135,8 +137,8 @@ describe_or_pending("the example app in nginx", function()
         assert.matches("X-Fsec-Link: " .. app.base .. "/reset/", latest_mail(app), 1, true)
         -- a raw URI that nginx routes to /login but that, as a form's
         -- action, would post to another host: the form posts to /login
-        local p = io.popen("curl -s --path-as-is '" .. app.base .. "//evil.example/..%2flogin'")
-        local page = p:read("*a"); p:close()
+        local raw = io.popen("curl -s --path-as-is '" .. app.base .. "//evil.example/..%2flogin'")
+        local page = raw:read("*a"); raw:close()
         -- the example's own pages are framed by no other site either
         local _, ph = http(app, "GET", "/", { jar = jar })
         assert.equals("DENY", ph["x-frame-options"]); assert.equals("private, no-store", ph["cache-control"])

@@ -142,6 +142,7 @@ cli("issue 19 item 10: the fsec command on hostile input", function()
     assert.equals(1, rc, out)
     assert.matches("role 'adm\\u009bin': EINVAL: role name has a control character or comma", out, 1, true)
     rc, out = fsec(db, "db check --json")
+    assert.equals(0, rc, out)
     assert.same({ 0, 0 }, { cjson.decode(out).users, cjson.decode(out).roles })
     -- the datastore API in memory says the same
     local mem = require("fsec.datastore.memory").new()

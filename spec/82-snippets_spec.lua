@@ -45,7 +45,6 @@ local app = require "spec.tools.example_app"
 
 local LUA = jit and "luajit" or "lua5.4"
 local BUILD = os.getenv("FSEC_BUILD_DIR") or "build"
-local ROOT = app.run("pwd"):match("[^\n]+")
 local TWO_COMMANDS = { ["sh scripts/run.sh"] = true, ["sh scripts/test.sh"] = true }
 local LANGS = { lua = true, sh = true, nginx = true, text = true, json = true }
 -- nginx's Lua is LuaJIT, and nginx does not run under the sanitizer pass
@@ -222,6 +221,12 @@ local function session(docname)
 end
 
 --- The checks of one document before anything runs: nil, or the problems.
+-- Does the block before list[i] run (an sh or lua block, alone or continuing)?
+local function runs_before(list, i)
+  local p = list[i - 1]
+  return p ~= nil and (p.lang == "sh" or p.lang == "lua") and (not p.marker or p.marker == "continues")
+end
+
 local function lint(name, list)
   local bad = {}
   local function no(b, why) bad[#bad + 1] = ("%s:%d: ```%s: %s"):format(name, b.line, b.lang, why) end
@@ -233,7 +238,7 @@ local function lint(name, list)
       no(b, "unknown marker '" .. m .. "'")
     elseif b.lang == "nginx" and not m:match("^file ") then no(b, "an nginx block must be a file a later sh block starts")
     elseif (b.lang == "text" or b.lang == "json") and m ~= "output" and m ~= "" then no(b, "output blocks take only the output marker")
-    elseif (b.lang == "text" or b.lang == "json") and m == "" and not (list[i - 1] and (list[i - 1].lang == "sh" or list[i - 1].lang == "lua") and (not list[i - 1].marker or list[i - 1].marker == "continues")) then
+    elseif (b.lang == "text" or b.lang == "json") and m == "" and not runs_before(list, i) then
       no(b, "output not right after a block that runs: mark it <!-- snippet: output -->")
     elseif m:match("^covered by ") then
       if b.lang ~= "sh" then no(b, "only sh blocks are covered by a test")
@@ -271,7 +276,7 @@ local function run_document(name, list)
   local bad = lint(name, list)
   assert(not bad, bad)
   -- chains: a block marked continues joins the previous one of its language
-  local last_of, chain_of, chain = {}, {}, {}
+  local last_of, chain_of = {}, {}
   for i, b in ipairs(list) do
     if b.lang == "lua" or b.lang == "sh" then
       if b.marker == "continues" then
@@ -279,7 +284,6 @@ local function run_document(name, list)
         chain_of[i] = chain_of[last_of[b.lang]]
       elseif not b.marker then
         chain_of[i] = { first = i }
-        chain[#chain + 1] = chain_of[i]
       end
       if chain_of[i] then chain_of[i].last = i; last_of[b.lang] = i end
     end

@@ -130,7 +130,7 @@ end
 --- Hooks: the custom flow. Runs in every worker.
 function _M.setup(sec)
   if VERIFY_LOG then log_verifications(sec) end
-  sec:policy("login", function(user, req)
+  sec:policy("login", function(_user, req) -- the deny file names addresses, not users
     local f = io.open(PREFIX .. DENY_FILE)
     if not f then return true end
     for line in f:lines() do
@@ -277,18 +277,18 @@ local function list_page(dir)
   local n = mailbox.page_number(ngx.var.arg_page)
   if not n then return refuse(400, "page must be a whole number from 1") end
   local names = mailbox.list(dir)
-  local shown, pages = mailbox.page(names, n)
-  if n > pages then return refuse(404, "no such page: there are " .. pages) end
+  local shown, last = mailbox.page(names, n)
+  if n > last then return refuse(404, "no such page: there are " .. last) end
   local items = {}
   for i, name in ipairs(shown) do
     items[i] = ('<li><a href="/mail/%s">%s</a></li>'):format(escape(name), escape(name))
   end
   local nav = {}
   if n > 1 then nav[#nav + 1] = ('<a id="newer" href="/mail?page=%d">Newer</a>'):format(n - 1) end
-  if n < pages then nav[#nav + 1] = ('<a id="older" href="/mail?page=%d">Older</a>'):format(n + 1) end
+  if n < last then nav[#nav + 1] = ('<a id="older" href="/mail?page=%d">Older</a>'):format(n + 1) end
   html("Mailbox", #items == 0 and "<p>No messages yet.</p>"
     or ('<p id="mail-count">Page %d of %d (%d messages)</p><ul>%s</ul><nav>%s</nav>')
-      :format(n, pages, #names, table.concat(items), table.concat(nav)))
+      :format(n, last, #names, table.concat(items), table.concat(nav)))
 end
 
 function _M.mailbox()

@@ -61,7 +61,9 @@ local function open_security(args, create)
   else
     local key, salt = os.getenv("FSEC_SECRET_KEY"), os.getenv("FSEC_PASSWORD_SALT")
     cfg = { secret_key = key, password_salt = salt ~= "" and salt or nil }
-    if not key or key == "" then die("hashing a password needs --config FILE or FSEC_SECRET_KEY and FSEC_PASSWORD_SALT") end
+    if not key or key == "" then
+      die("hashing a password needs --config FILE or FSEC_SECRET_KEY and FSEC_PASSWORD_SALT")
+    end
   end
   cfg.database = args.database
   cfg.datastore = nil
@@ -411,7 +413,8 @@ local function parser()
     c:argument("role")
   end
   for _, verb in ipairs{ "add-permissions", "remove-permissions" } do
-    local c = roles:command(verb, verb == "add-permissions" and "Add permissions to a role." or "Remove permissions from a role.")
+    local c = roles:command(verb, verb == "add-permissions" and "Add permissions to a role."
+                                  or "Remove permissions from a role.")
     c:argument("role")
     c:argument("permissions", "Comma-separated permissions.")
   end
@@ -423,7 +426,8 @@ local function parser()
 
   local imp = p:command("import", "Import from another system.")
   imp:command_target("import_command")
-  local fs = imp:command("flask-security", "Users, roles, links, hashes and tracking of a Flask-Security SQLite database.")
+  local fs = imp:command("flask-security",
+                         "Users, roles, links, hashes and tracking of a Flask-Security SQLite database.")
   fs:argument("source", "The Flask-Security database file.")
   fs:flag("--quiet", "No progress bar.")
   fs:flag("--merge-roles", "Let roles that exist here gain the source's permissions (else such an import is refused).")

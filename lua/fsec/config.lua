@@ -320,7 +320,8 @@ _M.schema = {
     check = engine_range("password_max_bytes"),
     description = "fsec: passwords longer than this are refused before hashing" },
   password_hash_caps = { type = "table", default = {}, check = check_caps,
-    description = "fsec: most a stored hash may ask for (argon2_memory_kib, argon2_time, argon2_lanes, bcrypt_cost, crypt_rounds, pbkdf2_rounds)" },
+    description = "fsec: most a stored hash may ask for (argon2_memory_kib, argon2_time, argon2_lanes, " ..
+        "bcrypt_cost, crypt_rounds, pbkdf2_rounds)" },
   password_verify_budget = { type = { "number", "boolean" }, default = ENGINE.defaults.caps.verify_budget,
     check = function(v)
       -- below 1 fsec's own new hashes would be over it (the engine's range)
@@ -454,7 +455,8 @@ _M.schema = {
   auto_login_after_reset = { type = "boolean", default = false },
   return_generic_responses = { type = "boolean", default = false },
   page_security_headers = { type = "boolean", default = true,
-    description = "fsec: X-Frame-Options DENY, CSP frame-ancestors 'none' and nosniff on the HTML pages; false: none (a page framed on purpose)" },
+    description = "fsec: X-Frame-Options DENY, CSP frame-ancestors 'none' and nosniff on the HTML pages; false: " ..
+        "none (a page framed on purpose)" },
   cache_control = { type = { "string", "boolean" }, default = "private, no-store",
     check = function(v)
       if v == false then return true end
@@ -463,7 +465,8 @@ _M.schema = {
       end
       return true
     end,
-    description = "Cache-Control of every answer of fsec's endpoints (Flask-Security-Too 5.8's CACHE_CONTROL); false: none" },
+    description = "Cache-Control of every answer of fsec's endpoints (Flask-Security-Too 5.8's CACHE_CONTROL); " ..
+        "false: none" },
   post_register_view = { type = "string", check = view },
   post_confirm_view = { type = "string", check = view },
   post_reset_view = { type = "string", check = view },
@@ -489,7 +492,8 @@ _M.schema = {
   csrf_ignore_unauth_endpoints = { type = "boolean", default = false },
   csrf_protect_mechanisms = { type = "table", default = { "session", "basic" },
     check = string_list({ session = true, token = true, basic = true }),
-    description = "Mechanisms whose state-changing requests need a CSRF token (fsec leaves out token: no ambient credential)" },
+    description = "Mechanisms whose state-changing requests need a CSRF token (fsec leaves out token: no ambient " ..
+        "credential)" },
   csrf_time_limit = { type = "number", default = 3600, check = int_range(60, 2^31) },
   csrf_cookie_name = { type = "string", default = "fsec_csrf", check = cookie_name,
     description = "fsec: binds CSRF tokens of anonymous clients" },
@@ -498,13 +502,16 @@ _M.schema = {
   login_lockout_window = { type = "number", default = 900, check = int_range(1, 2^31),
     description = "fsec: seconds" },
   throttle_client_limit = { type = "number", default = 30, check = int_range(0, 1000000),
-    description = "fsec: credential and instruction POSTs (and HTTP Basic checks) a client address may make per throttle_window; more answer 429 with Retry-After, before any hashing (0: off)" },
+    description = "fsec: credential and instruction POSTs (and HTTP Basic checks) a client address may make per " ..
+        "throttle_window; more answer 429 with Retry-After, before any hashing (0: off)" },
   throttle_identity_limit = { type = "number", default = 20, check = int_range(0, 1000000),
-    description = "fsec: password checks one account (identity) may get per throttle_window, from all clients together (0: off)" },
+    description = "fsec: password checks one account (identity) may get per throttle_window, from all clients " ..
+        "together (0: off)" },
   throttle_window = { type = "number", default = 60, check = int_range(1, 86400),
     description = "fsec: seconds" },
   mail_address_limit = { type = "number", default = 5, check = int_range(0, 1000000),
-    description = "fsec: instruction mails (reset, confirm, passwordless, registration of a taken address) one address may be sent per mail_limit_window (0: off)" },
+    description = "fsec: instruction mails (reset, confirm, passwordless, registration of a taken address) one " ..
+        "address may be sent per mail_limit_window (0: off)" },
   mail_client_limit = { type = "number", default = 20, check = int_range(0, 1000000),
     description = "fsec: instruction mails one client address may cause per mail_limit_window (0: off)" },
   mail_limit_window = { type = "number", default = 3600, check = int_range(1, 2^31),
@@ -530,7 +537,8 @@ _M.schema = {
       if v:match("^https?://[%w.-]+:?%d*$") or v:match("^https?://%[[%x:.]+%]:?%d*$") then return true end
       return nil, "scheme://host[:port] expected (http or https, no path)"
     end,
-    description = "fsec: scheme://host[:port] for links in mail; set it whenever mail is sent (unset: the request's Host, which any client chooses; fsec.new warns)" },
+    description = "fsec: scheme://host[:port] for links in mail; set it whenever mail is sent (unset: the " ..
+        "request's Host, which any client chooses; fsec.new warns)" },
   render = { type = "function",
     description = "fsec: function(page, context) -> html or nil (nil: the built-in page)" },
 }

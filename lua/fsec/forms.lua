@@ -8,8 +8,6 @@ local core = require "fsec.core"
 local http = require "fsec.http"
 
 local type = type
-local pairs = pairs
-local ipairs = ipairs
 local tonumber = tonumber
 local char = string.char
 local setmetatable = setmetatable

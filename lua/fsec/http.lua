@@ -28,7 +28,6 @@ local format = string.format
 local byte = string.byte
 local find = string.find
 local sub = string.sub
-local match = string.match
 
 
 local json = cjson.new()

@@ -28,7 +28,6 @@ local function epoch(v)
   if type(v) ~= "string" then return nil end
   local y, mo, d, h, mi, s = v:match("^(%d+)-(%d+)-(%d+)[ T](%d+):(%d+):(%d+)")
   if not y then return nil end
-  local days = 0
   y, mo, d = tonumber(y), tonumber(mo), tonumber(d)
   -- days from civil (Howard Hinnant's algorithm): no os.time, no local time zone
   local yy = mo <= 2 and y - 1 or y
@@ -37,7 +36,7 @@ local function epoch(v)
   local mp = (mo + 9) % 12
   local doy = math.floor((153 * mp + 2) / 5) + d - 1
   local doe = yoe * 365 + math.floor(yoe / 4) - math.floor(yoe / 100) + doy
-  days = era * 146097 + doe - 719468
+  local days = era * 146097 + doe - 719468
   return days * 86400 + tonumber(h) * 3600 + tonumber(mi) * 60 + tonumber(s)
 end
 _M.epoch = epoch
@@ -296,10 +295,10 @@ function _M.flask_security(ds, source, opts)
   local function say(line) print_line(tty.text(line)) end
   local engine = opts.engine or default_engine()
   local src = open_source(source)
-  local ok, ucols, roles, users, links, keys = pcall(read_source, src)
+  local read, ucols, roles, users, links, keys = pcall(read_source, src)
   src.con:close()
   src.driver:close()
-  if not ok then error(ucols, 0) end
+  if not read then error(ucols, 0) end
   local has_uq = ucols.fs_uniquifier
 
   local role_name = {}
@@ -353,7 +352,8 @@ function _M.flask_security(ds, source, opts)
           password = password, active = is_active(u.active),
           confirmed_at = epoch(u.confirmed_at),
           fs_uniquifier = uq,
-          fs_token_uniquifier = ucols.fs_token_uniquifier and u.fs_token_uniquifier ~= "" and u.fs_token_uniquifier or nil,
+          fs_token_uniquifier = ucols.fs_token_uniquifier and u.fs_token_uniquifier ~= ""
+                                and u.fs_token_uniquifier or nil,
           roles = user_roles[u.id],
         }
         if not new then error("user " .. tostring(u.email) .. ": " .. tostring(err), 0) end

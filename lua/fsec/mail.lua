@@ -74,13 +74,13 @@ local function write_file(sec, msg)
     return nil, "mail_dir must name a folder (not empty, no NUL byte)"
   end
   -- every time (one mkdir call): a folder removed while running comes back
-  local made, err, code = core.make_private_dir(dir)
+  local made, err = core.make_private_dir(dir)
   if not made then return nil, err end
   local text = message_text(msg)
   counter = counter + 1
   for _ = 1, 8 do -- a name taken already (a copied folder, say) is never written over
     local name = format("%s/%d-%05d-%s-%s.eml", dir, os.time(), counter, core.random_id(16):sub(1, 12), msg.kind)
-    local ok
+    local ok, code
     ok, err, code = core.create_private_file(name, text)
     if ok then return name end
     if code ~= "EEXIST" then return nil, err end

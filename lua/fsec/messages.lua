@@ -12,26 +12,31 @@ local _M = { _VERSION = "0.1.0" }
 _M.DEFAULT = {
   API_ERROR = "Input not appropriate for requested API",
   GENERIC_AUTHN_FAILED = "Authentication failed - identity or password/passcode invalid",
-  GENERIC_RECOVERY = "If that email address is in our system, you will receive an email describing how to reset your password.",
+  GENERIC_RECOVERY = "If that email address is in our system, you will receive an email describing how to reset " ..
+      "your password.",
   UNAUTHORIZED = "You do not have permission to view this resource.",
   UNAUTHENTICATED = "You must sign in to view this resource.",
   REAUTHENTICATION_REQUIRED = "You must reauthenticate to access this endpoint",
-  CONFIRM_REGISTRATION = "Thank you. To confirm your email address %(email)s, please click on the link in the email we have just sent to you.",
+  CONFIRM_REGISTRATION = "Thank you. To confirm your email address %(email)s, please click on the link in the " ..
+      "email we have just sent to you.",
   EMAIL_CONFIRMED = "Thank you. Your email has been confirmed.",
   ALREADY_CONFIRMED = "Your email has already been confirmed.",
   INVALID_CONFIRMATION_TOKEN = "Invalid confirmation token.",
   EMAIL_ALREADY_ASSOCIATED = "%(email)s is already associated with an account.",
-  IDENTITY_ALREADY_ASSOCIATED = "Identity attribute '%(attr)s' with value '%(value)s' is already associated with an account.",
+  IDENTITY_ALREADY_ASSOCIATED = "Identity attribute '%(attr)s' with value '%(value)s' is already associated with " ..
+      "an account.",
   IDENTITY_NOT_REGISTERED = "Identity %(id)s not registered",
   PASSWORD_MISMATCH = "Password does not match",
   RETYPE_PASSWORD_MISMATCH = "Passwords do not match",
   INVALID_REDIRECT = "Redirections outside the domain are forbidden",
   PASSWORD_RESET_REQUEST = "Instructions to reset your password have been sent to %(email)s.",
-  PASSWORD_RESET_EXPIRED = "You did not reset your password within %(within)s. New instructions have been sent to %(email)s.",
+  PASSWORD_RESET_EXPIRED = "You did not reset your password within %(within)s. New instructions have been sent to " ..
+      "%(email)s.",
   INVALID_RESET_PASSWORD_TOKEN = "Invalid reset password token.",
   CONFIRMATION_REQUIRED = "Email requires confirmation.",
   CONFIRMATION_REQUEST = "Confirmation instructions have been sent to %(email)s.",
-  CONFIRMATION_EXPIRED = "You did not confirm your email within %(within)s. New instructions to confirm your email have been sent to %(email)s.",
+  CONFIRMATION_EXPIRED = "You did not confirm your email within %(within)s. New instructions to confirm your " ..
+      "email have been sent to %(email)s.",
   LOGIN_EXPIRED = "You did not login within %(within)s. New instructions to login have been sent to %(email)s.",
   LOGIN_EMAIL_SENT = "Instructions to login have been sent to %(email)s.",
   INVALID_LOGIN_TOKEN = "Invalid login token.",

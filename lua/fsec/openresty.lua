@@ -316,7 +316,7 @@ end
 --- content_by_lua: answer fsec's endpoints (404 for anything else).
 function _M.serve()
   if not sec then not_ready() end
-  local req, status = _M.request()
+  local req = _M.request()
   if not req then return too_large() end
   local res = sec:handle(req)
   if not res then return ngx.exit(404) end

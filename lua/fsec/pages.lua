@@ -105,7 +105,9 @@ _M.PAGES = {
     local inner = field(ctx, "email", "Email address", "email", "email")
     if ctx.username then inner = inner .. field(ctx, "username", "Username", "text", "username") end
     inner = inner .. field(ctx, "password", "Password", "password", "new-password")
-    if ctx.confirm then inner = inner .. field(ctx, "password_confirm", "Retype password", "password", "new-password") end
+    if ctx.confirm then
+      inner = inner .. field(ctx, "password_confirm", "Retype password", "password", "new-password")
+    end
     return "Register", form(ctx, inner, "Register") .. links(ctx)
   end,
   forgot = function(ctx)

@@ -6,7 +6,7 @@
 -- CSI U+009B, DEL, bidirectional overrides). Lua 5.1 (LuaJIT) and 5.4.
 -- @module fsec.tty
 
-local byte, char, format, find = string.byte, string.char, string.format, string.find
+local byte, format, find = string.byte, string.format, string.find
 local concat = table.concat
 
 local _M = { _VERSION = "0.1.0" }

@@ -20,7 +20,6 @@ local mail = require "fsec.mail"
 local pages = require "fsec.pages"
 local redirect = require "fsec.redirect"
 local throttle = require "fsec.throttle"
-local userlib = require "fsec.user"
 local datastore = require "fsec.datastore"
 local must = datastore.must
 
@@ -58,7 +57,7 @@ local flash, take_flashes = flashes.add, flashes.take
 -- Answers
 ------------------------------------------------------------------------
 
-local function payload(sec, user, req, include_token)
+local function payload(sec, user, include_token)
   local t = {}
   local hook = sec._cfg.security_payload
   if hook then
@@ -200,7 +199,7 @@ local function signed_in(sec, req, res)
   return user.is_authenticated and user or nil
 end
 
-local function anonymous_required(sec, req, res, json)
+local function anonymous_required(sec, res, json)
   if json then return res:json(400, { errors = { sec.msg("ANONYMOUS_USER_REQUIRED") } }) end
   return res:redirect(sec._cfg.post_login_view)
 end
@@ -271,14 +270,16 @@ function V.login(sec, req, res, fields, json)
   if req.method == "GET" then
     if json then
       local t = { identity_attributes = sec:get_identity_attributes() }
-      if current then t.user = payload(sec, current, req, false) end
+      if current then t.user = payload(sec, current, false) end
       return json_ok(sec, req, res, t)
     end
     if current then return res:redirect(sec._cfg.post_login_view) end
-    return page(sec, req, res, "login", nil, { links = home_links(sec), next = http.single(req.query, "next", 2048),
-                                               remember = sec._cfg.default_remember_me, username = login_by_username(sec) })
+    return page(sec, req, res, "login", nil, { links = home_links(sec),
+                                               next = http.single(req.query, "next", 2048),
+                                               remember = sec._cfg.default_remember_me,
+                                               username = login_by_username(sec) })
   end
-  if current then return anonymous_required(sec, req, res, json) end
+  if current then return anonymous_required(sec, res, json) end
   local form = forms.new(sec, fields)
   local field, identity = login_identity(sec, form)
   local password = form:password("password")
@@ -306,7 +307,7 @@ function V.login(sec, req, res, fields, json)
                                                 remember = form:bool("remember"), username = login_by_username(sec) })
   end
   if json then
-    return json_ok(sec, req, res, { tf_required = false, user = payload(sec, user, req, wants_token(req)) })
+    return json_ok(sec, req, res, { tf_required = false, user = payload(sec, user, wants_token(req)) })
   end
   return res:redirect(nxt or sec._cfg.post_login_view)
 end
@@ -351,10 +352,10 @@ local function instructions(sec, req, res, fields, json, o)
   -- answer is the usual one and no mail goes; without, 429
   local allowed, wait = true, nil
   if email then allowed, wait = throttle.mail(sec, req, email) end
-  local generic = sec._cfg.return_generic_responses
-  if not allowed and not generic then return throttle.refuse(res, json, wait) end
+  local generic_mode = sec._cfg.return_generic_responses
+  if not allowed and not generic_mode then return throttle.refuse(res, json, wait) end
   local base = mail.base_url(sec, req)
-  if generic and email and form:ok() then
+  if generic_mode and email and form:ok() then
     -- the answer cannot depend on the account: finding it and mailing it
     -- come after the answer (later), so a known address and an unknown
     -- one cost the request the same work, and the same time
@@ -371,7 +372,7 @@ local function instructions(sec, req, res, fields, json, o)
     end
     if form:ok() then
       o.send(user, base)
-    elseif generic and form.field_errors.email and (email or o.generic_any) then
+    elseif generic_mode and form.field_errors.email and (email or o.generic_any) then
       form = forms.new(sec, fields) -- the same answer whether or not the account exists
     end
   end
@@ -385,7 +386,7 @@ local function instructions(sec, req, res, fields, json, o)
 end
 
 function V.passwordless(sec, req, res, fields, json)
-  if req.method == "POST" and signed_in(sec, req, res) then return anonymous_required(sec, req, res, json) end
+  if req.method == "POST" and signed_in(sec, req, res) then return anonymous_required(sec, res, json) end
   return instructions(sec, req, res, fields, json, {
     page = "login", extra = { passwordless = true, links = home_links(sec) },
     get_json = { identity_attributes = sec:get_identity_attributes() },
@@ -418,7 +419,7 @@ end
 function V.login_token(sec, req, res, _, json, token)
   -- signed in already: following someone else's link must not switch the
   -- account (login CSRF); Flask-Security's token_login is anonymous-only
-  if signed_in(sec, req, res) then return anonymous_required(sec, req, res, json) end
+  if signed_in(sec, req, res) then return anonymous_required(sec, res, json) end
   local user, state = user_from_token(sec, "login", token, sec._cfg.login_within)
   local key
   if not user or state == "invalid" or not user.active or auth.lockout_active(sec, user) then
@@ -435,7 +436,7 @@ function V.login_token(sec, req, res, _, json, token)
   end
   if json then
     if key then return res:json(400, { errors = { sec.msg(key, vars) } }) end
-    return json_ok(sec, req, res, { user = payload(sec, user, req, false) })
+    return json_ok(sec, req, res, { user = payload(sec, user, false) })
   end
   if key then
     flash(sec, req, res, "error", key, vars)
@@ -465,7 +466,7 @@ function V.logout_page(sec, req, res)
 end
 
 function V.register(sec, req, res, fields, json)
-  if signed_in(sec, req, res) then return anonymous_required(sec, req, res, json) end
+  if signed_in(sec, req, res) then return anonymous_required(sec, res, json) end
   local extra = { links = home_links(sec), confirm = sec._cfg.password_confirm_required,
                   username = sec._cfg.username_enable }
   if req.method == "GET" then
@@ -528,7 +529,7 @@ function V.register(sec, req, res, fields, json)
     return res:redirect(nxt or cfg.post_register_view or cfg.post_login_view)
   end
   local hash = auth.new_hash(sec, password)
-  local user, err, code = auth.check_store(ds:create_user{ email = email, username = username, password = hash })
+  local user, _, code = auth.check_store(ds:create_user{ email = email, username = username, password = hash })
   if not user then
     if code == "EEXIST" then form:error("email", "EMAIL_ALREADY_ASSOCIATED", { email = email })
     else form:error("", "API_ERROR") end
@@ -539,7 +540,8 @@ function V.register(sec, req, res, fields, json)
                                         form_data = { email = email, username = username } })
   local logged_in = false
   if cfg.confirmable then
-    mail.send(sec, "welcome_confirm", user, link(sec, mail.base_url(sec, req), "confirm_url", make_token(sec, "confirm", user)))
+    local token = make_token(sec, "confirm", user)
+    mail.send(sec, "welcome_confirm", user, link(sec, mail.base_url(sec, req), "confirm_url", token))
   else
     mail.send(sec, "welcome", user, mail.base_url(sec, req) .. url(sec, "login_url"))
   end
@@ -547,7 +549,7 @@ function V.register(sec, req, res, fields, json)
     logged_in = sec:login_user(req, res, user, { authn_via = { "register" } }) == true
   end
   if json then
-    local t = { user = payload(sec, user, req, logged_in and wants_token(req)) }
+    local t = { user = payload(sec, user, logged_in and wants_token(req)) }
     if logged_in then t.tf_required = false end
     return json_ok(sec, req, res, t)
   end
@@ -610,7 +612,7 @@ end
 -- /reset and /reset/<token> are for signed-out users, as in
 -- Flask-Security (its anonymous_user_required, GET included).
 function V.forgot(sec, req, res, fields, json)
-  if signed_in(sec, req, res) then return anonymous_required(sec, req, res, json) end
+  if signed_in(sec, req, res) then return anonymous_required(sec, res, json) end
   return instructions(sec, req, res, fields, json, {
     page = "forgot", extra = { links = home_links(sec) },
     refuse = function(user)
@@ -623,7 +625,7 @@ function V.forgot(sec, req, res, fields, json)
   })
 end
 function V.reset_token(sec, req, res, fields, json, token)
-  if signed_in(sec, req, res) then return anonymous_required(sec, req, res, json) end
+  if signed_in(sec, req, res) then return anonymous_required(sec, res, json) end
   local cfg, ds = sec._cfg, sec.datastore
   local user, state = user_from_token(sec, "reset", token, cfg.reset_password_within)
   local vars = { within = within_text(cfg.reset_password_within), email = user and user.email }
@@ -682,7 +684,7 @@ function V.reset_token(sec, req, res, fields, json, token)
     sec:login_user(req, res, user, { authn_via = { "reset" } }) == true
   if json then
     if logged_in then
-      return json_ok(sec, req, res, { tf_required = false, user = payload(sec, user, req, wants_token(req)) })
+      return json_ok(sec, req, res, { tf_required = false, user = payload(sec, user, wants_token(req)) })
     end
     return res:json(200, {})
   end
@@ -705,13 +707,14 @@ function V.change(sec, req, res, fields, json)
   local via = sec:authn_via(req)
   if via == "session" or via == "remember" then
     local cfg = sec._cfg
-    if not sec:check(req, { auth = { "session" }, within = cfg.freshness, grace = cfg.freshness_grace_period }, res) then
+    local fresh = { auth = { "session" }, within = cfg.freshness, grace = cfg.freshness_grace_period }
+    if not sec:check(req, fresh, res) then
       return res
     end
   end
   if req.method == "GET" then
     if json then
-      return json_ok(sec, req, res, { user = payload(sec, user, req, false), active_password = user.password ~= nil })
+      return json_ok(sec, req, res, { user = payload(sec, user, false), active_password = user.password ~= nil })
     end
     return page(sec, req, res, "change", nil)
   end
@@ -755,7 +758,7 @@ function V.change(sec, req, res, fields, json)
   sec.signals:send("password_changed", { user = auth.public_user(user) })
   mail.send(sec, "change_notice", user,
             mail.base_url(sec, req) .. url(sec, sec._cfg.recoverable and "reset_url" or "login_url"))
-  if json then return json_ok(sec, req, res, { user = payload(sec, user, req, wants_token(req)) }) end
+  if json then return json_ok(sec, req, res, { user = payload(sec, user, wants_token(req)) }) end
   flash(sec, req, res, "success", "PASSWORD_CHANGE")
   return res:redirect(sec._cfg.post_change_view or sec._cfg.post_login_view)
 end
@@ -766,7 +769,7 @@ function V.verify(sec, req, res, fields, json)
   if req.method == "GET" then
     if json then
       -- fsec has no WebAuthn: the key Flask-Security's clients read is false
-      return json_ok(sec, req, res, { user = payload(sec, user, req, false), has_webauthn_verify_credential = false })
+      return json_ok(sec, req, res, { user = payload(sec, user, false), has_webauthn_verify_credential = false })
     end
     return page(sec, req, res, "verify", nil, { next = http.single(req.query, "next", 2048) })
   end
@@ -786,7 +789,7 @@ function V.verify(sec, req, res, fields, json)
     if json then return json_error(res, form) end
     return page(sec, req, res, "verify", form, { next = nxt or nil })
   end
-  if json then return json_ok(sec, req, res, { user = payload(sec, user, req, wants_token(req)) }) end
+  if json then return json_ok(sec, req, res, { user = payload(sec, user, wants_token(req)) }) end
   flash(sec, req, res, "info", "REAUTHENTICATION_SUCCESSFUL")
   return res:redirect(nxt or sec._cfg.post_login_view)
 end
@@ -922,7 +925,7 @@ answer = function(self, req)
     if json then return res:json(413, { errors = { "Request body too large" } }) end
     return res:text(413, "Request body too large")
   end
-  local fields, why = forms.input(req, cfg.max_body_bytes)
+  local fields = forms.input(req, cfg.max_body_bytes)
   if not fields then
     return res:json(400, { errors = { self.msg("API_ERROR") }, field_errors = { [""] = { self.msg("API_ERROR") } } })
   end

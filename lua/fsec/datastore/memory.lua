@@ -487,7 +487,7 @@ function Memory:counts()
   return u, r
 end
 
-function Memory:close() end
+function Memory.close() end -- nothing to let go of (a method: ds:close())
 
 
 return _M

@@ -84,7 +84,8 @@ local OPTIONS = {
   { "user_header", header_name, "an HTTP header name (a token: letters, digits, -_.!#$%&'*+^`|~)" },
   { "guards", function(v) return type(v) == "table" end, "a table of name -> spec" },
   { "gc_pause", function(v) return number(v) and v >= 100 and v <= GC_OPTS.gc_pause.max end, "a number 100..1000" },
-  { "gc_stepmul", function(v) return number(v) and v >= 100 and v <= GC_OPTS.gc_stepmul.max end, "a number 100..10000" },
+  { "gc_stepmul", function(v) return number(v) and v >= 100 and v <= GC_OPTS.gc_stepmul.max end,
+    "a number 100..10000" },
   { "jit_opt", function() return true end }, -- check_jit_opt
   { "thread_jobs", function(v) return whole(v, 1, 1024) end, "a whole number 1..1024" },
   { "thread_wait", function(v) return number(v) and v > 0 and v <= 3600 end,

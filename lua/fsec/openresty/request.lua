@@ -226,8 +226,8 @@ local READERS = { read_header = read_header, read_cookie = read_cookie }
 
 local Request = {
   __index = function(req, k)
-    local reader = READERS[k]
-    if reader then return reader end
+    local read = READERS[k]
+    if read then return read end
     local load = LAZY[k]
     if not load then return nil end
     local v = load()
