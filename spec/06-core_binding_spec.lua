@@ -106,10 +106,12 @@ describe("core.LIMITS", function()
       assert.equals("ETOOLONG", code, kind)
       assert.truthy(ds:create_session(u, ("s"):rep(core.LIMITS.uniquifier), os.time() + 60), kind)
       ok, _, code = ds:create_role{ name = ("r"):rep(core.LIMITS.role_name + 1) }
+      assert.is_nil(ok, kind)
       assert.equals("ETOOLONG", code, kind)
       assert.truthy(ds:create_role{ name = ("r"):rep(core.LIMITS.role_name) }, kind)
       ok, _, code = ds:create_user{ email = kind .. "2@example.org", password = "x",
                                     fs_uniquifier = ("u"):rep(core.LIMITS.uniquifier + 1) }
+      assert.is_nil(ok, kind)
       assert.equals("ETOOLONG", code, kind)
     end
   end)

@@ -108,19 +108,21 @@ local function keys(t)
   return out
 end
 
-local function report(kind, found, strip)
+-- say: where each circle's line goes (print; the self-test collects them)
+local function report(kind, found, strip, say)
   for _, scc in ipairs(found) do
     local names = {}
     for i, f in ipairs(scc) do names[i] = strip(f) end
-    print(("check-circles: %s circle: %s"):format(kind, table.concat(names, " <-> ")))
+    say(("check-circles: %s circle: %s"):format(kind, table.concat(names, " <-> ")))
   end
   return #found
 end
 
-local function check(files, incdirs, objects, strip)
-  local bad = report("include", circles(files, include_graph(files, incdirs)), strip)
+local function check(files, incdirs, objects, strip, say)
+  say = say or print
+  local bad = report("include", circles(files, include_graph(files, incdirs)), strip, say)
   local calls = call_graph(objects)
-  return bad + report("call", circles(keys(calls), calls), strip)
+  return bad + report("call", circles(keys(calls), calls), strip, say)
 end
 
 local function tree(objects)
@@ -160,12 +162,10 @@ local function self_test()
     lines(("%s -c -o %s/%s.o %s/%s.c"):format(cc, dir, f, dir, f))
   end
   local found = {}
-  local real_print = print
-  print = function(s) found[#found + 1] = s end
   local n = check({ dir .. "/a.h", dir .. "/b.h", dir .. "/c.h" }, {},
                   { dir .. "/a.o", dir .. "/b.o", dir .. "/c.o" },
-                  function(f) return (f:gsub("^.*/", "")) end)
-  print = real_print
+                  function(f) return (f:gsub("^.*/", "")) end,
+                  function(s) found[#found + 1] = s end)
   lines("rm -r " .. dir)
   local got = table.concat(found, "\n")
   assert(n == 2, "self-test: expected 2 circles, found " .. n .. ":\n" .. got)
