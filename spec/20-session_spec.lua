@@ -7,12 +7,9 @@ local cjson = require "cjson"
 local unpack = table.unpack or unpack
 
 local function setup_sec(extra)
-  local clock = helpers.clock()
-  local cfg = { database = helpers.tmpfile("auth.db"), clock = clock.fn }
-  for k, v in pairs(extra or {}) do cfg[k] = v end
-  local sec = helpers.new(cfg)
-  local u = assert(sec.datastore:create_user{ email = "u@x.org", password = sec:hash_password("password") })
-  return sec, u, clock
+  local app = helpers.app{ db = "auth.db", clock = true, config = extra,
+                           users = { { email = "u@x.org", password = "password" } } }
+  return app.sec, app.user, app.clock
 end
 
 local function login(sec, client, user, opts)

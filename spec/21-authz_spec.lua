@@ -7,16 +7,12 @@ local cjson = require "cjson"
 local JSON = { accept = "application/json" }
 
 local function setup(extra)
-  local clock = helpers.clock()
-  local cfg = { database = helpers.tmpfile("authz.db"), clock = clock.fn }
-  for k, v in pairs(extra or {}) do cfg[k] = v end
-  local sec = helpers.new(cfg)
-  local ds = sec.datastore
-  ds:create_role{ name = "admin", permissions = { "user-read", "user-write" } }
-  ds:create_role{ name = "editor", permissions = { "post-write" } }
-  local admin = assert(ds:create_user{ email = "admin@x.org", password = sec:hash_password("password"), roles = { "admin" } })
-  local editor = assert(ds:create_user{ email = "ed@x.org", password = sec:hash_password("password"), roles = { "editor" } })
-  return sec, admin, editor, clock
+  local app = helpers.app{ db = "authz.db", clock = true, config = extra,
+    roles = { { name = "admin", permissions = { "user-read", "user-write" } },
+              { name = "editor", permissions = { "post-write" } } },
+    users = { { email = "admin@x.org", password = "password", roles = { "admin" } },
+              { email = "ed@x.org", password = "password", roles = { "editor" } } } }
+  return app.sec, app.users[1], app.users[2], app.clock
 end
 
 local function session_for(sec, user, path, headers)

@@ -7,15 +7,9 @@ local cjson = require "cjson"
 local PW = "password-1"
 
 local function setup(extra)
-  local clock = helpers.clock()
-  local maildir = helpers.tmpdir() .. "/mail-" .. tostring(math.random(1e9))
-  local cfg = { database = helpers.tmpfile("ep.db"), clock = clock.fn, mail_dir = maildir,
-                registerable = true, recoverable = true, changeable = true, log = function() end }
-  for k, v in pairs(extra or {}) do cfg[k] = v end
-  local sec = helpers.new(cfg)
-  local u = assert(sec.datastore:create_user{ email = "matt@example.com", password = sec:hash_password(PW),
-                                              confirmed_at = clock.now })
-  return sec, u, clock, maildir
+  local app = helpers.app{ db = "ep.db", clock = true, mail = true, endpoints = true, log = "quiet",
+    config = extra, users = { { email = "matt@example.com", password = PW, confirmed = true } } }
+  return app.sec, app.user, app.clock, app.maildir
 end
 
 local api, mails, path_of = helpers.api, helpers.mails, helpers.path_of

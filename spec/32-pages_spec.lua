@@ -6,13 +6,9 @@ local helpers = require "spec.helpers"
 local LUA = jit and "luajit" or "lua5.4"
 
 local function setup(extra)
-  local cfg = { database = helpers.tmpfile("pages.db"), registerable = true, recoverable = true,
-                changeable = true, confirmable = true, mail_dir = helpers.tmpdir() .. "/m" .. math.random(1e9),
-                log = function() end }
-  for k, v in pairs(extra or {}) do cfg[k] = v end
-  local sec = helpers.new(cfg)
-  sec.datastore:create_user{ email = "matt@example.com", password = sec:hash_password("password-1"), confirmed_at = 1 }
-  return sec
+  return helpers.app{ db = "pages.db", mail = true, endpoints = true, log = "quiet",
+    config = { confirmable = true }, extra = extra,
+    users = { { email = "matt@example.com", password = "password-1", confirmed_at = 1 } } }.sec
 end
 
 local function form_body(t)

@@ -15,17 +15,9 @@ local GENERIC = "Authentication failed - identity or password/passcode invalid"
 -- user (matt@example.com / PW), an injected clock, a mail folder and a
 -- log that is kept. extra overrides ("nil" removes a key).
 local function setup(extra)
-  local clock = helpers.clock()
-  local logs = {}
-  local maildir = helpers.tmpdir() .. "/mail-" .. tostring(math.random(1e9))
-  local cfg = { database = helpers.tmpfile("cat.db"), clock = clock.fn, mail_dir = maildir,
-                registerable = true, recoverable = true, changeable = true,
-                log = function(level, msg) logs[#logs + 1] = level .. ": " .. msg end }
-  for k, v in pairs(extra or {}) do cfg[k] = v end
-  local sec = helpers.new(cfg)
-  local u = assert(sec.datastore:create_user{ email = "matt@example.com", password = sec:hash_password(PW),
-                                              confirmed_at = clock.now })
-  return sec, u, clock, maildir, logs
+  local app = helpers.app{ db = "cat.db", clock = true, mail = true, endpoints = true, log = "keep",
+    config = extra, users = { { email = "matt@example.com", password = PW, confirmed = true } } }
+  return app.sec, app.user, app.clock, app.maildir, app.logs
 end
 
 local api, mails, path_of = helpers.api, helpers.mails, helpers.path_of
