@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Play a request sequence against the real Flask-Security (Debian's
 python3-flask-security 5.1.2) and print each answer as JSON, so that
-spec/33-compat_spec.lua can compare fsec's answers with it.
+spec/33-flask_security_answers_spec.lua can compare fsec's answers with it.
 
 Usage: fs_app.py < scenario.json
 scenario: [{"method": "POST", "path": "/login", "json": {...},

@@ -2,7 +2,7 @@
 """Print, as JSON, password hashes made by Flask-Security's own
 hash_password() for each scheme it supports, with a password salt (double
 hash) and with SECURITY_PASSWORD_SINGLE_HASH. Used by
-spec/04-flask_security_compat_spec.lua; run with Debian's python3 and
+spec/04-flask_security_hashes_spec.lua; run with Debian's python3 and
 python3-flask-security installed.
 
 Usage: fs_hashes.py hash SALT PASSWORD

@@ -3,6 +3,8 @@
 -- fsec: same status codes, same response keys, same messages, same
 -- field_errors keys. The differences fsec keeps on purpose are listed
 -- here (and in docs/migration.md) and nowhere else.
+-- Answers only: spec/04-flask_security_hashes_spec.lua checks password
+-- hashes with the same peer.
 local helpers = require "spec.helpers"
 local cjson = require "cjson"
 

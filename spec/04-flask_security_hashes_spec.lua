@@ -3,6 +3,8 @@
 -- argon2id hashes fsec makes verify in Flask-Security. The test command
 -- installs the peer and sets FSEC_REQUIRE_PEER=1, so in CI a missing peer
 -- fails instead of skipping.
+-- Hashes only: spec/33-flask_security_answers_spec.lua compares the
+-- endpoints' answers with the same peer.
 local helpers = require "spec.helpers"
 local cjson = require "cjson"
 
