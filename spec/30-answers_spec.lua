@@ -9,7 +9,7 @@ local PW = ep.PW
 local setup = ep.setup_for("ep.db", "quiet")
 local api, mails, path_of = helpers.api, helpers.mails, helpers.path_of
 
-describe("bad input", function()
+describe("bad input #quick", function()
   it("answers wrong JSON types, NUL bytes and invalid UTF-8 with a field error, storing nothing", function()
     local sec = setup()
     local c = api(sec)
@@ -137,7 +137,7 @@ describe("bad input", function()
   end)
 end)
 
-describe("page security headers", function()
+describe("page security headers #quick", function()
   it("keep every HTML page out of other sites' frames, unless turned off", function()
     local sec = setup()
     for _, path in ipairs{ "/login", "/register", "/reset" } do
@@ -152,7 +152,7 @@ describe("page security headers", function()
   end)
 end)
 
-describe("cookies over TLS", function()
+describe("cookies over TLS #quick", function()
   it("the anonymous CSRF cookie and the flash cookie carry the __Host- prefix; a planted plain one is not read", function()
     local sec = setup()
     local res = sec:handle(helpers.request{ path = "/login", scheme = "https", headers = { accept = "application/json" } })
@@ -177,7 +177,7 @@ describe("cookies over TLS", function()
   end)
 end)
 
-describe("Cache-Control", function()
+describe("Cache-Control #quick", function()
   it("marks every answer private, no-store (Flask-Security-Too 5.8), or as configured", function()
     local sec = setup{ max_body_bytes = 1024 }
     local c = api(sec)
@@ -203,7 +203,7 @@ describe("Cache-Control", function()
   end)
 end)
 
-describe("throttle hook", function()
+describe("throttle hook #quick", function()
   it("answers 429 when the hook denies", function()
     local sec = setup{ csrf_enabled = false }
     sec:policy("throttle", function(req) return req.remote_addr ~= "198.51.100.9" end)
@@ -220,7 +220,7 @@ describe("throttle hook", function()
   end)
 end)
 
-describe("a store that cannot answer", function()
+describe("a store that cannot answer #quick", function()
   it("gives 503, never a wrong answer, while another process holds the lock", function()
     local db = helpers.tmpfile("locked.db")
     local holder = helpers.new{ database = db }
@@ -252,7 +252,7 @@ describe("a store that cannot answer", function()
   end)
 end)
 
-describe("as Flask-Security", function()
+describe("as Flask-Security #quick", function()
   local function signals_of(sec)
     local got = {}
     for _, name in ipairs{ "user_authenticated", "password_changed", "user_not_registered" } do

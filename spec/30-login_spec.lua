@@ -9,7 +9,7 @@ local PW = ep.PW
 local setup = ep.setup_for("ep.db", "quiet")
 local api = helpers.api
 
-describe("POST /login", function()
+describe("POST /login #quick", function()
   it("rejects a bad password (A1) and counts the failure", function()
     local sec = setup()
     local failed
@@ -128,7 +128,7 @@ describe("POST /login", function()
   end)
 end)
 
-describe("CSRF", function()
+describe("CSRF #quick", function()
   it("requires a token bound to this client on state-changing requests", function()
     local sec = setup()
     local c = api(sec)
@@ -166,7 +166,7 @@ describe("CSRF", function()
   end)
 end)
 
-describe("/logout", function()
+describe("/logout #quick", function()
   it("answers JSON POST with 200 {} (I1) and keeps next on our site (B5)", function()
     local sec = setup{ logout_methods = { "GET", "POST" } }
     local c = api(sec)
@@ -185,7 +185,7 @@ describe("/logout", function()
   end)
 end)
 
-describe("sign-in by username", function()
+describe("sign-in by username #quick", function()
   it("takes the username field when no email is given and username is an identity attribute (Flask-Security's LoginForm)", function()
     local sec = setup{ username_enable = true, identity_attributes = { "email", "username" } }
     assert(sec.datastore:create_user{ email = "alice@example.com", username = "alice", password = sec:hash_password(PW),

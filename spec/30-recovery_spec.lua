@@ -9,7 +9,7 @@ local PW = ep.PW
 local setup = ep.setup_for("ep.db", "quiet")
 local api, mails, path_of = helpers.api, helpers.mails, helpers.path_of
 
-describe("/reset", function()
+describe("/reset #quick", function()
   it("sends instructions for known users only (G1), generically in generic mode (G6)", function()
     local sec, _, _, maildir = setup()
     sec.datastore:create_user{ email = "off@example.com", password = "x", active = false }
@@ -148,7 +148,7 @@ describe("/reset", function()
   end)
 end)
 
-describe("/change", function()
+describe("/change #quick", function()
   it("reports each error (H1) and keeps spaces", function()
     local sec = setup()
     local c = api(sec)
@@ -239,7 +239,7 @@ describe("/change", function()
   end)
 end)
 
-describe("passwordless", function()
+describe("passwordless #quick", function()
   it("sends a link that signs in", function()
     local sec, u, _, maildir = setup{ passwordless = true }
     local c = api(sec)
@@ -293,7 +293,7 @@ describe("passwordless", function()
   end)
 end)
 
-describe("links that sign in or out", function()
+describe("links that sign in or out #quick", function()
   it("ask first: GET (page or JSON) acts on nothing, a POST needs CSRF even with csrf_ignore_unauth_endpoints", function()
     local sec, u, _, maildir = setup{ passwordless = true, trackable = true, csrf_ignore_unauth_endpoints = true }
     api(sec):call("POST", "/login", { email = u.email })

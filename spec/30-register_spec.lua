@@ -9,7 +9,7 @@ local PW = ep.PW
 local setup = ep.setup_for("ep.db", "quiet")
 local api, mails, path_of = helpers.api, helpers.mails, helpers.path_of
 
-describe("/register", function()
+describe("/register #quick", function()
   it("creates, signs in and welcomes the user (F1)", function()
     local sec, _, _, maildir = setup()
     local got
@@ -170,7 +170,7 @@ describe("/register", function()
   end)
 end)
 
-describe("emails", function()
+describe("emails #quick", function()
   it("are stored, answered and mailed with the domain in lower case, the local part as typed (Flask-Security)", function()
     local sec, _, _, maildir = setup{ confirmable = true }
     local c = api(sec)
@@ -186,7 +186,7 @@ describe("emails", function()
   end)
 end)
 
-describe("/verify", function()
+describe("/verify #quick", function()
   it("GET answers the user and has_webauthn_verify_credential = false, as Flask-Security-Too's clients expect", function()
     local sec = setup()
     local c = api(sec)

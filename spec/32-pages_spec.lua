@@ -21,7 +21,7 @@ end
 
 local function csrf_of(html) return html:match('name="csrf_token" value="([^"]+)"') end
 
-describe("HTML pages", function()
+describe("HTML pages #quick", function()
   it("render a login form with a CSRF field, labels and links", function()
     local sec = setup()
     local c = helpers.client()
@@ -97,7 +97,7 @@ describe("HTML pages", function()
   end)
 end)
 
-describe("lockout counter", function()
+describe("lockout counter #quick", function()
   it("counts 50 concurrent wrong guesses from 5 processes as 50 (L-02)", function()
     local db = helpers.tmpfile("lock.db")
     local sec = fsec.new(helpers.config{ database = db })
@@ -110,7 +110,7 @@ describe("lockout counter", function()
   end)
 end)
 
-describe("HTML forms as Flask-Security answers them", function()
+describe("HTML forms as Flask-Security answers them #quick", function()
   local function post(sec, c, path, fields, query)
     local page = sec:handle(c:req{ path = path, query = query })
     c:take(page)

@@ -28,7 +28,7 @@ local function new_sec(dir, logs)
                       log = function(_, msg) if logs then logs[#logs + 1] = msg end end }
 end
 
-describe("the development mailer", function()
+describe("the development mailer #quick", function()
   local real_execute = os.execute
   after_each(function() os.execute = real_execute end)
 

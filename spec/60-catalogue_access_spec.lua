@@ -18,7 +18,7 @@ local json_req = ep.json_req
 -- 7.6 Redirects
 ------------------------------------------------------------------------
 
-describe("catalogue 7.6 redirects", function()
+describe("catalogue 7.6 redirects #quick", function()
   it("R-01: a hostile next in the form or the query string never sends the browser off site", function()
     -- 40 logins from one address to one account: over the throttle, which is not what this checks
     local sec = setup{ throttle_client_limit = 0, throttle_identity_limit = 0 }
@@ -56,7 +56,7 @@ end)
 -- 7.7 Access control
 ------------------------------------------------------------------------
 
-describe("catalogue 7.7 access control", function()
+describe("catalogue 7.7 access control #quick", function()
   local function with_roles(sec, email, roles)
     local u = assert(sec.datastore:create_user{ email = email, password = sec:hash_password(PW), roles = roles,
                                                 confirmed_at = 1 })

@@ -17,7 +17,7 @@ local stored_password = ep.stored_password
 -- 7.2 Enumeration resistance
 ------------------------------------------------------------------------
 
-describe("catalogue 7.2 enumeration", function()
+describe("catalogue 7.2 enumeration #quick", function()
   it("E-01: in generic mode unknown, wrong-password, disabled and unconfirmed logins get one answer: status, body, cookies", function()
     local sec = setup{ return_generic_responses = true, confirmable = true }
     sec.datastore:create_user{ email = "off@example.com", password = sec:hash_password(PW), active = false }

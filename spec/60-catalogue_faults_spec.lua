@@ -16,7 +16,7 @@ local read = helpers.read
 -- 7.9 Faults; K- rows
 ------------------------------------------------------------------------
 
-describe("catalogue 7.9 faults", function()
+describe("catalogue 7.9 faults #quick", function()
   it("F-04: a read-only database file fails loudly at start, never silently read-only or in memory", function()
     local db = helpers.tmpfile("ro.db")
     local sec = helpers.new{ database = db }
@@ -55,7 +55,7 @@ end)
 -- 7.10 Signals
 ------------------------------------------------------------------------
 
-describe("catalogue 7.10 signals", function()
+describe("catalogue 7.10 signals #quick", function()
   it("G-01: each flow sends its signal once, with the user, and no password or token anywhere in signals or logs", function()
     local sec, _, _, maildir, logs = setup{ confirmable = true, trackable = true, login_without_confirmation = false }
     local got = {}

@@ -14,7 +14,7 @@ local api, mails = helpers.api, helpers.mails
 -- 7.5 Identity input
 ------------------------------------------------------------------------
 
-describe("catalogue 7.5 identity input", function()
+describe("catalogue 7.5 identity input #quick", function()
   it("I-01: SQL-looking emails are refused or stored literally; counts move only by what was created, the file stays intact", function()
     local sec = setup()
     local users0 = sec.datastore:counts()

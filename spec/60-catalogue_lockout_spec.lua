@@ -18,7 +18,7 @@ local json_req = ep.json_req
 -- 7.8 Brute force & lockout
 ------------------------------------------------------------------------
 
-describe("catalogue 7.8 lockout", function()
+describe("catalogue 7.8 lockout #quick", function()
   it("L-02: after 50 concurrent wrong guesses from 5 processes the lock holds against the right password", function()
     local db = helpers.tmpfile("l02.db")
     local sec = helpers.new{ database = db, login_lockout_threshold = 5, csrf_enabled = false, log = function() end }

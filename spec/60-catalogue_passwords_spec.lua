@@ -20,7 +20,7 @@ local read = helpers.read
 -- 7.1 Passwords & hashing
 ------------------------------------------------------------------------
 
-describe("catalogue 7.1 passwords", function()
+describe("catalogue 7.1 passwords #quick", function()
   it("P-01: a registration stores an argon2id PHC hash at the configured cost; equal passwords hash apart", function()
     local sec = setup()
     for _, email in ipairs{ "p1a@example.com", "p1b@example.com" } do

@@ -16,7 +16,7 @@ local stored_password = ep.stored_password
 -- 7.4 Sessions, cookies, CSRF
 ------------------------------------------------------------------------
 
-describe("catalogue 7.4 sessions and CSRF", function()
+describe("catalogue 7.4 sessions and CSRF #quick", function()
   it("S-02: a password change replaces the session cookie; the old one is refused", function()
     local sec = setup()
     local c = signed_in(sec)

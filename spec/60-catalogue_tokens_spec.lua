@@ -17,7 +17,7 @@ local stored_password, json_req = ep.stored_password, ep.json_req
 -- 7.3 Tokens
 ------------------------------------------------------------------------
 
-describe("catalogue 7.3 tokens", function()
+describe("catalogue 7.3 tokens #quick", function()
   it("T-01: a mailed reset token names the user's uniquifier and its issue time, and round-trips", function()
     local sec, u, clock, maildir = setup{ confirmable = true, passwordless = false }
     api(sec):call("POST", "/reset", { email = "matt@example.com" })
