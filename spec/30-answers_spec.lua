@@ -19,6 +19,7 @@ describe("bad input #quick", function()
       assert.is_table(r.field_errors.email)
     end
     local res, r = c:call("POST", "/register", { email = cjson.null, password = "battery staple", password_confirm = "battery staple" })
+    assert.equals(400, res.status)
     assert.same({ "Email not provided" }, r.field_errors.email)
     res = c:call("POST", "/login", { email = "matt@example.com", password = "pw\0x" })
     assert.equals(400, res.status)
@@ -39,6 +40,7 @@ describe("bad input #quick", function()
     assert.equals(1, (sec.datastore:counts()))
     -- a wrong type in the retyped password: its own error, once
     res, r = c:call("POST", "/register", { email = "sp@example.com", password = "battery staple", password_confirm = 12345678 })
+    assert.equals(400, res.status)
     assert.same({ "Input not appropriate for requested API" }, r.field_errors.password_confirm)
   end)
 

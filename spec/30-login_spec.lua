@@ -54,6 +54,7 @@ describe("POST /login #quick", function()
     assert.equals(u.id, sec:current_user(c:req()).id)
     local c2 = api(sec)
     res, r = c2:call("POST", "/login", { email = "matt@example.com", password = PW }, { include_auth_token = "" })
+    assert.equals(200, res.status)
     local tok = r.user.authentication_token
     assert.is_string(tok)
     assert.equals(u.id, sec:current_user(helpers.request{ headers = { ["authentication-token"] = tok } }).id)
@@ -109,6 +110,7 @@ describe("POST /login #quick", function()
     local sec, _, clock = setup{ login_lockout_threshold = 3, login_lockout_window = 600 }
     local c = api(sec)
     local res, r = c:call("POST", "/login", { email = "matt@example.com", password = "bad" })
+    assert.equals(400, res.status)
     local wrong = cjson.encode(r)
     -- a success after fewer failures resets the counter
     c:call("POST", "/login", { email = "matt@example.com", password = "bad" })
@@ -141,13 +143,14 @@ describe("CSRF #quick", function()
     local other = api(sec) -- another client's token
     c.csrf = other.csrf
     res, r = c:call("POST", "/login", { email = "matt@example.com", password = PW })
+    assert.equals(400, res.status)
     assert.same({ "The CSRF token is invalid." }, r.errors)
     c.csrf = token
     res = c:call("POST", "/login", { email = "matt@example.com", password = PW })
     assert.equals(200, res.status)
     -- the pre-login token no longer works once the session changed
     c.csrf = token
-    res, r = c:call("POST", "/logout")
+    res = c:call("POST", "/logout")
     assert.equals(400, res.status)
   end)
 
@@ -192,7 +195,8 @@ describe("sign-in by username #quick", function()
                                       confirmed_at = 1 })
     local c = api(sec)
     c:call("GET", "/login")
-    local res, r = c:call("POST", "/login", { username = "alice", password = PW })
+    local r
+    local res = c:call("POST", "/login", { username = "alice", password = PW })
     assert.equals(200, res.status)
     assert.equals("alice@example.com", sec:current_user(c:req()).email)
     -- wrong password and unknown name: the errors name the username field
@@ -201,9 +205,11 @@ describe("sign-in by username #quick", function()
     res, r = c:call("POST", "/login", { username = "alice", password = "wrong-one" })
     assert.equals(400, res.status); assert.same({ "Invalid password" }, r.field_errors.password)
     res, r = c:call("POST", "/login", { username = "nobody", password = PW })
+    assert.equals(400, res.status)
     assert.same({ "Specified user does not exist" }, r.field_errors.username)
     -- neither field: the email's error, as before
     res, r = c:call("POST", "/login", { password = PW })
+    assert.equals(400, res.status)
     assert.same({ "Email not provided" }, r.field_errors.email)
     -- the page shows the username field
     assert.matches('name="username"', sec:handle(helpers.request{ path = "/login" }).body, 1, true)

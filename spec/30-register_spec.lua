@@ -36,6 +36,7 @@ describe("/register #quick", function()
     assert.equals(400, res.status)
     assert.same({ "MATT@example.com is already associated with an account." }, r.field_errors.email)
     res, r = c:call("POST", "/register", { email = "bogus", password = "battery staple", password_confirm = "battery staple" })
+    assert.equals(400, res.status)
     assert.same({ "Invalid email address" }, r.field_errors.email)
     assert.equals(1, (sec.datastore:counts()))
   end)
@@ -92,6 +93,7 @@ describe("/register #quick", function()
     assert.is_nil(r.user.authentication_token); assert.is_nil(r.tf_required)
     assert.is_false(sec:current_user(c:req()).is_authenticated)
     res, r = c:call("POST", "/login", { email = "new@lp.com", password = "battery staple" })
+    assert.equals(400, res.status)
     assert.same({ "Email requires confirmation." }, r.field_errors.email)
     local link = mails(maildir)[1].link
     assert.matches("^http://localhost/confirm/", link)
@@ -134,6 +136,7 @@ describe("/register #quick", function()
     local new
     for _, m in ipairs(mails(maildir)) do if path_of(m.link) ~= old then new = path_of(m.link) end end
     res = helpers.follow(sec, new)
+    assert.equals(302, res.status)
     assert.truthy(sec.datastore:find_user{ email = "x@lp.com" }.confirmed_at)
     -- confirmed: the old expired link says so and mails nothing
     res = sec:handle(helpers.request{ path = old, headers = { accept = "application/json" } })
@@ -165,6 +168,7 @@ describe("/register #quick", function()
     local yid = sec.datastore:find_user{ email = "y@lp.com" }.id
     assert.equals(yid, sec:current_user(y:req()).id)
     res = helpers.follow(sec, ylink, y)
+    assert.equals(302, res.status)
     assert.truthy(sec.datastore:find_user{ email = "y@lp.com" }.confirmed_at)
     assert.equals(yid, sec:current_user(y:req()).id)
   end)
@@ -174,7 +178,8 @@ describe("emails #quick", function()
   it("are stored, answered and mailed with the domain in lower case, the local part as typed (Flask-Security)", function()
     local sec, _, _, maildir = setup{ confirmable = true }
     local c = api(sec)
-    local res, r = c:call("POST", "/register", { email = "  MixedCase@Example.ORG ", password = "battery staple",
+    local r
+    local res = c:call("POST", "/register", { email = "  MixedCase@Example.ORG ", password = "battery staple",
                                                  password_confirm = "battery staple" })
     assert.equals(200, res.status)
     assert.equals("MixedCase@example.org", sec.datastore:find_user{ email = "mixedcase@example.org" }.email)
