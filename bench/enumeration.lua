@@ -5,7 +5,7 @@
 -- parameters; prints the median CPU time of each path and its ratio to
 -- the wrong-password path. Target: |ratio - 1| <= 10 %; exits 1 beyond.
 -- Not a test (timing): the deterministic twin, one hash per attempt, is
--- E-02 in spec/60-catalogue_spec.lua.
+-- E-02 in spec/60-catalogue_enumeration_spec.lua.
 --
 --   LUA_PATH="lua/?.lua;;" LUA_CPATH="build/lua54/?.so;;" lua5.4 bench/enumeration.lua [N=200]
 --   LUA_PATH="lua/?.lua;;" LUA_CPATH="build/luajit/?.so;;" luajit bench/enumeration.lua 50

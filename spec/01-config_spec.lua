@@ -7,7 +7,7 @@ local function new_error(cfg)
   return err
 end
 
-describe("the module", function()
+describe("the module #quick", function()
   it("is the fsec.core of this build and this runtime", function()
     local path = package.searchpath("fsec.core", package.cpath)
     local build = os.getenv("FSEC_BUILD_DIR") or "build"
@@ -16,7 +16,7 @@ describe("the module", function()
   end)
 end)
 
-describe("fsec.new configuration", function()
+describe("fsec.new configuration #quick", function()
   it("accepts the documented example", function()
     local sec = fsec.new{ secret_key = helpers.KEY, password_salt = "salt" }
     assert.equals("argon2", sec.config.password_hash)
@@ -112,7 +112,7 @@ describe("fsec.new configuration", function()
   end)
 end)
 
-describe("fsec.new refuses configuration that would misbehave at run time", function()
+describe("fsec.new refuses configuration that would misbehave at run time #quick", function()
   local function refused(pattern, extra)
     assert.matches(pattern, new_error(helpers.config(extra)), 1, true)
   end

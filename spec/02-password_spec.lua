@@ -3,7 +3,7 @@ local helpers = require "spec.helpers"
 
 local PW = "correct horse battery staple"
 
-describe("password hashing", function()
+describe("password hashing #quick", function()
   local sec
   setup(function() sec = helpers.new() end)
 

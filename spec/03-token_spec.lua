@@ -1,7 +1,7 @@
 local fsec = require "fsec"
 local helpers = require "spec.helpers"
 
-describe("signed tokens", function()
+describe("signed tokens #quick", function()
   local clock, sec
   before_each(function()
     clock = helpers.clock()
@@ -160,7 +160,7 @@ describe("signed tokens", function()
   end)
 end)
 
-describe("core.base64_decode (HTTP Basic credentials)", function()
+describe("core.base64_decode (HTTP Basic credentials) #quick", function()
   local core = require "fsec.core"
 
   it("decodes strict padded Base64 and refuses every other spelling", function()

@@ -26,7 +26,7 @@ local function same(a, b)
   return true
 end
 
-describe("http.parse_cookies", function()
+describe("http.parse_cookies #quick", function()
   it("splits pairs, trims blanks, keeps '=' inside values", function()
     local c = http.parse_cookies(" session = abc.def= ; csrf=x=y;empty=; a=1")
     assert.same({ session = "abc.def=", csrf = "x=y", empty = "", a = "1" }, c)
@@ -71,7 +71,7 @@ describe("http.parse_cookies", function()
   end)
 end)
 
-describe("http.cookie", function()
+describe("http.cookie #quick", function()
   it("reads one name as parse_cookies does, on 5000 random headers", function()
     local pieces = { "session", "a", "__Host-session", "x.y", "s-1", "=", ";", " ", "\t", "v", "a b", "==", "%", "\0",
                      "; ", "session=", "; session=", "a=" }
@@ -101,7 +101,7 @@ describe("http.cookie", function()
   end)
 end)
 
-describe("http.header and http.request_cookie", function()
+describe("http.header and http.request_cookie #quick", function()
   it("read a plain request's tables (repeated or over max: absent)", function()
     local req = { headers = { ["x-a"] = "1", ["x-b"] = { "1", "2" } },
                   cookies = { session = "s", twice = { "a", "b" } } }
@@ -141,7 +141,7 @@ describe("http.header and http.request_cookie", function()
   end)
 end)
 
-describe("http.wants_json", function()
+describe("http.wants_json #quick", function()
   local function wants(accept, ct)
     return http.wants_json{ headers = { accept = accept, ["content-type"] = ct } }
   end
@@ -166,7 +166,7 @@ describe("http.wants_json", function()
   end)
 end)
 
-describe("http.full_path", function()
+describe("http.full_path #quick", function()
   -- where a browser sends a form whose action is this (R-01's model:
   -- "//host" and "/\host" leave the site; tabs and newlines are dropped)
   local function leaves_site(p)

@@ -20,7 +20,7 @@ local IMPLEMENTATIONS = {
   end,
 }
 
-describe("datastore interface lists", function()
+describe("datastore interface lists #quick", function()
   it("names only interface methods as writes", function()
     local base = require "fsec.datastore"
     local known = {}
@@ -31,7 +31,7 @@ describe("datastore interface lists", function()
 end)
 
 for name, make in pairs(IMPLEMENTATIONS) do
-  describe("datastore conformance (" .. name .. ")", function()
+  describe("datastore conformance (" .. name .. ") #quick", function()
     local ds, clock
     before_each(function()
       clock = helpers.clock()

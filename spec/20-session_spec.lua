@@ -7,12 +7,9 @@ local cjson = require "cjson"
 local unpack = table.unpack or unpack
 
 local function setup_sec(extra)
-  local clock = helpers.clock()
-  local cfg = { database = helpers.tmpfile("auth.db"), clock = clock.fn }
-  for k, v in pairs(extra or {}) do cfg[k] = v end
-  local sec = helpers.new(cfg)
-  local u = assert(sec.datastore:create_user{ email = "u@x.org", password = sec:hash_password("password") })
-  return sec, u, clock
+  local app = helpers.app{ db = "auth.db", clock = true, config = extra,
+                           users = { { email = "u@x.org", password = "password" } } }
+  return app.sec, app.user, app.clock
 end
 
 local function login(sec, client, user, opts)
@@ -22,7 +19,7 @@ local function login(sec, client, user, opts)
   return res
 end
 
-describe("session cookie", function()
+describe("session cookie #quick", function()
   it("signs the user in; anonymous (not nil) otherwise", function()
     local sec, u = setup_sec()
     local c = helpers.client()
@@ -262,7 +259,7 @@ describe("session cookie", function()
   end)
 end)
 
-describe("ending sessions from cookies past their idle time", function()
+describe("ending sessions from cookies past their idle time #quick", function()
   it("logout ends the session a stale cookie names, and a copy refreshed elsewhere with it (S-03)", function()
     local sec, u, clock = setup_sec{ session_idle_timeout = 600 }
     local victim = helpers.client()
@@ -299,7 +296,7 @@ describe("ending sessions from cookies past their idle time", function()
   end)
 end)
 
-describe("re-authentication (mark_fresh)", function()
+describe("re-authentication (mark_fresh) #quick", function()
   it("keeps a plain session's absolute lifetime whatever cookie is named remember_token (S-04)", function()
     local sec, u, clock = setup_sec{ session_idle_timeout = 600, session_lifetime = 3600 }
     local c = helpers.client()
@@ -332,7 +329,7 @@ describe("re-authentication (mark_fresh)", function()
   end)
 end)
 
-describe("auth tokens", function()
+describe("auth tokens #quick", function()
   it("are read from the header, the query and the JSON body (D1)", function()
     local sec, u = setup_sec()
     local tok = sec:get_auth_token(u)
@@ -361,7 +358,7 @@ describe("auth tokens", function()
   end)
 end)
 
-describe("authentication results kept on the request", function()
+describe("authentication results kept on the request #quick", function()
   it("authenticates once per request and mechanism, and forgets it at logout", function()
     local sec, u = setup_sec()
     local c = helpers.client()

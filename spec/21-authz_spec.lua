@@ -7,16 +7,12 @@ local cjson = require "cjson"
 local JSON = { accept = "application/json" }
 
 local function setup(extra)
-  local clock = helpers.clock()
-  local cfg = { database = helpers.tmpfile("authz.db"), clock = clock.fn }
-  for k, v in pairs(extra or {}) do cfg[k] = v end
-  local sec = helpers.new(cfg)
-  local ds = sec.datastore
-  ds:create_role{ name = "admin", permissions = { "user-read", "user-write" } }
-  ds:create_role{ name = "editor", permissions = { "post-write" } }
-  local admin = assert(ds:create_user{ email = "admin@x.org", password = sec:hash_password("password"), roles = { "admin" } })
-  local editor = assert(ds:create_user{ email = "ed@x.org", password = sec:hash_password("password"), roles = { "editor" } })
-  return sec, admin, editor, clock
+  local app = helpers.app{ db = "authz.db", clock = true, config = extra,
+    roles = { { name = "admin", permissions = { "user-read", "user-write" } },
+              { name = "editor", permissions = { "post-write" } } },
+    users = { { email = "admin@x.org", password = "password", roles = { "admin" } },
+              { email = "ed@x.org", password = "password", roles = { "editor" } } } }
+  return app.sec, app.users[1], app.users[2], app.clock
 end
 
 local function session_for(sec, user, path, headers)
@@ -38,7 +34,7 @@ local function signed_in_client(sec, user)
   return c
 end
 
-describe("unauthenticated requests", function()
+describe("unauthenticated requests #quick", function()
   it("redirect browsers to the login page with next (C1)", function()
     local sec = setup()
     local events = 0
@@ -92,7 +88,7 @@ describe("unauthenticated requests", function()
   end)
 end)
 
-describe("HTTP Basic", function()
+describe("HTTP Basic #quick", function()
   local function basic(id, pw)
     return helpers.request{ headers = { authorization = "Basic " .. require("fsec.core").base64_encode(id .. ":" .. pw),
                                         accept = "application/json" } }
@@ -149,7 +145,7 @@ describe("HTTP Basic", function()
   end)
 end)
 
-describe("roles and permissions", function()
+describe("roles and permissions #quick", function()
   it("forbid with 403 JSON and HTML (C3), also for anonymous callers", function()
     local sec, _, editor = setup()
     local r = session_for(sec, editor, "/admin", JSON)
@@ -214,7 +210,7 @@ describe("roles and permissions", function()
   end)
 end)
 
-describe("stacked guards and spec shapes", function()
+describe("stacked guards and spec shapes #quick", function()
   local function token_req(sec, user, headers)
     local h = { ["authentication-token"] = sec:get_auth_token(user) }
     for k, v in pairs(headers or {}) do h[k] = v end
@@ -271,7 +267,7 @@ describe("stacked guards and spec shapes", function()
   end)
 end)
 
-describe("anonymous_user_required", function()
+describe("anonymous_user_required #quick", function()
   it("refuses signed-in users (C5)", function()
     local sec, admin = setup()
     local g = sec:anonymous_user_required()
@@ -284,7 +280,7 @@ describe("anonymous_user_required", function()
   end)
 end)
 
-describe("freshness", function()
+describe("freshness #quick", function()
   it("asks for reauthentication after `within` (J1), honouring grace", function()
     local sec, admin, _, clock = setup()
     local c = signed_in_client(sec, admin)
@@ -315,7 +311,7 @@ describe("freshness", function()
   end)
 end)
 
-describe("freshness within = 0", function()
+describe("freshness within = 0 #quick", function()
   it("asks for reauthentication every time, except within grace of one (Flask-Security)", function()
     local sec, admin, _, clock = setup()
     local c = signed_in_client(sec, admin)
@@ -331,7 +327,7 @@ describe("freshness within = 0", function()
   end)
 end)
 
-describe("policy hooks", function()
+describe("policy hooks #quick", function()
   it("deny a login when a hook says no, errors, or returns nothing", function()
     for _, hook in ipairs{
       function() return false, "blocked" end,
@@ -371,7 +367,7 @@ describe("policy hooks", function()
   end)
 end)
 
-describe("signals", function()
+describe("signals #quick", function()
   it("send user_authenticated with authn_via and no secrets", function()
     local sec, admin = setup()
     local got
@@ -413,7 +409,7 @@ describe("signals", function()
   end)
 end)
 
-describe("utilities", function()
+describe("utilities #quick", function()
   it("build security URLs and list identity attributes", function()
     local sec = setup{ url_prefix = "/auth" }
     assert.equals("/auth/login", sec:url_for_security("login"))
@@ -424,7 +420,7 @@ describe("utilities", function()
 end)
 
 
-describe("prepared specs", function()
+describe("prepared specs #quick", function()
   local authz = require "fsec.authz"
 
   it("are checked once, when prepared: a bad one raises there", function()

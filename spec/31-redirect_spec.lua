@@ -33,7 +33,7 @@ local PAYLOADS = {
   "https://" .. HOST .. ":8443/x", "http://" .. HOST .. ":22/", "https://" .. HOST .. ":/x",
 }
 
-describe("safe next", function()
+describe("safe next #quick", function()
   it("never lets a hostile next leave our host (R-01, R-02)", function()
     for _, p in ipairs(PAYLOADS) do
       local out = redirect.safe(req, p)

@@ -6,13 +6,9 @@ local helpers = require "spec.helpers"
 local LUA = jit and "luajit" or "lua5.4"
 
 local function setup(extra)
-  local cfg = { database = helpers.tmpfile("pages.db"), registerable = true, recoverable = true,
-                changeable = true, confirmable = true, mail_dir = helpers.tmpdir() .. "/m" .. math.random(1e9),
-                log = function() end }
-  for k, v in pairs(extra or {}) do cfg[k] = v end
-  local sec = helpers.new(cfg)
-  sec.datastore:create_user{ email = "matt@example.com", password = sec:hash_password("password-1"), confirmed_at = 1 }
-  return sec
+  return helpers.app{ db = "pages.db", mail = true, endpoints = true, log = "quiet",
+    config = { confirmable = true }, extra = extra,
+    users = { { email = "matt@example.com", password = "password-1", confirmed_at = 1 } } }.sec
 end
 
 local function form_body(t)
@@ -25,7 +21,7 @@ end
 
 local function csrf_of(html) return html:match('name="csrf_token" value="([^"]+)"') end
 
-describe("HTML pages", function()
+describe("HTML pages #quick", function()
   it("render a login form with a CSRF field, labels and links", function()
     local sec = setup()
     local c = helpers.client()
@@ -101,7 +97,7 @@ describe("HTML pages", function()
   end)
 end)
 
-describe("lockout counter", function()
+describe("lockout counter #quick", function()
   it("counts 50 concurrent wrong guesses from 5 processes as 50 (L-02)", function()
     local db = helpers.tmpfile("lock.db")
     local sec = fsec.new(helpers.config{ database = db })
@@ -114,7 +110,7 @@ describe("lockout counter", function()
   end)
 end)
 
-describe("HTML forms as Flask-Security answers them", function()
+describe("HTML forms as Flask-Security answers them #quick", function()
   local function post(sec, c, path, fields, query)
     local page = sec:handle(c:req{ path = path, query = query })
     c:take(page)

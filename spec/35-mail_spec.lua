@@ -28,7 +28,7 @@ local function new_sec(dir, logs)
                       log = function(_, msg) if logs then logs[#logs + 1] = msg end end }
 end
 
-describe("the development mailer", function()
+describe("the development mailer #quick", function()
   -- These tests replace os.execute and os.time for a moment (restored
   -- after): to see that no shell runs, and to fix the second in a file
   -- name. luacheck's 122 (setting a field of a standard global) is what

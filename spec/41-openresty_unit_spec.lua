@@ -2,7 +2,7 @@
 -- checked at init, and the priority of hashing threads.
 local helpers = require "spec.helpers"
 
-describe("fsec.openresty.init guards", function()
+describe("fsec.openresty.init guards #quick", function()
   local fo = require "fsec.openresty"
   local cfg = helpers.config{ database = helpers.tmpfile("or.db") }
 
@@ -18,7 +18,7 @@ describe("fsec.openresty.init guards", function()
   end)
 end)
 
-describe("fsec.openresty.init jit_opt", function()
+describe("fsec.openresty.init jit_opt #quick", function()
   local fo = require "fsec.openresty"
   local cfg = helpers.config{ database = helpers.tmpfile("or-jit.db") }
 
@@ -84,7 +84,7 @@ describe("fsec.openresty.init jit_opt", function()
 end)
 
 
-describe("core.thread_nice", function()
+describe("core.thread_nice #quick", function()
   local core = require "fsec.core"
 
   it("refuses values outside 0..19", function()
@@ -107,7 +107,7 @@ describe("core.thread_nice", function()
   end)
 end)
 
-describe("core.new{ argon2_helper }", function()
+describe("core.new{ argon2_helper } #quick", function()
   local core = require "fsec.core"
   local KEY = { helpers.KEY }
 
@@ -156,7 +156,7 @@ describe("core.new{ argon2_helper }", function()
   end)
 end)
 
-describe("fsec.openresty.init options", function()
+describe("fsec.openresty.init options #quick", function()
   local fo = require "fsec.openresty"
   local cfg = helpers.config{ database = helpers.tmpfile("or2.db") }
 
@@ -217,7 +217,7 @@ describe("fsec.openresty.init options", function()
 end)
 
 
-describe("a hashing fault", function()
+describe("a hashing fault #quick", function()
   it("answers 503 at /login, /register and /change and counts no failed login (the argon2 helper fails)", function()
     local db = helpers.tmpfile("fault-helper.db")
     local good = helpers.new{ database = db, login_lockout_threshold = 3 }
@@ -255,7 +255,7 @@ describe("a hashing fault", function()
   end)
 end)
 
-describe("core.shared_counter (the cache generation the workers share)", function()
+describe("core.shared_counter (the cache generation the workers share) #quick", function()
   local core = require "fsec.core"
 
   it("counts, and get and bump refuse anything that is not a counter", function()
@@ -280,7 +280,7 @@ describe("core.shared_counter (the cache generation the workers share)", functio
   end)
 end)
 
-describe("fsec.openresty's cache generation and transactions", function()
+describe("fsec.openresty's cache generation and transactions #quick", function()
   local core = require "fsec.core"
   local orcache = require "fsec.openresty.cache"
   local get = core.shared_counter_get
@@ -329,7 +329,7 @@ describe("fsec.openresty's cache generation and transactions", function()
   end)
 end)
 
-describe("fsec.openresty.init refuses what it does not know", function()
+describe("fsec.openresty.init refuses what it does not know #quick", function()
   local fo = require "fsec.openresty"
   local cfg = helpers.config{ database = helpers.tmpfile("or-opts.db") }
   local NAN = 0 / 0
@@ -402,7 +402,7 @@ describe("fsec.openresty.init refuses what it does not know", function()
 end)
 
 
-describe("fsec.openresty.init_worker that fails", function()
+describe("fsec.openresty.init_worker that fails #quick", function()
   -- A fresh copy of the module, loaded with a stand-in for nginx's ngx
   -- (the module keeps the ngx it finds when loaded); no nginx runs.
   local function load_with_ngx()

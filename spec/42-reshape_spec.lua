@@ -67,7 +67,7 @@ local function lua_files()
 end
 
 
-describe("doc comments that say what the code does", function()
+describe("doc comments that say what the code does #quick", function()
   local datastore = require "fsec.datastore"
 
   it("datastore.check answers nil and a message, as its doc says (it does not raise)", function()
@@ -78,7 +78,7 @@ describe("doc comments that say what the code does", function()
 end)
 
 
-describe("revoke_all, the one way to end a user's sessions and tokens", function()
+describe("revoke_all, the one way to end a user's sessions and tokens #quick", function()
   local datastore = require "fsec.datastore"
 
   it("revoke_all ends every session, remember cookie and token of a user, on both stores", function()
@@ -115,7 +115,7 @@ describe("revoke_all, the one way to end a user's sessions and tokens", function
 end)
 
 
-describe("the lockout's bookkeeping", function()
+describe("the lockout's bookkeeping #quick", function()
   it("the lockout's bookkeeping is auth's: views reset the count through auth.unlock", function()
     local src = assert(helpers.read("lua/fsec/views.lua"))
     for _, call in ipairs{ "reset_failed_logins", "record_failed_login", "reserve_login", "release_login" } do
@@ -136,7 +136,7 @@ describe("the lockout's bookkeeping", function()
 end)
 
 
-describe("html_escape", function()
+describe("html_escape #quick", function()
   it("html_escape lives in fsec.http; fsec.mail's name still works", function()
     local http, mail = require "fsec.http", require "fsec.mail"
     assert.equals("&lt;a href=&quot;x&quot;&gt;&amp;&#39;", http.html_escape([[<a href="x">&']]))
@@ -146,7 +146,7 @@ describe("html_escape", function()
 end)
 
 
-describe("configuration names", function()
+describe("configuration names #quick", function()
   it("config.lua names each key once: the old name token_max_chars is refused, naming the key", function()
     local fsec = require "fsec"
     local ok, err = pcall(fsec.new, helpers.config{ token_max_chars = 8192 })
@@ -164,7 +164,7 @@ describe("configuration names", function()
 end)
 
 
-describe("Security:set_cache, the cache seam", function()
+describe("Security:set_cache, the cache seam #quick", function()
   it("is used by a real Security object: a session check reads the user once, then from the cache", function()
     local sec, _, login = app()
     local c = custom_cache()
@@ -291,7 +291,7 @@ describe("Security:set_cache, the cache seam", function()
 end)
 
 
-describe("Security's cache fields", function()
+describe("Security's cache fields #quick", function()
   -- Security lives in lua/fsec.lua; lua/fsec/auth.lua holds its methods
   -- that read the cache (the hot path of every check).
   local SECURITY = { ["lua/fsec.lua"] = true, ["lua/fsec/auth.lua"] = true }
@@ -320,7 +320,7 @@ describe("Security's cache fields", function()
 end)
 
 
-describe("docs/cache.md", function()
+describe("docs/cache.md #quick", function()
   it("runs every ```lua block as written", function()
     local doc = assert(helpers.read("docs/cache.md"))
     local n = 0
@@ -335,7 +335,7 @@ describe("docs/cache.md", function()
 end)
 
 
-describe("Lua files under lua/", function()
+describe("Lua files under lua/ #quick", function()
   it("are at most 600 lines, or say at their top why not", function()
     local p = assert(io.popen("find lua -name '*.lua' | LC_ALL=C sort"))
     local bad = {}

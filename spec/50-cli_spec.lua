@@ -1,6 +1,7 @@
 -- The `fsec` command, run for real (Lua 5.4) against real database files,
 -- including Flask-Security databases made by python3-flask-security.
 local helpers = require "spec.helpers"
+local peer = require "spec.tools.peer"
 local cjson = require "cjson"
 
 local enabled = not jit -- bin/fsec is a Lua 5.4 program
@@ -19,8 +20,8 @@ end
 
 local function make_fs_db(v3)
   local path = helpers.tmpfile(v3 and "fs3.db" or "fs.db")
-  assert(helpers.sh(("env -u LD_PRELOAD /usr/bin/python3 spec/peer/fs_make_db.py %s salty %s 2>/dev/null")
-    :format(path, v3 and "--v3" or "")), "python3-flask-security could not make a database")
+  assert(helpers.sh(peer.command("fs_make_db.py", { path, "salty", v3 and "--v3" or nil }) .. " 2>/dev/null"),
+    "python3-flask-security could not make a database")
   return path
 end
 

@@ -78,12 +78,10 @@ end
 -- to it from a client address (the library tests, both runtimes).
 local PW = "password-1"
 local function setup(extra)
-  local cfg = { database = helpers.tmpfile("thr.db"), recoverable = true, confirmable = true,
-                mail_dir = helpers.tmpdir() .. "/mail-" .. math.random(1e9), external_url = "http://localhost" }
-  for k, v in pairs(extra or {}) do cfg[k] = v end
-  local sec = helpers.new(cfg)
-  assert(sec.datastore:create_user{ email = "matt@example.com", password = sec:hash_password(PW), confirmed_at = os.time() })
-  return sec, cfg.mail_dir
+  local app = helpers.app{ db = "thr.db", mail = true, extra = extra,
+    config = { recoverable = true, confirmable = true, external_url = "http://localhost" },
+    users = { { email = "matt@example.com", password = PW, confirmed = true } } }
+  return app.sec, app.maildir
 end
 local function post(sec, path, body, addr)
   return sec:handle(helpers.request{ method = "POST", path = path, remote_addr = addr or "192.0.2.7",

@@ -107,7 +107,7 @@ local function sorted_keys(t)
 end
 
 
-describe("types/ (LuaLS stubs)", function()
+describe("types/ (LuaLS stubs) #quick", function()
   local files = stub_files()
   local classes = parse(files)
 

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Play a request sequence against the real Flask-Security (Debian's
 python3-flask-security 5.1.2) and print each answer as JSON, so that
-spec/33-compat_spec.lua can compare fsec's answers with it.
+spec/33-flask_security_answers_spec.lua can compare fsec's answers with it.
 
 Usage: fs_app.py < scenario.json
 scenario: [{"method": "POST", "path": "/login", "json": {...},
@@ -13,10 +13,9 @@ one user matt@example.com / password-1 (and an inactive one).
 import json
 import sys
 
-from flask import Flask
-from flask_security import MailUtil, Security, SQLAlchemyUserDatastore, hash_password
-from flask_security.models import fsqla_v3 as fsqla
-from flask_sqlalchemy import SQLAlchemy
+from flask_security import MailUtil, hash_password
+
+from fs_peer import make_app as make_peer_app
 
 
 class QuietMail(MailUtil):
@@ -26,28 +25,15 @@ class QuietMail(MailUtil):
 
 
 def make_app():
-    app = Flask(__name__)
-    app.config.update(
-        SECRET_KEY="x" * 32, SECURITY_PASSWORD_SALT="salty-pepper",
-        SQLALCHEMY_DATABASE_URI="sqlite://", SQLALCHEMY_TRACK_MODIFICATIONS=False,
+    app, db, ds = make_peer_app(dict(
+        SECURITY_PASSWORD_SALT="salty-pepper",
         WTF_CSRF_ENABLED=False, SECURITY_REGISTERABLE=True,
         SECURITY_EMAIL_VALIDATOR_ARGS={"check_deliverability": False},
         SECURITY_RECOVERABLE=True, SECURITY_CHANGEABLE=True,
         SECURITY_PASSWORD_HASH="argon2",
         SECURITY_PASSWORD_HASH_PASSLIB_OPTIONS={"argon2__rounds": 1, "argon2__memory_cost": 1024,
                                                 "argon2__parallelism": 1},
-    )
-    db = SQLAlchemy(app)
-    fsqla.FsModels.set_db_info(db)
-
-    class Role(db.Model, fsqla.FsRoleMixin):
-        pass
-
-    class User(db.Model, fsqla.FsUserMixin):
-        pass
-
-    ds = SQLAlchemyUserDatastore(db, User, Role)
-    Security(app, ds, mail_util_cls=QuietMail)
+    ), mail_util_cls=QuietMail)
     with app.app_context():
         db.create_all()
         ds.create_user(email="matt@example.com", password=hash_password("password-1"))

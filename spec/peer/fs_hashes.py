@@ -2,7 +2,7 @@
 """Print, as JSON, password hashes made by Flask-Security's own
 hash_password() for each scheme it supports, with a password salt (double
 hash) and with SECURITY_PASSWORD_SINGLE_HASH. Used by
-spec/04-flask_security_compat_spec.lua; run with Debian's python3 and
+spec/04-flask_security_hashes_spec.lua; run with Debian's python3 and
 python3-flask-security installed.
 
 Usage: fs_hashes.py hash SALT PASSWORD
@@ -12,11 +12,9 @@ import json
 import sys
 import unicodedata
 
-from flask import Flask
-from flask_security import Security, SQLAlchemyUserDatastore
-from flask_security.models import fsqla_v3 as fsqla
 from flask_security.utils import hash_password, verify_password
-from flask_sqlalchemy import SQLAlchemy
+
+from fs_peer import make_app as make_peer_app
 
 SCHEMES = ["argon2", "bcrypt", "pbkdf2_sha256", "pbkdf2_sha512",
            "sha256_crypt", "sha512_crypt"]
@@ -32,30 +30,16 @@ OPTIONS = {
 
 
 def make_app(scheme, salt):
-    app = Flask(__name__)
-    app.config.update(
-        SECRET_KEY="x" * 32,
-        SQLALCHEMY_DATABASE_URI="sqlite://",
-        SQLALCHEMY_TRACK_MODIFICATIONS=False,
+    settings = dict(
         SECURITY_PASSWORD_HASH=scheme,
         SECURITY_PASSWORD_HASH_PASSLIB_OPTIONS={
             "%s__%s" % (scheme, k): v for k, v in OPTIONS[scheme].items()},
     )
     if salt is None:
-        app.config["SECURITY_PASSWORD_SINGLE_HASH"] = True
+        settings["SECURITY_PASSWORD_SINGLE_HASH"] = True
     else:
-        app.config["SECURITY_PASSWORD_SALT"] = salt
-    db = SQLAlchemy(app)
-    fsqla.FsModels.set_db_info(db)
-
-    class Role(db.Model, fsqla.FsRoleMixin):
-        pass
-
-    class User(db.Model, fsqla.FsUserMixin):
-        pass
-
-    Security(app, SQLAlchemyUserDatastore(db, User, Role))
-    return app
+        settings["SECURITY_PASSWORD_SALT"] = salt
+    return make_peer_app(settings)[0]
 
 
 def main():

@@ -10,34 +10,17 @@ import datetime
 import sqlite3
 import sys
 
-from flask import Flask
-from flask_security import Security, SQLAlchemyUserDatastore, hash_password
-from flask_security.models import fsqla_v3 as fsqla
-from flask_sqlalchemy import SQLAlchemy
+from flask_security import hash_password
+
+from fs_peer import make_app
 
 out, salt = sys.argv[1], sys.argv[2]
-app = Flask(__name__)
-app.config.update(
-    SECRET_KEY="x" * 32, SECURITY_PASSWORD_SALT=salt,
-    SQLALCHEMY_DATABASE_URI="sqlite:///" + out, SQLALCHEMY_TRACK_MODIFICATIONS=False,
+app, db, ds = make_app(dict(
+    SECURITY_PASSWORD_SALT=salt,
     SECURITY_PASSWORD_HASH="bcrypt",
     SECURITY_PASSWORD_HASH_PASSLIB_OPTIONS={"bcrypt__rounds": 4, "argon2__rounds": 1,
                                             "argon2__memory_cost": 1024, "argon2__parallelism": 1},
-)
-db = SQLAlchemy(app)
-fsqla.FsModels.set_db_info(db)
-
-
-class Role(db.Model, fsqla.FsRoleMixin):
-    pass
-
-
-class User(db.Model, fsqla.FsUserMixin):
-    pass
-
-
-ds = SQLAlchemyUserDatastore(db, User, Role)
-Security(app, ds)
+), "sqlite:///" + out)
 with app.app_context():
     db.create_all()
     admin = ds.create_role(name="admin", description="Administrators", permissions="user-read,user-write")

@@ -3,43 +3,18 @@
 -- argon2id hashes fsec makes verify in Flask-Security. The test command
 -- installs the peer and sets FSEC_REQUIRE_PEER=1, so in CI a missing peer
 -- fails instead of skipping.
+-- Hashes only: spec/33-flask_security_answers_spec.lua compares the
+-- endpoints' answers with the same peer.
 local helpers = require "spec.helpers"
+local peer = require "spec.tools.peer"
 local cjson = require "cjson"
 
--- env -u LD_PRELOAD: the sanitizer run preloads libasan, which python
--- must not inherit.
-local PY = "env -u LD_PRELOAD /usr/bin/python3"
-local SCRIPT = "spec/peer/fs_hashes.py"
 local PW = "p\u{E4}ssword \u{FB01} ok" -- non-ASCII, NFKD-sensitive
 
-local function shell_quote(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
-
-local function run(args)
-  local cmd = PY .. " " .. SCRIPT
-  for _, a in ipairs(args) do cmd = cmd .. " " .. shell_quote(a) end
-  local f = assert(io.popen(cmd .. " 2>/dev/null"))
-  local out = f:read("*a")
-  f:close()
-  return out
-end
-
-local function peer_available()
-  return os.execute(PY .. " -c 'import flask_security, flask_sqlalchemy' 2>/dev/null")
-end
+local function run(args) return peer.run("fs_hashes.py", args) end
 
 describe("Flask-Security compatibility", function()
-  local have = peer_available()
-  have = have == true or have == 0
-  if not have then
-    if os.getenv("FSEC_REQUIRE_PEER") == "1" then
-      it("needs python3-flask-security", function()
-        error("python3-flask-security is not installed")
-      end)
-    else
-      pending("python3-flask-security not installed")
-    end
-    return
-  end
+  if not peer.present(it, pending) then return end
 
   it("verifies every hash Flask-Security makes, double and single", function()
     local hashes = cjson.decode(run{ "hash", helpers.SALT, PW })

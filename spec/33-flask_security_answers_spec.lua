@@ -3,10 +3,11 @@
 -- fsec: same status codes, same response keys, same messages, same
 -- field_errors keys. The differences fsec keeps on purpose are listed
 -- here (and in docs/migration.md) and nowhere else.
+-- Answers only: spec/04-flask_security_hashes_spec.lua checks password
+-- hashes with the same peer.
 local helpers = require "spec.helpers"
+local peer = require "spec.tools.peer"
 local cjson = require "cjson"
-
-local PY = "env -u LD_PRELOAD /usr/bin/python3"
 
 local SCENARIO = {
   { method = "GET", path = "/login" },
@@ -42,14 +43,7 @@ local SAME_MESSAGE = {
 }
 
 local function run_peer()
-  local input = helpers.tmpfile("scenario.json")
-  local f = io.open(input, "w")
-  f:write(cjson.encode(SCENARIO))
-  f:close()
-  local p = io.popen(PY .. " spec/peer/fs_app.py < " .. input .. " 2>/dev/null")
-  local out = p:read("*a")
-  p:close()
-  return cjson.decode(out)
+  return cjson.decode(peer.run("fs_app.py", {}, cjson.encode(SCENARIO)))
 end
 
 local function run_fsec()
@@ -81,22 +75,14 @@ local function keys(t, drop)
 end
 
 describe("against the real Flask-Security", function()
-  local ok = helpers.sh("env -u LD_PRELOAD /usr/bin/python3 -c 'import flask_security, flask_sqlalchemy' 2>/dev/null")
-  if not ok then
-    if os.getenv("FSEC_REQUIRE_PEER") == "1" then
-      it("needs python3-flask-security", function() error("python3-flask-security is not installed") end)
-    else
-      pending("python3-flask-security not installed")
-    end
-    return
-  end
+  if not peer.present(it, pending) then return end
 
   it("answers the same sequence with the same codes, keys and messages", function()
-    local peer, mine = run_peer(), run_fsec()
-    assert.equals(#SCENARIO, #peer)
+    local theirs, mine = run_peer(), run_fsec()
+    assert.equals(#SCENARIO, #theirs)
     for i, step in ipairs(SCENARIO) do
       local where = ("step %d: %s %s %s"):format(i, step.method, step.path, cjson.encode(step.json or {}))
-      local a, b = peer[i], mine[i]
+      local a, b = theirs[i], mine[i]
       assert.equals(a.status, b.status, where)
       local ra, rb = a.body.response, b.body.response
       assert.same(keys(ra), keys(rb, EXTRA_KEYS), where)
