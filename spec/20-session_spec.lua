@@ -1,6 +1,5 @@
 -- Sessions, remember-me, logout and revocation (catalogue S-01..S-06,
 -- acceptance D3-D5, H2).
-local fsec = require "fsec"
 local core = require "fsec.core"
 local helpers = require "spec.helpers"
 local cjson = require "cjson"

@@ -366,10 +366,10 @@ describe("issue 19 item 5: instruction mail is rate-limited", function()
     assert.equals(2, #helpers.mails(dir))
     local g, gdir = setup{ csrf_enabled = false, mail_address_limit = 2, mail_client_limit = 3, return_generic_responses = true }
     local answers = {}
-    local function shape(res) -- the status and the answer, its fresh CSRF token aside
-      local j = cjson.decode(res.body)
+    local function shape(r) -- the status and the answer, its fresh CSRF token aside
+      local j = cjson.decode(r.body)
       j.response.csrf_token = nil
-      return res.status .. " " .. cjson.encode(j)
+      return r.status .. " " .. cjson.encode(j)
     end
     for i = 1, 4 do answers[i] = shape(post(g, "/reset", { email = "matt@example.com" }, "192.0.2." .. i)) end
     for i = 1, 4 do answers[#answers + 1] = shape(post(g, "/reset", { email = "nobody" .. i .. "@example.com" }, "192.0.2.50")) end

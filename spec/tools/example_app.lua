@@ -32,7 +32,7 @@ end
 --- Poll fn() every 0.05 s until it returns a true value or `seconds`
 -- pass: its last value.
 function _M.poll(seconds, fn)
-  local deadline, v = os.time() + seconds, nil
+  local deadline, v = os.time() + seconds
   repeat
     v = fn()
     if v then return v end
