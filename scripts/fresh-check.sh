@@ -92,7 +92,7 @@ if [ $quick = 1 ]; then
   inroot 'sh scripts/deps.sh test && (cd spec/browser && npm ci --no-audit --no-fund --loglevel=error) &&
     echo "node $(node --version) (playwright-core $(sed -n "s/.*\"version\": \"\(.*\)\".*/\1/p" spec/browser/node_modules/playwright-core/package.json))" &&
     cmake -S . -B build -DFSEC_WERROR=ON >/dev/null && cmake --build build -j "$(nproc)" >/dev/null &&
-    cd build && FSEC_REQUIRE_PEER=1 FSEC_REQUIRE_BROWSER=1 ctest --output-on-failure -R spec.luajit'
+    cd build && FSEC_REQUIRE_PEER=1 FSEC_REQUIRE_BROWSER=1 FSEC_REQUIRE_PG=1 ctest --output-on-failure -R spec.luajit'
 else
   echo "== sh scripts/test.sh"
   inroot 'sh scripts/test.sh'

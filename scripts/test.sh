@@ -6,9 +6,9 @@ set -eu
 cd "$(dirname "$0")/.."
 scripts/deps.sh test
 jobs=$(nproc 2>/dev/null || echo 2)
-# In CI a missing Flask-Security peer or browser is a failure, not a
-# skipped spec.
-export FSEC_REQUIRE_PEER=1 FSEC_REQUIRE_BROWSER=1
+# In CI a missing Flask-Security peer, browser or PostgreSQL server is a
+# failure, not a skipped spec.
+export FSEC_REQUIRE_PEER=1 FSEC_REQUIRE_BROWSER=1 FSEC_REQUIRE_PG=1
 # playwright-core (npm) drives Debian's Chromium; screenshots land in
 # build/artifacts/browser.
 (cd spec/browser && npm ci --no-audit --no-fund --loglevel=error)
