@@ -1,0 +1,110 @@
+-- The C store on a real PostgreSQL through fsec.new (issue 22): what the
+-- SQLite store's faults spec (spec/11) asks, where it applies to a
+-- server: writers killed with SIGKILL, and the server itself crashing
+-- (an immediate stop, no checkpoint) in the middle of registrations, lose
+-- no acknowledged user; a URI with a password is refused at
+-- configuration time, naming no password.
+local fsec = require "fsec"
+local helpers = require "spec.helpers"
+local postgres = require "spec.tools.postgres"
+
+local LUA = jit and "luajit" or "lua5.4"
+
+describe("the store on a real PostgreSQL", function()
+  if not postgres.present(it, pending) then return end
+  local pg
+  setup(function() pg = postgres.new() end)
+  teardown(function() if pg then postgres.remove(pg) end end)
+  before_each(function()
+    assert(postgres.psql(pg, "SET client_min_messages = warning; DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+  end)
+
+  local function new()
+    return fsec.new(helpers.config{ database = pg.uri })
+  end
+
+  -- writers (spec/tools/register.lua) on the database, their pids
+  local function start_writers(dir, n)
+    local env = ("LUA_PATH=%q LUA_CPATH=%q "):format(package.path, package.cpath)
+    local pids = {}
+    for w = 1, n do
+      local p = io.popen(env .. LUA .. " spec/tools/register.lua '" .. pg.uri .. "' " .. dir .. "/ack-" .. w
+        .. " w" .. w .. " >" .. dir .. "/err-" .. w .. " 2>&1 & echo $!")
+      pids[#pids + 1] = p:read("*l")
+      p:close()
+    end
+    return pids
+  end
+
+  -- every acknowledged email is a user; how many there were
+  local function check_acks(sec, dir, n)
+    local acked = 0
+    for w = 1, n do
+      local f = io.open(dir .. "/ack-" .. w)
+      if f then
+        for email in f:lines() do
+          acked = acked + 1
+          assert.truthy(sec.datastore:find_user{ email = email }, email .. " lost")
+        end
+        f:close()
+      end
+    end
+    return acked
+  end
+
+  it("keeps users across connections and says it is PostgreSQL", function()
+    local sec = new()
+    assert(sec.datastore:create_user{ email = "pg@example.org", password = sec:hash_password("s3cret-pass") })
+    sec:close()
+    local again = new()
+    assert.equals("postgresql", again.datastore:backend())
+    assert.equals(require("fsec.core").SCHEMA_VERSION, again.datastore:schema_version())
+    assert.truthy(again.datastore:find_user{ email = "PG@example.org" })
+    again:close()
+  end)
+
+  it("loses no acknowledged user when writers are killed (SIGKILL)", function()
+    local dir = helpers.tmpdir() .. "/pgcrash"
+    assert(helpers.sh("mkdir -p " .. dir))
+    new():close() -- migrate once, with the salt check
+    local pids = start_writers(dir, 4)
+    helpers.sh(("sleep %.1f"):format(1 + math.random()))
+    helpers.sh("kill -9 " .. table.concat(pids, " ") .. " 2>/dev/null")
+    local sec = new()
+    local acked = check_acks(sec, dir, 4)
+    assert.is_true(acked > 0, "no writer got anything done: " .. tostring(helpers.read(dir .. "/err-1")))
+    sec:close()
+  end)
+
+  it("loses no acknowledged user when the server crashes and restarts mid-write", function()
+    local dir = helpers.tmpdir() .. "/pgcrash2"
+    assert(helpers.sh("mkdir -p " .. dir))
+    new():close()
+    local pids = start_writers(dir, 3)
+    helpers.sh("sleep 1")
+    -- an immediate stop is a crash: no checkpoint, recovery from the WAL
+    local pid = postgres.pid(pg)
+    assert(helpers.sh("kill -QUIT " .. pid)) -- immediate shutdown
+    assert.truthy(require("spec.tools.example_app").poll(30, function() return not postgres.running(pg) end))
+    helpers.sh("sleep 0.5")
+    postgres.start(pg) -- the writers reconnect on their own and go on
+    helpers.sh("sleep 1")
+    helpers.sh("kill -9 " .. table.concat(pids, " ") .. " 2>/dev/null")
+    local sec = new()
+    local acked = check_acks(sec, dir, 3)
+    assert.is_true(acked > 0, "no writer got anything done: " .. tostring(helpers.read(dir .. "/err-1")))
+    -- and they went on after the restart: an error log would say why not
+    for w = 1, 3 do assert.equals("", helpers.read(dir .. "/err-" .. w) or "") end
+    sec:close()
+  end)
+
+  it("refuses a URI with a password at configuration time, without repeating it", function()
+    local ok, err = pcall(fsec.new, helpers.config{ database = "postgresql://u:hunter2-pw@127.0.0.1/x" })
+    assert.is_false(ok)
+    assert.matches("password file", err)
+    assert.is_nil(tostring(err):find("hunter2", 1, true))
+    ok, err = pcall(fsec.new, helpers.config{ database = "postgresql://u@127.0.0.1/x?password=hunter2-pw" })
+    assert.is_false(ok)
+    assert.is_nil(tostring(err):find("hunter2", 1, true))
+  end)
+end)
