@@ -1,14 +1,18 @@
 #!/usr/bin/python3
-"""Make a Flask-Security SQLite database with the real library (Debian's
+"""Make a Flask-Security database with the real library (Debian's
 python3-flask-security 5.1.2): users with hashes of several schemes,
-roles with permissions, links and tracking fields.
+roles with permissions, links and tracking fields. A SQLite file, or a
+PostgreSQL database through SQLAlchemy's URL (psycopg2, Debian's
+python3-psycopg2), e.g. postgresql://fsec@127.0.0.1:5432/db?passfile=F
+(spec/52-import_postgres_spec.lua).
 
-Usage: fs_make_db.py OUT.db SALT [--v3]
+Usage: fs_make_db.py OUT.db|URL SALT [--v3]
   --v3  drop fs_uniquifier afterwards (the Flask-Security 3.0 layout)
 """
 import datetime
-import sqlite3
 import sys
+
+from sqlalchemy import text
 
 from flask_security import hash_password
 
@@ -20,7 +24,7 @@ app, db, ds = make_app(dict(
     SECURITY_PASSWORD_HASH="bcrypt",
     SECURITY_PASSWORD_HASH_PASSLIB_OPTIONS={"bcrypt__rounds": 4, "argon2__rounds": 1,
                                             "argon2__memory_cost": 1024, "argon2__parallelism": 1},
-), "sqlite:///" + out)
+), out if "://" in out else "sqlite:///" + out)
 with app.app_context():
     db.create_all()
     admin = ds.create_role(name="admin", description="Administrators", permissions="user-read,user-write")
@@ -39,10 +43,11 @@ with app.app_context():
     db.session.commit()
 
 if "--v3" in sys.argv:
-    con = sqlite3.connect(out)
-    con.executescript(
-        "CREATE TABLE user3 AS SELECT id, email, username, password, active, confirmed_at,"
-        " last_login_at, current_login_at, last_login_ip, current_login_ip, login_count FROM user;"
-        "DROP TABLE user; ALTER TABLE user3 RENAME TO user;")
-    con.commit()
-    con.close()
+    # the 3.0 user table: no fs_uniquifier (nor the later columns); on
+    # PostgreSQL roles_users' foreign key goes with the old table
+    with app.app_context(), db.engine.begin() as con:
+        drop = 'DROP TABLE "user" CASCADE' if con.dialect.name == "postgresql" else 'DROP TABLE "user"'
+        for stmt in ('CREATE TABLE user3 AS SELECT id, email, username, password, active, confirmed_at,'
+                     ' last_login_at, current_login_at, last_login_ip, current_login_ip, login_count FROM "user"',
+                     drop, 'ALTER TABLE user3 RENAME TO "user"'):
+            con.execute(text(stmt))
