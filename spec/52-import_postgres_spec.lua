@@ -81,8 +81,9 @@ end
 -- accepts (each closed at once): { port, count(), stop() }. It shows
 -- whether a command tried to connect at all.
 local LISTENER = [[
-import os, socket, sys
+import os, socket, sys, time
 d = sys.argv[1]
+end = time.time() + 600  # never outlives a killed spec by long
 s = socket.socket()
 s.bind(("127.0.0.1", 0))
 s.listen(16)
@@ -93,7 +94,7 @@ def put(name, v):
 n = 0
 put("count", 0)
 put("port", s.getsockname()[1])
-while not os.path.exists(d + "/stop"):
+while not os.path.exists(d + "/stop") and time.time() < end:
     try:
         c, _ = s.accept()
         c.close()
