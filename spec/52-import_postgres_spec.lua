@@ -43,10 +43,14 @@ end
 -- A Flask-Security database made by the real library in a fresh schema
 -- (spec/peer/fs_make_db.py, the generator of spec/50-cli_spec.lua): alice
 -- (bcrypt, admin, tracking set), bob (bcrypt, inactive, editor), carol
--- (pbkdf2_sha512). v3: the 3.0 layout (no fs_uniquifier).
-local function make_fs_db(pg, v3)
+-- (pbkdf2_sha512), and with argon2: dave (argon2). v3: the 3.0 layout
+-- (no fs_uniquifier).
+local function make_fs_db(pg, v3, argon2)
   local uri, name = schema(pg)
-  assert(helpers.sh(peer.command("fs_make_db.py", { uri, "salty", v3 and "--v3" or nil }) .. " 2>/dev/null"),
+  local args = { uri, "salty" }
+  if v3 then args[#args + 1] = "--v3" end
+  if argon2 then args[#args + 1] = "--argon2" end
+  assert(helpers.sh(peer.command("fs_make_db.py", args) .. " 2>/dev/null"),
     "python3-flask-security could not make a PostgreSQL database")
   return uri, name
 end
@@ -137,14 +141,14 @@ describe("issue 22: import from a Flask-Security PostgreSQL database", function(
   for _, v3 in ipairs{ false, true } do
     cli("imports a Flask-Security " .. (v3 and "3.0-layout" or "Too") .. " database from PostgreSQL; old passwords"
         .. " sign in", function()
-      local src = make_fs_db(pg, v3)
+      local src = make_fs_db(pg, v3, true)
       local db = helpers.tmpfile("from-pg.db")
       local rc, out = fsec(db, "import flask-security " .. q(src))
       assert.equals(0, rc, out)
-      assert.matches("imported 3 users (0 already present) and 2 roles from " .. src, out, 1, true)
+      assert.matches("imported 4 users (0 already present) and 2 roles from " .. src, out, 1, true)
       rc, out = fsec(db, "import flask-security --quiet " .. q(src))
       assert.equals(0, rc, out)
-      assert.matches("imported 0 users (3 already present) and 0 roles", out, 1, true)
+      assert.matches("imported 0 users (4 already present) and 0 roles", out, 1, true)
       local ds = helpers.new{ database = db, password_salt = "salty" }.datastore
       local alice = ds:find_user{ email = "alice@example.com" }
       assert.is_true(alice:has_role("admin")); assert.is_true(alice:has_permission("user-write"))
@@ -157,9 +161,11 @@ describe("issue 22: import from a Flask-Security PostgreSQL database", function(
       assert.is_false(bob.active)
       assert.is_true(bob:has_role("editor"))
       assert.is_true(ds:find_user{ email = "carol@example.com" }.active)
-      -- bcrypt and pbkdf2_sha512 hashes made by Flask-Security: the old
-      -- passwords sign in through /login, and are upgraded to argon2id
-      for _, who in ipairs{ "alice", "carol" } do
+      -- bcrypt, pbkdf2_sha512 and argon2 hashes made by Flask-Security:
+      -- the old passwords sign in through /login (the first two are
+      -- upgraded to fsec's argon2id parameters there)
+      assert.matches("^%$argon2id%$v=19%$m=1024,t=1,", ds:find_user{ email = "dave@example.com" }.password)
+      for _, who in ipairs{ "alice", "carol", "dave" } do
         local ok, r = signs_in(db, who .. "@example.com", who .. "-password")
         assert.is_true(ok, who .. ": " .. cjson.encode(r))
         assert.matches("^%$argon2id%$", ds:find_user{ email = who .. "@example.com" }.password)

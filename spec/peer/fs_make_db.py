@@ -6,8 +6,9 @@ PostgreSQL database through SQLAlchemy's URL (psycopg2, Debian's
 python3-psycopg2), e.g. postgresql://fsec@127.0.0.1:5432/db?passfile=F
 (spec/52-import_postgres_spec.lua).
 
-Usage: fs_make_db.py OUT.db|URL SALT [--v3]
-  --v3  drop fs_uniquifier afterwards (the Flask-Security 3.0 layout)
+Usage: fs_make_db.py OUT.db|URL SALT [--v3] [--argon2]
+  --v3      drop fs_uniquifier afterwards (the Flask-Security 3.0 layout)
+  --argon2  a fourth user, dave, hashed with argon2 (small parameters)
 """
 import datetime
 import sys
@@ -40,6 +41,10 @@ with app.app_context():
     from passlib.hash import pbkdf2_sha512
     ds.create_user(email="carol@example.com",
                    password=pbkdf2_sha512.using(rounds=1000).hash(get_hmac("carol-password")))
+    if "--argon2" in sys.argv:
+        # Flask-Security's own context (the passlib options above), argon2
+        hashed = app.extensions["security"].pwd_context.hash(get_hmac("dave-password"), scheme="argon2")
+        ds.create_user(email="dave@example.com", password=hashed)
     db.session.commit()
 
 if "--v3" in sys.argv:
