@@ -353,6 +353,17 @@ function C.db_check(args)
   if not ok then os.exit(1) end
 end
 
+-- Bring the database to this fsec's schema (opening a store does it too;
+-- this does it on purpose, once, before the nodes of a new version
+-- start). A file must exist; a PostgreSQL database may be empty. A newer
+-- schema, or someone else's tables, are refused and left unchanged.
+function C.db_migrate(args)
+  local ds = open_store(args)
+  local report = { schema_version = ds:schema_version(), backend = ds:backend() }
+  if args.json then say(tty.json(cjson.encode(report)))
+  else say(("schema version %d (%s)"):format(report.schema_version, report.backend)) end
+end
+
 -- The import judges stored hashes by the application's caps and verify
 -- budget (--config), else by fsec's defaults: no secret is needed.
 function C.import(args)
@@ -432,6 +443,8 @@ local function parser()
   db:command_target("db_command")
   local check = db:command("check", "Schema version, integrity_check, counts.")
   check:flag("--json", "JSON output.")
+  local migrate = db:command("migrate", "Bring the database to this fsec's schema (a newer one is refused).")
+  migrate:flag("--json", "JSON output.")
 
   local imp = p:command("import", "Import from another system.")
   imp:command_target("import_command")
