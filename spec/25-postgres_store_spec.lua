@@ -116,6 +116,58 @@ describe("the store on a real PostgreSQL", function()
     assert.equals("99", v:match("%d+")) -- left as it was
   end)
 
+  -- now(): seconds, to the millisecond
+  local function now()
+    local p = io.popen("date +%s.%N")
+    local t = tonumber(p:read("*l"))
+    p:close()
+    return t
+  end
+
+  it("never waits past database_statement_timeout for a row another session holds", function()
+    local sec = fsec.new(helpers.config{ database = pg.uri, database_statement_timeout = 1000 })
+    local u = assert(sec.datastore:create_user{ email = "locked@example.org" })
+    -- another session holds the user's row for 8 s
+    local holder = ("env -u LD_PRELOAD %s/psql -XAtq %q -c %q >/dev/null 2>&1 &"):format(pg.bin, pg.uri,
+      "BEGIN; SELECT 1 FROM users WHERE email = 'locked@example.org' FOR UPDATE; SELECT pg_sleep(8); COMMIT;")
+    assert(helpers.sh(holder))
+    assert.truthy(require("spec.tools.example_app").poll(10, function()
+      local ok, out = postgres.psql(pg, "select count(*) from pg_locks l join pg_class c on c.oid = l.relation"
+                                        .. " where c.relname = 'users' and l.mode = 'RowShareLock'")
+      return ok and tonumber(out:match("%d+")) > 0
+    end), "the holder did not take its lock")
+    local t0 = now()
+    local n, err, code = sec.datastore:reserve_login(u, 5, 600)
+    local took = now() - t0
+    assert.is_nil(n)
+    assert.equals("EBUSY", code, err) -- answered 503 by the application
+    assert.is_true(took < 4, ("waited %.1f s"):format(took))
+    sec:close()
+  end)
+
+  it("gives up on a server that never answers within database_connect_timeout", function()
+    -- a socket that completes the TCP handshake and then says nothing
+    local dir = helpers.tmpdir() .. "/silent"
+    assert(helpers.sh("mkdir -p " .. dir))
+    local f = assert(io.open(dir .. "/silent.py", "w"))
+    f:write("import os, socket, sys, time\n",
+            "s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen(8)\n",
+            "open(sys.argv[1] + '/port.tmp', 'w').write(str(s.getsockname()[1]))\n",
+            "os.rename(sys.argv[1] + '/port.tmp', sys.argv[1] + '/port')\n",
+            "time.sleep(20)\n")
+    f:close()
+    assert(helpers.sh(("env -u LD_PRELOAD python3 %s/silent.py %s >/dev/null 2>&1 &"):format(dir, dir)))
+    assert.truthy(require("spec.tools.example_app").poll(10, function() return helpers.read(dir .. "/port") end))
+    local port = helpers.read(dir .. "/port")
+    local t0 = now()
+    local ok, err = pcall(fsec.new, helpers.config{
+      database = "postgresql://fsec@127.0.0.1:" .. port .. "/x", database_connect_timeout = 1000 })
+    local took = now() - t0
+    assert.is_false(ok)
+    assert.matches("EUNAVAILABLE", err)
+    assert.is_true(took < 5, ("waited %.1f s"):format(took)) -- libpq counts whole seconds, 2 at least
+  end)
+
   it("refuses a URI with a password at configuration time, without repeating it", function()
     local ok, err = pcall(fsec.new, helpers.config{ database = "postgresql://u:hunter2-pw@127.0.0.1/x" })
     assert.is_false(ok)
