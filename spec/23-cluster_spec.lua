@@ -12,7 +12,8 @@
 --   - PostgreSQL stopped mid-load and started again: 503 with Retry-After
 --     in the gap (never a 500, never a 200 that is not kept), service back
 --     without restarting nginx, every registration answered 200 stored;
--- and bootstrap.lua, the example's first start, on nodes starting at once.
+-- and scripts/run-cluster.sh itself: one command starts it all behind a
+-- balancer, and Ctrl-C stops all of it, PostgreSQL too.
 -- Runs in the LuaJIT pass only (nginx's Lua is LuaJIT), not under ASan.
 local helpers = require "spec.helpers"
 local cjson = require "cjson"
@@ -363,3 +364,82 @@ describe_or_pending("bootstrap.lua on nodes that start at once", function()
   end)
 end)
 
+
+-- The one command. Started as a terminal starts it (a session of its own,
+-- SIGINT not ignored: a shell's background job would ignore it, and the
+-- script's trap with it), in a folder of the test's (CLUSTER_DIR).
+describe_or_pending("scripts/run-cluster.sh", function()
+  -- PORT, PORT+1 and PORT+2 free
+  local function free_ports()
+    for _ = 1, 20 do
+      local p = example.free_port()
+      if not helpers.sh(("ss -Hltn | grep -Eq '127.0.0.1:(%d|%d) '"):format(p + 1, p + 2)) then return p end
+    end
+    error("no three free ports in a row")
+  end
+
+  for _, kind in ipairs{ "postgresql", "sqlite" } do
+    it("starts two nodes behind a balancer on " .. kind .. ", and Ctrl-C stops all of it", function()
+      if kind == "postgresql" and not postgres.available() then
+        assert.is_true(os.getenv("FSEC_REQUIRE_PG") ~= "1", "PostgreSQL is not installed")
+        return
+      end
+      local dir = example.dir()
+      local port = free_ports()
+      local out = dir .. "/run.out"
+      local sid = run(("CLUSTER_DB=%s CLUSTER_DIR=%s PORT=%d FSEC_DEV_MAILBOX=1 setsid perl -e '$SIG{INT} = \"DEFAULT\"; exec @ARGV'"
+                       .. " sh scripts/run-cluster.sh > %s 2>&1 & echo $!"):format(kind, q(dir .. "/cluster"), port, q(out)))
+                  :match("%d+")
+      local base = { base = "http://127.0.0.1:" .. port, dir = dir }
+      local ok, err = pcall(function()
+        assert.truthy(poll(180, function()
+          return (read(out) or ""):find("stop: Ctrl-C", 1, true) or not helpers.sh("kill -0 " .. sid .. " 2>/dev/null")
+        end))
+        local banner = read(out)
+        assert.truthy(banner:find("stop: Ctrl-C", 1, true), banner)
+        assert.truthy(banner:find("http://127.0.0.1:" .. port .. "/", 1, true), banner)
+        local email, password = banner:match("admin sign%-in %(as first set%): (%S+) (%S+)")
+        assert.truthy(email, banner)
+        -- round robin: requests through the balancer reach both nodes
+        for _ = 1, 4 do assert.equals(200, (example.http(base, "GET", "/hello"))) end
+        local log = read(dir .. "/cluster/lb/logs/access.log") or ""
+        for _, p in ipairs{ port + 1, port + 2 } do
+          assert.truthy(log:find("-> 127.0.0.1:" .. p, 1, true), log)
+        end
+        -- the admin signs in through it, and the session holds on both nodes
+        local c = example.api(base)
+        assert.equals(200, (c.call("POST", "/login", { email = email, password = password })))
+        for _ = 1, 4 do assert.equals(200, (example.http(base, "GET", "/admin", { jar = c.jar }))) end
+        -- mail links name the balancer; the mailbox is reached through it
+        assert.equals(200, (example.api(base).call("POST", "/reset", { email = email })))
+        local sent = "X-Fsec-Link: http://127.0.0.1:" .. port .. "/reset/"
+        assert.truthy(poll(10, function()
+          return run("cat " .. q(dir .. "/cluster/mail") .. "/*.eml 2>/dev/null"):find(sent, 1, true)
+        end), "no reset mail naming the balancer")
+        assert.equals(200, (example.http(base, "GET", "/mail")))
+        if kind == "postgresql" then -- loopback only, as the postgres user when root
+          local lines = {} -- postmaster.pid: the pid first, the port fourth
+          for l in read(dir .. "/cluster/pg/data/postmaster.pid"):gmatch("[^\n]*") do
+            if l ~= "" then lines[#lines + 1] = l end
+          end
+          local pid, pgport = lines[1], lines[4]
+          assert.equals("127.0.0.1:" .. pgport, run(("ss -Hltn 'sport = :%s' | awk '{print $4}'"):format(pgport)):match("%S+"))
+          if ROOT then assert.equals("postgres", run("ps -o user= -p " .. pid):match("%S+")) end
+        end
+      end)
+      local pg_pid = read(dir .. "/cluster/pg/data/postmaster.pid")
+      pg_pid = pg_pid and pg_pid:match("^(%d+)")
+      -- Ctrl-C: SIGINT to the terminal's foreground process group
+      helpers.sh("kill -INT -" .. sid .. " 2>/dev/null")
+      local gone = poll(60, function()
+        return not helpers.sh("pgrep -s " .. sid .. " >/dev/null")
+          and not (pg_pid and helpers.sh("kill -0 " .. pg_pid .. " 2>/dev/null"))
+      end)
+      helpers.sh("pkill -KILL -s " .. sid .. " 2>/dev/null")
+      if pg_pid then helpers.sh("sh scripts/pg-local.sh stop " .. q(dir .. "/cluster/pg")) end
+      assert(ok, tostring(err) .. "\n-- output:\n" .. tostring(read(out)))
+      assert.truthy(gone, "processes left after Ctrl-C: " .. run("ps -o pid,user,args -s " .. sid))
+      assert.truthy(read(out):find("run-cluster: stopped", 1, true), read(out))
+    end)
+  end
+end)
