@@ -241,7 +241,7 @@ for _, kind in ipairs(KINDS) do
 
     if kind == "postgresql" then
       it("PostgreSQL stopped mid-load: 503 with Retry-After, back without restarting nginx, no answered write lost", function()
-        local function pids(node) return run("pgrep -P " .. node.pid .. " -f '^nginx: worker' | sort"):gsub("%s+", " ") end
+        local function pids(node) return (run("pgrep -P " .. node.pid .. " -f '^nginx: worker' | sort"):gsub("%s+", " ")) end
         local workers = { pids(a), pids(b) }
         -- one registration loop per node, each email once, each answer
         -- recorded as "email status retry-after"
