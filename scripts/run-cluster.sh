@@ -125,8 +125,13 @@ pid logs/nginx.pid;
 error_log logs/error.log warn;
 events { worker_connections 1024; }
 http {
-  # the path only: a query string may hold a token (?auth_token=...)
-  log_format cluster '\$remote_addr [\$time_local] "\$request_method \$uri" \$status -> \$upstream_addr';
+  # the path only, as the nodes log it (examples/openresty/nginx.conf.in):
+  # no query string (?auth_token=...), no mailed link's token
+  map \$uri \$fsec_log_path {
+    ~^(/(?:reset|confirm|login))/[^/]+\$  \$1/<token>;
+    default                              \$uri;
+  }
+  log_format cluster '\$remote_addr [\$time_local] "\$request_method \$fsec_log_path" \$status -> \$upstream_addr';
   access_log logs/access.log cluster;
   client_body_temp_path tmp/body;
   proxy_temp_path tmp/proxy;

@@ -417,10 +417,18 @@ describe_or_pending("scripts/run-cluster.sh", function()
         for _ = 1, 4 do assert.equals(200, (example.http(base, "GET", "/admin", { jar = c.jar }))) end
         -- mail links name the balancer; the mailbox is reached through it
         assert.equals(200, (example.api(base).call("POST", "/reset", { email = email })))
-        local sent = "X-Fsec-Link: http://127.0.0.1:" .. port .. "/reset/"
-        assert.truthy(poll(10, function()
-          return run("cat " .. q(dir .. "/cluster/mail") .. "/*.eml 2>/dev/null"):find(sent, 1, true)
-        end), "no reset mail naming the balancer")
+        local link = poll(10, function()
+          return run("cat " .. q(dir .. "/cluster/mail") .. "/*.eml 2>/dev/null")
+                 :match("X%-Fsec%-Link: http://127%.0%.0%.1:" .. port .. "(/reset/%S+)")
+        end)
+        assert.truthy(link, "no reset mail naming the balancer")
+        -- the link works through the balancer, and its token is in no log
+        assert.equals(200, (example.http(base, "GET", link)))
+        local token = link:match("/reset/(.+)$")
+        for _, f in ipairs{ "lb/logs/access.log", "a/logs/access.log", "b/logs/access.log" } do
+          assert.falsy((read(dir .. "/cluster/" .. f) or ""):find(token, 1, true), f .. " logs the reset token")
+        end
+        assert.truthy(read(dir .. "/cluster/lb/logs/access.log"):find('"GET /reset/<token>"', 1, true))
         assert.equals(200, (example.http(base, "GET", "/mail")))
         if kind == "postgresql" then -- loopback only, as the postgres user when root
           local lines = {} -- postmaster.pid: the pid first, the port fourth
