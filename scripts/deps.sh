@@ -1,6 +1,6 @@
 #!/bin/sh
 # Install the Debian 12 packages fsec needs, if any are missing.
-# Usage: scripts/deps.sh build|test|deb|fuzz|bench|contrib ...   (groups add up)
+# Usage: scripts/deps.sh build|test|deb|fuzz|bench|cluster|contrib ...   (groups add up)
 # Runs apt-get as root (directly, or through sudo when available).
 set -eu
 
@@ -35,6 +35,9 @@ FUZZ="clang libclang-rt-14-dev afl++"
 # and its end-to-end tests.
 # lua-filesystem: the development mailbox page reads its folder (no shell).
 OPENRESTY="nginx libnginx-mod-http-lua lua-resty-core lua-filesystem curl"
+# The scale-out example (scripts/run-cluster.sh): the example's stack and
+# a local PostgreSQL server (scripts/pg-local.sh); libpq for fsec's store.
+CLUSTER="$OPENRESTY postgresql libpq-dev"
 # A real browser for the end-to-end test of the HTML pages.
 BROWSER="chromium"
 # Benchmarks: the example app under wrk, and the peer (Flask-Security on
@@ -53,6 +56,7 @@ for group in "$@"; do
     test) want="$want $BUILD $TEST $DEB_CHECK $OPENRESTY $BROWSER wrk strace" ;;  # wrk: bench/load.sh; strace: where nginx fsyncs
     deb) want="$want $BUILD $DEB" ;;
     openresty) want="$want $BUILD $OPENRESTY" ;;
+    cluster) want="$want $BUILD $CLUSTER" ;;
     fuzz) want="$want $BUILD $FUZZ" ;;
     bench) want="$want $BUILD $BENCH" ;;
     contrib) want="$want $CONTRIB" ;;
