@@ -74,7 +74,7 @@ describe("PostgreSQL test server (spec/tools/postgres.lua)", function()
       -- and none of its children (backends, checkpointer...): no process
       -- of the server's owner works in the folder any more
       local owner = app.run("id -u"):match("%d+") == "0" and "postgres" or "$(id -u)"
-      local left = app.run(("for p in $(pgrep -u %s); do readlink /proc/$p/cwd; done 2>/dev/null | grep -F %s")
+      local left = app.run(("for p in $(env -u LD_PRELOAD pgrep -u %s); do readlink /proc/$p/cwd; done 2>/dev/null | grep -F %s")
                            :format(owner, q(s.dir)))
       assert.equals("", left)
     end
