@@ -127,6 +127,9 @@ function _M.options()
     -- past 8 logins waiting per worker (under a second of argon2 at one
     -- thread), 503 with Retry-After at once instead of a longer queue
     thread_queue = tonumber(os.getenv("FSEC_THREAD_QUEUE") or "") or 8,
+    -- with a PostgreSQL database: requests waiting for a datastore job
+    -- (FSEC_DB_QUEUE; fsec's default 256 otherwise)
+    db_queue = tonumber(os.getenv("FSEC_DB_QUEUE") or "") or nil,
   }
 end
 

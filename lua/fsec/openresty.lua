@@ -88,7 +88,8 @@ local function worker_config()
   local w = {}
   for k, v in pairs(c) do w[k] = v end
   w.database = nil
-  w.datastore = remote.new(saved_opts.db_thread_pool or "fsec_db", saved_opts.db_jobs or 4, {
+  w.datastore = remote.new(saved_opts.db_thread_pool or "fsec_db", saved_opts.db_jobs or 4,
+                           saved_opts.db_queue or 256, {
     path = c.database,
     connect_timeout = c.database_connect_timeout or config.schema.database_connect_timeout.default,
     statement_timeout = c.database_statement_timeout or config.schema.database_statement_timeout.default,
@@ -149,6 +150,9 @@ end
 -- db_jobs (at most this many datastore jobs posted at once per worker,
 -- default 4: the pool's threads=; each such Lua state keeps one
 -- PostgreSQL connection),
+-- db_queue (at most this many requests wait for a datastore job slot per
+-- worker, default 256; one more is answered 503: lookups take
+-- microseconds, so the queue is long where the hashing one is short),
 -- limit_dict (the lua_shared_dict that holds the throttling counters of
 -- fsec.throttle, shared by the workers; default "fsec_limits" when
 -- nginx.conf declares it; false, or no such dict: each worker counts

@@ -37,6 +37,9 @@ end
 -- semaphores in blocks of about 0.5 MiB, which a worker that never queues
 -- a job should not carry.
 local posted, gates, held, waiting = {}, {}, {}, {}
+-- a pool's own queue bound (set_queue), else thread_queue: the
+-- datastore's jobs take microseconds, a hash takes a tenth of a second
+local queues = {}
 local THREAD_WAIT, THREAD_QUEUE = 10, 32
 
 -- A slot whose request nginx ended while its job ran (an abort the
@@ -77,7 +80,9 @@ local function acquire(pool, limit)
   end
   -- a bounded queue: past it, refused at once (503 with Retry-After)
   local w = waiting[pool] or 0
-  if w >= (opts.thread_queue or THREAD_QUEUE) then return nil, "queue full (" .. w .. " waiting)" end
+  if w >= (queues[pool] or opts.thread_queue or THREAD_QUEUE) then
+    return nil, "queue full (" .. w .. " waiting)"
+  end
   local g = gates[pool]
   if not g then
     g = assert(require("ngx.semaphore").new(0))
@@ -134,6 +139,13 @@ local function run_job(pool, limit, covered, ...)
   if not a then return false, tostring(b) end
   return b, c, d, e
 end
+
+--- How long a request waits for a job slot (thread_wait), in seconds.
+function _M.wait_seconds() return opts.thread_wait or THREAD_WAIT end
+
+--- Bound the requests waiting for a slot of pool at n (instead of
+-- thread_queue).
+function _M.set_queue(pool, n) queues[pool] = n end
 
 --- run_job for the other parts of fsec.openresty (the PostgreSQL
 -- datastore's calls: fsec.openresty.remote).

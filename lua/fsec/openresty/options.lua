@@ -74,6 +74,7 @@ local OPTIONS = {
   { "sync_thread_pool", pool_name, "a thread pool's name or false" },
   { "db_thread_pool", function(v) return type(v) == "string" and v ~= "" end, "a thread pool's name" },
   { "db_jobs", function(v) return whole(v, 1, 1024) end, "a whole number 1..1024" },
+  { "db_queue", function(v) return whole(v, 0, 100000) end, "a whole number 0..100000" },
   { "shared_dict", function(v) return type(v) == "boolean" end,
     "true or false (false: no cache; the generation lives in no lua_shared_dict now)" },
   -- resty.lrucache refuses 0, and allocates its slots at once (above

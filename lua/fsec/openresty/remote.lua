@@ -21,6 +21,8 @@ local userlib = require "fsec.user"
 local jobs = require "fsec.openresty.jobs"
 
 local type = type
+local next = next
+local concat = table.concat
 local error = error
 local pairs = pairs
 local ipairs = ipairs
@@ -34,6 +36,7 @@ local unpack = table.unpack or unpack
 local _M = { _VERSION = "0.1.0" }
 
 local THREAD_MODULE = "fsec.openresty.thread"
+local semaphore -- ngx.semaphore, loaded in nginx only (new)
 
 local Remote = {}
 Remote.__index = Remote
@@ -111,6 +114,83 @@ local function eager(name, args)
   if type(uq) == "string" then args[1][field] = uq end
 end
 
+-- Lookups of the same thing at the same time share one job. When the
+-- revocation epoch moves, every worker empties its cache and every
+-- request in flight for a user misses at once: without this, each would
+-- post its own lookup of that user, and past the queue the rest would be
+-- answered 503. The key is the method and its arguments (one-field
+-- queries, strings, numbers); anything else is not shared.
+local SHARED = { find_user = true, find_user_by_session = true, find_role = true,
+                 get_meta = true, revocation_epoch = true }
+
+local function key_of(name, wire)
+  local parts = { name }
+  for i = 1, wire.n do
+    local a = wire[i]
+    local t = type(a)
+    if t == "table" then
+      local k, v = next(a)
+      if k == nil or next(a, k) ~= nil or type(v) == "table" then return nil end
+      parts[#parts + 1] = "t" .. tostring(k) .. "=" .. tostring(v)
+    elseif t == "string" or t == "number" or t == "boolean" then
+      parts[#parts + 1] = t:sub(1, 1) .. tostring(a)
+    elseif a == nil then
+      parts[#parts + 1] = "n"
+    else
+      return nil
+    end
+  end
+  return concat(parts, "\0")
+end
+
+-- A copy of a result for each request that shared it (a request may
+-- change the user object it is given; the others must not see that).
+local function copy(v)
+  if type(v) ~= "table" then return v end
+  local t = {}
+  for k, x in pairs(v) do t[k] = copy(x) end
+  return t
+end
+
+local function answer(res, after, args)
+  write_back(args, after and after[1])
+  local r = res[1]
+  local out = { n = r.n }
+  for i = 1, r.n do out[i] = revive(copy(r[i])) end
+  return unpack(out, 1, out.n)
+end
+
+local function lookup(self, name, wire, args)
+  local key = SHARED[name] and key_of(name, wire)
+  local flight = key and self._flights[key]
+  if flight then -- the same lookup is on its way: wait for its answer
+    flight.waiters = flight.waiters + 1
+    local got = flight.sema:wait(jobs.wait_seconds())
+    if not got or not flight.ok then
+      local msg = flight.err or "EUNAVAILABLE: store unreachable: the shared lookup did not answer in time"
+      return nil, msg, msg:match("^(E%u+):")
+    end
+    return answer(flight.res, flight.after, args)
+  end
+  if key then
+    flight = { waiters = 0, sema = semaphore.new(0) }
+    self._flights[key] = flight
+  end
+  -- whatever happens (a raise included), the flight lands and its
+  -- waiters are woken
+  local pok, ok, res, after = pcall(run, self, false, { { name, wire } })
+  local raised = not pok and ok
+  if flight then
+    self._flights[key] = nil
+    if not pok then ok, res = false, "EDB: " .. tostring(ok) end
+    flight.ok, flight.res, flight.after, flight.err = ok, res, after, not ok and res or nil
+    if flight.waiters > 0 then flight.sema:post(flight.waiters) end
+  end
+  if not pok then error(raised, 0) end
+  if not ok then return nil, res, res:match("^(E%u+):") end
+  return answer(res, after, args)
+end
+
 local function call(self, name, ...)
   local args = pack(...)
   if self._batch and WRITES[name] then eager(name, args) end
@@ -119,6 +199,7 @@ local function call(self, name, ...)
     self._batch[#self._batch + 1] = { name, wire, args }
     return true -- its own result comes with the commit
   end
+  if SHARED[name] then return lookup(self, name, wire, args) end
   local ok, res, after = run(self, false, { { name, wire } })
   if not ok then
     local code = res:match("^(E%u+):")
@@ -170,11 +251,13 @@ function Remote.each_role() error("each_role: not available under nginx on Postg
 function Remote.close() end
 
 
---- A datastore whose calls run in thread pool `pool` (at most `jobs` at
--- once per worker), on database `db` ({ path, connect_timeout,
--- statement_timeout }).
-function _M.new(pool, njobs, db)
-  return setmetatable({ _pool = pool, _jobs = njobs, _db = db }, Remote)
+--- A datastore whose calls run in thread pool `pool` (at most `njobs`
+-- at once per worker, at most `queue` requests waiting for one), on
+-- database `db` ({ path, connect_timeout, statement_timeout }).
+function _M.new(pool, njobs, queue, db)
+  jobs.set_queue(pool, queue)
+  semaphore = semaphore or require("ngx.semaphore")
+  return setmetatable({ _pool = pool, _jobs = njobs, _db = db, _flights = {} }, Remote)
 end
 
 
