@@ -44,7 +44,7 @@ logins=$(psql "$uri" -c 'select count(*) from sessions')
 # pg_capacity: every operation measured, commits counted as made
 FSEC_BENCH_FSYNC_SECONDS=0 sh bench/pg_capacity.sh "$dir/pg" 300 1 2 1 > "$dir/cap.md" \
   || { cat "$dir/cap.md" >&2; fail "bench/pg_capacity.sh failed"; }
-for op in token login login1 register; do
+for op in token login login1 login1_notify register; do
   awk -F'|' -v op="$op" '$2 ~ "^ " op " $" && $4 + 0 > 0 { ok = 1 } END { exit !ok }' "$dir/cap.md" \
     || { cat "$dir/cap.md" >&2; fail "no figure for $op"; }
 done

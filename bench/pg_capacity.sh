@@ -33,7 +33,7 @@ if [ "$fs" -gt 0 ]; then
 fi
 echo "| operation (bench/pg/) | clients | operations/s | mean latency | commits/s |"
 echo "|---|---|---|---|---|"
-ops="token:0 login:3 login1:1 register:1"   # script:commits per run
+ops="token:0 login:3 login1:1 login1_notify:1 register:1"   # script:commits per run
 tmp=$(mktemp -d /tmp/fsec-cap-XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 for _ in $(seq 1 "$rounds"); do
