@@ -5,18 +5,18 @@
 set -eu
 
 BUILD="cmake gcc make pkg-config libsodium-dev libutf8proc-dev libidn2-dev libcrypt-dev
-  libssl-dev libsqlite3-dev lua5.4 liblua5.4-dev luajit2 libluajit2-5.1-dev lua-cjson
+  libssl-dev libsqlite3-dev libpq-dev lua5.4 liblua5.4-dev luajit2 libluajit2-5.1-dev lua-cjson
   lua-argparse lua-sql-sqlite3"
 # The peer (real Flask-Security) for the compatibility specs; LDoc and
 # its Markdown formatter for the API reference (spec/check-ldoc.sh);
 # luarocks for spec/check-rock.sh (the rockspec, built for real);
 # clang-format for spec/check-format.sh (every C file as .clang-format says);
-# postgresql and libpq-dev: the real server the PostgreSQL specs start
-# (spec/tools/postgres.lua) and the client library the store will use.
+# postgresql: the real server the PostgreSQL specs start
+# (spec/tools/postgres.lua); libpq-dev (build) is the store's client library.
 TEST="lua-busted python3-flask-security python3-flask-sqlalchemy
   python3-sqlalchemy python3-passlib python3-argon2 python3-bcrypt sqlite3
   clang libclang-rt-14-dev valgrind lua-ldoc lua-markdown luarocks
-  man-db clang-format lua-check postgresql libpq-dev"  # man-db: spec/51 renders docs/fsec.1 with man --warnings;
+  man-db clang-format lua-check postgresql"  # man-db: spec/51 renders docs/fsec.1 with man --warnings;
                       # lua-check: luacheck for spec/check-luacheck.sh
 # The Debian packages (debian/, scripts/build-deb.sh); spec/check-deb.sh
 # builds them and installs them in a fresh Debian 12 root (debootstrap;

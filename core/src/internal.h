@@ -109,6 +109,8 @@ int fsec__check_utf8(const char *s, size_t len);
 int fsec__migration_count(void);
 const char *fsec__migration_sql(int version);
 int fsec__migration_refolds_emails(int version);
+/* schema.c: PostgreSQL's migration N (same numbering), NULL past the last. */
+const char *fsec__pg_migration_sql(int version);
 
 /* store.c: the connection's PRAGMA synchronous (0 OFF, 1 NORMAL, 2 FULL),
  * -1 on error. For tests of fsec_store_begin_deferred. */

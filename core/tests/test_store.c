@@ -1,5 +1,10 @@
-/* test_store.c: the SQLite store on real files: migrations, users, roles,
- * tracking, transactions, bad input, busy, full, fork. */
+/* test_store.c: the store on real files (SQLite) and, when
+ * FSEC_TEST_PG_URI names a PostgreSQL database (ctest core.store_pg starts
+ * a real server), on PostgreSQL: the backend-neutral tests run on both.
+ * Migrations, users, roles, tracking, transactions, bad input, busy, full,
+ * fork, and reservations raced from several connections at once. */
+#include <libpq-fe.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <sys/wait.h>
@@ -18,12 +23,64 @@ static const char *path(const char *name) {
   return p;
 }
 
+/* On PostgreSQL every test gets an empty database: the first open of a
+ * test's file name drops what the previous test left. */
+static const char *PG_URI;
+static int ON_PG;
+static char pg_last[512];
+
+static void pg_sql(const char *sql) {
+  PGconn *c = PQconnectdb(PG_URI);
+  PGresult *r;
+  if (PQstatus(c) != CONNECTION_OK) FAIL_AT("connect: %s", PQerrorMessage(c));
+  r = PQexec(c, sql);
+  if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
+    FAIL_AT("%s: %s", sql, PQerrorMessage(c));
+  PQclear(r);
+  PQfinish(c);
+}
+
+static void pg_reset(const char *p) {
+  if (strcmp(p, pg_last) == 0) return;
+  snprintf(pg_last, sizeof pg_last, "%s", p);
+  pg_sql("SET client_min_messages = warning; DROP SCHEMA public CASCADE; CREATE SCHEMA public");
+}
+
+/* SELECT count(*) FROM table, on the test's database. */
+static long long count_rows(const char *p, const char *table) {
+  char sql[128];
+  long long n = -1;
+  snprintf(sql, sizeof sql, "SELECT count(*) FROM %s", table);
+  if (ON_PG) {
+    PGconn *c = PQconnectdb(PG_URI);
+    PGresult *r = PQexec(c, sql);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) FAIL_AT("%s: %s", sql, PQerrorMessage(c));
+    n = atoll(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    PQfinish(c);
+  } else {
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    ASSERT_OK(sqlite3_open(p, &db));
+    ASSERT_OK(sqlite3_prepare_v2(db, sql, -1, &st, NULL));
+    ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+    n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+  }
+  return n;
+}
+
 static fsec_store *open_at(const char *p) {
   fsec_store_config cfg;
   fsec_store *s = NULL;
   char err[256] = "";
   fsec_store_config_init(&cfg);
   cfg.path = p;
+  if (ON_PG) {
+    pg_reset(p);
+    cfg.path = PG_URI;
+  }
   if (fsec_store_open(&s, &cfg, err, sizeof err) != FSEC_OK)
     FAIL_AT("open %s: %s", p, err);
   return s;
@@ -316,8 +373,6 @@ static void delete_cascades(void) {
   const char *admin[] = {"admin"};
   int64_t id;
   int deleted = -1;
-  sqlite3 *db;
-  sqlite3_stmt *st;
   ASSERT_OK(fsec_store_role_create(s, "admin", 5, NULL, 0, NULL, 0, NOW, NULL));
   id = create(s, "d@x.com", admin, 1);
   ASSERT_OK(fsec_store_user_delete(s, id, &deleted));
@@ -325,13 +380,7 @@ static void delete_cascades(void) {
   ASSERT_OK(fsec_store_user_delete(s, id, &deleted));
   ASSERT_EQ(deleted, 0);
   fsec_store_close(s);
-  ASSERT_OK(sqlite3_open(path("del.db"), &db)); /* the link went too */
-  ASSERT_OK(sqlite3_prepare_v2(db, "SELECT count(*) FROM roles_users", -1, &st,
-                               NULL));
-  ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
-  ASSERT_EQ(sqlite3_column_int(st, 0), 0);
-  sqlite3_finalize(st);
-  sqlite3_close(db);
+  ASSERT_EQ(count_rows(path("del.db"), "roles_users"), 0); /* the link went too */
 }
 
 static void transactions_group_and_undo(void) {
@@ -652,28 +701,125 @@ static void reservations_stop_at_the_threshold(void) {
   ASSERT_EQ(n, 0);
   ASSERT_OK(fsec_store_attempt_reserve(s, "k2", 2, NOW + 600, 600, 2, &n));
   ASSERT_EQ(n, 1); /* and k1, past its window, was pruned */
-  {
-    sqlite3 *db;
-    sqlite3_stmt *st;
-    ASSERT_OK(sqlite3_open(path("reserve.db"), &db));
-    ASSERT_OK(sqlite3_prepare_v2(db, "SELECT count(*) FROM login_attempts", -1, &st, NULL));
-    ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
-    ASSERT_EQ(sqlite3_column_int(st, 0), 1);
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-  }
+  ASSERT_EQ(count_rows(path("reserve.db"), "login_attempts"), 1);
   ASSERT_EQ(fsec_store_attempt_reserve(s, "k\0", 2, NOW, 600, 2, &n), FSEC_ENUL);
   fsec_store_close(s);
 }
 
-int main(void) {
-  const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-  snprintf(DIR_, sizeof DIR_, "%s/fsec-test-store-XXXXXX", tmp);
-  if (!mkdtemp(DIR_)) FAIL_AT("mkdtemp");
+/* Reservations raced from several connections (threads, each its own
+ * store, as nginx workers or nodes): at most the threshold is granted in
+ * all, and the count never passes it. */
+#define RACERS 4
+#define TRIES 25
+#define THRESHOLD 7
+static const char *race_path;
+static int64_t race_user;
+
+static void *racer(void *arg) {
+  fsec_store *s = open_at(race_path);
+  int64_t n, *granted = arg;
+  int i, rc;
+  for (i = 0; i < TRIES; i++) {
+    do
+      rc = fsec_store_user_reserve_login(s, race_user, NOW, 600, THRESHOLD, &n);
+    while (rc == FSEC_EBUSY);
+    ASSERT_OK(rc);
+    if (n > 0) (*granted)++;
+    ASSERT(n <= THRESHOLD);
+  }
+  fsec_store_close(s);
+  return NULL;
+}
+
+static void reservations_hold_across_connections(void) {
+  pthread_t t[RACERS];
+  int64_t granted[RACERS] = {0}, total = 0;
+  fsec_store *s;
+  fsec_user u;
+  int i;
+  race_path = path("race.db");
+  s = open_at(race_path);
+  race_user = create(s, "race@x.com", NULL, 0);
+  for (i = 0; i < RACERS; i++) ASSERT_OK(pthread_create(&t[i], NULL, racer, &granted[i]));
+  for (i = 0; i < RACERS; i++) ASSERT_OK(pthread_join(t[i], NULL));
+  for (i = 0; i < RACERS; i++) total += granted[i];
+  ASSERT_EQ(total, THRESHOLD);
+  ASSERT_OK(fsec_store_user_find(s, FSEC_USER_BY_EMAIL, "race@x.com", 10, &u));
+  ASSERT_EQ(u.failed_login_count, THRESHOLD);
+  fsec_store_close(s);
+}
+
+/* The revocation epoch moves with every write that revokes, and only
+ * those (a login's session and tracking, a failed login move nothing). */
+static void revocation_epoch_moves_with_revoking_writes(void) {
+  fsec_store *s = open_at(path("epoch.db"));
+  const char *none[] = {"r"};
+  int64_t id, e0, e1, n;
+  int changed;
+  ASSERT_OK(fsec_store_role_create(s, "r", 1, NULL, 0, NULL, 0, NOW, NULL));
+  id = create(s, "e@x.com", none, 1);
+  ASSERT_OK(fsec_store_revocation_epoch(s, &e0));
+  ASSERT_OK(fsec_store_session_create(s, "sid-e", 5, id, NOW, 4000000000LL));
+  ASSERT_OK(fsec_store_user_track_login(s, id, "1.2.3.4", 7, NOW));
+  ASSERT_OK(fsec_store_user_failed_login(s, id, NOW, 600, &n));
+  ASSERT_OK(fsec_store_user_set_text(s, id, FSEC_COL_PASSWORD, "h", 1, NOW, &changed));
+  ASSERT_OK(fsec_store_revocation_epoch(s, &e1));
+  ASSERT_EQ(e1, e0 + 1); /* the password, nothing else */
+  ASSERT_OK(fsec_store_user_set_text(s, id, FSEC_COL_PASSWORD, "h", 1, NOW, &changed));
+  ASSERT_EQ(changed, 0);
+  ASSERT_OK(fsec_store_revocation_epoch(s, &e0));
+  ASSERT_EQ(e0, e1); /* unchanged value: no move */
+  ASSERT_OK(fsec_store_session_delete(s, "sid-e", 5, &changed));
+  ASSERT_OK(fsec_store_revocation_epoch(s, &e1));
+  ASSERT_EQ(e1, e0 + 1); /* a live session ended */
+  ASSERT_OK(fsec_store_user_remove_role(s, id, "r", 1, &changed));
+  ASSERT_OK(fsec_store_role_set_permissions(s, "r", 1, "p", 1, NOW, &changed));
+  ASSERT_OK(fsec_store_user_set_int(s, id, FSEC_COL_ACTIVE, 0, 0, NOW, &changed));
+  ASSERT_OK(fsec_store_revocation_epoch(s, &e0));
+  ASSERT_EQ(e0, e1 + 3);
+  fsec_store_close(s);
+}
+
+/* PostgreSQL only: a URI holding a password is refused before any
+ * connection, and says so without repeating it. */
+static void pg_uri_with_password_is_refused(void) {
+  fsec_store_config cfg;
+  fsec_store *s = NULL;
+  char err[256] = "";
+  fsec_store_config_init(&cfg);
+  cfg.path = "postgresql://fsec:s3cret-pw@127.0.0.1:1/x";
+  ASSERT_EQ(fsec_store_open(&s, &cfg, err, sizeof err), FSEC_EINVAL);
+  ASSERT(strstr(err, "password file") != NULL);
+  ASSERT(strstr(err, "s3cret-pw") == NULL);
+  ASSERT_NULL(s);
+  cfg.path = "postgresql://127.0.0.1:1/x?connect_timeout=1"; /* nobody listens */
+  ASSERT_EQ(fsec_store_open(&s, &cfg, err, sizeof err), FSEC_EUNAVAILABLE);
+  ASSERT_NULL(s);
+}
+
+/* PostgreSQL only: a newer schema, or a database of someone else's tables,
+ * is refused and left as it was. */
+static void pg_newer_or_foreign_schema_is_refused(void) {
+  fsec_store_config cfg;
+  fsec_store *s = NULL;
+  char err[256] = "";
+  fsec_store_close(open_at(path("pgv.db")));
+  pg_sql("UPDATE fsec_schema SET version = 99");
+  fsec_store_config_init(&cfg);
+  cfg.path = PG_URI;
+  ASSERT_EQ(fsec_store_open(&s, &cfg, err, sizeof err), FSEC_EDB);
+  ASSERT(strstr(err, "newer than this fsec") != NULL);
+  pg_sql("SET client_min_messages = warning; DROP SCHEMA public CASCADE; CREATE SCHEMA public;"
+         " CREATE TABLE \"user\" (id integer)");
+  ASSERT_EQ(fsec_store_open(&s, &cfg, err, sizeof err), FSEC_EDB);
+  ASSERT(strstr(err, "not an fsec database") != NULL);
+  ASSERT_EQ(count_rows(NULL, "\"user\""), 0);
+  pg_last[0] = '\0';
+}
+
+/* The tests that hold for every backend. */
+static void neutral(void) {
   RUN(fresh_file_gets_the_schema);
-  RUN(old_schema_is_migrated_in_place);
-  RUN(newer_schema_is_refused);
-  RUN(missing_or_unwritable_folder_fails_loudly);
   RUN(create_and_find_by_every_key);
   RUN(unicode_emails_fold);
   RUN(bad_identities_write_nothing);
@@ -682,16 +828,38 @@ int main(void) {
   RUN(tracking_follows_flask_security);
   RUN(delete_cascades);
   RUN(transactions_group_and_undo);
-  RUN(deferred_commit_then_sync);
-  RUN(busy_store_is_reported);
-  RUN(full_database_is_clean);
   RUN(meta_and_role_listing);
   RUN(child_after_fork_is_refused);
   RUN(sessions_live_and_die);
-  RUN(session_purge_reads_only_expired_rows);
-  RUN(memory_is_reported);
   RUN(failed_logins_count_in_a_window);
   RUN(reservations_stop_at_the_threshold);
+  RUN(reservations_hold_across_connections);
+  RUN(revocation_epoch_moves_with_revoking_writes);
+}
+
+int main(void) {
+  const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+  snprintf(DIR_, sizeof DIR_, "%s/fsec-test-store-XXXXXX", tmp);
+  if (!mkdtemp(DIR_)) FAIL_AT("mkdtemp");
+  PG_URI = getenv("FSEC_TEST_PG_URI");
+  if (PG_URI && *PG_URI) {
+    printf("PostgreSQL\n");
+    ON_PG = 1;
+    neutral();
+    RUN(pg_uri_with_password_is_refused);
+    RUN(pg_newer_or_foreign_schema_is_refused);
+    ON_PG = 0;
+  }
+  printf("SQLite\n");
+  neutral();
+  RUN(old_schema_is_migrated_in_place);
+  RUN(newer_schema_is_refused);
+  RUN(missing_or_unwritable_folder_fails_loudly);
+  RUN(deferred_commit_then_sync);
+  RUN(busy_store_is_reported);
+  RUN(full_database_is_clean);
+  RUN(session_purge_reads_only_expired_rows);
+  RUN(memory_is_reported);
   {
     char cmd[320];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", DIR_);

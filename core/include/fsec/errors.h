@@ -33,7 +33,8 @@
   XX(EFULL,      -18, "database or disk is full")                            \
   XX(EREADONLY,  -19, "database is read-only")                               \
   XX(EIDENTITY,  -20, "invalid identity")                                   \
-  XX(EHELPER,    -21, "argon2 helper process failed")
+  XX(EHELPER,    -21, "argon2 helper process failed")                       \
+  XX(EUNAVAILABLE, -22, "store unreachable")
 /* clang-format on */
 
 typedef enum fsec_errno {
@@ -41,7 +42,7 @@ typedef enum fsec_errno {
 #define FSEC__ERR_ENUM(name, val, msg) FSEC_##name = (val),
   FSEC_ERRNO_MAP(FSEC__ERR_ENUM)
 #undef FSEC__ERR_ENUM
-  FSEC__ERR_LAST = -22
+  FSEC__ERR_LAST = -23
 } fsec_errno;
 
 /* Symbolic name of a code ("EINVAL"); "OK" for 0, "EUNKNOWN" otherwise.

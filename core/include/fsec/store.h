@@ -1,15 +1,20 @@
 /*
- * fsec/store.h: the user and role store over SQLite.
+ * fsec/store.h: the user and role store, over SQLite (a file path, the
+ * embedded default) or PostgreSQL (a libpq URI: "postgresql://...").
  *
- * One fsec_store is one SQLite connection, for one thread at a time (like
- * an sqlite3 handle). Several processes may open the same file at once
- * (WAL); every write transaction starts with BEGIN IMMEDIATE so writers
- * queue on busy_timeout instead of deadlocking. A store opened before
- * fork() refuses every call in the child with FSEC_EFORK: open one per
- * process (per nginx worker).
+ * One fsec_store is one connection, for one thread at a time (like an
+ * sqlite3 or PGconn handle). SQLite: several processes may open the same
+ * file at once (WAL); every write transaction starts with BEGIN IMMEDIATE
+ * so writers queue on busy_timeout instead of deadlocking. PostgreSQL:
+ * any number of processes and machines; the atomic writes (lockout
+ * reservations, sessions, role links) are single statements or one
+ * transaction on one row set, atomic across connections. A lost
+ * PostgreSQL connection answers FSEC_EUNAVAILABLE and is opened again by
+ * the next call. A store opened before fork() refuses every call in the
+ * child with FSEC_EFORK: open one per process (per nginx worker).
  *
- * Strings returned in fsec_user / fsec_role point into SQLite's memory:
- * owned by the store, valid until the next call on it. Copy what you keep.
+ * Strings returned in fsec_user / fsec_role point into the store's
+ * memory: valid until the next call on it. Copy what you keep.
  *
  * Only prepared statements with bound parameters are used; no SQL is ever
  * built from caller data. Column names in statements come from constant
@@ -23,7 +28,7 @@
 
 typedef struct fsec_store fsec_store;
 
-#define FSEC_SCHEMA_VERSION 7
+#define FSEC_SCHEMA_VERSION 8
 
 /* Limits on stored values (bytes). Longer input: FSEC_ETOOLONG. The
  * email and username limits are the identity API's (fsec/identity.h). */
@@ -52,7 +57,14 @@ typedef struct fsec_store_config {
   int64_t cache_kib;     /* page cache, default 8192 KiB */
   int64_t mmap_bytes;    /* default 0 (off) */
   int64_t max_pages;     /* 0: no cap; else PRAGMA max_page_count */
+  /* PostgreSQL only (path is a libpq URI): */
+  int connect_timeout_ms;   /* default 5000; 0: libpq's (none) */
+  int statement_timeout_ms; /* default 5000; 0: none. Also lock_timeout */
 } fsec_store_config;
+
+/* Is path a libpq connection URI ("postgresql://" or "postgres://")?
+ * This function can't fail. */
+FSEC_API int fsec_store_is_uri(const char *path);
 
 /* Defaults for everything but path. This function can't fail. */
 FSEC_API void fsec_store_config_init(fsec_store_config *cfg) FSEC_NONNULL(1);
@@ -69,6 +81,18 @@ FSEC_API FSEC_NODISCARD int fsec_store_open(fsec_store **out,
 /* Close the store. NULL is a no-op. In a child after fork() the SQLite
  * handle is abandoned, not closed (closing it there corrupts locks). */
 FSEC_API void fsec_store_close(fsec_store *s);
+
+/* "sqlite" or "postgresql". This function can't fail. */
+FSEC_API const char *fsec_store_backend(const fsec_store *s) FSEC_NONNULL(1);
+
+/* The revocation epoch: a number the database moves (by trigger, in the
+ * same transaction) at every write that ends a session or token or
+ * changes what a user may do: a user's password, status, uniquifiers,
+ * identity or second factors, a role link, a role's permissions, a
+ * deletion. A cache that remembers the epoch it read knows, on every
+ * node, that something was revoked when it moves. */
+FSEC_API FSEC_NODISCARD int fsec_store_revocation_epoch(fsec_store *s, int64_t *epoch)
+    FSEC_NONNULL(1, 2);
 
 /* Message of the last failed call. Owned by the store. Never NULL. */
 FSEC_API const char *fsec_store_errmsg(const fsec_store *s) FSEC_NONNULL(1);
