@@ -22,6 +22,8 @@
  * design note (core/src/store_backend.h, "Schema on PostgreSQL").
  * Prints one markdown row per measurement; the fsec column reads "(store)"
  * until the backend exists.
+ * FSEC_BENCH_PG_RAW=1: make the tables raw even with the backend (no
+ * triggers: bench/pg_capacity.sh's own database), and measure raw only.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -125,7 +127,12 @@ static const char RAW_SCHEMA[] =
     "CREATE TABLE login_attempts (key text COLLATE \"C\" PRIMARY KEY,"
     " n bigint NOT NULL, started bigint NOT NULL);"
     "CREATE INDEX login_attempts_started ON login_attempts(started);"
-    "CREATE TABLE meta (key text PRIMARY KEY, value text NOT NULL);";
+    "CREATE TABLE meta (key text PRIMARY KEY, value text NOT NULL);"
+    /* schema 8's epoch row, without its triggers: bench/pg/ *_epoch.sql
+     * move it explicitly, so the raw tables measure both ways */
+    "CREATE TABLE revocation (id integer PRIMARY KEY CHECK (id = 1),"
+    " epoch bigint NOT NULL);"
+    "INSERT INTO revocation (id, epoch) VALUES (1, 0);";
 
 static int has_users(PGconn *c) {
   PGresult *r = PQexec(c, "SELECT to_regclass('users') IS NOT NULL");
@@ -386,7 +393,7 @@ static void row(const char *what, const double *a, const double *b, int pairs, c
 int main(int argc, char **argv) {
   const char *uri;
   long users;
-  int pairs, p, k;
+  int pairs, p, k, raw_only;
   PGconn *c;
   fsec_store *s = NULL;
   double a[MAXPAIRS], b[MAXPAIRS], d[MAXPAIRS];
@@ -402,22 +409,27 @@ int main(int argc, char **argv) {
   pairs = argc > 3 ? atoi(argv[3]) : 9;
   if (users < 1 || pairs < 0 || pairs > MAXPAIRS) return 2;
   c = raw_connect(uri);
+  raw_only = getenv("FSEC_BENCH_PG_RAW") && strcmp(getenv("FSEC_BENCH_PG_RAW"), "1") == 0;
   if (!has_users(c)) {
 #ifdef FSEC_BENCH_PG_STORE
-    fsec_populate(uri, users);
-    run(c, "VACUUM ANALYZE users, roles, roles_users");
-#else
-    raw_populate(c, users);
+    if (!raw_only) {
+      fsec_populate(uri, users);
+      run(c, "VACUUM ANALYZE users, roles, roles_users");
+    } else
 #endif
+      raw_populate(c, users);
   }
   if (pairs == 0) return 0;
 #ifdef FSEC_BENCH_PG_STORE
+  if (raw_only) die("FSEC_BENCH_PG_RAW", "only with pairs 0 (the tables alone)");
   s = fsec_open(uri);
 #endif
   (void)s;
   raw_prepare(c);
   load_keys(c);
   memset(a, 0, sizeof a);
+  memset(b, 0, sizeof b);
+  memset(d, 0, sizeof d);
 
   /* find by email: fsec, raw row+roles, raw row alone, alternating */
   for (p = 0; p < pairs; p++) {

@@ -42,9 +42,9 @@ logins=$(psql "$uri" -c 'select count(*) from sessions')
 [ "$logins" -ge 40 ] || fail "bench_pg's login writes left $logins sessions"
 
 # pg_capacity: every operation measured, commits counted as made
-FSEC_BENCH_FSYNC_SECONDS=0 sh bench/pg_capacity.sh "$dir/pg" 300 1 2 1 > "$dir/cap.md" \
+FSEC_BENCH_FSYNC_SECONDS=0 FSEC_BENCH_PG_BIN=$bench_pg sh bench/pg_capacity.sh "$dir/pg" 300 1 2 1 > "$dir/cap.md" \
   || { cat "$dir/cap.md" >&2; fail "bench/pg_capacity.sh failed"; }
-for op in token login login1 login1_notify register; do
+for op in token login login1 login1_notify register register_epoch logout logout_epoch; do
   awk -F'|' -v op="$op" '$2 ~ "^ " op " $" && $4 + 0 > 0 { ok = 1 } END { exit !ok }' "$dir/cap.md" \
     || { cat "$dir/cap.md" >&2; fail "no figure for $op"; }
 done

@@ -11,6 +11,10 @@
 # explains why the prepared run fails).
 # Usage: sh bench/pg_capacity.sh PGDIR USERS [SECONDS=5] [CLIENTS="1 8 32"] [ROUNDS=3]
 #   PGDIR: the folder of `sh bench/pg.sh start PGDIR` (its uri and pgpass)
+#   FSEC_BENCH_PG_BIN (build-bench/bench/bench_pg): makes the tables, raw
+#     and without triggers (FSEC_BENCH_PG_RAW=1), in a database of their
+#     own, capacity_<pid>; the *_epoch.sql scripts move the revocation
+#     epoch themselves, as fsec's schema 8 triggers do
 #   FSEC_BENCH_FSYNC_SECONDS (2): seconds per pg_test_fsync test, 0: none
 # Each cell is the median of ROUNDS runs of SECONDS, the operations
 # interleaved round by round (the disk's flush time moves a lot on a VM).
@@ -18,7 +22,10 @@ set -eu
 cd "$(dirname "$0")/.."
 dir=$(cd "$1" && pwd); users=$2; secs=${3:-5}; clients=${4:-"1 8 32"}; rounds=${5:-3}
 bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
-uri=$(cat "$dir/uri")
+bench_pg=${FSEC_BENCH_PG_BIN:-build-bench/bench/bench_pg}
+[ -x "$bench_pg" ] || { echo "pg_capacity.sh: no $bench_pg (sh scripts/bench.sh builds it)" >&2; exit 1; }
+uri=$(sh bench/pg.sh db "$dir" "capacity_$$")
+FSEC_BENCH_PG_RAW=1 "$bench_pg" "$uri" "$users" 0 2>/dev/null
 # the URI names its passfile; the environment must not add another
 pgb() { env -u LD_PRELOAD -u PGPASSWORD -u PGPASSFILE "$bin/pgbench" -n -D users="$users" "$@"; }
 
@@ -33,7 +40,8 @@ if [ "$fs" -gt 0 ]; then
 fi
 echo "| operation (bench/pg/) | clients | operations/s | mean latency | commits/s |"
 echo "|---|---|---|---|---|"
-ops="token:0 login:3 login1:1 login1_notify:1 register:1"   # script:commits per run
+# script:commits per run
+ops="token:0 login:3 login1:1 login1_notify:1 register:1 register_epoch:1 logout:2 logout_epoch:2"
 tmp=$(mktemp -d /tmp/fsec-cap-XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 for _ in $(seq 1 "$rounds"); do
@@ -64,9 +72,10 @@ command -v pgbouncer >/dev/null || exit 0
 bport=$(sed -n 's/^port = \([0-9]*\)$/\1/p' "$dir/data/postgresql.conf" | tail -n 1)
 bport=$((bport + 1))
 while ss -Hltn "sport = :$bport" 2>/dev/null | grep -q .; do bport=$((bport + 1)); done
-pw=$(cut -d: -f5 "$dir/pgpass")
-db=$(cut -d: -f3 "$dir/pgpass")
-pport=$(cut -d: -f2 "$dir/pgpass")
+db=capacity_$$
+line=$(grep ":$db:" "$dir/pgpass")
+pw=$(echo "$line" | cut -d: -f5)
+pport=$(echo "$line" | cut -d: -f2)
 mkdir -p "$dir/bouncer"
 (umask 077
  printf '"fsec" "%s"\n' "$pw" > "$dir/bouncer/userlist.txt"
