@@ -21,7 +21,8 @@ command. Lua 5.4 and LuaJIT.]],
 -- lua-cjson (tokens, JSON) and argparse (the fsec command) are on
 -- luarocks.org and in Debian (lua-cjson, lua-argparse); Debian's packages
 -- are not in luarocks' manifest, so there use --deps-mode=none.
--- `fsec import` also needs luasql-sqlite3 (Debian: lua-sql-sqlite3).
+-- `fsec import` also needs luasql-sqlite3 (Debian: lua-sql-sqlite3), and
+-- luasql-postgres (lua-sql-postgres) for a PostgreSQL source.
 dependencies = {
   "lua >= 5.1, < 5.5",
   "lua-cjson",

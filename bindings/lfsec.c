@@ -223,6 +223,7 @@ static const luaL_Reg lfsec_funcs[] = {
     {"argon2_helper_pid", lfsec_argon2_helper_pid},
     {"argon2_helper_path", lfsec_argon2_helper_path},
     {"open_store", lfsec_store_open},
+    {"is_database_uri", lfsec_is_database_uri},
     {"sync_wal", lfsec_sync_wal},
     {"random_id", lfsec_random_id},
     {"thread_nice", lfsec_thread_nice},

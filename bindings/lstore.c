@@ -41,6 +41,13 @@ static int64_t check_id(lua_State *L, int i) {
   return id;
 }
 
+/* ---- core.is_database_uri(v): a PostgreSQL URI (anything else: false) -- */
+
+int lfsec_is_database_uri(lua_State *L) {
+  lua_pushboolean(L, lua_type(L, 1) == LUA_TSTRING && fsec_store_is_uri(lua_tostring(L, 1)));
+  return 1;
+}
+
 /* ---- core.open_store(cfg) -------------------------------------------- */
 
 int lfsec_store_open(lua_State *L) {
@@ -74,6 +81,16 @@ int lfsec_store_open(lua_State *L) {
   cfg.mmap_bytes = lfsec_optint(L, -1, cfg.mmap_bytes);
   lua_getfield(L, 1, "max_pages");
   cfg.max_pages = lfsec_optint(L, -1, cfg.max_pages);
+  lua_getfield(L, 1, "connect_timeout");
+  timeout = lfsec_optint(L, -1, cfg.connect_timeout_ms);
+  if (timeout < 0 || timeout > INT_MAX)
+    return luaL_error(L, "bad store field 'connect_timeout' (0..%d ms expected)", INT_MAX);
+  cfg.connect_timeout_ms = (int)timeout;
+  lua_getfield(L, 1, "statement_timeout");
+  timeout = lfsec_optint(L, -1, cfg.statement_timeout_ms);
+  if (timeout < 0 || timeout > INT_MAX)
+    return luaL_error(L, "bad store field 'statement_timeout' (0..%d ms expected)", INT_MAX);
+  cfg.statement_timeout_ms = (int)timeout;
 
   u = lua_newuserdata(L, sizeof *u);
   u->s = NULL;
@@ -675,6 +692,22 @@ static int lfsec_store_memory(lua_State *L) {
   return 1;
 }
 
+/* store:revocation_epoch() -> integer; or nil, message, code */
+static int lfsec_store_revocation_epoch(lua_State *L) {
+  fsec_store *s = check_store(L);
+  int64_t epoch;
+  int rc = fsec_store_revocation_epoch(s, &epoch);
+  if (rc != FSEC_OK) return fail(L, s, rc);
+  lua_pushinteger(L, (lua_Integer)epoch);
+  return 1;
+}
+
+/* store:backend() -> "sqlite" or "postgresql" */
+static int lfsec_store_backend(lua_State *L) {
+  lua_pushstring(L, fsec_store_backend(check_store(L)));
+  return 1;
+}
+
 static int lfsec_store_schema_version(lua_State *L) {
   lua_pushinteger(L, fsec_store_schema_version(check_store(L)));
   return 1;
@@ -729,6 +762,8 @@ static const luaL_Reg lfsec_store_methods[] = {
     {"integrity_check", lfsec_store_integrity_check},
     {"memory", lfsec_store_memory},
     {"schema_version", lfsec_store_schema_version},
+    {"revocation_epoch", lfsec_store_revocation_epoch},
+    {"backend", lfsec_store_backend},
     {"close", lfsec_store_gc},
     {NULL, NULL}};
 

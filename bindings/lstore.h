@@ -6,9 +6,11 @@
 
 #include "compat.h"
 
-/* Register the fsec.Store metatable; core.open_store, core.sync_wal. */
+/* Register the fsec.Store metatable; core.open_store, core.sync_wal,
+ * core.is_database_uri. */
 void lfsec_store_register(lua_State *L);
 int lfsec_store_open(lua_State *L);
+int lfsec_is_database_uri(lua_State *L);
 int lfsec_sync_wal(lua_State *L);
 
 #endif /* LFSEC_LSTORE_H */

@@ -119,6 +119,7 @@ function _M.new(cfg)
       path = c.database, busy_timeout = c.database_busy_timeout,
       synchronous = c.database_synchronous, cache_kib = c.database_cache_kib,
       mmap_bytes = c.database_mmap_bytes, max_pages = c.database_max_pages,
+      connect_timeout = c.database_connect_timeout, statement_timeout = c.database_statement_timeout,
       clock = c.clock,
     }
     if not ds then

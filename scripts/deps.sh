@@ -1,22 +1,27 @@
 #!/bin/sh
 # Install the Debian 12 packages fsec needs, if any are missing.
-# Usage: scripts/deps.sh build|test|deb|fuzz|bench|contrib ...   (groups add up)
+# Usage: scripts/deps.sh build|test|deb|fuzz|bench|cluster|contrib ...   (groups add up)
 # Runs apt-get as root (directly, or through sudo when available).
 set -eu
 
+# lua-sql-sqlite3 and lua-sql-postgres (LuaSQL's drivers, for Lua 5.1 to
+# 5.4): `fsec import flask-security` reads a Flask-Security SQLite file or
+# PostgreSQL database with them (lua/fsec/import/).
 BUILD="cmake gcc make pkg-config libsodium-dev libutf8proc-dev libidn2-dev libcrypt-dev
   libssl-dev libsqlite3-dev libpq-dev lua5.4 liblua5.4-dev luajit2 libluajit2-5.1-dev lua-cjson
-  lua-argparse lua-sql-sqlite3"
+  lua-argparse lua-sql-sqlite3 lua-sql-postgres"
 # The peer (real Flask-Security) for the compatibility specs; LDoc and
 # its Markdown formatter for the API reference (spec/check-ldoc.sh);
 # luarocks for spec/check-rock.sh (the rockspec, built for real);
 # clang-format for spec/check-format.sh (every C file as .clang-format says);
 # postgresql: the real server the PostgreSQL specs start
-# (spec/tools/postgres.lua); libpq-dev (build) is the store's client library.
+# (spec/tools/postgres.lua); libpq-dev (build) is the store's client library;
+# python3-psycopg2: the peer makes a Flask-Security PostgreSQL database
+# for spec/52-import_postgres_spec.lua (SQLAlchemy's PostgreSQL driver).
 TEST="lua-busted python3-flask-security python3-flask-sqlalchemy
   python3-sqlalchemy python3-passlib python3-argon2 python3-bcrypt sqlite3
   clang libclang-rt-14-dev valgrind lua-ldoc lua-markdown luarocks
-  man-db clang-format lua-check postgresql"  # man-db: spec/51 renders docs/fsec.1 with man --warnings;
+  man-db clang-format lua-check postgresql python3-psycopg2"  # man-db: spec/51 renders docs/fsec.1 with man --warnings;
                       # lua-check: luacheck for spec/check-luacheck.sh
 # The Debian packages (debian/, scripts/build-deb.sh); spec/check-deb.sh
 # builds them and installs them in a fresh Debian 12 root (debootstrap;
@@ -30,6 +35,9 @@ FUZZ="clang libclang-rt-14-dev afl++"
 # and its end-to-end tests.
 # lua-filesystem: the development mailbox page reads its folder (no shell).
 OPENRESTY="nginx libnginx-mod-http-lua lua-resty-core lua-filesystem curl"
+# The scale-out example (scripts/run-cluster.sh): the example's stack and
+# a local PostgreSQL server (scripts/pg-local.sh); libpq for fsec's store.
+CLUSTER="$OPENRESTY postgresql libpq-dev"
 # A real browser for the end-to-end test of the HTML pages.
 BROWSER="chromium"
 # Benchmarks: the example app under wrk, and the peer (Flask-Security on
@@ -52,6 +60,7 @@ for group in "$@"; do
     test) want="$want $BUILD $TEST $DEB_CHECK $OPENRESTY $BROWSER wrk strace $BENCH_PG" ;;  # wrk: bench/load.sh; strace: where nginx fsyncs; BENCH_PG: ctest bench.pg
     deb) want="$want $BUILD $DEB" ;;
     openresty) want="$want $BUILD $OPENRESTY" ;;
+    cluster) want="$want $BUILD $CLUSTER" ;;
     fuzz) want="$want $BUILD $FUZZ" ;;
     bench) want="$want $BUILD $BENCH" ;;
     contrib) want="$want $CONTRIB" ;;

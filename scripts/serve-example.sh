@@ -11,6 +11,9 @@
 # /usr/share/fsec/examples/openresty/serve.sh DIR), it serves that copy
 # of the app with the fsec of the system's Lua paths (lua-fsec); DIR is
 # then required.
+# FSEC_DATABASE, FSEC_SECRETS_DIR and FSEC_MAIL_DIR put the database, the
+# secrets and the mail elsewhere than DIR/var (examples/openresty/
+# fsec_example.lua: paths), for nodes that share them (run-cluster.sh).
 # FSEC_DEV_MAILBOX=1 turns on the development mailbox at /mail (every
 # reset link readable there: loopback and this site's Host only; see
 # examples/openresty/dev_mailbox.lua). Off by default; scripts/run.sh,
@@ -115,10 +118,20 @@ export FSEC_EXTERNAL_URL
 LUA_PATH="$dir/lib/?.lua;;" LUA_CPATH="$dir/lib/?.so;;" luajit "$ex/bootstrap.lua" "$dir"
 if [ "$user_line" = "user nobody nogroup;" ]; then
   chown -R nobody:nogroup "$dir/var" "$dir/tmp" "$dir/logs"
+  # a database file elsewhere (FSEC_DATABASE; not a postgresql:// URI) is
+  # the workers' too, journal files included (its folder is the caller's
+  # to open to them: scripts/run-cluster.sh)
+  case ${FSEC_DATABASE:-} in
+    ''|*://*) ;;
+    *) for f in "$FSEC_DATABASE" "$FSEC_DATABASE-wal" "$FSEC_DATABASE-shm"; do
+         [ ! -e "$f" ] || chown nobody:nogroup "$f"
+       done ;;
+  esac
 fi
 # How to use it, printed once nginx has bound the port: a banner before
 # that would send the reader to a URL that refuses connections, or sit
 # above nginx's error when it cannot start at all.
+secrets=${FSEC_SECRETS_DIR:-$dir/var} mail=${FSEC_MAIL_DIR:-$dir/var/mail}
 banner() {
   echo "fsec example: http://127.0.0.1:$port/"
   if [ "${FSEC_DEV_MAILBOX:-}" = 1 ]; then
@@ -126,14 +139,14 @@ banner() {
     # refused to start unless FSEC_EXTERNAL_URL is a loopback address)
     echo "************************************************************************"
     echo "* DEVELOPMENT MAILBOX ON: $FSEC_EXTERNAL_URL/mail shows every reset and"
-    echo "* sign-in link (files in $dir/var/mail). Loopback clients and Host"
+    echo "* sign-in link (files in $mail). Loopback clients and Host"
     echo "* $FSEC_EXTERNAL_URL only. Never in production: unset FSEC_DEV_MAILBOX."
     echo "************************************************************************"
   else
-    echo "mail: files in $dir/var/mail (FSEC_DEV_MAILBOX=1 shows them at /mail)"
+    echo "mail: files in $mail (FSEC_DEV_MAILBOX=1 shows them at /mail)"
   fi
-  if [ -f "$dir/var/admin-password.txt" ]; then
-    echo "admin sign-in (as first set): $(cat "$dir/var/admin-password.txt")"
+  if [ -f "$secrets/admin-password.txt" ]; then
+    echo "admin sign-in (as first set): $(cat "$secrets/admin-password.txt")"
   fi
   echo "logs: $dir/logs/error.log   stop: Ctrl-C"
 }

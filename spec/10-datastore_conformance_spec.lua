@@ -30,8 +30,8 @@ describe("datastore interface lists #quick", function()
   end)
 end)
 
-for name, make in pairs(IMPLEMENTATIONS) do
-  describe("datastore conformance (" .. name .. ") #quick", function()
+local function conformance(name, make, tags)
+  describe("datastore conformance (" .. name .. ")" .. tags, function()
     local ds, clock
     before_each(function()
       clock = helpers.clock()
@@ -391,3 +391,21 @@ for name, make in pairs(IMPLEMENTATIONS) do
     end)
   end)
 end
+
+for name, make in pairs(IMPLEMENTATIONS) do conformance(name, make, " #quick") end
+
+-- The same contract from the C store on a real PostgreSQL (issue 22),
+-- started for this file; each test gets an empty database.
+describe("datastore conformance on a real PostgreSQL", function()
+  local postgres = require "spec.tools.postgres"
+  if not postgres.present(it, pending) then return end
+  local pg
+  setup(function() pg = postgres.new() end)
+  teardown(function() if pg then postgres.remove(pg) end end)
+  conformance("postgresql", function(clock)
+    assert(postgres.psql(pg, "SET client_min_messages = warning; DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+    local ds = assert(require("fsec.datastore.sqlite").new{ path = pg.uri, clock = clock })
+    assert.equals("postgresql", ds:backend())
+    return ds
+  end, "")
+end)

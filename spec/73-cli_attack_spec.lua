@@ -6,37 +6,18 @@ local helpers = require "spec.helpers"
 local cjson = require "cjson"
 local example = require "spec.tools.example_app"
 
+local cli_tool = require "spec.tools.fsec_cli"
+
 local BUILD = os.getenv("FSEC_BUILD_DIR") or "build"
-local KEY = string.rep("k", 32)
+local KEY = cli_tool.KEY
 local ESC, BEL, CSI = "\27", "\7", "\194\155" -- CSI: U+009B, a C1 control, as UTF-8
 
--- A value as one shell word, whatever bytes it holds (but NUL).
-local function q(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
-
-local function now()
-  local p = io.popen("date +%s.%N")
-  local t = tonumber(p:read("*l"))
-  p:close()
-  return t
-end
+local q = cli_tool.q
 
 -- Run bin/fsec (Lua 5.4, from either runtime) on db with the argument
 -- string args (already quoted): rc, everything it printed, seconds.
 -- A run past `limit` seconds is killed (rc 124).
-local function fsec(db, args, opts)
-  opts = opts or {}
-  local cmd = ("LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='%s/lua54/?.so;;' FSEC_SECRET_KEY=%s"
-    .. " FSEC_PASSWORD_SALT=salty timeout -s KILL %d lua5.4 bin/fsec --db %s %s 2>&1")
-    :format(BUILD, KEY, opts.limit or 60, q(db), args)
-  if opts.stdin then cmd = ("printf '%%s\\n' %s | "):format(q(opts.stdin)) .. cmd end
-  local t0 = now()
-  local p = io.popen(cmd .. "; echo \"rc=$?\"")
-  local out = p:read("*a")
-  p:close()
-  local secs = now() - t0
-  local rc = tonumber(out:match("rc=(%d+)%s*$"))
-  return rc, (out:gsub("rc=%d+%s*$", "")), secs
-end
+local fsec = cli_tool.run
 
 -- SQL on a file, with the sqlite3 shell (char(N) makes any code point).
 local function sql(db, text)

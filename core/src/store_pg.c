@@ -196,6 +196,7 @@ static const char *const SQL[ST__COUNT] = {
 typedef struct pgs {
   PGconn *conn;
   char *uri;
+  char *uri_options; /* the URI's own server options ("-c search_path=x") */
   int connect_timeout_ms, statement_timeout_ms;
   unsigned char prepared[ST__COUNT];
   int cur;                /* statement in use, -1: none */
@@ -291,8 +292,13 @@ static int check_uri(fsec_store *s, const char *uri) {
     PQfreemem(err);
     return serr(s, FSEC_EINVAL, "invalid database URI: %s", m);
   }
-  for (o = opts; o->keyword; o++)
+  for (o = opts; o->keyword; o++) {
     if (strcmp(o->keyword, "password") == 0 && o->val && *o->val) has_password = 1;
+    /* kept: fsec's own server options are added to the URI's, not put
+     * in their place (a search_path given there stays) */
+    if (strcmp(o->keyword, "options") == 0 && o->val && *o->val && !P(s)->uri_options)
+      P(s)->uri_options = strdup(o->val);
+  }
   PQconninfoFree(opts);
   if (has_password)
     return serr(s, FSEC_EINVAL, "the database URI holds a password: put it in a "
@@ -306,32 +312,38 @@ static void ignore_notice(void *arg, const char *message) {
   (void)message;
 }
 
-/* Open the connection with fsec's settings. */
+/* Open the connection with fsec's settings. libpq takes the last value
+ * of a repeated keyword: fsec's defaults come before the URI (which may
+ * set its own connect_timeout or keepalives), the encoding fsec's checks
+ * need after it, and the server options are the URI's added to fsec's
+ * (the URI's last, so that its own statement_timeout wins). */
 static int connect_db(fsec_store *s) {
   pgs *p = P(s);
-  char ct[16], tcp[16], opts[160];
-  const char *keys[] = {"dbname", "connect_timeout", "client_encoding",
-                        "application_name", "keepalives", "keepalives_idle",
-                        "keepalives_interval", "keepalives_count",
-                        "tcp_user_timeout", "options", NULL};
+  char ct[16], tcp[16], opts[512];
+  const char *keys[] = {"connect_timeout", "application_name", "keepalives",
+                        "keepalives_idle", "keepalives_interval",
+                        "keepalives_count", "tcp_user_timeout", "dbname",
+                        "client_encoding", "options", NULL};
   const char *vals[11];
   /* libpq counts connect_timeout in whole seconds, 2 at least */
   snprintf(ct, sizeof ct, "%d", p->connect_timeout_ms > 0 ? (p->connect_timeout_ms + 999) / 1000 : 0);
   snprintf(tcp, sizeof tcp, "%d", p->statement_timeout_ms > 0 ? p->statement_timeout_ms + 5000 : 0);
   /* statement and lock waits bounded; a transaction left open by a
    * vanished client is ended by the server */
-  snprintf(opts, sizeof opts, "-c statement_timeout=%d -c lock_timeout=%d"
-                              " -c idle_in_transaction_session_timeout=60000",
-           p->statement_timeout_ms, p->statement_timeout_ms);
-  vals[0] = p->uri;
-  vals[1] = ct;
-  vals[2] = "UTF8";
-  vals[3] = "fsec";
-  vals[4] = "1";
-  vals[5] = "10";
-  vals[6] = "3";
-  vals[7] = "3";
-  vals[8] = tcp;
+  if (snprintf(opts, sizeof opts, "-c statement_timeout=%d -c lock_timeout=%d"
+                                  " -c idle_in_transaction_session_timeout=60000 %s",
+               p->statement_timeout_ms, p->statement_timeout_ms,
+               p->uri_options ? p->uri_options : "") >= (int)sizeof opts)
+    return serr(s, FSEC_EINVAL, "the database URI's options are too long");
+  vals[0] = ct;
+  vals[1] = "fsec";
+  vals[2] = "1";
+  vals[3] = "10";
+  vals[4] = "3";
+  vals[5] = "3";
+  vals[6] = tcp;
+  vals[7] = p->uri;
+  vals[8] = "UTF8";
   vals[9] = opts;
   vals[10] = NULL;
   drop(p, 0);
@@ -602,6 +614,7 @@ static void pg_close(fsec_store *s, int in_child) {
   if (!p) return;
   drop(p, in_child);
   free(p->uri);
+  free(p->uri_options);
   free(p);
   s->db = NULL;
 }

@@ -421,13 +421,18 @@ static int migrate(fsec_store *s) {
 /* A database fsec did not make: schema version 0 (fsec's first migration
  * sets 1) with tables in it, e.g. a Flask-Security file given by mistake.
  * Checked before anything is written, so such a file is left as it was
- * (not switched to WAL, not half migrated). */
+ * (not switched to WAL, not half migrated). The version and the tables
+ * are read in one statement, one snapshot: read apart, another process's
+ * first migration could commit between them, and its tables would look
+ * foreign (two nodes bootstrapping one new file at once). */
 static int foreign(fsec_store *s, const char *path) {
-  int v, rc = user_version(s, &v), tables = 0;
-  if (rc != FSEC_OK || v != 0) return rc;
-  rc = query_int(s, "SELECT count(*) FROM sqlite_master", &tables, "read the schema");
+  int foreign_tables = 0;
+  int rc = query_int(s,
+                     "SELECT (SELECT user_version FROM pragma_user_version) = 0"
+                     " AND (SELECT count(*) FROM sqlite_master) > 0",
+                     &foreign_tables, "read the schema");
   if (rc != FSEC_OK) return rc;
-  if (tables > 0)
+  if (foreign_tables)
     return serr(s, FSEC_EDB,
                 "'%s' is not an fsec database (it holds tables of its own); left unchanged", path);
   return FSEC_OK;

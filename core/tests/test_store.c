@@ -817,6 +817,24 @@ static void pg_newer_or_foreign_schema_is_refused(void) {
   pg_last[0] = '\0';
 }
 
+/* PostgreSQL only: the URI's own server options stay (fsec adds its
+ * timeouts to them): a search_path given there is where the store lives. */
+static void pg_uri_options_are_kept(void) {
+  fsec_store_config cfg;
+  fsec_store *s = NULL;
+  char err[256] = "", uri[600];
+  pg_sql("SET client_min_messages = warning; DROP SCHEMA IF EXISTS other CASCADE; CREATE SCHEMA other");
+  snprintf(uri, sizeof uri, "%s%soptions=-csearch_path%%3Dother", PG_URI,
+           strchr(PG_URI, '?') ? "&" : "?");
+  fsec_store_config_init(&cfg);
+  cfg.path = uri;
+  if (fsec_store_open(&s, &cfg, err, sizeof err) != FSEC_OK) FAIL_AT("open: %s", err);
+  ASSERT(create(s, "o@x.com", NULL, 0) > 0);
+  fsec_store_close(s);
+  ASSERT_EQ(count_rows(NULL, "other.users"), 1);
+  pg_sql("SET client_min_messages = warning; DROP SCHEMA other CASCADE");
+}
+
 /* The tests that hold for every backend. */
 static void neutral(void) {
   RUN(fresh_file_gets_the_schema);
@@ -848,6 +866,7 @@ int main(void) {
     neutral();
     RUN(pg_uri_with_password_is_refused);
     RUN(pg_newer_or_foreign_schema_is_refused);
+    RUN(pg_uri_options_are_kept);
     ON_PG = 0;
   }
   printf("SQLite\n");

@@ -11,23 +11,45 @@ local cjson = require "cjson.safe"
 
 local _M = {}
 local PREFIX
+local MAIL_DIR -- the mail folder (config reads it: workers see no environment)
 local VERIFY_LOG
+
+
+--- Where the app keeps its data, under prefix unless the environment
+-- names another place: several nodes of the app (scripts/run-cluster.sh)
+-- share one database (FSEC_DATABASE: a file, or a postgresql:// URI),
+-- one folder of secrets (FSEC_SECRETS_DIR: secret_key, password_salt and
+-- admin-password.txt, which bootstrap.lua makes there; every node must
+-- sign and hash with the same ones) and one mail folder (FSEC_MAIL_DIR).
+function _M.paths(prefix)
+  local function env(name, default)
+    local v = os.getenv(name)
+    if v and v ~= "" then return v end
+    return default
+  end
+  return { database = env("FSEC_DATABASE", prefix .. "/var/auth.db"),
+           secrets = env("FSEC_SECRETS_DIR", prefix .. "/var"),
+           mail = env("FSEC_MAIL_DIR", prefix .. "/var/mail") }
+end
 
 
 --- fsec's configuration for this app. Secrets come from the environment
 -- when set (FSEC_SECRET_KEY, FSEC_PASSWORD_SALT), else from files made
--- on first start under var/. A salt may be short (a Flask-Security
--- deployment's, whose users' hashes depend on it); a secret key shorter
--- than 32 bytes is an error, never silently replaced by the file's.
+-- on first start in the secrets folder (paths above). A salt may be short
+-- (a Flask-Security deployment's, whose users' hashes depend on it); a
+-- secret key shorter than 32 bytes is an error, never silently replaced
+-- by the file's.
 function _M.config(prefix)
   PREFIX = prefix
+  local paths = _M.paths(prefix)
+  MAIL_DIR = paths.mail
   local function secret(name, env, min)
     local v = os.getenv(env)
     if v and v ~= "" then
       if #v < min then error(("fsec example: %s is shorter than %d bytes"):format(env, min), 0) end
       return v
     end
-    local f = assert(io.open(prefix .. "/var/" .. name))
+    local f = assert(io.open(paths.secrets .. "/" .. name))
     v = f:read("*l")
     f:close()
     return v
@@ -41,9 +63,9 @@ function _M.config(prefix)
   local c = {
     secret_key = secret("secret_key", "FSEC_SECRET_KEY", 32),
     password_salt = secret("password_salt", "FSEC_PASSWORD_SALT", 1),
-    database = prefix .. "/var/auth.db",
+    database = paths.database,
     database_busy_timeout = tonumber(os.getenv("FSEC_DB_BUSY_TIMEOUT") or "5000"),
-    mail_dir = prefix .. "/var/mail",
+    mail_dir = paths.mail,
     -- links in mail name this site, never the Host a client sent
     -- (scripts/serve-example.sh sets it from the port)
     external_url = external_url,
@@ -294,7 +316,7 @@ end
 function _M.mailbox()
   local status, reason = mailbox.refusal(ngx.var)
   if status then return refuse(status, reason) end
-  local dir = PREFIX .. "/var/mail"
+  local dir = MAIL_DIR
   local name = ngx.var.uri:match("^/mail/([%w_-][%w._-]*%.eml)$")
   if name then return message_page(dir, name) end
   if ngx.var.uri ~= "/mail" and ngx.var.uri ~= "/mail/" then return ngx.exit(404) end

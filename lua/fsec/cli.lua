@@ -1,11 +1,13 @@
 --- The `fsec` command: users, roles and the database from the shell, and
 -- import from a Flask-Security database. Lua 5.4, argparse (Debian's
--- lua-argparse), LuaSQL's sqlite3 driver for reading Flask-Security files.
+-- lua-argparse), LuaSQL's sqlite3 and postgres drivers for reading
+-- Flask-Security databases.
 -- @module fsec.cli
 
 local argparse = require "argparse"
 local cjson = require "cjson"
 local tty = require "fsec.tty"
+local dburi = require "fsec.dburi"
 
 -- Every value printed that fsec did not write itself (an email, a role
 -- name, a file name, a source database's text, an error echoing one)
@@ -37,11 +39,16 @@ end
 -- passwords are hashed: its salt and parameters must be the application's
 -- (--config FILE returning fsec's configuration, or FSEC_SECRET_KEY and
 -- FSEC_PASSWORD_SALT in the environment).
+-- --db is a SQLite file or a PostgreSQL URI (postgresql://...; issue 22):
+-- the store picks its backend from it (core/src/store.c), and main has
+-- already refused a URI holding a password (fsec.dburi).
 -- Only the commands that make things (users create, roles create,
 -- import: create = true) make a new database file; the others refuse a
 -- path with no file rather than answer from an empty new one (a typo).
+-- A URI names no file: the server holds the database, and says so when
+-- it has none.
 local function need_file(path, create)
-  if create or path == ":memory:" then return end
+  if create or path == ":memory:" or dburi.is_uri(path) then return end
   local f = io.open(path)
   if not f then die("no database at " .. path .. " (users create, roles create and import make one)") end
   f:close()
@@ -346,6 +353,17 @@ function C.db_check(args)
   if not ok then os.exit(1) end
 end
 
+-- Bring the database to this fsec's schema (opening a store does it too;
+-- this does it on purpose, once, before the nodes of a new version
+-- start). A file must exist; a PostgreSQL database may be empty. A newer
+-- schema, or someone else's tables, are refused and left unchanged.
+function C.db_migrate(args)
+  local ds = open_store(args)
+  local report = { schema_version = ds:schema_version(), backend = ds:backend() }
+  if args.json then say(tty.json(cjson.encode(report)))
+  else say(("schema version %d (%s)"):format(report.schema_version, report.backend)) end
+end
+
 -- The import judges stored hashes by the application's caps and verify
 -- budget (--config), else by fsec's defaults: no secret is needed.
 function C.import(args)
@@ -368,7 +386,9 @@ end
 
 local function parser()
   local p = argparse("fsec", "Users, roles and the database of an fsec application.")
-  p:option("--db", "SQLite database file of the application."):args(1):count(1):target("database")
+  p:option("--db", "SQLite database file of the application, or a PostgreSQL URI"
+    .. " (postgresql://user@host:port/db?passfile=FILE; a password in it is refused)."):args(1):count(1)
+    :target("database")
   p:option("--config", "Lua file returning fsec's configuration (for hashing passwords).")
   p:command_target("command")
 
@@ -423,12 +443,14 @@ local function parser()
   db:command_target("db_command")
   local check = db:command("check", "Schema version, integrity_check, counts.")
   check:flag("--json", "JSON output.")
+  local migrate = db:command("migrate", "Bring the database to this fsec's schema (a newer one is refused).")
+  migrate:flag("--json", "JSON output.")
 
   local imp = p:command("import", "Import from another system.")
   imp:command_target("import_command")
   local fs = imp:command("flask-security",
-                         "Users, roles, links, hashes and tracking of a Flask-Security SQLite database.")
-  fs:argument("source", "The Flask-Security database file.")
+                         "Users, roles, links, hashes and tracking of a Flask-Security database.")
+  fs:argument("source", "The Flask-Security SQLite file, or a PostgreSQL URI (postgresql://...; no password in it).")
   fs:flag("--quiet", "No progress bar.")
   fs:flag("--merge-roles", "Let roles that exist here gain the source's permissions (else such an import is refused).")
   fs:flag("--keep-costly-hashes", "Keep stored hashes over the verify budget (else those users get no password).")
@@ -442,6 +464,13 @@ function _M.main(argv)
     io.stderr:write("fsec: ", show(args), " (fsec --help for usage)\n") -- one line, as every error
     os.exit(2)
   end
+  -- a password on the command line is refused before anything connects
+  -- (the refusal never echoes the URI)
+  local checked, cerr = pcall(function()
+    if dburi.is_uri(args.database) then dburi.check(args.database, "--db") end
+    if dburi.is_uri(args.source) then dburi.check(args.source, "the source") end
+  end)
+  if not checked then die(cerr) end
   local name = args.command
   local sub = args[name .. "_command"]
   if name == "import" then name, sub = "import", nil end

@@ -199,6 +199,22 @@ local function non_empty_path(v)
 end
 
 
+-- A file, ':memory:', or a libpq URI with no password in it (it would
+-- sit in nginx.conf and the process's memory; a password file keeps it).
+local function database_name(v)
+  local ok, err = non_empty_path(v)
+  if not ok then return nil, err end
+  local rest = v:match("^postgresql://(.*)$") or v:match("^postgres://(.*)$")
+  if rest then
+    local userinfo = rest:match("^([^/?#]*)@")
+    if (userinfo and userinfo:find(":", 1, true)) or rest:find("[?&]password=") then
+      return nil, "holds a password: put it in a password file (PGPASSFILE or passfile=)"
+    end
+  end
+  return true
+end
+
+
 local function readable_file(v)
   if v == "" or v:find("\0", 1, true) then return nil, "must name a file (not empty, no NUL byte)" end
   local f, err = io.open(v, "rb")
@@ -344,8 +360,9 @@ _M.schema = {
     description = "fsec: seconds a token's issue time may lie in the future" },
   clock = { type = "function",
     description = "fsec: function returning the time in seconds (tests)" },
-  database = { type = "string", check = non_empty_path,
-    description = "fsec: SQLite file of the embedded store (its folder must exist), or ':memory:'" },
+  database = { type = "string", check = database_name,
+    description = "fsec: SQLite file of the embedded store (its folder must exist), ':memory:', "
+      .. "or a PostgreSQL URI (postgresql://user@host:port/db; the password in a password file)" },
   datastore = { type = "table", by_reference = true,
     description = "fsec: an object implementing fsec.datastore's interface, instead of database" },
   database_busy_timeout = { type = "number", default = 5000,
@@ -363,6 +380,17 @@ _M.schema = {
     check = int_range(0, 2^40), description = "fsec: SQLite mmap_size" },
   database_max_pages = { type = "number", check = int_range(1, 2^31),
     description = "fsec: cap on the database size in pages (max_page_count)" },
+  database_connect_timeout = { type = "number", default = 5000, check = int_range(1000, 600000),
+    description = "fsec: PostgreSQL: ms a connection may take before 'store unreachable' (503)" },
+  database_statement_timeout = { type = "number", default = 5000, check = int_range(0, 600000),
+    description = "fsec: PostgreSQL: ms a statement or lock wait may take (0: no limit)" },
+  revocation_interval = { type = "number", default = 0.5,
+    check = function(v)
+      if v > 0 and v <= 60 then return true end
+      return nil, "seconds over 0, at most 60 expected"
+    end,
+    description = "fsec.openresty: seconds between two reads of the revocation epoch: a logout or "
+      .. "password change on any node (or the fsec command) reaches every worker's cache within it" },
   trackable = { type = "boolean", default = false,
     description = "Record login times, addresses and counts" },
 

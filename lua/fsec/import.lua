@@ -1,13 +1,15 @@
---- Import from a Flask-Security SQLite database (its SQLAlchemy models'
--- `user`, `role` and `roles_users` tables; the 3.0 layout without
--- fs_uniquifier and the Too layout with it). Users keep their password
+--- Import from a Flask-Security database: a SQLite file
+-- (fsec.import.sqlite) or PostgreSQL through a libpq URI with no password
+-- in it (fsec.import.postgres, fsec.dburi). Its SQLAlchemy models'
+-- `user`, `role` and `roles_users` tables are read, the 3.0 layout without
+-- fs_uniquifier and the Too layout with it. Users keep their password
 -- hashes (fsec verifies every Flask-Security format and upgrades them at
 -- the next login, given the same password_salt), roles and permissions
 -- carry over, and the tracking fields too. All in one transaction: on any
 -- error nothing is imported. Users already present (by fs_uniquifier or
 -- email) are skipped, so running it twice does not duplicate anyone.
 --
--- The source file may be hostile (anyone's "legacy database"): it is
+-- The source may be hostile (anyone's "legacy database"): it is
 -- opened read-only, only its real tables are read (a view or a generated
 -- column could run any query, a recursive one forever), its text is
 -- escaped wherever it is printed, an existing role gains permissions only
@@ -17,6 +19,7 @@
 
 local core = require "fsec.core"
 local datastore = require "fsec.datastore"
+local dburi = require "fsec.dburi"
 local tty = require "fsec.tty"
 
 local _M = { _VERSION = "0.1.0" }
@@ -42,127 +45,30 @@ end
 _M.epoch = epoch
 
 
--- A query of the source ({ con =, name = }), or an error naming it (not
--- a database, locked...).
-local function query(src, sql)
-  local cur, err = src.con:execute(sql)
-  if not cur then error(("%s: %s"):format(src.name, (tostring(err):gsub("^LuaSQL: ", ""))), 0) end
-  return cur
-end
-
-
--- The columns of a table. A generated column is computed by any
--- expression as it is read (per row, unbounded): refused.
-local function columns(src, tbl)
-  local cols = {}
-  local cur = query(src, "PRAGMA table_xinfo(\"" .. tbl .. "\")")
-  local row = cur:fetch({}, "a")
-  while row do
-    if tonumber(row.hidden) ~= 0 then
-      cur:close()
-      error(("%s: column %s of %s is generated (computed as it is read): the import reads stored values only")
-        :format(src.name, tostring(row.name), tbl), 0)
-    end
-    cols[row.name] = true
-    row = cur:fetch({}, "a")
-  end
-  cur:close()
-  return cols
-end
-
-
-local function rows(src, sql)
-  local out = {}
-  local cur = query(src, sql)
-  local row = cur:fetch({}, "a")
-  while row do
-    out[#out + 1] = row
-    row = cur:fetch({}, "a")
-  end
-  cur:close()
-  return out
-end
-
-
 -- The tables the import reads.
 local TABLES = { "user", "role", "roles_users", "webauthn" }
 
--- SQLite's own answer, from the schema it parsed (sqlite_master's text
--- can lie: a row typed "table" whose SQL makes a view), is asked, not
--- that table: PRAGMA table_list, SQLite 3.37 and later (an older one
--- ignores the pragma, which would let everything through: refused).
-local function sqlite_has_table_list(src)
-  local cur = query(src, "SELECT sqlite_version() AS v")
-  local v = cur:fetch({}, "a").v
-  cur:close()
-  local major, minor = tostring(v):match("^(%d+)%.(%d+)")
-  major, minor = tonumber(major) or 0, tonumber(minor) or 0
-  return major > 3 or (major == 3 and minor >= 37)
-end
-
--- A view (or a virtual table, whose module runs code) named like one of
--- those tables would be run by the SELECT: refused, naming it.
-local function check_real_tables(src)
-  if not sqlite_has_table_list(src) then
-    error(src.name .. ": reading a foreign file safely needs SQLite 3.37 or later", 0)
-  end
-  for _, name in ipairs(TABLES) do
-    local cur = query(src, ("PRAGMA table_list(\"%s\")"):format(name))
-    local row = cur:fetch({}, "a")
-    while row do
-      if row.type ~= "table" then
-        cur:close()
-        error(("%s: %s is a %s, not a table: the import reads real tables only"):format(
-          src.name, name, row.type == "virtual" and "virtual table" or tostring(row.type)), 0)
-      end
-      row = cur:fetch({}, "a")
-    end
-    cur:close()
-  end
-end
-
-
--- The SQLite URI of a path, opened read-only: the source is never written
--- (not even a hot journal rolled back into it).
-local function readonly_uri(path)
-  return "file:" .. path:gsub("[^%w/._~-]", function(c) return ("%%%02X"):format(c:byte()) end)
-    .. "?mode=ro"
-end
-
-
+-- The source: a PostgreSQL URI (fsec.import.postgres) or a SQLite file
+-- (fsec.import.sqlite); either checks the tables are real ones first.
 local function open_source(source)
-  local f = io.open(source)
-  if not f then error("cannot read " .. source, 0) end
-  f:close()
-  local driver = require("luasql.sqlite3").sqlite3()
-  local con, cerr = driver:connect(readonly_uri(source))
-  if not con then error(("%s: %s"):format(source, (tostring(cerr):gsub("^LuaSQL: ", ""))), 0) end
-  local src = { con = con, name = source, driver = driver }
-  -- a Flask app writing meanwhile: wait for it, as fsec's own store does;
-  -- and no function of the file's schema runs with this connection's rights
-  for _, pragma in ipairs{ "busy_timeout = 5000", "trusted_schema = OFF", "query_only = ON",
-                           "cell_size_check = ON" } do
-    local cur = query(src, "PRAGMA " .. pragma)
-    if type(cur) == "userdata" then cur:close() end -- some answer a row
-  end
-  check_real_tables(src)
-  return src
+  if dburi.is_uri(source) then return require("fsec.import.postgres").open(source, TABLES) end
+  return require("fsec.import.sqlite").open(source, TABLES)
 end
 
 
 -- Everything the import takes from the source, read before anything is
 -- written: user columns, roles, users, links, users with WebAuthn keys.
 local function read_source(src)
-  local ucols = columns(src, "user")
+  local ucols = src:columns("user")
   if not ucols.email then error(src.name .. " has no Flask-Security user table", 0) end
-  local roles = rows(src, "SELECT id, name, description" ..
-    (columns(src, "role").permissions and ", permissions" or "") .. " FROM role ORDER BY id")
-  local users = rows(src, "SELECT * FROM user ORDER BY id")
-  columns(src, "roles_users")
-  local links = rows(src, "SELECT user_id, role_id FROM roles_users")
+  local rcols = { "id", "name", "description" }
+  if src:columns("role").permissions then rcols[#rcols + 1] = "permissions" end
+  local roles = src:select("role", rcols, "id")
+  local users = src:select("user", nil, "id")
+  local links = src:select("roles_users", { "user_id", "role_id" })
   local keys = {}
-  if columns(src, "webauthn").user_id then
-    for _, k in ipairs(rows(src, "SELECT DISTINCT user_id FROM webauthn")) do keys[k.user_id] = true end
+  if src:columns("webauthn").user_id then
+    for _, k in ipairs(src:select("webauthn", { "user_id" })) do keys[k.user_id] = true end
   end
   return ucols, roles, users, links, keys
 end
@@ -275,7 +181,8 @@ local function report(say, summary, source)
 end
 
 
---- Import `source` into the datastore `ds`. Returns a summary: roles,
+--- Import `source` (a SQLite file, or a postgresql:// URI) into the
+-- datastore `ds`. Returns a summary: roles,
 -- users (imported), skipped (already present: same fs_uniquifier or
 -- email), conflicts (an email another user of the source took first:
 -- fsec's emails are unique without regard to case), no_email,
@@ -296,8 +203,7 @@ function _M.flask_security(ds, source, opts)
   local engine = opts.engine or default_engine()
   local src = open_source(source)
   local read, ucols, roles, users, links, keys = pcall(read_source, src)
-  src.con:close()
-  src.driver:close()
+  src:close()
   if not read then error(ucols, 0) end
   local has_uq = ucols.fs_uniquifier
 

@@ -32,6 +32,8 @@ local options = require "fsec.openresty.options"
 local request = require "fsec.openresty.request"
 local jobs = require "fsec.openresty.jobs"
 local cache = require "fsec.openresty.cache"
+local remote = require "fsec.openresty.remote"
+local revocation = require "fsec.openresty.revocation"
 
 local ngx = ngx
 local type = type
@@ -54,6 +56,45 @@ local generation -- the cache generation shared by the workers (init maps it)
 local cache_slot_bytes = 0 -- what the caches allocated at start (memory())
 local guards = {}
 
+
+-- A PostgreSQL database, checked once at start (in the master: a wait
+-- is harmless there): the password salt it was made with
+-- (fsec.saltcheck). Unreachable now is logged, not fatal: the workers
+-- connect when it comes (until then they answer 503).
+local function check_database(c)
+  local ds, err = require("fsec.datastore.sqlite").new{
+    path = c.database, connect_timeout = c.database_connect_timeout,
+    statement_timeout = c.database_statement_timeout }
+  if not ds then
+    if tostring(err):match("^EUNAVAILABLE") then
+      ngx.log(ngx.WARN, "fsec: the database cannot be reached at start (", err, "): the workers will connect later")
+      return
+    end
+    error("fsec.openresty.init: database: " .. tostring(err), 3)
+  end
+  local ok, msg = require("fsec.saltcheck").check(fsec.engine_config(c), ds, c.log or function(level, m)
+    ngx.log(level == "error" and ngx.ERR or ngx.WARN, m)
+  end)
+  ds:close()
+  if not ok then error("fsec.openresty.init: " .. tostring(msg), 3) end
+end
+
+-- The configuration a worker builds its Security object from: with a
+-- PostgreSQL database, a datastore whose calls run in the thread pool
+-- (fsec.openresty.remote) instead of a connection in the event loop.
+local function worker_config()
+  local c = saved_config
+  if not core.is_database_uri(c.database) then return c end
+  local w = {}
+  for k, v in pairs(c) do w[k] = v end
+  w.database = nil
+  w.datastore = remote.new(saved_opts.db_thread_pool or "fsec_db", saved_opts.db_jobs or 4, {
+    path = c.database,
+    connect_timeout = c.database_connect_timeout or config.schema.database_connect_timeout.default,
+    statement_timeout = c.database_statement_timeout or config.schema.database_statement_timeout.default,
+  })
+  return w
+end
 
 --- Validate and keep the configuration (init_by_lua). Raises on a bad
 -- one: an unknown option name, or a value of the wrong type or range (the
@@ -102,6 +143,12 @@ local guards = {}
 -- worker, default 32; one more is answered 503 with Retry-After at once:
 -- a flood is refused in microseconds instead of queueing everyone's
 -- logins behind it for tens of seconds),
+-- db_thread_pool (with a PostgreSQL database: the thread pool every
+-- datastore call runs in, so that no network wait happens in the event
+-- loop; default "fsec_db": `thread_pool fsec_db threads=4;`),
+-- db_jobs (at most this many datastore jobs posted at once per worker,
+-- default 4: the pool's threads=; each such Lua state keeps one
+-- PostgreSQL connection),
 -- limit_dict (the lua_shared_dict that holds the throttling counters of
 -- fsec.throttle, shared by the workers; default "fsec_limits" when
 -- nginx.conf declares it; false, or no such dict: each worker counts
@@ -130,6 +177,7 @@ function _M.init(cfg, opts)
     counter, cerr = core.shared_counter() -- here: before nginx forks the workers
     if not counter then error("fsec.openresty.init: " .. tostring(cerr), 2) end
   end
+  if core.is_database_uri(c.database) then check_database(c) end
   -- all checked: the new configuration replaces the old one
   saved_config, saved_opts, guards, generation = cfg, o, g, counter
   engine_cfg = fsec.engine_config(c)
@@ -205,6 +253,12 @@ local function build_worker(s)
     ds:set_wal_syncer(jobs.wal_syncer({ sync_pool, pool or nil }, engine_cfg.thread_nice))
   end
   if generation and ds then cache_slot_bytes = cache.install(s, generation, saved_opts) or 0 end
+  -- revocations made elsewhere (another node, the fsec command) empty the caches
+  if generation and ds and ds.revocation_epoch then
+    revocation.install(s.datastore, cache.seam(generation).invalidate, s._cfg.revocation_interval)
+  else
+    revocation.install(nil)
+  end
   install_limits(s)
   -- mail leaves after the response, from a timer (fsec.mail)
   s:set_deferrer(defer)
@@ -221,7 +275,7 @@ function _M.init_worker()
   if not saved_config then error("fsec.openresty: init() was not called in init_by_lua", 2) end
   sec, worker_error = nil, nil
   local ok, err = pcall(function()
-    building = fsec.new(saved_config)
+    building = fsec.new(worker_config())
     build_worker(building)
   end)
   local s = building
@@ -281,6 +335,8 @@ function _M.security()
 end
 
 
+local freshen = revocation.freshen
+
 -- For init_worker's warning: the fast path is there.
 _M._ffi_headers = request._ffi_headers
 
@@ -318,6 +374,7 @@ function _M.serve()
   if not sec then not_ready() end
   local req = _M.request()
   if not req then return too_large() end
+  freshen()
   local res = sec:handle(req)
   if not res then return ngx.exit(404) end
   return _M.send(res)
@@ -368,6 +425,7 @@ function _M.protect(spec, user_header)
   local ctx = ngx.ctx
   local req = _M.request(ctx)
   if not req then return too_large() end
+  freshen()
   local res = lend_response()
   local ok, user, via = sec:check(req, spec, res)
   if not ok then return _M.send(res) end
@@ -391,6 +449,7 @@ function _M.current_user()
   if ctx.fsec_user then return ctx.fsec_user end
   local req = _M.request(ctx)
   if not req then return fsec.anonymous end
+  freshen()
   local res = http.new_response()
   local user = sec:current_user(req, res)
   if not ngx.headers_sent then _M.add_cookies(res.cookies) end

@@ -73,6 +73,16 @@ function _M.role(row)
 end
 
 
+--- A user or role that crossed a thread boundary as a plain table (its
+-- metatable left behind) gets its methods again; anything else as is.
+function _M.revive(v)
+  if type(v) ~= "table" or getmetatable(v) ~= nil then return v end
+  if v.fs_uniquifier ~= nil and v.email ~= nil then return _M.user(v) end
+  if v.name ~= nil and v.permissions ~= nil and v.id ~= nil then return _M.role(v) end
+  return v
+end
+
+
 --- The anonymous user: what `current_user` is when nobody is signed in.
 local Anonymous = {
   is_authenticated = false,

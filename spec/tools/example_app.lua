@@ -68,6 +68,12 @@ end
 -- script's banner (its last line "... stop: Ctrl-C", printed by a child of
 -- nginx's master that then exits) is complete (30 s at most).
 function _M.start(opts)
+  return _M.wait_up(_M.launch(opts))
+end
+
+--- start's first half: the script started, not waited for (several apps
+-- starting at once: launch each, then wait_up each).
+function _M.launch(opts)
   opts = opts or {}
   local dir = opts.dir or (helpers.tmpdir() .. "/app-" .. math.random(1e9))
   if opts.prepare then
@@ -78,12 +84,19 @@ function _M.start(opts)
   local pid = _M.run(("umask %s; %s %s sh scripts/serve-example.sh %s %d %d > %s.out 2>&1 & echo $!")
     :format(opts.umask or "022", opts.env or "", opts.own_group and "setsid" or "", dir, port,
             opts.workers or 1, dir)):match("%d+")
-  local app = { dir = dir, port = port, pid = pid, base = "http://127.0.0.1:" .. port, out = dir .. ".out" }
+  return { dir = dir, port = port, pid = pid, base = "http://127.0.0.1:" .. port, out = dir .. ".out" }
+end
+
+--- start's second half: the launched app once it answers (30 s at most;
+-- at once when the script has ended: it failed).
+function _M.wait_up(app)
+  local dir = app.dir
   local up = _M.poll(30, function()
+    if not helpers.sh("kill -0 " .. app.pid .. " 2>/dev/null") then return "ended" end
     return helpers.sh(("curl -sf %s/hello >/dev/null 2>&1"):format(app.base))
       and (read(app.out) or ""):find("stop: Ctrl-C", 1, true)
   end)
-  if not up then
+  if not up or up == "ended" then
     error("nginx did not start: " .. tostring(read(app.out)) .. tostring(read(dir .. "/logs/error.log")))
   end
   return app
@@ -123,7 +136,8 @@ end
 -- headers (name -> value); lines (header lines sent as written, repeats
 -- included) and header_file (a file of more); a body: json (a value,
 -- encoded), data_file (a file sent as a JSON body) or form (a raw
--- urlencoded body); curl (more curl arguments).
+-- urlencoded body); curl (more curl arguments); app (another app to send
+-- it to: one of several nodes).
 local function command(app, o, out)
   local args = { "curl -s -X " .. (o.method or "GET"), "-o " .. out .. ".body", "-D " .. out .. ".hdr",
                  "-w '%{http_code} %{time_total}'" }
@@ -144,7 +158,7 @@ local function command(app, o, out)
   elseif o.form then
     args[#args + 1] = "-H 'Content-Type: application/x-www-form-urlencoded' --data-binary " .. q(o.form)
   end
-  args[#args + 1] = q(app.base .. o.path)
+  args[#args + 1] = q((o.app or app).base .. o.path)
   return table.concat(args, " ")
 end
 
@@ -210,19 +224,24 @@ end
 -- address (opts.from) and the CSRF token from GET /login, kept up to
 -- date. c.call(method, path, json, more_headers) -> status, the JSON
 -- response, headers, body, seconds the exchange took (curl's time_total).
+-- c.at(other) is the same call sent to another app (a node sharing the
+-- database and secrets), with the same cookies and token.
 function _M.api(app, opts)
   opts = opts or {}
   local c = { jar = opts.jar or (next_out(app) .. ".jar"), from = opts.from }
-  local function call(method, path, body, extra)
+  local function call_at(target, method, path, body, extra)
     local h = { Accept = "application/json", ["X-CSRF-Token"] = c.csrf }
     for k, v in pairs(extra or {}) do h[k] = v end
-    local r = _M.request(app, { method = method, path = path, jar = c.jar, from = c.from, headers = h, json = body })
+    local r = _M.request(app, { app = target, method = method, path = path, jar = c.jar, from = c.from,
+                                headers = h, json = body })
     local res = type(r.json) == "table" and r.json.response or nil
     if res and res.csrf_token then c.csrf = res.csrf_token end
     return r.status, res, r.headers, r.body, r.time
   end
+  local function call(...) return call_at(app, ...) end
   call("GET", "/login")
   c.call = call
+  c.at = function(target) return function(...) return call_at(target, ...) end end
   return c
 end
 
@@ -304,6 +323,11 @@ function _M.security(app, extra)
                 database = app.dir .. "/var/auth.db", database_busy_timeout = 20000 }
   for k, v in pairs(extra or {}) do cfg[k] = v end
   return require("fsec").new(cfg)
+end
+
+--- The wall clock, in seconds with a fraction (date +%s.%N).
+function _M.now()
+  return tonumber(_M.run("date +%s.%N"))
 end
 
 --- The median of a list of numbers.

@@ -184,6 +184,14 @@ function M.new(opts)
   return pg
 end
 
+--- The URI with a copy of the password file at path (0600; made before
+-- the secret goes in): for a client that runs as another user, such as
+-- nginx's workers (scripts/serve-example.sh gives var/ to nobody).
+function M.uri_with_passfile(pg, path)
+  write_file(path, assert(helpers.read(pg.passfile)), "600")
+  return (pg.uri:gsub("passfile=[^&]*", "passfile=" .. path))
+end
+
 --- Stop the server if it runs and remove its folder.
 function M.remove(pg)
   if M.running(pg) then M.stop(pg) end

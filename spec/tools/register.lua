@@ -1,6 +1,8 @@
 -- Crash-test writer: registers users in a loop on a shared database and
 -- appends each email to an acknowledgement log only after create_user has
--- returned (i.e. after COMMIT). Killed with SIGKILL by the spec.
+-- returned (i.e. after COMMIT). Killed with SIGKILL by the spec. A store
+-- that is unreachable or busy (PostgreSQL restarting) is asked again; a
+-- retried user that exists already was committed by the lost attempt.
 -- Usage: register.lua DB ACKLOG TAG
 local fsec = require "fsec"
 local db, acklog, tag = arg[1], arg[2], arg[3]
@@ -14,9 +16,18 @@ local sec = fsec.new{
 local log = assert(io.open(acklog, "a"))
 log:setvbuf("no")
 local hash = sec:hash_password("password-1")
+local function create(email)
+  local retried = false
+  while true do
+    local u, err, code = sec.datastore:create_user{ email = email, password = hash }
+    if u or (retried and code == "EEXIST") then return end
+    if code ~= "EUNAVAILABLE" and code ~= "EBUSY" then io.stderr:write(err, "\n"); os.exit(1) end
+    retried = true
+    os.execute("sleep 0.1")
+  end
+end
 for i = 1, 1000000 do
   local email = ("%s-%d@example.org"):format(tag, i)
-  local u, err = sec.datastore:create_user{ email = email, password = hash }
-  if not u then io.stderr:write(err, "\n"); os.exit(1) end
+  create(email)
   log:write(email, "\n")
 end

@@ -1,4 +1,5 @@
---- The embedded SQLite datastore (fsec's default), over the C store.
+--- The C store's datastore: the embedded SQLite file (fsec's default) or,
+-- for a `postgresql://` URI, PostgreSQL (several nodes on one database).
 -- See `fsec.datastore` for the interface every datastore implements.
 -- @module fsec.datastore.sqlite
 
@@ -20,15 +21,18 @@ local SQLite = {}
 SQLite.__index = SQLite
 
 
---- Open (create, migrate) a database file.
--- @tparam table opts `path` (required), `busy_timeout` (ms), `synchronous`
---   ("FULL" or "NORMAL"), `cache_kib`, `mmap_bytes`, `max_pages`, `clock`
+--- Open (create, migrate) a database file, or connect to PostgreSQL.
+-- @tparam table opts `path` (required: a file, ":memory:" or a libpq
+--   URI), `busy_timeout` (ms), `synchronous` ("FULL" or "NORMAL"),
+--   `cache_kib`, `mmap_bytes`, `max_pages` (SQLite), `connect_timeout`,
+--   `statement_timeout` (ms, PostgreSQL), `clock`
 -- @return datastore, or nil, message, code
 function _M.new(opts)
   local store, err, code = core.open_store{
     path = opts.path, busy_timeout = opts.busy_timeout,
     synchronous = opts.synchronous, cache_kib = opts.cache_kib,
     mmap_bytes = opts.mmap_bytes, max_pages = opts.max_pages,
+    connect_timeout = opts.connect_timeout, statement_timeout = opts.statement_timeout,
   }
   if not store then return nil, err, code end
   return setmetatable({ _store = store, _clock = opts.clock or os_time }, SQLite)
@@ -428,6 +432,10 @@ SQLite.set_tracking = deferred_write(SQLite.set_tracking) -- imports: not in the
 function SQLite:counts() return self._store:counts() end
 function SQLite:integrity_check() return self._store:integrity_check() end
 function SQLite:schema_version() return self._store:schema_version() end
+--- The revocation epoch (moved by the database at every revoking write).
+function SQLite:revocation_epoch() return self._store:revocation_epoch() end
+--- "sqlite" or "postgresql".
+function SQLite:backend() return self._store:backend() end
 --- SQLite's memory: { cache_bytes, statement_bytes, sqlite_heap_bytes }.
 function SQLite:memory() return self._store:memory() end
 function SQLite:close() self._store:close() end

@@ -135,6 +135,10 @@ local function run_job(pool, limit, covered, ...)
   return b, c, d, e
 end
 
+--- run_job for the other parts of fsec.openresty (the PostgreSQL
+-- datastore's calls: fsec.openresty.remote).
+_M.run = run_job
+
 local function thread_hasher(pool, s)
   local warned = false
   local inline

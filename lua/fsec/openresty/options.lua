@@ -72,6 +72,8 @@ local function header_name(v) return type(v) == "string" and v:find("^[%w!#$%%&'
 local OPTIONS = {
   { "thread_pool", pool_name, "a thread pool's name or false" },
   { "sync_thread_pool", pool_name, "a thread pool's name or false" },
+  { "db_thread_pool", function(v) return type(v) == "string" and v ~= "" end, "a thread pool's name" },
+  { "db_jobs", function(v) return whole(v, 1, 1024) end, "a whole number 1..1024" },
   { "shared_dict", function(v) return type(v) == "boolean" end,
     "true or false (false: no cache; the generation lives in no lua_shared_dict now)" },
   -- resty.lrucache refuses 0, and allocates its slots at once (above

@@ -11,6 +11,11 @@ local core = require "fsec.core"
 local concat = table.concat
 local tostring = tostring
 local type = type
+local select = select
+local ipairs = ipairs
+local pcall = pcall
+local setmetatable = setmetatable
+local unpack = table.unpack or unpack
 
 
 local _M = { _VERSION = "0.1.0" }
@@ -108,6 +113,74 @@ function _M.sync_wal(n, wal_path)
   if not ok then return nil, size, code end
   if size > _M.CHECKPOINT_BYTES then checkpoint(wal_path:sub(1, -5)) end
   return true
+end
+
+
+-- PostgreSQL datastores of this Lua state (fsec.openresty.remote): one
+-- connection per worker-thread Lua state, opened at its first job and
+-- kept, with its prepared statements. A lost connection is dropped by the
+-- store and opened again by the next call.
+local datastores = {}
+
+local function open_datastore(db)
+  local key = concat({ db.path, tostring(db.connect_timeout), tostring(db.statement_timeout) }, "\0")
+  local ds = datastores[key]
+  if ds then return ds end
+  local err, code
+  ds, err, code = require("fsec.datastore.sqlite").new(db)
+  if not ds then
+    err = tostring(err)
+    return nil, err:match("^E%u+:") and err or (tostring(code or "EUNAVAILABLE") .. ": " .. err)
+  end
+  datastores[key] = ds
+  return ds
+end
+
+local function pack(...) return { n = select("#", ...), ... } end
+local revive = require("fsec.user").revive
+
+-- One call: its results and its table arguments after it, both plain
+-- (tables cross back to the worker without metatables).
+local function one(ds, c)
+  local fn = ds[c[1]]
+  if type(fn) ~= "function" then error("no datastore method '" .. tostring(c[1]) .. "'", 0) end
+  local args = c[2]
+  for i = 1, args.n do args[i] = revive(args[i]) end -- users and roles: methods again
+  local r = pack(fn(ds, unpack(args, 1, args.n)))
+  for i = 1, r.n do
+    if type(r[i]) == "table" then setmetatable(r[i], nil) end
+  end
+  local after = {}
+  for i = 1, args.n do
+    if type(args[i]) == "table" then after[i] = setmetatable(args[i], nil) end
+  end
+  return r, after
+end
+
+--- Datastore calls for fsec.openresty.remote: one call, or (txn) a
+-- transaction's writes in one database transaction, stopped by the first
+-- that fails. Returns "ok", results, arguments after; "fail", message
+-- (no connection); or "raise", the error raised (the transaction undone).
+function _M.store(db, txn, calls)
+  local ds, err = open_datastore(db)
+  if not ds then return "fail", err end
+  local results, afters = {}, {}
+  local ok, e
+  if not txn then
+    ok, e = pcall(function() results[1], afters[1] = one(ds, calls[1]) end)
+  else
+    -- pcall straight on transaction: a fault it raises at level 2 names
+    -- no Lua frame, so its "ECODE: " prefix stays first
+    ok, e = pcall(ds.transaction, ds, function()
+      for i, c in ipairs(calls) do
+        local r, a = one(ds, c)
+        if r[1] == nil and r[2] ~= nil then error(r[2], 0) end
+        results[i], afters[i] = r, a
+      end
+    end)
+  end
+  if not ok then return "raise", tostring(e) end
+  return "ok", results, afters
 end
 
 

@@ -1,0 +1,181 @@
+--- fsec.openresty's datastore for PostgreSQL: every call runs in nginx's
+-- thread pool (fsec.openresty.thread keeps one connection per worker
+-- thread Lua state, its prepared statements kept), so no network wait
+-- ever happens in the event loop. Plain Lua and the SQLite file call the
+-- store directly; this is only for a `postgresql://` database under nginx.
+--
+-- A transaction cannot travel to another thread as a Lua function, so
+-- `transaction(fn)` records fn's writes and sends them together, at its
+-- end, as one job that runs them in one database transaction: all or
+-- nothing, as everywhere. Inside it a write answers true at once (its
+-- own result comes with the commit: a failure raises from transaction,
+-- and the caller's user objects are updated after it), and a read is
+-- sent at once and sees the database as it was before the transaction.
+-- fsec's own transactions only write; an application that reads its own
+-- writes inside one must read after it (docs/openresty.md).
+-- A part of fsec.openresty.
+-- @module fsec.openresty.remote
+
+local datastore = require "fsec.datastore"
+local userlib = require "fsec.user"
+local jobs = require "fsec.openresty.jobs"
+
+local type = type
+local error = error
+local pairs = pairs
+local ipairs = ipairs
+local select = select
+local setmetatable = setmetatable
+local getmetatable = getmetatable
+local tostring = tostring
+local unpack = table.unpack or unpack
+
+
+local _M = { _VERSION = "0.1.0" }
+
+local THREAD_MODULE = "fsec.openresty.thread"
+
+local Remote = {}
+Remote.__index = Remote
+
+local WRITES = {}
+for _, name in ipairs(datastore.WRITES) do WRITES[name] = true end
+WRITES.add_meta = true
+
+
+local function pack(...) return { n = select("#", ...), ... } end
+
+-- Arguments as they travel: tables without their metatables (a User's
+-- methods stay here; its fields go).
+local function plain_args(args)
+  local out = { n = args.n }
+  for i = 1, args.n do
+    local a = args[i]
+    if type(a) == "table" then
+      local t = {}
+      for k, v in pairs(a) do t[k] = v end
+      a = t
+    end
+    out[i] = a
+  end
+  return out
+end
+
+local revive = userlib.revive -- a user or role that came back: methods again
+
+-- The caller's own tables get the state their copies had after the call
+-- (a datastore updates the user object it is given).
+local function write_back(args, after)
+  for i = 1, args.n do
+    local a, b = args[i], after and after[i]
+    if type(a) == "table" and type(b) == "table" then
+      local mt = getmetatable(a)
+      for k in pairs(a) do a[k] = nil end
+      for k, v in pairs(b) do a[k] = v end
+      if mt then setmetatable(a, mt) end
+    end
+  end
+end
+
+-- One job: ok, results list, the arguments after, per call; or raises
+-- what the datastore raised, or answers unavailable (no thread, pool busy).
+local function run(self, txn, calls)
+  local ok, status, res, after = jobs.run(self._pool, self._jobs, nil, THREAD_MODULE, "store",
+                                           self._db, txn, calls)
+  if not ok then
+    local msg = "EUNAVAILABLE: store unreachable: " .. tostring(status)
+    return false, msg
+  end
+  if status == "raise" then
+    -- a fault keeps its "ECODE: " first (a position prefix would hide it)
+    error(res:match("^[^\n]-:%d+: (E%u+: .*)$") or res, 0)
+  end
+  if status == "fail" then return false, res, after end
+  return true, res, after
+end
+
+-- Inside a transaction, what the caller reads back from its user object
+-- before the commit must already be there: a new uniquifier (the session
+-- cookie made in the same transaction names it) is drawn here, and set on
+-- the caller's object at once; the commit's write-back agrees with it.
+local UNIQUIFIERS = { set_uniquifier = "fs_uniquifier", set_token_uniquifier = "fs_token_uniquifier" }
+
+local function eager(name, args)
+  local field = UNIQUIFIERS[name]
+  if not field or type(args[1]) ~= "table" then return end
+  local uq = args[2]
+  if uq == nil or uq == "" then
+    uq = datastore.random_id()
+    args[2], args.n = uq, math.max(args.n, 2)
+  end
+  if type(uq) == "string" then args[1][field] = uq end
+end
+
+local function call(self, name, ...)
+  local args = pack(...)
+  if self._batch and WRITES[name] then eager(name, args) end
+  local wire = plain_args(args)
+  if self._batch and WRITES[name] then
+    self._batch[#self._batch + 1] = { name, wire, args }
+    return true -- its own result comes with the commit
+  end
+  local ok, res, after = run(self, false, { { name, wire } })
+  if not ok then
+    local code = res:match("^(E%u+):")
+    return nil, res, code
+  end
+  write_back(args, after and after[1])
+  local r = res[1]
+  for i = 1, r.n do r[i] = revive(r[i]) end
+  return unpack(r, 1, r.n)
+end
+
+
+for _, name in ipairs(datastore.METHODS) do
+  if name ~= "transaction" and name ~= "close" then
+    Remote[name] = function(self, ...) return call(self, name, ...) end
+  end
+end
+for _, name in ipairs{ "get_meta", "add_meta", "revocation_epoch", "backend", "integrity_check",
+                       "schema_version" } do
+  Remote[name] = function(self, ...) return call(self, name, ...) end
+end
+
+
+--- Run fn's writes as one database transaction (see the module's note).
+function Remote:transaction(fn, ...)
+  if type(fn) ~= "function" then datastore.argerror("transaction", "argument #1", "function", fn) end
+  if self._batch then return fn(...) end -- nested: joins the outer one
+  self._batch = {}
+  local r = pack(pcall(fn, ...))
+  local batch = self._batch
+  self._batch = nil
+  if not r[1] then error(r[2], 0) end
+  if #batch > 0 then
+    local calls = {}
+    for i, c in ipairs(batch) do calls[i] = { c[1], c[2] } end
+    local ok, res, after = run(self, true, calls)
+    if not ok then error(res, 0) end
+    for i, c in ipairs(batch) do write_back(c[3], after[i]) end
+  end
+  return unpack(r, 2, r.n)
+end
+
+
+--- Lists go through the fsec command, not through nginx's thread pool.
+function Remote.each_user() error("each_user: not available under nginx on PostgreSQL (use the fsec command)", 2) end
+function Remote.each_role() error("each_role: not available under nginx on PostgreSQL (use the fsec command)", 2) end
+
+--- The connections belong to the threads' Lua states: nothing to close.
+function Remote.close() end
+
+
+--- A datastore whose calls run in thread pool `pool` (at most `jobs` at
+-- once per worker), on database `db` ({ path, connect_timeout,
+-- statement_timeout }).
+function _M.new(pool, njobs, db)
+  return setmetatable({ _pool = pool, _jobs = njobs, _db = db }, Remote)
+end
+
+
+return _M
