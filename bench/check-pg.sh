@@ -21,7 +21,7 @@ chmod 755 "$dir"
 trap 'sh bench/pg.sh stop "$dir/pg" 2>/dev/null || true; rm -rf "$dir"' EXIT
 
 uri=$(sh bench/pg.sh start "$dir/pg")
-case $uri in "postgresql://fsec@127.0.0.1:"*"/fsec_bench?passfile=$dir/pg/pgpass") ;;
+case $uri in "postgresql://fsec@127.0.0.1:"*"/fsec?passfile=$dir/pg/pgpass") ;;
   *) fail "bench/pg.sh start printed '$uri'" ;; esac
 [ "$(stat -c %a "$dir/pg/pgpass")" = 600 ] || fail "the passfile is not 0600"
 grep -q "$(cut -d: -f5 "$dir/pg/pgpass")" "$dir/pg/uri" && fail "the password is in the URI"

@@ -53,10 +53,6 @@ trap 'exit 1' INT TERM
 mkdir -p "$dir/fsec/var/mail" "$dir/flask"
 # links in mail name this site (the example warns without it)
 FSEC_EXTERNAL_URL=http://127.0.0.1:$port; export FSEC_EXTERNAL_URL
-LUA_PATH="lua/?.lua;examples/openresty/?.lua;;" LUA_CPATH="build/luajit/?.so;;" \
-  luajit bench/flask/fsec_users.lua "$dir/fsec" "$users" "$PW"
-FSEC_ADMIN_PASSWORD=$PW FSEC_THROTTLE=off sh scripts/serve-example.sh "$dir/fsec" "$port" "$workers" > "$dir/fsec.out" 2>&1 &
-npid=$!
 # Where each side keeps its users: Flask-Security on SQLite or PostgreSQL
 # (FSEC_BENCH_PG); fsec on SQLite, or on the same PostgreSQL when its store
 # can (see the usage above).
@@ -66,12 +62,21 @@ if [ -n "$pgdir" ]; then
   BENCH_DATABASE_URI="postgresql+psycopg2://${u#postgresql://}"; export BENCH_DATABASE_URI
   gstore="PostgreSQL (psycopg2, pooled)"
   if [ -f core/src/store_pg.c ] && grep -q FSEC_DATABASE examples/openresty/fsec_example.lua; then
-    FSEC_DATABASE=$(sh bench/pg.sh db "$pgdir" "fsec_$$"); export FSEC_DATABASE
-    fstore="PostgreSQL (libpq)"
+    u=$(sh bench/pg.sh db "$pgdir" "fsec_$$")
+    # the workers' copy of the password file (as root they run as nobody;
+    # the server's folder is the postgres user's alone), as run-cluster.sh
+    cp "$pgdir/pgpass" "$dir/fsec/pgpass"
+    [ "$(id -u)" -ne 0 ] || chown nobody:nogroup "$dir/fsec/pgpass"
+    FSEC_DATABASE=$(echo "$u" | sed "s|passfile=.*|passfile=$dir/fsec/pgpass|"); export FSEC_DATABASE
+    fstore="PostgreSQL (libpq, in nginx's thread pool)"
   else
     fstore="SQLite: fsec's PostgreSQL store has not landed yet"
   fi
 fi
+LUA_PATH="lua/?.lua;examples/openresty/?.lua;;" LUA_CPATH="build/luajit/?.so;;" \
+  luajit bench/flask/fsec_users.lua "$dir/fsec" "$users" "$PW"
+FSEC_ADMIN_PASSWORD=$PW FSEC_THROTTLE=off sh scripts/serve-example.sh "$dir/fsec" "$port" "$workers" > "$dir/fsec.out" 2>&1 &
+npid=$!
 fsec_users() {
   if [ -n "${FSEC_DATABASE:-}" ]; then
     env -u LD_PRELOAD psql -XAtq "$FSEC_DATABASE" -c 'select count(*) from users'

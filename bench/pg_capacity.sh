@@ -69,13 +69,11 @@ done
 
 # pgbouncer in transaction mode: does a prepared statement survive?
 command -v pgbouncer >/dev/null || exit 0
-bport=$(sed -n 's/^port = \([0-9]*\)$/\1/p' "$dir/data/postgresql.conf" | tail -n 1)
-bport=$((bport + 1))
+pport=$(sed -n 's/^port = \([0-9]*\).*/\1/p' "$dir/data/postgresql.conf" | tail -n 1)
+bport=$((pport + 1))
 while ss -Hltn "sport = :$bport" 2>/dev/null | grep -q .; do bport=$((bport + 1)); done
 db=capacity_$$
-line=$(grep ":$db:" "$dir/pgpass")
-pw=$(echo "$line" | cut -d: -f5)
-pport=$(echo "$line" | cut -d: -f2)
+pw=$(grep ":$db:" "$dir/pgpass" | cut -d: -f5)
 mkdir -p "$dir/bouncer"
 (umask 077
  printf '"fsec" "%s"\n' "$pw" > "$dir/bouncer/userlist.txt"

@@ -114,7 +114,7 @@ awk -F'|' '/^\| *path *\|/ { c = 0; for (i = 1; i <= NF; i++) if ($i ~ /ratio to
   printf "\"%s (%s w)\" %.3f\n", l, w, 1 / $c }' w="$nworkers" "$tmp/nginx.md" >> "$tmp/floor.dat"
 # the store on PostgreSQL against raw libpq (rows with a ratio: once the
 # store has its PostgreSQL backend)
-[ -f "$tmp/pgstore.md" ] && awk -F'|' 'NF >= 6 && $5 ~ /^ *[0-9.]+x *$/ && $2 !~ /for reference/ {
+[ -f "$tmp/pgstore.md" ] && awk -F'|' 'NF >= 6 && $5 ~ /^ *[0-9.]+x *$/ && $2 !~ /^ *\(/ {
   l = $2; gsub(/^ +| +$/, "", l); gsub(/ +/, " ", l); r = $5; gsub(/[ x]/, "", r)
   printf "\"%s, PostgreSQL\" %s\n", l, r }' "$tmp/pgstore.md" >> "$tmp/floor.dat"
 
@@ -168,11 +168,12 @@ member. docs/scaling.md builds its capacity model on these figures.
 
 ### The store against raw libpq (\`build-bench/bench/bench_pg URI $pgusers\`)
 
-One connection each, alternating batches, medians of 9. The raw side is a
-PQexecPrepared of the statement fsec makes (the user row with its roles:
-store.c's USER_COLS, string_agg for group_concat; the login's and the
-registration's writes). "(store)": fsec's column waits for its
-PostgreSQL backend (core/src/store_pg.c; bench/bench_pg.c has the slot).
+One connection each, alternating batches, medians of 9: fsec through
+fsec_store_* on the URI (its PostgreSQL backend, core/src/store_pg.c)
+beside a raw PQexecPrepared of the statement fsec makes (the user row
+with its roles: store.c's USER_COLS, string_agg for group_concat; the
+login's and the registration's writes). The rows in parentheses compare
+fsec with other raw statements, for reference, and stay out of the plot.
 
 | operation | fsec | raw libpq, same run | ratio | target |
 |---|---|---|---|---|
