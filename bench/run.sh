@@ -93,7 +93,7 @@ if [ "${FSEC_BENCH_PG:-1}" != 0 ] && [ -x build-bench/bench/bench_pg ] \
     FSEC_BENCH_DATA="$tmp/flaskpg.dat" FSEC_BENCH_RPS="$tmp/flaskpg.rps" \
     sh bench/compare_flask.sh "$workers" "$secs" "$rounds" "$husers"
   # the token row on PostgreSQL beside the others in the plot
-  sed -n 's/^"token-authenticated GET" /"token GET, peer on PostgreSQL" /p' "$tmp/flaskpg.dat" >> "$tmp/flask.dat"
+  [ ! -f "$tmp/flaskpg.dat" ] || sed -n 's/^"token-authenticated GET" /"token GET, peer on PostgreSQL" /p' "$tmp/flaskpg.dat" >> "$tmp/flask.dat"
 else
   echo "bench/run.sh: the PostgreSQL part is skipped: $(cat "$tmp/pg.err" 2>/dev/null || echo 'FSEC_BENCH_PG=0 or no build-bench/bench/bench_pg (libpq-dev)')" >&2
 fi
