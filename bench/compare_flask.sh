@@ -11,6 +11,13 @@
 #   FSEC_BENCH_CONNS (32): wrk connections for the GETs
 #   FSEC_BENCH_FORM_CONNS (4): clients logging in / registering at once
 #   FSEC_BENCH_DATA=FILE: also write "label ratio" lines for bench/run.sh's plot
+#   FSEC_BENCH_RPS=FILE: also write "test fsec-req/s flask-req/s" lines
+#   FSEC_BENCH_TESTS ("token session close login register"): which runs
+#   FSEC_BENCH_PG=PGDIR: Flask-Security on PostgreSQL (psycopg2), in a new
+#     database of the server `sh bench/pg.sh start PGDIR` runs; fsec on the
+#     same server once its store has the PostgreSQL backend and the example
+#     takes FSEC_DATABASE (until then fsec stays on SQLite, and the table
+#     says so)
 set -eu
 cd "$(dirname "$0")/.."
 workers=${1:-2}; secs=${2:-5}; rounds=${3:-3}; users=${4:-20}
@@ -21,6 +28,11 @@ command -v wrk >/dev/null || { echo "compare_flask.sh needs wrk (sh scripts/deps
 command -v sqlite3 >/dev/null || { echo "compare_flask.sh needs sqlite3 (sh scripts/deps.sh bench)" >&2; exit 1; }
 $PY -c 'import flask_security, flask_sqlalchemy, gunicorn, argon2' 2>/dev/null \
   || { echo "compare_flask.sh needs Debian's Flask-Security and gunicorn (sh scripts/deps.sh bench)" >&2; exit 1; }
+pgdir=${FSEC_BENCH_PG:-}
+if [ -n "$pgdir" ]; then
+  $PY -c 'import psycopg2' 2>/dev/null \
+    || { echo "compare_flask.sh needs python3-psycopg2 for FSEC_BENCH_PG (sh scripts/deps.sh bench)" >&2; exit 1; }
+fi
 [ -f build/luajit/fsec/core.so ] || { echo "compare_flask.sh needs a build (build/luajit/fsec/core.so)" >&2; exit 1; }
 
 dir=$(mktemp -d /tmp/fsec-cmp-XXXXXX); chmod 755 "$dir"
@@ -41,10 +53,36 @@ trap 'exit 1' INT TERM
 mkdir -p "$dir/fsec/var/mail" "$dir/flask"
 # links in mail name this site (the example warns without it)
 FSEC_EXTERNAL_URL=http://127.0.0.1:$port; export FSEC_EXTERNAL_URL
+# Where each side keeps its users: Flask-Security on SQLite or PostgreSQL
+# (FSEC_BENCH_PG); fsec on SQLite, or on the same PostgreSQL when its store
+# can (see the usage above).
+fstore="SQLite (WAL, synchronous=FULL)"; gstore=$fstore
+if [ -n "$pgdir" ]; then
+  u=$(sh bench/pg.sh db "$pgdir" "flask_$$")
+  BENCH_DATABASE_URI="postgresql+psycopg2://${u#postgresql://}"; export BENCH_DATABASE_URI
+  gstore="PostgreSQL (psycopg2, pooled)"
+  if [ -f core/src/store_pg.c ] && grep -q FSEC_DATABASE examples/openresty/fsec_example.lua; then
+    u=$(sh bench/pg.sh db "$pgdir" "fsec_$$")
+    # the workers' copy of the password file (as root they run as nobody;
+    # the server's folder is the postgres user's alone), as run-cluster.sh
+    cp "$pgdir/pgpass" "$dir/fsec/pgpass"
+    [ "$(id -u)" -ne 0 ] || chown nobody:nogroup "$dir/fsec/pgpass"
+    FSEC_DATABASE=$(echo "$u" | sed "s|passfile=.*|passfile=$dir/fsec/pgpass|"); export FSEC_DATABASE
+    fstore="PostgreSQL (libpq, in nginx's thread pool)"
+  else
+    fstore="SQLite: fsec's PostgreSQL store has not landed yet"
+  fi
+fi
 LUA_PATH="lua/?.lua;examples/openresty/?.lua;;" LUA_CPATH="build/luajit/?.so;;" \
   luajit bench/flask/fsec_users.lua "$dir/fsec" "$users" "$PW"
 FSEC_ADMIN_PASSWORD=$PW FSEC_THROTTLE=off sh scripts/serve-example.sh "$dir/fsec" "$port" "$workers" > "$dir/fsec.out" 2>&1 &
 npid=$!
+fsec_users() {
+  if [ -n "${FSEC_DATABASE:-}" ]; then
+    env -u LD_PRELOAD psql -XAtq "$FSEC_DATABASE" -c 'select count(*) from users'
+  else sqlite3 "$dir/fsec/var/auth.db" 'select count(*) from users'; fi
+}
+flask_users() { BENCH_DIR=$dir/flask $PY bench/flask/app.py count; }
 BENCH_DIR=$dir/flask $PY bench/flask/app.py init "$users" "$PW"
 BENCH_DIR=$dir/flask $PY -m gunicorn -w "$workers" -k sync -b "127.0.0.1:$fport" \
   --chdir bench/flask app:app > "$dir/flask.out" 2>&1 &
@@ -80,8 +118,8 @@ for side in fsec flask; do
   [ "$(curl -s -A '' -H "Cookie: $(head -1 "$dir/$side.cookies")" "$base/bench/session")" = hello ] \
     || { echo "$side: session check failed" >&2; exit 1; }
 done
-ufsec0=$(sqlite3 "$dir/fsec/var/auth.db" 'select count(*) from users')
-uflask0=$(sqlite3 "$dir/flask/auth.db" 'select count(*) from user')
+ufsec0=$(fsec_users)
+uflask0=$(flask_users)
 
 hz=$(getconf CLK_TCK)
 ticks() {  # utime + stime of the server's worker processes (children of
@@ -120,7 +158,7 @@ run() {
 median() { sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 last() { tail -1 "$1"; }
 
-tests="token session close login register"
+tests=${FSEC_BENCH_TESTS:-"token session close login register"}
 for r in $(seq 1 "$rounds"); do
   for t in $tests; do
     if [ $((r % 2)) -eq 1 ]; then run fsec "$t" "$r"; run flask "$t" "$r"
@@ -145,6 +183,8 @@ label() {
 target() { [ "$1" = token ] && echo ">= 20× req/s, >= 30× CPU" || true; }
 echo "# fsec against Flask-Security 5.1.2 over HTTP, $workers worker processes each, $(date -u +%Y-%m-%d), $(nproc) cores"
 echo
+echo "Stores: fsec on $fstore; Flask-Security on $gstore."
+echo
 echo "GETs: wrk -t1 -c$conns -d${secs}s rotating over $users users' tokens or cookies;" \
      "login and registration: $fconns clients, each GET form + POST JSON; $rounds rounds, medians."
 echo "CPU: utime+stime of the server's worker processes per answered request."
@@ -161,6 +201,9 @@ if [ -n "${FSEC_BENCH_DATA:-}" ]; then
     printf '"%s" %s %s\n' "$(label $t | sed 's/ (.*//')" "$(median < "$dir/ratio.$t")" "$(median < "$dir/cpuratio.$t")"
   done > "$FSEC_BENCH_DATA"
 fi
+if [ -n "${FSEC_BENCH_RPS:-}" ]; then
+  for t in $tests; do echo "$t $(median < "$dir/rps.$t.fsec") $(median < "$dir/rps.$t.flask")"; done > "$FSEC_BENCH_RPS"
+fi
 
 # Every answer was 200 (wrk's errors and other statuses count as bad)...
 echo
@@ -174,8 +217,9 @@ done; done
 # with up to one request per client in flight, which the server may still
 # complete: at most $fconns more users per run than answers counted.
 for side in fsec flask; do
-  if [ $side = fsec ]; then u=$(sqlite3 "$dir/fsec/var/auth.db" 'select count(*) from users'); u0=$ufsec0
-  else u=$(sqlite3 "$dir/flask/auth.db" 'select count(*) from user'); u0=$uflask0; fi
+  [ -f "$dir/ok.register.$side" ] || continue   # no registration run
+  if [ $side = fsec ]; then u=$(fsec_users); u0=$ufsec0
+  else u=$(flask_users); u0=$uflask0; fi
   ok=$(awk '{ s += $1 } END { print s + 0 }' "$dir/ok.register.$side")
   extra=$((u - u0 - ok))
   if [ "$extra" -ge 0 ] && [ "$extra" -le $((fconns * rounds)) ]; then

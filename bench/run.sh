@@ -3,6 +3,11 @@
 #   scripts/bench.sh         the engine and the store against the raw primitives
 #   bench/nginx.sh           through nginx, against a bare content_by_lua hello
 #   bench/compare_flask.sh   over HTTP, against Flask-Security 5.1.2 on gunicorn
+# and, where Debian's postgresql is installed, on a PostgreSQL that
+# bench/pg.sh starts under the run's temporary folder:
+#   bench/bench_pg           the store on PostgreSQL against raw libpq
+#   bench/pg_capacity.sh     what the server sustains per operation (pgbench)
+#   bench/compare_flask.sh   again, with Flask-Security on that PostgreSQL
 # and writes docs/benchmarks.md (every table, the machine, the date, the
 # command) and docs/benchmarks.png (the ratios). Installs what is missing
 # (scripts/deps.sh bench) and builds what it needs.
@@ -16,6 +21,8 @@
 #                                        the Flask-Security comparison
 #   FSEC_BENCH_NGINX_WORKERS=2           workers for bench/nginx.sh (1)
 #   FSEC_BENCH_HTTP_USERS=5              users signed in on each side (20)
+#   FSEC_BENCH_PG_USERS=100000           users in the PostgreSQL database
+#   FSEC_BENCH_PG=0                      skip the PostgreSQL part
 #   FSEC_BENCH_OUT=DIR                   where to write benchmarks.md/.png (docs)
 #   FSEC_BENCH_SKIP_BUILD=1              use build/ as it is (scripts/bench.sh still
 #                                        builds build-bench)
@@ -31,7 +38,7 @@ out=${FSEC_BENCH_OUT:-docs}
 # The command as run, with the settings that were given.
 cmd=""
 for v in FSEC_BENCH_USERS FSEC_BENCH_SECONDS FSEC_BENCH_ROUNDS FSEC_BENCH_WORKERS FSEC_BENCH_NGINX_WORKERS \
-         FSEC_BENCH_HTTP_USERS FSEC_BENCH_SKIP_BUILD; do
+         FSEC_BENCH_HTTP_USERS FSEC_BENCH_PG_USERS FSEC_BENCH_PG FSEC_BENCH_SKIP_BUILD; do
   eval "val=\${$v:-}"
   # shellcheck disable=SC2154
   [ -n "$val" ] && cmd="$cmd$v=\"$val\" "
@@ -46,7 +53,8 @@ if [ "${FSEC_BENCH_SKIP_BUILD:-0}" != 1 ]; then
 fi
 
 tmp=$(mktemp -d /tmp/fsec-run-XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
+chmod 755 "$tmp"   # the PostgreSQL folder inside belongs to postgres when root
+trap '[ -d "$tmp/pg" ] && sh bench/pg.sh stop "$tmp/pg"; rm -rf "$tmp"' EXIT
 started=$(date -u '+%Y-%m-%d %H:%M UTC')
 load0=$(cut -d' ' -f1-3 /proc/loadavg)
 status=0
@@ -67,8 +75,28 @@ step nginx sh bench/nginx.sh "$nworkers" "$secs" "$rounds"
 [ "$status" -eq 0 ] || exit 1
 # A failed check there (an answer not 200, a user count that does not
 # match) still writes the docs, with the warning, and fails at the end.
-step flask env FSEC_BENCH_DATA="$tmp/flask.dat" sh bench/compare_flask.sh "$workers" "$secs" "$rounds" "$husers"
+step flask env FSEC_BENCH_DATA="$tmp/flask.dat" FSEC_BENCH_RPS="$tmp/flask.rps" \
+  sh bench/compare_flask.sh "$workers" "$secs" "$rounds" "$husers"
 [ -s "$tmp/flask.dat" ] || { echo "bench/compare_flask.sh gave no results" >&2; exit 1; }
+
+# PostgreSQL: the store against raw libpq, the server's capacity, and
+# Flask-Security on the same server. Only where the server is installed
+# (bench/pg.sh says why not otherwise); FSEC_BENCH_PG=0 skips it.
+pgusers=${FSEC_BENCH_PG_USERS:-100000}
+pg=""
+if [ "${FSEC_BENCH_PG:-1}" != 0 ] && [ -x build-bench/bench/bench_pg ] \
+   && sh bench/pg.sh start "$tmp/pg" > "$tmp/pg.uri" 2> "$tmp/pg.err"; then
+  pg=$(cat "$tmp/pg.uri")
+  step pgstore ./build-bench/bench/bench_pg "$pg" "$pgusers"
+  step pgcap sh bench/pg_capacity.sh "$tmp/pg" "$pgusers" "$secs"
+  step flaskpg env FSEC_BENCH_PG="$tmp/pg" FSEC_BENCH_TESTS="token login register" \
+    FSEC_BENCH_DATA="$tmp/flaskpg.dat" FSEC_BENCH_RPS="$tmp/flaskpg.rps" \
+    sh bench/compare_flask.sh "$workers" "$secs" "$rounds" "$husers"
+  # the token row on PostgreSQL beside the others in the plot
+  [ ! -f "$tmp/flaskpg.dat" ] || sed -n 's/^"token-authenticated GET" /"token GET, peer on PostgreSQL" /p' "$tmp/flaskpg.dat" >> "$tmp/flask.dat"
+else
+  echo "bench/run.sh: the PostgreSQL part is skipped: $(cat "$tmp/pg.err" 2>/dev/null || echo 'FSEC_BENCH_PG=0 or no build-bench/bench/bench_pg (libpq-dev)')" >&2
+fi
 load1=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # Plot data. Against the floor, as a cost ratio (fsec's time ÷ the
@@ -84,6 +112,11 @@ awk -F'|' '/^\| *path *\|/ { c = 0; for (i = 1; i <= NF; i++) if ($i ~ /ratio to
   c && $2 ~ /-authenticated hello/ && $c + 0 > 0 {
   l = $2; gsub(/^ +| +$/, "", l); sub(/-authenticated hello/, " request via nginx", l)
   printf "\"%s (%s w)\" %.3f\n", l, w, 1 / $c }' w="$nworkers" "$tmp/nginx.md" >> "$tmp/floor.dat"
+# the store on PostgreSQL against raw libpq (rows with a ratio: once the
+# store has its PostgreSQL backend)
+[ -f "$tmp/pgstore.md" ] && awk -F'|' 'NF >= 6 && $5 ~ /^ *[0-9.]+x *$/ && $2 !~ /^ *\(/ {
+  l = $2; gsub(/^ +| +$/, "", l); gsub(/ +/, " ", l); r = $5; gsub(/[ x]/, "", r)
+  printf "\"%s, PostgreSQL\" %s\n", l, r }' "$tmp/pgstore.md" >> "$tmp/floor.dat"
 
 mkdir -p "$out"
 cat > "$tmp/plot.gp" <<EOF
@@ -117,6 +150,67 @@ unset multiplot
 EOF
 gnuplot "$tmp/plot.gp"
 
+# Section 4 of the docs: PostgreSQL, or why it was skipped.
+pg_section() {
+  echo
+  echo "## 4. On PostgreSQL (\`bench/bench_pg\`, \`bench/pg_capacity.sh\`, \`bench/compare_flask.sh\` with \`FSEC_BENCH_PG\`)"
+  echo
+  if [ -z "$pg" ]; then
+    echo "Skipped in this run: $(cat "$tmp/pg.err" 2>/dev/null || echo 'FSEC_BENCH_PG=0 or no bench_pg build (libpq-dev)')."
+    return
+  fi
+  cat <<EOF
+A PostgreSQL $(ver postgresql-15) started for the run by \`sh bench/pg.sh
+start DIR\` (Debian's package, stock settings: fsync and
+synchronous_commit on, 128 MB shared buffers; loopback TCP, the
+benchmark role's password in a 0600 passfile), $pgusers users with role
+member. docs/scaling.md builds its capacity model on these figures.
+
+### The store against raw libpq (\`build-bench/bench/bench_pg URI $pgusers\`)
+
+One connection each, alternating batches, medians of 9: fsec through
+fsec_store_* on the URI (its PostgreSQL backend, core/src/store_pg.c)
+beside a raw PQexecPrepared of the statement fsec makes (the user row
+with its roles: store.c's USER_COLS, string_agg for group_concat; the
+login's and the registration's writes). The rows in parentheses compare
+fsec with other raw statements, for reference, and stay out of the plot.
+
+| operation | fsec | raw libpq, same run | ratio | target |
+|---|---|---|---|---|
+EOF
+  cat "$tmp/pgstore.md"
+  cat <<EOF
+
+### What one server sustains (\`sh bench/pg_capacity.sh DIR $pgusers $secs\`)
+
+pgbench with the statements of bench/pg/*.sql, prepared, concurrent
+clients on the same 2 cores as the server (so the client's CPU is in the
+figures too).
+
+EOF
+  demote < "$tmp/pgcap.md"
+  echo
+  echo "### Against Flask-Security on the same PostgreSQL (\`FSEC_BENCH_PG=DIR FSEC_BENCH_TESTS=\"token login register\" sh bench/compare_flask.sh $workers $secs $rounds $husers\`)"
+  echo
+  demote < "$tmp/flaskpg.md"
+  echo
+  if grep -q 'fsec on PostgreSQL' "$tmp/flaskpg.md"; then
+    echo "Logins and registrations per second, fsec on PostgreSQL against fsec on SQLite (section 3's run):"
+    echo
+    echo "| operation | fsec on SQLite req/s | fsec on PostgreSQL req/s | PostgreSQL ÷ SQLite | target |"
+    echo "|---|---|---|---|---|"
+    for t in login register; do
+      awk -v t="$t" 'FNR == NR { if ($1 == t) a = $2; next } $1 == t { b = $2 }
+        END { if (a > 0) printf "| %s | %.1f | %.1f | %.2f | >= 0.9 |\n", t, a, b, b / a }' \
+        "$tmp/flask.rps" "$tmp/flaskpg.rps"
+    done
+  else
+    echo "fsec's side ran on SQLite: its PostgreSQL store has not landed yet, so the"
+    echo "logins and registrations per second on PostgreSQL against SQLite (target"
+    echo ">= 0.9) wait for it; Flask-Security's figures above are on PostgreSQL."
+  fi
+}
+
 # The machine.
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')
 flags=$(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -xE 'avx2|avx512f|sha_ni|aes' | tr '\n' ' ')
@@ -141,7 +235,7 @@ absolute speed moves between minutes.
 - CPU: $cpu, $(nproc) cores online (\`nproc\`), $(grep -c '^processor' /proc/cpuinfo) in /proc/cpuinfo; flags: $flags
 - Memory: $mem; $os, Linux $(uname -r)
 - Load average (1, 5, 15 min): $load0 at the start, $load1 at the end
-- Software: nginx $(ver nginx), lua-nginx-module $(ver libnginx-mod-http-lua), LuaJIT $(ver libluajit2-5.1-2), Lua $(ver lua5.4), libsodium $(ver libsodium23), SQLite $(ver libsqlite3-0), wrk $(ver wrk); peer: python3-flask-security $(ver python3-flask-security), Flask $(ver python3-flask), Flask-SQLAlchemy $(ver python3-flask-sqlalchemy), SQLAlchemy $(ver python3-sqlalchemy), passlib $(ver python3-passlib), argon2-cffi $(ver python3-argon2), gunicorn $(ver gunicorn), $(/usr/bin/python3 --version)
+- Software: nginx $(ver nginx), lua-nginx-module $(ver libnginx-mod-http-lua), LuaJIT $(ver libluajit2-5.1-2), Lua $(ver lua5.4), libsodium $(ver libsodium23), SQLite $(ver libsqlite3-0), wrk $(ver wrk); peer: python3-flask-security $(ver python3-flask-security), Flask $(ver python3-flask), Flask-SQLAlchemy $(ver python3-flask-sqlalchemy), SQLAlchemy $(ver python3-sqlalchemy), passlib $(ver python3-passlib), argon2-cffi $(ver python3-argon2), gunicorn $(ver gunicorn), $(/usr/bin/python3 --version); PostgreSQL $(ver postgresql-15), libpq $(ver libpq5), psycopg2 $(ver python3-psycopg2), pgbouncer $(ver pgbouncer)
 
 ## 1. Engine and store against the raw primitives (\`scripts/bench.sh\`)
 
@@ -221,6 +315,7 @@ How the two sides are set up so that they do the same work:
   so req/s also measures the client; CPU per request is the sturdier
   comparison of the servers.
 EOF
+  pg_section
 } > "$out/benchmarks.md"
 echo "wrote $out/benchmarks.md and $out/benchmarks.png" >&2
 exit $status

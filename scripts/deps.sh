@@ -42,9 +42,13 @@ CLUSTER="$OPENRESTY postgresql libpq-dev"
 BROWSER="chromium"
 # Benchmarks: the example app under wrk, and the peer (Flask-Security on
 # gunicorn) for the side-by-side HTTP comparison; gnuplot draws the plot.
+# On PostgreSQL (bench/pg.sh, bench/bench_pg, bench/pg_capacity.sh): the
+# server and pgbench (postgresql), libpq-dev for bench_pg, the peer's
+# driver (python3-psycopg2) and pgbouncer for the pooler's figures.
+BENCH_PG="postgresql libpq-dev python3-psycopg2 pgbouncer"
 BENCH="$OPENRESTY wrk gunicorn gnuplot-nox python3-flask-security
   python3-flask-sqlalchemy python3-sqlalchemy python3-passlib python3-argon2
-  python3-email-validator sqlite3"
+  python3-email-validator sqlite3 $BENCH_PG"
 
 # Contributors' checks: scripts/fresh-check.sh makes a Debian 12 root.
 CONTRIB="debootstrap git curl"
@@ -53,7 +57,7 @@ want=""
 for group in "$@"; do
   case $group in
     build) want="$want $BUILD" ;;
-    test) want="$want $BUILD $TEST $DEB_CHECK $OPENRESTY $BROWSER wrk strace" ;;  # wrk: bench/load.sh; strace: where nginx fsyncs
+    test) want="$want $BUILD $TEST $DEB_CHECK $OPENRESTY $BROWSER wrk strace $BENCH_PG" ;;  # wrk: bench/load.sh; strace: where nginx fsyncs; BENCH_PG: ctest bench.pg
     deb) want="$want $BUILD $DEB" ;;
     openresty) want="$want $BUILD $OPENRESTY" ;;
     cluster) want="$want $BUILD $CLUSTER" ;;

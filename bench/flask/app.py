@@ -12,7 +12,12 @@ Same work as the fsec side:
     fetched from GET /login or /register, as fsec requires);
   * the SQLite file in WAL mode with synchronous=FULL (fsec's store
     default), connections pooled (QueuePool) rather than SQLAlchemy 1.4's
-    NullPool default for SQLite files, which would open a file per request.
+    NullPool default for SQLite files, which would open a file per request;
+  * or, with BENCH_DATABASE_URI=postgresql+psycopg2://..., PostgreSQL
+    through psycopg2 (Debian's python3-psycopg2), pooled (SQLAlchemy's
+    QueuePool), for the comparison on the same PostgreSQL as fsec's
+    (bench/compare_flask.sh with FSEC_BENCH_PG). The password stays in the
+    passfile the URI names (libpq reads it), never in the URI.
 
 Usage (run with /usr/bin/python3, Debian's packages):
   BENCH_DIR=/tmp/x /usr/bin/python3 app.py init N PASSWORD   database, role, N users
@@ -35,6 +40,8 @@ from flask_security import (Security, SQLAlchemyUserDatastore, MailUtil,
 from flask_security.models import fsqla_v3 as fsqla
 
 DIR = os.environ.get("BENCH_DIR", "/tmp/fsec-flask-bench")  # database, mail, audit log
+DATABASE_URI = os.environ.get("BENCH_DATABASE_URI") or "sqlite:///" + os.path.join(DIR, "auth.db")
+SQLITE = DATABASE_URI.startswith("sqlite:")
 os.makedirs(os.path.join(DIR, "mail"), exist_ok=True)
 
 app = Flask(__name__)
@@ -58,9 +65,10 @@ app.config.update(
     SECURITY_SEND_REGISTER_EMAIL=True,
     # No DNS lookups of the address's domain (fsec checks syntax only).
     SECURITY_EMAIL_VALIDATOR_ARGS={"check_deliverability": False},
-    SQLALCHEMY_DATABASE_URI="sqlite:///" + os.path.join(DIR, "auth.db"),
+    SQLALCHEMY_DATABASE_URI=DATABASE_URI,
     SQLALCHEMY_ENGINE_OPTIONS={"poolclass": sa.pool.QueuePool, "pool_size": 5,
-                               "connect_args": {"timeout": 5}},
+                               "connect_args": {"timeout": 5}} if SQLITE else
+                              {"pool_size": 5, "pool_pre_ping": False},
     SQLALCHEMY_TRACK_MODIFICATIONS=False,
 )
 
@@ -77,13 +85,14 @@ class User(db.Model, fsqla.FsUserMixin):
     pass
 
 
-with app.app_context():
-    @sa.event.listens_for(db.engine, "connect")
-    def _pragmas(conn, _record):
-        cur = conn.cursor()
-        cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA synchronous=FULL")
-        cur.close()
+if SQLITE:
+    with app.app_context():
+        @sa.event.listens_for(db.engine, "connect")
+        def _pragmas(conn, _record):
+            cur = conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=FULL")
+            cur.close()
 
 
 class FileMail(MailUtil):
