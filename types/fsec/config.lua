@@ -38,6 +38,9 @@
 ---@field database_busy_timeout? integer fsec: ms a write waits for another writer before 'store busy' (default 5000)
 ---@field database_cache_kib? integer fsec: SQLite page cache (default 8192)
 ---@field database_max_pages? integer fsec: cap on the database size in pages (max_page_count)
+---@field database_connect_timeout? integer fsec: PostgreSQL: ms a connection may take before 'store unreachable' (503)
+---@field database_statement_timeout? integer fsec: PostgreSQL: ms a statement or lock wait may take (0: no limit)
+---@field revocation_interval? number fsec.openresty: seconds between two reads of the revocation epoch
 ---@field database_mmap_bytes? integer fsec: SQLite mmap_size (default 0)
 ---@field database_synchronous? "FULL"|"NORMAL" fsec: SQLite synchronous (NORMAL may lose the last commits on power loss) (default "FULL")
 ---@field datastore? fsec.Datastore fsec: an object implementing fsec.datastore's interface, instead of database

@@ -56,12 +56,17 @@ function core.argon2_helper_pid() end
 ---@return string?
 function core.argon2_helper_path() end
 
----Open (create, migrate) an SQLite store.
----@param cfg {path: string, busy_timeout?: integer, synchronous?: "FULL"|"NORMAL", cache_kib?: integer, mmap_bytes?: integer, max_pages?: integer}
+---Open (create, migrate) a store: an SQLite file, or a PostgreSQL URI.
+---@param cfg {path: string, busy_timeout?: integer, synchronous?: "FULL"|"NORMAL", cache_kib?: integer, mmap_bytes?: integer, max_pages?: integer, connect_timeout?: integer, statement_timeout?: integer}
 ---@return fsec.Store? store
 ---@return string? err
 ---@return string? code
 function core.open_store(cfg) end
+
+---Is v a PostgreSQL connection URI ("postgresql://" or "postgres://")?
+---@param v any
+---@return boolean
+function core.is_database_uri(v) end
 
 ---fsync a WAL file (run in a thread pool by fsec.openresty).
 ---@param wal_path string
@@ -436,6 +441,15 @@ function Store:memory() end
 
 ---@return integer
 function Store:schema_version() end
+
+---The revocation epoch (moved by the database at every revoking write).
+---@return integer? epoch
+---@return string? err
+---@return string? code
+function Store:revocation_epoch() end
+
+---@return "sqlite"|"postgresql"
+function Store:backend() end
 
 ---Close the database (idempotent).
 ---@return nil

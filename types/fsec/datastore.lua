@@ -326,6 +326,17 @@ function SQLite:integrity_check() end
 ---@return integer
 function SQLite:schema_version() end
 
+---The revocation epoch: a number the database moves at every write that
+---ends a session or token or changes what a user may do.
+---@return integer? epoch
+---@return string? err
+---@return string? code
+function SQLite:revocation_epoch() end
+
+---Which database this is.
+---@return "sqlite"|"postgresql"
+function SQLite:backend() end
+
 ---SQLite's memory use.
 ---@return {cache_bytes: integer, statement_bytes: integer, sqlite_heap_bytes: integer}
 function SQLite:memory() end

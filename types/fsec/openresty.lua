@@ -27,6 +27,9 @@
 ---@field thread_wait? number seconds a request waits for a hashing slot before 503 (default 10)
 ---@field thread_queue? integer requests that may wait for a slot per worker, 0..100000 (default 32)
 ---@field limit_dict? string|false lua_shared_dict of the throttling counters (default "fsec_limits")
+---@field db_thread_pool? string PostgreSQL: the thread pool every datastore call runs in (default "fsec_db")
+---@field db_jobs? integer PostgreSQL: datastore jobs posted at once per worker, 1..1024 (default 4)
+---@field db_queue? integer PostgreSQL: requests that may wait for a datastore job per worker, 0..100000 (default 256)
 
 ---What a worker holds in memory (`memory()`).
 ---@class fsec.openresty.Memory

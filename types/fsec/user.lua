@@ -105,6 +105,12 @@ function user.is_user(v) end
 ---@return fsec.Role
 function user.role(row) end
 
+---A user or role that crossed a thread boundary as a plain table gets
+---its methods again; anything else is returned as it is.
+---@param v any
+---@return any
+function user.revive(v) end
+
 ---A role's name, from a name or a Role.
 ---@param role string|fsec.Role
 ---@return string

@@ -6,8 +6,8 @@
 ---@class fsec.datastore.sqlite
 local sqlite = {}
 
----Open (create, migrate) a database file.
----@param opts {path: string, busy_timeout?: integer, synchronous?: "FULL"|"NORMAL", cache_kib?: integer, mmap_bytes?: integer, max_pages?: integer, clock?: fun(): number}
+---Open (create, migrate) a database file, or connect to PostgreSQL (path: a libpq URI).
+---@param opts {path: string, busy_timeout?: integer, synchronous?: "FULL"|"NORMAL", cache_kib?: integer, mmap_bytes?: integer, max_pages?: integer, connect_timeout?: integer, statement_timeout?: integer, clock?: fun(): number}
 ---@return fsec.datastore.SQLite? ds
 ---@return string? err
 ---@return string? code
