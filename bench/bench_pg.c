@@ -189,7 +189,7 @@ static void raw_populate(PGconn *c, long users) {
  * fsec makes it, on the store's own connection; without the backend they
  * are not there and the fsec column reads "(store)". */
 #ifdef FSEC_BENCH_PG_STORE
-#define HAVE_FSEC 1
+#  define HAVE_FSEC 1
 static fsec_store *fsec_open(const char *uri) {
   fsec_store_config cfg;
   fsec_store *s;
@@ -247,7 +247,7 @@ static void fsec_register(fsec_store *s, const char *email) {
   if (fsec_store_user_create(s, &in, NULL)) die("fsec register", fsec_store_errmsg(s));
 }
 #else
-#define HAVE_FSEC 0
+#  define HAVE_FSEC 0
 #endif
 /* === END OF SLOT ===================================================== */
 
