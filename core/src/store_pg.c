@@ -512,8 +512,13 @@ static int once(fsec_store *s, const char *sql, char *out, size_t len, const cha
 
 static int read_version(fsec_store *s, int *v) {
   char out[32];
-  int rc = once(s, "SELECT to_regclass('fsec_schema') IS NOT NULL", out, sizeof out,
-                "read schema version");
+  /* a query of the catalog, not to_regclass(): that one answered from a
+   * catalog snapshot taken before another node's migration committed
+   * (read right after waiting for the migration lock) */
+  int rc = once(s, "SELECT count(*) > 0 FROM pg_catalog.pg_class c"
+                   " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+                   " WHERE c.relname = 'fsec_schema' AND n.nspname = current_schema()",
+                out, sizeof out, "read schema version");
   *v = 0;
   if (rc != FSEC_OK || strcmp(out, "t") != 0) return rc;
   rc = once(s, "SELECT max(version) FROM fsec_schema", out, sizeof out, "read schema version");
@@ -551,14 +556,20 @@ static int run_migrations(fsec_store *s, int from) {
 
 /* Bring the schema to FSEC_SCHEMA_VERSION in one transaction (DDL is
  * transactional), under an advisory lock: two nodes starting at once
- * migrate once, the second finds the work done. */
+ * migrate once, the second finds the work done. The foreign check runs
+ * under the lock too, on what the first one committed. */
 static int migrate(fsec_store *s) {
   int v, rc = read_version(s, &v);
   if (rc == FSEC_OK && v == FSEC_SCHEMA_VERSION) return FSEC_OK;
-  if (rc == FSEC_OK && v == 0) rc = foreign(s, PQdb(P(s)->conn));
   if (rc == FSEC_OK) rc = once(s, "BEGIN", NULL, 0, "begin migration");
   if (rc != FSEC_OK) return rc;
   rc = once(s, "SELECT pg_advisory_xact_lock(" LOCK_KEY ")", NULL, 0, "lock migration");
+  /* read again under the lock (each statement sees what committed before
+   * it): another node may have migrated meanwhile, and its tables must
+   * not look foreign (they did when the check ran before the lock) */
+  if (rc == FSEC_OK) rc = read_version(s, &v);
+  if (rc == FSEC_OK && v == FSEC_SCHEMA_VERSION) return once(s, "COMMIT", NULL, 0, "commit migration");
+  if (rc == FSEC_OK && v == 0) rc = foreign(s, PQdb(P(s)->conn));
   if (rc == FSEC_OK)
     rc = once(s, "CREATE TABLE IF NOT EXISTS fsec_schema (version integer NOT NULL)",
               NULL, 0, "schema version table");

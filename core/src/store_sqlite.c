@@ -452,11 +452,25 @@ static int in_wal_mode(fsec_store *s) {
   return wal;
 }
 
+/* The switch to WAL needs the file to itself, and SQLite answers BUSY at
+ * once, without its busy handler, while another connection opens the same
+ * new file (workers or nodes starting together): asked again every 2 ms
+ * for up to busy_timeout. */
+static int enable_wal(fsec_store *s, int timeout_ms) {
+  int waited = 0;
+  for (;;) {
+    int rc = exec_sql(s, "PRAGMA journal_mode = WAL", "enable WAL");
+    if (rc != FSEC_EBUSY || waited >= timeout_ms) return rc;
+    sqlite3_sleep(2);
+    waited += 2;
+  }
+}
+
 static int configure(fsec_store *s, const fsec_store_config *cfg) {
   char sql[128];
   int rc, wal = 0;
   sqlite3_busy_timeout(L(s)->db, cfg->busy_timeout_ms);
-  rc = exec_sql(s, "PRAGMA journal_mode = WAL", "enable WAL");
+  rc = enable_wal(s, cfg->busy_timeout_ms);
   if (rc == FSEC_OK)
     rc = exec_sql(s, cfg->synchronous == FSEC_SYNC_NORMAL ? "PRAGMA synchronous = NORMAL" : "PRAGMA synchronous = FULL", "set synchronous");
   if (rc == FSEC_OK) {

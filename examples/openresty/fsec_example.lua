@@ -118,6 +118,9 @@ _M.guards = {
 function _M.options()
   return {
     setup = _M.setup, guards = _M.guards,
+    -- FSEC_CACHE=off: no cache of authentication lookups, every request
+    -- asks the store (bench/pg_miss.lua measures a cache miss so)
+    shared_dict = os.getenv("FSEC_CACHE") ~= "off",
     gc_pause = 150, -- a smaller worker heap than at 200 (docs/openresty.md: the trade-off)
     gc_stepmul = 400, -- collections end sooner: a lower heap peak (docs/openresty.md)
     -- nginx.conf gives the hashing pool one thread: a second job posted
