@@ -7,8 +7,10 @@ set -eu
 # lua-sql-sqlite3 and lua-sql-postgres (LuaSQL's drivers, for Lua 5.1 to
 # 5.4): `fsec import flask-security` reads a Flask-Security SQLite file or
 # PostgreSQL database with them (lua/fsec/import/).
+# liboath-dev: TOTP codes (RFC 6238) for two-factor and unified sign-in;
+# libqrencode-dev: the QR code of the authenticator's otpauth:// URI.
 BUILD="cmake gcc make pkg-config libsodium-dev libutf8proc-dev libidn2-dev libcrypt-dev
-  libssl-dev libsqlite3-dev libpq-dev lua5.4 liblua5.4-dev luajit2 libluajit2-5.1-dev lua-cjson
+  libssl-dev libsqlite3-dev libpq-dev liboath-dev libqrencode-dev lua5.4 liblua5.4-dev luajit2 libluajit2-5.1-dev lua-cjson
   lua-argparse lua-sql-sqlite3 lua-sql-postgres"
 # The peer (real Flask-Security) for the compatibility specs; LDoc and
 # its Markdown formatter for the API reference (spec/check-ldoc.sh);
@@ -18,10 +20,14 @@ BUILD="cmake gcc make pkg-config libsodium-dev libutf8proc-dev libidn2-dev libcr
 # (spec/tools/postgres.lua); libpq-dev (build) is the store's client library;
 # python3-psycopg2: the peer makes a Flask-Security PostgreSQL database
 # for spec/52-import_postgres_spec.lua (SQLAlchemy's PostgreSQL driver).
+# python3-qrcode, -phonenumbers, -cryptography: the peer's two-factor and
+# unified sign-in; python3-pyotp and oathtool compute codes in the specs
+# independently of fsec's own TOTP code.
 TEST="lua-busted python3-flask-security python3-flask-sqlalchemy
   python3-sqlalchemy python3-passlib python3-argon2 python3-bcrypt sqlite3
   clang libclang-rt-14-dev valgrind lua-ldoc lua-markdown luarocks
-  man-db clang-format lua-check postgresql python3-psycopg2"  # man-db: spec/51 renders docs/fsec.1 with man --warnings;
+  man-db clang-format lua-check postgresql python3-psycopg2
+  python3-qrcode python3-phonenumbers python3-cryptography python3-pyotp oathtool"  # man-db: spec/51 renders docs/fsec.1 with man --warnings;
                       # lua-check: luacheck for spec/check-luacheck.sh
 # The Debian packages (debian/, scripts/build-deb.sh); spec/check-deb.sh
 # builds them and installs them in a fresh Debian 12 root (debootstrap;
