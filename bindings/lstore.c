@@ -144,7 +144,7 @@ static void push_roles(lua_State *L, const char *r) {
 }
 
 static void push_user(lua_State *L, const fsec_user *u) {
-  lua_createtable(L, 0, 18);
+  lua_createtable(L, 0, 24);
   set_int(L, "id", u->id);
   set_str(L, "email", u->email);
   set_str(L, "username", u->username);
@@ -163,6 +163,12 @@ static void push_user(lua_State *L, const fsec_user *u) {
   set_int(L, "update_datetime", u->update_datetime);
   set_int(L, "failed_login_count", u->failed_login_count);
   set_int(L, "failed_login_window", u->failed_login_window);
+  set_str(L, "tf_primary_method", u->tf_primary_method);
+  set_str(L, "tf_totp_secret", u->tf_totp_secret);
+  set_str(L, "tf_phone_number", u->tf_phone_number);
+  set_str(L, "us_totp_secrets", u->us_totp_secrets);
+  set_str(L, "us_phone_number", u->us_phone_number);
+  set_str(L, "mf_recovery_codes", u->mf_recovery_codes);
   push_roles(L, u->roles);
 }
 

@@ -221,7 +221,17 @@ local function conformance(name, make, tags)
       assert.equals("$new$", f.password)
       assert.equals(1700000000, f.confirmed_at)
       assert.equals("fixed-uq", f.fs_uniquifier)
+      assert.equals("authenticator", f.tf_primary_method) -- read back, as every field is
+      for _, field in ipairs{ "tf_totp_secret", "tf_phone_number", "us_totp_secrets",
+                              "us_phone_number", "mf_recovery_codes" } do
+        assert.is_nil(f[field], field)
+        assert.is_true(ds:set_field(u, field, field .. "-value"))
+        assert.equals(field .. "-value", ds:find_user{ id = u.id }[field], field)
+      end
       assert.is_true(ds:reset_user_access(u))
+      for field in pairs(require("fsec.datastore").TEXT_FIELDS) do
+        assert.is_nil(ds:find_user{ id = u.id }[field], field)
+      end
       assert.is_nil(ds:find_user{ id = u.id }.tf_primary_method)
       assert.equals("$new$", ds:find_user{ id = u.id }.password)
       local v = assert(ds:create_user{ email = "v@x.org" })
@@ -384,9 +394,10 @@ local function conformance(name, make, tags)
       assert.is_nil(u.mf_recovery_codes)
       assert.is_true(ds:swap_text(u, "tf_primary_method", nil, "authenticator"))
       assert.is_true(ds:swap_text(u, "tf_primary_method", "authenticator", "authenticator")) -- same
-      -- what another reader sees: the stored value, where the store reads it back
+      -- what another request reads: the stored values
       local f = ds:find_user{ id = u.id }
-      if f.tf_primary_method ~= nil then assert.equals("authenticator", f.tf_primary_method) end
+      assert.equals("authenticator", f.tf_primary_method)
+      assert.is_nil(f.mf_recovery_codes)
       -- wrong or hostile input
       assert.has_error(function() ds:swap_text(u, "email", "swap@x.org", "t@x.org") end)
       assert.has_error(function() ds:swap_text(u, "password", nil, "h") end)
@@ -502,4 +513,29 @@ describe("datastore conformance on a real PostgreSQL", function()
     assert.equals("postgresql", ds:backend())
     return ds
   end, "")
+end)
+
+-- The store now reads the second-factor fields back into users: what
+-- signals and hooks get (auth.public_user) leaves their secrets out, as
+-- it leaves the password hash out.
+describe("the user that signals carry #quick", function()
+  it("holds no password hash and no second-factor secret", function()
+    local ds = assert(require("fsec.datastore.sqlite").new{ path = helpers.tmpfile("public-user.db") })
+    local u = assert(ds:create_user{ email = "pub@x.org", password = "$hash$" })
+    for _, f in ipairs{ "tf_primary_method", "tf_totp_secret", "us_totp_secrets", "mf_recovery_codes",
+                        "tf_phone_number" } do
+      assert.is_true(ds:set_field(u, f, f .. "-value"))
+    end
+    u = ds:find_user{ id = u.id }
+    assert.equals("tf_totp_secret-value", u.tf_totp_secret)
+    local p = require("fsec.auth").public_user(u)
+    assert.equals(u.id, p.id)
+    assert.equals("pub@x.org", p.email)
+    assert.equals("tf_primary_method-value", p.tf_primary_method)
+    assert.equals("tf_phone_number-value", p.tf_phone_number)
+    for _, f in ipairs{ "password", "tf_totp_secret", "us_totp_secrets", "mf_recovery_codes" } do
+      assert.is_nil(p[f], f)
+    end
+    ds:close()
+  end)
 end)

@@ -331,7 +331,7 @@ static int64_t col_time(fsec_store *s, int i) {
 }
 
 static int fill_user(fsec_store *s, fsec_user *u) {
-  int rc = reserve_row(s, 18);
+  int rc = reserve_row(s, 24);
   if (rc != FSEC_OK) return rc;
   u->id = col_int(s, 0);
   u->email = col_text(s, 1);
@@ -351,6 +351,12 @@ static int fill_user(fsec_store *s, fsec_user *u) {
   u->failed_login_count = col_int(s, 15);
   u->failed_login_window = col_time(s, 16);
   u->roles = col_text(s, 17);
+  u->tf_primary_method = col_text(s, 18);
+  u->tf_totp_secret = col_text(s, 19);
+  u->tf_phone_number = col_text(s, 20);
+  u->us_totp_secrets = col_text(s, 21);
+  u->us_phone_number = col_text(s, 22);
+  u->mf_recovery_codes = col_text(s, 23);
   return FSEC_OK;
 }
 

@@ -41,7 +41,9 @@
   " u.failed_login_window,"                                                  \
   " COALESCE((SELECT string_agg(r.name || chr(31) || r.permissions,"         \
   " chr(30) ORDER BY r.id) FROM roles_users ru JOIN roles r"                 \
-  " ON r.id = ru.role_id WHERE ru.user_id = u.id), '')"
+  " ON r.id = ru.role_id WHERE ru.user_id = u.id), '')"                      \
+  ", u.tf_primary_method, u.tf_totp_secret, u.tf_phone_number,"              \
+  " u.us_totp_secrets, u.us_phone_number, u.mf_recovery_codes"
 #define SWAP(col)                                               \
   "UPDATE users SET " col " = $2, update_datetime = $3::bigint" \
   " WHERE id = $1::bigint AND " col " IS NOT DISTINCT FROM $4"

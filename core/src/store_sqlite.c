@@ -25,7 +25,9 @@
   " u.failed_login_window,"                                                  \
   " COALESCE((SELECT group_concat(r.name || char(31) || r.permissions,"      \
   " char(30)) FROM roles_users ru JOIN roles r ON r.id = ru.role_id"         \
-  " WHERE ru.user_id = u.id), '')"
+  " WHERE ru.user_id = u.id), '')"                                           \
+  ", u.tf_primary_method, u.tf_totp_secret, u.tf_phone_number,"              \
+  " u.us_totp_secrets, u.us_phone_number, u.mf_recovery_codes"
 #define SWAP(col)                                       \
   "UPDATE users SET " col " = ?2, update_datetime = ?3" \
   " WHERE id = ?1 AND " col " IS ?4"

@@ -880,6 +880,13 @@ static void swap_text_is_compare_and_set(void) {
             1);
   ASSERT_STREQ(col_of(p, id, "tf_primary_method"), "authenticator");
   ASSERT_STREQ(col_of(p, id, "mf_recovery_codes"), "<null>");
+  {
+    fsec_user u;
+    ASSERT_OK(fsec_store_user_find(s, FSEC_USER_BY_EMAIL, "s@x.com", 7, &u));
+    ASSERT_STREQ(u.tf_primary_method, "authenticator"); /* read back */
+    ASSERT_NULL(u.mf_recovery_codes);
+    ASSERT_NULL(u.tf_totp_secret);
+  }
   ASSERT_OK(fsec_store_revocation_epoch(s, &e0));
   ASSERT_EQ(e0, e1 + 3); /* every swap that changed a revoking column */
   fsec_store_close(s);

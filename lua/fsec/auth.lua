@@ -107,12 +107,18 @@ local function cookie_opts(sec, req, max_age)
 end
 
 
---- A copy of a user for signals and logs: no password hash.
+-- Fields that never leave in a signal or a log: the password hash and the
+-- second factors' secrets (sealed or hashed at rest, but a secret still).
+local PRIVATE_FIELDS = { password = true, tf_totp_secret = true, us_totp_secrets = true,
+                         mf_recovery_codes = true }
+
+--- A copy of a user for signals and logs: no password hash, no
+-- second-factor secret.
 function _M.public_user(user)
   if not userlib.is_user(user) then return user end
   local t = {}
   for k, v in pairs(user) do
-    if k ~= "password" then t[k] = v end
+    if not PRIVATE_FIELDS[k] then t[k] = v end
   end
   return userlib.user(t)
 end

@@ -171,6 +171,9 @@ typedef struct fsec_user {
    * role's name and its permissions, record separator between roles);
    * "" when the user has none. */
   const char *roles;
+  /* The second-factor fields, as stored (NULL when unset). */
+  const char *tf_primary_method, *tf_totp_secret, *tf_phone_number;
+  const char *us_totp_secrets, *us_phone_number, *mf_recovery_codes;
 } fsec_user;
 
 /* Everything needed to create a user. */
