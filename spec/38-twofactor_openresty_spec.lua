@@ -471,4 +471,27 @@ describe_or_pending("two-factor in the example app in nginx (2 workers)", functi
                                                                   headers = { Accept = "application/json" } })))
     end)
   end)
+
+  it("takes a real browser through the two-factor pages, QR code included (headless Chromium)", function()
+    local have = helpers.sh("command -v node >/dev/null && test -x /usr/bin/chromium"
+      .. " && test -d spec/browser/node_modules/playwright-core && command -v zbarimg >/dev/null")
+    if not have then
+      if os.getenv("FSEC_REQUIRE_BROWSER") == "1" then error("chromium, node, playwright-core or zbarimg missing") end
+      return pending("chromium, node, playwright-core or zbarimg missing")
+    end
+    run(function()
+      local email = "browser-tf@example.org"
+      add_user(app, email)
+      local build = os.getenv("FSEC_BUILD_DIR") or "build"
+      local artifacts = (os.getenv("FSEC_ARTIFACTS") or (build .. "/artifacts")) .. "/browser-twofactor"
+      helpers.sh("rm -rf " .. artifacts) -- an earlier run's screenshots prove nothing
+      local out = example.run(("node spec/browser/twofactor.mjs %s %s %s '%s' 2>&1; echo rc=$?")
+        :format(app.base, artifacts, email, PW))
+      assert.matches("browser two-factor ok", out, 1, true)
+      assert.matches("rc=0", out, 1, true)
+      assert.is_true(helpers.sh("test -s " .. artifacts .. "/02-tf-setup-qrcode.png"))
+      assert.is_true(helpers.sh("test -s " .. artifacts .. "/qrcode.png"))
+      assert.is_true(helpers.sh("test -s " .. artifacts .. "/11-recovery-codes-left.png"))
+    end)
+  end)
 end)
