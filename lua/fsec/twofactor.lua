@@ -321,8 +321,11 @@ function V.tf_setup(sec, req, res, fields, json)
   local cfg = cfg_of(sec)
   if req.method == "GET" then
     if json then
-      return json_ok(sec, req, res, { tf_required = cfg.two_factor_required, tf_primary_method = user.tf_primary_method,
-                                      tf_phone_number = user.tf_phone_number,
+      -- none set up: null, as Flask-Security answers (the keys are there)
+      local null = http.json.null
+      return json_ok(sec, req, res, { tf_required = cfg.two_factor_required,
+                                      tf_primary_method = user.tf_primary_method or null,
+                                      tf_phone_number = user.tf_phone_number or null,
                                       tf_available_methods = methods_offered(sec) })
     end
     return page(sec, req, res, "tf_setup", nil, setup_page_ctx(sec, user))
@@ -381,8 +384,10 @@ function _M.disable(sec, req, res, json, user)
 end
 
 -- Complete a pending setup with its code: the method is stored, and a
--- sign-in that waited for it completes.
-local function complete_setup(sec, req, res, fields, json, user, data)
+-- sign-in that waited for it completes. o.validate: the code came to
+-- /tf-validate (Flask-Security 5.1's way), which answers with the user
+-- there, not /tf-setup/<state>'s method fields.
+local function complete_setup(sec, req, res, fields, json, user, data, o)
   local cfg = cfg_of(sec)
   local form = forms.new(sec, fields)
   local code = form:string("code", 64)
@@ -407,6 +412,9 @@ local function complete_setup(sec, req, res, fields, json, user, data)
   sec.signals:send("tf_profile_changed", { user = auth.public_user(user), method = data.m })
   if data.l == 1 then return _M.finish(sec, req, res, json, user, data, { method = data.m }) end
   _M.clear_state(sec, req, res)
+  if json and o and o.validate then
+    return json_ok(sec, req, res, { user = payload(sec, user, A.wants_token(req)) })
+  end
   if json then
     return json_ok(sec, req, res, { tf_method = data.m, tf_primary_method = data.m,
                                     tf_phone = data.m == "sms" and data.p or nil })
@@ -472,7 +480,7 @@ function V.tf_validate(sec, req, res, fields, json)
       if json then return json_ok(sec, req, res, {}) end
       return page(sec, req, res, "tf_setup", nil, setup_page_ctx(sec, user, { chosen = data.m }))
     end
-    return complete_setup(sec, req, res, fields, json, user, data)
+    return complete_setup(sec, req, res, fields, json, user, data, { validate = true })
   end
   local options = _M.recovery_options(sec, user)
   local method = user.tf_primary_method
@@ -523,7 +531,7 @@ function V.tf_rescue(sec, req, res, fields, json)
       mail.send_rescue(sec, cfg.two_factor_rescue_mail, user)
       problem = "help"
     else
-      form:error("help_setup", "API_ERROR")
+      form:error("help_setup", "NOT_A_VALID_CHOICE")
     end
   end
   if not form:ok() then
