@@ -346,3 +346,50 @@ describe("two-factor policy", function()
     assert.matches("at least 16 bytes", tostring(err))
   end)
 end)
+
+describe("two-factor pages", function()
+  -- A browser's form post (CSRF token from the page it came from).
+  local function form_post(sec, c, path, fields)
+    local page = c:take(sec:handle(c:req{ path = path }))
+    local tok = (page.body or ""):match('name="csrf_token" value="([^"]+)"')
+    local body = {}
+    for k, v in pairs(fields) do body[#body + 1] = k .. "=" .. v end
+    body[#body + 1] = "csrf_token=" .. (tok or "")
+    return c:take(sec:handle(c:req{ method = "POST", path = path, body = table.concat(body, "&"),
+      headers = { ["content-type"] = "application/x-www-form-urlencoded" } }))
+  end
+
+  it("walks a browser through setup (QR code) and sign-in with a code", function()
+    local sec, _, clock = setup()
+    local c = helpers.client()
+    local res = form_post(sec, c, "/login", { email = EMAIL, password = PW })
+    assert.equals(302, res.status)
+    res = form_post(sec, c, "/tf-setup", { setup = "authenticator" })
+    assert.equals(200, res.status)
+    local img = res.body:match('<img id="qrcode"[^>]-src="([^"]+)"')
+    assert.matches("^data:image/svg%+xml;base64,", img)
+    -- (base64_decode takes 8 KiB at most: the SVG's head is enough)
+    local svg = require("fsec.core").base64_decode(img:match(",(.*)$"):sub(1, 4096))
+    assert.matches("^<svg", svg)
+    local key = res.body:match('<code id="authr%-key">([^<]+)</code>')
+    local action = res.body:match('<form method="post" action="(/tf%-setup/[^"]+)"')
+    assert.is_string(action)
+    local tok = res.body:match('name="csrf_token" value="([^"]+)"')
+    res = c:take(sec:handle(c:req{ method = "POST", path = action,
+      body = "code=" .. oath(key, clock.now) .. "&csrf_token=" .. tok,
+      headers = { ["content-type"] = "application/x-www-form-urlencoded" } }))
+    assert.equals(302, res.status, res.body)
+    clock.now = clock.now + 30
+    form_post(sec, c, "/logout", {})
+    res = form_post(sec, c, "/login", { email = EMAIL, password = PW })
+    assert.equals(302, res.status)
+    assert.equals("/tf-validate", res.headers.Location)
+    assert.is_false(sec:current_user(c:req()).is_authenticated)
+    res = form_post(sec, c, "/tf-validate", { code = "000000" })
+    assert.equals(400, res.status)
+    assert.matches("Invalid code", res.body)
+    res = form_post(sec, c, "/tf-validate", { code = oath(key, clock.now) })
+    assert.equals(302, res.status)
+    assert.is_true(sec:current_user(c:req()).is_authenticated)
+  end)
+end)
