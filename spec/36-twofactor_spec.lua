@@ -393,3 +393,37 @@ describe("two-factor pages", function()
     assert.is_true(sec:current_user(c:req()).is_authenticated)
   end)
 end)
+
+describe("two-factor after other first factors", function()
+  it("asks a passwordless link's user for the second factor", function()
+    local sec, _, clock, maildir = setup{ passwordless = true, one_click_links = true }
+    -- enrol with the password endpoint off: set the factor through the API
+    local user = sec.datastore:find_user{ email = EMAIL }
+    local otp = require "fsec.otp"
+    assert(sec.datastore:set_field(user, "tf_primary_method", "authenticator"))
+    assert(sec.datastore:set_field(user, "tf_totp_secret", otp.seal(sec.config, ("k"):rep(20))))
+    local c = api(sec)
+    assert.equals(200, (c:call("POST", "/login", { email = EMAIL })).status)
+    local mail = helpers.mails(maildir)
+    local path = mail[#mail].link:match("https?://[^/]+(/.*)$")
+    local res, r = c:call("GET", path)
+    assert.equals(200, res.status, res.body)
+    assert.is_true(r.tf_required)
+    assert.is_false(sec:current_user(c:req()).is_authenticated)
+    local key = require("fsec.core").base32_encode(("k"):rep(20))
+    res = c:call("POST", "/tf-validate", { code = oath(key, clock.now) })
+    assert.equals(200, res.status)
+    assert.is_true(sec:current_user(c:req()).is_authenticated)
+  end)
+
+  it("makes a new account set up its second factor first with two_factor_required", function()
+    local sec = setup{ two_factor_required = true, registerable = true, confirmable = false }
+    local c = api(sec)
+    local res, r = c:call("POST", "/register", { email = "new@example.com", password = "a long password 1",
+                                                 password_confirm = "a long password 1" })
+    assert.equals(200, res.status, res.body)
+    assert.is_true(r.tf_required)
+    assert.equals("setup_from_login", r.tf_state)
+    assert.is_false(sec:current_user(c:req()).is_authenticated)
+  end)
+end)
