@@ -133,6 +133,19 @@ describe("two-factor sign-in #quick", function()
     assert.is_true(sec:current_user(c:req()).is_authenticated)
   end)
 
+  it("hashes the password once for the whole two-factor sign-in", function()
+    local sec, _, clock = setup()
+    local c, key = enrol(sec, clock)
+    logout(c)
+    local hashes = 0
+    local verify = sec.verify_and_update_password
+    sec.verify_and_update_password = function(...) hashes = hashes + 1; return verify(...) end
+    c:call("POST", "/login", { email = EMAIL, password = PW })
+    c:call("GET", "/tf-validate")
+    assert.equals(200, (c:call("POST", "/tf-validate", { code = oath(key, clock.now) })).status)
+    assert.equals(1, hashes)
+  end)
+
   it("never takes a code twice, nor an older one", function()
     local sec, _, clock = setup()
     local c, key = enrol(sec, clock)
