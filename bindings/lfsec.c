@@ -293,6 +293,7 @@ static void push_limits(lua_State *L) {
       {"roles_per_user", FSEC_ROLES_PER_USER_MAX},
       {"attempt_key", FSEC_ATTEMPT_KEY_MAX},
       {"meta", FSEC_META_MAX},
+      {"otp_method", FSEC_OTP_METHOD_MAX},
   };
   size_t i;
   lua_createtable(L, 0, (int)(sizeof limits / sizeof limits[0]));

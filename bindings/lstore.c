@@ -144,7 +144,7 @@ static void push_roles(lua_State *L, const char *r) {
 }
 
 static void push_user(lua_State *L, const fsec_user *u) {
-  lua_createtable(L, 0, 18);
+  lua_createtable(L, 0, 24);
   set_int(L, "id", u->id);
   set_str(L, "email", u->email);
   set_str(L, "username", u->username);
@@ -163,6 +163,12 @@ static void push_user(lua_State *L, const fsec_user *u) {
   set_int(L, "update_datetime", u->update_datetime);
   set_int(L, "failed_login_count", u->failed_login_count);
   set_int(L, "failed_login_window", u->failed_login_window);
+  set_str(L, "tf_primary_method", u->tf_primary_method);
+  set_str(L, "tf_totp_secret", u->tf_totp_secret);
+  set_str(L, "tf_phone_number", u->tf_phone_number);
+  set_str(L, "us_totp_secrets", u->us_totp_secrets);
+  set_str(L, "us_phone_number", u->us_phone_number);
+  set_str(L, "mf_recovery_codes", u->mf_recovery_codes);
   push_roles(L, u->roles);
 }
 
@@ -292,6 +298,39 @@ static int lfsec_store_set(lua_State *L) {
   }
   if (rc != FSEC_OK) return fail(L, s, rc);
   lua_pushboolean(L, changed);
+  return 1;
+}
+
+/* store:swap_text(id, column, expected|nil, value|nil, now)
+ *   -> true (swapped) | false (not expected) | nil, msg, code */
+static int lfsec_store_swap_text(lua_State *L) {
+  fsec_store *s = check_store(L);
+  int64_t id = check_id(L, 2);
+  int col = luaL_checkoption(L, 3, NULL, COLS);
+  size_t explen, len;
+  const char *expected = opt_string(L, 4, &explen);
+  const char *value = opt_string(L, 5, &len);
+  int rc = fsec_store_user_swap_text(s, id, (fsec_user_col)col, expected, explen, value, len,
+                                     lfsec_optint(L, 6, 0));
+  if (rc < 0) return fail(L, s, rc);
+  lua_pushboolean(L, rc);
+  return 1;
+}
+
+/* store:otp_advance(id, method, counter)
+ *   -> true (stored) | false (not greater: a replay) | nil, msg, code */
+static int lfsec_store_otp_advance(lua_State *L) {
+  fsec_store *s = check_store(L);
+  int64_t id = check_id(L, 2);
+  size_t len;
+  const char *method = lfsec_checkstring(L, 3, &len);
+  int rc;
+  if (lua_isnoneornil(L, 4)) luaL_argerror(L, 4, "counter expected");
+  if (strlen(method) != len) /* the C call would read "totp\0x" as "totp" */
+    return lfsec_pushfail(L, FSEC_EINVAL, "method contains a NUL byte");
+  rc = fsec_store_otp_advance(s, id, method, lfsec_optint(L, 4, 0));
+  if (rc < 0) return fail(L, s, rc);
+  lua_pushboolean(L, rc);
   return 1;
 }
 
@@ -730,6 +769,8 @@ static const luaL_Reg lfsec_store_methods[] = {
     {"find_user", lfsec_store_find_user},
     {"create_user", lfsec_store_create_user},
     {"set", lfsec_store_set},
+    {"swap_text", lfsec_store_swap_text},
+    {"otp_advance", lfsec_store_otp_advance},
     {"track_login", lfsec_store_track_login},
     {"next_user", lfsec_store_next_user},
     {"delete_user", lfsec_store_delete_user},

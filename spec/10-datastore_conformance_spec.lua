@@ -221,7 +221,17 @@ local function conformance(name, make, tags)
       assert.equals("$new$", f.password)
       assert.equals(1700000000, f.confirmed_at)
       assert.equals("fixed-uq", f.fs_uniquifier)
+      assert.equals("authenticator", f.tf_primary_method) -- read back, as every field is
+      for _, field in ipairs{ "tf_totp_secret", "tf_phone_number", "us_totp_secrets",
+                              "us_phone_number", "mf_recovery_codes" } do
+        assert.is_nil(f[field], field)
+        assert.is_true(ds:set_field(u, field, field .. "-value"))
+        assert.equals(field .. "-value", ds:find_user{ id = u.id }[field], field)
+      end
       assert.is_true(ds:reset_user_access(u))
+      for field in pairs(require("fsec.datastore").TEXT_FIELDS) do
+        assert.is_nil(ds:find_user{ id = u.id }[field], field)
+      end
       assert.is_nil(ds:find_user{ id = u.id }.tf_primary_method)
       assert.equals("$new$", ds:find_user{ id = u.id }.password)
       local v = assert(ds:create_user{ email = "v@x.org" })
@@ -319,6 +329,101 @@ local function conformance(name, make, tags)
       assert.has_error(function() ds:reserve_attempt(nil, 2, 600) end)
     end)
 
+    it("accepts a one-time code's counter once: forward only, per user and method", function()
+      local a = assert(ds:create_user{ email = "otp-a@x.org" })
+      local b = assert(ds:create_user{ email = "otp-b@x.org" })
+      local before = ds.revocation_epoch and ds:revocation_epoch()
+      assert.is_true(ds:otp_advance(a, "totp", 59000000))   -- first use
+      assert.is_false(ds:otp_advance(a, "totp", 59000000))  -- the same code again
+      assert.is_false(ds:otp_advance(a, "totp", 58999999))  -- an older one
+      assert.is_true(ds:otp_advance(a, "totp", 59000001))   -- the next step
+      assert.is_false(ds:otp_advance(a, "totp", 59000000))
+      assert.is_true(ds:otp_advance(a, "us_totp", 59000000)) -- another method
+      assert.is_true(ds:otp_advance(b, "totp", 59000000))    -- another user
+      assert.is_false(ds:otp_advance(b, "totp", 59000000))
+      assert.is_true(ds:otp_advance(b, "sms", 0))            -- 0 is a counter
+      assert.is_true(ds:otp_advance(b, "sms", 1.0))          -- an integral float
+      if before then assert.equals(before, ds:revocation_epoch()) end -- nothing revoked
+      -- hostile or wrong input: refused, nothing stored
+      for _, m in ipairs{ "", "totp x", "totp'; DROP TABLE users; --", "tötp", ("m"):rep(33), "totp\0x" } do
+        local ok, _, code = ds:otp_advance(a, m, 59000009)
+        assert.is_nil(ok, m); assert.equals("EINVAL", code, m)
+      end
+      assert.is_true(ds:otp_advance(a, ("m"):rep(32), 1))
+      local ok, _, code = ds:otp_advance(a, "totp", -1)
+      assert.is_nil(ok); assert.equals("EINVAL", code)
+      assert.has_error(function() ds:otp_advance(a, "totp", 1.5) end)
+      assert.has_error(function() ds:otp_advance(a, "totp", 0 / 0) end)
+      assert.has_error(function() ds:otp_advance(a, 1, 1) end)
+      assert.has_error(function() ds:otp_advance({ id = a.id }, "totp", 1) end)
+      assert.is_false(ds:otp_advance(a, "totp", 59000001)) -- still where it was
+      -- a rolled-back transaction leaves the counter where it was
+      assert.has_error(function()
+        ds:transaction(function()
+          assert.is_true(ds:otp_advance(b, "totp", 59000005))
+          error("boom")
+        end)
+      end)
+      assert.is_true(ds:otp_advance(b, "totp", 59000005))
+      -- a deleted user's counters go with it, and a gone user is refused
+      local ghost = assert(ds:create_user{ email = "otp-c@x.org" })
+      assert.is_true(ds:otp_advance(ghost, "totp", 7))
+      assert.is_true(ds:delete_user(ghost))
+      ok, _, code = ds:otp_advance(ghost, "totp", 8)
+      assert.is_nil(ok); assert.equals("ENOTFOUND", code)
+      local again = assert(ds:create_user{ email = "otp-c@x.org" }) -- a new id: no old rows
+      assert.is_true(ds:otp_advance(again, "totp", 7))
+    end)
+
+    it("swaps a text field only from the expected value, once", function()
+      local u = assert(ds:create_user{ email = "swap@x.org" })
+      local other = ds:find_user{ id = u.id } -- another request's copy
+      assert.is_false(ds:swap_text(u, "mf_recovery_codes", "a,b", "b"))  -- it is nil
+      assert.is_nil(u.mf_recovery_codes)
+      assert.is_true(ds:swap_text(u, "mf_recovery_codes", nil, "c1,c2,c3"))
+      assert.equals("c1,c2,c3", u.mf_recovery_codes)                     -- set on the object
+      assert.is_false(ds:swap_text(other, "mf_recovery_codes", nil, "x")) -- not nil any more
+      assert.is_nil(other.mf_recovery_codes)                              -- untouched on failure
+      -- two requests spending c1 from what they both read: one wins
+      assert.is_true(ds:swap_text(u, "mf_recovery_codes", "c1,c2,c3", "c2,c3"))
+      assert.is_false(ds:swap_text(other, "mf_recovery_codes", "c1,c2,c3", "c2,c3"))
+      assert.is_false(ds:swap_text(u, "mf_recovery_codes", "C2,C3", "c3"))  -- bytes, not case
+      assert.is_false(ds:swap_text(u, "mf_recovery_codes", "c2", "c3"))     -- not a prefix
+      assert.is_false(ds:swap_text(u, "mf_recovery_codes", "", "c3"))       -- "" is not nil
+      assert.is_true(ds:swap_text(u, "mf_recovery_codes", "c2,c3", nil))
+      assert.is_nil(u.mf_recovery_codes)
+      assert.is_true(ds:swap_text(u, "tf_primary_method", nil, "authenticator"))
+      assert.is_true(ds:swap_text(u, "tf_primary_method", "authenticator", "authenticator")) -- same
+      -- what another request reads: the stored values
+      local f = ds:find_user{ id = u.id }
+      assert.equals("authenticator", f.tf_primary_method)
+      assert.is_nil(f.mf_recovery_codes)
+      -- wrong or hostile input
+      assert.has_error(function() ds:swap_text(u, "email", "swap@x.org", "t@x.org") end)
+      assert.has_error(function() ds:swap_text(u, "password", nil, "h") end)
+      assert.has_error(function() ds:swap_text(u, "mf_recovery_codes", 1, "h") end)
+      assert.has_error(function() ds:swap_text({ id = u.id }, "mf_recovery_codes", nil, "h") end)
+      local ok, _, code = ds:swap_text(u, "tf_totp_secret", nil, "a\0b")
+      assert.is_nil(ok); assert.equals("ENUL", code)
+      ok, _, code = ds:swap_text(u, "tf_totp_secret", nil, ("x"):rep(4097))
+      assert.is_nil(ok); assert.equals("ETOOLONG", code)
+      ok, _, code = ds:swap_text(u, "tf_totp_secret", "\255", "x")
+      assert.is_nil(ok); assert.equals("EUTF8", code)
+      assert.is_nil(u.tf_totp_secret)
+      assert.is_true(ds:delete_user(u))
+      assert.is_false(ds:swap_text(u, "mf_recovery_codes", nil, "x")) -- gone: no swap
+    end)
+
+    it("moves the revocation epoch when a swap changes a field, as a set does", function()
+      if not ds.revocation_epoch then return end -- the C store's (memory has none)
+      local u = assert(ds:create_user{ email = "swap-epoch@x.org" })
+      local e0 = ds:revocation_epoch()
+      assert.is_false(ds:swap_text(u, "mf_recovery_codes", "x", "y"))
+      assert.equals(e0, ds:revocation_epoch())
+      assert.is_true(ds:swap_text(u, "mf_recovery_codes", nil, "y"))
+      assert.equals(e0 + 1, ds:revocation_epoch())
+    end)
+
     it("groups changes in a transaction, all or nothing", function()
       local a, b = ds:transaction(function()
         local x = assert(ds:create_user{ email = "x1@x.org" })
@@ -408,4 +513,29 @@ describe("datastore conformance on a real PostgreSQL", function()
     assert.equals("postgresql", ds:backend())
     return ds
   end, "")
+end)
+
+-- The store now reads the second-factor fields back into users: what
+-- signals and hooks get (auth.public_user) leaves their secrets out, as
+-- it leaves the password hash out.
+describe("the user that signals carry #quick", function()
+  it("holds no password hash and no second-factor secret", function()
+    local ds = assert(require("fsec.datastore.sqlite").new{ path = helpers.tmpfile("public-user.db") })
+    local u = assert(ds:create_user{ email = "pub@x.org", password = "$hash$" })
+    for _, f in ipairs{ "tf_primary_method", "tf_totp_secret", "us_totp_secrets", "mf_recovery_codes",
+                        "tf_phone_number" } do
+      assert.is_true(ds:set_field(u, f, f .. "-value"))
+    end
+    u = ds:find_user{ id = u.id }
+    assert.equals("tf_totp_secret-value", u.tf_totp_secret)
+    local p = require("fsec.auth").public_user(u)
+    assert.equals(u.id, p.id)
+    assert.equals("pub@x.org", p.email)
+    assert.equals("tf_primary_method-value", p.tf_primary_method)
+    assert.equals("tf_phone_number-value", p.tf_phone_number)
+    for _, f in ipairs{ "password", "tf_totp_secret", "us_totp_secrets", "mf_recovery_codes" } do
+      assert.is_nil(p[f], f)
+    end
+    ds:close()
+  end)
 end)

@@ -467,3 +467,44 @@ describe("fsec.openresty.init_worker that fails #quick", function()
     assert.is_false((pcall(given.datastore.find_user, given.datastore, { email = "a@x.org" })))
   end)
 end)
+
+-- fsec.openresty.remote, its jobs run in this process (the thread's own
+-- code, on a SQLite file): the decisions of otp_advance and swap_text
+-- come back as they are, and inside a transaction (where a write's answer
+-- is true at once and its own comes with the commit) they raise rather
+-- than accept every code.
+describe("fsec.openresty.remote's one-time writes #quick", function()
+  local jobs, saved_run, saved_sema
+
+  setup(function()
+    saved_sema = package.loaded["ngx.semaphore"]
+    package.loaded["ngx.semaphore"] = { new = function() return {} end }
+    jobs = require "fsec.openresty.jobs"
+    saved_run = jobs.run
+    local thread = require "fsec.openresty.thread"
+    jobs.run = function(_, _, _, _, _, db, txn, calls) return true, thread.store(db, txn, calls) end
+  end)
+  teardown(function()
+    jobs.run = saved_run
+    package.loaded["ngx.semaphore"] = saved_sema
+  end)
+
+  it("answers them on their own and refuses them inside transaction()", function()
+    local ds = require("fsec.openresty.remote").new("fsec", 4, 4, { path = helpers.tmpfile("remote-otp.db") })
+    local u = assert(ds:create_user{ email = "remote-otp@x.org" })
+    assert.is_true(ds:otp_advance(u, "totp", 100))
+    assert.is_false(ds:otp_advance(u, "totp", 100))
+    assert.is_true(ds:swap_text(u, "mf_recovery_codes", nil, "a,b"))
+    assert.equals("a,b", u.mf_recovery_codes) -- written back to the caller's object
+    assert.is_false(ds:swap_text(u, "mf_recovery_codes", nil, "c"))
+    assert.equals("a,b", u.mf_recovery_codes)
+    for _, call in ipairs{ function() return ds:otp_advance(u, "totp", 100) end,
+                           function() return ds:swap_text(u, "mf_recovery_codes", "a,b", "b") end } do
+      local ok, err = pcall(ds.transaction, ds, call)
+      assert.is_false(ok)
+      assert.matches("not available inside transaction%(%)", err)
+    end
+    assert.is_false(ds:otp_advance(u, "totp", 100)) -- still refused: nothing ran
+    assert.is_true(ds:swap_text(u, "mf_recovery_codes", "a,b", "b"))
+  end)
+end)

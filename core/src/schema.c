@@ -117,6 +117,16 @@ static const char *const MIGRATIONS[] = {
     " BEGIN UPDATE revocation SET epoch = epoch + 1; END;"
     "CREATE TRIGGER revoke_link_delete AFTER DELETE ON roles_users"
     " BEGIN UPDATE revocation SET epoch = epoch + 1; END;",
+    /* 9: the last accepted one-time code's counter (the TOTP time step)
+     * per user and method, so that an accepted code is never accepted
+     * again (RFC 6238 section 5.2), on every node: one upsert moves it
+     * forward (fsec_store_otp_advance). No revocation trigger: a code
+     * accepted ends nothing. */
+    "CREATE TABLE otp_counters ("
+    "  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    "  method TEXT NOT NULL,"
+    "  counter INTEGER NOT NULL,"
+    "  PRIMARY KEY (user_id, method)) WITHOUT ROWID;",
 };
 
 /* PostgreSQL support began at schema 7: its migration 1 makes schema 7
@@ -204,6 +214,12 @@ static const char *const PG_MIGRATIONS[] = {
     " FOR EACH ROW EXECUTE FUNCTION fsec_revoke();"
     "CREATE TRIGGER revoke_link AFTER INSERT OR DELETE ON roles_users"
     " FOR EACH ROW EXECUTE FUNCTION fsec_revoke();",
+    /* 9: as SQLite's 9. */
+    "CREATE TABLE otp_counters ("
+    "  user_id bigint NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    "  method text COLLATE \"C\" NOT NULL,"
+    "  counter bigint NOT NULL,"
+    "  PRIMARY KEY (user_id, method));",
 };
 
 int fsec__migration_count(void) {

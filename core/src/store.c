@@ -331,7 +331,7 @@ static int64_t col_time(fsec_store *s, int i) {
 }
 
 static int fill_user(fsec_store *s, fsec_user *u) {
-  int rc = reserve_row(s, 18);
+  int rc = reserve_row(s, 24);
   if (rc != FSEC_OK) return rc;
   u->id = col_int(s, 0);
   u->email = col_text(s, 1);
@@ -351,6 +351,12 @@ static int fill_user(fsec_store *s, fsec_user *u) {
   u->failed_login_count = col_int(s, 15);
   u->failed_login_window = col_time(s, 16);
   u->roles = col_text(s, 17);
+  u->tf_primary_method = col_text(s, 18);
+  u->tf_totp_secret = col_text(s, 19);
+  u->tf_phone_number = col_text(s, 20);
+  u->us_totp_secrets = col_text(s, 21);
+  u->us_phone_number = col_text(s, 22);
+  u->mf_recovery_codes = col_text(s, 23);
   return FSEC_OK;
 }
 
@@ -634,6 +640,32 @@ int fsec_store_user_set_int(fsec_store *s, int64_t id, fsec_user_col col,
   return write_one(s, "update user", changed);
 }
 
+/* Compare-and-set of one text column: one UPDATE ... WHERE id AND col IS
+ * expected, so of two requests swapping the same value at once (a
+ * single-use recovery code), on any connections, exactly one wins. The
+ * folded identities (email, username) are not swappable: nothing needs
+ * it, and their norm columns would make it two comparisons. */
+int fsec_store_user_swap_text(fsec_store *s, int64_t id, fsec_user_col col,
+                              const char *expected, size_t explen,
+                              const char *value, size_t len, int64_t now) {
+  int changed = 0, rc = guard(s);
+  if (rc != FSEC_OK) return rc;
+  if ((int)col <= FSEC_COL_USERNAME || col >= FSEC_COL_ACTIVE)
+    return serr(s, FSEC_EINVAL, "not a swappable text column");
+  if (!value && col == FSEC_COL_FS_UNIQUIFIER)
+    return serr(s, FSEC_EINVAL, "fs_uniquifier cannot be removed");
+  rc = check_value(s, expected, explen, TEXT_MAX[col], "expected value");
+  if (rc == FSEC_OK) rc = check_value(s, value, len, TEXT_MAX[col], "value");
+  if (rc == FSEC_OK) rc = wstart(s, ST_SWAP_FIRST + col);
+  if (rc != FSEC_OK) return rc;
+  bind_int(s, 1, id);
+  bind_text(s, 2, value, len);
+  bind_int(s, 3, now);
+  bind_text(s, 4, expected, explen);
+  rc = write_one(s, "swap user value", &changed);
+  return rc == FSEC_OK ? changed : rc;
+}
+
 int fsec_store_user_track_login(fsec_store *s, int64_t id, const char *ip,
                                 size_t iplen, int64_t now) {
   int changed = 0, rc = guard(s);
@@ -759,6 +791,44 @@ int fsec_store_user_add_role(fsec_store *s, int64_t id, const char *role,
 int fsec_store_user_remove_role(fsec_store *s, int64_t id, const char *role,
                                 size_t len, int *changed) {
   return user_role(s, ST_LINK_DEL, id, role, len, changed);
+}
+
+/* ------------------------------------------------------------------ */
+/* One-time code counters                                              */
+/* ------------------------------------------------------------------ */
+
+/* A method name: 1..FSEC_OTP_METHOD_MAX bytes of [A-Za-z0-9_.:-] (it
+ * names a factor, "totp" or "us_totp"; never user input). */
+static int check_method(fsec_store *s, const char *m) {
+  size_t i, n = m ? strlen(m) : 0;
+  if (n == 0 || n > FSEC_OTP_METHOD_MAX)
+    return serr(s, FSEC_EINVAL, "method must be 1..%d bytes", FSEC_OTP_METHOD_MAX);
+  for (i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)m[i];
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+          (c >= '0' && c <= '9') || c == '_' || c == '.' || c == ':' || c == '-'))
+      return serr(s, FSEC_EINVAL, "method must be ASCII letters, digits, _ . : -");
+  }
+  return FSEC_OK;
+}
+
+/* One upsert that inserts the counter or moves it forward, never back:
+ * the row lock (PostgreSQL) or the write lock (SQLite) orders racers, and
+ * the loser's WHERE sees the winner's counter, so it changes no row. */
+int fsec_store_otp_advance(fsec_store *s, int64_t user_id, const char *method,
+                           int64_t counter) {
+  int changed = 0, rc = guard(s);
+  if (rc == FSEC_OK) rc = check_method(s, method);
+  if (rc == FSEC_OK && counter < 0) rc = serr(s, FSEC_EINVAL, "counter must be >= 0");
+  if (rc == FSEC_OK) rc = wstart(s, ST_OTP_ADVANCE);
+  if (rc != FSEC_OK) return rc;
+  bind_int(s, 1, user_id);
+  bind_text(s, 2, method, strlen(method));
+  bind_int(s, 3, counter);
+  rc = write_one(s, "advance one-time counter", &changed);
+  if (rc == FSEC_ENOTFOUND)
+    return serr(s, FSEC_ENOTFOUND, "user %lld does not exist", (long long)user_id);
+  return rc == FSEC_OK ? changed : rc;
 }
 
 /* ------------------------------------------------------------------ */

@@ -58,9 +58,12 @@ enum {
   ST_META_GET,
   ST_META_ADD,
   ST_EPOCH,
+  ST_OTP_ADVANCE,
   ST_SET_FIRST /* followed by one statement per fsec_user_col */
 };
-#define ST__COUNT (ST_SET_FIRST + FSEC_COL__COUNT)
+/* then one compare-and-set per text column (fsec_store_user_swap_text) */
+#define ST_SWAP_FIRST (ST_SET_FIRST + FSEC_COL__COUNT)
+#define ST__COUNT (ST_SWAP_FIRST + FSEC_COL_ACTIVE)
 
 /* What step answers besides an fsec error code (< 0). */
 #define FSEC__DONE 0

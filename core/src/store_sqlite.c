@@ -25,7 +25,12 @@
   " u.failed_login_window,"                                                  \
   " COALESCE((SELECT group_concat(r.name || char(31) || r.permissions,"      \
   " char(30)) FROM roles_users ru JOIN roles r ON r.id = ru.role_id"         \
-  " WHERE ru.user_id = u.id), '')"
+  " WHERE ru.user_id = u.id), '')"                                           \
+  ", u.tf_primary_method, u.tf_totp_secret, u.tf_phone_number,"              \
+  " u.us_totp_secrets, u.us_phone_number, u.mf_recovery_codes"
+#define SWAP(col)                                       \
+  "UPDATE users SET " col " = ?2, update_datetime = ?3" \
+  " WHERE id = ?1 AND " col " IS ?4"
 #define FIND(col) "SELECT " USER_COLS " FROM users u WHERE u." col " = ?1"
 #define SET(col)                                        \
   "UPDATE users SET " col " = ?2, update_datetime = ?3" \
@@ -131,6 +136,33 @@ static const char *const SQL[ST__COUNT] = {
         "SELECT " USER_COLS " FROM sessions se JOIN users u"
         " ON u.id = se.user_id WHERE se.id = ?1 AND u.fs_uniquifier = ?2"
         " AND se.expires_at > ?3",
+    /* inserted, or moved forward only: 0 changes is a replay */
+    [ST_OTP_ADVANCE] =
+        "INSERT INTO otp_counters (user_id, method, counter) VALUES (?1, ?2, ?3)"
+        " ON CONFLICT (user_id, method) DO UPDATE SET counter = excluded.counter"
+        " WHERE otp_counters.counter < excluded.counter",
+    [ST_SWAP_FIRST +
+        FSEC_COL_PASSWORD] = SWAP("password"),
+    [ST_SWAP_FIRST +
+        FSEC_COL_FS_UNIQUIFIER] = SWAP("fs_uniquifier"),
+    [ST_SWAP_FIRST +
+        FSEC_COL_FS_TOKEN_UNIQUIFIER] = SWAP("fs_token_uniquifier"),
+    [ST_SWAP_FIRST +
+        FSEC_COL_TF_PRIMARY_METHOD] = SWAP("tf_primary_method"),
+    [ST_SWAP_FIRST +
+        FSEC_COL_TF_TOTP_SECRET] = SWAP("tf_totp_secret"),
+    [ST_SWAP_FIRST +
+        FSEC_COL_TF_PHONE_NUMBER] = SWAP("tf_phone_number"),
+    [ST_SWAP_FIRST +
+        FSEC_COL_US_TOTP_SECRETS] = SWAP("us_totp_secrets"),
+    [ST_SWAP_FIRST +
+        FSEC_COL_US_PHONE_NUMBER] = SWAP("us_phone_number"),
+    [ST_SWAP_FIRST +
+        FSEC_COL_MF_RECOVERY_CODES] = SWAP("mf_recovery_codes"),
+    [ST_SWAP_FIRST +
+        FSEC_COL_LAST_LOGIN_IP] = SWAP("last_login_ip"),
+    [ST_SWAP_FIRST +
+        FSEC_COL_CURRENT_LOGIN_IP] = SWAP("current_login_ip"),
     [ST_SET_FIRST +
         FSEC_COL_EMAIL] = SET_NORM("email"),
     [ST_SET_FIRST +

@@ -5,6 +5,7 @@
  * fork, and reservations raced from several connections at once. */
 #include <libpq-fe.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <sys/wait.h>
@@ -780,6 +781,207 @@ static void revocation_epoch_moves_with_revoking_writes(void) {
   fsec_store_close(s);
 }
 
+/* The replay guard: a counter is stored when new or greater, per user
+ * and method; the revocation epoch does not move; the rows go with the
+ * user. */
+static void otp_counters_only_move_forward(void) {
+  const char *p = path("otp.db");
+  fsec_store *s = open_at(p);
+  int64_t a = create(s, "a@x.com", NULL, 0), b = create(s, "b@x.com", NULL, 0);
+  int64_t e0, e1;
+  int deleted;
+  ASSERT_OK(fsec_store_revocation_epoch(s, &e0));
+  ASSERT_EQ(fsec_store_otp_advance(s, a, "totp", 1000), 1); /* first use */
+  ASSERT_EQ(fsec_store_otp_advance(s, a, "totp", 1000), 0); /* replay */
+  ASSERT_EQ(fsec_store_otp_advance(s, a, "totp", 999), 0);  /* older */
+  ASSERT_EQ(fsec_store_otp_advance(s, a, "totp", 1001), 1);
+  ASSERT_EQ(fsec_store_otp_advance(s, a, "totp", 1000), 0);
+  ASSERT_EQ(fsec_store_otp_advance(s, a, "us_totp", 1000), 1); /* per method */
+  ASSERT_EQ(fsec_store_otp_advance(s, b, "totp", 1000), 1);    /* per user */
+  ASSERT_EQ(fsec_store_otp_advance(s, a, "totp", 0), 0);
+  ASSERT_EQ(fsec_store_otp_advance(s, a, "x", 0), 1); /* 0 is a counter too */
+  ASSERT_OK(fsec_store_revocation_epoch(s, &e1));
+  ASSERT_EQ(e1, e0);
+  ASSERT_EQ(fsec_store_otp_advance(s, 999999, "totp", 5), FSEC_ENOTFOUND);
+  ASSERT_EQ(fsec_store_otp_advance(s, a, "", 5), FSEC_EINVAL);
+  ASSERT_EQ(fsec_store_otp_advance(s, a, "totp x", 5), FSEC_EINVAL);
+  ASSERT_EQ(fsec_store_otp_advance(s, a, "totp'--", 5), FSEC_EINVAL);
+  ASSERT_EQ(fsec_store_otp_advance(s, a, "m123456789012345678901234567890123", 5), FSEC_EINVAL);
+  ASSERT_EQ(fsec_store_otp_advance(s, a, "m1234567890123456789012345678901", 5), 1); /* 32 */
+  ASSERT_EQ(fsec_store_otp_advance(s, a, "totp", -1), FSEC_EINVAL);
+  ASSERT_EQ(count_rows(p, "otp_counters"), 5);
+  /* inside a transaction: the replay is seen, and a rollback undoes it */
+  ASSERT_OK(fsec_store_begin(s));
+  ASSERT_EQ(fsec_store_otp_advance(s, b, "totp", 2000), 1);
+  ASSERT_EQ(fsec_store_otp_advance(s, b, "totp", 2000), 0);
+  ASSERT_OK(fsec_store_rollback(s));
+  ASSERT_EQ(fsec_store_otp_advance(s, b, "totp", 2000), 1);
+  ASSERT_OK(fsec_store_user_delete(s, a, &deleted));
+  ASSERT_EQ(count_rows(p, "otp_counters"), 1); /* b's only */
+  fsec_store_close(s);
+}
+
+static char *col_of(const char *p, int64_t id, const char *col) {
+  static char out[256];
+  char sql[160];
+  snprintf(sql, sizeof sql, "SELECT coalesce(%s, '<null>') FROM users WHERE id = %lld", col,
+           (long long)id);
+  out[0] = '\0';
+  if (ON_PG) {
+    PGconn *c = PQconnectdb(PG_URI);
+    PGresult *r = PQexec(c, sql);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) FAIL_AT("%s: %s", sql, PQerrorMessage(c));
+    if (PQntuples(r)) snprintf(out, sizeof out, "%s", PQgetvalue(r, 0, 0));
+    PQclear(r);
+    PQfinish(c);
+  } else {
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    ASSERT_OK(sqlite3_open(p, &db));
+    ASSERT_OK(sqlite3_prepare_v2(db, sql, -1, &st, NULL));
+    if (sqlite3_step(st) == SQLITE_ROW)
+      snprintf(out, sizeof out, "%s", (const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+  }
+  return out;
+}
+
+/* Compare-and-set: swapped only from the expected value (NULL: IS NULL),
+ * moving the epoch as a set does for a revoking column. */
+static void swap_text_is_compare_and_set(void) {
+  const char *p = path("swap.db");
+  fsec_store *s = open_at(p);
+  int64_t id = create(s, "s@x.com", NULL, 0), e0, e1;
+  const fsec_user_col RC = FSEC_COL_MF_RECOVERY_CODES;
+  ASSERT_OK(fsec_store_revocation_epoch(s, &e0));
+  ASSERT_EQ(fsec_store_user_swap_text(s, id, RC, "a", 1, "b", 1, NOW), 0); /* is NULL */
+  ASSERT_STREQ(col_of(p, id, "mf_recovery_codes"), "<null>");
+  ASSERT_EQ(fsec_store_user_swap_text(s, id, RC, NULL, 0, "a,b,c", 5, NOW), 1);
+  ASSERT_EQ(fsec_store_user_swap_text(s, id, RC, NULL, 0, "x", 1, NOW), 0);
+  ASSERT_STREQ(col_of(p, id, "mf_recovery_codes"), "a,b,c");
+  ASSERT_OK(fsec_store_revocation_epoch(s, &e1));
+  ASSERT_EQ(e1, e0 + 1);
+  ASSERT_EQ(fsec_store_user_swap_text(s, id, RC, "a,b,c", 5, "b,c", 3, NOW), 1);
+  ASSERT_EQ(fsec_store_user_swap_text(s, id, RC, "a,b,c", 5, "b,c", 3, NOW), 0); /* spent */
+  ASSERT_EQ(fsec_store_user_swap_text(s, id, RC, "a,b", 3, "b", 1, NOW), 0);     /* no prefix */
+  ASSERT_EQ(fsec_store_user_swap_text(s, id, RC, "B,C", 3, "c", 1, NOW), 0);     /* bytes */
+  ASSERT_EQ(fsec_store_user_swap_text(s, id, RC, "b,c", 3, NULL, 0, NOW), 1);
+  ASSERT_STREQ(col_of(p, id, "mf_recovery_codes"), "<null>");
+  ASSERT_EQ(fsec_store_user_swap_text(s, id, RC, "", 0, "y", 1, NOW), 0); /* "" is not NULL */
+  ASSERT_EQ(fsec_store_user_swap_text(s, 999999, RC, NULL, 0, "y", 1, NOW), 0);
+  ASSERT_EQ(fsec_store_user_swap_text(s, id, FSEC_COL_EMAIL, "s@x.com", 7, "t@x.com", 7, NOW),
+            FSEC_EINVAL);
+  ASSERT_EQ(fsec_store_user_swap_text(s, id, FSEC_COL_ACTIVE, NULL, 0, "1", 1, NOW), FSEC_EINVAL);
+  ASSERT_EQ(fsec_store_user_swap_text(s, id, RC, "a\0", 2, "b", 1, NOW), FSEC_ENUL);
+  ASSERT_EQ(fsec_store_user_swap_text(s, id, RC, NULL, 0, "\xff", 1, NOW), FSEC_EUTF8);
+  ASSERT_EQ(fsec_store_user_swap_text(s, id, FSEC_COL_TF_PRIMARY_METHOD, NULL, 0, "authenticator",
+                                      13, NOW),
+            1);
+  ASSERT_STREQ(col_of(p, id, "tf_primary_method"), "authenticator");
+  ASSERT_STREQ(col_of(p, id, "mf_recovery_codes"), "<null>");
+  {
+    fsec_user u;
+    ASSERT_OK(fsec_store_user_find(s, FSEC_USER_BY_EMAIL, "s@x.com", 7, &u));
+    ASSERT_STREQ(u.tf_primary_method, "authenticator"); /* read back */
+    ASSERT_NULL(u.mf_recovery_codes);
+    ASSERT_NULL(u.tf_totp_secret);
+  }
+  ASSERT_OK(fsec_store_revocation_epoch(s, &e0));
+  ASSERT_EQ(e0, e1 + 3); /* every swap that changed a revoking column */
+  fsec_store_close(s);
+}
+
+/* Racers on their own connections (nginx workers, nodes), released at
+ * once by a barrier: each round, of them all exactly one advances the
+ * counter, and exactly one spends the value. */
+#define ROUNDS 30
+static pthread_barrier_t race_barrier;
+static int race_wins[RACERS];
+
+static void *otp_racer(void *arg) {
+  int me = (int)(intptr_t)arg, i, rc;
+  fsec_store *s = open_at(race_path);
+  char want[16], next[16];
+  for (i = 0; i < ROUNDS; i++) {
+    pthread_barrier_wait(&race_barrier);
+    do
+      rc = fsec_store_otp_advance(s, race_user, "totp", 5000 + i);
+    while (rc == FSEC_EBUSY);
+    ASSERT(rc == 0 || rc == 1);
+    race_wins[me] += rc;
+    snprintf(want, sizeof want, "code-%d", i);
+    snprintf(next, sizeof next, "code-%d", i + 1);
+    pthread_barrier_wait(&race_barrier);
+    do
+      rc = fsec_store_user_swap_text(s, race_user, FSEC_COL_MF_RECOVERY_CODES, want, strlen(want),
+                                     next, strlen(next), NOW);
+    while (rc == FSEC_EBUSY);
+    ASSERT(rc == 0 || rc == 1);
+    race_wins[me] += rc * 1000;
+  }
+  fsec_store_close(s);
+  return NULL;
+}
+
+static void one_time_values_are_spent_once_across_connections(void) {
+  pthread_t t[RACERS];
+  fsec_store *s;
+  int i, total = 0;
+  race_path = path("race-otp.db");
+  s = open_at(race_path);
+  race_user = create(s, "otp-race@x.com", NULL, 0);
+  ASSERT_EQ(fsec_store_user_swap_text(s, race_user, FSEC_COL_MF_RECOVERY_CODES, NULL, 0, "code-0",
+                                      6, NOW),
+            1);
+  memset(race_wins, 0, sizeof race_wins);
+  ASSERT_OK(pthread_barrier_init(&race_barrier, NULL, RACERS));
+  for (i = 0; i < RACERS; i++)
+    ASSERT_OK(pthread_create(&t[i], NULL, otp_racer, (void *)(intptr_t)i));
+  for (i = 0; i < RACERS; i++) ASSERT_OK(pthread_join(t[i], NULL));
+  pthread_barrier_destroy(&race_barrier);
+  for (i = 0; i < RACERS; i++) total += race_wins[i];
+  ASSERT_EQ(total, ROUNDS * 1000 + ROUNDS); /* one of each per round */
+  ASSERT_STREQ(col_of(race_path, race_user, "mf_recovery_codes"), "code-30");
+  fsec_store_close(s);
+}
+
+/* A database of schema 8 (made with the migrations of its day) opens,
+ * becomes 9, and keeps its users; the new table is there. */
+static void schema_8_is_migrated_to_9(void) {
+  const char *p = path("v8.db");
+  fsec_store *s;
+  fsec_user u;
+  int v;
+  static const char *insert = "INSERT INTO users (email, email_norm, fs_uniquifier,"
+                              " create_datetime, update_datetime)"
+                              " VALUES ('Eight@X.org', 'eight@x.org', 'uq-8', 1, 1);";
+  if (ON_PG) {
+    pg_reset(p);
+    pg_sql("CREATE TABLE fsec_schema (version integer NOT NULL);"
+           "INSERT INTO fsec_schema VALUES (8)");
+    for (v = 1; v <= 8; v++)
+      if (*fsec__pg_migration_sql(v)) pg_sql(fsec__pg_migration_sql(v));
+    pg_sql(insert);
+  } else {
+    sqlite3 *db;
+    ASSERT_OK(sqlite3_open(p, &db));
+    for (v = 1; v <= 8; v++) ASSERT_OK(sqlite3_exec(db, fsec__migration_sql(v), NULL, NULL, NULL));
+    ASSERT_OK(sqlite3_exec(db, insert, NULL, NULL, NULL));
+    ASSERT_OK(sqlite3_exec(db, "PRAGMA user_version = 8", NULL, NULL, NULL));
+    sqlite3_close(db);
+  }
+  ASSERT_EQ(count_rows(p, "users"), 1);
+  s = open_at(p);
+  ASSERT_EQ(fsec_store_schema_version(s), 9);
+  ASSERT_OK(fsec_store_user_find(s, FSEC_USER_BY_EMAIL, "eight@x.org", 11, &u));
+  ASSERT_STREQ(u.email, "Eight@X.org");
+  ASSERT_EQ(fsec_store_otp_advance(s, u.id, "totp", 1), 1);
+  ASSERT_EQ(fsec_store_otp_advance(s, u.id, "totp", 1), 0);
+  ASSERT_EQ(count_rows(p, "otp_counters"), 1);
+  fsec_store_close(s);
+}
+
 /* PostgreSQL only: a URI holding a password is refused before any
  * connection, and says so without repeating it. */
 static void pg_uri_with_password_is_refused(void) {
@@ -894,6 +1096,10 @@ static void neutral(void) {
   RUN(reservations_hold_across_connections);
   RUN(revocation_epoch_moves_with_revoking_writes);
   RUN(first_opens_race_and_all_succeed);
+  RUN(otp_counters_only_move_forward);
+  RUN(swap_text_is_compare_and_set);
+  RUN(one_time_values_are_spent_once_across_connections);
+  RUN(schema_8_is_migrated_to_9);
 }
 
 int main(void) {

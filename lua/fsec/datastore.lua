@@ -53,6 +53,22 @@
 --   reserve_attempt(key, threshold, window)          -> the same for an
 --       identity that names no account, by key (a keyed hash of it, at
 --       most 128 bytes); rows past their window are pruned
+--   otp_advance(user, method, counter)               -> true | false:
+--       the replay guard of one-time codes (RFC 6238 5.2): counter (a
+--       TOTP time step, >= 0) is stored as the last accepted for the user
+--       and method (1..32 bytes of [A-Za-z0-9_.:-]) when none is yet or it
+--       is greater; false when it is not (the code was used already).
+--       Atomic across connections and nodes: of racers with the same
+--       counter exactly one gets true. Rows go with the user; sessions
+--       and caches are untouched
+--   swap_text(user, field, expected, value)          -> true | false:
+--       compare-and-set of one of set_field's fields: value (nil: none)
+--       is stored only while the field holds expected (nil: none), and
+--       set on the user object then; false when it did not (or the user
+--       is gone). Atomic as otp_advance: a single-use recovery code spent
+--       twice at once is spent once. Under nginx on PostgreSQL neither
+--       may run inside transaction() (its answer would come with the
+--       commit): it raises there
 --   create_session(user, sid, expires_at)           -> true
 --   find_user_by_session(sid, fs_uniquifier)         -> User | nil (the
 --       session must exist, be unexpired and belong to the user whose
@@ -92,7 +108,8 @@ _M.METHODS = {
   "find_role", "find_or_create_role", "delete_role", "add_role_to_user",
   "remove_role_from_user", "add_permissions_to_role",
   "remove_permissions_from_role", "record_failed_login",
-  "reset_failed_logins", "reserve_login", "release_login", "reserve_attempt", "create_session", "find_user_by_session",
+  "reset_failed_logins", "reserve_login", "release_login", "reserve_attempt",
+  "otp_advance", "swap_text", "create_session", "find_user_by_session",
   "delete_session", "delete_user_sessions", "transaction", "counts", "close",
 }
 
@@ -106,7 +123,8 @@ _M.WRITES = {
   "reset_user_access", "track_login", "create_role", "delete_role",
   "add_role_to_user", "remove_role_from_user", "add_permissions_to_role",
   "remove_permissions_from_role", "record_failed_login",
-  "reset_failed_logins", "reserve_login", "release_login", "reserve_attempt", "create_session", "delete_session",
+  "reset_failed_logins", "reserve_login", "release_login", "reserve_attempt",
+  "otp_advance", "swap_text", "create_session", "delete_session",
   "delete_user_sessions",
 }
 
@@ -288,6 +306,17 @@ function _M.whole(v, fname, what, nilable)
   if type(v) ~= "number" then _M.argerror(fname, what, "number", v) end
   if v ~= v or v >= 2^53 or v <= -2^53 then
     error(("bad %s to '%s' (finite number expected, got %s)"):format(what, fname, tostring(v)), 3)
+  end
+  return math.floor(v)
+end
+
+
+--- A counter (otp_advance): a whole number, no fraction dropped (a time
+-- step computed wrong must not silently become another one).
+function _M.counter(v, fname, what)
+  if type(v) ~= "number" then _M.argerror(fname, what, "number", v) end
+  if v ~= v or v >= 2^53 or v <= -2^53 or v ~= math.floor(v) then
+    error(("bad %s to '%s' (integer expected, got %s)"):format(what, fname, tostring(v)), 3)
   end
   return math.floor(v)
 end

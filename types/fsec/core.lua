@@ -33,6 +33,7 @@ local core = {}
 ---@field roles_per_user integer 64
 ---@field attempt_key integer a login-attempt key, 128
 ---@field meta integer a store meta key or value, 1024
+---@field otp_method integer a one-time code method name, 32
 
 ---The engine's defaults (`fsec_config_init`) and the ranges
 ---`fsec_config_check` enforces, by `core.new`'s field names, so that
@@ -270,6 +271,26 @@ function Store:create_user(fields) end
 ---@return string? err
 ---@return string? code
 function Store:set(id, column, value, now) end
+
+---Compare-and-set of a text column (`fsec_store_user_swap_text`).
+---@param id integer
+---@param column string
+---@param expected? string nil: the column must be NULL
+---@param value? string nil: set NULL
+---@param now integer
+---@return boolean? swapped
+---@return string? err
+---@return string? code
+function Store:swap_text(id, column, expected, value, now) end
+
+---The replay guard (`fsec_store_otp_advance`).
+---@param id integer
+---@param method string
+---@param counter integer
+---@return boolean? stored false: not greater than the stored counter
+---@return string? err
+---@return string? code
+function Store:otp_advance(id, method, counter) end
 
 ---@param id integer
 ---@param ip? string

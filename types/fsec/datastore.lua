@@ -221,6 +221,28 @@ function Datastore:release_login(user) end
 ---@return string? code
 function Datastore:reserve_attempt(key, threshold, window) end
 
+---The replay guard of one-time codes (RFC 6238 5.2): store counter as the
+---last accepted for user and method when none is yet or it is greater.
+---Atomic across connections and nodes.
+---@param user fsec.User
+---@param method string 1..32 bytes of [A-Za-z0-9_.:-]
+---@param counter integer >= 0 (a TOTP time step)
+---@return boolean? stored false: a replay (not greater than the stored one)
+---@return string? err
+---@return string? code
+function Datastore:otp_advance(user, method, counter) end
+
+---Compare-and-set of one of set_field's fields: value is stored (and set
+---on user) only while the field holds expected (nil: none). Atomic.
+---@param user fsec.User
+---@param name "tf_primary_method"|"tf_totp_secret"|"tf_phone_number"|"us_totp_secrets"|"us_phone_number"|"mf_recovery_codes"
+---@param expected? string
+---@param value? string
+---@return boolean? swapped
+---@return string? err
+---@return string? code
+function Datastore:swap_text(user, name, expected, value) end
+
 ---@param user fsec.User
 ---@param sid string
 ---@param expires_at integer

@@ -28,7 +28,7 @@
 
 typedef struct fsec_store fsec_store;
 
-#define FSEC_SCHEMA_VERSION 8
+#define FSEC_SCHEMA_VERSION 9
 
 /* Limits on stored values (bytes). Longer input: FSEC_ETOOLONG. The
  * email and username limits are the identity API's (fsec/identity.h). */
@@ -171,6 +171,9 @@ typedef struct fsec_user {
    * role's name and its permissions, record separator between roles);
    * "" when the user has none. */
   const char *roles;
+  /* The second-factor fields, as stored (NULL when unset). */
+  const char *tf_primary_method, *tf_totp_secret, *tf_phone_number;
+  const char *us_totp_secrets, *us_phone_number, *mf_recovery_codes;
 } fsec_user;
 
 /* Everything needed to create a user. */
@@ -257,6 +260,21 @@ FSEC_API FSEC_NODISCARD int fsec_store_user_set_text(fsec_store *s, int64_t id,
                                                      const char *value,
                                                      size_t len, int64_t now,
                                                      int *changed)
+    FSEC_NONNULL(1);
+
+/* Compare-and-set of one text column of user id: value (NULL: SQL NULL)
+ * is stored only when the column holds exactly expected (NULL: when it is
+ * NULL), in one UPDATE, so of requests that race with the same expected
+ * value on any connections or nodes exactly one swaps (a single-use
+ * recovery code spent twice at once). Every text column but email and
+ * username (FSEC_EINVAL); values checked as for set_text (expected too).
+ * Moves the revocation epoch when the column is a revoking one.
+ * Returns 1 when swapped, 0 when the column did not hold expected or the
+ * user does not exist, or a negative fsec error (FSEC_EEXIST for a taken
+ * unique value). */
+FSEC_API FSEC_NODISCARD int fsec_store_user_swap_text(
+    fsec_store *s, int64_t id, fsec_user_col col, const char *expected,
+    size_t explen, const char *value, size_t len, int64_t now)
     FSEC_NONNULL(1);
 
 /* Set one integer column; is_null sets SQL NULL. */
@@ -419,6 +437,25 @@ FSEC_API FSEC_NODISCARD int fsec_store_role_delete(fsec_store *s,
     FSEC_NONNULL(1, 2);
 
 /* ---- facts about the database (the meta table) ------------------------- */
+
+/* Longest one-time code method name (fsec_store_otp_advance). */
+#define FSEC_OTP_METHOD_MAX 32
+
+/* The replay guard of one-time codes (RFC 6238 section 5.2: an accepted
+ * code is never accepted again): store counter (a TOTP time step) as the
+ * last accepted for (user_id, method), when none is stored yet or it is
+ * greater than the one stored. One upsert: of racers with the same
+ * counter, on any connections or nodes, exactly one gets 1. method is
+ * 1..FSEC_OTP_METHOD_MAX bytes of [A-Za-z0-9_.:-]; counter >= 0. The
+ * rows go with their user; the revocation epoch does not move.
+ * Returns 1 when stored, 0 when counter <= the stored one (a replay, or
+ * an older code), FSEC_ENOTFOUND when the user does not exist, or another
+ * negative fsec error. */
+FSEC_API FSEC_NODISCARD int fsec_store_otp_advance(fsec_store *s,
+                                                   int64_t user_id,
+                                                   const char *method,
+                                                   int64_t counter)
+    FSEC_NONNULL(1, 3);
 
 /* The value recorded under key (keys and values: 1..FSEC_META_MAX bytes of
  * text). *value points into the store's row buffer, valid until the next

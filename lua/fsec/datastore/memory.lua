@@ -52,6 +52,7 @@ function _M.new(opts)
     _role_ids = 0,
     _sessions = {},   -- sid -> { user_id, expires_at }
     _attempts = {},   -- key -> { n, started } (reserve_attempt)
+    _otp = {},        -- user id -> { method -> counter } (otp_advance)
   }, Memory)
 end
 
@@ -183,6 +184,7 @@ function Memory:delete_user(u)
   check_user(u, "delete_user")
   if not self._users[u.id] then return false end
   self._users[u.id] = nil
+  self._otp[u.id] = nil
   for sid, sess in pairs(self._sessions) do
     if sess.user_id == u.id then self._sessions[sid] = nil end
   end
@@ -225,6 +227,47 @@ end
 base.field_methods(Memory, set)
 
 local check_string = base.check_string
+
+
+-- The C store's rules: 1..32 bytes of [A-Za-z0-9_.:-], counter >= 0.
+function Memory:otp_advance(u, method, counter)
+  check_user(u, "otp_advance")
+  check_string(method, "otp_advance", "argument #2")
+  counter = base.counter(counter, "otp_advance", "argument #3")
+  if #method == 0 or #method > core.LIMITS.otp_method or method:find("[^%w_.:%-]") then
+    return fail("EINVAL", "method must be 1.." .. core.LIMITS.otp_method .. " bytes of ASCII letters, digits, _ . : -")
+  end
+  if counter < 0 then return fail("EINVAL", "counter must be >= 0") end
+  if not self._users[u.id] then return fail("ENOTFOUND", "user " .. tostring(u.id) .. " does not exist") end
+  local counters = self._otp[u.id] or {}
+  self._otp[u.id] = counters
+  local last = counters[method]
+  if last and last >= counter then return false end
+  counters[method] = counter
+  return true
+end
+
+
+function Memory:swap_text(u, field, expected, value)
+  check_user(u, "swap_text")
+  if not base.TEXT_FIELDS[field] then
+    error("bad argument #2 to 'swap_text' (unknown field '" .. tostring(field) .. "')", 2)
+  end
+  check_string(expected, "swap_text", "argument #3", true)
+  check_string(value, "swap_text", "argument #4", true)
+  local ok, err, code = check_text(expected, LIMITS.text, "expected value")
+  if ok then ok, err, code = check_text(value, LIMITS.text, "value") end
+  if not ok then return nil, err, code end
+  local row = self._users[u.id]
+  if not row or row[field] ~= expected then return false end
+  if field == "us_phone_number" and value ~= nil and taken(self, field, value, row.id) then
+    return fail("EEXIST", "uniquifier already exists")
+  end
+  row[field] = value
+  row.update_datetime = now(self)
+  u[field] = value
+  return true
+end
 
 
 function Memory:track_login(u, ip)
@@ -467,13 +510,13 @@ function Memory:transaction(fn, ...)
   if type(fn) ~= "function" then base.argerror("transaction", "argument #1", "function", fn) end
   if self._in_txn then return fn(...) end
   local saved = { copy(self._users), copy(self._roles), self._next_id, self._role_ids,
-                  copy(self._sessions), copy(self._attempts) }
+                  copy(self._sessions), copy(self._attempts), copy(self._otp) }
   self._in_txn = true
   local ok, n, res = base.pack_pcall(fn, ...)
   self._in_txn = false
   if not ok then
     self._users, self._roles, self._next_id, self._role_ids = saved[1], saved[2], saved[3], saved[4]
-    self._sessions, self._attempts = saved[5], saved[6]
+    self._sessions, self._attempts, self._otp = saved[5], saved[6], saved[7]
     error(res[1], 0)
   end
   return unpack(res, 1, n)

@@ -101,6 +101,27 @@ base.field_methods(SQLite, set)
 local check_string = base.check_string
 
 
+function SQLite:otp_advance(u, method, counter)
+  check_user(u, "otp_advance")
+  check_string(method, "otp_advance", "argument #2")
+  return self._store:otp_advance(u.id, method, base.counter(counter, "otp_advance", "argument #3"))
+end
+
+
+function SQLite:swap_text(u, field, expected, value)
+  check_user(u, "swap_text")
+  if not base.TEXT_FIELDS[field] then
+    error("bad argument #2 to 'swap_text' (unknown field '" .. tostring(field) .. "')", 2)
+  end
+  check_string(expected, "swap_text", "argument #3", true)
+  check_string(value, "swap_text", "argument #4", true)
+  local swapped, err, code = self._store:swap_text(u.id, field, expected, value, now(self))
+  if swapped == nil then return nil, err, code end
+  if swapped then u[field] = value end
+  return swapped
+end
+
+
 function SQLite:track_login(u, ip)
   check_user(u, "track_login")
   check_string(ip, "track_login", "argument #2", true)

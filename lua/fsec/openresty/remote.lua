@@ -191,8 +191,18 @@ local function lookup(self, name, wire, args)
   return answer(res, after, args)
 end
 
+-- Writes whose answer is a decision the caller acts on (a code accepted,
+-- a recovery code spent): inside a transaction a write answers true at
+-- once and its own result comes with the commit, which would accept
+-- every code. They raise there instead; call them on their own.
+local DECIDES = { otp_advance = true, swap_text = true }
+
 local function call(self, name, ...)
   local args = pack(...)
+  if self._batch and DECIDES[name] then
+    error(name .. ": not available inside transaction() under nginx on PostgreSQL"
+          .. " (its answer would come only with the commit); call it on its own", 2)
+  end
   if self._batch and WRITES[name] then eager(name, args) end
   local wire = plain_args(args)
   if self._batch and WRITES[name] then
