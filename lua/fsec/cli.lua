@@ -364,19 +364,82 @@ function C.db_migrate(args)
   else say(("schema version %d (%s)"):format(report.schema_version, report.backend)) end
 end
 
+-- The largest file of keys read (a few lines are expected).
+local SECRET_FILE_MAX = 65536
+
+-- The permission bits of path (following links): a number, or nil.
+-- Lua has no stat: coreutils' stat, the path quoted for the shell.
+local function file_mode(path)
+  local p = io.popen("stat -L -c %a -- '" .. path:gsub("'", "'\\''") .. "' 2>/dev/null")
+  local out = p and p:read("*a") or ""
+  if p then p:close() end
+  local octal = out:match("^(%d+)%s*$")
+  return octal and tonumber(octal, 8) or nil
+end
+
+-- The text of a file of secrets (the source's TOTP_SECRETS or recovery
+-- keys). Such keys never come on the command line, which every local
+-- user reads in /proc/PID/cmdline and ps; and a file that group or
+-- others may read is refused, as ssh refuses such a private key: whoever
+-- reads it decrypts every second factor of the source's dump.
+local function read_secret_file(path, option)
+  if path:find("\0", 1, true) then die(option .. ": the file name contains a NUL byte") end
+  local mode = file_mode(path)
+  if not mode then die(option .. ": cannot read " .. path) end
+  local group_or_other_read = math.floor(mode / 32) % 2 == 1 or math.floor(mode / 4) % 2 == 1
+  if group_or_other_read then
+    die(("%s: %s may be read by group or others (mode %o): it holds secrets; chmod 600 it"):format(
+      option, path, mode % 4096))
+  end
+  local f, err = io.open(path, "rb")
+  if not f then die(option .. ": " .. tostring(err)) end
+  local text = f:read(SECRET_FILE_MAX + 1) or ""
+  f:close()
+  if #text > SECRET_FILE_MAX then die(("%s: %s is over %d bytes"):format(option, path, SECRET_FILE_MAX)) end
+  return text
+end
+
+-- --totp-secrets and --recovery-keys, read and parsed (nil when not given).
+local function source_keys(args)
+  local factors = require "fsec.import.factors"
+  local secrets, keys, err
+  if args.totp_secrets then
+    secrets, err = factors.parse_totp_secrets(read_secret_file(args.totp_secrets, "--totp-secrets"))
+    if not secrets then die("--totp-secrets: " .. err) end
+  end
+  if args.recovery_keys then
+    keys, err = factors.parse_recovery_keys(read_secret_file(args.recovery_keys, "--recovery-keys"))
+    if not keys then die("--recovery-keys: " .. err) end
+  end
+  return secrets, keys
+end
+
 -- The import judges stored hashes by the application's caps and verify
--- budget (--config), else by fsec's defaults: no secret is needed.
+-- budget (--config), else by fsec's defaults: no secret is needed, unless
+-- users have second factors: fsec's totp_secrets (--config) seal them.
+-- --json: the summary as one JSON object instead of its lines.
 function C.import(args)
-  local ds, engine
+  local totp_secrets, recovery_keys = source_keys(args)
+  local ds, engine, cfg
   if args.config then
     local sec = open_security(args, true)
-    ds, engine = sec.datastore, sec._engine
+    ds, engine, cfg = sec.datastore, sec._engine, sec._cfg -- plain values: fsec.otp keys its keyring by them
   else
     ds = open_store(args, true)
   end
-  require("fsec.import").flask_security(ds, args.source, {
-    progress = not args.quiet, say = say, engine = engine,
-    merge_roles = args.merge_roles, keep_costly_hashes = args.keep_costly_hashes })
+  local summary = require("fsec.import").flask_security(ds, args.source, {
+    progress = not args.quiet and not args.json, say = args.json and function() end or say, engine = engine,
+    merge_roles = args.merge_roles, keep_costly_hashes = args.keep_costly_hashes, config = cfg,
+    totp_secrets = totp_secrets, recovery_keys = recovery_keys, tf_fallback = args.tf_fallback })
+  if args.json then
+    local costly = {}
+    for i, c in ipairs(summary.costly) do costly[i] = cjson.encode(c) end
+    local obj = cjson.encode{ users = summary.users, skipped = summary.skipped, roles = summary.roles,
+                              conflicts = summary.conflicts, no_email = summary.no_email,
+                              factors = summary.factors, kept_costly = summary.kept_costly }
+    say(tty.json(obj:sub(1, -2) .. ',"merged":' .. json_list(summary.merged) .. ',"costly":'
+      .. json_list(costly, true) .. "}"))
+  end
 end
 
 
@@ -454,6 +517,14 @@ local function parser()
   fs:flag("--quiet", "No progress bar.")
   fs:flag("--merge-roles", "Let roles that exist here gain the source's permissions (else such an import is refused).")
   fs:flag("--keep-costly-hashes", "Keep stored hashes over the verify budget (else those users get no password).")
+  fs:option("--totp-secrets", "File (mode 600) of the source's TOTP_SECRETS: a JSON object {tag: secret} or"
+    .. " 'tag: secret' lines. Decrypts its users' authenticator secrets, re-sealed with fsec's totp_secrets"
+    .. " (--config).")
+  fs:option("--recovery-keys", "File (mode 600) of the source's MULTI_FACTOR_RECOVERY_CODES_KEYS: one Fernet"
+    .. " key a line, or a JSON list. Without it encrypted recovery codes are dropped (counted).")
+  fs:option("--tf-fallback", "email: an authenticator whose secret cannot be decrypted becomes codes by email"
+    .. " (else such users make the whole import fail, writing nothing)."):choices{ "email" }
+  fs:flag("--json", "The summary as JSON.")
   return p
 end
 
