@@ -218,9 +218,39 @@ function C.users_list(args)
   if args.json then say(tty.json(json_list(out, true))) end
 end
 
+-- A phone number as `users show` prints it: all but its last two digits
+-- hidden (enough to tell which phone, not to call it).
+local function mask(phone)
+  if phone == nil or phone == "" then return nil end
+  local keep = 2
+  return ("*"):rep(math.max(#phone - keep, 0)) .. phone:sub(-keep)
+end
+
+-- Which second factors u has set up, never a secret: the two-factor
+-- method, the phones masked, the unified sign-in methods, how many
+-- recovery codes are left.
+local function factor_info(u)
+  local otp, mfcodes = require "fsec.otp", require "fsec.mfcodes"
+  local present = function(v) return v ~= nil and v ~= "" end
+  return {
+    two_factor = present(u.tf_primary_method) and u.tf_primary_method or nil,
+    tf_phone = mask(u.tf_phone_number),
+    us_methods = present(u.us_totp_secrets) and otp.us_methods(u.us_totp_secrets) or {},
+    us_phone = mask(u.us_phone_number),
+    recovery_codes = mfcodes.count(u),
+  }
+end
+
+local function factors_json(f)
+  local obj = cjson.encode{ two_factor = f.two_factor or cjson.null, tf_phone = f.tf_phone or cjson.null,
+                            us_phone = f.us_phone or cjson.null, recovery_codes = f.recovery_codes }
+  return obj:sub(1, -2) .. ',"us_methods":' .. json_list(f.us_methods) .. "}"
+end
+
 function C.users_show(args)
   local u = find(open_store(args), args.email)
-  if args.json then return say(tty.json(user_json(u, true))) end
+  local f = factor_info(u)
+  if args.json then return say(tty.json(user_json(u, true):sub(1, -2) .. ',"factors":' .. factors_json(f) .. "}")) end
   local lines = {
     { "id", u.id }, { "email", show(u.email) }, { "username", u.username and show(u.username) or "-" },
     { "active", u.active and "yes" or "no" },
@@ -231,6 +261,10 @@ function C.users_show(args)
     { "last_login_ip", u.last_login_ip and show(u.last_login_ip) or "-" },
     { "current_login_at", when(u.current_login_at) },
     { "current_login_ip", u.current_login_ip and show(u.current_login_ip) or "-" },
+    { "two_factor", f.two_factor and show(f.two_factor) or "none" },
+    { "tf_phone", f.tf_phone and show(f.tf_phone) or "-" },
+    { "us_methods", #f.us_methods > 0 and show(table.concat(f.us_methods, ",")) or "-" },
+    { "us_phone", f.us_phone and show(f.us_phone) or "-" }, { "recovery_codes", f.recovery_codes },
   }
   for _, l in ipairs(lines) do say(("%-17s %s"):format(l[1] .. ":", tostring(l[2]))) end
 end
@@ -262,6 +296,32 @@ C.users_activate = user_action("activate")
 C.users_deactivate = user_action("deactivate")
 C.users_delete = user_action("delete")
 C.users_reset_access = user_action("reset-access")
+
+-- The columns `users tf-reset` clears: Flask-Security's tf_reset, and
+-- the recovery codes, which only serve two-factor.
+local TF_RESET = { "tf_primary_method", "tf_totp_secret", "tf_phone_number", "mf_recovery_codes" }
+
+-- An administrator's rescue for a user who lost their second factor.
+-- Flask-Security's tf_reset leaves sessions alone; this one also ends
+-- every session, remember cookie, token and remembered device of the user
+-- (revoke_all: new uniquifiers), in the same transaction. The account
+-- drops to its password alone until it enrols again, so whoever held the
+-- lost device's sessions must not keep them; and a "remember this device"
+-- cookie is bound to the uniquifier: left valid, it would skip the new
+-- second factor on the lost device once the user enrols again.
+function C.users_tf_reset(args)
+  local ds = open_store(args)
+  local u = find(ds, args.email)
+  local datastore = require "fsec.datastore"
+  local had = false
+  for _, c in ipairs(TF_RESET) do had = had or (u[c] ~= nil and u[c] ~= "") end
+  local ok, err = pcall(ds.transaction, ds, function()
+    for _, c in ipairs(TF_RESET) do datastore.must(ds:set_field(u, c, nil)) end
+    datastore.must(datastore.revoke_all(ds, u))
+  end)
+  if not ok then die("could not reset two-factor: " .. tostring(err)) end
+  say(("tf-reset: %s%s; sessions ended"):format(show(u.email), had and "" or " (had no two-factor)"))
+end
 
 function C.users_change_password(args)
   local sec = open_security(args)
@@ -468,10 +528,13 @@ local function parser()
   local list = users:command("list", "List users: id, email, active, confirmed, roles.")
   list:option("--role", "Only users with this role.")
   list:flag("--json", "JSON output.")
-  local showc = users:command("show", "Show a user: state, roles, permissions, login tracking.")
+  local showc = users:command("show", "Show a user: state, roles, permissions, login tracking, second factors"
+    .. " set up (never a secret).")
   showc:argument("email")
   showc:flag("--json", "JSON output.")
   users:command("confirm", "Mark a user's email as confirmed."):argument("email")
+  users:command("tf-reset", "Clear a user's two-factor method, secret, phone and recovery codes"
+    .. " (ends their sessions)."):argument("email")
   for _, verb in ipairs{ "activate", "deactivate", "delete", "reset-access" } do
     users:command(verb, ({ activate = "Activate a user.", deactivate = "Deactivate a user.",
       delete = "Delete a user.", ["reset-access"] = "End every session and token of a user." })[verb])
