@@ -328,7 +328,8 @@ describe("issue 22: import from a Flask-Security PostgreSQL database", function(
       return path
     end
     local totp = { ["1"] = "fsec-own-totp-secret-for-spec-52" }
-    local cfg = private("config.lua", ('return { secret_key = %q, password_salt = "salty", totp_secrets = { ["1"] = %q } }')
+    local cfg = private("config.lua", ('return { secret_key = %q, password_salt = "salty", two_factor = true, totp_issuer = "x",'
+      .. ' totp_secrets = { ["1"] = %q } }')
       :format(cli_tool.KEY, totp["1"]))
     local secrets = private("totp.json", cjson.encode(info.totp_secrets))
     local keys = private("keys.txt", info.recovery_keys[1] .. "\n")

@@ -29,12 +29,13 @@ local function write(path, text, mode)
 end
 
 -- fsec's configuration for the command (--config): the spec's salt, cheap
--- hashing, and its totp_secrets.
-local function config_file()
+-- hashing, two-factor on with its totp_secrets (two_factor: false, off).
+local function config_file(two_factor)
   return write(helpers.tmpfile("fsec-config.lua"), ([[
 return { secret_key = %q, password_salt = "salty", totp_secrets = { ["1"] = %q },
+         two_factor = %s, totp_issuer = "fsec-test", multi_factor_recovery_codes = true,
          password_hash_options = { argon2 = { time_cost = 1, memory_cost = 1024 } },
-         allow_weak_password_hash = true }]]):format(cli_tool.KEY, FSEC_TOTP["1"]))
+         allow_weak_password_hash = true }]]):format(cli_tool.KEY, FSEC_TOTP["1"], tostring(two_factor ~= false)))
 end
 
 -- The imported store, opened with the same configuration.
@@ -276,6 +277,12 @@ d("fsec import flask-security with second factors (issue 23)", function()
     rc, out = fsec(db, ("import flask-security --quiet --tf-fallback email %s"):format(q(src)))
     assert.equals(1, rc, out)
     assert.matches("needs fsec's own totp_secrets", out, 1, true)
+    assert.equals(0, (open(db).datastore:counts()))
+    -- and two-factor on here: off, fsec would never ask them for the second factor
+    rc, out = fsec(db, ("--config %s import flask-security --quiet --tf-fallback email %s"):format(
+      q(config_file(false)), q(src)))
+    assert.equals(1, rc, out)
+    assert.matches("this configuration has two_factor off: they would sign in with their password alone", out, 1, true)
     assert.equals(0, (open(db).datastore:counts()))
   end)
 

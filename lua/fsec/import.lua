@@ -124,6 +124,16 @@ local function sealer(cfg)
         .. " (--config FILE, whose configuration sets totp_secrets); nothing imported", 0)
     end
   end
+  -- fsec asks for a second factor only when two_factor is on
+  -- (fsec.twofactor.required): off, an imported user's factor would be
+  -- ignored and the password alone would sign them in
+  function s.two_factor_on()
+    ready()
+    if not cfg.two_factor then
+      error("users of the source have two-factor set up, but this configuration has two_factor off: they would"
+        .. " sign in with their password alone; nothing imported (set two_factor = true in --config)", 0)
+    end
+  end
   function s.seal(raw) ready(); return require("fsec.otp").seal(cfg, raw) end
   function s.seal_us(map) ready(); return require("fsec.otp").seal_us(cfg, map) end
   function s.codes(list) ready(); return require("fsec.mfcodes").encode(cfg, list) end
@@ -176,6 +186,7 @@ local function carry_tf(ctx, u, fields)
     key, kind, why = nil, "unsupported", "two-factor method " .. method .. " is not fsec's"
   end
   fields.tf_phone_number = phone
+  ctx.seal.two_factor_on()
   if key then
     fields.tf_primary_method, fields.tf_totp_secret = method, ctx.seal.seal(key)
     ctx.counts.tf_kept = ctx.counts.tf_kept + 1
