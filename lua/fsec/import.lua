@@ -5,8 +5,11 @@
 -- fs_uniquifier and the Too layout with it. Users keep their password
 -- hashes (fsec verifies every Flask-Security format and upgrades them at
 -- the next login, given the same password_salt), roles and permissions
--- carry over, and the tracking fields too. All in one transaction: on any
--- error nothing is imported. Users already present (by fs_uniquifier or
+-- carry over, and the tracking fields too; so do second factors
+-- (two-factor, unified sign-in, recovery codes: decrypted with the
+-- source's keys by fsec.import.factors, sealed again with fsec's), and a
+-- user who had one is never imported without one. All in one
+-- transaction: on any error nothing is imported. Users already present (by fs_uniquifier or
 -- email) are skipped, so running it twice does not duplicate anyone.
 --
 -- The source may be hostile (anyone's "legacy database"): it is
@@ -367,8 +370,9 @@ end
 -- factors (what became of second factors, counts: tf_kept, tf_fresh,
 -- tf_fallback, tf_refused, us_kept, us_fresh, us_dropped, us_refused
 -- (methods), codes_kept, codes_dropped (recovery codes), webauthn (users
--- with WebAuthn keys, which fsec has not)), merged (existing roles that gained permissions), costly (users whose
--- stored hash costs too much to verify: { email =, why = }).
+-- with WebAuthn keys, which fsec has not)), merged (existing roles that
+-- gained permissions), costly (users whose stored hash costs too much to
+-- verify: { email =, why = }).
 -- opts: progress (a bar on stderr), warn (false: no lines on stderr),
 -- say (function(line) for the summary; default print; its lines are
 -- escaped for a terminal), merge_roles (let existing roles gain the
