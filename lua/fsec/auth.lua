@@ -637,6 +637,9 @@ function Security:logout_user(req, res)
   if ds and s2 then ds:delete_session(s2) end
   res:delete_cookie(cookie_name(self, req, self._cfg.session_cookie_name), cookie_opts(self, req))
   res:delete_cookie(cookie_name(self, req, self._cfg.remember_cookie_name), cookie_opts(self, req))
+  -- a sign-in left half done (the second factor not given) ends too
+  local tf = cookie_name(self, req, self._cfg.two_factor_state_cookie_name)
+  if http.request_cookie(req, tf) then res:delete_cookie(tf, cookie_opts(self, req)) end
   forget_results(req)
   return true
 end
