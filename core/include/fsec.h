@@ -27,6 +27,10 @@ extern "C" {
 #include "fsec/header.h"
 #include "fsec/shared.h"
 #include "fsec/file.h"
+#include "fsec/otp.h"
+#include "fsec/seal.h"
+#include "fsec/import_secrets.h"
+#include "fsec/qr.h"
 
 #ifdef __cplusplus
 }

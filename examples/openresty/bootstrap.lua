@@ -34,6 +34,7 @@ local function ensure_secret(name)
 end
 ensure_secret("secret_key")
 ensure_secret("password_salt")
+ensure_secret("totp_secret") -- seals two-factor secrets at rest
 
 local sec = fsec.new(example.config(prefix))
 local ds = sec.datastore

@@ -84,6 +84,15 @@ function _M.config(prefix)
     -- with a button); FSEC_ONE_CLICK_LINKS=1: Flask-Security's GET that acts
     one_click_links = os.getenv("FSEC_ONE_CLICK_LINKS") == "1" or nil,
     security_payload = function(user) return { email = user.email } end,
+    -- multi-factor: two-factor optional per user (authenticator app,
+    -- email code, SMS through the development mailbox), recovery codes,
+    -- and unified sign-in (a password or a one-time code); 'remember me'
+    -- at sign-in remembers the device for the second factor (30 days)
+    two_factor = true, unified_signin = true, multi_factor_recovery_codes = true,
+    two_factor_always_validate = false,
+    totp_issuer = "fsec example",
+    totp_secrets = { ["1"] = secret("totp_secret", "FSEC_TOTP_SECRET", 16) },
+    two_factor_rescue_mail = os.getenv("FSEC_ADMIN_EMAIL") or "admin@example.org",
   }
   -- Tests and benchmarks run this very app with other settings: a JSON
   -- object of fsec settings in FSEC_EXAMPLE_CONFIG is merged over these

@@ -382,9 +382,9 @@ end
 -- account (W19-08: no timing oracle where generic responses are on).
 -- @return user when the password verifies, else nil, why ("unknown",
 -- "locked", "password"), user (or nil)
-function _M.check_password(sec, identity, password)
+function _M.check_password(sec, identity, password, keep_count)
   local user = _M.lookup_identity(sec, identity)
-  if user then return _M.check_user_password(sec, user, password) end
+  if user then return _M.check_user_password(sec, user, password, keep_count) end
   if hopeless(sec, password) then return nil, "unknown", nil end
   local cfg = sec._cfg
   if cfg.login_lockout_threshold > 0 then
@@ -404,8 +404,12 @@ end
 -- when the password verifies. A locked account is refused even with the
 -- right password, after a hash that matches nothing. An attempt that
 -- cannot be right (hopeless) runs no hash and counts for nothing.
+-- keep_count(user), when given and true for this user, keeps the
+-- reservation when the password verifies: a second factor follows, and
+-- only its success gives the attempts back (a password known to an
+-- attacker must not reset the meter of the codes guessed after it).
 -- @return user, or nil, why ("locked", "password"), user
-function _M.check_user_password(sec, user, password)
+function _M.check_user_password(sec, user, password, keep_count)
   if hopeless(sec, password) then return nil, "password", user end
   if not reserve(sec, user) then
     spend(sec, password)
@@ -428,6 +432,7 @@ function _M.check_user_password(sec, user, password)
                                             auth_type = "password", tfa = false })
     return nil, "password", user
   end
+  if keep_count and keep_count(user) then return user end
   if (user.failed_login_count or 0) > 0 then -- give the reservation back
     check_store(_M.unlock(sec, user))
   end
@@ -459,8 +464,13 @@ local function authenticate_basic(sec, req)
     req._fsec_throttled = wait
     return nil
   end
-  local user = _M.check_password(sec, identity, password)
+  -- Basic carries one factor: an account that needs two is refused, and
+  -- its right password is still counted (no free password oracle)
+  local tf = require "fsec.twofactor"
+  local function two(u) return tf.required(sec, u) end
+  local user = _M.check_password(sec, identity, password, two)
   if not user or not user.active or _M.requires_confirmation(sec, user) then return nil end
+  if two(user) then return nil end
   if not sec._policy:run("login", user, req) then return nil end
   return user, "basic", nil
 end
@@ -741,6 +751,9 @@ end
 
 _M.Unavailable = Unavailable
 _M.check_store = check_store
+_M.cookie_name = cookie_name
+_M.cookie_opts = cookie_opts
+_M.reserve = reserve
 _M.in_transaction = in_transaction
 
 --- Is an error raised by fsec an unavailable store?

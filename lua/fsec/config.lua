@@ -505,6 +505,80 @@ _M.schema = {
   security_payload = { type = "function",
     description = "function(user) -> table: the `user` object of JSON answers (default {})" },
 
+  -- multi-factor: two-factor, recovery codes, unified sign-in (Flask-Security-Too's)
+  two_factor = { type = "boolean", default = false },
+  two_factor_enabled_methods = { type = "table", default = { "email", "authenticator", "sms" },
+    check = string_list({ email = true, authenticator = true, sms = true }) },
+  two_factor_required = { type = "boolean", default = false,
+    description = "Every user must have a second factor (set up at the next sign-in)" },
+  check_tf_required = { type = "function",
+    description = "function(user) -> boolean: whether this user must use a second factor (Flask-Security-Too " ..
+        "5.8's hook); an error denies the sign-in (fail closed)" },
+  two_factor_always_validate = { type = "boolean", default = true,
+    description = "false: 'remember' at sign-in sets the tf_validity cookie, which skips the second factor" },
+  two_factor_login_validity = { type = "number", default = 2592000, check = int_range(60, 2^31),
+    description = "seconds the tf_validity cookie skips the second factor (30 days)" },
+  two_factor_validity_cookie_name = { type = "string", default = "tf_validity", check = cookie_name },
+  two_factor_authenticator_validity = { type = "number", default = 120, check = int_range(30, 600),
+    description = "seconds either side of now an authenticator code is accepted (window)" },
+  two_factor_mail_validity = { type = "number", default = 300, check = int_range(30, 3600) },
+  two_factor_sms_validity = { type = "number", default = 120, check = int_range(30, 3600) },
+  two_factor_setup_within = { type = "number", default = 1800, check = int_range(60, 86400),
+    description = "seconds a started setup may be completed" },
+  two_factor_login_within = { type = "number", default = 600, check = int_range(60, 86400),
+    description = "fsec: seconds between the password and the second factor (the half-signed-in state)" },
+  two_factor_state_cookie_name = { type = "string", default = "fsec_tf", check = cookie_name,
+    description = "fsec: the signed cookie of the half-signed-in state" },
+  two_factor_rescue_email = { type = "boolean", default = true,
+    description = "The rescue page may mail a one-time code" },
+  two_factor_rescue_mail = { type = "string", check = header_text,
+    description = "Administrator address the rescue page's 'help' mails (nil: no such option)" },
+  two_factor_setup_url = { type = "string", default = "/tf-setup", check = path },
+  two_factor_token_validation_url = { type = "string", default = "/tf-validate", check = path },
+  two_factor_rescue_url = { type = "string", default = "/tf-rescue", check = path },
+  two_factor_select_url = { type = "string", default = "/tf-select", check = path },
+  two_factor_post_setup_view = { type = "string", check = view,
+    description = "Where a browser goes after a setup (nil: the setup page)" },
+  totp_secrets = { type = "table",
+    description = "{ [tag] = secret }: keys that encrypt TOTP secrets at rest (Flask-Security's TOTP_SECRETS); " ..
+        "the numerically (else lexically) largest tag encrypts, the others still decrypt" },
+  totp_issuer = { type = "string", check = header_text,
+    description = "The issuer authenticator apps show (required with two_factor or unified_signin)" },
+  phone_region_default = { type = "string", default = "US",
+    check = function(v)
+      if v:match("^%u%u$") then return true end
+      return nil, "a two-letter region code (ISO 3166) expected"
+    end },
+  send_sms = { type = "function",
+    description = "function(message): message = { to (E.164), text, code, kind, user }; nil: the development " ..
+        "sender writes it to the mailbox (mail_dir)" },
+  multi_factor_recovery_codes = { type = "boolean", default = false },
+  multi_factor_recovery_codes_n = { type = "number", default = 5, check = int_range(1, 32) },
+  multi_factor_recovery_codes_keys = { type = "table",
+    description = "List of keys (>= 16 bytes each, the first encrypts): codes are kept encrypted, so users " ..
+        "can see them again; nil: only a salted hash of each is kept" },
+  multi_factor_recovery_codes_url = { type = "string", default = "/mf-recovery-codes", check = path },
+  multi_factor_recovery_url = { type = "string", default = "/mf-recovery", check = path },
+  unified_signin = { type = "boolean", default = false },
+  us_enabled_methods = { type = "table", default = { "password", "email", "authenticator", "sms" },
+    check = string_list({ password = true, email = true, authenticator = true, sms = true }) },
+  us_mfa_required = { type = "table", default = { "password", "email" },
+    check = string_list({ password = true, email = true, authenticator = true, sms = true }),
+    description = "First factors after which two-factor still applies" },
+  us_token_validity = { type = "number", default = 120, check = int_range(30, 3600) },
+  us_setup_within = { type = "number", default = 1800, check = int_range(60, 86400) },
+  us_signin_replaces_login = { type = "boolean", default = false },
+  us_email_subject = { type = "string", default = "Verification Code", check = header_text },
+  us_signin_url = { type = "string", default = "/us-signin", check = path },
+  us_signin_send_code_url = { type = "string", default = "/us-signin/send-code", check = path },
+  us_setup_url = { type = "string", default = "/us-setup", check = path },
+  us_verify_url = { type = "string", default = "/us-verify", check = path },
+  us_verify_send_code_url = { type = "string", default = "/us-verify/send-code", check = path },
+  us_verify_link_url = { type = "string", default = "/us-verify-link", check = path },
+  us_post_setup_view = { type = "string", check = view },
+  email_subject_two_factor = { type = "string", default = "Two-factor Login", check = header_text },
+  email_subject_two_factor_rescue = { type = "string", default = "Two-factor Rescue", check = header_text },
+
   -- passwords in forms
   password_length_min = { type = "number", default = 8, check = int_range(1, 1024) },
   password_length_max = { type = "number", default = 128, check = int_range(8, 4096),
@@ -631,7 +705,11 @@ end
 
 -- Endpoint URLs, in the order of their keys in messages.
 local ENDPOINT_KEYS = { "login_url", "logout_url", "register_url", "reset_url",
-                        "change_url", "confirm_url", "verify_url" }
+                        "change_url", "confirm_url", "verify_url", "two_factor_setup_url",
+                        "two_factor_token_validation_url", "two_factor_rescue_url", "two_factor_select_url",
+                        "multi_factor_recovery_codes_url", "multi_factor_recovery_url", "us_signin_url",
+                        "us_signin_send_code_url", "us_setup_url", "us_verify_url", "us_verify_send_code_url",
+                        "us_verify_link_url" }
 -- Endpoints whose mailed links are URL/<token>, and the feature that routes them.
 local TOKEN_ENDPOINTS = { { "login_url", "passwordless" }, { "reset_url", "recoverable" },
                           { "confirm_url", "confirmable" } }
@@ -694,6 +772,47 @@ end
 
 
 -- Checks that involve several keys.
+-- A keyring map ({ [tag] = secret }) or a list of secrets: every
+-- secret a string of at least 16 bytes (core.keyring checks the rest).
+local function key_list(name, v, list)
+  local n = 0
+  for k, secret in pairs(v) do
+    n = n + 1
+    if list and type(k) ~= "number" then return nil, name .. " must be a list of keys" end
+    if not list and type(k) ~= "string" then return nil, name .. " must map tags (strings) to secrets" end
+    if type(secret) ~= "string" or #secret < 16 then
+      return nil, name .. ": each key must be a string of at least 16 bytes (" .. tostring(k) .. " is not)"
+    end
+  end
+  if n == 0 then return nil, name .. " is empty" end
+  return true
+end
+
+-- Second factors: their secrets are encrypted at rest, so the keys and
+-- the issuer authenticator apps show are required (as Flask-Security's
+-- init_app requires TOTP_SECRETS and TOTP_ISSUER).
+local function mf_checks(c)
+  if c.two_factor or c.unified_signin then
+    if not c.totp_secrets then return nil, "totp_secrets is required with two_factor or unified_signin" end
+    if not c.totp_issuer then return nil, "totp_issuer is required with two_factor or unified_signin" end
+    if c.two_factor and #c.two_factor_enabled_methods == 0 then
+      return nil, "two_factor_enabled_methods is empty"
+    end
+  end
+  if c.totp_secrets then
+    local ok, msg = key_list("totp_secrets", c.totp_secrets, false)
+    if not ok then return nil, msg end
+  end
+  if c.multi_factor_recovery_codes_keys then
+    local ok, msg = key_list("multi_factor_recovery_codes_keys", c.multi_factor_recovery_codes_keys, true)
+    if not ok then return nil, msg end
+  end
+  if c.totp_issuer and c.totp_issuer:find(":", 1, true) then
+    return nil, "totp_issuer must not contain ':' (the otpauth:// label's separator)"
+  end
+  return true
+end
+
 local function entity_checks(c)
   if c.database and c.datastore then
     return nil, "database and datastore are exclusive: give one"
@@ -722,6 +841,8 @@ local function entity_checks(c)
   ok, msg = url_checks(c)
   if not ok then return nil, msg end
   ok, msg = cookie_checks(c)
+  if not ok then return nil, msg end
+  ok, msg = mf_checks(c)
   if not ok then return nil, msg end
   if c.password_length_min > c.password_length_max then
     return nil, "password_length_min (" .. c.password_length_min .. ") is above password_length_max ("

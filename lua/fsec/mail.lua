@@ -138,6 +138,68 @@ function _M.deliver_now(sec, kind, user, link)
 end
 
 
+-- A message of fsec's own text (codes, rescue), sent as _M.send does.
+local function send_text(sec, kind, to, subject, text)
+  local msg = { to = to, from = sec._cfg.email_sender, subject = subject, kind = kind, text = text,
+                html = "<p>" .. html_escape(text):gsub("\n", "<br>\n") .. "</p>" }
+  local defer = sec._defer
+  if defer then
+    defer(function() return deliver(sec, msg) end)
+    return true
+  end
+  return deliver(sec, msg)
+end
+
+local function minutes(seconds)
+  local m = math.floor(seconds / 60)
+  return m == 1 and "1 minute" or (m .. " minutes")
+end
+
+--- Mail a one-time code (two-factor, unified sign-in): kind names the
+-- message ("two_factor_instructions", "us_instructions"), validity the
+-- seconds it is accepted for; link, when given, signs in by itself
+-- (unified sign-in's magic link).
+function _M.send_code(sec, kind, user, code, validity, link)
+  local subject = kind == "us_instructions" and sec._cfg.us_email_subject or sec._cfg.email_subject_two_factor
+  local text = format("Hello %s,\n\nYour sign-in code is: %s\n\nIt can be used once, within %s.\n",
+                      user.email, code, minutes(validity))
+  if link then text = text .. "\nOr sign in through this link:\n" .. link .. "\n" end
+  return send_text(sec, kind, user.email, subject, text)
+end
+
+--- Mail the administrator (two_factor_rescue_mail) that a user cannot
+-- give their second factor.
+function _M.send_rescue(sec, to, user)
+  local text = format("The user %s cannot sign in with their second factor (%s) and asks for help.\n",
+                      user.email, tostring(user.tf_primary_method))
+  return send_text(sec, "two_factor_rescue", to, sec._cfg.email_subject_two_factor_rescue, text)
+end
+
+--- Send a code by SMS through the application's send_sms(message),
+-- message = { to, text, code, kind, user }; without one, the development
+-- sender writes it to the mailbox (mail_dir) as a message to the phone
+-- number. A failure is logged, never shown (the answer is the same).
+function _M.send_sms(sec, user, to, code, kind)
+  local text = format("Your sign-in code is: %s", code)
+  local send = sec._cfg.send_sms
+  local function go()
+    local ok, err
+    if send then
+      ok, err = pcall(send, { to = to, text = text, code = code, kind = kind, user = user })
+    else
+      ok, err = write_file(sec, { to = to, from = "sms", subject = "SMS", kind = "sms", text = text .. "\n" })
+    end
+    if not ok then sec._log("error", "fsec: sending an SMS failed: " .. tostring(err)) end
+    return ok and true or false
+  end
+  if sec._defer then
+    sec._defer(go)
+    return true
+  end
+  return go()
+end
+
+
 -- kept for callers of fsec.mail.html_escape: it lives in fsec.http
 _M.html_escape = html_escape
 _M.quote = http.quote_value

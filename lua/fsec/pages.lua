@@ -157,6 +157,10 @@ _M.PAGES = {
 }
 
 
+-- the building blocks, for the pages of other modules (fsec.mfpages)
+_M.field, _M.form, _M.links = field, form, links
+
+
 --- Render a page: the application's renderer first, then the built-in.
 function _M.render(sec, page, ctx)
   local custom = sec._cfg.render

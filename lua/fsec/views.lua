@@ -17,37 +17,32 @@ local csrf = require "fsec.csrf"
 local flashes = require "fsec.flash"
 local forms = require "fsec.forms"
 local mail = require "fsec.mail"
-local pages = require "fsec.pages"
-local redirect = require "fsec.redirect"
 local throttle = require "fsec.throttle"
+local twofactor = require "fsec.twofactor"
+local mfcodes = require "fsec.mfcodes"
 local datastore = require "fsec.datastore"
 local must = datastore.must
+local A = require "fsec.answer"
+local now, within_text, payload, wants_token = A.now, A.within_text, A.payload, A.wants_token
+local json_error, json_ok, page, url, next_of = A.json_error, A.json_ok, A.page, A.url, A.next_of
+local later, signed_in, anonymous_required = A.later, A.signed_in, A.anonymous_required
+local write_all, require_user = A.write_all, A.require_user
 
 local type = type
 local pairs = pairs
 local ipairs = ipairs
-local floor = math.floor
 
 
 local _M = { _VERSION = "0.1.0" }
 
-local PASSWORD_FIELDS = { password = true, password_confirm = true, new_password = true,
-                          new_password_confirm = true, csrf_token = true }
+
 
 -- verify_password codes that come from the stored hash, not the password
 
 
-local function now(sec) return floor(sec._clock and sec._clock() or os.time()) end
 
 
---- "5 days", "1 hours", as Flask-Security shows its *_WITHIN settings.
-local function within_text(seconds)
-  for _, u in ipairs{ { 86400, "days" }, { 3600, "hours" }, { 60, "minutes" } } do
-    if seconds % u[1] == 0 then return ("%d %s"):format(seconds / u[1], u[2]) end
-  end
-  return ("%d seconds"):format(seconds)
-end
-_M.within_text = within_text
+
 
 
 local flash, take_flashes = flashes.add, flashes.take
@@ -57,52 +52,6 @@ local flash, take_flashes = flashes.add, flashes.take
 -- Answers
 ------------------------------------------------------------------------
 
-local function payload(sec, user, include_token)
-  local t = {}
-  local hook = sec._cfg.security_payload
-  if hook then
-    local ok, p = pcall(hook, auth.public_user(user))
-    if ok and type(p) == "table" then t = p end
-  end
-  if include_token then t.authentication_token = sec:get_auth_token(user) end
-  return t
-end
-
-local function wants_token(req)
-  return req.method == "POST" and type(req.query) == "table" and req.query.include_auth_token ~= nil
-end
-
-local function json_error(res, form, status)
-  local fe = {}
-  for k, v in pairs(form.field_errors) do fe[k] = v end
-  return res:json(status or 400, { errors = form.errors, field_errors = fe })
-end
-
-local function json_ok(sec, req, res, extra)
-  local t = extra or {}
-  t.csrf_token = csrf.token(sec, req, res)
-  return res:json(200, t)
-end
-
-local function page(sec, req, res, name, form, extra)
-  local ctx = {
-    action = http.full_path(req), csrf_token = csrf.token(sec, req, res),
-    fields = {}, field_errors = form and form.field_errors or {},
-    errors = form and form.errors or {}, flashes = take_flashes(sec, req, res),
-  }
-  for k, v in pairs(form and form.data or {}) do
-    if not PASSWORD_FIELDS[k] and type(v) == "string" then ctx.fields[k] = v end
-  end
-  for k, v in pairs(extra or {}) do ctx[k] = v end
-  -- Flask-Security re-renders a failed form with 200; browsers do not care,
-  -- tools do: a failed submission answers 400 here.
-  return pages.respond(sec, res, (form and not form:ok()) and 400 or 200, name, ctx)
-end
-
-local function url(sec, key, tail)
-  return sec._cfg.url_prefix .. sec._cfg[key] .. (tail or "")
-end
-
 local function home_links(sec)
   local l = {}
   if sec._cfg.registerable then l[#l + 1] = { url(sec, "register_url"), "Register" } end
@@ -110,18 +59,6 @@ local function home_links(sec)
   if sec._cfg.confirmable then l[#l + 1] = { url(sec, "confirm_url"), "Confirm account" } end
   l[#l + 1] = { url(sec, "login_url"), "Sign in" }
   return l
-end
-
--- The validated next (form field, then query), false when one was given
--- but is unsafe, nil when none.
--- The query's next first, then the form's, as Flask-Security's
--- get_post_action_redirect reads them.
-local function next_of(req, form)
-  local v = http.single(req.query, "next", 2048)
-  if (not v or v == "") and form then v = form.data.next end
-  if type(v) ~= "string" then v = nil end
-  if not v or v == "" then return nil end
-  return redirect.safe(req, v) or false
 end
 
 local function generic(form)
@@ -177,15 +114,6 @@ local function link(sec, base, key, token)
   return base .. url(sec, key, "/" .. token)
 end
 
--- Run job after the response where the adapter can (sec:set_deferrer:
--- a timer in OpenResty), else now. The "send me instructions" endpoints
--- put all of a mail's work there (token, message, mailer, signal); with
--- generic responses, the account's lookup too.
-local function later(sec, job)
-  local defer = sec._defer
-  if defer then return defer(job) end
-  return job()
-end
 
 
 ------------------------------------------------------------------------
@@ -193,28 +121,6 @@ end
 ------------------------------------------------------------------------
 
 local V = {}
-
-local function signed_in(sec, req, res)
-  local user = sec:current_user(req, res)
-  return user.is_authenticated and user or nil
-end
-
-local function anonymous_required(sec, res, json)
-  if json then return res:json(400, { errors = { sec.msg("ANONYMOUS_USER_REQUIRED") } }) end
-  return res:redirect(sec._cfg.post_login_view)
-end
-
---- Run fn's writes as one transaction (its commit made durable off the
--- event loop under nginx): true, or nil and the error of a write that
--- failed (fn raises it: `must`). A store that cannot answer raises
--- Unavailable: the endpoint answers 503, with none of this response's
--- cookies.
-local function write_all(sec, fn)
-  local ok, err = pcall(auth.in_transaction, sec.datastore, fn, true)
-  if ok then return true end
-  if auth.is_unavailable(err) then error(err, 0) end
-  return nil, err
-end
 
 -- Whether this user must confirm the address before signing in (and so
 -- before resetting: the reset mail would prove the address by itself).
@@ -229,7 +135,9 @@ local function check_credentials(sec, form, email, password, field)
     form:error(field, "USER_DOES_NOT_EXIST")
     return nil
   end
-  local user, why = auth.check_password(sec, email, password or "")
+  -- a second factor follows: only its success gives the attempt back
+  local user, why = auth.check_password(sec, email, password or "",
+                                        function(u) return twofactor.required(sec, u) end)
   if user then return user end
   if why == "unknown" then
     form:error(field, "USER_DOES_NOT_EXIST")
@@ -295,6 +203,11 @@ function V.login(sec, req, res, fields, json)
     end
   end
   if form:ok() then
+    -- the second factor, when this user needs one: the answer is
+    -- tf_required and the browser is half signed in (fsec.twofactor)
+    local tfa = twofactor.enter(sec, req, res, json, user, { remember = form:bool("remember"), next = nxt,
+                                                            via = "password" })
+    if tfa then return tfa end
     -- as Flask-Security: what the form says, false when absent (an
     -- unchecked box sends nothing); default_remember_me pre-checks the box
     local ok = sec:login_user(req, res, user, { remember = form:bool("remember"), authn_via = { "password" } })
@@ -692,12 +605,6 @@ function V.reset_token(sec, req, res, fields, json, token)
   return res:redirect(cfg.post_reset_view or (logged_in and cfg.post_login_view) or url(sec, "login_url"))
 end
 
-local function require_user(sec, req, res)
-  local ok, user = sec:check(req, { auth = sec._cfg.auth_mechanisms }, res)
-  if not ok then return nil end
-  return user
-end
-
 function V.change(sec, req, res, fields, json)
   local user = require_user(sec, req, res)
   if not user then return res end
@@ -819,8 +726,10 @@ end
 -- page, POST acts (GET alone with one_click_links).
 local LINKS = { login_token = true, confirm_token = true }
 local GET_ONLY, GET_POST = { "GET" }, { "GET", "POST" }
+-- a setup's code goes to its state's URL, by POST only (as Flask-Security)
+local POST_ONLY, POST_ONLY_LIST = { tf_setup_token = true }, { "POST" }
 
-local function route(sec, path)
+local function own_route(sec, path)
   local c = sec._cfg
   local function tail(base)
     if path:sub(1, #base + 1) == base .. "/" then
@@ -838,6 +747,23 @@ local function route(sec, path)
   if c.changeable and path == c.change_url then return "change" end
   if c.confirmable and path == c.confirm_url then return "confirm" end
   if c.confirmable and tail(c.confirm_url) then return "confirm_token", tail(c.confirm_url) end
+end
+
+-- The endpoint modules besides this one: each routes its own paths and
+-- names its handlers and its credential endpoints.
+local MODULES = { twofactor, mfcodes }
+for _, m in ipairs(MODULES) do
+  for name, fn in pairs(m.handlers) do V[name] = fn end
+  for name in pairs(m.CREDENTIAL) do CREDENTIAL[name] = true end
+end
+
+local function route(sec, path)
+  local name, token = own_route(sec, path)
+  if name then return name, token end
+  for _, m in ipairs(MODULES) do
+    name, token = m.route(sec, path)
+    if name then return name, token end
+  end
 end
 
 
@@ -905,7 +831,7 @@ answer = function(self, req)
   local res = http.new_response()
   local json = http.wants_json(req)
   local method = req.method
-  local allowed = (name == "logout") and cfg.logout_methods or
+  local allowed = (name == "logout") and cfg.logout_methods or (POST_ONLY[name] and POST_ONLY_LIST) or
                   ((LINKS[name] and cfg.one_click_links) and GET_ONLY or GET_POST)
   local ok_method, has_get = false, false
   for _, m in ipairs(allowed) do

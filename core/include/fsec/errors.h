@@ -34,7 +34,9 @@
   XX(EREADONLY,  -19, "database is read-only")                               \
   XX(EIDENTITY,  -20, "invalid identity")                                   \
   XX(EHELPER,    -21, "argon2 helper process failed")                       \
-  XX(EUNAVAILABLE, -22, "store unreachable")
+  XX(EUNAVAILABLE, -22, "store unreachable")                                \
+  XX(EAUTH,      -23, "authentication failed (forged, wrong key or data)")  \
+  XX(EEXPIRED,   -24, "expired")
 /* clang-format on */
 
 typedef enum fsec_errno {
@@ -42,7 +44,7 @@ typedef enum fsec_errno {
 #define FSEC__ERR_ENUM(name, val, msg) FSEC_##name = (val),
   FSEC_ERRNO_MAP(FSEC__ERR_ENUM)
 #undef FSEC__ERR_ENUM
-  FSEC__ERR_LAST = -23
+  FSEC__ERR_LAST = -25
 } fsec_errno;
 
 /* Symbolic name of a code ("EINVAL"); "OK" for 0, "EUNKNOWN" otherwise.

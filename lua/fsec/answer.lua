@@ -1,0 +1,151 @@
+--- The answers every endpoint module shares: JSON envelopes and pages,
+-- the signed-in user, the validated next, transactions that answer 503,
+-- work deferred past the response. fsec.views (password endpoints),
+-- fsec.twofactor, fsec.mfcodes and fsec.unified answer through these, so
+-- a form error, a CSRF token or a page looks the same from every one.
+-- @module fsec.answer
+
+local http = require "fsec.http"
+local auth = require "fsec.auth"
+local csrf = require "fsec.csrf"
+local flashes = require "fsec.flash"
+local pages = require "fsec.pages"
+local redirect = require "fsec.redirect"
+
+local type = type
+local pairs = pairs
+local ipairs = ipairs
+local floor = math.floor
+
+local _M = { _VERSION = "0.1.0" }
+
+local take_flashes = flashes.take
+
+local PASSWORD_FIELDS = { password = true, password_confirm = true, new_password = true,
+                          new_password_confirm = true, csrf_token = true }
+
+local function now(sec) return floor(sec._clock and sec._clock() or os.time()) end
+
+--- "5 days", "1 hours", as Flask-Security shows its *_WITHIN settings.
+local function within_text(seconds)
+  for _, u in ipairs{ { 86400, "days" }, { 3600, "hours" }, { 60, "minutes" } } do
+    if seconds % u[1] == 0 then return ("%d %s"):format(seconds / u[1], u[2]) end
+  end
+  return ("%d seconds"):format(seconds)
+end
+_M.within_text = within_text
+
+local function payload(sec, user, include_token)
+  local t = {}
+  local hook = sec._cfg.security_payload
+  if hook then
+    local ok, p = pcall(hook, auth.public_user(user))
+    if ok and type(p) == "table" then t = p end
+  end
+  if include_token then t.authentication_token = sec:get_auth_token(user) end
+  return t
+end
+
+local function wants_token(req)
+  return req.method == "POST" and type(req.query) == "table" and req.query.include_auth_token ~= nil
+end
+
+local function json_error(res, form, status)
+  local fe = {}
+  for k, v in pairs(form.field_errors) do fe[k] = v end
+  return res:json(status or 400, { errors = form.errors, field_errors = fe })
+end
+
+local function json_ok(sec, req, res, extra)
+  local t = extra or {}
+  t.csrf_token = csrf.token(sec, req, res)
+  return res:json(200, t)
+end
+
+local function page(sec, req, res, name, form, extra)
+  local ctx = {
+    action = http.full_path(req), csrf_token = csrf.token(sec, req, res),
+    fields = {}, field_errors = form and form.field_errors or {},
+    errors = form and form.errors or {}, flashes = take_flashes(sec, req, res),
+  }
+  for k, v in pairs(form and form.data or {}) do
+    if not PASSWORD_FIELDS[k] and type(v) == "string" then ctx.fields[k] = v end
+  end
+  for k, v in pairs(extra or {}) do ctx[k] = v end
+  -- Flask-Security re-renders a failed form with 200; browsers do not care,
+  -- tools do: a failed submission answers 400 here.
+  return pages.respond(sec, res, (form and not form:ok()) and 400 or 200, name, ctx)
+end
+
+local function url(sec, key, tail)
+  return sec._cfg.url_prefix .. sec._cfg[key] .. (tail or "")
+end
+
+-- The validated next (form field, then query), false when one was given
+-- but is unsafe, nil when none.
+-- The query's next first, then the form's, as Flask-Security's
+-- get_post_action_redirect reads them.
+local function next_of(req, form)
+  local v = http.single(req.query, "next", 2048)
+  if (not v or v == "") and form then v = form.data.next end
+  if type(v) ~= "string" then v = nil end
+  if not v or v == "" then return nil end
+  return redirect.safe(req, v) or false
+end
+
+-- Run job after the response where the adapter can (sec:set_deferrer:
+-- a timer in OpenResty), else now. The "send me instructions" endpoints
+-- put all of a mail's work there (token, message, mailer, signal); with
+-- generic responses, the account's lookup too.
+local function later(sec, job)
+  local defer = sec._defer
+  if defer then return defer(job) end
+  return job()
+end
+
+local function signed_in(sec, req, res)
+  local user = sec:current_user(req, res)
+  return user.is_authenticated and user or nil
+end
+
+local function anonymous_required(sec, res, json)
+  if json then return res:json(400, { errors = { sec.msg("ANONYMOUS_USER_REQUIRED") } }) end
+  return res:redirect(sec._cfg.post_login_view)
+end
+
+--- Run fn's writes as one transaction (its commit made durable off the
+-- event loop under nginx): true, or nil and the error of a write that
+-- failed (fn raises it: `must`). A store that cannot answer raises
+-- Unavailable: the endpoint answers 503, with none of this response's
+-- cookies.
+local function write_all(sec, fn)
+  local ok, err = pcall(auth.in_transaction, sec.datastore, fn, true)
+  if ok then return true end
+  if auth.is_unavailable(err) then error(err, 0) end
+  return nil, err
+end
+
+local function require_user(sec, req, res)
+  local ok, user = sec:check(req, { auth = sec._cfg.auth_mechanisms }, res)
+  if not ok then return nil end
+  return user
+end
+
+_M.now = now
+_M.within_text = within_text
+_M.payload = payload
+_M.wants_token = wants_token
+_M.json_error = json_error
+_M.json_ok = json_ok
+_M.page = page
+_M.url = url
+_M.next_of = next_of
+_M.later = later
+_M.signed_in = signed_in
+_M.anonymous_required = anonymous_required
+_M.write_all = write_all
+_M.require_user = require_user
+_M.flash = flashes.add
+_M.take_flashes = take_flashes
+
+return _M

@@ -1,0 +1,346 @@
+-- Two-factor sign-in through the endpoints (fsec.twofactor, fsec.mfcodes),
+-- as Flask-Security-Too answers it, and the attacks on it: codes computed
+-- with oathtool (not fsec's own code), replays, the half-signed-in state
+-- from another browser or after it expired, lockout of codes, the
+-- tf_validity cookie after a password change, recovery codes used twice.
+local helpers = require "spec.helpers"
+local ep = require "spec.tools.endpoint_app"
+
+local PW = ep.PW
+local EMAIL = ep.EMAIL
+local api = helpers.api
+
+local TF = {
+  two_factor = true, totp_secrets = { ["1"] = "a-totp-secret-of-some-length" }, totp_issuer = "fsec-test",
+  multi_factor_recovery_codes = true, two_factor_rescue_mail = "admin@example.com",
+}
+local function with(extra)
+  local t = {}
+  for k, v in pairs(TF) do t[k] = v end
+  for k, v in pairs(extra or {}) do t[k] = v end
+  return t
+end
+local base_setup = ep.setup_for("tf.db", "quiet")
+local function setup(extra) return base_setup(with(extra)) end
+
+-- The code of a base32 key (dashes allowed) at time t, by oathtool.
+local function oath(key, t)
+  local p = assert(io.popen(("oathtool --totp -b %s -N @%d"):format(key:gsub("-", ""), t)))
+  local code = p:read("*l")
+  p:close()
+  assert(code and code:match("^%d%d%d%d%d%d$"), "oathtool gave no code")
+  return code
+end
+
+-- Sign in with the password and enrol an authenticator; returns the
+-- client (signed in) and the key.
+local function enrol(sec, clock)
+  local c = ep.signed_in(sec)
+  local res, r = c:call("POST", "/tf-setup", { setup = "authenticator" })
+  assert.equals(200, res.status)
+  assert.equals("validating_profile", r.tf_state)
+  local key = r.tf_authr_key
+  res, r = c:call("POST", "/tf-setup/" .. r.tf_state_token, { code = oath(key, clock.now) })
+  assert.equals(200, res.status, res.body)
+  assert.equals("authenticator", r.tf_primary_method)
+  clock.now = clock.now + 30 -- the enrolment's code is spent
+  return c, key
+end
+
+local function logout(c)
+  c:call("POST", "/logout")
+end
+
+describe("two-factor setup #quick", function()
+  it("enrols an authenticator with the key and answers as Flask-Security-Too", function()
+    local sec, _, clock = setup()
+    local c = ep.signed_in(sec)
+    local res, r = c:call("GET", "/tf-setup")
+    assert.equals(200, res.status)
+    assert.same({ "email", "authenticator", "sms", "disable" }, r.tf_available_methods)
+    assert.is_false(r.tf_required)
+    res, r = c:call("POST", "/tf-setup", { setup = "authenticator" })
+    assert.equals(200, res.status)
+    assert.equals("fsec-test", r.tf_authr_issuer)
+    assert.equals(EMAIL, r.tf_authr_username)
+    assert.matches("^%u%u%u%u%-", r.tf_authr_key)
+    assert.equals("authenticator", r.tf_primary_method)
+    local token = r.tf_state_token
+    res, r = c:call("POST", "/tf-setup/" .. token, { code = "000000" })
+    assert.equals(400, res.status)
+    assert.same({ "Invalid code" }, r.field_errors.code)
+    -- a new setup: a new key and state (the failed answer has neither)
+    res, r = c:call("POST", "/tf-setup", { setup = "authenticator" })
+    assert.equals(200, res.status)
+    local key = r.tf_authr_key
+    res, r = c:call("POST", "/tf-setup/" .. r.tf_state_token, { code = oath(key, clock.now) })
+    assert.equals(200, res.status)
+    assert.equals("authenticator", r.tf_method)
+    local _, g = c:call("GET", "/tf-setup")
+    assert.equals("authenticator", g.tf_primary_method)
+  end)
+
+  it("keeps the secret sealed: the database holds neither the key nor a secret another key opens", function()
+    local sec, _, clock = setup()
+    local _, key = enrol(sec, clock)
+    local stored = sec.datastore:find_user{ email = EMAIL }.tf_totp_secret
+    assert.is_nil(stored:find(key:gsub("-", ""), 1, true))
+    assert.matches("^%$fsec%$1%$1%$", stored)
+    local other = base_setup(with{ totp_secrets = { ["1"] = "another-secret-entirely-here" } })
+    assert.is_nil(require("fsec.otp").unseal(other.config, stored))
+  end)
+
+  it("refuses a method that is not enabled, and a phone number that is not one", function()
+    local sec = setup{ two_factor_enabled_methods = { "authenticator", "sms" } }
+    local c = ep.signed_in(sec)
+    local res, r = c:call("POST", "/tf-setup", { setup = "email" })
+    assert.equals(400, res.status)
+    assert.same({ "Marked method is not valid" }, r.field_errors.setup)
+    res, r = c:call("POST", "/tf-setup", { setup = "sms", phone = "junk" })
+    assert.equals(400, res.status)
+    assert.same({ "Phone number not valid e.g. missing country code" }, r.field_errors.phone)
+  end)
+
+  it("needs a signed-in user or a sign-in that must set up first", function()
+    local sec = setup()
+    local c = api(sec)
+    local res, r = c:call("GET", "/tf-setup")
+    assert.equals(400, res.status)
+    assert.same({ "You currently do not have permissions to access this page" }, r.errors)
+  end)
+end)
+
+describe("two-factor sign-in #quick", function()
+  it("asks for the code, grants nothing before it, signs in after it", function()
+    local sec, _, clock = setup()
+    local c, key = enrol(sec, clock)
+    logout(c)
+    local res, r = c:call("POST", "/login", { email = EMAIL, password = PW })
+    assert.equals(200, res.status)
+    assert.is_true(r.tf_required)
+    assert.equals("ready", r.tf_state)
+    assert.equals("authenticator", r.tf_method)
+    assert.is_false(sec:current_user(c:req()).is_authenticated)
+    res = c:call("GET", "/change")
+    assert.equals(401, res.status)
+    local _, g = c:call("GET", "/tf-validate")
+    assert.same({ email = "/tf-rescue", help = "/tf-rescue" }, g.recovery_options)
+    res, r = c:call("POST", "/tf-validate", { code = oath(key, clock.now) })
+    assert.equals(200, res.status, res.body)
+    assert.is_table(r.user)
+    assert.is_true(sec:current_user(c:req()).is_authenticated)
+  end)
+
+  it("never takes a code twice, nor an older one", function()
+    local sec, _, clock = setup()
+    local c, key = enrol(sec, clock)
+    logout(c)
+    c:call("POST", "/login", { email = EMAIL, password = PW })
+    local code = oath(key, clock.now)
+    assert.equals(200, (c:call("POST", "/tf-validate", { code = code })).status)
+    logout(c)
+    c:call("POST", "/login", { email = EMAIL, password = PW })
+    local res, r = c:call("POST", "/tf-validate", { code = code })
+    assert.equals(400, res.status)
+    assert.same({ "Invalid code" }, r.field_errors.code)
+    res = c:call("POST", "/tf-validate", { code = oath(key, clock.now - 30) })
+    assert.equals(400, res.status)
+    clock.now = clock.now + 30
+    assert.equals(200, (c:call("POST", "/tf-validate", { code = oath(key, clock.now) })).status)
+  end)
+
+  it("binds the half-signed-in state to the browser and to a short time", function()
+    local sec, _, clock = setup()
+    local c, key = enrol(sec, clock)
+    logout(c)
+    c:call("POST", "/login", { email = EMAIL, password = PW })
+    local other = api(sec)
+    local res = other:call("POST", "/tf-validate", { code = oath(key, clock.now) })
+    assert.equals(400, res.status)
+    assert.is_false(sec:current_user(other:req()).is_authenticated)
+    clock.now = clock.now + sec.config.two_factor_login_within + 1
+    res = c:call("POST", "/tf-validate", { code = oath(key, clock.now) })
+    assert.equals(400, res.status)
+    assert.is_false(sec:current_user(c:req()).is_authenticated)
+  end)
+
+  it("ends the half-signed-in state when the password changes elsewhere", function()
+    local sec, user, clock = setup()
+    local c, key = enrol(sec, clock)
+    logout(c)
+    c:call("POST", "/login", { email = EMAIL, password = PW })
+    assert(require("fsec.datastore").revoke_all(sec.datastore, sec.datastore:find_user{ id = user.id }))
+    local res = c:call("POST", "/tf-validate", { code = oath(key, clock.now) })
+    assert.equals(400, res.status)
+  end)
+
+  it("meters codes with the password's lockout, and a right password does not reset it", function()
+    local sec, _, clock = setup{ login_lockout_threshold = 4 }
+    local c, key = enrol(sec, clock)
+    logout(c)
+    for _ = 1, 2 do
+      c:call("POST", "/login", { email = EMAIL, password = PW })
+      c:call("POST", "/tf-validate", { code = "000000" })
+    end
+    -- 2 passwords + 2 codes: 4 reservations, the account is locked
+    c:call("POST", "/login", { email = EMAIL, password = PW })
+    local res = c:call("POST", "/tf-validate", { code = oath(key, clock.now) })
+    assert.equals(400, res.status)
+    assert.is_false(sec:current_user(c:req()).is_authenticated)
+    clock.now = clock.now + sec.config.login_lockout_window + 1
+    c:call("POST", "/login", { email = EMAIL, password = PW })
+    res = c:call("POST", "/tf-validate", { code = oath(key, clock.now) })
+    assert.equals(200, res.status)
+    assert.equals(0, sec.datastore:find_user{ email = EMAIL }.failed_login_count)
+  end)
+
+  it("sends email codes through the mailer", function()
+    local sec, _, _, maildir = setup()
+    local c = ep.signed_in(sec)
+    local _, r = c:call("POST", "/tf-setup", { setup = "email" })
+    local mail = helpers.mails(maildir)
+    local code = mail[#mail].text:match("code is: (%d+)")
+    assert.is_string(code)
+    local res = c:call("POST", "/tf-setup/" .. r.tf_state_token, { code = code })
+    assert.equals(200, res.status)
+    logout(c)
+    local n = #helpers.mails(maildir)
+    _, r = c:call("POST", "/login", { email = EMAIL, password = PW })
+    assert.equals("email", r.tf_method)
+    mail = helpers.mails(maildir)
+    assert.equals(n + 1, #mail)
+    code = mail[#mail].text:match("code is: (%d+)")
+    -- the setup's code was the same step: a new step's code is needed
+    assert.is_string(code)
+  end)
+
+  it("remembers the device with tf_validity until the password changes", function()
+    local sec, user, clock = setup{ two_factor_always_validate = false }
+    local c, key = enrol(sec, clock)
+    logout(c)
+    c:call("POST", "/login", { email = EMAIL, password = PW, remember = true })
+    local res, r = c:call("POST", "/tf-validate", { code = oath(key, clock.now) })
+    assert.equals(200, res.status)
+    assert.is_string(r.tf_validity_token)
+    assert.is_string(c.jar.tf_validity)
+    logout(c)
+    res, r = c:call("POST", "/login", { email = EMAIL, password = PW })
+    assert.equals(200, res.status)
+    assert.is_false(r.tf_required)
+    assert.is_true(sec:current_user(c:req()).is_authenticated)
+    logout(c)
+    assert(require("fsec.datastore").revoke_all(sec.datastore, sec.datastore:find_user{ id = user.id }))
+    res, r = c:call("POST", "/login", { email = EMAIL, password = PW })
+    assert.equals(200, res.status)
+    assert.is_true(r.tf_required)
+  end)
+
+  it("rescues with an emailed code and tells the administrator", function()
+    local sec, _, clock, maildir = setup()
+    local c = enrol(sec, clock)
+    logout(c)
+    c:call("POST", "/login", { email = EMAIL, password = PW })
+    local res, r = c:call("POST", "/tf-rescue", { help_setup = "email" })
+    assert.equals(200, res.status)
+    assert.is_table(r.recovery_options)
+    local mail = helpers.mails(maildir)
+    local code = mail[#mail].text:match("code is: (%d+)")
+    c:call("POST", "/tf-rescue", { help_setup = "help" })
+    mail = helpers.mails(maildir)
+    assert.equals("admin@example.com", mail[#mail].to)
+    res = c:call("POST", "/tf-validate", { code = code })
+    assert.equals(200, res.status)
+  end)
+
+  it("signs in with a recovery code once", function()
+    local sec, _, clock = setup()
+    local c = enrol(sec, clock)
+    local res, r = c:call("POST", "/mf-recovery-codes")
+    assert.equals(200, res.status, res.body)
+    assert.equals(5, #r.recovery_codes)
+    for _, code in ipairs(r.recovery_codes) do assert.matches("^%x%x%x%x%-%x%x%x%x%-%x%x%x%x$", code) end
+    local codes = r.recovery_codes
+    local stored = sec.datastore:find_user{ email = EMAIL }.mf_recovery_codes
+    assert.is_nil(stored:find(codes[1], 1, true))
+    logout(c)
+    c:call("POST", "/login", { email = EMAIL, password = PW })
+    local _, g = c:call("GET", "/tf-validate")
+    assert.equals("/mf-recovery", g.recovery_options.recovery_code)
+    res = c:call("POST", "/mf-recovery", { code = "0000-0000-0000" })
+    assert.equals(400, res.status)
+    res = c:call("POST", "/mf-recovery", { code = codes[2] })
+    assert.equals(200, res.status)
+    assert.is_true(sec:current_user(c:req()).is_authenticated)
+    assert.is_nil(c.jar.tf_validity)
+    logout(c)
+    c:call("POST", "/login", { email = EMAIL, password = PW })
+    local r2
+    res, r2 = c:call("POST", "/mf-recovery", { code = codes[2] })
+    assert.equals(400, res.status)
+    assert.same({ "Recovery code invalid" }, r2.field_errors.code)
+    assert.equals(4, require("fsec.mfcodes").count(sec.datastore:find_user{ email = EMAIL }))
+  end)
+
+  it("turns two-factor off", function()
+    local sec, _, clock = setup()
+    local c = enrol(sec, clock)
+    local res = c:call("POST", "/tf-setup", { setup = "disable" })
+    assert.equals(200, res.status)
+    logout(c)
+    local _, r = c:call("POST", "/login", { email = EMAIL, password = PW })
+    assert.is_false(r.tf_required)
+  end)
+end)
+
+describe("two-factor policy", function()
+  it("requires a setup at sign-in with two_factor_required, and signs in after it", function()
+    local sec, _, clock = setup{ two_factor_required = true }
+    local c = api(sec)
+    local res, r = c:call("POST", "/login", { email = EMAIL, password = PW })
+    assert.equals(200, res.status)
+    assert.is_true(r.tf_required)
+    assert.equals("setup_from_login", r.tf_state)
+    local _, g = c:call("GET", "/tf-setup")
+    assert.same({ "email", "authenticator", "sms" }, g.tf_available_methods)
+    res, r = c:call("POST", "/tf-setup", { setup = "authenticator" })
+    assert.equals(200, res.status)
+    res = c:call("POST", "/tf-setup/" .. r.tf_state_token, { code = oath(r.tf_authr_key, clock.now) })
+    assert.equals(200, res.status)
+    assert.is_true(sec:current_user(c:req()).is_authenticated)
+  end)
+
+  it("fails closed when check_tf_required raises", function()
+    local sec = setup{ check_tf_required = function() error("directory down") end }
+    local c = api(sec)
+    local _, r = c:call("POST", "/login", { email = EMAIL, password = PW })
+    assert.is_true(r.tf_required)
+    assert.is_false(sec:current_user(c:req()).is_authenticated)
+  end)
+
+  it("asks check_tf_required per user", function()
+    local sec = setup{ check_tf_required = function(u) return u.email == "other@example.com" end }
+    local c = api(sec)
+    local _, r = c:call("POST", "/login", { email = EMAIL, password = PW })
+    assert.is_false(r.tf_required)
+  end)
+
+  it("refuses HTTP Basic for a user with a second factor", function()
+    local sec, _, clock = setup{ auth_mechanisms = { "session", "token", "basic" } }
+    enrol(sec, clock)
+    local req = helpers.request{ headers = { authorization = "Basic "
+      .. require("fsec.core").base64_encode(EMAIL .. ":" .. PW) } }
+    assert.is_false(sec:current_user(req).is_authenticated)
+  end)
+
+  it("is refused without totp_secrets or totp_issuer", function()
+    local fsec = require "fsec"
+    local ok, err = pcall(fsec.new, { secret_key = ("k"):rep(32), password_salt = "s", two_factor = true,
+                                      totp_issuer = "x", database = ":memory:" })
+    assert.is_false(ok)
+    assert.matches("totp_secrets is required", tostring(err))
+    ok, err = pcall(fsec.new, { secret_key = ("k"):rep(32), password_salt = "s", two_factor = true,
+                                totp_issuer = "x", totp_secrets = { ["1"] = "short" }, database = ":memory:" })
+    assert.is_false(ok)
+    assert.matches("at least 16 bytes", tostring(err))
+  end)
+end)
