@@ -107,14 +107,17 @@ end
 -- ("format", "invalid", "replayed"). validity: seconds either side of
 -- now (Flask-Security's windows: 120 s for an authenticator, 300 s for
 -- mail), so steps = validity / 30 each side. slot names the counter
--- ("tf", "us:authenticator", ...). A store failure raises (503).
+-- ("tf", "us:authenticator", ...); each secret has its own (a new
+-- enrolment's first code is not a replay of the old secret's). A store
+-- failure raises (503).
 function _M.check(sec, user, slot, raw, code, validity)
   if type(code) ~= "string" or #code > 64 then return nil, "format" end
   local window = ceil(validity / _M.STEP)
   local counter, why = core.totp_match(raw, code, now(sec), { step = _M.STEP, digits = _M.DIGITS, window = window })
   if not counter then return nil, why end
   local auth = require "fsec.auth"
-  local advanced = auth.check_store(sec.datastore:otp_advance(user, slot, counter))
+  local name = slot:sub(1, 12) .. ":" .. core.digest(raw):sub(1, 16)
+  local advanced = auth.check_store(sec.datastore:otp_advance(user, name, counter))
   if not advanced then return nil, "replayed" end
   return true
 end
