@@ -157,7 +157,7 @@ function V.mf_recovery_codes(sec, req, res, _, json)
     local codes = {}
     for i = 1, cfg.multi_factor_recovery_codes_n do codes[i] = _M.new_code() end
     local ok, err = A.write_all(sec, function()
-      require("fsec.datastore").must(sec.datastore:set_text(user, "mf_recovery_codes", _M.encode(cfg, codes)))
+      require("fsec.datastore").must(sec.datastore:set_field(user, "mf_recovery_codes", _M.encode(cfg, codes)))
     end)
     if not ok then error(err, 0) end
     if json then return A.json_ok(sec, req, res, { recovery_codes = codes }) end

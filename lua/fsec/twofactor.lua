@@ -370,7 +370,7 @@ function _M.disable(sec, req, res, json, user)
   local ds = sec.datastore
   local ok, err = write_all(sec, function()
     for _, f in ipairs{ "tf_primary_method", "tf_totp_secret", "tf_phone_number" } do
-      datastore.must(ds:set_text(user, f, nil))
+      datastore.must(ds:set_field(user, f, nil))
     end
   end)
   if not ok then error(err, 0) end
@@ -399,9 +399,9 @@ local function complete_setup(sec, req, res, fields, json, user, data)
   end
   local ds = sec.datastore
   local ok, err = write_all(sec, function()
-    datastore.must(ds:set_text(user, "tf_primary_method", data.m))
-    datastore.must(ds:set_text(user, "tf_totp_secret", otp.seal(cfg, raw)))
-    if data.m == "sms" then datastore.must(ds:set_text(user, "tf_phone_number", data.p)) end
+    datastore.must(ds:set_field(user, "tf_primary_method", data.m))
+    datastore.must(ds:set_field(user, "tf_totp_secret", otp.seal(cfg, raw)))
+    if data.m == "sms" then datastore.must(ds:set_field(user, "tf_phone_number", data.p)) end
   end)
   if not ok then error(err, 0) end
   sec.signals:send("tf_profile_changed", { user = auth.public_user(user), method = data.m })
