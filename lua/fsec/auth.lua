@@ -23,6 +23,7 @@ local http = require "fsec.http"
 local userlib = require "fsec.user"
 local datastore = require "fsec.datastore"
 local throttle = require "fsec.throttle"
+local phone = require "fsec.phone"
 
 local type = type
 local pairs = pairs
@@ -271,7 +272,10 @@ end
 function _M.lookup_identity(sec, identity)
   if type(identity) ~= "string" or not sec.datastore then return nil end
   for _, attr in ipairs(sec._cfg.identity_attributes) do
-    local u = check_store(sec.datastore:find_user{ [attr] = identity })
+    local value = identity
+    -- a phone number as people write it: stored in E.164 (fsec.phone)
+    if attr == "us_phone_number" then value = phone.canonical(identity, sec._cfg.phone_region_default) end
+    local u = value and check_store(sec.datastore:find_user{ [attr] = value })
     if u then return u end
   end
   return nil

@@ -417,8 +417,9 @@ _M.schema = {
     check = string_list({ session = true, token = true, basic = true }),
     description = "fsec: how current_user recognises a user, in order" },
   identity_attributes = { type = "table", default = { "email" },
-    check = string_list({ email = true, username = true }),
-    description = "Attributes a login identity is looked up by, in order" },
+    check = string_list({ email = true, username = true, us_phone_number = true }),
+    description = "Attributes a login identity is looked up by, in order (us_phone_number: unified " ..
+        "sign-in's phone, written as people type it, read in phone_region_default)" },
   default_remember_me = { type = "boolean", default = false },
   default_http_auth_realm = { type = "string", default = "Login Required", check = realm },
   freshness = { type = "number", default = 86400, check = int_range(-1, 2^31),
