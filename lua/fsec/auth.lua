@@ -342,6 +342,7 @@ local function hopeless(sec, password)
   local ok, _, code = sec._engine:normalize_password(password)
   return not ok and HOPELESS[code] == true
 end
+_M.hopeless = hopeless
 
 -- One hash that matches nothing: the cost of a check where there is no
 -- real hash to check (no such user, no usable password, locked).
@@ -412,10 +413,12 @@ end
 -- reservation when the password verifies: a second factor follows, and
 -- only its success gives the attempts back (a password known to an
 -- attacker must not reset the meter of the codes guessed after it).
+-- reserved: the caller reserved this attempt already (unified sign-in's
+-- passcode, checked as codes first under the same reservation).
 -- @return user, or nil, why ("locked", "password"), user
-function _M.check_user_password(sec, user, password, keep_count)
+function _M.check_user_password(sec, user, password, keep_count, reserved)
   if hopeless(sec, password) then return nil, "password", user end
-  if not reserve(sec, user) then
+  if not reserved and not reserve(sec, user) then
     spend(sec, password)
     return nil, "locked", user
   end
