@@ -439,7 +439,7 @@ end
 local function setup_info(sec, user)
   return { identity_attributes = sec:get_identity_attributes(), available_methods = cfg_of(sec).us_enabled_methods,
            active_methods = _M.active_methods(sec, user), setup_methods = setup_methods(sec),
-           phone = user.us_phone_number }
+           phone = user.us_phone_number or http.json.null }
 end
 
 local function setup_ctx(sec, user, extra)
@@ -533,7 +533,7 @@ function V.us_setup(sec, req, res, fields, json)
     local raw = otp.new_secret()
     local state = { u = user.fs_uniquifier, m = method, k = otp.seal(cfg, raw), p = number }
     t.state = assert(sec:generate_token("us_setup", state))
-    t.chosen_method, t.phone = method, number
+    t.chosen_method, t.phone = method, number or http.json.null
     _M.send_code(sec, user, method, raw, number, nil)
     if method == "authenticator" then
       local label = user.email or user.username or ""
@@ -617,7 +617,7 @@ function V.us_setup_token(sec, req, res, fields, json, token)
   sec.signals:send("us_profile_changed", { user = auth.public_user(user), methods = { data.m }, delete = false })
   if json then
     local phone_now = data.m == "sms" and data.p or user.us_phone_number
-    return json_ok(sec, req, res, { chosen_method = data.m, phone = phone_now })
+    return json_ok(sec, req, res, { chosen_method = data.m, phone = phone_now or http.json.null })
   end
   flash(sec, req, res, "success", "US_SETUP_SUCCESSFUL")
   return res:redirect(cfg.us_post_setup_view or url(sec, "us_setup_url"))
