@@ -200,6 +200,33 @@ describe("unified sign-in #quick", function()
   end)
 end)
 
+describe("unified sign-in: registering without a password", function()
+  it("sets up email codes for the new account, which then signs in with one", function()
+    local sec, _, clock, maildir = setup{ registerable = true, password_required = false }
+    local c = api(sec)
+    local res = c:call("POST", "/register", { email = "new@example.com" })
+    assert.equals(200, res.status, res.body)
+    local user = sec.datastore:find_user{ email = "new@example.com" }
+    assert.is_nil(user.password)
+    assert.same({ "email" }, require("fsec.unified").active_methods(sec, user))
+    logout(c)
+    clock.now = clock.now + 30
+    res = c:call("POST", "/us-signin/send-code", { identity = "new@example.com", chosen_method = "email" })
+    assert.equals(200, res.status)
+    local code = last_code(maildir)
+    res = c:call("POST", "/us-signin", { identity = "new@example.com", passcode = code })
+    assert.equals(200, res.status)
+    -- a password is still checked when given, and required by default
+    local res2, r2 = api(sec):call("POST", "/register", { email = "short@example.com", password = "x",
+                                                          password_confirm = "x" })
+    assert.equals(400, res2.status)
+    assert.is_table(r2.field_errors.password)
+    local strict = setup{ registerable = true }
+    res2 = api(strict):call("POST", "/register", { email = "new@example.com" })
+    assert.equals(400, res2.status)
+  end)
+end)
+
 describe("unified sign-in: phone numbers", function()
   it("sets up SMS codes and signs in with the phone number as the identity", function()
     local sec, _, clock, maildir = setup()

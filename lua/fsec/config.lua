@@ -585,6 +585,9 @@ _M.schema = {
   password_length_max = { type = "number", default = 128, check = int_range(8, 4096),
     description = "fsec: code points, after normalization" },
   password_confirm_required = { type = "boolean", default = true },
+  password_required = { type = "boolean", default = true,
+    description = "false (with unified_signin): /register may leave the password out; the account signs in " ..
+        "with email codes, set up at registration (Flask-Security's PASSWORD_REQUIRED)" },
   password_complexity_checker = { type = "function",
     description = "function(password, user_fields) -> nil | list of messages" },
   password_breached_file = { type = "string", check = readable_file,

@@ -623,6 +623,15 @@ function V.us_setup_token(sec, req, res, fields, json, token)
   return res:redirect(cfg.us_post_setup_view or url(sec, "us_setup_url"))
 end
 
+--- Give a new account without a password its email codes (registration
+-- under unified sign-in without password_required, as Flask-Security's
+-- us_setup_email): else it could not sign in at all.
+function _M.setup_email(sec, user)
+  local ok, why = store_method(sec, user, "email", otp.new_secret(), nil)
+  if not ok then sec._log("error", "fsec: email codes not set up for a new account: " .. tostring(why)) end
+  return ok
+end
+
 ------------------------------------------------------------------------
 -- /us-verify-link: the mailed link
 ------------------------------------------------------------------------

@@ -411,9 +411,13 @@ function V.register(sec, req, res, fields, json)
   if taken and not cfg.return_generic_responses then
     form:error("username", "USERNAME_ALREADY_ASSOCIATED", { username = username })
   end
-  local password = form:password("password")
+  -- unified sign-in without password_required: an account may have none
+  -- (it signs in with email codes, set up below), as Flask-Security's
+  local optional = cfg.unified_signin and not cfg.password_required
+  local password
+  if optional then password = form:string("password", 4096) else password = form:password("password") end
   if password then form:new_password("password", password, { email = email, username = username }) end
-  if cfg.password_confirm_required then form:confirm("password_confirm", password) end
+  if cfg.password_confirm_required and (password or not optional) then form:confirm("password_confirm", password) end
   local nxt = next_of(req, form)
   if nxt == false then form:error("next", "INVALID_REDIRECT") end
   if not form:ok() then
@@ -423,7 +427,7 @@ function V.register(sec, req, res, fields, json)
   if existing or taken then
     -- generic responses: answer as for a new account, create nothing
     -- (Flask-Security's register_existing)
-    auth.new_hash(sec, password) -- the same work as a registration (and faults)
+    if password then auth.new_hash(sec, password) end -- the same work as a registration (and faults)
     -- past the mail limits the taken address's owner is not mailed,
     -- silently (the answer stays a new account's)
     local mail_ok = throttle.mail(sec, req, email)
@@ -447,8 +451,9 @@ function V.register(sec, req, res, fields, json)
     if cfg.confirmable then flash(sec, req, res, "success", "CONFIRM_REGISTRATION", { email = email }) end
     return res:redirect(nxt or cfg.post_register_view or cfg.post_login_view)
   end
-  local hash = auth.new_hash(sec, password)
+  local hash = password and auth.new_hash(sec, password) or nil
   local user, _, code = auth.check_store(ds:create_user{ email = email, username = username, password = hash })
+  if user and not hash then unified.setup_email(sec, user) end
   if not user then
     if code == "EEXIST" then form:error("email", "EMAIL_ALREADY_ASSOCIATED", { email = email })
     else form:error("", "API_ERROR") end
