@@ -386,6 +386,33 @@ describe("unified sign-in: attacks", function()
     assert.equals(0, sec.datastore:find_user{ email = EMAIL }.failed_login_count)
   end)
 
+  it("answers hostile input with 400s, never a 500", function()
+    local sec = setup()
+    local c = api(sec)
+    local bodies = {
+      { "/us-signin", { identity = { EMAIL }, passcode = PW } },
+      { "/us-signin", { identity = EMAIL, passcode = { PW } } },
+      { "/us-signin", { identity = EMAIL, passcode = 123456 } },
+      { "/us-signin", { identity = ("a"):rep(100000), passcode = PW } },
+      { "/us-signin", { identity = "+1 650 555 1212\0", passcode = PW } },
+      { "/us-signin/send-code", { identity = EMAIL, chosen_method = { "email" } } },
+      { "/us-signin/send-code", { identity = "%", chosen_method = "email" } },
+    }
+    for _, b in ipairs(bodies) do
+      local res = c:call("POST", b[1], b[2])
+      assert.is_true(res.status == 400 or res.status == 413, b[1] .. " " .. res.status)
+    end
+    c = ep.signed_in(sec)
+    for _, body in ipairs{ { delete_method = { { "email" } } }, { delete_method = 7 }, { chosen_method = 7 },
+                           { chosen_method = "sms", phone = { "6505551212" } } } do
+      local res = c:call("POST", "/us-setup", body)
+      assert.equals(400, res.status)
+    end
+    local res = c:call("POST", "/us-setup/" .. ("x"):rep(5000), { passcode = "123456" })
+    assert.equals(400, res.status)
+    assert.is_true(sec:current_user(c:req()).is_authenticated)
+  end)
+
   it("sends an email-code sign-in through two-factor (us_mfa_required), not an authenticator's", function()
     local sec, _, clock, maildir = setup()
     local c = ep.signed_in(sec)
