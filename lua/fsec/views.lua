@@ -350,6 +350,9 @@ function V.login_token(sec, req, res, _, json, token)
   local vars = { within = within_text(sec._cfg.login_within), email = user and user.email }
   if not key and consent_first(sec, req) then return ask_consent(sec, req, res, json, "login", user) end
   if not key then
+    -- a mailed link is one factor: a user with two gives the second next
+    local tfa = twofactor.enter(sec, req, res, json, user, { via = "token" })
+    if tfa then return tfa end
     local ok = sec:login_user(req, res, user, { authn_via = { "token" } }) -- Flask-Security's name
     if not ok then key = "INVALID_LOGIN_TOKEN" end
   end
@@ -470,6 +473,10 @@ function V.register(sec, req, res, fields, json)
     mail.send(sec, "welcome", user, mail.base_url(sec, req) .. url(sec, "login_url"))
   end
   if not cfg.confirmable or cfg.login_without_confirmation then
+    -- two_factor_required (or the hook): the new account sets up its
+    -- second factor before its first session
+    local tfa = twofactor.enter(sec, req, res, json, user, { via = "register", next = nxt })
+    if tfa then return tfa end
     logged_in = sec:login_user(req, res, user, { authn_via = { "register" } }) == true
   end
   if json then
@@ -513,7 +520,8 @@ function V.confirm_token(sec, req, res, _, json, token)
     -- confirmed one with auto_login_after_confirm, whose new session ends
     -- the request's); the same account stays as it is
     if not (current and current.id == user.id) then
-      if cfg.auto_login_after_confirm then
+      -- a confirmation link is no second factor: such a user signs in
+      if cfg.auto_login_after_confirm and not twofactor.required(sec, user) then
         sec:login_user(req, res, user, { authn_via = { "confirm" } })
       elseif current then
         sec:logout_user(req, res)
@@ -604,7 +612,8 @@ function V.reset_token(sec, req, res, fields, json, token)
   end
   sec.signals:send("password_reset", { user = auth.public_user(user) })
   mail.send(sec, "reset_notice", user, nil)
-  local logged_in = cfg.auto_login_after_reset and
+  -- a reset link is no second factor: a user who has one signs in
+  local logged_in = cfg.auto_login_after_reset and not twofactor.required(sec, user) and
     sec:login_user(req, res, user, { authn_via = { "reset" } }) == true
   if json then
     if logged_in then
