@@ -352,12 +352,13 @@ function V.us_signin_send_code(sec, req, res, fields, json)
   end
   if not form:ok() then
     if json then return json_error(res, form) end
-    return page(sec, req, res, "us_signin", form, signin_extra(sec))
+    return page(sec, req, res, "us_signin", form, signin_extra(sec, { action = url(sec, "us_signin_url") }))
   end
   if json then return json_ok(sec, req, res, {}) end
-  flash(sec, req, res, "info", generic_mode and "GENERIC_US_SIGNIN" or "CODE_HAS_BEEN_SENT")
+  -- the sign-in page again, saying so (its form posts to /us-signin)
+  local said = sec.msg(generic_mode and "GENERIC_US_SIGNIN" or "CODE_HAS_BEEN_SENT")
   return page(sec, req, res, "us_signin", forms.new(sec, fields), signin_extra(sec, {
-    chosen_method = form.data.chosen_method }))
+    chosen_method = form.data.chosen_method, flashes = { { "info", said } }, action = url(sec, "us_signin_url") }))
 end
 
 ------------------------------------------------------------------------
@@ -412,11 +413,11 @@ function V.us_verify_send_code(sec, req, res, fields, json)
   end
   if not form:ok() then
     if json then return json_error(res, form) end
-    return page(sec, req, res, "us_verify", form, verify_extra(sec, user))
+    return page(sec, req, res, "us_verify", form, verify_extra(sec, user, { action = url(sec, "us_verify_url") }))
   end
   if json then return json_ok(sec, req, res, {}) end
-  flash(sec, req, res, "info", "CODE_HAS_BEEN_SENT")
-  return page(sec, req, res, "us_verify", nil, verify_extra(sec, user, { chosen_method = method }))
+  return page(sec, req, res, "us_verify", nil, verify_extra(sec, user, { chosen_method = method,
+    flashes = { { "info", sec.msg("CODE_HAS_BEEN_SENT") } }, action = url(sec, "us_verify_url") }))
 end
 
 ------------------------------------------------------------------------
