@@ -403,6 +403,28 @@ describe("unified sign-in: attacks", function()
     assert.equals(0, sec.datastore:find_user{ email = EMAIL }.failed_login_count)
   end)
 
+  it("costs one hash per passcode, known identity or not, and none for a code that signs in", function()
+    local sec, _, clock, maildir = setup()
+    local c = ep.signed_in(sec)
+    local r = set_up(c, clock, maildir, "authenticator")
+    logout(c)
+    local hashes = 0
+    -- every hash runs through verify_password (verify_and_update_password too)
+    local verify = sec.verify_password
+    sec.verify_password = function(...) hashes = hashes + 1; return verify(...) end
+    local function cost(body)
+      hashes = 0
+      c:call("POST", "/us-signin", body)
+      return hashes
+    end
+    local known = cost{ identity = EMAIL, passcode = "000000" }
+    assert.equals(1, known)
+    assert.equals(known, cost{ identity = "nobody@example.com", passcode = "000000" })
+    assert.equals(known, cost{ identity = EMAIL, passcode = "not-the-password" })
+    assert.equals(0, cost{ identity = EMAIL, passcode = oath(r.authr_key, clock.now) })
+    assert.is_true(sec:current_user(c:req()).is_authenticated)
+  end)
+
   it("answers hostile input with 400s, never a 500", function()
     local sec = setup()
     local c = api(sec)
