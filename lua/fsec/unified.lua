@@ -114,7 +114,8 @@ end
 function _M.check_passcode(sec, user, passcode, keep)
   local cfg = cfg_of(sec)
   local password_on = enabled(sec, "password")
-  local maybe_code = passcode:match("^%d%d%d%d%d%d$") ~= nil
+  -- codes as people type them: spaces and dashes do not count (passlib's)
+  local maybe_code = passcode:gsub("[%s%-]", ""):match("^%d%d%d%d%d%d$") ~= nil
   -- neither a code nor a password that could be right: counted for nothing
   if not maybe_code and (not password_on or auth.hopeless(sec, passcode)) then return nil, "invalid" end
   if not auth.reserve(sec, user) then
@@ -490,7 +491,8 @@ function V.us_setup(sec, req, res, fields, json)
   local cfg = cfg_of(sec)
   if req.method == "GET" then
     if json then return json_ok(sec, req, res, setup_info(sec, user)) end
-    return page(sec, req, res, "us_setup", nil, setup_ctx(sec, user))
+    -- the number on file shows in the phone field
+    return page(sec, req, res, "us_setup", nil, setup_ctx(sec, user, { fields = { phone = user.us_phone_number } }))
   end
   local form = forms.new(sec, fields)
   local method = form:string("chosen_method", 32)
@@ -592,27 +594,30 @@ function V.us_setup_token(sec, req, res, fields, json, token)
   end
   local passcode = form:string("passcode", 64)
   local raw = otp.unseal(cfg, data.k)
+  local bad -- { field, key, vars }
   if not passcode then
-    form:error("passcode", "FIELD_REQUIRED")
+    bad = { "passcode", "FIELD_REQUIRED" }
   elseif not raw then
-    form:error("", "API_ERROR")
+    bad = { "", "API_ERROR" }
   elseif not auth.reserve(sec, user) then
-    form:error("passcode", "INVALID_PASSWORD_CODE")
+    bad = { "passcode", "INVALID_PASSWORD_CODE" }
   elseif not otp.check(sec, user, "us:" .. data.m, raw, passcode, cfg.us_token_validity) then
     sec.signals:send("user_failed_authn", { user = auth.public_user(user), auth_type = "code", tfa = false })
-    form:error("passcode", "INVALID_PASSWORD_CODE")
+    bad = { "passcode", "INVALID_PASSWORD_CODE" }
   else
     auth.check_store(auth.unlock(sec, user))
     local ok, why = store_method(sec, user, data.m, raw, data.p)
     if not ok and why == "taken" then
-      form:error("phone", "IDENTITY_ALREADY_ASSOCIATED", { attr = "us_phone_number", value = data.p })
+      bad = { "phone", "IDENTITY_ALREADY_ASSOCIATED", { attr = "us_phone_number", value = data.p } }
     elseif not ok then
-      form:error("", "API_ERROR")
+      bad = { "", "API_ERROR" }
     end
   end
-  if not form:ok() then
+  if bad or not form:ok() then
+    if bad then form:error(bad[1], bad[2], bad[3]) end
     if json then return json_error(res, form) end
-    flash(sec, req, res, "error", "INVALID_PASSWORD_CODE")
+    -- back to the setup page, saying why (as Flask-Security)
+    if bad then flash(sec, req, res, "error", bad[2], bad[3]) end
     return res:redirect(url(sec, "us_setup_url"))
   end
   sec.signals:send("us_profile_changed", { user = auth.public_user(user), methods = { data.m }, delete = false })
