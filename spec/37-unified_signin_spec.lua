@@ -228,6 +228,29 @@ describe("unified sign-in: registering without a password", function()
   end)
 end)
 
+describe("unified sign-in: signals", function()
+  it("says a code was sent (never which), a profile changed, and who signed in by what", function()
+    local sec, _, clock, maildir = setup()
+    local got = {}
+    for _, name in ipairs{ "us_security_token_sent", "us_profile_changed", "user_authenticated" } do
+      sec.signals:connect(name, function(d) got[#got + 1] = { name, d } end)
+    end
+    local c = ep.signed_in(sec)
+    set_up(c, clock, maildir, "email")
+    logout(c)
+    got = {}
+    c:call("POST", "/us-signin/send-code", { identity = EMAIL, chosen_method = "email" })
+    local code = last_code(maildir)
+    assert.equals("us_security_token_sent", got[1][1])
+    assert.equals("email", got[1][2].method)
+    assert.is_true(got[1][2].send_magic_link)
+    for _, v in pairs(got[1][2]) do assert.is_not.equals(code, v) end
+    c:call("POST", "/us-signin", { identity = EMAIL, passcode = code })
+    assert.equals("user_authenticated", got[2][1])
+    assert.same({ "email" }, got[2][2].authn_via)
+  end)
+end)
+
 describe("unified sign-in: phone numbers", function()
   it("sets up SMS codes and signs in with the phone number as the identity", function()
     local sec, _, clock, maildir = setup()
