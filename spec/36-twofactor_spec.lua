@@ -67,6 +67,9 @@ describe("two-factor setup #quick", function()
     assert.equals(EMAIL, r.tf_authr_username)
     assert.matches("^[A-Z2-7][A-Z2-7][A-Z2-7][A-Z2-7]%-", r.tf_authr_key)
     assert.equals("authenticator", r.tf_primary_method)
+    assert.equals(r.tf_authr_key:gsub("-", ""), r.tf_authr_b32key)
+    assert.equals("otpauth://totp/fsec-test:matt@example.com?secret=" .. r.tf_authr_b32key .. "&issuer=fsec-test",
+                  r.tf_authr_uri)
     local token = r.tf_state_token
     res, r = c:call("POST", "/tf-setup/" .. token, { code = "000000" })
     assert.equals(400, res.status)

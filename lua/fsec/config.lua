@@ -748,7 +748,8 @@ end
 
 
 -- Cookie name options, and the names fsec sets of its own.
-local COOKIE_KEYS = { "session_cookie_name", "remember_cookie_name", "csrf_cookie_name" }
+local COOKIE_KEYS = { "session_cookie_name", "remember_cookie_name", "csrf_cookie_name",
+                      "two_factor_state_cookie_name", "two_factor_validity_cookie_name" }
 local FIXED_COOKIES = { fsec_flash = "the flash cookie (fsec_flash)" }
 
 -- fsec adds the __Host- prefix itself (over TLS): "__Host-x" and "x" can
