@@ -109,9 +109,15 @@ local function run_fsec()
   return out
 end
 
-local function keys(t)
+-- Too 5.8's keys fsec adds (the peer is 5.1.2): /us-setup's base32 key
+-- and otpauth:// URI, as /tf-setup's
+local EXTRA_KEYS = { authr_b32key = true, authr_uri = true }
+
+local function keys(t, drop)
   local out = {}
-  for k in pairs(type(t) == "table" and t or {}) do out[#out + 1] = k == "null" and "" or k end
+  for k in pairs(type(t) == "table" and t or {}) do
+    if not (drop and drop[k]) then out[#out + 1] = k == "null" and "" or k end
+  end
   table.sort(out)
   return out
 end
@@ -135,7 +141,7 @@ describe("unified sign-in against the real Flask-Security", function()
       local a, b = theirs[i], mine[i]
       assert.equals(a.status, b.status, where)
       local ra, rb = a.body.response, b.body.response
-      assert.same(keys(ra), keys(rb), where)
+      assert.same(keys(ra), keys(rb, EXTRA_KEYS), where)
       assert.same(ra.errors or {}, rb.errors or {}, where)
       assert.same(keys(ra.field_errors), keys(rb.field_errors), where)
       assert.same(keys(ra.user), keys(rb.user), where)

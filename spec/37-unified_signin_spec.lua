@@ -140,7 +140,10 @@ describe("unified sign-in #quick", function()
     local r = set_up(c, clock, maildir, "authenticator")
     assert.equals("fsec-test", r.authr_issuer)
     assert.equals(EMAIL, r.authr_username)
-    assert.matches("^%w%w%w%w%-", r.authr_key)
+    assert.matches("^[A-Z2-7][A-Z2-7][A-Z2-7][A-Z2-7]%-", r.authr_key)
+    assert.equals(r.authr_key:gsub("-", ""), r.authr_b32key)
+    assert.equals("otpauth://totp/fsec-test:matt@example.com?secret=" .. r.authr_b32key .. "&issuer=fsec-test",
+                  r.authr_uri)
     local key = r.authr_key
     logout(c)
     local code = oath(key, clock.now)

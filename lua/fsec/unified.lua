@@ -539,9 +539,13 @@ function V.us_setup(sec, req, res, fields, json)
     t.chosen_method, t.phone = method, number or http.json.null
     _M.send_code(sec, user, method, raw, number, nil)
     if method == "authenticator" then
+      -- 5.1's keys, and Too 5.8's base32 key and otpauth:// URI (a client
+      -- draws its own QR code from it), as /tf-setup answers
       local label = user.email or user.username or ""
+      local uri = otp.uri(cfg, raw, label)
       t.authr_key, t.authr_username, t.authr_issuer = otp.pretty_key(raw), label, cfg.totp_issuer
-      t.authr_qrcode = not json and otp.qr_data_uri(otp.uri(cfg, raw, label)) or nil
+      t.authr_b32key, t.authr_uri = require("fsec.core").base32_encode(raw), uri
+      t.authr_qrcode = not json and otp.qr_data_uri(uri) or nil
     end
   end
   if json then
