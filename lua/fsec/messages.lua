@@ -86,6 +86,7 @@ _M.DEFAULT = {
   USE_CODE = "Use this code to sign in: %(code)s.",
   GENERIC_US_SIGNIN = "If that identity is in our system, you were sent a code.",
   FIELD_REQUIRED = "This field is required.",
+  INVALID_CHOICE = "Not a valid choice.",
   CSRF_MISSING = "The CSRF token is missing.",
   CSRF_INVALID = "The CSRF token is invalid.",
 }

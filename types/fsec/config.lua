@@ -56,7 +56,7 @@
 ---@field external_url? string fsec: scheme://host[:port] for links in mail; set it whenever mail is sent (unset: the request's Host, which any client chooses; fsec.new warns)
 ---@field freshness? integer Seconds a primary authentication counts as fresh (-1: always) (default 86400)
 ---@field freshness_grace_period? integer seconds after a reauthentication when freshness is not asked again (default 3600)
----@field identity_attributes? ("email"|"username")[] Attributes a login identity is looked up by, in order (default {"email"})
+---@field identity_attributes? ("email"|"username"|"us_phone_number")[] Attributes a login identity is looked up by, in order (default {"email"}; us_phone_number: unified sign-in's phone)
 ---@field log? fun(level: string, message: string) fsec: function(level, message); default ngx.log or stderr
 ---@field login_lockout_threshold? integer fsec: failed logins within the window that lock an account (0: off) (default 10)
 ---@field login_lockout_window? integer fsec: seconds (default 900)
@@ -76,6 +76,7 @@
 ---@field password_breached_file? string fsec: file of SHA-1 hashes (hex, optionally HASH:count) of breached passwords
 ---@field password_complexity_checker? fun(password: string, user_fields: table): string[]? returns nil when the password is acceptable, else a list of messages
 ---@field password_confirm_required? boolean forms need password_confirm (default true)
+---@field password_required? boolean false (with unified_signin): /register may leave the password out (default true)
 ---@field password_hash? "argon2" scheme of new hashes (argon2id only) (default "argon2")
 ---@field password_hash_caps? {argon2_memory_kib?: integer, argon2_time?: integer, argon2_lanes?: integer, bcrypt_cost?: integer, crypt_rounds?: integer, pbkdf2_rounds?: integer} fsec: most a stored hash may ask for (argon2_memory_kib, argon2_time, argon2_lanes, bcrypt_cost, crypt_rounds, pbkdf2_rounds) (default {})
 ---@field password_hash_options? {argon2?: {time_cost?: integer, memory_cost?: integer, parallelism?: 1}} argon2id time cost, memory in KiB, parallelism (default time 2, 64 MiB, 1)

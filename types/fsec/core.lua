@@ -327,7 +327,7 @@ function Engine:close() end
 ---@class fsec.Store
 local Store = {}
 
----@param key "id"|"email"|"username"|"fs_uniquifier"|"fs_token_uniquifier"
+---@param key "id"|"email"|"username"|"fs_uniquifier"|"fs_token_uniquifier"|"us_phone_number"
 ---@param value string|integer
 ---@return table? row
 ---@return string? err
