@@ -242,7 +242,8 @@ absolute speed moves between minutes.
 Each fsec operation beside the primitive it is built on, measured in the
 same process: token verify against one HMAC-SHA256 of the same bytes,
 argon2id through fsec against libsodium's \`crypto_pwhash\` at the same
-parameters, \`find_user\` and the login/registration writes against raw
+parameters, a TOTP check (unsealing the user's key, then the 120 s
+window's 9 codes) against 9 raw OpenSSL HMAC-SHA1 of the same key, \`find_user\` and the login/registration writes against raw
 prepared SQLite statements at $(echo "$sizes" | sed 's/ /, /g') users.
 
 EOF

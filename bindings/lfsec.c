@@ -18,6 +18,7 @@
 #include "lcounter.h"
 #include "lengine.h"
 #include "lhelp.h"
+#include "lotp.h"
 #include "lstore.h"
 
 /* core.random_id([nbytes=16]) -> base64url string of nbytes random bytes */
@@ -324,8 +325,10 @@ int luaopen_fsec_core(lua_State *L) {
   lfsec_engine_register(L);
   lfsec_store_register(L);
   lfsec_counter_register(L);
+  lfsec_keyring_register(L);
   lua_newtable(L);
   luaL_setfuncs(L, lfsec_funcs, 0);
+  lfsec_otp_open(L);
   lua_pushstring(L, fsec_version());
   lua_setfield(L, -2, "version");
   lua_pushinteger(L, FSEC_TOKEN_VALID);

@@ -174,8 +174,13 @@ static void push_user(lua_State *L, const fsec_user *u) {
 
 /* ---- users ------------------------------------------------------------ */
 
-static const char *const KEYS[] = {"id", "email", "username", "fs_uniquifier",
-                                   "fs_token_uniquifier", NULL};
+static const char *const KEYS[] = {"id",
+                                   "email",
+                                   "username",
+                                   "fs_uniquifier",
+                                   "fs_token_uniquifier",
+                                   "us_phone_number",
+                                   NULL};
 
 /* store:find_user(key, value) -> row | nil, msg, code */
 static int lfsec_store_find_user(lua_State *L) {

@@ -18,6 +18,10 @@ echo "## Engine"
 echo
 ./build-bench/bench/bench_core
 echo
+echo "## Two-factor: TOTP check"
+echo
+./build-bench/bench/bench_otp
+echo
 echo "| through Lua      | runtime             | per call  | target |"
 echo "|------------------|---------------------|-----------|--------|"
 for lua in lua5.4 luajit; do

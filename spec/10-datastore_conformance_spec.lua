@@ -242,6 +242,21 @@ local function conformance(name, make, tags)
       assert.equals("v@x.org", ds:find_user{ id = v.id }.email)
     end)
 
+    it("finds a user by us_phone_number, exactly as stored, one account a number", function()
+      local u = assert(ds:create_user{ email = "ph@x.org" })
+      local w = assert(ds:create_user{ email = "ph2@x.org" })
+      assert.is_nil(ds:find_user{ us_phone_number = "+16505551212" })
+      assert.is_true(ds:set_field(u, "us_phone_number", "+16505551212"))
+      assert.equals(u.id, ds:find_user{ us_phone_number = "+16505551212" }.id)
+      assert.is_nil(ds:find_user{ us_phone_number = "6505551212" }) -- no folding: callers canonicalize
+      assert.is_nil(ds:find_user{ us_phone_number = "+1650555121%" }) -- no pattern either
+      local ok, _, code = ds:set_field(w, "us_phone_number", "+16505551212")
+      assert.is_nil(ok); assert.equals("EEXIST", code)
+      ok, _, code = ds:find_user{ us_phone_number = string.rep("1", 65) }
+      assert.is_nil(ok); assert.equals("ETOOLONG", code)
+      assert.has_error(function() ds:find_user{ us_phone_number = 16505551212 } end)
+    end)
+
     it("tracks logins as Flask-Security does", function()
       local u = assert(ds:create_user{ email = "k@x.org" })
       assert.is_true(ds:track_login(u, "192.0.2.1"))

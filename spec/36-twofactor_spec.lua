@@ -47,9 +47,9 @@ local function enrol(sec, clock)
   return c, key
 end
 
--- Sign out, and take the new session's CSRF token (the old one ended)
+-- Sign out, and take a new CSRF token (the old one died with the session).
 local function logout(c)
-  c:call("POST", "/logout")
+  assert.equals(200, (c:call("POST", "/logout")).status)
   c:call("GET", "/login")
 end
 
@@ -70,6 +70,9 @@ describe("two-factor setup #quick", function()
     assert.equals(EMAIL, r.tf_authr_username)
     assert.matches("^[A-Z2-7][A-Z2-7][A-Z2-7][A-Z2-7]%-", r.tf_authr_key)
     assert.equals("authenticator", r.tf_primary_method)
+    assert.equals(r.tf_authr_key:gsub("-", ""), r.tf_authr_b32key)
+    assert.equals("otpauth://totp/fsec-test:matt@example.com?secret=" .. r.tf_authr_b32key .. "&issuer=fsec-test",
+                  r.tf_authr_uri)
     local token = r.tf_state_token
     res, r = c:call("POST", "/tf-setup/" .. token, { code = "000000" })
     assert.equals(400, res.status)
@@ -146,6 +149,19 @@ describe("two-factor sign-in #quick", function()
     assert.equals(200, res.status, res.body)
     assert.is_table(r.user)
     assert.is_true(sec:current_user(c:req()).is_authenticated)
+  end)
+
+  it("hashes the password once for the whole two-factor sign-in", function()
+    local sec, _, clock = setup()
+    local c, key = enrol(sec, clock)
+    logout(c)
+    local hashes = 0
+    local verify = sec.verify_and_update_password
+    sec.verify_and_update_password = function(...) hashes = hashes + 1; return verify(...) end
+    c:call("POST", "/login", { email = EMAIL, password = PW })
+    c:call("GET", "/tf-validate")
+    assert.equals(200, (c:call("POST", "/tf-validate", { code = oath(key, clock.now) })).status)
+    assert.equals(1, hashes)
   end)
 
   it("never takes a code twice, nor an older one", function()
@@ -362,5 +378,86 @@ describe("two-factor policy", function()
                                 totp_issuer = "x", totp_secrets = { ["1"] = "short" }, database = ":memory:" })
     assert.is_false(ok)
     assert.matches("at least 16 bytes", tostring(err))
+  end)
+end)
+
+describe("two-factor pages", function()
+  -- A browser's form post (CSRF token from the page it came from).
+  local function form_post(sec, c, path, fields)
+    local page = c:take(sec:handle(c:req{ path = path }))
+    local tok = (page.body or ""):match('name="csrf_token" value="([^"]+)"')
+    local body = {}
+    for k, v in pairs(fields) do body[#body + 1] = k .. "=" .. v end
+    body[#body + 1] = "csrf_token=" .. (tok or "")
+    return c:take(sec:handle(c:req{ method = "POST", path = path, body = table.concat(body, "&"),
+      headers = { ["content-type"] = "application/x-www-form-urlencoded" } }))
+  end
+
+  it("walks a browser through setup (QR code) and sign-in with a code", function()
+    local sec, _, clock = setup()
+    local c = helpers.client()
+    local res = form_post(sec, c, "/login", { email = EMAIL, password = PW })
+    assert.equals(302, res.status)
+    res = form_post(sec, c, "/tf-setup", { setup = "authenticator" })
+    assert.equals(200, res.status)
+    local img = res.body:match('<img id="qrcode"[^>]-src="([^"]+)"')
+    assert.matches("^data:image/svg%+xml;base64,", img)
+    -- (base64_decode takes 8 KiB at most: the SVG's head is enough)
+    local svg = require("fsec.core").base64_decode(img:match(",(.*)$"):sub(1, 4096))
+    assert.matches("^<svg", svg)
+    local key = res.body:match('<code id="authr%-key">([^<]+)</code>')
+    local action = res.body:match('<form method="post" action="(/tf%-setup/[^"]+)"')
+    assert.is_string(action)
+    local tok = res.body:match('name="csrf_token" value="([^"]+)"')
+    res = c:take(sec:handle(c:req{ method = "POST", path = action,
+      body = "code=" .. oath(key, clock.now) .. "&csrf_token=" .. tok,
+      headers = { ["content-type"] = "application/x-www-form-urlencoded" } }))
+    assert.equals(302, res.status, res.body)
+    clock.now = clock.now + 30
+    form_post(sec, c, "/logout", {})
+    res = form_post(sec, c, "/login", { email = EMAIL, password = PW })
+    assert.equals(302, res.status)
+    assert.equals("/tf-validate", res.headers.Location)
+    assert.is_false(sec:current_user(c:req()).is_authenticated)
+    res = form_post(sec, c, "/tf-validate", { code = "000000" })
+    assert.equals(400, res.status)
+    assert.matches("Invalid code", res.body)
+    res = form_post(sec, c, "/tf-validate", { code = oath(key, clock.now) })
+    assert.equals(302, res.status)
+    assert.is_true(sec:current_user(c:req()).is_authenticated)
+  end)
+end)
+
+describe("two-factor after other first factors", function()
+  it("asks a passwordless link's user for the second factor", function()
+    local sec, _, clock, maildir = setup{ passwordless = true, one_click_links = true }
+    -- enrol with the password endpoint off: set the factor through the API
+    local user = sec.datastore:find_user{ email = EMAIL }
+    local otp = require "fsec.otp"
+    assert(sec.datastore:set_field(user, "tf_primary_method", "authenticator"))
+    assert(sec.datastore:set_field(user, "tf_totp_secret", otp.seal(sec.config, ("k"):rep(20))))
+    local c = api(sec)
+    assert.equals(200, (c:call("POST", "/login", { email = EMAIL })).status)
+    local mail = helpers.mails(maildir)
+    local path = mail[#mail].link:match("https?://[^/]+(/.*)$")
+    local res, r = c:call("GET", path)
+    assert.equals(200, res.status, res.body)
+    assert.is_true(r.tf_required)
+    assert.is_false(sec:current_user(c:req()).is_authenticated)
+    local key = require("fsec.core").base32_encode(("k"):rep(20))
+    res = c:call("POST", "/tf-validate", { code = oath(key, clock.now) })
+    assert.equals(200, res.status)
+    assert.is_true(sec:current_user(c:req()).is_authenticated)
+  end)
+
+  it("makes a new account set up its second factor first with two_factor_required", function()
+    local sec = setup{ two_factor_required = true, registerable = true, confirmable = false }
+    local c = api(sec)
+    local res, r = c:call("POST", "/register", { email = "new@example.com", password = "a long password 1",
+                                                 password_confirm = "a long password 1" })
+    assert.equals(200, res.status, res.body)
+    assert.is_true(r.tf_required)
+    assert.equals("setup_from_login", r.tf_state)
+    assert.is_false(sec:current_user(c:req()).is_authenticated)
   end)
 end)

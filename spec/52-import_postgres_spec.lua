@@ -315,6 +315,45 @@ describe("issue 22: import from a Flask-Security PostgreSQL database", function(
     assert.equals(0, (helpers.new{ database = db, password_salt = "salty" }.datastore:counts()))
   end)
 
+  cli("keeps second factors from a PostgreSQL source, with the source's keys (issue 23)", function()
+    local uri = schema(pg)
+    local ok, info = pcall(cjson.decode, peer.run("fs_make_db.py", { uri, "salty", "--factors" }))
+    assert(ok and type(info) == "table", "python3-flask-security could not make the database")
+    local function private(name, text)
+      local path = helpers.tmpfile(name)
+      local f = assert(io.open(path, "w"))
+      f:write(text)
+      f:close()
+      assert(helpers.sh("chmod 600 " .. q(path)))
+      return path
+    end
+    local totp = { ["1"] = "fsec-own-totp-secret-for-spec-52" }
+    local cfg = private("config.lua", ('return { secret_key = %q, password_salt = "salty", two_factor = true, totp_issuer = "x",'
+      .. ' totp_secrets = { ["1"] = %q } }')
+      :format(cli_tool.KEY, totp["1"]))
+    local secrets = private("totp.json", cjson.encode(info.totp_secrets))
+    local keys = private("keys.txt", info.recovery_keys[1] .. "\n")
+    local db = helpers.tmpfile("factors-from-pg.db")
+    -- without the keys: refused, nothing written
+    local rc, out = fsec(db, ("--config %s import flask-security --quiet %s"):format(q(cfg), q(uri)))
+    assert.equals(1, rc, out)
+    assert.matches("3 users have an authenticator", out, 1, true)
+    rc, out = fsec(db, ("--config %s import flask-security --json --totp-secrets %s --recovery-keys %s %s")
+      :format(q(cfg), q(secrets), q(keys), q(uri)))
+    assert.equals(0, rc, out)
+    local f = cjson.decode(out:match("(%b{})%s*$")).factors
+    assert.equals(4, f.tf_kept); assert.equals(2, f.us_kept); assert.equals(15, f.codes_kept)
+    local sec = helpers.new{ database = db, password_salt = "salty", secret_key = cli_tool.KEY, totp_secrets = totp }
+    local otp, core = require "fsec.otp", require "fsec.core"
+    for email, want in pairs(info.users) do
+      if want.method then
+        local u = sec.datastore:find_user{ email = email }
+        assert.equals(want.method, u.tf_primary_method, email)
+        assert.is_number(core.totp_match(otp.unseal(sec._cfg, u.tf_totp_secret), want.code, want.now), email)
+      end
+    end
+  end)
+
   cli("refuses a URI with a password before connecting, never printing it", function()
     local l = listener()
     local secret = "Pw" .. ("%x"):format(os.time()) .. "s3cret"

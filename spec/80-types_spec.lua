@@ -149,6 +149,7 @@ describe("types/ (LuaLS stubs) #quick", function()
     ["fsec.core"] = core,
     ["fsec.Engine"] = sec._engine,
     ["fsec.Store"] = store,
+    ["fsec.Keyring"] = assert(core.keyring{ ["1"] = "types-keyring-secret" }),
     ["fsec.config"] = require "fsec.config",
     ["fsec.user"] = require "fsec.user",
     ["fsec.User"] = user,

@@ -107,7 +107,9 @@ int fsec_otp_secret(unsigned char out[FSEC_OTP_SECRET_BYTES]) {
 }
 
 static int check_args(const fsec_totp_opts *o, size_t keylen, int64_t t) {
-  if (keylen == 0 || keylen > FSEC_OTP_KEY_MAX || t < 0) return FSEC_EINVAL;
+  /* t bounded so that (t / step + window) * step cannot overflow */
+  if (keylen == 0 || keylen > FSEC_OTP_KEY_MAX || t < 0 || t > FSEC_OTP_TIME_MAX)
+    return FSEC_EINVAL;
   if (o->step < 1 || o->step > 3600 || o->digits < 6 || o->digits > 8 ||
       o->window > FSEC_OTP_WINDOW_MAX || o->alg < FSEC_OTP_SHA1 ||
       o->alg > FSEC_OTP_SHA512)

@@ -547,13 +547,13 @@ static int parse_id(const char *v, size_t len, int64_t *id) {
 int fsec_store_user_find(fsec_store *s, fsec_user_key key, const char *value,
                          size_t len, fsec_user *out) {
   static const int which[] = {ST_FIND_ID, ST_FIND_EMAIL, ST_FIND_USERNAME,
-                              ST_FIND_UQ, ST_FIND_TUQ};
+                              ST_FIND_UQ, ST_FIND_TUQ, ST_FIND_PHONE};
   char norm[FSEC__NORM_MAX];
   int64_t id = 0;
   int rc = guard(s);
 
   if (rc != FSEC_OK) return rc;
-  if ((int)key < 0 || key > FSEC_USER_BY_TOKEN_UNIQUIFIER)
+  if ((int)key < 0 || key > FSEC_USER_BY_US_PHONE_NUMBER)
     return serr(s, FSEC_EINVAL, "unknown lookup key");
   if (key == FSEC_USER_BY_ID && parse_id(value, len, &id) != 0)
     return serr(s, FSEC_EINVAL, "id must be a decimal integer");

@@ -78,6 +78,7 @@ static const char *const SQL[ST__COUNT] = {
     [ST_FIND_USERNAME] = FIND("username_norm"),
     [ST_FIND_UQ] = FIND("fs_uniquifier"),
     [ST_FIND_TUQ] = FIND("fs_token_uniquifier"),
+    [ST_FIND_PHONE] = FIND("us_phone_number"),
     [ST_USER_INSERT] =
         "INSERT INTO users (email, email_norm, username, username_norm,"
         " password, active, confirmed_at, fs_uniquifier, fs_token_uniquifier,"

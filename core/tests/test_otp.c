@@ -151,6 +151,11 @@ static void bad_arguments(void) {
   fsec_totp_opts_init(&o);
   ASSERT_EQ(fsec_totp_code(KEY, 0, T0, &o, out), FSEC_EINVAL);
   ASSERT_EQ(fsec_totp_code(KEY, sizeof KEY, -1, &o, out), FSEC_EINVAL);
+  ASSERT_EQ(fsec_totp_code(KEY, sizeof KEY, INT64_MAX, &o, out), FSEC_EINVAL);
+  ASSERT_EQ(fsec_totp_match(KEY, sizeof KEY, "984129", 6, FSEC_OTP_TIME_MAX + 1, &o, &result,
+                            &c),
+            FSEC_EINVAL);
+  ASSERT_OK(fsec_totp_code(KEY, sizeof KEY, FSEC_OTP_TIME_MAX, &o, out));
   o.digits = 5;
   ASSERT_EQ(fsec_totp_code(KEY, sizeof KEY, T0, &o, out), FSEC_EINVAL);
   o.digits = 9;

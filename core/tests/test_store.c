@@ -202,6 +202,15 @@ static void create_and_find_by_every_key(void) {
   ASSERT_EQ(fsec_store_user_find(s, FSEC_USER_BY_UNIQUIFIER, "uq-2", 4, &u),
             FSEC_ENOTFOUND);
   ASSERT_EQ(fsec_store_user_find(s, FSEC_USER_BY_ID, "01", 2, &u), FSEC_EINVAL);
+  /* unified sign-in's phone identity: exact, as stored */
+  ASSERT_EQ(fsec_store_user_find(s, FSEC_USER_BY_US_PHONE_NUMBER, "+16505551212", 12, &u),
+            FSEC_ENOTFOUND);
+  ASSERT_OK(fsec_store_user_set_text(s, id, FSEC_COL_US_PHONE_NUMBER, "+16505551212", 12, NOW,
+                                     NULL));
+  ASSERT_OK(fsec_store_user_find(s, FSEC_USER_BY_US_PHONE_NUMBER, "+16505551212", 12, &u));
+  ASSERT_EQ(u.id, id);
+  ASSERT_EQ(fsec_store_user_find(s, (fsec_user_key)(FSEC_USER_BY_US_PHONE_NUMBER + 1), "x", 1, &u),
+            FSEC_EINVAL);
   /* case-insensitive uniqueness, and a generated uniquifier */
   ASSERT_EQ(create(s, "MATT@example.com", NULL, 0), -1);
   ASSERT(strstr(fsec_store_errmsg(s), "email already exists") != NULL);

@@ -23,6 +23,7 @@ local http = require "fsec.http"
 local userlib = require "fsec.user"
 local datastore = require "fsec.datastore"
 local throttle = require "fsec.throttle"
+local phone = require "fsec.phone"
 
 local type = type
 local pairs = pairs
@@ -271,7 +272,10 @@ end
 function _M.lookup_identity(sec, identity)
   if type(identity) ~= "string" or not sec.datastore then return nil end
   for _, attr in ipairs(sec._cfg.identity_attributes) do
-    local u = check_store(sec.datastore:find_user{ [attr] = identity })
+    local value = identity
+    -- a phone number as people write it: stored in E.164 (fsec.phone)
+    if attr == "us_phone_number" then value = phone.canonical(identity, sec._cfg.phone_region_default) end
+    local u = value and check_store(sec.datastore:find_user{ [attr] = value })
     if u then return u end
   end
   return nil
@@ -338,6 +342,7 @@ local function hopeless(sec, password)
   local ok, _, code = sec._engine:normalize_password(password)
   return not ok and HOPELESS[code] == true
 end
+_M.hopeless = hopeless
 
 -- One hash that matches nothing: the cost of a check where there is no
 -- real hash to check (no such user, no usable password, locked).
@@ -408,10 +413,12 @@ end
 -- reservation when the password verifies: a second factor follows, and
 -- only its success gives the attempts back (a password known to an
 -- attacker must not reset the meter of the codes guessed after it).
+-- reserved: the caller reserved this attempt already (unified sign-in's
+-- passcode, checked as codes first under the same reservation).
 -- @return user, or nil, why ("locked", "password"), user
-function _M.check_user_password(sec, user, password, keep_count)
+function _M.check_user_password(sec, user, password, keep_count, reserved)
   if hopeless(sec, password) then return nil, "password", user end
-  if not reserve(sec, user) then
+  if not reserved and not reserve(sec, user) then
     spend(sec, password)
     return nil, "locked", user
   end
@@ -637,6 +644,9 @@ function Security:logout_user(req, res)
   if ds and s2 then ds:delete_session(s2) end
   res:delete_cookie(cookie_name(self, req, self._cfg.session_cookie_name), cookie_opts(self, req))
   res:delete_cookie(cookie_name(self, req, self._cfg.remember_cookie_name), cookie_opts(self, req))
+  -- a sign-in left half done (the second factor not given) ends too
+  local tf = cookie_name(self, req, self._cfg.two_factor_state_cookie_name)
+  if http.request_cookie(req, tf) then res:delete_cookie(tf, cookie_opts(self, req)) end
   forget_results(req)
   return true
 end

@@ -218,9 +218,39 @@ function C.users_list(args)
   if args.json then say(tty.json(json_list(out, true))) end
 end
 
+-- A phone number as `users show` prints it: all but its last two digits
+-- hidden (enough to tell which phone, not to call it).
+local function mask(phone)
+  if phone == nil or phone == "" then return nil end
+  local keep = 2
+  return ("*"):rep(math.max(#phone - keep, 0)) .. phone:sub(-keep)
+end
+
+-- Which second factors u has set up, never a secret: the two-factor
+-- method, the phones masked, the unified sign-in methods, how many
+-- recovery codes are left.
+local function factor_info(u)
+  local otp, mfcodes = require "fsec.otp", require "fsec.mfcodes"
+  local present = function(v) return v ~= nil and v ~= "" end
+  return {
+    two_factor = present(u.tf_primary_method) and u.tf_primary_method or nil,
+    tf_phone = mask(u.tf_phone_number),
+    us_methods = present(u.us_totp_secrets) and otp.us_methods(u.us_totp_secrets) or {},
+    us_phone = mask(u.us_phone_number),
+    recovery_codes = mfcodes.count(u),
+  }
+end
+
+local function factors_json(f)
+  local obj = cjson.encode{ two_factor = f.two_factor or cjson.null, tf_phone = f.tf_phone or cjson.null,
+                            us_phone = f.us_phone or cjson.null, recovery_codes = f.recovery_codes }
+  return obj:sub(1, -2) .. ',"us_methods":' .. json_list(f.us_methods) .. "}"
+end
+
 function C.users_show(args)
   local u = find(open_store(args), args.email)
-  if args.json then return say(tty.json(user_json(u, true))) end
+  local f = factor_info(u)
+  if args.json then return say(tty.json(user_json(u, true):sub(1, -2) .. ',"factors":' .. factors_json(f) .. "}")) end
   local lines = {
     { "id", u.id }, { "email", show(u.email) }, { "username", u.username and show(u.username) or "-" },
     { "active", u.active and "yes" or "no" },
@@ -231,6 +261,10 @@ function C.users_show(args)
     { "last_login_ip", u.last_login_ip and show(u.last_login_ip) or "-" },
     { "current_login_at", when(u.current_login_at) },
     { "current_login_ip", u.current_login_ip and show(u.current_login_ip) or "-" },
+    { "two_factor", f.two_factor and show(f.two_factor) or "none" },
+    { "tf_phone", f.tf_phone and show(f.tf_phone) or "-" },
+    { "us_methods", #f.us_methods > 0 and show(table.concat(f.us_methods, ",")) or "-" },
+    { "us_phone", f.us_phone and show(f.us_phone) or "-" }, { "recovery_codes", f.recovery_codes },
   }
   for _, l in ipairs(lines) do say(("%-17s %s"):format(l[1] .. ":", tostring(l[2]))) end
 end
@@ -262,6 +296,32 @@ C.users_activate = user_action("activate")
 C.users_deactivate = user_action("deactivate")
 C.users_delete = user_action("delete")
 C.users_reset_access = user_action("reset-access")
+
+-- The columns `users tf-reset` clears: Flask-Security's tf_reset, and
+-- the recovery codes, which only serve two-factor.
+local TF_RESET = { "tf_primary_method", "tf_totp_secret", "tf_phone_number", "mf_recovery_codes" }
+
+-- An administrator's rescue for a user who lost their second factor.
+-- Flask-Security's tf_reset leaves sessions alone; this one also ends
+-- every session, remember cookie, token and remembered device of the user
+-- (revoke_all: new uniquifiers), in the same transaction. The account
+-- drops to its password alone until it enrols again, so whoever held the
+-- lost device's sessions must not keep them; and a "remember this device"
+-- cookie is bound to the uniquifier: left valid, it would skip the new
+-- second factor on the lost device once the user enrols again.
+function C.users_tf_reset(args)
+  local ds = open_store(args)
+  local u = find(ds, args.email)
+  local datastore = require "fsec.datastore"
+  local had = false
+  for _, c in ipairs(TF_RESET) do had = had or (u[c] ~= nil and u[c] ~= "") end
+  local ok, err = pcall(ds.transaction, ds, function()
+    for _, c in ipairs(TF_RESET) do datastore.must(ds:set_field(u, c, nil)) end
+    datastore.must(datastore.revoke_all(ds, u))
+  end)
+  if not ok then die("could not reset two-factor: " .. tostring(err)) end
+  say(("tf-reset: %s%s; sessions ended"):format(show(u.email), had and "" or " (had no two-factor)"))
+end
 
 function C.users_change_password(args)
   local sec = open_security(args)
@@ -364,19 +424,82 @@ function C.db_migrate(args)
   else say(("schema version %d (%s)"):format(report.schema_version, report.backend)) end
 end
 
+-- The largest file of keys read (a few lines are expected).
+local SECRET_FILE_MAX = 65536
+
+-- The permission bits of path (following links): a number, or nil.
+-- Lua has no stat: coreutils' stat, the path quoted for the shell.
+local function file_mode(path)
+  local p = io.popen("stat -L -c %a -- '" .. path:gsub("'", "'\\''") .. "' 2>/dev/null")
+  local out = p and p:read("*a") or ""
+  if p then p:close() end
+  local octal = out:match("^(%d+)%s*$")
+  return octal and tonumber(octal, 8) or nil
+end
+
+-- The text of a file of secrets (the source's TOTP_SECRETS or recovery
+-- keys). Such keys never come on the command line, which every local
+-- user reads in /proc/PID/cmdline and ps; and a file that group or
+-- others may read is refused, as ssh refuses such a private key: whoever
+-- reads it decrypts every second factor of the source's dump.
+local function read_secret_file(path, option)
+  if path:find("\0", 1, true) then die(option .. ": the file name contains a NUL byte") end
+  local mode = file_mode(path)
+  if not mode then die(option .. ": cannot read " .. path) end
+  local group_or_other_read = math.floor(mode / 32) % 2 == 1 or math.floor(mode / 4) % 2 == 1
+  if group_or_other_read then
+    die(("%s: %s may be read by group or others (mode %o): it holds secrets; chmod 600 it"):format(
+      option, path, mode % 4096))
+  end
+  local f, err = io.open(path, "rb")
+  if not f then die(option .. ": " .. tostring(err)) end
+  local text = f:read(SECRET_FILE_MAX + 1) or ""
+  f:close()
+  if #text > SECRET_FILE_MAX then die(("%s: %s is over %d bytes"):format(option, path, SECRET_FILE_MAX)) end
+  return text
+end
+
+-- --totp-secrets and --recovery-keys, read and parsed (nil when not given).
+local function source_keys(args)
+  local factors = require "fsec.import.factors"
+  local secrets, keys, err
+  if args.totp_secrets then
+    secrets, err = factors.parse_totp_secrets(read_secret_file(args.totp_secrets, "--totp-secrets"))
+    if not secrets then die("--totp-secrets: " .. err) end
+  end
+  if args.recovery_keys then
+    keys, err = factors.parse_recovery_keys(read_secret_file(args.recovery_keys, "--recovery-keys"))
+    if not keys then die("--recovery-keys: " .. err) end
+  end
+  return secrets, keys
+end
+
 -- The import judges stored hashes by the application's caps and verify
--- budget (--config), else by fsec's defaults: no secret is needed.
+-- budget (--config), else by fsec's defaults: no secret is needed, unless
+-- users have second factors: fsec's totp_secrets (--config) seal them.
+-- --json: the summary as one JSON object instead of its lines.
 function C.import(args)
-  local ds, engine
+  local totp_secrets, recovery_keys = source_keys(args)
+  local ds, engine, cfg
   if args.config then
     local sec = open_security(args, true)
-    ds, engine = sec.datastore, sec._engine
+    ds, engine, cfg = sec.datastore, sec._engine, sec._cfg -- plain values: fsec.otp keys its keyring by them
   else
     ds = open_store(args, true)
   end
-  require("fsec.import").flask_security(ds, args.source, {
-    progress = not args.quiet, say = say, engine = engine,
-    merge_roles = args.merge_roles, keep_costly_hashes = args.keep_costly_hashes })
+  local summary = require("fsec.import").flask_security(ds, args.source, {
+    progress = not args.quiet and not args.json, say = args.json and function() end or say, engine = engine,
+    merge_roles = args.merge_roles, keep_costly_hashes = args.keep_costly_hashes, config = cfg,
+    totp_secrets = totp_secrets, recovery_keys = recovery_keys, tf_fallback = args.tf_fallback })
+  if args.json then
+    local costly = {}
+    for i, c in ipairs(summary.costly) do costly[i] = cjson.encode(c) end
+    local obj = cjson.encode{ users = summary.users, skipped = summary.skipped, roles = summary.roles,
+                              conflicts = summary.conflicts, no_email = summary.no_email,
+                              factors = summary.factors, kept_costly = summary.kept_costly }
+    say(tty.json(obj:sub(1, -2) .. ',"merged":' .. json_list(summary.merged) .. ',"costly":'
+      .. json_list(costly, true) .. "}"))
+  end
 end
 
 
@@ -405,10 +528,13 @@ local function parser()
   local list = users:command("list", "List users: id, email, active, confirmed, roles.")
   list:option("--role", "Only users with this role.")
   list:flag("--json", "JSON output.")
-  local showc = users:command("show", "Show a user: state, roles, permissions, login tracking.")
+  local showc = users:command("show", "Show a user: state, roles, permissions, login tracking, second factors"
+    .. " set up (never a secret).")
   showc:argument("email")
   showc:flag("--json", "JSON output.")
   users:command("confirm", "Mark a user's email as confirmed."):argument("email")
+  users:command("tf-reset", "Clear a user's two-factor method, secret, phone and recovery codes"
+    .. " (ends their sessions)."):argument("email")
   for _, verb in ipairs{ "activate", "deactivate", "delete", "reset-access" } do
     users:command(verb, ({ activate = "Activate a user.", deactivate = "Deactivate a user.",
       delete = "Delete a user.", ["reset-access"] = "End every session and token of a user." })[verb])
@@ -454,6 +580,14 @@ local function parser()
   fs:flag("--quiet", "No progress bar.")
   fs:flag("--merge-roles", "Let roles that exist here gain the source's permissions (else such an import is refused).")
   fs:flag("--keep-costly-hashes", "Keep stored hashes over the verify budget (else those users get no password).")
+  fs:option("--totp-secrets", "File (mode 600) of the source's TOTP_SECRETS: a JSON object {tag: secret} or"
+    .. " 'tag: secret' lines. Decrypts its users' authenticator secrets, re-sealed with fsec's totp_secrets"
+    .. " (--config).")
+  fs:option("--recovery-keys", "File (mode 600) of the source's MULTI_FACTOR_RECOVERY_CODES_KEYS: one Fernet"
+    .. " key a line, or a JSON list. Without it encrypted recovery codes are dropped (counted).")
+  fs:option("--tf-fallback", "email: an authenticator whose secret cannot be decrypted becomes codes by email"
+    .. " (else such users make the whole import fail, writing nothing)."):choices{ "email" }
+  fs:flag("--json", "The summary as JSON.")
   return p
 end
 

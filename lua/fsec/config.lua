@@ -417,8 +417,9 @@ _M.schema = {
     check = string_list({ session = true, token = true, basic = true }),
     description = "fsec: how current_user recognises a user, in order" },
   identity_attributes = { type = "table", default = { "email" },
-    check = string_list({ email = true, username = true }),
-    description = "Attributes a login identity is looked up by, in order" },
+    check = string_list({ email = true, username = true, us_phone_number = true }),
+    description = "Attributes a login identity is looked up by, in order (us_phone_number: unified " ..
+        "sign-in's phone, written as people type it, read in phone_region_default)" },
   default_remember_me = { type = "boolean", default = false },
   default_http_auth_realm = { type = "string", default = "Login Required", check = realm },
   freshness = { type = "number", default = 86400, check = int_range(-1, 2^31),
@@ -584,6 +585,9 @@ _M.schema = {
   password_length_max = { type = "number", default = 128, check = int_range(8, 4096),
     description = "fsec: code points, after normalization" },
   password_confirm_required = { type = "boolean", default = true },
+  password_required = { type = "boolean", default = true,
+    description = "false (with unified_signin): /register may leave the password out; the account signs in " ..
+        "with email codes, set up at registration (Flask-Security's PASSWORD_REQUIRED)" },
   password_complexity_checker = { type = "function",
     description = "function(password, user_fields) -> nil | list of messages" },
   password_breached_file = { type = "string", check = readable_file,
@@ -744,7 +748,8 @@ end
 
 
 -- Cookie name options, and the names fsec sets of its own.
-local COOKIE_KEYS = { "session_cookie_name", "remember_cookie_name", "csrf_cookie_name" }
+local COOKIE_KEYS = { "session_cookie_name", "remember_cookie_name", "csrf_cookie_name",
+                      "two_factor_state_cookie_name", "two_factor_validity_cookie_name" }
 local FIXED_COOKIES = { fsec_flash = "the flash cookie (fsec_flash)" }
 
 -- fsec adds the __Host- prefix itself (over TLS): "__Host-x" and "x" can

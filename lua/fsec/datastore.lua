@@ -13,7 +13,8 @@
 -- raise. Every call commits on its own unless inside `ds:transaction(fn)`.
 --
 --   find_user{ <key> = value }    exactly one of id, email, username,
---                                 fs_uniquifier, fs_token_uniquifier;
+--                                 fs_uniquifier, fs_token_uniquifier,
+--                                 us_phone_number (as stored: E.164);
 --                                 email and username case-insensitive
 --   create_user{ email=, password=<already hashed>, username=, active=,
 --                confirmed_at=, roles={...}, fs_uniquifier=,
@@ -129,7 +130,8 @@ _M.WRITES = {
 }
 
 _M.FIND_KEYS = { id = true, email = true, username = true,
-                 fs_uniquifier = true, fs_token_uniquifier = true }
+                 fs_uniquifier = true, fs_token_uniquifier = true,
+                 us_phone_number = true }
 
 _M.CREATE_FIELDS = { email = "string", password = "string", username = "string",
                      active = "boolean", confirmed_at = "number",
@@ -173,7 +175,7 @@ function _M.one_key(query, fname)
   end
   if n ~= 1 or not _M.FIND_KEYS[key] then
     error("bad argument #1 to '" .. fname .. "' (exactly one of id, email, "
-      .. "username, fs_uniquifier, fs_token_uniquifier expected)", 3)
+      .. "username, fs_uniquifier, fs_token_uniquifier, us_phone_number expected)", 3)
   end
   local t = type(value)
   if key == "id" then

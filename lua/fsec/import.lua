@@ -5,8 +5,11 @@
 -- fs_uniquifier and the Too layout with it. Users keep their password
 -- hashes (fsec verifies every Flask-Security format and upgrades them at
 -- the next login, given the same password_salt), roles and permissions
--- carry over, and the tracking fields too. All in one transaction: on any
--- error nothing is imported. Users already present (by fs_uniquifier or
+-- carry over, and the tracking fields too; so do second factors
+-- (two-factor, unified sign-in, recovery codes: decrypted with the
+-- source's keys by fsec.import.factors, sealed again with fsec's), and a
+-- user who had one is never imported without one. All in one
+-- transaction: on any error nothing is imported. Users already present (by fs_uniquifier or
 -- email) are skipped, so running it twice does not duplicate anyone.
 --
 -- The source may be hostile (anyone's "legacy database"): it is
@@ -20,6 +23,7 @@
 local core = require "fsec.core"
 local datastore = require "fsec.datastore"
 local dburi = require "fsec.dburi"
+local factors = require "fsec.import.factors"
 local tty = require "fsec.tty"
 
 local _M = { _VERSION = "0.1.0" }
@@ -83,20 +87,12 @@ local function progress(on, done, total)
 end
 
 
--- Flask-Security's columns for sign-in factors fsec does not have: a
--- user with any of them set signs in with the password alone here.
--- (fs_webauthn_user_handle is set for every user; keys are rows of the
--- webauthn table.)
+-- Flask-Security's columns for second factors (issue 23), carried over
+-- by carry_factors. WebAuthn keys (rows of the webauthn table;
+-- fs_webauthn_user_handle is set for every user) fsec has not: such users
+-- are counted, and sign in without their key.
 local FACTOR_COLUMNS = { "tf_primary_method", "tf_totp_secret", "tf_phone_number", "us_totp_secrets",
                          "us_phone_number", "mf_recovery_codes" }
-
-local function had_other_factors(u, keys)
-  if keys[u.id] then return true end
-  for _, c in ipairs(FACTOR_COLUMNS) do
-    if u[c] ~= nil and u[c] ~= "" then return true end
-  end
-  return false
-end
 
 -- Flask-Security's is_active: NULL (the 3.0 layout allows it) and 0 are
 -- a disabled account, as they are there.
@@ -110,6 +106,174 @@ local function warn(opts, msg)
   if opts.warn ~= false then io.stderr:write("fsec import: ", tty.text(msg), "\n") end
 end
 
+
+local TF_METHODS = { authenticator = true, email = true, sms = true }
+-- Methods whose secret never leaves the server (codes are sent): one
+-- that cannot be decrypted is replaced by a fresh secret, unseen by the
+-- user. An authenticator's is in the user's app: it must be kept.
+local SENT = { email = true, sms = true }
+
+local function present(v) return v ~= nil and v ~= "" end
+
+-- fsec's side of the import of second factors: sealing with fsec's keys
+-- (fsec.otp, fsec.mfcodes: the configuration's totp_secrets). Only asked
+-- for when a user has a factor; without a configuration that has keys,
+-- such an import stops there (nothing written).
+local function sealer(cfg)
+  local s = {}
+  local function ready()
+    if not (cfg and cfg.totp_secrets) then
+      error("users of the source have second factors: importing them needs fsec's own totp_secrets"
+        .. " (--config FILE, whose configuration sets totp_secrets); nothing imported", 0)
+    end
+  end
+  -- fsec asks for a second factor only when two_factor is on
+  -- (fsec.twofactor.required): off, an imported user's factor would be
+  -- ignored and the password alone would sign them in
+  function s.two_factor_on()
+    ready()
+    if not cfg.two_factor then
+      error("users of the source have two-factor set up, but this configuration has two_factor off: they would"
+        .. " sign in with their password alone; nothing imported (set two_factor = true in --config)", 0)
+    end
+  end
+  function s.seal(raw) ready(); return require("fsec.otp").seal(cfg, raw) end
+  function s.seal_us(map) ready(); return require("fsec.otp").seal_us(cfg, map) end
+  function s.codes(list) ready(); return require("fsec.mfcodes").encode(cfg, list) end
+  return s
+end
+
+-- A source value that cannot be read: the import stops, naming the user
+-- and the column, never the value (it may be a secret).
+local function malformed(u, column, why)
+  error(("user %s: %s: %s; nothing imported"):format(tostring(u.email), column, tostring(why)), 0)
+end
+
+-- Counts of what became of second factors (the summary's `factors`).
+local function factor_counts()
+  return { tf_kept = 0, tf_fresh = 0, tf_fallback = 0, tf_refused = 0, us_kept = 0, us_fresh = 0,
+           us_dropped = 0, us_refused = 0, codes_kept = 0, codes_dropped = 0, webauthn = 0 }
+end
+
+-- A secret the user holds (an authenticator) that cannot be carried
+-- (kind: "nokey", "unsupported" or "missing", why: for people). With
+-- --tf-fallback email, `fallback()` runs and it is counted as
+-- <area>_fallback (two-factor: codes by email) or us_dropped (unified
+-- sign-in: the method goes); else <area>_refused, and the user is listed
+-- in ctx.refused (the import is refused at the end).
+local function cannot_keep(ctx, u, area, what, kind, why, fallback)
+  local c = ctx.counts
+  if ctx.fallback == "email" then
+    local as = area == "tf" and "tf_fallback" or "us_dropped"
+    c[as] = c[as] + 1
+    fallback()
+    warn(ctx.opts, ("%s: %s cannot be kept (%s): %s"):format(u.email, what, why,
+      area == "tf" and "codes by email instead" or "that sign-in method is dropped"))
+  else
+    c[area .. "_refused"] = c[area .. "_refused"] + 1
+    ctx.refused[#ctx.refused + 1] = { email = u.email, what = what, kind = kind, why = why }
+  end
+end
+
+-- The two-factor fields of source user u, into fields.
+local function carry_tf(ctx, u, fields)
+  local method = u.tf_primary_method
+  if not present(method) then return end -- a secret without a method: two-factor is off
+  if #method > 32 or not method:find("^[%w_-]+$") then malformed(u, "tf_primary_method", "not a method name") end
+  local phone, perr = factors.phone(u.tf_phone_number)
+  if perr then malformed(u, "tf_phone_number", perr) end
+  local key, kind, why = nil, "missing", "no tf_totp_secret"
+  if present(u.tf_totp_secret) then key, kind, why = factors.totp_key(u.tf_totp_secret, ctx.secrets, ctx.accept) end
+  if kind == "malformed" then malformed(u, "tf_totp_secret", why) end
+  if not TF_METHODS[method] then
+    key, kind, why = nil, "unsupported", "two-factor method " .. method .. " is not fsec's"
+  end
+  fields.tf_phone_number = phone
+  ctx.seal.two_factor_on()
+  if key then
+    fields.tf_primary_method, fields.tf_totp_secret = method, ctx.seal.seal(key)
+    ctx.counts.tf_kept = ctx.counts.tf_kept + 1
+  elseif SENT[method] then
+    fields.tf_primary_method, fields.tf_totp_secret = method, ctx.seal.seal(core.otp_secret())
+    ctx.counts.tf_fresh = ctx.counts.tf_fresh + 1
+  else
+    cannot_keep(ctx, u, "tf", "the authenticator", kind, why, function()
+      fields.tf_primary_method, fields.tf_totp_secret = "email", ctx.seal.seal(core.otp_secret())
+    end)
+  end
+end
+
+-- The unified sign-in fields of source user u, into fields.
+local function carry_us(ctx, u, fields)
+  local phone, perr = factors.phone(u.us_phone_number)
+  if perr then malformed(u, "us_phone_number", perr) end
+  fields.us_phone_number = phone
+  if not present(u.us_totp_secrets) then return end
+  local map, order = factors.us_secrets(u.us_totp_secrets)
+  if not map then malformed(u, "us_totp_secrets", order) end
+  local keys, n = {}, 0
+  for _, m in ipairs(order) do
+    local key, kind, why = factors.totp_key(map[m], ctx.secrets, ctx.accept)
+    if kind == "malformed" then malformed(u, "us_totp_secrets (" .. m .. ")", why) end
+    if key then
+      keys[m], n = key, n + 1
+      ctx.counts.us_kept = ctx.counts.us_kept + 1
+    elseif SENT[m] then
+      keys[m], n = core.otp_secret(), n + 1
+      ctx.counts.us_fresh = ctx.counts.us_fresh + 1
+    else
+      -- a sign-in method, not a second factor: dropping it leaves the user
+      -- the others (and the password), never less protected than before
+      cannot_keep(ctx, u, "us", "the unified sign-in method " .. m, kind, why, function() end)
+    end
+  end
+  if n > 0 then fields.us_totp_secrets = ctx.seal.seal_us(keys) end
+end
+
+-- The recovery codes of source user u, into fields.
+local function carry_codes(ctx, u, fields)
+  if not present(u.mf_recovery_codes) then return end
+  local codes, dropped = factors.recovery_codes(u.mf_recovery_codes, ctx.recovery_keys)
+  if not codes then malformed(u, "mf_recovery_codes", dropped) end
+  ctx.counts.codes_kept = ctx.counts.codes_kept + #codes
+  ctx.counts.codes_dropped = ctx.counts.codes_dropped + dropped
+  if #codes > 0 then fields.mf_recovery_codes = ctx.seal.codes(codes) end
+end
+
+-- What source user u's second factors become here: the fields to set
+-- on the new user (fsec's sealed values). Any column is bounded and
+-- typed first (a hostile source: FIELD_MAX).
+local function carry_factors(ctx, u)
+  for _, c in ipairs(FACTOR_COLUMNS) do
+    local v = u[c]
+    if v ~= nil and type(v) ~= "string" then malformed(u, c, "not text") end
+    if v and #v > factors.FIELD_MAX then malformed(u, c, ("%d bytes (at most %d)"):format(#v, factors.FIELD_MAX)) end
+  end
+  local fields = {}
+  carry_tf(ctx, u, fields)
+  carry_us(ctx, u, fields)
+  carry_codes(ctx, u, fields)
+  return fields
+end
+
+-- Refuse the import when users hold an authenticator that cannot be
+-- carried (and no --tf-fallback): one error counting them, after each
+-- was named on stderr. Nothing is written (the transaction rolls back).
+local function check_refused(ctx)
+  local n = #ctx.refused
+  if n == 0 then return end
+  local kinds, users = { nokey = 0, unsupported = 0, missing = 0 }, {}
+  for _, r in ipairs(ctx.refused) do
+    warn(ctx.opts, ("%s: %s cannot be kept: %s"):format(r.email, r.what, r.why))
+    if not users[r.email] then users[r.email], users[#users + 1] = true, r.email end
+    kinds[r.kind] = kinds[r.kind] + 1
+  end
+  error(("%d users have an authenticator whose secret cannot be carried over (%d without the source's key:"
+    .. " --totp-secrets FILE gives its TOTP_SECRETS; %d with settings fsec does not support; %d with no"
+    .. " secret); nothing imported. With --tf-fallback email they are imported with codes by email instead"
+    .. " (they can set up an authenticator again once signed in)"):format(
+    #users, kinds.nokey, kinds.unsupported, kinds.missing), 0)
+end
 
 -- The permissions of a source role that the role of the same name here
 -- lacks (the import would grant them to everyone who has it).
@@ -156,6 +320,26 @@ local function default_engine()
 end
 
 
+-- The summary's lines about second factors (none when no user had any).
+local function report_factors(say, f)
+  if f.tf_kept + f.tf_fresh + f.tf_fallback > 0 then
+    say(("two-factor: %d users keep their method and secret, %d keep their method with a fresh secret"
+      .. " (codes by email or SMS: the secret never left the server), %d moved to codes by email"
+      .. " (--tf-fallback email: their authenticator could not be kept)"):format(f.tf_kept, f.tf_fresh, f.tf_fallback))
+  end
+  if f.us_kept + f.us_fresh + f.us_dropped > 0 then
+    say(("unified sign-in: %d methods kept with their secret, %d with a fresh secret (email, SMS),"
+      .. " %d authenticators dropped (--tf-fallback email)"):format(f.us_kept, f.us_fresh, f.us_dropped))
+  end
+  if f.codes_kept + f.codes_dropped > 0 then
+    say(("recovery codes: %d kept (stored hashed or sealed), %d dropped (encrypted, and no --recovery-keys"
+      .. " key opens them: their users can make new ones)"):format(f.codes_kept, f.codes_dropped))
+  end
+  if f.webauthn > 0 then
+    say(("%d imported users had WebAuthn keys: fsec has none, they sign in without them"):format(f.webauthn))
+  end
+end
+
 local function report(say, summary, source)
   say(("imported %d users (%d already present) and %d roles from %s"):format(
     summary.users, summary.skipped, summary.roles, source))
@@ -164,10 +348,7 @@ local function report(say, summary, source)
     say(("not imported: %d users whose email another user took, %d without an email (see above)"):format(
       summary.conflicts, summary.no_email))
   end
-  if summary.other_factors > 0 then
-    say(("%d imported users had two-factor or unified sign-in set up: fsec has neither, they sign in"
-      .. " with their password alone"):format(summary.other_factors))
-  end
+  report_factors(say, summary.factors)
   local n = #summary.costly
   if n > 0 then
     say(summary.kept_costly
@@ -186,16 +367,30 @@ end
 -- users (imported), skipped (already present: same fs_uniquifier or
 -- email), conflicts (an email another user of the source took first:
 -- fsec's emails are unique without regard to case), no_email,
--- other_factors (users who had two-factor or unified sign-in set),
--- merged (existing roles that gained permissions), costly (users whose
--- stored hash costs too much to verify: { email =, why = }).
+-- factors (what became of second factors, counts: tf_kept, tf_fresh,
+-- tf_fallback, tf_refused, us_kept, us_fresh, us_dropped, us_refused
+-- (methods), codes_kept, codes_dropped (recovery codes), webauthn (users
+-- with WebAuthn keys, which fsec has not)), merged (existing roles that
+-- gained permissions), costly (users whose stored hash costs too much to
+-- verify: { email =, why = }).
 -- opts: progress (a bar on stderr), warn (false: no lines on stderr),
 -- say (function(line) for the summary; default print; its lines are
 -- escaped for a terminal), merge_roles (let existing roles gain the
 -- source's permissions; without it such an import fails, writing
 -- nothing), engine (an fsec.core engine whose caps and verify budget
 -- judge the stored hashes; default: fsec's defaults), keep_costly_hashes
--- (import such hashes anyway; otherwise those users get no password).
+-- (import such hashes anyway; otherwise those users get no password),
+-- config (fsec's validated configuration: its totp_secrets seal the
+-- second factors; needed when a user has one), totp_secrets (the
+-- source's TOTP_SECRETS, { [tag] = secret }), recovery_keys (its
+-- MULTI_FACTOR_RECOVERY_CODES_KEYS, a list), tf_fallback ("email": an
+-- authenticator that cannot be kept becomes codes by email; otherwise
+-- any such user makes the whole import fail, writing nothing).
+--
+-- A user who had a second factor is never imported without one: the
+-- factor is kept (re-sealed with fsec's keys), or given a fresh secret
+-- when the server alone held it (email, SMS), or moved to email codes
+-- (tf_fallback), or the import is refused.
 function _M.flask_security(ds, source, opts)
   opts = opts or {}
   local print_line = opts.say or print -- the fsec command passes its own
@@ -216,8 +411,16 @@ function _M.flask_security(ds, source, opts)
     user_roles[l.user_id] = list
   end
 
-  local summary = { roles = 0, users = 0, skipped = 0, conflicts = 0, no_email = 0, other_factors = 0,
+  if opts.tf_fallback ~= nil and opts.tf_fallback ~= "email" then
+    error("tf_fallback: only \"email\" is known", 0)
+  end
+  local summary = { roles = 0, users = 0, skipped = 0, conflicts = 0, no_email = 0, factors = factor_counts(),
                     merged = {}, costly = {}, kept_costly = opts.keep_costly_hashes and true or false }
+  local ctx = { opts = opts, secrets = opts.totp_secrets, recovery_keys = opts.recovery_keys,
+                fallback = opts.tf_fallback, seal = sealer(opts.config), counts = summary.factors, refused = {},
+                -- the codes fsec checks (fsec.otp): a secret made for others
+                -- would give codes that never match here, so it is not kept
+                accept = { alg = "sha1", digits = require("fsec.otp").DIGITS, period = require("fsec.otp").STEP } }
   local mine = {} -- users made by this run, by id: a clash with one is a conflict in the source
   ds:transaction(function()
     summary.merged = check_role_merges(ds, roles, opts.merge_roles)
@@ -247,6 +450,7 @@ function _M.flask_security(ds, source, opts)
           .. " (fsec's emails are unique without regard to case)"):format(tostring(u.id), u.email,
           by_email and by_email.email or uq))
       else
+        local fields = carry_factors(ctx, u)
         local password = (u.password ~= "" and u.password) or nil
         local why = costly(engine, password)
         if why then
@@ -271,11 +475,18 @@ function _M.flask_security(ds, source, opts)
         t.login_count = tonumber(u.login_count)
         local ok, terr = ds:set_tracking(new, t)
         if not ok then error("user " .. tostring(u.email) .. ": " .. tostring(terr), 0) end
-        if had_other_factors(u, keys) then summary.other_factors = summary.other_factors + 1 end
+        for _, c in ipairs(FACTOR_COLUMNS) do
+          if fields[c] then
+            local set, ferr = ds:set_field(new, c, fields[c])
+            if set == nil then error("user " .. tostring(u.email) .. ": " .. c .. ": " .. tostring(ferr), 0) end
+          end
+        end
+        if keys[u.id] then summary.factors.webauthn = summary.factors.webauthn + 1 end
         summary.users = summary.users + 1
       end
       if i % 100 == 0 or i == #users then progress(opts.progress, i, #users) end
     end
+    check_refused(ctx)
   end)
   report(say, summary, source)
   return summary

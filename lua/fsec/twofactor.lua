@@ -355,13 +355,18 @@ function V.tf_setup(sec, req, res, fields, json)
   local t = { tf_state = "validating_profile", tf_method = method, tf_primary_method = method,
               tf_state_token = state_token }
   local label = user.email or user.username or ""
+  local uri
   if method == "authenticator" then
+    -- Too 5.8's keys: the key as typed and as base32, the otpauth:// URI
+    -- (a client draws its own QR code from it), issuer and account
+    uri = otp.uri(cfg, raw, label)
     t.tf_authr_key = otp.pretty_key(raw)
+    t.tf_authr_b32key = require("fsec.core").base32_encode(raw)
+    t.tf_authr_uri = uri
     t.tf_authr_username = label
     t.tf_authr_issuer = cfg.totp_issuer
   end
   if json then return json_ok(sec, req, res, t) end
-  local uri = method == "authenticator" and otp.uri(cfg, raw, label) or nil
   return page(sec, req, res, "tf_setup", nil, setup_page_ctx(sec, user, {
     chosen = method, state_token = state_token, authr_key = t.tf_authr_key, authr_username = label,
     authr_issuer = cfg.totp_issuer, authr_qrcode = uri and otp.qr_data_uri(uri),
@@ -531,7 +536,7 @@ function V.tf_rescue(sec, req, res, fields, json)
       mail.send_rescue(sec, cfg.two_factor_rescue_mail, user)
       problem = "help"
     else
-      form:error("help_setup", "NOT_A_VALID_CHOICE")
+      form:error("help_setup", "INVALID_CHOICE")
     end
   end
   if not form:ok() then

@@ -20,6 +20,7 @@ local mail = require "fsec.mail"
 local throttle = require "fsec.throttle"
 local twofactor = require "fsec.twofactor"
 local mfcodes = require "fsec.mfcodes"
+local unified = require "fsec.unified"
 local datastore = require "fsec.datastore"
 local must = datastore.must
 local A = require "fsec.answer"
@@ -182,6 +183,11 @@ function V.login(sec, req, res, fields, json)
       return json_ok(sec, req, res, t)
     end
     if current then return res:redirect(sec._cfg.post_login_view) end
+    if sec._cfg.unified_signin and sec._cfg.us_signin_replaces_login then
+      -- browsers sign in at /us-signin (the query, and so next, kept)
+      local q = type(req.query) == "table" and http.encode_query(req.query) or ""
+      return res:redirect(url(sec, "us_signin_url") .. (q ~= "" and "?" .. q or ""))
+    end
     return page(sec, req, res, "login", nil, { links = home_links(sec),
                                                next = http.single(req.query, "next", 2048),
                                                remember = sec._cfg.default_remember_me,
@@ -344,6 +350,9 @@ function V.login_token(sec, req, res, _, json, token)
   local vars = { within = within_text(sec._cfg.login_within), email = user and user.email }
   if not key and consent_first(sec, req) then return ask_consent(sec, req, res, json, "login", user) end
   if not key then
+    -- a mailed link is one factor: a user with two gives the second next
+    local tfa = twofactor.enter(sec, req, res, json, user, { via = "token" })
+    if tfa then return tfa end
     local ok = sec:login_user(req, res, user, { authn_via = { "token" } }) -- Flask-Security's name
     if not ok then key = "INVALID_LOGIN_TOKEN" end
   end
@@ -405,9 +414,13 @@ function V.register(sec, req, res, fields, json)
   if taken and not cfg.return_generic_responses then
     form:error("username", "USERNAME_ALREADY_ASSOCIATED", { username = username })
   end
-  local password = form:password("password")
+  -- unified sign-in without password_required: an account may have none
+  -- (it signs in with email codes, set up below), as Flask-Security's
+  local optional = cfg.unified_signin and not cfg.password_required
+  local password
+  if optional then password = form:string("password", 4096) else password = form:password("password") end
   if password then form:new_password("password", password, { email = email, username = username }) end
-  if cfg.password_confirm_required then form:confirm("password_confirm", password) end
+  if cfg.password_confirm_required and (password or not optional) then form:confirm("password_confirm", password) end
   local nxt = next_of(req, form)
   if nxt == false then form:error("next", "INVALID_REDIRECT") end
   if not form:ok() then
@@ -417,7 +430,7 @@ function V.register(sec, req, res, fields, json)
   if existing or taken then
     -- generic responses: answer as for a new account, create nothing
     -- (Flask-Security's register_existing)
-    auth.new_hash(sec, password) -- the same work as a registration (and faults)
+    if password then auth.new_hash(sec, password) end -- the same work as a registration (and faults)
     -- past the mail limits the taken address's owner is not mailed,
     -- silently (the answer stays a new account's)
     local mail_ok = throttle.mail(sec, req, email)
@@ -441,8 +454,9 @@ function V.register(sec, req, res, fields, json)
     if cfg.confirmable then flash(sec, req, res, "success", "CONFIRM_REGISTRATION", { email = email }) end
     return res:redirect(nxt or cfg.post_register_view or cfg.post_login_view)
   end
-  local hash = auth.new_hash(sec, password)
+  local hash = password and auth.new_hash(sec, password) or nil
   local user, _, code = auth.check_store(ds:create_user{ email = email, username = username, password = hash })
+  if user and not hash then unified.setup_email(sec, user) end
   if not user then
     if code == "EEXIST" then form:error("email", "EMAIL_ALREADY_ASSOCIATED", { email = email })
     else form:error("", "API_ERROR") end
@@ -459,6 +473,10 @@ function V.register(sec, req, res, fields, json)
     mail.send(sec, "welcome", user, mail.base_url(sec, req) .. url(sec, "login_url"))
   end
   if not cfg.confirmable or cfg.login_without_confirmation then
+    -- two_factor_required (or the hook): the new account sets up its
+    -- second factor before its first session
+    local tfa = twofactor.enter(sec, req, res, json, user, { via = "register", next = nxt })
+    if tfa then return tfa end
     logged_in = sec:login_user(req, res, user, { authn_via = { "register" } }) == true
   end
   if json then
@@ -502,7 +520,8 @@ function V.confirm_token(sec, req, res, _, json, token)
     -- confirmed one with auto_login_after_confirm, whose new session ends
     -- the request's); the same account stays as it is
     if not (current and current.id == user.id) then
-      if cfg.auto_login_after_confirm then
+      -- a confirmation link is no second factor: such a user signs in
+      if cfg.auto_login_after_confirm and not twofactor.required(sec, user) then
         sec:login_user(req, res, user, { authn_via = { "confirm" } })
       elseif current then
         sec:logout_user(req, res)
@@ -593,7 +612,8 @@ function V.reset_token(sec, req, res, fields, json, token)
   end
   sec.signals:send("password_reset", { user = auth.public_user(user) })
   mail.send(sec, "reset_notice", user, nil)
-  local logged_in = cfg.auto_login_after_reset and
+  -- a reset link is no second factor: a user who has one signs in
+  local logged_in = cfg.auto_login_after_reset and not twofactor.required(sec, user) and
     sec:login_user(req, res, user, { authn_via = { "reset" } }) == true
   if json then
     if logged_in then
@@ -728,6 +748,11 @@ local LINKS = { login_token = true, confirm_token = true }
 local GET_ONLY, GET_POST = { "GET" }, { "GET", "POST" }
 -- a setup's code goes to its state's URL, by POST only (as Flask-Security)
 local POST_ONLY, POST_ONLY_LIST = { tf_setup_token = true }, { "POST" }
+-- Where a GET acts: it signs out, or uses a mailed link (a new one is
+-- even mailed when it has expired). A HEAD there must do none of that:
+-- mail scanners and link previews probe links with HEAD before a person
+-- follows them.
+local ACTS = { logout = true, login_token = true, confirm_token = true, reset_token = true }
 
 local function own_route(sec, path)
   local c = sec._cfg
@@ -751,10 +776,13 @@ end
 
 -- The endpoint modules besides this one: each routes its own paths and
 -- names its handlers and its credential endpoints.
-local MODULES = { twofactor, mfcodes }
+local MODULES = { twofactor, mfcodes, unified }
 for _, m in ipairs(MODULES) do
   for name, fn in pairs(m.handlers) do V[name] = fn end
   for name in pairs(m.CREDENTIAL) do CREDENTIAL[name] = true end
+  for name in pairs(m.POST_ONLY or {}) do POST_ONLY[name] = true end
+  -- a mailed link: consent first, CSRF on its POST, HEAD does nothing
+  for name in pairs(m.LINKS or {}) do LINKS[name], ACTS[name] = true, true end
 end
 
 local function route(sec, path)
@@ -782,12 +810,6 @@ local function allow_list(allowed, has_get)
   list[#list + 1] = "OPTIONS"
   return table.concat(list, ", ")
 end
-
--- Where a GET acts: it signs out, or uses a mailed link (a new one is
--- even mailed when it has expired). A HEAD there must do none of that:
--- mail scanners and link previews probe links with HEAD before a person
--- follows them.
-local ACTS = { logout = true, login_token = true, confirm_token = true, reset_token = true }
 
 -- OPTIONS: the Allow header and no body (as Werkzeug answers it). HEAD: what
 -- GET would answer, headers only; where GET acts, 200 and nothing done.

@@ -56,7 +56,7 @@
 ---@field external_url? string fsec: scheme://host[:port] for links in mail; set it whenever mail is sent (unset: the request's Host, which any client chooses; fsec.new warns)
 ---@field freshness? integer Seconds a primary authentication counts as fresh (-1: always) (default 86400)
 ---@field freshness_grace_period? integer seconds after a reauthentication when freshness is not asked again (default 3600)
----@field identity_attributes? ("email"|"username")[] Attributes a login identity is looked up by, in order (default {"email"})
+---@field identity_attributes? ("email"|"username"|"us_phone_number")[] Attributes a login identity is looked up by, in order (default {"email"}; us_phone_number: unified sign-in's phone)
 ---@field log? fun(level: string, message: string) fsec: function(level, message); default ngx.log or stderr
 ---@field login_lockout_threshold? integer fsec: failed logins within the window that lock an account (0: off) (default 10)
 ---@field login_lockout_window? integer fsec: seconds (default 900)
@@ -76,6 +76,7 @@
 ---@field password_breached_file? string fsec: file of SHA-1 hashes (hex, optionally HASH:count) of breached passwords
 ---@field password_complexity_checker? fun(password: string, user_fields: table): string[]? returns nil when the password is acceptable, else a list of messages
 ---@field password_confirm_required? boolean forms need password_confirm (default true)
+---@field password_required? boolean false (with unified_signin): /register may leave the password out (default true)
 ---@field password_hash? "argon2" scheme of new hashes (argon2id only) (default "argon2")
 ---@field password_hash_caps? {argon2_memory_kib?: integer, argon2_time?: integer, argon2_lanes?: integer, bcrypt_cost?: integer, crypt_rounds?: integer, pbkdf2_rounds?: integer} fsec: most a stored hash may ask for (argon2_memory_kib, argon2_time, argon2_lanes, bcrypt_cost, crypt_rounds, pbkdf2_rounds) (default {})
 ---@field password_hash_options? {argon2?: {time_cost?: integer, memory_cost?: integer, parallelism?: 1}} argon2id time cost, memory in KiB, parallelism (default time 2, 64 MiB, 1)
@@ -127,6 +128,51 @@
 ---@field username_enable? boolean users may have a username (default false)
 ---@field username_required? boolean registration needs a username (default false)
 ---@field verify_url? string endpoint: reauthentication (default "/verify")
+---@field check_tf_required? fun(user: fsec.User): boolean function(user) -> boolean: whether this user must use a second factor (Flask-Security-Too 5.8's hook); an error denies the sign-in (fail closed)
+---@field email_subject_two_factor? string (default "Two-factor Login")
+---@field email_subject_two_factor_rescue? string (default "Two-factor Rescue")
+---@field multi_factor_recovery_codes? boolean (default false)
+---@field multi_factor_recovery_codes_keys? string[] List of keys (>= 16 bytes each, the first encrypts): codes are kept encrypted, so users can see them again; nil: only a salted hash of each is kept
+---@field multi_factor_recovery_codes_n? integer (default 5)
+---@field multi_factor_recovery_codes_url? string (default "/mf-recovery-codes")
+---@field multi_factor_recovery_url? string (default "/mf-recovery")
+---@field phone_region_default? string (default "US")
+---@field send_sms? fun(message: table): boolean? function(message): message = { to (E.164), text, code, kind, user }; nil: the development sender writes it to the mailbox (mail_dir)
+---@field totp_issuer? string The issuer authenticator apps show (required with two_factor or unified_signin)
+---@field totp_secrets? table<string, string> { [tag] = secret }: keys that encrypt TOTP secrets at rest (Flask-Security's TOTP_SECRETS); the numerically (else lexically) largest tag encrypts, the others still decrypt
+---@field two_factor? boolean (default false)
+---@field two_factor_always_validate? boolean false: 'remember' at sign-in sets the tf_validity cookie, which skips the second factor (default true)
+---@field two_factor_authenticator_validity? integer seconds either side of now an authenticator code is accepted (window) (default 120)
+---@field two_factor_enabled_methods? string[] multi-factor setting
+---@field two_factor_login_validity? integer seconds the tf_validity cookie skips the second factor (30 days) (default 2592000)
+---@field two_factor_login_within? integer fsec: seconds between the password and the second factor (the half-signed-in state) (default 600)
+---@field two_factor_mail_validity? integer (default 300)
+---@field two_factor_post_setup_view? string Where a browser goes after a setup (nil: the setup page)
+---@field two_factor_required? boolean Every user must have a second factor (set up at the next sign-in) (default false)
+---@field two_factor_rescue_email? boolean The rescue page may mail a one-time code (default true)
+---@field two_factor_rescue_mail? string Administrator address the rescue page's 'help' mails (nil: no such option)
+---@field two_factor_rescue_url? string (default "/tf-rescue")
+---@field two_factor_select_url? string (default "/tf-select")
+---@field two_factor_setup_url? string (default "/tf-setup")
+---@field two_factor_setup_within? integer seconds a started setup may be completed (default 1800)
+---@field two_factor_sms_validity? integer (default 120)
+---@field two_factor_state_cookie_name? string fsec: the signed cookie of the half-signed-in state (default "fsec_tf")
+---@field two_factor_token_validation_url? string (default "/tf-validate")
+---@field two_factor_validity_cookie_name? string (default "tf_validity")
+---@field unified_signin? boolean (default false)
+---@field us_email_subject? string (default "Verification Code")
+---@field us_enabled_methods? string[] multi-factor setting
+---@field us_mfa_required? string[] First factors after which two-factor still applies
+---@field us_post_setup_view? string multi-factor setting
+---@field us_setup_url? string (default "/us-setup")
+---@field us_setup_within? integer (default 1800)
+---@field us_signin_replaces_login? boolean (default false)
+---@field us_signin_send_code_url? string (default "/us-signin/send-code")
+---@field us_signin_url? string (default "/us-signin")
+---@field us_token_validity? integer (default 120)
+---@field us_verify_link_url? string (default "/us-verify-link")
+---@field us_verify_send_code_url? string (default "/us-verify/send-code")
+---@field us_verify_url? string (default "/us-verify")
 
 ---The configuration module.
 ---@class fsec.config

@@ -176,6 +176,83 @@ function core.shared_counter_get(counter) end
 ---@return integer value the new value
 function core.shared_counter_bump(counter) end
 
+---A new TOTP key: 20 random bytes (libsodium's CSPRNG).
+---@return string key raw bytes
+function core.otp_secret() end
+
+---RFC 4648 Base32, upper-case, padding stripped (how passlib stores keys).
+---@param s string
+---@return string
+function core.base32_encode(s) end
+
+---Base32 read as passlib reads it: either case, 8 for B, 0 for O, spaces
+---ignored, padding optional (but exact when present).
+---@param s string
+---@return string? bytes
+---@return "EINVAL"? code
+function core.base32_decode(s) end
+
+---TOTP options (passlib's defaults; a 120 s window).
+---@class fsec.core.TotpOpts
+---@field step? integer seconds per step, 1..3600 (30)
+---@field digits? integer 6..8 (6)
+---@field window? integer steps on each side of now, 0..50 (4)
+---@field alg? "sha1"|"sha256"|"sha512" ("sha1")
+---@field after? integer only steps above it are accepted (the last one used)
+
+---The TOTP code of time t (liboath).
+---@param key string raw key bytes (1..128)
+---@param t number unix time, seconds (fractions dropped)
+---@param opts? fsec.core.TotpOpts
+---@return string code `digits` ASCII digits
+function core.totp_code(key, t, opts) end
+
+---Check a typed code against every step of the window, in constant time.
+---Whitespace, '-' and '=' are removed first (passlib). On a match, the
+---matched step: keep it and pass it as `opts.after` next time.
+---@param key string raw key bytes (1..128)
+---@param code string as typed
+---@param t number unix time, seconds
+---@param opts? fsec.core.TotpOpts
+---@return integer|false counter the matched step, or false
+---@return "format"|"invalid"|"replayed"? why
+function core.totp_match(key, code, t, opts) end
+
+---A sealing keyring from Flask-Security's TOTP_SECRETS shape. Each secret
+---(>= 16 bytes) is stretched once with argon2id here (about 10 ms each).
+---@param map table<string|integer, string> { [tag] = secret }
+---@return fsec.Keyring? keyring
+---@return string? err names the tag, never the secret
+---@return string? code "EINVAL"
+function core.keyring(map) end
+
+---passlib's enckey v1: PBKDF2-HMAC-SHA256(secret, salt, 2^cost, 48) then
+---AES-256-CTR. No MAC: a wrong secret gives wrong bytes.
+---@param secret string TOTP_SECRETS[tag]
+---@param salt_raw string the Base32-decoded "s"
+---@param ciphertext_raw string the Base32-decoded "k"
+---@param cost integer "c", 1..20
+---@return string? key raw key bytes
+---@return "EINVAL"? code
+function core.passlib_totp_decrypt(secret, salt_raw, ciphertext_raw, cost) end
+
+---Decrypt a Fernet token (the MAC first, in constant time; then, with a
+---ttl, its age).
+---@param key_b64url string base64url of 32 bytes
+---@param token string
+---@param ttl? integer seconds; nil: no age limit
+---@param now? number unix time; nil: the clock
+---@return string? plaintext
+---@return "EAUTH"|"EINVAL"|"EEXPIRED"? code
+function core.fernet_decrypt(key_b64url, token, ttl, now) end
+
+---The QR code of text (level M, 8-bit, case kept) as an SVG document: one
+---<path>, viewBox in modules with a 4-module border, crispEdges.
+---@param text string at most 1024 bytes
+---@return string? svg
+---@return "ETOOLONG"|"ENUL"|"EINVAL"? code
+function core.qr_svg(text) end
+
 ---The C engine: hashing and tokens, keys in guarded memory.
 ---@class fsec.Engine
 local Engine = {}
@@ -250,7 +327,7 @@ function Engine:close() end
 ---@class fsec.Store
 local Store = {}
 
----@param key "id"|"email"|"username"|"fs_uniquifier"|"fs_token_uniquifier"
+---@param key "id"|"email"|"username"|"fs_uniquifier"|"fs_token_uniquifier"|"us_phone_number"
 ---@param value string|integer
 ---@return table? row
 ---@return string? err
@@ -475,5 +552,32 @@ function Store:backend() end
 ---Close the database (idempotent).
 ---@return nil
 function Store:close() end
+
+---A keyring that seals small secrets (TOTP keys) at rest: XChaCha20-
+---Poly1305 under argon2id-stretched keys kept in C.
+---@class fsec.Keyring
+local Keyring = {}
+
+---Seal under the current tag: "$fsec$1$<tag>$<base64url>".
+---@param plaintext string at most 64 KiB
+---@param aad? string data to bind (unsealing must repeat it)
+---@return string sealed
+function Keyring:seal(plaintext, aad) end
+
+---Open a sealed value. The tag says which secret sealed it: when it is
+---not :current(), reseal.
+---@param sealed string
+---@param aad? string
+---@return string? plaintext
+---@return string? tag_or_code the tag, or "EKEY" (tag not in the ring), "EINVAL" (malformed), "EAUTH" (forged, wrong key or aad)
+function Keyring:unseal(sealed, aad) end
+
+---The tag new values are sealed under.
+---@return string
+function Keyring:current() end
+
+---Wipe the keys (idempotent; also on collection and <close>).
+---@return nil
+function Keyring:close() end
 
 return core

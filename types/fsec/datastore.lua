@@ -23,7 +23,7 @@
 local Datastore = {}
 
 ---Find one user by exactly one key (email and username case-insensitive).
----@param query {id?: integer, email?: string, username?: string, fs_uniquifier?: string, fs_token_uniquifier?: string}
+---@param query {id?: integer, email?: string, username?: string, fs_uniquifier?: string, fs_token_uniquifier?: string, us_phone_number?: string}
 ---@return fsec.User? user
 ---@return string? err
 ---@return string? code

@@ -12,10 +12,11 @@
 
 #include "fsec/common.h"
 
-#define FSEC_OTP_SECRET_BYTES 20 /* a new key: the SHA-1 block's digest size */
-#define FSEC_OTP_KEY_MAX 128     /* longest raw key accepted */
-#define FSEC_OTP_CODE_BYTES 9    /* 8 digits at most, and a NUL */
-#define FSEC_OTP_WINDOW_MAX 50   /* steps on each side of now */
+#define FSEC_OTP_SECRET_BYTES 20             /* a new key: the SHA-1 block's digest size */
+#define FSEC_OTP_KEY_MAX 128                 /* longest raw key accepted */
+#define FSEC_OTP_CODE_BYTES 9                /* 8 digits at most, and a NUL */
+#define FSEC_OTP_WINDOW_MAX 50               /* steps on each side of now */
+#define FSEC_OTP_TIME_MAX ((int64_t)1 << 56) /* latest unix time accepted */
 
 typedef enum fsec_otp_alg {
   FSEC_OTP_SHA1 = 0, /* passlib's and every authenticator app's default */
@@ -73,8 +74,8 @@ FSEC_API FSEC_NODISCARD int fsec_base32_decode(const char *s, size_t len,
 
 /* out = the code of key[0..keylen) at unix time t (>= 0): opts->digits
  * ASCII digits and a NUL. opts NULL means the defaults. Returns FSEC_OK,
- * FSEC_EINVAL (a key of 0 or more than FSEC_OTP_KEY_MAX bytes, t < 0, an
- * option out of range) or FSEC_ECRYPTO (liboath failed). */
+ * FSEC_EINVAL (a key of 0 or more than FSEC_OTP_KEY_MAX bytes, t < 0 or
+ * above FSEC_OTP_TIME_MAX, an option out of range) or FSEC_ECRYPTO (liboath failed). */
 FSEC_API FSEC_NODISCARD int fsec_totp_code(const void *key, size_t keylen,
                                            int64_t t,
                                            const fsec_totp_opts *opts,

@@ -198,7 +198,8 @@ typedef enum fsec_user_key {
   FSEC_USER_BY_EMAIL,
   FSEC_USER_BY_USERNAME,
   FSEC_USER_BY_UNIQUIFIER,
-  FSEC_USER_BY_TOKEN_UNIQUIFIER
+  FSEC_USER_BY_TOKEN_UNIQUIFIER,
+  FSEC_USER_BY_US_PHONE_NUMBER /* unified sign-in's identity: E.164, as stored */
 } fsec_user_key;
 
 /* Create a user and its role links in one transaction. Returns FSEC_OK and

@@ -103,6 +103,9 @@ local function lookup(self, key, value)
     return self._users[tonumber(value)]
   end
   local want = value
+  if key == "us_phone_number" and #value > L.uniquifier then -- as the C store checks it
+    return nil, "ETOOLONG: us_phone_number is longer than " .. L.uniquifier .. " bytes", "ETOOLONG"
+  end
   if key == "email" or key == "username" then
     local f, err, code = fold(key, value)
     if not f then return nil, err, code end
