@@ -165,7 +165,7 @@ describe_or_pending("two-factor in the example app in nginx (2 workers)", functi
       s, r = c.call("GET", "/tf-setup")
       assert.equals(200, s)
       assert.same({ "email", "authenticator", "sms", "disable" }, r.tf_available_methods)
-      assert.is_nil(r.tf_primary_method)
+      assert.equals(require("cjson").null, r.tf_primary_method) -- none yet
       local t = os.time()
       -- a wrong code at /tf-setup/<state> enrols nothing
       local s1, r1 = c.call("POST", "/tf-setup", { setup = "authenticator" })
@@ -472,26 +472,43 @@ describe_or_pending("two-factor in the example app in nginx (2 workers)", functi
     end)
   end)
 
-  it("takes a real browser through the two-factor pages, QR code included (headless Chromium)", function()
+  -- node spec/browser/SCRIPT for a new user email: its output (rc=N last);
+  -- a pending test where the browser's parts are missing (nil then).
+  local function browser(script, email, folder)
     local have = helpers.sh("command -v node >/dev/null && test -x /usr/bin/chromium"
       .. " && test -d spec/browser/node_modules/playwright-core && command -v zbarimg >/dev/null")
     if not have then
       if os.getenv("FSEC_REQUIRE_BROWSER") == "1" then error("chromium, node, playwright-core or zbarimg missing") end
-      return pending("chromium, node, playwright-core or zbarimg missing")
+      pending("chromium, node, playwright-core or zbarimg missing")
+      return nil
     end
+    add_user(app, email)
+    local build = os.getenv("FSEC_BUILD_DIR") or "build"
+    local artifacts = (os.getenv("FSEC_ARTIFACTS") or (build .. "/artifacts")) .. "/" .. folder
+    helpers.sh("rm -rf " .. artifacts) -- an earlier run's screenshots prove nothing
+    return example.run(("node spec/browser/%s %s %s %s '%s' 2>&1; echo rc=$?")
+      :format(script, app.base, artifacts, email, PW)), artifacts
+  end
+
+  it("takes a real browser through the two-factor pages, QR code included (headless Chromium)", function()
     run(function()
-      local email = "browser-tf@example.org"
-      add_user(app, email)
-      local build = os.getenv("FSEC_BUILD_DIR") or "build"
-      local artifacts = (os.getenv("FSEC_ARTIFACTS") or (build .. "/artifacts")) .. "/browser-twofactor"
-      helpers.sh("rm -rf " .. artifacts) -- an earlier run's screenshots prove nothing
-      local out = example.run(("node spec/browser/twofactor.mjs %s %s %s '%s' 2>&1; echo rc=$?")
-        :format(app.base, artifacts, email, PW))
+      local out, artifacts = browser("twofactor.mjs", "browser-tf@example.org", "browser-twofactor")
+      if not out then return end
       assert.matches("browser two-factor ok", out, 1, true)
       assert.matches("rc=0", out, 1, true)
       assert.is_true(helpers.sh("test -s " .. artifacts .. "/02-tf-setup-qrcode.png"))
       assert.is_true(helpers.sh("test -s " .. artifacts .. "/qrcode.png"))
       assert.is_true(helpers.sh("test -s " .. artifacts .. "/11-recovery-codes-left.png"))
+    end)
+  end)
+
+  it("takes a real browser through unified sign-in with an authenticator's code (headless Chromium)", function()
+    run(function()
+      local out, artifacts = browser("unified.mjs", "browser-us@example.org", "browser-unified")
+      if not out then return end
+      assert.matches("browser unified sign-in ok", out, 1, true)
+      assert.matches("rc=0", out, 1, true)
+      assert.is_true(helpers.sh("test -s " .. artifacts .. "/us-qrcode.png"))
     end)
   end)
 end)

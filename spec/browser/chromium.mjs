@@ -25,3 +25,23 @@ export async function open(artifacts, options = {}) {
   const expect = (cond, what) => { if (!cond) throw new Error("expected: " + what); };
   return { context, page, shot, expect };
 }
+
+// The example's nginx lets one address post 10 credentials at once and
+// 20 a minute after that (429 with Retry-After past it): a flow that
+// posts more from the one address a browser has waits as a person would,
+// then sends the same request again. The browser sees the answer that
+// came after the wait; the count of waits is returned by the function.
+export async function patient(page) {
+  let waits = 0;
+  await page.route("**/*", async (route) => {
+    if (route.request().method() !== "POST") return route.fallback();
+    for (let i = 0; ; i++) {
+      const response = await route.fetch({ maxRedirects: 0 }); // the browser follows them
+      if (response.status() !== 429 || i === 20) return route.fulfill({ response });
+      waits++;
+      const after = Number(response.headers()["retry-after"] || "2");
+      await new Promise((resolve) => setTimeout(resolve, after * 1000));
+    }
+  });
+  return () => waits;
+}

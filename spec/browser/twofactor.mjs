@@ -7,12 +7,13 @@
 // Screenshots go to the artifacts folder.
 // Usage: node twofactor.mjs BASE_URL ARTIFACTS_DIR EMAIL PASSWORD
 // (a confirmed user without a second factor yet)
-import { open } from "./chromium.mjs";
+import { open, patient } from "./chromium.mjs";
 import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 
 const [base, artifacts, email, password] = process.argv.slice(2);
 const { context, page, shot, expect } = await open(artifacts);
+const waits = await patient(page); // nginx's per-address limit: wait, as a person would
 
 // The TOTP code of a base32 key at unix time t, by oathtool.
 const oath = (key, t) =>
@@ -141,7 +142,7 @@ try {
   await page.goto(base + "/mf-recovery-codes");
   expect((await page.textContent("main")).includes("You have 4 recovery codes left"), "the code used is gone");
   await shot("recovery-codes-left");
-  console.log("browser two-factor ok:", email);
+  console.log("browser two-factor ok:", email, "(waits for the rate limit: " + waits() + ")");
 } catch (e) {
   await shot("failure").catch(() => {});
   console.error("browser two-factor failed:", e.message, "at", page.url());
