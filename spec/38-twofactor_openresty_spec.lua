@@ -459,6 +459,36 @@ describe_or_pending("two-factor in the example app in nginx (2 workers)", functi
     end)
   end)
 
+  it("turns two-factor off only with the CSRF token: another site's form cannot", function()
+    run(function()
+      local email, n = "tf10@example.org", new_net()
+      local c, key, t = enrolled(app, email, n)
+      login(c, email)
+      assert.equals(200, (c.call("POST", "/tf-validate", { code = oath(key, t + 30) })))
+      -- another site's page posts the form with the user's cookies, no token
+      local r = example.request(app, { method = "POST", path = "/tf-setup", jar = c.jar, from = c.from,
+                                       form = "setup=disable", headers = { Origin = "https://evil.example" } })
+      assert.equals(400, r.status)
+      assert.matches("CSRF", r.body)
+      r = example.request(app, { method = "POST", path = "/tf-setup", jar = c.jar, from = c.from,
+                                 json = { setup = "disable" }, headers = { Accept = "application/json" } })
+      assert.equals(400, r.status)
+      local _, g = c.call("GET", "/tf-setup")
+      assert.equals("authenticator", g.tf_primary_method)
+      -- with the token (the user's own page): off
+      assert.equals(200, (c.call("POST", "/tf-setup", { setup = "disable" })))
+      logout(c)
+      local _, l = login(c, email)
+      assert.is_false(l.tf_required)
+    end)
+  end)
+
+  -- Known: an emailed (or texted) code is the TOTP of the user's secret
+  -- now; within the 30 s step of a code already accepted (the setup's,
+  -- or an earlier sign-in's) it is that very code, and the replay guard
+  -- refuses it. The tests above wait for the next step (next_step).
+  pending("an email sign-in within the step of the last accepted code gets a code it can use")
+
   it("refuses HTTP Basic for a user with a second factor", function()
     run(function()
       local email, n = "tf9@example.org", new_net()
