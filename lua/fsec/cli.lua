@@ -424,38 +424,10 @@ function C.db_migrate(args)
   else say(("schema version %d (%s)"):format(report.schema_version, report.backend)) end
 end
 
--- The largest file of keys read (a few lines are expected).
-local SECRET_FILE_MAX = 65536
-
--- The permission bits of path (following links): a number, or nil.
--- Lua has no stat: coreutils' stat, the path quoted for the shell.
-local function file_mode(path)
-  local p = io.popen("stat -L -c %a -- '" .. path:gsub("'", "'\\''") .. "' 2>/dev/null")
-  local out = p and p:read("*a") or ""
-  if p then p:close() end
-  local octal = out:match("^(%d+)%s*$")
-  return octal and tonumber(octal, 8) or nil
-end
-
--- The text of a file of secrets (the source's TOTP_SECRETS or recovery
--- keys). Such keys never come on the command line, which every local
--- user reads in /proc/PID/cmdline and ps; and a file that group or
--- others may read is refused, as ssh refuses such a private key: whoever
--- reads it decrypts every second factor of the source's dump.
+-- A file of secrets (the source's keys), or the command dies saying why.
 local function read_secret_file(path, option)
-  if path:find("\0", 1, true) then die(option .. ": the file name contains a NUL byte") end
-  local mode = file_mode(path)
-  if not mode then die(option .. ": cannot read " .. path) end
-  local group_or_other_read = math.floor(mode / 32) % 2 == 1 or math.floor(mode / 4) % 2 == 1
-  if group_or_other_read then
-    die(("%s: %s may be read by group or others (mode %o): it holds secrets; chmod 600 it"):format(
-      option, path, mode % 4096))
-  end
-  local f, err = io.open(path, "rb")
-  if not f then die(option .. ": " .. tostring(err)) end
-  local text = f:read(SECRET_FILE_MAX + 1) or ""
-  f:close()
-  if #text > SECRET_FILE_MAX then die(("%s: %s is over %d bytes"):format(option, path, SECRET_FILE_MAX)) end
+  local text, err = require("fsec.secretfile").read(path)
+  if not text then die(option .. ": " .. err) end
   return text
 end
 

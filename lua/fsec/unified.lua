@@ -14,6 +14,12 @@
 -- the account's lockout meter before anything is checked, tried as each
 -- code, then as the password (one hash), and given back only when it
 -- verified and no second factor follows (fsec.auth.check_user_password).
+--
+-- Over 600 lines on purpose: one concept, the unified sign-in endpoints,
+-- whose seven handlers share the per-user method helpers (the enabled,
+-- active and set-up methods, the sealed secrets map, sending a chosen
+-- method's code, the passcode check); split by endpoint, those would
+-- become a public module with no caller but these.
 -- @module fsec.unified
 
 local http = require "fsec.http"
