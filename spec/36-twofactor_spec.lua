@@ -247,6 +247,67 @@ describe("two-factor sign-in #quick", function()
     assert.is_string(code)
   end)
 
+  it("mails a code that can be used, even within the step of the last one taken", function()
+    local sec, _, _, maildir = setup{ login_lockout_threshold = 50 }
+    local function last_code()
+      local mail = helpers.mails(maildir)
+      return mail[#mail].text:match("code is: (%d+)"), #mail
+    end
+    local c = ep.signed_in(sec)
+    local _, r = c:call("POST", "/tf-setup", { setup = "email" })
+    local setup_code = last_code()
+    assert.equals(200, (c:call("POST", "/tf-setup/" .. r.tf_state_token, { code = setup_code })).status)
+    -- the same clock: two sign-ins in the setup's step, each with its code
+    local seen = { [setup_code] = true }
+    for _ = 1, 2 do
+      logout(c)
+      c:call("POST", "/login", { email = EMAIL, password = PW })
+      local code = last_code()
+      assert.is_nil(seen[code], "a code mailed twice")
+      seen[code] = true
+      local res = c:call("POST", "/tf-validate", { code = code })
+      assert.equals(200, res.status, res.body)
+      -- and used once
+      logout(c)
+      c:call("POST", "/login", { email = EMAIL, password = PW })
+      assert.equals(400, (c:call("POST", "/tf-validate", { code = code })).status)
+      assert.equals(200, (c:call("POST", "/tf-validate", { code = last_code() })).status)
+    end
+    -- a burst of sends within one step: a code for each step the mail's
+    -- validity allows ahead (300 s: now and 10 steps), then none
+    logout(c)
+    local _, before = last_code()
+    for _ = 1, 14 do c:call("POST", "/login", { email = EMAIL, password = PW }) end
+    local _, after = last_code()
+    assert.is_true(after > before and after - before <= 11, "codes sent: " .. (after - before))
+    c:call("POST", "/login", { email = EMAIL, password = PW })
+    assert.equals(after, select(2, last_code())) -- none now
+    local spare = c:call("POST", "/tf-validate", { code = last_code() })
+    assert.equals(200, spare.status, spare.body) -- the last one mailed is good
+  end)
+
+  it("rescues an authenticator's sign-in by mail at once, with a code the app never shows", function()
+    local sec, _, clock, maildir = setup()
+    local c, key = enrol(sec, clock)
+    clock.now = clock.now - 30 -- the enrolment's step: its code is spent
+    logout(c)
+    c:call("POST", "/login", { email = EMAIL, password = PW })
+    assert.equals(200, (c:call("POST", "/tf-rescue", { help_setup = "email" })).status)
+    local mail = helpers.mails(maildir)
+    local code = mail[#mail].text:match("code is: (%d+)")
+    for k = -4, 4 do assert.not_equals(oath(key, clock.now + 30 * k), code) end
+    -- another browser, past the password, has no rescue: the code is not its
+    local other = api(sec)
+    other:call("POST", "/login", { email = EMAIL, password = PW })
+    assert.equals(400, (other:call("POST", "/tf-validate", { code = code })).status)
+    local res = c:call("POST", "/tf-validate", { code = code })
+    assert.equals(200, res.status, res.body)
+    -- the app's codes still work as before in a later sign-in
+    logout(c)
+    c:call("POST", "/login", { email = EMAIL, password = PW })
+    assert.equals(200, (c:call("POST", "/tf-validate", { code = oath(key, clock.now + 30) })).status)
+  end)
+
   it("remembers the device with tf_validity until the password changes", function()
     local sec, user, clock = setup{ two_factor_always_validate = false }
     local c, key = enrol(sec, clock)

@@ -98,9 +98,38 @@ end
 
 local function now(sec) return floor(sec._clock and sec._clock() or os.time()) end
 
---- The code of a secret now (email and SMS codes).
+--- The code of a secret now.
 function _M.code(sec, raw)
   return core.totp_code(raw, now(sec), { step = _M.STEP, digits = _M.DIGITS })
+end
+
+--- The code to send (mail, SMS) of a secret whose codes are only ever
+-- sent: the code of a time step of its own. The code of now would be,
+-- within the 30 s step of a code already taken, that very code, refused
+-- as a replay (an email sign-in just after the setup, or two in one
+-- step). Each send claims the next step not claimed before, from now up
+-- to validity ahead (ds:otp_advance on a counter of sent steps: atomic,
+-- so two sends at once claim two steps); the codes taken are sent ones,
+-- so a new one is always above the last taken. nil when every step up
+-- to validity ahead is claimed already (a burst of sends): send nothing.
+-- A store failure raises (503).
+function _M.sent_code(sec, user, raw, validity)
+  local auth = require "fsec.auth"
+  local name = "sent:" .. core.digest(raw):sub(1, 16)
+  local step = floor(now(sec) / _M.STEP)
+  for k = 0, ceil(validity / _M.STEP) do
+    if auth.check_store(sec.datastore:otp_advance(user, name, step + k)) then
+      return core.totp_code(raw, (step + k) * _M.STEP, { step = _M.STEP, digits = _M.DIGITS })
+    end
+  end
+  return nil
+end
+
+--- The key of the codes sent for a secret an authenticator app also
+-- shows codes of (two-factor's rescue mail): a key of their own, so that
+-- a sent code is never one of the app's, and each has its own counters.
+function _M.sent_key(raw)
+  return core.digest("fsec sent code", raw)
 end
 
 --- Check a code against a raw secret, once: true, or nil and why

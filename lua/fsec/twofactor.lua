@@ -148,12 +148,17 @@ local function validity_of(sec, method)
 end
 _M.validity_of = validity_of
 
---- Send the current code of raw to the user by method ("email", "sms");
--- authenticator: nothing to send. The mailer or SMS sender runs after
--- the response where the adapter defers work.
+--- Send a code of raw to the user by method ("email", "sms"), a step
+-- of its own (fsec.otp.sent_code); authenticator: nothing to send. The
+-- mailer or SMS sender runs after the response where the adapter defers
+-- work. false when no code could be sent (a burst of sends).
 function _M.send_code(sec, user, method, raw, phone_number)
   if method ~= "email" and method ~= "sms" then return true end
-  local code = otp.code(sec, raw)
+  local code = otp.sent_code(sec, user, raw, validity_of(sec, method))
+  if not code then
+    sec._log("warn", "fsec: no two-factor code sent: too many sent within its validity")
+    return false
+  end
   if method == "email" then
     mail.send_code(sec, "two_factor_instructions", user, code, validity_of(sec, method))
   else
@@ -167,10 +172,14 @@ end
 --- Check a code the user typed against raw (a second factor), metered:
 -- the attempt is reserved on the account's lockout meter first (a locked
 -- account's code is refused unchecked), and given back on success.
--- true, or nil, why.
-function _M.check_code(sec, user, raw, code, method, slot)
+-- rescue: the key of a rescue mail's code (otp.sent_key), tried too
+-- under the same attempt. true, or nil, why.
+function _M.check_code(sec, user, raw, code, method, slot, rescue)
   if not auth.reserve(sec, user) then return nil, "locked" end
   local ok, why = otp.check(sec, user, slot or "tf", raw, code, validity_of(sec, method))
+  if not ok and rescue then
+    ok, why = otp.check(sec, user, slot or "tf", rescue, code, validity_of(sec, "email"))
+  end
   if not ok then
     sec.signals:send("user_failed_authn", { user = auth.public_user(user), auth_type = method, tfa = true })
     return nil, why
@@ -501,7 +510,7 @@ function V.tf_validate(sec, req, res, fields, json)
     if not raw then
       sec._log("error", "fsec: a two-factor secret does not unseal (totp_secrets changed?)")
       form:error("code", "TWO_FACTOR_INVALID_TOKEN")
-    elseif not _M.check_code(sec, user, raw, code, method, "tf") then
+    elseif not _M.check_code(sec, user, raw, code, method, "tf", data.rm == 1 and otp.sent_key(raw) or nil) then
       form:error("code", "TWO_FACTOR_INVALID_TOKEN")
     end
   end
@@ -527,9 +536,18 @@ function V.tf_rescue(sec, req, res, fields, json)
       return res:redirect(options.recovery_code)
     elseif what == "email" and options.email then
       local raw = otp.unseal(cfg, user.tf_totp_secret)
-      if raw then
-        mail.send_code(sec, "two_factor_instructions", user, otp.code(sec, raw), validity_of(sec, "email"))
+      -- an authenticator's secret: the mailed code has a key of its own
+      -- (never one of the app's codes), which this sign-in's state
+      -- remembers to try (rm)
+      local authr = raw and user.tf_primary_method == "authenticator"
+      local code = raw and otp.sent_code(sec, user, authr and otp.sent_key(raw) or raw, validity_of(sec, "email"))
+      if code then
+        mail.send_code(sec, "two_factor_instructions", user, code, validity_of(sec, "email"))
         sec.signals:send("tf_security_token_sent", { user = auth.public_user(user), method = "email" })
+        if authr then
+          data.rm = 1
+          _M.set_state(sec, req, res, data)
+        end
       end
       problem = "email"
     elseif what == "help" and options.help then

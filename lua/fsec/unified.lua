@@ -169,10 +169,15 @@ local function magic_link(sec, base, user, code)
     .. "&code=" .. code
 end
 
---- Send the current code of raw by method. base: links' scheme://host
--- when a magic link goes with an email code (sign-in only).
+--- Send a code of raw by method, a step of its own (fsec.otp.sent_code:
+-- the code of now could be one taken already). base: links'
+-- scheme://host when a magic link goes with an email code (sign-in only).
 function _M.send_code(sec, user, method, raw, phone_number, base)
-  local code = otp.code(sec, raw)
+  local code = otp.sent_code(sec, user, raw, cfg_of(sec).us_token_validity)
+  if not code then
+    sec._log("warn", "fsec: no sign-in code sent: too many sent within its validity")
+    return
+  end
   if method == "email" then
     mail.send_code(sec, "us_instructions", user, code, cfg_of(sec).us_token_validity,
                    base and magic_link(sec, base, user, code) or nil)
