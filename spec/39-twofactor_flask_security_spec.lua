@@ -100,7 +100,8 @@ local function oath(key, t)
 end
 
 local function run_fsec()
-  local app = helpers.app{ clock = true, mail = true, log = "quiet", users = { { email = EMAIL, password = PW, confirmed = true } },
+  local app = helpers.app{ clock = true, mail = true, log = "quiet",
+    users = { { email = EMAIL, password = PW, confirmed = true } },
     extra = { two_factor = true, totp_secrets = { ["1"] = "a-totp-secret-of-some-length" }, totp_issuer = "fsec-test",
               multi_factor_recovery_codes = true, two_factor_rescue_mail = "admin@example.com",
               csrf_enabled = false, logout_methods = { "POST" } } }
@@ -131,7 +132,8 @@ local function run_fsec()
     local r = ok and type(j) == "table" and j.response or nil
     if r and r.tf_authr_key then key = r.tf_authr_key end
     if r and type(r.recovery_codes) == "table" and #r.recovery_codes > 0 then codes = r.recovery_codes end
-    out[#out + 1] = { status = res.status, body = ok and j or nil, location = res.headers and (res.headers.Location or res.headers.location) }
+    local location = res.headers and (res.headers.Location or res.headers.location)
+    out[#out + 1] = { status = res.status, body = ok and j or nil, location = location }
   end
   return out
 end
