@@ -222,17 +222,22 @@ int fsec_password_hash(fsec_engine *e, const char *pw, size_t pwlen, char *out,
  *   argon2 m KiB, t passes (any p): m x (t + 3), since getting and
  *     filling the memory costs about three passes
  *   bcrypt cost c: 100 x 2^c
- *   pbkdf2-sha256: 0.45 a round, pbkdf2-sha512: 0.9 a round
- *   sha256-crypt: 0.4 a round, sha512-crypt: 0.45 a round */
+ *   pbkdf2-sha256: 0.72 a round, pbkdf2-sha512: 1.44 a round
+ *   sha256-crypt: 0.64 a round, sha512-crypt: 0.72 a round
+ * The SHA-based factors were raised 1.6x (2026-12): on a 2-core machine
+ * with fast memory, where argon2 (the unit) runs 2.5x faster than the
+ * first machine, they measured 2.7-3.4x the model, past the factor of 3
+ * spec/73 allows; 1.6x puts both machines within it, erring on the side
+ * of counting a legacy hash costlier (the budget refuses sooner). */
 static double argon2_units(double m, double t) { return m * (t + 3); }
 
 static double legacy_units(int scheme, uint32_t param) {
   switch (scheme) {
   case FSEC_SCHEME_BCRYPT: return 100.0 * (double)(1ull << param);
-  case FSEC_SCHEME_PBKDF2_SHA256: return 0.45 * param;
-  case FSEC_SCHEME_PBKDF2_SHA512: return 0.9 * param;
-  case FSEC_SCHEME_SHA256_CRYPT: return 0.4 * param;
-  case FSEC_SCHEME_SHA512_CRYPT: return 0.45 * param;
+  case FSEC_SCHEME_PBKDF2_SHA256: return 0.72 * param;
+  case FSEC_SCHEME_PBKDF2_SHA512: return 1.44 * param;
+  case FSEC_SCHEME_SHA256_CRYPT: return 0.64 * param;
+  case FSEC_SCHEME_SHA512_CRYPT: return 0.72 * param;
   default: return 0; /* plaintext: one digest */
   }
 }
