@@ -33,7 +33,7 @@ TEST="lua-busted python3-flask-security python3-flask-sqlalchemy
 # The Debian packages (debian/, scripts/build-deb.sh); spec/check-deb.sh
 # builds them and installs them in a fresh Debian 12 root (debootstrap;
 # ss of iproute2 finds a free port for the example there).
-DEB="debhelper dpkg-dev fakeroot"
+DEB="build-essential debhelper dpkg-dev fakeroot"  # build-essential: dpkg-checkbuilddeps requires it
 DEB_CHECK="$DEB debootstrap iproute2"
 # Fuzzing: libFuzzer (clang) and AFL++, for scripts/fuzz.sh and
 # scripts/fuzz-afl.sh.
