@@ -131,7 +131,25 @@ local function require_user(sec, req, res)
   return user
 end
 
+-- The signed-in user, when the sign-in is recent enough to change
+-- credentials (Flask-Security's change_password, tf-setup, us-setup,
+-- mf-recovery-codes: a sign-in within `freshness`, else 401 and /verify
+-- first). A token passes, as FRESHNESS_ALLOW_AUTH_TOKEN lets it there,
+-- and Basic always is fresh. nil when res holds the refusal.
+local function fresh_user(sec, req, res)
+  local user = require_user(sec, req, res)
+  if not user then return nil end
+  local via = sec:authn_via(req)
+  if via == "session" or via == "remember" then
+    local cfg = sec._cfg
+    local spec = { auth = { "session" }, within = cfg.freshness, grace = cfg.freshness_grace_period }
+    if not sec:check(req, spec, res) then return nil end
+  end
+  return user
+end
+
 _M.now = now
+_M.fresh_user = fresh_user
 _M.within_text = within_text
 _M.payload = payload
 _M.wants_token = wants_token

@@ -146,13 +146,8 @@ _M.handlers = V
 
 function V.mf_recovery_codes(sec, req, res, _, json)
   local cfg = sec._cfg
-  local user = A.require_user(sec, req, res)
+  local user = A.fresh_user(sec, req, res)
   if not user then return res end
-  local via = sec:authn_via(req)
-  if via == "session" or via == "remember" then
-    local spec = { auth = { "session" }, within = cfg.freshness, grace = cfg.freshness_grace_period }
-    if not sec:check(req, spec, res) then return res end
-  end
   if req.method == "POST" then
     local codes = {}
     for i = 1, cfg.multi_factor_recovery_codes_n do codes[i] = _M.new_code() end

@@ -436,18 +436,7 @@ end
 -- /us-setup
 ------------------------------------------------------------------------
 
--- A signed-in user changing the setup must have signed in recently.
-local function fresh_user(sec, req, res)
-  local user = A.require_user(sec, req, res)
-  if not user then return nil end
-  local via = sec:authn_via(req)
-  if via == "session" or via == "remember" then
-    local cfg = cfg_of(sec)
-    local spec = { auth = { "session" }, within = cfg.freshness, grace = cfg.freshness_grace_period }
-    if not sec:check(req, spec, res) then return nil end
-  end
-  return user
-end
+local fresh_user = A.fresh_user
 
 local function setup_info(sec, user)
   return { identity_attributes = sec:get_identity_attributes(), available_methods = cfg_of(sec).us_enabled_methods,

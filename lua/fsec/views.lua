@@ -626,19 +626,9 @@ function V.reset_token(sec, req, res, fields, json, token)
 end
 
 function V.change(sec, req, res, fields, json)
-  local user = require_user(sec, req, res)
+  -- Flask-Security's change_password wants a recent sign-in
+  local user = A.fresh_user(sec, req, res)
   if not user then return res end
-  -- Flask-Security's change_password wants a sign-in within `freshness`
-  -- (else /verify first); a token passes, as FRESHNESS_ALLOW_AUTH_TOKEN
-  -- lets it there, and Basic always is fresh
-  local via = sec:authn_via(req)
-  if via == "session" or via == "remember" then
-    local cfg = sec._cfg
-    local fresh = { auth = { "session" }, within = cfg.freshness, grace = cfg.freshness_grace_period }
-    if not sec:check(req, fresh, res) then
-      return res
-    end
-  end
   if req.method == "GET" then
     if json then
       return json_ok(sec, req, res, { user = payload(sec, user, false), active_password = user.password ~= nil })
