@@ -63,12 +63,7 @@ local function run_peer()
   return cjson.decode(peer.run("fs_us_app.py", {}, cjson.encode(SCENARIO)))
 end
 
-local function oath(key, t)
-  local p = assert(io.popen(("oathtool --totp -b %s -N @%d"):format(key:gsub("-", ""), t)))
-  local code = p:read("*l")
-  p:close()
-  return code
-end
+local oath = helpers.oath
 
 local function run_fsec()
   local maildir = helpers.tmpdir() .. "/us-compat-mail"

@@ -14,23 +14,11 @@ local TF = {
   two_factor = true, totp_secrets = { ["1"] = "a-totp-secret-of-some-length" }, totp_issuer = "fsec-test",
   multi_factor_recovery_codes = true, two_factor_rescue_mail = "admin@example.com",
 }
-local function with(extra)
-  local t = {}
-  for k, v in pairs(TF) do t[k] = v end
-  for k, v in pairs(extra or {}) do t[k] = v end
-  return t
-end
+local function with(extra) return helpers.merged(TF, extra) end
 local base_setup = ep.setup_for("tf.db", "quiet")
 local function setup(extra) return base_setup(with(extra)) end
 
--- The code of a base32 key (dashes allowed) at time t, by oathtool.
-local function oath(key, t)
-  local p = assert(io.popen(("oathtool --totp -b %s -N @%d"):format(key:gsub("-", ""), t)))
-  local code = p:read("*l")
-  p:close()
-  assert(code and code:match("^%d%d%d%d%d%d$"), "oathtool gave no code")
-  return code
-end
+local oath = helpers.oath
 
 -- Sign in with the password and enrol an authenticator; returns the
 -- client (signed in) and the key.

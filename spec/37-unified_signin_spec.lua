@@ -15,22 +15,11 @@ local US = {
   unified_signin = true, two_factor = true, totp_secrets = { ["1"] = "a-totp-secret-of-some-length" },
   totp_issuer = "fsec-test", identity_attributes = { "email", "us_phone_number" },
 }
-local function with(extra)
-  local t = {}
-  for k, v in pairs(US) do t[k] = v end
-  for k, v in pairs(extra or {}) do t[k] = v end
-  return t
-end
+local function with(extra) return helpers.merged(US, extra) end
 local base_setup = ep.setup_for("us.db", "quiet")
 local function setup(extra) return base_setup(with(extra)) end
 
-local function oath(key, t)
-  local p = assert(io.popen(("oathtool --totp -b %s -N @%d"):format(key:gsub("-", ""), t)))
-  local code = p:read("*l")
-  p:close()
-  assert(code and code:match("^%d%d%d%d%d%d$"), "oathtool gave no code")
-  return code
-end
+local oath = helpers.oath
 
 -- The last message of the mailbox: its code, and its magic link's query.
 local function last_code(maildir)

@@ -19,14 +19,7 @@ local NEW_PW = "staple battery horse"
 local SETTINGS = '{"login_lockout_window":6}'
 local THRESHOLD = 10
 
---- The code of a base32 key (dashes allowed) at time t, by oathtool.
-local function oath(key, t)
-  local p = assert(io.popen(("oathtool --totp -b %s -N @%d"):format(key:gsub("-", ""), t)))
-  local code = p:read("*l")
-  p:close()
-  assert(code and code:match("^%d%d%d%d%d%d$"), "oathtool gave no code")
-  return code
-end
+local oath = helpers.oath
 
 -- Each test signs in from addresses of its own (127.0.N.x): nginx's
 -- per-address limits (one credential POST at a time, 20 a minute after

@@ -91,13 +91,7 @@ local function run_peer()
   return cjson.decode(peer.run("fs_tf_app.py", {}, cjson.encode(peer_scenario())))
 end
 
--- The code of a base32 key at time t, by oathtool.
-local function oath(key, t)
-  local p = assert(io.popen(("oathtool --totp -b %s -N @%d"):format(key:gsub("-", ""), t)))
-  local code = p:read("*l")
-  p:close()
-  return assert(code and code:match("^%d%d%d%d%d%d$"), "oathtool gave no code")
-end
+local oath = helpers.oath
 
 local function run_fsec()
   local app = helpers.app{ clock = true, mail = true, log = "quiet",
