@@ -9,7 +9,6 @@ local escape = require("fsec.http").html_escape
 
 local concat = table.concat
 local ipairs = ipairs
-local pairs = pairs
 
 local field, form = pages.field, pages.form
 
@@ -18,13 +17,7 @@ local _M = { _VERSION = "0.1.0" }
 local METHOD_LABEL = { email = "Email a code", authenticator = "Authenticator app", sms = "Text message (SMS)",
                        disable = "Turn two-factor off" }
 
--- ctx with another form action (a page with two forms)
-local function with_action(ctx, action)
-  local t = {}
-  for k, v in pairs(ctx) do t[k] = v end
-  t.action = action
-  return t
-end
+local with_action, errors_of = pages.with_action, pages.errors_of
 
 local function code_field(ctx)
   return field(ctx, "code", "Code", "text", "one-time-code")
@@ -57,8 +50,7 @@ local function setup(ctx)
       escape(m), ctx.chosen == m and " checked" or "", escape(METHOD_LABEL[m] or m))
   end
   radios[#radios + 1] = "</fieldset>"
-  local errs = ctx.field_errors and ctx.field_errors.setup or {}
-  for _, e in ipairs(errs) do radios[#radios + 1] = '<p class="error" role="alert">' .. escape(e) .. "</p>" end
+  radios[#radios + 1] = errors_of(ctx, "setup")
   local inner = concat(radios) .. field(ctx, "phone", "Phone number (for text messages)", "text", "tel")
   out[#out + 1] = form(ctx, inner, "Set up")
   return "Two-factor setup", concat(out)

@@ -10,6 +10,7 @@ local escape = require("fsec.http").html_escape
 
 local concat = table.concat
 local ipairs = ipairs
+local pairs = pairs
 
 
 local _M = { _VERSION = "0.1.0" }
@@ -157,8 +158,25 @@ _M.PAGES = {
 }
 
 
--- the building blocks, for the pages of other modules (fsec.mfpages)
-_M.field, _M.form, _M.links = field, form, links
+-- A copy of ctx whose forms post to another action (a page with two forms).
+local function with_action(ctx, action)
+  local t = {}
+  for k, v in pairs(ctx) do t[k] = v end
+  t.action = action
+  return t
+end
+
+-- The errors of a field the page draws itself (radios, say), as field does.
+local function errors_of(ctx, name)
+  local out = {}
+  for _, e in ipairs(ctx.field_errors and ctx.field_errors[name] or {}) do
+    out[#out + 1] = '<p class="error" role="alert">' .. escape(e) .. "</p>"
+  end
+  return concat(out)
+end
+
+-- the building blocks, for the pages of other modules (fsec.mfpages, fsec.uspages)
+_M.field, _M.form, _M.links, _M.with_action, _M.errors_of = field, form, links, with_action, errors_of
 
 
 --- Render a page: the application's renderer first, then the built-in.

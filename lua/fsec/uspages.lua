@@ -8,7 +8,6 @@ local escape = require("fsec.http").html_escape
 
 local concat = table.concat
 local ipairs = ipairs
-local pairs = pairs
 
 local field, form = pages.field, pages.form
 
@@ -19,20 +18,7 @@ local LABEL = { email = "Email", authenticator = "Authenticator app", sms = "Tex
 
 local function label(m) return escape(LABEL[m] or m) end
 
-local function with_action(ctx, action)
-  local t = {}
-  for k, v in pairs(ctx) do t[k] = v end
-  t.action = action
-  return t
-end
-
-local function errors_of(ctx, name)
-  local out = {}
-  for _, e in ipairs(ctx.field_errors and ctx.field_errors[name] or {}) do
-    out[#out + 1] = '<p class="error" role="alert">' .. escape(e) .. "</p>"
-  end
-  return concat(out)
-end
+local with_action, errors_of = pages.with_action, pages.errors_of
 
 -- The "send me a code" choice: radios of the code methods and a button
 -- that posts the same form to the send-code endpoint (formaction).
