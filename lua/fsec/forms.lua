@@ -107,6 +107,23 @@ function Form:email(name)
   return shown
 end
 
+--- A username field as registration checks it (and /change-username):
+-- at most the store's length, and one the store can fold into its
+-- case-insensitive key (valid UTF-8, no '@', no control character:
+-- fsec.core.fold_username), else USERNAME_ILLEGAL_CHARACTERS; absent:
+-- USERNAME_NOT_PROVIDED when required, else nil.
+function Form:username(name, required)
+  name = name or "username"
+  local v, bad = self:string(name, core.LIMITS.username)
+  if bad then return nil end
+  if not v then
+    if required then self:error(name, "USERNAME_NOT_PROVIDED") end
+    return nil
+  end
+  if not core.fold_username(v) then return self:error(name, "USERNAME_ILLEGAL_CHARACTERS") and nil end
+  return v
+end
+
 --- A password field, kept exactly (spaces included); required: only
 -- spaces count as not provided (Flask-Security's DataRequired).
 function Form:password(name)

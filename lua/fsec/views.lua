@@ -399,12 +399,7 @@ function V.register(sec, req, res, fields, json)
   local form = forms.new(sec, fields)
   local email = form:email()
   local username
-  if cfg.username_enable then
-    local bad
-    username, bad = form:string("username", core.LIMITS.username)
-    if not username and not bad and cfg.username_required then form:error("username", "USERNAME_NOT_PROVIDED")
-    elseif username and not core.fold_username(username) then form:error("username", "USERNAME_ILLEGAL_CHARACTERS") end
-  end
+  if cfg.username_enable then username = form:username("username", cfg.username_required) end
   local existing = email and auth.check_store(ds:find_user{ email = email })
   if existing and not cfg.return_generic_responses then
     form:error("email", "EMAIL_ALREADY_ASSOCIATED", { email = email })
