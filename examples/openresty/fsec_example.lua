@@ -70,6 +70,8 @@ function _M.config(prefix)
     -- (scripts/serve-example.sh sets it from the port)
     external_url = external_url,
     registerable = true, confirmable = true, recoverable = true, changeable = true,
+    -- a new address by a link mailed to it (/change-email)
+    change_email = true,
     -- FSEC_GENERIC_RESPONSES=1: Flask-Security's generic responses (no
     -- answer tells whether an account exists)
     return_generic_responses = os.getenv("FSEC_GENERIC_RESPONSES") == "1",
@@ -220,7 +222,8 @@ function _M.home()
   if user.is_authenticated then
     -- the Admin link for admins only: others would get a 403
     body = ("<p>Signed in as <strong>%s</strong>.</p><nav><a href=\"/profile\">Profile</a>"
-      .. "%s<a href=\"/change\">Change password</a></nav>{{sign-out}}"):format(escape(user.email),
+      .. "%s<a href=\"/change\">Change password</a><a href=\"/change-email\">Change email</a></nav>"
+      .. "{{sign-out}}"):format(escape(user.email),
       user:has_role("admin") and '<a href="/admin">Admin</a>' or "")
   else
     body = '<p>Welcome to the fsec example.</p><nav><a href="/login">Sign in</a>'

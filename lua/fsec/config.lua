@@ -500,6 +500,21 @@ _M.schema = {
   post_confirm_view = { type = "string", check = view },
   post_reset_view = { type = "string", check = view },
   post_change_view = { type = "string", check = view },
+
+  -- account changes (Flask-Security-Too 5.5; fsec.changeemail)
+  change_email = { type = "boolean", default = false,
+    description = "/change-email: a signed-in user changes their address, confirmed by a link to the new one" },
+  change_email_url = { type = "string", default = "/change-email", check = path,
+    description = "endpoint; its confirmation links are change_email_url/<token>" },
+  change_email_within = { type = "number", default = 7200, check = int_range(60, 2^31),
+    description = "seconds a change-email link is valid (2 hours)" },
+  change_email_subject = { type = "string", default = "Confirm your new email address", check = header_text },
+  email_subject_change_email_notice = { type = "string", default = "Your email address has been changed",
+    check = header_text, description = "fsec: subject of the notice to the old address after a change" },
+  post_change_email_view = { type = "string", check = view,
+    description = "redirect after a confirmed change of email (nil: post_login_view)" },
+  change_email_error_view = { type = "string", check = view,
+    description = "redirect after a bad or expired change-email link (nil: change_email_url)" },
   logout_methods = { type = "table", default = { "POST" },
     check = string_list({ GET = true, POST = true }),
     description = "GET is Flask-Security 5.8's default too; POST alone (5.9) resists logout CSRF" },
@@ -713,10 +728,10 @@ local ENDPOINT_KEYS = { "login_url", "logout_url", "register_url", "reset_url",
                         "two_factor_token_validation_url", "two_factor_rescue_url", "two_factor_select_url",
                         "multi_factor_recovery_codes_url", "multi_factor_recovery_url", "us_signin_url",
                         "us_signin_send_code_url", "us_setup_url", "us_verify_url", "us_verify_send_code_url",
-                        "us_verify_link_url" }
+                        "us_verify_link_url", "change_email_url" }
 -- Endpoints whose mailed links are URL/<token>, and the feature that routes them.
 local TOKEN_ENDPOINTS = { { "login_url", "passwordless" }, { "reset_url", "recoverable" },
-                          { "confirm_url", "confirmable" } }
+                          { "confirm_url", "confirmable" }, { "change_email_url", "change_email" } }
 
 -- Each endpoint has its own URL: two equal ones would route one flow to
 -- the other (confirm links read as reset tokens), and none may lie where

@@ -138,10 +138,23 @@ function _M.deliver_now(sec, kind, user, link)
 end
 
 
+-- A message of fsec's own text to an address, with its link (if any)
+-- as the X-Fsec-Link header and an anchor in the HTML part.
+local function text_message(sec, kind, to, subject, text, link)
+  return { to = to, from = sec._cfg.email_sender, subject = subject, kind = kind, text = text, link = link,
+           html = "<p>" .. html_escape(text):gsub("\n", "<br>\n") .. "</p>"
+             .. (link and ('<p><a href="' .. html_escape(link) .. '">' .. html_escape(link) .. "</a></p>") or "") }
+end
+
+--- Send a message of the caller's text to an address, now (for work
+-- that is already deferred, as fsec.changeemail's link).
+function _M.deliver_text_now(sec, kind, to, subject, text, link)
+  return deliver(sec, text_message(sec, kind, to, subject, text, link))
+end
+
 -- A message of fsec's own text (codes, rescue), sent as _M.send does.
 local function send_text(sec, kind, to, subject, text)
-  local msg = { to = to, from = sec._cfg.email_sender, subject = subject, kind = kind, text = text,
-                html = "<p>" .. html_escape(text):gsub("\n", "<br>\n") .. "</p>" }
+  local msg = text_message(sec, kind, to, subject, text)
   local defer = sec._defer
   if defer then
     defer(function() return deliver(sec, msg) end)
@@ -173,6 +186,12 @@ function _M.send_rescue(sec, to, user)
   local text = format("The user %s cannot sign in with their second factor (%s) and asks for help.\n",
                       user.email, tostring(user.tf_primary_method))
   return send_text(sec, "two_factor_rescue", to, sec._cfg.email_subject_two_factor_rescue, text)
+end
+
+--- Send a message of the caller's text to an address, as _M.send does
+-- (after the response where the adapter defers work).
+function _M.send_text(sec, kind, to, subject, text)
+  return send_text(sec, kind, to, subject, text)
 end
 
 --- Send a code by SMS through the application's send_sms(message),

@@ -21,6 +21,7 @@ local throttle = require "fsec.throttle"
 local twofactor = require "fsec.twofactor"
 local mfcodes = require "fsec.mfcodes"
 local unified = require "fsec.unified"
+local changeemail = require "fsec.changeemail"
 local datastore = require "fsec.datastore"
 local must = datastore.must
 local A = require "fsec.answer"
@@ -761,7 +762,7 @@ end
 
 -- The endpoint modules besides this one: each routes its own paths and
 -- names its handlers and its credential endpoints.
-local MODULES = { twofactor, mfcodes, unified }
+local MODULES = { twofactor, mfcodes, unified, changeemail }
 for _, m in ipairs(MODULES) do
   for name, fn in pairs(m.handlers) do V[name] = fn end
   for name in pairs(m.CREDENTIAL) do CREDENTIAL[name] = true end

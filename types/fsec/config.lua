@@ -10,7 +10,7 @@
 ---@field subject string
 ---@field text string plain-text body
 ---@field html string? HTML body
----@field kind string which mail: "welcome", "welcome_confirm", "welcome_existing", "welcome_existing_username", "confirm", "reset", "reset_notice", "change_notice" or "login"
+---@field kind string which mail: "welcome", "welcome_confirm", "welcome_existing", "welcome_existing_username", "confirm", "reset", "reset_notice", "change_notice", "login", "change_email_instructions" or "change_email_notice"
 ---@field link string? the link the mail carries, when it carries one
 
 ---The configuration of `fsec.new{...}`: Flask-Security's setting names in
@@ -23,6 +23,11 @@
 ---@field auto_login_after_confirm? boolean sign the user in when a confirmation link is used (default false)
 ---@field auto_login_after_reset? boolean sign the user in after a password reset (default false)
 ---@field cache_control? string|false Cache-Control of every answer of fsec's endpoints (Flask-Security-Too 5.8's CACHE_CONTROL); false: none (default "private, no-store")
+---@field change_email? boolean /change-email: a signed-in user changes their address, confirmed by a link to the new one (default false)
+---@field change_email_error_view? string redirect after a bad or expired change-email link (nil: change_email_url)
+---@field change_email_subject? string subject of the change-email link (default "Confirm your new email address")
+---@field change_email_url? string endpoint: change email; its links are change_email_url/<token> (default "/change-email")
+---@field change_email_within? integer seconds a change-email link is valid (default 7200)
 ---@field change_url? string endpoint: change password (default "/change")
 ---@field changeable? boolean enable the change-password endpoint (default false)
 ---@field clock? fun(): number fsec: function returning the time in seconds (tests)
@@ -40,6 +45,8 @@
 ---@field database_max_pages? integer fsec: cap on the database size in pages (max_page_count)
 ---@field database_connect_timeout? integer fsec: PostgreSQL: ms a connection may take before 'store unreachable' (503)
 ---@field database_statement_timeout? integer fsec: PostgreSQL: ms a statement or lock wait may take (0: no limit)
+---@field email_subject_change_email_notice? string fsec: subject of the notice to the old address (default "Your email address has been changed")
+---@field post_change_email_view? string redirect after a confirmed change of email (nil: post_login_view)
 ---@field revocation_interval? number fsec.openresty: seconds between two reads of the revocation epoch
 ---@field database_mmap_bytes? integer fsec: SQLite mmap_size (default 0)
 ---@field database_synchronous? "FULL"|"NORMAL" fsec: SQLite synchronous (NORMAL may lose the last commits on power loss) (default "FULL")
