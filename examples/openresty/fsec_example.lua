@@ -70,7 +70,9 @@ function _M.config(prefix)
     -- (scripts/serve-example.sh sets it from the port)
     external_url = external_url,
     registerable = true, confirmable = true, recoverable = true, changeable = true,
-    -- a new address by a link mailed to it (/change-email)
+    -- a new address by a link mailed to it (/change-email); usernames and
+    -- their recovery and change come with username_enable (off here:
+    -- FSEC_EXAMPLE_CONFIG turns them on)
     change_email = true,
     -- FSEC_GENERIC_RESPONSES=1: Flask-Security's generic responses (no
     -- answer tells whether an account exists)

@@ -501,7 +501,7 @@ _M.schema = {
   post_reset_view = { type = "string", check = view },
   post_change_view = { type = "string", check = view },
 
-  -- account changes (Flask-Security-Too 5.5; fsec.changeemail)
+  -- account changes (Flask-Security-Too 5.5/5.6; fsec.changeemail, fsec.username)
   change_email = { type = "boolean", default = false,
     description = "/change-email: a signed-in user changes their address, confirmed by a link to the new one" },
   change_email_url = { type = "string", default = "/change-email", check = path,
@@ -515,6 +515,19 @@ _M.schema = {
     description = "redirect after a confirmed change of email (nil: post_login_view)" },
   change_email_error_view = { type = "string", check = view,
     description = "redirect after a bad or expired change-email link (nil: change_email_url)" },
+  username_recovery = { type = "boolean", default = false,
+    description = "/recover-username: mail an account's username to its address (needs username_enable)" },
+  username_recovery_url = { type = "string", default = "/recover-username", check = path },
+  email_subject_username_recovery = { type = "string", default = "Your requested username", check = header_text },
+  change_username = { type = "boolean", default = false,
+    description = "/change-username: a signed-in user changes their username (needs username_enable)" },
+  change_username_url = { type = "string", default = "/change-username", check = path },
+  post_change_username_view = { type = "string", check = view,
+    description = "redirect after a change of username (nil: post_login_view)" },
+  send_username_change_email = { type = "boolean", default = true,
+    description = "mail the user when their username changes" },
+  email_subject_username_change_notice = { type = "string", default = "Your username has been changed",
+    check = header_text },
   logout_methods = { type = "table", default = { "POST" },
     check = string_list({ GET = true, POST = true }),
     description = "GET is Flask-Security 5.8's default too; POST alone (5.9) resists logout CSRF" },
@@ -728,7 +741,8 @@ local ENDPOINT_KEYS = { "login_url", "logout_url", "register_url", "reset_url",
                         "two_factor_token_validation_url", "two_factor_rescue_url", "two_factor_select_url",
                         "multi_factor_recovery_codes_url", "multi_factor_recovery_url", "us_signin_url",
                         "us_signin_send_code_url", "us_setup_url", "us_verify_url", "us_verify_send_code_url",
-                        "us_verify_link_url", "change_email_url" }
+                        "us_verify_link_url", "change_email_url", "username_recovery_url",
+                        "change_username_url" }
 -- Endpoints whose mailed links are URL/<token>, and the feature that routes them.
 local TOKEN_ENDPOINTS = { { "login_url", "passwordless" }, { "reset_url", "recoverable" },
                           { "confirm_url", "confirmable" }, { "change_email_url", "change_email" } }
@@ -864,6 +878,10 @@ local function entity_checks(c)
   if not ok then return nil, msg end
   ok, msg = mf_checks(c)
   if not ok then return nil, msg end
+  -- as Flask-Security-Too: the username features need usernames
+  for _, k in ipairs{ "username_recovery", "change_username" } do
+    if c[k] and not c.username_enable then return nil, k .. " needs username_enable" end
+  end
   if c.password_length_min > c.password_length_max then
     return nil, "password_length_min (" .. c.password_length_min .. ") is above password_length_max ("
       .. c.password_length_max .. "): no password could be set"

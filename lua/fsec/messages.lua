@@ -85,10 +85,12 @@ _M.DEFAULT = {
   US_SPECIFY_IDENTITY = "You must specify a valid identity to sign in",
   USE_CODE = "Use this code to sign in: %(code)s.",
   GENERIC_US_SIGNIN = "If that identity is in our system, you were sent a code.",
-  -- change of email (Flask-Security-Too 5.5's texts)
+  -- account changes (Flask-Security-Too 5.5/5.6's texts)
   CHANGE_EMAIL_EXPIRED = "Confirmation must be completed within %(within)s. Please start over.",
   CHANGE_EMAIL_CONFIRMED = "Change of email address confirmed",
   CHANGE_EMAIL_SENT = "Instructions to confirm your new email address have been sent to %(email)s.",
+  USERNAME_RECOVERY_REQUEST = "If registered, your username will be sent to your email.",
+  USERNAME_CHANGE = "You successfully changed your username",
   FIELD_REQUIRED = "This field is required.",
   INVALID_CHOICE = "Not a valid choice.",
   CSRF_MISSING = "The CSRF token is missing.",

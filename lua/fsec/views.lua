@@ -22,6 +22,7 @@ local twofactor = require "fsec.twofactor"
 local mfcodes = require "fsec.mfcodes"
 local unified = require "fsec.unified"
 local changeemail = require "fsec.changeemail"
+local username_mod = require "fsec.username"
 local datastore = require "fsec.datastore"
 local must = datastore.must
 local A = require "fsec.answer"
@@ -762,7 +763,7 @@ end
 
 -- The endpoint modules besides this one: each routes its own paths and
 -- names its handlers and its credential endpoints.
-local MODULES = { twofactor, mfcodes, unified, changeemail }
+local MODULES = { twofactor, mfcodes, unified, changeemail, username_mod }
 for _, m in ipairs(MODULES) do
   for name, fn in pairs(m.handlers) do V[name] = fn end
   for name in pairs(m.CREDENTIAL) do CREDENTIAL[name] = true end

@@ -10,7 +10,7 @@
 ---@field subject string
 ---@field text string plain-text body
 ---@field html string? HTML body
----@field kind string which mail: "welcome", "welcome_confirm", "welcome_existing", "welcome_existing_username", "confirm", "reset", "reset_notice", "change_notice", "login", "change_email_instructions" or "change_email_notice"
+---@field kind string which mail: "welcome", "welcome_confirm", "welcome_existing", "welcome_existing_username", "confirm", "reset", "reset_notice", "change_notice", "login", "change_email_instructions", "change_email_notice", "username_recovery" or "username_change_notice"
 ---@field link string? the link the mail carries, when it carries one
 
 ---The configuration of `fsec.new{...}`: Flask-Security's setting names in
@@ -29,6 +29,8 @@
 ---@field change_email_url? string endpoint: change email; its links are change_email_url/<token> (default "/change-email")
 ---@field change_email_within? integer seconds a change-email link is valid (default 7200)
 ---@field change_url? string endpoint: change password (default "/change")
+---@field change_username? boolean /change-username: a signed-in user changes their username (needs username_enable) (default false)
+---@field change_username_url? string endpoint: change username (default "/change-username")
 ---@field changeable? boolean enable the change-password endpoint (default false)
 ---@field clock? fun(): number fsec: function returning the time in seconds (tests)
 ---@field confirm_email_within? integer seconds (5 days) (default 432000)
@@ -46,7 +48,10 @@
 ---@field database_connect_timeout? integer fsec: PostgreSQL: ms a connection may take before 'store unreachable' (503)
 ---@field database_statement_timeout? integer fsec: PostgreSQL: ms a statement or lock wait may take (0: no limit)
 ---@field email_subject_change_email_notice? string fsec: subject of the notice to the old address (default "Your email address has been changed")
+---@field email_subject_username_change_notice? string subject of the username change notice (default "Your username has been changed")
+---@field email_subject_username_recovery? string subject of the username mail (default "Your requested username")
 ---@field post_change_email_view? string redirect after a confirmed change of email (nil: post_login_view)
+---@field post_change_username_view? string redirect after a change of username (nil: post_login_view)
 ---@field revocation_interval? number fsec.openresty: seconds between two reads of the revocation epoch
 ---@field database_mmap_bytes? integer fsec: SQLite mmap_size (default 0)
 ---@field database_synchronous? "FULL"|"NORMAL" fsec: SQLite synchronous (NORMAL may lose the last commits on power loss) (default "FULL")
@@ -114,6 +119,7 @@
 ---@field secret_key string|string[] required. Token signing key (>= 32 bytes), or a list of at most 8: the first signs, all verify
 ---@field security_payload? fun(user: fsec.User): table function(user) -> table: the `user` object of JSON answers (default {})
 ---@field send_mail? fun(message: fsec.MailMessage) function(message): message = { to, subject, text, html, kind, link }
+---@field send_username_change_email? boolean mail the user when their username changes (default true)
 ---@field session_cookie_domain? string Domain of the cookies (a plain host name)
 ---@field session_cookie_httponly? boolean HttpOnly cookies (default true)
 ---@field session_cookie_name? string name of the session cookie (default "session")
@@ -133,6 +139,8 @@
 ---@field unauthorized_view? string Where browsers are sent when forbidden; nil answers 403
 ---@field url_prefix? string prefix of every endpoint URL (default "")
 ---@field username_enable? boolean users may have a username (default false)
+---@field username_recovery? boolean /recover-username: mail an account its username (needs username_enable) (default false)
+---@field username_recovery_url? string endpoint: recover username (default "/recover-username")
 ---@field username_required? boolean registration needs a username (default false)
 ---@field verify_url? string endpoint: reauthentication (default "/verify")
 ---@field check_tf_required? fun(user: fsec.User): boolean function(user) -> boolean: whether this user must use a second factor (Flask-Security-Too 5.8's hook); an error denies the sign-in (fail closed)
