@@ -154,6 +154,27 @@ describe("/change-email #quick", function()
     assert.equals(200, (c:call("POST", "/change-email", { email = "new@example.com" })).status)
   end)
 
+  it("a token passes only within freshness of its sign-in (Too's fs_paa)", function()
+    local sec, _, clock, maildir = setup{ freshness = 600, freshness_grace_period = 0 }
+    local _, r = api(sec):call("POST", "/login", { email = EMAIL, password = PW }, { include_auth_token = "" })
+    local h = { ["authentication-token"] = r.user.authentication_token }
+    local t = api(sec)
+    clock.now = clock.now + 599
+    assert.equals(200, (t:call("POST", "/change-email", { email = "new@example.com" }, nil, h)).status)
+    clock.now = clock.now + 2
+    local res
+    res, r = t:call("POST", "/change-email", { email = "newer@example.com" }, nil, h)
+    assert.equals(401, res.status); assert.is_true(r.reauth_required)
+    assert.same({ "You must reauthenticate to access this endpoint" }, r.errors)
+    assert.equals(1, #kinds(maildir, "change_email_instructions"))
+    -- freshness = -1: never asked
+    local lax, _, lclock = setup{ freshness = -1 }
+    _, r = api(lax):call("POST", "/login", { email = EMAIL, password = PW }, { include_auth_token = "" })
+    lclock.now = lclock.now + 86400 * 30
+    assert.equals(200, (api(lax):call("POST", "/change-email", { email = "new@example.com" }, nil,
+                                      { ["authentication-token"] = r.user.authentication_token })).status)
+  end)
+
   it("a session's POST without its CSRF token is refused before anything is mailed", function()
     local sec, _, _, maildir = setup()
     local c = signed_in(sec)

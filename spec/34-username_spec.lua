@@ -210,7 +210,7 @@ describe("/change-username #quick", function()
     end)
   end
 
-  it("wants a fresh sign-in, a session's CSRF token, and a signed-in user", function()
+  it("wants a fresh sign-in (session or token), a session's CSRF token, and a signed-in user", function()
     local sec, u, clock = setup{ freshness = 600, freshness_grace_period = 0 }
     local res, r = api(sec):call("POST", "/change-username", { username = "other" })
     assert.equals(401, res.status); assert.same({ "You must sign in to view this resource." }, r.errors)
@@ -220,8 +220,13 @@ describe("/change-username #quick", function()
     res, r = c:call("POST", "/change-username", { username = "other" })
     assert.equals(400, res.status); assert.same({ "The CSRF token is missing." }, r.errors)
     c.csrf = token
+    local _, t = api(sec):call("POST", "/login", { email = EMAIL, password = PW }, { include_auth_token = "" })
+    local h = { ["authentication-token"] = t.user.authentication_token }
     clock.now = clock.now + 601
     res, r = c:call("POST", "/change-username", { username = "other" })
+    assert.equals(401, res.status); assert.is_true(r.reauth_required)
+    -- a token, too, only within freshness of its sign-in
+    res, r = api(sec):call("POST", "/change-username", { username = "other" }, nil, h)
     assert.equals(401, res.status); assert.is_true(r.reauth_required)
     assert.equals("matt", name_of(sec, u))
   end)

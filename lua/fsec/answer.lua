@@ -135,15 +135,28 @@ end
 -- credentials (Flask-Security's change_password, tf-setup, us-setup,
 -- mf-recovery-codes: a sign-in within `freshness`, else 401 and /verify
 -- first). A token passes, as FRESHNESS_ALLOW_AUTH_TOKEN lets it there,
--- and Basic always is fresh. nil when res holds the refusal.
-local function fresh_user(sec, req, res)
+-- and Basic always is fresh. With token_age, a token passes only when it
+-- was minted (at its sign-in: the token's `a`) within `freshness`, as
+-- Flask-Security-Too reads the fs_paa a token carries: the account
+-- changes that move an account elsewhere (its email) ask that of a
+-- token, which may have leaked long after its sign-in. nil when res
+-- holds the refusal.
+local function fresh_user(sec, req, res, token_age)
   local user = require_user(sec, req, res)
   if not user then return nil end
   local via = sec:authn_via(req)
+  local cfg = sec._cfg
   if via == "session" or via == "remember" then
-    local cfg = sec._cfg
     local spec = { auth = { "session" }, within = cfg.freshness, grace = cfg.freshness_grace_period }
     if not sec:check(req, spec, res) then return nil end
+  elseif via == "token" and token_age and cfg.freshness >= 0 then
+    local _, _, data = auth.authenticate(sec, req, { "token" })
+    local minted = type(data) == "table" and data.a
+    if type(minted) ~= "number" or now(sec) - minted >= cfg.freshness then
+      -- a token is never "fresh" to sec:check: its 401 reauth_required
+      sec:check(req, { auth = { "token" }, within = cfg.freshness, grace = 0 }, res)
+      return nil
+    end
   end
   return user
 end
