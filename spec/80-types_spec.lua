@@ -83,7 +83,11 @@ local function runtime_functions(obj)
       end
     end
     local mt = debug.getmetatable(t)
-    t = type(mt) == "table" and type(mt.__index) == "table" and mt.__index or nil
+    local idx = type(mt) == "table" and mt.__index or nil
+    -- an __index function (fsec.User: computed is_active) names its
+    -- methods table in __methods
+    if type(idx) == "function" then idx = mt.__methods end
+    t = type(idx) == "table" and idx or nil
   end
   return out
 end

@@ -121,7 +121,7 @@ function _M.public_user(user)
   for k, v in pairs(user) do
     if not PRIVATE_FIELDS[k] then t[k] = v end
   end
-  return userlib.user(t)
+  return userlib.user(t, userlib.origin(user))
 end
 
 
@@ -568,7 +568,8 @@ _M.methods = Security
 -- @tparam[opt] Response res to refresh the session cookie on
 function Security:current_user(req, res)
   local user = _M.authenticate(self, req, self._cfg.auth_mechanisms, res)
-  return user or userlib.anonymous
+  if user then return userlib.bind(user, self) end
+  return userlib.anonymous
 end
 
 

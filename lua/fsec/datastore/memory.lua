@@ -95,7 +95,7 @@ local function snapshot(self, row)
     end
   end
   table.sort(u.roles)
-  return userlib.user(u)
+  return userlib.user(u, self)
 end
 
 local function lookup(self, key, value)

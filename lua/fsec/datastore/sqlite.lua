@@ -58,7 +58,7 @@ local check_user = base.check_user
 function SQLite:find_user(query)
   local key, value = base.one_key(query, "find_user")
   local row, err, code = self._store:find_user(key, value)
-  if row then return userlib.user(row) end
+  if row then return userlib.user(row, self) end
   if code == "ENOTFOUND" then return nil end
   return nil, err, code
 end
@@ -257,7 +257,7 @@ function SQLite:each_user(role)
     if row == nil and err then error(err, 2) end
     if not row then return nil end
     after = row.id
-    return userlib.user(row)
+    return userlib.user(row, self)
   end
 end
 
@@ -315,7 +315,7 @@ function SQLite:find_user_by_session(sid, uq)
   check_string(sid, "find_user_by_session", "argument #1")
   check_string(uq, "find_user_by_session", "argument #2")
   local row, err, code = self._store:find_user_by_session(sid, uq, now(self))
-  if row then return userlib.user(row) end
+  if row then return userlib.user(row, self) end
   if code == "ENOTFOUND" then return nil end
   return nil, err, code
 end
