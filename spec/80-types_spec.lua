@@ -204,10 +204,11 @@ describe("types/ (LuaLS stubs) #quick", function()
     assert.are.same({}, ghosts)
   end)
 
-  it("declare the datastore interface: fsec.datastore.METHODS, on both stores", function()
-    local methods = require("fsec.datastore").METHODS
+  it("declare the datastore interface: fsec.datastore.METHODS (and OPTIONAL), on both stores", function()
+    local base = require("fsec.datastore")
     local want, got = {}, classes["fsec.Datastore"].functions
-    for _, m in ipairs(methods) do want[m] = true end
+    for _, m in ipairs(base.METHODS) do want[m] = true end
+    for _, m in ipairs(base.OPTIONAL) do want[m] = true end
     assert.are.same(sorted_keys(want), sorted_keys(got))
     for _, obj in ipairs({ ds, memory }) do
       local have = runtime_functions(obj)

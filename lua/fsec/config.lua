@@ -448,6 +448,9 @@ _M.schema = {
     description = "fsec: absolute seconds a session lasts" },
   remember_cookie_duration = { type = "number", default = 2592000, check = int_range(60, 2^31),
     description = "fsec: seconds a remember cookie lasts (30 days)" },
+  session_data_max_bytes = { type = "number", default = 16384,
+    check = int_range(0, require("fsec.core").LIMITS.session_data),
+    description = "fsec: most bytes of a session's data (sec:set_session_data, JSON); 0: none may be kept" },
   max_body_bytes = { type = "number", default = 65536, check = int_range(256, 2^30),
     description = "fsec: request bodies above this are refused" },
 

@@ -320,6 +320,18 @@ function SQLite:find_user_by_session(sid, uq)
   return nil, err, code
 end
 
+function SQLite:get_session_data(sid)
+  check_string(sid, "get_session_data", "argument #1")
+  return self._store:session_data(sid, now(self))
+end
+
+function SQLite:set_session_data(sid, data, version)
+  check_string(sid, "set_session_data", "argument #1")
+  check_string(data, "set_session_data", "argument #2", true)
+  version = base.whole(version, "set_session_data", "argument #3")
+  return self._store:set_session_data(sid, data, version, now(self))
+end
+
 function SQLite:delete_session(sid)
   check_string(sid, "delete_session", "argument #1")
   return self._store:delete_session(sid)

@@ -227,6 +227,10 @@ for _, name in ipairs(datastore.METHODS) do
     Remote[name] = function(self, ...) return call(self, name, ...) end
   end
 end
+-- the thread's store (fsec.datastore.sqlite) has the optional ones
+for _, name in ipairs(datastore.OPTIONAL) do
+  Remote[name] = function(self, ...) return call(self, name, ...) end
+end
 for _, name in ipairs{ "get_meta", "add_meta", "revocation_epoch", "backend", "integrity_check",
                        "schema_version" } do
   Remote[name] = function(self, ...) return call(self, name, ...) end
