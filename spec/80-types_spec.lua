@@ -155,6 +155,7 @@ describe("types/ (LuaLS stubs) #quick", function()
     ["fsec.Store"] = store,
     ["fsec.Keyring"] = assert(core.keyring{ ["1"] = "types-keyring-secret" }),
     ["fsec.config"] = require "fsec.config",
+    ["fsec.flaskconf"] = require "fsec.flaskconf",
     ["fsec.user"] = require "fsec.user",
     ["fsec.User"] = user,
     ["fsec.Role"] = role,

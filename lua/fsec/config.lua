@@ -889,6 +889,25 @@ function _M.validate(user)
   if type(user) ~= "table" then
     return nil, "configuration must be a table, got " .. type(user)
   end
+  -- Flask-Security's names (SECURITY_LOGIN_URL, ...): fsec keys, or a
+  -- refusal naming fsec's way (fsec.flaskconf); a bad value names the key
+  -- as it was given
+  local err, names
+  user, err, names = require("fsec.flaskconf").translate(user, _M.schema)
+  if not user then return nil, err end
+  local c
+  c, err = _M.check(user)
+  if not c and names then
+    local key = err:match("^([%w_]+):")
+    if key and names[key] then err = names[key] .. " (fsec's " .. key .. ")" .. err:sub(#key + 1) end
+  end
+  return c, err
+end
+
+
+--- Validate a configuration in fsec's own names (what validate does
+-- after translating Flask-Security's).
+function _M.check(user)
   local unknown = {}
   for k in pairs(user) do
     if _M.RENAMED[k] then

@@ -186,6 +186,13 @@ local config = {}
 ---@return string? err what is wrong, naming the key
 function config.validate(user) end
 
+---Validate a configuration in fsec's own names only (validate runs it
+---after translating Flask-Security's names, fsec.flaskconf).
+---@param user fsec.Config
+---@return table? config the validated copy, or nil
+---@return string? err what is wrong, naming the key
+function config.check(user) end
+
 ---A read-only view of a validated configuration (what `sec.config` is).
 ---@param c table
 ---@return table
