@@ -167,6 +167,21 @@ describe("Flask-Security settings: the table #quick", function()
     assert(#missing == 0, table.concat(missing, "\n"))
   end)
 
+  it("sends template settings to pages the render hook really gets", function()
+    local pages = require "fsec.pages"
+    require "fsec.mfpages"
+    require "fsec.uspages"
+    local n = 0
+    for _, row in ipairs(flask.ROWS) do
+      local page = row.refuse and row.refuse:match("draw page '([%w_]+)'")
+      if page then
+        n = n + 1
+        assert.is_function(pages.PAGES[page], "SECURITY_" .. row[1] .. " names page " .. page .. ", which fsec lacks")
+      end
+    end
+    assert.is_true(n >= 15, "template rows: " .. n)
+  end)
+
   it("maps only to keys fsec.config has; every key of fsec.config is on the page", function()
     local bad = {}
     for _, row in ipairs(flask.ROWS) do

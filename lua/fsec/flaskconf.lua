@@ -101,8 +101,10 @@ local function view_or_endpoint(default)
 end
 
 local TEMPLATE = "fsec's pages are built in: give render = function(page, context) to draw page '%s' yourself"
-local function template(name, page, v3)
-  return { name, v3 = v3, same = { "security/" .. page .. ".html" }, refuse = TEMPLATE:format(page) }
+-- file: the template's file name in Flask-Security; page: the name fsec's
+-- render hook gets for the same page
+local function template(name, file, page, v3)
+  return { name, v3 = v3, same = { "security/" .. file .. ".html" }, refuse = TEMPLATE:format(page) }
 end
 
 local SALT = "fsec's own tokens name their purpose in the signed data and take no salt"
@@ -139,7 +141,8 @@ _M.ROWS = {
   { "FLASH_MESSAGES", v3 = true, same = { true },
     refuse = "fsec's pages always show their messages; JSON clients get them in the body" },
   { "RETURN_GENERIC_RESPONSES", key = "return_generic_responses" },
-  { "USE_REGISTER_V2", same = { true }, refuse = "fsec's /register is Too's version 2 form" },
+  { "USE_REGISTER_V2", same = { true },
+    refuse = "fsec has one /register form (email, password, password_confirm, username)" },
   { "I18N_DOMAIN", v3 = true, same = { "flask_security" }, refuse = "translate with messages = { KEY = text }" },
   { "I18N_DIRNAME", same = { "builtin" }, refuse = "translate with messages = { KEY = text }" },
   { "EMAIL_VALIDATOR_ARGS", same = NONE,
@@ -270,27 +273,26 @@ _M.ROWS = {
   { "WAN_POST_REGISTER_VIEW", same = { ".wan_register" }, refuse = NO_WEBAUTHN },
 
   -- templates
-  template("FORGOT_PASSWORD_TEMPLATE", "forgot_password", true),
-  template("LOGIN_USER_TEMPLATE", "login_user", true),
-  template("REGISTER_USER_TEMPLATE", "register_user", true),
-  template("RESET_PASSWORD_TEMPLATE", "reset_password", true),
-  template("CHANGE_PASSWORD_TEMPLATE", "change_password", true),
-  template("SEND_CONFIRMATION_TEMPLATE", "send_confirmation", true),
-  template("SEND_LOGIN_TEMPLATE", "send_login", true),
-  template("VERIFY_TEMPLATE", "verify"),
-  template("TWO_FACTOR_VERIFY_CODE_TEMPLATE", "two_factor_verify_code"),
-  template("TWO_FACTOR_SETUP_TEMPLATE", "two_factor_setup"),
-  template("TWO_FACTOR_SELECT_TEMPLATE", "two_factor_select"),
+  template("FORGOT_PASSWORD_TEMPLATE", "forgot_password", "forgot", true),
+  template("LOGIN_USER_TEMPLATE", "login_user", "login", true),
+  template("REGISTER_USER_TEMPLATE", "register_user", "register", true),
+  template("RESET_PASSWORD_TEMPLATE", "reset_password", "reset", true),
+  template("CHANGE_PASSWORD_TEMPLATE", "change_password", "change", true),
+  template("SEND_CONFIRMATION_TEMPLATE", "send_confirmation", "confirm", true),
+  template("SEND_LOGIN_TEMPLATE", "send_login", "login", true),
+  template("VERIFY_TEMPLATE", "verify", "verify"),
+  template("TWO_FACTOR_VERIFY_CODE_TEMPLATE", "two_factor_verify_code", "tf_validate"),
+  template("TWO_FACTOR_SETUP_TEMPLATE", "two_factor_setup", "tf_setup"),
+  { "TWO_FACTOR_SELECT_TEMPLATE", same = { "security/two_factor_select.html" },
+    refuse = "fsec has one second factor per user, so no page to choose one (/tf-select answers as Too does then)" },
   { "CHANGE_EMAIL_TEMPLATE", same = { "security/change_email.html" }, refuse = NOT_YET },
   { "CHANGE_USERNAME_TEMPLATE", same = { "security/change_username.html" }, refuse = NOT_YET },
-  { "MULTI_FACTOR_RECOVERY_CODES_TEMPLATE", same = { "security/mf_recovery_codes.html" },
-    refuse = TEMPLATE:format("mf_recovery_codes") },
-  { "MULTI_FACTOR_RECOVERY_TEMPLATE", same = { "security/mf_recovery.html" },
-    refuse = TEMPLATE:format("mf_recovery") },
+  template("MULTI_FACTOR_RECOVERY_CODES_TEMPLATE", "mf_recovery_codes", "mf_recovery_codes"),
+  template("MULTI_FACTOR_RECOVERY_TEMPLATE", "mf_recovery", "mf_recovery"),
   { "USERNAME_RECOVERY_TEMPLATE", same = { "security/recover_username.html" }, refuse = NOT_YET },
-  template("US_SIGNIN_TEMPLATE", "us_signin"),
-  template("US_SETUP_TEMPLATE", "us_setup"),
-  template("US_VERIFY_TEMPLATE", "us_verify"),
+  template("US_SIGNIN_TEMPLATE", "us_signin", "us_signin"),
+  template("US_SETUP_TEMPLATE", "us_setup", "us_setup"),
+  template("US_VERIFY_TEMPLATE", "us_verify", "us_verify"),
   { "WAN_REGISTER_TEMPLATE", same = { "security/wan_register.html" }, refuse = NO_WEBAUTHN },
   { "WAN_SIGNIN_TEMPLATE", same = { "security/wan_signin.html" }, refuse = NO_WEBAUTHN },
   { "WAN_VERIFY_TEMPLATE", same = { "security/wan_verify.html" }, refuse = NO_WEBAUTHN },
@@ -356,7 +358,8 @@ _M.ROWS = {
   -- freshness
   { "FRESHNESS", key = "freshness", convert = duration, note = "seconds (a timedelta in Too); -1: never asked" },
   { "FRESHNESS_GRACE_PERIOD", key = "freshness_grace_period", convert = duration, note = "seconds" },
-  { "FRESHNESS_ALLOW_AUTH_TOKEN", same = { true }, refuse = "a token request always passes freshness in fsec" },
+  { "FRESHNESS_ALLOW_AUTH_TOKEN", same = { true },
+    refuse = "fsec's endpoints that want a fresh sign-in (/change, /tf-setup, ...) always let an auth token through" },
 
   -- CSRF
   { "CSRF_PROTECT_MECHANISMS", key = "csrf_protect_mechanisms", note = "fsec's default leaves out token" },
