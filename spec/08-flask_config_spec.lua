@@ -167,6 +167,19 @@ describe("Flask-Security settings: the table #quick", function()
     assert(#missing == 0, table.concat(missing, "\n"))
   end)
 
+  it("refuses no setting fsec now has under the same name (a key added since: map the row)", function()
+    local stale = {}
+    for _, row in ipairs(flask.ROWS) do
+      local lower = row[1]:lower()
+      if row.refuse and config.schema[lower] and not row.differs then
+        stale[#stale + 1] = "SECURITY_" .. row[1] .. " is refused, but fsec.config now has " .. lower
+          .. ": make its row { \"" .. row[1] .. "\", key = \"" .. lower .. "\" } in lua/fsec/flaskconf.lua"
+          .. " (or mark it differs = true), and its line in docs/configuration.md"
+      end
+    end
+    assert(#stale == 0, table.concat(stale, "\n"))
+  end)
+
   it("sends template settings to pages the render hook really gets", function()
     local pages = require "fsec.pages"
     require "fsec.mfpages"

@@ -125,7 +125,8 @@ local USERNAMES = NOT_YET .. ": fsec takes usernames of 1..64 bytes that fold (f
 -- Flask-Security-Too's groups. A row is { NAME, key = fsec key,
 -- convert = fn(v) -> value | nil, msg, note = text } or { NAME,
 -- same = { values fsec's behaviour matches }, refuse = why, and fsec's
--- way }. v3 = true: a key of Flask-Security 3.0.
+-- way, differs = true when fsec has a key of the lower-case name that
+-- means something else }. v3 = true: a key of Flask-Security 3.0.
 _M.ROWS = {
   -- core, blueprint, i18n
   { "ANONYMOUS_USER_DISABLED", same = { false },
@@ -364,7 +365,7 @@ _M.ROWS = {
   -- CSRF
   { "CSRF_PROTECT_MECHANISMS", key = "csrf_protect_mechanisms", note = "fsec's default leaves out token" },
   { "CSRF_IGNORE_UNAUTH_ENDPOINTS", key = "csrf_ignore_unauth_endpoints" },
-  { "CSRF_COOKIE_NAME", same = NONE,
+  { "CSRF_COOKIE_NAME", same = NONE, differs = true,
     refuse = NOT_YET .. ": fsec's CSRF token is bound to the session (csrf_cookie_name names its own cookie)" },
   { "CSRF_COOKIE", same = NONE, refuse = NOT_YET .. " (a JS-readable CSRF cookie)" },
   { "CSRF_HEADER", same = { "X-XSRF-Token" }, refuse = NOT_YET .. ": fsec reads X-CSRF-Token" },

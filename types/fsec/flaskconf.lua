@@ -13,6 +13,7 @@
 ---@field note? string
 ---@field same? any[] values for which fsec does what Flask-Security would (accepted, ignored)
 ---@field refuse? string why not, and fsec's way
+---@field differs? boolean fsec has a key of the lower-case name that means something else
 
 ---@class fsec.flaskconf
 ---@field ROWS fsec.flaskconf.Row[] every Flask-Security 3.0 and Too 5.8 setting, in Too's groups
