@@ -463,6 +463,7 @@ end
 for k, fn in pairs(auth.methods) do Security[k] = fn end
 for k, fn in pairs(authz.methods) do Security[k] = fn end
 for k, fn in pairs(views.methods) do Security[k] = fn end
+for k, fn in pairs(require("fsec.sessiondata").methods) do Security[k] = fn end
 
 
 --- The engine settings of a validated configuration (for adapters that

@@ -28,7 +28,7 @@ local NONE = { false }
 
 local SECONDS = { second = 1, minute = 60, hour = 3600, day = 86400, week = 604800 }
 
---- A duration as Flask writes it ("5 days", "30 minutes") or seconds.
+-- A duration as Flask writes it ("5 days", "30 minutes") or seconds.
 local function duration(v)
   if type(v) == "number" then return v end
   if type(v) == "string" then
@@ -121,7 +121,7 @@ local MAIL = "every mail goes through send_mail(message): leave out message.kind
 local USERNAMES = NOT_YET .. ": fsec takes usernames of 1..64 bytes that fold (fsec.core.fold_username)"
 
 
---- The table: one row per Flask-Security name (without SECURITY_), in
+-- The table: one row per Flask-Security name (without SECURITY_), in
 -- Flask-Security-Too's groups. A row is { NAME, key = fsec key,
 -- convert = fn(v) -> value | nil, msg, note = text } or { NAME,
 -- same = { values fsec's behaviour matches }, refuse = why, and fsec's
@@ -482,6 +482,7 @@ end
 -- or refused; fsec-spelled names of refused rows (`login_user_template`)
 -- are refused with the same message. Other keys pass as they are.
 -- @tparam table user the table given to fsec.new
+-- @tparam table schema fsec.config.schema (fsec's own keys)
 -- @treturn table|nil a new table (user itself when no Flask name is in it)
 -- @treturn string|nil the message naming the key
 -- @treturn table|nil fsec key -> the Flask name it was given as
