@@ -295,6 +295,7 @@ static void push_limits(lua_State *L) {
       {"attempt_key", FSEC_ATTEMPT_KEY_MAX},
       {"meta", FSEC_META_MAX},
       {"otp_method", FSEC_OTP_METHOD_MAX},
+      {"session_data", FSEC_SESSION_DATA_MAX},
   };
   size_t i;
   lua_createtable(L, 0, (int)(sizeof limits / sizeof limits[0]));

@@ -501,6 +501,43 @@ static int lfsec_store_find_user_by_session(lua_State *L) {
   return 1;
 }
 
+/* store:session_data(sid, now) -> data|false, version | nil (no live
+ * session) | nil, msg, code */
+static int lfsec_store_session_data(lua_State *L) {
+  fsec_store *s = check_store(L);
+  size_t len, dlen = 0;
+  const char *sid = lfsec_checkstring(L, 2, &len), *data = NULL;
+  int64_t version = 0;
+  int rc = fsec_store_session_data_get(s, sid, len, lfsec_optint(L, 3, 0),
+                                       &data, &dlen, &version);
+  if (rc == FSEC_ENOTFOUND) {
+    lua_pushnil(L);
+    return 1;
+  }
+  if (rc != FSEC_OK) return fail(L, s, rc);
+  if (data)
+    lua_pushlstring(L, data, dlen);
+  else
+    lua_pushboolean(L, 0);
+  lua_pushinteger(L, (lua_Integer)version);
+  return 2;
+}
+
+/* store:set_session_data(sid, data|nil, version, now) -> written */
+static int lfsec_store_set_session_data(lua_State *L) {
+  fsec_store *s = check_store(L);
+  size_t len, dlen = 0;
+  const char *sid = lfsec_checkstring(L, 2, &len);
+  const char *data = opt_string(L, 3, &dlen);
+  int changed = 0;
+  int rc = fsec_store_session_data_set(s, sid, len, data, dlen,
+                                       lfsec_optint(L, 4, 0),
+                                       lfsec_optint(L, 5, 0), &changed);
+  if (rc != FSEC_OK) return fail(L, s, rc);
+  lua_pushboolean(L, changed);
+  return 1;
+}
+
 /* ---- roles ------------------------------------------------------------ */
 
 /* store:create_role(name, description|nil, permissions_csv|nil, now) -> id */
@@ -797,6 +834,8 @@ static const luaL_Reg lfsec_store_methods[] = {
     {"delete_session", lfsec_store_delete_session},
     {"delete_user_sessions", lfsec_store_delete_user_sessions},
     {"find_user_by_session", lfsec_store_find_user_by_session},
+    {"session_data", lfsec_store_session_data},
+    {"set_session_data", lfsec_store_set_session_data},
     {"begin", lfsec_store_begin},
     {"begin_deferred", lfsec_store_begin_deferred},
     {"wal_path", lfsec_store_wal_path},

@@ -175,6 +175,9 @@ function _M.new(cfg)
   }, Security)
   -- throttling's counters (fsec.throttle): this process's memory until an
   -- adapter gives a shared backend (fsec.openresty: an ngx.shared dict)
+  -- users read from this datastore answer user:get_auth_token() with
+  -- this instance (fsec.user)
+  if ds then require("fsec.user").adopt(ds, self) end
   local clock = self._clock or os.time
   self._limiter = ratelimit.new(ratelimit.memory(clock), clock)
   return self
@@ -460,6 +463,7 @@ end
 for k, fn in pairs(auth.methods) do Security[k] = fn end
 for k, fn in pairs(authz.methods) do Security[k] = fn end
 for k, fn in pairs(views.methods) do Security[k] = fn end
+for k, fn in pairs(require("fsec.sessiondata").methods) do Security[k] = fn end
 
 
 --- The engine settings of a validated configuration (for adapters that

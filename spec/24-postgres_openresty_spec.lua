@@ -61,6 +61,23 @@ describe_or_pending("the example app on PostgreSQL", function()
     assert.equals("1", out:match("%d+"))
   end)
 
+  it("keeps a session's data in PostgreSQL, through the thread pool, for both workers", function()
+    local _, c = login()
+    assert.equals(200, (c.call("POST", "/notes", { note = "kept in pg" })))
+    for _ = 1, 6 do -- both workers, each through its own datastore jobs
+      local s, r = c.call("GET", "/notes")
+      assert.equals(200, s)
+      assert.same({ "kept in pg" }, r.notes)
+    end
+    local ok, out = postgres.psql(pg, "select count(*) from sessions where data like '%kept in pg%'")
+    assert.is_true(ok, out)
+    assert.equals("1", out:match("%d+"))
+    assert.equals(200, (c.call("POST", "/logout", {})))
+    ok, out = postgres.psql(pg, "select count(*) from sessions where data like '%kept in pg%'")
+    assert.is_true(ok, out)
+    assert.equals("0", out:match("%d+"))
+  end)
+
   it("sees a revocation made outside nginx within revocation_interval", function()
     local token = login()
     assert.equals(200, token_status(token).status) -- cached now, in one worker or both

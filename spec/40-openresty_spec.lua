@@ -743,4 +743,37 @@ describe_or_pending("the example app in nginx", function()
       end
     end)
   end)
+
+  it("keeps a session's data in the store: both workers read it, a sign-out ends it (/notes)", function()
+    with_app({ workers = 2 }, function(app)
+      local c = example.api(app, { jar = app.dir .. ".notes.jar" })
+      assert.equals(200, (c.call("POST", "/login", { email = "admin@example.org", password = admin_password(app) })))
+      assert.equals(200, (c.call("POST", "/notes", { note = "first" })))
+      local s, r = c.call("POST", "/notes", { note = "second \"quoted\" </script>" })
+      assert.equals(200, s)
+      assert.equals(2, r.count)
+      -- a bad note is refused, and nothing is kept of it
+      assert.equals(400, (c.call("POST", "/notes", { note = ("x"):rep(201) })))
+      for _ = 1, 8 do -- spread over the workers: each reads what the other wrote
+        s, r = c.call("GET", "/notes")
+        assert.equals(200, s)
+        assert.same({ "first", "second \"quoted\" </script>" }, r.notes)
+      end
+      -- nothing of it is in a cookie
+      assert.is_nil(read(c.jar):find("first", 1, true))
+      -- another session of the same user has its own (none)
+      local other = example.api(app, { jar = app.dir .. ".notes2.jar" })
+      assert.equals(200, (other.call("POST", "/login", { email = "admin@example.org", password = admin_password(app) })))
+      assert.equals(0, select(2, other.call("GET", "/notes")).count)
+      -- signed out: the old cookies, replayed, reach nothing
+      local old = app.dir .. ".notes-old.jar"
+      helpers.sh("cp " .. c.jar .. " " .. old)
+      assert.equals(200, (c.call("POST", "/logout", {})))
+      assert.equals(401, (http(app, "GET", "/notes", { jar = old, headers = { Accept = "application/json" } })))
+      -- signed in again (a new CSRF token first: the old one was the session's): a new session, no notes
+      c = example.api(app, { jar = c.jar })
+      assert.equals(200, (c.call("POST", "/login", { email = "admin@example.org", password = admin_password(app) })))
+      assert.equals(0, select(2, c.call("GET", "/notes")).count)
+    end)
+  end)
 end)

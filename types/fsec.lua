@@ -347,6 +347,23 @@ function Security:end_other_sessions(req, res, user, rotate) end
 ---@return string? code
 function Security:mark_fresh(req, res) end
 
+---The application's data of the request's signed-in session (Flask's
+---`session`), as a new table; empty without a signed-in session.
+---@param req fsec.Request
+---@return table
+function Security:session_data(req) end
+
+---Set one key of the session's data (value nil removes it): stored
+---server-side with the session, ended with it; compare-and-set, so that
+---racing writes to different keys both land.
+---@param req fsec.Request
+---@param key string
+---@param value any a JSON value
+---@return true? ok
+---@return string? err ENOSESSION, ETOOLONG (session_data_max_bytes), EINVAL, EUTF8, EBUSY
+---@return string? code
+function Security:set_session_data(req, key, value) end
+
 ---An auth token for a user (Flask-Security's user.get_auth_token()).
 ---@param user fsec.User
 ---@param opts? {expires_in?: integer}

@@ -127,6 +127,14 @@ static const char *const MIGRATIONS[] = {
     "  method TEXT NOT NULL,"
     "  counter INTEGER NOT NULL,"
     "  PRIMARY KEY (user_id, method)) WITHOUT ROWID;",
+    /* 10: the application's per-session data (Flask's session[...]),
+     * server-side in the session's row so that it ends with it (logout,
+     * reset_user_access, a password change's other sessions, expiry):
+     * JSON text written by lua/fsec/auth.lua, and a version that each
+     * write moves, for compare-and-set between workers. No revocation
+     * trigger: data changes end nothing. */
+    "ALTER TABLE sessions ADD COLUMN data TEXT;"
+    "ALTER TABLE sessions ADD COLUMN data_version INTEGER NOT NULL DEFAULT 0;",
 };
 
 /* PostgreSQL support began at schema 7: its migration 1 makes schema 7
@@ -220,6 +228,9 @@ static const char *const PG_MIGRATIONS[] = {
     "  method text COLLATE \"C\" NOT NULL,"
     "  counter bigint NOT NULL,"
     "  PRIMARY KEY (user_id, method));",
+    /* 10: as SQLite's 10. */
+    "ALTER TABLE sessions ADD COLUMN data text;"
+    "ALTER TABLE sessions ADD COLUMN data_version bigint NOT NULL DEFAULT 0;",
 };
 
 int fsec__migration_count(void) {

@@ -918,6 +918,64 @@ int fsec_store_user_find_session(fsec_store *s, const char *sid, size_t sidlen,
   return one_row(s, fill_user_v, out, "no such session", "find session");
 }
 
+/* The data column and its version, copied into the row buffer. */
+typedef struct {
+  const char *data;
+  size_t len;
+  int64_t version;
+} session_data;
+
+static int fill_session_data(fsec_store *s, void *out) {
+  session_data *d = out;
+  int rc = reserve_row(s, 1);
+  if (rc != FSEC_OK) return rc;
+  if (!s->be->col_null(s, 0)) {
+    (void)s->be->col_text(s, 0, &d->len);
+    d->data = col_text(s, 0);
+  }
+  d->version = col_int(s, 1);
+  return FSEC_OK;
+}
+
+int fsec_store_session_data_get(fsec_store *s, const char *sid, size_t sidlen,
+                                int64_t now, const char **data,
+                                size_t *datalen, int64_t *version) {
+  session_data d = {NULL, 0, 0};
+  int rc = guard(s);
+  *data = NULL;
+  *datalen = 0;
+  *version = 0;
+  if (rc == FSEC_OK) rc = check_value(s, sid, sidlen, FSEC_UNIQUIFIER_MAX, "session id");
+  if (rc == FSEC_OK) rc = start(s, ST_SESSION_DATA_GET);
+  if (rc != FSEC_OK) return rc;
+  bind_text(s, 1, sid, sidlen);
+  bind_int(s, 2, now);
+  rc = one_row(s, fill_session_data, &d, "no such session", "read session data");
+  if (rc == FSEC_OK) {
+    *data = d.data;
+    *datalen = d.len;
+    *version = d.version;
+  }
+  return rc;
+}
+
+int fsec_store_session_data_set(fsec_store *s, const char *sid, size_t sidlen,
+                                const char *data, size_t datalen,
+                                int64_t version, int64_t now, int *changed) {
+  int rc = guard(s);
+  *changed = 0;
+  if (rc == FSEC_OK) rc = check_value(s, sid, sidlen, FSEC_UNIQUIFIER_MAX, "session id");
+  /* the bound is checked before the UTF-8 scan: a huge value costs no scan */
+  if (rc == FSEC_OK) rc = check_value(s, data, datalen, FSEC_SESSION_DATA_MAX, "session data");
+  if (rc == FSEC_OK) rc = wstart(s, ST_SESSION_DATA_SET);
+  if (rc != FSEC_OK) return rc;
+  bind_text(s, 1, sid, sidlen);
+  bind_text(s, 2, data, datalen);
+  bind_int(s, 3, version);
+  bind_int(s, 4, now);
+  return write_one(s, "write session data", changed);
+}
+
 /* ------------------------------------------------------------------ */
 /* Roles                                                               */
 /* ------------------------------------------------------------------ */

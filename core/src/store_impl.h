@@ -60,6 +60,8 @@ enum {
   ST_META_ADD,
   ST_EPOCH,
   ST_OTP_ADVANCE,
+  ST_SESSION_DATA_GET,
+  ST_SESSION_DATA_SET,
   ST_SET_FIRST /* followed by one statement per fsec_user_col */
 };
 /* then one compare-and-set per text column (fsec_store_user_swap_text) */

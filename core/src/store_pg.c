@@ -151,6 +151,14 @@ static const char *const SQL[ST__COUNT] = {
         "SELECT " USER_COLS " FROM sessions se JOIN users u"
         " ON u.id = se.user_id WHERE se.id = $1 AND u.fs_uniquifier = $2"
         " AND se.expires_at > $3::bigint",
+    [ST_SESSION_DATA_GET] =
+        "SELECT data, data_version FROM sessions WHERE id = $1"
+        " AND expires_at > $2::bigint",
+    /* compare-and-set: the row lock orders racers; the loser's WHERE sees
+     * the winner's version and changes no row */
+    [ST_SESSION_DATA_SET] =
+        "UPDATE sessions SET data = $2, data_version = data_version + 1"
+        " WHERE id = $1 AND data_version = $3::bigint AND expires_at > $4::bigint",
     /* inserted, or moved forward only: 0 rows is a replay */
     [ST_OTP_ADVANCE] =
         "INSERT INTO otp_counters AS o (user_id, method, counter)"

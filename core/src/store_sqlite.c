@@ -137,6 +137,14 @@ static const char *const SQL[ST__COUNT] = {
         "SELECT " USER_COLS " FROM sessions se JOIN users u"
         " ON u.id = se.user_id WHERE se.id = ?1 AND u.fs_uniquifier = ?2"
         " AND se.expires_at > ?3",
+    [ST_SESSION_DATA_GET] =
+        "SELECT data, data_version FROM sessions WHERE id = ?1"
+        " AND expires_at > ?2",
+    /* compare-and-set: 0 changes when another write came first (or the
+     * session is gone) */
+    [ST_SESSION_DATA_SET] =
+        "UPDATE sessions SET data = ?2, data_version = data_version + 1"
+        " WHERE id = ?1 AND data_version = ?3 AND expires_at > ?4",
     /* inserted, or moved forward only: 0 changes is a replay */
     [ST_OTP_ADVANCE] =
         "INSERT INTO otp_counters (user_id, method, counter) VALUES (?1, ?2, ?3)"

@@ -982,12 +982,71 @@ static void schema_8_is_migrated_to_9(void) {
   }
   ASSERT_EQ(count_rows(p, "users"), 1);
   s = open_at(p);
-  ASSERT_EQ(fsec_store_schema_version(s), 9);
+  ASSERT_EQ(fsec_store_schema_version(s), FSEC_SCHEMA_VERSION);
   ASSERT_OK(fsec_store_user_find(s, FSEC_USER_BY_EMAIL, "eight@x.org", 11, &u));
   ASSERT_STREQ(u.email, "Eight@X.org");
   ASSERT_EQ(fsec_store_otp_advance(s, u.id, "totp", 1), 1);
   ASSERT_EQ(fsec_store_otp_advance(s, u.id, "totp", 1), 0);
   ASSERT_EQ(count_rows(p, "otp_counters"), 1);
+  fsec_store_close(s);
+}
+
+/* A database at schema 9 with a live session: migration 10 gives the
+ * session a data column (none yet, version 0) and keeps it live; its data
+ * then takes a compare-and-set write, and goes with the session. */
+static void schema_9_is_migrated_to_10(void) {
+  const char *p = path("v9.db"), *data = NULL;
+  fsec_store *s;
+  fsec_user u;
+  size_t len = 1;
+  int64_t version = -1;
+  int v, changed = 0, deleted = 0;
+  static const char *insert = "INSERT INTO users (email, email_norm, fs_uniquifier,"
+                              " create_datetime, update_datetime)"
+                              " VALUES ('Nine@X.org', 'nine@x.org', 'uq-9', 1, 1);"
+                              "INSERT INTO sessions (id, user_id, created_at, expires_at)"
+                              " SELECT 'sid-9', id, 1, 4000000000 FROM users;";
+  if (ON_PG) {
+    pg_reset(p);
+    pg_sql("CREATE TABLE fsec_schema (version integer NOT NULL);"
+           "INSERT INTO fsec_schema VALUES (9)");
+    for (v = 1; v <= 9; v++)
+      if (*fsec__pg_migration_sql(v)) pg_sql(fsec__pg_migration_sql(v));
+    pg_sql(insert);
+  } else {
+    sqlite3 *db;
+    ASSERT_OK(sqlite3_open(p, &db));
+    for (v = 1; v <= 9; v++) ASSERT_OK(sqlite3_exec(db, fsec__migration_sql(v), NULL, NULL, NULL));
+    ASSERT_OK(sqlite3_exec(db, insert, NULL, NULL, NULL));
+    ASSERT_OK(sqlite3_exec(db, "PRAGMA user_version = 9", NULL, NULL, NULL));
+    sqlite3_close(db);
+  }
+  s = open_at(p);
+  ASSERT_EQ(fsec_store_schema_version(s), 10);
+  ASSERT_OK(fsec_store_user_find_session(s, "sid-9", 5, "uq-9", 4, 2, &u));
+  ASSERT_OK(fsec_store_session_data_get(s, "sid-9", 5, 2, &data, &len, &version));
+  ASSERT_NULL(data);
+  ASSERT_EQ(len, 0);
+  ASSERT_EQ(version, 0);
+  ASSERT_OK(fsec_store_session_data_set(s, "sid-9", 5, "{\"a\":1}", 7, 0, 2, &changed));
+  ASSERT_EQ(changed, 1);
+  ASSERT_OK(fsec_store_session_data_set(s, "sid-9", 5, "{}", 2, 0, 2, &changed));
+  ASSERT_EQ(changed, 0); /* version 0 is gone: the loser writes nothing */
+  ASSERT_OK(fsec_store_session_data_get(s, "sid-9", 5, 2, &data, &len, &version));
+  ASSERT_STREQ(data, "{\"a\":1}");
+  ASSERT_EQ(version, 1);
+  /* over the bound: refused before anything is written */
+  {
+    size_t big = FSEC_SESSION_DATA_MAX + 1;
+    char *buf = malloc(big);
+    ASSERT(buf != NULL);
+    memset(buf, 'x', big);
+    ASSERT_EQ(fsec_store_session_data_set(s, "sid-9", 5, buf, big, 1, 2, &changed), FSEC_ETOOLONG);
+    free(buf);
+  }
+  ASSERT_OK(fsec_store_session_delete(s, "sid-9", 5, &deleted));
+  ASSERT_EQ(deleted, 1);
+  ASSERT_EQ(fsec_store_session_data_get(s, "sid-9", 5, 2, &data, &len, &version), FSEC_ENOTFOUND);
   fsec_store_close(s);
 }
 
@@ -1109,6 +1168,7 @@ static void neutral(void) {
   RUN(swap_text_is_compare_and_set);
   RUN(one_time_values_are_spent_once_across_connections);
   RUN(schema_8_is_migrated_to_9);
+  RUN(schema_9_is_migrated_to_10);
 }
 
 int main(void) {

@@ -296,6 +296,33 @@ function _M.api()
 end
 
 
+local function json_answer(status, response)
+  ngx.status = status
+  ngx.header["Content-Type"] = "application/json"
+  ngx.say(cjson.encode{ meta = { code = status }, response = response })
+end
+
+--- The signed-in session's notes, kept in its per-session data: GET
+-- lists them, a POST of { "note": "..." } adds one (the last 10 kept).
+-- They go with the session: a sign-out ends them.
+function _M.notes()
+  local notes = fsec_or.session_data().notes or {}
+  if ngx.req.get_method() == "POST" then
+    ngx.req.read_body()
+    local body = cjson.decode(ngx.req.get_body_data() or "")
+    local note = type(body) == "table" and body.note
+    if type(note) ~= "string" or note == "" or #note > 200 then
+      return json_answer(400, { errors = { "note: a text of 1 to 200 bytes expected" } })
+    end
+    notes[#notes + 1] = note
+    while #notes > 10 do table.remove(notes, 1) end
+    local ok, err, code = fsec_or.set_session_data("notes", notes)
+    if not ok then return json_answer(code == "ETOOLONG" and 413 or 400, { errors = { err } }) end
+  end
+  json_answer(200, { notes = notes, count = #notes })
+end
+
+
 --- The development mailbox: the messages fsec's dev mailer wrote, 50 a
 -- page (?page=N), newest first; off, or refused, as dev_mailbox.lua says.
 local function refuse(status, reason)

@@ -121,7 +121,7 @@ function _M.public_user(user)
   for k, v in pairs(user) do
     if not PRIVATE_FIELDS[k] then t[k] = v end
   end
-  return userlib.user(t)
+  return userlib.user(t, userlib.origin(user))
 end
 
 
@@ -568,7 +568,8 @@ _M.methods = Security
 -- @tparam[opt] Response res to refresh the session cookie on
 function Security:current_user(req, res)
   local user = _M.authenticate(self, req, self._cfg.auth_mechanisms, res)
-  return user or userlib.anonymous
+  if user then return userlib.bind(user, self) end
+  return userlib.anonymous
 end
 
 
@@ -691,6 +692,8 @@ function Security:mark_fresh(req, res)
   local user = _M.authenticate(self, req, { "session" }, res)
   if not user then return false end
   local ds, t = self.datastore, now(self)
+  -- the application's session data goes on with the new session
+  local carried = ds.get_session_data and check_store(ds:get_session_data(data.s)) or nil
   local rname = cookie_name(self, req, self._cfg.remember_cookie_name)
   -- only a valid remember cookie of this very session keeps the long
   -- lifetime: any cookie of that name would turn a plain session into a
@@ -705,6 +708,9 @@ function Security:mark_fresh(req, res)
     return true
   end, true)
   if not ok then return nil, err, code end
+  -- after the commit: under nginx on PostgreSQL a write inside the
+  -- transaction would run before the new session's row exists
+  if carried then check_store(ds:set_session_data(sid, carried, 0)) end
   data = { s = sid, u = data.u, a = t }
   set_session_cookie(self, req, res, data)
   if remembered then

@@ -122,6 +122,7 @@ function _M.observed(ds, invalidate, generation)
     end
   end
   for _, name in ipairs(datastore.METHODS) do method(name) end
+  for _, name in ipairs(datastore.OPTIONAL) do method(name) end
   method("transaction_deferred")
   return setmetatable(view, {
     __index = function(t, k)

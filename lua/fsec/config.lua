@@ -448,6 +448,9 @@ _M.schema = {
     description = "fsec: absolute seconds a session lasts" },
   remember_cookie_duration = { type = "number", default = 2592000, check = int_range(60, 2^31),
     description = "fsec: seconds a remember cookie lasts (30 days)" },
+  session_data_max_bytes = { type = "number", default = 16384,
+    check = int_range(0, require("fsec.core").LIMITS.session_data),
+    description = "fsec: most bytes of a session's data (sec:set_session_data, JSON); 0: none may be kept" },
   max_body_bytes = { type = "number", default = 65536, check = int_range(256, 2^30),
     description = "fsec: request bodies above this are refused" },
 
@@ -919,6 +922,25 @@ function _M.validate(user)
   if type(user) ~= "table" then
     return nil, "configuration must be a table, got " .. type(user)
   end
+  -- Flask-Security's names (SECURITY_LOGIN_URL, ...): fsec keys, or a
+  -- refusal naming fsec's way (fsec.flaskconf); a bad value names the key
+  -- as it was given
+  local err, names
+  user, err, names = require("fsec.flaskconf").translate(user, _M.schema)
+  if not user then return nil, err end
+  local c
+  c, err = _M.check(user)
+  if not c and names then
+    local key = err:match("^([%w_]+):")
+    if key and names[key] then err = names[key] .. " (fsec's " .. key .. ")" .. err:sub(#key + 1) end
+  end
+  return c, err
+end
+
+
+--- Validate a configuration in fsec's own names (what validate does
+-- after translating Flask-Security's).
+function _M.check(user)
   local unknown = {}
   for k in pairs(user) do
     if _M.RENAMED[k] then

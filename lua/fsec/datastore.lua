@@ -75,6 +75,15 @@
 --       session must exist, be unexpired and belong to the user whose
 --       uniquifier matches: rotating it ends every session)
 --   delete_session(sid)                              -> deleted
+--   get_session_data(sid)                            -> data | false (none
+--       written), version; nil when no such live session. Optional (as
+--       set_session_data): a datastore without them has no per-session
+--       data (sec:session_data says so)
+--   set_session_data(sid, data|nil, version)         -> true | false:
+--       compare-and-set of a live session's data (text, at most
+--       core.LIMITS.session_data bytes): written, and the version moved
+--       by one, only while the session's version is `version`; false when
+--       another write came first or the session is gone
 --   delete_user_sessions(user[, keep_sid])           -> count removed
 --   transaction(fn, ...)  run fn in one write transaction; an error in fn
 --                         rolls everything back and is raised again
@@ -113,6 +122,10 @@ _M.METHODS = {
   "otp_advance", "swap_text", "create_session", "find_user_by_session",
   "delete_session", "delete_user_sessions", "transaction", "counts", "close",
 }
+
+-- Methods a datastore may have; fsec.openresty's and fsec.cache's views
+-- pass them on when the store has them.
+_M.OPTIONAL = { "get_session_data", "set_session_data" }
 
 -- The methods above that write: outside a transaction each one commits
 -- on its own (fsec.datastore.sqlite defers those commits' fsyncs to its

@@ -461,4 +461,26 @@ function _M.current_user()
 end
 
 
+--- The current request's session data (see Security:session_data): a
+-- new table, empty without a signed-in session.
+function _M.session_data()
+  if not sec then not_ready() end
+  local req = _M.request(ngx.ctx)
+  if not req then return {} end
+  freshen()
+  return sec:session_data(req)
+end
+
+
+--- Set one key of the current request's session data (see
+-- Security:set_session_data): true, or nil, "ECODE: message", code.
+function _M.set_session_data(key, value)
+  if not sec then not_ready() end
+  local req = _M.request(ngx.ctx)
+  if not req then return nil, "ENOSESSION: request body too large to read the request", "ENOSESSION" end
+  freshen()
+  return sec:set_session_data(req, key, value)
+end
+
+
 return _M

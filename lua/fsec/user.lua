@@ -4,9 +4,24 @@
 -- `fs_token_uniquifier`, the tracking fields, `roles` (list of names) and
 -- `permissions` (set: name -> true)), plus methods. Datastore calls that
 -- change a user update the object they were given.
+--
+-- Flask-Login's three properties are booleans, not methods:
+-- `user.is_authenticated`, `user.is_anonymous` and `user.is_active` (read
+-- from `active` each time, so a deactivation through the datastore shows
+-- at once). A method there would be a trap: `if user.is_active then`
+-- would hold for every user, active or not.
+--
+-- `user:get_auth_token()` and `user:verify_and_update_password(pw)` need
+-- the Security the user belongs to. A user does not hold it in a field
+-- (it would travel with copies, signals and thread hops); two weak maps
+-- give it instead: the datastore a user came from (datastores pass
+-- themselves to `user(row, ds)`), the Security that owns that datastore
+-- (`fsec.new` adopts it), and users a Security handed out itself
+-- (`current_user`). Lua modules only: the C core never calls back.
 -- @module fsec.user
 
 local type = type
+local rawget = rawget
 local setmetatable = setmetatable
 
 
@@ -21,7 +36,24 @@ _M.role_name = role_name
 
 
 local User = {}
-User.__index = User
+
+-- user -> the datastore it was read from; datastore -> its Security;
+-- user -> the Security that handed it out. Weak: they keep nothing alive.
+local origin = setmetatable({}, { __mode = "k" })
+local owner_of_store = setmetatable({}, { __mode = "k" })
+local bound = setmetatable({}, { __mode = "k" })
+
+-- The users' metatable. is_active is computed, never stored: a copy of
+-- the row, a datastore that changes `active`, a user revived after a
+-- thread hop all read the current value. __methods names the methods
+-- table for tools that list an object's functions (spec/80).
+local UserMT = {
+  __index = function(u, k)
+    if k == "is_active" then return rawget(u, "active") == true end
+    return User[k]
+  end,
+  __methods = User,
+}
 
 --- True when the user has the role (a name or a Role).
 function User:has_role(role)
@@ -37,25 +69,79 @@ function User:has_permission(permission)
   return self.permissions[permission] == true
 end
 
-function User:is_active() return self.active == true end
-
 User.is_authenticated = true
 User.is_anonymous = false
+
+
+-- The Security this user belongs to, or raise naming the way out.
+local function security_of(u, fname)
+  local sec = bound[u] or owner_of_store[origin[u] or false]
+  if not sec then
+    error(fname .. ": this user belongs to no Security (read it through sec.datastore or "
+          .. "sec:current_user, or call sec:" .. fname .. "(user, ...))", 3)
+  end
+  return sec
+end
+
+
+--- An auth token for this user, as `sec:get_auth_token(user, opts)`
+-- makes it (Flask-Security's `user.get_auth_token()`).
+-- @tparam[opt] table opts expires_in (seconds)
+-- @treturn string
+function User:get_auth_token(opts)
+  return security_of(self, "get_auth_token"):get_auth_token(self, opts)
+end
+
+
+--- Check a password for this user, as a sign-in does: metered by the
+-- lockout (a wrong one counts, a locked account is refused even with the
+-- right one), and on success an outdated stored hash (another scheme,
+-- weaker argon2 parameters) is rewritten at the current default
+-- (Flask-Security's `user.verify_and_update_password(password)`).
+-- A hashing fault raises (fsec.auth's Unavailable), as at /login.
+-- @tparam string password
+-- @treturn boolean
+function User:verify_and_update_password(password)
+  local sec = security_of(self, "verify_and_update_password")
+  if type(password) ~= "string" then
+    error("bad argument #1 to 'verify_and_update_password' (string expected, got " .. type(password) .. ")", 2)
+  end
+  return require("fsec.auth").check_user_password(sec, self, password) ~= nil
+end
 
 function User:__tostring()
   return "fsec.User(" .. tostring(self.id) .. ", " .. tostring(self.email) .. ")"
 end
+UserMT.__tostring = User.__tostring
 
 
 --- Wrap a row (as the store returns it) into a User; the row is reused.
-function _M.user(row)
+-- @tparam table row
+-- @param[opt] ds the datastore it was read from (its Security answers
+-- the user's get_auth_token and verify_and_update_password)
+function _M.user(row, ds)
   row.roles = row.roles or {}
   row.permissions = row.permissions or {}
-  return setmetatable(row, User)
+  if ds ~= nil then origin[row] = ds end
+  return setmetatable(row, UserMT)
+end
+
+--- The datastore a user was read from (nil: unknown).
+function _M.origin(u) return origin[u] end
+
+--- Users read from datastore ds belong to sec (fsec.new calls it).
+function _M.adopt(ds, sec)
+  owner_of_store[ds] = sec
+end
+
+--- This user belongs to sec (a user handed out by sec itself).
+function _M.bind(u, sec)
+  if bound[u] == nil then bound[u] = sec end
+  return u
 end
 
 function _M.is_user(v)
-  return type(v) == "table" and getmetatable(v) == User
+  return type(v) == "table" and getmetatable(v) == UserMT
 end
 
 
@@ -75,9 +161,10 @@ end
 
 --- A user or role that crossed a thread boundary as a plain table (its
 -- metatable left behind) gets its methods again; anything else as is.
-function _M.revive(v)
+-- ds (optional): the datastore it came back from (see `user`).
+function _M.revive(v, ds)
   if type(v) ~= "table" or getmetatable(v) ~= nil then return v end
-  if v.fs_uniquifier ~= nil and v.email ~= nil then return _M.user(v) end
+  if v.fs_uniquifier ~= nil and v.email ~= nil then return _M.user(v, ds) end
   if v.name ~= nil and v.permissions ~= nil and v.id ~= nil then return _M.role(v) end
   return v
 end
@@ -87,6 +174,7 @@ end
 local Anonymous = {
   is_authenticated = false,
   is_anonymous = true,
+  is_active = false,
   active = false,
   roles = setmetatable({}, { __newindex = function() error("read-only", 2) end }),
   permissions = setmetatable({}, { __newindex = function() error("read-only", 2) end }),
@@ -94,7 +182,6 @@ local Anonymous = {
 Anonymous.__index = Anonymous
 function Anonymous.has_role() return false end
 function Anonymous.has_permission() return false end
-function Anonymous.is_active() return false end
 function Anonymous.__tostring() return "fsec.AnonymousUser" end
 _M.anonymous = setmetatable({}, Anonymous)
 

@@ -126,6 +126,7 @@
 ---@field session_cookie_samesite? "Lax"|"Strict"|"None" SameSite of the cookies (None needs secure cookies) (default "Lax")
 ---@field session_cookie_secure? boolean|"auto" fsec: Secure (and __Host-) cookies; 'auto' follows the request scheme (default "auto")
 ---@field session_idle_timeout? integer fsec: seconds of inactivity that end a session (default 1800)
+---@field session_data_max_bytes? integer fsec: most bytes of a session's data (sec:set_session_data, JSON); 0: none may be kept (default 16384)
 ---@field session_lifetime? integer fsec: absolute seconds a session lasts (default 43200)
 ---@field throttle_client_limit? integer fsec: credential and instruction POSTs (and HTTP Basic checks) a client address may make per throttle_window; more answer 429 with Retry-After, before any hashing (0: off) (default 30)
 ---@field throttle_identity_limit? integer fsec: password checks one account (identity) may get per throttle_window, from all clients together (0: off) (default 20)
@@ -199,6 +200,13 @@ local config = {}
 ---@return table? config the validated copy, or nil
 ---@return string? err what is wrong, naming the key
 function config.validate(user) end
+
+---Validate a configuration in fsec's own names only (validate runs it
+---after translating Flask-Security's names, fsec.flaskconf).
+---@param user fsec.Config
+---@return table? config the validated copy, or nil
+---@return string? err what is wrong, naming the key
+function config.check(user) end
 
 ---A read-only view of a validated configuration (what `sec.config` is).
 ---@param c table

@@ -492,6 +492,25 @@ function Store:delete_session(sid) end
 ---@return integer count
 function Store:delete_user_sessions(user_id, keep_sid) end
 
+---A live session's data: text or false (none yet), and its version; nil
+---when there is no such live session.
+---@param sid string
+---@param now integer
+---@return string|false|nil data
+---@return integer|string|nil version_or_err
+---@return string? code
+function Store:session_data(sid, now) end
+
+---Compare-and-set of a live session's data (at most LIMITS.session_data bytes).
+---@param sid string
+---@param data? string nil: none
+---@param version integer the version read
+---@param now integer
+---@return boolean? written false: another write came first, or no live session
+---@return string? err
+---@return string? code
+function Store:set_session_data(sid, data, version, now) end
+
 ---@param sid string
 ---@param uq string the user's fs_uniquifier
 ---@param now integer

@@ -265,6 +265,23 @@ function Datastore:find_user_by_session(sid, fs_uniquifier) end
 ---@return string? code
 function Datastore:delete_session(sid) end
 
+---Optional: a live session's data (text, or false when none was
+---written) and its version; nil when there is no such live session.
+---@param sid string
+---@return string|false|nil data
+---@return integer|string|nil version_or_err
+---@return string? code
+function Datastore:get_session_data(sid) end
+
+---Optional: compare-and-set of a live session's data.
+---@param sid string
+---@param data? string JSON text (nil: none)
+---@param version integer the version get_session_data gave
+---@return boolean? written false: another write came first, or the session is gone
+---@return string? err
+---@return string? code
+function Datastore:set_session_data(sid, data, version) end
+
 ---@param user fsec.User
 ---@param keep_sid? string
 ---@return integer? count removed

@@ -96,4 +96,17 @@ function openresty.protect(spec, user_header) end
 ---@return fsec.User|fsec.AnonymousUser
 function openresty.current_user() end
 
+---The current request's session data (sec:session_data): a new table,
+---empty without a signed-in session.
+---@return table
+function openresty.session_data() end
+
+---Set one key of the current request's session data (sec:set_session_data).
+---@param key string
+---@param value any a JSON value; nil removes the key
+---@return true? ok
+---@return string? err
+---@return string? code
+function openresty.set_session_data(key, value) end
+
 return openresty

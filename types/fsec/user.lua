@@ -22,8 +22,9 @@
 ---@field update_datetime? integer
 ---@field roles string[] role names
 ---@field permissions table<string, true> set of permission names
----@field is_authenticated true
+---@field is_authenticated true Flask-Login's properties: booleans, not methods
 ---@field is_anonymous false
+---@field is_active boolean `active == true`, read at each access (never stored)
 local User = {}
 
 ---True when the user has the role.
@@ -36,9 +37,19 @@ function User:has_role(role) end
 ---@return boolean
 function User:has_permission(permission) end
 
----True when the account is active.
+---An auth token for this user, as `sec:get_auth_token(user, opts)`
+---makes it (the Security whose datastore the user was read from, or
+---that handed it out through `current_user`; raises for a user of none).
+---@param opts? { expires_in?: integer }
+---@return string
+function User:get_auth_token(opts) end
+
+---Check a password as a sign-in does: metered by the lockout (a wrong
+---one counts; a locked account is refused even with the right one); on
+---success an outdated stored hash is rewritten at the current default.
+---@param password string
 ---@return boolean
-function User:is_active() end
+function User:verify_and_update_password(password) end
 
 ---@return string
 function User:__tostring() end
@@ -63,6 +74,7 @@ function Role:__tostring() end
 ---@class fsec.AnonymousUser
 ---@field is_authenticated false
 ---@field is_anonymous true
+---@field is_active false
 ---@field active false
 ---@field roles string[] empty
 ---@field permissions table<string, true> empty
@@ -78,10 +90,6 @@ function AnonymousUser.has_role(role) end
 ---@return false
 function AnonymousUser.has_permission(permission) end
 
----Always false.
----@return false
-function AnonymousUser.is_active() end
-
 ---@return string
 function AnonymousUser.__tostring() end
 
@@ -92,8 +100,25 @@ local user = {}
 
 ---Wrap a row (as the store returns it) into a User; the row is reused.
 ---@param row table
+---@param ds? table the datastore it was read from (its Security answers user:get_auth_token)
 ---@return fsec.User
-function user.user(row) end
+function user.user(row, ds) end
+
+---The datastore a user was read from, or nil.
+---@param u fsec.User
+---@return table|nil
+function user.origin(u) end
+
+---Users read from datastore ds belong to sec (fsec.new calls it).
+---@param ds table
+---@param sec fsec.Security
+function user.adopt(ds, sec) end
+
+---This user belongs to sec (a user sec handed out itself); returns u.
+---@param u fsec.User
+---@param sec fsec.Security
+---@return fsec.User
+function user.bind(u, sec) end
 
 ---Is v a User (not the anonymous user, not a plain table)?
 ---@param v any
@@ -108,8 +133,9 @@ function user.role(row) end
 ---A user or role that crossed a thread boundary as a plain table gets
 ---its methods again; anything else is returned as it is.
 ---@param v any
+---@param ds? table the datastore it came back from
 ---@return any
-function user.revive(v) end
+function user.revive(v, ds) end
 
 ---A role's name, from a name or a Role.
 ---@param role string|fsec.Role

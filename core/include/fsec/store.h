@@ -28,7 +28,7 @@
 
 typedef struct fsec_store fsec_store;
 
-#define FSEC_SCHEMA_VERSION 9
+#define FSEC_SCHEMA_VERSION 10
 
 /* Limits on stored values (bytes). Longer input: FSEC_ETOOLONG. The
  * email and username limits are the identity API's (fsec/identity.h). */
@@ -394,6 +394,30 @@ FSEC_API FSEC_NODISCARD int fsec_store_session_delete_user(
 FSEC_API FSEC_NODISCARD int fsec_store_user_find_session(
     fsec_store *s, const char *sid, size_t sidlen, const char *uq,
     size_t uqlen, int64_t now, fsec_user *out) FSEC_NONNULL(1, 2, 4, 7);
+
+/* The most bytes of data one session may hold (the Lua layer's
+ * session_data_max_bytes is at most this). */
+#define FSEC_SESSION_DATA_MAX (1024 * 1024)
+
+/* The data of a live session (unexpired at now): *data is the text (NULL:
+ * none written yet), *datalen its length, *version the count of writes so
+ * far (for fsec_store_session_data_set). *data points into the store's row
+ * buffer, valid until the next call on s. FSEC_ENOTFOUND when there is no
+ * such live session. */
+FSEC_API FSEC_NODISCARD int fsec_store_session_data_get(
+    fsec_store *s, const char *sid, size_t sidlen, int64_t now,
+    const char **data, size_t *datalen, int64_t *version)
+    FSEC_NONNULL(1, 2, 5, 6, 7);
+
+/* Compare-and-set of a live session's data: data (NULL: none; text of at
+ * most FSEC_SESSION_DATA_MAX bytes, valid UTF-8, no NUL) is written only
+ * while the session's version is still `version`, which then moves by
+ * one. *changed: 1 when written, 0 when another write came first or the
+ * session is gone or expired (read again and retry). */
+FSEC_API FSEC_NODISCARD int fsec_store_session_data_set(
+    fsec_store *s, const char *sid, size_t sidlen, const char *data,
+    size_t datalen, int64_t version, int64_t now, int *changed)
+    FSEC_NONNULL(1, 2, 8);
 
 /* ---- roles ------------------------------------------------------------- */
 

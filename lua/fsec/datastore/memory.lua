@@ -26,7 +26,7 @@ local LIMITS = { password = L.hash, fs_uniquifier = L.uniquifier,
                  fs_token_uniquifier = L.uniquifier, ip = L.ip,
                  role = L.role_name, description = L.description,
                  permissions = L.permissions, text = L.text,
-                 session_id = L.uniquifier }
+                 session_id = L.uniquifier, session_data = L.session_data }
 
 local _M = { _VERSION = "0.1.0" }
 
@@ -95,7 +95,7 @@ local function snapshot(self, row)
     end
   end
   table.sort(u.roles)
-  return userlib.user(u)
+  return userlib.user(u, self)
 end
 
 local function lookup(self, key, value)
@@ -485,6 +485,25 @@ function Memory:find_user_by_session(sid, uq)
   local row = self._users[sess.user_id]
   if not row or row.fs_uniquifier ~= uq then return nil end
   return snapshot(self, row)
+end
+
+function Memory:get_session_data(sid)
+  check_string(sid, "get_session_data", "argument #1")
+  local sess = self._sessions[sid]
+  if not sess or sess.expires_at <= now(self) then return nil end
+  return sess.data or false, sess.data_version or 0
+end
+
+function Memory:set_session_data(sid, data, version)
+  check_string(sid, "set_session_data", "argument #1")
+  check_string(data, "set_session_data", "argument #2", true)
+  version = base.whole(version, "set_session_data", "argument #3")
+  local ok, err, code = check_text(data, LIMITS.session_data, "session data")
+  if not ok then return nil, err, code end
+  local sess = self._sessions[sid]
+  if not sess or sess.expires_at <= now(self) or (sess.data_version or 0) ~= version then return false end
+  sess.data, sess.data_version = data, version + 1
+  return true
 end
 
 function Memory:delete_session(sid)

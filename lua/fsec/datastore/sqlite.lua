@@ -58,7 +58,7 @@ local check_user = base.check_user
 function SQLite:find_user(query)
   local key, value = base.one_key(query, "find_user")
   local row, err, code = self._store:find_user(key, value)
-  if row then return userlib.user(row) end
+  if row then return userlib.user(row, self) end
   if code == "ENOTFOUND" then return nil end
   return nil, err, code
 end
@@ -257,7 +257,7 @@ function SQLite:each_user(role)
     if row == nil and err then error(err, 2) end
     if not row then return nil end
     after = row.id
-    return userlib.user(row)
+    return userlib.user(row, self)
   end
 end
 
@@ -315,9 +315,21 @@ function SQLite:find_user_by_session(sid, uq)
   check_string(sid, "find_user_by_session", "argument #1")
   check_string(uq, "find_user_by_session", "argument #2")
   local row, err, code = self._store:find_user_by_session(sid, uq, now(self))
-  if row then return userlib.user(row) end
+  if row then return userlib.user(row, self) end
   if code == "ENOTFOUND" then return nil end
   return nil, err, code
+end
+
+function SQLite:get_session_data(sid)
+  check_string(sid, "get_session_data", "argument #1")
+  return self._store:session_data(sid, now(self))
+end
+
+function SQLite:set_session_data(sid, data, version)
+  check_string(sid, "set_session_data", "argument #1")
+  check_string(data, "set_session_data", "argument #2", true)
+  version = base.whole(version, "set_session_data", "argument #3")
+  return self._store:set_session_data(sid, data, version, now(self))
 end
 
 function SQLite:delete_session(sid)

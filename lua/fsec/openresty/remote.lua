@@ -152,11 +152,11 @@ local function copy(v)
   return t
 end
 
-local function answer(res, after, args)
+local function answer(self, res, after, args)
   write_back(args, after and after[1])
   local r = res[1]
   local out = { n = r.n }
-  for i = 1, r.n do out[i] = revive(copy(r[i])) end
+  for i = 1, r.n do out[i] = revive(copy(r[i]), self) end
   return unpack(out, 1, out.n)
 end
 
@@ -170,7 +170,7 @@ local function lookup(self, name, wire, args)
       local msg = flight.err or "EUNAVAILABLE: store unreachable: the shared lookup did not answer in time"
       return nil, msg, msg:match("^(E%u+):")
     end
-    return answer(flight.res, flight.after, args)
+    return answer(self, flight.res, flight.after, args)
   end
   if key then
     flight = { waiters = 0, sema = semaphore.new(0) }
@@ -188,7 +188,7 @@ local function lookup(self, name, wire, args)
   end
   if not pok then error(raised, 0) end
   if not ok then return nil, res, res:match("^(E%u+):") end
-  return answer(res, after, args)
+  return answer(self, res, after, args)
 end
 
 -- Writes whose answer is a decision the caller acts on (a code accepted,
@@ -217,7 +217,7 @@ local function call(self, name, ...)
   end
   write_back(args, after and after[1])
   local r = res[1]
-  for i = 1, r.n do r[i] = revive(r[i]) end
+  for i = 1, r.n do r[i] = revive(r[i], self) end
   return unpack(r, 1, r.n)
 end
 
@@ -226,6 +226,10 @@ for _, name in ipairs(datastore.METHODS) do
   if name ~= "transaction" and name ~= "close" then
     Remote[name] = function(self, ...) return call(self, name, ...) end
   end
+end
+-- the thread's store (fsec.datastore.sqlite) has the optional ones
+for _, name in ipairs(datastore.OPTIONAL) do
+  Remote[name] = function(self, ...) return call(self, name, ...) end
 end
 for _, name in ipairs{ "get_meta", "add_meta", "revocation_epoch", "backend", "integrity_check",
                        "schema_version" } do
