@@ -184,6 +184,7 @@ describe("Flask-Security settings: the table #quick", function()
     local pages = require "fsec.pages"
     require "fsec.mfpages"
     require "fsec.uspages"
+    require "fsec.accpages"
     local n = 0
     for _, row in ipairs(flask.ROWS) do
       local page = row.refuse and row.refuse:match("draw page '([%w_]+)'")
@@ -219,7 +220,9 @@ local SAMPLES = {
   password_salt = "another-pepper", url_prefix = "/auth", token_max_age = 3600,
   unauthorized_view = "/denied", post_register_view = "/welcome", post_confirm_view = "/confirmed",
   post_reset_view = "/reset-done", post_change_view = "/changed", two_factor_post_setup_view = "/tf-done",
-  us_post_setup_view = "/us-done", two_factor_rescue_mail = "help@example.org",
+  us_post_setup_view = "/us-done", change_email_error_view = "/email-bad",
+  post_change_email_view = "/email-done", post_change_username_view = "/name-done",
+  two_factor_rescue_mail = "help@example.org",
   totp_secrets = { ["1"] = ("t"):rep(16) }, totp_issuer = "fsec spec",
   multi_factor_recovery_codes_keys = { ("r"):rep(16) },
   password_complexity_checker = function() return nil end,
