@@ -335,18 +335,23 @@ describe("as Flask-Security #quick", function()
     assert.truthy(to_b); assert.equals("welcome_existing_username", to_b.kind)
   end)
 
-  it("/change wants a sign-in within freshness, except by token (FRESHNESS_ALLOW_AUTH_TOKEN)", function()
+  it("/change wants a sign-in within freshness, by session or by token (FRESHNESS_ALLOW_AUTH_TOKEN)", function()
     local sec, _, clock = setup{ freshness = 600, freshness_grace_period = 0 }
     local c = api(sec)
     c:call("GET", "/login")
     local _, r = c:call("POST", "/login", { email = "matt@example.com", password = PW }, { include_auth_token = "" })
     local token = r.user.authentication_token
+    local body = { password = PW, new_password = "battery staple", new_password_confirm = "battery staple" }
+    local hdr = { ["authentication-token"] = token }
     clock.now = clock.now + 601
-    local res, j = c:call("POST", "/change", { password = PW, new_password = "battery staple", new_password_confirm = "battery staple" })
+    local res, j = c:call("POST", "/change", body)
     assert.equals(401, res.status); assert.is_true(j.reauth_required)
+    -- the token's sign-in is as old as the session's: a leaked token is not fresh
     local t = api(sec)
-    res = t:call("POST", "/change", { password = PW, new_password = "battery staple", new_password_confirm = "battery staple" },
-                 nil, { ["authentication-token"] = token })
+    res, j = t:call("POST", "/change", body, nil, hdr)
+    assert.equals(401, res.status); assert.is_true(j.reauth_required)
+    clock.now = clock.now - 2   -- 599 s after the sign-in
+    res = t:call("POST", "/change", body, nil, hdr)
     assert.equals(200, res.status)
   end)
 end)

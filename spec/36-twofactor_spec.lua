@@ -510,3 +510,23 @@ describe("two-factor after other first factors", function()
     assert.is_false(sec:current_user(c:req()).is_authenticated)
   end)
 end)
+
+describe("two-factor changes by an auth token #quick", function()
+  -- A token may leak long after its sign-in (a log, a shared script): it
+  -- must not then turn a second factor on or off or show recovery codes.
+  it("are refused when the token's sign-in is older than freshness", function()
+    local sec, user, clock = setup{ freshness = 600, freshness_grace_period = 0 }
+    local token = assert(sec:get_auth_token(user))
+    local t = api(sec)
+    local hdr = { ["authentication-token"] = token }
+    clock.now = clock.now + 601
+    local res, r = t:call("POST", "/tf-setup", { setup = "authenticator" }, nil, hdr)
+    assert.equals(401, res.status); assert.is_true(r.reauth_required)
+    res, r = t:call("POST", "/mf-recovery-codes", nil, nil, hdr)
+    assert.equals(401, res.status); assert.is_true(r.reauth_required)
+    assert.is_nil(sec.datastore:find_user{ email = EMAIL }.mf_recovery_codes)
+    local fresh = assert(sec:get_auth_token(user))
+    res, r = t:call("POST", "/tf-setup", { setup = "authenticator" }, nil, { ["authentication-token"] = fresh })
+    assert.equals(200, res.status); assert.equals("validating_profile", r.tf_state)
+  end)
+end)

@@ -133,15 +133,14 @@ end
 
 -- The signed-in user, when the sign-in is recent enough to change
 -- credentials (Flask-Security's change_password, tf-setup, us-setup,
--- mf-recovery-codes: a sign-in within `freshness`, else 401 and /verify
--- first). A token passes, as FRESHNESS_ALLOW_AUTH_TOKEN lets it there,
--- and Basic always is fresh. With token_age, a token passes only when it
--- was minted (at its sign-in: the token's `a`) within `freshness`, as
--- Flask-Security-Too reads the fs_paa a token carries: the account
--- changes that move an account elsewhere (its email) ask that of a
--- token, which may have leaked long after its sign-in. nil when res
--- holds the refusal.
-local function fresh_user(sec, req, res, token_age)
+-- mf-recovery-codes, change-email, change-username: a sign-in within
+-- `freshness`, else 401 and /verify first). Basic always is fresh. A
+-- token passes only when it was minted (at its sign-in: the token's `a`)
+-- within `freshness`, as Flask-Security-Too 5.x reads the fs_paa a token
+-- carries (FRESHNESS_ALLOW_AUTH_TOKEN): a token may leak long after its
+-- sign-in, and must not then be enough to show recovery codes or turn a
+-- second factor off. nil when res holds the refusal.
+local function fresh_user(sec, req, res)
   local user = require_user(sec, req, res)
   if not user then return nil end
   local via = sec:authn_via(req)
@@ -149,7 +148,7 @@ local function fresh_user(sec, req, res, token_age)
   if via == "session" or via == "remember" then
     local spec = { auth = { "session" }, within = cfg.freshness, grace = cfg.freshness_grace_period }
     if not sec:check(req, spec, res) then return nil end
-  elseif via == "token" and token_age and cfg.freshness >= 0 then
+  elseif via == "token" and cfg.freshness >= 0 then
     local _, _, data = auth.authenticate(sec, req, { "token" })
     local minted = type(data) == "table" and data.a
     if type(minted) ~= "number" or now(sec) - minted >= cfg.freshness then

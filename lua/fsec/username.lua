@@ -94,7 +94,7 @@ local function rename(sec, user, name)
 end
 
 function V.change_username(sec, req, res, fields, json)
-  local user = A.fresh_user(sec, req, res, true)
+  local user = A.fresh_user(sec, req, res)
   if not user then return res end
   if req.method == "GET" then return answer_form(sec, req, res, json, user) end
   local cfg = sec._cfg
