@@ -137,6 +137,21 @@ describe("Flask credentials: request authentication #quick", function()
     assert.is_false((a.sec:check(cookie_req("remember_token", V.F), { auth = { "session" }, within = 60 })))
   end)
 
+  it("deletes the Flask cookies at a logout, under their own names", function()
+    local a = app{ flask_session_cookie_name = "fsess", flask_remember_cookie_name = "frem" }
+    local res = require("fsec.http").new_response()
+    assert.is_true(a.sec:logout_user(helpers.request{ cookies = { fsess = V.D, frem = V.F } }, res))
+    assert.matches("^fsess=;.*Max%-Age=0", helpers.set_cookie(res, "fsess"))
+    assert.matches("^frem=;.*Max%-Age=0", helpers.set_cookie(res, "frem"))
+    -- same names as fsec's: one deletion each
+    a = app()
+    res = require("fsec.http").new_response()
+    assert.is_true(a.sec:logout_user(helpers.request{ cookies = { session = V.D, remember_token = V.F } }, res))
+    local n = 0
+    for _, line in ipairs(res.cookies) do if line:find("^session=") then n = n + 1 end end
+    assert.equals(1, n)
+  end)
+
   it("follows auth_mechanisms: a Flask token is a token, a Flask cookie a session", function()
     local sec = app{ auth_mechanisms = { "session" } }.sec
     assert.is_nil(who(sec, token_req(V.A)))
@@ -326,5 +341,53 @@ describe("sec:flask_auth_token #quick", function()
     assert.equals("uq@example.com", who(a.sec, token_req(tok)))
     assert.is_nil(helpers.app{}.sec:flask_auth_token(a.user))
     assert.has_error(function() a.sec:flask_auth_token("x") end)
+  end)
+end)
+
+describe("the users of Flask credentials through flask_users #quick", function()
+  local NAME = "fsec.flaskusers"
+
+  it("is a configuration error where fsec.flaskusers is not installed, or without flask_secret_key", function()
+    if not package.searchpath(NAME, package.path) then
+      local ok, err = pcall(helpers.new, { flask_secret_key = K, flask_users = "sqlite:///flask.db" })
+      assert.is_false(ok)
+      assert.matches(NAME, tostring(err), 1, true)
+    end
+    local saved = package.preload[NAME]
+    finally(function() package.preload[NAME] = saved end)
+    package.preload[NAME] = function() return { new = function() return { find = function() end } end } end
+    local ok, err = pcall(helpers.new, { flask_users = "sqlite:///flask.db" })
+    assert.is_false(ok)
+    assert.matches("flask_secret_key", tostring(err))
+  end)
+
+  it("sends every lookup to fsec.flaskusers' find, never to fsec's store", function()
+    -- the seam alone (the module is examples/flask-edge's): a stand-in
+    -- that records the queries
+    local seen, made = {}, 0
+    local saved_pre, saved = package.preload[NAME], package.loaded[NAME]
+    finally(function() package.preload[NAME], package.loaded[NAME] = saved_pre, saved end)
+    package.loaded[NAME] = nil
+    package.preload[NAME] = function()
+      return { new = function(_, uri)
+        made = made + 1
+        assert.equals("sqlite:///flask.db", uri)
+        return { find = function(_, q)
+          seen[#seen + 1] = q
+          if q.fs_uniquifier == "u1" or q.fs_token_uniquifier == UQ then
+            return { id = 7, email = "edge@example.com", fs_uniquifier = "u1", active = true, roles = {} }
+          end
+        end }
+      end }
+    end
+    local a = app{ flask_users = "sqlite:///flask.db" }
+    assert.equals("edge@example.com", who(a.sec, cookie_req("session", V.D)))
+    assert.equals("edge@example.com", who(a.sec, token_req(V.B)))
+    assert.equals("edge@example.com", who(a.sec, cookie_req("remember_token", V.F)))
+    assert.same({ { fs_uniquifier = "u1" }, { fs_token_uniquifier = UQ }, { fs_uniquifier = "u1" } }, seen)
+    assert.equals(1, made)
+    -- a token naming no token uniquifier: then the fs_uniquifier, there too
+    assert.equals("edge@example.com", who(a.sec, token_req(V.A)))
+    assert.same({ { fs_token_uniquifier = "u1" }, { fs_uniquifier = "u1" } }, { seen[4], seen[5] })
   end)
 end)

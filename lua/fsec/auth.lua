@@ -658,6 +658,7 @@ function Security:logout_user(req, res)
   -- a sign-in left half done (the second factor not given) ends too
   local tf = cookie_name(self, req, self._cfg.two_factor_state_cookie_name)
   if http.request_cookie(req, tf) then res:delete_cookie(tf, cookie_opts(self, req)) end
+  flask.logout(self, req, res)
   forget_results(req)
   return true
 end

@@ -13,9 +13,11 @@
 local core = require "fsec.core"
 local cjson = require("cjson.safe").new()
 local http = require "fsec.http"
+local userlib = require "fsec.user"
 
 local type = type
 local pairs = pairs
+local ipairs = ipairs
 local tostring = tostring
 local floor = math.floor
 
@@ -32,7 +34,9 @@ cjson.decode_max_depth(32)
 --- The user a Flask credential names: one query ({ fs_uniquifier = },
 -- { fs_token_uniquifier = } or { id = }) to the Flask app's own database
 -- when flask_users is set (fsec.flaskusers, examples/flask-edge), else to
--- fsec's store. Returns what the datastore's find_user returns: a user,
+-- fsec's store (fsec.flaskusers may answer plain tables shaped like
+-- fsec's users: they become User objects). Returns what the datastore's
+-- find_user returns: a user,
 -- nil (none), or nil, err, code (the caller fails closed on it).
 function _M.find_user(sec, query)
   local uri = sec._cfg.flask_users
@@ -42,7 +46,10 @@ function _M.find_user(sec, query)
       users = require("fsec.flaskusers").new(sec, uri)
       sec._flask_users = users
     end
-    return users:find(query)
+    local user, err, code = users:find(query)
+    -- a plain table shaped like fsec's user gets the User methods
+    if type(user) == "table" and not userlib.is_user(user) then user = userlib.user(user) end
+    return user, err, code
   end
   local ds = sec.datastore
   if not ds then return nil end
@@ -230,6 +237,23 @@ function _M.session_user(sec, req, check_store)
   local user, data = session_cookie(sec, req, check_store)
   if user then return user, data end
   return remember_cookie(sec, req, check_store)
+end
+
+
+--- At a logout, delete the Flask app's session and remember cookies the
+-- request carries, under their own names (fsec's may differ, or carry
+-- __Host-): left behind, they would sign the browser in again. They stay
+-- valid elsewhere until revoked (docs/migration.md), as in Flask.
+function _M.logout(sec, req, res)
+  if not sec._flask_keys then return end
+  local cfg = sec._cfg
+  for _, name in ipairs{ cfg.flask_session_cookie_name, cfg.flask_remember_cookie_name } do
+    local set = false -- fsec's own of that name, already deleted
+    for _, line in ipairs(res.cookies or {}) do
+      if line:sub(1, #name + 1) == name .. "=" then set = true end
+    end
+    if not set and http.request_cookie(req, name, COOKIE_MAX) then res:delete_cookie(name, { path = "/" }) end
+  end
 end
 
 
