@@ -156,6 +156,30 @@ describe("Flask-Security 3.0's forms (flask_user_id = 'id')", function()
   end)
 end)
 
+describe("Flask-Security 3.0's token with a cache (set_cache)", function()
+  if not peer.present(it, pending) then return end
+
+  it("runs its hash_data check once, and again for a new stored hash", function()
+    local c = creds()
+    local sec, alice = imported{ flask_user_id = "id" }
+    local store = { data = {} }
+    function store.get(self, k) return self.data[k] end
+    function store.set(self, k, v) self.data[k] = v end
+    local gen = 0
+    sec:set_cache{ tokens = store, users = { get = store.get, set = store.set, data = {} }, ttl = 3600,
+                   generation = function() return gen end, invalidate = function() gen = gen + 1 end }
+    local before = sec:hash_count()
+    assert.equals("alice@example.com", who(sec, token_req(c.token30)))
+    assert.equals(before + 1, sec:hash_count())
+    assert.equals("alice@example.com", who(sec, token_req(c.token30)))
+    assert.equals(before + 1, sec:hash_count())
+    assert.truthy(sec.datastore:set_password(alice, sec:hash_password("alice-new-password-3")))
+    before = sec:hash_count()
+    assert.is_nil(who(sec, token_req(c.token30)))
+    assert.equals(before + 1, sec:hash_count())
+  end)
+end)
+
 describe("sec:flask_auth_token", function()
   if not peer.present(it, pending) then return end
 
