@@ -331,6 +331,23 @@ describe("Flask credentials are revoked as fsec's own #quick", function()
   end)
 end)
 
+describe("Flask credentials are revoked by /reset #quick", function()
+  it("ends the Flask token, session and remember cookie with the password", function()
+    local a = helpers.app{ clock = true, mail = true, endpoints = true, log = "quiet",
+      extra = { flask_secret_key = K, external_url = "http://localhost" },
+      users = { { email = "u1@example.com", password = "password-one-1", fs_uniquifier = "u1" } } }
+    a.clock.now = TS + 10
+    assert.equals("u1@example.com", who(a.sec, cookie_req("session", V.D)))
+    local c = helpers.api(a.sec)
+    assert.equals(200, (c:call("POST", "/reset", { email = "u1@example.com" })).status)
+    local link = helpers.path_of(a.mails()[1].link)
+    assert.equals(200, (c:call("POST", link, { password = "password-new-5", password_confirm = "password-new-5" })).status)
+    assert.is_nil(who(a.sec, token_req(V.A)))
+    assert.is_nil(who(a.sec, cookie_req("session", V.D)))
+    assert.is_nil(who(a.sec, cookie_req("remember_token", V.F)))
+  end)
+end)
+
 describe("sec:flask_auth_token #quick", function()
   it("mints Too's [uniquifier] token with flask_secret_key, which fsec and Flask-Security read", function()
     local a = app()
