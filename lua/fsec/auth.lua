@@ -265,7 +265,7 @@ local function authenticate_token(sec, req)
   if not tok then return nil end
   -- itsdangerous always has a '.', fsec's base64url never does
   if tok:find(".", 1, true) then
-    local user, data = flask.token_user(sec, tok, check_store)
+    local user, data = flask.token_user(sec, tok, check_store, sec._cache)
     return user, "token", data
   end
   if not sec.datastore then return nil end

@@ -161,14 +161,14 @@ end
 -- stored password hash the second element is a passlib hash of. A new
 -- password (or fsec's upgrade of the hash at a login) ends the token.
 -- That hash (sha256_crypt, 535,000 rounds) would run on every request:
--- with a cache (set_cache), a match is remembered under the pair of
--- hashes, so a new stored hash misses it.
+-- with a cache (set_cache's token store, which auth.lua hands in), a
+-- match is remembered under the pair of hashes, so a new stored hash
+-- misses it.
 local HASH_DATA_TTL = 3600
-local function by_id_and_hash(sec, data, check_store)
+local function by_id_and_hash(sec, data, check_store, cache)
   local user = by_user_id(sec, data[1], check_store)
   local h, stored = data[2], user and user.password
   if type(stored) ~= "string" or type(h) ~= "string" or #h > 512 then return nil end
-  local cache = sec._cache
   local key = cache and ("fsec.flask.hash_data\0" .. h .. "\0" .. stored)
   if cache and cache:get(key) == true then return user end
   if sec._engine:verify_data(stored, h) ~= true then return nil end
@@ -180,8 +180,9 @@ end
 --- The user of a Flask-Security auth token (a text holding a '.'), and
 -- the token's data, or nil. Forms: Too's [uniquifier], Too 3.x's
 -- [id, hash, uniquifier], 3.0's [id, hash] (with flask_user_id = "id"),
--- and Too >= 5.4's { ver, uid, fs_paa, exp }.
-function _M.token_user(sec, tok, check_store)
+-- and Too >= 5.4's { ver, uid, fs_paa, exp }. cache: set_cache's token
+-- store, or nil.
+function _M.token_user(sec, tok, check_store, cache)
   local keys = sec._flask_keys
   if not keys or #tok > TOKEN_MAX then return nil end
   local cfg = sec._cfg
@@ -201,7 +202,7 @@ function _M.token_user(sec, tok, check_store)
     local uq = short_string(data[#data == 1 and 1 or 3])
     user = uq and by_uniquifier(sec, uq, check_store)
   elseif #data == 2 and cfg.flask_user_id == "id" then
-    user = by_id_and_hash(sec, data, check_store)
+    user = by_id_and_hash(sec, data, check_store, cache)
   end
   if not user then return nil end
   return user, { flask = true, a = tonumber(data.fs_paa) or 0 }
