@@ -161,6 +161,13 @@ describe("Flask credentials: request authentication #quick", function()
     assert.is_nil(who(sec, cookie_req("remember_token", V.F)))
   end)
 
+  it("keeps the Flask app's keys out of sec.config", function()
+    local sec = app{ flask_secret_key_fallbacks = { "an-older-key" } }.sec
+    assert.is_nil(sec.config.flask_secret_key)
+    assert.is_nil(sec.config.flask_secret_key_fallbacks)
+    for _, v in pairs(sec.config) do assert.not_equals(K, v) end
+  end)
+
   it("accepts nothing of Flask's without flask_secret_key", function()
     local a = helpers.app{ users = { { email = "u1@example.com", password = "password-one-1", fs_uniquifier = "u1" } } }
     assert.is_nil(who(a.sec, token_req(V.A)))
