@@ -145,11 +145,17 @@ local function by_uniquifier(sec, uq, check_store)
 end
 
 -- Flask-Login's _user_id (a string): fs_uniquifier, or 3.0's id.
-local function by_user_id(sec, uid, check_store)
+-- A Flask id names a user of the Flask app's database (flask_users):
+-- fsec's store numbers users its own way (an import too), so there the
+-- id alone could name someone else. Only 3.0's token, whose password hash
+-- pins the one user, may look an id up in fsec's store (any_store).
+local function by_user_id(sec, uid, check_store, any_store)
   if type(uid) == "number" and uid == floor(uid) then uid = tostring(floor(uid)) end
   uid = short_string(uid)
   if not uid then return nil end
-  if sec._cfg.flask_user_id == "id" then
+  local cfg = sec._cfg
+  if cfg.flask_user_id == "id" then
+    if not (cfg.flask_users or any_store) then return nil end
     if #uid > 15 or not uid:find("^[1-9]%d*$") then return nil end
     return usable(check_store(_M.find_user(sec, { id = tonumber(uid) })))
   end
@@ -166,7 +172,7 @@ end
 -- misses it.
 local HASH_DATA_TTL = 3600
 local function by_id_and_hash(sec, data, check_store, cache)
-  local user = by_user_id(sec, data[1], check_store)
+  local user = by_user_id(sec, data[1], check_store, true)
   local h, stored = data[2], user and user.password
   if type(stored) ~= "string" or type(h) ~= "string" or #h > 512 then return nil end
   local key = cache and ("fsec.flask.hash_data\0" .. h .. "\0" .. stored)
