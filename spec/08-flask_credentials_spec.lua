@@ -283,6 +283,10 @@ describe("Flask credentials refused #quick", function()
     assert.is_true(#bomb < 2000)
     assert.equals("invalid", (core.itsd_verify({ K }, "remember-salt", "django-concat", bomb)))
     assert.is_nil(who(sec, token_req(bomb)))
+    -- the cap is 32 KiB of JSON: under it a payload is read, over it not
+    local function verify(n) return (core.itsd_verify({ K }, "remember-salt", "django-concat", sign('["' .. ("a"):rep(n) .. '"]'))) end
+    assert.equals("valid", verify(32768 - 4))
+    assert.equals("invalid", verify(32768 - 3))
     for _, t in ipairs{ "W@JiJ1MSJd.ZVPxAA.FMXXPm1Fly0AlaJVSL0fHA9zMco", "WyJ1MSJd=.ZVPxAA.FMXXPm1Fly0AlaJVSL0fHA9zMco",
                         "..", ".", "a.b.c", V.A .. "=", V.A .. ".", "." .. V.A, ("A"):rep(100000) .. "." .. V.A,
                         V.A:gsub("%.", "..") } do
