@@ -284,7 +284,9 @@ describe("Flask credentials refused #quick", function()
     assert.equals("invalid", (core.itsd_verify({ K }, "remember-salt", "django-concat", bomb)))
     assert.is_nil(who(sec, token_req(bomb)))
     -- the cap is 32 KiB of JSON: under it a payload is read, over it not
-    local function verify(n) return (core.itsd_verify({ K }, "remember-salt", "django-concat", sign('["' .. ("a"):rep(n) .. '"]'))) end
+    local function verify(n)
+      return (core.itsd_verify({ K }, "remember-salt", "django-concat", sign('["' .. ("a"):rep(n) .. '"]')))
+    end
     assert.equals("valid", verify(32768 - 4))
     assert.equals("invalid", verify(32768 - 3))
     for _, t in ipairs{ "W@JiJ1MSJd.ZVPxAA.FMXXPm1Fly0AlaJVSL0fHA9zMco", "WyJ1MSJd=.ZVPxAA.FMXXPm1Fly0AlaJVSL0fHA9zMco",
@@ -384,7 +386,8 @@ describe("Flask credentials are revoked by /reset #quick", function()
     local c = helpers.api(a.sec)
     assert.equals(200, (c:call("POST", "/reset", { email = "u1@example.com" })).status)
     local link = helpers.path_of(a.mails()[1].link)
-    assert.equals(200, (c:call("POST", link, { password = "password-new-5", password_confirm = "password-new-5" })).status)
+    local new = { password = "password-new-5", password_confirm = "password-new-5" }
+    assert.equals(200, (c:call("POST", link, new)).status)
     assert.is_nil(who(a.sec, token_req(V.A)))
     assert.is_nil(who(a.sec, cookie_req("session", V.D)))
     assert.is_nil(who(a.sec, cookie_req("remember_token", V.F)))
