@@ -9,8 +9,10 @@ set -eu
 # PostgreSQL database with them (lua/fsec/import/).
 # liboath-dev: TOTP codes (RFC 6238) for two-factor and unified sign-in;
 # libqrencode-dev: the QR code of the authenticator's otpauth:// URI.
+# zlib1g-dev: Flask's compressed session cookies and Flask-Security's
+# compressed tokens (core/src/itsdangerous.c).
 BUILD="cmake gcc make pkg-config libsodium-dev libutf8proc-dev libidn2-dev libcrypt-dev
-  libssl-dev libsqlite3-dev libpq-dev liboath-dev libqrencode-dev lua5.4 liblua5.4-dev luajit2 libluajit2-5.1-dev lua-cjson
+  libssl-dev libsqlite3-dev libpq-dev liboath-dev libqrencode-dev zlib1g-dev lua5.4 liblua5.4-dev luajit2 libluajit2-5.1-dev lua-cjson
   lua-argparse lua-sql-sqlite3 lua-sql-postgres"
 # The peer (real Flask-Security) for the compatibility specs; LDoc and
 # its Markdown formatter for the API reference (spec/check-ldoc.sh);

@@ -20,6 +20,7 @@ extern "C" {
 #include "fsec/engine.h"
 #include "fsec/password.h"
 #include "fsec/token.h"
+#include "fsec/itsdangerous.h"
 #include "fsec/random.h"
 #include "fsec/codec.h"
 #include "fsec/identity.h"

@@ -8,6 +8,8 @@
 
 #include <utf8proc.h>
 
+#include <openssl/evp.h>
+
 #include "internal.h"
 
 #define ARGON2ID_PREFIX "$argon2id$"
@@ -351,6 +353,59 @@ int fsec_password_verify(fsec_engine *e, const char *pw, size_t pwlen,
   }
   fsec__pw_free(in, inlen);
   return rc;
+}
+
+/* passlib's hex_md5: 32 lowercase hex digits of MD5(data). */
+static int is_hex_md5(const char *h, size_t len) {
+  size_t i;
+  if (len != 32) return 0;
+  for (i = 0; i < len; i++)
+    if (!((h[i] >= '0' && h[i] <= '9') || (h[i] >= 'a' && h[i] <= 'f')))
+      return 0;
+  return 1;
+}
+
+static int verify_hex_md5(fsec_engine *e, const char *data, size_t len,
+                          const char *h, int *match) {
+  unsigned char md[16];
+  char hex[33];
+  unsigned int n = 0;
+  if (!EVP_Digest(data, len, md, &n, EVP_md5(), NULL) || n != sizeof md)
+    return fsec__err(e, FSEC_ECRYPTO, "MD5 is not available");
+  sodium_bin2hex(hex, sizeof hex, md, sizeof md);
+  *match = sodium_memcmp(hex, h, 32) == 0;
+  return FSEC_OK;
+}
+
+int fsec_password_verify_data(fsec_engine *e, const char *data, size_t len,
+                              const char *hash, size_t hashlen, int *match) {
+  char stored[FSEC_PASSWORD_STORED_MAX + 1];
+  double cost, budget = e->cfg.caps.verify_budget;
+  uint32_t param;
+  int rc, scheme;
+
+  *match = 0;
+  if (is_hex_md5(hash, hashlen))
+    return verify_hex_md5(e, data, len, hash, match);
+  scheme = hashlen <= FSEC_PASSWORD_STORED_MAX
+               ? fsec_password_identify(e, hash, hashlen)
+               : FSEC_EHASHFMT;
+  if (scheme < 0 || scheme == FSEC_SCHEME_PLAINTEXT)
+    return fsec__err(e, FSEC_EHASHFMT, "not a hash_data() hash");
+  if (scheme == FSEC_SCHEME_ARGON2)
+    return fsec__err(e, FSEC_ESCHEME, "hash_data() never used argon2");
+  rc = fsec__legacy_param(e, hash, hashlen, scheme, &param);
+  if (rc != FSEC_OK) return rc;
+  cost = legacy_units(scheme, param) / budget_unit(e);
+  if (budget > 0 && cost > budget)
+    return fsec__err(e, FSEC_EHASHCAP,
+                     "hash_data() hash would cost %.1f, above the budget",
+                     cost);
+  memcpy(stored, hash, hashlen); /* crypt wants a C string */
+  stored[hashlen] = '\0';
+  if (scheme == FSEC_SCHEME_PBKDF2_SHA512 || scheme == FSEC_SCHEME_PBKDF2_SHA256)
+    return fsec__verify_pbkdf2(e, data, len, stored, hashlen, scheme, match);
+  return fsec__verify_crypt(e, data, len, stored, hashlen, scheme, match);
 }
 
 int fsec_password_needs_update(fsec_engine *e, const char *hash,

@@ -143,6 +143,40 @@ static void plaintext_only_when_enabled(void) {
   fsec_engine_close(on);
 }
 
+/* Flask-Security 3.0's hash_data of a stored password hash (the auth
+ * token's second element), made by /usr/bin/python3 with passlib 1.7.4:
+ * sha256_crypt (rounds=5000, salt "saltsalt") and hex_md5. The data is
+ * used as given, whatever password_schemes and password_salt say. */
+#define HD_DATA "$2b$12$abcdefghijklmnopqrstuuJ2b3mYQfyoyE3nT0q2lZbS8rw5ak3Tm"
+#define HD_SHA256 "$5$saltsalt$7vDl16Tyxbyl8dMDtPPIcxAgGyTXnY.dSihDACw6sr5"
+#define HD_MD5 "1af29ee8def5c17683b2bdbe98b90263"
+
+static int verify_data(fsec_engine *e, const char *data, const char *hash) {
+  int match = -1, rc;
+  rc = fsec_password_verify_data(e, data, strlen(data), hash, strlen(hash),
+                                 &match);
+  if (rc != FSEC_OK) ASSERT_EQ(match, 0);
+  return rc == FSEC_OK ? match : rc;
+}
+
+static void hash_data_verifies(void) {
+  fsec_engine *e = open_engine(VEC_SALT);
+  char md5_upper[] = HD_MD5;
+  size_t i;
+  ASSERT_EQ(verify_data(e, HD_DATA, HD_SHA256), 1);
+  ASSERT_EQ(verify_data(e, HD_DATA, HD_MD5), 1);
+  ASSERT_EQ(verify_data(e, HD_DATA "x", HD_SHA256), 0);
+  ASSERT_EQ(verify_data(e, HD_DATA "x", HD_MD5), 0);
+  for (i = 0; i < sizeof md5_upper; i++)
+    if (md5_upper[i] >= 'a') md5_upper[i] = (char)(md5_upper[i] - 32);
+  ASSERT_EQ(verify_data(e, HD_DATA, md5_upper), FSEC_EHASHFMT);
+  ASSERT_EQ(verify_data(e, HD_DATA, "plain"), FSEC_EHASHFMT);
+  ASSERT_EQ(verify_data(e, HD_DATA, ""), FSEC_EHASHFMT);
+  ASSERT_EQ(verify_data(e, HD_DATA, "$5$rounds=999999999$saltsalt$7vDl16Tyxbyl8dMDtPPIcxAgGyTXnY.dSihDACw6sr5"),
+            FSEC_EHASHCAP);
+  fsec_engine_close(e);
+}
+
 int main(void) {
   RUN(every_passlib_vector_verifies);
   RUN(sha512_crypt_default_rounds);
@@ -151,5 +185,6 @@ int main(void) {
   RUN(caps_refuse_costly_vectors_unrun);
   RUN(disabled_scheme_is_refused);
   RUN(plaintext_only_when_enabled);
+  RUN(hash_data_verifies);
   return 0;
 }

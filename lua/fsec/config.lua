@@ -232,6 +232,35 @@ local function cookie_name(v)
 end
 
 
+local function nonempty(v)
+  if #v == 0 then return nil, "must not be empty" end
+  return true
+end
+
+
+local function flask_fallbacks(v)
+  local n = list_length(v)
+  if not n then return nil, "a list of strings expected" end
+  if n > 8 then return nil, "at most 8 keys" end
+  for i = 1, n do
+    if type(v[i]) ~= "string" or #v[i] == 0 then return nil, "key " .. i .. " is not a non-empty string" end
+  end
+  return true
+end
+
+
+-- The Flask users' source is fsec.flaskusers (examples/flask-edge): a
+-- URI without the module would leave every Flask credential unmapped.
+local function flask_users(v)
+  if #v == 0 then return nil, "must not be empty" end
+  local search = package.searchpath
+  if search and not search("fsec.flaskusers", package.path) and not package.preload["fsec.flaskusers"] then
+    return nil, "needs the module fsec.flaskusers, which is not installed"
+  end
+  return true
+end
+
+
 local function check_secret_key(v)
   local keys = type(v) == "table" and v or { v }
   local n = list_length(keys)
@@ -451,6 +480,27 @@ _M.schema = {
   session_data_max_bytes = { type = "number", default = 16384,
     check = int_range(0, require("fsec.core").LIMITS.session_data),
     description = "fsec: most bytes of a session's data (sec:set_session_data, JSON); 0: none may be kept" },
+  -- Flask-Security's own credentials (fsec.flask, docs/migration.md)
+  flask_secret_key = { type = "string", check = nonempty,
+    description = "fsec: the Flask app's SECRET_KEY; when set, its auth tokens, session and remember "
+      .. "cookies sign users in too" },
+  flask_secret_key_fallbacks = { type = "table", check = flask_fallbacks,
+    description = "fsec: the Flask app's SECRET_KEY_FALLBACKS (older keys that still verify)" },
+  remember_salt = { type = "string", default = "remember-salt", check = nonempty,
+    description = "Salt of Flask-Security's auth tokens" },
+  flask_session_cookie_name = { type = "string", default = "session", check = cookie_name,
+    description = "fsec: name of the Flask app's session cookie" },
+  flask_session_lifetime = { type = "number", default = 2678400, check = int_range(1, 2^31),
+    description = "fsec: the Flask app's PERMANENT_SESSION_LIFETIME in seconds" },
+  flask_remember_cookie_name = { type = "string", default = "remember_token", check = cookie_name,
+    description = "fsec: name of Flask-Login's remember cookie" },
+  flask_user_id = { type = "string", default = "fs_uniquifier", check = function(v)
+      if v == "fs_uniquifier" or v == "id" then return true end
+      return nil, "'fs_uniquifier' (Flask-Security-Too) or 'id' (3.0) expected"
+    end, description = "fsec: what Flask-Login's _user_id names" },
+  flask_users = { type = "string", check = flask_users,
+    description = "fsec: URI of the Flask-Security database whose users Flask credentials name "
+      .. "(fsec.flaskusers); nil: fsec's own store" },
   max_body_bytes = { type = "number", default = 65536, check = int_range(256, 2^30),
     description = "fsec: request bodies above this are refused" },
 
@@ -861,6 +911,9 @@ local function entity_checks(c)
   end
   if not single and not salt then
     return nil, "password_salt is required (or set password_single_hash = true)"
+  end
+  if c.flask_users and not c.flask_secret_key then
+    return nil, "flask_users is set but flask_secret_key is not: no Flask credential could be verified"
   end
   if c.session_cookie_samesite == "None" and c.session_cookie_secure == false then
     return nil, "session_cookie_samesite 'None' requires secure cookies"

@@ -52,6 +52,13 @@
 ---@field email_subject_username_recovery? string subject of the username mail (default "Your requested username")
 ---@field post_change_email_view? string redirect after a confirmed change of email (nil: post_login_view)
 ---@field post_change_username_view? string redirect after a change of username (nil: post_login_view)
+---@field flask_remember_cookie_name? string fsec: name of Flask-Login's remember cookie (default "remember_token")
+---@field flask_secret_key? string fsec: the Flask app's SECRET_KEY; when set, its auth tokens, session and remember cookies sign users in too
+---@field flask_secret_key_fallbacks? string[] fsec: the Flask app's SECRET_KEY_FALLBACKS (older keys that still verify)
+---@field flask_session_cookie_name? string fsec: name of the Flask app's session cookie (default "session")
+---@field flask_session_lifetime? integer fsec: the Flask app's PERMANENT_SESSION_LIFETIME in seconds (default 2678400)
+---@field flask_user_id? "fs_uniquifier"|"id" fsec: what Flask-Login's _user_id names (default "fs_uniquifier")
+---@field flask_users? string fsec: URI of the Flask-Security database whose users Flask credentials name (fsec.flaskusers); nil: fsec's own store
 ---@field revocation_interval? number fsec.openresty: seconds between two reads of the revocation epoch
 ---@field database_mmap_bytes? integer fsec: SQLite mmap_size (default 0)
 ---@field database_synchronous? "FULL"|"NORMAL" fsec: SQLite synchronous (NORMAL may lose the last commits on power loss) (default "FULL")
@@ -112,6 +119,7 @@
 ---@field registerable? boolean enable registration (default false)
 ---@field remember_cookie_duration? integer fsec: seconds a remember cookie lasts (30 days) (default 2592000)
 ---@field remember_cookie_name? string name of the remember-me cookie (default "remember_token")
+---@field remember_salt? string Salt of Flask-Security's auth tokens (default "remember-salt")
 ---@field render? fun(page: string, context: table): string? fsec: function(page, context) -> html or nil (nil: the built-in page)
 ---@field reset_password_within? integer seconds (1 day) (default 86400)
 ---@field reset_url? string endpoint: password reset (default "/reset")

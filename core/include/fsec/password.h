@@ -45,6 +45,21 @@ FSEC_API FSEC_NODISCARD int fsec_password_verify(fsec_engine *e,
                                                  size_t hashlen, int *match)
     FSEC_NONNULL(1, 2, 4, 6);
 
+/* Verify data against a passlib hash of it made by Flask-Security 3.0's
+ * hash_data() (its HASHING_SCHEMES: sha256_crypt and hex_md5 by default;
+ * sha512_crypt, bcrypt and pbkdf2 too). data is no password: it is used
+ * as given (no normalization, no password_salt), any scheme of those is
+ * read whether or not password_schemes lists it, plaintext and argon2
+ * never are, and the caps and caps.verify_budget apply. Returns as
+ * fsec_password_verify. */
+FSEC_API FSEC_NODISCARD int fsec_password_verify_data(fsec_engine *e,
+                                                      const char *data,
+                                                      size_t len,
+                                                      const char *hash,
+                                                      size_t hashlen,
+                                                      int *match)
+    FSEC_NONNULL(1, 2, 4, 6);
+
 /* What verifying against a stored hash would cost, estimated from its own
  * parameters (bcrypt cost, rounds, argon2 m and t), in units of one new
  * hash at the engine's argon2id parameters (never less than OWASP's
