@@ -324,7 +324,7 @@ _M.ROWS = {
   salt("RESET_SALT", "reset-salt", true),
   salt("LOGIN_SALT", "login-salt", true),
   salt("CHANGE_SALT", "change-salt", true),
-  salt("REMEMBER_SALT", "remember-salt", true),
+  { "REMEMBER_SALT", v3 = true, key = "remember_salt", note = "the salt of the Flask app's auth tokens fsec verifies (flask_secret_key)" },
   { "DEFAULT_REMEMBER_ME", v3 = true, key = "default_remember_me" },
   { "DEFAULT_HTTP_AUTH_REALM", v3 = true, key = "default_http_auth_realm" },
   salt("US_SETUP_SALT", "us-setup-salt"),
