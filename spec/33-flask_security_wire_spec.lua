@@ -76,3 +76,71 @@ describe("JSON detection against the real Flask-Security", function()
     end
   end)
 end)
+
+
+-- fsec's side: a JSON client (helpers.api) and a form client.
+local function app(extra)
+  local cfg = { registerable = true, changeable = true, recoverable = true, csrf_enabled = true }
+  for k, v in pairs(extra or {}) do cfg[k] = v end
+  return helpers.app{ config = cfg, mail = true, log = "quiet", clock = true,
+                      roles = { { name = "admin" } },
+                      users = { { email = "matt@example.com", password = "password-1" } } }
+end
+
+local function login(_, c)
+  local res = c:call("POST", "/login", { email = "matt@example.com", password = "password-1" })
+  assert.equals(200, res.status)
+  return res
+end
+
+-- The peer's answers to a scenario (see spec/peer/fs_wire_app.py).
+local function play(settings, steps)
+  return cjson.decode(peer.run("fs_wire_app.py", { "play", cjson.encode(settings) }, cjson.encode(steps)))
+end
+
+describe("authorization errors #quick", function()
+  local function denied(a, c, accept)
+    return a.sec:check(c:req{ path = "/admin", headers = { accept = accept } }, { roles_required = { "admin" } })
+  end
+
+  it("answer a page to every client but a JSON one", function()
+    local a = app()
+    local c = helpers.api(a.sec)
+    login(a, c)
+    for _, accept in ipairs{ "text/html", "*/*", "text/plain", "text/html, application/json" } do
+      local ok, status, body, res = denied(a, c, accept)
+      assert.is_false(ok)
+      assert.equals(403, status)
+      assert.matches("^text/html", res.headers["Content-Type"], nil, accept)
+      assert.matches("You do not have permission to view this resource.", body, 1, true)
+    end
+    local _, status, body, res = denied(a, c, "application/json")
+    assert.equals(403, status)
+    assert.equals("application/json", res.headers["Content-Type"])
+    assert.same({ "You do not have permission to view this resource." }, cjson.decode(body).response.errors)
+  end)
+end)
+
+describe("authorization errors against the real Flask-Security", function()
+  if not peer.present(it, pending) then return end
+  it("have 5.1.2's status and content type for each client", function()
+    local accepts = { "text/html", "*/*", "text/html, application/json", "application/json" }
+    local steps = {
+      { method = "GET", path = "/login", headers = { Accept = "application/json" } },
+      { method = "POST", path = "/login", json = { email = "matt@example.com", password = "password-1" }, csrf = "field" },
+    }
+    for _, acc in ipairs(accepts) do steps[#steps + 1] = { method = "GET", path = "/admin", headers = { Accept = acc } } end
+    local theirs = play({}, steps)
+    local a = app()
+    local c = helpers.api(a.sec)
+    login(a, c)
+    for i, acc in ipairs(accepts) do
+      local t = theirs[i + 2]
+      local _, status, body, res = a.sec:check(c:req{ path = "/admin", headers = { accept = acc } },
+                                               { roles_required = { "admin" } })
+      assert.equals(t.status, status, acc)
+      assert.equals(t.type:match("^[^;]+"), res.headers["Content-Type"]:match("^[^;]+"), acc)
+      if t.body ~= cjson.null then assert.same(t.body, cjson.decode(body)) end
+    end
+  end)
+end)
