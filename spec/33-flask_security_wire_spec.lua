@@ -98,6 +98,299 @@ local function play(settings, steps)
   return cjson.decode(peer.run("fs_wire_app.py", { "play", cjson.encode(settings) }, cjson.encode(steps)))
 end
 
+local function attrs(set_cookie)
+  local out = {}
+  for part in (set_cookie or ""):gmatch(";%s*([^;]+)") do
+    local k = part:match("^([^=]+)")
+    out[k:lower()] = part:match("=(.*)$") or true
+  end
+  return out
+end
+
+describe("logout with CSRF on #quick", function()
+  it("signs out a session client that sends no token (JSON and form)", function()
+    for _, json in ipairs{ true, false } do
+      local a = app()
+      local c = helpers.api(a.sec)
+      login(a, c)
+      local sid = c.jar.session
+      assert.truthy(sid)
+      local h = json and { accept = "application/json" } or { accept = "text/html" }
+      local res = c:take(a.sec:handle(c:req{ method = "POST", path = "/logout", headers = h }))
+      if json then
+        assert.equals(200, res.status)
+        assert.same({ meta = { code = 200 }, response = {} }, cjson.decode(res.body))
+      else
+        assert.equals(302, res.status)
+      end
+      assert.is_nil(c.jar.session)
+      -- the old session cookie is dead server-side too (a replay fails)
+      local me = a.sec:handle(helpers.request{ path = "/change", headers = { accept = "application/json" },
+                                               cookies = { session = sid } })
+      assert.equals(401, me.status)
+    end
+  end)
+
+  it("also with a stale or foreign token, but not when the browser marks it as another site's", function()
+    local a = app{ csrf_time_limit = 600 }
+    local other = helpers.api(a.sec)
+    for _, case in ipairs{
+      { nil, 200 }, { { origin = "http://localhost" }, 200 }, { { ["sec-fetch-site"] = "same-origin" }, 200 },
+      { { origin = "https://evil.example" }, 400 }, { { origin = "null" }, 400 },
+      { { ["sec-fetch-site"] = "cross-site" }, 400 }, { { ["sec-fetch-site"] = "same-site" }, 400 },
+      { { origin = "http://localhost.evil.example" }, 400 },
+    } do
+      for _, tok in ipairs{ "stale", "foreign" } do
+        local c = helpers.api(a.sec)
+        login(a, c)
+        if tok == "foreign" then c.csrf = other.csrf end
+        if tok == "stale" then a.clock.now = a.clock.now + 601 end -- past csrf_time_limit
+        local res = c:call("POST", "/logout", nil, nil, case[1])
+        assert.equals(case[2], res.status, cjson.encode(case[1] or {}) .. " " .. tok)
+        assert.equals(case[2] == 200, c.jar.session == nil)
+      end
+    end
+    -- a cross-site sign-out with this client's own token is still honoured
+    local c = helpers.api(a.sec)
+    login(a, c)
+    assert.equals(200, c:call("POST", "/logout", nil, nil, { origin = "https://evil.example" }).status)
+  end)
+
+  it("still refuses a token-less POST to other endpoints", function()
+    local a = app()
+    local c = helpers.api(a.sec)
+    login(a, c)
+    c.csrf = nil
+    local res = c:call("POST", "/change", { password = "password-1", new_password = "new-password-2",
+                                            new_password_confirm = "new-password-2" })
+    assert.equals(400, res.status)
+    assert.matches("CSRF token is missing", res.body, 1, true)
+  end)
+end)
+
+describe("logout with CSRF on, against the real Flask-Security", function()
+  if not peer.present(it, pending) then return end
+  it("answers the token-less POST /logout as 5.1.2 does", function()
+    local theirs = play({}, {
+      { method = "GET", path = "/login", headers = { Accept = "application/json" } },
+      { method = "POST", path = "/login", json = { email = "matt@example.com", password = "password-1" }, csrf = "field" },
+      { method = "POST", path = "/logout", headers = { Accept = "application/json" } },
+      { method = "GET", path = "/me", headers = { Accept = "application/json" } },
+    })
+    assert.equals(200, theirs[2].status)
+    assert.equals(401, theirs[4].status)
+    local a = app()
+    local c = helpers.api(a.sec)
+    login(a, c)
+    local res = c:take(a.sec:handle(c:req{ method = "POST", path = "/logout", headers = { accept = "application/json" } }))
+    assert.equals(theirs[3].status, res.status)
+    assert.same(theirs[3].body, cjson.decode(res.body))
+    local me = a.sec:handle(c:req{ path = "/change", headers = { accept = "application/json" } })
+    assert.equals(theirs[4].status, me.status)
+  end)
+end)
+
+
+describe("Too's CSRF cookie and header #quick", function()
+  local COOKIE = { csrf_cookie_name = "XSRF-TOKEN" }
+
+  it("accepts the token in X-XSRF-Token (csrf_header) and in X-CSRF-Token", function()
+    for _, h in ipairs{ "x-xsrf-token", "x-csrf-token", "x-csrftoken" } do
+      local a = app()
+      local c = helpers.api(a.sec)
+      local tok = c.csrf
+      c.csrf = nil
+      local res = c:call("POST", "/login", { email = "matt@example.com", password = "password-1" }, nil, { [h] = tok })
+      assert.equals(200, res.status, h)
+    end
+    local a = app{ csrf_header = "X-My-Token" }
+    local c = helpers.api(a.sec)
+    local tok = c.csrf
+    c.csrf = nil
+    local res = c:call("POST", "/login", { email = "matt@example.com", password = "password-1" }, nil,
+                       { ["x-my-token"] = tok })
+    assert.equals(200, res.status)
+  end)
+
+  it("sets a readable cookie at sign-in whose value passes as the header, and clears it at sign-out", function()
+    local a = app(COOKIE)
+    local c = helpers.api(a.sec)
+    local res = login(a, c)
+    local sc = helpers.set_cookie(res, "XSRF-TOKEN")
+    assert.truthy(sc)
+    local at = attrs(sc)
+    assert.is_nil(at.httponly)
+    assert.equals("Strict", at.samesite)
+    assert.equals("/", at.path)
+    local cookie = c.jar["XSRF-TOKEN"]
+    local other = helpers.api(a.sec)
+    login(a, other)
+    c.csrf = nil
+    local ok = c:call("POST", "/change", { password = "password-1", new_password = "new-password-2",
+                                           new_password_confirm = "new-password-2" }, nil, { ["x-xsrf-token"] = cookie })
+    assert.equals(200, ok.status)
+    -- the cookie is bound to the session: another client's is refused
+    other.csrf = nil
+    local bad = other:call("POST", "/change", { password = "new-password-2", new_password = "new-password-3",
+                                                new_password_confirm = "new-password-3" }, nil, { ["x-xsrf-token"] = cookie })
+    assert.equals(400, bad.status)
+    assert.matches("CSRF token is invalid", bad.body, 1, true)
+    assert.is_nil(bad.body:find("password", 1, true)) -- refused before the form was read
+    local out = c:call("POST", "/logout")
+    assert.truthy(helpers.set_cookie(out, "XSRF-TOKEN"):find("Max-Age=0", 1, true))
+    assert.is_nil(c.jar["XSRF-TOKEN"])
+  end)
+
+  it("gives the cookie again to a session that lost it or holds a stale one", function()
+    local a = app{ csrf_cookie_name = "XSRF-TOKEN", csrf_time_limit = 600 }
+    local c = helpers.api(a.sec)
+    login(a, c)
+    c.jar["XSRF-TOKEN"] = nil
+    local res = c:call("GET", "/change")
+    assert.truthy(helpers.set_cookie(res, "XSRF-TOKEN") ~= nil)
+    -- a fresh one is not sent again
+    res = c:call("GET", "/change")
+    assert.is_nil(helpers.set_cookie(res, "XSRF-TOKEN"))
+    -- stale (past csrf_time_limit)
+    a.clock.now = a.clock.now + 601
+    res = c:call("GET", "/change")
+    assert.equals(200, res.status)
+    assert.truthy(helpers.set_cookie(res, "XSRF-TOKEN") ~= nil)
+    -- anonymous clients get none
+    local anon = helpers.api(a.sec)
+    assert.is_nil(anon.jar["XSRF-TOKEN"])
+  end)
+
+  it("takes Too's attributes and its legacy key, and refuses bad ones", function()
+    local a = app{ csrf_cookie = { key = "XSRF", samesite = "Lax", secure = true, httponly = false, path = "/app" } }
+    local c = helpers.api(a.sec)
+    local at = attrs(helpers.set_cookie(login(a, c), "XSRF"))
+    assert.equals("Lax", at.samesite)
+    assert.equals("/app", at.path)
+    assert.is_true(at.secure)
+    for _, bad in ipairs{ { csrf_cookie = { samesite = "sometimes" } }, { csrf_cookie = { secure = "yes" } },
+                          { csrf_cookie = { samesite = "None" } }, { csrf_cookie = { max_agee = 3 } },
+                          { csrf_cookie = { path = "/a;b" } }, { csrf_cookie_name = "a b" },
+                          { csrf_cookie_name = "session" }, { csrf_header = "X Bad" } } do
+      assert.is_false(pcall(helpers.new, bad))
+    end
+  end)
+end)
+
+describe("Too's CSRF cookie, against the real Flask-Security", function()
+  if not peer.present(it, pending) then return end
+  it("sets the cookie with 5.1.2's attributes, takes it in X-XSRF-Token, clears it at logout", function()
+    local theirs = play({ SECURITY_CSRF_COOKIE_NAME = "XSRF-TOKEN", _protect = true }, {
+      { method = "GET", path = "/login", headers = { Accept = "application/json" } },
+      { method = "POST", path = "/login", json = { email = "matt@example.com", password = "password-1" },
+        csrf = "header X-XSRF-Token" },
+      { method = "POST", path = "/me", headers = { Accept = "application/json" }, csrf = "cookie XSRF-TOKEN" },
+      { method = "POST", path = "/logout", headers = { Accept = "application/json" } },
+    })
+    assert.equals(200, theirs[2].status)
+    assert.equals(200, theirs[3].status)
+    local a = app{ csrf_cookie_name = "XSRF-TOKEN" }
+    local c = helpers.api(a.sec)
+    c.csrf = nil
+    local tok = cjson.decode(a.sec:handle(c:req{ path = "/login", headers = { accept = "application/json" } }).body)
+    local res = c:call("POST", "/login", { email = "matt@example.com", password = "password-1" }, nil,
+                       { ["x-xsrf-token"] = tok.response.csrf_token })
+    assert.equals(theirs[2].status, res.status)
+    local mine = attrs(helpers.set_cookie(res, "XSRF-TOKEN"))
+    local their = attrs("x=y; " .. theirs[2].cookies["XSRF-TOKEN"].attrs)
+    assert.same(their, mine)
+    c.csrf = nil
+    res = c:call("POST", "/change", { password = "password-1", new_password = "new-password-2",
+                                      new_password_confirm = "new-password-2" }, nil,
+                 { ["x-xsrf-token"] = c.jar["XSRF-TOKEN"] })
+    assert.equals(theirs[3].status, res.status)
+    res = c:call("POST", "/logout")
+    assert.equals(theirs[4].status, res.status)
+    assert.equals("", theirs[4].cookies["XSRF-TOKEN"].value)
+    assert.truthy(helpers.set_cookie(res, "XSRF-TOKEN"):find("Max-Age=0", 1, true))
+  end)
+end)
+
+
+-- A form POST as a browser sends it.
+local function form_post(a, c, path, fields, h)
+  local headers = { accept = "text/html", ["content-type"] = "application/x-www-form-urlencoded" }
+  for k, v in pairs(h or {}) do headers[k] = v end
+  return c:take(a.sec:handle(c:req{ method = "POST", path = path, headers = headers, body = http.encode_query(fields) }))
+end
+
+describe("a form posted with a missing or stale CSRF token #quick", function()
+  it("shows the form again with the reason and a fresh token; JSON keeps the JSON error", function()
+    local a = app()
+    local c = helpers.client()
+    local page = c:take(a.sec:handle(c:req{ path = "/login", headers = { accept = "text/html" } }))
+    local tok = page.body:match('name="csrf_token" value="([^"]+)"')
+    assert.truthy(tok)
+    local res = form_post(a, c, "/login", { email = "matt@example.com", password = "password-1" })
+    assert.equals(400, res.status)
+    assert.matches("^text/html", res.headers["Content-Type"])
+    assert.matches("The CSRF token is missing.", res.body, 1, true)
+    assert.matches('<form method="post"', res.body, 1, true)
+    assert.truthy(res.body:match('name="csrf_token" value="([^"]+)"'))
+    assert.is_nil(c.jar.session)
+    -- stale: past csrf_time_limit
+    a.clock.now = a.clock.now + 3601
+    res = form_post(a, c, "/login", { email = "matt@example.com", password = "password-1", csrf_token = tok })
+    assert.equals(400, res.status)
+    assert.matches("The CSRF token has expired.", res.body, 1, true)
+    -- forged
+    res = form_post(a, c, "/register", { email = "x@example.com", password = "battery staple",
+                                         password_confirm = "battery staple", csrf_token = tok .. "x" })
+    assert.equals(400, res.status)
+    assert.matches("The CSRF token is invalid.", res.body, 1, true)
+    assert.matches('<form method="post"', res.body, 1, true)
+    -- the fresh token then works
+    local fresh = res.body:match('name="csrf_token" value="([^"]+)"')
+    res = form_post(a, c, "/login", { email = "matt@example.com", password = "password-1", csrf_token = fresh })
+    assert.equals(302, res.status)
+    -- JSON
+    local j = a.sec:handle(helpers.request{ method = "POST", path = "/login",
+      headers = { accept = "application/json", ["content-type"] = "application/json" },
+      body = cjson.encode{ email = "matt@example.com", password = "password-1" } })
+    assert.equals(400, j.status)
+    assert.same({ "The CSRF token is missing." }, cjson.decode(j.body).response.field_errors.csrf_token)
+  end)
+
+  it("answers a decorator's refusal to a page client with a page", function()
+    local a = app()
+    local c = helpers.api(a.sec)
+    login(a, c)
+    local guard = a.sec:login_required()
+    local ok, status, body, res = a.sec:check(c:req{ method = "POST", path = "/app", headers = { accept = "*/*" } },
+                                              { auth = { "session" } })
+    assert.is_false(ok)
+    assert.equals(400, status)
+    assert.matches("^text/html", res.headers["Content-Type"])
+    assert.matches("The CSRF token is missing.", body, 1, true)
+    assert.truthy(guard)
+  end)
+end)
+
+describe("a form posted without a CSRF token, against the real Flask-Security", function()
+  if not peer.present(it, pending) then return end
+  it("shows the form with the same message as 5.1.2 (status: fsec's 400 for a failed form)", function()
+    local theirs = play({}, {
+      { method = "POST", path = "/login", form = { email = "matt@example.com", password = "password-1" },
+        headers = { Accept = "text/html" } },
+    })
+    assert.equals(200, theirs[1].status) -- a listed difference: fsec answers failed forms 400
+    assert.matches("The CSRF token is missing.", theirs[1].text, 1, true)
+    assert.matches("<form", theirs[1].text, 1, true)
+    local a = app()
+    local res = form_post(a, helpers.client(), "/login", { email = "matt@example.com", password = "password-1" })
+    assert.equals(400, res.status)
+    assert.matches("The CSRF token is missing.", res.body, 1, true)
+    assert.matches("<form", res.body, 1, true)
+    assert.equals(theirs[1].type, res.headers["Content-Type"])
+  end)
+end)
+
+
 describe("authorization errors #quick", function()
   local function denied(a, c, accept)
     return a.sec:check(c:req{ path = "/admin", headers = { accept = accept } }, { roles_required = { "admin" } })

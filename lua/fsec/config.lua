@@ -170,6 +170,28 @@ local function realm(v)
 end
 
 
+-- Too's CSRF_COOKIE: Flask's set_cookie arguments, by their names there.
+local CSRF_COOKIE_ATTRS = { samesite = "string", httponly = "boolean", secure = "boolean", path = "string",
+                            domain = "string", key = "string" }
+local function csrf_cookie(v)
+  for k, val in pairs(v) do
+    local want = CSRF_COOKIE_ATTRS[k]
+    if not want then
+      return nil, "unknown attribute " .. tostring(k) .. " (samesite, httponly, secure, path, domain, key)"
+    end
+    if type(val) ~= want then return nil, k .. ": a " .. want .. " expected" end
+  end
+  if v.samesite and not ({ Strict = true, Lax = true, None = true })[v.samesite] then
+    return nil, "samesite: 'Strict', 'Lax' or 'None' expected"
+  end
+  if v.samesite == "None" and not v.secure then return nil, "samesite 'None' requires secure = true" end
+  if v.path and not v.path:find("^/[%w/._~%%!$&'()*+,=:@-]*$") then return nil, "path: a URL path expected" end
+  if v.domain and not v.domain:find("^%.?[%w-]+[%w.-]*$") then return nil, "domain: a host name expected" end
+  if v.key and not v.key:find("^[%w!#$&'*+.^_`|~-]+$") then return nil, "key: not a valid cookie name" end
+  return true
+end
+
+
 -- A header name: an HTTP token (RFC 9110).
 local function header_name(v)
   if not v:find("^[%w!#$%%&'*+.^_`|~-]+$") then
@@ -601,8 +623,19 @@ _M.schema = {
     description = "Mechanisms whose state-changing requests need a CSRF token (fsec leaves out token: no ambient " ..
         "credential)" },
   csrf_time_limit = { type = "number", default = 3600, check = int_range(60, 2^31) },
-  csrf_cookie_name = { type = "string", default = "fsec_csrf", check = cookie_name,
-    description = "fsec: binds CSRF tokens of anonymous clients" },
+  csrf_binding_cookie_name = { type = "string", default = "fsec_csrf", check = cookie_name,
+    description = "fsec: the HttpOnly cookie binding CSRF tokens of anonymous clients" },
+  csrf_cookie_name = { type = "string", check = cookie_name,
+    description = "A cookie scripts can read holding a CSRF token, set at sign-in and cleared at sign-out " ..
+        "(Too's CSRF_COOKIE_NAME, e.g. XSRF-TOKEN; nil: none)" },
+  csrf_cookie = { type = "table", default = { samesite = "Strict", httponly = false, secure = false, path = "/" },
+    check = csrf_cookie,
+    description = "Attributes of the csrf_cookie_name cookie: samesite, httponly, secure, path, domain " ..
+        "(and Too's legacy key, the name)" },
+  csrf_header = { type = "string", default = "X-XSRF-Token", check = header_name,
+    description = "A header carrying the CSRF token, besides X-CSRF-Token and X-CSRFToken (Too's CSRF_HEADER)" },
+  csrf_cookie_refresh_each_request = { type = "boolean", default = false,
+    description = "Send the csrf_cookie_name cookie again on every answer to a signed-in client" },
   login_lockout_threshold = { type = "number", default = 10, check = int_range(0, 10000),
     description = "fsec: failed logins within the window that lock an account (0: off)" },
   login_lockout_window = { type = "number", default = 900, check = int_range(1, 2^31),
@@ -748,7 +781,7 @@ end
 
 
 -- Cookie name options, and the names fsec sets of its own.
-local COOKIE_KEYS = { "session_cookie_name", "remember_cookie_name", "csrf_cookie_name",
+local COOKIE_KEYS = { "session_cookie_name", "remember_cookie_name", "csrf_binding_cookie_name", "csrf_cookie_name",
                       "two_factor_state_cookie_name", "two_factor_validity_cookie_name" }
 local FIXED_COOKIES = { fsec_flash = "the flash cookie (fsec_flash)" }
 
@@ -765,12 +798,12 @@ local function cookie_checks(c)
   local seen = {}
   for base, what in pairs(FIXED_COOKIES) do seen[base] = what end
   for _, k in ipairs(COOKIE_KEYS) do
-    local base = cookie_base(c[k])
-    if seen[base] then
+    local base = c[k] and cookie_base(c[k]) -- nil: an optional cookie, not set
+    if base and seen[base] then
       return nil, k .. " '" .. c[k] .. "' names the same cookie as " .. seen[base]
         .. ": every cookie fsec sets needs its own name"
     end
-    seen[base] = k .. " ('" .. c[k] .. "')"
+    if base then seen[base] = k .. " ('" .. c[k] .. "')" end
   end
   return true
 end

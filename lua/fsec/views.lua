@@ -817,6 +817,25 @@ local function head_or_options(sec, req, res, name, method, allowed, has_get)
   return out
 end
 
+-- A POST refused for its CSRF token. JSON: the error (csrf.deny). A form:
+-- the page again, showing why, with a fresh token (as Flask-Security
+-- re-renders a form whose csrf_token failed), 400 as fsec answers every
+-- failed form. Where GET acts (a link without consent) or answers no
+-- page, csrf.deny's page.
+local function csrf_refused(sec, req, res, name, key, json, token)
+  if json or ACTS[name] or not V[name] then return csrf.deny(sec, req, res, key, true) end
+  req._fsec_csrf_refused = sec.msg(key)
+  req.method = "GET"
+  local ok, out = pcall(V[name], sec, req, res, {}, false, token)
+  req.method = "POST"
+  req._fsec_csrf_refused = nil
+  if not ok then error(out, 0) end
+  out = out or res
+  local ct = out.headers["Content-Type"] or ""
+  if out.status == 400 and ct:find("^text/html") then return out end
+  return csrf.deny(sec, req, http.new_response(), key, true)
+end
+
 --- Answer a request if it is for one of fsec's endpoints.
 -- @return a response (status, headers, cookies, body), or nil
 function Security:handle(req)
@@ -825,6 +844,7 @@ function Security:handle(req)
   -- no shared cache may keep it, and no browser replay it from its cache
   local cc = self._cfg.cache_control
   if res and cc then res:set_header("Cache-Control", cc) end
+  if res then csrf.refresh(self, req, res) end
   return res
 end
 
@@ -869,9 +889,14 @@ answer = function(self, req)
   end
   -- a link's POST is the user's consent: another site's form must not
   -- give it, even where unauthenticated endpoints skip CSRF
-  if method == "POST" and csrf.required(self, req, LINKS[name]) then
+  -- logout needs none from this site, as in Flask-Security-Too (its views
+  -- exempt it): a client whose token is lost or stale can still sign out.
+  -- A request the browser marks as from elsewhere still needs one: a
+  -- forged sign-out is a nuisance, not a takeover (docs/security.md).
+  if method == "POST" and (name ~= "logout" or csrf.cross_site(req))
+      and csrf.required(self, req, LINKS[name]) then
     local ok, key = csrf.check(self, req, fields)
-    if not ok then return csrf.deny(self, req, res, key, true) end
+    if not ok then return csrf_refused(self, req, res, name, key, json, token) end
   end
   if method == "POST" and CREDENTIAL[name] then
     local ok, wait = self._policy:run("throttle", req, name), 60
