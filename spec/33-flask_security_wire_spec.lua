@@ -437,3 +437,169 @@ describe("authorization errors against the real Flask-Security", function()
     end
   end)
 end)
+
+
+-- Too's SPA redirects: the mailed links' answers to a browser.
+local SPA_VIEWS = { login_error_view = "/login-error", confirm_error_view = "/confirm-error",
+                    post_confirm_view = "/confirmed", reset_view = "/reset-view",
+                    reset_error_view = "/reset-error?x=1", post_login_view = "/home" }
+
+local function spa_app(extra)
+  local cfg = { redirect_behavior = "spa", redirect_host = "localhost:8080", confirmable = true,
+                passwordless = true, csrf_enabled = false, auto_login_after_confirm = true }
+  for k, v in pairs(SPA_VIEWS) do cfg[k] = v end
+  for k, v in pairs(extra or {}) do cfg[k] = v end
+  return app(cfg)
+end
+
+local HTML = { accept = "text/html" }
+
+-- The last mailed link's path.
+local function last_link(a)
+  local ms = a.mails()
+  table.sort(ms, function(x, y) return x.name < y.name end)
+  return helpers.path_of(ms[#ms].link)
+end
+
+-- Follow a link as a browser (one_click_links: the GET acts, as in Too).
+local function get(a, c, path)
+  return c:take(a.sec:handle(c:req{ path = path, headers = HTML }))
+end
+
+-- The steps spec/peer/fs_wire_app.py plays, and fsec's Locations for them.
+local SPA_STEPS = {
+  { method = "POST", path = "/register", json = { email = "new@example.com", password = "battery staple",
+                                                  password_confirm = "battery staple" } },
+  { link = "confirm", headers = { Accept = "text/html" } },
+  { method = "POST", path = "/logout", headers = { Accept = "application/json" } },
+  { link = "confirm", headers = { Accept = "text/html" } },
+  { method = "GET", path = "/confirm/bogus", headers = { Accept = "text/html" } },
+  { method = "POST", path = "/reset", json = { email = "new@example.com" } },
+  { link = "reset", headers = { Accept = "text/html" } },
+  { method = "GET", path = "/reset/bogus", headers = { Accept = "text/html" } },
+  { method = "GET", path = "/login/bogus", headers = { Accept = "text/html" } },
+  { method = "POST", path = "/login", json = { email = "new@example.com" } },
+  { link = "login", headers = { Accept = "text/html" } },
+}
+
+local function fsec_spa_locations()
+  local a = spa_app{ one_click_links = true }
+  local c = helpers.api(a.sec)
+  local out = {}
+  for _, step in ipairs(SPA_STEPS) do
+    local res
+    if step.link then
+      local path
+      for _, m in ipairs(a.mails()) do
+        local p = helpers.path_of(m.link or "")
+        if p and p:find("^/" .. step.link .. "/") then path = p end
+      end
+      res = get(a, c, assert(path, "no " .. step.link .. " link"))
+    elseif step.method == "GET" then
+      res = get(a, c, step.path)
+    else
+      res = c:call(step.method, step.path, step.json)
+    end
+    out[#out + 1] = { status = res.status, location = res.headers.Location or cjson.null }
+  end
+  return out
+end
+
+-- a reset token differs between the two: compared as a placeholder
+local function untokened(loc)
+  return type(loc) == "string" and (loc:gsub("token=[^&]+", "token=T")) or loc
+end
+
+describe("SPA redirects #quick", function()
+  it("the mailed links lead to the SPA's views with Too's query parameters", function()
+    local locs = fsec_spa_locations()
+    local id = "email=new%40example.com&identity=new%40example.com"
+    assert.same({ 302, "//localhost:8080/confirmed?success=Thank+you.+Your+email+has+been+confirmed.&" .. id },
+                { locs[2].status, locs[2].location })
+    assert.equals("//localhost:8080/confirm-error?info=Your+email+has+already+been+confirmed.&" .. id, locs[4].location)
+    assert.equals("//localhost:8080/confirm-error?error=Invalid+confirmation+token.", locs[5].location)
+    assert.equals("//localhost:8080/reset-view?token=T&" .. id, untokened(locs[7].location))
+    assert.equals("//localhost:8080/reset-error?x=1&error=Invalid+reset+password+token.", locs[8].location)
+    assert.equals("//localhost:8080/login-error?error=Invalid+login+token.", locs[9].location)
+    assert.equals("//localhost:8080/home?" .. id, locs[11].location)
+  end)
+
+  it("expired links carry the user and the message; the reset view's token still works", function()
+    local a = spa_app()
+    local u = a.users[1]
+    a.sec.datastore:set_confirmed_at(u, a.clock.now)
+    local c = helpers.api(a.sec)
+    c:call("POST", "/reset", { email = "matt@example.com" })
+    local link = last_link(a)
+    local res = get(a, helpers.client(), link)
+    local token = res.headers.Location:match("token=([^&]+)")
+    assert.equals(link, "/reset/" .. token)
+    -- the SPA posts the new password with the token (JSON)
+    local r2 = c:call("POST", "/reset/" .. token, { password = "new-password-2", password_confirm = "new-password-2" })
+    assert.equals(200, r2.status)
+    c:call("POST", "/reset", { email = "matt@example.com" })
+    link = last_link(a)
+    a.clock.now = a.clock.now + 86401
+    res = get(a, helpers.client(), link)
+    assert.matches("^//localhost:8080/reset%-error%?x=1&error=You%+did%+not%+reset%+your%+password%+within%+1%+days%.", res.headers.Location)
+    assert.matches("&email=matt%%40example%.com&identity=matt%%40example%.com$", res.headers.Location)
+  end)
+
+  it("a passwordless link asks first (the consent page), then leads to the SPA; a second factor is refused", function()
+    local a = spa_app{ csrf_enabled = true }
+    a.sec.datastore:set_confirmed_at(a.users[1], a.clock.now)
+    local c = helpers.api(a.sec)
+    c:call("POST", "/login", { email = "matt@example.com" })
+    local res = helpers.follow(a.sec, last_link(a), helpers.client(), HTML)
+    assert.equals(302, res.status)
+    assert.equals("//localhost:8080/home?email=matt%40example.com&identity=matt%40example.com", res.headers.Location)
+    -- JSON clients keep JSON
+    c:call("POST", "/login", { email = "matt@example.com" })
+    local j = a.sec:handle(helpers.request{ path = last_link(a), headers = { accept = "application/json" } })
+    assert.equals(200, j.status)
+  end)
+
+  it("a passwordless link of a user who needs a second factor tells the SPA, signing nobody in", function()
+    local need_tf = false
+    local a = spa_app{ one_click_links = true, two_factor = true, totp_secrets = { ["1"] = "a-totp-secret-of-some-length" },
+                       totp_issuer = "fsec-test", check_tf_required = function() return need_tf end }
+    a.sec.datastore:set_confirmed_at(a.users[1], a.clock.now)
+    helpers.api(a.sec):call("POST", "/login", { email = "matt@example.com" })
+    need_tf = true
+    local c = helpers.client()
+    local res = get(a, c, last_link(a))
+    assert.equals("//localhost:8080/login-error?tf_required=1&email=matt%40example.com&identity=matt%40example.com",
+                  res.headers.Location)
+    assert.is_false(a.sec:current_user(c:req()).is_authenticated)
+  end)
+
+  it("a view left unset keeps fsec's own answer; redirect_host is checked", function()
+    local a = spa_app{ confirm_error_view = "nil" }
+    local res = get(a, helpers.client(), "/confirm/bogus")
+    assert.equals("/confirm", res.headers.Location)
+    for _, bad in ipairs{ { redirect_host = "http://x" }, { redirect_host = "x/y" }, { redirect_host = "a@b" },
+                          { redirect_host = "x:" }, { redirect_host = "x:99999" }, { redirect_behavior = "SPA" },
+                          { reset_view = "//evil.example" }, { login_error_view = "javascript:alert(1)" } } do
+      assert.is_false(pcall(helpers.new, bad), cjson.encode(bad))
+    end
+    assert.truthy(helpers.new{ redirect_host = "[::1]:8080" })
+    assert.truthy(helpers.new{ redirect_host = "localhost" })
+  end)
+end)
+
+describe("SPA redirects against the real Flask-Security", function()
+  if not peer.present(it, pending) then return end
+  it("lead where 5.1.2's lead, with the same query", function()
+    local settings = { WTF_CSRF_ENABLED = false, SECURITY_REDIRECT_BEHAVIOR = "spa",
+      SECURITY_REDIRECT_HOST = "localhost:8080", SECURITY_CONFIRMABLE = true, SECURITY_REGISTERABLE = true,
+      SECURITY_RECOVERABLE = true, SECURITY_PASSWORDLESS = true }
+    for k, v in pairs(SPA_VIEWS) do settings["SECURITY_" .. k:upper()] = v end
+    local theirs = play(settings, SPA_STEPS)
+    local mine = fsec_spa_locations()
+    for i, step in ipairs(SPA_STEPS) do
+      local what = step.link or step.path
+      assert.equals(theirs[i].status, mine[i].status, what)
+      assert.equals(untokened(theirs[i].location), untokened(mine[i].location), what)
+    end
+  end)
+end)

@@ -155,6 +155,29 @@ local function view(v)
 end
 
 
+-- One of the given strings.
+local function one_of(list)
+  local ok = {}
+  for _, v in ipairs(list) do ok[v] = true end
+  return function(v)
+    if ok[v] then return true end
+    return nil, "expected " .. table.concat(list, " or ")
+  end
+end
+
+-- A host with an optional port (no scheme, path or user information).
+local function host_port(v)
+  if v:match("^[%w.-]+:?%d*$") or v:match("^%[[%x:.]+%]:?%d*$") then
+    local port = v:match(":(%d+)$")
+    if v:sub(-1) == ":" or (port and (tonumber(port) < 1 or tonumber(port) > 65535)) then
+      return nil, "a host[:port] expected (port 1..65535)"
+    end
+    return true
+  end
+  return nil, "a host[:port] expected (no scheme, path or user information)"
+end
+
+
 -- Text that goes into a header (a realm, a mail subject or sender).
 local function header_text(v)
   if v:find(CONTROL) then return nil, "must not contain control characters (CR, LF, NUL, ...)" end
@@ -429,6 +452,21 @@ _M.schema = {
   post_logout_view = { type = "string", default = "/", check = view },
   unauthorized_view = { type = "string", check = view,
     description = "Where browsers are sent when forbidden; nil answers 403" },
+  redirect_behavior = { type = "string", check = one_of{ "spa" },
+    description = "\"spa\": mailed links (confirm, reset, passwordless, us-verify-link) redirect to the *_view " ..
+        "keys with Too's query parameters; nil: fsec's pages" },
+  redirect_host = { type = "string", check = host_port,
+    description = "host[:port] put in the SPA views' URLs (Too's REDIRECT_HOST: the UI served elsewhere)" },
+  login_error_view = { type = "string", check = view,
+    description = "SPA: where a bad passwordless or unified sign-in link leads (?error=...)" },
+  confirm_error_view = { type = "string", check = view,
+    description = "SPA: where a bad, used or expired confirmation link leads (?error= or ?info=...)" },
+  reset_view = { type = "string", check = view,
+    description = "SPA: where a good reset link leads (?token=&email=&identity=)" },
+  reset_error_view = { type = "string", check = view,
+    description = "SPA: where a bad or expired reset link leads (?error=...)" },
+  post_verify_view = { type = "string", check = view,
+    description = "Where a browser goes after /verify (default: post_login_view)" },
 
   -- tokens and mechanisms
   token_max_age = { type = "number", check = int_range(1, 2^31),

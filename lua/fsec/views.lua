@@ -22,6 +22,7 @@ local twofactor = require "fsec.twofactor"
 local mfcodes = require "fsec.mfcodes"
 local unified = require "fsec.unified"
 local datastore = require "fsec.datastore"
+local redirect = require "fsec.redirect"
 local must = datastore.must
 local A = require "fsec.answer"
 local now, within_text, payload, wants_token = A.now, A.within_text, A.payload, A.wants_token
@@ -348,7 +349,18 @@ function V.login_token(sec, req, res, _, json, token)
     resend_link(sec, req, "login", user)
   end
   local vars = { within = within_text(sec._cfg.login_within), email = user and user.email }
+  local spa_error = not json and redirect.spa(sec, sec._cfg.login_error_view)
+  if key and spa_error then -- Too's SPA: the error in the query, the user's too once the link was good
+    return redirect.to_spa(sec, res, sec._cfg.login_error_view,
+      redirect.user_params(sec, key == "LOGIN_EXPIRED" and user or nil, { { "error", sec.msg(key, vars) } }))
+  end
   if not key and consent_first(sec, req) then return ask_consent(sec, req, res, json, "login", user) end
+  if not key and spa_error and twofactor.required(sec, user) then
+    -- as Too's SPA link sign-in: the SPA cannot take a second factor from
+    -- a redirect; it signs in with a code instead
+    return redirect.to_spa(sec, res, sec._cfg.login_error_view,
+      redirect.user_params(sec, user, { { "tf_required", "1" } }))
+  end
   if not key then
     -- a mailed link is one factor: a user with two gives the second next
     local tfa = twofactor.enter(sec, req, res, json, user, { via = "token" })
@@ -363,6 +375,9 @@ function V.login_token(sec, req, res, _, json, token)
   if key then
     flash(sec, req, res, "error", key, vars)
     return res:redirect(url(sec, "login_url"))
+  end
+  if redirect.spa(sec, sec._cfg.post_login_view) then
+    return redirect.to_spa(sec, res, sec._cfg.post_login_view, redirect.user_params(sec, user))
   end
   flash(sec, req, res, "success", "PASSWORDLESS_LOGIN_SUCCESSFUL")
   return res:redirect(sec._cfg.post_login_view)
@@ -507,6 +522,12 @@ function V.confirm_token(sec, req, res, _, json, token)
     resend_link(sec, req, "confirm", user)
   end
   local vars = { within = within_text(cfg.confirm_email_within), email = user and user.email }
+  if key and not json and redirect.spa(sec, cfg.confirm_error_view) then
+    -- Too's SPA: the message under its category, the user's details once the link was good
+    local category = key == "ALREADY_CONFIRMED" and "info" or "error"
+    return redirect.to_spa(sec, res, cfg.confirm_error_view, redirect.user_params(sec,
+      key ~= "INVALID_CONFIRMATION_TOKEN" and user or nil, { { category, sec.msg(key, vars) } }))
+  end
   if not key and consent_first(sec, req) then
     return ask_consent(sec, req, res, json, "confirm", user, signed_in(sec, req, res))
   end
@@ -535,6 +556,10 @@ function V.confirm_token(sec, req, res, _, json, token)
   if key then
     flash(sec, req, res, key == "ALREADY_CONFIRMED" and "info" or "error", key, vars)
     return res:redirect(url(sec, "confirm_url"))
+  end
+  if redirect.spa(sec, cfg.post_confirm_view) then
+    return redirect.to_spa(sec, res, cfg.post_confirm_view,
+      redirect.user_params(sec, user, { { "success", sec.msg("EMAIL_CONFIRMED") } }))
   end
   flash(sec, req, res, "success", "EMAIL_CONFIRMED")
   return res:redirect(cfg.post_confirm_view or (cfg.auto_login_after_confirm and cfg.post_login_view)
@@ -574,6 +599,14 @@ function V.reset_token(sec, req, res, fields, json, token)
     end
   end
   if req.method == "GET" then
+    if not json and bad and redirect.spa(sec, cfg.reset_error_view) then
+      return redirect.to_spa(sec, res, cfg.reset_error_view, redirect.user_params(sec,
+        bad == "PASSWORD_RESET_EXPIRED" and user or nil, { { "error", sec.msg(bad, vars) } }))
+    end
+    if not json and not bad and redirect.spa(sec, cfg.reset_view) then
+      -- the SPA's own form POSTs the token back (JSON); the GET spends nothing
+      return redirect.to_spa(sec, res, cfg.reset_view, redirect.user_params(sec, user, { { "token", token } }))
+    end
     if bad then
       if json then return res:json(400, { errors = { sec.msg(bad, vars) } }) end
       flash(sec, req, res, "error", bad, vars)
@@ -708,7 +741,7 @@ function V.verify(sec, req, res, fields, json)
   end
   if json then return json_ok(sec, req, res, { user = payload(sec, user, wants_token(req)) }) end
   flash(sec, req, res, "info", "REAUTHENTICATION_SUCCESSFUL")
-  return res:redirect(nxt or sec._cfg.post_login_view)
+  return res:redirect(nxt or sec._cfg.post_verify_view or sec._cfg.post_login_view)
 end
 
 

@@ -115,8 +115,11 @@ def play(settings):
         path = step.get("path")
         if "link" in step:
             kind = {"confirm": "/confirm/", "reset": "/reset/", "login": "/login/"}[step["link"]]
-            link = [m for b in SENT for m in re.findall(r"https?://[^/\s]+(" + kind + r"[^\s\"<]+)", b)][-1]
-            path = link
+            links = [m for b in SENT for m in re.findall(r"https?://[^/\s]+(" + kind + r"[^\s\"<]+)", b)]
+            if not links:
+                out.append({"status": None, "error": "no %s link mailed" % step["link"]})
+                continue
+            path = links[-1]
         csrf = step.get("csrf")
         if csrf and token:
             how, _, name = csrf.partition(" ")

@@ -99,6 +99,13 @@
 ---@field post_logout_view? string redirect after logout (default "/")
 ---@field post_register_view? string redirect after registration
 ---@field post_reset_view? string redirect after a password reset
+---@field post_verify_view? string where a browser goes after /verify (default: post_login_view)
+---@field redirect_behavior? "spa" "spa": mailed links redirect to the *_view keys with Too's query parameters; nil: fsec's pages
+---@field redirect_host? string host[:port] put in the SPA views' URLs (Too's REDIRECT_HOST)
+---@field login_error_view? string SPA: where a bad passwordless or unified sign-in link leads (?error=...)
+---@field confirm_error_view? string SPA: where a bad, used or expired confirmation link leads
+---@field reset_view? string SPA: where a good reset link leads (?token=&email=&identity=)
+---@field reset_error_view? string SPA: where a bad or expired reset link leads (?error=...)
 ---@field recoverable? boolean enable password reset by mail (default false)
 ---@field register_url? string endpoint: registration (default "/register")
 ---@field registerable? boolean enable registration (default false)
