@@ -3,8 +3,10 @@
 -- through spec/peer/fs_wire_app.py): which requests are answered in JSON,
 -- logout without a CSRF token, Too's readable CSRF cookie and its header,
 -- a form posted with a missing or stale token, and a role check's refusal
--- to a client that is not JSON. Each test asserts fsec's answer on its own
--- too, so the peer's absence leaves the fsec half running.
+-- to a client that is not JSON, and the SPA redirects of the mailed links.
+-- The describes without the peer assert fsec's answers on their own, so
+-- the peer's absence leaves them running (not #quick: spec/07 keeps the
+-- peer's files out of the quick run).
 local helpers = require "spec.helpers"
 local peer = require "spec.tools.peer"
 local http = require "fsec.http"
@@ -44,7 +46,7 @@ local function fsec_wants_json(case)
   return http.wants_json(helpers.request{ method = "POST", headers = h, body = "{}" })
 end
 
-describe("JSON detection #quick", function()
+describe("JSON detection", function()
   it("a browser's Accept gets HTML, a JSON one or a +json body JSON", function()
     assert.is_false(fsec_wants_json{ accept = "text/html, application/json" })
     assert.is_true(fsec_wants_json{ accept = "application/json, text/html" })
@@ -107,7 +109,7 @@ local function attrs(set_cookie)
   return out
 end
 
-describe("logout with CSRF on #quick", function()
+describe("logout with CSRF on", function()
   it("signs out a session client that sends no token (JSON and form)", function()
     for _, json in ipairs{ true, false } do
       local a = app()
@@ -191,7 +193,7 @@ describe("logout with CSRF on, against the real Flask-Security", function()
 end)
 
 
-describe("Too's CSRF cookie and header #quick", function()
+describe("Too's CSRF cookie and header", function()
   local COOKIE = { csrf_cookie_name = "XSRF-TOKEN" }
 
   it("accepts the token in X-XSRF-Token (csrf_header) and in X-CSRF-Token", function()
@@ -319,7 +321,7 @@ local function form_post(a, c, path, fields, h)
   return c:take(a.sec:handle(c:req{ method = "POST", path = path, headers = headers, body = http.encode_query(fields) }))
 end
 
-describe("a form posted with a missing or stale CSRF token #quick", function()
+describe("a form posted with a missing or stale CSRF token", function()
   it("shows the form again with the reason and a fresh token; JSON keeps the JSON error", function()
     local a = app()
     local c = helpers.client()
@@ -391,7 +393,7 @@ describe("a form posted without a CSRF token, against the real Flask-Security", 
 end)
 
 
-describe("authorization errors #quick", function()
+describe("authorization errors", function()
   local function denied(a, c, accept)
     return a.sec:check(c:req{ path = "/admin", headers = { accept = accept } }, { roles_required = { "admin" } })
   end
@@ -510,7 +512,7 @@ local function untokened(loc)
   return type(loc) == "string" and (loc:gsub("token=[^&]+", "token=T")) or loc
 end
 
-describe("SPA redirects #quick", function()
+describe("SPA redirects", function()
   it("the mailed links lead to the SPA's views with Too's query parameters", function()
     local locs = fsec_spa_locations()
     local id = "email=new%40example.com&identity=new%40example.com"

@@ -197,7 +197,7 @@ end
 
 
 -- Accept, read as Werkzeug 2.2 reads it for Flask-Security's _want_json
--- (learnt from its answers, spec/45): media ranges in the order given,
+-- (learnt from its answers, spec/33-flask_security_wire): media ranges in the order given,
 -- each with the parameters written after it (a "q" weight ends them);
 -- the best is the most specific range (more parts that are not "*",
 -- parameters counting as parts), then the highest weight, then the first

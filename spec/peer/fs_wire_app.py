@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """The wire details of the real Flask-Security (Debian's
-python3-flask-security 5.1.2) that spec/45-wire_spec.lua compares with
-fsec: which requests it answers in JSON, CSRF with its cookie and header,
+python3-flask-security 5.1.2) that spec/33-flask_security_wire_spec.lua
+compares with fsec: which requests it answers in JSON, CSRF with its cookie and header,
 logout without a token, a role check's refusal, and the SPA redirects of
 the mailed links.
 
@@ -14,20 +14,21 @@ Usage: fs_wire_app.py want_json < [{"accept": ..., "content_type": ...}, ...]
             {"value":..., "attrs": "..."}}, "body": JSON or null,
             "text": first 2000 characters}, ...]
 The app: one user matt@example.com / password-1 (an admin role exists, the
-user lacks it), CSRF on (CSRFProtect only when SETTINGS has "_protect"),
-/admin guarded by roles_required("admin"); mail kept in memory, and a step
+user lacks it), CSRF on unless SETTINGS turns it off (CSRFProtect only
+when SETTINGS has "_protect"), /admin guarded by roles_required("admin"),
+/me by auth_required; mail kept in memory, and a step
 {"link": "confirm"|"reset"|"login"} plays the last mailed link of that kind.
 """
 import json
 import re
 import sys
 
-from flask import Flask
-from flask_security import (MailUtil, Security, SQLAlchemyUserDatastore, auth_required,
-                            hash_password, roles_required)
-from flask_security.models import fsqla_v3 as fsqla
-from flask_sqlalchemy import SQLAlchemy
+from flask import Flask, request
+from flask_security import MailUtil, auth_required, hash_password, roles_required
+from flask_security.utils import default_want_json
 from flask_wtf import CSRFProtect
+
+from fs_peer import make_app as make_peer_app
 
 SENT = []
 
@@ -39,43 +40,26 @@ class KeptMail(MailUtil):
 
 
 def want_json():
-    from flask_security.utils import config_value  # noqa: F401 (app context check)
     app = Flask(__name__)
     out = []
-    with app.app_context():
-        from flask_security.utils import default_want_json
-        from flask import request
-        for case in json.load(sys.stdin):
-            headers = {}
-            if case.get("accept") is not None:
-                headers["Accept"] = case["accept"]
-            if case.get("content_type") is not None:
-                headers["Content-Type"] = case["content_type"]
-            with app.test_request_context("/", method="POST", headers=headers, data="{}"):
-                out.append(bool(default_want_json(request)))
+    for case in json.load(sys.stdin):
+        headers = {}
+        if case.get("accept") is not None:
+            headers["Accept"] = case["accept"]
+        if case.get("content_type") is not None:
+            headers["Content-Type"] = case["content_type"]
+        with app.test_request_context("/", method="POST", headers=headers, data="{}"):
+            out.append(bool(default_want_json(request)))
     return out
 
 
 def make_app(settings):
     protect = settings.pop("_protect", False)
-    app = Flask(__name__)
-    app.config.update(SECRET_KEY="x" * 32, SQLALCHEMY_DATABASE_URI="sqlite://",
-                      SQLALCHEMY_TRACK_MODIFICATIONS=False, SECURITY_PASSWORD_SALT="salty-pepper",
-                      SECURITY_PASSWORD_HASH="plaintext", SECURITY_EMAIL_VALIDATOR_ARGS={"check_deliverability": False})
-    app.config.update(settings)
-    if protect:
-        CSRFProtect(app)
-    db = SQLAlchemy(app)
-    fsqla.FsModels.set_db_info(db)
-
-    class Role(db.Model, fsqla.FsRoleMixin):
-        pass
-
-    class User(db.Model, fsqla.FsUserMixin):
-        pass
-
-    ds = SQLAlchemyUserDatastore(db, User, Role)
-    Security(app, ds, mail_util_cls=KeptMail)
+    base = dict(SECURITY_PASSWORD_SALT="salty-pepper", SECURITY_PASSWORD_HASH="plaintext",
+                SECURITY_EMAIL_VALIDATOR_ARGS={"check_deliverability": False})
+    base.update(settings)
+    app, db, ds = make_peer_app(base, before_security=CSRFProtect if protect else None,
+                                mail_util_cls=KeptMail)
 
     @app.route("/admin", methods=["GET", "POST"])
     @roles_required("admin")
