@@ -358,6 +358,15 @@ describe("a form posted with a missing or stale CSRF token", function()
     assert.same({ "The CSRF token is missing." }, cjson.decode(j.body).response.field_errors.csrf_token)
   end)
 
+  it("where GET has no form (a POST-only endpoint), answers the short page", function()
+    local a = app{ two_factor = true, totp_secrets = { ["1"] = "a-totp-secret-of-some-length" }, totp_issuer = "fsec-test" }
+    local res = form_post(a, helpers.client(), "/tf-setup/abc", { code = "123456" })
+    assert.equals(400, res.status)
+    assert.matches("^text/html", res.headers["Content-Type"])
+    assert.matches("The CSRF token is missing.", res.body, 1, true)
+    assert.is_nil(res.body:find("<form", 1, true))
+  end)
+
   it("answers a decorator's refusal to a page client with a page", function()
     local a = app()
     local c = helpers.api(a.sec)

@@ -853,10 +853,10 @@ end
 -- A POST refused for its CSRF token. JSON: the error (csrf.deny). A form:
 -- the page again, showing why, with a fresh token (as Flask-Security
 -- re-renders a form whose csrf_token failed), 400 as fsec answers every
--- failed form. Where GET acts (a link without consent) or answers no
--- page, csrf.deny's page.
-local function csrf_refused(sec, req, res, name, key, json, token)
-  if json or ACTS[name] or not V[name] then return csrf.deny(sec, req, res, key, true) end
+-- failed form. Where GET is not allowed, acts (a mailed link) or answers
+-- no page, csrf.deny's page.
+local function csrf_refused(sec, req, res, name, key, json, token, has_get)
+  if json or not has_get or ACTS[name] or not V[name] then return csrf.deny(sec, req, res, key, true) end
   req._fsec_csrf_refused = sec.msg(key)
   req.method = "GET"
   local ok, out = pcall(V[name], sec, req, res, {}, false, token)
@@ -929,7 +929,7 @@ answer = function(self, req)
   if method == "POST" and (name ~= "logout" or csrf.cross_site(req))
       and csrf.required(self, req, LINKS[name]) then
     local ok, key = csrf.check(self, req, fields)
-    if not ok then return csrf_refused(self, req, res, name, key, json, token) end
+    if not ok then return csrf_refused(self, req, res, name, key, json, token, has_get) end
   end
   if method == "POST" and CREDENTIAL[name] then
     local ok, wait = self._policy:run("throttle", req, name), 60
