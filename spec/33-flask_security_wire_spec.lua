@@ -264,6 +264,10 @@ describe("Too's CSRF cookie and header", function()
   end)
 
   it("takes Too's attributes and its legacy key, and refuses bad ones", function()
+    -- over TLS it is Secure whatever csrf_cookie says
+    local t = app{ csrf_cookie_name = "XSRF-TOKEN" }
+    local tc = helpers.api(t.sec, "https")
+    assert.is_true(attrs(helpers.set_cookie(login(t, tc), "XSRF-TOKEN")).secure)
     local a = app{ csrf_cookie = { key = "XSRF", samesite = "Lax", secure = true, httponly = false, path = "/app" } }
     local c = helpers.api(a.sec)
     local at = attrs(helpers.set_cookie(login(a, c), "XSRF"))

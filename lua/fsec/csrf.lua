@@ -129,10 +129,12 @@ local function cookie_name(cfg)
   return cfg.csrf_cookie_name or cfg.csrf_cookie.key
 end
 
-local function cookie_opts(cfg)
+local function cookie_opts(cfg, req)
   local o = cfg.csrf_cookie
-  -- Flask's set_cookie defaults for what the table leaves out
-  return { path = o.path or "/", domain = o.domain, secure = o.secure == true,
+  -- Flask's set_cookie defaults for what the table leaves out; Secure
+  -- over TLS whatever it says (as fsec's other cookies: the token must
+  -- not travel over plain HTTP once the site has TLS)
+  return { path = o.path or "/", domain = o.domain, secure = o.secure == true or req.scheme == "https",
            http_only = o.httponly == true, same_site = o.samesite }
 end
 
@@ -142,7 +144,7 @@ function _M.signed_in(sec, req, res)
   local cfg = sec._cfg
   local name = cookie_name(cfg)
   if not (name and cfg.csrf_enabled and res) then return end
-  res:set_cookie(name, _M.token(sec, req, nil), cookie_opts(cfg))
+  res:set_cookie(name, _M.token(sec, req, nil), cookie_opts(cfg, req))
 end
 
 --- After a sign-out on res: the readable CSRF cookie cleared.
@@ -150,7 +152,7 @@ function _M.signed_out(sec, req, res)
   local cfg = sec._cfg
   local name = cookie_name(cfg)
   if not (name and cfg.csrf_enabled and res) then return end
-  if http.request_cookie(req, name, 8192) then res:delete_cookie(name, cookie_opts(cfg)) end
+  if http.request_cookie(req, name, 8192) then res:delete_cookie(name, cookie_opts(cfg, req)) end
 end
 
 --- On an answer to a client signed in with a session: send the readable
@@ -173,7 +175,7 @@ function _M.refresh(sec, req, res)
       if not (expired or invalid) and type(data) == "table" and data.b == b then return end
     end
   end
-  res:set_cookie(name, _M.token(sec, req, nil), cookie_opts(cfg))
+  res:set_cookie(name, _M.token(sec, req, nil), cookie_opts(cfg, req))
 end
 
 
