@@ -98,9 +98,10 @@ describe("a new user's first steps", function()
       local token = body:match('name="csrf_token" value="([^"]+)"')
       assert.truthy(token and #token > 20)
       assert.equals(200, (get(app, "/profile", BROWSER, jar))) -- the GET signed nobody out
-      -- the form without its token (as another site's would be): refused, still signed in
+      -- another site's form (the browser says so in Origin) without the
+      -- token: refused, still signed in (this site's needs none, as Too's)
       local form = "-H 'Content-Type: application/x-www-form-urlencoded' --data-binary '%s'"
-      s = example.http(app, "POST", "/logout", { jar = jar, headers = { Accept = BROWSER },
+      s = example.http(app, "POST", "/logout", { jar = jar, headers = { Accept = BROWSER, Origin = "https://evil.example" },
                                                  curl = form:format("x=1") })
       assert.equals(400, s)
       assert.equals(200, (get(app, "/profile", BROWSER, jar)))
