@@ -618,3 +618,39 @@ describe("SPA redirects against the real Flask-Security", function()
     end
   end)
 end)
+
+describe("requires_confirmation_error_view", function()
+  local function post(a, email, password)
+    return form_post(a, helpers.client(), "/login", { email = email, password = password })
+  end
+
+  it("sends a browser's right password of an unconfirmed account there, and nothing else", function()
+    local a = app{ confirmable = true, csrf_enabled = false, requires_confirmation_error_view = "/confirm-first",
+                   redirect_host = "localhost:8080" }
+    local res = post(a, "MATT@example.com", "password-1")
+    assert.equals(302, res.status)
+    assert.equals("//localhost:8080/confirm-first?email=MATT%40example.com", res.headers.Location)
+    assert.equals(400, post(a, "matt@example.com", "wrong-pass").status) -- a wrong password: the form
+    -- generic responses never tell the account exists
+    local g = app{ confirmable = true, csrf_enabled = false, requires_confirmation_error_view = "/confirm-first",
+                   return_generic_responses = true }
+    assert.equals(400, post(g, "matt@example.com", "password-1").status)
+  end)
+
+  it("as 5.1.2 does", function()
+    if not peer.available() then
+      if os.getenv("FSEC_REQUIRE_PEER") == "1" then error("python3-flask-security is not installed") end
+      return pending("python3-flask-security not installed")
+    end
+    local theirs = play({ WTF_CSRF_ENABLED = false, SECURITY_CONFIRMABLE = true,
+                          SECURITY_REQUIRES_CONFIRMATION_ERROR_VIEW = "/confirm-first",
+                          SECURITY_REDIRECT_HOST = "localhost:8080" }, {
+      { method = "POST", path = "/login", form = { email = "MATT@example.com", password = "password-1" },
+        headers = { Accept = "text/html" } } })
+    local a = app{ confirmable = true, csrf_enabled = false, requires_confirmation_error_view = "/confirm-first",
+                   redirect_host = "localhost:8080" }
+    local res = post(a, "MATT@example.com", "password-1")
+    assert.equals(theirs[1].status, res.status)
+    assert.equals(theirs[1].location, res.headers.Location)
+  end)
+end)

@@ -465,6 +465,8 @@ _M.schema = {
     description = "SPA: where a good reset link leads (?token=&email=&identity=)" },
   reset_error_view = { type = "string", check = view,
     description = "SPA: where a bad or expired reset link leads (?error=...)" },
+  requires_confirmation_error_view = { type = "string", check = view,
+    description = "Where a browser's login with the right password of an unconfirmed account leads (?email=...)" },
   post_verify_view = { type = "string", check = view,
     description = "Where a browser goes after /verify (default: post_login_view)" },
 

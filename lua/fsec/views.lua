@@ -200,13 +200,14 @@ function V.login(sec, req, res, fields, json)
   local password = form:password("password")
   local nxt = next_of(req, form)
   if nxt == false then form:error("next", "INVALID_REDIRECT") end
-  local user
+  local user, unconfirmed
   if form:ok() then
     user = check_credentials(sec, form, identity, password, field)
     if user and not user.active then
       form:error(field, "DISABLED_ACCOUNT")
     elseif user and requires_confirmation(sec, user) then
       form:error(field, "CONFIRMATION_REQUIRED")
+      unconfirmed = true
     end
   end
   if form:ok() then
@@ -223,6 +224,13 @@ function V.login(sec, req, res, fields, json)
   if not form:ok() then
     if sec._cfg.return_generic_responses then generic(form) end
     if json then return json_error(res, form) end
+    local view = sec._cfg.requires_confirmation_error_view
+    if unconfirmed and view and not sec._cfg.return_generic_responses then
+      -- as Too: the right password of an unconfirmed account leads there,
+      -- with the address typed (never in generic mode: it tells the account exists)
+      flash(sec, req, res, "error", "CONFIRMATION_REQUIRED")
+      return res:redirect(redirect.spa_url(sec, view, { { "email", field == "email" and identity or user.email } }))
+    end
     return page(sec, req, res, "login", form, { links = home_links(sec), next = nxt or nil,
                                                 remember = form:bool("remember"), username = login_by_username(sec) })
   end

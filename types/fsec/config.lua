@@ -105,6 +105,7 @@
 ---@field login_error_view? string SPA: where a bad passwordless or unified sign-in link leads (?error=...)
 ---@field confirm_error_view? string SPA: where a bad, used or expired confirmation link leads
 ---@field reset_view? string SPA: where a good reset link leads (?token=&email=&identity=)
+---@field requires_confirmation_error_view? string where a browser's login with the right password of an unconfirmed account leads (?email=...)
 ---@field reset_error_view? string SPA: where a bad or expired reset link leads (?error=...)
 ---@field recoverable? boolean enable password reset by mail (default false)
 ---@field register_url? string endpoint: registration (default "/register")
