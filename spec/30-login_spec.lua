@@ -150,8 +150,10 @@ describe("CSRF #quick", function()
     assert.equals(200, res.status)
     -- the pre-login token no longer works once the session changed
     c.csrf = token
-    res = c:call("POST", "/logout")
+    res, r = c:call("POST", "/change", { password = PW, new_password = "a-new-password",
+                                      new_password_confirm = "a-new-password" })
     assert.equals(400, res.status)
+    assert.same({ "The CSRF token is invalid." }, r.errors)
   end)
 
   it("exempts token-authenticated requests and can ignore anonymous ones", function()

@@ -339,6 +339,32 @@ describe("unified sign-in: the magic link", function()
                                     headers = headers or {} }))
   end
 
+  it("with redirect_behavior spa leads a browser to the SPA's views, as Too's us_verify_link", function()
+    local spa = { redirect_behavior = "spa", login_error_view = "/login-error", post_login_view = "/home",
+                  one_click_links = true }
+    local sec, _, q = linked(spa)
+    local html = { accept = "text/html" }
+    local who = "&email=" .. EMAIL:gsub("@", "%%40") .. "&identity=" .. EMAIL:gsub("@", "%%40")
+    local res = get(sec, helpers.client(), { id = q.id, code = "000000" }, nil, html)
+    assert.equals("/login-error?error=Invalid+code" .. who, res.headers.Location)
+    res = get(sec, helpers.client(), { id = "nope", code = q.code }, nil, html)
+    assert.equals("/login-error?error=Specified+user+does+not+exist", res.headers.Location)
+    res = get(sec, helpers.client(), { code = q.code }, nil, html)
+    assert.equals("/login-error?error=Input+not+appropriate+for+requested+API", res.headers.Location)
+    local c = helpers.client()
+    res = get(sec, c, q, nil, html)
+    assert.equals("/home?" .. who:sub(2), res.headers.Location)
+    assert.is_true(sec:current_user(c:req()).is_authenticated)
+    -- a second factor cannot follow a redirect: the SPA is told, nobody is signed in
+    local need_tf = false
+    sec, _, q = linked(helpers.merged(spa, { check_tf_required = function() return need_tf end }))
+    need_tf = true
+    c = helpers.client()
+    res = get(sec, c, q, nil, html)
+    assert.equals("/login-error?tf_required=1" .. who, res.headers.Location)
+    assert.is_false(sec:current_user(c:req()).is_authenticated)
+  end)
+
   it("asks first: the GET signs nobody in, the page's POST does, once", function()
     local sec, _, q = linked()
     local c = helpers.client()

@@ -72,9 +72,16 @@ local function page(sec, req, res, name, form, extra)
     if not PASSWORD_FIELDS[k] and type(v) == "string" then ctx.fields[k] = v end
   end
   for k, v in pairs(extra or {}) do ctx[k] = v end
+  -- the page again after a POST refused for its CSRF token (fsec.views):
+  -- the form with the reason, and a fresh token to post it with
+  local refused = req._fsec_csrf_refused
+  if refused then
+    ctx.errors = { refused }
+    ctx.field_errors = { csrf_token = { refused } }
+  end
   -- Flask-Security re-renders a failed form with 200; browsers do not care,
   -- tools do: a failed submission answers 400 here.
-  return pages.respond(sec, res, (form and not form:ok()) and 400 or 200, name, ctx)
+  return pages.respond(sec, res, (refused or (form and not form:ok())) and 400 or 200, name, ctx)
 end
 
 local function url(sec, key, tail)

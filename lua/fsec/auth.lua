@@ -641,6 +641,7 @@ function Security:login_user(req, res, user, opts)
   end
   forget_results(req)
   keep_result(req, "session", user, "session", data)
+  require("fsec.csrf").signed_in(self, req, res) -- (required here: fsec.csrf requires this module)
   self.signals:send("user_authenticated", { user = _M.public_user(user),
                                             authn_via = opts.authn_via or { "password" } })
   return true
@@ -660,6 +661,7 @@ function Security:logout_user(req, res)
   local tf = cookie_name(self, req, self._cfg.two_factor_state_cookie_name)
   if http.request_cookie(req, tf) then res:delete_cookie(tf, cookie_opts(self, req)) end
   flask.logout(self, req, res)
+  require("fsec.csrf").signed_out(self, req, res)
   forget_results(req)
   return true
 end
@@ -731,6 +733,7 @@ function Security:mark_fresh(req, res)
   end
   forget_results(req)
   keep_result(req, "session", user, "session", data)
+  require("fsec.csrf").signed_in(self, req, res) -- (required here: fsec.csrf requires this module)
   return true
 end
 

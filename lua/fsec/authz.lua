@@ -133,12 +133,12 @@ local function deny_unauthz(sec, req, res)
     -- as Flask-Security's unauthz_handler: the page it lands on says why
     flash.add(sec, req, res, "error", "UNAUTHORIZED")
     res:redirect(sec._cfg.unauthorized_view)
-  elseif http.wants_html(req) then
-    -- a browser: a page in fsec's style, with its Home link (a way back)
+  else
+    -- a page in fsec's style, with its Home link (a way back), whatever
+    -- Accept says: Flask-Security's abort(403) answers every client but
+    -- a JSON one with an HTML page
     require("fsec.pages").respond(sec, res, 403, "message",
       { title = "Forbidden", message = msg, flashes = flash.take(sec, req, res) })
-  else
-    res:text(403, msg)
   end
   return res
 end

@@ -155,6 +155,29 @@ local function view(v)
 end
 
 
+-- One of the given strings.
+local function one_of(list)
+  local ok = {}
+  for _, v in ipairs(list) do ok[v] = true end
+  return function(v)
+    if ok[v] then return true end
+    return nil, "expected " .. table.concat(list, " or ")
+  end
+end
+
+-- A host with an optional port (no scheme, path or user information).
+local function host_port(v)
+  if v:match("^[%w.-]+:?%d*$") or v:match("^%[[%x:.]+%]:?%d*$") then
+    local port = v:match(":(%d+)$")
+    if v:sub(-1) == ":" or (port and (tonumber(port) < 1 or tonumber(port) > 65535)) then
+      return nil, "a host[:port] expected (port 1..65535)"
+    end
+    return true
+  end
+  return nil, "a host[:port] expected (no scheme, path or user information)"
+end
+
+
 -- Text that goes into a header (a realm, a mail subject or sender).
 local function header_text(v)
   if v:find(CONTROL) then return nil, "must not contain control characters (CR, LF, NUL, ...)" end
@@ -166,6 +189,28 @@ local function realm(v)
   if v:find(CONTROL) or v:find('["\\]') then
     return nil, "must not contain control characters, '\"' or '\\' (it is quoted in WWW-Authenticate)"
   end
+  return true
+end
+
+
+-- Too's CSRF_COOKIE: Flask's set_cookie arguments, by their names there.
+local CSRF_COOKIE_ATTRS = { samesite = "string", httponly = "boolean", secure = "boolean", path = "string",
+                            domain = "string", key = "string" }
+local function csrf_cookie(v)
+  for k, val in pairs(v) do
+    local want = CSRF_COOKIE_ATTRS[k]
+    if not want then
+      return nil, "unknown attribute " .. tostring(k) .. " (samesite, httponly, secure, path, domain, key)"
+    end
+    if type(val) ~= want then return nil, k .. ": a " .. want .. " expected" end
+  end
+  if v.samesite and not ({ Strict = true, Lax = true, None = true })[v.samesite] then
+    return nil, "samesite: 'Strict', 'Lax' or 'None' expected"
+  end
+  if v.samesite == "None" and not v.secure then return nil, "samesite 'None' requires secure = true" end
+  if v.path and not v.path:find("^/[%w/._~%%!$&'()*+,=:@-]*$") then return nil, "path: a URL path expected" end
+  if v.domain and not v.domain:find("^%.?[%w-]+[%w.-]*$") then return nil, "domain: a host name expected" end
+  if v.key and not v.key:find("^[%w!#$&'*+.^_`|~-]+$") then return nil, "key: not a valid cookie name" end
   return true
 end
 
@@ -436,6 +481,23 @@ _M.schema = {
   post_logout_view = { type = "string", default = "/", check = view },
   unauthorized_view = { type = "string", check = view,
     description = "Where browsers are sent when forbidden; nil answers 403" },
+  redirect_behavior = { type = "string", check = one_of{ "spa" },
+    description = "\"spa\": mailed links (confirm, reset, passwordless, us-verify-link) redirect to the *_view " ..
+        "keys with Too's query parameters; nil: fsec's pages" },
+  redirect_host = { type = "string", check = host_port,
+    description = "host[:port] put in the SPA views' URLs (Too's REDIRECT_HOST: the UI served elsewhere)" },
+  login_error_view = { type = "string", check = view,
+    description = "SPA: where a bad passwordless or unified sign-in link leads (?error=...)" },
+  confirm_error_view = { type = "string", check = view,
+    description = "SPA: where a bad, used or expired confirmation link leads (?error= or ?info=...)" },
+  reset_view = { type = "string", check = view,
+    description = "SPA: where a good reset link leads (?token=&email=&identity=)" },
+  reset_error_view = { type = "string", check = view,
+    description = "SPA: where a bad or expired reset link leads (?error=...)" },
+  requires_confirmation_error_view = { type = "string", check = view,
+    description = "Where a browser's login with the right password of an unconfirmed account leads (?email=...)" },
+  post_verify_view = { type = "string", check = view,
+    description = "Where a browser goes after /verify (default: post_login_view)" },
 
   -- tokens and mechanisms
   token_max_age = { type = "number", check = int_range(1, 2^31),
@@ -682,8 +744,19 @@ _M.schema = {
     description = "Mechanisms whose state-changing requests need a CSRF token (fsec leaves out token: no ambient " ..
         "credential)" },
   csrf_time_limit = { type = "number", default = 3600, check = int_range(60, 2^31) },
-  csrf_cookie_name = { type = "string", default = "fsec_csrf", check = cookie_name,
-    description = "fsec: binds CSRF tokens of anonymous clients" },
+  csrf_binding_cookie_name = { type = "string", default = "fsec_csrf", check = cookie_name,
+    description = "fsec: the HttpOnly cookie binding CSRF tokens of anonymous clients" },
+  csrf_cookie_name = { type = "string", check = cookie_name,
+    description = "A cookie scripts can read holding a CSRF token, set at sign-in and cleared at sign-out " ..
+        "(Too's CSRF_COOKIE_NAME, e.g. XSRF-TOKEN; nil: none)" },
+  csrf_cookie = { type = "table", default = { samesite = "Strict", httponly = false, secure = false, path = "/" },
+    check = csrf_cookie,
+    description = "Attributes of the csrf_cookie_name cookie: samesite, httponly, secure, path, domain " ..
+        "(and Too's legacy key, the name)" },
+  csrf_header = { type = "string", default = "X-XSRF-Token", check = header_name,
+    description = "A header carrying the CSRF token, besides X-CSRF-Token and X-CSRFToken (Too's CSRF_HEADER)" },
+  csrf_cookie_refresh_each_request = { type = "boolean", default = false,
+    description = "Send the csrf_cookie_name cookie again on every answer to a signed-in client" },
   login_lockout_threshold = { type = "number", default = 10, check = int_range(0, 10000),
     description = "fsec: failed logins within the window that lock an account (0: off)" },
   login_lockout_window = { type = "number", default = 900, check = int_range(1, 2^31),
@@ -830,7 +903,7 @@ end
 
 
 -- Cookie name options, and the names fsec sets of its own.
-local COOKIE_KEYS = { "session_cookie_name", "remember_cookie_name", "csrf_cookie_name",
+local COOKIE_KEYS = { "session_cookie_name", "remember_cookie_name", "csrf_binding_cookie_name", "csrf_cookie_name",
                       "two_factor_state_cookie_name", "two_factor_validity_cookie_name" }
 local FIXED_COOKIES = { fsec_flash = "the flash cookie (fsec_flash)" }
 
@@ -847,12 +920,12 @@ local function cookie_checks(c)
   local seen = {}
   for base, what in pairs(FIXED_COOKIES) do seen[base] = what end
   for _, k in ipairs(COOKIE_KEYS) do
-    local base = cookie_base(c[k])
-    if seen[base] then
+    local base = c[k] and cookie_base(c[k]) -- nil: an optional cookie, not set
+    if base and seen[base] then
       return nil, k .. " '" .. c[k] .. "' names the same cookie as " .. seen[base]
         .. ": every cookie fsec sets needs its own name"
     end
-    seen[base] = k .. " ('" .. c[k] .. "')"
+    if base then seen[base] = k .. " ('" .. c[k] .. "')" end
   end
   return true
 end

@@ -5,6 +5,11 @@
 -- Which authenticated requests need one is csrf_protect_mechanisms
 -- (default session and Basic: what a browser resends by itself; a token
 -- in a header is no ambient credential).
+-- As Flask-Security-Too, a token may come in a cookie scripts can read
+-- (csrf_cookie_name, e.g. XSRF-TOKEN): set at sign-in, refreshed when
+-- stale, cleared at sign-out. It holds a token like any other, bound to
+-- the session, which the script sends back in csrf_header (X-XSRF-Token):
+-- another site can neither read it nor set that header.
 -- @module fsec.csrf
 
 local core = require "fsec.core"
@@ -17,6 +22,7 @@ local ipairs = ipairs
 
 local _M = { _VERSION = "0.1.0" }
 
+-- Flask-WTF's WTF_CSRF_HEADERS; csrf_header (Too's CSRF_HEADER) besides
 local HEADERS = { "x-csrf-token", "x-csrftoken" }
 
 
@@ -27,7 +33,7 @@ local function binding(sec, req, res, create)
   if via and type(data) == "table" then return "s:" .. data.s end
   -- over TLS the __Host- prefix: a sibling subdomain cannot plant its own
   -- value (cookie tossing) and so choose the binding of a login form
-  local name = sec._cfg.csrf_cookie_name
+  local name = sec._cfg.csrf_binding_cookie_name
   if req.scheme == "https" then name = "__Host-" .. name end
   local v = req._fsec_csrf or http.request_cookie(req, name, 64)
   if v and #v >= 22 and v:find("^[%w_-]+$") then return "a:" .. v end
@@ -77,13 +83,29 @@ function _M.required(sec, req, strict)
 end
 
 
+--- Does the browser say this request comes from another site? Fetch
+-- Metadata (Sec-Fetch-Site other than same-origin or none) or an Origin
+-- whose host[:port] is not the request's Host ("null" included). A
+-- client that sends neither (curl, an old browser) is not marked: an old
+-- browser still sends no SameSite=Lax session cookie with another site's
+-- POST.
+function _M.cross_site(req)
+  local site = http.header(req, "sec-fetch-site", 64)
+  if site and site ~= "same-origin" and site ~= "none" then return true end
+  local origin = http.header(req, "origin", 2048)
+  if not origin then return false end
+  local authority = origin:match("^[hH][tT][tT][pP][sS]?://([^/?#]+)$")
+  return not (authority and type(req.host) == "string" and authority:lower() == req.host:lower())
+end
+
+
 --- Check the request's CSRF token (header or `csrf_token` field). A
 -- token found valid is not checked again for the same request (an
 -- endpoint that also runs an access check).
--- @return true, or nil and the message key (CSRF_MISSING / CSRF_INVALID)
+-- @return true, or nil and the message key (CSRF_MISSING / CSRF_INVALID / CSRF_EXPIRED)
 function _M.check(sec, req, fields)
   if req._fsec_csrf_ok then return true end
-  local tok
+  local tok = http.header(req, sec._cfg.csrf_header:lower(), 8192)
   for _, h in ipairs(HEADERS) do
     tok = tok or http.header(req, h, 8192)
   end
@@ -94,22 +116,79 @@ function _M.check(sec, req, fields)
   local b = binding(sec, req, nil, false)
   if not b then return nil, "CSRF_INVALID" end
   local expired, invalid, data = sec:get_token_status(tok, "csrf", sec._cfg.csrf_time_limit)
-  if expired or invalid or type(data) ~= "table" or data.b ~= b then
-    return nil, "CSRF_INVALID"
-  end
+  if invalid or type(data) ~= "table" or data.b ~= b then return nil, "CSRF_INVALID" end
+  if expired then return nil, "CSRF_EXPIRED" end -- Flask-WTF's word for a stale one
   req._fsec_csrf_ok = true
   return true
 end
 
 
+-- The name of the cookie scripts read (nil: none). Too's legacy
+-- CSRF_COOKIE["key"] names it too.
+local function cookie_name(cfg)
+  return cfg.csrf_cookie_name or cfg.csrf_cookie.key
+end
+
+local function cookie_opts(cfg, req)
+  local o = cfg.csrf_cookie
+  -- Flask's set_cookie defaults for what the table leaves out; Secure
+  -- over TLS whatever it says (as fsec's other cookies: the token must
+  -- not travel over plain HTTP once the site has TLS)
+  return { path = o.path or "/", domain = o.domain, secure = o.secure == true or req.scheme == "https",
+           http_only = o.httponly == true, same_site = o.samesite }
+end
+
+--- After a sign-in on res: the readable CSRF cookie with a token of the
+-- new session (when csrf_cookie_name is set).
+function _M.signed_in(sec, req, res)
+  local cfg = sec._cfg
+  local name = cookie_name(cfg)
+  if not (name and cfg.csrf_enabled and res) then return end
+  res:set_cookie(name, _M.token(sec, req, nil), cookie_opts(cfg, req))
+end
+
+--- After a sign-out on res: the readable CSRF cookie cleared.
+function _M.signed_out(sec, req, res)
+  local cfg = sec._cfg
+  local name = cookie_name(cfg)
+  if not (name and cfg.csrf_enabled and res) then return end
+  if http.request_cookie(req, name, 8192) then res:delete_cookie(name, cookie_opts(cfg, req)) end
+end
+
+--- On an answer to a client signed in with a session: send the readable
+-- cookie again when it is missing, stale or of another session (or on
+-- every answer with csrf_cookie_refresh_each_request), so a script never
+-- holds a token that fails. Too sends it only at sign-in and when stale.
+function _M.refresh(sec, req, res)
+  local cfg = sec._cfg
+  local name = cookie_name(cfg)
+  if not (name and cfg.csrf_enabled and res) then return end
+  for _, sc in ipairs(res.cookies) do -- this answer already sets or clears it
+    if sc:sub(1, #name + 1) == name .. "=" then return end
+  end
+  local b = binding(sec, req, nil, false)
+  if not (b and b:sub(1, 2) == "s:") then return end
+  if not cfg.csrf_cookie_refresh_each_request then
+    local cur = http.request_cookie(req, name, 8192)
+    if cur then
+      local expired, invalid, data = sec:get_token_status(cur, "csrf", cfg.csrf_time_limit)
+      if not (expired or invalid) and type(data) == "table" and data.b == b then return end
+    end
+  end
+  res:set_cookie(name, _M.token(sec, req, nil), cookie_opts(cfg, req))
+end
+
+
 --- Answer a refused CSRF check on res: 400 with Flask-Security's message
--- (JSON: in errors, and under csrf_token in field_errors when asked).
+-- (JSON: in errors, and under csrf_token in field_errors when asked;
+-- otherwise an HTML page saying it).
 function _M.deny(sec, req, res, key, field_errors)
   local msg = sec.msg(key)
   if http.wants_json(req) then
     res:json(400, { errors = { msg }, field_errors = field_errors and { csrf_token = { msg } } or nil })
   else
-    res:text(400, msg)
+    -- a page, as Flask-WTF's 400 (Werkzeug's Bad Request page) is one
+    require("fsec.pages").respond(sec, res, 400, "message", { title = "Bad Request", message = msg })
   end
   return res
 end

@@ -196,37 +196,101 @@ function _M.cookie(header, name)
 end
 
 
--- The best match of Accept (lower case; application/json wins a tie, as in
--- Flask-Security-Too), or nil without one.
-local function best_accepted(req)
-  local accept = _M.header(req, "accept")
-  if not accept then return nil end
-  local best, best_q = nil, -1
-  for item in accept:gmatch("[^,]+") do
-    local mime = item:match("^%s*([^;%s]+)") -- nil for an empty range (";", " "): skipped
-    if mime then
-      mime = mime:lower()
-      local q = tonumber(item:match(";%s*q=([%d.]+)") or "1") or 0
-      if q > best_q or (q == best_q and mime == "application/json") then
-        best, best_q = mime, q
-      end
-    end
-  end
-  return best
+-- Accept, read as Werkzeug 2.2 reads it for Flask-Security's _want_json
+-- (learnt from its answers, spec/33-flask_security_wire): media ranges in the order given,
+-- each with the parameters written after it (a "q" weight ends them);
+-- the best is the most specific range (more parts that are not "*",
+-- parameters counting as parts), then the highest weight, then the first
+-- written. Returns the best range as written (parameters included), or nil.
+local WS = "[ \t]*"
+
+-- The weight after a media range at i (";" q=...), or nil and i.
+local function weight_at(s, i)
+  local _, e = s:find("^" .. WS .. ";" .. WS .. "q=", i)
+  if not e then return nil, i end
+  local num = s:match("^%d*%.%d+", e + 1) or s:match("^%d*", e + 1)
+  local stop = s:find(",", e + 1, true) or #s + 1
+  local q = tonumber(num) or 1 -- "q=" with no number: full weight
+  if q > 1 then q = 1 end
+  return q, stop
 end
 
---- Does the client want JSON? A JSON body, or JSON as the best match of
--- Accept (Flask-Security-Too's _want_json).
-function _M.wants_json(req)
+-- A media range with its parameters from i: value, next position.
+local function range_at(s, i)
+  local _, e = s:find("^[^%s;,]+", i)
+  while true do
+    local _, pe = s:find("^" .. WS .. ";" .. WS, e + 1)
+    if not pe then break end
+    local c, c2 = s:sub(pe + 1, pe + 1), s:sub(pe + 2, pe + 2)
+    if c == "" or c:find("[%s;,]") then break end
+    if c == "q" and (c2 == "" or c2:find("[%s;,=]")) then break end -- the weight (or a bare q)
+    local _, te = s:find("^[^%s;,]+", pe + 1)
+    e = te
+  end
+  return s:sub(i, e), e + 1
+end
+
+local function specificity(v)
+  local parts = {}
+  for p in (v .. ";"):gmatch("(.-)%s*[/;]%s*") do parts[#parts + 1] = p ~= "*" end
+  return parts
+end
+
+-- a before b: more specific (tuple order), then heavier, then written first
+local function before(a, b)
+  local sa, sb = a.spec, b.spec
+  for k = 1, math.max(#sa, #sb) do
+    local x, y = sa[k], sb[k]
+    if x == nil then return false end
+    if y == nil then return true end
+    if x ~= y then return x end
+  end
+  if a.q ~= b.q then return a.q > b.q end
+  return a.n < b.n
+end
+
+local function best_accepted(req)
+  local accept = _M.header(req, "accept", 8192)
+  if not accept or accept == "" then return nil end
+  local items, i, n = {}, 1, 0
+  while n < 256 do -- a longer list is no client's: the rest is ignored
+    local s = accept:find("[^%s;,]", i)
+    if not s then break end
+    local v, nxt = range_at(accept, s)
+    local q, after = weight_at(accept, nxt)
+    n = n + 1
+    items[n] = { v = v, q = q or 1, n = n, spec = specificity(v) }
+    i = after
+  end
+  table.sort(items, before)
+  return items[1] and items[1].v
+end
+
+-- The body's media type (Werkzeug's mimetype: no parameters, lower case).
+local function body_type(req)
   local ct = _M.header(req, "content-type") or ""
-  if ct:lower():find("^%s*application/json") then return true end
+  return (ct:match("^[^;]*"):gsub("^%s+", ""):gsub("%s+$", ""):lower())
+end
+
+--- Does the client want JSON? As Flask-Security-Too's _want_json: a JSON
+-- body (application/json or any application/...+json), or exactly
+-- "application/json" as the best range of Accept (so a browser's
+-- "text/html, application/json" gets HTML, and "application/json, text/html"
+-- JSON).
+function _M.wants_json(req)
+  local mt = body_type(req)
+  if mt == "application/json" or (mt:sub(1, 12) == "application/" and mt:sub(-5) == "+json") then
+    return true
+  end
   return best_accepted(req) == "application/json"
 end
 
---- Does the client want a page (a browser: text/html as the best match of
+--- Does the client want a page (a browser: text/html as the best range of
 -- Accept, no JSON body)? Other clients (curl's */*, scripts) get text.
 function _M.wants_html(req)
-  return not _M.wants_json(req) and best_accepted(req) == "text/html"
+  if _M.wants_json(req) then return false end
+  local best = best_accepted(req)
+  return best ~= nil and best:match("^[^;%s]*"):lower() == "text/html"
 end
 
 

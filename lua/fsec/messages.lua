@@ -95,6 +95,7 @@ _M.DEFAULT = {
   INVALID_CHOICE = "Not a valid choice.",
   CSRF_MISSING = "The CSRF token is missing.",
   CSRF_INVALID = "The CSRF token is invalid.",
+  CSRF_EXPIRED = "The CSRF token has expired.",
 }
 
 

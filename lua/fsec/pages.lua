@@ -65,8 +65,8 @@ end
 
 local function form(ctx, inner, button)
   local errs = {}
-  -- the form's own errors, and next's: no field of the page shows it
-  for _, key in ipairs{ "", "next" } do
+  -- the form's own errors, next's and csrf_token's: no field of the page shows them
+  for _, key in ipairs{ "", "next", "csrf_token" } do
     for _, e in ipairs(ctx.field_errors and ctx.field_errors[key] or {}) do
       errs[#errs + 1] = '<p class="error" role="alert">' .. escape(e) .. "</p>"
     end

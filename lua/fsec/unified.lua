@@ -32,6 +32,7 @@ local throttle = require "fsec.throttle"
 local twofactor = require "fsec.twofactor"
 local cjson = require "cjson.safe"
 local A = require "fsec.answer"
+local redirect = require "fsec.redirect"
 require "fsec.uspages"
 
 local type = type
@@ -648,9 +649,13 @@ end
 
 -- The link's failures go back to the sign-in page (JSON: 400), as
 -- Flask-Security's; with generic responses the account's state is not told.
-local function link_error(sec, req, res, json, key)
+local function link_error(sec, req, res, json, key, user)
   if cfg_of(sec).return_generic_responses and key ~= "API_ERROR" then key = "GENERIC_AUTHN_FAILED" end
   if json then return res:json(400, { errors = { sec.msg(key) } }) end
+  local view = cfg_of(sec).login_error_view
+  if redirect.spa(sec, view) then -- Too's SPA: the error in the query (and the user's, for a bad code)
+    return redirect.to_spa(sec, res, view, redirect.user_params(sec, user, { { "error", sec.msg(key) } }))
+  end
   flash(sec, req, res, "error", key)
   return res:redirect(url(sec, "us_signin_url"))
 end
@@ -696,10 +701,15 @@ function V.us_verify_link(sec, req, res, _, json)
   if not user then return link_error(sec, req, res, json, "USER_DOES_NOT_EXIST") end
   if not user.active then return link_error(sec, req, res, json, "DISABLED_ACCOUNT") end
   local act = req.method == "POST" or cfg_of(sec).one_click_links
-  if not link_code_ok(sec, user, code, act) then return link_error(sec, req, res, json, "INVALID_CODE") end
+  if not link_code_ok(sec, user, code, act) then return link_error(sec, req, res, json, "INVALID_CODE", user) end
   if not act then
     if json then return json_ok(sec, req, res, { consent_required = true, email = user.email }) end
     return page(sec, req, res, "link_consent", nil, { kind = "login", email = user.email })
+  end
+  local view = cfg_of(sec).login_error_view
+  if not json and redirect.spa(sec, view) and mfa_follows(sec, "email", user) then
+    -- as Too: an SPA cannot take the second factor from a redirect
+    return redirect.to_spa(sec, res, view, redirect.user_params(sec, user, { { "tf_required", "1" } }))
   end
   if mfa_follows(sec, "email", user) then
     local tfa = twofactor.enter(sec, req, res, json, user, { via = "email" })
@@ -710,6 +720,10 @@ function V.us_verify_link(sec, req, res, _, json)
     return link_error(sec, req, res, json, "INVALID_CODE")
   end
   if json then return json_ok(sec, req, res, { user = payload(sec, user, false) }) end
+  if redirect.spa(sec, cfg_of(sec).post_login_view) then
+    -- no auth token in the query (logs, Referer): the SPA has the session
+    return redirect.to_spa(sec, res, cfg_of(sec).post_login_view, redirect.user_params(sec, user))
+  end
   flash(sec, req, res, "success", "PASSWORDLESS_LOGIN_SUCCESSFUL")
   return res:redirect(cfg_of(sec).post_login_view)
 end

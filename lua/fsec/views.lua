@@ -24,6 +24,7 @@ local unified = require "fsec.unified"
 local changeemail = require "fsec.changeemail"
 local username_mod = require "fsec.username"
 local datastore = require "fsec.datastore"
+local redirect = require "fsec.redirect"
 local must = datastore.must
 local A = require "fsec.answer"
 local now, within_text, payload, wants_token = A.now, A.within_text, A.payload, A.wants_token
@@ -201,13 +202,14 @@ function V.login(sec, req, res, fields, json)
   local password = form:password("password")
   local nxt = next_of(req, form)
   if nxt == false then form:error("next", "INVALID_REDIRECT") end
-  local user
+  local user, unconfirmed
   if form:ok() then
     user = check_credentials(sec, form, identity, password, field)
     if user and not user.active then
       form:error(field, "DISABLED_ACCOUNT")
     elseif user and requires_confirmation(sec, user) then
       form:error(field, "CONFIRMATION_REQUIRED")
+      unconfirmed = true
     end
   end
   if form:ok() then
@@ -224,6 +226,13 @@ function V.login(sec, req, res, fields, json)
   if not form:ok() then
     if sec._cfg.return_generic_responses then generic(form) end
     if json then return json_error(res, form) end
+    local view = sec._cfg.requires_confirmation_error_view
+    if unconfirmed and view and not sec._cfg.return_generic_responses then
+      -- as Too: the right password of an unconfirmed account leads there,
+      -- with the address typed (never in generic mode: it tells the account exists)
+      flash(sec, req, res, "error", "CONFIRMATION_REQUIRED")
+      return res:redirect(redirect.spa_url(sec, view, { { "email", field == "email" and identity or user.email } }))
+    end
     return page(sec, req, res, "login", form, { links = home_links(sec), next = nxt or nil,
                                                 remember = form:bool("remember"), username = login_by_username(sec) })
   end
@@ -350,7 +359,18 @@ function V.login_token(sec, req, res, _, json, token)
     resend_link(sec, req, "login", user)
   end
   local vars = { within = within_text(sec._cfg.login_within), email = user and user.email }
+  local spa_error = not json and redirect.spa(sec, sec._cfg.login_error_view)
+  if key and spa_error then -- Too's SPA: the error in the query, the user's too once the link was good
+    return redirect.to_spa(sec, res, sec._cfg.login_error_view,
+      redirect.user_params(sec, key == "LOGIN_EXPIRED" and user or nil, { { "error", sec.msg(key, vars) } }))
+  end
   if not key and consent_first(sec, req) then return ask_consent(sec, req, res, json, "login", user) end
+  if not key and spa_error and twofactor.required(sec, user) then
+    -- as Too's SPA link sign-in: the SPA cannot take a second factor from
+    -- a redirect; it signs in with a code instead
+    return redirect.to_spa(sec, res, sec._cfg.login_error_view,
+      redirect.user_params(sec, user, { { "tf_required", "1" } }))
+  end
   if not key then
     -- a mailed link is one factor: a user with two gives the second next
     local tfa = twofactor.enter(sec, req, res, json, user, { via = "token" })
@@ -365,6 +385,9 @@ function V.login_token(sec, req, res, _, json, token)
   if key then
     flash(sec, req, res, "error", key, vars)
     return res:redirect(url(sec, "login_url"))
+  end
+  if redirect.spa(sec, sec._cfg.post_login_view) then
+    return redirect.to_spa(sec, res, sec._cfg.post_login_view, redirect.user_params(sec, user))
   end
   flash(sec, req, res, "success", "PASSWORDLESS_LOGIN_SUCCESSFUL")
   return res:redirect(sec._cfg.post_login_view)
@@ -504,6 +527,12 @@ function V.confirm_token(sec, req, res, _, json, token)
     resend_link(sec, req, "confirm", user)
   end
   local vars = { within = within_text(cfg.confirm_email_within), email = user and user.email }
+  if key and not json and redirect.spa(sec, cfg.confirm_error_view) then
+    -- Too's SPA: the message under its category, the user's details once the link was good
+    local category = key == "ALREADY_CONFIRMED" and "info" or "error"
+    return redirect.to_spa(sec, res, cfg.confirm_error_view, redirect.user_params(sec,
+      key ~= "INVALID_CONFIRMATION_TOKEN" and user or nil, { { category, sec.msg(key, vars) } }))
+  end
   if not key and consent_first(sec, req) then
     return ask_consent(sec, req, res, json, "confirm", user, signed_in(sec, req, res))
   end
@@ -532,6 +561,10 @@ function V.confirm_token(sec, req, res, _, json, token)
   if key then
     flash(sec, req, res, key == "ALREADY_CONFIRMED" and "info" or "error", key, vars)
     return res:redirect(url(sec, "confirm_url"))
+  end
+  if redirect.spa(sec, cfg.post_confirm_view) then
+    return redirect.to_spa(sec, res, cfg.post_confirm_view,
+      redirect.user_params(sec, user, { { "success", sec.msg("EMAIL_CONFIRMED") } }))
   end
   flash(sec, req, res, "success", "EMAIL_CONFIRMED")
   return res:redirect(cfg.post_confirm_view or (cfg.auto_login_after_confirm and cfg.post_login_view)
@@ -571,6 +604,14 @@ function V.reset_token(sec, req, res, fields, json, token)
     end
   end
   if req.method == "GET" then
+    if not json and bad and redirect.spa(sec, cfg.reset_error_view) then
+      return redirect.to_spa(sec, res, cfg.reset_error_view, redirect.user_params(sec,
+        bad == "PASSWORD_RESET_EXPIRED" and user or nil, { { "error", sec.msg(bad, vars) } }))
+    end
+    if not json and not bad and redirect.spa(sec, cfg.reset_view) then
+      -- the SPA's own form POSTs the token back (JSON); the GET spends nothing
+      return redirect.to_spa(sec, res, cfg.reset_view, redirect.user_params(sec, user, { { "token", token } }))
+    end
     if bad then
       if json then return res:json(400, { errors = { sec.msg(bad, vars) } }) end
       flash(sec, req, res, "error", bad, vars)
@@ -705,7 +746,7 @@ function V.verify(sec, req, res, fields, json)
   end
   if json then return json_ok(sec, req, res, { user = payload(sec, user, wants_token(req)) }) end
   flash(sec, req, res, "info", "REAUTHENTICATION_SUCCESSFUL")
-  return res:redirect(nxt or sec._cfg.post_login_view)
+  return res:redirect(nxt or sec._cfg.post_verify_view or sec._cfg.post_login_view)
 end
 
 
@@ -814,6 +855,25 @@ local function head_or_options(sec, req, res, name, method, allowed, has_get)
   return out
 end
 
+-- A POST refused for its CSRF token. JSON: the error (csrf.deny). A form:
+-- the page again, showing why, with a fresh token (as Flask-Security
+-- re-renders a form whose csrf_token failed), 400 as fsec answers every
+-- failed form. Where GET is not allowed, acts (a mailed link) or answers
+-- no page, csrf.deny's page.
+local function csrf_refused(sec, req, res, name, key, json, token, has_get)
+  if json or not has_get or ACTS[name] or not V[name] then return csrf.deny(sec, req, res, key, true) end
+  req._fsec_csrf_refused = sec.msg(key)
+  req.method = "GET"
+  local ok, out = pcall(V[name], sec, req, res, {}, false, token)
+  req.method = "POST"
+  req._fsec_csrf_refused = nil
+  if not ok then error(out, 0) end
+  out = out or res
+  local ct = out.headers["Content-Type"] or ""
+  if out.status == 400 and ct:find("^text/html") then return out end
+  return csrf.deny(sec, req, http.new_response(), key, true)
+end
+
 --- Answer a request if it is for one of fsec's endpoints.
 -- @return a response (status, headers, cookies, body), or nil
 function Security:handle(req)
@@ -822,6 +882,7 @@ function Security:handle(req)
   -- no shared cache may keep it, and no browser replay it from its cache
   local cc = self._cfg.cache_control
   if res and cc then res:set_header("Cache-Control", cc) end
+  if res then csrf.refresh(self, req, res) end
   return res
 end
 
@@ -866,9 +927,14 @@ answer = function(self, req)
   end
   -- a link's POST is the user's consent: another site's form must not
   -- give it, even where unauthenticated endpoints skip CSRF
-  if method == "POST" and csrf.required(self, req, LINKS[name]) then
+  -- logout needs none from this site, as in Flask-Security-Too (its views
+  -- exempt it): a client whose token is lost or stale can still sign out.
+  -- A request the browser marks as from elsewhere still needs one: a
+  -- forged sign-out is a nuisance, not a takeover (docs/security.md).
+  if method == "POST" and (name ~= "logout" or csrf.cross_site(req))
+      and csrf.required(self, req, LINKS[name]) then
     local ok, key = csrf.check(self, req, fields)
-    if not ok then return csrf.deny(self, req, res, key, true) end
+    if not ok then return csrf_refused(self, req, res, name, key, json, token, has_get) end
   end
   if method == "POST" and CREDENTIAL[name] then
     local ok, wait = self._policy:run("throttle", req, name), 60

@@ -1,7 +1,8 @@
 """The Flask-Security app every peer script builds (Debian's
 python3-flask-security 5.1.2, fsqla_v3 models, SQLite), written once.
 The scripts next to this file import it: fs_app.py (the answers
-spec/33-flask_security_answers_spec.lua compares), fs_hashes.py (the
+spec/33-flask_security_answers_spec.lua compares), fs_wire_app.py (the
+wire details of spec/33-flask_security_wire_spec.lua), fs_hashes.py (the
 hashes of spec/04-flask_security_hashes_spec.lua) and fs_make_db.py (the
 databases spec/50-cli_spec.lua imports), fs_creds.py (the tokens and cookies
 spec/26-flask_credentials_peer_spec.lua checks). spec/tools/peer.lua starts them.
@@ -12,15 +13,20 @@ from flask_security.models import fsqla_v3 as fsqla
 from flask_sqlalchemy import SQLAlchemy
 
 
-def make_app(settings, db_uri="sqlite://", token_uniquifier=False, **security_args):
+def make_app(settings, db_uri="sqlite://", token_uniquifier=False, before_security=None,
+             **security_args):
     """A Flask app with Flask-Security on db_uri; settings go over the
-    defaults. Returns (app, db, datastore); each call has its own models.
-    token_uniquifier: the user model gets an fs_token_uniquifier column
-    (fs_creds.py: tokens then name it instead of fs_uniquifier)."""
+    defaults; before_security(app), when given, runs before Security is
+    set up (Flask-WTF's CSRFProtect must come first). Returns (app, db,
+    datastore); each call has its own models. token_uniquifier: the user
+    model gets an fs_token_uniquifier column (fs_creds.py: tokens then
+    name it instead of fs_uniquifier)."""
     app = Flask(__name__)
     app.config.update(SECRET_KEY="x" * 32, SQLALCHEMY_DATABASE_URI=db_uri,
                       SQLALCHEMY_TRACK_MODIFICATIONS=False)
     app.config.update(settings)
+    if before_security:
+        before_security(app)
     db = SQLAlchemy(app)
     fsqla.FsModels.set_db_info(db)
 

@@ -36,10 +36,14 @@
 ---@field confirm_email_within? integer seconds (5 days) (default 432000)
 ---@field confirm_url? string endpoint: email confirmation (default "/confirm")
 ---@field confirmable? boolean require and enable email confirmation (default false)
----@field csrf_cookie_name? string fsec: binds CSRF tokens of anonymous clients (default "fsec_csrf")
+---@field csrf_binding_cookie_name? string fsec: the HttpOnly cookie binding CSRF tokens of anonymous clients (default "fsec_csrf")
+---@field csrf_cookie_name? string a cookie scripts can read holding a CSRF token, set at sign-in, cleared at sign-out (Too's CSRF_COOKIE_NAME, e.g. "XSRF-TOKEN"; default nil: none)
+---@field csrf_cookie? {samesite?: "Strict"|"Lax"|"None", httponly?: boolean, secure?: boolean, path?: string, domain?: string, key?: string} attributes of the csrf_cookie_name cookie (default {samesite = "Strict", httponly = false, secure = false, path = "/"})
+---@field csrf_cookie_refresh_each_request? boolean send the csrf_cookie_name cookie on every answer to a signed-in client (default false)
 ---@field csrf_enabled? boolean CSRF protection on state-changing requests (default true)
 ---@field csrf_ignore_unauth_endpoints? boolean no CSRF check on endpoints of signed-out users (mailed links' POSTs excepted) (default false)
 ---@field csrf_protect_mechanisms? ("session"|"token"|"basic")[] Mechanisms whose state-changing requests need a CSRF token (fsec leaves out token: no ambient credential) (default {"session", "basic"})
+---@field csrf_header? string a header carrying the CSRF token, besides X-CSRF-Token and X-CSRFToken (Too's CSRF_HEADER) (default "X-XSRF-Token")
 ---@field csrf_time_limit? integer seconds a CSRF token is valid (default 3600)
 ---@field database? string fsec: SQLite file of the embedded store (its folder must exist), or ':memory:'
 ---@field database_busy_timeout? integer fsec: ms a write waits for another writer before 'store busy' (default 5000)
@@ -114,6 +118,14 @@
 ---@field post_logout_view? string redirect after logout (default "/")
 ---@field post_register_view? string redirect after registration
 ---@field post_reset_view? string redirect after a password reset
+---@field post_verify_view? string where a browser goes after /verify (default: post_login_view)
+---@field redirect_behavior? "spa" "spa": mailed links redirect to the *_view keys with Too's query parameters; nil: fsec's pages
+---@field redirect_host? string host[:port] put in the SPA views' URLs (Too's REDIRECT_HOST)
+---@field login_error_view? string SPA: where a bad passwordless or unified sign-in link leads (?error=...)
+---@field confirm_error_view? string SPA: where a bad, used or expired confirmation link leads
+---@field reset_view? string SPA: where a good reset link leads (?token=&email=&identity=)
+---@field requires_confirmation_error_view? string where a browser's login with the right password of an unconfirmed account leads (?email=...)
+---@field reset_error_view? string SPA: where a bad or expired reset link leads (?error=...)
 ---@field recoverable? boolean enable password reset by mail (default false)
 ---@field register_url? string endpoint: registration (default "/register")
 ---@field registerable? boolean enable registration (default false)
