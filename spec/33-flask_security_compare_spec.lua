@@ -1,0 +1,332 @@
+-- Every endpoint fsec shares with Flask-Security 5.1.2, in the
+-- configurations fsec supports (JSON and HTML forms, CSRF off and on,
+-- each optional endpoint, auto-login settings, identity attributes,
+-- include_auth_token, the application's token / session / Basic
+-- routes), played against both by spec/tools/compare.lua (the peer:
+-- spec/peer/fs_play.py, one python process for all of them). Every
+-- answer is compared: status, Location, type, envelope, keys, messages,
+-- field names, form fields, cookies. Each difference found must be
+-- covered by an entry of spec/peer/differences.lua (which says why), and
+-- each entry must still match one: the list in docs/differences.md (made
+-- from it) is complete and true.
+local helpers = require "spec.helpers"
+local peer = require "spec.tools.peer"
+local compare = require "spec.tools.compare"
+
+local M, PW = "matt@example.com", "password-1"
+local USERS = {
+  { email = M, password = PW, confirmed = true },
+  { email = "off@example.com", password = PW, active = false, confirmed = true },
+}
+local HTML = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+
+local function j(method, path, body, extra)
+  local s = { method = method, path = path, json = body }
+  for k, v in pairs(extra or {}) do s[k] = v end
+  return s
+end
+local function get(path, extra) return j("GET", path, nil, extra) end
+local function page(path, extra) return get(path, helpers.merged({ accept = HTML }, extra)) end
+local function form(path, fields, extra)
+  local f = { csrf_token = "{csrf}" }
+  for k, v in pairs(fields) do f[k] = v end
+  return helpers.merged({ method = "POST", path = path, form = f, accept = HTML }, extra)
+end
+local function login(extra) return j("POST", "/login", { email = M, password = PW }, extra) end
+local function logout(extra) return j("POST", "/logout", nil, extra) end
+
+-- The password endpoints, JSON, CSRF off.
+local JSON_STEPS = {
+  get("/login"),
+  j("POST", "/login", { email = M, password = "bogus" }),
+  j("POST", "/login", { email = "nobody@example.com", password = PW }),
+  j("POST", "/login", { email = "not-an-email", password = PW }),
+  j("POST", "/login", { email = M, password = "" }),
+  j("POST", "/login", { email = "off@example.com", password = PW }),
+  j("POST", "/login", {}),
+  { method = "POST", path = "/login", raw = "{not json", label = "a malformed body" },
+  get("/api/any", { label = "not signed in" }),
+  get("/api/basic", { label = "not signed in" }),
+  get("/api/basic", { basic = { M, PW }, label = "good Basic credentials" }),
+  get("/api/basic", { basic = { M, "bogus" }, label = "bad Basic credentials" }),
+  get("/api/any", { basic = { M, PW }, label = "Basic on a route that takes it" }),
+  j("POST", "/login", { email = "MATT@example.com", password = PW }, { query = "include_auth_token" }),
+  get("/api/token", { token = true, label = "the login's token" }),
+  get("/api/any", { token = true, label = "the login's token" }),
+  get("/api/session", { label = "the session" }),
+  get("/api/admin", { label = "without the role" }),
+  get("/api/fresh", { label = "fresh enough" }),
+  get("/login", { label = "signed in" }),
+  login({ label = "again, signed in" }),
+  get("/verify"),
+  j("POST", "/verify", { password = "bogus" }),
+  j("POST", "/verify", { password = PW }),
+  get("/change"),
+  j("POST", "/change", { password = "wrong-pass", new_password = "new-password-2", new_password_confirm = "new-password-2" }),
+  j("POST", "/change", { password = PW, new_password = PW, new_password_confirm = PW }),
+  j("POST", "/change", { password = PW, new_password = "new-password-2", new_password_confirm = "other-password" }),
+  j("POST", "/change", { password = PW, new_password = "short", new_password_confirm = "short" }),
+  j("POST", "/change", { password = PW, new_password = "new-password-2", new_password_confirm = "new-password-2" }),
+  get("/api/token", { token = true, label = "the token after a password change" }),
+  get("/logout", { label = "GET" }),
+  logout(),
+  logout({ label = "signed out already" }),
+  j("POST", "/change", { password = "x" }, { label = "not signed in" }),
+  get("/register"),
+  j("POST", "/register", { email = "MATT@example.com", password = "battery staple", password_confirm = "battery staple" }),
+  j("POST", "/register", { email = "new@example.com", password = "short", password_confirm = "short" }),
+  j("POST", "/register", { email = "bogus", password = "battery staple", password_confirm = "battery staple" }),
+  j("POST", "/register", { email = "new@example.com", password = "battery staple", password_confirm = "battery staple" }),
+  logout(),
+  get("/reset"),
+  j("POST", "/reset", { email = "nobody@example.com" }),
+  j("POST", "/reset", { email = "bogus" }),
+  j("POST", "/reset", { email = M }),
+  get("{link}", { as = "GET /reset/<token>" }),
+  j("POST", "{link}", { password = "short", password_confirm = "short" }, { as = "POST /reset/<token>" }),
+  j("POST", "{link}", { password = "reset-password-3", password_confirm = "other-one" }, { as = "POST /reset/<token>" }),
+  j("POST", "{link}", { password = "reset-password-3", password_confirm = "reset-password-3" }, { as = "POST /reset/<token>" }),
+  get("/reset/not-a-token", { as = "GET /reset/<token>", label = "bad token" }),
+  j("POST", "/login", { email = M, password = "reset-password-3" }),
+  get("/confirm", { label = "not confirmable" }),
+  get("/us-signin", { label = "not enabled" }),
+}
+
+local BASE_FSEC = { csrf_enabled = false, registerable = true, recoverable = true, changeable = true,
+                    logout_methods = { "GET", "POST" }, auto_login_after_reset = true }
+local BASE_FLASK = { WTF_CSRF_ENABLED = false, SECURITY_REGISTERABLE = true, SECURITY_RECOVERABLE = true,
+                     SECURITY_CHANGEABLE = true }
+
+-- Confirmation: register, the link, send-confirmation, sign-in before it.
+local function confirm_steps(auto)
+  return {
+    get("/confirm"),
+    j("POST", "/register", { email = "new@example.com", password = "battery staple", password_confirm = "battery staple" }),
+    j("POST", "/login", { email = "new@example.com", password = "battery staple" }, { label = "unconfirmed" }),
+    logout({ label = auto and "after an unconfirmed sign-in" or nil }),
+    j("POST", "/confirm", { email = "nobody@example.com" }),
+    j("POST", "/confirm", { email = "bogus" }),
+    j("POST", "/confirm", { email = M }, { label = "confirmed already" }),
+    j("POST", "/confirm", { email = "new@example.com" }),
+    get("{link}", { as = "GET /confirm/<token>" }),
+    get("{link}", { as = "GET /confirm/<token>", label = "again" }),
+    get("/confirm/not-a-token", { as = "GET /confirm/<token>", label = "bad token" }),
+    logout(),
+    j("POST", "/login", { email = "new@example.com", password = "battery staple" }, { label = "confirmed" }),
+    logout(),
+    page("/confirm"),
+    j("POST", "/register", { email = "late@example.com", password = "battery staple", password_confirm = "battery staple" }),
+    page("{link}", { as = "GET /confirm/<token>", label = "a browser" }),
+  }
+end
+
+-- HTML forms with CSRF on (tokens from each form).
+local FORM_STEPS = {
+  page("/login"),
+  form("/login", { email = M, password = "bogus" }),
+  form("/login", { email = M, password = PW }, { label = "no token", form = { email = M, password = PW } }),
+  form("/login", { email = M, password = PW }, { form = { email = M, password = PW, csrf_token = "stale" },
+                                                 label = "a bad token" }),
+  page("/login", { label = "fresh form" }),
+  form("/login", { email = M, password = PW }),
+  page("/login", { label = "signed in" }),
+  page("/api/session", { label = "a browser, signed in" }),
+  page("/api/admin", { label = "a browser without the role" }),
+  page("/change"),
+  form("/change", { password = "wrong", new_password = "new-password-2", new_password_confirm = "new-password-2" }),
+  page("/change", { label = "fresh form" }),
+  form("/change", { password = PW, new_password = "new-password-2", new_password_confirm = "new-password-2" }),
+  page("/verify"),
+  form("/verify", { password = "new-password-2" }),
+  page("/change", { label = "token for logout" }),
+  form("/logout", {}),
+  page("/api/session", { label = "a browser, signed out" }),
+  page("/register"),
+  form("/register", { email = "bogus", password = "battery staple", password_confirm = "battery staple" }),
+  page("/register", { label = "fresh form" }),
+  form("/register", { email = "new@example.com", password = "battery staple", password_confirm = "battery staple" }),
+  page("/reset"),
+  form("/reset", { email = M }),
+  page("{link}", { as = "GET /reset/<token>" }),
+  form("{link}", { password = "short", password_confirm = "short" }, { as = "POST /reset/<token>" }),
+  page("{link}", { as = "GET /reset/<token>", label = "fresh form" }),
+  form("{link}", { password = "reset-password-3", password_confirm = "reset-password-3" }, { as = "POST /reset/<token>" }),
+  page("/confirm"),
+  form("/confirm", { email = "new@example.com" }),
+  page("/login", { label = "after the mail" }),
+  form("/login", { email = M, password = "reset-password-3" }),
+  logout({ label = "no token" }),
+  get("/api/session", { label = "after a logout without a token" }),
+}
+
+-- CSRF on, header tokens (CSRFProtect on the peer: Too's setup for SPAs).
+local CSRF_STEPS = {
+  get("/login"),
+  login({ label = "no token" }),
+  login({ headers = { ["X-CSRF-Token"] = "bogus" }, label = "a bad token" }),
+  login({ headers = { ["X-XSRF-Token"] = "{csrf}" }, label = "X-XSRF-Token" }),
+  get("/login", { label = "fresh token" }),
+  login({ headers = { ["X-CSRF-Token"] = "{csrf}" } }),
+  get("/api/session", { label = "signed in" }),
+  j("POST", "/api/session", {}, { label = "a POST without a token" }),
+  j("POST", "/api/session", {}, { headers = { ["X-CSRF-Token"] = "{csrf}" }, label = "a POST with the token" }),
+  logout({ label = "no token" }),
+  logout({ headers = { ["X-CSRF-Token"] = "{csrf}" } }),
+  get("/login", { label = "after logout" }),
+  get("/login", { accept = "text/html, application/json", label = "Accept: html first" }),
+  get("/login", { accept = "application/json, text/html", label = "Accept: json first" }),
+  j("POST", "/login", { email = M, password = PW }, { content_type = "application/vnd.api+json",
+    headers = { ["X-CSRF-Token"] = "{csrf}" }, accept = "application/vnd.api+json", label = "+json" }),
+}
+
+local function passwordless_steps()
+  local t = { headers = { ["X-CSRF-Token"] = "{csrf}" } }
+  return {
+    get("/login"),
+    j("POST", "/login", { email = "nobody@example.com" }, t),
+    j("POST", "/login", { email = "bogus" }, t),
+    j("POST", "/login", { email = M }, { label = "no token" }),
+    j("POST", "/login", { email = M }, t),
+    get("{link}", { as = "GET /login/<token>" }),
+    get("/login/not-a-token", { as = "GET /login/<token>", label = "bad token" }),
+    logout(t),
+    page("/login"),
+    form("/login", { email = M }),
+    page("{link}", { as = "GET /login/<token>", label = "a browser" }),
+  }
+end
+
+local TF_STEPS = {
+  get("/tf-setup", { label = "not signed in" }),
+  login(),
+  get("/tf-setup"),
+  j("POST", "/tf-setup", { setup = "bogus" }),
+  j("POST", "/tf-setup", { setup = "authenticator" }),
+  j("POST", "/tf-validate", { code = "000000" }),
+  j("POST", "/tf-validate", { code = "{authr:0}" }),
+  logout(),
+  login({ label = "two-factor user" }),
+  get("/tf-validate"),
+  j("POST", "/tf-validate", { code = "{authr:1}" }),
+  get("/tf-select"),
+  logout(),
+  page("/login"),
+  form("/login", { email = M, password = PW }),
+  page("/tf-validate"),
+  page("/tf-rescue"),
+}
+
+local US_STEPS = {
+  get("/us-signin"),
+  j("POST", "/us-signin", { identity = M, passcode = "wrong-one" }),
+  j("POST", "/us-signin", { identity = M, passcode = PW }, { query = "include_auth_token" }),
+  get("/us-setup"),
+  j("POST", "/us-setup", { chosen_method = "email" }),
+  j("POST", "/us-setup/{state}", { passcode = "{mail}" }, { as = "POST /us-setup/<state>" }),
+  get("/us-verify"),
+  j("POST", "/us-verify", { passcode = PW }),
+  logout(),
+  j("POST", "/us-signin/send-code", { identity = M, chosen_method = "email" }),
+  j("POST", "/us-signin", { identity = M, passcode = "{mail}" }, { label = "a mailed code" }),
+  logout(),
+  page("/us-signin"),
+  form("/us-signin", { identity = M, passcode = PW }),
+  page("/us-setup"),
+  page("/us-verify"),
+}
+
+local PLAYS = {
+  { name = "json", users = USERS, roles = {}, fsec = BASE_FSEC, flask = BASE_FLASK, steps = JSON_STEPS },
+  { name = "json-confirm", users = USERS,
+    fsec = helpers.merged(BASE_FSEC, { confirmable = true, auto_login_after_confirm = false, one_click_links = true }),
+    flask = helpers.merged(BASE_FLASK, { SECURITY_CONFIRMABLE = true, SECURITY_AUTO_LOGIN_AFTER_CONFIRM = false }),
+    steps = confirm_steps(false) },
+  { name = "json-confirm-auto", users = USERS,
+    fsec = helpers.merged(BASE_FSEC, { confirmable = true, auto_login_after_confirm = true,
+                                       login_without_confirmation = true }),
+    flask = helpers.merged(BASE_FLASK, { SECURITY_CONFIRMABLE = true, SECURITY_AUTO_LOGIN_AFTER_CONFIRM = true,
+                                         SECURITY_LOGIN_WITHOUT_CONFIRMATION = true }),
+    steps = confirm_steps(true) },
+  { name = "form-csrf", users = { { email = M, password = PW, confirmed = true } },
+    fsec = helpers.merged(BASE_FSEC, { csrf_enabled = true, confirmable = true, roles = nil }),
+    flask = helpers.merged(BASE_FLASK, { WTF_CSRF_ENABLED = true, SECURITY_CONFIRMABLE = true }),
+    steps = FORM_STEPS },
+  { name = "json-csrf", users = { { email = M, password = PW, confirmed = true } }, csrf_protect = true,
+    fsec = helpers.merged(BASE_FSEC, { csrf_enabled = true }),
+    flask = helpers.merged(BASE_FLASK, { WTF_CSRF_ENABLED = true }),
+    steps = CSRF_STEPS },
+  { name = "passwordless", users = USERS, csrf_protect = true,
+    fsec = helpers.merged(BASE_FSEC, { passwordless = true, csrf_enabled = true }),
+    flask = helpers.merged(BASE_FLASK, { SECURITY_PASSWORDLESS = true, WTF_CSRF_ENABLED = true }),
+    steps = passwordless_steps() },
+  { name = "spa", users = USERS,
+    fsec = helpers.merged(BASE_FSEC, { confirmable = true, one_click_links = true }),
+    flask = helpers.merged(BASE_FLASK, { SECURITY_CONFIRMABLE = true, SECURITY_REDIRECT_BEHAVIOR = "spa",
+      SECURITY_REDIRECT_HOST = "localhost:8080", SECURITY_RESET_VIEW = "/reset-view",
+      SECURITY_RESET_ERROR_VIEW = "/reset-error", SECURITY_POST_CONFIRM_VIEW = "/confirmed",
+      SECURITY_CONFIRM_ERROR_VIEW = "/confirm-error", SECURITY_LOGIN_ERROR_VIEW = "/login-error" }),
+    steps = {
+      j("POST", "/reset", { email = M }),
+      page("{link}", { as = "GET /reset/<token>" }),
+      page("/reset/not-a-token", { as = "GET /reset/<token>", label = "bad token" }),
+      j("POST", "/register", { email = "new@example.com", password = "battery staple",
+                               password_confirm = "battery staple" }),
+      page("{link}", { as = "GET /confirm/<token>" }),
+      page("/confirm/not-a-token", { as = "GET /confirm/<token>", label = "bad token" }),
+    } },
+  { name = "username", identity = { "email", "username" },
+    users = { { email = M, password = PW, confirmed = true, username = "matt" } },
+    fsec = helpers.merged(BASE_FSEC, { username_enable = true, identity_attributes = { "email", "username" } }),
+    flask = helpers.merged(BASE_FLASK, { SECURITY_USERNAME_ENABLE = true }),
+    steps = {
+      get("/login"),
+      j("POST", "/login", { username = "matt", password = PW }),
+      logout(),
+      j("POST", "/login", { username = "nobody", password = PW }),
+      j("POST", "/register", { email = "new@example.com", username = "newbie", password = "battery staple",
+                               password_confirm = "battery staple" }),
+      logout(),
+      j("POST", "/register", { email = "other@example.com", username = "matt", password = "battery staple",
+                               password_confirm = "battery staple" }, { label = "a taken username" }),
+      page("/register"),
+      page("/login"),
+    } },
+  { name = "two-factor", users = { { email = M, password = PW, confirmed = true } },
+    fsec = helpers.merged(BASE_FSEC, { two_factor = true, csrf_enabled = false }),
+    flask = helpers.merged(BASE_FLASK, { SECURITY_TWO_FACTOR = true,
+                                         SECURITY_TWO_FACTOR_ENABLED_METHODS = { "email", "authenticator", "sms" } }),
+    steps = TF_STEPS },
+  { name = "unified", identity = { "email", "us_phone_number" }, users = { { email = M, password = PW, confirmed = true } },
+    fsec = helpers.merged(BASE_FSEC, { unified_signin = true, two_factor = true,
+                                       identity_attributes = { "email", "us_phone_number" } }),
+    flask = helpers.merged(BASE_FLASK, { SECURITY_UNIFIED_SIGNIN = true, SECURITY_TWO_FACTOR = true }),
+    steps = US_STEPS },
+}
+PLAYS[1].users = { USERS[1], USERS[2] }
+
+describe("every shared endpoint against the real Flask-Security", function()
+  if not peer.present(it, pending) then return end
+  local registry = require "spec.peer.differences"
+
+  it("differs only where the registry of differences says, and every entry still holds", function()
+    local result = compare.run(PLAYS)
+    local uncovered, stale = compare.check(result, registry)
+    local msg = {}
+    for _, d in ipairs(uncovered) do msg[#msg + 1] = "not listed: " .. compare.describe(d) end
+    for _, e in ipairs(stale) do
+      msg[#msg + 1] = ("stale entry: %s %s %s %s"):format(tostring(e.endpoint), tostring(e.aspect),
+        tostring(e.value), e.pending and ("(pending " .. e.pending .. ": landed? remove it)") or "")
+    end
+    print(("\ncompared %d answers in %d configurations; %d differences observed, %d listed"):format(
+      result.answers, #PLAYS, #result.differences, #registry))
+    assert(#msg == 0, table.concat(msg, "\n"))
+    local want = compare.markdown(registry, result.answers, #PLAYS)
+    if os.getenv("FSEC_WRITE_DIFFERENCES") == "1" then
+      local f = assert(io.open("docs/differences.md", "w"))
+      f:write(want)
+      f:close()
+    end
+    assert.equals(want, helpers.read("docs/differences.md"),
+      "docs/differences.md is not the registry's: FSEC_WRITE_DIFFERENCES=1 rewrites it")
+  end)
+end)

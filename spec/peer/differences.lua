@@ -1,0 +1,129 @@
+-- The registry of differences between fsec and Flask-Security 5.1.2:
+-- every difference spec/33-flask_security_compare_spec.lua observes must
+-- be covered by an entry here, and every entry must still cover one.
+-- docs/differences.md is generated from this file.
+--
+-- An entry: endpoint ("METHOD /path", the step's `as`), play (the
+-- configuration's name; nil: any), aspect (status, type, location,
+-- cookie, "cookie NAME ATTR", envelope, key, message, field, user, form),
+-- value ("peer -> fsec", "+x": fsec adds, "-x": fsec lacks), step (the
+-- step's label), each a string, a list, or a Lua pattern starting "^";
+-- why (the reason: security, a later Flask-Security-Too release, an
+-- fsec feature); pending = "BRANCH" where that branch is closing it (the
+-- entry goes stale when it lands, and is removed then).
+local ANY_LOGOUT = { "POST /logout", "GET /logout" }
+local LINKS = { "GET /confirm/<token>", "GET /login/<token>" }
+
+return {
+  -- Sessions and cookies
+  { aspect = "cookie", value = "-session",
+    why = "fsec's sessions are server-side: its cookie is set at sign-in and cleared at sign-out; Flask's "
+      .. "client-side session cookie (CSRF token, flashes, two-factor state) is rewritten whenever they change" },
+  { aspect = "cookie", value = "+session", endpoint = { "GET /change", "POST /change" },
+    why = "fsec: the signed-in session's cookie is refreshed as its idle timeout slides" },
+  { aspect = "cookie session SameSite", value = " -> lax",
+    why = "security: fsec's session cookie is SameSite=Lax by default (session_cookie_samesite); Flask sets none" },
+  { aspect = "cookie session deleted", value = "false -> true", endpoint = ANY_LOGOUT,
+    why = "fsec deletes the session cookie at sign-out; Flask keeps an emptied client-side session" },
+  { aspect = "cookie", value = "+session (deleted)", endpoint = "POST /logout",
+    why = "fsec clears the session cookie on every sign-out, even of a client already signed out" },
+  { aspect = "cookie", value = "+remember_token (deleted)", endpoint = ANY_LOGOUT,
+    why = "fsec clears the remember cookie at every sign-out; Flask-Login only where one was sent" },
+  { aspect = "cookie", value = "+fsec_csrf",
+    why = "fsec: the CSRF token of a client without a session is kept in its own HttpOnly cookie (Flask: in "
+      .. "the session cookie); the token is bound to the session after sign-in" },
+  { aspect = "cookie", value = { "+fsec_flash", "+fsec_flash (deleted)" },
+    why = "fsec: a page's flashed message is carried in its own cookie across the redirect (Flask: in the session)" },
+  { aspect = "cookie", value = { "+fsec_tf", "+fsec_tf (deleted)" },
+    why = "fsec: the two-factor sign-in in progress is a signed state cookie (Flask: the session)" },
+
+  -- Later Flask-Security-Too releases (fsec follows 5.8; the peer is 5.1.2)
+  { aspect = "key", value = "+tf_required", endpoint = { "POST /login", "POST /register", "POST /reset/<token>" },
+    why = "Flask-Security-Too 5.8 answers tf_required in every answer that signs in" },
+  { aspect = "key", value = { "+tf_state_token", "+tf_method", "+tf_authr_b32key", "+tf_authr_uri" },
+    endpoint = "POST /tf-setup",
+    why = "Flask-Security-Too 5.8: the setup's state token, method, base32 key and otpauth:// URI" },
+  { aspect = "key", value = "+identity_attributes", endpoint = "GET /login",
+    why = "Flask-Security-Too 5.8 lists identity_attributes in every GET /login answer (5.1.2 only to a "
+      .. "client not signed in, and not with passwordless)" },
+  { aspect = "message", value = { "+You must sign in to view this resource.",
+                                  "-You are not authenticated. Please supply the correct credentials." },
+    why = "UNAUTHENTICATED's text since Flask-Security-Too 5.5" },
+  { aspect = "message", value = { "+You must reauthenticate to access this endpoint",
+                                  "-You must re-authenticate to access this endpoint" },
+    endpoint = "GET /api/fresh", why = "REAUTHENTICATION_REQUIRED's text in later Flask-Security-Too" },
+  { aspect = { "message", "field" }, value = { "+Email not provided", "+email" }, endpoint = "POST /login",
+    why = "Flask-Security-Too 5.8 names the missing identity (5.1.2: a bare 400)" },
+
+  -- JSON clients get JSON
+  { aspect = "type", value = "html -> json", endpoint = "POST /login", step = "a malformed body",
+    why = "fsec answers a malformed JSON body with its JSON envelope (Flask: Werkzeug's HTML 400)" },
+  { aspect = "type", value = "html -> json", play = "json-csrf",
+    endpoint = { "POST /login", "POST /logout", "POST /api/session" },
+    why = "fsec answers a JSON client's CSRF failure in JSON (Flask-WTF's CSRFProtect: an HTML 400 page)" },
+  { aspect = "type", value = "html -> json", endpoint = "POST /login", play = "passwordless", step = "no token",
+    why = "fsec answers a JSON client's CSRF failure in JSON (Flask-WTF's CSRFProtect: an HTML 400 page)" },
+  { aspect = { "status", "type" }, value = { "302 -> 200", "redirect -> json" }, endpoint = "GET /logout",
+    why = "a JSON client's GET /logout is answered in JSON (5.1.2 redirects)" },
+  { aspect = "type", value = "html -> json", endpoint = "GET /reset/<token>",
+    why = "a JSON client's GET /reset/<token> is answered in JSON (5.1.2: the HTML form)" },
+  { aspect = { "status", "type" }, value = { "302 -> 200", "302 -> 400", "redirect -> json" },
+    endpoint = "GET /confirm/<token>", play = { "json-confirm", "json-confirm-auto" },
+    why = "a JSON client's confirmation link is answered in JSON, errors with 400 (5.1.2 redirects with a flash)" },
+  { aspect = "type", value = "html -> text", endpoint = { "GET /confirm", "GET /us-signin" },
+    why = "fsec's 404 for an endpoint that is off is plain text (Werkzeug: an HTML page)" },
+
+  -- Links that ask before they act (one_click_links = false, the default)
+  { aspect = { "status", "type" }, value = { "302 -> 200", "redirect -> json", "redirect -> html" },
+    endpoint = LINKS, play = { "json-confirm-auto", "passwordless" },
+    why = "security (login CSRF): a mailed link's GET shows a page, or answers consent_required, and its POST "
+      .. "acts (one_click_links = true: 5.1.2's GET that acts)" },
+  { aspect = { "status", "type", "message" }, endpoint = "GET /login/<token>", play = "passwordless",
+    step = "bad token", value = { "302 -> 400", "redirect -> json", "+Invalid login token.",
+                                  "-You can only access this endpoint when not logged in." },
+    why = "follows from the link that asks first: 5.1.2 signed in with the link before, fsec has not" },
+  { aspect = "key", value = "-user", endpoint = "POST /login", play = "passwordless",
+    why = "security: asking for a login link does not return the account's data to a client not signed in" },
+
+  -- HTML forms
+  { aspect = "form", value = { "-submit", "-submit_send_code" },
+    why = "fsec's pages post through an unnamed submit button (and send-code through its own form): the "
+      .. "button's name is not a field" },
+  { aspect = "form", value = "+csrf_token",
+    why = "fsec's pages always carry the CSRF token (harmless with CSRF off)" },
+  { aspect = "form", value = "-next", endpoint = { "GET /login", "GET /register" },
+    why = "fsec keeps next in the form's action URL, checked there, rather than a hidden field" },
+  { aspect = "form", value = "+password_confirm", endpoint = "GET /register",
+    why = "Flask-Security-Too 5.8: password_confirm is asked on the register form too (password_confirm_required)" },
+  { aspect = "status", value = "200 -> 400", play = "form-csrf",
+    endpoint = { "POST /login", "POST /change", "POST /register", "POST /reset/<token>" },
+    why = "a failed HTML form is shown again with 400, not 200 (a client or test can tell it failed)" },
+  { aspect = { "status", "type" }, value = { "200 -> 302", "html -> redirect" }, play = { "form-csrf", "passwordless" },
+    endpoint = { "POST /reset", "POST /confirm", "POST /login" },
+    why = "the 'send instructions' forms redirect after the post (the page shows the flash): a reload does not "
+      .. "send the mail again" },
+  { aspect = "location", endpoint = "GET /api/session", value = "/login?next=%2Fapi%2Fsession -> /login?next=/api/session",
+    why = "fsec leaves the slashes of next unescaped (both decode to the same path)" },
+  { aspect = "location", endpoint = "POST /login", play = "two-factor",
+    value = "/tf-validate?next=http%3A%2F%2Flocalhost%2Flogin -> /tf-validate",
+    why = "fsec does not send the browser back to /login after the code (5.1.2 puts the login URL in next)" },
+
+  -- Being closed on branch wire
+  { aspect = "type", value = "html -> text", play = "form-csrf", endpoint = "POST /login",
+    step = { "no token", "a bad token" }, pending = "wire",
+    why = "a form posted with a missing or stale CSRF token is to show the form again with the error" },
+  { aspect = { "status", "cookie" }, value = { "200 -> 400", "-session" }, play = "form-csrf",
+    endpoint = "POST /logout", step = "no token", pending = "wire",
+    why = "POST /logout without a CSRF token is to sign out, as Flask-Security (without CSRFProtect) does" },
+  { aspect = "status", value = "401 -> 200", play = "form-csrf", endpoint = "GET /api/session",
+    step = "after a logout without a token", pending = "wire", why = "follows from the logout above" },
+  { aspect = "type", value = "html -> json", play = "json-csrf", endpoint = "GET /login",
+    step = "Accept: html first", pending = "wire",
+    why = "Accept order: `text/html, application/json` is to be answered as HTML" },
+  { aspect = { "status", "type" }, value = { "200 -> 400", "json -> html" }, play = "json-csrf",
+    endpoint = "POST /login", step = "+json", pending = "wire",
+    why = "an application/vnd.api+json body is to be read as JSON" },
+  { aspect = { "status", "type", "location" }, play = "spa", pending = "wire",
+    value = { "302 -> 200", "redirect -> html", "^/reset%-error", "^/confirmed", "^/confirm%-error" },
+    why = "redirect_behavior = \"spa\" (redirect_host, reset_view, *_error_view, post_confirm_view) is to come" },
+}
