@@ -330,3 +330,64 @@ describe("every shared endpoint against the real Flask-Security", function()
       "docs/differences.md is not the registry's: FSEC_WRITE_DIFFERENCES=1 rewrites it")
   end)
 end)
+
+describe("the registry check", function()
+  local function diff(t)
+    return { play = t[1], step = 1, endpoint = t[2], aspect = t[3], value = t[4], label = t[5] }
+  end
+
+  it("flags a difference no entry covers and an entry that covers none", function()
+    local registry = {
+      { endpoint = "POST /login", aspect = "key", value = "+tf_required", why = "5.8" },
+      { aspect = "cookie", value = { "+a", "+b" }, play = "x", why = "fsec" },
+      { aspect = "location", value = "^/reset%-error", why = "pending", pending = "wire" },
+      { aspect = "status", step = "gone", why = "no longer differs" },
+    }
+    local result = { differences = {
+      diff{ "json", "POST /login", "key", "+tf_required" },
+      diff{ "json", "POST /register", "key", "+tf_required" },   -- another endpoint: not covered
+      diff{ "x", "GET /login", "cookie", "+b" },
+      diff{ "y", "GET /login", "cookie", "+b" },                 -- another play: not covered
+      diff{ "spa", "GET /reset/<token>", "location", "/reset-error?error=x -> /reset" },
+      diff{ "spa", "GET /reset/<token>", "location", "/elsewhere -> /reset" },
+      diff{ "json", "GET /x", "status", "200 -> 400", "still here" },
+    } }
+    local uncovered, stale, used = compare.check(result, registry)
+    local got = {}
+    for _, d in ipairs(uncovered) do got[#got + 1] = compare.describe(d) end
+    assert.same({ "json step 1: POST /register: key +tf_required", "y step 1: GET /login: cookie +b",
+                  "spa step 1: GET /reset/<token>: location /elsewhere -> /reset",
+                  "json step 1 (still here): GET /x: status 200 -> 400" }, got)
+    assert.same({ registry[4] }, stale)
+    assert.equals(1, used[registry[1]])
+  end)
+
+  it("normalizes both sides alike: host, tokens, cookies, fields", function()
+    local n = compare.normalize{ status = 302.0, location = "//localhost:8080/reset-view?token=" .. ("x"):rep(40),
+      content_type = "text/html; charset=utf-8", body = "",
+      cookies = { "session=abc; Path=/; HttpOnly; SameSite=Lax", "remember_token=; Max-Age=0; Path=/" } }
+    assert.equals(302, n.status)
+    assert.equals("redirect", n.type)
+    assert.equals("/reset-view?token=<token>", n.location)
+    assert.same({ deleted = false, httponly = true, samesite = "lax", max_age = false }, n.cookies.session)
+    assert.is_true(n.cookies.remember_token.deleted)
+    local a = compare.normalize{ status = 400, content_type = "application/json",
+      json = { meta = {}, response = { errors = { "x" }, field_errors = { null = { "x" } }, csrf_token = "t" } } }
+    local b = compare.normalize{ status = 400, content_type = "application/json",
+      json = { meta = {}, response = { errors = { "y" }, field_errors = { [""] = { "y" } } } } }
+    local got = {}
+    for _, d in ipairs(compare.differences(a, b)) do got[#got + 1] = d.aspect .. " " .. d.value end
+    table.sort(got)
+    assert.same({ "key -csrf_token", "message +y", "message -x" }, got)
+    local h = compare.normalize{ status = 200, content_type = "text/html",
+      body = '<form><input type="hidden" name="csrf_token" value="z"><INPUT name="email">'
+        .. '<select name="chosen_method"></select><button name="ignored"></form>' }
+    assert.same({ "chosen_method", "csrf_token", "email" }, h.form)
+  end)
+
+  it("keeps docs/differences.md's table the registry's", function()
+    local md = compare.markdown({ { endpoint = "GET /a|b", aspect = "key", value = "+x", why = "w", pending = "wire" } }, 3, 1)
+    assert.matches("| 1 | GET /a\\|b | any | key | +x | w *(pending: wire)* |", md, 1, true)
+    assert.matches("plays 3 requests in 1 configurations", md, 1, true)
+  end)
+end)
