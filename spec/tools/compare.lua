@@ -176,6 +176,19 @@ function M.play_peer(plays)
   return t
 end
 
+--- One play against the peer, its answers as the side-by-side specs of
+-- one flow read them: { status, body (the parsed JSON or nil), location }.
+function M.peer_answers(play)
+  play.name = play.name or "play"
+  local out = {}
+  for i, a in ipairs(M.play_peer({ play })[play.name]) do
+    local body = a.json ~= cjson.null and a.json or nil
+    local location = a.location ~= cjson.null and a.location or nil
+    out[i] = { status = math.floor(a.status), body = body, location = location }
+  end
+  return out
+end
+
 ------------------------------------------------------------------------
 -- Normalizing and comparing
 ------------------------------------------------------------------------
