@@ -235,6 +235,119 @@ local US_STEPS = {
   page("/us-verify"),
 }
 
+-- HTML forms, CSRF off; a browser on the app's routes; remember me.
+local FORM_OPEN_STEPS = {
+  page("/api/session", { label = "a browser, not signed in" }),
+  page("/login"),
+  form("/login", { email = "nobody@example.com", password = PW }),
+  form("/login", { email = M, password = PW, remember = "y" }, { label = "remember me" }),
+  page("/api/session", { label = "a browser, signed in" }),
+  page("/api/admin", { label = "a browser without the role" }),
+  page("/api/fresh", { label = "a browser, not fresh" }),
+  page("/verify"),
+  form("/verify", { password = "bogus" }),
+  form("/verify", { password = PW }),
+  page("/change"),
+  form("/change", { password = PW, new_password = "short", new_password_confirm = "short" }),
+  form("/change", { password = PW, new_password = "new-password-2", new_password_confirm = "new-password-2" }),
+  page("/register", { label = "signed in" }),
+  form("/logout", {}),
+  page("/logout", { label = "GET" }),
+  page("/register"),
+  form("/register", { email = M, password = "battery staple", password_confirm = "battery staple" }),
+  form("/register", { email = "new@example.com", password = "battery staple", password_confirm = "battery staple" }),
+  form("/logout", {}),
+  page("/reset"),
+  form("/reset", { email = "nobody@example.com" }),
+  form("/reset", { email = M }),
+  page("{link}", { as = "GET /reset/<token>" }),
+  form("{link}", { password = "reset-password-3", password_confirm = "other-one" }, { as = "POST /reset/<token>" }),
+  form("{link}", { password = "reset-password-3", password_confirm = "reset-password-3" }, { as = "POST /reset/<token>" }),
+  page("/reset/not-a-token", { as = "GET /reset/<token>", label = "bad token" }),
+  page("/login", { label = "after the reset" }),
+  j("PUT", "/login", {}, { label = "a method it does not take" }),
+  get("/api/any", { query = "auth_token={token}", label = "no token yet" }),
+  j("POST", "/login", { email = M, password = "reset-password-3" }, { query = "include_auth_token" }),
+  get("/api/token", { query = "auth_token={token}", label = "the token in the query" }),
+  get("/api/token", { headers = { ["Authentication-Token"] = "garbage" }, label = "a bad token" }),
+}
+
+-- CSRF on, the token in the JSON body (no CSRFProtect: Flask-Security's
+-- forms check it).
+local CSRF_BODY_STEPS = {
+  get("/login"),
+  j("POST", "/login", { email = M, password = PW }, { label = "no token" }),
+  j("POST", "/login", { email = M, password = PW, csrf_token = "{csrf}" }),
+  get("/api/session", { label = "signed in" }),
+  j("POST", "/api/session", {}, { label = "a POST without a token" }),
+  j("POST", "/change", { password = PW, new_password = "new-password-2", new_password_confirm = "new-password-2" },
+    { label = "no token" }),
+  j("POST", "/change", { password = PW, new_password = "new-password-2", new_password_confirm = "new-password-2",
+                         csrf_token = "{csrf}" }),
+  logout({ label = "no token" }),
+  get("/api/session", { label = "after a logout without a token" }),
+  j("POST", "/logout", { csrf_token = "{csrf}" }, { label = "with the token" }),
+  get("/login", { label = "a fresh token" }),
+  j("POST", "/register", { email = "new@example.com", password = "battery staple", password_confirm = "battery staple",
+                           csrf_token = "{csrf}" }),
+  j("POST", "/reset", { email = M, csrf_token = "{csrf}" }, { label = "signed in" }),
+}
+
+-- Generic answers: no answer tells whether an account exists.
+local GENERIC_STEPS = {
+  j("POST", "/login", { email = "nobody@example.com", password = PW }),
+  j("POST", "/login", { email = M, password = "bogus" }),
+  j("POST", "/register", { email = M, password = "battery staple", password_confirm = "battery staple" }),
+  j("POST", "/reset", { email = "nobody@example.com" }),
+  j("POST", "/reset", { email = M }),
+  j("POST", "/confirm", { email = "nobody@example.com" }),
+  j("POST", "/confirm", { email = M }),
+  page("/login"),
+  form("/login", { email = "nobody@example.com", password = PW }),
+  form("/reset", { email = "nobody@example.com" }),
+}
+
+local TF_FORM_STEPS = {
+  page("/login"),
+  form("/login", { email = M, password = PW }),
+  page("/tf-setup"),
+  form("/tf-setup", { setup = "authenticator" }),
+  form("/tf-validate", { code = "{authr:0}" }),
+  page("/tf-setup", { label = "set up" }),
+  page("/login", { label = "token for logout" }),
+  form("/logout", {}),
+  page("/login", { label = "again" }),
+  form("/login", { email = M, password = PW }, { label = "two-factor user" }),
+  page("/tf-validate"),
+  form("/tf-validate", { code = "000000" }),
+  page("/tf-rescue"),
+  form("/tf-rescue", { help_setup = "email" }),
+  page("/tf-validate", { label = "after the rescue mail" }),
+  form("/tf-validate", { code = "{mail}" }, { label = "the mailed code" }),
+  page("/tf-setup", { label = "signed in" }),
+  form("/tf-setup", { setup = "disable" }),
+}
+
+local US_FORM_STEPS = {
+  page("/us-signin"),
+  form("/us-signin", { identity = M, passcode = "wrong" }),
+  form("/us-signin/send-code", { identity = M, chosen_method = "email" }, { label = "email not set up" }),
+  page("/us-signin", { label = "fresh form" }),
+  form("/us-signin", { identity = M, passcode = PW }, { label = "the password" }),
+  page("/us-setup"),
+  form("/us-setup", { chosen_method = "authenticator" }),
+  form("/us-setup/{state}", { passcode = "{authr:0}" }, { as = "POST /us-setup/<state>" }),
+  page("/us-setup", { label = "set up" }),
+  page("/us-verify"),
+  form("/us-verify", { passcode = "bogus" }),
+  page("/us-verify", { label = "fresh form" }),
+  form("/us-verify", { passcode = "{authr:1}" }, { label = "the authenticator's code" }),
+  page("/us-setup", { label = "token for logout" }),
+  form("/logout", {}),
+  page("/us-signin", { label = "again" }),
+  form("/us-signin", { identity = M, passcode = PW }, { label = "the password, a second factor set" }),
+}
+
 local PLAYS = {
   { name = "json", users = USERS, roles = {}, fsec = BASE_FSEC, flask = BASE_FLASK, steps = JSON_STEPS },
   { name = "json-confirm", users = USERS,
@@ -302,7 +415,33 @@ local PLAYS = {
     flask = helpers.merged(BASE_FLASK, { SECURITY_UNIFIED_SIGNIN = true, SECURITY_TWO_FACTOR = true }),
     steps = US_STEPS },
 }
-PLAYS[1].users = { USERS[1], USERS[2] }
+PLAYS[#PLAYS + 1] = { name = "form", users = { { email = M, password = PW, confirmed = true } },
+  fsec = BASE_FSEC, flask = BASE_FLASK, steps = FORM_OPEN_STEPS }
+PLAYS[#PLAYS + 1] = { name = "json-csrf-body", users = { { email = M, password = PW, confirmed = true } },
+  fsec = helpers.merged(BASE_FSEC, { csrf_enabled = true }),
+  flask = helpers.merged(BASE_FLASK, { WTF_CSRF_ENABLED = true }), steps = CSRF_BODY_STEPS }
+PLAYS[#PLAYS + 1] = { name = "generic", users = { { email = M, password = PW, confirmed = true } },
+  fsec = helpers.merged(BASE_FSEC, { return_generic_responses = true, confirmable = true }),
+  flask = helpers.merged(BASE_FLASK, { SECURITY_RETURN_GENERIC_RESPONSES = true, SECURITY_CONFIRMABLE = true }),
+  steps = GENERIC_STEPS }
+PLAYS[#PLAYS + 1] = { name = "two-factor-form", users = { { email = M, password = PW, confirmed = true } },
+  fsec = helpers.merged(BASE_FSEC, { two_factor = true, csrf_enabled = true }),
+  flask = helpers.merged(BASE_FLASK, { SECURITY_TWO_FACTOR = true, WTF_CSRF_ENABLED = true,
+                                       SECURITY_TWO_FACTOR_ENABLED_METHODS = { "email", "authenticator", "sms" } }),
+  steps = TF_FORM_STEPS }
+PLAYS[#PLAYS + 1] = { name = "unified-form", identity = { "email", "us_phone_number" },
+  users = { { email = M, password = PW, confirmed = true } },
+  fsec = helpers.merged(BASE_FSEC, { unified_signin = true, two_factor = true, csrf_enabled = true,
+                                     identity_attributes = { "email", "us_phone_number" } }),
+  flask = helpers.merged(BASE_FLASK, { SECURITY_UNIFIED_SIGNIN = true, SECURITY_TWO_FACTOR = true,
+                                       WTF_CSRF_ENABLED = true }),
+  steps = US_FORM_STEPS }
+PLAYS[#PLAYS + 1] = { name = "no-auto-login-after-reset", users = { { email = M, password = PW, confirmed = true } },
+  fsec = helpers.merged(BASE_FSEC, { auto_login_after_reset = false }), flask = BASE_FLASK,
+  steps = { j("POST", "/reset", { email = M }),
+            j("POST", "{link}", { password = "reset-password-3", password_confirm = "reset-password-3" },
+              { as = "POST /reset/<token>" }),
+            get("/api/session", { label = "after the reset" }) } }
 
 describe("every shared endpoint against the real Flask-Security", function()
   if not peer.present(it, pending) then return end

@@ -48,6 +48,10 @@ local function urlencode(t)
   return table.concat(parts, "&")
 end
 
+-- An authenticator key as pages show it: 32 base32 characters in groups of 4.
+local B32 = ("[A-Z2-7]"):rep(4)
+local KEY = "%f[%w](" .. B32 .. ("%-" .. B32):rep(7) .. ")%f[%W]"
+
 local function six_digits(text)
   return (text or ""):match("%f[%d](%d%d%d%d%d%d)%f[%D]")
 end
@@ -106,7 +110,9 @@ function M.play_fsec(play)
       end
       return seen[name]
     end)
-    v = v:gsub("{authr:(%-?%d+)}", function(n) return helpers.oath(seen.key, os.time() + 30 * tonumber(n)) end)
+    v = v:gsub("{authr:(%-?%d+)}", function(n)
+      return seen.key and helpers.oath(seen.key, os.time() + 30 * tonumber(n)) or ""
+    end)
     v = v:gsub("{recovery:(%d+)}", function(n) return (seen.codes or {})[tonumber(n)] or "" end)
     return v
   end
@@ -152,6 +158,10 @@ function M.play_fsec(play)
     if type(r.recovery_codes) == "table" and #r.recovery_codes > 0 then seen.codes = r.recovery_codes end
     local tok = (res.body or ""):match('name="csrf_token"[^>]*value="([^"]+)"')
     if tok then seen.csrf = tok end
+    if not j then -- a page: its key for manual entry, its setup state
+      seen.key = (res.body or ""):match(KEY) or seen.key
+      seen.state = (res.body or ""):match('action="[^"]*/us%-setup/([^"?/]+)') or seen.state
+    end
     local hdr = {}
     for k, v in pairs(res.headers or {}) do hdr[k:lower()] = v end
     out[#out + 1] = { status = res.status, location = hdr.location, content_type = hdr["content-type"],
@@ -162,8 +172,12 @@ end
 
 --- Play every play against the peer, in one process.
 function M.play_peer(plays)
-  local input = {}
-  for i, p in ipairs(plays) do
+  -- 5.1.2's USERNAME_ENABLE adds a username field to its form classes
+  -- for every app of the process: such plays go last.
+  local input, ordered = {}, {}
+  for _, p in ipairs(plays) do if not p.flask or not p.flask.SECURITY_USERNAME_ENABLE then ordered[#ordered + 1] = p end end
+  for _, p in ipairs(plays) do if p.flask and p.flask.SECURITY_USERNAME_ENABLE then ordered[#ordered + 1] = p end end
+  for i, p in ipairs(ordered) do
     input[i] = { name = p.name, settings = p.flask or {}, identity = p.identity, csrf_protect = p.csrf_protect,
                  users = p.users or {}, steps = p.steps }
   end
