@@ -102,7 +102,7 @@ return {
   { aspect = "form", value = "+password_confirm", endpoint = "GET /register",
     why = "Flask-Security-Too 5.8: password_confirm is asked on the register form too (password_confirm_required)" },
   { aspect = "status", value = "200 -> 400",
-    play = { "form-csrf", "form", "generic", "two-factor-form", "unified-form" },
+    play = { "form-csrf", "form", "generic", "two-factor-form", "unified-form", "next" },
     endpoint = { "POST /login", "POST /change", "POST /register", "POST /reset", "POST /reset/<token>",
                  "POST /verify", "POST /tf-validate", "POST /us-signin", "POST /us-signin/send-code",
                  "POST /us-verify" },
@@ -134,6 +134,11 @@ return {
   { aspect = "location", endpoint = "POST /login", play = { "two-factor", "two-factor-form" },
     value = "/tf-validate?next=http%3A%2F%2Flocalhost%2Flogin -> /tf-validate",
     why = "fsec does not send the browser back to /login after the code (5.1.2 puts the login URL in next)" },
+
+  { aspect = { "status", "type", "key" }, play = "us-replaces-login", endpoint = "GET /login",
+    value = { "200 -> 302", "html -> redirect", "-available_methods", "-code_methods" },
+    why = "fsec: us_signin_replaces_login sends a browser's GET /login to /us-signin, and JSON clients keep the "
+      .. "password endpoint (5.1.2 routes all of /login to its unified sign-in view); docs/multi-factor.md" },
 
   -- Being closed on branch wire
   { aspect = "type", value = "html -> text", play = "form-csrf", endpoint = "POST /login",
