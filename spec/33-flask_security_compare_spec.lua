@@ -5,7 +5,9 @@
 -- routes), played against both by spec/tools/compare.lua (the peer:
 -- spec/peer/fs_play.py, one python process for all of them). Every
 -- answer is compared: status, Location, type, envelope, keys, messages,
--- field names, form fields, cookies. Each difference found must be
+-- field names, a page's form fields and the messages it shows, cookies.
+-- FSEC_COMPARE_SHOW=play:step prints both answers of one step;
+-- FSEC_PEER_INPUT=FILE keeps the peer's input (to run fs_play.py by hand). Each difference found must be
 -- covered by an entry of spec/peer/differences.lua (which says why), and
 -- each entry must still match one: the list in docs/differences.md (made
 -- from it) is complete and true.
@@ -550,6 +552,11 @@ describe("the registry check", function()
       body = '<form><input type="hidden" name="csrf_token" value="z"><INPUT name="email">'
         .. '<select name="chosen_method"></select><button name="ignored"></form>' }
     assert.same({ "chosen_method", "csrf_token", "email" }, h.form)
+    -- pages: the catalogue's messages they show, by key, escaped or not
+    compare.add_probes{ X_LONG = "Thank you. Instructions were sent to %(email)s.", X_SHORT = "Instructions were sent to" }
+    local shown = compare.normalize{ status = 200, content_type = "text/html",
+      body = "<p>Thank you. Instructions were sent to a@b.c.</p><p>You don&#39;t have permission</p>" }.shown
+    assert.same({ "X_LONG" }, shown)
   end)
 
   it("keeps docs/differences.md's table the registry's", function()

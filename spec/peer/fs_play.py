@@ -26,7 +26,8 @@ Placeholders in paths, bodies and headers, each side filling its own:
   {token}     the last authentication_token answered
 A "token": true step sends {token} in Authentication-Token.
 output: {"<name>": [{"status", "location", "content_type", "cookies":
-         [Set-Cookie lines], "body": text, "json": parsed or null}, ...]}
+         [Set-Cookie lines], "body": text, "json": parsed or null}, ...],
+         "_messages": {KEY: text} (5.1.2's catalogue)}
 """
 import base64
 import datetime
@@ -232,8 +233,11 @@ def play_one(play):
 
 
 def main():
+    from flask_security.core import _default_messages
     plays = json.load(sys.stdin)
-    json.dump({p["name"]: play_one(p) for p in plays}, sys.stdout)
+    out = {p["name"]: play_one(p) for p in plays}
+    out["_messages"] = {k: v[0] for k, v in _default_messages.items()}  # to find them in pages
+    json.dump(out, sys.stdout)
 
 
 if __name__ == "__main__":

@@ -187,6 +187,7 @@ function M.play_peer(plays)
   local out = peer.run("fs_play.py", {}, cjson.encode(input))
   local ok, t = pcall(cjson.decode, out)
   assert(ok and type(t) == "table", "the peer gave no answers: " .. out:sub(1, 300))
+  if type(t._messages) == "table" then M.add_probes(t._messages) end
   return t
 end
 
@@ -233,6 +234,53 @@ local function parse_cookie(line)
   }
 end
 
+-- Pages are compared by the messages they show, by catalogue key: a
+-- key is shown where its text (fsec's or 5.1.2's) is in the page. The
+-- probe of a text is its longest run without a %(placeholder)s.
+local probes = {}
+local function add_probes(catalogue)
+  for key, text in pairs(catalogue) do
+    local best = ""
+    for part in (text .. "%(x)s"):gmatch("(.-)%%%(%w+%)s") do
+      if #part > #best then best = part end
+    end
+    best = best:gsub("^%s+", ""):gsub("%s+$", "")
+    if #best >= 12 then
+      probes[key] = probes[key] or {}
+      probes[key][best] = true
+    end
+  end
+end
+add_probes(require("fsec.messages").DEFAULT)
+M.add_probes = add_probes
+
+local function unescape(html)
+  return (html:gsub("&#(x?)(%x+);", function(x, n)
+    local c = tonumber(n, x == "x" and 16 or 10)
+    return c and c < 128 and string.char(c) or nil
+  end):gsub("&quot;", '"'):gsub("&lt;", "<"):gsub("&gt;", ">"):gsub("&amp;", "&"))
+end
+
+local function page_messages(body)
+  local text, found, shown = unescape(body), {}, {}
+  for key, set in pairs(probes) do
+    for probe in pairs(set) do
+      if text:find(probe, 1, true) then found[key] = probe; break end
+    end
+  end
+  -- a text inside another one found ("Confirmation instructions have been
+  -- sent to" in "Thank you. Confirmation instructions ...") is that one
+  for key, probe in pairs(found) do
+    local inside = false
+    for other, p in pairs(found) do
+      if other ~= key and #p > #probe and p:find(probe, 1, true) then inside = true end
+    end
+    if not inside then shown[#shown + 1] = key end
+  end
+  table.sort(shown)
+  return shown
+end
+
 --- One answer, as compared: status, location, type, envelope, keys,
 -- messages, field names, cookies.
 function M.normalize(a)
@@ -262,6 +310,7 @@ function M.normalize(a)
     end
     table.sort(names)
     n.form = names
+    n.shown = page_messages(a.body or "")
   end
   n.cookies = {}
   for _, line in ipairs(a.cookies or {}) do
@@ -325,6 +374,7 @@ function M.differences(a, b)
     sets("user", a.user, b.user)
   elseif a.type == "html" then
     sets("form", a.form, b.form)
+    sets("page message", a.shown, b.shown)
   end
   return out
 end
@@ -366,6 +416,9 @@ function M.run(plays)
     assert(peer_answers and #peer_answers == #play.steps, "peer answers for " .. play.name)
     for i, step in ipairs(play.steps) do
       result.answers = result.answers + 1
+      if os.getenv("FSEC_COMPARE_SHOW") == play.name .. ":" .. i then -- to look at one answer
+        io.stderr:write(cjson.encode(peer_answers[i]), "\n", cjson.encode(mine[i]), "\n")
+      end
       for _, d in ipairs(M.differences(M.normalize(peer_answers[i]), M.normalize(mine[i]))) do
         d.play, d.step, d.label, d.endpoint = play.name, i, step.label, M.endpoint(step)
         result.differences[#result.differences + 1] = d
@@ -417,8 +470,8 @@ function M.markdown(registry, answers, plays)
     ("fsec answers as Flask-Security-Too does. `spec/33-flask_security_compare_spec.lua` plays "
       .. "%d requests in %s configurations against Debian's python3-flask-security 5.1.2 and fsec "
       .. "and compares each answer: status, `Location`, content type, JSON envelope and keys, "
-      .. "messages, field names, form fields and cookies (names, deletion, `HttpOnly`, `SameSite`, "
-      .. "`Max-Age`). Every difference it finds is one of the %d entries below, with its reason; the "
+      .. "messages, field names, a page's form fields and the catalogue messages it shows, and cookies "
+      .. "(names, deletion, `HttpOnly`, `SameSite`, `Max-Age`). Every difference it finds is one of the %d entries below, with its reason; the "
       .. "spec fails on a difference no entry covers and on an entry that no longer matches one."):format(
       answers, plays, #registry),
     "",
