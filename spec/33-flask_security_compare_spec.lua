@@ -240,6 +240,12 @@ local US_STEPS = {
 -- HTML forms, CSRF off; a browser on the app's routes; remember me.
 local FORM_OPEN_STEPS = {
   page("/api/session", { label = "a browser, not signed in" }),
+  page("/api/token", { label = "a browser, token only" }),
+  page("/api/basic", { label = "a browser, Basic only" }),
+  page("/verify", { label = "not signed in" }),
+  page("/change", { label = "not signed in" }),
+  get("/verify", { label = "JSON, not signed in" }),
+  get("/change", { label = "JSON, not signed in" }),
   page("/login"),
   form("/login", { email = "nobody@example.com", password = PW }),
   form("/login", { email = M, password = PW, remember = "y" }, { label = "remember me" }),
@@ -272,6 +278,10 @@ local FORM_OPEN_STEPS = {
   j("POST", "/login", { email = M, password = "reset-password-3" }, { query = "include_auth_token" }),
   get("/api/token", { query = "auth_token={token}", label = "the token in the query" }),
   get("/api/token", { headers = { ["Authentication-Token"] = "garbage" }, label = "a bad token" }),
+  get("/register", { label = "JSON, signed in" }),
+  page("/register", { label = "a browser, signed in" }),
+  page("/reset", { label = "a browser, signed in" }),
+  j("POST", "/logout", nil, { token = true, label = "with the token only" }),
 }
 
 -- CSRF on, the token in the JSON body (no CSRFProtect: Flask-Security's
@@ -438,6 +448,23 @@ PLAYS[#PLAYS + 1] = { name = "unified-form", identity = { "email", "us_phone_num
   flask = helpers.merged(BASE_FLASK, { SECURITY_UNIFIED_SIGNIN = true, SECURITY_TWO_FACTOR = true,
                                        WTF_CSRF_ENABLED = true }),
   steps = US_FORM_STEPS }
+PLAYS[#PLAYS + 1] = { name = "csrf-ignore-unauth", csrf_protect = true,
+  users = { { email = M, password = PW, confirmed = true } },
+  fsec = helpers.merged(BASE_FSEC, { csrf_enabled = true, csrf_ignore_unauth_endpoints = true }),
+  flask = helpers.merged(BASE_FLASK, { WTF_CSRF_ENABLED = true, SECURITY_CSRF_IGNORE_UNAUTH_ENDPOINTS = true,
+                                       WTF_CSRF_CHECK_DEFAULT = false }),  -- as 5.1.2 wants it
+  steps = {
+    get("/login"),
+    login({ label = "no token" }),
+    j("POST", "/change", { password = PW, new_password = "new-password-2", new_password_confirm = "new-password-2" },
+      { label = "signed in, no token" }),
+    j("POST", "/api/session", {}, { label = "signed in, no token" }),
+    get("/login", { label = "the token" }),
+    logout({ headers = { ["X-CSRF-Token"] = "{csrf}" } }),
+    j("POST", "/register", { email = "new@example.com", password = "battery staple", password_confirm = "battery staple" },
+      { label = "no token" }),
+    j("POST", "/reset", { email = M }, { label = "signed in, no token" }),
+  } }
 PLAYS[#PLAYS + 1] = { name = "next", users = { { email = M, password = PW, confirmed = true } },
   fsec = BASE_FSEC, flask = BASE_FLASK,
   steps = {

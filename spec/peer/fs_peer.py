@@ -12,13 +12,17 @@ from flask_security.models import fsqla_v3 as fsqla
 from flask_sqlalchemy import SQLAlchemy
 
 
-def make_app(settings, db_uri="sqlite://", **security_args):
+def make_app(settings, db_uri="sqlite://", before_security=None, **security_args):
     """A Flask app with Flask-Security on db_uri; settings go over the
-    defaults. Returns (app, db, datastore); each call has its own models."""
+    defaults; before_security(app), when given, runs before Security is
+    set up (Flask-WTF's CSRFProtect must, for CSRF_IGNORE_UNAUTH_ENDPOINTS).
+    Returns (app, db, datastore); each call has its own models."""
     app = Flask(__name__)
     app.config.update(SECRET_KEY="x" * 32, SQLALCHEMY_DATABASE_URI=db_uri,
                       SQLALCHEMY_TRACK_MODIFICATIONS=False)
     app.config.update(settings)
+    if before_security:
+        before_security(app)
     db = SQLAlchemy(app)
     fsqla.FsModels.set_db_info(db)
 

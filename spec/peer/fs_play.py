@@ -118,9 +118,9 @@ def make_app(play):
     settings.update(play.get("settings", {}))
     if play.get("identity"):
         settings["SECURITY_USER_IDENTITY_ATTRIBUTES"] = [MAPPERS[a] for a in play["identity"]]
-    app, db, ds = make_peer_app(settings, mail_util_cls=CaptureMail)
-    if play.get("csrf_protect"):  # Too's documented setup for header tokens
-        CSRFProtect(app)
+    # CSRFProtect: Too's documented setup for header tokens, made first
+    app, db, ds = make_peer_app(settings, mail_util_cls=CaptureMail,
+                                before_security=CSRFProtect if play.get("csrf_protect") else None)
     add_routes(app)
     with app.app_context():
         db.create_all()
