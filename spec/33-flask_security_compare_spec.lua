@@ -465,6 +465,15 @@ PLAYS[#PLAYS + 1] = { name = "csrf-ignore-unauth", csrf_protect = true,
       { label = "no token" }),
     j("POST", "/reset", { email = M }, { label = "signed in, no token" }),
   } }
+PLAYS[#PLAYS + 1] = { name = "csrf-cookie", csrf_protect = true,
+  users = { { email = M, password = PW, confirmed = true } },
+  fsec = helpers.merged(BASE_FSEC, { csrf_enabled = true }),
+  flask = helpers.merged(BASE_FLASK, { WTF_CSRF_ENABLED = true, SECURITY_CSRF_COOKIE_NAME = "XSRF-TOKEN" }),
+  steps = {
+    get("/login"),
+    login({ headers = { ["X-XSRF-Token"] = "{csrf}" }, label = "X-XSRF-Token" }),
+    get("/api/session", { label = "signed in?" }),
+  } }
 PLAYS[#PLAYS + 1] = { name = "next", users = { { email = M, password = PW, confirmed = true } },
   fsec = BASE_FSEC, flask = BASE_FLASK,
   steps = {

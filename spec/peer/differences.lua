@@ -170,6 +170,10 @@ return {
     why = "POST /logout without a CSRF token is to sign out, as Flask-Security (without CSRFProtect) does" },
   { aspect = "status", value = "401 -> 200", play = { "form-csrf", "json-csrf-body" }, endpoint = "GET /api/session",
     step = "after a logout without a token", pending = "wire", why = "follows from the logout above" },
+  { aspect = { "status", "cookie" }, value = { "200 -> 400", "-XSRF-TOKEN", "200 -> 401" }, play = "csrf-cookie",
+    endpoint = { "POST /login", "GET /api/session" }, pending = "wire",
+    why = "Too's CSRF_COOKIE_NAME / CSRF_HEADER: a JS-readable CSRF cookie and the X-XSRF-Token header are to "
+      .. "come (the sign-in refused, the next request is not signed in)" },
   { aspect = "type", value = "html -> json", play = "json-csrf", endpoint = "GET /login",
     step = "Accept: html first", pending = "wire",
     why = "Accept order: `text/html, application/json` is to be answered as HTML" },
