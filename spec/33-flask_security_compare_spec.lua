@@ -360,6 +360,19 @@ local US_FORM_STEPS = {
   form("/us-signin", { identity = M, passcode = PW }, { label = "the password, a second factor set" }),
 }
 
+-- Too's SPA redirects, as fsec takes them once it knows
+-- redirect_behavior (branch wire): until then the play shows what differs.
+local function spa_keys()
+  local schema, keys = require("fsec.config").schema, {}
+  if not schema.redirect_behavior then return keys end
+  for k, v in pairs{ redirect_behavior = "spa", redirect_host = "localhost:8080", reset_view = "/reset-view",
+                     reset_error_view = "/reset-error", post_confirm_view = "/confirmed",
+                     confirm_error_view = "/confirm-error", login_error_view = "/login-error" } do
+    if schema[k] then keys[k] = v end
+  end
+  return keys
+end
+
 local PLAYS = {
   { name = "json", users = USERS, roles = {}, fsec = BASE_FSEC, flask = BASE_FLASK, steps = JSON_STEPS },
   { name = "json-confirm", users = USERS,
@@ -385,7 +398,7 @@ local PLAYS = {
     flask = helpers.merged(BASE_FLASK, { SECURITY_PASSWORDLESS = true, WTF_CSRF_ENABLED = true }),
     steps = passwordless_steps() },
   { name = "spa", users = USERS,
-    fsec = helpers.merged(BASE_FSEC, { confirmable = true, one_click_links = true }),
+    fsec = helpers.merged(BASE_FSEC, helpers.merged({ confirmable = true, one_click_links = true }, spa_keys())),
     flask = helpers.merged(BASE_FLASK, { SECURITY_CONFIRMABLE = true, SECURITY_REDIRECT_BEHAVIOR = "spa",
       SECURITY_REDIRECT_HOST = "localhost:8080", SECURITY_RESET_VIEW = "/reset-view",
       SECURITY_RESET_ERROR_VIEW = "/reset-error", SECURITY_POST_CONFIRM_VIEW = "/confirmed",
