@@ -6,7 +6,8 @@
 -- What differs is a list of differences, each matched against the
 -- registry (spec/peer/differences.lua). Not a spec itself.
 --
--- A play: { name =, fsec = { config keys }, flask = { SECURITY_* ... },
+-- A play: { name =, about = "what it configures", fsec = { config keys },
+--   flask = { SECURITY_* ... },
 --   identity = { "email", ... }, csrf_protect = bool,
 --   users = { { email =, password =, confirmed =, active =, roles = } },
 --   steps = { { method =, path =, query =, json = | form = | raw =,
@@ -455,12 +456,19 @@ end
 
 local function cell(v)
   if v == nil then return "any" end
-  if type(v) == "table" then return table.concat(v, ", ") end
-  return (tostring(v):gsub("|", "\\|"))
+  if type(v) == "table" then
+    local t = {}
+    for i, x in ipairs(v) do t[i] = cell(x) end
+    return table.concat(t, ", ")
+  end
+  v = tostring(v)
+  if v:sub(1, 1) == "^" then v = v:sub(2):gsub("%%(%p)", "%1") .. "…" end -- a pattern: its start
+  return (v:gsub("|", "\\|"))
 end
 
 --- The Markdown page of the registry (docs/differences.md).
 function M.markdown(registry, answers, plays)
+  local nplays = type(plays) == "table" and #plays or plays
   local lines = {
     "# Differences from Flask-Security",
     "",
@@ -473,17 +481,28 @@ function M.markdown(registry, answers, plays)
       .. "messages, field names, a page's form fields and the catalogue messages it shows, and cookies "
       .. "(names, deletion, `HttpOnly`, `SameSite`, `Max-Age`). Every difference it finds is one of the %d entries below, with its reason; the "
       .. "spec fails on a difference no entry covers and on an entry that no longer matches one."):format(
-      answers, plays, #registry),
+      answers, nplays, #registry),
     "",
     "Values read `peer -> fsec`; `+x`: fsec adds x, `-x`: fsec lacks x. Entries marked *pending* are "
       .. "being closed (the branch named).",
     "",
+  }
+  if type(plays) == "table" then
+    lines[#lines + 1] = "The configurations (each plays its own request sequence):"
+    lines[#lines + 1] = ""
+    for _, p in ipairs(plays) do
+      lines[#lines + 1] = ("- `%s`: %s"):format(p.name, p.about or "")
+    end
+    lines[#lines + 1] = ""
+  end
+  for _, l in ipairs{
     "| # | Endpoint | Configuration | What differs | Value | Why |",
     "|---|---|---|---|---|---|",
-  }
+  } do lines[#lines + 1] = l end
   for i, e in ipairs(registry) do
     local why = e.why .. (e.pending and (" *(pending: " .. e.pending .. ")*") or "")
-    lines[#lines + 1] = ("| %d | %s | %s | %s | %s | %s |"):format(i, cell(e.endpoint), cell(e.play),
+    local where = cell(e.endpoint) .. (e.step and (" (" .. cell(e.step) .. ")") or "")
+    lines[#lines + 1] = ("| %d | %s | %s | %s | %s | %s |"):format(i, where, cell(e.play),
       cell(e.aspect), cell(e.value), cell(why))
   end
   lines[#lines + 1] = ""
