@@ -336,6 +336,18 @@ local TF_FORM_STEPS = {
   form("/tf-rescue", { help_setup = "email" }),
   page("/tf-validate", { label = "after the rescue mail" }),
   form("/tf-validate", { code = "{mail}" }, { label = "the mailed code" }),
+  page("/mf-recovery-codes"),
+  form("/mf-recovery-codes", {}),
+  page("/tf-setup", { label = "token for logout" }),
+  form("/logout", {}),
+  page("/login", { label = "for the recovery code" }),
+  form("/login", { email = M, password = PW }, { label = "for the recovery code" }),
+  page("/tf-rescue", { label = "for the recovery code" }),
+  form("/tf-rescue", { help_setup = "recovery_code" }),
+  page("/mf-recovery"),
+  form("/mf-recovery", { code = "0000-0000-0000" }),
+  page("/mf-recovery", { label = "fresh form" }),
+  form("/mf-recovery", { code = "{recovery:1}" }, { label = "a recovery code" }),
   page("/tf-setup", { label = "signed in" }),
   form("/tf-setup", { setup = "disable" }),
 }
@@ -450,9 +462,10 @@ PLAYS[#PLAYS + 1] = { name = "generic", users = { { email = M, password = PW, co
   flask = helpers.merged(BASE_FLASK, { SECURITY_RETURN_GENERIC_RESPONSES = true, SECURITY_CONFIRMABLE = true }),
   steps = GENERIC_STEPS }
 PLAYS[#PLAYS + 1] = { name = "two-factor-form", users = { { email = M, password = PW, confirmed = true } },
-  fsec = helpers.merged(BASE_FSEC, { two_factor = true, csrf_enabled = true }),
+  fsec = helpers.merged(BASE_FSEC, { two_factor = true, csrf_enabled = true, multi_factor_recovery_codes = true }),
   flask = helpers.merged(BASE_FLASK, { SECURITY_TWO_FACTOR = true, WTF_CSRF_ENABLED = true,
-                                       SECURITY_TWO_FACTOR_ENABLED_METHODS = { "email", "authenticator", "sms" } }),
+                                       SECURITY_TWO_FACTOR_ENABLED_METHODS = { "email", "authenticator", "sms" },
+                                       SECURITY_MULTI_FACTOR_RECOVERY_CODES = true }),
   steps = TF_FORM_STEPS }
 PLAYS[#PLAYS + 1] = { name = "unified-form", identity = { "email", "us_phone_number" },
   users = { { email = M, password = PW, confirmed = true } },
@@ -551,7 +564,7 @@ local ABOUT = {
   generic =
     "return_generic_responses, confirmable",
   ["two-factor-form"] =
-    "two-factor pages and forms, CSRF on",
+    "two-factor and recovery code pages and forms, CSRF on",
   ["unified-form"] =
     "unified sign-in pages and forms, CSRF on",
   ["csrf-ignore-unauth"] =

@@ -190,6 +190,9 @@ def remember(seen, body, text):
         m = re.search(r'action="[^"]*/us-setup/([^"?/]+)', text or "")
         if m:
             seen["state"] = m.group(1)
+        codes = re.findall(r"\b[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}\b", text or "")
+        if len(codes) > 1:  # a page listing them (not a form showing the one posted)
+            seen["codes"] = codes
 
 
 def play_one(play):

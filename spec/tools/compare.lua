@@ -52,6 +52,8 @@ end
 -- An authenticator key as pages show it: 32 base32 characters in groups of 4.
 local B32 = ("[A-Z2-7]"):rep(4)
 local KEY = "%f[%w](" .. B32 .. ("%-" .. B32):rep(7) .. ")%f[%W]"
+-- A recovery code as pages show it: 3 groups of 4 hex digits.
+local CODE = ("%x"):rep(4) .. "%-" .. ("%x"):rep(4) .. "%-" .. ("%x"):rep(4)
 
 local function six_digits(text)
   return (text or ""):match("%f[%d](%d%d%d%d%d%d)%f[%D]")
@@ -162,6 +164,9 @@ function M.play_fsec(play)
     if not j then -- a page: its key for manual entry, its setup state
       seen.key = (res.body or ""):match(KEY) or seen.key
       seen.state = (res.body or ""):match('action="[^"]*/us%-setup/([^"?/]+)') or seen.state
+      local codes = {}
+      for code in (res.body or ""):gmatch("%f[%w](" .. CODE .. ")%f[%W]") do codes[#codes + 1] = code end
+      if #codes > 1 then seen.codes = codes end -- a page listing them, not a form showing one
     end
     local hdr = {}
     for k, v in pairs(res.headers or {}) do hdr[k:lower()] = v end
