@@ -20,7 +20,8 @@ return {
     why = "fsec's sessions are server-side: its cookie is set at sign-in and cleared at sign-out; Flask's "
       .. "client-side session cookie (CSRF token, flashes, two-factor state) is rewritten whenever they change" },
   { aspect = "cookie", value = "+session", endpoint = { "GET /change", "POST /change" },
-    why = "fsec: the signed-in session's cookie is refreshed as its idle timeout slides" },
+    why = "fsec re-signs the session cookie where it checks freshness (the grace period slides) and after a "
+      .. "password change (the new uniquifier)" },
   { aspect = { "cookie session SameSite", "cookie remember_token SameSite" }, value = " -> lax",
     why = "security: fsec's session and remember cookies are SameSite=Lax by default (session_cookie_samesite); "
       .. "Flask sets none" },
@@ -36,8 +37,8 @@ return {
   { aspect = "cookie", value = "+remember_token (deleted)", endpoint = ANY_LOGOUT,
     why = "fsec clears the remember cookie at every sign-out; Flask-Login only where one was sent" },
   { aspect = "cookie", value = "+fsec_csrf",
-    why = "fsec: the CSRF token of a client without a session is kept in its own HttpOnly cookie (Flask: in "
-      .. "the session cookie); the token is bound to the session after sign-in" },
+    why = "fsec binds the CSRF token of a client not signed in to its own HttpOnly cookie (Flask keeps the token "
+      .. "in its session cookie); after sign-in the token is bound to the session" },
   { aspect = "cookie", value = { "+fsec_flash", "+fsec_flash (deleted)" },
     why = "fsec: a page's flashed message is carried in its own cookie across the redirect (Flask: in the session)" },
   { aspect = "cookie", value = { "+fsec_tf", "+fsec_tf (deleted)" },
@@ -50,7 +51,7 @@ return {
     endpoint = "POST /tf-setup",
     why = "Flask-Security-Too 5.8: the setup's state token, method, base32 key and otpauth:// URI" },
   { aspect = "key", value = "+identity_attributes", endpoint = "GET /login",
-    why = "Flask-Security-Too 5.8 lists identity_attributes in every GET /login answer (5.1.2 only to a "
+    why = "fsec answers identity_attributes in every GET /login answer, one shape for clients (5.1.2: only to a "
       .. "client not signed in, and not with passwordless)" },
   { aspect = "message", value = { "+You must sign in to view this resource.",
                                   "-You are not authenticated. Please supply the correct credentials." },
@@ -139,7 +140,8 @@ return {
     why = "fsec's next is the relative path with its slashes unescaped (5.1.2: percent-encoded, for /verify the "
       .. "absolute URL): the same place" },
   { aspect = "form", value = "+phone", endpoint = { "GET /tf-setup", "POST /tf-setup" },
-    why = "fsec's two-factor setup page always has the phone field for the SMS choice (5.1.2 shows it by script)" },
+    why = "fsec's two-factor setup page always has the phone field for the SMS choice (5.1.2 shows it only "
+      .. "after sms is chosen, a second round trip)" },
   { aspect = "type", value = "html -> text", endpoint = "GET /api/basic", step = "a browser, Basic only",
     why = "the body of fsec's Basic challenge (401 with WWW-Authenticate) is plain text (5.1.2: an HTML page)" },
   { aspect = { "key", "message", "field" }, endpoint = "POST /reset", play = "csrf-ignore-unauth",
