@@ -89,8 +89,6 @@ return {
     step = "bad token", value = { "302 -> 400", "redirect -> json", "+Invalid login token.",
                                   "-You can only access this endpoint when not logged in." },
     why = "follows from the link that asks first: 5.1.2 signed in with the link before, fsec has not" },
-  { aspect = "key", value = "-user", endpoint = "POST /login", play = "passwordless",
-    why = "security: asking for a login link does not return the account's data to a client not signed in" },
 
   -- HTML forms
   { aspect = "form", value = { "-submit", "-submit_send_code" },
