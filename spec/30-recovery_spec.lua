@@ -251,8 +251,10 @@ describe("passwordless #quick", function()
   it("sends a link that signs in", function()
     local sec, u, _, maildir = setup{ passwordless = true }
     local c = api(sec)
-    local res = c:call("POST", "/login", { email = "matt@example.com" })
+    local res, r = c:call("POST", "/login", { email = "matt@example.com" })
     assert.equals(200, res.status)
+    assert.matches('"user":{}', res.body, 1, true) -- as Flask-Security: an empty user object
+    assert.same({}, r.user)
     local m = mails(maildir)[1]
     assert.equals("Login instructions", m.subject)
     res = helpers.follow(sec, path_of(m.link), c)

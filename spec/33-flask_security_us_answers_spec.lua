@@ -1,12 +1,13 @@
 -- Unified sign-in side by side: one request sequence played against the
 -- real Flask-Security (python3-flask-security 5.1.2, through
--- spec/peer/fs_us_app.py) and against fsec: same status codes, same
+-- spec/peer/fs_play.py) and against fsec: same status codes, same
 -- response keys, same messages, same field_errors keys. Codes come from
 -- each side's own mail (email, SMS) and from the authenticator key each
 -- side gave (pyotp there, oathtool here). The differences fsec keeps on
 -- purpose are listed below and in docs/multi-factor.md.
 local helpers = require "spec.helpers"
 local peer = require "spec.tools.peer"
+local compare = require "spec.tools.compare"
 local cjson = require "cjson"
 
 local M, PW = "matt@example.com", "password-1"
@@ -60,7 +61,11 @@ local SCENARIO = {
 --   GET asks before it signs in (unless one_click_links): spec/37.
 
 local function run_peer()
-  return cjson.decode(peer.run("fs_us_app.py", {}, cjson.encode(SCENARIO)))
+  return compare.peer_answers{
+    flask = { WTF_CSRF_ENABLED = false, SECURITY_UNIFIED_SIGNIN = true, SECURITY_TWO_FACTOR = true },
+    identity = { "email", "us_phone_number" },
+    users = { { email = M, password = PW } },
+    steps = SCENARIO }
 end
 
 local oath = helpers.oath

@@ -1,7 +1,7 @@
 -- Two-factor sign-in and recovery codes played against the real
 -- Flask-Security (python3-flask-security 5.1.2 with TWO_FACTOR,
 -- TOTP_SECRETS and MULTI_FACTOR_RECOVERY_CODES, through
--- spec/peer/fs_tf_app.py) and against fsec: the same status codes, keys,
+-- spec/peer/fs_play.py) and against fsec: the same status codes, keys,
 -- states (tf_required, tf_state, tf_method, tf_primary_method, the
 -- methods and recovery options offered) and messages, step by step.
 -- Each side computes its own codes from the key it answered: the peer
@@ -11,6 +11,7 @@
 -- nowhere else.
 local helpers = require "spec.helpers"
 local peer = require "spec.tools.peer"
+local engine = require "spec.tools.compare"
 local cjson = require "cjson"
 
 local EMAIL, PW = "matt@example.com", "password-1"
@@ -72,15 +73,21 @@ local SCENARIO = {
   login(),
 }
 
--- The peer's scenario: "$same" (the code of the step before) is "$totp"
--- there too (5.1.2 has no replay guard: the same code, still in its
--- step, is taken again).
+-- The peer's scenario, in spec/peer/fs_play.py's placeholders: "$totp"
+-- is "{authr:0}", "$recovery:N" "{recovery:N}"; "$same" (the code of the
+-- step before) is "{authr:0}" there too (5.1.2 has no replay guard: the
+-- same code, still in its step, is taken again).
 local function peer_scenario()
   local out = {}
   for i, step in ipairs(SCENARIO) do
     local s = {}
     for k, v in pairs(step) do s[k] = v end
-    if s.json and s.json.code == "$same" then s.json = { code = "$totp" } end
+    local code = s.json and s.json.code
+    if code == "$same" or code == "$totp" then
+      s.json = { code = "{authr:0}" }
+    elseif type(code) == "string" and code:match("^%$recovery:%d+$") then
+      s.json = { code = "{recovery:" .. code:match("%d+$") .. "}" }
+    end
     s.name = nil
     out[i] = s
   end
@@ -88,7 +95,12 @@ local function peer_scenario()
 end
 
 local function run_peer()
-  return cjson.decode(peer.run("fs_tf_app.py", {}, cjson.encode(peer_scenario())))
+  return engine.peer_answers{
+    flask = { WTF_CSRF_ENABLED = false, SECURITY_TWO_FACTOR = true,
+              SECURITY_TWO_FACTOR_ENABLED_METHODS = { "email", "authenticator", "sms" },
+              SECURITY_MULTI_FACTOR_RECOVERY_CODES = true, SECURITY_TWO_FACTOR_RESCUE_MAIL = "admin@example.com" },
+    users = { { email = EMAIL, password = PW } },
+    steps = peer_scenario() }
 end
 
 local oath = helpers.oath

@@ -670,10 +670,13 @@ end
 --- End every other session of a user (after a password change), keeping
 -- the one of this request; with rotate, also give the user new
 -- uniquifiers (ending tokens and remember cookies) and re-sign this
--- request's session cookie with the new one.
+-- request's session cookie, and its remember cookie, with the new one.
 function Security:end_other_sessions(req, res, user, rotate)
   local data = read_session(self, req)
   local keep = data and data.s
+  -- the remember cookie of the kept session: it names the old uniquifier
+  local r = rotate and read_remember(self, req)
+  local remembered = r and keep and r.s == keep
   local ds = self.datastore
   local ok, err, code
   if rotate then
@@ -686,6 +689,13 @@ function Security:end_other_sessions(req, res, user, rotate)
     data = copy_data(data)
     data.u = user.fs_uniquifier
     set_session_cookie(self, req, res, data)
+    -- as Flask-Security signs the user in again: "remember me" outlives
+    -- the change on this browser (only here: the others end)
+    if remembered then
+      res:set_cookie(cookie_name(self, req, self._cfg.remember_cookie_name),
+                     assert(self:generate_token("remember", { s = keep, u = data.u })),
+                     cookie_opts(self, req, self._cfg.remember_cookie_duration))
+    end
     forget_results(req)
     keep_result(req, "session", user, "session", data)
   end

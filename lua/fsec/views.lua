@@ -269,7 +269,8 @@ end
 -- mode the answer does not depend on whether the account exists.
 -- o: page, extra (page context), get_json (GET answer), refuse(user) ->
 -- message key or nil, send(user), flash { category, key },
--- redirect, generic_any (generic mode hides malformed emails too).
+-- redirect, generic_any (generic mode hides malformed emails too),
+-- ok_json() (the JSON answer's keys when the mail goes).
 local function instructions(sec, req, res, fields, json, o)
   if req.method == "GET" then
     if json then return json_ok(sec, req, res, o.get_json) end
@@ -310,7 +311,7 @@ local function instructions(sec, req, res, fields, json, o)
     if json then return json_error(res, form) end
     return page(sec, req, res, o.page, form, o.extra)
   end
-  if json then return json_ok(sec, req, res) end
+  if json then return json_ok(sec, req, res, o.ok_json and o.ok_json()) end
   flash(sec, req, res, o.flash[1], o.flash[2], { email = email })
   return res:redirect(o.redirect)
 end
@@ -323,6 +324,9 @@ function V.passwordless(sec, req, res, fields, json)
     refuse = function(user) return not user.active and "DISABLED_ACCOUNT" or nil end,
     send = function(user, base) send_link(sec, base, "login", user) end,
     flash = { "success", "LOGIN_EMAIL_SENT" }, redirect = url(sec, "login_url"), generic_any = true,
+    -- as Flask-Security: an empty user (a client may read response.user);
+    -- the same for every address, so it tells nothing
+    ok_json = function() return { user = {} } end,
   })
 end
 -- A mailed link that signs a browser in (passwordless) or may sign it out

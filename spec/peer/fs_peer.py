@@ -1,11 +1,12 @@
 """The Flask-Security app every peer script builds (Debian's
 python3-flask-security 5.1.2, fsqla_v3 models, SQLite), written once.
-The scripts next to this file import it: fs_app.py (the answers
-spec/33-flask_security_answers_spec.lua compares), fs_wire_app.py (the
-wire details of spec/33-flask_security_wire_spec.lua), fs_hashes.py (the
-hashes of spec/04-flask_security_hashes_spec.lua) and fs_make_db.py (the
-databases spec/50-cli_spec.lua imports), fs_creds.py (the tokens and cookies
-spec/26-flask_credentials_peer_spec.lua checks). spec/tools/peer.lua starts them.
+The scripts next to this file import it: fs_play.py (the answers the
+side-by-side specs compare: spec/33-*, spec/39-*, through
+spec/tools/compare.lua), fs_wire_app.py (the wire details of
+spec/33-flask_security_wire_spec.lua), fs_creds.py (the tokens and cookies
+spec/26-flask_credentials_peer_spec.lua checks), fs_hashes.py (the hashes of
+spec/04-flask_security_hashes_spec.lua) and fs_make_db.py (the databases
+spec/50-cli_spec.lua imports). spec/tools/peer.lua starts them.
 """
 from flask import Flask
 from flask_security import Security, SQLAlchemyUserDatastore
