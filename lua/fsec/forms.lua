@@ -39,8 +39,7 @@ function _M.input(req, max)
   local body = req.body
   if body ~= nil and type(body) ~= "string" then return nil, "bad body" end
   if body and #body > max then return nil, "too large" end
-  local ct = (http.header(req, "content-type") or ""):lower()
-  if ct:find("^%s*application/json") then
+  if http.is_json(req) then
     if not body or body == "" then return {} end
     local t = http.json.decode(body)
     if type(t) ~= "table" then return nil, "bad json" end

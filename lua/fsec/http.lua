@@ -277,12 +277,17 @@ end
 -- "application/json" as the best range of Accept (so a browser's
 -- "text/html, application/json" gets HTML, and "application/json, text/html"
 -- JSON).
-function _M.wants_json(req)
+-- Flask's request.is_json: the body's type is application/json or any
+-- application/...+json (application/vnd.api+json).
+local function json_type(req)
   local mt = body_type(req)
-  if mt == "application/json" or (mt:sub(1, 12) == "application/" and mt:sub(-5) == "+json") then
-    return true
-  end
-  return best_accepted(req) == "application/json"
+  return mt == "application/json" or (mt:sub(1, 12) == "application/" and mt:sub(-5) == "+json")
+end
+
+_M.is_json = json_type
+
+function _M.wants_json(req)
+  return json_type(req) or best_accepted(req) == "application/json"
 end
 
 --- Does the client want a page (a browser: text/html as the best range of
@@ -300,8 +305,7 @@ function _M.json_body(req, max)
   -- no body (every GET): answered without reading a header
   local body = req.body
   if type(body) ~= "string" or #body > (max or 65536) then return nil end
-  local ct = _M.header(req, "content-type") or ""
-  if not ct:lower():find("^%s*application/json") then return nil end
+  if not json_type(req) then return nil end
   local t = json.decode(body)
   req.json = type(t) == "table" and t or false
   return req.json or nil
