@@ -105,7 +105,9 @@ end
 -- @return true, or nil and the message key (CSRF_MISSING / CSRF_INVALID / CSRF_EXPIRED)
 function _M.check(sec, req, fields)
   if req._fsec_csrf_ok then return true end
-  local tok = http.header(req, sec._cfg.csrf_header:lower(), 8192)
+  -- csrf_header is read with the readable cookie on, as Too adds its
+  -- CSRF_HEADER to Flask-WTF's headers only with CSRF_COOKIE_NAME
+  local tok = sec._cfg.csrf_cookie_name and http.header(req, sec._cfg.csrf_header:lower(), 8192) or nil
   for _, h in ipairs(HEADERS) do
     tok = tok or http.header(req, h, 8192)
   end
