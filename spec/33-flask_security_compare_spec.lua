@@ -493,7 +493,7 @@ PLAYS[#PLAYS + 1] = { name = "csrf-ignore-unauth", csrf_protect = true,
   } }
 PLAYS[#PLAYS + 1] = { name = "csrf-cookie", csrf_protect = true,
   users = { { email = M, password = PW, confirmed = true } },
-  fsec = helpers.merged(BASE_FSEC, { csrf_enabled = true }),
+  fsec = helpers.merged(BASE_FSEC, { csrf_enabled = true, csrf_cookie_name = "XSRF-TOKEN" }),
   flask = helpers.merged(BASE_FLASK, { WTF_CSRF_ENABLED = true, SECURITY_CSRF_COOKIE_NAME = "XSRF-TOKEN" }),
   steps = {
     get("/login"),

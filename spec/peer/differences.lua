@@ -167,27 +167,4 @@ return {
     why = "fsec: us_signin_replaces_login sends a browser's GET /login to /us-signin, and JSON clients keep the "
       .. "password endpoint (5.1.2 routes all of /login to its unified sign-in view); docs/multi-factor.md" },
 
-  -- Being closed on branch wire
-  { aspect = "type", value = "html -> text", play = "form-csrf", endpoint = "POST /login",
-    step = { "no token", "a bad token" }, pending = "wire",
-    why = "a form posted with a missing or stale CSRF token is to show the form again with the error" },
-  { aspect = { "status", "cookie" }, value = { "200 -> 400", "-session" },
-    play = { "form-csrf", "json-csrf-body", "json-csrf" },
-    endpoint = "POST /logout", step = "no token", pending = "wire",
-    why = "POST /logout without a CSRF token is to sign out, as Flask-Security (without CSRFProtect) does" },
-  { aspect = "status", value = "401 -> 200", play = { "form-csrf", "json-csrf-body" }, endpoint = "GET /api/session",
-    step = "after a logout without a token", pending = "wire", why = "follows from the logout above" },
-  { aspect = { "status", "cookie" }, value = { "200 -> 400", "-XSRF-TOKEN", "200 -> 401" }, play = "csrf-cookie",
-    endpoint = { "POST /login", "GET /api/session" }, pending = "wire",
-    why = "Too's CSRF_COOKIE_NAME / CSRF_HEADER: a JS-readable CSRF cookie and the X-XSRF-Token header are to "
-      .. "come (the sign-in refused, the next request is not signed in)" },
-  { aspect = "type", value = "html -> json", play = "json-csrf", endpoint = "GET /login",
-    step = "Accept: html first", pending = "wire",
-    why = "Accept order: `text/html, application/json` is to be answered as HTML" },
-  { aspect = { "status", "type" }, value = { "200 -> 400", "json -> html" }, play = "json-csrf",
-    endpoint = "POST /login", step = "+json", pending = "wire",
-    why = "an application/vnd.api+json body is to be read as JSON" },
-  { aspect = { "status", "type", "location" }, play = "spa", pending = "wire",
-    value = { "302 -> 200", "redirect -> html", "^/reset%-error", "^/confirmed", "^/confirm%-error" },
-    why = "redirect_behavior = \"spa\" (redirect_host, reset_view, *_error_view, post_confirm_view) is to come" },
 }
