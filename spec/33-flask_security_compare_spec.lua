@@ -374,16 +374,9 @@ local US_FORM_STEPS = {
 
 -- Too's SPA redirects, as fsec takes them once it knows
 -- redirect_behavior (branch wire): until then the play shows what differs.
-local function spa_keys()
-  local schema, keys = require("fsec.config").schema, {}
-  if not schema.redirect_behavior then return keys end
-  for k, v in pairs{ redirect_behavior = "spa", redirect_host = "localhost:8080", reset_view = "/reset-view",
-                     reset_error_view = "/reset-error", post_confirm_view = "/confirmed",
-                     confirm_error_view = "/confirm-error", login_error_view = "/login-error" } do
-    if schema[k] then keys[k] = v end
-  end
-  return keys
-end
+local SPA_KEYS = { redirect_behavior = "spa", redirect_host = "localhost:8080", reset_view = "/reset-view",
+                  reset_error_view = "/reset-error", post_confirm_view = "/confirmed",
+                  confirm_error_view = "/confirm-error", login_error_view = "/login-error" }
 
 local PLAYS = {
   { name = "json", users = USERS, roles = {}, fsec = BASE_FSEC, flask = BASE_FLASK, steps = JSON_STEPS },
@@ -410,7 +403,7 @@ local PLAYS = {
     flask = helpers.merged(BASE_FLASK, { SECURITY_PASSWORDLESS = true, WTF_CSRF_ENABLED = true }),
     steps = passwordless_steps() },
   { name = "spa", users = USERS,
-    fsec = helpers.merged(BASE_FSEC, helpers.merged({ confirmable = true, one_click_links = true }, spa_keys())),
+    fsec = helpers.merged(BASE_FSEC, helpers.merged({ confirmable = true, one_click_links = true }, SPA_KEYS)),
     flask = helpers.merged(BASE_FLASK, { SECURITY_CONFIRMABLE = true, SECURITY_REDIRECT_BEHAVIOR = "spa",
       SECURITY_REDIRECT_HOST = "localhost:8080", SECURITY_RESET_VIEW = "/reset-view",
       SECURITY_RESET_ERROR_VIEW = "/reset-error", SECURITY_POST_CONFIRM_VIEW = "/confirmed",
@@ -550,7 +543,7 @@ local ABOUT = {
   passwordless =
     "passwordless, CSRF on (CSRFProtect), JSON and forms",
   spa =
-    "Too's SPA redirects (redirect_behavior = \"spa\") on the peer",
+    "Too's SPA redirects (redirect_behavior = \"spa\", redirect_host, the *_view keys) on both",
   username =
     "identity attributes email and username (username_enable)",
   ["two-factor"] =
