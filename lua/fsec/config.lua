@@ -257,7 +257,8 @@ local function flask_users(v)
   if search and not search("fsec.flaskusers", package.path) and not package.preload["fsec.flaskusers"] then
     return nil, "needs the module fsec.flaskusers, which is not installed"
   end
-  return true
+  -- a SQLite path or sqlite:/// URI, or a postgresql:// URI without password
+  return require("fsec.flaskusers").check_uri(v)
 end
 
 
