@@ -29,7 +29,7 @@
 -- uniquifiers cannot grow it).
 --
 -- Under nginx: a SQLite lookup runs in the event loop (two indexed
--- SELECTs on a local file, about 30 µs, docs/openresty.md); a PostgreSQL
+-- SELECTs on a local file: about 50 µs uncached, docs/openresty.md); a PostgreSQL
 -- one runs in nginx's thread pool `fsec_db` (fsec.openresty's
 -- db_thread_pool option), as the PostgreSQL datastore's calls do, so no
 -- network wait happens in the event loop: each thread's Lua state keeps
@@ -263,7 +263,7 @@ local function in_request()
   local ngx = rawget(_G, "ngx")
   if not (ngx and ngx.run_worker_thread and ngx.get_phase) then return false end
   local phase = ngx.get_phase()
-  return phase == "access" or phase == "content" or phase == "rewrite" or phase == "timer"
+  return phase == "access" or phase == "content" or phase == "rewrite"
 end
 
 -- The row of the lookup: from the worker's own reader, or through the
