@@ -268,6 +268,22 @@ static int lfsec_engine_verify_password(lua_State *L) {
   return 3;
 }
 
+/* e:verify_data(data, hash) -> true | false [, msg, code]: Flask-Security
+ * 3.0's hash_data (fsec_password_verify_data) */
+static int lfsec_engine_verify_data(lua_State *L) {
+  fsec_engine *e = check_engine(L);
+  size_t dlen, hlen;
+  const char *d = lfsec_checkstring(L, 2, &dlen);
+  const char *h = lfsec_checkstring(L, 3, &hlen);
+  int match = 0;
+  int rc = fsec_password_verify_data(e, d, dlen, h, hlen, &match);
+  lua_pushboolean(L, rc == FSEC_OK && match);
+  if (rc == FSEC_OK) return 1;
+  lua_pushfstring(L, "%s: %s", fsec_errname(rc), fsec_errmsg(e));
+  lua_pushstring(L, fsec_errname(rc));
+  return 3;
+}
+
 /* e:needs_update(hash) -> bool | nil, msg, code */
 static int lfsec_engine_needs_update(lua_State *L) {
   fsec_engine *e = check_engine(L);
@@ -405,6 +421,7 @@ static int lfsec_engine_tostring(lua_State *L) {
 static const luaL_Reg lfsec_engine_methods[] = {
     {"hash_password", lfsec_engine_hash_password},
     {"verify_password", lfsec_engine_verify_password},
+    {"verify_data", lfsec_engine_verify_data},
     {"needs_update", lfsec_engine_needs_update},
     {"hash_cost", lfsec_engine_hash_cost},
     {"check_stored_hash", lfsec_engine_check_stored_hash},

@@ -18,6 +18,7 @@
 #include "lcounter.h"
 #include "lengine.h"
 #include "lhelp.h"
+#include "litsd.h"
 #include "lotp.h"
 #include "lstore.h"
 
@@ -329,6 +330,7 @@ int luaopen_fsec_core(lua_State *L) {
   lua_newtable(L);
   luaL_setfuncs(L, lfsec_funcs, 0);
   lfsec_otp_open(L);
+  lfsec_itsd_open(L);
   lua_pushstring(L, fsec_version());
   lua_setfield(L, -2, "version");
   lua_pushinteger(L, FSEC_TOKEN_VALID);

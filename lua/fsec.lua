@@ -12,6 +12,7 @@ local messages = require "fsec.messages"
 local signals = require "fsec.signals"
 local policy = require "fsec.policy"
 local auth = require "fsec.auth"
+local flask = require "fsec.flask"
 local authz = require "fsec.authz"
 local views = require "fsec.views"
 local ratelimit = require "fsec.ratelimit"
@@ -150,6 +151,9 @@ function _M.new(cfg)
   -- configuration keeps no copy of them.
   c.secret_key = nil
   c.password_salt = nil
+  -- the Flask app's keys (fsec.flask), likewise kept out of sight
+  local flask_keys = flask.keys(c)
+  c.flask_secret_key, c.flask_secret_key_fallbacks = nil, nil
   local log = c.log or default_log
   c.log = nil
   if (c.recoverable or c.confirmable or c.passwordless) and not c.external_url then
@@ -172,6 +176,7 @@ function _M.new(cfg)
     -- current parameters, never a match
     _dummy = engine:dummy_hash(),
     _token_header = c.token_authentication_header:lower(),
+    _flask_keys = flask_keys,
   }, Security)
   -- throttling's counters (fsec.throttle): this process's memory until an
   -- adapter gives a shared backend (fsec.openresty: an ngx.shared dict)

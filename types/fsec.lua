@@ -347,6 +347,13 @@ function Security:end_other_sessions(req, res, user, rotate) end
 ---@return string? code
 function Security:mark_fresh(req, res) end
 
+---An auth token in Flask-Security-Too's format ([fs_token_uniquifier]),
+---signed with flask_secret_key, for a Flask-Security app sharing that key;
+---nil when flask_secret_key is not set.
+---@param user fsec.User
+---@return string? token
+function Security:flask_auth_token(user) end
+
 ---An auth token for a user (Flask-Security's user.get_auth_token()).
 ---@param user fsec.User
 ---@param opts? {expires_in?: integer}

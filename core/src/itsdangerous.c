@@ -180,7 +180,7 @@ int fsec_itsd_verify(const fsec_itsd_key *keys, size_t n_keys,
   if (k == n_keys) return FSEC_OK;
   /* signed: now the parts may be read */
   ts_dot = last_of(tok, signed_len, '.');
-  if (!ts_dot || ts_dot == tok ||
+  if (!ts_dot ||
       !decode_ts(ts_dot + 1, (size_t)(sig_dot - ts_dot - 1), ts) ||
       !decode_payload(tok, (size_t)(ts_dot - tok), out, out_cap, out_len)) {
     *out_len = 0;
@@ -241,7 +241,9 @@ int fsec_itsd_sign(const fsec_itsd_key *key, const char *salt,
 
   *written = 0;
   if (out_cap) out[0] = '\0';
-  if (bad_keys(key, 1) || json_len > FSEC_ITSD_TOKEN_MAX) return FSEC_EINVAL;
+  /* more than a token can hold may still compress into one */
+  if (bad_keys(key, 1) || json_len > FSEC_ITSD_SIGN_INPUT_MAX)
+    return FSEC_EINVAL;
   if (!maybe_compress(json, json_len, &buf, &body, &blen, &dot))
     return FSEC_ENOMEM;
   need = (size_t)dot + sodium_base64_ENCODED_LEN(blen, B64) + 1 +

@@ -24,6 +24,7 @@ local userlib = require "fsec.user"
 local datastore = require "fsec.datastore"
 local throttle = require "fsec.throttle"
 local phone = require "fsec.phone"
+local flask = require "fsec.flask"
 
 local type = type
 local pairs = pairs
@@ -230,7 +231,11 @@ local function authenticate_session(sec, req, res)
   local refresh = false
   if not data then
     local r = read_remember(sec, req)
-    if not r then return nil end
+    -- neither of fsec's cookies: maybe the Flask app's (fsec.flask)
+    if not r then
+      local user, fdata = flask.session_user(sec, req, check_store)
+      return user, "session", fdata
+    end
     -- A remembered login is not a fresh one: a = 0.
     data, via, refresh = { s = r.s, u = r.u, a = 0 }, "remember", true
   elseif t - iat >= REFRESH_AFTER then
@@ -257,7 +262,13 @@ end
 
 local function authenticate_token(sec, req)
   local tok = request_token(sec, req)
-  if not tok or not sec.datastore then return nil end
+  if not tok then return nil end
+  -- itsdangerous always has a '.', fsec's base64url never does
+  if tok:find(".", 1, true) then
+    local user, data = flask.token_user(sec, tok, check_store)
+    return user, "token", data
+  end
+  if not sec.datastore then return nil end
   local expired, invalid, data = token_status(sec, tok, "auth", sec._cfg.token_max_age)
   if expired or invalid or type(data) ~= "table" or type(data.u) ~= "string" then return nil end
   local e = data.e
@@ -731,6 +742,18 @@ function Security:get_auth_token(user, opts)
 end
 
 
+--- An auth token in Flask-Security-Too's format ([fs_token_uniquifier]),
+-- signed with flask_secret_key, that a Flask-Security app sharing that
+-- key accepts (docs/migration.md); nil when flask_secret_key is not set.
+-- @tparam User user
+function Security:flask_auth_token(user)
+  if type(user) ~= "table" or type(user.fs_uniquifier) ~= "string" then
+    error("bad argument #1 to 'flask_auth_token' (User expected)", 2)
+  end
+  return flask.auth_token(self, user)
+end
+
+
 --- Is the request's authentication fresh enough (Flask-Security-Too's
 -- within/grace)? Extends the grace period on res when it is.
 function _M.is_fresh(sec, req, res, via, data, within, grace)
@@ -749,7 +772,8 @@ function _M.is_fresh(sec, req, res, via, data, within, grace)
     fresh = age < within or (type(data.g) == "number" and t < data.g)
   end
   if fresh and within ~= 0 then
-    if grace > 0 and res then
+    -- a Flask session is the Flask app's cookie: fsec writes none for it
+    if grace > 0 and res and not data.flask then
       data = copy_data(data)
       data.g = t + grace
       set_session_cookie(sec, req, res, data)

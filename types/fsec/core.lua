@@ -158,6 +158,46 @@ function core.digest(s, key) end
 ---@return string
 function core.sha1_hex(s) end
 
+---Check an itsdangerous URLSafeTimedSerializer token (Flask-Security's
+---auth token: kdf "django-concat"; Flask's session cookie: "hmac") against
+---each key, newest first. max_age nil: no age check.
+---@param keys string[]
+---@param salt string
+---@param kdf "django-concat"|"hmac"
+---@param token string
+---@param max_age? integer
+---@param now? integer
+---@return "valid"|"expired"|"invalid" status
+---@return string? json the payload (valid and expired only)
+---@return integer? ts issue time
+---@return integer? key_index which key verified
+function core.itsd_verify(keys, salt, kdf, token, max_age, now) end
+
+---Sign json as itsdangerous does (compressed when that is shorter).
+---@param key string
+---@param salt string
+---@param kdf "django-concat"|"hmac"
+---@param json string
+---@param now? integer
+---@return string? token
+---@return string? err
+---@return string? code
+function core.itsd_sign(key, salt, kdf, json, now) end
+
+---The payload of a Flask-Login remember cookie signed by one of keys, or nil.
+---@param keys string[]
+---@param cookie string
+---@return string?
+function core.remember_verify(keys, cookie) end
+
+---A Flask-Login remember cookie for payload.
+---@param key string
+---@param payload string
+---@return string? cookie
+---@return string? err
+---@return string? code
+function core.remember_sign(key, payload) end
+
 ---How many Lua states have loaded this module.
 ---@return integer
 function core.open_count() end
@@ -269,6 +309,14 @@ function Engine:hash_password(password) end
 ---@return string? err
 ---@return string? code
 function Engine:verify_password(password, hash) end
+
+---Flask-Security 3.0's hash_data(data) check (its auth tokens' second element).
+---@param data string
+---@param hash string
+---@return boolean ok
+---@return string? err
+---@return string? code
+function Engine:verify_data(data, hash) end
 
 ---@param hash string
 ---@return boolean

@@ -25,6 +25,8 @@
 
 /* Longest token or cookie looked at (a browser keeps 4096 per cookie). */
 #define FSEC_ITSD_TOKEN_MAX 8192
+/* Most bytes of JSON fsec_itsd_sign takes (compressed, it may fit). */
+#define FSEC_ITSD_SIGN_INPUT_MAX (1 << 24)
 /* Most keys tried (SECRET_KEY and its fallbacks). */
 #define FSEC_ITSD_KEYS_MAX 9
 /* Characters of a SHA-1 signature in base64url. */
