@@ -261,3 +261,109 @@ describe_or_pending("a Flask-Security app behind nginx + fsec (examples/flask-ed
                                                  ["Authentication-Token"] = bob_token } }, 401, "deactivated")
   end)
 end)
+
+-- fsec.flaskusers in nginx on PostgreSQL: the lookups run in nginx's
+-- thread pool (fsec_db), never in the event loop, each in a read-only
+-- transaction of its own (a change the app commits is seen); without the
+-- pool they fail, and the caller denies.
+local postgres = require "spec.tools.postgres"
+
+describe_or_pending("fsec.flaskusers in nginx on PostgreSQL", function()
+  if not postgres.present(it, pending) then return end
+  local pg, dir, base
+
+  local CONF = [[
+load_module /usr/lib/nginx/modules/ndk_http_module.so;
+load_module /usr/lib/nginx/modules/ngx_http_lua_module.so;
+%s
+daemon off;
+master_process on;
+worker_processes 1;
+pid logs/nginx.pid;
+error_log logs/error.log warn;
+thread_pool fsec_db threads=2 max_queue=64;
+events { worker_connections 64; }
+http {
+  access_log off;
+  client_body_temp_path tmp/body;
+  proxy_temp_path tmp/proxy;
+  fastcgi_temp_path tmp/fastcgi;
+  uwsgi_temp_path tmp/uwsgi;
+  scgi_temp_path tmp/scgi;
+  lua_package_path "%s/lua/?.lua;;";
+  lua_package_cpath "%s/?.so;;";
+  init_by_lua_block { URI = %q }
+  server {
+    listen 127.0.0.1:%d;
+    location = /find {
+      content_by_lua_block {
+        local pool = ngx.var.arg_pool
+        local users = require("fsec.flaskusers").new(nil, URI, { pool = pool, ttl = 0.001 })
+        local u, err = users:find{ id = ngx.var.arg_id }
+        ngx.say(require("cjson").encode{ email = u and u.email or false, active = u and u.active or false,
+          roles = u and table.concat(u.roles, ",") or false, err = err or false,
+          inline = users.reader.src ~= nil })
+      }
+    }
+  }
+}
+]]
+
+  setup(function()
+    pg = postgres.new()
+    assert(helpers.sh(peer.command("fs_make_db.py", { pg.uri, "salty" }) .. " >/dev/null 2>&1"))
+    dir = example.dir()
+    assert(helpers.sh(("mkdir -p %s/conf %s/logs %s/tmp"):format(dir, dir, dir)))
+    local root = example.run("id -u"):match("%d+") == "0"
+    local uri = postgres.uri_with_passfile(pg, dir .. "/var/pgpass")
+    if root then assert(helpers.sh(("chown -R nobody:nogroup %s/var %s/logs %s/tmp"):format(dir, dir, dir))) end
+    local port = example.free_port()
+    base = "http://127.0.0.1:" .. port
+    local f = assert(io.open(dir .. "/conf/nginx.conf", "w"))
+    local cwd = os.getenv("PWD")
+    local so = (os.getenv("FSEC_BUILD_DIR") or "build"):gsub("^([^/])", cwd .. "/%1") .. "/luajit"
+    f:write(CONF:format(root and "user nobody nogroup;" or "", cwd, so, uri, port))
+    f:close()
+    helpers.sh(("nginx -p %s -c conf/nginx.conf -e logs/error.log >%s/nginx.out 2>&1 &"):format(dir, dir))
+    assert(example.poll(10, function()
+      return helpers.sh(("curl -s -o /dev/null %s/find"):format(base))
+    end), "nginx did not start: " .. tostring(read(dir .. "/nginx.out")) .. tostring(read(dir .. "/logs/error.log")))
+  end)
+  teardown(function()
+    local npid = dir and (read(dir .. "/logs/nginx.pid") or ""):match("%d+")
+    if npid then
+      helpers.sh("kill -QUIT " .. npid)
+      example.poll(5, function() return not helpers.sh("kill -0 " .. npid .. " 2>/dev/null") end)
+    end
+    if pg then postgres.remove(pg) end
+  end)
+
+  local function find(query)
+    local r = example.request({ dir = dir, base = base }, { path = "/find?" .. query })
+    assert.equals(200, r.status, r.body)
+    return require("cjson").decode(r.body)
+  end
+
+  it("looks users up in the thread pool, never in the event loop", function()
+    local a = find("id=1")
+    assert.equals("alice@example.com", a.email)
+    assert.is_true(a.active)
+    assert.equals("admin", a.roles)
+    assert.is_false(a.inline, "the worker opened a connection of its own")
+    assert.is_false(find("id=2").active)
+    assert.is_false(find("id=99").email)
+  end)
+
+  it("sees what the app commits at the next lookup (no snapshot kept)", function()
+    assert.is_true(find("id=3").active)
+    assert(postgres.psql(pg, [[UPDATE "user" SET active = false WHERE id = 3]]))
+    assert.is_false(find("id=3").active)
+  end)
+
+  it("denies when the pool is missing: no user, an error, nothing read inline", function()
+    local r = find("id=1&pool=nope")
+    assert.is_false(r.email)
+    assert.matches("^EUNAVAILABLE", r.err)
+    assert.is_false(r.inline)
+  end)
+end)
