@@ -170,9 +170,17 @@ describe("fsec.flaskusers", function()
   if not peer.present(it, pending) then return end
 
   describe("on a SQLite file made by Flask-Security", function()
-    local path
+    local path, master
+    -- one database made by Flask-Security (a second or two of Python),
+    -- copied for every test that changes it
+    local function fresh(name)
+      master = master or make_db(helpers.tmpfile("fs-master.db"))
+      local copy = helpers.tmpfile(name)
+      assert(helpers.sh(("cp %s %s"):format(master, copy)))
+      return copy
+    end
     behaves(function()
-      path = make_db(helpers.tmpfile("fs.db"))
+      path = fresh("fs.db")
       return path
     end, function(sql) sqlite_exec(path, sql) end)
 
@@ -202,7 +210,7 @@ describe("fsec.flaskusers", function()
     end)
 
     it("names a missing table or column, at the check or at the first lookup (then denying)", function()
-      local broken = make_db(helpers.tmpfile("broken.db"))
+      local broken = fresh("broken.db")
       sqlite_exec(broken, "DROP TABLE roles_users")
       local ok, err = pcall(flaskusers.new, nil, broken, { check = true })
       assert.is_false(ok)
@@ -213,7 +221,7 @@ describe("fsec.flaskusers", function()
       assert.is_nil(u)
       assert.matches("^EUNAVAILABLE", e)
       assert.matches("no table roles_users", logged[1])
-      local nocol = make_db(helpers.tmpfile("nocol.db"))
+      local nocol = fresh("nocol.db")
       sqlite_exec(nocol, [[ALTER TABLE "user" DROP COLUMN active]])
       ok, err = pcall(flaskusers.new, nil, nocol, { check = true })
       assert.is_false(ok)
@@ -233,7 +241,7 @@ describe("fsec.flaskusers", function()
     end)
 
     it("refuses a view in place of a table", function()
-      local viewed = make_db(helpers.tmpfile("view.db"))
+      local viewed = fresh("view.db")
       sqlite_exec(viewed, [[ALTER TABLE role RENAME TO role_t; CREATE VIEW role AS SELECT * FROM role_t]])
       local ok, err = pcall(flaskusers.new, nil, viewed, { check = true })
       assert.is_false(ok)
