@@ -9,6 +9,7 @@
 # gunicorn and python3-flask-security (scripts/deps.sh test). Ctrl-C stops
 # both. The demo users' passwords are in DIR/var/alice-password and
 # DIR/var/bob-password (or ALICE_PASSWORD / BOB_PASSWORD at the first start).
+# FLASK_EDGE_WORKERS: gunicorn's workers (2).
 set -eu
 umask 077 # secrets, database and logs: the owner's alone
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -71,7 +72,7 @@ sed -e "s|@PREFIX@|$dir|g" -e "s|@PORT@|$port|g" -e "s|@UPSTREAM_PORT@|$up|g" \
 # gunicorn, on loopback; its access log names the path only (no tokens)
 cd "$dir/lib"
 # shellcheck disable=SC2086
-FLASK_EDGE_VAR=$dir/var gunicorn --bind "127.0.0.1:$up" --workers 2 $guser \
+FLASK_EDGE_VAR=$dir/var gunicorn --bind "127.0.0.1:$up" --workers "${FLASK_EDGE_WORKERS:-2}" $guser \
   --pid "$dir/logs/gunicorn.pid" --error-logfile "$dir/logs/gunicorn.log" \
   --access-logfile "$dir/logs/gunicorn-access.log" --access-logformat '%(h)s %(t)s "%(m)s %(U)s" %(s)s' \
   app:app &

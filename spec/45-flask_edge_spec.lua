@@ -21,7 +21,9 @@ local function start()
   local dir = example.dir() .. "/edge"
   local port, up = example.free_port(), example.free_port()
   local out = dir .. ".out"
-  local pid = example.run(("setsid sh scripts/run-flask-edge.sh %s %d %d > %s 2>&1 & echo $!")
+  -- one gunicorn worker: it logs a request before it takes the next, so
+  -- once a request's line is in the log, every earlier one is too
+  local pid = example.run(("FLASK_EDGE_WORKERS=1 setsid sh scripts/run-flask-edge.sh %s %d %d > %s 2>&1 & echo $!")
     :format(dir, port, up, out)):match("%d+")
   local app = { dir = dir, base = "http://127.0.0.1:" .. port, pid = pid, up = up, out = out,
                 var = dir .. "/var" }
@@ -69,12 +71,13 @@ local function mint(kind, key, uq, age)
   return assert(out:match("^(%S+)"), "fs_edge_mint.py " .. kind .. " made nothing")
 end
 
--- Lines of gunicorn's access log naming path (what reached Flask).
-local function flask_saw(app, path)
+-- Lines of gunicorn's access log naming path (what reached Flask), for
+-- method (GET).
+local function flask_saw(app, path, method)
   local n = 0
   local log = read(app.dir .. "/logs/gunicorn-access.log") or ""
   for line in log:gmatch("[^\n]+") do
-    if line:find('"GET ' .. path .. '"', 1, true) then n = n + 1 end
+    if line:find('"' .. (method or "GET") .. " " .. path .. '"', 1, true) then n = n + 1 end
   end
   return n
 end
@@ -90,11 +93,12 @@ end
 -- The request o, refused by fsec with status (401 unless given) and
 -- never seen by Flask.
 local function refused(app, o, status, why)
-  local before = flask_saw(app, o.path)
+  settle(app) -- the requests before this one are all in the log
+  local before = flask_saw(app, o.path, o.method)
   local r = example.request(app, o)
   assert.equals(status or 401, r.status, why)
   settle(app)
-  assert.equals(before, flask_saw(app, o.path), (why or "") .. ": Flask saw the request")
+  assert.equals(before, flask_saw(app, o.path, o.method), (why or "") .. ": Flask saw the request")
   return r
 end
 
@@ -213,6 +217,18 @@ describe_or_pending("a Flask-Security app behind nginx + fsec (examples/flask-ed
     -- a browser without a session is sent to Flask's sign-in page
     local r = refused(app, { path = "/dashboard", headers = { Accept = "text/html" } }, 302, "a browser")
     assert.matches("^/login", r.headers.location)
+  end)
+
+  it_flask("lets a write through with a token, and without fsec's CSRF token not with a session", function()
+    local r = example.request(app, { method = "POST", path = "/api/me", json = {},
+                                     headers = { Accept = "application/json", ["Authentication-Token"] = alice_token } })
+    assert.equals(200, r.status, r.body)
+    assert.equals("alice@example.com", r.json.email)
+    -- Flask-WTF's CSRF token is not fsec's: a session's write stops at the edge
+    r = refused(app, { method = "POST", path = "/api/me", json = {},
+                       headers = { Accept = "application/json", Cookie = "session=" .. session } }, 400,
+                "a session's POST without fsec's CSRF token")
+    assert.matches("CSRF", r.body)
   end)
 
   it_flask("replaces a user header a client sends with the user fsec authenticated", function()

@@ -109,9 +109,12 @@ def healthz():
     return "ok\n"
 
 
-@app.route("/api/me")
+@app.route("/api/me", methods=["GET", "POST"])
 @edge_required
 def api_me():
+    # POST: a state-changing call. fsec lets it through signed in by an
+    # auth token; signed in by Flask's session it needs fsec's CSRF token,
+    # which this app does not hand out (README: "Writes")
     u = g.edge_user
     return jsonify(id=u.id, email=u.email, roles=sorted(r.name for r in u.roles))
 
