@@ -321,6 +321,19 @@ http {
           inline = users.reader.src ~= nil })
       }
     }
+    location = /herd {
+      content_by_lua_block {
+        HERD = HERD or require("fsec.flaskusers").new(nil, URI, { ttl = 60 })
+        HERD:flush()
+        local before, threads, found = HERD.posted, {}, 0
+        for i = 1, 20 do threads[i] = ngx.thread.spawn(function() return HERD:find{ id = "1" } end) end
+        for i = 1, 20 do
+          local ok, u = ngx.thread.wait(threads[i])
+          if ok and u and u.email == "alice@example.com" then found = found + 1 end
+        end
+        ngx.say(require("cjson").encode{ found = found, posted = HERD.posted - before })
+      }
+    }
   }
 }
 ]]
@@ -374,6 +387,14 @@ http {
     assert.is_true(find("id=3").active)
     assert(postgres.psql(pg, [[UPDATE "user" SET active = false WHERE id = 3]]))
     assert.is_false(find("id=3").active)
+  end)
+
+  it("shares one thread job among the lookups of one user at the same time", function()
+    local r = example.request({ dir = dir, base = base }, { path = "/herd" })
+    assert.equals(200, r.status, r.body)
+    local got = require("cjson").decode(r.body)
+    assert.equals(20, got.found)
+    assert.equals(1, got.posted)
   end)
 
   it("denies when the pool is missing: no user, an error, nothing read inline", function()

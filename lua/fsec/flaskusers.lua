@@ -266,17 +266,38 @@ local function in_request()
   return phase == "access" or phase == "content" or phase == "rewrite"
 end
 
--- The row of the lookup: from the worker's own reader, or through the
--- thread pool (PostgreSQL under nginx).
-function Users:_read(field, value)
-  if self.kind == "postgres" and in_request() then
-    local jobs = require "fsec.openresty.jobs"
-    local ok, status, res = jobs.run(self.pool, self.jobs, nil, "fsec.flaskusers", "thread_lookup",
+-- One lookup in the thread pool: "ok", row or false; or "fail", why.
+local function in_thread(self, field, value)
+  local jobs = require "fsec.openresty.jobs"
+  self.posted = self.posted + 1
+  local pok, ok, status, res = pcall(jobs.run, self.pool, self.jobs, nil, "fsec.flaskusers", "thread_lookup",
                                      self.target, field, value)
-    if not ok then return "fail", "thread pool: " .. tostring(status) end
-    return status, res
+  if not pok then return "fail", tostring(ok) end
+  if not ok then return "fail", "thread pool: " .. tostring(status) end
+  return status, res
+end
+
+-- The row of the lookup: from the worker's own reader, or through the
+-- thread pool (PostgreSQL under nginx). Requests that miss the cache for
+-- the same key at the same time (a popular user as its answer expires)
+-- share one job: the others wait for its answer instead of each posting
+-- one, which would fill the pool's queue and deny them.
+function Users:_read(field, value, key)
+  if not (self.kind == "postgres" and in_request()) then return self.reader:lookup(field, value) end
+  local flight = self.flights[key]
+  if flight then
+    flight.waiters = flight.waiters + 1
+    local got = flight.sema:wait(require("fsec.openresty.jobs").wait_seconds())
+    if not got then return "fail", "the shared lookup did not answer in time" end
+    return flight.status, flight.row
   end
-  return self.reader:lookup(field, value)
+  flight = { waiters = 0, sema = require("ngx.semaphore").new(0) }
+  self.flights[key] = flight
+  local status, row = in_thread(self, field, value)
+  self.flights[key] = nil
+  flight.status, flight.row = status, row
+  if flight.waiters > 0 then flight.sema:post(flight.waiters) end
+  return status, row
 end
 
 --- The user whose `field` (fs_uniquifier, fs_token_uniquifier or id) is
@@ -296,12 +317,12 @@ function Users:find(query)
   if hit and now - hit.at < self.ttl then
     return hit.user and copy_user(hit.user) or nil
   end
-  local status, row = self:_read(field, value)
+  local status, row = self:_read(field, value, key)
   if status ~= "ok" then
     self.log("flask_users: " .. tostring(row))
     return nil, "EUNAVAILABLE: the Flask-Security database cannot be read"
   end
-  if not hit then
+  if not self.cache[key] then -- (requests that shared one job: counted once)
     if self.count >= self.size then self.cache, self.count = {}, 0 end
     self.count = self.count + 1
   end
@@ -354,6 +375,8 @@ function _M.new(sec, uri, opts)
     ttl = opts.ttl or _M.TTL, size = opts.size or _M.SIZE, clock = opts.clock or default_clock,
     pool = opts.pool or ropts.db_thread_pool or "fsec_db", jobs = opts.jobs or ropts.db_jobs or 4,
     cache = {}, count = 0, log = opts.log or log,
+    flights = {}, -- key -> the thread job in flight for it (PostgreSQL under nginx)
+    posted = 0,   -- thread jobs posted, for the tests
   }, Users)
   if opts.check then
     open(self.reader)
