@@ -14,9 +14,10 @@
 #include "lhelp.h"
 #include "litsd.h"
 
-/* A decoded payload is never longer than this: a cookie is at most 4 KB,
- * and an inflated one of Flask's stays well under it. */
-#define JSON_CAP 65536
+/* The longest payload read (inflated): Flask keeps a session cookie
+ * under 4 KB, which inflates to a few times that. On the stack: the
+ * check runs on every request that carries a Flask credential. */
+#define JSON_CAP 32768
 
 static int check_kdf(lua_State *L, int i) {
   static const char *const names[] = {"django-concat", "hmac", NULL};
@@ -48,7 +49,7 @@ static int litsd_verify(lua_State *L) {
   int kdf = check_kdf(L, 3), status;
   const char *tok = lfsec_checkstring(L, 4, &tlen);
   int64_t max_age = lfsec_optint(L, 5, -1), now = lfsec_optint(L, 6, -1), ts;
-  unsigned char *json = lua_newuserdata(L, JSON_CAP);
+  unsigned char json[JSON_CAP];
   if (fsec_itsd_verify(keys, n, salt, slen, (fsec_itsd_kdf)kdf, tok, tlen,
                        max_age, now, &status, json, JSON_CAP, &jlen, &ts,
                        &k) != FSEC_OK)

@@ -137,6 +137,21 @@ describe("Flask credentials: request authentication #quick", function()
     assert.is_false((a.sec:check(cookie_req("remember_token", V.F), { auth = { "session" }, within = 60 })))
   end)
 
+  it("deletes the Flask cookies at a logout, under their own names", function()
+    local a = app{ flask_session_cookie_name = "fsess", flask_remember_cookie_name = "frem" }
+    local res = require("fsec.http").new_response()
+    assert.is_true(a.sec:logout_user(helpers.request{ cookies = { fsess = V.D, frem = V.F } }, res))
+    assert.matches("^fsess=;.*Max%-Age=0", helpers.set_cookie(res, "fsess"))
+    assert.matches("^frem=;.*Max%-Age=0", helpers.set_cookie(res, "frem"))
+    -- same names as fsec's: one deletion each
+    a = app()
+    res = require("fsec.http").new_response()
+    assert.is_true(a.sec:logout_user(helpers.request{ cookies = { session = V.D, remember_token = V.F } }, res))
+    local n = 0
+    for _, line in ipairs(res.cookies) do if line:find("^session=") then n = n + 1 end end
+    assert.equals(1, n)
+  end)
+
   it("follows auth_mechanisms: a Flask token is a token, a Flask cookie a session", function()
     local sec = app{ auth_mechanisms = { "session" } }.sec
     assert.is_nil(who(sec, token_req(V.A)))
@@ -144,6 +159,13 @@ describe("Flask credentials: request authentication #quick", function()
     sec = app{ auth_mechanisms = { "token" } }.sec
     assert.is_nil(who(sec, cookie_req("session", V.D)))
     assert.is_nil(who(sec, cookie_req("remember_token", V.F)))
+  end)
+
+  it("keeps the Flask app's keys out of sec.config", function()
+    local sec = app{ flask_secret_key_fallbacks = { "an-older-key" } }.sec
+    assert.is_nil(sec.config.flask_secret_key)
+    assert.is_nil(sec.config.flask_secret_key_fallbacks)
+    for _, v in pairs(sec.config) do assert.not_equals(K, v) end
   end)
 
   it("accepts nothing of Flask's without flask_secret_key", function()
@@ -261,6 +283,12 @@ describe("Flask credentials refused #quick", function()
     assert.is_true(#bomb < 2000)
     assert.equals("invalid", (core.itsd_verify({ K }, "remember-salt", "django-concat", bomb)))
     assert.is_nil(who(sec, token_req(bomb)))
+    -- the cap is 32 KiB of JSON: under it a payload is read, over it not
+    local function verify(n)
+      return (core.itsd_verify({ K }, "remember-salt", "django-concat", sign('["' .. ("a"):rep(n) .. '"]')))
+    end
+    assert.equals("valid", verify(32768 - 4))
+    assert.equals("invalid", verify(32768 - 3))
     for _, t in ipairs{ "W@JiJ1MSJd.ZVPxAA.FMXXPm1Fly0AlaJVSL0fHA9zMco", "WyJ1MSJd=.ZVPxAA.FMXXPm1Fly0AlaJVSL0fHA9zMco",
                         "..", ".", "a.b.c", V.A .. "=", V.A .. ".", "." .. V.A, ("A"):rep(100000) .. "." .. V.A,
                         V.A:gsub("%.", "..") } do
@@ -272,18 +300,50 @@ describe("Flask credentials refused #quick", function()
   end)
 end)
 
+-- A stand-in for fsec.flaskusers (examples/flask-edge's module) whose
+-- find answers find(query); undone by finally. Returns its state: made,
+-- the objects new() made.
+local function stand_in(find)
+  local state = { made = 0 }
+  local name = "fsec.flaskusers"
+  local saved_pre, saved = package.preload[name], package.loaded[name]
+  finally(function() package.preload[name], package.loaded[name] = saved_pre, saved end)
+  package.loaded[name] = nil
+  package.preload[name] = function()
+    return { new = function()
+      state.made = state.made + 1
+      return { find = function(_, q) return find(q) end }
+    end }
+  end
+  return state
+end
+
 describe("Flask credentials with flask_user_id = 'id' (Flask-Security 3.0) #quick", function()
-  it("map _user_id to the id, and refuse what is not one", function()
+  it("map _user_id to the id of the Flask app's users, and refuse what is not one", function()
+    local seen = {}
+    stand_in(function(q)
+      seen[#seen + 1] = q
+      if q.id == 7 then return { id = 7, email = "seven@example.com", fs_uniquifier = "s7", active = true } end
+    end)
+    local a = app{ flask_user_id = "id", flask_users = "sqlite:///flask.db" }
+    local sess = sign('{"_user_id":"7","_fresh":true}', { salt = "cookie-session", kdf = "hmac" })
+    assert.same({ "seven@example.com", "session" }, { who(a.sec, cookie_req("session", sess)) })
+    assert.equals("seven@example.com", who(a.sec, cookie_req("remember_token", core.remember_sign(K, "7"))))
+    assert.same({ { id = 7 }, { id = 7 } }, seen)
+    -- the uniquifier is no id now; neither is a padded or signed number
+    assert.is_nil(who(a.sec, cookie_req("session", V.D)))
+    for _, bad in ipairs{ "07", "+7", "7.0", " 7", "-1", "0", "7e0", "1234567890123456" } do
+      assert.is_nil(who(a.sec, cookie_req("remember_token", core.remember_sign(K, bad))), bad)
+    end
+    assert.equals(2, #seen)
+  end)
+
+  it("refuse id-named cookies in fsec's store, whose ids are its own", function()
     local a = app{ flask_user_id = "id" }
     local id = tostring(a.user.id)
     local sess = sign('{"_user_id":"' .. id .. '","_fresh":true}', { salt = "cookie-session", kdf = "hmac" })
-    assert.same({ "u1@example.com", "session" }, { who(a.sec, cookie_req("session", sess)) })
-    assert.equals("u1@example.com", who(a.sec, cookie_req("remember_token", core.remember_sign(K, id))))
-    -- the uniquifier is no id now; neither is a padded or signed number
-    assert.is_nil(who(a.sec, cookie_req("session", V.D)))
-    for _, bad in ipairs{ "0" .. id, "+" .. id, id .. ".0", " " .. id, "-1", "0", "1e0" } do
-      assert.is_nil(who(a.sec, cookie_req("remember_token", core.remember_sign(K, bad))), bad)
-    end
+    assert.is_nil(who(a.sec, cookie_req("session", sess)))
+    assert.is_nil(who(a.sec, cookie_req("remember_token", core.remember_sign(K, id))))
   end)
 end)
 
@@ -316,6 +376,24 @@ describe("Flask credentials are revoked as fsec's own #quick", function()
   end)
 end)
 
+describe("Flask credentials are revoked by /reset #quick", function()
+  it("ends the Flask token, session and remember cookie with the password", function()
+    local a = helpers.app{ clock = true, mail = true, endpoints = true, log = "quiet",
+      extra = { flask_secret_key = K, external_url = "http://localhost" },
+      users = { { email = "u1@example.com", password = "password-one-1", fs_uniquifier = "u1" } } }
+    a.clock.now = TS + 10
+    assert.equals("u1@example.com", who(a.sec, cookie_req("session", V.D)))
+    local c = helpers.api(a.sec)
+    assert.equals(200, (c:call("POST", "/reset", { email = "u1@example.com" })).status)
+    local link = helpers.path_of(a.mails()[1].link)
+    local new = { password = "password-new-5", password_confirm = "password-new-5" }
+    assert.equals(200, (c:call("POST", link, new)).status)
+    assert.is_nil(who(a.sec, token_req(V.A)))
+    assert.is_nil(who(a.sec, cookie_req("session", V.D)))
+    assert.is_nil(who(a.sec, cookie_req("remember_token", V.F)))
+  end)
+end)
+
 describe("sec:flask_auth_token #quick", function()
   it("mints Too's [uniquifier] token with flask_secret_key, which fsec and Flask-Security read", function()
     local a = app()
@@ -326,5 +404,44 @@ describe("sec:flask_auth_token #quick", function()
     assert.equals("uq@example.com", who(a.sec, token_req(tok)))
     assert.is_nil(helpers.app{}.sec:flask_auth_token(a.user))
     assert.has_error(function() a.sec:flask_auth_token("x") end)
+  end)
+end)
+
+describe("the users of Flask credentials through flask_users #quick", function()
+  local NAME = "fsec.flaskusers"
+
+  it("is a configuration error where fsec.flaskusers is not installed, or without flask_secret_key", function()
+    if not package.searchpath(NAME, package.path) then
+      local ok, err = pcall(helpers.new, { flask_secret_key = K, flask_users = "sqlite:///flask.db" })
+      assert.is_false(ok)
+      assert.matches(NAME, tostring(err), 1, true)
+    end
+    local saved = package.preload[NAME]
+    finally(function() package.preload[NAME] = saved end)
+    package.preload[NAME] = function() return { new = function() return { find = function() end } end } end
+    local ok, err = pcall(helpers.new, { flask_users = "sqlite:///flask.db" })
+    assert.is_false(ok)
+    assert.matches("flask_secret_key", tostring(err))
+  end)
+
+  it("sends every lookup to fsec.flaskusers' find, never to fsec's store", function()
+    -- the seam alone (the module is examples/flask-edge's): a stand-in
+    -- that records the queries
+    local seen = {}
+    local state = stand_in(function(q)
+      seen[#seen + 1] = q
+      if q.fs_uniquifier == "u1" or q.fs_token_uniquifier == UQ then
+        return { id = 7, email = "edge@example.com", fs_uniquifier = "u1", active = true, roles = {} }
+      end
+    end)
+    local a = app{ flask_users = "sqlite:///flask.db" }
+    assert.equals("edge@example.com", who(a.sec, cookie_req("session", V.D)))
+    assert.equals("edge@example.com", who(a.sec, token_req(V.B)))
+    assert.equals("edge@example.com", who(a.sec, cookie_req("remember_token", V.F)))
+    assert.same({ { fs_uniquifier = "u1" }, { fs_token_uniquifier = UQ }, { fs_uniquifier = "u1" } }, seen)
+    assert.equals(1, state.made) -- one object, made at the first lookup
+    -- a token naming no token uniquifier: then the fs_uniquifier, there too
+    assert.equals("edge@example.com", who(a.sec, token_req(V.A)))
+    assert.same({ { fs_token_uniquifier = "u1" }, { fs_uniquifier = "u1" } }, { seen[4], seen[5] })
   end)
 end)

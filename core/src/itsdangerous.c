@@ -108,7 +108,7 @@ static int inflate_capped(const unsigned char *in, size_t n, unsigned char *out,
   z.next_in = (unsigned char *)(uintptr_t)in; /* zlib's API is not const */
   z.avail_in = (uInt)n;
   z.next_out = out;
-  z.avail_out = (uInt)cap;
+  z.avail_out = cap > UINT32_MAX ? UINT32_MAX : (uInt)cap; /* uInt: 32 bits */
   rc = inflate(&z, Z_FINISH);
   *len = z.total_out;
   inflateEnd(&z);

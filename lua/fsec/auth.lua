@@ -265,7 +265,7 @@ local function authenticate_token(sec, req)
   if not tok then return nil end
   -- itsdangerous always has a '.', fsec's base64url never does
   if tok:find(".", 1, true) then
-    local user, data = flask.token_user(sec, tok, check_store)
+    local user, data = flask.token_user(sec, tok, check_store, sec._cache)
     return user, "token", data
   end
   if not sec.datastore then return nil end
@@ -658,6 +658,7 @@ function Security:logout_user(req, res)
   -- a sign-in left half done (the second factor not given) ends too
   local tf = cookie_name(self, req, self._cfg.two_factor_state_cookie_name)
   if http.request_cookie(req, tf) then res:delete_cookie(tf, cookie_opts(self, req)) end
+  flask.logout(self, req, res)
   forget_results(req)
   return true
 end

@@ -13,9 +13,11 @@
 local core = require "fsec.core"
 local cjson = require("cjson.safe").new()
 local http = require "fsec.http"
+local userlib = require "fsec.user"
 
 local type = type
 local pairs = pairs
+local ipairs = ipairs
 local tostring = tostring
 local floor = math.floor
 
@@ -32,7 +34,9 @@ cjson.decode_max_depth(32)
 --- The user a Flask credential names: one query ({ fs_uniquifier = },
 -- { fs_token_uniquifier = } or { id = }) to the Flask app's own database
 -- when flask_users is set (fsec.flaskusers, examples/flask-edge), else to
--- fsec's store. Returns what the datastore's find_user returns: a user,
+-- fsec's store (fsec.flaskusers may answer plain tables shaped like
+-- fsec's users: they become User objects). Returns what the datastore's
+-- find_user returns: a user,
 -- nil (none), or nil, err, code (the caller fails closed on it).
 function _M.find_user(sec, query)
   local uri = sec._cfg.flask_users
@@ -42,7 +46,10 @@ function _M.find_user(sec, query)
       users = require("fsec.flaskusers").new(sec, uri)
       sec._flask_users = users
     end
-    return users:find(query)
+    local user, err, code = users:find(query)
+    -- a plain table shaped like fsec's user gets the User methods
+    if type(user) == "table" and not userlib.is_user(user) then user = userlib.user(user) end
+    return user, err, code
   end
   local ds = sec.datastore
   if not ds then return nil end
@@ -138,11 +145,17 @@ local function by_uniquifier(sec, uq, check_store)
 end
 
 -- Flask-Login's _user_id (a string): fs_uniquifier, or 3.0's id.
-local function by_user_id(sec, uid, check_store)
+-- A Flask id names a user of the Flask app's database (flask_users):
+-- fsec's store numbers users its own way (an import too), so there the
+-- id alone could name someone else. Only 3.0's token, whose password hash
+-- pins the one user, may look an id up in fsec's store (any_store).
+local function by_user_id(sec, uid, check_store, any_store)
   if type(uid) == "number" and uid == floor(uid) then uid = tostring(floor(uid)) end
   uid = short_string(uid)
   if not uid then return nil end
-  if sec._cfg.flask_user_id == "id" then
+  local cfg = sec._cfg
+  if cfg.flask_user_id == "id" then
+    if not (cfg.flask_users or any_store) then return nil end
     if #uid > 15 or not uid:find("^[1-9]%d*$") then return nil end
     return usable(check_store(_M.find_user(sec, { id = tonumber(uid) })))
   end
@@ -153,21 +166,29 @@ end
 -- 3.0's token [str(id), hash_data(password)]: the id's user, whose
 -- stored password hash the second element is a passlib hash of. A new
 -- password (or fsec's upgrade of the hash at a login) ends the token.
-local function by_id_and_hash(sec, data, check_store)
-  local user = by_user_id(sec, data[1], check_store)
-  if not user or type(user.password) ~= "string" or type(data[2]) ~= "string"
-     or #data[2] > 512 then
-    return nil
-  end
-  return sec._engine:verify_data(user.password, data[2]) == true and user or nil
+-- That hash (sha256_crypt, 535,000 rounds) would run on every request:
+-- with a cache (set_cache's token store, which auth.lua hands in), a
+-- match is remembered under the pair of hashes, so a new stored hash
+-- misses it.
+local HASH_DATA_TTL = 3600
+local function by_id_and_hash(sec, data, check_store, cache)
+  local user = by_user_id(sec, data[1], check_store, true)
+  local h, stored = data[2], user and user.password
+  if type(stored) ~= "string" or type(h) ~= "string" or #h > 512 then return nil end
+  local key = cache and ("fsec.flask.hash_data\0" .. h .. "\0" .. stored)
+  if cache and cache:get(key) == true then return user end
+  if sec._engine:verify_data(stored, h) ~= true then return nil end
+  if cache then cache:set(key, true, HASH_DATA_TTL) end
+  return user
 end
 
 
 --- The user of a Flask-Security auth token (a text holding a '.'), and
 -- the token's data, or nil. Forms: Too's [uniquifier], Too 3.x's
 -- [id, hash, uniquifier], 3.0's [id, hash] (with flask_user_id = "id"),
--- and Too >= 5.4's { ver, uid, fs_paa, exp }.
-function _M.token_user(sec, tok, check_store)
+-- and Too >= 5.4's { ver, uid, fs_paa, exp }. cache: set_cache's token
+-- store, or nil.
+function _M.token_user(sec, tok, check_store, cache)
   local keys = sec._flask_keys
   if not keys or #tok > TOKEN_MAX then return nil end
   local cfg = sec._cfg
@@ -187,7 +208,7 @@ function _M.token_user(sec, tok, check_store)
     local uq = short_string(data[#data == 1 and 1 or 3])
     user = uq and by_uniquifier(sec, uq, check_store)
   elseif #data == 2 and cfg.flask_user_id == "id" then
-    user = by_id_and_hash(sec, data, check_store)
+    user = by_id_and_hash(sec, data, check_store, cache)
   end
   if not user then return nil end
   return user, { flask = true, a = tonumber(data.fs_paa) or 0 }
@@ -230,6 +251,23 @@ function _M.session_user(sec, req, check_store)
   local user, data = session_cookie(sec, req, check_store)
   if user then return user, data end
   return remember_cookie(sec, req, check_store)
+end
+
+
+--- At a logout, delete the Flask app's session and remember cookies the
+-- request carries, under their own names (fsec's may differ, or carry
+-- __Host-): left behind, they would sign the browser in again. They stay
+-- valid elsewhere until revoked (docs/migration.md), as in Flask.
+function _M.logout(sec, req, res)
+  if not sec._flask_keys then return end
+  local cfg = sec._cfg
+  for _, name in ipairs{ cfg.flask_session_cookie_name, cfg.flask_remember_cookie_name } do
+    local set = false -- fsec's own of that name, already deleted
+    for _, line in ipairs(res.cookies or {}) do
+      if line:sub(1, #name + 1) == name .. "=" then set = true end
+    end
+    if not set and http.request_cookie(req, name, COOKIE_MAX) then res:delete_cookie(name, { path = "/" }) end
+  end
 end
 
 
