@@ -258,7 +258,9 @@ local function flask_users(v)
     return nil, "needs the module fsec.flaskusers, which is not installed"
   end
   -- a SQLite path or sqlite:/// URI, or a postgresql:// URI without password
-  return require("fsec.flaskusers").check_uri(v)
+  local kind, err = require("fsec.dburi").flask_source(v)
+  if not kind then return nil, err end
+  return true
 end
 
 

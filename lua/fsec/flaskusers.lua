@@ -64,28 +64,6 @@ local OPTIONAL = { "username", "fs_uniquifier", "fs_token_uniquifier" }
 local FIELDS = { fs_uniquifier = true, fs_token_uniquifier = true, id = true }
 
 
--- What a database reference is: "sqlite", path; or "postgres", uri.
-local function kind_of(uri)
-  if type(uri) ~= "string" or uri == "" then return nil, "a path or a URI expected" end
-  if uri:find("\0", 1, true) then return nil, "contains a NUL byte" end
-  if dburi.is_uri(uri) then return "postgres", uri end
-  local path = uri:match("^sqlite:///(.+)$")
-  if path then return "sqlite", path end
-  if uri:find("^%a[%w+.-]*://") then return nil, "only a SQLite path or sqlite:/// URI, or a postgresql:// URI" end
-  return "sqlite", uri
-end
-
---- Is `v` a usable flask_users value? true, or nil and why (config.lua).
-function _M.check_uri(v)
-  local kind, err = kind_of(v)
-  if not kind then return nil, err end
-  if kind == "postgres" and dburi.has_password(v) then
-    return nil, "a password in the URI is refused: give it in a password file (?passfile=FILE or PGPASSFILE)"
-  end
-  return true
-end
-
-
 local function literal(s) return "'" .. s:gsub("'", "''") .. "'" end
 local function ident(s) return '"' .. s:gsub('"', '""') .. '"' end
 
@@ -356,9 +334,8 @@ end
 -- now and raises on a missing table or column.
 function _M.new(sec, uri, opts)
   opts = opts or {}
-  local kind, target = kind_of(uri)
+  local kind, target = dburi.flask_source(uri) -- config.lua checked it too
   if not kind then error("flask_users: " .. target, 2) end
-  if kind == "postgres" then dburi.check(target, "flask_users") end
   local ropts = {}
   local openresty = package.loaded["fsec.openresty"] -- under nginx: init's options
   if type(openresty) == "table" and openresty._options then
