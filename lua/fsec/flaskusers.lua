@@ -110,11 +110,11 @@ local function check_layout(self)
   for _, tbl in ipairs(TABLES) do
     local cols = self.src:columns(tbl)
     if next(cols) == nil then
-      error(("flask_users %s: no table %s (is it the Flask-Security database?)"):format(self.name, tbl), 0)
+      error(("%s: no table %s (is it the Flask-Security database?)"):format(self.name, tbl), 0)
     end
     for _, c in ipairs(REQUIRED[tbl]) do
       if not cols[c] then
-        error(("flask_users %s: table %s has no column %s"):format(self.name, tbl, c), 0)
+        error(("%s: table %s has no column %s"):format(self.name, tbl, c), 0)
       end
     end
   end
@@ -134,26 +134,30 @@ local function check_layout(self)
                                           qualified(self, "roles_users")
 end
 
-local function open(self)
-  if self.kind == "sqlite" then
-    self.src = require("fsec.import.sqlite").open(self.target, TABLES)
-  else
-    local src = require("fsec.import.postgres").open(self.target, TABLES)
-    self.src = src
-    -- the importer's snapshot ends: each lookup has one of its own, so a
-    -- change the application commits is seen by the next lookup. The
-    -- session stays read-only (default_transaction_read_only) and pinned
-    -- to pg_catalog (the tables are named with their schema).
-    for _, sql in ipairs{ "ROLLBACK", "SET search_path = pg_catalog, pg_temp" } do
-      require("fsec.import.luasql").query(src, sql)
-    end
-  end
-  check_layout(self)
-end
-
 local function close(self)
   if self.src then pcall(self.src.close, self.src) end
   self.src = nil
+end
+
+local function open(self)
+  local pg = self.kind == "postgres"
+  self.src = require(pg and "fsec.import.postgres" or "fsec.import.sqlite").open(self.target, TABLES)
+  local ok, err = pcall(function()
+    if pg then
+      -- the importer's snapshot ends: each lookup has one of its own, so
+      -- a change the application commits is seen by the next lookup. The
+      -- session stays read-only (default_transaction_read_only) and pinned
+      -- to pg_catalog (the tables are named with their schema).
+      for _, sql in ipairs{ "ROLLBACK", "SET search_path = pg_catalog, pg_temp" } do
+        require("fsec.import.luasql").query(self.src, sql)
+      end
+    end
+    check_layout(self)
+  end)
+  if not ok then
+    close(self) -- not a Flask-Security database, or gone: nothing stays open
+    error(err, 0)
+  end
 end
 
 local function rows(self, sql)
@@ -356,7 +360,8 @@ function _M.new(sec, uri, opts)
     posted = 0,   -- thread jobs posted, for the tests
   }, Users)
   if opts.check then
-    open(self.reader)
+    local ok, err = pcall(open, self.reader)
+    if not ok then error("flask_users: " .. tostring(err), 2) end
   end
   return self
 end
