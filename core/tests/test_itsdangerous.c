@@ -228,7 +228,7 @@ static void compressed_token(const unsigned char *data, size_t n,
   uLongf zlen = sizeof z - 16;
   size_t len;
   ASSERT_EQ(compress2(z, &zlen, data, n, 9), Z_OK);
-  memcpy(z + zlen, extra, extra_len);
+  if (extra_len) memcpy(z + zlen, extra, extra_len);
   tok[0] = '.';
   sodium_bin2base64(tok + 1, cap - 1, z, zlen + extra_len, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
   len = strlen(tok);
