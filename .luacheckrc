@@ -25,6 +25,7 @@ stds.ngx_extra = { read_globals = { ngx = { fields = { run_worker_thread = {} } 
 files["lua/fsec/openresty.lua"] = { std = "+ngx_lua+ngx_extra" }
 files["lua/fsec/openresty/**/*.lua"] = { std = "+ngx_lua+ngx_extra" }
 files["examples/openresty/**/*.lua"] = { std = "+ngx_lua" }
+files["examples/flask-edge/**/*.lua"] = { std = "+ngx_lua" }
 -- fsec.lua runs everywhere: it only reads ngx, where nginx provides it, to
 -- log through nginx's error log.
 files["lua/fsec.lua"] = { read_globals = { "ngx" } }

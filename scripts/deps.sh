@@ -27,7 +27,9 @@ BUILD="cmake gcc make pkg-config libsodium-dev libutf8proc-dev libidn2-dev libcr
 # independently of fsec's own TOTP code; zbar-tools' zbarimg reads the
 # setup page's QR code back from the browser's screenshot (spec/38).
 # python3-bleach: the peer's USERNAME_ENABLE needs it (spec/33's compare).
-TEST="lua-busted python3-flask-security python3-flask-sqlalchemy
+# gunicorn serves the Flask-Security app of examples/flask-edge behind
+# nginx + fsec (scripts/run-flask-edge.sh, spec/45-flask_edge_spec.lua).
+TEST="lua-busted python3-flask-security python3-flask-sqlalchemy gunicorn
   python3-sqlalchemy python3-passlib python3-argon2 python3-bcrypt sqlite3
   clang libclang-rt-14-dev valgrind lua-ldoc lua-markdown luarocks
   man-db clang-format lua-check postgresql python3-psycopg2

@@ -26,9 +26,10 @@ local function count(tests, pred)
 end
 
 -- Specs that start nginx, a browser, the peer, PostgreSQL or the `fsec` command
--- (spec/38: nginx and Chromium; spec/26, spec/39: the peer).
-local SLOW = { "^spec/04%-", "^spec/2[2-6]%-", "^spec/33%-", "^spec/3[89]%-", "^spec/40%-", "^spec/5%d%-",
-               "^spec/7%d%-", "^spec/80%-node18", "^spec/82%-", "^spec/90%-" }
+-- (spec/38: nginx and Chromium; spec/26, spec/39: the peer; spec/45:
+-- nginx, gunicorn and the peer).
+local SLOW = { "^spec/04%-", "^spec/2[2-6]%-", "^spec/33%-", "^spec/3[89]%-", "^spec/40%-", "^spec/45%-",
+               "^spec/5%d%-", "^spec/7%d%-", "^spec/80%-node18", "^spec/82%-", "^spec/90%-" }
 local function slow(t)
   for _, p in ipairs(SLOW) do if t.file:find(p) then return true end end
   return false

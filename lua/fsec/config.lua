@@ -302,6 +302,9 @@ local function flask_users(v)
   if search and not search("fsec.flaskusers", package.path) and not package.preload["fsec.flaskusers"] then
     return nil, "needs the module fsec.flaskusers, which is not installed"
   end
+  -- a SQLite path or sqlite:/// URI, or a postgresql:// URI without password
+  local kind, err = require("fsec.dburi").flask_source(v)
+  if not kind then return nil, err end
   return true
 end
 

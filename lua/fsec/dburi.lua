@@ -64,4 +64,25 @@ function _M.with_default(uri, key, value)
 end
 
 
+--- Where a Flask-Security app's database is (the `flask_users` key,
+-- fsec.flaskusers): "sqlite", path for a path or SQLAlchemy's
+-- `sqlite:///path` (relative) / `sqlite:////path` (absolute);
+-- "postgres", uri for a PostgreSQL URI; or nil and why (another scheme,
+-- an empty string, a NUL byte, a password in the URI).
+function _M.flask_source(v)
+  if type(v) ~= "string" or v == "" then return nil, "a path or a URI expected" end
+  if v:find("\0", 1, true) then return nil, "contains a NUL byte" end
+  if _M.is_uri(v) then
+    if has_password(v) then
+      return nil, "a password in the URI is refused: give it in a password file (?passfile=FILE or PGPASSFILE)"
+    end
+    return "postgres", v
+  end
+  local path = v:match("^sqlite:///(.+)$")
+  if path then return "sqlite", path end
+  if v:find("^%a[%w+.-]*://") then return nil, "only a SQLite path or sqlite:/// URI, or a postgresql:// URI" end
+  return "sqlite", v
+end
+
+
 return _M
