@@ -31,6 +31,7 @@ local TOKEN_EXPIRED = core.TOKEN_EXPIRED
 
 -- A private cjson instance, so fsec's settings never change the
 -- application's (and theirs never change ours).
+local jsonexact = require "fsec.jsonexact"
 local json = cjson.new()
 json.encode_sparse_array(false)
 json.encode_invalid_numbers(false)
@@ -297,32 +298,7 @@ function Security:needs_update(hash)
 end
 
 
--- cjson writes numbers with 14 significant digits: is every number in v
--- (depth already bounded by the encoder) written exactly? A token must
--- never carry another id than it was given.
-local function exact_numbers(v)
-  local t = type(v)
-  if t == "number" then return tonumber(("%.14g"):format(v)) == v end
-  if t ~= "table" then return true end
-  for k, x in pairs(v) do
-    if not exact_numbers(k) or not exact_numbers(x) then return false end
-  end
-  return true
-end
-
--- Does JSON give back b for a: the same keys (a number key stays a
--- number), the same values? cjson writes a sparse array with nulls and a
--- mixed table's number keys as strings: such data comes back changed.
-local function same(a, b)
-  if type(a) ~= "table" or type(b) ~= "table" then return a == b end
-  for k, x in pairs(a) do
-    if not same(x, b[k]) then return false end
-  end
-  for k in pairs(b) do
-    if a[k] == nil then return false end
-  end
-  return true
-end
+local exact_numbers, same = jsonexact.exact_numbers, jsonexact.same
 
 --- Mint a signed token carrying `data` (any JSON-encodable value whose
 -- numbers have at most 14 significant digits: ids beyond go as strings).

@@ -197,7 +197,7 @@ describe("Too's CSRF cookie and header", function()
   local COOKIE = { csrf_cookie_name = "XSRF-TOKEN" }
 
   it("accepts the token in X-XSRF-Token (csrf_header) with the cookie on, and in X-CSRF-Token", function()
-    local function login(cfg, h)
+    local function sign_in(cfg, h)
       local a = app(cfg)
       local c = helpers.api(a.sec)
       local tok = c.csrf
@@ -205,12 +205,12 @@ describe("Too's CSRF cookie and header", function()
       return (c:call("POST", "/login", { email = "matt@example.com", password = "password-1" }, nil, { [h] = tok }))
     end
     for _, h in ipairs{ "x-xsrf-token", "x-csrf-token", "x-csrftoken" } do
-      assert.equals(200, login(COOKIE, h).status, h)
+      assert.equals(200, sign_in(COOKIE, h).status, h)
     end
     -- as Too 5.1.2: CSRF_HEADER is one of Flask-WTF's headers only with CSRF_COOKIE_NAME
-    assert.equals(400, login(nil, "x-xsrf-token").status)
-    assert.equals(200, login(nil, "x-csrf-token").status)
-    assert.equals(200, login({ csrf_cookie_name = "XSRF-TOKEN", csrf_header = "X-My-Token" }, "x-my-token").status)
+    assert.equals(400, sign_in(nil, "x-xsrf-token").status)
+    assert.equals(200, sign_in(nil, "x-csrf-token").status)
+    assert.equals(200, sign_in({ csrf_cookie_name = "XSRF-TOKEN", csrf_header = "X-My-Token" }, "x-my-token").status)
   end)
 
   it("sets a readable cookie at sign-in whose value passes as the header, and clears it at sign-out", function()

@@ -324,7 +324,8 @@ _M.ROWS = {
   salt("RESET_SALT", "reset-salt", true),
   salt("LOGIN_SALT", "login-salt", true),
   salt("CHANGE_SALT", "change-salt", true),
-  { "REMEMBER_SALT", v3 = true, key = "remember_salt", note = "the salt of the Flask app's auth tokens fsec verifies (flask_secret_key)" },
+  { "REMEMBER_SALT", v3 = true, key = "remember_salt",
+    note = "the salt of the Flask app's auth tokens fsec verifies (flask_secret_key)" },
   { "DEFAULT_REMEMBER_ME", v3 = true, key = "default_remember_me" },
   { "DEFAULT_HTTP_AUTH_REALM", v3 = true, key = "default_http_auth_realm" },
   salt("US_SETUP_SALT", "us-setup-salt"),
@@ -362,7 +363,8 @@ _M.ROWS = {
   { "FRESHNESS", key = "freshness", convert = duration, note = "seconds (a timedelta in Too); -1: never asked" },
   { "FRESHNESS_GRACE_PERIOD", key = "freshness_grace_period", convert = duration, note = "seconds" },
   { "FRESHNESS_ALLOW_AUTH_TOKEN", same = { true },
-    refuse = "fsec's endpoints that want a fresh sign-in (/change, /tf-setup, ...) take an auth token minted within freshness, as Too does with True" },
+    refuse = "fsec's endpoints that want a fresh sign-in (/change, /tf-setup, ...) take an auth token "
+      .. "minted within freshness, as Too does with True" },
 
   -- CSRF
   { "CSRF_PROTECT_MECHANISMS", key = "csrf_protect_mechanisms", note = "fsec's default leaves out token" },
@@ -432,16 +434,7 @@ end
 _M.BY_NAME = BY_NAME
 
 
-local function same_value(a, b)
-  if type(a) ~= "table" or type(b) ~= "table" then return a == b end
-  for k, v in pairs(a) do
-    if not same_value(v, b[k]) then return false end
-  end
-  for k in pairs(b) do
-    if a[k] == nil then return false end
-  end
-  return true
-end
+local same_value = require("fsec.jsonexact").same
 
 --- Is v a value for which fsec does what Flask-Security would (a refused
 -- row given its Flask default)?

@@ -17,12 +17,12 @@ local type = type
 local pairs = pairs
 local next = next
 local tostring = tostring
-local tonumber = tonumber
 local check_store = auth.check_store
 
 
 -- Per-session data's JSON: its own instance (the settings stay here),
 -- nesting bounded, NaN and infinities refused.
+local jsonexact = require "fsec.jsonexact"
 local json = cjson_safe.new()
 json.encode_max_depth(32)
 json.decode_max_depth(32)
@@ -30,18 +30,10 @@ json.encode_invalid_numbers(false)
 json.decode_invalid_numbers(false)
 local DATA_DEPTH = 32
 
--- cjson writes 14 significant digits: a number that would not read back
--- as itself (2^53 + 1, 0.1 + 0.2) is refused rather than changed, so that
--- the session gives back what it was given.
-local function exact_numbers(v, depth)
-  local t = type(v)
-  if t == "number" then return tonumber(("%.14g"):format(v)) == v end
-  if t ~= "table" or depth > DATA_DEPTH then return true end -- cjson refuses deeper
-  for k, x in pairs(v) do
-    if not exact_numbers(k, depth + 1) or not exact_numbers(x, depth + 1) then return false end
-  end
-  return true
-end
+-- a number that would not read back as itself (2^53 + 1, 0.1 + 0.2) is
+-- refused rather than changed, so that the session gives back what it
+-- was given
+local function exact_numbers(v) return jsonexact.exact_numbers(v, DATA_DEPTH) end
 
 -- compare-and-set rounds before a write gives up (EBUSY): each lost round
 -- means another write landed, so this bounds only a storm of them
@@ -116,7 +108,7 @@ function Security:set_session_data(req, key, value)
   local ds = self.datastore
   local sid = ds and ds.set_session_data and data_session(self, req)
   if not sid then return nil, NO_SESSION, "ENOSESSION" end
-  if not exact_numbers(value, 1) then
+  if not exact_numbers(value) then
     return nil, "EINVAL: session data holds a number JSON cannot carry exactly (over 14 digits, NaN, infinite)",
            "EINVAL"
   end
