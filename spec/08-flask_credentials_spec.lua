@@ -528,6 +528,9 @@ describe("Flask-WTF's CSRF token for a Flask session #quick", function()
     assert.equals("CSRF_INVALID", select(2, check(a.sec, req)))
     req = c:req{ method = "POST", headers = { ["x-csrftoken"] = c.csrf } }
     assert.is_true(check(a.sec, req))
+    -- and that session's token does not serve the Flask session alone
+    assert.equals("CSRF_INVALID", select(2, check(a.sec, helpers.request{ method = "POST",
+      cookies = { flask_session = v.sessions.one }, headers = { ["x-csrftoken"] = c.csrf } })))
     -- a Flask-Login remember cookie, an auth token, nobody: never
     for _, r in ipairs{
       helpers.request{ method = "POST", cookies = { remember_token = V.F }, headers = { ["x-csrftoken"] = v.tokens.one } },
@@ -555,6 +558,15 @@ describe("Flask-WTF's CSRF token for a Flask session #quick", function()
     assert.equals("CSRF_INVALID", select(2, check(a.sec, post(other, tok, "x-csrf-token"))))
     assert.equals("CSRF_INVALID", select(2, check(a.sec, helpers.request{ method = "POST",
       headers = { ["x-csrf-token"] = tok } })))
+    -- nor an anonymous client's token, its binding cookie beside the session
+    local res = require("fsec.http").new_response()
+    local anon = a.sec:csrf_token(helpers.request{}, res)
+    local bcookie = helpers.set_cookie(res, a.sec.config.csrf_binding_cookie_name)
+    local bname, bval = bcookie:match("^([^=]+)=([^;]*)")
+    assert.is_true(check(a.sec, helpers.request{ method = "POST", cookies = { [bname] = bval },
+                                                 headers = { ["x-csrf-token"] = anon } }))
+    assert.equals("CSRF_INVALID", select(2, check(a.sec, post(v.sessions.one, anon, "x-csrf-token",
+                                                              { [bname] = bval }))))
     -- nor for fsec's own session of that same user (bound to the session)
     local c = helpers.api(a.sec)
     assert.equals(200, (c:call("POST", "/login", { email = "u1@example.com", password = "password-one-1" })).status)
