@@ -203,6 +203,17 @@ static int lfsec_sha1_hex(lua_State *L) {
   return 1;
 }
 
+/* core.equal(a, b) -> boolean: the same bytes, compared in time that
+ * depends on the lengths only (a secret a client sends against the
+ * stored one: Lua's == stops at the first byte that differs). */
+static int lfsec_equal(lua_State *L) {
+  size_t alen, blen;
+  const char *a = lfsec_checkstring(L, 1, &alen);
+  const char *b = lfsec_checkstring(L, 2, &blen);
+  lua_pushboolean(L, fsec_equal(a, alen, b, blen));
+  return 1;
+}
+
 /* core.errname(rc) -> "EINVAL" */
 static int lfsec_errname(lua_State *L) {
   lua_pushstring(L, fsec_errname((int)luaL_checkinteger(L, 1)));
@@ -239,6 +250,7 @@ static const luaL_Reg lfsec_funcs[] = {
     {"base64_encode", lfsec_base64_encode},
     {"digest", lfsec_digest},
     {"sha1_hex", lfsec_sha1_hex},
+    {"equal", lfsec_equal},
     {"fold_username", lfsec_fold_username},
     {"open_count", lfsec_open_count},
     {"shared_counter", lfsec_shared_counter},

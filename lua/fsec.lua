@@ -154,7 +154,10 @@ function _M.new(cfg)
   c.password_salt = nil
   -- the Flask app's keys (fsec.flask), likewise kept out of sight
   local flask_keys = flask.keys(c)
-  c.flask_secret_key, c.flask_secret_key_fallbacks = nil, nil
+  -- Flask-WTF signs with WTF_CSRF_SECRET_KEY or SECRET_KEY alone (no
+  -- fallbacks: it hands itsdangerous one key)
+  local flask_csrf_keys = flask_keys and { c.flask_csrf_secret_key or c.flask_secret_key }
+  c.flask_secret_key, c.flask_secret_key_fallbacks, c.flask_csrf_secret_key = nil, nil, nil
   local log = c.log or default_log
   c.log = nil
   if (c.recoverable or c.confirmable or c.passwordless) and not c.external_url then
@@ -178,6 +181,7 @@ function _M.new(cfg)
     _dummy = engine:dummy_hash(),
     _token_header = c.token_authentication_header:lower(),
     _flask_keys = flask_keys,
+    _flask_csrf_keys = flask_csrf_keys,
   }, Security)
   -- throttling's counters (fsec.throttle): this process's memory until an
   -- adapter gives a shared backend (fsec.openresty: an ngx.shared dict)

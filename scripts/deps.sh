@@ -29,7 +29,10 @@ BUILD="cmake gcc make pkg-config libsodium-dev libutf8proc-dev libidn2-dev libcr
 # python3-bleach: the peer's USERNAME_ENABLE needs it (spec/33's compare).
 # gunicorn serves the Flask-Security app of examples/flask-edge behind
 # nginx + fsec (scripts/run-flask-edge.sh, spec/45-flask_edge_spec.lua).
-TEST="lua-busted python3-flask-security python3-flask-sqlalchemy gunicorn
+# python3-flaskext.wtf (Flask-WTF; python3-flask-security pulls it in too):
+# the example's form and spec/peer/wtf_csrf.py make its CSRF tokens
+# (spec/08's Flask-WTF tests, spec/45).
+TEST="lua-busted python3-flask-security python3-flask-sqlalchemy python3-flaskext.wtf gunicorn
   python3-sqlalchemy python3-passlib python3-argon2 python3-bcrypt sqlite3
   clang libclang-rt-14-dev valgrind lua-ldoc lua-markdown luarocks
   man-db clang-format lua-check postgresql python3-psycopg2

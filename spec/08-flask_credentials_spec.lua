@@ -445,3 +445,171 @@ describe("the users of Flask credentials through flask_users #quick", function()
     assert.same({ { fs_token_uniquifier = "u1" }, { fs_uniquifier = "u1" } }, { seen[4], seen[5] })
   end)
 end)
+
+-- Flask-WTF's CSRF token (fsec.flask.wtf_csrf): for a request signed in
+-- by a Flask session cookie, fsec's CSRF check also takes the token the
+-- Flask app's own form carries, as Flask-WTF 1.x checks it. The sessions,
+-- tokens and Flask-WTF's verdicts come from spec/peer/wtf_csrf.py (the
+-- real flask_wtf, Flask and itsdangerous, at time TS).
+describe("Flask-WTF's CSRF token for a Flask session #quick", function()
+  local peer = require "spec.tools.peer"
+  local csrf = require "fsec.csrf"
+  local cjson = require "cjson"
+  local WTF_KEY = "wtf-only-key"
+
+  local made
+  local function vectors()
+    if made then return made end
+    local out = peer.run("wtf_csrf.py", { K, WTF_KEY, "u1", tostring(TS) })
+    local ok, t = pcall(cjson.decode, out)
+    assert(ok and type(t) == "table", "wtf_csrf.py printed: " .. out)
+    made = t
+    return t
+  end
+
+  -- a POST signed in by the Flask session cookie `session`, carrying tok
+  -- in the header h (nil: in the form field csrf_token)
+  local function post(session, tok, h, cookies)
+    local c = cookies or {}
+    c.session = c.session or session
+    local headers = { ["content-type"] = "application/x-www-form-urlencoded" }
+    local body
+    if h then headers[h] = tok else body = "csrf_token=" .. tok end
+    return helpers.request{ method = "POST", path = "/things", headers = headers, cookies = c, body = body }
+  end
+
+  local function check(sec, req)
+    return csrf.check(sec, req, require("fsec.forms").input(req, 65536) or {})
+  end
+
+  if not peer.present(it, pending) then return end
+
+  it("agrees with Flask-WTF on every pair of session and token (tampered, expired, other key or session)", function()
+    local v = vectors()
+    local want = { ok = true, ["The CSRF token has expired."] = "CSRF_EXPIRED" }
+    for _, case in ipairs(v.verdicts) do
+      local limit = case.limit -- 0: Flask-WTF's None
+      if limit == 0 then limit = false end
+      local a = app{ flask_csrf_secret_key = case.key == "wtf" and WTF_KEY or nil, flask_csrf_time_limit = limit }
+      a.clock.now = TS + case.age
+      local req = post(v.sessions[case.session], v.tokens[case.token], "x-csrftoken")
+      local ok, key = check(a.sec, req)
+      local label = cjson.encode(case)
+      assert.equals("u1@example.com", who(a.sec, req), label)
+      assert.equals(want[case.verdict] or "CSRF_INVALID", ok or key, label)
+    end
+  end)
+
+  it("reads it from the csrf_token field, X-CSRFToken and X-CSRF-Token, and lets the write through", function()
+    local v = vectors()
+    local sec = app().sec
+    for _, h in ipairs{ false, "x-csrftoken", "x-csrf-token" } do
+      local req = post(v.sessions.one, v.tokens.one, h or nil)
+      assert.is_true(sec:csrf_protect(req), tostring(h))
+      assert.is_true((sec:check(post(v.sessions.one, v.tokens.one, h or nil), { auth = { "session" } })))
+      -- the other session's token, anywhere: 400
+      local ok, status = sec:csrf_protect(post(v.sessions.two, v.tokens.one, h or nil))
+      assert.is_false(ok)
+      assert.equals(400, status)
+    end
+  end)
+
+  it("never satisfies fsec's check for fsec's own session, a token, a remember cookie or no one", function()
+    local v = vectors()
+    local a = app{ flask_session_cookie_name = "flask_session" }
+    -- fsec's own session beside the Flask session cookie: fsec's wins,
+    -- and only fsec's token (bound to that session) will do
+    local c = helpers.api(a.sec)
+    assert.equals(200, (c:call("POST", "/login", { email = "u1@example.com", password = "password-one-1" })).status)
+    local req = c:req{ method = "POST", headers = { ["x-csrftoken"] = v.tokens.one },
+                       cookies = { flask_session = v.sessions.one } }
+    assert.equals("u1@example.com", who(a.sec, req))
+    assert.truthy(req.cookies.session) -- fsec's
+    assert.equals("CSRF_INVALID", select(2, check(a.sec, req)))
+    req = c:req{ method = "POST", headers = { ["x-csrftoken"] = c.csrf } }
+    assert.is_true(check(a.sec, req))
+    -- and that session's token does not serve the Flask session alone
+    assert.equals("CSRF_INVALID", select(2, check(a.sec, helpers.request{ method = "POST",
+      cookies = { flask_session = v.sessions.one }, headers = { ["x-csrftoken"] = c.csrf } })))
+    -- a Flask-Login remember cookie, an auth token, nobody: never
+    for _, r in ipairs{
+      helpers.request{ method = "POST", cookies = { remember_token = V.F }, headers = { ["x-csrftoken"] = v.tokens.one } },
+      helpers.request{ method = "POST", headers = { ["authentication-token"] = V.A, ["x-csrftoken"] = v.tokens.one } },
+      helpers.request{ method = "POST", headers = { ["x-csrftoken"] = v.tokens.one } },
+      -- a session without _user_id signs no one in, whatever its csrf_token
+      helpers.request{ method = "POST", headers = { ["x-csrftoken"] = v.tokens.one }, cookies = {
+        session = sign('{"csrf_token":"' .. v.values.one .. '"}', { salt = "cookie-session", kdf = "hmac" }) } },
+    } do
+      assert.equals("CSRF_INVALID", select(2, check(a.sec, r)))
+    end
+  end)
+
+  it("keeps fsec's own token working for a Flask session, bound to its user", function()
+    local v = vectors()
+    local a = app()
+    local tok = a.sec:csrf_token(helpers.request{ cookies = { session = v.sessions.none } })
+    assert.is_true(check(a.sec, post(v.sessions.none, tok, "x-csrf-token")))
+    assert.is_true(check(a.sec, post(v.sessions.one, tok, "x-csrf-token"))) -- same user
+    assert.is_true(check(a.sec, helpers.request{ method = "POST", cookies = { remember_token = V.F },
+                                                 headers = { ["x-csrf-token"] = tok } }))
+    -- not for another user's Flask session, nor for no one
+    local other = sign('{"_user_id":"uq-other"}', { salt = "cookie-session", kdf = "hmac" })
+    assert.equals("uq@example.com", who(a.sec, cookie_req("session", other)))
+    assert.equals("CSRF_INVALID", select(2, check(a.sec, post(other, tok, "x-csrf-token"))))
+    assert.equals("CSRF_INVALID", select(2, check(a.sec, helpers.request{ method = "POST",
+      headers = { ["x-csrf-token"] = tok } })))
+    -- nor an anonymous client's token, its binding cookie beside the session
+    local res = require("fsec.http").new_response()
+    local anon = a.sec:csrf_token(helpers.request{}, res)
+    local bcookie = helpers.set_cookie(res, a.sec.config.csrf_binding_cookie_name)
+    local bname, bval = bcookie:match("^([^=]+)=([^;]*)")
+    assert.is_true(check(a.sec, helpers.request{ method = "POST", cookies = { [bname] = bval },
+                                                 headers = { ["x-csrf-token"] = anon } }))
+    assert.equals("CSRF_INVALID", select(2, check(a.sec, post(v.sessions.one, anon, "x-csrf-token",
+                                                              { [bname] = bval }))))
+    -- nor for fsec's own session of that same user (bound to the session)
+    local c = helpers.api(a.sec)
+    assert.equals(200, (c:call("POST", "/login", { email = "u1@example.com", password = "password-one-1" })).status)
+    assert.equals("CSRF_INVALID", select(2, check(a.sec, c:req{ method = "POST", headers = { ["x-csrf-token"] = tok } })))
+  end)
+
+  it("refuses hostile tokens and session values without an error", function()
+    local v = vectors()
+    local sec = app().sec
+    local function wsign(json) return sign(json, { salt = "wtf-csrf-token" }) end
+    local function session_with(json) return sign(json, { salt = "cookie-session", kdf = "hmac" }) end
+    local cases = {
+      { v.sessions.one, "." }, { v.sessions.one, ".." }, { v.sessions.one, "a.b.c" },
+      { v.sessions.one, v.tokens.one .. "x" }, { v.sessions.one, ("A"):rep(8000) .. ".x.y" },
+      { v.sessions.one, wsign("123") }, { v.sessions.one, wsign('["' .. v.values.one .. '"]') },
+      { v.sessions.one, wsign('"' .. v.values.one:sub(1, 39) .. '"') }, -- a prefix of the value
+      { v.sessions.one, wsign('"' .. v.values.one .. 'x"') },
+      { v.sessions.one, wsign("not json") },
+      -- the session's value not a string, or empty: nothing matches it
+      { session_with('{"_user_id":"u1","csrf_token":5}'), wsign("5") },
+      { session_with('{"_user_id":"u1","csrf_token":""}'), wsign('""') },
+      { session_with('{"_user_id":"u1","csrf_token":{" b":"AP8="}}'), wsign('"\\u0000\\u00ff"') },
+    }
+    for i, case in ipairs(cases) do
+      local ok, key = check(sec, post(case[1], case[2], "x-csrftoken"))
+      assert.is_nil(ok, i)
+      assert.equals("CSRF_INVALID", key, i)
+    end
+    -- the same value signed as Flask-WTF does, in a session made here: valid
+    assert.is_true(check(sec, post(session_with('{"_user_id":"u1","csrf_token":"abc"}'), wsign('"abc"'), "x-csrftoken")))
+  end)
+
+  it("is configured by flask_csrf_secret_key and flask_csrf_time_limit, kept out of sec.config", function()
+    local sec = app{ flask_csrf_secret_key = WTF_KEY }.sec
+    assert.is_nil(sec.config.flask_csrf_secret_key)
+    for _, val in pairs(sec.config) do assert.not_equals(WTF_KEY, val) end
+    assert.equals(3600, app().sec.config.flask_csrf_time_limit)
+    assert.is_false(app{ flask_csrf_time_limit = false }.sec.config.flask_csrf_time_limit)
+    for _, bad in ipairs{ 0, -1, 1.5, true, "3600" } do
+      assert.is_false((pcall(helpers.new, { flask_secret_key = K, flask_csrf_time_limit = bad })), tostring(bad))
+    end
+    local ok, err = pcall(helpers.new, { flask_csrf_secret_key = WTF_KEY })
+    assert.is_false(ok)
+    assert.matches("flask_secret_key", tostring(err))
+  end)
+end)

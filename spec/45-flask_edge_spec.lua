@@ -229,16 +229,62 @@ describe_or_pending("a Flask-Security app behind nginx + fsec (examples/flask-ed
     assert.matches("^/login", r.headers.location)
   end)
 
-  it_flask("lets a write through with a token, and without fsec's CSRF token not with a session", function()
+  it_flask("lets a write through with a token, and with a session only with a CSRF token", function()
     local r = example.request(app, { method = "POST", path = "/api/me", json = {},
                                      headers = { Accept = "application/json", ["Authentication-Token"] = alice_token } })
     assert.equals(200, r.status, r.body)
     assert.equals("alice@example.com", r.json.email)
-    -- Flask-WTF's CSRF token is not fsec's: a session's write stops at the edge
+    -- a session's write without any CSRF token stops at the edge
     r = refused(app, { method = "POST", path = "/api/me", json = {},
                        headers = { Accept = "application/json", Cookie = "session=" .. session } }, 400,
-                "a session's POST without fsec's CSRF token")
+                "a session's POST without a CSRF token")
     assert.matches("CSRF", r.body)
+  end)
+
+  it_flask("passes a form POST signed in by Flask's session with Flask-WTF's token; Flask accepts it too", function()
+    -- the page Flask renders for the session: a form with Flask-WTF's
+    -- token, and the session cookie that now holds its csrf_token
+    local page = example.request(app, { path = "/dashboard", headers = { Cookie = "session=" .. session } })
+    assert.equals(200, page.status, page.body)
+    local tok = assert(page.body:match('name="csrf_token" value="([^"]+)"'), page.body)
+    local s2 = assert(cookie_of(page, "session"), "Flask stores the form's csrf_token in its session")
+    local function post(cookie, form, headers)
+      local h = { Accept = "text/html", Cookie = "session=" .. cookie }
+      for k, v in pairs(headers or {}) do h[k] = v end
+      return { method = "POST", path = "/dashboard", form = form, headers = h }
+    end
+    settle(app)
+    local before = flask_saw(app, "/dashboard", "POST")
+    local r = example.request(app, post(s2, "csrf_token=" .. tok .. "&note=hi"))
+    assert.equals(200, r.status, r.body)
+    assert.matches("Saved for alice@example.com: hi", r.body, 1, true)
+    -- in the X-CSRFToken header, as a script sends it
+    r = example.request(app, post(s2, "note=js", { ["X-CSRFToken"] = tok }))
+    assert.equals(200, r.status, r.body)
+    settle(app)
+    assert.equals(before + 2, flask_saw(app, "/dashboard", "POST"))
+    -- bob's page: his session and token
+    local b = example.request(app, { method = "POST", path = "/login", headers = { Accept = "text/html" },
+      form = "email=bob%40example.com&password=" .. secret(app, "bob-password") })
+    local bpage = example.request(app, { path = "/dashboard",
+                                         headers = { Cookie = "session=" .. assert(cookie_of(b, "session")) } })
+    local btok = assert(bpage.body:match('name="csrf_token" value="([^"]+)"'), bpage.body)
+    local bs2 = assert(cookie_of(bpage, "session"))
+    assert.equals(200, example.request(app, post(bs2, "csrf_token=" .. btok)).status)
+    -- refused before Flask: no token, a changed one, another session's
+    -- token, a session without csrf_token (the sign-in's), a remember cookie
+    local flipped = tok:sub(1, -4) .. (tok:sub(-3, -3) == "A" and "B" or "A") .. tok:sub(-2)
+    for why, o in pairs{
+      ["no token"] = post(s2, "note=x"),
+      ["a changed token"] = post(s2, "csrf_token=" .. flipped .. "&note=x"),
+      ["bob's token with alice's session"] = post(s2, "csrf_token=" .. btok .. "&note=x"),
+      ["alice's token with bob's session"] = post(bs2, "csrf_token=" .. tok .. "&note=x"),
+      ["a session without csrf_token"] = post(session, "csrf_token=" .. tok .. "&note=x"),
+      ["the token with a remember cookie"] = { method = "POST", path = "/dashboard",
+        form = "csrf_token=" .. tok, headers = { Accept = "text/html", Cookie = "remember_token=" .. remember } },
+    } do
+      refused(app, o, 400, why)
+    end
   end)
 
   it_flask("replaces a user header a client sends with the user fsec authenticated", function()

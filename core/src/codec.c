@@ -105,3 +105,8 @@ int fsec_sha1_hex(const void *s, size_t len, char out[FSEC_SHA1_HEX_BYTES]) {
   hex(h, sizeof h, "0123456789ABCDEF", out);
   return FSEC_OK;
 }
+
+int fsec_equal(const void *a, size_t alen, const void *b, size_t blen) {
+  if (alen != blen || (alen && (!a || !b))) return 0;
+  return alen == 0 || sodium_memcmp(a, b, alen) == 0;
+}

@@ -164,6 +164,16 @@ static void digests_match_known_answers(void) {
   ASSERT_EQ(fsec_sha1_hex(NULL, 1, s), FSEC_EINVAL);
 }
 
+static void equal_compares_whole_values(void) {
+  ASSERT_EQ(fsec_equal("abc", 3, "abc", 3), 1);
+  ASSERT_EQ(fsec_equal("abc", 3, "abd", 3), 0);
+  ASSERT_EQ(fsec_equal("abc", 3, "xbc", 3), 0);
+  ASSERT_EQ(fsec_equal("abc", 3, "abcd", 4), 0);  /* a prefix is not equal */
+  ASSERT_EQ(fsec_equal("a\0b", 3, "a\0c", 3), 0); /* past a NUL too */
+  ASSERT_EQ(fsec_equal("", 0, "", 0), 1);
+  ASSERT_EQ(fsec_equal(NULL, 1, "a", 1), 0);
+}
+
 int main(void) {
   RUN(rfc4648_vectors_in_every_variant);
   RUN(padding_is_exact);
@@ -173,5 +183,6 @@ int main(void) {
   RUN(failure_wipes_the_output);
   RUN(misuse_is_einval);
   RUN(digests_match_known_answers);
+  RUN(equal_compares_whole_values);
   return 0;
 }

@@ -26,6 +26,8 @@ from markupsafe import escape
 from flask_security import Security, SQLAlchemyUserDatastore, hash_password
 from flask_security.models import fsqla_v3 as fsqla
 from flask_sqlalchemy import SQLAlchemy
+from flask_wtf.csrf import generate_csrf, validate_csrf
+from wtforms.validators import ValidationError
 
 VAR = os.environ["FLASK_EDGE_VAR"]
 USER_HEADER = "X-Fsec-User-Id"  # set by fsec (protect's user_header)
@@ -113,8 +115,9 @@ def healthz():
 @edge_required
 def api_me():
     # POST: a state-changing call. fsec lets it through signed in by an
-    # auth token; signed in by Flask's session it needs fsec's CSRF token,
-    # which this app does not hand out (README: "Writes")
+    # auth token; signed in by Flask's session it needs a CSRF token:
+    # Flask-WTF's (what /login's JSON answers, or /dashboard's form
+    # carries) or fsec's (README: "Writes")
     u = g.edge_user
     return jsonify(id=u.id, email=u.email, roles=sorted(r.name for r in u.roles))
 
@@ -127,10 +130,24 @@ def api_admin():
     return jsonify(users=User.query.count())
 
 
-@app.route("/dashboard")
+@app.route("/dashboard", methods=["GET", "POST"])
 @edge_required
 def dashboard():
-    return f"<!doctype html><title>Dashboard</title><p>Hello {escape(g.edge_user.email)}</p>\n"
+    # The page's form carries Flask-WTF's CSRF token of the browser's Flask
+    # session; fsec checks it at the edge (a POST without a valid one never
+    # gets here), and the app checks it again, as its own forms would
+    if request.method == "POST":
+        try:
+            # where Flask-WTF's CSRFProtect looks: the field, then its headers
+            validate_csrf(request.form.get("csrf_token") or request.headers.get("X-CSRFToken")
+                          or request.headers.get("X-CSRF-Token"))
+        except ValidationError as e:
+            return jsonify(error=str(e)), 400
+        note = escape(request.form.get("note", ""))
+        return f"<!doctype html><title>Saved</title><p>Saved for {escape(g.edge_user.email)}: {note}</p>\n"
+    return (f"<!doctype html><title>Dashboard</title><p>Hello {escape(g.edge_user.email)}</p>\n"
+            f'<form method="post"><input type="hidden" name="csrf_token" value="{generate_csrf()}">'
+            '<input name="note"><button>Save</button></form>\n')
 
 
 def init():

@@ -26,6 +26,7 @@ function _M.config(prefix)
     flask_secret_key = read(var .. "/flask_secret_key"),
     flask_users = var .. "/app.db",                 -- read only; answers kept 2 s
     token_max_age = 3600,                           -- the app's SECURITY_TOKEN_MAX_AGE
+    flask_csrf_time_limit = 3600,                   -- the app's WTF_CSRF_TIME_LIMIT (its forms' tokens)
     auth_mechanisms = { "token", "session" },
   }
 end

@@ -557,6 +557,14 @@ _M.schema = {
     description = "fsec: name of the Flask app's session cookie" },
   flask_session_lifetime = { type = "number", default = 2678400, check = int_range(1, 2^31),
     description = "fsec: the Flask app's PERMANENT_SESSION_LIFETIME in seconds" },
+  flask_csrf_secret_key = { type = "string", check = nonempty,
+    description = "fsec: the Flask app's WTF_CSRF_SECRET_KEY (nil: flask_secret_key), which signs "
+      .. "Flask-WTF's CSRF tokens" },
+  flask_csrf_time_limit = { type = { "number", "boolean" }, default = 3600, check = function(v)
+      if v == false or (type(v) == "number" and v == floor(v) and v >= 1 and v <= 2^31) then return true end
+      return nil, "seconds (1..2^31) or false (no limit, Flask-WTF's None) expected"
+    end, description = "fsec: the Flask app's WTF_CSRF_TIME_LIMIT: seconds Flask-WTF's CSRF token "
+      .. "is valid; false: no limit" },
   flask_remember_cookie_name = { type = "string", default = "remember_token", check = cookie_name,
     description = "fsec: name of Flask-Login's remember cookie" },
   flask_user_id = { type = "string", default = "fs_uniquifier", check = function(v)
@@ -987,6 +995,9 @@ local function entity_checks(c)
   end
   if not single and not salt then
     return nil, "password_salt is required (or set password_single_hash = true)"
+  end
+  if c.flask_csrf_secret_key and not c.flask_secret_key then
+    return nil, "flask_csrf_secret_key is set but flask_secret_key is not: no Flask session could be verified"
   end
   if c.flask_users and not c.flask_secret_key then
     return nil, "flask_users is set but flask_secret_key is not: no Flask credential could be verified"

@@ -10,14 +10,21 @@
 -- stale, cleared at sign-out. It holds a token like any other, bound to
 -- the session, which the script sends back in csrf_header (X-XSRF-Token):
 -- another site can neither read it nor set that header.
+-- A client signed in by the Flask app's session or remember cookie
+-- (fsec.flask) gets tokens bound to its user; one signed in by a Flask
+-- session cookie may instead send Flask-WTF's token, checked against
+-- that session's csrf_token as Flask-WTF does (fsec.flask.wtf_csrf), so
+-- the Flask app's own forms post through fsec at the edge.
 -- @module fsec.csrf
 
 local core = require "fsec.core"
 local http = require "fsec.http"
 local auth = require "fsec.auth"
+local flask = require "fsec.flask"
 
 local type = type
 local ipairs = ipairs
+local tostring = tostring
 
 
 local _M = { _VERSION = "0.1.0" }
@@ -26,11 +33,25 @@ local _M = { _VERSION = "0.1.0" }
 local HEADERS = { "x-csrf-token", "x-csrftoken" }
 
 
+-- The value a token is bound to for a signed-in client (auth.authenticate's
+-- answer for the session mechanism), or nil.
+local function signed_in_binding(user, via, data)
+  if not (via and type(data) == "table") then return nil end
+  if data.s then return "s:" .. data.s end
+  -- a Flask session or remember cookie (fsec.flask) carries no id fsec
+  -- can see: bound to the user, whose new uniquifier (password change,
+  -- reset_user_access) ends the token as it ends the cookie
+  if data.flask and user then
+    return "f:" .. core.digest("flask\0" .. tostring(user.fs_uniquifier or user.id))
+  end
+  return nil
+end
+
 -- The value a token is bound to for this client (creating the anonymous
 -- cookie on res when needed and allowed).
 local function binding(sec, req, res, create)
-  local _, via, data = auth.authenticate(sec, req, { "session" })
-  if via and type(data) == "table" then return "s:" .. data.s end
+  local b = signed_in_binding(auth.authenticate(sec, req, { "session" }))
+  if b then return b end
   -- over TLS the __Host- prefix: a sibling subdomain cannot plant its own
   -- value (cookie tossing) and so choose the binding of a login form
   local name = sec._cfg.csrf_binding_cookie_name
@@ -115,7 +136,16 @@ function _M.check(sec, req, fields)
     tok = fields.csrf_token
   end
   if not tok or tok == "" then return nil, "CSRF_MISSING" end
-  local b = binding(sec, req, nil, false)
+  local user, via, sdata = auth.authenticate(sec, req, { "session" })
+  -- Flask-WTF's token (itsdangerous: it holds a '.', fsec's never does),
+  -- only for a user signed in by a Flask session cookie (sdata.wtf set)
+  if via and type(sdata) == "table" and sdata.wtf ~= nil and tok:find(".", 1, true) then
+    local ok, key = flask.wtf_csrf(sec, sdata, tok)
+    if not ok then return nil, key end
+    req._fsec_csrf_ok = true
+    return true
+  end
+  local b = signed_in_binding(user, via, sdata) or binding(sec, req, nil, false)
   if not b then return nil, "CSRF_INVALID" end
   local expired, invalid, data = sec:get_token_status(tok, "csrf", sec._cfg.csrf_time_limit)
   if invalid or type(data) ~= "table" or data.b ~= b then return nil, "CSRF_INVALID" end
@@ -169,7 +199,7 @@ function _M.refresh(sec, req, res)
     if sc:sub(1, #name + 1) == name .. "=" then return end
   end
   local b = binding(sec, req, nil, false)
-  if not (b and b:sub(1, 2) == "s:") then return end
+  if not b or b:sub(1, 2) == "a:" then return end -- signed in (fsec's or Flask's) only
   if not cfg.csrf_cookie_refresh_each_request then
     local cur = http.request_cookie(req, name, 8192)
     if cur then

@@ -26,6 +26,7 @@ local _M = { _VERSION = "0.1.0" }
 local COOKIE_MAX = 4096 -- a browser keeps no longer cookie
 local TOKEN_MAX = 8192
 local SESSION_SALT = "cookie-session" -- Flask's SecureCookieSessionInterface
+local WTF_SALT = "wtf-csrf-token" -- Flask-WTF's generate_csrf / validate_csrf
 local UNIQUIFIER_MAX = 64
 
 cjson.decode_max_depth(32)
@@ -227,8 +228,12 @@ local function session_cookie(sec, req, check_store)
   local user = by_user_id(sec, s._user_id, check_store)
   if not user then return nil end
   -- fs_paa: when Flask-Security last saw the password (or another
-  -- primary factor); fsec's freshness reads it as its own "a"
-  return user, { flask = true, a = tonumber(s.fs_paa) or 0 }
+  -- primary factor); fsec's freshness reads it as its own "a".
+  -- wtf: the session's Flask-WTF value (false: none), which the form's
+  -- CSRF token must sign (wtf_csrf); only a session cookie carries it.
+  local wtf = s.csrf_token
+  return user, { flask = true, a = tonumber(s.fs_paa) or 0,
+                 wtf = type(wtf) == "string" and wtf ~= "" and wtf or false }
 end
 
 
@@ -251,6 +256,32 @@ function _M.session_user(sec, req, check_store)
   local user, data = session_cookie(sec, req, check_store)
   if user then return user, data end
   return remember_cookie(sec, req, check_store)
+end
+
+
+--- Flask-WTF's CSRF token (tok) for a request signed in by a Flask
+-- session cookie (data: what session_user returned for it). As Flask-WTF
+-- 1.x's validate_csrf: itsdangerous's URLSafeTimedSerializer with
+-- WTF_CSRF_SECRET_KEY or SECRET_KEY (flask_csrf_secret_key, else
+-- flask_secret_key; never the fallbacks), salt "wtf-csrf-token", age at
+-- most flask_csrf_time_limit; its value must be the session's csrf_token,
+-- compared in constant time. Anything else (fsec's own sessions, a
+-- remember cookie, a session without csrf_token) is refused.
+-- @return true, or nil and the message key (CSRF_INVALID / CSRF_EXPIRED)
+function _M.wtf_csrf(sec, data, tok)
+  local keys = sec._flask_csrf_keys
+  if not keys or type(data) ~= "table" or data.flask ~= true or type(data.wtf) ~= "string"
+     or type(tok) ~= "string" or #tok > TOKEN_MAX then
+    return nil, "CSRF_INVALID"
+  end
+  local limit = sec._cfg.flask_csrf_time_limit
+  local status, json = core.itsd_verify(keys, WTF_SALT, "django-concat", tok,
+                                        limit or nil, now(sec))
+  if status == "expired" then return nil, "CSRF_EXPIRED" end
+  if status ~= "valid" then return nil, "CSRF_INVALID" end
+  local v = cjson.decode(json)
+  if type(v) ~= "string" or not core.equal(v, data.wtf) then return nil, "CSRF_INVALID" end
+  return true
 end
 
 

@@ -56,6 +56,8 @@
 ---@field email_subject_username_recovery? string subject of the username mail (default "Your requested username")
 ---@field post_change_email_view? string redirect after a confirmed change of email (nil: post_login_view)
 ---@field post_change_username_view? string redirect after a change of username (nil: post_login_view)
+---@field flask_csrf_secret_key? string fsec: the Flask app's WTF_CSRF_SECRET_KEY (nil: flask_secret_key), which signs Flask-WTF's CSRF tokens
+---@field flask_csrf_time_limit? integer|false fsec: the Flask app's WTF_CSRF_TIME_LIMIT: seconds Flask-WTF's CSRF token is valid; false: no limit (default 3600)
 ---@field flask_remember_cookie_name? string fsec: name of Flask-Login's remember cookie (default "remember_token")
 ---@field flask_secret_key? string fsec: the Flask app's SECRET_KEY; when set, its auth tokens, session and remember cookies sign users in too
 ---@field flask_secret_key_fallbacks? string[] fsec: the Flask app's SECRET_KEY_FALLBACKS (older keys that still verify)

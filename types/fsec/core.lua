@@ -158,6 +158,13 @@ function core.digest(s, key) end
 ---@return string
 function core.sha1_hex(s) end
 
+---Do a and b hold the same bytes? Compared in time that depends on the
+---lengths only (a secret a client sends against the stored one).
+---@param a string
+---@param b string
+---@return boolean
+function core.equal(a, b) end
+
 ---Check an itsdangerous URLSafeTimedSerializer token (Flask-Security's
 ---auth token: kdf "django-concat"; Flask's session cookie: "hmac") against
 ---each key, newest first. max_age nil: no age check.

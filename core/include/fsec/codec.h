@@ -67,4 +67,11 @@ FSEC_API FSEC_NODISCARD int fsec_sha1_hex(const void *s, size_t len,
                                           char out[FSEC_SHA1_HEX_BYTES])
     FSEC_NONNULL(3);
 
+/* 1 when a and b hold the same bytes, else 0, in time that depends on
+ * the lengths only: for secrets a client sends (Flask-WTF's CSRF value
+ * against the one in the Flask session). Lengths that differ answer 0
+ * at once: a length is no secret here. */
+FSEC_API FSEC_NODISCARD int fsec_equal(const void *a, size_t alen,
+                                       const void *b, size_t blen);
+
 #endif /* FSEC_CODEC_H */
