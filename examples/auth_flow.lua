@@ -83,9 +83,18 @@ local api = sec:auth_required("token", "session")(function(_req, user)
   return 200, '{"user":"' .. user.email .. '"}'
 end)
 
-local function answer(status, body) return status .. " " .. body end
-say("alice opens /admin with her session", answer(admin_area(request{ path = "/admin", cookies = cookies })))
-say("nobody signed in opens /admin", answer(admin_area(request{ path = "/admin" })))
+-- A denial answers a JSON client with fsec's JSON envelope (a browser
+-- would get a page): print its message.
+local cjson = require "cjson"
+local JSON = { accept = "application/json" }
+local function answer(status, body)
+  local ok, j = pcall(cjson.decode, body)
+  if ok and type(j) == "table" and j.response and j.response.errors then body = j.response.errors[1] end
+  return status .. " " .. body
+end
+say("alice opens /admin with her session",
+    answer(admin_area(request{ path = "/admin", cookies = cookies, headers = JSON })))
+say("nobody signed in opens /admin", answer(admin_area(request{ path = "/admin", headers = JSON })))
 local status, _, res = api(request{ path = "/api/me" })
 say("a browser opens /api/me signed out", status .. " to " .. res.headers.Location)
 local token = sec:get_auth_token(alice, { expires_in = 3600 })
@@ -98,6 +107,6 @@ say("alice's record", ("%d login(s), last from %s"):format(me.login_count, me.cu
 -- Logout ends the session server-side: the old cookies no longer work.
 sec:logout_user(request{ cookies = cookies }, sec:new_response())
 say("alice signs out, then her old cookies open /admin",
-    answer(admin_area(request{ path = "/admin", cookies = cookies })))
+    answer(admin_area(request{ path = "/admin", cookies = cookies, headers = JSON })))
 sec:close()
 os.remove(db); os.remove(db .. "-wal"); os.remove(db .. "-shm")
