@@ -34,6 +34,7 @@ local core = {}
 ---@field attempt_key integer a login-attempt key, 128
 ---@field meta integer a store meta key or value, 1024
 ---@field otp_method integer a one-time code method name, 32
+---@field session_data integer the data one session may keep (JSON), 1048576
 
 ---The engine's defaults (`fsec_config_init`) and the ranges
 ---`fsec_config_check` enforces, by `core.new`'s field names, so that

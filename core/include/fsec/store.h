@@ -397,7 +397,7 @@ FSEC_API FSEC_NODISCARD int fsec_store_user_find_session(
 
 /* The most bytes of data one session may hold (the Lua layer's
  * session_data_max_bytes is at most this). */
-#define FSEC_SESSION_DATA_MAX (1024 * 1024)
+#define FSEC_SESSION_DATA_MAX 1048576 /* 1 MiB */
 
 /* The data of a live session (unexpired at now): *data is the text (NULL:
  * none written yet), *datalen its length, *version the count of writes so
