@@ -222,13 +222,20 @@ local function histogram_keys(f, name, labels)
   return keys
 end
 
---- Observe a value (seconds, say) in a histogram.
-function _M.observe(name, labels, v)
+--- A histogram's series for one label set, to observe into with record
+-- (no label string built per observation), or nil over the series cap.
+function _M.histogram(name, labels)
   local f = families[name]
   if not f or f.kind ~= "histogram" then error("metrics: " .. tostring(name) .. " is not a histogram", 2) end
   local keys = histogram_keys(f, name, labels)
+  if keys then keys.b = f.buckets end
+  return keys
+end
+
+--- Observe v in a histogram's series (from histogram()).
+function _M.record(keys, v)
   if not keys then return end
-  local b = f.buckets
+  local b = keys.b
   for i = #b, 1, -1 do
     if v > b[i] then break end
     local k = keys[i]
@@ -237,6 +244,11 @@ function _M.observe(name, labels, v)
   pending[keys.inf] = (pending[keys.inf] or 0) + 1
   pending[keys.sum] = (pending[keys.sum] or 0) + v
   pending[keys.count] = (pending[keys.count] or 0) + 1
+end
+
+--- Observe a value (seconds, say) in a histogram.
+function _M.observe(name, labels, v)
+  _M.record(_M.histogram(name, labels), v)
 end
 
 
@@ -363,9 +375,11 @@ _M.declare("fsec_store_errors_total", "counter", "Datastore calls that failed, b
 _M.declare("fsec_event_sink_errors_total", "counter", "Security events the sink could not write")
 _M.declare("fsec_cache_lookups_total", "counter", "Authentication cache lookups by cache and result (hit, miss)")
 _M.declare("fsec_cache_hit_ratio", "gauge", "Hits over lookups of each authentication cache since start")
-_M.declare("fsec_hash_queue_depth", "gauge", "Requests waiting for a hashing thread slot, per worker")
-_M.declare("fsec_hash_jobs_running", "gauge", "Hashing jobs posted to the thread pool, per worker")
-_M.declare("fsec_hash_wait_seconds", "histogram", "Time a password hash waited for a thread slot",
+_M.declare("fsec_thread_queue_depth", "gauge",
+           "Requests waiting for a slot of a thread pool (fsec: the hashing pool), per worker")
+_M.declare("fsec_thread_jobs_running", "gauge", "Jobs fsec has posted to a thread pool, per worker")
+_M.declare("fsec_thread_wait_seconds", "histogram",
+           "Time a job (a password hash in pool fsec) waited for a thread slot, by pool",
            { 0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10 })
 _M.declare("fsec_request_duration_seconds", "histogram", "Time fsec's endpoints took to answer, by endpoint",
            { 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5 })
