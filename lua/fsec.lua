@@ -17,6 +17,7 @@ local authz = require "fsec.authz"
 local views = require "fsec.views"
 local ratelimit = require "fsec.ratelimit"
 local cache = require "fsec.cache"
+local events = require "fsec.events"
 
 local type = type
 local error = error
@@ -160,6 +161,8 @@ function _M.new(cfg)
   c.flask_secret_key, c.flask_secret_key_fallbacks, c.flask_csrf_secret_key = nil, nil, nil
   local log = c.log or default_log
   c.log = nil
+  local event_sink = events.sink(c.events, log)
+  c.events = nil -- a function or a table of the application's: not configuration to read back
   if (c.recoverable or c.confirmable or c.passwordless) and not c.external_url then
     -- a client chooses its Host: a reset link could name another site
     log("warn", "fsec: external_url is not set: links in mail are built from the request's Host header" ..
@@ -188,6 +191,9 @@ function _M.new(cfg)
   -- users read from this datastore answer user:get_auth_token() with
   -- this instance (fsec.user)
   if ds then require("fsec.user").adopt(ds, self) end
+  -- security events (fsec.events): the signals' own, and fsec's others
+  self._events = event_sink
+  self.signals:_set_after(events.bridge(self))
   local clock = self._clock or os.time
   self._limiter = ratelimit.new(ratelimit.memory(clock), clock)
   return self
@@ -399,6 +405,17 @@ end
 function Security:close()
   self._engine:close()
   if self.datastore then self.datastore:close() end
+end
+
+
+--- Emit a security event (docs/events.md) for what the application did
+-- itself: a role added or removed, an account unlocked, access reset.
+-- name: one of fsec.events.NAMES; fields: outcome, reason, user, method,
+-- via, role, kind (anything else is ignored); req: the request, if any.
+function Security:emit_event(name, fields, req)
+  check_string(name, 1, "emit_event")
+  if not events.NAMES[name] then error("bad argument #1 to 'emit_event' (unknown event '" .. name .. "')", 2) end
+  events.emit(self, name, fields, req)
 end
 
 

@@ -29,6 +29,12 @@ for lua in lua5.4 luajit; do
   LUA_PATH="lua/?.lua;;" LUA_CPATH="build-bench/$sub/?.so;;" "$lua" bench/bench_token.lua
 done
 echo
+echo "## Metrics: what counting adds to protect()'s success path (LuaJIT, resty.lrucache)"
+echo
+echo "| path                             | runtime             | per request |"
+echo "|----------------------------------|---------------------|-------------|"
+LUA_PATH="lua/?.lua;/usr/share/lua/5.1/?.lua;;" LUA_CPATH="build-bench/luajit/?.so;;" luajit bench/metrics_cost.lua
+echo
 echo "## Store (WAL, synchronous=FULL, 8 MiB page cache)"
 echo
 echo "| operation                         | fsec       | raw SQLite, same run            | ratio  | target  |"

@@ -32,11 +32,15 @@ BUILD="cmake gcc make pkg-config libsodium-dev libutf8proc-dev libidn2-dev libcr
 # python3-flaskext.wtf (Flask-WTF; python3-flask-security pulls it in too):
 # the example's form and spec/peer/wtf_csrf.py make its CSRF tokens
 # (spec/08's Flask-WTF tests, spec/45).
+# python3-prometheus-client: its parser reads fsec's metrics exposition
+# (spec/45, spec/46); lua-socket: the syslog sink of security events on a
+# Unix datagram socket outside nginx (spec/44; under nginx the cosocket).
 TEST="lua-busted python3-flask-security python3-flask-sqlalchemy python3-flaskext.wtf gunicorn
   python3-sqlalchemy python3-passlib python3-argon2 python3-bcrypt sqlite3
   clang libclang-rt-14-dev valgrind lua-ldoc lua-markdown luarocks
   man-db clang-format lua-check postgresql python3-psycopg2
-  python3-qrcode python3-phonenumbers python3-cryptography python3-pyotp oathtool zbar-tools python3-bleach"  # man-db: spec/51 renders docs/fsec.1 with man --warnings;
+  python3-qrcode python3-phonenumbers python3-cryptography python3-pyotp oathtool zbar-tools python3-bleach
+  python3-prometheus-client lua-socket"  # man-db: spec/51 renders docs/fsec.1 with man --warnings;
                       # lua-check: luacheck for spec/check-luacheck.sh
 # The Debian packages (debian/, scripts/build-deb.sh); spec/check-deb.sh
 # builds them and installs them in a fresh Debian 12 root (debootstrap;

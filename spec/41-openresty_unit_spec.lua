@@ -202,6 +202,22 @@ describe("fsec.openresty.init options #quick", function()
     fo.init(cfg, {})
   end)
 
+  it("metrics_dict takes a dict's name or false, metrics_flush 0.05..60 seconds", function()
+    assert.has_no_error(function() fo.init(cfg, { metrics_dict = false, metrics_flush = 0.05 }) end)
+    assert.has_no_error(function() fo.init(cfg, { metrics_dict = "fsec_metrics", metrics_flush = 60 }) end)
+    for _, bad in ipairs{ "", 5, true } do
+      local ok, err = pcall(fo.init, cfg, { metrics_dict = bad })
+      assert.is_false(ok)
+      assert.matches("metrics_dict must be a lua_shared_dict's name or false", err, 1, true)
+    end
+    for _, bad in ipairs{ 0, 0.01, 61, "1", false } do
+      local ok, err = pcall(fo.init, cfg, { metrics_flush = bad })
+      assert.is_false(ok)
+      assert.matches("metrics_flush must be a number of seconds, 0.05..60", err, 1, true)
+    end
+    fo.init(cfg, {})
+  end)
+
   it("gc_pause takes 100..1000, gc_stepmul 100..10000, and both refuse anything else at start", function()
     for _, o in ipairs{ { "gc_pause", 110, { 99, 1001, "110", true }, "gc_pause must be a number 100..1000" },
                         { "gc_stepmul", 400, { 99, 10001, "400", false }, "gc_stepmul must be a number 100..10000" } } do

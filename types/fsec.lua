@@ -253,6 +253,13 @@ function Security:close() end
 ---@return function fn
 function Security:connect(name, fn) end
 
+---Emit a security event (docs/events.md) for the application's own action
+---(role added or removed, unlock, access reset).
+---@param name string one of fsec.events.NAMES
+---@param fields? table outcome, reason, user, method, via, role, kind
+---@param req? table the request
+function Security:emit_event(name, fields, req) end
+
 ---Register a policy hook; only a `true` return allows (an error, nil or
 ---anything else denies, the second return value being the reason).
 ---@param point "login"|"authenticate"|"access"|"throttle"

@@ -13,6 +13,7 @@ local _M = {}
 local PREFIX
 local MAIL_DIR -- the mail folder (config reads it: workers see no environment)
 local VERIFY_LOG
+local METRICS_ALLOW -- nil: loopback only (fsec.openresty.metrics)
 
 
 --- Where the app keeps its data, under prefix unless the environment
@@ -109,7 +110,21 @@ function _M.config(prefix)
   end
   -- read here, in nginx's master: workers see no environment
   VERIFY_LOG = os.getenv("FSEC_EXAMPLE_VERIFY_LOG") == "1" and prefix .. "/var/verify.log" or nil
+  -- who may read /metrics: loopback, or the addresses of
+  -- FSEC_METRICS_ALLOW (space-separated; tests name another to be refused)
+  local allow = os.getenv("FSEC_METRICS_ALLOW")
+  if allow and allow ~= "" then
+    METRICS_ALLOW = {}
+    for a in allow:gmatch("%S+") do METRICS_ALLOW[#METRICS_ALLOW + 1] = a end
+  end
   return c
+end
+
+
+--- /metrics: fsec's metrics in Prometheus's text format, for loopback
+-- only (nginx.conf's allow/deny says so too; fsec checks again).
+function _M.metrics()
+  require("fsec.openresty").metrics{ allow = METRICS_ALLOW }
 end
 
 

@@ -18,6 +18,8 @@
 -- touch (spec/42-reshape_spec.lua checks it).
 -- @module fsec.auth
 
+local events = require "fsec.events"
+local metrics = require "fsec.metrics"
 local core = require "fsec.core"
 local http = require "fsec.http"
 local userlib = require "fsec.user"
@@ -48,6 +50,7 @@ local NOT_A_FAULT = { ENOTFOUND = true, EIDENTITY = true, ETOOLONG = true, ENUL 
 --- Raise Unavailable for a store failure (a code that is not about the input).
 local function check_store(v, err, code)
   if v == nil and code and not NOT_A_FAULT[code] then
+    metrics.inc("fsec_store_errors_total", { code = code })
     error(setmetatable({ code = code, message = err }, Unavailable), 0)
   end
   return v, err, code
@@ -408,6 +411,7 @@ function _M.check_password(sec, identity, password, keep_count)
                                               cfg.login_lockout_window))
   end
   spend(sec, password) -- same work, no match
+  events.emit(sec, "login", { outcome = "failure", reason = "unknown_identity" })
   return nil, "unknown", nil
 end
 
@@ -431,6 +435,7 @@ function _M.check_user_password(sec, user, password, keep_count, reserved)
   if hopeless(sec, password) then return nil, "password", user end
   if not reserved and not reserve(sec, user) then
     spend(sec, password)
+    events.emit(sec, "login", { outcome = "failure", reason = "locked", user = user })
     return nil, "locked", user
   end
   if type(user.password) ~= "string" then
@@ -448,6 +453,11 @@ function _M.check_user_password(sec, user, password, keep_count, reserved)
     if STORED_HASH_UNUSABLE[code] then spend(sec, password) end
     sec.signals:send("user_failed_authn", { user = _M.public_user(user),
                                             auth_type = "password", tfa = false })
+    -- the failure that reached the threshold locks the account: once
+    local threshold = sec._cfg.login_lockout_threshold
+    if threshold > 0 and user.failed_login_count == threshold then
+      events.emit(sec, "lockout", { user = user })
+    end
     return nil, "password", user
   end
   if keep_count and keep_count(user) then return user end
@@ -480,16 +490,25 @@ local function authenticate_basic(sec, req)
   local allowed, wait = throttle.credential(sec, req, identity)
   if not allowed then
     req._fsec_throttled = wait
+    events.emit(sec, "login", { outcome = "failure", reason = "throttled", via = "basic" }, req)
     return nil
   end
   -- Basic carries one factor: an account that needs two is refused, and
   -- its right password is still counted (no free password oracle)
   local tf = require "fsec.twofactor"
   local function two(u) return tf.required(sec, u) end
+  -- the events of the check name this request (only here: a Basic
+  -- request hashes anyway, the other mechanisms pay nothing)
+  events.enter(sec, req)
   local user = _M.check_password(sec, identity, password, two)
-  if not user or not user.active or _M.requires_confirmation(sec, user) then return nil end
-  if two(user) then return nil end
-  if not sec._policy:run("login", user, req) then return nil end
+  events.leave(sec)
+  if not user then return nil end
+  local why = not user.active and "inactive" or _M.requires_confirmation(sec, user) and "unconfirmed"
+    or two(user) and "two_factor_required" or not sec._policy:run("login", user, req) and "policy"
+  if why then
+    events.emit(sec, "login", { outcome = "failure", reason = why, user = user, via = "basic" }, req)
+    return nil
+  end
   return user, "basic", nil
 end
 
@@ -602,9 +621,15 @@ end
 function Security:login_user(req, res, user, opts)
   opts = opts or {}
   if not userlib.is_user(user) then error("bad argument #3 to 'login_user' (User expected)", 2) end
-  if not user.active then return nil, "EINACTIVE: account is disabled", "EINACTIVE" end
+  if not user.active then
+    events.emit(self, "login", { outcome = "failure", reason = "inactive", user = user }, req)
+    return nil, "EINACTIVE: account is disabled", "EINACTIVE"
+  end
   local ok, reason = self._policy:run("login", user, req)
-  if not ok then return nil, "EPOLICY: " .. tostring(reason), "EPOLICY" end
+  if not ok then
+    events.emit(self, "login", { outcome = "failure", reason = "policy", user = user }, req)
+    return nil, "EPOLICY: " .. tostring(reason), "EPOLICY"
+  end
   local ds, t = self.datastore, now(self)
   -- A new session id on every login: end the one the request came with
   -- (session fixation), whoever it belonged to.
@@ -681,6 +706,7 @@ function Security:end_other_sessions(req, res, user, rotate)
   local ok, err, code
   if rotate then
     ok, err, code = datastore.revoke_all(ds, user, keep)
+    if ok ~= nil then events.emit(self, "access_reset", { user = user }, req) end
   else
     ok, err, code = ds:delete_user_sessions(user, keep)
   end

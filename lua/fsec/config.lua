@@ -588,6 +588,14 @@ _M.schema = {
     end, description = "Overrides of Flask-Security's message texts, by key" },
   log = { type = "function",
     description = "fsec: function(level, message); default ngx.log or stderr" },
+  events = { type = { "boolean", "string", "table", "function" }, default = false,
+    check = function(v)
+      local err = require("fsec.events").check(v)
+      if err then return nil, err end
+      return true
+    end,
+    description = "fsec: where security events go (docs/events.md): false, \"ngx_log\", \"stderr\", "
+      .. "{ sink = \"file\", path = }, { sink = \"syslog\", address = }, or function(line, event)" },
 
   -- features (Flask-Security's, all off by default)
   registerable = { type = "boolean", default = false },

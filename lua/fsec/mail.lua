@@ -7,6 +7,7 @@
 
 local http = require "fsec.http"
 local core = require "fsec.core"
+local metrics = require "fsec.metrics"
 
 local format = string.format
 
@@ -100,6 +101,7 @@ local function deliver(sec, msg)
     ok, err = write_file(sec, msg)
   end
   if not ok then sec._log("error", "fsec: sending " .. msg.kind .. " mail failed: " .. tostring(err)) end
+  metrics.inc("fsec_mails_total", { kind = msg.kind, outcome = ok and "sent" or "failed" })
   return ok and true or false
 end
 

@@ -191,6 +191,7 @@ function V.mf_recovery(sec, req, res, fields, json)
       form:error("code", "INVALID_RECOVERY_CODE")
     else
       auth.check_store(auth.unlock(sec, user))
+      require("fsec.events").emit(sec, "recovery_code", { user = user }, req)
     end
   end
   if not form:ok() then

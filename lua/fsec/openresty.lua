@@ -34,12 +34,15 @@ local jobs = require "fsec.openresty.jobs"
 local cache = require "fsec.openresty.cache"
 local remote = require "fsec.openresty.remote"
 local revocation = require "fsec.openresty.revocation"
+local metrics = require "fsec.metrics"
 
 local ngx = ngx
 local type = type
 local pairs = pairs
 local next = next
 local tostring = tostring
+local ipairs = ipairs
+local select = select
 
 
 local _M = { _VERSION = "0.1.0" }
@@ -227,6 +230,40 @@ end
 -- the same cycle, where the end of this very response may be, and the
 -- job would then come before the answer. A timer that cannot be made
 -- (lua_max_pending_timers reached) runs it here: a mail is never dropped.
+-- Metrics (fsec.metrics): counted in the worker's own table, added to
+-- the lua_shared_dict metrics_dict (default fsec_metrics) every
+-- metrics_flush seconds (default 1) and before each exposition, so that
+-- the request path never takes the dict's lock. The thread pools' queues
+-- are gauges of this worker, read at each flush.
+local metrics_on = false
+local function install_metrics()
+  local name = saved_opts.metrics_dict
+  if name == nil then name = "fsec_metrics" end
+  local dict = name and ngx.shared and ngx.shared[name]
+  metrics_on = dict ~= nil
+  if not dict then
+    if name then
+      ngx.log(ngx.WARN, "fsec: no lua_shared_dict '", name, "': no metrics are kept")
+    end
+    return
+  end
+  metrics.use(dict, function(_, msg) ngx.log(ngx.ERR, msg) end)
+  local worker = tostring(ngx.worker.id())
+  for _, pool in ipairs{ saved_opts.thread_pool == nil and "fsec" or saved_opts.thread_pool,
+                         saved_opts.sync_thread_pool == nil and "fsec_sync" or saved_opts.sync_thread_pool,
+                         saved_opts.db_thread_pool or "fsec_db" } do
+    if pool then
+      metrics.gauge("fsec_thread_queue_depth", { pool = pool, worker = worker },
+                    function() return (jobs.stats(pool)) end)
+      metrics.gauge("fsec_thread_jobs_running", { pool = pool, worker = worker },
+                    function() return select(2, jobs.stats(pool)) end)
+    end
+  end
+  local every = saved_opts.metrics_flush or 1
+  local ok, err = ngx.timer.every(every, function() metrics.flush() end)
+  if not ok then ngx.log(ngx.ERR, "fsec: no timer to flush the metrics: ", err) end
+end
+
 local DEFER_DELAY = 0.002
 local function defer(job)
   local ok, err = ngx.timer.at(DEFER_DELAY, function() job() end)
@@ -264,6 +301,7 @@ local function build_worker(s)
     revocation.install(nil)
   end
   install_limits(s)
+  install_metrics()
   -- mail leaves after the response, from a timer (fsec.mail)
   s:set_deferrer(defer)
   if saved_opts.setup then saved_opts.setup(s) end
@@ -374,14 +412,65 @@ end
 
 
 --- content_by_lua: answer fsec's endpoints (404 for anything else).
+-- fsec_request_duration_seconds' series of each endpoint, made once
+local durations = {}
+local function duration_series(name)
+  local h = durations[name]
+  if not h then
+    h = metrics.histogram("fsec_request_duration_seconds", { endpoint = name })
+    durations[name] = h
+  end
+  return h
+end
+
 function _M.serve()
   if not sec then not_ready() end
   local req = _M.request()
   if not req then return too_large() end
   freshen()
+  local t0
+  if metrics_on then
+    ngx.update_time() -- the loop's cached clock may be a whole event old
+    t0 = ngx.now()
+  end
   local res = sec:handle(req)
   if not res then return ngx.exit(404) end
+  if t0 then
+    ngx.update_time()
+    metrics.record(duration_series(req._fsec_endpoint or "unknown"), ngx.now() - t0)
+  end
   return _M.send(res)
+end
+
+
+local LOOPBACK = { ["127.0.0.1"] = true, ["::1"] = true }
+
+--- The metrics in Prometheus's text format (content_by_lua). o.allow: a
+-- list of client addresses that may read them (default: loopback only,
+-- 127.0.0.1 and ::1; false: any, when nginx's allow/deny or a guard
+-- before this handler protects the location). Others get 403.
+function _M.metrics(o)
+  local allow = LOOPBACK
+  if o and o.allow ~= nil then
+    allow = o.allow
+    if allow then
+      local set = {}
+      for _, a in ipairs(allow) do set[a] = true end
+      allow = set
+    end
+  end
+  if allow and not allow[ngx.var.remote_addr] then return ngx.exit(403) end
+  local m = ngx.req.get_method()
+  if m ~= "GET" and m ~= "HEAD" then return ngx.exit(405) end
+  if not metrics_on then
+    ngx.status = 404
+    ngx.header["Content-Type"] = "text/plain"
+    return ngx.say("fsec: no lua_shared_dict for metrics (metrics_dict)")
+  end
+  ngx.header["Content-Type"] = metrics.CONTENT_TYPE
+  ngx.header["Cache-Control"] = "no-store"
+  if m == "HEAD" then return end
+  ngx.print(metrics.render())
 end
 
 

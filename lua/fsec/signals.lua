@@ -76,7 +76,11 @@ end
 --- Send a signal: each receiver in connection order, failures logged.
 function Signals:send(name, payload)
   local list = self._receivers[name]
-  if not list then return end
+  local after = self._after
+  if not list then
+    if after then after(name, payload or {}) end
+    return
+  end
   payload = payload or {}
   payload.signal = name
   for i = 1, #list do
@@ -85,6 +89,15 @@ function Signals:send(name, payload)
       self._log("error", "fsec: receiver of signal " .. name .. " failed: " .. tostring(err))
     end
   end
+  -- the security event of this signal (fsec.events), after the receivers
+  if after then after(name, payload) end
+end
+
+
+--- What runs after a signal's receivers, whether or not any is
+-- connected: fn(name, payload) (fsec.events' bridge), or nil.
+function Signals:_set_after(fn)
+  self._after = fn
 end
 
 

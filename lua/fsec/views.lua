@@ -18,6 +18,7 @@ local flashes = require "fsec.flash"
 local forms = require "fsec.forms"
 local mail = require "fsec.mail"
 local throttle = require "fsec.throttle"
+local events = require "fsec.events"
 local twofactor = require "fsec.twofactor"
 local mfcodes = require "fsec.mfcodes"
 local unified = require "fsec.unified"
@@ -207,9 +208,11 @@ function V.login(sec, req, res, fields, json)
     user = check_credentials(sec, form, identity, password, field)
     if user and not user.active then
       form:error(field, "DISABLED_ACCOUNT")
+      events.emit(sec, "login", { outcome = "failure", reason = "inactive", user = user }, req)
     elseif user and requires_confirmation(sec, user) then
       form:error(field, "CONFIRMATION_REQUIRED")
       unconfirmed = true
+      events.emit(sec, "login", { outcome = "failure", reason = "unconfirmed", user = user }, req)
     end
   end
   if form:ok() then
@@ -398,7 +401,10 @@ function V.login_token(sec, req, res, _, json, token)
 end
 
 function V.logout(sec, req, res, _, json)
+  -- who signs out, for the event (the session's user; nobody: no event)
+  local user = signed_in(sec, req, res)
   sec:logout_user(req, res)
+  if user then events.emit(sec, "logout", { user = user }, req) end
   if json then return res:json(200, {}) end
   local nxt = next_of(req, nil)
   return res:redirect(nxt or sec._cfg.post_logout_view)
@@ -881,7 +887,9 @@ end
 --- Answer a request if it is for one of fsec's endpoints.
 -- @return a response (status, headers, cookies, body), or nil
 function Security:handle(req)
+  events.enter(self, req)
   local res = answer(self, req)
+  events.leave(self)
   -- every answer carries the user's data, a CSRF token or a credential:
   -- no shared cache may keep it, and no browser replay it from its cache
   local cc = self._cfg.cache_control
@@ -902,6 +910,7 @@ answer = function(self, req)
   end
   local name, token = route(self, path)
   if not name then return nil end
+  req._fsec_endpoint = name -- for security events (fsec.events)
   local res = http.new_response()
   local json = http.wants_json(req)
   local method = req.method
@@ -943,7 +952,10 @@ answer = function(self, req)
   if method == "POST" and CREDENTIAL[name] then
     local ok, wait = self._policy:run("throttle", req, name), 60
     if ok then ok, wait = throttle.credential(self, req, posted_identity(self, name, fields)) end
-    if not ok then return throttle.refuse(res, json, wait) end
+    if not ok then
+      events.emit(self, name == "login" and "login" or "throttled", { outcome = "failure", reason = "throttled" }, req)
+      return throttle.refuse(res, json, wait)
+    end
   end
   if not self.datastore then error("fsec: endpoints need a datastore (database or datastore)", 3) end
   local ok, out = pcall(V[name], self, req, res, fields, json, token)

@@ -83,6 +83,7 @@
 ---@field freshness_grace_period? integer seconds after a reauthentication when freshness is not asked again (default 3600)
 ---@field identity_attributes? ("email"|"username"|"us_phone_number")[] Attributes a login identity is looked up by, in order (default {"email"}; us_phone_number: unified sign-in's phone)
 ---@field log? fun(level: string, message: string) fsec: function(level, message); default ngx.log or stderr
+---@field events? boolean|string|table|fun(line: string, event: table) fsec: where security events go (docs/events.md)
 ---@field login_lockout_threshold? integer fsec: failed logins within the window that lock an account (0: off) (default 10)
 ---@field login_lockout_window? integer fsec: seconds (default 900)
 ---@field login_url? string endpoint: login (and passwordless links under it) (default "/login")

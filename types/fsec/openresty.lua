@@ -27,6 +27,8 @@
 ---@field thread_wait? number seconds a request waits for a hashing slot before 503 (default 10)
 ---@field thread_queue? integer requests that may wait for a slot per worker, 0..100000 (default 32)
 ---@field limit_dict? string|false lua_shared_dict of the throttling counters (default "fsec_limits")
+---@field metrics_dict? string|false lua_shared_dict the workers add their metrics to (default "fsec_metrics")
+---@field metrics_flush? number seconds between a worker's flushes of its counts to metrics_dict, 0.05..60 (default 1)
 ---@field db_thread_pool? string PostgreSQL: the thread pool every datastore call runs in (default "fsec_db")
 ---@field db_jobs? integer PostgreSQL: datastore jobs posted at once per worker, 1..1024 (default 4)
 ---@field db_queue? integer PostgreSQL: requests that may wait for a datastore job per worker, 0..100000 (default 256)
@@ -91,6 +93,11 @@ function openresty.serve() end
 ---@param user_header? string default: init's opts.user_header
 ---@return fsec.User
 function openresty.protect(spec, user_header) end
+
+---fsec's metrics in Prometheus's text format (content_by_lua): 403 to
+---an address not in o.allow (default: 127.0.0.1 and ::1; false: any).
+---@param o? {allow: string[]|false}
+function openresty.metrics(o) end
 
 ---The current user (anonymous when nobody), for content handlers.
 ---@return fsec.User|fsec.AnonymousUser

@@ -13,6 +13,7 @@
 -- @module fsec.openresty.cache
 
 local core = require "fsec.core"
+local metrics = require "fsec.metrics"
 
 local ngx = ngx
 
@@ -47,6 +48,28 @@ function _M.seam(counter)
 end
 
 
+-- A cache that counts its lookups (fsec_cache_lookups_total: hit or
+-- miss) in this worker's table of fsec.metrics: one table increment per
+-- lookup, no shared memory touched on the request path.
+local function counted(lru, name)
+  local add = metrics.add
+  local hit = metrics.key("fsec_cache_lookups_total", { cache = name, result = "hit" })
+  local miss = metrics.key("fsec_cache_lookups_total", { cache = name, result = "miss" })
+  return {
+    get = function(_, k)
+      local v, stale = lru:get(k)
+      if v ~= nil then add(hit) else add(miss) end
+      return v, stale
+    end,
+    set = function(_, k, v, ttl) return lru:set(k, v, ttl) end,
+    count = lru.count and function() return lru:count() end,
+  }
+end
+
+
+_M.counted = counted -- for bench/metrics_cost.lua
+
+
 --- Give s its caches (cache_size entries each, users kept cache_ttl
 -- seconds at most), revoked through counter. Returns the bytes the
 -- caches' slots took at start (lrucache allocates them up front), or nil
@@ -61,6 +84,9 @@ function _M.install(s, counter, opts)
   local before = collectgarbage("count")
   c.tokens = assert(lrucache.new(opts.cache_size or 10000)) -- token checks
   c.users = assert(lrucache.new(opts.cache_size or 10000))  -- user lookups
+  if opts.metrics_dict ~= false then -- hits and misses counted (fsec.metrics)
+    c.tokens, c.users = counted(c.tokens, "tokens"), counted(c.users, "users")
+  end
   -- lrucache allocates its slots up front: part of the bounded user cache
   local bytes = math.floor((collectgarbage("count") - before) * 1024)
   c.ttl = opts.cache_ttl or 2

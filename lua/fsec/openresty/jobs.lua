@@ -7,6 +7,7 @@
 -- @module fsec.openresty.jobs
 
 local core = require "fsec.core"
+local metrics = require "fsec.metrics"
 
 local ngx = ngx
 local pairs = pairs
@@ -68,6 +69,17 @@ local function reclaim_stale(pool)
   end
 end
 
+-- each pool's series of fsec_thread_wait_seconds, made once
+local waits = {}
+local function wait_series(pool)
+  local h = waits[pool]
+  if not h then
+    h = metrics.histogram("fsec_thread_wait_seconds", { pool = pool })
+    waits[pool] = h
+  end
+  return h
+end
+
 local function acquire(pool, limit)
   local n = posted[pool] or 0
   if n >= limit then
@@ -76,6 +88,7 @@ local function acquire(pool, limit)
   end
   if n < limit then
     posted[pool] = n + 1
+    metrics.record(wait_series(pool), 0)
     return take(pool)
   end
   -- a bounded queue: past it, refused at once (503 with Retry-After)
@@ -89,8 +102,12 @@ local function acquire(pool, limit)
     gates[pool] = g
   end
   waiting[pool] = w + 1
+  ngx.update_time() -- the wait's own clock (the cached one is the loop's)
+  local since = ngx.now()
   local ok, err = g:wait(opts.thread_wait or THREAD_WAIT) -- true: a job's slot, handed over
   waiting[pool] = waiting[pool] - 1
+  ngx.update_time()
+  metrics.record(wait_series(pool), ngx.now() - since)
   if not ok then return nil, err end
   return take(pool)
 end
@@ -139,6 +156,10 @@ local function run_job(pool, limit, covered, ...)
   if not a then return false, tostring(b) end
   return b, c, d, e
 end
+
+--- A pool's requests waiting for a slot and its jobs posted, in this
+-- worker (the metrics' gauges).
+function _M.stats(pool) return waiting[pool] or 0, posted[pool] or 0 end
 
 --- How long a request waits for a job slot (thread_wait), in seconds.
 function _M.wait_seconds() return opts.thread_wait or THREAD_WAIT end

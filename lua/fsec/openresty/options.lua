@@ -95,6 +95,9 @@ local OPTIONS = {
     "a number of seconds, over 0 and at most 3600" },
   { "thread_queue", function(v) return whole(v, 0, 100000) end, "a whole number 0..100000" },
   { "limit_dict", pool_name, "a lua_shared_dict's name or false" },
+  { "metrics_dict", pool_name, "a lua_shared_dict's name or false" },
+  { "metrics_flush", function(v) return number(v) and v >= 0.05 and v <= 60 end,
+    "a number of seconds, 0.05..60" },
 }
 local KNOWN = {}
 for _, o in ipairs(OPTIONS) do KNOWN[o[1]] = true end
