@@ -168,6 +168,29 @@ describe("http.wants_json #quick", function()
   end)
 end)
 
+describe("http.wants_html #quick", function()
+  local function page(accept, ct)
+    return http.wants_html{ headers = { accept = accept, ["content-type"] = ct } }
+  end
+
+  it("is a page for a browser's Accept, whatever range Werkzeug would call best", function()
+    -- Chromium's: Werkzeug 2.2 ranks application/signed-exchange;v=b3 first
+    -- (its parameter), and Flask still answers such a browser with pages
+    assert.is_true(page("text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,"
+      .. "image/apng,*/*;q=0.8,application/signed-exchange;v=b3;q=0.7"))
+    assert.is_true(page("text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8")) -- Firefox
+    assert.is_true(page("text/html, application/json"))
+  end)
+
+  it("is text for scripts and JSON for JSON clients", function()
+    assert.is_false(page("*/*"))
+    assert.is_false(page(nil))
+    assert.is_false(page("text/html;q=0, */*"))
+    assert.is_false(page("application/json, text/html"))
+    assert.is_false(page("text/html", "application/json"))
+  end)
+end)
+
 describe("http.full_path #quick", function()
   -- where a browser sends a form whose action is this (R-01's model:
   -- "//host" and "/\host" leave the site; tabs and newlines are dropped)

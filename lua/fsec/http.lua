@@ -19,6 +19,7 @@ local cjson = require "cjson.safe"
 
 local type = type
 local pairs = pairs
+local ipairs = ipairs
 local rawget = rawget
 local tostring = tostring
 local concat = table.concat
@@ -249,7 +250,8 @@ local function before(a, b)
   return a.n < b.n
 end
 
-local function best_accepted(req)
+-- The media ranges of Accept, best first (nil without a header).
+local function accepted(req)
   local accept = _M.header(req, "accept", 8192)
   if not accept or accept == "" then return nil end
   local items, i, n = {}, 1, 0
@@ -263,7 +265,12 @@ local function best_accepted(req)
     i = after
   end
   table.sort(items, before)
-  return items[1] and items[1].v
+  return items
+end
+
+local function best_accepted(req)
+  local items = accepted(req)
+  return items and items[1] and items[1].v
 end
 
 -- The body's media type (Werkzeug's mimetype: no parameters, lower case).
@@ -290,12 +297,18 @@ function _M.wants_json(req)
   return json_type(req) or best_accepted(req) == "application/json"
 end
 
---- Does the client want a page (a browser: text/html as the best range of
--- Accept, no JSON body)? Other clients (curl's */*, scripts) get text.
+--- Does the client want a page (a browser: Accept names text/html or
+-- application/xhtml+xml with a weight above 0, no JSON wanted)? Other
+-- clients (curl's */*, scripts) get text. Not Werkzeug's best match:
+-- Chromium's Accept ends in application/signed-exchange;v=b3;q=0.7, whose
+-- parameter makes it the "best" range there, and Flask answers it a page.
 function _M.wants_html(req)
   if _M.wants_json(req) then return false end
-  local best = best_accepted(req)
-  return best ~= nil and best:match("^[^;%s]*"):lower() == "text/html"
+  for _, it in ipairs(accepted(req) or {}) do
+    local mt = it.v:match("^[^;%s]*"):lower()
+    if it.q > 0 and (mt == "text/html" or mt == "application/xhtml+xml") then return true end
+  end
+  return false
 end
 
 
