@@ -33,7 +33,7 @@ BUILD="cmake gcc make pkg-config libsodium-dev libutf8proc-dev libidn2-dev libcr
 # the example's form and spec/peer/wtf_csrf.py make its CSRF tokens
 # (spec/08's Flask-WTF tests, spec/45).
 # python3-prometheus-client: its parser reads fsec's metrics exposition
-# (spec/45, spec/46); lua-socket: the syslog sink of security events on a
+# (spec/49, spec/46); lua-socket: the syslog sink of security events on a
 # Unix datagram socket outside nginx (spec/44; under nginx the cosocket).
 TEST="lua-busted python3-flask-security python3-flask-sqlalchemy python3-flaskext.wtf gunicorn
   python3-sqlalchemy python3-passlib python3-argon2 python3-bcrypt sqlite3
