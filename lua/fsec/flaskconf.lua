@@ -176,11 +176,11 @@ _M.ROWS = {
   { "PASSWORD_HASH_PASSLIB_OPTIONS", same = { {} }, refuse = "fsec does not use passlib: password_hash_options" },
   { "PASSWORD_LENGTH_MIN", key = "password_length_min" },
   { "PASSWORD_COMPLEXITY_CHECKER", key = "password_complexity_checker",
-    note = "a function; Too's 'zxcvbn' is not in fsec" },
+    note = "'zxcvbn' (libzxcvbn, in C), or a function (docs/security.md: its contract)" },
   { "PASSWORD_CHECK_BREACHED", same = { false },
     refuse = "fsec checks a local list, never a network service: password_breached_file" },
-  { "PASSWORD_BREACHED_COUNT", same = { 1 },
-    refuse = "password_breached_file refuses every password it lists" },
+  { "PASSWORD_BREACHED_COUNT", key = "password_breached_count",
+    note = "with password_breached_file; a line without a count is always refused" },
   { "PASSWORD_NORMALIZE_FORM", key = "password_normalize_form" },
   { "PASSWORD_REQUIRED", key = "password_required" },
   { "PASSWORD_CONFIRM_REQUIRED", key = "password_confirm_required" },
@@ -188,7 +188,7 @@ _M.ROWS = {
     refuse = "fsec's tokens carry no hashed data: nothing is hashed with these" },
   { "DEPRECATED_HASHING_SCHEMES", v3 = true, same = { { "hex_md5" }, { "auto" } },
     refuse = "fsec's tokens carry no hashed data: nothing is hashed with these" },
-  { "ZXCVBN_MINIMUM_SCORE", same = { 3 }, refuse = "fsec has no zxcvbn: give password_complexity_checker" },
+  { "ZXCVBN_MINIMUM_SCORE", key = "zxcvbn_minimum_score" },
 
   -- features
   { "CONFIRMABLE", v3 = true, key = "confirmable" },
