@@ -29,6 +29,13 @@ struct fsec_breached {
   const unsigned char *entries, *index;
 };
 
+/* Write the reason (printf-style) into why, and return rc. */
+static int fail(char *why, size_t whylen, int rc, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+
 static int fail(char *why, size_t whylen, int rc, const char *fmt, ...) {
   if (why && whylen) {
     va_list ap;
