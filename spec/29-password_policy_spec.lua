@@ -183,3 +183,57 @@ describe("the breached-password list #quick", function()
     assert.is_nil(io.open(out, "rb"))
   end)
 end)
+
+describe("the HIBP range hook (password_breached_range) #quick", function()
+  local PW = "password1234"
+  local HEX = core.sha1_hex(PW)
+
+  -- A range answer for prefix: the password's suffix with count (when
+  -- given), among others, and HIBP's padding lines (count 0).
+  local function answer(count)
+    local lines = { ("0"):rep(35) .. ":3", ("F"):rep(35) .. ":0" }
+    if count then lines[#lines + 1] = HEX:sub(6):lower() .. ":" .. count end
+    return table.concat(lines, "\r\n")
+  end
+
+  it("sends only the hash's first 5 hex characters and matches the suffix itself", function()
+    local asked = {}
+    local count
+    local sec = setup{ password_breached_range = function(prefix)
+      asked[#asked + 1] = prefix
+      return answer(count)
+    end }
+    count = 9
+    assert.same({ "Password on breached list" }, select(2, register(sec, "a@example.com", PW)))
+    assert.same({ HEX:sub(1, 5) }, asked)
+    count = nil -- listed under the prefix, not this suffix
+    assert.equals(200, (register(sec, "b@example.com", PW)))
+    count = 0 -- a padding line for it: not breached
+    assert.equals(200, (register(sec, "c@example.com", PW)))
+    assert.same({ HEX:sub(1, 5), HEX:sub(1, 5), HEX:sub(1, 5) }, asked) -- never more of the hash
+  end)
+
+  it("takes password_breached_count as its threshold", function()
+    local sec = setup{ password_breached_range = function() return answer(4) end, password_breached_count = 5 }
+    assert.equals(200, (register(sec, "a@example.com", PW)))
+    sec = setup{ password_breached_range = function() return answer(5) end, password_breached_count = 5 }
+    assert.same({ "Password on breached list" }, select(2, register(sec, "b@example.com", PW)))
+  end)
+
+  local failing = {
+    { "nil and an error", function() return nil, "timeout" end, "failed: timeout" },
+    { "an error raised", function() error("connection refused") end, "raised:" },
+    { "a number", function() return 200 end, "returned a number" },
+    { "a body not of SUFFIX:COUNT lines", function() return "<html>rate limited</html>" end, "not SUFFIX:COUNT" },
+  }
+  for _, f in ipairs(failing) do
+    it("refuses when the hook gives " .. f[1] .. " (strict), passes when not strict", function()
+      local sec, _, _, _, logs = setup{ password_breached_range = f[2] }
+      assert.same({ "Failed to contact breached passwords site" }, select(2, register(sec, "a@example.com", PW)))
+      assert.matches(f[3], table.concat(logs, "\n"), 1, true)
+      local lax, _, _, _, lax_logs = setup{ password_breached_range = f[2], password_breached_range_strict = false }
+      assert.equals(200, (register(lax, "b@example.com", PW)))
+      assert.matches("password not checked", table.concat(lax_logs, "\n"), 1, true)
+    end)
+  end
+end)

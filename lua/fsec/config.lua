@@ -743,6 +743,12 @@ _M.schema = {
   password_breached_file = { type = "string", check = readable_file,
     description = "fsec: breached-password list, mapped and shared: HIBP's text (SHA-1 hex[:count] a line, " ..
         "sorted) or its binary form (fsec breached build)" },
+  password_breached_range = { type = "function",
+    description = "fsec: function(prefix) -> the body of HIBP's range API for these 5 hex characters of the " ..
+        "SHA-1 (SUFFIX:COUNT lines), or nil, error; fsec matches the suffix (k-anonymity)" },
+  password_breached_range_strict = { type = "boolean", default = true,
+    description = "fsec: a range hook that fails refuses the password (PASSWORD_BREACHED_SITE_ERROR); false: " ..
+        "the password passes, logged (Too's PASSWORD_CHECK_BREACHED = True)" },
   password_breached_count = { type = "number", default = 1, check = int_range(1, 4294967295),
     description = "a listed password is refused when seen at least this many times (a line with no count " ..
         "always)" },

@@ -236,26 +236,76 @@ function Form:new_password(name, password, user_fields)
   if n < sec._cfg.password_length_min or n > sec._cfg.password_length_max then
     return self:error(name, "PASSWORD_INVALID_LENGTH", { length = sec._cfg.password_length_min })
   end
-  if _M.breached(sec, norm) then return self:error(name, "PASSWORD_BREACHED") end
+  local breached = _M.breached(sec, norm)
+  if breached then return self:error(name, breached) end
   local msgs = complexity(sec, password, norm, user_fields)
   for i = 1, #msgs do self:error_text(name, msgs[i]) end
   return #msgs == 0
 end
 
 
---- Is a (normalized) password on the breached list, seen at least
--- password_breached_count times? The list (fsec.core.breached_open) is
--- mapped once by fsec.new and searched in place by C.
+-- The count of suffix (35 upper-case hex) in a range answer (HIBP's
+-- "SUFFIX:COUNT" lines, CRLF or LF, either case), or nil when a line is
+-- not of that form.
+local function range_count(body, suffix)
+  local found = 0
+  for line in body:gmatch("[^\r\n]+") do
+    local s, c = line:match("^(%x+):(%d+)$")
+    if not s or #s ~= 35 then return nil end
+    if s:upper() == suffix then found = tonumber(c) end
+  end
+  return found
+end
+
+
+-- The password_breached_range hook: the count HIBP's range API gives for
+-- the password, or nil and why it could not be had. Only the first five
+-- hex characters of the SHA-1 leave (k-anonymity); the match is here.
+local function range_lookup(sec, hook, password)
+  local hex = core.sha1_hex(password)
+  local ok, body, err = pcall(hook, hex:sub(1, 5))
+  if not ok then return nil, "raised: " .. tostring(body) end
+  if type(body) ~= "string" then
+    return nil, body == nil and ("failed: " .. tostring(err)) or ("returned a " .. type(body))
+  end
+  local count = range_count(body, hex:sub(6))
+  if not count then return nil, "answer is not SUFFIX:COUNT lines" end
+  if count >= sec._cfg.password_breached_count then return count end
+  return 0
+end
+
+
+--- Is a (normalized) password breached? The message key to refuse it
+-- with, or nil. The list (password_breached_file, mapped by fsec.new) is
+-- searched in place by C; the range hook (password_breached_range) asks
+-- HIBP's range API for the hash's prefix. A password seen at least
+-- password_breached_count times is refused.
 function _M.breached(sec, password)
   local list = sec._breached
-  if not list then return false end
-  local count, err = list:password(password)
-  if not count then
-    -- fail closed: the check cannot run, so no password passes it (503)
-    sec._log("error", "fsec: password_breached_file: " .. tostring(err))
-    require("fsec.auth").check_store(nil, "EIO: password_breached_file: " .. tostring(err), "EIO")
+  if list then
+    local count, err = list:password(password)
+    if not count then
+      -- fail closed: the check cannot run, so no password passes it (503)
+      sec._log("error", "fsec: password_breached_file: " .. tostring(err))
+      require("fsec.auth").check_store(nil, "EIO: password_breached_file: " .. tostring(err), "EIO")
+    end
+    if count >= sec._cfg.password_breached_count then return "PASSWORD_BREACHED" end
   end
-  return count >= sec._cfg.password_breached_count
+  local hook = sec._cfg.password_breached_range
+  if hook then
+    local count, why = range_lookup(sec, hook, password)
+    if not count then
+      -- strict (fsec's default): no password passes a check that could
+      -- not run; else, as Too's PASSWORD_CHECK_BREACHED = True, it passes
+      local strict = sec._cfg.password_breached_range_strict
+      sec._log(strict and "error" or "warn", "fsec: password_breached_range " .. why
+        .. (strict and ": password refused" or ": password not checked"))
+      if strict then return "PASSWORD_BREACHED_SITE_ERROR" end
+    elseif count > 0 then
+      return "PASSWORD_BREACHED"
+    end
+  end
+  return nil
 end
 
 
