@@ -96,8 +96,11 @@ static const char *warning_of(const char *pw, const ZxcMatch_t *info) {
 }
 
 /* The length estimated: at most FSEC_STRENGTH_PASSWORD_MAX bytes, cut at a
- * UTF-8 character boundary. zxcvbn's matching grows faster than linearly
- * with length; 256 bytes are already far beyond any score threshold. */
+ * UTF-8 character boundary. libzxcvbn's matching grows faster than
+ * linearly with length and runs on nginx's event loop: 64 repeated
+ * characters take about 1 ms, 100 about 3.4 ms. The cut only ever errs
+ * towards refusing: a weak prefix is refused whatever follows it, and a
+ * prefix that reaches the top score is strong on its own. */
 static size_t estimated_len(const char *pw, size_t len) {
   if (len <= FSEC_STRENGTH_PASSWORD_MAX) return len;
   len = FSEC_STRENGTH_PASSWORD_MAX;

@@ -62,5 +62,12 @@ int main(void) {
   for (int i = 0; i + 3 <= 4095; i += 3) memcpy(longpw + i, "\xe2\x82\xac", 3);
   ASSERT_OK(fsec_password_strength(longpw, strlen(longpw), NULL, NULL, 0, &s));
   ASSERT_EQ(check("").score, 0);
+  /* only the first FSEC_STRENGTH_PASSWORD_MAX bytes count: a weak start is
+   * refused whatever strong tail follows it (the cut errs towards refusing) */
+  char tail[FSEC_STRENGTH_PASSWORD_MAX + 32];
+  memset(tail, 'a', FSEC_STRENGTH_PASSWORD_MAX);
+  strcpy(tail + FSEC_STRENGTH_PASSWORD_MAX, "xK9#mq2Lw!t7Zr");
+  ASSERT(check(tail).score <= 1);
+  ASSERT_EQ(check(tail + FSEC_STRENGTH_PASSWORD_MAX - 4).score, 4);
   return 0;
 }

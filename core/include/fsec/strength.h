@@ -10,9 +10,9 @@
 
 #include "fsec/common.h"
 
-#define FSEC_STRENGTH_INPUTS_MAX 16    /* user inputs (email, username...) */
-#define FSEC_STRENGTH_INPUT_MAX 320    /* bytes of one user input */
-#define FSEC_STRENGTH_PASSWORD_MAX 256 /* bytes estimated (see strength.c) */
+#define FSEC_STRENGTH_INPUTS_MAX 16   /* user inputs (email, username...) */
+#define FSEC_STRENGTH_INPUT_MAX 320   /* bytes of one user input */
+#define FSEC_STRENGTH_PASSWORD_MAX 64 /* bytes estimated (see strength.c) */
 
 typedef struct fsec_strength {
   int score;           /* 0..4: guesses below 10^3, 10^6, 10^8, 10^10, above */
@@ -25,7 +25,7 @@ typedef struct fsec_strength {
  * them is weak). Only the first FSEC_STRENGTH_PASSWORD_MAX bytes are
  * estimated. Returns FSEC_OK, FSEC_ENUL (a NUL byte in the password or an
  * input), FSEC_EINVAL (n above FSEC_STRENGTH_INPUTS_MAX, an input above
- * FSEC_STRENGTH_INPUT_MAX) or FSEC_ENOMEM. Thread-safe. */
+ * FSEC_STRENGTH_INPUT_MAX) or FSEC_ENOMEM. */
 FSEC_API FSEC_NODISCARD int fsec_password_strength(const char *password, size_t len,
                                                    const char *const *inputs,
                                                    const size_t *input_lens, size_t n,
