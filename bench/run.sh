@@ -335,7 +335,8 @@ EOF
 hashes (half listed, half not) in a binary list of $breached random
 entries (\`fsec breached build\`'s format), mapped as fsec maps it.
 Cold: the file's pages dropped from the page cache first (each lookup
-then reads one or two pages from the disk: the disk's latency). Warm:
+then reads one or two pages from the disk: the disk's latency; the
+index is fetched ahead when the list is opened). Warm:
 the file read once first, as a busy server keeps it; "again": the same
 process once its mapping's pages are faulted in, as a long-lived nginx
 worker. RssAnon is the process's private memory, which does not grow
