@@ -237,3 +237,32 @@ describe("the HIBP range hook (password_breached_range) #quick", function()
     end)
   end
 end)
+
+-- Against the reference: Python's zxcvbn (python3-zxcvbn, what
+-- Flask-Security-Too calls) gives the same warning, word for word, and a
+-- weak score too, for passwords both estimators read the same way. (Not
+-- every password: libzxcvbn's dictionaries are not Python zxcvbn's.)
+describe("zxcvbn's warnings against Python's zxcvbn", function()
+  it("are the same text for the same weaknesses", function()
+    local cases = { "password", "aaaaaaaaaaaa", "abcdefghij", "19871987", "iloveyou2", "p@ssw0rd12" }
+    local script = "import json,sys,zxcvbn\nfor p in json.load(sys.stdin):\n"
+      .. "  r = zxcvbn.zxcvbn(p)\n  print(r['score'], r['feedback']['warning'])\n"
+    local input = helpers.tmpfile("zxcvbn-cases.json")
+    local f = assert(io.open(input, "w")); f:write(require("cjson").encode(cases)); f:close()
+    local py = helpers.tmpfile("zxcvbn-ref.py")
+    f = assert(io.open(py, "w")); f:write(script); f:close()
+    local p = assert(io.popen("/usr/bin/python3 " .. py .. " < " .. input .. " 2>&1"))
+    local out = p:read("a")
+    p:close()
+    local i = 0
+    for line in out:gmatch("[^\n]+") do
+      i = i + 1
+      local score, warning = line:match("^(%d) (.+)$")
+      assert.truthy(score, "python3-zxcvbn (scripts/deps.sh test): " .. out)
+      local fscore, fwarning = core.password_strength(cases[i])
+      assert.is_true(tonumber(score) <= 2 and fscore <= 2, cases[i])
+      assert.equals(warning, fwarning, cases[i])
+    end
+    assert.equals(#cases, i)
+  end)
+end)
