@@ -15,6 +15,8 @@ set -eu
 BUILD="cmake gcc make pkg-config libsodium-dev libutf8proc-dev libidn2-dev libcrypt-dev
   libssl-dev libsqlite3-dev libpq-dev liboath-dev libqrencode-dev zlib1g-dev libzxcvbn-dev lua5.4 liblua5.4-dev luajit2 libluajit2-5.1-dev lua-cjson
   lua-argparse lua-sql-sqlite3 lua-sql-postgres"
+# python3-zxcvbn: the reference zxcvbn (what Too calls) whose warnings
+# spec/29-password_policy_spec.lua compares with fsec's.
 # The peer (real Flask-Security) for the compatibility specs; LDoc and
 # its Markdown formatter for the API reference (spec/check-ldoc.sh);
 # luarocks for spec/check-rock.sh (the rockspec, built for real);
@@ -28,8 +30,6 @@ BUILD="cmake gcc make pkg-config libsodium-dev libutf8proc-dev libidn2-dev libcr
 # independently of fsec's own TOTP code; zbar-tools' zbarimg reads the
 # setup page's QR code back from the browser's screenshot (spec/38).
 # python3-bleach: the peer's USERNAME_ENABLE needs it (spec/33's compare).
-# python3-zxcvbn: the reference zxcvbn (what Too calls) whose warnings
-# spec/29-password_policy_spec.lua compares with fsec's.
 TEST="lua-busted python3-flask-security python3-flask-sqlalchemy
   python3-sqlalchemy python3-passlib python3-argon2 python3-bcrypt sqlite3
   clang libclang-rt-14-dev valgrind lua-ldoc lua-markdown luarocks

@@ -158,32 +158,6 @@ function core.digest(s, key) end
 ---@return string
 function core.sha1_hex(s) end
 
----zxcvbn's estimate (libzxcvbn): score 0..4, its warning for a weak
----password (English, or nil), log2 of the guesses. inputs: the user's own
----strings (at most 16; non-strings skipped). nil, "ENUL: ...", "ENUL" for
----a NUL byte.
----@param password string
----@param inputs? string[]
----@return integer|nil score
----@return string|nil warning_or_error
----@return number|string|nil bits_or_code
-function core.password_strength(password, inputs) end
-
----Map a breached-password list (HIBP text or fsec's binary form).
----@param path string
----@return fsec.BreachedList|nil
----@return string|nil error "EINVAL: why (line, offset)"
----@return string|nil code
-function core.breached_open(path) end
-
----Build the binary form of a sorted HIBP text list.
----@param input string
----@param output string
----@return integer|nil entries
----@return string|nil error
----@return string|nil code
-function core.breached_build(input, output) end
-
 ---Check an itsdangerous URLSafeTimedSerializer token (Flask-Security's
 ---auth token: kdf "django-concat"; Flask's session cookie: "hmac") against
 ---each key, newest first. max_age nil: no age check.
@@ -318,6 +292,32 @@ function core.fernet_decrypt(key_b64url, token, ttl, now) end
 ---@return string? svg
 ---@return "ETOOLONG"|"ENUL"|"EINVAL"? code
 function core.qr_svg(text) end
+
+---zxcvbn's estimate (libzxcvbn): score 0..4, its warning for a weak
+---password (English, or nil), log2 of the guesses. inputs: the user's own
+---strings (at most 16; non-strings skipped). nil, "ENUL: ...", "ENUL" for
+---a NUL byte.
+---@param password string
+---@param inputs? string[]
+---@return integer|nil score
+---@return string|nil warning_or_error
+---@return number|string|nil bits_or_code
+function core.password_strength(password, inputs) end
+
+---Map a breached-password list (HIBP text or fsec's binary form).
+---@param path string
+---@return fsec.BreachedList|nil
+---@return string|nil error "EINVAL: why (line, offset)"
+---@return string|nil code
+function core.breached_open(path) end
+
+---Build the binary form of a sorted HIBP text list.
+---@param input string
+---@param output string
+---@return integer|nil entries
+---@return string|nil error
+---@return string|nil code
+function core.breached_build(input, output) end
 
 ---The C engine: hashing and tokens, keys in guarded memory.
 ---@class fsec.Engine
