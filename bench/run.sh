@@ -23,6 +23,8 @@
 #   FSEC_BENCH_HTTP_USERS=5              users signed in on each side (20)
 #   FSEC_BENCH_PG_USERS=100000           users in the PostgreSQL database
 #   FSEC_BENCH_PG=0                      skip the PostgreSQL part
+#   FSEC_BENCH_BREACHED=1000000          entries of the breached-list benchmark
+#                                        (100000000: 2.2 GiB in /var/tmp; 0 skips it)
 #   FSEC_BENCH_OUT=DIR                   where to write benchmarks.md/.png (docs)
 #   FSEC_BENCH_SKIP_BUILD=1              use build/ as it is (scripts/bench.sh still
 #                                        builds build-bench)
@@ -38,7 +40,7 @@ out=${FSEC_BENCH_OUT:-docs}
 # The command as run, with the settings that were given.
 cmd=""
 for v in FSEC_BENCH_USERS FSEC_BENCH_SECONDS FSEC_BENCH_ROUNDS FSEC_BENCH_WORKERS FSEC_BENCH_NGINX_WORKERS \
-         FSEC_BENCH_HTTP_USERS FSEC_BENCH_PG_USERS FSEC_BENCH_PG FSEC_BENCH_SKIP_BUILD; do
+         FSEC_BENCH_HTTP_USERS FSEC_BENCH_PG_USERS FSEC_BENCH_PG FSEC_BENCH_BREACHED FSEC_BENCH_SKIP_BUILD; do
   eval "val=\${$v:-}"
   # shellcheck disable=SC2154
   [ -n "$val" ] && cmd="$cmd$v=\"$val\" "
@@ -96,6 +98,14 @@ if [ "${FSEC_BENCH_PG:-1}" != 0 ] && [ -x build-bench/bench/bench_pg ] \
   [ ! -f "$tmp/flaskpg.dat" ] || sed -n 's/^"token-authenticated GET" /"token GET, peer on PostgreSQL" /p' "$tmp/flaskpg.dat" >> "$tmp/flask.dat"
 else
   echo "bench/run.sh: the PostgreSQL part is skipped: $(cat "$tmp/pg.err" 2>/dev/null || echo 'FSEC_BENCH_PG=0 or no build-bench/bench/bench_pg (libpq-dev)')" >&2
+fi
+# The breached-password list: lookups in an N-entry binary list written
+# under /var/tmp (2.2 GiB for 100 M) and removed after; FSEC_BENCH_BREACHED=0 skips it.
+breached=${FSEC_BENCH_BREACHED:-100000000}
+if [ "$breached" != 0 ]; then
+  list=$(mktemp /var/tmp/fsec-breached-XXXXXX)
+  step breached ./build-bench/bench/bench_breached "$list" "$breached" 200000
+  rm -f "$list"
 fi
 load1=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -317,6 +327,24 @@ How the two sides are set up so that they do the same work:
   comparison of the servers.
 EOF
   pg_section
+  [ ! -s "$tmp/breached.md" ] || { cat <<EOF
+
+## Breached-password list
+
+\`bench/bench_breached FILE $breached 200000\`: lookups of random SHA-1
+hashes (half listed, half not) in a binary list of $breached random
+entries (\`fsec breached build\`'s format), mapped as fsec maps it.
+Cold: the file's pages dropped from the page cache first (each lookup
+then reads one or two pages from the disk: the disk's latency; the
+index is fetched ahead when the list is opened). Warm:
+the file read once first, as a busy server keeps it; "again": the same
+process once its mapping's pages are faulted in, as a long-lived nginx
+worker. RssAnon is the process's private memory, which does not grow
+with the list; RssFile is page-cache memory the mapping touched, shared
+by every process that maps the file.
+
+EOF
+  cat "$tmp/breached.md"; }
 } > "$out/benchmarks.md"
 echo "wrote $out/benchmarks.md and $out/benchmarks.png" >&2
 exit $status

@@ -20,6 +20,7 @@
 #include "lhelp.h"
 #include "litsd.h"
 #include "lotp.h"
+#include "lpolicy.h"
 #include "lstore.h"
 
 /* core.random_id([nbytes=16]) -> base64url string of nbytes random bytes */
@@ -256,6 +257,9 @@ static const luaL_Reg lfsec_funcs[] = {
     {"shared_counter", lfsec_shared_counter},
     {"shared_counter_get", lfsec_shared_counter_get},
     {"shared_counter_bump", lfsec_shared_counter_bump},
+    {"password_strength", lfsec_password_strength},
+    {"breached_open", lfsec_breached_open},
+    {"breached_build", lfsec_breached_build},
     {NULL, NULL}};
 
 #if defined(__GNUC__)
@@ -340,6 +344,7 @@ int luaopen_fsec_core(lua_State *L) {
   lfsec_store_register(L);
   lfsec_counter_register(L);
   lfsec_keyring_register(L);
+  lfsec_policy_register(L);
   lua_newtable(L);
   luaL_setfuncs(L, lfsec_funcs, 0);
   lfsec_otp_open(L);

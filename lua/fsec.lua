@@ -115,6 +115,13 @@ function _M.new(cfg)
   if not c then error("fsec.new: " .. err, 2) end
   local engine, msg = core.new(engine_config(c))
   if not engine then error("fsec.new: " .. msg, 2) end
+  -- the breached-password list, mapped once here: under nginx before the
+  -- workers fork, so they all read the one copy in the page cache
+  local ok_list, breached = pcall(require("fsec.forms").open_breached, c)
+  if not ok_list then
+    engine:close()
+    error("fsec.new: " .. tostring(breached), 2)
+  end
   local ds = c.datastore
   if c.database then
     -- Fail loudly (never fall back to memory) when the file can't be used.
@@ -179,6 +186,7 @@ function _M.new(cfg)
     _clock = c.clock and function() return floor(c.clock()) end,
     _log = log,
     _policy = policy.new(log),
+    _breached = breached,
     -- verified against when there is no real hash: one argon2 run at the
     -- current parameters, never a match
     _dummy = engine:dummy_hash(),
@@ -404,6 +412,7 @@ end
 -- instance is unusable after.
 function Security:close()
   self._engine:close()
+  if self._breached then self._breached:close() end -- unmapped now, not at the next GC
   if self.datastore then self.datastore:close() end
 end
 

@@ -11,9 +11,12 @@ set -eu
 # libqrencode-dev: the QR code of the authenticator's otpauth:// URI.
 # zlib1g-dev: Flask's compressed session cookies and Flask-Security's
 # compressed tokens (core/src/itsdangerous.c).
+# libzxcvbn-dev: the "zxcvbn" password complexity checker (core/src/strength.c).
 BUILD="cmake gcc make pkg-config libsodium-dev libutf8proc-dev libidn2-dev libcrypt-dev
-  libssl-dev libsqlite3-dev libpq-dev liboath-dev libqrencode-dev zlib1g-dev lua5.4 liblua5.4-dev luajit2 libluajit2-5.1-dev lua-cjson
+  libssl-dev libsqlite3-dev libpq-dev liboath-dev libqrencode-dev zlib1g-dev libzxcvbn-dev lua5.4 liblua5.4-dev luajit2 libluajit2-5.1-dev lua-cjson
   lua-argparse lua-sql-sqlite3 lua-sql-postgres"
+# python3-zxcvbn: the reference zxcvbn (what Too calls) whose warnings
+# spec/29-password_policy_spec.lua compares with fsec's.
 # The peer (real Flask-Security) for the compatibility specs; LDoc and
 # its Markdown formatter for the API reference (spec/check-ldoc.sh);
 # luarocks for spec/check-rock.sh (the rockspec, built for real);
@@ -40,7 +43,7 @@ TEST="lua-busted python3-flask-security python3-flask-sqlalchemy python3-flaskex
   clang libclang-rt-14-dev valgrind lua-ldoc lua-markdown luarocks
   man-db clang-format lua-check postgresql python3-psycopg2
   python3-qrcode python3-phonenumbers python3-cryptography python3-pyotp oathtool zbar-tools python3-bleach
-  python3-prometheus-client lua-socket"  # man-db: spec/51 renders docs/fsec.1 with man --warnings;
+  python3-prometheus-client lua-socket python3-zxcvbn"  # man-db: spec/51 renders docs/fsec.1 with man --warnings;
                       # lua-check: luacheck for spec/check-luacheck.sh
 # The Debian packages (debian/, scripts/build-deb.sh); spec/check-deb.sh
 # builds them and installs them in a fresh Debian 12 root (debootstrap;

@@ -380,6 +380,48 @@ describe_or_pending("the example app in nginx", function()
     end)
   end)
 
+  it("refuses a weak password with zxcvbn's warning and a breached one, the list mapped by the master", function()
+    local core = require "fsec.core"
+    local text = helpers.tmpfile("hibp-nginx.txt")
+    local lines = { core.sha1_hex("Correct Horse Battery Staple 1") .. ":12", core.sha1_hex("123456") .. ":37359195" }
+    table.sort(lines)
+    local f = assert(io.open(text, "wb")); f:write(table.concat(lines, "\r\n"), "\r\n"); f:close()
+    local list = helpers.tmpfile("hibp-nginx.bin")
+    assert.equals(2, core.breached_build(text, list))
+    local settings = cjson.encode{ password_complexity_checker = "zxcvbn", password_breached_file = list }
+    with_app({ workers = 2, env = "FSEC_EXAMPLE_CONFIG='" .. settings .. "'" }, function(app)
+      local c = example.api(app)
+      local function register(email, pw)
+        local s, r = c.call("POST", "/register", { email = email, password = pw, password_confirm = pw })
+        return s, r and r.field_errors and r.field_errors.password
+      end
+      for _ = 1, 2 do -- both workers (nginx hands connections to either)
+        local s, errs = register("weak@example.org", "aaaaaaaaaaaa")
+        assert.equals(400, s)
+        assert.same({ 'Repeats like "aaa" are easy to guess.' }, errs)
+        s, errs = register("weak@example.org", "qwertyuiop")
+        assert.equals(400, s)
+        assert.same({ "This is a very common password." }, errs)
+        s, errs = register("breached@example.org", "Correct Horse Battery Staple 1")
+        assert.equals(400, s)
+        assert.same({ "Password on breached list" }, errs)
+      end
+      assert.equals(200, (register("strong@example.org", "correct horse battery staple river")))
+      -- mapped once, by the master, before the fork: every worker has the
+      -- same shared read-only mapping of the file, and none a copy of it
+      local p = io.popen("for m in $(cat " .. app.dir .. "/logs/nginx.pid); do for w in $(pgrep -P $m); do "
+        .. "grep -c -F " .. list .. " /proc/$w/maps; grep -A3 -F " .. list .. " /proc/$w/smaps | "
+        .. "awk '/^Private_Dirty/ { print \"dirty\", $2 }'; done; done")
+      local out = p:read("*a")
+      p:close()
+      local mapped, dirty = 0, 0
+      for n in out:gmatch("(%d+)\n") do if tonumber(n) >= 1 then mapped = mapped + 1 end end
+      for n in out:gmatch("dirty (%d+)") do dirty = dirty + tonumber(n) end
+      assert.is_true(mapped >= 2, out)
+      assert.equals(0, dirty)
+    end)
+  end)
+
   it("refuses logins from the deny list (a policy hook) and hashes off the event loop", function()
     with_app({}, function(app)
       local f = io.open(app.dir .. "/var/deny.txt", "w"); f:write("127.0.0.1\n"); f:close()

@@ -154,6 +154,13 @@ describe("types/ (LuaLS stubs) #quick", function()
     ["fsec.Engine"] = sec._engine,
     ["fsec.Store"] = store,
     ["fsec.Keyring"] = assert(core.keyring{ ["1"] = "types-keyring-secret" }),
+    ["fsec.BreachedList"] = (function()
+      local list = helpers.tmpfile("types-breached.txt")
+      local f = assert(io.open(list, "w"))
+      f:write(core.sha1_hex("password"), ":1\n")
+      f:close()
+      return assert(core.breached_open(list))
+    end)(),
     ["fsec.config"] = require "fsec.config",
     ["fsec.flaskconf"] = require "fsec.flaskconf",
     ["fsec.user"] = require "fsec.user",

@@ -32,6 +32,8 @@ extern "C" {
 #include "fsec/seal.h"
 #include "fsec/import_secrets.h"
 #include "fsec/qr.h"
+#include "fsec/strength.h"
+#include "fsec/breached.h"
 
 #ifdef __cplusplus
 }

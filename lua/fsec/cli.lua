@@ -475,6 +475,17 @@ function C.import(args)
 end
 
 
+-- The binary form of a breached-password list (fsec/breached.h): the
+-- input checked line by line (well formed, sorted), the output written
+-- beside its name and renamed over it, so a running fsec never maps half
+-- a list.
+function C.breached_build(args)
+  local n, err = require("fsec.core").breached_build(args.input, args.output)
+  if not n then die(err) end
+  say(("built %s: %d entries"):format(args.output, n))
+end
+
+
 ------------------------------------------------------------------------
 -- Parser
 ------------------------------------------------------------------------
@@ -482,7 +493,8 @@ end
 local function parser()
   local p = argparse("fsec", "Users, roles and the database of an fsec application.")
   p:option("--db", "SQLite database file of the application, or a PostgreSQL URI"
-    .. " (postgresql://user@host:port/db?passfile=FILE; a password in it is refused)."):args(1):count(1)
+    .. " (postgresql://user@host:port/db?passfile=FILE; a password in it is refused); every command but"
+    .. " breached needs it."):args(1):count("0-1")
     :target("database")
   p:option("--config", "Lua file returning fsec's configuration (for hashing passwords).")
   p:command_target("command")
@@ -560,6 +572,13 @@ local function parser()
   fs:option("--tf-fallback", "email: an authenticator whose secret cannot be decrypted becomes codes by email"
     .. " (else such users make the whole import fail, writing nothing)."):choices{ "email" }
   fs:flag("--json", "The summary as JSON.")
+
+  local br = p:command("breached", "The breached-password list (password_breached_file).")
+  br:command_target("breached_command")
+  local build = br:command("build", "Build the compact binary form of a Have I Been Pwned list (SHA-1"
+    .. " HEX:COUNT lines ordered by hash), mapped and searched in place by fsec.")
+  build:argument("input", "The text list, sorted by hash (HIBP's ordered download).")
+  build:argument("output", "The binary list (written beside it, then renamed over it).")
   return p
 end
 
@@ -578,6 +597,10 @@ function _M.main(argv)
   end)
   if not checked then die(cerr) end
   local name = args.command
+  if name ~= "breached" and not args.database then
+    io.stderr:write("fsec: option '--db' must be used 1 time (fsec --help for usage)\n")
+    os.exit(2)
+  end
   local sub = args[name .. "_command"]
   if name == "import" then name, sub = "import", nil end
   local fn = C[(name .. (sub and ("_" .. sub) or "")):gsub("-", "_")]

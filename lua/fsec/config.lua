@@ -750,10 +750,27 @@ _M.schema = {
   password_required = { type = "boolean", default = true,
     description = "false (with unified_signin): /register may leave the password out; the account signs in " ..
         "with email codes, set up at registration (Flask-Security's PASSWORD_REQUIRED)" },
-  password_complexity_checker = { type = "function",
-    description = "function(password, user_fields) -> nil | list of messages" },
+  password_complexity_checker = { type = { "function", "string" }, check = function(v)
+      if type(v) == "string" and v ~= "zxcvbn" then return nil, "a function, or \"zxcvbn\"" end
+      return true
+    end,
+    description = "\"zxcvbn\" (libzxcvbn's score), or function(password, user_fields) -> nil or true when " ..
+        "acceptable, else a message or a list of messages; anything else (false, a number, a table " ..
+        "holding a non-string) or an error denies" },
+  zxcvbn_minimum_score = { type = "number", default = 3, check = int_range(0, 4),
+    description = "the zxcvbn score (0..4) a new password needs" },
   password_breached_file = { type = "string", check = readable_file,
-    description = "fsec: file of SHA-1 hashes (hex, optionally HASH:count) of breached passwords" },
+    description = "fsec: breached-password list, mapped and shared: HIBP's text (SHA-1 hex[:count] a line, " ..
+        "sorted) or its binary form (fsec breached build)" },
+  password_breached_range = { type = "function",
+    description = "fsec: function(prefix) -> the body of HIBP's range API for these 5 hex characters of the " ..
+        "SHA-1 (SUFFIX:COUNT lines), or nil, error; fsec matches the suffix (k-anonymity)" },
+  password_breached_range_strict = { type = "boolean", default = true,
+    description = "fsec: a range hook that fails refuses the password (PASSWORD_BREACHED_SITE_ERROR); false: " ..
+        "the password passes, logged (Too's PASSWORD_CHECK_BREACHED = True)" },
+  password_breached_count = { type = "number", default = 1, check = int_range(1, 4294967295),
+    description = "a listed password is refused when seen at least this many times (a line with no count " ..
+        "always)" },
 
   -- protection
   csrf_enabled = { type = "boolean", default = true },

@@ -9,6 +9,9 @@ local http = require "fsec.http"
 
 local type = type
 local tonumber = tonumber
+local pairs = pairs
+local pcall = pcall
+local tostring = tostring
 local char = string.char
 local setmetatable = setmetatable
 
@@ -60,6 +63,15 @@ end
 --- Record an error on a field ("" for the form) by message key.
 function Form:error(field, key, vars)
   local msg = self.sec.msg(key, vars)
+  self.errors[#self.errors + 1] = msg
+  local list = self.field_errors[field] or {}
+  list[#list + 1] = msg
+  self.field_errors[field] = list
+  return false
+end
+
+--- A message already in words (a checker's, zxcvbn's) as a field error.
+function Form:error_text(field, msg)
   self.errors[#self.errors + 1] = msg
   local list = self.field_errors[field] or {}
   list[#list + 1] = msg
@@ -152,8 +164,70 @@ local function codepoints(s)
 end
 
 
---- Flask-Security's password checks for a new password: length in code
--- points after normalization, complexity hook, breached list.
+-- The user's own strings zxcvbn counts as known words: every string of
+-- user_fields (email, username), as Too passes its form's values, and
+-- also the email's local part (a password made of it is as weak).
+local function user_inputs(user_fields)
+  local out = {}
+  for k, v in pairs(user_fields or {}) do
+    if type(v) == "string" and k ~= "password" and #v <= 320 and not v:find("\0", 1, true) then
+      out[#out + 1] = v
+      local localpart = k == "email" and v:match("^(.+)@[^@]*$")
+      if localpart then out[#out + 1] = localpart end
+    end
+    if #out >= 14 then break end
+  end
+  return out
+end
+
+
+-- The verdict of a password_complexity_checker hook, as its contract says:
+-- nil or true: acceptable; a string, or a list of strings: the messages
+-- shown (an empty list is acceptable, as Too's empty list). Anything else
+-- (false, a number, a table with a non-string or a non-list key) is a
+-- broken hook: nil and why, and the caller denies.
+local function checker_verdict(result)
+  if result == nil or result == true then return {} end
+  if type(result) == "string" then return { result } end
+  if type(result) ~= "table" then return nil, "returned " .. tostring(result) end
+  local n = #result
+  for k, v in pairs(result) do
+    if type(k) ~= "number" or k < 1 or k > n or k % 1 ~= 0 then
+      return nil, "returned a table with the key " .. tostring(k)
+    end
+    if type(v) ~= "string" then return nil, "returned a list holding a " .. type(v) end
+  end
+  return result
+end
+
+
+-- The complexity check: the messages against the password (empty: ok).
+local function complexity(sec, password, norm, user_fields)
+  local checker = sec._cfg.password_complexity_checker
+  if not checker then return {} end
+  if checker == "zxcvbn" then
+    local score, warning = core.password_strength(norm, user_inputs(user_fields))
+    if score == nil then -- a NUL byte: the length check let it through, deny
+      return { sec.msg("PASSWORD_TOO_SIMPLE") }
+    end
+    if score >= sec._cfg.zxcvbn_minimum_score then return {} end
+    return { warning or sec.msg("PASSWORD_TOO_SIMPLE") }
+  end
+  local ok, result = pcall(checker, password, user_fields)
+  local msgs, why = nil, result
+  if ok then msgs, why = checker_verdict(result) end
+  if not msgs then -- fail closed: a broken hook never passes a password
+    sec._log("error", "fsec: password_complexity_checker " .. (ok and "" or "raised: ") .. tostring(why) ..
+        " (expected nil or true, a message or a list of messages): password refused")
+    return { sec.msg("PASSWORD_TOO_SIMPLE") }
+  end
+  return msgs
+end
+
+
+--- Flask-Security-Too's password checks for a new password, in its
+-- order: length in code points after normalization, breached list,
+-- complexity (zxcvbn or the hook; its messages are the field's errors).
 function Form:new_password(name, password, user_fields)
   local sec = self.sec
   local norm = sec._engine:normalize_password(password)
@@ -162,45 +236,87 @@ function Form:new_password(name, password, user_fields)
   if n < sec._cfg.password_length_min or n > sec._cfg.password_length_max then
     return self:error(name, "PASSWORD_INVALID_LENGTH", { length = sec._cfg.password_length_min })
   end
-  local checker = sec._cfg.password_complexity_checker
-  if checker then
-    local ok, problems = pcall(checker, password, user_fields)
-    if not ok then
-      sec._log("error", "fsec: password_complexity_checker failed: " .. tostring(problems))
-      return self:error(name, "PASSWORD_TOO_SIMPLE") -- fail closed
-    end
-    if type(problems) == "table" and #problems > 0 then
-      return self:error(name, "PASSWORD_TOO_SIMPLE")
-    end
-  end
-  if _M.breached(sec, norm) then return self:error(name, "PASSWORD_BREACHED") end
-  return true
+  local breached = _M.breached(sec, norm)
+  if breached then return self:error(name, breached) end
+  local msgs = complexity(sec, password, norm, user_fields)
+  for i = 1, #msgs do self:error_text(name, msgs[i]) end
+  return #msgs == 0
 end
 
 
---- Is a (normalized) password on the breached list? The list is a file of
--- SHA-1 hashes in hex, one a line, optionally followed by ":count".
-function _M.breached(sec, password)
-  local path = sec._cfg.password_breached_file
-  if not path then return false end
-  local set = sec._breached
-  if not set then
-    set = {}
-    local f, err = io.open(path)
-    if not f then
-      -- fail closed: the check cannot run, so no password passes it (503;
-      -- fsec.new made sure the file was there at start)
-      sec._log("error", "fsec: cannot read password_breached_file " .. path)
-      require("fsec.auth").check_store(nil, "EIO: cannot read password_breached_file: " .. tostring(err), "EIO")
-    end
-    for line in f:lines() do
-      local h = line:match("^%s*(%x+)")
-      if h and #h == 40 then set[h:upper()] = true end
-    end
-    f:close()
-    sec._breached = set
+-- The count of suffix (35 upper-case hex) in a range answer (HIBP's
+-- "SUFFIX:COUNT" lines, CRLF or LF, either case), or nil when a line is
+-- not of that form.
+local function range_count(body, suffix)
+  local found = 0
+  for line in body:gmatch("[^\r\n]+") do
+    local s, c = line:match("^(%x+):(%d+)$")
+    if not s or #s ~= 35 then return nil end
+    if s:upper() == suffix then found = tonumber(c) end
   end
-  return set[core.sha1_hex(password)] == true
+  return found
+end
+
+
+-- The password_breached_range hook: the count HIBP's range API gives for
+-- the password, or nil and why it could not be had. Only the first five
+-- hex characters of the SHA-1 leave (k-anonymity); the match is here.
+local function range_lookup(sec, hook, password)
+  local hex = core.sha1_hex(password)
+  local ok, body, err = pcall(hook, hex:sub(1, 5))
+  if not ok then return nil, "raised: " .. tostring(body) end
+  if type(body) ~= "string" then
+    return nil, body == nil and ("failed: " .. tostring(err)) or ("returned a " .. type(body))
+  end
+  local count = range_count(body, hex:sub(6))
+  if not count then return nil, "answer is not SUFFIX:COUNT lines" end
+  if count >= sec._cfg.password_breached_count then return count end
+  return 0
+end
+
+
+--- Is a (normalized) password breached? The message key to refuse it
+-- with, or nil. The list (password_breached_file, mapped by fsec.new) is
+-- searched in place by C; the range hook (password_breached_range) asks
+-- HIBP's range API for the hash's prefix. A password seen at least
+-- password_breached_count times is refused.
+function _M.breached(sec, password)
+  local list = sec._breached
+  if list then
+    local count, err = list:password(password)
+    if not count then
+      -- fail closed: the check cannot run, so no password passes it (503)
+      sec._log("error", "fsec: password_breached_file: " .. tostring(err))
+      require("fsec.auth").check_store(nil, "EIO: password_breached_file: " .. tostring(err), "EIO")
+    end
+    if count >= sec._cfg.password_breached_count then return "PASSWORD_BREACHED" end
+  end
+  local hook = sec._cfg.password_breached_range
+  if hook then
+    local count, why = range_lookup(sec, hook, password)
+    if not count then
+      -- strict (fsec's default): no password passes a check that could
+      -- not run; else, as Too's PASSWORD_CHECK_BREACHED = True, it passes
+      local strict = sec._cfg.password_breached_range_strict
+      sec._log(strict and "error" or "warn", "fsec: password_breached_range " .. why
+        .. (strict and ": password refused" or ": password not checked"))
+      if strict then return "PASSWORD_BREACHED_SITE_ERROR" end
+    elseif count > 0 then
+      return "PASSWORD_BREACHED"
+    end
+  end
+  return nil
+end
+
+
+--- Open the configured breached-password list (fsec.new), or nil.
+-- @raise when the file is not a well-formed list (the message says where)
+function _M.open_breached(cfg)
+  local path = cfg.password_breached_file
+  if not path then return nil end
+  local list, err = core.breached_open(path)
+  if not list then error("password_breached_file: " .. tostring(err), 0) end
+  return list
 end
 
 

@@ -48,6 +48,7 @@ _M.DEFAULT = {
   PASSWORD_INVALID_LENGTH = "Password must be at least %(length)s characters",
   PASSWORD_TOO_SIMPLE = "Password not complex enough",
   PASSWORD_BREACHED = "Password on breached list",
+  PASSWORD_BREACHED_SITE_ERROR = "Failed to contact breached passwords site",
   USER_DOES_NOT_EXIST = "Specified user does not exist",
   INVALID_PASSWORD = "Invalid password",
   INVALID_PASSWORD_CODE = "Password or code submitted is not valid",

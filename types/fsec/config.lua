@@ -99,8 +99,11 @@
 ---@field messages? table<string, string> Overrides of Flask-Security's message texts, by key (default {})
 ---@field one_click_links? boolean fsec: passwordless and confirmation links act on GET (Flask-Security); false: a page asks first (default false)
 ---@field page_security_headers? boolean fsec: X-Frame-Options DENY, CSP frame-ancestors 'none' and nosniff on the HTML pages; false: none (a page framed on purpose) (default true)
----@field password_breached_file? string fsec: file of SHA-1 hashes (hex, optionally HASH:count) of breached passwords
----@field password_complexity_checker? fun(password: string, user_fields: table): string[]? returns nil when the password is acceptable, else a list of messages
+---@field password_breached_file? string fsec: breached-password list, mapped and shared: HIBP's text (SHA-1 hex[:count] a line, sorted) or its binary form (fsec breached build)
+---@field password_breached_range? fun(prefix: string): string?, string? fsec: the body of HIBP's range API for these 5 hex characters of the SHA-1 (SUFFIX:COUNT lines), or nil, error; fsec matches the suffix (k-anonymity)
+---@field password_breached_range_strict? boolean fsec: a range hook that fails refuses the password (PASSWORD_BREACHED_SITE_ERROR); false: the password passes, logged (Too's PASSWORD_CHECK_BREACHED = True) (default true)
+---@field password_breached_count? integer a listed password is refused when seen at least this many times (a line with no count always) (default 1)
+---@field password_complexity_checker? "zxcvbn"|fun(password: string, user_fields: table): (true|string|string[])? "zxcvbn", or a function returning nil or true when acceptable, else a message or a list of messages; anything else (false, a number, a table holding a non-string) or an error denies
 ---@field password_confirm_required? boolean forms need password_confirm (default true)
 ---@field password_required? boolean false (with unified_signin): /register may leave the password out (default true)
 ---@field password_hash? "argon2" scheme of new hashes (argon2id only) (default "argon2")
@@ -212,6 +215,7 @@
 ---@field us_verify_link_url? string (default "/us-verify-link")
 ---@field us_verify_send_code_url? string (default "/us-verify/send-code")
 ---@field us_verify_url? string (default "/us-verify")
+---@field zxcvbn_minimum_score? integer the zxcvbn score (0..4) a new password needs (default 3)
 
 ---The configuration module.
 ---@class fsec.config

@@ -301,6 +301,32 @@ function core.fernet_decrypt(key_b64url, token, ttl, now) end
 ---@return "ETOOLONG"|"ENUL"|"EINVAL"? code
 function core.qr_svg(text) end
 
+---zxcvbn's estimate (libzxcvbn): score 0..4, its warning for a weak
+---password (English, or nil), log2 of the guesses. inputs: the user's own
+---strings (at most 16; non-strings skipped). nil, "ENUL: ...", "ENUL" for
+---a NUL byte.
+---@param password string
+---@param inputs? string[]
+---@return integer|nil score
+---@return string|nil warning_or_error
+---@return number|string|nil bits_or_code
+function core.password_strength(password, inputs) end
+
+---Map a breached-password list (HIBP text or fsec's binary form).
+---@param path string
+---@return fsec.BreachedList|nil
+---@return string|nil error "EINVAL: why (line, offset)"
+---@return string|nil code
+function core.breached_open(path) end
+
+---Build the binary form of a sorted HIBP text list.
+---@param input string
+---@param output string
+---@return integer|nil entries
+---@return string|nil error
+---@return string|nil code
+function core.breached_build(input, output) end
+
 ---The C engine: hashing and tokens, keys in guarded memory.
 ---@class fsec.Engine
 local Engine = {}
@@ -630,6 +656,27 @@ function Store:close() end
 
 ---A keyring that seals small secrets (TOTP keys) at rest: XChaCha20-
 ---Poly1305 under argon2id-stretched keys kept in C.
+---A mapped breached-password list (core.breached_open).
+---@class fsec.BreachedList
+local BreachedList = {}
+
+---Times the password (its SHA-1) was seen, 0 when not listed; nil and an
+---error for a malformed text line on the search path (refuse).
+---@param password string
+---@return integer|nil count
+---@return string|nil error
+---@return string|nil code
+function BreachedList:password(password) end
+
+---Entries (binary) or bytes (text), and which form.
+---@return integer
+---@return "binary"|"text"
+function BreachedList:size() end
+
+---Unmap now (also done when collected).
+---@return nil
+function BreachedList:close() end
+
 ---@class fsec.Keyring
 local Keyring = {}
 
