@@ -67,6 +67,15 @@ function Form:error(field, key, vars)
   return false
 end
 
+--- Record an error given as text (an application hook's message).
+function Form:error_text(field, msg)
+  self.errors[#self.errors + 1] = msg
+  local list = self.field_errors[field] or {}
+  list[#list + 1] = msg
+  self.field_errors[field] = list
+  return false
+end
+
 function Form:ok() return #self.errors == 0 end
 
 --- A string field: nil when absent or empty; an error when present with

@@ -75,6 +75,7 @@ function SQLite:create_user(fields)
     confirmed_at = base.whole(fields.confirmed_at, "create_user", "field 'confirmed_at'", true),
     fs_uniquifier = fields.fs_uniquifier,
     fs_token_uniquifier = fields.fs_token_uniquifier,
+    fields = base.encode_fields(fields.fields, "create_user"),
     roles = base.role_names(fields.roles, "create_user"), now = now(self),
   }
   if not id then return nil, err, code end
