@@ -50,6 +50,12 @@ local function conformance(name, make, tags)
       assert.equals("Ann \u{00D6}", found.display_name)
       assert.is_false(found.newsletter)
       assert.same({}, assert(ds:create_user{ email = "g@example.com" }).fields)
+      -- calls that re-read the user keep them as a table
+      assert.is_true(ds:track_login(found, "192.0.2.1"))
+      assert.same(want, found.fields)
+      assert.truthy(ds:create_role{ name = "fielded" })
+      assert.is_true(ds:add_role_to_user(found, "fielded"))
+      assert.same(want, found.fields)
       -- a change replaces them all, ends no session and moves no epoch
       assert.is_true(ds:set_user_fields(found, { display_name = "Bo" }))
       assert.is_false(ds:set_user_fields(found, { display_name = "Bo" }))

@@ -48,6 +48,7 @@ local function refresh(self, u)
   if not row then return nil, err, code end
   for k in pairs(u) do u[k] = nil end
   for k, v in pairs(row) do u[k] = v end
+  u.fields = userlib.decode_fields(u.fields) -- as find_user gives them: a table
   return true
 end
 
