@@ -26,6 +26,7 @@ local type = type
 local rawget = rawget
 local setmetatable = setmetatable
 local json = require("cjson.safe").new()
+local tointeger = math.tointeger -- nil on LuaJIT
 
 
 local _M = { _VERSION = "0.1.0" }
@@ -136,6 +137,9 @@ function _M.decode_fields(v)
   local out = {}
   for k, x in pairs(t) do
     local tx = type(x)
+    -- whole numbers as integers where the runtime has them (Lua 5.4;
+    -- cjson decodes every number as a float there)
+    if tx == "number" and tointeger then x = tointeger(x) or x end
     if type(k) == "string" and (tx == "string" or tx == "number" or tx == "boolean") then out[k] = x end
   end
   return out
