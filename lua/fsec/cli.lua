@@ -250,7 +250,13 @@ end
 function C.users_show(args)
   local u = find(open_store(args), args.email)
   local f = factor_info(u)
-  if args.json then return say(tty.json(user_json(u, true):sub(1, -2) .. ',"factors":' .. factors_json(f) .. "}")) end
+  local own = {} -- the application's own fields (register_fields), by name
+  for k in pairs(u.fields or {}) do own[#own + 1] = k end
+  table.sort(own)
+  if args.json then
+    local extra = #own > 0 and (',"fields":' .. cjson.encode(u.fields)) or ""
+    return say(tty.json(user_json(u, true):sub(1, -2) .. ',"factors":' .. factors_json(f) .. extra .. "}"))
+  end
   local lines = {
     { "id", u.id }, { "email", show(u.email) }, { "username", u.username and show(u.username) or "-" },
     { "active", u.active and "yes" or "no" },
@@ -266,6 +272,7 @@ function C.users_show(args)
     { "us_methods", #f.us_methods > 0 and show(table.concat(f.us_methods, ",")) or "-" },
     { "us_phone", f.us_phone and show(f.us_phone) or "-" }, { "recovery_codes", f.recovery_codes },
   }
+  for _, k in ipairs(own) do lines[#lines + 1] = { show(k), show(tostring(u.fields[k])) } end
   for _, l in ipairs(lines) do say(("%-17s %s"):format(l[1] .. ":", tostring(l[2]))) end
 end
 
