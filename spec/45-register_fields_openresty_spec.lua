@@ -5,6 +5,7 @@
 -- is never stored; the HTML page shows the field. LuaJIT pass with nginx
 -- only, as spec/40.
 local cjson = require "cjson"
+local helpers = require "spec.helpers"
 local example = require "spec.tools.example_app"
 local postgres = require "spec.tools.postgres"
 
@@ -74,6 +75,26 @@ describe_or_pending("register_fields through nginx", function()
           :find("rc=0", 1, true))
       end)
       page_has_field(app)
+    end)
+
+    it("a real Chromium: the field labelled and hinted, its error bound to it, then registered", function()
+      local have = helpers.sh("command -v node >/dev/null && test -x /usr/bin/chromium"
+        .. " && test -d spec/browser/node_modules/playwright-core")
+      if not have then
+        if os.getenv("FSEC_REQUIRE_BROWSER") == "1" then error("chromium, node or playwright-core missing") end
+        return pending("chromium, node or playwright-core missing")
+      end
+      local build = os.getenv("FSEC_BUILD_DIR") or "build"
+      local artifacts = (os.getenv("FSEC_ARTIFACTS") or (build .. "/artifacts")) .. "/register-fields"
+      helpers.sh("rm -rf " .. artifacts) -- an earlier run's screenshots prove nothing
+      local out = example.run(("node spec/browser/register_fields.mjs %s %s browser@example.org 2>&1; echo rc=$?")
+        :format(app.base, artifacts))
+      assert.matches("register fields browser ok", out, 1, true)
+      assert.matches("rc=0", out, 1, true)
+      assert.is_true(helpers.sh("test -s " .. artifacts .. "/02-register-field-error.png"))
+      out = example.run(("sqlite3 %q \"select fields from users where email = 'browser@example.org'\"")
+        :format(app.dir .. "/var/auth.db"))
+      assert.equals('{"display_name":"Zoë"}', (out:gsub("%s+$", "")))
     end)
   end)
 

@@ -21,6 +21,7 @@ label{display:block;margin-top:1rem;font-weight:600}
 input[type=email],input[type=password],input[type=text],
 input[type=number],select{width:100%;padding:.5rem;box-sizing:border-box;font-size:1rem}
 button{margin-top:1.5rem;padding:.5rem 1.5rem;font-size:1rem}
+.hint{color:#555;margin:.25rem 0 0;font-size:.9rem}
 .error{color:#a00}.flash{padding:.5rem;border:1px solid #888;margin:.5rem 0}
 .flash.error{border-color:#a00}.flash.success{border-color:#070}
 nav a{margin-right:1rem}
