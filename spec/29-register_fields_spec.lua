@@ -101,7 +101,8 @@ describe("register_fields #quick", function()
       { { display_name = "two\nlines" }, "display_name", "Invalid value." },
       { { display_name = "nul\0byte" }, "display_name", "Invalid value." },
       { { display_name = "esc\27[31m" }, "display_name", "Invalid value." },
-      { { display_name = "A", age = "12" }, "age", "Number must be between 13 and 130." },
+      { { display_name = "A", age = 12 }, "age", "Number must be between 13 and 130." },
+      { { display_name = "A", age = "42" }, "age", "Not a valid integer value." }, -- JSON: a string
       { { display_name = "A", age = 1.5 }, "age", "Not a valid integer value." },
       { { display_name = "A", age = "1e3" }, "age", "Not a valid integer value." },
       { { display_name = "A", age = 2^60 }, "age", "Not a valid integer value." },

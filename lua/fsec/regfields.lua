@@ -157,11 +157,12 @@ function READ.email(form, f, v)
   return shown
 end
 
-function READ.integer(form, f, v)
+-- A JSON number (a JSON string is the wrong type), or a form's digits.
+function READ.integer(form, f, v, json)
   local n
   if type(v) == "number" then
     n = is_int(v) and v or nil
-  elseif type(v) == "string" and #v <= 16 and v:match("^%s*[-+]?%d+%s*$") then
+  elseif not json and type(v) == "string" and #v <= 16 and v:match("^%s*[-+]?%d+%s*$") then
     n = tonumber(v:match("^%s*%+?(.-)%s*$"))
   end
   if not n or not is_int(n) then return form:error(f.name, "FIELD_NOT_INTEGER") and nil end
@@ -241,7 +242,7 @@ function _M.read(sec, form, json)
         form:error(f.name, "FIELD_REQUIRED")
       end
     else
-      value = READ[t](form, f, v)
+      value = READ[t](form, f, v, json)
     end
     if value ~= nil and f.validate then value = hook(sec, form, f, value) end
     out[f.name] = value
