@@ -19,6 +19,8 @@ local FIELDS = {
   { name = "team", type = "choice", choices = { "red", "blue" } },
   { name = "backup_email", type = "email" },
   { name = "secret_note", payload = false },
+  { name = "level", type = "integer", min = 1 },
+  { name = "floor", type = "integer", max = 10 },
 }
 
 local function register(c, extra)
@@ -91,22 +93,24 @@ describe("register_fields #quick", function()
     local cases = {
       { {}, "display_name", "This field is required." },
       { { display_name = "   " }, "display_name", "This field is required." },
-      { { display_name = 42 }, "display_name", "Invalid value." },
-      { { display_name = { "a" } }, "display_name", "Invalid value." },
-      { { display_name = { a = 1 } }, "display_name", "Invalid value." },
-      { { display_name = true }, "display_name", "Invalid value." },
+      { { display_name = 42 }, "display_name", "Invalid input." },
+      { { display_name = { "a" } }, "display_name", "Invalid input." },
+      { { display_name = { a = 1 } }, "display_name", "Invalid input." },
+      { { display_name = true }, "display_name", "Invalid input." },
       { { display_name = string.rep("é", 21) }, "display_name", "Field cannot be longer than 20 characters." },
-      { { display_name = string.rep("x", 60000) }, "display_name", "Invalid value." },
-      { { display_name = "bad\255utf8" }, "display_name", "Invalid value." },
-      { { display_name = "two\nlines" }, "display_name", "Invalid value." },
-      { { display_name = "nul\0byte" }, "display_name", "Invalid value." },
-      { { display_name = "esc\27[31m" }, "display_name", "Invalid value." },
+      { { display_name = string.rep("x", 60000) }, "display_name", "Invalid input." },
+      { { display_name = "bad\255utf8" }, "display_name", "Invalid input." },
+      { { display_name = "two\nlines" }, "display_name", "Invalid input." },
+      { { display_name = "nul\0byte" }, "display_name", "Invalid input." },
+      { { display_name = "esc\27[31m" }, "display_name", "Invalid input." },
       { { display_name = "A", age = 12 }, "age", "Number must be between 13 and 130." },
       { { display_name = "A", age = "42" }, "age", "Not a valid integer value." }, -- JSON: a string
+      { { display_name = "A", level = 0 }, "level", "Number must be at least 1." },
+      { { display_name = "A", floor = 11 }, "floor", "Number must be at most 10." },
       { { display_name = "A", age = 1.5 }, "age", "Not a valid integer value." },
       { { display_name = "A", age = "1e3" }, "age", "Not a valid integer value." },
       { { display_name = "A", age = 2^60 }, "age", "Not a valid integer value." },
-      { { display_name = "A", newsletter = "yes" }, "newsletter", "Invalid value." },
+      { { display_name = "A", newsletter = "yes" }, "newsletter", "Invalid input." },
       { { display_name = "A", team = "green" }, "team", "Not a valid choice." },
       { { display_name = "A", team = { "red" } }, "team", "Not a valid choice." },
       { { display_name = "A", backup_email = "nope" }, "backup_email", "Invalid email address" },
@@ -136,7 +140,7 @@ describe("register_fields #quick", function()
     assert.equals("ann@example.org", seen.email)
     res, r = register(c, { display_name = "boom" })
     assert.equals(400, res.status)
-    assert.same({ "Invalid value." }, r.field_errors.display_name)
+    assert.same({ "Invalid input." }, r.field_errors.display_name)
     assert.matches("validate hook of 'display_name' failed", table.concat(logs, "\n"))
     assert.equals(1, (sec.datastore:counts()))
     res = register(c, { display_name = "Ann" })

@@ -29,7 +29,7 @@ local function round_trip(app, email)
   s, r = example.api(app).call("POST", "/register", { email = "x" .. email, password = PW,
     password_confirm = PW, display_name = { "not", "a", "string" } })
   assert.equals(400, s)
-  assert.same({ "Invalid value." }, r.field_errors.display_name)
+  assert.same({ "Invalid input." }, r.field_errors.display_name)
   s, r = example.api(app).call("POST", "/register", { email = "y" .. email, password = PW,
     password_confirm = PW, display_name = string.rep("x", 61) })
   assert.equals(400, s)

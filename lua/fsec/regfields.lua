@@ -167,7 +167,9 @@ function READ.integer(form, f, v, json)
   end
   if not n or not is_int(n) then return form:error(f.name, "FIELD_NOT_INTEGER") and nil end
   if (f.min and n < f.min) or (f.max and n > f.max) then
-    return form:error(f.name, "FIELD_OUT_OF_RANGE", { min = f.min or "", max = f.max or "" }) and nil
+    -- WTForms' NumberRange words it by the bounds it has
+    local key = not f.max and "FIELD_TOO_SMALL" or not f.min and "FIELD_TOO_BIG" or "FIELD_OUT_OF_RANGE"
+    return form:error(f.name, key, { min = f.min, max = f.max }) and nil
   end
   return floor(n)
 end
