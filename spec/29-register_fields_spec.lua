@@ -147,6 +147,18 @@ describe("register_fields #quick", function()
     assert.equals(200, res.status)
   end)
 
+  it("runs the hook only on a value that passed the field's own checks", function()
+    local calls = 0
+    local sec = setup{ register_fields = {
+      { name = "display_name", max_length = 5, validate = function() calls = calls + 1; return true end },
+      { name = "age", type = "integer", validate = function() calls = calls + 1; return true end } } }
+    local res, r = register(api(sec), { display_name = "far too long", age = "x" })
+    assert.equals(400, res.status)
+    assert.same({ "Field cannot be longer than 5 characters." }, r.field_errors.display_name)
+    assert.same({ "Not a valid integer value." }, r.field_errors.age)
+    assert.equals(0, calls)
+  end)
+
   it("refuses declarations that collide or make no sense (config error)", function()
     local fsec = require "fsec"
     local base = { secret_key = string.rep("k", 32), password_salt = "salt-salt-salt-salt",

@@ -129,6 +129,12 @@ function _M.check(list)
 end
 
 
+-- Record a field error; nil (form:error's false would read as a value).
+local function bad(form, name, key, vars)
+  form:error(name, key, vars)
+  return nil
+end
+
 local function codepoints(s)
   local _, n = s:gsub("[^\128-\191]", "")
   return n
@@ -137,9 +143,9 @@ end
 -- A text value: a string, valid UTF-8, one line, within max code points.
 local function text(form, f, v, max)
   if type(v) ~= "string" or #v > 4 * max or not core.check_text(v, 4 * max) or v:find(CONTROL) then
-    return form:error(f.name, "FIELD_INVALID") and nil
+    return bad(form, f.name, "FIELD_INVALID")
   end
-  if codepoints(v) > max then return form:error(f.name, "FIELD_TOO_LONG", { max = max }) and nil end
+  if codepoints(v) > max then return bad(form, f.name, "FIELD_TOO_LONG", { max = max }) end
   return v
 end
 
@@ -153,7 +159,7 @@ function READ.email(form, f, v)
   v = text(form, f, v, f.max_length or 254)
   if not v then return nil end
   local shown = core.email_display(v:match("^%s*(.-)%s*$"))
-  if not shown then return form:error(f.name, "INVALID_EMAIL_ADDRESS") and nil end
+  if not shown then return bad(form, f.name, "INVALID_EMAIL_ADDRESS") end
   return shown
 end
 
@@ -165,11 +171,11 @@ function READ.integer(form, f, v, json)
   elseif not json and type(v) == "string" and #v <= 16 and v:match("^%s*[-+]?%d+%s*$") then
     n = tonumber(v:match("^%s*%+?(.-)%s*$"))
   end
-  if not n or not is_int(n) then return form:error(f.name, "FIELD_NOT_INTEGER") and nil end
+  if not n or not is_int(n) then return bad(form, f.name, "FIELD_NOT_INTEGER") end
   if (f.min and n < f.min) or (f.max and n > f.max) then
     -- WTForms' NumberRange words it by the bounds it has
     local key = not f.max and "FIELD_TOO_SMALL" or not f.min and "FIELD_TOO_BIG" or "FIELD_OUT_OF_RANGE"
-    return form:error(f.name, key, { min = f.min, max = f.max }) and nil
+    return bad(form, f.name, key, { min = f.min, max = f.max })
   end
   return floor(n)
 end
@@ -180,17 +186,17 @@ function READ.choice(form, f, v)
       if v == c then return c end
     end
   end
-  return form:error(f.name, "INVALID_CHOICE") and nil
+  return bad(form, f.name, "INVALID_CHOICE")
 end
 
 -- A checkbox: JSON true/false only (a JSON string is the wrong type); a
 -- form's value as WTForms' BooleanField reads it.
 local function boolean(form, f, v, json)
   if json then
-    if type(v) ~= "boolean" then return form:error(f.name, "FIELD_INVALID") and nil end
+    if type(v) ~= "boolean" then return bad(form, f.name, "FIELD_INVALID") end
     return v
   end
-  if type(v) ~= "string" then return form:error(f.name, "FIELD_INVALID") and nil end
+  if type(v) ~= "string" then return bad(form, f.name, "FIELD_INVALID") end
   return not (v == "" or v == "false")
 end
 
@@ -210,7 +216,7 @@ local function hook(sec, form, f, value)
   local ok, res, msg = pcall(f.validate, value, others)
   if not ok then
     sec._log("error", "fsec: register_fields validate hook of '" .. f.name .. "' failed: " .. tostring(res))
-    return form:error(f.name, "FIELD_INVALID") and nil
+    return bad(form, f.name, "FIELD_INVALID")
   end
   if res then return value end
   if type(msg) == "string" and msg ~= "" then
