@@ -469,7 +469,8 @@ function C.import(args)
   local summary = require("fsec.import").flask_security(ds, args.source, {
     progress = not args.quiet and not args.json, say = args.json and function() end or say, engine = engine,
     merge_roles = args.merge_roles, keep_costly_hashes = args.keep_costly_hashes, config = cfg,
-    totp_secrets = totp_secrets, recovery_keys = recovery_keys, tf_fallback = args.tf_fallback })
+    totp_secrets = totp_secrets, recovery_keys = recovery_keys, tf_fallback = args.tf_fallback,
+    fields = cfg and cfg.register_fields })
   if args.json then
     local costly = {}
     for i, c in ipairs(summary.costly) do costly[i] = cjson.encode(c) end

@@ -258,6 +258,30 @@ function _M.read(sec, form, json)
   return out
 end
 
+--- A declared field's value from an imported database's column (a
+-- Flask-Security User model's own column of that name): the value, or
+-- nil and the message key that refuses it (nil, nil: empty). Checked as
+-- a form's value is (the source may be hostile), without the
+-- application's hook (it judges a person's input) and without
+-- `required` (an empty column stays empty).
+function _M.import_value(f, raw)
+  if raw == nil or raw == "" or raw == http.json.null then return nil end
+  local t = f.type or "string"
+  if t == "boolean" then
+    if type(raw) == "boolean" then return raw end
+    local s = tostring(raw):lower()
+    if s == "1" or s == "true" then return true end
+    if s == "0" or s == "false" then return false end
+    return nil, "FIELD_INVALID"
+  end
+  if type(raw) == "number" and t ~= "integer" then raw = tostring(raw) end
+  local sink = { why = nil }
+  function sink.error(self, _, key) self.why = key; return false end
+  local v = READ[t](sink, f, raw, false)
+  if v == nil then return nil, sink.why or "FIELD_INVALID" end
+  return v
+end
+
 --- The declared fields of a user that go into its JSON `user` object.
 function _M.payload(sec, user)
   local t = {}
