@@ -123,6 +123,14 @@ describe("register_fields #quick", function()
     assert.equals(1, (sec.datastore:counts())) -- the setup's user only
   end)
 
+  it("stores the longest values the declarations allow (4-byte characters)", function()
+    local sec = setup{ register_fields = { { name = "a", max_length = 4096 }, { name = "b", max_length = 4096 } } }
+    local long = string.rep("\u{1F600}", 4096)
+    local res = register(api(sec), { a = long, b = long })
+    assert.equals(200, res.status, res.body)
+    assert.equals(long, sec.datastore:find_user{ email = "ann@example.org" }.fields.b)
+  end)
+
   it("the application's hook: its message refuses, its error refuses (fail closed)", function()
     local seen
     local sec, _, _, _, logs = setup{ register_fields = {
@@ -181,6 +189,10 @@ describe("register_fields #quick", function()
     assert.matches("unknown key", try{ { name = "a", requred = true } })
     assert.matches("list of field tables", try({ x = { name = "a" } }))
     assert.matches("max_length", try{ { name = "a", max_length = 0 } })
+    assert.matches("add up to more than 8192", try{ { name = "a", max_length = 4096 }, { name = "b", max_length = 4096 },
+                                                    { name = "c", max_length = 1 } })
+    assert.matches("label must be one line", try{ { name = "a", label = "x\ny" } })
+    assert.matches("description must be one line", try{ { name = "a", description = "\255" } })
     assert.equals("", try{ { name = "a" } })
   end)
 

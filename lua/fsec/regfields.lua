@@ -54,7 +54,10 @@ for _, n in ipairs{
 } do _M.RESERVED[n] = true end
 
 local MAX_FIELDS = 32
-local MAX_TOTAL = 16384 -- code points over all declared fields' max_length
+-- code points over all declared fields' max_length: at 4 bytes each, and
+-- JSON's escapes, a user's fields stay well inside the store's bound
+-- (core.LIMITS.fields, 64 KiB), so a valid form is never refused there
+local MAX_TOTAL = 8192
 local DEFAULT_MAX = 255 -- WTForms' usual String(255) column
 -- C0 controls and DEL: no single-line value holds one (a header or log
 -- line would be split by CR LF)
@@ -104,8 +107,11 @@ local function check_one(i, f, seen)
   elseif f.choices ~= nil then
     return nil, "field '" .. name .. "': choices is for choice fields"
   end
-  if f.label and (#f.label > 255 or f.label:find(CONTROL)) then
-    return nil, "field '" .. name .. "': label must be one line"
+  for k, max in pairs{ label = 255, description = 1024 } do
+    local v = f[k]
+    if v and (#v > max or v:find(CONTROL) or not core.check_text(v, max)) then
+      return nil, "field '" .. name .. "': " .. k .. " must be one line of UTF-8 (at most " .. max .. " bytes)"
+    end
   end
   return true
 end
