@@ -207,7 +207,7 @@ describe("register_fields #quick", function()
     assert.matches('<p class="hint" id="display_name-hint">Shown to other users</p>', body, 1, true)
     assert.matches('type="number" min="13" max="130"', body, 1, true)
     assert.matches('<input id="newsletter" name="newsletter" type="checkbox" value="y"', body, 1, true)
-    assert.matches('<select id="team" name="team">', body, 1, true)
+    assert.matches('<select id="team" name="team"><option value=""></option><option value="red">', body, 1, true)
     assert.matches('type="email"', body, 1, true)
     local tok = body:match('name="csrf_token" value="([^"]+)"')
     res = c:take(sec:handle(c:req{ method = "POST", path = "/register",

@@ -88,7 +88,9 @@ local function own_field(ctx, f)
       name, name, checked and " checked" or "", req, aria, escape(f.label))
   elseif f.type == "choice" then
     out[1] = ('<label for="%s">%s</label>'):format(name, escape(f.label))
-    local opts = { f.required and "" or '<option value=""></option>' }
+    -- an empty first option: nothing is chosen for the user, and with
+    -- required the browser asks for a choice (a placeholder option)
+    local opts = { '<option value=""></option>' }
     for _, c in ipairs(f.choices) do
       opts[#opts + 1] = ('<option value="%s"%s>%s</option>'):format(escape(c), v == c and " selected" or "", escape(c))
     end
