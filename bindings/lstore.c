@@ -144,7 +144,7 @@ static void push_roles(lua_State *L, const char *r) {
 }
 
 static void push_user(lua_State *L, const fsec_user *u) {
-  lua_createtable(L, 0, 24);
+  lua_createtable(L, 0, 25);
   set_int(L, "id", u->id);
   set_str(L, "email", u->email);
   set_str(L, "username", u->username);
@@ -169,6 +169,7 @@ static void push_user(lua_State *L, const fsec_user *u) {
   set_str(L, "us_totp_secrets", u->us_totp_secrets);
   set_str(L, "us_phone_number", u->us_phone_number);
   set_str(L, "mf_recovery_codes", u->mf_recovery_codes);
+  set_str(L, "fields", u->fields);
   push_roles(L, u->roles);
 }
 
@@ -244,7 +245,8 @@ static const char *field_cstring(lua_State *L, int t, const char *k) {
 }
 
 /* store:create_user{ email=, username=, password=, active=, confirmed_at=,
- *   fs_uniquifier=, fs_token_uniquifier=, roles={...}, now= } -> id */
+ *   fs_uniquifier=, fs_token_uniquifier=, roles={...}, now=,
+ *   fields=<JSON text> } -> id */
 static int lfsec_store_create_user(lua_State *L) {
   fsec_store *s = check_store(L);
   const char *names[FSEC_ROLES_PER_USER_MAX];
@@ -258,6 +260,7 @@ static int lfsec_store_create_user(lua_State *L) {
   in.password = field_cstring(L, 2, "password");
   in.fs_uniquifier = field_cstring(L, 2, "fs_uniquifier");
   in.fs_token_uniquifier = field_cstring(L, 2, "fs_token_uniquifier");
+  in.fields = field_cstring(L, 2, "fields");
   lua_getfield(L, 2, "active");
   in.active = lua_isnil(L, -1) || lua_toboolean(L, -1);
   lua_getfield(L, 2, "confirmed_at");
@@ -276,7 +279,7 @@ static const char *const COLS[] = {
     "email", "username", "password", "fs_uniquifier", "fs_token_uniquifier",
     "tf_primary_method", "tf_totp_secret", "tf_phone_number",
     "us_totp_secrets", "us_phone_number", "mf_recovery_codes", "last_login_ip",
-    "current_login_ip", "active", "confirmed_at", "last_login_at",
+    "current_login_ip", "fields", "active", "confirmed_at", "last_login_at",
     "current_login_at", "login_count", NULL};
 
 /* store:set(id, column, value|nil, now) -> changed | nil, msg, code */

@@ -21,10 +21,11 @@ local IMPLEMENTATIONS = {
 }
 
 describe("datastore interface lists #quick", function()
-  it("names only interface methods as writes", function()
+  it("names only interface methods (required or optional) as writes", function()
     local base = require "fsec.datastore"
     local known = {}
     for _, m in ipairs(base.METHODS) do known[m] = true end
+    for _, m in ipairs(base.OPTIONAL) do known[m] = true end
     for _, w in ipairs(base.WRITES) do assert.is_true(known[w], w) end
     assert.is_nil(known.set_tracking) -- SQLite's own (imports); it defers too
   end)
@@ -38,6 +39,44 @@ local function conformance(name, make, tags)
       ds = make(clock.fn)
     end)
     after_each(function() ds:close() end)
+
+    it("keeps the application's own fields with the user (register_fields)", function()
+      local u = assert(ds:create_user{ email = "f@example.com",
+        fields = { display_name = "Ann \u{00D6}", age = 42, newsletter = false } })
+      local want = { display_name = "Ann \u{00D6}", age = 42, newsletter = false }
+      assert.same(want, u.fields)
+      local found = ds:find_user{ email = "f@example.com" }
+      assert.same(want, found.fields)
+      assert.equals("Ann \u{00D6}", found.display_name)
+      assert.is_false(found.newsletter)
+      assert.same({}, assert(ds:create_user{ email = "g@example.com" }).fields)
+      -- calls that re-read the user keep them as a table
+      assert.is_true(ds:track_login(found, "192.0.2.1"))
+      assert.same(want, found.fields)
+      assert.truthy(ds:create_role{ name = "fielded" })
+      assert.is_true(ds:add_role_to_user(found, "fielded"))
+      assert.same(want, found.fields)
+      -- a change replaces them all, ends no session and moves no epoch
+      assert.is_true(ds:set_user_fields(found, { display_name = "Bo" }))
+      assert.is_false(ds:set_user_fields(found, { display_name = "Bo" }))
+      assert.same({ display_name = "Bo" }, found.fields)
+      assert.same({ display_name = "Bo" }, ds:find_user{ id = found.id }.fields)
+      assert.is_true(ds:set_user_fields(found, nil))
+      assert.same({}, ds:find_user{ id = found.id }.fields)
+      -- what a form must never reach: wrong types raise, nothing is written
+      for _, bad in ipairs{ { nested = { 1 } }, { [1] = "x" }, { Bad = "x" }, { f = 1.5 },
+                            { f = function() end } } do
+        assert.has_error(function() ds:create_user{ email = "h@example.com", fields = bad } end)
+      end
+      assert.has_error(function() ds:create_user{ email = "h@example.com", fields = "{}" } end)
+      -- over the store's bound or not UTF-8: refused, nothing stored
+      local big = string.rep("x", require("fsec.core").LIMITS.fields)
+      local ok, _, code = ds:create_user{ email = "h@example.com", fields = { f = big } }
+      assert.is_nil(ok); assert.equals("ETOOLONG", code)
+      ok, _, code = ds:create_user{ email = "h@example.com", fields = { f = "\255" } }
+      assert.is_nil(ok); assert.equals("EUTF8", code)
+      assert.is_nil(ds:find_user{ email = "h@example.com" })
+    end)
 
     it("passes the issue's example", function()
       local admin = assert(ds:find_or_create_role("admin", {

@@ -212,6 +212,36 @@ d("the fsec command", function()
     assert.equals(4, (helpers.new{ database = db, password_salt = "salty" }.datastore:counts()))
   end)
 
+  it("imports the model's own columns declared in register_fields, checked as /register checks them", function()
+    local src = make_fs_db(false)
+    sql(src, "ALTER TABLE user ADD COLUMN display_name VARCHAR(64)")
+    sql(src, "ALTER TABLE user ADD COLUMN age INTEGER")
+    sql(src, "ALTER TABLE user ADD COLUMN nickname VARCHAR(64)") -- not declared: never read
+    sql(src, "UPDATE user SET display_name = 'Alice A', age = 30, nickname = 'ally' WHERE email = 'alice@example.com'")
+    sql(src, "UPDATE user SET display_name = 'bad' || char(27) || '[31m', age = 'old' WHERE email = 'bob@example.com'")
+    local cfg = helpers.tmpfile("fields-config.lua")
+    local f = assert(io.open(cfg, "w"))
+    f:write(([[return { secret_key = %q, password_salt = "salty", allow_weak_password_hash = true,
+      password_hash_options = { argon2 = { time_cost = 1, memory_cost = 1024 } },
+      register_fields = { { name = "display_name", max_length = 40 }, { name = "age", type = "integer" } } }]])
+      :format(KEY))
+    f:close()
+    local db = helpers.tmpfile("fields-import.db")
+    local rc, out = fsec_cmd(db, "--config " .. cfg .. " import flask-security " .. src .. " --quiet")
+    assert.equals(0, rc, out)
+    assert.matches("user id %d+: field display_name refused %(FIELD_INVALID%): not imported", out)
+    assert.matches("user id %d+: field age refused %(FIELD_NOT_INTEGER%): not imported", out)
+    assert.is_nil(out:find("\27", 1, true)) -- the value is never printed
+    local ds = helpers.new{ database = db, password_salt = "salty" }.datastore
+    assert.same({ display_name = "Alice A", age = 30 }, ds:find_user{ email = "alice@example.com" }.fields)
+    assert.same({}, ds:find_user{ email = "bob@example.com" }.fields)
+    -- without register_fields nothing of the model's own is read
+    db = helpers.tmpfile("fields-import-none.db")
+    rc, out = fsec_cmd(db, "import flask-security " .. src .. " --quiet")
+    assert.equals(0, rc, out)
+    assert.same({}, helpers.new{ database = db, password_salt = "salty" }.datastore:find_user{ email = "alice@example.com" }.fields)
+  end)
+
   it("names the role or the source in its errors, not a line of its own code", function()
     local src = make_fs_db(false)
     sql(src, "UPDATE role SET name = 'a,b' WHERE name = 'admin'")

@@ -135,6 +135,12 @@ static const char *const MIGRATIONS[] = {
      * trigger: data changes end nothing. */
     "ALTER TABLE sessions ADD COLUMN data TEXT;"
     "ALTER TABLE sessions ADD COLUMN data_version INTEGER NOT NULL DEFAULT 0;",
+    /* 11: the application's own user fields (register_fields,
+     * lua/fsec/regfields.lua): one JSON object per user, NULL when none.
+     * A column rather than a side table: the fields come and go with
+     * the user's row and its one SELECT. Not a revoking column: a
+     * display name changed ends nothing. */
+    "ALTER TABLE users ADD COLUMN fields TEXT;",
 };
 
 /* PostgreSQL support began at schema 7: its migration 1 makes schema 7
@@ -231,6 +237,8 @@ static const char *const PG_MIGRATIONS[] = {
     /* 10: as SQLite's 10. */
     "ALTER TABLE sessions ADD COLUMN data text;"
     "ALTER TABLE sessions ADD COLUMN data_version bigint NOT NULL DEFAULT 0;",
+    /* 11: as SQLite's 11. */
+    "ALTER TABLE users ADD COLUMN fields text;",
 };
 
 int fsec__migration_count(void) {

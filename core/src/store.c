@@ -15,7 +15,8 @@
 static const size_t TEXT_MAX[FSEC_COL_ACTIVE] = {
     FSEC_EMAIL_MAX, FSEC_USERNAME_MAX, FSEC_HASH_MAX, FSEC_UNIQUIFIER_MAX,
     FSEC_UNIQUIFIER_MAX, FSEC_TEXT_MAX, FSEC_TEXT_MAX, FSEC_TEXT_MAX,
-    FSEC_TEXT_MAX, FSEC_TEXT_MAX, FSEC_TEXT_MAX, FSEC_IP_MAX, FSEC_IP_MAX};
+    FSEC_TEXT_MAX, FSEC_TEXT_MAX, FSEC_TEXT_MAX, FSEC_IP_MAX, FSEC_IP_MAX,
+    FSEC_FIELDS_MAX};
 
 #define serr fsec__serr
 #define guard fsec__store_guard
@@ -331,7 +332,7 @@ static int64_t col_time(fsec_store *s, int i) {
 }
 
 static int fill_user(fsec_store *s, fsec_user *u) {
-  int rc = reserve_row(s, 24);
+  int rc = reserve_row(s, 25);
   if (rc != FSEC_OK) return rc;
   u->id = col_int(s, 0);
   u->email = col_text(s, 1);
@@ -357,6 +358,7 @@ static int fill_user(fsec_store *s, fsec_user *u) {
   u->us_totp_secrets = col_text(s, 21);
   u->us_phone_number = col_text(s, 22);
   u->mf_recovery_codes = col_text(s, 23);
+  u->fields = col_text(s, 24);
   return FSEC_OK;
 }
 
@@ -472,6 +474,8 @@ static int check_new_user(fsec_store *s, const fsec_user_new *in, char *enorm,
     rc = check_value(s, in->fs_token_uniquifier,
                      strlen(in->fs_token_uniquifier), FSEC_UNIQUIFIER_MAX,
                      "fs_token_uniquifier");
+  if (rc == FSEC_OK && in->fields)
+    rc = check_value(s, in->fields, strlen(in->fields), FSEC_FIELDS_MAX, "fields");
   if (rc == FSEC_OK && (in->active != 0 && in->active != 1))
     rc = serr(s, FSEC_EINVAL, "active must be 0 or 1");
   if (rc == FSEC_OK && in->n_roles > FSEC_ROLES_PER_USER_MAX)
@@ -496,6 +500,7 @@ static int insert_user(fsec_store *s, const fsec_user_new *in, const char *enorm
   bind_text(s, 8, u1, strlen(u1));
   bind_text(s, 9, u2, strlen(u2));
   bind_int(s, 10, in->now);
+  bind_text(s, 11, in->fields, in->fields ? strlen(in->fields) : 0);
   return step_count(s, "create user", id);
 }
 

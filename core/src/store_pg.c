@@ -43,7 +43,7 @@
   " chr(30) ORDER BY r.id) FROM roles_users ru JOIN roles r"                 \
   " ON r.id = ru.role_id WHERE ru.user_id = u.id), '')"                      \
   ", u.tf_primary_method, u.tf_totp_secret, u.tf_phone_number,"              \
-  " u.us_totp_secrets, u.us_phone_number, u.mf_recovery_codes"
+  " u.us_totp_secrets, u.us_phone_number, u.mf_recovery_codes, u.fields"
 #define SWAP(col)                                               \
   "UPDATE users SET " col " = $2, update_datetime = $3::bigint" \
   " WHERE id = $1::bigint AND " col " IS NOT DISTINCT FROM $4"
@@ -82,9 +82,9 @@ static const char *const SQL[ST__COUNT] = {
     [ST_USER_INSERT] =
         "INSERT INTO users (email, email_norm, username, username_norm,"
         " password, active, confirmed_at, fs_uniquifier, fs_token_uniquifier,"
-        " create_datetime, update_datetime)"
+        " create_datetime, update_datetime, fields)"
         " VALUES ($1, $2, $3, $4, $5, $6::bigint, $7::bigint, $8, $9,"
-        " $10::bigint, $10::bigint) RETURNING id",
+        " $10::bigint, $10::bigint, $11) RETURNING id",
     [ST_ROLE_ID] = "SELECT id FROM roles WHERE name = $1",
     [ST_LINK_ADD] = "INSERT INTO roles_users (user_id, role_id)"
                     " VALUES ($1::bigint, $2::bigint) ON CONFLICT DO NOTHING",
@@ -187,6 +187,8 @@ static const char *const SQL[ST__COUNT] = {
         FSEC_COL_LAST_LOGIN_IP] = SWAP("last_login_ip"),
     [ST_SWAP_FIRST +
         FSEC_COL_CURRENT_LOGIN_IP] = SWAP("current_login_ip"),
+    [ST_SWAP_FIRST +
+        FSEC_COL_FIELDS] = SWAP("fields"),
     [ST_SET_FIRST +
         FSEC_COL_EMAIL] = SET_NORM("email"),
     [ST_SET_FIRST +
@@ -213,6 +215,8 @@ static const char *const SQL[ST__COUNT] = {
         FSEC_COL_LAST_LOGIN_IP] = SET("last_login_ip"),
     [ST_SET_FIRST +
         FSEC_COL_CURRENT_LOGIN_IP] = SET("current_login_ip"),
+    [ST_SET_FIRST +
+        FSEC_COL_FIELDS] = SET("fields"),
     [ST_SET_FIRST +
         FSEC_COL_ACTIVE] = SET("active"),
     [ST_SET_FIRST +

@@ -27,7 +27,7 @@
   " char(30)) FROM roles_users ru JOIN roles r ON r.id = ru.role_id"         \
   " WHERE ru.user_id = u.id), '')"                                           \
   ", u.tf_primary_method, u.tf_totp_secret, u.tf_phone_number,"              \
-  " u.us_totp_secrets, u.us_phone_number, u.mf_recovery_codes"
+  " u.us_totp_secrets, u.us_phone_number, u.mf_recovery_codes, u.fields"
 #define SWAP(col)                                       \
   "UPDATE users SET " col " = ?2, update_datetime = ?3" \
   " WHERE id = ?1 AND " col " IS ?4"
@@ -56,8 +56,8 @@ static const char *const SQL[ST__COUNT] = {
     [ST_USER_INSERT] =
         "INSERT INTO users (email, email_norm, username, username_norm,"
         " password, active, confirmed_at, fs_uniquifier, fs_token_uniquifier,"
-        " create_datetime, update_datetime)"
-        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10) RETURNING id",
+        " create_datetime, update_datetime, fields)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11) RETURNING id",
     [ST_ROLE_ID] = "SELECT id FROM roles WHERE name = ?1",
     [ST_LINK_ADD] =
         "INSERT OR IGNORE INTO roles_users (user_id, role_id) VALUES (?1, ?2)",
@@ -172,6 +172,8 @@ static const char *const SQL[ST__COUNT] = {
         FSEC_COL_LAST_LOGIN_IP] = SWAP("last_login_ip"),
     [ST_SWAP_FIRST +
         FSEC_COL_CURRENT_LOGIN_IP] = SWAP("current_login_ip"),
+    [ST_SWAP_FIRST +
+        FSEC_COL_FIELDS] = SWAP("fields"),
     [ST_SET_FIRST +
         FSEC_COL_EMAIL] = SET_NORM("email"),
     [ST_SET_FIRST +
@@ -198,6 +200,8 @@ static const char *const SQL[ST__COUNT] = {
         FSEC_COL_LAST_LOGIN_IP] = SET("last_login_ip"),
     [ST_SET_FIRST +
         FSEC_COL_CURRENT_LOGIN_IP] = SET("current_login_ip"),
+    [ST_SET_FIRST +
+        FSEC_COL_FIELDS] = SET("fields"),
     [ST_SET_FIRST +
         FSEC_COL_ACTIVE] = SET("active"),
     [ST_SET_FIRST +

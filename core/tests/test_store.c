@@ -1022,7 +1022,7 @@ static void schema_9_is_migrated_to_10(void) {
     sqlite3_close(db);
   }
   s = open_at(p);
-  ASSERT_EQ(fsec_store_schema_version(s), 10);
+  ASSERT_EQ(fsec_store_schema_version(s), FSEC_SCHEMA_VERSION);
   ASSERT_OK(fsec_store_user_find_session(s, "sid-9", 5, "uq-9", 4, 2, &u));
   ASSERT_OK(fsec_store_session_data_get(s, "sid-9", 5, 2, &data, &len, &version));
   ASSERT_NULL(data);
@@ -1047,6 +1047,85 @@ static void schema_9_is_migrated_to_10(void) {
   ASSERT_OK(fsec_store_session_delete(s, "sid-9", 5, &deleted));
   ASSERT_EQ(deleted, 1);
   ASSERT_EQ(fsec_store_session_data_get(s, "sid-9", 5, 2, &data, &len, &version), FSEC_ENOTFOUND);
+  fsec_store_close(s);
+}
+
+/* A database at schema 10 with a user: migration 11 gives users the
+ * application's fields column (none yet); a new user is created with
+ * fields, they can be set, swapped and removed, and an oversized or
+ * non-UTF-8 value is refused before anything is written. */
+static void schema_10_is_migrated_to_11(void) {
+  const char *p = path("v10.db");
+  static const char *const ann = "{\"display_name\":\"Ann\"}";
+  fsec_store *s;
+  fsec_user u;
+  fsec_user_new in;
+  int64_t id = 0, epoch = 0;
+  int v, changed = 0;
+  static const char *insert = "INSERT INTO users (email, email_norm, fs_uniquifier,"
+                              " create_datetime, update_datetime)"
+                              " VALUES ('Ten@X.org', 'ten@x.org', 'uq-10', 1, 1);";
+  if (ON_PG) {
+    pg_reset(p);
+    pg_sql("CREATE TABLE fsec_schema (version integer NOT NULL);"
+           "INSERT INTO fsec_schema VALUES (10)");
+    for (v = 1; v <= 10; v++)
+      if (*fsec__pg_migration_sql(v)) pg_sql(fsec__pg_migration_sql(v));
+    pg_sql(insert);
+  } else {
+    sqlite3 *db;
+    ASSERT_OK(sqlite3_open(p, &db));
+    for (v = 1; v <= 10; v++) ASSERT_OK(sqlite3_exec(db, fsec__migration_sql(v), NULL, NULL, NULL));
+    ASSERT_OK(sqlite3_exec(db, insert, NULL, NULL, NULL));
+    ASSERT_OK(sqlite3_exec(db, "PRAGMA user_version = 10", NULL, NULL, NULL));
+    sqlite3_close(db);
+  }
+  s = open_at(p);
+  ASSERT_EQ(fsec_store_schema_version(s), FSEC_SCHEMA_VERSION);
+  ASSERT_OK(fsec_store_user_find(s, FSEC_USER_BY_EMAIL, "ten@x.org", 9, &u));
+  ASSERT_NULL(u.fields);
+  memset(&in, 0, sizeof in);
+  in.email = "eleven@x.org";
+  in.active = 1;
+  in.confirmed_at = -1;
+  in.now = 2;
+  in.fields = ann;
+  ASSERT_OK(fsec_store_user_create(s, &in, &id));
+  ASSERT_OK(fsec_store_user_find(s, FSEC_USER_BY_EMAIL, "eleven@x.org", 12, &u));
+  ASSERT_STREQ(u.fields, ann);
+  /* a fields change is no revoking write: the epoch stays */
+  ASSERT_OK(fsec_store_revocation_epoch(s, &epoch));
+  ASSERT_OK(fsec_store_user_set_text(s, id, FSEC_COL_FIELDS, "{}", 2, 3, &changed));
+  ASSERT_EQ(changed, 1);
+  {
+    int64_t after = -1;
+    ASSERT_OK(fsec_store_revocation_epoch(s, &after));
+    ASSERT_EQ(after, epoch);
+  }
+  ASSERT_EQ(fsec_store_user_swap_text(s, id, FSEC_COL_FIELDS, "{}", 2, ann, strlen(ann), 4), 1);
+  ASSERT_EQ(fsec_store_user_swap_text(s, id, FSEC_COL_FIELDS, "{}", 2, NULL, 0, 4), 0);
+  ASSERT_OK(fsec_store_user_find(s, FSEC_USER_BY_ID, "2", 1, &u));
+  ASSERT_STREQ(u.fields, ann);
+  ASSERT_EQ(fsec_store_user_set_text(s, id, FSEC_COL_FIELDS, "{\"a\":\"\xff\"}", 8, 5, &changed),
+            FSEC_EUTF8);
+  {
+    size_t big = FSEC_FIELDS_MAX + 1;
+    char *buf = malloc(big + 1);
+    ASSERT(buf != NULL);
+    memset(buf, 'x', big);
+    buf[big] = '\0';
+    ASSERT_EQ(fsec_store_user_set_text(s, id, FSEC_COL_FIELDS, buf, big, 5, &changed), FSEC_ETOOLONG);
+    in.email = "twelve@x.org";
+    in.fields = buf;
+    ASSERT_EQ(fsec_store_user_create(s, &in, &id), FSEC_ETOOLONG);
+    free(buf);
+  }
+  ASSERT_EQ(fsec_store_user_find(s, FSEC_USER_BY_EMAIL, "twelve@x.org", 12, &u), FSEC_ENOTFOUND);
+  ASSERT_OK(fsec_store_user_find(s, FSEC_USER_BY_ID, "2", 1, &u));
+  ASSERT_STREQ(u.fields, ann);
+  ASSERT_OK(fsec_store_user_set_text(s, 2, FSEC_COL_FIELDS, NULL, 0, 6, &changed));
+  ASSERT_OK(fsec_store_user_find(s, FSEC_USER_BY_ID, "2", 1, &u));
+  ASSERT_NULL(u.fields);
   fsec_store_close(s);
 }
 
@@ -1169,6 +1248,7 @@ static void neutral(void) {
   RUN(one_time_values_are_spent_once_across_connections);
   RUN(schema_8_is_migrated_to_9);
   RUN(schema_9_is_migrated_to_10);
+  RUN(schema_10_is_migrated_to_11);
 }
 
 int main(void) {

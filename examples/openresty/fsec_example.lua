@@ -89,6 +89,12 @@ function _M.config(prefix)
     -- with a button); FSEC_ONE_CLICK_LINKS=1: Flask-Security's GET that acts
     one_click_links = os.getenv("FSEC_ONE_CLICK_LINKS") == "1" or nil,
     security_payload = function(user) return { email = user.email } end,
+    -- the application's own registration field: on the register form,
+    -- stored with the user, in the user JSON next to the email above
+    register_fields = {
+      { name = "display_name", label = "Display name", max_length = 60,
+        description = "How other people see you (optional)" },
+    },
     -- multi-factor: two-factor optional per user (authenticator app,
     -- email code, SMS through the development mailbox), recovery codes,
     -- and unified sign-in (a password or a one-time code); 'remember me'

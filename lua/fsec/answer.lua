@@ -11,6 +11,7 @@ local csrf = require "fsec.csrf"
 local flashes = require "fsec.flash"
 local pages = require "fsec.pages"
 local redirect = require "fsec.redirect"
+local regfields = require "fsec.regfields"
 
 local type = type
 local pairs = pairs
@@ -36,11 +37,15 @@ end
 _M.within_text = within_text
 
 local function payload(sec, user, include_token)
-  local t = {}
+  -- the application's declared fields (register_fields), then what its
+  -- security_payload hook gives, over them
+  local t = regfields.payload(sec, user)
   local hook = sec._cfg.security_payload
   if hook then
     local ok, p = pcall(hook, auth.public_user(user))
-    if ok and type(p) == "table" then t = p end
+    if ok and type(p) == "table" then
+      for k, v in pairs(p) do t[k] = v end
+    end
   end
   if include_token then t.authentication_token = sec:get_auth_token(user) end
   return t

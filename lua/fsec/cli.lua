@@ -250,7 +250,13 @@ end
 function C.users_show(args)
   local u = find(open_store(args), args.email)
   local f = factor_info(u)
-  if args.json then return say(tty.json(user_json(u, true):sub(1, -2) .. ',"factors":' .. factors_json(f) .. "}")) end
+  local own = {} -- the application's own fields (register_fields), by name
+  for k in pairs(u.fields or {}) do own[#own + 1] = k end
+  table.sort(own)
+  if args.json then
+    local extra = #own > 0 and (',"fields":' .. cjson.encode(u.fields)) or ""
+    return say(tty.json(user_json(u, true):sub(1, -2) .. ',"factors":' .. factors_json(f) .. extra .. "}"))
+  end
   local lines = {
     { "id", u.id }, { "email", show(u.email) }, { "username", u.username and show(u.username) or "-" },
     { "active", u.active and "yes" or "no" },
@@ -266,6 +272,7 @@ function C.users_show(args)
     { "us_methods", #f.us_methods > 0 and show(table.concat(f.us_methods, ",")) or "-" },
     { "us_phone", f.us_phone and show(f.us_phone) or "-" }, { "recovery_codes", f.recovery_codes },
   }
+  for _, k in ipairs(own) do lines[#lines + 1] = { show(k), show(tostring(u.fields[k])) } end
   for _, l in ipairs(lines) do say(("%-17s %s"):format(l[1] .. ":", tostring(l[2]))) end
 end
 
@@ -462,7 +469,8 @@ function C.import(args)
   local summary = require("fsec.import").flask_security(ds, args.source, {
     progress = not args.quiet and not args.json, say = args.json and function() end or say, engine = engine,
     merge_roles = args.merge_roles, keep_costly_hashes = args.keep_costly_hashes, config = cfg,
-    totp_secrets = totp_secrets, recovery_keys = recovery_keys, tf_fallback = args.tf_fallback })
+    totp_secrets = totp_secrets, recovery_keys = recovery_keys, tf_fallback = args.tf_fallback,
+    fields = cfg and cfg.register_fields })
   if args.json then
     local costly = {}
     for i, c in ipairs(summary.costly) do costly[i] = cjson.encode(c) end

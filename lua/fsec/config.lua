@@ -605,6 +605,11 @@ _M.schema = {
   passwordless = { type = "boolean", default = false },
   username_enable = { type = "boolean", default = false },
   username_required = { type = "boolean", default = false },
+  register_fields = { type = "table", check = function(v) return require("fsec.regfields").check(v) end,
+    description = "fsec: the application's own registration fields (Flask-Security's extended RegisterForm): "
+      .. "a list of { name, type = string|integer|boolean|email|choice, required, max_length, min, max, "
+      .. "choices, label, description, validate = function(value, inputs) -> ok | nil, message, "
+      .. "payload = false to keep it out of the user JSON }; stored with the user (fsec.regfields)" },
   confirm_email_within = { type = "number", default = 432000, check = int_range(60, 2^31),
     description = "seconds (5 days)" },
   reset_password_within = { type = "number", default = 86400, check = int_range(60, 2^31),

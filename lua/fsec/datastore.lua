@@ -18,7 +18,11 @@
 --                                 email and username case-insensitive
 --   create_user{ email=, password=<already hashed>, username=, active=,
 --                confirmed_at=, roles={...}, fs_uniquifier=,
---                fs_token_uniquifier= }              -> User
+--                fs_token_uniquifier=, fields={...} } -> User
+--       fields: the application's own fields (register_fields), a
+--       table of name -> string, integer or boolean, kept as one JSON
+--       object; the User has them in user.fields (and reads them as
+--       user.<name>)
 --   delete_user(user)                                -> deleted
 --   activate_user(user) / deactivate_user(user)      -> changed
 --   toggle_active(user)                              -> true
@@ -28,6 +32,8 @@
 --       (tf_primary_method, tf_totp_secret, tf_phone_number,
 --        us_totp_secrets, us_phone_number, mf_recovery_codes)
 --   set_uniquifier(user[, u]) / set_token_uniquifier(user[, u]) -> true
+--   set_user_fields(user, fields|nil)                -> changed
+--       optional: replace the user's own fields (as create_user's)
 --   reset_user_access(user)                          -> true
 --   track_login(user, ip|nil)                        -> true
 --   create_role{ name=, description=, permissions= } -> Role
@@ -98,6 +104,7 @@
 
 local core = require "fsec.core"
 local userlib = require "fsec.user"
+local json = require("cjson.safe").new()
 
 local type = type
 local error = error
@@ -125,7 +132,7 @@ _M.METHODS = {
 
 -- Methods a datastore may have; fsec.openresty's and fsec.cache's views
 -- pass them on when the store has them.
-_M.OPTIONAL = { "get_session_data", "set_session_data" }
+_M.OPTIONAL = { "get_session_data", "set_session_data", "set_user_fields" }
 
 -- The methods above that write: outside a transaction each one commits
 -- on its own (fsec.datastore.sqlite defers those commits' fsyncs to its
@@ -139,7 +146,7 @@ _M.WRITES = {
   "remove_permissions_from_role", "record_failed_login",
   "reset_failed_logins", "reserve_login", "release_login", "reserve_attempt",
   "otp_advance", "swap_text", "create_session", "delete_session",
-  "delete_user_sessions",
+  "delete_user_sessions", "set_user_fields",
 }
 
 _M.FIND_KEYS = { id = true, email = true, username = true,
@@ -149,7 +156,7 @@ _M.FIND_KEYS = { id = true, email = true, username = true,
 _M.CREATE_FIELDS = { email = "string", password = "string", username = "string",
                      active = "boolean", confirmed_at = "number",
                      roles = "table", fs_uniquifier = "string",
-                     fs_token_uniquifier = "string" }
+                     fs_token_uniquifier = "string", fields = "table" }
 
 _M.TEXT_FIELDS = { tf_primary_method = true, tf_totp_secret = true,
                    tf_phone_number = true, us_totp_secrets = true,
@@ -214,6 +221,41 @@ function _M.check_create(fields, fname)
     if want == "number" then _M.whole(v, fname, "field '" .. k .. "'") end
   end
   if fields.email == nil then _M.argerror(fname, "field 'email'", "string", nil) end
+end
+
+
+--- The application's fields as stored: JSON text of an object (keys
+-- sorted, so equal fields are equal text), or nil when there are none.
+-- Names are strings of [a-z0-9_] (at most 64 bytes); values strings,
+-- whole numbers or booleans. Anything else raises at fname's caller:
+-- the datastore is no place to validate a form (fsec.regfields does).
+function _M.encode_fields(fields, fname)
+  if fields == nil then return nil end
+  if type(fields) ~= "table" then _M.argerror(fname, "fields", "table", fields) end
+  local names = {}
+  for k, v in pairs(fields) do
+    if type(k) ~= "string" or #k > 64 or not k:match("^[a-z][a-z0-9_]*$") then
+      error("bad fields to '" .. fname .. "' (names of [a-z0-9_] expected, got " .. tostring(k) .. ")", 3)
+    end
+    local t = type(v)
+    if t == "number" then
+      if v ~= math.floor(v) or v >= 2^53 or v <= -2^53 then
+        error("bad field '" .. k .. "' to '" .. fname .. "' (whole number expected)", 3)
+      end
+    elseif t ~= "string" and t ~= "boolean" then
+      _M.argerror(fname, "field '" .. k .. "'", "string, integer or boolean", v)
+    end
+    names[#names + 1] = k
+  end
+  if #names == 0 then return nil end
+  table.sort(names)
+  local parts = {}
+  for i, k in ipairs(names) do
+    local v = fields[k]
+    if type(v) == "number" then v = ("%d"):format(v) else v = json.encode(v) end
+    parts[i] = json.encode(k) .. ":" .. v
+  end
+  return "{" .. concat(parts, ",") .. "}"
 end
 
 
@@ -415,6 +457,15 @@ function _M.field_methods(Class, set)
   function Class:set_username(u, name)
     check_string(name, "set_username", "argument #2", true)
     return set(self, u, "username", name, "set_username")
+  end
+
+  function Class:set_user_fields(u, fields)
+    _M.check_user(u, "set_user_fields")
+    local text = _M.encode_fields(fields, "set_user_fields")
+    local changed, err, code = set(self, u, "fields", text, "set_user_fields")
+    if changed == nil then return nil, err, code end
+    u.fields = userlib.decode_fields(text)
+    return changed
   end
 
   function Class:set_confirmed_at(u, t)

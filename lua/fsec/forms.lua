@@ -70,7 +70,8 @@ function Form:error(field, key, vars)
   return false
 end
 
---- A message already in words (a checker's, zxcvbn's) as a field error.
+--- A message already in words (a checker's, zxcvbn's, an application
+-- hook's) as a field error.
 function Form:error_text(field, msg)
   self.errors[#self.errors + 1] = msg
   local list = self.field_errors[field] or {}

@@ -24,6 +24,7 @@ local core = require "fsec.core"
 local datastore = require "fsec.datastore"
 local dburi = require "fsec.dburi"
 local factors = require "fsec.import.factors"
+local regfields = require "fsec.regfields"
 local tty = require "fsec.tty"
 
 local _M = { _VERSION = "0.1.0" }
@@ -104,6 +105,26 @@ end
 
 local function warn(opts, msg)
   if opts.warn ~= false then io.stderr:write("fsec import: ", tty.text(msg), "\n") end
+end
+
+
+-- The application's own fields (opts.fields: register_fields) that the
+-- source's user table has a column for, checked as /register checks
+-- them: a value that fails is left out, with a warning naming the user
+-- and the field (never the value: it may be anything).
+local function own_fields(opts, ucols, u)
+  local out, any = {}, false
+  for _, f in ipairs(opts.fields or {}) do
+    if ucols[f.name] then
+      local v, why = regfields.import_value(f, u[f.name])
+      if v ~= nil then
+        out[f.name], any = v, true
+      elseif why then
+        warn(opts, ("user id %s: field %s refused (%s): not imported"):format(tostring(u.id), f.name, why))
+      end
+    end
+  end
+  return any and out or nil
 end
 
 
@@ -385,7 +406,9 @@ end
 -- source's TOTP_SECRETS, { [tag] = secret }), recovery_keys (its
 -- MULTI_FACTOR_RECOVERY_CODES_KEYS, a list), tf_fallback ("email": an
 -- authenticator that cannot be kept becomes codes by email; otherwise
--- any such user makes the whole import fail, writing nothing).
+-- any such user makes the whole import fail, writing nothing), fields
+-- (fsec's register_fields: source user columns of those names become the
+-- users' own fields, checked as /register checks them).
 --
 -- A user who had a second factor is never imported without one: the
 -- factor is kept (re-sealed with fsec's keys), or given a fresh secret
@@ -457,6 +480,7 @@ function _M.flask_security(ds, source, opts)
           summary.costly[#summary.costly + 1] = { email = u.email, why = why }
           if not opts.keep_costly_hashes then password = nil end
         end
+        local own = own_fields(opts, ucols, u)
         local new, err = ds:create_user{
           email = u.email, username = (u.username ~= "" and u.username) or nil,
           password = password, active = is_active(u.active),
@@ -464,7 +488,7 @@ function _M.flask_security(ds, source, opts)
           fs_uniquifier = uq,
           fs_token_uniquifier = ucols.fs_token_uniquifier and u.fs_token_uniquifier ~= ""
                                 and u.fs_token_uniquifier or nil,
-          roles = user_roles[u.id],
+          roles = user_roles[u.id], fields = own,
         }
         if not new then error("user " .. tostring(u.email) .. ": " .. tostring(err), 0) end
         mine[new.id], mine[new.fs_uniquifier] = true, true

@@ -94,6 +94,13 @@ _M.DEFAULT = {
   USERNAME_CHANGE = "You successfully changed your username",
   FIELD_REQUIRED = "This field is required.",
   INVALID_CHOICE = "Not a valid choice.",
+  -- fsec: register_fields (fsec.regfields), in WTForms' words
+  FIELD_INVALID = "Invalid input.",
+  FIELD_TOO_LONG = "Field cannot be longer than %(max)s characters.",
+  FIELD_NOT_INTEGER = "Not a valid integer value.",
+  FIELD_OUT_OF_RANGE = "Number must be between %(min)s and %(max)s.",
+  FIELD_TOO_SMALL = "Number must be at least %(min)s.",
+  FIELD_TOO_BIG = "Number must be at most %(max)s.",
   CSRF_MISSING = "The CSRF token is missing.",
   CSRF_INVALID = "The CSRF token is invalid.",
   CSRF_EXPIRED = "The CSRF token has expired.",

@@ -18,8 +18,10 @@ local _M = { _VERSION = "0.1.0" }
 local STYLE = [[
 body{font-family:system-ui,sans-serif;max-width:28rem;margin:3rem auto;padding:0 1rem;line-height:1.5}
 label{display:block;margin-top:1rem;font-weight:600}
-input[type=email],input[type=password],input[type=text]{width:100%;padding:.5rem;box-sizing:border-box;font-size:1rem}
+input[type=email],input[type=password],input[type=text],
+input[type=number],select{width:100%;padding:.5rem;box-sizing:border-box;font-size:1rem}
 button{margin-top:1.5rem;padding:.5rem 1.5rem;font-size:1rem}
+.hint{color:#555;margin:.25rem 0 0;font-size:.9rem}
 .error{color:#a00}.flash{padding:.5rem;border:1px solid #888;margin:.5rem 0}
 .flash.error{border-color:#a00}.flash.success{border-color:#070}
 nav a{margin-right:1rem}
@@ -56,6 +58,57 @@ local function field(ctx, name, label, kind, autocomplete)
                 ('<input id="%s" name="%s" type="%s"%s autocomplete="%s"%s>'):format(
                   name, name, kind, value, autocomplete or "off",
                   #errs > 0 and (' aria-describedby="%s-error" aria-invalid="true"'):format(name) or "") }
+  for _, e in ipairs(errs) do
+    out[#out + 1] = ('<p class="error" id="%s-error" role="alert">%s</p>'):format(name, escape(e))
+  end
+  return concat(out)
+end
+
+
+-- One of the application's fields (register_fields, described by
+-- fsec.regfields.describe): its label, the input its type asks for, the
+-- hint and errors bound to it (aria-describedby), required marked for
+-- browsers and assistive technology.
+local INPUT = { string = "text", email = "email", integer = "number" }
+
+local function own_field(ctx, f)
+  local name = f.name
+  local errs = ctx.field_errors and ctx.field_errors[name] or {}
+  local v = ctx.fields and ctx.fields[name]
+  local req = f.required and " required aria-required=\"true\"" or ""
+  local described = {}
+  local out = {}
+  if f.description then described[#described + 1] = name .. "-hint" end
+  if #errs > 0 then described[#described + 1] = name .. "-error" end
+  local aria = (#described > 0 and (' aria-describedby="' .. concat(described, " ") .. '"') or "")
+    .. (#errs > 0 and ' aria-invalid="true"' or "")
+  if f.type == "boolean" then
+    local checked = type(v) == "string" and v ~= "" and v ~= "false"
+    out[1] = ('<label><input id="%s" name="%s" type="checkbox" value="y"%s%s%s> %s</label>'):format(
+      name, name, checked and " checked" or "", req, aria, escape(f.label))
+  elseif f.type == "choice" then
+    out[1] = ('<label for="%s">%s</label>'):format(name, escape(f.label))
+    -- an empty first option: nothing is chosen for the user, and with
+    -- required the browser asks for a choice (a placeholder option)
+    local opts = { '<option value=""></option>' }
+    for _, c in ipairs(f.choices) do
+      opts[#opts + 1] = ('<option value="%s"%s>%s</option>'):format(escape(c), v == c and " selected" or "", escape(c))
+    end
+    out[2] = ('<select id="%s" name="%s"%s%s>%s</select>'):format(name, name, req, aria, concat(opts))
+  else
+    local extra = {}
+    if f.max_length then extra[#extra + 1] = (' maxlength="%d"'):format(f.max_length) end
+    if f.min then extra[#extra + 1] = (' min="%d"'):format(f.min) end
+    if f.max then extra[#extra + 1] = (' max="%d"'):format(f.max) end
+    if f.type == "integer" then extra[#extra + 1] = ' step="1" inputmode="numeric"' end
+    out[1] = ('<label for="%s">%s</label>'):format(name, escape(f.label))
+    out[2] = ('<input id="%s" name="%s" type="%s"%s%s%s%s autocomplete="off">'):format(
+      name, name, INPUT[f.type] or "text", type(v) == "string" and (' value="' .. escape(v) .. '"') or "",
+      concat(extra), req, aria)
+  end
+  if f.description then
+    out[#out + 1] = ('<p class="hint" id="%s-hint">%s</p>'):format(name, escape(f.description))
+  end
   for _, e in ipairs(errs) do
     out[#out + 1] = ('<p class="error" id="%s-error" role="alert">%s</p>'):format(name, escape(e))
   end
@@ -109,6 +162,7 @@ _M.PAGES = {
     if ctx.confirm then
       inner = inner .. field(ctx, "password_confirm", "Retype password", "password", "new-password")
     end
+    for _, f in ipairs(ctx.register_fields or {}) do inner = inner .. own_field(ctx, f) end
     return "Register", form(ctx, inner, "Register") .. links(ctx)
   end,
   forgot = function(ctx)

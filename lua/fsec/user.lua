@@ -1,8 +1,10 @@
 --- User and Role objects, and the anonymous user.
 -- A User is a snapshot of a stored row: plain fields (`id`, `email`,
 -- `username`, `password`, `active`, `confirmed_at`, `fs_uniquifier`,
--- `fs_token_uniquifier`, the tracking fields, `roles` (list of names) and
--- `permissions` (set: name -> true)), plus methods. Datastore calls that
+-- `fs_token_uniquifier`, the tracking fields, `roles` (list of names),
+-- `permissions` (set: name -> true) and `fields` (the application's own,
+-- register_fields: name -> value; each also reads as `user.<name>`)),
+-- plus methods. Datastore calls that
 -- change a user update the object they were given.
 --
 -- Flask-Login's three properties are booleans, not methods:
@@ -23,6 +25,8 @@
 local type = type
 local rawget = rawget
 local setmetatable = setmetatable
+local json = require("cjson.safe").new()
+local tointeger = math.tointeger -- nil on LuaJIT
 
 
 local _M = { _VERSION = "0.1.0" }
@@ -50,7 +54,13 @@ local bound = setmetatable({}, { __mode = "k" })
 local UserMT = {
   __index = function(u, k)
     if k == "is_active" then return rawget(u, "active") == true end
-    return User[k]
+    local m = User[k]
+    if m ~= nil then return m end
+    -- the application's own fields (register_fields) read as columns, as
+    -- on a Flask-Security model: user.display_name
+    local f = rawget(u, "fields")
+    if type(f) == "table" then return f[k] end
+    return nil
   end,
   __methods = User,
 }
@@ -115,11 +125,33 @@ end
 UserMT.__tostring = User.__tostring
 
 
+--- The application's fields from their stored JSON text: a table of
+-- name -> string, number or boolean ({} for none; a table is kept). A
+-- stored value that is not such an object reads as {} (never raises:
+-- a row is a row).
+function _M.decode_fields(v)
+  if type(v) == "table" then return v end
+  if type(v) ~= "string" then return {} end
+  local t = json.decode(v)
+  if type(t) ~= "table" then return {} end
+  local out = {}
+  for k, x in pairs(t) do
+    local tx = type(x)
+    -- whole numbers as integers where the runtime has them (Lua 5.4;
+    -- cjson decodes every number as a float there)
+    if tx == "number" and tointeger then x = tointeger(x) or x end
+    if type(k) == "string" and (tx == "string" or tx == "number" or tx == "boolean") then out[k] = x end
+  end
+  return out
+end
+
+
 --- Wrap a row (as the store returns it) into a User; the row is reused.
 -- @tparam table row
 -- @param[opt] ds the datastore it was read from (its Security answers
 -- the user's get_auth_token and verify_and_update_password)
 function _M.user(row, ds)
+  row.fields = _M.decode_fields(row.fields)
   row.roles = row.roles or {}
   row.permissions = row.permissions or {}
   if ds ~= nil then origin[row] = ds end

@@ -26,6 +26,7 @@ local changeemail = require "fsec.changeemail"
 local username_mod = require "fsec.username"
 local datastore = require "fsec.datastore"
 local redirect = require "fsec.redirect"
+local regfields = require "fsec.regfields"
 local must = datastore.must
 local A = require "fsec.answer"
 local now, within_text, payload, wants_token = A.now, A.within_text, A.payload, A.wants_token
@@ -424,10 +425,12 @@ end
 
 function V.register(sec, req, res, fields, json)
   if signed_in(sec, req, res) then return anonymous_required(sec, res, json) end
+  local declared = sec._cfg.register_fields and regfields.describe(sec) or nil
   local extra = { links = home_links(sec), confirm = sec._cfg.password_confirm_required,
-                  username = sec._cfg.username_enable }
+                  username = sec._cfg.username_enable, register_fields = declared }
   if req.method == "GET" then
-    if json then return json_ok(sec, req, res) end
+    -- the application's fields, described for a client that draws the form
+    if json then return json_ok(sec, req, res, declared and { register_fields = declared } or nil) end
     return page(sec, req, res, "register", nil, extra)
   end
   local cfg, ds = sec._cfg, sec.datastore
@@ -435,6 +438,8 @@ function V.register(sec, req, res, fields, json)
   local email = form:email()
   local username
   if cfg.username_enable then username = form:username("username", cfg.username_required) end
+  -- the application's declared fields, and only those (no mass assignment)
+  local own = regfields.read(sec, form, json)
   local existing = email and auth.check_store(ds:find_user{ email = email })
   if existing and not cfg.return_generic_responses then
     form:error("email", "EMAIL_ALREADY_ASSOCIATED", { email = email })
@@ -485,7 +490,8 @@ function V.register(sec, req, res, fields, json)
     return res:redirect(nxt or cfg.post_register_view or cfg.post_login_view)
   end
   local hash = password and auth.new_hash(sec, password) or nil
-  local user, _, code = auth.check_store(ds:create_user{ email = email, username = username, password = hash })
+  local user, _, code = auth.check_store(ds:create_user{ email = email, username = username, password = hash,
+                                                         fields = next(own) ~= nil and own or nil })
   if user and not hash then unified.setup_email(sec, user) end
   if not user then
     if code == "EEXIST" then form:error("email", "EMAIL_ALREADY_ASSOCIATED", { email = email })
@@ -494,7 +500,7 @@ function V.register(sec, req, res, fields, json)
     return page(sec, req, res, "register", form, extra)
   end
   sec.signals:send("user_registered", { user = auth.public_user(user),
-                                        form_data = { email = email, username = username } })
+                                        form_data = { email = email, username = username, fields = own } })
   local logged_in = false
   if cfg.confirmable then
     local token = make_token(sec, "confirm", user)

@@ -13,6 +13,20 @@
 ---@field kind string which mail: "welcome", "welcome_confirm", "welcome_existing", "welcome_existing_username", "confirm", "reset", "reset_notice", "change_notice", "login", "change_email_instructions", "change_email_notice", "username_recovery" or "username_change_notice"
 ---@field link string? the link the mail carries, when it carries one
 
+---One of the application's own registration fields (`register_fields`).
+---@class fsec.RegisterField
+---@field name string [a-z][a-z0-9_]*, not a built-in user field or form input
+---@field type? "string"|"integer"|"boolean"|"email"|"choice" (default "string")
+---@field required? boolean (default false; a boolean must then be true)
+---@field max_length? integer code points, 1..4096 (default 255; email 254)
+---@field min? integer integer fields only
+---@field max? integer integer fields only
+---@field choices? string[] choice fields: the allowed values
+---@field label? string the page's label (default the name)
+---@field description? string a hint under the input
+---@field validate? fun(value: any, inputs: table): (boolean?, string?) ok, or nil and the message shown; an error refuses (fail closed)
+---@field payload? boolean false: kept out of the user JSON (default true)
+
 ---The configuration of `fsec.new{...}`: Flask-Security's setting names in
 ---lower case without `SECURITY_`; "fsec:" marks fsec's own keys. Unknown
 ---keys and wrong types make `fsec.new` raise, naming the key.
@@ -133,6 +147,7 @@
 ---@field requires_confirmation_error_view? string where a browser's login with the right password of an unconfirmed account leads (?email=...)
 ---@field reset_error_view? string SPA: where a bad or expired reset link leads (?error=...)
 ---@field recoverable? boolean enable password reset by mail (default false)
+---@field register_fields? fsec.RegisterField[] fsec: the application's own registration fields (Flask-Security's extended RegisterForm), stored with the user
 ---@field register_url? string endpoint: registration (default "/register")
 ---@field registerable? boolean enable registration (default false)
 ---@field remember_cookie_duration? integer fsec: seconds a remember cookie lasts (30 days) (default 2592000)

@@ -16,6 +16,7 @@
 ---@field roles? (string|fsec.Role)[]
 ---@field fs_uniquifier? string
 ---@field fs_token_uniquifier? string
+---@field fields? table<string, string|integer|boolean> the application's own fields (register_fields), kept as one JSON object
 
 ---The datastore interface: what fsec calls on `sec.datastore`. Pass your
 ---own object as `datastore = obj` to `fsec.new`.
@@ -281,6 +282,15 @@ function Datastore:get_session_data(sid) end
 ---@return string? err
 ---@return string? code
 function Datastore:set_session_data(sid, data, version) end
+
+---Optional: replace the application's own fields of a user (as
+---create_user's `fields`; nil or {}: none). Ends no session.
+---@param user fsec.User
+---@param fields? table<string, string|integer|boolean>
+---@return boolean? changed
+---@return string? err
+---@return string? code
+function Datastore:set_user_fields(user, fields) end
 
 ---@param user fsec.User
 ---@param keep_sid? string

@@ -22,6 +22,7 @@
 ---@field update_datetime? integer
 ---@field roles string[] role names
 ---@field permissions table<string, true> set of permission names
+---@field fields table<string, string|number|boolean> the application's own fields (register_fields); each also reads as user.<name>
 ---@field is_authenticated true Flask-Login's properties: booleans, not methods
 ---@field is_anonymous false
 ---@field is_active boolean `active == true`, read at each access (never stored)
@@ -97,6 +98,12 @@ function AnonymousUser.__tostring() end
 ---@class fsec.user
 ---@field anonymous fsec.AnonymousUser
 local user = {}
+
+---The application's fields from their stored JSON text ({} for none or
+---for text that is not such an object; a table is returned as it is).
+---@param v string|table|nil
+---@return table<string, string|number|boolean>
+function user.decode_fields(v) end
 
 ---Wrap a row (as the store returns it) into a User; the row is reused.
 ---@param row table

@@ -28,7 +28,7 @@
 
 typedef struct fsec_store fsec_store;
 
-#define FSEC_SCHEMA_VERSION 10
+#define FSEC_SCHEMA_VERSION 11
 
 /* Limits on stored values (bytes). Longer input: FSEC_ETOOLONG. The
  * email and username limits are the identity API's (fsec/identity.h). */
@@ -39,6 +39,7 @@ typedef struct fsec_store fsec_store;
 #define FSEC_DESCRIPTION_MAX 255
 #define FSEC_PERMISSIONS_MAX 4096 /* comma-separated list */
 #define FSEC_TEXT_MAX 4096        /* other text columns */
+#define FSEC_FIELDS_MAX 65536     /* the application's fields (JSON object) */
 #define FSEC_ROLES_PER_USER_MAX 64
 /* The size in bytes a WAL file is cut back to when a commit starts it
  * over (PRAGMA journal_size_limit): SQLite's checkpoint size, 1000 pages
@@ -174,6 +175,9 @@ typedef struct fsec_user {
   /* The second-factor fields, as stored (NULL when unset). */
   const char *tf_primary_method, *tf_totp_secret, *tf_phone_number;
   const char *us_totp_secrets, *us_phone_number, *mf_recovery_codes;
+  /* The application's own fields (register_fields), a JSON object as the
+   * Lua side wrote it; NULL when the user has none. */
+  const char *fields;
 } fsec_user;
 
 /* Everything needed to create a user. */
@@ -187,7 +191,8 @@ typedef struct fsec_user_new {
   const char *fs_token_uniquifier; /* NULL: a new random id */
   const char *const *roles;        /* role names; each must exist */
   size_t n_roles;
-  int64_t now; /* create/update time (seconds) */
+  int64_t now;        /* create/update time (seconds) */
+  const char *fields; /* the application's fields: JSON text, or NULL */
 } fsec_user_new;
 
 /* Ways to find a user. EMAIL and USERNAME are case-insensitive (matched on
@@ -245,6 +250,7 @@ typedef enum fsec_user_col {
   FSEC_COL_MF_RECOVERY_CODES,
   FSEC_COL_LAST_LOGIN_IP,
   FSEC_COL_CURRENT_LOGIN_IP,
+  FSEC_COL_FIELDS, /* the application's fields (JSON text) */
   FSEC_COL_ACTIVE, /* integer from here on */
   FSEC_COL_CONFIRMED_AT,
   FSEC_COL_LAST_LOGIN_AT,

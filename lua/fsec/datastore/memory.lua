@@ -26,7 +26,8 @@ local LIMITS = { password = L.hash, fs_uniquifier = L.uniquifier,
                  fs_token_uniquifier = L.uniquifier, ip = L.ip,
                  role = L.role_name, description = L.description,
                  permissions = L.permissions, text = L.text,
-                 session_id = L.uniquifier, session_data = L.session_data }
+                 session_id = L.uniquifier, session_data = L.session_data,
+                 fields = L.fields }
 
 local _M = { _VERSION = "0.1.0" }
 
@@ -152,6 +153,12 @@ function Memory:create_user(fields)
     ok, err, code = check_text(fields[k], LIMITS[k], k)
     if not ok then return nil, err, code end
   end
+  local extra = base.encode_fields(fields.fields, "create_user")
+  do
+    local ok
+    ok, err, code = check_text(extra, L.fields, "fields")
+    if not ok then return nil, err, code end
+  end
   local uq = fields.fs_uniquifier or base.random_id()
   local tuq = fields.fs_token_uniquifier or base.random_id()
   if taken(self, "email_norm", enorm) then return fail("EEXIST", "email already exists") end
@@ -173,7 +180,7 @@ function Memory:create_user(fields)
     password = fields.password, active = fields.active ~= false,
     confirmed_at = fields.confirmed_at and math.floor(fields.confirmed_at),
     fs_uniquifier = uq, fs_token_uniquifier = tuq, login_count = 0,
-    failed_login_count = 0,
+    failed_login_count = 0, fields = extra,
     create_datetime = t, update_datetime = t, role_names = role_names,
   }
   return snapshot(self, self._users[id])

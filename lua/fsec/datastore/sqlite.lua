@@ -48,6 +48,7 @@ local function refresh(self, u)
   if not row then return nil, err, code end
   for k in pairs(u) do u[k] = nil end
   for k, v in pairs(row) do u[k] = v end
+  u.fields = userlib.decode_fields(u.fields) -- as find_user gives them: a table
   return true
 end
 
@@ -75,6 +76,7 @@ function SQLite:create_user(fields)
     confirmed_at = base.whole(fields.confirmed_at, "create_user", "field 'confirmed_at'", true),
     fs_uniquifier = fields.fs_uniquifier,
     fs_token_uniquifier = fields.fs_token_uniquifier,
+    fields = base.encode_fields(fields.fields, "create_user"),
     roles = base.role_names(fields.roles, "create_user"), now = now(self),
   }
   if not id then return nil, err, code end
