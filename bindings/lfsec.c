@@ -297,6 +297,7 @@ static void push_limits(lua_State *L) {
       {"meta", FSEC_META_MAX},
       {"otp_method", FSEC_OTP_METHOD_MAX},
       {"session_data", FSEC_SESSION_DATA_MAX},
+      {"outbox_message", FSEC_OUTBOX_MESSAGE_MAX},
   };
   size_t i;
   lua_createtable(L, 0, (int)(sizeof limits / sizeof limits[0]));
