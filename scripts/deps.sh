@@ -11,9 +11,11 @@ set -eu
 # libqrencode-dev: the QR code of the authenticator's otpauth:// URI.
 # zlib1g-dev: Flask's compressed session cookies and Flask-Security's
 # compressed tokens (core/src/itsdangerous.c).
+# lua-socket and lua-sec: the SMTP sender of mail_server (lua/fsec/smtp.lua:
+# TCP, STARTTLS and implicit TLS, for Lua 5.4 and LuaJIT alike).
 BUILD="cmake gcc make pkg-config libsodium-dev libutf8proc-dev libidn2-dev libcrypt-dev
   libssl-dev libsqlite3-dev libpq-dev liboath-dev libqrencode-dev zlib1g-dev lua5.4 liblua5.4-dev luajit2 libluajit2-5.1-dev lua-cjson
-  lua-argparse lua-sql-sqlite3 lua-sql-postgres"
+  lua-argparse lua-sql-sqlite3 lua-sql-postgres lua-socket lua-sec"
 # The peer (real Flask-Security) for the compatibility specs; LDoc and
 # its Markdown formatter for the API reference (spec/check-ldoc.sh);
 # luarocks for spec/check-rock.sh (the rockspec, built for real);
@@ -27,11 +29,13 @@ BUILD="cmake gcc make pkg-config libsodium-dev libutf8proc-dev libidn2-dev libcr
 # independently of fsec's own TOTP code; zbar-tools' zbarimg reads the
 # setup page's QR code back from the browser's screenshot (spec/38).
 # python3-bleach: the peer's USERNAME_ENABLE needs it (spec/33's compare).
+# python3-aiosmtpd: the real SMTP server the mail specs start on loopback
+# (spec/tools/smtp_server.py: plain, STARTTLS, implicit TLS, AUTH).
 TEST="lua-busted python3-flask-security python3-flask-sqlalchemy
   python3-sqlalchemy python3-passlib python3-argon2 python3-bcrypt sqlite3
   clang libclang-rt-14-dev valgrind lua-ldoc lua-markdown luarocks
   man-db clang-format lua-check postgresql python3-psycopg2
-  python3-qrcode python3-phonenumbers python3-cryptography python3-pyotp oathtool zbar-tools python3-bleach"  # man-db: spec/51 renders docs/fsec.1 with man --warnings;
+  python3-qrcode python3-phonenumbers python3-cryptography python3-pyotp oathtool zbar-tools python3-bleach python3-aiosmtpd"  # man-db: spec/51 renders docs/fsec.1 with man --warnings;
                       # lua-check: luacheck for spec/check-luacheck.sh
 # The Debian packages (debian/, scripts/build-deb.sh); spec/check-deb.sh
 # builds them and installs them in a fresh Debian 12 root (debootstrap;
