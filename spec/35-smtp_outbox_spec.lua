@@ -71,6 +71,39 @@ describe("fsec.mime #quick", function()
 end)
 
 
+describe("fsec.mail's Flask-Mail and Flask-Security settings #quick", function()
+  local mail = require "fsec.mail"
+  local function sent_with(cfg)
+    local got = {}
+    cfg.send_mail = function(m) got[#got + 1] = m end
+    cfg.log = function() end
+    local sec = helpers.new(helpers.merged({ database = helpers.tmpfile("mailcfg.db") }, cfg))
+    assert.is_true(mail.send(sec, "reset", { email = "a@example.org" }, "https://x/reset/t"))
+    return got
+  end
+
+  it("takes mail_default_sender when email_sender is left at its default, and not otherwise", function()
+    assert.equals("Ops <ops@example.org>", sent_with{ mail_default_sender = "Ops <ops@example.org>" }[1].from)
+    assert.equals("me@example.org", sent_with{ mail_default_sender = "ops@example.org",
+                                                email_sender = "me@example.org" }[1].from)
+  end)
+
+  it("email_html = false leaves the HTML part out, email_plaintext = false the text part", function()
+    local m = sent_with{ email_html = false }[1]
+    assert.is_nil(m.html)
+    assert.truthy(m.text)
+    m = sent_with{ email_plaintext = false }[1]
+    assert.is_nil(m.text)
+    assert.truthy(m.html)
+    assert.has_error(function() sent_with{ email_plaintext = false, email_html = false } end)
+  end)
+
+  it("send_password_reset_email = false sends no reset link", function()
+    assert.same({}, sent_with{ send_password_reset_email = false })
+  end)
+end)
+
+
 describe("the SMTP outbox", function()
   if not peer.enabled then
     pending("needs python3-aiosmtpd, lua-socket and lua-sec (scripts/deps.sh)")
