@@ -27,11 +27,12 @@ end
 describe_or_pending("mail through the outbox in nginx", function()
   it("survives an SMTP outage with two workers draining: every mail once, MIME whole, requests never wait", function()
     local srv = peer.start()
-    local conf = cjson.encode{ mail_server = "127.0.0.1", mail_port = srv.port, mail_drain_interval = 0.2,
+    local conf = cjson.encode{ mail_drain_interval = 0.2,
                                mail_retry_base = 1, mail_retry_max = 2, mail_timeout = 2,
                                mail_max_attempts = 1000,
                                email_sender = "Fsec Example <no-reply@example.org>" }
-    local ok, err = pcall(example.with_app, { workers = 2, env = "FSEC_THROTTLE=off FSEC_EXAMPLE_CONFIG='" .. conf .. "'" },
+    local ok, err = pcall(example.with_app, { workers = 2, env = "FSEC_THROTTLE=off FSEC_MAIL_SERVER=127.0.0.1 FSEC_MAIL_PORT=" .. srv.port
+                                                     .. " FSEC_EXAMPLE_CONFIG='" .. conf .. "'" },
       function(app)
         local function register(i)
           local c = example.api(app)
@@ -81,6 +82,7 @@ describe_or_pending("mail through the outbox in nginx", function()
           assert.matches("/confirm/", m.parts["text/plain"].body, 1, true)
         end
         for i = 1, 29 do assert.truthy(to[("m%02d@example.org"):format(i)], i) end
+        assert.matches("mail: SMTP to 127.0.0.1:" .. srv.port, helpers.read(app.out) or "", 1, true)
         -- the drains ran in the pool, not refused
         local log = helpers.read(app.dir .. "/logs/error.log") or ""
         assert.is_nil(log:find("cannot run in thread pool", 1, true), log)
