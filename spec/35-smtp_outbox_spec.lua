@@ -301,6 +301,17 @@ describe("the SMTP outbox", function()
     assert.same({ "hal@example.org" }, got[1].rcpt)
   end)
 
+  it("a 5xx to MAIL FROM (a server that wants STARTTLS fsec was not told to use) is retried, not given up", function()
+    local cert, key = peer.certificate("localhost")
+    local srv = server{ tls = { cert, key } } -- 530 until STARTTLS
+    local a = app(srv)
+    register(a, "ivy@example.org")
+    register(a, "joe@example.org")
+    assert.same({ sent = 0, retried = 1, given_up = 0 }, assert(a.sec:drain_mail()))
+    local queued, given_up = a.sec.datastore:outbox_counts()
+    assert.same({ 2, 0 }, { queued, given_up })
+  end)
+
   it("two drainers on one database at once never send one row twice", function()
     local srv = server()
     local db = helpers.tmpfile("outbox-race.db")

@@ -173,7 +173,8 @@ local function dot_stuff(data)
 end
 
 --- Send one message: true after the server's 250 to the end of DATA, or
--- nil, why, permanent (a 5xx: sending it again would fail the same way).
+-- nil, why, permanent (a 5xx to RCPT, DATA or the data: sending this
+-- message again would fail the same way).
 function Session:send(from, to, data)
   if from:find("[%c<>]") or to:find("[%c<>]") then return nil, "bad envelope address", true end
   local utf8 = (from .. to):find("[\128-\255]") and self.ext.SMTPUTF8 and " SMTPUTF8" or ""
@@ -182,11 +183,14 @@ function Session:send(from, to, data)
     { "RCPT TO:<" .. to .. ">", "^25[01]$" },
     { "DATA", "^354$" },
   }
-  for _, s in ipairs(steps) do
+  for i, s in ipairs(steps) do
     local code, err, perm = command(self, s[1], s[2])
     if not code then
       self:reset()
-      return nil, err, perm
+      -- a 5xx to MAIL FROM (530 authentication required, 550 sender
+      -- refused) is the session's or the configuration's, not this
+      -- message's: retried, so a wrong setting never gives up the queue
+      return nil, err, perm and i > 1
     end
   end
   local ok, err = self.sock:send(dot_stuff(data) .. ".\r\n")
