@@ -366,6 +366,42 @@ describe("the SMTP outbox", function()
     assert.equals(got[1].message_id, got[2].message_id) -- a receiver can drop the copy
   end)
 
+  it("queues a password change's notice in the change's own transaction", function()
+    local srv = server()
+    local a = helpers.app{ clock = true, endpoints = true, log = "keep",
+                           users = { { email = "kay@example.org", password = "old battery staple", confirmed = true } },
+                           config = { mail_server = "127.0.0.1", mail_port = srv.port,
+                                      external_url = "https://app.example.com" } }
+    local c = helpers.api(a.sec)
+    assert.equals(200, c:call("POST", "/login", { email = "kay@example.org", password = "old battery staple" }).status)
+    -- a change whose transaction fails queues nothing
+    local ds = a.sec.datastore
+    local real = ds.set_password
+    ds.set_password = function() return nil, "EDB: disk on fire", "EDB" end
+    local res = c:call("POST", "/change", { password = "old battery staple", new_password = "new battery staple",
+                                            new_password_confirm = "new battery staple" })
+    ds.set_password = real
+    assert.is_true(res.status >= 500, res.status) -- the change failed: 500 or 503
+    assert.equals(0, (ds:outbox_counts()))
+    -- the notice's insert runs inside the change's transaction
+    local add, inside = ds.outbox_add, nil
+    ds.outbox_add = function(self, m)
+      inside = self._in_txn
+      return add(self, m)
+    end
+    res = c:call("POST", "/change", { password = "old battery staple", new_password = "new battery staple",
+                                      new_password_confirm = "new battery staple" })
+    ds.outbox_add = add
+    assert.equals(200, res.status)
+    assert.is_true(inside)
+    assert.equals(1, (ds:outbox_counts()))
+    assert(a.sec:drain_mail())
+    local got = peer.received(srv.dir)
+    assert.equals(1, #got)
+    assert.equals("change_notice", got[1].kind)
+    assert.matches("https://app.example.com/reset", got[1].parts["text/plain"].body, 1, true)
+  end)
+
   it("Flask-Security's send_*_email switches leave their mail out", function()
     local srv = server()
     local a = app(srv, { send_register_email = false, send_password_reset_email = false })
