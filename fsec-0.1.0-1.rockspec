@@ -22,7 +22,9 @@ command. Lua 5.4 and LuaJIT.]],
 -- luarocks.org and in Debian (lua-cjson, lua-argparse); Debian's packages
 -- are not in luarocks' manifest, so there use --deps-mode=none.
 -- `fsec import` also needs luasql-sqlite3 (Debian: lua-sql-sqlite3), and
--- luasql-postgres (lua-sql-postgres) for a PostgreSQL source.
+-- luasql-postgres (lua-sql-postgres) for a PostgreSQL source. Sending
+-- mail over SMTP (mail_server) needs luasocket and luasec (Debian:
+-- lua-socket, lua-sec).
 dependencies = {
   "lua >= 5.1, < 5.5",
   "lua-cjson",

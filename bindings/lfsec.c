@@ -314,6 +314,7 @@ static void push_limits(lua_State *L) {
       {"otp_method", FSEC_OTP_METHOD_MAX},
       {"session_data", FSEC_SESSION_DATA_MAX},
       {"fields", FSEC_FIELDS_MAX},
+      {"outbox_message", FSEC_OUTBOX_MESSAGE_MAX},
   };
   size_t i;
   lua_createtable(L, 0, (int)(sizeof limits / sizeof limits[0]));

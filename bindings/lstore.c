@@ -541,6 +541,105 @@ static int lfsec_store_set_session_data(lua_State *L) {
   return 1;
 }
 
+/* ---- the mail outbox -------------------------------------------------- */
+
+/* A string argument for a C string: a NUL byte inside is refused (it
+ * would cut the value short unseen). */
+static const char *outbox_string(lua_State *L, int i, int *bad) {
+  size_t len;
+  const char *v = lfsec_checkstring(L, i, &len);
+  if (memchr(v, '\0', len)) *bad = 1;
+  return v;
+}
+
+/* store:outbox_add(message_id, sender, recipient, kind, message, now) -> id */
+static int lfsec_store_outbox_add(lua_State *L) {
+  fsec_store *s = check_store(L);
+  int bad = 0;
+  size_t mlen;
+  const char *mid = outbox_string(L, 2, &bad), *from = outbox_string(L, 3, &bad),
+             *to = outbox_string(L, 4, &bad), *kind = outbox_string(L, 5, &bad);
+  const char *msg = lfsec_checkstring(L, 6, &mlen);
+  int64_t id = 0;
+  int rc;
+  if (bad) return lfsec_pushfail(L, FSEC_ENUL, "an outbox field contains a NUL byte");
+  rc = fsec_store_outbox_add(s, mid, from, to, kind, msg, mlen, lfsec_optint(L, 7, 0), &id);
+  if (rc != FSEC_OK) return fail(L, s, rc);
+  lua_pushinteger(L, (lua_Integer)id);
+  return 1;
+}
+
+/* store:outbox_claim(owner, now, lease) -> row table | false (none due) */
+static int lfsec_store_outbox_claim(lua_State *L) {
+  fsec_store *s = check_store(L);
+  int bad = 0;
+  const char *owner = outbox_string(L, 2, &bad);
+  fsec_outbox_row r;
+  int rc;
+  if (bad) return lfsec_pushfail(L, FSEC_ENUL, "owner contains a NUL byte");
+  rc = fsec_store_outbox_claim(s, owner, lfsec_optint(L, 3, 0), lfsec_optint(L, 4, 60), &r);
+  if (rc == FSEC_ENOTFOUND) {
+    lua_pushboolean(L, 0);
+    return 1;
+  }
+  if (rc != FSEC_OK) return fail(L, s, rc);
+  lua_createtable(L, 0, 8);
+  lua_pushinteger(L, (lua_Integer)r.id);
+  lua_setfield(L, -2, "id");
+  lua_pushstring(L, r.message_id);
+  lua_setfield(L, -2, "message_id");
+  lua_pushstring(L, r.sender);
+  lua_setfield(L, -2, "sender");
+  lua_pushstring(L, r.recipient);
+  lua_setfield(L, -2, "recipient");
+  lua_pushstring(L, r.kind);
+  lua_setfield(L, -2, "kind");
+  lua_pushstring(L, r.message);
+  lua_setfield(L, -2, "message");
+  lua_pushinteger(L, (lua_Integer)r.attempts);
+  lua_setfield(L, -2, "attempts");
+  lua_pushinteger(L, (lua_Integer)r.created_at);
+  lua_setfield(L, -2, "created_at");
+  return 1;
+}
+
+/* store:outbox_sent(id) -> deleted */
+static int lfsec_store_outbox_sent(lua_State *L) {
+  fsec_store *s = check_store(L);
+  int changed = 0;
+  int rc = fsec_store_outbox_sent(s, lfsec_optint(L, 2, 0), &changed);
+  if (rc != FSEC_OK) return fail(L, s, rc);
+  lua_pushboolean(L, changed);
+  return 1;
+}
+
+/* store:outbox_retry(id, owner, next_at|nil, error|nil) -> changed */
+static int lfsec_store_outbox_retry(lua_State *L) {
+  fsec_store *s = check_store(L);
+  int bad = 0, changed = 0, rc;
+  const char *owner = outbox_string(L, 3, &bad);
+  size_t elen = 0;
+  const char *err = opt_string(L, 5, &elen);
+  if (bad) return lfsec_pushfail(L, FSEC_ENUL, "owner contains a NUL byte");
+  /* a NUL in a server's error text ends it: the rest is dropped */
+  rc = fsec_store_outbox_retry(s, lfsec_optint(L, 2, 0), owner, lfsec_optint(L, 4, -1), err,
+                               &changed);
+  if (rc != FSEC_OK) return fail(L, s, rc);
+  lua_pushboolean(L, changed);
+  return 1;
+}
+
+/* store:outbox_counts() -> queued, given_up */
+static int lfsec_store_outbox_counts(lua_State *L) {
+  fsec_store *s = check_store(L);
+  int64_t q = 0, g = 0;
+  int rc = fsec_store_outbox_counts(s, &q, &g);
+  if (rc != FSEC_OK) return fail(L, s, rc);
+  lua_pushinteger(L, (lua_Integer)q);
+  lua_pushinteger(L, (lua_Integer)g);
+  return 2;
+}
+
 /* ---- roles ------------------------------------------------------------ */
 
 /* store:create_role(name, description|nil, permissions_csv|nil, now) -> id */
@@ -839,6 +938,11 @@ static const luaL_Reg lfsec_store_methods[] = {
     {"find_user_by_session", lfsec_store_find_user_by_session},
     {"session_data", lfsec_store_session_data},
     {"set_session_data", lfsec_store_set_session_data},
+    {"outbox_add", lfsec_store_outbox_add},
+    {"outbox_claim", lfsec_store_outbox_claim},
+    {"outbox_sent", lfsec_store_outbox_sent},
+    {"outbox_retry", lfsec_store_outbox_retry},
+    {"outbox_counts", lfsec_store_outbox_counts},
     {"begin", lfsec_store_begin},
     {"begin_deferred", lfsec_store_begin_deferred},
     {"wal_path", lfsec_store_wal_path},

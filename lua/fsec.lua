@@ -408,6 +408,15 @@ function Security.random_id(_, nbytes)
 end
 
 
+--- Send the mail outbox's due messages over SMTP (mail_server): for a
+-- cron job or a loop of the application's own; { sent, retried,
+-- given_up }, or nil and why. It blocks on the mail server: never call it
+-- from an event loop (fsec.openresty drains from a worker thread).
+function Security:drain_mail()
+  return require("fsec.mail").drain(self)
+end
+
+
 --- Wipe the keys, release the engine and close the datastore; the
 -- instance is unusable after.
 function Security:close()

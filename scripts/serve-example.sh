@@ -14,6 +14,8 @@
 # FSEC_DATABASE, FSEC_SECRETS_DIR and FSEC_MAIL_DIR put the database, the
 # secrets and the mail elsewhere than DIR/var (examples/openresty/
 # fsec_example.lua: paths), for nodes that share them (run-cluster.sh).
+# FSEC_MAIL_SERVER (and FSEC_MAIL_PORT) send real mail over SMTP through
+# the outbox (docs/mail.md) instead of files in the mail folder.
 # FSEC_DEV_MAILBOX=1 turns on the development mailbox at /mail (every
 # reset link readable there: loopback and this site's Host only; see
 # examples/openresty/dev_mailbox.lua). Off by default; scripts/run.sh,
@@ -142,6 +144,8 @@ banner() {
     echo "* sign-in link (files in $mail). Loopback clients and Host"
     echo "* $FSEC_EXTERNAL_URL only. Never in production: unset FSEC_DEV_MAILBOX."
     echo "************************************************************************"
+  elif [ -n "${FSEC_MAIL_SERVER:-}" ]; then
+    echo "mail: SMTP to $FSEC_MAIL_SERVER:${FSEC_MAIL_PORT:-25} through the outbox (docs/mail.md)"
   else
     echo "mail: files in $mail (FSEC_DEV_MAILBOX=1 shows them at /mail)"
   fi

@@ -407,6 +407,60 @@ local function conformance(name, make, tags)
       assert.has_error(function() ds:set_session_data("sid-d", "{}", "0") end)
     end)
 
+    it("keeps a mail outbox: claims leased, retried, given up, sent; queued inside a transaction", function()
+      local function row(i) return { message_id = "<m" .. i .. "@x.org>", sender = "s@x.org",
+                                     recipient = "r" .. i .. "@x.org", kind = "reset", message = "m" .. i .. "\r\n" } end
+      local id1 = assert(ds:outbox_add(row(1)))
+      clock.now = clock.now + 1
+      local id2 = assert(ds:outbox_add(row(2)))
+      local _, err, code = ds:outbox_add(row(1))
+      assert.equals("EEXIST", code, err)
+      local a = assert(ds:outbox_claim("w1", 60))
+      assert.same({ id1, "<m1@x.org>", "s@x.org", "r1@x.org", "reset", "m1\r\n", 1 },
+                  { a.id, a.message_id, a.sender, a.recipient, a.kind, a.message, a.attempts })
+      assert.equals(id2, assert(ds:outbox_claim("w2", 60)).id) -- the leased one is not taken again
+      assert.is_false(ds:outbox_claim("w3", 60))
+      assert.is_false(ds:outbox_retry(id1, "w2", clock.now + 5, "not its lease"))
+      assert.is_true(ds:outbox_retry(id1, "w1", clock.now + 5, "451 later"))
+      assert.is_false(ds:outbox_claim("w3", 60)) -- not due yet
+      clock.now = clock.now + 5
+      local again = assert(ds:outbox_claim("w3", 60))
+      assert.same({ id1, 2 }, { again.id, again.attempts })
+      assert.is_true(ds:outbox_retry(id1, "w3", nil, "550 no")) -- given up
+      clock.now = clock.now + 61 -- w2's lease on id2 ran out (a crashed drainer)
+      local freed = assert(ds:outbox_claim("w4", 60))
+      assert.equals(id2, freed.id)
+      assert.is_true(ds:outbox_sent(id2))
+      assert.is_false(ds:outbox_sent(id2))
+      assert.is_false(ds:outbox_claim("w5", 60)) -- the given-up one never comes back
+      local queued, given_up = ds:outbox_counts()
+      assert.same({ 1, 1 }, { queued, given_up })
+      -- queued with a transaction's other writes, or not at all
+      assert.has_error(function()
+        ds:transaction(function()
+          assert(ds:create_user{ email = "tx@x.org" })
+          assert(ds:outbox_add(row(3)))
+          error("rolled back")
+        end)
+      end)
+      assert.same({ 1, 1 }, { ds:outbox_counts() })
+      ds:transaction(function() assert(ds:outbox_add(row(4))) end)
+      assert.equals(2, (ds:outbox_counts()))
+      -- hostile values are values, never SQL; NUL and bad UTF-8 refused
+      local evil = row(5)
+      evil.recipient = "'); DROP TABLE outbox; --"
+      assert(ds:outbox_add(evil))
+      assert.equals(3, (ds:outbox_counts()))
+      local bad = row(6)
+      bad.message = "a\0b"
+      _, _, code = ds:outbox_add(bad)
+      assert.equals("ENUL", code)
+      bad.message = "\255"
+      _, _, code = ds:outbox_add(bad)
+      assert.equals("EUTF8", code)
+      assert.has_error(function() ds:outbox_add{ message_id = "x" } end)
+    end)
+
     it("counts failed logins in a window and resets them", function()
       local u = assert(ds:create_user{ email = "f@x.org" })
       assert.equals(0, u.failed_login_count)

@@ -370,6 +370,7 @@ describe("fsec.openresty.init refuses what it does not know #quick", function()
     local cases = {
       thread_pool = { { 5, true, "" }, "thread_pool must be a thread pool's name or false", { "fesc", false } },
       sync_thread_pool = { { 3, true, "" }, "sync_thread_pool must be a thread pool's name or false", { "io", false } },
+      mail_thread_pool = { { 3, true, false, "" }, "mail_thread_pool must be a thread pool's name", { "fsec_mail" } },
       cache_size = { { 0, -1, "x", 1.5, NAN, math.huge, 1e8 + 1, true }, "cache_size must be a whole number 1..100000000",
                      { 1, 10000, 1e8 } },
       cache_ttl = { { "x", -1, 0, NAN, math.huge, -math.huge, false }, "cache_ttl must be a number of seconds over 0",

@@ -243,6 +243,12 @@ function Security:hash_count() end
 ---@return string
 function Security:random_id(nbytes) end
 
+---Send the mail outbox's due messages over SMTP (mail_server); blocks on
+---the server: cron or a loop of the application's own, never an event loop.
+---@return { sent: integer, retried: integer, given_up: integer }? stats
+---@return string? err
+function Security:drain_mail() end
+
 ---Wipe the keys, release the engine, close the datastore.
 ---@return nil
 function Security:close() end

@@ -1123,3 +1123,124 @@ int fsec_store_integrity_check(fsec_store *s, int *ok) {
   return s->be == &fsec__pg_backend ? fsec__pg_integrity_check(s, ok)
                                     : fsec__sqlite_integrity_check(s, ok);
 }
+
+/* ------------------------------------------------------------------ */
+/* The mail outbox                                                     */
+/* ------------------------------------------------------------------ */
+
+static int check_required(fsec_store *s, const char *v, size_t len, size_t max,
+                          const char *what) {
+  if (len == 0) return serr(s, FSEC_EINVAL, "%s is empty", what);
+  return check_value(s, v, len, max, what);
+}
+
+int fsec_store_outbox_add(fsec_store *s, const char *message_id,
+                          const char *sender, const char *recipient,
+                          const char *kind, const char *message,
+                          size_t messagelen, int64_t now, int64_t *id) {
+  size_t mlen = strlen(message_id), slen = strlen(sender),
+         rlen = strlen(recipient), klen = strlen(kind);
+  int64_t row = 0;
+  int rc = guard(s);
+  if (rc == FSEC_OK)
+    rc = check_required(s, message_id, mlen, FSEC_OUTBOX_MESSAGE_ID_MAX, "message id");
+  if (rc == FSEC_OK) rc = check_required(s, sender, slen, FSEC_OUTBOX_ADDRESS_MAX, "sender");
+  if (rc == FSEC_OK)
+    rc = check_required(s, recipient, rlen, FSEC_OUTBOX_ADDRESS_MAX, "recipient");
+  if (rc == FSEC_OK) rc = check_required(s, kind, klen, FSEC_OUTBOX_KIND_MAX, "kind");
+  if (rc == FSEC_OK)
+    rc = check_required(s, message, messagelen, FSEC_OUTBOX_MESSAGE_MAX, "message");
+  if (rc == FSEC_OK) rc = wstart(s, ST_OUTBOX_ADD);
+  if (rc != FSEC_OK) return rc;
+  bind_text(s, 1, message_id, mlen);
+  bind_text(s, 2, sender, slen);
+  bind_text(s, 3, recipient, rlen);
+  bind_text(s, 4, kind, klen);
+  bind_text(s, 5, message, messagelen);
+  bind_int(s, 6, now);
+  rc = step_count(s, "queue mail", &row);
+  if (rc == FSEC_OK && id) *id = row;
+  return wend(s, rc);
+}
+
+static int fill_outbox(fsec_store *s, void *p) {
+  fsec_outbox_row *o = p;
+  int rc = reserve_row(s, 5);
+  if (rc != FSEC_OK) return rc;
+  o->message_id = col_text(s, 0);
+  o->sender = col_text(s, 1);
+  o->recipient = col_text(s, 2);
+  o->kind = col_text(s, 3);
+  o->message = col_text(s, 4);
+  o->id = col_int(s, 5);
+  o->attempts = col_int(s, 6);
+  o->created_at = col_int(s, 7);
+  return FSEC_OK;
+}
+
+int fsec_store_outbox_claim(fsec_store *s, const char *owner, int64_t now,
+                            int64_t lease, fsec_outbox_row *out) {
+  size_t olen = strlen(owner);
+  int rc = guard(s);
+  memset(out, 0, sizeof *out);
+  if (rc == FSEC_OK) rc = check_required(s, owner, olen, FSEC_OUTBOX_OWNER_MAX, "owner");
+  if (rc == FSEC_OK && lease < 1) rc = serr(s, FSEC_EINVAL, "lease must be >= 1");
+  if (rc == FSEC_OK) rc = wstart(s, ST_OUTBOX_CLAIM);
+  if (rc != FSEC_OK) return rc;
+  bind_text(s, 1, owner, olen);
+  bind_int(s, 2, now);
+  bind_int(s, 3, now + lease);
+  rc = one_row(s, fill_outbox, out, "no mail due", "claim mail");
+  /* none due is no failure of the write: commit the (empty) claim */
+  if (rc == FSEC_ENOTFOUND) {
+    int c = wend(s, FSEC_OK);
+    return c == FSEC_OK ? FSEC_ENOTFOUND : c;
+  }
+  return wend(s, rc);
+}
+
+int fsec_store_outbox_sent(fsec_store *s, int64_t id, int *changed) {
+  int rc = wstart(s, ST_OUTBOX_SENT);
+  if (changed) *changed = 0;
+  if (rc != FSEC_OK) return rc;
+  bind_int(s, 1, id);
+  return write_one(s, "mark mail sent", changed);
+}
+
+int fsec_store_outbox_retry(fsec_store *s, int64_t id, const char *owner,
+                            int64_t next_at, const char *error, int *changed) {
+  size_t olen = strlen(owner), elen = error ? strlen(error) : 0;
+  int rc = guard(s);
+  if (changed) *changed = 0;
+  if (rc == FSEC_OK) rc = check_required(s, owner, olen, FSEC_OUTBOX_OWNER_MAX, "owner");
+  /* a server's error text can be anything: cut, never refused */
+  if (elen > FSEC_TEXT_MAX) elen = FSEC_TEXT_MAX;
+  if (rc == FSEC_OK && error && fsec__check_utf8(error, elen) != FSEC_OK) {
+    error = "(an error that is not UTF-8 text)";
+    elen = strlen(error);
+  }
+  if (rc == FSEC_OK) rc = wstart(s, ST_OUTBOX_RETRY);
+  if (rc != FSEC_OK) return rc;
+  bind_int(s, 1, id);
+  bind_text(s, 2, owner, olen);
+  bind_time(s, 3, next_at);
+  bind_text(s, 4, error, elen);
+  return write_one(s, "reschedule mail", changed);
+}
+
+static int fill_counts(fsec_store *s, void *p) {
+  int64_t *n = p;
+  n[0] = col_int(s, 0);
+  n[1] = col_int(s, 1);
+  return FSEC_OK;
+}
+
+int fsec_store_outbox_counts(fsec_store *s, int64_t *queued, int64_t *given_up) {
+  int64_t n[2] = {0, 0};
+  int rc = guard(s);
+  if (rc == FSEC_OK) rc = start(s, ST_OUTBOX_COUNTS);
+  if (rc == FSEC_OK) rc = one_row(s, fill_counts, n, "no counts", "count outbox");
+  *queued = n[0];
+  *given_up = n[1];
+  return rc;
+}

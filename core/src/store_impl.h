@@ -62,6 +62,11 @@ enum {
   ST_OTP_ADVANCE,
   ST_SESSION_DATA_GET,
   ST_SESSION_DATA_SET,
+  ST_OUTBOX_ADD,
+  ST_OUTBOX_CLAIM,
+  ST_OUTBOX_SENT,
+  ST_OUTBOX_RETRY,
+  ST_OUTBOX_COUNTS,
   ST_SET_FIRST /* followed by one statement per fsec_user_col */
 };
 /* then one compare-and-set per text column (fsec_store_user_swap_text) */

@@ -159,6 +159,28 @@ static const char *const SQL[ST__COUNT] = {
     [ST_SESSION_DATA_SET] =
         "UPDATE sessions SET data = $2, data_version = data_version + 1"
         " WHERE id = $1 AND data_version = $3::bigint AND expires_at > $4::bigint",
+    /* the outbox: SKIP LOCKED, so that racing claimers each take another
+     * row instead of waiting on the same one */
+    [ST_OUTBOX_ADD] =
+        "INSERT INTO outbox (message_id, sender, recipient, kind, message,"
+        " created_at, next_at) VALUES ($1, $2, $3, $4, $5, $6::bigint,"
+        " $6::bigint) RETURNING id",
+    [ST_OUTBOX_CLAIM] =
+        "UPDATE outbox SET lease_owner = $1, lease_until = $3::bigint,"
+        " attempts = attempts + 1 WHERE id = (SELECT id FROM outbox"
+        " WHERE next_at IS NOT NULL AND next_at <= $2::bigint"
+        " AND lease_until <= $2::bigint ORDER BY next_at, id LIMIT 1"
+        " FOR UPDATE SKIP LOCKED)"
+        " RETURNING message_id, sender, recipient, kind, message, id,"
+        " attempts, created_at",
+    [ST_OUTBOX_SENT] = "DELETE FROM outbox WHERE id = $1::bigint",
+    [ST_OUTBOX_RETRY] =
+        "UPDATE outbox SET lease_owner = NULL, lease_until = 0,"
+        " next_at = $3::bigint, last_error = $4 WHERE id = $1::bigint"
+        " AND lease_owner = $2",
+    [ST_OUTBOX_COUNTS] =
+        "SELECT count(*), coalesce(sum(CASE WHEN next_at IS NULL THEN 1 ELSE 0"
+        " END), 0) FROM outbox",
     /* inserted, or moved forward only: 0 rows is a replay */
     [ST_OTP_ADVANCE] =
         "INSERT INTO otp_counters AS o (user_id, method, counter)"

@@ -67,6 +67,11 @@ function _M.config(prefix)
     database = paths.database,
     database_busy_timeout = tonumber(os.getenv("FSEC_DB_BUSY_TIMEOUT") or "5000"),
     mail_dir = paths.mail,
+    -- FSEC_MAIL_SERVER (and FSEC_MAIL_PORT, 25): real mail over SMTP,
+    -- queued in the database's outbox and sent by the workers' drainer in
+    -- the fsec_mail thread pool (docs/mail.md); unset: files in mail_dir
+    mail_server = os.getenv("FSEC_MAIL_SERVER") ~= "" and os.getenv("FSEC_MAIL_SERVER") or nil,
+    mail_port = tonumber(os.getenv("FSEC_MAIL_PORT") or ""),
     -- links in mail name this site, never the Host a client sent
     -- (scripts/serve-example.sh sets it from the port)
     external_url = external_url,

@@ -431,6 +431,33 @@ function C.db_migrate(args)
   else say(("schema version %d (%s)"):format(report.schema_version, report.backend)) end
 end
 
+-- The mail outbox (docs/mail.md): `fsec mail drain` sends what is due
+-- over SMTP with the application's mail_* settings (--config), for cron
+-- where no nginx worker drains; --until-empty drains again while a run
+-- sent something. Exit 1 when a message was retried or given up.
+function C.mail_drain(args)
+  if not args.config then die("mail drain needs --config FILE (its mail_server and mail_* settings)") end
+  local sec = open_security(args)
+  if not sec._cfg.mail_server then die("the configuration sets no mail_server: there is no outbox to drain") end
+  local total = { sent = 0, retried = 0, given_up = 0 }
+  repeat
+    local stats = must(sec:drain_mail())
+    for k, v in pairs(stats) do total[k] = total[k] + v end
+  until not args.until_empty or stats.sent == 0 or stats.retried > 0
+  if args.json then say(tty.json(cjson.encode(total)))
+  else say(("sent %d\nretried %d\ngiven up %d"):format(total.sent, total.retried, total.given_up)) end
+  if total.retried > 0 or total.given_up > 0 then os.exit(1) end
+end
+
+-- Messages in the outbox: queued (given up ones included) and given up.
+function C.mail_status(args)
+  local ds = open_store(args)
+  local queued, given_up = ds:outbox_counts()
+  must(queued, given_up)
+  if args.json then say(tty.json(cjson.encode{ queued = queued, given_up = given_up }))
+  else say(("queued %d\ngiven up %d"):format(queued, given_up)) end
+end
+
 -- A file of secrets (the source's keys), or the command dies saying why.
 local function read_secret_file(path, option)
   local text, err = require("fsec.secretfile").read(path)
@@ -563,6 +590,13 @@ local function parser()
   check:flag("--json", "JSON output.")
   local migrate = db:command("migrate", "Bring the database to this fsec's schema (a newer one is refused).")
   migrate:flag("--json", "JSON output.")
+
+  local mail = p:command("mail", "The mail outbox (with mail_server set).")
+  mail:command_target("mail_command")
+  local drain = mail:command("drain", "Send the outbox's due mail over SMTP now (needs --config; for cron).")
+  drain:flag("--until-empty", "Drain again while a run sent something.")
+  drain:flag("--json", "JSON output.")
+  mail:command("status", "Messages queued and given up."):flag("--json", "JSON output.")
 
   local imp = p:command("import", "Import from another system.")
   imp:command_target("import_command")

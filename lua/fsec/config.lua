@@ -824,6 +824,61 @@ _M.schema = {
   mail_dir = { type = "string", default = "var/mail", check = non_empty_path,
     description = "fsec: where the development mailer writes messages when send_mail is not set" },
   email_sender = { type = "string", default = "no-reply@localhost", check = header_text },
+  -- SMTP (Flask-Mail's names): with mail_server, mail goes through the
+  -- store's outbox and a drainer (fsec.outbox, docs/mail.md)
+  mail_server = { type = "string", check = function(v)
+      if v:match("^[%w.-]+$") or v:match("^[%x:.]+$") then return true end
+      return nil, "a host name or IP address expected (no port: mail_port)"
+    end,
+    description = "SMTP server; set: mail is queued in the store's outbox and sent by a drainer"
+      .. " (nil: send_mail or mail_dir)" },
+  mail_port = { type = "number", default = 25, check = int_range(1, 65535),
+    description = "SMTP port (465 with mail_use_ssl, 587 with mail_use_tls, usually)" },
+  mail_use_tls = { type = "boolean", default = false, description = "STARTTLS (RFC 3207), usually port 587" },
+  mail_use_ssl = { type = "boolean", default = false, description = "TLS from the first byte, usually port 465" },
+  mail_username = { type = "string", check = header_text,
+    description = "AUTH PLAIN user (only over TLS: needs mail_use_tls or mail_use_ssl)" },
+  mail_password = { type = "string", description = "AUTH password (or mail_password_file)" },
+  mail_password_file = { type = "string", check = non_empty_path,
+    description = "fsec: a file holding the AUTH password (mode 0600 or stricter), read at each drain" },
+  mail_default_sender = { type = "string", check = header_text,
+    description = "Flask-Mail's sender: used when email_sender is left at its default" },
+  mail_timeout = { type = "number", default = 10, check = int_range(1, 600),
+    description = "fsec: seconds each SMTP connect, read or write may take" },
+  mail_tls_verify = { type = "boolean", default = true,
+    description = "fsec: check the server's certificate and name (false: tests only)" },
+  mail_tls_ca_file = { type = "string", check = non_empty_path,
+    description = "fsec: CA certificates for the server's (nil: /etc/ssl/certs/ca-certificates.crt)" },
+  mail_helo_name = { type = "string", default = "localhost", check = function(v)
+      if v:match("^[%w.-]+$") or v:match("^%[[%x:.]+%]$") then return true end
+      return nil, "a host name or [address literal] expected"
+    end, description = "fsec: the name fsec gives in EHLO" },
+  mail_max_attempts = { type = "number", default = 10, check = int_range(1, 1000),
+    description = "fsec: attempts at a message before it is kept as given up" },
+  mail_retry_base = { type = "number", default = 30, check = int_range(1, 86400),
+    description = "fsec: seconds before the second attempt; doubled for each next one" },
+  mail_retry_max = { type = "number", default = 3600, check = int_range(1, 604800),
+    description = "fsec: the most seconds between two attempts" },
+  mail_lease = { type = "number", default = 120, check = int_range(10, 86400),
+    description = "fsec: seconds a drainer holds a claimed message before another may take it" },
+  mail_drain_batch = { type = "number", default = 100, check = int_range(1, 100000),
+    description = "fsec: the most messages one drain sends" },
+  mail_drain_interval = { type = "number", default = 2, check = function(v)
+      if v >= 0.1 and v <= 3600 then return true end
+      return nil, "0.1 .. 3600 seconds expected"
+    end, description = "fsec.openresty: seconds between a worker's drains of the outbox (0.1 .. 3600)" },
+  send_register_email = { type = "boolean", default = true,
+    description = "send the welcome mails (and the confirmation link they carry)" },
+  send_password_change_email = { type = "boolean", default = true,
+    description = "send the notice of a changed password" },
+  send_password_reset_email = { type = "boolean", default = true,
+    description = "send the reset link" },
+  send_password_reset_notice_email = { type = "boolean", default = true,
+    description = "send the notice of a reset password" },
+  email_plaintext = { type = "boolean", default = true,
+    description = "mail a text part (SMTP and send_mail; the mail_dir copy is text)" },
+  email_html = { type = "boolean", default = true,
+    description = "mail an HTML part (SMTP and send_mail)" },
   email_subject_register = { type = "string", default = "Welcome", check = header_text },
   email_subject_confirm = { type = "string", default = "Please confirm your email", check = header_text },
   email_subject_password_reset = { type = "string", default = "Password reset instructions",
@@ -1014,10 +1069,28 @@ local function mf_checks(c)
   return true
 end
 
+local function mail_checks(c)
+  if c.mail_use_tls and c.mail_use_ssl then
+    return nil, "mail_use_tls (STARTTLS) and mail_use_ssl (implicit TLS) are exclusive: give one"
+  end
+  if c.mail_password and c.mail_password_file then
+    return nil, "mail_password and mail_password_file are exclusive: give one"
+  end
+  if c.mail_username and not (c.mail_use_tls or c.mail_use_ssl) then
+    return nil, "mail_username needs mail_use_tls or mail_use_ssl: the password never crosses in the clear"
+  end
+  if not c.email_plaintext and not c.email_html then
+    return nil, "email_plaintext and email_html are both false: a mail needs one part"
+  end
+  return true
+end
+
 local function entity_checks(c)
   if c.database and c.datastore then
     return nil, "database and datastore are exclusive: give one"
   end
+  local mok, mmsg = mail_checks(c)
+  if not mok then return nil, mmsg end
   local salt, single = c.password_salt, c.password_single_hash
   if single and salt then
     return nil, "password_salt is set but password_single_hash is true: "

@@ -91,6 +91,17 @@
 --       by one, only while the session's version is `version`; false when
 --       another write came first or the session is gone
 --   delete_user_sessions(user[, keep_sid])           -> count removed
+--   outbox_add{ message_id, sender, recipient, kind, message } -> row id:
+--       queue a whole message (fsec.outbox), in the caller's transaction
+--       when there is one. Optional, as the four below: a datastore
+--       without them cannot take mail_server (the outbox needs a table)
+--   outbox_claim(owner, lease)                       -> row | false (none
+--       due): { id, message_id, sender, recipient, kind, message,
+--       attempts, created_at }, leased to owner for lease seconds
+--   outbox_sent(id)                                  -> deleted
+--   outbox_retry(id, owner, next_at|nil, error|nil)  -> changed (only
+--       while owner holds the lease; next_at nil: given up)
+--   outbox_counts()                                  -> queued, given up
 --   transaction(fn, ...)  run fn in one write transaction; an error in fn
 --                         rolls everything back and is raised again
 --   transaction_deferred(fn, ...)  optional: the same, with the commit's
@@ -132,7 +143,8 @@ _M.METHODS = {
 
 -- Methods a datastore may have; fsec.openresty's and fsec.cache's views
 -- pass them on when the store has them.
-_M.OPTIONAL = { "get_session_data", "set_session_data", "set_user_fields" }
+_M.OPTIONAL = { "get_session_data", "set_session_data", "set_user_fields", "outbox_add", "outbox_claim",
+                 "outbox_sent", "outbox_retry", "outbox_counts" }
 
 -- The methods above that write: outside a transaction each one commits
 -- on its own (fsec.datastore.sqlite defers those commits' fsyncs to its

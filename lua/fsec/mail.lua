@@ -1,13 +1,17 @@
 --- Mail: the messages Flask-Security sends, and a development mailer.
 -- A message is { to, from, subject, text, html, kind, link }. The
--- application sends it with `send_mail` (a function); without one, each
+-- application sends it with `send_mail` (a function); without one, and
+-- with `mail_server` set, it is queued in the store's outbox and sent over
+-- SMTP by a drainer (fsec.outbox, docs/mail.md); with neither, each
 -- message is written to `mail_dir` as a .eml file (a person trying the
--- demo, and the tests, read them there).
+-- demo, and the tests, read them there). Flask-Security's send_*_email
+-- switches leave their kinds of mail out.
 -- @module fsec.mail
 
 local http = require "fsec.http"
 local core = require "fsec.core"
 local metrics = require "fsec.metrics"
+local outbox = require "fsec.outbox"
 
 local format = string.format
 
@@ -90,27 +94,72 @@ local function write_file(sec, msg)
 end
 
 
--- Hand a message to the application's send_mail or the development
--- mailer; a failure is logged.
+-- Flask-Security's switches: a kind whose switch is off is not sent.
+local SWITCHES = {
+  welcome = "send_register_email", welcome_confirm = "send_register_email",
+  welcome_existing = "send_register_email", welcome_existing_username = "send_register_email",
+  reset = "send_password_reset_email", reset_notice = "send_password_reset_notice_email",
+  change_notice = "send_password_change_email",
+}
+
+local function switched_off(sec, kind)
+  local key = SWITCHES[kind]
+  return key ~= nil and sec._cfg[key] == false
+end
+
+-- email_html / email_plaintext false: that part is left out.
+local function parts(sec, msg)
+  local c = sec._cfg
+  if c.email_html == false then msg.html = nil end
+  if c.email_plaintext == false and msg.html then msg.text = nil end
+  return msg
+end
+
+-- The outbox takes the message: an SMTP server is configured and the
+-- application gave no send_mail of its own.
+local function queued(sec)
+  return sec._cfg.mail_server ~= nil and not sec._cfg.send_mail
+end
+
+--- Does mail go through the outbox (mail_server set, no send_mail)? Then
+-- a view queues it inside its own transaction (the change and its
+-- notice commit together, or neither does).
+_M.queues = queued
+
+-- Hand a message to the application's send_mail, the outbox or the
+-- development mailer; a failure is logged.
 local function deliver(sec, msg)
   local send = sec._cfg.send_mail
   local ok, err
   if send then
-    ok, err = pcall(send, msg)
+    ok, err = pcall(send, parts(sec, msg))
+  elseif sec._cfg.mail_server then
+    ok, err = outbox.queue(sec.datastore, parts(sec, msg), (sec._clock or os.time)())
   else
     ok, err = write_file(sec, msg)
   end
   if not ok then sec._log("error", "fsec: sending " .. msg.kind .. " mail failed: " .. tostring(err)) end
-  metrics.inc("fsec_mails_total", { kind = msg.kind, outcome = ok and "sent" or "failed" })
+  -- through the outbox a message is only queued here: the drain counts
+  -- what was sent (count_drain)
+  local outcome = not ok and "failed" or (send == nil and sec._cfg.mail_server and "queued") or "sent"
+  metrics.inc("fsec_mails_total", { kind = msg.kind, outcome = outcome })
   return ok and true or false
 end
 
 
 -- The message of a kind for a user.
+-- email_sender, or Flask-Mail's mail_default_sender when email_sender
+-- is left at its default (as Flask-Security's EMAIL_SENDER falls back).
+local function sender(sec)
+  local c = sec._cfg
+  if c.mail_default_sender and c.email_sender == "no-reply@localhost" then return c.mail_default_sender end
+  return c.email_sender
+end
+
 local function message(sec, kind, user, link)
   local text = format(TEMPLATES[kind], kind:find("^welcome") and user.email or link or "", link or "")
   local msg = {
-    to = user.email, from = sec._cfg.email_sender,
+    to = user.email, from = sender(sec),
     subject = sec._cfg[SUBJECTS[kind]], kind = kind, link = link, text = text,
     html = "<p>" .. html_escape(text):gsub("\n", "<br>\n")
       .. (link and ('<p><a href="' .. html_escape(link) .. '">' .. html_escape(link) .. "</a></p>") or "") .. "</p>",
@@ -124,9 +173,11 @@ end
 -- defers work (sec:set_deferrer; fsec.openresty: a timer), the mailer
 -- runs after the response: it never holds up an answer.
 function _M.send(sec, kind, user, link)
+  if switched_off(sec, kind) then return true end
   local msg = message(sec, kind, user, link)
   local defer = sec._defer
-  if defer then
+  -- a queued message is one insert: now, in the caller's transaction if any
+  if defer and not queued(sec) then
     defer(function() return deliver(sec, msg) end)
     return true
   end
@@ -136,6 +187,7 @@ end
 
 --- The same, now (for work that is already deferred).
 function _M.deliver_now(sec, kind, user, link)
+  if switched_off(sec, kind) then return true end
   return deliver(sec, message(sec, kind, user, link))
 end
 
@@ -143,7 +195,7 @@ end
 -- A message of fsec's own text to an address, with its link (if any)
 -- as the X-Fsec-Link header and an anchor in the HTML part.
 local function text_message(sec, kind, to, subject, text, link)
-  return { to = to, from = sec._cfg.email_sender, subject = subject, kind = kind, text = text, link = link,
+  return { to = to, from = sender(sec), subject = subject, kind = kind, text = text, link = link,
            html = "<p>" .. html_escape(text):gsub("\n", "<br>\n") .. "</p>"
              .. (link and ('<p><a href="' .. html_escape(link) .. '">' .. html_escape(link) .. "</a></p>") or "") }
 end
@@ -158,7 +210,7 @@ end
 local function send_text(sec, kind, to, subject, text)
   local msg = text_message(sec, kind, to, subject, text)
   local defer = sec._defer
-  if defer then
+  if defer and not queued(sec) then
     defer(function() return deliver(sec, msg) end)
     return true
   end
@@ -218,6 +270,26 @@ function _M.send_sms(sec, user, to, code, kind)
     return true
   end
   return go()
+end
+
+
+--- Send the outbox's due mail now (cron, `fsec mail drain`, tests):
+-- { sent, retried, given_up }, or nil and why. Blocks on the SMTP server:
+-- under nginx the workers drain from a thread instead (fsec.openresty).
+--- Count a drain's outcome in fsec_mails_total (kind "outbox": the
+-- drain sees messages, not their kinds).
+function _M.count_drain(sent, retried, given_up)
+  local function add(outcome, n)
+    if type(n) == "number" and n > 0 then metrics.inc("fsec_mails_total", { kind = "outbox", outcome = outcome }, n) end
+  end
+  add("sent", sent); add("retried", retried); add("given_up", given_up)
+end
+
+function _M.drain(sec)
+  if not sec._cfg.mail_server then return nil, "mail_server is not set: there is no outbox to drain" end
+  local stats, err = outbox.drain(sec.datastore, sec._cfg, { log = sec._log, clock = sec._clock })
+  if stats then _M.count_drain(stats.sent, stats.retried, stats.given_up) end
+  return stats, err
 end
 
 

@@ -370,7 +370,8 @@ _M.declare("fsec_events_total", "counter", "Security events emitted, by event an
 _M.declare("fsec_logins_total", "counter", "Sign-in attempts by outcome and reason (none on success)")
 _M.declare("fsec_registrations_total", "counter", "Accounts registered")
 _M.declare("fsec_lockouts_total", "counter", "Accounts locked out after too many failed passwords")
-_M.declare("fsec_mails_total", "counter", "Mails handed to the sender, by kind and outcome (sent, failed)")
+_M.declare("fsec_mails_total", "counter",
+  "Mails by kind and outcome (sent, failed, queued to the outbox; kind outbox: sent, retried, given_up by its drain)")
 _M.declare("fsec_store_errors_total", "counter", "Datastore calls that failed, by error code")
 _M.declare("fsec_event_sink_errors_total", "counter", "Security events the sink could not write")
 _M.declare("fsec_cache_lookups_total", "counter", "Authentication cache lookups by cache and result (hit, miss)")

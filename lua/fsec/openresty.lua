@@ -47,6 +47,7 @@ local select = select
 
 local _M = { _VERSION = "0.1.0" }
 
+local mailer = require "fsec.openresty.mailer"
 local saved_config, saved_opts, engine_cfg
 -- This worker's Security object: set only once init_worker has completed
 -- (setup included). Until then every entry point raises (nginx answers
@@ -304,6 +305,8 @@ local function build_worker(s)
   install_metrics()
   -- mail leaves after the response, from a timer (fsec.mail)
   s:set_deferrer(defer)
+  -- with mail_server: the outbox is drained from a thread (fsec.openresty.mailer)
+  mailer.install(s._cfg, saved_config.database, saved_opts)
   if saved_opts.setup then saved_opts.setup(s) end
   for name, o in pairs(options.GC_OPTS) do
     if saved_opts[name] then collectgarbage(o.set, saved_opts[name]) end

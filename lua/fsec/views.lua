@@ -657,6 +657,8 @@ function V.reset_token(sec, req, res, fields, json, token)
     -- ends every session, remember cookie, token and outstanding reset link
     must(datastore.revoke_all(ds, user))
     must(auth.unlock(sec, user))           -- a reset unlocks (catalogue L-04)
+    -- the outbox queues the notice with the reset itself, or not at all
+    if mail.queues(sec) then mail.send(sec, "reset_notice", user, nil) end
   end)
   if not ok then
     sec._log("error", "fsec: password reset failed: " .. tostring(err))
@@ -665,7 +667,7 @@ function V.reset_token(sec, req, res, fields, json, token)
     return page(sec, req, res, "reset", form)
   end
   sec.signals:send("password_reset", { user = auth.public_user(user) })
-  mail.send(sec, "reset_notice", user, nil)
+  if not mail.queues(sec) then mail.send(sec, "reset_notice", user, nil) end
   -- a reset link is no second factor: a user who has one signs in
   local logged_in = cfg.auto_login_after_reset and not twofactor.required(sec, user) and
     sec:login_user(req, res, user, { authn_via = { "reset" } }) == true
@@ -677,6 +679,11 @@ function V.reset_token(sec, req, res, fields, json, token)
   end
   flash(sec, req, res, "success", logged_in and "PASSWORD_RESET" or "PASSWORD_RESET_NO_LOGIN")
   return res:redirect(cfg.post_reset_view or (logged_in and cfg.post_login_view) or url(sec, "login_url"))
+end
+
+-- Where the change notice sends a user who did not change the password.
+local function change_link(sec, req)
+  return mail.base_url(sec, req) .. url(sec, sec._cfg.recoverable and "reset_url" or "login_url")
 end
 
 function V.change(sec, req, res, fields, json)
@@ -715,6 +722,8 @@ function V.change(sec, req, res, fields, json)
   local ok, err = write_all(sec, function()
     must(sec.datastore:set_password(user, hash))
     must(sec:end_other_sessions(req, res, user, true))
+    -- the outbox queues the notice with the change itself, or not at all
+    if mail.queues(sec) then mail.send(sec, "change_notice", user, change_link(sec, req)) end
   end)
   if not ok then
     sec._log("error", "fsec: password change failed: " .. tostring(err))
@@ -727,8 +736,7 @@ function V.change(sec, req, res, fields, json)
   -- user_authenticated, authn_via "change"), then says password_changed
   sec.signals:send("user_authenticated", { user = auth.public_user(user), authn_via = { "change" } })
   sec.signals:send("password_changed", { user = auth.public_user(user) })
-  mail.send(sec, "change_notice", user,
-            mail.base_url(sec, req) .. url(sec, sec._cfg.recoverable and "reset_url" or "login_url"))
+  if not mail.queues(sec) then mail.send(sec, "change_notice", user, change_link(sec, req)) end
   if json then return json_ok(sec, req, res, { user = payload(sec, user, wants_token(req)) }) end
   flash(sec, req, res, "success", "PASSWORD_CHANGE")
   return res:redirect(sec._cfg.post_change_view or sec._cfg.post_login_view)

@@ -8,7 +8,7 @@
 ---@field to string recipient address
 ---@field from string the configured email_sender
 ---@field subject string
----@field text string plain-text body
+---@field text string? plain-text body (nil with email_plaintext = false)
 ---@field html string? HTML body
 ---@field kind string which mail: "welcome", "welcome_confirm", "welcome_existing", "welcome_existing_username", "confirm", "reset", "reset_notice", "change_notice", "login", "change_email_instructions", "change_email_notice", "username_recovery" or "username_change_notice"
 ---@field link string? the link the mail carries, when it carries one
@@ -46,32 +46,51 @@
 ---@field change_username? boolean /change-username: a signed-in user changes their username (needs username_enable) (default false)
 ---@field change_username_url? string endpoint: change username (default "/change-username")
 ---@field changeable? boolean enable the change-password endpoint (default false)
+---@field check_tf_required? fun(user: fsec.User): boolean function(user) -> boolean: whether this user must use a second factor (Flask-Security-Too 5.8's hook); an error denies the sign-in (fail closed)
 ---@field clock? fun(): number fsec: function returning the time in seconds (tests)
 ---@field confirm_email_within? integer seconds (5 days) (default 432000)
+---@field confirm_error_view? string SPA: where a bad, used or expired confirmation link leads
 ---@field confirm_url? string endpoint: email confirmation (default "/confirm")
 ---@field confirmable? boolean require and enable email confirmation (default false)
 ---@field csrf_binding_cookie_name? string fsec: the HttpOnly cookie binding CSRF tokens of anonymous clients (default "fsec_csrf")
----@field csrf_cookie_name? string a cookie scripts can read holding a CSRF token, set at sign-in, cleared at sign-out (Too's CSRF_COOKIE_NAME, e.g. "XSRF-TOKEN"; default nil: none)
 ---@field csrf_cookie? {samesite?: "Strict"|"Lax"|"None", httponly?: boolean, secure?: boolean, path?: string, domain?: string, key?: string} attributes of the csrf_cookie_name cookie (default {samesite = "Strict", httponly = false, secure = false, path = "/"})
+---@field csrf_cookie_name? string a cookie scripts can read holding a CSRF token, set at sign-in, cleared at sign-out (Too's CSRF_COOKIE_NAME, e.g. "XSRF-TOKEN"; default nil: none)
 ---@field csrf_cookie_refresh_each_request? boolean send the csrf_cookie_name cookie on every answer to a signed-in client (default false)
 ---@field csrf_enabled? boolean CSRF protection on state-changing requests (default true)
+---@field csrf_header? string a header carrying the CSRF token, besides X-CSRF-Token and X-CSRFToken (Too's CSRF_HEADER) (default "X-XSRF-Token")
 ---@field csrf_ignore_unauth_endpoints? boolean no CSRF check on endpoints of signed-out users (mailed links' POSTs excepted) (default false)
 ---@field csrf_protect_mechanisms? ("session"|"token"|"basic")[] Mechanisms whose state-changing requests need a CSRF token (fsec leaves out token: no ambient credential) (default {"session", "basic"})
----@field csrf_header? string a header carrying the CSRF token, besides X-CSRF-Token and X-CSRFToken (Too's CSRF_HEADER) (default "X-XSRF-Token")
 ---@field csrf_time_limit? integer seconds a CSRF token is valid (default 3600)
 ---@field database? string fsec: SQLite file of the embedded store (its folder must exist), or ':memory:'
 ---@field database_busy_timeout? integer fsec: ms a write waits for another writer before 'store busy' (default 5000)
 ---@field database_cache_kib? integer fsec: SQLite page cache (default 8192)
----@field database_max_pages? integer fsec: cap on the database size in pages (max_page_count)
 ---@field database_connect_timeout? integer fsec: PostgreSQL: ms a connection may take before 'store unreachable' (503)
+---@field database_max_pages? integer fsec: cap on the database size in pages (max_page_count)
+---@field database_mmap_bytes? integer fsec: SQLite mmap_size (default 0)
 ---@field database_statement_timeout? integer fsec: PostgreSQL: ms a statement or lock wait may take (0: no limit)
+---@field database_synchronous? "FULL"|"NORMAL" fsec: SQLite synchronous (NORMAL may lose the last commits on power loss) (default "FULL")
+---@field datastore? fsec.Datastore fsec: an object implementing fsec.datastore's interface, instead of database
+---@field default_http_auth_realm? string realm of WWW-Authenticate for HTTP Basic (default "Login Required")
+---@field default_remember_me? boolean remember-me when the login form does not say (default false)
+---@field email_html? boolean mail an HTML part (SMTP and send_mail) (default true)
+---@field email_plaintext? boolean mail a text part (SMTP and send_mail; the mail_dir copy is text) (default true)
+---@field email_sender? string From of sent mail (default "no-reply@localhost")
 ---@field email_subject_change_email_notice? string fsec: subject of the notice to the old address (default "Your email address has been changed")
+---@field email_subject_confirm? string subject of the confirmation mail (default "Please confirm your email")
+---@field email_subject_password_change_notice? string subject of the password-changed notice (default "Your password has been changed")
+---@field email_subject_password_notice? string subject of the password-reset notice (default "Your password has been reset")
+---@field email_subject_password_reset? string subject of the reset instructions (default "Password reset instructions")
+---@field email_subject_passwordless? string subject of the passwordless login link (default "Login instructions")
+---@field email_subject_register? string subject of the welcome mail (default "Welcome")
+---@field email_subject_two_factor? string (default "Two-factor Login")
+---@field email_subject_two_factor_rescue? string (default "Two-factor Rescue")
 ---@field email_subject_username_change_notice? string subject of the username change notice (default "Your username has been changed")
 ---@field email_subject_username_recovery? string subject of the username mail (default "Your requested username")
 ---@field post_change_email_view? string redirect after a confirmed change of email (nil: post_login_view)
 ---@field post_change_username_view? string redirect after a change of username (nil: post_login_view)
 ---@field flask_csrf_secret_key? string fsec: the Flask app's WTF_CSRF_SECRET_KEY (nil: flask_secret_key), which signs Flask-WTF's CSRF tokens
 ---@field flask_csrf_time_limit? integer|false fsec: the Flask app's WTF_CSRF_TIME_LIMIT: seconds Flask-WTF's CSRF token is valid; false: no limit (default 3600)
+---@field external_url? string fsec: scheme://host[:port] for links in mail; set it whenever mail is sent (unset: the request's Host, which any client chooses; fsec.new warns)
 ---@field flask_remember_cookie_name? string fsec: name of Flask-Login's remember cookie (default "remember_token")
 ---@field flask_secret_key? string fsec: the Flask app's SECRET_KEY; when set, its auth tokens, session and remember cookies sign users in too
 ---@field flask_secret_key_fallbacks? string[] fsec: the Flask app's SECRET_KEY_FALLBACKS (older keys that still verify)
@@ -79,25 +98,12 @@
 ---@field flask_session_lifetime? integer fsec: the Flask app's PERMANENT_SESSION_LIFETIME in seconds (default 2678400)
 ---@field flask_user_id? "fs_uniquifier"|"id" fsec: what Flask-Login's _user_id names (default "fs_uniquifier")
 ---@field flask_users? string fsec: URI of the Flask-Security database whose users Flask credentials name (fsec.flaskusers); nil: fsec's own store
----@field revocation_interval? number fsec.openresty: seconds between two reads of the revocation epoch
----@field database_mmap_bytes? integer fsec: SQLite mmap_size (default 0)
----@field database_synchronous? "FULL"|"NORMAL" fsec: SQLite synchronous (NORMAL may lose the last commits on power loss) (default "FULL")
----@field datastore? fsec.Datastore fsec: an object implementing fsec.datastore's interface, instead of database
----@field default_http_auth_realm? string realm of WWW-Authenticate for HTTP Basic (default "Login Required")
----@field default_remember_me? boolean remember-me when the login form does not say (default false)
----@field email_sender? string From of sent mail (default "no-reply@localhost")
----@field email_subject_confirm? string subject of the confirmation mail (default "Please confirm your email")
----@field email_subject_password_change_notice? string subject of the password-changed notice (default "Your password has been changed")
----@field email_subject_password_notice? string subject of the password-reset notice (default "Your password has been reset")
----@field email_subject_password_reset? string subject of the reset instructions (default "Password reset instructions")
----@field email_subject_passwordless? string subject of the passwordless login link (default "Login instructions")
----@field email_subject_register? string subject of the welcome mail (default "Welcome")
----@field external_url? string fsec: scheme://host[:port] for links in mail; set it whenever mail is sent (unset: the request's Host, which any client chooses; fsec.new warns)
 ---@field freshness? integer Seconds a primary authentication counts as fresh (-1: always) (default 86400)
 ---@field freshness_grace_period? integer seconds after a reauthentication when freshness is not asked again (default 3600)
 ---@field identity_attributes? ("email"|"username"|"us_phone_number")[] Attributes a login identity is looked up by, in order (default {"email"}; us_phone_number: unified sign-in's phone)
 ---@field log? fun(level: string, message: string) fsec: function(level, message); default ngx.log or stderr
 ---@field events? boolean|string|table|fun(line: string, event: table) fsec: where security events go (docs/events.md)
+---@field login_error_view? string SPA: where a bad passwordless or unified sign-in link leads (?error=...)
 ---@field login_lockout_threshold? integer fsec: failed logins within the window that lock an account (0: off) (default 10)
 ---@field login_lockout_window? integer fsec: seconds (default 900)
 ---@field login_url? string endpoint: login (and passwordless links under it) (default "/login")
@@ -107,10 +113,33 @@
 ---@field logout_url? string endpoint: logout (default "/logout")
 ---@field mail_address_limit? integer fsec: instruction mails (reset, confirm, passwordless, registration of a taken address) one address may be sent per mail_limit_window (0: off) (default 5)
 ---@field mail_client_limit? integer fsec: instruction mails one client address may cause per mail_limit_window (0: off) (default 20)
+---@field mail_default_sender? string Flask-Mail's sender: used when email_sender is left at its default
 ---@field mail_dir? string fsec: where the development mailer writes messages when send_mail is not set (default "var/mail")
+---@field mail_drain_batch? integer fsec: the most messages one drain sends (default 100)
+---@field mail_drain_interval? number fsec.openresty: seconds between a worker's drains of the outbox (0.1 .. 3600) (default 2)
+---@field mail_helo_name? string fsec: the name fsec gives in EHLO (default "localhost")
+---@field mail_lease? integer fsec: seconds a drainer holds a claimed message before another may take it (default 120)
 ---@field mail_limit_window? integer fsec: seconds (default 3600)
+---@field mail_max_attempts? integer fsec: attempts at a message before it is kept as given up (default 10)
+---@field mail_password? string AUTH password (or mail_password_file)
+---@field mail_password_file? string fsec: a file holding the AUTH password (mode 0600 or stricter), read at each drain
+---@field mail_port? integer SMTP port (465 with mail_use_ssl, 587 with mail_use_tls, usually) (default 25)
+---@field mail_retry_base? integer fsec: seconds before the second attempt; doubled for each next one (default 30)
+---@field mail_retry_max? integer fsec: the most seconds between two attempts (default 3600)
+---@field mail_server? string SMTP server; set: mail is queued in the store's outbox and sent by a drainer (nil: send_mail or mail_dir)
+---@field mail_timeout? integer fsec: seconds each SMTP connect, read or write may take (default 10)
+---@field mail_tls_ca_file? string fsec: CA certificates for the server's (nil: /etc/ssl/certs/ca-certificates.crt)
+---@field mail_tls_verify? boolean fsec: check the server's certificate and name (false: tests only) (default true)
+---@field mail_use_ssl? boolean TLS from the first byte, usually port 465 (default false)
+---@field mail_use_tls? boolean STARTTLS (RFC 3207), usually port 587 (default false)
+---@field mail_username? string AUTH PLAIN user (only over TLS: needs mail_use_tls or mail_use_ssl)
 ---@field max_body_bytes? integer fsec: request bodies above this are refused (default 65536)
 ---@field messages? table<string, string> Overrides of Flask-Security's message texts, by key (default {})
+---@field multi_factor_recovery_codes? boolean (default false)
+---@field multi_factor_recovery_codes_keys? string[] List of keys (>= 16 bytes each, the first encrypts): codes are kept encrypted, so users can see them again; nil: only a salted hash of each is kept
+---@field multi_factor_recovery_codes_n? integer (default 5)
+---@field multi_factor_recovery_codes_url? string (default "/mf-recovery-codes")
+---@field multi_factor_recovery_url? string (default "/mf-recovery")
 ---@field one_click_links? boolean fsec: passwordless and confirmation links act on GET (Flask-Security); false: a page asks first (default false)
 ---@field page_security_headers? boolean fsec: X-Frame-Options DENY, CSP frame-ancestors 'none' and nosniff on the HTML pages; false: none (a page framed on purpose) (default true)
 ---@field password_breached_file? string fsec: breached-password list, mapped and shared: HIBP's text (SHA-1 hex[:count] a line, sorted) or its binary form (fsec breached build)
@@ -119,7 +148,6 @@
 ---@field password_breached_count? integer a listed password is refused when seen at least this many times (a line with no count always) (default 1)
 ---@field password_complexity_checker? "zxcvbn"|fun(password: string, user_fields: table): (true|string|string[])? "zxcvbn", or a function returning nil or true when acceptable, else a message or a list of messages; anything else (false, a number, a table holding a non-string) or an error denies
 ---@field password_confirm_required? boolean forms need password_confirm (default true)
----@field password_required? boolean false (with unified_signin): /register may leave the password out (default true)
 ---@field password_hash? "argon2" scheme of new hashes (argon2id only) (default "argon2")
 ---@field password_hash_caps? {argon2_memory_kib?: integer, argon2_time?: integer, argon2_lanes?: integer, bcrypt_cost?: integer, crypt_rounds?: integer, pbkdf2_rounds?: integer} fsec: most a stored hash may ask for (argon2_memory_kib, argon2_time, argon2_lanes, bcrypt_cost, crypt_rounds, pbkdf2_rounds) (default {})
 ---@field password_hash_options? {argon2?: {time_cost?: integer, memory_cost?: integer, parallelism?: 1}} argon2id time cost, memory in KiB, parallelism (default time 2, 64 MiB, 1)
@@ -127,11 +155,13 @@
 ---@field password_length_min? integer minimum password length, code points (default 8)
 ---@field password_max_bytes? integer fsec: passwords longer than this are refused before hashing (default 1024)
 ---@field password_normalize_form? "NFC"|"NFD"|"NFKC"|"NFKD"|false Unicode normalization of passwords before hashing (default "NFKD")
+---@field password_required? boolean false (with unified_signin): /register may leave the password out (default true)
 ---@field password_salt? string HMAC key of Flask-Security's double hash
 ---@field password_schemes? string[] Stored formats that verify; add 'plaintext' explicitly to allow it (default {"argon2", "bcrypt", "pbkdf2_sha256", "pbkdf2_sha512", "sha256_crypt", "sha512_crypt"})
 ---@field password_single_hash? boolean Hash the bare password (no HMAC pre-hash, no salt needed) (default false)
 ---@field password_verify_budget? number|false fsec: a stored hash whose verify would cost more than this many new hashes (estimated from its own parameters) is refused unrun, as a wrong password; false: none (default 5)
 ---@field passwordless? boolean enable mailed login links (default false)
+---@field phone_region_default? string (default "US")
 ---@field post_change_view? string redirect after a password change
 ---@field post_confirm_view? string redirect after confirmation
 ---@field post_login_view? string redirect after login (default "/")
@@ -139,14 +169,12 @@
 ---@field post_register_view? string redirect after registration
 ---@field post_reset_view? string redirect after a password reset
 ---@field post_verify_view? string where a browser goes after /verify (default: post_login_view)
+---@field recoverable? boolean enable password reset by mail (default false)
 ---@field redirect_behavior? "spa" "spa": mailed links redirect to the *_view keys with Too's query parameters; nil: fsec's pages
 ---@field redirect_host? string host[:port] put in the SPA views' URLs (Too's REDIRECT_HOST)
----@field login_error_view? string SPA: where a bad passwordless or unified sign-in link leads (?error=...)
----@field confirm_error_view? string SPA: where a bad, used or expired confirmation link leads
 ---@field reset_view? string SPA: where a good reset link leads (?token=&email=&identity=)
 ---@field requires_confirmation_error_view? string where a browser's login with the right password of an unconfirmed account leads (?email=...)
 ---@field reset_error_view? string SPA: where a bad or expired reset link leads (?error=...)
----@field recoverable? boolean enable password reset by mail (default false)
 ---@field register_fields? fsec.RegisterField[] fsec: the application's own registration fields (Flask-Security's extended RegisterForm), stored with the user
 ---@field register_url? string endpoint: registration (default "/register")
 ---@field registerable? boolean enable registration (default false)
@@ -157,17 +185,23 @@
 ---@field reset_password_within? integer seconds (1 day) (default 86400)
 ---@field reset_url? string endpoint: password reset (default "/reset")
 ---@field return_generic_responses? boolean one answer for unknown user, wrong password, disabled, unconfirmed (default false)
+---@field revocation_interval? number fsec.openresty: seconds between two reads of the revocation epoch
 ---@field secret_key string|string[] required. Token signing key (>= 32 bytes), or a list of at most 8: the first signs, all verify
 ---@field security_payload? fun(user: fsec.User): table function(user) -> table: the `user` object of JSON answers (default {})
 ---@field send_mail? fun(message: fsec.MailMessage) function(message): message = { to, subject, text, html, kind, link }
+---@field send_password_change_email? boolean send the notice of a changed password (default true)
+---@field send_password_reset_email? boolean send the reset link (default true)
+---@field send_password_reset_notice_email? boolean send the notice of a reset password (default true)
+---@field send_register_email? boolean send the welcome mails (and the confirmation link they carry) (default true)
+---@field send_sms? fun(message: table): boolean? function(message): message = { to (E.164), text, code, kind, user }; nil: the development sender writes it to the mailbox (mail_dir)
 ---@field send_username_change_email? boolean mail the user when their username changes (default true)
 ---@field session_cookie_domain? string Domain of the cookies (a plain host name)
 ---@field session_cookie_httponly? boolean HttpOnly cookies (default true)
 ---@field session_cookie_name? string name of the session cookie (default "session")
 ---@field session_cookie_samesite? "Lax"|"Strict"|"None" SameSite of the cookies (None needs secure cookies) (default "Lax")
 ---@field session_cookie_secure? boolean|"auto" fsec: Secure (and __Host-) cookies; 'auto' follows the request scheme (default "auto")
----@field session_idle_timeout? integer fsec: seconds of inactivity that end a session (default 1800)
 ---@field session_data_max_bytes? integer fsec: most bytes of a session's data (sec:set_session_data, JSON); 0: none may be kept (default 16384)
+---@field session_idle_timeout? integer fsec: seconds of inactivity that end a session (default 1800)
 ---@field session_lifetime? integer fsec: absolute seconds a session lasts (default 43200)
 ---@field throttle_client_limit? integer fsec: credential and instruction POSTs (and HTTP Basic checks) a client address may make per throttle_window; more answer 429 with Retry-After, before any hashing (0: off) (default 30)
 ---@field throttle_identity_limit? integer fsec: password checks one account (identity) may get per throttle_window, from all clients together (0: off) (default 20)
@@ -177,26 +211,9 @@
 ---@field token_clock_skew? integer fsec: seconds a token's issue time may lie in the future (default 60)
 ---@field token_max_age? integer Seconds an auth token is valid (nil: until revoked)
 ---@field token_max_length? integer fsec: longer tokens are invalid without being decoded (default 4096)
----@field trackable? boolean Record login times, addresses and counts (default false)
----@field unauthorized_view? string Where browsers are sent when forbidden; nil answers 403
----@field url_prefix? string prefix of every endpoint URL (default "")
----@field username_enable? boolean users may have a username (default false)
----@field username_recovery? boolean /recover-username: mail an account its username (needs username_enable) (default false)
----@field username_recovery_url? string endpoint: recover username (default "/recover-username")
----@field username_required? boolean registration needs a username (default false)
----@field verify_url? string endpoint: reauthentication (default "/verify")
----@field check_tf_required? fun(user: fsec.User): boolean function(user) -> boolean: whether this user must use a second factor (Flask-Security-Too 5.8's hook); an error denies the sign-in (fail closed)
----@field email_subject_two_factor? string (default "Two-factor Login")
----@field email_subject_two_factor_rescue? string (default "Two-factor Rescue")
----@field multi_factor_recovery_codes? boolean (default false)
----@field multi_factor_recovery_codes_keys? string[] List of keys (>= 16 bytes each, the first encrypts): codes are kept encrypted, so users can see them again; nil: only a salted hash of each is kept
----@field multi_factor_recovery_codes_n? integer (default 5)
----@field multi_factor_recovery_codes_url? string (default "/mf-recovery-codes")
----@field multi_factor_recovery_url? string (default "/mf-recovery")
----@field phone_region_default? string (default "US")
----@field send_sms? fun(message: table): boolean? function(message): message = { to (E.164), text, code, kind, user }; nil: the development sender writes it to the mailbox (mail_dir)
 ---@field totp_issuer? string The issuer authenticator apps show (required with two_factor or unified_signin)
 ---@field totp_secrets? table<string, string> { [tag] = secret }: keys that encrypt TOTP secrets at rest (Flask-Security's TOTP_SECRETS); the numerically (else lexically) largest tag encrypts, the others still decrypt
+---@field trackable? boolean Record login times, addresses and counts (default false)
 ---@field two_factor? boolean (default false)
 ---@field two_factor_always_validate? boolean false: 'remember' at sign-in sets the tf_validity cookie, which skips the second factor (default true)
 ---@field two_factor_authenticator_validity? integer seconds either side of now an authenticator code is accepted (window) (default 120)
@@ -216,7 +233,9 @@
 ---@field two_factor_state_cookie_name? string fsec: the signed cookie of the half-signed-in state (default "fsec_tf")
 ---@field two_factor_token_validation_url? string (default "/tf-validate")
 ---@field two_factor_validity_cookie_name? string (default "tf_validity")
+---@field unauthorized_view? string Where browsers are sent when forbidden; nil answers 403
 ---@field unified_signin? boolean (default false)
+---@field url_prefix? string prefix of every endpoint URL (default "")
 ---@field us_email_subject? string (default "Verification Code")
 ---@field us_enabled_methods? string[] multi-factor setting
 ---@field us_mfa_required? string[] First factors after which two-factor still applies
@@ -231,6 +250,11 @@
 ---@field us_verify_send_code_url? string (default "/us-verify/send-code")
 ---@field us_verify_url? string (default "/us-verify")
 ---@field zxcvbn_minimum_score? integer the zxcvbn score (0..4) a new password needs (default 3)
+---@field username_enable? boolean users may have a username (default false)
+---@field username_recovery? boolean /recover-username: mail an account its username (needs username_enable) (default false)
+---@field username_recovery_url? string endpoint: recover username (default "/recover-username")
+---@field username_required? boolean registration needs a username (default false)
+---@field verify_url? string endpoint: reauthentication (default "/verify")
 
 ---The configuration module.
 ---@class fsec.config

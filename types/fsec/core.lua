@@ -593,6 +593,50 @@ function Store:session_data(sid, now) end
 ---@return string? code
 function Store:set_session_data(sid, data, version, now) end
 
+---Queue a whole message in the outbox (schema 11); its row id.
+---@param message_id string unique
+---@param sender string envelope MAIL FROM
+---@param recipient string envelope RCPT TO
+---@param kind string
+---@param message string the message, as sent in DATA (at most LIMITS.outbox_message bytes)
+---@param now integer
+---@return integer? id
+---@return string? err
+---@return string? code
+function Store:outbox_add(message_id, sender, recipient, kind, message, now) end
+
+---Claim the oldest due message for owner until now + lease.
+---@param owner string
+---@param now integer
+---@param lease integer seconds
+---@return table|false|nil row { id, message_id, sender, recipient, kind, message, attempts, created_at }; false: none due
+---@return string? err
+---@return string? code
+function Store:outbox_claim(owner, now, lease) end
+
+---A claimed message was sent: its row is deleted.
+---@param id integer
+---@return boolean? deleted
+---@return string? err
+---@return string? code
+function Store:outbox_sent(id) end
+
+---A claim failed: the lease ends; the next attempt at next_at (nil: given up).
+---@param id integer
+---@param owner string
+---@param next_at? integer
+---@param error? string
+---@return boolean? changed false: owner no longer holds the lease
+---@return string? err
+---@return string? code
+function Store:outbox_retry(id, owner, next_at, error) end
+
+---Rows queued (given up ones included) and given up.
+---@return integer? queued
+---@return integer|string|nil given_up_or_err
+---@return string? code
+function Store:outbox_counts() end
+
 ---@param sid string
 ---@param uq string the user's fs_uniquifier
 ---@param now integer

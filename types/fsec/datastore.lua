@@ -292,6 +292,45 @@ function Datastore:set_session_data(sid, data, version) end
 ---@return string? code
 function Datastore:set_user_fields(user, fields) end
 
+---Optional: queue a whole message in the outbox (fsec.outbox), in the
+---caller's transaction when there is one.
+---@param m { message_id: string, sender: string, recipient: string, kind: string, message: string }
+---@return integer? id
+---@return string? err
+---@return string? code
+function Datastore:outbox_add(m) end
+
+---Optional: claim the oldest due message for lease seconds.
+---@param owner string
+---@param lease integer
+---@return table|false|nil row false: none due
+---@return string? err
+---@return string? code
+function Datastore:outbox_claim(owner, lease) end
+
+---Optional: a claimed message was sent (its row is deleted).
+---@param id integer
+---@return boolean? deleted
+---@return string? err
+---@return string? code
+function Datastore:outbox_sent(id) end
+
+---Optional: a claim failed; next attempt at next_at (nil: given up).
+---@param id integer
+---@param owner string
+---@param next_at? integer
+---@param err? string
+---@return boolean? changed
+---@return string? err
+---@return string? code
+function Datastore:outbox_retry(id, owner, next_at, err) end
+
+---Optional: rows queued and rows given up.
+---@return integer? queued
+---@return integer|string|nil given_up_or_err
+---@return string? code
+function Datastore:outbox_counts() end
+
 ---@param user fsec.User
 ---@param keep_sid? string
 ---@return integer? count removed

@@ -12,6 +12,7 @@
 ---@class fsec.openresty.Options
 ---@field thread_pool? string|false nginx thread pool that hashes (default "fsec"; false: inline)
 ---@field sync_thread_pool? string|false thread pool for the WAL fsync (default "fsec_sync"; false: in the event loop)
+---@field mail_thread_pool? string thread pool the mail outbox is drained in, with mail_server (default "fsec_mail")
 ---@field shared_dict? boolean cache authentication lookups (default true)
 ---@field cache_size? integer entries of the lookup caches, 1..100000000 (default 10000)
 ---@field cache_ttl? number seconds a cached lookup lives, over 0 (default 2)

@@ -28,7 +28,7 @@
 
 typedef struct fsec_store fsec_store;
 
-#define FSEC_SCHEMA_VERSION 11
+#define FSEC_SCHEMA_VERSION 12
 
 /* Limits on stored values (bytes). Longer input: FSEC_ETOOLONG. The
  * email and username limits are the identity API's (fsec/identity.h). */
@@ -527,5 +527,61 @@ typedef struct fsec_store_memory_info {
 FSEC_API FSEC_NODISCARD int fsec_store_memory(fsec_store *s,
                                               fsec_store_memory_info *out)
     FSEC_NONNULL(1, 2);
+
+/* ---- the mail outbox ----------------------------------------------------- */
+
+/* Limits of an outbox row: the whole message (headers and body, as sent
+ * in DATA), an envelope address, a kind, a lease owner, the last error. */
+#define FSEC_OUTBOX_MESSAGE_MAX (1024 * 1024)
+#define FSEC_OUTBOX_ADDRESS_MAX 512
+#define FSEC_OUTBOX_KIND_MAX 64
+#define FSEC_OUTBOX_OWNER_MAX 64
+#define FSEC_OUTBOX_MESSAGE_ID_MAX 255
+
+/* A queued message; the text fields point into the store's row buffer,
+ * valid until the next call on s. */
+typedef struct fsec_outbox_row {
+  int64_t id;
+  const char *message_id, *sender, *recipient, *kind, *message;
+  int64_t attempts; /* claims so far, this one included */
+  int64_t created_at;
+} fsec_outbox_row;
+
+/* Queue a message: due at once (next_at = now). Inside the caller's
+ * transaction it is queued with the change that caused it, or not at all.
+ * message_id is unique: FSEC_EEXIST for one queued already. *id: its row. */
+FSEC_API FSEC_NODISCARD int fsec_store_outbox_add(
+    fsec_store *s, const char *message_id, const char *sender,
+    const char *recipient, const char *kind, const char *message,
+    size_t messagelen, int64_t now, int64_t *id) FSEC_NONNULL(1, 2, 3, 4, 5, 6);
+
+/* Claim the oldest due message (next_at <= now, not given up, no lease
+ * running at now) for owner until now + lease seconds, counting an
+ * attempt: one UPDATE, so two claimers (connections, nodes) never hold
+ * the same row at once. FSEC_ENOTFOUND when none is due. */
+FSEC_API FSEC_NODISCARD int fsec_store_outbox_claim(fsec_store *s,
+                                                    const char *owner,
+                                                    int64_t now, int64_t lease,
+                                                    fsec_outbox_row *out)
+    FSEC_NONNULL(1, 2, 5);
+
+/* A claimed message was accepted by the server: the row is deleted.
+ * *changed: 0 when it was gone already. */
+FSEC_API FSEC_NODISCARD int fsec_store_outbox_sent(fsec_store *s, int64_t id,
+                                                   int *changed)
+    FSEC_NONNULL(1);
+
+/* A claim that failed: the lease ends, the next attempt is at next_at (< 0:
+ * never, the row is kept as given up), error (may be NULL) is kept. Only
+ * while owner still holds the lease: *changed 0 otherwise. */
+FSEC_API FSEC_NODISCARD int fsec_store_outbox_retry(
+    fsec_store *s, int64_t id, const char *owner, int64_t next_at,
+    const char *error, int *changed) FSEC_NONNULL(1, 3);
+
+/* Rows queued (given up ones included) and given up. */
+FSEC_API FSEC_NODISCARD int fsec_store_outbox_counts(fsec_store *s,
+                                                     int64_t *queued,
+                                                     int64_t *given_up)
+    FSEC_NONNULL(1, 2, 3);
 
 #endif /* FSEC_STORE_H */

@@ -334,6 +334,38 @@ function SQLite:set_session_data(sid, data, version)
   return self._store:set_session_data(sid, data, version, now(self))
 end
 
+
+-- The mail outbox (fsec.outbox; schema 11).
+local function check_outbox_row(m)
+  if type(m) ~= "table" then base.argerror("outbox_add", "argument #1", "table", m) end
+  for _, k in ipairs{ "message_id", "sender", "recipient", "kind", "message" } do
+    check_string(m[k], "outbox_add", "field " .. k)
+  end
+end
+
+function SQLite:outbox_add(m)
+  check_outbox_row(m)
+  return self._store:outbox_add(m.message_id, m.sender, m.recipient, m.kind, m.message, now(self))
+end
+
+function SQLite:outbox_claim(owner, lease)
+  check_string(owner, "outbox_claim", "argument #1")
+  return self._store:outbox_claim(owner, now(self), base.whole(lease, "outbox_claim", "argument #2"))
+end
+
+function SQLite:outbox_sent(id)
+  return self._store:outbox_sent(base.whole(id, "outbox_sent", "argument #1"))
+end
+
+function SQLite:outbox_retry(id, owner, next_at, err)
+  check_string(owner, "outbox_retry", "argument #2")
+  if next_at ~= nil then next_at = base.whole(next_at, "outbox_retry", "argument #3") end
+  check_string(err, "outbox_retry", "argument #4", true)
+  return self._store:outbox_retry(base.whole(id, "outbox_retry", "argument #1"), owner, next_at, err)
+end
+
+function SQLite:outbox_counts() return self._store:outbox_counts() end
+
 function SQLite:delete_session(sid)
   check_string(sid, "delete_session", "argument #1")
   return self._store:delete_session(sid)
@@ -462,6 +494,7 @@ for _, name in ipairs(base.WRITES) do
   SQLite[name] = deferred_write(assert(SQLite[name], name))
 end
 SQLite.set_tracking = deferred_write(SQLite.set_tracking) -- imports: not in the interface
+SQLite.outbox_add = deferred_write(SQLite.outbox_add) -- as durable as the change that queued it
 
 
 function SQLite:counts() return self._store:counts() end

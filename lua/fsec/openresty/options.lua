@@ -73,6 +73,7 @@ local OPTIONS = {
   { "thread_pool", pool_name, "a thread pool's name or false" },
   { "sync_thread_pool", pool_name, "a thread pool's name or false" },
   { "db_thread_pool", function(v) return type(v) == "string" and v ~= "" end, "a thread pool's name" },
+  { "mail_thread_pool", function(v) return type(v) == "string" and v ~= "" end, "a thread pool's name" },
   { "db_jobs", function(v) return whole(v, 1, 1024) end, "a whole number 1..1024" },
   { "db_queue", function(v) return whole(v, 0, 100000) end, "a whole number 0..100000" },
   { "shared_dict", function(v) return type(v) == "boolean" end,

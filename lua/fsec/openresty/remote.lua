@@ -44,6 +44,7 @@ Remote.__index = Remote
 local WRITES = {}
 for _, name in ipairs(datastore.WRITES) do WRITES[name] = true end
 WRITES.add_meta = true
+WRITES.outbox_add = true -- queued with the transaction's other writes
 
 
 local function pack(...) return { n = select("#", ...), ... } end
