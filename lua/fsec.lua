@@ -8,7 +8,6 @@ local config = require "fsec.config"
 local cjson = require "cjson.safe"
 local datastore = require "fsec.datastore"
 local http = require "fsec.http"
-local messages = require "fsec.messages"
 local signals = require "fsec.signals"
 local policy = require "fsec.policy"
 local auth = require "fsec.auth"
@@ -166,7 +165,6 @@ function _M.new(cfg)
     _cfg = c, -- the same values, plain, for fsec's own hot paths
     datastore = ds,
     signals = signals.new(log),
-    msg = messages.catalogue(c.messages),
     _engine = engine,
     -- whole seconds, so that the request path needs no floor (auth.lua)
     _clock = c.clock and function() return floor(c.clock()) end,
@@ -183,6 +181,9 @@ function _M.new(cfg)
   -- users read from this datastore answer user:get_auth_token() with
   -- this instance (fsec.user)
   if ds then require("fsec.user").adopt(ds, self) end
+  -- Flask-Security's messages by key, in the language of the request
+  -- being answered (fsec.i18n; the default language outside one)
+  self.msg = require("fsec.i18n").msg(self)
   local clock = self._clock or os.time
   self._limiter = ratelimit.new(ratelimit.memory(clock), clock)
   return self

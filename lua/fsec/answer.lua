@@ -10,6 +10,7 @@ local auth = require "fsec.auth"
 local csrf = require "fsec.csrf"
 local flashes = require "fsec.flash"
 local pages = require "fsec.pages"
+local i18n = require "fsec.i18n"
 local redirect = require "fsec.redirect"
 
 local type = type
@@ -81,7 +82,7 @@ local function page(sec, req, res, name, form, extra)
   end
   -- Flask-Security re-renders a failed form with 200; browsers do not care,
   -- tools do: a failed submission answers 400 here.
-  return pages.respond(sec, res, (refused or (form and not form:ok())) and 400 or 200, name, ctx)
+  return pages.respond(sec, res, (refused or (form and not form:ok())) and 400 or 200, name, ctx, req)
 end
 
 local function url(sec, key, tail)
@@ -104,9 +105,14 @@ end
 -- a timer in OpenResty), else now. The "send me instructions" endpoints
 -- put all of a mail's work there (token, message, mailer, signal); with
 -- generic responses, the account's lookup too.
+-- The job runs in the request's language (a mail in the language of the
+-- request that sent it): a timer's coroutine has none of its own.
 local function later(sec, job)
   local defer = sec._defer
-  if defer then return defer(job) end
+  if defer then
+    local lang = i18n.current()
+    return defer(function() return i18n.within(lang, job) end)
+  end
   return job()
 end
 

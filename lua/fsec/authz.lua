@@ -138,7 +138,8 @@ local function deny_unauthz(sec, req, res)
     -- Accept says: Flask-Security's abort(403) answers every client but
     -- a JSON one with an HTML page
     require("fsec.pages").respond(sec, res, 403, "message",
-      { title = "Forbidden", message = msg, flashes = flash.take(sec, req, res) })
+      { title = "Forbidden", title_key = "TITLE_FORBIDDEN", message = msg, flashes = flash.take(sec, req, res) },
+      req)
   end
   return res
 end

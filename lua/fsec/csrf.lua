@@ -190,7 +190,8 @@ function _M.deny(sec, req, res, key, field_errors)
     res:json(400, { errors = { msg }, field_errors = field_errors and { csrf_token = { msg } } or nil })
   else
     -- a page, as Flask-WTF's 400 (Werkzeug's Bad Request page) is one
-    require("fsec.pages").respond(sec, res, 400, "message", { title = "Bad Request", message = msg })
+    require("fsec.pages").respond(sec, res, 400, "message",
+                                  { title = "Bad Request", title_key = "TITLE_BAD_REQUEST", message = msg }, req)
   end
   return res
 end

@@ -25,6 +25,7 @@ local changeemail = require "fsec.changeemail"
 local username_mod = require "fsec.username"
 local datastore = require "fsec.datastore"
 local redirect = require "fsec.redirect"
+local i18n = require "fsec.i18n"
 local must = datastore.must
 local A = require "fsec.answer"
 local now, within_text, payload, wants_token = A.now, A.within_text, A.payload, A.wants_token
@@ -58,10 +59,11 @@ local flash, take_flashes = flashes.add, flashes.take
 
 local function home_links(sec)
   local l = {}
-  if sec._cfg.registerable then l[#l + 1] = { url(sec, "register_url"), "Register" } end
-  if sec._cfg.recoverable then l[#l + 1] = { url(sec, "reset_url"), "Forgot password?" } end
-  if sec._cfg.confirmable then l[#l + 1] = { url(sec, "confirm_url"), "Confirm account" } end
-  l[#l + 1] = { url(sec, "login_url"), "Sign in" }
+  -- texts as catalogue keys: fsec.pages shows them in the page's language
+  if sec._cfg.registerable then l[#l + 1] = { url(sec, "register_url"), "LINK_REGISTER" } end
+  if sec._cfg.recoverable then l[#l + 1] = { url(sec, "reset_url"), "FORGOT_PASSWORD" } end
+  if sec._cfg.confirmable then l[#l + 1] = { url(sec, "confirm_url"), "LINK_CONFIRM_ACCOUNT" } end
+  l[#l + 1] = { url(sec, "login_url"), "LINK_SIGN_IN" }
   return l
 end
 
@@ -881,7 +883,8 @@ end
 --- Answer a request if it is for one of fsec's endpoints.
 -- @return a response (status, headers, cookies, body), or nil
 function Security:handle(req)
-  local res = answer(self, req)
+  -- fsec's messages (sec.msg) in the request's language while it answers
+  local res = i18n.within(i18n.lang_for(self, req), answer, self, req)
   -- every answer carries the user's data, a CSRF token or a credential:
   -- no shared cache may keep it, and no browser replay it from its cache
   local cc = self._cfg.cache_control
