@@ -27,12 +27,21 @@ local PASSWORD_FIELDS = { password = true, password_confirm = true, new_password
 
 local function now(sec) return floor(sec._clock and sec._clock() or os.time()) end
 
---- "5 days", "1 hours", as Flask-Security shows its *_WITHIN settings.
-local function within_text(seconds)
-  for _, u in ipairs{ { 86400, "days" }, { 3600, "hours" }, { 60, "minutes" } } do
-    if seconds % u[1] == 0 then return ("%d %s"):format(seconds / u[1], u[2]) end
+--- "5 days", "1 hours", as Flask-Security shows its *_WITHIN settings,
+-- in the current request's language (sec: the instance; without one,
+-- English).
+local messages_format = require("fsec.messages").format
+
+local function within_text(seconds, sec)
+  local lang = sec and (i18n.current() or i18n.default(sec))
+  for _, u in ipairs{ { 86400, "WITHIN_DAYS" }, { 3600, "WITHIN_HOURS" }, { 60, "WITHIN_MINUTES" } } do
+    if seconds % u[1] == 0 then
+      local n = floor(seconds / u[1])
+      return sec and i18n.text(sec, lang, u[2], { n = n }) or messages_format(i18n.catalogue("en")[u[2]], { n = n })
+    end
   end
-  return ("%d seconds"):format(seconds)
+  if sec then return i18n.text(sec, lang, "WITHIN_SECONDS", { n = seconds }) end
+  return messages_format(i18n.catalogue("en").WITHIN_SECONDS, { n = seconds })
 end
 _M.within_text = within_text
 

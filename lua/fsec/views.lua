@@ -364,7 +364,7 @@ function V.login_token(sec, req, res, _, json, token)
     key = "LOGIN_EXPIRED"
     resend_link(sec, req, "login", user)
   end
-  local vars = { within = within_text(sec._cfg.login_within), email = user and user.email }
+  local vars = { within = within_text(sec._cfg.login_within, sec), email = user and user.email }
   local spa_error = not json and redirect.spa(sec, sec._cfg.login_error_view)
   if key and spa_error then -- Too's SPA: the error in the query, the user's too once the link was good
     return redirect.to_spa(sec, res, sec._cfg.login_error_view,
@@ -532,7 +532,7 @@ function V.confirm_token(sec, req, res, _, json, token)
     key = "CONFIRMATION_EXPIRED" -- with a new link, as Flask-Security
     resend_link(sec, req, "confirm", user)
   end
-  local vars = { within = within_text(cfg.confirm_email_within), email = user and user.email }
+  local vars = { within = within_text(cfg.confirm_email_within, sec), email = user and user.email }
   if key and not json and redirect.spa(sec, cfg.confirm_error_view) then
     -- Too's SPA: the message under its category, the user's details once the link was good
     local category = key == "ALREADY_CONFIRMED" and "info" or "error"
@@ -596,7 +596,7 @@ function V.reset_token(sec, req, res, fields, json, token)
   if signed_in(sec, req, res) then return anonymous_required(sec, res, json) end
   local cfg, ds = sec._cfg, sec.datastore
   local user, state = user_from_token(sec, "reset", token, cfg.reset_password_within)
-  local vars = { within = within_text(cfg.reset_password_within), email = user and user.email }
+  local vars = { within = within_text(cfg.reset_password_within, sec), email = user and user.email }
   local bad = (not user or state == "invalid") and "INVALID_RESET_PASSWORD_TOKEN"
     or (state == "expired" and "PASSWORD_RESET_EXPIRED") or nil
   -- an expired link brings a new one, as in Flask-Security (GET and POST),

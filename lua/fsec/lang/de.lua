@@ -241,4 +241,8 @@ return {
   NONE = "(keiner)",
   MINUTE_ONE = "1 Minute",
   MINUTES = "%(n)d Minuten",
+  WITHIN_DAYS = "%(n)d Tagen",
+  WITHIN_HOURS = "%(n)d Stunden",
+  WITHIN_MINUTES = "%(n)d Minuten",
+  WITHIN_SECONDS = "%(n)d Sekunden",
 }

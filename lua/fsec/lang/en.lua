@@ -151,4 +151,10 @@ T.NONE = "(none)"
 T.MINUTE_ONE = "1 minute"
 T.MINUTES = "%(n)d minutes"
 
+-- Flask-Security's *_WITHIN settings in messages ("5 days": its own plural)
+T.WITHIN_DAYS = "%(n)d days"
+T.WITHIN_HOURS = "%(n)d hours"
+T.WITHIN_MINUTES = "%(n)d minutes"
+T.WITHIN_SECONDS = "%(n)d seconds"
+
 return T

@@ -236,4 +236,8 @@ return {
   NONE = "(aucun)",
   MINUTE_ONE = "1 minute",
   MINUTES = "%(n)d minutes",
+  WITHIN_DAYS = "%(n)d jours",
+  WITHIN_HOURS = "%(n)d heures",
+  WITHIN_MINUTES = "%(n)d minutes",
+  WITHIN_SECONDS = "%(n)d secondes",
 }
