@@ -22,6 +22,8 @@ local concat = table.concat
 local type = type
 local tostring = tostring
 local pairs = pairs
+local ipairs = ipairs
+local next = next
 local escape = require("fsec.http").html_escape
 
 local _M = { _VERSION = "0.1.0" }
@@ -116,30 +118,30 @@ end
 
 local render_nodes
 
-local function section(set, node, scopes, n, out, plain)
+local function section(set, node, scopes, n, out, plain, depth)
   local v = lookup(scopes, n, node.path)
   local empty = v == nil or v == false or v == "" or (type(v) == "table" and next(v) == nil)
   if node.inverted then
-    if empty then render_nodes(set, node, scopes, n, out, plain) end
+    if empty then render_nodes(set, node, scopes, n, out, plain, depth) end
     return
   end
   if empty then return end
   if type(v) == "table" and v[1] ~= nil then
     for _, item in ipairs(v) do
       scopes[n + 1] = item
-      render_nodes(set, node, scopes, n + 1, out, plain)
+      render_nodes(set, node, scopes, n + 1, out, plain, depth)
     end
     scopes[n + 1] = nil
   elseif type(v) == "table" then
     scopes[n + 1] = v
-    render_nodes(set, node, scopes, n + 1, out, plain)
+    render_nodes(set, node, scopes, n + 1, out, plain, depth)
     scopes[n + 1] = nil
   else
-    render_nodes(set, node, scopes, n, out, plain)
+    render_nodes(set, node, scopes, n, out, plain, depth)
   end
 end
 
-function render_nodes(set, tree, scopes, n, out, plain)
+function render_nodes(set, tree, scopes, n, out, plain, depth)
   for _, node in ipairs(tree) do
     local k = node.kind
     if k == "text" then
@@ -147,10 +149,10 @@ function render_nodes(set, tree, scopes, n, out, plain)
     elseif k == "var" then
       out[#out + 1] = text_of(lookup(scopes, n, node.path), node.raw or plain)
     elseif k == "section" then
-      section(set, node, scopes, n, out, plain)
+      section(set, node, scopes, n, out, plain, depth)
     else -- partial: the same scopes, the same escaping as the caller
-      if n > 64 then error("fsec: template partials nest too deep", 0) end
-      render_nodes(set, set:tree(node.name), scopes, n, out, plain)
+      if depth >= 32 then error("fsec: template partials nest too deep (" .. node.name .. ")", 0) end
+      render_nodes(set, set:tree(node.name), scopes, n, out, plain, depth + 1)
     end
   end
 end
@@ -199,7 +201,7 @@ end
 -- error). Names ending ".txt" are plain text: nothing is escaped.
 function Set:render(name, ctx)
   local out = {}
-  render_nodes(self, self:tree(name), { ctx }, 1, out, name:sub(-4) == ".txt")
+  render_nodes(self, self:tree(name), { ctx }, 1, out, name:sub(-4) == ".txt", 0)
   return concat(out)
 end
 
@@ -209,7 +211,14 @@ function Set:check_all()
   local names = {}
   for k in pairs(self.builtin) do names[k] = true end
   for k in pairs(self.overrides) do names[k] = true end
-  for k in pairs(names) do self:tree(k) end
+  -- and every partial a template names exists (a typo fails here too)
+  local function walk(tree)
+    for _, node in ipairs(tree) do
+      if node.kind == "partial" then self:tree(node.name) end
+      if node.kind == "section" then walk(node) end
+    end
+  end
+  for k in pairs(names) do walk(self:tree(k)) end
   return true
 end
 
