@@ -860,7 +860,7 @@ _M.schema = {
     description = "fsec: scheme://host[:port] for links in mail; set it whenever mail is sent (unset: the " ..
         "request's Host, which any client chooses; fsec.new warns)" },
   render = { type = "function",
-    description = "fsec: function(page, context) -> html or nil (nil: the built-in page)" },
+    description = "fsec: function(page, context) -> html or nil (nil: the page's template)" },
 }
 
 

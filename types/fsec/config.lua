@@ -12,6 +12,7 @@
 ---@field html string? HTML body
 ---@field kind string which mail: "welcome", "welcome_confirm", "welcome_existing", "welcome_existing_username", "confirm", "reset", "reset_notice", "change_notice", "login", "change_email_instructions", "change_email_notice", "username_recovery" or "username_change_notice"
 ---@field link string? the link the mail carries, when it carries one
+---@field lang string the language of its subject and bodies (the sending request's; fsec.i18n)
 
 ---The configuration of `fsec.new{...}`: Flask-Security's setting names in
 ---lower case without `SECURITY_`; "fsec:" marks fsec's own keys. Unknown
@@ -51,9 +52,12 @@
 ---@field database_max_pages? integer fsec: cap on the database size in pages (max_page_count)
 ---@field database_connect_timeout? integer fsec: PostgreSQL: ms a connection may take before 'store unreachable' (503)
 ---@field database_statement_timeout? integer fsec: PostgreSQL: ms a statement or lock wait may take (0: no limit)
+---@field default_language? string fsec: the language when the request asks for none of `languages` (one of them) (default "en")
 ---@field email_subject_change_email_notice? string fsec: subject of the notice to the old address (default "Your email address has been changed")
 ---@field email_subject_username_change_notice? string subject of the username change notice (default "Your username has been changed")
 ---@field email_subject_username_recovery? string subject of the username mail (default "Your requested username")
+---@field languages? string[] fsec: languages of pages, messages and mail (shipped: en, fr, de; others need translations), chosen per request (default {"en"})
+---@field locale? fun(req: table): string? fsec: the request's language tag, or nil for Accept-Language; an error or a non-string means default_language, logged
 ---@field post_change_email_view? string redirect after a confirmed change of email (nil: post_login_view)
 ---@field post_change_username_view? string redirect after a change of username (nil: post_login_view)
 ---@field flask_remember_cookie_name? string fsec: name of Flask-Login's remember cookie (default "remember_token")
@@ -132,7 +136,7 @@
 ---@field remember_cookie_duration? integer fsec: seconds a remember cookie lasts (30 days) (default 2592000)
 ---@field remember_cookie_name? string name of the remember-me cookie (default "remember_token")
 ---@field remember_salt? string Salt of Flask-Security's auth tokens (default "remember-salt")
----@field render? fun(page: string, context: table): string? fsec: function(page, context) -> html or nil (nil: the built-in page)
+---@field render? fun(page: string, context: table): string? fsec: function(page, context) -> html or nil (nil: the page's template)
 ---@field reset_password_within? integer seconds (1 day) (default 86400)
 ---@field reset_url? string endpoint: password reset (default "/reset")
 ---@field return_generic_responses? boolean one answer for unknown user, wrong password, disabled, unconfirmed (default false)
@@ -148,6 +152,8 @@
 ---@field session_idle_timeout? integer fsec: seconds of inactivity that end a session (default 1800)
 ---@field session_data_max_bytes? integer fsec: most bytes of a session's data (sec:set_session_data, JSON); 0: none may be kept (default 16384)
 ---@field session_lifetime? integer fsec: absolute seconds a session lasts (default 43200)
+---@field template_dir? string fsec: a folder whose files override the templates of the same name
+---@field templates? table<string, string|{file: string}> fsec: templates by Flask-Security's name (security/login_user.html): a source, or a file
 ---@field throttle_client_limit? integer fsec: credential and instruction POSTs (and HTTP Basic checks) a client address may make per throttle_window; more answer 429 with Retry-After, before any hashing (0: off) (default 30)
 ---@field throttle_identity_limit? integer fsec: password checks one account (identity) may get per throttle_window, from all clients together (0: off) (default 20)
 ---@field throttle_window? integer fsec: seconds (default 60)
@@ -157,6 +163,7 @@
 ---@field token_max_age? integer Seconds an auth token is valid (nil: until revoked)
 ---@field token_max_length? integer fsec: longer tokens are invalid without being decoded (default 4096)
 ---@field trackable? boolean Record login times, addresses and counts (default false)
+---@field translations? table<string, table<string, string>> fsec: { [tag] = { KEY = text } }: texts by catalogue key over the shipped ones
 ---@field unauthorized_view? string Where browsers are sent when forbidden; nil answers 403
 ---@field url_prefix? string prefix of every endpoint URL (default "")
 ---@field username_enable? boolean users may have a username (default false)
