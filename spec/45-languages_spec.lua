@@ -128,6 +128,16 @@ describe("a request's language #quick", function()
     assert.same({ "Invalid password" }, j.response.errors)
   end)
 
+  it("is the answer's of the application's own guarded routes (sec:check), outside sec:handle", function()
+    local app = setup()
+    local res = require("fsec.http").new_response()
+    local ok = app.sec:check(helpers.request{ path = "/private", headers = { accept = "application/json",
+      ["accept-language"] = "fr" } }, { auth = { "session" } }, res)
+    assert.is_false(ok)
+    assert.equals(401, res.status)
+    assert.matches("Vous devez vous connecter", res.body, 1, true)
+  end)
+
   it("flashes in it", function()
     local app = setup()
     local c = helpers.client()

@@ -14,6 +14,7 @@
 
 local core = require "fsec.core"
 local http = require "fsec.http"
+local i18n = require "fsec.i18n"
 local auth = require "fsec.auth"
 
 local type = type
@@ -185,7 +186,7 @@ end
 -- (JSON: in errors, and under csrf_token in field_errors when asked;
 -- otherwise an HTML page saying it).
 function _M.deny(sec, req, res, key, field_errors)
-  local msg = sec.msg(key)
+  local msg = i18n.msg_for(sec, req, key)
   if http.wants_json(req) then
     res:json(400, { errors = { msg }, field_errors = field_errors and { csrf_token = { msg } } or nil })
   else

@@ -96,8 +96,12 @@ local function enabled_set(sec)
   local set = sec._languages
   if not set then
     set = {}
-    for _, l in ipairs(sec._cfg.languages or { "en" }) do set[_M.normal(l)] = true end
-    sec._languages = set
+    local n = 0
+    for _, l in ipairs(sec._cfg.languages or { "en" }) do
+      if not set[_M.normal(l)] then n = n + 1 end
+      set[_M.normal(l)] = true
+    end
+    sec._languages, sec._one_language = set, n == 1
   end
   return set
 end
@@ -126,6 +130,11 @@ function _M.lang_for(sec, req)
   local default = _M.default(sec)
   local enabled = enabled_set(sec)
   local hook = sec._cfg.locale
+  -- one language and no hook (the default): nothing to choose
+  if sec._one_language and not hook then
+    req._fsec_lang = default
+    return default
+  end
   if hook then
     local ok, tag = pcall(hook, req)
     if not ok or (tag ~= nil and type(tag) ~= "string") then
@@ -218,6 +227,13 @@ function _M.within(lang, fn, ...)
   current[co] = before
   if not res[1] then error(res[2], 0) end
   return unpack(res, 2, res.n)
+end
+
+
+--- A message by key in a request's language (for answers given outside
+-- sec:handle: an application's guarded routes, its CSRF checks).
+function _M.msg_for(sec, req, key, vars)
+  return _M.text(sec, _M.lang_for(sec, req), key, vars)
 end
 
 

@@ -211,9 +211,11 @@ end
 --- A whole page of the application's own (the example's pages): title,
 -- body (HTML the caller built and escaped), flashes and a Home link,
 -- drawn with fsec's default security/base.html.
+local builtin_set -- fsec's own templates, compiled once (for layout)
+
 function _M.layout(title, body, flashes, home)
-  local set = require("fsec.template").set(require("fsec.templates"))
-  return set:render("security/base.html", { title = title, content = body, flash_list = flash_list(flashes),
+  builtin_set = builtin_set or require("fsec.template").set(require("fsec.templates"))
+  return builtin_set:render("security/base.html", { title = title, content = body, flash_list = flash_list(flashes),
                                             home = home or "/", lang = "en", t = i18n.texts(nil, "en") })
 end
 
