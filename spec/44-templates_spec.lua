@@ -99,6 +99,17 @@ describe("template overrides #quick", function()
     assert.equals(302, post.status)
   end)
 
+  it("draw an application's own register fields after fsec's, escaped (ctx.extra_fields)", function()
+    local pages = require "fsec.pages"
+    local app = setup()
+    local html = pages.render(app.sec, "register", { action = "/register", csrf_token = "c",
+      fields = { nickname = "<b>" }, field_errors = { nickname = { "Too short" } },
+      extra_fields = { { name = "nickname", label = "Nickname", autocomplete = "nickname" } } }, "en")
+    assert.matches('<label for="nickname">Nickname</label><input id="nickname" name="nickname" type="text"'
+      .. ' value="&lt;b&gt;" autocomplete="nickname" aria-describedby="nickname-error" aria-invalid="true">'
+      .. '<p class="error" id="nickname-error" role="alert">Too short</p><button type="submit">', html, 1, true)
+  end)
+
   it("escape what they echo, as fsec's own", function()
     local app = setup{ templates = { ["security/forgot_password.html"] =
       "{{> security/_form_start.html }}{{# email }}<i>{{ value }}</i>{{/ email }}</form>" } }

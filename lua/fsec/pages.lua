@@ -104,8 +104,15 @@ _M.PAGES = {
       button = ctx.passwordless and t.BUTTON_SEND_LINK or t.BUTTON_SIGN_IN,
     }
   end,
+  -- ctx.extra_fields: an application's own fields ({ name, label (a
+  -- catalogue key or a text), type, autocomplete }), after fsec's
   register = function(ctx, t)
+    local extra = {}
+    for _, f in ipairs(ctx.extra_fields or {}) do
+      extra[#extra + 1] = field(ctx, f.name, t[f.label] or f.label, f.type or "text", f.autocomplete)
+    end
     return {
+      extra_fields = extra,
       title = t.TITLE_REGISTER,
       email = field(ctx, "email", t.LABEL_EMAIL, "email", "email"),
       username_field = ctx.username and field(ctx, "username", t.LABEL_USERNAME, "text", "username"),
