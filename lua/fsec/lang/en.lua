@@ -1,6 +1,6 @@
 --- English: Flask-Security's messages (fsec.messages.DEFAULT, the same
 -- texts), the pages' labels and the mail fsec sends. Every catalogue has
--- every key of this one (spec/45-languages_spec.lua checks).
+-- every key of this one (spec/48-languages_spec.lua checks).
 -- @module fsec.lang.en
 
 local T = {}
