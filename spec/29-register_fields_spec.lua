@@ -248,6 +248,13 @@ describe("register_fields #quick", function()
     assert.matches(">Le nombre doit être compris entre 13 et 130.</p>", res.body, 1, true)
     assert.matches(">Le nombre doit être au moins 1.</p>", res.body, 1, true)
     assert.matches(">Le nombre doit être au plus 10.</p>", res.body, 1, true)
+    -- a label is the application's text as declared (never a catalogue
+    -- lookup), escaped like every value
+    local odd = setup{ register_fields = { { name = "nick", label = "TITLE_LOGIN <b>", description = "a&b" } },
+                       languages = { "en", "fr" } }
+    local page = c:take(odd:handle(c:req{ path = "/register", headers = fr })).body
+    assert.matches('<label for="nick">TITLE_LOGIN &lt;b&gt;</label>', page, 1, true)
+    assert.matches('<p class="hint" id="nick-hint">a&amp;b</p>', page, 1, true)
     -- a JSON client in German gets the German texts
     local _, r = helpers.api(sec):call("POST", "/register", { email = "z@example.org", password = PW,
       password_confirm = PW, display_name = "Zed", age = "x" }, nil, { ["Accept-Language"] = "de" })

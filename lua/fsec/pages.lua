@@ -83,15 +83,15 @@ end
 -- a template would write 5.0 for a float on Lua 5.4.
 local INPUT = { string = "text", email = "email", integer = "number" }
 
-function _M.own_field(ctx, f, t)
+function _M.own_field(ctx, f)
   local name = f.name
   local errs = ctx.field_errors and ctx.field_errors[name] or {}
   local v = ctx.fields and ctx.fields[name]
   local described = {}
   if f.description then described[#described + 1] = name .. "-hint" end
   if #errs > 0 then described[#described + 1] = name .. "-error" end
-  local m = { id = name, label = (t and f.label and t[f.label]) or f.label or name,
-              description = f.description or false,
+  -- label and hint are the application's own texts, as declared
+  local m = { id = name, label = f.label or name, description = f.description or false,
               required = f.required and true or false, errors = errs, invalid = #errs > 0,
               described = #described > 0 and concat(described, " ") or false,
               -- every name the template asks is set (false, not nil): an
@@ -157,7 +157,7 @@ _M.PAGES = {
     end
     -- ctx.register_fields: the declared register_fields (fsec.regfields)
     local own = {}
-    for _, f in ipairs(ctx.register_fields or {}) do own[#own + 1] = own_field(ctx, f, t) end
+    for _, f in ipairs(ctx.register_fields or {}) do own[#own + 1] = own_field(ctx, f) end
     return {
       extra_fields = extra,
       own_fields = own,
