@@ -1,5 +1,5 @@
 --- Mail: the messages Flask-Security sends, and a development mailer.
--- A message is { to, from, subject, text, html, kind, link }. The
+-- A message is { to, from, subject, text, html, kind, link, lang }. The
 -- application sends it with `send_mail` (a function); without one, and
 -- with `mail_server` set, it is queued in the store's outbox and sent over
 -- SMTP by a drainer (fsec.outbox, docs/mail.md); with neither, each
