@@ -8,7 +8,6 @@ local config = require "fsec.config"
 local cjson = require "cjson.safe"
 local datastore = require "fsec.datastore"
 local http = require "fsec.http"
-local messages = require "fsec.messages"
 local signals = require "fsec.signals"
 local policy = require "fsec.policy"
 local auth = require "fsec.auth"
@@ -180,7 +179,6 @@ function _M.new(cfg)
     _cfg = c, -- the same values, plain, for fsec's own hot paths
     datastore = ds,
     signals = signals.new(log),
-    msg = messages.catalogue(c.messages),
     _engine = engine,
     -- whole seconds, so that the request path needs no floor (auth.lua)
     _clock = c.clock and function() return floor(c.clock()) end,
@@ -202,6 +200,9 @@ function _M.new(cfg)
   -- security events (fsec.events): the signals' own, and fsec's others
   self._events = event_sink
   self.signals:_set_after(events.bridge(self))
+  -- Flask-Security's messages by key, in the language of the request
+  -- being answered (fsec.i18n; the default language outside one)
+  self.msg = require("fsec.i18n").msg(self)
   local clock = self._clock or os.time
   self._limiter = ratelimit.new(ratelimit.memory(clock), clock)
   return self

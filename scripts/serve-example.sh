@@ -76,11 +76,12 @@ install_files() { # SOURCE... FOLDER
 }
 install_files "$ex"/fsec_example.lua "$ex"/dev_mailbox.lua "$dir/lib"
 if [ -n "$root" ]; then
-  mkdir -p "$dir/lib/fsec/datastore" "$dir/lib/fsec/openresty"
+  mkdir -p "$dir/lib/fsec/datastore" "$dir/lib/fsec/openresty" "$dir/lib/fsec/lang"
   install_files "$root"/lua/fsec.lua "$dir/lib"
   install_files "$root"/lua/fsec/*.lua "$root"/build/luajit/fsec/core.so "$root"/build/luajit/fsec/fsec-argon2 "$dir/lib/fsec"
   install_files "$root"/lua/fsec/datastore/*.lua "$dir/lib/fsec/datastore"
   install_files "$root"/lua/fsec/openresty/*.lua "$dir/lib/fsec/openresty"
+  install_files "$root"/lua/fsec/lang/*.lua "$dir/lib/fsec/lang"
 else
   # the system's fsec (lua_package_path's ';;'), not one a checkout left
   rm -rf "$dir/lib/fsec" "$dir/lib/fsec.lua"

@@ -180,20 +180,43 @@ describe("Flask-Security settings: the table #quick", function()
     assert(#stale == 0, table.concat(stale, "\n"))
   end)
 
-  it("sends template settings to pages the render hook really gets", function()
+  it("maps template settings to fsec's templates of the same name and page", function()
     local pages = require "fsec.pages"
     require "fsec.mfpages"
     require "fsec.uspages"
     require "fsec.accpages"
+    local builtin = require "fsec.templates"
     local n = 0
     for _, row in ipairs(flask.ROWS) do
-      local page = row.refuse and row.refuse:match("draw page '([%w_]+)'")
-      if page then
+      if row.template then
         n = n + 1
-        assert.is_function(pages.PAGES[page], "SECURITY_" .. row[1] .. " names page " .. page .. ", which fsec lacks")
+        assert.is_string(builtin[row.template], "SECURITY_" .. row[1] .. " names " .. row.template .. ", not built in")
+        assert.is_function(pages.PAGES[row.page], "SECURITY_" .. row[1] .. " names page " .. row.page)
+        local drawn = pages.TEMPLATE[row.page] == row.template
+          or (row.page == "login" and row.template == "security/send_login.html")
+        assert.is_true(drawn, "page " .. row.page .. " is not drawn from " .. row.template)
       end
     end
-    assert.is_true(n >= 15, "template rows: " .. n)
+    assert.is_true(n >= 18, "template rows: " .. n)
+  end)
+
+  it("reads a SECURITY_*_TEMPLATE file as the override of its template (template_dir)", function()
+    local dir = os.tmpname()
+    os.remove(dir)
+    assert(os.execute("mkdir -p " .. dir .. "/mine"))
+    local f = assert(io.open(dir .. "/mine/login.html", "w"))
+    f:write('<p id="mine">{{ t.LABEL_EMAIL }}</p>')
+    f:close()
+    local c = assert(config.validate(base{ template_dir = dir,
+      SECURITY_LOGIN_USER_TEMPLATE = "mine/login.html" }))
+    assert.same('<p id="mine">{{ t.LABEL_EMAIL }}</p>', c.templates["security/login_user.html"])
+    -- Flask-Security's own name changes nothing; a missing file is refused
+    assert.is_nil(assert(config.validate(base{ SECURITY_LOGIN_USER_TEMPLATE = "security/login_user.html"
+      })).templates)
+    local bad, err = config.validate(base{ template_dir = dir, SECURITY_VERIFY_TEMPLATE = "none.html" })
+    assert.is_nil(bad)
+    assert.matches("security/verify.html", err, 1, true)
+    os.execute("rm -r " .. dir)
   end)
 
   it("maps only to keys fsec.config has; every key of fsec.config is on the page", function()
@@ -237,7 +260,8 @@ describe("Flask-Security settings: each row does what the table says #quick", fu
   it("a row with an fsec key sets that key", function()
     local bad = {}
     for _, row in ipairs(flask.ROWS) do
-      if row.key and row[1] ~= "MSG_*" then
+      -- MSG_* and the *_TEMPLATE rows: their own tests (templates is a table of files)
+      if row.key and row[1] ~= "MSG_*" and not row.template then
         local spec = config.schema[row.key]
         local v = SAMPLES[row.key]
         if v == nil then v = spec and spec.default end

@@ -228,4 +228,36 @@ describe("register_fields #quick", function()
     assert.same({ display_name = "Xi", age = 30, newsletter = true, team = "red" },
       sec.datastore:find_user{ email = "x@example.org" }.fields)
   end)
+
+  it("draws them through the register template in the request's language, errors translated", function()
+    local sec = setup{ register_fields = FIELDS, languages = { "en", "fr", "de" } }
+    local c = helpers.client()
+    local fr = { ["accept-language"] = "fr" }
+    local res = c:take(sec:handle(c:req{ path = "/register", headers = fr }))
+    assert.equals("fr", res.headers["Content-Language"])
+    assert.matches('<html lang="fr"', res.body, 1, true)
+    assert.matches('<label for="display_name">Display name</label>', res.body, 1, true)
+    local tok = res.body:match('name="csrf_token" value="([^"]+)"')
+    res = c:take(sec:handle(c:req{ method = "POST", path = "/register",
+      headers = { ["content-type"] = "application/x-www-form-urlencoded", ["accept-language"] = "fr" },
+      body = "csrf_token=" .. tok .. "&email=y%40example.org&password=battery+staple&password_confirm=battery+staple"
+        .. "&display_name=" .. ("x"):rep(21) .. "&age=7&level=0&floor=11" }))
+    assert.equals(400, res.status)
+    assert.matches('id="display_name-error" role="alert">Ce champ ne peut pas dépasser 20 caractères.</p>',
+                   res.body, 1, true)
+    assert.matches(">Le nombre doit être compris entre 13 et 130.</p>", res.body, 1, true)
+    assert.matches(">Le nombre doit être au moins 1.</p>", res.body, 1, true)
+    assert.matches(">Le nombre doit être au plus 10.</p>", res.body, 1, true)
+    -- a label is the application's text as declared (never a catalogue
+    -- lookup), escaped like every value
+    local odd = setup{ register_fields = { { name = "nick", label = "TITLE_LOGIN <b>", description = "a&b" } },
+                       languages = { "en", "fr" } }
+    local page = c:take(odd:handle(c:req{ path = "/register", headers = fr })).body
+    assert.matches('<label for="nick">TITLE_LOGIN &lt;b&gt;</label>', page, 1, true)
+    assert.matches('<p class="hint" id="nick-hint">a&amp;b</p>', page, 1, true)
+    -- a JSON client in German gets the German texts
+    local _, r = helpers.api(sec):call("POST", "/register", { email = "z@example.org", password = PW,
+      password_confirm = PW, display_name = "Zed", age = "x" }, nil, { ["Accept-Language"] = "de" })
+    assert.same({ "Keine gültige ganze Zahl." }, r.field_errors.age)
+  end)
 end)

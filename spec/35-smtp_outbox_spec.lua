@@ -59,6 +59,17 @@ describe("fsec.mime #quick", function()
     assert.matches("Message%-ID: <fixed@x%.org>\r\n", a.data)
   end)
 
+  it("names the mail's language in Content-Language, and nothing that is not a plain tag", function()
+    assert.matches("\r\nContent%-Language: fr\r\n", assert(build{ lang = "fr" }).data)
+    assert.matches("\r\nContent%-Language: de%-CH\r\n", assert(build{ lang = "de-CH" }).data)
+    assert.is_nil(assert(build{}).data:find("Content-Language", 1, true))
+    for _, bad in ipairs{ "fr\r\nBcc: evil@example.net", "fr\n", "fr;q=1", "", "-fr", ("a"):rep(36) } do
+      local m = assert(build{ lang = bad })
+      assert.is_nil(m.data:find("Content-Language", 1, true), bad)
+      assert.is_nil(m.data:find("Bcc", 1, true))
+    end
+  end)
+
   it("quoted-printable: '=' escaped, lines of at most 76, trailing spaces kept", function()
     local qp = mime.quoted_printable("a=b \n" .. string.rep("é", 80) .. "\n")
     assert.matches("^a=3Db=20\r\n", qp)
@@ -96,6 +107,19 @@ describe("fsec.mail's Flask-Mail and Flask-Security settings #quick", function()
     assert.is_nil(m.text)
     assert.truthy(m.html)
     assert.has_error(function() sent_with{ email_plaintext = false, email_html = false } end)
+  end)
+
+  it("composes in the request's language and says which (msg.lang)", function()
+    local got = {}
+    local sec = helpers.new(helpers.merged({ database = helpers.tmpfile("mailfr.db"), languages = { "en", "fr" },
+                                             send_mail = function(m) got[#got + 1] = m end, log = function() end }))
+    require("fsec.i18n").within("fr", mail.send, sec, "reset", { email = "a@example.org" }, "https://x/reset/t")
+    assert.equals("fr", got[1].lang)
+    assert.equals(mail.compose(sec, "reset", { email = "a@example.org", link = "https://x/reset/t" }, "fr"),
+                  got[1].subject)
+    assert.not_equals(sec._cfg.email_subject_password_reset, got[1].subject) -- translated, not the English default
+    assert.matches("https://x/reset/t", got[1].text, 1, true)
+    assert.matches("https://x/reset/t", got[1].html, 1, true)
   end)
 
   it("send_password_reset_email = false sends no reset link", function()

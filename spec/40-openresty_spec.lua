@@ -361,6 +361,35 @@ describe_or_pending("the example app in nginx", function()
     assert.is_true(helpers.sh("test -s " .. artifacts .. "/09-profile.png"))
   end)
 
+  it("shows a template override and a second language in a real browser (headless Chromium)", function()
+    local have = helpers.sh("command -v node >/dev/null && test -x /usr/bin/chromium && test -d spec/browser/node_modules/playwright-core")
+    if not have then
+      if os.getenv("FSEC_REQUIRE_BROWSER") == "1" then error("chromium, node or playwright-core missing") end
+      return pending("chromium, node or playwright-core missing")
+    end
+    local app = start()
+    local artifacts = (os.getenv("FSEC_ARTIFACTS") or (build .. "/artifacts")) .. "/browser-languages"
+    helpers.sh("rm -rf " .. artifacts) -- an earlier run's screenshots prove nothing
+    local p = io.popen(("node spec/browser/languages.mjs %s %s admin@example.org 2>&1; echo rc=$?")
+      :format(app.base, artifacts))
+    local out = p:read("*a")
+    p:close()
+    -- and without a browser: curl's Accept-Language, and the locale hook
+    local s, _, body = http(app, "GET", "/login", { headers = { ["Accept-Language"] = "de-CH, fr;q=0.5" } })
+    local s2, _, body2 = http(app, "GET", "/login?lang=fr", { headers = { ["Accept-Language"] = "de" } })
+    stop(app)
+    assert.matches("browser languages ok", out, 1, true)
+    assert.matches("rc=0", out, 1, true)
+    for _, shot in ipairs{ "01-login-fr-override", "02-login-error-fr", "03-login-de", "04-register-fr" } do
+      assert.is_true(helpers.sh("test -s " .. artifacts .. "/" .. shot .. ".png"), shot)
+    end
+    assert.equals(200, s)
+    assert.matches('<html lang="de">', body, 1, true)
+    assert.matches('id="languages"', body, 1, true)
+    assert.equals(200, s2)
+    assert.matches('<label for="email">Adresse e-mail</label>', body2, 1, true)
+  end)
+
   it("answers 503 while another process holds the database lock", function()
     with_app({ env = "FSEC_DB_BUSY_TIMEOUT=200" }, function(app)
       local c = example.api(app, { jar = app.dir .. ".jar" })

@@ -14,6 +14,7 @@ for f in share/lua/5.4/fsec.lua share/lua/5.4/fsec/config.lua lib/lua/5.4/fsec/c
          share/lua/5.1/fsec/cache.lua share/lua/5.1/fsec/openresty/request.lua \
          share/lua/5.1/fsec/openresty/jobs.lua share/lua/5.1/fsec/openresty/thread.lua \
          share/lua/5.1/fsec/openresty/cache.lua share/lua/5.1/fsec/openresty/options.lua \
+         share/lua/5.4/fsec/lang/fr.lua share/lua/5.1/fsec/lang/de.lua share/lua/5.1/fsec/templates.lua \
          lib/lua/5.4/fsec/fsec-argon2 lib/lua/5.1/fsec/fsec-argon2 \
          include/fsec.h include/fsec/token.h lib/pkgconfig/fsec.pc; do
   find "$prefix" -path "$prefix/$f" | grep -q . || { echo "missing $f"; exit 1; }

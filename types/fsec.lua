@@ -182,7 +182,7 @@ function Signals:send(name, payload) end
 ---@field config table the validated configuration, read-only, without secrets
 ---@field datastore fsec.Datastore? the user store (nil without `database` or `datastore`)
 ---@field signals fsec.Signals
----@field msg fun(key: string, vars?: table): string a message text by Flask-Security's key (with `messages` overrides)
+---@field msg fun(key: string, vars?: table): string a message text by Flask-Security's key, in the language of the request being answered (with `messages` and `translations` overrides)
 local Security = {}
 
 ---Hash a password with argon2id (after normalization and, with a password

@@ -40,6 +40,14 @@ end
 -- (a Flask-Security deployment's, whose users' hashes depend on it); a
 -- secret key shorter than 32 bytes is an error, never silently replaced
 -- by the file's.
+-- The sign-in page: a language switcher, then fsec's own template (the
+-- form keeps its fields, CSRF token and labels).
+local LOGIN_TEMPLATE = '<nav id="languages" aria-label="Language">'
+  .. '<a href="?lang=en" hreflang="en" lang="en">English</a>'
+  .. '<a href="?lang=fr" hreflang="fr" lang="fr">Français</a>'
+  .. '<a href="?lang=de" hreflang="de" lang="de">Deutsch</a></nav>'
+  .. require("fsec.templates")["security/login_user.html"]
+
 function _M.config(prefix)
   PREFIX = prefix
   local paths = _M.paths(prefix)
@@ -109,6 +117,16 @@ function _M.config(prefix)
     totp_issuer = "fsec example",
     totp_secrets = { ["1"] = secret("totp_secret", "FSEC_TOTP_SECRET", 16) },
     two_factor_rescue_mail = os.getenv("FSEC_ADMIN_EMAIL") or "admin@example.org",
+    -- pages, messages and mail in English, French or German: the
+    -- browser's Accept-Language, or ?lang=xx (the sign-in page's links)
+    languages = { "en", "fr", "de" },
+    locale = function(req)
+      local l = type(req.query) == "table" and req.query.lang
+      if type(l) == "string" then return l end
+    end,
+    -- one template of fsec's overridden (docs/templates.md): the sign-in
+    -- page with those links above fsec's own form
+    templates = { ["security/login_user.html"] = LOGIN_TEMPLATE },
   }
   -- Tests and benchmarks run this very app with other settings: a JSON
   -- object of fsec settings in FSEC_EXAMPLE_CONFIG is merged over these

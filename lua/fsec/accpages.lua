@@ -1,41 +1,41 @@
---- The HTML pages of account changes (change email, recover and change
--- username), added to fsec.pages' set; an application's `render` hook
--- overrides them as any other page (page names: change_email,
--- change_email_consent, recover_username, change_username).
+--- The view models of account changes' pages (change email, recover and
+-- change username), added to fsec.pages' set; their templates are
+-- security/change_email.html, change_email_consent.html,
+-- recover_username.html and change_username.html. An application's
+-- `render` hook overrides them as any other page.
 -- @module fsec.accpages
 
 local pages = require "fsec.pages"
-local escape = require("fsec.http").html_escape
+local i18n = require "fsec.i18n"
 
-local field, form = pages.field, pages.form
+local field = pages.field
 
 local _M = { _VERSION = "0.1.0" }
 
-local function strong(s) return "<strong>" .. escape(s or "") .. "</strong>" end
-
 -- ctx.current_email: the account's address now
-pages.PAGES.change_email = function(ctx)
-  return "Change email address", "<p>Your email address is " .. strong(ctx.current_email) .. ".</p>"
-    .. form(ctx, field(ctx, "email", "New email address", "email", "email"), "Send a confirmation link")
+pages.PAGES.change_email = function(ctx, t)
+  return { title = t.TITLE_CHANGE_EMAIL,
+           current_html = i18n.html(t.TEXT_CURRENT_EMAIL, { email = ctx.current_email or "" }),
+           email = field(ctx, "email", t.LABEL_NEW_EMAIL, "email", "email") }
 end
 
 -- a change-email link followed: ctx.email (new), ctx.current_email (old)
-pages.PAGES.change_email_consent = function(ctx)
-  return "Confirm your new email address", "<p>Change the email address of the account "
-    .. strong(ctx.current_email) .. " to " .. strong(ctx.email) .. "?</p>" .. form(ctx, "", "Confirm")
+pages.PAGES.change_email_consent = function(ctx, t)
+  return { title = t.TITLE_CHANGE_EMAIL_CONSENT, question_html = i18n.html(t.TEXT_CHANGE_EMAIL_CONSENT,
+           { current = ctx.current_email or "", email = ctx.email or "" }) }
 end
 
-pages.PAGES.recover_username = function(ctx)
-  return "Recover your username",
-    form(ctx, field(ctx, "email", "Email address", "email", "email"), "Send me my username")
+pages.PAGES.recover_username = function(ctx, t)
+  return { title = t.TITLE_RECOVER_USERNAME, email = field(ctx, "email", t.LABEL_EMAIL, "email", "email") }
 end
 
 -- ctx.current_username: the account's username now (nil: none)
-pages.PAGES.change_username = function(ctx)
-  local now = ctx.current_username and ("<p>Your username is " .. strong(ctx.current_username) .. ".</p>")
-    or "<p>Your account has no username yet.</p>"
-  return "Change username", now .. form(ctx, field(ctx, "username", "New username", "text", "username"),
-                                        "Change username")
+pages.PAGES.change_username = function(ctx, t)
+  return { title = t.TITLE_CHANGE_USERNAME,
+           current_html = ctx.current_username and i18n.html(t.TEXT_CURRENT_USERNAME,
+                                                             { username = ctx.current_username })
+             or i18n.html(t.TEXT_NO_USERNAME),
+           username_field = field(ctx, "username", t.LABEL_NEW_USERNAME, "text", "username") }
 end
 
 return _M

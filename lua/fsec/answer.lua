@@ -10,6 +10,7 @@ local auth = require "fsec.auth"
 local csrf = require "fsec.csrf"
 local flashes = require "fsec.flash"
 local pages = require "fsec.pages"
+local i18n = require "fsec.i18n"
 local redirect = require "fsec.redirect"
 local regfields = require "fsec.regfields"
 
@@ -27,12 +28,21 @@ local PASSWORD_FIELDS = { password = true, password_confirm = true, new_password
 
 local function now(sec) return floor(sec._clock and sec._clock() or os.time()) end
 
---- "5 days", "1 hours", as Flask-Security shows its *_WITHIN settings.
-local function within_text(seconds)
-  for _, u in ipairs{ { 86400, "days" }, { 3600, "hours" }, { 60, "minutes" } } do
-    if seconds % u[1] == 0 then return ("%d %s"):format(seconds / u[1], u[2]) end
+--- "5 days", "1 hours", as Flask-Security shows its *_WITHIN settings,
+-- in the current request's language (sec: the instance; without one,
+-- English).
+local messages_format = require("fsec.messages").format
+
+local function within_text(seconds, sec)
+  local lang = sec and (i18n.current() or i18n.default(sec))
+  for _, u in ipairs{ { 86400, "WITHIN_DAYS" }, { 3600, "WITHIN_HOURS" }, { 60, "WITHIN_MINUTES" } } do
+    if seconds % u[1] == 0 then
+      local n = floor(seconds / u[1])
+      return sec and i18n.text(sec, lang, u[2], { n = n }) or messages_format(i18n.catalogue("en")[u[2]], { n = n })
+    end
   end
-  return ("%d seconds"):format(seconds)
+  if sec then return i18n.text(sec, lang, "WITHIN_SECONDS", { n = seconds }) end
+  return messages_format(i18n.catalogue("en").WITHIN_SECONDS, { n = seconds })
 end
 _M.within_text = within_text
 
@@ -86,7 +96,7 @@ local function page(sec, req, res, name, form, extra)
   end
   -- Flask-Security re-renders a failed form with 200; browsers do not care,
   -- tools do: a failed submission answers 400 here.
-  return pages.respond(sec, res, (refused or (form and not form:ok())) and 400 or 200, name, ctx)
+  return pages.respond(sec, res, (refused or (form and not form:ok())) and 400 or 200, name, ctx, req)
 end
 
 local function url(sec, key, tail)
@@ -109,9 +119,14 @@ end
 -- a timer in OpenResty), else now. The "send me instructions" endpoints
 -- put all of a mail's work there (token, message, mailer, signal); with
 -- generic responses, the account's lookup too.
+-- The job runs in the request's language (a mail in the language of the
+-- request that sent it): a timer's coroutine has none of its own.
 local function later(sec, job)
   local defer = sec._defer
-  if defer then return defer(job) end
+  if defer then
+    local lang = i18n.current()
+    return defer(function() return i18n.within(lang, job) end)
+  end
   return job()
 end
 

@@ -14,6 +14,7 @@ local flash = require "fsec.flash"
 local auth = require "fsec.auth"
 local csrf = require "fsec.csrf"
 local forms = require "fsec.forms"
+local i18n = require "fsec.i18n"
 local userlib = require "fsec.user"
 
 local type = type
@@ -106,7 +107,7 @@ local function deny_unauthn(sec, req, res, spec)
   local wait = req._fsec_throttled -- HTTP Basic over its limits (fsec.throttle)
   if wait then return require("fsec.throttle").refuse(res, http.wants_json(req), wait) end
   sec.signals:send("user_unauthenticated", {})
-  local msg = sec.msg("UNAUTHENTICATED")
+  local msg = i18n.msg_for(sec, req, "UNAUTHENTICATED")
   local basic = has(spec.auth, "basic")
   if basic then
     res:set_header("WWW-Authenticate",
@@ -126,7 +127,7 @@ end
 
 
 local function deny_unauthz(sec, req, res)
-  local msg = sec.msg("UNAUTHORIZED")
+  local msg = i18n.msg_for(sec, req, "UNAUTHORIZED")
   if http.wants_json(req) then
     res:json(403, { errors = { msg } })
   elseif sec._cfg.unauthorized_view then
@@ -138,7 +139,8 @@ local function deny_unauthz(sec, req, res)
     -- Accept says: Flask-Security's abort(403) answers every client but
     -- a JSON one with an HTML page
     require("fsec.pages").respond(sec, res, 403, "message",
-      { title = "Forbidden", message = msg, flashes = flash.take(sec, req, res) })
+      { title = "Forbidden", title_key = "TITLE_FORBIDDEN", message = msg, flashes = flash.take(sec, req, res) },
+      req)
   end
   return res
 end
@@ -146,7 +148,7 @@ end
 
 local function deny_anonymous_required(sec, req, res)
   if http.wants_json(req) then
-    res:json(400, { errors = { sec.msg("ANONYMOUS_USER_REQUIRED") } })
+    res:json(400, { errors = { i18n.msg_for(sec, req, "ANONYMOUS_USER_REQUIRED") } })
   else
     res:redirect(sec._cfg.post_login_view)
   end
@@ -158,7 +160,7 @@ local function deny_reauth(sec, req, res)
   if http.wants_json(req) then
     -- the keys Flask-Security-Too's clients read (no unified sign-in or
     -- WebAuthn here)
-    res:json(401, { errors = { sec.msg("REAUTHENTICATION_REQUIRED") }, reauth_required = true,
+    res:json(401, { errors = { i18n.msg_for(sec, req, "REAUTHENTICATION_REQUIRED") }, reauth_required = true,
                     unified_signin_enabled = false, has_webauthn_verify_credential = false })
   else
     flash.add(sec, req, res, "error", "REAUTHENTICATION_REQUIRED")

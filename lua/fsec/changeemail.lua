@@ -105,10 +105,8 @@ function V.change_email(sec, req, res, fields, json)
     local public = auth.public_user(user)
     A.later(sec, function()
       local link = base .. A.url(sec, "change_email_url", "/" .. make_token(sec, user, email))
-      local text = ("Hello,\n\nTo make %s the email address of your account (now %s), follow this link"
-        .. " within %s:\n%s\n\nIf you did not ask for this, ignore this message: nothing changes.\n"):format(
-        email, user.email, A.within_text(cfg.change_email_within), link)
-      mail.deliver_text_now(sec, "change_email_instructions", email, cfg.change_email_subject, text, link)
+      mail.deliver_kind_now(sec, "change_email_instructions", email, { email = email, current = user.email,
+                            within = A.within_text(cfg.change_email_within, sec), link = link })
       sec.signals:send("change_email_instructions_sent", { user = public, new_email = email })
     end)
   end
@@ -122,7 +120,9 @@ end
 local function refuse_link(sec, req, res, json, why)
   local cfg = sec._cfg
   local key, vars = "API_ERROR", nil
-  if why == "expired" then key, vars = "CHANGE_EMAIL_EXPIRED", { within = A.within_text(cfg.change_email_within) } end
+  if why == "expired" then
+    key, vars = "CHANGE_EMAIL_EXPIRED", { within = A.within_text(cfg.change_email_within, sec) }
+  end
   if json then return res:json(400, { errors = { sec.msg(key, vars) } }) end
   A.flash(sec, req, res, "error", key, vars)
   return res:redirect(cfg.change_email_error_view or A.url(sec, "change_email_url"))
@@ -156,10 +156,7 @@ function V.change_email_token(sec, req, res, _, json, token)
   sec.signals:send("change_email_confirmed", { user = auth.public_user(user), old_email = old_email })
   -- the old address hears of it: it no longer receives this account's
   -- reset links, and someone with a fresh session could have done this
-  local text = ("Hello,\n\nThe email address of your account was changed from %s to %s.\n\n"
-    .. "If you did not do this, contact us: this address no longer receives the account's mail.\n"):format(
-    old_email, new_email)
-  mail.send_text(sec, "change_email_notice", old_email, cfg.email_subject_change_email_notice, text)
+  mail.send_kind(sec, "change_email_notice", old_email, { old = old_email, new = new_email })
   if json then return A.json_ok(sec, req, res, {}) end
   A.flash(sec, req, res, "success", "CHANGE_EMAIL_CONFIRMED")
   return res:redirect(cfg.post_change_email_view or cfg.post_login_view)

@@ -335,6 +335,47 @@ end
 local ARGON2_RANGES = { time_cost = engine_range("argon2_time"),
                         memory_cost = engine_range("argon2_memory_kib") }
 
+-- Languages (fsec.i18n): tags as BCP 47 writes them.
+local function language_tag(v)
+  if require("fsec.i18n").normal(v) then return true end
+  return nil, "a language tag expected (en, fr, de-CH)"
+end
+
+local function language_list(v)
+  if #v == 0 then return nil, "lists no language" end
+  for k, tag in pairs(v) do
+    if type(k) ~= "number" or not language_tag(tag) then return nil, "a list of language tags expected" end
+  end
+  return true
+end
+
+local function translation_table(v)
+  for tag, texts in pairs(v) do
+    if not language_tag(tag) or type(texts) ~= "table" then
+      return nil, "{ [language tag] = { KEY = text } } expected"
+    end
+    for k, text in pairs(texts) do
+      if type(k) ~= "string" or type(text) ~= "string" then return nil, tag .. ": KEY = text pairs expected" end
+      if not require("fsec.lang.en")[k] then return nil, tag .. ": unknown catalogue key '" .. k .. "'" end
+    end
+  end
+  return true
+end
+
+-- A template override: a built-in template's name (a typo would silently
+-- do nothing), or a partial of the application's own ("security/_x.html").
+local function template_table(v)
+  local builtin = require "fsec.templates"
+  for name, src in pairs(v) do
+    if type(name) ~= "string" or not (builtin[name] or name:match("^[%w_/]*/_[%w_.]+$")) then
+      return nil, "unknown template '" .. tostring(name) .. "' (docs/templates.md lists them)"
+    end
+    if type(src) == "table" then src = src.file end
+    if type(src) ~= "string" then return nil, name .. ": a source string or { file = path } expected" end
+  end
+  return true
+end
+
 local function check_argon2_options(v)
   for k, x in pairs(v) do
     if k ~= "argon2" then
@@ -596,6 +637,25 @@ _M.schema = {
     end,
     description = "fsec: where security events go (docs/events.md): false, \"ngx_log\", \"stderr\", "
       .. "{ sink = \"file\", path = }, { sink = \"syslog\", address = }, or function(line, event)" },
+
+  -- languages and templates (fsec.i18n, fsec.template; docs/templates.md)
+  languages = { type = "table", default = { "en" }, check = language_list,
+    description = "fsec: the languages pages, messages and mail may be in (shipped: en, fr, de; others need "
+      .. "translations); chosen per request from Accept-Language or the locale hook" },
+  default_language = { type = "string", default = "en", check = language_tag,
+    description = "fsec: the language when the request asks for none of `languages` (one of them)" },
+  locale = { type = "function",
+    description = "fsec: function(req) -> language tag or nil (nil: Accept-Language); an error or a " ..
+        "non-string means default_language, logged" },
+  translations = { type = "table", check = translation_table,
+    description = "fsec: { [tag] = { KEY = text } }: texts of a language by catalogue key, over the shipped " ..
+        "ones (a new language: its keys, the rest from default_language)" },
+  templates = { type = "table", check = template_table,
+    description = "fsec: { [name] = source or { file = path } }: templates by Flask-Security's name " ..
+        "(security/login_user.html), overriding the built-in one" },
+  template_dir = { type = "string", check = nonempty,
+    description = "fsec: a folder whose files override the templates of the same name " ..
+        "(template_dir/security/login_user.html)" },
 
   -- features (Flask-Security's, all off by default)
   registerable = { type = "boolean", default = false },
@@ -896,7 +956,7 @@ _M.schema = {
     description = "fsec: scheme://host[:port] for links in mail; set it whenever mail is sent (unset: the " ..
         "request's Host, which any client chooses; fsec.new warns)" },
   render = { type = "function",
-    description = "fsec: function(page, context) -> html or nil (nil: the built-in page)" },
+    description = "fsec: function(page, context) -> html or nil (nil: the page's template)" },
 }
 
 
@@ -1085,6 +1145,44 @@ local function mail_checks(c)
   return true
 end
 
+-- Each language needs texts (shipped or translations), the default is
+-- one of them, and every template compiles now, not at a request.
+local function language_checks(c)
+  local i18n = require "fsec.i18n"
+  local set = {}
+  for _, tag in ipairs(c.languages) do
+    local n = i18n.normal(tag)
+    if not i18n.SHIPPED[n] and not (c.translations and c.translations[tag]) then
+      return nil, "languages: fsec has no catalogue for '" .. tag .. "': give translations['" .. tag .. "']"
+    end
+    set[n] = true
+  end
+  if not set[i18n.normal(c.default_language)] then
+    return nil, "default_language: '" .. c.default_language .. "' is not one of languages"
+  end
+  local templates = c.templates
+  if templates then
+    local resolved = {}
+    for name, src in pairs(templates) do
+      if type(src) == "table" then
+        local file = src.file
+        if c.template_dir and file:sub(1, 1) ~= "/" then file = c.template_dir .. "/" .. file end
+        local f, err = io.open(file, "rb")
+        if not f then return nil, "templates: " .. name .. ": " .. tostring(err) end
+        src = f:read("*a")
+        f:close()
+      end
+      resolved[name] = src
+    end
+    c.templates = resolved
+  end
+  local set_ok, err = pcall(function()
+    require("fsec.template").set(require("fsec.templates"), c.templates, c.template_dir):check_all()
+  end)
+  if not set_ok then return nil, "templates: " .. tostring(err) end
+  return true
+end
+
 local function entity_checks(c)
   if c.database and c.datastore then
     return nil, "database and datastore are exclusive: give one"
@@ -1128,6 +1226,8 @@ local function entity_checks(c)
   for _, k in ipairs{ "username_recovery", "change_username" } do
     if c[k] and not c.username_enable then return nil, k .. " needs username_enable" end
   end
+  ok, msg = language_checks(c)
+  if not ok then return nil, msg end
   if c.password_length_min > c.password_length_max then
     return nil, "password_length_min (" .. c.password_length_min .. ") is above password_length_max ("
       .. c.password_length_max .. "): no password could be set"

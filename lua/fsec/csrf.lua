@@ -19,6 +19,7 @@
 
 local core = require "fsec.core"
 local http = require "fsec.http"
+local i18n = require "fsec.i18n"
 local auth = require "fsec.auth"
 local flask = require "fsec.flask"
 
@@ -215,12 +216,13 @@ end
 -- (JSON: in errors, and under csrf_token in field_errors when asked;
 -- otherwise an HTML page saying it).
 function _M.deny(sec, req, res, key, field_errors)
-  local msg = sec.msg(key)
+  local msg = i18n.msg_for(sec, req, key)
   if http.wants_json(req) then
     res:json(400, { errors = { msg }, field_errors = field_errors and { csrf_token = { msg } } or nil })
   else
     -- a page, as Flask-WTF's 400 (Werkzeug's Bad Request page) is one
-    require("fsec.pages").respond(sec, res, 400, "message", { title = "Bad Request", message = msg })
+    require("fsec.pages").respond(sec, res, 400, "message",
+                                  { title = "Bad Request", title_key = "TITLE_BAD_REQUEST", message = msg }, req)
   end
   return res
 end

@@ -4,6 +4,7 @@
 -- @module fsec.flash
 
 local http = require "fsec.http"
+local i18n = require "fsec.i18n"
 
 local type = type
 local ipairs = ipairs
@@ -21,7 +22,7 @@ end
 -- response sets; CATEGORY as Flask's: "success", "info", "error".
 function _M.add(sec, req, res, category, key, vars)
   local list = req._fsec_flash_out or {}
-  list[#list + 1] = { category, sec.msg(key, vars) }
+  list[#list + 1] = { category, i18n.msg_for(sec, req, key, vars) }
   req._fsec_flash_out = list
   res:set_cookie(cookie_name(req), assert(sec:generate_token("flash", list)),
                  { path = "/", http_only = true, same_site = "Lax", secure = req.scheme == "https" })

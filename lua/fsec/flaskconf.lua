@@ -7,7 +7,7 @@
 -- `fsec.new` takes these names as a Flask config spells them,
 -- `SECURITY_LOGIN_URL = "/signin"` (and `SECURITY_MSG_<KEY>`), so a Flask
 -- config dict can be given as it is; and it answers fsec's own spelling
--- of a name it lacks (`login_user_template`) with the same refusal. A
+-- of a name it lacks (`two_factor_select_template`) with the same refusal. A
 -- refused key given its Flask default (the template path, the salt) is
 -- accepted and ignored: fsec does then what Flask-Security would, so a
 -- pasted config need not be trimmed. docs/configuration.md holds this
@@ -100,11 +100,15 @@ local function view_or_endpoint(default)
   end
 end
 
-local TEMPLATE = "fsec's pages are built in: give render = function(page, context) to draw page '%s' yourself"
--- file: the template's file name in Flask-Security; page: the name fsec's
--- render hook gets for the same page
+-- file: the template's file name in Flask-Security, which is fsec's
+-- template of the same page (fsec.templates); page: the name fsec's render
+-- hook gets. The setting names a file (read from template_dir when
+-- relative) that overrides it: templates[name] = { file = value }.
 local function template(name, file, page, v3)
-  return { name, v3 = v3, same = { "security/" .. file .. ".html" }, refuse = TEMPLATE:format(page) }
+  local tname = "security/" .. file .. ".html"
+  return { name, v3 = v3, key = "templates", template = tname, page = page,
+           note = ("a file for the page '%s': templates[\"%s\"] = { file = value } "
+             .. "(docs/templates.md)"):format(page, tname) }
 end
 
 local SALT = "fsec's own tokens name their purpose in the signed data and take no salt"
@@ -143,8 +147,10 @@ _M.ROWS = {
   { "RETURN_GENERIC_RESPONSES", key = "return_generic_responses" },
   { "USE_REGISTER_V2", same = { true },
     refuse = "fsec has one /register form (email, password, password_confirm, username)" },
-  { "I18N_DOMAIN", v3 = true, same = { "flask_security" }, refuse = "translate with messages = { KEY = text }" },
-  { "I18N_DIRNAME", same = { "builtin" }, refuse = "translate with messages = { KEY = text }" },
+  { "I18N_DOMAIN", v3 = true, same = { "flask_security" },
+    refuse = "fsec ships en, fr, de: choose with languages, translate with translations = { [tag] = { KEY = text } }" },
+  { "I18N_DIRNAME", same = { "builtin" },
+    refuse = "fsec ships en, fr, de: choose with languages, translate with translations = { [tag] = { KEY = text } }" },
   { "EMAIL_VALIDATOR_ARGS", same = NONE,
     refuse = "fsec checks addresses itself (IDNA domains, no deliverability lookup)" },
   { "LOGOUT_METHODS", key = "logout_methods", note = "fsec's default is POST only (Too 5.9)" },
@@ -470,7 +476,7 @@ end
 
 --- Translate Flask-Security names in a configuration into fsec keys.
 -- `SECURITY_NAME` keys (and `SECURITY_MSG_<KEY>`) are mapped, converted
--- or refused; fsec-spelled names of refused rows (`login_user_template`)
+-- or refused; fsec-spelled names of refused rows (`two_factor_select_template`)
 -- are refused with the same message. Other keys pass as they are.
 -- @tparam table user the table given to fsec.new
 -- @tparam table schema fsec.config.schema (fsec's own keys)
@@ -479,7 +485,7 @@ end
 -- @treturn table|nil fsec key -> the Flask name it was given as
 function _M.translate(user, schema)
   local out, changed = {}, false
-  local messages, names
+  local messages, names, templates
   for k, v in pairs(user) do
     local name = type(k) == "string" and k:match("^SECURITY_(.+)$")
     local row = name and BY_NAME[name]
@@ -491,6 +497,14 @@ function _M.translate(user, schema)
     if name and name:find("^MSG_") then
       messages = messages or {}
       messages[name:sub(5)] = message_text(v)
+      changed = true
+    elseif row and row.template then
+      -- the template's own name (Flask-Security's default) changes nothing
+      if v ~= row.template then
+        if type(v) ~= "string" or v == "" then return nil, k .. ": a template file name expected" end
+        templates = templates or {}
+        templates[row.template] = { file = v }
+      end
       changed = true
     elseif name and not row then
       return nil, "unknown configuration key: " .. k .. " (no Flask-Security setting of that name)"
@@ -520,6 +534,12 @@ function _M.translate(user, schema)
     end
   end
   if not changed then return user end
+  if templates then
+    if user.templates ~= nil then return nil, "SECURITY_*_TEMPLATE and templates are the same setting: give one" end
+    out.templates = templates
+    names = names or {}
+    names.templates = "SECURITY_*_TEMPLATE"
+  end
   if messages then
     if user.messages ~= nil then return nil, "SECURITY_MSG_* and messages are the same setting: give one" end
     out.messages = messages

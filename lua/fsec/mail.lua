@@ -1,5 +1,5 @@
 --- Mail: the messages Flask-Security sends, and a development mailer.
--- A message is { to, from, subject, text, html, kind, link }. The
+-- A message is { to, from, subject, text, html, kind, link, lang }. The
 -- application sends it with `send_mail` (a function); without one, and
 -- with `mail_server` set, it is queued in the store's outbox and sent over
 -- SMTP by a drainer (fsec.outbox, docs/mail.md); with neither, each
@@ -10,6 +10,7 @@
 
 local http = require "fsec.http"
 local core = require "fsec.core"
+local i18n = require "fsec.i18n"
 local metrics = require "fsec.metrics"
 local outbox = require "fsec.outbox"
 
@@ -18,33 +19,88 @@ local format = string.format
 
 local _M = { _VERSION = "0.1.0" }
 
-local TEMPLATES = {
-  welcome = "Welcome %s!\n\nYou can sign in at:\n%s\n",
-  welcome_confirm = "Welcome %s!\n\nPlease confirm your email through the link below:\n%s\n",
+-- Each kind of mail: its template (security/email/<base>.txt and .html,
+-- fsec.templates), its texts' catalogue keys (intro before the link,
+-- outro after it) and its subject (the setting, and the catalogue key
+-- of its default).
+local KINDS = {
+  welcome = { "welcome", "MAIL_WELCOME", nil, "email_subject_register", "SUBJECT_REGISTER" },
+  welcome_confirm = { "welcome", "MAIL_WELCOME_CONFIRM", nil, "email_subject_register", "SUBJECT_REGISTER" },
   -- to the owner of an address someone tried to register again (generic
   -- responses: the page said nothing, the owner is told here)
-  welcome_existing = "Hello %s,\n\nSomeone (you, we hope) tried to register an account with this"
-    .. " email address, which already has one. If that was you and you forgot your password,"
-    .. " you can sign in or reset it from:\n%s\n\nIf it was not you, you can ignore this message.\n",
+  welcome_existing = { "welcome_existing", "MAIL_WELCOME_EXISTING", "MAIL_WELCOME_EXISTING_OUTRO",
+                       "email_subject_register", "SUBJECT_REGISTER" },
   -- a new address with a username another account has (generic
   -- responses: the page said nothing about the username)
-  welcome_existing_username = "Hello %s,\n\nYou tried to register with a username that another"
-    .. " account already has. Please register again with a different username:\n%s\n",
-  confirm = "Please confirm your email through the link below:\n%s\n",
-  reset = "Click the link below to reset your password:\n%s\n",
-  reset_notice = "Your password has been reset.\n",
-  change_notice = "Your password has been changed.\n\nIf you did not change your password, reset it at:\n%s\n",
-  login = "You can sign in through the link below:\n%s\n",
+  welcome_existing_username = { "welcome_existing_username", "MAIL_WELCOME_EXISTING_USERNAME", nil,
+                                "email_subject_register", "SUBJECT_REGISTER" },
+  confirm = { "confirmation_instructions", "MAIL_CONFIRM", nil, "email_subject_confirm", "SUBJECT_CONFIRM" },
+  reset = { "reset_instructions", "MAIL_RESET", nil, "email_subject_password_reset", "SUBJECT_PASSWORD_RESET" },
+  reset_notice = { "reset_notice", "MAIL_RESET_NOTICE", nil, "email_subject_password_notice",
+                   "SUBJECT_PASSWORD_NOTICE" },
+  change_notice = { "change_notice", "MAIL_CHANGE_NOTICE", nil, "email_subject_password_change_notice",
+                    "SUBJECT_PASSWORD_CHANGE_NOTICE" },
+  login = { "login_instructions", "MAIL_LOGIN", nil, "email_subject_passwordless", "SUBJECT_PASSWORDLESS" },
+  two_factor_instructions = { "two_factor_instructions", "MAIL_CODE", nil, "email_subject_two_factor",
+                              "SUBJECT_TWO_FACTOR" },
+  us_instructions = { "us_instructions", "MAIL_CODE", nil, "us_email_subject", "SUBJECT_US" },
+  two_factor_rescue = { "two_factor_rescue", "MAIL_RESCUE", nil, "email_subject_two_factor_rescue",
+                        "SUBJECT_TWO_FACTOR_RESCUE" },
+  username_recovery = { "username_recovery", "MAIL_USERNAME_RECOVERY", "MAIL_USERNAME_RECOVERY_OUTRO",
+                        "email_subject_username_recovery", "SUBJECT_USERNAME_RECOVERY" },
+  username_change_notice = { "username_change_notice", "MAIL_USERNAME_CHANGE", "MAIL_USERNAME_CHANGE_OUTRO",
+                             "email_subject_username_change_notice", "SUBJECT_USERNAME_CHANGE_NOTICE" },
+  change_email_instructions = { "change_email_instructions", "MAIL_CHANGE_EMAIL", "MAIL_CHANGE_EMAIL_OUTRO",
+                                "change_email_subject", "SUBJECT_CHANGE_EMAIL" },
+  change_email_notice = { "change_email_notice", "MAIL_CHANGE_EMAIL_NOTICE", "MAIL_CHANGE_EMAIL_NOTICE_OUTRO",
+                          "email_subject_change_email_notice", "SUBJECT_CHANGE_EMAIL_NOTICE" },
 }
+_M.KINDS = KINDS
 
-local SUBJECTS = {
-  welcome = "email_subject_register", welcome_confirm = "email_subject_register",
-  welcome_existing = "email_subject_register", welcome_existing_username = "email_subject_register",
-  confirm = "email_subject_confirm", reset = "email_subject_password_reset",
-  reset_notice = "email_subject_password_notice",
-  change_notice = "email_subject_password_change_notice",
-  login = "email_subject_passwordless",
-}
+-- The subject: the application's setting when it changed it, else the
+-- catalogue's text (the setting's default, translated).
+local function subject_of(sec, lang, cfg_key, text_key)
+  local v = sec._cfg[cfg_key]
+  local default = require("fsec.config").schema[cfg_key].default
+  if v ~= nil and v ~= default then return v end
+  return i18n.text(sec, lang, text_key)
+end
+
+-- The paragraphs of a text (blank lines between), for the HTML body.
+local function paragraphs(text)
+  local out = {}
+  for p in (text .. "\n\n"):gmatch("(.-)\n\n+") do
+    if p ~= "" then out[#out + 1] = p end
+  end
+  return out
+end
+
+--- A mail's subject, text and HTML bodies, from its templates in lang
+-- (nil: the current request's language, else the default). kind: one of
+-- KINDS; vars: the texts' placeholders (email, link, code, within,
+-- username, old, new, current, method). The bodies are the templates
+-- security/email/<base>.txt and .html (an application overrides them
+-- as any template); the link (vars.link) follows the intro text.
+function _M.compose(sec, kind, vars, lang)
+  local k = assert(KINDS[kind], "unknown mail kind")
+  lang = lang or i18n.current() or i18n.default(sec)
+  local intro = i18n.text(sec, lang, k[2], vars)
+  if kind == "us_instructions" and vars.link then intro = intro .. "\n\n" .. i18n.text(sec, lang, "MAIL_CODE_LINK") end
+  local outro = k[3] and i18n.text(sec, lang, k[3], vars) or false
+  local subject = subject_of(sec, lang, k[4], k[5])
+  local model = { intro = intro, outro = outro, link = vars.link or false, subject = subject, lang = lang,
+                  paragraphs = paragraphs(intro), vars = vars, kind = kind, t = i18n.texts(sec, lang) }
+  local set = require("fsec.pages").templates(sec)
+  local base = "security/email/" .. k[1]
+  return subject, set:render(base .. ".txt", model), set:render(base .. ".html", model)
+end
+
+-- "5 minutes" in a language.
+local function minutes(sec, lang, seconds)
+  local m = math.floor(seconds / 60)
+  if m == 1 then return i18n.text(sec, lang, "MINUTE_ONE") end
+  return i18n.text(sec, lang, "MINUTES", { n = m })
+end
 
 
 --- scheme://host of links in mail.
@@ -147,7 +203,6 @@ local function deliver(sec, msg)
 end
 
 
--- The message of a kind for a user.
 -- email_sender, or Flask-Mail's mail_default_sender when email_sender
 -- is left at its default (as Flask-Security's EMAIL_SENDER falls back).
 local function sender(sec)
@@ -156,15 +211,32 @@ local function sender(sec)
   return c.email_sender
 end
 
+-- A message of a kind to an address, composed now (in the language of
+-- the request sending it): { to, from, subject, text, html, kind, link,
+-- lang }.
+local function composed(sec, kind, to, vars)
+  local lang = i18n.current() or i18n.default(sec)
+  local subject, text, html = _M.compose(sec, kind, vars, lang)
+  return { to = to, from = sender(sec), subject = subject, kind = kind, link = vars.link,
+           text = text, html = html, lang = lang }
+end
+
+-- Hand msg to the mailer after the response where the adapter defers
+-- work (sec:set_deferrer), else now. A queued message is one insert:
+-- now, in the caller's transaction if any.
+local function send_later(sec, msg)
+  local defer = sec._defer
+  if defer and not queued(sec) then
+    defer(function() return deliver(sec, msg) end)
+    return true
+  end
+  return deliver(sec, msg)
+end
+
+-- The message of a kind for a user: its link, and the user's address
+-- (the welcome mails greet it).
 local function message(sec, kind, user, link)
-  local text = format(TEMPLATES[kind], kind:find("^welcome") and user.email or link or "", link or "")
-  local msg = {
-    to = user.email, from = sender(sec),
-    subject = sec._cfg[SUBJECTS[kind]], kind = kind, link = link, text = text,
-    html = "<p>" .. html_escape(text):gsub("\n", "<br>\n")
-      .. (link and ('<p><a href="' .. html_escape(link) .. '">' .. html_escape(link) .. "</a></p>") or "") .. "</p>",
-  }
-  return msg
+  return composed(sec, kind, user.email, { email = user.email, link = link })
 end
 
 
@@ -174,14 +246,7 @@ end
 -- runs after the response: it never holds up an answer.
 function _M.send(sec, kind, user, link)
   if switched_off(sec, kind) then return true end
-  local msg = message(sec, kind, user, link)
-  local defer = sec._defer
-  -- a queued message is one insert: now, in the caller's transaction if any
-  if defer and not queued(sec) then
-    defer(function() return deliver(sec, msg) end)
-    return true
-  end
-  return deliver(sec, msg)
+  return send_later(sec, message(sec, kind, user, link))
 end
 
 
@@ -192,7 +257,19 @@ function _M.deliver_now(sec, kind, user, link)
 end
 
 
--- A message of fsec's own text to an address, with its link (if any)
+--- Send a mail of a kind (KINDS) to an address with its texts' vars
+-- (vars.link: its link), as _M.send does.
+function _M.send_kind(sec, kind, to, vars)
+  return send_later(sec, composed(sec, kind, to, vars))
+end
+
+--- The same, now (for work that is already deferred).
+function _M.deliver_kind_now(sec, kind, to, vars)
+  return deliver(sec, composed(sec, kind, to, vars))
+end
+
+
+-- A message of the caller's text to an address, with its link (if any)
 -- as the X-Fsec-Link header and an anchor in the HTML part.
 local function text_message(sec, kind, to, subject, text, link)
   return { to = to, from = sender(sec), subject = subject, kind = kind, text = text, link = link,
@@ -200,26 +277,16 @@ local function text_message(sec, kind, to, subject, text, link)
              .. (link and ('<p><a href="' .. html_escape(link) .. '">' .. html_escape(link) .. "</a></p>") or "") }
 end
 
---- Send a message of the caller's text to an address, now (for work
--- that is already deferred, as fsec.changeemail's link).
+--- Send a message of the caller's text to an address, now (for an
+-- application's own mail; fsec's own go through templates).
 function _M.deliver_text_now(sec, kind, to, subject, text, link)
   return deliver(sec, text_message(sec, kind, to, subject, text, link))
 end
 
--- A message of fsec's own text (codes, rescue), sent as _M.send does.
-local function send_text(sec, kind, to, subject, text)
-  local msg = text_message(sec, kind, to, subject, text)
-  local defer = sec._defer
-  if defer and not queued(sec) then
-    defer(function() return deliver(sec, msg) end)
-    return true
-  end
-  return deliver(sec, msg)
-end
-
-local function minutes(seconds)
-  local m = math.floor(seconds / 60)
-  return m == 1 and "1 minute" or (m .. " minutes")
+--- Send a message of the caller's text to an address, as _M.send does
+-- (after the response where the adapter defers work).
+function _M.send_text(sec, kind, to, subject, text)
+  return send_later(sec, text_message(sec, kind, to, subject, text))
 end
 
 --- Mail a one-time code (two-factor, unified sign-in): kind names the
@@ -227,25 +294,15 @@ end
 -- seconds it is accepted for; link, when given, signs in by itself
 -- (unified sign-in's magic link).
 function _M.send_code(sec, kind, user, code, validity, link)
-  local subject = kind == "us_instructions" and sec._cfg.us_email_subject or sec._cfg.email_subject_two_factor
-  local text = format("Hello %s,\n\nYour sign-in code is: %s\n\nIt can be used once, within %s.\n",
-                      user.email, code, minutes(validity))
-  if link then text = text .. "\nOr sign in through this link:\n" .. link .. "\n" end
-  return send_text(sec, kind, user.email, subject, text)
+  local lang = i18n.current() or i18n.default(sec)
+  return _M.send_kind(sec, kind, user.email, { email = user.email, code = code, link = link,
+                                               within = minutes(sec, lang, validity) })
 end
 
 --- Mail the administrator (two_factor_rescue_mail) that a user cannot
 -- give their second factor.
 function _M.send_rescue(sec, to, user)
-  local text = format("The user %s cannot sign in with their second factor (%s) and asks for help.\n",
-                      user.email, tostring(user.tf_primary_method))
-  return send_text(sec, "two_factor_rescue", to, sec._cfg.email_subject_two_factor_rescue, text)
-end
-
---- Send a message of the caller's text to an address, as _M.send does
--- (after the response where the adapter defers work).
-function _M.send_text(sec, kind, to, subject, text)
-  return send_text(sec, kind, to, subject, text)
+  return _M.send_kind(sec, "two_factor_rescue", to, { email = user.email, method = tostring(user.tf_primary_method) })
 end
 
 --- Send a code by SMS through the application's send_sms(message),
@@ -253,7 +310,7 @@ end
 -- sender writes it to the mailbox (mail_dir) as a message to the phone
 -- number. A failure is logged, never shown (the answer is the same).
 function _M.send_sms(sec, user, to, code, kind)
-  local text = format("Your sign-in code is: %s", code)
+  local text = i18n.text(sec, i18n.current() or i18n.default(sec), "SMS_CODE", { code = code })
   local send = sec._cfg.send_sms
   local function go()
     local ok, err

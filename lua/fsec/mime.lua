@@ -186,6 +186,12 @@ function _M.build(msg, opts)
     "Auto-Submitted: auto-generated", -- RFC 3834: no auto-replies to it
     "X-Fsec-Kind: " .. kind,
   }
+  -- the language the mail was composed in (fsec.i18n), when it is a
+  -- plain tag: nothing else may reach a header line
+  local lang = msg.lang
+  if type(lang) == "string" and #lang <= 35 and lang:find("^%a[%w-]*$") then
+    head[#head + 1] = "Content-Language: " .. lang
+  end
   local body
   if msg.text and msg.html then
     local boundary = "=_fsec_" .. core.random_id(16)

@@ -439,7 +439,9 @@ function V.tf_setup_token(sec, req, res, fields, json, token)
     return res:redirect(url(sec, "two_factor_setup_url"))
   end
   if invalid or type(data) ~= "table" or type(data.u) ~= "string" then return refuse("API_ERROR") end
-  if expired then return refuse("TWO_FACTOR_SETUP_EXPIRED", { within = A.within_text(cfg.two_factor_setup_within) }) end
+  if expired then
+    return refuse("TWO_FACTOR_SETUP_EXPIRED", { within = A.within_text(cfg.two_factor_setup_within, sec) })
+  end
   local current = signed_in(sec, req, res)
   local user
   if current then

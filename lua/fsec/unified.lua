@@ -589,7 +589,7 @@ function V.us_setup_token(sec, req, res, fields, json, token)
   if invalid or type(data) ~= "table" or data.u ~= user.fs_uniquifier or not listed(setup_methods(sec), data.m) then
     refuse = { "API_ERROR" }
   elseif expired then
-    refuse = { "US_SETUP_EXPIRED", { within = A.within_text(cfg.us_setup_within) } }
+    refuse = { "US_SETUP_EXPIRED", { within = A.within_text(cfg.us_setup_within, sec) } }
   end
   if refuse then
     form:error("", refuse[1], refuse[2])

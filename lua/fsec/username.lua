@@ -18,6 +18,7 @@
 local auth = require "fsec.auth"
 local forms = require "fsec.forms"
 local mail = require "fsec.mail"
+local i18n = require "fsec.i18n"
 local throttle = require "fsec.throttle"
 local datastore = require "fsec.datastore"
 local A = require "fsec.answer"
@@ -38,10 +39,7 @@ local function may_recover(sec, user)
 end
 
 local function send_username(sec, user)
-  local cfg = sec._cfg
-  local text = ("Hello,\n\nThe username of the account of this email address is:\n%s\n\n"
-    .. "If you did not ask for it, ignore this message.\n"):format(user.username)
-  mail.deliver_text_now(sec, "username_recovery", user.email, cfg.email_subject_username_recovery, text)
+  mail.deliver_kind_now(sec, "username_recovery", user.email, { username = user.username })
   sec.signals:send("username_recovery_email_sent", { user = auth.public_user(user) })
 end
 
@@ -112,10 +110,8 @@ function V.change_username(sec, req, res, fields, json)
   if not form:ok() then return answer_form(sec, req, res, json, user, form) end
   sec.signals:send("username_changed", { user = auth.public_user(user), old_username = old })
   if cfg.send_username_change_email then
-    local text = ("Hello,\n\nThe username of your account was changed from %s to %s.\n\n"
-      .. "If you did not do this, reset your password and contact us.\n"):format(
-      old or "(none)", name)
-    mail.send_text(sec, "username_change_notice", user.email, cfg.email_subject_username_change_notice, text)
+    local none = i18n.text(sec, i18n.current() or i18n.default(sec), "NONE")
+    mail.send_kind(sec, "username_change_notice", user.email, { old = old or none, new = name })
   end
   if json then return A.json_ok(sec, req, res, { user = A.payload(sec, user, false) }) end
   A.flash(sec, req, res, "success", "USERNAME_CHANGE")

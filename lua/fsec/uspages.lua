@@ -1,96 +1,65 @@
---- The HTML pages of unified sign-in (us_signin, us_verify, us_setup),
--- added to fsec.pages' set; an application's `render` hook overrides
--- them as any other page.
+--- The view models of unified sign-in's pages (us_signin, us_verify,
+-- us_setup), added to fsec.pages' set; their templates are
+-- security/us_signin.html, us_verify.html and us_setup.html. An
+-- application's `render` hook overrides them as any other page.
 -- @module fsec.uspages
 
 local pages = require "fsec.pages"
-local escape = require("fsec.http").html_escape
+local i18n = require "fsec.i18n"
+local format = require("fsec.messages").format
 
-local concat = table.concat
 local ipairs = ipairs
+local concat = table.concat
 
-local field, form = pages.field, pages.form
+local field = pages.field
 
 local _M = { _VERSION = "0.1.0" }
 
-local LABEL = { email = "Email", authenticator = "Authenticator app", sms = "Text message (SMS)",
-                password = "Password" }
+local function label(t, m) return t["US_METHOD_" .. m:upper()] or m end
 
-local function label(m) return escape(LABEL[m] or m) end
-
-local with_action, errors_of = pages.with_action, pages.errors_of
-
--- The "send me a code" choice: radios of the code methods and a button
--- that posts the same form to the send-code endpoint (formaction).
-local function send_code(ctx)
-  local methods = ctx.code_methods or {}
-  if #methods == 0 then return "" end
-  local out = { "<fieldset><legend>Or get a code</legend>" }
-  for _, m in ipairs(methods) do
-    out[#out + 1] = ('<label><input type="radio" name="chosen_method" value="%s"%s> %s</label>'):format(
-      escape(m), ctx.chosen_method == m and " checked" or "", label(m))
-  end
-  out[#out + 1] = errors_of(ctx, "chosen_method")
-  out[#out + 1] = ('<button type="submit" formaction="%s">Send code</button></fieldset>'):format(
-    escape(ctx.send_action or ""))
-  return concat(out)
+-- The "send me a code" choice (security/_send_code.html): radios of the
+-- code methods and a button that posts the same form to send_action.
+local function send_code(ctx, t, m)
+  m.code_options = pages.options(t, ctx.code_methods, "US_METHOD_", ctx.chosen_method)
+  m.has_code_options = #m.code_options > 0
+  m.chosen_errors = pages.errors_of(ctx, "chosen_method")
+  m.send_action = ctx.send_action or ""
+  return m
 end
 
-local function passcode_field(ctx)
-  return field(ctx, "passcode", "Password or code", "password", "off")
+local function passcode_field(ctx, t)
+  return field(ctx, "passcode", t.LABEL_PASSCODE, "password", "off")
 end
 
-local function signin(ctx)
-  local inner = field(ctx, "identity", "Email or phone number", "text", "username") .. passcode_field(ctx)
-    .. '<label><input type="checkbox" name="remember" value="y"' .. (ctx.remember and " checked" or "")
-    .. "> Remember me</label>" .. send_code(ctx)
-  return "Sign in", form(ctx, inner, "Sign in")
+pages.PAGES.us_signin = function(ctx, t)
+  return send_code(ctx, t, { title = t.TITLE_LOGIN, passcode = passcode_field(ctx, t),
+                             identity = field(ctx, "identity", t.LABEL_IDENTITY, "text", "username") })
 end
 
-local function verify(ctx)
-  return "Please reauthenticate", form(ctx, passcode_field(ctx) .. send_code(ctx), "Continue")
+pages.PAGES.us_verify = function(ctx, t)
+  return send_code(ctx, t, { title = t.TITLE_VERIFY, passcode = passcode_field(ctx, t) })
 end
 
-local function setup(ctx)
-  local out = {}
+pages.PAGES.us_setup = function(ctx, t)
   local active = {}
-  for _, m in ipairs(ctx.active_methods or {}) do active[#active + 1] = label(m) end
-  out[#out + 1] = "<p>You can sign in with: <strong>" .. concat(active, ", ") .. "</strong>.</p>"
-  if ctx.chosen and ctx.code_action then
-    if ctx.authr_qrcode then
-      out[#out + 1] = '<p>Scan this code with your authenticator app:</p><p><img id="qrcode" alt="QR code of '
-        .. 'the authenticator key" width="246" height="246" src="' .. escape(ctx.authr_qrcode) .. '"></p>'
-        .. '<p>Or enter this key: <code id="authr-key">' .. escape(ctx.authr_key or "") .. "</code><br>"
-        .. "Account: " .. escape(ctx.authr_username or "") .. ", issuer: " .. escape(ctx.authr_issuer or "")
-        .. "</p>"
-    elseif ctx.code_sent then
-      out[#out + 1] = "<p>A code was sent (" .. label(ctx.chosen) .. ").</p>"
-    end
-    out[#out + 1] = form(with_action(ctx, ctx.code_action),
-                         field(ctx, "passcode", "Code", "text", "one-time-code"), "Verify code")
-    out[#out + 1] = "<h2>Or change another method</h2>"
-  end
-  local inner = { "<fieldset><legend>Set up a sign-in method</legend>" }
-  for _, m in ipairs(ctx.setup_methods or {}) do
-    inner[#inner + 1] = ('<label><input type="radio" name="chosen_method" value="%s"%s> %s</label>'):format(
-      escape(m), ctx.chosen == m and " checked" or "", label(m))
-  end
-  inner[#inner + 1] = errors_of(ctx, "chosen_method") .. "</fieldset>"
-  inner[#inner + 1] = field(ctx, "phone", "Phone number (for text messages)", "tel", "tel")
-  if ctx.deletable and #ctx.deletable > 0 then
-    inner[#inner + 1] = "<fieldset><legend>Remove a sign-in method</legend>"
-    for _, m in ipairs(ctx.deletable) do
-      inner[#inner + 1] = ('<label><input type="checkbox" name="delete_method" value="%s"> %s</label>'):format(
-        escape(m), label(m))
-    end
-    inner[#inner + 1] = errors_of(ctx, "delete_method") .. "</fieldset>"
-  end
-  out[#out + 1] = form(ctx, concat(inner), "Save")
-  return "Sign-in methods", concat(out)
+  for _, m in ipairs(ctx.active_methods or {}) do active[#active + 1] = label(t, m) end
+  local delete = pages.options(t, ctx.deletable, "US_METHOD_")
+  return {
+    title = t.TITLE_US_SETUP,
+    active_html = i18n.html(t.TEXT_US_ACTIVE, { methods = concat(active, ", ") }),
+    show_code = (ctx.chosen and ctx.code_action) and true or false,
+    sent_text = ctx.code_sent and ctx.chosen and format(t.TEXT_US_CODE_SENT, { method = label(t, ctx.chosen) })
+      or false,
+    authr_account = format(t.TEXT_AUTHR_ACCOUNT, { username = ctx.authr_username or "",
+                                                    issuer = ctx.authr_issuer or "" }),
+    code_form = ctx.code_action and { action = ctx.code_action } or false,
+    code = field(ctx, "passcode", t.LABEL_CODE, "text", "one-time-code"),
+    setup_options = pages.options(t, ctx.setup_methods, "US_METHOD_", ctx.chosen),
+    chosen_errors = pages.errors_of(ctx, "chosen_method"),
+    phone = field(ctx, "phone", t.LABEL_PHONE, "tel", "tel"),
+    delete_options = delete, has_delete = #delete > 0,
+    delete_errors = #delete > 0 and pages.errors_of(ctx, "delete_method") or {},
+  }
 end
-
-pages.PAGES.us_signin = signin
-pages.PAGES.us_verify = verify
-pages.PAGES.us_setup = setup
 
 return _M

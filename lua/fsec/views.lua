@@ -27,6 +27,7 @@ local username_mod = require "fsec.username"
 local datastore = require "fsec.datastore"
 local redirect = require "fsec.redirect"
 local regfields = require "fsec.regfields"
+local i18n = require "fsec.i18n"
 local must = datastore.must
 local A = require "fsec.answer"
 local now, within_text, payload, wants_token = A.now, A.within_text, A.payload, A.wants_token
@@ -60,10 +61,11 @@ local flash, take_flashes = flashes.add, flashes.take
 
 local function home_links(sec)
   local l = {}
-  if sec._cfg.registerable then l[#l + 1] = { url(sec, "register_url"), "Register" } end
-  if sec._cfg.recoverable then l[#l + 1] = { url(sec, "reset_url"), "Forgot password?" } end
-  if sec._cfg.confirmable then l[#l + 1] = { url(sec, "confirm_url"), "Confirm account" } end
-  l[#l + 1] = { url(sec, "login_url"), "Sign in" }
+  -- texts as catalogue keys: fsec.pages shows them in the page's language
+  if sec._cfg.registerable then l[#l + 1] = { url(sec, "register_url"), "LINK_REGISTER" } end
+  if sec._cfg.recoverable then l[#l + 1] = { url(sec, "reset_url"), "FORGOT_PASSWORD" } end
+  if sec._cfg.confirmable then l[#l + 1] = { url(sec, "confirm_url"), "LINK_CONFIRM_ACCOUNT" } end
+  l[#l + 1] = { url(sec, "login_url"), "LINK_SIGN_IN" }
   return l
 end
 
@@ -366,7 +368,7 @@ function V.login_token(sec, req, res, _, json, token)
     key = "LOGIN_EXPIRED"
     resend_link(sec, req, "login", user)
   end
-  local vars = { within = within_text(sec._cfg.login_within), email = user and user.email }
+  local vars = { within = within_text(sec._cfg.login_within, sec), email = user and user.email }
   local spa_error = not json and redirect.spa(sec, sec._cfg.login_error_view)
   if key and spa_error then -- Too's SPA: the error in the query, the user's too once the link was good
     return redirect.to_spa(sec, res, sec._cfg.login_error_view,
@@ -542,7 +544,7 @@ function V.confirm_token(sec, req, res, _, json, token)
     key = "CONFIRMATION_EXPIRED" -- with a new link, as Flask-Security
     resend_link(sec, req, "confirm", user)
   end
-  local vars = { within = within_text(cfg.confirm_email_within), email = user and user.email }
+  local vars = { within = within_text(cfg.confirm_email_within, sec), email = user and user.email }
   if key and not json and redirect.spa(sec, cfg.confirm_error_view) then
     -- Too's SPA: the message under its category, the user's details once the link was good
     local category = key == "ALREADY_CONFIRMED" and "info" or "error"
@@ -606,7 +608,7 @@ function V.reset_token(sec, req, res, fields, json, token)
   if signed_in(sec, req, res) then return anonymous_required(sec, res, json) end
   local cfg, ds = sec._cfg, sec.datastore
   local user, state = user_from_token(sec, "reset", token, cfg.reset_password_within)
-  local vars = { within = within_text(cfg.reset_password_within), email = user and user.email }
+  local vars = { within = within_text(cfg.reset_password_within, sec), email = user and user.email }
   local bad = (not user or state == "invalid") and "INVALID_RESET_PASSWORD_TOKEN"
     or (state == "expired" and "PASSWORD_RESET_EXPIRED") or nil
   -- an expired link brings a new one, as in Flask-Security (GET and POST),
@@ -902,7 +904,8 @@ end
 -- @return a response (status, headers, cookies, body), or nil
 function Security:handle(req)
   events.enter(self, req)
-  local res = answer(self, req)
+  -- fsec's messages (sec.msg) in the request's language while it answers
+  local res = i18n.within(i18n.lang_for(self, req), answer, self, req)
   events.leave(self)
   -- every answer carries the user's data, a CSRF token or a credential:
   -- no shared cache may keep it, and no browser replay it from its cache

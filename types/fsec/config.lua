@@ -12,6 +12,7 @@
 ---@field html string? HTML body
 ---@field kind string which mail: "welcome", "welcome_confirm", "welcome_existing", "welcome_existing_username", "confirm", "reset", "reset_notice", "change_notice", "login", "change_email_instructions", "change_email_notice", "username_recovery" or "username_change_notice"
 ---@field link string? the link the mail carries, when it carries one
+---@field lang string the language of its subject and bodies (the sending request's; fsec.i18n)
 
 ---One of the application's own registration fields (`register_fields`).
 ---@class fsec.RegisterField
@@ -72,6 +73,7 @@
 ---@field datastore? fsec.Datastore fsec: an object implementing fsec.datastore's interface, instead of database
 ---@field default_http_auth_realm? string realm of WWW-Authenticate for HTTP Basic (default "Login Required")
 ---@field default_remember_me? boolean remember-me when the login form does not say (default false)
+---@field default_language? string fsec: the language when the request asks for none of `languages` (one of them) (default "en")
 ---@field email_html? boolean mail an HTML part (SMTP and send_mail) (default true)
 ---@field email_plaintext? boolean mail a text part (SMTP and send_mail; the mail_dir copy is text) (default true)
 ---@field email_sender? string From of sent mail (default "no-reply@localhost")
@@ -86,6 +88,8 @@
 ---@field email_subject_two_factor_rescue? string (default "Two-factor Rescue")
 ---@field email_subject_username_change_notice? string subject of the username change notice (default "Your username has been changed")
 ---@field email_subject_username_recovery? string subject of the username mail (default "Your requested username")
+---@field languages? string[] fsec: languages of pages, messages and mail (shipped: en, fr, de; others need translations), chosen per request (default {"en"})
+---@field locale? fun(req: table): string? fsec: the request's language tag, or nil for Accept-Language; an error or a non-string means default_language, logged
 ---@field post_change_email_view? string redirect after a confirmed change of email (nil: post_login_view)
 ---@field post_change_username_view? string redirect after a change of username (nil: post_login_view)
 ---@field flask_csrf_secret_key? string fsec: the Flask app's WTF_CSRF_SECRET_KEY (nil: flask_secret_key), which signs Flask-WTF's CSRF tokens
@@ -181,7 +185,7 @@
 ---@field remember_cookie_duration? integer fsec: seconds a remember cookie lasts (30 days) (default 2592000)
 ---@field remember_cookie_name? string name of the remember-me cookie (default "remember_token")
 ---@field remember_salt? string Salt of Flask-Security's auth tokens (default "remember-salt")
----@field render? fun(page: string, context: table): string? fsec: function(page, context) -> html or nil (nil: the built-in page)
+---@field render? fun(page: string, context: table): string? fsec: function(page, context) -> html or nil (nil: the page's template)
 ---@field reset_password_within? integer seconds (1 day) (default 86400)
 ---@field reset_url? string endpoint: password reset (default "/reset")
 ---@field return_generic_responses? boolean one answer for unknown user, wrong password, disabled, unconfirmed (default false)
@@ -203,6 +207,8 @@
 ---@field session_data_max_bytes? integer fsec: most bytes of a session's data (sec:set_session_data, JSON); 0: none may be kept (default 16384)
 ---@field session_idle_timeout? integer fsec: seconds of inactivity that end a session (default 1800)
 ---@field session_lifetime? integer fsec: absolute seconds a session lasts (default 43200)
+---@field template_dir? string fsec: a folder whose files override the templates of the same name
+---@field templates? table<string, string|{file: string}> fsec: templates by Flask-Security's name (security/login_user.html): a source, or a file
 ---@field throttle_client_limit? integer fsec: credential and instruction POSTs (and HTTP Basic checks) a client address may make per throttle_window; more answer 429 with Retry-After, before any hashing (0: off) (default 30)
 ---@field throttle_identity_limit? integer fsec: password checks one account (identity) may get per throttle_window, from all clients together (0: off) (default 20)
 ---@field throttle_window? integer fsec: seconds (default 60)
@@ -214,6 +220,7 @@
 ---@field totp_issuer? string The issuer authenticator apps show (required with two_factor or unified_signin)
 ---@field totp_secrets? table<string, string> { [tag] = secret }: keys that encrypt TOTP secrets at rest (Flask-Security's TOTP_SECRETS); the numerically (else lexically) largest tag encrypts, the others still decrypt
 ---@field trackable? boolean Record login times, addresses and counts (default false)
+---@field translations? table<string, table<string, string>> fsec: { [tag] = { KEY = text } }: texts by catalogue key over the shipped ones
 ---@field two_factor? boolean (default false)
 ---@field two_factor_always_validate? boolean false: 'remember' at sign-in sets the tf_validity cookie, which skips the second factor (default true)
 ---@field two_factor_authenticator_validity? integer seconds either side of now an authenticator code is accepted (window) (default 120)
