@@ -315,6 +315,10 @@ static void push_limits(lua_State *L) {
       {"session_data", FSEC_SESSION_DATA_MAX},
       {"fields", FSEC_FIELDS_MAX},
       {"outbox_message", FSEC_OUTBOX_MESSAGE_MAX},
+      {"outbox_address", FSEC_OUTBOX_ADDRESS_MAX},
+      {"outbox_kind", FSEC_OUTBOX_KIND_MAX},
+      {"outbox_owner", FSEC_OUTBOX_OWNER_MAX},
+      {"outbox_message_id", FSEC_OUTBOX_MESSAGE_ID_MAX},
   };
   size_t i;
   lua_createtable(L, 0, (int)(sizeof limits / sizeof limits[0]));

@@ -367,14 +367,17 @@ describe("security events", function()
     assert(helpers.sh("mkdir -p " .. dir))
     local sock, out = dir .. "/log.sock", dir .. "/syslog.out"
     local py = ([[
-import socket, sys
+import os, socket, sys
 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 s.bind(%q)
 open(%q + ".ready", "w").close()
 s.settimeout(30)
 data = s.recv(65536)
-open(%q, "wb").write(data)
-]]):format(sock, out, out)
+# written whole, then renamed: the spec polls for the file and must never
+# read it created but still empty
+open(%q + ".tmp", "wb").write(data)
+os.rename(%q + ".tmp", %q)
+]]):format(sock, out, out, out, out)
     local pyf = dir .. "/recv.py"
     local f = assert(io.open(pyf, "w")); f:write(py); f:close()
     assert(helpers.sh("/usr/bin/python3 " .. pyf .. " &"))

@@ -35,6 +35,12 @@ local core = {}
 ---@field meta integer a store meta key or value, 1024
 ---@field otp_method integer a one-time code method name, 32
 ---@field session_data integer the data one session may keep (JSON), 1048576
+---@field fields integer a user's own fields (register_fields, JSON), 65536
+---@field outbox_message integer one queued mail as sent in DATA, 1048576
+---@field outbox_address integer an outbox row's sender or recipient, 512
+---@field outbox_kind integer an outbox row's kind of mail, 64
+---@field outbox_owner integer a drainer's lease owner name, 64
+---@field outbox_message_id integer a queued mail's Message-ID, 255
 
 ---The engine's defaults (`fsec_config_init`) and the ranges
 ---`fsec_config_check` enforces, by `core.new`'s field names, so that
@@ -593,7 +599,7 @@ function Store:session_data(sid, now) end
 ---@return string? code
 function Store:set_session_data(sid, data, version, now) end
 
----Queue a whole message in the outbox (schema 11); its row id.
+---Queue a whole message in the outbox (schema 12); its row id.
 ---@param message_id string unique
 ---@param sender string envelope MAIL FROM
 ---@param recipient string envelope RCPT TO

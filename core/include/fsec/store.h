@@ -532,7 +532,7 @@ FSEC_API FSEC_NODISCARD int fsec_store_memory(fsec_store *s,
 
 /* Limits of an outbox row: the whole message (headers and body, as sent
  * in DATA), an envelope address, a kind, a lease owner, the last error. */
-#define FSEC_OUTBOX_MESSAGE_MAX (1024 * 1024)
+#define FSEC_OUTBOX_MESSAGE_MAX 1048576 /* 1 MiB */
 #define FSEC_OUTBOX_ADDRESS_MAX 512
 #define FSEC_OUTBOX_KIND_MAX 64
 #define FSEC_OUTBOX_OWNER_MAX 64

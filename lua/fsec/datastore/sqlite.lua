@@ -335,7 +335,7 @@ function SQLite:set_session_data(sid, data, version)
 end
 
 
--- The mail outbox (fsec.outbox; schema 11).
+-- The mail outbox (fsec.outbox; schema 12).
 local function check_outbox_row(m)
   if type(m) ~= "table" then base.argerror("outbox_add", "argument #1", "table", m) end
   for _, k in ipairs{ "message_id", "sender", "recipient", "kind", "message" } do
