@@ -232,6 +232,20 @@ function _M.histogram(name, labels)
   return keys
 end
 
+--- A function of one label's value that gives that histogram's series,
+-- each made once (a hot path records without building label tables).
+function _M.series_by(name, label)
+  local made = {}
+  return function(value)
+    local h = made[value]
+    if not h then
+      h = _M.histogram(name, { [label] = value })
+      made[value] = h
+    end
+    return h
+  end
+end
+
 --- Observe v in a histogram's series (from histogram()).
 function _M.record(keys, v)
   if not keys then return end

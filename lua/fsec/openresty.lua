@@ -414,18 +414,10 @@ local function too_large()
 end
 
 
---- content_by_lua: answer fsec's endpoints (404 for anything else).
 -- fsec_request_duration_seconds' series of each endpoint, made once
-local durations = {}
-local function duration_series(name)
-  local h = durations[name]
-  if not h then
-    h = metrics.histogram("fsec_request_duration_seconds", { endpoint = name })
-    durations[name] = h
-  end
-  return h
-end
+local duration_series = metrics.series_by("fsec_request_duration_seconds", "endpoint")
 
+--- content_by_lua: answer fsec's endpoints (404 for anything else).
 function _M.serve()
   if not sec then not_ready() end
   local req = _M.request()

@@ -70,15 +70,7 @@ local function reclaim_stale(pool)
 end
 
 -- each pool's series of fsec_thread_wait_seconds, made once
-local waits = {}
-local function wait_series(pool)
-  local h = waits[pool]
-  if not h then
-    h = metrics.histogram("fsec_thread_wait_seconds", { pool = pool })
-    waits[pool] = h
-  end
-  return h
-end
+local wait_series = metrics.series_by("fsec_thread_wait_seconds", "pool")
 
 local function acquire(pool, limit)
   local n = posted[pool] or 0
