@@ -60,9 +60,9 @@ function _M.new(sec, data)
   return setmetatable({ sec = sec, data = data or {}, errors = {}, field_errors = {} }, Form)
 end
 
---- Record an error on a field ("" for the form) by message key.
-function Form:error(field, key, vars)
-  local msg = self.sec.msg(key, vars)
+--- A message already in words (a checker's, zxcvbn's, an application
+-- hook's) as a field error ("" for the form).
+function Form:error_text(field, msg)
   self.errors[#self.errors + 1] = msg
   local list = self.field_errors[field] or {}
   list[#list + 1] = msg
@@ -70,14 +70,9 @@ function Form:error(field, key, vars)
   return false
 end
 
---- A message already in words (a checker's, zxcvbn's, an application
--- hook's) as a field error.
-function Form:error_text(field, msg)
-  self.errors[#self.errors + 1] = msg
-  local list = self.field_errors[field] or {}
-  list[#list + 1] = msg
-  self.field_errors[field] = list
-  return false
+--- Record an error on a field ("" for the form) by message key.
+function Form:error(field, key, vars)
+  return self:error_text(field, self.sec.msg(key, vars))
 end
 
 function Form:ok() return #self.errors == 0 end
