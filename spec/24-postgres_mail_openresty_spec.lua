@@ -10,7 +10,6 @@ local example = require "spec.tools.example_app"
 local postgres = require "spec.tools.postgres"
 local peer = require "spec.tools.smtp_peer"
 
-local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
 
 local describe_or_pending = example.enabled and peer.enabled and describe
   or function(name) pending(name .. " (LuaJIT pass with nginx, python3-aiosmtpd, lua-socket, lua-sec)") end
@@ -21,11 +20,8 @@ describe_or_pending("mail through the outbox on PostgreSQL in nginx", function()
   setup(function()
     pg = postgres.new()
     srv = peer.start()
-    local dir = example.dir()
-    local uri = postgres.uri_with_passfile(pg, dir .. "/var/pgpass")
-    app = example.start{ dir = dir, workers = 2,
-      env = ("FSEC_THROTTLE=off FSEC_MAIL_SERVER=127.0.0.1 FSEC_MAIL_PORT=%d FSEC_EXAMPLE_CONFIG=%s"):format(
-        srv.port, q(cjson.encode{ database = uri, mail_drain_interval = 0.2 })) }
+    app = postgres.start_example(pg, ("FSEC_THROTTLE=off FSEC_MAIL_SERVER=127.0.0.1 FSEC_MAIL_PORT=%d"):format(srv.port),
+                                 { mail_drain_interval = 0.2 })
   end)
   teardown(function()
     if app then example.stop(app) end

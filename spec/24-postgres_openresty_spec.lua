@@ -4,12 +4,10 @@
 -- PostgreSQL stopped under nginx answers 503 with Retry-After (never a
 -- wrong answer), and service comes back with the server, nginx untouched.
 -- LuaJIT pass with nginx only, as spec/40.
-local cjson = require "cjson"
 local helpers = require "spec.helpers"
 local example = require "spec.tools.example_app"
 local postgres = require "spec.tools.postgres"
 
-local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
 
 local describe_or_pending = example.enabled and describe
   or function(name) pending(name .. " (LuaJIT pass with nginx only)") end
@@ -20,13 +18,9 @@ describe_or_pending("the example app on PostgreSQL", function()
 
   setup(function()
     pg = postgres.new()
-    local dir = example.dir()
-    -- the workers (nobody, when root) read their own copy of the password file
-    local uri = postgres.uri_with_passfile(pg, dir .. "/var/pgpass")
     -- a short datastore queue: the herd test below overflows it unless
     -- lookups of one user share one job
-    app = example.start{ dir = dir, workers = 2,
-                         env = "FSEC_DB_QUEUE=2 FSEC_EXAMPLE_CONFIG=" .. q(cjson.encode{ database = uri }) }
+    app = postgres.start_example(pg, "FSEC_DB_QUEUE=2")
   end)
   teardown(function()
     if app then example.stop(app) end

@@ -4,12 +4,10 @@
 -- on a real PostgreSQL (through the thread pool); what was not declared
 -- is never stored; the HTML page shows the field. LuaJIT pass with nginx
 -- only, as spec/40.
-local cjson = require "cjson"
 local helpers = require "spec.helpers"
 local example = require "spec.tools.example_app"
 local postgres = require "spec.tools.postgres"
 
-local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
 
 local describe_or_pending = example.enabled and describe
   or function(name) pending(name .. " (LuaJIT pass with nginx only)") end
@@ -103,10 +101,7 @@ describe_or_pending("register_fields through nginx", function()
     local pg, app
     setup(function()
       pg = postgres.new()
-      local dir = example.dir()
-      local uri = postgres.uri_with_passfile(pg, dir .. "/var/pgpass")
-      app = example.start{ dir = dir, workers = 2,
-                           env = "FSEC_EXAMPLE_CONFIG=" .. q(cjson.encode{ database = uri }) }
+      app = postgres.start_example(pg)
     end)
     teardown(function()
       if app then example.stop(app) end

@@ -11,6 +11,7 @@
 -- clients find the password in a 0600 password file that the URI names
 -- (libpq's `passfile` parameter; pg.env gives PGPASSFILE for the same).
 local helpers = require "spec.helpers"
+local cjson = require "cjson"
 local app = require "spec.tools.example_app"  -- free_port, poll, run
 
 local M = {}
@@ -206,5 +207,17 @@ function M.with(opts, fn)
   M.remove(pg)
   if not ok then error(err, 0) end
 end
+
+--- The example app with two workers on pg's database: env holds more
+-- variables for it ("A=1 B=2"), config more keys of FSEC_EXAMPLE_CONFIG.
+-- The workers (nobody, when root) read their own copy of the password file.
+function M.start_example(pg, env, config)
+  local dir = app.dir()
+  local cfg = { database = M.uri_with_passfile(pg, dir .. "/var/pgpass") }
+  for k, v in pairs(config or {}) do cfg[k] = v end
+  return app.start{ dir = dir, workers = 2,
+                    env = (env and (env .. " ") or "") .. "FSEC_EXAMPLE_CONFIG=" .. q(cjson.encode(cfg)) }
+end
+
 
 return M
