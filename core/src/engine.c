@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "mac.h"
 
 /* "lo..hi" of engine.h's FSEC_<NAME>_MIN and _MAX, for the messages */
 #define STR_(x) #x
@@ -139,7 +140,7 @@ static int copy_secrets(fsec_engine *e, const fsec_config *cfg) {
     sodium_mprotect_readonly(e->salt);
   }
   e->states = sodium_allocarray(FSEC__PURPOSE_CACHE * e->n_keys,
-                                sizeof(crypto_auth_hmacsha256_state));
+                                sizeof(fsec__hmac));
   return e->states ? FSEC_OK : FSEC_ENOMEM;
 }
 

@@ -15,6 +15,9 @@
 #define FSEC__PURPOSE_CACHE 16
 #define FSEC__MAX_KEYS 8
 
+/* A pre-keyed HMAC-SHA256 (mac.h). */
+typedef struct fsec__hmac fsec__hmac;
+
 typedef struct fsec__purpose {
   char name[FSEC_TOKEN_PURPOSE_MAX];
   size_t len;
@@ -29,7 +32,7 @@ struct fsec_engine {
   size_t salt_len;
   /* states[i * n_keys + k]: HMAC-SHA256 keyed with purpose i's subkey
    * under key k, in sodium_malloc memory. */
-  crypto_auth_hmacsha256_state *states;
+  fsec__hmac *states;
   fsec__purpose purposes[FSEC__PURPOSE_CACHE];
   size_t n_purposes;
   uint64_t hash_count; /* updated with __atomic builtins */

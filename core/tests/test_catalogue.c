@@ -2,7 +2,7 @@
  * checks of the token code and the random identifiers. Each test names
  * its row; docs/catalogue.md maps the rows to these names.
  *
- * T-11 hooks libsodium's sodium_memcmp: this executable defines the
+ * T-11 hooks libsodium's crypto_verify_32: this executable defines the
  * symbol, so the engine's calls land here (counted) and are passed on to
  * the real one (dlsym RTLD_NEXT). */
 #define _GNU_SOURCE
@@ -19,14 +19,14 @@
 
 static int memcmp_calls;
 
-int sodium_memcmp(const void *const b1_, const void *const b2_, size_t len) {
-  static int (*real)(const void *, const void *, size_t);
+int crypto_verify_32(const unsigned char *x, const unsigned char *y) {
+  static int (*real)(const unsigned char *, const unsigned char *);
   if (!real) {
-    *(void **)&real = dlsym(RTLD_NEXT, "sodium_memcmp");
-    if (!real) FAIL_AT("dlsym(sodium_memcmp): %s", dlerror());
+    *(void **)&real = dlsym(RTLD_NEXT, "crypto_verify_32");
+    if (!real) FAIL_AT("dlsym(crypto_verify_32): %s", dlerror());
   }
   memcmp_calls++;
-  return real(b1_, b2_, len);
+  return real(x, y);
 }
 
 /* ---- helpers ----------------------------------------------------------- */
@@ -116,9 +116,9 @@ static void t03_other_key_is_invalid_and_payload_unread(void) {
   fsec_engine_close(theirs);
 }
 
-/* ---- T-11: the tag is compared with sodium_memcmp, once per key -------- */
+/* ---- T-11: the tag is compared with crypto_verify_32, once per key ----- */
 
-static void t11_tag_compare_is_sodium_memcmp(void) {
+static void t11_tag_compare_is_crypto_verify_32(void) {
   fsec_engine *one = open_keys(KEY_A, NULL), *two = open_keys(KEY_B, KEY_A);
   char tok[512], bad[512];
   size_t n;
@@ -183,7 +183,7 @@ int main(void) {
   ASSERT(sodium_init() >= 0);
   RUN(t02_every_flipped_bit_is_invalid_not_expired);
   RUN(t03_other_key_is_invalid_and_payload_unread);
-  RUN(t11_tag_compare_is_sodium_memcmp);
+  RUN(t11_tag_compare_is_crypto_verify_32);
   RUN(t14_a_million_ids_are_distinct);
   return 0;
 }

@@ -1,6 +1,11 @@
 /* test_token.c: issue/verify round trips, purpose binding, expiry, skew,
  * key rotation, tampering and strict parsing. */
+#include <sodium.h>
+
+#include "b64url.h"
 #include "fixtures.h"
+#include "mac.h"
+#include "token_vectors.h"
 
 #define NOW INT64_C(1800000000)
 #define PAYLOAD "{\"uid\":\"abc\",\"n\":1}"
@@ -290,6 +295,123 @@ static void non_ascii_is_invalid(void) {
   fsec_engine_close(e);
 }
 
+/* Tokens minted by the libsodium-based token.c still verify, with their
+ * payload and iat, and still fail under another purpose or a flipped MAC
+ * bit; and the new code mints the very same strings. */
+static void recorded_old_tokens_verify(void) {
+  fsec_engine *e[3];
+  unsigned char want[400];
+  char tok[1024], bad[1024];
+  size_t i, n;
+  result r;
+  tv_payload(want, sizeof want);
+  for (i = 0; i < 3; i++) e[i] = open_keys(TV_KEYS[i], NULL);
+  for (i = 0; i < sizeof TOKEN_VECTORS / sizeof *TOKEN_VECTORS; i++) {
+    const token_vector *v = &TOKEN_VECTORS[i];
+    fsec_engine *k = e[v->key];
+    if (verify(k, v->purpose, v->token, -1, NOW, &r) != FSEC_TOKEN_VALID)
+      FAIL_AT("vector %zu (%s, %zu bytes) refused", i, v->purpose, v->len);
+    ASSERT_EQ(r.len, v->len);
+    ASSERT(memcmp(r.payload, want, v->len) == 0);
+    ASSERT_EQ(r.iat, NOW);
+    issue(k, v->purpose, "", NOW, tok, sizeof tok); /* warm the cache */
+    ASSERT_OK(fsec_token_issue(k, v->purpose, strlen(v->purpose), want, v->len,
+                               NOW, tok, sizeof tok, &n));
+    ASSERT_STREQ(tok, v->token);
+    ASSERT_EQ(verify(k, "other", v->token, -1, NOW, &r), FSEC_TOKEN_INVALID);
+    ASSERT_EQ(verify(e[(v->key + 1) % 3], v->purpose, v->token, -1, NOW, &r),
+              FSEC_TOKEN_INVALID);
+    n = strlen(v->token);
+    memcpy(bad, v->token, n + 1);
+    bad[n - 3] = bad[n - 3] == 'A' ? 'B' : 'A'; /* inside the MAC */
+    ASSERT_EQ(verify(k, v->purpose, bad, -1, NOW, &r), FSEC_TOKEN_INVALID);
+  }
+  for (i = 0; i < 3; i++) fsec_engine_close(e[i]);
+}
+
+/* The MAC helper is HMAC-SHA256: RFC 4231 test case 2, then libsodium's
+ * HMAC for every key length 0..150 (the hashed-key branch above 64) and
+ * every message length 0..200 (every block boundary of both hashes). */
+static void hmac_matches_rfc4231_and_libsodium(void) {
+  static const unsigned char rfc_mac[32] = {
+      0x5b, 0xdc, 0xc1, 0x46, 0xbf, 0x60, 0x75, 0x4e, 0x6a, 0x04, 0x24,
+      0x26, 0x08, 0x95, 0x75, 0xc7, 0x5a, 0x00, 0x3f, 0x08, 0x9d, 0x27,
+      0x39, 0x83, 0x9d, 0xec, 0x58, 0xb9, 0x64, 0xec, 0x38, 0x43};
+  unsigned char key[150], msg[201], got[32], want[32];
+  crypto_auth_hmacsha256_state st;
+  fsec__hmac h;
+  size_t kl, ml;
+  fsec__hmac_key(&h, (const unsigned char *)"Jefe", 4);
+  fsec__hmac_mac(&h, (const unsigned char *)"what do ya want for nothing?", 28,
+                 got);
+  ASSERT(memcmp(got, rfc_mac, 32) == 0);
+  for (kl = 0; kl < sizeof key; kl++) key[kl] = (unsigned char)(kl * 7 + 1);
+  for (ml = 0; ml < sizeof msg; ml++) msg[ml] = (unsigned char)(ml * 13 + 5);
+  for (kl = 0; kl <= sizeof key; kl++) {
+    fsec__hmac_key(&h, key, kl);
+    for (ml = 0; ml < sizeof msg; ml++) {
+      crypto_auth_hmacsha256_init(&st, key, kl);
+      crypto_auth_hmacsha256_update(&st, msg, ml);
+      crypto_auth_hmacsha256_final(&st, want);
+      fsec__hmac_mac(&h, msg, ml, got);
+      if (memcmp(got, want, 32) != 0)
+        FAIL_AT("HMAC differs: key %zu bytes, message %zu bytes", kl, ml);
+    }
+  }
+}
+
+/* 1 when the token decoder and fsec_base64_decode (URL-safe) agree on s:
+ * both refuse it, or both accept it with the same bytes. */
+static int decoders_agree(const char *s, size_t n) {
+  unsigned char a[64], b[64];
+  size_t alen = 0, blen = 0;
+  int ra = fsec__b64url_decode(s, n, a, sizeof a, &alen);
+  int rb = fsec_base64_decode(FSEC_BASE64_URLSAFE, s, n, b, sizeof b, &blen);
+  if ((ra == 0) != (rb == FSEC_OK)) return 0;
+  return ra != 0 ? alen == 0 : alen == blen && memcmp(a, b, alen) == 0;
+}
+
+/* The token decoder speaks exactly fsec/codec.h's strict base64url:
+ * every string of up to 2 bytes, then 300000 pseudo-random strings of 0
+ * to 12 characters drawn mostly from the alphabet, with '=', '+', '/',
+ * space, NUL and bytes >= 0x80 mixed in (xorshift: reproducible). */
+static void token_decoder_is_strict_base64url(void) {
+  static const char pool[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+      "AQgw=+/ \0\x80\xff\x7f.";
+  uint32_t x = 2463534242u;
+  char s[16];
+  unsigned char out[4];
+  size_t outlen = 9;
+  int i, j, n;
+  for (i = 0; i < 65536 + 256 + 1; i++) {
+    n = i == 0 ? 0 : i <= 256 ? 1 : 2;
+    s[0] = (char)(i - 1);
+    s[1] = (char)((i - 257) >> 8);
+    s[0] = n == 2 ? (char)(i - 257) : s[0];
+    if (!decoders_agree(s, (size_t)n)) FAIL_AT("decoders differ on case %d", i);
+  }
+  for (i = 0; i < 300000; i++) {
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    n = (int)(x % 13);
+    for (j = 0; j < n; j++) {
+      x ^= x << 13;
+      x ^= x >> 17;
+      x ^= x << 5;
+      s[j] = pool[x % (sizeof pool - 1)];
+    }
+    if (!decoders_agree(s, (size_t)n))
+      FAIL_AT("decoders differ on a %d-character string (round %d)", n, i);
+  }
+  /* the capacity is a hard limit */
+  ASSERT_EQ(fsec__b64url_decode("AAAAAA", 6, out, 3, &outlen), -1);
+  ASSERT_EQ(outlen, 0);
+  ASSERT_EQ(fsec__b64url_decode("AAAAAA", 6, out, 4, &outlen), 0);
+  ASSERT_EQ(outlen, 4);
+}
+
 int main(void) {
   RUN(round_trip_returns_payload_and_iat);
   RUN(empty_payload);
@@ -305,5 +427,8 @@ int main(void) {
   RUN(length_caps);
   RUN(purpose_and_buffer_misuse);
   RUN(many_purposes);
+  RUN(recorded_old_tokens_verify);
+  RUN(hmac_matches_rfc4231_and_libsodium);
+  RUN(token_decoder_is_strict_base64url);
   return 0;
 }
