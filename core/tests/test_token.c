@@ -363,7 +363,7 @@ static void hmac_matches_rfc4231_and_libsodium(void) {
 /* 1 when the token decoder and fsec_base64_decode (URL-safe) agree on s:
  * both refuse it, or both accept it with the same bytes. */
 static int decoders_agree(const char *s, size_t n) {
-  unsigned char a[64], b[64];
+  unsigned char a[128], b[128];
   size_t alen = 0, blen = 0;
   int ra = fsec__b64url_decode(s, n, a, sizeof a, &alen);
   int rb = fsec_base64_decode(FSEC_BASE64_URLSAFE, s, n, b, sizeof b, &blen);
@@ -374,7 +374,9 @@ static int decoders_agree(const char *s, size_t n) {
 /* The token decoder speaks exactly fsec/codec.h's strict base64url:
  * every string of up to 2 bytes, then 300000 pseudo-random strings of 0
  * to 12 characters drawn mostly from the alphabet, with '=', '+', '/',
- * space, NUL and bytes >= 0x80 mixed in (xorshift: reproducible). */
+ * space, NUL and bytes >= 0x80 mixed in (xorshift: reproducible); then
+ * 100000 of 0 to 150 characters (token sizes), valid but for at most
+ * one character anywhere. */
 static void token_decoder_is_strict_base64url(void) {
   static const char pool[] =
       "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
@@ -403,6 +405,29 @@ static void token_decoder_is_strict_base64url(void) {
       s[j] = pool[x % (sizeof pool - 1)];
     }
     if (!decoders_agree(s, (size_t)n))
+      FAIL_AT("decoders differ on a %d-character string (round %d)", n, i);
+  }
+  for (i = 0; i < 100000; i++) {
+    static const char alpha[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    char big[151];
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    n = (int)(x % 151);
+    for (j = 0; j < n; j++) {
+      x ^= x << 13;
+      x ^= x >> 17;
+      x ^= x << 5;
+      big[j] = alpha[x % 64];
+    }
+    if (n && i % 2) { /* one character from the pool: maybe bad */
+      x ^= x << 13;
+      x ^= x >> 17;
+      x ^= x << 5;
+      big[x % (uint32_t)n] = pool[(x >> 8) % (sizeof pool - 1)];
+    }
+    if (!decoders_agree(big, (size_t)n))
       FAIL_AT("decoders differ on a %d-character string (round %d)", n, i);
   }
   /* the capacity is a hard limit */
