@@ -245,12 +245,16 @@ absolute speed moves between minutes.
 - CPU: $cpu, $(nproc) cores online (\`nproc\`), $(grep -c '^processor' /proc/cpuinfo) in /proc/cpuinfo; flags: $flags
 - Memory: $mem; $os, Linux $(uname -r)
 - Load average (1, 5, 15 min): $load0 at the start, $load1 at the end
-- Software: nginx $(ver nginx), lua-nginx-module $(ver libnginx-mod-http-lua), LuaJIT $(ver libluajit2-5.1-2), Lua $(ver lua5.4), libsodium $(ver libsodium23), SQLite $(ver libsqlite3-0), wrk $(ver wrk); peer: python3-flask-security $(ver python3-flask-security), Flask $(ver python3-flask), Flask-SQLAlchemy $(ver python3-flask-sqlalchemy), SQLAlchemy $(ver python3-sqlalchemy), passlib $(ver python3-passlib), argon2-cffi $(ver python3-argon2), gunicorn $(ver gunicorn), $(/usr/bin/python3 --version); PostgreSQL $(ver postgresql-15), libpq $(ver libpq5), psycopg2 $(ver python3-psycopg2), pgbouncer $(ver pgbouncer)
+- Software: nginx $(ver nginx), lua-nginx-module $(ver libnginx-mod-http-lua), LuaJIT $(ver libluajit2-5.1-2), Lua $(ver lua5.4), libsodium $(ver libsodium23), OpenSSL $(ver libssl3), SQLite $(ver libsqlite3-0), wrk $(ver wrk); peer: python3-flask-security $(ver python3-flask-security), Flask $(ver python3-flask), Flask-SQLAlchemy $(ver python3-flask-sqlalchemy), SQLAlchemy $(ver python3-sqlalchemy), passlib $(ver python3-passlib), argon2-cffi $(ver python3-argon2), gunicorn $(ver gunicorn), $(/usr/bin/python3 --version); PostgreSQL $(ver postgresql-15), libpq $(ver libpq5), psycopg2 $(ver python3-psycopg2), pgbouncer $(ver pgbouncer)
 
 ## 1. Engine and store against the raw primitives (\`scripts/bench.sh\`)
 
 Each fsec operation beside the primitive it is built on, measured in the
-same process: token verify against one HMAC-SHA256 of the same bytes,
+same process: token verify (base64url decode, MAC, constant-time
+compare, payload) against the floor, one HMAC-SHA256 of the same bytes
+from SHA-256 midstates of the key computed once (OpenSSL, SHA-NI where
+the CPU has it), with libsodium's HMAC (fsec's MAC before), OpenSSL's
+EVP_MAC with the key kept and its HMAC() one-shot for reference;
 argon2id through fsec against libsodium's \`crypto_pwhash\` at the same
 parameters, a TOTP check (unsealing the user's key, then the 120 s
 window's 9 codes) against 9 raw OpenSSL HMAC-SHA1 of the same key, \`find_user\` and the login/registration writes against raw
