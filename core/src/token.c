@@ -150,6 +150,8 @@ static int mac_ok(fsec_engine *e, const char *purpose, size_t purpose_len,
     /* constant-time, and 10x faster than sodium_memcmp in 1.0.18 */
     ok = crypto_verify_32(want, got) == 0;
   }
+  /* want is the MAC of what the client sent: a forgery if it leaked */
+  sodium_memzero(want, sizeof want);
   if (keyed == scratch) sodium_memzero(scratch, sizeof scratch);
   return ok;
 }
