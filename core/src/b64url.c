@@ -7,7 +7,7 @@
 
 #include "b64url.h"
 
-/* The value of byte c in the URL-safe alphabet, or 64+ for any other byte
+/* The value of byte c in the URL-safe alphabet, or 64 for any other byte
  * (every byte >= 0x80, '=', '+', '/', whitespace, NUL). */
 #define VAL(c)                                                       \
   ((c) >= 'A' && (c) <= 'Z'   ? (c) - 'A'                            \
