@@ -9,12 +9,12 @@
 
 /* The value of byte c in the URL-safe alphabet, or 64 for any other byte
  * (every byte >= 0x80, '=', '+', '/', whitespace, NUL). */
-#define VAL(c)                                                       \
-  ((c) >= 'A' && (c) <= 'Z'   ? (c) - 'A'                            \
-   : (c) >= 'a' && (c) <= 'z' ? (c) - 'a' + 26                       \
-   : (c) >= '0' && (c) <= '9' ? (c) - '0' + 52                       \
-   : (c) == '-'               ? 62                                   \
-   : (c) == '_'               ? 63                                   \
+#define VAL(c)                                 \
+  ((c) >= 'A' && (c) <= 'Z'   ? (c) - 'A'      \
+   : (c) >= 'a' && (c) <= 'z' ? (c) - 'a' + 26 \
+   : (c) >= '0' && (c) <= '9' ? (c) - '0' + 52 \
+   : (c) == '-'               ? 62             \
+   : (c) == '_'               ? 63             \
                               : 64)
 #define BAD 0x80000000u /* above the 24 bits of a group: flags a bad byte */
 /* c's 6 bits placed at bit s of a 24-bit group, or BAD */

@@ -387,7 +387,8 @@ static void token_decoder_is_strict_base64url(void) {
   size_t outlen = 9;
   int i, j, n;
   for (i = 0; i < 65536 + 256 + 1; i++) {
-    n = i == 0 ? 0 : i <= 256 ? 1 : 2;
+    n = i == 0 ? 0 : i <= 256 ? 1
+                              : 2;
     s[0] = (char)(i - 1);
     s[1] = (char)((i - 257) >> 8);
     s[0] = n == 2 ? (char)(i - 257) : s[0];
