@@ -66,6 +66,9 @@ local function home_links(sec)
   if sec._cfg.registerable then l[#l + 1] = { url(sec, "register_url"), "LINK_REGISTER" } end
   if sec._cfg.recoverable then l[#l + 1] = { url(sec, "reset_url"), "FORGOT_PASSWORD" } end
   if sec._cfg.confirmable then l[#l + 1] = { url(sec, "confirm_url"), "LINK_CONFIRM_ACCOUNT" } end
+  if sec._cfg.webauthn and sec._cfg.wan_allow_as_first_factor then
+    l[#l + 1] = { url(sec, "wan_signin_url"), "LINK_WAN_SIGNIN" }
+  end
   l[#l + 1] = { url(sec, "login_url"), "LINK_SIGN_IN" }
   return l
 end

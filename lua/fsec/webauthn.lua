@@ -76,13 +76,17 @@ function _M.rp_id(sec, req)
   return (host:gsub(":%d*$", ""))
 end
 
---- The origins a clientDataJSON may name: wan_origins, else
--- external_url's or the request's scheme://host[:port].
+--- The origins a clientDataJSON may name: wan_origins, else the
+-- request's scheme://host[:port] (as Too) and external_url's origin. A
+-- relayed answer cannot pass as another site's: its origin is the site
+-- the browser was on, and the key signed for that site's RP ID.
 function _M.origins(sec, req)
   local cfg = cfg_of(sec)
   if cfg.wan_origins then return cfg.wan_origins end
-  local base = cfg.external_url or ((req.scheme == "https" and "https" or "http") .. "://" .. (req.host or ""))
-  return { (base:gsub("/+$", "")) }
+  local list = { (req.scheme == "https" and "https" or "http") .. "://" .. (req.host or "") }
+  local ext = cfg.external_url and cfg.external_url:match("^(https?://[^/]+)")
+  if ext then list[2] = ext end
+  return list
 end
 
 
