@@ -244,14 +244,14 @@ function _M.client_data(sec, req, bytes, want_type, challenge)
 end
 
 --- Verify a registration (L2 §7.1): info of core.wan_register, or nil
--- and the cause.
-function _M.verify_registration(sec, req, cred, data)
+-- and the cause. algs: the COSE algorithms taken (default ALGS).
+function _M.verify_registration(sec, req, cred, data, algs)
   local r = cred.response
   if not r.attestationObject then return nil, "malformed" end
   local ok, why = _M.client_data(sec, req, r.clientDataJSON, "webauthn.create", data.c)
   if not ok then return nil, why end
   local info, reason = core.wan_register(r.attestationObject, sha256(r.clientDataJSON), _M.rp_id(sec, req),
-                                         { require_uv = data.uv == 1, algs = _M.ALGS })
+                                         { require_uv = data.uv == 1, algs = algs or _M.ALGS })
   if not info then return nil, tostring(reason) end
   if info.credential_id ~= cred.id then return nil, "credential id" end
   return info
@@ -272,10 +272,11 @@ end
 
 -- L2 §7.2 step 21: when either count is non-zero, the new one must be
 -- above the stored one; else two authenticators hold the key (a clone).
-local function count_ok(stored, new)
+function _M.sign_count_ok(stored, new)
   if stored == 0 and new == 0 then return true end
   return new > stored
 end
+local count_ok = _M.sign_count_ok
 
 --- Record a use of a key: the new sign count, by compare-and-set on the
 -- count this request read (ds:webauthn_used), so two racing assertions
