@@ -319,6 +319,12 @@ static void push_limits(lua_State *L) {
       {"outbox_kind", FSEC_OUTBOX_KIND_MAX},
       {"outbox_owner", FSEC_OUTBOX_OWNER_MAX},
       {"outbox_message_id", FSEC_OUTBOX_MESSAGE_ID_MAX},
+      {"webauthn_id", FSEC_WEBAUTHN_ID_MAX},
+      {"webauthn_key", FSEC_WEBAUTHN_KEY_MAX},
+      {"webauthn_name", FSEC_WEBAUTHN_NAME_MAX},
+      {"webauthn_handle", FSEC_WEBAUTHN_HANDLE_MAX},
+      {"webauthn_text", FSEC_WEBAUTHN_TEXT_MAX},
+      {"webauthn_sign_count", FSEC_WEBAUTHN_SIGN_COUNT_MAX},
   };
   size_t i;
   lua_createtable(L, 0, (int)(sizeof limits / sizeof limits[0]));
