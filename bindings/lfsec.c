@@ -326,6 +326,12 @@ static void push_limits(lua_State *L) {
       {"wan_public_key", FSEC_WAN_PUBLIC_KEY_MAX},
       {"wan_signature", FSEC_WAN_SIGNATURE_MAX},
       {"wan_certificate", FSEC_WAN_CERTIFICATE_MAX},
+      {"webauthn_id", FSEC_WEBAUTHN_ID_MAX},
+      {"webauthn_key", FSEC_WEBAUTHN_KEY_MAX},
+      {"webauthn_name", FSEC_WEBAUTHN_NAME_MAX},
+      {"webauthn_handle", FSEC_WEBAUTHN_HANDLE_MAX},
+      {"webauthn_text", FSEC_WEBAUTHN_TEXT_MAX},
+      {"webauthn_sign_count", FSEC_WEBAUTHN_SIGN_COUNT_MAX},
   };
   size_t i;
   lua_createtable(L, 0, (int)(sizeof limits / sizeof limits[0]));

@@ -47,6 +47,12 @@ local core = {}
 ---@field wan_public_key integer a credential's COSE_Key, 1024
 ---@field wan_signature integer an assertion's signature, 1024
 ---@field wan_certificate integer a packed attestation's x5c[0] (DER), 4096
+---@field webauthn_id integer a WebAuthn credential id (bytes), 1023
+---@field webauthn_key integer a WebAuthn COSE public key (bytes), 2048
+---@field webauthn_name integer a WebAuthn credential's name, 64
+---@field webauthn_handle integer a WebAuthn user handle, 64
+---@field webauthn_text integer a WebAuthn credential's transports or device type, 255
+---@field webauthn_sign_count integer a WebAuthn sign count (not bytes), 4294967295
 
 ---The engine's defaults (`fsec_config_init`) and the ranges
 ---`fsec_config_check` enforces, by `core.new`'s field names, so that
@@ -485,7 +491,7 @@ function Engine:close() end
 ---@class fsec.Store
 local Store = {}
 
----@param key "id"|"email"|"username"|"fs_uniquifier"|"fs_token_uniquifier"|"us_phone_number"
+---@param key "id"|"email"|"username"|"fs_uniquifier"|"fs_token_uniquifier"|"us_phone_number"|"fs_webauthn_user_handle"
 ---@param value string|integer
 ---@return table? row
 ---@return string? err
@@ -712,6 +718,55 @@ function Store:outbox_retry(id, owner, next_at, error) end
 ---@return integer|string|nil given_up_or_err
 ---@return string? code
 function Store:outbox_counts() end
+
+---Add a WebAuthn credential (schema 13); its row id. Fields:
+---user_id, credential_id and public_key (bytes), sign_count, transports
+---(comma list), name, usage ("first"|"secondary"), backup_state,
+---device_type, user_handle, create_datetime, lastuse_datetime.
+---@param cred table
+---@return integer? id
+---@return string? err EEXIST: the credential id or the user's name is taken
+---@return string? code
+function Store:webauthn_create(cred) end
+
+---The credential of a credential id (bytes).
+---@param credential_id string
+---@return table? row
+---@return string? err
+---@return string? code ENOTFOUND when none
+function Store:webauthn_find(credential_id) end
+
+---The user's next credential after after_id (0: the first), in id order.
+---@param user_id integer
+---@param after_id integer
+---@return table? row nil after the last
+---@return string? err
+---@return string? code
+function Store:webauthn_next(user_id, after_id) end
+
+---Compare-and-set of a credential's sign count (and its last use).
+---@param id integer
+---@param old_count integer the count the caller read
+---@param new_count integer
+---@param now integer
+---@return boolean? changed false: another request moved it first
+---@return string? err
+---@return string? code
+function Store:webauthn_used(id, old_count, new_count, now) end
+
+---@param id integer
+---@return boolean? deleted
+---@return string? err
+---@return string? code
+function Store:webauthn_delete(id) end
+
+---Delete every credential of the user and clear the user's handle.
+---@param user_id integer
+---@param now integer
+---@return true?
+---@return string? err
+---@return string? code
+function Store:webauthn_reset(user_id, now) end
 
 ---@param sid string
 ---@param uq string the user's fs_uniquifier
