@@ -158,3 +158,279 @@ describe("WebAuthn ceremonies with recorded objects #quick", function()
     sec:close()
   end)
 end)
+
+------------------------------------------------------------------------
+-- Through the endpoints (JSON), with the recorded objects: the spec makes
+-- the state the server would have made for the fixture's challenge (its
+-- keys are the server's), bound to the client's own fsec_wan cookie.
+------------------------------------------------------------------------
+
+local EMAIL, PW = "wan@example.com", "password-1"
+
+-- An app whose RP is the fixture's, a user (with the fixture's user
+-- handle), and a JSON client of it signed in when signed is true.
+local function endpoint_app(fx, extra, signed)
+  local c = { webauthn = true, wan_rp_id = fx.rp_id, wan_origins = { fx.origin }, freshness = 3600,
+              two_factor = true, totp_secrets = { ["1"] = "a-totp-secret-of-some-length" }, totp_issuer = "t" }
+  for k, v in pairs(extra or {}) do c[k] = v end
+  local app = helpers.app{ db = "wan-ep.db", clock = true, log = "quiet", extra = c,
+    users = { { email = EMAIL, password = PW, confirmed = true }, { email = "other@example.com", password = PW,
+                                                                     confirmed = true } } }
+  if fx.user_handle then assert(app.sec.datastore:set_webauthn_user_handle(app.user, fx.user_handle)) end
+  local client = helpers.api(app.sec)
+  if signed then assert.equals(200, (client:call("POST", "/login", { email = EMAIL, password = PW })).status) end
+  return app, client
+end
+
+-- The state for a fixture's challenge, as the endpoint would have made it
+-- after the client's first request (which set its fsec_wan cookie).
+local function state_for(app, client, fx, data)
+  data.c = fx.challenge
+  data.b = core.digest((assert(client.jar.fsec_wan, "no fsec_wan cookie")))
+  return assert(app.sec:generate_token("wan", data))
+end
+
+-- The fixture's key, stored for the user as first or secondary factor.
+local function store_key(app, fx, usage, count, user)
+  return assert(app.sec.datastore:create_webauthn(user or app.user, {
+    credential_id = wan.b64u_decode(fx.credential.rawId), public_key = wan.b64u_decode(fx.public_key),
+    sign_count = count or fx.stored_sign_count, transports = {}, name = "key-" .. usage, usage = usage,
+    backup_state = false, device_type = "single_device", user_handle = fx.user_handle }))
+end
+
+describe("WebAuthn endpoints #quick", function()
+  it("register: options, then the browser's credential, listed; a state is spent once", function()
+    local fx = fixture("reg_es256_none")
+    local app, c = endpoint_app(fx, nil, true)
+    local res, r = c:call("GET", "/wan-register")
+    assert.equals(200, res.status)
+    assert.same({}, r.registered_credentials)
+    res, r = c:call("POST", "/wan-register", { usage = "first" })
+    assert.equals(400, res.status)
+    assert.same({ name = { "Nickname for new credential is required." } }, r.field_errors)
+    res, r = c:call("POST", "/wan-register", { name = "laptop", usage = "first" })
+    assert.equals(200, res.status, res.body)
+    local o = r.credential_options
+    assert.equals(fx.rp_id, o.rp.id)
+    assert.equals("My Flask App", o.rp.name)
+    assert.equals(EMAIL, o.user.name)
+    assert.same({ -7, -8, -257 }, { o.pubKeyCredParams[1].alg, o.pubKeyCredParams[2].alg, o.pubKeyCredParams[3].alg })
+    assert.equals(43, #o.challenge)
+    assert.equals(app.sec.datastore:find_user{ email = EMAIL }.fs_webauthn_user_handle, wan.b64u_decode(o.user.id))
+    local state = state_for(app, c, fx, { k = "register", u = app.user.fs_uniquifier, n = "laptop", us = "first",
+                                          uv = 0 })
+    -- a registration posted from another browser (its own cookie): refused
+    local other = helpers.api(app.sec)
+    other.jar = { session = c.jar.session, fsec_wan = core.random_id(16) }
+    other.csrf = c.csrf
+    res = other:call("POST", "/wan-register/" .. state, { credential = cjson.encode(fx.credential) })
+    assert.equals(400, res.status)
+    res = c:call("POST", "/wan-register/" .. state, { credential = cjson.encode(fx.credential) })
+    assert.equals(200, res.status, res.body)
+    local _, listed = c:call("GET", "/wan-register")
+    assert.equals(1, #listed.registered_credentials)
+    assert.equals("laptop", listed.registered_credentials[1].name)
+    assert.equals("first", listed.registered_credentials[1].usage)
+    assert.equals(fx.credential.rawId, listed.registered_credentials[1].credential_id)
+    -- the same state again: its challenge is spent
+    res, r = c:call("POST", "/wan-register/" .. state, { credential = cjson.encode(fx.credential) })
+    assert.equals(400, res.status)
+    assert.same({ "Input not appropriate for requested API" }, r.errors)
+    -- the name is taken now
+    res, r = c:call("POST", "/wan-register", { name = "laptop", usage = "first" })
+    assert.equals(400, res.status)
+    assert.same({ name = { "laptop is already associated with a credential." } }, r.field_errors)
+    app.sec:close()
+    -- the same key registered by another account already
+    app, c = endpoint_app(fx, nil, true)
+    assert(app.sec.datastore:create_webauthn(app.users[2], { credential_id = wan.b64u_decode(fx.credential.rawId),
+      public_key = "k", sign_count = 0, transports = {}, name = "theirs", usage = "first", backup_state = false,
+      device_type = "single_device" }))
+    c:call("POST", "/wan-register", { name = "mine", usage = "first" })
+    state = state_for(app, c, fx, { k = "register", u = app.user.fs_uniquifier, n = "mine", us = "first", uv = 0 })
+    res, r = c:call("POST", "/wan-register/" .. state, { credential = fx.credential })
+    assert.equals(400, res.status)
+    assert.same({ credential = { "WebAuthn credential id already registered." } }, r.field_errors)
+    app.sec:close()
+  end)
+
+  it("register: refuses a wrong origin, an expired state, another user's state", function()
+    local fx = fixture("reg_wrong_origin")
+    local app, c = endpoint_app(fx, { wan_register_within = 60 }, true)
+    c:call("POST", "/wan-register", { name = "k", usage = "first" })
+    local state = state_for(app, c, fx, { k = "register", u = app.user.fs_uniquifier, n = "k", us = "first", uv = 0 })
+    local res, r = c:call("POST", "/wan-register/" .. state, { credential = fx.credential })
+    assert.equals(400, res.status)
+    assert.same({ credential = { "Could not verify WebAuthn credential: origin." } }, r.field_errors)
+    fx = fixture("reg_es256_none")
+    state = state_for(app, c, fx, { k = "register", u = app.users[2].fs_uniquifier, n = "k", us = "first", uv = 0 })
+    res = c:call("POST", "/wan-register/" .. state, { credential = fx.credential })
+    assert.equals(400, res.status)
+    state = state_for(app, c, fx, { k = "register", u = app.user.fs_uniquifier, n = "k", us = "first", uv = 0 })
+    app.clock.now = app.clock.now + 61
+    res, r = c:call("POST", "/wan-register/" .. state, { credential = fx.credential })
+    assert.equals(400, res.status)
+    assert.same({ "WebAuthn operation must be completed within 1 minutes. Please start over." }, r.errors)
+    app.sec:close()
+  end)
+
+  it("signs in with a passkey alone, as /login answers; refuses the replay, a clone, a wrong signature", function()
+    local fx = fixture("asrt_es256")
+    local app, c = endpoint_app(fx)
+    store_key(app, fx, "first")
+    local res, r = c:call("POST", "/wan-signin", {})
+    assert.equals(200, res.status)
+    assert.is_false(r.is_secondary)
+    assert.is_nil(r.credential_options.allowCredentials)
+    local state = state_for(app, c, fx, { k = "signin", s = 0, r = 0 })
+    res, r = c:call("POST", "/wan-signin/" .. state, { credential = fx.credential })
+    assert.equals(200, res.status, res.body)
+    assert.is_table(r.user)
+    assert.equals("/", r.post_login_url)
+    assert.equals(200, (c:call("GET", "/wan-register")).status) -- signed in
+    local key = app.sec.datastore:find_webauthn(wan.b64u_decode(fx.credential.rawId))
+    assert.equals(2, key.sign_count)
+    -- the same answer again (another client): the state is bound and spent
+    local c2 = helpers.api(app.sec)
+    c2.jar.fsec_wan = c.jar.fsec_wan
+    res, r = c2:call("POST", "/wan-signin/" .. state, { credential = fx.credential })
+    assert.equals(400, res.status)
+    assert.same({ "Input not appropriate for requested API" }, r.errors)
+    -- signed in: /wan-signin is for anonymous users
+    assert.is_true((c:call("POST", "/wan-signin", {})).status >= 400)
+    app.sec:close()
+
+    -- a counter gone back: a clone, refused, and nobody signed in
+    fx = fixture("asrt_counter_backwards")
+    app, c = endpoint_app(fx)
+    store_key(app, fx, "first")
+    c:call("POST", "/wan-signin", {})
+    res, r = c:call("POST", "/wan-signin/" .. state_for(app, c, fx, { k = "signin", s = 0, r = 0 }),
+                    { credential = fx.credential })
+    assert.equals(400, res.status)
+    assert.same({ credential = { "Could not verify WebAuthn credential: clone." } }, r.field_errors)
+    assert.equals(7, app.sec.datastore:find_webauthn(wan.b64u_decode(fx.credential.rawId)).sign_count)
+    assert.equals(401, (c:call("GET", "/wan-register")).status)
+    app.sec:close()
+
+    for name, cause in pairs{ asrt_flipped_signature = "signature", asrt_wrong_rp_id = "rp_id",
+                              asrt_wrong_origin = "origin" } do
+      fx = fixture(name)
+      app, c = endpoint_app(fx)
+      store_key(app, fx, "first")
+      c:call("POST", "/wan-signin", {})
+      res, r = c:call("POST", "/wan-signin/" .. state_for(app, c, fx, { k = "signin", s = 0, r = 0 }),
+                      { credential = fx.credential })
+      assert.equals(400, res.status, name)
+      assert.same({ credential = { "Could not verify WebAuthn credential: " .. cause .. "." } }, r.field_errors)
+      app.sec:close()
+    end
+  end)
+
+  it("binds a key to its user: unknown key, another user's handle, wrong usage, disabled account", function()
+    local fx = fixture("asrt_es256")
+    local function try(app, c, data)
+      c:call("POST", "/wan-signin", {})
+      data.k, data.s, data.r = "signin", 0, 0
+      local res, r = c:call("POST", "/wan-signin/" .. state_for(app, c, fx, data), { credential = fx.credential })
+      assert.equals(400, res.status)
+      return r.field_errors.credential[1]
+    end
+    local app, c = endpoint_app(fx)
+    assert.equals("Unregistered WebAuthn credential id.", try(app, c, {}))
+    app.sec:close()
+    -- the key stored for another user: the handle the browser sends is not theirs
+    app, c = endpoint_app(fx)
+    assert(app.sec.datastore:set_webauthn_user_handle(app.users[2]))
+    store_key(app, fx, "first", nil, app.users[2])
+    assert.equals("Credential user handle didn't match", try(app, c, {}))
+    app.sec:close()
+    -- a sign-in that named another account (identity): that account's
+    app, c = endpoint_app(fx)
+    store_key(app, fx, "first")
+    assert.equals("Credential user handle didn't match", try(app, c, { u = app.users[2].fs_uniquifier }))
+    app.sec:close()
+    app, c = endpoint_app(fx)
+    store_key(app, fx, "secondary")
+    assert.equals("Credential not registered for this use (first or secondary)", try(app, c, {}))
+    app.sec:close()
+    app, c = endpoint_app(fx)
+    store_key(app, fx, "first")
+    assert(app.sec.datastore:deactivate_user(app.user))
+    assert.equals("Account is disabled.", try(app, c, {}))
+    app.sec:close()
+  end)
+
+  it("a key as a second factor: the password, then /wan-signin in the same browser only", function()
+    local fx = fixture("asrt_es256")
+    local app, c = endpoint_app(fx)
+    store_key(app, fx, "secondary")
+    local res, r = c:call("POST", "/login", { email = EMAIL, password = PW })
+    assert.equals(200, res.status)
+    assert.is_true(r.tf_required)
+    assert.equals("webauthn", r.tf_method)
+    assert.equals("/wan-signin", r.tf_signin_url)
+    assert.equals(401, (c:call("GET", "/wan-register")).status) -- not signed in yet
+    res, r = c:call("POST", "/wan-signin", { identity = "other@example.com" })
+    assert.equals(200, res.status)
+    assert.is_true(r.is_secondary)
+    -- the identity is not taken: the keys are the password's user's
+    assert.equals(fx.credential.rawId, r.credential_options.allowCredentials[1].id)
+    res = c:call("POST", "/wan-signin/" .. state_for(app, c, fx, { k = "signin", s = 1, r = 0,
+                                                                      u = app.user.fs_uniquifier }),
+                    { credential = fx.credential })
+    assert.equals(200, res.status, res.body)
+    assert.equals(200, (c:call("GET", "/wan-register")).status)
+    app.sec:close()
+  end)
+
+  it("/wan-verify makes the session fresh; /verify says a key could; /wan-delete removes a key", function()
+    local fx = fixture("asrt_es256")
+    local app, c = endpoint_app(fx, { freshness = 60 }, true)
+    store_key(app, fx, "first")
+    local _, r = c:call("GET", "/verify")
+    assert.is_true(r.has_webauthn_verify_credential)
+    app.clock.now = app.clock.now + 120 -- no longer fresh
+    assert.equals(401, (c:call("GET", "/wan-register")).status)
+    local res
+    res, r = c:call("POST", "/wan-verify", {})
+    assert.equals(200, res.status)
+    assert.equals(fx.credential.rawId, r.credential_options.allowCredentials[1].id)
+    res = c:call("POST", "/wan-verify/" .. state_for(app, c, fx, { k = "verify", u = app.user.fs_uniquifier }),
+                 { credential = fx.credential })
+    assert.equals(200, res.status, res.body)
+    res = c:call("GET", "/wan-register")
+    assert.equals(200, res.status)
+    res, r = c:call("POST", "/wan-delete", { name = "nope" })
+    assert.equals(400, res.status)
+    assert.same({ name = { "nope not registered with current user." } }, r.field_errors)
+    res = c:call("POST", "/wan-delete", { name = "key-first" })
+    assert.equals(200, res.status)
+    _, r = c:call("GET", "/wan-register")
+    assert.same({}, r.registered_credentials)
+    _, r = c:call("GET", "/verify")
+    assert.is_false(r.has_webauthn_verify_credential)
+    app.sec:close()
+  end)
+
+  it("meters assertions on the account's lockout: a locked account's key is refused unchecked", function()
+    local fx = fixture("asrt_es256")
+    local app, c = endpoint_app(fx, { login_lockout_threshold = 3 })
+    store_key(app, fx, "first")
+    local causes = {}
+    for i = 1, 4 do
+      -- the server's own states: the recorded answer is to another challenge
+      local _, r = c:call("POST", "/wan-signin", {})
+      _, r = c:call("POST", "/wan-signin/" .. r.wan_state, { credential = fx.credential })
+      causes[i] = r.field_errors.credential[1]
+    end
+    assert.equals("Could not verify WebAuthn credential: challenge.", causes[1])
+    assert.equals("Could not verify WebAuthn credential: locked.", causes[4])
+    -- the right answer now: still locked
+    c:call("POST", "/wan-signin", {})
+    local _, r = c:call("POST", "/wan-signin/" .. state_for(app, c, fx, { k = "signin", s = 0, r = 0 }),
+                        { credential = fx.credential })
+    assert.same({ "Could not verify WebAuthn credential: locked." }, r.field_errors.credential)
+    app.sec:close()
+  end)
+end)

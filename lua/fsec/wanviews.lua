@@ -163,10 +163,10 @@ function V.wan_register(sec, req, res, fields, json)
 end
 
 -- The fields of a new key, from core.wan_register's info.
-local function new_key(info, cred, data)
+local function new_key(info, cred, data, user)
   return { credential_id = info.credential_id, public_key = info.public_key, sign_count = info.sign_count,
            transports = cred.transports, name = data.n, usage = data.us, backup_state = info.bs == true,
-           device_type = info.be and "multi_device" or "single_device" }
+           device_type = info.be and "multi_device" or "single_device", user_handle = user.fs_webauthn_user_handle }
 end
 
 function V.wan_register_response(sec, req, res, fields, json, token)
@@ -183,7 +183,7 @@ function V.wan_register_response(sec, req, res, fields, json, token)
     if not info then
       no_verify(form, cause)
     else
-      local made, why_not = sec.datastore:create_webauthn(user, new_key(info, cred, data))
+      local made, why_not = sec.datastore:create_webauthn(user, new_key(info, cred, data, user))
       if not made and why_not == "credential_id_in_use" then
         err(form, "credential", "WEBAUTHN_CREDENTIAL_ID_INUSE")
       elseif not made and why_not == "name_in_use" then
