@@ -300,9 +300,11 @@ describe("WebAuthn endpoints #quick", function()
     assert.is_true((c:call("POST", "/wan-signin", {})).status >= 400)
     app.sec:close()
 
-    -- a counter gone back: a clone, refused, and nobody signed in
+    -- a counter gone back: a clone, refused, and nobody signed in; an
+    -- event of its own says so
     fx = fixture("asrt_counter_backwards")
-    app, c = endpoint_app(fx)
+    local seen = {}
+    app, c = endpoint_app(fx, { events = function(_, e) seen[#seen + 1] = e end })
     store_key(app, fx, "first")
     c:call("POST", "/wan-signin", {})
     res, r = c:call("POST", "/wan-signin/" .. state_for(app, c, fx, { k = "signin", s = 0, r = 0 }),
@@ -310,6 +312,9 @@ describe("WebAuthn endpoints #quick", function()
     assert.equals(400, res.status)
     assert.same({ credential = { "Could not verify WebAuthn credential: clone." } }, r.field_errors)
     assert.equals(7, app.sec.datastore:find_webauthn(wan.b64u_decode(fx.credential.rawId)).sign_count)
+    local names = {}
+    for _, e in ipairs(seen) do names[#names + 1] = e.event .. ":" .. e.outcome .. ":" .. tostring(e.reason) end
+    assert.same({ "login:failure:bad_key", "wan_clone:failure:clone" }, names)
     assert.equals(401, (c:call("GET", "/wan-register")).status)
     app.sec:close()
 

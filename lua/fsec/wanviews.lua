@@ -200,7 +200,6 @@ function V.wan_register_response(sec, req, res, fields, json, token)
     return res:redirect(url(sec, "wan_register_url"))
   end
   sec.signals:send("wan_registered", { user = auth.public_user(user), name = data.n })
-  events.emit(sec, "wan_register", { user = user, method = data.us }, req)
   if json then return json_ok(sec, req, res, {}) end
   flash(sec, req, res, "info", "WEBAUTHN_REGISTER_SUCCESSFUL", { name = data.n })
   return res:redirect(cfg.wan_post_register_view or url(sec, "wan_register_url"))
@@ -231,7 +230,6 @@ function V.wan_delete(sec, req, res, fields, json)
     return res:redirect(url(sec, "wan_register_url"))
   end
   sec.signals:send("wan_deleted", { user = auth.public_user(user), name = name })
-  events.emit(sec, "wan_delete", { user = user }, req)
   if json then return json_ok(sec, req, res, {}) end
   flash(sec, req, res, "info", "WEBAUTHN_CREDENTIAL_DELETED", { name = name })
   return res:redirect(url(sec, "wan_register_url"))
@@ -274,8 +272,11 @@ local function check_assertion(sec, req, form, cred, data, stored, user, tfa)
   end
   if not result then
     sec.signals:send("user_failed_authn", { user = auth.public_user(user), auth_type = "webauthn", tfa = tfa })
-    events.emit(sec, "wan_assert", { outcome = "failure", reason = cause, user = user }, req)
-    if cause == "clone" then sec._log("warn", "fsec: a WebAuthn key's sign count went back: a cloned key, refused") end
+    if cause == "clone" then
+      -- two authenticators hold one key: worth an alert of its own
+      events.emit(sec, "wan_clone", { outcome = "failure", reason = "clone", user = user }, req)
+      sec._log("warn", "fsec: a WebAuthn key's sign count went back: a cloned key, refused")
+    end
     no_verify(form, cause)
     return nil
   end
