@@ -209,6 +209,23 @@ static void test_authdata(void) {
   ASSERT(a.extensions == ad + 37 && a.extensions_len == 1);
   ad[37] = 0x80; /* an array is no extensions map */
   ASSERT_EQ(fsec_wan_authdata_parse(ad, 38, &a), FSEC_WAN_MALFORMED);
+  /* a map head announcing 2^32 - 1 entries in 5 bytes: refused before
+   * libcbor allocates for them (it asked for gigabytes) */
+  {
+    unsigned char big[37 + 9] = {0};
+    big[32] = 0x81;
+    big[37] = 0xba, big[38] = 0xff, big[39] = 0xff, big[40] = 0xff, big[41] = 0xff;
+    ASSERT_EQ(fsec_wan_authdata_parse(big, sizeof big, &a), FSEC_WAN_MALFORMED);
+    big[37] = 0x9b; /* an array of 2^64 - 1 */
+    memset(big + 38, 0xff, 8);
+    ASSERT_EQ(fsec_wan_authdata_parse(big, sizeof big, &a), FSEC_WAN_MALFORMED);
+    big[37] = 0xbf; /* indefinite-length map: not CTAP2 */
+    big[38] = 0xff;
+    ASSERT_EQ(fsec_wan_authdata_parse(big, 39, &a), FSEC_WAN_MALFORMED);
+    big[37] = 0xc1; /* a tag */
+    big[38] = 0xa0;
+    ASSERT_EQ(fsec_wan_authdata_parse(big, 39, &a), FSEC_WAN_MALFORMED);
+  }
   ad[32] = 0x41; /* AT but no room for the AAGUID */
   ASSERT_EQ(fsec_wan_authdata_parse(ad, 40, &a), FSEC_WAN_MALFORMED);
 }
