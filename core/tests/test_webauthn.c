@@ -189,6 +189,19 @@ static void test_cose(void) {
   }
 }
 
+/* RS256 keys: the fixture's parses; an even modulus is refused. */
+static void test_rsa_key(void) {
+  const wan_vector *v = find("asrt_rs256");
+  unsigned char buf[FSEC_WAN_PUBLIC_KEY_MAX];
+  fsec_wan_cose k;
+  ASSERT_EQ(v->key_len, 272); /* a4 01 03 03 39 01 00 20 59 01 00 n(256) 21 43 e(3) */
+  memcpy(buf, v->key, v->key_len);
+  ASSERT_EQ(fsec_wan_cose_parse(buf, v->key_len, &k), FSEC_WAN_OK);
+  ASSERT_EQ(k.n_len, 256);
+  buf[7 + 4 + 255] ^= 1; /* n's last byte: odd to even */
+  ASSERT_EQ(fsec_wan_cose_parse(buf, v->key_len, &k), FSEC_WAN_KEY);
+}
+
 /* Authenticator data by hand: unknown flags kept, spans inside. */
 static void test_authdata(void) {
   unsigned char ad[40] = {0};
@@ -247,6 +260,7 @@ int main(void) {
   test_registration_fields();
   test_other_client_data();
   test_cose();
+  test_rsa_key();
   test_authdata();
   test_misuse();
   return 0;
