@@ -95,23 +95,65 @@ static int item_is_text(const cbor_item_t *it, const char *s) {
          cbor_string_length(it) == n && memcmp(cbor_string_handle(it), s, n) == 0;
 }
 
-/* Load one CBOR item from [p, end): the item (caller decrefs) and its
- * encoded length, or NULL (*oom set when libcbor ran out of memory). */
+/* How deep the CBOR this code reads may nest (attStmt's x5c is 3 deep;
+ * extensions a little more). */
+#define CBOR_DEPTH_MAX 16
+
+/* The length of the one well-formed CBOR item at [p, end), or 0. This
+ * walk runs before libcbor sees the bytes: libcbor 0.8 allocates what a
+ * map or array head announces before it reads the entries (a 9-byte
+ * input asked it for gigabytes, found by fuzz_wan_authdata), so every
+ * count must first fit in the bytes that remain. Indefinite lengths,
+ * tags and nesting deeper than depth are refused (CTAP2 canonical CBOR
+ * has none of the first two). */
+static size_t item_len(const unsigned char *p, const unsigned char *end, int depth) {
+  const unsigned char *q = p;
+  uint64_t arg, i, per;
+  size_t n;
+  int major;
+  if (depth <= 0 || read_head(&q, end, &major, &arg)) return 0;
+  switch (major) {
+  case 0:
+  case 1:
+  case 7: break; /* integers, simple values, floats */
+  case 2:
+  case 3: /* byte and text strings */
+    if (arg > (uint64_t)(end - q)) return 0;
+    q += arg;
+    break;
+  case 4:
+  case 5: /* arrays and maps: each entry takes a byte at least */
+    per = major == 5 ? 2 : 1;
+    if (arg > (uint64_t)(end - q) / per) return 0;
+    for (i = 0; i < arg * per; i++) {
+      if ((n = item_len(q, end, depth - 1)) == 0) return 0;
+      q += n;
+    }
+    break;
+  default: return 0; /* tags */
+  }
+  return (size_t)(q - p);
+}
+
+/* Load the CBOR item at the start of [p, p + len): the item (caller
+ * decrefs) and its encoded length, or NULL (*oom set when libcbor ran
+ * out of memory). */
 static cbor_item_t *load_one(const unsigned char *p, size_t len, size_t *used,
                              int *oom) {
   struct cbor_load_result r;
   cbor_item_t *it;
-  if (len == 0) return NULL;
-  it = cbor_load(p, len, &r);
+  size_t n = p ? item_len(p, p + len, CBOR_DEPTH_MAX) : 0;
+  if (n == 0) return NULL;
+  it = cbor_load(p, n, &r);
   if (!it) {
     if (r.error.code == CBOR_ERR_MEMERROR) *oom = 1;
     return NULL;
   }
-  if (r.read == 0 || r.read > len) { /* cannot happen; never trust it */
+  if (r.read != n) { /* libcbor read otherwise than the walk: refuse */
     cbor_decref(&it);
     return NULL;
   }
-  *used = r.read;
+  *used = n;
   return it;
 }
 
@@ -282,6 +324,7 @@ static int cose_params(cbor_item_t *const v[N_LABELS], int64_t kty, int64_t alg,
     if (kty != KTY_RSA || v[L_M3] ||
         take_unsigned(v[L_M1], out->n, 256, sizeof out->n, &out->n_len) ||
         take_unsigned(v[L_M2], out->e, 1, sizeof out->e, &out->e_len) ||
+        !(out->n[out->n_len - 1] & 1) || /* a modulus is odd */
         !(out->e[out->e_len - 1] & 1) || (out->e_len == 1 && out->e[0] == 1))
       return FSEC_WAN_KEY;
   } else {
@@ -319,7 +362,12 @@ static int cose_parse(const unsigned char *in, size_t len, fsec_wan_cose *out,
   rc = cose_params(v, kty, alg, out);
   if (rc == FSEC_WAN_OK) {
     pk = cose_pkey(out);
-    if (!pk || !pkey_checks(pk)) rc = FSEC_WAN_KEY;
+    /* The EC point must be on the curve. Not EVP_PKEY_public_check on
+     * RSA keys: its SP 800-56B test of n draws random bases and gave
+     * different answers for one n (fuzz_wan_cose); an odd n, checked
+     * above, is what verification needs, and a weak key harms only the
+     * account that registered it. */
+    if (!pk || (out->alg == FSEC_WAN_ES256 && !pkey_checks(pk))) rc = FSEC_WAN_KEY;
     EVP_PKEY_free(pk);
   }
 done:

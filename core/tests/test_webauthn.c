@@ -189,6 +189,19 @@ static void test_cose(void) {
   }
 }
 
+/* RS256 keys: the fixture's parses; an even modulus is refused. */
+static void test_rsa_key(void) {
+  const wan_vector *v = find("asrt_rs256");
+  unsigned char buf[FSEC_WAN_PUBLIC_KEY_MAX];
+  fsec_wan_cose k;
+  ASSERT_EQ(v->key_len, 272); /* a4 01 03 03 39 01 00 20 59 01 00 n(256) 21 43 e(3) */
+  memcpy(buf, v->key, v->key_len);
+  ASSERT_EQ(fsec_wan_cose_parse(buf, v->key_len, &k), FSEC_WAN_OK);
+  ASSERT_EQ(k.n_len, 256);
+  buf[7 + 4 + 255] ^= 1; /* n's last byte: odd to even */
+  ASSERT_EQ(fsec_wan_cose_parse(buf, v->key_len, &k), FSEC_WAN_KEY);
+}
+
 /* Authenticator data by hand: unknown flags kept, spans inside. */
 static void test_authdata(void) {
   unsigned char ad[40] = {0};
@@ -209,6 +222,23 @@ static void test_authdata(void) {
   ASSERT(a.extensions == ad + 37 && a.extensions_len == 1);
   ad[37] = 0x80; /* an array is no extensions map */
   ASSERT_EQ(fsec_wan_authdata_parse(ad, 38, &a), FSEC_WAN_MALFORMED);
+  /* a map head announcing 2^32 - 1 entries in 5 bytes: refused before
+   * libcbor allocates for them (it asked for gigabytes) */
+  {
+    unsigned char big[37 + 9] = {0};
+    big[32] = 0x81;
+    big[37] = 0xba, big[38] = 0xff, big[39] = 0xff, big[40] = 0xff, big[41] = 0xff;
+    ASSERT_EQ(fsec_wan_authdata_parse(big, sizeof big, &a), FSEC_WAN_MALFORMED);
+    big[37] = 0x9b; /* an array of 2^64 - 1 */
+    memset(big + 38, 0xff, 8);
+    ASSERT_EQ(fsec_wan_authdata_parse(big, sizeof big, &a), FSEC_WAN_MALFORMED);
+    big[37] = 0xbf; /* indefinite-length map: not CTAP2 */
+    big[38] = 0xff;
+    ASSERT_EQ(fsec_wan_authdata_parse(big, 39, &a), FSEC_WAN_MALFORMED);
+    big[37] = 0xc1; /* a tag */
+    big[38] = 0xa0;
+    ASSERT_EQ(fsec_wan_authdata_parse(big, 39, &a), FSEC_WAN_MALFORMED);
+  }
   ad[32] = 0x41; /* AT but no room for the AAGUID */
   ASSERT_EQ(fsec_wan_authdata_parse(ad, 40, &a), FSEC_WAN_MALFORMED);
 }
@@ -230,6 +260,7 @@ int main(void) {
   test_registration_fields();
   test_other_client_data();
   test_cose();
+  test_rsa_key();
   test_authdata();
   test_misuse();
   return 0;

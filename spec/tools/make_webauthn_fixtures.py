@@ -4,7 +4,8 @@ assertions as a browser posts them, made by a software authenticator
 (python3-cryptography for the keys and signatures, fido2.cbor for CBOR),
 and their tampered variants. Also writes core/tests/webauthn_vectors.h
 (the same bytes for the C unit test) and the fuzz seeds in
-fuzz/corpus/wan_*/.
+fuzz/corpus/wan_*/, adding the objects spec/browser/record_webauthn.mjs
+recorded from Chromium (chromium_*.json, not rewritten).
 
 Run from the project root with Debian's Python:
     /usr/bin/python3 spec/tools/make_webauthn_fixtures.py
@@ -348,6 +349,12 @@ def main():
         with open(os.path.join(OUT, name + ".json"), "w") as fh:
             json.dump(f, fh, indent=1, sort_keys=True)
             fh.write("\n")
+    # the objects recorded from Chromium (spec/browser/record_webauthn.mjs):
+    # kept as recorded, and added to the C vectors and the corpus
+    for fn in sorted(os.listdir(OUT)):
+        if fn.startswith("chromium_") and fn.endswith(".json"):
+            with open(os.path.join(OUT, fn)) as fh:
+                FIXTURES[fn[:-5]] = json.load(fh)
     write_c_header(os.path.join(ROOT, "core", "tests", "webauthn_vectors.h"))
     write_corpus()
     print("wrote %d fixtures to %s" % (len(FIXTURES), OUT), file=sys.stderr)

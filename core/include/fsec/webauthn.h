@@ -115,7 +115,7 @@ typedef struct fsec_wan_cose {
 /* Parse and check a COSE_Key (exactly one CBOR map, nothing trailing):
  * kty, alg and the curve parameters must match one supported algorithm
  * (ES256: EC2, P-256, 32-byte x and y on the curve; EdDSA: OKP, Ed25519,
- * 32-byte x; RS256: RSA, 2048-4096-bit n, e odd and > 1); alg must be
+ * 32-byte x; RS256: RSA, 2048-4096-bit odd n, e odd and > 1); alg must be
  * present; no other label, no label twice. Returns FSEC_WAN_OK,
  * FSEC_WAN_MALFORMED (not a CBOR map) or FSEC_WAN_KEY. */
 FSEC_API FSEC_NODISCARD int fsec_wan_cose_parse(const unsigned char *in,
