@@ -327,7 +327,9 @@ function V.wan_signin(sec, req, res, fields, json)
   local identity = not secondary and cfg.wan_allow_user_hints and form:string("identity", 320)
   if identity and identity:match("%S") then
     user = auth.lookup_identity(sec, identity:match("^%s*(.-)%s*$"))
-    if not user then err(form, "identity", "US_SPECIFY_IDENTITY") end
+    -- generic responses: an unknown identity gets options as any other
+    -- (no key of it will answer), so the answer does not tell
+    if not user and not cfg.return_generic_responses then err(form, "identity", "US_SPECIFY_IDENTITY") end
   end
   if not form:ok() then
     if json then return json_error(res, form) end
@@ -369,12 +371,14 @@ function V.wan_signin_response(sec, req, res, fields, json, token)
     -- without an identity nothing else names the user: the handle must
     stored, user = asserted_key(sec, form, cred, data.u, { tf and "secondary" or "first" }, data.u == nil)
   end
-  if user and not user.active then err(form, "credential", "DISABLED_ACCOUNT") end
-  if user and form:ok() and auth.requires_confirmation(sec, user) then
+  local result = form:ok() and check_assertion(sec, req, form, cred, data, stored, user, tf ~= nil)
+  -- the account's state only to whoever holds its key (after the check)
+  if result and not user.active then
+    err(form, "credential", "DISABLED_ACCOUNT")
+  elseif result and auth.requires_confirmation(sec, user) then
     err(form, "credential", "CONFIRMATION_REQUIRED")
   end
-  local result = form:ok() and check_assertion(sec, req, form, cred, data, stored, user, tf ~= nil)
-  if not result then return signin_failed(sec, req, res, json, form) end
+  if not result or not form:ok() then return signin_failed(sec, req, res, json, form) end
   if tf then
     auth.check_store(auth.unlock(sec, user))
     return twofactor.finish(sec, req, res, json, user, tf, { method = "webauthn" })
