@@ -729,6 +729,12 @@ local function conformance(name, make, tags)
       assert.same({}, ds:webauthn_credentials(assert(ds:create_user{ email = "wc3@x.org" })))
       assert.equals(u.id, ds:find_user_from_webauthn(c).id)
       assert.equals(v.id, ds:find_user_from_webauthn(d).id)
+      -- an import keeps the source's dates
+      local old = assert(ds:create_webauthn(u, wan{ credential_id = "cid-5", name = "Old",
+                                                    create_datetime = 1000, lastuse_datetime = 2000 }))
+      assert.equals(1000, old.create_datetime); assert.equals(2000, old.lastuse_datetime)
+      local ok2, _, code2 = ds:create_webauthn(u, wan{ credential_id = "cid-6", name = "Frac", create_datetime = 1.5 })
+      assert.is_nil(ok2); assert.equals("EINVAL", code2)
       assert.is_true(ds:delete_webauthn(c2))
       assert.is_false(ds:delete_webauthn(c2))
       assert.is_nil(ds:find_webauthn("cid-4"))
