@@ -31,6 +31,25 @@ describe("datastore interface lists #quick", function()
   end)
 end)
 
+describe("the cache's view of WebAuthn writes #quick", function()
+  it("drops cached users for the handle's writes, not for a credential's (a passkey sign-in)", function()
+    local ds = require("fsec.datastore.memory").new()
+    local n = 0
+    local view = require("fsec.cache").observed(ds, function() n = n + 1 end, function() return 0 end)
+    local u = assert(view:create_user{ email = "cache@x.org" })
+    n = 0
+    assert(view:set_webauthn_user_handle(u))
+    assert.is_true(n > 0)
+    n = 0
+    local c = assert(view:create_webauthn(u, { credential_id = "c", public_key = "k", name = "n", usage = "first" }))
+    assert.is_true(view:webauthn_used(c, 1))
+    assert.is_true(view:delete_webauthn(c))
+    assert.equals(0, n)
+    assert.is_true(view:webauthn_reset(u))
+    assert.is_true(n > 0)
+  end)
+end)
+
 local function conformance(name, make, tags)
   describe("datastore conformance (" .. name .. ")" .. tags, function()
     local ds, clock
