@@ -44,7 +44,8 @@ BUILD="cmake gcc make pkg-config libsodium-dev libutf8proc-dev libidn2-dev libcr
 # Unix datagram socket outside nginx (spec/44; under nginx the cosocket).
 # python3-fido2 (fido2.cbor) and python3-cryptography: the software
 # authenticator of spec/tools/make_webauthn_fixtures.py, which writes
-# spec/fixtures/webauthn/.
+# spec/fixtures/webauthn/, and of spec/peer/fs_make_db.py --webauthn (the
+# Flask-Security-Too keys spec/55-import_webauthn_spec.lua imports).
 # python3-aiosmtpd: the real SMTP server the mail specs start on loopback
 # (spec/tools/smtp_server.py: plain, STARTTLS, implicit TLS, AUTH).
 TEST="lua-busted python3-flask-security python3-flask-sqlalchemy python3-flaskext.wtf gunicorn

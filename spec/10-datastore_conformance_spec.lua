@@ -31,6 +31,25 @@ describe("datastore interface lists #quick", function()
   end)
 end)
 
+describe("the cache's view of WebAuthn writes #quick", function()
+  it("drops cached users for the handle's writes, not for a credential's (a passkey sign-in)", function()
+    local ds = require("fsec.datastore.memory").new()
+    local n = 0
+    local view = require("fsec.cache").observed(ds, function() n = n + 1 end, function() return 0 end)
+    local u = assert(view:create_user{ email = "cache@x.org" })
+    n = 0
+    assert(view:set_webauthn_user_handle(u))
+    assert.is_true(n > 0)
+    n = 0
+    local c = assert(view:create_webauthn(u, { credential_id = "c", public_key = "k", name = "n", usage = "first" }))
+    assert.is_true(view:webauthn_used(c, 1))
+    assert.is_true(view:delete_webauthn(c))
+    assert.equals(0, n)
+    assert.is_true(view:webauthn_reset(u))
+    assert.is_true(n > 0)
+  end)
+end)
+
 local function conformance(name, make, tags)
   describe("datastore conformance (" .. name .. ")" .. tags, function()
     local ds, clock
@@ -729,6 +748,12 @@ local function conformance(name, make, tags)
       assert.same({}, ds:webauthn_credentials(assert(ds:create_user{ email = "wc3@x.org" })))
       assert.equals(u.id, ds:find_user_from_webauthn(c).id)
       assert.equals(v.id, ds:find_user_from_webauthn(d).id)
+      -- an import keeps the source's dates
+      local old = assert(ds:create_webauthn(u, wan{ credential_id = "cid-5", name = "Old",
+                                                    create_datetime = 1000, lastuse_datetime = 2000 }))
+      assert.equals(1000, old.create_datetime); assert.equals(2000, old.lastuse_datetime)
+      local ok2, _, code2 = ds:create_webauthn(u, wan{ credential_id = "cid-6", name = "Frac", create_datetime = 1.5 })
+      assert.is_nil(ok2); assert.equals("EINVAL", code2)
       assert.is_true(ds:delete_webauthn(c2))
       assert.is_false(ds:delete_webauthn(c2))
       assert.is_nil(ds:find_webauthn("cid-4"))

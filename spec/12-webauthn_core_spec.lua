@@ -164,6 +164,24 @@ describe("core.wan_assert", function()
     assert.same({ nil, "signature" }, { run(fx, function(a) a[3] = ("\0"):rep(32) end) })
   end)
 
+  it("refuses the assertion with any one byte of authData or signature changed", function()
+    for _, name in ipairs{ "asrt_es256", "asrt_eddsa", "asrt_rs256", "chromium_asrt_es256" } do
+      local fx = named(name)
+      assert.is_table(run(fx))
+      for _, field in ipairs{ 2, 4 } do -- authenticator_data, signature
+        local args
+        run(fx, function(a) args = a end) -- the arguments, as decoded
+        local bytes = args[field]
+        for i = 1, #bytes do
+          local changed = bytes:sub(1, i - 1) .. string.char((bytes:byte(i) + 1) % 256) .. bytes:sub(i + 1)
+          local info, reason = run(fx, function(a) a[field] = changed end)
+          assert.is_nil(info, name .. " byte " .. i .. " of argument " .. field)
+          assert.is_string(reason)
+        end
+      end
+    end
+  end)
+
   it("refuses a signature made for another assertion", function()
     local a, b = named("asrt_es256"), named("asrt_reused_challenge")
     local sig = b64url_decode(b.credential.response.signature)

@@ -43,7 +43,7 @@
   " chr(30) ORDER BY r.id) FROM roles_users ru JOIN roles r"                 \
   " ON r.id = ru.role_id WHERE ru.user_id = u.id), '')"                      \
   ", u.tf_primary_method, u.tf_totp_secret, u.tf_phone_number,"              \
-  " u.us_totp_secrets, u.us_phone_number, u.mf_recovery_codes, u.fields,"   \
+  " u.us_totp_secrets, u.us_phone_number, u.mf_recovery_codes, u.fields,"    \
   " u.fs_webauthn_user_handle"
 #define SWAP(col)                                               \
   "UPDATE users SET " col " = $2, update_datetime = $3::bigint" \
@@ -67,9 +67,9 @@
   " ELSE failed_login_window END WHERE id = $1::bigint"
 #define ATTEMPT_OVER "a.started <= $2::bigint - $3::bigint"
 
-#define WAN_COLS                                                            \
-  "id, user_id, encode(credential_id, 'hex'), encode(public_key, 'hex'),"  \
-  " sign_count, transports, name, usage, backup_state, device_type,"        \
+#define WAN_COLS                                                          \
+  "id, user_id, encode(credential_id, 'hex'), encode(public_key, 'hex')," \
+  " sign_count, transports, name, usage, backup_state, device_type,"      \
   " user_handle, create_datetime, lastuse_datetime"
 
 static const char *const SQL[ST__COUNT] = {

@@ -27,7 +27,7 @@
   " char(30)) FROM roles_users ru JOIN roles r ON r.id = ru.role_id"         \
   " WHERE ru.user_id = u.id), '')"                                           \
   ", u.tf_primary_method, u.tf_totp_secret, u.tf_phone_number,"              \
-  " u.us_totp_secrets, u.us_phone_number, u.mf_recovery_codes, u.fields,"   \
+  " u.us_totp_secrets, u.us_phone_number, u.mf_recovery_codes, u.fields,"    \
   " u.fs_webauthn_user_handle"
 #define SWAP(col)                                       \
   "UPDATE users SET " col " = ?2, update_datetime = ?3" \
@@ -40,9 +40,9 @@
   "UPDATE users SET " col " = ?2, " col "_norm = ?4, update_datetime = ?3" \
   " WHERE id = ?1 AND (" col " IS NOT ?2 OR " col "_norm IS NOT ?4)"
 
-#define WAN_COLS                                                        \
-  "id, user_id, hex(credential_id), hex(public_key), sign_count,"       \
-  " transports, name, usage, backup_state, device_type, user_handle,"   \
+#define WAN_COLS                                                      \
+  "id, user_id, hex(credential_id), hex(public_key), sign_count,"     \
+  " transports, name, usage, backup_state, device_type, user_handle," \
   " create_datetime, lastuse_datetime"
 
 

@@ -259,7 +259,7 @@ done:
   return pk;
 }
 
-/* Is the key usable: the EC point on the curve, the RSA numbers sane? */
+/* Is the EC key's point on the curve (OpenSSL's public key check)? */
 static int pkey_checks(EVP_PKEY *pk) {
   EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_from_pkey(NULL, pk, NULL);
   int ok = c && EVP_PKEY_public_check(c) == 1;

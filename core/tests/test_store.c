@@ -1231,7 +1231,9 @@ static void first_opens_race_and_all_succeed(void) {
  * user and with fsec_store_webauthn_reset. */
 static void schema_12_is_migrated_to_13(void) {
   const char *p = path("v12.db");
-  static const char cid[] = "\0\x01\xff" "cid", key[] = "\xa5\x01\x02\0\xff";
+  static const char cid[] = "\0\x01\xff"
+                            "cid",
+                    key[] = "\xa5\x01\x02\0\xff";
   fsec_store *s;
   fsec_user u;
   fsec_webauthn w, got;

@@ -115,7 +115,8 @@
 --   find_user_by_webauthn_handle(handle)             -> User | nil
 --   create_webauthn(user, { credential_id, public_key, sign_count,
 --       transports, name, usage, backup_state, device_type,
---       user_handle })                               -> cred, or nil,
+--       user_handle[, create_datetime, lastuse_datetime (imports;
+--       default now)] })                             -> cred, or nil,
 --       "credential_id_in_use" | "name_in_use", "EEXIST" (names are
 --       unique per user; credential ids across users), or nil, err, code
 --   find_webauthn(credential_id)                     -> cred | nil
@@ -605,7 +606,9 @@ end
 local USAGES = { first = true, secondary = true }
 _M.WEBAUTHN_FIELDS = { credential_id = "string", public_key = "string", sign_count = "number",
                        transports = "table", name = "string", usage = "string",
-                       backup_state = "boolean", device_type = "string", user_handle = "string" }
+                       backup_state = "boolean", device_type = "string", user_handle = "string",
+                       -- imports: the source's dates (default: now)
+                       create_datetime = "number", lastuse_datetime = "number" }
 
 --- Check a new credential's fields: wrong types raise (at the caller of
 -- fname); values the store refuses (a transport with a comma, a usage
@@ -624,8 +627,11 @@ function _M.webauthn_fields(fields, fname)
   if not USAGES[fields.usage] then
     return nil, "EINVAL: usage must be 'first' or 'secondary'", "EINVAL"
   end
-  if fields.sign_count ~= nil and fields.sign_count ~= math.floor(fields.sign_count) then
-    return nil, "EINVAL: sign count must be a whole number", "EINVAL"
+  for _, k in ipairs{ "sign_count", "create_datetime", "lastuse_datetime" } do
+    local v = fields[k]
+    if v ~= nil and (v ~= v or v >= 2^53 or v <= -2^53 or v ~= math.floor(v)) then
+      return nil, "EINVAL: " .. k .. " must be a whole number", "EINVAL"
+    end
   end
   if fields.transports == nil then return "" end
   for i, t in ipairs(fields.transports) do

@@ -41,6 +41,12 @@ local core = {}
 ---@field outbox_kind integer an outbox row's kind of mail, 64
 ---@field outbox_owner integer a drainer's lease owner name, 64
 ---@field outbox_message_id integer a queued mail's Message-ID, 255
+---@field webauthn_id integer a WebAuthn credential id (bytes), 1023
+---@field webauthn_key integer a WebAuthn COSE public key (bytes), 2048
+---@field webauthn_name integer a WebAuthn credential's name, 64
+---@field webauthn_handle integer a WebAuthn user handle, 64
+---@field webauthn_text integer a WebAuthn credential's transports or device type, 255
+---@field webauthn_sign_count integer a WebAuthn sign count (not bytes), 4294967295
 ---@field wan_attestation integer a WebAuthn attestation object, 16384
 ---@field wan_authdata integer WebAuthn authenticator data, 4096
 ---@field wan_credential_id integer a WebAuthn credential id, 1023

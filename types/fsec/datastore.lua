@@ -366,7 +366,7 @@ function Datastore:find_user_by_webauthn_handle(handle) end
 ---Optional: add a WebAuthn credential; nil, "credential_id_in_use" or
 ---"name_in_use", "EEXIST" when taken.
 ---@param user fsec.User
----@param fields { credential_id: string, public_key: string, sign_count?: integer, transports?: string[], name: string, usage: "first"|"secondary", backup_state?: boolean, device_type?: string, user_handle?: string }
+---@param fields { credential_id: string, public_key: string, sign_count?: integer, transports?: string[], name: string, usage: "first"|"secondary", backup_state?: boolean, device_type?: string, user_handle?: string, create_datetime?: integer, lastuse_datetime?: integer }
 ---@return fsec.WebAuthnCredential? cred
 ---@return string? err
 ---@return string? code

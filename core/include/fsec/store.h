@@ -253,9 +253,9 @@ typedef enum fsec_user_col {
   FSEC_COL_MF_RECOVERY_CODES,
   FSEC_COL_LAST_LOGIN_IP,
   FSEC_COL_CURRENT_LOGIN_IP,
-  FSEC_COL_FIELDS, /* the application's fields (JSON text) */
+  FSEC_COL_FIELDS,                  /* the application's fields (JSON text) */
   FSEC_COL_FS_WEBAUTHN_USER_HANDLE, /* at most FSEC_WEBAUTHN_HANDLE_MAX */
-  FSEC_COL_ACTIVE, /* integer from here on */
+  FSEC_COL_ACTIVE,                  /* integer from here on */
   FSEC_COL_CONFIRMED_AT,
   FSEC_COL_LAST_LOGIN_AT,
   FSEC_COL_CURRENT_LOGIN_AT,
@@ -597,8 +597,10 @@ FSEC_API FSEC_NODISCARD int fsec_store_outbox_counts(fsec_store *s,
 #define FSEC_WEBAUTHN_KEY_MAX 2048
 #define FSEC_WEBAUTHN_NAME_MAX 64
 #define FSEC_WEBAUTHN_HANDLE_MAX 64
-#define FSEC_WEBAUTHN_TEXT_MAX 255 /* transports (comma list), device_type */
-#define FSEC_WEBAUTHN_SIGN_COUNT_MAX 4294967295LL /* 32 bits, unsigned */
+/* transports (a comma list) and device_type */
+#define FSEC_WEBAUTHN_TEXT_MAX 255
+/* the sign count: 32 bits, unsigned */
+#define FSEC_WEBAUTHN_SIGN_COUNT_MAX 4294967295LL
 
 /* A credential. credential_id and public_key are bytes (any value, with
  * their lengths); the text fields are UTF-8, NULL when the column is.

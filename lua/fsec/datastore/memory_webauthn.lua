@@ -112,7 +112,8 @@ function _M.install(Memory, h)
       public_key = fields.public_key, sign_count = math.floor(fields.sign_count or 0),
       transports = transports, name = fields.name, usage = fields.usage,
       backup_state = fields.backup_state or false, device_type = fields.device_type,
-      user_handle = fields.user_handle, create_datetime = t, lastuse_datetime = t,
+      user_handle = fields.user_handle, create_datetime = fields.create_datetime or t,
+      lastuse_datetime = fields.lastuse_datetime or t,
     }
     return copy(self._wan[self._wan_id])
   end

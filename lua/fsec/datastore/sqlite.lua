@@ -378,7 +378,7 @@ function SQLite:create_webauthn(u, fields)
     sign_count = fields.sign_count or 0, transports = transports, name = fields.name,
     usage = fields.usage, backup_state = fields.backup_state or false,
     device_type = fields.device_type, user_handle = fields.user_handle,
-    create_datetime = t, lastuse_datetime = t,
+    create_datetime = fields.create_datetime or t, lastuse_datetime = fields.lastuse_datetime or t,
   }
   if id then return self:find_webauthn(fields.credential_id) end
   if code == "EEXIST" then return base.webauthn_taken(self, fields.credential_id) end
