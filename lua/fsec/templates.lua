@@ -100,6 +100,7 @@ T["security/change_password.html"] = START .. "{{# password }}" .. F .. "{{/ pas
 T["security/send_confirmation.html"] = START .. "{{# email }}" .. F .. "{{/ email }}"
   .. button("{{ t.BUTTON_RESEND }}") .. "{{> security/_links.html }}"
 T["security/verify.html"] = START .. "{{# password }}" .. F .. "{{/ password }}" .. button("{{ t.BUTTON_CONTINUE }}")
+  .. "{{> security/_links.html }}"
 T["security/two_factor_setup.html"] = "{{# primary_html }}<p>{{{ primary_html }}}</p>{{/ primary_html }}"
   .. "{{# show_code }}{{# authr_qrcode }}{{> security/_authenticator.html }}{{/ authr_qrcode }}"
   .. "{{^ authr_qrcode }}{{# sent_text }}<p>{{ sent_text }}</p>{{/ sent_text }}{{/ authr_qrcode }}"

@@ -757,7 +757,11 @@ function V.verify(sec, req, res, fields, json)
       return json_ok(sec, req, res, { user = payload(sec, user, false),
                                       has_webauthn_verify_credential = wanviews.has_verify(sec, user) })
     end
-    return page(sec, req, res, "verify", nil, { next = http.single(req.query, "next", 2048) })
+    local nxt = http.single(req.query, "next", 2048)
+    -- a key instead of the password, where the user has one /wan-verify takes
+    local links = wanviews.has_verify(sec, user)
+      and { { url(sec, "wan_verify_url") .. (nxt and "?next=" .. http.quote_value(nxt) or ""), "LINK_WAN_VERIFY" } }
+    return page(sec, req, res, "verify", nil, { next = nxt, links = links or nil })
   end
   local form = forms.new(sec, fields)
   local password = form:password("password")

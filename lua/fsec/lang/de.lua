@@ -228,6 +228,7 @@ return {
   TEXT_WAN_PROMPT = "Folgen Sie der Aufforderung Ihres Browsers, um Ihren Schlüssel zu verwenden.",
   TEXT_WAN_NO_SCRIPT = "Diese Seite braucht JavaScript und einen Browser, der WebAuthn unterstützt.",
   LINK_WAN_SIGNIN = "Mit einem Sicherheitsschlüssel anmelden",
+  LINK_WAN_VERIFY = "Stattdessen einen Sicherheitsschlüssel verwenden",
 
   -- E-Mails
   SUBJECT_REGISTER = "Willkommen",

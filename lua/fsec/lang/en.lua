@@ -118,6 +118,7 @@ T.TEXT_WAN_KEY = "%(name)s (%(usage)s), last used %(lastuse)s"
 T.TEXT_WAN_PROMPT = "Follow your browser's prompt to use your key."
 T.TEXT_WAN_NO_SCRIPT = "This page needs JavaScript and a browser that supports WebAuthn."
 T.LINK_WAN_SIGNIN = "Sign in with a security key"
+T.LINK_WAN_VERIFY = "Use a security key instead"
 
 -- mail: subjects (the email_subject_* settings' defaults) and bodies
 T.SUBJECT_REGISTER = "Welcome"

@@ -222,6 +222,7 @@ return {
   TEXT_WAN_PROMPT = "Suivez les instructions de votre navigateur pour utiliser votre clé.",
   TEXT_WAN_NO_SCRIPT = "Cette page a besoin de JavaScript et d'un navigateur qui prend en charge WebAuthn.",
   LINK_WAN_SIGNIN = "Se connecter avec une clé de sécurité",
+  LINK_WAN_VERIFY = "Utiliser plutôt une clé de sécurité",
 
   -- mail
   SUBJECT_REGISTER = "Bienvenue",
