@@ -51,7 +51,7 @@ end
 
 --- Has the user a WebAuthn key for a second factor? (Too's plugin: with or without two_factor.)
 function _M.has_wan(sec, user)
-  if not cfg_of(sec).webauthn then return false end
+  if not cfg_of(sec).webauthn or not sec.datastore.webauthn_credentials then return false end
   for _, c in ipairs(auth.check_store(sec.datastore:webauthn_credentials(user)) or {}) do
     if c.usage == "secondary" then return true end
   end

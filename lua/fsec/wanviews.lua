@@ -472,10 +472,11 @@ local function tail(path, base)
   if t ~= "" and not t:find("/", 1, true) then return t end
 end
 
---- The endpoint a path names (name, token), when webauthn is on.
+--- The endpoint a path names (name, token), when webauthn is on and the
+-- datastore keeps keys (one without the WebAuthn methods has no passkeys).
 function _M.route(sec, path)
   local c = cfg_of(sec)
-  if not c.webauthn then return nil end
+  if not c.webauthn or (sec.datastore and not sec.datastore.webauthn_credentials) then return nil end
   if path == c.wan_register_url then return "wan_register" end
   if path == c.wan_signin_url then return "wan_signin" end
   if path == c.wan_delete_url then return "wan_delete" end
