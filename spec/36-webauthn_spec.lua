@@ -139,7 +139,7 @@ describe("WebAuthn ceremonies with recorded objects #quick", function()
     local app = helpers.app{ db = "wan-state.db", clock = true, extra = { webauthn = true } }
     local sec = app.sec
     local res = require("fsec.http").new_response()
-    local challenge, state = wan.start(sec, helpers.request{}, res, "signin", { s = 0 }, 60)
+    local challenge, state = wan.start(sec, helpers.request{}, res, "signin", { s = 0 })
     assert.equals(43, #challenge) -- 32 bytes
     local cookie = res.cookies[1]:match("^fsec_wan=([^;]+)")
     assert.is_string(cookie)
@@ -152,7 +152,7 @@ describe("WebAuthn ceremonies with recorded objects #quick", function()
     assert.equals(challenge, data.c)
     assert.same({ nil, "replayed" }, { wan.take(sec, req(cookie), state, "signin", 60) })
     -- expired: its lifetime passed (and not spent by the refusal)
-    local _, late = wan.start(sec, req(cookie), require("fsec.http").new_response(), "signin", {}, 60)
+    local _, late = wan.start(sec, req(cookie), require("fsec.http").new_response(), "signin", {})
     app.clock.now = app.clock.now + 61
     assert.same({ nil, "expired" }, { wan.take(sec, req(cookie), late, "signin", 60) })
     sec:close()

@@ -131,7 +131,6 @@ end
 function V.wan_register(sec, req, res, fields, json)
   local user = A.fresh_user(sec, req, res)
   if not user then return res end
-  local cfg = cfg_of(sec)
   if req.method == "GET" then
     local creds = creds_of(sec, user)
     if json then return json_ok(sec, req, res, { registered_credentials = listing(creds) }) end
@@ -153,7 +152,7 @@ function V.wan_register(sec, req, res, fields, json)
   end
   local handle = auth.check_store(sec.datastore:set_webauthn_user_handle(user))
   local challenge, state = wan.start(sec, req, res, "register",
-                                     { u = user.fs_uniquifier, n = name, us = usage, uv = 0 }, cfg.wan_register_within)
+                                     { u = user.fs_uniquifier, n = name, us = usage, uv = 0 })
   local options = wan.registration_options(sec, req, { handle = handle, challenge = challenge, usage = usage,
                                                         name = user.email or user.username or name,
                                                         existing = existing })
@@ -337,7 +336,7 @@ function V.wan_signin(sec, req, res, fields, json)
   end
   local usage = secondary and "secondary" or "first"
   local challenge, state = wan.start(sec, req, res, "signin", { s = secondary and 1 or 0,
-    u = user and user.fs_uniquifier or nil, r = remember and 1 or 0, n = nxt or nil }, cfg.wan_signin_within)
+    u = user and user.fs_uniquifier or nil, r = remember and 1 or 0, n = nxt or nil })
   local options = wan.authentication_options(sec, req, challenge, user and creds_of(sec, user, { usage }), usage)
   if json then
     return json_ok(sec, req, res, { credential_options = options, wan_state = state, is_secondary = secondary,
@@ -415,8 +414,7 @@ function V.wan_verify(sec, req, res, fields, json)
     if json then return json_ok(sec, req, res, {}) end
     return page(sec, req, res, "wan_verify", nil, signin_ctx(sec, { next = http.single(req.query, "next", 2048) }))
   end
-  local challenge, state = wan.start(sec, req, res, "verify", { u = user.fs_uniquifier, n = nxt },
-                                     cfg.wan_signin_within)
+  local challenge, state = wan.start(sec, req, res, "verify", { u = user.fs_uniquifier, n = nxt })
   local options = wan.authentication_options(sec, req, challenge, creds_of(sec, user, cfg.wan_allow_as_verify), "first")
   if json then return json_ok(sec, req, res, { credential_options = options, wan_state = state }) end
   return page(sec, req, res, "wan_verify", nil, signin_ctx(sec, { options_json = http.json.encode(options),

@@ -147,24 +147,24 @@ end
 -- The state between a ceremony's two requests
 ------------------------------------------------------------------------
 
--- This browser's binding value: its cookie's, or a new one set on res.
-local function binding(sec, req, res, max_age)
+-- This browser's binding value: its cookie's, or a new one; set again on
+-- res each time, to outlive any ceremony's state (several may be open).
+local function binding(sec, req, res)
+  local cfg = cfg_of(sec)
   local name = auth.cookie_name(sec, req, BIND_COOKIE)
   local v = http.request_cookie(req, name, 64)
-  if not v or not v:match("^[%w%-_]+$") or #v < 22 then
-    v = core.random_id(16)
-    res:set_cookie(name, v, auth.cookie_opts(sec, req, max_age))
-  end
+  if not v or not v:match("^[%w%-_]+$") or #v < 22 then v = core.random_id(16) end
+  res:set_cookie(name, v, auth.cookie_opts(sec, req, math_max(cfg.wan_register_within, cfg.wan_signin_within)))
   return v
 end
 
 --- Start a ceremony: a new challenge and the state token carrying it.
 -- data: what the second request needs (u, n, us...); kind: "register",
 -- "signin", "verify". Returns challenge (base64url), state.
-function _M.start(sec, req, res, kind, data, within)
+function _M.start(sec, req, res, kind, data)
   local challenge = core.random_id(cfg_of(sec).wan_challenge_bytes)
   data.k, data.c = kind, challenge
-  data.b = core.digest(binding(sec, req, res, within))
+  data.b = core.digest(binding(sec, req, res))
   return challenge, assert(sec:generate_token(STATE, data))
 end
 
