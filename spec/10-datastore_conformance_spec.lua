@@ -687,6 +687,11 @@ local function conformance(name, make, tags)
       assert.equals(u.id, ds:find_user_by_webauthn_handle(h).id)
       assert.is_nil(ds:find_user_by_webauthn_handle("no-such-handle"))
       assert.is_nil(ds:find_user_by_webauthn_handle(""))
+      -- a browser's userHandle is any bytes: hostile ones find no one
+      for _, bad in ipairs{ string.rep("h", 65), "\255\254", "a\0b", h .. "\0" } do
+        local none, err = ds:find_user_by_webauthn_handle(bad)
+        assert.is_nil(none); assert.is_nil(err)
+      end
       -- an import's handle: taken by another user is refused
       local ok, _, code = ds:set_webauthn_user_handle(v, h)
       assert.is_nil(ok); assert.equals("EEXIST", code)
@@ -721,6 +726,7 @@ local function conformance(name, make, tags)
       assert.is_nil(ds:find_webauthn("nope"))
       assert.is_nil(ds:find_webauthn(string.rep("x", 2000)))
       assert.is_nil(ds:find_webauthn(""))
+      assert.is_nil(ds:find_webauthn(CID .. "\255"))
       -- one credential id, one credential, whoever registers it again
       local ok, reason, code = ds:create_webauthn(v, wan{ name = "Other" })
       assert.is_nil(ok); assert.equals("credential_id_in_use", reason); assert.equals("EEXIST", code)

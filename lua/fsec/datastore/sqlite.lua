@@ -335,8 +335,12 @@ function SQLite:set_session_data(sid, data, version)
 end
 
 
--- WebAuthn credentials (schema 13). Rows come from the C store with the
--- transports as their comma list.
+-- WebAuthn credentials (schema 13).
+-- Lookup keys the store refuses to look up (too long, not text, empty):
+-- no credential or user has them.
+local NO_SUCH_KEY = { EINVAL = true, ETOOLONG = true, EUTF8 = true, ENUL = true }
+
+-- Rows come from the C store with the transports as their comma list.
 local function cred_of(row)
   row.transports = base.transports_list(row.transports)
   return row
@@ -363,7 +367,8 @@ function SQLite:find_user_by_webauthn_handle(handle)
   check_string(handle, "find_user_by_webauthn_handle", "argument #1")
   local row, err, code = self._store:find_user("fs_webauthn_user_handle", handle)
   if row then return userlib.user(row, self) end
-  if code == "ENOTFOUND" then return nil end
+  -- a browser's userHandle is any bytes: one no handle can be is no user
+  if code == "ENOTFOUND" or NO_SUCH_KEY[code] then return nil end
   return nil, err, code
 end
 
@@ -389,7 +394,7 @@ function SQLite:find_webauthn(credential_id)
   check_string(credential_id, "find_webauthn", "argument #1")
   local row, err, code = self._store:webauthn_find(credential_id)
   if row then return cred_of(row) end
-  if code == "ENOTFOUND" or code == "EINVAL" or code == "ETOOLONG" then return nil end
+  if code == "ENOTFOUND" or NO_SUCH_KEY[code] then return nil end
   return nil, err, code
 end
 
