@@ -120,6 +120,7 @@ T["security/two_factor_verify_code.html"] = "<p>{{ intro }}</p>" .. START .. "{{
   .. "{{ t.OPTION_RECOVERY_CODE }}</label>{{/ help_recovery }}"
   .. '{{# help_admin }}<label><input type="radio" name="help_setup" value="help"> {{ t.OPTION_ASK_ADMIN }}'
   .. "</label>{{/ help_admin }}</fieldset>" .. button("{{ t.BUTTON_GET_HELP }}") .. "{{/ help }}"
+  .. "{{> security/_links.html }}"
 T["security/mf_recovery.html"] = START .. "{{# code }}" .. F .. "{{/ code }}" .. button("{{ t.BUTTON_SIGN_IN }}")
 T["security/mf_recovery_codes.html"] = '{{# has_codes }}<p>{{ t.TEXT_KEEP_CODES }}</p><ul id="recovery-codes">'
   .. "{{# codes }}<li><code>{{ . }}</code></li>{{/ codes }}</ul>{{/ has_codes }}"

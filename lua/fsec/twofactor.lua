@@ -12,10 +12,9 @@
 -- travels in it and in the tf_state_token sealed (fsec.otp), never in
 -- clear.
 --
--- Codes are metered as passwords are: each check reserves an attempt of
--- the account's lockout meter before it runs, and a password that
--- verified for a two-factor user does not give its attempt back; only
--- the second factor's success does (fsec.auth.check_user_password).
+-- Codes are metered as passwords are: each check reserves an attempt of the account's
+-- lockout meter before it runs, and a password that verified for a two-factor user does
+-- not give its attempt back; only the second factor's success does (auth.check_user_password).
 -- @module fsec.twofactor
 
 local http = require "fsec.http"
@@ -503,7 +502,8 @@ function V.tf_validate(sec, req, res, fields, json)
   local method = user.tf_primary_method
   if req.method == "GET" then
     if json then return json_ok(sec, req, res, { recovery_options = options, user = {} }) end
-    return page(sec, req, res, "tf_validate", nil, { method = method, options = options })
+    local wan = _M.has_wan(sec, user) and { { url(sec, "wan_signin_url"), "LINK_WAN_SIGNIN" } } or nil
+    return page(sec, req, res, "tf_validate", nil, { method = method, options = options, links = wan })
   end
   local form = forms.new(sec, fields)
   local code = form:string("code", 64)
