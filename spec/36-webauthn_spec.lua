@@ -173,7 +173,9 @@ local function endpoint_app(fx, extra, signed)
   local c = { webauthn = true, wan_rp_id = fx.rp_id, wan_origins = { fx.origin }, freshness = 3600,
               two_factor = true, totp_secrets = { ["1"] = "a-totp-secret-of-some-length" }, totp_issuer = "t" }
   for k, v in pairs(extra or {}) do c[k] = v end
-  local app = helpers.app{ db = "wan-ep.db", clock = true, log = "quiet", extra = c,
+  local kind = c.datastore_kind
+  c.datastore_kind = nil
+  local app = helpers.app{ db = "wan-ep.db", clock = true, log = "quiet", extra = c, datastore = kind,
     users = { { email = EMAIL, password = PW, confirmed = true }, { email = "other@example.com", password = PW,
                                                                      confirmed = true } } }
   if fx.user_handle then assert(app.sec.datastore:set_webauthn_user_handle(app.user, fx.user_handle)) end
@@ -468,6 +470,30 @@ describe("WebAuthn endpoints #quick", function()
     local _, r = c:call("POST", "/wan-signin/" .. state_for(app, c, fx, { k = "signin", s = 0, r = 0 }),
                         { credential = fx.credential })
     assert.same({ "Could not verify WebAuthn credential: locked." }, r.field_errors.credential)
+    app.sec:close()
+  end)
+end)
+
+describe("WebAuthn endpoints on the memory datastore #quick", function()
+  it("sign in once with a passkey; the replay and a clone refused", function()
+    local fx = fixture("asrt_es256")
+    local app, c = endpoint_app(fx, { datastore_kind = "memory" })
+    store_key(app, fx, "first")
+    c:call("POST", "/wan-signin", {})
+    local state = state_for(app, c, fx, { k = "signin", s = 0, r = 0 })
+    local res = c:call("POST", "/wan-signin/" .. state, { credential = fx.credential })
+    assert.equals(200, res.status, res.body)
+    assert.equals(400, (c:call("POST", "/wan-signin/" .. state, { credential = fx.credential })).status)
+    app.sec:close()
+    fx = fixture("asrt_counter_backwards")
+    app, c = endpoint_app(fx, { datastore_kind = "memory" })
+    store_key(app, fx, "first")
+    c:call("POST", "/wan-signin", {})
+    local r
+    res, r = c:call("POST", "/wan-signin/" .. state_for(app, c, fx, { k = "signin", s = 0, r = 0 }),
+                    { credential = fx.credential })
+    assert.equals(400, res.status)
+    assert.same({ credential = { "Could not verify WebAuthn credential: clone." } }, r.field_errors)
     app.sec:close()
   end)
 end)
