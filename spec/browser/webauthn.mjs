@@ -14,7 +14,13 @@ import { open, patient } from "./chromium.mjs";
 const [rawBase, artifacts, email, password] = process.argv.slice(2);
 const base = rawBase.replace("127.0.0.1", "localhost");
 const { context, page, shot, expect } = await open(artifacts);
-const waits = await patient(page); // nginx's per-address limit: wait, as a person would
+// nginx's per-address limit: wait, as a person would; and every page under
+// a Content-Security-Policy that allows no inline script (fsec's pages
+// need none: the ceremony runs from fsec's script file)
+const CSP = "script-src 'self'; frame-ancestors 'none'"; // fsec's pages keep their inline styles
+const waits = await patient(page, { "content-security-policy": CSP });
+const violations = [];
+page.on("console", (m) => { if (/Content Security Policy/i.test(m.text())) violations.push(m.text()); });
 const cdp = await context.newCDPSession(page);
 await cdp.send("WebAuthn.enable", { enableUI: false });
 
@@ -153,6 +159,7 @@ try {
   await page.goto(base + "/profile");
   expect(page.url().includes("/login"), "not signed in after the clone, got " + page.url());
 
+  expect(violations.length === 0, "no Content-Security-Policy violation: " + violations.join("; "));
   console.log("browser webauthn ok:", email, "waits", waits());
 } catch (e) {
   await shot("failure").catch(() => {});
