@@ -22,6 +22,7 @@
 #include "lotp.h"
 #include "lpolicy.h"
 #include "lstore.h"
+#include "lwan.h"
 
 /* core.random_id([nbytes=16]) -> base64url string of nbytes random bytes */
 static int lfsec_random_id(lua_State *L) {
@@ -319,6 +320,24 @@ static void push_limits(lua_State *L) {
       {"outbox_kind", FSEC_OUTBOX_KIND_MAX},
       {"outbox_owner", FSEC_OUTBOX_OWNER_MAX},
       {"outbox_message_id", FSEC_OUTBOX_MESSAGE_ID_MAX},
+      {"webauthn_id", FSEC_WEBAUTHN_ID_MAX},
+      {"webauthn_key", FSEC_WEBAUTHN_KEY_MAX},
+      {"webauthn_name", FSEC_WEBAUTHN_NAME_MAX},
+      {"webauthn_handle", FSEC_WEBAUTHN_HANDLE_MAX},
+      {"webauthn_text", FSEC_WEBAUTHN_TEXT_MAX},
+      {"webauthn_sign_count", FSEC_WEBAUTHN_SIGN_COUNT_MAX},
+      {"wan_attestation", FSEC_WAN_ATTESTATION_MAX},
+      {"wan_authdata", FSEC_WAN_AUTHDATA_MAX},
+      {"wan_credential_id", FSEC_WAN_CREDENTIAL_ID_MAX},
+      {"wan_public_key", FSEC_WAN_PUBLIC_KEY_MAX},
+      {"wan_signature", FSEC_WAN_SIGNATURE_MAX},
+      {"wan_certificate", FSEC_WAN_CERTIFICATE_MAX},
+      {"webauthn_id", FSEC_WEBAUTHN_ID_MAX},
+      {"webauthn_key", FSEC_WEBAUTHN_KEY_MAX},
+      {"webauthn_name", FSEC_WEBAUTHN_NAME_MAX},
+      {"webauthn_handle", FSEC_WEBAUTHN_HANDLE_MAX},
+      {"webauthn_text", FSEC_WEBAUTHN_TEXT_MAX},
+      {"webauthn_sign_count", FSEC_WEBAUTHN_SIGN_COUNT_MAX},
   };
   size_t i;
   lua_createtable(L, 0, (int)(sizeof limits / sizeof limits[0]));
@@ -355,6 +374,7 @@ int luaopen_fsec_core(lua_State *L) {
   luaL_setfuncs(L, lfsec_funcs, 0);
   lfsec_otp_open(L);
   lfsec_itsd_open(L);
+  lfsec_wan_open(L);
   lua_pushstring(L, fsec_version());
   lua_setfield(L, -2, "version");
   lua_pushinteger(L, FSEC_TOKEN_VALID);

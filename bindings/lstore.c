@@ -170,6 +170,7 @@ static void push_user(lua_State *L, const fsec_user *u) {
   set_str(L, "us_phone_number", u->us_phone_number);
   set_str(L, "mf_recovery_codes", u->mf_recovery_codes);
   set_str(L, "fields", u->fields);
+  set_str(L, "fs_webauthn_user_handle", u->fs_webauthn_user_handle);
   push_roles(L, u->roles);
 }
 
@@ -181,6 +182,7 @@ static const char *const KEYS[] = {"id",
                                    "fs_uniquifier",
                                    "fs_token_uniquifier",
                                    "us_phone_number",
+                                   "fs_webauthn_user_handle",
                                    NULL};
 
 /* store:find_user(key, value) -> row | nil, msg, code */
@@ -279,7 +281,7 @@ static const char *const COLS[] = {
     "email", "username", "password", "fs_uniquifier", "fs_token_uniquifier",
     "tf_primary_method", "tf_totp_secret", "tf_phone_number",
     "us_totp_secrets", "us_phone_number", "mf_recovery_codes", "last_login_ip",
-    "current_login_ip", "fields", "active", "confirmed_at", "last_login_at",
+    "current_login_ip", "fields", "fs_webauthn_user_handle", "active", "confirmed_at", "last_login_at",
     "current_login_at", "login_count", NULL};
 
 /* store:set(id, column, value|nil, now) -> changed | nil, msg, code */
@@ -640,6 +642,135 @@ static int lfsec_store_outbox_counts(lua_State *L) {
   return 2;
 }
 
+/* ---- WebAuthn credentials ----------------------------------------------- */
+
+static void push_webauthn(lua_State *L, const fsec_webauthn *w) {
+  lua_createtable(L, 0, 13);
+  set_int(L, "id", w->id);
+  set_int(L, "user_id", w->user_id);
+  lua_pushlstring(L, w->credential_id, w->credential_id_len); /* bytes */
+  lua_setfield(L, -2, "credential_id");
+  lua_pushlstring(L, w->public_key, w->public_key_len);
+  lua_setfield(L, -2, "public_key");
+  set_int(L, "sign_count", w->sign_count);
+  set_str(L, "transports", w->transports);
+  set_str(L, "name", w->name);
+  set_str(L, "usage", w->usage);
+  lua_pushboolean(L, w->backup_state);
+  lua_setfield(L, -2, "backup_state");
+  set_str(L, "device_type", w->device_type);
+  set_str(L, "user_handle", w->user_handle);
+  set_int(L, "create_datetime", w->create_datetime);
+  set_int(L, "lastuse_datetime", w->lastuse_datetime);
+}
+
+/* A byte string field (NUL allowed: credential ids and keys are bytes). */
+static const char *field_bytes(lua_State *L, int t, const char *k, size_t *len) {
+  lua_getfield(L, t, k);
+  *len = 0;
+  if (lua_isnil(L, -1)) return NULL;
+  if (lua_type(L, -1) != LUA_TSTRING)
+    luaL_error(L, "bad credential field '%s' (string expected, got %s)", k,
+               luaL_typename(L, -1));
+  return lua_tolstring(L, -1, len);
+}
+
+static const char *wan_cstring(lua_State *L, int t, const char *k) {
+  size_t len;
+  const char *v = field_bytes(L, t, k, &len);
+  if (v && strlen(v) != len) luaL_error(L, "bad credential field '%s' (NUL byte)", k);
+  return v;
+}
+
+/* store:webauthn_create{ user_id=, credential_id=, public_key=, sign_count=,
+ *   transports=<csv>, name=, usage=, backup_state=, device_type=,
+ *   user_handle=, create_datetime=, lastuse_datetime= } -> id */
+static int lfsec_store_webauthn_create(lua_State *L) {
+  fsec_store *s = check_store(L);
+  fsec_webauthn in;
+  int64_t id = 0;
+  int rc;
+  luaL_checktype(L, 2, LUA_TTABLE);
+  memset(&in, 0, sizeof in);
+  lua_getfield(L, 2, "user_id");
+  in.user_id = lfsec_optint(L, -1, -1);
+  in.credential_id = field_bytes(L, 2, "credential_id", &in.credential_id_len);
+  in.public_key = field_bytes(L, 2, "public_key", &in.public_key_len);
+  lua_getfield(L, 2, "sign_count");
+  in.sign_count = lfsec_optint(L, -1, 0);
+  in.transports = wan_cstring(L, 2, "transports");
+  in.name = wan_cstring(L, 2, "name");
+  in.usage = wan_cstring(L, 2, "usage");
+  lua_getfield(L, 2, "backup_state");
+  in.backup_state = lua_toboolean(L, -1);
+  in.device_type = wan_cstring(L, 2, "device_type");
+  in.user_handle = wan_cstring(L, 2, "user_handle");
+  lua_getfield(L, 2, "create_datetime");
+  in.create_datetime = lfsec_optint(L, -1, 0);
+  lua_getfield(L, 2, "lastuse_datetime");
+  in.lastuse_datetime = lfsec_optint(L, -1, in.create_datetime);
+  rc = fsec_store_webauthn_create(s, &in, &id);
+  if (rc != FSEC_OK) return fail(L, s, rc);
+  lua_pushinteger(L, (lua_Integer)id);
+  return 1;
+}
+
+/* store:webauthn_find(credential_id) -> row | nil, msg, code */
+static int lfsec_store_webauthn_find(lua_State *L) {
+  fsec_store *s = check_store(L);
+  size_t len;
+  const char *cid = lfsec_checkstring(L, 2, &len);
+  fsec_webauthn w;
+  int rc = fsec_store_webauthn_find(s, cid, len, &w);
+  if (rc != FSEC_OK) return fail(L, s, rc);
+  push_webauthn(L, &w);
+  return 1;
+}
+
+/* store:webauthn_next(user_id, after_id) -> row | nil (after the last) */
+static int lfsec_store_webauthn_next(lua_State *L) {
+  fsec_store *s = check_store(L);
+  fsec_webauthn w;
+  int rc = fsec_store_webauthn_next(s, check_id(L, 2), lfsec_optint(L, 3, 0), &w);
+  if (rc == FSEC_ENOTFOUND) {
+    lua_pushnil(L);
+    return 1;
+  }
+  if (rc != FSEC_OK) return fail(L, s, rc);
+  push_webauthn(L, &w);
+  return 1;
+}
+
+/* store:webauthn_used(id, old_count, new_count, now) -> changed */
+static int lfsec_store_webauthn_used(lua_State *L) {
+  fsec_store *s = check_store(L);
+  int changed = 0;
+  int rc = fsec_store_webauthn_used(s, check_id(L, 2), lfsec_optint(L, 3, -1),
+                                    lfsec_optint(L, 4, -1), lfsec_optint(L, 5, 0), &changed);
+  if (rc != FSEC_OK) return fail(L, s, rc);
+  lua_pushboolean(L, changed);
+  return 1;
+}
+
+/* store:webauthn_delete(id) -> deleted */
+static int lfsec_store_webauthn_delete(lua_State *L) {
+  fsec_store *s = check_store(L);
+  int changed = 0;
+  int rc = fsec_store_webauthn_delete(s, check_id(L, 2), &changed);
+  if (rc != FSEC_OK) return fail(L, s, rc);
+  lua_pushboolean(L, changed);
+  return 1;
+}
+
+/* store:webauthn_reset(user_id, now) -> true */
+static int lfsec_store_webauthn_reset(lua_State *L) {
+  fsec_store *s = check_store(L);
+  int rc = fsec_store_webauthn_reset(s, check_id(L, 2), lfsec_optint(L, 3, 0));
+  if (rc != FSEC_OK) return fail(L, s, rc);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
 /* ---- roles ------------------------------------------------------------ */
 
 /* store:create_role(name, description|nil, permissions_csv|nil, now) -> id */
@@ -943,6 +1074,12 @@ static const luaL_Reg lfsec_store_methods[] = {
     {"outbox_sent", lfsec_store_outbox_sent},
     {"outbox_retry", lfsec_store_outbox_retry},
     {"outbox_counts", lfsec_store_outbox_counts},
+    {"webauthn_create", lfsec_store_webauthn_create},
+    {"webauthn_find", lfsec_store_webauthn_find},
+    {"webauthn_next", lfsec_store_webauthn_next},
+    {"webauthn_used", lfsec_store_webauthn_used},
+    {"webauthn_delete", lfsec_store_webauthn_delete},
+    {"webauthn_reset", lfsec_store_webauthn_reset},
     {"begin", lfsec_store_begin},
     {"begin_deferred", lfsec_store_begin_deferred},
     {"wal_path", lfsec_store_wal_path},

@@ -11,11 +11,13 @@ set -eu
 # libqrencode-dev: the QR code of the authenticator's otpauth:// URI.
 # zlib1g-dev: Flask's compressed session cookies and Flask-Security's
 # compressed tokens (core/src/itsdangerous.c).
+# libcbor-dev: WebAuthn's attestation objects and COSE keys
+# (core/src/webauthn.c; OpenSSL checks the signatures).
 # libzxcvbn-dev: the "zxcvbn" password complexity checker (core/src/strength.c).
 # lua-socket and lua-sec: the SMTP sender of mail_server (lua/fsec/smtp.lua:
 # TCP, STARTTLS and implicit TLS, for Lua 5.4 and LuaJIT alike).
 BUILD="cmake gcc make pkg-config libsodium-dev libutf8proc-dev libidn2-dev libcrypt-dev
-  libssl-dev libsqlite3-dev libpq-dev liboath-dev libqrencode-dev zlib1g-dev libzxcvbn-dev lua5.4 liblua5.4-dev luajit2 libluajit2-5.1-dev lua-cjson
+  libssl-dev libsqlite3-dev libpq-dev liboath-dev libqrencode-dev zlib1g-dev libzxcvbn-dev libcbor-dev lua5.4 liblua5.4-dev luajit2 libluajit2-5.1-dev lua-cjson
   lua-argparse lua-sql-sqlite3 lua-sql-postgres lua-socket lua-sec"
 # python3-zxcvbn: the reference zxcvbn (what Too calls) whose warnings
 # spec/29-password_policy_spec.lua compares with fsec's.
@@ -40,6 +42,10 @@ BUILD="cmake gcc make pkg-config libsodium-dev libutf8proc-dev libidn2-dev libcr
 # python3-prometheus-client: its parser reads fsec's metrics exposition
 # (spec/49, spec/46); lua-socket: the syslog sink of security events on a
 # Unix datagram socket outside nginx (spec/44; under nginx the cosocket).
+# python3-fido2 (fido2.cbor) and python3-cryptography: the software
+# authenticator of spec/tools/make_webauthn_fixtures.py, which writes
+# spec/fixtures/webauthn/, and of spec/peer/fs_make_db.py --webauthn (the
+# Flask-Security-Too keys spec/55-import_webauthn_spec.lua imports).
 # python3-aiosmtpd: the real SMTP server the mail specs start on loopback
 # (spec/tools/smtp_server.py: plain, STARTTLS, implicit TLS, AUTH).
 TEST="lua-busted python3-flask-security python3-flask-sqlalchemy python3-flaskext.wtf gunicorn
@@ -47,7 +53,7 @@ TEST="lua-busted python3-flask-security python3-flask-sqlalchemy python3-flaskex
   clang libclang-rt-14-dev valgrind lua-ldoc lua-markdown luarocks
   man-db clang-format lua-check postgresql python3-psycopg2
   python3-qrcode python3-phonenumbers python3-cryptography python3-pyotp oathtool zbar-tools python3-bleach
-  python3-prometheus-client lua-socket python3-zxcvbn python3-aiosmtpd"  # man-db: spec/51 renders docs/fsec.1 with man --warnings;
+  python3-prometheus-client lua-socket python3-zxcvbn python3-aiosmtpd python3-fido2"  # man-db: spec/51 renders docs/fsec.1 with man --warnings;
                       # lua-check: luacheck for spec/check-luacheck.sh
 # The Debian packages (debian/, scripts/build-deb.sh); spec/check-deb.sh
 # builds them and installs them in a fresh Debian 12 root (debootstrap;

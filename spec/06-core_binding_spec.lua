@@ -63,10 +63,12 @@ end)
 describe("core.LIMITS", function()
   local core = require "fsec.core"
 
-  -- the values of fsec/store.h and fsec/identity.h, read from the headers
+  -- the values of fsec/store.h, fsec/identity.h and fsec/webauthn.h, read
+  -- from the headers
   local function header_limits()
     local out = {}
-    for _, h in ipairs{ "core/include/fsec/store.h", "core/include/fsec/identity.h" } do
+    for _, h in ipairs{ "core/include/fsec/store.h", "core/include/fsec/identity.h",
+                        "core/include/fsec/webauthn.h" } do
       for line in io.lines(h) do
         local name, v = line:match("^#define FSEC_([%u_]+)_MAX (%d+)")
         if name then out[name:lower()] = tonumber(v) end

@@ -185,6 +185,7 @@ describe("Flask-Security settings: the table #quick", function()
     require "fsec.mfpages"
     require "fsec.uspages"
     require "fsec.accpages"
+    require "fsec.wanpages"
     local builtin = require "fsec.templates"
     local n = 0
     for _, row in ipairs(flask.ROWS) do
@@ -243,7 +244,7 @@ local SAMPLES = {
   password_salt = "another-pepper", url_prefix = "/auth", token_max_age = 3600,
   unauthorized_view = "/denied", post_register_view = "/welcome", post_confirm_view = "/confirmed",
   post_reset_view = "/reset-done", post_change_view = "/changed", two_factor_post_setup_view = "/tf-done",
-  us_post_setup_view = "/us-done", change_email_error_view = "/email-bad",
+  us_post_setup_view = "/us-done", wan_post_register_view = "/wan-done", change_email_error_view = "/email-bad",
   post_change_email_view = "/email-done", login_error_view = "/login-bad", confirm_error_view = "/confirm-bad",
   reset_view = "/reset-here", reset_error_view = "/reset-bad", post_verify_view = "/verified",
   requires_confirmation_error_view = "/confirm-first", redirect_host = "localhost:8080",

@@ -31,6 +31,25 @@ describe("datastore interface lists #quick", function()
   end)
 end)
 
+describe("the cache's view of WebAuthn writes #quick", function()
+  it("drops cached users for the handle's writes, not for a credential's (a passkey sign-in)", function()
+    local ds = require("fsec.datastore.memory").new()
+    local n = 0
+    local view = require("fsec.cache").observed(ds, function() n = n + 1 end, function() return 0 end)
+    local u = assert(view:create_user{ email = "cache@x.org" })
+    n = 0
+    assert(view:set_webauthn_user_handle(u))
+    assert.is_true(n > 0)
+    n = 0
+    local c = assert(view:create_webauthn(u, { credential_id = "c", public_key = "k", name = "n", usage = "first" }))
+    assert.is_true(view:webauthn_used(c, 1))
+    assert.is_true(view:delete_webauthn(c))
+    assert.equals(0, n)
+    assert.is_true(view:webauthn_reset(u))
+    assert.is_true(n > 0)
+  end)
+end)
+
 local function conformance(name, make, tags)
   describe("datastore conformance (" .. name .. ")" .. tags, function()
     local ds, clock
@@ -640,6 +659,204 @@ local function conformance(name, make, tags)
       assert.is_false(again.active)
       assert.is_true(ds:toggle_active(again))
       assert.is_nil(ds:find_user_by_session("sid-c", again.fs_uniquifier))
+    end)
+
+    -- WebAuthn credentials (issue 26): bytes kept exactly (NUL, 0xFF),
+    -- credential ids unique across users, names unique per user.
+    local CID = "\0\1\255cred" .. string.rep("x", 60) .. "\0"
+    local KEY = "\165\1\2\3\38\32\1\33\88\32" .. string.rep("\0", 32) .. "\255"
+    local function wan(extra)
+      local f = { credential_id = CID, public_key = KEY, sign_count = 5, transports = { "usb", "nfc" },
+                  name = "Yubi", usage = "secondary", backup_state = false, device_type = "single_device" }
+      for k, v in pairs(extra or {}) do f[k] = v end
+      return f
+    end
+
+    it("keeps a user's WebAuthn handle: set once, found by it, unique", function()
+      local u = assert(ds:create_user{ email = "wh@x.org" })
+      local v = assert(ds:create_user{ email = "wh2@x.org" })
+      assert.is_nil(u.fs_webauthn_user_handle)
+      local h = assert(ds:set_webauthn_user_handle(u))
+      assert.is_string(h); assert.truthy(#h >= 16 and #h <= 64)
+      assert.equals(h, u.fs_webauthn_user_handle)
+      -- only set when the user has none: a second call keeps it
+      local stale = ds:find_user{ id = u.id }
+      assert.equals(h, ds:set_webauthn_user_handle(stale))
+      assert.equals(h, ds:set_webauthn_user_handle(u, "other-handle"))
+      assert.equals(h, ds:find_user{ email = "wh@x.org" }.fs_webauthn_user_handle)
+      assert.equals(u.id, ds:find_user_by_webauthn_handle(h).id)
+      assert.is_nil(ds:find_user_by_webauthn_handle("no-such-handle"))
+      assert.is_nil(ds:find_user_by_webauthn_handle(""))
+      -- a browser's userHandle is any bytes: hostile ones find no one
+      for _, bad in ipairs{ string.rep("h", 65), "\255\254", "a\0b", h .. "\0" } do
+        local none, err = ds:find_user_by_webauthn_handle(bad)
+        assert.is_nil(none); assert.is_nil(err)
+      end
+      -- an import's handle: taken by another user is refused
+      local ok, _, code = ds:set_webauthn_user_handle(v, h)
+      assert.is_nil(ok); assert.equals("EEXIST", code)
+      ok, _, code = ds:set_webauthn_user_handle(v, string.rep("h", 65))
+      assert.is_nil(ok); assert.equals("ETOOLONG", code)
+      assert.is_nil(ds:find_user{ id = v.id }.fs_webauthn_user_handle)
+      assert.equals("imported-handle", ds:set_webauthn_user_handle(v, "imported-handle"))
+      assert.equals(v.id, ds:find_user_by_webauthn_handle("imported-handle").id)
+      assert.has_error(function() ds:find_user_by_webauthn_handle(nil) end)
+    end)
+
+    it("keeps WebAuthn credentials: bytes exact, ids unique, names unique per user", function()
+      local u = assert(ds:create_user{ email = "wc@x.org" })
+      local v = assert(ds:create_user{ email = "wc2@x.org" })
+      local h = assert(ds:set_webauthn_user_handle(u))
+      local c = assert(ds:create_webauthn(u, wan{ user_handle = h }))
+      assert.is_number(c.id)
+      assert.equals(u.id, c.user_id)
+      assert.equals(CID, c.credential_id)
+      assert.equals(KEY, c.public_key)
+      assert.equals(5, c.sign_count)
+      assert.same({ "usb", "nfc" }, c.transports)
+      assert.equals("Yubi", c.name)
+      assert.equals("secondary", c.usage)
+      assert.is_false(c.backup_state)
+      assert.equals("single_device", c.device_type)
+      assert.equals(h, c.user_handle)
+      assert.equals(clock.now, c.create_datetime)
+      assert.equals(clock.now, c.lastuse_datetime)
+      assert.same(c, ds:find_webauthn(CID))
+      assert.is_nil(ds:find_webauthn(CID:sub(1, -2))) -- a prefix is another id
+      assert.is_nil(ds:find_webauthn("nope"))
+      assert.is_nil(ds:find_webauthn(string.rep("x", 2000)))
+      assert.is_nil(ds:find_webauthn(""))
+      assert.is_nil(ds:find_webauthn(CID .. "\255"))
+      -- one credential id, one credential, whoever registers it again
+      local ok, reason, code = ds:create_webauthn(v, wan{ name = "Other" })
+      assert.is_nil(ok); assert.equals("credential_id_in_use", reason); assert.equals("EEXIST", code)
+      ok, reason, code = ds:create_webauthn(u, wan{ credential_id = "cid-2" })
+      assert.is_nil(ok); assert.equals("name_in_use", reason); assert.equals("EEXIST", code)
+      -- the same name for another user is fine
+      clock.now = clock.now + 10
+      local d = assert(ds:create_webauthn(v, wan{ credential_id = "cid-3", transports = {},
+                                                  usage = "first", backup_state = true,
+                                                  device_type = "multi_device" }))
+      assert.same({}, d.transports)
+      assert.is_true(d.backup_state)
+      assert.equals("first", d.usage)
+      local f = wan{ credential_id = "cid-4", name = "Phone" }
+      f.transports, f.sign_count, f.backup_state, f.device_type = nil, nil, nil, nil -- optional
+      local c2 = assert(ds:create_webauthn(u, f))
+      assert.equals(0, c2.sign_count)
+      assert.same({}, c2.transports)
+      assert.is_false(c2.backup_state)
+      assert.is_nil(c2.device_type)
+      local list = assert(ds:webauthn_credentials(u))
+      assert.equals(2, #list)
+      assert.equals(c.id, list[1].id); assert.equals(c2.id, list[2].id) -- creation order
+      assert.same(c, list[1])
+      assert.same({}, ds:webauthn_credentials(assert(ds:create_user{ email = "wc3@x.org" })))
+      assert.equals(u.id, ds:find_user_from_webauthn(c).id)
+      assert.equals(v.id, ds:find_user_from_webauthn(d).id)
+      -- an import keeps the source's dates
+      local old = assert(ds:create_webauthn(u, wan{ credential_id = "cid-5", name = "Old",
+                                                    create_datetime = 1000, lastuse_datetime = 2000 }))
+      assert.equals(1000, old.create_datetime); assert.equals(2000, old.lastuse_datetime)
+      local ok2, _, code2 = ds:create_webauthn(u, wan{ credential_id = "cid-6", name = "Frac", create_datetime = 1.5 })
+      assert.is_nil(ok2); assert.equals("EINVAL", code2)
+      assert.is_true(ds:delete_webauthn(c2))
+      assert.is_false(ds:delete_webauthn(c2))
+      assert.is_nil(ds:find_webauthn("cid-4"))
+    end)
+
+    it("refuses hostile WebAuthn fields and writes nothing", function()
+      local u = assert(ds:create_user{ email = "wx@x.org" })
+      for _, case in ipairs{
+        { { usage = "primary" }, "EINVAL" },
+        { { name = "" }, "EINVAL" },
+        { { name = string.rep("n", 65) }, "ETOOLONG" },
+        { { name = "a\nb" }, "EINVAL" },
+        { { name = "\255" }, "EUTF8" },
+        { { credential_id = "" }, "EINVAL" },
+        { { credential_id = string.rep("c", 1024) }, "ETOOLONG" },
+        { { public_key = "" }, "EINVAL" },
+        { { public_key = string.rep("k", 2049) }, "ETOOLONG" },
+        { { sign_count = 2 ^ 32 }, "EINVAL" },
+        { { sign_count = -1 }, "EINVAL" },
+        { { transports = { "usb,nfc" } }, "EINVAL" },
+        { { transports = { "" } }, "EINVAL" },
+        { { device_type = string.rep("d", 256) }, "ETOOLONG" },
+        { { user_handle = string.rep("h", 65) }, "ETOOLONG" },
+      } do
+        local ok, _, code = ds:create_webauthn(u, wan(case[1]))
+        assert.is_nil(ok, next(case[1]))
+        assert.equals(case[2], code, next(case[1]))
+      end
+      assert.same({}, ds:webauthn_credentials(u))
+      assert.has_error(function() ds:create_webauthn(u, wan{ credential_id = 5 }) end)
+      assert.has_error(function() ds:create_webauthn(u, wan{ extensions = "{}" }) end)
+      assert.has_error(function() ds:create_webauthn(u, "x") end)
+      assert.has_error(function() ds:find_webauthn(nil) end)
+      local gone = assert(ds:create_user{ email = "wgone@x.org" })
+      assert.is_true(ds:delete_user(gone))
+      local ok, _, code = ds:create_webauthn(gone, wan())
+      assert.is_nil(ok); assert.equals("ENOTFOUND", code)
+    end)
+
+    it("records a WebAuthn use as a compare-and-set on the sign count read", function()
+      local u = assert(ds:create_user{ email = "wu@x.org" })
+      assert(ds:create_webauthn(u, wan()))
+      -- two requests read the credential at count 5
+      local a, b = assert(ds:find_webauthn(CID)), assert(ds:find_webauthn(CID))
+      clock.now = clock.now + 30
+      assert.is_true(ds:webauthn_used(a, 6))
+      assert.equals(6, a.sign_count); assert.equals(clock.now, a.lastuse_datetime)
+      -- the second, with the same count, finds it moved: no write
+      assert.is_false(ds:webauthn_used(b, 6))
+      assert.is_false(ds:webauthn_used(b, 7))
+      assert.equals(5, b.sign_count)
+      local now = assert(ds:find_webauthn(CID))
+      assert.equals(6, now.sign_count); assert.equals(clock.now, now.lastuse_datetime)
+      -- re-read, it goes on; an explicit time is kept
+      assert.is_true(ds:webauthn_used(now, 9, clock.now + 5))
+      assert.equals(clock.now + 5, ds:find_webauthn(CID).lastuse_datetime)
+      local ok, _, code = ds:webauthn_used(now, 2 ^ 32)
+      assert.is_nil(ok); assert.equals("EINVAL", code)
+      assert.has_error(function() ds:webauthn_used(now, 1.5) end)
+      assert.has_error(function() ds:webauthn_used({}, 10) end)
+      assert.equals(9, ds:find_webauthn(CID).sign_count)
+      -- a deleted credential is never used again
+      assert.is_true(ds:delete_webauthn(now))
+      assert.is_false(ds:webauthn_used(now, 10))
+    end)
+
+    it("drops WebAuthn keys at reset_user_access and user deletion, keeps them when deactivated", function()
+      local u = assert(ds:create_user{ email = "wr@x.org" })
+      local v = assert(ds:create_user{ email = "wr2@x.org" })
+      local h = assert(ds:set_webauthn_user_handle(u))
+      assert(ds:create_webauthn(u, wan()))
+      assert(ds:create_webauthn(u, wan{ credential_id = "cid-r2", name = "Two" }))
+      assert(ds:create_webauthn(v, wan{ credential_id = "cid-v" }))
+      assert.is_true(ds:deactivate_user(u))
+      assert.equals(2, #ds:webauthn_credentials(u))
+      assert.equals(h, ds:find_user{ id = u.id }.fs_webauthn_user_handle)
+      assert.is_true(ds:reset_user_access(u))
+      assert.same({}, ds:webauthn_credentials(u))
+      assert.is_nil(ds:find_webauthn(CID))
+      assert.is_nil(u.fs_webauthn_user_handle)
+      assert.is_nil(ds:find_user{ id = u.id }.fs_webauthn_user_handle)
+      assert.is_nil(ds:find_user_by_webauthn_handle(h))
+      assert.equals(1, #ds:webauthn_credentials(v)) -- another user's stay
+      local h2 = assert(ds:set_webauthn_user_handle(u))
+      assert.not_equals(h, h2)
+      assert.is_true(ds:delete_user(v))
+      assert.is_nil(ds:find_webauthn("cid-v"))
+      -- a transaction that fails takes its credential back
+      assert.has_error(function()
+        ds:transaction(function()
+          assert(ds:create_webauthn(u, wan{ credential_id = "cid-t" }))
+          error("boom")
+        end)
+      end)
+      assert.is_nil(ds:find_webauthn("cid-t"))
+      assert.is_true(ds:webauthn_reset(u))
+      assert.is_nil(ds:find_user{ id = u.id }.fs_webauthn_user_handle)
     end)
 
     it("rotates a uniquifier given as \"\" (Flask-Security takes any false value so)", function()

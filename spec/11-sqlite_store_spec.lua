@@ -168,6 +168,26 @@ describe("store faults", function()
     assert.is_true((ds:integrity_check()))
   end)
 
+  it("records one WebAuthn sign count of racing processes and connections (compare-and-set)", function()
+    local db = helpers.tmpfile("wan-race.db")
+    local sec = new(db)
+    local ds = sec.datastore
+    local u = assert(ds:create_user{ email = "race@example.com" })
+    local cred = assert(ds:create_webauthn(u, { credential_id = "race-cred", public_key = "k",
+                                                sign_count = 5, name = "key", usage = "first" }))
+    -- two connections read count 5, both apply 6: one wins
+    local other = assert(require("fsec.datastore.sqlite").new{ path = db })
+    local a, b = assert(ds:find_webauthn("race-cred")), assert(other:find_webauthn("race-cred"))
+    assert.is_true(other:webauthn_used(b, 6))
+    assert.is_false(ds:webauthn_used(a, 6))
+    other:close()
+    -- eight processes replay count 6 -> 7 at once: exactly one stores it
+    local got = helpers.race_webauthn(db, { id = cred.id, sign_count = 6 }, 7, 8)
+    assert.same({ won = 1, lost = 7 }, got)
+    assert.equals(7, ds:find_webauthn("race-cred").sign_count)
+    sec:close()
+  end)
+
   it("loses no acknowledged user when writers are killed (SIGKILL)", function()
     local rounds = tonumber(os.getenv("FSEC_CRASH_ROUNDS") or "3")
     for round = 1, rounds do

@@ -52,6 +52,18 @@ describe("the store on a real PostgreSQL", function()
     return acked
   end
 
+  it("records one WebAuthn sign count of racing processes (compare-and-set)", function()
+    local sec = new()
+    local ds = sec.datastore
+    local u = assert(ds:create_user{ email = "race@example.com" })
+    local cred = assert(ds:create_webauthn(u, { credential_id = "race-cred", public_key = "k",
+                                                sign_count = 5, name = "key", usage = "first" }))
+    local got = helpers.race_webauthn(pg.uri, cred, 6, 8)
+    assert.same({ won = 1, lost = 7 }, got)
+    assert.equals(6, ds:find_webauthn("race-cred").sign_count)
+    sec:close()
+  end)
+
   it("keeps users across connections and says it is PostgreSQL", function()
     -- as docs/datastore.md shows it (the secrets and cheap hashing of the specs)
     local c = helpers.config()

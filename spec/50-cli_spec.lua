@@ -144,7 +144,7 @@ d("the fsec command", function()
 
   it("has --help on every subcommand", function()
     for _, sub in ipairs{ "", "users", "users create", "users list", "users activate", "users deactivate",
-                          "users delete", "users reset-access", "users tf-reset", "users change-password", "roles",
+                          "users delete", "users reset-access", "users tf-reset", "users wan-delete", "users change-password", "roles",
                           "roles create", "roles add", "roles remove", "roles add-permissions",
                           "roles remove-permissions", "db", "db check", "import", "import flask-security" } do
       local rc, out = fsec_cmd("x.db", sub .. " --help")

@@ -298,6 +298,57 @@ d("issue 20: roles list and delete, users confirm and show", function()
     assert.same({ display_name = "Zo\27]0;pwned\7", age = 42, newsletter = true }, shown.fields)
   end)
 
+  it("users show lists WebAuthn keys; users wan-delete deletes one by name, an unknown name fails", function()
+    local db = helpers.tmpfile("wan-keys.db")
+    assert.equals(0, (run(db, "users create wan@example.com --password-stdin", { stdin = "wan-password" })))
+    local rc, out = run(db, "users show wan@example.com")
+    assert.equals(0, rc, out)
+    assert.matches("\nwebauthn_keys:%s+0\n", out)
+    assert.same({}, cjson.decode((select(2, run(db, "users show wan@example.com --json")))).webauthn)
+    local ds = assert(require("fsec.datastore.sqlite").new{ path = db, clock = function() return 1800000000 end })
+    local u = ds:find_user{ email = "wan@example.com" }
+    assert(ds:create_webauthn(u, { credential_id = "\251\255\0\1credential-one", public_key = "k1",
+                                   name = "YubiKey 5", usage = "secondary", transports = { "usb", "nfc" } }))
+    local phone = assert(ds:create_webauthn(u, { credential_id = "cred-two", public_key = "k2",
+                                                 name = "Phone", usage = "first" }))
+    assert.is_true(ds:webauthn_used(phone, 3, 1800000600))
+    ds:close()
+    rc, out = run(db, "users show wan@example.com")
+    assert.equals(0, rc, out)
+    assert.matches("\nwebauthn_keys:%s+2\n", out)
+    -- name, usage, transports, created, last used, id prefix (names hold
+    -- no control character: the store refuses them)
+    assert.matches("\n  YubiKey 5:%s+secondary, usb,nfc, created 2027%-01%-15 08:00:00 UTC,"
+                   .. " last used 2027%-01%-15 08:00:00 UTC, id %-%_8AAWNyZWRl%.%.%.\n", out)
+    assert.matches("\n  Phone:%s+first, no transports, created 2027%-01%-15 08:00:00 UTC,"
+                   .. " last used 2027%-01%-15 08:10:00 UTC, id Y3JlZC10d28%.%.%.\n", out)
+    assert.is_nil(out:find("k1", 1, true)) -- no public key
+    helpers.assert_terminal_safe(out, "users show")
+    local keys = cjson.decode((select(2, run(db, "users show wan@example.com --json")))).webauthn
+    assert.equals(2, #keys)
+    assert.same({ name = "Phone", usage = "first", transports = {}, created = 1800000000, last_used = 1800000600,
+                  credential_id = "Y3JlZC10d28" }, keys[2])
+    assert.same({ "usb", "nfc" }, keys[1].transports)
+    -- an unknown name: a clear error, exit 1, nothing lost
+    rc, out = run(db, "users wan-delete wan@example.com Laptop")
+    assert.equals(1, rc, out)
+    assert.equals("fsec: wan@example.com has no WebAuthn key named Laptop\n", out)
+    rc, out = run(db, "users wan-delete wan@example.com phone") -- names are exact
+    assert.equals(1, rc, out)
+    assert.equals(2, #cjson.decode((select(2, run(db, "users show wan@example.com --json")))).webauthn)
+    rc, out = run(db, "users wan-delete nobody@example.com Phone")
+    assert.equals(1, rc, out); assert.equals("fsec: no user nobody@example.com\n", out)
+    rc, out = run(db, "users wan-delete wan@example.com Phone")
+    assert.equals(0, rc, out)
+    assert.equals("wan-delete: Phone of wan@example.com\n", out)
+    keys = cjson.decode((select(2, run(db, "users show wan@example.com --json")))).webauthn
+    assert.equals(1, #keys); assert.equals("YubiKey 5", keys[1].name)
+    -- reset-access deletes the rest
+    rc, out = run(db, "users reset-access wan@example.com")
+    assert.equals(0, rc, out)
+    assert.same({}, cjson.decode((select(2, run(db, "users show wan@example.com --json")))).webauthn)
+  end)
+
   it("deletes a role, taking it from its users; unknown names are one line, exit 1", function()
     local db = helpers.tmpfile("del.db")
     assert.equals(0, (run(db, "roles create editor --permissions post-write")))

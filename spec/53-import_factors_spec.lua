@@ -215,7 +215,8 @@ d("fsec import flask-security with second factors (issue 23)", function()
     local summary = cjson.decode(out:match("(%b{})%s*$"))
     assert.equals(8, summary.users)
     assert.same({ tf_kept = 4, tf_fresh = 0, tf_fallback = 0, tf_refused = 0, us_kept = 2, us_fresh = 0,
-                  us_dropped = 0, us_refused = 0, codes_kept = 15, codes_dropped = 0, webauthn = 0 },
+                  us_dropped = 0, us_refused = 0, codes_kept = 15, codes_dropped = 0, webauthn = 0,
+                  webauthn_keys = 0 },
                 summary.factors)
     local sec = open(db)
     local ds = sec.datastore

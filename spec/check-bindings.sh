@@ -11,9 +11,9 @@ set -eu
 cd "$(dirname "$0")/.."
 [ $# -gt 0 ] || { echo "usage: check-bindings.sh OBJECT..."; exit 2; }
 # libsodium, OpenSSL (libcrypto), SQLite, libcrypt, libidn2, utf8proc,
-# liboath, libqrencode, zlib, libzxcvbn
-FORBIDDEN='^(sodium_|crypto_|randombytes_|SHA|MD5|EVP_|HMAC|PKCS5_|OPENSSL_|ERR_|RAND_|BN_|sqlite3_|crypt$|crypt_|idn2_|utf8proc_|oath_|QRcode_|QRinput_|inflate|deflate|compress|uncompress|Zxcvbn)'
-HEADERS='#[[:space:]]*include[[:space:]]*<(sodium|openssl/|sqlite3|crypt\.h|idn2|utf8proc|liboath/|qrencode|zlib\.h|zxcvbn\.h)'
+# liboath, libqrencode, zlib, libzxcvbn, libcbor
+FORBIDDEN='^(sodium_|crypto_|randombytes_|SHA|MD5|EVP_|HMAC|PKCS5_|OPENSSL_|ERR_|RAND_|BN_|sqlite3_|crypt$|crypt_|idn2_|utf8proc_|oath_|QRcode_|QRinput_|inflate|deflate|compress|uncompress|Zxcvbn|cbor_)'
+HEADERS='#[[:space:]]*include[[:space:]]*<(sodium|openssl/|sqlite3|crypt\.h|idn2|utf8proc|liboath/|qrencode|zlib\.h|zxcvbn\.h|cbor)'
 
 # direct calls among an object's undefined symbols, as "object: symbol"
 calls() {

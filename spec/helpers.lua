@@ -267,4 +267,34 @@ end
 --- The path (and query) of an absolute link.
 function helpers.path_of(link) return link:match("^https?://[^/]+(/.*)$") end
 
+--- Race n processes (spec/tools/wan_racer.lua) on one WebAuthn credential
+-- of the store at db: each applies sign count new_count to cred as read
+-- (cred.sign_count), released together by a start file. Their answers:
+-- { won = k, lost = m } (anything else raises).
+function helpers.race_webauthn(db, cred, new_count, n)
+  local LUA = jit and "luajit" or "lua5.4"
+  local dir = helpers.tmpfile("wanrace") -- a fresh folder per race
+  assert(helpers.sh("mkdir -p " .. dir))
+  local start = dir .. "/start"
+  local env = ("LUA_PATH=%q LUA_CPATH=%q "):format(package.path, package.cpath)
+  for i = 1, n do
+    assert(helpers.sh(("%s%s spec/tools/wan_racer.lua '%s' %d %d %d %s >%s/out-%d 2>&1 &")
+      :format(env, LUA, db, cred.id, cred.sign_count, new_count, start, dir, i)))
+  end
+  helpers.sh("sleep 0.5") -- all connected and waiting
+  assert(io.open(start, "w")):close()
+  local got = { won = 0, lost = 0 }
+  for i = 1, n do
+    local out
+    for _ = 1, 400 do -- up to 20 s
+      out = helpers.read(("%s/out-%d"):format(dir, i))
+      if out == "won" or out == "lost" or (out and out:find("error")) then break end
+      helpers.sh("sleep 0.05")
+    end
+    assert(got[out], "racer " .. i .. ": " .. tostring(out))
+    got[out] = got[out] + 1
+  end
+  return got
+end
+
 return helpers

@@ -34,6 +34,7 @@ extern "C" {
 #include "fsec/qr.h"
 #include "fsec/strength.h"
 #include "fsec/breached.h"
+#include "fsec/webauthn.h"
 
 #ifdef __cplusplus
 }

@@ -16,7 +16,7 @@ static const size_t TEXT_MAX[FSEC_COL_ACTIVE] = {
     FSEC_EMAIL_MAX, FSEC_USERNAME_MAX, FSEC_HASH_MAX, FSEC_UNIQUIFIER_MAX,
     FSEC_UNIQUIFIER_MAX, FSEC_TEXT_MAX, FSEC_TEXT_MAX, FSEC_TEXT_MAX,
     FSEC_TEXT_MAX, FSEC_TEXT_MAX, FSEC_TEXT_MAX, FSEC_IP_MAX, FSEC_IP_MAX,
-    FSEC_FIELDS_MAX};
+    FSEC_FIELDS_MAX, FSEC_WEBAUTHN_HANDLE_MAX};
 
 #define serr fsec__serr
 #define guard fsec__store_guard
@@ -332,7 +332,7 @@ static int64_t col_time(fsec_store *s, int i) {
 }
 
 static int fill_user(fsec_store *s, fsec_user *u) {
-  int rc = reserve_row(s, 25);
+  int rc = reserve_row(s, 26);
   if (rc != FSEC_OK) return rc;
   u->id = col_int(s, 0);
   u->email = col_text(s, 1);
@@ -359,6 +359,7 @@ static int fill_user(fsec_store *s, fsec_user *u) {
   u->us_phone_number = col_text(s, 22);
   u->mf_recovery_codes = col_text(s, 23);
   u->fields = col_text(s, 24);
+  u->fs_webauthn_user_handle = col_text(s, 25);
   return FSEC_OK;
 }
 
@@ -552,13 +553,14 @@ static int parse_id(const char *v, size_t len, int64_t *id) {
 int fsec_store_user_find(fsec_store *s, fsec_user_key key, const char *value,
                          size_t len, fsec_user *out) {
   static const int which[] = {ST_FIND_ID, ST_FIND_EMAIL, ST_FIND_USERNAME,
-                              ST_FIND_UQ, ST_FIND_TUQ, ST_FIND_PHONE};
+                              ST_FIND_UQ, ST_FIND_TUQ, ST_FIND_PHONE,
+                              ST_FIND_HANDLE};
   char norm[FSEC__NORM_MAX];
   int64_t id = 0;
   int rc = guard(s);
 
   if (rc != FSEC_OK) return rc;
-  if ((int)key < 0 || key > FSEC_USER_BY_US_PHONE_NUMBER)
+  if ((int)key < 0 || key > FSEC_USER_BY_WEBAUTHN_HANDLE)
     return serr(s, FSEC_EINVAL, "unknown lookup key");
   if (key == FSEC_USER_BY_ID && parse_id(value, len, &id) != 0)
     return serr(s, FSEC_EINVAL, "id must be a decimal integer");
@@ -1243,4 +1245,201 @@ int fsec_store_outbox_counts(fsec_store *s, int64_t *queued, int64_t *given_up) 
   *queued = n[0];
   *given_up = n[1];
   return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* WebAuthn credentials                                                */
+/* ------------------------------------------------------------------ */
+
+static void bind_blob(fsec_store *s, int i, const char *v, size_t len) {
+  s->be->bind_blob(s, i, v, len);
+}
+
+static int hexval(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+/* A bytes column, SELECTed as hex (hex() on SQLite, encode(, 'hex') on
+ * PostgreSQL: both backends hand back text), decoded into the row buffer
+ * (reserve_row counted the hex, twice the bytes). */
+static const char *col_bytes(fsec_store *s, int i, size_t *len) {
+  size_t n, k;
+  const char *t = s->be->col_text(s, i, &n);
+  char *dst;
+  *len = 0;
+  if (!t) return NULL;
+  dst = s->row + s->rowused;
+  for (k = 0; k + 1 < n; k += 2) {
+    int hi = hexval(t[k]), lo = hexval(t[k + 1]);
+    if (hi < 0 || lo < 0) break; /* the database's own hex: cannot happen */
+    dst[k / 2] = (char)(hi << 4 | lo);
+  }
+  *len = k / 2;
+  dst[*len] = '\0';
+  s->rowused += *len + 1;
+  return dst;
+}
+
+static int fill_webauthn(fsec_store *s, void *p) {
+  fsec_webauthn *w = p;
+  int rc = reserve_row(s, 13);
+  if (rc != FSEC_OK) return rc;
+  w->id = col_int(s, 0);
+  w->user_id = col_int(s, 1);
+  w->credential_id = col_bytes(s, 2, &w->credential_id_len);
+  w->public_key = col_bytes(s, 3, &w->public_key_len);
+  w->sign_count = col_int(s, 4);
+  w->transports = col_text(s, 5);
+  w->name = col_text(s, 6);
+  w->usage = col_text(s, 7);
+  w->backup_state = col_int(s, 8) != 0;
+  w->device_type = col_text(s, 9);
+  w->user_handle = col_text(s, 10);
+  w->create_datetime = col_int(s, 11);
+  w->lastuse_datetime = col_int(s, 12);
+  return FSEC_OK;
+}
+
+static int check_bytes(fsec_store *s, const char *v, size_t len, size_t max,
+                       const char *what) {
+  if (!v || len == 0) return serr(s, FSEC_EINVAL, "%s is empty", what);
+  if (len > max) return serr(s, FSEC_ETOOLONG, "%s is longer than %zu bytes", what, max);
+  return FSEC_OK;
+}
+
+static size_t opt_len(const char *v) { return v ? strlen(v) : 0; }
+
+/* A credential's name: 1..64 bytes of text without control characters
+ * (the command line prints it). */
+static int check_wan_name(fsec_store *s, const char *n) {
+  size_t i, len = opt_len(n);
+  int rc = check_value(s, n, len, FSEC_WEBAUTHN_NAME_MAX, "credential name");
+  if (rc != FSEC_OK) return rc;
+  if (len == 0) return serr(s, FSEC_EINVAL, "credential name is empty");
+  for (i = 0; i < len; i++)
+    if ((unsigned char)n[i] < 0x20 || n[i] == 0x7f)
+      return serr(s, FSEC_EINVAL, "credential name has a control character");
+  return FSEC_OK;
+}
+
+/* Every field of a new credential within its limits, before any write. */
+static int check_new_webauthn(fsec_store *s, const fsec_webauthn *in) {
+  int rc = check_bytes(s, in->credential_id, in->credential_id_len,
+                       FSEC_WEBAUTHN_ID_MAX, "credential id");
+  if (rc == FSEC_OK)
+    rc = check_bytes(s, in->public_key, in->public_key_len, FSEC_WEBAUTHN_KEY_MAX,
+                     "public key");
+  if (rc == FSEC_OK && (in->sign_count < 0 || in->sign_count > FSEC_WEBAUTHN_SIGN_COUNT_MAX))
+    rc = serr(s, FSEC_EINVAL, "sign count must be 0..4294967295");
+  if (rc == FSEC_OK) rc = check_wan_name(s, in->name);
+  if (rc == FSEC_OK &&
+      (!in->usage || (strcmp(in->usage, "first") != 0 && strcmp(in->usage, "secondary") != 0)))
+    rc = serr(s, FSEC_EINVAL, "usage must be 'first' or 'secondary'");
+  if (rc == FSEC_OK)
+    rc = check_value(s, in->transports, opt_len(in->transports), FSEC_WEBAUTHN_TEXT_MAX,
+                     "transports");
+  if (rc == FSEC_OK)
+    rc = check_value(s, in->device_type, opt_len(in->device_type), FSEC_WEBAUTHN_TEXT_MAX,
+                     "device type");
+  if (rc == FSEC_OK)
+    rc = check_value(s, in->user_handle, opt_len(in->user_handle), FSEC_WEBAUTHN_HANDLE_MAX,
+                     "user handle");
+  if (rc == FSEC_OK && in->backup_state != 0 && in->backup_state != 1)
+    rc = serr(s, FSEC_EINVAL, "backup_state must be 0 or 1");
+  return rc;
+}
+
+int fsec_store_webauthn_create(fsec_store *s, const fsec_webauthn *in, int64_t *id) {
+  int64_t row = 0;
+  int rc = guard(s);
+  if (rc == FSEC_OK) rc = check_new_webauthn(s, in);
+  if (rc == FSEC_OK) rc = wstart(s, ST_WAN_INSERT);
+  if (rc != FSEC_OK) return rc;
+  bind_int(s, 1, in->user_id);
+  bind_blob(s, 2, in->credential_id, in->credential_id_len);
+  bind_blob(s, 3, in->public_key, in->public_key_len);
+  bind_int(s, 4, in->sign_count);
+  bind_text(s, 5, in->transports, opt_len(in->transports));
+  bind_text(s, 6, in->name, strlen(in->name));
+  bind_text(s, 7, in->usage, strlen(in->usage));
+  bind_int(s, 8, in->backup_state);
+  bind_text(s, 9, in->device_type, opt_len(in->device_type));
+  bind_text(s, 10, in->user_handle, opt_len(in->user_handle));
+  bind_int(s, 11, in->create_datetime);
+  bind_int(s, 12, in->lastuse_datetime);
+  rc = step_count(s, "add credential", &row);
+  if (rc == FSEC_ENOTFOUND)
+    rc = serr(s, FSEC_ENOTFOUND, "user %lld does not exist", (long long)in->user_id);
+  else if (rc == FSEC_EEXIST)
+    rc = serr(s, FSEC_EEXIST, "credential id or name already in use");
+  if (rc == FSEC_OK && id) *id = row;
+  return wend(s, rc);
+}
+
+int fsec_store_webauthn_find(fsec_store *s, const char *credential_id, size_t len,
+                             fsec_webauthn *out) {
+  int rc = guard(s);
+  memset(out, 0, sizeof *out);
+  if (rc == FSEC_OK)
+    rc = check_bytes(s, credential_id, len, FSEC_WEBAUTHN_ID_MAX, "credential id");
+  if (rc == FSEC_OK) rc = start(s, ST_WAN_FIND);
+  if (rc != FSEC_OK) return rc;
+  bind_blob(s, 1, credential_id, len);
+  return one_row(s, fill_webauthn, out, "no such credential", "find credential");
+}
+
+int fsec_store_webauthn_next(fsec_store *s, int64_t user_id, int64_t after_id,
+                             fsec_webauthn *out) {
+  int rc = guard(s);
+  memset(out, 0, sizeof *out);
+  if (rc == FSEC_OK) rc = start(s, ST_WAN_NEXT);
+  if (rc != FSEC_OK) return rc;
+  bind_int(s, 1, user_id);
+  bind_int(s, 2, after_id);
+  return one_row(s, fill_webauthn, out, "no more credentials", "list credentials");
+}
+
+int fsec_store_webauthn_used(fsec_store *s, int64_t id, int64_t old_count,
+                             int64_t new_count, int64_t lastuse, int *changed) {
+  int rc = guard(s);
+  *changed = 0;
+  if (rc == FSEC_OK && (new_count < 0 || new_count > FSEC_WEBAUTHN_SIGN_COUNT_MAX))
+    rc = serr(s, FSEC_EINVAL, "sign count must be 0..4294967295");
+  if (rc == FSEC_OK) rc = wstart(s, ST_WAN_USED);
+  if (rc != FSEC_OK) return rc;
+  bind_int(s, 1, id);
+  bind_int(s, 2, old_count);
+  bind_int(s, 3, new_count);
+  bind_int(s, 4, lastuse);
+  return write_one(s, "record credential use", changed);
+}
+
+int fsec_store_webauthn_delete(fsec_store *s, int64_t id, int *changed) {
+  int rc = wstart(s, ST_WAN_DELETE);
+  if (changed) *changed = 0;
+  if (rc != FSEC_OK) return rc;
+  bind_int(s, 1, id);
+  return write_one(s, "delete credential", changed);
+}
+
+/* Two statements in one write (or one savepoint of the caller's). */
+int fsec_store_webauthn_reset(fsec_store *s, int64_t user_id, int64_t now) {
+  int rc = wbegin_n(s, 1);
+  if (rc != FSEC_OK) return rc;
+  rc = start(s, ST_WAN_DELETE_USER);
+  if (rc == FSEC_OK) {
+    bind_int(s, 1, user_id);
+    rc = run(s, "delete credentials");
+  }
+  if (rc == FSEC_OK) rc = start(s, ST_SET_FIRST + FSEC_COL_FS_WEBAUTHN_USER_HANDLE);
+  if (rc == FSEC_OK) {
+    bind_int(s, 1, user_id);
+    bind_text(s, 2, NULL, 0);
+    bind_int(s, 3, now);
+    rc = run(s, "clear user handle");
+  }
+  return wend(s, rc);
 }

@@ -67,6 +67,13 @@ enum {
   ST_OUTBOX_SENT,
   ST_OUTBOX_RETRY,
   ST_OUTBOX_COUNTS,
+  ST_FIND_HANDLE,
+  ST_WAN_INSERT, /* RETURNING id */
+  ST_WAN_FIND,
+  ST_WAN_NEXT,
+  ST_WAN_USED,
+  ST_WAN_DELETE,
+  ST_WAN_DELETE_USER,
   ST_SET_FIRST /* followed by one statement per fsec_user_col */
 };
 /* then one compare-and-set per text column (fsec_store_user_swap_text) */
@@ -108,6 +115,9 @@ struct fsec__backend {
   void (*bind_text)(fsec_store *s, int i, const char *v, size_t len);
   void (*bind_int)(fsec_store *s, int i, int64_t v);
   void (*bind_null)(fsec_store *s, int i);
+  /* bytes for a BLOB / bytea column (SQLite compares a TEXT value with a
+   * BLOB as never equal, so bytes must go in as a blob) */
+  void (*bind_blob)(fsec_store *s, int i, const char *v, size_t len);
   /* FSEC__ROW, FSEC__DONE or an error; what names the operation. A unique
    * key violation is FSEC_EEXIST, a foreign key one FSEC_ENOTFOUND. */
   int (*step)(fsec_store *s, const char *what);

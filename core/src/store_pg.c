@@ -43,7 +43,8 @@
   " chr(30) ORDER BY r.id) FROM roles_users ru JOIN roles r"                 \
   " ON r.id = ru.role_id WHERE ru.user_id = u.id), '')"                      \
   ", u.tf_primary_method, u.tf_totp_secret, u.tf_phone_number,"              \
-  " u.us_totp_secrets, u.us_phone_number, u.mf_recovery_codes, u.fields"
+  " u.us_totp_secrets, u.us_phone_number, u.mf_recovery_codes, u.fields,"    \
+  " u.fs_webauthn_user_handle"
 #define SWAP(col)                                               \
   "UPDATE users SET " col " = $2, update_datetime = $3::bigint" \
   " WHERE id = $1::bigint AND " col " IS NOT DISTINCT FROM $4"
@@ -65,6 +66,11 @@
   " failed_login_window = CASE WHEN " WINDOW_OVER " THEN $2::bigint" \
   " ELSE failed_login_window END WHERE id = $1::bigint"
 #define ATTEMPT_OVER "a.started <= $2::bigint - $3::bigint"
+
+#define WAN_COLS                                                          \
+  "id, user_id, encode(credential_id, 'hex'), encode(public_key, 'hex')," \
+  " sign_count, transports, name, usage, backup_state, device_type,"      \
+  " user_handle, create_datetime, lastuse_datetime"
 
 static const char *const SQL[ST__COUNT] = {
     [ST_BEGIN] = "BEGIN",
@@ -187,6 +193,29 @@ static const char *const SQL[ST__COUNT] = {
         " VALUES ($1::bigint, $2, $3::bigint) ON CONFLICT (user_id, method)"
         " DO UPDATE SET counter = excluded.counter"
         " WHERE o.counter < excluded.counter",
+    [ST_FIND_HANDLE] = FIND("fs_webauthn_user_handle"),
+    /* WebAuthn credentials: bytes go in as binary bytea parameters and
+     * come back as hex (text results), decoded by store.c */
+    [ST_WAN_INSERT] =
+        "INSERT INTO webauthn (user_id, credential_id, public_key, sign_count,"
+        " transports, name, usage, backup_state, device_type, user_handle,"
+        " create_datetime, lastuse_datetime) VALUES ($1::bigint, $2, $3,"
+        " $4::bigint, $5, $6, $7, $8::bigint, $9, $10, $11::bigint, $12::bigint)"
+        " RETURNING id",
+    [ST_WAN_FIND] = "SELECT " WAN_COLS " FROM webauthn WHERE credential_id = $1",
+    [ST_WAN_NEXT] = "SELECT " WAN_COLS " FROM webauthn WHERE user_id = $1::bigint"
+                    " AND id > $2::bigint ORDER BY id LIMIT 1",
+    /* compare-and-set: the row lock orders racers; the losers' WHERE sees
+     * the winner's count (READ COMMITTED re-check) and changes no row */
+    [ST_WAN_USED] = "UPDATE webauthn SET sign_count = $3::bigint,"
+                    " lastuse_datetime = $4::bigint"
+                    " WHERE id = $1::bigint AND sign_count = $2::bigint",
+    [ST_WAN_DELETE] = "DELETE FROM webauthn WHERE id = $1::bigint",
+    [ST_WAN_DELETE_USER] = "DELETE FROM webauthn WHERE user_id = $1::bigint",
+    [ST_SWAP_FIRST +
+        FSEC_COL_FS_WEBAUTHN_USER_HANDLE] = SWAP("fs_webauthn_user_handle"),
+    [ST_SET_FIRST +
+        FSEC_COL_FS_WEBAUTHN_USER_HANDLE] = SET("fs_webauthn_user_handle"),
     [ST_SWAP_FIRST +
         FSEC_COL_PASSWORD] = SWAP("password"),
     [ST_SWAP_FIRST +
@@ -735,6 +764,7 @@ const fsec__backend fsec__pg_backend = {
     pg_bind_text,
     pg_bind_int,
     pg_bind_null,
+    pg_bind_text, /* bytea in binary format: its bytes, as text's */
     pg_step,
     pg_col_int,
     pg_col_null,

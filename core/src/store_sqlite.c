@@ -27,7 +27,8 @@
   " char(30)) FROM roles_users ru JOIN roles r ON r.id = ru.role_id"         \
   " WHERE ru.user_id = u.id), '')"                                           \
   ", u.tf_primary_method, u.tf_totp_secret, u.tf_phone_number,"              \
-  " u.us_totp_secrets, u.us_phone_number, u.mf_recovery_codes, u.fields"
+  " u.us_totp_secrets, u.us_phone_number, u.mf_recovery_codes, u.fields,"    \
+  " u.fs_webauthn_user_handle"
 #define SWAP(col)                                       \
   "UPDATE users SET " col " = ?2, update_datetime = ?3" \
   " WHERE id = ?1 AND " col " IS ?4"
@@ -38,6 +39,11 @@
 #define SET_NORM(col)                                                      \
   "UPDATE users SET " col " = ?2, " col "_norm = ?4, update_datetime = ?3" \
   " WHERE id = ?1 AND (" col " IS NOT ?2 OR " col "_norm IS NOT ?4)"
+
+#define WAN_COLS                                                      \
+  "id, user_id, hex(credential_id), hex(public_key), sign_count,"     \
+  " transports, name, usage, backup_state, device_type, user_handle," \
+  " create_datetime, lastuse_datetime"
 
 
 static const char *const SQL[ST__COUNT] = {
@@ -168,6 +174,27 @@ static const char *const SQL[ST__COUNT] = {
         "INSERT INTO otp_counters (user_id, method, counter) VALUES (?1, ?2, ?3)"
         " ON CONFLICT (user_id, method) DO UPDATE SET counter = excluded.counter"
         " WHERE otp_counters.counter < excluded.counter",
+    [ST_FIND_HANDLE] = FIND("fs_webauthn_user_handle"),
+    /* WebAuthn credentials: bytes read back as hex (one form for both
+     * backends' text results), decoded by store.c */
+    [ST_WAN_INSERT] =
+        "INSERT INTO webauthn (user_id, credential_id, public_key, sign_count,"
+        " transports, name, usage, backup_state, device_type, user_handle,"
+        " create_datetime, lastuse_datetime) VALUES (?1, ?2, ?3, ?4, ?5, ?6,"
+        " ?7, ?8, ?9, ?10, ?11, ?12) RETURNING id",
+    [ST_WAN_FIND] = "SELECT " WAN_COLS " FROM webauthn WHERE credential_id = ?1",
+    [ST_WAN_NEXT] = "SELECT " WAN_COLS " FROM webauthn WHERE user_id = ?1"
+                    " AND id > ?2 ORDER BY id LIMIT 1",
+    /* compare-and-set on the count the caller read: of racers, the first
+     * to write changes the count, the others' WHERE no longer holds */
+    [ST_WAN_USED] = "UPDATE webauthn SET sign_count = ?3, lastuse_datetime = ?4"
+                    " WHERE id = ?1 AND sign_count = ?2",
+    [ST_WAN_DELETE] = "DELETE FROM webauthn WHERE id = ?1",
+    [ST_WAN_DELETE_USER] = "DELETE FROM webauthn WHERE user_id = ?1",
+    [ST_SWAP_FIRST +
+        FSEC_COL_FS_WEBAUTHN_USER_HANDLE] = SWAP("fs_webauthn_user_handle"),
+    [ST_SET_FIRST +
+        FSEC_COL_FS_WEBAUTHN_USER_HANDLE] = SET("fs_webauthn_user_handle"),
     [ST_SWAP_FIRST +
         FSEC_COL_PASSWORD] = SWAP("password"),
     [ST_SWAP_FIRST +
@@ -308,6 +335,10 @@ static void lite_bind_int(fsec_store *s, int i, int64_t v) {
 }
 
 static void lite_bind_null(fsec_store *s, int i) { sqlite3_bind_null(L(s)->cur, i); }
+
+static void lite_bind_blob(fsec_store *s, int i, const char *v, size_t len) {
+  sqlite3_bind_blob(L(s)->cur, i, v, (int)len, SQLITE_STATIC);
+}
 
 static int lite_step(fsec_store *s, const char *what) {
   int r = sqlite3_step(L(s)->cur);
@@ -664,6 +695,7 @@ const fsec__backend fsec__sqlite_backend = {
     lite_bind_text,
     lite_bind_int,
     lite_bind_null,
+    lite_bind_blob,
     lite_step,
     lite_col_int,
     lite_col_null,

@@ -209,7 +209,7 @@ static void create_and_find_by_every_key(void) {
                                      NULL));
   ASSERT_OK(fsec_store_user_find(s, FSEC_USER_BY_US_PHONE_NUMBER, "+16505551212", 12, &u));
   ASSERT_EQ(u.id, id);
-  ASSERT_EQ(fsec_store_user_find(s, (fsec_user_key)(FSEC_USER_BY_US_PHONE_NUMBER + 1), "x", 1, &u),
+  ASSERT_EQ(fsec_store_user_find(s, (fsec_user_key)(FSEC_USER_BY_WEBAUTHN_HANDLE + 1), "x", 1, &u),
             FSEC_EINVAL);
   /* case-insensitive uniqueness, and a generated uniquifier */
   ASSERT_EQ(create(s, "MATT@example.com", NULL, 0), -1);
@@ -520,7 +520,7 @@ static void full_database_is_clean(void) {
   int i, ok = 0, rc = FSEC_OK, good = 0;
   fsec_store_config_init(&cfg);
   cfg.path = p;
-  cfg.max_pages = 24; /* the schema's tables and indexes, and room for some users */
+  cfg.max_pages = 28; /* the schema's tables and indexes, and room for some users */
   ASSERT_OK(fsec_store_open(&s, &cfg, err, sizeof err));
   memset(&in, 0, sizeof in);
   in.active = 1;
@@ -1225,6 +1225,131 @@ static void first_opens_race_and_all_succeed(void) {
 }
 
 /* The tests that hold for every backend. */
+/* A database at schema 12 whose user has a WebAuthn handle (an import of
+ * Flask-Security-Too's column): migration 13 adds the webauthn table, the
+ * handle finds the user, credentials keep their bytes, go with their
+ * user and with fsec_store_webauthn_reset. */
+static void schema_12_is_migrated_to_13(void) {
+  const char *p = path("v12.db");
+  static const char cid[] = "\0\x01\xff"
+                            "cid",
+                    key[] = "\xa5\x01\x02\0\xff";
+  fsec_store *s;
+  fsec_user u;
+  fsec_webauthn w, got;
+  int64_t id = 0;
+  int v, changed = 0;
+  static const char *insert = "INSERT INTO users (email, email_norm, fs_uniquifier,"
+                              " fs_webauthn_user_handle, create_datetime, update_datetime)"
+                              " VALUES ('Twelve@X.org', 'twelve@x.org', 'uq-12', 'handle-12',"
+                              " 1, 1);";
+  if (ON_PG) {
+    pg_reset(p);
+    pg_sql("CREATE TABLE fsec_schema (version integer NOT NULL);"
+           "INSERT INTO fsec_schema VALUES (12)");
+    for (v = 1; v <= 12; v++)
+      if (*fsec__pg_migration_sql(v)) pg_sql(fsec__pg_migration_sql(v));
+    pg_sql(insert);
+  } else {
+    sqlite3 *db;
+    ASSERT_OK(sqlite3_open(p, &db));
+    for (v = 1; v <= 12; v++) ASSERT_OK(sqlite3_exec(db, fsec__migration_sql(v), NULL, NULL, NULL));
+    ASSERT_OK(sqlite3_exec(db, insert, NULL, NULL, NULL));
+    ASSERT_OK(sqlite3_exec(db, "PRAGMA user_version = 12", NULL, NULL, NULL));
+    sqlite3_close(db);
+  }
+  s = open_at(p);
+  ASSERT_EQ(fsec_store_schema_version(s), FSEC_SCHEMA_VERSION);
+  ASSERT_OK(fsec_store_user_find(s, FSEC_USER_BY_WEBAUTHN_HANDLE, "handle-12", 9, &u));
+  ASSERT_STREQ(u.email, "Twelve@X.org");
+  ASSERT_STREQ(u.fs_webauthn_user_handle, "handle-12");
+  memset(&w, 0, sizeof w);
+  w.user_id = u.id;
+  w.credential_id = cid;
+  w.credential_id_len = sizeof cid - 1;
+  w.public_key = key;
+  w.public_key_len = sizeof key - 1;
+  w.sign_count = FSEC_WEBAUTHN_SIGN_COUNT_MAX;
+  w.transports = "usb,nfc";
+  w.name = "key";
+  w.usage = "first";
+  w.create_datetime = w.lastuse_datetime = 7;
+  ASSERT_OK(fsec_store_webauthn_create(s, &w, &id));
+  ASSERT_EQ(fsec_store_webauthn_create(s, &w, &id), FSEC_EEXIST);
+  ASSERT_OK(fsec_store_webauthn_find(s, cid, sizeof cid - 1, &got));
+  ASSERT_EQ(got.credential_id_len, sizeof cid - 1);
+  ASSERT(memcmp(got.credential_id, cid, sizeof cid - 1) == 0);
+  ASSERT_EQ(got.public_key_len, sizeof key - 1);
+  ASSERT(memcmp(got.public_key, key, sizeof key - 1) == 0);
+  ASSERT_EQ(got.sign_count, FSEC_WEBAUTHN_SIGN_COUNT_MAX);
+  ASSERT_STREQ(got.transports, "usb,nfc");
+  ASSERT_EQ(fsec_store_webauthn_find(s, cid, 3, &got), FSEC_ENOTFOUND); /* a prefix */
+  w.sign_count = FSEC_WEBAUTHN_SIGN_COUNT_MAX + 1;
+  w.credential_id = "other";
+  w.credential_id_len = 5;
+  ASSERT_EQ(fsec_store_webauthn_create(s, &w, &id), FSEC_EINVAL);
+  ASSERT_EQ(fsec_store_webauthn_used(s, got.id, 1, 2, 8, &changed), FSEC_OK);
+  ASSERT_EQ(changed, 0); /* not the count it holds */
+  ASSERT_OK(fsec_store_webauthn_reset(s, u.id, 9));
+  ASSERT_EQ(fsec_store_webauthn_find(s, cid, sizeof cid - 1, &got), FSEC_ENOTFOUND);
+  ASSERT_EQ(fsec_store_user_find(s, FSEC_USER_BY_WEBAUTHN_HANDLE, "handle-12", 9, &u),
+            FSEC_ENOTFOUND);
+  fsec_store_close(s);
+}
+
+/* Racers on their own connections, released at once by a barrier, each
+ * round apply the same new sign count to the count they all read: of
+ * them exactly one records it (a cloned authenticator's assertion and
+ * the real one racing: one wins, the other sees the count moved). */
+static int64_t wan_race_id;
+static int wan_wins[RACERS];
+
+static void *wan_racer(void *arg) {
+  int me = (int)(intptr_t)arg, i, rc, changed;
+  fsec_store *s = open_at(race_path);
+  for (i = 0; i < ROUNDS; i++) {
+    pthread_barrier_wait(&race_barrier);
+    do {
+      changed = 0;
+      rc = fsec_store_webauthn_used(s, wan_race_id, i, i + 1, NOW, &changed);
+    } while (rc == FSEC_EBUSY);
+    ASSERT_OK(rc);
+    wan_wins[me] += changed;
+    pthread_barrier_wait(&race_barrier); /* all tried before the next round */
+  }
+  fsec_store_close(s);
+  return NULL;
+}
+
+static void webauthn_sign_count_is_set_once_across_connections(void) {
+  pthread_t t[RACERS];
+  fsec_store *s;
+  fsec_webauthn w;
+  int i, total = 0;
+  race_path = path("race-wan.db");
+  s = open_at(race_path);
+  memset(&w, 0, sizeof w);
+  w.user_id = create(s, "wan-race@x.com", NULL, 0);
+  w.credential_id = "race";
+  w.credential_id_len = 4;
+  w.public_key = "k";
+  w.public_key_len = 1;
+  w.name = "race";
+  w.usage = "first";
+  ASSERT_OK(fsec_store_webauthn_create(s, &w, &wan_race_id));
+  memset(wan_wins, 0, sizeof wan_wins);
+  ASSERT_OK(pthread_barrier_init(&race_barrier, NULL, RACERS));
+  for (i = 0; i < RACERS; i++)
+    ASSERT_OK(pthread_create(&t[i], NULL, wan_racer, (void *)(intptr_t)i));
+  for (i = 0; i < RACERS; i++) ASSERT_OK(pthread_join(t[i], NULL));
+  pthread_barrier_destroy(&race_barrier);
+  for (i = 0; i < RACERS; i++) total += wan_wins[i];
+  ASSERT_EQ(total, ROUNDS); /* exactly one per round */
+  ASSERT_OK(fsec_store_webauthn_find(s, "race", 4, &w));
+  ASSERT_EQ(w.sign_count, ROUNDS);
+  fsec_store_close(s);
+}
+
 static void neutral(void) {
   RUN(fresh_file_gets_the_schema);
   RUN(create_and_find_by_every_key);
@@ -1249,6 +1374,8 @@ static void neutral(void) {
   RUN(schema_8_is_migrated_to_9);
   RUN(schema_9_is_migrated_to_10);
   RUN(schema_10_is_migrated_to_11);
+  RUN(schema_12_is_migrated_to_13);
+  RUN(webauthn_sign_count_is_set_once_across_connections);
 }
 
 int main(void) {

@@ -117,6 +117,9 @@ function _M.config(prefix)
     totp_issuer = "fsec example",
     totp_secrets = { ["1"] = secret("totp_secret", "FSEC_TOTP_SECRET", 16) },
     two_factor_rescue_mail = os.getenv("FSEC_ADMIN_EMAIL") or "admin@example.org",
+    -- passkeys and security keys (/wan-register): to sign in without a
+    -- password, or as a second factor after one; /wan-verify re-checks
+    webauthn = true,
     -- pages, messages and mail in English, French or German: the
     -- browser's Accept-Language, or ?lang=xx (the sign-in page's links)
     languages = { "en", "fr", "de" },
@@ -268,7 +271,8 @@ function _M.home()
   if user.is_authenticated then
     -- the Admin link for admins only: others would get a 403
     body = ("<p>Signed in as <strong>%s</strong>.</p><nav><a href=\"/profile\">Profile</a>"
-      .. "%s<a href=\"/change\">Change password</a><a href=\"/change-email\">Change email</a></nav>"
+      .. "%s<a href=\"/change\">Change password</a><a href=\"/change-email\">Change email</a>"
+      .. "<a href=\"/wan-register\">Security keys</a></nav>"
       .. "{{sign-out}}"):format(escape(user.email),
       user:has_role("admin") and '<a href="/admin">Admin</a>' or "")
   else

@@ -27,13 +27,16 @@ local _M = { _VERSION = "0.1.0" }
 -- Datastore writes after which no cached user is stale: a new role
 -- (assigning it is another write), a session's creation, and the
 -- failed-login count with its reservations (the lockout is read from the
--- store, never from a cached user), and the one-time code counters (kept
--- in their own table, never in a user). Every other write of the interface
+-- store, never from a cached user), the one-time code counters and the
+-- WebAuthn credentials (kept in their own tables, never in a user: a
+-- passkey sign-in's count must not empty every cache; the handle, in the
+-- user, invalidates). Every other write of the interface
 -- invalidates, so that a write added to the interface later does too.
 _M.KEEPS_CACHE = { create_role = true, create_session = true,
                    record_failed_login = true, reset_failed_logins = true,
                    reserve_login = true, release_login = true, reserve_attempt = true,
-                   otp_advance = true }
+                   otp_advance = true, create_webauthn = true, webauthn_used = true,
+                   delete_webauthn = true }
 
 local function is_callable(v)
   if type(v) == "function" then return true end

@@ -240,6 +240,36 @@ local function factor_info(u)
   }
 end
 
+-- A user's WebAuthn keys as `users show` tells them: name, usage,
+-- transports, dates and the first bytes of the credential id (enough to
+-- tell keys apart in logs; the public key is no one's business here).
+-- Empty when the datastore has no WebAuthn methods.
+local function b64url(bytes)
+  return (require("fsec.core").base64_encode(bytes):gsub("[+/=]", { ["+"] = "-", ["/"] = "_", ["="] = "" }))
+end
+
+local function webauthn_keys(ds, u)
+  if not ds.webauthn_credentials then return {} end
+  local creds = must(ds:webauthn_credentials(u))
+  local keys = {}
+  for i, c in ipairs(creds) do
+    keys[i] = { name = c.name, usage = c.usage, transports = c.transports,
+                created = c.create_datetime, last_used = c.lastuse_datetime,
+                credential_id = b64url(c.credential_id:sub(1, 9)) } -- 12 characters
+  end
+  return keys
+end
+
+local function keys_json(keys)
+  local parts = {}
+  for i, k in ipairs(keys) do
+    local obj = cjson.encode{ name = k.name, usage = k.usage, created = k.created, last_used = k.last_used,
+                              credential_id = k.credential_id }
+    parts[i] = obj:sub(1, -2) .. ',"transports":' .. json_list(k.transports) .. "}"
+  end
+  return json_list(parts, true)
+end
+
 local function factors_json(f)
   local obj = cjson.encode{ two_factor = f.two_factor or cjson.null, tf_phone = f.tf_phone or cjson.null,
                             us_phone = f.us_phone or cjson.null, recovery_codes = f.recovery_codes }
@@ -247,14 +277,17 @@ local function factors_json(f)
 end
 
 function C.users_show(args)
-  local u = find(open_store(args), args.email)
+  local ds = open_store(args)
+  local u = find(ds, args.email)
   local f = factor_info(u)
+  local keys = webauthn_keys(ds, u)
   local own = {} -- the application's own fields (register_fields), by name
   for k in pairs(u.fields or {}) do own[#own + 1] = k end
   table.sort(own)
   if args.json then
     local extra = #own > 0 and (',"fields":' .. cjson.encode(u.fields)) or ""
-    return say(tty.json(user_json(u, true):sub(1, -2) .. ',"factors":' .. factors_json(f) .. extra .. "}"))
+    return say(tty.json(user_json(u, true):sub(1, -2) .. ',"factors":' .. factors_json(f)
+                        .. ',"webauthn":' .. keys_json(keys) .. extra .. "}"))
   end
   local lines = {
     { "id", u.id }, { "email", show(u.email) }, { "username", u.username and show(u.username) or "-" },
@@ -272,7 +305,29 @@ function C.users_show(args)
     { "us_phone", f.us_phone and show(f.us_phone) or "-" }, { "recovery_codes", f.recovery_codes },
   }
   for _, k in ipairs(own) do lines[#lines + 1] = { show(k), show(tostring(u.fields[k])) } end
+  lines[#lines + 1] = { "webauthn_keys", #keys }
+  for _, k in ipairs(keys) do
+    -- one line per key: name, usage, transports, created, last used, id prefix
+    lines[#lines + 1] = { "  " .. show(k.name), ("%s, %s, created %s, last used %s, id %s..."):format(
+      k.usage, #k.transports > 0 and show(table.concat(k.transports, ",")) or "no transports",
+      when(k.created), when(k.last_used), k.credential_id) }
+  end
   for _, l in ipairs(lines) do say(("%-17s %s"):format(l[1] .. ":", tostring(l[2]))) end
+end
+
+-- Delete one WebAuthn key of a user, by its name (as users show lists
+-- it). An unknown name deletes nothing and fails.
+function C.users_wan_delete(args)
+  local ds = open_store(args)
+  local u = find(ds, args.email)
+  if not ds.webauthn_credentials then die("this datastore keeps no WebAuthn keys") end
+  for _, c in ipairs(must(ds:webauthn_credentials(u))) do
+    if c.name == args.name then
+      must(ds:delete_webauthn(c))
+      return say(("wan-delete: %s of %s"):format(show(c.name), show(u.email)))
+    end
+  end
+  die(("%s has no WebAuthn key named %s"):format(u.email, args.name))
 end
 
 -- Marks the email confirmed now, as following the confirmation link does

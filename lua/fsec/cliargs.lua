@@ -32,10 +32,14 @@ function _M.parser()
   list:option("--role", "Only users with this role.")
   list:flag("--json", "JSON output.")
   local showc = users:command("show", "Show a user: state, roles, permissions, login tracking, second factors"
-    .. " set up (never a secret).")
+    .. " and WebAuthn keys set up (never a secret).")
   showc:argument("email")
   showc:flag("--json", "JSON output.")
   users:command("confirm", "Mark a user's email as confirmed."):argument("email")
+  local wd = users:command("wan-delete", "Delete one of a user's WebAuthn keys (passkeys), by the name"
+    .. " users show lists.")
+  wd:argument("email")
+  wd:argument("name", "The key's name.")
   users:command("tf-reset", "Clear a user's two-factor method, secret, phone and recovery codes"
     .. " (ends their sessions)."):argument("email")
   for _, verb in ipairs{ "activate", "deactivate", "delete", "reset-access" } do

@@ -804,6 +804,44 @@ _M.schema = {
   us_verify_send_code_url = { type = "string", default = "/us-verify/send-code", check = path },
   us_verify_link_url = { type = "string", default = "/us-verify-link", check = path },
   us_post_setup_view = { type = "string", check = view },
+  -- WebAuthn (passkeys, docs/webauthn.md)
+  webauthn = { type = "boolean", default = false },
+  wan_allow_as_first_factor = { type = "boolean", default = true },
+  wan_allow_as_multi_factor = { type = "boolean", default = true,
+    description = "A first-factor key that verified the user (UV) needs no second factor" },
+  wan_allow_user_hints = { type = "boolean", default = true,
+    description = "/wan-signin may take an identity (its keys are listed: it tells the account exists); " ..
+        "false: discoverable keys (passkeys) only" },
+  wan_allow_as_verify = { type = "table", default = { "first", "secondary" },
+    check = function(v)
+      if next(v) == nil then return true end -- {}: no /wan-verify
+      return string_list({ first = true, secondary = true })(v)
+    end,
+    description = "Usages of keys /wan-verify takes ({}: no /wan-verify)" },
+  wan_rp_name = { type = "string", default = "My Flask App", check = header_text },
+  wan_rp_id = { type = "string", check = function(v)
+      if v:match("^[%w.-]+$") then return true end
+      return nil, "a domain name expected (no scheme, port or path)"
+    end,
+    description = "The relying party id (nil: the request's host without its port)" },
+  wan_origins = { type = "table", check = string_list(),
+    description = "The origins clientDataJSON may name, 'https://host[:port]' each (nil: the request's " ..
+        "scheme://host, or external_url)" },
+  wan_register_timeout = { type = "number", default = 60000, check = int_range(1000, 600000),
+    description = "milliseconds" },
+  wan_signin_timeout = { type = "number", default = 60000, check = int_range(1000, 600000),
+    description = "milliseconds" },
+  wan_register_within = { type = "number", default = 1800, check = int_range(10, 86400) },
+  wan_signin_within = { type = "number", default = 60, check = int_range(10, 3600) },
+  wan_challenge_bytes = { type = "number", default = 32, check = int_range(16, 64) },
+  wan_register_url = { type = "string", default = "/wan-register", check = path },
+  wan_signin_url = { type = "string", default = "/wan-signin", check = path },
+  wan_delete_url = { type = "string", default = "/wan-delete", check = path },
+  wan_verify_url = { type = "string", default = "/wan-verify", check = path },
+  wan_script_url = { type = "string", default = "/fs-static/js/webauthn.js", check = path,
+    description = "Where fsec serves the pages' script (no inline script: a strict CSP works)" },
+  wan_post_register_view = { type = "string", check = view,
+    description = "Where a browser goes after a registration (nil: the register page)" },
   email_subject_two_factor = { type = "string", default = "Two-factor Login", check = header_text },
   email_subject_two_factor_rescue = { type = "string", default = "Two-factor Rescue", check = header_text },
 
@@ -1024,7 +1062,8 @@ local ENDPOINT_KEYS = { "login_url", "logout_url", "register_url", "reset_url",
                         "multi_factor_recovery_codes_url", "multi_factor_recovery_url", "us_signin_url",
                         "us_signin_send_code_url", "us_setup_url", "us_verify_url", "us_verify_send_code_url",
                         "us_verify_link_url", "change_email_url", "username_recovery_url",
-                        "change_username_url" }
+                        "change_username_url", "wan_register_url", "wan_signin_url", "wan_delete_url",
+                        "wan_verify_url", "wan_script_url" }
 -- Endpoints whose mailed links are URL/<token>, and the feature that routes them.
 local TOKEN_ENDPOINTS = { { "login_url", "passwordless" }, { "reset_url", "recoverable" },
                           { "confirm_url", "confirmable" }, { "change_email_url", "change_email" } }

@@ -45,6 +45,7 @@ _M.NAMES = {
   email_change = "success", username_change = "success",
   role_added = "success", role_removed = "success", unlock = "success",
   instructions_sent = "success", throttled = "failure",
+  wan_register = "success", wan_delete = "success", wan_clone = "failure",
 }
 
 -- Codes only: a string of letters, digits and _.-: (anything else is
@@ -304,6 +305,10 @@ local BRIDGE = {
       return "login", { outcome = "failure", reason = "bad_password", user = p.user, via = { "us" } }
     end
     if t == "recovery_code" then return "recovery_code", { outcome = "failure", reason = "bad_code", user = p.user } end
+    if t == "webauthn" then
+      if p.tfa then return "tf_code", { outcome = "failure", reason = "bad_key", user = p.user, method = t } end
+      return "login", { outcome = "failure", reason = "bad_key", user = p.user, via = { "webauthn" } }
+    end
     if p.tfa then return "tf_code", { outcome = "failure", reason = "bad_code", user = p.user, method = t } end
     return "login", { outcome = "failure", reason = "bad_code", user = p.user, method = t, via = { "us" } }
   end,
@@ -318,6 +323,8 @@ local BRIDGE = {
   us_profile_changed = function(p)
     return p.delete and "us_removed" or "us_setup", { user = p.user, via = p.methods }
   end,
+  wan_registered = function(p) return "wan_register", { user = p.user } end,
+  wan_deleted = function(p) return "wan_delete", { user = p.user } end,
   change_email_confirmed = function(p) return "email_change", { user = p.user } end,
   username_changed = function(p) return "username_change", { user = p.user } end,
   confirm_instructions_sent = function(p) return "instructions_sent", { user = p.user, kind = "confirm" } end,

@@ -116,7 +116,6 @@ local function salt(name, default, v3)
   return { name, v3 = v3, same = { default }, refuse = SALT }
 end
 
-local NO_WEBAUTHN = "fsec has no WebAuthn"
 local NO_OAUTH = "fsec has no OAuth sign-in"
 local NOT_YET = "not in fsec yet"
 local STATIC = "fsec's pages carry their own styles; they load no static files"
@@ -210,7 +209,7 @@ _M.ROWS = {
   { "UNIFIED_SIGNIN", key = "unified_signin" },
   { "USERNAME_RECOVERY", key = "username_recovery" },
   { "USERNAME_ENABLE", key = "username_enable" },
-  { "WEBAUTHN", same = { false }, refuse = NO_WEBAUTHN },
+  { "WEBAUTHN", key = "webauthn" },
 
   -- URLs
   { "LOGIN_URL", v3 = true, key = "login_url" },
@@ -241,10 +240,10 @@ _M.ROWS = {
   { "US_VERIFY_URL", key = "us_verify_url" },
   { "US_VERIFY_SEND_CODE_URL", key = "us_verify_send_code_url" },
   { "US_VERIFY_LINK_URL", key = "us_verify_link_url" },
-  { "WAN_REGISTER_URL", same = { "/wan-register" }, refuse = NO_WEBAUTHN },
-  { "WAN_SIGNIN_URL", same = { "/wan-signin" }, refuse = NO_WEBAUTHN },
-  { "WAN_DELETE_URL", same = { "/wan-delete" }, refuse = NO_WEBAUTHN },
-  { "WAN_VERIFY_URL", same = { "/wan-verify" }, refuse = NO_WEBAUTHN },
+  { "WAN_REGISTER_URL", key = "wan_register_url" },
+  { "WAN_SIGNIN_URL", key = "wan_signin_url" },
+  { "WAN_DELETE_URL", key = "wan_delete_url" },
+  { "WAN_VERIFY_URL", key = "wan_verify_url" },
 
   -- redirects and SPA views
   { "TWO_FACTOR_POST_SETUP_VIEW", key = "two_factor_post_setup_view",
@@ -277,7 +276,8 @@ _M.ROWS = {
   { "POST_CHANGE_USERNAME_VIEW", key = "post_change_username_view" },
   { "US_POST_SETUP_VIEW", key = "us_post_setup_view", convert = view_or_endpoint(".us_setup"),
     note = "a path or URL; Too's '.us_setup' is the default" },
-  { "WAN_POST_REGISTER_VIEW", same = { ".wan_register" }, refuse = NO_WEBAUTHN },
+  { "WAN_POST_REGISTER_VIEW", key = "wan_post_register_view", convert = view_or_endpoint(".wan_register"),
+    note = "a path or URL; Too's '.wan_register' is the default" },
 
   -- templates
   template("FORGOT_PASSWORD_TEMPLATE", "forgot_password", "forgot", true),
@@ -300,9 +300,9 @@ _M.ROWS = {
   template("US_SIGNIN_TEMPLATE", "us_signin", "us_signin"),
   template("US_SETUP_TEMPLATE", "us_setup", "us_setup"),
   template("US_VERIFY_TEMPLATE", "us_verify", "us_verify"),
-  { "WAN_REGISTER_TEMPLATE", same = { "security/wan_register.html" }, refuse = NO_WEBAUTHN },
-  { "WAN_SIGNIN_TEMPLATE", same = { "security/wan_signin.html" }, refuse = NO_WEBAUTHN },
-  { "WAN_VERIFY_TEMPLATE", same = { "security/wan_verify.html" }, refuse = NO_WEBAUTHN },
+  template("WAN_REGISTER_TEMPLATE", "wan_register", "wan_register"),
+  template("WAN_SIGNIN_TEMPLATE", "wan_signin", "wan_signin"),
+  template("WAN_VERIFY_TEMPLATE", "wan_verify", "wan_verify"),
 
   -- tokens, salts, durations
   { "LOGIN_WITHIN", v3 = true, key = "login_within", convert = duration, note = "seconds, or '1 days'" },
@@ -336,8 +336,8 @@ _M.ROWS = {
   salt("US_SETUP_SALT", "us-setup-salt"),
   { "US_SETUP_WITHIN", key = "us_setup_within", convert = duration, note = "seconds, or '30 minutes'" },
   salt("WAN_SALT", "wan-salt"),
-  { "WAN_REGISTER_WITHIN", same = { "30 minutes" }, refuse = NO_WEBAUTHN },
-  { "WAN_SIGNIN_WITHIN", same = { "1 minutes" }, refuse = NO_WEBAUTHN },
+  { "WAN_REGISTER_WITHIN", key = "wan_register_within", convert = duration, note = "seconds, or '30 minutes'" },
+  { "WAN_SIGNIN_WITHIN", key = "wan_signin_within", convert = duration, note = "seconds, or '1 minutes'" },
 
   -- mail
   { "SEND_REGISTER_EMAIL", v3 = true, key = "send_register_email" },
@@ -397,7 +397,7 @@ _M.ROWS = {
   { "SMS_SERVICE_CONFIG", same = NONE, refuse = "give send_sms = function(message)" },
   { "TWO_FACTOR_REQUIRED", key = "two_factor_required" },
   { "TWO_FACTOR_ENABLED_METHODS", key = "two_factor_enabled_methods" },
-  { "TWO_FACTOR_IMPLEMENTATIONS", same = NONE, refuse = "fsec's second factors are its own (codes; no WebAuthn)" },
+  { "TWO_FACTOR_IMPLEMENTATIONS", same = NONE, refuse = "fsec's second factors are its own (codes, WebAuthn keys)" },
 
   -- unified sign-in
   { "US_ENABLED_METHODS", key = "us_enabled_methods" },
@@ -412,14 +412,15 @@ _M.ROWS = {
   { "USERNAME_NORMALIZE_FORM", same = { "NFKD" }, refuse = USERNAMES },
 
   -- WebAuthn, OAuth
-  { "WAN_CHALLENGE_BYTES", same = NONE, refuse = NO_WEBAUTHN },
-  { "WAN_RP_NAME", same = { "My Flask App" }, refuse = NO_WEBAUTHN },
-  { "WAN_REGISTER_TIMEOUT", same = { 60000 }, refuse = NO_WEBAUTHN },
-  { "WAN_SIGNIN_TIMEOUT", same = { 60000 }, refuse = NO_WEBAUTHN },
-  { "WAN_ALLOW_AS_FIRST_FACTOR", same = { true }, refuse = NO_WEBAUTHN },
-  { "WAN_ALLOW_AS_MULTI_FACTOR", same = { true }, refuse = NO_WEBAUTHN },
-  { "WAN_ALLOW_USER_HINTS", same = { true }, refuse = NO_WEBAUTHN },
-  { "WAN_ALLOW_AS_VERIFY", same = { { "first", "secondary" } }, refuse = NO_WEBAUTHN },
+  { "WAN_CHALLENGE_BYTES", key = "wan_challenge_bytes", note = "None: 32" },
+  { "WAN_RP_NAME", key = "wan_rp_name" },
+  { "WAN_REGISTER_TIMEOUT", key = "wan_register_timeout" },
+  { "WAN_SIGNIN_TIMEOUT", key = "wan_signin_timeout" },
+  { "WAN_ALLOW_AS_FIRST_FACTOR", key = "wan_allow_as_first_factor" },
+  { "WAN_ALLOW_AS_MULTI_FACTOR", key = "wan_allow_as_multi_factor" },
+  { "WAN_ALLOW_USER_HINTS", key = "wan_allow_user_hints" },
+  { "WAN_ALLOW_AS_VERIFY", key = "wan_allow_as_verify",
+    note = "[]: no /wan-verify" },
   { "OAUTH_BUILTIN_PROVIDERS", same = { { "github", "google" } }, refuse = NO_OAUTH },
 
   -- messages

@@ -50,8 +50,13 @@ end
 _M.epoch = epoch
 
 
--- The tables the import reads.
-local TABLES = { "user", "role", "roles_users", "webauthn" }
+-- The tables the import reads. Flask-Security-Too's WebAuthn model is
+-- the application's class: Flask-SQLAlchemy names `class WebAuthn` table
+-- web_authn, and applications that name it often say webauthn.
+local TABLES = { "user", "role", "roles_users", "webauthn", "web_authn" }
+local WAN_TABLES = { "webauthn", "web_authn" }
+local WAN_COLUMNS = { "user_id", "credential_id", "public_key", "sign_count", "transports", "backup_state",
+                      "device_type", "create_datetime", "lastuse_datetime", "name", "usage" }
 
 -- The source: a PostgreSQL URI (fsec.import.postgres) or a SQLite file
 -- (fsec.import.sqlite); either checks the tables are real ones first.
@@ -71,9 +76,20 @@ local function read_source(src)
   local roles = src:select("role", rcols, "id")
   local users = src:select("user", nil, "id")
   local links = src:select("roles_users", { "user_id", "role_id" })
-  local keys = {}
-  if src:columns("webauthn").user_id then
-    for _, k in ipairs(src:select("webauthn", { "user_id" })) do keys[k.user_id] = true end
+  local keys = {} -- source user id -> its WebAuthn rows, in id order
+  for _, tbl in ipairs(WAN_TABLES) do
+    local cols = src:columns(tbl)
+    if cols.user_id and cols.credential_id then
+      for _, c in ipairs(WAN_COLUMNS) do
+        if not cols[c] then error(("%s: %s has no column %s"):format(src.name, tbl, c), 0) end
+      end
+      for _, k in ipairs(src:select(tbl, WAN_COLUMNS, "id")) do
+        local list = keys[k.user_id] or {}
+        list[#list + 1] = k
+        keys[k.user_id] = list
+      end
+      break
+    end
   end
   return ucols, roles, users, links, keys
 end
@@ -89,9 +105,9 @@ end
 
 
 -- Flask-Security's columns for second factors (issue 23), carried over
--- by carry_factors. WebAuthn keys (rows of the webauthn table;
--- fs_webauthn_user_handle is set for every user) fsec has not: such users
--- are counted, and sign in without their key.
+-- by carry_factors. WebAuthn keys (rows of the webauthn table) and the
+-- user's fs_webauthn_user_handle (Too sets one for every user) come along
+-- by carry_webauthn.
 local FACTOR_COLUMNS = { "tf_primary_method", "tf_totp_secret", "tf_phone_number", "us_totp_secrets",
                          "us_phone_number", "mf_recovery_codes" }
 
@@ -170,10 +186,52 @@ local function malformed(u, column, why)
   error(("user %s: %s: %s; nothing imported"):format(tostring(u.email), column, tostring(why)), 0)
 end
 
+-- Flask-Security's boolean as stored: 1/0 (SQLite), a boolean (the
+-- PostgreSQL source converts "t"/"f").
+local function flag(v)
+  if type(v) == "string" then return v == "1" or v == "t" or v:lower() == "true" end
+  if type(v) == "number" then return v ~= 0 end
+  return v == true
+end
+
+-- The user's WebAuthn handle and keys onto the new user, as they were
+-- (credential id and COSE key bytes, count, transports, usage, dates); a
+-- key fsec cannot keep (a name or id out of its limits, a taken id)
+-- stops the import, naming the user and the key by its row position,
+-- never its bytes. Returns how many keys came along.
+local function carry_webauthn(ds, ucols, u, new, rows)
+  local function stop(what, err) malformed(u, what, err) end
+  local handle = ucols.fs_webauthn_user_handle and u.fs_webauthn_user_handle ~= ""
+                 and u.fs_webauthn_user_handle or nil
+  if not ds.create_webauthn then return 0 end -- a datastore without passkeys
+  if handle then
+    local ok, err = ds:set_webauthn_user_handle(new, handle)
+    if not ok then stop("fs_webauthn_user_handle", err) end
+  end
+  for i, k in ipairs(rows or {}) do
+    for _, c in ipairs{ "credential_id", "public_key", "name", "usage" } do
+      if type(k[c]) ~= "string" then stop("WebAuthn key " .. i, "no " .. c) end
+    end
+    local transports = {}
+    for t in tostring(k.transports or ""):gmatch("[^,]+") do transports[#transports + 1] = t end
+    local cred, err = ds:create_webauthn(new, {
+      credential_id = k.credential_id, public_key = k.public_key,
+      sign_count = tonumber(k.sign_count) or 0, transports = transports,
+      name = k.name, usage = k.usage, backup_state = flag(k.backup_state),
+      device_type = type(k.device_type) == "string" and k.device_type ~= "" and k.device_type or nil,
+      user_handle = handle,
+      create_datetime = epoch(k.create_datetime), lastuse_datetime = epoch(k.lastuse_datetime),
+    })
+    if not cred then stop("WebAuthn key " .. i, err) end
+  end
+  return #(rows or {})
+end
+
 -- Counts of what became of second factors (the summary's `factors`).
 local function factor_counts()
   return { tf_kept = 0, tf_fresh = 0, tf_fallback = 0, tf_refused = 0, us_kept = 0, us_fresh = 0,
-           us_dropped = 0, us_refused = 0, codes_kept = 0, codes_dropped = 0, webauthn = 0 }
+           us_dropped = 0, us_refused = 0, codes_kept = 0, codes_dropped = 0, webauthn = 0,
+           webauthn_keys = 0 }
 end
 
 -- A secret the user holds (an authenticator) that cannot be carried
@@ -357,7 +415,7 @@ local function report_factors(say, f)
       .. " key opens them: their users can make new ones)"):format(f.codes_kept, f.codes_dropped))
   end
   if f.webauthn > 0 then
-    say(("%d imported users had WebAuthn keys: fsec has none, they sign in without them"):format(f.webauthn))
+    say(("WebAuthn: %d imported users keep their %d keys (passkeys)"):format(f.webauthn, f.webauthn_keys))
   end
 end
 
@@ -391,7 +449,7 @@ end
 -- factors (what became of second factors, counts: tf_kept, tf_fresh,
 -- tf_fallback, tf_refused, us_kept, us_fresh, us_dropped, us_refused
 -- (methods), codes_kept, codes_dropped (recovery codes), webauthn (users
--- with WebAuthn keys, which fsec has not)), merged (existing roles that
+-- whose WebAuthn keys came along), webauthn_keys (those keys)), merged (existing roles that
 -- gained permissions), costly (users whose stored hash costs too much to
 -- verify: { email =, why = }).
 -- opts: progress (a bar on stderr), warn (false: no lines on stderr),
@@ -505,7 +563,11 @@ function _M.flask_security(ds, source, opts)
             if set == nil then error("user " .. tostring(u.email) .. ": " .. c .. ": " .. tostring(ferr), 0) end
           end
         end
-        if keys[u.id] then summary.factors.webauthn = summary.factors.webauthn + 1 end
+        local n = carry_webauthn(ds, ucols, u, new, keys[u.id])
+        if n > 0 then
+          summary.factors.webauthn = summary.factors.webauthn + 1
+          summary.factors.webauthn_keys = summary.factors.webauthn_keys + n
+        end
         summary.users = summary.users + 1
       end
       if i % 100 == 0 or i == #users then progress(opts.progress, i, #users) end

@@ -33,6 +33,8 @@ _M.TEMPLATE = {
   us_signin = "security/us_signin.html", us_verify = "security/us_verify.html", us_setup = "security/us_setup.html",
   change_email = "security/change_email.html", change_email_consent = "security/change_email_consent.html",
   recover_username = "security/recover_username.html", change_username = "security/change_username.html",
+  wan_register = "security/wan_register.html", wan_signin = "security/wan_signin.html",
+  wan_verify = "security/wan_verify.html",
 }
 
 

@@ -100,6 +100,7 @@ T["security/change_password.html"] = START .. "{{# password }}" .. F .. "{{/ pas
 T["security/send_confirmation.html"] = START .. "{{# email }}" .. F .. "{{/ email }}"
   .. button("{{ t.BUTTON_RESEND }}") .. "{{> security/_links.html }}"
 T["security/verify.html"] = START .. "{{# password }}" .. F .. "{{/ password }}" .. button("{{ t.BUTTON_CONTINUE }}")
+  .. "{{> security/_links.html }}"
 T["security/two_factor_setup.html"] = "{{# primary_html }}<p>{{{ primary_html }}}</p>{{/ primary_html }}"
   .. "{{# show_code }}{{# authr_qrcode }}{{> security/_authenticator.html }}{{/ authr_qrcode }}"
   .. "{{^ authr_qrcode }}{{# sent_text }}<p>{{ sent_text }}</p>{{/ sent_text }}{{/ authr_qrcode }}"
@@ -119,6 +120,7 @@ T["security/two_factor_verify_code.html"] = "<p>{{ intro }}</p>" .. START .. "{{
   .. "{{ t.OPTION_RECOVERY_CODE }}</label>{{/ help_recovery }}"
   .. '{{# help_admin }}<label><input type="radio" name="help_setup" value="help"> {{ t.OPTION_ASK_ADMIN }}'
   .. "</label>{{/ help_admin }}</fieldset>" .. button("{{ t.BUTTON_GET_HELP }}") .. "{{/ help }}"
+  .. "{{> security/_links.html }}"
 T["security/mf_recovery.html"] = START .. "{{# code }}" .. F .. "{{/ code }}" .. button("{{ t.BUTTON_SIGN_IN }}")
 T["security/mf_recovery_codes.html"] = '{{# has_codes }}<p>{{ t.TEXT_KEEP_CODES }}</p><ul id="recovery-codes">'
   .. "{{# codes }}<li><code>{{ . }}</code></li>{{/ codes }}</ul>{{/ has_codes }}"
@@ -130,6 +132,34 @@ T["security/us_signin.html"] = START .. "{{# identity }}" .. F .. "{{/ identity 
   .. "{{/ passcode }}{{> security/_remember.html }}{{> security/_send_code.html }}" .. button("{{ t.BUTTON_SIGN_IN }}")
 T["security/us_verify.html"] = START .. "{{# passcode }}" .. F .. "{{/ passcode }}{{> security/_send_code.html }}"
   .. button("{{ t.BUTTON_CONTINUE }}")
+-- WebAuthn: a ceremony's page carries the options in data-options and
+-- posts the browser's answer back (fsec's script at wan_script_url does
+-- it: no inline script, so a strict Content-Security-Policy works)
+T["security/_wan_ceremony.html"] = '{{# options_json }}<form id="wan-response" method="post"'
+  .. ' action="{{ response_action }}" data-wan="{{ wan_kind }}" data-options="{{ options_json }}">'
+  .. '<input type="hidden" name="csrf_token" value="{{ csrf_token }}">'
+  .. '<input type="hidden" name="credential" value="">'
+  .. '{{# remember }}<input type="hidden" name="remember" value="y">{{/ remember }}'
+  .. '<p id="wan-prompt">{{ t.TEXT_WAN_PROMPT }}</p><p class="error" id="wan-error" role="alert" hidden></p>'
+  .. '<noscript><p class="error">{{ t.TEXT_WAN_NO_SCRIPT }}</p></noscript></form>'
+  .. '<script src="{{ script }}"></script>{{/ options_json }}'
+T["security/wan_register.html"] = "{{> security/_wan_ceremony.html }}"
+  .. "{{^ has_credentials }}<p>{{ t.TEXT_WAN_NONE }}</p>{{/ has_credentials }}"
+  .. '{{# has_credentials }}<ul id="wan-credentials">{{# credentials }}<li>{{ text }}'
+  .. '<form method="post" action="{{ delete_action }}"><input type="hidden" name="csrf_token" value="{{ csrf_token }}">'
+  .. '<input type="hidden" name="name" value="{{ name }}"><button type="submit">{{ t.BUTTON_WAN_DELETE }}</button>'
+  .. "</form></li>{{/ credentials }}</ul>{{/ has_credentials }}"
+  .. START .. "{{# name }}" .. F .. "{{/ name }}"
+  .. "{{# has_usages }}<fieldset><legend>{{ t.LEGEND_WAN_USAGE }}</legend>"
+  .. '{{# usage_options }}<label><input type="radio" name="usage" value="{{ value }}"{{# checked }} checked'
+  .. "{{/ checked }}> {{ label }}</label>{{/ usage_options }}</fieldset>{{/ has_usages }}"
+  .. '{{# usage_errors }}<p class="error" role="alert">{{ . }}</p>{{/ usage_errors }}'
+  .. button("{{ t.BUTTON_WAN_REGISTER }}")
+T["security/wan_signin.html"] = "{{> security/_wan_ceremony.html }}{{^ options_json }}"
+  .. START .. "{{# identity }}" .. F .. "{{/ identity }}{{^ is_secondary }}{{> security/_remember.html }}"
+  .. "{{/ is_secondary }}" .. button("{{ t.BUTTON_WAN_SIGNIN }}") .. "{{/ options_json }}"
+T["security/wan_verify.html"] = "{{> security/_wan_ceremony.html }}{{^ options_json }}"
+  .. START .. button("{{ t.BUTTON_WAN_SIGNIN }}") .. "{{/ options_json }}"
 T["security/us_setup.html"] = "<p>{{{ active_html }}}</p>"
   .. "{{# show_code }}{{# authr_qrcode }}{{> security/_authenticator.html }}{{/ authr_qrcode }}"
   .. "{{^ authr_qrcode }}{{# sent_text }}<p>{{ sent_text }}</p>{{/ sent_text }}{{/ authr_qrcode }}"

@@ -12,10 +12,9 @@
 -- travels in it and in the tf_state_token sealed (fsec.otp), never in
 -- clear.
 --
--- Codes are metered as passwords are: each check reserves an attempt of
--- the account's lockout meter before it runs, and a password that
--- verified for a two-factor user does not give its attempt back; only
--- the second factor's success does (fsec.auth.check_user_password).
+-- Codes are metered as passwords are: each check reserves an attempt of the account's
+-- lockout meter before it runs, and a password that verified for a two-factor user does
+-- not give its attempt back; only the second factor's success does (auth.check_user_password).
 -- @module fsec.twofactor
 
 local http = require "fsec.http"
@@ -49,11 +48,21 @@ function _M.has_tf(user)
     and type(user.tf_totp_secret) == "string" and user.tf_totp_secret ~= ""
 end
 
---- Must this user give a second factor? (two_factor on, and the user has
--- one, or two_factor_required, or check_tf_required says so.) A hook that
--- fails answers yes: fail closed, never a sign-in on one factor alone.
+--- Has the user a WebAuthn key for a second factor? (Too's plugin: with or without two_factor.)
+function _M.has_wan(sec, user)
+  if not cfg_of(sec).webauthn or not sec.datastore.webauthn_credentials then return false end
+  for _, c in ipairs(auth.check_store(sec.datastore:webauthn_credentials(user)) or {}) do
+    if c.usage == "secondary" then return true end
+  end
+  return false
+end
+
+--- Must this user give a second factor? (A WebAuthn key for it; or two_factor on, and the user
+-- has one, or two_factor_required, or check_tf_required says so.) A hook that fails answers yes:
+-- fail closed, never a sign-in on one factor alone.
 function _M.required(sec, user)
   local cfg = cfg_of(sec)
+  if _M.has_wan(sec, user) then return true end
   if not cfg.two_factor then return false end
   if _M.has_tf(user) or cfg.two_factor_required then return true end
   local hook = cfg.check_tf_required
@@ -224,17 +233,20 @@ function _M.enter(sec, req, res, json, user, o)
   if not _M.required(sec, user) then return nil end
   if _M.validity_ok(sec, req, user) then return nil end
   local ready = _M.has_tf(user)
-  local st = ready and "ready" or "setup_from_login"
+  local wan = _M.has_wan(sec, user) -- a WebAuthn key: /wan-signin takes it
+  local st = (ready or wan) and "ready" or "setup_from_login"
   _M.set_state(sec, req, res, { u = user.fs_uniquifier, st = st, r = o.remember and 1 or 0,
                                 n = o.next or nil, v = o.via or "password", l = 1 })
-  local pm = ready and user.tf_primary_method or nil
+  local pm = ready and user.tf_primary_method or (wan and "webauthn") or nil
   if ready and (pm == "email" or pm == "sms") then
     local raw = otp.unseal(sec._cfg, user.tf_totp_secret)
     if raw then _M.send_code(sec, user, pm, raw) end
   end
   if json then
-    return json_ok(sec, req, res, { tf_required = true, tf_state = st, tf_method = pm, tf_primary_method = pm })
+    return json_ok(sec, req, res, { tf_required = true, tf_state = st, tf_method = pm, tf_primary_method = pm,
+                                    tf_signin_url = wan and url(sec, "wan_signin_url") or nil })
   end
+  if not ready and wan then return res:redirect(url(sec, "wan_signin_url")) end
   return res:redirect(url(sec, ready and "two_factor_token_validation_url" or "two_factor_setup_url"))
 end
 
@@ -490,7 +502,8 @@ function V.tf_validate(sec, req, res, fields, json)
   local method = user.tf_primary_method
   if req.method == "GET" then
     if json then return json_ok(sec, req, res, { recovery_options = options, user = {} }) end
-    return page(sec, req, res, "tf_validate", nil, { method = method, options = options })
+    local wan = _M.has_wan(sec, user) and { { url(sec, "wan_signin_url"), "LINK_WAN_SIGNIN" } } or nil
+    return page(sec, req, res, "tf_validate", nil, { method = method, options = options, links = wan })
   end
   local form = forms.new(sec, fields)
   local code = form:string("code", 64)
@@ -556,8 +569,7 @@ function V.tf_rescue(sec, req, res, fields, json)
                                                   problem = problem, rescue_mail = cfg.two_factor_rescue_mail })
 end
 
--- fsec has one second-factor method per user (no WebAuthn yet), so there
--- is never a choice to make: as Flask-Security answers outside that state.
+-- No choice to make: as Flask-Security answers outside that state.
 function V.tf_select(sec, req, res, _, json)
   return illegal(sec, req, res, json)
 end

@@ -390,10 +390,10 @@ function V.us_verify(sec, req, res, fields, json)
   if not user then return res end
   if req.method == "GET" then
     if json then
-      -- fsec has no WebAuthn: has_webauthn_verify_credential is false
       return json_ok(sec, req, res, { available_methods = cfg_of(sec).us_enabled_methods,
                                       code_methods = active_code_methods(sec, user),
-                                      has_webauthn_verify_credential = false })
+                                      has_webauthn_verify_credential =
+                                        require("fsec.wanviews").has_verify(sec, user) })
     end
     local nxt = http.single(req.query, "next", 2048)
     return page(sec, req, res, "us_verify", nil, verify_extra(sec, user, { next = nxt }))

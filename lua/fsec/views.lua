@@ -24,6 +24,7 @@ local mfcodes = require "fsec.mfcodes"
 local unified = require "fsec.unified"
 local changeemail = require "fsec.changeemail"
 local username_mod = require "fsec.username"
+local wanviews = require "fsec.wanviews"
 local datastore = require "fsec.datastore"
 local redirect = require "fsec.redirect"
 local regfields = require "fsec.regfields"
@@ -65,6 +66,9 @@ local function home_links(sec)
   if sec._cfg.registerable then l[#l + 1] = { url(sec, "register_url"), "LINK_REGISTER" } end
   if sec._cfg.recoverable then l[#l + 1] = { url(sec, "reset_url"), "FORGOT_PASSWORD" } end
   if sec._cfg.confirmable then l[#l + 1] = { url(sec, "confirm_url"), "LINK_CONFIRM_ACCOUNT" } end
+  if sec._cfg.webauthn and sec._cfg.wan_allow_as_first_factor then
+    l[#l + 1] = { url(sec, "wan_signin_url"), "LINK_WAN_SIGNIN" }
+  end
   l[#l + 1] = { url(sec, "login_url"), "LINK_SIGN_IN" }
   return l
 end
@@ -749,10 +753,15 @@ function V.verify(sec, req, res, fields, json)
   if not user then return res end
   if req.method == "GET" then
     if json then
-      -- fsec has no WebAuthn: the key Flask-Security's clients read is false
-      return json_ok(sec, req, res, { user = payload(sec, user, false), has_webauthn_verify_credential = false })
+      -- whether /wan-verify could take one of the user's keys instead
+      return json_ok(sec, req, res, { user = payload(sec, user, false),
+                                      has_webauthn_verify_credential = wanviews.has_verify(sec, user) })
     end
-    return page(sec, req, res, "verify", nil, { next = http.single(req.query, "next", 2048) })
+    local nxt = http.single(req.query, "next", 2048)
+    -- a key instead of the password, where the user has one /wan-verify takes
+    local links = wanviews.has_verify(sec, user)
+      and { { url(sec, "wan_verify_url") .. (nxt and "?next=" .. http.quote_value(nxt) or ""), "LINK_WAN_VERIFY" } }
+    return page(sec, req, res, "verify", nil, { next = nxt, links = links or nil })
   end
   local form = forms.new(sec, fields)
   local password = form:password("password")
@@ -830,11 +839,13 @@ end
 
 -- The endpoint modules besides this one: each routes its own paths and
 -- names its handlers and its credential endpoints.
-local MODULES = { twofactor, mfcodes, unified, changeemail, username_mod }
+local MODULES = { twofactor, mfcodes, unified, changeemail, username_mod, wanviews }
+local GET_ONLY_NAMES = {}
 for _, m in ipairs(MODULES) do
   for name, fn in pairs(m.handlers) do V[name] = fn end
   for name in pairs(m.CREDENTIAL) do CREDENTIAL[name] = true end
   for name in pairs(m.POST_ONLY or {}) do POST_ONLY[name] = true end
+  for name in pairs(m.GET_ONLY or {}) do GET_ONLY_NAMES[name] = true end
   -- a mailed link: consent first, CSRF on its POST, HEAD does nothing
   for name in pairs(m.LINKS or {}) do LINKS[name], ACTS[name] = true, true end
 end
@@ -932,7 +943,7 @@ answer = function(self, req)
   local json = http.wants_json(req)
   local method = req.method
   local allowed = (name == "logout") and cfg.logout_methods or (POST_ONLY[name] and POST_ONLY_LIST) or
-                  ((LINKS[name] and cfg.one_click_links) and GET_ONLY or GET_POST)
+                  (((LINKS[name] and cfg.one_click_links) or GET_ONLY_NAMES[name]) and GET_ONLY or GET_POST)
   local ok_method, has_get = false, false
   for _, m in ipairs(allowed) do
     if m == method then ok_method = true end

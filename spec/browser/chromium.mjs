@@ -31,13 +31,20 @@ export async function open(artifacts, options = {}) {
 // posts more from the one address a browser has waits as a person would,
 // then sends the same request again. The browser sees the answer that
 // came after the wait; the count of waits is returned by the function.
-export async function patient(page) {
+// headers (optional): added to every answer, GET too (a stricter
+// Content-Security-Policy than the app's, say).
+export async function patient(page, headers) {
   let waits = 0;
+  const fulfill = (route, response) =>
+    route.fulfill(headers ? { response, headers: { ...response.headers(), ...headers } } : { response });
   await page.route("**/*", async (route) => {
-    if (route.request().method() !== "POST") return route.fallback();
+    if (route.request().method() !== "POST") {
+      if (!headers) return route.fallback();
+      return fulfill(route, await route.fetch({ maxRedirects: 0 }));
+    }
     for (let i = 0; ; i++) {
       const response = await route.fetch({ maxRedirects: 0 }); // the browser follows them
-      if (response.status() !== 429 || i === 20) return route.fulfill({ response });
+      if (response.status() !== 429 || i === 20) return fulfill(route, response);
       waits++;
       const after = Number(response.headers()["retry-after"] || "2");
       await new Promise((resolve) => setTimeout(resolve, after * 1000));

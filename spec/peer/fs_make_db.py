@@ -7,6 +7,7 @@ python3-psycopg2), e.g. postgresql://fsec@127.0.0.1:5432/db?passfile=F
 (spec/52-import_postgres_spec.lua).
 
 Usage: fs_make_db.py OUT.db|URL SALT [--v3] [--argon2] [--factors]
+                     [--webauthn[=TABLE]]
   --v3      drop fs_uniquifier afterwards (the Flask-Security 3.0 layout)
   --argon2  a fourth user, dave, hashed with argon2 (small parameters)
   --factors two-factor, unified sign-in and recovery codes on, and users
@@ -14,6 +15,12 @@ Usage: fs_make_db.py OUT.db|URL SALT [--v3] [--argon2] [--factors]
             (spec/53-import_factors_spec.lua): prints, as JSON, the
             application's TOTP_SECRETS and MULTI_FACTOR_RECOVERY_CODES_KEYS,
             and each such user's original key (base32) and codes
+  --webauthn WebAuthn keys (spec/55-import_webauthn_spec.lua): the
+            fsqla_v3 WebAuthn model (in TABLE; default Flask-SQLAlchemy's
+            name for the class, web_authn), users with handles and keys
+            made by a small software authenticator (P-256 and Ed25519
+            keys, COSE_Key CBOR by python3-fido2), and for each key an
+            assertion it signed; prints them as JSON (bytes in hex)
 """
 import datetime
 import json
@@ -73,6 +80,72 @@ def make_factor_users():
     db.session.commit()
     return {"totp_secrets": TOTP_SECRETS, "recovery_keys": [RECOVERY_KEY], "users": users}
 
+def make_webauthn_users(WebAuthn):
+    """Users with WebAuthn keys, rows as Flask-Security-Too stores them
+    (models/fsqla_v3.py: raw credential id, COSE_Key CBOR public key,
+    transports as a comma list) without py_webauthn, which Debian lacks.
+    Each key also signs an assertion for rp_id example.com (authenticator
+    data: rpIdHash, flags UP|UV, the sign count + 1), for a verifier to
+    check with the imported key. Returns what the spec compares."""
+    import hashlib
+    import os
+    import uuid
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+    from fido2 import cbor
+    from fido2.cose import ES256, EdDSA
+
+    rp_hash = hashlib.sha256(b"example.com").digest()
+    out = {"rp_id": "example.com", "users": {}}
+
+    def key(user, name, usage, kind, count, transports, backup, when, used):
+        if kind == "ES256":
+            priv = ec.generate_private_key(ec.SECP256R1())
+            cose = ES256.from_cryptography_key(priv.public_key())
+        else:
+            priv = ed25519.Ed25519PrivateKey.generate()
+            cose = EdDSA.from_cryptography_key(priv.public_key())
+        cid = os.urandom(32) if kind == "ES256" else b"\x00\xff" + os.urandom(62)
+        row = WebAuthn(credential_id=cid, public_key=cbor.encode(dict(cose)), sign_count=count,
+                       transports=transports, backup_state=backup,
+                       device_type="multi_device" if backup else "single_device",
+                       name=name, usage=usage, user_id=user.id,
+                       create_datetime=when, lastuse_datetime=used)
+        db.session.add(row)
+        # an assertion of this key: authenticatorData || SHA-256(clientDataJSON)
+        auth_data = rp_hash + bytes([0x05]) + (count + 1).to_bytes(4, "big")
+        client = json.dumps({"type": "webauthn.get", "challenge": "Y2hhbGxlbmdl",
+                             "origin": "https://example.com", "crossOrigin": False}).encode()
+        signed = auth_data + hashlib.sha256(client).digest()
+        sig = priv.sign(signed, ec.ECDSA(hashes.SHA256())) if kind == "ES256" else priv.sign(signed)
+        return {"name": name, "usage": usage, "alg": cose.ALGORITHM, "credential_id": cid.hex(),
+                "public_key": cbor.encode(dict(cose)).hex(), "sign_count": count,
+                "transports": transports or [], "backup_state": backup,
+                "create_datetime": when.isoformat(), "lastuse_datetime": used.isoformat(),
+                "assertion": {"authenticator_data": auth_data.hex(), "client_data_json": client.hex(),
+                              "signature": sig.hex()}}
+
+    t0 = datetime.datetime(2025, 3, 4, 5, 6, 7)
+    wendy = ds.create_user(email="wendy@example.com", password=hash_password("wendy-password"))
+    xavier = ds.create_user(email="xavier@example.com", password=hash_password("xavier-password"))
+    db.session.commit()
+    wendy.fs_webauthn_user_handle = uuid.uuid4().hex
+    xavier.fs_webauthn_user_handle = uuid.uuid4().hex
+    out["users"]["wendy@example.com"] = {"handle": wendy.fs_webauthn_user_handle, "keys": [
+        key(wendy, "YubiKey 5", "secondary", "ES256", 41, ["usb", "nfc"], False, t0,
+            t0 + datetime.timedelta(days=3, seconds=5)),
+        key(wendy, "Phone", "first", "EdDSA", 0, ["internal", "hybrid"], True,
+            t0 + datetime.timedelta(hours=1), t0 + datetime.timedelta(hours=2)),
+    ]}
+    out["users"]["xavier@example.com"] = {"handle": xavier.fs_webauthn_user_handle, "keys": [
+        # the same name as one of wendy's: names are unique per user only
+        # a count near the top of Too's Integer column (32 bits, signed on
+        # PostgreSQL), no transports
+        key(xavier, "Phone", "first", "ES256", 2**31 - 2, None, False, t0, t0),
+    ]}
+    db.session.commit()
+    return out
+
 out, salt = sys.argv[1], sys.argv[2]
 FACTORS = "--factors" in sys.argv
 # The source application's secrets: two TOTP tags (passlib encrypts with
@@ -93,6 +166,14 @@ if FACTORS:
                     SECURITY_TWO_FACTOR_ENABLED_METHODS=["email", "authenticator", "sms"],
                     SECURITY_MULTI_FACTOR_RECOVERY_CODES=True, SECURITY_SMS_SERVICE="test")
 app, db, ds = make_app(settings, out if "://" in out else "sqlite:///" + out)
+WAN = [a for a in sys.argv if a == "--webauthn" or a.startswith("--webauthn=")]
+if WAN:
+    from flask_security.models import fsqla_v3 as fsqla
+    table = WAN[0].partition("=")[2]
+
+    class WebAuthn(db.Model, fsqla.FsWebAuthnMixin):
+        if table:
+            __tablename__ = table
 with app.app_context():
     db.create_all()
     admin = ds.create_role(name="admin", description="Administrators", permissions="user-read,user-write")
@@ -115,6 +196,8 @@ with app.app_context():
     db.session.commit()
     if FACTORS:
         print(json.dumps(make_factor_users()))
+    if WAN:
+        print(json.dumps(make_webauthn_users(WebAuthn)))
 
 if "--v3" in sys.argv:
     # the 3.0 user table: no fs_uniquifier (nor the later columns); on

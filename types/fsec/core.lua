@@ -41,6 +41,24 @@ local core = {}
 ---@field outbox_kind integer an outbox row's kind of mail, 64
 ---@field outbox_owner integer a drainer's lease owner name, 64
 ---@field outbox_message_id integer a queued mail's Message-ID, 255
+---@field webauthn_id integer a WebAuthn credential id (bytes), 1023
+---@field webauthn_key integer a WebAuthn COSE public key (bytes), 2048
+---@field webauthn_name integer a WebAuthn credential's name, 64
+---@field webauthn_handle integer a WebAuthn user handle, 64
+---@field webauthn_text integer a WebAuthn credential's transports or device type, 255
+---@field webauthn_sign_count integer a WebAuthn sign count (not bytes), 4294967295
+---@field wan_attestation integer a WebAuthn attestation object, 16384
+---@field wan_authdata integer WebAuthn authenticator data, 4096
+---@field wan_credential_id integer a WebAuthn credential id, 1023
+---@field wan_public_key integer a credential's COSE_Key, 1024
+---@field wan_signature integer an assertion's signature, 1024
+---@field wan_certificate integer a packed attestation's x5c[0] (DER), 4096
+---@field webauthn_id integer a WebAuthn credential id (bytes), 1023
+---@field webauthn_key integer a WebAuthn COSE public key (bytes), 2048
+---@field webauthn_name integer a WebAuthn credential's name, 64
+---@field webauthn_handle integer a WebAuthn user handle, 64
+---@field webauthn_text integer a WebAuthn credential's transports or device type, 255
+---@field webauthn_sign_count integer a WebAuthn sign count (not bytes), 4294967295
 
 ---The engine's defaults (`fsec_config_init`) and the ranges
 ---`fsec_config_check` enforces, by `core.new`'s field names, so that
@@ -164,6 +182,70 @@ function core.digest(s, key) end
 ---@param s string
 ---@return string
 function core.sha1_hex(s) end
+
+---SHA-256 of s: 32 raw bytes (the hash of a WebAuthn clientDataJSON).
+---@param s string
+---@return string
+function core.sha256(s) end
+
+---@class fsec.core.WanOpts
+---@field require_uv? boolean the UV flag must be set (false)
+---@field algs? integer[] allowed COSE algs at registration ({ -7, -8, -257 })
+
+---What a WebAuthn registration that was accepted holds.
+---@class fsec.core.WanRegistration
+---@field fmt "none"|"packed"
+---@field attestation "none"|"self"|"basic" basic: x5c, its chain not checked
+---@field credential_id string raw bytes
+---@field public_key string the COSE_Key CBOR exactly as in authData (store it)
+---@field alg integer -7 (ES256), -8 (EdDSA) or -257 (RS256)
+---@field sign_count integer
+---@field flags integer the authenticator data flags byte
+---@field uv boolean
+---@field be boolean backup eligible
+---@field bs boolean backed up
+---@field aaguid string 16 bytes
+
+---What a WebAuthn assertion that was accepted reports.
+---@class fsec.core.WanAssertion
+---@field sign_count integer (the clone rule is the caller's)
+---@field flags integer
+---@field uv boolean
+---@field be boolean
+---@field bs boolean
+
+---Check a WebAuthn registration's attestation object (raw bytes): RP ID
+---hash, UP, UV if required, the key and its alg, fmt none or packed.
+---The client data JSON is the caller's to check; pass its SHA-256.
+---Reasons: "malformed", "rp_id", "user_present", "user_verified",
+---"algorithm", "format", "attestation", "key".
+---@param attestation_object string
+---@param client_data_hash string 32 bytes
+---@param rp_id string
+---@param opts? fsec.core.WanOpts
+---@return fsec.core.WanRegistration|nil info
+---@return string? reason
+function core.wan_register(attestation_object, client_data_hash, rp_id, opts) end
+
+---Check a WebAuthn assertion against the stored COSE key: RP ID hash, UP,
+---UV if required, no attested data, the signature over
+---authenticator_data .. client_data_hash. Reasons: "malformed", "rp_id",
+---"user_present", "user_verified", "signature", "key" (the stored key).
+---@param public_key string the COSE_Key stored at registration
+---@param authenticator_data string
+---@param client_data_hash string 32 bytes
+---@param signature string
+---@param rp_id string
+---@param opts? fsec.core.WanOpts
+---@return fsec.core.WanAssertion|nil info
+---@return string? reason
+function core.wan_assert(public_key, authenticator_data, client_data_hash, signature, rp_id, opts) end
+
+---The COSE alg of a key (checks that an imported key parses and is usable).
+---@param public_key string
+---@return integer|nil alg
+---@return string? reason "malformed" or "key"
+function core.wan_key_alg(public_key) end
 
 ---Do a and b hold the same bytes? Compared in time that depends on the
 ---lengths only (a secret a client sends against the stored one).
@@ -415,7 +497,7 @@ function Engine:close() end
 ---@class fsec.Store
 local Store = {}
 
----@param key "id"|"email"|"username"|"fs_uniquifier"|"fs_token_uniquifier"|"us_phone_number"
+---@param key "id"|"email"|"username"|"fs_uniquifier"|"fs_token_uniquifier"|"us_phone_number"|"fs_webauthn_user_handle"
 ---@param value string|integer
 ---@return table? row
 ---@return string? err
@@ -642,6 +724,55 @@ function Store:outbox_retry(id, owner, next_at, error) end
 ---@return integer|string|nil given_up_or_err
 ---@return string? code
 function Store:outbox_counts() end
+
+---Add a WebAuthn credential (schema 13); its row id. Fields:
+---user_id, credential_id and public_key (bytes), sign_count, transports
+---(comma list), name, usage ("first"|"secondary"), backup_state,
+---device_type, user_handle, create_datetime, lastuse_datetime.
+---@param cred table
+---@return integer? id
+---@return string? err EEXIST: the credential id or the user's name is taken
+---@return string? code
+function Store:webauthn_create(cred) end
+
+---The credential of a credential id (bytes).
+---@param credential_id string
+---@return table? row
+---@return string? err
+---@return string? code ENOTFOUND when none
+function Store:webauthn_find(credential_id) end
+
+---The user's next credential after after_id (0: the first), in id order.
+---@param user_id integer
+---@param after_id integer
+---@return table? row nil after the last
+---@return string? err
+---@return string? code
+function Store:webauthn_next(user_id, after_id) end
+
+---Compare-and-set of a credential's sign count (and its last use).
+---@param id integer
+---@param old_count integer the count the caller read
+---@param new_count integer
+---@param now integer
+---@return boolean? changed false: another request moved it first
+---@return string? err
+---@return string? code
+function Store:webauthn_used(id, old_count, new_count, now) end
+
+---@param id integer
+---@return boolean? deleted
+---@return string? err
+---@return string? code
+function Store:webauthn_delete(id) end
+
+---Delete every credential of the user and clear the user's handle.
+---@param user_id integer
+---@param now integer
+---@return true?
+---@return string? err
+---@return string? code
+function Store:webauthn_reset(user_id, now) end
 
 ---@param sid string
 ---@param uq string the user's fs_uniquifier

@@ -331,6 +331,92 @@ function Datastore:outbox_retry(id, owner, next_at, err) end
 ---@return string? code
 function Datastore:outbox_counts() end
 
+---A WebAuthn credential (passkey), as the datastore keeps it.
+---@class fsec.WebAuthnCredential
+---@field id integer
+---@field user_id integer
+---@field credential_id string bytes
+---@field public_key string bytes: the COSE_Key
+---@field sign_count integer
+---@field transports string[]
+---@field name string unique per user
+---@field usage "first"|"secondary"
+---@field backup_state boolean
+---@field device_type? string
+---@field user_handle? string
+---@field create_datetime integer
+---@field lastuse_datetime integer
+
+---Optional: the user's WebAuthn user handle, stored (a new random one, or
+---handle) only when the user has none; the stored one otherwise.
+---@param user fsec.User
+---@param handle? string at most 64 bytes (imports)
+---@return string? handle
+---@return string? err
+---@return string? code
+function Datastore:set_webauthn_user_handle(user, handle) end
+
+---Optional: the user of a WebAuthn user handle.
+---@param handle string
+---@return fsec.User? user nil when none
+---@return string? err
+---@return string? code
+function Datastore:find_user_by_webauthn_handle(handle) end
+
+---Optional: add a WebAuthn credential; nil, "credential_id_in_use" or
+---"name_in_use", "EEXIST" when taken.
+---@param user fsec.User
+---@param fields { credential_id: string, public_key: string, sign_count?: integer, transports?: string[], name: string, usage: "first"|"secondary", backup_state?: boolean, device_type?: string, user_handle?: string, create_datetime?: integer, lastuse_datetime?: integer }
+---@return fsec.WebAuthnCredential? cred
+---@return string? err
+---@return string? code
+function Datastore:create_webauthn(user, fields) end
+
+---Optional: the credential of a credential id (bytes).
+---@param credential_id string
+---@return fsec.WebAuthnCredential? cred nil when none
+---@return string? err
+---@return string? code
+function Datastore:find_webauthn(credential_id) end
+
+---Optional: the user's credentials, in creation order.
+---@param user fsec.User
+---@return fsec.WebAuthnCredential[]? creds
+---@return string? err
+---@return string? code
+function Datastore:webauthn_credentials(user) end
+
+---Optional: the user a credential belongs to.
+---@param cred fsec.WebAuthnCredential
+---@return fsec.User? user
+---@return string? err
+---@return string? code
+function Datastore:find_user_from_webauthn(cred) end
+
+---Optional: compare-and-set of the sign count read into cred (and its
+---last use); false when another request moved it first.
+---@param cred fsec.WebAuthnCredential
+---@param new_sign_count integer
+---@param now? integer default: the store's clock
+---@return boolean? changed
+---@return string? err
+---@return string? code
+function Datastore:webauthn_used(cred, new_sign_count, now) end
+
+---Optional: delete one credential.
+---@param cred fsec.WebAuthnCredential
+---@return boolean? deleted
+---@return string? err
+---@return string? code
+function Datastore:delete_webauthn(cred) end
+
+---Optional: delete every credential of the user and clear the handle.
+---@param user fsec.User
+---@return true?
+---@return string? err
+---@return string? code
+function Datastore:webauthn_reset(user) end
+
 ---@param user fsec.User
 ---@param keep_sid? string
 ---@return integer? count removed

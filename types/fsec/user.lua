@@ -23,6 +23,7 @@
 ---@field roles string[] role names
 ---@field permissions table<string, true> set of permission names
 ---@field fields table<string, string|number|boolean> the application's own fields (register_fields); each also reads as user.<name>
+---@field fs_webauthn_user_handle? string the WebAuthn user handle of its passkeys (nil: none yet)
 ---@field is_authenticated true Flask-Login's properties: booleans, not methods
 ---@field is_anonymous false
 ---@field is_active boolean `active == true`, read at each access (never stored)

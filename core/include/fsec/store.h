@@ -28,7 +28,7 @@
 
 typedef struct fsec_store fsec_store;
 
-#define FSEC_SCHEMA_VERSION 12
+#define FSEC_SCHEMA_VERSION 13
 
 /* Limits on stored values (bytes). Longer input: FSEC_ETOOLONG. The
  * email and username limits are the identity API's (fsec/identity.h). */
@@ -178,6 +178,8 @@ typedef struct fsec_user {
   /* The application's own fields (register_fields), a JSON object as the
    * Lua side wrote it; NULL when the user has none. */
   const char *fields;
+  /* The WebAuthn user handle (user.id of its passkeys), NULL when none. */
+  const char *fs_webauthn_user_handle;
 } fsec_user;
 
 /* Everything needed to create a user. */
@@ -204,7 +206,8 @@ typedef enum fsec_user_key {
   FSEC_USER_BY_USERNAME,
   FSEC_USER_BY_UNIQUIFIER,
   FSEC_USER_BY_TOKEN_UNIQUIFIER,
-  FSEC_USER_BY_US_PHONE_NUMBER /* unified sign-in's identity: E.164, as stored */
+  FSEC_USER_BY_US_PHONE_NUMBER, /* unified sign-in's identity: E.164, as stored */
+  FSEC_USER_BY_WEBAUTHN_HANDLE  /* fs_webauthn_user_handle, as stored */
 } fsec_user_key;
 
 /* Create a user and its role links in one transaction. Returns FSEC_OK and
@@ -250,8 +253,9 @@ typedef enum fsec_user_col {
   FSEC_COL_MF_RECOVERY_CODES,
   FSEC_COL_LAST_LOGIN_IP,
   FSEC_COL_CURRENT_LOGIN_IP,
-  FSEC_COL_FIELDS, /* the application's fields (JSON text) */
-  FSEC_COL_ACTIVE, /* integer from here on */
+  FSEC_COL_FIELDS,                  /* the application's fields (JSON text) */
+  FSEC_COL_FS_WEBAUTHN_USER_HANDLE, /* at most FSEC_WEBAUTHN_HANDLE_MAX */
+  FSEC_COL_ACTIVE,                  /* integer from here on */
   FSEC_COL_CONFIRMED_AT,
   FSEC_COL_LAST_LOGIN_AT,
   FSEC_COL_CURRENT_LOGIN_AT,
@@ -583,5 +587,87 @@ FSEC_API FSEC_NODISCARD int fsec_store_outbox_counts(fsec_store *s,
                                                      int64_t *queued,
                                                      int64_t *given_up)
     FSEC_NONNULL(1, 2, 3);
+
+/* ---- WebAuthn credentials (passkeys) --------------------------------------- */
+
+/* Limits of a credential row (bytes). A credential id is at most 1023
+ * bytes (WebAuthn Level 3, 6.1); a COSE public key of RSA-4096 is about
+ * 550 bytes. */
+#define FSEC_WEBAUTHN_ID_MAX 1023
+#define FSEC_WEBAUTHN_KEY_MAX 2048
+#define FSEC_WEBAUTHN_NAME_MAX 64
+#define FSEC_WEBAUTHN_HANDLE_MAX 64
+/* transports (a comma list) and device_type */
+#define FSEC_WEBAUTHN_TEXT_MAX 255
+/* the sign count: 32 bits, unsigned */
+#define FSEC_WEBAUTHN_SIGN_COUNT_MAX 4294967295LL
+
+/* A credential. credential_id and public_key are bytes (any value, with
+ * their lengths); the text fields are UTF-8, NULL when the column is.
+ * In a row returned by the store every pointer points into the store's
+ * row buffer, valid until the next call on s. */
+typedef struct fsec_webauthn {
+  int64_t id, user_id;
+  const char *credential_id;
+  size_t credential_id_len;
+  const char *public_key; /* the COSE_Key, as the authenticator gave it */
+  size_t public_key_len;
+  int64_t sign_count;     /* 0 .. FSEC_WEBAUTHN_SIGN_COUNT_MAX */
+  const char *transports; /* "usb,nfc", "" or NULL: none */
+  const char *name;       /* 1..64 bytes, unique per user */
+  const char *usage;      /* "first" or "secondary" */
+  int backup_state;       /* 0 or 1 */
+  const char *device_type, *user_handle;
+  int64_t create_datetime, lastuse_datetime;
+} fsec_webauthn;
+
+/* Add a credential for in->user_id (id is ignored). Returns FSEC_OK and
+ * *id, or FSEC_EEXIST (the credential id is stored already, for any user,
+ * or the user has a credential of that name), FSEC_ENOTFOUND (no such
+ * user), FSEC_EINVAL / FSEC_ETOOLONG / FSEC_EUTF8 / FSEC_ENUL (a field
+ * out of its limits), FSEC_EDB. On error nothing is written. */
+FSEC_API FSEC_NODISCARD int fsec_store_webauthn_create(fsec_store *s,
+                                                       const fsec_webauthn *in,
+                                                       int64_t *id)
+    FSEC_NONNULL(1, 2);
+
+/* The credential of this credential id (bytes). FSEC_ENOTFOUND if none. */
+FSEC_API FSEC_NODISCARD int fsec_store_webauthn_find(fsec_store *s,
+                                                     const char *credential_id,
+                                                     size_t len,
+                                                     fsec_webauthn *out)
+    FSEC_NONNULL(1, 2, 4);
+
+/* The user's next credential with an id above after_id (0: the first), in
+ * id (creation) order. FSEC_ENOTFOUND after the last. */
+FSEC_API FSEC_NODISCARD int fsec_store_webauthn_next(fsec_store *s,
+                                                     int64_t user_id,
+                                                     int64_t after_id,
+                                                     fsec_webauthn *out)
+    FSEC_NONNULL(1, 4);
+
+/* A verified assertion: compare-and-set of the sign count. new_count and
+ * lastuse are stored only while the row still holds old_count (the count
+ * the caller read and checked the assertion against), in one UPDATE: of
+ * racers that read the same count, on any connections or nodes, exactly
+ * one gets *changed = 1; the others 0 (re-read, apply the clone rule). */
+FSEC_API FSEC_NODISCARD int fsec_store_webauthn_used(fsec_store *s, int64_t id,
+                                                     int64_t old_count,
+                                                     int64_t new_count,
+                                                     int64_t lastuse,
+                                                     int *changed)
+    FSEC_NONNULL(1, 6);
+
+/* Delete one credential; *changed 0 when it was gone already. */
+FSEC_API FSEC_NODISCARD int fsec_store_webauthn_delete(fsec_store *s, int64_t id,
+                                                       int *changed)
+    FSEC_NONNULL(1);
+
+/* Delete every credential of the user and clear the user's WebAuthn user
+ * handle, in one transaction (Flask-Security-Too's webauthn_reset). */
+FSEC_API FSEC_NODISCARD int fsec_store_webauthn_reset(fsec_store *s,
+                                                      int64_t user_id,
+                                                      int64_t now)
+    FSEC_NONNULL(1);
 
 #endif /* FSEC_STORE_H */

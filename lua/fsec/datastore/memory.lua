@@ -56,6 +56,8 @@ function _M.new(opts)
     _otp = {},        -- user id -> { method -> counter } (otp_advance)
     _outbox = {},     -- row id -> outbox row (fsec.outbox)
     _outbox_id = 0,
+    _wan = {},        -- row id -> WebAuthn credential (memory_webauthn)
+    _wan_id = 0,
   }, Memory)
 end
 
@@ -197,6 +199,7 @@ function Memory:delete_user(u)
   if not self._users[u.id] then return false end
   self._users[u.id] = nil
   self._otp[u.id] = nil
+  self:_drop_webauthn(u.id) -- as ON DELETE CASCADE
   for sid, sess in pairs(self._sessions) do
     if sess.user_id == u.id then self._sessions[sid] = nil end
   end
@@ -518,6 +521,7 @@ end
 
 -- The mail outbox (fsec.outbox): its own file
 require("fsec.datastore.memory_outbox").install(Memory, { now = now, fail = fail, check_text = check_text })
+require("fsec.datastore.memory_webauthn").install(Memory, { now = now, fail = fail, check_text = check_text })
 
 function Memory:delete_session(sid)
   check_string(sid, "delete_session", "argument #1")
@@ -546,7 +550,7 @@ function Memory:transaction(fn, ...)
   if self._in_txn then return fn(...) end
   local saved = { copy(self._users), copy(self._roles), self._next_id, self._role_ids,
                   copy(self._sessions), copy(self._attempts), copy(self._otp),
-                  copy(self._outbox), self._outbox_id }
+                  copy(self._outbox), self._outbox_id, copy(self._wan), self._wan_id }
   self._in_txn = true
   local ok, n, res = base.pack_pcall(fn, ...)
   self._in_txn = false
@@ -554,6 +558,7 @@ function Memory:transaction(fn, ...)
     self._users, self._roles, self._next_id, self._role_ids = saved[1], saved[2], saved[3], saved[4]
     self._sessions, self._attempts, self._otp = saved[5], saved[6], saved[7]
     self._outbox, self._outbox_id = saved[8], saved[9]
+    self._wan, self._wan_id = saved[10], saved[11]
     error(res[1], 0)
   end
   return unpack(res, 1, n)

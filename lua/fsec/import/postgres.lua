@@ -23,7 +23,8 @@
 --    as it is read) makes the read fail instead of running;
 --  * lock_timeout 5 s (as the SQLite store waits for a writer), a
 --    connect_timeout of 10 s unless the URI gives one.
--- Values arrive as text: booleans ("t"/"f") become Lua booleans, and
+-- Values arrive as text: booleans ("t"/"f") become Lua booleans, bytea
+-- its bytes (from hex), and
 -- times are read in UTC and ISO style whatever the server's settings
 -- (Flask-Security stores naive UTC in `timestamp without time zone`;
 -- a `timestamp with time zone` is the same instant). Integer ids stay
@@ -117,10 +118,18 @@ function Source:columns(tbl)
 end
 
 
--- A row's text as the import wants it: booleans as booleans.
+-- bytea as text (bytea_output = hex, set for the session): "\x" and two
+-- hex digits a byte.
+local function unhex(v)
+  return (v:gsub("^\\x", ""):gsub("%x%x", function(h) return string.char(tonumber(h, 16)) end))
+end
+
+-- A row's text as the import wants it: booleans as booleans, bytea (the
+-- WebAuthn credential ids and keys) as its bytes.
 local function convert(row, types)
   for k, v in pairs(row) do
-    if types[k] == "bool" then row[k] = (v == "t") end
+    if types[k] == "bool" then row[k] = (v == "t")
+    elseif types[k] == "bytea" then row[k] = unhex(v) end
   end
   return row
 end
@@ -164,6 +173,7 @@ local SESSION = {
   "SET DateStyle = 'ISO, YMD'",
   "SET client_encoding = 'UTF8'",
   "SET standard_conforming_strings = on",
+  "SET bytea_output = 'hex'",
   "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
 }
 

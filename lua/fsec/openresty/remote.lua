@@ -196,7 +196,8 @@ end
 -- a recovery code spent): inside a transaction a write answers true at
 -- once and its own result comes with the commit, which would accept
 -- every code. They raise there instead; call them on their own.
-local DECIDES = { otp_advance = true, swap_text = true }
+local DECIDES = { otp_advance = true, swap_text = true, webauthn_used = true,
+                  create_webauthn = true, set_webauthn_user_handle = true }
 
 local function call(self, name, ...)
   local args = pack(...)
