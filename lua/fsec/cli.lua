@@ -240,14 +240,8 @@ local function factor_info(u)
   }
 end
 
--- A user's WebAuthn keys as `users show` tells them: name, usage,
--- transports, dates and the first bytes of the credential id (enough to
--- tell keys apart in logs; the public key is no one's business here).
--- Empty when the datastore has no WebAuthn methods.
-local function b64url(bytes)
-  return (require("fsec.core").base64_encode(bytes):gsub("[+/=]", { ["+"] = "-", ["/"] = "_", ["="] = "" }))
-end
-
+-- A user's WebAuthn keys for `users show` (empty without WebAuthn methods):
+-- the id's first bytes tell keys apart; the public key is no one's business.
 local function webauthn_keys(ds, u)
   if not ds.webauthn_credentials then return {} end
   local creds = must(ds:webauthn_credentials(u))
@@ -255,7 +249,7 @@ local function webauthn_keys(ds, u)
   for i, c in ipairs(creds) do
     keys[i] = { name = c.name, usage = c.usage, transports = c.transports,
                 created = c.create_datetime, last_used = c.lastuse_datetime,
-                credential_id = b64url(c.credential_id:sub(1, 9)) } -- 12 characters
+                credential_id = require("fsec.webauthn").b64u_encode(c.credential_id:sub(1, 9)) } -- 12 chars
   end
   return keys
 end
@@ -307,7 +301,6 @@ function C.users_show(args)
   for _, k in ipairs(own) do lines[#lines + 1] = { show(k), show(tostring(u.fields[k])) } end
   lines[#lines + 1] = { "webauthn_keys", #keys }
   for _, k in ipairs(keys) do
-    -- one line per key: name, usage, transports, created, last used, id prefix
     lines[#lines + 1] = { "  " .. show(k.name), ("%s, %s, created %s, last used %s, id %s..."):format(
       k.usage, #k.transports > 0 and show(table.concat(k.transports, ",")) or "no transports",
       when(k.created), when(k.last_used), k.credential_id) }
