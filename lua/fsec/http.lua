@@ -37,6 +37,14 @@ json.decode_max_depth(32)
 
 local _M = { _VERSION = "0.1.0", json = json }
 
+-- An empty JSON array. Debian's lua-cjson 2.1.0 has no empty_array and
+-- encodes every empty table as {}, which a client looping over a list
+-- (registered_credentials, transports) cannot loop over. A payload puts
+-- this value where an empty list goes; Response:json writes [] for it.
+-- The value is random per process: no string a client sends can equal it.
+_M.EMPTY_ARRAY = "fsec-empty-array-" .. require("fsec.core").random_id(16)
+local EMPTY_QUOTED = '"' .. _M.EMPTY_ARRAY .. '"'
+
 
 --- A single string value from a table of request values, or nil when it
 -- is missing, not a string, repeated, or longer than max.
@@ -427,7 +435,9 @@ end
 function Response:json(status, payload)
   self.status = status
   self.headers["Content-Type"] = "application/json"
-  self.body = json.encode({ meta = { code = status }, response = payload or json.empty_object or {} })
+  local body = json.encode({ meta = { code = status }, response = payload or json.empty_object or {} })
+  if find(body, EMPTY_QUOTED, 1, true) then body = body:gsub(EMPTY_QUOTED:gsub("%-", "%%-"), "[]") end
+  self.body = body
   return self
 end
 

@@ -117,6 +117,16 @@ local function listing(creds)
   return out
 end
 
+-- The listing as JSON sends it: an empty list is [] (http.EMPTY_ARRAY),
+-- as Too's, so a client can loop over it.
+local function json_listing(creds)
+  local out = listing(creds)
+  for _, c in ipairs(out) do
+    if #c.transports == 0 then c.transports = http.EMPTY_ARRAY end
+  end
+  return #out > 0 and out or http.EMPTY_ARRAY
+end
+
 local function usages(sec)
   return cfg_of(sec).wan_allow_as_first_factor and { "first", "secondary" } or { "secondary" }
 end
@@ -133,7 +143,7 @@ function V.wan_register(sec, req, res, fields, json)
   if not user then return res end
   if req.method == "GET" then
     local creds = creds_of(sec, user)
-    if json then return json_ok(sec, req, res, { registered_credentials = listing(creds) }) end
+    if json then return json_ok(sec, req, res, { registered_credentials = json_listing(creds) }) end
     return page(sec, req, res, "wan_register", nil, register_ctx(sec, user))
   end
   local form = forms.new(sec, fields)
