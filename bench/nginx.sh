@@ -31,9 +31,10 @@ cp "$db" "$dir/var/auth.db"
 # that tokens for many users can be made here before nginx starts.
 FSEC_SECRET_KEY=$(head -c 32 /dev/urandom | base64 | tr -d '\n')
 FSEC_PASSWORD_SALT=$(head -c 32 /dev/urandom | base64 | tr -d '\n')
+FSEC_TOTP_SECRET=$(head -c 32 /dev/urandom | base64 | tr -d '\n') # the example's two-factor key
 # links in mail name this site (the example warns without it)
 FSEC_EXTERNAL_URL=http://127.0.0.1:$port
-export FSEC_SECRET_KEY FSEC_PASSWORD_SALT FSEC_EXTERNAL_URL
+export FSEC_SECRET_KEY FSEC_PASSWORD_SALT FSEC_TOTP_SECRET FSEC_EXTERNAL_URL
 ntok=$((users < 10000 ? users : 10000))
 luajit bench/make_tokens.lua "$dir" "$ntok" "$dir.tokens"
 
