@@ -5,10 +5,16 @@
 #   against the plain hello (alternating wrk runs, medians, per-round
 #   ratios), and the worker CPU time per request of each (the same ratio
 #   measured on the server side, steadier when wrk shares the cores);
+# - the instructions per request of the same paths, counted by valgrind
+#   in one nginx process (FSEC_BENCH_INSTR=0 skips it): a figure that
+#   does not move with the machine's other load;
 # - the p99 of token requests while 4 logins hash at once, against idle,
 #   with wrk saturating the worker and paced far below saturation;
 # - resident memory per worker against the same nginx without fsec, and
-#   its peak during 50 simultaneous logins.
+#   its peak during 50 simultaneous logins;
+# - a soak of mixed load, FSEC_BENCH_SOAK seconds (20; 600 for the
+#   10-minute run; 0 skips it): each worker's memory must stay flat after
+#   the warm-up.
 # Usage: sh bench/nginx.sh [WORKERS=1] [SECONDS=5] [ROUNDS=5] [USERS=100000]
 set -eu
 cd "$(dirname "$0")/.."
@@ -31,9 +37,10 @@ cp "$db" "$dir/var/auth.db"
 # that tokens for many users can be made here before nginx starts.
 FSEC_SECRET_KEY=$(head -c 32 /dev/urandom | base64 | tr -d '\n')
 FSEC_PASSWORD_SALT=$(head -c 32 /dev/urandom | base64 | tr -d '\n')
+FSEC_TOTP_SECRET=$(head -c 32 /dev/urandom | base64 | tr -d '\n') # the example's two-factor key
 # links in mail name this site (the example warns without it)
 FSEC_EXTERNAL_URL=http://127.0.0.1:$port
-export FSEC_SECRET_KEY FSEC_PASSWORD_SALT FSEC_EXTERNAL_URL
+export FSEC_SECRET_KEY FSEC_PASSWORD_SALT FSEC_TOTP_SECRET FSEC_EXTERNAL_URL
 ntok=$((users < 10000 ? users : 10000))
 luajit bench/make_tokens.lua "$dir" "$ntok" "$dir.tokens"
 
@@ -54,7 +61,8 @@ http {
 EOF
 nginx -p "$dir/plain" -c conf/nginx.conf -e logs/error.log &
 plain=$!
-trap 'kill -QUIT $pid $plain 2>/dev/null; sleep 0.5; rm -rf "$dir" "$dir".*' EXIT
+vg=""
+trap 'kill -QUIT $pid $plain ${vg:-} 2>/dev/null; sleep 0.5; rm -rf "$dir" "$dir".*' EXIT
 # a run stopped by a signal (Ctrl-C, a closed pipe) stops its nginx too
 trap 'exit 2' INT TERM HUP PIPE
 B=http://127.0.0.1:$port
@@ -136,6 +144,72 @@ line "token-authenticated hello (protect() in access_by_lua)" t
 line "token-authenticated hello (protect() in content_by_lua)" ti
 line "session-authenticated hello (protect() in access_by_lua)" s
 line "session-authenticated hello (protect() in content_by_lua)" si
+
+# Instructions per request, counted by valgrind (callgrind) in one nginx
+# process serving the same app, prefix and database: unlike CPU time,
+# the count does not move with what else the machine runs, so fsec's
+# cost beyond the hello is measured to a few dozen instructions, and
+# turned into microseconds at this run's hello (its CPU per request over
+# its instructions). Two rows price what lua-nginx-module itself adds
+# once a request uses it as protect() does: an empty access_by_lua phase
+# and the first touch of ngx.ctx. FSEC_BENCH_INSTR=0 skips this (so does
+# a machine without valgrind); FSEC_BENCH_INSTR_N requests per path (2000).
+instr_n=${FSEC_BENCH_INSTR_N:-2000}
+if [ "${FSEC_BENCH_INSTR:-1}" != 0 ] && command -v valgrind >/dev/null && command -v callgrind_control >/dev/null; then
+  vport=$((port + 3))
+  while ss -ltn | grep -qE "127\.0\.0\.1:$vport "; do vport=$((vport + 1)); done
+  sed -e 's/^master_process on;/master_process off;/' -e 's|^pid logs/nginx.pid;|pid logs/instr.pid;|' \
+      -e "s/127\.0\.0\.1:$port;/127.0.0.1:$vport;/" -e 's|error_log logs/error.log|error_log logs/instr.log|' \
+      -e 's|location = /bench/hello {|location = /bench/access-empty { access_by_lua_block { } content_by_lua_block { ngx.say("hello") } }\n    location = /bench/ctx { content_by_lua_block { ngx.ctx.x = 1; ngx.say("hello") } }\n    location = /bench/hello {|' \
+      "$dir/conf/nginx.conf" > "$dir/conf/instr.conf"
+  valgrind --tool=callgrind --callgrind-out-file="$dir/cg.out" \
+    nginx -p "$dir" -c conf/instr.conf -e logs/instr.log > "$dir.vg" 2>&1 &
+  vg=$!
+  VB=http://127.0.0.1:$vport
+  for _ in $(seq 1 600); do curl -sf "$VB/hello" >/dev/null 2>&1 && break; sleep 0.1; done
+fi
+if [ -n "$vg" ] && ! curl -sf "$VB/hello" >/dev/null 2>&1; then
+  echo "bench/nginx.sh: nginx under valgrind did not answer: no instruction counts ($(tail -3 "$dir.vg" | tr '\n' ' '))" >&2
+  kill "$vg" 2>/dev/null; vg=""
+fi
+if [ -n "$vg" ]; then
+  # instr PATH HEADER: instructions per request (N requests on one
+  # keep-alive connection to warm LuaJIT's traces, then N counted)
+  instr() {
+    urls=$(for _ in $(seq 1 "$instr_n"); do printf '%s ' "$VB$1"; done)
+    curl -s -H "$2" $urls > /dev/null
+    callgrind_control -z "$vg" > /dev/null 2>&1
+    curl -s -H "$2" $urls > /dev/null
+    rm -f "$dir/cg.out".*
+    callgrind_control -d "$vg" > /dev/null 2>&1
+    cat "$dir/cg.out".* 2>/dev/null | awk -v n="$instr_n" '/^(totals|summary):/ { t = $2 } END { printf "%.0f\n", t / n }'
+  }
+  ih=$(instr /bench/hello "Authentication-Token: $TOKEN")
+  iae=$(instr /bench/access-empty "Authentication-Token: $TOKEN")
+  ictx=$(instr /bench/ctx "Authentication-Token: $TOKEN")
+  it=$(instr /bench/token "Authentication-Token: $TOKEN")
+  iti=$(instr /bench/token-inline "Authentication-Token: $TOKEN")
+  login
+  ihc=$(instr /bench/hello "Cookie: $COOKIE")
+  is=$(instr /bench/session "Cookie: $COOKIE")
+  isi=$(instr /bench/session-inline "Cookie: $COOKIE")
+  kill -QUIT "$vg" 2>/dev/null; wait "$vg" 2>/dev/null || true; vg=""
+  hus=$(median < "$dir.ch")
+  # irow TITLE COUNT HELLO TARGET: instructions, beyond the hello, in us
+  irow() { awk -v t="$1" -v c="$2" -v h="$3" -v us="$hus" -v hi="$ih" -v g="$4" 'BEGIN {
+    printf "| %s | %d | %+d | %.2f us | %s |\n", t, c, c - h, (c - h) * us / hi, g }'; }
+  echo
+  echo "| instructions per request (callgrind, one nginx process, $instr_n requests on one connection; us at this run's hello: $hus us for $ih instructions) | instructions | beyond the hello | us beyond the hello | target |"
+  echo "|---|---|---|---|---|"
+  irow "content_by_lua hello sent the token header" "$ih" "$ih" ""
+  irow "lua-nginx-module alone: an empty access_by_lua phase before the hello" "$iae" "$ih" ""
+  irow "lua-nginx-module alone: the hello touching ngx.ctx (its table made, freed at the end)" "$ictx" "$ih" ""
+  irow "token-authenticated hello (protect() in access_by_lua)" "$it" "$ih" "<= 1.0 us"
+  irow "token-authenticated hello (protect() in content_by_lua)" "$iti" "$ih" "<= 1.0 us"
+  irow "content_by_lua hello sent the session cookie" "$ihc" "$ihc" ""
+  irow "session-authenticated hello (protect() in access_by_lua)" "$is" "$ihc" "<= 1.0 us"
+  irow "session-authenticated hello (protect() in content_by_lua)" "$isi" "$ihc" "<= 1.0 us"
+fi
 
 # Head-of-line blocking: p99 of token requests (wrk -c8), medians of
 # $rounds alternating rounds. Idle; beside work at nice 19 that is not
@@ -228,13 +302,55 @@ echo "| nginx + fsec, after the runs above ($n0 users cached) | $rss0 | $pss0 | 
 echo "| added by fsec | $(sub "$rss0" "$rssp") | $(sub "$pss0" "$pssp") | $(sub "$pd0" "$pdp") |"
 echo "| of which SQLite's page cache (bound: database_cache_kib, 8 MiB by default) / the user caches' slots | | | $(mib "$cache0") / $(mib "$slots") |"
 echo "| added beyond the page cache | | | $(sub "$(sub "$pd0" "$pdp")" "$(mib "$cache0")") |"
-echo "| **added beyond both caches** | | | **$(sub "$(sub "$(sub "$pd0" "$pdp")" "$(mib "$cache0")")" "$(mib "$slots")")** |"
+echo "| **added beyond both caches (target <= 2)** | | | **$(sub "$(sub "$(sub "$pd0" "$pdp")" "$(mib "$cache0")")" "$(mib "$slots")")** |"
 echo "| nginx + fsec after token requests of $ntok users ($n1 cached) | $rss1 | $pss1 | $pd1 |"
 echo "| of which SQLite's page cache / fsec's user cache (live Lua heap over the first row's) | | | $(mib "$cache1") / $(mib $((lua1 - lua0))) |"
 echo
 echo "Live Lua heap: $(mib "$lua0") MiB with $n0 users cached (fsec's modules), $(mib "$lua1") MiB with $n1." \
      "Cache cost per user: $(awk -v a="$lua1" -v b="$lua0" -v n="$n1" -v m="$n0" 'BEGIN { printf "%.0f", (a - b) / (n > m ? n - m : 1) }') bytes" \
-     "(bound: cache_size entries, 10000 by default). argon2 helper: $helper."
+     "(target <= 256; bound: cache_size entries, 10000 by default). argon2 helper: $helper."
+
+# Soak: FSEC_BENCH_SOAK seconds (default 20; 600 for the 10-minute run)
+# of mixed load: token requests rotating over the $ntok users (the caches
+# churn), session requests (re-signed once the cookie is a minute old:
+# a Set-Cookie each), failed logins (argon2 in the pool, a throttle row
+# each) and hellos. Each worker's Private_Dirty and Rss are sampled; the
+# growth that counts is after the warm-up (the first minute, or the first
+# half of a run shorter than 2 minutes), when the caches are full and
+# LuaJIT has compiled its traces: what fsec keeps growing would show
+# there. The default 20 s is a quick look; the target is the 600 s run's.
+soak=${FSEC_BENCH_SOAK:-20}
+if [ "$soak" -gt 0 ]; then
+  warm=$((soak >= 120 ? 60 : soak / 2)); step=$((soak >= 120 ? 10 : 2))
+  login
+  wrk -t1 -c4 -d"${soak}s" -s bench/flask/wrk_get.lua "$B/bench/token" -- Authentication-Token "$dir.tokens" > "$dir.s1" 2>&1 &
+  s1=$!
+  wrk -t1 -c2 -d"${soak}s" -H "Cookie: $COOKIE" "$B/bench/session" > "$dir.s2" 2>&1 &
+  s2=$!
+  FSEC_BENCH_EMAIL=admin@example.org FSEC_BENCH_PASSWORD=wrong-password \
+    wrk -t1 -c1 -d"${soak}s" -s bench/wrk/login.lua "$B/login" > "$dir.s3" 2>&1 &
+  s3=$!
+  wrk -t1 -c1 -d"${soak}s" "$B/bench/hello" > "$dir.s4" 2>&1 &
+  s4=$!
+  : > "$dir.soak"
+  t=0
+  while [ "$t" -le "$soak" ]; do
+    echo "$t $(smaps Private_Dirty "$dir") $(smaps Rss "$dir")" >> "$dir.soak"
+    sleep "$step"; t=$((t + step))
+  done
+  wait $s1 $s2 $s3 $s4 || true
+  echo "$t $(smaps Private_Dirty "$dir") $(smaps Rss "$dir")" >> "$dir.soak"
+  reqs=$(cat "$dir.s1" "$dir.s2" "$dir.s3" "$dir.s4" | awk '/requests in/ { n += $1 } END { print n + 0 }')
+  echo
+  echo "| soak: ${soak} s of mixed load (token requests over $ntok users, sessions re-signed, failed logins, hellos; $reqs requests), MiB per worker | Private_Dirty | Rss |"
+  echo "|---|---|---|"
+  awk -v w="$warm" 'NR == 1 { print "| at the start | " $2 " | " $3 " |" }
+    $1 >= w && !seen { seen = 1; pw = $2; rw = $3; print "| after the warm-up (" $1 " s) | " $2 " | " $3 " |" }
+    seen { if ($2 > mp) mp = $2; if ($3 > mr) mr = $3 }
+    { lp = $2; lr = $3 }
+    END { print "| at the end | " lp " | " lr " |"
+          printf "| **growth after the warm-up (highest sample - first; target <= 0.5)** | **%.1f** | **%.1f** |\n", mp - pw, mr - rw }' "$dir.soak"
+fi
 
 # 50 simultaneous logins: the thread pool bounds the argon2 memory held at
 # once (threads x 64 MiB); the excess waits in its queue. Peak worker RSS.

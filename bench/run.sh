@@ -20,6 +20,10 @@
 #   FSEC_BENCH_WORKERS=1                 nginx workers = gunicorn workers (2) for
 #                                        the Flask-Security comparison
 #   FSEC_BENCH_NGINX_WORKERS=2           workers for bench/nginx.sh (1)
+#   FSEC_BENCH_SOAK=600                  seconds of bench/nginx.sh's mixed-load soak
+#                                        (20; 600: the 10-minute run; 0 skips it)
+#   FSEC_BENCH_INSTR=0                   skip bench/nginx.sh's instruction counts
+#                                        (valgrind; FSEC_BENCH_INSTR_N requests, 2000)
 #   FSEC_BENCH_HTTP_USERS=5              users signed in on each side (20)
 #   FSEC_BENCH_PG_USERS=100000           users in the PostgreSQL database
 #   FSEC_BENCH_PG=0                      skip the PostgreSQL part
@@ -40,7 +44,7 @@ out=${FSEC_BENCH_OUT:-docs}
 # The command as run, with the settings that were given.
 cmd=""
 for v in FSEC_BENCH_USERS FSEC_BENCH_SECONDS FSEC_BENCH_ROUNDS FSEC_BENCH_WORKERS FSEC_BENCH_NGINX_WORKERS \
-         FSEC_BENCH_HTTP_USERS FSEC_BENCH_PG_USERS FSEC_BENCH_PG FSEC_BENCH_BREACHED FSEC_BENCH_SKIP_BUILD; do
+         FSEC_BENCH_SOAK FSEC_BENCH_INSTR FSEC_BENCH_INSTR_N FSEC_BENCH_HTTP_USERS FSEC_BENCH_PG_USERS FSEC_BENCH_PG FSEC_BENCH_BREACHED FSEC_BENCH_SKIP_BUILD; do
   eval "val=\${$v:-}"
   # shellcheck disable=SC2154
   [ -n "$val" ] && cmd="$cmd$v=\"$val\" "
@@ -77,7 +81,9 @@ step nginx sh bench/nginx.sh "$nworkers" "$secs" "$rounds"
 [ "$status" -eq 0 ] || exit 1
 # A failed check there (an answer not 200, a user count that does not
 # match) still writes the docs, with the warning, and fails at the end.
-step flask env FSEC_BENCH_DATA="$tmp/flask.dat" FSEC_BENCH_RPS="$tmp/flask.rps" \
+# (-u FSEC_BENCH_PG: the run's own setting, "0" to skip PostgreSQL, would
+# read there as the directory of a PostgreSQL server to compare on)
+step flask env -u FSEC_BENCH_PG FSEC_BENCH_DATA="$tmp/flask.dat" FSEC_BENCH_RPS="$tmp/flask.rps" \
   sh bench/compare_flask.sh "$workers" "$secs" "$rounds" "$husers"
 [ -s "$tmp/flask.dat" ] || { echo "bench/compare_flask.sh gave no results" >&2; exit 1; }
 
@@ -118,7 +124,8 @@ awk -F'|' '/^## Store/ { store = 1 }
   if (match(l, /[0-9]+ users/)) n = substr(l, RSTART, RLENGTH)
   else if (store && n != "") l = l ", " n        # the store rows of one database size
   printf "\"%s\" %s\n", l, r }' "$tmp/engine.md" > "$tmp/floor.dat"
-awk -F'|' '/^\| *path *\|/ { c = 0; for (i = 1; i <= NF; i++) if ($i ~ /ratio to hello/) c = i }
+awk -F'|' '/^$/ { c = 0 } # a table ends: the next (instructions, memory) has no such column
+  /^\| *path *\|/ { c = 0; for (i = 1; i <= NF; i++) if ($i ~ /ratio to hello/) c = i }
   c && $2 ~ /-authenticated hello/ && $c + 0 > 0 {
   l = $2; gsub(/^ +| +$/, "", l); sub(/-authenticated hello/, " request via nginx", l)
   printf "\"%s (%s w)\" %.3f\n", l, w, 1 / $c }' w="$nworkers" "$tmp/nginx.md" >> "$tmp/floor.dat"
@@ -270,6 +277,25 @@ The example app (examples/openresty/) with its access phase: a token- or
 session-authenticated hello against the same nginx answering hello
 without fsec, alternating wrk runs; then the p99 of token requests while
 logins hash, and memory.
+
+The request cost, fsec's CPU per request beyond the hello's, is a few
+microseconds out of a hello's five to fifteen, and CPU time moves by
+that much with whatever else the machine runs. The instruction table
+counts it instead: valgrind (callgrind) counts every instruction of one
+nginx process serving the same app, database and token over a number of
+requests on one connection, after as many to warm LuaJIT's traces; its
+microseconds are the difference at this run's hello (the hello's CPU per
+request over its instructions). Two of its rows are lua-nginx-module's
+own price for what protect() needs: an \`access_by_lua\` phase, and the
+request's \`ngx.ctx\` table, where protect() leaves \`fsec_user\`.
+
+Memory: the growth that counts is what fsec keeps beyond its two bounded
+caches (users and tokens) and SQLite's bounded page cache. The soak runs
+mixed load (token requests over every cached user, sessions re-signed,
+failed logins, hellos) for \`FSEC_BENCH_SOAK\` seconds and samples each
+worker's memory: after the warm-up (the first minute, or the first
+half of a run shorter than two minutes) it must stay flat, within 0.5
+MiB; the target is the 10-minute run's (\`FSEC_BENCH_SOAK=600\`).
 
 EOF
   demote < "$tmp/nginx.md"

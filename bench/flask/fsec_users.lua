@@ -9,7 +9,7 @@
 local prefix, n, password = arg[1], tonumber(arg[2]), arg[3]
 local fsec = require "fsec"
 
-for _, name in ipairs{ "secret_key", "password_salt" } do
+for _, name in ipairs{ "secret_key", "password_salt", "totp_secret" } do
   local path = prefix .. "/var/" .. name
   local f = io.open(path)
   if f then f:close() else

@@ -208,15 +208,19 @@ local NO_ARGS = setmetatable({}, {
 local LAZY = {
   -- lower-case names, as fsec asks for them
   headers = function() return setmetatable(new_tab(0, 2), Headers) end,
-  -- no query string (most requests): no parsing, and no new table
-  query = function() return query_len() > 0 and ngx.req.get_uri_args(100) or NO_ARGS end,
+  -- no query string (most requests): no parsing, no new table, and
+  -- nothing kept in the request (VOLATILE)
+  query = function()
+    if query_len() > 0 then return ngx.req.get_uri_args(100) end
+    return NO_ARGS, true
+  end,
   -- nginx joins repeated Cookie headers with "; "; each name is read
   -- when asked for (a repeated name reads as absent, as in parse_cookies)
   cookies = function() return setmetatable(new_tab(0, 2), Cookies) end,
   path = function() return ngx.var.uri end, -- normalized by nginx (decoded, dots resolved)
   uri = function() return ngx.var.request_uri end,
   remote_addr = function() return ngx.var.remote_addr end,
-  scheme = scheme_of,
+  scheme = function() return scheme_of(), true end, -- VOLATILE: asked again
   host = function() return ngx.var.http_host or ngx.var.host end,
 }
 
@@ -230,8 +234,10 @@ local Request = {
     if read then return read end
     local load = LAZY[k]
     if not load then return nil end
-    local v = load()
-    rawset(req, k, v)
+    -- volatile: cheap to ask again, so not kept (a slot less in the
+    -- request, see get)
+    local v, volatile = load()
+    if not volatile then rawset(req, k, v) end
     return v
   end,
 }
@@ -243,9 +249,13 @@ function _M.get(ctx, max_body)
   local req = ctx.fsec_req
   if req then return req end
   local method = ngx.req.get_method()
-  -- method, the fields read from nginx, auth.lua's results: 8 slots (a
-  -- token or session check fills 5 to 7)
-  req = new_tab(0, 8)
+  -- method and auth.lua's three results of one mechanism: 4 slots. A
+  -- token or session check then fills exactly these (the empty query and
+  -- the scheme are not kept: see LAZY), so the request is a table of 160
+  -- bytes, not 256: it is most of a check's garbage, and the collector's
+  -- work per request grows with the garbage. A second mechanism or a
+  -- field read (headers, path) grows it as any table.
+  req = new_tab(0, 4)
   req.method = method
   setmetatable(req, Request)
   if method ~= "GET" and method ~= "HEAD" then
