@@ -41,8 +41,17 @@ local _M = { _VERSION = "0.1.0", json = json }
 -- encodes every empty table as {}, which a client looping over a list
 -- (registered_credentials, transports) cannot loop over. A payload puts
 -- this value where an empty list goes; Response:json writes [] for it.
--- The value is random per process: no string a client sends can equal it.
-_M.EMPTY_ARRAY = "fsec-empty-array-" .. require("fsec.core").random_id(16)
+-- The value is random per process: no string a client sends can equal
+-- it (read here, not from fsec.core: this module loads without the C
+-- binding, as the cookie fuzzer runs it; were a client to guess it, a
+-- string it sent would come back as [], nothing more).
+local function random_hex()
+  local f = io.open("/dev/urandom", "rb")
+  local s = f and f:read(16) or (tostring({}) .. os.time() .. os.clock())
+  if f then f:close() end
+  return (s:gsub(".", function(c) return format("%02x", byte(c)) end))
+end
+_M.EMPTY_ARRAY = "fsec-empty-array-" .. random_hex()
 local EMPTY_QUOTED = '"' .. _M.EMPTY_ARRAY .. '"'
 
 
