@@ -264,6 +264,65 @@ describe("Security:set_cache, the cache seam #quick", function()
     assert.is_nil(sec:get_cache())
   end)
 
+  it("keeps a thin user: no password hash, shared role lists, the rest read from the store once", function()
+    local sec, user, login = app()
+    assert(sec.datastore:add_role_to_user(user, "admin"))
+    local c = custom_cache()
+    sec:set_cache(c)
+    local client = login()
+    assert.is_true(allowed(sec, client, ADMIN)) -- the miss: cached now
+    local entry
+    for _, v in pairs(c.users.data) do entry = v end
+    local thin = entry[1]
+    -- what a check needs, nothing else: no hash, no email, no fields
+    assert.is_nil(rawget(thin, "password"))
+    assert.is_nil(rawget(thin, "email"))
+    assert.is_nil(rawget(thin, "fields"))
+    assert.equals(user.id, rawget(thin, "id"))
+    local n = 0
+    for _ in pairs(thin) do n = n + 1 end
+    assert.equals(4, n)
+    -- the hit answers from it, and it is a User as the API documents
+    local ok, got = sec:check(client:req{ path = "/app" }, ADMIN)
+    assert.is_true(ok)
+    assert.equals(thin, got)
+    assert.is_true(require("fsec.user").is_user(got))
+    assert.is_true(got:has_role("admin") and got.is_active and got.is_authenticated)
+    -- a second user with the same roles shares the lists
+    local other = assert(sec.datastore:create_user{ email = "two@example.org", roles = { "admin" } })
+    local t2 = require("fsec.user").thin(other, function() end)
+    assert.equals(rawget(thin, "roles"), rawget(t2, "roles"))
+    assert.equals(rawget(thin, "permissions"), rawget(t2, "permissions"))
+    -- another field loads the row, once, into the object itself
+    local before = c.users.sets
+    assert.equals("seam@example.org", got.email)
+    assert.equals(user.password, rawget(got, "password"))
+    assert.equals(user.fs_uniquifier, got.fs_uniquifier)
+    assert.equals(before, c.users.sets)
+    -- its own lists now: a change to them reaches no other user
+    assert.are_not.equal(rawget(t2, "roles"), rawget(got, "roles"))
+    assert.same({ "admin" }, got.roles)
+    -- a copy for signals has every field but the private ones
+    local pub = require("fsec.auth").public_user(t2)
+    assert.is_nil(pub.email) -- t2's loader found nothing: it stays thin
+    assert.equals("two@example.org", require("fsec.auth").public_user(
+      require("fsec.user").thin(other, function(id) return sec.datastore:find_user{ id = id } end)).email)
+  end)
+
+  it("a thin user whose store fails raises, and stays thin for the next read", function()
+    local sec, user = app()
+    local calls = 0
+    local t = require("fsec.user").thin(user, function()
+      calls = calls + 1
+      if calls == 1 then error("EIO: down", 0) end
+      return sec.datastore:find_user{ id = user.id }
+    end)
+    assert.has_error(function() return t.email end, "EIO: down")
+    assert.is_true(require("fsec.user").is_thin(t))
+    assert.equals("seam@example.org", t.email)
+    assert.is_false(require("fsec.user").is_thin(t))
+  end)
+
   it("refuses a bad cache, naming the field, and keeps the one in force", function()
     local sec = app()
     local c = custom_cache()

@@ -121,6 +121,7 @@ local PRIVATE_FIELDS = { password = true, tf_totp_secret = true, us_totp_secrets
 -- second-factor secret.
 function _M.public_user(user)
   if not userlib.is_user(user) then return user end
+  userlib.full(user) -- a thin (cached) user: every field, for the copy
   local t = {}
   for k, v in pairs(user) do
     if not PRIVATE_FIELDS[k] then t[k] = v end
@@ -155,11 +156,29 @@ local function token_status(sec, tok, purpose, max_age)
 end
 
 
+-- The loader of sec's thin users (fsec.user): the full user by id,
+-- through the datastore sec has then; a store fault raises Unavailable.
+local function user_loader(sec)
+  local load = sec._user_loader
+  if not load then
+    load = function(id)
+      local ds = sec.datastore
+      return ds and check_store(ds:find_user{ id = id }) or nil
+    end
+    sec._user_loader = load
+  end
+  return load
+end
+
+
 -- A user looked up for authentication, remembered while no write went
 -- through fsec (the adapter's generation counter) and for at most
 -- cache_ttl seconds (writes by other programs). key is a random id (a
 -- session id, a token uniquifier); check, when given, must equal what
--- was stored with it (the session's uniquifier).
+-- was stored with it (the session's uniquifier). What is kept is a thin
+-- user (fsec.user.thin: id, active, shared role and permission lists,
+-- ~250 bytes with its entry, against ~1.2 KB for the row): a check on a
+-- hit reads nothing else, and any other field loads the row once.
 local function cached_user(sec, key, check, lookup, a, b)
   local cache = sec._users
   if not cache then return check_store(lookup(a, b)) end
@@ -167,7 +186,7 @@ local function cached_user(sec, key, check, lookup, a, b)
   local hit = cache:get(key)
   if hit and hit[2] == gen and hit[3] == check then return hit[1] end
   local user = check_store(lookup(a, b))
-  cache:set(key, { user or false, gen, check }, sec._cache_ttl)
+  cache:set(key, { user and userlib.thin(user, user_loader(sec)) or false, gen, check }, sec._cache_ttl)
   return user
 end
 

@@ -51,11 +51,20 @@ local bound = setmetatable({}, { __mode = "k" })
 -- the row, a datastore that changes `active`, a user revived after a
 -- thread hop all read the current value. __methods names the methods
 -- table for tools that list an object's functions (spec/80).
+local lazy -- thin user -> its loader (below)
+local materialize
+
 local UserMT = {
   __index = function(u, k)
     if k == "is_active" then return rawget(u, "active") == true end
     local m = User[k]
     if m ~= nil then return m end
+    -- a thin user (a cached check's) reads its other fields from the store
+    if lazy[u] then
+      materialize(u)
+      local v = rawget(u, k)
+      if v ~= nil then return v end
+    end
     -- the application's own fields (register_fields) read as columns, as
     -- on a Flask-Security model: user.display_name
     local f = rawget(u, "fields")
@@ -64,6 +73,75 @@ local UserMT = {
   end,
   __methods = User,
 }
+
+-- Thin users: what a cache of authentication lookups keeps (fsec.auth's
+-- cached_user), so that 10,000 cached users cost a few MiB, not 20. A
+-- thin user holds only what a check reads on a cache hit (id, active,
+-- roles, permissions; the two lists shared by every user with the same
+-- role set), and is a User like any other: the first read of any other
+-- field (email, fields, the password hash...) loads the full row through
+-- its loader, once, into the object itself. lazy: weak, keeps nothing.
+lazy = setmetatable({}, { __mode = "k" })
+-- role set key -> { roles, permissions }; weak values: a set lives while
+-- one thin user holds it. Its lists are shared: fsec's datastores replace
+-- a user's lists on a change, never edit them in place.
+local rolesets = setmetatable({}, { __mode = "v" })
+local shared = setmetatable({}, { __mode = "k" }) -- the lists of the sets
+local concat, sort = table.concat, table.sort
+
+-- The shared lists for a user's roles and permissions (the permissions
+-- are in the key: a role's permissions may change under the same name).
+local function roleset(roles, permissions)
+  local perms = {}
+  for p, on in pairs(permissions) do if on == true then perms[#perms + 1] = p end end
+  sort(perms)
+  local key = concat(roles, "\0") .. "\1" .. concat(perms, "\0")
+  local rs = rolesets[key]
+  if not rs then
+    local r, set = {}, {}
+    for i, name in ipairs(roles) do r[i] = name end
+    for _, p in ipairs(perms) do set[p] = true end
+    rs = { r, set }
+    rolesets[key] = rs
+    shared[r], shared[set] = true, true
+  end
+  return rs
+end
+
+--- A thin user for full user u: id, active, roles and permissions; any
+-- other field is read through loader(id) (it returns the full User, nil
+-- when there is none, or raises) on first use.
+function _M.thin(u, loader)
+  local rs = roleset(u.roles, u.permissions)
+  local t = setmetatable({ id = u.id, active = u.active, roles = rs[1], permissions = rs[2] }, UserMT)
+  lazy[t] = loader
+  return t
+end
+
+-- Fill thin user u from its full row: fields u does not hold yet (a
+-- datastore call may have set some since); the shared lists are replaced
+-- by the row's own. A user gone from the store stays as it is.
+materialize = function(u)
+  local loader = lazy[u]
+  if not loader then return u end
+  local full = loader(rawget(u, "id")) -- may raise (store unavailable): u stays thin
+  lazy[u] = nil
+  if full == nil then return u end
+  for k, v in pairs(full) do
+    local have = rawget(u, k)
+    if have == nil or shared[have] then rawset(u, k, v) end
+  end
+  if origin[u] == nil then origin[u] = origin[full] end
+  return u
+end
+
+--- A user with every field (a thin user is filled from the store, at most
+-- once): before copying a user field by field (pairs).
+_M.full = materialize
+
+--- Is u a thin user not filled yet?
+function _M.is_thin(u) return lazy[u] ~= nil end
+
 
 --- True when the user has the role (a name or a Role).
 function User:has_role(role)
