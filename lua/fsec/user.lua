@@ -51,20 +51,11 @@ local bound = setmetatable({}, { __mode = "k" })
 -- the row, a datastore that changes `active`, a user revived after a
 -- thread hop all read the current value. __methods names the methods
 -- table for tools that list an object's functions (spec/80).
-local lazy -- thin user -> its loader (below)
-local materialize
-
 local UserMT = {
   __index = function(u, k)
     if k == "is_active" then return rawget(u, "active") == true end
     local m = User[k]
     if m ~= nil then return m end
-    -- a thin user (a cached check's) reads its other fields from the store
-    if lazy[u] then
-      materialize(u)
-      local v = rawget(u, k)
-      if v ~= nil then return v end
-    end
     -- the application's own fields (register_fields) read as columns, as
     -- on a Flask-Security model: user.display_name
     local f = rawget(u, "fields")
@@ -80,8 +71,12 @@ local UserMT = {
 -- roles, permissions; the two lists shared by every user with the same
 -- role set), and is a User like any other: the first read of any other
 -- field (email, fields, the password hash...) loads the full row through
--- its loader, once, into the object itself. lazy: weak, keeps nothing.
-lazy = setmetatable({}, { __mode = "k" })
+-- its loader, once, into the object itself. A thin user's metatable is
+-- its loader's (made once per loader, so a thin user costs no side table
+-- entry); filled, it takes the users' metatable.
+local thin_mts = setmetatable({}, { __mode = "k" }) -- metatable -> its loader
+local mt_of = setmetatable({}, { __mode = "k" })    -- loader -> metatable
+local materialize
 -- role set key -> { roles, permissions }; weak values: a set lives while
 -- one thin user holds it. Its lists are shared: fsec's datastores replace
 -- a user's lists on a change, never edit them in place.
@@ -111,21 +106,37 @@ end
 --- A thin user for full user u: id, active, roles and permissions; any
 -- other field is read through loader(id) (it returns the full User, nil
 -- when there is none, or raises) on first use.
+local function thin_mt(loader)
+  local mt = mt_of[loader]
+  if mt then return mt end
+  mt = {
+    __index = function(u, k)
+      if k == "is_active" then return rawget(u, "active") == true end
+      local m = User[k]
+      if m ~= nil then return m end
+      materialize(u)
+      return u[k] -- a User now: its fields, or the application's
+    end,
+    __methods = User,
+    __tostring = User.__tostring,
+  }
+  mt_of[loader], thin_mts[mt] = mt, loader
+  return mt
+end
+
 function _M.thin(u, loader)
   local rs = roleset(u.roles, u.permissions)
-  local t = setmetatable({ id = u.id, active = u.active, roles = rs[1], permissions = rs[2] }, UserMT)
-  lazy[t] = loader
-  return t
+  return setmetatable({ id = u.id, active = u.active, roles = rs[1], permissions = rs[2] }, thin_mt(loader))
 end
 
 -- Fill thin user u from its full row: fields u does not hold yet (a
 -- datastore call may have set some since); the shared lists are replaced
 -- by the row's own. A user gone from the store stays as it is.
 materialize = function(u)
-  local loader = lazy[u]
+  local loader = thin_mts[getmetatable(u) or false]
   if not loader then return u end
   local full = loader(rawget(u, "id")) -- may raise (store unavailable): u stays thin
-  lazy[u] = nil
+  setmetatable(u, UserMT)
   if full == nil then return u end
   for k, v in pairs(full) do
     local have = rawget(u, k)
@@ -140,7 +151,7 @@ end
 _M.full = materialize
 
 --- Is u a thin user not filled yet?
-function _M.is_thin(u) return lazy[u] ~= nil end
+function _M.is_thin(u) return type(u) == "table" and thin_mts[getmetatable(u) or false] ~= nil end
 
 
 --- True when the user has the role (a name or a Role).
@@ -251,7 +262,9 @@ function _M.bind(u, sec)
 end
 
 function _M.is_user(v)
-  return type(v) == "table" and getmetatable(v) == UserMT
+  if type(v) ~= "table" then return false end
+  local mt = getmetatable(v)
+  return mt == UserMT or (mt ~= nil and thin_mts[mt] ~= nil)
 end
 
 
