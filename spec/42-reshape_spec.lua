@@ -51,6 +51,7 @@ end
 
 local SESSION = { auth = { "session" } }
 local ADMIN = { auth = { "session" }, roles_required = { "admin" } }
+local ADMIN_TOKEN = { auth = { "token" }, roles_required = { "admin" } }
 
 local function allowed(sec, client, spec)
   return (sec:check(client:req{ path = "/app" }, spec or SESSION)) == true
@@ -307,6 +308,47 @@ describe("Security:set_cache, the cache seam #quick", function()
     assert.is_nil(pub.email) -- t2's loader found nothing: it stays thin
     assert.equals("two@example.org", require("fsec.auth").public_user(
       require("fsec.user").thin(other, function(id) return sec.datastore:find_user{ id = id } end)).email)
+  end)
+
+  it("keeps an auth token's user in the token's own entry, read again when the generation moves", function()
+    local sec, user = app()
+    local c, state = custom_cache()
+    c.ttl = 3600
+    sec:set_cache(c)
+    local tok = sec:get_auth_token(user)
+    local TOKEN = { auth = { "token" } }
+    local function check(spec)
+      return (sec:check(helpers.request{ headers = { ["authentication-token"] = tok } }, spec or TOKEN))
+    end
+    local reads = 0
+    local find = sec.datastore.find_user
+    sec.datastore.find_user = function(...) reads = reads + 1; return find(...) end
+    assert.is_true(check())
+    assert.equals(1, reads)
+    local entry = c.tokens.data[tok]
+    assert.equals(user.id, rawget(entry[6], "id"))
+    assert.is_nil(rawget(entry[6], "password"))
+    assert.equals(0, c.users.sets) -- no second entry for the user
+    for _ = 1, 3 do assert.is_true(check()) end
+    assert.equals(1, reads) -- hits
+    -- a role given: the generation moves, the user is read again
+    assert.is_false(check(ADMIN_TOKEN))
+    local g = state.gen
+    assert(sec.datastore:add_role_to_user(user, "admin"))
+    assert.is_true(state.gen > g)
+    assert.is_true(check(ADMIN_TOKEN))
+    assert.equals(2, reads)
+    -- for writes by another program (the generation stays): read again
+    -- once ttl is over
+    local t = os.time()
+    entry = c.tokens.data[tok]
+    assert.is_true(entry[8] > t and entry[8] <= t + 3600 + 1)
+    entry[8] = t -- its ttl is over
+    assert.is_true(check())
+    assert.equals(3, reads)
+    -- a deactivation: refused at once
+    assert(sec.datastore:deactivate_user(user))
+    assert.is_false(check())
   end)
 
   it("a thin user whose store fails raises, and stays thin for the next read", function()

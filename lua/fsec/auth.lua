@@ -132,7 +132,10 @@ end
 
 -- get_token_status, remembered per exact token string when a cache is
 -- installed (the answer depends only on the bytes and the time, so it is
--- kept until the token would expire).
+-- kept until the token would expire). The entry: { data, iat, until,
+-- earliest, purpose, user, generation, user until }; the last three are
+-- an auth token's user (token_user), kept in the same entry: no second
+-- lookup, no second entry. Returns the entry as a fifth value.
 local function token_status(sec, tok, purpose, max_age)
   local cache = sec._cache
   if not cache then return sec:get_token_status(tok, purpose, max_age) end
@@ -142,7 +145,7 @@ local function token_status(sec, tok, purpose, max_age)
   local t = now(sec)
   if hit and hit[5] == purpose and t < hit[3] and t >= hit[4] then
     -- shared: callers that change token data copy it first (copy_data)
-    return false, false, hit[1], hit[2]
+    return false, false, hit[1], hit[2], hit
   end
   local expired, invalid, data, iat = sec:get_token_status(tok, purpose, max_age)
   if not expired and not invalid and iat and type(data) == "table" then
@@ -150,7 +153,9 @@ local function token_status(sec, tok, purpose, max_age)
     if type(data.e) == "number" and data.e > 0 then until_ = math.min(until_, data.e) end
     local copy = {}
     for k, v in pairs(data) do copy[k] = v end
-    cache:set(tok, { copy, iat, until_, iat - sec._cfg.token_clock_skew, purpose }, until_ - t)
+    local entry = { copy, iat, until_, iat - sec._cfg.token_clock_skew, purpose, false, false, 0 }
+    cache:set(tok, entry, until_ - t)
+    return expired, invalid, data, iat, entry
   end
   return expired, invalid, data, iat
 end
@@ -193,6 +198,24 @@ end
 
 local function by_session(ds, data) return ds:find_user_by_session(data.s, data.u) end
 local function by_token_uniquifier(ds, uq) return ds:find_user{ fs_token_uniquifier = uq } end
+
+
+-- The user an auth token names (its uniquifier uq), kept in the token's
+-- own cache entry (token_status) under the same rules as cached_user:
+-- while the generation stays the same and for at most cache_ttl seconds.
+-- One entry per token, not one more per user. Without a users cache (or
+-- an entry), cached_user decides.
+local function token_user(sec, entry, uq)
+  if not entry or not sec._users then
+    return cached_user(sec, uq, false, by_token_uniquifier, sec.datastore, uq)
+  end
+  local gen = sec._generation()
+  if entry[7] == gen and now(sec) < entry[8] then return entry[6] end
+  local user = check_store(by_token_uniquifier(sec.datastore, uq))
+  entry[6], entry[7], entry[8] = user and userlib.thin(user, user_loader(sec)) or false, gen,
+                                 now(sec) + sec._cache_ttl
+  return user
+end
 
 
 -- Token data may be shared with the cache: change a copy.
@@ -291,11 +314,11 @@ local function authenticate_token(sec, req)
     return user, "token", data
   end
   if not sec.datastore then return nil end
-  local expired, invalid, data = token_status(sec, tok, "auth", sec._cfg.token_max_age)
+  local expired, invalid, data, _, entry = token_status(sec, tok, "auth", sec._cfg.token_max_age)
   if expired or invalid or type(data) ~= "table" or type(data.u) ~= "string" then return nil end
   local e = data.e
   if type(e) ~= "number" or (e > 0 and e < now(sec)) then return nil end
-  local user = cached_user(sec, data.u, false, by_token_uniquifier, sec.datastore, data.u)
+  local user = token_user(sec, entry, data.u)
   if not user or not user.active then return nil end
   return user, "token", data
 end
