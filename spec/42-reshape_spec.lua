@@ -289,6 +289,7 @@ describe("Security:set_cache, the cache seam #quick", function()
     assert.equals(thin, got)
     assert.is_true(require("fsec.user").is_user(got))
     assert.is_true(got:has_role("admin") and got.is_active and got.is_authenticated)
+    assert.is_true(require("fsec.user").is_thin(got))
     -- a second user with the same roles shares the lists
     local other = assert(sec.datastore:create_user{ email = "two@example.org", roles = { "admin" } })
     local t2 = require("fsec.user").thin(other, function() end)
@@ -303,6 +304,11 @@ describe("Security:set_cache, the cache seam #quick", function()
     -- its own lists now: a change to them reaches no other user
     assert.are_not.equal(rawget(t2, "roles"), rawget(got, "roles"))
     assert.same({ "admin" }, got.roles)
+    -- its Security, through the row's datastore: the user's own methods
+    local ok2, got2 = sec:check(client:req{ path = "/app" }, ADMIN)
+    assert.is_true(ok2)
+    local t3 = require("fsec.user").thin(got2, function(id) return sec.datastore:find_user{ id = id } end)
+    assert.is_string(t3:get_auth_token())
     -- a copy for signals has every field but the private ones
     local pub = require("fsec.auth").public_user(t2)
     assert.is_nil(pub.email) -- t2's loader found nothing: it stays thin

@@ -174,6 +174,7 @@ User.is_anonymous = false
 
 -- The Security this user belongs to, or raise naming the way out.
 local function security_of(u, fname)
+  materialize(u) -- a thin user learns its datastore from its row
   local sec = bound[u] or owner_of_store[origin[u] or false]
   if not sec then
     error(fname .. ": this user belongs to no Security (read it through sec.datastore or "
