@@ -284,7 +284,11 @@ set -- $(snap "$dir/plain"); rssp=$1; pssp=$2; pdp=$3
 set -- $(snap "$dir"); rss1=$1; pss1=$2; pd1=$3
 cache0=$(field cache_bytes "$mem0"); cache1=$(field cache_bytes "$mem")
 lua0=$(field lua_heap_bytes "$mem0"); lua1=$(field lua_heap_bytes "$mem")
-n0=$(field user_cache_entries "$mem0"); n1=$(field user_cache_entries "$mem")
+# users cached: a token's user lives in the token's entry, a session's
+# in the users cache; the larger count is the number of users
+max() { [ "${1:-0}" -gt "${2:-0}" ] && echo "${1:-0}" || echo "${2:-0}"; }
+n0=$(max "$(field user_cache_entries "$mem0")" "$(field token_cache_entries "$mem0")")
+n1=$(max "$(field user_cache_entries "$mem")" "$(field token_cache_entries "$mem")")
 helper=$(for p in $(workers_of "$dir"); do for h in $(pgrep -P "$p"); do awk '/^VmRSS/ { print $2 }' "/proc/$h/status"; done; done \
          | awk '{ s += $1; n++ } END { if (n) printf "%.1f MiB (%d process(es), idle)", s / n / 1024, n; else print "none started" }')
 echo

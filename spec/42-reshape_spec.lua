@@ -51,6 +51,7 @@ end
 
 local SESSION = { auth = { "session" } }
 local ADMIN = { auth = { "session" }, roles_required = { "admin" } }
+local ADMIN_TOKEN = { auth = { "token" }, roles_required = { "admin" } }
 
 local function allowed(sec, client, spec)
   return (sec:check(client:req{ path = "/app" }, spec or SESSION)) == true
@@ -262,6 +263,112 @@ describe("Security:set_cache, the cache seam #quick", function()
     sec:set_cache(nil)
     assert.equals(store, sec.datastore)
     assert.is_nil(sec:get_cache())
+  end)
+
+  it("keeps a thin user: no password hash, shared role lists, the rest read from the store once", function()
+    local sec, user, login = app()
+    assert(sec.datastore:add_role_to_user(user, "admin"))
+    local c = custom_cache()
+    sec:set_cache(c)
+    local client = login()
+    assert.is_true(allowed(sec, client, ADMIN)) -- the miss: cached now
+    local entry
+    for _, v in pairs(c.users.data) do entry = v end
+    local thin = entry[1]
+    -- what a check needs, nothing else: no hash, no email, no fields
+    assert.is_nil(rawget(thin, "password"))
+    assert.is_nil(rawget(thin, "email"))
+    assert.is_nil(rawget(thin, "fields"))
+    assert.equals(user.id, rawget(thin, "id"))
+    local n = 0
+    for _ in pairs(thin) do n = n + 1 end
+    assert.equals(4, n)
+    -- the hit answers from it, and it is a User as the API documents
+    local ok, got = sec:check(client:req{ path = "/app" }, ADMIN)
+    assert.is_true(ok)
+    assert.equals(thin, got)
+    assert.is_true(require("fsec.user").is_user(got))
+    assert.is_true(got:has_role("admin") and got.is_active and got.is_authenticated)
+    assert.is_true(require("fsec.user").is_thin(got))
+    -- a second user with the same roles shares the lists
+    local other = assert(sec.datastore:create_user{ email = "two@example.org", roles = { "admin" } })
+    local t2 = require("fsec.user").thin(other, function() end)
+    assert.equals(rawget(thin, "roles"), rawget(t2, "roles"))
+    assert.equals(rawget(thin, "permissions"), rawget(t2, "permissions"))
+    -- another field loads the row, once, into the object itself
+    local before = c.users.sets
+    assert.equals("seam@example.org", got.email)
+    assert.equals(user.password, rawget(got, "password"))
+    assert.equals(user.fs_uniquifier, got.fs_uniquifier)
+    assert.equals(before, c.users.sets)
+    -- its own lists now: a change to them reaches no other user
+    assert.are_not.equal(rawget(t2, "roles"), rawget(got, "roles"))
+    assert.same({ "admin" }, got.roles)
+    -- its Security, through the row's datastore: the user's own methods
+    local ok2, got2 = sec:check(client:req{ path = "/app" }, ADMIN)
+    assert.is_true(ok2)
+    local t3 = require("fsec.user").thin(got2, function(id) return sec.datastore:find_user{ id = id } end)
+    assert.is_string(t3:get_auth_token())
+    -- a copy for signals has every field but the private ones
+    local pub = require("fsec.auth").public_user(t2)
+    assert.is_nil(pub.email) -- t2's loader found nothing: it stays thin
+    assert.equals("two@example.org", require("fsec.auth").public_user(
+      require("fsec.user").thin(other, function(id) return sec.datastore:find_user{ id = id } end)).email)
+  end)
+
+  it("keeps an auth token's user in the token's own entry, read again when the generation moves", function()
+    local sec, user = app()
+    local c, state = custom_cache()
+    c.ttl = 3600
+    sec:set_cache(c)
+    local tok = sec:get_auth_token(user)
+    local TOKEN = { auth = { "token" } }
+    local function check(spec)
+      return (sec:check(helpers.request{ headers = { ["authentication-token"] = tok } }, spec or TOKEN))
+    end
+    local reads = 0
+    local find = sec.datastore.find_user
+    sec.datastore.find_user = function(...) reads = reads + 1; return find(...) end
+    assert.is_true(check())
+    assert.equals(1, reads)
+    local entry = c.tokens.data[tok]
+    assert.equals(user.id, rawget(entry[6], "id"))
+    assert.is_nil(rawget(entry[6], "password"))
+    assert.equals(0, c.users.sets) -- no second entry for the user
+    for _ = 1, 3 do assert.is_true(check()) end
+    assert.equals(1, reads) -- hits
+    -- a role given: the generation moves, the user is read again
+    assert.is_false(check(ADMIN_TOKEN))
+    local g = state.gen
+    assert(sec.datastore:add_role_to_user(user, "admin"))
+    assert.is_true(state.gen > g)
+    assert.is_true(check(ADMIN_TOKEN))
+    assert.equals(2, reads)
+    -- for writes by another program (the generation stays): read again
+    -- once ttl is over
+    local t = os.time()
+    entry = c.tokens.data[tok]
+    assert.is_true(entry[8] > t and entry[8] <= t + 3600 + 1)
+    entry[8] = t -- its ttl is over
+    assert.is_true(check())
+    assert.equals(3, reads)
+    -- a deactivation: refused at once
+    assert(sec.datastore:deactivate_user(user))
+    assert.is_false(check())
+  end)
+
+  it("a thin user whose store fails raises, and stays thin for the next read", function()
+    local sec, user = app()
+    local calls = 0
+    local t = require("fsec.user").thin(user, function()
+      calls = calls + 1
+      if calls == 1 then error("EIO: down", 0) end
+      return sec.datastore:find_user{ id = user.id }
+    end)
+    assert.has_error(function() return t.email end, "EIO: down")
+    assert.is_true(require("fsec.user").is_thin(t))
+    assert.equals("seam@example.org", t.email)
+    assert.is_false(require("fsec.user").is_thin(t))
   end)
 
   it("refuses a bad cache, naming the field, and keeps the one in force", function()

@@ -121,6 +121,7 @@ local PRIVATE_FIELDS = { password = true, tf_totp_secret = true, us_totp_secrets
 -- second-factor secret.
 function _M.public_user(user)
   if not userlib.is_user(user) then return user end
+  userlib.full(user) -- a thin (cached) user: every field, for the copy
   local t = {}
   for k, v in pairs(user) do
     if not PRIVATE_FIELDS[k] then t[k] = v end
@@ -131,7 +132,10 @@ end
 
 -- get_token_status, remembered per exact token string when a cache is
 -- installed (the answer depends only on the bytes and the time, so it is
--- kept until the token would expire).
+-- kept until the token would expire). The entry: { data, iat, until,
+-- earliest, purpose, user, generation, user until }; the last three are
+-- an auth token's user (token_user), kept in the same entry: no second
+-- lookup, no second entry. Returns the entry as a fifth value.
 local function token_status(sec, tok, purpose, max_age)
   local cache = sec._cache
   if not cache then return sec:get_token_status(tok, purpose, max_age) end
@@ -141,7 +145,7 @@ local function token_status(sec, tok, purpose, max_age)
   local t = now(sec)
   if hit and hit[5] == purpose and t < hit[3] and t >= hit[4] then
     -- shared: callers that change token data copy it first (copy_data)
-    return false, false, hit[1], hit[2]
+    return false, false, hit[1], hit[2], hit
   end
   local expired, invalid, data, iat = sec:get_token_status(tok, purpose, max_age)
   if not expired and not invalid and iat and type(data) == "table" then
@@ -149,9 +153,26 @@ local function token_status(sec, tok, purpose, max_age)
     if type(data.e) == "number" and data.e > 0 then until_ = math.min(until_, data.e) end
     local copy = {}
     for k, v in pairs(data) do copy[k] = v end
-    cache:set(tok, { copy, iat, until_, iat - sec._cfg.token_clock_skew, purpose }, until_ - t)
+    local entry = { copy, iat, until_, iat - sec._cfg.token_clock_skew, purpose, false, false, 0 }
+    cache:set(tok, entry, until_ - t)
+    return expired, invalid, data, iat, entry
   end
   return expired, invalid, data, iat
+end
+
+
+-- The loader of sec's thin users (fsec.user): the full user by id,
+-- through the datastore sec has then; a store fault raises Unavailable.
+local function user_loader(sec)
+  local load = sec._user_loader
+  if not load then
+    load = function(id)
+      local ds = sec.datastore
+      return ds and check_store(ds:find_user{ id = id }) or nil
+    end
+    sec._user_loader = load
+  end
+  return load
 end
 
 
@@ -159,7 +180,10 @@ end
 -- through fsec (the adapter's generation counter) and for at most
 -- cache_ttl seconds (writes by other programs). key is a random id (a
 -- session id, a token uniquifier); check, when given, must equal what
--- was stored with it (the session's uniquifier).
+-- was stored with it (the session's uniquifier). What is kept is a thin
+-- user (fsec.user.thin: id, active, shared role and permission lists,
+-- ~250 bytes with its entry, against ~1.2 KB for the row): a check on a
+-- hit reads nothing else, and any other field loads the row once.
 local function cached_user(sec, key, check, lookup, a, b)
   local cache = sec._users
   if not cache then return check_store(lookup(a, b)) end
@@ -167,13 +191,31 @@ local function cached_user(sec, key, check, lookup, a, b)
   local hit = cache:get(key)
   if hit and hit[2] == gen and hit[3] == check then return hit[1] end
   local user = check_store(lookup(a, b))
-  cache:set(key, { user or false, gen, check }, sec._cache_ttl)
+  cache:set(key, { user and userlib.thin(user, user_loader(sec)) or false, gen, check }, sec._cache_ttl)
   return user
 end
 
 
 local function by_session(ds, data) return ds:find_user_by_session(data.s, data.u) end
 local function by_token_uniquifier(ds, uq) return ds:find_user{ fs_token_uniquifier = uq } end
+
+
+-- The user an auth token names (its uniquifier uq), kept in the token's
+-- own cache entry (token_status) under the same rules as cached_user:
+-- while the generation stays the same and for at most cache_ttl seconds.
+-- One entry per token, not one more per user. Without a users cache (or
+-- an entry), cached_user decides.
+local function token_user(sec, entry, uq)
+  if not entry or not sec._users then
+    return cached_user(sec, uq, false, by_token_uniquifier, sec.datastore, uq)
+  end
+  local gen = sec._generation()
+  if entry[7] == gen and now(sec) < entry[8] then return entry[6] end
+  local user = check_store(by_token_uniquifier(sec.datastore, uq))
+  entry[6], entry[7], entry[8] = user and userlib.thin(user, user_loader(sec)) or false, gen,
+                                 now(sec) + sec._cache_ttl
+  return user
+end
 
 
 -- Token data may be shared with the cache: change a copy.
@@ -272,11 +314,11 @@ local function authenticate_token(sec, req)
     return user, "token", data
   end
   if not sec.datastore then return nil end
-  local expired, invalid, data = token_status(sec, tok, "auth", sec._cfg.token_max_age)
+  local expired, invalid, data, _, entry = token_status(sec, tok, "auth", sec._cfg.token_max_age)
   if expired or invalid or type(data) ~= "table" or type(data.u) ~= "string" then return nil end
   local e = data.e
   if type(e) ~= "number" or (e > 0 and e < now(sec)) then return nil end
-  local user = cached_user(sec, data.u, false, by_token_uniquifier, sec.datastore, data.u)
+  local user = token_user(sec, entry, data.u)
   if not user or not user.active then return nil end
   return user, "token", data
 end

@@ -1,5 +1,5 @@
 --- fsec.openresty's cache of authentication lookups: per-worker
--- resty.lrucache caches, revoked through a generation counter that every
+-- resty.lrucache.pureffi caches, revoked through a generation counter that every
 -- worker shares (memory mapped in init, before the fork), given to the
 -- worker's Security object through its seam, Security:set_cache
 -- (fsec.cache; docs/cache.md). A logout, password change or deactivation
@@ -75,7 +75,12 @@ _M.counted = counted -- for bench/metrics_cost.lua
 -- caches' slots took at start (lrucache allocates them up front), or nil
 -- when there is no resty.lrucache (then nothing is cached).
 function _M.install(s, counter, opts)
-  local ok, lrucache = pcall(require, "resty.lrucache")
+  -- pureffi: its slots (key and value arrays, FFI nodes) are allocated
+  -- up front, so an entry costs only its key and value in the Lua heap;
+  -- resty.lrucache's own hash tables cost ~140 bytes more per entry.
+  -- Its keys are strings, as fsec's are.
+  local ok, lrucache = pcall(require, "resty.lrucache.pureffi")
+  if not ok then ok, lrucache = pcall(require, "resty.lrucache") end
   if not ok then
     ngx.log(ngx.WARN, "fsec: no resty.lrucache: authentication is not cached")
     return nil

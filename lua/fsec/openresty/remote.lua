@@ -56,6 +56,7 @@ local function plain_args(args)
   for i = 1, args.n do
     local a = args[i]
     if type(a) == "table" then
+      userlib.full(a) -- a thin (cached) user travels whole
       local t = {}
       for k, v in pairs(a) do t[k] = v end
       a = t
