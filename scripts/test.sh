@@ -30,7 +30,8 @@ FSEC_BUILD_DIR=build valgrind -q --error-exitcode=99 --leak-check=no lua5.4 /usr
   spec/10-datastore_conformance_spec.lua spec/11-sqlite_store_spec.lua spec/20-session_spec.lua \
   spec/21-authz_spec.lua spec/30-answers_spec.lua spec/30-login_spec.lua spec/30-recovery_spec.lua \
   spec/30-register_spec.lua spec/31-redirect_spec.lua spec/32-pages_spec.lua \
-  spec/12-otp_core_spec.lua spec/36-twofactor_spec.lua spec/37-unified_signin_spec.lua
+  spec/12-otp_core_spec.lua spec/36-twofactor_spec.lua spec/37-unified_signin_spec.lua \
+  spec/12-webauthn_core_spec.lua
 
 echo "== fuzzing: every target for ${FSEC_FUZZ_SECONDS:-60}s (libFuzzer, ASan+UBSan)"
 sh scripts/fuzz.sh "${FSEC_FUZZ_SECONDS:-60}"
