@@ -150,4 +150,23 @@ function user.revive(v, ds) end
 ---@return string
 function user.role_name(role) end
 
+---A thin user for full user u, as the authentication caches keep it:
+---id, active and shared role and permission lists; any other field is
+---read through loader(id) once, on first use.
+---@param u fsec.User
+---@param loader fun(id: integer): fsec.User|nil
+---@return fsec.User
+function user.thin(u, loader) end
+
+---The user with every field: a thin user is filled from the store (at
+---most once); before copying a user with pairs.
+---@param u fsec.User
+---@return fsec.User
+function user.full(u) end
+
+---Is u a thin user not filled yet?
+---@param u any
+---@return boolean
+function user.is_thin(u) end
+
 return user
