@@ -132,12 +132,7 @@ describe_or_pending("two-factor in the example app in nginx (2 workers)", functi
     if app then example.stop(app) end
   end)
   -- a failure shows the app's error log
-  local function run(fn)
-    local ok, err = pcall(fn)
-    if not ok then
-      error(tostring(err) .. "\n-- error.log:\n" .. tostring(helpers.read(app.dir .. "/logs/error.log")), 0)
-    end
-  end
+  local function run(fn) example.logged(app, fn) end
 
   it("enrols an authenticator, then signs in with its code, once", function()
     run(function()

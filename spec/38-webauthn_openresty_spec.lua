@@ -27,12 +27,8 @@ describe_or_pending("WebAuthn in the example app in nginx", function()
   teardown(function()
     if app then example.stop(app) end
   end)
-  local function run(fn)
-    local ok, err = pcall(fn)
-    if not ok then
-      error(tostring(err) .. "\n-- error.log:\n" .. tostring(helpers.read(app.dir .. "/logs/error.log")), 0)
-    end
-  end
+  -- a failure shows the app's error log
+  local function run(fn) example.logged(app, fn) end
 
   it("serves the pages' script, as JavaScript that no browser sniffs otherwise", function()
     run(function()

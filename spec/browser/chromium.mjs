@@ -52,3 +52,19 @@ export async function patient(page, headers) {
   });
   return () => waits;
 }
+
+// The example app's sign-in form with a password, then its sign-out
+// button on /profile (a POST with the CSRF token).
+export async function signIn(page, base, email, password) {
+  await page.goto(base + "/login");
+  await page.fill("#email", email);
+  await page.fill("#password", password);
+  await page.click("form:has(#password) button[type=submit]");
+  await page.waitForLoadState();
+}
+
+export async function signOut(page, base) {
+  await page.goto(base + "/profile");
+  await page.click("#sign-out button");
+  await page.waitForLoadState();
+}

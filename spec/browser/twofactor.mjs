@@ -7,7 +7,7 @@
 // Screenshots go to the artifacts folder.
 // Usage: node twofactor.mjs BASE_URL ARTIFACTS_DIR EMAIL PASSWORD
 // (a confirmed user without a second factor yet)
-import { open, patient } from "./chromium.mjs";
+import { open, patient, signIn as signInAs, signOut as signOutOf } from "./chromium.mjs";
 import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 
@@ -21,21 +21,8 @@ const oath = (key, t) =>
 const now = () => Math.floor(Date.now() / 1000);
 const path = () => new URL(page.url()).pathname;
 
-async function signIn() {
-  await page.goto(base + "/login");
-  await page.fill("#email", email);
-  await page.fill("#password", password);
-  await page.click("form:has(#password) button[type=submit]");
-  await page.waitForLoadState();
-}
-
-async function signOut() {
-  await page.goto(base + "/profile");
-  await page.click("#sign-out button"); // a POST with the CSRF token
-  await page.waitForLoadState();
-  await page.goto(base + "/profile");
-  expect(page.url().includes("/login"), "signed out, got " + page.url());
-}
+const signIn = () => signInAs(page, base, email, password);
+const signOut = () => signOutOf(page, base);
 
 async function expectSignedIn(what) {
   await page.goto(base + "/profile");

@@ -9,7 +9,7 @@
 // Usage: node webauthn.mjs BASE_URL ARTIFACTS_DIR EMAIL PASSWORD
 // (a confirmed user without keys; BASE_URL's 127.0.0.1 becomes localhost:
 // an RP ID is a domain, never an IP address)
-import { open, patient } from "./chromium.mjs";
+import { open, patient, signIn as signInAs, signOut as signOutOf } from "./chromium.mjs";
 
 const [rawBase, artifacts, email, password] = process.argv.slice(2);
 const base = rawBase.replace("127.0.0.1", "localhost");
@@ -36,21 +36,8 @@ async function authenticator() {
   return authenticatorId;
 }
 
-async function signIn() {
-  await page.goto(base + "/login");
-  await page.fill("#email", email);
-  await page.fill("#password", password);
-  await page.click("form:has(#password) button[type=submit]");
-  await page.waitForLoadState();
-}
-
-async function signOut() {
-  await page.goto(base + "/profile");
-  await page.click("#sign-out button");
-  await page.waitForLoadState();
-  await page.goto(base + "/profile");
-  expect(page.url().includes("/login"), "signed out, got " + page.url());
-}
+const signIn = () => signInAs(page, base, email, password);
+const signOut = () => signOutOf(page, base);
 
 async function expectSignedIn(what) {
   await page.goto(base + "/profile");

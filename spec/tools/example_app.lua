@@ -108,15 +108,21 @@ function _M.stop(app)
   _M.poll(5, function() return not helpers.sh("kill -0 " .. app.pid .. " 2>/dev/null") end)
 end
 
+--- fn() against a running app: a failure comes with the app's error.log.
+function _M.logged(app, fn)
+  local ok, err = pcall(fn)
+  if not ok then
+    error(tostring(err) .. "\n-- error.log:\n" .. tostring(read(app.dir .. "/logs/error.log")), 0)
+  end
+end
+
 --- fn(app) on an app started with opts (see start), stopped after; a
 -- failure comes with the app's error.log.
 function _M.with_app(opts, fn)
   local app = _M.start(opts)
   local ok, err = pcall(fn, app)
   _M.stop(app)
-  if not ok then
-    error(tostring(err) .. "\n-- error.log:\n" .. tostring(read(app.dir .. "/logs/error.log")), 0)
-  end
+  if not ok then _M.logged(app, function() error(err, 0) end) end
 end
 
 local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
