@@ -68,40 +68,16 @@ local UserMT = {
 -- Thin users: what a cache of authentication lookups keeps (fsec.auth's
 -- cached_user), so that 10,000 cached users cost a few MiB, not 20. A
 -- thin user holds only what a check reads on a cache hit (id, active,
--- roles, permissions; the two lists shared by every user with the same
--- role set), and is a User like any other: the first read of any other
--- field (email, fields, the password hash...) loads the full row through
--- its loader, once, into the object itself. A thin user's metatable is
--- its loader's (made once per loader, so a thin user costs no side table
--- entry); filled, it takes the users' metatable.
+-- roles, permissions: the lists of the row it was made from, never
+-- shared with another user, so an application that edits one user's
+-- list changes no other's), and is a User like any other: the first
+-- read of any other field (email, fields, the password hash...) loads
+-- the full row through its loader, once, into the object itself. A thin
+-- user's metatable is its loader's (made once per loader, so a thin user
+-- costs no side table entry); filled, it takes the users' metatable.
 local thin_mts = setmetatable({}, { __mode = "k" }) -- metatable -> its loader
 local mt_of = setmetatable({}, { __mode = "k" })    -- loader -> metatable
 local materialize
--- role set key -> { roles, permissions }; weak values: a set lives while
--- one thin user holds it. Its lists are shared: fsec's datastores replace
--- a user's lists on a change, never edit them in place.
-local rolesets = setmetatable({}, { __mode = "v" })
-local shared = setmetatable({}, { __mode = "k" }) -- the lists of the sets
-local concat, sort = table.concat, table.sort
-
--- The shared lists for a user's roles and permissions (the permissions
--- are in the key: a role's permissions may change under the same name).
-local function roleset(roles, permissions)
-  local perms = {}
-  for p, on in pairs(permissions) do if on == true then perms[#perms + 1] = p end end
-  sort(perms)
-  local key = concat(roles, "\0") .. "\1" .. concat(perms, "\0")
-  local rs = rolesets[key]
-  if not rs then
-    local r, set = {}, {}
-    for i, name in ipairs(roles) do r[i] = name end
-    for _, p in ipairs(perms) do set[p] = true end
-    rs = { r, set }
-    rolesets[key] = rs
-    shared[r], shared[set] = true, true
-  end
-  return rs
-end
 
 --- A thin user for full user u: id, active, roles and permissions; any
 -- other field is read through loader(id) (it returns the full User, nil
@@ -125,13 +101,13 @@ local function thin_mt(loader)
 end
 
 function _M.thin(u, loader)
-  local rs = roleset(u.roles, u.permissions)
-  return setmetatable({ id = u.id, active = u.active, roles = rs[1], permissions = rs[2] }, thin_mt(loader))
+  return setmetatable({ id = u.id, active = u.active, roles = u.roles, permissions = u.permissions },
+                      thin_mt(loader))
 end
 
 -- Fill thin user u from its full row: fields u does not hold yet (a
--- datastore call may have set some since); the shared lists are replaced
--- by the row's own. A user gone from the store stays as it is.
+-- datastore call may have set some since). A user gone from the store
+-- stays as it is.
 materialize = function(u)
   local loader = thin_mts[getmetatable(u) or false]
   if not loader then return u end
@@ -139,8 +115,7 @@ materialize = function(u)
   setmetatable(u, UserMT)
   if full == nil then return u end
   for k, v in pairs(full) do
-    local have = rawget(u, k)
-    if have == nil or shared[have] then rawset(u, k, v) end
+    if rawget(u, k) == nil then rawset(u, k, v) end
   end
   if origin[u] == nil then origin[u] = origin[full] end
   return u
