@@ -177,6 +177,24 @@ describe_or_pending("the example app in nginx", function()
     end)
   end
 
+  it("runs an access hook on every checked request, the cached ones too", function()
+    local block = helpers.tmpfile("block.txt")
+    with_app({ env = "FSEC_EXAMPLE_BLOCK_FILE=" .. block }, function(app)
+      local c = example.api(app, { jar = app.dir .. ".jar" })
+      local s, r = c.call("POST", "/login?include_auth_token", { email = "admin@example.org", password = admin_password(app) })
+      assert.equals(200, s)
+      local token = r.user.authentication_token
+      local function status(path) return status_of(app, path, { "Authentication-Token: " .. token }) end
+      for _ = 1, 3 do -- cached after the first
+        assert.equals(200, status("/bench/token")); assert.equals(200, status("/bench/token-inline"))
+      end
+      local f = assert(io.open(block, "w")); f:write("admin@example.org\n"); f:close()
+      assert.equals(403, status("/bench/token")); assert.equals(403, status("/bench/token-inline"))
+      os.remove(block)
+      assert.equals(200, status("/bench/token")); assert.equals(200, status("/bench/token-inline"))
+    end)
+  end)
+
   it("reads a request header as nginx's $http_ variable does, through its header list", function()
     with_app({}, function(app)
       local c = example.api(app, { jar = app.dir .. ".jar" })

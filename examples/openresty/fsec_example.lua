@@ -13,6 +13,7 @@ local _M = {}
 local PREFIX
 local MAIL_DIR -- the mail folder (config reads it: workers see no environment)
 local VERIFY_LOG
+local BLOCK_FILE
 local METRICS_ALLOW -- nil: loopback only (fsec.openresty.metrics)
 
 
@@ -142,6 +143,7 @@ function _M.config(prefix)
   end
   -- read here, in nginx's master: workers see no environment
   VERIFY_LOG = os.getenv("FSEC_EXAMPLE_VERIFY_LOG") == "1" and prefix .. "/var/verify.log" or nil
+  BLOCK_FILE = os.getenv("FSEC_EXAMPLE_BLOCK_FILE")
   -- who may read /metrics: loopback, or the addresses of
   -- FSEC_METRICS_ALLOW (space-separated; tests name another to be refused)
   local allow = os.getenv("FSEC_METRICS_ALLOW")
@@ -215,9 +217,28 @@ local function log_verifications(sec)
 end
 
 
+-- For tests only (FSEC_EXAMPLE_BLOCK_FILE=PATH): an access hook refusing
+-- the users whose address is a line of that file, read on every checked
+-- request. No hook otherwise: protect()'s cache-hit check only runs
+-- where no access hook is (a hook may refuse any request).
+
+local function block_listed(sec)
+  sec:policy("access", function(user)
+    local f = io.open(BLOCK_FILE)
+    if not f then return true end
+    for line in f:lines() do
+      if line == user.email then f:close(); return false, "address on the block list" end
+    end
+    f:close()
+    return true
+  end)
+end
+
+
 --- Hooks: the custom flow. Runs in every worker.
 function _M.setup(sec)
   if VERIFY_LOG then log_verifications(sec) end
+  if BLOCK_FILE then block_listed(sec) end
   sec:policy("login", function(_user, req) -- the deny file names addresses, not users
     local f = io.open(PREFIX .. DENY_FILE)
     if not f then return true end

@@ -97,6 +97,9 @@ function _M.prepare(spec)
   return spec
 end
 
+--- Was spec checked by prepare (a guard's spec is)?
+function _M.is_prepared(spec) return prepared[spec] == true end
+
 
 local function url(sec, key)
   return sec._cfg.url_prefix .. sec._cfg[key]
@@ -202,6 +205,7 @@ local function roles_ok(user, spec)
   end
   return true
 end
+_M.roles_ok = roles_ok -- fsec.openresty's cache-hit check
 
 
 ------------------------------------------------------------------------

@@ -35,6 +35,8 @@ local cache = require "fsec.openresty.cache"
 local remote = require "fsec.openresty.remote"
 local revocation = require "fsec.openresty.revocation"
 local metrics = require "fsec.metrics"
+local authz = require "fsec.authz"
+local hit = require "fsec.hit"
 
 local ngx = ngx
 local type = type
@@ -493,6 +495,53 @@ local function take_back(r)
 end
 
 
+local read_cookie, query_len, scheme = request.read_cookie, request.query_len, request.scheme
+local roles_ok, is_prepared = authz.roles_ok, authz.is_prepared
+
+-- The one mechanism a prepared spec's cache-hit check tries ("token" or
+-- "session"), or false: the whole check runs for any other spec (no
+-- auth, anonymous, a freshness requirement, several mechanisms).
+local hit_kind = setmetatable({}, { __mode = "k" })
+
+local function kind_of(spec)
+  local k = hit_kind[spec]
+  if k ~= nil then return k end
+  -- an unprepared spec is checked by the whole check (it raises on a bad one)
+  if not is_prepared(spec) then return false end
+  local a = spec.auth
+  k = false
+  if not spec.anonymous and spec.within == nil and type(a) == "table" and a[2] == nil
+     and (a[1] == "token" or a[1] == "session") then
+    k = a[1]
+  end
+  hit_kind[spec] = k
+  return k
+end
+
+-- The user and how, from fsec's caches alone (fsec.hit), where the whole
+-- check (Security:check) would give exactly that and do nothing else:
+-- GET or HEAD (no CSRF token to check, no body that could carry a
+-- token), no query string (a token there wins over the header), no
+-- authenticate or access hook to run. nil: run the whole check.
+local function cached_check(spec)
+  local k = kind_of(spec)
+  if not k then return nil end
+  local hooks = sec._policy._hooks
+  if hooks.authenticate or hooks.access then return nil end
+  local m = ngx.req.get_method()
+  if m ~= "GET" and m ~= "HEAD" then return nil end
+  local user
+  if k == "token" then
+    if query_len() > 0 then return nil end
+    user = hit.token(sec, read_header(sec._token_header))
+  else
+    user = hit.session(sec, read_cookie(hit.session_cookie_name(sec, scheme)))
+  end
+  if user and roles_ok(user, spec) then return user, k end
+  return nil
+end
+
+
 --- access_by_lua: check the request against a spec (see fsec.authz), or
 -- the name of a guard given to init; on success the user is in
 -- ngx.ctx.fsec_user. user_header (default: init's opts.user_header)
@@ -510,12 +559,19 @@ function _M.protect(spec, user_header)
   local name = user_header or saved_opts.user_header
   -- reading the header first is cheaper than a clear that finds nothing
   if name and read_header(name) then ngx.req.clear_header(name) end
+  freshen()
   local ctx = ngx.ctx
+  local user, via = cached_check(spec)
+  if user then
+    ctx.fsec_user, ctx.fsec_via = user, via
+    if name and user.id then ngx.req.set_header(name, tostring(user.id)) end
+    return user
+  end
   local req = _M.request(ctx)
   if not req then return too_large() end
-  freshen()
   local res = lend_response()
-  local ok, user, via = sec:check(req, spec, res)
+  local ok
+  ok, user, via = sec:check(req, spec, res)
   if not ok then return _M.send(res) end
   ctx.fsec_user, ctx.fsec_via = user, via
   if name and user.id then ngx.req.set_header(name, tostring(user.id)) end

@@ -273,6 +273,11 @@ end
 
 -- one header of the current request by name (protect's user_header)
 _M.read_header = read_header
+-- for protect()'s cache-hit check: one cookie by name, the query
+-- string's length, the scheme
+_M.read_cookie = read_cookie
+_M.query_len = query_len
+_M.scheme = scheme_of
 
 --- Add Set-Cookie lines to the response's own: those an earlier phase
 -- set (protect() in access_by_lua re-signing the session) or the

@@ -1,0 +1,111 @@
+--- The cache-hit check: the user a request's auth token or session
+-- cookie names, answered from fsec's caches alone (no store read, no
+-- write, no table made), or nil.
+--
+-- nil is not a denial: it means "not answered here" (nothing cached,
+-- stale, a session cookie due for re-signing, a remember cookie, a
+-- Flask credential, an inactive user) and the caller runs the whole
+-- check (fsec.auth's authenticate), which then gives the answer. On a
+-- hit the answer is the one the whole check gives: the same cache
+-- entries (fsec.auth's token_status, token_user and cached_user write
+-- them, and their layout is read here), the same time and generation
+-- rules. fsec.openresty's protect() asks here first, only where the
+-- whole check has nothing more to do: GET or HEAD (no CSRF, no body),
+-- no query string (a token there wins over the header), no
+-- `authenticate` or `access` policy hook, no freshness requirement.
+--
+-- Why a second path at all: on a hit, the whole check's generality
+-- (the request table, the mechanisms' loop and results, the pcall that
+-- turns a store fault into 503, the hooks) cost about 3,000 instructions
+-- per request in nginx, three times the check itself (docs/performance.md).
+-- Internal to fsec.
+-- @module fsec.hit
+
+local type = type
+local setmetatable = setmetatable
+local os_time = os.time
+
+local _M = { _VERSION = "0.1.0" }
+
+-- as fsec.auth: re-sign a session cookie at most once a minute, and a
+-- cookie over 4096 bytes is no cookie
+_M.REFRESH_AFTER = 60
+local REFRESH_AFTER = _M.REFRESH_AFTER
+local COOKIE_MAX = 4096
+local HEADER_MAX = 8192
+
+local function now(sec)
+  local c = sec._clock
+  if c then return c() end
+  return os_time()
+end
+
+
+-- A token or session entry of the tokens cache (fsec.auth's token_status:
+-- { data, iat, until, earliest, purpose, user, generation, user until })
+-- valid now for purpose, or nil.
+local function entry_for(sec, key, purpose, t)
+  local e = sec._cache:get(key)
+  -- (fsec.flask keeps `true` under its own keys, never a request's value)
+  if type(e) ~= "table" or e[5] ~= purpose or not (t < e[3] and t >= e[4]) then return nil end
+  return e
+end
+
+
+--- The user of an fsec auth token, from the cache, or nil.
+function _M.token(sec, tok)
+  -- An itsdangerous (Flask) token, with its '.', is never an "auth"
+  -- entry: fsec's own verification made every one (no find here).
+  if type(tok) ~= "string" or #tok > HEADER_MAX or not sec._users or not sec.datastore then return nil end
+  local t = now(sec)
+  local e = entry_for(sec, tok, "auth", t)
+  if not e then return nil end
+  local data = e[1]
+  if type(data) ~= "table" or type(data.u) ~= "string" then return nil end
+  local x = data.e
+  if type(x) ~= "number" or (x > 0 and x < t) then return nil end
+  if e[7] ~= sec._generation() or t >= e[8] then return nil end
+  local user = e[6]
+  if not user or not user.active then return nil end
+  return user, data
+end
+
+
+local HOST_PREFIXED = setmetatable({}, { __index = function(t, base)
+  local v = "__Host-" .. base
+  t[base] = v
+  return v
+end })
+
+--- The session cookie's name for a request whose scheme() is asked only
+-- when the cookie's Secure flag is "auto" (as fsec.auth's cookie_name).
+function _M.session_cookie_name(sec, scheme)
+  local cfg = sec._cfg
+  local s = cfg.session_cookie_secure
+  if s == "auto" then s = scheme() == "https" end
+  if s and not cfg.session_cookie_domain then return HOST_PREFIXED[cfg.session_cookie_name] end
+  return cfg.session_cookie_name
+end
+
+
+--- The user of an fsec session cookie's value, from the caches, or nil.
+function _M.session(sec, cookie)
+  local users = sec._users
+  if type(cookie) ~= "string" or #cookie > COOKIE_MAX or not users or not sec.datastore then
+    return nil
+  end
+  local t = now(sec)
+  local e = entry_for(sec, cookie, "session", t)
+  if not e then return nil end
+  local data = e[1]
+  if type(data) ~= "table" or type(data.s) ~= "string" or type(data.u) ~= "string" then return nil end
+  if t - e[2] >= REFRESH_AFTER then return nil end -- re-signed by the whole check
+  local u = users:get(data.s)
+  if not u or u[2] ~= sec._generation() or u[3] ~= data.u then return nil end
+  local user = u[1]
+  if not user or not user.active then return nil end
+  return user, data
+end
+
+
+return _M

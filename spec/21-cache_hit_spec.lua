@@ -1,0 +1,149 @@
+-- fsec.hit, the cache-hit check fsec.openresty's protect() asks before
+-- the whole check: on a hit it must give the user the whole check gives,
+-- and nil (never a user) whenever anything is not cached, stale or would
+-- need more than a read: a revoked, expired, re-signed, deactivated or
+-- forged credential must never be a hit.
+local helpers = require "spec.helpers"
+local hit = require "fsec.hit"
+local auth = require "fsec.auth"
+
+-- a cache as resty.lrucache's interface has it (get, set), in a table
+local function table_store()
+  local s = { data = {} }
+  function s.get(self, k) return self.data[k] end
+  function s.set(self, k, v) self.data[k] = v end
+  return s
+end
+
+local function setup()
+  local app = helpers.app{ db = "hit.db", clock = true,
+    roles = { { name = "admin" } },
+    users = { { email = "a@x.org", password = "password", roles = { "admin" } },
+              { email = "b@x.org", password = "password" } } }
+  local sec, clock = app.sec, app.clock
+  local state = { gen = 0 }
+  local c = { tokens = table_store(), users = table_store(), ttl = 3600,
+              generation = function() return state.gen end,
+              invalidate = function() state.gen = state.gen + 1 end }
+  sec:set_cache(c)
+  return sec, app.users[1], app.users[2], clock, c, state
+end
+
+local TOKEN = { auth = { "token" } }
+local SESSION = { auth = { "session" } }
+
+local function token_req(tok)
+  return helpers.client():req{ path = "/app", headers = { ["authentication-token"] = tok } }
+end
+
+-- the whole check's user for a token (warms the caches as a request does)
+local function whole_token(sec, tok) return auth.authenticate(sec, token_req(tok), TOKEN.auth) end
+
+local function session_of(sec, user)
+  local c = helpers.client()
+  local res = sec:new_response()
+  assert(sec:login_user(c:req(), res, user))
+  c:take(res)
+  return c, c.jar[sec.config.session_cookie_name]
+end
+
+local function whole_session(sec, c) return auth.authenticate(sec, c:req{ path = "/app" }, SESSION.auth) end
+
+describe("fsec.hit: an auth token from the caches", function()
+  it("answers nothing before the whole check ran, then the same user", function()
+    local sec, a = setup()
+    local tok = assert(sec:get_auth_token(a))
+    assert.is_nil(hit.token(sec, tok))            -- nothing cached yet
+    assert.equals(a.id, assert(whole_token(sec, tok)).id) -- a miss: the row
+    local user = assert(whole_token(sec, tok))      -- a hit: the cached (thin) user
+    local u, data = hit.token(sec, tok)
+    assert.equals(user, u)                         -- the very object the whole check gives
+    assert.equals(a.id, u.id)
+    assert.equals("table", type(data))
+  end)
+
+  it("is never a hit after a revocation, for another purpose, or for a forged token", function()
+    local sec, a, _, _, _, state = setup()
+    local tok = assert(sec:get_auth_token(a))
+    assert(whole_token(sec, tok))
+    assert.truthy(hit.token(sec, tok))
+    state.gen = state.gen + 1                      -- a write anywhere: every cached user stale
+    assert.is_nil(hit.token(sec, tok))
+    assert(whole_token(sec, tok))                  -- the whole check reloads
+    assert.truthy(hit.token(sec, tok))
+    -- a logout elsewhere (revoke_all moves the generation through the store)
+    assert(require("fsec.datastore").revoke_all(sec.datastore, a))
+    assert.is_nil(hit.token(sec, tok))
+    assert.is_nil(whole_token(sec, tok))
+    -- forged and wrong-purpose values are never entries
+    assert.is_nil(hit.token(sec, tok .. "x"))
+    local c2, cookie = session_of(sec, a)
+    assert(whole_session(sec, c2))
+    assert.is_nil(hit.token(sec, cookie))          -- a session cookie in the token header
+    assert.is_nil(hit.token(sec, nil))
+    assert.is_nil(hit.token(sec, string.rep("A", 9000)))
+  end)
+
+  it("is never a hit past the token's expiry or for a deactivated user", function()
+    local sec, a, _, clock = setup()
+    local tok = assert(sec:get_auth_token(a, { expires_in = 30 }))
+    assert(whole_token(sec, tok))
+    assert.truthy(hit.token(sec, tok))
+    clock.now = clock.now + 31
+    assert.is_nil(hit.token(sec, tok))
+    assert.is_nil(whole_token(sec, tok))
+    local tok2 = assert(sec:get_auth_token(a))
+    assert(whole_token(sec, tok2))
+    assert(sec.datastore:deactivate_user(a))
+    assert.is_nil(hit.token(sec, tok2))
+    assert.is_nil(whole_token(sec, tok2))
+  end)
+
+  it("does not take another cache value (fsec.flask's) for an entry", function()
+    local sec, _, _, _, c = setup()
+    c.tokens.data["x.y.z"] = true
+    assert.is_nil(hit.token(sec, "x.y.z"))
+  end)
+end)
+
+describe("fsec.hit: a session cookie from the caches", function()
+  it("gives the whole check's user, and nothing once the cookie is due to be re-signed", function()
+    local sec, a, _, clock = setup()
+    local c, cookie = session_of(sec, a)
+    assert.is_nil(hit.session(sec, cookie))
+    assert.equals(a.id, assert(whole_session(sec, c)).id)
+    local user = assert(whole_session(sec, c))
+    assert.equals(user, (hit.session(sec, cookie)))
+    clock.now = clock.now + hit.REFRESH_AFTER               -- the whole check re-signs it now
+    assert.is_nil(hit.session(sec, cookie))
+  end)
+
+  it("is never a hit after logout, a role change or for another user's session", function()
+    local sec, a, b = setup()
+    local ca, cookie_a = session_of(sec, a)
+    local cb, cookie_b = session_of(sec, b)
+    assert(whole_session(sec, ca)); assert(whole_session(sec, cb))
+    assert.equals(a.id, hit.session(sec, cookie_a).id)
+    assert.equals(b.id, hit.session(sec, cookie_b).id)
+    assert(sec.datastore:remove_role_from_user(a, "admin"))
+    assert.is_nil(hit.session(sec, cookie_a))      -- the write moved the generation
+    assert.is_nil(hit.session(sec, cookie_b))
+    assert(whole_session(sec, ca))
+    local res = sec:new_response()
+    assert(sec:logout_user(ca:req{ path = "/logout", method = "POST" }, res))
+    assert.is_nil(hit.session(sec, cookie_a))
+    assert.is_nil(whole_session(sec, ca))
+  end)
+
+  it("names the session cookie as fsec.auth does (__Host- when Secure and host-only)", function()
+    local sec = setup()
+    local base = sec.config.session_cookie_name
+    local function http() return "http" end
+    local function https() return "https" end
+    sec._cfg.session_cookie_secure = "auto"
+    assert.equals(base, hit.session_cookie_name(sec, http))
+    assert.equals("__Host-" .. base, hit.session_cookie_name(sec, https))
+    sec._cfg.session_cookie_domain = "example.org"
+    assert.equals(base, hit.session_cookie_name(sec, https))
+  end)
+end)
