@@ -98,15 +98,17 @@ curl -s "http://127.0.0.1:$plain_port/hello" > /dev/null
 set -- $(snap "$dir"); rss_s=$1; pss_s=$2; pd_s=$3
 set -- $(snap "$dir/plain"); rssp_s=$1; pssp_s=$2; pdp_s=$3
 mem_s=$(curl -s "$B/bench/memory")
-cpu_ticks() { t=0; for p in $(workers_of "$dir"); do v=$(awk '{ print $14 + $15 }' "/proc/$p/stat"); t=$((t + v)); done; echo $t; }
-# wrk run: prints "req/s worker-CPU-us-per-request"
+# the workers' CPU ticks: user, and user + system
+cpu_ticks() { u=0; t=0; for p in $(workers_of "$dir"); do set -- $(awk '{ print $14, $14 + $15 }' "/proc/$p/stat"); u=$((u + $1)); t=$((t + $2)); done; echo "$u $t"; }
+# wrk run: prints "req/s worker-CPU-us-per-request user-CPU-us-per-request"
 run() {
   a=$(cpu_ticks)
   out=$(wrk -t1 -c32 -d"${secs}s" "$@")
   b=$(cpu_ticks)
   echo "$out" | awk -v a="$a" -v b="$b" -v hz="$(getconf CLK_TCK)" '
+    BEGIN { split(a, x, " "); split(b, y, " ") }
     /requests in/ { n = $1 } /Requests\/sec/ { r = $2 }
-    END { printf "%s %.2f\n", r, (b - a) / hz * 1e6 / n }'
+    END { printf "%s %.2f %.2f\n", r, (y[2] - x[2]) / hz * 1e6 / n, (y[1] - x[1]) / hz * 1e6 / n }'
 }
 median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f\n", a / b }'; }
@@ -114,9 +116,9 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f\n", a / b }'; }
 # checked): nginx's parsing of a 150-byte token or cookie is the cost of
 # carrying a credential, not of checking it; the last column compares
 # with that.
-for f in h hT hC t s ti si rt rs rti rsi ct cs cti csi ch chT chC rct rcs rcti rcsi qt qs qti qsi; do : > "$dir.$f"; done
+for f in uh h hT hC t s ti si rt rs rti rsi ct cs cti csi ch chT chC rct rcs rcti rcsi qt qs qti qsi; do : > "$dir.$f"; done
 for r in $(seq 1 "$rounds"); do
-  set -- $(run "$B/bench/hello"); echo "$1" >> "$dir.h"; echo "$2" >> "$dir.ch"
+  set -- $(run "$B/bench/hello"); echo "$1" >> "$dir.h"; echo "$2" >> "$dir.ch"; echo "$3" >> "$dir.uh"
   set -- $(run -H "Authentication-Token: $TOKEN" "$B/bench/hello"); echo "$1" >> "$dir.hT"; echo "$2" >> "$dir.chT"
   set -- $(run -H "Authentication-Token: $TOKEN" "$B/bench/token"); echo "$1" >> "$dir.t"; echo "$2" >> "$dir.ct"
   set -- $(run -H "Authentication-Token: $TOKEN" "$B/bench/token-inline"); echo "$1" >> "$dir.ti"; echo "$2" >> "$dir.cti"
@@ -148,19 +150,27 @@ line "session-authenticated hello (protect() in content_by_lua)" si
 # Instructions per request, counted by valgrind (callgrind) in one nginx
 # process serving the same app, prefix and database: unlike CPU time,
 # the count does not move with what else the machine runs, so fsec's
-# cost beyond the hello is measured to a few dozen instructions, and
-# turned into microseconds at this run's hello (its CPU per request over
-# its instructions). Two rows price what lua-nginx-module itself adds
-# once a request uses it as protect() does: an empty access_by_lua phase
-# and the first touch of ngx.ctx. FSEC_BENCH_INSTR=0 skips this (so does
-# a machine without valgrind); FSEC_BENCH_INSTR_N requests per path (2000).
+# cost beyond the hello is measured to a few dozen instructions. Each
+# checked path is compared with a hello at a location of the same
+# length (nginx's request-line parsing and location lookup cost with
+# the path: about 600 instructions between /bench/hello and
+# /bench/session-inline). The count is turned into microseconds at this
+# run's hello: its user CPU per request over its instructions (what
+# valgrind counts is user space; the kernel's share of a request, its
+# reads and writes, is the same with or without fsec). Two rows price
+# what lua-nginx-module itself adds once a request uses it as protect()
+# does: an empty access_by_lua phase and the first touch of ngx.ctx.
+# FSEC_BENCH_INSTR=0 skips this (so does a machine without valgrind);
+# FSEC_BENCH_INSTR_N requests per path (2000), after 5 x N to warm
+# LuaJIT's traces.
 instr_n=${FSEC_BENCH_INSTR_N:-2000}
 if [ "${FSEC_BENCH_INSTR:-1}" != 0 ] && command -v valgrind >/dev/null && command -v callgrind_control >/dev/null; then
   vport=$((port + 3))
   while ss -ltn | grep -qE "127\.0\.0\.1:$vport "; do vport=$((vport + 1)); done
+  hello='content_by_lua_block { ngx.say("hello") } }'
   sed -e 's/^master_process on;/master_process off;/' -e 's|^pid logs/nginx.pid;|pid logs/instr.pid;|' \
       -e "s/127\.0\.0\.1:$port;/127.0.0.1:$vport;/" -e 's|error_log logs/error.log|error_log logs/instr.log|' \
-      -e 's|location = /bench/hello {|location = /bench/access-empty { access_by_lua_block { } content_by_lua_block { ngx.say("hello") } }\n    location = /bench/ctx { content_by_lua_block { ngx.ctx.x = 1; ngx.say("hello") } }\n    location = /bench/hello {|' \
+      -e "s|location = /bench/hello {|location = /bench/empty { access_by_lua_block { } $hello\n    location = /bench/ctx-x { content_by_lua_block { ngx.ctx.x = 1; ngx.say(\"hello\") } }\n    location = /bench/hello-inline { $hello\n    location = /bench/hello-s { $hello\n    location = /bench/hello-s-inline { $hello\n    location = /bench/hello {|" \
       "$dir/conf/nginx.conf" > "$dir/conf/instr.conf"
   valgrind --tool=callgrind --callgrind-out-file="$dir/cg.out" \
     nginx -p "$dir" -c conf/instr.conf -e logs/instr.log > "$dir.vg" 2>&1 &
@@ -173,42 +183,43 @@ if [ -n "$vg" ] && ! curl -sf "$VB/hello" >/dev/null 2>&1; then
   kill "$vg" 2>/dev/null; vg=""
 fi
 if [ -n "$vg" ]; then
-  # instr PATH HEADER: instructions per request (N requests on one
+  # instr PATH HEADER: instructions per request (5 x N requests on one
   # keep-alive connection to warm LuaJIT's traces, then N counted)
   instr() {
     urls=$(for _ in $(seq 1 "$instr_n"); do printf '%s ' "$VB$1"; done)
-    curl -s -H "$2" $urls > /dev/null
+    for _ in 1 2 3 4 5; do curl -s -H "$2" $urls > /dev/null; done
     callgrind_control -z "$vg" > /dev/null 2>&1
     curl -s -H "$2" $urls > /dev/null
     rm -f "$dir/cg.out".*
     callgrind_control -d "$vg" > /dev/null 2>&1
     cat "$dir/cg.out".* 2>/dev/null | awk -v n="$instr_n" '/^(totals|summary):/ { t = $2 } END { printf "%.0f\n", t / n }'
   }
-  ih=$(instr /bench/hello "Authentication-Token: $TOKEN")
-  iae=$(instr /bench/access-empty "Authentication-Token: $TOKEN")
-  ictx=$(instr /bench/ctx "Authentication-Token: $TOKEN")
-  it=$(instr /bench/token "Authentication-Token: $TOKEN")
-  iti=$(instr /bench/token-inline "Authentication-Token: $TOKEN")
+  T="Authentication-Token: $TOKEN"
+  ih=$(instr /bench/hello "$T"); ihi=$(instr /bench/hello-inline "$T")
+  iae=$(instr /bench/empty "$T"); ictx=$(instr /bench/ctx-x "$T")
+  it=$(instr /bench/token "$T"); iti=$(instr /bench/token-inline "$T")
   login
-  ihc=$(instr /bench/hello "Cookie: $COOKIE")
-  is=$(instr /bench/session "Cookie: $COOKIE")
-  isi=$(instr /bench/session-inline "Cookie: $COOKIE")
+  C="Cookie: $COOKIE"
+  ihs=$(instr /bench/hello-s "$C"); ihsi=$(instr /bench/hello-s-inline "$C")
+  is=$(instr /bench/session "$C"); isi=$(instr /bench/session-inline "$C")
   kill -QUIT "$vg" 2>/dev/null; wait "$vg" 2>/dev/null || true; vg=""
-  hus=$(median < "$dir.ch")
+  uhus=$(median < "$dir.uh")
   # irow TITLE COUNT HELLO TARGET: instructions, beyond the hello, in us
-  irow() { awk -v t="$1" -v c="$2" -v h="$3" -v us="$hus" -v hi="$ih" -v g="$4" 'BEGIN {
+  irow() { awk -v t="$1" -v c="$2" -v h="$3" -v us="$uhus" -v hi="$ih" -v g="$4" 'BEGIN {
     printf "| %s | %d | %+d | %.2f us | %s |\n", t, c, c - h, (c - h) * us / hi, g }'; }
   echo
-  echo "| instructions per request (callgrind, one nginx process, $instr_n requests on one connection; us at this run's hello: $hus us for $ih instructions) | instructions | beyond the hello | us beyond the hello | target |"
+  echo "| instructions per request (callgrind, one nginx process, $instr_n requests on one connection; each path against a hello at a location of the same length; us at this run's hello: $uhus us of user CPU for $ih instructions) | instructions | beyond the hello | us beyond the hello | target |"
   echo "|---|---|---|---|---|"
-  irow "content_by_lua hello sent the token header" "$ih" "$ih" ""
-  irow "lua-nginx-module alone: an empty access_by_lua phase before the hello" "$iae" "$ih" ""
-  irow "lua-nginx-module alone: the hello touching ngx.ctx (its table made, freed at the end)" "$ictx" "$ih" ""
-  irow "token-authenticated hello (protect() in access_by_lua)" "$it" "$ih" "<= 1.0 us"
-  irow "token-authenticated hello (protect() in content_by_lua)" "$iti" "$ih" "<= 1.0 us"
-  irow "content_by_lua hello sent the session cookie" "$ihc" "$ihc" ""
-  irow "session-authenticated hello (protect() in access_by_lua)" "$is" "$ihc" "<= 1.0 us"
-  irow "session-authenticated hello (protect() in content_by_lua)" "$isi" "$ihc" "<= 1.0 us"
+  irow "content_by_lua hello at /bench/hello, sent the token header" "$ih" "$ih" ""
+  irow "lua-nginx-module alone: an empty access_by_lua phase before the hello (/bench/empty)" "$iae" "$ih" ""
+  irow "lua-nginx-module alone: the hello touching ngx.ctx (its table made, freed at the end; /bench/ctx-x)" "$ictx" "$ih" ""
+  irow "token-authenticated hello (protect() in access_by_lua, /bench/token)" "$it" "$ih" "<= 1.0 us"
+  irow "token-authenticated hello (protect() in content_by_lua, /bench/token-inline)" "$iti" "$ihi" "<= 1.0 us"
+  irow "session-authenticated hello (protect() in access_by_lua, /bench/session)" "$is" "$ihs" "<= 1.0 us"
+  irow "session-authenticated hello (protect() in content_by_lua, /bench/session-inline)" "$isi" "$ihsi" "<= 1.0 us"
+  awk -v a="$iae" -v h="$ih" -v us="$uhus" -v t="$it" -v s="$is" -v hs="$ihs" 'BEGIN {
+    printf "\nprotect() itself in access_by_lua (beyond the empty access phase lua-nginx-module runs for any handler there): token %+d instructions (%.2f us), session %+d (%.2f us).\n",
+      t - a, (t - a) * us / h, s - hs - (a - h), (s - hs - (a - h)) * us / h }'
 fi
 
 # Head-of-line blocking: p99 of token requests (wrk -c8), medians of
