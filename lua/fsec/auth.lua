@@ -73,10 +73,11 @@ local function in_transaction(ds, fn, deferred)
   error(a, 0)
 end
 
-local REFRESH_AFTER = require("fsec.hit").REFRESH_AFTER -- re-sign a session cookie at most once a minute
+local REFRESH_AFTER = 60 -- re-sign a session cookie at most once a minute
 
 
 local _M = { _VERSION = "0.1.0" }
+_M.REFRESH_AFTER = REFRESH_AFTER -- fsec.hit leaves such a session to the whole check
 
 
 -- The clock gives whole seconds (fsec.new wraps a configured clock in

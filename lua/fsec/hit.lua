@@ -21,16 +21,19 @@
 -- Internal to fsec.
 -- @module fsec.hit
 
+local auth = require "fsec.auth"
+local authz = require "fsec.authz"
+
 local type = type
 local setmetatable = setmetatable
 local os_time = os.time
 
 local _M = { _VERSION = "0.1.0" }
 
--- as fsec.auth: re-sign a session cookie at most once a minute, and a
--- cookie over 4096 bytes is no cookie
-_M.REFRESH_AFTER = 60
-local REFRESH_AFTER = _M.REFRESH_AFTER
+-- as fsec.auth: a session cookie older than this is re-signed (by the
+-- whole check), and a cookie over 4096 bytes is no cookie
+local REFRESH_AFTER = auth.REFRESH_AFTER
+_M.REFRESH_AFTER = REFRESH_AFTER
 local COOKIE_MAX = 4096
 local HEADER_MAX = 8192
 
@@ -50,6 +53,41 @@ local function entry_for(sec, key, purpose, t)
   if type(e) ~= "table" or e[5] ~= purpose or not (t < e[3] and t >= e[4]) then return nil end
   return e
 end
+
+
+-- The one mechanism a prepared spec's cache-hit check tries ("token" or
+-- "session"), or false: the whole check runs for any other spec (no
+-- auth, anonymous, a freshness requirement, several mechanisms).
+local KIND = setmetatable({}, { __mode = "k" })
+
+local function kind_of(spec)
+  local k = KIND[spec]
+  if k ~= nil then return k end
+  -- an unprepared spec is checked by the whole check (it raises on a bad one)
+  if not authz.is_prepared(spec) then return false end
+  local a = spec.auth
+  k = false
+  if not spec.anonymous and spec.within == nil and type(a) == "table" and a[2] == nil
+     and (a[1] == "token" or a[1] == "session") then
+    k = a[1]
+  end
+  KIND[spec] = k
+  return k
+end
+
+--- The mechanism to try here for spec ("token" or "session"), or nil
+-- when only the whole check can answer: an unprepared spec or one it
+-- does more for, or an authenticate or access hook to run.
+function _M.kind(sec, spec)
+  local k = kind_of(spec)
+  if not k then return nil end
+  local hooks = sec._policy._hooks
+  if hooks.authenticate or hooks.access then return nil end
+  return k
+end
+
+--- Does user pass spec's roles and permissions (as the whole check)?
+_M.allowed = authz.roles_ok
 
 
 --- The user of an fsec auth token, from the cache, or nil.

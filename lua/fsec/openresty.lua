@@ -35,7 +35,6 @@ local cache = require "fsec.openresty.cache"
 local remote = require "fsec.openresty.remote"
 local revocation = require "fsec.openresty.revocation"
 local metrics = require "fsec.metrics"
-local authz = require "fsec.authz"
 local hit = require "fsec.hit"
 
 local ngx = ngx
@@ -496,39 +495,14 @@ end
 
 
 local read_cookie, query_len, scheme = request.read_cookie, request.query_len, request.scheme
-local roles_ok, is_prepared = authz.roles_ok, authz.is_prepared
-
--- The one mechanism a prepared spec's cache-hit check tries ("token" or
--- "session"), or false: the whole check runs for any other spec (no
--- auth, anonymous, a freshness requirement, several mechanisms).
-local hit_kind = setmetatable({}, { __mode = "k" })
-
-local function kind_of(spec)
-  local k = hit_kind[spec]
-  if k ~= nil then return k end
-  -- an unprepared spec is checked by the whole check (it raises on a bad one)
-  if not is_prepared(spec) then return false end
-  local a = spec.auth
-  k = false
-  if not spec.anonymous and spec.within == nil and type(a) == "table" and a[2] == nil
-     and (a[1] == "token" or a[1] == "session") then
-    k = a[1]
-  end
-  hit_kind[spec] = k
-  return k
-end
 
 -- The user and how, from fsec's caches alone (fsec.hit), where the whole
--- check (Security:check) would give exactly that and do nothing else:
--- GET or HEAD (no CSRF token to check, no body that could carry a
--- token), no query string (a token there wins over the header), no
--- authenticate or access hook to run. nil: run the whole check.
+-- check would give exactly that and do nothing else (hit.kind): GET or
+-- HEAD (no CSRF, no body that could carry a token), no query string (a
+-- token there wins over the header). nil: run the whole check.
 local function cached_check(spec)
-  local k = kind_of(spec)
-  if not k then return nil end
-  local hooks = sec._policy._hooks
-  if hooks.authenticate or hooks.access then return nil end
-  local m = ngx.req.get_method()
+  local k = hit.kind(sec, spec)
+  local m = k and ngx.req.get_method()
   if m ~= "GET" and m ~= "HEAD" then return nil end
   local user
   if k == "token" then
@@ -537,7 +511,7 @@ local function cached_check(spec)
   else
     user = hit.session(sec, read_cookie(hit.session_cookie_name(sec, scheme)))
   end
-  if user and roles_ok(user, spec) then return user, k end
+  if user and hit.allowed(user, spec) then return user, k end
   return nil
 end
 
