@@ -384,6 +384,9 @@ describe("fsec.openresty.init refuses what it does not know #quick", function()
       gc_pause = { { NAN, math.huge }, "gc_pause must be a number 100..1000", { 100, 1000 } },
       gc_stepmul = { { NAN }, "gc_stepmul must be a number 100..10000", { 100 } },
       shared_dict = { { "x", "fsec", 1 }, "shared_dict must be true or false", { true, false } },
+      cache_l1_size = { { 0, -1, "x", 1.5, NAN, 1e8 + 1, true }, "cache_l1_size must be a whole number 1..100000000",
+                        { 1, 512, 1e8 } },
+      cache_dict = { { 5, true, "" }, "cache_dict must be a lua_shared_dict's name or false", { "fsec_cache", false } },
       guards = { { "api", 5, true }, "guards must be a table of name -> spec", {} },
     }
     for name, c in pairs(cases) do
