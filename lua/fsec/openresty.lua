@@ -367,15 +367,17 @@ function _M.memory(full_gc)
   if full_gc then collectgarbage("collect") end -- live data only
   local ds = sec and sec.datastore
   local tokens, users = cache.counts(sec)
-  local shared_used, shared_cap = cache.shared_bytes()
+  local heap = math.floor(collectgarbage("count") * 1024) -- before counting the records (garbage)
+  local shared_used, shared_cap, shared_records = cache.shared_stats()
   return {
-    lua_heap_bytes = math.floor(collectgarbage("count") * 1024),
+    lua_heap_bytes = heap,
     token_cache_entries = tokens,
     user_cache_entries = users,
     cache_slot_bytes = cache_slot_bytes, -- the two caches' slots, made at start
     -- the lua_shared_dict every worker's cache shares (cache_dict): bytes
-    -- in use (whole pages) and its size; nil without it
+    -- in use (whole pages), its size and its records; nil without it
     shared_cache_bytes = shared_used, shared_cache_capacity = shared_cap,
+    shared_cache_records = shared_records,
     sqlite = ds and ds.memory and ds:memory() or nil,
     -- Lua states of this worker that loaded fsec: its own, and nginx's
     -- worker-thread states (one per job ever posted at once; thread_jobs)

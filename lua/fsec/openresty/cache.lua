@@ -460,12 +460,13 @@ end
 
 
 --- The shared dict of the records: its bytes in use (capacity less free
--- pages) and capacity, or nil without one.
-function _M.shared_bytes()
+-- pages), capacity and records, or nil without one. For accounting only:
+-- counting the records lists every key, under the dict's lock.
+function _M.shared_stats()
   local d = _M.dict
   if not (d and d.capacity and d.free_space) then return nil end
   local cap = d:capacity()
-  return cap - d:free_space(), cap
+  return cap - d:free_space(), cap, #d:get_keys(0)
 end
 
 
