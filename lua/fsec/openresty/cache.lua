@@ -199,12 +199,17 @@ end
 
 -- A token entry (fsec.auth's token_status: { data, iat, until, earliest,
 -- purpose, user, generation, user until }) as a record body: purpose,
--- iat, until, earliest, the data's pairs, then the user (or f) with its
--- generation and until. nil when a field has no encoding.
+-- iat, until and earliest (after iat: a few digits, not ten), the
+-- data's pairs, then the user (or f) with its generation and until
+-- (after iat too). nil when a field has no encoding.
 local function encode_token(e)
   local b = {}
-  if type(e[5]) ~= "string" or type(e[1]) ~= "table" then return nil end
-  if not (put(b, e[5]) and put(b, e[2]) and put(b, e[3]) and put(b, e[4])) then return nil end
+  local iat = e[2]
+  if type(e[5]) ~= "string" or type(e[1]) ~= "table" or type(iat) ~= "number"
+     or type(e[3]) ~= "number" or type(e[4]) ~= "number" then
+    return nil
+  end
+  if not (put(b, e[5]) and put(b, iat) and put(b, e[3] - iat) and put(b, e[4] - iat)) then return nil end
   local at = #b + 1
   b[at] = "" -- the data's count, once known
   local n = 0
@@ -214,7 +219,9 @@ local function encode_token(e)
   end
   b[at] = format("i%d;", n)
   if e[6] then
-    if not (put_user(b, e[6]) and put(b, e[7]) and put(b, e[8])) then return nil end
+    if type(e[8]) ~= "number" or not (put_user(b, e[6]) and put(b, e[7]) and put(b, e[8] - iat)) then
+      return nil
+    end
   else
     b[#b + 1] = "f"
   end
@@ -230,9 +237,12 @@ local function decode_token(r, i, t, gen, thin)
   if type(purpose) ~= "string" then return nil end
   iat, i = item(r, i)
   until_, i = item(r, i)
-  if type(iat) ~= "number" or type(until_) ~= "number" or until_ <= t then return nil end
+  if type(iat) ~= "number" or type(until_) ~= "number" then return nil end
+  until_ = iat + until_
+  if until_ <= t then return nil end
   earliest, i = item(r, i)
   if type(earliest) ~= "number" then return nil end
+  earliest = iat + earliest
   n, i = count_at(r, i)
   if not n then return nil end
   local data = {}
@@ -252,6 +262,7 @@ local function decode_token(r, i, t, gen, thin)
   g, i = item(r, i)
   uu, i = item(r, i)
   if type(g) ~= "number" or type(uu) ~= "number" or i ~= #r + 1 then return nil end
+  uu = iat + uu
   if g == gen and t < uu then entry[6], entry[7], entry[8] = thin(u), g, uu end
   return entry
 end
