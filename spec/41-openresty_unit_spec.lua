@@ -742,5 +742,11 @@ describe("fsec.openresty.cache's two levels: a per-worker L1 before a shared dic
     assert.is_nil(codec.encode_token{ { t = {} }, 1, 2, 0, "auth", false, false, 0 })
     assert.is_nil(codec.encode_token{ { n = 0 / 0 }, 1, 2, 0, "auth", false, false, 0 })
     assert.is_nil(codec.encode_user({ { id = print, active = true, roles = {}, permissions = {} }, 1, false }, 5))
+    -- more names than a record may hold when read back: not written at all
+    local many = {}
+    for i = 1, 300 do many[i] = "r" .. i end
+    assert.is_nil(codec.encode_user({ { id = 1, active = true, roles = many, permissions = {} }, 1, false }, 5))
+    local body300 = assert(codec.encode_user({ { id = 1, active = true, roles = { "a" }, permissions = {} }, 1, false }, 5))
+    assert.is_nil(codec.decode_user(body300:gsub("i1;s1:a", "i300;s1:a"), 1, 0, 1, thin))
   end)
 end)

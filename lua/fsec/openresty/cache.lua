@@ -155,6 +155,7 @@ end
 local function put_user(b, u)
   if not (put(b, u.id) and put(b, u.active == true)) then return false end
   local roles, perms = u.roles or {}, u.permissions or {}
+  if #roles > MAX_ITEMS then return false end -- read back, it would be refused
   b[#b + 1] = format("i%d;", #roles)
   for k = 1, #roles do
     if type(roles[k]) ~= "string" then return false end
@@ -165,6 +166,7 @@ local function put_user(b, u)
     if type(name) ~= "string" or on ~= true then return false end
     names[#names + 1] = name
   end
+  if #names > MAX_ITEMS then return false end
   b[#b + 1] = format("i%d;", #names)
   for k = 1, #names do b[#b + 1] = "s" .. #names[k] .. ":" .. names[k] end
   return true
@@ -217,6 +219,7 @@ local function encode_token(e)
     if type(k) ~= "string" or not put(b, k) or not put(b, v) then return nil end
     n = n + 1
   end
+  if n > MAX_ITEMS then return nil end
   b[at] = format("i%d;", n)
   if e[6] then
     if type(e[8]) ~= "number" or not (put_user(b, e[6]) and put(b, e[7]) and put(b, e[8] - iat)) then
