@@ -633,7 +633,7 @@ describe("fsec.openresty.cache's two levels: a per-worker L1 before a shared dic
   end)
 
   it("answers a session checked in one worker from the dict in the other", function()
-    local a, b = workers()
+    local a, b, dict = workers()
     local client = helpers.api(a.sec)
     assert.equals(200, client:call("POST", "/login", { email = "l2@example.org", password = PW }).status)
     local req = function() return client:req{ path = "/app" } end
@@ -641,6 +641,13 @@ describe("fsec.openresty.cache's two levels: a per-worker L1 before a shared dic
     local before = b.lookups.n
     assert.is_true((b.sec:check(req(), { auth = { "session" }, roles_required = { "admin" } })) == true)
     assert.equals(before, b.lookups.n)
+    -- two records (the cookie's check, the user), each one 256-byte slab
+    local n = 0
+    for k, v in pairs(dict.data) do
+      n = n + 1
+      assert.is_true(68 + #k + #v <= 256, k:sub(1, 1) .. " record of " .. #v .. " bytes")
+    end
+    assert.equals(2, n)
   end)
 
   it("drops every record at a generation bump: a role removed or a logout in A is seen in B at once", function()
