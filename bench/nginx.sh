@@ -300,6 +300,8 @@ lua0=$(field lua_heap_bytes "$mem0"); lua1=$(field lua_heap_bytes "$mem")
 max() { [ "${1:-0}" -gt "${2:-0}" ] && echo "${1:-0}" || echo "${2:-0}"; }
 n0=$(max "$(field user_cache_entries "$mem0")" "$(field token_cache_entries "$mem0")")
 n1=$(max "$(field user_cache_entries "$mem")" "$(field token_cache_entries "$mem")")
+# with cache_dict the users cached are its records (each worker's L1 holds the hottest)
+n0=$(max "$n0" "$(field shared_cache_records "$mem0")"); n1=$(max "$n1" "$(field shared_cache_records "$mem")")
 helper=$(for p in $(workers_of "$dir"); do for h in $(pgrep -P "$p"); do awk '/^VmRSS/ { print $2 }' "/proc/$h/status"; done; done \
          | awk '{ s += $1; n++ } END { if (n) printf "%.1f MiB (%d process(es), idle)", s / n / 1024, n; else print "none started" }')
 echo
@@ -324,6 +326,10 @@ echo
 echo "Live Lua heap: $(mib "$lua0") MiB with $n0 users cached (fsec's modules), $(mib "$lua1") MiB with $n1." \
      "Cache cost per user: $(awk -v a="$lua1" -v b="$lua0" -v n="$n1" -v m="$n0" 'BEGIN { printf "%.0f", (a - b) / (n > m ? n - m : 1) }') bytes" \
      "(target <= 256; bound: cache_size entries, 10000 by default). argon2 helper: $helper."
+sh0=$(field shared_cache_bytes "$mem0"); sh1=$(field shared_cache_bytes "$mem")
+[ -z "$sh1" ] || echo "Shared cache (cache_dict $(mib "$(field shared_cache_capacity "$mem")") MiB):" \
+  "$(mib $((sh1 - sh0))) MiB for $((n1 - n0)) more records ($(awk -v a="$sh1" -v b="$sh0" -v n="$n1" -v m="$n0" 'BEGIN { printf "%.0f", (a - b) / (n > m ? n - m : 1) }') bytes each);" \
+  "with every worker's L1, $(awk -v s="$sh1" -v h="$lua1" -v b="$lua0" -v w="$workers" 'BEGIN { printf "%.1f", (s + w * (h - b)) / 1048576 }') MiB in all for $n1 users (target <= 4)."
 
 # Soak: FSEC_BENCH_SOAK seconds (default 20; 600 for the 10-minute run)
 # of mixed load: token requests rotating over the $ntok users (the caches

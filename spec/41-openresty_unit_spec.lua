@@ -384,6 +384,9 @@ describe("fsec.openresty.init refuses what it does not know #quick", function()
       gc_pause = { { NAN, math.huge }, "gc_pause must be a number 100..1000", { 100, 1000 } },
       gc_stepmul = { { NAN }, "gc_stepmul must be a number 100..10000", { 100 } },
       shared_dict = { { "x", "fsec", 1 }, "shared_dict must be true or false", { true, false } },
+      cache_l1_size = { { 0, -1, "x", 1.5, NAN, 1e8 + 1, true }, "cache_l1_size must be a whole number 1..100000000",
+                        { 1, 512, 1e8 } },
+      cache_dict = { { 5, true, "" }, "cache_dict must be a lua_shared_dict's name or false", { "fsec_cache", false } },
       guards = { { "api", 5, true }, "guards must be a table of name -> spec", {} },
     }
     for name, c in pairs(cases) do
@@ -523,5 +526,234 @@ describe("fsec.openresty.remote's one-time writes #quick", function()
     end
     assert.is_false(ds:otp_advance(u, "totp", 100)) -- still refused: nothing ran
     assert.is_true(ds:swap_text(u, "mf_recovery_codes", "a,b", "b"))
+  end)
+end)
+
+describe("fsec.openresty.cache's two levels: a per-worker L1 before a shared dict (L2) #quick", function()
+  local core = require "fsec.core"
+  local orcache = require "fsec.openresty.cache"
+  local codec = orcache._codec
+  local PW = "correct horse battery"
+  local TOKEN_AUTH = { auth = { "token" } }
+  local ADMIN_TOKEN = { auth = { "token" }, roles_required = { "admin" } }
+
+  -- lua_shared_dict's get and set (strings, exptime in seconds on the
+  -- test's clock), and what was set, with its exptime
+  local function fake_dict(clock)
+    local d = { data = {}, exptime = {}, sets = 0 }
+    function d.get(self, k)
+      local e = self.exptime[k]
+      if e and e > 0 and clock() >= e then self.data[k] = nil end
+      return self.data[k]
+    end
+    function d.set(self, k, v, ttl)
+      self.sets = self.sets + 1
+      self.data[k], self.exptime[k] = v, ttl and ttl > 0 and clock() + ttl or 0
+      return true
+    end
+    return d
+  end
+
+  -- an L1 as resty.lrucache's get/set (ttl on the test's clock)
+  local function l1_store(clock)
+    local s = { data = {}, untils = {} }
+    function s.get(self, k)
+      local u = self.untils[k]
+      if u and clock() >= u then self.data[k] = nil end
+      return self.data[k]
+    end
+    function s.set(self, k, v, ttl) self.data[k], self.untils[k] = v, ttl and clock() + ttl end
+    function s.count(self) local n = 0 for _ in pairs(self.data) do n = n + 1 end return n end
+    return s
+  end
+
+  -- Two "workers": Security objects on one database, sharing one counter
+  -- and one dict, each with its own L1 and a count of its store's user
+  -- lookups (the store's own methods, counted below the cache's view).
+  local function workers(ttl)
+    local path = helpers.tmpfile("l2.db")
+    local T = { now = 1e9 }
+    local function clock() return T.now end
+    local counter = assert(core.shared_counter())
+    orcache.prepare(counter)
+    local dict = fake_dict(clock)
+    local out = {}
+    for i = 1, 2 do
+      local sec = helpers.new{ database = path, clock = clock }
+      local store = sec.datastore
+      local lookups = { n = 0 }
+      for _, m in ipairs{ "find_user", "find_user_by_session" } do
+        local fn = store[m]
+        store[m] = function(...) lookups.n = lookups.n + 1; return fn(...) end
+      end
+      local c = orcache.seam(counter)
+      local function ctx()
+        return { key = orcache._record_key(counter), now = clock, generation = c.generation,
+                 thin = function(u) return require("fsec.user").thin(u, require("fsec.auth").user_loader(sec)) end }
+      end
+      local l1t, l1u = l1_store(clock), l1_store(clock)
+      c.tokens = orcache.tiered(l1t, dict, "t", ctx())
+      c.users = orcache.tiered(l1u, dict, "u", ctx())
+      c.ttl = ttl or 2
+      sec:set_cache(c)
+      out[i] = { sec = sec, lookups = lookups, c = c, l1t = l1t, l1u = l1u }
+    end
+    local user = assert(out[1].sec.datastore:create_user{ email = "l2@example.org",
+                                                          password = out[1].sec:hash_password(PW) })
+    assert(out[1].sec.datastore:create_role{ name = "admin" })
+    assert(out[1].sec.datastore:add_role_to_user(user, "admin"))
+    return out[1], out[2], dict, user, T
+  end
+
+  local function token_ok(w, tok, spec)
+    return (w.sec:check(helpers.request{ headers = { ["authentication-token"] = tok } }, spec or TOKEN_AUTH)) == true
+  end
+
+  it("answers a token checked in one worker from the dict in the other, with no lookup", function()
+    local a, b, dict, user = workers()
+    local tok = a.sec:get_auth_token(a.sec.datastore:find_user{ id = user.id })
+    assert.is_true(token_ok(a, tok, ADMIN_TOKEN))
+    assert.is_true(a.lookups.n >= 1)
+    local before = b.lookups.n
+    assert.is_true(token_ok(b, tok, ADMIN_TOKEN))
+    assert.equals(before, b.lookups.n) -- L2 hit: the user's roles came from the record
+    assert.equals(1, b.c.tokens:count()) -- and is in B's L1 now
+    assert.is_true(token_ok(b, tok, ADMIN_TOKEN))
+    -- the record holds no token and no password hash, and is named by a digest
+    for k, v in pairs(dict.data) do
+      assert.is_nil(k:find(tok, 1, true)); assert.is_nil(v:find(tok, 1, true))
+      assert.is_nil(v:find(user.password, 1, true)); assert.is_nil(v:find("$argon2", 1, true))
+      assert.matches("^[tu]%x+$", k)
+      -- with its name and the dict's node (68 bytes on 64-bit Linux),
+      -- one 256-byte slab of the dict's allocator
+      assert.is_true(68 + #k + #v <= 256, "record of " .. #v .. " bytes")
+    end
+    -- a forged token is still refused in B (no record is named by it)
+    assert.is_false(token_ok(b, tok .. "x"))
+  end)
+
+  it("answers a session checked in one worker from the dict in the other", function()
+    local a, b, dict = workers()
+    local client = helpers.api(a.sec)
+    assert.equals(200, client:call("POST", "/login", { email = "l2@example.org", password = PW }).status)
+    local req = function() return client:req{ path = "/app" } end
+    assert.is_true((a.sec:check(req(), { auth = { "session" } })) == true)
+    local before = b.lookups.n
+    assert.is_true((b.sec:check(req(), { auth = { "session" }, roles_required = { "admin" } })) == true)
+    assert.equals(before, b.lookups.n)
+    -- two records (the cookie's check, the user), each one 256-byte slab
+    local n = 0
+    for k, v in pairs(dict.data) do
+      n = n + 1
+      assert.is_true(68 + #k + #v <= 256, k:sub(1, 1) .. " record of " .. #v .. " bytes")
+    end
+    assert.equals(2, n)
+  end)
+
+  it("drops every record at a generation bump: a role removed or a logout in A is seen in B at once", function()
+    local a, b, _, user = workers(3600)
+    local tok = a.sec:get_auth_token(a.sec.datastore:find_user{ id = user.id })
+    local client = helpers.api(a.sec)
+    assert.equals(200, client:call("POST", "/login", { email = "l2@example.org", password = PW }).status)
+    local function session_ok(w) return (w.sec:check(client:req{ path = "/app" }, { auth = { "session" } })) == true end
+    assert.is_true(token_ok(a, tok, ADMIN_TOKEN)); assert.is_true(session_ok(a))
+    -- B never saw them: its L1 is empty, the dict answers
+    assert(a.sec.datastore:remove_role_from_user(user, "admin"))
+    local before = b.lookups.n
+    assert.is_false(token_ok(b, tok, ADMIN_TOKEN))
+    assert.is_true(b.lookups.n > before) -- the stale record was a miss: read again
+    assert.is_true(token_ok(b, tok))
+    assert.is_true(session_ok(b))
+    -- a logout of every session, written in A
+    assert(require("fsec.datastore").revoke_all(a.sec.datastore, user))
+    assert.is_false(session_ok(b)); assert.is_false(session_ok(a))
+  end)
+
+  it("keeps a record its remaining time: a token until it expires, a user cache_ttl seconds", function()
+    local a, b, dict, user, T = workers(5)
+    local tok = a.sec:get_auth_token(a.sec.datastore:find_user{ id = user.id }, { expires_in = 100 })
+    assert.is_true(token_ok(a, tok))
+    local exps = {}
+    for k, e in pairs(dict.exptime) do exps[k:sub(1, 1)] = e - T.now end
+    assert.is_true(exps.t > 5 and exps.t <= 101, tostring(exps.t))
+    -- past the user's cache_ttl the record's user is stale: B reads it again
+    T.now = T.now + 6
+    local before = b.lookups.n
+    assert.is_true(token_ok(b, tok))
+    assert.equals(before + 1, b.lookups.n)
+    -- past the token's expiry, nothing stands
+    T.now = T.now + 200
+    assert.is_false(token_ok(b, tok)); assert.is_false(token_ok(a, tok))
+  end)
+
+  it("reads a corrupted, cut, foreign or unparsable record as a miss, never as a user", function()
+    local a, b, dict, user = workers(3600)
+    local tok = a.sec:get_auth_token(a.sec.datastore:find_user{ id = user.id })
+    assert.is_true(token_ok(a, tok, ADMIN_TOKEN))
+    local function token_record()
+      for k, v in pairs(dict.data) do if k:sub(1, 1) == "t" then return k, v end end
+    end
+    local name, good = token_record()
+    -- another user's token, checked: its record (no admin role) under this name
+    local other = assert(a.sec.datastore:create_user{ email = "other@example.org" })
+    local otok = a.sec:get_auth_token(other)
+    dict.data = {}
+    assert.is_true(token_ok(a, otok))
+    local _, foreign = token_record()
+    dict.data = {}
+    local body = good:sub(17)
+    local bads = {
+      good:sub(1, -2), good .. "x", good:sub(1, 20), "", "x", string.rep("\255", 300), foreign,
+      good:sub(1, 16) .. body:gsub("i" .. user.id .. ";t", "i" .. other.id .. ";t", 1), -- another id, old check
+      good:sub(1, 16) .. body:gsub("s5:admin", "s5:admix"), good:gsub("%x", "0", 1),
+      good:sub(1, 16) .. body:gsub("s5:admin", "s55:admin"), 42, true,
+    }
+    for i, bad in ipairs(bads) do
+      b.l1t.data, b.l1u.data = {}, {} -- B's L1 empty: the dict answers
+      dict.data[name] = bad
+      local before = b.lookups.n
+      assert.is_true(token_ok(b, tok, ADMIN_TOKEN), i) -- the token's own user, with admin
+      assert.is_true(b.lookups.n > before, "record " .. i .. " was used")
+    end
+    -- the record B wrote after its last miss (the user read again): a hit
+    b.l1t.data, b.l1u.data = {}, {}
+    assert.is_true(dict.data[name] ~= good)
+    local before = b.lookups.n
+    assert.is_true(token_ok(b, tok, ADMIN_TOKEN))
+    assert.equals(before, b.lookups.n)
+  end)
+
+  it("encodes and decodes entries exactly, hostile strings included, and refuses what it cannot encode", function()
+    local thin = function(u) return u end
+    local data = { u = "a:b;c s3:x", a = 1700000000, e = 0, x = true, y = -1.5, z = "" }
+    local user = { id = 7, active = true, roles = { "admin", "s1:t", "i9;" }, permissions = { ["a;b"] = true } }
+    local body = assert(codec.encode_token{ data, 1000, 5000, 990, "auth", user, 3, 2000 })
+    local e = assert(codec.decode_token(body, 1, 1500, 3, thin))
+    assert.same(data, e[1]); assert.same({ 1000, 5000, 990, "auth" }, { e[2], e[3], e[4], e[5] })
+    assert.same(user, e[6]); assert.equals(3, e[7]); assert.equals(2000, e[8])
+    -- another generation, or past the user's until: the entry without its user
+    e = assert(codec.decode_token(body, 1, 1500, 4, thin))
+    assert.same({ false, false, 0 }, { e[6], e[7], e[8] })
+    e = assert(codec.decode_token(body, 1, 2000, 3, thin))
+    assert.is_false(e[6])
+    assert.is_nil(codec.decode_token(body, 1, 5000, 3, thin)) -- past the token's until
+    for cut = 1, #body - 1 do assert.is_nil(codec.decode_token(body:sub(1, cut), 1, 1500, 3, thin), cut) end
+    local ub = assert(codec.encode_user({ user, 3, "uq" }, 1002))
+    local ue, until_ = codec.decode_user(ub, 1, 1000, 3, thin)
+    assert.same({ user, 3, "uq" }, ue); assert.equals(1002, until_)
+    assert.is_nil(codec.decode_user(ub, 1, 1000, 4, thin))   -- generation moved
+    assert.is_nil(codec.decode_user(ub, 1, 1002, 3, thin))   -- expired
+    assert.same({ false, 3, false }, (codec.decode_user(assert(codec.encode_user({ false, 3, false }, 1002)), 1, 1000, 3, thin)))
+    for cut = 1, #ub - 1 do assert.is_nil(codec.decode_user(ub:sub(1, cut), 1, 1000, 3, thin), cut) end
+    -- no encoding: a nested table, NaN, a function
+    assert.is_nil(codec.encode_token{ { t = {} }, 1, 2, 0, "auth", false, false, 0 })
+    assert.is_nil(codec.encode_token{ { n = 0 / 0 }, 1, 2, 0, "auth", false, false, 0 })
+    assert.is_nil(codec.encode_user({ { id = print, active = true, roles = {}, permissions = {} }, 1, false }, 5))
+    -- more names than a record may hold when read back: not written at all
+    local many = {}
+    for i = 1, 300 do many[i] = "r" .. i end
+    assert.is_nil(codec.encode_user({ { id = 1, active = true, roles = many, permissions = {} }, 1, false }, 5))
+    local body300 = assert(codec.encode_user({ { id = 1, active = true, roles = { "a" }, permissions = {} }, 1, false }, 5))
+    assert.is_nil(codec.decode_user(body300:gsub("i1;s1:a", "i300;s1:a"), 1, 0, 1, thin))
   end)
 end)

@@ -201,20 +201,24 @@ local function by_session(ds, data) return ds:find_user_by_session(data.s, data.
 local function by_token_uniquifier(ds, uq) return ds:find_user{ fs_token_uniquifier = uq } end
 
 
--- The user an auth token names (its uniquifier uq), kept in the token's
--- own cache entry (token_status) under the same rules as cached_user:
--- while the generation stays the same and for at most cache_ttl seconds.
--- One entry per token, not one more per user. Without a users cache (or
--- an entry), cached_user decides.
-local function token_user(sec, entry, uq)
+-- The user an auth token tok names (its uniquifier uq), kept in the
+-- token's own cache entry (token_status) under the same rules as
+-- cached_user: while the generation stays the same and for at most
+-- cache_ttl seconds. One entry per token, not one more per user. The
+-- filled entry is set again, so that a cache shared by processes (the
+-- OpenResty adapter's lua_shared_dict) keeps the user too. Without a
+-- users cache (or an entry), cached_user decides.
+local function token_user(sec, tok, entry, uq)
   if not entry or not sec._users then
     return cached_user(sec, uq, false, by_token_uniquifier, sec.datastore, uq)
   end
   local gen = sec._generation()
-  if entry[7] == gen and now(sec) < entry[8] then return entry[6] end
+  local t = now(sec)
+  if entry[7] == gen and t < entry[8] then return entry[6] end
   local user = check_store(by_token_uniquifier(sec.datastore, uq))
   entry[6], entry[7], entry[8] = user and userlib.thin(user, user_loader(sec)) or false, gen,
-                                 now(sec) + sec._cache_ttl
+                                 t + sec._cache_ttl
+  if entry[3] > t then sec._cache:set(tok, entry, entry[3] - t) end
   return user
 end
 
@@ -319,7 +323,7 @@ local function authenticate_token(sec, req)
   if expired or invalid or type(data) ~= "table" or type(data.u) ~= "string" then return nil end
   local e = data.e
   if type(e) ~= "number" or (e > 0 and e < now(sec)) then return nil end
-  local user = token_user(sec, entry, data.u)
+  local user = token_user(sec, tok, entry, data.u)
   if not user or not user.active then return nil end
   return user, "token", data
 end
@@ -874,6 +878,7 @@ end
 
 _M.Unavailable = Unavailable
 _M.check_store = check_store
+_M.user_loader = user_loader -- for caches that rebuild thin users (fsec.openresty.cache)
 _M.cookie_name = cookie_name
 _M.cookie_opts = cookie_opts
 _M.reserve = reserve

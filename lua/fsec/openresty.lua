@@ -111,7 +111,14 @@ end
 -- authentication lookups; true, the default: the cache; the generation
 -- the workers share lives in memory mapped here, before the fork, not in
 -- a lua_shared_dict any more, so a dict's name is refused),
--- cache_size (a whole number 1..100000000, default 10000),
+-- cache_dict (the lua_shared_dict every worker's cache shares, L2:
+-- compact records of token checks and users; default "fsec_cache" when
+-- nginx.conf declares it; false, or no such dict: each worker caches
+-- alone, cache_size entries per cache; docs/cache.md sizes it),
+-- cache_l1_size (with cache_dict: the entries of each worker's own
+-- caches in front of it, a whole number 1..100000000, default 512),
+-- cache_size (without cache_dict: the entries of each worker's caches,
+-- a whole number 1..100000000, default 10000),
 -- cache_ttl (seconds, over 0, default 2),
 -- setup (function(sec) run in every worker: connect signals, add
 -- policies; if it raises, the worker serves no fsec request),
@@ -185,6 +192,7 @@ function _M.init(cfg, opts)
     local cerr
     counter, cerr = core.shared_counter() -- here: before nginx forks the workers
     if not counter then error("fsec.openresty.init: " .. tostring(cerr), 2) end
+    cache.prepare(counter) -- the key of its shared records, before the fork too
   end
   if core.is_database_uri(c.database) then check_database(c) end
   -- all checked: the new configuration replaces the old one
@@ -360,11 +368,17 @@ function _M.memory(full_gc)
   if full_gc then collectgarbage("collect") end -- live data only
   local ds = sec and sec.datastore
   local tokens, users = cache.counts(sec)
+  local heap = math.floor(collectgarbage("count") * 1024) -- before counting the records (garbage)
+  local shared_used, shared_cap, shared_records = cache.shared_stats()
   return {
-    lua_heap_bytes = math.floor(collectgarbage("count") * 1024),
+    lua_heap_bytes = heap,
     token_cache_entries = tokens,
     user_cache_entries = users,
     cache_slot_bytes = cache_slot_bytes, -- the two caches' slots, made at start
+    -- the lua_shared_dict every worker's cache shares (cache_dict): bytes
+    -- in use (whole pages), its size and its records; nil without it
+    shared_cache_bytes = shared_used, shared_cache_capacity = shared_cap,
+    shared_cache_records = shared_records,
     sqlite = ds and ds.memory and ds:memory() or nil,
     -- Lua states of this worker that loaded fsec: its own, and nginx's
     -- worker-thread states (one per job ever posted at once; thread_jobs)

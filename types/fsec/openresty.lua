@@ -14,7 +14,9 @@
 ---@field sync_thread_pool? string|false thread pool for the WAL fsync (default "fsec_sync"; false: in the event loop)
 ---@field mail_thread_pool? string thread pool the mail outbox is drained in, with mail_server (default "fsec_mail")
 ---@field shared_dict? boolean cache authentication lookups (default true)
----@field cache_size? integer entries of the lookup caches, 1..100000000 (default 10000)
+---@field cache_dict? string|false lua_shared_dict the workers' lookup caches share (default "fsec_cache", when declared)
+---@field cache_l1_size? integer with cache_dict: entries of each worker's own caches before it, 1..100000000 (default 512)
+---@field cache_size? integer without cache_dict: entries of each worker's lookup caches, 1..100000000 (default 10000)
 ---@field cache_ttl? number seconds a cached lookup lives, over 0 (default 2)
 ---@field setup? fun(sec: fsec.Security) run in every worker (signals, policies); if it raises, the worker serves no fsec request
 ---@field thread_nice? integer|false nice value of the hashing threads, 0..19 (default 19)
@@ -40,6 +42,9 @@
 ---@field token_cache_entries integer
 ---@field user_cache_entries integer
 ---@field cache_slot_bytes integer
+---@field shared_cache_bytes? integer bytes of cache_dict in use (whole pages); nil without it
+---@field shared_cache_capacity? integer cache_dict's size
+---@field shared_cache_records? integer records in cache_dict
 ---@field sqlite? {cache_bytes: integer, statement_bytes: integer, sqlite_heap_bytes: integer}
 ---@field lua_states integer
 

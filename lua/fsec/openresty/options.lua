@@ -81,6 +81,8 @@ local OPTIONS = {
   -- resty.lrucache refuses 0, and allocates its slots at once (above
   -- about 2^25 its FFI array fails): in the worker, too late to refuse
   { "cache_size", function(v) return whole(v, 1, 1e8) end, "a whole number 1..100000000" },
+  { "cache_l1_size", function(v) return whole(v, 1, 1e8) end, "a whole number 1..100000000" },
+  { "cache_dict", pool_name, "a lua_shared_dict's name or false" },
   { "cache_ttl", function(v) return number(v) and v > 0 end, "a number of seconds over 0" },
   { "setup", callable, "a function" },
   { "thread_nice", function(v) return v == false or whole(v, 0, 19) end, "a whole number 0..19 or false" },
