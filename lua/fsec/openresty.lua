@@ -40,7 +40,6 @@ local hit = require "fsec.hit"
 local ngx = ngx
 local type = type
 local pairs = pairs
-local next = next
 local tostring = tostring
 local ipairs = ipairs
 local select = select
@@ -484,30 +483,7 @@ function _M.metrics(o)
 end
 
 
--- One response table that no request holds: protect() lends it to the
--- check and takes it back when the check wrote nothing into it (a token
--- or session that verifies), so the common case allocates no response
--- (three tables less garbage per request). A check that yields (HTTP
--- Basic hashes in the thread pool) holds it meanwhile; a concurrent
--- request then makes its own.
-local spare
-
-local function lend_response()
-  local r = spare
-  if r then
-    spare = nil
-    return r
-  end
-  return http.new_response()
-end
-
-local function take_back(r)
-  if r.status == 200 and r.body == nil and next(r.headers) == nil and r.cookies[1] == nil then
-    spare = r
-  end
-end
-
-
+local lend_response, take_back = request.lend_response, request.take_back
 local read_cookie, query_len, scheme = request.read_cookie, request.query_len, request.scheme
 
 -- The user and how, from fsec's caches alone (fsec.hit), where the whole

@@ -12,6 +12,7 @@ local ngx = ngx
 local type = type
 local pairs = pairs
 local setmetatable = setmetatable
+local next = next
 local rawset = rawset
 local tonumber = tonumber
 
@@ -304,6 +305,29 @@ function _M.send(res)
   return ngx.exit(res.status)
 end
 
+
+-- One response table that no request holds: protect() borrows it for the
+-- check and takes it back when the check wrote nothing into it (a token
+-- or session that verifies), so the common case allocates no response
+-- (three tables less garbage per request). A check that yields (HTTP
+-- Basic hashes in the thread pool) holds it meanwhile; a concurrent
+-- request then makes its own.
+local spare
+
+function _M.lend_response()
+  local r = spare
+  if r then
+    spare = nil
+    return r
+  end
+  return http.new_response()
+end
+
+function _M.take_back(r)
+  if r.status == 200 and r.body == nil and next(r.headers) == nil and r.cookies[1] == nil then
+    spare = r
+  end
+end
 
 
 return _M
