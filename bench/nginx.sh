@@ -160,10 +160,7 @@ line "session-authenticated hello (protect() in content_by_lua)" si
 # reads and writes, is the same with or without fsec). Two rows price
 # what lua-nginx-module itself adds once a request uses it as protect()
 # does: an empty access_by_lua phase and the first touch of ngx.ctx.
-# FSEC_BENCH_INSTR=0 skips this (so does a machine without valgrind);
-# FSEC_BENCH_INSTR_N requests per path (2000), after 5 x N to warm
-# LuaJIT's traces.
-instr_n=${FSEC_BENCH_INSTR_N:-2000}
+# FSEC_BENCH_INSTR=0 skips this (so does a machine without valgrind).
 if [ "${FSEC_BENCH_INSTR:-1}" != 0 ] && command -v valgrind >/dev/null && command -v callgrind_control >/dev/null; then
   vport=$((port + 3))
   while ss -ltn | grep -qE "127\.0\.0\.1:$vport "; do vport=$((vport + 1)); done
@@ -183,16 +180,18 @@ if [ -n "$vg" ] && ! curl -sf "$VB/hello" >/dev/null 2>&1; then
   kill "$vg" 2>/dev/null; vg=""
 fi
 if [ -n "$vg" ]; then
-  # instr PATH HEADER: instructions per request (5 x N requests on one
-  # keep-alive connection to warm LuaJIT's traces, then N counted)
+  # instr PATH HEADER: instructions per request: wrk on one keep-alive
+  # connection for 2 s to warm LuaJIT's traces, then FSEC_BENCH_INSTR_SECS
+  # (5) counted, some 20,000 requests under valgrind: long enough that
+  # the collector's cycles are in the count in proportion to the garbage
+  # (2,000 requests held a whole sweep or none of one: +-2,500)
   instr() {
-    urls=$(for _ in $(seq 1 "$instr_n"); do printf '%s ' "$VB$1"; done)
-    for _ in 1 2 3 4 5; do curl -s -H "$2" $urls > /dev/null; done
+    wrk -t1 -c1 -d2s -H "$2" "$VB$1" > /dev/null
     callgrind_control -z "$vg" > /dev/null 2>&1
-    curl -s -H "$2" $urls > /dev/null
+    n=$(wrk -t1 -c1 -d"${FSEC_BENCH_INSTR_SECS:-5}s" -H "$2" "$VB$1" | awk '/requests in/ { print $1 }')
     rm -f "$dir/cg.out".*
     callgrind_control -d "$vg" > /dev/null 2>&1
-    cat "$dir/cg.out".* 2>/dev/null | awk -v n="$instr_n" '/^(totals|summary):/ { t = $2 } END { printf "%.0f\n", t / n }'
+    cat "$dir/cg.out".* 2>/dev/null | awk -v n="$n" '/^(totals|summary):/ { t = $2 } END { printf "%.0f\n", t / n }'
   }
   T="Authentication-Token: $TOKEN"
   ih=$(instr /bench/hello "$T"); ihi=$(instr /bench/hello-inline "$T")
@@ -208,7 +207,7 @@ if [ -n "$vg" ]; then
   irow() { awk -v t="$1" -v c="$2" -v h="$3" -v us="$uhus" -v hi="$ih" -v g="$4" 'BEGIN {
     printf "| %s | %d | %+d | %.2f us | %s |\n", t, c, c - h, (c - h) * us / hi, g }'; }
   echo
-  echo "| instructions per request (callgrind, one nginx process, $instr_n requests on one connection; each path against a hello at a location of the same length; us at this run's hello: $uhus us of user CPU for $ih instructions) | instructions | beyond the hello | us beyond the hello | target |"
+  echo "| instructions per request (callgrind, one nginx process, wrk on one connection for ${FSEC_BENCH_INSTR_SECS:-5} s after 2 s; each path against a hello at a location of the same length; us at this run's hello: $uhus us of user CPU for $ih instructions) | instructions | beyond the hello | us beyond the hello | target |"
   echo "|---|---|---|---|---|"
   irow "content_by_lua hello at /bench/hello, sent the token header" "$ih" "$ih" ""
   irow "lua-nginx-module alone: an empty access_by_lua phase before the hello (/bench/empty)" "$iae" "$ih" ""

@@ -23,7 +23,7 @@
 #   FSEC_BENCH_SOAK=600                  seconds of bench/nginx.sh's mixed-load soak
 #                                        (20; 600: the 10-minute run; 0 skips it)
 #   FSEC_BENCH_INSTR=0                   skip bench/nginx.sh's instruction counts
-#                                        (valgrind; FSEC_BENCH_INSTR_N requests, 2000)
+#                                        (valgrind; FSEC_BENCH_INSTR_SECS counted, 5)
 #   FSEC_BENCH_HTTP_USERS=5              users signed in on each side (20)
 #   FSEC_BENCH_PG_USERS=100000           users in the PostgreSQL database
 #   FSEC_BENCH_PG=0                      skip the PostgreSQL part
@@ -44,7 +44,7 @@ out=${FSEC_BENCH_OUT:-docs}
 # The command as run, with the settings that were given.
 cmd=""
 for v in FSEC_BENCH_USERS FSEC_BENCH_SECONDS FSEC_BENCH_ROUNDS FSEC_BENCH_WORKERS FSEC_BENCH_NGINX_WORKERS \
-         FSEC_BENCH_SOAK FSEC_BENCH_INSTR FSEC_BENCH_INSTR_N FSEC_BENCH_HTTP_USERS FSEC_BENCH_PG_USERS FSEC_BENCH_PG FSEC_BENCH_BREACHED FSEC_BENCH_SKIP_BUILD; do
+         FSEC_BENCH_SOAK FSEC_BENCH_INSTR FSEC_BENCH_INSTR_SECS FSEC_BENCH_HTTP_USERS FSEC_BENCH_PG_USERS FSEC_BENCH_PG FSEC_BENCH_BREACHED FSEC_BENCH_SKIP_BUILD; do
   eval "val=\${$v:-}"
   # shellcheck disable=SC2154
   [ -n "$val" ] && cmd="$cmd$v=\"$val\" "
