@@ -96,6 +96,7 @@ snap() { echo "$(smaps Rss "$1") $(smaps Pss "$1") $(smaps Private_Dirty "$1")";
 # served by the plain nginx.
 curl -s "http://127.0.0.1:$plain_port/hello" > /dev/null
 set -- $(snap "$dir"); rss_s=$1; pss_s=$2; pd_s=$3
+for p in $(workers_of "$dir"); do cat "/proc/$p/smaps" > "$dir.smaps-start.$p"; done # the table by mapping
 set -- $(snap "$dir/plain"); rssp_s=$1; pssp_s=$2; pdp_s=$3
 mem_s=$(curl -s "$B/bench/memory")
 cpu_ticks() { t=0; for p in $(workers_of "$dir"); do v=$(awk '{ print $14 + $15 }' "/proc/$p/stat"); t=$((t + v)); done; echo $t; }
@@ -278,10 +279,13 @@ hol "paced (each of 8 connections waits 1 ms after an answer)"
 # fsec's worker made (one job each, all posted at once: nginx makes a
 # state for each job posted while the others hold theirs, and keeps it):
 # what lua-nginx-module itself holds for the same pools and states.
-# kinds ROOT: Private_Dirty of ROOT's workers by kind of mapping, mean
-# over the workers, in KiB, one "kind kib" line each (kinds in a fixed order)
+# kinds FILE...: Private_Dirty by kind of mapping from copies of
+# workers' /proc/PID/smaps, mean over the files, in KiB: one "kind KiB"
+# line each, in a fixed order. Pool threads' stacks are the 8 MiB
+# mappings behind a guard page, malloc's thread arenas the 64 MiB
+# reservations (a written part, then the rest unmapped).
 kinds() {
-  for p in $(workers_of "$1"); do
+  for f; do
     awk '/^[0-9a-f]+-[0-9a-f]+ / { n++; perm[n] = $2; path[n] = $6; size[n] = 0; pd[n] = 0; next }
          $1 == "Size:" { size[n] = $2 } $1 == "Private_Dirty:" { pd[n] = $2 }
          END {
@@ -297,10 +301,12 @@ kinds() {
            }
            split("anon heap arena tstack mcode file stack", ks, " ")
            for (j = 1; j <= 7; j++) printf "%s %d\n", ks[j], s[ks[j]] + 0
-         }' "/proc/$p/smaps"
+         }' "$f"
   done | awk '{ s[$1] += $2; c[$1]++; if (!($1 in o)) { o[$1] = ++m; name[m] = $1 } }
               END { for (j = 1; j <= m; j++) printf "%s %.0f\n", name[j], s[name[j]] / c[name[j]] }'
 }
+# smaps_now ROOT TAG: copies of ROOT's workers' smaps, for kinds
+smaps_now() { for p in $(workers_of "$1"); do cat "/proc/$p/smaps" > "$dir.smaps-$2.$p"; done; }
 pools_port=$((port + 4))
 while ss -ltn | grep -qE "127\.0\.0\.1:$pools_port "; do pools_port=$((pools_port + 1)); done
 mkdir -p "$dir/pools/conf" "$dir/pools/logs" "$dir/pools/lib"
@@ -334,7 +340,7 @@ for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$pools_port/hello" >/dev/nu
 wrk -t1 -c8 -d2s "http://127.0.0.1:$plain_port/hello" > /dev/null
 wrk -t1 -c8 -d2s "http://127.0.0.1:$pools_port/hello" > /dev/null
 mem0=$(curl -s "$B/bench/memory?gc=1"); set -- $(snap "$dir"); rss0=$1; pss0=$2; pd0=$3
-kinds "$dir" > "$dir.kinds"
+smaps_now "$dir" after
 # one of fsec's worker-thread states (the last one a job used)
 tmem=$(curl -s "$B/bench/thread-memory")
 set -- $(snap "$dir/pools"); rssq0=$1; pssq0=$2; pdq0=$3
@@ -353,7 +359,7 @@ while [ "$i" -lt $((nstates * workers)) ]; do
 done
 for j in $jpids; do wait "$j" || true; done
 set -- $(snap "$dir/pools"); rssq=$1; pssq=$2; pdq=$3
-kinds "$dir/pools" > "$dir.pkinds"
+smaps_now "$dir/pools" pools
 wrk -t1 -c8 -d3s -s bench/flask/wrk_get.lua "$B/bench/token" -- Authentication-Token "$dir.tokens" > "$dir.warm"
 mem=$(curl -s "$B/bench/memory?gc=1")
 field() { echo "$2" | sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p"; }
@@ -397,14 +403,18 @@ echo "Live Lua heap: $(mib "$lua0") MiB with $n0 users cached (fsec's modules), 
      "Cache cost per user: $(awk -v a="$lua1" -v b="$lua0" -v n="$n1" -v m="$n0" 'BEGIN { printf "%.0f", (a - b) / (n > m ? n - m : 1) }') bytes" \
      "(target <= 256; bound: cache_size entries, 10000 by default). argon2 helper: $helper."
 
-# Where fsec's Private_Dirty is, by kind of mapping (kinds above), after
-# the runs: the fsec worker against the nginx with the same pools and
-# as many worker-thread states.
-kib_row() { awk -v k="$2" -v t="$1" 'FNR == 1 { f++ } $1 == k { v[f] = $2 }
-  END { printf "| %s | %d | %d | %+d |\n", t, v[1], v[2], v[1] - v[2] }' "$dir.kinds" "$dir.pkinds"; }
+# Where fsec's Private_Dirty is, by kind of mapping (kinds above): the
+# fsec worker at start and after the runs, against the nginx with the
+# same pools and as many worker-thread states.
+kinds "$dir".smaps-start.* > "$dir.kinds-start"
+kinds "$dir".smaps-after.* > "$dir.kinds-after"
+kinds "$dir".smaps-pools.* > "$dir.kinds-pools"
+kib_row() { awk -v k="$2" -v t="$1" 'FNR == 1 { f++ } $1 == k || k == "" { v[f] += $2 }
+  END { printf "| %s | %d | %d | %+d | %d | %+d |\n", t, v[1], v[2], v[2] - v[1], v[3], v[2] - v[3] }' \
+  "$dir.kinds-start" "$dir.kinds-after" "$dir.kinds-pools"; }
 echo
-echo "| Private_Dirty per worker after the runs above, by mapping, KiB | nginx + fsec | nginx + Lua module, same pools and $nstates thread states | fsec's share |"
-echo "|---|---|---|---|"
+echo "| Private_Dirty per worker by mapping, KiB | nginx + fsec at start | nginx + fsec after the runs | grown | nginx + Lua module, same pools and $nstates thread states | fsec's share after the runs |"
+echo "|---|---|---|---|---|---|"
 kib_row "anonymous: the Lua heaps (LuaJIT's allocator; the worker's and each thread state's), the caches' slots, nginx's large allocations" anon
 kib_row "malloc's main heap (nginx's pools, SQLite's connection and page cache, fsec's C objects)" heap
 kib_row "malloc arenas of the pool threads (what jobs allocate in C)" arena
@@ -412,7 +422,7 @@ kib_row "pool threads' stacks" tstack
 kib_row "LuaJIT's machine code (the worker's traces and the thread states')" mcode
 kib_row "pages written in mapped files (libraries' relocations and data, SQLite's shared memory)" file
 kib_row "the worker's own stack" stack
-awk 'FNR == 1 { f++ } { v[f] += $2 } END { printf "| total | %d | %d | %+d |\n", v[1], v[2], v[1] - v[2] }' "$dir.kinds" "$dir.pkinds"
+kib_row "total" ""
 theap=$(field heap_bytes "$tmem")
 pheap=$(grep -E '^[0-9]+$' "$dir.jobs" | median)
 echo
