@@ -330,7 +330,9 @@ http {
   server { listen 127.0.0.1:$pools_port; location = /hello { content_by_lua_block { ngx.say("hello") } }
     location = /job { content_by_lua_block {
       local ok, heap = ngx.run_worker_thread(ngx.var.arg_pool, "fsec_bench_job", "run", 300)
-      ngx.say(ok and string.format("%d", heap) or "failed: " .. tostring(heap)) } } }
+      ngx.say(ok and string.format("%d", heap) or "failed: " .. tostring(heap)) } }
+    location = /semaphore { content_by_lua_block {
+      package.loaded.fsec_bench_semaphore = require("ngx.semaphore").new(0); ngx.say("made") } } }
 }
 EOF
 nginx -p "$dir/pools" -c conf/nginx.conf -e logs/error.log &
@@ -359,6 +361,14 @@ while [ "$i" -lt $((nstates * workers)) ]; do
 done
 for j in $jpids; do wait "$j" || true; done
 set -- $(snap "$dir/pools"); rssq=$1; pssq=$2; pdq=$3
+# fsec's worker made an ngx.semaphore (a request waited for a job slot):
+# one in this nginx too. lua-nginx-module allocates them 4096 at a time,
+# writes the whole block at the first, and keeps a worker's only block.
+sema=""; pdqs=$pdq
+if echo "$tmem" | grep -q '"semaphore":true'; then
+  for p in $(workers_of "$dir/pools"); do curl -s "http://127.0.0.1:$pools_port/semaphore" > /dev/null; done
+  set -- $(snap "$dir/pools"); pdqs=$3; sema=1
+fi
 smaps_now "$dir/pools" pools
 wrk -t1 -c8 -d3s -s bench/flask/wrk_get.lua "$B/bench/token" -- Authentication-Token "$dir.tokens" > "$dir.warm"
 mem=$(curl -s "$B/bench/memory?gc=1")
@@ -395,7 +405,8 @@ echo "| **added beyond both caches (target <= 2)** | | | **$(sub "$(sub "$(sub "
 echo "| nginx + Lua module, no fsec, the example's thread pools, after the same hellos | $rssq0 | $pssq0 | $pdq0 |"
 echo "| the same after $nstates jobs at once: $nstates of lua-nginx-module's worker-thread Lua states, as many as fsec's worker has | $rssq | $pssq | $pdq |"
 echo "| of which lua-nginx-module's thread pools and $nstates worker-thread Lua states (this row minus the plain nginx's) | | | $(sub "$pdq" "$pdp") |"
-echo "| **added by fsec beyond both caches and lua-nginx-module's own pools and states** | | | **$(sub "$(sub "$(sub "$pd0" "$pdq")" "$(mib "$cache0")")" "$(mib "$slots")")** |"
+[ -z "$sema" ] || echo "| the same with one ngx.semaphore, as fsec's worker has (jobs.lua's wait for a slot): lua-nginx-module's block of 4096 | | | $pdqs (+$(sub "$pdqs" "$pdq")) |"
+echo "| **added by fsec beyond both caches and lua-nginx-module's own pools, states and semaphores** | | | **$(sub "$(sub "$(sub "$pd0" "$pdqs")" "$(mib "$cache0")")" "$(mib "$slots")")** |"
 echo "| nginx + fsec after token requests of $ntok users ($n1 cached) | $rss1 | $pss1 | $pd1 |"
 echo "| of which SQLite's page cache / fsec's user cache (live Lua heap over the first row's) | | | $(mib "$cache1") / $(mib $((lua1 - lua0))) |"
 echo
@@ -413,7 +424,7 @@ kib_row() { awk -v k="$2" -v t="$1" 'FNR == 1 { f++ } $1 == k || k == "" { v[f] 
   END { printf "| %s | %d | %d | %+d | %d | %+d |\n", t, v[1], v[2], v[2] - v[1], v[3], v[2] - v[3] }' \
   "$dir.kinds-start" "$dir.kinds-after" "$dir.kinds-pools"; }
 echo
-echo "| Private_Dirty per worker by mapping, KiB | nginx + fsec at start | nginx + fsec after the runs | grown | nginx + Lua module, same pools and $nstates thread states | fsec's share after the runs |"
+echo "| Private_Dirty per worker by mapping, KiB | nginx + fsec at start | nginx + fsec after the runs | grown | nginx + Lua module, same pools and $nstates thread states${sema:+, a semaphore} | fsec's share after the runs |"
 echo "|---|---|---|---|---|---|"
 kib_row "anonymous: the Lua heaps (LuaJIT's allocator; the worker's and each thread state's), the caches' slots, nginx's large allocations" anon
 kib_row "malloc's main heap (nginx's pools, SQLite's connection and page cache, fsec's C objects)" heap

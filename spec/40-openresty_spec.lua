@@ -287,6 +287,7 @@ describe_or_pending("the example app in nginx", function()
       assert.is_true(t.heap_bytes > 0)
       assert.matches("fsec.openresty.thread", t.modules, 1, true)
       assert.is_nil((" " .. t.modules .. " "):find(" fsec.user ", 1, true), t.modules)
+      assert.is_boolean(t.semaphore) -- bench/nginx.sh's semaphore row reads it
       assert.equals(n, states(app)) -- and asking made no new state
     end)
     -- one job at a time, and a wait too short for the queue: the excess
