@@ -89,19 +89,18 @@ end
 -- over, so a larger file holds that many bytes of frames since then.
 _M.CHECKPOINT_BYTES = core.WAL_LIMIT
 
-local stores = {} -- database path -> a connection of this Lua state's own
-
 -- A PASSIVE checkpoint (it never waits; a busy one is left for the next
 -- time). A failure is not the login's to report: the next fsync tries
 -- again, and the workers' own autocheckpoint is the backstop.
+-- Its connection is opened for it and closed after: checkpoints come once
+-- per CHECKPOINT_BYTES of commits, and a connection kept would hold about
+-- 120 KiB of SQLite's memory, for good, in every one of nginx's
+-- worker-thread Lua states that ever ran one.
 local function checkpoint(db_path)
-  local st = stores[db_path]
-  if not st then
-    st = core.open_store{ path = db_path, cache_kib = 64 }
-    if not st then return end
-    stores[db_path] = st
-  end
+  local st = core.open_store{ path = db_path, cache_kib = 64 }
+  if not st then return end
   st:checkpoint()
+  st:close()
 end
 
 
