@@ -274,11 +274,6 @@ hol "paced (each of 8 connections waits 1 ms after an answer)"
 # Memory: resident memory per worker, fsec against the same nginx
 # without it, on the USERS database, after token requests of $ntok
 # different users (fsec's user cache full, SQLite's page cache warm).
-# A third nginx without fsec has the example's thread pools and, after
-# its hellos, as many of lua-nginx-module's worker-thread Lua states as
-# fsec's worker made (one job each, all posted at once: nginx makes a
-# state for each job posted while the others hold theirs, and keeps it):
-# what lua-nginx-module itself holds for the same pools and states.
 # kinds FILE...: Private_Dirty by kind of mapping from copies of
 # workers' /proc/PID/smaps, mean over the files, in KiB: one "kind KiB"
 # line each, in a fixed order. Pool threads' stacks are the 8 MiB
@@ -307,6 +302,11 @@ kinds() {
 }
 # smaps_now ROOT TAG: copies of ROOT's workers' smaps, for kinds
 smaps_now() { for p in $(workers_of "$1"); do cat "/proc/$p/smaps" > "$dir.smaps-$2.$p"; done; }
+# A third nginx without fsec has the example's thread pools and, after
+# its hellos, as many of lua-nginx-module's worker-thread Lua states as
+# fsec's worker made (one job each, all posted at once: nginx makes a
+# state for each job posted while the others hold theirs, and keeps it):
+# what lua-nginx-module itself holds for the same pools and states.
 pools_port=$((port + 4))
 while ss -ltn | grep -qE "127\.0\.0\.1:$pools_port "; do pools_port=$((pools_port + 1)); done
 mkdir -p "$dir/pools/conf" "$dir/pools/logs" "$dir/pools/lib"
@@ -416,7 +416,8 @@ echo "Live Lua heap: $(mib "$lua0") MiB with $n0 users cached (fsec's modules), 
 
 # Where fsec's Private_Dirty is, by kind of mapping (kinds above): the
 # fsec worker at start and after the runs, against the nginx with the
-# same pools and as many worker-thread states.
+# same pools, as many worker-thread states (and a semaphore if fsec's
+# worker made one).
 kinds "$dir".smaps-start.* > "$dir.kinds-start"
 kinds "$dir".smaps-after.* > "$dir.kinds-after"
 kinds "$dir".smaps-pools.* > "$dir.kinds-pools"
