@@ -96,6 +96,7 @@ snap() { echo "$(smaps Rss "$1") $(smaps Pss "$1") $(smaps Private_Dirty "$1")";
 # served by the plain nginx.
 curl -s "http://127.0.0.1:$plain_port/hello" > /dev/null
 set -- $(snap "$dir"); rss_s=$1; pss_s=$2; pd_s=$3
+for p in $(workers_of "$dir"); do cat "/proc/$p/smaps" > "$dir.smaps-start.$p"; done # the table by mapping
 set -- $(snap "$dir/plain"); rssp_s=$1; pssp_s=$2; pdp_s=$3
 mem_s=$(curl -s "$B/bench/memory")
 # the workers' CPU ticks: user, and user + system
@@ -283,8 +284,102 @@ hol "paced (each of 8 connections waits 1 ms after an answer)"
 # Memory: resident memory per worker, fsec against the same nginx
 # without it, on the USERS database, after token requests of $ntok
 # different users (fsec's user cache full, SQLite's page cache warm).
+# kinds FILE...: Private_Dirty by kind of mapping from copies of
+# workers' /proc/PID/smaps, mean over the files, in KiB: one "kind KiB"
+# line each, in a fixed order. Pool threads' stacks are the 8 MiB
+# mappings behind a guard page, malloc's thread arenas the 64 MiB
+# reservations (a written part, then the rest unmapped).
+kinds() {
+  for f; do
+    awk '/^[0-9a-f]+-[0-9a-f]+ / { n++; perm[n] = $2; path[n] = $6; size[n] = 0; pd[n] = 0; next }
+         $1 == "Size:" { size[n] = $2 } $1 == "Private_Dirty:" { pd[n] = $2 }
+         END {
+           for (i = 1; i <= n; i++) {
+             k = "anon"
+             if (path[i] == "[heap]") k = "heap"
+             else if (path[i] == "[stack]") k = "stack"
+             else if (path[i] != "") k = "file"
+             else if (perm[i] ~ /x/) k = "mcode"
+             else if (perm[i] ~ /^rw/ && size[i] == 8192 && i > 1 && perm[i - 1] ~ /^---/ && path[i - 1] == "") k = "tstack"
+             else if (perm[i] ~ /^rw/ && ((i < n && perm[i + 1] ~ /^---/ && path[i + 1] == "" && size[i] + size[i + 1] == 65536) || size[i] == 65536)) k = "arena"
+             s[k] += pd[i]
+           }
+           split("anon heap arena tstack mcode file stack", ks, " ")
+           for (j = 1; j <= 7; j++) printf "%s %d\n", ks[j], s[ks[j]] + 0
+         }' "$f"
+  done | awk '{ s[$1] += $2; c[$1]++; if (!($1 in o)) { o[$1] = ++m; name[m] = $1 } }
+              END { for (j = 1; j <= m; j++) printf "%s %.0f\n", name[j], s[name[j]] / c[name[j]] }'
+}
+# smaps_now ROOT TAG: copies of ROOT's workers' smaps, for kinds
+smaps_now() { for p in $(workers_of "$1"); do cat "/proc/$p/smaps" > "$dir.smaps-$2.$p"; done; }
+# A third nginx without fsec has the example's thread pools and, after
+# its hellos, as many of lua-nginx-module's worker-thread Lua states as
+# fsec's worker made (one job each, all posted at once: nginx makes a
+# state for each job posted while the others hold theirs, and keeps it):
+# what lua-nginx-module itself holds for the same pools and states.
+pools_port=$((port + 4))
+while ss -ltn | grep -qE "127\.0\.0\.1:$pools_port "; do pools_port=$((pools_port + 1)); done
+mkdir -p "$dir/pools/conf" "$dir/pools/logs" "$dir/pools/lib"
+# the job holds its state 0.3 s (the next job posted needs another one)
+# and answers with that state's live heap
+cat > "$dir/pools/lib/fsec_bench_job.lua" <<'EOF'
+local ffi = require "ffi"
+ffi.cdef "int usleep(unsigned int usec);"
+return { run = function(ms) ffi.C.usleep(ms * 1000); collectgarbage("collect"); return collectgarbage("count") * 1024 end }
+EOF
+cat > "$dir/pools/conf/nginx.conf" <<EOF
+load_module /usr/lib/nginx/modules/ndk_http_module.so;
+load_module /usr/lib/nginx/modules/ngx_http_lua_module.so;
+daemon off; worker_processes $workers; pid logs/nginx.pid; error_log logs/error.log warn;
+$(grep '^thread_pool ' "$dir/conf/nginx.conf")
+events { worker_connections 1024; }
+http {
+  access_log off; client_body_temp_path /tmp; proxy_temp_path /tmp; fastcgi_temp_path /tmp;
+  uwsgi_temp_path /tmp; scgi_temp_path /tmp;
+  lua_package_path "$dir/pools/lib/?.lua;;";
+  server { listen 127.0.0.1:$pools_port; location = /hello { content_by_lua_block { ngx.say("hello") } }
+    location = /job { content_by_lua_block {
+      local ok, heap = ngx.run_worker_thread(ngx.var.arg_pool, "fsec_bench_job", "run", 300)
+      ngx.say(ok and string.format("%d", heap) or "failed: " .. tostring(heap)) } }
+    location = /semaphore { content_by_lua_block {
+      package.loaded.fsec_bench_semaphore = require("ngx.semaphore").new(0); ngx.say("made") } } }
+}
+EOF
+nginx -p "$dir/pools" -c conf/nginx.conf -e logs/error.log &
+pools=$!
+trap 'kill -QUIT $pid $plain $pools ${vg:-} 2>/dev/null; sleep 0.5; rm -rf "$dir" "$dir".*' EXIT
+for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$pools_port/hello" >/dev/null 2>&1 && break; sleep 0.1; done
 wrk -t1 -c8 -d2s "http://127.0.0.1:$plain_port/hello" > /dev/null
+wrk -t1 -c8 -d2s "http://127.0.0.1:$pools_port/hello" > /dev/null
 mem0=$(curl -s "$B/bench/memory?gc=1"); set -- $(snap "$dir"); rss0=$1; pss0=$2; pd0=$3
+smaps_now "$dir" after
+# one of fsec's worker-thread states (the last one a job used)
+tmem=$(curl -s "$B/bench/thread-memory")
+set -- $(snap "$dir/pools"); rssq0=$1; pssq0=$2; pdq0=$3
+# fsec's worker-thread states: those that opened fsec.core (lua_states)
+# but the worker's own; as many jobs per worker at once (several
+# workers: spread as nginx's accept spreads them), over the pools
+nstates=$(($(echo "$mem0" | sed -n 's/.*"lua_states":\([0-9]*\).*/\1/p') - 1))
+pool_names=$(grep -o '^thread_pool [a-z_]*' "$dir/conf/nginx.conf" | sed 's/thread_pool //')
+: > "$dir.jobs"
+jpids=""; i=0
+while [ "$i" -lt $((nstates * workers)) ]; do
+  for pn in $pool_names; do
+    [ "$i" -lt $((nstates * workers)) ] || break
+    curl -s "http://127.0.0.1:$pools_port/job?pool=$pn" >> "$dir.jobs" & jpids="$jpids $!"; i=$((i + 1))
+  done
+done
+for j in $jpids; do wait "$j" || true; done
+set -- $(snap "$dir/pools"); rssq=$1; pssq=$2; pdq=$3
+# fsec's worker made an ngx.semaphore (a request waited for a job slot):
+# one in this nginx too. lua-nginx-module allocates them 4096 at a time,
+# writes the whole block at the first, and keeps a worker's only block.
+sema=""; pdqs=$pdq
+if echo "$tmem" | grep -q '"semaphore":true'; then
+  for p in $(workers_of "$dir/pools"); do curl -s "http://127.0.0.1:$pools_port/semaphore" > /dev/null; done
+  set -- $(snap "$dir/pools"); pdqs=$3; sema=1
+fi
+smaps_now "$dir/pools" pools
 wrk -t1 -c8 -d3s -s bench/flask/wrk_get.lua "$B/bench/token" -- Authentication-Token "$dir.tokens" > "$dir.warm"
 mem=$(curl -s "$B/bench/memory?gc=1")
 field() { echo "$2" | sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p"; }
@@ -319,6 +414,11 @@ echo "| added by fsec | $(sub "$rss0" "$rssp") | $(sub "$pss0" "$pssp") | $(sub 
 echo "| of which SQLite's page cache (bound: database_cache_kib, 8 MiB by default) / the user caches' slots | | | $(mib "$cache0") / $(mib "$slots") |"
 echo "| added beyond the page cache | | | $(sub "$(sub "$pd0" "$pdp")" "$(mib "$cache0")") |"
 echo "| **added beyond both caches (target <= 2)** | | | **$(sub "$(sub "$(sub "$pd0" "$pdp")" "$(mib "$cache0")")" "$(mib "$slots")")** |"
+echo "| nginx + Lua module, no fsec, the example's thread pools, after the same hellos | $rssq0 | $pssq0 | $pdq0 |"
+echo "| the same after $nstates jobs at once: $nstates of lua-nginx-module's worker-thread Lua states, as many as fsec's worker has | $rssq | $pssq | $pdq |"
+echo "| of which lua-nginx-module's thread pools and $nstates worker-thread Lua states (this row minus the plain nginx's) | | | $(sub "$pdq" "$pdp") |"
+[ -z "$sema" ] || echo "| the same with one ngx.semaphore, as fsec's worker has (jobs.lua's wait for a slot): lua-nginx-module's block of 4096 | | | $pdqs (+$(sub "$pdqs" "$pdq")) |"
+echo "| **added by fsec beyond both caches and lua-nginx-module's own pools, states and semaphores** | | | **$(sub "$(sub "$(sub "$pd0" "$pdqs")" "$(mib "$cache0")")" "$(mib "$slots")")** |"
 echo "| nginx + fsec after token requests of $ntok users ($n1 cached) | $rss1 | $pss1 | $pd1 |"
 echo "| of which SQLite's page cache / fsec's user cache (live Lua heap over the first row's) | | | $(mib "$cache1") / $(mib $((lua1 - lua0))) |"
 echo
@@ -329,6 +429,35 @@ sh0=$(field shared_cache_bytes "$mem0"); sh1=$(field shared_cache_bytes "$mem")
 [ -z "$sh1" ] || echo "Shared cache (cache_dict $(mib "$(field shared_cache_capacity "$mem")") MiB):" \
   "$(mib $((sh1 - sh0))) MiB for $((n1 - n0)) more records ($(awk -v a="$sh1" -v b="$sh0" -v n="$n1" -v m="$n0" 'BEGIN { printf "%.0f", (a - b) / (n > m ? n - m : 1) }') bytes each);" \
   "with every worker's L1, $(awk -v s="$sh1" -v h="$lua1" -v b="$lua0" -v w="$workers" 'BEGIN { printf "%.1f", (s + w * (h - b)) / 1048576 }') MiB in all for $n1 users (target <= 4)."
+
+# Where fsec's Private_Dirty is, by kind of mapping (kinds above): the
+# fsec worker at start and after the runs, against the nginx with the
+# same pools, as many worker-thread states (and a semaphore if fsec's
+# worker made one).
+kinds "$dir".smaps-start.* > "$dir.kinds-start"
+kinds "$dir".smaps-after.* > "$dir.kinds-after"
+kinds "$dir".smaps-pools.* > "$dir.kinds-pools"
+kib_row() { awk -v k="$2" -v t="$1" 'FNR == 1 { f++ } $1 == k || k == "" { v[f] += $2 }
+  END { printf "| %s | %d | %d | %+d | %d | %+d |\n", t, v[1], v[2], v[2] - v[1], v[3], v[2] - v[3] }' \
+  "$dir.kinds-start" "$dir.kinds-after" "$dir.kinds-pools"; }
+echo
+echo "| Private_Dirty per worker by mapping, KiB | nginx + fsec at start | nginx + fsec after the runs | grown | nginx + Lua module, same pools and $nstates thread states${sema:+, a semaphore} | fsec's share after the runs |"
+echo "|---|---|---|---|---|---|"
+kib_row "anonymous: the Lua heaps (LuaJIT's allocator; the worker's and each thread state's), the caches' slots, nginx's large allocations" anon
+kib_row "malloc's main heap (nginx's pools, SQLite's connection and page cache, fsec's C objects)" heap
+kib_row "malloc arenas of the pool threads (what jobs allocate in C)" arena
+kib_row "pool threads' stacks" tstack
+kib_row "LuaJIT's machine code (the worker's traces and the thread states')" mcode
+kib_row "pages written in mapped files (libraries' relocations and data, SQLite's shared memory)" file
+kib_row "the worker's own stack" stack
+kib_row "total" ""
+theap=$(field heap_bytes "$tmem")
+pheap=$(grep -E '^[0-9]+$' "$dir.jobs" | median)
+echo
+echo "Worker-thread Lua states: $nstates in fsec's worker (lua_states), each kept by nginx for good." \
+     "One of them holds $(awk -v b="${theap:-0}" 'BEGIN { printf "%.0f", b / 1024 }') KiB live Lua heap" \
+     "(fsec's modules: $(echo "$tmem" | sed -n 's/.*"modules":"\([^"]*\)".*/\1/p'));" \
+     "one of lua-nginx-module's with only a job module loaded, $(awk -v b="${pheap:-0}" 'BEGIN { printf "%.0f", b / 1024 }') KiB."
 
 # Soak: FSEC_BENCH_SOAK seconds (default 20; 600 for the 10-minute run)
 # of mixed load: token requests rotating over the $ntok users (the caches

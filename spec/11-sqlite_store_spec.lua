@@ -356,10 +356,16 @@ describe("fsec.openresty.thread.sync_wal", function()
     thread.CHECKPOINT_BYTES = size(wal) -- not past it: fsync only
     assert.is_true(thread.sync_wal(false, wal))
     assert.equals(before, size(db))
+    -- SQLite's memory in this process (every connection's): a checkpoint's
+    -- own connection holds about 120 KiB while open
+    local heap = ds:memory().sqlite_heap_bytes
     thread.CHECKPOINT_BYTES = 0
     assert.is_true(thread.sync_wal(false, wal))
     thread.CHECKPOINT_BYTES = limit
     assert.is_true(size(db) > before) -- the users are in the database file now
+    -- the checkpoint's connection is closed: a worker-thread state keeps none
+    local grown = ds:memory().sqlite_heap_bytes - heap
+    assert.is_true(grown < 32 * 1024, "SQLite's memory grew " .. grown .. " bytes")
     local nope, err = thread.sync_wal(false, "/dev/null/x.db-wal")
     assert.is_nil(nope)
     assert.matches("^EDB: cannot open /dev/null/x.db%-wal", err)

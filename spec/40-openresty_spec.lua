@@ -301,6 +301,15 @@ describe_or_pending("the example app in nginx", function()
                      "cache slots: " .. tostring(m.cache_slot_bytes))
       assert.equals(8 * 1024 * 1024, m.shared_cache_capacity)
       assert.is_true(m.shared_cache_bytes >= 0 and m.shared_cache_bytes < m.shared_cache_capacity)
+      -- those states carry what a hash and an fsync need, not fsec.user
+      -- (loaded at the first datastore job, which SQLite never posts)
+      local _, _, _, t = http(app, "GET", "/bench/thread-memory")
+      assert.is_true(t.ok)
+      assert.is_true(t.heap_bytes > 0)
+      assert.matches("fsec.openresty.thread", t.modules, 1, true)
+      assert.is_nil((" " .. t.modules .. " "):find(" fsec.user ", 1, true), t.modules)
+      assert.is_boolean(t.semaphore) -- bench/nginx.sh's semaphore row reads it
+      assert.equals(n, states(app)) -- and asking made no new state
     end)
     -- one job at a time, and a wait too short for the queue: the excess
     -- fails as unavailable (503, Retry-After), never hashed in the event loop

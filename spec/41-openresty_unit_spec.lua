@@ -757,3 +757,35 @@ describe("fsec.openresty.cache's two levels: a per-worker L1 before a shared dic
     assert.is_nil(codec.decode_user(body300:gsub("i1;s1:a", "i300;s1:a"), 1, 0, 1, thin))
   end)
 end)
+
+-- nginx keeps every worker-thread Lua state for good, and each loads
+-- fsec.openresty.thread: a state that only hashes or fsyncs (all of them
+-- with SQLite) does not carry fsec.user and cjson too.
+describe("fsec.openresty.thread's Lua state #quick", function()
+  it("loads fsec.user at the first datastore job only, and memory() names what it loaded", function()
+    local saved_thread, saved_user = package.loaded["fsec.openresty.thread"], package.loaded["fsec.user"]
+    package.loaded["fsec.openresty.thread"], package.loaded["fsec.user"] = nil, nil
+    local ok, err = pcall(function()
+      local thread = require "fsec.openresty.thread"
+      assert.is_nil(package.loaded["fsec.user"])
+      local bytes, names = thread.memory()
+      assert.is_true(math.type == nil or math.type(bytes) == "integer")
+      assert.is_true(bytes > 0)
+      assert.matches("fsec.openresty.thread", names, 1, true)
+      local function has(list, name) return (" " .. list .. " "):find(" " .. name .. " ", 1, true) ~= nil end
+      assert.is_false(has(names, "fsec.user"))
+      -- a hash leaves it unloaded too
+      local cfg = require("fsec").engine_config(assert(require("fsec.config").validate(
+        helpers.config{ database = ":memory:" })))
+      assert.is_string(thread.hash(cfg, "a-password-1"))
+      assert.is_nil(package.loaded["fsec.user"])
+      local status = thread.store({ path = helpers.tmpfile("thread-lazy.db") }, false,
+                                  { { "find_user", { n = 1, { email = "nobody@example.org" } } } })
+      assert.equals("ok", status)
+      assert.is_table(package.loaded["fsec.user"])
+      assert.is_true(has(select(2, thread.memory()), "fsec.user"))
+    end)
+    package.loaded["fsec.openresty.thread"], package.loaded["fsec.user"] = saved_thread, saved_user
+    assert(ok, err)
+  end)
+end)

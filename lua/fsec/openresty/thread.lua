@@ -13,6 +13,7 @@ local tostring = tostring
 local type = type
 local select = select
 local ipairs = ipairs
+local pairs = pairs
 local pcall = pcall
 local setmetatable = setmetatable
 local unpack = table.unpack or unpack
@@ -88,19 +89,18 @@ end
 -- over, so a larger file holds that many bytes of frames since then.
 _M.CHECKPOINT_BYTES = core.WAL_LIMIT
 
-local stores = {} -- database path -> a connection of this Lua state's own
-
 -- A PASSIVE checkpoint (it never waits; a busy one is left for the next
 -- time). A failure is not the login's to report: the next fsync tries
 -- again, and the workers' own autocheckpoint is the backstop.
+-- Its connection is opened for it and closed after: checkpoints come once
+-- per CHECKPOINT_BYTES of commits, and a connection kept would hold about
+-- 120 KiB of SQLite's memory, for good, in every one of nginx's
+-- worker-thread Lua states that ever ran one.
 local function checkpoint(db_path)
-  local st = stores[db_path]
-  if not st then
-    st = core.open_store{ path = db_path, cache_kib = 64 }
-    if not st then return end
-    stores[db_path] = st
-  end
+  local st = core.open_store{ path = db_path, cache_kib = 64 }
+  if not st then return end
   st:checkpoint()
+  st:close()
 end
 
 
@@ -137,7 +137,10 @@ local function open_datastore(db)
 end
 
 local function pack(...) return { n = select("#", ...), ... } end
-local revive = require("fsec.user").revive
+-- fsec.user (and cjson with it) loads at the first datastore job only:
+-- nginx keeps every worker-thread Lua state for good, and most only
+-- hash or fsync (with SQLite, all of them)
+local revive
 
 -- One call: its results and its table arguments after it, both plain
 -- (tables cross back to the worker without metatables).
@@ -145,6 +148,7 @@ local function one(ds, c)
   local fn = ds[c[1]]
   if type(fn) ~= "function" then error("no datastore method '" .. tostring(c[1]) .. "'", 0) end
   local args = c[2]
+  revive = revive or require("fsec.user").revive
   for i = 1, args.n do args[i] = revive(args[i]) end -- users and roles: methods again
   local r = pack(fn(ds, unpack(args, 1, args.n)))
   for i = 1, r.n do
@@ -181,6 +185,20 @@ function _M.store(db, txn, calls)
   end
   if not ok then return "raise", tostring(e) end
   return "ok", results, afters
+end
+
+
+--- This Lua state's live heap in bytes (after a full collection) and the
+-- fsec modules it has loaded, space-separated (bench/nginx.sh's memory
+-- table: what one of nginx's worker-thread states holds for fsec).
+function _M.memory()
+  collectgarbage("collect")
+  local names = {}
+  for name in pairs(package.loaded) do
+    if name == "fsec" or name:find("^fsec[.]") then names[#names + 1] = name end
+  end
+  table.sort(names)
+  return math.floor(collectgarbage("count") * 1024), concat(names, " ")
 end
 
 
