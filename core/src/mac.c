@@ -123,19 +123,28 @@ static void digest(const SHA256_CTX *c, unsigned char out[32]) {
 #endif
 }
 
-/* Finish a hash whose last n (< BLOCK) bytes are in blk[0..n): append
- * 0x80, zeros, and the length in bits of the message of total bytes (the
- * key block included), as FIPS 180-4 pads: one block, or two when
- * n > 55. */
-static void finish(SHA256_CTX *c, unsigned char blk[2 * BLOCK], size_t n,
-                   uint64_t total) {
+/* Finish the inner hash: the last n (< BLOCK) bytes m of a message of
+ * total bytes (the key block included), then 0x80, zeros and the length
+ * in bits, as FIPS 180-4 pads: one block, or two when n > 55. The
+ * blocks are zeroed whole first (fixed-size stores the compiler inlines)
+ * rather than the exact gap (a call to memset). */
+static void finish(SHA256_CTX *c, unsigned char blk[2 * BLOCK],
+                   const unsigned char *m, size_t n, uint64_t total) {
   size_t len = n + 9 <= BLOCK ? BLOCK : 2 * BLOCK;
+  memset(blk, 0, BLOCK);
+  if (len > BLOCK) memset(blk + BLOCK, 0, BLOCK);
+  memcpy(blk, m, n);
   blk[n] = 0x80;
-  memset(blk + n + 1, 0, len - 8 - (n + 1));
   put_be64(blk + len - 8, total * 8);
   SHA256_Transform(c, blk);
   if (len > BLOCK) SHA256_Transform(c, blk + BLOCK);
 }
+
+/* The padding of the outer hash's one block after the 32-byte inner
+ * digest: 0x80, zeros, and the length of key block + digest in bits. */
+static const unsigned char OUTER_PAD[BLOCK - FSEC__HMAC_BYTES] = {
+    0x80, [BLOCK - FSEC__HMAC_BYTES - 2] = ((BLOCK + FSEC__HMAC_BYTES) * 8) >> 8,
+    ((BLOCK + FSEC__HMAC_BYTES) * 8) & 0xff};
 
 /* s.c = the state after the inner and outer hashes of m under h: its
  * words are the MAC. s also holds the inner digest: the caller wipes it. */
@@ -145,12 +154,12 @@ static void mac_state(const fsec__hmac *h, const unsigned char *m, size_t n,
   s->c = h->inner; /* copying a midstate skips a compression */
   /* whole blocks straight from m (the midstate has no buffered bytes) */
   if (whole) SHA256_Update(&s->c, m, whole);
-  memcpy(s->blk, m + whole, n - whole);
-  finish(&s->c, s->blk, n - whole, (uint64_t)BLOCK + n);
+  finish(&s->c, s->blk, m + whole, n - whole, (uint64_t)BLOCK + n);
   /* the outer hash is of the inner digest: always one block */
   digest(&s->c, s->blk);
+  memcpy(s->blk + FSEC__HMAC_BYTES, OUTER_PAD, sizeof OUTER_PAD);
   s->c = h->outer;
-  finish(&s->c, s->blk, FSEC__HMAC_BYTES, BLOCK + FSEC__HMAC_BYTES);
+  SHA256_Transform(&s->c, s->blk);
 }
 
 void fsec__hmac_mac(const fsec__hmac *h, const unsigned char *m, size_t n,
