@@ -39,4 +39,17 @@ void fsec__hmac_key(fsec__hmac *h, const unsigned char *key, size_t keylen);
 void fsec__hmac_mac(const fsec__hmac *h, const unsigned char *m, size_t n,
                     unsigned char out[FSEC__HMAC_BYTES]);
 
+/* 1 when mac is the HMAC-SHA256 of m under h's key, 0 otherwise,
+ * through fsec__hmac_tag_equal; the MAC computed is wiped, never handed
+ * out. Thread-safe as fsec__hmac_mac. */
+int fsec__hmac_verify(const fsec__hmac *h, const unsigned char *m, size_t n,
+                      const unsigned char mac[FSEC__HMAC_BYTES]);
+
+/* 1 when tag is the big-endian spelling of the eight SHA-256 state words
+ * want, 0 otherwise, in constant time: no branch and no memory address
+ * depends on either operand (core/tests/test_catalogue.c T-11 checks it
+ * under valgrind's memcheck). */
+int fsec__hmac_tag_equal(const SHA_LONG want[8],
+                         const unsigned char tag[FSEC__HMAC_BYTES]);
+
 #endif

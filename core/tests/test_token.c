@@ -438,6 +438,96 @@ static void token_decoder_is_strict_base64url(void) {
   ASSERT_EQ(outlen, 4);
 }
 
+/* The fast decoder (16 characters a step with SSSE3, the last step
+ * overlapping the one before) and the portable table decoder agree on
+ * every byte value at every position of strings of 16 to 70 characters
+ * (every length mod 16, and every position in a step), and on 200000
+ * alphabet strings of 0 to 300 characters, half with one byte from
+ * anywhere (out is unspecified on failure, so only the answers are
+ * compared then); and neither writes a byte past what the string decodes
+ * to, even when refusing it. */
+static void fast_and_portable_decoders_agree(void) {
+  static const char alpha[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  char s[301];
+  unsigned char a[240], b[240];
+  size_t alen, blen, n, i, need;
+  uint32_t x = 88172645u;
+  int c, ra, rb, round;
+  for (n = 16; n <= 70; n++) {
+    if (n % 4 == 1) continue;
+    for (i = 0; i < n; i++) s[i] = alpha[(i * 37 + n) % 64];
+    for (i = 0; i < n; i++) {
+      char keep = s[i];
+      for (c = 0; c < 256; c++) {
+        s[i] = (char)c;
+        memset(a, 0xEE, sizeof a);
+        memset(b, 0xEE, sizeof b);
+        ra = fsec__b64url_decode(s, n, a, sizeof a, &alen);
+        rb = fsec__b64url_decode_portable(s, n, b, sizeof b, &blen);
+        if (ra != rb || alen != blen ||
+            (ra == 0 && memcmp(a, b, sizeof a) != 0))
+          FAIL_AT("decoders differ: %zu chars, byte 0x%02x at %zu", n, c, i);
+      }
+      s[i] = keep;
+    }
+  }
+  for (round = 0; round < 200000; round++) {
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    n = x % 301;
+    for (i = 0; i < n; i++) {
+      x ^= x << 13;
+      x ^= x >> 17;
+      x ^= x << 5;
+      s[i] = alpha[x % 64];
+    }
+    if (n && round % 2) s[(x >> 8) % n] = (char)(x >> 16);
+    need = n / 4 * 3 + (n % 4 ? n % 4 - 1 : 0);
+    memset(a, 0xEE, sizeof a);
+    memset(b, 0xEE, sizeof b);
+    ra = fsec__b64url_decode(s, n, a, sizeof a, &alen);
+    rb = fsec__b64url_decode_portable(s, n, b, sizeof b, &blen);
+    if (ra != rb || alen != blen || (ra == 0 && memcmp(a, b, sizeof a) != 0))
+      FAIL_AT("decoders differ on a %zu-character string (round %d)", n, round);
+    for (i = need; i < sizeof a; i++) /* on failure too: b64url.h */
+      if (a[i] != 0xEE || b[i] != 0xEE)
+        FAIL_AT("byte %zu written past %zu (round %d)", i, need, round);
+  }
+}
+
+/* A token refused for a bad character is refused as such wherever the
+ * character is: before, inside and after the MAC, for the three offsets
+ * of the MAC in its groups of 3 bytes (payloads of 38, 39 and 40 bytes). */
+static void bad_character_anywhere_is_not_base64(void) {
+  static const char bad_chars[] = "=+/ .\x80\xff";
+  fsec_engine *e = open_engine(NULL);
+  char payload[41], tok[256];
+  size_t plen, n, i, j;
+  result r;
+  for (plen = 38; plen <= 40; plen++) {
+    memset(payload, 'p', plen);
+    payload[plen] = '\0';
+    issue(e, "auth", payload, NOW, tok, sizeof tok);
+    n = strlen(tok);
+    ASSERT_EQ(verify(e, "auth", tok, 60, NOW, &r), FSEC_TOKEN_VALID);
+    for (i = 0; i < n; i++) {
+      for (j = 0; j < sizeof bad_chars - 1; j++) {
+        char keep = tok[i];
+        tok[i] = bad_chars[j];
+        if (verify(e, "auth", tok, 60, NOW, &r) != FSEC_TOKEN_INVALID ||
+            strstr(fsec_errmsg(e), "base64url") == NULL)
+          FAIL_AT("payload %zu: 0x%02x at %zu: %s", plen,
+                  (unsigned char)bad_chars[j], i, fsec_errmsg(e));
+        ASSERT_EQ(r.len, 0);
+        tok[i] = keep;
+      }
+    }
+  }
+  fsec_engine_close(e);
+}
+
 int main(void) {
   RUN(round_trip_returns_payload_and_iat);
   RUN(empty_payload);
@@ -456,5 +546,7 @@ int main(void) {
   RUN(recorded_old_tokens_verify);
   RUN(hmac_matches_rfc4231_and_libsodium);
   RUN(token_decoder_is_strict_base64url);
+  RUN(fast_and_portable_decoders_agree);
+  RUN(bad_character_anywhere_is_not_base64);
   return 0;
 }
