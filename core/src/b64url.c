@@ -36,8 +36,8 @@ static const uint32_t AT6[256] = {R256(AT, 6)};
 static const uint32_t AT0[256] = {R256(AT, 0)};
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#define HAVE_SSSE3 1
-#include <tmmintrin.h>
+#  define HAVE_SSSE3 1
+#  include <tmmintrin.h>
 
 /* The 12 bytes of the 16 characters at s, in the first 12 bytes of the
  * result; a character outside the alphabet sets bits in *err.
@@ -55,7 +55,7 @@ static const uint32_t AT0[256] = {R256(AT, 0)};
  * for '_' (5F: -32, fixed up by a compare). Two multiply-adds pack four
  * 6-bit values into 24 bits, a shuffle puts the 3 bytes in order. */
 __attribute__((target("ssse3"))) static inline __m128i
-chunk(const unsigned char *s, __m128i *err) {
+    chunk(const unsigned char *s, __m128i *err) {
   const __m128i lo_bad = _mm_setr_epi8(0x25, 0x21, 0x21, 0x21, 0x21, 0x21,
                                        0x21, 0x21, 0x21, 0x21, 0x23, 0x3b,
                                        0x3b, 0x3a, 0x3b, 0x33);
@@ -84,7 +84,7 @@ chunk(const unsigned char *s, __m128i *err) {
  * bytes from out to the end of the output) allows, the 4 extra bytes
  * being rewritten later; otherwise as 8 + 4. */
 __attribute__((target("ssse3"))) static inline void
-put12(unsigned char *out, __m128i v, size_t room) {
+    put12(unsigned char *out, __m128i v, size_t room) {
   if (room >= 16) {
     _mm_storeu_si128((__m128i *)(void *)out, v);
   } else {
@@ -99,7 +99,7 @@ put12(unsigned char *out, __m128i v, size_t room) {
  * ones before when n is not a multiple of 16 (they decode to the same
  * bytes again). Returns BAD if a character is outside the alphabet. */
 __attribute__((target("ssse3"))) static uint32_t
-decode_ssse3(const unsigned char *s, size_t n, unsigned char *out) {
+    decode_ssse3(const unsigned char *s, size_t n, unsigned char *out) {
   __m128i err = _mm_setzero_si128();
   size_t i, bytes = n / 4 * 3;
   for (i = 0; i + 16 <= n; i += 16)

@@ -28,7 +28,7 @@
 #include "mac.h"
 
 #ifdef __SSE2__
-#include <emmintrin.h>
+#  include <emmintrin.h>
 #endif
 
 #define BLOCK 64 /* SHA-256 block size */

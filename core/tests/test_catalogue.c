@@ -12,12 +12,12 @@
 #include "mac.h"
 
 #ifdef FSEC_HAVE_MEMCHECK_H
-#include <valgrind/memcheck.h>
+#  include <valgrind/memcheck.h>
 #else
-#define RUNNING_ON_VALGRIND 0
-#define VALGRIND_COUNT_ERRORS 0
-#define VALGRIND_MAKE_MEM_UNDEFINED(p, n) ((void)(p), (void)(n))
-#define VALGRIND_MAKE_MEM_DEFINED(p, n) ((void)(p), (void)(n))
+#  define RUNNING_ON_VALGRIND 0
+#  define VALGRIND_COUNT_ERRORS 0
+#  define VALGRIND_MAKE_MEM_UNDEFINED(p, n) ((void)(p), (void)(n))
+#  define VALGRIND_MAKE_MEM_DEFINED(p, n) ((void)(p), (void)(n))
 #endif
 
 #define NOW INT64_C(1800000000)
