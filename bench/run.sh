@@ -263,6 +263,8 @@ targets_section() {
   row "token verify in C against one raw OpenSSL HMAC-SHA256 (ratio; <= 1.5)" "$mac" 1.5
   per=$(sed -n 's/.*Cache cost per user: \([0-9]*\) bytes.*/\1/p' "$n" | head -1)
   row "cached user, bytes of each worker's Lua heap (<= 256)" "$per" 256
+  all=$(sed -n 's/^Shared cache .*, \([0-9.]*\) MiB in all for .*/\1/p' "$n" | head -1)
+  row "10,000 cached users in all: the shared dict and every worker's L1 (MiB; <= 4)" "$all" 4
   after=$(cell "$n" "added beyond both caches (target <= 2)" 5)
   row "memory per worker after load beyond the bounded caches (MiB; <= 2)" "$after" 2
   soak=$(cell "$n" "growth after the warm-up" 3)
