@@ -177,6 +177,36 @@ describe_or_pending("the example app in nginx", function()
     end)
   end
 
+  it("revokes a cached token or session on every worker at once, through the cache-hit path", function()
+    with_app({ workers = 2 }, function(app)
+      local c = example.api(app, { jar = app.dir .. ".jar" })
+      local pw = admin_password(app)
+      local s, r = c.call("POST", "/login?include_auth_token", { email = "admin@example.org", password = pw })
+      assert.equals(200, s)
+      local token = r.user.authentication_token
+      local sjar = app.dir .. ".s.jar"
+      local sc = example.api(app, { jar = sjar })
+      assert.equals(200, (sc.call("POST", "/login", { email = "admin@example.org", password = pw })))
+      local cookie = "Cookie: session=" .. assert(read(sjar):match("\tsession\t(%S+)"))
+      local function both(path, line) -- every worker, by enough requests
+        local seen = {}
+        for _ = 1, 12 do seen[status_of(app, path, { line })] = true end
+        return seen
+      end
+      assert.same({ [200] = true }, both("/bench/token", "Authentication-Token: " .. token))
+      assert.same({ [200] = true }, both("/bench/session", cookie))
+      -- the session's logout: its cookie refused at once, in both workers
+      assert.equals(200, (sc.call("POST", "/logout", {})))
+      assert.same({ [401] = true }, both("/bench/session", cookie))
+      -- a password change ends the auth tokens (c's session goes on)
+      local new = pw .. " changed"
+      s = c.call("POST", "/change", { password = pw, new_password = new, new_password_confirm = new })
+      assert.equals(200, s)
+      assert.same({ [401] = true }, both("/bench/token", "Authentication-Token: " .. token))
+      assert.same({ [401] = true }, both("/bench/token-inline", "Authentication-Token: " .. token))
+    end)
+  end)
+
   it("runs an access hook on every checked request, the cached ones too", function()
     local block = helpers.tmpfile("block.txt")
     with_app({ env = "FSEC_EXAMPLE_BLOCK_FILE=" .. block }, function(app)
