@@ -222,14 +222,20 @@ end
 -- request. No hook otherwise: protect()'s cache-hit check only runs
 -- where no access hook is (a hook may refuse any request).
 
+-- Is value a line of the file at path (no file: no)?
+local function listed(path, value)
+  local f = io.open(path)
+  if not f then return false end
+  for line in f:lines() do
+    if line == value then f:close(); return true end
+  end
+  f:close()
+  return false
+end
+
 local function block_listed(sec)
   sec:policy("access", function(user)
-    local f = io.open(BLOCK_FILE)
-    if not f then return true end
-    for line in f:lines() do
-      if line == user.email then f:close(); return false, "address on the block list" end
-    end
-    f:close()
+    if listed(BLOCK_FILE, user.email) then return false, "address on the block list" end
     return true
   end)
 end
@@ -240,12 +246,7 @@ function _M.setup(sec)
   if VERIFY_LOG then log_verifications(sec) end
   if BLOCK_FILE then block_listed(sec) end
   sec:policy("login", function(_user, req) -- the deny file names addresses, not users
-    local f = io.open(PREFIX .. DENY_FILE)
-    if not f then return true end
-    for line in f:lines() do
-      if line == req.remote_addr then f:close(); return false, "address on the deny list" end
-    end
-    f:close()
+    if listed(PREFIX .. DENY_FILE, req.remote_addr) then return false, "address on the deny list" end
     return true
   end)
   sec:connect("user_authenticated", function(ev)
