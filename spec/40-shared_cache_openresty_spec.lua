@@ -9,7 +9,6 @@ local helpers = require "spec.helpers"
 local cjson = require "cjson"
 local example = require "spec.tools.example_app"
 
-local read = helpers.read
 local PW = "correct horse battery"
 
 local CONF = [[
@@ -103,22 +102,15 @@ describe_or_pending("the shared cache in nginx, two workers", function()
     base = "http://127.0.0.1:" .. port
     local root = example.run("id -u"):match("%d+") == "0"
     local cwd = os.getenv("PWD")
-    local so = (os.getenv("FSEC_BUILD_DIR") or "build"):gsub("^([^/])", cwd .. "/%1") .. "/luajit"
+    local so = example.module_dir()
     f = assert(io.open(dir .. "/conf/nginx.conf", "w"))
     f:write(CONF:format(root and "user root root;" or "", dir, cwd, so, port))
     f:close()
-    helpers.sh(("nginx -p %s -c conf/nginx.conf -e logs/error.log >%s/nginx.out 2>&1 &"):format(dir, dir))
-    assert(example.poll(10, function()
-      return helpers.sh(("curl -s -o /dev/null %s/who"):format(base))
-    end), "nginx did not start: " .. tostring(read(dir .. "/nginx.out")) .. tostring(read(dir .. "/logs/error.log")))
+    example.start_nginx(dir, base .. "/who")
   end)
 
   teardown(function()
-    local npid = dir and (read(dir .. "/logs/nginx.pid") or ""):match("%d+")
-    if npid then
-      helpers.sh("kill -QUIT " .. npid)
-      example.poll(5, function() return not helpers.sh("kill -0 " .. npid .. " 2>/dev/null") end)
-    end
+    example.stop_nginx(dir)
     if sec then sec:close() end
   end)
 

@@ -408,20 +408,13 @@ http {
     base = "http://127.0.0.1:" .. port
     local f = assert(io.open(dir .. "/conf/nginx.conf", "w"))
     local cwd = os.getenv("PWD")
-    local so = (os.getenv("FSEC_BUILD_DIR") or "build"):gsub("^([^/])", cwd .. "/%1") .. "/luajit"
+    local so = example.module_dir()
     f:write(CONF:format(root and "user nobody nogroup;" or "", cwd, so, uri, port))
     f:close()
-    helpers.sh(("nginx -p %s -c conf/nginx.conf -e logs/error.log >%s/nginx.out 2>&1 &"):format(dir, dir))
-    assert(example.poll(10, function()
-      return helpers.sh(("curl -s -o /dev/null %s/find"):format(base))
-    end), "nginx did not start: " .. tostring(read(dir .. "/nginx.out")) .. tostring(read(dir .. "/logs/error.log")))
+    example.start_nginx(dir, base .. "/find")
   end)
   teardown(function()
-    local npid = dir and (read(dir .. "/logs/nginx.pid") or ""):match("%d+")
-    if npid then
-      helpers.sh("kill -QUIT " .. npid)
-      example.poll(5, function() return not helpers.sh("kill -0 " .. npid .. " 2>/dev/null") end)
-    end
+    example.stop_nginx(dir)
     if pg then postgres.remove(pg) end
   end)
 

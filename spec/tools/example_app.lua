@@ -108,6 +108,29 @@ function _M.stop(app)
   _M.poll(5, function() return not helpers.sh("kill -0 " .. app.pid .. " 2>/dev/null") end)
 end
 
+--- A spec's own nginx: the prefix dir (conf/nginx.conf written), the
+-- compiled-in module path (FSEC_BUILD_DIR's luajit/, absolute), started in
+-- the background; raises unless probe_url answers within 10 s.
+function _M.module_dir()
+  local cwd = os.getenv("PWD")
+  return (os.getenv("FSEC_BUILD_DIR") or "build"):gsub("^([^/])", cwd .. "/%1") .. "/luajit"
+end
+
+function _M.start_nginx(dir, probe_url)
+  helpers.sh(("nginx -p %s -c conf/nginx.conf -e logs/error.log >%s/nginx.out 2>&1 &"):format(dir, dir))
+  assert(_M.poll(10, function()
+    return helpers.sh(("curl -s -o /dev/null %s"):format(probe_url))
+  end), "nginx did not start: " .. tostring(read(dir .. "/nginx.out")) .. tostring(read(dir .. "/logs/error.log")))
+end
+
+--- Stop the nginx start_nginx started in dir (QUIT, then up to 5 s).
+function _M.stop_nginx(dir)
+  local npid = dir and (read(dir .. "/logs/nginx.pid") or ""):match("%d+")
+  if not npid then return end
+  helpers.sh("kill -QUIT " .. npid)
+  _M.poll(5, function() return not helpers.sh("kill -0 " .. npid .. " 2>/dev/null") end)
+end
+
 --- fn() against a running app: a failure comes with the app's error.log.
 function _M.logged(app, fn)
   local ok, err = pcall(fn)
