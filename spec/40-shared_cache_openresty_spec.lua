@@ -34,7 +34,8 @@ http {
   init_by_lua_block {
     -- cache_ttl 60: a user cached stays a minute unless fsec writes
     require("fsec.openresty").init(require("spec_cfg"), { thread_pool = false, sync_thread_pool = false,
-      argon2_process = false, metrics_dict = false, limit_dict = false, cache_ttl = 60, cache_l1_size = 16 })
+      argon2_process = false, metrics_dict = false, limit_dict = false, cache_ttl = 60, cache_l1_size = 16,
+      guards = { tok = { auth = { "token" } } } })
   }
   init_worker_by_lua_block { require("fsec.openresty").init_worker() }
   server {
@@ -46,6 +47,17 @@ http {
         local u = ngx.ctx.fsec_user
         ngx.say(require("cjson").encode{ pid = ngx.worker.pid(), roles = table.concat(u.roles, ","),
                                          memory = require("fsec.openresty").memory() })
+      }
+    }
+    # protect() inside the content handler: the user and how are what it
+    # returns; it makes no ngx.ctx table (ctx: whether fsec_user is there)
+    location = /inline {
+      content_by_lua_block {
+        local fo = require("fsec.openresty")
+        local u, via = fo.protect("tok")
+        local cu = fo.current_user()
+        ngx.say(require("cjson").encode{ pid = ngx.worker.pid(), id = u.id, via = via,
+                                         ctx = ngx.ctx.fsec_user ~= nil, current = cu.id })
       }
     }
     location = /admin {
@@ -177,6 +189,25 @@ describe_or_pending("the shared cache in nginx, two workers", function()
       assert.equals(200, s2); assert.equals("editor", w.roles)
     end
     assert(sec.datastore:add_role_to_user(sec.datastore:find_user{ id = user.id }, "admin"))
+  end)
+
+  it("answers protect() inside a content handler through its return value, without ngx.ctx", function()
+    local tok = "Authentication-Token: " .. sec:get_auth_token(user)
+    -- the whole check (the first request a worker sees), then cache hits
+    for _ = 1, 8 do
+      local st, j = get("/inline", tok)
+      assert.equals(200, st)
+      assert.equals(user.id, j.id); assert.equals("token", j.via)
+      assert.is_false(j.ctx, "protect() made ngx.ctx in the content phase")
+      assert.equals(user.id, j.current, "current_user() does not answer the user protect() let in")
+    end
+    -- a denial is answered (a client that takes no JSON: to the login page)
+    -- and the handler never runs on
+    local st, d = get("/inline", tok .. "x")
+    assert.equals(302, st); assert.is_nil(d.id)
+    -- in the access phase, the user is handed on in ngx.ctx (as /who reads it)
+    local s2, w = get("/who", tok)
+    assert.equals(200, s2); assert.is_string(w.roles)
   end)
 
   it("answers a session checked in one worker from the dict in the other; a logout ends it in both", function()

@@ -485,6 +485,7 @@ end
 
 local lend_response, take_back = request.lend_response, request.take_back
 local read_cookie, query_len, scheme = request.read_cookie, request.query_len, request.scheme
+local get_phase = ngx and ngx.get_phase -- (resty.core's, through FFI, under nginx)
 
 -- The user and how, from fsec's caches alone (fsec.hit), where the whole
 -- check would give exactly that and do nothing else (hit.kind): GET or
@@ -508,11 +509,15 @@ end
 
 --- access_by_lua: check the request against a spec (see fsec.authz), or
 -- the name of a guard given to init; on success the user is in
--- ngx.ctx.fsec_user. user_header (default: init's opts.user_header)
--- names a request header that carries the user id to an upstream; the
--- client's own is always removed first. Also usable at the top of a
--- content_by_lua handler: it returns the user, or has answered the
--- denial (ngx.exit) and does not return.
+-- ngx.ctx.fsec_user (and how, "token", "session", ..., in
+-- ngx.ctx.fsec_via) for the phases after this one. user_header
+-- (default: init's opts.user_header) names a request header that
+-- carries the user id to an upstream; the client's own is always
+-- removed first. Also usable at the top of a content_by_lua handler: it
+-- returns the user and how, or has answered the denial (ngx.exit) and
+-- does not return. There ngx.ctx is left alone: lua-nginx-module's
+-- table (made, referenced, released at the end) costs more than the
+-- whole cached check, and the handler has the user in hand.
 function _M.protect(spec, user_header)
   if not sec then not_ready() end
   if type(spec) == "string" then
@@ -524,27 +529,31 @@ function _M.protect(spec, user_header)
   -- reading the header first is cheaper than a clear that finds nothing
   if name and read_header(name) then ngx.req.clear_header(name) end
   freshen()
-  local ctx = ngx.ctx
+  local publish = get_phase() ~= "content"
   local user, via = cached_check(spec)
   if user then
-    ctx.fsec_user, ctx.fsec_via = user, via
+    if publish then
+      local ctx = ngx.ctx
+      ctx.fsec_user, ctx.fsec_via = user, via
+    end
     if name and user.id then ngx.req.set_header(name, tostring(user.id)) end
-    return user
+    return user, via
   end
+  local ctx = ngx.ctx -- fsec's request table is kept there
   local req = _M.request(ctx)
   if not req then return too_large() end
   local res = lend_response()
   local ok
   ok, user, via = sec:check(req, spec, res)
   if not ok then return _M.send(res) end
-  ctx.fsec_user, ctx.fsec_via = user, via
+  if publish then ctx.fsec_user, ctx.fsec_via = user, via end
   if name and user.id then ngx.req.set_header(name, tostring(user.id)) end
   if res.cookies[1] ~= nil then
     _M.add_cookies(res.cookies) -- a refreshed session
   else
     take_back(res)
   end
-  return user
+  return user, via
 end
 
 
