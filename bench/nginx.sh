@@ -158,9 +158,15 @@ line "session-authenticated hello (protect() in content_by_lua)" si
 # /bench/session-inline). The count is turned into microseconds at this
 # run's hello: its user CPU per request over its instructions (what
 # valgrind counts is user space; the kernel's share of a request, its
-# reads and writes, is the same with or without fsec). Two rows price
+# reads and writes, is the same with or without fsec). Three rows price
 # what lua-nginx-module itself adds once a request uses it as protect()
-# does: an empty access_by_lua phase and the first touch of ngx.ctx.
+# does: an empty access_by_lua phase, the first touch of ngx.ctx, and
+# both (the floor of any access_by_lua check that hands the user on).
+# Left out of every count: lua-nginx-module's clearing of the Lua
+# coroutine it reuses for the next request (lua_resetthread writes nil
+# over the coroutine's whole stack, which keeps the size of the deepest
+# request it served until the collector shrinks it: 100 to 1,400
+# instructions a request by the history of the worker, not the path).
 # FSEC_BENCH_INSTR=0 skips this (so does a machine without valgrind).
 if [ "${FSEC_BENCH_INSTR:-1}" != 0 ] && command -v valgrind >/dev/null && command -v callgrind_control >/dev/null; then
   vport=$((port + 3))
@@ -168,7 +174,7 @@ if [ "${FSEC_BENCH_INSTR:-1}" != 0 ] && command -v valgrind >/dev/null && comman
   hello='content_by_lua_block { ngx.say("hello") } }'
   sed -e 's/^master_process on;/master_process off;/' -e 's|^pid logs/nginx.pid;|pid logs/instr.pid;|' \
       -e "s/127\.0\.0\.1:$port;/127.0.0.1:$vport;/" -e 's|error_log logs/error.log|error_log logs/instr.log|' \
-      -e "s|location = /bench/hello {|location = /bench/empty { access_by_lua_block { } $hello\n    location = /bench/ctx-x { content_by_lua_block { ngx.ctx.x = 1; ngx.say(\"hello\") } }\n    location = /bench/hello-inline { $hello\n    location = /bench/hello-s { $hello\n    location = /bench/hello-s-inline { $hello\n    location = /bench/hello {|" \
+      -e "s|location = /bench/hello {|location = /bench/empty { access_by_lua_block { } $hello\n    location = /bench/empty-ctx { access_by_lua_block { ngx.ctx.x = 1 } $hello\n    location = /bench/ctx-x { content_by_lua_block { ngx.ctx.x = 1; ngx.say(\"hello\") } }\n    location = /bench/hello-inline { $hello\n    location = /bench/hello-s { $hello\n    location = /bench/hello-s-inline { $hello\n    location = /bench/hello {|" \
       "$dir/conf/nginx.conf" > "$dir/conf/instr.conf"
   valgrind --tool=callgrind --callgrind-out-file="$dir/cg.out" \
     nginx -p "$dir" -c conf/instr.conf -e logs/instr.log > "$dir.vg" 2>&1 &
@@ -181,27 +187,37 @@ if [ -n "$vg" ] && ! curl -sf "$VB/hello" >/dev/null 2>&1; then
   kill "$vg" 2>/dev/null; vg=""
 fi
 if [ -n "$vg" ]; then
-  # instr PATH HEADER: instructions per request: wrk on one keep-alive
-  # connection for 2 s to warm LuaJIT's traces, then FSEC_BENCH_INSTR_SECS
-  # (5) counted, some 20,000 requests under valgrind: long enough that
-  # the collector's cycles are in the count in proportion to the garbage
-  # (2,000 requests held a whole sweep or none of one: +-2,500)
+  # instr PATH HEADER: instructions per request: a full collection (every
+  # window starts from the same state of the collector), wrk on one
+  # keep-alive connection for 2 s to warm LuaJIT's traces, then
+  # FSEC_BENCH_INSTR_SECS (5) counted, some 20,000 requests under
+  # valgrind: long enough that the collector's cycles are in the count in
+  # proportion to the garbage (2,000 requests held a whole sweep or none
+  # of one: +-2,500). Prints the count without lua_resetthread's, then
+  # lua_resetthread's own.
   instr() {
+    curl -s "$VB/bench/memory?gc=1" > /dev/null
     wrk -t1 -c1 -d2s -H "$2" "$VB$1" > /dev/null
     callgrind_control -z "$vg" > /dev/null 2>&1
     n=$(wrk -t1 -c1 -d"${FSEC_BENCH_INSTR_SECS:-5}s" -H "$2" "$VB$1" | awk '/requests in/ { print $1 }')
     rm -f "$dir/cg.out".*
     callgrind_control -d "$vg" > /dev/null 2>&1
-    cat "$dir/cg.out".* 2>/dev/null | awk -v n="$n" '/^(totals|summary):/ { t = $2 } END { printf "%.0f\n", t / n }'
+    cat "$dir/cg.out".* > "$dir.cg" 2>/dev/null
+    reset=$(callgrind_annotate --inclusive=yes --threshold=100 "$dir.cg" 2>/dev/null \
+            | awk '/[:]lua_resetthread[ ]/ { gsub(",", "", $1); print $1; exit }')
+    awk -v n="$n" -v r="${reset:-0}" '/^(totals|summary):/ { t = $2 } END { printf "%.0f %.0f\n", (t - r) / n, r / n }' "$dir.cg"
   }
+  # resets: each window's lua_resetthread per request, for the note
+  : > "$dir.resets"
+  count() { set -- $(instr "$1" "$2"); echo "$2" >> "$dir.resets"; echo "$1"; }
   T="Authentication-Token: $TOKEN"
-  ih=$(instr /bench/hello "$T"); ihi=$(instr /bench/hello-inline "$T")
-  iae=$(instr /bench/empty "$T"); ictx=$(instr /bench/ctx-x "$T")
-  it=$(instr /bench/token "$T"); iti=$(instr /bench/token-inline "$T")
+  ih=$(count /bench/hello "$T"); ihi=$(count /bench/hello-inline "$T")
+  iae=$(count /bench/empty "$T"); ictx=$(count /bench/ctx-x "$T"); iaec=$(count /bench/empty-ctx "$T")
+  it=$(count /bench/token "$T"); iti=$(count /bench/token-inline "$T")
   login
   C="Cookie: $COOKIE"
-  ihs=$(instr /bench/hello-s "$C"); ihsi=$(instr /bench/hello-s-inline "$C")
-  is=$(instr /bench/session "$C"); isi=$(instr /bench/session-inline "$C")
+  ihs=$(count /bench/hello-s "$C"); ihsi=$(count /bench/hello-s-inline "$C")
+  is=$(count /bench/session "$C"); isi=$(count /bench/session-inline "$C")
   kill -QUIT "$vg" 2>/dev/null; wait "$vg" 2>/dev/null || true; vg=""
   uhus=$(median < "$dir.uh")
   # irow TITLE COUNT HELLO TARGET: instructions, beyond the hello, in us
@@ -213,13 +229,15 @@ if [ -n "$vg" ]; then
   irow "content_by_lua hello at /bench/hello, sent the token header" "$ih" "$ih" ""
   irow "lua-nginx-module alone: an empty access_by_lua phase before the hello (/bench/empty)" "$iae" "$ih" ""
   irow "lua-nginx-module alone: the hello touching ngx.ctx (its table made, freed at the end; /bench/ctx-x)" "$ictx" "$ih" ""
+  irow "lua-nginx-module alone: an access_by_lua phase that hands a value on in ngx.ctx, the floor of any access check that passes the user on (/bench/empty-ctx)" "$iaec" "$ih" ""
   irow "token-authenticated hello (protect() in access_by_lua, /bench/token)" "$it" "$ih" "<= 1.0 us"
   irow "token-authenticated hello (protect() in content_by_lua, /bench/token-inline)" "$iti" "$ihi" "<= 1.0 us"
   irow "session-authenticated hello (protect() in access_by_lua, /bench/session)" "$is" "$ihs" "<= 1.0 us"
   irow "session-authenticated hello (protect() in content_by_lua, /bench/session-inline)" "$isi" "$ihsi" "<= 1.0 us"
-  awk -v a="$iae" -v h="$ih" -v us="$uhus" -v t="$it" -v s="$is" -v hs="$ihs" 'BEGIN {
-    printf "\nprotect() itself in access_by_lua (beyond the empty access phase lua-nginx-module runs for any handler there): token %+d instructions (%.2f us), session %+d (%.2f us).\n",
+  awk -v a="$iaec" -v h="$ih" -v us="$uhus" -v t="$it" -v s="$is" -v hs="$ihs" 'BEGIN {
+    printf "\nprotect() itself in access_by_lua (beyond the floor lua-nginx-module sets there: the access phase and ngx.ctx, /bench/empty-ctx): token %+d instructions (%.2f us), session %+d (%.2f us).\n",
       t - a, (t - a) * us / h, s - hs - (a - h), (s - hs - (a - h)) * us / h }'
+  sort -n "$dir.resets" | awk '{ v[NR] = $1 } END { printf "lua_resetthread, left out of every row: %d to %d instructions a request over the windows above.\n", v[1], v[NR] }'
 fi
 
 # Head-of-line blocking: p99 of token requests (wrk -c8), medians of
