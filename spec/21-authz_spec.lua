@@ -193,6 +193,24 @@ describe("roles and permissions #quick", function()
     assert.is_false((sec:check(a, { permissions_accepted = { "nothing" } })))
   end)
 
+  it("answers as has_role for users with none to six roles, at every position (roles_ok)", function()
+    local authz = require "fsec.authz"
+    local user = require("fsec.user")
+    local names = { "r1", "r2", "r3", "r4", "r5", "r6" }
+    for n = 0, #names do
+      local roles = {}
+      for i = 1, n do roles[i] = names[i] end
+      local u = user.user{ id = "1", email = "x@x.org", active = true, roles = roles, permissions = {} }
+      for _, want in ipairs{ "r1", "r2", "r3", "r4", "r5", "r6", "r7" } do
+        local has = u:has_role(want)
+        assert.equals(has, authz.roles_ok(u, { roles_required = { want } }), n .. " roles, " .. want)
+        assert.equals(has, authz.roles_ok(u, { roles_accepted = { "nope", want } }), n .. " roles, " .. want)
+        assert.equals(has and n > 0 and u:has_role("r1"),
+                      authz.roles_ok(u, { roles_required = { "r1", want } }), n .. " roles, r1 and " .. want)
+      end
+    end
+  end)
+
   it("wrap handlers and stack like decorators", function()
     local sec, admin, editor = setup()
     local admin_only = sec:roles_required("admin")(function(_, user) return 200, "hello " .. user.email end)
