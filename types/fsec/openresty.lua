@@ -93,11 +93,14 @@ function openresty.send(res) end
 function openresty.serve() end
 
 ---access_by_lua: check the request against a spec, or a guard's name
----given to init. Returns the user (also in ngx.ctx.fsec_user), or sends
----the denial and does not return.
+---given to init. Returns the user and how ("token", "session", ...), or
+---sends the denial and does not return. Before the content phase the
+---user is also handed on in ngx.ctx.fsec_user (and fsec_via); inside a
+---content handler ngx.ctx is left alone.
 ---@param spec fsec.AccessSpec|string
 ---@param user_header? string default: init's opts.user_header
----@return fsec.User
+---@return fsec.User user
+---@return string via
 function openresty.protect(spec, user_header) end
 
 ---fsec's metrics in Prometheus's text format (content_by_lua): 403 to
