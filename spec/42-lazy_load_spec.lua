@@ -1,6 +1,7 @@
 -- fsec loads its endpoint code at the first request that needs it, not
 -- when an application requires fsec (docs/performance.md, "Memory"):
--- a worker that only checks tokens and sessions keeps none of it. Each
+-- a worker that only checks tokens and sessions keeps none of it; and
+-- Flask-Security's names table only for a configuration that uses them. Each
 -- test runs a fresh interpreter (this one has loaded everything), on
 -- the runtime busted runs.
 local helpers = require "spec.helpers"
@@ -105,6 +106,24 @@ describe("endpoint code loaded at first use #quick", function()
     -- previous error, Lua 5.4's runs the loader again)
     assert.matches("^handle false views are broken here\ncsrf_token false [%w ]+\n$", out)
     assert.is_nil(out:find("true", 1, true))
+  end)
+
+  it("fsec.flaskconf loads only for a configuration with a key that is not fsec's", function()
+    local out, ok = run([[
+      io.write(tostring(package.loaded["fsec.flaskconf"] ~= nil), "\n")
+      local config = require "fsec.config"
+      -- a Flask-Security name is translated, an unknown key still named
+      local c = assert(config.validate(helpers.config{ SECURITY_LOGIN_URL = "/sign-in" }))
+      io.write(tostring(package.loaded["fsec.flaskconf"] ~= nil), " ", c.login_url, "\n")
+      local bad, err = config.validate(helpers.config{ SECURITY_NO_SUCH_THING = 1 })
+      io.write(tostring(bad), " ", err, "\n")
+      bad, err = config.validate(helpers.config{ no_such_key = 1 })
+      io.write(tostring(bad), " ", err, "\n")
+    ]])
+    assert.is_true(ok, out)
+    assert.equals("false\ntrue /sign-in\n"
+      .. "nil unknown configuration key: SECURITY_NO_SUCH_THING (no Flask-Security setting of that name)\n"
+      .. "nil unknown configuration key(s): no_such_key\n", out)
   end)
 
   it("fsec.endpoints lists every handler of each module, and each module's handlers are listed", function()
