@@ -345,6 +345,38 @@ local ffi = require "ffi"
 ffi.cdef "int usleep(unsigned int usec);"
 return { run = function(ms) ffi.C.usleep(ms * 1000); collectgarbage("collect"); return collectgarbage("count") * 1024 end }
 EOF
+# A synthetic Lua heap for the same nginx (LuaJIT's own share, below):
+# build(bytes, churn) holds about BYTES more live Lua data (small tables
+# and strings, as a heap of code and records is made of) and sets the
+# garbage each /churn request then makes (CHURN bytes, as measured in
+# fsec's worker), in each worker at its first /churn request; /live
+# answers a worker's live heap after a full collect.
+cat > "$dir/pools/lib/fsec_bench_synth.lua" <<'EOF'
+local held, units = {}, 0
+local M = {}
+local function live() collectgarbage("collect"); return collectgarbage("count") * 1024 end
+function M.build(bytes, churn, pause, stepmul)
+  -- the collector set as fsec's worker's (the example's gc_pause, gc_stepmul)
+  if pause then collectgarbage("setpause", pause) end
+  if stepmul then collectgarbage("setstepmul", stepmul) end
+  -- one garbage unit's bytes, counted with the collector stopped
+  collectgarbage("stop")
+  local c0, sink = collectgarbage("count"), nil
+  for i = 1, 1000 do sink = { i, i, i } end
+  local per_unit = (collectgarbage("count") - c0) * 1024 / 1000
+  collectgarbage("restart")
+  units = math.floor(churn / per_unit + 0.5)
+  M.built = true
+  local target = live() + bytes
+  while live() < target do
+    for _ = 1, 500 do held[#held + 1] = { ("synthetic-%08d"):format(#held), #held, sink ~= nil } end
+  end
+  return live()
+end
+function M.churn() local t; for i = 1, units do t = { i, i, i } end; return t end
+M.live = live
+return M
+EOF
 cat > "$dir/pools/conf/nginx.conf" <<EOF
 load_module /usr/lib/nginx/modules/ndk_http_module.so;
 load_module /usr/lib/nginx/modules/ngx_http_lua_module.so;
@@ -359,6 +391,11 @@ http {
     location = /job { content_by_lua_block {
       local ok, heap = ngx.run_worker_thread(ngx.var.arg_pool, "fsec_bench_job", "run", 300)
       ngx.say(ok and string.format("%d", heap) or "failed: " .. tostring(heap)) } }
+    location = /churn { content_by_lua_block { local s = require "fsec_bench_synth"
+      if not s.built then local a = ngx.req.get_uri_args()
+        s.build(tonumber(a.bytes), tonumber(a.churn), tonumber(a.pause), tonumber(a.stepmul)) end
+      s.churn(); ngx.say("hello") } }
+    location = /live { content_by_lua_block { ngx.say(string.format("%d", require("fsec_bench_synth").live())) } }
     location = /semaphore { content_by_lua_block {
       package.loaded.fsec_bench_semaphore = require("ngx.semaphore").new(0); ngx.say("made") } } }
 }
@@ -398,6 +435,42 @@ if echo "$tmem" | grep -q '"semaphore":true'; then
   set -- $(snap "$dir/pools"); pdqs=$3; sema=1
 fi
 smaps_now "$dir/pools" pools
+# LuaJIT's own share. churn_of PATH [HEADER]: the Lua bytes one request
+# to PATH allocates in fsec's worker: a full collect, then 200 requests
+# on one connection (one worker), the heap counted before and after (no
+# collection runs between: the next cycle starts when the heap doubles),
+# less what the counting request itself allocates.
+churn_of() {
+  urls=$(for _ in $(seq 1 200); do printf '%s ' "$B$1"; done)
+  if [ $# -gt 1 ]; then out=$(curl -s -H "$2" "$B/bench/memory?gc=1" "$B/bench/memory" $urls "$B/bench/memory")
+  else out=$(curl -s "$B/bench/memory?gc=1" "$B/bench/memory" $urls "$B/bench/memory"); fi
+  echo "$out" | sed -n 's/.*"lua_heap_bytes":\([0-9]*\).*/\1/p' \
+    | awk 'NR == 1 { a = $1 } NR == 2 { b = $1 } NR == 3 { c = $1 } END { printf "%.0f\n", ((c - b) - (b - a)) / 200 }'
+}
+ch_hello=$(churn_of /bench/hello)
+ch_tok=$(churn_of /bench/token "Authentication-Token: $TOKEN")
+ch_ses=$(churn_of /bench/session "Cookie: $COOKIE")
+# The nginx above (pools, states, semaphore) given, in each worker, a
+# synthetic live Lua heap as large as fsec's worker's beyond its own,
+# and requests that make the garbage of fsec's token request beyond the
+# hello's; then as many requests as LuaJIT needs to settle (a cycle
+# every few thousand). Its Private_Dirty beyond its live heap's growth
+# is what LuaJIT keeps for a heap and a churn of fsec's size: the GC's
+# headroom and the allocator's free pages, not fsec's.
+plive0=$(curl -s "http://127.0.0.1:$pools_port/live")
+lua_fsec=$(echo "$mem0" | sed -n 's/.*"lua_heap_bytes":\([0-9]*\).*/\1/p')
+synth=$((lua_fsec - plive0)); synth_churn=$((ch_tok > ch_hello ? ch_tok - ch_hello : 0))
+# Measured as fsec's worker is (its rows above follow a full collect),
+# and also before that collect: between two cycles LuaJIT holds the
+# garbage of a cycle as well (a cycle starts when the heap reaches
+# gc_pause % of the live heap after the last one).
+gcp=$(sed -n 's/^ *gc_pause = \([0-9]*\).*/\1/p' examples/openresty/fsec_example.lua)
+gcs=$(sed -n 's/^ *gc_stepmul = \([0-9]*\).*/\1/p' examples/openresty/fsec_example.lua)
+wrk -t1 -c8 -d5s "http://127.0.0.1:$pools_port/churn?bytes=$synth&churn=$synth_churn&pause=${gcp:-200}&stepmul=${gcs:-200}" > /dev/null
+set -- $(snap "$dir/pools"); pdsy_load=$3
+plive1=$(curl -s "http://127.0.0.1:$pools_port/live")
+smaps_now "$dir/pools" synth
+set -- $(snap "$dir/pools"); pdsy=$3
 wrk -t1 -c8 -d3s -s bench/flask/wrk_get.lua "$B/bench/token" -- Authentication-Token "$dir.tokens" > "$dir.warm"
 mem=$(curl -s "$B/bench/memory?gc=1")
 field() { echo "$2" | sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p"; }
@@ -437,12 +510,19 @@ echo "| the same after $nstates jobs at once: $nstates of lua-nginx-module's wor
 echo "| of which lua-nginx-module's thread pools and $nstates worker-thread Lua states (this row minus the plain nginx's) | | | $(sub "$pdq" "$pdp") |"
 [ -z "$sema" ] || echo "| the same with one ngx.semaphore, as fsec's worker has (jobs.lua's wait for a slot): lua-nginx-module's block of 4096 | | | $pdqs (+$(sub "$pdqs" "$pdq")) |"
 echo "| **added by fsec beyond both caches and lua-nginx-module's own pools, states and semaphores** | | | **$(sub "$(sub "$(sub "$pd0" "$pdqs")" "$(mib "$cache0")")" "$(mib "$slots")")** |"
+synth_mib=$(mib $((plive1 - plive0)))
+headroom=$(sub "$(sub "$pdsy" "$pdqs")" "$synth_mib")
+echo "| the same nginx given a synthetic live Lua heap of fsec's worker's size (+$synth_mib MiB over its own $(mib "$plive0")) and fsec's token request's garbage ($synth_churn bytes a request beyond the hello's), the example's gc_pause ${gcp:-200} and gc_stepmul ${gcs:-200}, after 5 s of requests and a full collect | | | $pdsy (+$(sub "$pdsy" "$pdqs")) |"
+echo "| of which LuaJIT's own: Private_Dirty beyond the live heap it was given (the allocator's free pages after a full collect) | | | $headroom |"
+echo "| the same before that full collect (the collector's headroom: a cycle's garbage held until the heap doubles) | | | $pdsy_load (+$(sub "$pdsy_load" "$pdsy")) |"
+echo "| **fsec's own beyond both caches, lua-nginx-module's pools, states and semaphores, and LuaJIT's headroom (its live heap included)** | | | **$(sub "$(sub "$(sub "$(sub "$pd0" "$pdqs")" "$(mib "$cache0")")" "$(mib "$slots")")" "$headroom")** |"
 echo "| nginx + fsec after token requests of $ntok users ($n1 cached) | $rss1 | $pss1 | $pd1 |"
 echo "| of which SQLite's page cache / fsec's user cache (live Lua heap over the first row's) | | | $(mib "$cache1") / $(mib $((lua1 - lua0))) |"
 echo
 echo "Live Lua heap: $(mib "$lua0") MiB with $n0 users cached (fsec's modules), $(mib "$lua1") MiB with $n1." \
      "Cache cost per user: $(awk -v a="$lua1" -v b="$lua0" -v n="$n1" -v m="$n0" 'BEGIN { printf "%.0f", (a - b) / (n > m ? n - m : 1) }') bytes" \
-     "(target <= 256; bound: cache_size entries, 10000 by default). argon2 helper: $helper."
+     "(target <= 256; bound: cache_size entries, 10000 by default). argon2 helper: $helper." \
+     "Lua garbage per request in fsec's worker: $ch_hello bytes for the hello, $ch_tok for a token check, $ch_ses for a session check."
 sh0=$(field shared_cache_bytes "$mem0"); sh1=$(field shared_cache_bytes "$mem")
 [ -z "$sh1" ] || echo "Shared cache (cache_dict $(mib "$(field shared_cache_capacity "$mem")") MiB):" \
   "$(mib $((sh1 - sh0))) MiB for $((n1 - n0)) more records ($(awk -v a="$sh1" -v b="$sh0" -v n="$n1" -v m="$n0" 'BEGIN { printf "%.0f", (a - b) / (n > m ? n - m : 1) }') bytes each);" \
@@ -455,12 +535,13 @@ sh0=$(field shared_cache_bytes "$mem0"); sh1=$(field shared_cache_bytes "$mem")
 kinds "$dir".smaps-start.* > "$dir.kinds-start"
 kinds "$dir".smaps-after.* > "$dir.kinds-after"
 kinds "$dir".smaps-pools.* > "$dir.kinds-pools"
+kinds "$dir".smaps-synth.* > "$dir.kinds-synth"
 kib_row() { awk -v k="$2" -v t="$1" 'FNR == 1 { f++ } $1 == k || k == "" { v[f] += $2 }
-  END { printf "| %s | %d | %d | %+d | %d | %+d |\n", t, v[1], v[2], v[2] - v[1], v[3], v[2] - v[3] }' \
-  "$dir.kinds-start" "$dir.kinds-after" "$dir.kinds-pools"; }
+  END { printf "| %s | %d | %d | %+d | %d | %+d | %d | %+d |\n", t, v[1], v[2], v[2] - v[1], v[3], v[2] - v[3], v[4], v[2] - v[4] }' \
+  "$dir.kinds-start" "$dir.kinds-after" "$dir.kinds-pools" "$dir.kinds-synth"; }
 echo
-echo "| Private_Dirty per worker by mapping, KiB | nginx + fsec at start | nginx + fsec after the runs | grown | nginx + Lua module, same pools and $nstates thread states${sema:+, a semaphore} | fsec's share after the runs |"
-echo "|---|---|---|---|---|---|"
+echo "| Private_Dirty per worker by mapping, KiB | nginx + fsec at start | nginx + fsec after the runs | grown | nginx + Lua module, same pools and $nstates thread states${sema:+, a semaphore} | fsec's share after the runs | the same nginx with a synthetic Lua heap and churn of fsec's size | fsec's share beyond LuaJIT's for that heap |"
+echo "|---|---|---|---|---|---|---|---|"
 kib_row "anonymous: the Lua heaps (LuaJIT's allocator; the worker's and each thread state's), the caches' slots, nginx's large allocations" anon
 kib_row "malloc's main heap (nginx's pools, SQLite's connection and page cache, fsec's C objects)" heap
 kib_row "malloc arenas of the pool threads (what jobs allocate in C)" arena
@@ -503,10 +584,14 @@ if [ "$soak" -gt 0 ]; then
   t=0
   while [ "$t" -le "$soak" ]; do
     echo "$t $(smaps Private_Dirty "$dir") $(smaps Rss "$dir")" >> "$dir.soak"
+    smaps_now "$dir" "soak-$t" # the growth by kind of mapping, below
     sleep "$step"; t=$((t + step))
   done
   wait $s1 $s2 $s3 $s4 || true
   echo "$t $(smaps Private_Dirty "$dir") $(smaps Rss "$dir")" >> "$dir.soak"
+  # the live Lua heap (a full collect) now, against the one after the
+  # warm-up run above: a Lua object kept per request would show here
+  msoak=$(curl -s "$B/bench/memory?gc=1")
   reqs=$(cat "$dir.s1" "$dir.s2" "$dir.s3" "$dir.s4" | awk '/requests in/ { n += $1 } END { print n + 0 }')
   echo
   echo "| soak: ${soak} s of mixed load (token requests over $ntok users, sessions re-signed, failed logins, hellos; $reqs requests), MiB per worker | Private_Dirty | Rss |"
@@ -517,6 +602,26 @@ if [ "$soak" -gt 0 ]; then
     { lp = $2; lr = $3 }
     END { print "| at the end | " lp " | " lr " |"
           printf "| **growth after the warm-up (highest sample - first; target <= 0.5)** | **%.1f** | **%.1f** |\n", mp - pw, mr - rw }' "$dir.soak"
+  # The same samples by kind of mapping (kinds): what grows after the
+  # warm-up, in KiB per worker (the kinds' order: kinds above).
+  : > "$dir.ksoak"
+  t=0
+  while [ "$t" -le "$soak" ]; do
+    kinds "$dir".smaps-soak-"$t".* | awk -v t="$t" '{ printf "%s %s %s\n", t, $1, $2 }' >> "$dir.ksoak"
+    t=$((t + step))
+  done
+  echo
+  echo "| soak by mapping, Private_Dirty KiB per worker | at the start | after the warm-up | at the end | growth after the warm-up (highest - first) |"
+  echo "|---|---|---|---|---|"
+  awk -v w="$warm" '!($2 in o) { o[$2] = ++m; name[m] = $2 }
+    { k = $2 } NR == 1 || $1 == 0 { s[k] = $3 }
+    $1 >= w && !(k in pw) { pw[k] = $3; tw = $1 } $1 >= w && $3 > mx[k] { mx[k] = $3 } { e[k] = $3 }
+    END { for (j = 1; j <= m; j++) { k = name[j]
+            printf "| %s | %d | %d | %d | %+d |\n", k, s[k], pw[k], e[k], mx[k] - pw[k] } }' "$dir.ksoak"
+  echo
+  echo "Every ${step} s, KiB: $(awk '$2 == "anon" { a = a " " $3 } $2 == "mcode" { m = m " " $3 } $2 == "heap" { h = h " " $3 }
+    END { print "anon" a "; mcode" m "; heap" h }' "$dir.ksoak")." \
+    "Live Lua heap (full collect): $(mib "$(field lua_heap_bytes "$msoak")") MiB after the soak, $(mib "$lua1") MiB before it."
 fi
 
 # 50 simultaneous logins: the thread pool bounds the argon2 memory held at

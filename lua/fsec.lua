@@ -13,7 +13,6 @@ local policy = require "fsec.policy"
 local auth = require "fsec.auth"
 local flask = require "fsec.flask"
 local authz = require "fsec.authz"
-local views = require "fsec.views"
 local ratelimit = require "fsec.ratelimit"
 local cache = require "fsec.cache"
 local events = require "fsec.events"
@@ -483,7 +482,17 @@ end
 
 for k, fn in pairs(auth.methods) do Security[k] = fn end
 for k, fn in pairs(authz.methods) do Security[k] = fn end
-for k, fn in pairs(views.methods) do Security[k] = fn end
+-- The endpoints' methods load fsec.views (and what it needs) at their
+-- first call: a worker that only checks tokens and sessions never keeps
+-- that code (docs/performance.md, "Memory"). A views that fails to load
+-- raises from the call, naming the module.
+for _, k in ipairs{ "handle", "csrf_protect", "take_flashes", "csrf_token" } do
+  Security[k] = function(...)
+    local fn = require("fsec.views").methods[k]
+    Security[k] = fn
+    return fn(...)
+  end
+end
 for k, fn in pairs(require("fsec.sessiondata").methods) do Security[k] = fn end
 
 

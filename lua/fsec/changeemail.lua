@@ -162,22 +162,4 @@ function V.change_email_token(sec, req, res, _, json, token)
   return res:redirect(cfg.post_change_email_view or cfg.post_login_view)
 end
 
---- The endpoint a path names, when change_email is on.
-function _M.route(sec, path)
-  local c = sec._cfg
-  if not c.change_email then return nil end
-  local base = c.change_email_url
-  if path == base then return "change_email" end
-  if path:sub(1, #base + 1) == base .. "/" then
-    local t = path:sub(#base + 2)
-    if t ~= "" and not t:find("/", 1, true) then return "change_email_token", t end
-  end
-  return nil
-end
-
--- a POST that mails: metered by the throttle policy and client limit
-_M.CREDENTIAL = { change_email = true }
--- a mailed link that acts: consent first, CSRF on its POST, HEAD does nothing
-_M.LINKS = { change_email_token = true }
-
 return _M

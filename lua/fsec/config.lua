@@ -1296,6 +1296,19 @@ end
 _M.freeze = freeze
 
 
+-- Whether a configuration has a key that is not fsec's: a Flask-Security
+-- name, or fsec's spelling of one it refuses, for fsec.flaskconf to
+-- translate or refuse. Without one, translate would answer the table as
+-- given, and fsec.flaskconf (its table of Flask-Security's settings, 80
+-- KiB of Lua heap) is not loaded: a worker keeps it for good otherwise.
+local function flask_names(user)
+  for k in pairs(user) do
+    if type(k) == "string" and not _M.schema[k] then return true end
+  end
+  return false
+end
+
+
 --- Validate a user configuration.
 -- @tparam table user the table given to `fsec.new`
 -- @treturn table|nil the validated configuration (a plain, mutable copy)
@@ -1308,8 +1321,10 @@ function _M.validate(user)
   -- refusal naming fsec's way (fsec.flaskconf); a bad value names the key
   -- as it was given
   local err, names
-  user, err, names = require("fsec.flaskconf").translate(user, _M.schema)
-  if not user then return nil, err end
+  if flask_names(user) then
+    user, err, names = require("fsec.flaskconf").translate(user, _M.schema)
+    if not user then return nil, err end
+  end
   local c
   c, err = _M.check(user)
   if not c and names then

@@ -203,15 +203,4 @@ function V.mf_recovery(sec, req, res, fields, json)
   return tf.finish(sec, req, res, json, user, data, { no_validity = true, method = "recovery_code" })
 end
 
---- The endpoint a path names, when recovery codes are on.
-function _M.route(sec, path)
-  local c = sec._cfg
-  if not c.multi_factor_recovery_codes or not (c.two_factor or c.unified_signin) then return nil end
-  if path == c.multi_factor_recovery_codes_url then return "mf_recovery_codes" end
-  if path == c.multi_factor_recovery_url then return "mf_recovery" end
-  return nil
-end
-
-_M.CREDENTIAL = { mf_recovery = true }
-
 return _M

@@ -574,27 +574,6 @@ function V.tf_select(sec, req, res, _, json)
   return illegal(sec, req, res, json)
 end
 
-------------------------------------------------------------------------
--- Routing
-------------------------------------------------------------------------
-
---- The endpoint a path names (name, token), when two-factor is on.
-function _M.route(sec, path)
-  local c = cfg_of(sec)
-  if not c.two_factor then return nil end
-  if path == c.two_factor_setup_url then return "tf_setup" end
-  local base = c.two_factor_setup_url .. "/"
-  if path:sub(1, #base) == base then
-    local t = path:sub(#base + 1)
-    if t ~= "" and not t:find("/", 1, true) then return "tf_setup_token", t end
-  end
-  if path == c.two_factor_token_validation_url then return "tf_validate" end
-  if path == c.two_factor_rescue_url then return "tf_rescue" end
-  if path == c.two_factor_select_url then return "tf_select" end
-  return nil
-end
-
---- Endpoints that check a code or send one: throttled as credentials.
-_M.CREDENTIAL = { tf_setup = true, tf_setup_token = true, tf_validate = true, tf_rescue = true }
+-- Routing: fsec.endpoints (so that this module loads at its first request).
 
 return _M

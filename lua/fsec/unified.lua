@@ -728,34 +728,6 @@ function V.us_verify_link(sec, req, res, _, json)
   return res:redirect(cfg_of(sec).post_login_view)
 end
 
-------------------------------------------------------------------------
--- Routing
-------------------------------------------------------------------------
-
---- The endpoint a path names (name, token), when unified sign-in is on.
-function _M.route(sec, path)
-  local c = cfg_of(sec)
-  if not c.unified_signin then return nil end
-  if path == c.us_signin_url then return "us_signin" end
-  if path == c.us_signin_send_code_url then return "us_signin_send_code" end
-  if path == c.us_verify_url then return "us_verify" end
-  if path == c.us_verify_send_code_url then return "us_verify_send_code" end
-  if path == c.us_verify_link_url then return "us_verify_link" end
-  if path == c.us_setup_url then return "us_setup" end
-  local base = c.us_setup_url .. "/"
-  if path:sub(1, #base) == base then
-    local t = path:sub(#base + 1)
-    if t ~= "" and not t:find("/", 1, true) then return "us_setup_token", t end
-  end
-  return nil
-end
-
---- Endpoints that check a passcode or send one: throttled as credentials.
-_M.CREDENTIAL = { us_signin = true, us_signin_send_code = true, us_verify = true, us_verify_send_code = true,
-                  us_setup = true, us_setup_token = true, us_verify_link = true }
---- Endpoints that take POST only.
-_M.POST_ONLY = { us_signin_send_code = true, us_verify_send_code = true, us_setup_token = true }
---- Mailed links: the GET asks, the POST acts (GET acts with one_click_links).
-_M.LINKS = { us_verify_link = true }
+-- Routing: fsec.endpoints (so that this module loads at its first request).
 
 return _M

@@ -118,15 +118,4 @@ function V.change_username(sec, req, res, fields, json)
   return res:redirect(cfg.post_change_username_view or cfg.post_login_view)
 end
 
---- The endpoint a path names, when its feature is on.
-function _M.route(sec, path)
-  local c = sec._cfg
-  if c.username_recovery and path == c.username_recovery_url then return "recover_username" end
-  if c.change_username and path == c.change_username_url then return "change_username" end
-  return nil
-end
-
--- POSTs that mail: metered by the throttle policy and client limit
-_M.CREDENTIAL = { recover_username = true, change_username = true }
-
 return _M

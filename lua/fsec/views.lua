@@ -20,11 +20,7 @@ local mail = require "fsec.mail"
 local throttle = require "fsec.throttle"
 local events = require "fsec.events"
 local twofactor = require "fsec.twofactor"
-local mfcodes = require "fsec.mfcodes"
-local unified = require "fsec.unified"
-local changeemail = require "fsec.changeemail"
-local username_mod = require "fsec.username"
-local wanviews = require "fsec.wanviews"
+local endpoints = require "fsec.endpoints"
 local datastore = require "fsec.datastore"
 local redirect = require "fsec.redirect"
 local regfields = require "fsec.regfields"
@@ -498,7 +494,7 @@ function V.register(sec, req, res, fields, json)
   local hash = password and auth.new_hash(sec, password) or nil
   local user, _, code = auth.check_store(ds:create_user{ email = email, username = username, password = hash,
                                                          fields = next(own) ~= nil and own or nil })
-  if user and not hash then unified.setup_email(sec, user) end
+  if user and not hash then require("fsec.unified").setup_email(sec, user) end
   if not user then
     if code == "EEXIST" then form:error("email", "EMAIL_ALREADY_ASSOCIATED", { email = email })
     else form:error("", "API_ERROR") end
@@ -754,12 +750,12 @@ function V.verify(sec, req, res, fields, json)
   if req.method == "GET" then
     if json then
       -- whether /wan-verify could take one of the user's keys instead
-      return json_ok(sec, req, res, { user = payload(sec, user, false),
-                                      has_webauthn_verify_credential = wanviews.has_verify(sec, user) })
+      local has_key = require("fsec.wanviews").has_verify(sec, user)
+      return json_ok(sec, req, res, { user = payload(sec, user, false), has_webauthn_verify_credential = has_key })
     end
     local nxt = http.single(req.query, "next", 2048)
     -- a key instead of the password, where the user has one /wan-verify takes
-    local links = wanviews.has_verify(sec, user)
+    local links = require("fsec.wanviews").has_verify(sec, user)
       and { { url(sec, "wan_verify_url") .. (nxt and "?next=" .. http.quote_value(nxt) or ""), "LINK_WAN_VERIFY" } }
     return page(sec, req, res, "verify", nil, { next = nxt, links = links or nil })
   end
@@ -837,26 +833,25 @@ local function own_route(sec, path)
   if c.confirmable and tail(c.confirm_url) then return "confirm_token", tail(c.confirm_url) end
 end
 
--- The endpoint modules besides this one: each routes its own paths and
--- names its handlers and its credential endpoints.
-local MODULES = { twofactor, mfcodes, unified, changeemail, username_mod, wanviews }
+-- The endpoint modules besides this one (fsec.endpoints): their routes
+-- and kinds here, each module loaded at the first request for one of its
+-- endpoints (V's __index).
 local GET_ONLY_NAMES = {}
-for _, m in ipairs(MODULES) do
-  for name, fn in pairs(m.handlers) do V[name] = fn end
-  for name in pairs(m.CREDENTIAL) do CREDENTIAL[name] = true end
-  for name in pairs(m.POST_ONLY or {}) do POST_ONLY[name] = true end
-  for name in pairs(m.GET_ONLY or {}) do GET_ONLY_NAMES[name] = true end
-  -- a mailed link: consent first, CSRF on its POST, HEAD does nothing
-  for name in pairs(m.LINKS or {}) do LINKS[name], ACTS[name] = true, true end
-end
+for name in pairs(endpoints.CREDENTIAL) do CREDENTIAL[name] = true end
+for name in pairs(endpoints.POST_ONLY) do POST_ONLY[name] = true end
+for name in pairs(endpoints.GET_ONLY) do GET_ONLY_NAMES[name] = true end
+-- a mailed link: consent first, CSRF on its POST, HEAD does nothing
+for name in pairs(endpoints.LINKS) do LINKS[name], ACTS[name] = true, true end
+setmetatable(V, { __index = function(t, name)
+  local fn = endpoints.handler(name)
+  if fn then rawset(t, name, fn) end
+  return fn
+end })
 
 local function route(sec, path)
   local name, token = own_route(sec, path)
   if name then return name, token end
-  for _, m in ipairs(MODULES) do
-    name, token = m.route(sec, path)
-    if name then return name, token end
-  end
+  return endpoints.route(sec, path)
 end
 
 

@@ -468,41 +468,6 @@ function V.wan_script(_, _, res)
   return res
 end
 
-------------------------------------------------------------------------
--- Routing
-------------------------------------------------------------------------
-
--- path is base/<state>: the state, else nil.
-local function tail(path, base)
-  base = base .. "/"
-  if path:sub(1, #base) ~= base then return nil end
-  local t = path:sub(#base + 1)
-  if t ~= "" and not t:find("/", 1, true) then return t end
-end
-
---- The endpoint a path names (name, token), when webauthn is on and the
--- datastore keeps keys (one without the WebAuthn methods has no passkeys).
-function _M.route(sec, path)
-  local c = cfg_of(sec)
-  if not c.webauthn or (sec.datastore and not sec.datastore.webauthn_credentials) then return nil end
-  if path == c.wan_register_url then return "wan_register" end
-  if path == c.wan_signin_url then return "wan_signin" end
-  if path == c.wan_delete_url then return "wan_delete" end
-  if path == c.wan_verify_url then return "wan_verify" end
-  if path == c.wan_script_url then return "wan_script" end
-  for _, r in ipairs{ { "wan_register_url", "wan_register_response" }, { "wan_signin_url", "wan_signin_response" },
-                      { "wan_verify_url", "wan_verify_response" } } do
-    local t = tail(path, c[r[1]])
-    if t then return r[2], t end
-  end
-  return nil
-end
-
---- Every ceremony checks or starts a credential: throttled as credentials.
-_M.CREDENTIAL = { wan_register = true, wan_register_response = true, wan_signin = true, wan_signin_response = true,
-                  wan_delete = true, wan_verify = true, wan_verify_response = true }
-_M.POST_ONLY = { wan_register_response = true, wan_signin_response = true, wan_verify_response = true,
-                 wan_delete = true }
-_M.GET_ONLY = { wan_script = true }
+-- Routing: fsec.endpoints (so that this module loads at its first request).
 
 return _M
