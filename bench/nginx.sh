@@ -478,6 +478,13 @@ mib() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'; }
 sub() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", a - b }'; }
 set -- $(snap "$dir/plain"); rssp=$1; pssp=$2; pdp=$3
 set -- $(snap "$dir"); rss1=$1; pss1=$2; pd1=$3
+# LuaJIT's compiled traces, measured last (the soak below compiles them
+# again in its warm-up): their IR and snapshots in the live heap (what
+# jit.flush() frees) and their machine code (the executable mappings, by
+# kind as the table below counts them, beyond the nginx without fsec)
+jf=$(curl -s "$B/bench/jit-flush")
+trace_heap=$(mib $(( $(field before "$jf") - $(field after "$jf") )))
+trace_code=$(kinds "$dir".smaps-after.* | awk '$1 == "mcode" { printf "%.1f", $2 / 1024 }')
 cache0=$(field cache_bytes "$mem0"); cache1=$(field cache_bytes "$mem")
 lua0=$(field lua_heap_bytes "$mem0"); lua1=$(field lua_heap_bytes "$mem")
 # users cached: a token's user lives in the token's entry, a session's
@@ -516,6 +523,9 @@ echo "| the same nginx given a synthetic live Lua heap of fsec's worker's size (
 echo "| of which LuaJIT's own: Private_Dirty beyond the live heap it was given (the allocator's free pages after a full collect) | | | $headroom |"
 echo "| the same before that full collect (the collector's headroom: a cycle's garbage held until the heap doubles) | | | $pdsy_load (+$(sub "$pdsy_load" "$pdsy")) |"
 echo "| **fsec's own beyond both caches, lua-nginx-module's pools, states and semaphores, and LuaJIT's headroom (its live heap included)** | | | **$(sub "$(sub "$(sub "$(sub "$pd0" "$pdqs")" "$(mib "$cache0")")" "$(mib "$slots")")" "$headroom")** |"
+own=$(sub "$(sub "$(sub "$(sub "$pd0" "$pdqs")" "$(mib "$cache0")")" "$(mib "$slots")")" "$headroom")
+echo "| of which LuaJIT's compiled traces: their IR and snapshots in the live heap (what jit.flush() frees) / their machine code | | | $trace_heap / $trace_code |"
+echo "| **fsec's own beyond both caches, lua-nginx-module's pools, states and semaphores, LuaJIT's headroom and LuaJIT's traces** | | | **$(sub "$(sub "$own" "$trace_heap")" "$trace_code")** |"
 echo "| nginx + fsec after token requests of $ntok users ($n1 cached) | $rss1 | $pss1 | $pd1 |"
 echo "| of which SQLite's page cache / fsec's user cache (live Lua heap over the first row's) | | | $(mib "$cache1") / $(mib $((lua1 - lua0))) |"
 echo

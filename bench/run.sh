@@ -269,6 +269,10 @@ targets_section() {
   row "10,000 cached users in all: the shared dict and every worker's L1 (MiB; <= 4)" "$all" 4
   after=$(cell "$n" "added beyond both caches (target <= 2)" 5)
   row "memory per worker after load beyond the bounded caches (MiB; <= 2)" "$after" 2
+  own=$(cell "$n" "fsec's own beyond both caches, lua-nginx-module's pools" 5)
+  row "the same without lua-nginx-module's own pools, states and semaphore and LuaJIT's headroom for a heap that size (its live heap included; MiB; <= 2)" "$own" 2
+  own=$(cell "$n" "fsec's own beyond both caches, lua-nginx-module's pools, states and semaphores, LuaJIT's headroom and LuaJIT's traces" 5)
+  row "the same without LuaJIT's compiled traces as well (their IR in the live heap, their machine code; MiB; <= 2)" "$own" 2
   soak=$(cell "$n" "growth after the warm-up" 3)
   row "soak: Private_Dirty growth per worker after the warm-up (MiB; <= 0.5)" "$soak" 0.5
   fu=$(awk -F'|' '$2 ~ /find_user by email/ { v = $5; gsub(/[ x]/, "", v); if (v + 0 > m) m = v + 0 } END { if (m) print m }' "$e")
