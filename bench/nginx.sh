@@ -478,12 +478,13 @@ mib() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'; }
 sub() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", a - b }'; }
 set -- $(snap "$dir/plain"); rssp=$1; pssp=$2; pdp=$3
 set -- $(snap "$dir"); rss1=$1; pss1=$2; pd1=$3
-# LuaJIT's compiled traces, measured last (the soak below compiles them
-# again in its warm-up): their IR and snapshots in the live heap (what
-# jit.flush() frees) and their machine code (the executable mappings, by
-# kind as the table below counts them, beyond the nginx without fsec)
-jf=$(curl -s "$B/bench/jit-flush")
-trace_heap=$(mib $(( $(field before "$jf") - $(field after "$jf") )))
+# LuaJIT's compiled traces in the worker: their IR and snapshots in the
+# live heap (estimated from jit.util's counts, leaving the traces alone:
+# the soak below must meet the JIT as it is), and their machine code (the
+# executable mappings, by kind as the table below counts them, beyond the
+# nginx without fsec). After the soak, jit.flush() checks the estimate.
+jt=$(curl -s "$B/bench/jit-traces")
+trace_heap=$(mib "$(field bytes "$jt")")
 trace_code=$(kinds "$dir".smaps-after.* | awk '$1 == "mcode" { printf "%.1f", $2 / 1024 }')
 cache0=$(field cache_bytes "$mem0"); cache1=$(field cache_bytes "$mem")
 lua0=$(field lua_heap_bytes "$mem0"); lua1=$(field lua_heap_bytes "$mem")
@@ -524,7 +525,7 @@ echo "| of which LuaJIT's own: Private_Dirty beyond the live heap it was given (
 echo "| the same before that full collect (the collector's headroom: a cycle's garbage held until the heap doubles) | | | $pdsy_load (+$(sub "$pdsy_load" "$pdsy")) |"
 echo "| **fsec's own beyond both caches, lua-nginx-module's pools, states and semaphores, and LuaJIT's headroom (its live heap included)** | | | **$(sub "$(sub "$(sub "$(sub "$pd0" "$pdqs")" "$(mib "$cache0")")" "$(mib "$slots")")" "$headroom")** |"
 own=$(sub "$(sub "$(sub "$(sub "$pd0" "$pdqs")" "$(mib "$cache0")")" "$(mib "$slots")")" "$headroom")
-echo "| of which LuaJIT's compiled traces: their IR and snapshots in the live heap (what jit.flush() frees) / their machine code | | | $trace_heap / $trace_code |"
+echo "| of which LuaJIT's compiled traces ($(field traces "$jt")): their IR and snapshots in the live heap (estimated from jit.util's counts; checked against jit.flush() after the soak) / their machine code | | | $trace_heap / $trace_code |"
 echo "| **fsec's own beyond both caches, lua-nginx-module's pools, states and semaphores, LuaJIT's headroom and LuaJIT's traces** | | | **$(sub "$(sub "$own" "$trace_heap")" "$trace_code")** |"
 echo "| nginx + fsec after token requests of $ntok users ($n1 cached) | $rss1 | $pss1 | $pd1 |"
 echo "| of which SQLite's page cache / fsec's user cache (live Lua heap over the first row's) | | | $(mib "$cache1") / $(mib $((lua1 - lua0))) |"
@@ -633,6 +634,13 @@ if [ "$soak" -gt 0 ]; then
     END { print "anon" a "; mcode" m "; heap" h }' "$dir.ksoak")." \
     "Live Lua heap (full collect): $(mib "$(field lua_heap_bytes "$msoak")") MiB after the soak, $(mib "$lua1") MiB before it."
 fi
+# The traces' estimate against what jit.flush() frees (now, after
+# everything above: the soak is over)
+jt2=$(curl -s "$B/bench/jit-traces?flush=1")
+echo
+echo "LuaJIT's traces in the worker's live heap: estimated $(mib "$(field bytes "$jt")") MiB for $(field traces "$jt") traces" \
+     "at the memory rows; at the end $(mib "$(field bytes "$jt2")") MiB for $(field traces "$jt2"), of which jit.flush()" \
+     "then freed $(mib $(( $(field before "$jt2") - $(field after "$jt2") ))) MiB (with the compiler's own buffers)."
 
 # 50 simultaneous logins: the thread pool bounds the argon2 memory held at
 # once (threads x 64 MiB); the excess waits in its queue. Peak worker RSS.
