@@ -117,23 +117,25 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f\n", a / b }'; }
 # checked): nginx's parsing of a 150-byte token or cookie is the cost of
 # carrying a credential, not of checking it; the last column compares
 # with that.
-for f in uh h hT hC t s ti si rt rs rti rsi ct cs cti csi ch chT chC rct rcs rcti rcsi qt qs qti qsi; do : > "$dir.$f"; done
+for f in uh h hT hC t s ti si ta sa rt rs rti rsi rta rsa ct cs cti csi cta csa ch chT chC rct rcs rcti rcsi rcta rcsa qt qs qti qsi qta qsa; do : > "$dir.$f"; done
 for r in $(seq 1 "$rounds"); do
   set -- $(run "$B/bench/hello"); echo "$1" >> "$dir.h"; echo "$2" >> "$dir.ch"; echo "$3" >> "$dir.uh"
   set -- $(run -H "Authentication-Token: $TOKEN" "$B/bench/hello"); echo "$1" >> "$dir.hT"; echo "$2" >> "$dir.chT"
   set -- $(run -H "Authentication-Token: $TOKEN" "$B/bench/token"); echo "$1" >> "$dir.t"; echo "$2" >> "$dir.ct"
   set -- $(run -H "Authentication-Token: $TOKEN" "$B/bench/token-inline"); echo "$1" >> "$dir.ti"; echo "$2" >> "$dir.cti"
+  set -- $(run -H "Authentication-Token: $TOKEN" "$B/bench/token-admit"); echo "$1" >> "$dir.ta"; echo "$2" >> "$dir.cta"
   login
   set -- $(run -H "Cookie: $COOKIE" "$B/bench/hello"); echo "$1" >> "$dir.hC"; echo "$2" >> "$dir.chC"
   set -- $(run -H "Cookie: $COOKIE" "$B/bench/session"); echo "$1" >> "$dir.s"; echo "$2" >> "$dir.cs"
   set -- $(run -H "Cookie: $COOKIE" "$B/bench/session-inline"); echo "$1" >> "$dir.si"; echo "$2" >> "$dir.csi"
+  set -- $(run -H "Cookie: $COOKIE" "$B/bench/session-admit"); echo "$1" >> "$dir.sa"; echo "$2" >> "$dir.csa"
   h=$(tail -1 "$dir.h"); ch=$(tail -1 "$dir.ch")
-  for f in t s ti si; do
+  for f in t s ti si ta sa; do
     ratio "$(tail -1 "$dir.$f")" "$h" >> "$dir.r$f"
     ratio "$ch" "$(tail -1 "$dir.c$f")" >> "$dir.rc$f"
   done
-  for f in t ti; do ratio "$(tail -1 "$dir.$f")" "$(tail -1 "$dir.hT")" >> "$dir.q$f"; done
-  for f in s si; do ratio "$(tail -1 "$dir.$f")" "$(tail -1 "$dir.hC")" >> "$dir.q$f"; done
+  for f in t ti ta; do ratio "$(tail -1 "$dir.$f")" "$(tail -1 "$dir.hT")" >> "$dir.q$f"; done
+  for f in s si sa; do ratio "$(tail -1 "$dir.$f")" "$(tail -1 "$dir.hC")" >> "$dir.q$f"; done
 done
 echo "# nginx + fsec, $workers worker(s), $users users, wrk -t1 -c32 -d${secs}s, $rounds rounds, $(date -u +%Y-%m-%d), $(nproc) cores"
 echo
@@ -145,8 +147,10 @@ echo "| for reference: the same hello sent the session cookie | $(median < "$dir
 line() { echo "| $1 | $(median < "$dir.$2") | $(median < "$dir.r$2") | $(median < "$dir.c$2") us | $(median < "$dir.rc$2") | >= 0.85 | $(median < "$dir.q$2") |"; }
 line "token-authenticated hello (protect() in access_by_lua)" t
 line "token-authenticated hello (protect() in content_by_lua)" ti
+line "token-authenticated hello (admit() in access_by_lua: nothing in ngx.ctx, as before proxy_pass)" ta
 line "session-authenticated hello (protect() in access_by_lua)" s
 line "session-authenticated hello (protect() in content_by_lua)" si
+line "session-authenticated hello (admit() in access_by_lua)" sa
 
 # Instructions per request, counted by valgrind (callgrind) in one nginx
 # process serving the same app, prefix and database: unlike CPU time,
@@ -174,7 +178,7 @@ if [ "${FSEC_BENCH_INSTR:-1}" != 0 ] && command -v valgrind >/dev/null && comman
   hello='content_by_lua_block { ngx.say("hello") } }'
   sed -e 's/^master_process on;/master_process off;/' -e 's|^pid logs/nginx.pid;|pid logs/instr.pid;|' \
       -e "s/127\.0\.0\.1:$port;/127.0.0.1:$vport;/" -e 's|error_log logs/error.log|error_log logs/instr.log|' \
-      -e "s|location = /bench/hello {|location = /bench/empty { access_by_lua_block { } $hello\n    location = /bench/empty-ctx { access_by_lua_block { ngx.ctx.x = 1 } $hello\n    location = /bench/ctx-x { content_by_lua_block { ngx.ctx.x = 1; ngx.say(\"hello\") } }\n    location = /bench/hello-inline { $hello\n    location = /bench/hello-s { $hello\n    location = /bench/hello-s-inline { $hello\n    location = /bench/hello {|" \
+      -e "s|location = /bench/hello {|location = /bench/empty { access_by_lua_block { } $hello\n    location = /bench/empty-ctx { access_by_lua_block { ngx.ctx.x = 1 } $hello\n    location = /bench/ctx-x { content_by_lua_block { ngx.ctx.x = 1; ngx.say(\"hello\") } }\n    location = /bench/hello-inline { $hello\n    location = /bench/hello-s { $hello\n    location = /bench/hello-s-inline { $hello\n    location = /bench/hello-admit { $hello\n    location = /bench/hello-s-admit { $hello\n    location = /bench/hello {|" \
       "$dir/conf/nginx.conf" > "$dir/conf/instr.conf"
   valgrind --tool=callgrind --callgrind-out-file="$dir/cg.out" \
     nginx -p "$dir" -c conf/instr.conf -e logs/instr.log > "$dir.vg" 2>&1 &
@@ -214,10 +218,12 @@ if [ -n "$vg" ]; then
   ih=$(count /bench/hello "$T"); ihi=$(count /bench/hello-inline "$T")
   iae=$(count /bench/empty "$T"); ictx=$(count /bench/ctx-x "$T"); iaec=$(count /bench/empty-ctx "$T")
   it=$(count /bench/token "$T"); iti=$(count /bench/token-inline "$T")
+  iha=$(count /bench/hello-admit "$T"); ita=$(count /bench/token-admit "$T")
   login
   C="Cookie: $COOKIE"
   ihs=$(count /bench/hello-s "$C"); ihsi=$(count /bench/hello-s-inline "$C")
   is=$(count /bench/session "$C"); isi=$(count /bench/session-inline "$C")
+  ihsa=$(count /bench/hello-s-admit "$C"); isa=$(count /bench/session-admit "$C")
   kill -QUIT "$vg" 2>/dev/null; wait "$vg" 2>/dev/null || true; vg=""
   uhus=$(median < "$dir.uh")
   # irow TITLE COUNT HELLO TARGET: instructions, beyond the hello, in us
@@ -232,8 +238,10 @@ if [ -n "$vg" ]; then
   irow "lua-nginx-module alone: an access_by_lua phase that hands a value on in ngx.ctx, the floor of any access check that passes the user on (/bench/empty-ctx)" "$iaec" "$ih" ""
   irow "token-authenticated hello (protect() in access_by_lua, /bench/token)" "$it" "$ih" "<= 1.0 us"
   irow "token-authenticated hello (protect() in content_by_lua, /bench/token-inline)" "$iti" "$ihi" "<= 1.0 us"
+  irow "token-authenticated hello (admit() in access_by_lua: protect() handing nothing on in ngx.ctx, for content that is not Lua, /bench/token-admit)" "$ita" "$iha" "<= 1.0 us"
   irow "session-authenticated hello (protect() in access_by_lua, /bench/session)" "$is" "$ihs" "<= 1.0 us"
   irow "session-authenticated hello (protect() in content_by_lua, /bench/session-inline)" "$isi" "$ihsi" "<= 1.0 us"
+  irow "session-authenticated hello (admit() in access_by_lua, /bench/session-admit)" "$isa" "$ihsa" "<= 1.0 us"
   awk -v a="$iaec" -v h="$ih" -v us="$uhus" -v t="$it" -v s="$is" -v hs="$ihs" 'BEGIN {
     printf "\nprotect() itself in access_by_lua (beyond the floor lua-nginx-module sets there: the access phase and ngx.ctx, /bench/empty-ctx): token %+d instructions (%.2f us), session %+d (%.2f us).\n",
       t - a, (t - a) * us / h, s - hs - (a - h), (s - hs - (a - h)) * us / h }'

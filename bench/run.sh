@@ -253,7 +253,9 @@ targets_section() {
   for r in "token, protect() in content_by_lua|token-authenticated hello (protect() in content_by_lua" \
            "session, protect() in content_by_lua|session-authenticated hello (protect() in content_by_lua" \
            "token, protect() in access_by_lua|token-authenticated hello (protect() in access_by_lua" \
-           "session, protect() in access_by_lua|session-authenticated hello (protect() in access_by_lua"; do
+           "session, protect() in access_by_lua|session-authenticated hello (protect() in access_by_lua" \
+           "token, admit() in access_by_lua (protect() handing nothing on in ngx.ctx, before content that is not Lua)|token-authenticated hello (admit() in access_by_lua" \
+           "session, admit() in access_by_lua|session-authenticated hello (admit() in access_by_lua"; do
     us=$(awk -F'|' -v p="${r#*|}" '/instructions per request/ { on = 1 } on && index($0, p) { v = $5; gsub(/[ us]/, "", v); print v; exit }' "$n")
     row "request cost beyond the hello, ${r%%|*} (us, instructions at the hello's user CPU rate; <= 1.0)" "$us" 1.0
   done
@@ -346,7 +348,9 @@ own price for what protect() needs in \`access_by_lua\`: the phase, the
 request's \`ngx.ctx\` table (where protect() leaves \`fsec_user\` for
 the content phase), and both together: the floor of any access check
 that hands the user on. Inside a content handler protect() returns the
-user and makes no \`ngx.ctx\`. Every window starts after a full
+user and makes no \`ngx.ctx\`; admit() is protect() for an access phase
+before content that is not Lua (\`proxy_pass\`): it hands nothing on in
+\`ngx.ctx\` (the hello stands in for the upstream). Every window starts after a full
 collection, and lua-nginx-module's clearing of the coroutine it reuses
 (\`lua_resetthread\`, whose cost follows the deepest request the worker
 served since the last collection, not the path) is left out of every

@@ -194,16 +194,20 @@ describe_or_pending("the example app in nginx", function()
         return seen
       end
       assert.same({ [200] = true }, both("/bench/token", "Authentication-Token: " .. token))
+      assert.same({ [200] = true }, both("/bench/token-admit", "Authentication-Token: " .. token))
       assert.same({ [200] = true }, both("/bench/session", cookie))
+      assert.same({ [200] = true }, both("/bench/session-admit", cookie))
       -- the session's logout: its cookie refused at once, in both workers
       assert.equals(200, (sc.call("POST", "/logout", {})))
       assert.same({ [401] = true }, both("/bench/session", cookie))
+      assert.same({ [401] = true }, both("/bench/session-admit", cookie))
       -- a password change ends the auth tokens (c's session goes on)
       local new = pw .. " changed"
       s = c.call("POST", "/change", { password = pw, new_password = new, new_password_confirm = new })
       assert.equals(200, s)
       assert.same({ [401] = true }, both("/bench/token", "Authentication-Token: " .. token))
       assert.same({ [401] = true }, both("/bench/token-inline", "Authentication-Token: " .. token))
+      assert.same({ [401] = true }, both("/bench/token-admit", "Authentication-Token: " .. token))
     end)
   end)
 
@@ -217,9 +221,11 @@ describe_or_pending("the example app in nginx", function()
       local function status(path) return status_of(app, path, { "Authentication-Token: " .. token }) end
       for _ = 1, 3 do -- cached after the first
         assert.equals(200, status("/bench/token")); assert.equals(200, status("/bench/token-inline"))
+        assert.equals(200, status("/bench/token-admit"))
       end
       local f = assert(io.open(block, "w")); f:write("admin@example.org\n"); f:close()
       assert.equals(403, status("/bench/token")); assert.equals(403, status("/bench/token-inline"))
+      assert.equals(403, status("/bench/token-admit"))
       os.remove(block)
       assert.equals(200, status("/bench/token")); assert.equals(200, status("/bench/token-inline"))
     end)

@@ -60,6 +60,20 @@ http {
                                          ctx = ngx.ctx.fsec_user ~= nil, current = cu.id })
       }
     }
+    # admit(): protect()'s check for content that is not Lua; the id goes
+    # upstream in X-User-Id and nothing is left in ngx.ctx (keys: what
+    # the access phase put there; current: what current_user() answers)
+    location = /gate {
+      access_by_lua_block { require("fsec.openresty").admit("tok", "X-User-Id") }
+      content_by_lua_block {
+        local keys = {}
+        for k in pairs(ngx.ctx) do keys[#keys + 1] = k end
+        table.sort(keys)
+        ngx.say(require("cjson").encode{ pid = ngx.worker.pid(), upstream = ngx.var.http_x_user_id,
+                                         keys = table.concat(keys, ","),
+                                         current = require("fsec.openresty").current_user().id })
+      }
+    }
     location = /admin {
       access_by_lua_block {
         require("fsec.openresty").protect{ auth = { "token", "session" }, roles_required = { "admin" } }
@@ -208,6 +222,28 @@ describe_or_pending("the shared cache in nginx, two workers", function()
     -- in the access phase, the user is handed on in ngx.ctx (as /who reads it)
     local s2, w = get("/who", tok)
     assert.equals(200, s2); assert.is_string(w.roles)
+  end)
+
+  it("admits with the user id upstream and nothing in ngx.ctx; a forged token is refused", function()
+    local t = sec:get_auth_token(user)
+    local tok = "Authentication-Token: " .. t
+    -- the whole check (the first request a worker sees), then cache hits;
+    -- the client's own X-User-Id is replaced by the signed-in user's
+    for i = 1, 8 do
+      local p = assert(io.popen(("curl -s -w '\\n%%{http_code}' -H %q -H 'X-User-Id: 999' %s/gate"):format(tok, base)))
+      local out = p:read("*a")
+      p:close()
+      local body, st = out:match("^(.*)\n(%d+)$")
+      assert.equals("200", st, out)
+      local j = cjson.decode(body)
+      assert.equals(tostring(user.id), j.upstream, "the user id upstream")
+      -- a hit leaves ngx.ctx empty; the whole check keeps only its request
+      assert.is_true(j.keys == "" or j.keys == "fsec_req", "admit() published in ngx.ctx: " .. j.keys)
+      assert.equals(user.id, j.current, "current_user() after admit() (request " .. i .. ")")
+    end
+    -- a forged token is refused before the content runs
+    local st, d = get("/gate", tok .. "x")
+    assert.equals(302, st); assert.is_nil(d.pid)
   end)
 
   it("answers a session checked in one worker from the dict in the other; a logout ends it in both", function()

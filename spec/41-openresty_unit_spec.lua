@@ -450,6 +450,22 @@ describe("fsec.openresty.init_worker that fails #quick", function()
     return fo, logs
   end
 
+  it("names the entry point and the caller's line for a guard that init was not given", function()
+    local fo = load_with_ngx()
+    fo.init(helpers.config{ database = helpers.tmpfile("or-guard-name.db") },
+            { shared_dict = false, guards = { api = { auth = { "token" } } } })
+    assert.is_table(fo.init_worker())
+    for _, name in ipairs{ "protect", "admit" } do
+      local ok, err = pcall(function()
+        local user = fo[name]("apj") -- a typo of "api"
+        return user
+      end)
+      assert.is_false(ok, name .. " answered")
+      assert.matches("fsec.openresty." .. name .. ": no guard named 'apj'", err, 1, true)
+      assert.matches("41%-openresty_unit_spec%.lua:%d+:", err) -- where the call is, not fsec's line
+    end
+  end)
+
   it("leaves every entry point raising (a 500 in nginx) when setup raises", function()
     local fo = load_with_ngx()
     local cfg = helpers.config{ database = helpers.tmpfile("or-worker-fail.db") }

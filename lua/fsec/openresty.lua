@@ -61,28 +61,6 @@ local cache_slot_bytes = 0 -- what the caches allocated at start (memory())
 local guards = {}
 
 
--- A PostgreSQL database, checked once at start (in the master: a wait
--- is harmless there): the password salt it was made with
--- (fsec.saltcheck). Unreachable now is logged, not fatal: the workers
--- connect when it comes (until then they answer 503).
-local function check_database(c)
-  local ds, err = require("fsec.datastore.sqlite").new{
-    path = c.database, connect_timeout = c.database_connect_timeout,
-    statement_timeout = c.database_statement_timeout }
-  if not ds then
-    if tostring(err):match("^EUNAVAILABLE") then
-      ngx.log(ngx.WARN, "fsec: the database cannot be reached at start (", err, "): the workers will connect later")
-      return
-    end
-    error("fsec.openresty.init: database: " .. tostring(err), 3)
-  end
-  local ok, msg = require("fsec.saltcheck").check(fsec.engine_config(c), ds, c.log or function(level, m)
-    ngx.log(level == "error" and ngx.ERR or ngx.WARN, m)
-  end)
-  ds:close()
-  if not ok then error("fsec.openresty.init: " .. tostring(msg), 3) end
-end
-
 -- The configuration a worker builds its Security object from: with a
 -- PostgreSQL database, a datastore whose calls run in the thread pool
 -- (fsec.openresty.remote) instead of a connection in the event loop.
@@ -193,7 +171,7 @@ function _M.init(cfg, opts)
     if not counter then error("fsec.openresty.init: " .. tostring(cerr), 2) end
     cache.prepare(counter) -- the key of its shared records, before the fork too
   end
-  if core.is_database_uri(c.database) then check_database(c) end
+  if core.is_database_uri(c.database) then require("fsec.openresty.dbcheck").check(c) end
   -- all checked: the new configuration replaces the old one
   saved_config, saved_opts, guards, generation = cfg, o, g, counter
   engine_cfg = fsec.engine_config(c)
@@ -507,29 +485,20 @@ local function cached_check(spec)
 end
 
 
---- access_by_lua: check the request against a spec (see fsec.authz), or
--- the name of a guard given to init; on success the user is in
--- ngx.ctx.fsec_user (and how, "token", "session", ..., in
--- ngx.ctx.fsec_via) for the phases after this one. user_header
--- (default: init's opts.user_header) names a request header that
--- carries the user id to an upstream; the client's own is always
--- removed first. Also usable at the top of a content_by_lua handler: it
--- returns the user and how, or has answered the denial (ngx.exit) and
--- does not return. There ngx.ctx is left alone: lua-nginx-module's
--- table (made, referenced, released at the end) costs more than the
--- whole cached check, and the handler has the user in hand.
-function _M.protect(spec, user_header)
+-- protect() and admit(): the check, the denial answered, user_header set;
+-- publish: the user and how also go in ngx.ctx for later phases; who:
+-- the caller's name, for the error.
+local function guard(spec, user_header, publish, who)
   if not sec then not_ready() end
   if type(spec) == "string" then
     local g = guards[spec]
-    if not g then error("fsec.openresty.protect: no guard named '" .. spec .. "'", 2) end
+    if not g then error("fsec.openresty." .. who .. ": no guard named '" .. spec .. "'", 3) end
     spec = g
   end
   local name = user_header or saved_opts.user_header
   -- reading the header first is cheaper than a clear that finds nothing
   if name and read_header(name) then ngx.req.clear_header(name) end
   freshen()
-  local publish = get_phase() ~= "content"
   local user, via = cached_check(spec)
   if user then
     if publish then
@@ -553,6 +522,32 @@ function _M.protect(spec, user_header)
   else
     take_back(res)
   end
+  return user, via
+end
+
+--- access_by_lua: check the request against a spec (see fsec.authz), or
+-- the name of a guard given to init; on success the user is in
+-- ngx.ctx.fsec_user (and how, "token", "session", ..., in
+-- ngx.ctx.fsec_via) for the phases after this one. user_header
+-- (default: init's opts.user_header) names a request header that
+-- carries the user id to an upstream; the client's own is always
+-- removed first. Also usable at the top of a content_by_lua handler: it
+-- returns the user and how, or has answered the denial (ngx.exit) and
+-- does not return. There ngx.ctx is left alone: lua-nginx-module's
+-- table (made, referenced, released at the end) costs more than the
+-- whole cached check, and the handler has the user in hand.
+function _M.protect(spec, user_header)
+  local user, via = guard(spec, user_header, get_phase() ~= "content", "protect")
+  return user, via
+end
+
+--- access_by_lua before content that is not Lua (proxy_pass, files):
+-- protect()'s check and answers, the id upstream in user_header, and
+-- nothing in ngx.ctx, whose table would cost more than the cached check.
+-- A Lua handler after it finds no ngx.ctx.fsec_user (current_user()
+-- checks the request again).
+function _M.admit(spec, user_header)
+  local user, via = guard(spec, user_header, false, "admit")
   return user, via
 end
 

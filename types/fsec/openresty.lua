@@ -103,6 +103,16 @@ function openresty.serve() end
 ---@return string via
 function openresty.protect(spec, user_header) end
 
+---access_by_lua before content that is not Lua (proxy_pass, files):
+---protect's check and answers, the user id upstream in user_header, and
+---nothing in ngx.ctx (a Lua handler after it finds no fsec_user there;
+---current_user() checks the request again).
+---@param spec fsec.AccessSpec|string
+---@param user_header? string default: init's opts.user_header
+---@return fsec.User user
+---@return string via
+function openresty.admit(spec, user_header) end
+
 ---fsec's metrics in Prometheus's text format (content_by_lua): 403 to
 ---an address not in o.allow (default: 127.0.0.1 and ::1; false: any).
 ---@param o? {allow: string[]|false}
