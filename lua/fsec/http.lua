@@ -403,7 +403,9 @@ local Response = {}
 Response.__index = Response
 
 function _M.new_response()
-  return setmetatable({ status = 200, headers = {}, cookies = {}, body = nil }, Response)
+  -- not a tail call of setmetatable: LuaJIT cannot compile one that
+  -- returns to an interpreted caller, and then blacklists this function
+  return (setmetatable({ status = 200, headers = {}, cookies = {}, body = nil }, Response))
 end
 
 function Response:set_header(name, value)
