@@ -294,45 +294,6 @@ describe("core.shared_counter (the cache generation the workers share) #quick", 
       assert.equals(2, tonumber(p[0]))
     end
   end)
-
-  -- A function that returns through a tail call of a builtin (return
-  -- get(p), return tonumber(x)) cannot be compiled by LuaJIT when an
-  -- interpreted caller calls it ("leaving loop in root trace"); after a
-  -- few tries LuaJIT blacklists it, and every later trace that reaches it
-  -- aborts. The reader sits in every cached check.
-  it("LuaJIT compiles the FFI generation reader called from interpreted code", function()
-    if not jit or not jit.status() then return end -- plain Lua: nothing compiles
-    local orcache = require "fsec.openresty.cache"
-    local gen = orcache.seam(assert(core.shared_counter())).generation
-    local lleave
-    for i, msg in pairs(require("jit.vmdef").traceerr) do
-      if msg == "leaving loop in root trace" then lleave = i end
-    end
-    -- every trace LuaJIT tries meanwhile: it starts at the reader or at
-    -- its caller (whichever the hot counters pick), and the reader is in it
-    local stops, aborts = 0, {}
-    local function cb(what, _, _, _, otr)
-      if what == "stop" then stops = stops + 1
-      elseif what == "abort" then aborts[#aborts + 1] = otr
-      end
-    end
-    jit.flush()
-    jit.attach(cb, "trace")
-    local ok, err = pcall(function()
-      local n = 0
-      for _ = 1, 300 do
-        -- a closure made each time (NYI for the JIT) keeps this loop
-        -- interpreted, as the whole check's callers are
-        local call = function() return gen() end
-        n = n + call()
-      end
-      return n
-    end)
-    jit.attach(cb)
-    assert(ok, err)
-    for _, code in ipairs(aborts) do assert.are_not.equal(lleave, code) end
-    assert.is_true(stops >= 1)
-  end)
 end)
 
 describe("fsec.openresty's cache generation and transactions #quick", function()

@@ -386,10 +386,7 @@ function _M.whole(v, fname, what, nilable)
   if v ~= v or v >= 2^53 or v <= -2^53 then
     error(("bad %s to '%s' (finite number expected, got %s)"):format(what, fname, tostring(v)), 3)
   end
-  -- not a tail call of math.floor: LuaJIT blacklists a function that
-  -- returns through one to an interpreted caller (fsec.openresty.request's
-  -- clock says why)
-  return (math.floor(v))
+  return math.floor(v)
 end
 
 

@@ -403,9 +403,7 @@ local Response = {}
 Response.__index = Response
 
 function _M.new_response()
-  -- not a tail call of setmetatable: LuaJIT cannot compile one that
-  -- returns to an interpreted caller, and then blacklists this function
-  return (setmetatable({ status = 200, headers = {}, cookies = {}, body = nil }, Response))
+  return setmetatable({ status = 200, headers = {}, cookies = {}, body = nil }, Response)
 end
 
 function Response:set_header(name, value)

@@ -266,7 +266,7 @@ end
 local function build_worker(s)
   -- nginx's cached time: no system call, and compiled by LuaJIT (os.time
   -- is not, and it sits on every token check)
-  if not s._clock then s._clock = request.clock(ngx.time) end
+  if not s._clock then s._clock = ngx.time end
   local pool = saved_opts.thread_pool
   if pool == nil then pool = "fsec" end
   if pool and ngx.run_worker_thread then

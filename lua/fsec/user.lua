@@ -101,10 +101,8 @@ local function thin_mt(loader)
 end
 
 function _M.thin(u, loader)
-  -- not a tail call of setmetatable (LuaJIT blacklists such a function:
-  -- see fsec.openresty.request's clock)
-  return (setmetatable({ id = u.id, active = u.active, roles = u.roles, permissions = u.permissions },
-                       thin_mt(loader)))
+  return setmetatable({ id = u.id, active = u.active, roles = u.roles, permissions = u.permissions },
+                      thin_mt(loader))
 end
 
 -- Fill thin user u from its full row: fields u does not hold yet (a
@@ -222,7 +220,7 @@ function _M.user(row, ds)
   row.roles = row.roles or {}
   row.permissions = row.permissions or {}
   if ds ~= nil then origin[row] = ds end
-  return (setmetatable(row, UserMT)) -- not a tail call: see fsec.openresty.request's clock
+  return setmetatable(row, UserMT)
 end
 
 --- The datastore a user was read from (nil: unknown).

@@ -44,12 +44,10 @@ local function generation_reader(counter)
   if ok_ffi and core.shared_counter_get_ptr then
     local get = ffi.cast("uint32_t (*)(const uint32_t *)", core.shared_counter_get_ptr)
     local p = ffi.cast("uint32_t * const *", counter)[0] -- the userdata holds the address
-    -- (get(p)): a call and a return, not a tail call, which LuaJIT
-    -- cannot compile here and then blacklists (request.clock says why)
-    return function() return (get(p)) end
+    return function() return get(p) end
   end
   local get = core.shared_counter_get
-  return function() return (get(counter)) end
+  return function() return get(counter) end
 end
 
 

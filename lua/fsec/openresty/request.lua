@@ -161,7 +161,7 @@ do
   local ok_ffi, ffi = pcall(require, "ffi")
   if ok_base and ok_ffi and pcall(function() return ffi.C.ngx_http_lua_ffi_req_get_querystring_len end) then
     local C, get_request = ffi.C, base.get_request
-    query_len = function() return (tonumber(C.ngx_http_lua_ffi_req_get_querystring_len(get_request()))) end
+    query_len = function() return tonumber(C.ngx_http_lua_ffi_req_get_querystring_len(get_request())) end
   else
     query_len = function() local a = ngx.var.args; return a and #a or 0 end
   end
@@ -270,26 +270,6 @@ function _M.get(ctx, max_body)
   end
   ctx.fsec_req = req
   return req
-end
-
--- nginx's cached time in whole seconds, as ngx.time(), for Security's
--- clock. Not ngx.time itself: resty.core's ends in a tail call of
--- tonumber, and LuaJIT cannot compile a function that returns through
--- a builtin's tail call when it is called from interpreted code ("leaving
--- loop in root trace"): after a few tries it blacklists ngx.time, and
--- from then on every trace that reaches it aborts. The check's traces
--- compiled before that stand, but the side traces and whole-check paths
--- LuaJIT tried later aborted, again and again, through the whole soak
--- (docs/performance.md). The parentheses make it a call and a return.
--- time: ngx.time, for where resty.core's FFI is not there.
-function _M.clock(time)
-  local ok_ffi, ffi = pcall(require, "ffi")
-  if ok_ffi and pcall(require, "resty.core.time")
-     and pcall(function() return ffi.C.ngx_http_lua_ffi_time end) then
-    local ffi_time = ffi.C.ngx_http_lua_ffi_time
-    return function() return (tonumber(ffi_time())) end
-  end
-  return function() return (time()) end
 end
 
 -- one header of the current request by name (protect's user_header)
