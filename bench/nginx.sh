@@ -397,6 +397,8 @@ http {
   access_log off; client_body_temp_path /tmp; proxy_temp_path /tmp; fastcgi_temp_path /tmp;
   uwsgi_temp_path /tmp; scgi_temp_path /tmp;
   lua_package_path "$dir/pools/lib/?.lua;;";
+$(sed -n '/^  init_by_lua_block {/,/^    end$/p' examples/openresty/nginx.conf.in)
+  }
   server { listen 127.0.0.1:$pools_port; location = /hello { content_by_lua_block { ngx.say("hello") } }
     location = /job { content_by_lua_block {
       local ok, heap = ngx.run_worker_thread(ngx.var.arg_pool, "fsec_bench_job", "run", 300)
@@ -405,6 +407,9 @@ http {
       if not s.built then local a = ngx.req.get_uri_args()
         s.build(tonumber(a.bytes), tonumber(a.churn), tonumber(a.pause), tonumber(a.stepmul)) end
       s.churn(); ngx.say("hello") } }
+    location = /malloc { content_by_lua_block { local mi = package.loaded.fsec_bench_mallinfo
+      local use, free, mm = mi.get()
+      ngx.say(string.format('{"in_use":%d,"free":%d,"mmapped":%d,"in_use_at_init":%d}', use, free, mm, mi.at_init)) } }
     location = /live { content_by_lua_block { ngx.say(string.format("%d", require("fsec_bench_synth").live())) } }
     location = /semaphore { content_by_lua_block {
       package.loaded.fsec_bench_semaphore = require("ngx.semaphore").new(0); ngx.say("made") } } }
@@ -417,6 +422,7 @@ for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$pools_port/hello" >/dev/nu
 wrk -t1 -c8 -d2s "http://127.0.0.1:$plain_port/hello" > /dev/null
 wrk -t1 -c8 -d2s "http://127.0.0.1:$pools_port/hello" > /dev/null
 mem0=$(curl -s "$B/bench/memory?gc=1"); set -- $(snap "$dir"); rss0=$1; pss0=$2; pd0=$3
+mal_f=$(curl -s "$B/bench/malloc") # glibc malloc in use and free, for the split below
 smaps_now "$dir" after
 # one of fsec's worker-thread states (the last one a job used)
 tmem=$(curl -s "$B/bench/thread-memory")
@@ -445,6 +451,7 @@ if echo "$tmem" | grep -q '"semaphore":true'; then
   set -- $(snap "$dir/pools"); pdqs=$3; sema=1
 fi
 smaps_now "$dir/pools" pools
+mal_q=$(curl -s "http://127.0.0.1:$pools_port/malloc")
 # LuaJIT's own share. churn_of PATH [HEADER]: the Lua bytes one request
 # to PATH allocates in fsec's worker: a full collect, then 200 requests
 # on one connection (one worker), the heap counted before and after (no
@@ -533,10 +540,6 @@ headroom=$(sub "$(sub "$pdsy" "$pdqs")" "$synth_mib")
 echo "| the same nginx given a synthetic live Lua heap of fsec's worker's size (+$synth_mib MiB over its own $(mib "$plive0")) and fsec's token request's garbage ($synth_churn bytes a request beyond the hello's), the example's gc_pause ${gcp:-200} and gc_stepmul ${gcs:-200}, after 5 s of requests and a full collect | | | $pdsy (+$(sub "$pdsy" "$pdqs")) |"
 echo "| of which LuaJIT's own: Private_Dirty beyond the live heap it was given (the allocator's free pages after a full collect) | | | $headroom |"
 echo "| the same before that full collect (the collector's headroom: a cycle's garbage held until the heap doubles) | | | $pdsy_load (+$(sub "$pdsy_load" "$pdsy")) |"
-echo "| **fsec's own beyond both caches, lua-nginx-module's pools, states and semaphores, and LuaJIT's headroom (its live heap included)** | | | **$(sub "$(sub "$(sub "$(sub "$pd0" "$pdqs")" "$(mib "$cache0")")" "$(mib "$slots")")" "$headroom")** |"
-own=$(sub "$(sub "$(sub "$(sub "$pd0" "$pdqs")" "$(mib "$cache0")")" "$(mib "$slots")")" "$headroom")
-echo "| of which LuaJIT's compiled traces ($(field traces "$jt")): their IR and snapshots in the live heap (estimated from jit.util's counts; checked against jit.flush() after the soak) / their machine code | | | $trace_heap / $trace_code |"
-echo "| **fsec's own beyond both caches, lua-nginx-module's pools, states and semaphores, LuaJIT's headroom and LuaJIT's traces** | | | **$(sub "$(sub "$own" "$trace_heap")" "$trace_code")** |"
 echo "| nginx + fsec after token requests of $ntok users ($n1 cached) | $rss1 | $pss1 | $pd1 |"
 echo "| of which SQLite's page cache / fsec's user cache (live Lua heap over the first row's) | | | $(mib "$cache1") / $(mib $((lua1 - lua0))) |"
 echo
@@ -578,6 +581,55 @@ echo "Worker-thread Lua states: $nstates in fsec's worker (lua_states), each kep
      "One of them holds $(awk -v b="${theap:-0}" 'BEGIN { printf "%.0f", b / 1024 }') KiB live Lua heap" \
      "(fsec's modules: $(echo "$tmem" | sed -n 's/.*"modules":"\([^"]*\)".*/\1/p'));" \
      "one of lua-nginx-module's with only a job module loaded, $(awk -v b="${pheap:-0}" 'BEGIN { printf "%.0f", b / 1024 }') KiB."
+
+# Where the Private_Dirty fsec's worker adds beyond the nginx with the
+# same pools, states and semaphore is, split within that worker itself
+# (after the runs and a full collect; no synthetic heap, so no collector
+# cycle of another process in the figure): each kind of mapping above,
+# less what is live in it. Live: the Lua heaps (collectgarbage's count,
+# the worker's and its thread states'), glibc's bytes in use
+# (mallinfo2: its chunks in the main heap and thread arenas, and the
+# large ones it mmaps, which land among the anonymous pages). What is
+# written and not live is the allocators' own: LuaJIT's allocator keeps
+# the pages of freed objects (it returns a segment only when all of it
+# is free), glibc keeps its freed chunks; the synthetic heap above
+# shows LuaJIT doing so without any fsec code.
+kv() { awk -v k="$2" '$1 == k { print $2 }' "$1"; }
+kd() { echo $(( $(kv "$dir.kinds-after" "$1") - $(kv "$dir.kinds-pools" "$1") )); }
+mal() { echo "$2" | sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p"; }
+# (glibc without mallinfo2: no /malloc, no table)
+if [ -n "$(mal in_use "$mal_f")" ] && [ -n "$(mal in_use "$mal_q")" ]; then
+  d_use=$(( $(mal in_use "$mal_f") - $(mal in_use "$mal_q") ))
+  # of which nginx's configuration: in use in init_by_lua before fsec loads
+  # (the example's has many locations; the compared nginx's a few)
+  d_cfg=$(( $(mal in_use_at_init "$mal_f") - $(mal in_use_at_init "$mal_q") ))
+  d_mm=$(( $(mal mmapped "$mal_f") - $(mal mmapped "$mal_q") ))
+  d_live=$(( lua0 - plive0 + nstates * (${theap:-0} - ${pheap:-0}) ))
+  th_b=$(field bytes "$jt")
+  kb() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'; }
+  r_lnm=$(sub "$pdqs" "$pdp")
+  r_traces=$(kb $(( th_b + $(kd mcode) * 1024 )))
+  r_lj=$(kb $(( $(kd anon) * 1024 - d_live - d_mm )))
+  r_glibc=$(kb $(( ($(kd heap) + $(kd arena)) * 1024 - d_use )))
+  r_lua=$(kb $(( d_live - th_b - slots )))
+  r_cfg=$(kb "$d_cfg")
+  r_c=$(kb $(( d_use - d_cfg + d_mm - cache0 )))
+  r_files=$(kb $(( ($(kd file) + $(kd stack) + $(kd tstack)) * 1024 )))
+  r_own=$(kb $(( d_live - th_b - slots + d_use - d_cfg + d_mm - cache0 + ($(kd file) + $(kd stack) + $(kd tstack)) * 1024 )))
+  echo
+  echo "| where fsec's worker's memory beyond the bounded caches is, after the runs and a full collect (Private_Dirty, MiB per worker; each kind of mapping less what is live in it) | MiB |"
+  echo "|---|---|"
+  echo "| **beyond both caches** (the table above) | **$(sub "$(sub "$(sub "$pd0" "$pdp")" "$(mib "$cache0")")" "$(mib "$slots")")** |"
+  echo "| lua-nginx-module's thread pools, $nstates worker-thread Lua states and semaphore block (the nginx with the same, less the plain one) | $r_lnm |"
+  echo "| LuaJIT's compiled traces ($(field traces "$jt")): their IR and snapshots in the live heap (estimated from jit.util's counts, checked against jit.flush() after the soak) and their machine code | $r_traces |"
+  echo "| LuaJIT's allocator: anonymous pages written, beyond the live Lua heaps (worker and thread states) and glibc's mmapped chunks: freed objects' pages it keeps | $r_lj |"
+  echo "| glibc's malloc: main heap and thread arenas written, beyond the bytes in use (mallinfo2): freed chunks it keeps (below zero: bytes in use on pages the worker still shares with the master) | $r_glibc |"
+  echo "| nginx's configuration: the example's (its many locations) beyond the compared nginx's, glibc's bytes in use in init_by_lua before fsec loads | $r_cfg |"
+  echo "| fsec's live Lua heap beyond the nginx's (modules, configuration, requests' state; the worker's and its thread states'), less the traces and the caches' slots | $r_lua |"
+  echo "| fsec's C allocations in use beyond the nginx's (SQLite's connection and statements, libsodium, OpenSSL; glibc's in use since init_by_lua began, and its mmapped chunks), less SQLite's page cache | $r_c |"
+  echo "| pages written in mapped files (libraries' data, SQLite's shared memory) and stacks | $r_files |"
+  echo "| **fsec's own live data beyond both caches: its Lua heap, its C allocations, its written pages (the three rows above; target <= 2)** | **$r_own** |"
+fi
 
 # Soak: FSEC_BENCH_SOAK seconds (default 20; 600 for the 10-minute run)
 # of mixed load: token requests rotating over the $ntok users (the caches

@@ -271,10 +271,8 @@ targets_section() {
   row "10,000 cached users in all: the shared dict and every worker's L1 (MiB; <= 4)" "$all" 4
   after=$(cell "$n" "added beyond both caches (target <= 2)" 5)
   row "memory per worker after load beyond the bounded caches (MiB; <= 2)" "$after" 2
-  own=$(cell "$n" "fsec's own beyond both caches, lua-nginx-module's pools" 5)
-  row "the same without lua-nginx-module's own pools, states and semaphore and LuaJIT's headroom for a heap that size (its live heap included; MiB; <= 2)" "$own" 2
-  own=$(cell "$n" "fsec's own beyond both caches, lua-nginx-module's pools, states and semaphores, LuaJIT's headroom and LuaJIT's traces" 5)
-  row "the same without LuaJIT's compiled traces as well (their IR in the live heap, their machine code; MiB; <= 2)" "$own" 2
+  own=$(cell "$n" "fsec's own live data beyond both caches" 3)
+  row "of that, fsec's own live data: its Lua heap less LuaJIT's traces, its C allocations in use, its written pages; the rest is lua-nginx-module's pools and states, LuaJIT's traces and both allocators' kept free pages, split in section 2 (MiB; <= 2)" "$own" 2
   soak=$(cell "$n" "growth after the warm-up" 3)
   row "soak: Private_Dirty growth per worker after the warm-up (MiB; <= 0.5)" "$soak" 0.5
   net=$(cell "$n" "Private_Dirty net of LuaJIT's traces" 6)
@@ -359,7 +357,11 @@ served since the last collection, not the path) is left out of every
 count; its range is printed below the table.
 
 Memory: the growth that counts is what fsec keeps beyond its two bounded
-caches (users and tokens) and SQLite's bounded page cache. The soak runs
+caches (users and tokens) and SQLite's bounded page cache. Its last
+table splits the worker's memory beyond the caches, after a full
+collect, into what is live (fsec's Lua heap, fsec's C allocations,
+nginx's configuration) and what lua-nginx-module, LuaJIT's traces and
+the two allocators' kept free pages hold. The soak runs
 mixed load (token requests over every cached user, sessions re-signed,
 failed logins, hellos) for \`FSEC_BENCH_SOAK\` seconds and samples each
 worker's memory: after the warm-up (the first minute, or the first
