@@ -135,6 +135,38 @@ describe("fsec.hit: a session cookie from the caches", function()
     assert.is_nil(whole_session(sec, ca))
   end)
 
+  it("reads the user from the cookie's own entry, no longer than the users cache keeps it", function()
+    local sec, a, _, clock, c = setup()
+    local ca, cookie = session_of(sec, a)
+    assert(whole_session(sec, ca))
+    local e = c.tokens.data[cookie]
+    assert.equals(a.id, e[6].id)                     -- the user went into the cookie's entry
+    local u = c.users.data[e[1].s]
+    assert.equals(u[4], e[8])                        -- until the users entry's until
+    c.users.data = {}                                -- a hit reads one entry: no users cache needed
+    assert.equals(a.id, hit.session(sec, cookie).id)
+    clock.now = e[8]                                 -- the users cache's ttl is over: no hit
+    assert.is_nil(hit.session(sec, cookie))
+  end)
+
+  it("gives a re-signed cookie its user from the users cache, without a store read", function()
+    local sec, a, _, clock, c = setup()
+    local ca = session_of(sec, a)
+    assert(whole_session(sec, ca))
+    local reads, find = 0, sec.datastore.find_user_by_session
+    sec.datastore.find_user_by_session = function(...) reads = reads + 1; return find(...) end
+    clock.now = clock.now + hit.REFRESH_AFTER
+    local res = sec:new_response()
+    assert(auth.authenticate(sec, ca:req{ path = "/app" }, SESSION.auth, res))
+    ca:take(res)                                     -- the re-signed cookie
+    local cookie2 = ca.jar[sec.config.session_cookie_name]
+    assert.is_nil(c.tokens.data[cookie2])
+    assert.equals(a.id, assert(whole_session(sec, ca)).id)
+    assert.equals(a.id, hit.session(sec, cookie2).id)
+    assert.equals(0, reads)
+    sec.datastore.find_user_by_session = find
+  end)
+
   it("names the session cookie as fsec.auth does (__Host- when Secure and host-only)", function()
     local sec = setup()
     local base = sec.config.session_cookie_name

@@ -754,12 +754,13 @@ describe("fsec.openresty.cache's two levels: a per-worker L1 before a shared dic
     assert.is_false(e[6])
     assert.is_nil(codec.decode_token(body, 1, 5000, 3, thin)) -- past the token's until
     for cut = 1, #body - 1 do assert.is_nil(codec.decode_token(body:sub(1, cut), 1, 1500, 3, thin), cut) end
-    local ub = assert(codec.encode_user({ user, 3, "uq" }, 1002))
+    local ub = assert(codec.encode_user({ user, 3, "uq", 1002 }, 1002))
     local ue, until_ = codec.decode_user(ub, 1, 1000, 3, thin)
-    assert.same({ user, 3, "uq" }, ue); assert.equals(1002, until_)
+    -- the until comes back in the entry too (a session's cookie entry copies it)
+    assert.same({ user, 3, "uq", 1002 }, ue); assert.equals(1002, until_)
     assert.is_nil(codec.decode_user(ub, 1, 1000, 4, thin))   -- generation moved
     assert.is_nil(codec.decode_user(ub, 1, 1002, 3, thin))   -- expired
-    assert.same({ false, 3, false }, (codec.decode_user(assert(codec.encode_user({ false, 3, false }, 1002)), 1, 1000, 3, thin)))
+    assert.same({ false, 3, false, 1002 }, (codec.decode_user(assert(codec.encode_user({ false, 3, false }, 1002)), 1, 1000, 3, thin)))
     for cut = 1, #ub - 1 do assert.is_nil(codec.decode_user(ub:sub(1, cut), 1, 1000, 3, thin), cut) end
     -- no encoding: a nested table, NaN, a function
     assert.is_nil(codec.encode_token{ { t = {} }, 1, 2, 0, "auth", false, false, 0 })

@@ -185,15 +185,20 @@ end
 -- user (fsec.user.thin: id, active, shared role and permission lists,
 -- ~250 bytes with its entry, against ~1.2 KB for the row): a check on a
 -- hit reads nothing else, and any other field loads the row once.
+-- Also returns the thin user kept (or false) and until when it may be
+-- kept (the entry's fourth field: a session's cookie entry copies the
+-- user, no longer than this).
 local function cached_user(sec, key, check, lookup, a, b)
   local cache = sec._users
   if not cache then return check_store(lookup(a, b)) end
   local gen = sec._generation()
   local hit = cache:get(key)
-  if hit and hit[2] == gen and hit[3] == check then return hit[1] end
+  if hit and hit[2] == gen and hit[3] == check then return hit[1], hit[1], hit[4] end
   local user = check_store(lookup(a, b))
-  cache:set(key, { user and userlib.thin(user, user_loader(sec)) or false, gen, check }, sec._cache_ttl)
-  return user
+  local thin = user and userlib.thin(user, user_loader(sec)) or false
+  local until_ = now(sec) + sec._cache_ttl
+  cache:set(key, { thin, gen, check, until_ }, sec._cache_ttl)
+  return user, thin, until_
 end
 
 
@@ -223,6 +228,26 @@ local function token_user(sec, tok, entry, uq)
 end
 
 
+-- The user a session cookie tok names (its session data.s, uniquifier
+-- data.u), kept in the cookie's own cache entry as token_user keeps a
+-- token's: a cache hit (fsec.hit) then reads one entry, not two. Filled
+-- from the users cache, per session id (a re-signed cookie is a new
+-- entry for the same session: no store read), kept while the generation
+-- stays the same and no longer than that users entry. Without an entry
+-- (a remember cookie) or a users cache, cached_user decides.
+local function session_user(sec, tok, entry, data)
+  local ds = sec.datastore
+  if not entry or not sec._users then return cached_user(sec, data.s, data.u, by_session, ds, data) end
+  local gen = sec._generation()
+  local t = now(sec)
+  if entry[7] == gen and t < entry[8] then return entry[6] end
+  local user, thin, until_ = cached_user(sec, data.s, data.u, by_session, ds, data)
+  entry[6], entry[7], entry[8] = thin or false, gen, until_ or t
+  if entry[3] > t then sec._cache:set(tok, entry, entry[3] - t) end
+  return user
+end
+
+
 -- Token data may be shared with the cache: change a copy.
 local function copy_data(data)
   local t = {}
@@ -234,12 +259,12 @@ end
 local function read_token_cookie(sec, req, base, purpose, max_age)
   local v = http.request_cookie(req, cookie_name(sec, req, base), COOKIE_MAX)
   if not v then return nil end
-  local expired, invalid, data, iat = token_status(sec, v, purpose, max_age)
+  local expired, invalid, data, iat, entry = token_status(sec, v, purpose, max_age)
   if expired or invalid or type(data) ~= "table" or type(data.s) ~= "string"
      or type(data.u) ~= "string" then
     return nil
   end
-  return data, iat
+  return data, iat, v, entry
 end
 
 
@@ -276,7 +301,7 @@ end
 
 
 local function authenticate_session(sec, req, res)
-  local data, iat = read_session(sec, req)
+  local data, iat, tok, entry = read_session(sec, req)
   local via, t = "session", now(sec)
   local refresh = false
   if not data then
@@ -287,13 +312,12 @@ local function authenticate_session(sec, req, res)
       return user, "session", fdata
     end
     -- A remembered login is not a fresh one: a = 0.
-    data, via, refresh = { s = r.s, u = r.u, a = 0 }, "remember", true
+    data, via, refresh, entry = { s = r.s, u = r.u, a = 0 }, "remember", true, nil
   elseif t - iat >= REFRESH_AFTER then
     refresh = true
   end
-  local ds = sec.datastore
-  if not ds then return nil end
-  local user = cached_user(sec, data.s, data.u, by_session, ds, data)
+  if not sec.datastore then return nil end
+  local user = session_user(sec, tok, entry, data)
   if not user or not user.active then return nil end
   if refresh and res then set_session_cookie(sec, req, res, data) end
   return user, via, data

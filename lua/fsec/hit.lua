@@ -7,7 +7,7 @@
 -- Flask credential, an inactive user) and the caller runs the whole
 -- check (fsec.auth's authenticate), which then gives the answer. On a
 -- hit the answer is the one the whole check gives: the same cache
--- entries (fsec.auth's token_status, token_user and cached_user write
+-- entries (fsec.auth's token_status, token_user and session_user write
 -- them, and their layout is read here), the same time and generation
 -- rules. fsec.openresty's protect() asks here first, only where the
 -- whole check has nothing more to do: GET or HEAD (no CSRF, no body),
@@ -138,9 +138,9 @@ function _M.session(sec, cookie)
   local data = e[1]
   if type(data) ~= "table" or type(data.s) ~= "string" or type(data.u) ~= "string" then return nil end
   if t - e[2] >= REFRESH_AFTER then return nil end -- re-signed by the whole check
-  local u = users:get(data.s)
-  if not u or u[2] ~= sec._generation() or u[3] ~= data.u then return nil end
-  local user = u[1]
+  -- the session's user, kept in the same entry (fsec.auth's session_user)
+  if e[7] ~= sec._generation() or t >= e[8] then return nil end
+  local user = e[6]
   if not user or not user.active then return nil end
   return user, data
 end

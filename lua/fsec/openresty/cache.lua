@@ -295,11 +295,11 @@ local function decode_user(r, i, t, gen, thin)
   if g ~= gen then return nil end
   check, i = item(r, i)
   if type(check) ~= "string" and check ~= false then return nil end
-  if byte(r, i) == F and i == #r then return { false, g, check }, until_ end
+  if byte(r, i) == F and i == #r then return { false, g, check, until_ }, until_ end
   local u
   u, i = user_at(r, i)
   if not u or i ~= #r + 1 then return nil end
-  return { thin(u), g, check }, until_
+  return { thin(u), g, check, until_ }, until_
 end
 
 
