@@ -722,7 +722,7 @@ if [ "$soak" -gt 0 ]; then
     { n++; v[1, n] = $4; v[2, n] = $5 / 1048576; v[3, n] = mc[$1]; v[4, n] = ($6 - $5) / 1048576
       v[5, n] = $2 - $5 / 1048576 - mc[$1]; if ($1 >= w && !f) { f = n; tw = $1 } }
     END {
-      split("traces|their estimated heap (IR and snapshots), MiB|their machine code (mcode mappings), MiB|the Lua heap as it stands (no collection) less the traces, MiB|**Private_Dirty net of LuaJIT'"'"'s traces (less their heap and machine code), MiB; target <= 0.5**", nm, "|")
+      split("traces|their estimated heap (IR and snapshots), MiB|their machine code (mcode mappings), MiB|the Lua heap as it stands (no collection: a cycle'"'"'s garbage included, so its highest - first follows the collector, not growth) less the traces, MiB|**Private_Dirty net of LuaJIT'"'"'s traces (less their heap and machine code), MiB; target <= 0.5**", nm, "|")
       for (r = 1; r <= 5; r++) {
         mx = v[r, f]; for (i = f; i <= n; i++) if (v[r, i] > mx) mx = v[r, i]
         fmt = (r == 1 ? "| %s | %d | %d | %d | %+d |\n" : "| %s | %.2f | %.2f | %.2f | %+.2f |\n")
