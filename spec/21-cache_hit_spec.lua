@@ -149,6 +149,19 @@ describe("fsec.hit: a session cookie from the caches", function()
     assert.is_nil(hit.session(sec, cookie))
   end)
 
+  it("reloads a users entry past its until that the cache still gives, so hits go on", function()
+    local sec, a, _, clock, c = setup()
+    sec._cache_ttl = 30                              -- users kept 30 s: within the cookie's minute
+    local ca, cookie = session_of(sec, a)
+    assert(whole_session(sec, ca))
+    clock.now = c.tokens.data[cookie][8]            -- the until passed; the store still has the entry
+    assert.is_nil(hit.session(sec, cookie))
+    assert.equals(a.id, assert(whole_session(sec, ca)).id)
+    local e = c.tokens.data[cookie]
+    assert.is_true(e[8] > clock.now)                 -- a fresh until, not the stale one copied
+    assert.equals(a.id, hit.session(sec, cookie).id) -- the next request is a hit again
+  end)
+
   it("gives a re-signed cookie its user from the users cache, without a store read", function()
     local sec, a, _, clock, c = setup()
     local ca = session_of(sec, a)

@@ -193,10 +193,17 @@ local function cached_user(sec, key, check, lookup, a, b)
   if not cache then return check_store(lookup(a, b)) end
   local gen = sec._generation()
   local hit = cache:get(key)
-  if hit and hit[2] == gen and hit[3] == check then return hit[1], hit[1], hit[4] end
+  local t = now(sec)
+  -- past its until by fsec's clock, an entry is stale even where the
+  -- cache's own clock keeps it a little longer (resty.lrucache expires by
+  -- ngx.now(), to the millisecond; fsec counts whole seconds): a session
+  -- entry copying that until would miss on every request until then
+  if hit and hit[2] == gen and hit[3] == check and (hit[4] or t + 1) > t then
+    return hit[1], hit[1], hit[4]
+  end
   local user = check_store(lookup(a, b))
   local thin = user and userlib.thin(user, user_loader(sec)) or false
-  local until_ = now(sec) + sec._cache_ttl
+  local until_ = t + sec._cache_ttl
   cache:set(key, { thin, gen, check, until_ }, sec._cache_ttl)
   return user, thin, until_
 end
