@@ -582,54 +582,6 @@ echo "Worker-thread Lua states: $nstates in fsec's worker (lua_states), each kep
      "(fsec's modules: $(echo "$tmem" | sed -n 's/.*"modules":"\([^"]*\)".*/\1/p'));" \
      "one of lua-nginx-module's with only a job module loaded, $(awk -v b="${pheap:-0}" 'BEGIN { printf "%.0f", b / 1024 }') KiB."
 
-# Where the Private_Dirty fsec's worker adds beyond the nginx with the
-# same pools, states and semaphore is, split within that worker itself
-# (after the runs and a full collect; no synthetic heap, so no collector
-# cycle of another process in the figure): each kind of mapping above,
-# less what is live in it. Live: the Lua heaps (collectgarbage's count,
-# the worker's and its thread states'), glibc's bytes in use
-# (mallinfo2: its chunks in the main heap and thread arenas, and the
-# large ones it mmaps, which land among the anonymous pages). What is
-# written and not live is the allocators' own: LuaJIT's allocator keeps
-# the pages of freed objects (it returns a segment only when all of it
-# is free), glibc keeps its freed chunks; the synthetic heap above
-# shows LuaJIT doing so without any fsec code.
-kv() { awk -v k="$2" '$1 == k { print $2 }' "$1"; }
-kd() { echo $(( $(kv "$dir.kinds-after" "$1") - $(kv "$dir.kinds-pools" "$1") )); }
-mal() { echo "$2" | sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p"; }
-# (glibc without mallinfo2: no /malloc, no table)
-if [ -n "$(mal in_use "$mal_f")" ] && [ -n "$(mal in_use "$mal_q")" ]; then
-  d_use=$(( $(mal in_use "$mal_f") - $(mal in_use "$mal_q") ))
-  # of which nginx's configuration: in use in init_by_lua before fsec loads
-  # (the example's has many locations; the compared nginx's a few)
-  d_cfg=$(( $(mal in_use_at_init "$mal_f") - $(mal in_use_at_init "$mal_q") ))
-  d_mm=$(( $(mal mmapped "$mal_f") - $(mal mmapped "$mal_q") ))
-  d_live=$(( lua0 - plive0 + nstates * (${theap:-0} - ${pheap:-0}) ))
-  th_b=$(field bytes "$jt")
-  kb() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'; }
-  r_lnm=$(sub "$pdqs" "$pdp")
-  r_traces=$(kb $(( th_b + $(kd mcode) * 1024 )))
-  r_lj=$(kb $(( $(kd anon) * 1024 - d_live - d_mm )))
-  r_glibc=$(kb $(( ($(kd heap) + $(kd arena)) * 1024 - d_use )))
-  r_lua=$(kb $(( d_live - th_b - slots )))
-  r_cfg=$(kb "$d_cfg")
-  r_c=$(kb $(( d_use - d_cfg + d_mm - cache0 )))
-  r_files=$(kb $(( ($(kd file) + $(kd stack) + $(kd tstack)) * 1024 )))
-  r_own=$(kb $(( d_live - th_b - slots + d_use - d_cfg + d_mm - cache0 + ($(kd file) + $(kd stack) + $(kd tstack)) * 1024 )))
-  echo
-  echo "| where fsec's worker's memory beyond the bounded caches is, after the runs and a full collect (Private_Dirty, MiB per worker; each kind of mapping less what is live in it) | MiB |"
-  echo "|---|---|"
-  echo "| **beyond both caches** (the table above) | **$(sub "$(sub "$(sub "$pd0" "$pdp")" "$(mib "$cache0")")" "$(mib "$slots")")** |"
-  echo "| lua-nginx-module's thread pools, $nstates worker-thread Lua states and semaphore block (the nginx with the same, less the plain one) | $r_lnm |"
-  echo "| LuaJIT's compiled traces ($(field traces "$jt")): their IR and snapshots in the live heap (estimated from jit.util's counts, checked against jit.flush() after the soak) and their machine code | $r_traces |"
-  echo "| LuaJIT's allocator: anonymous pages written, beyond the live Lua heaps (worker and thread states) and glibc's mmapped chunks: freed objects' pages it keeps | $r_lj |"
-  echo "| glibc's malloc: main heap and thread arenas written, beyond the bytes in use (mallinfo2): freed chunks it keeps (below zero: bytes in use on pages the worker still shares with the master) | $r_glibc |"
-  echo "| nginx's configuration: the example's (its many locations) beyond the compared nginx's, glibc's bytes in use in init_by_lua before fsec loads | $r_cfg |"
-  echo "| fsec's live Lua heap beyond the nginx's (modules, configuration, requests' state; the worker's and its thread states'), less the traces and the caches' slots | $r_lua |"
-  echo "| fsec's C allocations in use beyond the nginx's (SQLite's connection and statements, libsodium, OpenSSL; glibc's in use since init_by_lua began, and its mmapped chunks), less SQLite's page cache | $r_c |"
-  echo "| pages written in mapped files (libraries' data, SQLite's shared memory) and stacks | $r_files |"
-  echo "| **fsec's own live data beyond both caches: its Lua heap, its C allocations, its written pages (the three rows above; target <= 2)** | **$r_own** |"
-fi
 
 # Soak: FSEC_BENCH_SOAK seconds (default 20; 600 for the 10-minute run)
 # of mixed load: token requests rotating over the $ntok users (the caches
@@ -741,6 +693,60 @@ echo
 echo "LuaJIT's traces in the worker's live heap: estimated $(mib "$(field bytes "$jt")") MiB for $(field traces "$jt") traces" \
      "at the memory rows; at the end $(mib "$(field bytes "$jt2")") MiB for $(field traces "$jt2"), of which jit.flush()" \
      "then freed $(mib $(( $(field before "$jt2") - $(field after "$jt2") ))) MiB (with the compiler's own buffers)."
+
+# Where the Private_Dirty fsec's worker adds beyond the nginx with the
+# same pools, states and semaphore is, split within that worker itself
+# (after the runs and a full collect; no synthetic heap, so no collector
+# cycle of another process in the figure): each kind of mapping above,
+# less what is live in it. Live: the Lua heaps (collectgarbage's count,
+# the worker's and its thread states'), glibc's bytes in use
+# (mallinfo2: its chunks in the main heap and thread arenas, and the
+# large ones it mmaps, which land among the anonymous pages). What is
+# written and not live is the allocators' own: LuaJIT's allocator keeps
+# the pages of freed objects (it returns a segment only when all of it
+# is free), glibc keeps its freed chunks; the synthetic heap above
+# shows LuaJIT doing so without any fsec code.
+kv() { awk -v k="$2" '$1 == k { print $2 }' "$1"; }
+kd() { echo $(( $(kv "$dir.kinds-after" "$1") - $(kv "$dir.kinds-pools" "$1") )); }
+mal() { echo "$2" | sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p"; }
+# (glibc without mallinfo2: no /malloc, no table)
+if [ -n "$(mal in_use "$mal_f")" ] && [ -n "$(mal in_use "$mal_q")" ]; then
+  d_use=$(( $(mal in_use "$mal_f") - $(mal in_use "$mal_q") ))
+  # of which nginx's configuration: in use in init_by_lua before fsec loads
+  # (the example's has many locations; the compared nginx's a few)
+  d_cfg=$(( $(mal in_use_at_init "$mal_f") - $(mal in_use_at_init "$mal_q") ))
+  d_mm=$(( $(mal mmapped "$mal_f") - $(mal mmapped "$mal_q") ))
+  d_live=$(( lua0 - plive0 + nstates * (${theap:-0} - ${pheap:-0}) ))
+  th_b=$(field bytes "$jt")
+  # The estimate errs low (what it leaves out: the objects only traces
+  # kept alive, such as their constants): scaled by what jit.flush()
+  # freed after the soak against the estimate then.
+  est_end=$(field bytes "$jt2"); freed=$(( $(field before "$jt2") - $(field after "$jt2") ))
+  if [ "${est_end:-0}" -gt 0 ] && [ "$freed" -gt 0 ]; then th_b=$(( th_b * freed / est_end )); fi
+  kb() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'; }
+  r_lnm=$(sub "$pdqs" "$pdp")
+  r_traces=$(kb $(( th_b + $(kd mcode) * 1024 )))
+  r_lj=$(kb $(( $(kd anon) * 1024 - d_live - d_mm )))
+  r_glibc=$(kb $(( ($(kd heap) + $(kd arena)) * 1024 - d_use )))
+  r_lua=$(kb $(( d_live - th_b - slots )))
+  r_cfg=$(kb "$d_cfg")
+  r_c=$(kb $(( d_use - d_cfg + d_mm - cache0 )))
+  r_files=$(kb $(( ($(kd file) + $(kd stack) + $(kd tstack)) * 1024 )))
+  r_own=$(kb $(( d_live - th_b - slots + d_use - d_cfg + d_mm - cache0 + ($(kd file) + $(kd stack) + $(kd tstack)) * 1024 )))
+  echo
+  echo "| where fsec's worker's memory beyond the bounded caches is, after the runs and a full collect (Private_Dirty, MiB per worker; each kind of mapping less what is live in it) | MiB |"
+  echo "|---|---|"
+  echo "| **beyond both caches** (the table above) | **$(sub "$(sub "$(sub "$pd0" "$pdp")" "$(mib "$cache0")")" "$(mib "$slots")")** |"
+  echo "| lua-nginx-module's thread pools, $nstates worker-thread Lua states and semaphore block (the nginx with the same, less the plain one) | $r_lnm |"
+  echo "| LuaJIT's compiled traces ($(field traces "$jt")): their heap (estimated from jit.util's counts, scaled by what jit.flush() freed against the estimate after the soak) and their machine code | $r_traces |"
+  echo "| LuaJIT's allocator: anonymous pages written, beyond the live Lua heaps (worker and thread states) and glibc's mmapped chunks: freed objects' pages it keeps | $r_lj |"
+  echo "| glibc's malloc: main heap and thread arenas written, beyond the bytes in use (mallinfo2): freed chunks it keeps (below zero: bytes in use on pages the worker still shares with the master) | $r_glibc |"
+  echo "| nginx's configuration: the example's (its many locations) beyond the compared nginx's, glibc's bytes in use in init_by_lua before fsec loads | $r_cfg |"
+  echo "| fsec's live Lua heap beyond the nginx's (modules, configuration, requests' state; the worker's and its thread states'), less the traces and the caches' slots | $r_lua |"
+  echo "| fsec's C allocations in use beyond the nginx's (SQLite's connection and statements, libsodium, OpenSSL; glibc's in use since init_by_lua began, and its mmapped chunks), less SQLite's page cache | $r_c |"
+  echo "| pages written in mapped files (libraries' data, SQLite's shared memory) and stacks | $r_files |"
+  echo "| **fsec's own live data beyond both caches: its Lua heap, its C allocations, its written pages (the three rows above; target <= 2)** | **$r_own** |"
+fi
 
 # 50 simultaneous logins: the thread pool bounds the argon2 memory held at
 # once (threads x 64 MiB); the excess waits in its queue. Peak worker RSS.
