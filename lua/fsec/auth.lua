@@ -213,6 +213,20 @@ local function by_session(ds, data) return ds:find_user_by_session(data.s, data.
 local function by_token_uniquifier(ds, uq) return ds:find_user{ fs_token_uniquifier = uq } end
 
 
+-- The user kept in the token (or cookie) tok's cache entry, while the
+-- generation stays the same and before its until; else load(sec, x, t)
+-- gives the user, its thin copy and its until, kept in the entry, which
+-- is set again so that a cache shared by processes keeps the user too.
+local function entry_user(sec, tok, entry, load, x)
+  local gen = sec._generation()
+  local t = now(sec)
+  if entry[7] == gen and t < entry[8] then return entry[6] end
+  local user, thin, until_ = load(sec, x, t)
+  entry[6], entry[7], entry[8] = thin or false, gen, until_ or t
+  if entry[3] > t then sec._cache:set(tok, entry, entry[3] - t) end
+  return user
+end
+
 -- The user an auth token tok names (its uniquifier uq), kept in the
 -- token's own cache entry (token_status) under the same rules as
 -- cached_user: while the generation stays the same and for at most
@@ -220,18 +234,16 @@ local function by_token_uniquifier(ds, uq) return ds:find_user{ fs_token_uniquif
 -- filled entry is set again, so that a cache shared by processes (the
 -- OpenResty adapter's lua_shared_dict) keeps the user too. Without a
 -- users cache (or an entry), cached_user decides.
+local function load_by_token(sec, uq, t)
+  local user = check_store(by_token_uniquifier(sec.datastore, uq))
+  return user, user and userlib.thin(user, user_loader(sec)), t + sec._cache_ttl
+end
+
 local function token_user(sec, tok, entry, uq)
   if not entry or not sec._users then
     return cached_user(sec, uq, false, by_token_uniquifier, sec.datastore, uq)
   end
-  local gen = sec._generation()
-  local t = now(sec)
-  if entry[7] == gen and t < entry[8] then return entry[6] end
-  local user = check_store(by_token_uniquifier(sec.datastore, uq))
-  entry[6], entry[7], entry[8] = user and userlib.thin(user, user_loader(sec)) or false, gen,
-                                 t + sec._cache_ttl
-  if entry[3] > t then sec._cache:set(tok, entry, entry[3] - t) end
-  return user
+  return entry_user(sec, tok, entry, load_by_token, uq)
 end
 
 
@@ -242,16 +254,13 @@ end
 -- entry for the same session: no store read), kept while the generation
 -- stays the same and no longer than that users entry. Without an entry
 -- (a remember cookie) or a users cache, cached_user decides.
+local function load_by_session(sec, data)
+  return cached_user(sec, data.s, data.u, by_session, sec.datastore, data)
+end
+
 local function session_user(sec, tok, entry, data)
-  local ds = sec.datastore
-  if not entry or not sec._users then return cached_user(sec, data.s, data.u, by_session, ds, data) end
-  local gen = sec._generation()
-  local t = now(sec)
-  if entry[7] == gen and t < entry[8] then return entry[6] end
-  local user, thin, until_ = cached_user(sec, data.s, data.u, by_session, ds, data)
-  entry[6], entry[7], entry[8] = thin or false, gen, until_ or t
-  if entry[3] > t then sec._cache:set(tok, entry, entry[3] - t) end
-  return user
+  if not entry or not sec._users then return load_by_session(sec, data) end
+  return entry_user(sec, tok, entry, load_by_session, data)
 end
 
 
