@@ -625,6 +625,22 @@ describe("fsec.openresty.cache's two levels: a per-worker L1 before a shared dic
     return (w.sec:check(helpers.request{ headers = { ["authentication-token"] = tok } }, spec or TOKEN_AUTH)) == true
   end
 
+  -- LuaJIT specialises a trace on the function it calls: a lookup
+  -- closure of each store's own made every trace through one store exit
+  -- (and grow a side trace) for every other store (the soak's late traces)
+  it("gives every store the same get and set (no closures of its own)", function()
+    local a, b = workers()
+    for _, x in ipairs{ a.c.users, b.c.tokens, b.c.users } do
+      assert.equals(a.c.tokens.get, x.get)
+      assert.equals(a.c.tokens.set, x.set)
+      assert.is_nil(rawget(x, "get"))
+    end
+    local l1 = l1_store(function() return 0 end)
+    local c1, c2 = orcache.counted(l1, "tokens"), orcache.counted(l1, "users")
+    assert.equals(c1.get, c2.get)
+    assert.is_nil(rawget(c1, "get"))
+  end)
+
   it("answers a token checked in one worker from the dict in the other, with no lookup", function()
     local a, b, dict, user = workers()
     local tok = a.sec:get_auth_token(a.sec.datastore:find_user{ id = user.id })

@@ -31,6 +31,8 @@ local sub = string.sub
 local format = string.format
 local concat = table.concat
 local floor = math.floor
+local setmetatable = setmetatable
+local add_metric = metrics.add
 
 
 local _M = { _VERSION = "0.1.0" }
@@ -314,56 +316,71 @@ _M._codec = { encode_token = encode_token, decode_token = decode_token,
 -- hit, miss, l2hit, l2miss (metric keys or nil) }. A value that is no
 -- entry of this kind (fsec.flask's remembered hash matches) stays in l1
 -- only: it holds a password hash, which never goes to shared memory.
-local function tiered(l1, dict, kind, ctx)
-  local digest, rkey = core.digest, ctx.key
-  local now, generation, thin = ctx.now, ctx.generation, ctx.thin
-  local add = metrics.add
-  local hit, miss, l2hit, l2miss = ctx.hit, ctx.miss, ctx.l2hit, ctx.l2miss
-  local decode = kind == "t" and decode_token or decode_user
+-- Its methods are shared by every store (a table of fields, no closures
+-- of its own): LuaJIT specialises a trace on the function it calls, so
+-- a store's own closures made every trace through one store's lookup
+-- exit, and then grow a side trace, for each other store's (the tokens'
+-- and the users' caches, in each Security object).
+local Tiered = {}
+Tiered.__index = Tiered
 
-  local function name_of(k) return kind .. digest(k, rkey) end
-  local function check_of(name, body) return sub(digest(name .. "\0" .. body, rkey), 1, CHECK) end
+local function record_name(self, k) return self.kind .. core.digest(k, self.rkey) end
+local function record_check(self, name, body) return sub(core.digest(name .. "\0" .. body, self.rkey), 1, CHECK) end
 
-  local function from_l2(k)
-    local name = name_of(k)
-    local r = dict:get(name)
-    if type(r) ~= "string" or #r <= CHECK or not core.equal(sub(r, 1, CHECK), check_of(name, sub(r, CHECK + 1))) then
-      return nil
-    end
-    local t = now()
-    local entry, until_ = decode(r, CHECK + 1, t, generation(), thin)
-    if not entry then return nil end
-    until_ = until_ or entry[3]
-    l1:set(k, entry, until_ - t)
-    return entry
+local function from_l2(self, k)
+  local name = record_name(self, k)
+  local r = self.dict:get(name)
+  if type(r) ~= "string" or #r <= CHECK then return nil end
+  if not core.equal(sub(r, 1, CHECK), record_check(self, name, sub(r, CHECK + 1))) then return nil end
+  local t = self.now()
+  local entry, until_
+  if self.kind == "t" then
+    entry, until_ = decode_token(r, CHECK + 1, t, self.generation(), self.thin)
+  else
+    entry, until_ = decode_user(r, CHECK + 1, t, self.generation(), self.thin)
   end
+  if not entry then return nil end
+  until_ = until_ or entry[3]
+  self.l1:set(k, entry, until_ - t)
+  return entry
+end
 
-  return {
-    get = function(_, k)
-      local v, stale = l1:get(k)
-      if v ~= nil then
-        if hit then add(hit) end
-        return v, stale
-      end
-      v = from_l2(k)
-      if l2hit then add(v ~= nil and l2hit or l2miss) end
-      if hit then add(v ~= nil and hit or miss) end
-      return v
-    end,
-    set = function(_, k, v, ttl)
-      l1:set(k, v, ttl)
-      if type(v) ~= "table" or type(k) ~= "string" or not (ttl and ttl > 0) then return end
-      local body
-      if kind == "t" then body = encode_token(v) else body = encode_user(v, now() + ttl) end
-      if not body then return end
-      local name = name_of(k)
-      -- set, not safe_set: a full dict drops its least recently used
-      -- records, as an LRU cache does
-      local ok, err = dict:set(name, check_of(name, body) .. body, ttl)
-      if not ok and ngx then ngx.log(ngx.WARN, "fsec: cache_dict: ", err) end
-    end,
-    count = l1.count and function() return l1:count() end,
-  }
+function Tiered:get(k)
+  local v, stale = self.l1:get(k)
+  local hit = self.hit
+  if v ~= nil then
+    if hit then add_metric(hit) end
+    return v, stale
+  end
+  v = from_l2(self, k)
+  if hit then
+    add_metric(v ~= nil and self.l2hit or self.l2miss)
+    add_metric(v ~= nil and hit or self.miss)
+  end
+  return v
+end
+
+function Tiered:set(k, v, ttl)
+  self.l1:set(k, v, ttl)
+  if type(v) ~= "table" or type(k) ~= "string" or not (ttl and ttl > 0) then return end
+  local body
+  if self.kind == "t" then body = encode_token(v) else body = encode_user(v, self.now() + ttl) end
+  if not body then return end
+  local name = record_name(self, k)
+  -- set, not safe_set: a full dict drops its least recently used
+  -- records, as an LRU cache does
+  local ok, err = self.dict:set(name, record_check(self, name, body) .. body, ttl)
+  if not ok and ngx then ngx.log(ngx.WARN, "fsec: cache_dict: ", err) end
+end
+
+function Tiered:count() return self.l1.count and self.l1:count() or 0 end
+
+local function tiered(l1, dict, kind, ctx)
+  return setmetatable({
+    l1 = l1, dict = dict, kind = kind, rkey = ctx.key,
+    now = ctx.now, generation = ctx.generation, thin = ctx.thin,
+    hit = ctx.hit, miss = ctx.miss, l2hit = ctx.l2hit, l2miss = ctx.l2miss,
+  }, Tiered)
 end
 
 _M.tiered = tiered -- for the tests
@@ -371,20 +388,27 @@ _M.tiered = tiered -- for the tests
 
 -- A cache that counts its lookups (fsec_cache_lookups_total: hit or
 -- miss) in this worker's table of fsec.metrics: one table increment per
--- lookup, no shared memory touched on the request path.
+-- lookup, no shared memory touched on the request path. Shared methods,
+-- as Tiered's.
+local Counted = {}
+Counted.__index = Counted
+
+function Counted:get(k)
+  local v, stale = self.lru:get(k)
+  if v ~= nil then add_metric(self.hit) else add_metric(self.miss) end
+  return v, stale
+end
+
+function Counted:set(k, v, ttl) return self.lru:set(k, v, ttl) end
+
+function Counted:count() return self.lru.count and self.lru:count() or 0 end
+
 local function counted(lru, name)
-  local add = metrics.add
-  local hit = metrics.key("fsec_cache_lookups_total", { cache = name, result = "hit" })
-  local miss = metrics.key("fsec_cache_lookups_total", { cache = name, result = "miss" })
-  return {
-    get = function(_, k)
-      local v, stale = lru:get(k)
-      if v ~= nil then add(hit) else add(miss) end
-      return v, stale
-    end,
-    set = function(_, k, v, ttl) return lru:set(k, v, ttl) end,
-    count = lru.count and function() return lru:count() end,
-  }
+  return setmetatable({
+    lru = lru,
+    hit = metrics.key("fsec_cache_lookups_total", { cache = name, result = "hit" }),
+    miss = metrics.key("fsec_cache_lookups_total", { cache = name, result = "miss" }),
+  }, Counted)
 end
 
 
