@@ -168,8 +168,9 @@ line "session-authenticated hello (admit() in access_by_lua)" sa
 # what lua-nginx-module itself adds once a request uses it as protect()
 # does: an empty access_by_lua phase, the first touch of ngx.ctx, and
 # both (the floor of any access_by_lua check that hands the user on);
-# a fourth, the other per-request store lua-nginx-module offers (an
-# nginx variable: ngx.var), shows that floor is the cheaper of the two.
+# two more price a value handed on and read back, through ngx.ctx and
+# through the other per-request store lua-nginx-module offers (an nginx
+# variable: ngx.var), to show which is the cheaper floor.
 # Left out of every count: lua-nginx-module's clearing of the Lua
 # coroutine it reuses for the next request (lua_resetthread writes nil
 # over the coroutine's whole stack, which keeps the size of the deepest
@@ -182,7 +183,7 @@ if [ "${FSEC_BENCH_INSTR:-1}" != 0 ] && command -v valgrind >/dev/null && comman
   hello='content_by_lua_block { ngx.say("hello") } }'
   sed -e 's/^master_process on;/master_process off;/' -e 's|^pid logs/nginx.pid;|pid logs/instr.pid;|' \
       -e "s/127\.0\.0\.1:$port;/127.0.0.1:$vport;/" -e 's|error_log logs/error.log|error_log logs/instr.log|' \
-      -e "s|location = /bench/hello {|location = /bench/empty { access_by_lua_block { } $hello\n    location = /bench/empty-ctx { access_by_lua_block { ngx.ctx.x = 1 } $hello\n    location = /bench/empty-var { set \$fsec_bench_x \"\"; access_by_lua_block { ngx.var.fsec_bench_x = \"1\" } $hello\n    location = /bench/ctx-x { content_by_lua_block { ngx.ctx.x = 1; ngx.say(\"hello\") } }\n    location = /bench/hello-inline { $hello\n    location = /bench/hello-s { $hello\n    location = /bench/hello-s-inline { $hello\n    location = /bench/hello-admit { $hello\n    location = /bench/hello-s-admit { $hello\n    location = /bench/hello {|" \
+      -e "s|location = /bench/hello {|location = /bench/empty { access_by_lua_block { } $hello\n    location = /bench/empty-ctx { access_by_lua_block { ngx.ctx.x = 1 } $hello\n    location = /bench/ctx-rd { access_by_lua_block { ngx.ctx.x = \"1\" } content_by_lua_block { local x = ngx.ctx.x; ngx.say(x and \"hello\" or \"none\") } }\n    location = /bench/var-rd { set \$fsec_bench_x \"\"; access_by_lua_block { ngx.var.fsec_bench_x = \"1\" } content_by_lua_block { local x = ngx.var.fsec_bench_x; ngx.say(x and \"hello\" or \"none\") } }\n    location = /bench/ctx-x { content_by_lua_block { ngx.ctx.x = 1; ngx.say(\"hello\") } }\n    location = /bench/hello-inline { $hello\n    location = /bench/hello-s { $hello\n    location = /bench/hello-s-inline { $hello\n    location = /bench/hello-admit { $hello\n    location = /bench/hello-s-admit { $hello\n    location = /bench/hello {|" \
       "$dir/conf/nginx.conf" > "$dir/conf/instr.conf"
   valgrind --tool=callgrind --callgrind-out-file="$dir/cg.out" \
     nginx -p "$dir" -c conf/instr.conf -e logs/instr.log > "$dir.vg" 2>&1 &
@@ -220,7 +221,8 @@ if [ -n "$vg" ]; then
   count() { set -- $(instr "$1" "$2"); echo "$2" >> "$dir.resets"; echo "$1"; }
   T="Authentication-Token: $TOKEN"
   ih=$(count /bench/hello "$T"); ihi=$(count /bench/hello-inline "$T")
-  iae=$(count /bench/empty "$T"); ictx=$(count /bench/ctx-x "$T"); iaec=$(count /bench/empty-ctx "$T"); iaev=$(count /bench/empty-var "$T")
+  iae=$(count /bench/empty "$T"); ictx=$(count /bench/ctx-x "$T"); iaec=$(count /bench/empty-ctx "$T")
+  ictxr=$(count /bench/ctx-rd "$T"); ivarr=$(count /bench/var-rd "$T")
   it=$(count /bench/token "$T"); iti=$(count /bench/token-inline "$T")
   iha=$(count /bench/hello-admit "$T"); ita=$(count /bench/token-admit "$T")
   login
@@ -240,7 +242,8 @@ if [ -n "$vg" ]; then
   irow "lua-nginx-module alone: an empty access_by_lua phase before the hello (/bench/empty)" "$iae" "$ih" ""
   irow "lua-nginx-module alone: the hello touching ngx.ctx (its table made, freed at the end; /bench/ctx-x)" "$ictx" "$ih" ""
   irow "lua-nginx-module alone: an access_by_lua phase that hands a value on in ngx.ctx, the floor of any access check that passes the user on (/bench/empty-ctx)" "$iaec" "$ih" ""
-  irow "lua-nginx-module alone: the same handing the value on in an nginx variable instead (set in the location, written by ngx.var; /bench/empty-var), lua-nginx-module's other per-request store" "$iaev" "$ih" ""
+  irow "lua-nginx-module alone: a value handed on in ngx.ctx and read back by the content handler (/bench/ctx-rd)" "$ictxr" "$ih" ""
+  irow "lua-nginx-module alone: the same through an nginx variable, its other per-request store (set in the location, ngx.var both ways; /bench/var-rd)" "$ivarr" "$ih" ""
   irow "token-authenticated hello (protect() in access_by_lua, /bench/token)" "$it" "$ih" "<= 1.0 us"
   irow "token-authenticated hello (protect() in content_by_lua, /bench/token-inline)" "$iti" "$ihi" "<= 1.0 us"
   irow "token-authenticated hello (admit() in access_by_lua: protect() handing nothing on in ngx.ctx, for content that is not Lua, /bench/token-admit)" "$ita" "$iha" "<= 1.0 us"
@@ -250,7 +253,7 @@ if [ -n "$vg" ]; then
   awk -v a="$iaec" -v h="$ih" -v us="$uhus" -v t="$it" -v s="$is" -v hs="$ihs" 'BEGIN {
     printf "\nprotect() itself in access_by_lua (beyond the floor lua-nginx-module sets there: the access phase and ngx.ctx, /bench/empty-ctx): token %+d instructions (%.2f us), session %+d (%.2f us).\n",
       t - a, (t - a) * us / h, s - hs - (a - h), (s - hs - (a - h)) * us / h }'
-  awk -v c="$iaec" -v v="$iaev" 'BEGIN { printf "An nginx variable in place of ngx.ctx: %+d instructions a request (%s).\n", v - c,
+  awk -v c="$ictxr" -v v="$ivarr" 'BEGIN { printf "An nginx variable in place of ngx.ctx, written in access_by_lua and read in content_by_lua: %+d instructions a request (%s).\n", v - c,
     (v < c ? "cheaper: a handoff through it would lower the floor" : "ngx.ctx is the cheaper store") }'
   sort -n "$dir.resets" | awk '{ v[NR] = $1 } END { printf "lua_resetthread, left out of every row: %d to %d instructions a request over the windows above.\n", v[1], v[NR] }'
 fi
