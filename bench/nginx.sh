@@ -639,6 +639,7 @@ if [ "$soak" -gt 0 ]; then
   # the live Lua heap (a full collect) now, against the one after the
   # warm-up run above: a Lua object kept per request would show here
   msoak=$(curl -s "$B/bench/memory?gc=1")
+  mal_soak=$(curl -s "$B/bench/malloc") # glibc in use now, against mal_f (the memory rows)
   reqs=$(cat "$dir.s1" "$dir.s2" "$dir.s3" "$dir.s4" | awk '/requests in/ { n += $1 } END { print n + 0 }')
   echo
   echo "| soak: ${soak} s of mixed load (token requests over $ntok users, sessions re-signed, failed logins, hellos; $reqs requests), MiB per worker | Private_Dirty | Rss |"
@@ -701,6 +702,32 @@ echo
 echo "LuaJIT's traces in the worker's live heap: estimated $(mib "$(field bytes "$jt")") MiB for $(field traces "$jt") traces" \
      "at the memory rows; at the end $(mib "$(field bytes "$jt2")") MiB for $(field traces "$jt2"), of which jit.flush()" \
      "then freed $(mib $(( $(field before "$jt2") - $(field after "$jt2") ))) MiB (with the compiler's own buffers)."
+
+# What fsec controls over the soak: its live data before and after it,
+# both after a full collect. Lua: the worker's live heap less LuaJIT's
+# traces; after the soak that is the heap jit.flush() left (no estimate),
+# before it the heap at the memory rows less the traces' estimate then,
+# scaled by what the flush freed against the estimate after the soak (as
+# the split below). C: glibc's bytes in use (mallinfo2, every arena and
+# the mmapped chunks). What grows here is kept by fsec (or the Lua
+# modules it loaded); what grows beyond it in the soak's tables is the
+# JIT's traces and what the allocators keep for them.
+m_in() { echo "$1" | sed -n "s/.*\"$2\":\([0-9]*\).*/\1/p"; }
+if [ "$soak" -gt 0 ] && [ -n "$(m_in "$mal_f" in_use)" ] && [ -n "$(m_in "$mal_soak" in_use)" ]; then
+  est_b=$(field bytes "$jt"); est_e=$(field bytes "$jt2"); fr=$(( $(field before "$jt2") - $(field after "$jt2") ))
+  tr_b=$est_b; if [ "${est_e:-0}" -gt 0 ] && [ "$fr" -gt 0 ]; then tr_b=$(( est_b * fr / est_e )); fi
+  own_lb=$(( lua1 - tr_b )); own_la=$(field after "$jt2")
+  # less SQLite's page cache (bounded, database_cache_kib: the soak's
+  # token requests over the users read their pages into it)
+  own_cb=$(( $(m_in "$mal_f" in_use) - cache0 )); own_ca=$(( $(m_in "$mal_soak" in_use) - $(field cache_bytes "$msoak") ))
+  kib() { awk -v b="$1" 'BEGIN { printf "%.0f", b / 1024 }'; }
+  echo
+  echo "| what fsec controls over the soak: its live data, after a full collect, KiB per worker | before the soak | after it | growth |"
+  echo "|---|---|---|---|"
+  echo "| fsec's live Lua heap less LuaJIT's traces (after: what jit.flush() left; before: the heap less the traces' estimate, scaled by the flush) | $(kib "$own_lb") | $(kib "$own_la") | $(kib $((own_la - own_lb))) |"
+  echo "| glibc's bytes in use (mallinfo2: fsec's C, SQLite's connection, nginx's), less SQLite's page cache | $(kib "$own_cb") | $(kib "$own_ca") | $(kib $((own_ca - own_cb))) |"
+  echo "| **fsec's live data: growth over the soak (MiB; target <= 0.5, and none that keeps growing)** | | | **$(sub "$(mib $((own_la + own_ca)))" "$(mib $((own_lb + own_cb)))")** |"
+fi
 
 # Where the Private_Dirty fsec's worker adds beyond the nginx with the
 # same pools, states and semaphore is, split within that worker itself
