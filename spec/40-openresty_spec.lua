@@ -330,10 +330,11 @@ describe_or_pending("the example app in nginx", function()
       local n = states(app)
       assert.is_true(n >= 2 and n <= 3, "Lua states: " .. tostring(n))
       -- memory() also reports what the two L1 caches allocated at start
-      -- (resty.lrucache.pureffi's slots, about 70 bytes an entry each;
-      -- 512 entries each before the example's fsec_cache dict, 8 MiB)
+      -- (resty.lrucache.pureffi's slots, about 70 bytes an entry each, and
+      -- 8,192 buckets of 4 bytes each at a load factor of 0.1; 512 entries
+      -- each before the example's fsec_cache dict, 8 MiB)
       local _, _, _, m = http(app, "GET", "/bench/memory")
-      assert.is_true(m.cache_slot_bytes > 2 * 512 * 16 and m.cache_slot_bytes < 2 * 512 * 96,
+      assert.is_true(m.cache_slot_bytes > 2 * (512 * 16 + 8192 * 4) and m.cache_slot_bytes < 2 * (512 * 96 + 8192 * 4),
                      "cache slots: " .. tostring(m.cache_slot_bytes))
       assert.equals(8 * 1024 * 1024, m.shared_cache_capacity)
       assert.is_true(m.shared_cache_bytes >= 0 and m.shared_cache_bytes < m.shared_cache_capacity)
