@@ -434,6 +434,11 @@ mal_f=$(curl -s "$B/bench/malloc") # glibc malloc in use and free, for the split
 smaps_now "$dir" after
 # one of fsec's worker-thread states (the last one a job used)
 tmem=$(curl -s "$B/bench/thread-memory")
+# LuaJIT's traces as they stand now, for the split of mem0's heap below:
+# the token warm-up over every user further down compiles more, which
+# are not in mem0 (its first call counts every trace's snapshots: its
+# garbage collected at once)
+jt0=$(curl -s "$B/bench/jit-traces"); curl -s "$B/bench/memory?gc=1" > /dev/null
 set -- $(snap "$dir/pools"); rssq0=$1; pssq0=$2; pdq0=$3
 # fsec's worker-thread states: those that opened fsec.core (lua_states)
 # but the worker's own; as many jobs per worker at once (several
@@ -752,7 +757,7 @@ if [ -n "$(mal in_use "$mal_f")" ] && [ -n "$(mal in_use "$mal_q")" ]; then
   d_cfg=$(( $(mal in_use_at_init "$mal_f") - $(mal in_use_at_init "$mal_q") ))
   d_mm=$(( $(mal mmapped "$mal_f") - $(mal mmapped "$mal_q") ))
   d_live=$(( lua0 - plive0 + nstates * (${theap:-0} - ${pheap:-0}) ))
-  th_b=$(field bytes "$jt")
+  th_b=$(field bytes "$jt0")
   # The estimate errs low (what it leaves out: the objects only traces
   # kept alive, such as their constants): scaled by what jit.flush()
   # freed after the soak against the estimate then.
@@ -773,7 +778,7 @@ if [ -n "$(mal in_use "$mal_f")" ] && [ -n "$(mal in_use "$mal_q")" ]; then
   echo "|---|---|"
   echo "| **beyond both caches** (the table above) | **$(sub "$(sub "$(sub "$pd0" "$pdp")" "$(mib "$cache0")")" "$(mib "$slots")")** |"
   echo "| lua-nginx-module's thread pools, $nstates worker-thread Lua states and semaphore block (the nginx with the same, less the plain one) | $r_lnm |"
-  echo "| LuaJIT's compiled traces ($(field traces "$jt")): their heap (estimated from jit.util's counts, scaled by what jit.flush() freed against the estimate after the soak) and their machine code | $r_traces |"
+  echo "| LuaJIT's compiled traces ($(field traces "$jt0")): their heap (estimated from jit.util's counts, scaled by what jit.flush() freed against the estimate after the soak) and their machine code | $r_traces |"
   echo "| LuaJIT's allocator: anonymous pages written, beyond the live Lua heaps (worker and thread states) and glibc's mmapped chunks: freed objects' pages it keeps | $r_lj |"
   echo "| glibc's malloc: main heap and thread arenas written, beyond the bytes in use (mallinfo2): freed chunks it keeps (below zero: bytes in use on pages the worker still shares with the master) | $r_glibc |"
   echo "| nginx's configuration: the example's (its many locations) beyond the compared nginx's, glibc's bytes in use in init_by_lua before fsec loads | $r_cfg |"
