@@ -37,8 +37,10 @@ fi
 
 dir=$(mktemp -d /tmp/fsec-cmp-XXXXXX); chmod 755 "$dir"
 port=$((36000 + ($$ % 450) * 2))
-# skip ports something (a run that did not stop) still listens on
-while ss -ltn | grep -qE "127\.0\.0\.1:($port|$((port + 1))) "; do port=$((port + 2)); done
+# skip ports in use: listened on (a run that did not stop), or the local
+# end of any connection (these ports are in the kernel's ephemeral range,
+# so a client's connection may hold one: nginx's bind() then fails)
+while ss -Htan | awk '{ print $4 }' | grep -qE ":($port|$((port + 1)))\$"; do port=$((port + 2)); done
 fport=$((port + 1))
 npid=""; gpid=""
 cleanup() {

@@ -24,8 +24,10 @@ command -v wrk >/dev/null || { echo "bench/nginx.sh needs wrk (apt-get install w
   cmake -S . -B build >/dev/null && cmake --build build -j "$(nproc)" >/dev/null; }
 dir=$(mktemp -d /tmp/fsec-bench-XXXXXX); chmod 755 "$dir"
 port=$((30000 + ($$ % 2500) * 2))
-# skip ports something (a run that did not stop) still listens on
-while ss -ltn | grep -qE "127\.0\.0\.1:($port|$((port + 1))) "; do port=$((port + 2)); done
+# skip ports in use: listened on (a run that did not stop), or the local
+# end of any connection (these ports are in the kernel's ephemeral range,
+# so a client's connection may hold one: nginx's bind() then fails)
+while ss -Htan | awk '{ print $4 }' | grep -qE ":($port|$((port + 1)))\$"; do port=$((port + 2)); done
 plain_port=$((port + 1))
 
 # The database: USERS users made with fsec's store (kept between runs).
