@@ -453,7 +453,6 @@ local function load_factor(size)
   if size <= 4096 then return 0.1 end
   return nil
 end
-_M._load_factor = load_factor
 
 
 --- Give s its caches, revoked through counter: with the dict (cache_dict)
