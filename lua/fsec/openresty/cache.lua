@@ -440,8 +440,9 @@ end
 _M.shared_dict = shared_dict
 
 
--- The load factor of a cache of size entries' hash buckets: 0.1 (ten
--- buckets an entry, 4 bytes each) for a small cache such as the L1, else
+-- The load factor of a cache of size entries' hash buckets: 0.1 (at least
+-- ten buckets an entry, rounded up to a power of two by lrucache, 4 bytes
+-- each: 8,192 for 512 entries) for a small cache such as the L1, else
 -- lrucache's own 0.5. An L1 in front of the dict churns (most of a large
 -- working set misses it, and each miss evicts), and every lookup and
 -- eviction walks a bucket's chain: LuaJIT grows a side trace for each
