@@ -1,7 +1,7 @@
 // Debian's Chromium, headless, for the browser checks (flow.mjs,
 // new_user.mjs): a fresh profile, screenshots numbered in ARTIFACTS_DIR.
 import { chromium } from "playwright-core";
-import { mkdirSync, mkdtempSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -10,6 +10,9 @@ import { join } from "node:path";
 export async function open(artifacts, options = {}) {
   mkdirSync(artifacts, { recursive: true });
   const profile = mkdtempSync(join(tmpdir(), "fsec-chromium-"));
+  // the profile goes with the check (each check is its own node process;
+  // Chromium has closed by then): every check left one in /tmp
+  process.on("exit", () => rmSync(profile, { recursive: true, force: true }));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
     headless: true,
