@@ -43,9 +43,11 @@ port=$((36000 + ($$ % 450) * 2))
 while ss -Htan | awk '{ print $4 }' | grep -qE ":($port|$((port + 1)))\$"; do port=$((port + 2)); done
 fport=$((port + 1))
 npid=""; gpid=""
+# (under set -e a kill that fails, its process already gone, would end
+# the trap there: a failed start of nginx left gunicorn running)
 cleanup() {
-  [ -n "$npid" ] && kill -QUIT "$npid" 2>/dev/null
-  [ -n "$gpid" ] && kill -TERM "$gpid" 2>/dev/null
+  [ -n "$npid" ] && kill -QUIT "$npid" 2>/dev/null || true
+  [ -n "$gpid" ] && kill -TERM "$gpid" 2>/dev/null || true
   sleep 0.5; rm -rf "$dir"
 }
 trap cleanup EXIT

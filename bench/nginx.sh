@@ -64,7 +64,9 @@ EOF
 nginx -p "$dir/plain" -c conf/nginx.conf -e logs/error.log &
 plain=$!
 vg=""
-trap 'kill -QUIT $pid $plain ${vg:-} 2>/dev/null; sleep 0.5; rm -rf "$dir" "$dir".*' EXIT
+# (|| true: under set -e a kill that fails, one of them already gone,
+# would end the trap there and leave the run's files in /tmp)
+trap 'kill -QUIT $pid $plain ${vg:-} 2>/dev/null || true; sleep 0.5; rm -rf "$dir" "$dir".*' EXIT
 # a run stopped by a signal (Ctrl-C, a closed pipe) stops its nginx too
 trap 'exit 2' INT TERM HUP PIPE
 B=http://127.0.0.1:$port
@@ -427,7 +429,7 @@ $(sed -n '/^  init_by_lua_block {/,/^    end$/p' examples/openresty/nginx.conf.i
 EOF
 nginx -p "$dir/pools" -c conf/nginx.conf -e logs/error.log &
 pools=$!
-trap 'kill -QUIT $pid $plain $pools ${vg:-} 2>/dev/null; sleep 0.5; rm -rf "$dir" "$dir".*' EXIT
+trap 'kill -QUIT $pid $plain $pools ${vg:-} 2>/dev/null || true; sleep 0.5; rm -rf "$dir" "$dir".*' EXIT
 for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$pools_port/hello" >/dev/null 2>&1 && break; sleep 0.1; done
 wrk -t1 -c8 -d2s "http://127.0.0.1:$plain_port/hello" > /dev/null
 wrk -t1 -c8 -d2s "http://127.0.0.1:$pools_port/hello" > /dev/null

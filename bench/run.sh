@@ -60,7 +60,7 @@ fi
 
 tmp=$(mktemp -d /tmp/fsec-run-XXXXXX)
 chmod 755 "$tmp"   # the PostgreSQL folder inside belongs to postgres when root
-trap '[ -d "$tmp/pg" ] && sh bench/pg.sh stop "$tmp/pg"; rm -rf "$tmp"' EXIT
+trap '{ [ -d "$tmp/pg" ] && sh bench/pg.sh stop "$tmp/pg"; } || true; rm -rf "$tmp"' EXIT
 started=$(date -u '+%Y-%m-%d %H:%M UTC')
 load0=$(cut -d' ' -f1-3 /proc/loadavg)
 status=0
