@@ -483,6 +483,10 @@ churn_of() {
 }
 ch_hello=$(churn_of /bench/hello)
 ch_tok=$(churn_of /bench/token "Authentication-Token: $TOKEN")
+# a fresh session: a cookie over a minute old is re-signed on every
+# answer (wrk and curl keep no new cookie), and that whole check's
+# garbage is not the cached check's
+login
 ch_ses=$(churn_of /bench/session "Cookie: $COOKIE")
 # The nginx above (pools, states, semaphore) given, in each worker, a
 # synthetic live Lua heap as large as fsec's worker's beyond its own,
