@@ -122,11 +122,14 @@ function helpers.clock(start)
   return t
 end
 
--- An object whose finalizer removes dir: busted ends with
--- os.exit(code, true), which closes the Lua state and so runs it. Without
--- it every spec process left its folder (nginx prefixes, copies of the
--- example, databases) in /tmp for good: some 600 MiB a whole run.
--- FSEC_KEEP_TMP=1 keeps them, to look at after a failure.
+-- An object whose finalizer removes dir. busted loads this module again
+-- for each spec file (its insulation), so each file has its folder; the
+-- finalizer runs once a finished file's copy of the module is collected,
+-- or at the end, since busted exits with os.exit(code, true), which
+-- closes the Lua state. Without it every file left its folder (nginx
+-- prefixes, copies of the example, databases) in /tmp for good: some
+-- 600 MiB a whole run. FSEC_KEEP_TMP=1 keeps them, to look at after a
+-- failure.
 local function removed_at_exit(dir)
   if os.getenv("FSEC_KEEP_TMP") == "1" then return nil end
   local function rm() os.execute("rm -rf '" .. dir .. "'") end
@@ -138,8 +141,8 @@ local function removed_at_exit(dir)
   return setmetatable({}, { __gc = rm })
 end
 
---- A fresh path in a per-run temporary folder, removed when the run ends
--- (each call gives a new file).
+--- A fresh path in this spec file's temporary folder, removed after the
+-- file has run (each call gives a new file).
 local tmpdir
 local counter = 0
 function helpers.tmpfile(name)
