@@ -268,8 +268,8 @@ __attribute__((visibility("default")))
 #endif
 int luaopen_fsec_core(lua_State *L);
 
-/* The addresses of fsec_header_find, fsec_cookie_find and
- * fsec_shared_counter_get, for LuaJIT's FFI (the OpenResty adapter calls
+/* The addresses of fsec_header_find, fsec_cookie_find,
+ * fsec_header_cookie and fsec_shared_counter_get, for LuaJIT's FFI (the OpenResty adapter calls
  * them on every checked request: an FFI
  * call compiles into the request's trace, a Lua C function would not).
  * Copied through memcpy: C has no cast from a function pointer to void *. */
@@ -285,6 +285,11 @@ static void push_ffi_functions(lua_State *L) {
   memcpy(&p, &cookie, sizeof p);
   lua_pushlightuserdata(L, p);
   lua_setfield(L, -2, "cookie_find_ptr");
+  int (*header_cookie)(const fsec_header *, int, const char *, size_t, const char *, size_t,
+                       int *, size_t *, size_t *) = fsec_header_cookie;
+  memcpy(&p, &header_cookie, sizeof p);
+  lua_pushlightuserdata(L, p);
+  lua_setfield(L, -2, "header_cookie_ptr");
   uint32_t (*get)(const uint32_t *) = fsec_shared_counter_get;
   memcpy(&p, &get, sizeof p);
   lua_pushlightuserdata(L, p);

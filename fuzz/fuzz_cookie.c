@@ -1,7 +1,7 @@
 /* fuzz_cookie.c: any bytes as a Cookie header, through fsec.http's
  * parse_cookies (Lua, from the source tree), its one-name reader
  * http.cookie, and the C one the OpenResty adapter calls through FFI
- * (fsec_cookie_find).
+ * (fsec_cookie_find, and fsec_header_cookie over a header list).
  *
  * Oracles: it never raises; the result holds only string names mapping to
  * a string or to a list (2 or more) of strings; a name is never empty and
@@ -126,6 +126,19 @@ static void check_one(lua_State *L, const uint8_t *s, size_t n, const pair *p,
                   : count > 1 ? FSEC_COOKIE_REPEATED
                               : FSEC_COOKIE_FOUND));
     if (rc == FSEC_COOKIE_FOUND) ORACLE(off == p[at].v.at && vlen == p[at].v.len);
+    /* the same header in a list (the OpenResty adapter's one call): the
+     * same answer; sent twice, the caller's to join */
+    if (n <= INT32_MAX) {
+      fsec_header h[3] = {{{4, (const unsigned char *)"host"}, {1, (const unsigned char *)"x"}},
+                          {{6, (const unsigned char *)"cookie"}, {(int)n, s}},
+                          {{6, (const unsigned char *)"cookie"}, {(int)n, s}}};
+      int idx = -1;
+      size_t off2 = 0, vlen2 = 0;
+      ORACLE(fsec_header_cookie(h, 2, "cookie", 6, name, nlen, &idx, &off2, &vlen2) == rc);
+      if (rc == FSEC_COOKIE_FOUND) ORACLE(idx == 1 && off2 == off && vlen2 == vlen);
+      ORACLE(fsec_header_cookie(h, 3, "cookie", 6, name, nlen, &idx, &off2, &vlen2) ==
+             FSEC_COOKIE_HEADER_REPEATED);
+    }
   }
 }
 

@@ -1,7 +1,7 @@
 /* test_header.c: fsec_header_find finds the first exact key, and nothing
  * in an empty, NULL or shorter/longer-keyed list; fsec_cookie_find reads
  * a Cookie header as fsec.http.parse_cookies does (spec/05 compares the
- * two on random headers). */
+ * two on random headers), and fsec_header_cookie does in a header list. */
 #include <string.h>
 
 #include "fsec.h"
@@ -94,11 +94,48 @@ static void cookie_bytes_are_bytes(void) {
   ASSERT_EQ(fsec_cookie_find(h, 3, "a", 1, NULL, &len), FSEC_COOKIE_ABSENT);
 }
 
+/* fsec_header_cookie: the Cookie header of a list found and read in one
+ * call; a second Cookie header is the caller's to join. */
+static void cookie_in_a_header_list(void) {
+  const fsec_header one[] = {{SV("host"), SV("example.org")},
+                             {SV("cookie"), SV("a=1; session=abc; b=2")},
+                             {SV("cookies"), SV("session=no")}};
+  const fsec_header two[] = {{SV("cookie"), SV("session=a")},
+                             {SV("host"), SV("example.org")},
+                             {SV("cookie"), SV("x=1")}};
+  const fsec_header rep[] = {{SV("cookie"), SV("session=a; session=b")}};
+  const fsec_header nul[] = {{SV("cookie"), {5, NULL}}};
+  int idx = -1;
+  size_t off = 99, len = 99;
+  ASSERT_EQ(fsec_header_cookie(one, 3, "cookie", 6, "session", 7, &idx, &off, &len), FSEC_COOKIE_FOUND);
+  ASSERT_EQ(idx, 1);
+  ASSERT(len == 3 && memcmp(one[1].value.data + off, "abc", 3) == 0);
+  ASSERT_EQ(fsec_header_cookie(one, 3, "cookie", 6, "b", 1, &idx, &off, &len), FSEC_COOKIE_FOUND);
+  ASSERT(len == 1 && one[1].value.data[off] == '2');
+  ASSERT_EQ(fsec_header_cookie(one, 3, "cookie", 6, "none", 4, &idx, &off, &len), FSEC_COOKIE_ABSENT);
+  ASSERT_EQ(fsec_header_cookie(one, 1, "cookie", 6, "session", 7, &idx, &off, &len), FSEC_COOKIE_ABSENT);
+  ASSERT_EQ(fsec_header_cookie(two, 3, "cookie", 6, "session", 7, &idx, &off, &len),
+            FSEC_COOKIE_HEADER_REPEATED);
+  ASSERT_EQ(fsec_header_cookie(two, 2, "cookie", 6, "session", 7, &idx, &off, &len), FSEC_COOKIE_FOUND);
+  ASSERT_EQ(fsec_header_cookie(rep, 1, "cookie", 6, "session", 7, &idx, &off, &len), FSEC_COOKIE_REPEATED);
+  ASSERT_EQ(fsec_header_cookie(nul, 1, "cookie", 6, "session", 7, &idx, &off, &len), FSEC_COOKIE_ABSENT);
+  ASSERT_EQ(fsec_header_cookie(one, 3, "cookie", 6, "se ssion", 8, &idx, &off, &len), FSEC_COOKIE_ABSENT);
+  ASSERT_EQ(fsec_header_cookie(one, 0, "cookie", 6, "session", 7, &idx, &off, &len), FSEC_COOKIE_ABSENT);
+  ASSERT_EQ(fsec_header_cookie(one, -1, "cookie", 6, "session", 7, &idx, &off, &len), FSEC_COOKIE_ABSENT);
+  ASSERT_EQ(fsec_header_cookie(NULL, 3, "cookie", 6, "session", 7, &idx, &off, &len), FSEC_COOKIE_ABSENT);
+  ASSERT_EQ(fsec_header_cookie(one, 3, NULL, 6, "session", 7, &idx, &off, &len), FSEC_COOKIE_ABSENT);
+  ASSERT_EQ(fsec_header_cookie(one, 3, "cookie", 6, NULL, 7, &idx, &off, &len), FSEC_COOKIE_ABSENT);
+  ASSERT_EQ(fsec_header_cookie(one, 3, "cookie", 6, "session", 7, NULL, &off, &len), FSEC_COOKIE_ABSENT);
+  ASSERT_EQ(fsec_header_cookie(one, 3, "cookie", 6, "session", 7, &idx, NULL, &len), FSEC_COOKIE_ABSENT);
+  ASSERT_EQ(fsec_header_cookie(one, 3, "cookie", 6, "session", 7, &idx, &off, NULL), FSEC_COOKIE_ABSENT);
+}
+
 int main(void) {
   RUN(finds_the_first_exact_key);
   RUN(finds_nothing_else);
   RUN(a_key_without_data_is_skipped);
   RUN(cookies_as_parse_cookies_reads_them);
   RUN(cookie_bytes_are_bytes);
+  RUN(cookie_in_a_header_list);
   return 0;
 }

@@ -38,4 +38,19 @@ FSEC_API int fsec_header_find(const fsec_header *h, int n, const char *name,
 FSEC_API int fsec_cookie_find(const char *h, size_t len, const char *name,
                               size_t nlen, size_t *voff, size_t *vlen);
 
+/* What fsec_header_cookie answers besides fsec_cookie_find's answers. */
+#define FSEC_COOKIE_HEADER_REPEATED 3 /* two headers: the server's joined value decides */
+
+/* Cookie name in the one header of h[0..n) whose key is the klen bytes of
+ * key (lua-nginx-module hands keys out in lower case: "cookie"), in one
+ * call where a checked request made three: fsec_cookie_find's answer in
+ * that header's value, with *idx the header's index (on
+ * FSEC_COOKIE_FOUND, *voff and *vlen are within h[*idx].value);
+ * FSEC_COOKIE_ABSENT without such a header (or a NULL idx);
+ * FSEC_COOKIE_HEADER_REPEATED when the header is there twice (nginx's
+ * $http_cookie joins them: the caller asks nginx). */
+FSEC_API int fsec_header_cookie(const fsec_header *h, int n, const char *key,
+                                size_t klen, const char *name, size_t nlen,
+                                int *idx, size_t *voff, size_t *vlen);
+
 #endif /* FSEC_HEADER_H */

@@ -47,8 +47,9 @@ end })
 
 -- Headers and cookies found in nginx's own header list, through
 -- lua-nginx-module's FFI (the calls ngx.req.get_headers makes) and fsec's
--- fsec_header_find and fsec_cookie_find: no copy of the list, and no Lua
--- string but the value. $http_<name> cost about 1,400 instructions a
+-- fsec_header_find and fsec_header_cookie (the Cookie header and the
+-- cookie in it in one call): no copy of the list, and no Lua string but
+-- the value. $http_<name> cost about 1,400 instructions a
 -- request here (the variable name hashed and matched against every prefix
 -- variable, then every header compared), and a session check interned the
 -- whole Cookie header to read one cookie. ffi_header and ffi_cookie answer
@@ -60,53 +61,54 @@ do
   local ok_ffi, ffi = pcall(require, "ffi")
   local ok_base, base = pcall(require, "resty.core.base")
   if ok_ffi and ok_base and pcall(require, "resty.core.request") and core.header_find_ptr
-     and pcall(ffi.typeof, "ngx_http_lua_ffi_table_elt_t") then
+     and core.header_cookie_ptr and pcall(ffi.typeof, "ngx_http_lua_ffi_table_elt_t") then
     local C, get_request, ffi_str = ffi.C, base.get_request, ffi.string
     local find = ffi.cast("int (*)(const ngx_http_lua_ffi_table_elt_t *, int, const char *, size_t)",
                           core.header_find_ptr)
-    local cookie_find = ffi.cast("int (*)(const unsigned char *, size_t, const char *, size_t, size_t *, size_t *)",
-                                 core.cookie_find_ptr)
+    local header_cookie = ffi.cast("int (*)(const ngx_http_lua_ffi_table_elt_t *, int, const char *, size_t, "
+                                   .. "const char *, size_t, int *, size_t *, size_t *)", core.header_cookie_ptr)
     local BUF_MAX = 256 -- more headers (rare): nginx's variable answers
     local cap = 64
     local buf = ffi.new("ngx_http_lua_ffi_table_elt_t[?]", cap)
     local truncated = ffi.new("int[1]")
-    local voff, vlen = ffi.new("size_t[1]"), ffi.new("size_t[1]")
+    local idx, voff, vlen = ffi.new("int[1]"), ffi.new("size_t[1]"), ffi.new("size_t[1]")
 
-    -- The index in buf of the header whose key is key (-1: none), or nil
-    -- (ask nginx's variable). single: nil when the key is there twice.
-    local function locate(key, single)
+    -- The count of the request's headers, copied into buf; 0: none; nil:
+    -- ask nginx's variable.
+    local function fill()
       local r = get_request()
       if not r then return nil end
       local n = C.ngx_http_lua_ffi_req_get_headers_count(r, 0, truncated)
-      if n == 0 then return -1 end
+      if n == 0 then return 0 end
       if n < 0 or n > BUF_MAX then return nil end
       if n > cap then
         cap = n
         buf = ffi.new("ngx_http_lua_ffi_table_elt_t[?]", cap)
       end
       if C.ngx_http_lua_ffi_req_get_headers(r, buf, n, 0) ~= 0 then return nil end
-      local i = find(buf, n, key, #key)
-      if single and i >= 0 and find(buf + (i + 1), n - i - 1, key, #key) >= 0 then return nil end
-      return i
+      return n
     end
 
     ffi_header = function(name)
-      local i = locate(HEADER_KEY[name])
-      if not i then return nil, false end
+      local n = fill()
+      if not n then return nil, false end
+      local key = HEADER_KEY[name]
+      local i = find(buf, n, key, #key)
       if i < 0 then return nil, true end
       local v = buf[i].value
       return ffi_str(v.data, v.len), true
     end
 
-    -- nil when absent, false when the name is repeated (http.cookie's answers)
+    -- nil when absent, false when the name is repeated (http.cookie's
+    -- answers); the Cookie header sent twice: nginx's variable answers
+    -- (it joins them). One C call finds the header and the cookie in it.
     ffi_cookie = function(name)
-      local i = locate("cookie", true)
-      if not i then return nil, false end
-      if i < 0 then return nil, true end
-      local v = buf[i].value
-      local rc = cookie_find(v.data, v.len, name, #name, voff, vlen)
-      if rc == 1 then return ffi_str(v.data + voff[0], vlen[0]), true end
+      local n = fill()
+      if not n then return nil, false end
+      local rc = header_cookie(buf, n, "cookie", 6, name, #name, idx, voff, vlen)
+      if rc == 1 then return ffi_str(buf[idx[0]].value.data + voff[0], vlen[0]), true end
       if rc == 2 then return false, true end
+      if rc == 3 then return nil, false end
       return nil, true
     end
   end
@@ -184,11 +186,20 @@ do
     if pcall(function() return C.ngx_http_lua_ffi_ssl_get_tls1_version, C.strcmp end) then
       local get_request = base.get_request
       local err = ffi.new("char *[1]")
+      -- lua-nginx-module's "bad request" is one string constant: its
+      -- address, once strcmp has found it, is compared instead (a strcmp
+      -- and its FFI call on every plain-HTTP session check)
+      local no_tls = false -- (not nil: a NULL pointer equals nil)
       scheme_of = function()
         local r = get_request()
         if r then
           if C.ngx_http_lua_ffi_ssl_get_tls1_version(r, err) >= 0 then return "https" end
-          if C.strcmp(err[0], "bad request") == 0 then return "http" end -- no TLS
+          local e = err[0]
+          if e == no_tls then return "http" end
+          if C.strcmp(e, "bad request") == 0 then -- no TLS
+            no_tls = e
+            return "http"
+          end
         end
         return ngx.var.scheme -- TLS without its SSL object yet: nginx decides
       end
