@@ -192,3 +192,43 @@ describe("fsec.hit: a session cookie from the caches", function()
     assert.equals(base, hit.session_cookie_name(sec, https))
   end)
 end)
+
+
+describe("fsec.hit: which specs the cache-hit check answers", function()
+  local authz = require "fsec.authz"
+  local P = authz.prepare
+
+  it("a prepared one-mechanism spec, with whether it names roles or permissions", function()
+    local sec = setup()
+    assert.same({ "token", false }, { hit.kind(sec, P{ auth = { "token" } }) })
+    assert.same({ "session", false }, { hit.kind(sec, P{ auth = { "session" } }) })
+    -- an empty list is no constraint (as roles_ok reads it)
+    assert.same({ "token", false }, { hit.kind(sec, P{ auth = { "token" }, roles_required = {},
+                                                       permissions_accepted = {} }) })
+    for _, k in ipairs{ "roles_required", "roles_accepted", "permissions_required", "permissions_accepted" } do
+      assert.same({ "session", true }, { hit.kind(sec, P{ auth = { "session" }, [k] = { "admin" } }) }, k)
+    end
+  end)
+
+  it("no spec the whole check does more for", function()
+    local sec = setup()
+    assert.is_nil(hit.kind(sec, { auth = { "token" } })) -- not prepared
+    assert.is_nil(hit.kind(sec, P{ auth = { "token", "session" } }))
+    assert.is_nil(hit.kind(sec, P{ auth = { "basic" } }))
+    assert.is_nil(hit.kind(sec, P{ auth = { "token" }, within = 60 }))
+    assert.is_nil(hit.kind(sec, P{ auth = { "token" }, anonymous = true }))
+    assert.is_nil(hit.kind(sec, P{ roles_required = { "admin" } }))
+  end)
+
+  it("nothing once an authenticate or access hook is there, even for a spec it answered", function()
+    for _, point in ipairs{ "authenticate", "access" } do
+      local sec = setup()
+      local spec = P{ auth = { "token" } }
+      assert.equals("token", hit.kind(sec, spec))
+      sec:policy("login", function() return true end)
+      assert.equals("token", hit.kind(sec, spec)) -- a login hook runs at login only
+      sec:policy(point, function() return true end)
+      assert.is_nil(hit.kind(sec, spec), point)
+    end
+  end)
+end)

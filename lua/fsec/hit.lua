@@ -55,10 +55,15 @@ local function entry_for(sec, key, purpose, t)
 end
 
 
--- The one mechanism a prepared spec's cache-hit check tries ("token" or
--- "session"), or false: the whole check runs for any other spec (no
--- auth, anonymous, a freshness requirement, several mechanisms).
+-- What the cache-hit check does for a prepared spec, made once (a spec
+-- does not change once prepared): { mechanism ("token" or "session"),
+-- roles (does it name roles or permissions to check?) }, or false: the
+-- whole check runs for any other spec (no auth, anonymous, a freshness
+-- requirement, several mechanisms). Kept so that a request reads two
+-- slots, not the spec's four absent lists.
 local KIND = setmetatable({}, { __mode = "k" })
+
+local function has_names(list) return list ~= nil and #list > 0 end
 
 local function kind_of(spec)
   local k = KIND[spec]
@@ -69,21 +74,22 @@ local function kind_of(spec)
   k = false
   if not spec.anonymous and spec.within == nil and type(a) == "table" and a[2] == nil
      and (a[1] == "token" or a[1] == "session") then
-    k = a[1]
+    -- (an empty roles_required list is no constraint, as in authz.roles_ok)
+    k = { a[1], has_names(spec.roles_required) or has_names(spec.roles_accepted)
+                or has_names(spec.permissions_required) or has_names(spec.permissions_accepted) }
   end
   KIND[spec] = k
   return k
 end
 
---- The mechanism to try here for spec ("token" or "session"), or nil
--- when only the whole check can answer: an unprepared spec or one it
--- does more for, or an authenticate or access hook to run.
+--- The mechanism to try here for spec ("token" or "session") and whether
+-- its roles or permissions are to be checked (hit.allowed), or nil when
+-- only the whole check can answer: an unprepared spec or one it does
+-- more for, or an authenticate or access hook to run.
 function _M.kind(sec, spec)
   local k = kind_of(spec)
-  if not k then return nil end
-  local hooks = sec._policy._hooks
-  if hooks.authenticate or hooks.access then return nil end
-  return k
+  if not k or sec._policy._gated then return nil end
+  return k[1], k[2]
 end
 
 --- Does user pass spec's roles and permissions (as the whole check)?

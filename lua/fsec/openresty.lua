@@ -49,6 +49,7 @@ local _M = { _VERSION = "0.1.0" }
 
 local mailer = require "fsec.openresty.mailer"
 local saved_config, saved_opts, engine_cfg
+local default_user_header -- init's opts.user_header (read on every guarded request)
 -- This worker's Security object: set only once init_worker has completed
 -- (setup included). Until then every entry point raises (nginx answers
 -- 500), so that a worker whose init_worker failed denies, never serves
@@ -174,6 +175,7 @@ function _M.init(cfg, opts)
   if core.is_database_uri(c.database) then require("fsec.openresty.dbcheck").check(c) end
   -- all checked: the new configuration replaces the old one
   saved_config, saved_opts, guards, generation = cfg, o, g, counter
+  default_user_header = o.user_header
   engine_cfg = fsec.engine_config(c)
   engine_cfg.secret_keys = nil -- worker threads hash; they never sign
   -- Hashing threads run at the lowest priority (nice 19 by default): on a
@@ -470,7 +472,7 @@ local get_phase = ngx and ngx.get_phase -- (resty.core's, through FFI, under ngi
 -- HEAD (no CSRF, no body that could carry a token), no query string (a
 -- token there wins over the header). nil: run the whole check.
 local function cached_check(spec)
-  local k = hit.kind(sec, spec)
+  local k, roles = hit.kind(sec, spec)
   local m = k and ngx.req.get_method()
   if m ~= "GET" and m ~= "HEAD" then return nil end
   local user
@@ -480,7 +482,7 @@ local function cached_check(spec)
   else
     user = hit.session(sec, read_cookie(hit.session_cookie_name(sec, scheme)))
   end
-  if user and hit.allowed(user, spec) then return user, k end
+  if user and (not roles or hit.allowed(user, spec)) then return user, k end
   return nil
 end
 
@@ -495,7 +497,7 @@ local function guard(spec, user_header, publish, who)
     if not g then error("fsec.openresty." .. who .. ": no guard named '" .. spec .. "'", 3) end
     spec = g
   end
-  local name = user_header or saved_opts.user_header
+  local name = user_header or default_user_header
   -- reading the header first is cheaper than a clear that finds nothing
   if name and read_header(name) then ngx.req.clear_header(name) end
   freshen()

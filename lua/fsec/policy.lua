@@ -30,8 +30,11 @@ local Policy = {}
 Policy.__index = Policy
 
 
+-- _gated: is there an authenticate or access hook? fsec.hit reads it on
+-- every request it answers (a field that is there is cheaper to read in
+-- LuaJIT's trace than two absent keys of _hooks).
 function _M.new(log)
-  return setmetatable({ _hooks = {}, _log = log }, Policy)
+  return setmetatable({ _hooks = {}, _log = log, _gated = false }, Policy)
 end
 
 
@@ -41,6 +44,7 @@ function Policy:add(point, fn)
   local list = self._hooks[point] or {}
   list[#list + 1] = fn
   self._hooks[point] = list
+  if point == "authenticate" or point == "access" then self._gated = true end
   return fn
 end
 
