@@ -15,6 +15,7 @@
 ---@field CONFIG fsec.core.Config the engine's defaults and ranges (engine.h)
 ---@field header_find_ptr lightuserdata for LuaJIT's FFI (fsec.openresty)
 ---@field cookie_find_ptr lightuserdata for LuaJIT's FFI
+---@field header_cookie_ptr lightuserdata for LuaJIT's FFI (fsec.openresty: the Cookie header and one cookie in it)
 ---@field shared_counter_get_ptr lightuserdata for LuaJIT's FFI
 local core = {}
 
