@@ -165,22 +165,13 @@ describe("the store on a real PostgreSQL", function()
 
   it("gives up on a server that never answers within database_connect_timeout", function()
     -- a socket that completes the TCP handshake and then says nothing
-    local dir = helpers.tmpdir() .. "/silent"
-    assert(helpers.sh("mkdir -p " .. dir))
-    local f = assert(io.open(dir .. "/silent.py", "w"))
-    f:write("import os, socket, sys, time\n",
-            "s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen(8)\n",
-            "open(sys.argv[1] + '/port.tmp', 'w').write(str(s.getsockname()[1]))\n",
-            "os.rename(sys.argv[1] + '/port.tmp', sys.argv[1] + '/port')\n",
-            "time.sleep(20)\n")
-    f:close()
-    assert(helpers.sh(("env -u LD_PRELOAD python3 %s/silent.py %s >/dev/null 2>&1 &"):format(dir, dir)))
-    assert.truthy(require("spec.tools.example_app").poll(10, function() return helpers.read(dir .. "/port") end))
-    local port = helpers.read(dir .. "/port")
+    local silent = require("spec.tools.silent").start(helpers.tmpdir() .. "/silent")
+    local port = silent.port
     local t0 = now()
     local ok, err = pcall(fsec.new, helpers.config{
       database = "postgresql://fsec@127.0.0.1:" .. port .. "/x", database_connect_timeout = 1000 })
     local took = now() - t0
+    silent.stop()
     assert.is_false(ok)
     assert.matches("EUNAVAILABLE", err)
     assert.is_true(took < 5, ("waited %.1f s"):format(took)) -- libpq counts whole seconds, 2 at least

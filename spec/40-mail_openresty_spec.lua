@@ -3,7 +3,7 @@
 -- two workers drain the outbox from nginx's thread pool (fsec_mail) to a
 -- real SMTP server on loopback (python3-aiosmtpd). The server goes away
 -- in the middle, replaced by one that accepts connections and never
--- speaks (a client that waited on it would wait mail_timeout, 8 s):
+-- speaks (spec.tools.silent: a client that waited on it would wait mail_timeout, 8 s):
 -- requests keep answering without that wait, mail waits, and once the
 -- server is back every message arrives exactly once (counted by
 -- Message-ID), read back with Python's email package.
@@ -52,7 +52,7 @@ describe_or_pending("mail through the outbox in nginx", function()
         -- takes one argon2 at nice 19, a few seconds at worst on a
         -- loaded machine (2.6 s seen beside a whole test run)
         srv.stop()
-        silent = peer.silent(srv.dir .. "/silent", srv.port)
+        silent = require("spec.tools.silent").start(srv.dir .. "/silent", srv.port)
         local slowest = 0
         for i = 4, 9 do slowest = math.max(slowest, register(i)) end
         assert.is_true(slowest < 6, "a request waited on the mail server: " .. slowest .. " s")

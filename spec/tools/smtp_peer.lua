@@ -59,36 +59,6 @@ function _M.start(o)
   return srv
 end
 
-local SILENT = [[
-import os, socket, sys, time
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("127.0.0.1", int(sys.argv[2])))
-s.listen(64)
-open(sys.argv[1] + "/silent.tmp", "w").write("1")
-os.rename(sys.argv[1] + "/silent.tmp", sys.argv[1] + "/silent")
-time.sleep(300)
-]]
-
---- A server that never speaks on port: the kernel completes each TCP
--- handshake (its backlog) and no greeting ever comes, so a client waits
--- for its own timeout. dir: a folder for its files. Returns { stop() }.
-function _M.silent(dir, port)
-  assert(helpers.sh("mkdir -p " .. dir .. " && rm -f " .. dir .. "/silent"))
-  local f = assert(io.open(dir .. "/silent.py", "w"))
-  f:write(SILENT)
-  f:close()
-  local pid = tonumber(run(("%s %s/silent.py %s %d >%s/silent.log 2>&1 & echo $!"):format(PY, dir, dir, port, dir)))
-  for _ = 1, 200 do
-    if helpers.read(dir .. "/silent") then break end
-    helpers.sh("sleep 0.05")
-  end
-  assert(helpers.read(dir .. "/silent"), "the silent server did not start: " .. tostring(helpers.read(dir .. "/silent.log")))
-  return { stop = function()
-    helpers.sh("kill " .. pid .. " 2>/dev/null; while kill -0 " .. pid .. " 2>/dev/null; do sleep 0.05; done")
-  end }
-end
-
 local PARSE = [[
 import email, email.policy, glob, json, os, sys
 out = []
