@@ -72,6 +72,16 @@ describe_or_pending("the example app on PostgreSQL", function()
     assert.equals("0", out:match("%d+"))
   end)
 
+  -- the workers' connections (application_name fsec), as one string of pids
+  local function fsec_backends()
+    local ok, out = postgres.psql(pg, "select string_agg(pid::text, ' ') from pg_stat_activity"
+                                      .. " where application_name = 'fsec' and backend_type = 'client backend'")
+    assert.is_true(ok, out)
+    local pids = out:match("[%d ]+")
+    assert.truthy(pids, "no connection of the workers")
+    return pids
+  end
+
   it("sees a revocation made outside nginx within revocation_interval", function()
     local token = login()
     assert.equals(200, token_status(token).status) -- cached now, in one worker or both
@@ -108,11 +118,7 @@ describe_or_pending("the example app on PostgreSQL", function()
     local token, c = login()
     for _ = 1, 6 do assert.equals(200, token_status(token).status) end -- cached in both workers
     -- the workers' connections, held still: every lookup waits
-    local ok, out = postgres.psql(pg, "select string_agg(pid::text, ' ') from pg_stat_activity"
-                                      .. " where application_name = 'fsec' and backend_type = 'client backend'")
-    assert.is_true(ok, out)
-    local pids = out:match("[%d ]+")
-    assert.truthy(pids, "no connection of the workers")
+    local pids = fsec_backends()
     assert(helpers.sh("kill -STOP " .. pids))
     local resumed = false
     local run_ok, err = pcall(function()
@@ -138,6 +144,58 @@ describe_or_pending("the example app on PostgreSQL", function()
     end)
     if not resumed then helpers.sh("kill -CONT " .. pids) end
     assert(run_ok, err)
+  end)
+
+  describe("with users cached for 30 s (FSEC_CACHE_TTL)", function()
+    local app30
+    -- a second nginx on the same database: the first one's secrets
+    setup(function()
+      app30 = postgres.start_example(pg, "FSEC_CACHE_TTL=30 FSEC_SECRETS_DIR=" .. app.dir .. "/var")
+    end)
+    teardown(function() if app30 then example.stop(app30) end end)
+
+    -- A database that hangs (here: the workers' connections held still)
+    -- rather than failing: a worker's reading of the epoch then never
+    -- ends. Its caches must stop standing for the database once that
+    -- reading is older than revocation_interval (0.5 s), or a revocation
+    -- made meanwhile is missed for cache_ttl, 30 s here.
+    it("stops using its caches when the epoch reading hangs: no revocation missed past 1 s", function()
+      local c = example.api(app30)
+      local s, r = c.call("POST", "/login?include_auth_token",
+                          { email = "admin@example.org", password = example.admin_password(app) })
+      assert.equals(200, s)
+      local token = r.user.authentication_token
+      local function probe(curl)
+        return { path = "/bench/token-inline", curl = curl,
+                 headers = { Accept = "application/json", ["Authentication-Token"] = token } }
+      end
+      for _ = 1, 6 do assert.equals(200, example.request(app30, probe()).status) end -- cached in both workers
+      local pids = fsec_backends()
+      assert(helpers.sh("kill -STOP " .. pids))
+      local run_ok, err = pcall(function()
+        -- the revocation, through a connection of its own
+        assert(postgres.psql(pg, "update users set fs_token_uniquifier = 'rotated-in-a-stall'"
+                                 .. " where email = 'admin@example.org'"))
+        -- requests keep coming to both workers: each starts a reading that hangs
+        assert(helpers.sh(("(for i in $(seq 1 30); do curl -s -o /dev/null -m 5 -H %s %s & sleep 0.1; done;"
+                           .. " wait) >/dev/null 2>&1 &")
+          :format("'Authentication-Token: " .. token .. "'", app30.base .. "/bench/token-inline")))
+        helpers.sh("sleep 1.6")
+        local list = {}
+        for i = 1, 8 do list[i] = probe("-m 1.5") end
+        local statuses = {}
+        for i, a in ipairs(example.parallel(app30, list)) do statuses[i] = a.status end
+        for i, st in ipairs(statuses) do
+          assert.are_not.equals(200, st, "request " .. i .. " was served from the caches 1.6 s into the"
+                                         .. " stall, after the revocation: " .. table.concat(statuses, ","))
+        end
+      end)
+      helpers.sh("kill -CONT " .. pids)
+      assert(run_ok, err)
+      -- and once the database answers, the revocation stands
+      local refused = example.poll(10, function() return example.request(app30, probe()).status == 401 end)
+      assert.is_truthy(refused, "the token still works after the stall ended")
+    end)
   end)
 
   it("answers 503 with Retry-After while PostgreSQL is down, then serves again", function()

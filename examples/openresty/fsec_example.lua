@@ -183,6 +183,10 @@ function _M.options()
     -- FSEC_CACHE=off: no cache of authentication lookups, every request
     -- asks the store (bench/pg_miss.lua measures a cache miss so)
     shared_dict = os.getenv("FSEC_CACHE") ~= "off",
+    -- FSEC_CACHE_TTL: seconds a cached user stands for the store (fsec's
+    -- default 2); nodes on one PostgreSQL may keep them longer
+    -- (docs/scaling.md): the revocation epoch bounds a revocation's delay
+    cache_ttl = tonumber(os.getenv("FSEC_CACHE_TTL") or "") or nil,
     gc_pause = 150, -- a smaller worker heap than at 200 (docs/openresty.md: the trade-off)
     gc_stepmul = 400, -- collections end sooner: a lower heap peak (docs/openresty.md)
     -- nginx.conf gives the hashing pool one thread: a second job posted
