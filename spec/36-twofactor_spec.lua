@@ -317,6 +317,24 @@ describe("two-factor sign-in #quick", function()
     assert.is_true(r.tf_required)
   end)
 
+  -- attack review (W2): a remembered device skipped the second factor but
+  -- kept the attempt the password check holds for it, so ten good
+  -- sign-ins locked the account against its own password
+  it("gives the attempt back when a remembered device skips the second factor", function()
+    local sec, _, clock = setup{ two_factor_always_validate = false, login_lockout_threshold = 3 }
+    local c, key = enrol(sec, clock)
+    logout(c)
+    c:call("POST", "/login", { email = EMAIL, password = PW, remember = true })
+    assert.equals(200, (c:call("POST", "/tf-validate", { code = oath(key, clock.now) })).status)
+    for i = 1, 5 do
+      logout(c)
+      local res, r = c:call("POST", "/login", { email = EMAIL, password = PW })
+      assert.equals(200, res.status, "sign-in " .. i)
+      assert.is_false(r.tf_required)
+    end
+    assert.equals(0, sec.datastore:find_user{ email = EMAIL }.failed_login_count)
+  end)
+
   it("rescues with an emailed code and tells the administrator", function()
     local sec, _, clock, maildir = setup()
     local c = enrol(sec, clock)

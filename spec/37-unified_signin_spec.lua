@@ -394,6 +394,26 @@ describe("unified sign-in: the magic link", function()
     assert.is_false(sec:current_user(c2:req()).is_authenticated)
   end)
 
+  -- attack review (W2): the GET matched a spent link's code (it cannot
+  -- tell spent without spending) and then reset the account's meter, so
+  -- the link's holder could guess passwords without end
+  it("a spent link's GET resets no meter: the guesses made meanwhile still count", function()
+    local sec, _, q = linked{ login_lockout_threshold = 5 }
+    local c = helpers.client()
+    local res = get(sec, c, q)
+    local tok = res.body:match('name="csrf_token" value="([^"]+)"')
+    assert.equals(302, get(sec, c, q, "POST", { ["x-csrf-token"] = tok }).status) -- spent, by its owner
+    local g = ep.signed_in(sec)
+    logout(g)
+    for _ = 1, 3 do g:call("POST", "/us-signin", { identity = EMAIL, passcode = "wrong password 1" }) end
+    assert.equals(3, sec.datastore:find_user{ email = EMAIL }.failed_login_count)
+    for _ = 1, 4 do assert.equals(200, get(sec, helpers.client(), q).status) end
+    assert.equals(3, sec.datastore:find_user{ email = EMAIL }.failed_login_count)
+    -- and two more guesses lock the account: the right password is refused
+    for _ = 1, 2 do g:call("POST", "/us-signin", { identity = EMAIL, passcode = "wrong password 2" }) end
+    assert.equals(400, (g:call("POST", "/us-signin", { identity = EMAIL, passcode = PW })).status)
+  end)
+
   it("signs in on the GET with one_click_links, and not after it expired", function()
     local sec, clock, q = linked{ one_click_links = true }
     local c = helpers.client()

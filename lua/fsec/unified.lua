@@ -681,7 +681,14 @@ local function link_code_ok(sec, user, code, spend)
     sec.signals:send("user_failed_authn", { user = auth.public_user(user), auth_type = "code", tfa = false })
     return false
   end
-  if not (spend and mfa_follows(sec, "email", user)) then auth.check_store(auth.unlock(sec, user)) end
+  if not spend then
+    -- a match that spends nothing gives back its own reservation, never
+    -- the meter: a spent link still matches its code for minutes, and
+    -- its holder must not reset the count of the guesses made meanwhile
+    if sec._cfg.login_lockout_threshold > 0 then auth.check_store(sec.datastore:release_login(user)) end
+  elseif not mfa_follows(sec, "email", user) then
+    auth.check_store(auth.unlock(sec, user))
+  end
   return true
 end
 

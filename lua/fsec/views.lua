@@ -224,6 +224,9 @@ function V.login(sec, req, res, fields, json)
     local tfa = twofactor.enter(sec, req, res, json, user, { remember = form:bool("remember"), next = nxt,
                                                             via = "password" })
     if tfa then return tfa end
+    -- this device is remembered (tf_validity): no second factor follows,
+    -- so the attempt the password check kept for it is given back here
+    if twofactor.required(sec, user) then auth.check_store(auth.unlock(sec, user)) end
     -- as Flask-Security: what the form says, false when absent (an
     -- unchecked box sends nothing); default_remember_me pre-checks the box
     local ok = sec:login_user(req, res, user, { remember = form:bool("remember"), authn_via = { "password" } })
