@@ -12,7 +12,7 @@
 # of the app with the fsec of the system's Lua paths (lua-fsec); DIR is
 # then required.
 # FSEC_DATABASE, FSEC_SECRETS_DIR and FSEC_MAIL_DIR put the database, the
-# secrets and the mail elsewhere than DIR/var (examples/openresty/
+# secrets and the mail elsewhere than DIR/var and DIR/secrets (examples/openresty/
 # fsec_example.lua: paths), for nodes that share them (run-cluster.sh).
 # FSEC_MAIL_SERVER (and FSEC_MAIL_PORT) send real mail over SMTP through
 # the outbox (docs/mail.md) instead of files in the mail folder.
@@ -59,8 +59,21 @@ if command -v ss >/dev/null 2>&1 && [ -n "$(ss -Hltn "sport = :$port" 2>/dev/nul
   echo "fsec example: port $port is in use (another program listens there); stop it or give another port (PORT=9000 sh scripts/run.sh)" >&2
   exit 1
 fi
-mkdir -p "$dir/conf" "$dir/logs" "$dir/tmp" "$dir/var/mail" "$dir/lib"
+mkdir -p "$dir/conf" "$dir/logs" "$dir/tmp" "$dir/var/mail" "$dir/lib" "$dir/secrets"
 dir=$(cd "$dir" && pwd)
+# The secrets live in DIR/secrets, the master's alone (it reads them in
+# init_by_lua, before the workers start): never in DIR/var, which the
+# workers own (a worker, or any process of their user, could read the
+# secret key there and forge every token, or put its own key in). An
+# older start kept them in DIR/var: they move.
+if [ -z "${FSEC_SECRETS_DIR:-}" ]; then
+  for f in secret_key password_salt totp_secret admin-password.txt; do
+    if [ -f "$dir/var/$f" ] && [ ! -L "$dir/var/$f" ] && [ ! -e "$dir/secrets/$f" ]; then
+      mv "$dir/var/$f" "$dir/secrets/$f"
+      [ "$(id -u)" -ne 0 ] || chown root:root "$dir/secrets/$f"
+    fi
+  done
+fi
 # Copy each file to a temporary name in its folder, then rename it over
 # the old one: a process that has the old file mapped keeps its inode
 # (cp over it would rewrite a loaded core.so in place, and fails on a
@@ -88,8 +101,8 @@ else
 fi
 # What an earlier start (or an older version) left readable is closed;
 # data folders hold secrets whoever owns them.
-chmod 700 "$dir" "$dir/conf" "$dir/logs" "$dir/tmp" "$dir/var" "$dir/var/mail"
-chmod -R go-rwx "$dir/var" "$dir/logs" "$dir/tmp" "$dir/conf"
+chmod 700 "$dir" "$dir/conf" "$dir/logs" "$dir/tmp" "$dir/var" "$dir/var/mail" "$dir/secrets"
+chmod -R go-rwx "$dir/var" "$dir/logs" "$dir/tmp" "$dir/conf" "$dir/secrets"
 user_line=""
 if [ "$(id -u)" -eq 0 ]; then
   # Workers run as nobody: through group nogroup they reach their data
@@ -120,7 +133,15 @@ FSEC_EXTERNAL_URL=${FSEC_EXTERNAL_URL:-http://127.0.0.1:$port}
 export FSEC_EXTERNAL_URL
 LUA_PATH="$dir/lib/?.lua;;" LUA_CPATH="$dir/lib/?.so;;" luajit "$ex/bootstrap.lua" "$dir"
 if [ "$user_line" = "user nobody nogroup;" ]; then
-  chown -R nobody:nogroup "$dir/var" "$dir/tmp" "$dir/logs"
+  chown -R nobody:nogroup "$dir/var" "$dir/tmp"
+  # logs/ stays root's: the master opens its files as root, following
+  # what the folder holds, so a folder the workers could write would let
+  # them point access.log at any file of the system (CVE-2016-1247). They
+  # only pass through it (group nogroup): nginx hands a reopened log
+  # file (USR1, logrotate) to them, and they reopen it by name. A link
+  # left there by an older start, when the workers owned the folder, goes.
+  chown root:nogroup "$dir/logs" && chmod 710 "$dir/logs"
+  find "$dir/logs" -maxdepth 1 -type l -exec rm -f {} +
   # a database file elsewhere (FSEC_DATABASE; not a postgresql:// URI) is
   # the workers' too, journal files included (its folder is the caller's
   # to open to them: scripts/run-cluster.sh)
@@ -134,7 +155,7 @@ fi
 # How to use it, printed once nginx has bound the port: a banner before
 # that would send the reader to a URL that refuses connections, or sit
 # above nginx's error when it cannot start at all.
-secrets=${FSEC_SECRETS_DIR:-$dir/var} mail=${FSEC_MAIL_DIR:-$dir/var/mail}
+secrets=${FSEC_SECRETS_DIR:-$dir/secrets} mail=${FSEC_MAIL_DIR:-$dir/var/mail}
 banner() {
   echo "fsec example: http://127.0.0.1:$port/"
   if [ "${FSEC_DEV_MAILBOX:-}" = 1 ]; then

@@ -49,17 +49,17 @@ local function node_env(shared, database)
   local settings = cjson.encode{ password_hash_options = { argon2 = { time_cost = 1, memory_cost = 1024 } },
                                  allow_weak_password_hash = true }
   return table.concat({
-    "FSEC_DATABASE=" .. q(database), "FSEC_SECRETS_DIR=" .. q(shared .. "/var"),
+    "FSEC_DATABASE=" .. q(database), "FSEC_SECRETS_DIR=" .. q(shared .. "/secrets"),
     "FSEC_MAIL_DIR=" .. q(shared .. "/var/mail"), "FSEC_EXAMPLE_VERIFY_LOG=1", "FSEC_THROTTLE=off",
     "FSEC_THREAD_QUEUE=256", "FSEC_THREAD_WAIT=120", "FSEC_EXAMPLE_CONFIG=" .. q(settings) }, " ")
 end
 
--- A folder the nodes share: var/ (the secrets; example_app.admin and
+-- A folder the nodes share: secrets/ (example_app.admin and
 -- link_to read it as an app's), var/mail and db/ (the workers' own: they
 -- run as nobody when the specs run as root).
 local function shared_folder()
   local dir = example.dir()
-  assert(helpers.sh(("mkdir -p %s/var/mail %s/db && chmod 711 %s/var"):format(dir, dir, dir)))
+  assert(helpers.sh(("mkdir -p %s/var/mail %s/db %s/secrets && chmod 711 %s/var"):format(dir, dir, dir, dir)))
   if ROOT then assert(helpers.sh(("chown nobody:nogroup %s/var/mail %s/db"):format(dir, dir))) end
   return dir
 end
@@ -340,7 +340,7 @@ describe_or_pending("bootstrap.lua on nodes that start at once", function()
       local shared = shared_folder()
       local database = shared .. "/db/auth.db"
       local env = ("FSEC_DATABASE=%s FSEC_SECRETS_DIR=%s FSEC_MAIL_DIR=%s LUA_PATH='examples/openresty/?.lua;lua/?.lua;;'"
-                   .. " LUA_CPATH=%s"):format(q(database), q(shared .. "/var"), q(shared .. "/var/mail"),
+                   .. " LUA_CPATH=%s"):format(q(database), q(shared .. "/secrets"), q(shared .. "/var/mail"),
                                             q(build .. "/luajit/?.so;;"))
       local nodes, cmds = {}, {}
       for n = 1, 4 do
@@ -356,7 +356,7 @@ describe_or_pending("bootstrap.lua on nodes that start at once", function()
         if out:find("created the admin user", 1, true) then created = created + 1 end
       end
       assert.equals(1, created)
-      local function line(name) return read(shared .. "/var/" .. name):match("^([^\n]+)\n$") end
+      local function line(name) return read(shared .. "/secrets/" .. name):match("^([^\n]+)\n$") end
       local fsec = require "fsec"
       local sec = fsec.new{ secret_key = line("secret_key"), password_salt = line("password_salt"), database = database }
       local email, password = line("admin-password.txt"):match("^(%S+) (%S+)$")

@@ -150,7 +150,7 @@ describe_or_pending("the example app on PostgreSQL", function()
     local app30
     -- a second nginx on the same database: the first one's secrets
     setup(function()
-      app30 = postgres.start_example(pg, "FSEC_CACHE_TTL=30 FSEC_SECRETS_DIR=" .. app.dir .. "/var")
+      app30 = postgres.start_example(pg, "FSEC_CACHE_TTL=30 FSEC_SECRETS_DIR=" .. app.dir .. "/secrets")
     end)
     teardown(function() if app30 then example.stop(app30) end end)
 

@@ -291,15 +291,18 @@ describe_nginx("the example's files on disk (W19-07)", function()
       local big = app.dir .. ".big"
       local f = assert(io.open(big, "w")); f:write(string.rep("x", 40000)); f:close()
       run(("curl -s -o /dev/null --data-binary @%s %s/login"):format(big, app.base))
-      for _, path in ipairs{ "/var/secret_key", "/var/password_salt", "/var/admin-password.txt", "/var/auth.db",
+      for _, path in ipairs{ "/secrets/secret_key", "/secrets/password_salt", "/secrets/admin-password.txt", "/var/auth.db",
                              "/var/auth.db-wal", "/var/auth.db-shm", "/logs/error.log", "/logs/access.log" } do
         assert.is_true(helpers.sh("test -e " .. app.dir .. path), path .. " missing")
       end
       assert.is_truthy(run("ls " .. app.dir .. "/var/mail"):find("%.eml"))
       -- data: no group or other bit at all, files and folders
-      local open = run(("find %s/var %s/logs %s/tmp %s/conf -perm /077 -printf '%%m %%u:%%g %%p\\n'")
+      local open = run(("find %s/var %s/tmp %s/conf %s/secrets -perm /077 -printf '%%m %%u:%%g %%p\\n'")
         :format(app.dir, app.dir, app.dir, app.dir))
       assert.equals("", open)
+      -- logs/ itself is the master's; when the workers run as nobody they
+      -- pass through it by group (710), as through the app's folder
+      assert.equals("", run(("find %s/logs -mindepth 1 -perm /077 -printf '%%m %%p\\n'"):format(app.dir)))
       -- the app's folder and its code (a copy of the checkout): nothing
       -- for other users; nginx's workers (user nobody) read through group
       -- nogroup, never write
@@ -313,7 +316,7 @@ describe_nginx("the example's files on disk (W19-07)", function()
   it("closes what an earlier start left readable (0644 secrets in 0755 folders)", function()
     local app = app_mod.start{}
     app_mod.stop(app)
-    assert.is_true(helpers.sh(("chmod -R go+rX %s && chmod 644 %s/var/secret_key %s/var/auth.db")
+    assert.is_true(helpers.sh(("chmod -R go+rX %s && chmod 644 %s/secrets/secret_key %s/var/auth.db")
       :format(app.dir, app.dir, app.dir)))
     -- the same folder started again (as after an upgrade)
     local port = app.port
@@ -324,7 +327,61 @@ describe_nginx("the example's files on disk (W19-07)", function()
         return helpers.sh(("curl -sf %s/hello >/dev/null 2>&1"):format(app.base))
       end), read(app.dir .. ".out2"))
       assert.equals("", run(("find %s -perm /007 -printf '%%m %%p\\n'"):format(app.dir)))
-      assert.equals("", run(("find %s/var %s/logs -perm /077 -printf '%%m %%p\\n'"):format(app.dir, app.dir)))
+      assert.equals("", run(("find %s/var %s/secrets -perm /077 -printf '%%m %%p\\n'"):format(app.dir, app.dir)))
+      assert.equals("", run(("find %s/logs -mindepth 1 -perm /077 -printf '%%m %%p\\n'"):format(app.dir)))
+    end)
+    app_mod.stop(app)
+    if not ok then error(err, 0) end
+  end)
+
+  -- Started as root, the workers run as nobody and own DIR/var (the
+  -- database, the mail). Neither the secrets nor logs/ may be theirs: with
+  -- the secret key a process of user nobody forges every token, and a
+  -- link it leaves in a logs/ it could write makes root's master open (and
+  -- on USR1 chown to nobody) any file of the system (CVE-2016-1247).
+  local as_root = run("id -u"):match("^0") ~= nil
+  local pending_unless_root = as_root and it or function(name) pending(name .. " (as root only)") end
+  pending_unless_root("keeps the secrets and logs/ out of the workers' user's reach, and mends an older layout", function()
+    local app = app_mod.start{}
+    local function as_nobody(cmd)
+      return helpers.sh("setpriv --reuid=nobody --regid=nogroup --clear-groups sh -c " .. ("%q"):format(cmd)
+                        .. " >/dev/null 2>&1")
+    end
+    local ok, err = pcall(function()
+      assert.is_true(helpers.sh("test -s " .. app.dir .. "/secrets/secret_key"), "no secrets/secret_key")
+      assert.is_true(as_nobody("test -w " .. app.dir .. "/var/auth.db"), "the workers cannot write the database")
+      assert.is_false(as_nobody("cat " .. app.dir .. "/secrets/secret_key"), "nobody reads the secret key")
+      assert.is_false(as_nobody("cat " .. app.dir .. "/secrets/admin-password.txt"), "nobody reads the admin's password")
+      assert.is_false(as_nobody("touch " .. app.dir .. "/logs/planted"), "nobody writes in logs/")
+      assert.is_false(as_nobody("ln -s /tmp " .. app.dir .. "/logs/planted"), "nobody links in logs/")
+      assert.equals("710 root:nogroup", run("stat -c '%a %U:%G' " .. app.dir .. "/logs"):match("^[^\n]*"))
+    end)
+    app_mod.stop(app)
+    if not ok then error(err, 0) end
+    -- an older start's layout: the secrets in var/, var/ and logs/ the
+    -- workers', and a link planted there by a process of theirs
+    local target = app.dir .. ".target"
+    assert.is_true(helpers.sh(("printf 'root only\\n' > %s && chmod 600 %s"):format(target, target)))
+    assert.is_true(helpers.sh(("mv %s/secrets/* %s/var/ && chown -R nobody:nogroup %s/var %s/logs"
+                               .. " && rm -f %s/logs/access.log && ln -s %s %s/logs/access.log")
+      :format(app.dir, app.dir, app.dir, app.dir, app.dir, target, app.dir)))
+    local key = read(app.dir .. "/var/secret_key")
+    local p = io.popen(("sh scripts/serve-example.sh %s %d 1 > %s.out3 2>&1 & echo $!"):format(app.dir, app.port, app.dir))
+    app.pid = p:read("*l"); p:close()
+    ok, err = pcall(function()
+      assert.is_truthy(app_mod.poll(10, function()
+        return helpers.sh(("curl -sf %s/hello >/dev/null 2>&1"):format(app.base))
+      end), read(app.dir .. ".out3"))
+      -- the same key, moved: tokens made before still verify
+      assert.equals(key, read(app.dir .. "/secrets/secret_key"))
+      assert.is_nil(read(app.dir .. "/var/secret_key"))
+      assert.equals("root", run("stat -c %U " .. app.dir .. "/secrets/secret_key"):match("%S+"))
+      assert.is_false(as_nobody("cat " .. app.dir .. "/secrets/secret_key"))
+      -- the link is gone, its target untouched: still root's, still only that line
+      assert.is_false(helpers.sh("test -L " .. app.dir .. "/logs/access.log"))
+      assert.equals("root only\n", read(target))
+      assert.equals("root 600", run("stat -c '%U %a' " .. target):match("^[^\n]*"))
+      assert.equals(200, (app_mod.http(app, "GET", "/login")))
     end)
     app_mod.stop(app)
     if not ok then error(err, 0) end

@@ -64,9 +64,9 @@ describe("examples", function()
 
   it("the OpenResty example takes a short FSEC_PASSWORD_SALT (a Flask-Security one) and refuses a short key", function()
     local dir = helpers.tmpdir() .. "/ex-" .. math.random(1e9)
-    helpers.sh("mkdir -p " .. dir .. "/var")
+    helpers.sh("mkdir -p " .. dir .. "/secrets")
     for _, name in ipairs{ "secret_key", "password_salt", "totp_secret" } do
-      local f = assert(io.open(dir .. "/var/" .. name, "w"))
+      local f = assert(io.open(dir .. "/secrets/" .. name, "w"))
       f:write(("f"):rep(40), "\n")
       f:close()
     end

@@ -11,8 +11,8 @@ local function first_line(path)
   return v
 end
 
-local sec = fsec.new{ secret_key = first_line(dir .. "/var/secret_key"),
-                      password_salt = first_line(dir .. "/var/password_salt"),
+local sec = fsec.new{ secret_key = first_line(dir .. "/secrets/secret_key"),
+                      password_salt = first_line(dir .. "/secrets/password_salt"),
                       database = dir .. "/var/auth.db" }
 local ds = sec.datastore
 local acked, missing = 0, 0

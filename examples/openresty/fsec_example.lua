@@ -30,7 +30,7 @@ function _M.paths(prefix)
     return default
   end
   return { database = env("FSEC_DATABASE", prefix .. "/var/auth.db"),
-           secrets = env("FSEC_SECRETS_DIR", prefix .. "/var"),
+           secrets = env("FSEC_SECRETS_DIR", prefix .. "/secrets"),
            mail = env("FSEC_MAIL_DIR", prefix .. "/var/mail") }
 end
 

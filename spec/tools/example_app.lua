@@ -318,7 +318,7 @@ end
 
 --- The admin's email and password (the app's first start made them).
 function _M.admin(app)
-  return read(app.dir .. "/var/admin-password.txt"):match("^(%S+) (%S+)")
+  return read(app.dir .. "/secrets/admin-password.txt"):match("^(%S+) (%S+)")
 end
 
 function _M.admin_password(app)
@@ -347,7 +347,7 @@ end
 --- A Security on the app's own database and secrets (to add users fast:
 -- one hash for many), or nil when the secrets come from the environment.
 function _M.security(app, extra)
-  local function secret(name) return (read(app.dir .. "/var/" .. name) or ""):match("^(%S+)") end
+  local function secret(name) return (read(app.dir .. "/secrets/" .. name) or ""):match("^(%S+)") end
   local cfg = { secret_key = secret("secret_key"), password_salt = secret("password_salt"),
                 database = app.dir .. "/var/auth.db", database_busy_timeout = 20000 }
   for k, v in pairs(extra or {}) do cfg[k] = v end
