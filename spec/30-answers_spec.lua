@@ -335,7 +335,7 @@ describe("as Flask-Security #quick", function()
     assert.truthy(to_b); assert.equals("welcome_existing_username", to_b.kind)
   end)
 
-  it("/change wants a sign-in within freshness, by session or by token (FRESHNESS_ALLOW_AUTH_TOKEN)", function()
+  it("/change wants a sign-in within freshness by session; by token, the current password it asks", function()
     local sec, _, clock = setup{ freshness = 600, freshness_grace_period = 0 }
     local c = api(sec)
     c:call("GET", "/login")
@@ -346,11 +346,12 @@ describe("as Flask-Security #quick", function()
     clock.now = clock.now + 601
     local res, j = c:call("POST", "/change", body)
     assert.equals(401, res.status); assert.is_true(j.reauth_required)
-    -- the token's sign-in is as old as the session's: a leaked token is not fresh
+    -- a token, however old its sign-in: the current password is the proof
+    -- (a leaked token without it changes nothing: 400, the password is wrong)
     local t = api(sec)
-    res, j = t:call("POST", "/change", body, nil, hdr)
-    assert.equals(401, res.status); assert.is_true(j.reauth_required)
-    clock.now = clock.now - 2   -- 599 s after the sign-in
+    res, j = t:call("POST", "/change", { password = "not it", new_password = "battery staple",
+                                         new_password_confirm = "battery staple" }, nil, hdr)
+    assert.equals(400, res.status); assert.is_nil(j.reauth_required)
     res = t:call("POST", "/change", body, nil, hdr)
     assert.equals(200, res.status)
   end)

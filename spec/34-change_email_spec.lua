@@ -154,8 +154,20 @@ describe("/change-email #quick", function()
     assert.equals(200, (c:call("POST", "/change-email", { email = "new@example.com" })).status)
   end)
 
-  it("a token passes only within freshness of its sign-in (Too's fs_paa)", function()
-    local sec, _, clock, maildir = setup{ freshness = 600, freshness_grace_period = 0 }
+  -- attack review (W2): with a stolen token alone, /change-email sent the
+  -- account to the thief's address, and a reset there took it over
+  it("refuses an auth token by default, however fresh: nothing is mailed", function()
+    local sec, _, _, maildir = setup{}
+    local _, r = api(sec):call("POST", "/login", { email = EMAIL, password = PW }, { include_auth_token = "" })
+    local res
+    res, r = api(sec):call("POST", "/change-email", { email = "thief@example.com" }, nil,
+                           { ["authentication-token"] = r.user.authentication_token })
+    assert.equals(401, res.status); assert.is_true(r.reauth_required)
+    assert.equals(0, #kinds(maildir, "change_email_instructions"))
+  end)
+
+  it("a token passes only within freshness of its sign-in with freshness_allow_auth_token (Too's fs_paa)", function()
+    local sec, _, clock, maildir = setup{ freshness = 600, freshness_grace_period = 0, freshness_allow_auth_token = true }
     local _, r = api(sec):call("POST", "/login", { email = EMAIL, password = PW }, { include_auth_token = "" })
     local h = { ["authentication-token"] = r.user.authentication_token }
     local t = api(sec)
@@ -168,7 +180,7 @@ describe("/change-email #quick", function()
     assert.same({ "You must reauthenticate to access this endpoint" }, r.errors)
     assert.equals(1, #kinds(maildir, "change_email_instructions"))
     -- freshness = -1: never asked
-    local lax, _, lclock = setup{ freshness = -1 }
+    local lax, _, lclock = setup{ freshness = -1 }  -- (tokens too, allowed or not)
     _, r = api(lax):call("POST", "/login", { email = EMAIL, password = PW }, { include_auth_token = "" })
     lclock.now = lclock.now + 86400 * 30
     assert.equals(200, (api(lax):call("POST", "/change-email", { email = "new@example.com" }, nil,

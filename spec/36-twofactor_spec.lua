@@ -530,10 +530,26 @@ describe("two-factor after other first factors", function()
 end)
 
 describe("two-factor changes by an auth token #quick", function()
-  -- A token may leak long after its sign-in (a log, a shared script): it
-  -- must not then turn a second factor on or off or show recovery codes.
+  -- A token may leak (a log, a shared script): by default it never turns
+  -- a second factor on or off or shows recovery codes (an attack review
+  -- set its own authenticator on a victim's account with one).
+  it("are refused by default, however fresh the token", function()
+    local sec, user = setup{}
+    local hdr = { ["authentication-token"] = assert(sec:get_auth_token(user)) }
+    local t = api(sec)
+    local res, r = t:call("POST", "/tf-setup", { setup = "authenticator" }, nil, hdr)
+    assert.equals(401, res.status); assert.is_true(r.reauth_required)
+    res, r = t:call("POST", "/mf-recovery-codes", nil, nil, hdr)
+    assert.equals(401, res.status); assert.is_true(r.reauth_required)
+    local u = sec.datastore:find_user{ email = EMAIL }
+    assert.is_nil(u.mf_recovery_codes)
+    assert.is_nil(u.tf_totp_secret)
+  end)
+
+  -- With freshness_allow_auth_token (Too's FRESHNESS_ALLOW_AUTH_TOKEN), a
+  -- token counts from its sign-in: one older than freshness is refused.
   it("are refused when the token's sign-in is older than freshness", function()
-    local sec, user, clock = setup{ freshness = 600, freshness_grace_period = 0 }
+    local sec, user, clock = setup{ freshness = 600, freshness_grace_period = 0, freshness_allow_auth_token = true }
     local token = assert(sec:get_auth_token(user))
     local t = api(sec)
     local hdr = { ["authentication-token"] = token }

@@ -162,12 +162,17 @@ end
 -- credentials (Flask-Security's change_password, tf-setup, us-setup,
 -- mf-recovery-codes, change-email, change-username: a sign-in within
 -- `freshness`, else 401 and /verify first). Basic always is fresh. A
--- token passes only when it was minted (at its sign-in: the token's `a`)
--- within `freshness`, as Flask-Security-Too 5.x reads the fs_paa a token
--- carries (FRESHNESS_ALLOW_AUTH_TOKEN): a token may leak long after its
--- sign-in, and must not then be enough to show recovery codes or turn a
--- second factor off. nil when res holds the refusal.
-local function fresh_user(sec, req, res)
+-- token is never fresh by default: it is a bearer credential, kept by
+-- scripts and apps, and one that leaked must not be enough to move the
+-- account's email elsewhere, set the thief's second factor or show the
+-- recovery codes (an attack review took accounts over so). With
+-- freshness_allow_auth_token (Too's FRESHNESS_ALLOW_AUTH_TOKEN) a token
+-- passes when it was minted (at its sign-in: the token's `a`, Too's
+-- fs_paa) within `freshness`. asks_password: the endpoint checks the
+-- user's current password itself (/change, as Flask-Security 5.1.2's,
+-- which asks no freshness): for a token, the password is the proof, when
+-- the user has one. nil when res holds the refusal.
+local function fresh_user(sec, req, res, asks_password)
   local user = require_user(sec, req, res)
   if not user then return nil end
   local via = sec:authn_via(req)
@@ -175,9 +180,12 @@ local function fresh_user(sec, req, res)
   if via == "session" or via == "remember" then
     local spec = { auth = { "session" }, within = cfg.freshness, grace = cfg.freshness_grace_period }
     if not sec:check(req, spec, res) then return nil end
-  elseif via == "token" and cfg.freshness >= 0 then
-    local _, _, data = auth.authenticate(sec, req, { "token" })
-    local minted = type(data) == "table" and data.a
+  elseif via == "token" and cfg.freshness >= 0 and not (asks_password and user.password ~= nil) then
+    local minted
+    if cfg.freshness_allow_auth_token then
+      local _, _, data = auth.authenticate(sec, req, { "token" })
+      minted = type(data) == "table" and data.a
+    end
     if type(minted) ~= "number" or now(sec) - minted >= cfg.freshness then
       -- a token is never "fresh" to sec:check: its 401 reauth_required
       sec:check(req, { auth = { "token" }, within = cfg.freshness, grace = 0 }, res)

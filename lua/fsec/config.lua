@@ -560,6 +560,10 @@ _M.schema = {
   freshness = { type = "number", default = 86400, check = int_range(-1, 2^31),
     description = "Seconds a primary authentication counts as fresh (-1: always)" },
   freshness_grace_period = { type = "number", default = 3600, check = int_range(0, 2^31) },
+  freshness_allow_auth_token = { type = "boolean", default = false,
+    description = "An auth token minted within freshness counts as a fresh sign-in (Too's " ..
+        "FRESHNESS_ALLOW_AUTH_TOKEN). Off: a stolen token cannot change the email, a second factor " ..
+        "or the recovery codes" },
 
   -- cookies and sessions
   session_cookie_name = { type = "string", default = "session", check = cookie_name },

@@ -365,9 +365,8 @@ _M.ROWS = {
   -- freshness
   { "FRESHNESS", key = "freshness", convert = duration, note = "seconds (a timedelta in Too); -1: never asked" },
   { "FRESHNESS_GRACE_PERIOD", key = "freshness_grace_period", convert = duration, note = "seconds" },
-  { "FRESHNESS_ALLOW_AUTH_TOKEN", same = { true },
-    refuse = "fsec's endpoints that want a fresh sign-in (/change, /tf-setup, ...) take an auth token "
-      .. "minted within freshness, as Too does with True" },
+  { "FRESHNESS_ALLOW_AUTH_TOKEN", key = "freshness_allow_auth_token",
+    note = "fsec's default is off: a token is never a fresh sign-in unless this says so" },
 
   -- CSRF
   { "CSRF_PROTECT_MECHANISMS", key = "csrf_protect_mechanisms", note = "fsec's default leaves out token" },

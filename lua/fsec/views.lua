@@ -692,8 +692,9 @@ local function change_link(sec, req)
 end
 
 function V.change(sec, req, res, fields, json)
-  -- Flask-Security's change_password wants a recent sign-in
-  local user = A.fresh_user(sec, req, res)
+  -- Flask-Security's change_password wants a recent sign-in (a token: the
+  -- current password asked below stands for one)
+  local user = A.fresh_user(sec, req, res, true)
   if not user then return res end
   if req.method == "GET" then
     if json then

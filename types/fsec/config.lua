@@ -104,6 +104,7 @@
 ---@field flask_users? string fsec: URI of the Flask-Security database whose users Flask credentials name (fsec.flaskusers); nil: fsec's own store
 ---@field freshness? integer Seconds a primary authentication counts as fresh (-1: always) (default 86400)
 ---@field freshness_grace_period? integer seconds after a reauthentication when freshness is not asked again (default 3600)
+---@field freshness_allow_auth_token? boolean an auth token minted within freshness counts as a fresh sign-in (default false)
 ---@field identity_attributes? ("email"|"username"|"us_phone_number")[] Attributes a login identity is looked up by, in order (default {"email"}; us_phone_number: unified sign-in's phone)
 ---@field log? fun(level: string, message: string) fsec: function(level, message); default ngx.log or stderr
 ---@field events? boolean|string|table|fun(line: string, event: table) fsec: where security events go (docs/events.md)
