@@ -105,7 +105,7 @@ end
 
 -- The user a token names, and "expired"/"invalid"/nil.
 local function user_from_token(sec, purpose, token, within)
-  local expired, invalid, data = sec:get_token_status(token, purpose, within)
+  local expired, invalid, data, iat = sec:get_token_status(token, purpose, within)
   if invalid or type(data) ~= "table" or type(data.u) ~= "string" then return nil, "invalid" end
   local user = sec.datastore:find_user{ fs_uniquifier = data.u }
   if not user then return nil, "invalid" end
@@ -113,7 +113,20 @@ local function user_from_token(sec, purpose, token, within)
   if purpose == "login" and data.n ~= (user.login_count or 0) then return nil, "invalid" end
   if purpose == "reset" and data.p ~= core.digest(user.password or "") then return nil, "invalid" end
   if expired then return user, "expired" end
-  return user
+  return user, nil, iat
+end
+
+-- Spend a mailed link once: of the requests that race with one link (a
+-- reset's hash takes a while), one goes on. A link stands while the state
+-- it names does (the password, the sign-in count), and only the write that
+-- ends it changes that, after the check: without this, every request that
+-- checked before it wrote (an attack review saw 18 of 30) set its own
+-- password. The store's replay guard of one-time codes (otp_advance)
+-- keeps the issue time of the last link spent, per purpose: a link is
+-- spent once, as are the older ones (which that write ended anyway).
+local function spend_link(sec, user, purpose, iat)
+  return type(iat) == "number" and iat >= 0
+    and auth.check_store(sec.datastore:otp_advance(user, "link:" .. purpose, iat)) == true
 end
 
 -- base: mail.base_url's answer, taken from the request before any
@@ -363,7 +376,7 @@ function V.login_token(sec, req, res, _, json, token)
   -- signed in already: following someone else's link must not switch the
   -- account (login CSRF); Flask-Security's token_login is anonymous-only
   if signed_in(sec, req, res) then return anonymous_required(sec, res, json) end
-  local user, state = user_from_token(sec, "login", token, sec._cfg.login_within)
+  local user, state, iat = user_from_token(sec, "login", token, sec._cfg.login_within)
   local key
   if not user or state == "invalid" or not user.active or auth.lockout_active(sec, user) then
     key = "INVALID_LOGIN_TOKEN"
@@ -388,7 +401,8 @@ function V.login_token(sec, req, res, _, json, token)
     -- a mailed link is one factor: a user with two gives the second next
     local tfa = twofactor.enter(sec, req, res, json, user, { via = "token" })
     if tfa then return tfa end
-    local ok = sec:login_user(req, res, user, { authn_via = { "token" } }) -- Flask-Security's name
+    local ok = spend_link(sec, user, "login", iat)
+      and sec:login_user(req, res, user, { authn_via = { "token" } }) -- Flask-Security's name
     if not ok then key = "INVALID_LOGIN_TOKEN" end
   end
   if json then
@@ -610,7 +624,7 @@ end
 function V.reset_token(sec, req, res, fields, json, token)
   if signed_in(sec, req, res) then return anonymous_required(sec, res, json) end
   local cfg, ds = sec._cfg, sec.datastore
-  local user, state = user_from_token(sec, "reset", token, cfg.reset_password_within)
+  local user, state, iat = user_from_token(sec, "reset", token, cfg.reset_password_within)
   local vars = { within = within_text(cfg.reset_password_within, sec), email = user and user.email }
   local bad = (not user or state == "invalid") and "INVALID_RESET_PASSWORD_TOKEN"
     or (state == "expired" and "PASSWORD_RESET_EXPIRED") or nil
@@ -652,6 +666,7 @@ function V.reset_token(sec, req, res, fields, json, token)
   local password = form:password("password")
   form:confirm("password_confirm", password)
   if form:ok() then form:new_password("password", password, { email = user.email }) end
+  if form:ok() and not spend_link(sec, user, "reset", iat) then form:error("", "INVALID_RESET_PASSWORD_TOKEN", vars) end
   if not form:ok() then
     if json then return json_error(res, form) end
     return page(sec, req, res, "reset", form)
