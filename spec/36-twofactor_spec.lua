@@ -109,6 +109,21 @@ describe("two-factor setup #quick", function()
     assert.same({ "Phone number not valid e.g. missing country code" }, r.field_errors.phone)
   end)
 
+  -- attack review (W2): a signed-in user sent SMS to any numbers it chose,
+  -- limited only per client (toll fraud)
+  it("meters the codes a setup sends, per account: not to any number without end", function()
+    local sec = setup{ two_factor_enabled_methods = { "authenticator", "sms" }, mail_address_limit = 3,
+                       mail_client_limit = 100 }
+    local c = ep.signed_in(sec)
+    local statuses = {}
+    for i = 1, 5 do
+      statuses[i] = (c:call("POST", "/tf-setup", { setup = "sms", phone = ("+1 650 555 01%02d"):format(i) })).status
+    end
+    assert.same({ 200, 200, 200, 429, 429 }, statuses)
+    -- an authenticator sends nothing: not metered
+    assert.equals(200, (c:call("POST", "/tf-setup", { setup = "authenticator" })).status)
+  end)
+
   it("needs a signed-in user or a sign-in that must set up first", function()
     local sec = setup()
     local c = api(sec)
@@ -333,6 +348,23 @@ describe("two-factor sign-in #quick", function()
       assert.is_false(r.tf_required)
     end
     assert.equals(0, sec.datastore:find_user{ email = EMAIL }.failed_login_count)
+  end)
+
+  -- attack review (W2): the rescue's "help" mailed the administrator
+  -- without end, from any account with a second factor
+  it("meters the rescue's mail to the administrator, per account", function()
+    local sec, _, clock, maildir = setup{ mail_address_limit = 2, mail_client_limit = 100 }
+    local c = enrol(sec, clock)
+    logout(c)
+    c:call("POST", "/login", { email = EMAIL, password = PW })
+    local statuses = {}
+    for i = 1, 4 do statuses[i] = (c:call("POST", "/tf-rescue", { help_setup = "help" })).status end
+    assert.same({ 200, 200, 429, 429 }, statuses)
+    local n = 0
+    for _, m in ipairs(helpers.mails(maildir)) do
+      if m.kind == "two_factor_rescue" then n = n + 1 end
+    end
+    assert.equals(2, n)
   end)
 
   it("rescues with an emailed code and tells the administrator", function()

@@ -9,6 +9,7 @@ local core = require "fsec.core"
 local ratelimit = require "fsec.ratelimit"
 
 local type = type
+local tostring = tostring
 
 local _M = { _VERSION = "0.1.0" }
 
@@ -58,6 +59,28 @@ end
 function _M.mail(sec, req, email)
   local c = sec._cfg
   return hit(sec, req, "m", c.mail_client_limit, email, c.mail_address_limit, c.mail_limit_window)
+end
+
+
+--- May this request send a code or a notice a signed-in user asked for
+-- (two-factor and unified sign-in setup: to the number or address given;
+-- the rescue mail to the administrator)? Counted per client, per account
+-- and per destination (when given), against mail's limits. Without it, a
+-- user sent SMS to numbers of its choosing, limited only per client
+-- (toll fraud), and mailed the administrator without end.
+-- @return true; or false and the seconds to wait
+function _M.send(sec, req, user, dest)
+  local c = sec._cfg
+  local w = c.mail_limit_window
+  local list = {}
+  local ck = client_key(req)
+  if ck then list[#list + 1] = { "m" .. ck, c.mail_client_limit, w } end
+  local account = user.fs_uniquifier or tostring(user.id)
+  list[#list + 1] = { ratelimit.key("s", account, core.digest), c.mail_address_limit, w }
+  if type(dest) == "string" and dest ~= "" then
+    list[#list + 1] = { ratelimit.key("m", fold(dest), core.digest), c.mail_address_limit, w }
+  end
+  return sec._limiter:hit_all(list)
 end
 
 

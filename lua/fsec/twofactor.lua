@@ -24,6 +24,7 @@ local forms = require "fsec.forms"
 local mail = require "fsec.mail"
 local otp = require "fsec.otp"
 local phone = require "fsec.phone"
+local throttle = require "fsec.throttle"
 local A = require "fsec.answer"
 require "fsec.mfpages"
 
@@ -354,6 +355,10 @@ function V.tf_setup(sec, req, res, fields, json)
     return page(sec, req, res, "tf_setup", form, setup_page_ctx(sec, user))
   end
   if method == "disable" then return _M.disable(sec, req, res, json, user) end
+  if method == "sms" or method == "email" then -- a code leaves: metered (fsec.throttle.send)
+    local allowed, wait = throttle.send(sec, req, user, number or user.email)
+    if not allowed then return throttle.refuse(res, json, wait) end
+  end
   local raw = otp.new_secret()
   local pending = { u = user.fs_uniquifier, st = "validating_profile", m = method, k = otp.seal(cfg, raw),
                     p = number, l = data and 1 or nil, r = data and data.r or nil, n = data and data.n or nil,
@@ -554,6 +559,10 @@ function V.tf_rescue(sec, req, res, fields, json)
       end
       problem = "email"
     elseif what == "help" and options.help then
+      -- per account and client, not per address: the administrator's is
+      -- everyone's, and one user must not close it to the others
+      local allowed, wait = throttle.send(sec, req, user)
+      if not allowed then return throttle.refuse(res, json, wait) end
       mail.send_rescue(sec, cfg.two_factor_rescue_mail, user)
       problem = "help"
     else

@@ -534,6 +534,10 @@ function V.us_setup(sec, req, res, fields, json)
   end
   local t = {}
   if method then
+    if method == "sms" or method == "email" then -- a code leaves: metered (fsec.throttle.send)
+      local allowed, wait = throttle.send(sec, req, user, number or user.email)
+      if not allowed then return throttle.refuse(res, json, wait) end
+    end
     local raw = otp.new_secret()
     local state = { u = user.fs_uniquifier, m = method, k = otp.seal(cfg, raw), p = number }
     t.state = assert(sec:generate_token("us_setup", state))
