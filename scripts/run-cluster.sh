@@ -128,7 +128,7 @@ http {
   # the path only, as the nodes log it (examples/openresty/nginx.conf.in):
   # no query string (?auth_token=...), no mailed link's token
   map \$uri \$fsec_log_path {
-    ~^(/(?:reset|confirm|login))/[^/]+\$  \$1/<token>;
+    ~^(/(?:reset|confirm|login|change-email|tf-setup|us-setup|wan-register|wan-signin|wan-verify))/[^/]+\$  \$1/<token>;
     default                              \$uri;
   }
   log_format cluster '\$remote_addr [\$time_local] "\$request_method \$fsec_log_path" \$status -> \$upstream_addr';
