@@ -81,6 +81,17 @@ describe("catalogue 7.5 identity input #quick", function()
     local res = api(sec):call("POST", "/register", { email = "\u{212A}im@example.com", password = "battery staple",
                                                      password_confirm = "battery staple" })
     assert.equals(400, res.status)
+    -- a character no one sees in a local part (soft hyphen, zero-width
+    -- space, right-to-left override) shows as kim@ and is another
+    -- account: refused, as email_validator refuses it (attack review, W2)
+    local before = ds:counts()
+    for _, invisible in ipairs{ "\u{AD}", "\u{200B}", "\u{202E}" } do
+      local r
+      res, r = api(sec):call("POST", "/register", { email = "ki" .. invisible .. "m@example.com",
+                                                    password = "battery staple", password_confirm = "battery staple" })
+      assert.equals(400, res.status); assert.is_table(r.field_errors.email)
+    end
+    assert.equals(before, (ds:counts()))
   end)
 
   it("I-05: emails of the wrong JSON type are a 400 field error, never coerced, never matching", function()

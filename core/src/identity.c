@@ -51,6 +51,34 @@ static int check_text(const char *s, size_t len, size_t max, int no_space) {
   return FSEC_OK;
 }
 
+/* Does the text hold a character no one sees or can be sure to see:
+ * format characters (soft hyphen, zero-width space and joiners, bidi
+ * controls), line and paragraph separators, private use, unassigned
+ * code points? "ad<soft hyphen>min@example.org" is shown as the admin's
+ * address and is another account. Flask-Security's email_validator
+ * refuses them in a local part, and Too's usernames (isprintable) too. */
+static int invisible_in(const char *s, size_t len) {
+  utf8proc_ssize_t i = 0, n;
+  utf8proc_int32_t cp;
+  while ((size_t)i < len) {
+    if ((unsigned char)s[i] < 0x80) {
+      i++;
+      continue;
+    }
+    n = utf8proc_iterate((const utf8proc_uint8_t *)s + i, (utf8proc_ssize_t)len - i, &cp);
+    if (n < 0) return 1;
+    switch (utf8proc_category(cp)) {
+    case UTF8PROC_CATEGORY_CF: case UTF8PROC_CATEGORY_ZL: case UTF8PROC_CATEGORY_ZP:
+    case UTF8PROC_CATEGORY_CO: case UTF8PROC_CATEGORY_CN: case UTF8PROC_CATEGORY_CS:
+      return 1;
+    default:
+      break;
+    }
+    i += n;
+  }
+  return 0;
+}
+
 static int ascii(const char *s, size_t len) {
   size_t i;
   for (i = 0; i < len && (unsigned char)s[i] < 0x80; i++) {}
@@ -223,7 +251,7 @@ static int email_typed_ok(const char *email, size_t len, const char **at) {
   if (!*at || memchr(*at + 1, '@', len - (size_t)(*at - email) - 1))
     return FSEC_EIDENTITY; /* exactly one '@' (no quoted local parts) */
   local = (size_t)(*at - email);
-  if (local == 0 || !dot_atoms_ok(email, local, 0) ||
+  if (local == 0 || !dot_atoms_ok(email, local, 0) || invisible_in(email, local) ||
       !domain_typed_ok(*at + 1, len - local - 1))
     return FSEC_EIDENTITY;
   return FSEC_OK;
@@ -327,7 +355,7 @@ int fsec_identity_email_display(const char *email, size_t len, char *out,
 static int username_ok(const char *name, size_t len) {
   int rc = check_text(name, len, FSEC_USERNAME_MAX, 1);
   if (rc != FSEC_OK) return rc;
-  return memchr(name, '@', len) ? FSEC_EIDENTITY : FSEC_OK;
+  return memchr(name, '@', len) || invisible_in(name, len) ? FSEC_EIDENTITY : FSEC_OK;
 }
 
 /* Check, fold, and check the folded form as well: NFKC can turn a valid

@@ -59,6 +59,18 @@ static const struct {
     {"admin@example.org\xe3\x80\x82", "admin@example.org", 0},
     {"admin@example.org..", NULL, FSEC_EIDENTITY},
     {"admin@.", NULL, FSEC_EIDENTITY},
+    /* characters no one sees, in a local part: another account that
+     * shows as this one (soft hyphen, zero-width space, ZWJ, RLO, line
+     * separator, private use, unassigned), as email_validator refuses */
+    {"ad\xc2\xad" "min@example.org", NULL, FSEC_EIDENTITY},
+    {"ad\xe2\x80\x8bmin@example.org", NULL, FSEC_EIDENTITY},
+    {"ad\xe2\x80\x8dmin@example.org", NULL, FSEC_EIDENTITY},
+    {"ad\xe2\x80\xaemin@example.org", NULL, FSEC_EIDENTITY},
+    {"ad\xe2\x80\xa8min@example.org", NULL, FSEC_EIDENTITY},
+    {"ad\xee\x80\x80min@example.org", NULL, FSEC_EIDENTITY},
+    {"ad\xcd\xb8min@example.org", NULL, FSEC_EIDENTITY},
+    /* in the domain, IDNA maps a soft hyphen away, as email_validator */
+    {"admin@ex\xc2\xad" "ample.org", "admin@example.org", 0},
     /* fullwidth letters in the domain map (UTS-46 width mapping) */
     {"a@\xef\xbc\xa5\xef\xbc\xb8\xef\xbc\xa1\xef\xbc\xad\xef\xbc\xb0\xef\xbc\xac"
      "\xef\xbc\xa5.org",
