@@ -106,9 +106,15 @@ describe("WebAuthn ceremonies with recorded objects #quick", function()
     for _, cd in ipairs{ "not json", "[]", '{"type":"webauthn.get","challenge":1}', '"x"' } do
       assert.is_nil((wan.client_data(sec, request(), cd, "webauthn.get", fx.challenge)), cd)
     end
-    -- crossOrigin true: refused
-    local cd = cjson.encode{ type = "webauthn.get", challenge = fx.challenge, origin = fx.origin, crossOrigin = true }
-    assert.same({ nil, "cross origin" }, { wan.client_data(sec, request(), cd, "webauthn.get", fx.challenge) })
+    -- crossOrigin true, or anything but false: refused (a string "true"
+    -- was taken as false: attack review, W2)
+    local cd
+    for _, v in ipairs{ true, "true", "false", 1, 0, {} } do
+      cd = cjson.encode{ type = "webauthn.get", challenge = fx.challenge, origin = fx.origin, crossOrigin = v }
+      assert.same({ nil, "cross origin" }, { wan.client_data(sec, request(), cd, "webauthn.get", fx.challenge) })
+    end
+    cd = cjson.encode{ type = "webauthn.get", challenge = fx.challenge, origin = fx.origin, crossOrigin = false }
+    assert.is_true(wan.client_data(sec, request(), cd, "webauthn.get", fx.challenge))
     -- a BOM before the JSON, and keys a template would not expect: taken
     cd = "\239\187\191" .. cjson.encode{ type = "webauthn.get", challenge = fx.challenge, origin = fx.origin,
                                          other_keys_can_be_added_here = "x" }

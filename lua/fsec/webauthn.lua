@@ -239,7 +239,9 @@ function _M.client_data(sec, req, bytes, want_type, challenge)
     if c.origin == o then ok = true end
   end
   if not ok then return nil, "origin" end
-  if c.crossOrigin == true then return nil, "cross origin" end
+  -- a boolean, false or absent: "true" (a string) is no browser's
+  -- answer, and is not taken as false
+  if c.crossOrigin ~= nil and c.crossOrigin ~= false then return nil, "cross origin" end
   return true
 end
 
