@@ -60,7 +60,18 @@ local function check_import(ds, info)
   assert.is_string(ds:find_user{ email = "alice@example.com" }.fs_webauthn_user_handle)
 end
 
-local function quiet() return { warn = false, say = function() end } end
+-- webauthn on: the source's keys are second factors too (usage
+-- "secondary"); without it an import is refused (below)
+local function quiet() return { warn = false, say = function() end, config = { webauthn = true } } end
+
+-- the same for the command (--config)
+local function config_arg()
+  local path = helpers.tmpfile("fsec-wan-config.lua")
+  local f = assert(io.open(path, "w"))
+  f:write(("return { secret_key = %q, password_salt = \"salty\", webauthn = true }"):format(cli_tool.KEY))
+  f:close()
+  return "--config " .. q(path) .. " "
+end
 
 describe("fsec import flask-security: WebAuthn keys from SQLite", function()
   if not peer.present(it, pending) then return end
@@ -69,13 +80,13 @@ describe("fsec import flask-security: WebAuthn keys from SQLite", function()
     local src = helpers.tmpfile("fs-wan.db")
     local info = make_source(src)
     local db = helpers.tmpfile("wan-imported.db")
-    local rc, out = cli_tool.run(db, "import flask-security --json " .. q(src))
+    local rc, out = cli_tool.run(db, config_arg() .. "import flask-security --json " .. q(src))
     assert.equals(0, rc, out)
     local summary = cjson.decode(out:match("(%b{})%s*$"))
     assert.equals(5, summary.users)
     assert.equals(2, summary.factors.webauthn)
     assert.equals(3, summary.factors.webauthn_keys)
-    rc, out = cli_tool.run(db, "import flask-security " .. q(src))
+    rc, out = cli_tool.run(db, config_arg() .. "import flask-security " .. q(src))
     assert.equals(0, rc, out)
     assert.matches("imported 0 users (5 already present)", out, 1, true)
     local ds = assert(require("fsec.datastore.sqlite").new{ path = db })
@@ -83,7 +94,7 @@ describe("fsec import flask-security: WebAuthn keys from SQLite", function()
     ds:close()
     -- and the summary's line, in words
     db = helpers.tmpfile("wan-imported-2.db")
-    rc, out = cli_tool.run(db, "import flask-security --quiet " .. q(src))
+    rc, out = cli_tool.run(db, config_arg() .. "import flask-security --quiet " .. q(src))
     assert.equals(0, rc, out)
     assert.matches("WebAuthn: 2 imported users keep their 3 keys (passkeys)", out, 1, true)
   end)
@@ -106,12 +117,34 @@ describe("fsec import flask-security: WebAuthn keys from SQLite", function()
       .. " c.execute(\"UPDATE web_authn SET name = 'Yubi' || char(27) || '[2J' WHERE name = 'YubiKey 5'\"); c.commit()"),
       q(src))))
     local db = helpers.tmpfile("wan-refused.db")
-    local rc, out = cli_tool.run(db, "import flask-security --quiet " .. q(src))
+    local rc, out = cli_tool.run(db, config_arg() .. "import flask-security --quiet " .. q(src))
     assert.equals(1, rc, out)
     assert.matches("user wendy@example.com: WebAuthn key 1: EINVAL: credential name has a control character;"
                    .. " nothing imported", out, 1, true)
     assert.is_nil(out:find("\27", 1, true))
     local ds = assert(require("fsec.datastore.sqlite").new{ path = db })
+    assert.equals(0, (ds:counts()))
+    ds:close()
+  end)
+
+  -- attack review (W2): with webauthn off (fsec's default; no --config),
+  -- a user whose second factor was a key signed in with the password alone
+  it("refuses users whose second factor is a key unless webauthn is on, and imports nothing", function()
+    local src = helpers.tmpfile("fs-wan-off.db")
+    make_source(src)
+    local db = helpers.tmpfile("wan-off.db")
+    local rc, out = cli_tool.run(db, "import flask-security --quiet " .. q(src))
+    assert.equals(1, rc, out)
+    assert.matches("users of the source have a WebAuthn key as their second factor", out, 1, true)
+    assert.matches("nothing imported", out, 1, true)
+    local ds = assert(require("fsec.datastore.sqlite").new{ path = db })
+    assert.equals(0, (ds:counts()))
+    ds:close()
+    ds = assert(require("fsec.datastore.sqlite").new{ path = helpers.tmpfile("wan-off-lib.db") })
+    local ok, err = pcall(import.flask_security, ds, src, { warn = false, say = function() end,
+                                                          config = { webauthn = false } })
+    assert.is_false(ok)
+    assert.matches("this configuration has webauthn off", err, 1, true)
     assert.equals(0, (ds:counts()))
     ds:close()
   end)
@@ -169,7 +202,7 @@ describe("fsec import flask-security: WebAuthn keys on a real PostgreSQL", funct
     check_import(ds, info)
     ds:close()
     local target = schema()
-    local rc, out = cli_tool.run(target, "import flask-security --json " .. q(src))
+    local rc, out = cli_tool.run(target, config_arg() .. "import flask-security --json " .. q(src))
     assert.equals(0, rc, out)
     assert.equals(3, cjson.decode(out:match("(%b{})%s*$")).factors.webauthn_keys)
     ds = assert(require("fsec.datastore.sqlite").new{ path = target })

@@ -174,6 +174,16 @@ local function sealer(cfg)
         .. " sign in with their password alone; nothing imported (set two_factor = true in --config)", 0)
     end
   end
+  -- a WebAuthn key kept as a second factor counts only with webauthn on
+  -- (fsec.twofactor.has_wan): off, its user would sign in with the
+  -- password alone (no totp_secrets needed for it)
+  function s.webauthn_on()
+    if not (cfg and cfg.webauthn) then
+      error("users of the source have a WebAuthn key as their second factor, but "
+        .. (cfg and "this configuration has webauthn off" or "no --config says webauthn = true (it is off by default)")
+        .. ": they would sign in with their password alone; nothing imported (set webauthn = true in --config)", 0)
+    end
+  end
   function s.seal(raw) ready(); return require("fsec.otp").seal(cfg, raw) end
   function s.seal_us(map) ready(); return require("fsec.otp").seal_us(cfg, map) end
   function s.codes(list) ready(); return require("fsec.mfcodes").encode(cfg, list) end
@@ -199,11 +209,17 @@ end
 -- key fsec cannot keep (a name or id out of its limits, a taken id)
 -- stops the import, naming the user and the key by its row position,
 -- never its bytes. Returns how many keys came along.
-local function carry_webauthn(ds, ucols, u, new, rows)
+local function carry_webauthn(ds, ucols, u, new, rows, seal)
   local function stop(what, err) malformed(u, what, err) end
+  local second = false
+  for _, k in ipairs(rows or {}) do second = second or k.usage == "secondary" end
+  if second then seal.webauthn_on() end
   local handle = ucols.fs_webauthn_user_handle and u.fs_webauthn_user_handle ~= ""
                  and u.fs_webauthn_user_handle or nil
-  if not ds.create_webauthn then return 0 end -- a datastore without passkeys
+  if not ds.create_webauthn then -- a datastore without passkeys
+    if second then stop("WebAuthn keys", "this datastore keeps none, and one is the user's second factor") end
+    return 0
+  end
   if handle then
     local ok, err = ds:set_webauthn_user_handle(new, handle)
     if not ok then stop("fs_webauthn_user_handle", err) end
@@ -563,7 +579,7 @@ function _M.flask_security(ds, source, opts)
             if set == nil then error("user " .. tostring(u.email) .. ": " .. c .. ": " .. tostring(ferr), 0) end
           end
         end
-        local n = carry_webauthn(ds, ucols, u, new, keys[u.id])
+        local n = carry_webauthn(ds, ucols, u, new, keys[u.id], ctx.seal)
         if n > 0 then
           summary.factors.webauthn = summary.factors.webauthn + 1
           summary.factors.webauthn_keys = summary.factors.webauthn_keys + n
