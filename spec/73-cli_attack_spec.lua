@@ -167,6 +167,34 @@ INSERT INTO roles_users VALUES (1, 3);
     assert.matches("imported 0 users (1 already present) and 0 roles", out, 1, true)
   end)
 
+  -- attack review (W2): a source linking its users to a role named like an
+  -- existing one put them in this site's role (admin) without a word
+  it("refuses an import whose new users would join an existing role unless --merge-roles, naming it", function()
+    local db = helpers.tmpfile("join.db")
+    assert.equals(0, (fsec(db, "roles create admin --permissions user-admin")))
+    local src = source("join-src.db", [[
+INSERT INTO role (id, name, permissions) VALUES (1, 'admin', ''), (2, 'viewer', '');
+INSERT INTO user (id, email, active, fs_uniquifier) VALUES (1, 'mallory@example.com', 1, 'uq-m'),
+  (2, 'bob@example.com', 1, 'uq-b');
+INSERT INTO roles_users VALUES (1, 1), (2, 2);
+]])
+    local rc, out = fsec(db, "import flask-security --quiet " .. q(src))
+    assert.equals(1, rc, out)
+    assert.equals("fsec: the import would add members to existing roles: admin (1 new members);"
+      .. " nothing imported (check them, then run again with --merge-roles)\n", out)
+    local _, check = fsec(db, "db check --json")
+    assert.equals(0, cjson.decode(check).users) -- nothing written
+    rc, out = fsec(db, "import flask-security --quiet --merge-roles " .. q(src))
+    assert.equals(0, rc, out)
+    assert.matches("added members to the existing role admin (1 new members)", out, 1, true)
+    local sec = helpers.new{ database = db }
+    assert.is_true(sec.datastore:find_user{ email = "mallory@example.com" }:has_role("admin"))
+    sec:close()
+    -- a second run makes no one: no flag needed
+    rc, out = fsec(db, "import flask-security --quiet " .. q(src))
+    assert.equals(0, rc, out)
+  end)
+
   it("reads real tables only: a looping view, a virtual table, a generated column end in seconds with a clear error", function()
     local looping = [[
 CREATE VIEW user AS WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n)

@@ -381,18 +381,45 @@ local function added_permissions(existing, perms)
   return new
 end
 
+-- The roles that exist here already and that users this import makes
+-- would join ("admin (2 new members)"): a source that links its users
+-- to "admin" must not make them this site's administrators unasked. A
+-- user the import skips (present by email or uniquifier) joins nothing.
+local function joined_roles(ds, users, user_roles, has_uq)
+  local count, names = {}, {}
+  for _, u in ipairs(users) do
+    local list = user_roles[u.id]
+    local uq = has_uq and u.fs_uniquifier ~= "" and u.fs_uniquifier or nil
+    if list and type(u.email) == "string" and u.email ~= "" and not ds:find_user{ email = u.email }
+       and not (uq and ds:find_user{ fs_uniquifier = uq }) then
+      for _, name in ipairs(list) do
+        if type(name) == "string" and ds:find_role(name) then
+          if not count[name] then names[#names + 1] = name end
+          count[name] = (count[name] or 0) + 1
+        end
+      end
+    end
+  end
+  local out = {}
+  for i, name in ipairs(names) do out[i] = ("%s (%d new members)"):format(name, count[name]) end
+  return out
+end
+
 -- Refuse, before anything is written, an import that would add
--- permissions to existing roles unless merge_roles: one error naming
--- every such role and what it would gain.
-local function check_role_merges(ds, roles, merge)
+-- permissions or members to existing roles unless merge_roles: one
+-- error naming every such role and what it would gain.
+local function check_role_merges(ds, roles, merge, joined)
   local found = {}
   for _, r in ipairs(roles) do
     local existing = type(r.name) == "string" and ds:find_role(r.name)
     local new = existing and added_permissions(existing, r.permissions) or {}
     if #new > 0 then found[#found + 1] = ("%s (%s)"):format(r.name, table.concat(new, ",")) end
   end
-  if #found > 0 and not merge then
-    error("the import would add permissions to existing roles: " .. table.concat(found, "; ")
+  if (#found > 0 or #joined > 0) and not merge then
+    local parts = {}
+    if #found > 0 then parts[#parts + 1] = "add permissions to existing roles: " .. table.concat(found, "; ") end
+    if #joined > 0 then parts[#parts + 1] = "add members to existing roles: " .. table.concat(joined, "; ") end
+    error("the import would " .. table.concat(parts, ", and ")
       .. "; nothing imported (check them, then run again with --merge-roles)", 0)
   end
   return found
@@ -439,6 +466,7 @@ local function report(say, summary, source)
   say(("imported %d users (%d already present) and %d roles from %s"):format(
     summary.users, summary.skipped, summary.roles, source))
   for _, m in ipairs(summary.merged) do say("added permissions to the existing role " .. m) end
+  for _, m in ipairs(summary.joined) do say("added members to the existing role " .. m) end
   if summary.conflicts + summary.no_email > 0 then
     say(("not imported: %d users whose email another user took, %d without an email (see above)"):format(
       summary.conflicts, summary.no_email))
@@ -466,7 +494,7 @@ end
 -- tf_fallback, tf_refused, us_kept, us_fresh, us_dropped, us_refused
 -- (methods), codes_kept, codes_dropped (recovery codes), webauthn (users
 -- whose WebAuthn keys came along), webauthn_keys (those keys)), merged (existing roles that
--- gained permissions), costly (users whose stored hash costs too much to
+-- gained permissions), joined (existing roles that new users joined), costly (users whose stored hash costs too much to
 -- verify: { email =, why = }).
 -- opts: progress (a bar on stderr), warn (false: no lines on stderr),
 -- say (function(line) for the summary; default print; its lines are
@@ -512,7 +540,7 @@ function _M.flask_security(ds, source, opts)
     error("tf_fallback: only \"email\" is known", 0)
   end
   local summary = { roles = 0, users = 0, skipped = 0, conflicts = 0, no_email = 0, factors = factor_counts(),
-                    merged = {}, costly = {}, kept_costly = opts.keep_costly_hashes and true or false }
+                    merged = {}, joined = {}, costly = {}, kept_costly = opts.keep_costly_hashes and true or false }
   local ctx = { opts = opts, secrets = opts.totp_secrets, recovery_keys = opts.recovery_keys,
                 fallback = opts.tf_fallback, seal = sealer(opts.config), counts = summary.factors, refused = {},
                 -- the codes fsec checks (fsec.otp): a secret made for others
@@ -520,7 +548,8 @@ function _M.flask_security(ds, source, opts)
                 accept = { alg = "sha1", digits = require("fsec.otp").DIGITS, period = require("fsec.otp").STEP } }
   local mine = {} -- users made by this run, by id: a clash with one is a conflict in the source
   ds:transaction(function()
-    summary.merged = check_role_merges(ds, roles, opts.merge_roles)
+    summary.joined = joined_roles(ds, users, user_roles, has_uq)
+    summary.merged = check_role_merges(ds, roles, opts.merge_roles, summary.joined)
     for _, r in ipairs(roles) do
       local existing = ds:find_role(r.name)
       local ok, err = true, nil
