@@ -40,6 +40,7 @@ http {
   init_worker_by_lua_block { require("fsec.openresty").init_worker() }
   server {
     listen 127.0.0.1:%d reuseport;
+    underscores_in_headers on;
     default_type application/json;
     location = /who {
       access_by_lua_block { require("fsec.openresty").protect{ auth = { "token", "session" } } }
@@ -63,15 +64,31 @@ http {
     # admit(): protect()'s check for content that is not Lua; the id goes
     # upstream in X-User-Id and nothing is left in ngx.ctx (keys: what
     # the access phase put there; current: what current_user() answers)
+    # (seen: every copy of the header, in any spelling: underscores are
+    # kept here, and an upstream such as gunicorn reads X_User_Id as X-User-Id)
     location = /gate {
       access_by_lua_block { require("fsec.openresty").admit("tok", "X-User-Id") }
       content_by_lua_block {
         local keys = {}
         for k in pairs(ngx.ctx) do keys[#keys + 1] = k end
         table.sort(keys)
+        local seen = {}
+        for k, v in pairs(ngx.req.get_headers(0, true)) do
+          if (k:lower():gsub("_", "-")) == "x-user-id" then seen[#seen + 1] = k .. "=" .. tostring(v) end
+        end
         ngx.say(require("cjson").encode{ pid = ngx.worker.pid(), upstream = ngx.var.http_x_user_id,
-                                         keys = table.concat(keys, ","),
+                                         keys = table.concat(keys, ","), seen = table.concat(seen, ","),
                                          current = require("fsec.openresty").current_user().id })
+      }
+    }
+    location = /gate-anon {
+      access_by_lua_block { require("fsec.openresty").admit({ anonymous = true }, "X-User-Id") }
+      content_by_lua_block {
+        local seen = {}
+        for k, v in pairs(ngx.req.get_headers(0, true)) do
+          if (k:lower():gsub("_", "-")) == "x-user-id" then seen[#seen + 1] = k .. "=" .. tostring(v) end
+        end
+        ngx.say(require("cjson").encode{ pid = ngx.worker.pid(), seen = table.concat(seen, ",") })
       }
     }
     location = /admin {
@@ -253,6 +270,27 @@ describe_or_pending("the shared cache in nginx, two workers", function()
     -- a forged token is refused before the content runs
     local st, d = get("/gate", tok .. "x")
     assert.equals(302, st); assert.is_nil(d.pid)
+  end)
+
+  -- attack review (W2): with underscores_in_headers on, a client's
+  -- X_User_Id (or x-user_id) stayed beside fsec's X-User-Id, and WSGI and
+  -- CGI upstreams read it as the same header (gunicorn saw "1,2")
+  it("strips the client's user header in every spelling, signed in or anonymous", function()
+    local tok = "Authentication-Token: " .. sec:get_auth_token(user)
+    local function gate(path, headers)
+      local args = {}
+      for _, h in ipairs(headers) do args[#args + 1] = ("-H %q"):format(h) end
+      local p = assert(io.popen(("curl -s %s %s%s"):format(table.concat(args, " "), base, path)))
+      local out = p:read("*a")
+      p:close()
+      return cjson.decode(out)
+    end
+    for _ = 1, 4 do -- both workers; the whole check, then cache hits
+      local j = gate("/gate", { tok, "X_User_Id: 999", "x-user_id: 998", "X-USER-ID: 997" })
+      assert.equals("X-User-Id=" .. user.id, j.seen)
+      j = gate("/gate-anon", { "X_User_Id: 999", "x-user_id: 998", "X-User-Id: 997" })
+      assert.equals("", j.seen)
+    end
   end)
 
   it("answers a session checked in one worker from the dict in the other; a logout ends it in both", function()

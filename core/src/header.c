@@ -7,9 +7,17 @@
 
 #include "fsec/header.h"
 
+/* '-' and '_' as one: a server that keeps underscores in header names
+ * (nginx's underscores_in_headers) hands X_User_Id to an upstream that
+ * reads it as X-User-Id, so fsec must find (and strip) both. */
 static int key_is(const fsec_header *e, const char *name, size_t len) {
   const fsec_strview *k = &e->key;
-  return k->len == (int)len && k->data != NULL && memcmp(k->data, name, len) == 0;
+  if (k->len != (int)len || k->data == NULL) return 0;
+  for (size_t i = 0; i < len; i++) {
+    unsigned char a = k->data[i], b = (unsigned char)name[i];
+    if (a != b && !((a == '-' || a == '_') && (b == '-' || b == '_'))) return 0;
+  }
+  return 1;
 }
 
 int fsec_header_find(const fsec_header *h, int n, const char *name, size_t len) {

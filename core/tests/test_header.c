@@ -36,6 +36,21 @@ static void finds_nothing_else(void) {
   ASSERT_EQ(fsec_header_find(H, 5, NULL, 4), -1);
 }
 
+/* '-' and '_' are one byte to nginx's variables and to CGI/WSGI
+ * upstreams: a client's X_User_Id must be found as x-user-id (and a
+ * mixed spelling too), and nothing else may match for it. */
+static void dash_and_underscore_are_one(void) {
+  const fsec_header h[] = {{SV("accept"), SV("*/*")},
+                           {SV("x_user_id"), SV("1")},
+                           {SV("x-user_id"), SV("2")},
+                           {SV("x.user.id"), SV("3")}};
+  ASSERT_EQ(fsec_header_find(h, 4, "x-user-id", 9), 1);
+  ASSERT_EQ(fsec_header_find(h + 2, 2, "x-user-id", 9), 0);
+  ASSERT_EQ(fsec_header_find(h + 3, 1, "x-user-id", 9), -1); /* '.' is not '-' */
+  ASSERT_EQ(fsec_header_find(H, 5, "authentication_token", 20), 1);
+  ASSERT_EQ(fsec_header_find(H, 5, "authentication-token_", 21), -1);
+}
+
 static void a_key_without_data_is_skipped(void) {
   const fsec_header h[] = {{{4, NULL}, SV("x")}, {SV("host"), SV("y")}};
   ASSERT_EQ(fsec_header_find(h, 2, "host", 4), 1);
@@ -131,6 +146,7 @@ static void cookie_in_a_header_list(void) {
 }
 
 int main(void) {
+  RUN(dash_and_underscore_are_one);
   RUN(finds_the_first_exact_key);
   RUN(finds_nothing_else);
   RUN(a_key_without_data_is_skipped);

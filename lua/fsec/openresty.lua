@@ -380,6 +380,7 @@ local freshen = revocation.freshen
 _M._ffi_headers = request._ffi_headers
 
 local read_header = request.read_header
+local strip_header = request.strip_header
 
 
 --- fsec's request table for the current nginx request, or nil and 413
@@ -498,8 +499,9 @@ local function guard(spec, user_header, publish, who)
     spec = g
   end
   local name = user_header or default_user_header
-  -- reading the header first is cheaper than a clear that finds nothing
-  if name and read_header(name) then ngx.req.clear_header(name) end
+  -- reading the header first is cheaper than a clear that finds nothing;
+  -- a client's copy goes in every spelling (request.strip_header)
+  if name and read_header(name) then strip_header(name) end
   freshen()
   local user, via = cached_check(spec)
   if user then

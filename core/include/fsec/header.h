@@ -19,9 +19,11 @@ typedef struct fsec_header {
   fsec_strview value;
 } fsec_header;
 
-/* The index of the first of h[0..n) whose key is the len bytes of name
- * (compared exactly: give a lower-case name for lower-case keys), or -1
- * when none is. n <= 0 or a NULL h finds nothing. */
+/* The index of the first of h[0..n) whose key is the len bytes of name,
+ * '-' and '_' counting as one byte (as nginx's $http_ variables, CGI's
+ * HTTP_ names and WSGI read them: X_User_Id is X-User-Id to an upstream),
+ * else compared exactly (give a lower-case name for lower-case keys), or
+ * -1 when none is. n <= 0 or a NULL h finds nothing. */
 FSEC_API int fsec_header_find(const fsec_header *h, int n, const char *name,
                               size_t len);
 

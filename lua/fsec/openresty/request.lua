@@ -285,6 +285,20 @@ end
 
 -- one header of the current request by name (protect's user_header)
 _M.read_header = read_header
+
+--- Remove every copy of header `name` the client sent, under every
+-- spelling an upstream reads as it: any case, '-' or '_' (with
+-- underscores_in_headers on, nginx keeps X_User_Id, and CGI, FastCGI,
+-- uwsgi and WSGI servers read it as X-User-Id; an attack review had a
+-- forged id reach gunicorn so). lua-nginx-module's clear_header removes
+-- one name (in any case): each spelling is cleared by its own. Called
+-- only when read_header found one (read_header matches every spelling).
+function _M.strip_header(name)
+  local key = HEADER_KEY[name]
+  for k in pairs(ngx.req.get_headers(0, true)) do
+    if type(k) == "string" and (k:lower():gsub("_", "-")) == key then ngx.req.clear_header(k) end
+  end
+end
 -- for protect()'s cache-hit check: one cookie by name, the query
 -- string's length, the scheme
 _M.read_cookie = read_cookie
