@@ -52,14 +52,24 @@ int fsec_file_create_private(const char *path, const void *data, size_t len) {
 }
 
 int fsec_file_touch_private(const char *path) {
+  struct stat st;
   int fd;
   if (!*path) {
     errno = EINVAL;
     return FSEC_EINVAL;
   }
-  fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) return errno == EEXIST ? FSEC_OK : FSEC_EINVAL;
-  return close(fd) == 0 ? FSEC_OK : FSEC_EINVAL;
+  fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd >= 0) return close(fd) == 0 ? FSEC_OK : FSEC_EINVAL;
+  if (errno != EEXIST) return FSEC_EINVAL;
+  /* There already: a file, or a link. A link to nothing (one planted in
+   * a folder others can write) would have SQLite make the file it names,
+   * 0644, wherever that is: refused (ELOOP). A link to a file is the
+   * owner's choice, and that file keeps its mode. */
+  if (stat(path, &st) != 0) {
+    if (errno == ENOENT) errno = ELOOP;
+    return FSEC_EINVAL;
+  }
+  return FSEC_OK;
 }
 
 /* One folder: made 0700, or already there as a folder. */

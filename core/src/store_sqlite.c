@@ -598,20 +598,60 @@ static int configure(fsec_store *s, const fsec_store_config *cfg) {
   return rc;
 }
 
+static int hex_digit(int c) {
+  return c >= '0' && c <= '9' ? c - '0' : (c | 0x20) >= 'a' && (c | 0x20) <= 'f' ? (c | 0x20) - 'a' + 10 : -1;
+}
+
+/* The file a SQLite URI filename names ("file:a.db", "file:///x/a.db",
+ * "file://localhost/x/a.db", %-escapes decoded) in out, or NULL: an
+ * in-memory database, another authority (SQLite refuses it), a NUL, or
+ * a name longer than out. */
+static const char *uri_file(const char *uri, char *out, size_t outlen) {
+  const char *p = uri + 5, *end;
+  size_t n = 0;
+  if (strncmp(p, "//", 2) == 0) {
+    p += 2;
+    if (strncmp(p, "localhost/", 10) == 0) p += 9;
+    else if (*p != '/') return NULL;
+  }
+  end = p + strcspn(p, "?#");
+  if (*end == '?') {
+    const char *m = strstr(end, "mode=memory");
+    if (m && (m[-1] == '?' || m[-1] == '&')) return NULL;
+  }
+  for (; p < end; p++) {
+    int c = (unsigned char)*p;
+    if (c == '%' && hex_digit(p[1]) >= 0 && hex_digit(p[2]) >= 0) {
+      c = hex_digit(p[1]) * 16 + hex_digit(p[2]);
+      p += 2;
+    }
+    if (c == 0 || n + 1 >= outlen) return NULL;
+    out[n++] = (char)c;
+  }
+  out[n] = '\0';
+  return n == 0 || strcmp(out, ":memory:") == 0 ? NULL : out;
+}
+
 static int lite_open(fsec_store *s, const fsec_store_config *cfg) {
   lite *l = calloc(1, sizeof *l);
+  char uri_path[4096];
+  const char *file = cfg->path;
   int r, rc;
   if (!l) return serr(s, FSEC_ENOMEM, "out of memory");
   s->db = l;
   /* A new database is made 0600 here, before SQLite, which would make it
    * 0644 & ~umask and then give its -wal, -shm and -journal files that
    * same mode: a password hash or session row readable by any local
-   * user. An existing file keeps its mode. A failure here is left to
-   * sqlite3_open_v2 to report (a missing folder, say), in its words. */
-  if (strcmp(cfg->path, ":memory:") != 0 && strncmp(cfg->path, "file:", 5) != 0 &&
-      fsec_file_touch_private(cfg->path) != FSEC_OK) {
-    /* sqlite3_open_v2 below fails with its own message */
-  }
+   * user. So for a URI filename too (file:auth.db). An existing file
+   * keeps its mode. A link to nothing is refused: SQLite would make the
+   * file it names, 0644, wherever a link planted in a shared folder
+   * points. Another failure here is left to sqlite3_open_v2 to report
+   * (a missing folder, say), in its words. */
+  if (strcmp(file, ":memory:") == 0) file = NULL;
+  else if (strncmp(file, "file:", 5) == 0) file = uri_file(file, uri_path, sizeof uri_path);
+  if (file && fsec_file_touch_private(file) != FSEC_OK && errno == ELOOP)
+    return serr(s, FSEC_EINVAL, "cannot open database '%s': it is a symbolic link to a file that does not"
+                " exist (fsec makes no database through a link)", cfg->path);
   r = sqlite3_open_v2(cfg->path, &l->db,
                       SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
                           SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE,

@@ -96,6 +96,53 @@ static void a_new_store_is_0600_with_its_wal_and_shm(void) {
   fsec_store_close(s);
 }
 
+/* Attack review (W2): a link to nothing planted where the database is
+ * to be made (a folder others can write) had SQLite make the file it
+ * names, 0644, in the planter's folder; and a URI filename (file:a.db)
+ * skipped the 0600 step. Refused, and 0600. A link to an existing
+ * database is its owner's choice and opens. */
+static void a_store_is_not_made_through_a_link_and_uris_are_0600(void) {
+  fsec_store_config cfg;
+  fsec_store *s = NULL;
+  char err[256] = "", uri[600], target[600];
+  const char *nowhere = "/tmp/fsec-test-file-db-never-made";
+  unlink(nowhere);
+  ASSERT_OK(symlink(nowhere, path("linked.db")));
+  ASSERT_EQ(fsec_file_touch_private(path("linked.db")), FSEC_EINVAL);
+  ASSERT_EQ(errno, ELOOP);
+  fsec_store_config_init(&cfg);
+  cfg.path = path("linked.db");
+  ASSERT_EQ(fsec_store_open(&s, &cfg, err, sizeof err), FSEC_EINVAL);
+  ASSERT(strstr(err, "symbolic link") != NULL);
+  ASSERT(access(nowhere, F_OK) != 0);
+  /* file: URIs, relative to the folder and absolute, %-escaped */
+  snprintf(uri, sizeof uri, "file://%s/uri%%20one.db?cache=private", DIR_);
+  cfg.path = uri;
+  s = NULL;
+  ASSERT_OK(fsec_store_open(&s, &cfg, err, sizeof err));
+  fsec_store_close(s);
+  ASSERT_EQ(mode_of(path("uri one.db")), 0600);
+  {
+    struct stat st; /* SQLite's schema went into that very file */
+    ASSERT_OK(stat(path("uri one.db"), &st));
+    ASSERT(st.st_size > 0);
+  }
+  /* a link to an existing database opens */
+  snprintf(target, sizeof target, "%s", path("uri one.db"));
+  ASSERT_OK(symlink(target, path("to-existing.db")));
+  cfg.path = path("to-existing.db");
+  s = NULL;
+  ASSERT_OK(fsec_store_open(&s, &cfg, err, sizeof err));
+  fsec_store_close(s);
+  /* in memory: nothing on disk */
+  cfg.path = "file:memdb?mode=memory";
+  s = NULL;
+  ASSERT_OK(fsec_store_open(&s, &cfg, err, sizeof err));
+  fsec_store_close(s);
+  ASSERT(access(path("memdb"), F_OK) != 0);
+  ASSERT(access("memdb", F_OK) != 0);
+}
+
 int main(void) {
   snprintf(DIR_, sizeof DIR_, "/tmp/fsec-test-file-XXXXXX");
   if (!mkdtemp(DIR_)) FAIL_AT("mkdtemp");
@@ -105,5 +152,6 @@ int main(void) {
   RUN(folders_are_0700_parents_included);
   RUN(touch_keeps_an_existing_file);
   RUN(a_new_store_is_0600_with_its_wal_and_shm);
+  RUN(a_store_is_not_made_through_a_link_and_uris_are_0600);
   return 0;
 }

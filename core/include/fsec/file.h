@@ -24,7 +24,8 @@ FSEC_API FSEC_NODISCARD int fsec_file_create_private(const char *path, const voi
 /* Make sure path exists: create it empty with mode 0600 when missing, an
  * existing file is left as it is. So that SQLite, which gives a new
  * database 0644 & ~umask and its -wal, -shm and -journal files the
- * database's own mode, makes them all 0600. */
+ * database's own mode, makes them all 0600. A symbolic link to nothing
+ * is FSEC_EINVAL with errno ELOOP: the file it names is never made. */
 FSEC_API FSEC_NODISCARD int fsec_file_touch_private(const char *path) FSEC_NONNULL(1);
 
 /* mkdir -p with mode 0700 for every folder it makes (existing ones are
