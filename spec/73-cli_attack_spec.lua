@@ -222,6 +222,31 @@ CREATE VIEW user AS WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM
     end
   end)
 
+  -- attack review (W2): a des_crypt hash (Flask's passlib knows it; fsec
+  -- does not) was kept, and with "plaintext" among fsec's schemes the hash
+  -- itself then signed the user in
+  it("imports a stored value that is no hash fsec can check without a password, naming the user", function()
+    local DES = "LmG9d0sQ9fkK2" -- des_crypt of "secretpw" (passlib)
+    local src = source("unknown-hash.db", ([[
+INSERT INTO user (id, email, password, active, fs_uniquifier) VALUES
+  (1, 'legacy@example.com', '%s', 1, 'uq1'), (2, 'ldap@example.com', '{SSHA}c2FsdHNhbHQ=', 1, 'uq2'),
+  (3, 'cheap@example.com', '$2b$05$Jj6yD2x/1.couOZYgNnlRu6NM4YMbW90tutbRlUhozjn21RWOC9Ki', 1, 'uq3');
+]]):format(DES))
+    local db = helpers.tmpfile("unknown-into.db")
+    local rc, out = fsec(db, "import flask-security --quiet " .. q(src))
+    assert.equals(0, rc, out)
+    assert.matches("2 imported users had a stored value that is not a password hash fsec can check", out, 1, true)
+    assert.matches("  legacy@example.com\n", out, 1, true)
+    local sec = helpers.new{ database = db, password_salt = "salty", password_schemes = { "argon2", "bcrypt", "plaintext" } }
+    assert.is_nil(sec.datastore:find_user{ email = "legacy@example.com" }.password)
+    assert.is_nil(sec.datastore:find_user{ email = "ldap@example.com" }.password)
+    assert.matches("^%$2b%$05%$", sec.datastore:find_user{ email = "cheap@example.com" }.password)
+    -- and the hash is no password, even with plaintext on
+    local res = helpers.api(sec):call("POST", "/login", { email = "legacy@example.com", password = DES })
+    assert.equals(400, res.status)
+    sec:close()
+  end)
+
   it("imports users whose stored hash costs more than the verify budget without a password, naming them", function()
     local FS_ARGON2 = "$argon2id$v=19$m=102400,t=10,p=8$c2FsdHNhbHRzYWx0c2FsdA$c2FsdHNhbHRzYWx0c2FsdA"
     local BCRYPT17 = "$2b$17$" .. CRYPT53 -- over the bcrypt cap as well

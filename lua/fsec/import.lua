@@ -441,6 +441,20 @@ local function default_engine()
   return assert(core.new{ secret_keys = { core.random_id(32) } })
 end
 
+-- A stored value that is no password hash fsec can check (its default
+-- engine: no plaintext scheme): the reason, else nil. Such a value is
+-- never imported as a password: under a configuration with "plaintext"
+-- among its schemes it would be compared as the password itself, and a
+-- hash of a scheme fsec does not have (des_crypt, {SSHA}, a hex digest:
+-- Flask's passlib tells them from plaintext) would then be the password:
+-- whoever read the hash signs in with it (attack review, W2).
+local function not_a_hash(judge, hash)
+  if type(hash) ~= "string" or hash == "" then return nil end
+  local ok, _, code = judge:check_stored_hash(hash)
+  if ok or code ~= "EHASHFMT" then return nil end
+  return "not a password hash fsec can check (plaintext, or a scheme fsec does not have)"
+end
+
 
 -- The summary's lines about second factors (none when no user had any).
 local function report_factors(say, f)
@@ -482,6 +496,13 @@ local function report(say, summary, source)
         .. " --keep-costly-hashes keeps the hashes):"):format(n))
     for _, c in ipairs(summary.costly) do say(("  %s: %s"):format(c.email, c.why)) end
   end
+  n = #summary.unknown_hashes
+  if n > 0 then
+    say(("%d imported users had a stored value that is not a password hash fsec can check (plaintext,"
+      .. " or a scheme fsec does not have): imported without a password, they sign in after a password"
+      .. " reset:"):format(n))
+    for _, c in ipairs(summary.unknown_hashes) do say("  " .. c.email) end
+  end
 end
 
 
@@ -494,8 +515,9 @@ end
 -- tf_fallback, tf_refused, us_kept, us_fresh, us_dropped, us_refused
 -- (methods), codes_kept, codes_dropped (recovery codes), webauthn (users
 -- whose WebAuthn keys came along), webauthn_keys (those keys)), merged (existing roles that
--- gained permissions), joined (existing roles that new users joined), costly (users whose stored hash costs too much to
--- verify: { email =, why = }).
+-- gained permissions), joined (existing roles that new users joined), unknown_hashes (users
+-- whose stored value is no hash fsec can check, imported without a password: { email = }),
+-- costly (users whose stored hash costs too much to verify: { email =, why = }).
 -- opts: progress (a bar on stderr), warn (false: no lines on stderr),
 -- say (function(line) for the summary; default print; its lines are
 -- escaped for a terminal), merge_roles (let existing roles gain the
@@ -540,7 +562,9 @@ function _M.flask_security(ds, source, opts)
     error("tf_fallback: only \"email\" is known", 0)
   end
   local summary = { roles = 0, users = 0, skipped = 0, conflicts = 0, no_email = 0, factors = factor_counts(),
-                    merged = {}, joined = {}, costly = {}, kept_costly = opts.keep_costly_hashes and true or false }
+                    merged = {}, joined = {}, costly = {}, unknown_hashes = {},
+                    kept_costly = opts.keep_costly_hashes and true or false }
+  local judge = default_engine() -- no plaintext scheme, whatever the configuration's
   local ctx = { opts = opts, secrets = opts.totp_secrets, recovery_keys = opts.recovery_keys,
                 fallback = opts.tf_fallback, seal = sealer(opts.config), counts = summary.factors, refused = {},
                 -- the codes fsec checks (fsec.otp): a secret made for others
@@ -578,6 +602,10 @@ function _M.flask_security(ds, source, opts)
       else
         local fields = carry_factors(ctx, u)
         local password = (u.password ~= "" and u.password) or nil
+        if not_a_hash(judge, password) then
+          summary.unknown_hashes[#summary.unknown_hashes + 1] = { email = u.email }
+          password = nil
+        end
         local why = costly(engine, password)
         if why then
           summary.costly[#summary.costly + 1] = { email = u.email, why = why }
