@@ -332,7 +332,7 @@ d("fsec import flask-security with second factors (issue 23)", function()
       { "UPDATE user SET tf_totp_secret = replace(tf_totp_secret, '\"c\":14', '\"c\":40')"
         .. " WHERE email = 'frank@example.com'", "enckey's cost 40 is out of range" }, -- email: not silently fresh
       { "UPDATE user SET mf_recovery_codes = replace(hex(zeroblob(50000)), '0', 'a') WHERE email = 'erin@example.com'",
-        "user erin@example.com: mf_recovery_codes: 100000 bytes" },
+        "a value of the user table's mf_recovery_codes is 100000 bytes, over 65536" },
       { "UPDATE user SET us_totp_secrets = '[1,2]' WHERE email = 'heidi@example.com'",
         "user heidi@example.com: us_totp_secrets: not a JSON object" },
       { "UPDATE user SET tf_phone_number = '+1' || char(27) || '[2J' WHERE email = 'grace@example.com'",

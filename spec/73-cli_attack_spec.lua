@@ -247,6 +247,29 @@ INSERT INTO user (id, email, password, active, fs_uniquifier) VALUES
     sec:close()
   end)
 
+  -- attack review (W2): the import read every column (SELECT *) and held
+  -- every row: a rewritten schema gave an unused column a 1 MB DEFAULT,
+  -- and a 2 MB file took 2 GB
+  it("reads only the user columns it uses, and refuses a value over 64 KiB before reading rows", function()
+    local big = ("x"):rep(70000)
+    local src = source("wide.db", ([[
+ALTER TABLE user ADD COLUMN notes TEXT;
+INSERT INTO user (id, email, active, fs_uniquifier, notes) VALUES (1, 'wide@example.com', 1, 'uq1', '%s');
+]]):format(big))
+    local rc, out = fsec(helpers.tmpfile("wide-into.db"), "import flask-security --quiet " .. q(src))
+    assert.equals(0, rc, out) -- notes is never read
+    src = source("long.db", ([[
+INSERT INTO user (id, email, active, fs_uniquifier) VALUES (1, 'long@example.com', 1, '%s');
+]]):format(big))
+    local db = helpers.tmpfile("long-into.db")
+    rc, out = fsec(db, "import flask-security --quiet " .. q(src))
+    assert.equals(1, rc, out)
+    assert.matches("a value of the user table's fs_uniquifier is 70000 bytes, over 65536: not a Flask-Security user's;"
+                   .. " nothing imported", out, 1, true)
+    local _, check = fsec(db, "db check --json")
+    assert.equals(0, cjson.decode(check).users)
+  end)
+
   it("imports users whose stored hash costs more than the verify budget without a password, naming them", function()
     local FS_ARGON2 = "$argon2id$v=19$m=102400,t=10,p=8$c2FsdHNhbHRzYWx0c2FsdA$c2FsdHNhbHRzYWx0c2FsdA"
     local BCRYPT17 = "$2b$17$" .. CRYPT53 -- over the bcrypt cap as well

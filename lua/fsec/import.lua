@@ -68,13 +68,51 @@ end
 
 -- Everything the import takes from the source, read before anything is
 -- written: user columns, roles, users, links, users with WebAuthn keys.
-local function read_source(src)
+-- The user columns the import reads (of those the source has; with
+-- the configuration's own fields): no other is read.
+local USER_COLUMNS = { "id", "email", "username", "password", "active", "confirmed_at", "fs_uniquifier",
+                       "fs_token_uniquifier", "last_login_at", "current_login_at", "last_login_ip",
+                       "current_login_ip", "login_count", "fs_webauthn_user_handle", "tf_primary_method",
+                       "tf_totp_secret", "tf_phone_number", "us_totp_secrets", "us_phone_number",
+                       "mf_recovery_codes" }
+
+-- What the import holds in memory: no value of a user column over
+-- VALUE_MAX bytes (a hash, a sealed secret, a list of recovery codes
+-- are far less), and not over ROWS_MAX bytes of them all (a million
+-- users at 1 KiB each). Counted by the source before any row is read:
+-- a small file can hold a large default (a rewritten schema gives a
+-- column a 1 MB DEFAULT that every row then reads as its value: an
+-- attack review made a 2 MB file take 2 GB).
+local VALUE_MAX, ROWS_MAX = 65536, 1024 * 1024 * 1024
+
+local function user_columns(src, ucols, fields)
+  local cols, seen = {}, {}
+  local function add(c)
+    if ucols[c] and not seen[c] then cols[#cols + 1], seen[c] = c, true end
+  end
+  for _, c in ipairs(USER_COLUMNS) do add(c) end
+  for _, f in ipairs(fields or {}) do add(f.name) end
+  local longest, bytes = src:sizes("user", cols)
+  for _, c in ipairs(cols) do
+    if longest[c] > VALUE_MAX then
+      error(("%s: a value of the user table's %s is %d bytes, over %d: not a Flask-Security user's;"
+        .. " nothing imported"):format(src.name, c, longest[c], VALUE_MAX), 0)
+    end
+  end
+  if bytes > ROWS_MAX then
+    error(("%s: the user table's values come to %.0f bytes, over %d: nothing imported")
+      :format(src.name, bytes, ROWS_MAX), 0)
+  end
+  return cols
+end
+
+local function read_source(src, fields)
   local ucols = src:columns("user")
   if not ucols.email then error(src.name .. " has no Flask-Security user table", 0) end
   local rcols = { "id", "name", "description" }
   if src:columns("role").permissions then rcols[#rcols + 1] = "permissions" end
   local roles = src:select("role", rcols, "id")
-  local users = src:select("user", nil, "id")
+  local users = src:select("user", user_columns(src, ucols, fields), "id")
   local links = src:select("roles_users", { "user_id", "role_id" })
   local keys = {} -- source user id -> its WebAuthn rows, in id order
   for _, tbl in ipairs(WAN_TABLES) do
@@ -544,7 +582,7 @@ function _M.flask_security(ds, source, opts)
   local function say(line) print_line(tty.text(line)) end
   local engine = opts.engine or default_engine()
   local src = open_source(source)
-  local read, ucols, roles, users, links, keys = pcall(read_source, src)
+  local read, ucols, roles, users, links, keys = pcall(read_source, src, opts.fields)
   src:close()
   if not read then error(ucols, 0) end
   local has_uq = ucols.fs_uniquifier

@@ -154,6 +154,26 @@ function Source:select(tbl, cols, order)
 end
 
 
+--- As fsec.import.sqlite's sizes: the longest value of each of cols
+-- ({ [col] = n }) and their bytes together, counted by the server (no
+-- row reaches Lua).
+function Source:sizes(tbl, cols)
+  self:columns(tbl)
+  local t = self.tables[tbl]
+  if not t then error(("%s: no table %s"):format(self.name, tbl), 0) end
+  local lens, maxes = {}, {}
+  for i, c in ipairs(cols) do
+    lens[i] = "coalesce(octet_length(" .. ident(c) .. "::text), 0)"
+    maxes[i] = "max(" .. lens[i] .. ") AS m" .. i
+  end
+  local r = rows(self, ("SELECT %s, sum(%s)::float8 AS bytes FROM ONLY %s.%s"):format(table.concat(maxes, ", "),
+    table.concat(lens, " + "), ident(t.schema), ident(tbl)))[1]
+  local longest = {}
+  for i, c in ipairs(cols) do longest[c] = tonumber(r["m" .. i]) or 0 end
+  return longest, tonumber(r.bytes) or 0
+end
+
+
 function Source:close()
   if self.con then
     self.con:execute("ROLLBACK") -- nothing was written; ends the snapshot

@@ -38,10 +38,31 @@ end
 --- The rows of `tbl` (its columns checked first): cols (a list of
 -- names; nil: all), ordered by `order` when given. The names are the
 -- import's own constants.
+local function ident(s) return '"' .. s:gsub('"', '""') .. '"' end
+
 function Source:select(tbl, cols, order)
   self:columns(tbl)
-  return rows(self, ("SELECT %s FROM %s%s"):format(cols and table.concat(cols, ", ") or "*", tbl,
+  local list = {}
+  for i, c in ipairs(cols or {}) do list[i] = ident(c) end
+  return rows(self, ("SELECT %s FROM %s%s"):format(cols and table.concat(list, ", ") or "*", tbl,
     order and (" ORDER BY " .. order) or ""))
+end
+
+--- The longest value of each of cols (a list of tbl's columns) in bytes,
+-- { [col] = n }, and all their bytes together, counted by SQLite as it
+-- reads (no row reaches Lua): how much the select would hold.
+function Source:sizes(tbl, cols)
+  self:columns(tbl)
+  local lens, maxes = {}, {}
+  for i, c in ipairs(cols) do
+    lens[i] = "coalesce(length(CAST(" .. ident(c) .. " AS BLOB)), 0)"
+    maxes[i] = "max(" .. lens[i] .. ") AS m" .. i
+  end
+  local r = rows(self, ("SELECT %s, total(%s) AS bytes FROM %s"):format(table.concat(maxes, ", "),
+    table.concat(lens, " + "), tbl))[1]
+  local longest = {}
+  for i, c in ipairs(cols) do longest[c] = tonumber(r["m" .. i]) or 0 end
+  return longest, tonumber(r.bytes) or 0
 end
 
 
