@@ -599,7 +599,8 @@ static int configure(fsec_store *s, const fsec_store_config *cfg) {
 }
 
 static int hex_digit(int c) {
-  return c >= '0' && c <= '9' ? c - '0' : (c | 0x20) >= 'a' && (c | 0x20) <= 'f' ? (c | 0x20) - 'a' + 10 : -1;
+  return c >= '0' && c <= '9' ? c - '0' : (c | 0x20) >= 'a' && (c | 0x20) <= 'f' ? (c | 0x20) - 'a' + 10
+                                                                                 : -1;
 }
 
 /* The file a SQLite URI filename names ("file:a.db", "file:///x/a.db",
@@ -651,7 +652,8 @@ static int lite_open(fsec_store *s, const fsec_store_config *cfg) {
   else if (strncmp(file, "file:", 5) == 0) file = uri_file(file, uri_path, sizeof uri_path);
   if (file && fsec_file_touch_private(file) != FSEC_OK && errno == ELOOP)
     return serr(s, FSEC_EINVAL, "cannot open database '%s': it is a symbolic link to a file that does not"
-                " exist (fsec makes no database through a link)", cfg->path);
+                                " exist (fsec makes no database through a link)",
+                cfg->path);
   r = sqlite3_open_v2(cfg->path, &l->db,
                       SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
                           SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE,

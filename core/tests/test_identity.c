@@ -62,7 +62,9 @@ static const struct {
     /* characters no one sees, in a local part: another account that
      * shows as this one (soft hyphen, zero-width space, ZWJ, RLO, line
      * separator, private use, unassigned), as email_validator refuses */
-    {"ad\xc2\xad" "min@example.org", NULL, FSEC_EIDENTITY},
+    {"ad\xc2\xad"
+     "min@example.org",
+     NULL, FSEC_EIDENTITY},
     {"ad\xe2\x80\x8bmin@example.org", NULL, FSEC_EIDENTITY},
     {"ad\xe2\x80\x8dmin@example.org", NULL, FSEC_EIDENTITY},
     {"ad\xe2\x80\xaemin@example.org", NULL, FSEC_EIDENTITY},
@@ -70,7 +72,9 @@ static const struct {
     {"ad\xee\x80\x80min@example.org", NULL, FSEC_EIDENTITY},
     {"ad\xcd\xb8min@example.org", NULL, FSEC_EIDENTITY},
     /* in the domain, IDNA maps a soft hyphen away, as email_validator */
-    {"admin@ex\xc2\xad" "ample.org", "admin@example.org", 0},
+    {"admin@ex\xc2\xad"
+     "ample.org",
+     "admin@example.org", 0},
     /* fullwidth letters in the domain map (UTS-46 width mapping) */
     {"a@\xef\xbc\xa5\xef\xbc\xb8\xef\xbc\xa1\xef\xbc\xad\xef\xbc\xb0\xef\xbc\xac"
      "\xef\xbc\xa5.org",

@@ -21,7 +21,10 @@ static void folds_without_the_store(void) {
             FSEC_ETOOLONG);
   /* a username with a character no one sees is refused (soft hyphen,
    * zero-width joiner): "ad<SHY>min" would show as "admin" */
-  ASSERT_EQ(fsec_identity_username("ad\xc2\xad" "min", 7, out, sizeof out), FSEC_EIDENTITY);
+  ASSERT_EQ(fsec_identity_username("ad\xc2\xad"
+                                   "min",
+                                   7, out, sizeof out),
+            FSEC_EIDENTITY);
   ASSERT_EQ(fsec_identity_username("ad\xe2\x80\x8dmin", 8, out, sizeof out), FSEC_EIDENTITY);
   ASSERT_OK(fsec_identity_username("J\xc3\xb6rg", 5, out, sizeof out));
   ASSERT_OK(fsec_text_check("caf\xc3\xa9", 5, 5));
