@@ -247,6 +247,26 @@ INSERT INTO user (id, email, password, active, fs_uniquifier) VALUES
     sec:close()
   end)
 
+  -- attack review (W2): a role name stored as a number stopped the import
+  -- with an internal error (find_role's argument)
+  it("refuses a role whose name is not text with a clear error, writing nothing", function()
+    -- (columns without a type keep what they are given: 42 stays a number)
+    local src = helpers.tmpfile("numrole.db")
+    sql(src, [[
+CREATE TABLE role (id INTEGER PRIMARY KEY, name, description, permissions);
+CREATE TABLE user (id INTEGER PRIMARY KEY, email, username, password, active, fs_uniquifier, confirmed_at);
+CREATE TABLE roles_users (user_id, role_id);
+INSERT INTO role VALUES (1, 42, '', '');
+INSERT INTO user VALUES (1, 'n@example.com', NULL, '', 1, 'uq1', NULL);
+INSERT INTO roles_users VALUES (1, 1);
+]])
+    local db = helpers.tmpfile("numrole-into.db")
+    local rc, out = fsec(db, "import flask-security --quiet " .. q(src))
+    assert.equals(1, rc, out)
+    assert.matches("role id 1: its name is not text; nothing imported", out, 1, true)
+    assert.is_nil(out:find("bad argument", 1, true))
+  end)
+
   -- attack review (W2): the import read every column (SELECT *) and held
   -- every row: a rewritten schema gave an unused column a 1 MB DEFAULT,
   -- and a 2 MB file took 2 GB

@@ -112,6 +112,11 @@ local function read_source(src, fields)
   local rcols = { "id", "name", "description" }
   if src:columns("role").permissions then rcols[#rcols + 1] = "permissions" end
   local roles = src:select("role", rcols, "id")
+  for _, r in ipairs(roles) do -- SQLite keeps any type in any column
+    if type(r.name) ~= "string" then
+      error(("%s: role id %s: its name is not text; nothing imported"):format(src.name, tostring(r.id)), 0)
+    end
+  end
   local users = src:select("user", user_columns(src, ucols, fields), "id")
   local links = src:select("roles_users", { "user_id", "role_id" })
   local keys = {} -- source user id -> its WebAuthn rows, in id order
