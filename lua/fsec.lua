@@ -126,9 +126,11 @@ local function default_log(level, msg)
   local lvl = level == "error" and ngx.ERR or ngx.WARN
   if not ngx.timer or IN_NO_REQUEST[ngx.get_phase()] then return ngx.log(lvl, msg) end
   if not pending then
-    -- no timer (nginx is exiting, or too many timers): the line is lost
-    -- rather than written with the request's
-    if not ngx.timer.at(0, write_pending) then return end
+    local ok, made = pcall(ngx.timer.at, 0, write_pending)
+    if not ok then return ngx.log(lvl, msg) end -- a phase without timers: no request there
+    -- no timer (nginx is exiting, or too many timers: an overload): the
+    -- line is lost rather than written with the request's
+    if not made then return end
     pending, pending_index, pending_lost = {}, {}, 0
   end
   local key = lvl .. msg
