@@ -21,9 +21,9 @@
 -- @module fsec.import
 
 local core = require "fsec.core"
-local datastore = require "fsec.datastore"
-local dburi = require "fsec.dburi"
 local factors = require "fsec.import.factors"
+local role_merges = require "fsec.import.roles"
+local source_of = require "fsec.import.source"
 local regfields = require "fsec.regfields"
 local tty = require "fsec.tty"
 
@@ -50,92 +50,6 @@ end
 _M.epoch = epoch
 
 
--- The tables the import reads. Flask-Security-Too's WebAuthn model is
--- the application's class: Flask-SQLAlchemy names `class WebAuthn` table
--- web_authn, and applications that name it often say webauthn.
-local TABLES = { "user", "role", "roles_users", "webauthn", "web_authn" }
-local WAN_TABLES = { "webauthn", "web_authn" }
-local WAN_COLUMNS = { "user_id", "credential_id", "public_key", "sign_count", "transports", "backup_state",
-                      "device_type", "create_datetime", "lastuse_datetime", "name", "usage" }
-
--- The source: a PostgreSQL URI (fsec.import.postgres) or a SQLite file
--- (fsec.import.sqlite); either checks the tables are real ones first.
-local function open_source(source)
-  if dburi.is_uri(source) then return require("fsec.import.postgres").open(source, TABLES) end
-  return require("fsec.import.sqlite").open(source, TABLES)
-end
-
-
--- Everything the import takes from the source, read before anything is
--- written: user columns, roles, users, links, users with WebAuthn keys.
--- The user columns the import reads (of those the source has; with
--- the configuration's own fields): no other is read.
-local USER_COLUMNS = { "id", "email", "username", "password", "active", "confirmed_at", "fs_uniquifier",
-                       "fs_token_uniquifier", "last_login_at", "current_login_at", "last_login_ip",
-                       "current_login_ip", "login_count", "fs_webauthn_user_handle", "tf_primary_method",
-                       "tf_totp_secret", "tf_phone_number", "us_totp_secrets", "us_phone_number",
-                       "mf_recovery_codes" }
-
--- What the import holds in memory: no value of a user column over
--- VALUE_MAX bytes (a hash, a sealed secret, a list of recovery codes
--- are far less), and not over ROWS_MAX bytes of them all (a million
--- users at 1 KiB each). Counted by the source before any row is read:
--- a small file can hold a large default (a rewritten schema gives a
--- column a 1 MB DEFAULT that every row then reads as its value: an
--- attack review made a 2 MB file take 2 GB).
-local VALUE_MAX, ROWS_MAX = 65536, 1024 * 1024 * 1024
-
-local function user_columns(src, ucols, fields)
-  local cols, seen = {}, {}
-  local function add(c)
-    if ucols[c] and not seen[c] then cols[#cols + 1], seen[c] = c, true end
-  end
-  for _, c in ipairs(USER_COLUMNS) do add(c) end
-  for _, f in ipairs(fields or {}) do add(f.name) end
-  local longest, bytes = src:sizes("user", cols)
-  for _, c in ipairs(cols) do
-    if longest[c] > VALUE_MAX then
-      error(("%s: a value of the user table's %s is %d bytes, over %d: not a Flask-Security user's;"
-        .. " nothing imported"):format(src.name, c, longest[c], VALUE_MAX), 0)
-    end
-  end
-  if bytes > ROWS_MAX then
-    error(("%s: the user table's values come to %.0f bytes, over %d: nothing imported")
-      :format(src.name, bytes, ROWS_MAX), 0)
-  end
-  return cols
-end
-
-local function read_source(src, fields)
-  local ucols = src:columns("user")
-  if not ucols.email then error(src.name .. " has no Flask-Security user table", 0) end
-  local rcols = { "id", "name", "description" }
-  if src:columns("role").permissions then rcols[#rcols + 1] = "permissions" end
-  local roles = src:select("role", rcols, "id")
-  for _, r in ipairs(roles) do -- SQLite keeps any type in any column
-    if type(r.name) ~= "string" then
-      error(("%s: role id %s: its name is not text; nothing imported"):format(src.name, tostring(r.id)), 0)
-    end
-  end
-  local users = src:select("user", user_columns(src, ucols, fields), "id")
-  local links = src:select("roles_users", { "user_id", "role_id" })
-  local keys = {} -- source user id -> its WebAuthn rows, in id order
-  for _, tbl in ipairs(WAN_TABLES) do
-    local cols = src:columns(tbl)
-    if cols.user_id and cols.credential_id then
-      for _, c in ipairs(WAN_COLUMNS) do
-        if not cols[c] then error(("%s: %s has no column %s"):format(src.name, tbl, c), 0) end
-      end
-      for _, k in ipairs(src:select(tbl, WAN_COLUMNS, "id")) do
-        local list = keys[k.user_id] or {}
-        list[#list + 1] = k
-        keys[k.user_id] = list
-      end
-      break
-    end
-  end
-  return ucols, roles, users, links, keys
-end
 
 
 local function progress(on, done, total)
@@ -413,60 +327,6 @@ local function check_refused(ctx)
     #users, kinds.nokey, kinds.unsupported, kinds.missing), 0)
 end
 
--- The permissions of a source role that the role of the same name here
--- lacks (the import would grant them to everyone who has it).
-local function added_permissions(existing, perms)
-  local have, new = {}, {}
-  for _, p in ipairs(existing.permissions or {}) do have[p] = true end
-  for _, p in ipairs(datastore.permission_list(perms, "import")) do
-    if not have[p] then new[#new + 1] = p; have[p] = true end
-  end
-  return new
-end
-
--- The roles that exist here already and that users this import makes
--- would join ("admin (2 new members)"): a source that links its users
--- to "admin" must not make them this site's administrators unasked. A
--- user the import skips (present by email or uniquifier) joins nothing.
-local function joined_roles(ds, users, user_roles, has_uq)
-  local count, names = {}, {}
-  for _, u in ipairs(users) do
-    local list = user_roles[u.id]
-    local uq = has_uq and u.fs_uniquifier ~= "" and u.fs_uniquifier or nil
-    if list and type(u.email) == "string" and u.email ~= "" and not ds:find_user{ email = u.email }
-       and not (uq and ds:find_user{ fs_uniquifier = uq }) then
-      for _, name in ipairs(list) do
-        if type(name) == "string" and ds:find_role(name) then
-          if not count[name] then names[#names + 1] = name end
-          count[name] = (count[name] or 0) + 1
-        end
-      end
-    end
-  end
-  local out = {}
-  for i, name in ipairs(names) do out[i] = ("%s (%d new members)"):format(name, count[name]) end
-  return out
-end
-
--- Refuse, before anything is written, an import that would add
--- permissions or members to existing roles unless merge_roles: one
--- error naming every such role and what it would gain.
-local function check_role_merges(ds, roles, merge, joined)
-  local found = {}
-  for _, r in ipairs(roles) do
-    local existing = type(r.name) == "string" and ds:find_role(r.name)
-    local new = existing and added_permissions(existing, r.permissions) or {}
-    if #new > 0 then found[#found + 1] = ("%s (%s)"):format(r.name, table.concat(new, ",")) end
-  end
-  if (#found > 0 or #joined > 0) and not merge then
-    local parts = {}
-    if #found > 0 then parts[#parts + 1] = "add permissions to existing roles: " .. table.concat(found, "; ") end
-    if #joined > 0 then parts[#parts + 1] = "add members to existing roles: " .. table.concat(joined, "; ") end
-    error("the import would " .. table.concat(parts, ", and ")
-      .. "; nothing imported (check them, then run again with --merge-roles)", 0)
-  end
-  return found
-end
 
 
 -- A stored hash this engine would refuse unrun as too costly (over the
@@ -586,10 +446,7 @@ function _M.flask_security(ds, source, opts)
   local print_line = opts.say or print -- the fsec command passes its own
   local function say(line) print_line(tty.text(line)) end
   local engine = opts.engine or default_engine()
-  local src = open_source(source)
-  local read, ucols, roles, users, links, keys = pcall(read_source, src, opts.fields)
-  src:close()
-  if not read then error(ucols, 0) end
+  local ucols, roles, users, links, keys = source_of.read(source, opts.fields)
   local has_uq = ucols.fs_uniquifier
 
   local role_name = {}
@@ -615,8 +472,8 @@ function _M.flask_security(ds, source, opts)
                 accept = { alg = "sha1", digits = require("fsec.otp").DIGITS, period = require("fsec.otp").STEP } }
   local mine = {} -- users made by this run, by id: a clash with one is a conflict in the source
   ds:transaction(function()
-    summary.joined = joined_roles(ds, users, user_roles, has_uq)
-    summary.merged = check_role_merges(ds, roles, opts.merge_roles, summary.joined)
+    summary.joined = role_merges.joined(ds, users, user_roles, has_uq)
+    summary.merged = role_merges.check(ds, roles, opts.merge_roles, summary.joined)
     for _, r in ipairs(roles) do
       local existing = ds:find_role(r.name)
       local ok, err = true, nil
