@@ -370,8 +370,11 @@ describe_or_pending("the example app in nginx", function()
 
   it("names the session cookie by the connection's scheme (__Host- and Secure over TLS)", function()
     with_app({}, function(app)
-      -- a TLS listener beside the plain one, in the same server block
-      local tls_port = app.port + 10000
+      -- a TLS listener beside the plain one, in the same server block, on
+      -- a port below the kernel's ephemeral range (32768-60999): port + 10000
+      -- landed there and once collided with a client's outgoing connection
+      local tls_port
+      repeat tls_port = example.free_port() until tls_port ~= app.port
       assert.is_true(helpers.sh(("openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=localhost -days 1"
         .. " -keyout %s/tls.key -out %s/tls.crt >/dev/null 2>&1"):format(app.dir, app.dir)))
       local conf = read(app.dir .. "/conf/nginx.conf")

@@ -364,7 +364,7 @@ http {
   fastcgi_temp_path tmp/fastcgi;
   uwsgi_temp_path tmp/uwsgi;
   scgi_temp_path tmp/scgi;
-  lua_package_path "%s/lua/?.lua;;";
+  lua_package_path "%s/?.lua;;";
   lua_package_cpath "%s/?.so;;";
   init_by_lua_block { URI = %q }
   server {
@@ -407,9 +407,8 @@ http {
     local port = example.free_port()
     base = "http://127.0.0.1:" .. port
     local f = assert(io.open(dir .. "/conf/nginx.conf", "w"))
-    local cwd = os.getenv("PWD")
-    local so = example.module_dir()
-    f:write(CONF:format(root and "user nobody nogroup;" or "", cwd, so, uri, port))
+    local lua, so = example.code_copy(dir) -- the workers may not enter the clone
+    f:write(CONF:format(root and "user nobody nogroup;" or "", lua, so, uri, port))
     f:close()
     example.start_nginx(dir, base .. "/find")
   end)

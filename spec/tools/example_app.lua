@@ -116,6 +116,19 @@ function _M.module_dir()
   return (os.getenv("FSEC_BUILD_DIR") or "build"):gsub("^([^/])", cwd .. "/%1") .. "/luajit"
 end
 
+--- Copies of the Lua tree and the LuaJIT modules in dir (dir/code/lua,
+-- dir/code/so), for a conf of a test's own: nginx's workers (user nobody
+-- when the tests run as root) read them, and a clone in a folder only its
+-- owner may enter (a home folder, a `mktemp -d`) would refuse them.
+-- Returns the two folders.
+function _M.code_copy(dir)
+  local cwd = os.getenv("PWD")
+  local code = dir .. "/code"
+  assert(helpers.sh(("mkdir -p %s/so && cp -R %s/lua %s/lua && cp -R %s/. %s/so && chmod -R a+rX %s")
+    :format(code, cwd, code, _M.module_dir(), code, code)))
+  return code .. "/lua", code .. "/so"
+end
+
 function _M.start_nginx(dir, probe_url)
   helpers.sh(("nginx -p %s -c conf/nginx.conf -e logs/error.log >%s/nginx.out 2>&1 &"):format(dir, dir))
   assert(_M.poll(10, function()
