@@ -15,6 +15,7 @@
 #include <openssl/param_build.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
+#include <sodium.h>
 
 #include "fsec/webauthn.h"
 #include "internal.h"
@@ -368,6 +369,11 @@ static int cose_parse(const unsigned char *in, size_t len, fsec_wan_cose *out,
      * above, is what verification needs, and a weak key harms only the
      * account that registered it. */
     if (!pk || (out->alg == FSEC_WAN_ES256 && !pkey_checks(pk))) rc = FSEC_WAN_KEY;
+    /* An Ed25519 key must be a canonical point of the prime-order
+     * subgroup: OpenSSL takes any 32 bytes, and a small-order key (all
+     * zeros, the identity) has signatures that hold for many messages. */
+    if (out->alg == FSEC_WAN_EDDSA && crypto_core_ed25519_is_valid_point(out->x) != 1)
+      rc = FSEC_WAN_KEY;
     EVP_PKEY_free(pk);
   }
 done:

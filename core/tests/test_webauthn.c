@@ -189,6 +189,36 @@ static void test_cose(void) {
   }
 }
 
+/* Ed25519 keys: the fixture's parses; small-order points (all zeros,
+ * the identity), a non-canonical y and a point off the curve do not. */
+static void test_ed25519_key(void) {
+  const wan_vector *v = find("reg_eddsa_packed_self");
+  unsigned char hash[32];
+  fsec_wan_opts o = opts_of(v);
+  fsec_wan_registration r;
+  fsec_wan_cose k;
+  unsigned char key[10 + 32] = "\xa4\x01\x01\x03\x27\x20\x06\x21\x58\x20";
+  int reason = -1;
+  size_t i;
+  ASSERT_OK(fsec_wan_sha256(v->cdj, v->cdj_len, hash));
+  ASSERT_OK(fsec_wan_register((const unsigned char *)v->a, v->a_len, hash, &o, &r, &reason));
+  ASSERT_EQ(reason, FSEC_WAN_OK);
+  ASSERT_EQ(r.auth.public_key_len, sizeof key);
+  ASSERT_EQ(fsec_wan_cose_parse(r.auth.public_key, r.auth.public_key_len, &k), FSEC_WAN_OK);
+  memcpy(key, r.auth.public_key, sizeof key);
+  ASSERT_EQ(fsec_wan_cose_parse(key, sizeof key, &k), FSEC_WAN_OK);
+  memset(key + 10, 0, 32); /* y = 0: order 4 */
+  ASSERT_EQ(fsec_wan_cose_parse(key, sizeof key, &k), FSEC_WAN_KEY);
+  key[10] = 1; /* y = 1: the identity */
+  ASSERT_EQ(fsec_wan_cose_parse(key, sizeof key, &k), FSEC_WAN_KEY);
+  for (i = 0; i < 32; i++) key[10 + i] = 0xff; /* y >= p: not canonical */
+  key[41] = 0x7f;
+  ASSERT_EQ(fsec_wan_cose_parse(key, sizeof key, &k), FSEC_WAN_KEY);
+  key[10] = 2, key[41] = 0; /* y = 2: no point of the subgroup */
+  for (i = 1; i < 31; i++) key[10 + i] = 0;
+  ASSERT_EQ(fsec_wan_cose_parse(key, sizeof key, &k), FSEC_WAN_KEY);
+}
+
 /* RS256 keys: the fixture's parses; an even modulus is refused. */
 static void test_rsa_key(void) {
   const wan_vector *v = find("asrt_rs256");
@@ -260,6 +290,7 @@ int main(void) {
   test_registration_fields();
   test_other_client_data();
   test_cose();
+  test_ed25519_key();
   test_rsa_key();
   test_authdata();
   test_misuse();
