@@ -119,6 +119,22 @@ describe("WebAuthn ceremonies with recorded objects #quick", function()
     cd = "\239\187\191" .. cjson.encode{ type = "webauthn.get", challenge = fx.challenge, origin = fx.origin,
                                          other_keys_can_be_added_here = "x" }
     assert.is_true(wan.client_data(sec, request(), cd, "webauthn.get", fx.challenge))
+    -- a member named twice, however spelt: refused (cjson kept the last
+    -- one, another parser of the signed bytes the first)
+    local head = ('{"type":"webauthn.get","challenge":%q,'):format(fx.challenge)
+    for _, tail in ipairs{ ('"origin":"https://evil.test","origin":%q}'):format(fx.origin),
+                           ('"origin":%q,"\\u006frigin":%q}'):format(fx.origin, fx.origin),
+                           ('"origin":%q,"type":"webauthn.get"}'):format(fx.origin),
+                           ('"origin":%q,"crossOrigin":false,"crossOrigin":false}'):format(fx.origin) } do
+      assert.same({ nil, "malformed client data" },
+                  { wan.client_data(sec, request(), head .. tail, "webauthn.get", fx.challenge) }, tail)
+    end
+    -- names repeated inside a nested member, in strings, after escapes: taken
+    for _, tail in ipairs{ ('"origin":%q,"tokenBinding":{"status":"x","origin":"y"}}'):format(fx.origin),
+                           ('"origin":%q,"x":"\\",\\"origin\\":"}'):format(fx.origin),
+                           ('"origin":%q,"x":["origin","type"],"y":[{"type":1}]}'):format(fx.origin) } do
+      assert.is_true(wan.client_data(sec, request(), head .. tail, "webauthn.get", fx.challenge), tail)
+    end
     sec:close()
   end)
 

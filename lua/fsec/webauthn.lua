@@ -224,14 +224,53 @@ end
 
 local BOM = "\239\187\191"
 
+-- The end of the JSON string starting at s[i] (a quote): the index of its
+-- closing quote, or nil.
+local function string_end(s, i)
+  local k = i + 1
+  while true do
+    local q = s:find('["\\]', k)
+    if not q then return nil end
+    if s:byte(q) == 34 then return q end
+    k = q + 2 -- an escape: the byte after the backslash is no quote
+  end
+end
+
+-- Does the object s (text cjson has parsed) name each member once? cjson
+-- keeps the last of two, another parser the first: the signed bytes would
+-- say two things (two origins, two types). Names are compared decoded, so
+-- "type" and "\u0074ype" are one.
+local function names_unique(s)
+  local seen, depth, key_next, i = {}, 0, false, 1
+  while true do
+    local j = s:find('[{}%[%],"]', i)
+    if not j then return true end
+    local ch = s:byte(j)
+    if ch == 34 then -- a string: a name when it opens a top-level member
+      local k = string_end(s, j)
+      if not k then return false end
+      if key_next then
+        local name = cjson.decode(s:sub(j, k))
+        if name == nil or seen[name] then return false end
+        seen[name] = true
+      end
+      key_next, i = false, k + 1
+    else
+      if ch == 123 or ch == 91 then depth = depth + 1 elseif ch == 125 or ch == 93 then depth = depth - 1 end
+      key_next, i = depth == 1 and (ch == 123 or ch == 44), j + 1
+    end
+  end
+end
+
 --- Check clientDataJSON (L2 §7.1 steps 5-9, §7.2 steps 10-13): its
 -- type, the challenge (constant time), an expected origin, no
--- cross-origin frame. Parsed, never compared against a template.
+-- cross-origin frame, no member named twice. Parsed, never compared
+-- against a template.
 -- @return true, or nil and the cause
 function _M.client_data(sec, req, bytes, want_type, challenge)
   if bytes:sub(1, 3) == BOM then bytes = bytes:sub(4) end
   local c = cjson.decode(bytes)
-  if type(c) ~= "table" then return nil, "malformed client data" end
+  if type(c) ~= "table" or not names_unique(bytes) then return nil, "malformed client data" end
   if c.type ~= want_type then return nil, "client data type" end
   if type(c.challenge) ~= "string" or not core.equal(c.challenge, challenge) then return nil, "challenge" end
   local ok = false
