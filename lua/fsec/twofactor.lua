@@ -314,6 +314,8 @@ local function setup_user(sec, req, res)
     return nil, nil, false
   end
   local user = state_user(sec, data)
+  -- a factor set up since this sign-in began: only that factor signs in now
+  if user and (_M.has_tf(user) or _M.has_wan(sec, user)) then return nil, nil, false end
   return user, data, false
 end
 
@@ -467,9 +469,12 @@ function V.tf_setup_token(sec, req, res, fields, json, token)
     if user.fs_uniquifier ~= data.u or data.l == 1 then return refuse("API_ERROR") end
   else
     local st = _M.read_state(sec, req)
-    if data.l ~= 1 or not st or st.u ~= data.u or st.l ~= 1 then return illegal(sec, req, res, json) end
+    -- the very setup this browser's state holds (its sealed secret), never
+    -- a token kept from an earlier sign-in beside a new "ready" state
+    if data.l ~= 1 or not st or st.u ~= data.u or st.l ~= 1 or st.st ~= "validating_profile"
+       or st.k ~= data.k then return illegal(sec, req, res, json) end
     user = state_user(sec, data)
-    if not user then return illegal(sec, req, res, json) end
+    if not user or _M.has_tf(user) or _M.has_wan(sec, user) then return illegal(sec, req, res, json) end
   end
   return complete_setup(sec, req, res, fields, json, user, data)
 end
@@ -490,6 +495,7 @@ local function validate_state(sec, req, res)
   local user = state_user(sec, data)
   if not user then return nil end
   if data.st == "ready" and not _M.has_tf(user) then return nil end
+  if data.st == "validating_profile" and (_M.has_tf(user) or _M.has_wan(sec, user)) then return nil end
   return user, data
 end
 

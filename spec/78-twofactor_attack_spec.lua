@@ -1,0 +1,86 @@
+-- Two-factor attacked by someone who knows only the password, from an
+-- attack review: a sign-in begun while the account had no second factor
+-- (two_factor_required: "setup_from_login"), kept, and used after the
+-- owner enrolled, to put the attacker's authenticator in place of the
+-- owner's; and a one-time sign-in link that a second factor left unspent.
+local helpers = require "spec.helpers"
+local ep = require "spec.tools.endpoint_app"
+
+local PW, EMAIL, api, oath = ep.PW, ep.EMAIL, helpers.api, helpers.oath
+
+local TF = {
+  two_factor = true, totp_secrets = { ["1"] = "a-totp-secret-of-some-length" }, totp_issuer = "fsec-test",
+  two_factor_required = true,
+}
+local base_setup = ep.setup_for("tf-attack.db", "quiet")
+local function setup(extra) return base_setup(helpers.merged(TF, extra)) end
+
+local function secret_of(sec) return sec.datastore:find_user{ email = EMAIL }.tf_totp_secret end
+
+-- The owner signs in with the password and enrols an authenticator.
+local function owner_enrols(sec, clock)
+  local owner = api(sec)
+  local _, r = owner:call("POST", "/login", { email = EMAIL, password = PW })
+  assert.equals("setup_from_login", r.tf_state)
+  _, r = owner:call("POST", "/tf-setup", { setup = "authenticator" })
+  local res = owner:call("POST", "/tf-setup/" .. r.tf_state_token, { code = oath(r.tf_authr_key, clock.now) })
+  assert.equals(200, res.status, res.body)
+  assert.is_true(sec:current_user(owner:req()).is_authenticated)
+  return assert(secret_of(sec))
+end
+
+describe("a sign-in begun before the owner enrolled", function()
+  it("cannot complete its setup token beside a later sign-in's ready state", function()
+    local sec, _, clock = setup{}
+    local attacker = api(sec)
+    local _, r = attacker:call("POST", "/login", { email = EMAIL, password = PW })
+    assert.equals("setup_from_login", r.tf_state)
+    local res
+    res, r = attacker:call("POST", "/tf-setup", { setup = "authenticator" })
+    assert.equals(200, res.status)
+    local kept_token, kept_key = r.tf_state_token, r.tf_authr_key
+    local owners = owner_enrols(sec, clock)
+    -- 20 minutes on: past two_factor_login_within, inside two_factor_setup_within
+    clock.now = clock.now + 1200
+    _, r = attacker:call("POST", "/login", { email = EMAIL, password = PW })
+    assert.equals("ready", r.tf_state) -- the owner's factor is asked for
+    res = attacker:call("POST", "/tf-setup/" .. kept_token, { code = oath(kept_key, clock.now) })
+    assert.is_true(res.status == 400 or res.status == 401, res.status .. " " .. res.body)
+    assert.is_false(sec:current_user(attacker:req()).is_authenticated)
+    assert.equals(owners, secret_of(sec)) -- was replaced by the attacker's
+  end)
+
+  it("cannot set up a factor from its kept state once the owner has one", function()
+    local sec, _, clock = setup{}
+    local attacker = api(sec)
+    local _, r = attacker:call("POST", "/login", { email = EMAIL, password = PW })
+    assert.equals("setup_from_login", r.tf_state)
+    local owners = owner_enrols(sec, clock)
+    clock.now = clock.now + 60 -- inside two_factor_login_within
+    local res, g = attacker:call("GET", "/tf-setup")
+    assert.is_true(res.status >= 400 and res.status < 500, res.status .. " " .. res.body)
+    assert.is_nil(g and g.tf_primary_method) -- the owner's method is not shown
+    res, r = attacker:call("POST", "/tf-setup", { setup = "authenticator" })
+    assert.is_true(res.status >= 400 and res.status < 500, res.status .. " " .. res.body)
+    assert.is_nil(r and r.tf_authr_key)
+    assert.is_false(sec:current_user(attacker:req()).is_authenticated)
+    assert.equals(owners, secret_of(sec))
+  end)
+
+  it("cannot finish at /tf-validate a setup begun before the owner enrolled", function()
+    local sec, _, clock = setup{}
+    local attacker = api(sec)
+    local _, r = attacker:call("POST", "/login", { email = EMAIL, password = PW })
+    assert.equals("setup_from_login", r.tf_state)
+    local res
+    res, r = attacker:call("POST", "/tf-setup", { setup = "authenticator" })
+    assert.equals(200, res.status)
+    local kept_key = r.tf_authr_key
+    local owners = owner_enrols(sec, clock)
+    clock.now = clock.now + 60
+    res = attacker:call("POST", "/tf-validate", { code = oath(kept_key, clock.now) })
+    assert.is_true(res.status >= 400 and res.status < 500, res.status .. " " .. res.body)
+    assert.is_false(sec:current_user(attacker:req()).is_authenticated)
+    assert.equals(owners, secret_of(sec))
+  end)
+end)
