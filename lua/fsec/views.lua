@@ -399,10 +399,11 @@ function V.login_token(sec, req, res, _, json, token)
   end
   if not key then
     -- a mailed link is one factor: a user with two gives the second next
-    local tfa = twofactor.enter(sec, req, res, json, user, { via = "token" })
-    if tfa then return tfa end
+    -- spent first: a link that led to the second factor is used as well
     local ok = spend_link(sec, user, "login", iat)
-      and sec:login_user(req, res, user, { authn_via = { "token" } }) -- Flask-Security's name
+    local tfa = ok and twofactor.enter(sec, req, res, json, user, { via = "token" })
+    if tfa then return tfa end
+    ok = ok and sec:login_user(req, res, user, { authn_via = { "token" } }) -- Flask-Security's name
     if not ok then key = "INVALID_LOGIN_TOKEN" end
   end
   if json then
