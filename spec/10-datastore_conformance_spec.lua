@@ -522,6 +522,19 @@ local function conformance(name, make, tags)
       assert.has_error(function() ds:reserve_attempt(nil, 2, 600) end)
     end)
 
+    it("keeps a key's row for its own window, whatever window the next caller prunes by", function()
+      -- a WebAuthn challenge marked used (one try, 1800 s), then an unknown
+      -- email's meter (60 s): pruning by the caller's window deleted the
+      -- first row, and the challenge was taken again (attack review)
+      assert.equals(1, ds:reserve_attempt("wan:used", 1, 1800))
+      clock.now = clock.now + 1000
+      assert.equals(1, ds:reserve_attempt("unknown-email", 5, 60))
+      assert.is_false(ds:reserve_attempt("wan:used", 1, 1800))
+      clock.now = clock.now + 800 -- its own window has passed
+      assert.equals(1, ds:reserve_attempt("unknown-email-2", 5, 60))
+      assert.equals(1, ds:reserve_attempt("wan:used", 1, 1800))
+    end)
+
     it("accepts a one-time code's counter once: forward only, per user and method", function()
       local a = assert(ds:create_user{ email = "otp-a@x.org" })
       local b = assert(ds:create_user{ email = "otp-b@x.org" })

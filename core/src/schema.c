@@ -183,6 +183,16 @@ static const char *const MIGRATIONS[] = {
     "  create_datetime INTEGER NOT NULL,"
     "  lastuse_datetime INTEGER NOT NULL,"
     "  UNIQUE (user_id, name));",
+    /* 14: each attempt row's own end. Rows were pruned by the window of
+     * whichever caller came next, so a short window (an unknown email's
+     * meter) deleted a longer one's row (a WebAuthn challenge marked
+     * used), and the challenge could be used again. Rows from before keep
+     * 30 days: their window is not known, and keeping one too long only
+     * keeps it (its own window still decides its count). */
+    "ALTER TABLE login_attempts ADD COLUMN expires INTEGER NOT NULL DEFAULT 0;"
+    "UPDATE login_attempts SET expires = started + 2592000;"
+    "DROP INDEX login_attempts_started;"
+    "CREATE INDEX login_attempts_expires ON login_attempts(expires);",
 };
 
 /* PostgreSQL support began at schema 7: its migration 1 makes schema 7
@@ -314,6 +324,11 @@ static const char *const PG_MIGRATIONS[] = {
     "  create_datetime bigint NOT NULL,"
     "  lastuse_datetime bigint NOT NULL,"
     "  UNIQUE (user_id, name));",
+    /* 14: as SQLite's 14. */
+    "ALTER TABLE login_attempts ADD COLUMN expires bigint NOT NULL DEFAULT 0;"
+    "UPDATE login_attempts SET expires = started + 2592000;"
+    "DROP INDEX login_attempts_started;"
+    "CREATE INDEX login_attempts_expires ON login_attempts(expires);",
 };
 
 int fsec__migration_count(void) {

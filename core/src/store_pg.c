@@ -132,15 +132,18 @@ static const char *const SQL[ST__COUNT] = {
         "UPDATE users SET failed_login_count = failed_login_count - 1"
         " WHERE id = $1::bigint AND failed_login_count > 0",
     [ST_ATTEMPT_RESERVE] =
-        "INSERT INTO login_attempts AS a (key, n, started)"
-        " VALUES ($1, 1, $2::bigint) ON CONFLICT (key) DO UPDATE SET"
+        "INSERT INTO login_attempts AS a (key, n, started, expires)"
+        " VALUES ($1, 1, $2::bigint, $2::bigint + $3::bigint)"
+        " ON CONFLICT (key) DO UPDATE SET"
         " n = CASE WHEN " ATTEMPT_OVER " THEN 1 ELSE a.n + 1 END,"
+        " expires = CASE WHEN " ATTEMPT_OVER " THEN $2::bigint + $3::bigint"
+        "   ELSE GREATEST(a.expires, a.started + $3::bigint) END,"
         " started = CASE WHEN " ATTEMPT_OVER " THEN $2::bigint ELSE a.started END"
         " WHERE " ATTEMPT_OVER " OR a.n < $4::bigint RETURNING a.n",
     /* two nodes pruning at once skip each other's rows */
     [ST_ATTEMPT_PRUNE] =
         "DELETE FROM login_attempts WHERE key IN (SELECT key FROM"
-        " login_attempts WHERE started <= $1::bigint - $2::bigint LIMIT 4"
+        " login_attempts WHERE expires <= $1::bigint LIMIT 4"
         " FOR UPDATE SKIP LOCKED)",
     [ST_RESET_FAILED] =
         "UPDATE users SET failed_login_count = 0, failed_login_window = NULL"

@@ -118,16 +118,19 @@ static const char *const SQL[ST__COUNT] = {
     [ST_RELEASE_LOGIN] =
         "UPDATE users SET failed_login_count = failed_login_count - 1"
         " WHERE id = ?1 AND failed_login_count > 0",
+    /* expires: the row's own end (migration 14), never shortened */
     [ST_ATTEMPT_RESERVE] =
-        "INSERT INTO login_attempts (key, n, started) VALUES (?1, 1, ?2)"
-        " ON CONFLICT (key) DO UPDATE SET"
+        "INSERT INTO login_attempts (key, n, started, expires)"
+        " VALUES (?1, 1, ?2, ?2 + ?3) ON CONFLICT (key) DO UPDATE SET"
         " n = CASE WHEN started <= ?2 - ?3 THEN 1 ELSE n + 1 END,"
+        " expires = CASE WHEN started <= ?2 - ?3 THEN ?2 + ?3"
+        "   ELSE max(expires, started + ?3) END,"
         " started = CASE WHEN started <= ?2 - ?3 THEN ?2 ELSE started END"
         " WHERE started <= ?2 - ?3 OR n < ?4"
         " RETURNING n",
     [ST_ATTEMPT_PRUNE] =
         "DELETE FROM login_attempts WHERE key IN (SELECT key FROM"
-        " login_attempts WHERE started <= ?1 - ?2 LIMIT 4)",
+        " login_attempts WHERE expires <= ?1 LIMIT 4)",
     [ST_RESET_FAILED] =
         "UPDATE users SET failed_login_count = 0, failed_login_window = NULL"
         " WHERE id = ?1 AND failed_login_count <> 0",

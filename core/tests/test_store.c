@@ -713,6 +713,31 @@ static void reservations_stop_at_the_threshold(void) {
   ASSERT_EQ(n, 1); /* and k1, past its window, was pruned */
   ASSERT_EQ(count_rows(path("reserve.db"), "login_attempts"), 1);
   ASSERT_EQ(fsec_store_attempt_reserve(s, "k\0", 2, NOW, 600, 2, &n), FSEC_ENUL);
+  /* each row ends by its own window: a caller with a shorter one (an
+   * unknown email's meter) prunes none of a longer one's (a WebAuthn
+   * challenge marked used), which pruned would be granted again */
+  ASSERT_OK(fsec_store_attempt_reserve(s, "long", 4, NOW + 600, 1800, 1, &n));
+  ASSERT_EQ(n, 1);
+  ASSERT_OK(fsec_store_attempt_reserve(s, "short", 5, NOW + 1600, 60, 1, &n));
+  ASSERT_EQ(n, 1);
+  ASSERT_OK(fsec_store_attempt_reserve(s, "long", 4, NOW + 1600, 1800, 1, &n));
+  ASSERT_EQ(n, 0); /* still used */
+  ASSERT_OK(fsec_store_attempt_reserve(s, "short", 5, NOW + 1700, 60, 1, &n));
+  ASSERT_EQ(n, 1); /* its own window has passed */
+  ASSERT_OK(fsec_store_attempt_reserve(s, "other", 5, NOW + 2400, 60, 1, &n));
+  ASSERT_EQ(count_rows(path("reserve.db"), "login_attempts WHERE key = 'long'"), 0); /* at its end */
+  /* a count taken with a longer window moves the row's end out, never in */
+  ASSERT_OK(fsec_store_attempt_reserve(s, "grow", 4, NOW + 3000, 60, 2, &n));
+  ASSERT_EQ(n, 1);
+  ASSERT_OK(fsec_store_attempt_reserve(s, "grow", 4, NOW + 3030, 600, 2, &n));
+  ASSERT_EQ(n, 2);
+  ASSERT_OK(fsec_store_attempt_reserve(s, "other", 5, NOW + 3100, 60, 1, &n));
+  ASSERT_OK(fsec_store_attempt_reserve(s, "grow", 4, NOW + 3100, 600, 2, &n));
+  ASSERT_EQ(n, 0); /* kept to NOW + 3600 */
+  ASSERT_OK(fsec_store_attempt_reserve(s, "grow", 4, NOW + 3030, 10, 2, &n));
+  ASSERT_EQ(n, 1); /* a new window: its end is this one's */
+  ASSERT_OK(fsec_store_attempt_reserve(s, "other", 5, NOW + 3040, 60, 1, &n));
+  ASSERT_EQ(count_rows(path("reserve.db"), "login_attempts WHERE key = 'grow'"), 0);
   fsec_store_close(s);
 }
 
@@ -1297,6 +1322,40 @@ static void schema_12_is_migrated_to_13(void) {
   fsec_store_close(s);
 }
 
+/* A database at schema 13 with a row of the attempt meter: migration 14
+ * gives it an end 30 days after it started (its window is not known), and
+ * the meter goes on counting it. */
+static void schema_13_is_migrated_to_14(void) {
+  const char *p = path("v13.db");
+  fsec_store *s;
+  int64_t n = -1;
+  int v;
+  static const char *insert = "INSERT INTO login_attempts (key, n, started) VALUES ('k13', 1, 1000);";
+  if (ON_PG) {
+    pg_reset(p);
+    pg_sql("CREATE TABLE fsec_schema (version integer NOT NULL);"
+           "INSERT INTO fsec_schema VALUES (13)");
+    for (v = 1; v <= 13; v++)
+      if (*fsec__pg_migration_sql(v)) pg_sql(fsec__pg_migration_sql(v));
+    pg_sql(insert);
+  } else {
+    sqlite3 *db;
+    ASSERT_OK(sqlite3_open(p, &db));
+    for (v = 1; v <= 13; v++) ASSERT_OK(sqlite3_exec(db, fsec__migration_sql(v), NULL, NULL, NULL));
+    ASSERT_OK(sqlite3_exec(db, insert, NULL, NULL, NULL));
+    ASSERT_OK(sqlite3_exec(db, "PRAGMA user_version = 13", NULL, NULL, NULL));
+    sqlite3_close(db);
+  }
+  s = open_at(p);
+  ASSERT_EQ(fsec_store_schema_version(s), FSEC_SCHEMA_VERSION);
+  ASSERT_EQ(count_rows(p, "login_attempts WHERE expires = 1000 + 2592000"), 1);
+  ASSERT_OK(fsec_store_attempt_reserve(s, "k13", 3, 1500, 600, 3, &n));
+  ASSERT_EQ(n, 2); /* the same window: counted on */
+  ASSERT_OK(fsec_store_attempt_reserve(s, "x", 1, 1000 + 2592000, 60, 3, &n));
+  ASSERT_EQ(count_rows(p, "login_attempts WHERE key = 'k13'"), 0); /* pruned at its end */
+  fsec_store_close(s);
+}
+
 /* Racers on their own connections, released at once by a barrier, each
  * round apply the same new sign count to the count they all read: of
  * them exactly one records it (a cloned authenticator's assertion and
@@ -1375,6 +1434,7 @@ static void neutral(void) {
   RUN(schema_9_is_migrated_to_10);
   RUN(schema_10_is_migrated_to_11);
   RUN(schema_12_is_migrated_to_13);
+  RUN(schema_13_is_migrated_to_14);
   RUN(webauthn_sign_count_is_set_once_across_connections);
 }
 

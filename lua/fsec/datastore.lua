@@ -59,7 +59,8 @@
 --       failure fewer, never below 0
 --   reserve_attempt(key, threshold, window)          -> the same for an
 --       identity that names no account, by key (a keyed hash of it, at
---       most 128 bytes); rows past their window are pruned
+--       most 128 bytes); a row is pruned once its own window (the
+--       longest it was counted with) has passed, never by another caller's
 --   otp_advance(user, method, counter)               -> true | false:
 --       the replay guard of one-time codes (RFC 6238 5.2): counter (a
 --       TOTP time step, >= 0) is stored as the last accepted for the user

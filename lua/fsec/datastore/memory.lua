@@ -52,7 +52,7 @@ function _M.new(opts)
     _roles = {},      -- name -> row
     _role_ids = 0,
     _sessions = {},   -- sid -> { user_id, expires_at }
-    _attempts = {},   -- key -> { n, started } (reserve_attempt)
+    _attempts = {},   -- key -> { n, started, expires } (reserve_attempt)
     _otp = {},        -- user id -> { method -> counter } (otp_advance)
     _outbox = {},     -- row id -> outbox row (fsec.outbox)
     _outbox_id = 0,
@@ -454,13 +454,17 @@ function Memory:reserve_attempt(key, threshold, window)
   window, threshold = check_meter("reserve_attempt", window, threshold)
   if not window then return fail("EINVAL", "window and threshold must be positive") end
   local t, a = now(self), self._attempts
-  for k, v in pairs(a) do -- prune: this store is for tests and small sites
-    if v[2] <= t - window then a[k] = nil end
+  -- prune rows past their own end (never by this caller's window: a short
+  -- one would delete a longer one's row); this store is for tests and
+  -- small sites
+  for k, v in pairs(a) do
+    if v[3] <= t then a[k] = nil end
   end
   local row = a[key] or {}
   local n, started = reserve(row[1], row[2], t, window, threshold)
   if not n then return false end
-  a[key] = { n, started }
+  local expires = started + window
+  a[key] = { n, started, started == row[2] and math.max(row[3], expires) or expires }
   return n
 end
 
