@@ -554,7 +554,7 @@ function V.confirm(sec, req, res, fields, json)
 end
 function V.confirm_token(sec, req, res, _, json, token)
   local cfg = sec._cfg
-  local user, state = user_from_token(sec, "confirm", token, cfg.confirm_email_within)
+  local user, state, iat = user_from_token(sec, "confirm", token, cfg.confirm_email_within)
   local key
   if not user or state == "invalid" then key = "INVALID_CONFIRMATION_TOKEN"
   elseif user.confirmed_at then key = "ALREADY_CONFIRMED"
@@ -572,6 +572,10 @@ function V.confirm_token(sec, req, res, _, json, token)
   if not key and consent_first(sec, req) then
     return ask_consent(sec, req, res, json, "confirm", user, signed_in(sec, req, res))
   end
+  -- spend the link once (as reset and sign-in links): of the requests
+  -- that race with it, one confirms (and signs in); the others are told
+  -- it was confirmed already
+  if not key and not spend_link(sec, user, "confirm", iat) then key = "ALREADY_CONFIRMED" end
   if not key then
     local current = signed_in(sec, req, res)
     sec.datastore:set_confirmed_at(user, now(sec))
