@@ -26,9 +26,9 @@ files["lua/fsec/openresty.lua"] = { std = "+ngx_lua+ngx_extra" }
 files["lua/fsec/openresty/**/*.lua"] = { std = "+ngx_lua+ngx_extra" }
 files["examples/openresty/**/*.lua"] = { std = "+ngx_lua" }
 files["examples/flask-edge/**/*.lua"] = { std = "+ngx_lua" }
--- fsec.lua runs everywhere: it only reads ngx, where nginx provides it, to
--- log through nginx's error log.
-files["lua/fsec.lua"] = { read_globals = { "ngx" } }
+-- fsec.log runs everywhere: it only reads ngx, where nginx provides it, to
+-- log through nginx's error log (stderr elsewhere).
+files["lua/fsec/log.lua"] = { read_globals = { "ngx" } }
 -- fsec.events runs everywhere too: under nginx it reads the request's
 -- context, the clock and the datagram cosocket (syslog) from ngx.
 files["lua/fsec/events.lua"] = { std = "+ngx_lua" }

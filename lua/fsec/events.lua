@@ -231,8 +231,9 @@ end
 local function ngx_log_sink(level, log)
   return function(line)
     if ngx and ngx.log then
-      ngx.log(level == "info" and ngx.INFO or level == "notice" and ngx.NOTICE or ngx.WARN,
-              "fsec-event: ", line)
+      -- never beside the request's line (a mailed link's token in it)
+      require("fsec.log").ngx(level == "info" and ngx.INFO or level == "notice" and ngx.NOTICE or ngx.WARN,
+                              "fsec-event: " .. line)
     else
       log("warn", "fsec-event: " .. line)
     end

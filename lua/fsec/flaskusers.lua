@@ -348,7 +348,7 @@ function _M.new(sec, uri, opts)
   end
   local log = function(msg)
     local ngx = rawget(_G, "ngx")
-    if ngx and ngx.log then ngx.log(ngx.ERR, "fsec: ", msg)
+    if ngx and ngx.log then require("fsec.log").ngx(ngx.ERR, "fsec: " .. tostring(msg))
     elseif sec and sec._log then pcall(sec._log, "error", msg) end
   end
   local self = setmetatable({

@@ -257,7 +257,7 @@ local DEFER_DELAY = 0.002
 local function defer(job)
   local ok, err = ngx.timer.at(DEFER_DELAY, function() job() end)
   if not ok then
-    ngx.log(ngx.WARN, "fsec: no timer for a mail (", err, "): sent in the request")
+    require("fsec.log").ngx(ngx.WARN, "fsec: no timer for a mail (" .. tostring(err) .. "): sent in the request")
     job()
   end
 end

@@ -370,7 +370,7 @@ function Tiered:set(k, v, ttl)
   -- set, not safe_set: a full dict drops its least recently used
   -- records, as an LRU cache does
   local ok, err = self.dict:set(name, record_check(self, name, body) .. body, ttl)
-  if not ok and ngx then ngx.log(ngx.WARN, "fsec: cache_dict: ", err) end
+  if not ok and ngx then require("fsec.log").ngx(ngx.WARN, "fsec: cache_dict: " .. tostring(err)) end
 end
 
 function Tiered:count() return self.l1.count and self.l1:count() or 0 end

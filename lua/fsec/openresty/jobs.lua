@@ -8,6 +8,7 @@
 
 local core = require "fsec.core"
 local metrics = require "fsec.metrics"
+local log = require("fsec.log").ngx -- never beside a request's line (its token)
 
 local ngx = ngx
 local pairs = pairs
@@ -63,8 +64,8 @@ local function reclaim_stale(pool)
     if now - since > STALE_SECONDS then
       mine[tok] = nil
       posted[pool] = posted[pool] - 1
-      ngx.log(ngx.ERR, "fsec: a job slot of thread pool '", pool, "' was held ", math.floor(now - since),
-              " s by an ended request: taken back")
+      log(ngx.ERR, ("fsec: a job slot of thread pool '%s' was held %d s by an ended request: taken back")
+        :format(pool, math.floor(now - since)))
     end
   end
 end
@@ -177,12 +178,12 @@ local function thread_hasher(pool, s)
       -- the pool exists and this job failed (an error in it, a full
       -- queue): this hash fails (503), the next ones use the pool again;
       -- argon2 in the event loop for good would stall every request
-      ngx.log(ngx.ERR, "fsec: hashing job in thread pool '", pool, "' failed: ", a)
+      log(ngx.ERR, ("fsec: hashing job in thread pool '%s' failed: %s"):format(pool, tostring(a)))
       return nil, "EHELPER: " .. tostring(a), "EHELPER"
     end
     if not warned then
       warned = true
-      ngx.log(ngx.WARN, "fsec: hashing inline, no thread pool '", pool, "' (", a, ")")
+      log(ngx.WARN, ("fsec: hashing inline, no thread pool '%s' (%s)"):format(pool, tostring(a)))
     end
     inline = true
     return nil
@@ -242,7 +243,7 @@ local function wal_syncer(pools, nice)
         -- no slot within thread_wait: the commit is made and visible, so
         -- failing now would answer a change that took effect as failed;
         -- it waits for the disk here instead, once
-        ngx.log(ngx.WARN, "fsec: ", done, "; this commit fsyncs in the event loop")
+        log(ngx.WARN, "fsec: " .. tostring(done) .. "; this commit fsyncs in the event loop")
         return core.sync_wal(path)
       end
       return nil, done
@@ -260,7 +261,7 @@ local function wal_syncer(pools, nice)
         end
       end
       chosen = false
-      ngx.log(ngx.WARN, "fsec: no thread pool for fsync; commits wait for the disk in the event loop")
+      log(ngx.WARN, "fsec: no thread pool for fsync; commits wait for the disk in the event loop")
     end
     return core.sync_wal(path)
   end
