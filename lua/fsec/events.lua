@@ -233,7 +233,7 @@ local function ngx_log_sink(level, log)
     if ngx and ngx.log then
       -- never beside the request's line (a mailed link's token in it)
       require("fsec.log").ngx(level == "info" and ngx.INFO or level == "notice" and ngx.NOTICE or ngx.WARN,
-                              "fsec-event: " .. line)
+                              "fsec-event: " .. line, true)
     else
       log("warn", "fsec-event: " .. line)
     end

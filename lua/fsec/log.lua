@@ -27,8 +27,10 @@ end
 local IN_NO_REQUEST = { init = true, init_worker = true, timer = true, exit_worker = true }
 
 --- Log msg at lvl (ngx.ERR, ngx.WARN, ...) to nginx's error log: at
--- once outside a request, else from a timer after it.
-function _M.ngx(lvl, msg)
+-- once outside a request, else from a timer after it. keep: never
+-- counted only (an audit event's line; one batch holds what one turn of
+-- the event loop made).
+function _M.ngx(lvl, msg, keep)
   if not ngx.timer or IN_NO_REQUEST[ngx.get_phase()] then return ngx.log(lvl, msg) end
   if not pending then
     local ok, made = pcall(ngx.timer.at, 0, write_pending)
@@ -42,7 +44,7 @@ function _M.ngx(lvl, msg)
   local e = pending_index[key]
   if e then
     e[3] = e[3] + 1
-  elseif #pending < MAX_PENDING then
+  elseif keep or #pending < MAX_PENDING then
     e = { lvl, msg, 1 }
     pending[#pending + 1], pending_index[key] = e, e
   else
