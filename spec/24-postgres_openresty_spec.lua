@@ -198,6 +198,51 @@ describe_or_pending("the example app on PostgreSQL", function()
     end)
   end)
 
+  -- Found by an attack review: on PostgreSQL a change-email link was
+  -- checked, then written, with the thread pool's yield between, so one
+  -- link posted at once moved the account 7 times of 8 (a notice each),
+  -- and links to two addresses both applied. Now one move, from the
+  -- address the link was made for.
+  describe("with change-email links raced (no throttle, deep queues)", function()
+    local app2
+    setup(function()
+      app2 = postgres.start_example(pg, "FSEC_THROTTLE=off FSEC_THREAD_QUEUE=256 FSEC_SECRETS_DIR="
+                                        .. app.dir .. "/secrets")
+    end)
+    teardown(function() if app2 then example.stop(app2) end end)
+
+    it("moves an account once when its links to two addresses are posted 16 times at once", function()
+      local email, x, y = "pg-move@example.org", "pg-move-x@example.org", "pg-move-y@example.org"
+      local c = example.api(app2)
+      assert.equals(200, (c.call("POST", "/register", { email = email, password = "battery staple",
+                                                         password_confirm = "battery staple" })))
+      assert(postgres.psql(pg, "update users set confirmed_at = 1 where email = '" .. email .. "'"))
+      assert.equals(200, (c.call("POST", "/login", { email = email, password = "battery staple" })))
+      assert.equals(200, (c.call("POST", "/change-email", { email = x })))
+      assert.equals(200, (c.call("POST", "/change-email", { email = y })))
+      local lx = example.poll(10, function() return example.link_to(app2, x) end)
+      local ly = example.poll(10, function() return example.link_to(app2, y) end)
+      assert.truthy(lx and ly, "links not mailed")
+      local reqs = {}
+      for i = 1, 16 do reqs[i] = { "POST", i % 2 == 0 and lx or ly } end
+      local won, statuses = {}, {}
+      for i, r in ipairs(example.answered(app2, reqs)) do
+        statuses[i] = r.status
+        if r.status == 200 then won[#won + 1] = i else assert.equals(400, r.status) end
+      end
+      assert.equals(1, #won, "successes: " .. table.concat(statuses, ","))
+      local ok, out = postgres.psql(pg, "select email from users where email like 'pg-move%'")
+      assert.is_true(ok, out)
+      assert.equals(won[1] % 2 == 0 and x or y, out:match("pg%-move%S*")) -- the winner's address
+      helpers.sh("sleep 1") -- the notice leaves after the answer
+      local notices = 0
+      for _, m in ipairs(example.mails(app2)) do
+        if m.kind == "change_email_notice" and (m.to or ""):find(email, 1, true) then notices = notices + 1 end
+      end
+      assert.equals(1, notices)
+    end)
+  end)
+
   it("answers 503 with Retry-After while PostgreSQL is down, then serves again", function()
     local token = login()
     assert.equals(200, token_status(token).status)

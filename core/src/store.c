@@ -650,13 +650,34 @@ int fsec_store_user_set_int(fsec_store *s, int64_t id, fsec_user_col col,
 /* Compare-and-set of one text column: one UPDATE ... WHERE id AND col IS
  * expected, so of two requests swapping the same value at once (a
  * single-use recovery code), on any connections, exactly one wins. The
- * folded identities (email, username) are not swappable: nothing needs
- * it, and their norm columns would make it two comparisons. */
+ * email compares folded (email_norm), so that of two mailed links that
+ * would move one account from its address, on any nodes, one does
+ * (lua/fsec/changeemail.lua). Usernames are not swappable: nothing needs
+ * it. */
+static int swap_email(fsec_store *s, int64_t id, const char *expected,
+                      size_t explen, const char *value, size_t len, int64_t now) {
+  char old_norm[FSEC__NORM_MAX], norm[FSEC__NORM_MAX];
+  int changed = 0, rc;
+  if (!value || !expected) return serr(s, FSEC_EINVAL, "email cannot be removed");
+  rc = check_email(s, expected, explen, old_norm);
+  if (rc == FSEC_OK) rc = check_email(s, value, len, norm);
+  if (rc == FSEC_OK) rc = wstart(s, ST_SWAP_FIRST + FSEC_COL_EMAIL);
+  if (rc != FSEC_OK) return rc;
+  bind_int(s, 1, id);
+  bind_text(s, 2, value, len);
+  bind_int(s, 3, now);
+  bind_text(s, 4, old_norm, strlen(old_norm));
+  bind_text(s, 5, norm, strlen(norm));
+  rc = write_one(s, "swap user email", &changed);
+  return rc == FSEC_OK ? changed : rc;
+}
+
 int fsec_store_user_swap_text(fsec_store *s, int64_t id, fsec_user_col col,
                               const char *expected, size_t explen,
                               const char *value, size_t len, int64_t now) {
   int changed = 0, rc = guard(s);
   if (rc != FSEC_OK) return rc;
+  if (col == FSEC_COL_EMAIL) return swap_email(s, id, expected, explen, value, len, now);
   if ((int)col <= FSEC_COL_USERNAME || col >= FSEC_COL_ACTIVE)
     return serr(s, FSEC_EINVAL, "not a swappable text column");
   if (!value && col == FSEC_COL_FS_UNIQUIFIER)

@@ -904,7 +904,7 @@ static void swap_text_is_compare_and_set(void) {
   ASSERT_STREQ(col_of(p, id, "mf_recovery_codes"), "<null>");
   ASSERT_EQ(fsec_store_user_swap_text(s, id, RC, "", 0, "y", 1, NOW), 0); /* "" is not NULL */
   ASSERT_EQ(fsec_store_user_swap_text(s, 999999, RC, NULL, 0, "y", 1, NOW), 0);
-  ASSERT_EQ(fsec_store_user_swap_text(s, id, FSEC_COL_EMAIL, "s@x.com", 7, "t@x.com", 7, NOW),
+  ASSERT_EQ(fsec_store_user_swap_text(s, id, FSEC_COL_USERNAME, NULL, 0, "sam", 3, NOW),
             FSEC_EINVAL);
   ASSERT_EQ(fsec_store_user_swap_text(s, id, FSEC_COL_ACTIVE, NULL, 0, "1", 1, NOW), FSEC_EINVAL);
   ASSERT_EQ(fsec_store_user_swap_text(s, id, RC, "a\0", 2, "b", 1, NOW), FSEC_ENUL);
@@ -923,6 +923,26 @@ static void swap_text_is_compare_and_set(void) {
   }
   ASSERT_OK(fsec_store_revocation_epoch(s, &e0));
   ASSERT_EQ(e0, e1 + 3); /* every swap that changed a revoking column */
+  /* the email compares folded, and moves its norm with it: of two links
+   * moving the account from s@x.com, one does */
+  create(s, "taken@x.com", NULL, 0);
+  ASSERT_EQ(fsec_store_user_swap_text(s, id, FSEC_COL_EMAIL, "S@X.com", 7, "T@x.com", 7, NOW), 1);
+  ASSERT_EQ(fsec_store_user_swap_text(s, id, FSEC_COL_EMAIL, "s@x.com", 7, "u@x.com", 7, NOW), 0);
+  ASSERT_STREQ(col_of(p, id, "email"), "T@x.com");
+  ASSERT_STREQ(col_of(p, id, "email_norm"), "t@x.com");
+  ASSERT_EQ(fsec_store_user_swap_text(s, id, FSEC_COL_EMAIL, "t@x.com", 7, "TAKEN@x.com", 11, NOW),
+            FSEC_EEXIST);
+  ASSERT_EQ(fsec_store_user_swap_text(s, id, FSEC_COL_EMAIL, "t@x.com", 7, NULL, 0, NOW), FSEC_EINVAL);
+  ASSERT_EQ(fsec_store_user_swap_text(s, id, FSEC_COL_EMAIL, NULL, 0, "v@x.com", 7, NOW), FSEC_EINVAL);
+  ASSERT_EQ(fsec_store_user_swap_text(s, id, FSEC_COL_EMAIL, "t@x.com", 7, "not an address", 14, NOW),
+            FSEC_EIDENTITY);
+  {
+    fsec_user u;
+    ASSERT_OK(fsec_store_user_find(s, FSEC_USER_BY_EMAIL, "t@x.com", 7, &u)); /* found by it */
+    ASSERT_EQ(u.id, id);
+  }
+  ASSERT_OK(fsec_store_revocation_epoch(s, &e1));
+  ASSERT_EQ(e1, e0 + 1); /* the email is a revoking column */
   fsec_store_close(s);
 }
 

@@ -28,7 +28,6 @@ local auth = require "fsec.auth"
 local forms = require "fsec.forms"
 local mail = require "fsec.mail"
 local throttle = require "fsec.throttle"
-local datastore = require "fsec.datastore"
 local A = require "fsec.answer"
 require "fsec.accpages"
 
@@ -128,18 +127,26 @@ local function refuse_link(sec, req, res, json, why)
   return res:redirect(cfg.change_email_error_view or A.url(sec, "change_email_url"))
 end
 
--- The address and the confirmation time, in one transaction: true, or
--- false when the new address was taken meanwhile (the store's unique
--- key decides a race). Any other failure raises.
-local function move(sec, user, new_email)
+-- The move, once, from the address the link was read with: true, or
+-- false when the address moved meanwhile or the new one was taken (the
+-- store's unique key decides that race). Any other failure raises.
+-- Found by an
+-- attack review on PostgreSQL: the link was checked, then written, so one
+-- link posted at once moved the account several times (a notice each),
+-- and two links (to X and to Y) both applied. One compare-and-set of the
+-- address decides, on any node (it cannot run in a transaction under
+-- nginx on PostgreSQL, whose writes answer only with the commit); the
+-- confirmation time follows it.
+local function move(sec, user, old_email, new_email)
   local ds = sec.datastore
-  local ok, err = A.write_all(sec, function()
-    datastore.must(ds:set_email(user, new_email))
-    datastore.must(ds:set_confirmed_at(user, A.now(sec)))
-  end)
-  if ok then return true end
-  if type(err) == "string" and err:find("^EEXIST") then return false end
-  error(err, 0)
+  local swapped, err, code = auth.check_store(ds:swap_text(user, "email", old_email, new_email))
+  if swapped == nil then
+    if code == "EEXIST" then return false end
+    error(err, 0)
+  end
+  if not swapped then return false end
+  auth.check_store(ds:set_confirmed_at(user, A.now(sec)))
+  return true
 end
 
 function V.change_email_token(sec, req, res, _, json, token)
@@ -152,7 +159,7 @@ function V.change_email_token(sec, req, res, _, json, token)
     return A.page(sec, req, res, "change_email_consent", nil, { email = new_email, current_email = user.email })
   end
   local old_email = user.email
-  if not move(sec, user, new_email) then return refuse_link(sec, req, res, json, "invalid") end
+  if not move(sec, user, old_email, new_email) then return refuse_link(sec, req, res, json, "invalid") end
   sec.signals:send("change_email_confirmed", { user = auth.public_user(user), old_email = old_email })
   -- the old address hears of it: it no longer receives this account's
   -- reset links, and someone with a fresh session could have done this

@@ -70,11 +70,13 @@
 --       counter exactly one gets true. Rows go with the user; sessions
 --       and caches are untouched
 --   swap_text(user, field, expected, value)          -> true | false:
---       compare-and-set of one of set_field's fields: value (nil: none)
---       is stored only while the field holds expected (nil: none), and
---       set on the user object then; false when it did not (or the user
---       is gone). Atomic as otp_advance: a single-use recovery code spent
---       twice at once is spent once. Under nginx on PostgreSQL neither
+--       compare-and-set of one of set_field's fields, or the email:
+--       value (nil: none) is stored only while the field holds expected
+--       (nil: none; the email compares folded and is never nil), and set
+--       on the user object then; false when it did not (or the user is
+--       gone). Atomic as otp_advance: a single-use recovery code spent
+--       twice at once is spent once, and of two links moving an account
+--       from one address, one does. Under nginx on PostgreSQL neither
 --       may run inside transaction() (its answer would come with the
 --       commit): it raises there
 --   create_session(user, sid, expires_at)           -> true

@@ -277,8 +277,10 @@ FSEC_API FSEC_NODISCARD int fsec_store_user_set_text(fsec_store *s, int64_t id,
  * is stored only when the column holds exactly expected (NULL: when it is
  * NULL), in one UPDATE, so of requests that race with the same expected
  * value on any connections or nodes exactly one swaps (a single-use
- * recovery code spent twice at once). Every text column but email and
- * username (FSEC_EINVAL); values checked as for set_text (expected too).
+ * recovery code spent twice at once). Every text column but username
+ * (FSEC_EINVAL); values checked as for set_text (expected too). The email
+ * (never NULL) compares folded, as lookups do: of two links that would
+ * move one account from its address at once, one does.
  * Moves the revocation epoch when the column is a revoking one.
  * Returns 1 when swapped, 0 when the column did not hold expected or the
  * user does not exist, or a negative fsec error (FSEC_EEXIST for a taken

@@ -263,13 +263,30 @@ function Memory:otp_advance(u, method, counter)
 end
 
 
+-- The email compares folded; the new one must be free (as set_email).
+local function swap_email(self, u, expected, value)
+  if expected == nil or value == nil then return fail("EINVAL", "email cannot be removed") end
+  local old_norm, err, code = fold("email", expected)
+  if not old_norm then return nil, err, code end
+  local norm
+  norm, err, code = fold("email", value)
+  if not norm then return nil, err, code end
+  local row = self._users[u.id]
+  if not row or row.email_norm ~= old_norm then return false end
+  if taken(self, "email_norm", norm, row.id) then return fail("EEXIST", "email already exists") end
+  row.email, row.email_norm, row.update_datetime = value, norm, now(self)
+  u.email = value
+  return true
+end
+
 function Memory:swap_text(u, field, expected, value)
   check_user(u, "swap_text")
-  if not base.TEXT_FIELDS[field] then
+  if field ~= "email" and not base.TEXT_FIELDS[field] then
     error("bad argument #2 to 'swap_text' (unknown field '" .. tostring(field) .. "')", 2)
   end
   check_string(expected, "swap_text", "argument #3", true)
   check_string(value, "swap_text", "argument #4", true)
+  if field == "email" then return swap_email(self, u, expected, value) end
   local ok, err, code = check_text(expected, LIMITS.text, "expected value")
   if ok then ok, err, code = check_text(value, LIMITS.text, "value") end
   if not ok then return nil, err, code end
