@@ -71,10 +71,23 @@ end
 -- @return true; or false and the seconds to wait
 function _M.send(sec, req, user, dest)
   local c = sec._cfg
-  local w = c.mail_limit_window
   local list = {}
   local ck = client_key(req)
-  if ck then list[#list + 1] = { "m" .. ck, c.mail_client_limit, w } end
+  if ck then list[#list + 1] = { "m" .. ck, c.mail_client_limit, c.mail_limit_window } end
+  return _M.to_account(sec, user, dest, list)
+end
+
+--- May a code go to this account (and this destination) now, whoever
+-- asks and however the account was named? The client was counted
+-- already (throttle.mail). Without it, /us-signin/send-code's count
+-- followed the identity as typed, and a phone number has endless
+-- spellings: an attack review sent 35 SMS to one number in 20 minutes.
+-- list: hits to count with these (throttle.send's client), or nil.
+-- @return true; or false and the seconds to wait
+function _M.to_account(sec, user, dest, list)
+  local c = sec._cfg
+  local w = c.mail_limit_window
+  list = list or {}
   local account = user.fs_uniquifier or tostring(user.id)
   list[#list + 1] = { ratelimit.key("s", account, core.digest), c.mail_address_limit, w }
   if type(dest) == "string" and dest ~= "" then

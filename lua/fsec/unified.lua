@@ -211,9 +211,16 @@ local function chosen_for(sec, form, user)
   return m
 end
 
+-- The code of method to user, within the account's sending limit
+-- (throttle.to_account): true, false (no such secret), or nil and the
+-- seconds to wait.
 local function send_chosen(sec, user, method, base)
   local raw = otp.unseal_us(cfg_of(sec), user.us_totp_secrets)[method]
   if not raw then return false end
+  -- the account only: the address or number typed was counted already
+  -- (throttle.mail), and each account has its own number
+  local allowed, wait = throttle.to_account(sec, user)
+  if not allowed then return nil, wait end
   _M.send_code(sec, user, method, raw, user.us_phone_number, base)
   return true
 end
@@ -361,7 +368,10 @@ function V.us_signin_send_code(sec, req, res, fields, json)
     end
     local method = form:ok() and chosen_for(sec, form, user)
     if form:ok() and auth.requires_confirmation(sec, user) then form:error("identity", "CONFIRMATION_REQUIRED") end
-    if form:ok() then send_chosen(sec, user, method, method == "email" and base or nil) end
+    if form:ok() then
+      local sent, later = send_chosen(sec, user, method, method == "email" and base or nil)
+      if sent == nil then return throttle.refuse(res, json, later) end
+    end
   end
   if not form:ok() then
     if json then return json_error(res, form) end

@@ -1,0 +1,73 @@
+-- Unified sign-in attacked from outside, from an attack review: codes
+-- sent to one phone under endless spellings of its number, codes guessed
+-- from many addresses or through the magic link's GET, a leaked password
+-- at /login on a site whose unified sign-in takes none, and the mailbox
+-- an account just left still signing in.
+local helpers = require "spec.helpers"
+local ep = require "spec.tools.endpoint_app"
+local cjson = require "cjson"
+
+local PW, EMAIL, api = ep.PW, ep.EMAIL, helpers.api
+
+local US = {
+  unified_signin = true, two_factor = true, totp_secrets = { ["1"] = "a-totp-secret-of-some-length" },
+  totp_issuer = "fsec-test", identity_attributes = { "email", "us_phone_number" },
+}
+local base_setup = ep.setup_for("us-attack.db", "quiet")
+local function setup(extra) return base_setup(helpers.merged(US, extra)) end
+
+local function last_mail(maildir)
+  local mail = helpers.mails(maildir)
+  return assert(mail[#mail], "no mail")
+end
+
+-- Set up a unified sign-in method for the signed-in client c.
+local function set_up(c, clock, maildir, method, phone)
+  local res, r = c:call("POST", "/us-setup", { chosen_method = method, phone = phone })
+  assert.equals(200, res.status, res.body)
+  local code = last_mail(maildir).text:match("code is: (%d+)")
+  res = c:call("POST", "/us-setup/" .. r.state, { passcode = code })
+  assert.equals(200, res.status, res.body)
+  clock.now = clock.now + 30
+end
+
+local function logout(c)
+  c:call("POST", "/logout")
+  c:call("GET", "/us-signin") -- a new CSRF token
+end
+
+-- A JSON request from a client address of its own.
+local function call_from(c, addr, method, path, body, query)
+  local h = { accept = "application/json", ["content-type"] = "application/json" }
+  if c.csrf then h["x-csrf-token"] = c.csrf end
+  local req = c:req{ method = method, path = path, headers = h, query = query,
+                     body = body and cjson.encode(body) or nil }
+  req.remote_addr = addr
+  return c:take(c.sec:handle(req))
+end
+
+describe("unified sign-in's sending limits", function()
+  it("count codes per account and number, however the number is spelt", function()
+    local sec, _, clock, maildir = setup{ mail_address_limit = 5 }
+    local c = ep.signed_in(sec)
+    set_up(c, clock, maildir, "sms", "650-555-1212")
+    logout(c)
+    c.sec = sec
+    local before = 0
+    for _, m in ipairs(helpers.mails(maildir)) do if m.to == "+16505551212" then before = before + 1 end end
+    local spellings = { "+16505551212", "6505551212", "650-555-1212", "(650) 555-1212", "650.555.1212",
+                        "+1 650 555 1212", "1-650-555-1212", "+1(650)5551212", "650 5551212", "0016505551212" }
+    local statuses = {}
+    for i, s in ipairs(spellings) do
+      local res = call_from(c, "203.0.113." .. i, "POST", "/us-signin/send-code", { identity = s, chosen_method = "sms" })
+      statuses[i] = res.status
+      clock.now = clock.now + 30
+    end
+    local sms = 0
+    for _, m in ipairs(helpers.mails(maildir)) do if m.to == "+16505551212" then sms = sms + 1 end end
+    -- the setup's code counted on the account too: 4 more, then 429
+    assert.equals(5, sms, table.concat(statuses, ","))
+    assert.equals(5, sms - before + 1)
+    assert.equals(429, statuses[#statuses])
+  end)
+end)
