@@ -71,3 +71,38 @@ describe("unified sign-in's sending limits", function()
     assert.equals(429, statuses[#statuses])
   end)
 end)
+
+describe("unified sign-in's code checks", function()
+  it("are metered per account, from however many addresses", function()
+    local sec, _, clock, maildir = setup{ login_lockout_threshold = 0, throttle_identity_limit = 20 }
+    local c = ep.signed_in(sec)
+    set_up(c, clock, maildir, "email")
+    logout(c)
+    c.sec = sec
+    local seen = {}
+    for i = 1, 40 do
+      local res = call_from(c, "198.51.100." .. i, "POST", "/us-signin",
+                            { identity = EMAIL, passcode = ("%06d"):format(i) })
+      seen[res.status] = (seen[res.status] or 0) + 1
+    end
+    assert.equals(19, seen[400]) -- the owner's sign-in above was the 20th
+    assert.equals(21, seen[429])
+  end)
+
+  it("are metered through the magic link's GET too", function()
+    local sec, _, clock, maildir = setup{ login_lockout_threshold = 0, throttle_client_limit = 5 }
+    local c = ep.signed_in(sec)
+    set_up(c, clock, maildir, "email")
+    logout(c)
+    c.sec = sec
+    local id = sec.datastore:find_user{ email = EMAIL }.fs_uniquifier
+    local seen = {}
+    for i = 1, 12 do
+      local res = call_from(c, "192.0.2.1", "GET", "/us-verify-link", nil,
+                            { id = id, code = ("%06d"):format(100000 + i) })
+      seen[res.status] = (seen[res.status] or 0) + 1
+    end
+    assert.equals(5, seen[400])
+    assert.equals(7, seen[429])
+  end)
+end)

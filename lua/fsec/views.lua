@@ -813,10 +813,25 @@ end
 -- and the per-client limit (fsec.throttle) run for their POSTs, before
 -- any hashing or mail; at /login also the per-account limit.
 local CREDENTIAL = { login = true, verify = true, change = true, register = true,
-                     forgot = true, passwordless = true, reset_token = true, confirm = true }
+                     forgot = true, passwordless = true, reset_token = true, confirm = true,
+                     us_signin = true, us_verify = true, us_verify_link = true }
+-- a GET that checks a code: metered as a POST of credentials is
+local CREDENTIAL_GET = { us_verify_link = true }
 
--- The identity a password login names (email, or username), if any.
-local function posted_identity(sec, name, fields)
+-- The account a credential names, if any: a password login's email or
+-- username, a unified sign-in's identity, the magic link's account (its
+-- uniquifier). Its own count, whatever the client's address: an attack
+-- review guessed /us-signin codes from 100 addresses, and GET
+-- /us-verify-link codes without any limit.
+local function posted_identity(sec, name, fields, req)
+  if name == "us_signin" then
+    local i = fields.identity
+    return type(i) == "string" and i:find("%S") and i or nil
+  end
+  if name == "us_verify_link" then
+    local id = http.single(req.query, "id", 1024)
+    return type(id) == "string" and id ~= "" and ("us-link:" .. id) or nil
+  end
   if name ~= "login" or sec._cfg.passwordless then return nil end
   local e = fields.email
   if type(e) == "string" and e:find("%S") then return e end
@@ -996,9 +1011,9 @@ answer = function(self, req)
     local ok, key = csrf.check(self, req, fields)
     if not ok then return csrf_refused(self, req, res, name, key, json, token, has_get) end
   end
-  if method == "POST" and CREDENTIAL[name] then
+  if (method == "POST" and CREDENTIAL[name]) or (method == "GET" and CREDENTIAL_GET[name]) then
     local ok, wait = self._policy:run("throttle", req, name), 60
-    if ok then ok, wait = throttle.credential(self, req, posted_identity(self, name, fields)) end
+    if ok then ok, wait = throttle.credential(self, req, posted_identity(self, name, fields, req)) end
     if not ok then
       events.emit(self, name == "login" and "login" or "throttled", { outcome = "failure", reason = "throttled" }, req)
       return throttle.refuse(res, json, wait)
