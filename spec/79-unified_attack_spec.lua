@@ -106,3 +106,20 @@ describe("unified sign-in's code checks", function()
     assert.equals(7, seen[429])
   end)
 end)
+
+describe("us_signin_replaces_login on a site whose unified sign-in takes no password", function()
+  it("refuses a password at POST /login, as at /us-signin", function()
+    local sec = setup{ us_signin_replaces_login = true, us_enabled_methods = { "email", "sms" } }
+    local c = api(sec)
+    assert.equals(400, (c:call("POST", "/us-signin", { identity = EMAIL, passcode = PW })).status)
+    local res = c:call("POST", "/login", { email = EMAIL, password = PW })
+    assert.equals(400, res.status, res.body)
+    assert.is_false(sec:current_user(c:req()).is_authenticated)
+  end)
+
+  it("still takes it where a password is one of the methods", function()
+    local sec = setup{ us_signin_replaces_login = true, us_enabled_methods = { "password", "email" } }
+    local c = api(sec)
+    assert.equals(200, (c:call("POST", "/login", { email = EMAIL, password = PW })).status)
+  end)
+end)

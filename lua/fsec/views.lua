@@ -193,8 +193,24 @@ local function login_identity(sec, form)
   return "email", form:email()
 end
 
+-- us_signin_replaces_login on a site whose unified sign-in takes no
+-- password: Flask-Security 5.1.2 routes all of /login to us_signin, so
+-- a password is refused there; fsec keeps /login for JSON clients only
+-- where a password is one of the site's methods (an attack review signed
+-- in with a leaked password past the site's choice of codes only).
+local function password_closed(cfg)
+  if not (cfg.unified_signin and cfg.us_signin_replaces_login) then return false end
+  for _, m in ipairs(cfg.us_enabled_methods) do
+    if m == "password" then return false end
+  end
+  return true
+end
+
 function V.login(sec, req, res, fields, json)
   if sec._cfg.passwordless then return V.passwordless(sec, req, res, fields, json) end
+  if req.method ~= "GET" and password_closed(sec._cfg) then
+    return require("fsec.unified").handlers.us_signin(sec, req, res, fields, json)
+  end
   local current = signed_in(sec, req, res)
   if req.method == "GET" then
     if json then
