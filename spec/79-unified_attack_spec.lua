@@ -123,3 +123,29 @@ describe("us_signin_replaces_login on a site whose unified sign-in takes no pass
     assert.equals(200, (c:call("POST", "/login", { email = EMAIL, password = PW })).status)
   end)
 end)
+
+describe("an account's change of email", function()
+  it("ends the codes mailed to the old address", function()
+    local sec, _, clock, maildir = setup{ change_email = true }
+    local c = ep.signed_in(sec)
+    set_up(c, clock, maildir, "email")
+    assert.equals(200, (c:call("POST", "/change-email", { email = "moved@example.com" })).status)
+    local link = last_mail(maildir).link:match("https?://[^/]+(/.*)$")
+    -- a code mailed to the old address just before the change
+    local anon = api(sec)
+    assert.equals(200, (anon:call("POST", "/us-signin/send-code", { identity = EMAIL, chosen_method = "email" })).status)
+    local code = last_mail(maildir).text:match("code is: (%d+)")
+    assert.equals(EMAIL, last_mail(maildir).to)
+    assert.equals(200, (c:call("POST", link)).status) -- the change
+    assert.equals("moved@example.com", sec.datastore:find_user{ email = "moved@example.com" }.email)
+    local res = anon:call("POST", "/us-signin", { identity = "moved@example.com", passcode = code })
+    assert.equals(400, res.status, res.body)
+    assert.is_false(sec:current_user(anon:req()).is_authenticated)
+    -- the new address gets codes that work
+    clock.now = clock.now + 30
+    assert.equals(200, (anon:call("POST", "/us-signin/send-code",
+                                  { identity = "moved@example.com", chosen_method = "email" })).status)
+    code = last_mail(maildir).text:match("code is: (%d+)")
+    assert.equals(200, (anon:call("POST", "/us-signin", { identity = "moved@example.com", passcode = code })).status)
+  end)
+end)

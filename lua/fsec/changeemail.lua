@@ -146,6 +146,7 @@ local function move(sec, user, old_email, new_email)
   end
   if not swapped then return false end
   auth.check_store(ds:set_confirmed_at(user, A.now(sec)))
+  require("fsec.unified").renew_email(sec, user)
   return true
 end
 
