@@ -148,9 +148,12 @@ describe("page security headers #quick", function()
       assert.equals("DENY", res.headers["X-Frame-Options"], path)
       assert.equals("frame-ancestors 'none'", res.headers["Content-Security-Policy"], path)
       assert.equals("nosniff", res.headers["X-Content-Type-Options"], path)
+      -- a page's URL may hold a token (/reset/<token>): never sent on
+      assert.equals("no-referrer", res.headers["Referrer-Policy"], path)
     end
     local off = setup{ page_security_headers = false }:handle(helpers.request{ path = "/login", headers = { accept = "text/html" } })
     assert.is_nil(off.headers["X-Frame-Options"])
+    assert.is_nil(off.headers["Referrer-Policy"])
   end)
 end)
 

@@ -687,7 +687,8 @@ _M.schema = {
   auto_login_after_reset = { type = "boolean", default = false },
   return_generic_responses = { type = "boolean", default = false },
   page_security_headers = { type = "boolean", default = true,
-    description = "fsec: X-Frame-Options DENY, CSP frame-ancestors 'none' and nosniff on the HTML pages; false: " ..
+    description = "fsec: X-Frame-Options DENY, CSP frame-ancestors 'none', nosniff and Referrer-Policy" ..
+        " no-referrer on the HTML pages; false: " ..
         "none (a page framed on purpose)" },
   cache_control = { type = { "string", "boolean" }, default = "private, no-store",
     check = function(v)

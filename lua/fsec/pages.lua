@@ -289,6 +289,9 @@ function _M.respond(sec, res, status, page, ctx, req)
     res.headers["X-Frame-Options"] = "DENY"
     res.headers["Content-Security-Policy"] = "frame-ancestors 'none'"
     res.headers["X-Content-Type-Options"] = "nosniff"
+    -- a page's URL may hold a mailed link's token (/reset/<token>): no
+    -- Referer names it to whatever the page (an app's template) loads
+    res.headers["Referrer-Policy"] = "no-referrer"
   end
   res.body = _M.render(sec, page, ctx, lang)
   return res

@@ -146,7 +146,7 @@
 ---@field multi_factor_recovery_codes_url? string (default "/mf-recovery-codes")
 ---@field multi_factor_recovery_url? string (default "/mf-recovery")
 ---@field one_click_links? boolean fsec: passwordless and confirmation links act on GET (Flask-Security); false: a page asks first (default false)
----@field page_security_headers? boolean fsec: X-Frame-Options DENY, CSP frame-ancestors 'none' and nosniff on the HTML pages; false: none (a page framed on purpose) (default true)
+---@field page_security_headers? boolean fsec: X-Frame-Options DENY, CSP frame-ancestors 'none', nosniff and Referrer-Policy no-referrer on the HTML pages; false: none (a page framed on purpose) (default true)
 ---@field password_breached_file? string fsec: breached-password list, mapped and shared: HIBP's text (SHA-1 hex[:count] a line, sorted) or its binary form (fsec breached build)
 ---@field password_breached_range? fun(prefix: string): string?, string? fsec: the body of HIBP's range API for these 5 hex characters of the SHA-1 (SUFFIX:COUNT lines), or nil, error; fsec matches the suffix (k-anonymity)
 ---@field password_breached_range_strict? boolean fsec: a range hook that fails refuses the password (PASSWORD_BREACHED_SITE_ERROR); false: the password passes, logged (Too's PASSWORD_CHECK_BREACHED = True) (default true)
