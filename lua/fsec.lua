@@ -96,6 +96,22 @@ local function engine_config(c)
 end
 
 
+-- Does any enabled feature mail a link to this site (built from
+-- external_url, else from the request's Host)?
+local function mails_links(c)
+  if c.recoverable or c.confirmable or c.passwordless or c.registerable or c.change_email
+     or c.changeable or c.username_recovery then
+    return true
+  end
+  if c.unified_signin then
+    for _, m in ipairs(c.us_enabled_methods or {}) do
+      if m == "email" then return true end
+    end
+  end
+  return false
+end
+
+
 --- Create a Security instance.
 -- @tparam table cfg configuration (see `fsec.config.schema`)
 -- @treturn Security
@@ -160,8 +176,9 @@ function _M.new(cfg)
   c.log = nil
   local event_sink = events.sink(c.events, log)
   c.events = nil -- a function or a table of the application's: not configuration to read back
-  if (c.recoverable or c.confirmable or c.passwordless) and not c.external_url then
-    -- a client chooses its Host: a reset link could name another site
+  if mails_links(c) and not c.external_url then
+    -- a client chooses its Host: a reset link, a unified sign-in's magic
+    -- link (whose code signs in) could name another site
     log("warn", "fsec: external_url is not set: links in mail are built from the request's Host header" ..
                 " (any client's choice); set it to this site's scheme://host[:port]")
   end

@@ -149,3 +149,31 @@ describe("an account's change of email", function()
     assert.equals(200, (anon:call("POST", "/us-signin", { identity = "moved@example.com", passcode = code })).status)
   end)
 end)
+
+describe("a site that mails links, without external_url", function()
+  -- links are then built from the request's Host, any client's choice: a
+  -- magic link's code, sent to evil.example, signed its reader in (attack
+  -- review). fsec warned only for reset, confirmation and sign-in links.
+  local function warnings(extra)
+    local logged = {}
+    local cfg = { log = function(level, msg) logged[#logged + 1] = level .. " " .. msg end }
+    if extra.unified_signin then cfg.totp_secrets, cfg.totp_issuer = US.totp_secrets, US.totp_issuer end
+    for k, v in pairs(extra) do cfg[k] = v end
+    helpers.new(cfg):close()
+    local n = 0
+    for _, l in ipairs(logged) do
+      if l:find("external_url is not set", 1, true) then n = n + 1 end
+    end
+    return n
+  end
+
+  it("is warned of it for every feature that mails a link", function()
+    for _, extra in ipairs{ { unified_signin = true, us_enabled_methods = { "password", "email" } },
+                            { registerable = true }, { changeable = true }, { change_email = true },
+                            { username_enable = true, username_recovery = true } } do
+      assert.equals(1, warnings(extra), cjson.encode(extra))
+    end
+    assert.equals(0, warnings{ unified_signin = true, us_enabled_methods = { "password", "authenticator" } })
+    assert.equals(0, warnings{ registerable = true, external_url = "https://auth.example" })
+  end)
+end)
