@@ -112,6 +112,15 @@ function Security:set_session_data(req, key, value)
     return nil, "EINVAL: session data holds a number JSON cannot carry exactly (over 14 digits, NaN, infinite)",
            "EINVAL"
   end
+  -- a table JSON would give back changed (list and named keys at once:
+  -- its numbers come back as strings; holes: nulls) is refused too
+  if type(value) == "table" then
+    local text = json.encode(value)
+    if text and not jsonexact.same(fix_integers(json.decode(text)), value) then
+      return nil, "EINVAL: session data would not read back as given (a table with both list and named keys,"
+        .. " or holes)", "EINVAL"
+    end
+  end
   local max = self._cfg.session_data_max_bytes
   for _ = 1, SESSION_DATA_TRIES do
     local text, version = check_store(ds:get_session_data(sid))
