@@ -23,7 +23,7 @@ local function loaded()
 end
 local sec = helpers.new{ database = helpers.tmpfile("lazy.db"), two_factor = true, unified_signin = true,
   multi_factor_recovery_codes = true, webauthn = true, change_email = true, username_enable = true,
-  username_recovery = true, change_username = true, freshness = 3600,
+  username_recovery = true, change_username = true, freshness = 3600, external_url = "https://lazy.example",
   totp_secrets = { ["1"] = "a-totp-secret-of-some-length" }, totp_issuer = "fsec-test" }
 local user = assert(sec.datastore:create_user{ email = "lazy@example.org", password = sec:hash_password("pw-lazy-123") })
 local token = sec:get_auth_token(user)
