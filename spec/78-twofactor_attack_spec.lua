@@ -130,3 +130,23 @@ describe("a one-time sign-in link with a second factor after it", function()
     assert.is_nil(r.tf_required)
   end)
 end)
+
+describe("the rescue's code by mail", function()
+  it("is metered as every code sent: per account and address", function()
+    local sec, _, clock, maildir = setup{ mail_address_limit = 2, mail_client_limit = 100 }
+    owner_enrols(sec, clock)
+    clock.now = clock.now + 30
+    local c = api(sec)
+    local _, r = c:call("POST", "/login", { email = EMAIL, password = PW })
+    assert.equals("ready", r.tf_state)
+    local statuses = {}
+    for i = 1, 5 do statuses[i] = (c:call("POST", "/tf-rescue", { help_setup = "email" })).status end
+    -- the enrolment sent nothing by mail: two codes, then 429
+    assert.same({ 200, 200, 429, 429, 429 }, statuses)
+    local n = 0
+    for _, m in ipairs(helpers.mails(maildir)) do
+      if m.to == EMAIL and m.text:find("code is", 1, true) then n = n + 1 end
+    end
+    assert.equals(2, n)
+  end)
+end)

@@ -549,6 +549,10 @@ function V.tf_rescue(sec, req, res, fields, json)
     if what == "recovery_code" and options.recovery_code then
       return res:redirect(options.recovery_code)
     elseif what == "email" and options.email then
+      -- metered as every other code sent (per client, account, address):
+      -- a password holder filled the user's mailbox and sent steps else
+      local allowed, wait = throttle.send(sec, req, user, user.email)
+      if not allowed then return throttle.refuse(res, json, wait) end
       local raw = otp.unseal(cfg, user.tf_totp_secret)
       -- an authenticator's secret: the mailed code has a key of its own
       -- (never one of the app's codes), which this sign-in's state
