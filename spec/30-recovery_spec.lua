@@ -114,6 +114,21 @@ describe("/reset #quick", function()
     assert.equals("Your password has been reset", notice.subject)
   end)
 
+  it("keeps the link when the new password's hash is refused (503)", function()
+    local sec, _, _, maildir = setup()
+    local c = api(sec)
+    c:call("POST", "/reset", { email = "matt@example.com" })
+    local link = path_of(mails(maildir)[1].link)
+    -- the hashing queue full, or its helper gone: 503, nothing spent
+    sec.hash_password = function() return nil, "EHELPER: the argon2 helper stopped answering", "EHELPER" end
+    local res = c:call("POST", link, { password = "a new long one", password_confirm = "a new long one" })
+    assert.equals(503, res.status)
+    sec.hash_password = nil -- the method again
+    res = c:call("POST", link, { password = "a new long one", password_confirm = "a new long one" })
+    assert.equals(200, res.status, res.body)
+    assert.equals(200, (api(sec):call("POST", "/login", { email = "matt@example.com", password = "a new long one" })).status)
+  end)
+
   it("refuses bogus and expired tokens (G5)", function()
     local sec, _, clock, maildir = setup()
     local c = api(sec)

@@ -687,12 +687,15 @@ function V.reset_token(sec, req, res, fields, json, token)
   local password = form:password("password")
   form:confirm("password_confirm", password)
   if form:ok() then form:new_password("password", password, { email = user.email }) end
+  -- hashed before the link is spent: a hash refused (503, the hashing
+  -- queue full) leaves the user the link; of racers (the endpoint is
+  -- throttled per client), each hashes and one spends it
+  local hash = form:ok() and auth.new_hash(sec, password)
   if form:ok() and not spend_link(sec, user, "reset", iat) then form:error("", "INVALID_RESET_PASSWORD_TOKEN", vars) end
   if not form:ok() then
     if json then return json_error(res, form) end
     return page(sec, req, res, "reset", form)
   end
-  local hash = auth.new_hash(sec, password)
   local ok, err = write_all(sec, function()
     must(ds:set_password(user, hash))
     -- ends every session, remember cookie, token and outstanding reset link
