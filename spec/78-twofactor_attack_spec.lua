@@ -29,17 +29,25 @@ local function owner_enrols(sec, clock)
   return assert(secret_of(sec))
 end
 
+-- The attacker signs in with the password while the account has no
+-- second factor, and begins an authenticator's setup: the client, and
+-- the setup's token and key it keeps.
+local function attacker_begins_setup(sec)
+  local attacker = api(sec)
+  local _, r = attacker:call("POST", "/login", { email = EMAIL, password = PW })
+  assert.equals("setup_from_login", r.tf_state)
+  local res
+  res, r = attacker:call("POST", "/tf-setup", { setup = "authenticator" })
+  assert.equals(200, res.status)
+  return attacker, r.tf_state_token, r.tf_authr_key
+end
+
 describe("a sign-in begun before the owner enrolled", function()
   it("cannot complete its setup token beside a later sign-in's ready state", function()
     local sec, _, clock = setup{}
-    local attacker = api(sec)
-    local _, r = attacker:call("POST", "/login", { email = EMAIL, password = PW })
-    assert.equals("setup_from_login", r.tf_state)
-    local res
-    res, r = attacker:call("POST", "/tf-setup", { setup = "authenticator" })
-    assert.equals(200, res.status)
-    local kept_token, kept_key = r.tf_state_token, r.tf_authr_key
+    local attacker, kept_token, kept_key = attacker_begins_setup(sec)
     local owners = owner_enrols(sec, clock)
+    local _, r, res
     -- 20 minutes on: past two_factor_login_within, inside two_factor_setup_within
     clock.now = clock.now + 1200
     _, r = attacker:call("POST", "/login", { email = EMAIL, password = PW })
@@ -47,7 +55,7 @@ describe("a sign-in begun before the owner enrolled", function()
     res = attacker:call("POST", "/tf-setup/" .. kept_token, { code = oath(kept_key, clock.now) })
     assert.is_true(res.status == 400 or res.status == 401, res.status .. " " .. res.body)
     assert.is_false(sec:current_user(attacker:req()).is_authenticated)
-    assert.equals(owners, secret_of(sec)) -- was replaced by the attacker's
+    assert.equals(owners, secret_of(sec)) -- the code before put the attacker's in
   end)
 
   it("cannot set up a factor from its kept state once the owner has one", function()
@@ -69,14 +77,9 @@ describe("a sign-in begun before the owner enrolled", function()
 
   it("cannot finish at /tf-validate a setup begun before the owner enrolled", function()
     local sec, _, clock = setup{}
-    local attacker = api(sec)
-    local _, r = attacker:call("POST", "/login", { email = EMAIL, password = PW })
-    assert.equals("setup_from_login", r.tf_state)
-    local res
-    res, r = attacker:call("POST", "/tf-setup", { setup = "authenticator" })
-    assert.equals(200, res.status)
-    local kept_key = r.tf_authr_key
+    local attacker, _, kept_key = attacker_begins_setup(sec)
     local owners = owner_enrols(sec, clock)
+    local res
     clock.now = clock.now + 60
     res = attacker:call("POST", "/tf-validate", { code = oath(kept_key, clock.now) })
     assert.is_true(res.status >= 400 and res.status < 500, res.status .. " " .. res.body)
