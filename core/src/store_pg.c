@@ -215,11 +215,12 @@ static const char *const SQL[ST__COUNT] = {
                     " WHERE id = $1::bigint AND sign_count = $2::bigint",
     [ST_WAN_DELETE] = "DELETE FROM webauthn WHERE id = $1::bigint",
     [ST_WAN_DELETE_USER] = "DELETE FROM webauthn WHERE user_id = $1::bigint",
-    /* the email compares folded: $4 the expected one's norm, $5 the new */
+    /* as SQLite's: $4 the expected norm (NULL: compare $6 as stored) */
     [ST_SWAP_FIRST +
         FSEC_COL_EMAIL] =
         "UPDATE users SET email = $2, email_norm = $5, update_datetime = $3::bigint"
-        " WHERE id = $1::bigint AND email_norm = $4",
+        " WHERE id = $1::bigint AND (email_norm = $4::text"
+        "   OR ($4::text IS NULL AND email = $6::text))",
     [ST_SWAP_FIRST +
         FSEC_COL_FS_WEBAUTHN_USER_HANDLE] = SWAP("fs_webauthn_user_handle"),
     [ST_SET_FIRST +

@@ -194,11 +194,12 @@ static const char *const SQL[ST__COUNT] = {
                     " WHERE id = ?1 AND sign_count = ?2",
     [ST_WAN_DELETE] = "DELETE FROM webauthn WHERE id = ?1",
     [ST_WAN_DELETE_USER] = "DELETE FROM webauthn WHERE user_id = ?1",
-    /* the email compares folded: ?4 the expected one's norm, ?5 the new */
+    /* the email compares folded: ?4 the expected one's norm (NULL: one
+     * that folds no more, compared as stored, ?6), ?5 the new one's */
     [ST_SWAP_FIRST +
         FSEC_COL_EMAIL] =
         "UPDATE users SET email = ?2, email_norm = ?5, update_datetime = ?3"
-        " WHERE id = ?1 AND email_norm = ?4",
+        " WHERE id = ?1 AND (email_norm = ?4 OR (?4 IS NULL AND email = ?6))",
     [ST_SWAP_FIRST +
         FSEC_COL_FS_WEBAUTHN_USER_HANDLE] = SWAP("fs_webauthn_user_handle"),
     [ST_SET_FIRST +
