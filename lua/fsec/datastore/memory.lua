@@ -263,20 +263,18 @@ function Memory:otp_advance(u, method, counter)
 end
 
 
--- The email compares folded; the new one must be free (as set_email).
+-- The email compares folded (as stored when it folds no more under today's
+-- rules: its owner can still move away, as in the C store); the new one free.
 local function swap_email(self, u, expected, value)
   if expected == nil or value == nil then return fail("EINVAL", "email cannot be removed") end
-  -- an address stored before today's rules folds no more: compared as
-  -- stored, so that its owner can still move away (as the C store)
   local old_norm, err, code = fold("email", expected)
   if not old_norm and code ~= "EIDENTITY" then return nil, err, code end
-  local norm
-  norm, err, code = fold("email", value)
-  if not norm then return nil, err, code end
+  local norm, nerr, ncode = fold("email", value)
+  if not norm then return nil, nerr, ncode end
   local row = self._users[u.id]
-  if not row then return false end
-  if old_norm and row.email_norm ~= old_norm then return false end
-  if not old_norm and row.email ~= expected then return false end
+  if not row or (old_norm and row.email_norm ~= old_norm) or (not old_norm and row.email ~= expected) then
+    return false
+  end
   if taken(self, "email_norm", norm, row.id) then return fail("EEXIST", "email already exists") end
   row.email, row.email_norm, row.update_datetime = value, norm, now(self)
   u.email = value
@@ -475,9 +473,8 @@ function Memory:reserve_attempt(key, threshold, window)
   window, threshold = check_meter("reserve_attempt", window, threshold)
   if not window then return fail("EINVAL", "window and threshold must be positive") end
   local t, a = now(self), self._attempts
-  -- prune rows past their own end (never by this caller's window: a short
-  -- one would delete a longer one's row); this store is for tests and
-  -- small sites
+  -- prune rows past their own end, never by this caller's window (a short
+  -- one would delete a longer one's row); a store for tests, small sites
   for k, v in pairs(a) do
     if v[3] <= t then a[k] = nil end
   end
